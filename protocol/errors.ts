@@ -1,0 +1,141 @@
+/**
+ * Every way a message, frame, key or receipt can be wrong has its own class, so callers branch on
+ * `instanceof` or `code`, never on message text. Messages never contain keys or payloads.
+ */
+export type SilkErrorCode =
+  | "MALFORMED"
+  | "OVERSIZE"
+  | "UNKNOWN_TYPE"
+  | "VERSION"
+  | "BAD_KEY"
+  | "BAD_SIGNATURE"
+  | "HANDSHAKE"
+  | "IDENTITY_MISMATCH"
+  | "DECRYPT"
+  | "REPLAY"
+  | "COUNTER_OVERFLOW"
+  | "CHANNEL_CLOSED"
+  | "TIMEOUT"
+  | "RECEIPT_BINDING"
+  | "RECEIPT_CONFLICT"
+  | "PRICE";
+
+export class SilkError extends Error {
+  readonly code: SilkErrorCode;
+  constructor(code: SilkErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** Not parseable, or parseable but not matching the schema. */
+export class MalformedMessageError extends SilkError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("MALFORMED", message, options);
+  }
+}
+
+export class OversizeMessageError extends SilkError {
+  readonly size: number;
+  readonly limit: number;
+  constructor(size: number, limit: number) {
+    super("OVERSIZE", `message of ${size} bytes exceeds the limit of ${limit}`);
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
+export class UnknownMessageTypeError extends SilkError {
+  constructor(type: string) {
+    super("UNKNOWN_TYPE", `unknown message type ${JSON.stringify(type.slice(0, 40))}`);
+  }
+}
+
+export class VersionMismatchError extends SilkError {
+  constructor(got: unknown, expected: number) {
+    super("VERSION", `protocol version ${String(got).slice(0, 12)} is not supported (expected ${expected})`);
+  }
+}
+
+export class InvalidKeyError extends SilkError {
+  constructor(message: string) {
+    super("BAD_KEY", message);
+  }
+}
+
+export class InvalidSignatureError extends SilkError {
+  constructor(what: string) {
+    super("BAD_SIGNATURE", `invalid signature on ${what}`);
+  }
+}
+
+/** The handshake could not complete: wrong message, wrong order, or a man in the middle. */
+export class HandshakeError extends SilkError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("HANDSHAKE", message, options);
+  }
+}
+
+/** The peer proved a different identity key from the one the requester asked for. */
+export class IdentityMismatchError extends SilkError {
+  constructor() {
+    super("IDENTITY_MISMATCH", "provider identity key does not match the expected key");
+  }
+}
+
+/** A frame failed authentication: tampered, truncated, or encrypted under another key. */
+export class DecryptError extends SilkError {
+  constructor(message = "frame failed authentication") {
+    super("DECRYPT", message);
+  }
+}
+
+/** A frame arrived with a counter other than the next one expected: replayed, reordered or dropped. */
+export class ReplayError extends SilkError {
+  constructor(got: bigint, expected: bigint) {
+    super("REPLAY", `frame counter ${got} where ${expected} was expected`);
+  }
+}
+
+export class CounterOverflowError extends SilkError {
+  constructor() {
+    super("COUNTER_OVERFLOW", "frame counter exhausted; start a new session");
+  }
+}
+
+export class ChannelClosedError extends SilkError {
+  constructor(message = "channel closed", options?: { cause?: unknown }) {
+    super("CHANNEL_CLOSED", message, options);
+  }
+}
+
+export class TimeoutError extends SilkError {
+  constructor(what: string, ms: number) {
+    super("TIMEOUT", `${what} timed out after ${ms} ms`);
+  }
+}
+
+export class ReceiptBindingError extends SilkError {
+  constructor(field: string) {
+    super("RECEIPT_BINDING", `receipt is bound to a different ${field}`);
+  }
+}
+
+export class ReceiptConflictError extends SilkError {
+  constructor(message: string) {
+    super("RECEIPT_CONFLICT", message);
+  }
+}
+
+export class PriceError extends SilkError {
+  constructor(message: string) {
+    super("PRICE", message);
+  }
+}
+
+/** Wire form of an error, for sending back to a peer. Never carries a stack or a payload. */
+export function errorToWire(err: unknown): { code: SilkErrorCode | "INTERNAL"; message: string } {
+  if (err instanceof SilkError) return { code: err.code, message: err.message };
+  return { code: "INTERNAL", message: "internal error" };
+}

@@ -1,0 +1,19 @@
+/** Size limits shared by every party. A message larger than these is refused before it is parsed. */
+
+/** Largest frame on a data channel or relay: well under SCTP's practical message limit. */
+export const MAX_FRAME_BYTES = 64 * 1024;
+/** Largest reassembled session message (a long prompt with its history). */
+export const MAX_SESSION_MESSAGE_BYTES = 4 * 1024 * 1024;
+/** Largest signaling event payload (JSON text), SDP included. */
+export const MAX_SIGNALING_MESSAGE_BYTES = 32 * 1024;
+/** Largest single handshake message. */
+export const MAX_HANDSHAKE_BYTES = 2 * 1024;
+
+export const MAX_MODEL_ID_CHARS = 128;
+export const MAX_MODELS_PER_PROVIDER = 32;
+export const MAX_MESSAGES_PER_REQUEST = 512;
+export const MAX_STOP_SEQUENCES = 4;
+export const MAX_STOP_SEQUENCE_CHARS = 64;
+export const MAX_COMPLETION_TOKENS = 32_768;
+export const MAX_ID_CHARS = 64;
+export const MAX_ERROR_MESSAGE_CHARS = 512;

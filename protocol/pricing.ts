@@ -1,0 +1,84 @@
+import { PriceError } from "./errors";
+
+/**
+ * Money is bigint nanoTON, never a float. A provider prices each model at a base nanoTON per
+ * token, with separate multipliers (in basis points, 10 000 = 1x) for prompt and completion
+ * tokens, as Cocoon does. The requester states the highest effective price per token it accepts,
+ * for each kind, before any pairing.
+ */
+export const BPS = 10_000n;
+export const MAX_PRICE_NANO = 10n ** 12n; // 1 000 TON per token: anything above is a typo.
+export const MAX_MULTIPLIER_BPS = 1_000_000; // 100x
+
+export interface ModelPrice {
+  /** Base price, nanoTON per token. */
+  readonly nanoPerToken: bigint;
+  readonly promptMultiplierBps: number;
+  readonly completionMultiplierBps: number;
+}
+
+/** The most a requester will pay, effective nanoTON per token, for each kind of token. */
+export interface MaxPrice {
+  readonly promptNanoPerToken: bigint;
+  readonly completionNanoPerToken: bigint;
+}
+
+export interface TokenUsage {
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+}
+
+export function checkPrice(price: ModelPrice): ModelPrice {
+  if (price.nanoPerToken < 0n || price.nanoPerToken > MAX_PRICE_NANO) {
+    throw new PriceError(`price must be between 0 and ${MAX_PRICE_NANO} nanoTON per token`);
+  }
+  for (const m of [price.promptMultiplierBps, price.completionMultiplierBps]) {
+    if (!Number.isInteger(m) || m < 0 || m > MAX_MULTIPLIER_BPS) {
+      throw new PriceError(`multipliers must be whole basis points between 0 and ${MAX_MULTIPLIER_BPS}`);
+    }
+  }
+  return price;
+}
+
+/** A flat price: the same for prompt and completion tokens. */
+export function flatPrice(nanoPerToken: bigint): ModelPrice {
+  return checkPrice({ nanoPerToken, promptMultiplierBps: 10_000, completionMultiplierBps: 10_000 });
+}
+
+/** True when every kind of token is priced at or below what the requester accepts. */
+export function priceFits(price: ModelPrice, max: MaxPrice): boolean {
+  return (
+    price.nanoPerToken * BigInt(price.promptMultiplierBps) <= max.promptNanoPerToken * BPS &&
+    price.nanoPerToken * BigInt(price.completionMultiplierBps) <= max.completionNanoPerToken * BPS
+  );
+}
+
+/** Orders offers cheapest first by the completion price, then the prompt price. */
+export function comparePrices(a: ModelPrice, b: ModelPrice): number {
+  const ac = a.nanoPerToken * BigInt(a.completionMultiplierBps);
+  const bc = b.nanoPerToken * BigInt(b.completionMultiplierBps);
+  if (ac !== bc) return ac < bc ? -1 : 1;
+  const ap = a.nanoPerToken * BigInt(a.promptMultiplierBps);
+  const bp = b.nanoPerToken * BigInt(b.promptMultiplierBps);
+  return ap === bp ? 0 : ap < bp ? -1 : 1;
+}
+
+/**
+ * Cost of a usage in nanoTON, rounded down once over the whole usage (not per token), so both
+ * sides compute the same number from the same counts.
+ */
+export function costOf(usage: TokenUsage, price: ModelPrice): bigint {
+  const weighted =
+    BigInt(usage.promptTokens) * BigInt(price.promptMultiplierBps) +
+    BigInt(usage.completionTokens) * BigInt(price.completionMultiplierBps);
+  return (weighted * price.nanoPerToken) / BPS;
+}
+
+/** Decimal text of nanoTON as TON, exact (no float), for display. */
+export function formatTon(nano: bigint): string {
+  const negative = nano < 0n;
+  const abs = negative ? -nano : nano;
+  const whole = abs / 1_000_000_000n;
+  const frac = (abs % 1_000_000_000n).toString().padStart(9, "0").replace(/0+$/, "");
+  return `${negative ? "-" : ""}${whole}${frac ? `.${frac}` : ""}`;
+}

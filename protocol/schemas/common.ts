@@ -1,0 +1,60 @@
+import * as v from "valibot";
+import { MAX_ERROR_MESSAGE_CHARS, MAX_ID_CHARS, MAX_MODEL_ID_CHARS } from "../limits";
+import { MAX_MULTIPLIER_BPS, MAX_PRICE_NANO } from "../pricing";
+
+export const Version = v.literal(1);
+export const Hex32 = v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/));
+export const Hex64 = v.pipe(v.string(), v.regex(/^[0-9a-f]{128}$/));
+export const Id = v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_ID_CHARS), v.regex(/^[A-Za-z0-9_-]+$/));
+export const ModelId = v.pipe(
+  v.string(),
+  v.minLength(1),
+  v.maxLength(MAX_MODEL_ID_CHARS),
+  v.regex(/^[A-Za-z0-9._:/@+-]+$/),
+);
+export const Count = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER));
+
+/** nanoTON travel as decimal strings (JSON has no bigint) and become bigint on parse. */
+export const Nano = v.pipe(
+  v.string(),
+  v.regex(/^(0|[1-9][0-9]{0,38})$/),
+  v.transform((s) => BigInt(s)),
+  v.maxValue(MAX_PRICE_NANO * 10n ** 9n),
+);
+export const PriceNano = v.pipe(Nano, v.maxValue(MAX_PRICE_NANO));
+export const Bps = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_MULTIPLIER_BPS));
+
+export const ModelPriceSchema = v.object({
+  nanoPerToken: PriceNano,
+  promptMultiplierBps: Bps,
+  completionMultiplierBps: Bps,
+});
+
+export const MaxPriceSchema = v.object({
+  promptNanoPerToken: PriceNano,
+  completionNanoPerToken: PriceNano,
+});
+
+/** A TON address in raw (0:hex) or user-friendly form; parsed into an Address by whoever needs it. */
+export const TonAddressText = v.pipe(v.string(), v.minLength(48), v.maxLength(70), v.regex(/^[A-Za-z0-9_:+/=-]+$/));
+
+export const ErrorBody = v.object({
+  code: v.pipe(v.string(), v.maxLength(40)),
+  message: v.pipe(v.string(), v.maxLength(MAX_ERROR_MESSAGE_CHARS)),
+});
+
+/** Wire form of a price: bigints as decimal strings. */
+export function priceToWire(p: { nanoPerToken: bigint; promptMultiplierBps: number; completionMultiplierBps: number }) {
+  return {
+    nanoPerToken: p.nanoPerToken.toString(),
+    promptMultiplierBps: p.promptMultiplierBps,
+    completionMultiplierBps: p.completionMultiplierBps,
+  };
+}
+
+export function maxPriceToWire(p: { promptNanoPerToken: bigint; completionNanoPerToken: bigint }) {
+  return {
+    promptNanoPerToken: p.promptNanoPerToken.toString(),
+    completionNanoPerToken: p.completionNanoPerToken.toString(),
+  };
+}

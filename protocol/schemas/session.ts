@@ -1,0 +1,96 @@
+import * as v from "valibot";
+import { parseTyped } from "../codec";
+import {
+  MAX_COMPLETION_TOKENS,
+  MAX_MESSAGES_PER_REQUEST,
+  MAX_SESSION_MESSAGE_BYTES,
+  MAX_STOP_SEQUENCE_CHARS,
+  MAX_STOP_SEQUENCES,
+} from "../limits";
+import { Count, ErrorBody, Id, ModelId, Version } from "./common";
+
+/**
+ * Messages inside an established encrypted session (after the handshake). Requests follow the
+ * OpenAI chat completions shape; answers stream as text with token counts; receipts flow back.
+ */
+export const ChatMessage = v.object({
+  role: v.picklist(["system", "user", "assistant"]),
+  content: v.pipe(v.string(), v.maxLength(MAX_SESSION_MESSAGE_BYTES)),
+});
+
+export const ChatRequest = v.object({
+  v: Version,
+  t: v.literal("request"),
+  id: Id,
+  model: ModelId,
+  messages: v.pipe(v.array(ChatMessage), v.minLength(1), v.maxLength(MAX_MESSAGES_PER_REQUEST)),
+  max_tokens: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_COMPLETION_TOKENS))),
+  temperature: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(2))),
+  top_p: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(1))),
+  seed: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(2 ** 32 - 1))),
+  stop: v.optional(
+    v.pipe(v.array(v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_STOP_SEQUENCE_CHARS))), v.maxLength(MAX_STOP_SEQUENCES)),
+  ),
+});
+
+/** A run of streamed text and how many tokens it is; `total` is the running completion count. */
+export const TokensMessage = v.object({
+  v: Version,
+  t: v.literal("tokens"),
+  id: Id,
+  text: v.pipe(v.string(), v.maxLength(64 * 1024)),
+  count: v.pipe(Count, v.maxValue(MAX_COMPLETION_TOKENS)),
+  total: v.pipe(Count, v.maxValue(MAX_COMPLETION_TOKENS)),
+});
+
+export const FinishReason = v.picklist(["stop", "length", "abort"]);
+
+export const DoneMessage = v.object({
+  v: Version,
+  t: v.literal("done"),
+  id: Id,
+  finish_reason: FinishReason,
+  usage: v.object({ prompt_tokens: Count, completion_tokens: Count }),
+});
+
+export const CancelMessage = v.object({ v: Version, t: v.literal("cancel"), id: Id });
+
+/** A signed cumulative receipt as base64 BOC (see receipt.ts). */
+export const ReceiptMessage = v.object({
+  v: Version,
+  t: v.literal("receipt"),
+  receipt: v.pipe(v.string(), v.maxLength(512)),
+});
+
+/** The provider is waiting for a receipt before it streams more (credit window exhausted). */
+export const CreditWaitMessage = v.object({ v: Version, t: v.literal("credit-wait"), id: Id });
+
+export const SessionErrorMessage = v.object({
+  v: Version,
+  t: v.literal("error"),
+  id: v.optional(Id),
+  error: ErrorBody,
+});
+
+export const SessionMessage = v.variant("t", [
+  ChatRequest,
+  TokensMessage,
+  DoneMessage,
+  CancelMessage,
+  ReceiptMessage,
+  CreditWaitMessage,
+  SessionErrorMessage,
+]);
+
+export type ChatMessage = v.InferOutput<typeof ChatMessage>;
+export type ChatRequest = v.InferOutput<typeof ChatRequest>;
+export type TokensMessage = v.InferOutput<typeof TokensMessage>;
+export type DoneMessage = v.InferOutput<typeof DoneMessage>;
+export type SessionMessage = v.InferOutput<typeof SessionMessage>;
+export type SessionMessageType = SessionMessage["t"];
+
+const SESSION_TYPES: ReadonlySet<string> = new Set(SessionMessage.options.map((o) => o.entries.t.literal));
+
+export function parseSessionMessage(input: unknown): SessionMessage {
+  return parseTyped(SessionMessage, SESSION_TYPES, input, "session message");
+}

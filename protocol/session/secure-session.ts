@@ -1,0 +1,115 @@
+import { decodeJson, encodeJson } from "../codec";
+import { ChannelClosedError, errorToWire, MalformedMessageError, SilkError } from "../errors";
+import { MAX_SESSION_MESSAGE_BYTES } from "../limits";
+import { parseSessionMessage, type SessionMessage } from "../schemas/session";
+import type { ReceiveCipher, SendCipher } from "./cipher";
+import { Reassembler, splitMessage } from "./chunks";
+import type { FrameInbox, FrameTransport } from "./transport";
+
+export interface SessionInfo {
+  readonly sessionId: string;
+  /** The other side's proven key: the provider's identity key, or the requester's session key. */
+  readonly peerKey: Uint8Array;
+}
+
+type MessageHandler = (message: SessionMessage) => void;
+type CloseHandler = (reason: Error | undefined) => void;
+
+/**
+ * An established session. Any frame that fails authentication, arrives out of order or breaks
+ * the chunking ends the session with that error: the channel can no longer be trusted. A frame
+ * that authenticates but carries a message the schema refuses is answered with a typed error
+ * and the session goes on: the peer is who it claims to be, just wrong.
+ */
+export class SecureSession {
+  private readonly reassembler = new Reassembler();
+  private readonly messageHandlers: MessageHandler[] = [];
+  private readonly closeHandlers: CloseHandler[] = [];
+  private sending: Promise<void> = Promise.resolve();
+  private closedWith: Error | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly transport: FrameTransport,
+    inbox: FrameInbox,
+    private readonly sendCipher: SendCipher,
+    private readonly receiveCipher: ReceiveCipher,
+    readonly info: SessionInfo,
+  ) {
+    // Handlers attach after construction; deliver frames that arrived during the handshake then.
+    queueMicrotask(() =>
+      inbox.drainTo(
+        (frame) => this.receive(frame),
+        (reason) => this.finish(reason instanceof ChannelClosedError ? undefined : reason),
+      ),
+    );
+  }
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  /** Why the session ended: undefined for a clean close. */
+  get closeReason(): Error | undefined {
+    return this.closedWith;
+  }
+
+  onMessage(handler: MessageHandler): void {
+    this.messageHandlers.push(handler);
+  }
+
+  onClose(handler: CloseHandler): void {
+    if (this.closed) queueMicrotask(() => handler(this.closedWith));
+    else this.closeHandlers.push(handler);
+  }
+
+  /**
+   * Frames are sealed now, in call order, and handed to the transport one after another; the
+   * promise settles when the transport has taken the last one (backpressure).
+   */
+  send(message: SessionMessage): Promise<void> {
+    if (this.closed) return Promise.reject(this.closedWith ?? new ChannelClosedError("session closed"));
+    const frames = splitMessage(encodeJson(message, MAX_SESSION_MESSAGE_BYTES)).map((p) => this.sendCipher.seal(p));
+    const sent = this.sending.then(async () => {
+      for (const f of frames) {
+        if (this.closed) throw this.closedWith ?? new ChannelClosedError("session closed");
+        await this.transport.send(f);
+      }
+    });
+    this.sending = sent.catch(() => undefined);
+    return sent;
+  }
+
+  close(reason?: Error): void {
+    if (this.closed) return;
+    this.finish(reason);
+    this.transport.close(reason);
+  }
+
+  private finish(reason: Error | undefined): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closedWith = reason;
+    for (const h of this.closeHandlers.splice(0)) h(reason);
+  }
+
+  private receive(frame: Uint8Array): void {
+    if (this.closed) return;
+    let whole: Uint8Array | undefined;
+    try {
+      whole = this.reassembler.push(this.receiveCipher.open(frame));
+    } catch (err) {
+      this.close(err instanceof SilkError ? err : new MalformedMessageError("bad frame"));
+      return;
+    }
+    if (!whole) return;
+    let message: SessionMessage;
+    try {
+      message = parseSessionMessage(decodeJson(whole, MAX_SESSION_MESSAGE_BYTES));
+    } catch (err) {
+      this.send({ v: 1, t: "error", error: errorToWire(err) }).catch(() => undefined);
+      return;
+    }
+    for (const h of this.messageHandlers) h(message);
+  }
+}
