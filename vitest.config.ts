@@ -7,7 +7,7 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Two cores: integration tests start servers, browsers and chains; running files in parallel
     // on this machine makes them slower and flakier, not faster.
-    fileParallelism: process.env.CI === "true" ? false : true,
+    fileParallelism: process.env.CI !== "true",
     maxWorkers: 2,
   },
 });

@@ -1,6 +1,11 @@
 import * as v from "valibot";
 import { fromUtf8, utf8 } from "./encoding";
-import { MalformedMessageError, OversizeMessageError, UnknownMessageTypeError, VersionMismatchError } from "./errors";
+import {
+  MalformedMessageError,
+  OversizeMessageError,
+  UnknownMessageTypeError,
+  VersionMismatchError,
+} from "./errors";
 
 export const PROTOCOL_VERSION = 1;
 
@@ -8,12 +13,18 @@ export const PROTOCOL_VERSION = 1;
  * Validates an already-parsed value. The error names the first failing path, never its value,
  * so that a prompt or a key in a bad message does not end up in a log.
  */
-export function parseWith<S extends v.GenericSchema>(schema: S, input: unknown, what: string): v.InferOutput<S> {
+export function parseWith<S extends v.GenericSchema>(
+  schema: S,
+  input: unknown,
+  what: string,
+): v.InferOutput<S> {
   const result = v.safeParse(schema, input, { abortEarly: true });
   if (result.success) return result.output;
   const issue = result.issues[0];
   const path = issue?.path?.map((p) => String(p.key)).join(".") || "(root)";
-  throw new MalformedMessageError(`${what}: invalid at ${path.slice(0, 80)}: ${issue?.expected ?? "valid value"} expected`);
+  throw new MalformedMessageError(
+    `${what}: invalid at ${path.slice(0, 80)}: ${issue?.expected ?? "valid value"} expected`,
+  );
 }
 
 /**

@@ -1,6 +1,6 @@
 import { ed25519 } from "@noble/curves/ed25519.js";
-import { InvalidKeyError, MalformedMessageError } from "./errors";
 import { fromHex, toHex } from "./encoding";
+import { InvalidKeyError, MalformedMessageError } from "./errors";
 
 /**
  * Ed25519 keys: a provider's identity key, a requester's session key. The one stable text form
@@ -53,7 +53,8 @@ export function decodePublicKey(text: string): Uint8Array {
     if (err instanceof MalformedMessageError) throw new InvalidKeyError(err.message);
     throw err;
   }
-  if (!ed25519.utils.isValidPublicKey(bytes, false)) throw new InvalidKeyError("public key is not a valid Ed25519 point");
+  if (!ed25519.utils.isValidPublicKey(bytes, false))
+    throw new InvalidKeyError("public key is not a valid Ed25519 point");
   return bytes;
 }
 

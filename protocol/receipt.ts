@@ -1,5 +1,5 @@
+import { type Address, type Builder, beginCell, Cell, type Slice } from "@ton/core";
 import { Buffer } from "buffer";
-import { type Address, beginCell, type Builder, Cell, type Slice } from "@ton/core";
 import { MalformedMessageError, ReceiptBindingError, ReceiptConflictError } from "./errors";
 import { sign, verify } from "./identity";
 
@@ -47,7 +47,8 @@ export interface SignedReceipt {
 
 export function storeReceipt(r: Receipt): (b: Builder) => void {
   return (b) => {
-    if (r.tokens < 0n || r.tokens > MAX_RECEIPT_TOKENS) throw new MalformedMessageError("receipt tokens out of range");
+    if (r.tokens < 0n || r.tokens > MAX_RECEIPT_TOKENS)
+      throw new MalformedMessageError("receipt tokens out of range");
     if (r.amount < 0n || r.amount > MAX_COINS) throw new MalformedMessageError("receipt amount out of range");
     b.storeUint(RECEIPT_TAG, 32)
       .storeInt(r.network, 32)
@@ -93,7 +94,10 @@ export function loadSignedReceipt(s: Slice): SignedReceipt {
   return { receipt, sessionKey, signature };
 }
 
-export function signReceipt(receipt: Receipt, sessionKey: { publicKey: Uint8Array; secretKey: Uint8Array }): SignedReceipt {
+export function signReceipt(
+  receipt: Receipt,
+  sessionKey: { publicKey: Uint8Array; secretKey: Uint8Array },
+): SignedReceipt {
   const hash = receiptCell(receipt).hash();
   return { receipt, sessionKey: sessionKey.publicKey, signature: sign(sessionKey.secretKey, hash) };
 }
@@ -151,7 +155,8 @@ export type ReceiptOrder = "newer" | "older" | "same" | "conflicting" | "unrelat
  */
 export function compareReceipts(a: Receipt, b: Receipt): ReceiptOrder {
   if (a.network !== b.network || !a.escrow.equals(b.escrow) || !a.payout.equals(b.payout)) return "unrelated";
-  if (a.tokens === b.tokens && a.amount === b.amount) return a.keyEpoch === b.keyEpoch ? "same" : "conflicting";
+  if (a.tokens === b.tokens && a.amount === b.amount)
+    return a.keyEpoch === b.keyEpoch ? "same" : "conflicting";
   if (a.tokens >= b.tokens && a.amount >= b.amount) return "newer";
   if (a.tokens <= b.tokens && a.amount <= b.amount) return "older";
   return "conflicting";

@@ -17,7 +17,11 @@ export function canonicalJson(value: unknown): string {
     if (typeof val === "bigint") return val.toString();
     if (val && typeof val === "object" && !Array.isArray(val) && !(val instanceof Uint8Array)) {
       const obj = val as Record<string, unknown>;
-      return Object.fromEntries(Object.keys(obj).sort().map((k) => [k, obj[k]]));
+      return Object.fromEntries(
+        Object.keys(obj)
+          .sort()
+          .map((k) => [k, obj[k]]),
+      );
     }
     return val;
   });

@@ -36,7 +36,12 @@ export const MaxPriceSchema = v.object({
 });
 
 /** A TON address in raw (0:hex) or user-friendly form; parsed into an Address by whoever needs it. */
-export const TonAddressText = v.pipe(v.string(), v.minLength(48), v.maxLength(70), v.regex(/^[A-Za-z0-9_:+/=-]+$/));
+export const TonAddressText = v.pipe(
+  v.string(),
+  v.minLength(48),
+  v.maxLength(70),
+  v.regex(/^[A-Za-z0-9_:+/=-]+$/),
+);
 
 export const ErrorBody = v.object({
   code: v.pipe(v.string(), v.maxLength(40)),
@@ -44,7 +49,11 @@ export const ErrorBody = v.object({
 });
 
 /** Wire form of a price: bigints as decimal strings. */
-export function priceToWire(p: { nanoPerToken: bigint; promptMultiplierBps: number; completionMultiplierBps: number }) {
+export function priceToWire(p: {
+  nanoPerToken: bigint;
+  promptMultiplierBps: number;
+  completionMultiplierBps: number;
+}) {
   return {
     nanoPerToken: p.nanoPerToken.toString(),
     promptMultiplierBps: p.promptMultiplierBps,

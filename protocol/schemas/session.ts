@@ -29,7 +29,10 @@ export const ChatRequest = v.object({
   top_p: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(1))),
   seed: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(2 ** 32 - 1))),
   stop: v.optional(
-    v.pipe(v.array(v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_STOP_SEQUENCE_CHARS))), v.maxLength(MAX_STOP_SEQUENCES)),
+    v.pipe(
+      v.array(v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_STOP_SEQUENCE_CHARS))),
+      v.maxLength(MAX_STOP_SEQUENCES),
+    ),
   ),
 });
 

@@ -1,6 +1,17 @@
 import * as v from "valibot";
 import { MAX_MODELS_PER_PROVIDER, MAX_SIGNALING_MESSAGE_BYTES } from "../limits";
-import { Count, ErrorBody, Hex32, Hex64, Id, MaxPriceSchema, ModelId, ModelPriceSchema, TonAddressText, Version } from "./common";
+import {
+  Count,
+  ErrorBody,
+  Hex32,
+  Hex64,
+  Id,
+  MaxPriceSchema,
+  ModelId,
+  ModelPriceSchema,
+  TonAddressText,
+  Version,
+} from "./common";
 
 /**
  * Socket.io events between parties and the signaling server. Every event is acknowledged; every
@@ -56,7 +67,11 @@ export const SignalRelay = v.object({ v: Version, sessionId: Id, data: SignalDat
 /** Ciphertext frames when no direct channel could be made. */
 export const FrameRelay = v.object({ v: Version, sessionId: Id, frame: v.instance(Uint8Array) });
 
-export const SessionEnd = v.object({ v: Version, sessionId: Id, reason: v.optional(v.pipe(v.string(), v.maxLength(200))) });
+export const SessionEnd = v.object({
+  v: Version,
+  sessionId: Id,
+  reason: v.optional(v.pipe(v.string(), v.maxLength(200))),
+});
 
 export const Ack = v.variant("ok", [
   v.object({ ok: v.literal(true) }),

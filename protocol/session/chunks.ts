@@ -13,7 +13,8 @@ export const PIECE_AUTH = 3;
 export const MAX_PIECE_PAYLOAD = MAX_FRAME_PLAINTEXT - 1;
 
 export function splitMessage(message: Uint8Array, pieceSize = MAX_PIECE_PAYLOAD): Uint8Array[] {
-  if (message.length > MAX_SESSION_MESSAGE_BYTES) throw new OversizeMessageError(message.length, MAX_SESSION_MESSAGE_BYTES);
+  if (message.length > MAX_SESSION_MESSAGE_BYTES)
+    throw new OversizeMessageError(message.length, MAX_SESSION_MESSAGE_BYTES);
   if (message.length <= pieceSize) return [withFlag(PIECE_WHOLE, message)];
   const pieces: Uint8Array[] = [];
   for (let off = 0; off < message.length; off += pieceSize) {
@@ -45,7 +46,8 @@ export class Reassembler {
       if (this.parts.length > 0) throw new MalformedMessageError("whole message inside a chunked one");
       return payload;
     }
-    if (flag !== PIECE_MORE && flag !== PIECE_LAST) throw new MalformedMessageError(`unknown piece flag ${flag}`);
+    if (flag !== PIECE_MORE && flag !== PIECE_LAST)
+      throw new MalformedMessageError(`unknown piece flag ${flag}`);
     this.size += payload.length;
     if (this.size > this.limit) throw new OversizeMessageError(this.size, this.limit);
     this.parts.push(payload);

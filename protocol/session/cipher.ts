@@ -62,9 +62,11 @@ export class ReceiveCipher {
     if (counter !== BigInt(this.expected)) throw new ReplayError(counter, BigInt(this.expected));
     let plaintext: Uint8Array;
     try {
-      plaintext = chacha20poly1305(this.key, nonceFor(this.expected), frame.subarray(0, FRAME_HEADER_BYTES)).decrypt(
-        frame.subarray(FRAME_HEADER_BYTES),
-      );
+      plaintext = chacha20poly1305(
+        this.key,
+        nonceFor(this.expected),
+        frame.subarray(0, FRAME_HEADER_BYTES),
+      ).decrypt(frame.subarray(FRAME_HEADER_BYTES));
     } catch {
       throw new DecryptError();
     }

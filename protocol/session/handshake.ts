@@ -2,11 +2,17 @@ import { x25519 } from "@noble/curves/ed25519.js";
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { concatBytes, equalBytes, fromUtf8, lengthPrefixed, utf8 } from "../encoding";
-import { HandshakeError, IdentityMismatchError, InvalidSignatureError, SilkError, VersionMismatchError } from "../errors";
+import {
+  HandshakeError,
+  IdentityMismatchError,
+  InvalidSignatureError,
+  SilkError,
+  VersionMismatchError,
+} from "../errors";
 import { type KeyPair, sign, verify } from "../identity";
 import { MAX_HANDSHAKE_BYTES } from "../limits";
-import { ReceiveCipher, SendCipher } from "./cipher";
 import { PIECE_AUTH, withFlag } from "./chunks";
+import { ReceiveCipher, SendCipher } from "./cipher";
 import { SecureSession } from "./secure-session";
 import { FrameInbox, type FrameTransport } from "./transport";
 
@@ -79,7 +85,8 @@ function encodeHello(sessionId: string, ephemeral: Uint8Array): Uint8Array {
 }
 
 function decodeHello(frame: Uint8Array): { sessionId: string; ephemeral: Uint8Array } {
-  if (frame.length > MAX_HANDSHAKE_BYTES || frame.length < 3 + 32) throw new HandshakeError("malformed hello");
+  if (frame.length > MAX_HANDSHAKE_BYTES || frame.length < 3 + 32)
+    throw new HandshakeError("malformed hello");
   if (frame[0] !== FRAME_HELLO) throw new HandshakeError("expected hello");
   if (frame[1] !== HANDSHAKE_VERSION) throw new VersionMismatchError(frame[1], HANDSHAKE_VERSION);
   const idLength = frame[2]!;
@@ -119,11 +126,16 @@ export function initiateSession(transport: FrameTransport, p: RequesterParams): 
     if (!equalBytes(reply.identity, p.providerIdentity)) throw new IdentityMismatchError();
     const transcript = transcriptHash(p, ephemeralPublic, reply.ephemeral, reply.identity);
     if (!verify(reply.identity, lengthPrefixed(LABEL_PROVIDER, transcript), reply.proof)) {
-      throw new InvalidSignatureError("provider handshake proof (wrong key, or keys or fingerprints swapped in flight)");
+      throw new InvalidSignatureError(
+        "provider handshake proof (wrong key, or keys or fingerprints swapped in flight)",
+      );
     }
     const keys = deriveKeys(x25519.getSharedSecret(ephemeral, reply.ephemeral), transcript);
     const send = new SendCipher(keys.requesterToProvider);
-    const auth = concatBytes(p.sessionKey.publicKey, sign(p.sessionKey.secretKey, lengthPrefixed(LABEL_REQUESTER, transcript)));
+    const auth = concatBytes(
+      p.sessionKey.publicKey,
+      sign(p.sessionKey.secretKey, lengthPrefixed(LABEL_REQUESTER, transcript)),
+    );
     await transport.send(send.seal(withFlag(PIECE_AUTH, auth)));
     return new SecureSession(transport, inbox, send, new ReceiveCipher(keys.providerToRequester), {
       sessionId: p.sessionId,
@@ -144,7 +156,14 @@ export function acceptSession(transport: FrameTransport, p: ProviderParams): Pro
     const transcript = transcriptHash(p, hello.ephemeral, ephemeralPublic, p.identity.publicKey);
     const keys = deriveKeys(x25519.getSharedSecret(ephemeral, hello.ephemeral), transcript);
     const proof = sign(p.identity.secretKey, lengthPrefixed(LABEL_PROVIDER, transcript));
-    await transport.send(concatBytes(new Uint8Array([FRAME_REPLY, HANDSHAKE_VERSION]), ephemeralPublic, p.identity.publicKey, proof));
+    await transport.send(
+      concatBytes(
+        new Uint8Array([FRAME_REPLY, HANDSHAKE_VERSION]),
+        ephemeralPublic,
+        p.identity.publicKey,
+        proof,
+      ),
+    );
 
     const receive = new ReceiveCipher(keys.requesterToProvider);
     const auth = receive.open(await inbox.next(timeout, "handshake auth"));

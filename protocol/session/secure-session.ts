@@ -2,8 +2,8 @@ import { decodeJson, encodeJson } from "../codec";
 import { ChannelClosedError, errorToWire, MalformedMessageError, SilkError } from "../errors";
 import { MAX_SESSION_MESSAGE_BYTES } from "../limits";
 import { parseSessionMessage, type SessionMessage } from "../schemas/session";
-import type { ReceiveCipher, SendCipher } from "./cipher";
 import { Reassembler, splitMessage } from "./chunks";
+import type { ReceiveCipher, SendCipher } from "./cipher";
 import type { FrameInbox, FrameTransport } from "./transport";
 
 export interface SessionInfo {
@@ -69,7 +69,9 @@ export class SecureSession {
    */
   send(message: SessionMessage): Promise<void> {
     if (this.closed) return Promise.reject(this.closedWith ?? new ChannelClosedError("session closed"));
-    const frames = splitMessage(encodeJson(message, MAX_SESSION_MESSAGE_BYTES)).map((p) => this.sendCipher.seal(p));
+    const frames = splitMessage(encodeJson(message, MAX_SESSION_MESSAGE_BYTES)).map((p) =>
+      this.sendCipher.seal(p),
+    );
     const sent = this.sending.then(async () => {
       for (const f of frames) {
         if (this.closed) throw this.closedWith ?? new ChannelClosedError("session closed");
