@@ -3,6 +3,7 @@ export * from "./codec";
 export * from "./encoding";
 export * from "./errors";
 export * from "./identity";
+export * from "./ledger";
 export * from "./limits";
 export * from "./pricing";
 export * from "./receipt";

@@ -3,11 +3,12 @@ import { parseTyped } from "../codec";
 import {
   MAX_COMPLETION_TOKENS,
   MAX_MESSAGES_PER_REQUEST,
+  MAX_MODELS_PER_PROVIDER,
   MAX_SESSION_MESSAGE_BYTES,
   MAX_STOP_SEQUENCE_CHARS,
   MAX_STOP_SEQUENCES,
 } from "../limits";
-import { Count, ErrorBody, Id, ModelId, Version } from "./common";
+import { Count, ErrorBody, Id, ModelId, ModelPriceSchema, Version } from "./common";
 
 /**
  * Messages inside an established encrypted session (after the handshake). Requests follow the
@@ -68,6 +69,21 @@ export const ReceiptMessage = v.object({
 /** The provider is waiting for a receipt before it streams more (credit window exhausted). */
 export const CreditWaitMessage = v.object({ v: Version, t: v.literal("credit-wait"), id: Id });
 
+/**
+ * The provider's answer to a requester's base receipt: the receipt it now holds for that escrow
+ * (the requester's own if accepted, or a newer one it already had) and its prices.
+ */
+export const AccountMessage = v.object({
+  v: Version,
+  t: v.literal("account"),
+  receipt: v.optional(v.pipe(v.string(), v.maxLength(512))),
+  accepted: v.boolean(),
+  prices: v.pipe(
+    v.array(v.object({ model: ModelId, price: ModelPriceSchema })),
+    v.maxLength(MAX_MODELS_PER_PROVIDER),
+  ),
+});
+
 export const SessionErrorMessage = v.object({
   v: Version,
   t: v.literal("error"),
@@ -82,6 +98,7 @@ export const SessionMessage = v.variant("t", [
   CancelMessage,
   ReceiptMessage,
   CreditWaitMessage,
+  AccountMessage,
   SessionErrorMessage,
 ]);
 
@@ -89,7 +106,10 @@ export type ChatMessage = v.InferOutput<typeof ChatMessage>;
 export type ChatRequest = v.InferOutput<typeof ChatRequest>;
 export type TokensMessage = v.InferOutput<typeof TokensMessage>;
 export type DoneMessage = v.InferOutput<typeof DoneMessage>;
+export type AccountMessage = v.InferOutput<typeof AccountMessage>;
 export type SessionMessage = v.InferOutput<typeof SessionMessage>;
+/** What a sender builds: the wire form, with nanoTON as decimal strings. */
+export type SessionMessageInput = v.InferInput<typeof SessionMessage>;
 export type SessionMessageType = SessionMessage["t"];
 
 const SESSION_TYPES: ReadonlySet<string> = new Set(SessionMessage.options.map((o) => o.entries.t.literal));

@@ -1,7 +1,7 @@
 import { decodeJson, encodeJson } from "../codec";
 import { ChannelClosedError, errorToWire, MalformedMessageError, SilkError } from "../errors";
 import { MAX_SESSION_MESSAGE_BYTES } from "../limits";
-import { parseSessionMessage, type SessionMessage } from "../schemas/session";
+import { parseSessionMessage, type SessionMessage, type SessionMessageInput } from "../schemas/session";
 import { Reassembler, splitMessage } from "./chunks";
 import type { ReceiveCipher, SendCipher } from "./cipher";
 import type { FrameInbox, FrameTransport } from "./transport";
@@ -54,8 +54,13 @@ export class SecureSession {
     return this.closedWith;
   }
 
-  onMessage(handler: MessageHandler): void {
+  /** Returns a function that removes the handler. */
+  onMessage(handler: MessageHandler): () => void {
     this.messageHandlers.push(handler);
+    return () => {
+      const i = this.messageHandlers.indexOf(handler);
+      if (i >= 0) this.messageHandlers.splice(i, 1);
+    };
   }
 
   onClose(handler: CloseHandler): void {
@@ -67,7 +72,7 @@ export class SecureSession {
    * Frames are sealed now, in call order, and handed to the transport one after another; the
    * promise settles when the transport has taken the last one (backpressure).
    */
-  send(message: SessionMessage): Promise<void> {
+  send(message: SessionMessageInput): Promise<void> {
     if (this.closed) return Promise.reject(this.closedWith ?? new ChannelClosedError("session closed"));
     const frames = splitMessage(encodeJson(message, MAX_SESSION_MESSAGE_BYTES)).map((p) =>
       this.sendCipher.seal(p),

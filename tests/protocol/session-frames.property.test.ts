@@ -10,6 +10,7 @@ import {
   ReplayError,
   type SecureSession,
   type SessionMessage,
+  type SessionMessageInput,
   SilkError,
 } from "../../protocol";
 import { Reassembler, splitMessage } from "../../protocol/session/chunks";
@@ -185,8 +186,8 @@ describe("established session under random tampering (property-based)", () => {
     const got: SessionMessage[] = [];
     provider.onMessage((m) => got.push(m));
     // Bypass the type system: a peer running other code can send anything.
-    await requester.send({ v: 1, t: "nonsense" } as unknown as SessionMessage);
-    await requester.send({ v: 2, t: "cancel", id: "a" } as unknown as SessionMessage);
+    await requester.send({ v: 1, t: "nonsense" } as unknown as SessionMessageInput);
+    await requester.send({ v: 2, t: "cancel", id: "a" } as unknown as SessionMessageInput);
     await requester.send({ v: 1, t: "cancel", id: "ok" });
     await new Promise((r) => setTimeout(r, 20));
     expect(got).toEqual([{ v: 1, t: "cancel", id: "ok" }]);

@@ -1,0 +1,289 @@
+import type { Address } from "@ton/core";
+import {
+  billablePromptTokens,
+  ChannelClosedError,
+  type ChatMessage,
+  decodeSignedReceipt,
+  encodeSignedReceipt,
+  equalBytes,
+  type KeyPair,
+  Ledger,
+  type MaxPrice,
+  type ModelPrice,
+  maxCompletionTokensFor,
+  priceFits,
+  type Receipt,
+  type SecureSession,
+  type SessionMessage,
+  type SignedReceipt,
+  signReceipt,
+  TimeoutError,
+  verifyReceiptSignature,
+} from "../../protocol";
+import { OverReportError, ProviderError, ProviderLostError } from "./errors";
+import type { PaymentAccount } from "./payment-account";
+
+export interface RequesterSessionOptions {
+  readonly sessionKey: KeyPair;
+  readonly keyEpoch: number;
+  readonly network: number;
+  readonly escrow: Address;
+  readonly payout: Address;
+  readonly maxPrice: MaxPrice;
+  readonly account: PaymentAccount;
+  /** Sign a receipt every this many completion tokens (and at every answer's end). */
+  readonly receiptEvery?: number;
+  readonly timeoutMs?: number;
+}
+
+export interface RequestInput {
+  readonly model: string;
+  readonly messages: readonly ChatMessage[];
+  readonly max_tokens?: number;
+  readonly temperature?: number;
+  readonly top_p?: number;
+  readonly seed?: number;
+  readonly stop?: readonly string[];
+}
+
+export interface RequestResult {
+  readonly text: string;
+  readonly finishReason: "stop" | "length" | "abort";
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  /** nanoTON this answer cost. */
+  readonly cost: bigint;
+  readonly price: ModelPrice;
+}
+
+interface Pending {
+  readonly input: RequestInput;
+  readonly onText: (text: string, tokens: number) => void;
+  readonly resolve: (r: RequestResult) => void;
+  readonly reject: (e: Error) => void;
+  readonly price: ModelPrice;
+  text: string;
+  counted: number;
+}
+
+let nextId = 0;
+
+/**
+ * The requester's side of one session: opens the account with a base receipt, sends requests,
+ * counts every token it is sent against what the text can hold, and signs cumulative receipts
+ * for what it has verified, never more.
+ */
+export class RequesterSession {
+  private readonly pending = new Map<string, Pending>();
+  private lastSigned: Receipt;
+  private readonly receiptEvery: number;
+
+  private constructor(
+    private readonly session: SecureSession,
+    private readonly opts: RequesterSessionOptions,
+    private readonly ledger: Ledger,
+    base: Receipt,
+    readonly prices: ReadonlyMap<string, ModelPrice>,
+  ) {
+    this.lastSigned = base;
+    this.receiptEvery = opts.receiptEvery ?? 16;
+    session.onMessage((m) => this.handle(m));
+    session.onClose((reason) => {
+      for (const [id, p] of this.pending) {
+        this.pending.delete(id);
+        p.reject(new ProviderLostError(p.text, reason ?? new ChannelClosedError()));
+      }
+    });
+  }
+
+  static async open(session: SecureSession, opts: RequesterSessionOptions): Promise<RequesterSession> {
+    const own = await opts.account.last(opts.payout);
+    let base: Receipt = own?.receipt ?? {
+      network: opts.network,
+      escrow: opts.escrow,
+      payout: opts.payout,
+      keyEpoch: opts.keyEpoch,
+      tokens: 0n,
+      amount: 0n,
+    };
+    base = { ...base, keyEpoch: opts.keyEpoch };
+    let reply = await sendBase(session, opts, base);
+    if (!reply.accepted && reply.receipt) {
+      // The provider holds a newer receipt than ours (we lost state). Adopt it only if our own key
+      // signed it for this escrow and payout: anything else could inflate what we would owe.
+      const held = decodeSignedReceipt(reply.receipt);
+      if (!ownReceipt(held, opts))
+        throw new ProviderError("ACCOUNT", "provider holds a receipt we did not sign");
+      await opts.account.save(held);
+      base = { ...held.receipt, keyEpoch: opts.keyEpoch };
+      reply = await sendBase(session, opts, base);
+    }
+    if (!reply.accepted) throw new ProviderError("ACCOUNT", "provider refused our base receipt");
+    const prices = new Map(reply.prices.map((p) => [p.model, p.price] as const));
+    return new RequesterSession(session, opts, new Ledger(base), base, prices);
+  }
+
+  /** Streams one answer; `onText` sees each verified run of text. Aborting `signal` cancels. */
+  request(
+    input: RequestInput,
+    onText: (text: string, tokens: number) => void,
+    signal?: AbortSignal,
+  ): Promise<RequestResult> {
+    const price = this.prices.get(input.model);
+    if (!price)
+      return Promise.reject(new ProviderError("NO_MODEL", `this provider does not serve ${input.model}`));
+    if (!priceFits(price, this.opts.maxPrice)) {
+      return Promise.reject(new ProviderError("PRICE_TOO_LOW", "the provider's price is above your maximum"));
+    }
+    const id = `r${++nextId}`;
+    return new Promise<RequestResult>((resolve, reject) => {
+      this.pending.set(id, { input, onText, resolve, reject, price, text: "", counted: 0 });
+      this.ledger.start(id, price);
+      const cancel = () => void this.session.send({ v: 1, t: "cancel", id }).catch(() => undefined);
+      signal?.addEventListener("abort", cancel, { once: true });
+      this.session
+        .send({
+          v: 1,
+          t: "request",
+          id,
+          model: input.model,
+          messages: [...input.messages],
+          ...(input.max_tokens !== undefined && { max_tokens: input.max_tokens }),
+          ...(input.temperature !== undefined && { temperature: input.temperature }),
+          ...(input.top_p !== undefined && { top_p: input.top_p }),
+          ...(input.seed !== undefined && { seed: input.seed }),
+          ...(input.stop !== undefined && { stop: [...input.stop] }),
+        })
+        .catch((err: Error) => this.settle(id, err));
+    });
+  }
+
+  get isOpen(): boolean {
+    return this.session.isOpen;
+  }
+
+  get providerKey(): Uint8Array {
+    return this.session.info.peerKey;
+  }
+
+  close(): void {
+    this.session.close();
+  }
+
+  private handle(m: SessionMessage): void {
+    switch (m.t) {
+      case "tokens":
+        return this.onTokens(m.id, m.text, m.count, m.total);
+      case "done":
+        return void this.onDone(m.id, m.finish_reason, m.usage.prompt_tokens, m.usage.completion_tokens);
+      case "credit-wait":
+        return void this.signNow().catch((err) => this.failAll(err));
+      case "error":
+        if (m.id) return this.settle(m.id, new ProviderError(m.error.code, m.error.message));
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onTokens(id: string, text: string, count: number, total: number): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    if (count > maxCompletionTokensFor(text) || total !== p.counted + count) {
+      return this.abandon(
+        new OverReportError(`provider claimed ${count} tokens for ${text.length} characters`),
+      );
+    }
+    p.counted += count;
+    p.text += text;
+    this.ledger.addCompletion(id, count);
+    p.onText(text, count);
+    if (this.ledger.totals().tokens - this.lastSigned.tokens >= BigInt(this.receiptEvery)) {
+      void this.signNow().catch((err) => this.failAll(err));
+    }
+  }
+
+  private async onDone(
+    id: string,
+    finishReason: RequestResult["finishReason"],
+    prompt: number,
+    completion: number,
+  ) {
+    const p = this.pending.get(id);
+    if (!p) return;
+    if (completion !== p.counted) {
+      return this.abandon(
+        new OverReportError(`provider reported ${completion} completion tokens, ${p.counted} were sent`),
+      );
+    }
+    const settled = this.ledger.finish(id, billablePromptTokens(prompt, p.input.messages));
+    try {
+      await this.signNow();
+    } catch (err) {
+      return this.settle(id, err as Error);
+    }
+    this.pending.delete(id);
+    p.resolve({ text: p.text, finishReason, ...settled, price: p.price });
+  }
+
+  /** Signs and sends a receipt for everything verified so far, persisting it first. */
+  private async signNow(): Promise<void> {
+    const totals = this.ledger.totals();
+    if (totals.tokens <= this.lastSigned.tokens && totals.amount <= this.lastSigned.amount) return;
+    const receipt: Receipt = { ...this.lastSigned, tokens: totals.tokens, amount: totals.amount };
+    this.lastSigned = receipt;
+    const signed = signReceipt(receipt, this.opts.sessionKey);
+    await this.opts.account.save(signed);
+    if (this.session.isOpen)
+      await this.session.send({ v: 1, t: "receipt", receipt: encodeSignedReceipt(signed) });
+  }
+
+  private settle(id: string, err: Error): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    if (this.ledger.has(id)) this.ledger.finish(id, 0);
+    p.reject(err);
+  }
+
+  private abandon(err: Error): void {
+    this.failAll(err);
+    this.session.close(err);
+  }
+
+  private failAll(err: Error): void {
+    for (const id of [...this.pending.keys()]) this.settle(id, err);
+  }
+}
+
+function ownReceipt(held: SignedReceipt, opts: RequesterSessionOptions): boolean {
+  return (
+    equalBytes(held.sessionKey, opts.sessionKey.publicKey) &&
+    verifyReceiptSignature(held) &&
+    held.receipt.network === opts.network &&
+    held.receipt.escrow.equals(opts.escrow) &&
+    held.receipt.payout.equals(opts.payout)
+  );
+}
+
+function sendBase(session: SecureSession, opts: RequesterSessionOptions, base: Receipt) {
+  const signed = signReceipt(base, opts.sessionKey);
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  return new Promise<Extract<SessionMessage, { t: "account" }>>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new TimeoutError("account", timeoutMs));
+    }, timeoutMs);
+    const off = session.onMessage((m) => {
+      if (m.t !== "account") return;
+      clearTimeout(timer);
+      off();
+      resolve(m);
+    });
+    session.onClose((reason) => {
+      clearTimeout(timer);
+      reject(reason ?? new ChannelClosedError());
+    });
+    session.send({ v: 1, t: "receipt", receipt: encodeSignedReceipt(signed) }).catch(reject);
+  });
+}

@@ -1,0 +1,75 @@
+import { MalformedMessageError } from "./errors";
+import { costOf, type ModelPrice } from "./pricing";
+
+/**
+ * What a session owes, computed the same way on both sides from the same counts, so the
+ * requester's receipts and the provider's expectations agree to the nanoTON.
+ *
+ * Totals are cumulative from the session's base receipt. Each request adds its completion tokens
+ * as they stream and its (bounded) prompt tokens when it finishes; its amount is `costOf` over
+ * its own usage, rounded once.
+ */
+export interface Totals {
+  readonly tokens: bigint;
+  readonly amount: bigint;
+}
+
+interface Open {
+  readonly price: ModelPrice;
+  completion: number;
+}
+
+export class Ledger {
+  private settledTokens: bigint;
+  private settledAmount: bigint;
+  private readonly open = new Map<string, Open>();
+
+  constructor(base: Totals) {
+    this.settledTokens = base.tokens;
+    this.settledAmount = base.amount;
+  }
+
+  start(id: string, price: ModelPrice): void {
+    if (this.open.has(id)) throw new MalformedMessageError("request id already in use");
+    this.open.set(id, { price, completion: 0 });
+  }
+
+  has(id: string): boolean {
+    return this.open.has(id);
+  }
+
+  completionOf(id: string): number {
+    return this.get(id).completion;
+  }
+
+  addCompletion(id: string, tokens: number): void {
+    this.get(id).completion += tokens;
+  }
+
+  /** Moves a request into the settled totals; returns its usage and cost. */
+  finish(id: string, promptTokens: number): { promptTokens: number; completionTokens: number; cost: bigint } {
+    const r = this.get(id);
+    this.open.delete(id);
+    const usage = { promptTokens, completionTokens: r.completion };
+    const cost = costOf(usage, r.price);
+    this.settledTokens += BigInt(promptTokens + r.completion);
+    this.settledAmount += cost;
+    return { ...usage, cost };
+  }
+
+  totals(): Totals {
+    let tokens = this.settledTokens;
+    let amount = this.settledAmount;
+    for (const r of this.open.values()) {
+      tokens += BigInt(r.completion);
+      amount += costOf({ promptTokens: 0, completionTokens: r.completion }, r.price);
+    }
+    return { tokens, amount };
+  }
+
+  private get(id: string): Open {
+    const r = this.open.get(id);
+    if (!r) throw new MalformedMessageError("unknown request id");
+    return r;
+  }
+}

@@ -1,0 +1,74 @@
+import type { ChatMessage } from "../../protocol";
+
+/**
+ * The one small interface between the provider runtime and inference: load with progress,
+ * stream a chat completion with usage, interrupt (through the signal), unload, and report what
+ * the device can hold. WebLLM in a worker, an OpenAI-compatible HTTP backend, and the test
+ * engine in tests/ all implement it.
+ */
+export interface EngineRequest {
+  readonly model: string;
+  readonly messages: readonly ChatMessage[];
+  readonly max_tokens?: number;
+  readonly temperature?: number;
+  readonly top_p?: number;
+  readonly seed?: number;
+  readonly stop?: readonly string[];
+}
+
+/** A run of generated text and how many tokens produced it. */
+export interface EngineChunk {
+  readonly text: string;
+  readonly tokens: number;
+}
+
+export type FinishReason = "stop" | "length" | "abort";
+
+export interface EngineResult {
+  readonly finishReason: FinishReason;
+  /** The full prompt as the engine tokenized it (not only tokens new since a cached prefix). */
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+}
+
+export interface LoadProgress {
+  /** 0 to 1. */
+  readonly progress: number;
+  readonly text: string;
+}
+
+export interface DeviceReport {
+  readonly backend: "webgpu" | "http";
+  readonly adapter?: string;
+  readonly memoryMB?: number;
+  readonly shaderF16?: boolean;
+}
+
+/**
+ * `onChunk` may return a promise: the engine does not pull the next token until it settles. That
+ * is how the credit window pauses generation on the GPU itself rather than buffering its output.
+ */
+export type ChunkSink = (chunk: EngineChunk) => void | Promise<void>;
+
+export interface Engine {
+  load(model: string, onProgress?: (p: LoadProgress) => void): Promise<void>;
+  /**
+   * Streams one completion. Aborting `signal` stops generation within a token or two and
+   * resolves with finishReason "abort" (it does not reject). Implementations run one generation
+   * at a time per model and queue the rest.
+   */
+  generate(request: EngineRequest, onChunk: ChunkSink, signal?: AbortSignal): Promise<EngineResult>;
+  unload(): Promise<void>;
+  device(): Promise<DeviceReport>;
+  loadedModels(): readonly string[];
+}
+
+/** Raised by engines: the model cannot be loaded or run here, with the reason a user can act on. */
+export class EngineError extends Error {
+  readonly reason: "load" | "unsupported" | "quota" | "device-lost" | "backend" | "not-loaded";
+  constructor(reason: EngineError["reason"], message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "EngineError";
+    this.reason = reason;
+  }
+}

@@ -1,0 +1,226 @@
+import type { Address } from "@ton/core";
+import {
+  billablePromptTokens,
+  type ChatRequest,
+  checkBinding,
+  compareReceipts,
+  decodeSignedReceipt,
+  encodeSignedReceipt,
+  equalBytes,
+  errorToWire,
+  Ledger,
+  type ModelPrice,
+  priceToWire,
+  type SecureSession,
+  type SessionMessage,
+  type SignedReceipt,
+  SilkError,
+  verifyReceiptSignature,
+} from "../../protocol";
+import type { Engine } from "../engines/engine";
+import { SerialQueue } from "../engines/serial-queue";
+import { CreditWindow } from "./credit";
+import type { HeldReceipts } from "./held-receipts";
+import type { Slots } from "./slots";
+
+export interface ServingConfig {
+  readonly engine: Engine;
+  readonly prices: ReadonlyMap<string, ModelPrice>;
+  readonly network: number;
+  readonly payout: Address;
+  readonly receipts: HeldReceipts;
+  readonly slots: Slots;
+  /** Tokens streamed past the last valid receipt before generation pauses. */
+  readonly creditWindowTokens: number;
+  readonly onEvent?: (e: ServingEvent) => void;
+}
+
+export type ServingEvent =
+  | { type: "tokens"; count: number }
+  | {
+      type: "request-done";
+      promptTokens: number;
+      completionTokens: number;
+      cost: bigint;
+      finishReason: string;
+    }
+  | { type: "receipt"; receipt: SignedReceipt }
+  | { type: "credit-wait" }
+  | { type: "refused"; code: string };
+
+/**
+ * Serves one encrypted session: establishes the account (base receipt), then runs requests as
+ * they come, streaming tokens within the credit window and keeping every valid receipt.
+ */
+export class SessionServer {
+  private ledger: Ledger | undefined;
+  private credit: CreditWindow | undefined;
+  private escrow: Address | undefined;
+  private readonly inflight = new Map<string, AbortController>();
+  /** Receipts are checked and stored one at a time, so two cannot race past each other. */
+  private readonly receiptQueue = new SerialQueue();
+
+  constructor(
+    private readonly session: SecureSession,
+    private readonly config: ServingConfig,
+  ) {
+    session.onMessage((m) => {
+      this.handle(m).catch((err) => this.fail(err));
+    });
+    session.onClose(() => {
+      for (const c of this.inflight.values()) c.abort();
+      this.credit?.release();
+    });
+  }
+
+  private async handle(m: SessionMessage): Promise<void> {
+    switch (m.t) {
+      case "receipt":
+        return this.receiptQueue.run(() => this.onReceipt(m.receipt));
+      case "request":
+        return this.onRequest(m);
+      case "cancel":
+        this.inflight.get(m.id)?.abort();
+        return;
+      case "error":
+        return; // the requester's complaint about something we sent; nothing to do but not crash
+      default:
+        return this.refuse("UNEXPECTED", `a requester does not send ${m.t}`);
+    }
+  }
+
+  private async onReceipt(text: string): Promise<void> {
+    const signed = decodeSignedReceipt(text);
+    if (!equalBytes(signed.sessionKey, this.session.info.peerKey)) {
+      return this.refuse("RECEIPT_KEY", "receipt is not signed by this session's key");
+    }
+    if (!verifyReceiptSignature(signed)) return this.refuse("BAD_SIGNATURE", "receipt signature is invalid");
+    checkBinding(signed.receipt, {
+      network: this.config.network,
+      escrow: this.escrow ?? signed.receipt.escrow,
+      payout: this.config.payout,
+    });
+    if (!this.ledger) return this.openAccount(signed);
+
+    const r = signed.receipt;
+    const owed = this.ledger.totals();
+    if (r.tokens > owed.tokens) return this.refuse("RECEIPT_AHEAD", "receipt covers tokens never streamed");
+    if (!this.credit!.covers(r)) return this.refuse("RECEIPT_UNDERPAID", "receipt amount is below the price");
+    const held = await this.config.receipts.best(r.escrow);
+    if (held && compareReceipts(r, held.receipt) !== "newer") {
+      if (compareReceipts(r, held.receipt) === "same") return;
+      return this.refuse("RECEIPT_STALE", "receipt is not newer than the one held");
+    }
+    await this.config.receipts.put(signed); // persisted before any token is streamed on its credit
+    this.config.onEvent?.({ type: "receipt", receipt: signed });
+    this.credit!.credit(r);
+  }
+
+  /** The first receipt sets the base: the requester's cumulative totals with this payout address. */
+  private async openAccount(signed: SignedReceipt): Promise<void> {
+    const held = await this.config.receipts.best(signed.receipt.escrow);
+    const order = held ? compareReceipts(signed.receipt, held.receipt) : "newer";
+    const accepted = order === "newer" || order === "same";
+    if (accepted) {
+      if (order === "newer") await this.config.receipts.put(signed);
+      this.escrow = signed.receipt.escrow;
+      this.ledger = new Ledger(signed.receipt);
+      this.credit = new CreditWindow(signed.receipt, this.config.creditWindowTokens);
+    }
+    await this.session.send({
+      v: 1,
+      t: "account",
+      accepted,
+      ...(held || accepted ? { receipt: encodeSignedReceipt(accepted ? signed : held!) } : {}),
+      prices: [...this.config.prices].map(([model, price]) => ({ model, price: priceToWire(price) })),
+    });
+  }
+
+  private async onRequest(req: ChatRequest): Promise<void> {
+    const { ledger, credit } = this;
+    if (!ledger || !credit) return this.refuse("NO_ACCOUNT", "send a base receipt before requests", req.id);
+    const price = this.config.prices.get(req.model);
+    if (!price) return this.refuse("NO_MODEL", `model ${req.model} is not served here`, req.id);
+    if (this.inflight.has(req.id) || ledger.has(req.id))
+      return this.refuse("DUPLICATE_ID", "request id in use", req.id);
+
+    const abort = new AbortController();
+    this.inflight.set(req.id, abort);
+    let release: (() => void) | undefined;
+    try {
+      release = await this.config.slots.acquire(abort.signal);
+      ledger.start(req.id, price);
+      let total = 0;
+      const result = await this.config.engine.generate(
+        req,
+        async (chunk) => {
+          while (credit.exhausted(ledger.totals()) && !abort.signal.aborted && this.session.isOpen) {
+            this.config.onEvent?.({ type: "credit-wait" });
+            await this.session.send({ v: 1, t: "credit-wait", id: req.id });
+            await credit.nextCredit();
+          }
+          if (abort.signal.aborted || !this.session.isOpen) return;
+          total += chunk.tokens;
+          ledger.addCompletion(req.id, chunk.tokens);
+          credit.record(ledger.totals());
+          this.config.onEvent?.({ type: "tokens", count: chunk.tokens });
+          await this.session.send({
+            v: 1,
+            t: "tokens",
+            id: req.id,
+            text: chunk.text,
+            count: chunk.tokens,
+            total,
+          });
+        },
+        abort.signal,
+      );
+      // Billing counts what was streamed and the full prompt, bounded by what the requester can check.
+      const prompt = billablePromptTokens(result.promptTokens, req.messages);
+      const settled = ledger.finish(req.id, prompt);
+      credit.record(ledger.totals());
+      const finishReason = abort.signal.aborted ? "abort" : result.finishReason;
+      this.config.onEvent?.({ type: "request-done", ...settled, finishReason });
+      if (this.session.isOpen) {
+        await this.session.send({
+          v: 1,
+          t: "done",
+          id: req.id,
+          finish_reason: finishReason,
+          usage: { prompt_tokens: settled.promptTokens, completion_tokens: settled.completionTokens },
+        });
+      }
+    } catch (err) {
+      if (ledger.has(req.id)) ledger.finish(req.id, 0);
+      if (this.session.isOpen) await this.refuse(codeOf(err), messageOf(err), req.id);
+    } finally {
+      release?.();
+      this.inflight.delete(req.id);
+    }
+  }
+
+  private async refuse(code: string, message: string, id?: string): Promise<void> {
+    this.config.onEvent?.({ type: "refused", code });
+    if (!this.session.isOpen) return;
+    await this.session
+      .send({ v: 1, t: "error", ...(id ? { id } : {}), error: { code, message } })
+      .catch(() => undefined);
+  }
+
+  private fail(err: unknown): void {
+    if (err instanceof SilkError) {
+      const wire = errorToWire(err);
+      void this.refuse(wire.code, wire.message);
+    } else void this.refuse("INTERNAL", "internal error");
+  }
+}
+
+function codeOf(err: unknown): string {
+  if (err && typeof err === "object" && "code" in err && typeof err.code === "string") return err.code;
+  if (err instanceof Error && err.name === "EngineError") return "ENGINE";
+  return "INTERNAL";
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message.slice(0, 400) : "internal error";
+}

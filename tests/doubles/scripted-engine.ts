@@ -1,0 +1,90 @@
+import type {
+  ChunkSink,
+  DeviceReport,
+  Engine,
+  EngineRequest,
+  EngineResult,
+  LoadProgress,
+} from "../../provider/engines/engine";
+import { SerialQueue } from "../../provider/engines/serial-queue";
+
+/**
+ * TEST DOUBLE: stands in for a model's weights, which cannot be downloaded here. Deterministic:
+ * it answers "Echo: <last user message>" one word per token (or `reply` when given), honours
+ * max_tokens, stop and abort, and counts prompt tokens as a real tokenizer roughly would. Knobs
+ * make it misbehave the ways the tests need (slow, over-reporting).
+ */
+export interface ScriptedEngineOptions {
+  readonly models?: readonly string[];
+  readonly reply?: (request: EngineRequest) => string;
+  /** Milliseconds between tokens. */
+  readonly tokenDelayMs?: number;
+  /** Claims this many tokens per chunk instead of 1 (a dishonest provider). */
+  readonly tokensPerChunk?: number;
+}
+
+export class ScriptedEngine implements Engine {
+  private readonly loaded = new Set<string>();
+  private readonly queue = new SerialQueue();
+  /** Tokens generated so far, across requests: lets tests see that cancel stopped the "GPU". */
+  generatedTokens = 0;
+  activeGenerations = 0;
+  maxConcurrentGenerations = 0;
+
+  constructor(private readonly options: ScriptedEngineOptions = {}) {
+    for (const m of options.models ?? ["test-model"]) this.loaded.add(m);
+  }
+
+  async load(model: string, onProgress?: (p: LoadProgress) => void): Promise<void> {
+    onProgress?.({ progress: 0, text: "starting" });
+    onProgress?.({ progress: 1, text: "ready" });
+    this.loaded.add(model);
+  }
+
+  generate(request: EngineRequest, onChunk: ChunkSink, signal?: AbortSignal): Promise<EngineResult> {
+    return this.queue.run(() => this.run(request, onChunk, signal));
+  }
+
+  private async run(request: EngineRequest, onChunk: ChunkSink, signal?: AbortSignal): Promise<EngineResult> {
+    if (!this.loaded.has(request.model)) throw new Error(`model ${request.model} not loaded`);
+    this.activeGenerations++;
+    this.maxConcurrentGenerations = Math.max(this.maxConcurrentGenerations, this.activeGenerations);
+    try {
+      const last = [...request.messages].reverse().find((m) => m.role === "user")?.content ?? "";
+      const text = this.options.reply ? this.options.reply(request) : `Echo: ${last}`;
+      const words = text.split(/(?<= )/);
+      const promptTokens = request.messages.reduce((n, m) => n + Math.ceil(m.content.length / 4) + 4, 8);
+      let completion = 0;
+      let produced = "";
+      for (const word of words) {
+        if (signal?.aborted) return { finishReason: "abort", promptTokens, completionTokens: completion };
+        if (request.max_tokens !== undefined && completion >= request.max_tokens) {
+          return { finishReason: "length", promptTokens, completionTokens: completion };
+        }
+        if (this.options.tokenDelayMs) await new Promise((r) => setTimeout(r, this.options.tokenDelayMs));
+        produced += word;
+        const stop = request.stop?.find((s) => produced.includes(s));
+        if (stop) return { finishReason: "stop", promptTokens, completionTokens: completion };
+        const tokens = this.options.tokensPerChunk ?? 1;
+        completion += tokens;
+        this.generatedTokens += 1;
+        await onChunk({ text: word, tokens });
+      }
+      return { finishReason: "stop", promptTokens, completionTokens: completion };
+    } finally {
+      this.activeGenerations--;
+    }
+  }
+
+  async unload(): Promise<void> {
+    this.loaded.clear();
+  }
+
+  async device(): Promise<DeviceReport> {
+    return { backend: "http", adapter: "scripted test engine" };
+  }
+
+  loadedModels(): readonly string[] {
+    return [...this.loaded];
+  }
+}

@@ -1,0 +1,205 @@
+import { Address } from "@ton/core";
+import { describe, expect, it } from "vitest";
+import { OverReportError, ProviderError } from "../../client/sdk/errors";
+import { MemoryPaymentAccount } from "../../client/sdk/payment-account";
+import { RequesterSession } from "../../client/sdk/requester-session";
+import {
+  acceptSession,
+  costOf,
+  encodeSignedReceipt,
+  generateKeyPair,
+  initiateSession,
+  type KeyPair,
+  type ModelPrice,
+  maxPromptTokens,
+  memoryPipe,
+  NETWORK_ID,
+  type SessionMessage,
+  signReceipt,
+} from "../../protocol";
+import type { Engine } from "../../provider/engines/engine";
+import { MemoryHeldReceipts } from "../../provider/serving/held-receipts";
+import { type ServingEvent, SessionServer } from "../../provider/serving/session-server";
+import { Slots } from "../../provider/serving/slots";
+import { ScriptedEngine } from "../doubles/scripted-engine";
+
+const ESCROW = Address.parse(`0:${"11".repeat(32)}`);
+const PAYOUT = Address.parse(`0:${"22".repeat(32)}`);
+const PRICE: ModelPrice = { nanoPerToken: 1000n, promptMultiplierBps: 5000, completionMultiplierBps: 10000 };
+const MAX = { promptNanoPerToken: 1000n, completionNanoPerToken: 1000n };
+
+interface Setup {
+  engine?: Engine;
+  creditWindowTokens?: number;
+  capacity?: number;
+  maxWaiting?: number;
+  held?: MemoryHeldReceipts;
+  sessionKey?: KeyPair;
+}
+
+async function connect(s: Setup = {}) {
+  const identity = generateKeyPair();
+  const sessionKey = s.sessionKey ?? generateKeyPair();
+  const engine = s.engine ?? new ScriptedEngine();
+  const held = s.held ?? new MemoryHeldReceipts();
+  const events: ServingEvent[] = [];
+  const [a, b] = memoryPipe();
+  const p = { sessionId: "t", requesterFingerprint: "x", providerFingerprint: "y" };
+  const [requesterSide, providerSide] = await Promise.all([
+    initiateSession(a, { ...p, providerIdentity: identity.publicKey, sessionKey }),
+    acceptSession(b, { ...p, identity }),
+  ]);
+  new SessionServer(providerSide, {
+    engine,
+    prices: new Map([["test-model", PRICE]]),
+    network: NETWORK_ID.devnet,
+    payout: PAYOUT,
+    receipts: held,
+    slots: new Slots(s.capacity ?? 2, s.maxWaiting ?? 4),
+    creditWindowTokens: s.creditWindowTokens ?? 8,
+    onEvent: (e) => events.push(e),
+  });
+  return { requesterSide, providerSide, sessionKey, held, events, engine };
+}
+
+function options(sessionKey: KeyPair, account = new MemoryPaymentAccount()) {
+  return {
+    sessionKey,
+    keyEpoch: 0,
+    network: NETWORK_ID.devnet,
+    escrow: ESCROW,
+    payout: PAYOUT,
+    maxPrice: MAX,
+    account,
+    receiptEvery: 4,
+  };
+}
+
+const ask = (content: string) => ({ model: "test-model", messages: [{ role: "user" as const, content }] });
+
+describe("a request through an encrypted session to the serving loop", () => {
+  it("streams the answer with usage, and the provider ends holding a receipt for exactly its cost", async () => {
+    const { requesterSide, sessionKey, held } = await connect();
+    const account = new MemoryPaymentAccount();
+    const requester = await RequesterSession.open(requesterSide, options(sessionKey, account));
+    const chunks: string[] = [];
+    const result = await requester.request(ask("one two three four five six"), (t) => chunks.push(t));
+    expect(result.text).toBe("Echo: one two three four five six");
+    expect(chunks.join("")).toBe(result.text);
+    expect(result.completionTokens).toBe(7);
+    expect(result.finishReason).toBe("stop");
+    expect(result.promptTokens).toBeLessThanOrEqual(maxPromptTokens(ask("").messages) + 30);
+    expect(result.cost).toBe(costOf({ promptTokens: result.promptTokens, completionTokens: 7 }, PRICE));
+
+    await new Promise((r) => setTimeout(r, 20));
+    const best = await held.best(ESCROW);
+    expect(best?.receipt.amount).toBe(result.cost);
+    expect(best?.receipt.tokens).toBe(BigInt(result.promptTokens + 7));
+    expect((await account.last(PAYOUT))?.receipt.amount).toBe(result.cost);
+
+    // A second answer adds to the same cumulative receipt.
+    const second = await requester.request(ask("again"), () => undefined);
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await held.best(ESCROW))?.receipt.amount).toBe(result.cost + second.cost);
+  });
+
+  it("honours max_tokens and stop", async () => {
+    const { requesterSide, sessionKey } = await connect();
+    const requester = await RequesterSession.open(requesterSide, options(sessionKey));
+    const limited = await requester.request({ ...ask("a b c d e f"), max_tokens: 3 }, () => undefined);
+    expect(limited.finishReason).toBe("length");
+    expect(limited.completionTokens).toBe(3);
+    const stopped = await requester.request({ ...ask("a b STOP d"), stop: ["STOP"] }, () => undefined);
+    expect(stopped.text).toBe("Echo: a b ");
+  });
+
+  it("cancel stops the engine within a token or two, and bills only what streamed", async () => {
+    const engine = new ScriptedEngine({ tokenDelayMs: 5 });
+    const { requesterSide, sessionKey } = await connect({ engine });
+    const requester = await RequesterSession.open(requesterSide, options(sessionKey));
+    const abort = new AbortController();
+    let seen = 0;
+    const long = Array.from({ length: 200 }, (_, i) => `w${i}`).join(" ");
+    const result = await requester.request(
+      ask(long),
+      () => {
+        if (++seen === 5) abort.abort();
+      },
+      abort.signal,
+    );
+    expect(result.finishReason).toBe("abort");
+    expect(result.completionTokens).toBeGreaterThanOrEqual(5);
+    expect(result.completionTokens).toBeLessThanOrEqual(8);
+    const generated = engine.generatedTokens;
+    await new Promise((r) => setTimeout(r, 60));
+    expect(engine.generatedTokens).toBe(generated);
+    expect(engine.activeGenerations).toBe(0);
+  });
+
+  it("cuts off a requester that stops paying after the credit window", async () => {
+    const { requesterSide, sessionKey, events } = await connect({ creditWindowTokens: 5 });
+    const received: SessionMessage[] = [];
+    requesterSide.onMessage((m) => received.push(m));
+    const base = signReceipt(
+      { network: NETWORK_ID.devnet, escrow: ESCROW, payout: PAYOUT, keyEpoch: 0, tokens: 0n, amount: 0n },
+      sessionKey,
+    );
+    await requesterSide.send({ v: 1, t: "receipt", receipt: encodeSignedReceipt(base) });
+    const long = Array.from({ length: 50 }, (_, i) => `w${i}`).join(" ");
+    await requesterSide.send({ v: 1, t: "request", id: "free", ...ask(long) });
+    await new Promise((r) => setTimeout(r, 100));
+    const tokens = received.filter((m) => m.t === "tokens");
+    expect(tokens.length).toBe(5);
+    expect(received.some((m) => m.t === "credit-wait")).toBe(true);
+    expect(received.some((m) => m.t === "done")).toBe(false);
+    expect(events.some((e) => e.type === "credit-wait")).toBe(true);
+  });
+
+  it("refuses a provider that over-reports tokens, and signs nothing for them", async () => {
+    const engine = new ScriptedEngine({ tokensPerChunk: 20, reply: () => "a b c" });
+    const { requesterSide, sessionKey, held } = await connect({ engine });
+    const account = new MemoryPaymentAccount();
+    const requester = await RequesterSession.open(requesterSide, options(sessionKey, account));
+    await expect(requester.request(ask("hi"), () => undefined)).rejects.toBeInstanceOf(OverReportError);
+    expect((await account.last(PAYOUT))?.receipt.amount ?? 0n).toBe(0n);
+    expect((await held.best(ESCROW))?.receipt.amount).toBe(0n);
+    expect(requester.isOpen).toBe(false);
+  });
+
+  it("refuses requests past the queue with QUEUE_FULL, and serves the rest", async () => {
+    const engine = new ScriptedEngine({ tokenDelayMs: 10 });
+    const { requesterSide, sessionKey } = await connect({ engine, capacity: 1, maxWaiting: 1 });
+    const requester = await RequesterSession.open(requesterSide, options(sessionKey));
+    const results = await Promise.allSettled(
+      [1, 2, 3].map((i) => requester.request(ask(`q${i} x y`), () => undefined)),
+    );
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(2);
+    const refused = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
+    expect(refused.reason).toBeInstanceOf(ProviderError);
+    expect((refused.reason as ProviderError).code).toBe("QUEUE_FULL");
+    expect(engine.maxConcurrentGenerations).toBe(1);
+  });
+
+  it("re-bases on the provider's receipt when the requester lost its state, if its own key signed it", async () => {
+    const held = new MemoryHeldReceipts();
+    const sessionKey = generateKeyPair();
+    const first = await connect({ held, sessionKey });
+    const r1 = await (await RequesterSession.open(first.requesterSide, options(sessionKey))).request(
+      ask("x"),
+      () => undefined,
+    );
+    await new Promise((r) => setTimeout(r, 20));
+    // Same key, fresh (empty) account: the provider's held receipt becomes the base.
+    const second = await connect({ held, sessionKey });
+    const requester = await RequesterSession.open(second.requesterSide, options(sessionKey));
+    const r2 = await requester.request(ask("y"), () => undefined);
+    await new Promise((r) => setTimeout(r, 20));
+    expect((await held.best(ESCROW))?.receipt.amount).toBe(r1.cost + r2.cost);
+
+    // A different key cannot adopt it: that receipt could inflate what it owes.
+    const third = await connect({ held });
+    await expect(
+      RequesterSession.open(third.requesterSide, options(third.sessionKey)),
+    ).rejects.toBeInstanceOf(ProviderError);
+  });
+});
