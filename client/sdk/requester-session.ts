@@ -171,28 +171,19 @@ export class RequesterSession {
   }
 
   private handle(m: SessionMessage): void {
-    switch (m.t) {
-      case "tokens":
-        return this.onTokens(m.id, m.text, m.count, m.total);
-      case "done":
-        return void this.onDone(m.id, m.finish_reason, m.usage.prompt_tokens, m.usage.completion_tokens);
-      case "credit-wait":
-        return void this.signNow().catch((err) => this.failAll(err));
-      case "error":
-        if (m.id) return this.settle(m.id, new ProviderError(m.error.code, m.error.message));
-        return;
-      default:
-        return;
-    }
+    if (m.t === "tokens") this.onTokens(m.id, m.text, m.count, m.total);
+    else if (m.t === "done")
+      void this.onDone(m.id, m.finish_reason, m.usage.prompt_tokens, m.usage.completion_tokens);
+    else if (m.t === "credit-wait") this.signNow().catch((err) => this.failAll(err));
+    else if (m.t === "error" && m.id) this.settle(m.id, new ProviderError(m.error.code, m.error.message));
   }
 
   private onTokens(id: string, text: string, count: number, total: number): void {
     const p = this.pending.get(id);
     if (!p) return;
     if (count > maxCompletionTokensFor(text) || total !== p.counted + count) {
-      return this.abandon(
-        new OverReportError(`provider claimed ${count} tokens for ${text.length} characters`),
-      );
+      this.abandon(new OverReportError(`provider claimed ${count} tokens for ${text.length} characters`));
+      return;
     }
     p.counted += count;
     p.text += text;
