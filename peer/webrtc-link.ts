@@ -1,0 +1,124 @@
+import SimplePeer from "simple-peer";
+import { ChannelClosedError, type FrameTransport, fingerprintFromSdp, TimeoutError } from "../protocol";
+
+/**
+ * The one module that knows simple-peer: a WebRTC data channel as a FrameTransport, with
+ * backpressure from `bufferedAmount`, and the DTLS fingerprints the Silk handshake binds.
+ * In browsers the native RTCPeerConnection is used; in Node pass `@roamhq/wrtc` as `wrtc`.
+ */
+export type SignalData = Record<string, unknown>;
+export type Wrtc = NonNullable<SimplePeer.Options["wrtc"]>;
+
+export interface WebRtcLinkOptions {
+  readonly initiator: boolean;
+  readonly iceServers: readonly RTCIceServer[];
+  /** Relays our signal data (SDP, ICE candidates) to the other side through signaling. */
+  readonly sendSignal: (data: SignalData) => void;
+  readonly wrtc?: Wrtc;
+}
+
+/** Above this many queued bytes, `send` waits for the channel to drain. */
+const HIGH_WATER_BYTES = 1024 * 1024;
+const DRAIN_POLL_MS = 5;
+
+export class WebRtcLink implements FrameTransport {
+  private readonly peer: SimplePeer.Instance;
+  private frameHandlers: ((frame: Uint8Array) => void)[] = [];
+  private closeHandlers: ((reason?: Error) => void)[] = [];
+  private closed = false;
+  private readonly connected: Promise<void>;
+
+  constructor(private readonly opts: WebRtcLinkOptions) {
+    this.peer = new SimplePeer({
+      initiator: opts.initiator,
+      trickle: true,
+      config: { iceServers: [...opts.iceServers] },
+      ...(opts.wrtc ? { wrtc: opts.wrtc } : {}),
+    });
+    this.peer.on("signal", (data: SignalData) => opts.sendSignal(data));
+    this.peer.on("data", (data: Uint8Array) => {
+      const frame = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      for (const h of this.frameHandlers) h(frame);
+    });
+    this.connected = new Promise((resolve, reject) => {
+      this.peer.once("connect", () => resolve());
+      this.peer.once("error", (err: Error) => reject(err));
+      this.peer.once("close", () => reject(new ChannelClosedError("peer connection closed")));
+    });
+    this.connected.catch(() => undefined);
+    this.peer.on("error", (err: Error) =>
+      this.finish(new ChannelClosedError("WebRTC error", { cause: err })),
+    );
+    this.peer.on("close", () => this.finish(undefined));
+  }
+
+  /** Feeds the other side's signal data, as relayed by signaling. */
+  signal(data: SignalData): void {
+    if (!this.closed) this.peer.signal(data as unknown as SimplePeer.SignalData);
+  }
+
+  /** Resolves when the data channel is open; rejects after `timeoutMs` (then try the relay). */
+  waitConnected(timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new TimeoutError("WebRTC connection", timeoutMs)), timeoutMs);
+      this.connected.then(
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
+  }
+
+  /**
+   * The DTLS fingerprints as each side must feed them to the handshake: the initiator's from the
+   * offer, the responder's from the answer. Read from our own view of both descriptions.
+   */
+  fingerprints(): { requester: string; provider: string } {
+    const pc = (this.peer as unknown as { _pc: RTCPeerConnection | null })._pc;
+    const local = pc?.localDescription?.sdp;
+    const remote = pc?.remoteDescription?.sdp;
+    if (!local || !remote) throw new ChannelClosedError("no session descriptions yet");
+    const mine = fingerprintFromSdp(local);
+    const theirs = fingerprintFromSdp(remote);
+    return this.opts.initiator
+      ? { requester: mine, provider: theirs }
+      : { requester: theirs, provider: mine };
+  }
+
+  async send(frame: Uint8Array): Promise<void> {
+    if (this.closed) throw new ChannelClosedError();
+    while (this.peer.bufferSize > HIGH_WATER_BYTES) {
+      await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+      if (this.closed) throw new ChannelClosedError();
+    }
+    this.peer.send(frame);
+  }
+
+  onFrame(handler: (frame: Uint8Array) => void): void {
+    this.frameHandlers.push(handler);
+  }
+
+  onClose(handler: (reason?: Error) => void): void {
+    this.closeHandlers.push(handler);
+  }
+
+  close(reason?: Error): void {
+    if (this.closed) return;
+    this.peer.destroy();
+    this.finish(reason);
+  }
+
+  private finish(reason: Error | undefined): void {
+    if (this.closed) return;
+    this.closed = true;
+    const handlers = this.closeHandlers;
+    this.closeHandlers = [];
+    this.frameHandlers = [];
+    for (const h of handlers) h(reason);
+  }
+}
