@@ -1,0 +1,63 @@
+import type { AppConfig, ModelRecord } from "@mlc-ai/web-llm";
+
+/**
+ * Where model weights come from: WebLLM's prebuilt list, or a location the operator gives for
+ * self-hosted weights (a base URL laid out as Hugging Face's `/resolve/main/`, and the compiled
+ * model library). Kept apart from the engine so pages can list models without loading WebLLM's
+ * runtime.
+ */
+export interface SelfHostedModel {
+  readonly modelId: string;
+  /** Base URL of the weights, e.g. https://models.example.org/Llama-3.2-1B-Instruct-q4f32_1-MLC */
+  readonly modelUrl: string;
+  /** URL of the model library (.wasm). */
+  readonly modelLibUrl: string;
+  readonly vramRequiredMB?: number;
+  readonly requiredFeatures?: readonly string[];
+}
+
+export function selfHostedRecord(m: SelfHostedModel): ModelRecord {
+  return {
+    model: m.modelUrl,
+    model_id: m.modelId,
+    model_lib: m.modelLibUrl,
+    ...(m.vramRequiredMB !== undefined && { vram_required_MB: m.vramRequiredMB }),
+    ...(m.requiredFeatures && { required_features: [...m.requiredFeatures] }),
+  };
+}
+
+export function appConfigWith(prebuilt: AppConfig, selfHosted: readonly SelfHostedModel[]): AppConfig {
+  const own = selfHosted.map(selfHostedRecord);
+  const ids = new Set(own.map((r) => r.model_id));
+  return { ...prebuilt, model_list: [...own, ...prebuilt.model_list.filter((r) => !ids.has(r.model_id))] };
+}
+
+/**
+ * The prebuilt list does not always declare `shader-f16` for f16 models, so infer it from the
+ * quantisation in the id too (q4f16_1, q0f16, …).
+ */
+export function needsShaderF16(record: ModelRecord): boolean {
+  return (record.required_features ?? []).includes("shader-f16") || /q\d+f16/.test(record.model_id);
+}
+
+export type FitVerdict = { fits: true } | { fits: false; reason: string };
+
+/** Whether a model can run on a device, and if not, the reason a user can act on. */
+export function modelFits(
+  record: ModelRecord,
+  device: { shaderF16: boolean; maxBufferMB?: number; memoryMB?: number },
+): FitVerdict {
+  if (needsShaderF16(record) && !device.shaderF16) {
+    return {
+      fits: false,
+      reason: "needs shader-f16, which this GPU (or browser) does not offer; pick an f32 model",
+    };
+  }
+  if (record.vram_required_MB && device.memoryMB && record.vram_required_MB > device.memoryMB) {
+    return {
+      fits: false,
+      reason: `needs about ${Math.ceil(record.vram_required_MB)} MB of GPU memory; this device reports ${device.memoryMB} MB`,
+    };
+  }
+  return { fits: true };
+}

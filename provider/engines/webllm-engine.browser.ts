@@ -1,0 +1,198 @@
+import {
+  type AppConfig,
+  CreateWebWorkerMLCEngine,
+  deleteModelAllInfoInCache,
+  hasModelInCache,
+  prebuiltAppConfig,
+  type WebWorkerMLCEngine,
+} from "@mlc-ai/web-llm";
+import type { ChunkSink, DeviceReport, Engine, EngineRequest, EngineResult, LoadProgress } from "./engine";
+import { EngineError } from "./engine";
+import { appConfigWith, modelFits, type SelfHostedModel } from "./model-catalog";
+import { SerialQueue } from "./serial-queue";
+
+/**
+ * The real engine: WebLLM in a dedicated Web Worker. Handles WebLLM's known traps:
+ * - one generation at a time per loaded model (a queue, never overlap);
+ * - cancel is interruptGenerate() and then draining the stream to its end (breaking out of the
+ *   loop leaves the engine locked), reported as finish_reason "abort";
+ * - a lost device or out-of-memory recreates the engine and fails only the request in flight;
+ * - shader-f16 is checked on the adapter here, since the prebuilt list does not always say;
+ * - storage is checked before download, with a clear quota error and `repair` for a half-download;
+ * - the chat is reset before every request: the next request is usually another requester's, so
+ *   reusing its KV cache would leak timing across requesters, and WebLLM's prompt_tokens on a
+ *   reused conversation counts only the new tokens, which would under-bill.
+ */
+export interface WebLlmEngineOptions {
+  readonly selfHosted?: readonly SelfHostedModel[];
+  /** Creates the worker; pages pass `() => new Worker(new URL("./webllm.worker.ts", import.meta.url), { type: "module" })`. */
+  readonly createWorker: () => Worker;
+}
+
+interface GpuFacts {
+  adapter: string;
+  shaderF16: boolean;
+  maxBufferMB: number;
+}
+
+export class WebLlmEngine implements Engine {
+  private engine: WebWorkerMLCEngine | undefined;
+  private worker: Worker | undefined;
+  private model: string | undefined;
+  private readonly queue = new SerialQueue();
+  readonly appConfig: AppConfig;
+
+  constructor(private readonly opts: WebLlmEngineOptions) {
+    this.appConfig = appConfigWith(prebuiltAppConfig, opts.selfHosted ?? []);
+  }
+
+  async load(model: string, onProgress?: (p: LoadProgress) => void): Promise<void> {
+    const record = this.appConfig.model_list.find((r) => r.model_id === model);
+    if (!record)
+      throw new EngineError("load", `unknown model ${model}: not in WebLLM's list nor self-hosted`);
+    const gpu = await gpuFacts();
+    const fit = modelFits(record, gpu);
+    if (!fit.fits) throw new EngineError("unsupported", `${model} ${fit.reason}`);
+    if (!(await hasModelInCache(model, this.appConfig))) await checkStorage(record.vram_required_MB);
+    await this.unload();
+    this.worker = this.opts.createWorker();
+    try {
+      this.engine = await CreateWebWorkerMLCEngine(this.worker, model, {
+        appConfig: this.appConfig,
+        initProgressCallback: (r) => onProgress?.({ progress: r.progress, text: r.text }),
+      });
+      this.model = model;
+    } catch (cause) {
+      await this.unload();
+      throw new EngineError("load", `could not load ${model}: ${describe(cause)}`, { cause });
+    }
+  }
+
+  generate(request: EngineRequest, onChunk: ChunkSink, signal?: AbortSignal): Promise<EngineResult> {
+    return this.queue.run(() => this.run(request, onChunk, signal));
+  }
+
+  private async run(request: EngineRequest, onChunk: ChunkSink, signal?: AbortSignal): Promise<EngineResult> {
+    const engine = this.engine;
+    if (!engine || this.model !== request.model)
+      throw new EngineError("not-loaded", `model ${request.model} is not loaded`);
+    const interrupt = () => engine.interruptGenerate();
+    signal?.addEventListener("abort", interrupt, { once: true });
+    let completion = 0;
+    let prompt = 0;
+    let finish: EngineResult["finishReason"] = "stop";
+    try {
+      await engine.resetChat();
+      const stream = await engine.chat.completions.create({
+        messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
+        stream: true,
+        stream_options: { include_usage: true },
+        ...(request.max_tokens !== undefined && { max_tokens: request.max_tokens }),
+        ...(request.temperature !== undefined && { temperature: request.temperature }),
+        ...(request.top_p !== undefined && { top_p: request.top_p }),
+        ...(request.seed !== undefined && { seed: request.seed }),
+        ...(request.stop !== undefined && { stop: [...request.stop] }),
+      });
+      // Drain to the end even after an interrupt: leaving the loop early locks the engine.
+      for await (const chunk of stream) {
+        const choice = chunk.choices[0];
+        const text = choice?.delta?.content;
+        if (text && !signal?.aborted) {
+          completion++;
+          await onChunk({ text, tokens: 1 });
+        }
+        if (choice?.finish_reason === "length") finish = "length";
+        if (chunk.usage) prompt = chunk.usage.prompt_tokens;
+      }
+    } catch (cause) {
+      if (isDeviceLoss(cause)) {
+        await this.recreate();
+        throw new EngineError(
+          "device-lost",
+          "the GPU was lost or ran out of memory; the model is reloading",
+          { cause },
+        );
+      }
+      throw new EngineError("backend", `generation failed: ${describe(cause)}`, { cause });
+    } finally {
+      signal?.removeEventListener("abort", interrupt);
+    }
+    return {
+      finishReason: signal?.aborted ? "abort" : finish,
+      promptTokens: prompt,
+      completionTokens: completion,
+    };
+  }
+
+  /** Deletes a model's cached weights and library, to repair a half-finished download. */
+  async repair(model: string): Promise<void> {
+    if (this.model === model) await this.unload();
+    await deleteModelAllInfoInCache(model, this.appConfig);
+  }
+
+  isCached(model: string): Promise<boolean> {
+    return hasModelInCache(model, this.appConfig);
+  }
+
+  async unload(): Promise<void> {
+    const engine = this.engine;
+    this.engine = undefined;
+    this.model = undefined;
+    await engine?.unload().catch(() => undefined);
+    this.worker?.terminate();
+    this.worker = undefined;
+  }
+
+  async device(): Promise<DeviceReport> {
+    const gpu = await gpuFacts();
+    return { backend: "webgpu", adapter: gpu.adapter, shaderF16: gpu.shaderF16, memoryMB: gpu.maxBufferMB };
+  }
+
+  loadedModels(): readonly string[] {
+    return this.model ? [this.model] : [];
+  }
+
+  private async recreate(): Promise<void> {
+    const model = this.model;
+    await this.unload();
+    if (model) await this.load(model).catch(() => undefined);
+  }
+}
+
+/** What the adapter offers. Throws EngineError("unsupported") with the reason when there is none. */
+export async function gpuFacts(): Promise<GpuFacts> {
+  const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
+  if (!gpu) throw new EngineError("unsupported", "this browser has no WebGPU (navigator.gpu is missing)");
+  const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
+  if (!adapter) throw new EngineError("unsupported", "WebGPU is present but offers no GPU adapter");
+  const info = adapter.info;
+  return {
+    adapter:
+      [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(" ") || "unknown adapter",
+    shaderF16: adapter.features.has("shader-f16"),
+    maxBufferMB: Math.floor(adapter.limits.maxBufferSize / (1024 * 1024)),
+  };
+}
+
+async function checkStorage(requiredMB: number | undefined): Promise<void> {
+  if (!navigator.storage?.estimate) return;
+  await navigator.storage.persist?.().catch(() => false);
+  const { quota = 0, usage = 0 } = await navigator.storage.estimate();
+  const freeMB = Math.floor((quota - usage) / (1024 * 1024));
+  if (requiredMB && freeMB < requiredMB) {
+    throw new EngineError(
+      "quota",
+      `the model needs about ${Math.ceil(requiredMB)} MB of storage and this site may use ${freeMB} MB more; free space or delete cached models`,
+    );
+  }
+}
+
+function isDeviceLoss(err: unknown): boolean {
+  const name = err instanceof Error ? err.name : "";
+  const message = err instanceof Error ? err.message : String(err);
+  return name === "DeviceLostError" || /device (was )?lost|out of memory|OOM/i.test(message);
+}
+
+function describe(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).slice(0, 300);
+}

@@ -1,0 +1,71 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EngineError } from "../../provider/engines/engine";
+import { HttpEngine } from "../../provider/engines/http-engine";
+import { type OpenAiBackend, startOpenAiBackend } from "../doubles/openai-backend";
+
+let backend: OpenAiBackend;
+beforeAll(async () => {
+  backend = await startOpenAiBackend({ tokenDelayMs: 2 });
+});
+afterAll(() => backend.close());
+
+describe("HTTP engine in front of an OpenAI-compatible server", () => {
+  it("streams text with counts and takes prompt tokens from the server's usage", async () => {
+    const engine = new HttpEngine({ baseUrl: backend.url });
+    await engine.load("backend-model");
+    const chunks: string[] = [];
+    const result = await engine.generate(
+      { model: "backend-model", messages: [{ role: "user", content: "hello there" }], max_tokens: 50 },
+      (c) => {
+        chunks.push(c.text);
+      },
+    );
+    expect(chunks.join("")).toBe("Echo: hello there");
+    expect(result).toEqual({ finishReason: "stop", promptTokens: 8 + 3 + 4, completionTokens: 3 });
+    expect(backend.requests.at(-1)).toMatchObject({
+      stream: true,
+      stream_options: { include_usage: true },
+      max_tokens: 50,
+    });
+  });
+
+  it("reports length when max_tokens cuts the answer", async () => {
+    const engine = new HttpEngine({ baseUrl: backend.url });
+    await engine.load("backend-model");
+    const result = await engine.generate(
+      { model: "backend-model", messages: [{ role: "user", content: "a b c d" }], max_tokens: 2 },
+      () => undefined,
+    );
+    expect(result.finishReason).toBe("length");
+    expect(result.completionTokens).toBe(2);
+  });
+
+  it("aborts the backend stream on cancel", async () => {
+    const engine = new HttpEngine({ baseUrl: backend.url });
+    await engine.load("backend-model");
+    const abort = new AbortController();
+    const before = backend.aborted;
+    const long = Array.from({ length: 300 }, (_, i) => `w${i}`).join(" ");
+    let n = 0;
+    const result = await engine.generate(
+      { model: "backend-model", messages: [{ role: "user", content: long }] },
+      () => {
+        if (++n === 3) abort.abort();
+      },
+      abort.signal,
+    );
+    expect(result.finishReason).toBe("abort");
+    expect(result.completionTokens).toBeLessThan(10);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(backend.aborted).toBe(before + 1);
+  });
+
+  it("refuses a model the backend does not serve, and an unreachable backend, with clear errors", async () => {
+    await expect(new HttpEngine({ baseUrl: backend.url }).load("other")).rejects.toThrow(
+      /does not serve other/,
+    );
+    await expect(new HttpEngine({ baseUrl: "http://127.0.0.1:1/v1" }).load("x")).rejects.toBeInstanceOf(
+      EngineError,
+    );
+  });
+});
