@@ -24,10 +24,15 @@ export class OverReportError extends ProviderError {
 /** The provider went away mid-answer; `partial` is what had arrived. */
 export class ProviderLostError extends ProviderError {
   readonly partial: string;
-  constructor(partial: string, cause?: unknown) {
+  /** Completion tokens of `partial`, and the nanoTON they cost. */
+  readonly tokens: number;
+  readonly cost: bigint;
+  constructor(partial: string, tokens: number, cost: bigint, cause?: unknown) {
     super("PROVIDER_LOST", "the provider disconnected before the answer was complete");
     this.name = "ProviderLostError";
     this.partial = partial;
+    this.tokens = tokens;
+    this.cost = cost;
     if (cause instanceof SilkError) this.cause = cause;
   }
 }

@@ -91,7 +91,8 @@ export class RequesterSession {
     session.onClose((reason) => {
       for (const [id, p] of this.pending) {
         this.pending.delete(id);
-        p.reject(new ProviderLostError(p.text, reason ?? new ChannelClosedError()));
+        const cost = this.ledger.has(id) ? this.ledger.finish(id, 0).cost : 0n;
+        p.reject(new ProviderLostError(p.text, p.counted, cost, reason ?? new ChannelClosedError()));
       }
     });
   }

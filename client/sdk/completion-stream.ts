@@ -1,0 +1,84 @@
+import type { RequestResult } from "./requester-session";
+import type { ChatCompletion, ChatCompletionChunk, CompletionUsage } from "./openai-shapes";
+
+type Run = (onText: (text: string, tokens: number) => void) => Promise<RequestResult & { provider: string; failovers: number }>;
+
+let counter = 0;
+const newId = () => `chatcmpl-silk-${Date.now().toString(36)}-${(++counter).toString(36)}`;
+
+export function usageOf(r: RequestResult & { provider: string; failovers: number }): CompletionUsage {
+  return {
+    prompt_tokens: r.promptTokens,
+    completion_tokens: r.completionTokens,
+    total_tokens: r.promptTokens + r.completionTokens,
+    silk: { cost_nanoton: r.cost.toString(), provider: r.provider, failovers: r.failovers },
+  };
+}
+
+export function completionFromResult(model: string, r: Awaited<ReturnType<Run>>): ChatCompletion {
+  return {
+    id: newId(),
+    object: "chat.completion",
+    created: Math.floor(Date.now() / 1000),
+    model,
+    choices: [{ index: 0, message: { role: "assistant", content: r.text }, finish_reason: r.finishReason, logprobs: null }],
+    usage: usageOf(r),
+  };
+}
+
+/**
+ * Turns a running request into OpenAI stream chunks: the role first, then a chunk per run of
+ * text, then the finish reason, then (with include_usage, as OpenAI and WebLLM do) a last chunk
+ * with empty choices and the usage. An error mid-stream is thrown from the iterator.
+ */
+export function streamChunks(model: string, run: Run, includeUsage: boolean): AsyncIterable<ChatCompletionChunk> {
+  const id = newId();
+  const created = Math.floor(Date.now() / 1000);
+  const chunk = (delta: ChatCompletionChunk["choices"][0]["delta"], finish: ChatCompletionChunk["choices"][0]["finish_reason"] = null): ChatCompletionChunk => ({
+    id,
+    object: "chat.completion.chunk",
+    created,
+    model,
+    choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
+  });
+  const queue: ChatCompletionChunk[] = [chunk({ role: "assistant", content: "" })];
+  let wake: (() => void) | undefined;
+  let done = false;
+  let failure: unknown;
+  const push = (c: ChatCompletionChunk) => {
+    queue.push(c);
+    wake?.();
+  };
+  run((text) => push(chunk({ content: text }))).then(
+    (r) => {
+      push(chunk({}, r.finishReason));
+      if (includeUsage) push({ id, object: "chat.completion.chunk", created, model, choices: [], usage: usageOf(r) });
+      done = true;
+      wake?.();
+    },
+    (err) => {
+      failure = err ?? new Error("request failed");
+      done = true;
+      wake?.();
+    },
+  );
+  return {
+    async *[Symbol.asyncIterator]() {
+      for (;;) {
+        const next = queue.shift();
+        if (next) {
+          yield next;
+          continue;
+        }
+        if (done) {
+          if (failure) throw failure;
+          return;
+        }
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        wake = undefined;
+      }
+    },
+  };
+}

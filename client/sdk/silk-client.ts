@@ -1,0 +1,243 @@
+import { Address } from "@ton/core";
+import {
+  decodePublicKey,
+  encodePublicKey,
+  initiateSession,
+  type KeyPair,
+  type MaxPrice,
+  NETWORK_ID,
+} from "../../protocol";
+import { connectPeer } from "../../peer/connect-peer";
+import { SignalingClient, SignalingError } from "../../peer/signaling-client";
+import type { Wrtc } from "../../peer/webrtc-link";
+import { NoProviderError, ProviderLostError } from "./errors";
+import { completionFromResult, streamChunks } from "./completion-stream";
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParams, ModelEntry } from "./openai-shapes";
+import { MemoryPaymentAccount, type PaymentAccount } from "./payment-account";
+import { type RequestInput, type RequestResult, RequesterSession } from "./requester-session";
+
+/**
+ * The requester SDK: `connect(...)`, then an OpenAI-compatible surface. One session per model is
+ * kept open and reused; a provider that vanishes mid-answer is replaced and the answer continues.
+ */
+export interface ConnectOptions {
+  readonly signalingUrl: string;
+  /** Signs receipts; authorised in the escrow. */
+  readonly sessionKey: KeyPair;
+  readonly maxPrice: MaxPrice;
+  /** The requester's escrow contract address. */
+  readonly escrow: string;
+  readonly network?: number;
+  readonly keyEpoch?: number;
+  readonly account?: PaymentAccount;
+  readonly receiptEvery?: number;
+  readonly wrtc?: Wrtc;
+  readonly forceRelay?: boolean;
+  readonly directTimeoutMs?: number;
+  /** How many times to move to another provider when one fails mid-answer. */
+  readonly maxFailovers?: number;
+}
+
+export interface SilkClient {
+  readonly chat: {
+    readonly completions: {
+      create(params: ChatCompletionCreateParams & { stream: true }): Promise<AsyncIterable<ChatCompletionChunk>>;
+      create(params: ChatCompletionCreateParams & { stream?: false | null }): Promise<ChatCompletion>;
+      create(params: ChatCompletionCreateParams): Promise<AsyncIterable<ChatCompletionChunk> | ChatCompletion>;
+    };
+  };
+  readonly models: { list(): Promise<{ object: "list"; data: ModelEntry[] }> };
+  /** Like WebLLM's engine.interruptGenerate(): stops every answer in progress. */
+  interruptGenerate(): void;
+  close(): void;
+}
+
+export async function connect(opts: ConnectOptions): Promise<SilkClient> {
+  const signaling = await SignalingClient.connect(opts.signalingUrl);
+  return new Client(signaling, opts);
+}
+
+/** A request's progress as it moves across providers. */
+export interface Attempt {
+  onText: (text: string, tokens: number) => void;
+  signal: AbortSignal;
+}
+
+class Client implements SilkClient {
+  private readonly sessions = new Map<string, Promise<RequesterSession>>();
+  private readonly account: PaymentAccount;
+  private readonly interrupts = new Set<AbortController>();
+  readonly chat: SilkClient["chat"];
+  readonly models: SilkClient["models"];
+
+  constructor(
+    private readonly signaling: SignalingClient,
+    private readonly opts: ConnectOptions,
+  ) {
+    this.account = opts.account ?? new MemoryPaymentAccount();
+    this.chat = { completions: { create: ((params: ChatCompletionCreateParams) => this.create(params)) as SilkClient["chat"]["completions"]["create"] } };
+    this.models = { list: () => this.listModels() };
+  }
+
+  interruptGenerate(): void {
+    for (const c of this.interrupts) c.abort();
+  }
+
+  close(): void {
+    for (const s of this.sessions.values()) void s.then((x) => x.close(), () => undefined);
+    this.signaling.close();
+  }
+
+  private async create(params: ChatCompletionCreateParams): Promise<AsyncIterable<ChatCompletionChunk> | ChatCompletion> {
+    const input: RequestInput = {
+      model: params.model,
+      messages: params.messages,
+      ...(params.max_tokens != null && { max_tokens: params.max_tokens }),
+      ...(params.temperature != null && { temperature: params.temperature }),
+      ...(params.top_p != null && { top_p: params.top_p }),
+      ...(params.seed != null && { seed: params.seed }),
+      ...(params.stop != null && { stop: typeof params.stop === "string" ? [params.stop] : params.stop }),
+    };
+    const abort = new AbortController();
+    params.signal?.addEventListener("abort", () => abort.abort(), { once: true });
+    this.interrupts.add(abort);
+    const run = (onText: (t: string, n: number) => void) =>
+      this.runWithFailover(input, onText, abort.signal).finally(() => this.interrupts.delete(abort));
+    if (params.stream) return streamChunks(params.model, run, Boolean(params.stream_options?.include_usage));
+    return completionFromResult(params.model, await run(() => undefined));
+  }
+
+  /** Runs the request, moving to another provider (with the partial answer as context) if one vanishes. */
+  private async runWithFailover(
+    input: RequestInput,
+    onText: (t: string, n: number) => void,
+    signal: AbortSignal,
+  ): Promise<RequestResult & { provider: string; failovers: number }> {
+    const exclude: string[] = [];
+    let partial = "";
+    let failovers = 0;
+    let spentCompletion = 0;
+    let spentCost = 0n;
+    for (;;) {
+      const session = await this.sessionFor(input.model, exclude);
+      const provider = encodePublicKey(session.providerKey);
+      const attempt: RequestInput = partial
+        ? {
+            ...input,
+            messages: [...input.messages, { role: "assistant", content: partial }],
+            ...(input.max_tokens !== undefined && { max_tokens: Math.max(1, input.max_tokens - spentCompletion) }),
+          }
+        : input;
+      try {
+        const r = await session.request(attempt, onText, signal);
+        return {
+          ...r,
+          text: partial + r.text,
+          promptTokens: r.promptTokens,
+          completionTokens: spentCompletion + r.completionTokens,
+          cost: spentCost + r.cost,
+          provider,
+          failovers,
+        };
+      } catch (err) {
+        if (!(err instanceof ProviderLostError) || signal.aborted) throw err;
+        this.sessions.delete(input.model);
+        exclude.push(provider);
+        if (++failovers > (this.opts.maxFailovers ?? 2)) throw err;
+        partial += err.partial;
+        spentCompletion += err.tokens;
+        spentCost += err.cost;
+      }
+    }
+  }
+
+  private sessionFor(model: string, exclude: readonly string[]): Promise<RequesterSession> {
+    const existing = this.sessions.get(model);
+    if (existing) {
+      return existing.then((s) => (s.isOpen ? s : this.openFresh(model, exclude)));
+    }
+    return this.openFresh(model, exclude);
+  }
+
+  private openFresh(model: string, exclude: readonly string[]): Promise<RequesterSession> {
+    const opening = this.open(model, [...exclude]);
+    this.sessions.set(model, opening);
+    opening.catch(() => this.sessions.delete(model));
+    return opening;
+  }
+
+  /** Asks signaling for a provider and runs the handshake; a provider that fails it is skipped. */
+  private async open(model: string, exclude: string[]): Promise<RequesterSession> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      let grant: Awaited<ReturnType<SignalingClient["requestSession"]>>;
+      try {
+        grant = await this.signaling.requestSession({
+          model,
+          maxPrice: this.opts.maxPrice,
+          sessionKey: this.opts.sessionKey.publicKey,
+          exclude,
+        });
+      } catch (err) {
+        if (err instanceof SignalingError) throw new NoProviderError(err.code, err.message);
+        throw err;
+      }
+      try {
+        const peer = await connectPeer({
+          signaling: this.signaling,
+          sessionId: grant.sessionId,
+          role: "requester",
+          iceServers: grant.iceServers as RTCIceServer[],
+          wrtc: this.opts.wrtc,
+          forceRelay: this.opts.forceRelay,
+          directTimeoutMs: this.opts.directTimeoutMs,
+        });
+        const secure = await initiateSession(peer.transport, {
+          sessionId: grant.sessionId,
+          requesterFingerprint: peer.requesterFingerprint,
+          providerFingerprint: peer.providerFingerprint,
+          providerIdentity: decodePublicKey(grant.provider.identityKey),
+          sessionKey: this.opts.sessionKey,
+        });
+        secure.onClose(() => this.signaling.endSession(grant.sessionId, "closed"));
+        return await RequesterSession.open(secure, {
+          sessionKey: this.opts.sessionKey,
+          keyEpoch: this.opts.keyEpoch ?? 0,
+          network: this.opts.network ?? NETWORK_ID.devnet,
+          escrow: Address.parse(this.opts.escrow),
+          payout: Address.parse(grant.provider.payout),
+          maxPrice: this.opts.maxPrice,
+          account: this.account,
+          ...(this.opts.receiptEvery !== undefined && { receiptEvery: this.opts.receiptEvery }),
+        });
+      } catch {
+        this.signaling.endSession(grant.sessionId, "handshake failed");
+        exclude.push(grant.provider.identityKey);
+      }
+    }
+    throw new NoProviderError("NO_ANSWER", "no provider completed the handshake");
+  }
+
+  private async listModels(): Promise<{ object: "list"; data: ModelEntry[] }> {
+    const dir = await this.signaling.directory();
+    const created = Math.floor(Date.now() / 1000);
+    return {
+      object: "list",
+      data: dir.models.map((m) => {
+        const cheapest = m.prices[0]?.price;
+        return {
+          id: m.model,
+          object: "model",
+          created,
+          owned_by: "silk",
+          providers: m.providers,
+          price: cheapest
+            ? {
+                prompt_nanoton: ((cheapest.nanoPerToken * BigInt(cheapest.promptMultiplierBps)) / 10_000n).toString(),
+                completion_nanoton: ((cheapest.nanoPerToken * BigInt(cheapest.completionMultiplierBps)) / 10_000n).toString(),
+              }
+            : null,
+        };
+      }),
+    };
+  }
+}

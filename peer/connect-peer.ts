@@ -1,0 +1,91 @@
+import { type FrameTransport, RELAY_FINGERPRINT } from "../protocol";
+import { RelayLink } from "./relay-link";
+import type { SignalData, SignalingClient } from "./signaling-client";
+import { WebRtcLink, type Wrtc } from "./webrtc-link";
+
+/**
+ * Makes the channel for one session: a direct WebRTC data channel when one opens within
+ * `directTimeoutMs` (TURN servers, when configured, are among the ICE servers and tried by ICE
+ * itself), otherwise the relay through the signaling server. Either side that gives up on WebRTC
+ * tells the other with a `{ silk: "relay" }` signal, so both switch; the handshake that follows
+ * is the same on both paths.
+ */
+export interface PeerChannel {
+  readonly transport: FrameTransport;
+  readonly path: "direct" | "relay";
+  readonly requesterFingerprint: string;
+  readonly providerFingerprint: string;
+}
+
+export interface ConnectPeerOptions {
+  readonly signaling: SignalingClient;
+  readonly sessionId: string;
+  readonly role: "requester" | "provider";
+  readonly iceServers: readonly RTCIceServer[];
+  readonly wrtc?: Wrtc;
+  readonly directTimeoutMs?: number;
+  /** Skip WebRTC (a WebView without working WebRTC, or a test of the relay). */
+  readonly forceRelay?: boolean;
+}
+
+export const DEFAULT_DIRECT_TIMEOUT_MS = 5_000;
+const RELAY_SIGNAL = "relay";
+
+export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
+  const relay = new RelayLink(o.signaling, o.sessionId);
+  const viaRelay = (): PeerChannel => ({
+    transport: relay,
+    path: "relay",
+    requesterFingerprint: RELAY_FINGERPRINT,
+    providerFingerprint: RELAY_FINGERPRINT,
+  });
+  const hasWebRtc = Boolean(o.wrtc) || typeof globalThis.RTCPeerConnection === "function";
+  if (o.forceRelay || !hasWebRtc) {
+    o.signaling.sendSignal(o.sessionId, { silk: RELAY_SIGNAL });
+    return Promise.resolve(viaRelay());
+  }
+
+  return new Promise((resolve) => {
+    let settled = false;
+    const early: SignalData[] = [];
+    let link: WebRtcLink | undefined;
+    const toRelay = (tell: boolean) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      link?.close();
+      if (tell) o.signaling.sendSignal(o.sessionId, { silk: RELAY_SIGNAL });
+      resolve(viaRelay());
+    };
+    o.signaling.session(o.sessionId, {
+      signal: (data) => {
+        if (data.silk === RELAY_SIGNAL) return toRelay(false);
+        if (link) link.signal(data);
+        else early.push(data);
+      },
+    });
+    const timer = setTimeout(() => toRelay(true), o.directTimeoutMs ?? DEFAULT_DIRECT_TIMEOUT_MS);
+    try {
+      link = new WebRtcLink({
+        initiator: o.role === "requester",
+        iceServers: o.iceServers,
+        wrtc: o.wrtc,
+        sendSignal: (data) => o.signaling.sendSignal(o.sessionId, data),
+      });
+    } catch {
+      return toRelay(true);
+    }
+    for (const d of early.splice(0)) link.signal(d);
+    const direct = link;
+    direct.waitConnected(o.directTimeoutMs ?? DEFAULT_DIRECT_TIMEOUT_MS).then(
+      () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        const fp = direct.fingerprints();
+        resolve({ transport: direct, path: "direct", requesterFingerprint: fp.requester, providerFingerprint: fp.provider });
+      },
+      () => toRelay(true),
+    );
+  });
+}

@@ -1,0 +1,200 @@
+import { io, type Socket } from "socket.io-client";
+import * as v from "valibot";
+import {
+  DirectorySnapshot,
+  encodePublicKey,
+  type KeyPair,
+  type MaxPrice,
+  maxPriceToWire,
+  type ModelPrice,
+  parseWith,
+  priceToWire,
+  registrationClaims,
+  registrationMessage,
+  SessionEnded,
+  SessionGranted,
+  SessionOffer,
+  sign,
+  toHex,
+  fromHex,
+  type DeviceFacts,
+} from "../protocol";
+
+/**
+ * A typed client for the signaling server's events (signaling/README.md), shared by providers
+ * and requesters. Everything the server sends is validated before use: the server is not
+ * trusted with anything the handshake cannot check, but it must not crash us either.
+ */
+export class SignalingError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.name = "SignalingError";
+    this.code = code;
+  }
+}
+
+export interface ProviderRegistration {
+  readonly identity: KeyPair;
+  readonly payout: string;
+  readonly models: readonly { model: string; price: ModelPrice }[];
+  readonly capacity: number;
+  readonly device: DeviceFacts;
+}
+
+export type { DirectorySnapshot, SessionGranted, SessionOffer };
+export type SignalData = Record<string, unknown>;
+
+type AckBody = { ok: boolean; error?: { code: string; message: string }; [k: string]: unknown };
+const ChallengeAck = v.object({ challenge: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)) });
+const RegisterAck = v.object({ heartbeatIntervalMs: v.optional(v.pipe(v.number(), v.minValue(1000))) });
+
+const ACK_TIMEOUT_MS = 15_000;
+
+export class SignalingClient {
+  private registration: ProviderRegistration | undefined;
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private readonly sessionHandlers = new Map<
+    string,
+    { signal?: (d: SignalData) => void; frame?: (f: Uint8Array) => void; ended?: (reason: string) => void }
+  >();
+
+  private constructor(readonly socket: Socket) {
+    socket.on("session:signal", (msg: unknown) => {
+      const m = msg as { sessionId?: unknown; data?: unknown };
+      if (typeof m?.sessionId !== "string" || typeof m.data !== "object" || m.data === null) return;
+      this.sessionHandlers.get(m.sessionId)?.signal?.(m.data as SignalData);
+    });
+    socket.on("session:frame", (msg: unknown) => {
+      const m = msg as { sessionId?: unknown; frame?: unknown };
+      if (typeof m?.sessionId !== "string") return;
+      const frame = toBytes(m.frame);
+      if (frame) this.sessionHandlers.get(m.sessionId)?.frame?.(frame);
+    });
+    socket.on("session:ended", (msg: unknown) => {
+      const r = v.safeParse(SessionEnded, msg);
+      if (r.success) this.sessionHandlers.get(r.output.sessionId)?.ended?.(r.output.reason);
+    });
+    // Background tabs get throttled and time out: re-register after every reconnect.
+    socket.io.on("reconnect", () => {
+      if (this.registration) void this.register(this.registration).catch(() => undefined);
+    });
+  }
+
+  static connect(url: string, opts: { timeoutMs?: number } = {}): Promise<SignalingClient> {
+    const socket = io(url, { transports: ["websocket"], reconnection: true, timeout: opts.timeoutMs ?? 10_000 });
+    return new Promise((resolve, reject) => {
+      socket.once("connect", () => resolve(new SignalingClient(socket)));
+      socket.once("connect_error", (err: Error) => {
+        socket.close();
+        reject(new SignalingError("UNREACHABLE", `cannot reach the signaling server at ${url}: ${err.message}`));
+      });
+    });
+  }
+
+  /** Registers as a provider: asks for a challenge, signs it with the identity key, keeps heartbeats going. */
+  async register(reg: ProviderRegistration, load: () => number = () => 0): Promise<void> {
+    const challenge = parseWith(ChallengeAck, await this.call("provider:challenge", { v: 1 }), "challenge");
+    const body = {
+      identityKey: encodePublicKey(reg.identity.publicKey),
+      payout: reg.payout,
+      models: reg.models.map((m) => ({ model: m.model, price: priceToWire(m.price) })),
+      capacity: reg.capacity,
+      device: reg.device,
+    };
+    const signature = sign(reg.identity.secretKey, registrationMessage(fromHex(challenge.challenge, 32, "challenge"), registrationClaims(body)));
+    const ack = parseWith(
+      RegisterAck,
+      await this.call("provider:register", { v: 1, ...body, challenge: challenge.challenge, signature: toHex(signature) }),
+      "registration",
+    );
+    this.registration = reg;
+    clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = setInterval(() => {
+      this.socket.emit("provider:heartbeat", { v: 1, load: Math.min(64, load()) });
+    }, ack.heartbeatIntervalMs ?? 20_000);
+  }
+
+  /** Offers from the server; the handler's answer (accept or not) is the ack. */
+  onOffer(handler: (offer: SessionOffer) => Promise<boolean>): void {
+    this.socket.on("session:offer", (msg: unknown, ack?: (reply: unknown) => void) => {
+      const parsed = v.safeParse(SessionOffer, msg);
+      if (!parsed.success) {
+        ack?.({ ok: false, reason: "malformed offer" });
+        return;
+      }
+      handler(parsed.output).then(
+        (accept) => ack?.(accept ? { ok: true } : { ok: false, reason: "busy" }),
+        () => ack?.({ ok: false, reason: "error" }),
+      );
+    });
+  }
+
+  async requestSession(req: { model: string; maxPrice: MaxPrice; sessionKey: Uint8Array; exclude?: readonly string[] }): Promise<SessionGranted> {
+    const ack = await this.call("session:request", {
+      v: 1,
+      model: req.model,
+      maxPrice: maxPriceToWire(req.maxPrice),
+      sessionKey: encodePublicKey(req.sessionKey),
+      ...(req.exclude && req.exclude.length > 0 ? { exclude: [...req.exclude] } : {}),
+    });
+    return parseWith(SessionGranted, ack, "session grant");
+  }
+
+  async directory(onUpdate?: (d: DirectorySnapshot) => void): Promise<DirectorySnapshot> {
+    if (onUpdate) {
+      this.socket.on("directory:update", (msg: unknown) => {
+        const r = v.safeParse(DirectorySnapshot, msg);
+        if (r.success) onUpdate(r.output);
+      });
+    }
+    const ack = await this.call("directory:subscribe", { v: 1, subscribe: Boolean(onUpdate) });
+    return parseWith(DirectorySnapshot, (ack as { directory?: unknown }).directory ?? ack, "directory");
+  }
+
+  /** Routes one session's relayed events to its handlers until `forget`. */
+  session(sessionId: string, handlers: { signal?: (d: SignalData) => void; frame?: (f: Uint8Array) => void; ended?: (reason: string) => void }): void {
+    this.sessionHandlers.set(sessionId, { ...this.sessionHandlers.get(sessionId), ...handlers });
+  }
+
+  forget(sessionId: string): void {
+    this.sessionHandlers.delete(sessionId);
+  }
+
+  sendSignal(sessionId: string, data: SignalData): void {
+    this.socket.emit("session:signal", { v: 1, sessionId, data });
+  }
+
+  /** Relays one ciphertext frame; resolves when the server has taken it (its rate limit applies). */
+  async sendFrame(sessionId: string, frame: Uint8Array): Promise<void> {
+    await this.call("session:frame", { v: 1, sessionId, frame });
+  }
+
+  endSession(sessionId: string, reason?: string): void {
+    this.socket.emit("session:end", { v: 1, sessionId, ...(reason ? { reason: reason.slice(0, 200) } : {}) });
+    this.forget(sessionId);
+  }
+
+  close(): void {
+    clearInterval(this.heartbeatTimer);
+    this.socket.close();
+  }
+
+  private async call(event: string, payload: unknown): Promise<AckBody> {
+    let ack: AckBody;
+    try {
+      ack = (await this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck(event, payload)) as AckBody;
+    } catch {
+      throw new SignalingError("TIMEOUT", `the signaling server did not answer ${event}`);
+    }
+    if (!ack || typeof ack !== "object") throw new SignalingError("MALFORMED", `bad answer to ${event}`);
+    if (!ack.ok) throw new SignalingError(ack.error?.code ?? "INTERNAL", ack.error?.message ?? `${event} refused`);
+    return ack;
+  }
+}
+
+function toBytes(x: unknown): Uint8Array | undefined {
+  if (x instanceof Uint8Array) return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+  if (x instanceof ArrayBuffer) return new Uint8Array(x);
+  return undefined;
+}

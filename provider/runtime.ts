@@ -1,0 +1,145 @@
+import { Address } from "@ton/core";
+import {
+  acceptSession,
+  decodePublicKey,
+  type KeyPair,
+  type ModelPrice,
+  NETWORK_ID,
+} from "../protocol";
+import { connectPeer } from "../peer/connect-peer";
+import { type SessionOffer, SignalingClient } from "../peer/signaling-client";
+import type { Wrtc } from "../peer/webrtc-link";
+import type { Engine } from "./engines/engine";
+import { type HeldReceipts, MemoryHeldReceipts } from "./serving/held-receipts";
+import { type ServingEvent, SessionServer } from "./serving/session-server";
+import { Slots } from "./serving/slots";
+
+/**
+ * A provider on the network: registers with the signaling server, accepts offered sessions,
+ * makes the channel (WebRTC, else the relay), runs the handshake and serves. The same runtime
+ * runs in the provider page and in the headless provider.
+ */
+export interface ProviderRuntimeOptions {
+  readonly signalingUrl: string;
+  readonly identity: KeyPair;
+  readonly engine: Engine;
+  readonly models: readonly { model: string; price: ModelPrice }[];
+  /** TON address that receipts are bound to and claims pay. */
+  readonly payout: string;
+  readonly network?: number;
+  readonly capacity?: number;
+  readonly maxWaiting?: number;
+  readonly creditWindowTokens?: number;
+  readonly receipts?: HeldReceipts;
+  readonly wrtc?: Wrtc;
+  readonly forceRelay?: boolean;
+  readonly directTimeoutMs?: number;
+  readonly onEvent?: (e: RuntimeEvent) => void;
+}
+
+export type RuntimeEvent =
+  | ServingEvent
+  | { type: "session-open"; sessionId: string; path: "direct" | "relay" }
+  | { type: "session-closed"; sessionId: string; reason?: string }
+  | { type: "session-failed"; sessionId: string; reason: string };
+
+export const DEFAULT_CREDIT_WINDOW_TOKENS = 64;
+
+export class ProviderRuntime {
+  private paused = false;
+  private readonly sessions = new Set<string>();
+
+  private constructor(
+    readonly signaling: SignalingClient,
+    private readonly opts: ProviderRuntimeOptions,
+    readonly slots: Slots,
+    readonly receipts: HeldReceipts,
+  ) {}
+
+  static async start(opts: ProviderRuntimeOptions): Promise<ProviderRuntime> {
+    Address.parse(opts.payout); // a typo here would bind every receipt to a wrong address
+    const capacity = opts.capacity ?? 1;
+    const signaling = await SignalingClient.connect(opts.signalingUrl);
+    const runtime = new ProviderRuntime(
+      signaling,
+      opts,
+      new Slots(capacity, opts.maxWaiting ?? capacity * 4),
+      opts.receipts ?? new MemoryHeldReceipts(),
+    );
+    signaling.onOffer((offer) => runtime.onOffer(offer));
+    const device = await opts.engine.device();
+    await signaling.register(
+      { identity: opts.identity, payout: opts.payout, models: opts.models, capacity, device },
+      () => runtime.slots.load,
+    );
+    return runtime;
+  }
+
+  get activeSessions(): number {
+    return this.sessions.size;
+  }
+
+  /** Refuses new sessions (those running go on); `resume` takes them again. */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+  }
+
+  stop(): void {
+    this.signaling.close();
+  }
+
+  private async onOffer(offer: SessionOffer): Promise<boolean> {
+    if (this.paused || this.slots.queued >= this.slots.maxWaiting) return false;
+    if (!this.opts.models.some((m) => m.model === offer.model)) return false;
+    // Listen for the requester's signals before saying yes: they may follow the ack at once.
+    const channel = connectPeer({
+      signaling: this.signaling,
+      sessionId: offer.sessionId,
+      role: "provider",
+      iceServers: offer.iceServers as RTCIceServer[],
+      wrtc: this.opts.wrtc,
+      forceRelay: this.opts.forceRelay,
+      directTimeoutMs: this.opts.directTimeoutMs,
+    });
+    void this.serve(offer, channel);
+    return true;
+  }
+
+  private async serve(offer: SessionOffer, channel: ReturnType<typeof connectPeer>): Promise<void> {
+    const emit = this.opts.onEvent;
+    try {
+      const peer = await channel;
+      const session = await acceptSession(peer.transport, {
+        sessionId: offer.sessionId,
+        requesterFingerprint: peer.requesterFingerprint,
+        providerFingerprint: peer.providerFingerprint,
+        identity: this.opts.identity,
+        expectedSessionKey: decodePublicKey(offer.sessionKey),
+      });
+      this.sessions.add(offer.sessionId);
+      emit?.({ type: "session-open", sessionId: offer.sessionId, path: peer.path });
+      session.onClose((reason) => {
+        this.sessions.delete(offer.sessionId);
+        this.signaling.endSession(offer.sessionId, "closed");
+        emit?.({ type: "session-closed", sessionId: offer.sessionId, ...(reason ? { reason: reason.name } : {}) });
+      });
+      new SessionServer(session, {
+        engine: this.opts.engine,
+        prices: new Map(this.opts.models.map((m) => [m.model, m.price])),
+        network: this.opts.network ?? NETWORK_ID.devnet,
+        payout: Address.parse(this.opts.payout),
+        receipts: this.receipts,
+        slots: this.slots,
+        creditWindowTokens: this.opts.creditWindowTokens ?? DEFAULT_CREDIT_WINDOW_TOKENS,
+        onEvent: emit,
+      });
+    } catch (err) {
+      this.signaling.endSession(offer.sessionId, "handshake failed");
+      emit?.({ type: "session-failed", sessionId: offer.sessionId, reason: err instanceof Error ? err.name : "error" });
+    }
+  }
+}
