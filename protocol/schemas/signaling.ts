@@ -1,6 +1,17 @@
 import * as v from "valibot";
-import { MAX_MODELS_PER_PROVIDER, MAX_SIGNALING_MESSAGE_BYTES } from "../limits";
-import { Count, ErrorBody, Hex32, Hex64, Id, MaxPriceSchema, ModelId, ModelPriceSchema, TonAddressText, Version } from "./common";
+import { MAX_FRAME_BYTES, MAX_MODELS_PER_PROVIDER, MAX_SIGNALING_MESSAGE_BYTES } from "../limits";
+import {
+  Count,
+  ErrorBody,
+  Hex32,
+  Hex64,
+  Id,
+  MaxPriceSchema,
+  ModelId,
+  ModelPriceSchema,
+  TonAddressText,
+  Version,
+} from "./common";
 
 /**
  * Socket.io events between parties and the signaling server. Every event is acknowledged; every
@@ -54,14 +65,127 @@ export const SignalData = v.pipe(
 export const SignalRelay = v.object({ v: Version, sessionId: Id, data: SignalData });
 
 /** Ciphertext frames when no direct channel could be made. */
-export const FrameRelay = v.object({ v: Version, sessionId: Id, frame: v.instance(Uint8Array) });
+export const FrameRelay = v.object({
+  v: Version,
+  sessionId: Id,
+  frame: v.pipe(
+    v.instance(Uint8Array),
+    v.check((f) => f.byteLength >= 1 && f.byteLength <= MAX_FRAME_BYTES, "frame of 1 byte to 64 KiB"),
+  ),
+});
 
-export const SessionEnd = v.object({ v: Version, sessionId: Id, reason: v.optional(v.pipe(v.string(), v.maxLength(200))) });
+export const SessionEnd = v.object({
+  v: Version,
+  sessionId: Id,
+  reason: v.optional(v.pipe(v.string(), v.maxLength(200))),
+});
 
 export const Ack = v.variant("ok", [
   v.object({ ok: v.literal(true) }),
   v.object({ ok: v.literal(false), error: ErrorBody }),
 ]);
+
+/** Ask for the live directory (and its updates, while subscribed). */
+export const DirectorySubscribe = v.object({ v: Version, subscribe: v.optional(v.boolean()) });
+
+/** The live directory: which models are served, by how many providers, at what prices. */
+export const DirectorySnapshot = v.object({
+  v: Version,
+  providers: Count,
+  models: v.array(
+    v.object({
+      model: ModelId,
+      providers: Count,
+      capacity: Count,
+      inUse: Count,
+      /** Distinct prices, cheapest first, with how many providers ask each. */
+      prices: v.array(v.object({ price: ModelPriceSchema, providers: Count })),
+    }),
+  ),
+});
+
+/** The provider's answer to a `session:offer`: accept, or refuse with a short reason. */
+export const OfferReply = v.variant("ok", [
+  v.object({ ok: v.literal(true) }),
+  v.object({ ok: v.literal(false), reason: v.optional(v.pipe(v.string(), v.maxLength(200))) }),
+]);
+
+/** STUN/TURN servers as RTCIceServer, handed to both peers of a session. */
+export const IceServer = v.object({
+  urls: v.union([
+    v.pipe(v.string(), v.maxLength(512)),
+    v.pipe(v.array(v.pipe(v.string(), v.maxLength(512))), v.maxLength(8)),
+  ]),
+  username: v.optional(v.pipe(v.string(), v.maxLength(256))),
+  credential: v.optional(v.pipe(v.string(), v.maxLength(256))),
+});
+
+/** Server to provider: a requester wants a session; ack with `OfferReply` before the deadline. */
+export const SessionOffer = v.object({
+  v: Version,
+  sessionId: Id,
+  model: ModelId,
+  sessionKey: Hex32,
+  price: ModelPriceSchema,
+  iceServers: v.pipe(v.array(IceServer), v.maxLength(16)),
+});
+
+/** Server to requester: the `session:request` ack on success. */
+export const SessionGranted = v.object({
+  ok: v.literal(true),
+  sessionId: Id,
+  provider: v.object({ identityKey: Hex32, payout: TonAddressText, price: ModelPriceSchema }),
+  iceServers: v.pipe(v.array(IceServer), v.maxLength(16)),
+});
+
+/** Server to one party: the session is over (the peer ended it, disconnected, or the offer lapsed). */
+export const SessionEnded = v.object({
+  v: Version,
+  sessionId: Id,
+  reason: v.picklist(["ended", "peer-disconnected", "offer-withdrawn", "shutdown"]),
+});
+
+/**
+ * Error codes in signaling acks. `NO_MODEL`, `PRICE_TOO_LOW`, `ALL_BUSY` and `NO_ANSWER` say why a
+ * session request found nobody; the rest say what was wrong with an event.
+ */
+export const SIGNALING_ERROR_CODES = [
+  "NO_MODEL",
+  "PRICE_TOO_LOW",
+  "ALL_BUSY",
+  "NO_ANSWER",
+  "RATE_LIMITED",
+  "MALFORMED",
+  "OVERSIZE",
+  "VERSION",
+  "BAD_SIGNATURE",
+  "BAD_CHALLENGE",
+  "NOT_REGISTERED",
+  "NOT_IN_SESSION",
+  "SHUTTING_DOWN",
+  "INTERNAL",
+] as const;
+export type SignalingErrorCode = (typeof SIGNALING_ERROR_CODES)[number];
+
+/**
+ * What a provider's identity key vouches for in `provider:register`: everything but the
+ * challenge (signed separately) and the signature itself. Feed it to `registrationMessage`.
+ */
+export function registrationClaims(r: {
+  identityKey: string;
+  payout: string;
+  models: readonly unknown[];
+  capacity: number;
+  device: unknown;
+}): unknown {
+  return {
+    identityKey: r.identityKey,
+    payout: r.payout,
+    models: r.models,
+    capacity: r.capacity,
+    device: r.device,
+  };
+}
 
 export type DeviceFacts = v.InferOutput<typeof DeviceFacts>;
 export type ModelOffer = v.InferOutput<typeof ModelOffer>;
@@ -71,3 +195,9 @@ export type SessionRequest = v.InferOutput<typeof SessionRequest>;
 export type SignalRelay = v.InferOutput<typeof SignalRelay>;
 export type FrameRelay = v.InferOutput<typeof FrameRelay>;
 export type SessionEnd = v.InferOutput<typeof SessionEnd>;
+export type DirectorySnapshot = v.InferOutput<typeof DirectorySnapshot>;
+export type OfferReply = v.InferOutput<typeof OfferReply>;
+export type IceServer = v.InferOutput<typeof IceServer>;
+export type SessionOffer = v.InferOutput<typeof SessionOffer>;
+export type SessionGranted = v.InferOutput<typeof SessionGranted>;
+export type SessionEnded = v.InferOutput<typeof SessionEnded>;
