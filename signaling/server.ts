@@ -177,7 +177,8 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     );
     if (config.shutdownGraceMs > 0 && sockets.length > 0)
       await new Promise((r) => setTimeout(r, config.shutdownGraceMs));
-    io.local.disconnectSockets(true);
+    // Closing the transports (not a socket.io disconnect) lets clients reconnect on their own,
+    // to this address once it is back or to another node behind the same name.
     httpServer.closeAllConnections();
     await io.close().catch(() => undefined);
     await directory.close();
