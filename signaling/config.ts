@@ -1,0 +1,173 @@
+import * as v from "valibot";
+import type { IceServer } from "../protocol";
+import { IceServer as IceServerSchema, parseWith } from "../protocol";
+
+/** Everything the server can be told. Defaults suit one process on a laptop or a LAN. */
+export interface SignalingConfig {
+  port: number;
+  host: string;
+  /** With it, the directory and socket.io rooms live in Redis and several processes share them. */
+  redisUrl: string | undefined;
+  redisPrefix: string;
+  iceServers: IceServer[];
+  /** Browser origins allowed to connect; empty allows any. Clients without an Origin header are always allowed. */
+  allowedOrigins: string[];
+  /** WebSocket only unless your load balancer has sticky sessions (polling needs them across nodes). */
+  transports: ("websocket" | "polling")[];
+  /** Take the client address from X-Forwarded-For (only behind a proxy you run). */
+  trustProxy: boolean;
+  staticDir: string | undefined;
+  heartbeatIntervalMs: number;
+  /** A provider silent for this long is removed (background tabs are throttled: keep it generous). */
+  heartbeatTimeoutMs: number;
+  challengeTtlMs: number;
+  offerTimeoutMs: number;
+  maxOfferAttempts: number;
+  failureWindowMs: number;
+  eventsPerSecond: number;
+  eventBurst: number;
+  requestsPerSecond: number;
+  requestBurst: number;
+  ipConnectionsPerMinute: number;
+  ipConnectionBurst: number;
+  ipRequestsPerSecond: number;
+  ipRequestBurst: number;
+  relayBytesPerSecond: number;
+  relayFramesPerSecond: number;
+  /** Largest socket.io packet in bytes; larger ones close the connection (ws maxPayload). */
+  maxPacketBytes: number;
+  shutdownGraceMs: number;
+  logLevel: string;
+}
+
+export const DEFAULT_CONFIG: SignalingConfig = {
+  port: 8787,
+  host: "0.0.0.0",
+  redisUrl: undefined,
+  redisPrefix: "silk:",
+  iceServers: [],
+  allowedOrigins: [],
+  transports: ["websocket"],
+  trustProxy: false,
+  staticDir: undefined,
+  heartbeatIntervalMs: 20_000,
+  heartbeatTimeoutMs: 120_000,
+  challengeTtlMs: 30_000,
+  offerTimeoutMs: 10_000,
+  maxOfferAttempts: 3,
+  failureWindowMs: 120_000,
+  eventsPerSecond: 50,
+  eventBurst: 200,
+  requestsPerSecond: 2,
+  requestBurst: 10,
+  ipConnectionsPerMinute: 120,
+  ipConnectionBurst: 60,
+  ipRequestsPerSecond: 20,
+  ipRequestBurst: 60,
+  relayBytesPerSecond: 1024 * 1024,
+  relayFramesPerSecond: 200,
+  maxPacketBytes: 100 * 1024,
+  shutdownGraceMs: 1_000,
+  logLevel: "info",
+};
+
+type Key = keyof SignalingConfig;
+
+const NUMBER_KEYS = (Object.keys(DEFAULT_CONFIG) as Key[]).filter(
+  (k) => typeof DEFAULT_CONFIG[k] === "number",
+);
+
+/** `heartbeatTimeoutMs` → `HEARTBEAT_TIMEOUT_MS`; the flag is `--heartbeat-timeout-ms`. */
+export function envName(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
+}
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/**
+ * Reads `env` (variables named by `envName`) and then `argv` flags (`--port 9000` or
+ * `--port=9000`), flags winning. ICE servers come from `ICE_SERVERS` (a JSON array of
+ * RTCIceServer) or from `STUN_URLS` / `TURN_URLS` (comma-separated) with `TURN_USERNAME` and
+ * `TURN_CREDENTIAL`.
+ */
+export function loadConfig(
+  env: Record<string, string | undefined>,
+  argv: readonly string[] = [],
+): SignalingConfig {
+  const vars: Record<string, string | undefined> = { ...env, ...flagsToEnv(argv) };
+  const config: SignalingConfig = { ...DEFAULT_CONFIG };
+  for (const key of NUMBER_KEYS) {
+    const text = vars[envName(key)];
+    if (text === undefined || text === "") continue;
+    const n = Number(text);
+    if (!Number.isFinite(n) || n < 0) throw new ConfigError(`${envName(key)} must be a non-negative number`);
+    (config[key] as number) = n;
+  }
+  if (vars.HOST) config.host = vars.HOST;
+  if (vars.REDIS_URL) config.redisUrl = vars.REDIS_URL;
+  if (vars.REDIS_PREFIX) config.redisPrefix = vars.REDIS_PREFIX;
+  if (vars.STATIC_DIR) config.staticDir = vars.STATIC_DIR;
+  if (vars.LOG_LEVEL) config.logLevel = vars.LOG_LEVEL;
+  if (vars.TRUST_PROXY) config.trustProxy = vars.TRUST_PROXY === "true" || vars.TRUST_PROXY === "1";
+  if (vars.ALLOWED_ORIGINS) config.allowedOrigins = list(vars.ALLOWED_ORIGINS);
+  if (vars.TRANSPORTS) {
+    const t = list(vars.TRANSPORTS);
+    if (t.length === 0 || t.some((x) => x !== "websocket" && x !== "polling")) {
+      throw new ConfigError("TRANSPORTS is a comma-separated list of websocket, polling");
+    }
+    config.transports = t as ("websocket" | "polling")[];
+  }
+  config.iceServers = iceServers(vars);
+  return config;
+}
+
+function iceServers(vars: Record<string, string | undefined>): IceServer[] {
+  if (vars.ICE_SERVERS) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(vars.ICE_SERVERS);
+    } catch {
+      throw new ConfigError("ICE_SERVERS must be a JSON array of RTCIceServer objects");
+    }
+    try {
+      return parseWith(v.pipe(v.array(IceServerSchema), v.maxLength(16)), parsed, "ICE_SERVERS");
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
+    }
+  }
+  const out: IceServer[] = [];
+  if (vars.STUN_URLS) out.push({ urls: list(vars.STUN_URLS) });
+  if (vars.TURN_URLS) {
+    out.push({
+      urls: list(vars.TURN_URLS),
+      username: vars.TURN_USERNAME ?? "",
+      credential: vars.TURN_CREDENTIAL ?? "",
+    });
+  }
+  return out;
+}
+
+function flagsToEnv(argv: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith("--"))
+      throw new ConfigError(`unexpected argument ${JSON.stringify(arg.slice(0, 40))}`);
+    const eq = arg.indexOf("=");
+    const name = (eq > 0 ? arg.slice(2, eq) : arg.slice(2)).replace(/-/g, "_").toUpperCase();
+    const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+    if (value === undefined)
+      throw new ConfigError(`--${name.toLowerCase().replace(/_/g, "-")} needs a value`);
+    out[name] = value;
+  }
+  return out;
+}
+
+function list(text: string): string[] {
+  return text
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}

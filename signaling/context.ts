@@ -1,0 +1,46 @@
+import type { DefaultEventsMap, Server, Socket } from "socket.io";
+import type { SignalingConfig } from "./config";
+import type { ProviderDirectory } from "./directory/directory";
+import type { DirectoryFeed } from "./directory-feed";
+import type { Logger } from "./logger";
+import type { SignalingMetrics } from "./metrics";
+import type { KeyedBuckets, TokenBucket } from "./rate-limit";
+
+/** Per-socket state, kept in `socket.data` on the node that owns the socket. */
+export interface SocketState {
+  ip: string;
+  events: TokenBucket;
+  requests: TokenBucket;
+  /** The unanswered registration challenge, single use. */
+  challenge?: { bytes: Uint8Array; hex: string; expiresAt: number };
+  /** Set once registered as a provider. */
+  provider?: { identityKey: string; lastHeartbeatAt: number };
+  /** Relay budgets per session this socket sends frames into. */
+  relay: Map<string, { bytes: TokenBucket; frames: TokenBucket }>;
+}
+
+export type SilkServer = Server<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketState>;
+export type SilkSocket = Socket<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketState>;
+
+/** What every event handler needs; one per server instance. */
+export interface ServerContext {
+  readonly io: SilkServer;
+  readonly config: SignalingConfig;
+  readonly directory: ProviderDirectory;
+  readonly metrics: SignalingMetrics;
+  readonly log: Logger;
+  readonly nodeId: string;
+  /** Providers registered through sockets on this node, by socket id. */
+  readonly localProviders: Map<string, SilkSocket>;
+  readonly ipRequests: KeyedBuckets;
+  readonly feed: DirectoryFeed;
+  closing: boolean;
+  /** Last cluster-wide session count read from the directory (for /metrics). */
+  sessionCount: number;
+}
+
+export const SESSION_ROOM_PREFIX = "s:";
+
+export function sessionRoom(sessionId: string): string {
+  return SESSION_ROOM_PREFIX + sessionId;
+}

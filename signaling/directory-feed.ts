@@ -1,0 +1,120 @@
+import type { ModelPrice } from "../protocol";
+import { comparePrices, PROTOCOL_VERSION, priceToWire } from "../protocol";
+import type { ProviderDirectory, ProviderState } from "./directory/directory";
+import { usedCapacity } from "./directory/directory";
+import type { Logger } from "./logger";
+
+/** Wire form of the live directory (see `DirectorySnapshot` in protocol/schemas/signaling.ts). */
+export interface DirectoryView {
+  v: 1;
+  providers: number;
+  models: {
+    model: string;
+    providers: number;
+    capacity: number;
+    inUse: number;
+    prices: { price: ReturnType<typeof priceToWire>; providers: number }[];
+  }[];
+}
+
+const MAX_PRICES_PER_MODEL = 16;
+
+/** Pure: what clients see of the directory. No keys, no payouts, no devices: only the market. */
+export function summarize(providers: readonly ProviderState[]): DirectoryView {
+  const byModel = new Map<
+    string,
+    { providers: number; capacity: number; inUse: number; prices: { price: ModelPrice; n: number }[] }
+  >();
+  for (const p of providers) {
+    const used = Math.min(usedCapacity(p), p.capacity);
+    for (const { model, price } of p.models) {
+      const m = byModel.get(model) ?? { providers: 0, capacity: 0, inUse: 0, prices: [] };
+      byModel.set(model, m);
+      m.providers++;
+      m.capacity += p.capacity;
+      m.inUse += used;
+      const same = m.prices.find(
+        (x) => comparePrices(x.price, price) === 0 && x.price.nanoPerToken === price.nanoPerToken,
+      );
+      if (same) same.n++;
+      else m.prices.push({ price, n: 1 });
+    }
+  }
+  const models = [...byModel.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([model, m]) => ({
+      model,
+      providers: m.providers,
+      capacity: m.capacity,
+      inUse: m.inUse,
+      prices: m.prices
+        .sort((a, b) => comparePrices(a.price, b.price))
+        .slice(0, MAX_PRICES_PER_MODEL)
+        .map((x) => ({ price: priceToWire(x.price), providers: x.n })),
+    }));
+  return { v: PROTOCOL_VERSION, providers: providers.length, models };
+}
+
+export const DIRECTORY_ROOM = "directory";
+
+/**
+ * Keeps one recent snapshot for `GET /api/models` and `directory:subscribe`, and pushes
+ * `directory:update` to subscribers (on every node, through the adapter) when it changes: at most
+ * once per `minIntervalMs` after a change here, and on a slower refresh for changes elsewhere.
+ */
+export class DirectoryFeed {
+  private current: DirectoryView | undefined;
+  private currentText = "";
+  private readAt = 0;
+  private pending: NodeJS.Timeout | undefined;
+  private readonly refresh: NodeJS.Timeout;
+
+  constructor(
+    private readonly directory: ProviderDirectory,
+    private readonly publish: (view: DirectoryView) => void,
+    private readonly log: Logger,
+    private readonly minIntervalMs = 500,
+    refreshMs = 10_000,
+  ) {
+    this.refresh = setInterval(() => void this.update(), refreshMs);
+    this.refresh.unref();
+  }
+
+  /** The snapshot, at most `minIntervalMs` old. */
+  async snapshot(): Promise<DirectoryView> {
+    if (!this.current || Date.now() - this.readAt > this.minIntervalMs) await this.read();
+    return this.current!;
+  }
+
+  /** Something changed on this node: publish soon, coalescing bursts (2,000 registrations, one update). */
+  changed(): void {
+    if (this.pending) return;
+    this.pending = setTimeout(() => {
+      this.pending = undefined;
+      void this.update();
+    }, this.minIntervalMs);
+    this.pending.unref();
+  }
+
+  close(): void {
+    clearInterval(this.refresh);
+    if (this.pending) clearTimeout(this.pending);
+  }
+
+  private async update(): Promise<void> {
+    try {
+      const before = this.currentText;
+      await this.read();
+      if (this.currentText !== before) this.publish(this.current!);
+    } catch (err) {
+      this.log.warn({ err: err instanceof Error ? err.message : "unknown" }, "directory refresh failed");
+    }
+  }
+
+  private async read(): Promise<void> {
+    const view = summarize(await this.directory.all());
+    this.current = view;
+    this.currentText = JSON.stringify(view);
+    this.readAt = Date.now();
+  }
+}

@@ -1,0 +1,71 @@
+import type { DeviceFacts, ModelPrice } from "../../protocol";
+
+/**
+ * The provider directory: who is registered, what they serve at what price, how loaded they are,
+ * and which sessions hold their capacity. One interface, two stores (in-memory for one process,
+ * Redis for several), both run through the same test suite.
+ */
+
+export interface ModelListing {
+  readonly model: string;
+  readonly price: ModelPrice;
+}
+
+/** What a provider proved and claimed at registration; immutable until it registers again. */
+export interface ProviderRecord {
+  readonly identityKey: string;
+  /** The socket that registered it; every mutation names it, so a stale socket changes nothing. */
+  readonly socketId: string;
+  readonly payout: string;
+  readonly models: readonly ModelListing[];
+  readonly capacity: number;
+  readonly device: DeviceFacts;
+  readonly registeredAt: number;
+}
+
+/** A record with its live counters. Returned as a view: read it, do not keep it. */
+export interface ProviderState extends ProviderRecord {
+  /** Sessions in progress as the provider last reported them (heartbeat). */
+  readonly load: number;
+  /** Sessions the server has assigned and not yet seen end (offers in flight included). */
+  readonly active: number;
+  readonly failures: number;
+  readonly lastFailureAt: number;
+  readonly lastAssignedAt: number;
+  readonly seenAt: number;
+}
+
+/** Which provider registration a session holds a unit of capacity from. */
+export interface SessionRecord {
+  readonly sessionId: string;
+  readonly identityKey: string;
+  readonly providerSocketId: string;
+  readonly requesterSocketId: string;
+  readonly model: string;
+  readonly createdAt: number;
+}
+
+export interface ProviderDirectory {
+  /** Adds or replaces the entry for `record.identityKey`, counters reset. */
+  register(record: ProviderRecord, now: number): Promise<void>;
+  /** Removes the entry only if `socketId` still owns it. */
+  unregister(identityKey: string, socketId: string): Promise<boolean>;
+  /** Refreshes the entry; false when `socketId` no longer owns it (the provider must register). */
+  heartbeat(identityKey: string, socketId: string, load: number, now: number): Promise<boolean>;
+  providersFor(model: string): Promise<readonly ProviderState[]>;
+  all(): Promise<readonly ProviderState[]>;
+  /** Takes one unit of capacity, atomically; false when full or no longer owned by `socketId`. */
+  reserve(identityKey: string, socketId: string, now: number): Promise<boolean>;
+  release(identityKey: string, socketId: string): Promise<void>;
+  recordFailure(identityKey: string, socketId: string, now: number): Promise<void>;
+  openSession(session: SessionRecord): Promise<void>;
+  /** Removes and returns the session; exactly one caller gets it, so capacity is released once. */
+  closeSession(sessionId: string): Promise<SessionRecord | undefined>;
+  sessionCount(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Capacity in use: the larger of what the server assigned and what the provider reports. */
+export function usedCapacity(p: Pick<ProviderState, "active" | "load">): number {
+  return Math.max(p.active, p.load);
+}

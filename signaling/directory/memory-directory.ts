@@ -1,0 +1,115 @@
+import type { ProviderDirectory, ProviderRecord, ProviderState, SessionRecord } from "./directory";
+import { usedCapacity } from "./directory";
+
+type MutableState = { -readonly [K in keyof ProviderState]: ProviderState[K] };
+
+/** The embedded default: one process, no Redis. Same semantics as the Redis store. */
+export class MemoryDirectory implements ProviderDirectory {
+  private readonly providers = new Map<string, MutableState>();
+  private readonly byModel = new Map<string, Set<string>>();
+  private readonly sessions = new Map<string, SessionRecord>();
+
+  async register(record: ProviderRecord, now: number): Promise<void> {
+    const old = this.providers.get(record.identityKey);
+    if (old) this.unindex(old);
+    const state: MutableState = {
+      ...record,
+      load: 0,
+      active: 0,
+      failures: 0,
+      lastFailureAt: 0,
+      lastAssignedAt: 0,
+      seenAt: now,
+    };
+    this.providers.set(record.identityKey, state);
+    for (const { model } of record.models) {
+      const set = this.byModel.get(model) ?? new Set<string>();
+      set.add(record.identityKey);
+      this.byModel.set(model, set);
+    }
+  }
+
+  async unregister(identityKey: string, socketId: string): Promise<boolean> {
+    const state = this.owned(identityKey, socketId);
+    if (!state) return false;
+    this.unindex(state);
+    this.providers.delete(identityKey);
+    return true;
+  }
+
+  async heartbeat(identityKey: string, socketId: string, load: number, now: number): Promise<boolean> {
+    const state = this.owned(identityKey, socketId);
+    if (!state) return false;
+    state.load = load;
+    state.seenAt = now;
+    return true;
+  }
+
+  async providersFor(model: string): Promise<readonly ProviderState[]> {
+    const keys = this.byModel.get(model);
+    if (!keys) return [];
+    const out: ProviderState[] = [];
+    for (const key of keys) {
+      const state = this.providers.get(key);
+      if (state) out.push(state);
+    }
+    return out;
+  }
+
+  async all(): Promise<readonly ProviderState[]> {
+    return [...this.providers.values()];
+  }
+
+  async reserve(identityKey: string, socketId: string, now: number): Promise<boolean> {
+    const state = this.owned(identityKey, socketId);
+    if (!state || usedCapacity(state) >= state.capacity) return false;
+    state.active += 1;
+    state.lastAssignedAt = now;
+    return true;
+  }
+
+  async release(identityKey: string, socketId: string): Promise<void> {
+    const state = this.owned(identityKey, socketId);
+    if (state && state.active > 0) state.active -= 1;
+  }
+
+  async recordFailure(identityKey: string, socketId: string, now: number): Promise<void> {
+    const state = this.owned(identityKey, socketId);
+    if (!state) return;
+    state.failures += 1;
+    state.lastFailureAt = now;
+  }
+
+  async openSession(session: SessionRecord): Promise<void> {
+    this.sessions.set(session.sessionId, session);
+  }
+
+  async closeSession(sessionId: string): Promise<SessionRecord | undefined> {
+    const session = this.sessions.get(sessionId);
+    this.sessions.delete(sessionId);
+    return session;
+  }
+
+  async sessionCount(): Promise<number> {
+    return this.sessions.size;
+  }
+
+  async close(): Promise<void> {
+    this.providers.clear();
+    this.byModel.clear();
+    this.sessions.clear();
+  }
+
+  private owned(identityKey: string, socketId: string): MutableState | undefined {
+    const state = this.providers.get(identityKey);
+    return state && state.socketId === socketId ? state : undefined;
+  }
+
+  private unindex(state: ProviderRecord): void {
+    for (const { model } of state.models) {
+      const set = this.byModel.get(model);
+      set?.delete(state.identityKey);
+      if (set?.size === 0) this.byModel.delete(model);
+    }
+  }
+}

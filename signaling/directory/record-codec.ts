@@ -1,0 +1,60 @@
+import type { DeviceFacts } from "../../protocol";
+import type { ModelListing, ProviderRecord, ProviderState } from "./directory";
+
+/** Provider entries as flat string fields (Redis hashes); prices keep their exact bigint value. */
+
+interface WireListing {
+  model: string;
+  nano: string;
+  pBps: number;
+  cBps: number;
+}
+
+export function recordToFields(r: ProviderRecord): Record<string, string> {
+  const models: WireListing[] = r.models.map((m) => ({
+    model: m.model,
+    nano: m.price.nanoPerToken.toString(),
+    pBps: m.price.promptMultiplierBps,
+    cBps: m.price.completionMultiplierBps,
+  }));
+  return {
+    identityKey: r.identityKey,
+    socketId: r.socketId,
+    payout: r.payout,
+    listings: JSON.stringify(models),
+    // Space-separated too, for the Lua scripts (model ids never contain spaces).
+    models: r.models.map((m) => m.model).join(" "),
+    capacity: String(r.capacity),
+    device: JSON.stringify(r.device),
+    registeredAt: String(r.registeredAt),
+  };
+}
+
+/** Undefined for a hash that is missing or was not written by `recordToFields`. */
+export function stateFromFields(f: Record<string, string>): ProviderState | undefined {
+  if (!f.identityKey || !f.socketId || !f.listings || !f.capacity) return undefined;
+  try {
+    const listings = JSON.parse(f.listings) as WireListing[];
+    const models: ModelListing[] = listings.map((m) => ({
+      model: m.model,
+      price: { nanoPerToken: BigInt(m.nano), promptMultiplierBps: m.pBps, completionMultiplierBps: m.cBps },
+    }));
+    return {
+      identityKey: f.identityKey,
+      socketId: f.socketId,
+      payout: f.payout ?? "",
+      models,
+      capacity: Number(f.capacity),
+      device: JSON.parse(f.device ?? "{}") as DeviceFacts,
+      registeredAt: Number(f.registeredAt ?? 0),
+      load: Number(f.load ?? 0),
+      active: Number(f.active ?? 0),
+      failures: Number(f.failures ?? 0),
+      lastFailureAt: Number(f.lastFailureAt ?? 0),
+      lastAssignedAt: Number(f.lastAssignedAt ?? 0),
+      seenAt: Number(f.seenAt ?? 0),
+    };
+  } catch {
+    return undefined;
+  }
+}

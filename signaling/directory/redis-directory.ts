@@ -1,0 +1,155 @@
+import type { ProviderDirectory, ProviderRecord, ProviderState, SessionRecord } from "./directory";
+import { recordToFields, stateFromFields } from "./record-codec";
+import { FAILURE, HEARTBEAT, REGISTER, RELEASE, RESERVE, UNREGISTER } from "./redis-scripts";
+
+/** The node-redis commands the directory uses; a connected `createClient()` satisfies it. */
+export interface RedisClient {
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  set(key: string, value: string, options: { expiration: { type: "PX"; value: number } }): Promise<unknown>;
+  getDel(key: string): Promise<unknown>;
+  zAdd(key: string, member: { score: number; value: string }): Promise<unknown>;
+  zRem(key: string, member: string): Promise<unknown>;
+  zRemRangeByScore(key: string, min: string, max: number): Promise<unknown>;
+  zCard(key: string): Promise<number>;
+  sMembers(key: string): Promise<string[]>;
+  sRem(key: string, members: string[]): Promise<unknown>;
+  hGetAll(key: string): Promise<Record<string, string>>;
+}
+
+export interface RedisDirectoryOptions {
+  /** Namespace for every key, so several deployments (or tests) can share one Redis. */
+  prefix?: string;
+  /** An entry not refreshed by a heartbeat within this vanishes (a node that died takes its providers with it). */
+  entryTtlMs: number;
+  /** A session record outlives no session; this only bounds what a crashed node leaves behind. */
+  sessionTtlMs?: number;
+}
+
+/**
+ * The directory shared by several signaling processes. Layout under `prefix`:
+ * `p:<identityKey>` hash (entry and counters, PEXPIRE'd), `providers` set, `m:<model>` set of
+ * identity keys, `s:<sessionId>` session JSON, `sessions` sorted set (createdAt) for counting.
+ * Set members whose hash expired are pruned when read.
+ */
+export class RedisDirectory implements ProviderDirectory {
+  private readonly prefix: string;
+  private readonly entryTtlMs: number;
+  private readonly sessionTtlMs: number;
+
+  constructor(
+    private readonly client: RedisClient,
+    options: RedisDirectoryOptions,
+  ) {
+    this.prefix = options.prefix ?? "silk:";
+    this.entryTtlMs = options.entryTtlMs;
+    this.sessionTtlMs = options.sessionTtlMs ?? 24 * 3600_000;
+  }
+
+  async register(record: ProviderRecord, now: number): Promise<void> {
+    const fields = { ...recordToFields(record), seenAt: String(now) };
+    const pairs = Object.entries(fields).flat();
+    await this.client.eval(REGISTER, {
+      keys: [this.pkey(record.identityKey), this.k("providers"), this.k("m:")],
+      arguments: [
+        String(this.entryTtlMs),
+        record.models.map((m) => m.model).join(" "),
+        record.identityKey,
+        ...pairs,
+      ],
+    });
+  }
+
+  async unregister(identityKey: string, socketId: string): Promise<boolean> {
+    const r = await this.client.eval(UNREGISTER, {
+      keys: [this.pkey(identityKey), this.k("providers"), this.k("m:")],
+      arguments: [socketId, identityKey],
+    });
+    return r === 1;
+  }
+
+  async heartbeat(identityKey: string, socketId: string, load: number, now: number): Promise<boolean> {
+    const r = await this.client.eval(HEARTBEAT, {
+      keys: [this.pkey(identityKey)],
+      arguments: [socketId, String(load), String(now), String(this.entryTtlMs)],
+    });
+    return r === 1;
+  }
+
+  async providersFor(model: string): Promise<readonly ProviderState[]> {
+    return this.load(this.k(`m:${model}`));
+  }
+
+  async all(): Promise<readonly ProviderState[]> {
+    return this.load(this.k("providers"));
+  }
+
+  async reserve(identityKey: string, socketId: string, now: number): Promise<boolean> {
+    const r = await this.client.eval(RESERVE, {
+      keys: [this.pkey(identityKey)],
+      arguments: [socketId, String(now)],
+    });
+    return r === 1;
+  }
+
+  async release(identityKey: string, socketId: string): Promise<void> {
+    await this.client.eval(RELEASE, { keys: [this.pkey(identityKey)], arguments: [socketId] });
+  }
+
+  async recordFailure(identityKey: string, socketId: string, now: number): Promise<void> {
+    await this.client.eval(FAILURE, { keys: [this.pkey(identityKey)], arguments: [socketId, String(now)] });
+  }
+
+  async openSession(session: SessionRecord): Promise<void> {
+    await Promise.all([
+      this.client.set(this.k(`s:${session.sessionId}`), JSON.stringify(session), {
+        expiration: { type: "PX", value: this.sessionTtlMs },
+      }),
+      this.client.zAdd(this.k("sessions"), { score: session.createdAt, value: session.sessionId }),
+    ]);
+  }
+
+  async closeSession(sessionId: string): Promise<SessionRecord | undefined> {
+    const [text] = await Promise.all([
+      this.client.getDel(this.k(`s:${sessionId}`)),
+      this.client.zRem(this.k("sessions"), sessionId),
+    ]);
+    if (typeof text !== "string") return undefined;
+    try {
+      return JSON.parse(text) as SessionRecord;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async sessionCount(): Promise<number> {
+    const key = this.k("sessions");
+    await this.client.zRemRangeByScore(key, "-inf", Date.now() - this.sessionTtlMs);
+    return this.client.zCard(key);
+  }
+
+  /** The client belongs to the caller, who closes it. */
+  async close(): Promise<void> {}
+
+  private async load(setKey: string): Promise<ProviderState[]> {
+    const keys = await this.client.sMembers(setKey);
+    // Issued in one tick, so node-redis sends them as one pipeline.
+    const hashes = await Promise.all(keys.map((key) => this.client.hGetAll(this.pkey(key))));
+    const out: ProviderState[] = [];
+    const gone: string[] = [];
+    hashes.forEach((fields, i) => {
+      const state = stateFromFields(fields);
+      if (state) out.push(state);
+      else gone.push(keys[i]!);
+    });
+    if (gone.length > 0) await this.client.sRem(setKey, gone);
+    return out;
+  }
+
+  private pkey(identityKey: string): string {
+    return this.k(`p:${identityKey}`);
+  }
+
+  private k(suffix: string): string {
+    return this.prefix + suffix;
+  }
+}

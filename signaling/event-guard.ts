@@ -1,0 +1,127 @@
+import type * as v from "valibot";
+import { jsonSize, MAX_SIGNALING_MESSAGE_BYTES, PROTOCOL_VERSION, parseWith } from "../protocol";
+import type { ServerContext, SilkSocket } from "./context";
+import { SignalingError, toWireError } from "./errors";
+
+/**
+ * Every client event goes through `guard`: rate limit, size limit, version, schema, then the
+ * handler; whatever goes wrong becomes a typed error in the ack, and nothing escapes to crash the
+ * process. Events sent without an ack callback get their error as a `server:error` event instead.
+ */
+
+export type AckBody =
+  | { ok: true; [key: string]: unknown }
+  | { ok: false; error: { code: string; message: string } };
+
+export interface EventSpec<S extends v.GenericSchema> {
+  readonly schema: S;
+  /** Size of the payload as it travelled; JSON size unless the event carries binary. */
+  readonly sizeOf?: (payload: unknown) => number;
+  readonly maxBytes?: number;
+}
+
+export type Handler<S extends v.GenericSchema> = (
+  payload: v.InferOutput<S>,
+  socket: SilkSocket,
+) => Promise<AckBody>;
+
+export function guard<S extends v.GenericSchema>(
+  ctx: ServerContext,
+  socket: SilkSocket,
+  event: string,
+  spec: EventSpec<S>,
+  handler: Handler<S>,
+): void {
+  socket.on(event, (...args: unknown[]) => {
+    const ack =
+      typeof args[args.length - 1] === "function" ? (args.pop() as (body: AckBody) => void) : undefined;
+    void run(ctx, socket, event, spec, handler, args[0], args.length).then(
+      (body) => reply(ctx, socket, event, ack, body),
+      (err: unknown) => reply(ctx, socket, event, ack, failure(ctx, socket, event, err)),
+    );
+  });
+}
+
+async function run<S extends v.GenericSchema>(
+  ctx: ServerContext,
+  socket: SilkSocket,
+  event: string,
+  spec: EventSpec<S>,
+  handler: Handler<S>,
+  payload: unknown,
+  argCount: number,
+): Promise<AckBody> {
+  try {
+    if (!socket.data.events.take(Date.now()))
+      throw new SignalingError("RATE_LIMITED", "too many events; slow down");
+    if (argCount !== 1) throw new SignalingError("MALFORMED", `${event} takes one payload object`);
+    const limit = spec.maxBytes ?? MAX_SIGNALING_MESSAGE_BYTES;
+    const size = (spec.sizeOf ?? jsonSize)(payload);
+    if (size > limit)
+      throw new SignalingError("OVERSIZE", `${event} payload of ${size} bytes exceeds ${limit}`);
+    if (typeof payload === "object" && payload !== null && "v" in payload && payload.v !== PROTOCOL_VERSION) {
+      throw new SignalingError(
+        "VERSION",
+        `protocol version ${String(payload.v).slice(0, 12)} is not supported`,
+      );
+    }
+    return await handler(parseWith(spec.schema, payload, event), socket);
+  } catch (err) {
+    return failure(ctx, socket, event, err);
+  }
+}
+
+function failure(ctx: ServerContext, socket: SilkSocket, event: string, err: unknown): AckBody {
+  const error = toWireError(err);
+  ctx.metrics.rejections.inc({ reason: error.code });
+  if (error.code === "INTERNAL")
+    ctx.log.error({ err: errorSummary(err), event, socket: socket.id }, "handler failed");
+  else ctx.log.debug({ event, socket: socket.id, code: error.code }, "event refused");
+  return { ok: false, error };
+}
+
+function reply(
+  ctx: ServerContext,
+  socket: SilkSocket,
+  event: string,
+  ack: ((body: AckBody) => void) | undefined,
+  body: AckBody,
+): void {
+  try {
+    if (ack) ack(body);
+    else if (!body.ok)
+      socket.emit("server:error", { v: PROTOCOL_VERSION, event: event.slice(0, 40), error: body.error });
+  } catch (err) {
+    ctx.log.error({ err: errorSummary(err), event }, "reply failed");
+  }
+}
+
+/** Name and message only: a stack is fine, a payload never. */
+export function errorSummary(err: unknown): { name: string; message: string } {
+  if (err instanceof Error) return { name: err.name, message: err.message.slice(0, 200) };
+  return { name: typeof err, message: "non-error thrown" };
+}
+
+/** Events nobody registered for still cost the sender its rate budget and get an answer. */
+export function refuseUnknownEvents(
+  ctx: ServerContext,
+  socket: SilkSocket,
+  known: ReadonlySet<string>,
+): void {
+  socket.onAny((event: unknown, ...args: unknown[]) => {
+    if (typeof event === "string" && known.has(event)) return;
+    socket.data.events.take(Date.now());
+    const ack =
+      typeof args[args.length - 1] === "function"
+        ? (args[args.length - 1] as (b: AckBody) => void)
+        : undefined;
+    const name = typeof event === "string" ? event.slice(0, 40) : "?";
+    reply(
+      ctx,
+      socket,
+      name,
+      ack,
+      failure(ctx, socket, name, new SignalingError("MALFORMED", "unknown event")),
+    );
+  });
+}

@@ -1,0 +1,49 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ServerContext } from "./context";
+import { serveStatic } from "./static-files";
+
+/** `/healthz`, `/metrics`, `/api/models`, then the static pages if configured; socket.io owns `/socket.io/`. */
+export function httpHandler(ctx: ServerContext) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    void route(ctx, req, res).catch(() => {
+      if (!res.headersSent) send(res, 500, "application/json", JSON.stringify({ error: "internal error" }));
+      else res.destroy();
+    });
+  };
+}
+
+async function route(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const path = (req.url ?? "/").split("?")[0];
+  if (req.method === "GET" && path === "/healthz") {
+    const body = {
+      ok: !ctx.closing,
+      node: ctx.nodeId,
+      providers: ctx.localProviders.size,
+      sockets: ctx.io.engine.clientsCount,
+    };
+    return send(res, ctx.closing ? 503 : 200, "application/json", JSON.stringify(body));
+  }
+  if (req.method === "GET" && path === "/metrics") {
+    ctx.sessionCount = await ctx.directory.sessionCount();
+    return send(res, 200, "text/plain; version=0.0.4; charset=utf-8", ctx.metrics.registry.render());
+  }
+  if (req.method === "GET" && path === "/api/models") {
+    return send(res, 200, "application/json", JSON.stringify(await ctx.feed.snapshot()), {
+      "access-control-allow-origin": "*",
+      "cache-control": "no-store",
+    });
+  }
+  if (ctx.config.staticDir && (await serveStatic(ctx.config.staticDir, req, res))) return;
+  send(res, 404, "application/json", JSON.stringify({ error: "not found" }));
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  type: string,
+  body: string,
+  headers: Record<string, string> = {},
+) {
+  res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(body), ...headers });
+  res.end(body);
+}

@@ -1,0 +1,30 @@
+/**
+ * CLI: `npm run signaling -- --port 8787` (or `tsx signaling/main.ts`). Configuration comes from
+ * the environment and flags (see README.md); SIGINT/SIGTERM shut down gracefully.
+ */
+import { ConfigError, loadConfig } from "./config";
+import { createSignalingServer } from "./server";
+
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig(process.env, process.argv.slice(2));
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  console.error(`silk-signaling: ${err.message}`);
+  process.exit(2);
+}
+
+const server = createSignalingServer(config);
+await server.start();
+
+let stopping = false;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    void server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  });
+}

@@ -1,0 +1,132 @@
+import type { MaxPrice, ModelPrice } from "../protocol";
+import { BPS, priceFits } from "../protocol";
+import type { ProviderState } from "./directory/directory";
+import { usedCapacity } from "./directory/directory";
+
+/**
+ * Pure matchmaking policy: which providers may take a request, and in what order to offer it.
+ * No I/O here; the pairing loop (pairing.ts) reserves capacity and talks to sockets.
+ *
+ * Order: providers without a recent failure before those with one (fewest failures first); then
+ * cheapest (completion price, then prompt price); then least loaded relative to capacity; then the
+ * one assigned longest ago, so equals take turns and nobody starves.
+ */
+
+export interface PairingRequest {
+  readonly model: string;
+  readonly maxPrice: MaxPrice;
+  /** Identity keys the requester asked to avoid. */
+  readonly exclude: ReadonlySet<string>;
+}
+
+export interface PolicyOptions {
+  readonly now: number;
+  /** A failure older than this no longer counts against a provider. */
+  readonly failureWindowMs: number;
+  /** How many candidates to return, best first (enough for the failover attempts). */
+  readonly limit: number;
+}
+
+export interface Candidate {
+  readonly provider: ProviderState;
+  readonly price: ModelPrice;
+}
+
+export type NoMatchCode = "NO_MODEL" | "PRICE_TOO_LOW" | "ALL_BUSY";
+
+export type Ranking =
+  | { readonly ok: true; readonly candidates: readonly Candidate[] }
+  | { readonly ok: false; readonly code: NoMatchCode; readonly message: string };
+
+interface Scored extends Candidate {
+  readonly penalty: number;
+  readonly completion: bigint;
+  readonly prompt: bigint;
+  readonly utilisation: number;
+}
+
+export function rankProviders(
+  providers: Iterable<ProviderState>,
+  request: PairingRequest,
+  options: PolicyOptions,
+): Ranking {
+  let serving = 0;
+  let priced = 0;
+  let cheapest: ModelPrice | undefined;
+  const best: Scored[] = [];
+
+  for (const provider of providers) {
+    if (request.exclude.has(provider.identityKey)) continue;
+    const listing = provider.models.find((m) => m.model === request.model);
+    if (!listing) continue;
+    serving++;
+    if (!priceFits(listing.price, request.maxPrice)) {
+      if (!cheapest || completionCost(listing.price) < completionCost(cheapest)) cheapest = listing.price;
+      continue;
+    }
+    priced++;
+    const used = usedCapacity(provider);
+    if (used >= provider.capacity) continue;
+    const recent =
+      provider.lastFailureAt > 0 && options.now - provider.lastFailureAt < options.failureWindowMs;
+    insertTopK(best, options.limit, {
+      provider,
+      price: listing.price,
+      penalty: recent ? provider.failures : 0,
+      completion: completionCost(listing.price),
+      prompt: listing.price.nanoPerToken * BigInt(listing.price.promptMultiplierBps),
+      utilisation: used / provider.capacity,
+    });
+  }
+
+  if (best.length > 0)
+    return { ok: true, candidates: best.map(({ provider, price }) => ({ provider, price })) };
+  if (serving === 0) {
+    const message =
+      request.exclude.size > 0
+        ? `no provider other than the excluded ones serves ${request.model}`
+        : `no provider serves ${request.model}`;
+    return { ok: false, code: "NO_MODEL", message };
+  }
+  if (priced === 0) {
+    const floor = cheapest ? `; the cheapest asks ${perToken(cheapest)} nanoTON per completion token` : "";
+    return {
+      ok: false,
+      code: "PRICE_TOO_LOW",
+      message: `no provider of ${request.model} accepts that price${floor}`,
+    };
+  }
+  return {
+    ok: false,
+    code: "ALL_BUSY",
+    message: `every provider of ${request.model} at that price is busy; retry shortly`,
+  };
+}
+
+/** Negative when `a` should be offered before `b`. */
+function compareScored(a: Scored, b: Scored): number {
+  if (a.penalty !== b.penalty) return a.penalty - b.penalty;
+  if (a.completion !== b.completion) return a.completion < b.completion ? -1 : 1;
+  if (a.prompt !== b.prompt) return a.prompt < b.prompt ? -1 : 1;
+  if (a.utilisation !== b.utilisation) return a.utilisation - b.utilisation;
+  return a.provider.lastAssignedAt - b.provider.lastAssignedAt;
+}
+
+/** Keeps `list` sorted and at most `k` long: O(n·k) over n providers, no full sort per request. */
+function insertTopK(list: Scored[], k: number, item: Scored): void {
+  if (list.length === k && compareScored(item, list[k - 1]!) >= 0) return;
+  let i = list.length;
+  while (i > 0 && compareScored(item, list[i - 1]!) < 0) i--;
+  list.splice(i, 0, item);
+  if (list.length > k) list.pop();
+}
+
+function completionCost(p: ModelPrice): bigint {
+  return p.nanoPerToken * BigInt(p.completionMultiplierBps);
+}
+
+function perToken(p: ModelPrice): string {
+  const scaled = completionCost(p);
+  const whole = scaled / BPS;
+  return scaled % BPS === 0n ? whole.toString() : `${whole}+`;
+}

@@ -1,0 +1,148 @@
+/**
+ * A small Prometheus text-format registry: counters with labels, gauges read at scrape time, and
+ * histograms. Enough for `/metrics` without another dependency.
+ */
+
+type Labels = Record<string, string>;
+
+interface Metric {
+  render(): string;
+}
+
+function labelText(labels: Labels): string {
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/[\\"\n]/g, "_")}"`);
+  return parts.length ? `{${parts.join(",")}}` : "";
+}
+
+export class Counter implements Metric {
+  private readonly values = new Map<string, { labels: Labels; value: number }>();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
+
+  inc(labels: Labels = {}, by = 1): void {
+    const key = labelText(labels);
+    const entry = this.values.get(key);
+    if (entry) entry.value += by;
+    else this.values.set(key, { labels, value: by });
+  }
+
+  get(labels: Labels = {}): number {
+    return this.values.get(labelText(labels))?.value ?? 0;
+  }
+
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
+    for (const [key, { value }] of this.values) lines.push(`${this.name}${key} ${value}`);
+    return lines.join("\n");
+  }
+}
+
+/** Read when scraped, so it can never drift from the thing it measures. */
+export class Gauge implements Metric {
+  private value = 0;
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly read?: () => number,
+  ) {}
+
+  set(value: number): void {
+    this.value = value;
+  }
+
+  render(): string {
+    const value = this.read ? this.read() : this.value;
+    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, `${this.name} ${value}`].join(
+      "\n",
+    );
+  }
+}
+
+export class Histogram implements Metric {
+  private readonly counts: number[];
+  private sum = 0;
+  private count = 0;
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly buckets: readonly number[],
+  ) {
+    this.counts = buckets.map(() => 0);
+  }
+
+  observe(value: number): void {
+    this.sum += value;
+    this.count++;
+    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) this.counts[i]!++;
+  }
+
+  render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
+    for (const [i, b] of this.buckets.entries())
+      lines.push(`${this.name}_bucket{le="${b}"} ${this.counts[i]}`);
+    lines.push(`${this.name}_bucket{le="+Inf"} ${this.count}`);
+    lines.push(`${this.name}_sum ${this.sum}`, `${this.name}_count ${this.count}`);
+    return lines.join("\n");
+  }
+}
+
+export class Registry {
+  private readonly metrics: Metric[] = [];
+
+  add<M extends Metric>(metric: M): M {
+    this.metrics.push(metric);
+    return metric;
+  }
+
+  render(): string {
+    return `${this.metrics.map((m) => m.render()).join("\n")}\n`;
+  }
+}
+
+/** The signaling server's metrics. Gauges that need live state are wired by the server. */
+export function signalingMetrics(read: {
+  providers: () => number;
+  sockets: () => number;
+  sessions: () => number;
+}) {
+  const registry = new Registry();
+  return {
+    registry,
+    providers: registry.add(
+      new Gauge("silk_providers_connected", "Registered providers connected to this node", read.providers),
+    ),
+    sockets: registry.add(
+      new Gauge("silk_sockets_connected", "Sockets connected to this node", read.sockets),
+    ),
+    sessions: registry.add(
+      new Gauge(
+        "silk_live_sessions",
+        "Sessions holding provider capacity, cluster-wide (last directory read)",
+        read.sessions,
+      ),
+    ),
+    pairings: registry.add(new Counter("silk_pairings_total", "Sessions paired by this node")),
+    rejections: registry.add(new Counter("silk_rejections_total", "Events refused by this node, by reason")),
+    relayed: registry.add(
+      new Counter("silk_relayed_total", "Signals and frames relayed by this node, by kind"),
+    ),
+    pairingSeconds: registry.add(
+      new Histogram(
+        "silk_pairing_seconds",
+        "Time from session:request to its successful ack",
+        [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      ),
+    ),
+    rss: registry.add(
+      new Gauge("process_resident_memory_bytes", "Resident memory", () => process.memoryUsage.rss()),
+    ),
+    heap: registry.add(
+      new Gauge("nodejs_heap_used_bytes", "V8 heap in use", () => process.memoryUsage().heapUsed),
+    ),
+  };
+}
+
+export type SignalingMetrics = ReturnType<typeof signalingMetrics>;

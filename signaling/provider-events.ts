@@ -1,0 +1,137 @@
+import { randomBytes } from "node:crypto";
+import * as v from "valibot";
+import {
+  decodePublicKey,
+  fromHex,
+  PROTOCOL_VERSION,
+  ProviderChallengeRequest,
+  ProviderHeartbeat,
+  ProviderRegister,
+  registrationClaims,
+  registrationMessage,
+  toHex,
+  Version,
+  verify,
+} from "../protocol";
+import type { ServerContext, SilkSocket } from "./context";
+import { SignalingError } from "./errors";
+import type { AckBody } from "./event-guard";
+import { guard } from "./event-guard";
+
+/**
+ * Provider lifecycle: challenge → register (signed) → heartbeats → gone (disconnect, unregister,
+ * or silence). A provider that reconnects is a new socket and must register again.
+ */
+
+const ProviderUnregister = v.object({ v: Version });
+
+export function providerEvents(ctx: ServerContext, socket: SilkSocket): void {
+  guard(ctx, socket, "provider:challenge", { schema: ProviderChallengeRequest }, async () => {
+    const bytes = new Uint8Array(randomBytes(32));
+    const hex = toHex(bytes);
+    socket.data.challenge = { bytes, hex, expiresAt: Date.now() + ctx.config.challengeTtlMs };
+    return { ok: true, challenge: hex, expiresInMs: ctx.config.challengeTtlMs };
+  });
+
+  guard(ctx, socket, "provider:register", { schema: ProviderRegister }, async (reg) => {
+    if (ctx.closing)
+      throw new SignalingError("SHUTTING_DOWN", "server is shutting down; reconnect elsewhere");
+    const challenge = socket.data.challenge;
+    // Single use: a wrong or replayed signature costs the provider a fresh challenge.
+    socket.data.challenge = undefined;
+    if (!challenge || challenge.hex !== reg.challenge || Date.now() > challenge.expiresAt) {
+      throw new SignalingError("BAD_CHALLENGE", "challenge unknown, used or expired; ask for a new one");
+    }
+    const publicKey = decodePublicKey(reg.identityKey);
+    const message = registrationMessage(challenge.bytes, registrationClaims(reg));
+    if (!verify(publicKey, message, fromHex(reg.signature, 64, "signature"))) {
+      throw new SignalingError(
+        "BAD_SIGNATURE",
+        "registration signature does not verify for that identity key",
+      );
+    }
+    const models = new Set(reg.models.map((m) => m.model));
+    if (models.size !== reg.models.length) throw new SignalingError("MALFORMED", "a model is listed twice");
+
+    const previous = socket.data.provider;
+    if (previous && previous.identityKey !== reg.identityKey)
+      await ctx.directory.unregister(previous.identityKey, socket.id);
+    const now = Date.now();
+    await ctx.directory.register(
+      {
+        identityKey: reg.identityKey,
+        socketId: socket.id,
+        payout: reg.payout,
+        models: reg.models,
+        capacity: reg.capacity,
+        device: reg.device,
+        registeredAt: now,
+      },
+      now,
+    );
+    socket.data.provider = { identityKey: reg.identityKey, lastHeartbeatAt: now };
+    ctx.localProviders.set(socket.id, socket);
+    ctx.feed.changed();
+    ctx.log.info({ socket: socket.id, models: models.size, capacity: reg.capacity }, "provider registered");
+    return {
+      ok: true,
+      heartbeatIntervalMs: ctx.config.heartbeatIntervalMs,
+      heartbeatTimeoutMs: ctx.config.heartbeatTimeoutMs,
+    };
+  });
+
+  guard(ctx, socket, "provider:heartbeat", { schema: ProviderHeartbeat }, async (hb) => {
+    const provider = requireProvider(socket);
+    const now = Date.now();
+    if (!(await ctx.directory.heartbeat(provider.identityKey, socket.id, hb.load, now))) {
+      forget(ctx, socket);
+      throw new SignalingError(
+        "NOT_REGISTERED",
+        "this socket no longer holds the registration; register again",
+      );
+    }
+    provider.lastHeartbeatAt = now;
+    ctx.feed.changed();
+    return { ok: true };
+  });
+
+  guard(ctx, socket, "provider:unregister", { schema: ProviderUnregister }, async () => {
+    const provider = requireProvider(socket);
+    await ctx.directory.unregister(provider.identityKey, socket.id);
+    forget(ctx, socket);
+    ctx.feed.changed();
+    return { ok: true } satisfies AckBody;
+  });
+}
+
+function requireProvider(socket: SilkSocket): NonNullable<SilkSocket["data"]["provider"]> {
+  const provider = socket.data.provider;
+  if (!provider) throw new SignalingError("NOT_REGISTERED", "register first");
+  return provider;
+}
+
+function forget(ctx: ServerContext, socket: SilkSocket): void {
+  socket.data.provider = undefined;
+  ctx.localProviders.delete(socket.id);
+}
+
+/** Removes a provider's entry when its socket goes away (owner-checked, so a newer registration survives). */
+export async function dropProvider(ctx: ServerContext, socket: SilkSocket): Promise<void> {
+  const provider = socket.data.provider;
+  if (!provider) return;
+  forget(ctx, socket);
+  await ctx.directory.unregister(provider.identityKey, socket.id);
+  ctx.feed.changed();
+}
+
+/** Removes local providers that missed their heartbeats and tells them, so they can register again. */
+export async function sweepSilentProviders(ctx: ServerContext): Promise<void> {
+  const deadline = Date.now() - ctx.config.heartbeatTimeoutMs;
+  for (const socket of [...ctx.localProviders.values()]) {
+    const provider = socket.data.provider;
+    if (!provider || provider.lastHeartbeatAt >= deadline) continue;
+    await dropProvider(ctx, socket);
+    socket.emit("provider:unregistered", { v: PROTOCOL_VERSION, reason: "missed-heartbeats" });
+    ctx.log.info({ socket: socket.id }, "provider removed: missed heartbeats");
+  }
+}

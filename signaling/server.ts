@@ -1,0 +1,231 @@
+import { randomBytes } from "node:crypto";
+import { createServer, type Server as HttpServer, type IncomingMessage } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createAdapter } from "@socket.io/redis-adapter";
+import { createClient } from "redis";
+import { Server } from "socket.io";
+import * as v from "valibot";
+import { PROTOCOL_VERSION, Version } from "../protocol";
+import { DEFAULT_CONFIG, type SignalingConfig } from "./config";
+import type { ServerContext, SilkServer, SilkSocket } from "./context";
+import type { ProviderDirectory } from "./directory/directory";
+import { MemoryDirectory } from "./directory/memory-directory";
+import { RedisDirectory } from "./directory/redis-directory";
+import { DIRECTORY_ROOM, DirectoryFeed } from "./directory-feed";
+import { errorSummary, guard, refuseUnknownEvents } from "./event-guard";
+import { httpHandler } from "./http-routes";
+import { createLogger, type Logger } from "./logger";
+import { signalingMetrics } from "./metrics";
+import { dropProvider, providerEvents, sweepSilentProviders } from "./provider-events";
+import { KeyedBuckets, TokenBucket } from "./rate-limit";
+import { endSocketSessions, sessionEvents } from "./session-events";
+
+export interface SignalingOptions extends Partial<SignalingConfig> {
+  /** Defaults to a pino logger on stdout at `logLevel`. */
+  logger?: Logger;
+}
+
+export interface SignalingServer {
+  /** Listens on `host:port` (port 0 picks a free one); resolves with the bound port. */
+  start(): Promise<{ port: number; url: string }>;
+  /** Tells every connected party, frees their directory entries and sessions, then stops. */
+  close(): Promise<void>;
+  readonly config: SignalingConfig;
+  readonly nodeId: string;
+  readonly io: SilkServer;
+  readonly httpServer: HttpServer;
+}
+
+const KNOWN_EVENTS = new Set([
+  "provider:challenge",
+  "provider:register",
+  "provider:heartbeat",
+  "provider:unregister",
+  "session:request",
+  "session:signal",
+  "session:frame",
+  "session:end",
+  "directory:subscribe",
+]);
+
+const DirectorySubscribe = v.object({ v: Version, subscribe: v.optional(v.boolean()) });
+
+export function createSignalingServer(options: SignalingOptions = {}): SignalingServer {
+  const { logger, ...overrides } = options;
+  const config: SignalingConfig = { ...DEFAULT_CONFIG, ...overrides };
+  const nodeId = `${process.pid}-${randomBytes(3).toString("hex")}`;
+  const log = (logger ?? createLogger(config.logLevel)).child({ node: nodeId });
+  const httpServer = createServer();
+  const ipConnections = new KeyedBuckets({
+    rate: config.ipConnectionsPerMinute / 60,
+    burst: config.ipConnectionBurst,
+  });
+  const allowed = new Set(config.allowedOrigins);
+
+  const io: SilkServer = new Server(httpServer, {
+    transports: config.transports,
+    maxHttpBufferSize: config.maxPacketBytes,
+    serveClient: false,
+    cors: allowed.size > 0 ? { origin: [...allowed] } : { origin: true },
+    allowRequest: (req, callback) => {
+      const origin = req.headers.origin;
+      if (origin && allowed.size > 0 && !allowed.has(origin)) return callback("origin not allowed", false);
+      if (!ipConnections.take(clientIp(req, config.trustProxy), Date.now()))
+        return callback("too many connections", false);
+      callback(null, true);
+    },
+  });
+
+  let redis: { close(): Promise<unknown>; destroy(): void }[] = [];
+  let directory: ProviderDirectory = new MemoryDirectory();
+  const metricsRead = {
+    providers: () => ctx.localProviders.size,
+    sockets: () => io.engine.clientsCount,
+    sessions: () => ctx.sessionCount,
+  };
+  const ctx: ServerContext = {
+    io,
+    config,
+    get directory() {
+      return directory;
+    },
+    metrics: signalingMetrics(metricsRead),
+    log,
+    nodeId,
+    localProviders: new Map(),
+    ipRequests: new KeyedBuckets({ rate: config.ipRequestsPerSecond, burst: config.ipRequestBurst }),
+    feed: new DirectoryFeed(
+      { all: () => directory.all() } as ProviderDirectory,
+      (view) => io.to(DIRECTORY_ROOM).emit("directory:update", view),
+      log,
+    ),
+    closing: false,
+    sessionCount: 0,
+  };
+
+  httpServer.on("request", httpHandler(ctx));
+  io.on("connection", (socket) => onConnection(ctx, socket));
+
+  const timers: NodeJS.Timeout[] = [];
+  let port = 0;
+
+  async function start() {
+    if (config.redisUrl) {
+      const pub = createClient({ url: config.redisUrl });
+      const sub = pub.duplicate();
+      const data = pub.duplicate();
+      redis = [pub, sub, data];
+      for (const c of [pub, sub, data])
+        c.on("error", (err: unknown) => log.warn({ err: errorSummary(err) }, "redis error"));
+      await Promise.all([pub.connect(), sub.connect(), data.connect()]);
+      io.adapter(createAdapter(pub, sub, { key: `${config.redisPrefix}io` }));
+      directory = new RedisDirectory(data, {
+        prefix: config.redisPrefix,
+        entryTtlMs: config.heartbeatTimeoutMs,
+      });
+    }
+    const sweepMs = Math.max(50, Math.min(config.heartbeatIntervalMs, config.heartbeatTimeoutMs) / 2);
+    timers.push(
+      setInterval(
+        () =>
+          void sweepSilentProviders(ctx).catch((err) => log.warn({ err: errorSummary(err) }, "sweep failed")),
+        sweepMs,
+      ),
+      setInterval(() => {
+        const now = Date.now();
+        ipConnections.prune(now);
+        ctx.ipRequests.prune(now);
+      }, 60_000),
+    );
+    for (const t of timers) t.unref();
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once("error", reject);
+      httpServer.listen(config.port, config.host, () => {
+        httpServer.off("error", reject);
+        resolve();
+      });
+    });
+    port = (httpServer.address() as AddressInfo).port;
+    log.info(
+      { port, host: config.host, redis: Boolean(config.redisUrl), transports: config.transports },
+      "listening",
+    );
+    return { port, url: `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${port}` };
+  }
+
+  let closed: Promise<void> | undefined;
+  function close() {
+    closed ??= shutdown();
+    return closed;
+  }
+
+  async function shutdown() {
+    ctx.closing = true;
+    for (const t of timers) clearInterval(t);
+    ctx.feed.close();
+    io.local.emit("server:shutdown", { v: PROTOCOL_VERSION, reason: "shutdown", reconnect: true });
+    const sockets = [...io.of("/").sockets.values()];
+    await Promise.all(
+      sockets.map(async (s) => {
+        try {
+          await endSocketSessions(ctx, s, "shutdown");
+          await dropProvider(ctx, s);
+        } catch (err) {
+          log.warn({ err: errorSummary(err) }, "shutdown cleanup failed");
+        }
+      }),
+    );
+    if (config.shutdownGraceMs > 0 && sockets.length > 0)
+      await new Promise((r) => setTimeout(r, config.shutdownGraceMs));
+    // Closing the transports (not a socket.io disconnect) lets clients reconnect on their own,
+    // to this address once it is back or to another node behind the same name.
+    httpServer.closeAllConnections();
+    await io.close().catch(() => undefined);
+    await directory.close();
+    await Promise.all(redis.map((c) => c.close().catch(() => c.destroy())));
+    log.info("closed");
+  }
+
+  return {
+    start,
+    close,
+    config,
+    nodeId,
+    io,
+    httpServer,
+  };
+}
+
+function onConnection(ctx: ServerContext, socket: SilkSocket): void {
+  const { config } = ctx;
+  const now = Date.now();
+  socket.data = {
+    ip: clientIp(socket.request, config.trustProxy),
+    events: new TokenBucket({ rate: config.eventsPerSecond, burst: config.eventBurst }, now),
+    requests: new TokenBucket({ rate: config.requestsPerSecond, burst: config.requestBurst }, now),
+    relay: new Map(),
+  };
+  providerEvents(ctx, socket);
+  sessionEvents(ctx, socket);
+  guard(ctx, socket, "directory:subscribe", { schema: DirectorySubscribe }, async (msg) => {
+    if (msg.subscribe === false) socket.leave(DIRECTORY_ROOM);
+    else socket.join(DIRECTORY_ROOM);
+    return { ok: true, directory: await ctx.feed.snapshot() };
+  });
+  refuseUnknownEvents(ctx, socket, KNOWN_EVENTS);
+  socket.on("disconnecting", () => {
+    void Promise.all([endSocketSessions(ctx, socket, "peer-disconnected"), dropProvider(ctx, socket)]).catch(
+      (err) => ctx.log.warn({ err: errorSummary(err), socket: socket.id }, "disconnect cleanup failed"),
+    );
+  });
+  ctx.log.debug({ socket: socket.id }, "connected");
+}
+
+function clientIp(req: IncomingMessage, trustProxy: boolean): string {
+  if (trustProxy) {
+    const forwarded = req.headers["x-forwarded-for"];
+    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(",")[0]?.trim();
+    if (first) return first.slice(0, 64);
+  }
+  return req.socket.remoteAddress ?? "unknown";
+}

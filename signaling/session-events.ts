@@ -1,0 +1,100 @@
+import { FrameRelay, jsonSize, MAX_FRAME_BYTES, SessionEnd, SessionRequest, SignalRelay } from "../protocol";
+import type { ServerContext, SilkSocket } from "./context";
+import { SESSION_ROOM_PREFIX, sessionRoom } from "./context";
+import { SignalingError } from "./errors";
+import { guard } from "./event-guard";
+import { pair } from "./pairing";
+import { TokenBucket } from "./rate-limit";
+import { endSession } from "./sessions";
+
+/**
+ * Requester and session events. Relays go only to the other member of the session's room; a
+ * socket that is not in the room is refused, whatever session id it names.
+ */
+export function sessionEvents(ctx: ServerContext, socket: SilkSocket): void {
+  guard(ctx, socket, "session:request", { schema: SessionRequest }, async (req) => {
+    if (ctx.closing)
+      throw new SignalingError("SHUTTING_DOWN", "server is shutting down; reconnect elsewhere");
+    const now = Date.now();
+    if (!socket.data.requests.take(now) || !ctx.ipRequests.take(socket.data.ip, now)) {
+      throw new SignalingError("RATE_LIMITED", "too many session requests; retry in a few seconds");
+    }
+    return pair(ctx, socket, req);
+  });
+
+  guard(ctx, socket, "session:signal", { schema: SignalRelay }, async (msg) => {
+    const room = requireMember(socket, msg.sessionId);
+    socket.to(room).emit("session:signal", { v: msg.v, sessionId: msg.sessionId, data: msg.data });
+    ctx.metrics.relayed.inc({ kind: "signal" });
+    return { ok: true };
+  });
+
+  guard(
+    ctx,
+    socket,
+    "session:frame",
+    { schema: FrameRelay, sizeOf: frameSize, maxBytes: MAX_FRAME_BYTES },
+    async (msg) => {
+      const room = requireMember(socket, msg.sessionId);
+      const budget = relayBudget(ctx, socket, msg.sessionId);
+      const now = Date.now();
+      if (!budget.frames.take(now) || !budget.bytes.take(now, msg.frame.byteLength)) {
+        throw new SignalingError("RATE_LIMITED", "relay budget for this session exceeded; slow down");
+      }
+      socket.to(room).emit("session:frame", { v: msg.v, sessionId: msg.sessionId, frame: msg.frame });
+      ctx.metrics.relayed.inc({ kind: "frame" });
+      return { ok: true };
+    },
+  );
+
+  guard(ctx, socket, "session:end", { schema: SessionEnd }, async (msg) => {
+    requireMember(socket, msg.sessionId);
+    socket.data.relay.delete(msg.sessionId);
+    await endSession(ctx, msg.sessionId, "ended", socket.id);
+    return { ok: true };
+  });
+}
+
+/** Ends every session the socket is part of and tells the other parties (who may fail over). */
+export async function endSocketSessions(
+  ctx: ServerContext,
+  socket: SilkSocket,
+  reason: "peer-disconnected" | "shutdown",
+) {
+  const sessions = [...socket.rooms].filter((r) => r.startsWith(SESSION_ROOM_PREFIX));
+  await Promise.all(
+    sessions.map((room) => endSession(ctx, room.slice(SESSION_ROOM_PREFIX.length), reason, socket.id)),
+  );
+}
+
+function requireMember(socket: SilkSocket, sessionId: string): string {
+  const room = sessionRoom(sessionId);
+  if (!socket.rooms.has(room))
+    throw new SignalingError("NOT_IN_SESSION", "this socket is not a party to that session");
+  return room;
+}
+
+function relayBudget(ctx: ServerContext, socket: SilkSocket, sessionId: string) {
+  let budget = socket.data.relay.get(sessionId);
+  if (!budget) {
+    // Forget budgets of sessions this socket has left (ended by the peer, perhaps on another node).
+    for (const id of socket.data.relay.keys())
+      if (!socket.rooms.has(sessionRoom(id))) socket.data.relay.delete(id);
+    const now = Date.now();
+    const { relayBytesPerSecond: bytes, relayFramesPerSecond: frames } = ctx.config;
+    budget = {
+      // A burst of one second's worth, and never less than one full frame.
+      bytes: new TokenBucket({ rate: bytes, burst: Math.max(bytes, MAX_FRAME_BYTES) }, now),
+      frames: new TokenBucket({ rate: frames, burst: Math.max(frames, 1) }, now),
+    };
+    socket.data.relay.set(sessionId, budget);
+  }
+  return budget;
+}
+
+/** Binary frames are measured by their bytes, not by a JSON rendering of them. */
+function frameSize(payload: unknown): number {
+  if (typeof payload !== "object" || payload === null) return 0;
+  const frame = (payload as { frame?: unknown }).frame;
+  return frame instanceof Uint8Array ? frame.byteLength : jsonSize(payload);
+}

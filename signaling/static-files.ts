@@ -1,0 +1,56 @@
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { extname, join, normalize, resolve, sep } from "node:path";
+
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".json": "application/json",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".ico": "image/x-icon",
+  ".wasm": "application/wasm",
+  ".webmanifest": "application/manifest+json",
+  ".txt": "text/plain; charset=utf-8",
+};
+
+/** Page routes: `/` is the client, `/provider` the provider page; anything else is a file under the root. */
+const PAGES: Record<string, string[]> = {
+  "/": ["index.html"],
+  "/provider": ["provider.html", "provider/index.html"],
+  "/provider/": ["provider.html", "provider/index.html"],
+};
+
+/**
+ * Serves the built pages from `root` (GET and HEAD only). Paths are resolved inside `root`;
+ * anything that would escape it is not found. Returns false when nothing matched.
+ */
+export async function serveStatic(root: string, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  if (req.method !== "GET" && req.method !== "HEAD") return false;
+  let pathname: string;
+  try {
+    pathname = decodeURIComponent(new URL(req.url ?? "/", "http://x").pathname);
+  } catch {
+    return false;
+  }
+  const base = resolve(root);
+  const candidates = PAGES[pathname] ?? [pathname];
+  for (const candidate of candidates) {
+    const file = resolve(join(base, normalize(candidate)));
+    if (file !== base && !file.startsWith(base + sep)) return false;
+    const info = await stat(file).catch(() => undefined);
+    if (!info?.isFile()) continue;
+    res.writeHead(200, {
+      "content-type": TYPES[extname(file)] ?? "application/octet-stream",
+      "content-length": info.size,
+      "x-content-type-options": "nosniff",
+    });
+    if (req.method === "HEAD") res.end();
+    else createReadStream(file).pipe(res);
+    return true;
+  }
+  return false;
+}

@@ -1,0 +1,117 @@
+import { beforeEach, describe, expect, it } from "vitest";
+import type { ProviderDirectory, ProviderRecord } from "../../signaling/directory/directory";
+import { flat, PAYOUT } from "./helpers";
+
+/** The one suite every directory store must pass (in-memory and Redis run it as is). */
+export function directorySuite(name: string, make: () => Promise<ProviderDirectory>): void {
+  describe(`provider directory: ${name}`, () => {
+    let dir: ProviderDirectory;
+    beforeEach(async () => {
+      dir = await make();
+    });
+
+    const rec = (key: string, socketId: string, models = ["m1"], capacity = 2): ProviderRecord => ({
+      identityKey: key,
+      socketId,
+      payout: PAYOUT,
+      models: models.map((model, i) => ({ model, price: flat(10n ** 12n - BigInt(i)) })),
+      capacity,
+      device: { adapter: "gpu", memoryMB: 8192, shaderF16: true },
+      registeredAt: 1000,
+    });
+
+    it("registers, lists by model and in full, with exact bigint prices", async () => {
+      await dir.register(rec("a", "s1", ["m1", "m2"]), 5);
+      await dir.register(rec("b", "s2", ["m2"]), 6);
+      expect((await dir.providersFor("m1")).map((p) => p.identityKey)).toEqual(["a"]);
+      expect((await dir.providersFor("m2")).map((p) => p.identityKey).sort()).toEqual(["a", "b"]);
+      expect(await dir.providersFor("none")).toEqual([]);
+      const [a] = await dir.providersFor("m1");
+      expect(a).toMatchObject({
+        ...rec("a", "s1", ["m1", "m2"]),
+        load: 0,
+        active: 0,
+        failures: 0,
+        seenAt: 5,
+      });
+      expect(a!.models[0]!.price.nanoPerToken).toBe(10n ** 12n);
+      expect((await dir.all()).length).toBe(2);
+    });
+
+    it("replaces an entry on re-registration: new socket, new models, counters reset", async () => {
+      await dir.register(rec("a", "s1", ["m1"]), 1);
+      expect(await dir.reserve("a", "s1", 2)).toBe(true);
+      await dir.register(rec("a", "s2", ["m2"]), 3);
+      expect(await dir.providersFor("m1")).toEqual([]);
+      expect(await dir.providersFor("m2")).toMatchObject([{ socketId: "s2", active: 0 }]);
+      // The old socket can no longer touch the entry.
+      expect(await dir.heartbeat("a", "s1", 1, 4)).toBe(false);
+      expect(await dir.unregister("a", "s1")).toBe(false);
+      expect(await dir.reserve("a", "s1", 4)).toBe(false);
+      expect((await dir.all()).length).toBe(1);
+    });
+
+    it("unregisters only for the owning socket", async () => {
+      await dir.register(rec("a", "s1"), 1);
+      expect(await dir.unregister("a", "s1")).toBe(true);
+      expect(await dir.all()).toEqual([]);
+      expect(await dir.providersFor("m1")).toEqual([]);
+      expect(await dir.unregister("a", "s1")).toBe(false);
+    });
+
+    it("heartbeats record load and time", async () => {
+      await dir.register(rec("a", "s1"), 1);
+      expect(await dir.heartbeat("a", "s1", 1, 9)).toBe(true);
+      expect(await dir.providersFor("m1")).toMatchObject([{ load: 1, seenAt: 9 }]);
+      expect(await dir.heartbeat("zz", "s1", 1, 9)).toBe(false);
+    });
+
+    it("reserves up to capacity, counting reported load, and releases", async () => {
+      await dir.register(rec("a", "s1", ["m1"], 2), 1);
+      expect(await dir.reserve("a", "s1", 2)).toBe(true);
+      expect(await dir.reserve("a", "s1", 3)).toBe(true);
+      expect(await dir.reserve("a", "s1", 4)).toBe(false);
+      expect(await dir.providersFor("m1")).toMatchObject([{ active: 2, lastAssignedAt: 3 }]);
+      await dir.release("a", "s1");
+      await dir.heartbeat("a", "s1", 2, 5);
+      expect(await dir.reserve("a", "s1", 6)).toBe(false);
+      await dir.heartbeat("a", "s1", 0, 7);
+      expect(await dir.reserve("a", "s1", 8)).toBe(true);
+      await dir.release("a", "s1");
+      await dir.release("a", "s1");
+      await dir.release("a", "s1");
+      expect(await dir.providersFor("m1")).toMatchObject([{ active: 0 }]);
+    });
+
+    it("never hands out more than capacity under concurrent reservations", async () => {
+      await dir.register(rec("a", "s1", ["m1"], 3), 1);
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => dir.reserve("a", "s1", i)));
+      expect(results.filter(Boolean)).toHaveLength(3);
+    });
+
+    it("records failures", async () => {
+      await dir.register(rec("a", "s1"), 1);
+      await dir.recordFailure("a", "s1", 50);
+      await dir.recordFailure("a", "s1", 60);
+      await dir.recordFailure("a", "other", 70);
+      expect(await dir.providersFor("m1")).toMatchObject([{ failures: 2, lastFailureAt: 60 }]);
+    });
+
+    it("closes a session exactly once", async () => {
+      const session = {
+        sessionId: "sess1",
+        identityKey: "a",
+        providerSocketId: "s1",
+        requesterSocketId: "r1",
+        model: "m1",
+        createdAt: Date.now(),
+      };
+      await dir.openSession(session);
+      expect(await dir.sessionCount()).toBe(1);
+      const [first, second] = await Promise.all([dir.closeSession("sess1"), dir.closeSession("sess1")]);
+      expect([first, second].filter(Boolean)).toEqual([session]);
+      expect(await dir.sessionCount()).toBe(0);
+      expect(await dir.closeSession("nope")).toBeUndefined();
+    });
+  });
+}

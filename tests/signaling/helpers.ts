@@ -1,0 +1,166 @@
+import { io as connectClient, type Socket } from "socket.io-client";
+import {
+  encodePublicKey,
+  fromHex,
+  generateKeyPair,
+  type KeyPair,
+  type ModelPrice,
+  maxPriceToWire,
+  priceToWire,
+  registrationClaims,
+  registrationMessage,
+  sign,
+  toHex,
+} from "../../protocol";
+import { createLogger } from "../../signaling/logger";
+import { createSignalingServer, type SignalingOptions, type SignalingServer } from "../../signaling/server";
+
+export const PAYOUT = `0:${"ab".repeat(32)}`;
+
+/** A logger that keeps every line, so tests can read what the server would have logged. */
+export function captureLogger(level = "debug") {
+  const lines: string[] = [];
+  const logger = createLogger(level, { write: (line: string) => void lines.push(line) });
+  return { logger, lines };
+}
+
+const open: { servers: SignalingServer[]; sockets: Socket[] } = { servers: [], sockets: [] };
+
+export async function startServer(options: SignalingOptions = {}) {
+  const server = createSignalingServer({
+    port: 0,
+    host: "127.0.0.1",
+    logger: options.logger ?? createLogger("silent"),
+    shutdownGraceMs: 0,
+    ...options,
+  });
+  open.servers.push(server);
+  const { url, port } = await server.start();
+  return { server, url, port };
+}
+
+export function connect(url: string, opts: { reconnection?: boolean } = {}): Promise<Socket> {
+  const socket = connectClient(url, {
+    transports: ["websocket"],
+    forceNew: true,
+    reconnection: opts.reconnection ?? false,
+    reconnectionDelay: 50,
+    reconnectionDelayMax: 200,
+  });
+  open.sockets.push(socket);
+  return new Promise((resolve, reject) => {
+    socket.once("connect", () => resolve(socket));
+    socket.once("connect_error", reject);
+  });
+}
+
+/** Closes every socket and server the test opened. */
+export async function cleanup(): Promise<void> {
+  for (const s of open.sockets.splice(0)) s.disconnect();
+  await Promise.all(open.servers.splice(0).map((s) => s.close()));
+}
+
+export function call<T = Record<string, unknown>>(
+  socket: Socket,
+  event: string,
+  payload: unknown,
+): Promise<T> {
+  return socket.timeout(5_000).emitWithAck(event, payload) as Promise<T>;
+}
+
+export function next<T = Record<string, unknown>>(socket: Socket, event: string): Promise<T> {
+  return new Promise((resolve) => socket.once(event, (msg: T) => resolve(msg)));
+}
+
+export const flat = (nano: bigint): ModelPrice => ({
+  nanoPerToken: nano,
+  promptMultiplierBps: 10_000,
+  completionMultiplierBps: 10_000,
+});
+
+export interface ProviderSpec {
+  identity?: KeyPair;
+  models?: { model: string; price: ModelPrice }[];
+  capacity?: number;
+  /** How the provider answers offers: accept (default), refuse, or stay silent. */
+  answer?: "accept" | "refuse" | "silent";
+}
+
+/** Builds a signed registration for `challenge`. */
+export function signedRegistration(identity: KeyPair, challenge: string, spec: ProviderSpec = {}) {
+  const body = {
+    v: 1 as const,
+    identityKey: encodePublicKey(identity.publicKey),
+    challenge,
+    payout: PAYOUT,
+    models: (spec.models ?? [{ model: "m1", price: flat(10n) }]).map((m) => ({
+      model: m.model,
+      price: priceToWire(m.price),
+    })),
+    capacity: spec.capacity ?? 1,
+    device: { adapter: "test", memoryMB: 1024 },
+  };
+  const signature = sign(
+    identity.secretKey,
+    registrationMessage(fromHex(challenge, 32, "challenge"), registrationClaims(body)),
+  );
+  return { ...body, signature: toHex(signature) };
+}
+
+export interface TestProvider {
+  socket: Socket;
+  identity: KeyPair;
+  identityKey: string;
+  offers: Record<string, unknown>[];
+}
+
+/** Connects, answers offers as told, and registers (again after every reconnect, as a tab must). */
+export async function provider(url: string, spec: ProviderSpec = {}, opts: { reconnection?: boolean } = {}) {
+  const socket = await connect(url, opts);
+  const identity = spec.identity ?? generateKeyPair();
+  const p: TestProvider = { socket, identity, identityKey: encodePublicKey(identity.publicKey), offers: [] };
+  socket.on("session:offer", (offer: Record<string, unknown>, ack: (r: unknown) => void) => {
+    p.offers.push(offer);
+    if (spec.answer === "silent") return;
+    ack(spec.answer === "refuse" ? { ok: false, reason: "busy" } : { ok: true });
+  });
+  await register(socket, identity, spec);
+  socket.io.on("reconnect", () => void register(socket, identity, spec).catch(() => undefined));
+  return p;
+}
+
+export async function register(socket: Socket, identity: KeyPair, spec: ProviderSpec = {}) {
+  const { challenge } = await call<{ challenge: string }>(socket, "provider:challenge", { v: 1 });
+  const ack = await call<{ ok: boolean }>(
+    socket,
+    "provider:register",
+    signedRegistration(identity, challenge, spec),
+  );
+  if (!ack.ok) throw new Error(`registration refused: ${JSON.stringify(ack)}`);
+  return ack;
+}
+
+export function requestBody(model = "m1", maxNano = 100n, exclude?: string[]) {
+  return {
+    v: 1,
+    model,
+    maxPrice: maxPriceToWire({ promptNanoPerToken: maxNano, completionNanoPerToken: maxNano }),
+    sessionKey: encodePublicKey(generateKeyPair().publicKey),
+    ...(exclude ? { exclude } : {}),
+  };
+}
+
+export interface Granted {
+  ok: true;
+  sessionId: string;
+  provider: { identityKey: string; payout: string; price: Record<string, unknown> };
+  iceServers: unknown[];
+}
+export interface Refused {
+  ok: false;
+  error: { code: string; message: string };
+}
+
+export function requestSession(socket: Socket, body: unknown = requestBody()) {
+  return call<Granted | Refused>(socket, "session:request", body);
+}

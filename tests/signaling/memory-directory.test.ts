@@ -1,0 +1,4 @@
+import { MemoryDirectory } from "../../signaling/directory/memory-directory";
+import { directorySuite } from "./directory-suite";
+
+directorySuite("in-memory", async () => new MemoryDirectory());
