@@ -83,7 +83,12 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
         settled = true;
         clearTimeout(timer);
         const fp = direct.fingerprints();
-        resolve({ transport: direct, path: "direct", requesterFingerprint: fp.requester, providerFingerprint: fp.provider });
+        resolve({
+          transport: direct,
+          path: "direct",
+          requesterFingerprint: fp.requester,
+          providerFingerprint: fp.provider,
+        });
       },
       () => toRelay(true),
     );

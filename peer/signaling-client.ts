@@ -1,12 +1,14 @@
 import { io, type Socket } from "socket.io-client";
 import * as v from "valibot";
 import {
+  type DeviceFacts,
   DirectorySnapshot,
   encodePublicKey,
+  fromHex,
   type KeyPair,
   type MaxPrice,
-  maxPriceToWire,
   type ModelPrice,
+  maxPriceToWire,
   parseWith,
   priceToWire,
   registrationClaims,
@@ -16,8 +18,6 @@ import {
   SessionOffer,
   sign,
   toHex,
-  fromHex,
-  type DeviceFacts,
 } from "../protocol";
 
 /**
@@ -82,12 +82,18 @@ export class SignalingClient {
   }
 
   static connect(url: string, opts: { timeoutMs?: number } = {}): Promise<SignalingClient> {
-    const socket = io(url, { transports: ["websocket"], reconnection: true, timeout: opts.timeoutMs ?? 10_000 });
+    const socket = io(url, {
+      transports: ["websocket"],
+      reconnection: true,
+      timeout: opts.timeoutMs ?? 10_000,
+    });
     return new Promise((resolve, reject) => {
       socket.once("connect", () => resolve(new SignalingClient(socket)));
       socket.once("connect_error", (err: Error) => {
         socket.close();
-        reject(new SignalingError("UNREACHABLE", `cannot reach the signaling server at ${url}: ${err.message}`));
+        reject(
+          new SignalingError("UNREACHABLE", `cannot reach the signaling server at ${url}: ${err.message}`),
+        );
       });
     });
   }
@@ -102,10 +108,18 @@ export class SignalingClient {
       capacity: reg.capacity,
       device: reg.device,
     };
-    const signature = sign(reg.identity.secretKey, registrationMessage(fromHex(challenge.challenge, 32, "challenge"), registrationClaims(body)));
+    const signature = sign(
+      reg.identity.secretKey,
+      registrationMessage(fromHex(challenge.challenge, 32, "challenge"), registrationClaims(body)),
+    );
     const ack = parseWith(
       RegisterAck,
-      await this.call("provider:register", { v: 1, ...body, challenge: challenge.challenge, signature: toHex(signature) }),
+      await this.call("provider:register", {
+        v: 1,
+        ...body,
+        challenge: challenge.challenge,
+        signature: toHex(signature),
+      }),
       "registration",
     );
     this.registration = reg;
@@ -130,7 +144,12 @@ export class SignalingClient {
     });
   }
 
-  async requestSession(req: { model: string; maxPrice: MaxPrice; sessionKey: Uint8Array; exclude?: readonly string[] }): Promise<SessionGranted> {
+  async requestSession(req: {
+    model: string;
+    maxPrice: MaxPrice;
+    sessionKey: Uint8Array;
+    exclude?: readonly string[];
+  }): Promise<SessionGranted> {
     const ack = await this.call("session:request", {
       v: 1,
       model: req.model,
@@ -153,7 +172,14 @@ export class SignalingClient {
   }
 
   /** Routes one session's relayed events to its handlers until `forget`. */
-  session(sessionId: string, handlers: { signal?: (d: SignalData) => void; frame?: (f: Uint8Array) => void; ended?: (reason: string) => void }): void {
+  session(
+    sessionId: string,
+    handlers: {
+      signal?: (d: SignalData) => void;
+      frame?: (f: Uint8Array) => void;
+      ended?: (reason: string) => void;
+    },
+  ): void {
     this.sessionHandlers.set(sessionId, { ...this.sessionHandlers.get(sessionId), ...handlers });
   }
 
@@ -188,7 +214,8 @@ export class SignalingClient {
       throw new SignalingError("TIMEOUT", `the signaling server did not answer ${event}`);
     }
     if (!ack || typeof ack !== "object") throw new SignalingError("MALFORMED", `bad answer to ${event}`);
-    if (!ack.ok) throw new SignalingError(ack.error?.code ?? "INTERNAL", ack.error?.message ?? `${event} refused`);
+    if (!ack.ok)
+      throw new SignalingError(ack.error?.code ?? "INTERNAL", ack.error?.message ?? `${event} refused`);
     return ack;
   }
 }

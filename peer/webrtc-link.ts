@@ -24,6 +24,8 @@ const DRAIN_POLL_MS = 5;
 export class WebRtcLink implements FrameTransport {
   private readonly peer: SimplePeer.Instance;
   private frameHandlers: ((frame: Uint8Array) => void)[] = [];
+  /** Frames that arrive before anyone listens (the peer may start its handshake first). */
+  private early: Uint8Array[] = [];
   private closeHandlers: ((reason?: Error) => void)[] = [];
   private closed = false;
   private readonly connected: Promise<void>;
@@ -38,7 +40,8 @@ export class WebRtcLink implements FrameTransport {
     this.peer.on("signal", (data: SignalData) => opts.sendSignal(data));
     this.peer.on("data", (data: Uint8Array) => {
       const frame = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-      for (const h of this.frameHandlers) h(frame);
+      if (this.frameHandlers.length === 0) this.early.push(frame);
+      else for (const h of this.frameHandlers) h(frame);
     });
     this.connected = new Promise((resolve, reject) => {
       this.peer.once("connect", () => resolve());
@@ -101,6 +104,9 @@ export class WebRtcLink implements FrameTransport {
 
   onFrame(handler: (frame: Uint8Array) => void): void {
     this.frameHandlers.push(handler);
+    const early = this.early;
+    this.early = [];
+    for (const f of early) handler(f);
   }
 
   onClose(handler: (reason?: Error) => void): void {

@@ -1,14 +1,15 @@
 import { Address } from "@ton/core";
+import { connectPeer } from "../peer/connect-peer";
+import { type SessionOffer, SignalingClient } from "../peer/signaling-client";
+import type { Wrtc } from "../peer/webrtc-link";
 import {
   acceptSession,
   decodePublicKey,
   type KeyPair,
   type ModelPrice,
   NETWORK_ID,
+  type SecureSession,
 } from "../protocol";
-import { connectPeer } from "../peer/connect-peer";
-import { type SessionOffer, SignalingClient } from "../peer/signaling-client";
-import type { Wrtc } from "../peer/webrtc-link";
 import type { Engine } from "./engines/engine";
 import { type HeldReceipts, MemoryHeldReceipts } from "./serving/held-receipts";
 import { type ServingEvent, SessionServer } from "./serving/session-server";
@@ -47,7 +48,7 @@ export const DEFAULT_CREDIT_WINDOW_TOKENS = 64;
 
 export class ProviderRuntime {
   private paused = false;
-  private readonly sessions = new Set<string>();
+  private readonly sessions = new Map<string, SecureSession>();
 
   private constructor(
     readonly signaling: SignalingClient,
@@ -88,7 +89,10 @@ export class ProviderRuntime {
     this.paused = false;
   }
 
+  /** Leaves the network: ends every session (as a closed tab would) and disconnects. */
   stop(): void {
+    for (const s of this.sessions.values()) s.close();
+    this.sessions.clear();
     this.signaling.close();
   }
 
@@ -120,12 +124,16 @@ export class ProviderRuntime {
         identity: this.opts.identity,
         expectedSessionKey: decodePublicKey(offer.sessionKey),
       });
-      this.sessions.add(offer.sessionId);
+      this.sessions.set(offer.sessionId, session);
       emit?.({ type: "session-open", sessionId: offer.sessionId, path: peer.path });
       session.onClose((reason) => {
         this.sessions.delete(offer.sessionId);
         this.signaling.endSession(offer.sessionId, "closed");
-        emit?.({ type: "session-closed", sessionId: offer.sessionId, ...(reason ? { reason: reason.name } : {}) });
+        emit?.({
+          type: "session-closed",
+          sessionId: offer.sessionId,
+          ...(reason ? { reason: reason.name } : {}),
+        });
       });
       new SessionServer(session, {
         engine: this.opts.engine,
@@ -139,7 +147,11 @@ export class ProviderRuntime {
       });
     } catch (err) {
       this.signaling.endSession(offer.sessionId, "handshake failed");
-      emit?.({ type: "session-failed", sessionId: offer.sessionId, reason: err instanceof Error ? err.name : "error" });
+      emit?.({
+        type: "session-failed",
+        sessionId: offer.sessionId,
+        reason: err instanceof Error ? err.name : "error",
+      });
     }
   }
 }

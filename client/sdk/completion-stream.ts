@@ -1,7 +1,9 @@
-import type { RequestResult } from "./requester-session";
 import type { ChatCompletion, ChatCompletionChunk, CompletionUsage } from "./openai-shapes";
+import type { RequestResult } from "./requester-session";
 
-type Run = (onText: (text: string, tokens: number) => void) => Promise<RequestResult & { provider: string; failovers: number }>;
+type Run = (
+  onText: (text: string, tokens: number) => void,
+) => Promise<RequestResult & { provider: string; failovers: number }>;
 
 let counter = 0;
 const newId = () => `chatcmpl-silk-${Date.now().toString(36)}-${(++counter).toString(36)}`;
@@ -21,7 +23,14 @@ export function completionFromResult(model: string, r: Awaited<ReturnType<Run>>)
     object: "chat.completion",
     created: Math.floor(Date.now() / 1000),
     model,
-    choices: [{ index: 0, message: { role: "assistant", content: r.text }, finish_reason: r.finishReason, logprobs: null }],
+    choices: [
+      {
+        index: 0,
+        message: { role: "assistant", content: r.text },
+        finish_reason: r.finishReason,
+        logprobs: null,
+      },
+    ],
     usage: usageOf(r),
   };
 }
@@ -31,10 +40,17 @@ export function completionFromResult(model: string, r: Awaited<ReturnType<Run>>)
  * text, then the finish reason, then (with include_usage, as OpenAI and WebLLM do) a last chunk
  * with empty choices and the usage. An error mid-stream is thrown from the iterator.
  */
-export function streamChunks(model: string, run: Run, includeUsage: boolean): AsyncIterable<ChatCompletionChunk> {
+export function streamChunks(
+  model: string,
+  run: Run,
+  includeUsage: boolean,
+): AsyncIterable<ChatCompletionChunk> {
   const id = newId();
   const created = Math.floor(Date.now() / 1000);
-  const chunk = (delta: ChatCompletionChunk["choices"][0]["delta"], finish: ChatCompletionChunk["choices"][0]["finish_reason"] = null): ChatCompletionChunk => ({
+  const chunk = (
+    delta: ChatCompletionChunk["choices"][0]["delta"],
+    finish: ChatCompletionChunk["choices"][0]["finish_reason"] = null,
+  ): ChatCompletionChunk => ({
     id,
     object: "chat.completion.chunk",
     created,
@@ -52,7 +68,8 @@ export function streamChunks(model: string, run: Run, includeUsage: boolean): As
   run((text) => push(chunk({ content: text }))).then(
     (r) => {
       push(chunk({}, r.finishReason));
-      if (includeUsage) push({ id, object: "chat.completion.chunk", created, model, choices: [], usage: usageOf(r) });
+      if (includeUsage)
+        push({ id, object: "chat.completion.chunk", created, model, choices: [], usage: usageOf(r) });
       done = true;
       wake?.();
     },

@@ -27,8 +27,8 @@ export class ProviderLostError extends ProviderError {
   /** Completion tokens of `partial`, and the nanoTON they cost. */
   readonly tokens: number;
   readonly cost: bigint;
-  constructor(partial: string, tokens: number, cost: bigint, cause?: unknown) {
-    super("PROVIDER_LOST", "the provider disconnected before the answer was complete");
+  constructor(partial: string, tokens: number, cost: bigint, cause?: unknown, message?: string) {
+    super("PROVIDER_LOST", message ?? "the provider disconnected before the answer was complete");
     this.name = "ProviderLostError";
     this.partial = partial;
     this.tokens = tokens;

@@ -1,4 +1,7 @@
 import { Address } from "@ton/core";
+import { connectPeer } from "../../peer/connect-peer";
+import { SignalingClient, SignalingError } from "../../peer/signaling-client";
+import type { Wrtc } from "../../peer/webrtc-link";
 import {
   decodePublicKey,
   encodePublicKey,
@@ -7,14 +10,16 @@ import {
   type MaxPrice,
   NETWORK_ID,
 } from "../../protocol";
-import { connectPeer } from "../../peer/connect-peer";
-import { SignalingClient, SignalingError } from "../../peer/signaling-client";
-import type { Wrtc } from "../../peer/webrtc-link";
-import { NoProviderError, ProviderLostError } from "./errors";
 import { completionFromResult, streamChunks } from "./completion-stream";
-import type { ChatCompletion, ChatCompletionChunk, ChatCompletionCreateParams, ModelEntry } from "./openai-shapes";
+import { NoProviderError, ProviderLostError } from "./errors";
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionCreateParams,
+  ModelEntry,
+} from "./openai-shapes";
 import { MemoryPaymentAccount, type PaymentAccount } from "./payment-account";
-import { type RequestInput, type RequestResult, RequesterSession } from "./requester-session";
+import { RequesterSession, type RequestInput, type RequestResult } from "./requester-session";
 
 /**
  * The requester SDK: `connect(...)`, then an OpenAI-compatible surface. One session per model is
@@ -41,9 +46,13 @@ export interface ConnectOptions {
 export interface SilkClient {
   readonly chat: {
     readonly completions: {
-      create(params: ChatCompletionCreateParams & { stream: true }): Promise<AsyncIterable<ChatCompletionChunk>>;
+      create(
+        params: ChatCompletionCreateParams & { stream: true },
+      ): Promise<AsyncIterable<ChatCompletionChunk>>;
       create(params: ChatCompletionCreateParams & { stream?: false | null }): Promise<ChatCompletion>;
-      create(params: ChatCompletionCreateParams): Promise<AsyncIterable<ChatCompletionChunk> | ChatCompletion>;
+      create(
+        params: ChatCompletionCreateParams,
+      ): Promise<AsyncIterable<ChatCompletionChunk> | ChatCompletion>;
     };
   };
   readonly models: { list(): Promise<{ object: "list"; data: ModelEntry[] }> };
@@ -75,7 +84,12 @@ class Client implements SilkClient {
     private readonly opts: ConnectOptions,
   ) {
     this.account = opts.account ?? new MemoryPaymentAccount();
-    this.chat = { completions: { create: ((params: ChatCompletionCreateParams) => this.create(params)) as SilkClient["chat"]["completions"]["create"] } };
+    this.chat = {
+      completions: {
+        create: ((params: ChatCompletionCreateParams) =>
+          this.create(params)) as SilkClient["chat"]["completions"]["create"],
+      },
+    };
     this.models = { list: () => this.listModels() };
   }
 
@@ -84,11 +98,17 @@ class Client implements SilkClient {
   }
 
   close(): void {
-    for (const s of this.sessions.values()) void s.then((x) => x.close(), () => undefined);
+    for (const s of this.sessions.values())
+      void s.then(
+        (x) => x.close(),
+        () => undefined,
+      );
     this.signaling.close();
   }
 
-  private async create(params: ChatCompletionCreateParams): Promise<AsyncIterable<ChatCompletionChunk> | ChatCompletion> {
+  private async create(
+    params: ChatCompletionCreateParams,
+  ): Promise<AsyncIterable<ChatCompletionChunk> | ChatCompletion> {
     const input: RequestInput = {
       model: params.model,
       messages: params.messages,
@@ -119,13 +139,28 @@ class Client implements SilkClient {
     let spentCompletion = 0;
     let spentCost = 0n;
     for (;;) {
-      const session = await this.sessionFor(input.model, exclude);
+      let session: RequesterSession;
+      try {
+        session = await this.sessionFor(input.model, exclude);
+      } catch (err) {
+        if (failovers === 0) throw err;
+        const why = err instanceof NoProviderError ? ` (${err.code})` : "";
+        throw new ProviderLostError(
+          partial,
+          spentCompletion,
+          spentCost,
+          err,
+          `the provider disconnected mid-answer and no other provider could continue it${why}`,
+        );
+      }
       const provider = encodePublicKey(session.providerKey);
       const attempt: RequestInput = partial
         ? {
             ...input,
             messages: [...input.messages, { role: "assistant", content: partial }],
-            ...(input.max_tokens !== undefined && { max_tokens: Math.max(1, input.max_tokens - spentCompletion) }),
+            ...(input.max_tokens !== undefined && {
+              max_tokens: Math.max(1, input.max_tokens - spentCompletion),
+            }),
           }
         : input;
       try {
@@ -232,8 +267,14 @@ class Client implements SilkClient {
           providers: m.providers,
           price: cheapest
             ? {
-                prompt_nanoton: ((cheapest.nanoPerToken * BigInt(cheapest.promptMultiplierBps)) / 10_000n).toString(),
-                completion_nanoton: ((cheapest.nanoPerToken * BigInt(cheapest.completionMultiplierBps)) / 10_000n).toString(),
+                prompt_nanoton: (
+                  (cheapest.nanoPerToken * BigInt(cheapest.promptMultiplierBps)) /
+                  10_000n
+                ).toString(),
+                completion_nanoton: (
+                  (cheapest.nanoPerToken * BigInt(cheapest.completionMultiplierBps)) /
+                  10_000n
+                ).toString(),
               }
             : null,
         };

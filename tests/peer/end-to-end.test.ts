@@ -1,0 +1,170 @@
+import wrtc from "@roamhq/wrtc";
+import { afterEach, describe, expect, it } from "vitest";
+import { ProviderLostError } from "../../client/sdk/errors";
+import type { ChatCompletionChunk } from "../../client/sdk/openai-shapes";
+import { connect, type SilkClient } from "../../client/sdk/silk-client";
+import { flatPrice, generateKeyPair } from "../../protocol";
+import { ProviderRuntime, type RuntimeEvent } from "../../provider/runtime";
+import { ScriptedEngine } from "../doubles/scripted-engine";
+import { cleanup, startServer } from "../signaling/helpers";
+
+const ESCROW = `0:${"11".repeat(32)}`;
+const PAYOUT = `0:${"22".repeat(32)}`;
+const MAX = { promptNanoPerToken: 100n, completionNanoPerToken: 100n };
+
+const runtimes: ProviderRuntime[] = [];
+const clients: SilkClient[] = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  for (const r of runtimes.splice(0)) r.stop();
+  await cleanup();
+});
+
+async function provider(
+  url: string,
+  engine: ScriptedEngine,
+  opts: { forceRelay?: boolean; events?: RuntimeEvent[] } = {},
+) {
+  const runtime = await ProviderRuntime.start({
+    signalingUrl: url,
+    identity: generateKeyPair(),
+    engine,
+    models: [{ model: "test-model", price: flatPrice(10n) }],
+    payout: PAYOUT,
+    capacity: 2,
+    wrtc,
+    ...(opts.forceRelay && { forceRelay: true }),
+    onEvent: (e) => opts.events?.push(e),
+  });
+  runtimes.push(runtime);
+  return runtime;
+}
+
+async function requester(url: string, opts: { forceRelay?: boolean } = {}) {
+  const client = await connect({
+    signalingUrl: url,
+    sessionKey: generateKeyPair(),
+    maxPrice: MAX,
+    escrow: ESCROW,
+    wrtc,
+    ...(opts.forceRelay && { forceRelay: true }),
+  });
+  clients.push(client);
+  return client;
+}
+
+describe("one question through the real signaling server and WebRTC (Node, wrtc)", () => {
+  it("streams an OpenAI-shaped answer with usage and cost", async () => {
+    const { url } = await startServer();
+    const events: RuntimeEvent[] = [];
+    await provider(url, new ScriptedEngine(), { events });
+    const client = await requester(url);
+
+    const models = await client.models.list();
+    expect(models.data.map((m) => m.id)).toEqual(["test-model"]);
+    expect(models.data[0]?.providers).toBe(1);
+
+    const stream = await client.chat.completions.create({
+      model: "test-model",
+      messages: [{ role: "user", content: "hello over webrtc" }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const chunks: ChatCompletionChunk[] = [];
+    for await (const c of stream) chunks.push(c);
+    const text = chunks.map((c) => c.choices[0]?.delta.content ?? "").join("");
+    expect(text).toBe("Echo: hello over webrtc");
+    expect(chunks.at(-2)?.choices[0]?.finish_reason).toBe("stop");
+    const usage = chunks.at(-1)?.usage;
+    expect(usage?.completion_tokens).toBe(4);
+    expect(BigInt(usage?.silk?.cost_nanoton ?? "0")).toBe(BigInt((usage?.prompt_tokens ?? 0) + 4) * 10n);
+    expect(events.some((e) => e.type === "session-open" && e.path === "direct")).toBe(true);
+
+    const whole = await client.chat.completions.create({
+      model: "test-model",
+      messages: [{ role: "user", content: "again" }],
+    });
+    expect(whole.choices[0]?.message.content).toBe("Echo: again");
+    expect(whole.object).toBe("chat.completion");
+  });
+
+  it("falls back to the relay, which carries only ciphertext", async () => {
+    const { url, server } = await startServer();
+    const relayed: Uint8Array[] = [];
+    server.io.on("connection", (socket) => {
+      socket.onAny((event: string, msg: { frame?: Uint8Array }) => {
+        if (event === "session:frame" && msg?.frame) relayed.push(new Uint8Array(msg.frame));
+      });
+    });
+    const events: RuntimeEvent[] = [];
+    await provider(url, new ScriptedEngine(), { forceRelay: true, events });
+    const client = await requester(url, { forceRelay: true });
+    const secret = "my secret prompt 12345";
+    const answer = await client.chat.completions.create({
+      model: "test-model",
+      messages: [{ role: "user", content: secret }],
+    });
+    expect(answer.choices[0]?.message.content).toBe(`Echo: ${secret}`);
+    expect(events.some((e) => e.type === "session-open" && e.path === "relay")).toBe(true);
+    expect(relayed.length).toBeGreaterThan(3);
+    const all = Buffer.concat(relayed.map((f) => Buffer.from(f))).toString("latin1");
+    expect(all).not.toContain("secret");
+    expect(all).not.toContain("Echo");
+    expect(all).not.toContain("request");
+  });
+
+  it("fails over when the provider vanishes mid-answer, and the answer continues", async () => {
+    const { url } = await startServer();
+    const long = Array.from({ length: 40 }, (_, i) => `w${i}`).join(" ");
+    const first = await provider(url, new ScriptedEngine({ tokenDelayMs: 20 }));
+    const client = await requester(url);
+    const stream = await client.chat.completions.create({
+      model: "test-model",
+      messages: [{ role: "user", content: long }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let text = "";
+    let usage: ChatCompletionChunk["usage"];
+    let killed = false;
+    for await (const c of stream) {
+      text += c.choices[0]?.delta.content ?? "";
+      usage = c.usage ?? usage;
+      if (!killed && text.split(" ").length > 5) {
+        killed = true;
+        // A second provider comes up, then the first one's tab is closed.
+        await provider(url, new ScriptedEngine({ reply: () => "continued." }));
+        first.stop();
+      }
+    }
+    expect(killed).toBe(true);
+    expect(text.startsWith("Echo: w0 w1 w2 w3")).toBe(true);
+    expect(text.endsWith("continued.")).toBe(true);
+    expect(usage?.silk?.failovers).toBe(1);
+  });
+
+  it("says clearly that it cannot continue when no other provider is left", async () => {
+    const { url } = await startServer();
+    const long = Array.from({ length: 40 }, (_, i) => `w${i}`).join(" ");
+    const only = await provider(url, new ScriptedEngine({ tokenDelayMs: 20 }));
+    const client = await requester(url);
+    const stream = await client.chat.completions.create({
+      model: "test-model",
+      messages: [{ role: "user", content: long }],
+      stream: true,
+    });
+    let seen = 0;
+    let text = "";
+    const failure = await (async () => {
+      for await (const c of stream) {
+        text += c.choices[0]?.delta.content ?? "";
+        if (++seen === 5) only.stop();
+      }
+    })().catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(ProviderLostError);
+    const lost = failure as ProviderLostError;
+    expect(lost.message).toMatch(/no other provider could continue it \(NO_MODEL\)/);
+    expect(lost.partial).toBe(text);
+    expect(lost.partial.startsWith("Echo: w0")).toBe(true);
+  });
+});
