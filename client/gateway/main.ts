@@ -1,0 +1,45 @@
+// `npm run gateway -- --escrow ADDRESS --max-price N`: an OpenAI-compatible endpoint on the network.
+import wrtc from "@roamhq/wrtc";
+import { loadOrCreateKey } from "../../peer/key-file";
+import { NETWORK_ID } from "../../protocol";
+import { connect } from "../sdk/silk-client";
+import { startGateway } from "./gateway-server";
+import { GATEWAY_USAGE, parseGatewayOptions } from "./options";
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof parseGatewayOptions>;
+  try {
+    config = parseGatewayOptions(process.argv.slice(2), process.env);
+  } catch (err) {
+    console.error(`${err instanceof Error ? err.message : String(err)}\n\n${GATEWAY_USAGE}`);
+    process.exit(2);
+  }
+  const { key } = loadOrCreateKey(config.keyFile);
+  const client = await connect({
+    signalingUrl: config.signalingUrl,
+    sessionKey: key,
+    maxPrice: config.maxPrice,
+    escrow: config.escrow,
+    network: NETWORK_ID[config.network],
+    wrtc,
+  });
+  const gateway = await startGateway({
+    client,
+    port: config.port,
+    host: config.host,
+    ...(config.apiKey ? { apiKey: config.apiKey } : {}),
+  });
+  console.log(`Silk gateway on ${gateway.url} (OpenAI-compatible); Ctrl-C to stop`);
+  const stop = async () => {
+    await gateway.close();
+    client.close();
+    process.exit(0);
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+}
+
+main().catch((err: unknown) => {
+  console.error(`gateway failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

@@ -1,0 +1,77 @@
+import { parseArgs } from "node:util";
+import { Address } from "@ton/core";
+import { type MaxPrice, NETWORK_ID, type NetworkName } from "../../protocol";
+
+/** Gateway configuration: flags, then environment, then defaults; each value checked here. */
+export interface GatewayConfig {
+  readonly signalingUrl: string;
+  readonly keyFile: string;
+  readonly maxPrice: MaxPrice;
+  readonly escrow: string;
+  readonly network: NetworkName;
+  readonly port: number;
+  readonly host: string;
+  readonly apiKey?: string;
+}
+
+export const GATEWAY_USAGE = `Usage: npm run gateway -- --escrow ADDRESS --max-price NANOTON [options]
+
+  --escrow ADDRESS     your escrow contract (receipts are drawn on it)     (SILK_ESCROW)
+  --max-price N        highest nanoTON per token you accept                (SILK_MAX_PRICE)
+  --max-prompt-price N highest nanoTON per prompt token (default: --max-price)  (SILK_MAX_PROMPT_PRICE)
+  --signaling URL      signaling server (default http://127.0.0.1:8787)    (SILK_SIGNALING_URL)
+  --key-file PATH      session key, created if missing (.silk/gateway.key) (SILK_KEY_FILE)
+  --network NAME       devnet, testnet or mainnet (default devnet)         (SILK_NETWORK)
+  --port N             (default 8788)                                      (SILK_GATEWAY_PORT)
+  --host H             (default 127.0.0.1: whoever reaches it spends)      (SILK_GATEWAY_HOST)
+  API key for callers: SILK_GATEWAY_API_KEY (environment only).`;
+
+export function parseGatewayOptions(argv: string[], env: NodeJS.ProcessEnv): GatewayConfig {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      escrow: { type: "string" },
+      "max-price": { type: "string" },
+      "max-prompt-price": { type: "string" },
+      signaling: { type: "string" },
+      "key-file": { type: "string" },
+      network: { type: "string" },
+      port: { type: "string" },
+      host: { type: "string" },
+    },
+    strict: true,
+  });
+  const get = (flag: keyof typeof values, envName: string) => values[flag] ?? env[envName];
+  const nano = (text: string | undefined, what: string) => {
+    if (!text || !/^(0|[1-9][0-9]{0,20})$/.test(text))
+      throw new Error(`${what} must be whole nanoTON per token`);
+    return BigInt(text);
+  };
+  const escrow = get("escrow", "SILK_ESCROW");
+  if (!escrow) throw new Error("--escrow (or SILK_ESCROW) is required");
+  try {
+    Address.parse(escrow);
+  } catch {
+    throw new Error(`--escrow ${escrow} is not a TON address`);
+  }
+  const completion = nano(get("max-price", "SILK_MAX_PRICE"), "--max-price");
+  const promptText = get("max-prompt-price", "SILK_MAX_PROMPT_PRICE");
+  const network = get("network", "SILK_NETWORK") ?? "devnet";
+  if (!(network in NETWORK_ID)) throw new Error("--network must be devnet, testnet or mainnet");
+  const port = Number(get("port", "SILK_GATEWAY_PORT") ?? "8788");
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error("--port must be a port number");
+  const apiKey = env.SILK_GATEWAY_API_KEY;
+  return {
+    signalingUrl: get("signaling", "SILK_SIGNALING_URL") ?? "http://127.0.0.1:8787",
+    keyFile: get("key-file", "SILK_KEY_FILE") ?? ".silk/gateway.key",
+    maxPrice: {
+      completionNanoPerToken: completion,
+      promptNanoPerToken: promptText ? nano(promptText, "--max-prompt-price") : completion,
+    },
+    escrow,
+    network: network as NetworkName,
+    port,
+    host: get("host", "SILK_GATEWAY_HOST") ?? "127.0.0.1",
+    ...(apiKey ? { apiKey } : {}),
+  };
+}

@@ -1,0 +1,38 @@
+import wrtc from "@roamhq/wrtc";
+import { loadOrCreateKey } from "../../peer/key-file";
+import { encodePublicKey, NETWORK_ID } from "../../protocol";
+import { HttpEngine } from "../engines/http-engine";
+import { ProviderRuntime, type RuntimeEvent } from "../runtime";
+import { FileHeldReceipts } from "./file-receipts";
+import type { HeadlessOptions } from "./options";
+
+/**
+ * The provider runtime in Node, in front of an OpenAI-compatible server: the same serving loop
+ * as the page, with WebRTC from @roamhq/wrtc and receipts kept in a file.
+ */
+export async function startHeadlessProvider(
+  o: HeadlessOptions,
+  onEvent?: (e: RuntimeEvent) => void,
+): Promise<{ runtime: ProviderRuntime; identityKey: string; receipts: FileHeldReceipts }> {
+  const { key } = loadOrCreateKey(o.keyFile);
+  const engine = new HttpEngine({
+    baseUrl: o.backend,
+    backendModel: () => o.backendModel,
+    ...(o.apiKey ? { apiKey: o.apiKey } : {}),
+  });
+  await engine.load(o.model);
+  const receipts = new FileHeldReceipts(o.receiptsFile);
+  const runtime = await ProviderRuntime.start({
+    signalingUrl: o.signalingUrl,
+    identity: key,
+    engine,
+    models: [{ model: o.model, price: o.price }],
+    payout: o.payout,
+    network: NETWORK_ID[o.network],
+    capacity: o.capacity,
+    receipts,
+    wrtc,
+    ...(onEvent ? { onEvent } : {}),
+  });
+  return { runtime, identityKey: encodePublicKey(key.publicKey), receipts };
+}

@@ -1,0 +1,127 @@
+import { parseArgs } from "node:util";
+import { Address } from "@ton/core";
+import { checkPrice, type ModelPrice, NETWORK_ID, type NetworkName } from "../../protocol";
+
+/**
+ * Configuration of the headless provider: flags win over environment variables, which win over
+ * defaults. Every value is checked here, with a message that says which one is wrong.
+ */
+export interface HeadlessOptions {
+  readonly signalingUrl: string;
+  readonly backend: string;
+  readonly backendModel: string;
+  readonly model: string;
+  readonly price: ModelPrice;
+  readonly payout: string;
+  readonly network: NetworkName;
+  readonly capacity: number;
+  readonly keyFile: string;
+  readonly receiptsFile: string;
+  readonly apiKey?: string;
+}
+
+export const HEADLESS_USAGE = `Usage: npm run provider -- --backend URL --model NAME --price NANOTON --payout ADDRESS [options]
+
+  --backend URL          OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1   (SILK_BACKEND)
+  --model NAME           model id to offer on the network                        (SILK_MODEL)
+  --backend-model NAME   the model's name on the backend, if different           (SILK_BACKEND_MODEL)
+  --price NANOTON        nanoTON per token                                       (SILK_PRICE)
+  --prompt-multiplier N  prompt token multiplier, basis points (10000 = 1x)      (SILK_PROMPT_BPS)
+  --completion-multiplier N                                                      (SILK_COMPLETION_BPS)
+  --payout ADDRESS       TON address that receipts pay                           (SILK_PAYOUT)
+  --signaling URL        signaling server (default http://127.0.0.1:8787)        (SILK_SIGNALING_URL)
+  --network NAME         devnet, testnet or mainnet (default devnet)             (SILK_NETWORK)
+  --capacity N           concurrent requests (default 1)                         (SILK_CAPACITY)
+  --key-file PATH        identity key, created if missing (.silk/provider.key)   (SILK_KEY_FILE)
+  --receipts-file PATH   receipts kept here (.silk/provider-receipts.json)       (SILK_RECEIPTS_FILE)
+  Backend API key: SILK_BACKEND_API_KEY (environment only, so it stays out of shell history).`;
+
+export class OptionsError extends Error {
+  override name = "OptionsError";
+}
+
+export function parseHeadlessOptions(argv: string[], env: NodeJS.ProcessEnv): HeadlessOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      backend: { type: "string" },
+      model: { type: "string" },
+      "backend-model": { type: "string" },
+      price: { type: "string" },
+      "prompt-multiplier": { type: "string" },
+      "completion-multiplier": { type: "string" },
+      payout: { type: "string" },
+      signaling: { type: "string" },
+      network: { type: "string" },
+      capacity: { type: "string" },
+      "key-file": { type: "string" },
+      "receipts-file": { type: "string" },
+    },
+    strict: true,
+  });
+  const need = (flag: string, envName: string): string => {
+    const v = (values as Record<string, string | undefined>)[flag] ?? env[envName];
+    if (!v) throw new OptionsError(`--${flag} (or ${envName}) is required`);
+    return v;
+  };
+  const opt = (flag: string, envName: string, fallback: string): string =>
+    (values as Record<string, string | undefined>)[flag] ?? env[envName] ?? fallback;
+  const integer = (text: string, what: string, min: number, max: number) => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new OptionsError(`${what} must be a whole number from ${min} to ${max}`);
+    return n;
+  };
+
+  const backend = need("backend", "SILK_BACKEND");
+  try {
+    new URL(backend);
+  } catch {
+    throw new OptionsError(`--backend ${backend} is not a URL`);
+  }
+  const model = need("model", "SILK_MODEL");
+  const priceText = need("price", "SILK_PRICE");
+  if (!/^(0|[1-9][0-9]*)$/.test(priceText)) throw new OptionsError("--price must be whole nanoTON per token");
+  let price: ModelPrice;
+  try {
+    price = checkPrice({
+      nanoPerToken: BigInt(priceText),
+      promptMultiplierBps: integer(
+        opt("prompt-multiplier", "SILK_PROMPT_BPS", "10000"),
+        "--prompt-multiplier",
+        0,
+        1_000_000,
+      ),
+      completionMultiplierBps: integer(
+        opt("completion-multiplier", "SILK_COMPLETION_BPS", "10000"),
+        "--completion-multiplier",
+        0,
+        1_000_000,
+      ),
+    });
+  } catch (err) {
+    throw new OptionsError((err as Error).message);
+  }
+  const payout = need("payout", "SILK_PAYOUT");
+  try {
+    Address.parse(payout);
+  } catch {
+    throw new OptionsError(`--payout ${payout} is not a TON address`);
+  }
+  const network = opt("network", "SILK_NETWORK", "devnet");
+  if (!(network in NETWORK_ID)) throw new OptionsError("--network must be devnet, testnet or mainnet");
+  const apiKey = env.SILK_BACKEND_API_KEY;
+  return {
+    signalingUrl: opt("signaling", "SILK_SIGNALING_URL", "http://127.0.0.1:8787"),
+    backend,
+    model,
+    backendModel: opt("backend-model", "SILK_BACKEND_MODEL", model),
+    price,
+    payout,
+    network: network as NetworkName,
+    capacity: integer(opt("capacity", "SILK_CAPACITY", "1"), "--capacity", 1, 64),
+    keyFile: opt("key-file", "SILK_KEY_FILE", ".silk/provider.key"),
+    receiptsFile: opt("receipts-file", "SILK_RECEIPTS_FILE", ".silk/provider-receipts.json"),
+    ...(apiKey ? { apiKey } : {}),
+  };
+}

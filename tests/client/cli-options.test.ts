@@ -1,0 +1,36 @@
+import { describe, expect, it } from "vitest";
+import { parseGatewayOptions } from "../../client/gateway/options";
+import { OptionsError, parseHeadlessOptions } from "../../provider/headless/options";
+
+const PAYOUT = `0:${"22".repeat(32)}`;
+
+describe("headless provider options", () => {
+  const base = ["--backend", "http://127.0.0.1:8080/v1", "--model", "m", "--price", "7", "--payout", PAYOUT];
+  it("reads flags, with environment and defaults behind them", () => {
+    const o = parseHeadlessOptions(base, { SILK_CAPACITY: "3", SILK_BACKEND_API_KEY: "k" });
+    expect(o).toMatchObject({ model: "m", backendModel: "m", capacity: 3, network: "devnet", apiKey: "k" });
+    expect(o.price.nanoPerToken).toBe(7n);
+    expect(parseHeadlessOptions([...base, "--capacity", "5"], { SILK_CAPACITY: "3" }).capacity).toBe(5);
+  });
+  it("says which value is wrong", () => {
+    expect(() => parseHeadlessOptions(base.slice(2), {})).toThrow(/--backend/);
+    expect(() => parseHeadlessOptions([...base, "--price", "1.5"], {})).toThrow(OptionsError);
+    expect(() => parseHeadlessOptions([...base.slice(0, 6), "--payout", "nope"], {})).toThrow(
+      /not a TON address/,
+    );
+    expect(() => parseHeadlessOptions([...base, "--network", "moon"], {})).toThrow(
+      /devnet, testnet or mainnet/,
+    );
+    expect(() => parseHeadlessOptions([...base, "--capacity", "0"], {})).toThrow(/--capacity/);
+  });
+});
+
+describe("gateway options", () => {
+  it("needs an escrow and a price, and defaults to loopback", () => {
+    const o = parseGatewayOptions(["--escrow", PAYOUT, "--max-price", "9"], {});
+    expect(o.host).toBe("127.0.0.1");
+    expect(o.maxPrice).toEqual({ promptNanoPerToken: 9n, completionNanoPerToken: 9n });
+    expect(() => parseGatewayOptions(["--max-price", "9"], {})).toThrow(/--escrow/);
+    expect(() => parseGatewayOptions(["--escrow", PAYOUT, "--max-price", "-1"], {})).toThrow(/nanoTON/);
+  });
+});
