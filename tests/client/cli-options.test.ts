@@ -31,6 +31,6 @@ describe("gateway options", () => {
     expect(o.host).toBe("127.0.0.1");
     expect(o.maxPrice).toEqual({ promptNanoPerToken: 9n, completionNanoPerToken: 9n });
     expect(() => parseGatewayOptions(["--max-price", "9"], {})).toThrow(/--escrow/);
-    expect(() => parseGatewayOptions(["--escrow", PAYOUT, "--max-price", "-1"], {})).toThrow(/nanoTON/);
+    expect(() => parseGatewayOptions(["--escrow", PAYOUT, "--max-price=-1"], {})).toThrow(/nanoTON/);
   });
 });
