@@ -1,0 +1,74 @@
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cleanup, startServer } from "../signaling/helpers";
+import { buildHarness } from "./build-harness";
+import { launchChromium } from "./chromium";
+
+type Answer = {
+  text: string;
+  finish: string | null;
+  usage: { completion_tokens: number; silk: { cost_nanoton: string } };
+};
+type ProviderApi = { paths(): string[]; generated(): number; active(): number; stop(): void };
+
+let url: string;
+let browser: Browser;
+
+beforeAll(async () => {
+  const staticDir = await buildHarness(["provider", "requester"]);
+  ({ url } = await startServer({ staticDir }));
+  browser = await launchChromium();
+}, 120_000);
+afterAll(async () => {
+  await browser?.close();
+  await cleanup();
+});
+
+/** Each party in its own browser context: separate storage, separate WebRTC stacks. */
+async function open(page: string): Promise<Page> {
+  const context = await browser.newContext();
+  const p = await context.newPage();
+  p.on("pageerror", (err) => console.error(`${page} page error:`, err.message));
+  await p.goto(`${url}/${page}`);
+  await p.waitForSelector("body[data-ready=true]", { state: "attached", timeout: 20_000 });
+  return p;
+}
+
+const ask = (page: Page, content: string, opts: { cancelAfter?: number } = {}) =>
+  page.evaluate(
+    ([c, o]) => (window as never as { silkAsk(c: string, o: unknown): Promise<unknown> }).silkAsk(c, o),
+    [content, opts] as const,
+  ) as Promise<Answer>;
+
+const providerApi = <T>(page: Page, fn: (api: ProviderApi) => T) =>
+  page.evaluate(`(${fn.toString()})(window.silkProvider)`) as Promise<T>;
+
+describe("two Chromium pages over real WebRTC, through the real signaling server", () => {
+  it("carries a question to the provider tab and the answer back, with usage and cost", async () => {
+    const provider = await open("provider.html");
+    const requester = await open("requester.html");
+    const answer = await ask(requester, "hello from one tab to another");
+    expect(answer.text).toBe("Echo: hello from one tab to another");
+    expect(answer.finish).toBe("stop");
+    expect(answer.usage.completion_tokens).toBe(7);
+    expect(BigInt(answer.usage.silk.cost_nanoton)).toBeGreaterThan(70n);
+    expect(await providerApi(provider, (api) => api.paths())).toEqual(["direct"]);
+    await provider.context().close();
+    await requester.context().close();
+  });
+
+  it("cancel stops the provider's engine", async () => {
+    const provider = await open("provider.html?delay=15");
+    const requester = await open("requester.html");
+    const long = Array.from({ length: 200 }, (_, i) => `w${i}`).join(" ");
+    const answer = await ask(requester, long, { cancelAfter: 5 });
+    expect(answer.finish).toBe("abort");
+    expect(answer.usage.completion_tokens).toBeLessThan(12);
+    const generated = await providerApi(provider, (api) => api.generated());
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await providerApi(provider, (api) => api.generated())).toBe(generated);
+    expect(await providerApi(provider, (api) => api.active())).toBe(0);
+    await provider.context().close();
+    await requester.context().close();
+  });
+});
