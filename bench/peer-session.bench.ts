@@ -25,10 +25,14 @@ const request: EngineRequest = { model: "test-model", messages: [{ role: "user",
 class StampingEngine extends ScriptedEngine {
   readonly stamps: number[] = [];
   override generate(req: EngineRequest, onChunk: ChunkSink, signal?: AbortSignal) {
-    return super.generate(req, (c) => {
-      this.stamps.push(performance.now());
-      return onChunk(c);
-    }, signal);
+    return super.generate(
+      req,
+      (c) => {
+        this.stamps.push(performance.now());
+        return onChunk(c);
+      },
+      signal,
+    );
   }
 }
 
@@ -46,8 +50,18 @@ async function throughSession(tokenDelayMs: number) {
   const engine = new StampingEngine({ reply, tokenDelayMs });
   let requester: WebRtcLink;
   let provider: WebRtcLink;
-  requester = new WebRtcLink({ initiator: true, iceServers: [], wrtc, sendSignal: (d) => provider.signal(d) });
-  provider = new WebRtcLink({ initiator: false, iceServers: [], wrtc, sendSignal: (d) => requester.signal(d) });
+  requester = new WebRtcLink({
+    initiator: true,
+    iceServers: [],
+    wrtc,
+    sendSignal: (d) => provider.signal(d),
+  });
+  provider = new WebRtcLink({
+    initiator: false,
+    iceServers: [],
+    wrtc,
+    sendSignal: (d) => requester.signal(d),
+  });
   await Promise.all([requester.waitConnected(10_000), provider.waitConnected(10_000)]);
   const fp = requester.fingerprints();
   const identity = generateKeyPair();
@@ -99,11 +113,16 @@ export default async function main(): Promise<void> {
     "added p50 ms": fmt(percentile(r.added, 50), 3),
     "added p99 ms": fmt(percentile(r.added, 99), 3),
   });
-  printTable(`Tokens through an encrypted WebRTC session vs the test engine called directly (${TOKENS} tokens)`, [
-    row("engine called directly", base),
-    row("session, engine unpaced (throughput; tokens queue)", flat),
-    row("session, engine paced ~1 ms/token (latency)", paced),
-  ]);
-  console.log("Both sides run in this one process, so their crypto (receipt signing and checking) shares one core.");
+  printTable(
+    `Tokens through an encrypted WebRTC session vs the test engine called directly (${TOKENS} tokens)`,
+    [
+      row("engine called directly", base),
+      row("session, engine unpaced (throughput; tokens queue)", flat),
+      row("session, engine paced ~1 ms/token (latency)", paced),
+    ],
+  );
+  console.log(
+    "Both sides run in this one process, so their crypto (receipt signing and checking) shares one core.",
+  );
   console.log("Targets: under 2 ms p50 added per token; at least 2,000 tokens/s in one session.");
 }

@@ -1,12 +1,15 @@
+import wrtc from "@roamhq/wrtc";
 import { Address } from "@ton/core";
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { OverReportError, ProviderError } from "../../client/sdk/errors";
 import { MemoryPaymentAccount } from "../../client/sdk/payment-account";
 import { RequesterSession } from "../../client/sdk/requester-session";
+import { WebRtcLink } from "../../peer/webrtc-link";
 import {
   acceptSession,
   costOf,
   encodeSignedReceipt,
+  type FrameTransport,
   generateKeyPair,
   initiateSession,
   type KeyPair,
@@ -37,14 +40,58 @@ interface Setup {
   sessionKey?: KeyPair;
 }
 
+type Link = {
+  transports: [FrameTransport, FrameTransport];
+  fingerprints: { requester: string; provider: string };
+};
+
+const links: WebRtcLink[] = [];
+afterEach(() => {
+  for (const l of links.splice(0)) l.close();
+});
+
+/** The same serving tests run over an in-memory pipe and over a real WebRTC data channel. */
+const TRANSPORTS: Record<string, () => Promise<Link>> = {
+  "in-memory pipe": async () => ({
+    transports: memoryPipe(),
+    fingerprints: { requester: "x", provider: "y" },
+  }),
+  "WebRTC (wrtc)": async () => {
+    let requester: WebRtcLink;
+    let provider: WebRtcLink;
+    requester = new WebRtcLink({
+      initiator: true,
+      iceServers: [],
+      wrtc,
+      sendSignal: (d) => provider.signal(d),
+    });
+    provider = new WebRtcLink({
+      initiator: false,
+      iceServers: [],
+      wrtc,
+      sendSignal: (d) => requester.signal(d),
+    });
+    links.push(requester, provider);
+    await Promise.all([requester.waitConnected(10_000), provider.waitConnected(10_000)]);
+    return { transports: [requester, provider], fingerprints: requester.fingerprints() };
+  },
+};
+
+let makeLink = TRANSPORTS["in-memory pipe"]!;
+
 async function connect(s: Setup = {}) {
   const identity = generateKeyPair();
   const sessionKey = s.sessionKey ?? generateKeyPair();
   const engine = s.engine ?? new ScriptedEngine();
   const held = s.held ?? new MemoryHeldReceipts();
   const events: ServingEvent[] = [];
-  const [a, b] = memoryPipe();
-  const p = { sessionId: "t", requesterFingerprint: "x", providerFingerprint: "y" };
+  const link = await makeLink();
+  const [a, b] = link.transports;
+  const p = {
+    sessionId: "t",
+    requesterFingerprint: link.fingerprints.requester,
+    providerFingerprint: link.fingerprints.provider,
+  };
   const [requesterSide, providerSide] = await Promise.all([
     initiateSession(a, { ...p, providerIdentity: identity.publicKey, sessionKey }),
     acceptSession(b, { ...p, identity }),
@@ -75,131 +122,146 @@ function options(sessionKey: KeyPair, account = new MemoryPaymentAccount()) {
   };
 }
 
+async function until(check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
 const ask = (content: string) => ({ model: "test-model", messages: [{ role: "user" as const, content }] });
 
-describe("a request through an encrypted session to the serving loop", () => {
-  it("streams the answer with usage, and the provider ends holding a receipt for exactly its cost", async () => {
-    const { requesterSide, sessionKey, held } = await connect();
-    const account = new MemoryPaymentAccount();
-    const requester = await RequesterSession.open(requesterSide, options(sessionKey, account));
-    const chunks: string[] = [];
-    const result = await requester.request(ask("one two three four five six"), (t) => chunks.push(t));
-    expect(result.text).toBe("Echo: one two three four five six");
-    expect(chunks.join("")).toBe(result.text);
-    expect(result.completionTokens).toBe(7);
-    expect(result.finishReason).toBe("stop");
-    expect(result.promptTokens).toBeLessThanOrEqual(maxPromptTokens(ask("").messages) + 30);
-    expect(result.cost).toBe(costOf({ promptTokens: result.promptTokens, completionTokens: 7 }, PRICE));
+describe.each(Object.keys(TRANSPORTS))(
+  "a request through an encrypted session to the serving loop, over %s",
+  (transport) => {
+    beforeEach(() => {
+      makeLink = TRANSPORTS[transport]!;
+    });
+    it("streams the answer with usage, and the provider ends holding a receipt for exactly its cost", async () => {
+      const { requesterSide, sessionKey, held } = await connect();
+      const account = new MemoryPaymentAccount();
+      const requester = await RequesterSession.open(requesterSide, options(sessionKey, account));
+      const chunks: string[] = [];
+      const result = await requester.request(ask("one two three four five six"), (t) => chunks.push(t));
+      expect(result.text).toBe("Echo: one two three four five six");
+      expect(chunks.join("")).toBe(result.text);
+      expect(result.completionTokens).toBe(7);
+      expect(result.finishReason).toBe("stop");
+      expect(result.promptTokens).toBeLessThanOrEqual(maxPromptTokens(ask("").messages) + 30);
+      expect(result.cost).toBe(costOf({ promptTokens: result.promptTokens, completionTokens: 7 }, PRICE));
 
-    await new Promise((r) => setTimeout(r, 20));
-    const best = await held.best(ESCROW);
-    expect(best?.receipt.amount).toBe(result.cost);
-    expect(best?.receipt.tokens).toBe(BigInt(result.promptTokens + 7));
-    expect((await account.last(PAYOUT))?.receipt.amount).toBe(result.cost);
+      await until(async () => (await held.best(ESCROW))?.receipt.amount === result.cost);
+      const best = await held.best(ESCROW);
+      expect(best?.receipt.amount).toBe(result.cost);
+      expect(best?.receipt.tokens).toBe(BigInt(result.promptTokens + 7));
+      expect((await account.last(PAYOUT))?.receipt.amount).toBe(result.cost);
 
-    // A second answer adds to the same cumulative receipt.
-    const second = await requester.request(ask("again"), () => undefined);
-    await new Promise((r) => setTimeout(r, 20));
-    expect((await held.best(ESCROW))?.receipt.amount).toBe(result.cost + second.cost);
-  });
+      // A second answer adds to the same cumulative receipt.
+      const second = await requester.request(ask("again"), () => undefined);
+      await until(async () => (await held.best(ESCROW))?.receipt.amount === result.cost + second.cost);
+      expect((await held.best(ESCROW))?.receipt.amount).toBe(result.cost + second.cost);
+    });
 
-  it("honours max_tokens and stop", async () => {
-    const { requesterSide, sessionKey } = await connect();
-    const requester = await RequesterSession.open(requesterSide, options(sessionKey));
-    const limited = await requester.request({ ...ask("a b c d e f"), max_tokens: 3 }, () => undefined);
-    expect(limited.finishReason).toBe("length");
-    expect(limited.completionTokens).toBe(3);
-    const stopped = await requester.request({ ...ask("a b STOP d"), stop: ["STOP"] }, () => undefined);
-    expect(stopped.text).toBe("Echo: a b ");
-  });
+    it("honours max_tokens and stop", async () => {
+      const { requesterSide, sessionKey } = await connect();
+      const requester = await RequesterSession.open(requesterSide, options(sessionKey));
+      const limited = await requester.request({ ...ask("a b c d e f"), max_tokens: 3 }, () => undefined);
+      expect(limited.finishReason).toBe("length");
+      expect(limited.completionTokens).toBe(3);
+      const stopped = await requester.request({ ...ask("a b STOP d"), stop: ["STOP"] }, () => undefined);
+      expect(stopped.text).toBe("Echo: a b ");
+    });
 
-  it("cancel stops the engine within a token or two, and bills only what streamed", async () => {
-    const engine = new ScriptedEngine({ tokenDelayMs: 5 });
-    const { requesterSide, sessionKey } = await connect({ engine });
-    const requester = await RequesterSession.open(requesterSide, options(sessionKey));
-    const abort = new AbortController();
-    let seen = 0;
-    const long = Array.from({ length: 200 }, (_, i) => `w${i}`).join(" ");
-    const result = await requester.request(
-      ask(long),
-      () => {
-        if (++seen === 5) abort.abort();
-      },
-      abort.signal,
-    );
-    expect(result.finishReason).toBe("abort");
-    expect(result.completionTokens).toBeGreaterThanOrEqual(5);
-    expect(result.completionTokens).toBeLessThanOrEqual(8);
-    const generated = engine.generatedTokens;
-    await new Promise((r) => setTimeout(r, 60));
-    expect(engine.generatedTokens).toBe(generated);
-    expect(engine.activeGenerations).toBe(0);
-  });
+    it("cancel stops the engine within a token or two, and bills only what streamed", async () => {
+      const engine = new ScriptedEngine({ tokenDelayMs: 5 });
+      const { requesterSide, sessionKey } = await connect({ engine });
+      const requester = await RequesterSession.open(requesterSide, options(sessionKey));
+      const abort = new AbortController();
+      let seen = 0;
+      const long = Array.from({ length: 200 }, (_, i) => `w${i}`).join(" ");
+      const result = await requester.request(
+        ask(long),
+        () => {
+          if (++seen === 5) abort.abort();
+        },
+        abort.signal,
+      );
+      expect(result.finishReason).toBe("abort");
+      expect(result.completionTokens).toBeGreaterThanOrEqual(5);
+      expect(result.completionTokens).toBeLessThanOrEqual(8);
+      const generated = engine.generatedTokens;
+      await new Promise((r) => setTimeout(r, 60));
+      expect(engine.generatedTokens).toBe(generated);
+      expect(engine.activeGenerations).toBe(0);
+    });
 
-  it("cuts off a requester that stops paying after the credit window", async () => {
-    const { requesterSide, sessionKey, events } = await connect({ creditWindowTokens: 5 });
-    const received: SessionMessage[] = [];
-    requesterSide.onMessage((m) => received.push(m));
-    const base = signReceipt(
-      { network: NETWORK_ID.devnet, escrow: ESCROW, payout: PAYOUT, keyEpoch: 0, tokens: 0n, amount: 0n },
-      sessionKey,
-    );
-    await requesterSide.send({ v: 1, t: "receipt", receipt: encodeSignedReceipt(base) });
-    const long = Array.from({ length: 50 }, (_, i) => `w${i}`).join(" ");
-    await requesterSide.send({ v: 1, t: "request", id: "free", ...ask(long) });
-    await new Promise((r) => setTimeout(r, 100));
-    const tokens = received.filter((m) => m.t === "tokens");
-    expect(tokens.length).toBe(5);
-    expect(received.some((m) => m.t === "credit-wait")).toBe(true);
-    expect(received.some((m) => m.t === "done")).toBe(false);
-    expect(events.some((e) => e.type === "credit-wait")).toBe(true);
-  });
+    it("cuts off a requester that stops paying after the credit window", async () => {
+      const { requesterSide, sessionKey, events } = await connect({ creditWindowTokens: 5 });
+      const received: SessionMessage[] = [];
+      requesterSide.onMessage((m) => received.push(m));
+      const base = signReceipt(
+        { network: NETWORK_ID.devnet, escrow: ESCROW, payout: PAYOUT, keyEpoch: 0, tokens: 0n, amount: 0n },
+        sessionKey,
+      );
+      await requesterSide.send({ v: 1, t: "receipt", receipt: encodeSignedReceipt(base) });
+      const long = Array.from({ length: 50 }, (_, i) => `w${i}`).join(" ");
+      await requesterSide.send({ v: 1, t: "request", id: "free", ...ask(long) });
+      await until(() => received.some((m) => m.t === "credit-wait"));
+      await new Promise((r) => setTimeout(r, 100)); // time in which nothing more may arrive
+      const tokens = received.filter((m) => m.t === "tokens");
+      expect(tokens.length).toBe(5);
+      expect(received.some((m) => m.t === "credit-wait")).toBe(true);
+      expect(received.some((m) => m.t === "done")).toBe(false);
+      expect(events.some((e) => e.type === "credit-wait")).toBe(true);
+    });
 
-  it("refuses a provider that over-reports tokens, and signs nothing for them", async () => {
-    const engine = new ScriptedEngine({ tokensPerChunk: 20, reply: () => "a b c" });
-    const { requesterSide, sessionKey, held } = await connect({ engine });
-    const account = new MemoryPaymentAccount();
-    const requester = await RequesterSession.open(requesterSide, options(sessionKey, account));
-    await expect(requester.request(ask("hi"), () => undefined)).rejects.toBeInstanceOf(OverReportError);
-    expect((await account.last(PAYOUT))?.receipt.amount ?? 0n).toBe(0n);
-    expect((await held.best(ESCROW))?.receipt.amount).toBe(0n);
-    expect(requester.isOpen).toBe(false);
-  });
+    it("refuses a provider that over-reports tokens, and signs nothing for them", async () => {
+      const engine = new ScriptedEngine({ tokensPerChunk: 20, reply: () => "a b c" });
+      const { requesterSide, sessionKey, held } = await connect({ engine });
+      const account = new MemoryPaymentAccount();
+      const requester = await RequesterSession.open(requesterSide, options(sessionKey, account));
+      await expect(requester.request(ask("hi"), () => undefined)).rejects.toBeInstanceOf(OverReportError);
+      expect((await account.last(PAYOUT))?.receipt.amount ?? 0n).toBe(0n);
+      expect((await held.best(ESCROW))?.receipt.amount).toBe(0n);
+      expect(requester.isOpen).toBe(false);
+    });
 
-  it("refuses requests past the queue with QUEUE_FULL, and serves the rest", async () => {
-    const engine = new ScriptedEngine({ tokenDelayMs: 10 });
-    const { requesterSide, sessionKey } = await connect({ engine, capacity: 1, maxWaiting: 1 });
-    const requester = await RequesterSession.open(requesterSide, options(sessionKey));
-    const results = await Promise.allSettled(
-      [1, 2, 3].map((i) => requester.request(ask(`q${i} x y`), () => undefined)),
-    );
-    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(2);
-    const refused = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
-    expect(refused.reason).toBeInstanceOf(ProviderError);
-    expect((refused.reason as ProviderError).code).toBe("QUEUE_FULL");
-    expect(engine.maxConcurrentGenerations).toBe(1);
-  });
+    it("refuses requests past the queue with QUEUE_FULL, and serves the rest", async () => {
+      const engine = new ScriptedEngine({ tokenDelayMs: 10 });
+      const { requesterSide, sessionKey } = await connect({ engine, capacity: 1, maxWaiting: 1 });
+      const requester = await RequesterSession.open(requesterSide, options(sessionKey));
+      const results = await Promise.allSettled(
+        [1, 2, 3].map((i) => requester.request(ask(`q${i} x y`), () => undefined)),
+      );
+      expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(2);
+      const refused = results.find((r) => r.status === "rejected") as PromiseRejectedResult;
+      expect(refused.reason).toBeInstanceOf(ProviderError);
+      expect((refused.reason as ProviderError).code).toBe("QUEUE_FULL");
+      expect(engine.maxConcurrentGenerations).toBe(1);
+    });
 
-  it("re-bases on the provider's receipt when the requester lost its state, if its own key signed it", async () => {
-    const held = new MemoryHeldReceipts();
-    const sessionKey = generateKeyPair();
-    const first = await connect({ held, sessionKey });
-    const r1 = await (await RequesterSession.open(first.requesterSide, options(sessionKey))).request(
-      ask("x"),
-      () => undefined,
-    );
-    await new Promise((r) => setTimeout(r, 20));
-    // Same key, fresh (empty) account: the provider's held receipt becomes the base.
-    const second = await connect({ held, sessionKey });
-    const requester = await RequesterSession.open(second.requesterSide, options(sessionKey));
-    const r2 = await requester.request(ask("y"), () => undefined);
-    await new Promise((r) => setTimeout(r, 20));
-    expect((await held.best(ESCROW))?.receipt.amount).toBe(r1.cost + r2.cost);
+    it("re-bases on the provider's receipt when the requester lost its state, if its own key signed it", async () => {
+      const held = new MemoryHeldReceipts();
+      const sessionKey = generateKeyPair();
+      const first = await connect({ held, sessionKey });
+      const r1 = await (await RequesterSession.open(first.requesterSide, options(sessionKey))).request(
+        ask("x"),
+        () => undefined,
+      );
+      await until(async () => (await held.best(ESCROW))?.receipt.amount === r1.cost);
+      // Same key, fresh (empty) account: the provider's held receipt becomes the base.
+      const second = await connect({ held, sessionKey });
+      const requester = await RequesterSession.open(second.requesterSide, options(sessionKey));
+      const r2 = await requester.request(ask("y"), () => undefined);
+      await until(async () => (await held.best(ESCROW))?.receipt.amount === r1.cost + r2.cost);
+      expect((await held.best(ESCROW))?.receipt.amount).toBe(r1.cost + r2.cost);
 
-    // A different key cannot adopt it: that receipt could inflate what it owes.
-    const third = await connect({ held });
-    await expect(
-      RequesterSession.open(third.requesterSide, options(third.sessionKey)),
-    ).rejects.toBeInstanceOf(ProviderError);
-  });
-});
+      // A different key cannot adopt it: that receipt could inflate what it owes.
+      const third = await connect({ held });
+      await expect(
+        RequesterSession.open(third.requesterSide, options(third.sessionKey)),
+      ).rejects.toBeInstanceOf(ProviderError);
+    });
+  },
+);
