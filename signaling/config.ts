@@ -36,6 +36,7 @@ export interface SignalingConfig {
   relayFramesPerSecond: number;
   /** Largest socket.io packet in bytes; larger ones close the connection (ws maxPayload). */
   maxPacketBytes: number;
+  /** On shutdown, how long to wait at most for the notices to reach clients before closing. */
   shutdownGraceMs: number;
   logLevel: string;
 }
@@ -67,7 +68,7 @@ export const DEFAULT_CONFIG: SignalingConfig = {
   relayBytesPerSecond: 1024 * 1024,
   relayFramesPerSecond: 200,
   maxPacketBytes: 100 * 1024,
-  shutdownGraceMs: 1_000,
+  shutdownGraceMs: 2_000,
   logLevel: "info",
 };
 

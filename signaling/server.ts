@@ -175,8 +175,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
         }
       }),
     );
-    if (config.shutdownGraceMs > 0 && sockets.length > 0)
-      await new Promise((r) => setTimeout(r, config.shutdownGraceMs));
+    await flushed(sockets, config.shutdownGraceMs);
     // Closing the transports (not a socket.io disconnect) lets clients reconnect on their own,
     // to this address once it is back or to another node behind the same name.
     httpServer.closeAllConnections();
@@ -219,6 +218,19 @@ function onConnection(ctx: ServerContext, socket: SilkSocket): void {
     );
   });
   ctx.log.debug({ socket: socket.id }, "connected");
+}
+
+/**
+ * Waits (at most `maxMs`) until every socket's outgoing buffer is written, so the shutdown notices
+ * queued above reach their clients before the transports close. engine.io keeps that buffer
+ * private, hence the cast; if it ever disappears we merely wait one short tick.
+ */
+async function flushed(sockets: SilkSocket[], maxMs: number): Promise<void> {
+  const deadline = Date.now() + maxMs;
+  const pending = () =>
+    sockets.some((s) => ((s.conn as unknown as { writeBuffer?: unknown[] }).writeBuffer?.length ?? 0) > 0);
+  do await new Promise((r) => setTimeout(r, 10));
+  while (pending() && Date.now() < deadline);
 }
 
 function clientIp(req: IncomingMessage, trustProxy: boolean): string {

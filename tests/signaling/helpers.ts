@@ -31,7 +31,6 @@ export async function startServer(options: SignalingOptions = {}) {
     port: 0,
     host: "127.0.0.1",
     logger: options.logger ?? createLogger("silent"),
-    shutdownGraceMs: 0,
     ...options,
   });
   open.servers.push(server);

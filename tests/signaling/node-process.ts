@@ -14,7 +14,7 @@ export interface NodeProcess {
 export async function startNode(env: Record<string, string>): Promise<NodeProcess> {
   const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", "signaling/main.ts"], {
     cwd: root,
-    env: { ...process.env, HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "info", SHUTDOWN_GRACE_MS: "0", ...env },
+    env: { ...process.env, HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let stderr = "";
