@@ -2,7 +2,7 @@ import type { Address } from "@ton/core";
 import {
   billablePromptTokens,
   ChannelClosedError,
-  type ChatMessage,
+  type ChatParams,
   decodeSignedReceipt,
   encodeSignedReceipt,
   equalBytes,
@@ -36,15 +36,7 @@ export interface RequesterSessionOptions {
   readonly timeoutMs?: number;
 }
 
-export interface RequestInput {
-  readonly model: string;
-  readonly messages: readonly ChatMessage[];
-  readonly max_tokens?: number;
-  readonly temperature?: number;
-  readonly top_p?: number;
-  readonly seed?: number;
-  readonly stop?: readonly string[];
-}
+export type RequestInput = ChatParams;
 
 export interface RequestResult {
   readonly text: string;

@@ -104,6 +104,17 @@ export const SessionMessage = v.variant("t", [
 
 export type ChatMessage = v.InferOutput<typeof ChatMessage>;
 export type ChatRequest = v.InferOutput<typeof ChatRequest>;
+
+/** A chat completion's parameters as both ends use them: the request without its envelope. */
+export interface ChatParams {
+  readonly model: string;
+  readonly messages: readonly ChatMessage[];
+  readonly max_tokens?: number;
+  readonly temperature?: number;
+  readonly top_p?: number;
+  readonly seed?: number;
+  readonly stop?: readonly string[];
+}
 export type TokensMessage = v.InferOutput<typeof TokensMessage>;
 export type DoneMessage = v.InferOutput<typeof DoneMessage>;
 export type AccountMessage = v.InferOutput<typeof AccountMessage>;

@@ -1,10 +1,9 @@
-import wrtc from "@roamhq/wrtc";
 import { Address } from "@ton/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { OverReportError, ProviderError } from "../../client/sdk/errors";
 import { MemoryPaymentAccount } from "../../client/sdk/payment-account";
 import { RequesterSession } from "../../client/sdk/requester-session";
-import { WebRtcLink } from "../../peer/webrtc-link";
+import type { WebRtcLink } from "../../peer/webrtc-link";
 import {
   acceptSession,
   costOf,
@@ -25,6 +24,7 @@ import { MemoryHeldReceipts } from "../../provider/serving/held-receipts";
 import { type ServingEvent, SessionServer } from "../../provider/serving/session-server";
 import { Slots } from "../../provider/serving/slots";
 import { ScriptedEngine } from "../doubles/scripted-engine";
+import { webrtcPair } from "../support/webrtc-pair";
 
 const ESCROW = Address.parse(`0:${"11".repeat(32)}`);
 const PAYOUT = Address.parse(`0:${"22".repeat(32)}`);
@@ -57,22 +57,8 @@ const TRANSPORTS: Record<string, () => Promise<Link>> = {
     fingerprints: { requester: "x", provider: "y" },
   }),
   "WebRTC (wrtc)": async () => {
-    let requester: WebRtcLink;
-    let provider: WebRtcLink;
-    requester = new WebRtcLink({
-      initiator: true,
-      iceServers: [],
-      wrtc,
-      sendSignal: (d) => provider.signal(d),
-    });
-    provider = new WebRtcLink({
-      initiator: false,
-      iceServers: [],
-      wrtc,
-      sendSignal: (d) => requester.signal(d),
-    });
+    const { requester, provider } = await webrtcPair();
     links.push(requester, provider);
-    await Promise.all([requester.waitConnected(10_000), provider.waitConnected(10_000)]);
     return { transports: [requester, provider], fingerprints: requester.fingerprints() };
   },
 };
