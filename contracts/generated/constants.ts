@@ -17,7 +17,6 @@ export const EscrowError = {
   AlreadyClosing: 214,
   Closing: 215,
   BadReceipt: 216,
-  UnexpectedStateInit: 217,
   UnknownOp: 65535,
 } as const;
 
@@ -36,6 +35,8 @@ export const EscrowParams = {
   STORAGE_RESERVE: 10000000n,
   MIN_CLAIM: 10000000n,
   CLAIM_GAS_LIMIT: 15000n,
+  KEY_ACTIVE: 4294967295n,
+  CLAIM_TAIL_GAS: 1399n,
 } as const;
 
 export const RegistryError = {

@@ -1,3 +1,4 @@
+import { x25519 } from "@noble/curves/ed25519.js";
 import { describe, expect, it } from "vitest";
 import {
   acceptSession,
@@ -13,7 +14,6 @@ import {
   type SessionMessage,
   TimeoutError,
 } from "../../protocol";
-import { x25519 } from "@noble/curves/ed25519.js";
 
 const FP_R = "sha-256 AA:BB:CC";
 const FP_P = "sha-256 DD:EE:FF";
@@ -71,7 +71,11 @@ describe("handshake over an in-memory channel", () => {
     const identity = generateKeyPair();
     const sessionKey = generateKeyPair();
     const [a, b] = memoryPipe();
-    const relay = { sessionId: "r", requesterFingerprint: RELAY_FINGERPRINT, providerFingerprint: RELAY_FINGERPRINT };
+    const relay = {
+      sessionId: "r",
+      requesterFingerprint: RELAY_FINGERPRINT,
+      providerFingerprint: RELAY_FINGERPRINT,
+    };
     await Promise.all([
       initiateSession(a, { ...relay, providerIdentity: identity.publicKey, sessionKey }),
       acceptSession(b, { ...relay, identity }),
@@ -84,7 +88,11 @@ describe("handshake against a man in the middle", () => {
     const expected = generateKeyPair();
     const impostor = generateKeyPair();
     const [a, b] = memoryPipe();
-    const requester = initiateSession(a, { ...params(), providerIdentity: expected.publicKey, sessionKey: generateKeyPair() });
+    const requester = initiateSession(a, {
+      ...params(),
+      providerIdentity: expected.publicKey,
+      sessionKey: generateKeyPair(),
+    });
     const provider = acceptSession(b, { ...params(), identity: impostor });
     await expect(requester).rejects.toBeInstanceOf(IdentityMismatchError);
     await expect(provider).rejects.toThrow();
@@ -93,7 +101,11 @@ describe("handshake against a man in the middle", () => {
   it("detects swapped DTLS fingerprints (a signaling server rewriting SDP)", async () => {
     const identity = generateKeyPair();
     const [a, b] = memoryPipe();
-    const requester = initiateSession(a, { ...params(), providerIdentity: identity.publicKey, sessionKey: generateKeyPair() });
+    const requester = initiateSession(a, {
+      ...params(),
+      providerIdentity: identity.publicKey,
+      sessionKey: generateKeyPair(),
+    });
     // The provider saw a different requester fingerprint: the server substituted its own certificate.
     const provider = acceptSession(b, { ...params(), requesterFingerprint: "sha-256 66:66:66", identity });
     await expect(requester).rejects.toBeInstanceOf(InvalidSignatureError);
@@ -110,7 +122,11 @@ describe("handshake against a man in the middle", () => {
         if (from === "b" && frame[0] === FRAME_REPLY) frame.set(mitmKey, 2);
         return frame;
       });
-      const requester = initiateSession(a, { ...params(), providerIdentity: identity.publicKey, sessionKey: generateKeyPair() });
+      const requester = initiateSession(a, {
+        ...params(),
+        providerIdentity: identity.publicKey,
+        sessionKey: generateKeyPair(),
+      });
       const provider = acceptSession(b, { ...params(), identity });
       await expect(requester).rejects.toBeInstanceOf(InvalidSignatureError);
       await expect(provider).rejects.toThrow();
@@ -120,8 +136,16 @@ describe("handshake against a man in the middle", () => {
   it("refuses a requester proving a different session key from the one announced", async () => {
     const identity = generateKeyPair();
     const [a, b] = memoryPipe();
-    const requester = initiateSession(a, { ...params(), providerIdentity: identity.publicKey, sessionKey: generateKeyPair() });
-    const provider = acceptSession(b, { ...params(), identity, expectedSessionKey: generateKeyPair().publicKey });
+    const requester = initiateSession(a, {
+      ...params(),
+      providerIdentity: identity.publicKey,
+      sessionKey: generateKeyPair(),
+    });
+    const provider = acceptSession(b, {
+      ...params(),
+      identity,
+      expectedSessionKey: generateKeyPair().publicKey,
+    });
     await expect(provider).rejects.toBeInstanceOf(HandshakeError);
     await requester.catch(() => undefined);
   });
@@ -129,7 +153,11 @@ describe("handshake against a man in the middle", () => {
   it("refuses a hello for another session id", async () => {
     const identity = generateKeyPair();
     const [a, b] = memoryPipe();
-    const requester = initiateSession(a, { ...params("other"), providerIdentity: identity.publicKey, sessionKey: generateKeyPair() });
+    const requester = initiateSession(a, {
+      ...params("other"),
+      providerIdentity: identity.publicKey,
+      sessionKey: generateKeyPair(),
+    });
     await expect(acceptSession(b, { ...params(), identity })).rejects.toBeInstanceOf(HandshakeError);
     await expect(requester).rejects.toThrow();
   });
@@ -138,7 +166,12 @@ describe("handshake against a man in the middle", () => {
     const [a] = memoryPipe(() => null);
     const identity = generateKeyPair();
     await expect(
-      initiateSession(a, { ...params(), timeoutMs: 50, providerIdentity: identity.publicKey, sessionKey: generateKeyPair() }),
+      initiateSession(a, {
+        ...params(),
+        timeoutMs: 50,
+        providerIdentity: identity.publicKey,
+        sessionKey: generateKeyPair(),
+      }),
     ).rejects.toBeInstanceOf(TimeoutError);
   });
 });
