@@ -4,6 +4,7 @@ import { compiled } from "../../contracts/compile";
 import { Escrow } from "../../contracts/wrappers/escrow";
 import { generateKeyPair, type KeyPair } from "../../protocol/identity";
 import { NETWORK_ID, type Receipt, type SignedReceipt, signReceipt } from "../../protocol/receipt";
+import { expectSuccess } from "./helpers";
 
 export const T0 = 1_800_000_000;
 export const CLOSE_DELAY = 3600;
@@ -36,8 +37,8 @@ export async function escrowFixture(): Promise<EscrowFixture> {
     ),
   );
   const key = generateKeyPair();
-  const r = await escrow.sendAddKey(owner.getSender(), { key: key.publicKey, value: DEPOSIT });
-  void r;
+  const deployed = await escrow.sendAddKey(owner.getSender(), { key: key.publicKey, value: DEPOSIT });
+  expectSuccess(deployed.transactions, escrow.address);
   const receipt = (amount: bigint, over: Partial<Receipt> = {}, signer: KeyPair = key): SignedReceipt =>
     signReceipt(
       {
