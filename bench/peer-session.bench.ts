@@ -9,7 +9,8 @@ import { MemoryPaymentAccount } from "../client/sdk/payment-account";
 import { RequesterSession } from "../client/sdk/requester-session";
 import { acceptSession, flatPrice, generateKeyPair, initiateSession, NETWORK_ID } from "../protocol";
 import type { ChunkSink, EngineRequest } from "../provider/engines/engine";
-import { MemoryHeldReceipts } from "../provider/serving/held-receipts";
+import { MemoryReceiptStore } from "../provider/receipt-store";
+import { heldIn } from "../provider/serving/held-receipts";
 import { SessionServer } from "../provider/serving/session-server";
 import { Slots } from "../provider/serving/slots";
 import { ScriptedEngine } from "../tests/doubles/scripted-engine";
@@ -62,7 +63,7 @@ async function throughSession(tokenDelayMs: number) {
     prices: new Map([["test-model", flatPrice(1n)]]),
     network: NETWORK_ID.devnet,
     payout,
-    receipts: new MemoryHeldReceipts(),
+    receipts: heldIn(new MemoryReceiptStore()),
     slots: new Slots(1, 1),
     creditWindowTokens: 64,
   });

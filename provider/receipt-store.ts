@@ -3,8 +3,8 @@ import {
   compareReceipts,
   decodeSignedReceipt,
   encodeSignedReceipt,
-  type Receipt,
   type SignedReceipt,
+  streamId,
 } from "../protocol/receipt";
 
 /**
@@ -32,9 +32,7 @@ export interface ReceiptStore {
   setClaimed(id: string, claimed: bigint): Promise<void>;
 }
 
-export function streamId(r: Receipt): string {
-  return `${r.network}/${r.escrow.toRawString()}/${r.payout.toRawString()}/${r.keyEpoch}`;
-}
+export { streamId };
 
 export function latestReceipt(record: StreamRecord): SignedReceipt {
   return decodeSignedReceipt(record.latest);

@@ -3,7 +3,7 @@ import { loadOrCreateKey } from "../../peer/key-file";
 import { encodePublicKey, NETWORK_ID } from "../../protocol";
 import { HttpEngine } from "../engines/http-engine";
 import { ProviderRuntime, type RuntimeEvent } from "../runtime";
-import { FileHeldReceipts } from "./file-receipts";
+import { FileReceiptStore } from "./file-receipt-store";
 import type { HeadlessOptions } from "./options";
 
 /**
@@ -13,7 +13,7 @@ import type { HeadlessOptions } from "./options";
 export async function startHeadlessProvider(
   o: HeadlessOptions,
   onEvent?: (e: RuntimeEvent) => void,
-): Promise<{ runtime: ProviderRuntime; identityKey: string; receipts: FileHeldReceipts }> {
+): Promise<{ runtime: ProviderRuntime; identityKey: string; receipts: FileReceiptStore }> {
   const { key } = loadOrCreateKey(o.keyFile);
   const engine = new HttpEngine({
     baseUrl: o.backend,
@@ -21,7 +21,7 @@ export async function startHeadlessProvider(
     ...(o.apiKey ? { apiKey: o.apiKey } : {}),
   });
   await engine.load(o.model);
-  const receipts = new FileHeldReceipts(o.receiptsFile);
+  const receipts = new FileReceiptStore(o.receiptsFile);
   const runtime = await ProviderRuntime.start({
     signalingUrl: o.signalingUrl,
     identity: key,
