@@ -170,9 +170,8 @@ export type ReceiptOrder = "newer" | "older" | "same" | "conflicting" | "unrelat
  * a sign that the signer is confused or hostile, never something to keep silently.
  */
 export function compareReceipts(a: Receipt, b: Receipt): ReceiptOrder {
-  if (a.network !== b.network || !a.escrow.equals(b.escrow) || !a.payout.equals(b.payout)) return "unrelated";
-  if (a.tokens === b.tokens && a.amount === b.amount)
-    return a.keyEpoch === b.keyEpoch ? "same" : "conflicting";
+  if (streamId(a) !== streamId(b)) return "unrelated";
+  if (a.tokens === b.tokens && a.amount === b.amount) return "same";
   if (a.tokens >= b.tokens && a.amount >= b.amount) return "newer";
   if (a.tokens <= b.tokens && a.amount <= b.amount) return "older";
   return "conflicting";
