@@ -204,6 +204,28 @@ describe.each(Object.keys(TRANSPORTS))(
       expect(events.some((e) => e.type === "credit-wait")).toBe(true);
     });
 
+    it("stops generating and frees its slot when the requester vanishes mid-answer", async () => {
+      const engine = new ScriptedEngine({ tokenDelayMs: 5 });
+      const { requesterSide, sessionKey } = await connect({ engine, capacity: 1, maxWaiting: 0 });
+      const requester = await RequesterSession.open(requesterSide, options(sessionKey));
+      const long = Array.from({ length: 200 }, (_, i) => `w${i}`).join(" ");
+      let seen = 0;
+      const lost = requester.request(ask(long), () => {
+        if (++seen === 3) requester.close();
+      });
+      await expect(lost).rejects.toBeInstanceOf(ProviderError);
+      await until(() => engine.activeGenerations === 0);
+      const generated = engine.generatedTokens;
+      expect(generated).toBeLessThan(20);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(engine.generatedTokens).toBe(generated);
+
+      // The slot is free again: a new session is served at once.
+      const next = await connect({ engine, capacity: 1, maxWaiting: 0 });
+      const again = await RequesterSession.open(next.requesterSide, options(next.sessionKey));
+      expect((await again.request(ask("still here"), () => undefined)).text).toBe("Echo: still here");
+    });
+
     it("refuses a provider that over-reports tokens, and signs nothing for them", async () => {
       const engine = new ScriptedEngine({ tokensPerChunk: 20, reply: () => "a b c" });
       const { requesterSide, sessionKey, held } = await connect({ engine });
