@@ -41,7 +41,11 @@ if (config.staticDir) {
   console.log("  (no built pages in dist/: run `npm run build` to serve them)");
 }
 console.log(`  signaling         ${url}  (health ${url}/healthz, metrics ${url}/metrics)`);
-console.log(devnet ? `  TON devnet        ${devnet.endpoint}  (faucet: POST ${devnet.url}/faucet)` : `  TON endpoint      ${env.TON_ENDPOINT}`);
+console.log(
+  devnet
+    ? `  TON devnet        ${devnet.endpoint}  (faucet: POST ${devnet.url}/faucet)`
+    : `  TON endpoint      ${env.TON_ENDPOINT}`,
+);
 console.log("Ctrl-C to stop.\n");
 
 let stopping = false;

@@ -3,6 +3,8 @@ import { loadOrCreateKey } from "../../peer/key-file";
 import { encodePublicKey, NETWORK_ID } from "../../protocol";
 import { HttpEngine } from "../engines/http-engine";
 import { ProviderRuntime, type RuntimeEvent } from "../runtime";
+import type { Settlement } from "../settlement";
+import { tonSettlement } from "../ton-settlement";
 import { FileReceiptStore } from "./file-receipt-store";
 import type { HeadlessOptions } from "./options";
 
@@ -13,7 +15,12 @@ import type { HeadlessOptions } from "./options";
 export async function startHeadlessProvider(
   o: HeadlessOptions,
   onEvent?: (e: RuntimeEvent) => void,
-): Promise<{ runtime: ProviderRuntime; identityKey: string; receipts: FileReceiptStore }> {
+): Promise<{
+  runtime: ProviderRuntime;
+  identityKey: string;
+  receipts: FileReceiptStore;
+  settlement?: Settlement;
+}> {
   const { key } = loadOrCreateKey(o.keyFile);
   const engine = new HttpEngine({
     baseUrl: o.backend,
@@ -22,6 +29,13 @@ export async function startHeadlessProvider(
   });
   await engine.load(o.model);
   const receipts = new FileReceiptStore(o.receiptsFile);
+  const settlement = o.tonEndpoint
+    ? tonSettlement({
+        endpoint: o.tonEndpoint,
+        store: receipts,
+        ...(o.tonApiKey ? { apiKey: o.tonApiKey } : {}),
+      })
+    : undefined;
   const runtime = await ProviderRuntime.start({
     signalingUrl: o.signalingUrl,
     identity: key,
@@ -31,8 +45,14 @@ export async function startHeadlessProvider(
     network: NETWORK_ID[o.network],
     capacity: o.capacity,
     receipts,
+    ...(settlement ? { settlement } : {}),
     wrtc,
     ...(onEvent ? { onEvent } : {}),
   });
-  return { runtime, identityKey: encodePublicKey(key.publicKey), receipts };
+  return {
+    runtime,
+    identityKey: encodePublicKey(key.publicKey),
+    receipts,
+    ...(settlement ? { settlement } : {}),
+  };
 }
