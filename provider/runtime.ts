@@ -10,6 +10,7 @@ import {
   NETWORK_ID,
   type SecureSession,
 } from "../protocol";
+import type { AccountGate } from "./account-gate";
 import type { Engine } from "./engines/engine";
 import { MemoryReceiptStore, type ReceiptStore } from "./receipt-store";
 import { heldIn } from "./serving/held-receipts";
@@ -37,6 +38,8 @@ export interface ProviderRuntimeOptions {
   readonly receipts?: ReceiptStore;
   /** Claims on chain as receipts arrive and when sessions end; without it receipts are only kept. */
   readonly settlement?: Settlement;
+  /** Checks each requester's escrow before serving (see account-gate.ts). */
+  readonly gate?: AccountGate;
   readonly wrtc?: Wrtc;
   readonly forceRelay?: boolean;
   readonly directTimeoutMs?: number;
@@ -140,6 +143,7 @@ export class ProviderRuntime {
         slots: this.slots,
         creditWindowTokens: this.opts.creditWindowTokens ?? DEFAULT_CREDIT_WINDOW_TOKENS,
         onEvent: emit,
+        ...(this.opts.gate ? { gate: this.opts.gate } : {}),
       });
       session.onClose((reason) => {
         this.sessions.delete(offer.sessionId);

@@ -99,6 +99,7 @@ export class RequesterSession {
     };
     let base: Receipt = (await opts.account.last(stream))?.receipt ?? { ...stream, tokens: 0n, amount: 0n };
     let reply = await sendBase(session, opts, base);
+    if (reply.refusal) throw new ProviderError(reply.refusal.code, reply.refusal.message);
     if (!reply.accepted && reply.receipt) {
       // The provider holds a newer receipt than ours (we lost state). Adopt it only if our own key
       // signed it for this escrow and payout: anything else could inflate what we would owe.

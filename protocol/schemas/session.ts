@@ -78,6 +78,8 @@ export const AccountMessage = v.object({
   t: v.literal("account"),
   receipt: v.optional(v.pipe(v.string(), v.maxLength(512))),
   accepted: v.boolean(),
+  /** Why the account was refused, when it was not for an older base (e.g. an unfunded escrow). */
+  refusal: v.optional(ErrorBody),
   prices: v.pipe(
     v.array(v.object({ model: ModelId, price: ModelPriceSchema })),
     v.maxLength(MAX_MODELS_PER_PROVIDER),

@@ -4,7 +4,7 @@ import { encodePublicKey, NETWORK_ID } from "../../protocol";
 import { HttpEngine } from "../engines/http-engine";
 import { ProviderRuntime, type RuntimeEvent } from "../runtime";
 import type { Settlement } from "../settlement";
-import { tonSettlement } from "../ton-settlement";
+import { connectTon } from "../ton-chain";
 import { FileReceiptStore } from "./file-receipt-store";
 import type { HeadlessOptions } from "./options";
 
@@ -29,13 +29,14 @@ export async function startHeadlessProvider(
   });
   await engine.load(o.model);
   const receipts = new FileReceiptStore(o.receiptsFile);
-  const settlement = o.tonEndpoint
-    ? tonSettlement({
+  const ton = o.tonEndpoint
+    ? connectTon({
         endpoint: o.tonEndpoint,
         store: receipts,
         ...(o.tonApiKey ? { apiKey: o.tonApiKey } : {}),
       })
     : undefined;
+  const settlement = ton?.settlement;
   const runtime = await ProviderRuntime.start({
     signalingUrl: o.signalingUrl,
     identity: key,
@@ -45,7 +46,7 @@ export async function startHeadlessProvider(
     network: NETWORK_ID[o.network],
     capacity: o.capacity,
     receipts,
-    ...(settlement ? { settlement } : {}),
+    ...(ton ? { settlement: ton.settlement, gate: ton.gate } : {}),
     wrtc,
     ...(onEvent ? { onEvent } : {}),
   });

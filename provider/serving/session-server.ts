@@ -18,6 +18,7 @@ import {
   streamId,
   verifyReceiptSignature,
 } from "../../protocol";
+import { type AccountGate, AccountRefusedError } from "../account-gate";
 import type { Engine } from "../engines/engine";
 import { SerialQueue } from "../engines/serial-queue";
 import { CreditWindow } from "./credit";
@@ -34,6 +35,8 @@ export interface ServingConfig {
   /** Tokens streamed past the last valid receipt before generation pauses. */
   readonly creditWindowTokens: number;
   readonly onEvent?: (e: ServingEvent) => void;
+  /** Checks the requester's escrow on chain before serving it; without it, anyone is served. */
+  readonly gate?: AccountGate;
 }
 
 export type ServingEvent =
@@ -127,6 +130,21 @@ export class SessionServer {
 
   /** The first receipt sets the base: the requester's cumulative totals with this payout address. */
   private async openAccount(signed: SignedReceipt): Promise<void> {
+    const prices = [...this.config.prices].map(([model, price]) => ({ model, price: priceToWire(price) }));
+    try {
+      await this.config.gate?.check(signed.receipt, this.session.info.peerKey);
+    } catch (err) {
+      if (!(err instanceof AccountRefusedError)) throw err;
+      this.config.onEvent?.({ type: "refused", code: err.code });
+      await this.session.send({
+        v: 1,
+        t: "account",
+        accepted: false,
+        refusal: { code: err.code, message: err.message },
+        prices,
+      });
+      return;
+    }
     const held = await this.config.receipts.best(signed.receipt);
     const order = held ? compareReceipts(signed.receipt, held.receipt) : "newer";
     const accepted = order === "newer" || order === "same";
@@ -141,7 +159,7 @@ export class SessionServer {
       t: "account",
       accepted,
       ...(held || accepted ? { receipt: encodeSignedReceipt(accepted ? signed : held!) } : {}),
-      prices: [...this.config.prices].map(([model, price]) => ({ model, price: priceToWire(price) })),
+      prices,
     });
   }
 

@@ -10,7 +10,7 @@ import { Escrow } from "../../contracts/wrappers/escrow";
 import { flatPrice, generateKeyPair, NETWORK_ID, streamId } from "../../protocol";
 import { latestReceipt, MemoryReceiptStore } from "../../provider/receipt-store";
 import { ProviderRuntime } from "../../provider/runtime";
-import { tonSettlement } from "../../provider/ton-settlement";
+import { connectTon } from "../../provider/ton-chain";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import { cleanup, startServer } from "../signaling/helpers";
 
@@ -57,7 +57,11 @@ describe("a paid session: escrow on the devnet, answers over WebRTC, settlement 
     const payoutKeys = await mnemonicToPrivateKey(await mnemonicNew());
     const payout = WalletContractV5R1.create({ publicKey: payoutKeys.publicKey, workchain: 0 }).address;
     const store = new MemoryReceiptStore();
-    const settlement = tonSettlement({ endpoint: devnet.endpoint, store, policy: { retryBaseMs: 100 } });
+    const { settlement, gate } = connectTon({
+      endpoint: devnet.endpoint,
+      store,
+      policy: { retryBaseMs: 100 },
+    });
     const { url } = await startServer();
     const runtime = await ProviderRuntime.start({
       signalingUrl: url,
@@ -67,6 +71,7 @@ describe("a paid session: escrow on the devnet, answers over WebRTC, settlement 
       payout: payout.toString(),
       receipts: store,
       settlement,
+      gate,
       wrtc,
     });
 
@@ -106,6 +111,23 @@ describe("a paid session: escrow on the devnet, answers over WebRTC, settlement 
     const received = await client.getBalance(payout);
     expect(received).toBeGreaterThan(spent - toNano("0.01"));
     expect(received).toBeLessThan(spent);
+
+    // A key the escrow never authorised is refused before a single token, and says why.
+    const stranger = await connect({
+      signalingUrl: url,
+      sessionKey: generateKeyPair(),
+      keyEpoch: epoch,
+      maxPrice: { promptNanoPerToken: 1_000_000n, completionNanoPerToken: 1_000_000n },
+      escrow: escrow.address.toString(),
+      wrtc,
+    });
+    await expect(
+      stranger.chat.completions.create({
+        model: "test-model",
+        messages: [{ role: "user", content: "free lunch?" }],
+      }),
+    ).rejects.toMatchObject({ code: "KEY_NOT_AUTHORISED" });
+    stranger.close();
     runtime.stop();
   }, 60_000);
 });
