@@ -5,7 +5,8 @@ export function printTable(title: string, rows: Record<string, string | number>[
   const cols = Object.keys(first);
   const cells = rows.map((r) => cols.map((c) => String(r[c] ?? "")));
   const widths = cols.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
-  const line = (vals: string[]) => vals.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join("  ");
+  const line = (vals: string[]) =>
+    vals.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join("  ");
   console.log(`\n${title}`);
   console.log(line(cols));
   console.log(widths.map((w) => "-".repeat(w)).join("  "));
