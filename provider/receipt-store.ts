@@ -61,7 +61,13 @@ export function mergeReceipt(
 export class MemoryReceiptStore implements ReceiptStore {
   private readonly streams = new Map<string, StreamRecord>();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  /** `initial`: records restored from durable storage by a store that persists this one. */
+  constructor(
+    private readonly now: () => number = Date.now,
+    initial: readonly StreamRecord[] = [],
+  ) {
+    for (const r of initial) this.streams.set(r.id, r);
+  }
 
   async put(signed: SignedReceipt): Promise<"stored" | "older"> {
     const merged = mergeReceipt(this.streams.get(streamId(signed.receipt)), signed, this.now());

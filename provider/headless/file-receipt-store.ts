@@ -1,11 +1,11 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import type { SignedReceipt } from "../../protocol";
-import { mergeReceipt, type ReceiptStore, type StreamRecord, streamId } from "../receipt-store";
+import { MemoryReceiptStore, type ReceiptStore, type StreamRecord } from "../receipt-store";
 
 /**
- * The headless provider's receipts: the same ReceiptStore as in memory, kept in one JSON file.
- * Each change writes a temporary file and renames it over the old one, so a crash leaves the old
+ * The headless provider's receipts: the in-memory store, written to one JSON file after every
+ * change. Each write goes to a temporary file renamed over the old one, so a crash leaves the old
  * file or the new one, never half of either; `put` resolves only once the receipt is on disk.
  */
 interface StoredRecord {
@@ -15,44 +15,47 @@ interface StoredRecord {
 }
 
 export class FileReceiptStore implements ReceiptStore {
-  private readonly streams = new Map<string, StreamRecord>();
+  private readonly memory: MemoryReceiptStore;
 
   constructor(private readonly path: string) {
-    if (!existsSync(path)) return;
-    const stored = JSON.parse(readFileSync(path, "utf8")) as Record<string, StoredRecord>;
-    for (const [id, r] of Object.entries(stored)) {
-      this.streams.set(id, { id, latest: r.latest, claimed: BigInt(r.claimed), updatedAt: r.updatedAt });
-    }
+    const stored = existsSync(path)
+      ? (JSON.parse(readFileSync(path, "utf8")) as Record<string, StoredRecord>)
+      : {};
+    this.memory = new MemoryReceiptStore(
+      Date.now,
+      Object.entries(stored).map(([id, r]) => ({
+        id,
+        latest: r.latest,
+        claimed: BigInt(r.claimed),
+        updatedAt: r.updatedAt,
+      })),
+    );
   }
 
   async put(signed: SignedReceipt): Promise<"stored" | "older"> {
-    const merged = mergeReceipt(this.streams.get(streamId(signed.receipt)), signed, Date.now());
-    if (merged === "older") return "older";
-    this.streams.set(merged.id, merged);
-    this.save();
-    return "stored";
+    const result = await this.memory.put(signed);
+    if (result === "stored") await this.save();
+    return result;
   }
 
-  async get(id: string): Promise<StreamRecord | undefined> {
-    return this.streams.get(id);
+  get(id: string): Promise<StreamRecord | undefined> {
+    return this.memory.get(id);
   }
 
-  async list(): Promise<StreamRecord[]> {
-    return [...this.streams.values()];
+  list(): Promise<StreamRecord[]> {
+    return this.memory.list();
   }
 
   async setClaimed(id: string, claimed: bigint): Promise<void> {
-    const s = this.streams.get(id);
-    if (!s || claimed <= s.claimed) return;
-    this.streams.set(id, { ...s, claimed, updatedAt: Date.now() });
-    this.save();
+    await this.memory.setClaimed(id, claimed);
+    await this.save();
   }
 
-  private save(): void {
+  private async save(): Promise<void> {
     mkdirSync(dirname(this.path), { recursive: true });
     const out: Record<string, StoredRecord> = {};
-    for (const [id, r] of this.streams)
-      out[id] = { latest: r.latest, claimed: r.claimed.toString(), updatedAt: r.updatedAt };
+    for (const r of await this.memory.list())
+      out[r.id] = { latest: r.latest, claimed: r.claimed.toString(), updatedAt: r.updatedAt };
     const tmp = `${this.path}.tmp`;
     writeFileSync(tmp, JSON.stringify(out, null, 2), { mode: 0o600 });
     renameSync(tmp, this.path);
