@@ -46,14 +46,14 @@ const keyRecordValue = {
 };
 
 /**
- * escrow_storage$_ network:int32 keys:(HashmapE 256 KeyRecord) paid:(HashmapE 299 Coins)
+ * escrow_storage$_ paid:(HashmapE 299 Coins) network:int32 keys:(HashmapE 256 KeyRecord)
  *   owner:MsgAddressInt close_delay:uint32 unlock_at:uint32 next_epoch:uint32 = EscrowStorage;
  * The initial state: no keys, nothing paid, nothing closing, first epoch 1.
  */
 export function storeEscrowInit(c: EscrowConfig): (b: Builder) => void {
   return (b) => {
-    b.storeInt(c.network, 32)
-      .storeBit(false)
+    b.storeBit(false)
+      .storeInt(c.network, 32)
       .storeBit(false)
       .storeAddress(c.owner)
       .storeUint(c.closeDelay, 32)
@@ -63,9 +63,9 @@ export function storeEscrowInit(c: EscrowConfig): (b: Builder) => void {
 }
 
 export function loadEscrowState(s: Slice): EscrowState {
+  s.loadMaybeRef(); // paid: read through get_paid
   const network = s.loadInt(32);
   const keys = s.loadDict(Dictionary.Keys.BigUint(256), keyRecordValue);
-  s.loadMaybeRef(); // paid: read through get_paid
   const state: EscrowState = {
     network,
     keys,
