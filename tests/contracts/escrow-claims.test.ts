@@ -35,7 +35,6 @@ describe("Escrow claims", () => {
     expect((await f.balance(f.provider.address)) - providerBefore).toBe(
       out.value - providerTx.totalFees.coins,
     );
-    // console.log("DBG", computeOf(tx).gasUsed, tx.totalFees.coins, out.forwardFee, tx.description.type === "generic" && tx.description.computePhase.type === "vm" ? tx.description.computePhase.gasFees : 0);
     // All fees of the claim, paid out of the payout: under 0.004 TON.
     expect(amount - out.value).toBeLessThan(toNano("0.004"));
     expect(computeOf(tx).gasUsed).toBeLessThanOrEqual(EscrowParams.CLAIM_GAS_LIMIT);
