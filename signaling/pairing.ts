@@ -14,25 +14,28 @@ import { endSession, newSessionId } from "./sessions";
 export async function pair(ctx: ServerContext, socket: SilkSocket, req: SessionRequest): Promise<AckBody> {
   const started = performance.now();
   const exclude = new Set(req.exclude ?? []);
+  const { failureWindowMs } = ctx.config;
   let offers = 0;
   let unanswered = 0;
   let rounds = 0;
   // Each round either makes an offer or loses reservation races; bound both.
   while (offers < ctx.config.maxOfferAttempts && rounds++ < ctx.config.maxOfferAttempts * 4) {
     const now = Date.now();
-    const ranking = rankProviders(
-      await ctx.directory.providersFor(req.model),
-      { model: req.model, maxPrice: req.maxPrice, exclude },
-      { now, failureWindowMs: ctx.config.failureWindowMs, limit: 4 },
-    );
-    if (!ranking.ok) {
+    const pick = { model: req.model, maxPrice: req.maxPrice, exclude, now, failureWindowMs };
+    const chosen = await ctx.directory.reserveBest(pick);
+    if (!chosen) {
+      // Nobody fits: only now look at every provider, to say why.
+      const ranking = rankProviders(await ctx.directory.providersFor(req.model), pick, {
+        now,
+        failureWindowMs,
+        limit: 1,
+      });
+      if (ranking.ok) continue; // capacity freed meanwhile
       // After offers that failed, "nobody else" is reported as why those failed.
       if (offers === 0 || ranking.code === "ALL_BUSY")
         throw new SignalingError(ranking.code, ranking.message);
       break;
     }
-    const chosen = await reserveFirst(ctx, ranking.candidates, now);
-    if (!chosen) continue;
     offers++;
     const outcome = await offer(ctx, socket, req, chosen);
     if (outcome.kind === "accepted") {
@@ -60,13 +63,6 @@ export async function pair(ctx: ServerContext, socket: SilkSocket, req: SessionR
   if (unanswered > 0)
     throw new SignalingError("NO_ANSWER", `${unanswered} provider(s) did not answer in time; retry`);
   throw new SignalingError("ALL_BUSY", `every provider of ${req.model} at that price is busy; retry shortly`);
-}
-
-async function reserveFirst(ctx: ServerContext, candidates: readonly Candidate[], now: number) {
-  for (const c of candidates) {
-    if (await ctx.directory.reserve(c.provider.identityKey, c.provider.socketId, now)) return c;
-  }
-  return undefined;
 }
 
 type Outcome = { kind: "accepted"; sessionId: string } | { kind: "refused" } | { kind: "no-answer" };
