@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { OfferReply, PROTOCOL_VERSION, priceToWire, type SessionRequest } from "../protocol";
+import { type ModelPrice, OfferReply, PROTOCOL_VERSION, priceToWire, type SessionRequest } from "../protocol";
 import type { ServerContext, SilkSocket } from "./context";
 import { sessionRoom } from "./context";
 import { SignalingError } from "./errors";
@@ -48,7 +48,7 @@ export async function pair(ctx: ServerContext, socket: SilkSocket, req: SessionR
         provider: {
           identityKey: chosen.provider.identityKey,
           payout: chosen.provider.payout,
-          price: priceToWire(chosen.price),
+          price: wirePrice(chosen.price),
         },
         iceServers: ctx.config.iceServers,
       };
@@ -90,21 +90,22 @@ async function offer(
     createdAt: Date.now(),
   });
   socket.join(room);
-  // Published on the same Redis channel as the offer below, so the remote join lands first.
-  ctx.io.in(provider.socketId).socketsJoin(room);
+  // A provider on this node joins and is asked directly; one elsewhere through the adapter
+  // (broadcast with ack), its join published on the same Redis channel first, so it lands first.
+  const local = ctx.io.of("/").sockets.get(provider.socketId);
+  if (local) local.join(room);
+  else ctx.io.in(provider.socketId).socketsJoin(room);
 
   const payload = {
     v: PROTOCOL_VERSION,
     sessionId,
     model: req.model,
     sessionKey: req.sessionKey,
-    price: priceToWire(chosen.price),
+    price: wirePrice(chosen.price),
     iceServers: ctx.config.iceServers,
   };
   let reply: unknown;
   try {
-    // A provider on this node is asked directly; one elsewhere through the adapter (broadcast with ack).
-    const local = ctx.io.of("/").sockets.get(provider.socketId);
     reply = local
       ? await local.timeout(ctx.config.offerTimeoutMs).emitWithAck("session:offer", payload)
       : (
@@ -116,13 +117,27 @@ async function offer(
   } catch {
     reply = undefined;
   }
-  const parsed = v.safeParse(OfferReply, reply);
-  if (parsed.success && parsed.output.ok) {
+  // `{ ok: true, ... }` is what OfferReply accepts as a yes; only other answers need the schema.
+  const accepted = typeof reply === "object" && reply !== null && (reply as { ok?: unknown }).ok === true;
+  const parsed = accepted ? undefined : v.safeParse(OfferReply, reply);
+  if (accepted) {
     if (socket.connected) return { kind: "accepted", sessionId };
     await endSession(ctx, sessionId, "peer-disconnected", socket.id);
     return { kind: "refused" };
   }
   await endSession(ctx, sessionId, "offer-withdrawn", socket.id);
   // An explicit refusal is the provider's right; silence or junk counts as a failure.
-  return parsed.success ? { kind: "refused" } : { kind: "no-answer" };
+  return parsed?.success ? { kind: "refused" } : { kind: "no-answer" };
+}
+
+/** Wire form of each listing's price, built once (listings never change once registered). */
+const wirePrices = new WeakMap<ModelPrice, ReturnType<typeof priceToWire>>();
+
+function wirePrice(price: ModelPrice): ReturnType<typeof priceToWire> {
+  let wire = wirePrices.get(price);
+  if (!wire) {
+    wire = priceToWire(price);
+    wirePrices.set(price, wire);
+  }
+  return wire;
 }
