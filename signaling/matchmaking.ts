@@ -1,11 +1,15 @@
 import type { MaxPrice, ModelPrice } from "../protocol";
 import { BPS } from "../protocol";
-import type { ProviderState } from "./directory/directory";
+import type { Candidate, ProviderState } from "./directory/directory";
 import { usedCapacity } from "./directory/directory";
+
+export type { Candidate } from "./directory/directory";
 
 /**
  * Pure matchmaking policy: which providers may take a request, and in what order to offer it.
- * No I/O here; the pairing loop (pairing.ts) reserves capacity and talks to sockets.
+ * No I/O here. Pairing does not rank on every request: each directory keeps an index in this
+ * order (`reserveBest`); `rankProviders` is the reference the index is tested against, and the
+ * explanation when nobody fits.
  *
  * Order: providers without a recent failure before those with one (fewest failures first); then
  * cheapest (completion price, then prompt price); then least loaded relative to capacity; then the
@@ -25,11 +29,6 @@ export interface PolicyOptions {
   readonly failureWindowMs: number;
   /** How many candidates to return, best first (enough for the failover attempts). */
   readonly limit: number;
-}
-
-export interface Candidate {
-  readonly provider: ProviderState;
-  readonly price: ModelPrice;
 }
 
 export type NoMatchCode = "NO_MODEL" | "PRICE_TOO_LOW" | "ALL_BUSY";

@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { OfferReply, PROTOCOL_VERSION, priceToWire, type SessionRequest } from "../protocol";
+import { type ModelPrice, OfferReply, PROTOCOL_VERSION, priceToWire, type SessionRequest } from "../protocol";
 import type { ServerContext, SilkSocket } from "./context";
 import { sessionRoom } from "./context";
 import { SignalingError } from "./errors";
@@ -14,25 +14,28 @@ import { endSession, newSessionId } from "./sessions";
 export async function pair(ctx: ServerContext, socket: SilkSocket, req: SessionRequest): Promise<AckBody> {
   const started = performance.now();
   const exclude = new Set(req.exclude ?? []);
+  const { failureWindowMs } = ctx.config;
   let offers = 0;
   let unanswered = 0;
   let rounds = 0;
   // Each round either makes an offer or loses reservation races; bound both.
   while (offers < ctx.config.maxOfferAttempts && rounds++ < ctx.config.maxOfferAttempts * 4) {
     const now = Date.now();
-    const ranking = rankProviders(
-      await ctx.directory.providersFor(req.model),
-      { model: req.model, maxPrice: req.maxPrice, exclude },
-      { now, failureWindowMs: ctx.config.failureWindowMs, limit: 4 },
-    );
-    if (!ranking.ok) {
+    const pick = { model: req.model, maxPrice: req.maxPrice, exclude, now, failureWindowMs };
+    const chosen = await ctx.directory.reserveBest(pick);
+    if (!chosen) {
+      // Nobody fits: only now look at every provider, to say why.
+      const ranking = rankProviders(await ctx.directory.providersFor(req.model), pick, {
+        now,
+        failureWindowMs,
+        limit: 1,
+      });
+      if (ranking.ok) continue; // capacity freed meanwhile
       // After offers that failed, "nobody else" is reported as why those failed.
       if (offers === 0 || ranking.code === "ALL_BUSY")
         throw new SignalingError(ranking.code, ranking.message);
       break;
     }
-    const chosen = await reserveFirst(ctx, ranking.candidates, now);
-    if (!chosen) continue;
     offers++;
     const outcome = await offer(ctx, socket, req, chosen);
     if (outcome.kind === "accepted") {
@@ -45,7 +48,7 @@ export async function pair(ctx: ServerContext, socket: SilkSocket, req: SessionR
         provider: {
           identityKey: chosen.provider.identityKey,
           payout: chosen.provider.payout,
-          price: priceToWire(chosen.price),
+          price: wirePrice(chosen.price),
         },
         iceServers: ctx.config.iceServers,
       };
@@ -60,13 +63,6 @@ export async function pair(ctx: ServerContext, socket: SilkSocket, req: SessionR
   if (unanswered > 0)
     throw new SignalingError("NO_ANSWER", `${unanswered} provider(s) did not answer in time; retry`);
   throw new SignalingError("ALL_BUSY", `every provider of ${req.model} at that price is busy; retry shortly`);
-}
-
-async function reserveFirst(ctx: ServerContext, candidates: readonly Candidate[], now: number) {
-  for (const c of candidates) {
-    if (await ctx.directory.reserve(c.provider.identityKey, c.provider.socketId, now)) return c;
-  }
-  return undefined;
 }
 
 type Outcome = { kind: "accepted"; sessionId: string } | { kind: "refused" } | { kind: "no-answer" };
@@ -94,21 +90,22 @@ async function offer(
     createdAt: Date.now(),
   });
   socket.join(room);
-  // Published on the same Redis channel as the offer below, so the remote join lands first.
-  ctx.io.in(provider.socketId).socketsJoin(room);
+  // A provider on this node joins and is asked directly; one elsewhere through the adapter
+  // (broadcast with ack), its join published on the same Redis channel first, so it lands first.
+  const local = ctx.io.of("/").sockets.get(provider.socketId);
+  if (local) local.join(room);
+  else ctx.io.in(provider.socketId).socketsJoin(room);
 
   const payload = {
     v: PROTOCOL_VERSION,
     sessionId,
     model: req.model,
     sessionKey: req.sessionKey,
-    price: priceToWire(chosen.price),
+    price: wirePrice(chosen.price),
     iceServers: ctx.config.iceServers,
   };
   let reply: unknown;
   try {
-    // A provider on this node is asked directly; one elsewhere through the adapter (broadcast with ack).
-    const local = ctx.io.of("/").sockets.get(provider.socketId);
     reply = local
       ? await local.timeout(ctx.config.offerTimeoutMs).emitWithAck("session:offer", payload)
       : (
@@ -120,13 +117,27 @@ async function offer(
   } catch {
     reply = undefined;
   }
-  const parsed = v.safeParse(OfferReply, reply);
-  if (parsed.success && parsed.output.ok) {
+  // `{ ok: true, ... }` is what OfferReply accepts as a yes; only other answers need the schema.
+  const accepted = typeof reply === "object" && reply !== null && (reply as { ok?: unknown }).ok === true;
+  const parsed = accepted ? undefined : v.safeParse(OfferReply, reply);
+  if (accepted) {
     if (socket.connected) return { kind: "accepted", sessionId };
     await endSession(ctx, sessionId, "peer-disconnected", socket.id);
     return { kind: "refused" };
   }
   await endSession(ctx, sessionId, "offer-withdrawn", socket.id);
   // An explicit refusal is the provider's right; silence or junk counts as a failure.
-  return parsed.success ? { kind: "refused" } : { kind: "no-answer" };
+  return parsed?.success ? { kind: "refused" } : { kind: "no-answer" };
+}
+
+/** Wire form of each listing's price, built once (listings never change once registered). */
+const wirePrices = new WeakMap<ModelPrice, ReturnType<typeof priceToWire>>();
+
+function wirePrice(price: ModelPrice): ReturnType<typeof priceToWire> {
+  let wire = wirePrices.get(price);
+  if (!wire) {
+    wire = priceToWire(price);
+    wirePrices.set(price, wire);
+  }
+  return wire;
 }

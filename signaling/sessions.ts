@@ -5,8 +5,17 @@ import { sessionRoom } from "./context";
 
 export type EndReason = "ended" | "peer-disconnected" | "offer-withdrawn" | "shutdown";
 
+/** Random bytes drawn in blocks: one 18-byte draw per pairing costs more than the rest of the pick. */
+let pool = Buffer.alloc(0);
+let used = 0;
+
 export function newSessionId(): string {
-  return randomBytes(18).toString("base64url");
+  if (used + 18 > pool.length) {
+    pool = randomBytes(18 * 512);
+    used = 0;
+  }
+  used += 18;
+  return pool.toString("base64url", used - 18, used);
 }
 
 /**

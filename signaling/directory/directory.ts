@@ -1,4 +1,4 @@
-import type { DeviceFacts, ModelPrice } from "../../protocol";
+import type { DeviceFacts, MaxPrice, ModelPrice } from "../../protocol";
 
 /**
  * The provider directory: who is registered, what they serve at what price, how loaded they are,
@@ -45,6 +45,23 @@ export interface SessionRecord {
   readonly createdAt: number;
 }
 
+/** A provider chosen for a request, with its price for the requested model. */
+export interface Candidate {
+  readonly provider: ProviderState;
+  readonly price: ModelPrice;
+}
+
+/** What `reserveBest` needs to apply the matchmaking order (see matchmaking.ts). */
+export interface PickRequest {
+  readonly model: string;
+  readonly maxPrice: MaxPrice;
+  /** Identity keys to skip. */
+  readonly exclude: ReadonlySet<string>;
+  readonly now: number;
+  /** A failure older than this no longer counts against a provider. */
+  readonly failureWindowMs: number;
+}
+
 export interface ProviderDirectory {
   /** Adds or replaces the entry for `record.identityKey`, counters reset. */
   register(record: ProviderRecord, now: number): Promise<void>;
@@ -56,6 +73,13 @@ export interface ProviderDirectory {
   all(): Promise<readonly ProviderState[]>;
   /** Takes one unit of capacity, atomically; false when full or no longer owned by `socketId`. */
   reserve(identityKey: string, socketId: string, now: number): Promise<boolean>;
+  /**
+   * Picks the first provider in matchmaking order (matchmaking.ts) that fits the request and takes
+   * one unit of its capacity, as one atomic step, from an index kept up to date on every change
+   * (so a pick touches a few entries, not every provider). Undefined when nobody fits; the caller
+   * asks `rankProviders` over `providersFor` why.
+   */
+  reserveBest(request: PickRequest): Promise<Candidate | undefined>;
   release(identityKey: string, socketId: string): Promise<void>;
   recordFailure(identityKey: string, socketId: string, now: number): Promise<void>;
   openSession(session: SessionRecord): Promise<void>;

@@ -1,5 +1,13 @@
-import type { ProviderDirectory, ProviderRecord, ProviderState, SessionRecord } from "./directory";
+import type {
+  Candidate,
+  PickRequest,
+  ProviderDirectory,
+  ProviderRecord,
+  ProviderState,
+  SessionRecord,
+} from "./directory";
 import { usedCapacity } from "./directory";
+import { MatchIndex } from "./memory-index";
 
 type MutableState = { -readonly [K in keyof ProviderState]: ProviderState[K] };
 
@@ -10,6 +18,7 @@ export class MemoryDirectory implements ProviderDirectory {
   private readonly sessions = new Map<string, SessionRecord>();
   /** Per-model lists, rebuilt only when membership changes: pairing reads them on every request. */
   private readonly lists = new Map<string, ProviderState[]>();
+  private readonly index = new MatchIndex();
 
   async register(record: ProviderRecord, now: number): Promise<void> {
     const old = this.providers.get(record.identityKey);
@@ -38,6 +47,7 @@ export class MemoryDirectory implements ProviderDirectory {
       this.byModel.set(model, set);
       this.lists.delete(model);
     }
+    this.index.add(state);
   }
 
   async unregister(identityKey: string, socketId: string): Promise<boolean> {
@@ -45,14 +55,17 @@ export class MemoryDirectory implements ProviderDirectory {
     if (!state) return false;
     this.unindex(state);
     this.providers.delete(identityKey);
+    this.index.remove(identityKey);
     return true;
   }
 
   async heartbeat(identityKey: string, socketId: string, load: number, now: number): Promise<boolean> {
     const state = this.owned(identityKey, socketId);
     if (!state) return false;
+    const changed = state.load !== load;
     state.load = load;
     state.seenAt = now;
+    if (changed) this.index.update(identityKey);
     return true;
   }
 
@@ -76,14 +89,30 @@ export class MemoryDirectory implements ProviderDirectory {
   async reserve(identityKey: string, socketId: string, now: number): Promise<boolean> {
     const state = this.owned(identityKey, socketId);
     if (!state || usedCapacity(state) >= state.capacity) return false;
-    state.active += 1;
-    state.lastAssignedAt = now;
+    this.take(state, now);
     return true;
+  }
+
+  async reserveBest(request: PickRequest): Promise<Candidate | undefined> {
+    const picked = this.index.pick(
+      request.model,
+      request.maxPrice,
+      request.exclude,
+      request.now,
+      request.failureWindowMs,
+    );
+    if (!picked) return undefined;
+    const state = this.providers.get(picked.state.identityKey)!;
+    this.take(state, request.now);
+    return { provider: state, price: picked.price };
   }
 
   async release(identityKey: string, socketId: string): Promise<void> {
     const state = this.owned(identityKey, socketId);
-    if (state && state.active > 0) state.active -= 1;
+    if (state && state.active > 0) {
+      state.active -= 1;
+      this.index.update(identityKey);
+    }
   }
 
   async recordFailure(identityKey: string, socketId: string, now: number): Promise<void> {
@@ -91,6 +120,8 @@ export class MemoryDirectory implements ProviderDirectory {
     if (!state) return;
     state.failures += 1;
     state.lastFailureAt = now;
+    this.index.failed(identityKey, now);
+    this.index.update(identityKey);
   }
 
   async openSession(session: SessionRecord): Promise<void> {
@@ -111,7 +142,15 @@ export class MemoryDirectory implements ProviderDirectory {
     this.providers.clear();
     this.byModel.clear();
     this.lists.clear();
+    this.index.clear();
     this.sessions.clear();
+  }
+
+  private take(state: MutableState, now: number): void {
+    state.active += 1;
+    state.lastAssignedAt = now;
+    this.index.assigned(state.identityKey);
+    this.index.update(state.identityKey);
   }
 
   private owned(identityKey: string, socketId: string): MutableState | undefined {

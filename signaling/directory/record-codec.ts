@@ -10,6 +10,26 @@ interface WireListing {
   cBps: number;
 }
 
+const COST_DIGITS = 20;
+const MAX_COST = 10n ** BigInt(COST_DIGITS) - 1n;
+
+/**
+ * A cost (nanoTON per token scaled by BPS, at most 10^18 for a valid price) as fixed-width digits,
+ * so the Lua scripts compare exact bigints as text. Larger values (only a requester's generous
+ * maximum) are clamped: every valid price fits under the clamp.
+ */
+export function costKey(cost: bigint): string {
+  return (cost > MAX_COST ? MAX_COST : cost).toString().padStart(COST_DIGITS, "0");
+}
+
+/** A listing's index key: completion cost then prompt cost (the matchmaking price order). */
+function priceKey(p: ModelListing["price"]): string {
+  return (
+    costKey(p.nanoPerToken * BigInt(p.completionMultiplierBps)) +
+    costKey(p.nanoPerToken * BigInt(p.promptMultiplierBps))
+  );
+}
+
 export function recordToFields(r: ProviderRecord): Record<string, string> {
   const models: WireListing[] = r.models.map((m) => ({
     model: m.model,
@@ -17,7 +37,9 @@ export function recordToFields(r: ProviderRecord): Record<string, string> {
     pBps: m.price.promptMultiplierBps,
     cBps: m.price.completionMultiplierBps,
   }));
+  const keys = Object.fromEntries(r.models.map((m) => [`k:${m.model}`, priceKey(m.price)]));
   return {
+    ...keys,
     identityKey: r.identityKey,
     socketId: r.socketId,
     payout: r.payout,

@@ -1,6 +1,14 @@
-import type { ProviderDirectory, ProviderRecord, ProviderState, SessionRecord } from "./directory";
-import { recordToFields, stateFromFields } from "./record-codec";
-import { FAILURE, HEARTBEAT, REGISTER, RELEASE, RESERVE, UNREGISTER } from "./redis-scripts";
+import { BPS } from "../../protocol";
+import type {
+  Candidate,
+  PickRequest,
+  ProviderDirectory,
+  ProviderRecord,
+  ProviderState,
+  SessionRecord,
+} from "./directory";
+import { costKey, recordToFields, stateFromFields } from "./record-codec";
+import { FAILURE, HEARTBEAT, REGISTER, RELEASE, RESERVE, RESERVE_BEST, UNREGISTER } from "./redis-scripts";
 
 /** The node-redis commands the directory uses; a connected `createClient()` satisfies it. */
 export interface RedisClient {
@@ -28,8 +36,9 @@ export interface RedisDirectoryOptions {
 /**
  * The directory shared by several signaling processes. Layout under `prefix`:
  * `p:<identityKey>` hash (entry and counters, PEXPIRE'd), `providers` set, `m:<model>` set of
- * identity keys, `s:<sessionId>` session JSON, `sessions` sorted set (createdAt) for counting.
- * Set members whose hash expired are pruned when read.
+ * identity keys, `s:<sessionId>` session JSON, `sessions` sorted set (createdAt) for counting,
+ * and the matchmaking index (`q:`, `f:`, `fx`, `seq`; see redis-scripts.ts). Set and index
+ * members whose hash expired are pruned when read.
  */
 export class RedisDirectory implements ProviderDirectory {
   private readonly prefix: string;
@@ -49,7 +58,7 @@ export class RedisDirectory implements ProviderDirectory {
     const fields = { ...recordToFields(record), seenAt: String(now) };
     const pairs = Object.entries(fields).flat();
     await this.client.eval(REGISTER, {
-      keys: [this.pkey(record.identityKey), this.k("providers"), this.k("m:")],
+      keys: [this.pkey(record.identityKey), this.prefix],
       arguments: [
         String(this.entryTtlMs),
         record.models.map((m) => m.model).join(" "),
@@ -61,7 +70,7 @@ export class RedisDirectory implements ProviderDirectory {
 
   async unregister(identityKey: string, socketId: string): Promise<boolean> {
     const r = await this.client.eval(UNREGISTER, {
-      keys: [this.pkey(identityKey), this.k("providers"), this.k("m:")],
+      keys: [this.pkey(identityKey), this.prefix],
       arguments: [socketId, identityKey],
     });
     return r === 1;
@@ -69,8 +78,8 @@ export class RedisDirectory implements ProviderDirectory {
 
   async heartbeat(identityKey: string, socketId: string, load: number, now: number): Promise<boolean> {
     const r = await this.client.eval(HEARTBEAT, {
-      keys: [this.pkey(identityKey)],
-      arguments: [socketId, String(load), String(now), String(this.entryTtlMs)],
+      keys: [this.pkey(identityKey), this.prefix],
+      arguments: [socketId, String(load), String(now), String(this.entryTtlMs), identityKey],
     });
     return r === 1;
   }
@@ -85,18 +94,45 @@ export class RedisDirectory implements ProviderDirectory {
 
   async reserve(identityKey: string, socketId: string, now: number): Promise<boolean> {
     const r = await this.client.eval(RESERVE, {
-      keys: [this.pkey(identityKey)],
-      arguments: [socketId, String(now)],
+      keys: [this.pkey(identityKey), this.prefix],
+      arguments: [socketId, String(now), identityKey],
     });
     return r === 1;
   }
 
+  async reserveBest(request: PickRequest): Promise<Candidate | undefined> {
+    const reply = await this.client.eval(RESERVE_BEST, {
+      // The first key only routes the script; the index keys all live under the prefix.
+      keys: [this.k("fx"), this.prefix],
+      arguments: [
+        request.model,
+        String(request.now),
+        String(request.failureWindowMs),
+        costKey(request.maxPrice.completionNanoPerToken * BPS),
+        costKey(request.maxPrice.promptNanoPerToken * BPS),
+        ...request.exclude,
+      ],
+    });
+    if (!Array.isArray(reply)) return undefined;
+    const fields: Record<string, string> = {};
+    for (let i = 0; i + 1 < reply.length; i += 2) fields[String(reply[i])] = String(reply[i + 1]);
+    const provider = stateFromFields(fields);
+    const listing = provider?.models.find((m) => m.model === request.model);
+    return provider && listing && { provider, price: listing.price };
+  }
+
   async release(identityKey: string, socketId: string): Promise<void> {
-    await this.client.eval(RELEASE, { keys: [this.pkey(identityKey)], arguments: [socketId] });
+    await this.client.eval(RELEASE, {
+      keys: [this.pkey(identityKey), this.prefix],
+      arguments: [socketId, identityKey],
+    });
   }
 
   async recordFailure(identityKey: string, socketId: string, now: number): Promise<void> {
-    await this.client.eval(FAILURE, { keys: [this.pkey(identityKey)], arguments: [socketId, String(now)] });
+    await this.client.eval(FAILURE, {
+      keys: [this.pkey(identityKey), this.prefix],
+      arguments: [socketId, String(now), identityKey],
+    });
   }
 
   async openSession(session: SessionRecord): Promise<void> {

@@ -1,5 +1,6 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import type { ProviderDirectory, ProviderRecord } from "../../signaling/directory/directory";
+import { directoryIndexSuite } from "./directory-index-suite";
 import { flat, PAYOUT } from "./helpers";
 
 /** The one suite every directory store must pass (in-memory and Redis run it as is). */
@@ -113,5 +114,7 @@ export function directorySuite(name: string, make: () => Promise<ProviderDirecto
       expect(await dir.sessionCount()).toBe(0);
       expect(await dir.closeSession("nope")).toBeUndefined();
     });
+
+    directoryIndexSuite(make);
   });
 }

@@ -1,0 +1,186 @@
+/** The clients and processes of the signaling benchmark (signaling.bench.ts). */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { io as connectClient, type Socket } from "socket.io-client";
+import {
+  encodePublicKey,
+  fromHex,
+  generateKeyPair,
+  maxPriceToWire,
+  priceToWire,
+  registrationClaims,
+  registrationMessage,
+  sign,
+  toHex,
+} from "../protocol";
+import { fmt, percentile } from "./table";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+export interface Child {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export async function spawnServer(script: string, env: Record<string, string> = {}): Promise<Child> {
+  // BENCH_PROFILE=<dir> writes a CPU profile of each server process there.
+  const profile = process.env.BENCH_PROFILE
+    ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
+    : [];
+  const child: ChildProcess = spawn(process.execPath, [...profile, "--import", "tsx", script], {
+    cwd: root,
+    env: { ...process.env, HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = "";
+    child.stdout?.on("data", (d: Buffer) => {
+      out += d.toString();
+      const line = out.split("\n").find((l) => l.includes('"msg":"listening"'));
+      if (line) resolve((JSON.parse(line) as { port: number }).port);
+    });
+    child.once("exit", (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stop: async () => {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+export function connect(url: string): Promise<Socket> {
+  const socket = connectClient(url, { transports: ["websocket"], forceNew: true, reconnection: false });
+  return new Promise((resolve, reject) => {
+    socket.once("connect", () => resolve(socket));
+    socket.once("connect_error", reject);
+  });
+}
+
+export async function serverMemory(url: string): Promise<{ rss: number; heap: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const read = (name: string) => Number(new RegExp(`^${name} (\\d+)`, "m").exec(text)?.[1] ?? Number.NaN);
+  return { rss: read("process_resident_memory_bytes"), heap: read("nodejs_heap_used_bytes") };
+}
+
+/** The server's own pairing histogram totals (seconds), to separate its work from the wire. */
+export async function serverPairing(url: string): Promise<{ sum: number; count: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const read = (name: string) =>
+    Number(new RegExp(`^${name} ([0-9.e-]+)`, "m").exec(text)?.[1] ?? Number.NaN);
+  return { sum: read("silk_pairing_seconds_sum"), count: read("silk_pairing_seconds_count") };
+}
+
+export async function registerProvider(url: string): Promise<Socket> {
+  const socket = await connect(url);
+  const identity = generateKeyPair();
+  socket.on("session:offer", (_offer: unknown, ack: (r: unknown) => void) => ack({ ok: true }));
+  const { challenge } = (await socket.emitWithAck("provider:challenge", { v: 1 })) as { challenge: string };
+  const body = {
+    v: 1,
+    identityKey: encodePublicKey(identity.publicKey),
+    challenge,
+    payout: `0:${"ab".repeat(32)}`,
+    // Everyone serves the same model: every request ranks all 2,000 providers.
+    models: [
+      {
+        model: "bench-model",
+        price: priceToWire({
+          nanoPerToken: 10n,
+          promptMultiplierBps: 10_000,
+          completionMultiplierBps: 10_000,
+        }),
+      },
+    ],
+    capacity: 4,
+    device: { adapter: "bench", memoryMB: 8192 },
+  };
+  const signature = sign(
+    identity.secretKey,
+    registrationMessage(fromHex(challenge, 32, "challenge"), registrationClaims(body)),
+  );
+  const ack = (await socket.emitWithAck("provider:register", { ...body, signature: toHex(signature) })) as {
+    ok: boolean;
+  };
+  if (!ack.ok) throw new Error(`registration refused: ${JSON.stringify(ack)}`);
+  return socket;
+}
+
+/**
+ * A session request. The session key is random bytes, not a generated key pair: the server only
+ * checks its form, and keygen in this process would be timed as if it were the server's.
+ */
+const request = () => ({
+  v: 1,
+  model: "bench-model",
+  maxPrice: maxPriceToWire({ promptNanoPerToken: 100n, completionNanoPerToken: 100n }),
+  sessionKey: randomBytes(32).toString("hex"),
+});
+
+/** One requester doing `n` pairings back to back; returns each pairing's latency in ms. */
+export async function pairings(socket: Socket, n: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const body = request();
+    const t0 = performance.now();
+    const res = (await socket.emitWithAck("session:request", body)) as {
+      ok: boolean;
+      sessionId?: string;
+      error?: unknown;
+    };
+    out.push(performance.now() - t0);
+    if (!res.ok) throw new Error(`pairing failed: ${JSON.stringify(res.error)}`);
+    await socket.emitWithAck("session:end", { v: 1, sessionId: res.sessionId });
+  }
+  return out;
+}
+
+export async function pings(socket: Socket, n: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await socket.emitWithAck("ping", { v: 1 });
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+/** One requester relaying `n` times through the bare server to a client that acks (two round trips each). */
+export async function relays(socket: Socket, n: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const body = request();
+    const t0 = performance.now();
+    await socket.emitWithAck("relay", body);
+    out.push(performance.now() - t0);
+  }
+  return out;
+}
+
+/** A client of the bare server that acks relayed messages, as a provider acks an offer. */
+export async function relayTarget(url: string): Promise<Socket> {
+  const socket = await connect(url);
+  socket.on("relayed", (_m: unknown, ack: (r: unknown) => void) => ack({ ok: true }));
+  await socket.emitWithAck("serve", { v: 1 });
+  return socket;
+}
+
+export function row(name: string, lat: number[], seconds: number) {
+  const sorted = [...lat].sort((a, b) => a - b);
+  return {
+    measure: name,
+    count: lat.length,
+    "per second": fmt(lat.length / seconds, 0),
+    "p50 ms": fmt(percentile(sorted, 50), 3),
+    "p99 ms": fmt(percentile(sorted, 99), 3),
+  };
+}
+
+export async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: number }> {
+  const t0 = performance.now();
+  const value = await fn();
+  return { value, seconds: (performance.now() - t0) / 1000 };
+}
