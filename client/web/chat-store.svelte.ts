@@ -2,6 +2,7 @@ import type { KeyPair } from "../../protocol";
 import { pageNetwork } from "../../web/page-config";
 import type { SilkDb } from "../../web/page-db";
 import type { WalletConnector } from "../../web/wallet";
+import type { CompletionUsage } from "../sdk/openai-shapes";
 import { connect, type SilkClient } from "../sdk/silk-client";
 import { type ChatSettings, ChatStorage, DEFAULT_CHAT_SETTINGS } from "./chat-storage";
 import {
@@ -227,6 +228,8 @@ export class ChatStore {
         stream_options: { include_usage: true },
         signal: abort.signal,
       });
+      let finish: string | undefined;
+      let usage: CompletionUsage | undefined;
       for await (const chunk of stream) {
         const piece = chunk.choices[0]?.delta.content;
         if (piece) {
@@ -234,21 +237,21 @@ export class ChatStore {
           this.status = undefined;
           turn.content += piece;
         }
-        const finish = chunk.choices[0]?.finish_reason;
-        const usage = chunk.usage;
-        if (usage) {
-          const seconds = Math.max(0.001, (performance.now() - (firstAt || started)) / 1000);
-          turn.stats = {
-            promptTokens: usage.prompt_tokens,
-            completionTokens: usage.completion_tokens,
-            cost: BigInt(usage.silk?.cost_nanoton ?? "0"),
-            tokensPerSecond: Math.round((usage.completion_tokens / seconds) * 10) / 10,
-            ...(usage.silk?.provider && { provider: usage.silk.provider }),
-            failovers: usage.silk?.failovers ?? 0,
-            finish: finish ?? turn.stats?.finish ?? "stop",
-          };
-        }
-        if (finish === "abort") outcome = "stopped";
+        finish = chunk.choices[0]?.finish_reason ?? finish;
+        usage = chunk.usage ?? usage;
+      }
+      if (finish === "abort") outcome = "stopped";
+      if (usage) {
+        const seconds = Math.max(0.001, (performance.now() - (firstAt || started)) / 1000);
+        turn.stats = {
+          promptTokens: usage.prompt_tokens,
+          completionTokens: usage.completion_tokens,
+          cost: BigInt(usage.silk?.cost_nanoton ?? "0"),
+          tokensPerSecond: Math.round((usage.completion_tokens / seconds) * 10) / 10,
+          ...(usage.silk?.provider && { provider: usage.silk.provider }),
+          failovers: usage.silk?.failovers ?? 0,
+          finish: finish ?? "stop",
+        };
       }
     } catch (err) {
       if (abort.signal.aborted) outcome = "stopped";

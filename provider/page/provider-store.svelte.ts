@@ -140,6 +140,8 @@ export class ProviderStore {
         this.loading = { model, progress: p.progress, text: p.text };
       });
       this.loaded = model;
+      this.settings.model = model;
+      await this.saveSettings();
       this.models = this.models.map((m) => (m.id === model ? { ...m, cached: true } : m));
     } catch (err) {
       this.error = describeError(err);
