@@ -27,6 +27,9 @@ export default defineConfig(({ mode }) => ({
           outDir: join(root, "dist/widget"),
           emptyOutDir: false,
           copyPublicDir: false,
+          // Library builds keep whitespace by default; the widget is shipped as is, so minify it.
+          minify: true,
+          rolldownOptions: { output: { minify: true } },
           chunkSizeWarningLimit: 10_000,
           lib: {
             entry: join(root, "client/widget/index.ts"),

@@ -11,9 +11,9 @@ import WidgetApp from "./WidgetApp.svelte";
 
 /** The page's base styles, moved from the document to the widget's shadow root. */
 const SHADOW_CSS = `${baseCss
-  .replace(":root", ":host")
-  .replace("html, body", ".silk-root")
-  .replace(/\bbody\b/, ".silk-root")}
+  .replace(/:root\b/g, ":host")
+  .replace(/\bhtml,\s*body\b/g, ".silk-root")
+  .replace(/\bbody\b/g, ".silk-root")}
 :host { display: block; height: var(--tg-stable-height, 32rem); contain: content; }
 .silk-root { height: 100%; background: var(--silk-bg); color: var(--silk-fg); }
 a { color: var(--silk-link, var(--silk-accent)); }`;

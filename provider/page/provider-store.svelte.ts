@@ -12,6 +12,8 @@ import { describeError, devnetPayout, parseNanoTon, payoutProblem } from "./page
 import { DEFAULT_SETTINGS, type ProviderSettings, ProviderStorage } from "./provider-storage";
 import { RateMeter } from "./rate-meter";
 
+const SESSION_CAPACITY = 4;
+
 export type Phase = "starting" | "no-webgpu" | "ready";
 export type Serving = "off" | "starting" | "serving" | "paused";
 
@@ -170,6 +172,9 @@ export class ProviderStore {
         engine: this.source.engine,
         models: [{ model, price: flatPrice(this.settings.price) }],
         payout,
+        // Sessions held open at once (a requester keeps its session between questions); the
+        // engine still generates one answer at a time and queues the rest.
+        capacity: SESSION_CAPACITY,
         receipts: this.storage.receipts(Address.parse(payout)),
         onEvent: (e) => this.onEvent(e),
       });

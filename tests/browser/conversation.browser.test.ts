@@ -6,6 +6,7 @@ import { cleanup, startServer } from "../signaling/helpers";
 import { buildPages } from "./build-pages";
 import { launchChromium } from "./chromium";
 import { openReady, screenshot, seriousA11yViolations } from "./page-checks";
+import { TELEGRAM_LIGHT_THEME, TELEGRAM_THEME, telegramDoubleScript } from "./telegram-double";
 
 /**
  * The pages as users get them, except that the provider page's engine module is the scripted test
@@ -167,5 +168,81 @@ describe("a whole conversation between the provider page and the web client", ()
     await screenshot(client, "client-conversation");
     expect(await seriousA11yViolations(provider)).toEqual([]);
     expect(await seriousA11yViolations(client)).toEqual([]);
+  });
+});
+
+type TgDouble = {
+  calls: string[];
+  app: {
+    MainButton: { visible: boolean; text: string };
+    BackButton: { visible: boolean };
+    themeParams: object;
+  };
+  click(name: string): void;
+  fire(event: string): void;
+};
+const tg = <T>(page: Page, fn: (d: TgDouble) => T) =>
+  page.evaluate(`(${fn.toString()})(window.tgDouble)`) as Promise<T>;
+
+describe("the widget inside a Telegram Mini App", () => {
+  it("takes Telegram's theme, viewport and safe areas, sends with the Main button, closes with Back, and answers", async () => {
+    const context = await browser.newContext({ viewport: { width: 390, height: 700 } });
+    await context.addInitScript(telegramDoubleScript(TELEGRAM_THEME));
+    const page = await context.newPage();
+    page.on("pageerror", (e) => console.error("widget page error:", e.message));
+    await page.goto(`${url}/widget/`);
+    await page.waitForSelector("silk-chat[data-ready=true]", { state: "attached", timeout: 30_000 });
+    const widget = page.locator("silk-chat");
+    const cssVar = (name: string) =>
+      widget.evaluate((el, n) => getComputedStyle(el).getPropertyValue(n).trim(), name);
+    expect(await cssVar("--silk-bg")).toBe(TELEGRAM_THEME.bg_color);
+    expect(await cssVar("--silk-accent")).toBe(TELEGRAM_THEME.button_color);
+    expect(await cssVar("--tg-stable-height")).toBe("600px");
+    expect(await cssVar("--tg-inset-bottom")).toBe("34px");
+    expect(await cssVar("--tg-inset-top")).toBe("12px");
+    expect(await widget.evaluate((el) => el.getBoundingClientRect().height)).toBe(600);
+    const rootBg = await widget.evaluate(
+      (el) => getComputedStyle(el.shadowRoot!.querySelector(".silk-root")!).backgroundColor,
+    );
+    expect(rootBg).toBe("rgb(23, 33, 43)");
+    expect(await tg(page, (d) => d.calls.includes("ready") && d.calls.includes("expand"))).toBe(true);
+    expect(await tg(page, (d) => d.app.MainButton.text)).toBe("Send");
+    // Inside Telegram the Main button sends: the widget's own Send button steps aside.
+    expect(await page.getByRole("button", { name: "Send", exact: true }).count()).toBe(0);
+
+    await page.locator("silk-chat select option", { hasText: "test-model" }).waitFor({ state: "attached" });
+    expect(await tg(page, (d) => d.app.MainButton.visible)).toBe(false);
+    await page.getByRole("textbox", { name: "Your question" }).fill("hello from Telegram");
+    await expect.poll(() => tg(page, (d) => d.app.MainButton.visible)).toBe(true);
+    await tg(page, (d) => d.click("MainButton"));
+    await page.getByTestId("answer-stats").waitFor({ timeout: 20_000 });
+    expect(await page.getByTestId("turn-assistant").textContent()).toContain("Echo: hello from Telegram");
+    await expect.poll(() => tg(page, (d) => d.calls.includes("haptic.notification:success"))).toBe(true);
+    expect(await tg(page, (d) => d.calls.includes("haptic.impact:light"))).toBe(true);
+
+    expect(await seriousA11yViolations(page)).toEqual([]);
+    await screenshot(page, "widget-telegram-dark");
+
+    // Theme changes are followed; a hint colour too faint to read falls back to the text colour.
+    await page.evaluate((theme) => {
+      const d = (window as unknown as { tgDouble: TgDouble }).tgDouble;
+      d.app.themeParams = theme;
+      d.fire("themeChanged");
+    }, TELEGRAM_LIGHT_THEME);
+    expect(await cssVar("--silk-bg")).toBe("#ffffff");
+    expect(await cssVar("--silk-accent")).toBe("#2481cc");
+    expect(await cssVar("--silk-muted")).toBe("#000000");
+
+    // The wallet panel opens; Telegram's Back button closes it.
+    await page.getByRole("button", { name: "Wallet" }).click();
+    await page.getByRole("heading", { name: "Wallet and costs" }).waitFor();
+    await expect.poll(() => tg(page, (d) => d.app.BackButton.visible)).toBe(true);
+    await tg(page, (d) => d.click("BackButton"));
+    await page.getByRole("textbox", { name: "Your question" }).waitFor();
+    expect(await tg(page, (d) => d.app.BackButton.visible)).toBe(false);
+
+    await screenshot(page, "widget-telegram-light");
+    expect(await seriousA11yViolations(page)).toEqual([]);
+    await context.close();
   });
 });
