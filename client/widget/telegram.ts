@@ -78,8 +78,7 @@ export function themeVariables(p: TelegramThemeParams): Record<string, string> {
     "--silk-muted": readable(valid(p.hint_color), bg),
     "--silk-link": readable(valid(p.link_color), bg),
     "--silk-accent": button,
-    "--silk-accent-fg":
-      buttonText && button && contrastRatio(buttonText, button) >= 4.5 ? buttonText : undefined,
+    "--silk-accent-fg": button ? readable(buttonText, button) : undefined,
     "--silk-accent-text": readable(button, bg),
     "--silk-panel": valid(p.secondary_bg_color),
     "--silk-danger": readable(valid(p.destructive_text_color), bg),
