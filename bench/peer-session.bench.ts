@@ -4,17 +4,17 @@
  * token checks and receipts) against the same test engine called directly, in the same run.
  * Added latency per token: from the engine handing over a token to the requester's callback.
  */
-import wrtc from "@roamhq/wrtc";
 import { Address } from "@ton/core";
 import { MemoryPaymentAccount } from "../client/sdk/payment-account";
 import { RequesterSession } from "../client/sdk/requester-session";
-import { WebRtcLink } from "../peer/webrtc-link";
 import { acceptSession, flatPrice, generateKeyPair, initiateSession, NETWORK_ID } from "../protocol";
 import type { ChunkSink, EngineRequest } from "../provider/engines/engine";
-import { MemoryHeldReceipts } from "../provider/serving/held-receipts";
+import { MemoryReceiptStore } from "../provider/receipt-store";
+import { heldIn } from "../provider/serving/held-receipts";
 import { SessionServer } from "../provider/serving/session-server";
 import { Slots } from "../provider/serving/slots";
 import { ScriptedEngine } from "../tests/doubles/scripted-engine";
+import { webrtcPair } from "../tests/support/webrtc-pair";
 import { fmt, percentile, printTable } from "./table";
 
 const TOKENS = 4000;
@@ -48,21 +48,7 @@ async function direct() {
 
 async function throughSession(tokenDelayMs: number) {
   const engine = new StampingEngine({ reply, tokenDelayMs });
-  let requester: WebRtcLink;
-  let provider: WebRtcLink;
-  requester = new WebRtcLink({
-    initiator: true,
-    iceServers: [],
-    wrtc,
-    sendSignal: (d) => provider.signal(d),
-  });
-  provider = new WebRtcLink({
-    initiator: false,
-    iceServers: [],
-    wrtc,
-    sendSignal: (d) => requester.signal(d),
-  });
-  await Promise.all([requester.waitConnected(10_000), provider.waitConnected(10_000)]);
+  const { requester, provider } = await webrtcPair();
   const fp = requester.fingerprints();
   const identity = generateKeyPair();
   const sessionKey = generateKeyPair();
@@ -77,7 +63,7 @@ async function throughSession(tokenDelayMs: number) {
     prices: new Map([["test-model", flatPrice(1n)]]),
     network: NETWORK_ID.devnet,
     payout,
-    receipts: new MemoryHeldReceipts(),
+    receipts: heldIn(new MemoryReceiptStore()),
     slots: new Slots(1, 1),
     creditWindowTokens: 64,
   });

@@ -1,4 +1,4 @@
-import { type FrameTransport, RELAY_FINGERPRINT } from "../protocol";
+import { ChannelClosedError, type FrameTransport, RELAY_FINGERPRINT } from "../protocol";
 import { RelayLink } from "./relay-link";
 import type { SignalData, SignalingClient } from "./signaling-client";
 import { WebRtcLink, type Wrtc } from "./webrtc-link";
@@ -49,6 +49,7 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
     let settled = false;
     const early: SignalData[] = [];
     let link: WebRtcLink | undefined;
+    const timer = setTimeout(() => toRelay(true), o.directTimeoutMs ?? DEFAULT_DIRECT_TIMEOUT_MS);
     const toRelay = (tell: boolean) => {
       if (settled) return;
       settled = true;
@@ -57,14 +58,15 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
       if (tell) o.signaling.sendSignal(o.sessionId, { silk: RELAY_SIGNAL });
       resolve(viaRelay());
     };
+    // May deliver early signals at once, the other side's switch to the relay among them.
     o.signaling.session(o.sessionId, {
       signal: (data) => {
-        if (data.silk === RELAY_SIGNAL) return toRelay(false);
-        if (link) link.signal(data);
+        if (data.silk === RELAY_SIGNAL) toRelay(false);
+        else if (link) link.signal(data);
         else early.push(data);
       },
     });
-    const timer = setTimeout(() => toRelay(true), o.directTimeoutMs ?? DEFAULT_DIRECT_TIMEOUT_MS);
+    if (settled) return;
     try {
       link = new WebRtcLink({
         initiator: o.role === "requester",
@@ -73,7 +75,8 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
         sendSignal: (data) => o.signaling.sendSignal(o.sessionId, data),
       });
     } catch {
-      return toRelay(true);
+      toRelay(true);
+      return;
     }
     for (const d of early.splice(0)) link.signal(d);
     const direct = link;
@@ -83,6 +86,13 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
         settled = true;
         clearTimeout(timer);
         const fp = direct.fingerprints();
+        // The server sees the other side's socket go long before ICE notices a closed tab.
+        o.signaling.session(o.sessionId, {
+          ended: (reason) => {
+            relay.close();
+            direct.close(new ChannelClosedError(`session ended: ${reason}`));
+          },
+        });
         resolve({
           transport: direct,
           path: "direct",

@@ -45,6 +45,21 @@ export interface ProviderRegistration {
 export type { DirectorySnapshot, SessionGranted, SessionOffer };
 export type SignalData = Record<string, unknown>;
 
+export interface SessionHandlers {
+  signal?: (d: SignalData) => void;
+  frame?: (f: Uint8Array) => void;
+  ended?: (reason: string) => void;
+}
+
+type EarlyEvent =
+  | { kind: "signal"; value: SignalData }
+  | { kind: "frame"; value: Uint8Array }
+  | { kind: "ended"; value: string };
+
+const EARLY_TTL_MS = 30_000;
+const EARLY_MAX_SESSIONS = 32;
+const EARLY_MAX_EVENTS = 128;
+
 type AckBody = { ok: boolean; error?: { code: string; message: string }; [k: string]: unknown };
 const ChallengeAck = v.object({ challenge: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)) });
 const RegisterAck = v.object({ heartbeatIntervalMs: v.optional(v.pipe(v.number(), v.minValue(1000))) });
@@ -54,26 +69,28 @@ const ACK_TIMEOUT_MS = 15_000;
 export class SignalingClient {
   private registration: ProviderRegistration | undefined;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
-  private readonly sessionHandlers = new Map<
-    string,
-    { signal?: (d: SignalData) => void; frame?: (f: Uint8Array) => void; ended?: (reason: string) => void }
-  >();
+  private readonly sessionHandlers = new Map<string, SessionHandlers>();
+  /**
+   * Events for a session that nobody listens to yet: the other side may signal (or give up on
+   * WebRTC) before our grant has even been read. Bounded, and dropped after a while.
+   */
+  private readonly early = new Map<string, { at: number; events: EarlyEvent[] }>();
 
   private constructor(readonly socket: Socket) {
     socket.on("session:signal", (msg: unknown) => {
       const m = msg as { sessionId?: unknown; data?: unknown };
       if (typeof m?.sessionId !== "string" || typeof m.data !== "object" || m.data === null) return;
-      this.sessionHandlers.get(m.sessionId)?.signal?.(m.data as SignalData);
+      this.route(m.sessionId, { kind: "signal", value: m.data as SignalData });
     });
     socket.on("session:frame", (msg: unknown) => {
       const m = msg as { sessionId?: unknown; frame?: unknown };
       if (typeof m?.sessionId !== "string") return;
       const frame = toBytes(m.frame);
-      if (frame) this.sessionHandlers.get(m.sessionId)?.frame?.(frame);
+      if (frame) this.route(m.sessionId, { kind: "frame", value: frame });
     });
     socket.on("session:ended", (msg: unknown) => {
       const r = v.safeParse(SessionEnded, msg);
-      if (r.success) this.sessionHandlers.get(r.output.sessionId)?.ended?.(r.output.reason);
+      if (r.success) this.route(r.output.sessionId, { kind: "ended", value: r.output.reason });
     });
     // Background tabs get throttled and time out: re-register after every reconnect.
     socket.io.on("reconnect", () => {
@@ -172,19 +189,38 @@ export class SignalingClient {
   }
 
   /** Routes one session's relayed events to its handlers until `forget`. */
-  session(
-    sessionId: string,
-    handlers: {
-      signal?: (d: SignalData) => void;
-      frame?: (f: Uint8Array) => void;
-      ended?: (reason: string) => void;
-    },
-  ): void {
-    this.sessionHandlers.set(sessionId, { ...this.sessionHandlers.get(sessionId), ...handlers });
+  session(sessionId: string, handlers: SessionHandlers): void {
+    const merged = { ...this.sessionHandlers.get(sessionId), ...handlers };
+    this.sessionHandlers.set(sessionId, merged);
+    const early = this.early.get(sessionId);
+    if (!early) return;
+    const waiting = early.events;
+    early.events = [];
+    for (const e of waiting) this.route(sessionId, e);
+    if (early.events.length === 0) this.early.delete(sessionId);
   }
 
   forget(sessionId: string): void {
     this.sessionHandlers.delete(sessionId);
+    this.early.delete(sessionId);
+  }
+
+  private route(sessionId: string, e: EarlyEvent): void {
+    const h = this.sessionHandlers.get(sessionId);
+    const handler = h?.[e.kind] as ((value: EarlyEvent["value"]) => void) | undefined;
+    if (handler) {
+      handler(e.value);
+      return;
+    }
+    const now = Date.now();
+    for (const [id, entry] of this.early) if (now - entry.at > EARLY_TTL_MS) this.early.delete(id);
+    let entry = this.early.get(sessionId);
+    if (!entry) {
+      if (this.early.size >= EARLY_MAX_SESSIONS) return;
+      entry = { at: now, events: [] };
+      this.early.set(sessionId, entry);
+    }
+    if (entry.events.length < EARLY_MAX_EVENTS) entry.events.push(e);
   }
 
   sendSignal(sessionId: string, data: SignalData): void {

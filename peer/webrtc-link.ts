@@ -1,5 +1,6 @@
 import SimplePeer from "simple-peer";
 import { ChannelClosedError, type FrameTransport, fingerprintFromSdp, TimeoutError } from "../protocol";
+import { FrameHub } from "./frame-hub";
 
 /**
  * The one module that knows simple-peer: a WebRTC data channel as a FrameTransport, with
@@ -21,16 +22,12 @@ export interface WebRtcLinkOptions {
 const HIGH_WATER_BYTES = 1024 * 1024;
 const DRAIN_POLL_MS = 5;
 
-export class WebRtcLink implements FrameTransport {
+export class WebRtcLink extends FrameHub implements FrameTransport {
   private readonly peer: SimplePeer.Instance;
-  private frameHandlers: ((frame: Uint8Array) => void)[] = [];
-  /** Frames that arrive before anyone listens (the peer may start its handshake first). */
-  private early: Uint8Array[] = [];
-  private closeHandlers: ((reason?: Error) => void)[] = [];
-  private closed = false;
   private readonly connected: Promise<void>;
 
   constructor(private readonly opts: WebRtcLinkOptions) {
+    super();
     this.peer = new SimplePeer({
       initiator: opts.initiator,
       trickle: true,
@@ -39,9 +36,7 @@ export class WebRtcLink implements FrameTransport {
     });
     this.peer.on("signal", (data: SignalData) => opts.sendSignal(data));
     this.peer.on("data", (data: Uint8Array) => {
-      const frame = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-      if (this.frameHandlers.length === 0) this.early.push(frame);
-      else for (const h of this.frameHandlers) h(frame);
+      this.deliver(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     });
     this.connected = new Promise((resolve, reject) => {
       this.peer.once("connect", () => resolve());
@@ -102,29 +97,9 @@ export class WebRtcLink implements FrameTransport {
     this.peer.send(frame);
   }
 
-  onFrame(handler: (frame: Uint8Array) => void): void {
-    this.frameHandlers.push(handler);
-    const early = this.early;
-    this.early = [];
-    for (const f of early) handler(f);
-  }
-
-  onClose(handler: (reason?: Error) => void): void {
-    this.closeHandlers.push(handler);
-  }
-
   close(reason?: Error): void {
     if (this.closed) return;
     this.peer.destroy();
     this.finish(reason);
-  }
-
-  private finish(reason: Error | undefined): void {
-    if (this.closed) return;
-    this.closed = true;
-    const handlers = this.closeHandlers;
-    this.closeHandlers = [];
-    this.frameHandlers = [];
-    for (const h of handlers) h(reason);
   }
 }

@@ -146,17 +146,32 @@ export function checkBinding(r: Receipt, expected: ReceiptBinding): void {
   if (!r.payout.equals(expected.payout)) throw new ReceiptBindingError("payout address");
 }
 
+/**
+ * A stream: what one cumulative count runs over. The escrow pays each (network, escrow, payout,
+ * key epoch) once, so receipts of different streams never compare: a new session key (a new
+ * epoch) starts its own count at zero.
+ */
+export interface StreamKey {
+  readonly network: number;
+  readonly escrow: Address;
+  readonly payout: Address;
+  readonly keyEpoch: number;
+}
+
+export function streamId(k: StreamKey): string {
+  return `${k.network}/${k.escrow.toRawString()}/${k.payout.toRawString()}/${k.keyEpoch}`;
+}
+
 export type ReceiptOrder = "newer" | "older" | "same" | "conflicting" | "unrelated";
 
 /**
- * How `a` stands to `b`. Receipts of the same (network, escrow, payout) only grow: both totals
+ * How `a` stands to `b`. Receipts of the same stream only grow: both totals
  * move together. One that raises the amount but lowers the tokens (or the reverse) is a conflict:
  * a sign that the signer is confused or hostile, never something to keep silently.
  */
 export function compareReceipts(a: Receipt, b: Receipt): ReceiptOrder {
-  if (a.network !== b.network || !a.escrow.equals(b.escrow) || !a.payout.equals(b.payout)) return "unrelated";
-  if (a.tokens === b.tokens && a.amount === b.amount)
-    return a.keyEpoch === b.keyEpoch ? "same" : "conflicting";
+  if (streamId(a) !== streamId(b)) return "unrelated";
+  if (a.tokens === b.tokens && a.amount === b.amount) return "same";
   if (a.tokens >= b.tokens && a.amount >= b.amount) return "newer";
   if (a.tokens <= b.tokens && a.amount <= b.amount) return "older";
   return "conflicting";
@@ -175,6 +190,8 @@ export function pickNewer(current: SignedReceipt | undefined, incoming: SignedRe
     case "conflicting":
       throw new ReceiptConflictError("receipt conflicts with a newer one already held");
     case "unrelated":
-      throw new ReceiptConflictError("receipt is for a different escrow or payout address");
+      throw new ReceiptConflictError(
+        "receipt is for a different stream (escrow, payout address or key epoch)",
+      );
   }
 }

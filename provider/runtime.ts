@@ -10,10 +10,13 @@ import {
   NETWORK_ID,
   type SecureSession,
 } from "../protocol";
+import type { AccountGate } from "./account-gate";
 import type { Engine } from "./engines/engine";
-import { type HeldReceipts, MemoryHeldReceipts } from "./serving/held-receipts";
+import { MemoryReceiptStore, type ReceiptStore } from "./receipt-store";
+import { heldIn } from "./serving/held-receipts";
 import { type ServingEvent, SessionServer } from "./serving/session-server";
 import { Slots } from "./serving/slots";
+import type { Settlement } from "./settlement";
 
 /**
  * A provider on the network: registers with the signaling server, accepts offered sessions,
@@ -31,7 +34,12 @@ export interface ProviderRuntimeOptions {
   readonly capacity?: number;
   readonly maxWaiting?: number;
   readonly creditWindowTokens?: number;
-  readonly receipts?: HeldReceipts;
+  /** Where receipts are kept (in memory when omitted). */
+  readonly receipts?: ReceiptStore;
+  /** Claims on chain as receipts arrive and when sessions end; without it receipts are only kept. */
+  readonly settlement?: Settlement;
+  /** Checks each requester's escrow before serving (see account-gate.ts). */
+  readonly gate?: AccountGate;
   readonly wrtc?: Wrtc;
   readonly forceRelay?: boolean;
   readonly directTimeoutMs?: number;
@@ -54,7 +62,7 @@ export class ProviderRuntime {
     readonly signaling: SignalingClient,
     private readonly opts: ProviderRuntimeOptions,
     readonly slots: Slots,
-    readonly receipts: HeldReceipts,
+    readonly receipts: ReceiptStore,
   ) {}
 
   static async start(opts: ProviderRuntimeOptions): Promise<ProviderRuntime> {
@@ -65,7 +73,7 @@ export class ProviderRuntime {
       signaling,
       opts,
       new Slots(capacity, opts.maxWaiting ?? capacity * 4),
-      opts.receipts ?? new MemoryHeldReceipts(),
+      opts.receipts ?? new MemoryReceiptStore(),
     );
     signaling.onOffer((offer) => runtime.onOffer(offer));
     const device = await opts.engine.device();
@@ -126,24 +134,27 @@ export class ProviderRuntime {
       });
       this.sessions.set(offer.sessionId, session);
       emit?.({ type: "session-open", sessionId: offer.sessionId, path: peer.path });
+      const server = new SessionServer(session, {
+        engine: this.opts.engine,
+        prices: new Map(this.opts.models.map((m) => [m.model, m.price])),
+        network: this.opts.network ?? NETWORK_ID.devnet,
+        payout: Address.parse(this.opts.payout),
+        receipts: heldIn(this.receipts, this.opts.settlement),
+        slots: this.slots,
+        creditWindowTokens: this.opts.creditWindowTokens ?? DEFAULT_CREDIT_WINDOW_TOKENS,
+        onEvent: emit,
+        ...(this.opts.gate ? { gate: this.opts.gate } : {}),
+      });
       session.onClose((reason) => {
         this.sessions.delete(offer.sessionId);
+        const stream = server.streamId;
+        if (stream) void this.opts.settlement?.endSession([stream]).catch(() => undefined);
         this.signaling.endSession(offer.sessionId, "closed");
         emit?.({
           type: "session-closed",
           sessionId: offer.sessionId,
           ...(reason ? { reason: reason.name } : {}),
         });
-      });
-      new SessionServer(session, {
-        engine: this.opts.engine,
-        prices: new Map(this.opts.models.map((m) => [m.model, m.price])),
-        network: this.opts.network ?? NETWORK_ID.devnet,
-        payout: Address.parse(this.opts.payout),
-        receipts: this.receipts,
-        slots: this.slots,
-        creditWindowTokens: this.opts.creditWindowTokens ?? DEFAULT_CREDIT_WINDOW_TOKENS,
-        onEvent: emit,
       });
     } catch (err) {
       this.signaling.endSession(offer.sessionId, "handshake failed");

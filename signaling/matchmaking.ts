@@ -1,5 +1,5 @@
 import type { MaxPrice, ModelPrice } from "../protocol";
-import { BPS, priceFits } from "../protocol";
+import { BPS } from "../protocol";
 import type { ProviderState } from "./directory/directory";
 import { usedCapacity } from "./directory/directory";
 
@@ -54,14 +54,18 @@ export function rankProviders(
   let priced = 0;
   let cheapest: ModelPrice | undefined;
   const best: Scored[] = [];
+  // priceFits, with the requester's side scaled once rather than per provider.
+  const maxCompletion = request.maxPrice.completionNanoPerToken * BPS;
+  const maxPrompt = request.maxPrice.promptNanoPerToken * BPS;
 
   for (const provider of providers) {
     if (request.exclude.has(provider.identityKey)) continue;
     const listing = provider.models.find((m) => m.model === request.model);
     if (!listing) continue;
     serving++;
-    if (!priceFits(listing.price, request.maxPrice)) {
-      if (!cheapest || completionCost(listing.price) < completionCost(cheapest)) cheapest = listing.price;
+    const cost = costs(listing.price);
+    if (cost.completion > maxCompletion || cost.prompt > maxPrompt) {
+      if (!cheapest || cost.completion < costs(cheapest).completion) cheapest = listing.price;
       continue;
     }
     priced++;
@@ -73,8 +77,8 @@ export function rankProviders(
       provider,
       price: listing.price,
       penalty: recent ? provider.failures : 0,
-      completion: completionCost(listing.price),
-      prompt: listing.price.nanoPerToken * BigInt(listing.price.promptMultiplierBps),
+      completion: cost.completion,
+      prompt: cost.prompt,
       utilisation: used / provider.capacity,
     });
   }
@@ -121,12 +125,23 @@ function insertTopK(list: Scored[], k: number, item: Scored): void {
   if (list.length > k) list.pop();
 }
 
-function completionCost(p: ModelPrice): bigint {
-  return p.nanoPerToken * BigInt(p.completionMultiplierBps);
+/** Effective prices scaled by BPS, computed once per listing (listings never change once registered). */
+const costCache = new WeakMap<ModelPrice, { completion: bigint; prompt: bigint }>();
+
+function costs(p: ModelPrice): { completion: bigint; prompt: bigint } {
+  let c = costCache.get(p);
+  if (!c) {
+    c = {
+      completion: p.nanoPerToken * BigInt(p.completionMultiplierBps),
+      prompt: p.nanoPerToken * BigInt(p.promptMultiplierBps),
+    };
+    costCache.set(p, c);
+  }
+  return c;
 }
 
 function perToken(p: ModelPrice): string {
-  const scaled = completionCost(p);
+  const scaled = costs(p).completion;
   const whole = scaled / BPS;
   return scaled % BPS === 0n ? whole.toString() : `${whole}+`;
 }

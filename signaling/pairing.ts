@@ -97,23 +97,30 @@ async function offer(
   // Published on the same Redis channel as the offer below, so the remote join lands first.
   ctx.io.in(provider.socketId).socketsJoin(room);
 
-  let replies: unknown[] = [];
+  const payload = {
+    v: PROTOCOL_VERSION,
+    sessionId,
+    model: req.model,
+    sessionKey: req.sessionKey,
+    price: priceToWire(chosen.price),
+    iceServers: ctx.config.iceServers,
+  };
+  let reply: unknown;
   try {
-    replies = await ctx.io
-      .to(provider.socketId)
-      .timeout(ctx.config.offerTimeoutMs)
-      .emitWithAck("session:offer", {
-        v: PROTOCOL_VERSION,
-        sessionId,
-        model: req.model,
-        sessionKey: req.sessionKey,
-        price: priceToWire(chosen.price),
-        iceServers: ctx.config.iceServers,
-      });
+    // A provider on this node is asked directly; one elsewhere through the adapter (broadcast with ack).
+    const local = ctx.io.of("/").sockets.get(provider.socketId);
+    reply = local
+      ? await local.timeout(ctx.config.offerTimeoutMs).emitWithAck("session:offer", payload)
+      : (
+          (await ctx.io
+            .to(provider.socketId)
+            .timeout(ctx.config.offerTimeoutMs)
+            .emitWithAck("session:offer", payload)) as unknown[]
+        )[0];
   } catch {
-    replies = [];
+    reply = undefined;
   }
-  const parsed = v.safeParse(OfferReply, replies[0]);
+  const parsed = v.safeParse(OfferReply, reply);
   if (parsed.success && parsed.output.ok) {
     if (socket.connected) return { kind: "accepted", sessionId };
     await endSession(ctx, sessionId, "peer-disconnected", socket.id);

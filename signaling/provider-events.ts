@@ -72,7 +72,7 @@ export function providerEvents(ctx: ServerContext, socket: SilkSocket): void {
     socket.data.provider = { identityKey: reg.identityKey, lastHeartbeatAt: now };
     ctx.localProviders.set(socket.id, socket);
     ctx.feed.changed();
-    ctx.log.info({ socket: socket.id, models: models.size, capacity: reg.capacity }, "provider registered");
+    ctx.log.debug({ socket: socket.id, models: models.size, capacity: reg.capacity }, "provider registered");
     return {
       ok: true,
       heartbeatIntervalMs: ctx.config.heartbeatIntervalMs,

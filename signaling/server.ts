@@ -4,8 +4,7 @@ import type { AddressInfo } from "node:net";
 import { createAdapter } from "@socket.io/redis-adapter";
 import { createClient } from "redis";
 import { Server } from "socket.io";
-import * as v from "valibot";
-import { PROTOCOL_VERSION, Version } from "../protocol";
+import { DirectorySubscribe, PROTOCOL_VERSION } from "../protocol";
 import { DEFAULT_CONFIG, type SignalingConfig } from "./config";
 import type { ServerContext, SilkServer, SilkSocket } from "./context";
 import type { ProviderDirectory } from "./directory/directory";
@@ -47,8 +46,6 @@ const KNOWN_EVENTS = new Set([
   "session:end",
   "directory:subscribe",
 ]);
-
-const DirectorySubscribe = v.object({ v: Version, subscribe: v.optional(v.boolean()) });
 
 export function createSignalingServer(options: SignalingOptions = {}): SignalingServer {
   const { logger, ...overrides } = options;

@@ -12,6 +12,8 @@ export interface SilkDbSchema extends DBSchema {
   receipts: { key: string; value: { key: string; text: string; at: number } };
   /** Conversations of the web client, newest last. */
   conversations: { key: string; value: { id: string; updatedAt: number; [k: string]: unknown } };
+  /** The provider's receipt streams (provider/receipt-store.ts's StreamRecord), keyed by stream id. */
+  streams: { key: string; value: { id: string; latest: string; claimed: bigint; updatedAt: number } };
   /** Samples of earnings over time for the provider's chart. */
   earnings: { key: number; value: { at: number; earned: bigint; claimed: bigint } };
 }
@@ -19,7 +21,7 @@ export interface SilkDbSchema extends DBSchema {
 export type SilkDb = IDBPDatabase<SilkDbSchema>;
 
 export const DB_NAME = "silk";
-const VERSION = 1;
+const VERSION = 2;
 
 export class StorageUnavailableError extends Error {
   override readonly name = "StorageUnavailableError";
@@ -31,11 +33,14 @@ export async function openSilkDb(name = DB_NAME): Promise<SilkDb> {
   }
   try {
     return await openDB<SilkDbSchema>(name, VERSION, {
-      upgrade(db) {
-        db.createObjectStore("kv");
-        db.createObjectStore("receipts", { keyPath: "key" });
-        db.createObjectStore("conversations", { keyPath: "id" });
-        db.createObjectStore("earnings", { keyPath: "at" });
+      upgrade(db, oldVersion) {
+        if (oldVersion < 1) {
+          db.createObjectStore("kv");
+          db.createObjectStore("receipts", { keyPath: "key" });
+          db.createObjectStore("conversations", { keyPath: "id" });
+          db.createObjectStore("earnings", { keyPath: "at" });
+        }
+        if (oldVersion < 2) db.createObjectStore("streams", { keyPath: "id" });
       },
     });
   } catch (cause) {

@@ -152,6 +152,11 @@ function readBody(req: IncomingMessage, limit: number): Promise<string> {
 const STATUS_BY_CODE: Record<string, number> = {
   NO_MODEL: 404,
   PRICE_TOO_LOW: 402,
+  OUT_OF_FUNDS: 402,
+  KEY_NOT_AUTHORISED: 403,
+  KEY_EPOCH: 403,
+  ESCROW_CLOSING: 403,
+  ESCROW_NETWORK: 403,
   ALL_BUSY: 503,
   QUEUE_FULL: 503,
   NO_ANSWER: 503,

@@ -20,6 +20,7 @@ async function main(): Promise<void> {
     sessionKey: key,
     maxPrice: config.maxPrice,
     escrow: config.escrow,
+    keyEpoch: config.keyEpoch,
     network: NETWORK_ID[config.network],
     wrtc,
   });

@@ -8,6 +8,8 @@ export interface GatewayConfig {
   readonly keyFile: string;
   readonly maxPrice: MaxPrice;
   readonly escrow: string;
+  /** The epoch the escrow gave this session key when it was added (getKey on the escrow). */
+  readonly keyEpoch: number;
   readonly network: NetworkName;
   readonly port: number;
   readonly host: string;
@@ -21,6 +23,7 @@ export const GATEWAY_USAGE = `Usage: npm run gateway -- --escrow ADDRESS --max-p
   --max-prompt-price N highest nanoTON per prompt token (default: --max-price)  (SILK_MAX_PROMPT_PRICE)
   --signaling URL      signaling server (default http://127.0.0.1:8787)    (SILK_SIGNALING_URL)
   --key-file PATH      session key, created if missing (.silk/gateway.key) (SILK_KEY_FILE)
+  --key-epoch N        the key's epoch in the escrow (default 1)           (SILK_KEY_EPOCH)
   --network NAME       devnet, testnet or mainnet (default devnet)         (SILK_NETWORK)
   --port N             (default 8788)                                      (SILK_GATEWAY_PORT)
   --host H             (default 127.0.0.1: whoever reaches it spends)      (SILK_GATEWAY_HOST)
@@ -35,6 +38,7 @@ export function parseGatewayOptions(argv: string[], env: NodeJS.ProcessEnv): Gat
       "max-prompt-price": { type: "string" },
       signaling: { type: "string" },
       "key-file": { type: "string" },
+      "key-epoch": { type: "string" },
       network: { type: "string" },
       port: { type: "string" },
       host: { type: "string" },
@@ -60,6 +64,9 @@ export function parseGatewayOptions(argv: string[], env: NodeJS.ProcessEnv): Gat
   if (!(network in NETWORK_ID)) throw new Error("--network must be devnet, testnet or mainnet");
   const port = Number(get("port", "SILK_GATEWAY_PORT") ?? "8788");
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error("--port must be a port number");
+  const keyEpoch = Number(get("key-epoch", "SILK_KEY_EPOCH") ?? "1");
+  if (!Number.isInteger(keyEpoch) || keyEpoch < 0 || keyEpoch > 0xffffffff)
+    throw new Error("--key-epoch must be a whole number");
   const apiKey = env.SILK_GATEWAY_API_KEY;
   return {
     signalingUrl: get("signaling", "SILK_SIGNALING_URL") ?? "http://127.0.0.1:8787",
@@ -69,6 +76,7 @@ export function parseGatewayOptions(argv: string[], env: NodeJS.ProcessEnv): Gat
       promptNanoPerToken: promptText ? nano(promptText, "--max-prompt-price") : completion,
     },
     escrow,
+    keyEpoch,
     network: network as NetworkName,
     port,
     host: get("host", "SILK_GATEWAY_HOST") ?? "127.0.0.1",

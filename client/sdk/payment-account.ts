@@ -1,23 +1,23 @@
-import type { Address } from "@ton/core";
-import type { SignedReceipt } from "../../protocol";
+import { type SignedReceipt, type StreamKey, streamId } from "../../protocol";
 
 /**
- * Where a requester keeps the last receipt it signed per payout address, so cumulative totals
- * survive a reload or a new session. `save` settles only once the receipt is persisted.
+ * Where a requester keeps the last receipt it signed on each stream (escrow, payout address, key
+ * epoch), so cumulative totals survive a reload or a new session. `save` settles only once the
+ * receipt is persisted.
  */
 export interface PaymentAccount {
-  last(payout: Address): Promise<SignedReceipt | undefined>;
+  last(stream: StreamKey): Promise<SignedReceipt | undefined>;
   save(receipt: SignedReceipt): Promise<void>;
 }
 
 export class MemoryPaymentAccount implements PaymentAccount {
-  private readonly byPayout = new Map<string, SignedReceipt>();
+  private readonly streams = new Map<string, SignedReceipt>();
 
-  async last(payout: Address): Promise<SignedReceipt | undefined> {
-    return this.byPayout.get(payout.toRawString());
+  async last(stream: StreamKey): Promise<SignedReceipt | undefined> {
+    return this.streams.get(streamId(stream));
   }
 
   async save(receipt: SignedReceipt): Promise<void> {
-    this.byPayout.set(receipt.receipt.payout.toRawString(), receipt);
+    this.streams.set(streamId(receipt.receipt), receipt);
   }
 }

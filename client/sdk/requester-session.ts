@@ -2,7 +2,7 @@ import type { Address } from "@ton/core";
 import {
   billablePromptTokens,
   ChannelClosedError,
-  type ChatMessage,
+  type ChatParams,
   decodeSignedReceipt,
   encodeSignedReceipt,
   equalBytes,
@@ -17,6 +17,7 @@ import {
   type SessionMessage,
   type SignedReceipt,
   signReceipt,
+  streamId,
   TimeoutError,
   verifyReceiptSignature,
 } from "../../protocol";
@@ -36,15 +37,7 @@ export interface RequesterSessionOptions {
   readonly timeoutMs?: number;
 }
 
-export interface RequestInput {
-  readonly model: string;
-  readonly messages: readonly ChatMessage[];
-  readonly max_tokens?: number;
-  readonly temperature?: number;
-  readonly top_p?: number;
-  readonly seed?: number;
-  readonly stop?: readonly string[];
-}
+export type RequestInput = ChatParams;
 
 export interface RequestResult {
   readonly text: string;
@@ -98,17 +91,15 @@ export class RequesterSession {
   }
 
   static async open(session: SecureSession, opts: RequesterSessionOptions): Promise<RequesterSession> {
-    const own = await opts.account.last(opts.payout);
-    let base: Receipt = own?.receipt ?? {
+    const stream = {
       network: opts.network,
       escrow: opts.escrow,
       payout: opts.payout,
       keyEpoch: opts.keyEpoch,
-      tokens: 0n,
-      amount: 0n,
     };
-    base = { ...base, keyEpoch: opts.keyEpoch };
+    let base: Receipt = (await opts.account.last(stream))?.receipt ?? { ...stream, tokens: 0n, amount: 0n };
     let reply = await sendBase(session, opts, base);
+    if (reply.refusal) throw new ProviderError(reply.refusal.code, reply.refusal.message);
     if (!reply.accepted && reply.receipt) {
       // The provider holds a newer receipt than ours (we lost state). Adopt it only if our own key
       // signed it for this escrow and payout: anything else could inflate what we would owe.
@@ -116,7 +107,7 @@ export class RequesterSession {
       if (!ownReceipt(held, opts))
         throw new ProviderError("ACCOUNT", "provider holds a receipt we did not sign");
       await opts.account.save(held);
-      base = { ...held.receipt, keyEpoch: opts.keyEpoch };
+      base = held.receipt;
       reply = await sendBase(session, opts, base);
     }
     if (!reply.accepted) throw new ProviderError("ACCOUNT", "provider refused our base receipt");
@@ -252,9 +243,7 @@ function ownReceipt(held: SignedReceipt, opts: RequesterSessionOptions): boolean
   return (
     equalBytes(held.sessionKey, opts.sessionKey.publicKey) &&
     verifyReceiptSignature(held) &&
-    held.receipt.network === opts.network &&
-    held.receipt.escrow.equals(opts.escrow) &&
-    held.receipt.payout.equals(opts.payout)
+    streamId(held.receipt) === streamId(opts)
   );
 }
 

@@ -11,7 +11,7 @@ import {
   NETWORK_ID,
 } from "../../protocol";
 import { completionFromResult, streamChunks } from "./completion-stream";
-import { NoProviderError, ProviderLostError } from "./errors";
+import { NoProviderError, ProviderError, ProviderLostError } from "./errors";
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -62,6 +62,15 @@ export interface SilkClient {
   interruptGenerate(): void;
   close(): void;
 }
+
+/** Account refusals about the requester's own escrow, not the provider: no point trying another. */
+const ESCROW_REFUSALS = new Set([
+  "ESCROW_NETWORK",
+  "ESCROW_CLOSING",
+  "KEY_NOT_AUTHORISED",
+  "KEY_EPOCH",
+  "OUT_OF_FUNDS",
+]);
 
 export async function connect(opts: ConnectOptions): Promise<SilkClient> {
   const signaling = await SignalingClient.connect(opts.signalingUrl);
@@ -247,8 +256,10 @@ class Client implements SilkClient {
           account: this.account,
           ...(this.opts.receiptEvery !== undefined && { receiptEvery: this.opts.receiptEvery }),
         });
-      } catch {
+      } catch (err) {
         this.signaling.endSession(grant.sessionId, "handshake failed");
+        // The escrow itself is the problem (unfunded, key not authorised): every provider would say so.
+        if (err instanceof ProviderError && ESCROW_REFUSALS.has(err.code)) throw err;
         exclude.push(grant.provider.identityKey);
       }
     }

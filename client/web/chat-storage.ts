@@ -1,4 +1,3 @@
-import type { Address } from "@ton/core";
 import {
   decodeSignedReceipt,
   encodeSignedReceipt,
@@ -7,6 +6,8 @@ import {
   keyPairFromSecret,
   pickNewer,
   type SignedReceipt,
+  type StreamKey,
+  streamId,
 } from "../../protocol";
 import { KvEntry, type SilkDb } from "../../web/page-db";
 import type { PaymentAccount } from "../sdk/payment-account";
@@ -57,23 +58,23 @@ export class ChatStorage {
 }
 
 /**
- * The requester's last signed receipt per payout address, in IndexedDB: cumulative totals carry
+ * The requester's last signed receipt per stream (network, escrow, payout, key epoch), in IndexedDB: cumulative totals carry
  * on after a reload, so a provider is never asked to accept a receipt that went backwards.
  */
 export class IdbPaymentAccount implements PaymentAccount {
   constructor(private readonly db: SilkDb) {}
 
-  private key(payout: Address): string {
-    return `client|${payout.toRawString()}`;
+  private key(stream: StreamKey): string {
+    return `client|${streamId(stream)}`;
   }
 
-  async last(payout: Address): Promise<SignedReceipt | undefined> {
-    const row = await this.db.get("receipts", this.key(payout));
+  async last(stream: StreamKey): Promise<SignedReceipt | undefined> {
+    const row = await this.db.get("receipts", this.key(stream));
     return row ? decodeSignedReceipt(row.text) : undefined;
   }
 
   async save(receipt: SignedReceipt): Promise<void> {
-    const key = this.key(receipt.receipt.payout);
+    const key = this.key(receipt.receipt);
     const tx = this.db.transaction("receipts", "readwrite");
     const row = await tx.store.get(key);
     const kept = pickNewer(row ? decodeSignedReceipt(row.text) : undefined, receipt);

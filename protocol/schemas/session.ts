@@ -78,6 +78,8 @@ export const AccountMessage = v.object({
   t: v.literal("account"),
   receipt: v.optional(v.pipe(v.string(), v.maxLength(512))),
   accepted: v.boolean(),
+  /** Why the account was refused, when it was not for an older base (e.g. an unfunded escrow). */
+  refusal: v.optional(ErrorBody),
   prices: v.pipe(
     v.array(v.object({ model: ModelId, price: ModelPriceSchema })),
     v.maxLength(MAX_MODELS_PER_PROVIDER),
@@ -104,6 +106,17 @@ export const SessionMessage = v.variant("t", [
 
 export type ChatMessage = v.InferOutput<typeof ChatMessage>;
 export type ChatRequest = v.InferOutput<typeof ChatRequest>;
+
+/** A chat completion's parameters as both ends use them: the request without its envelope. */
+export interface ChatParams {
+  readonly model: string;
+  readonly messages: readonly ChatMessage[];
+  readonly max_tokens?: number;
+  readonly temperature?: number;
+  readonly top_p?: number;
+  readonly seed?: number;
+  readonly stop?: readonly string[];
+}
 export type TokensMessage = v.InferOutput<typeof TokensMessage>;
 export type DoneMessage = v.InferOutput<typeof DoneMessage>;
 export type AccountMessage = v.InferOutput<typeof AccountMessage>;

@@ -1,4 +1,4 @@
-import type { ChatMessage } from "../../protocol";
+import type { ChatParams } from "../../protocol";
 
 /**
  * The one small interface between the provider runtime and inference: load with progress,
@@ -6,15 +6,7 @@ import type { ChatMessage } from "../../protocol";
  * the device can hold. WebLLM in a worker, an OpenAI-compatible HTTP backend, and the test
  * engine in tests/ all implement it.
  */
-export interface EngineRequest {
-  readonly model: string;
-  readonly messages: readonly ChatMessage[];
-  readonly max_tokens?: number;
-  readonly temperature?: number;
-  readonly top_p?: number;
-  readonly seed?: number;
-  readonly stop?: readonly string[];
-}
+export type EngineRequest = ChatParams;
 
 /** A run of generated text and how many tokens produced it. */
 export interface EngineChunk {

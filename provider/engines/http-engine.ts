@@ -1,5 +1,6 @@
 import type { ChunkSink, DeviceReport, Engine, EngineRequest, EngineResult } from "./engine";
 import { EngineError } from "./engine";
+import { consumeChunks, type OpenAiChunkLike, openAiParams } from "./openai-chunks";
 import { sseData } from "./sse";
 
 /**
@@ -19,9 +20,11 @@ export interface HttpEngineOptions {
   readonly backendModel?: (model: string) => string;
 }
 
-interface StreamChunk {
-  choices?: { delta?: { content?: string | null }; finish_reason?: string | null }[];
-  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
+async function* parseEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<OpenAiChunkLike> {
+  for await (const data of sseData(body)) {
+    if (data === "[DONE]") return;
+    yield JSON.parse(data) as OpenAiChunkLike;
+  }
 }
 
 export class HttpEngine implements Engine {
@@ -54,55 +57,31 @@ export class HttpEngine implements Engine {
   async generate(request: EngineRequest, onChunk: ChunkSink, signal?: AbortSignal): Promise<EngineResult> {
     if (!this.loaded.has(request.model))
       throw new EngineError("not-loaded", `model ${request.model} is not loaded`);
+    let streamed = 0;
+    const counting: ChunkSink = (c) => {
+      streamed += c.tokens;
+      return onChunk(c);
+    };
     const controller = new AbortController();
     const onAbort = () => controller.abort();
     signal?.addEventListener("abort", onAbort, { once: true });
-    let completion = 0;
-    let prompt = 0;
-    let finish: EngineResult["finishReason"] = "stop";
     try {
       const res = await this.fetch("/chat/completions", {
         method: "POST",
         signal: controller.signal,
-        body: JSON.stringify({
-          model: this.backendModel(request.model),
-          messages: request.messages,
-          stream: true,
-          stream_options: { include_usage: true },
-          ...(request.max_tokens !== undefined && { max_tokens: request.max_tokens }),
-          ...(request.temperature !== undefined && { temperature: request.temperature }),
-          ...(request.top_p !== undefined && { top_p: request.top_p }),
-          ...(request.seed !== undefined && { seed: request.seed }),
-          ...(request.stop !== undefined && { stop: request.stop }),
-        }),
+        body: JSON.stringify({ model: this.backendModel(request.model), ...openAiParams(request) }),
       });
       if (!res.ok || !res.body) throw new EngineError("backend", `backend answered ${res.status}`);
-      for await (const data of sseData(res.body)) {
-        if (data === "[DONE]") break;
-        const chunk = JSON.parse(data) as StreamChunk;
-        const choice = chunk.choices?.[0];
-        const text = choice?.delta?.content;
-        if (text) {
-          completion++;
-          await onChunk({ text, tokens: 1 });
-        }
-        if (choice?.finish_reason === "length") finish = "length";
-        if (chunk.usage) prompt = chunk.usage.prompt_tokens ?? 0;
-      }
+      return await consumeChunks(parseEvents(res.body), counting, signal);
     } catch (err) {
-      if (!signal?.aborted) {
-        throw err instanceof EngineError
-          ? err
-          : new EngineError("backend", "backend stream failed", { cause: err });
-      }
+      // Cancelling aborts the HTTP stream itself, which is how the backend learns to stop.
+      if (signal?.aborted) return { finishReason: "abort", promptTokens: 0, completionTokens: streamed };
+      throw err instanceof EngineError
+        ? err
+        : new EngineError("backend", "backend stream failed", { cause: err });
     } finally {
       signal?.removeEventListener("abort", onAbort);
     }
-    return {
-      finishReason: signal?.aborted ? "abort" : finish,
-      promptTokens: prompt,
-      completionTokens: completion,
-    };
   }
 
   async unload(): Promise<void> {

@@ -9,6 +9,7 @@ import {
 import type { ChunkSink, DeviceReport, Engine, EngineRequest, EngineResult, LoadProgress } from "./engine";
 import { EngineError } from "./engine";
 import { appConfigWith, modelFits, type SelfHostedModel } from "./model-catalog";
+import { consumeChunks, openAiParams } from "./openai-chunks";
 import { SerialQueue } from "./serial-queue";
 
 /**
@@ -78,50 +79,26 @@ export class WebLlmEngine implements Engine {
       throw new EngineError("not-loaded", `model ${request.model} is not loaded`);
     const interrupt = () => engine.interruptGenerate();
     signal?.addEventListener("abort", interrupt, { once: true });
-    let completion = 0;
-    let prompt = 0;
-    let finish: EngineResult["finishReason"] = "stop";
     try {
       await engine.resetChat();
-      const stream = await engine.chat.completions.create({
-        messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
-        stream: true,
-        stream_options: { include_usage: true },
-        ...(request.max_tokens !== undefined && { max_tokens: request.max_tokens }),
-        ...(request.temperature !== undefined && { temperature: request.temperature }),
-        ...(request.top_p !== undefined && { top_p: request.top_p }),
-        ...(request.seed !== undefined && { seed: request.seed }),
-        ...(request.stop !== undefined && { stop: [...request.stop] }),
-      });
-      // Drain to the end even after an interrupt: leaving the loop early locks the engine.
-      for await (const chunk of stream) {
-        const choice = chunk.choices[0];
-        const text = choice?.delta?.content;
-        if (text && !signal?.aborted) {
-          completion++;
-          await onChunk({ text, tokens: 1 });
-        }
-        if (choice?.finish_reason === "length") finish = "length";
-        if (chunk.usage) prompt = chunk.usage.prompt_tokens;
-      }
+      const stream = await engine.chat.completions.create(openAiParams(request));
+      // Drains to the end even after an interrupt: leaving the loop early locks the engine.
+      return await consumeChunks(stream, onChunk, signal);
     } catch (cause) {
       if (isDeviceLoss(cause)) {
         await this.recreate();
         throw new EngineError(
           "device-lost",
           "the GPU was lost or ran out of memory; the model is reloading",
-          { cause },
+          {
+            cause,
+          },
         );
       }
       throw new EngineError("backend", `generation failed: ${describe(cause)}`, { cause });
     } finally {
       signal?.removeEventListener("abort", interrupt);
     }
-    return {
-      finishReason: signal?.aborted ? "abort" : finish,
-      promptTokens: prompt,
-      completionTokens: completion,
-    };
   }
 
   /** Deletes a model's cached weights and library, to repair a half-finished download. */

@@ -3,7 +3,9 @@ import { loadOrCreateKey } from "../../peer/key-file";
 import { encodePublicKey, NETWORK_ID } from "../../protocol";
 import { HttpEngine } from "../engines/http-engine";
 import { ProviderRuntime, type RuntimeEvent } from "../runtime";
-import { FileHeldReceipts } from "./file-receipts";
+import type { Settlement } from "../settlement";
+import { connectTon } from "../ton-chain";
+import { FileReceiptStore } from "./file-receipt-store";
 import type { HeadlessOptions } from "./options";
 
 /**
@@ -13,7 +15,12 @@ import type { HeadlessOptions } from "./options";
 export async function startHeadlessProvider(
   o: HeadlessOptions,
   onEvent?: (e: RuntimeEvent) => void,
-): Promise<{ runtime: ProviderRuntime; identityKey: string; receipts: FileHeldReceipts }> {
+): Promise<{
+  runtime: ProviderRuntime;
+  identityKey: string;
+  receipts: FileReceiptStore;
+  settlement?: Settlement;
+}> {
   const { key } = loadOrCreateKey(o.keyFile);
   const engine = new HttpEngine({
     baseUrl: o.backend,
@@ -21,7 +28,15 @@ export async function startHeadlessProvider(
     ...(o.apiKey ? { apiKey: o.apiKey } : {}),
   });
   await engine.load(o.model);
-  const receipts = new FileHeldReceipts(o.receiptsFile);
+  const receipts = new FileReceiptStore(o.receiptsFile);
+  const ton = o.tonEndpoint
+    ? connectTon({
+        endpoint: o.tonEndpoint,
+        store: receipts,
+        ...(o.tonApiKey ? { apiKey: o.tonApiKey } : {}),
+      })
+    : undefined;
+  const settlement = ton?.settlement;
   const runtime = await ProviderRuntime.start({
     signalingUrl: o.signalingUrl,
     identity: key,
@@ -31,8 +46,14 @@ export async function startHeadlessProvider(
     network: NETWORK_ID[o.network],
     capacity: o.capacity,
     receipts,
+    ...(ton ? { settlement: ton.settlement, gate: ton.gate } : {}),
     wrtc,
     ...(onEvent ? { onEvent } : {}),
   });
-  return { runtime, identityKey: encodePublicKey(key.publicKey), receipts };
+  return {
+    runtime,
+    identityKey: encodePublicKey(key.publicKey),
+    receipts,
+    ...(settlement ? { settlement } : {}),
+  };
 }

@@ -13,7 +13,7 @@ async function main(): Promise<void> {
   }
   let served = 0;
   let earned = 0n;
-  const { runtime, identityKey } = await startHeadlessProvider(options, (e) => {
+  const { runtime, identityKey, settlement } = await startHeadlessProvider(options, (e) => {
     if (e.type === "request-done") {
       served++;
       earned += e.cost;
@@ -26,6 +26,17 @@ async function main(): Promise<void> {
     `headless provider ${identityKey.slice(0, 16)}… serving ${options.model} via ${options.backend}`,
   );
   console.log(`registered with ${options.signalingUrl}; Ctrl-C to stop`);
+  console.log(
+    settlement ? `claiming on ${options.tonEndpoint}` : "no --ton-endpoint: receipts are kept, not claimed",
+  );
+  if (settlement) {
+    setInterval(() => {
+      void settlement.status().then((s) => {
+        if (s.pending > 0n || s.claimed > 0n)
+          console.log(`claimed ${formatTon(s.claimed)} TON, pending ${formatTon(s.pending)} TON`);
+      });
+    }, 60_000).unref();
+  }
   const stop = () => {
     runtime.stop();
     process.exit(0);

@@ -18,6 +18,9 @@ export interface HeadlessOptions {
   readonly keyFile: string;
   readonly receiptsFile: string;
   readonly apiKey?: string;
+  /** TonClient endpoint to settle on; without it receipts are only kept. */
+  readonly tonEndpoint?: string;
+  readonly tonApiKey?: string;
 }
 
 export const HEADLESS_USAGE = `Usage: npm run provider -- --backend URL --model NAME --price NANOTON --payout ADDRESS [options]
@@ -34,7 +37,10 @@ export const HEADLESS_USAGE = `Usage: npm run provider -- --backend URL --model 
   --capacity N           concurrent requests (default 1)                         (SILK_CAPACITY)
   --key-file PATH        identity key, created if missing (.silk/provider.key)   (SILK_KEY_FILE)
   --receipts-file PATH   receipts kept here (.silk/provider-receipts.json)       (SILK_RECEIPTS_FILE)
-  Backend API key: SILK_BACKEND_API_KEY (environment only, so it stays out of shell history).`;
+  --ton-endpoint URL     claim on this chain (TonClient JSON-RPC, e.g. the devnet's
+                         http://127.0.0.1:8081/jsonRPC); without it receipts are only kept  (SILK_TON_ENDPOINT)
+  Backend API key: SILK_BACKEND_API_KEY; toncenter API key: SILK_TON_API_KEY (environment only,
+  so they stay out of shell history).`;
 
 export class OptionsError extends Error {
   override name = "OptionsError";
@@ -56,6 +62,7 @@ export function parseHeadlessOptions(argv: string[], env: NodeJS.ProcessEnv): He
       capacity: { type: "string" },
       "key-file": { type: "string" },
       "receipts-file": { type: "string" },
+      "ton-endpoint": { type: "string" },
     },
     strict: true,
   });
@@ -111,6 +118,14 @@ export function parseHeadlessOptions(argv: string[], env: NodeJS.ProcessEnv): He
   const network = opt("network", "SILK_NETWORK", "devnet");
   if (!(network in NETWORK_ID)) throw new OptionsError("--network must be devnet, testnet or mainnet");
   const apiKey = env.SILK_BACKEND_API_KEY;
+  const tonEndpoint = values["ton-endpoint"] ?? env.SILK_TON_ENDPOINT;
+  if (tonEndpoint) {
+    try {
+      new URL(tonEndpoint);
+    } catch {
+      throw new OptionsError(`--ton-endpoint ${tonEndpoint} is not a URL`);
+    }
+  }
   return {
     signalingUrl: opt("signaling", "SILK_SIGNALING_URL", "http://127.0.0.1:8787"),
     backend,
@@ -123,5 +138,7 @@ export function parseHeadlessOptions(argv: string[], env: NodeJS.ProcessEnv): He
     keyFile: opt("key-file", "SILK_KEY_FILE", ".silk/provider.key"),
     receiptsFile: opt("receipts-file", "SILK_RECEIPTS_FILE", ".silk/provider-receipts.json"),
     ...(apiKey ? { apiKey } : {}),
+    ...(tonEndpoint ? { tonEndpoint } : {}),
+    ...(env.SILK_TON_API_KEY ? { tonApiKey: env.SILK_TON_API_KEY } : {}),
   };
 }

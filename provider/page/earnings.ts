@@ -1,9 +1,9 @@
-import type { SignedReceipt } from "../../protocol";
+import { latestReceipt, type StreamRecord } from "../receipt-store";
 
 /**
- * What the provider is owed, from the receipts it holds. Receipts are cumulative per escrow (one
- * requester each), so the total earned is the sum of the best receipt's amount per escrow; what
- * is unclaimed is that less what the escrows have already paid. Pure and in bigint nanoTON.
+ * What the provider is owed, from the receipt streams it holds. Receipts are cumulative per
+ * stream (escrow, payout, key epoch), so the total earned is the sum of each stream's newest
+ * amount; what is unclaimed is that less what the escrows have already paid. Pure, bigint nanoTON.
  */
 export interface Earnings {
   readonly earned: bigint;
@@ -12,20 +12,17 @@ export interface Earnings {
   readonly escrows: number;
 }
 
-export function earningsFrom(
-  receipts: readonly SignedReceipt[],
-  payout: string,
-  claimedByEscrow: ReadonlyMap<string, bigint>,
-): Earnings {
+export function earningsFrom(streams: readonly StreamRecord[], payout: string): Earnings {
   let earned = 0n;
   let claimed = 0n;
   let escrows = 0;
-  for (const r of receipts) {
-    if (r.receipt.payout.toRawString() !== payout) continue;
+  for (const record of streams) {
+    const r = latestReceipt(record).receipt;
+    if (r.payout.toRawString() !== payout) continue;
     escrows++;
-    earned += r.receipt.amount;
-    const paid = claimedByEscrow.get(r.receipt.escrow.toRawString()) ?? 0n;
-    claimed += paid < r.receipt.amount ? paid : r.receipt.amount;
+    earned += r.amount;
+    // biome-ignore lint/complexity/useMathMinMax: bigint, which Math.min does not take
+    claimed += record.claimed < r.amount ? record.claimed : r.amount;
   }
   return { earned, claimed, unclaimed: earned - claimed, escrows };
 }

@@ -1,16 +1,6 @@
-import type { Address } from "@ton/core";
-import {
-  decodeSignedReceipt,
-  encodeSignedReceipt,
-  generateKeyPair,
-  type KeyPair,
-  keyPairFromSecret,
-  pickNewer,
-  ReceiptBindingError,
-  type SignedReceipt,
-} from "../../protocol";
+import { generateKeyPair, type KeyPair, keyPairFromSecret, type SignedReceipt } from "../../protocol";
 import { KvEntry, type SilkDb } from "../../web/page-db";
-import type { HeldReceipts } from "../serving/held-receipts";
+import { mergeReceipt, type ReceiptStore, type StreamRecord, streamId } from "../receipt-store";
 import type { EarningSample } from "./earnings";
 
 /** What the provider page keeps across reloads: identity key, settings, receipts, earnings, totals. */
@@ -39,6 +29,7 @@ export class ProviderStorage {
     this.settings = new KvEntry(db, "provider.settings");
     this.totals = new KvEntry(db, "provider.totals");
     this.identitySecret = new KvEntry(db, "provider.identity");
+    this.receipts = new IdbReceiptStore(db);
   }
 
   /** The provider's identity key, made once in this browser and kept. */
@@ -50,14 +41,8 @@ export class ProviderStorage {
     return pair;
   }
 
-  /** Receipts bound to one payout address (receipts for another are kept apart). */
-  receipts(payout: Address): IdbHeldReceipts {
-    return new IdbHeldReceipts(this.db, payout);
-  }
-
-  async allReceipts(): Promise<SignedReceipt[]> {
-    return (await this.db.getAll("receipts")).map((r) => decodeSignedReceipt(r.text));
-  }
+  /** Every receipt stream, whatever its payout address; records say which. */
+  readonly receipts: IdbReceiptStore;
 
   async addSample(sample: EarningSample): Promise<void> {
     await this.db.put("earnings", sample);
@@ -71,31 +56,37 @@ export class ProviderStorage {
 }
 
 /**
- * The serving loop's receipts in IndexedDB: the best receipt per escrow, written (and committed)
+ * The provider's receipt streams in IndexedDB (the browser's `ReceiptStore`): newest-wins and
+ * conflicts decided by `mergeReceipt`, read and written in one transaction that has committed
  * before `put` settles, so a token streamed on a receipt's credit is never owed by a lost one.
  */
-export class IdbHeldReceipts implements HeldReceipts {
-  constructor(
-    private readonly db: SilkDb,
-    private readonly payout: Address,
-  ) {}
+export class IdbReceiptStore implements ReceiptStore {
+  constructor(private readonly db: SilkDb) {}
 
-  private key(escrow: Address): string {
-    return `${this.payout.toRawString()}|${escrow.toRawString()}`;
+  async put(signed: SignedReceipt): Promise<"stored" | "older"> {
+    const tx = this.db.transaction("streams", "readwrite");
+    const merged = mergeReceipt(await tx.store.get(streamId(signed.receipt)), signed, Date.now());
+    if (merged === "older") {
+      await tx.done;
+      return "older";
+    }
+    await tx.store.put(merged);
+    await tx.done;
+    return "stored";
   }
 
-  async best(escrow: Address): Promise<SignedReceipt | undefined> {
-    const row = await this.db.get("receipts", this.key(escrow));
-    return row ? decodeSignedReceipt(row.text) : undefined;
+  get(id: string): Promise<StreamRecord | undefined> {
+    return this.db.get("streams", id);
   }
 
-  async put(receipt: SignedReceipt): Promise<void> {
-    if (!receipt.receipt.payout.equals(this.payout)) throw new ReceiptBindingError("payout address");
-    const key = this.key(receipt.receipt.escrow);
-    const tx = this.db.transaction("receipts", "readwrite");
-    const row = await tx.store.get(key);
-    const kept = pickNewer(row ? decodeSignedReceipt(row.text) : undefined, receipt);
-    await tx.store.put({ key, text: encodeSignedReceipt(kept), at: Date.now() });
+  list(): Promise<StreamRecord[]> {
+    return this.db.getAll("streams");
+  }
+
+  async setClaimed(id: string, claimed: bigint): Promise<void> {
+    const tx = this.db.transaction("streams", "readwrite");
+    const s = await tx.store.get(id);
+    if (s && claimed > s.claimed) await tx.store.put({ ...s, claimed, updatedAt: Date.now() });
     await tx.done;
   }
 }

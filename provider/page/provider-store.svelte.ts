@@ -175,7 +175,7 @@ export class ProviderStore {
         // Sessions held open at once (a requester keeps its session between questions); the
         // engine still generates one answer at a time and queues the rest.
         capacity: SESSION_CAPACITY,
-        receipts: this.storage.receipts(Address.parse(payout)),
+        receipts: this.storage.receipts,
         onEvent: (e) => this.onEvent(e),
       });
       this.serving = "serving";
@@ -243,8 +243,7 @@ export class ProviderStore {
   private async refreshEarnings(sample = false): Promise<void> {
     const payout = this.settings.payout;
     if (!payout) return;
-    // Claims arrive with the Escrow contract; until then nothing has been claimed.
-    this.earnings = earningsFrom(await this.storage.allReceipts(), payout, new Map());
+    this.earnings = earningsFrom(await this.storage.receipts.list(), Address.parse(payout).toRawString());
     if (sample) {
       const s = { at: Date.now(), earned: this.earnings.earned, claimed: this.earnings.claimed };
       this.samples = [...this.samples.slice(-199), s];

@@ -1,28 +1,28 @@
-import type { Address } from "@ton/core";
-import type { SignedReceipt } from "../../protocol";
+import type { SignedReceipt, StreamKey } from "../../protocol";
+import { latestReceipt, type ReceiptStore, streamId } from "../receipt-store";
 
 /**
- * Where the serving loop keeps the best receipt per escrow. `put` must have persisted the
- * receipt when its promise settles: the loop streams more tokens on its credit only after that.
+ * What the serving loop needs of the receipt store: the newest receipt of a stream, and a way to
+ * keep a new one that resolves only once it is durable (the loop streams more tokens on its
+ * credit only after that). With settlement, keeping a receipt also lets a claim start.
  */
 export interface HeldReceipts {
-  best(escrow: Address): Promise<SignedReceipt | undefined>;
-  put(receipt: SignedReceipt): Promise<void>;
+  best(stream: StreamKey): Promise<SignedReceipt | undefined>;
+  keep(receipt: SignedReceipt): Promise<void>;
 }
 
-/** Keeps receipts in memory; the page and the headless provider persist theirs. */
-export class MemoryHeldReceipts implements HeldReceipts {
-  private readonly byEscrow = new Map<string, SignedReceipt>();
-
-  async best(escrow: Address): Promise<SignedReceipt | undefined> {
-    return this.byEscrow.get(escrow.toRawString());
-  }
-
-  async put(receipt: SignedReceipt): Promise<void> {
-    this.byEscrow.set(receipt.receipt.escrow.toRawString(), receipt);
-  }
-
-  all(): SignedReceipt[] {
-    return [...this.byEscrow.values()];
-  }
+export function heldIn(
+  store: ReceiptStore,
+  settlement?: { accept(r: SignedReceipt): Promise<void> },
+): HeldReceipts {
+  return {
+    async best(stream) {
+      const record = await store.get(streamId(stream));
+      return record && latestReceipt(record);
+    },
+    async keep(receipt) {
+      if (settlement) await settlement.accept(receipt);
+      else await store.put(receipt);
+    },
+  };
 }

@@ -15,8 +15,10 @@ import {
   type SessionMessage,
   type SignedReceipt,
   SilkError,
+  streamId,
   verifyReceiptSignature,
 } from "../../protocol";
+import { type AccountGate, AccountRefusedError } from "../account-gate";
 import type { Engine } from "../engines/engine";
 import { SerialQueue } from "../engines/serial-queue";
 import { CreditWindow } from "./credit";
@@ -33,6 +35,8 @@ export interface ServingConfig {
   /** Tokens streamed past the last valid receipt before generation pauses. */
   readonly creditWindowTokens: number;
   readonly onEvent?: (e: ServingEvent) => void;
+  /** Checks the requester's escrow on chain before serving it; without it, anyone is served. */
+  readonly gate?: AccountGate;
 }
 
 export type ServingEvent =
@@ -55,7 +59,7 @@ export type ServingEvent =
 export class SessionServer {
   private ledger: Ledger | undefined;
   private credit: CreditWindow | undefined;
-  private escrow: Address | undefined;
+  private stream: string | undefined;
   private readonly inflight = new Map<string, AbortController>();
   /** Receipts are checked and stored one at a time, so two cannot race past each other. */
   private readonly receiptQueue = new SerialQueue();
@@ -71,6 +75,11 @@ export class SessionServer {
       for (const c of this.inflight.values()) c.abort();
       this.credit?.release();
     });
+  }
+
+  /** The stream (escrow, payout, key epoch) this session's receipts run on, once opened. */
+  get streamId(): string | undefined {
+    return this.stream;
   }
 
   private async handle(m: SessionMessage): Promise<void> {
@@ -97,33 +106,51 @@ export class SessionServer {
     if (!verifyReceiptSignature(signed)) return this.refuse("BAD_SIGNATURE", "receipt signature is invalid");
     checkBinding(signed.receipt, {
       network: this.config.network,
-      escrow: this.escrow ?? signed.receipt.escrow,
+      escrow: signed.receipt.escrow,
       payout: this.config.payout,
     });
+    if (this.stream && streamId(signed.receipt) !== this.stream) {
+      return this.refuse("RECEIPT_STREAM", "receipt is for another escrow or key epoch than this session's");
+    }
     if (!this.ledger) return this.openAccount(signed);
 
     const r = signed.receipt;
     const owed = this.ledger.totals();
     if (r.tokens > owed.tokens) return this.refuse("RECEIPT_AHEAD", "receipt covers tokens never streamed");
     if (!this.credit!.covers(r)) return this.refuse("RECEIPT_UNDERPAID", "receipt amount is below the price");
-    const held = await this.config.receipts.best(r.escrow);
+    const held = await this.config.receipts.best(r);
     if (held && compareReceipts(r, held.receipt) !== "newer") {
       if (compareReceipts(r, held.receipt) === "same") return;
       return this.refuse("RECEIPT_STALE", "receipt is not newer than the one held");
     }
-    await this.config.receipts.put(signed); // persisted before any token is streamed on its credit
+    await this.config.receipts.keep(signed); // persisted before any token is streamed on its credit
     this.config.onEvent?.({ type: "receipt", receipt: signed });
     this.credit!.credit(r);
   }
 
   /** The first receipt sets the base: the requester's cumulative totals with this payout address. */
   private async openAccount(signed: SignedReceipt): Promise<void> {
-    const held = await this.config.receipts.best(signed.receipt.escrow);
+    const prices = [...this.config.prices].map(([model, price]) => ({ model, price: priceToWire(price) }));
+    try {
+      await this.config.gate?.check(signed.receipt, this.session.info.peerKey);
+    } catch (err) {
+      if (!(err instanceof AccountRefusedError)) throw err;
+      this.config.onEvent?.({ type: "refused", code: err.code });
+      await this.session.send({
+        v: 1,
+        t: "account",
+        accepted: false,
+        refusal: { code: err.code, message: err.message },
+        prices,
+      });
+      return;
+    }
+    const held = await this.config.receipts.best(signed.receipt);
     const order = held ? compareReceipts(signed.receipt, held.receipt) : "newer";
     const accepted = order === "newer" || order === "same";
     if (accepted) {
-      if (order === "newer") await this.config.receipts.put(signed);
-      this.escrow = signed.receipt.escrow;
+      if (order === "newer") await this.config.receipts.keep(signed);
+      this.stream = streamId(signed.receipt);
       this.ledger = new Ledger(signed.receipt);
       this.credit = new CreditWindow(signed.receipt, this.config.creditWindowTokens);
     }
@@ -132,7 +159,7 @@ export class SessionServer {
       t: "account",
       accepted,
       ...(held || accepted ? { receipt: encodeSignedReceipt(accepted ? signed : held!) } : {}),
-      prices: [...this.config.prices].map(([model, price]) => ({ model, price: priceToWire(price) })),
+      prices,
     });
   }
 

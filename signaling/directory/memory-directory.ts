@@ -8,12 +8,22 @@ export class MemoryDirectory implements ProviderDirectory {
   private readonly providers = new Map<string, MutableState>();
   private readonly byModel = new Map<string, Set<string>>();
   private readonly sessions = new Map<string, SessionRecord>();
+  /** Per-model lists, rebuilt only when membership changes: pairing reads them on every request. */
+  private readonly lists = new Map<string, ProviderState[]>();
 
   async register(record: ProviderRecord, now: number): Promise<void> {
     const old = this.providers.get(record.identityKey);
     if (old) this.unindex(old);
+    // Built field by field (not spread) so every entry shares one hidden class: pairing scans
+    // thousands of them per request and a megamorphic scan is ten times slower.
     const state: MutableState = {
-      ...record,
+      identityKey: record.identityKey,
+      socketId: record.socketId,
+      payout: record.payout,
+      models: record.models.map((m) => ({ model: m.model, price: m.price })),
+      capacity: record.capacity,
+      device: record.device,
+      registeredAt: record.registeredAt,
       load: 0,
       active: 0,
       failures: 0,
@@ -26,6 +36,7 @@ export class MemoryDirectory implements ProviderDirectory {
       const set = this.byModel.get(model) ?? new Set<string>();
       set.add(record.identityKey);
       this.byModel.set(model, set);
+      this.lists.delete(model);
     }
   }
 
@@ -46,14 +57,16 @@ export class MemoryDirectory implements ProviderDirectory {
   }
 
   async providersFor(model: string): Promise<readonly ProviderState[]> {
-    const keys = this.byModel.get(model);
-    if (!keys) return [];
-    const out: ProviderState[] = [];
-    for (const key of keys) {
-      const state = this.providers.get(key);
-      if (state) out.push(state);
+    let list = this.lists.get(model);
+    if (!list) {
+      list = [];
+      for (const key of this.byModel.get(model) ?? []) {
+        const state = this.providers.get(key);
+        if (state) list.push(state);
+      }
+      this.lists.set(model, list);
     }
-    return out;
+    return list;
   }
 
   async all(): Promise<readonly ProviderState[]> {
@@ -97,6 +110,7 @@ export class MemoryDirectory implements ProviderDirectory {
   async close(): Promise<void> {
     this.providers.clear();
     this.byModel.clear();
+    this.lists.clear();
     this.sessions.clear();
   }
 
@@ -107,6 +121,7 @@ export class MemoryDirectory implements ProviderDirectory {
 
   private unindex(state: ProviderRecord): void {
     for (const { model } of state.models) {
+      this.lists.delete(model);
       const set = this.byModel.get(model);
       set?.delete(state.identityKey);
       if (set?.size === 0) this.byModel.delete(model);

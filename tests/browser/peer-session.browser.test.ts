@@ -7,7 +7,7 @@ import { launchChromium } from "./chromium";
 type Answer = {
   text: string;
   finish: string | null;
-  usage: { completion_tokens: number; silk: { cost_nanoton: string } };
+  usage: { completion_tokens: number; silk: { cost_nanoton: string; failovers: number } };
 };
 type ProviderApi = { paths(): string[]; generated(): number; active(): number; stop(): void };
 
@@ -69,6 +69,24 @@ describe("two Chromium pages over real WebRTC, through the real signaling server
     expect(await providerApi(provider, (api) => api.generated())).toBe(generated);
     expect(await providerApi(provider, (api) => api.active())).toBe(0);
     await provider.context().close();
+    await requester.context().close();
+  });
+
+  it("fails over to another provider tab when the first is closed mid-answer, and the answer continues", async () => {
+    const first = await open("provider.html?delay=30");
+    const requester = await open("requester.html");
+    const long = Array.from({ length: 60 }, (_, i) => `w${i}`).join(" ");
+    const answering = ask(requester, long);
+    await first.waitForFunction(
+      () => (window as never as { silkProvider: ProviderApi }).silkProvider.generated() >= 5,
+    );
+    const second = await open("provider.html?reply=continued.");
+    await first.context().close(); // the tab is gone, mid-answer
+    const answer = await answering;
+    expect(answer.text.startsWith("Echo: w0 w1 w2 w3")).toBe(true);
+    expect(answer.text.endsWith("continued.")).toBe(true);
+    expect(answer.usage.silk.failovers).toBe(1);
+    await second.context().close();
     await requester.context().close();
   });
 });

@@ -29,6 +29,10 @@ describe("gateway options", () => {
   it("needs an escrow and a price, and defaults to loopback", () => {
     const o = parseGatewayOptions(["--escrow", PAYOUT, "--max-price", "9"], {});
     expect(o.host).toBe("127.0.0.1");
+    expect(o.keyEpoch).toBe(1);
+    expect(() =>
+      parseGatewayOptions(["--escrow", PAYOUT, "--max-price", "9", "--key-epoch", "x"], {}),
+    ).toThrow(/--key-epoch/);
     expect(o.maxPrice).toEqual({ promptNanoPerToken: 9n, completionNanoPerToken: 9n });
     expect(() => parseGatewayOptions(["--max-price", "9"], {})).toThrow(/--escrow/);
     expect(() => parseGatewayOptions(["--escrow", PAYOUT, "--max-price=-1"], {})).toThrow(/nanoTON/);

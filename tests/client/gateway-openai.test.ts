@@ -8,6 +8,7 @@ import { type Gateway, startGateway } from "../../client/gateway/gateway-server"
 import { connect, type SilkClient } from "../../client/sdk/silk-client";
 import { flatPrice, generateKeyPair } from "../../protocol";
 import { startHeadlessProvider } from "../../provider/headless/headless-provider";
+import { latestReceipt } from "../../provider/receipt-store";
 import type { ProviderRuntime } from "../../provider/runtime";
 import { type OpenAiBackend, startOpenAiBackend } from "../doubles/openai-backend";
 import { cleanup, startServer } from "../signaling/helpers";
@@ -18,7 +19,7 @@ let client: SilkClient;
 let gateway: Gateway;
 let openai: OpenAI;
 let receiptsFile: string;
-let receiptsOf: () => { amount: bigint }[];
+let receiptsOf: () => Promise<{ amount: bigint }[]>;
 
 beforeAll(async () => {
   backend = await startOpenAiBackend();
@@ -38,7 +39,8 @@ beforeAll(async () => {
     receiptsFile,
   });
   runtime = provider.runtime;
-  receiptsOf = () => provider.receipts.all().map((r) => ({ amount: r.receipt.amount }));
+  receiptsOf = async () =>
+    (await provider.receipts.list()).map((r) => ({ amount: latestReceipt(r).receipt.amount }));
   client = await connect({
     signalingUrl: url,
     sessionKey: generateKeyPair(),
@@ -81,7 +83,7 @@ describe("headless provider → network → gateway, called with the official op
     await new Promise((r) => setTimeout(r, 50));
     const cost = BigInt((done.usage as unknown as { silk: { cost_nanoton: string } }).silk.cost_nanoton);
     expect(cost).toBe(BigInt(done.usage!.total_tokens) * 5n);
-    expect(receiptsOf()[0]?.amount).toBe(cost);
+    expect((await receiptsOf())[0]?.amount).toBe(cost);
   });
 
   it("streams over SSE, with usage in the last chunk", async () => {

@@ -117,6 +117,28 @@ describe("one question through the real signaling server and WebRTC (Node, wrtc)
     expect(all).not.toContain("request");
   });
 
+  it("switches both sides to the relay when one side has no WebRTC at all (as in some WebViews)", async () => {
+    const { url } = await startServer();
+    const events: RuntimeEvent[] = [];
+    // This provider runs without a WebRTC implementation, like a WebView where it is broken.
+    const runtime = await ProviderRuntime.start({
+      signalingUrl: url,
+      identity: generateKeyPair(),
+      engine: new ScriptedEngine(),
+      models: [{ model: "test-model", price: flatPrice(10n) }],
+      payout: PAYOUT,
+      onEvent: (e) => events.push(e),
+    });
+    runtimes.push(runtime);
+    const client = await requester(url); // has WebRTC, and is told to switch
+    const answer = await client.chat.completions.create({
+      model: "test-model",
+      messages: [{ role: "user", content: "hi" }],
+    });
+    expect(answer.choices[0]?.message.content).toBe("Echo: hi");
+    expect(events.some((e) => e.type === "session-open" && e.path === "relay")).toBe(true);
+  });
+
   it("fails over when the provider vanishes mid-answer, and the answer continues", async () => {
     const { url } = await startServer();
     const long = Array.from({ length: 40 }, (_, i) => `w${i}`).join(" ");

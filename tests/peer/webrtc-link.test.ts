@@ -1,6 +1,5 @@
-import wrtc from "@roamhq/wrtc";
 import { afterEach, describe, expect, it } from "vitest";
-import { type SignalData, WebRtcLink } from "../../peer/webrtc-link";
+import type { WebRtcLink } from "../../peer/webrtc-link";
 import {
   acceptSession,
   generateKeyPair,
@@ -8,36 +7,22 @@ import {
   initiateSession,
   type SessionMessage,
 } from "../../protocol";
+import { webrtcPair } from "../support/webrtc-pair";
 
 const links: WebRtcLink[] = [];
 afterEach(() => {
   for (const l of links.splice(0)) l.close();
 });
 
-/** Two links wired directly, with an optional rewrite of signals in flight (a lying server). */
-function linkPair(rewrite: (data: SignalData, from: "requester" | "provider") => SignalData = (d) => d) {
-  let requester: WebRtcLink;
-  let provider: WebRtcLink;
-  requester = new WebRtcLink({
-    initiator: true,
-    iceServers: [],
-    wrtc,
-    sendSignal: (d) => provider.signal(rewrite(d, "requester")),
-  });
-  provider = new WebRtcLink({
-    initiator: false,
-    iceServers: [],
-    wrtc,
-    sendSignal: (d) => requester.signal(rewrite(d, "provider")),
-  });
-  links.push(requester, provider);
-  return { requester, provider };
+async function linkPair(rewrite?: Parameters<typeof webrtcPair>[0]) {
+  const pair = await webrtcPair(rewrite);
+  links.push(pair.requester, pair.provider);
+  return pair;
 }
 
 describe("WebRTC link (Node, @roamhq/wrtc)", () => {
   it("connects on loopback, agrees on fingerprints, and carries an encrypted session", async () => {
-    const { requester, provider } = linkPair();
-    await Promise.all([requester.waitConnected(10_000), provider.waitConnected(10_000)]);
+    const { requester, provider } = await linkPair();
     expect(requester.fingerprints()).toEqual(provider.fingerprints());
 
     const identity = generateKeyPair();
@@ -77,8 +62,7 @@ describe("WebRTC link (Node, @roamhq/wrtc)", () => {
     // A server in the middle must terminate DTLS on each side with its own certificate, so each
     // peer's SDP shows the server's fingerprint in place of the other's. The provider is given
     // such a view here; the handshake must fail.
-    const { requester, provider } = linkPair();
-    await Promise.all([requester.waitConnected(10_000), provider.waitConnected(10_000)]);
+    const { requester, provider } = await linkPair();
     const identity = generateKeyPair();
     const seenByProvider = provider.fingerprints();
     const r = initiateSession(requester, {
@@ -99,8 +83,7 @@ describe("WebRTC link (Node, @roamhq/wrtc)", () => {
   });
 
   it("reports a close to the other side", async () => {
-    const { requester, provider } = linkPair();
-    await Promise.all([requester.waitConnected(10_000), provider.waitConnected(10_000)]);
+    const { requester, provider } = await linkPair();
     const closed = new Promise<void>((resolve) => provider.onClose(() => resolve()));
     requester.close();
     await closed;

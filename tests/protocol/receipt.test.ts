@@ -154,6 +154,8 @@ describe("receipt binding and ordering", () => {
     expect(compareReceipts(BASE, { ...BASE })).toBe("same");
     expect(compareReceipts({ ...BASE, tokens: 2000n, amount: 1n }, BASE)).toBe("conflicting");
     expect(compareReceipts({ ...BASE, network: NETWORK_ID.mainnet }, BASE)).toBe("unrelated");
+    // A new key epoch is a new stream, counted from zero: never comparable with the old one.
+    expect(compareReceipts({ ...BASE, keyEpoch: 2, tokens: 1n, amount: 1n }, BASE)).toBe("unrelated");
   });
 
   it("keeps only the newest and refuses conflicts", () => {

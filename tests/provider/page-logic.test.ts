@@ -1,6 +1,6 @@
 import { Address } from "@ton/core";
 import { describe, expect, it } from "vitest";
-import { generateKeyPair, NETWORK_ID, signReceipt } from "../../protocol";
+import { encodeSignedReceipt, generateKeyPair, NETWORK_ID, signReceipt, streamId } from "../../protocol";
 import { chartPoints, earningsFrom } from "../../provider/page/earnings";
 import { devnetPayout, parseNanoTon, payoutProblem } from "../../provider/page/page-rules";
 import { RateMeter } from "../../provider/page/rate-meter";
@@ -32,10 +32,15 @@ describe("provider page rules", () => {
     const a = `0:${"aa".repeat(32)}`;
     const b = `0:${"bb".repeat(32)}`;
     const other = `0:${"33".repeat(32)}`;
+    const record = (r: ReturnType<typeof receipt>, claimed: bigint) => ({
+      id: streamId(r.receipt),
+      latest: encodeSignedReceipt(r),
+      claimed,
+      updatedAt: 0,
+    });
     const e = earningsFrom(
-      [receipt(a, 700n), receipt(b, 300n), receipt(a, 999n, other)],
+      [record(receipt(a, 700n), 200n), record(receipt(b, 300n), 0n), record(receipt(a, 999n, other), 0n)],
       Address.parse(PAYOUT).toRawString(),
-      new Map([[Address.parse(a).toRawString(), 200n]]),
     );
     expect(e).toEqual({ earned: 1000n, claimed: 200n, unclaimed: 800n, escrows: 2 });
   });

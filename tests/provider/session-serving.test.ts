@@ -1,10 +1,9 @@
-import wrtc from "@roamhq/wrtc";
 import { Address } from "@ton/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { OverReportError, ProviderError } from "../../client/sdk/errors";
 import { MemoryPaymentAccount } from "../../client/sdk/payment-account";
 import { RequesterSession } from "../../client/sdk/requester-session";
-import { WebRtcLink } from "../../peer/webrtc-link";
+import type { WebRtcLink } from "../../peer/webrtc-link";
 import {
   acceptSession,
   costOf,
@@ -21,14 +20,17 @@ import {
   signReceipt,
 } from "../../protocol";
 import type { Engine } from "../../provider/engines/engine";
-import { MemoryHeldReceipts } from "../../provider/serving/held-receipts";
+import { MemoryReceiptStore } from "../../provider/receipt-store";
+import { type HeldReceipts, heldIn } from "../../provider/serving/held-receipts";
 import { type ServingEvent, SessionServer } from "../../provider/serving/session-server";
 import { Slots } from "../../provider/serving/slots";
 import { ScriptedEngine } from "../doubles/scripted-engine";
+import { webrtcPair } from "../support/webrtc-pair";
 
 const ESCROW = Address.parse(`0:${"11".repeat(32)}`);
 const PAYOUT = Address.parse(`0:${"22".repeat(32)}`);
 const PRICE: ModelPrice = { nanoPerToken: 1000n, promptMultiplierBps: 5000, completionMultiplierBps: 10000 };
+const STREAM = { network: NETWORK_ID.devnet, escrow: ESCROW, payout: PAYOUT, keyEpoch: 0 };
 const MAX = { promptNanoPerToken: 1000n, completionNanoPerToken: 1000n };
 
 interface Setup {
@@ -36,7 +38,7 @@ interface Setup {
   creditWindowTokens?: number;
   capacity?: number;
   maxWaiting?: number;
-  held?: MemoryHeldReceipts;
+  held?: HeldReceipts;
   sessionKey?: KeyPair;
 }
 
@@ -57,22 +59,8 @@ const TRANSPORTS: Record<string, () => Promise<Link>> = {
     fingerprints: { requester: "x", provider: "y" },
   }),
   "WebRTC (wrtc)": async () => {
-    let requester: WebRtcLink;
-    let provider: WebRtcLink;
-    requester = new WebRtcLink({
-      initiator: true,
-      iceServers: [],
-      wrtc,
-      sendSignal: (d) => provider.signal(d),
-    });
-    provider = new WebRtcLink({
-      initiator: false,
-      iceServers: [],
-      wrtc,
-      sendSignal: (d) => requester.signal(d),
-    });
+    const { requester, provider } = await webrtcPair();
     links.push(requester, provider);
-    await Promise.all([requester.waitConnected(10_000), provider.waitConnected(10_000)]);
     return { transports: [requester, provider], fingerprints: requester.fingerprints() };
   },
 };
@@ -83,7 +71,7 @@ async function connect(s: Setup = {}) {
   const identity = generateKeyPair();
   const sessionKey = s.sessionKey ?? generateKeyPair();
   const engine = s.engine ?? new ScriptedEngine();
-  const held = s.held ?? new MemoryHeldReceipts();
+  const held = s.held ?? heldIn(new MemoryReceiptStore());
   const events: ServingEvent[] = [];
   const link = await makeLink();
   const [a, b] = link.transports;
@@ -151,16 +139,16 @@ describe.each(Object.keys(TRANSPORTS))(
       expect(result.promptTokens).toBeLessThanOrEqual(maxPromptTokens(ask("").messages) + 30);
       expect(result.cost).toBe(costOf({ promptTokens: result.promptTokens, completionTokens: 7 }, PRICE));
 
-      await until(async () => (await held.best(ESCROW))?.receipt.amount === result.cost);
-      const best = await held.best(ESCROW);
+      await until(async () => (await held.best(STREAM))?.receipt.amount === result.cost);
+      const best = await held.best(STREAM);
       expect(best?.receipt.amount).toBe(result.cost);
       expect(best?.receipt.tokens).toBe(BigInt(result.promptTokens + 7));
-      expect((await account.last(PAYOUT))?.receipt.amount).toBe(result.cost);
+      expect((await account.last(STREAM))?.receipt.amount).toBe(result.cost);
 
       // A second answer adds to the same cumulative receipt.
       const second = await requester.request(ask("again"), () => undefined);
-      await until(async () => (await held.best(ESCROW))?.receipt.amount === result.cost + second.cost);
-      expect((await held.best(ESCROW))?.receipt.amount).toBe(result.cost + second.cost);
+      await until(async () => (await held.best(STREAM))?.receipt.amount === result.cost + second.cost);
+      expect((await held.best(STREAM))?.receipt.amount).toBe(result.cost + second.cost);
     });
 
     it("honours max_tokens and stop", async () => {
@@ -216,14 +204,36 @@ describe.each(Object.keys(TRANSPORTS))(
       expect(events.some((e) => e.type === "credit-wait")).toBe(true);
     });
 
+    it("stops generating and frees its slot when the requester vanishes mid-answer", async () => {
+      const engine = new ScriptedEngine({ tokenDelayMs: 5 });
+      const { requesterSide, sessionKey } = await connect({ engine, capacity: 1, maxWaiting: 0 });
+      const requester = await RequesterSession.open(requesterSide, options(sessionKey));
+      const long = Array.from({ length: 200 }, (_, i) => `w${i}`).join(" ");
+      let seen = 0;
+      const lost = requester.request(ask(long), () => {
+        if (++seen === 3) requester.close();
+      });
+      await expect(lost).rejects.toBeInstanceOf(ProviderError);
+      await until(() => engine.activeGenerations === 0);
+      const generated = engine.generatedTokens;
+      expect(generated).toBeLessThan(20);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(engine.generatedTokens).toBe(generated);
+
+      // The slot is free again: a new session is served at once.
+      const next = await connect({ engine, capacity: 1, maxWaiting: 0 });
+      const again = await RequesterSession.open(next.requesterSide, options(next.sessionKey));
+      expect((await again.request(ask("still here"), () => undefined)).text).toBe("Echo: still here");
+    });
+
     it("refuses a provider that over-reports tokens, and signs nothing for them", async () => {
       const engine = new ScriptedEngine({ tokensPerChunk: 20, reply: () => "a b c" });
       const { requesterSide, sessionKey, held } = await connect({ engine });
       const account = new MemoryPaymentAccount();
       const requester = await RequesterSession.open(requesterSide, options(sessionKey, account));
       await expect(requester.request(ask("hi"), () => undefined)).rejects.toBeInstanceOf(OverReportError);
-      expect((await account.last(PAYOUT))?.receipt.amount ?? 0n).toBe(0n);
-      expect((await held.best(ESCROW))?.receipt.amount).toBe(0n);
+      expect((await account.last(STREAM))?.receipt.amount ?? 0n).toBe(0n);
+      expect((await held.best(STREAM))?.receipt.amount).toBe(0n);
       expect(requester.isOpen).toBe(false);
     });
 
@@ -242,20 +252,20 @@ describe.each(Object.keys(TRANSPORTS))(
     });
 
     it("re-bases on the provider's receipt when the requester lost its state, if its own key signed it", async () => {
-      const held = new MemoryHeldReceipts();
+      const held = heldIn(new MemoryReceiptStore());
       const sessionKey = generateKeyPair();
       const first = await connect({ held, sessionKey });
       const r1 = await (await RequesterSession.open(first.requesterSide, options(sessionKey))).request(
         ask("x"),
         () => undefined,
       );
-      await until(async () => (await held.best(ESCROW))?.receipt.amount === r1.cost);
+      await until(async () => (await held.best(STREAM))?.receipt.amount === r1.cost);
       // Same key, fresh (empty) account: the provider's held receipt becomes the base.
       const second = await connect({ held, sessionKey });
       const requester = await RequesterSession.open(second.requesterSide, options(sessionKey));
       const r2 = await requester.request(ask("y"), () => undefined);
-      await until(async () => (await held.best(ESCROW))?.receipt.amount === r1.cost + r2.cost);
-      expect((await held.best(ESCROW))?.receipt.amount).toBe(r1.cost + r2.cost);
+      await until(async () => (await held.best(STREAM))?.receipt.amount === r1.cost + r2.cost);
+      expect((await held.best(STREAM))?.receipt.amount).toBe(r1.cost + r2.cost);
 
       // A different key cannot adopt it: that receipt could inflate what it owes.
       const third = await connect({ held });

@@ -6,7 +6,11 @@ import { ProviderRuntime, type RuntimeEvent } from "../../../provider/runtime";
 import { ScriptedEngine } from "../../doubles/scripted-engine";
 
 const params = new URLSearchParams(location.search);
-const engine = new ScriptedEngine({ tokenDelayMs: Number(params.get("delay") ?? "0") });
+const fixedReply = params.get("reply");
+const engine = new ScriptedEngine({
+  tokenDelayMs: Number(params.get("delay") ?? "0"),
+  ...(fixedReply ? { reply: () => fixedReply } : {}),
+});
 const events: RuntimeEvent[] = [];
 const status = document.getElementById("status")!;
 

@@ -1,0 +1,276 @@
+import {
+  type Address,
+  type Builder,
+  beginCell,
+  type Cell,
+  type Contract,
+  type ContractProvider,
+  contractAddress,
+  Dictionary,
+  type Sender,
+  SendMode,
+  type Slice,
+  TupleBuilder,
+} from "@ton/core";
+import { Buffer } from "buffer";
+import { type SignedReceipt, storeSignedReceipt } from "../../protocol/receipt";
+import { EscrowOp } from "../generated/constants";
+
+/** What fixes an escrow's address: one per requester wallet, network and close delay. */
+export interface EscrowConfig {
+  readonly owner: Address;
+  /** TON global id of the network whose receipts it accepts (NETWORK_ID in protocol/receipt). */
+  readonly network: number;
+  /** Seconds between close and withdraw (and a revoked key's grace period). */
+  readonly closeDelay: number;
+}
+
+export interface EscrowState extends EscrowConfig {
+  readonly unlockAt: number;
+  readonly nextEpoch: number;
+  readonly keys: Dictionary<bigint, KeyRecord>;
+}
+
+export interface KeyRecord {
+  readonly epoch: number;
+  /** KEY_ACTIVE (0xFFFFFFFF) until revoked; then the time until which its receipts stay claimable. */
+  readonly validUntil: number;
+}
+
+/** key_record$_ epoch:uint32 valid_until:uint32 = KeyRecord; */
+const keyRecordValue = {
+  serialize: (r: KeyRecord, b: Builder) => {
+    b.storeUint(r.epoch, 32).storeUint(r.validUntil, 32);
+  },
+  parse: (s: Slice): KeyRecord => ({ epoch: s.loadUint(32), validUntil: s.loadUint(32) }),
+};
+
+/**
+ * escrow_storage$_ paid:(HashmapE 299 Coins) network:int32 keys:(HashmapE 256 KeyRecord)
+ *   owner:MsgAddressInt close_delay:uint32 unlock_at:uint32 next_epoch:uint32 = EscrowStorage;
+ * The initial state: no keys, nothing paid, nothing closing, first epoch 1.
+ */
+export function storeEscrowInit(c: EscrowConfig): (b: Builder) => void {
+  return (b) => {
+    b.storeBit(false)
+      .storeInt(c.network, 32)
+      .storeBit(false)
+      .storeAddress(c.owner)
+      .storeUint(c.closeDelay, 32)
+      .storeUint(0, 32)
+      .storeUint(1, 32);
+  };
+}
+
+export function loadEscrowState(s: Slice): EscrowState {
+  s.loadMaybeRef(); // paid: read through get_paid
+  const network = s.loadInt(32);
+  const keys = s.loadDict(Dictionary.Keys.BigUint(256), keyRecordValue);
+  const state: EscrowState = {
+    network,
+    keys,
+    owner: s.loadAddress(),
+    closeDelay: s.loadUint(32),
+    unlockAt: s.loadUint(32),
+    nextEpoch: s.loadUint(32),
+  };
+  s.endParse();
+  return state;
+}
+
+/** op:uint32 query_id:uint64, the head of every internal Escrow message. */
+function storeHead(op: number, queryId: bigint | number = 0): (b: Builder) => void {
+  return (b) => {
+    b.storeUint(op, 32).storeUint(queryId, 64);
+  };
+}
+
+/** add_key#53450002 / revoke_key#53450003 query_id:uint64 key:bits256 */
+function storeKeyMessage(op: number, key: Uint8Array, queryId?: bigint | number): Cell {
+  if (key.length !== 32) throw new RangeError("a session key is 32 bytes");
+  return beginCell().store(storeHead(op, queryId)).storeBuffer(Buffer.from(key), 32).endCell();
+}
+
+/** claim#53450007 query_id:uint64 signature:bits512 session_key:bits256 receipt:^Receipt */
+export function storeClaim(signed: SignedReceipt, queryId: bigint | number = 0): (b: Builder) => void {
+  return (b) => {
+    b.store(storeHead(EscrowOp.Claim, queryId)).store(storeSignedReceipt(signed));
+  };
+}
+
+/** The body of an external claim: exactly the signed receipt. */
+export function externalClaimBody(signed: SignedReceipt): Cell {
+  return beginCell().store(storeSignedReceipt(signed)).endCell();
+}
+
+export interface EscrowData extends EscrowConfig {
+  readonly unlockAt: number;
+  readonly nextEpoch: number;
+  readonly balance: bigint;
+}
+
+export interface ClaimTerms {
+  readonly minClaim: bigint;
+  readonly storageReserve: bigint;
+  readonly claimGasLimit: bigint;
+}
+
+export class Escrow implements Contract {
+  constructor(
+    readonly address: Address,
+    readonly init?: { code: Cell; data: Cell },
+  ) {}
+
+  static createFromAddress(address: Address): Escrow {
+    return new Escrow(address);
+  }
+
+  static createFromConfig(config: EscrowConfig, code: Cell, workchain = 0): Escrow {
+    const data = beginCell().store(storeEscrowInit(config)).endCell();
+    const init = { code, data };
+    return new Escrow(contractAddress(workchain, init), init);
+  }
+
+  /** Deploys (when the init is known) or tops up: a deposit anyone may make. */
+  async sendDeposit(
+    provider: ContractProvider,
+    via: Sender,
+    value: bigint,
+    queryId?: bigint | number,
+  ): Promise<void> {
+    await provider.internal(via, {
+      value,
+      bounce: false,
+      sendMode: SendMode.PAY_GAS_SEPARATELY,
+      body: beginCell().store(storeHead(EscrowOp.Deposit, queryId)).endCell(),
+    });
+  }
+
+  /** Owner only. The attached value is deposited too, so funding and authorising is one message. */
+  async sendAddKey(
+    provider: ContractProvider,
+    via: Sender,
+    opts: { key: Uint8Array; value: bigint; queryId?: bigint | number },
+  ): Promise<void> {
+    await provider.internal(via, {
+      value: opts.value,
+      sendMode: SendMode.PAY_GAS_SEPARATELY,
+      body: storeKeyMessage(EscrowOp.AddKey, opts.key, opts.queryId),
+    });
+  }
+
+  async sendRevokeKey(
+    provider: ContractProvider,
+    via: Sender,
+    opts: { key: Uint8Array; value: bigint; queryId?: bigint | number },
+  ): Promise<void> {
+    await provider.internal(via, {
+      value: opts.value,
+      sendMode: SendMode.PAY_GAS_SEPARATELY,
+      body: storeKeyMessage(EscrowOp.RevokeKey, opts.key, opts.queryId),
+    });
+  }
+
+  async sendClose(
+    provider: ContractProvider,
+    via: Sender,
+    value: bigint,
+    queryId?: bigint | number,
+  ): Promise<void> {
+    await this.sendOp(provider, via, EscrowOp.Close, value, queryId);
+  }
+
+  async sendReopen(
+    provider: ContractProvider,
+    via: Sender,
+    value: bigint,
+    queryId?: bigint | number,
+  ): Promise<void> {
+    await this.sendOp(provider, via, EscrowOp.Reopen, value, queryId);
+  }
+
+  async sendWithdraw(
+    provider: ContractProvider,
+    via: Sender,
+    value: bigint,
+    queryId?: bigint | number,
+  ): Promise<void> {
+    await this.sendOp(provider, via, EscrowOp.Withdraw, value, queryId);
+  }
+
+  /** A claim paid for by the sender's attached value; what is left of it goes to the payout. */
+  async sendClaim(
+    provider: ContractProvider,
+    via: Sender,
+    opts: { signed: SignedReceipt; value: bigint; queryId?: bigint | number },
+  ): Promise<void> {
+    await provider.internal(via, {
+      value: opts.value,
+      sendMode: SendMode.PAY_GAS_SEPARATELY,
+      body: beginCell().store(storeClaim(opts.signed, opts.queryId)).endCell(),
+    });
+  }
+
+  /** A claim with no TON of the sender's: gas and fees come out of the payout. */
+  async sendExternalClaim(provider: ContractProvider, signed: SignedReceipt): Promise<void> {
+    await provider.external(externalClaimBody(signed));
+  }
+
+  private async sendOp(
+    provider: ContractProvider,
+    via: Sender,
+    op: number,
+    value: bigint,
+    queryId?: bigint | number,
+  ): Promise<void> {
+    await provider.internal(via, {
+      value,
+      sendMode: SendMode.PAY_GAS_SEPARATELY,
+      body: beginCell().store(storeHead(op, queryId)).endCell(),
+    });
+  }
+
+  async getEscrowData(provider: ContractProvider): Promise<EscrowData> {
+    const { stack } = await provider.get("get_escrow_data", []);
+    return {
+      owner: stack.readAddress(),
+      network: stack.readNumber(),
+      closeDelay: stack.readNumber(),
+      unlockAt: stack.readNumber(),
+      nextEpoch: stack.readNumber(),
+      balance: stack.readBigNumber(),
+    };
+  }
+
+  /** What the stream (key epoch, payout address) was already paid, cumulative nanoTON. */
+  async getPaid(provider: ContractProvider, epoch: number, payout: Address): Promise<bigint> {
+    const args = new TupleBuilder();
+    args.writeNumber(epoch);
+    args.writeAddress(payout);
+    const { stack } = await provider.get("get_paid", args.build());
+    return stack.readBigNumber();
+  }
+
+  /** The key's record, or undefined when it was never authorised. */
+  async getKey(provider: ContractProvider, key: Uint8Array): Promise<KeyRecord | undefined> {
+    const args = new TupleBuilder();
+    args.writeNumber(BigInt(`0x${Buffer.from(key).toString("hex")}`));
+    const { stack } = await provider.get("get_key", args.build());
+    const epoch = stack.readNumber();
+    const validUntil = stack.readNumber();
+    return epoch === 0 ? undefined : { epoch, validUntil };
+  }
+
+  async getClaimTerms(provider: ContractProvider): Promise<ClaimTerms> {
+    const { stack } = await provider.get("get_claim_terms", []);
+    return {
+      minClaim: stack.readBigNumber(),
+      storageReserve: stack.readBigNumber(),
+      claimGasLimit: stack.readBigNumber(),
+    };
+  }
+
+  async getBalance(provider: ContractProvider): Promise<bigint> {
+    return (await provider.getState()).balance;
+  }
+}

@@ -1,0 +1,217 @@
+import { sha256 } from "@noble/hashes/sha2.js";
+import {
+  type Address,
+  type Builder,
+  beginCell,
+  type Cell,
+  type Contract,
+  type ContractProvider,
+  contractAddress,
+  Dictionary,
+  type Sender,
+  SendMode,
+  type Slice,
+  TupleBuilder,
+} from "@ton/core";
+import { Buffer } from "buffer";
+import { checkPrice, type ModelPrice } from "../../protocol/pricing";
+import { RegistryOp } from "../generated/constants";
+
+export interface ModelOffer {
+  readonly modelId: string;
+  readonly price: ModelPrice;
+}
+
+/** What a provider publishes. */
+export interface ProviderEntry {
+  /** Ed25519 identity key (32 bytes), the one its signaling registration is signed with. */
+  readonly identityKey: Uint8Array;
+  readonly payout: Address;
+  readonly models: readonly ModelOffer[];
+}
+
+/** Map key of a model: the sha256 of its id, as the contract's uint256. */
+export function modelHash(modelId: string): bigint {
+  return BigInt(`0x${Buffer.from(sha256(new TextEncoder().encode(modelId))).toString("hex")}`);
+}
+
+/** model_offer$_ nano_per_token:Coins prompt_bps:uint32 completion_bps:uint32 model_id:^Cell = ModelOffer; */
+export function storeModelOffer(o: ModelOffer): (b: Builder) => void {
+  return (b) => {
+    const p = checkPrice(o.price);
+    b.storeCoins(p.nanoPerToken)
+      .storeUint(p.promptMultiplierBps, 32)
+      .storeUint(p.completionMultiplierBps, 32)
+      .storeRef(beginCell().storeStringTail(o.modelId).endCell());
+  };
+}
+
+export function loadModelOffer(s: Slice): ModelOffer {
+  const nanoPerToken = s.loadCoins();
+  const promptMultiplierBps = s.loadUint(32);
+  const completionMultiplierBps = s.loadUint(32);
+  const modelId = s.loadRef().beginParse().loadStringTail();
+  return { modelId, price: { nanoPerToken, promptMultiplierBps, completionMultiplierBps } };
+}
+
+const modelOfferValue = {
+  serialize: (o: ModelOffer, b: Builder) => {
+    b.store(storeModelOffer(o));
+  },
+  parse: loadModelOffer,
+};
+
+/** provider_entry$_ identity_key:bits256 payout:MsgAddressInt models:(HashmapE 256 ModelOffer) = ProviderEntry; */
+export function storeProviderEntry(e: ProviderEntry): (b: Builder) => void {
+  return (b) => {
+    if (e.identityKey.length !== 32) throw new RangeError("an identity key is 32 bytes");
+    const models = Dictionary.empty(Dictionary.Keys.BigUint(256), modelOfferValue);
+    for (const m of e.models) models.set(modelHash(m.modelId), m);
+    b.storeBuffer(Buffer.from(e.identityKey), 32).storeAddress(e.payout).storeDict(models);
+  };
+}
+
+export function loadProviderEntry(s: Slice): ProviderEntry {
+  const identityKey = new Uint8Array(s.loadBuffer(32));
+  const payout = s.loadAddress();
+  const models = s.loadDict(Dictionary.Keys.BigUint(256), modelOfferValue);
+  s.endParse();
+  return { identityKey, payout, models: models.values() };
+}
+
+function entryCell(e: ProviderEntry): Cell {
+  return beginCell().store(storeProviderEntry(e)).endCell();
+}
+
+/** op:uint32 query_id:uint64 entry:^ProviderEntry (register, update) */
+function entryMessage(op: number, e: ProviderEntry, queryId: bigint | number = 0): Cell {
+  return beginCell().storeUint(op, 32).storeUint(queryId, 64).storeRef(entryCell(e)).endCell();
+}
+
+/** registry_storage$_ entry_code:^Cell registered:uint64 = RegistryStorage; */
+export function storeRegistryInit(entryCode: Cell): (b: Builder) => void {
+  return (b) => {
+    b.storeRef(entryCode).storeUint(0, 64);
+  };
+}
+
+/** entry_storage$_ registry:MsgAddressInt owner:MsgAddressInt entry:(Maybe ^ProviderEntry) = EntryStorage; */
+export function storeEntryInit(registry: Address, owner: Address): (b: Builder) => void {
+  return (b) => {
+    b.storeAddress(registry).storeAddress(owner).storeMaybeRef(null);
+  };
+}
+
+export class Registry implements Contract {
+  constructor(
+    readonly address: Address,
+    readonly init?: { code: Cell; data: Cell },
+  ) {}
+
+  static createFromAddress(address: Address): Registry {
+    return new Registry(address);
+  }
+
+  static createFromConfig(config: { entryCode: Cell }, code: Cell, workchain = 0): Registry {
+    const init = { code, data: beginCell().store(storeRegistryInit(config.entryCode)).endCell() };
+    return new Registry(contractAddress(workchain, init), init);
+  }
+
+  async sendDeploy(provider: ContractProvider, via: Sender, value: bigint): Promise<void> {
+    await provider.internal(via, { value, bounce: false, sendMode: SendMode.PAY_GAS_SEPARATELY });
+  }
+
+  /** Creates or replaces the sender's entry. At least MIN_REGISTER_VALUE; the excess comes back. */
+  async sendRegister(
+    provider: ContractProvider,
+    via: Sender,
+    opts: { entry: ProviderEntry; value: bigint; queryId?: bigint | number },
+  ): Promise<void> {
+    await provider.internal(via, {
+      value: opts.value,
+      sendMode: SendMode.PAY_GAS_SEPARATELY,
+      body: entryMessage(RegistryOp.Register, opts.entry, opts.queryId),
+    });
+  }
+
+  async getEntryAddress(provider: ContractProvider, owner: Address): Promise<Address> {
+    const args = new TupleBuilder();
+    args.writeAddress(owner);
+    const { stack } = await provider.get("get_entry_address", args.build());
+    return stack.readAddress();
+  }
+
+  async getRegisteredCount(provider: ContractProvider): Promise<number> {
+    const { stack } = await provider.get("get_registered_count", []);
+    return stack.readNumber();
+  }
+}
+
+export class ProviderEntryContract implements Contract {
+  constructor(readonly address: Address) {}
+
+  static createFromAddress(address: Address): ProviderEntryContract {
+    return new ProviderEntryContract(address);
+  }
+
+  /** The entry's address computed off-chain: (entry code, registry, owner). */
+  static addressFor(entryCode: Cell, registry: Address, owner: Address, workchain = 0): Address {
+    return contractAddress(workchain, {
+      code: entryCode,
+      data: beginCell().store(storeEntryInit(registry, owner)).endCell(),
+    });
+  }
+
+  async sendUpdate(
+    provider: ContractProvider,
+    via: Sender,
+    opts: { entry: ProviderEntry; value: bigint; queryId?: bigint | number },
+  ): Promise<void> {
+    await provider.internal(via, {
+      value: opts.value,
+      sendMode: SendMode.PAY_GAS_SEPARATELY,
+      body: entryMessage(RegistryOp.UpdateEntry, opts.entry, opts.queryId),
+    });
+  }
+
+  async sendRemove(
+    provider: ContractProvider,
+    via: Sender,
+    opts: { value: bigint; queryId?: bigint | number },
+  ): Promise<void> {
+    await provider.internal(via, {
+      value: opts.value,
+      sendMode: SendMode.PAY_GAS_SEPARATELY,
+      body: beginCell()
+        .storeUint(RegistryOp.RemoveEntry, 32)
+        .storeUint(opts.queryId ?? 0, 64)
+        .endCell(),
+    });
+  }
+
+  /** The published entry, or undefined when none is (never registered, or removed). */
+  async getEntry(
+    provider: ContractProvider,
+  ): Promise<{ owner: Address; registry: Address; entry: ProviderEntry } | undefined> {
+    const state = await provider.getState();
+    if (state.state.type !== "active") return undefined;
+    const { stack } = await provider.get("get_entry", []);
+    const registry = stack.readAddress();
+    const owner = stack.readAddress();
+    const cell = stack.readCellOpt();
+    if (!cell) return undefined;
+    return { registry, owner, entry: loadProviderEntry(cell.beginParse()) };
+  }
+
+  async getModelPrice(provider: ContractProvider, modelId: string): Promise<ModelPrice | undefined> {
+    const args = new TupleBuilder();
+    args.writeNumber(modelHash(modelId));
+    const { stack } = await provider.get("get_model_price", args.build());
+    if (!stack.readBoolean()) return undefined;
+    return {
+      nanoPerToken: stack.readBigNumber(),
+      promptMultiplierBps: stack.readNumber(),
+      completionMultiplierBps: stack.readNumber(),
+    };
+  }
+}

@@ -1,0 +1,69 @@
+import type { Address, Sender } from "@ton/core";
+import type { SignedReceipt } from "../protocol/receipt";
+
+/**
+ * The chain as settlement sees it: what an escrow has paid a stream, and sending a claim. The
+ * Escrow wrapper implements it over any provider (TonClient on devnet, testnet or mainnet, or
+ * the sandbox in tests), so settlement never touches a network client itself.
+ */
+export interface ClaimChain {
+  paid(escrow: Address, keyEpoch: number, payout: Address): Promise<bigint>;
+  /** A claim as an external message: no TON needed. Throws ClaimRefusedError when refused. */
+  claimExternal(signed: SignedReceipt): Promise<void>;
+  /** A claim paid by the provider's own wallet; present only when one is configured. */
+  claimInternal?(signed: SignedReceipt): Promise<void>;
+}
+
+export class ClaimRefusedError extends Error {
+  override readonly name = "ClaimRefusedError";
+  constructor(
+    message: string,
+    readonly exitCode: number | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The exit code in a refusal, whichever client reported it (sandbox error, devnet or toncenter text). */
+export function exitCodeOf(err: unknown): number | undefined {
+  const direct = (err as { exitCode?: unknown } | null)?.exitCode;
+  if (typeof direct === "number") return direct;
+  const text = err instanceof Error ? err.message : String(err);
+  const m = /exit[ _]?code[^-\d]{0,4}(-?\d+)/i.exec(text);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The slice of the Escrow wrapper settlement uses, opened by TonClient or the sandbox alike. */
+export interface OpenedEscrow {
+  getPaid(keyEpoch: number, payout: Address): Promise<bigint>;
+  sendExternalClaim(signed: SignedReceipt): Promise<unknown>;
+  sendClaim(via: Sender, opts: { signed: SignedReceipt; value: bigint }): Promise<unknown>;
+}
+
+export class EscrowClaimChain implements ClaimChain {
+  readonly claimInternal?: (signed: SignedReceipt) => Promise<void>;
+
+  constructor(
+    private readonly open: (escrow: Address) => OpenedEscrow,
+    wallet?: { sender: Sender; gasValue: bigint },
+  ) {
+    if (wallet) {
+      this.claimInternal = async (signed) => {
+        await this.open(signed.receipt.escrow).sendClaim(wallet.sender, { signed, value: wallet.gasValue });
+      };
+    }
+  }
+
+  paid(escrow: Address, keyEpoch: number, payout: Address): Promise<bigint> {
+    return this.open(escrow).getPaid(keyEpoch, payout);
+  }
+
+  async claimExternal(signed: SignedReceipt): Promise<void> {
+    try {
+      await this.open(signed.receipt.escrow).sendExternalClaim(signed);
+    } catch (err) {
+      throw new ClaimRefusedError("claim refused", exitCodeOf(err), { cause: err });
+    }
+  }
+}

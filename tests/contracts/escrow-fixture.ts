@@ -1,0 +1,58 @@
+import { type Address, toNano } from "@ton/core";
+import { Blockchain, type SandboxContract, type TreasuryContract } from "@ton/sandbox";
+import { compiled } from "../../contracts/compile";
+import { Escrow } from "../../contracts/wrappers/escrow";
+import { generateKeyPair, type KeyPair } from "../../protocol/identity";
+import { NETWORK_ID, type Receipt, type SignedReceipt, signReceipt } from "../../protocol/receipt";
+import { expectSuccess } from "./helpers";
+
+export const T0 = 1_800_000_000;
+export const CLOSE_DELAY = 3600;
+export const DEPOSIT = toNano("10");
+
+export interface EscrowFixture {
+  blockchain: Blockchain;
+  escrow: SandboxContract<Escrow>;
+  owner: SandboxContract<TreasuryContract>;
+  provider: SandboxContract<TreasuryContract>;
+  stranger: SandboxContract<TreasuryContract>;
+  key: KeyPair;
+  /** A receipt from `key` (epoch 1) to the provider's wallet, bound to this escrow on devnet. */
+  receipt(amount: bigint, over?: Partial<Receipt>, signer?: KeyPair): SignedReceipt;
+  balance(address?: Address): Promise<bigint>;
+}
+
+/** A funded escrow on devnet with one authorised session key (epoch 1); `now` fixed at T0. */
+export async function escrowFixture(): Promise<EscrowFixture> {
+  const { code } = await compiled("escrow");
+  const blockchain = await Blockchain.create();
+  blockchain.now = T0;
+  const owner = await blockchain.treasury("owner");
+  const provider = await blockchain.treasury("provider");
+  const stranger = await blockchain.treasury("stranger");
+  const escrow = blockchain.openContract(
+    Escrow.createFromConfig(
+      { owner: owner.address, network: NETWORK_ID.devnet, closeDelay: CLOSE_DELAY },
+      code,
+    ),
+  );
+  const key = generateKeyPair();
+  const deployed = await escrow.sendAddKey(owner.getSender(), { key: key.publicKey, value: DEPOSIT });
+  expectSuccess(deployed.transactions, escrow.address);
+  const receipt = (amount: bigint, over: Partial<Receipt> = {}, signer: KeyPair = key): SignedReceipt =>
+    signReceipt(
+      {
+        network: NETWORK_ID.devnet,
+        escrow: escrow.address,
+        payout: provider.address,
+        keyEpoch: 1,
+        tokens: amount / 1000n,
+        amount,
+        ...over,
+      },
+      signer,
+    );
+  const balance = async (address: Address = escrow.address) =>
+    (await blockchain.getContract(address)).balance;
+  return { blockchain, escrow, owner, provider, stranger, key, receipt, balance };
+}

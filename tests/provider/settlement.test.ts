@@ -1,0 +1,172 @@
+import { Address, toNano } from "@ton/core";
+import type { BlockchainSnapshot } from "@ton/sandbox";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { EscrowParams } from "../../contracts/generated/constants";
+import { ReceiptConflictError } from "../../protocol/errors";
+import type { SignedReceipt } from "../../protocol/receipt";
+import { type ClaimChain, ClaimRefusedError, EscrowClaimChain, exitCodeOf } from "../../provider/claim-chain";
+import { MemoryReceiptStore, streamId } from "../../provider/receipt-store";
+import { Settlement } from "../../provider/settlement";
+import type { SettlementPolicy } from "../../provider/settlement-policy";
+import { type EscrowFixture, escrowFixture } from "../contracts/escrow-fixture";
+
+const policy: SettlementPolicy = {
+  thresholdNano: toNano("1"),
+  minClaimNano: EscrowParams.MIN_CLAIM,
+  maxAttempts: 3,
+  retryBaseMs: 1,
+};
+const noSleep = async () => {};
+
+let f: EscrowFixture;
+let start: BlockchainSnapshot;
+beforeAll(async () => {
+  f = await escrowFixture();
+  start = f.blockchain.snapshot();
+});
+beforeEach(async () => {
+  await f.blockchain.loadFrom(start);
+});
+
+function sandboxChain(): EscrowClaimChain {
+  return new EscrowClaimChain((escrow) => {
+    if (!escrow.equals(f.escrow.address)) throw new Error("unknown escrow");
+    return f.escrow;
+  });
+}
+
+function setup(chain: ClaimChain = sandboxChain()) {
+  const store = new MemoryReceiptStore();
+  const settlement = new Settlement({ store, chain, policy, sleep: noSleep, confirmPolls: 1 });
+  return { store, settlement };
+}
+
+describe("provider settlement against the sandbox escrow", () => {
+  it("keeps receipts, claims past the threshold and at session end, and reports claimed and pending", async () => {
+    const { settlement } = setup();
+    await settlement.accept(f.receipt(toNano("0.4")));
+    await settlement.accept(f.receipt(toNano("0.8")));
+    await settlement.idle();
+    expect(await f.escrow.getPaid(1, f.provider.address)).toBe(0n);
+    expect(await settlement.status()).toMatchObject({ claimed: 0n, pending: toNano("0.8") });
+
+    await settlement.accept(f.receipt(toNano("1.2")));
+    await settlement.idle();
+    expect(await f.escrow.getPaid(1, f.provider.address)).toBe(toNano("1.2"));
+
+    await settlement.accept(f.receipt(toNano("1.5")));
+    await settlement.idle();
+    expect(await settlement.status()).toMatchObject({ claimed: toNano("1.2"), pending: toNano("0.3") });
+    await settlement.endSession();
+    expect(await f.escrow.getPaid(1, f.provider.address)).toBe(toNano("1.5"));
+    const status = await settlement.status();
+    expect(status).toMatchObject({ claimed: toNano("1.5"), pending: 0n });
+    expect(status.streams[0]?.lastError).toBeUndefined();
+  });
+
+  it("resolves accept only once the store holds the receipt, and never lets an older one replace it", async () => {
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const store = new MemoryReceiptStore();
+    const slowStore = Object.assign(Object.create(store) as MemoryReceiptStore, {
+      put: async (s: SignedReceipt) => {
+        await gate;
+        return store.put(s);
+      },
+    });
+    const settlement = new Settlement({
+      store: slowStore,
+      chain: sandboxChain(),
+      policy,
+      sleep: noSleep,
+      confirmPolls: 1,
+    });
+    let done = false;
+    const accepted = settlement.accept(f.receipt(toNano("0.5"))).then(() => {
+      done = true;
+    });
+    await Promise.resolve();
+    expect(done).toBe(false);
+    release();
+    await accepted;
+    expect((await store.list()).length).toBe(1);
+    await settlement.accept(f.receipt(toNano("0.2")));
+    expect((await settlement.status()).pending).toBe(toNano("0.5"));
+    const conflicting = f.receipt(toNano("0.6"), { tokens: 1n });
+    await expect(settlement.accept(conflicting)).rejects.toBeInstanceOf(ReceiptConflictError);
+  });
+
+  it("retries a claim that failed on the way, and succeeds", async () => {
+    const real = sandboxChain();
+    let failures = 2;
+    const flaky: ClaimChain = {
+      paid: (e, k, p) => real.paid(e, k, p),
+      claimExternal: async (s) => {
+        if (failures-- > 0) throw new Error("network unreachable");
+        await real.claimExternal(s);
+      },
+    };
+    const { settlement } = setup(flaky);
+    await settlement.accept(f.receipt(toNano("2")));
+    await settlement.idle();
+    expect(await f.escrow.getPaid(1, f.provider.address)).toBe(toNano("2"));
+    expect((await settlement.status()).pending).toBe(0n);
+  });
+
+  it("keeps an underfunded claim pending with its reason, and settles it after a top-up", async () => {
+    const { settlement } = setup();
+    const big = f.receipt(toNano("12"));
+    await settlement.accept(big);
+    await settlement.idle();
+    let status = await settlement.status();
+    expect(status.pending).toBe(toNano("12"));
+    expect(status.streams[0]?.lastError).toMatch(/cannot pay/);
+    await f.escrow.sendDeposit(f.stranger.getSender(), toNano("5"));
+    await settlement.endSession([streamId(big.receipt)]);
+    status = await settlement.status();
+    expect(status).toMatchObject({ claimed: toNano("12"), pending: 0n });
+  });
+
+  it("a receipt another party already claimed is recorded as claimed from the chain", async () => {
+    const signed = f.receipt(toNano("1.1"));
+    await f.escrow.sendExternalClaim(signed);
+    const { settlement } = setup();
+    await settlement.accept(signed);
+    await settlement.idle();
+    expect(await settlement.status()).toMatchObject({ claimed: toNano("1.1"), pending: 0n });
+  });
+
+  it("falls back to a claim paid by its own wallet when the escrow is too large for an external one", async () => {
+    const withWallet = new EscrowClaimChain(() => f.escrow, {
+      sender: f.provider.getSender(),
+      gasValue: toNano("0.05"),
+    });
+    const tooLarge: ClaimChain = {
+      paid: (e, k, p) => withWallet.paid(e, k, p),
+      claimExternal: async () => {
+        throw new ClaimRefusedError("out of the gas credit", -14);
+      },
+      claimInternal: (signed) => withWallet.claimInternal!(signed),
+    };
+    const { settlement } = setup(tooLarge);
+    await settlement.accept(f.receipt(toNano("1.3")));
+    await settlement.idle();
+    expect(await f.escrow.getPaid(1, f.provider.address)).toBe(toNano("1.3"));
+    expect(await settlement.status()).toMatchObject({ claimed: toNano("1.3"), pending: 0n });
+  });
+
+  it("reads exit codes from sandbox errors and from devnet or toncenter error text", () => {
+    expect(exitCodeOf({ exitCode: 207 })).toBe(207);
+    expect(
+      exitCodeOf(
+        new Error('Received error: {"ok":false,"error":"external message not accepted (exit code 208)"}'),
+      ),
+    ).toBe(208);
+    expect(exitCodeOf(new Error("Cannot run message on account: exitcode=210, steps=90"))).toBe(210);
+    expect(exitCodeOf(new Error("timeout"))).toBeUndefined();
+    expect(new ClaimRefusedError("x", 1).exitCode).toBe(1);
+    expect(Address.isAddress(f.escrow.address)).toBe(true);
+  });
+});
