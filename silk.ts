@@ -37,6 +37,7 @@ console.log(`\nSilk is running.`);
 if (config.staticDir) {
   console.log(`  web client        ${url}/`);
   console.log(`  provider page     ${url}/provider`);
+  console.log(`  widget demo       ${url}/widget/`);
 } else {
   console.log("  (no built pages in dist/: run `npm run build` to serve them)");
 }

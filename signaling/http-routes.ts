@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { ServerContext } from "./context";
 import { serveStatic } from "./static-files";
+import { requestOrigin, tonConnectManifest } from "./tonconnect-manifest";
 
-/** `/healthz`, `/metrics`, `/api/models`, then the static pages if configured; socket.io owns `/socket.io/`. */
+/** `/healthz`, `/metrics`, `/api/models`, `/tonconnect-manifest.json`, then the static pages if configured; socket.io owns `/socket.io/`. */
 export function httpHandler(ctx: ServerContext) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     void route(ctx, req, res).catch(() => {
@@ -31,6 +32,15 @@ async function route(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
     return send(res, 200, "application/json", JSON.stringify(await ctx.feed.snapshot()), {
       "access-control-allow-origin": "*",
       "cache-control": "no-store",
+    });
+  }
+  if (req.method === "GET" && path === "/tonconnect-manifest.json") {
+    const origin = requestOrigin(req, ctx.config.trustProxy);
+    if (!origin) return send(res, 400, "application/json", JSON.stringify({ error: "no Host header" }));
+    return send(res, 200, "application/json", JSON.stringify(tonConnectManifest(origin)), {
+      // Wallets fetch it from their own origin.
+      "access-control-allow-origin": "*",
+      "cache-control": "no-cache",
     });
   }
   if (ctx.config.staticDir && (await serveStatic(ctx.config.staticDir, req, res))) return;

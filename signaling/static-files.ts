@@ -17,11 +17,16 @@ const TYPES: Record<string, string> = {
   ".txt": "text/plain; charset=utf-8",
 };
 
-/** Page routes: `/` is the client, `/provider` the provider page; anything else is a file under the root. */
+/**
+ * Page routes: `/` is the client, `/provider` the provider page, `/widget` the widget demo;
+ * anything else is a file under the root. The second name of each is where `vite build` puts it.
+ */
 const PAGES: Record<string, string[]> = {
-  "/": ["index.html"],
+  "/": ["index.html", "client/index.html"],
   "/provider": ["provider.html", "provider/index.html"],
   "/provider/": ["provider.html", "provider/index.html"],
+  "/widget": ["widget.html", "client/widget/demo.html"],
+  "/widget/": ["widget.html", "client/widget/demo.html"],
 };
 
 /**

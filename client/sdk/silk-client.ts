@@ -41,6 +41,8 @@ export interface ConnectOptions {
   readonly directTimeoutMs?: number;
   /** How many times to move to another provider when one fails mid-answer. */
   readonly maxFailovers?: number;
+  /** Told when an answer moves to another provider (a page can say "failover in progress"). */
+  readonly onFailover?: (e: { model: string; failovers: number }) => void;
 }
 
 export interface SilkClient {
@@ -188,6 +190,7 @@ class Client implements SilkClient {
         this.sessions.delete(input.model);
         exclude.push(provider);
         if (++failovers > (this.opts.maxFailovers ?? 2)) throw err;
+        this.opts.onFailover?.({ model: input.model, failovers });
         partial += err.partial;
         spentCompletion += err.tokens;
         spentCost += err.cost;

@@ -40,7 +40,10 @@ async function provider(
   return runtime;
 }
 
-async function requester(url: string, opts: { forceRelay?: boolean } = {}) {
+async function requester(
+  url: string,
+  opts: { forceRelay?: boolean; onFailover?: (e: { model: string; failovers: number }) => void } = {},
+) {
   const client = await connect({
     signalingUrl: url,
     sessionKey: generateKeyPair(),
@@ -48,6 +51,7 @@ async function requester(url: string, opts: { forceRelay?: boolean } = {}) {
     escrow: ESCROW,
     wrtc,
     ...(opts.forceRelay && { forceRelay: true }),
+    ...(opts.onFailover && { onFailover: opts.onFailover }),
   });
   clients.push(client);
   return client;
@@ -139,7 +143,8 @@ describe("one question through the real signaling server and WebRTC (Node, wrtc)
     const { url } = await startServer();
     const long = Array.from({ length: 40 }, (_, i) => `w${i}`).join(" ");
     const first = await provider(url, new ScriptedEngine({ tokenDelayMs: 20 }));
-    const client = await requester(url);
+    const failovers: { model: string; failovers: number }[] = [];
+    const client = await requester(url, { onFailover: (e) => failovers.push(e) });
     const stream = await client.chat.completions.create({
       model: "test-model",
       messages: [{ role: "user", content: long }],
@@ -163,6 +168,7 @@ describe("one question through the real signaling server and WebRTC (Node, wrtc)
     expect(text.startsWith("Echo: w0 w1 w2 w3")).toBe(true);
     expect(text.endsWith("continued.")).toBe(true);
     expect(usage?.silk?.failovers).toBe(1);
+    expect(failovers).toEqual([{ model: "test-model", failovers: 1 }]); // the page's "failover in progress"
   });
 
   it("says clearly that it cannot continue when no other provider is left", async () => {

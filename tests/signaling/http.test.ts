@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -46,17 +46,36 @@ describe("signaling over HTTP: health, metrics, models, static pages, shutdown",
       writeFileSync(join(dir, "index.html"), "<h1>client</h1>");
       writeFileSync(join(dir, "provider.html"), "<h1>provider</h1>");
       writeFileSync(join(dir, "app.js"), "export {}");
+      mkdirSync(join(dir, "client/widget"), { recursive: true });
+      writeFileSync(join(dir, "client/widget/demo.html"), "<h1>widget demo</h1>");
       const { url } = await startServer({ staticDir: dir });
       const home = await fetch(`${url}/`);
       expect(home.headers.get("content-type")).toContain("text/html");
       expect(await home.text()).toBe("<h1>client</h1>");
       expect(await (await fetch(`${url}/provider`)).text()).toBe("<h1>provider</h1>");
+      expect(await (await fetch(`${url}/widget/`)).text()).toBe("<h1>widget demo</h1>");
       expect((await fetch(`${url}/app.js`)).headers.get("content-type")).toContain("javascript");
       expect((await fetch(`${url}/%2e%2e/%2e%2e/etc/passwd`)).status).toBe(404);
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("serves a TON Connect manifest whose url is the origin the page was loaded from", async () => {
+    const { url, port } = await startServer();
+    const manifest = (await (await fetch(`${url}/tonconnect-manifest.json`)).json()) as Record<
+      string,
+      string
+    >;
+    expect(manifest).toEqual({ url, name: "Silk", iconUrl: `${url}/silk-icon.png` });
+    const other = await fetch(`http://localhost:${port}/tonconnect-manifest.json`);
+    expect(((await other.json()) as { url: string }).url).toBe(`http://localhost:${port}`);
+    // Forwarded headers are ignored unless the server is told it sits behind a proxy.
+    const spoof = await fetch(`${url}/tonconnect-manifest.json`, {
+      headers: { "x-forwarded-host": "evil.example", "x-forwarded-proto": "https" },
+    });
+    expect(((await spoof.json()) as { url: string }).url).toBe(url);
   });
 
   it("shuts down gracefully: tells everyone and ends their sessions before closing", async () => {

@@ -1,0 +1,92 @@
+import {
+  decodeSignedReceipt,
+  encodeSignedReceipt,
+  generateKeyPair,
+  type KeyPair,
+  keyPairFromSecret,
+  pickNewer,
+  type SignedReceipt,
+  type StreamKey,
+  streamId,
+} from "../../protocol";
+import { KvEntry, type SilkDb } from "../../web/page-db";
+import type { PaymentAccount } from "../sdk/payment-account";
+import { type Conversation, type ConversationRecord, fromRecord, toRecord } from "./conversation";
+
+export interface ChatSettings {
+  model?: string;
+  /** Highest effective price accepted, nanoTON per token, for prompt and completion tokens. */
+  maxPromptNano: bigint;
+  maxCompletionNano: bigint;
+}
+
+export const DEFAULT_CHAT_SETTINGS: ChatSettings = { maxPromptNano: 10_000n, maxCompletionNano: 10_000n };
+
+/** What the web client and the widget keep across reloads, in the origin's IndexedDB. */
+export class ChatStorage {
+  readonly settings: KvEntry<ChatSettings>;
+  private readonly sessionSecret: KvEntry<Uint8Array>;
+  readonly account: IdbPaymentAccount;
+
+  constructor(private readonly db: SilkDb) {
+    this.settings = new KvEntry(db, "client.settings");
+    this.sessionSecret = new KvEntry(db, "client.session-key");
+    this.account = new IdbPaymentAccount(db);
+  }
+
+  /** The Ed25519 key that signs receipts: made once in this browser, authorised in the escrow. */
+  async sessionKey(): Promise<KeyPair> {
+    const secret = await this.sessionSecret.get();
+    if (secret) return keyPairFromSecret(new Uint8Array(secret));
+    const pair = generateKeyPair();
+    await this.sessionSecret.set(pair.secretKey);
+    return pair;
+  }
+
+  async conversations(): Promise<Conversation[]> {
+    const rows = (await this.db.getAll("conversations")) as unknown as ConversationRecord[];
+    return rows.map(fromRecord).sort((a, b) => b.updatedAt - a.updatedAt);
+  }
+
+  async save(c: Conversation): Promise<void> {
+    await this.db.put("conversations", toRecord(c) as never);
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.db.delete("conversations", id);
+  }
+}
+
+/**
+ * The requester's last signed receipt per stream (network, escrow, payout, key epoch), in IndexedDB: cumulative totals carry
+ * on after a reload, so a provider is never asked to accept a receipt that went backwards.
+ */
+export class IdbPaymentAccount implements PaymentAccount {
+  constructor(private readonly db: SilkDb) {}
+
+  private key(stream: StreamKey): string {
+    return `client|${streamId(stream)}`;
+  }
+
+  async last(stream: StreamKey): Promise<SignedReceipt | undefined> {
+    const row = await this.db.get("receipts", this.key(stream));
+    return row ? decodeSignedReceipt(row.text) : undefined;
+  }
+
+  async save(receipt: SignedReceipt): Promise<void> {
+    const key = this.key(receipt.receipt);
+    const tx = this.db.transaction("receipts", "readwrite");
+    const row = await tx.store.get(key);
+    const kept = pickNewer(row ? decodeSignedReceipt(row.text) : undefined, receipt);
+    await tx.store.put({ key, text: encodeSignedReceipt(kept), at: Date.now() });
+    await tx.done;
+  }
+
+  /** Everything signed so far, over all providers: what the escrow owes in total. */
+  async totalSigned(): Promise<bigint> {
+    const rows = await this.db.getAll("receipts");
+    return rows
+      .filter((r) => r.key.startsWith("client|"))
+      .reduce((sum, r) => sum + decodeSignedReceipt(r.text).receipt.amount, 0n);
+  }
+}

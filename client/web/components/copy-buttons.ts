@@ -1,0 +1,31 @@
+/**
+ * Svelte action: gives every code block in the rendered answer a "Copy" button. Re-run when the
+ * HTML changes (its parameter); skipped while the answer still streams.
+ */
+export function copyButtons(node: HTMLElement, html: { html: string; live: boolean }) {
+  const apply = (p: { live: boolean }) => {
+    if (p.live) return;
+    for (const pre of node.querySelectorAll("pre")) {
+      if (pre.querySelector(".copy")) continue;
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "copy secondary";
+      button.textContent = "Copy";
+      button.setAttribute("aria-label", "Copy code");
+      button.addEventListener("click", () => {
+        const code = pre.querySelector("code")?.textContent ?? "";
+        void navigator.clipboard?.writeText(code).then(
+          () => {
+            button.textContent = "Copied";
+          },
+          () => {
+            button.textContent = "Copy failed";
+          },
+        );
+      });
+      pre.prepend(button);
+    }
+  };
+  queueMicrotask(() => apply(html));
+  return { update: (p: { html: string; live: boolean }) => queueMicrotask(() => apply(p)) };
+}

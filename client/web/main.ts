@@ -1,0 +1,16 @@
+// The web client. browser-globals must come first: @ton/core and simple-peer expect Node's globals.
+import "../../peer/browser-globals";
+import "../../web/base.css";
+import { mount } from "svelte";
+import { openSilkDb } from "../../web/page-db";
+import { ChatStore } from "./chat-store.svelte";
+import App from "./components/App.svelte";
+
+const store = new ChatStore({ signalingUrl: location.origin });
+mount(App, { target: document.getElementById("app")!, props: { store } });
+try {
+  await store.init(await openSilkDb());
+} catch (err) {
+  store.directoryProblem = err instanceof Error ? err.message : "the page could not start";
+}
+document.body.dataset.ready = "true";

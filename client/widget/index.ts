@@ -1,0 +1,81 @@
+// The Silk chat widget: `<script type="module" src="https://your-silk-server/widget/silk-chat.js"></script>`
+// then `<silk-chat></silk-chat>` anywhere; or `import "silk/client/widget"` from an app.
+// browser-globals must come first: @ton/core and simple-peer expect Node's globals.
+import "../../peer/browser-globals";
+import { mount, unmount } from "svelte";
+import baseCss from "../../web/base.css?inline";
+import { openSilkDb } from "../../web/page-db";
+import { ChatStore } from "../web/chat-store.svelte";
+import { followTelegram, type TelegramWebApp, telegram } from "./telegram";
+import WidgetApp from "./WidgetApp.svelte";
+
+/** The page's base styles, moved from the document to the widget's shadow root. */
+const SHADOW_CSS = `${baseCss
+  .replace(/:root\b/g, ":host")
+  .replace(/\bhtml,\s*body\b/g, ".silk-root")
+  .replace(/\bbody\b/g, ".silk-root")}
+:host { display: block; height: var(--tg-stable-height, 32rem); contain: content; }
+.silk-root { height: 100%; background: var(--silk-bg); color: var(--silk-fg); }
+a { color: var(--silk-link, var(--silk-accent)); }`;
+
+/**
+ * `<silk-chat signaling="https://silk.example" twa-return-url="https://t.me/bot/app">`: the chat in
+ * a shadow root, so the host page's styles and the widget's do not mix. Inside Telegram it follows
+ * the theme, the stable viewport height and the safe areas, and uses the Main and Back buttons.
+ */
+export class SilkChatElement extends HTMLElement {
+  private app: ReturnType<typeof mount> | undefined;
+  private store: ChatStore | undefined;
+  private stopFollowing: (() => void) | undefined;
+
+  connectedCallback(): void {
+    if (this.app) return;
+    const root = this.shadowRoot ?? this.attachShadow({ mode: "open" });
+    const style = document.createElement("style");
+    style.textContent = SHADOW_CSS;
+    const target = document.createElement("div");
+    target.className = "silk-root";
+    root.replaceChildren(style, target);
+
+    const tg = telegram();
+    const returnUrl = this.getAttribute("twa-return-url");
+    const store = new ChatStore({
+      signalingUrl: this.getAttribute("signaling") ?? location.origin,
+      onAnswer: (outcome) => haptic(tg, outcome),
+      ...(returnUrl &&
+        /^[a-z]+:\/\//i.test(returnUrl) && { twaReturnUrl: returnUrl as `${string}://${string}` }),
+    });
+    this.store = store;
+    if (tg) {
+      tg.ready();
+      tg.expand();
+      this.stopFollowing = followTelegram(tg, this);
+    }
+    this.app = mount(WidgetApp, {
+      target,
+      props: { store, tg, onWalletOpen: () => void store.prepareWallet() },
+    });
+    void openSilkDb()
+      .then((db) => store.init(db))
+      .catch((err: unknown) => {
+        store.directoryProblem = err instanceof Error ? err.message : "the chat could not start";
+      })
+      .finally(() => {
+        this.dataset.ready = "true";
+      });
+  }
+
+  disconnectedCallback(): void {
+    this.stopFollowing?.();
+    this.store?.dispose();
+    if (this.app) void unmount(this.app);
+    this.app = undefined;
+  }
+}
+
+function haptic(tg: TelegramWebApp | undefined, outcome: "done" | "error" | "stopped"): void {
+  if (outcome === "done") tg?.HapticFeedback?.notificationOccurred("success");
+  if (outcome === "error") tg?.HapticFeedback?.notificationOccurred("error");
+}
+
+if (!customElements.get("silk-chat")) customElements.define("silk-chat", SilkChatElement);

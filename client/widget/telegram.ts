@@ -1,0 +1,131 @@
+/**
+ * A thin typed wrapper over the plain Telegram WebApp object (`window.Telegram.WebApp`, from
+ * telegram-web-app.js, which the Mini App's page loads). Only what the widget uses is typed.
+ * Outside Telegram (no object, or an empty `initData` in a plain browser), `telegram()` is undefined.
+ */
+export interface TelegramThemeParams {
+  bg_color?: string;
+  text_color?: string;
+  hint_color?: string;
+  link_color?: string;
+  button_color?: string;
+  button_text_color?: string;
+  secondary_bg_color?: string;
+  destructive_text_color?: string;
+}
+
+export interface SafeAreaInset {
+  top: number;
+  bottom: number;
+  left: number;
+  right: number;
+}
+
+interface TelegramButton {
+  setText(text: string): TelegramButton;
+  show(): TelegramButton;
+  hide(): TelegramButton;
+  enable(): TelegramButton;
+  disable(): TelegramButton;
+  onClick(cb: () => void): TelegramButton;
+  offClick(cb: () => void): TelegramButton;
+}
+
+type TelegramEvent = "themeChanged" | "viewportChanged" | "safeAreaChanged" | "contentSafeAreaChanged";
+
+export interface TelegramWebApp {
+  initData: string;
+  platform: string;
+  colorScheme: "light" | "dark";
+  themeParams: TelegramThemeParams;
+  viewportStableHeight: number;
+  safeAreaInset?: SafeAreaInset;
+  contentSafeAreaInset?: SafeAreaInset;
+  MainButton: TelegramButton;
+  BackButton: Omit<TelegramButton, "setText" | "enable" | "disable">;
+  HapticFeedback?: {
+    impactOccurred(style: "light" | "medium" | "heavy" | "rigid" | "soft"): void;
+    notificationOccurred(type: "error" | "success" | "warning"): void;
+    selectionChanged(): void;
+  };
+  ready(): void;
+  expand(): void;
+  onEvent(event: TelegramEvent, cb: () => void): void;
+  offEvent(event: TelegramEvent, cb: () => void): void;
+}
+
+export function telegram(): TelegramWebApp | undefined {
+  const app = (globalThis as { Telegram?: { WebApp?: TelegramWebApp } }).Telegram?.WebApp;
+  return app && typeof app.onEvent === "function" && app.initData ? app : undefined;
+}
+
+/**
+ * Telegram theme parameters → the widget's CSS custom properties. Colours used as text on the
+ * background (hint, link, button colour on secondary buttons) fall back to the text colour when
+ * a theme makes them too faint to read (WCAG AA, 4.5:1): Telegram's own light hint grey is one.
+ */
+export function themeVariables(p: TelegramThemeParams): Record<string, string> {
+  const valid = (c: string | undefined) => (c && /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.test(c) ? c : undefined);
+  const bg = valid(p.bg_color);
+  const fg = valid(p.text_color);
+  const readable = (c: string | undefined, on: string | undefined) =>
+    c && on && fg && contrastRatio(c, on) < 4.5 ? fg : c;
+  const button = valid(p.button_color);
+  const buttonText = valid(p.button_text_color);
+  const vars: Record<string, string | undefined> = {
+    "--silk-bg": bg,
+    "--silk-fg": fg,
+    "--silk-muted": readable(valid(p.hint_color), bg),
+    "--silk-link": readable(valid(p.link_color), bg),
+    "--silk-accent": button,
+    "--silk-accent-fg": button ? readable(buttonText, button) : undefined,
+    "--silk-accent-text": readable(button, bg),
+    "--silk-panel": valid(p.secondary_bg_color),
+    "--silk-danger": readable(valid(p.destructive_text_color), bg),
+  };
+  return Object.fromEntries(Object.entries(vars).filter((e): e is [string, string] => e[1] !== undefined));
+}
+
+/** WCAG contrast ratio of two #rgb / #rrggbb colours (1 to 21). */
+export function contrastRatio(a: string, b: string): number {
+  const [la, lb] = [luminance(a), luminance(b)];
+  return (Math.max(la, lb) + 0.05) / (Math.min(la, lb) + 0.05);
+}
+
+function luminance(hex: string): number {
+  const h = hex.slice(1);
+  const full = h.length === 3 ? [...h].map((c) => c + c).join("") : h;
+  const [r, g, b] = [0, 2, 4].map((i) => {
+    const c = Number.parseInt(full.slice(i, i + 2), 16) / 255;
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+}
+
+/**
+ * Follows Telegram: theme colours (and their changes), the stable viewport height and the safe
+ * area insets, as CSS variables on `host`. Returns a function that stops following.
+ */
+export function followTelegram(app: TelegramWebApp, host: HTMLElement): () => void {
+  const apply = () => {
+    for (const [name, value] of Object.entries(themeVariables(app.themeParams)))
+      host.style.setProperty(name, value);
+    host.style.setProperty("color-scheme", app.colorScheme);
+    host.style.setProperty("--tg-stable-height", `${app.viewportStableHeight}px`);
+    // Inside a Mini App the chat is the app: it takes the stable viewport height, whatever the page says.
+    host.style.setProperty("box-sizing", "border-box");
+    host.style.setProperty("height", `${app.viewportStableHeight}px`);
+    const safe = app.safeAreaInset ?? { top: 0, bottom: 0, left: 0, right: 0 };
+    const content = app.contentSafeAreaInset ?? { top: 0, bottom: 0, left: 0, right: 0 };
+    for (const side of ["top", "bottom", "left", "right"] as const) {
+      host.style.setProperty(`--tg-inset-${side}`, `${safe[side] + content[side]}px`);
+    }
+    host.dataset.telegram = app.colorScheme;
+  };
+  const events = ["themeChanged", "viewportChanged", "safeAreaChanged", "contentSafeAreaChanged"] as const;
+  for (const e of events) app.onEvent(e, apply);
+  apply();
+  return () => {
+    for (const e of events) app.offEvent(e, apply);
+  };
+}

@@ -1,0 +1,35 @@
+import type { Engine } from "../engines/engine";
+import type { FitVerdict } from "../engines/model-catalog";
+
+/**
+ * Where the provider page gets its engine and model list. The production build uses WebLLM on
+ * WebGPU (`engine-source.ts`); browser tests build the page with a test source swapped in for that
+ * one module, so nothing else on the page knows which it runs.
+ */
+export interface GpuFacts {
+  readonly adapter: string;
+  readonly shaderF16: boolean;
+  readonly maxBufferMB: number;
+}
+
+export type GpuCheck =
+  | { readonly ok: true; readonly facts: GpuFacts }
+  | { readonly ok: false; readonly reason: string; readonly advice: readonly string[] };
+
+export interface ModelOption {
+  readonly id: string;
+  /** GPU memory it needs, when the catalog says. */
+  readonly vramMB?: number;
+  readonly fit: FitVerdict;
+  readonly cached: boolean;
+}
+
+export interface EngineSource {
+  /** What runs the models, shown on the page ("WebLLM on WebGPU"). */
+  readonly label: string;
+  check(): Promise<GpuCheck>;
+  models(facts: GpuFacts): Promise<ModelOption[]>;
+  readonly engine: Engine;
+  /** Deletes a half-downloaded model so the next load starts clean. */
+  repair(model: string): Promise<void>;
+}

@@ -1,0 +1,17 @@
+// The provider page. browser-globals must come first: @ton/core and simple-peer expect Node's globals.
+import "../../peer/browser-globals";
+import "../../web/base.css";
+import { mount } from "svelte";
+import { openSilkDb } from "../../web/page-db";
+import App from "./components/App.svelte";
+import { engineSource } from "./engine-source";
+import { ProviderStore } from "./provider-store.svelte";
+
+const store = new ProviderStore(engineSource, location.origin);
+mount(App, { target: document.getElementById("app")!, props: { store } });
+try {
+  await store.init(await openSilkDb());
+} catch (err) {
+  store.error = err instanceof Error ? err.message : "the page could not start";
+}
+document.body.dataset.ready = "true";

@@ -1,0 +1,257 @@
+import { Address } from "@ton/core";
+import { encodePublicKey, flatPrice, formatTon, type KeyPair } from "../../protocol";
+import { type AwakeState, KeepAwake } from "../../web/keep-awake";
+import { pageNetwork } from "../../web/page-config";
+import type { SilkDb } from "../../web/page-db";
+import { TonConnectWallet } from "../../web/tonconnect-wallet";
+import type { WalletConnector } from "../../web/wallet";
+import { ProviderRuntime, type RuntimeEvent } from "../runtime";
+import { chartPoints, type EarningSample, earningsFrom } from "./earnings";
+import type { EngineSource, GpuCheck, ModelOption } from "./engine-source-types";
+import { describeError, devnetPayout, parseNanoTon, payoutProblem } from "./page-rules";
+import { DEFAULT_SETTINGS, type ProviderSettings, ProviderStorage } from "./provider-storage";
+import { RateMeter } from "./rate-meter";
+
+const SESSION_CAPACITY = 4;
+
+export type Phase = "starting" | "no-webgpu" | "ready";
+export type Serving = "off" | "starting" | "serving" | "paused";
+
+/**
+ * The provider page's state, in runes. Components read it and call its methods; every rule
+ * (what fits, when to resume, what is owed) lives here or in the pure modules next to it.
+ * Numbers that change per token are sampled once a second, so the page stays quiet.
+ */
+export class ProviderStore {
+  phase = $state<Phase>("starting");
+  gpu = $state<GpuCheck | undefined>();
+  models = $state<ModelOption[]>([]);
+  settings = $state<ProviderSettings>({ ...DEFAULT_SETTINGS });
+  identityKey = $state("");
+  loading = $state<{ model: string; progress: number; text: string } | undefined>();
+  loaded = $state<string | undefined>();
+  serving = $state<Serving>("off");
+  error = $state<string | undefined>();
+  stats = $state({ queue: 0, active: 0, sessions: 0, tokensPerSecond: 0, requests: 0, tokens: 0 });
+  earnings = $state({ earned: 0n, claimed: 0n, unclaimed: 0n, escrows: 0 });
+  samples = $state<EarningSample[]>([]);
+  awake = $state<AwakeState>({ hidden: false, locked: false, supported: false });
+  walletAddress = $state<string | undefined>();
+  walletReady = $state(false);
+  readonly network = pageNetwork();
+
+  readonly fitting = $derived(this.models.filter((m) => m.fit.fits));
+  readonly unfit = $derived(this.models.filter((m) => !m.fit.fits));
+  readonly earnedText = $derived(formatTon(this.earnings.earned));
+  readonly unclaimedText = $derived(formatTon(this.earnings.unclaimed));
+  readonly claimedText = $derived(formatTon(this.earnings.claimed));
+
+  private storage!: ProviderStorage;
+  private identity!: KeyPair;
+  private runtime: ProviderRuntime | undefined;
+  private readonly meter = new RateMeter();
+  private ticker: ReturnType<typeof setInterval> | undefined;
+  private keepAwake: KeepAwake | undefined;
+  private connector: WalletConnector | undefined;
+
+  constructor(
+    readonly source: EngineSource,
+    private readonly signalingUrl: string,
+  ) {}
+
+  async init(db: SilkDb): Promise<void> {
+    this.storage = new ProviderStorage(db);
+    this.identity = await this.storage.identity();
+    this.identityKey = encodePublicKey(this.identity.publicKey);
+    this.settings = { ...DEFAULT_SETTINGS, ...(await this.storage.settings.get()) };
+    if (!this.settings.payout && this.network === "devnet") {
+      this.settings.payout = devnetPayout(this.identity.publicKey);
+      await this.saveSettings();
+    }
+    this.prepareWallet();
+    const totals = await this.storage.totals.get();
+    this.stats.requests = totals?.requests ?? 0;
+    this.stats.tokens = totals?.tokens ?? 0;
+    this.samples = await this.storage.samples();
+    await this.refreshEarnings();
+    this.keepAwake = new KeepAwake((s) => {
+      this.awake = s;
+    });
+    this.gpu = await this.source.check();
+    if (!this.gpu.ok) {
+      this.phase = "no-webgpu";
+      return;
+    }
+    this.models = await this.source.models(this.gpu.facts);
+    this.phase = "ready";
+    const resume = this.settings.serving && this.settings.model;
+    if (resume && this.models.some((m) => m.id === resume && m.fit.fits && m.cached)) {
+      await this.load(resume);
+      if (this.loaded === resume && !payoutProblem(this.settings.payout)) await this.start();
+    }
+  }
+
+  /** Call straight from the click. */
+  connectWallet(): void {
+    this.connector?.connect();
+  }
+
+  private prepareWallet(): void {
+    if (this.network === "devnet") return;
+    const connector = new TonConnectWallet({ network: this.network });
+    this.connector = connector;
+    connector.onChange((w) => {
+      this.walletAddress = w?.address;
+    });
+    connector.prepare().then(
+      () => {
+        this.walletReady = true;
+      },
+      (err) => {
+        this.error = `the wallet code could not load: ${describeError(err)}`;
+      },
+    );
+  }
+
+  select(model: string): void {
+    this.settings.model = model;
+    void this.saveSettings();
+  }
+
+  setPrice(text: string): string | undefined {
+    const price = parseNanoTon(text);
+    if (typeof price === "string") return price;
+    this.settings.price = price;
+    void this.saveSettings();
+    return undefined;
+  }
+
+  setPayout(text: string): string | undefined {
+    const problem = payoutProblem(text);
+    if (problem) return problem;
+    this.settings.payout = Address.parse(text.trim()).toRawString();
+    void this.saveSettings();
+    return undefined;
+  }
+
+  async load(model: string): Promise<void> {
+    this.error = undefined;
+    this.loading = { model, progress: 0, text: "starting" };
+    try {
+      await this.source.engine.load(model, (p) => {
+        this.loading = { model, progress: p.progress, text: p.text };
+      });
+      this.loaded = model;
+      this.settings.model = model;
+      await this.saveSettings();
+      this.models = this.models.map((m) => (m.id === model ? { ...m, cached: true } : m));
+    } catch (err) {
+      this.error = describeError(err);
+    } finally {
+      this.loading = undefined;
+    }
+  }
+
+  async repair(model: string): Promise<void> {
+    await this.source.repair(model).catch((err) => {
+      this.error = describeError(err);
+    });
+    this.models = this.models.map((m) => (m.id === model ? { ...m, cached: false } : m));
+  }
+
+  async start(): Promise<void> {
+    const model = this.loaded;
+    const payout = this.settings.payout;
+    if (!model || !payout || this.runtime) return;
+    this.error = undefined;
+    this.serving = "starting";
+    try {
+      this.runtime = await ProviderRuntime.start({
+        signalingUrl: this.signalingUrl,
+        identity: this.identity,
+        engine: this.source.engine,
+        models: [{ model, price: flatPrice(this.settings.price) }],
+        payout,
+        // Sessions held open at once (a requester keeps its session between questions); the
+        // engine still generates one answer at a time and queues the rest.
+        capacity: SESSION_CAPACITY,
+        receipts: this.storage.receipts,
+        onEvent: (e) => this.onEvent(e),
+      });
+      this.serving = "serving";
+      this.settings.serving = true;
+      await this.saveSettings();
+      this.ticker = setInterval(() => this.tick(), 1_000);
+      await this.keepAwake?.hold();
+    } catch (err) {
+      this.serving = "off";
+      this.error = describeError(err);
+    }
+  }
+
+  pause(): void {
+    this.runtime?.pause();
+    this.serving = "paused";
+  }
+
+  resume(): void {
+    this.runtime?.resume();
+    this.serving = "serving";
+  }
+
+  async stop(): Promise<void> {
+    this.runtime?.stop();
+    this.runtime = undefined;
+    clearInterval(this.ticker);
+    this.serving = "off";
+    this.settings.serving = false;
+    await this.saveSettings();
+    await this.keepAwake?.release();
+  }
+
+  /** Chart polyline for the earnings samples. */
+  chart(width: number, height: number): string {
+    return chartPoints(this.samples, width, height);
+  }
+
+  private onEvent(e: RuntimeEvent): void {
+    switch (e.type) {
+      case "tokens":
+        this.meter.add(e.count, Date.now());
+        return;
+      case "request-done":
+        this.stats.requests++;
+        this.stats.tokens += e.promptTokens + e.completionTokens;
+        void this.storage.totals.set({ requests: this.stats.requests, tokens: this.stats.tokens });
+        return;
+      case "receipt":
+        void this.refreshEarnings(true);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private tick(): void {
+    const slots = this.runtime?.slots;
+    this.stats.tokensPerSecond = Math.round(this.meter.rate(Date.now()) * 10) / 10;
+    this.stats.queue = slots?.queued ?? 0;
+    this.stats.active = slots?.load ?? 0;
+    this.stats.sessions = this.runtime?.activeSessions ?? 0;
+  }
+
+  private async refreshEarnings(sample = false): Promise<void> {
+    const payout = this.settings.payout;
+    if (!payout) return;
+    this.earnings = earningsFrom(await this.storage.receipts.list(), Address.parse(payout).toRawString());
+    if (sample) {
+      const s = { at: Date.now(), earned: this.earnings.earned, claimed: this.earnings.claimed };
+      this.samples = [...this.samples.slice(-199), s];
+      await this.storage.addSample(s);
+    }
+  }
+
+  private async saveSettings(): Promise<void> {
+    await this.storage.settings.set($state.snapshot(this.settings));
+  }
+}

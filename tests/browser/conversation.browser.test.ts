@@ -1,0 +1,248 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cleanup, startServer } from "../signaling/helpers";
+import { buildPages } from "./build-pages";
+import { launchChromium } from "./chromium";
+import { openReady, screenshot, seriousA11yViolations } from "./page-checks";
+import { TELEGRAM_LIGHT_THEME, TELEGRAM_THEME, telegramDoubleScript } from "./telegram-double";
+
+/**
+ * The pages as users get them, except that the provider page's engine module is the scripted test
+ * engine (no model weights here): a provider tab and a client tab in two browser contexts hold a
+ * conversation over real WebRTC through the real signaling server.
+ */
+let url: string;
+let browser: Browser;
+
+beforeAll(async () => {
+  const dir = await buildPages({ testEngine: true });
+  // The swap is real: this build, unlike production, carries the test engine.
+  const assets = readdirSync(join(dir, "assets")).filter((f) => f.endsWith(".js"));
+  expect(
+    assets.some((f) => readFileSync(join(dir, "assets", f), "utf8").includes("scripted test engine")),
+  ).toBe(true);
+  ({ url } = await startServer({ staticDir: dir }));
+  browser = await launchChromium();
+}, 180_000);
+afterAll(async () => {
+  await browser?.close();
+  await cleanup();
+});
+
+/** The text of the last element with this test id. */
+const text = (page: Page, testId: string) => page.getByTestId(testId).last().textContent();
+const tonOf = (s: string | null) => {
+  const m = /([\d.]+) TON/.exec(s ?? "");
+  if (!m) throw new Error(`no TON amount in ${s}`);
+  const [whole, frac = ""] = m[1]!.split(".");
+  return BigInt(whole!) * 1_000_000_000n + BigInt(frac.padEnd(9, "0"));
+};
+
+async function waitForText(page: Page, testId: string, ok: (s: string) => boolean, timeout = 20_000) {
+  const start = Date.now();
+  for (;;) {
+    const s = (await text(page, testId)) ?? "";
+    if (ok(s)) return s;
+    if (Date.now() - start > timeout) throw new Error(`${testId} never satisfied the condition; last: ${s}`);
+    await page.waitForTimeout(100);
+  }
+}
+
+async function ask(page: Page, question: string, answers: number) {
+  await page.getByRole("textbox", { name: "Your question" }).fill(question);
+  await page.keyboard.press("Enter");
+  await page
+    .getByTestId("answer-stats")
+    .nth(answers - 1)
+    .waitFor({ timeout: 20_000 });
+}
+
+describe("a whole conversation between the provider page and the web client", () => {
+  let provider: Page;
+  let client: Page;
+
+  it("the provider loads the model and serves", async () => {
+    provider = await (await browser.newContext()).newPage();
+    provider.on("pageerror", (e) => console.error("provider page error:", e.message));
+    await openReady(provider, `${url}/provider`);
+    expect(await text(provider, "adapter")).toBe("scripted test engine");
+    await provider.getByRole("button", { name: "Load", exact: true }).click();
+    await provider.getByTestId("loaded-model").waitFor();
+    await provider.getByRole("button", { name: "Start serving" }).click();
+    await waitForText(provider, "serving-state", (s) => s.startsWith("Serving"));
+  });
+
+  it("the client asks, gets streamed Markdown back, sanitised, with tokens, cost and a moving meter", async () => {
+    client = await (await browser.newContext()).newPage();
+    client.on("pageerror", (e) => console.error("client page error:", e.message));
+    await openReady(client, `${url}/`);
+    await client.locator("select option", { hasText: "test-model" }).waitFor({ state: "attached" });
+    expect(await text(client, "meter")).toBe("0 TON");
+
+    await ask(client, "hello **bold** <img src=x onerror=alert(1)>", 1);
+    const answer = client.getByTestId("turn-assistant").first();
+    expect(await answer.locator("strong").textContent()).toBe("bold");
+    expect(await answer.locator("img").count()).toBe(0);
+    expect(await answer.textContent()).toContain("<img src=x onerror=alert(1)>"); // shown, never run
+    const first = tonOf(await text(client, "answer-cost"));
+    expect(first).toBeGreaterThan(0n);
+    expect(await text(client, "answer-stats")).toMatch(/\d+ tokens · [\d.]+ tokens\/s/);
+    await waitForText(client, "meter", (s) => tonOf(s) === first);
+
+    await ask(client, "show code:\n```\nlet x = 1\n```", 2);
+    const second = client.getByTestId("turn-assistant").nth(1);
+    expect(await second.locator("pre code").textContent()).toContain("let x = 1");
+    await second.getByRole("button", { name: "Copy code" }).waitFor();
+    const total = tonOf(await text(client, "conversation-cost"));
+    expect(total).toBeGreaterThan(first);
+    await waitForText(client, "meter", (s) => tonOf(s) === total);
+  });
+
+  it("the provider's counters and earnings moved", async () => {
+    await waitForText(provider, "requests-served", (s) => s === "2");
+    const earned = tonOf(await waitForText(provider, "earned", (s) => tonOf(s) > 0n));
+    expect(tonOf(await text(provider, "unclaimed"))).toBe(earned);
+    expect(await provider.locator("svg[role=img]").count()).toBe(1);
+  });
+
+  it("stop, edit and regenerate work from the keyboard-reachable buttons", async () => {
+    await client.getByRole("button", { name: "Edit" }).first().click();
+    await client.getByRole("textbox", { name: "Edit your question" }).fill("edited question");
+    await client.getByRole("button", { name: "Send edited" }).click();
+    await waitForText(client, "answer-stats", () => true);
+    expect(await client.getByTestId("turn-assistant").count()).toBe(1);
+    expect(await client.getByTestId("turn-assistant").first().textContent()).toContain(
+      "Echo: edited question",
+    );
+    await client.getByRole("button", { name: "Regenerate" }).click();
+    await client.getByTestId("answer-stats").first().waitFor();
+    expect(await client.getByTestId("turn-user").count()).toBe(1);
+    // A long answer, stopped while it streams: the stats say so and the conversation goes on.
+    const long = Array.from({ length: 300 }, (_, i) => `w${i}`).join(" ");
+    await client.getByRole("textbox", { name: "Your question" }).fill(long);
+    await client.keyboard.press("Enter");
+    await client.getByTestId("turn-assistant").nth(1).getByText("w3 ").waitFor();
+    await client.getByRole("button", { name: "Stop" }).click();
+    const stopped = await waitForText(client, "answer-stats", (s) => s.includes("stopped"));
+    expect(Number(/^(\d+) tokens/.exec(stopped.trim())?.[1])).toBeLessThan(300);
+    await client.getByRole("button", { name: "Regenerate" }).click();
+    await client.getByTestId("answer-stats").nth(1).waitFor({ timeout: 30_000 });
+    expect(await client.getByTestId("turn-assistant").nth(1).textContent()).toContain("w299");
+  });
+
+  it("both survive a reload: conversation, cost, identity, receipts and earnings, and they talk again", async () => {
+    const before = {
+      conv: await text(client, "conversation-cost"),
+      meter: await text(client, "meter"),
+      identity: await text(provider, "identity-key"),
+      earned: await text(provider, "earned"),
+      requests: await text(provider, "requests-served"),
+    };
+    await client.reload();
+    await provider.reload();
+    await client.waitForSelector("body[data-ready=true]", { state: "attached" });
+    await provider.waitForSelector("body[data-ready=true]", { state: "attached" });
+    expect(await text(client, "conversation-cost")).toBe(before.conv);
+    expect(await text(client, "meter")).toBe(before.meter);
+    expect(await client.getByTestId("turn-assistant").first().textContent()).toContain(
+      "Echo: edited question",
+    );
+    expect(await text(provider, "identity-key")).toBe(before.identity);
+    expect(await text(provider, "earned")).toBe(before.earned);
+    expect(await text(provider, "requests-served")).toBe(before.requests);
+    // The provider resumes serving by itself; cumulative receipts carry on from both sides' stores.
+    await waitForText(provider, "serving-state", (s) => s.startsWith("Serving"));
+    await client.locator("select option", { hasText: "test-model" }).waitFor({ state: "attached" });
+    await ask(client, "after the reload", 3);
+    expect(await client.getByTestId("turn-assistant").nth(2).textContent()).toContain(
+      "Echo: after the reload",
+    );
+    await waitForText(provider, "earned", (s) => tonOf(s) > tonOf(before.earned));
+    await waitForText(client, "meter", (s) => tonOf(s) > tonOf(before.meter));
+  });
+
+  it("both pages, mid-conversation, pass axe and are screenshotted", async () => {
+    await screenshot(provider, "provider-serving");
+    await screenshot(client, "client-conversation");
+    expect(await seriousA11yViolations(provider)).toEqual([]);
+    expect(await seriousA11yViolations(client)).toEqual([]);
+  });
+});
+
+type TgDouble = {
+  calls: string[];
+  app: {
+    MainButton: { visible: boolean; text: string };
+    BackButton: { visible: boolean };
+    themeParams: object;
+  };
+  click(name: string): void;
+  fire(event: string): void;
+};
+const tg = <T>(page: Page, fn: (d: TgDouble) => T) =>
+  page.evaluate(`(${fn.toString()})(window.tgDouble)`) as Promise<T>;
+
+describe("the widget inside a Telegram Mini App", () => {
+  it("takes Telegram's theme, viewport and safe areas, sends with the Main button, closes with Back, and answers", async () => {
+    const context = await browser.newContext({ viewport: { width: 390, height: 700 } });
+    await context.addInitScript(telegramDoubleScript(TELEGRAM_THEME));
+    const page = await context.newPage();
+    page.on("pageerror", (e) => console.error("widget page error:", e.message));
+    await page.goto(`${url}/widget/`);
+    await page.waitForSelector("silk-chat[data-ready=true]", { state: "attached", timeout: 30_000 });
+    const widget = page.locator("silk-chat");
+    const cssVar = (name: string) =>
+      widget.evaluate((el, n) => getComputedStyle(el).getPropertyValue(n).trim(), name);
+    expect(await cssVar("--silk-bg")).toBe(TELEGRAM_THEME.bg_color);
+    expect(await cssVar("--silk-accent")).toBe(TELEGRAM_THEME.button_color);
+    expect(await cssVar("--tg-stable-height")).toBe("600px");
+    expect(await cssVar("--tg-inset-bottom")).toBe("34px");
+    expect(await cssVar("--tg-inset-top")).toBe("12px");
+    expect(await widget.evaluate((el) => el.getBoundingClientRect().height)).toBe(600);
+    const rootBg = await widget.evaluate(
+      (el) => getComputedStyle(el.shadowRoot!.querySelector(".silk-root")!).backgroundColor,
+    );
+    expect(rootBg).toBe("rgb(23, 33, 43)");
+    expect(await tg(page, (d) => d.calls.includes("ready") && d.calls.includes("expand"))).toBe(true);
+    expect(await tg(page, (d) => d.app.MainButton.text)).toBe("Send");
+    // Inside Telegram the Main button sends: the widget's own Send button steps aside.
+    expect(await page.getByRole("button", { name: "Send", exact: true }).count()).toBe(0);
+
+    await page.locator("silk-chat select option", { hasText: "test-model" }).waitFor({ state: "attached" });
+    expect(await tg(page, (d) => d.app.MainButton.visible)).toBe(false);
+    await page.getByRole("textbox", { name: "Your question" }).fill("hello from Telegram");
+    await expect.poll(() => tg(page, (d) => d.app.MainButton.visible)).toBe(true);
+    await tg(page, (d) => d.click("MainButton"));
+    await page.getByTestId("answer-stats").waitFor({ timeout: 20_000 });
+    expect(await page.getByTestId("turn-assistant").textContent()).toContain("Echo: hello from Telegram");
+    await expect.poll(() => tg(page, (d) => d.calls.includes("haptic.notification:success"))).toBe(true);
+    expect(await tg(page, (d) => d.calls.includes("haptic.impact:light"))).toBe(true);
+
+    expect(await seriousA11yViolations(page)).toEqual([]);
+    await screenshot(page, "widget-telegram-dark");
+
+    // Theme changes are followed; a hint colour too faint to read falls back to the text colour.
+    await page.evaluate((theme) => {
+      const d = (window as unknown as { tgDouble: TgDouble }).tgDouble;
+      d.app.themeParams = theme;
+      d.fire("themeChanged");
+    }, TELEGRAM_LIGHT_THEME);
+    expect(await cssVar("--silk-bg")).toBe("#ffffff");
+    expect(await cssVar("--silk-accent")).toBe("#2481cc");
+    expect(await cssVar("--silk-muted")).toBe("#000000");
+
+    // The wallet panel opens; Telegram's Back button closes it.
+    await page.getByRole("button", { name: "Wallet" }).click();
+    await page.getByRole("heading", { name: "Wallet and costs" }).waitFor();
+    await expect.poll(() => tg(page, (d) => d.app.BackButton.visible)).toBe(true);
+    await tg(page, (d) => d.click("BackButton"));
+    await page.getByRole("textbox", { name: "Your question" }).waitFor();
+    expect(await tg(page, (d) => d.app.BackButton.visible)).toBe(false);
+
+    await screenshot(page, "widget-telegram-light");
+    expect(await seriousA11yViolations(page)).toEqual([]);
+    await context.close();
+  });
+});

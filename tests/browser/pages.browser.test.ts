@@ -1,0 +1,100 @@
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cleanup, startServer } from "../signaling/helpers";
+import { buildPages } from "./build-pages";
+import { launchChromium } from "./chromium";
+import { openReady, screenshot, seriousA11yViolations } from "./page-checks";
+
+/** The production build (`vite.config.ts`, as `npm run build` makes it), served by the real server. */
+let dir: string;
+let url: string;
+const browsers: Browser[] = [];
+
+beforeAll(async () => {
+  dir = await buildPages();
+  ({ url } = await startServer({ staticDir: dir }));
+}, 180_000);
+afterAll(async () => {
+  for (const b of browsers) await b.close();
+  await cleanup();
+});
+
+async function browser(webgpu = false): Promise<Browser> {
+  const b = await launchChromium({ webgpu });
+  browsers.push(b);
+  return b;
+}
+
+function filesUnder(root: string): string[] {
+  return readdirSync(root).flatMap((name) => {
+    const path = join(root, name);
+    return statSync(path).isDirectory() ? filesUnder(path) : [path];
+  });
+}
+
+describe("the production pages", () => {
+  it("never ship the scripted test engine", () => {
+    const scripts = filesUnder(dir).filter((f) => f.endsWith(".js") || f.endsWith(".html"));
+    expect(scripts.length).toBeGreaterThan(3);
+    for (const file of scripts) {
+      const text = readFileSync(file, "utf8");
+      expect(text, file).not.toContain("scripted test engine");
+      expect(text, file).not.toContain("TEST DOUBLE");
+    }
+  });
+
+  it("provider page without WebGPU says why and what to do", async () => {
+    const page = await (await browser()).newPage();
+    await openReady(page, `${url}/provider`);
+    const notice = page.getByTestId("no-webgpu");
+    await expect(notice.textContent()).resolves.toMatch(
+      /Why: (this browser has no WebGPU|WebGPU is present but offers no GPU adapter)/,
+    );
+    expect(await notice.textContent()).toMatch(/What you can do/);
+    expect(await page.getByTestId("model-picker").count()).toBe(0);
+    await screenshot(page, "provider-no-webgpu");
+    expect(await seriousA11yViolations(page)).toEqual([]);
+  });
+
+  it("provider page with WebGPU shows the adapter's facts and which models fit, and why the others do not", async () => {
+    const page = await (await browser(true)).newPage();
+    await openReady(page, `${url}/provider`);
+    await page.getByTestId("device-facts").waitFor();
+    expect((await page.getByTestId("adapter").textContent())?.trim().length).toBeGreaterThan(0);
+    const facts = await page.getByTestId("device-facts").textContent();
+    expect(facts).toMatch(/shader-f16\)no: only f32 models fit/);
+    const options = await page.locator("#model-select option").allTextContents();
+    expect(options.length).toBeGreaterThan(0);
+    expect(options.every((o) => !/q\d+f16/.test(o))).toBe(true); // SwiftShader has no shader-f16
+    const unfit = await page.getByTestId("unfit-models").textContent({ timeout: 5_000 });
+    expect(unfit).toMatch(/q4f16_1-MLC.*needs shader-f16/s);
+    expect(await page.getByRole("button", { name: /download and load|^load$/i }).count()).toBe(1);
+    await screenshot(page, "provider-webgpu");
+    expect(await seriousA11yViolations(page)).toEqual([]);
+  }, 60_000);
+
+  it("web client fits a 360 px phone, lists no models before any provider, and passes axe", async () => {
+    const context = await (await browser()).newContext({ viewport: { width: 360, height: 740 } });
+    const page = await context.newPage();
+    await openReady(page, `${url}/`);
+    await expect(page.getByText("No provider is online yet").textContent()).resolves.toBeTruthy();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+    expect(overflow).toBeLessThanOrEqual(360);
+    await page.getByRole("button", { name: /wallet/i }).click();
+    await page.getByText(/deposits, top-ups and withdrawals need the Escrow contract/).waitFor();
+    await screenshot(page, "client-phone");
+    expect(await seriousA11yViolations(page)).toEqual([]);
+  });
+
+  it("serves the widget demo: one script tag mounts <silk-chat> outside Telegram as a normal chat", async () => {
+    const page = await (await browser()).newPage();
+    await page.goto(`${url}/widget/`);
+    await page.waitForSelector("silk-chat[data-ready=true]", { state: "attached", timeout: 30_000 });
+    expect(await page.locator("silk-chat").evaluate((el) => el.dataset.telegram)).toBeUndefined();
+    await expect(page.getByRole("textbox", { name: "Your question" }).isVisible()).resolves.toBe(true);
+    await screenshot(page, "widget-demo");
+    expect(await seriousA11yViolations(page)).toEqual([]);
+  });
+});

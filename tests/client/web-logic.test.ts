@@ -1,0 +1,92 @@
+import { describe, expect, it } from "vitest";
+import { NoProviderError, ProviderLostError } from "../../client/sdk/errors";
+import {
+  conversationCost,
+  exportConversations,
+  importConversations,
+  newConversation,
+  titleFrom,
+} from "../../client/web/conversation";
+import { explainError, OutOfFundsError } from "../../client/web/error-text";
+import { contrastRatio, themeVariables } from "../../client/widget/telegram";
+import { MalformedMessageError } from "../../protocol";
+
+describe("web client rules", () => {
+  it("conversations round-trip through export and import with bigint costs intact", () => {
+    const c = newConversation("m1", 1);
+    c.title = titleFrom("  What is TON?\nsecond line");
+    c.turns.push({ role: "user", content: "What is TON?" });
+    c.turns.push({
+      role: "assistant",
+      content: "A chain.",
+      stats: {
+        promptTokens: 9,
+        completionTokens: 3,
+        cost: 123456789012345678901234567890n,
+        tokensPerSecond: 12.5,
+        failovers: 0,
+        finish: "stop",
+      },
+    });
+    const [back] = importConversations(exportConversations([c]));
+    expect(back).toEqual(c);
+    expect(back!.title).toBe("What is TON?");
+    expect(conversationCost(back!)).toBe(123456789012345678901234567890n);
+  });
+
+  it("a file that is not an export fails with a typed error naming where", () => {
+    expect(() => importConversations("{nope")).toThrow(MalformedMessageError);
+    expect(() =>
+      importConversations(JSON.stringify({ format: "silk-conversations", v: 1, conversations: [{}] })),
+    ).toThrow(/conversations\.0\.id/);
+    const bad = {
+      format: "silk-conversations",
+      v: 1,
+      conversations: [{ ...newConversation("m"), turns: [{ role: "system", content: "x" }] }],
+    };
+    expect(() => importConversations(JSON.stringify(bad))).toThrow(MalformedMessageError);
+  });
+
+  it("long first lines make short titles", () => {
+    expect(titleFrom("x".repeat(100))).toHaveLength(58);
+    expect(titleFrom("   ")).toBe("New chat");
+  });
+
+  it("errors say what to do", () => {
+    expect(explainError(new NoProviderError("PRICE_TOO_LOW", "x"))).toMatch(/Raise your highest price/);
+    expect(explainError(new NoProviderError("NO_MODEL", "x"))).toMatch(/No provider serves this model/);
+    expect(explainError(new NoProviderError("ALL_BUSY", "x"))).toMatch(/busy/);
+    expect(explainError(new ProviderLostError("partial", 1, 1n))).toMatch(/partial answer is kept/);
+    expect(explainError(new OutOfFundsError())).toMatch(/top it up/);
+    expect(explainError(new Error("secret prompt text"))).not.toMatch(/secret/);
+  });
+
+  it("Telegram theme colours map to the widget's variables, faint text colours fall back to the text colour", () => {
+    expect(contrastRatio("#000000", "#ffffff")).toBeCloseTo(21, 5);
+    expect(contrastRatio("#fff", "#ffffff")).toBeCloseTo(1, 5);
+    const vars = themeVariables({
+      bg_color: "#ffffff",
+      text_color: "#000000",
+      hint_color: "#999999", // 2.8:1 on white
+      button_color: "#2481cc", // 4.2:1 with white
+      button_text_color: "#ffffff",
+      link_color: "javascript:alert(1)", // not a colour: ignored
+    });
+    const dark = themeVariables({
+      bg_color: "#17212b",
+      text_color: "#f5f5f5",
+      button_color: "#5288c1",
+      button_text_color: "#ffffff",
+    });
+    expect(dark["--silk-accent"]).toBe("#5288c1");
+    expect(dark["--silk-accent-fg"]).toBe("#f5f5f5"); // white on #5288c1 is 3.7:1; the text colour reads
+    expect(vars).toEqual({
+      "--silk-bg": "#ffffff",
+      "--silk-fg": "#000000",
+      "--silk-muted": "#000000",
+      "--silk-accent": "#2481cc",
+      "--silk-accent-fg": "#000000",
+      "--silk-accent-text": "#000000",
+    });
+  });
+});

@@ -1,0 +1,75 @@
+import { Address } from "@ton/core";
+import { describe, expect, it } from "vitest";
+import { encodeSignedReceipt, generateKeyPair, NETWORK_ID, signReceipt, streamId } from "../../protocol";
+import { chartPoints, earningsFrom } from "../../provider/page/earnings";
+import { devnetPayout, parseNanoTon, payoutProblem } from "../../provider/page/page-rules";
+import { RateMeter } from "../../provider/page/rate-meter";
+
+const PAYOUT = `0:${"22".repeat(32)}`;
+const receipt = (escrow: string, amount: bigint, payout = PAYOUT) =>
+  signReceipt(
+    {
+      network: NETWORK_ID.devnet,
+      escrow: Address.parse(escrow),
+      payout: Address.parse(payout),
+      keyEpoch: 0,
+      tokens: amount,
+      amount,
+    },
+    generateKeyPair(),
+  );
+
+describe("provider page rules", () => {
+  it("tokens per second over a sliding window, from a given clock", () => {
+    const m = new RateMeter(5_000);
+    expect(m.rate(0)).toBe(0);
+    for (let t = 0; t < 4_000; t += 100) m.add(2, t);
+    expect(m.rate(4_000)).toBe(20);
+    expect(m.rate(20_000)).toBe(0); // everything aged out
+  });
+
+  it("earnings are the sum of each escrow's best receipt for this payout, less what was claimed", () => {
+    const a = `0:${"aa".repeat(32)}`;
+    const b = `0:${"bb".repeat(32)}`;
+    const other = `0:${"33".repeat(32)}`;
+    const record = (r: ReturnType<typeof receipt>, claimed: bigint) => ({
+      id: streamId(r.receipt),
+      latest: encodeSignedReceipt(r),
+      claimed,
+      updatedAt: 0,
+    });
+    const e = earningsFrom(
+      [record(receipt(a, 700n), 200n), record(receipt(b, 300n), 0n), record(receipt(a, 999n, other), 0n)],
+      Address.parse(PAYOUT).toRawString(),
+    );
+    expect(e).toEqual({ earned: 1000n, claimed: 200n, unclaimed: 800n, escrows: 2 });
+  });
+
+  it("the earnings chart scales without floats holding money and handles one sample", () => {
+    expect(chartPoints([], 100, 10)).toBe("");
+    expect(chartPoints([{ at: 5, earned: 10n, claimed: 0n }], 100, 10)).toBe("0,0.0 100.0,0.0");
+    const pts = chartPoints(
+      [
+        { at: 0, earned: 0n, claimed: 0n },
+        { at: 10, earned: 5n, claimed: 0n },
+        { at: 20, earned: 10n, claimed: 0n },
+      ],
+      100,
+      10,
+    );
+    expect(pts).toBe("0.0,10.0 50.0,5.0 100.0,0.0");
+  });
+
+  it("prices are whole nanoTON; payout addresses are checked; the devnet payout is stable per identity", () => {
+    expect(parseNanoTon(" 1000 ")).toBe(1000n);
+    expect(parseNanoTon("1.5")).toMatch(/whole number/);
+    expect(parseNanoTon("-3")).toMatch(/whole number/);
+    expect(payoutProblem(undefined)).toMatch(/set a payout address/);
+    expect(payoutProblem("not an address")).toMatch(/not a TON address/);
+    expect(payoutProblem(PAYOUT)).toBeUndefined();
+    const id = generateKeyPair().publicKey;
+    expect(devnetPayout(id)).toBe(devnetPayout(id));
+    expect(devnetPayout(id)).not.toBe(devnetPayout(generateKeyPair().publicKey));
+    expect(payoutProblem(devnetPayout(id))).toBeUndefined();
+  });
+});

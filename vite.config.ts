@@ -1,0 +1,52 @@
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { svelte } from "@sveltejs/vite-plugin-svelte";
+import { defineConfig } from "vite";
+
+/**
+ * Builds every page into dist/, which the signaling server serves (`STATIC_DIR=dist`):
+ *   client/index.html          → /            (the web client)
+ *   provider/index.html        → /provider    (the provider page)
+ *   client/widget/demo.html    → /widget/demo.html (the widget embedded in a page)
+ * and, with `--mode widget`, the widget as one ES module for a single script tag:
+ *   dist/widget/silk-chat.js   (its wallet code split into chunks it loads only when asked)
+ * The widget is an ES module rather than an IIFE because an IIFE cannot load chunks lazily: the
+ * wallet code would be in every first download.
+ */
+const root = dirname(fileURLToPath(import.meta.url));
+
+export default defineConfig(({ mode }) => ({
+  root,
+  publicDir: join(root, "web/public"),
+  // Svelte styles are injected by the components: the widget's land in its shadow root.
+  plugins: [svelte({ compilerOptions: { css: "injected" } })],
+  worker: { format: "es" as const },
+  build:
+    mode === "widget"
+      ? {
+          outDir: join(root, "dist/widget"),
+          emptyOutDir: false,
+          copyPublicDir: false,
+          // Library builds keep whitespace by default; the widget is shipped as is, so minify it.
+          minify: true,
+          rolldownOptions: { output: { minify: true } },
+          chunkSizeWarningLimit: 10_000,
+          lib: {
+            entry: join(root, "client/widget/index.ts"),
+            formats: ["es" as const],
+            fileName: () => "silk-chat.js",
+          },
+        }
+      : {
+          outDir: join(root, "dist"),
+          emptyOutDir: true,
+          chunkSizeWarningLimit: 10_000,
+          rollupOptions: {
+            input: {
+              client: join(root, "client/index.html"),
+              provider: join(root, "provider/index.html"),
+              widget: join(root, "client/widget/demo.html"),
+            },
+          },
+        },
+}));

@@ -1,0 +1,107 @@
+import type { TonConnectUI } from "@tonconnect/ui";
+import {
+  CHAIN_ID,
+  type Wallet,
+  type WalletConnector,
+  WalletNetworkError,
+  WalletNotReadyError,
+  WalletRejectedError,
+  type WalletTransaction,
+} from "./wallet";
+
+export interface TonConnectOptions {
+  readonly network: "mainnet" | "testnet";
+  /** Defaults to `${location.origin}/tonconnect-manifest.json`, which the signaling server serves. */
+  readonly manifestUrl?: string;
+  /** Inside a Telegram Mini App: where the wallet returns to, e.g. `https://t.me/your_bot/app`. */
+  readonly twaReturnUrl?: `${string}://${string}`;
+}
+
+/**
+ * TON Connect UI behind `WalletConnector`. `@tonconnect/ui` is imported only in `prepare()`, so a
+ * page (or the widget) that never shows its wallet panel never downloads it.
+ */
+export class TonConnectWallet implements WalletConnector {
+  private ui: TonConnectUI | undefined;
+  private current: Wallet | undefined;
+  private readonly listeners = new Set<(w: Wallet | undefined) => void>();
+  private preparing: Promise<void> | undefined;
+
+  constructor(private readonly opts: TonConnectOptions) {}
+
+  get network(): TonConnectOptions["network"] {
+    return this.opts.network;
+  }
+
+  get ready(): boolean {
+    return this.ui !== undefined;
+  }
+
+  prepare(): Promise<void> {
+    this.preparing ??= this.load();
+    return this.preparing;
+  }
+
+  private async load(): Promise<void> {
+    const { TonConnectUI } = await import("@tonconnect/ui");
+    const ui = new TonConnectUI({
+      manifestUrl: this.opts.manifestUrl ?? `${location.origin}/tonconnect-manifest.json`,
+      ...(this.opts.twaReturnUrl && { actionsConfiguration: { twaReturnUrl: this.opts.twaReturnUrl } }),
+    });
+    ui.onStatusChange((w) => {
+      this.current = w ? this.wrap(ui, w.account.address, w.account.chain) : undefined;
+      for (const l of this.listeners) l(this.current);
+    });
+    this.ui = ui;
+    await ui.connectionRestored;
+  }
+
+  /** Call straight from a click: no await before it. */
+  connect(): void {
+    if (!this.ui) throw new WalletNotReadyError("the wallet code is still loading; try again in a moment");
+    void this.ui.openModal();
+  }
+
+  async disconnect(): Promise<void> {
+    await this.ui?.disconnect();
+  }
+
+  onChange(listener: (w: Wallet | undefined) => void): () => void {
+    this.listeners.add(listener);
+    listener(this.current);
+    return () => this.listeners.delete(listener);
+  }
+
+  private wrap(ui: TonConnectUI, address: string, chain: string): Wallet {
+    const network = this.opts.network;
+    return {
+      address,
+      network,
+      sendTransaction(tx: WalletTransaction): Promise<void> {
+        if (chain !== CHAIN_ID[network]) {
+          return Promise.reject(
+            new WalletNetworkError(`the wallet is on another network; switch it to ${network} and reconnect`),
+          );
+        }
+        // Straight from the click: the wallet link opens before any await.
+        return ui
+          .sendTransaction({
+            validUntil: Math.floor(Date.now() / 1000) + (tx.validForSeconds ?? 300),
+            network: CHAIN_ID[network] as never,
+            messages: tx.messages.map((m) => ({
+              address: m.address,
+              amount: m.amount.toString(),
+              ...(m.payload && { payload: m.payload }),
+              ...(m.stateInit && { stateInit: m.stateInit }),
+            })),
+          })
+          .then(
+            () => undefined, // what the wallet returns proves nothing: callers watch the chain
+            (cause: unknown) => {
+              throw new WalletRejectedError("the wallet did not send the transaction", { cause });
+            },
+          );
+      },
+    };
+  }
+}
