@@ -30,6 +30,12 @@ const PAGES: Record<string, string[]> = {
 };
 
 /**
+ * The widget's script and its lazy chunks are embedded by pages of any origin (one script tag), and
+ * module scripts are fetched with CORS: they must say any origin may read them.
+ */
+const EMBEDDABLE = /^\/widget\/[^/]+\.js$/;
+
+/**
  * Serves the built pages from `root` (GET and HEAD only). Paths are resolved inside `root`;
  * anything that would escape it is not found. Returns false when nothing matched.
  */
@@ -52,6 +58,7 @@ export async function serveStatic(root: string, req: IncomingMessage, res: Serve
       "content-type": TYPES[extname(file)] ?? "application/octet-stream",
       "content-length": info.size,
       "x-content-type-options": "nosniff",
+      ...(EMBEDDABLE.test(candidate) && { "access-control-allow-origin": "*" }),
     });
     if (req.method === "HEAD") res.end();
     else createReadStream(file).pipe(res);

@@ -48,6 +48,8 @@ describe("signaling over HTTP: health, metrics, models, static pages, shutdown",
       writeFileSync(join(dir, "app.js"), "export {}");
       mkdirSync(join(dir, "client/widget"), { recursive: true });
       writeFileSync(join(dir, "client/widget/demo.html"), "<h1>widget demo</h1>");
+      mkdirSync(join(dir, "widget"));
+      writeFileSync(join(dir, "widget/silk-chat.js"), "export {}");
       const { url } = await startServer({ staticDir: dir });
       const home = await fetch(`${url}/`);
       expect(home.headers.get("content-type")).toContain("text/html");
@@ -55,6 +57,11 @@ describe("signaling over HTTP: health, metrics, models, static pages, shutdown",
       expect(await (await fetch(`${url}/provider`)).text()).toBe("<h1>provider</h1>");
       expect(await (await fetch(`${url}/widget/`)).text()).toBe("<h1>widget demo</h1>");
       expect((await fetch(`${url}/app.js`)).headers.get("content-type")).toContain("javascript");
+      // The widget's script is embedded from any origin (module scripts are fetched with CORS); the pages are not.
+      expect((await fetch(`${url}/widget/silk-chat.js`)).headers.get("access-control-allow-origin")).toBe(
+        "*",
+      );
+      expect((await fetch(`${url}/app.js`)).headers.get("access-control-allow-origin")).toBeNull();
       expect((await fetch(`${url}/%2e%2e/%2e%2e/etc/passwd`)).status).toBe(404);
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
     } finally {
