@@ -8,9 +8,12 @@ import {
 } from "@mlc-ai/web-llm";
 import type { ChunkSink, DeviceReport, Engine, EngineRequest, EngineResult, LoadProgress } from "./engine";
 import { EngineError } from "./engine";
+import { gpuFacts } from "./gpu-facts";
 import { appConfigWith, modelFits, type SelfHostedModel } from "./model-catalog";
 import { consumeChunks, openAiParams } from "./openai-chunks";
 import { SerialQueue } from "./serial-queue";
+
+export { gpuFacts } from "./gpu-facts";
 
 /**
  * The real engine: WebLLM in a dedicated Web Worker. Handles WebLLM's known traps:
@@ -28,12 +31,6 @@ export interface WebLlmEngineOptions {
   readonly selfHosted?: readonly SelfHostedModel[];
   /** Creates the worker; pages pass `() => new Worker(new URL("./webllm.worker.ts", import.meta.url), { type: "module" })`. */
   readonly createWorker: () => Worker;
-}
-
-interface GpuFacts {
-  adapter: string;
-  shaderF16: boolean;
-  maxBufferMB: number;
 }
 
 export class WebLlmEngine implements Engine {
@@ -134,21 +131,6 @@ export class WebLlmEngine implements Engine {
     await this.unload();
     if (model) await this.load(model).catch(() => undefined);
   }
-}
-
-/** What the adapter offers. Throws EngineError("unsupported") with the reason when there is none. */
-export async function gpuFacts(): Promise<GpuFacts> {
-  const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
-  if (!gpu) throw new EngineError("unsupported", "this browser has no WebGPU (navigator.gpu is missing)");
-  const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
-  if (!adapter) throw new EngineError("unsupported", "WebGPU is present but offers no GPU adapter");
-  const info = adapter.info;
-  return {
-    adapter:
-      [info?.vendor, info?.architecture, info?.description].filter(Boolean).join(" ") || "unknown adapter",
-    shaderF16: adapter.features.has("shader-f16"),
-    maxBufferMB: Math.floor(adapter.limits.maxBufferSize / (1024 * 1024)),
-  };
 }
 
 async function checkStorage(requiredMB: number | undefined): Promise<void> {

@@ -1,13 +1,72 @@
-import { ModelType } from "@mlc-ai/web-llm";
+import type {
+  ChunkSink,
+  DeviceReport,
+  Engine,
+  EngineRequest,
+  EngineResult,
+  LoadProgress,
+} from "../engines/engine";
 import { EngineError } from "../engines/engine";
+import { gpuFacts } from "../engines/gpu-facts";
 import { modelFits } from "../engines/model-catalog";
-import { gpuFacts, WebLlmEngine } from "../engines/webllm-engine.browser";
+import type { WebLlmEngine } from "../engines/webllm-engine.browser";
 import type { EngineSource, GpuCheck, ModelOption } from "./engine-source-types";
 
-/** Production engine source: WebLLM in a Web Worker on this device's GPU. */
-const engine = new WebLlmEngine({
-  createWorker: () => new Worker(new URL("../engines/webllm.worker.ts", import.meta.url), { type: "module" }),
-});
+/**
+ * Production engine source: WebLLM in a Web Worker on this device's GPU. WebLLM (megabytes) is a
+ * lazy chunk, not in the page's first download: it is fetched the first time its catalog and
+ * cache are asked for (the model list, once WebGPU is found) or a model is loaded; a browser
+ * without WebGPU never fetches it. The worker runs its own copy of WebLLM in its own chunk.
+ */
+type WebLlm = { engine: WebLlmEngine; ModelType: typeof import("@mlc-ai/web-llm").ModelType };
+let webllm: Promise<WebLlm> | undefined;
+function loadWebLlm(): Promise<WebLlm> {
+  webllm ??= Promise.all([import("../engines/webllm-engine.browser"), import("@mlc-ai/web-llm")]).then(
+    ([{ WebLlmEngine }, { ModelType }]) => ({
+      engine: new WebLlmEngine({
+        createWorker: () =>
+          new Worker(new URL("../engines/webllm.worker.ts", import.meta.url), { type: "module" }),
+      }),
+      ModelType,
+    }),
+    (cause: unknown) => {
+      webllm = undefined;
+      throw new EngineError("load", "WebLLM's code could not be downloaded; check the connection", { cause });
+    },
+  );
+  return webllm;
+}
+
+/** The page's engine: the WebLLM engine once its code is here; loading starts on first use. */
+class LazyWebLlmEngine implements Engine {
+  private loaded: WebLlmEngine | undefined;
+
+  private async real(): Promise<WebLlmEngine> {
+    this.loaded ??= (await loadWebLlm()).engine;
+    return this.loaded;
+  }
+
+  async load(model: string, onProgress?: (p: LoadProgress) => void): Promise<void> {
+    await (await this.real()).load(model, onProgress);
+  }
+
+  async generate(request: EngineRequest, onChunk: ChunkSink, signal?: AbortSignal): Promise<EngineResult> {
+    return (await this.real()).generate(request, onChunk, signal);
+  }
+
+  async unload(): Promise<void> {
+    await this.loaded?.unload();
+  }
+
+  async device(): Promise<DeviceReport> {
+    const gpu = await gpuFacts();
+    return { backend: "webgpu", adapter: gpu.adapter, shaderF16: gpu.shaderF16, memoryMB: gpu.maxBufferMB };
+  }
+
+  loadedModels(): readonly string[] {
+    return this.loaded?.loadedModels() ?? [];
+  }
+}
 
 const NO_WEBGPU_ADVICE = [
   "Use a recent Chrome, Edge or another Chromium browser on a desktop or laptop (WebGPU is on by default there).",
@@ -17,7 +76,7 @@ const NO_WEBGPU_ADVICE = [
 
 export const engineSource: EngineSource = {
   label: "WebLLM on WebGPU",
-  engine,
+  engine: new LazyWebLlmEngine(),
   async check(): Promise<GpuCheck> {
     try {
       return { ok: true, facts: await gpuFacts() };
@@ -27,6 +86,7 @@ export const engineSource: EngineSource = {
     }
   },
   async models(facts): Promise<ModelOption[]> {
+    const { engine, ModelType } = await loadWebLlm();
     const records = engine.appConfig.model_list.filter((r) => r.model_type !== ModelType.embedding);
     const device = { shaderF16: facts.shaderF16, memoryMB: facts.maxBufferMB };
     return Promise.all(
@@ -38,5 +98,5 @@ export const engineSource: EngineSource = {
       })),
     );
   },
-  repair: (model) => engine.repair(model),
+  repair: async (model) => (await loadWebLlm()).engine.repair(model),
 };
