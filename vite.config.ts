@@ -9,9 +9,11 @@ import { defineConfig } from "vite";
  *   provider/index.html        → /provider    (the provider page)
  *   client/widget/demo.html    → /widget/demo.html (the widget embedded in a page)
  * and, with `--mode widget`, the widget as one ES module for a single script tag:
- *   dist/widget/silk-chat.js   (its wallet code split into chunks it loads only when asked)
+ *   dist/widget/silk-chat.js   (the element and its chat shell; the connection stack and Markdown
+ *                              are chunks it imports right after mount, the wallet when asked)
  * The widget is an ES module rather than an IIFE because an IIFE cannot load chunks lazily: the
- * wallet code would be in every first download.
+ * connection stack and the wallet would be in every first download. Its chunks are imported
+ * relative to silk-chat.js, so a page of any origin can embed it (the server sends them with CORS).
  */
 const root = dirname(fileURLToPath(import.meta.url));
 

@@ -1,89 +1,153 @@
 /**
  * `npm run bench -- widget-size`: builds the widget as `npm run build` does (vite.config.ts, mode
  * "widget") and prints the gzip size of its first download (the entry and every chunk it imports
- * statically) and of what it loads lazily (the wallet), next to the bare Svelte runtime mounting
- * one component, built the same way, as the baseline.
+ * statically) and of what it loads lazily: the connection stack and Markdown right after mount,
+ * the wallet when its panel opens. Next to it, in the same run: the bare Svelte runtime mounting one
+ * component (the baseline), the widget with the connection stack and Markdown imported eagerly (as
+ * it was before they were split off), and the provider page with WebLLM lazy and eager. Then the
+ * heaviest packages in each part, as a bundle visualiser would show them.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { gzipSync } from "node:zlib";
-import { build } from "vite";
+import { build, type Plugin } from "vite";
+import {
+  type ChunkGraph,
+  entryChunk,
+  heaviest,
+  lazyGroup,
+  recordChunks,
+  sizeOf,
+  staticClosure,
+} from "./bundle-graph";
 import { printTable } from "./table";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
 
-interface Sizes {
-  firstRaw: number;
-  firstGzip: number;
-  lazyRaw: number;
-  lazyGzip: number;
-  files: number;
-}
-
-/** Follows static `import … from "./x.js"` (and bare `import "./x.js"`) from the entry; the rest is lazy. */
-function measure(dir: string, entry: string): Sizes {
-  const files = readdirSync(dir).filter((f) => f.endsWith(".js"));
-  const first = new Set<string>();
-  const visit = (file: string) => {
-    if (first.has(file)) return;
-    first.add(file);
-    const code = readFileSync(join(dir, file), "utf8");
-    for (const m of code.matchAll(
-      /(?<![\w$.])(?:import|export)\s*(?:[^"'()]*?from\s*)?["']\.\/([^"']+\.js)["']/g,
-    ))
-      visit(m[1]!);
-  };
-  visit(entry);
-  const size = (f: string) => {
-    const bytes = readFileSync(join(dir, f));
-    return { raw: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };
-  };
-  const sum = (list: string[]) =>
-    list.map(size).reduce((a, b) => ({ raw: a.raw + b.raw, gzip: a.gzip + b.gzip }), { raw: 0, gzip: 0 });
-  const f = sum([...first]);
-  const l = sum(files.filter((x) => !first.has(x)));
-  return { firstRaw: f.raw, firstGzip: f.gzip, lazyRaw: l.raw, lazyGzip: l.gzip, files: files.length };
-}
-
-async function buildLib(entry: string | undefined, outDir: string): Promise<void> {
+async function buildWidget(entry: string | undefined, outDir: string): Promise<ChunkGraph> {
+  const graph: ChunkGraph = new Map();
   await build({
     configFile: join(root, "vite.config.ts"),
     mode: "widget",
     logLevel: "error",
+    plugins: [recordChunks(graph)],
     build: {
       outDir,
       emptyOutDir: true,
       ...(entry && { lib: { entry, formats: ["es"], fileName: () => "silk-chat.js" } }),
     },
   });
+  return graph;
+}
+
+/** The pages build; `eagerWebLlm` imports WebLLM in the provider page's entry, as it was before. */
+async function buildPages(outDir: string, eagerWebLlm: boolean): Promise<ChunkGraph> {
+  const graph: ChunkGraph = new Map();
+  const eager: Plugin = {
+    name: "silk-bench-eager-webllm",
+    transform(code, id) {
+      return id.endsWith("provider/page/main.ts") ? `import "@mlc-ai/web-llm";\n${code}` : null;
+    },
+  };
+  await build({
+    configFile: join(root, "vite.config.ts"),
+    logLevel: "error",
+    plugins: [recordChunks(graph), ...(eagerWebLlm ? [eager] : [])],
+    build: { outDir, emptyOutDir: true },
+  });
+  return graph;
 }
 
 const kb = (n: number) => `${(n / 1024).toFixed(1)} kB`;
 
+interface Row {
+  first: { raw: number; gzip: number };
+  lazy: Record<string, Set<string>>;
+  graph: ChunkGraph;
+  firstFiles: Set<string>;
+}
+
+/** First download from `entry`, then what each lazy import (by module path suffix) adds, in order. */
+function measure(graph: ChunkGraph, entry: string, lazy: Record<string, string[]>): Row {
+  const firstFiles = staticClosure(graph, entryChunk(graph, entry).fileName);
+  const loaded = new Set(firstFiles);
+  const groups: Record<string, Set<string>> = {};
+  for (const [name, suffixes] of Object.entries(lazy)) {
+    groups[name] = new Set(suffixes.flatMap((s) => [...lazyGroup(graph, s, loaded)]));
+  }
+  return { first: sizeOf(graph, firstFiles), lazy: groups, graph, firstFiles };
+}
+
+const WIDGET_LAZY = {
+  "connection stack": ["client/web/chat-core.ts"],
+  Markdown: ["client/web/markdown.ts"],
+  wallet: ["web/tonconnect-wallet.ts"],
+};
+
 export default async function run(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), "silk-widget-size-"));
   try {
-    const widgetDir = join(work, "widget");
-    const baseDir = join(work, "baseline");
-    await buildLib(undefined, widgetDir);
-    await buildLib(join(here, "fixtures/svelte-baseline.ts"), baseDir);
-    const widget = measure(widgetDir, "silk-chat.js");
-    const base = measure(baseDir, "silk-chat.js");
-    const row = (name: string, s: Sizes) => ({
-      build: name,
-      "first download": kb(s.firstRaw),
-      "first, gzip": kb(s.firstGzip),
-      "lazy (wallet)": kb(s.lazyRaw),
-      "lazy, gzip": kb(s.lazyGzip),
-      "× baseline (gzip)": (s.firstGzip / base.firstGzip).toFixed(1),
+    const base = measure(
+      await buildWidget(join(here, "fixtures/svelte-baseline.ts"), join(work, "b")),
+      "svelte-baseline.ts",
+      {},
+    );
+    const widget = measure(
+      await buildWidget(undefined, join(work, "w")),
+      "client/widget/index.ts",
+      WIDGET_LAZY,
+    );
+    const eager = measure(
+      await buildWidget(join(here, "fixtures/widget-eager.ts"), join(work, "e")),
+      "fixtures/widget-eager.ts",
+      { wallet: WIDGET_LAZY.wallet },
+    );
+    const provider = measure(await buildPages(join(work, "p"), false), "provider/index.html", {
+      WebLLM: ["provider/engines/webllm-engine.browser.ts"],
     });
-    printTable("Widget size (vite build --mode widget, minified)", [
-      row("bare Svelte 5 runtime + 1 component (baseline)", base),
-      row("<silk-chat> widget", widget),
-    ]);
+    const providerEager = measure(await buildPages(join(work, "pe"), true), "provider/index.html", {});
+
+    const lazyCol = (r: Row, name: string) => {
+      const files = r.lazy[name];
+      return files ? kb(sizeOf(r.graph, files).gzip) : "–";
+    };
+    const row = (name: string, r: Row) => ({
+      build: name,
+      "first download": kb(r.first.raw),
+      "first, gzip": kb(r.first.gzip),
+      "× baseline": (r.first.gzip / base.first.gzip).toFixed(1),
+      "lazy: connection, gzip": lazyCol(r, "connection stack"),
+      "lazy: Markdown, gzip": lazyCol(r, "Markdown"),
+      "lazy: wallet, gzip": lazyCol(r, "wallet"),
+      "lazy: WebLLM, gzip": lazyCol(r, "WebLLM"),
+    });
+    printTable(
+      "First download and lazy chunks (vite build, minified; lazy columns count shared chunks once)",
+      [
+        row("bare Svelte 5 runtime + 1 component (baseline)", base),
+        row("<silk-chat>, connection stack and Markdown eager (before)", eager),
+        row("<silk-chat> widget", widget),
+        row("provider page, WebLLM in the first download (before)", providerEager),
+        row("provider page", provider),
+      ],
+    );
+
+    const parts: [string, Row, Set<string>][] = [
+      ["widget: first download", widget, widget.firstFiles],
+      ...Object.entries(widget.lazy).map(([n, files]): [string, Row, Set<string>] => [
+        `widget: ${n}`,
+        widget,
+        files,
+      ]),
+      ["provider page: first download", provider, provider.firstFiles],
+    ];
+    console.log("\nHeaviest packages per part (rendered size before minification)");
+    for (const [name, r, files] of parts) {
+      const list = heaviest(r.graph, files, root, 6).map((p) => `${p.name} ${kb(p.bytes)}`);
+      console.log(`${name.padEnd(30)}  ${list.join(", ")}`);
+    }
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -11,16 +11,9 @@ import {
 } from "../../protocol";
 import { KvEntry, type SilkDb } from "../../web/page-db";
 import type { PaymentAccount } from "../sdk/payment-account";
-import { type Conversation, type ConversationRecord, fromRecord, toRecord } from "./conversation";
-
-export interface ChatSettings {
-  model?: string;
-  /** Highest effective price accepted, nanoTON per token, for prompt and completion tokens. */
-  maxPromptNano: bigint;
-  maxCompletionNano: bigint;
-}
-
-export const DEFAULT_CHAT_SETTINGS: ChatSettings = { maxPromptNano: 10_000n, maxCompletionNano: 10_000n };
+import type { ChatSettings } from "./chat-settings";
+import type { Conversation } from "./conversation";
+import { type ConversationRecord, fromRecord, toRecord } from "./conversation-file";
 
 /** What the web client and the widget keep across reloads, in the origin's IndexedDB. */
 export class ChatStorage {

@@ -3,20 +3,31 @@ import { pageNetwork } from "../../web/page-config";
 import type { SilkDb } from "../../web/page-db";
 import type { WalletConnector } from "../../web/wallet";
 import type { CompletionUsage } from "../sdk/openai-shapes";
-import { connect, type SilkClient } from "../sdk/silk-client";
-import { type ChatSettings, ChatStorage, DEFAULT_CHAT_SETTINGS } from "./chat-storage";
+import type { SilkClient } from "../sdk/silk-client";
+import { type ChatSettings, DEFAULT_CHAT_SETTINGS } from "./chat-settings";
+import type { ChatStorage } from "./chat-storage";
 import {
   type ChatTurn,
   type Conversation,
   conversationCost,
-  exportConversations,
-  importConversations,
   newConversation,
   titleFrom,
 } from "./conversation";
-import { fetchDirectory, type ModelChoice } from "./directory";
-import { explainError, OutOfFundsError } from "./error-text";
-import { DevnetEscrow, type EscrowAccount } from "./escrow";
+import type { ModelChoice } from "./directory";
+import type { EscrowAccount } from "./escrow";
+import { loadMarkdown } from "./lazy-markdown.svelte";
+
+/** The heavy half (SDK, connection stack, storage, escrow): one lazy chunk, fetched once. */
+type ChatCore = typeof import("./chat-core");
+let chatCore: Promise<ChatCore> | undefined;
+/** Starts loading the chat's heavy half (the widget calls it right after mounting); `init` awaits it. */
+export const loadChatCore = (): Promise<ChatCore> => {
+  chatCore ??= import("./chat-core");
+  chatCore.catch(() => {
+    chatCore = undefined;
+  });
+  return chatCore;
+};
 
 export interface ChatStoreOptions {
   readonly signalingUrl: string;
@@ -55,6 +66,7 @@ export class ChatStore {
   readonly activeCost = $derived(this.active ? conversationCost(this.active) : 0n);
   readonly model = $derived(this.settings.model ?? this.models[0]?.id);
 
+  private core!: ChatCore;
   private storage!: ChatStorage;
   private sessionKey!: KeyPair;
   escrow!: EscrowAccount;
@@ -67,9 +79,11 @@ export class ChatStore {
   constructor(private readonly opts: ChatStoreOptions) {}
 
   async init(db: SilkDb): Promise<void> {
-    this.storage = new ChatStorage(db);
+    // Markdown too, so that no answer is ever shown before it can be rendered.
+    [this.core] = await Promise.all([loadChatCore(), loadMarkdown()]);
+    this.storage = new this.core.ChatStorage(db);
     this.sessionKey = await this.storage.sessionKey();
-    this.escrow = new DevnetEscrow(this.sessionKey.publicKey);
+    this.escrow = new this.core.DevnetEscrow(this.sessionKey.publicKey);
     this.escrowAddress = this.escrow.address;
     this.escrowCanTransact = this.escrow.canTransact;
     this.settings = { ...DEFAULT_CHAT_SETTINGS, ...(await this.storage.settings.get()) };
@@ -117,7 +131,7 @@ export class ChatStore {
 
   async refreshDirectory(): Promise<void> {
     try {
-      this.models = await fetchDirectory(this.opts.signalingUrl);
+      this.models = await this.core.fetchDirectory(this.opts.signalingUrl);
       this.directoryProblem = undefined;
     } catch {
       this.directoryProblem = "Cannot reach the Silk server to list models; retrying.";
@@ -191,12 +205,12 @@ export class ChatStore {
   }
 
   exportAll(): string {
-    return exportConversations($state.snapshot(this.conversations) as Conversation[]);
+    return this.core.exportConversations($state.snapshot(this.conversations) as Conversation[]);
   }
 
   /** Adds the conversations of an export file (replacing ones with the same id). Returns how many. */
   async importText(text: string): Promise<number> {
-    const incoming = importConversations(text);
+    const incoming = this.core.importConversations(text);
     for (const c of incoming) await this.storage.save(c);
     const ids = new Set(incoming.map((c) => c.id));
     this.conversations = [...incoming, ...this.conversations.filter((c) => !ids.has(c.id))].sort(
@@ -257,7 +271,7 @@ export class ChatStore {
       if (abort.signal.aborted) outcome = "stopped";
       else {
         outcome = "error";
-        turn.error = explainError(err);
+        turn.error = this.core.explainError(err);
         if (err instanceof Error && "partial" in err && typeof err.partial === "string" && !turn.content) {
           turn.content = err.partial;
         }
@@ -276,7 +290,7 @@ export class ChatStore {
   private async checkFunds(): Promise<void> {
     const balance = await this.escrow.balance();
     this.escrowBalance = balance;
-    if (balance !== undefined && this.totalSigned >= balance) throw new OutOfFundsError();
+    if (balance !== undefined && this.totalSigned >= balance) throw new this.core.OutOfFundsError();
   }
 
   /** One SDK client, remade when the highest price changes (it is stated before any pairing). */
@@ -285,7 +299,7 @@ export class ChatStore {
     if (!this.client || price !== this.clientPrice) {
       void this.client?.then((c) => c.close()).catch(() => undefined);
       this.clientPrice = price;
-      this.client = connect({
+      this.client = this.core.connect({
         signalingUrl: this.opts.signalingUrl,
         sessionKey: this.sessionKey,
         maxPrice: {

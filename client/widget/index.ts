@@ -1,11 +1,16 @@
 // The Silk chat widget: `<script type="module" src="https://your-silk-server/widget/silk-chat.js"></script>`
 // then `<silk-chat></silk-chat>` anywhere; or `import "silk/client/widget"` from an app.
-// browser-globals must come first: @ton/core and simple-peer expect Node's globals.
-import "../../peer/browser-globals";
+//
+// The first download is the element and its chat shell (Svelte, the components, the store's
+// state). The connection stack (SDK, socket.io-client, simple-peer, @noble/*, @ton/core, valibot)
+// and Markdown rendering are lazy chunks fetched right after mount, while the shell says
+// "Connecting to Silk…"; the wallet is another, fetched when the wallet panel first opens. Chunks
+// are imported relative to this module, so they come from wherever the script tag points.
 import { mount, unmount } from "svelte";
 import baseCss from "../../web/base.css?inline";
 import { openSilkDb } from "../../web/page-db";
-import { ChatStore } from "../web/chat-store.svelte";
+import { ChatStore, loadChatCore } from "../web/chat-store.svelte";
+import { loadMarkdown } from "../web/lazy-markdown.svelte";
 import { followTelegram, type TelegramWebApp, telegram } from "./telegram";
 import WidgetApp from "./WidgetApp.svelte";
 
@@ -55,6 +60,8 @@ export class SilkChatElement extends HTMLElement {
       target,
       props: { store, tg, onWalletOpen: () => void store.prepareWallet() },
     });
+    // The shell is on screen: fetch the rest now, while IndexedDB opens (init awaits both and reports a failure).
+    for (const load of [loadChatCore, loadMarkdown]) load().catch(() => undefined);
     void openSilkDb()
       .then((db) => store.init(db))
       .catch((err: unknown) => {

@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -6,11 +7,13 @@ import { cleanup, startServer } from "../signaling/helpers";
 import { buildPages } from "./build-pages";
 import { launchChromium } from "./chromium";
 import { openReady, screenshot, seriousA11yViolations } from "./page-checks";
+import { serveStatic } from "./static-server";
 
 /** The production build (`vite.config.ts`, as `npm run build` makes it), served by the real server. */
 let dir: string;
 let url: string;
 const browsers: Browser[] = [];
+const closers: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
   dir = await buildPages();
@@ -18,6 +21,7 @@ beforeAll(async () => {
 }, 180_000);
 afterAll(async () => {
   for (const b of browsers) await b.close();
+  for (const close of closers) await close();
   await cleanup();
 });
 
@@ -95,6 +99,34 @@ describe("the production pages", () => {
     expect(await page.locator("silk-chat").evaluate((el) => el.dataset.telegram)).toBeUndefined();
     await expect(page.getByRole("textbox", { name: "Your question" }).isVisible()).resolves.toBe(true);
     await screenshot(page, "widget-demo");
+    expect(await seriousA11yViolations(page)).toEqual([]);
+  });
+
+  it("the widget embedded from another origin loads its lazy chunks from the Silk server and connects", async () => {
+    const host = mkdtempSync(join(tmpdir(), "silk-embedder-"));
+    writeFileSync(
+      join(host, "index.html"),
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Someone else's page</title></head>
+      <body><main><h1>Someone else's page</h1><silk-chat signaling="${url}"></silk-chat></main>
+      <script type="module" src="${url}/widget/silk-chat.js"></script></body></html>`,
+    );
+    const embedder = await serveStatic(host);
+    closers.push(embedder.close);
+    expect(new URL(embedder.url).origin).not.toBe(new URL(url).origin);
+    const page = await (await browser()).newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    const scripts: string[] = [];
+    page.on("request", (r) => {
+      if (r.resourceType() === "script") scripts.push(r.url());
+    });
+    await page.goto(`${embedder.url}/`);
+    await page.waitForSelector("silk-chat[data-ready=true]", { state: "attached", timeout: 30_000 });
+    await page.getByText("No provider is online yet").waitFor();
+    expect(errors).toEqual([]);
+    expect(scripts.length).toBeGreaterThan(2);
+    expect(scripts.every((s) => s.startsWith(`${url}/widget/`))).toBe(true);
+    expect(scripts.some((s) => /\/widget\/chat-core-[\w-]+\.js$/.test(s))).toBe(true);
     expect(await seriousA11yViolations(page)).toEqual([]);
   });
 });

@@ -1,12 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { NoProviderError, ProviderLostError } from "../../client/sdk/errors";
-import {
-  conversationCost,
-  exportConversations,
-  importConversations,
-  newConversation,
-  titleFrom,
-} from "../../client/web/conversation";
+import { conversationCost, newConversation, titleFrom } from "../../client/web/conversation";
+import { exportConversations, importConversations } from "../../client/web/conversation-file";
 import { explainError, OutOfFundsError } from "../../client/web/error-text";
 import { contrastRatio, themeVariables } from "../../client/widget/telegram";
 import { MalformedMessageError } from "../../protocol";

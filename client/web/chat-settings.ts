@@ -1,0 +1,9 @@
+/** The chat's settings, kept across reloads by ChatStorage. Light: the chat shell needs it before the rest loads. */
+export interface ChatSettings {
+  model?: string;
+  /** Highest effective price accepted, nanoTON per token, for prompt and completion tokens. */
+  maxPromptNano: bigint;
+  maxCompletionNano: bigint;
+}
+
+export const DEFAULT_CHAT_SETTINGS: ChatSettings = { maxPromptNano: 10_000n, maxCompletionNano: 10_000n };
