@@ -2,8 +2,9 @@
  * The baselines for the signaling benchmark: a bare socket.io server with the same transport
  * settings as the signaling server. `ping` is acked at once (one round trip). `relay` is passed to
  * a client that said `serve` and acked once that client acks (two round trips through the server,
- * the shape of a pairing: requester → server → provider → server → requester). Prints its port as
- * JSON on stdout.
+ * the shape of a pairing: requester → server → provider → server → requester), each time to the
+ * next such client in turn, as pairing rotates through equal providers; `relay-hot` always to the
+ * first, so the same sockets stay warm in every cache. Prints its port as JSON on stdout.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -17,15 +18,19 @@ io.on("connection", (socket) => {
   socket.on("ping", (_payload: unknown, ack: (r: unknown) => void) => ack({ ok: true }));
   socket.on("serve", (_payload: unknown, ack: (r: unknown) => void) => {
     servers.push(socket);
+    socket.once("disconnect", () => servers.splice(servers.indexOf(socket), 1));
     ack({ ok: true });
   });
-  socket.on("relay", (payload: unknown, ack: (r: unknown) => void) => {
-    const target = servers[next++ % servers.length];
+  const relay = (target: Socket | undefined, payload: unknown, ack: (r: unknown) => void) => {
     if (!target) return ack({ ok: false });
     target
       .timeout(10_000)
       .emit("relayed", payload, (err: unknown, reply: unknown) => ack(err ? { ok: false } : reply));
-  });
+  };
+  socket.on("relay", (payload: unknown, ack: (r: unknown) => void) =>
+    relay(servers[next++ % servers.length], payload, ack),
+  );
+  socket.on("relay-hot", (payload: unknown, ack: (r: unknown) => void) => relay(servers[0], payload, ack));
 });
 http.listen(0, "127.0.0.1", () => {
   console.log(JSON.stringify({ msg: "listening", port: (http.address() as AddressInfo).port }));

@@ -20,11 +20,20 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 
 export interface Child {
   url: string;
+  /** The JSON line the process announced itself with. */
+  ready: Record<string, unknown>;
   stop(): Promise<void>;
 }
 
+/** A server script; resolves once it logs `listening` (with its port). */
 export async function spawnServer(script: string, env: Record<string, string> = {}): Promise<Child> {
-  // BENCH_PROFILE=<dir> writes a CPU profile of each server process there.
+  const child = await spawnScript(script, env, "listening");
+  return { ...child, url: `http://127.0.0.1:${child.ready.port as number}` };
+}
+
+/** Any bench script, in its own process; resolves once it prints a JSON line with `msg`. */
+export async function spawnScript(script: string, env: Record<string, string>, msg: string): Promise<Child> {
+  // BENCH_PROFILE=<dir> writes a CPU profile of each child process there.
   const profile = process.env.BENCH_PROFILE
     ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
     : [];
@@ -33,20 +42,25 @@ export async function spawnServer(script: string, env: Record<string, string> = 
     env: { ...process.env, HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
-  const port = await new Promise<number>((resolve, reject) => {
+  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
     let out = "";
-    child.stdout?.on("data", (d: Buffer) => {
+    const onData = (d: Buffer) => {
       out += d.toString();
-      const line = out.split("\n").find((l) => l.includes('"msg":"listening"'));
-      if (line) resolve((JSON.parse(line) as { port: number }).port);
-    });
+      const line = out.split("\n").find((l) => l.includes(`"msg":"${msg}"`));
+      if (!line) return;
+      child.stdout?.off("data", onData);
+      child.stdout?.resume();
+      resolve(JSON.parse(line) as Record<string, unknown>);
+    };
+    child.stdout?.on("data", onData);
     child.once("exit", (code) => reject(new Error(`${script} exited with ${code}`)));
   });
+  const exited = new Promise((r) => child.once("exit", r));
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: "",
+    ready,
     stop: async () => {
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
       await exited;
     },
   };
@@ -148,13 +162,20 @@ export async function pings(socket: Socket, n: number): Promise<number[]> {
   return out;
 }
 
-/** One requester relaying `n` times through the bare server to a client that acks (two round trips each). */
-export async function relays(socket: Socket, n: number): Promise<number[]> {
+/**
+ * One requester relaying `n` times through the bare server to a client that acks (two round trips
+ * each): to the next target in turn (`relay`), or always the same one (`relay-hot`).
+ */
+export async function relays(
+  socket: Socket,
+  n: number,
+  event: "relay" | "relay-hot" = "relay",
+): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
     const body = request();
     const t0 = performance.now();
-    await socket.emitWithAck("relay", body);
+    await socket.emitWithAck(event, body);
     out.push(performance.now() - t0);
   }
   return out;

@@ -1,13 +1,21 @@
 /**
  * Signaling under load on loopback: 2,000 registered providers, then requesters pairing and
- * ending sessions. The server runs in its own process (as in production), so its memory per
- * provider is read from its own /metrics.
+ * ending sessions, one at a time and 20 at once.
+ *
+ * Three processes besides the server's: the signaling server (as in production; its memory per
+ * provider is read from its own /metrics), the providers (`signaling-providers.ts`: 2,000 provider
+ * sockets, plus as many relay targets on the bare server), and this one (the requesters and the
+ * baseline clients), so the providers' event loop is not the requesters'.
  *
  * A pairing is two round trips on the wire (requester → server → provider → server → requester:
  * the provider must accept the offer before the requester is granted), so it is measured against
- * two baselines from a bare socket.io server in the same run: the single request/ack round trip
- * (the issue's target, 3x) and a bare two-hop relay of the same shape. The providers and the
- * requesters live in this process, as the relay target and its requester do.
+ * baselines from a bare socket.io server in the same run: the single request/ack round trip (the
+ * issue's target, 3x), a bare two-hop relay of the same shape rotating through 2,000 targets as
+ * pairing rotates through equal providers, and the same relay always to one warm target.
+ *
+ * This VM's scheduling makes every wire hop bimodal (about 30 or 60 µs, switching every few
+ * seconds), so the measures are interleaved in batches of 100 (the same noise falls on each), the
+ * run is repeated `BENCH_ROUNDS` times, and the ratios are the median of the per-round ratios.
  * With redis-server on PATH, the same again against a node using Redis (directory and adapter).
  */
 import type { Socket } from "socket.io-client";
@@ -17,21 +25,22 @@ import {
   connect,
   pairings,
   pings,
-  registerProvider,
   relays,
-  relayTarget,
   row,
   serverMemory,
   serverPairing,
+  spawnScript,
   spawnServer,
-  timed,
 } from "./signaling-clients";
 import { fmt, percentile, printTable } from "./table";
 
 const PROVIDERS = Number(process.env.BENCH_PROVIDERS ?? 2000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+/** Per round: 1 client doing SEQUENTIAL of each measure, then CONCURRENT clients CONCURRENT_EACH each. */
 const SEQUENTIAL = 1000;
 const CONCURRENT = 20;
 const CONCURRENT_EACH = 100;
+const BATCHES = 10;
 const unlimited = "1000000000";
 const LIMITS_OFF = Object.fromEntries(
   [
@@ -46,67 +55,106 @@ const LIMITS_OFF = Object.fromEntries(
   ].map((k) => [k, unlimited]),
 );
 
-type Row = ReturnType<typeof row>;
+const KINDS = ["ack", "relay", "hot", "pairing"] as const;
+type Kind = (typeof KINDS)[number];
+/** Latencies (ms) and time spent, per measure. */
+type Samples = Record<Kind, { lat: number[]; seconds: number }>;
+const emptySamples = (): Samples =>
+  Object.fromEntries(KINDS.map((k) => [k, { lat: [], seconds: 0 }])) as unknown as Samples;
+
 const p50 = (xs: number[]) =>
   percentile(
     [...xs].sort((a, b) => a - b),
     50,
   );
 
-/** Registers the providers on a signaling process and measures pairing, alone and 20 at once. */
-async function pairingRun(server: Child, sockets: Socket[], label: string) {
+interface Clients {
+  requesters: Socket[];
+  bare: Socket[];
+}
+
+/** One client per socket runs `n` of a measure; batches rotate which measure goes first. */
+async function batch(kind: Kind, clients: Clients, count: number, n: number, into: Samples) {
+  const t0 = performance.now();
+  const run = (i: number): Promise<number[]> => {
+    if (kind === "pairing") return pairings(clients.requesters[i]!, n);
+    if (kind === "ack") return pings(clients.bare[i]!, n);
+    return relays(clients.bare[i]!, n, kind === "hot" ? "relay-hot" : "relay");
+  };
+  const lat = (await Promise.all(Array.from({ length: count }, (_, i) => run(i)))).flat();
+  into[kind].seconds += (performance.now() - t0) / 1000;
+  into[kind].lat.push(...lat);
+}
+
+async function interleaved(clients: Clients, count: number, each: number, into: Samples) {
+  for (let b = 0; b < BATCHES; b++)
+    for (let k = 0; k < KINDS.length; k++)
+      await batch(KINDS[(b + k) % KINDS.length]!, clients, count, each / BATCHES, into);
+}
+
+/** Providers registered on a signaling process, then ROUNDS rounds of interleaved measures. */
+async function pairingRun(bare: Child, server: Child, sockets: Socket[], children: Child[]) {
   await new Promise((r) => setTimeout(r, 500));
   const before = await serverMemory(server.url);
-  const reg = await timed(async () => {
-    for (let i = 0; i < PROVIDERS; i += 100) {
-      const batch = Math.min(100, PROVIDERS - i);
-      sockets.push(...(await Promise.all(Array.from({ length: batch }, () => registerProvider(server.url)))));
-    }
-  });
+  const providers = await spawnScript(
+    "bench/signaling-providers.ts",
+    { BENCH_PROVIDERS: String(PROVIDERS), SIGNALING_URL: server.url, BARE_URL: bare.url },
+    "ready",
+  );
+  children.push(providers);
   await new Promise((r) => setTimeout(r, 1000));
   const after = await serverMemory(server.url);
-  const requester = await connect(server.url);
-  sockets.push(requester);
-  await pairings(requester, 200); // warm-up
-  const serverBefore = await serverPairing(server.url);
-  const seq = await timed(() => pairings(requester, SEQUENTIAL));
-  const serverAfter = await serverPairing(server.url);
-  const requesters = await Promise.all(Array.from({ length: CONCURRENT }, () => connect(server.url)));
-  sockets.push(...requesters);
-  const con = await timed(async () =>
-    (await Promise.all(requesters.map((r) => pairings(r, CONCURRENT_EACH)))).flat(),
-  );
+  const clients: Clients = {
+    requesters: await Promise.all(Array.from({ length: CONCURRENT }, () => connect(server.url))),
+    bare: await Promise.all(Array.from({ length: CONCURRENT }, () => connect(bare.url))),
+  };
+  sockets.push(...clients.requesters, ...clients.bare);
+  const warm = emptySamples();
+  await interleaved(clients, 1, 300, warm);
+
+  const seq = emptySamples();
+  const con = emptySamples();
+  const rounds: { seq: Record<Kind, number>; con: Record<Kind, number> }[] = [];
+  let serverSeconds = 0;
+  let serverCount = 0;
+  for (let r = 0; r < ROUNDS; r++) {
+    const s = emptySamples();
+    const c = emptySamples();
+    const m0 = await serverPairing(server.url);
+    await interleaved(clients, 1, SEQUENTIAL, s);
+    const m1 = await serverPairing(server.url);
+    serverSeconds += m1.sum - m0.sum;
+    serverCount += m1.count - m0.count;
+    await interleaved(clients, CONCURRENT, CONCURRENT_EACH, c);
+    const medians = (x: Samples) =>
+      Object.fromEntries(KINDS.map((k) => [k, p50(x[k].lat)])) as Record<Kind, number>;
+    rounds.push({ seq: medians(s), con: medians(c) });
+    for (const k of KINDS) {
+      seq[k].lat.push(...s[k].lat);
+      seq[k].seconds += s[k].seconds;
+      con[k].lat.push(...c[k].lat);
+      con[k].seconds += c[k].seconds;
+    }
+  }
+  for (const s of clients.requesters.concat(clients.bare)) s.disconnect();
+  await providers.stop();
   return {
-    reg,
+    registerSeconds: providers.ready.registerSeconds as number,
     seq,
     con,
-    rows: [
-      row(`pairing ${label}, 1 requester`, seq.value, seq.seconds),
-      row(`pairing ${label}, ${CONCURRENT} requesters`, con.value, con.seconds),
-    ],
-    serverMs: ((serverAfter.sum - serverBefore.sum) / (serverAfter.count - serverBefore.count)) * 1000,
+    rounds,
+    serverMs: (serverSeconds / serverCount) * 1000,
     rssKB: (after.rss - before.rss) / PROVIDERS / 1024,
     heapKB: (after.heap - before.heap) / PROVIDERS / 1024,
   };
 }
 
-/** The bare baselines: one round trip (ping) and two (relay through another client). */
-async function bareRun(bare: Child, sockets: Socket[]) {
-  const targets = await Promise.all(Array.from({ length: CONCURRENT }, () => relayTarget(bare.url)));
-  const clients = await Promise.all(Array.from({ length: CONCURRENT }, () => connect(bare.url)));
-  sockets.push(...targets, ...clients);
-  const one = clients[0]!;
-  await pings(one, 500);
-  await relays(one, 500);
-  const ping = await timed(() => pings(one, SEQUENTIAL));
-  const relay = await timed(() => relays(one, SEQUENTIAL));
-  const conPing = await timed(async () =>
-    (await Promise.all(clients.map((c) => pings(c, CONCURRENT_EACH)))).flat(),
-  );
-  const conRelay = await timed(async () =>
-    (await Promise.all(clients.map((c) => relays(c, CONCURRENT_EACH)))).flat(),
-  );
-  return { ping, relay, conPing, conRelay };
+type Run = Awaited<ReturnType<typeof pairingRun>>;
+
+/** Median over rounds of a per-round ratio of p50s, with its range. */
+function ratio(run: Run, phase: "seq" | "con", num: Kind, den: Kind): string {
+  const rs = run.rounds.map((r) => r[phase][num] / r[phase][den]).sort((a, b) => a - b);
+  return `${fmt(percentile(rs, 50), 2)} (${fmt(rs[0]!, 2)}–${fmt(rs[rs.length - 1]!, 2)})`;
 }
 
 export default async function bench(): Promise<void> {
@@ -116,71 +164,89 @@ export default async function bench(): Promise<void> {
   try {
     const bare = await spawnServer("bench/bare-echo-server.ts");
     children.push(bare);
-    const base = await bareRun(bare, sockets);
-    const memory = await pairingRun(await spawnChild(children, LIMITS_OFF), sockets, "(memory)");
+    const runs: [string, Run][] = [];
+    const memoryServer = await spawnServer("signaling/main.ts", LIMITS_OFF);
+    children.push(memoryServer);
+    runs.push(["memory", await pairingRun(bare, memoryServer, sockets, children)]);
+    await memoryServer.stop();
     // BENCH_REDIS=0 skips the Redis rows (they need redis-server on PATH anyway).
     redis = process.env.BENCH_REDIS === "0" ? undefined : await startRedis().catch(() => undefined);
-    const onRedis = redis
-      ? await pairingRun(
-          await spawnChild(children, { ...LIMITS_OFF, REDIS_URL: redis.url }),
-          sockets,
-          "(redis)",
-        )
-      : undefined;
-    // The baselines again, so a drift in the machine's speed during the run shows.
-    const again = await bareRun(bare, sockets);
+    if (redis) {
+      const redisServer = await spawnServer("signaling/main.ts", { ...LIMITS_OFF, REDIS_URL: redis.url });
+      children.push(redisServer);
+      runs.push(["redis", await pairingRun(bare, redisServer, sockets, children)]);
+    }
 
-    const rows: Row[] = [
-      row("bare ack, 1 round trip, 1 client", base.ping.value, base.ping.seconds),
-      row("bare relay, 2 round trips, 1 client", base.relay.value, base.relay.seconds),
-      ...memory.rows.slice(0, 1),
-      ...(onRedis?.rows.slice(0, 1) ?? []),
-      row(`bare ack, ${CONCURRENT} clients`, base.conPing.value, base.conPing.seconds),
-      row(`bare relay, ${CONCURRENT} clients`, base.conRelay.value, base.conRelay.seconds),
-      ...memory.rows.slice(1),
-      ...(onRedis?.rows.slice(1) ?? []),
-      row("bare ack, 1 client (again, after)", again.ping.value, again.ping.seconds),
-      row(`bare ack, ${CONCURRENT} clients (again, after)`, again.conPing.value, again.conPing.seconds),
-    ];
+    const rows: ReturnType<typeof row>[] = [];
+    for (const [label, run] of runs) {
+      for (const [phase, n] of [
+        ["seq", 1],
+        ["con", CONCURRENT],
+      ] as const) {
+        const x = run[phase];
+        const who = n === 1 ? "1 client" : `${n} clients`;
+        rows.push(
+          row(`${label}: bare ack, 1 round trip, ${who}`, x.ack.lat, x.ack.seconds),
+          row(`${label}: bare relay to 1 warm target, ${who}`, x.hot.lat, x.hot.seconds),
+          row(`${label}: bare relay through ${PROVIDERS} targets, ${who}`, x.relay.lat, x.relay.seconds),
+          row(
+            `${label}: pairing, ${n === 1 ? "1 requester" : `${n} requesters`}`,
+            x.pairing.lat,
+            x.pairing.seconds,
+          ),
+        );
+      }
+    }
+    const first = runs[0]![1];
     printTable(
-      `signaling: ${PROVIDERS} providers (registered in ${fmt(memory.reg.seconds, 1)} s), one model, capacity 4 each; pairing = request → offer → accept → grant, 2 round trips`,
+      `signaling: ${PROVIDERS} providers (registered in ${fmt(first.registerSeconds, 1)} s), one model, capacity 4 each; pairing = request → offer → accept → grant, 2 round trips; ${ROUNDS} rounds, measures interleaved in batches`,
       rows,
     );
-    const ratio = (a: number[], b: number[]) => fmt(p50(a) / p50(b), 2);
     const targets: Record<string, string>[] = [];
-    for (const [label, run] of [
-      ["memory", memory],
-      ["redis", onRedis],
-    ] as const) {
-      if (!run) continue;
+    for (const [label, run] of runs) {
+      for (const [phase, who] of [
+        ["seq", "1 requester"],
+        ["con", `${CONCURRENT} requesters`],
+      ] as const) {
+        targets.push(
+          {
+            measure: `${label}: pairing / bare ack, ${who}`,
+            "median of rounds (range)": ratio(run, phase, "pairing", "ack"),
+            target: "<= 3",
+          },
+          {
+            measure: `${label}: pairing / bare relay through ${PROVIDERS}, ${who}`,
+            "median of rounds (range)": ratio(run, phase, "pairing", "relay"),
+            target: "",
+          },
+          {
+            measure: `${label}: bare relay through ${PROVIDERS} / bare ack, ${who}`,
+            "median of rounds (range)": ratio(run, phase, "relay", "ack"),
+            target: "",
+          },
+          {
+            measure: `${label}: bare relay to 1 warm target / bare ack, ${who}`,
+            "median of rounds (range)": ratio(run, phase, "hot", "ack"),
+            target: "",
+          },
+        );
+      }
       targets.push(
         {
-          measure: `${label}: pairing p50 / bare ack p50, 1 requester`,
-          value: ratio(run.seq.value, base.ping.value),
-          target: "<= 3",
-        },
-        {
-          measure: `${label}: pairing p50 / bare ack p50, ${CONCURRENT} requesters`,
-          value: ratio(run.con.value, base.conPing.value),
-          target: "<= 3",
-        },
-        {
-          measure: `${label}: pairing p50 / bare relay p50, 1 requester`,
-          value: ratio(run.seq.value, base.relay.value),
-          target: "",
-        },
-        {
-          measure: `${label}: pairing p50 / bare relay p50, ${CONCURRENT} requesters`,
-          value: ratio(run.con.value, base.conRelay.value),
-          target: "",
-        },
-        {
           measure: `${label}: server-side mean pairing ms, 1 requester`,
-          value: fmt(run.serverMs, 3),
+          "median of rounds (range)": fmt(run.serverMs, 3),
           target: "",
         },
-        { measure: `${label}: server RSS per provider, KB`, value: fmt(run.rssKB, 1), target: "< 50" },
-        { measure: `${label}: server heap per provider, KB`, value: fmt(run.heapKB, 1), target: "" },
+        {
+          measure: `${label}: server RSS per provider, KB`,
+          "median of rounds (range)": fmt(run.rssKB, 1),
+          target: "< 50",
+        },
+        {
+          measure: `${label}: server heap per provider, KB`,
+          "median of rounds (range)": fmt(run.heapKB, 1),
+          target: "",
+        },
       );
     }
     printTable("signaling: against the targets", targets);
@@ -189,10 +255,4 @@ export default async function bench(): Promise<void> {
     await Promise.all(children.map((c) => c.stop()));
     await redis?.stop();
   }
-}
-
-async function spawnChild(children: Child[], env: Record<string, string>): Promise<Child> {
-  const child = await spawnServer("signaling/main.ts", env);
-  children.push(child);
-  return child;
 }
