@@ -105,9 +105,18 @@ async function offer(
     iceServers: ctx.config.iceServers,
   };
   let reply: unknown;
+  // A provider whose socket closes mid-offer never acks: stop waiting then, not at the timeout.
+  let onGone: (() => void) | undefined;
+  const gone = new Promise<undefined>((resolve) => {
+    onGone = () => resolve(undefined);
+    local?.once("disconnect", onGone);
+  });
   try {
     reply = local
-      ? await local.timeout(ctx.config.offerTimeoutMs).emitWithAck("session:offer", payload)
+      ? await Promise.race([
+          local.timeout(ctx.config.offerTimeoutMs).emitWithAck("session:offer", payload),
+          gone,
+        ])
       : (
           (await ctx.io
             .to(provider.socketId)
@@ -116,6 +125,8 @@ async function offer(
         )[0];
   } catch {
     reply = undefined;
+  } finally {
+    if (onGone) local?.off("disconnect", onGone);
   }
   // `{ ok: true, ... }` is what OfferReply accepts as a yes; only other answers need the schema.
   const accepted = typeof reply === "object" && reply !== null && (reply as { ok?: unknown }).ok === true;

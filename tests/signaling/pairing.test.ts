@@ -114,6 +114,17 @@ describe("signaling: registration and pairing over real sockets", () => {
     expect(await withdrawn).toMatchObject({ reason: "offer-withdrawn" });
   });
 
+  it("moves on at once when a provider disconnects while it is being offered a session", async () => {
+    // With a minute-long offer timeout, waiting for it would time this test out.
+    const { url } = await startServer({ offerTimeoutMs: 60_000 });
+    const leaving = await provider(url, { models: [{ model: "m1", price: flat(1n) }], answer: "silent" });
+    leaving.socket.on("session:offer", () => leaving.socket.disconnect());
+    const good = await provider(url, { models: [{ model: "m1", price: flat(5n) }] });
+    const r = await connect(url);
+    expect(await requestSession(r)).toMatchObject({ ok: true, provider: { identityKey: good.identityKey } });
+    expect(leaving.offers).toHaveLength(1);
+  });
+
   it("prefers a provider that answered over one that recently failed", async () => {
     const { url } = await startServer({ offerTimeoutMs: 150 });
     const silent = await provider(url, {
