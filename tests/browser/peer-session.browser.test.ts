@@ -89,4 +89,28 @@ describe("two Chromium pages over real WebRTC, through the real signaling server
     await second.context().close();
     await requester.context().close();
   });
+
+  it("cuts off a requester tab that stops paying after the provider's credit window", async () => {
+    const provider = await open("provider.html?window=6");
+    const requester = await open("requester.html");
+    const long = Array.from({ length: 100 }, (_, i) => `w${i}`).join(" ");
+    const got = (await requester.evaluate(
+      (c) => (window as never as { silkFreeload(c: string): Promise<unknown> }).silkFreeload(c),
+      long,
+    )) as { tokens: number; done: boolean; creditWait: boolean };
+    expect(got).toEqual({ tokens: 6, done: false, creditWait: true });
+    await provider.context().close();
+    await requester.context().close();
+  });
+
+  it("refuses a provider tab that over-reports tokens", async () => {
+    const provider = await open("provider.html?overreport=25");
+    const requester = await open("requester.html");
+    const outcome = await requester.evaluate(() =>
+      (window as never as { silkAskForError(c: string): Promise<unknown> }).silkAskForError("count these"),
+    );
+    expect(outcome).toMatchObject({ code: "OVER_REPORT" });
+    await provider.context().close();
+    await requester.context().close();
+  });
 });

@@ -10,6 +10,8 @@ const fixedReply = params.get("reply");
 const engine = new ScriptedEngine({
   tokenDelayMs: Number(params.get("delay") ?? "0"),
   ...(fixedReply ? { reply: () => fixedReply } : {}),
+  // A dishonest provider: claims this many tokens for every word it sends.
+  ...(params.get("overreport") ? { tokensPerChunk: Number(params.get("overreport")) } : {}),
 });
 const events: RuntimeEvent[] = [];
 const status = document.getElementById("status")!;
@@ -21,6 +23,7 @@ const runtime = await ProviderRuntime.start({
   models: [{ model: "test-model", price: flatPrice(10n) }],
   payout: `0:${"22".repeat(32)}`,
   capacity: 2,
+  ...(params.get("window") ? { creditWindowTokens: Number(params.get("window")) } : {}),
   onEvent: (e) => {
     events.push(e);
     status.textContent = e.type;
