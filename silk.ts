@@ -1,13 +1,15 @@
 /**
  * `npm start`: Silk in one process: the signaling server (with the built pages when `dist/`
- * exists) and, unless TON_ENDPOINT points at a real network, the devnet chain with the contracts
- * deployed and a faucet. Configuration: the signaling server's (PORT, HOST, REDIS_URL,
- * ICE_SERVERS, …; see signaling/README.md) plus DEVNET_PORT, DEVNET_DIR and TON_ENDPOINT.
- * Ctrl-C stops everything cleanly.
+ * exists, or STATIC_DIR) and, unless TON_ENDPOINT points at a real network, the devnet chain with
+ * the contracts deployed and a faucet, also served on the pages' origin under /ton. The pages
+ * learn the chain from `GET /api/config`. Configuration: the signaling server's (PORT, HOST,
+ * REDIS_URL, ICE_SERVERS, …; see signaling/README.md) plus DEVNET_PORT, DEVNET_HOST, DEVNET_DIR,
+ * TON_ENDPOINT with TON_NETWORK, and ESCROW_CLOSE_DELAY. Ctrl-C stops everything cleanly.
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { startDevnet } from "./contracts/devnet";
+import { DEVNET_MOUNT, devnetPageConfig, networkPageConfig } from "./contracts/page-config";
 import { ConfigError, loadConfig } from "./signaling/config";
 import { createSignalingServer } from "./signaling/server";
 
@@ -23,14 +25,34 @@ try {
 const dist = resolve("dist");
 if (!config.staticDir && existsSync(dist)) config = { ...config, staticDir: dist };
 
-const devnet = env.TON_ENDPOINT
-  ? undefined
-  : await startDevnet({
-      port: Number(env.DEVNET_PORT ?? 8081),
-      host: env.DEVNET_HOST ?? "127.0.0.1",
-      dataDir: env.DEVNET_DIR ?? ".silk/devnet",
-    });
-const signaling = createSignalingServer(config);
+function fail(message: string): never {
+  console.error(`silk: ${message}`);
+  process.exit(2);
+}
+const network = env.TON_ENDPOINT ? (env.TON_NETWORK ?? "testnet") : "devnet";
+if (network !== "devnet" && network !== "testnet" && network !== "mainnet")
+  fail("TON_NETWORK must be testnet or mainnet");
+// Escrows are made for one close delay (it is part of their address): a short one on the devnet.
+const closeDelay = Number(env.ESCROW_CLOSE_DELAY ?? (network === "devnet" ? 60 : 86_400));
+if (!Number.isInteger(closeDelay) || closeDelay < 1)
+  fail("ESCROW_CLOSE_DELAY is a whole number of seconds ≥ 1");
+
+const devnet =
+  network === "devnet"
+    ? await startDevnet({
+        port: Number(env.DEVNET_PORT ?? 8081),
+        host: env.DEVNET_HOST ?? "127.0.0.1",
+        dataDir: env.DEVNET_DIR ?? ".silk/devnet",
+      })
+    : undefined;
+const pageConfig = devnet
+  ? devnetPageConfig(devnet.chain, closeDelay)
+  : await networkPageConfig(network as "testnet" | "mainnet", env.TON_ENDPOINT!, closeDelay);
+const signaling = createSignalingServer({
+  ...config,
+  pageConfig,
+  mounts: devnet ? [{ prefix: DEVNET_MOUNT, handle: devnet.handle }] : [],
+});
 const { url } = await signaling.start();
 
 console.log(`\nSilk is running.`);
@@ -44,10 +66,10 @@ if (config.staticDir) {
 console.log(`  signaling         ${url}  (health ${url}/healthz, metrics ${url}/metrics)`);
 console.log(
   devnet
-    ? `  TON devnet        ${devnet.endpoint}  (faucet: POST ${devnet.url}/faucet)`
-    : `  TON endpoint      ${env.TON_ENDPOINT}`,
+    ? `  TON devnet        ${devnet.endpoint}, also ${url}${DEVNET_MOUNT}/jsonRPC  (faucet: POST ${url}${DEVNET_MOUNT}/faucet)`
+    : `  TON ${network.padEnd(13)} ${env.TON_ENDPOINT}`,
 );
-console.log("Ctrl-C to stop.\n");
+console.log(`  escrow close delay ${closeDelay} s\nCtrl-C to stop.\n`);
 
 let stopping = false;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {

@@ -16,6 +16,12 @@ import { defineConfig } from "vite";
  * relative to silk-chat.js, so a page of any origin can embed it (the server sends them with CORS).
  */
 const root = dirname(fileURLToPath(import.meta.url));
+/**
+ * `@ton/core` and `@ton/ton` use Node's global `Buffer` as they load. Chunks shared between the
+ * pages (and the lazily loaded chain code) may load before the entry's `browser-globals`, so every
+ * free `Buffer` is rewritten to an import of the `buffer` package instead of relying on load order.
+ */
+const transform = { inject: { Buffer: ["buffer", "Buffer"] as [string, string] } };
 
 export default defineConfig(({ mode }) => ({
   root,
@@ -31,7 +37,7 @@ export default defineConfig(({ mode }) => ({
           copyPublicDir: false,
           // Library builds keep whitespace by default; the widget is shipped as is, so minify it.
           minify: true,
-          rolldownOptions: { output: { minify: true } },
+          rolldownOptions: { output: { minify: true }, transform },
           chunkSizeWarningLimit: 10_000,
           lib: {
             entry: join(root, "client/widget/index.ts"),
@@ -43,7 +49,8 @@ export default defineConfig(({ mode }) => ({
           outDir: join(root, "dist"),
           emptyOutDir: true,
           chunkSizeWarningLimit: 10_000,
-          rollupOptions: {
+          rolldownOptions: {
+            transform,
             input: {
               client: join(root, "client/index.html"),
               provider: join(root, "provider/index.html"),

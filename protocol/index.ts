@@ -9,6 +9,7 @@ export * from "./pricing";
 export * from "./receipt";
 export * from "./registration";
 export * from "./schemas/common";
+export * from "./schemas/page-config";
 export * from "./schemas/session";
 export * from "./schemas/signaling";
 export * from "./session/fingerprint";

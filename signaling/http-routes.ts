@@ -1,19 +1,45 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { PageConfig } from "../protocol";
 import type { ServerContext } from "./context";
 import { serveStatic } from "./static-files";
 import { requestOrigin, tonConnectManifest } from "./tonconnect-manifest";
 
-/** `/healthz`, `/metrics`, `/api/models`, `/tonconnect-manifest.json`, then the static pages if configured; socket.io owns `/socket.io/`. */
-export function httpHandler(ctx: ServerContext) {
+/** Another HTTP API served under `prefix` (e.g. `/ton`); it sees the path with the prefix removed. */
+export interface HttpMount {
+  readonly prefix: string;
+  readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
+}
+
+export interface HttpExtras {
+  readonly pageConfig: PageConfig | undefined;
+  readonly mounts: readonly HttpMount[];
+}
+
+/**
+ * `/healthz`, `/metrics`, `/api/models`, `/api/config`, `/tonconnect-manifest.json`, the mounts,
+ * then the static pages if configured; socket.io owns `/socket.io/`.
+ */
+export function httpHandler(ctx: ServerContext, extras: HttpExtras = { pageConfig: undefined, mounts: [] }) {
   return (req: IncomingMessage, res: ServerResponse): void => {
-    void route(ctx, req, res).catch(() => {
+    const mount = extras.mounts.find((m) => (req.url ?? "").startsWith(`${m.prefix}/`));
+    if (mount) {
+      req.url = (req.url ?? "").slice(mount.prefix.length);
+      mount.handle(req, res);
+      return;
+    }
+    void route(ctx, extras, req, res).catch(() => {
       if (!res.headersSent) send(res, 500, "application/json", JSON.stringify({ error: "internal error" }));
       else res.destroy();
     });
   };
 }
 
-async function route(ctx: ServerContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function route(
+  ctx: ServerContext,
+  extras: HttpExtras,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const path = (req.url ?? "/").split("?")[0];
   if (req.method === "GET" && path === "/healthz") {
     const body = {
@@ -32,6 +58,15 @@ async function route(ctx: ServerContext, req: IncomingMessage, res: ServerRespon
     return send(res, 200, "application/json", JSON.stringify(await ctx.feed.snapshot()), {
       "access-control-allow-origin": "*",
       "cache-control": "no-store",
+    });
+  }
+  if (req.method === "GET" && path === "/api/config") {
+    if (!extras.pageConfig)
+      return send(res, 404, "application/json", JSON.stringify({ error: "no chain configured" }));
+    // The widget runs on other origins and reads it from there.
+    return send(res, 200, "application/json", JSON.stringify(extras.pageConfig), {
+      "access-control-allow-origin": "*",
+      "cache-control": "no-cache",
     });
   }
   if (req.method === "GET" && path === "/tonconnect-manifest.json") {

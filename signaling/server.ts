@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { createAdapter } from "@socket.io/redis-adapter";
 import { createClient } from "redis";
 import { Server } from "socket.io";
-import { DirectorySubscribe, PROTOCOL_VERSION } from "../protocol";
+import { DirectorySubscribe, type PageConfig, PROTOCOL_VERSION } from "../protocol";
 import { DEFAULT_CONFIG, type SignalingConfig } from "./config";
 import type { ServerContext, SilkServer, SilkSocket } from "./context";
 import type { ProviderDirectory } from "./directory/directory";
@@ -12,7 +12,7 @@ import { MemoryDirectory } from "./directory/memory-directory";
 import { RedisDirectory } from "./directory/redis-directory";
 import { DIRECTORY_ROOM, DirectoryFeed } from "./directory-feed";
 import { errorSummary, guard, refuseUnknownEvents } from "./event-guard";
-import { httpHandler } from "./http-routes";
+import { type HttpMount, httpHandler } from "./http-routes";
 import { createLogger, type Logger } from "./logger";
 import { signalingMetrics } from "./metrics";
 import { dropProvider, providerEvents, sweepSilentProviders } from "./provider-events";
@@ -22,6 +22,10 @@ import { endSocketSessions, sessionEvents } from "./session-events";
 export interface SignalingOptions extends Partial<SignalingConfig> {
   /** Defaults to a pino logger on stdout at `logLevel`. */
   logger?: Logger;
+  /** Served as `GET /api/config`: the chain the pages use (plain data; `npm start` fills it). */
+  pageConfig?: PageConfig;
+  /** Other HTTP APIs served on this origin under a path prefix (the devnet at `/ton` in `npm start`). */
+  mounts?: readonly HttpMount[];
 }
 
 export interface SignalingServer {
@@ -48,7 +52,7 @@ const KNOWN_EVENTS = new Set([
 ]);
 
 export function createSignalingServer(options: SignalingOptions = {}): SignalingServer {
-  const { logger, ...overrides } = options;
+  const { logger, pageConfig, mounts, ...overrides } = options;
   const config: SignalingConfig = { ...DEFAULT_CONFIG, ...overrides };
   const nodeId = `${process.pid}-${randomBytes(3).toString("hex")}`;
   const log = (logger ?? createLogger(config.logLevel)).child({ node: nodeId });
@@ -100,7 +104,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     sessionCount: 0,
   };
 
-  httpServer.on("request", httpHandler(ctx));
+  httpServer.on("request", httpHandler(ctx, { pageConfig, mounts: mounts ?? [] }));
   io.on("connection", (socket) => onConnection(ctx, socket));
 
   const timers: NodeJS.Timeout[] = [];

@@ -6,8 +6,3 @@ declare module "*.svelte" {
   const component: Component<Record<string, unknown>>;
   export default component;
 }
-
-interface ImportMetaEnv {
-  /** Which TON network the pages use: devnet (default), testnet or mainnet. */
-  readonly VITE_SILK_NETWORK?: string;
-}

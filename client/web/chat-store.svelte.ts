@@ -1,7 +1,5 @@
 import type { KeyPair } from "../../protocol";
-import { pageNetwork } from "../../web/page-config";
 import type { SilkDb } from "../../web/page-db";
-import type { WalletConnector } from "../../web/wallet";
 import type { CompletionUsage } from "../sdk/openai-shapes";
 import type { SilkClient } from "../sdk/silk-client";
 import { type ChatSettings, DEFAULT_CHAT_SETTINGS } from "./chat-settings";
@@ -14,10 +12,10 @@ import {
   titleFrom,
 } from "./conversation";
 import type { ModelChoice } from "./directory";
-import type { EscrowAccount } from "./escrow";
+import type { EscrowStore, EscrowTerms } from "./escrow-store.svelte";
 import { loadMarkdown } from "./lazy-markdown.svelte";
 
-/** The heavy half (SDK, connection stack, storage, escrow): one lazy chunk, fetched once. */
+/** The heavy half (SDK, connection stack, storage, chain and escrow): one lazy chunk, fetched once. */
 type ChatCore = typeof import("./chat-core");
 let chatCore: Promise<ChatCore> | undefined;
 /** Starts loading the chat's heavy half (the widget calls it right after mounting); `init` awaits it. */
@@ -52,15 +50,10 @@ export class ChatStore {
   streaming = $state(false);
   /** Progress in words while an answer is on its way ("finding a provider", "failover…"). */
   status = $state<string | undefined>();
-  escrowAddress = $state("");
-  escrowBalance = $state<bigint | undefined>();
-  escrowCanTransact = $state(false);
   totalSigned = $state(0n);
   ready = $state(false);
-  readonly network = pageNetwork();
-  walletReady = $state(false);
-  walletAddress = $state<string | undefined>();
-  walletProblem = $state<string | undefined>();
+  /** The chain, the wallet and the escrow that pays for answers; there once the heavy half has loaded. */
+  money = $state<EscrowStore | undefined>();
 
   readonly active = $derived(this.conversations.find((c) => c.id === this.activeId));
   readonly activeCost = $derived(this.active ? conversationCost(this.active) : 0n);
@@ -69,27 +62,26 @@ export class ChatStore {
   private core!: ChatCore;
   private storage!: ChatStorage;
   private sessionKey!: KeyPair;
-  escrow!: EscrowAccount;
   private client: Promise<SilkClient> | undefined;
-  private clientPrice = "";
+  private clientTerms = "";
   private abort: AbortController | undefined;
   private poll: ReturnType<typeof setInterval> | undefined;
-  private connector: WalletConnector | undefined;
 
   constructor(private readonly opts: ChatStoreOptions) {}
 
   async init(db: SilkDb): Promise<void> {
     // Markdown too, so that no answer is ever shown before it can be rendered.
     [this.core] = await Promise.all([loadChatCore(), loadMarkdown()]);
+    const money = new this.core.EscrowStore(
+      this.opts.twaReturnUrl ? { twaReturnUrl: this.opts.twaReturnUrl } : {},
+    );
+    this.money = money;
     this.storage = new this.core.ChatStorage(db);
     this.sessionKey = await this.storage.sessionKey();
-    this.escrow = new this.core.DevnetEscrow(this.sessionKey.publicKey);
-    this.escrowAddress = this.escrow.address;
-    this.escrowCanTransact = this.escrow.canTransact;
     this.settings = { ...DEFAULT_CHAT_SETTINGS, ...(await this.storage.settings.get()) };
     this.conversations = await this.storage.conversations();
     this.activeId = this.conversations[0]?.id;
-    await this.refreshMoney();
+    await Promise.all([money.init(this.opts.signalingUrl, db, this.sessionKey), this.refreshMoney()]);
     await this.refreshDirectory();
     this.poll = setInterval(() => void this.refreshDirectory(), 5_000);
     this.ready = true;
@@ -97,36 +89,17 @@ export class ChatStore {
 
   dispose(): void {
     clearInterval(this.poll);
+    this.money?.dispose();
     this.abort?.abort();
     void this.client?.then((c) => c.close()).catch(() => undefined);
   }
 
   /**
    * Loads the wallet code (TON Connect, a separate chunk) when the wallet panel first opens, so the
-   * first download stays small. On devnet there is nothing to load.
+   * first download stays small. On devnet the dev wallet is ready from the start.
    */
-  async prepareWallet(): Promise<void> {
-    if (this.network === "devnet" || this.connector) return;
-    try {
-      const { TonConnectWallet } = await import("../../web/tonconnect-wallet");
-      const connector = new TonConnectWallet({
-        network: this.network,
-        ...(this.opts.twaReturnUrl && { twaReturnUrl: this.opts.twaReturnUrl }),
-      });
-      this.connector = connector;
-      connector.onChange((w) => {
-        this.walletAddress = w?.address;
-      });
-      await connector.prepare();
-      this.walletReady = true;
-    } catch {
-      this.walletProblem = "The wallet code could not load. Check the connection and open Wallet again.";
-    }
-  }
-
-  /** Call straight from the click: no await before it. */
-  connectWallet(): void {
-    this.connector?.connect();
+  prepareWallet(): Promise<void> {
+    return this.money?.prepareWallet() ?? Promise.resolve();
   }
 
   async refreshDirectory(): Promise<void> {
@@ -233,8 +206,7 @@ export class ChatStore {
     const started = performance.now();
     let firstAt = 0;
     try {
-      await this.checkFunds();
-      const client = await this.connected();
+      const client = await this.connected(this.money!.terms());
       const stream = await client.chat.completions.create({
         model: conv.model,
         messages,
@@ -287,18 +259,15 @@ export class ChatStore {
     }
   }
 
-  private async checkFunds(): Promise<void> {
-    const balance = await this.escrow.balance();
-    this.escrowBalance = balance;
-    if (balance !== undefined && this.totalSigned >= balance) throw new this.core.OutOfFundsError();
-  }
-
-  /** One SDK client, remade when the highest price changes (it is stated before any pairing). */
-  private connected(): Promise<SilkClient> {
-    const price = `${this.settings.maxPromptNano}/${this.settings.maxCompletionNano}`;
-    if (!this.client || price !== this.clientPrice) {
+  /**
+   * One SDK client, remade when the highest price (stated before any pairing) or the escrow's terms
+   * (escrow, key epoch) change.
+   */
+  private connected(terms: EscrowTerms): Promise<SilkClient> {
+    const key = `${this.settings.maxPromptNano}/${this.settings.maxCompletionNano}/${terms.escrow}/${terms.keyEpoch}`;
+    if (!this.client || key !== this.clientTerms) {
       void this.client?.then((c) => c.close()).catch(() => undefined);
-      this.clientPrice = price;
+      this.clientTerms = key;
       this.client = this.core.connect({
         signalingUrl: this.opts.signalingUrl,
         sessionKey: this.sessionKey,
@@ -306,7 +275,9 @@ export class ChatStore {
           promptNanoPerToken: this.settings.maxPromptNano,
           completionNanoPerToken: this.settings.maxCompletionNano,
         },
-        escrow: this.escrow.address,
+        escrow: terms.escrow,
+        keyEpoch: terms.keyEpoch,
+        network: terms.network,
         account: this.storage.account,
         onFailover: ({ failovers }) => {
           this.status = `The provider was lost: failover in progress (attempt ${failovers})…`;
@@ -321,7 +292,7 @@ export class ChatStore {
 
   private async refreshMoney(): Promise<void> {
     this.totalSigned = await this.storage.account.totalSigned();
-    this.escrowBalance = await this.escrow.balance();
+    await this.money?.refresh();
   }
 
   private async saveSettings(): Promise<void> {

@@ -1,4 +1,19 @@
 import { NoProviderError, ProviderError, ProviderLostError } from "../sdk/errors";
+import { EscrowNotReadyError } from "./escrow";
+
+/** A provider's refusal after reading your escrow on chain, and what to do about it. */
+const ESCROW_REFUSALS: Record<string, string> = {
+  OUT_OF_FUNDS:
+    "Your escrow cannot pay for more answers: the provider refused to start. Top it up in Wallet, then ask again.",
+  KEY_NOT_AUTHORISED:
+    "Your escrow has not authorised this browser's session key (or revoked it): the provider refused. Deposit in Wallet to authorise it, then ask again.",
+  KEY_EPOCH:
+    "Your escrow authorised this browser's key again under a new number: reload the page so receipts carry it, then ask again.",
+  ESCROW_CLOSING:
+    "Your escrow is closing, so providers no longer serve it. Withdraw the rest after the delay, then deposit again.",
+  ESCROW_NETWORK: "Your escrow is on another TON network than this provider. Reload the page.",
+  ESCROW_UNREACHABLE: "The provider could not read your escrow on the chain just now. Try again in a moment.",
+};
 
 /** What went wrong, said so a user knows what to do. Never includes a prompt or a key. */
 export function explainError(err: unknown): string {
@@ -18,19 +33,12 @@ export function explainError(err: unknown): string {
         return `No provider could take this request (${err.code}). Try again in a moment.`;
     }
   }
-  if (err instanceof OutOfFundsError) return err.message;
-  if (err instanceof ProviderError) return `The provider refused the request (${err.code}): ${err.message}`;
+  if (err instanceof EscrowNotReadyError) return err.message;
+  if (err instanceof ProviderError)
+    return ESCROW_REFUSALS[err.code] ?? `The provider refused the request (${err.code}): ${err.message}`;
   if (err instanceof Error && err.name === "AbortError") return "Stopped.";
   if (err instanceof Error && /connect|websocket|xhr poll|timeout/i.test(err.message)) {
     return "Cannot reach the Silk server. Check the connection; the page retries when you send again.";
   }
   return "Something went wrong with this answer. Try again.";
-}
-
-/** The escrow cannot pay for another answer. */
-export class OutOfFundsError extends Error {
-  override readonly name = "OutOfFundsError";
-  constructor() {
-    super("Your escrow is out of funds: top it up in Wallet to keep asking.");
-  }
 }

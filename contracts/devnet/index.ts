@@ -1,2 +1,2 @@
 export { ChainRefusedError, DEVNET_GLOBAL_ID, DevnetChain, MAX_FAUCET_NANO } from "./chain";
-export { type Devnet, type DevnetOptions, startDevnet } from "./server";
+export { type Devnet, type DevnetOptions, devnetHandler, startDevnet } from "./server";

@@ -26,6 +26,8 @@ export interface Devnet {
   /** The JSON-RPC endpoint to give TonClient. */
   readonly endpoint: string;
   readonly chain: DevnetChain;
+  /** The same API as a request handler, to mount under another server (paths as above). */
+  readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
   close(): Promise<void>;
 }
 
@@ -105,23 +107,33 @@ async function call(chain: DevnetChain, method: string, p: Params): Promise<unkn
   }
 }
 
+/** Any page may call the devnet (it holds only test TON): CORS for every origin. */
+const CORS = {
+  "access-control-allow-origin": "*",
+  "access-control-allow-methods": "GET, POST, OPTIONS",
+  "access-control-allow-headers": "content-type, x-api-key",
+};
+
 function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { "content-type": "application/json" });
+  res.writeHead(status, { "content-type": "application/json", ...CORS });
   res.end(JSON.stringify(body));
 }
 
-/** Starts the devnet in this process; resolves once it listens and the contracts are deployed. */
-export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
-  const chain = await DevnetChain.open({ dataDir: opts.dataDir, clock: opts.clock });
+/**
+ * The devnet's HTTP handler (`/healthz`, `/devnet`, `/faucet`, `/jsonRPC`), for its own server and
+ * for mounting under another one (`npm start` serves it at `/ton` on the pages' origin).
+ */
+export function devnetHandler(chain: DevnetChain): (req: IncomingMessage, res: ServerResponse) => void {
   const info = () => ({
     globalId: DEVNET_GLOBAL_ID,
     registry: friendly(chain.registry),
     escrowCode: chain.escrowCode.toBoc().toString("base64"),
     providerEntryCode: chain.providerEntryCode.toBoc().toString("base64"),
   });
-  const server = createServer((req, res) => {
+  return (req, res) => {
     void (async () => {
       const path = (req.url ?? "/").split("?")[0];
+      if (req.method === "OPTIONS") return void res.writeHead(204, CORS).end();
       if (req.method === "GET" && path === "/healthz") return send(res, 200, { ok: true });
       if (req.method === "GET" && path === "/devnet") return send(res, 200, { ok: true, result: info() });
       if (req.method !== "POST") return send(res, 404, { ok: false, error: "not found" });
@@ -157,7 +169,14 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
         });
       }
     })();
-  });
+  };
+}
+
+/** Starts the devnet in this process; resolves once it listens and the contracts are deployed. */
+export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
+  const chain = await DevnetChain.open({ dataDir: opts.dataDir, clock: opts.clock });
+  const handle = devnetHandler(chain);
+  const server = createServer(handle);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(opts.port ?? 0, opts.host ?? "127.0.0.1", () => resolve());
@@ -169,6 +188,7 @@ export async function startDevnet(opts: DevnetOptions = {}): Promise<Devnet> {
     url,
     endpoint: `${url}/jsonRPC`,
     chain,
+    handle,
     close: async () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();

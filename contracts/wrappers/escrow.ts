@@ -79,17 +79,35 @@ export function loadEscrowState(s: Slice): EscrowState {
 }
 
 /** op:uint32 query_id:uint64, the head of every internal Escrow message. */
-function storeHead(op: number, queryId: bigint | number = 0): (b: Builder) => void {
+export function storeHead(op: number, queryId: bigint | number = 0): (b: Builder) => void {
   return (b) => {
     b.storeUint(op, 32).storeUint(queryId, 64);
   };
 }
 
 /** add_key#53450002 / revoke_key#53450003 query_id:uint64 key:bits256 */
-function storeKeyMessage(op: number, key: Uint8Array, queryId?: bigint | number): Cell {
+export function storeKeyMessage(op: number, key: Uint8Array, queryId?: bigint | number): Cell {
   if (key.length !== 32) throw new RangeError("a session key is 32 bytes");
   return beginCell().store(storeHead(op, queryId)).storeBuffer(Buffer.from(key), 32).endCell();
 }
+
+/**
+ * Bodies of the owner's and depositors' internal messages, for wallets that take a ready cell
+ * (TON Connect): the same cells the `sendX` methods below send.
+ */
+export const escrowBodies = {
+  deposit: (queryId?: bigint | number): Cell =>
+    beginCell().store(storeHead(EscrowOp.Deposit, queryId)).endCell(),
+  addKey: (key: Uint8Array, queryId?: bigint | number): Cell =>
+    storeKeyMessage(EscrowOp.AddKey, key, queryId),
+  revokeKey: (key: Uint8Array, queryId?: bigint | number): Cell =>
+    storeKeyMessage(EscrowOp.RevokeKey, key, queryId),
+  close: (queryId?: bigint | number): Cell => beginCell().store(storeHead(EscrowOp.Close, queryId)).endCell(),
+  reopen: (queryId?: bigint | number): Cell =>
+    beginCell().store(storeHead(EscrowOp.Reopen, queryId)).endCell(),
+  withdraw: (queryId?: bigint | number): Cell =>
+    beginCell().store(storeHead(EscrowOp.Withdraw, queryId)).endCell(),
+};
 
 /** claim#53450007 query_id:uint64 signature:bits512 session_key:bits256 receipt:^Receipt */
 export function storeClaim(signed: SignedReceipt, queryId: bigint | number = 0): (b: Builder) => void {
@@ -142,7 +160,7 @@ export class Escrow implements Contract {
       value,
       bounce: false,
       sendMode: SendMode.PAY_GAS_SEPARATELY,
-      body: beginCell().store(storeHead(EscrowOp.Deposit, queryId)).endCell(),
+      body: escrowBodies.deposit(queryId),
     });
   }
 

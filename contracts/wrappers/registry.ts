@@ -84,9 +84,22 @@ function entryCell(e: ProviderEntry): Cell {
 }
 
 /** op:uint32 query_id:uint64 entry:^ProviderEntry (register, update) */
-function entryMessage(op: number, e: ProviderEntry, queryId: bigint | number = 0): Cell {
+export function entryMessage(op: number, e: ProviderEntry, queryId: bigint | number = 0): Cell {
   return beginCell().storeUint(op, 32).storeUint(queryId, 64).storeRef(entryCell(e)).endCell();
 }
+
+/** Bodies for wallets that take a ready cell (TON Connect): what `sendRegister`/`sendUpdate`/`sendRemove` send. */
+export const registryBodies = {
+  register: (e: ProviderEntry, queryId?: bigint | number): Cell =>
+    entryMessage(RegistryOp.Register, e, queryId),
+  update: (e: ProviderEntry, queryId?: bigint | number): Cell =>
+    entryMessage(RegistryOp.UpdateEntry, e, queryId),
+  remove: (queryId?: bigint | number): Cell =>
+    beginCell()
+      .storeUint(RegistryOp.RemoveEntry, 32)
+      .storeUint(queryId ?? 0, 64)
+      .endCell(),
+};
 
 /** registry_storage$_ entry_code:^Cell registered:uint64 = RegistryStorage; */
 export function storeRegistryInit(entryCode: Cell): (b: Builder) => void {
@@ -130,7 +143,7 @@ export class Registry implements Contract {
     await provider.internal(via, {
       value: opts.value,
       sendMode: SendMode.PAY_GAS_SEPARATELY,
-      body: entryMessage(RegistryOp.Register, opts.entry, opts.queryId),
+      body: registryBodies.register(opts.entry, opts.queryId),
     });
   }
 
@@ -170,7 +183,7 @@ export class ProviderEntryContract implements Contract {
     await provider.internal(via, {
       value: opts.value,
       sendMode: SendMode.PAY_GAS_SEPARATELY,
-      body: entryMessage(RegistryOp.UpdateEntry, opts.entry, opts.queryId),
+      body: registryBodies.update(opts.entry, opts.queryId),
     });
   }
 
@@ -182,10 +195,7 @@ export class ProviderEntryContract implements Contract {
     await provider.internal(via, {
       value: opts.value,
       sendMode: SendMode.PAY_GAS_SEPARATELY,
-      body: beginCell()
-        .storeUint(RegistryOp.RemoveEntry, 32)
-        .storeUint(opts.queryId ?? 0, 64)
-        .endCell(),
+      body: registryBodies.remove(opts.queryId),
     });
   }
 

@@ -1,7 +1,4 @@
-import { sha256 } from "@noble/hashes/sha2.js";
 import { Address } from "@ton/core";
-import { Buffer } from "buffer";
-import { concatBytes, utf8 } from "../../protocol";
 import { EngineError } from "../engines/engine";
 
 /** Small rules of the provider page, pure so they are tested without a browser. */
@@ -31,13 +28,4 @@ export function describeError(err: unknown): string {
     return `the signaling server refused: ${err.message}`;
   if (err instanceof Error) return err.message.slice(0, 300);
   return "something went wrong";
-}
-
-/**
- * Devnet only: a payout address made from the identity key, so a provider can serve on devnet
- * before any wallet exists. Nothing can spend from it; the devnet dev wallet replaces it.
- */
-export function devnetPayout(identityPublicKey: Uint8Array): string {
-  const hash = sha256(concatBytes(utf8("silk/v1 devnet payout"), identityPublicKey));
-  return new Address(0, Buffer.from(hash)).toRawString();
 }

@@ -1,14 +1,12 @@
 import { Address } from "@ton/core";
 import { encodePublicKey, flatPrice, formatTon, type KeyPair } from "../../protocol";
 import { type AwakeState, KeepAwake } from "../../web/keep-awake";
-import { pageNetwork } from "../../web/page-config";
 import type { SilkDb } from "../../web/page-db";
-import { TonConnectWallet } from "../../web/tonconnect-wallet";
-import type { WalletConnector } from "../../web/wallet";
 import { ProviderRuntime, type RuntimeEvent } from "../runtime";
+import { ProviderChain } from "./chain-store.svelte";
 import { chartPoints, type EarningSample, earningsFrom } from "./earnings";
 import type { EngineSource, GpuCheck, ModelOption } from "./engine-source-types";
-import { describeError, devnetPayout, parseNanoTon, payoutProblem } from "./page-rules";
+import { describeError, parseNanoTon, payoutProblem } from "./page-rules";
 import { DEFAULT_SETTINGS, type ProviderSettings, ProviderStorage } from "./provider-storage";
 import { RateMeter } from "./rate-meter";
 
@@ -36,9 +34,8 @@ export class ProviderStore {
   earnings = $state({ earned: 0n, claimed: 0n, unclaimed: 0n, escrows: 0 });
   samples = $state<EarningSample[]>([]);
   awake = $state<AwakeState>({ hidden: false, locked: false, supported: false });
-  walletAddress = $state<string | undefined>();
-  walletReady = $state(false);
-  readonly network = pageNetwork();
+  /** The network, the wallet, the Registry and claims. */
+  readonly chain = new ProviderChain();
 
   readonly fitting = $derived(this.models.filter((m) => m.fit.fits));
   readonly unfit = $derived(this.models.filter((m) => !m.fit.fits));
@@ -52,7 +49,7 @@ export class ProviderStore {
   private readonly meter = new RateMeter();
   private ticker: ReturnType<typeof setInterval> | undefined;
   private keepAwake: KeepAwake | undefined;
-  private connector: WalletConnector | undefined;
+  private ticks = 0;
 
   constructor(
     readonly source: EngineSource,
@@ -64,11 +61,12 @@ export class ProviderStore {
     this.identity = await this.storage.identity();
     this.identityKey = encodePublicKey(this.identity.publicKey);
     this.settings = { ...DEFAULT_SETTINGS, ...(await this.storage.settings.get()) };
-    if (!this.settings.payout && this.network === "devnet") {
-      this.settings.payout = devnetPayout(this.identity.publicKey);
-      await this.saveSettings();
-    }
-    this.prepareWallet();
+    // A wallet's address is the payout address until the provider sets another.
+    await this.chain.init(this.signalingUrl, db, this.identity, this.storage.receipts, (address) => {
+      if (this.settings.payout || this.serving !== "off") return;
+      this.settings.payout = Address.parse(address).toRawString();
+      void this.saveSettings();
+    });
     const totals = await this.storage.totals.get();
     this.stats.requests = totals?.requests ?? 0;
     this.stats.tokens = totals?.tokens ?? 0;
@@ -89,28 +87,6 @@ export class ProviderStore {
       await this.load(resume);
       if (this.loaded === resume && !payoutProblem(this.settings.payout)) await this.start();
     }
-  }
-
-  /** Call straight from the click. */
-  connectWallet(): void {
-    this.connector?.connect();
-  }
-
-  private prepareWallet(): void {
-    if (this.network === "devnet") return;
-    const connector = new TonConnectWallet({ network: this.network });
-    this.connector = connector;
-    connector.onChange((w) => {
-      this.walletAddress = w?.address;
-    });
-    connector.prepare().then(
-      () => {
-        this.walletReady = true;
-      },
-      (err) => {
-        this.error = `the wallet code could not load: ${describeError(err)}`;
-      },
-    );
   }
 
   select(model: string): void {
@@ -176,6 +152,9 @@ export class ProviderStore {
         // engine still generates one answer at a time and queues the rest.
         capacity: SESSION_CAPACITY,
         receipts: this.storage.receipts,
+        // Claims through the chain the server names; the gate refuses escrows that cannot pay.
+        ...(this.chain.settlement && { settlement: this.chain.settlement }),
+        ...(this.chain.gate && { gate: this.chain.gate }),
         onEvent: (e) => this.onEvent(e),
       });
       this.serving = "serving";
@@ -238,6 +217,27 @@ export class ProviderStore {
     this.stats.queue = slots?.queued ?? 0;
     this.stats.active = slots?.load ?? 0;
     this.stats.sessions = this.runtime?.activeSessions ?? 0;
+    // Claims also happen by themselves (at a session's end): show them within a few seconds.
+    if (++this.ticks % 5 === 0) void this.refreshClaims();
+  }
+
+  /** Publishes this provider in the Registry. Straight from the click: the wallet is called first. */
+  register(): Promise<void> {
+    const model = this.loaded ?? this.settings.model;
+    const payout = this.settings.payout;
+    if (!model || !payout) return Promise.resolve();
+    return this.chain.register({ payout, model, price: this.settings.price });
+  }
+
+  /** "Claim now", then the numbers it moved. */
+  async claimNow(): Promise<void> {
+    await this.chain.claimNow();
+    await this.refreshClaims();
+  }
+
+  private async refreshClaims(): Promise<void> {
+    await this.chain.refresh();
+    await this.refreshEarnings();
   }
 
   private async refreshEarnings(sample = false): Promise<void> {

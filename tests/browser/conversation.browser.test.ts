@@ -2,8 +2,10 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cleanup, startServer } from "../signaling/helpers";
+import type { Devnet } from "../../contracts/devnet";
+import { cleanup } from "../signaling/helpers";
 import { buildPages } from "./build-pages";
+import { fundClientEscrow, startChainServer } from "./chain-server";
 import { launchChromium } from "./chromium";
 import { openReady, screenshot, seriousA11yViolations } from "./page-checks";
 import { TELEGRAM_LIGHT_THEME, TELEGRAM_THEME, telegramDoubleScript } from "./telegram-double";
@@ -14,6 +16,7 @@ import { TELEGRAM_LIGHT_THEME, TELEGRAM_THEME, telegramDoubleScript } from "./te
  * conversation over real WebRTC through the real signaling server.
  */
 let url: string;
+let devnet: Devnet;
 let browser: Browser;
 
 beforeAll(async () => {
@@ -23,12 +26,13 @@ beforeAll(async () => {
   expect(
     assets.some((f) => readFileSync(join(dir, "assets", f), "utf8").includes("scripted test engine")),
   ).toBe(true);
-  ({ url } = await startServer({ staticDir: dir }));
+  ({ url, devnet } = await startChainServer(dir));
   browser = await launchChromium();
 }, 180_000);
 afterAll(async () => {
   await browser?.close();
   await cleanup();
+  await devnet?.close();
 });
 
 /** The text of the last element with this test id. */
@@ -74,12 +78,13 @@ describe("a whole conversation between the provider page and the web client", ()
     await waitForText(provider, "serving-state", (s) => s.startsWith("Serving"));
   });
 
-  it("the client asks, gets streamed Markdown back, sanitised, with tokens, cost and a moving meter", async () => {
+  it("the client funds its escrow, asks, gets streamed Markdown back, sanitised, with tokens, cost and a moving meter", async () => {
     client = await (await browser.newContext()).newPage();
     client.on("pageerror", (e) => console.error("client page error:", e.message));
     await openReady(client, `${url}/`);
     await client.locator("select option", { hasText: "test-model" }).waitFor({ state: "attached" });
     expect(await text(client, "meter")).toBe("0 TON");
+    await fundClientEscrow(client);
 
     await ask(client, "hello **bold** <img src=x onerror=alert(1)>", 1);
     const answer = client.getByTestId("turn-assistant").first();
@@ -185,7 +190,7 @@ const tg = <T>(page: Page, fn: (d: TgDouble) => T) =>
   page.evaluate(`(${fn.toString()})(window.tgDouble)`) as Promise<T>;
 
 describe("the widget inside a Telegram Mini App", () => {
-  it("takes Telegram's theme, viewport and safe areas, sends with the Main button, closes with Back, and answers", async () => {
+  it("takes Telegram's theme, viewport and safe areas, funds its escrow, sends with the Main button, closes with Back, and answers", async () => {
     const context = await browser.newContext({ viewport: { width: 390, height: 700 } });
     await context.addInitScript(telegramDoubleScript(TELEGRAM_THEME));
     const page = await context.newPage();
@@ -211,6 +216,9 @@ describe("the widget inside a Telegram Mini App", () => {
     expect(await page.getByRole("button", { name: "Send", exact: true }).count()).toBe(0);
 
     await page.locator("silk-chat select option", { hasText: "test-model" }).waitFor({ state: "attached" });
+    // The widget pays from its own escrow: the dev wallet takes test TON and deposits; Back closes the panel.
+    await fundClientEscrow(page);
+    await tg(page, (d) => d.click("BackButton"));
     expect(await tg(page, (d) => d.app.MainButton.visible)).toBe(false);
     await page.getByRole("textbox", { name: "Your question" }).fill("hello from Telegram");
     await expect.poll(() => tg(page, (d) => d.app.MainButton.visible)).toBe(true);
@@ -244,5 +252,5 @@ describe("the widget inside a Telegram Mini App", () => {
     await screenshot(page, "widget-telegram-light");
     expect(await seriousA11yViolations(page)).toEqual([]);
     await context.close();
-  });
+  }, 90_000);
 });

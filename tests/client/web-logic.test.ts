@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { NoProviderError, ProviderLostError } from "../../client/sdk/errors";
+import { NoProviderError, ProviderError, ProviderLostError } from "../../client/sdk/errors";
 import { conversationCost, newConversation, titleFrom } from "../../client/web/conversation";
 import { exportConversations, importConversations } from "../../client/web/conversation-file";
-import { explainError, OutOfFundsError } from "../../client/web/error-text";
+import { explainError } from "../../client/web/error-text";
+import { EscrowNotReadyError } from "../../client/web/escrow";
 import { contrastRatio, themeVariables } from "../../client/widget/telegram";
 import { MalformedMessageError } from "../../protocol";
 
@@ -52,7 +53,13 @@ describe("web client rules", () => {
     expect(explainError(new NoProviderError("NO_MODEL", "x"))).toMatch(/No provider serves this model/);
     expect(explainError(new NoProviderError("ALL_BUSY", "x"))).toMatch(/busy/);
     expect(explainError(new ProviderLostError("partial", 1, 1n))).toMatch(/partial answer is kept/);
-    expect(explainError(new OutOfFundsError())).toMatch(/top it up/);
+    expect(explainError(new ProviderError("OUT_OF_FUNDS", "x"))).toMatch(/Top it up in Wallet/);
+    expect(explainError(new ProviderError("KEY_NOT_AUTHORISED", "x"))).toMatch(
+      /Deposit in Wallet to authorise/,
+    );
+    expect(explainError(new ProviderError("ESCROW_CLOSING", "x"))).toMatch(/Withdraw the rest/);
+    expect(explainError(new ProviderError("QUEUE_WEIRD", "odd"))).toMatch(/QUEUE_WEIRD/);
+    expect(explainError(new EscrowNotReadyError("Connect a TON wallet"))).toBe("Connect a TON wallet");
     expect(explainError(new Error("secret prompt text"))).not.toMatch(/secret/);
   });
 

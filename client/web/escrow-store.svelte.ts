@@ -1,0 +1,233 @@
+import { Address } from "@ton/core";
+import { EscrowParams } from "../../contracts/generated/constants";
+import type { KeyPair } from "../../protocol";
+import { type ChainConfig, fetchChainConfig, waitForChain } from "../../web/chain-config";
+import type { DevWallet } from "../../web/dev-wallet";
+import { KvEntry, type SilkDb } from "../../web/page-db";
+import type { Wallet, WalletConnector, WalletTransaction } from "../../web/wallet";
+import { AmountError, EscrowAccount, EscrowNotReadyError, parseTonAmount } from "./escrow";
+import type { EscrowChain, EscrowFacts } from "./escrow-chain";
+
+export { EscrowNotReadyError };
+
+/** What the SDK needs to sign receipts on this escrow. */
+export interface EscrowTerms {
+  readonly escrow: string;
+  readonly keyEpoch: number;
+  readonly network: number;
+}
+
+/**
+ * The requester's money, for the web client and the widget: the chain the server names, the wallet
+ * (the devnet's dev wallet, or TON Connect), the escrow it owns, and deposit, top-up, close and
+ * withdraw. Each transaction is built and handed to the wallet synchronously from the click, then
+ * judged by polling the escrow, never by the wallet's answer.
+ */
+export class EscrowStore {
+  config = $state<ChainConfig | undefined>();
+  /** Set when the server names no chain or it cannot be read. */
+  unavailable = $state<string | undefined>();
+  walletReady = $state(false);
+  walletAddress = $state<string | undefined>();
+  walletBalance = $state<bigint | undefined>();
+  escrowAddress = $state<string | undefined>();
+  facts = $state<EscrowFacts | undefined>();
+  busy = $state<string | undefined>();
+  problem = $state<string | undefined>();
+  notice = $state<string | undefined>();
+
+  readonly network = $derived(this.config?.network);
+  readonly closing = $derived((this.facts?.unlockAt ?? 0) !== 0);
+  /** This device's clock in seconds, ticking while the escrow is closing. */
+  now = $state(Math.floor(Date.now() / 1000));
+  /** The close delay is over (by this device's clock; the escrow has the last word). */
+  readonly withdrawable = $derived(this.closing && this.now >= (this.facts?.unlockAt ?? 0));
+
+  private chain: EscrowChain | undefined;
+  private connector: WalletConnector | undefined;
+  private wallet: Wallet | undefined;
+  private account: EscrowAccount | undefined;
+  private sessionKey!: KeyPair;
+  private owner!: KvEntry<string>;
+  private db!: SilkDb;
+  private ticker: ReturnType<typeof setInterval> | undefined;
+
+  constructor(private readonly opts: { twaReturnUrl?: `${string}://${string}` } = {}) {}
+
+  async init(serverUrl: string, db: SilkDb, sessionKey: KeyPair): Promise<void> {
+    this.db = db;
+    this.sessionKey = sessionKey;
+    this.owner = new KvEntry(db, "client.escrow-owner");
+    try {
+      const config = await fetchChainConfig(serverUrl);
+      if (!config) {
+        this.unavailable = "This Silk server names no TON network, so no escrow can pay for answers here.";
+        return;
+      }
+      const { EscrowChain } = await import("./escrow-chain");
+      this.chain = new EscrowChain(config);
+      this.config = config;
+    } catch (err) {
+      this.unavailable = err instanceof Error ? err.message : "the TON network could not be read";
+      return;
+    }
+    const saved = await this.owner.get();
+    if (saved) this.useOwner(saved);
+    if (this.config.network === "devnet") await this.prepareWallet();
+    await this.refresh();
+    this.ticker = setInterval(() => {
+      if (this.closing) this.now = Math.floor(Date.now() / 1000);
+    }, 1_000);
+  }
+
+  dispose(): void {
+    clearInterval(this.ticker);
+  }
+
+  /** Loads the wallet (the dev wallet, or TON Connect's code) when first needed. */
+  async prepareWallet(): Promise<void> {
+    if (!this.config || !this.chain || this.connector) return;
+    try {
+      const connector =
+        this.config.network === "devnet"
+          ? this.chain.devWallet(new KvEntry(this.db, "devnet.wallet-seed"))
+          : new (await import("../../web/tonconnect-wallet")).TonConnectWallet({
+              network: this.config.network,
+              ...(this.opts.twaReturnUrl && { twaReturnUrl: this.opts.twaReturnUrl }),
+            });
+      this.connector = connector;
+      connector.onChange((w) => {
+        this.wallet = w;
+        this.walletAddress = w?.address;
+        if (w) {
+          this.useOwner(w.address);
+          void this.owner.set(w.address);
+          void this.refresh();
+        }
+      });
+      await connector.prepare();
+      this.walletReady = true;
+    } catch {
+      this.problem = "The wallet could not load. Check the connection and open Wallet again.";
+    }
+  }
+
+  /** Call straight from the click: no await before it. */
+  connectWallet(): void {
+    this.connector?.connect();
+  }
+
+  /** Devnet: test TON from the faucet into the dev wallet. */
+  async fund(): Promise<void> {
+    const dev = this.connector as DevWallet | undefined;
+    if (this.config?.network !== "devnet" || !dev) return;
+    await this.run("Asking the faucet for test TON…", () => dev.fund(), "The faucet sent 100 test TON.");
+  }
+
+  /** The first deposit deploys the escrow and authorises this browser's session key; later ones top up. */
+  deposit(amountText: string): Promise<void> {
+    let amount: bigint;
+    try {
+      amount = parseTonAmount(amountText);
+    } catch (err) {
+      this.problem = err instanceof AmountError ? `Deposit: ${err.message}.` : "Deposit: invalid amount.";
+      return Promise.resolve();
+    }
+    const account = this.account;
+    if (!account) return this.needWallet();
+    const authorised = this.facts?.keyEpoch !== undefined;
+    const before = this.facts?.balance ?? 0n;
+    const tx = authorised ? account.topUpTx(amount) : account.depositTx(this.sessionKey.publicKey, amount);
+    return this.send(
+      tx,
+      authorised ? "Topping up…" : "Depositing and authorising this browser…",
+      async (f) => f.keyEpoch !== undefined && f.balance > before,
+    );
+  }
+
+  close(): Promise<void> {
+    if (!this.account) return this.needWallet();
+    return this.send(this.account.closeTx(), "Closing the escrow…", async (f) => f.unlockAt !== 0);
+  }
+
+  withdraw(): Promise<void> {
+    if (!this.account) return this.needWallet();
+    return this.send(
+      this.account.withdrawTx(),
+      "Withdrawing…",
+      async (f) => f.balance <= EscrowParams.STORAGE_RESERVE,
+    );
+  }
+
+  /** What receipts are bound to, or why the chat cannot ask yet. */
+  terms(): EscrowTerms {
+    if (this.unavailable) throw new EscrowNotReadyError(this.unavailable);
+    if (!this.config || !this.account) {
+      throw new EscrowNotReadyError(
+        "Connect a TON wallet in Wallet, then deposit to your escrow to start asking.",
+      );
+    }
+    const f = this.facts;
+    if (f?.keyEpoch === undefined) {
+      throw new EscrowNotReadyError(
+        "Your escrow has not authorised this browser yet: deposit in Wallet (it deploys the escrow and authorises this browser in one step).",
+      );
+    }
+    if (f.unlockAt !== 0)
+      throw new EscrowNotReadyError("Your escrow is closing: withdraw the rest, or deposit again after.");
+    return { escrow: this.account.address, keyEpoch: f.keyEpoch, network: this.config.globalId };
+  }
+
+  async refresh(): Promise<void> {
+    if (!this.chain || !this.account) return;
+    try {
+      this.facts = await this.chain.read(this.account, this.sessionKey.publicKey);
+      const dev = this.config?.network === "devnet" ? (this.connector as DevWallet | undefined) : undefined;
+      if (dev) this.walletBalance = await dev.balance();
+    } catch {
+      this.notice = "The escrow could not be read just now; retrying with the next action.";
+    }
+  }
+
+  private useOwner(address: string): void {
+    if (!this.config) return;
+    this.account = new EscrowAccount(this.config, Address.parse(address));
+    this.escrowAddress = this.account.address;
+  }
+
+  private needWallet(): Promise<void> {
+    this.problem = "Connect a TON wallet first.";
+    return Promise.resolve();
+  }
+
+  /** Hands the transaction to the wallet at once (no await before), then waits for the escrow to show it. */
+  private send(
+    tx: WalletTransaction,
+    busy: string,
+    done: (f: EscrowFacts) => Promise<boolean>,
+  ): Promise<void> {
+    const wallet = this.wallet;
+    if (!wallet) return this.needWallet();
+    const sent = wallet.sendTransaction(tx);
+    return this.run(busy, async () => {
+      await sent;
+      const account = this.account!;
+      await waitForChain(async () => done(await this.chain!.read(account, this.sessionKey.publicKey)), busy);
+    });
+  }
+
+  private async run(busy: string, work: () => Promise<void>, success?: string): Promise<void> {
+    this.busy = busy;
+    this.problem = undefined;
+    this.notice = undefined;
+    try {
+      await work();
+      if (success) this.notice = success;
+    } catch (err) {
+      this.problem = err instanceof Error ? err.message : "the transaction failed";
+    } finally {
+      this.busy = undefined;
+      await this.refresh();
+    }
+  }
+}

@@ -1,0 +1,209 @@
+import { Address, Cell } from "@ton/core";
+import type { TonClient } from "@ton/ton";
+import { RegistryParams } from "../../contracts/generated/constants";
+import { ProviderEntryContract, registryBodies } from "../../contracts/wrappers/registry";
+import { equalBytes, flatPrice, type KeyPair } from "../../protocol";
+import { type ChainConfig, fetchChainConfig, waitForChain } from "../../web/chain-config";
+import type { DevWallet } from "../../web/dev-wallet";
+import { KvEntry, type SilkDb } from "../../web/page-db";
+import type { Wallet, WalletConnector } from "../../web/wallet";
+import type { AccountGate } from "../account-gate";
+import type { ReceiptStore } from "../receipt-store";
+import type { Settlement, SettlementStatus } from "../settlement";
+import { describeError } from "./page-rules";
+
+/** Sent with a registration: the Registry's minimum plus gas; the entry returns the excess. */
+export const REGISTER_VALUE = RegistryParams.MIN_REGISTER_VALUE + 50_000_000n;
+
+/**
+ * The provider page's chain: the network the server names, the wallet (the devnet's dev wallet or
+ * TON Connect), registration in the Registry, and settlement through the runtime's `Settlement`
+ * (claims are external messages: no TON needed), with the gate that refuses unfunded escrows.
+ */
+export class ProviderChain {
+  config = $state<ChainConfig | undefined>();
+  unavailable = $state<string | undefined>();
+  walletReady = $state(false);
+  walletAddress = $state<string | undefined>();
+  walletBalance = $state<bigint | undefined>();
+  /** The entry as published in the Registry, when it matches this identity key. */
+  registered = $state<{ payout: string; models: string[] } | undefined>();
+  status = $state<SettlementStatus | undefined>();
+  busy = $state<string | undefined>();
+  problem = $state<string | undefined>();
+  notice = $state<string | undefined>();
+
+  settlement: Settlement | undefined;
+  gate: AccountGate | undefined;
+  private client: TonClient | undefined;
+  private connector: WalletConnector | undefined;
+  private wallet: Wallet | undefined;
+  private identity!: KeyPair;
+  private db!: SilkDb;
+
+  /** `onWallet` is told the wallet's address, which becomes the payout address when none is set. */
+  async init(
+    serverUrl: string,
+    db: SilkDb,
+    identity: KeyPair,
+    receipts: ReceiptStore,
+    onWallet: (address: string) => void,
+  ): Promise<void> {
+    this.db = db;
+    this.identity = identity;
+    try {
+      const config = await fetchChainConfig(serverUrl);
+      if (!config) {
+        this.unavailable =
+          "This Silk server names no TON network: receipts are kept here but cannot be claimed.";
+        return;
+      }
+      this.config = config;
+    } catch (err) {
+      this.unavailable = describeError(err);
+      return;
+    }
+    // Loaded after the page's globals are set (`@ton/ton` expects Node's Buffer), and only with a chain.
+    const [{ TonClient }, { connectTon }] = await Promise.all([import("@ton/ton"), import("../ton-chain")]);
+    this.client = new TonClient({ endpoint: this.config.endpoint });
+    ({ settlement: this.settlement, gate: this.gate } = connectTon({
+      endpoint: this.config.endpoint,
+      store: receipts,
+    }));
+    // The dev wallet is ready at once (a key in IndexedDB); TON Connect restores in the background.
+    const wallet = this.prepareWallet(onWallet);
+    if (this.config.network === "devnet") await wallet;
+    await this.refresh();
+  }
+
+  private prepareWallet(onWallet: (address: string) => void): Promise<void> {
+    const config = this.config!;
+    const load = async (): Promise<WalletConnector> =>
+      config.network === "devnet"
+        ? new (await import("../../web/dev-wallet")).DevWallet(
+            config,
+            new KvEntry(this.db, "devnet.wallet-seed"),
+          )
+        : new (await import("../../web/tonconnect-wallet")).TonConnectWallet({ network: config.network });
+    return load()
+      .then(async (connector) => {
+        this.connector = connector;
+        connector.onChange((w) => {
+          this.wallet = w;
+          this.walletAddress = w?.address;
+          if (w) {
+            onWallet(w.address);
+            void this.refresh();
+          }
+        });
+        await connector.prepare();
+        this.walletReady = true;
+      })
+      .catch((err) => {
+        this.problem = `the wallet could not load: ${describeError(err)}`;
+      });
+  }
+
+  /** Call straight from the click. */
+  connectWallet(): void {
+    this.connector?.connect();
+  }
+
+  /** Devnet: test TON from the faucet, enough to register. */
+  fund(): Promise<void> {
+    const dev = this.connector as DevWallet | undefined;
+    if (this.config?.network !== "devnet" || !dev) return Promise.resolve();
+    return this.run("Asking the faucet for test TON…", () => dev.fund(), "The faucet sent 100 test TON.");
+  }
+
+  /**
+   * Publishes this provider in the Registry (deploys its entry, or replaces it): identity key,
+   * payout address, the model and price. The wallet is called straight from the click.
+   */
+  register(o: { payout: string; model: string; price: bigint }): Promise<void> {
+    const config = this.config;
+    const wallet = this.wallet;
+    if (!config?.registry) return this.fail("no Registry is deployed on this network yet");
+    if (!wallet) return this.fail("connect a wallet first: it pays for the registration and owns the entry");
+    const entry = {
+      identityKey: this.identity.publicKey,
+      payout: Address.parse(o.payout),
+      models: [{ modelId: o.model, price: flatPrice(o.price) }],
+    };
+    const payload = registryBodies.register(entry).toBoc().toString("base64");
+    const sent = wallet.sendTransaction({
+      messages: [{ address: config.registry, amount: REGISTER_VALUE, payload }],
+    });
+    return this.run(
+      "Registering in the Registry…",
+      async () => {
+        await sent;
+        await waitForChain(
+          async () => (await this.readEntry())?.models.includes(o.model) === true,
+          "registration",
+        );
+      },
+      "Registered: requesters can find this provider in the on-chain Registry.",
+    );
+  }
+
+  /** Claims every stream worth claiming now, through the runtime's settlement. */
+  claimNow(): Promise<void> {
+    const settlement = this.settlement;
+    if (!settlement) return this.fail("no TON network to claim on");
+    return this.run(
+      "Claiming…",
+      async () => {
+        await settlement.endSession();
+        await settlement.idle();
+        const failed = (await settlement.status()).streams.find((s) => s.pending > 0n && s.lastError);
+        if (failed) throw new Error(`a claim did not go through: ${failed.lastError}`);
+      },
+      "Claimed: the escrows paid your payout address.",
+    );
+  }
+
+  async refresh(): Promise<void> {
+    try {
+      if (this.settlement) this.status = await this.settlement.status();
+      const dev = this.config?.network === "devnet" ? (this.connector as DevWallet | undefined) : undefined;
+      if (dev?.ready) this.walletBalance = await dev.balance();
+      if (this.wallet) this.registered = await this.readEntry();
+    } catch {
+      // the chain is unreachable for a moment: the next refresh tries again
+    }
+  }
+
+  private async readEntry(): Promise<{ payout: string; models: string[] } | undefined> {
+    const config = this.config;
+    if (!config?.registry || !config.entryCode || !this.wallet || !this.client) return undefined;
+    const address = ProviderEntryContract.addressFor(
+      Cell.fromBase64(config.entryCode),
+      Address.parse(config.registry),
+      Address.parse(this.wallet.address),
+    );
+    const found = await this.client.open(ProviderEntryContract.createFromAddress(address)).getEntry();
+    if (!found || !equalBytes(found.entry.identityKey, this.identity.publicKey)) return undefined;
+    return { payout: found.entry.payout.toRawString(), models: found.entry.models.map((m) => m.modelId) };
+  }
+
+  private fail(message: string): Promise<void> {
+    this.problem = message;
+    return Promise.resolve();
+  }
+
+  private async run(busy: string, work: () => Promise<void>, success: string): Promise<void> {
+    this.busy = busy;
+    this.problem = undefined;
+    this.notice = undefined;
+    try {
+      await work();
+      this.notice = success;
+    } catch (err) {
+      this.problem = describeError(err);
+    } finally {
+      this.busy = undefined;
+      await this.refresh();
+    }
+  }
+}

@@ -1,0 +1,170 @@
+import { Address } from "@ton/core";
+import type { TonClient } from "@ton/ton";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Devnet } from "../../contracts/devnet";
+import { EscrowParams } from "../../contracts/generated/constants";
+import { Escrow } from "../../contracts/wrappers/escrow";
+import { cleanup } from "../signaling/helpers";
+import { buildPages } from "./build-pages";
+import {
+  fundClientEscrow,
+  lastLt,
+  startChainServer,
+  text,
+  tonOf,
+  transactionsSince,
+  waitForText,
+} from "./chain-server";
+import { launchChromium } from "./chromium";
+import { openReady, screenshot, seriousA11yViolations } from "./page-checks";
+
+/**
+ * The pages on chain: the real server with the devnet behind `/api/config` and `/ton`, a provider
+ * page (test engine build) that registers in the Registry and claims, a client page that funds its
+ * escrow from the faucet through the dev wallet, asks, closes and withdraws. Every amount is read
+ * back from the chain's transactions.
+ */
+const PRICE = 1_000_000n; // nanoTON per token: a few tokens are worth more than a claim's minimum
+let url: string;
+let devnet: Devnet;
+let chain: TonClient;
+let browser: Browser;
+
+beforeAll(async () => {
+  const dir = await buildPages({ testEngine: true });
+  ({ url, devnet, client: chain } = await startChainServer(dir, 5));
+  browser = await launchChromium();
+}, 180_000);
+afterAll(async () => {
+  await browser?.close();
+  await cleanup();
+  await devnet?.close();
+});
+
+describe("the pages on the devnet", () => {
+  let provider: Page;
+  let client: Page;
+
+  it("the provider page takes test TON, registers in the Registry and serves", async () => {
+    provider = await (await browser.newContext()).newPage();
+    provider.on("pageerror", (e) => console.error("provider page error:", e.message));
+    await openReady(provider, `${url}/provider`);
+    expect(await text(provider, "network")).toBe("devnet");
+    const wallet = (await text(provider, "wallet-address"))!;
+    expect(await provider.getByLabel("Payout address").inputValue()).toBe(wallet);
+    await provider.getByLabel("Price, nanoTON per token").fill(PRICE.toString());
+    await provider.getByLabel("Price, nanoTON per token").dispatchEvent("change");
+    await provider.getByRole("button", { name: "Load", exact: true }).click();
+    await provider.getByTestId("loaded-model").waitFor();
+    await screenshot(provider, "provider-devnet-unregistered");
+    expect(await seriousA11yViolations(provider)).toEqual([]);
+
+    await provider.getByRole("button", { name: "Get 100 test TON" }).click();
+    await waitForText(provider, "wallet-balance", (s) => tonOf(s) === 100_000_000_000n);
+    await provider.getByRole("button", { name: "Register in the Registry" }).click();
+    await waitForText(provider, "registry-state", (s) => s.startsWith("Registered"));
+    expect(await text(provider, "registry-state")).toContain("test-model");
+    await provider.getByRole("button", { name: "Start serving" }).click();
+    await waitForText(provider, "serving-state", (s) => s.startsWith("Serving"));
+  }, 90_000);
+
+  it("the client cannot ask before it deposits, and is told what to do", async () => {
+    client = await (await browser.newContext()).newPage();
+    client.on("pageerror", (e) => console.error("client page error:", e.message));
+    await openReady(client, `${url}/`);
+    await client.locator("select option", { hasText: "test-model" }).waitFor({ state: "attached" });
+    await client.getByRole("textbox", { name: "Your question" }).fill("hello before paying");
+    await client.keyboard.press("Enter");
+    await client
+      .getByText(/deposit in Wallet/)
+      .first()
+      .waitFor();
+  }, 60_000);
+
+  it("funds its escrow from the faucet, asks, and the provider's claim pays exactly the receipt less the fees", async () => {
+    await fundClientEscrow(client, "5");
+    const escrowAddress = Address.parse((await text(client, "escrow-address"))!);
+    const escrow = chain.open(Escrow.createFromAddress(escrowAddress));
+    expect(tonOf(await text(client, "escrow-balance"))).toBe(await chain.getBalance(escrowAddress));
+    await screenshot(client, "client-devnet-funded");
+    expect(await seriousA11yViolations(client)).toEqual([]);
+
+    await client.getByLabel("Answer tokens").fill(PRICE.toString());
+    await client.getByLabel("Prompt tokens").fill(PRICE.toString());
+    await client.getByRole("button", { name: "Save prices" }).click();
+    await client.getByRole("textbox", { name: "Your question" }).fill("a question worth paying for");
+    await client.keyboard.press("Enter");
+    await client.getByTestId("answer-stats").last().waitFor({ timeout: 30_000 });
+    const signed = tonOf(await waitForText(client, "meter", (s) => tonOf(s) > 0n));
+    expect(signed).toBeGreaterThan(EscrowParams.MIN_CLAIM);
+
+    // The provider claims; nothing was claimed before (below the threshold, session still open).
+    const payout = Address.parse((await text(provider, "wallet-address"))!);
+    const epoch = (await escrow.getKey(await sessionKeyOf(client)))!.epoch;
+    expect(await escrow.getPaid(epoch, payout)).toBe(0n);
+    const [escrowBefore, payoutBefore, payoutLt, escrowLt] = [
+      await chain.getBalance(escrowAddress),
+      await chain.getBalance(payout),
+      await lastLt(chain, payout),
+      await lastLt(chain, escrowAddress),
+    ];
+    await waitForText(provider, "earned", (s) => tonOf(s) === signed);
+    await provider.getByRole("button", { name: "Claim now" }).click();
+    await waitForText(provider, "settled", (s) => tonOf(s) === signed);
+    expect(tonOf(await text(provider, "pending"))).toBe(0n);
+    expect(await escrow.getPaid(epoch, payout)).toBe(signed);
+
+    const [claimTx, ...moreClaims] = await transactionsSince(chain, escrowAddress, escrowLt);
+    expect(moreClaims).toEqual([]);
+    // The escrow paid exactly the receipt, plus its own storage rent for the time since its last
+    // transaction; out of the receipt came the claim's fees (gas, import, forward: the provider
+    // held no TON), the payout message, and the payout wallet's own receiving fee.
+    const d = claimTx!.description;
+    if (d.type !== "generic") throw new Error("unexpected claim transaction");
+    const rent = d.storagePhase?.storageFeesCollected ?? 0n;
+    expect(escrowBefore - (await chain.getBalance(escrowAddress))).toBe(signed + rent);
+    const out = claimTx!.outMessages.get(0)!;
+    if (out.info.type !== "internal") throw new Error("the claim sent no internal message");
+    const claimFees = claimTx!.totalFees.coins - rent + out.info.forwardFee;
+    expect(out.info.value.coins + claimFees).toBe(signed);
+    const [receiveTx, ...others] = await transactionsSince(chain, payout, payoutLt);
+    expect(others).toEqual([]);
+    expect((await chain.getBalance(payout)) - payoutBefore).toBe(
+      signed - claimFees - receiveTx!.totalFees.coins,
+    );
+    await screenshot(provider, "provider-devnet-claimed");
+    expect(await seriousA11yViolations(provider)).toEqual([]);
+  }, 120_000);
+
+  it("the client closes its escrow and, after the delay, withdraws the rest", async () => {
+    const escrowAddress = Address.parse((await text(client, "escrow-address"))!);
+    await client.getByRole("button", { name: "Close escrow" }).click();
+    await client.getByTestId("closing").waitFor({ timeout: 30_000 });
+    await screenshot(client, "client-devnet-closing");
+    expect(await seriousA11yViolations(client)).toEqual([]);
+    const withdraw = client.getByRole("button", { name: "Withdraw" });
+    await expect.poll(() => withdraw.isEnabled(), { timeout: 20_000 }).toBe(true);
+    await withdraw.click();
+    await expect
+      .poll(() => chain.getBalance(escrowAddress), { timeout: 30_000 })
+      .toBe(EscrowParams.STORAGE_RESERVE);
+  }, 90_000);
+});
+
+/** The session key the client page authorised, read from its IndexedDB. */
+async function sessionKeyOf(page: Page): Promise<Uint8Array> {
+  const secret = await page.evaluate(
+    () =>
+      new Promise<number[]>((resolve, reject) => {
+        const open = indexedDB.open("silk");
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const req = open.result.transaction("kv").objectStore("kv").get("client.session-key");
+          req.onsuccess = () => resolve(Array.from(req.result as Uint8Array));
+        };
+      }),
+  );
+  const { keyPairFromSecret } = await import("../../protocol");
+  return keyPairFromSecret(new Uint8Array(secret)).publicKey;
+}
