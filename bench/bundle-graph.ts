@@ -63,9 +63,15 @@ export function entryChunk(graph: ChunkGraph, suffix: string): ChunkFacts {
 /**
  * What a lazy import adds once `loaded` is there: the chunk whose facade module's path ends with
  * `suffix`, everything it imports statically or dynamically (a lazy chunk's own lazy imports count
- * as its), minus what is already loaded. Adds what it counts to `loaded`.
+ * as its, except those that start another measured group: `stops`), minus what is already loaded.
+ * Adds what it counts to `loaded`.
  */
-export function lazyGroup(graph: ChunkGraph, suffix: string, loaded: Set<string>): Set<string> {
+export function lazyGroup(
+  graph: ChunkGraph,
+  suffix: string,
+  loaded: Set<string>,
+  stops: readonly string[] = [],
+): Set<string> {
   const start = [...graph.values()].find((c) => !c.isEntry && c.facadeModuleId?.endsWith(suffix));
   if (!start) throw new Error(`no lazy chunk for ${suffix}`);
   const group = new Set<string>();
@@ -73,7 +79,11 @@ export function lazyGroup(graph: ChunkGraph, suffix: string, loaded: Set<string>
     if (loaded.has(f) || group.has(f)) return;
     group.add(f);
     const c = graph.get(f);
-    for (const next of [...(c?.imports ?? []), ...(c?.dynamicImports ?? [])]) visit(next);
+    for (const next of c?.imports ?? []) visit(next);
+    for (const next of c?.dynamicImports ?? []) {
+      const facade = graph.get(next)?.facadeModuleId ?? "";
+      if (!stops.some((s) => s !== suffix && facade.endsWith(s))) visit(next);
+    }
   };
   visit(start.fileName);
   for (const f of group) loaded.add(f);

@@ -74,8 +74,9 @@ function measure(graph: ChunkGraph, entry: string, lazy: Record<string, string[]
   const firstFiles = staticClosure(graph, entryChunk(graph, entry).fileName);
   const loaded = new Set(firstFiles);
   const groups: Record<string, Set<string>> = {};
+  const stops = Object.values(lazy).flat();
   for (const [name, suffixes] of Object.entries(lazy)) {
-    groups[name] = new Set(suffixes.flatMap((s) => [...lazyGroup(graph, s, loaded)]));
+    groups[name] = new Set(suffixes.flatMap((s) => [...lazyGroup(graph, s, loaded, stops)]));
   }
   return { first: sizeOf(graph, firstFiles), lazy: groups, graph, firstFiles };
 }
