@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -58,6 +58,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 let silk: ChildProcess;
 let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 let output = "";
+let devnetDir: string;
+let staticDir: string;
 let url: string;
 let devnetEndpoint: string;
 let chain: TonClient;
@@ -66,8 +68,9 @@ let browser: Browser;
 const journal: Record<string, unknown> = {};
 
 beforeAll(async () => {
-  const staticDir = await buildPages({ testEngine: true });
+  staticDir = await buildPages({ testEngine: true });
   const [port, devnetPort] = [await freePort(), await freePort()];
+  devnetDir = mkdtempSync(join(tmpdir(), "silk-journey-devnet-"));
   // A process group of its own, so the test can press "Ctrl-C" the way a terminal does.
   silk = spawn(process.execPath, ["--import", "tsx", "silk.ts"], {
     cwd: root,
@@ -77,7 +80,7 @@ beforeAll(async () => {
       ...process.env,
       PORT: String(port),
       DEVNET_PORT: String(devnetPort),
-      DEVNET_DIR: mkdtempSync(join(tmpdir(), "silk-journey-devnet-")),
+      DEVNET_DIR: devnetDir,
       ESCROW_CLOSE_DELAY: String(CLOSE_DELAY),
       STATIC_DIR: staticDir,
     },
@@ -108,6 +111,7 @@ afterAll(async () => {
   );
   await browser?.close();
   if (silk && silk.exitCode === null && silk.signalCode === null) process.kill(-silk.pid!, "SIGKILL");
+  for (const dir of [devnetDir, staticDir]) if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 describe("the journey: npm start, a provider tab, a client tab, TON in and out", () => {
