@@ -1,5 +1,5 @@
 /**
- * CLI: `npm run signaling -- --port 8787` (or `tsx signaling/main.ts`). Configuration comes from
+ * CLI: `npm run signaling -- --port 8787` (or `node --import tsx signaling/main.ts`). Configuration comes from
  * the environment and flags (see README.md); SIGINT/SIGTERM shut down gracefully.
  */
 import { ConfigError, loadConfig } from "./config";

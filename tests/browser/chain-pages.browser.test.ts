@@ -7,17 +7,19 @@ import { EscrowParams } from "../../contracts/generated/constants";
 import { Escrow } from "../../contracts/wrappers/escrow";
 import { cleanup } from "../signaling/helpers";
 import { buildPages } from "./build-pages";
+import { auditClaims, lastLt, transactionsSince } from "./chain-audit";
 import {
   fundClientEscrow,
-  lastLt,
+  openPage,
+  serveFromProviderPage,
+  sessionKeyOf,
   startChainServer,
   text,
   tonOf,
-  transactionsSince,
   waitForText,
 } from "./chain-server";
 import { launchChromium } from "./chromium";
-import { openReady, screenshot, seriousA11yViolations } from "./page-checks";
+import { screenshot, seriousA11yViolations } from "./page-checks";
 
 /**
  * The pages on chain: the real server with the devnet behind `/api/config` and `/ton`, a provider
@@ -47,32 +49,23 @@ describe("the pages on the devnet", () => {
   let client: Page;
 
   it("the provider page takes test TON, registers in the Registry and serves", async () => {
-    provider = await (await browser.newContext()).newPage();
-    provider.on("pageerror", (e) => console.error("provider page error:", e.message));
-    await openReady(provider, `${url}/provider`);
+    provider = await openPage(browser, `${url}/provider`, "provider");
     expect(await text(provider, "network")).toBe("devnet");
     const wallet = (await text(provider, "wallet-address"))!;
     expect(await provider.getByLabel("Payout address").inputValue()).toBe(wallet);
-    await provider.getByLabel("Price, nanoTON per token").fill(PRICE.toString());
-    await provider.getByLabel("Price, nanoTON per token").dispatchEvent("change");
-    await provider.getByRole("button", { name: "Load", exact: true }).click();
-    await provider.getByTestId("loaded-model").waitFor();
-    await screenshot(provider, "provider-devnet-unregistered");
-    expect(await seriousA11yViolations(provider)).toEqual([]);
-
-    await provider.getByRole("button", { name: "Get 100 test TON" }).click();
-    await waitForText(provider, "wallet-balance", (s) => tonOf(s) === 100_000_000_000n);
-    await provider.getByRole("button", { name: "Register in the Registry" }).click();
-    await waitForText(provider, "registry-state", (s) => s.startsWith("Registered"));
+    await serveFromProviderPage(provider, {
+      price: PRICE,
+      register: true,
+      beforeRegistering: async () => {
+        await screenshot(provider, "provider-devnet-unregistered");
+        expect(await seriousA11yViolations(provider)).toEqual([]);
+      },
+    });
     expect(await text(provider, "registry-state")).toContain("test-model");
-    await provider.getByRole("button", { name: "Start serving" }).click();
-    await waitForText(provider, "serving-state", (s) => s.startsWith("Serving"));
   }, 90_000);
 
   it("the client cannot ask before it deposits, and is told what to do", async () => {
-    client = await (await browser.newContext()).newPage();
-    client.on("pageerror", (e) => console.error("client page error:", e.message));
-    await openReady(client, `${url}/`);
+    client = await openPage(browser, `${url}/`, "client");
     await client.locator("select option", { hasText: "test-model" }).waitFor({ state: "attached" });
     await client.getByRole("textbox", { name: "Your question" }).fill("hello before paying");
     await client.keyboard.press("Enter");
@@ -115,23 +108,19 @@ describe("the pages on the devnet", () => {
     expect(tonOf(await text(provider, "pending"))).toBe(0n);
     expect(await escrow.getPaid(epoch, payout)).toBe(signed);
 
-    const [claimTx, ...moreClaims] = await transactionsSince(chain, escrowAddress, escrowLt);
-    expect(moreClaims).toEqual([]);
     // The escrow paid exactly the receipt, plus its own storage rent for the time since its last
     // transaction; out of the receipt came the claim's fees (gas, import, forward: the provider
     // held no TON), the payout message, and the payout wallet's own receiving fee.
-    const d = claimTx!.description;
-    if (d.type !== "generic") throw new Error("unexpected claim transaction");
-    const rent = d.storagePhase?.storageFeesCollected ?? 0n;
-    expect(escrowBefore - (await chain.getBalance(escrowAddress))).toBe(signed + rent);
-    const out = claimTx!.outMessages.get(0)!;
-    if (out.info.type !== "internal") throw new Error("the claim sent no internal message");
-    const claimFees = claimTx!.totalFees.coins - rent + out.info.forwardFee;
-    expect(out.info.value.coins + claimFees).toBe(signed);
+    const escrowTxs = await transactionsSince(chain, escrowAddress, escrowLt);
+    const [claim, ...moreClaims] = auditClaims(escrowTxs, payout);
+    expect(moreClaims).toEqual([]);
+    expect(escrowTxs).toHaveLength(1);
+    expect(claim!.receipt.amount).toBe(signed);
+    expect(escrowBefore - (await chain.getBalance(escrowAddress))).toBe(signed + claim!.rent);
     const [receiveTx, ...others] = await transactionsSince(chain, payout, payoutLt);
     expect(others).toEqual([]);
     expect((await chain.getBalance(payout)) - payoutBefore).toBe(
-      signed - claimFees - receiveTx!.totalFees.coins,
+      signed - claim!.claimFees - receiveTx!.totalFees.coins,
     );
     await screenshot(provider, "provider-devnet-claimed");
     expect(await seriousA11yViolations(provider)).toEqual([]);
@@ -151,20 +140,3 @@ describe("the pages on the devnet", () => {
       .toBe(EscrowParams.STORAGE_RESERVE);
   }, 90_000);
 });
-
-/** The session key the client page authorised, read from its IndexedDB. */
-async function sessionKeyOf(page: Page): Promise<Uint8Array> {
-  const secret = await page.evaluate(
-    () =>
-      new Promise<number[]>((resolve, reject) => {
-        const open = indexedDB.open("silk");
-        open.onerror = () => reject(open.error);
-        open.onsuccess = () => {
-          const req = open.result.transaction("kv").objectStore("kv").get("client.session-key");
-          req.onsuccess = () => resolve(Array.from(req.result as Uint8Array));
-        };
-      }),
-  );
-  const { keyPairFromSecret } = await import("../../protocol");
-  return keyPairFromSecret(new Uint8Array(secret)).publicKey;
-}

@@ -1,9 +1,10 @@
-import type { Address, Transaction } from "@ton/core";
 import { TonClient } from "@ton/ton";
-import type { Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { type Devnet, startDevnet } from "../../contracts/devnet";
 import { DEVNET_MOUNT, devnetPageConfig } from "../../contracts/page-config";
+import { keyPairFromSecret } from "../../protocol";
 import { startServer } from "../signaling/helpers";
+import { openReady } from "./page-checks";
 
 /**
  * The real signaling server with the devnet mounted at `/ton` and `/api/config` naming it, as
@@ -52,17 +53,60 @@ export async function fundClientEscrow(page: Page, amount = "5"): Promise<void> 
   await waitForText(page, "key-state", (s) => s.startsWith("authorised"));
 }
 
-/** Transactions of `address` newer than `afterLt`, oldest first. */
-export async function transactionsSince(
-  client: TonClient,
-  address: Address,
-  afterLt: bigint,
-): Promise<Transaction[]> {
-  const txs = await client.getTransactions(address, { limit: 50 });
-  return txs.filter((t) => t.lt > afterLt).reverse();
+/** A page in a fresh browser context (its own IndexedDB), loaded and ready; page errors are logged. */
+export async function openPage(browser: Browser, url: string, label: string): Promise<Page> {
+  const page = await (await browser.newContext()).newPage();
+  page.on("pageerror", (e) => console.error(`${label} page error:`, e.message));
+  await openReady(page, url);
+  return page;
 }
 
-export async function lastLt(client: TonClient, address: Address): Promise<bigint> {
-  const [tx] = await client.getTransactions(address, { limit: 1 });
-  return tx?.lt ?? 0n;
+/**
+ * On the provider page: set the price (when given), load the test model, and (with `register`) take
+ * test TON and register in the Registry; then start serving.
+ */
+export async function serveFromProviderPage(
+  page: Page,
+  opts: { price?: bigint; register?: boolean; beforeRegistering?: () => Promise<void> } = {},
+): Promise<void> {
+  if (opts.price !== undefined) {
+    const price = page.getByLabel("Price, nanoTON per token");
+    await price.fill(opts.price.toString());
+    await price.dispatchEvent("change");
+  }
+  await page.getByRole("button", { name: "Load", exact: true }).click();
+  await page.getByTestId("loaded-model").waitFor();
+  await opts.beforeRegistering?.();
+  if (opts.register) {
+    await page.getByRole("button", { name: "Get 100 test TON" }).click();
+    await waitForText(page, "wallet-balance", (s) => tonOf(s) === 100_000_000_000n);
+    await page.getByRole("button", { name: "Register in the Registry" }).click();
+    await waitForText(page, "registry-state", (s) => s.startsWith("Registered"));
+  }
+  await page.getByRole("button", { name: "Start serving" }).click();
+  await waitForText(page, "serving-state", (s) => s.startsWith("Serving"));
+}
+
+/** One object store of the page's IndexedDB (`silk`): the value under `key`, or every row without one. */
+export function idbRead<T>(page: Page, store: string, key?: string): Promise<T> {
+  return page.evaluate(
+    ([name, k]) =>
+      new Promise<T>((resolve, reject) => {
+        const open = indexedDB.open("silk");
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const objects = open.result.transaction(name!).objectStore(name!);
+          const req = k === undefined ? objects.getAll() : objects.get(k);
+          req.onerror = () => reject(req.error);
+          req.onsuccess = () => resolve(req.result as T);
+        };
+      }),
+    [store, key] as const,
+  );
+}
+
+/** The session key the client page authorised in its escrow, from its IndexedDB. */
+export async function sessionKeyOf(page: Page): Promise<Uint8Array> {
+  const secret = await idbRead<Uint8Array>(page, "kv", "client.session-key");
+  return keyPairFromSecret(new Uint8Array(Object.values(secret))).publicKey;
 }

@@ -5,9 +5,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Devnet } from "../../contracts/devnet";
 import { cleanup } from "../signaling/helpers";
 import { buildPages } from "./build-pages";
-import { fundClientEscrow, startChainServer } from "./chain-server";
+import {
+  fundClientEscrow,
+  openPage,
+  serveFromProviderPage,
+  startChainServer,
+  text,
+  tonOf,
+  waitForText,
+} from "./chain-server";
 import { launchChromium } from "./chromium";
-import { openReady, screenshot, seriousA11yViolations } from "./page-checks";
+import { screenshot, seriousA11yViolations } from "./page-checks";
 import { TELEGRAM_LIGHT_THEME, TELEGRAM_THEME, telegramDoubleScript } from "./telegram-double";
 
 /**
@@ -35,25 +43,6 @@ afterAll(async () => {
   await devnet?.close();
 });
 
-/** The text of the last element with this test id. */
-const text = (page: Page, testId: string) => page.getByTestId(testId).last().textContent();
-const tonOf = (s: string | null) => {
-  const m = /([\d.]+) TON/.exec(s ?? "");
-  if (!m) throw new Error(`no TON amount in ${s}`);
-  const [whole, frac = ""] = m[1]!.split(".");
-  return BigInt(whole!) * 1_000_000_000n + BigInt(frac.padEnd(9, "0"));
-};
-
-async function waitForText(page: Page, testId: string, ok: (s: string) => boolean, timeout = 20_000) {
-  const start = Date.now();
-  for (;;) {
-    const s = (await text(page, testId)) ?? "";
-    if (ok(s)) return s;
-    if (Date.now() - start > timeout) throw new Error(`${testId} never satisfied the condition; last: ${s}`);
-    await page.waitForTimeout(100);
-  }
-}
-
 async function ask(page: Page, question: string, answers: number) {
   await page.getByRole("textbox", { name: "Your question" }).fill(question);
   await page.keyboard.press("Enter");
@@ -68,20 +57,13 @@ describe("a whole conversation between the provider page and the web client", ()
   let client: Page;
 
   it("the provider loads the model and serves", async () => {
-    provider = await (await browser.newContext()).newPage();
-    provider.on("pageerror", (e) => console.error("provider page error:", e.message));
-    await openReady(provider, `${url}/provider`);
+    provider = await openPage(browser, `${url}/provider`, "provider");
     expect(await text(provider, "adapter")).toBe("scripted test engine");
-    await provider.getByRole("button", { name: "Load", exact: true }).click();
-    await provider.getByTestId("loaded-model").waitFor();
-    await provider.getByRole("button", { name: "Start serving" }).click();
-    await waitForText(provider, "serving-state", (s) => s.startsWith("Serving"));
+    await serveFromProviderPage(provider);
   });
 
   it("the client funds its escrow, asks, gets streamed Markdown back, sanitised, with tokens, cost and a moving meter", async () => {
-    client = await (await browser.newContext()).newPage();
-    client.on("pageerror", (e) => console.error("client page error:", e.message));
-    await openReady(client, `${url}/`);
+    client = await openPage(browser, `${url}/`, "client");
     await client.locator("select option", { hasText: "test-model" }).waitFor({ state: "attached" });
     expect(await text(client, "meter")).toBe("0 TON");
     await fundClientEscrow(client);
