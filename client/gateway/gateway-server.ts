@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import * as v from "valibot";
@@ -71,7 +72,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
 }
 
 async function handle(o: GatewayOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  if (o.apiKey && req.headers.authorization !== `Bearer ${o.apiKey}`) {
+  if (o.apiKey && !sameSecret(req.headers.authorization ?? "", `Bearer ${o.apiKey}`)) {
     throw new HttpError(401, "invalid_request_error", "invalid_api_key", "missing or wrong API key");
   }
   const path = new URL(req.url ?? "/", "http://x").pathname.replace(/\/+$/, "");
@@ -129,6 +130,13 @@ async function completions(o: GatewayOptions, req: IncomingMessage, res: ServerR
     );
   }
   res.end();
+}
+
+/** Compares in constant time, so the key cannot be guessed byte by byte from response times. */
+function sameSecret(given: string, expected: string): boolean {
+  const a = createHash("sha256").update(given).digest();
+  const b = createHash("sha256").update(expected).digest();
+  return timingSafeEqual(a, b);
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<string> {

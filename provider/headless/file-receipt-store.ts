@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import type { SignedReceipt } from "../../protocol";
+import { decodeSignedReceipt, type SignedReceipt, streamId } from "../../protocol";
 import { MemoryReceiptStore, type ReceiptStore, type StreamRecord } from "../receipt-store";
 
 /**
@@ -18,18 +18,7 @@ export class FileReceiptStore implements ReceiptStore {
   private readonly memory: MemoryReceiptStore;
 
   constructor(private readonly path: string) {
-    const stored = existsSync(path)
-      ? (JSON.parse(readFileSync(path, "utf8")) as Record<string, StoredRecord>)
-      : {};
-    this.memory = new MemoryReceiptStore(
-      Date.now,
-      Object.entries(stored).map(([id, r]) => ({
-        id,
-        latest: r.latest,
-        claimed: BigInt(r.claimed),
-        updatedAt: r.updatedAt,
-      })),
-    );
+    this.memory = new MemoryReceiptStore(Date.now, existsSync(path) ? readRecords(path) : []);
   }
 
   async put(signed: SignedReceipt): Promise<"stored" | "older"> {
@@ -59,5 +48,21 @@ export class FileReceiptStore implements ReceiptStore {
     const tmp = `${this.path}.tmp`;
     writeFileSync(tmp, JSON.stringify(out, null, 2), { mode: 0o600 });
     renameSync(tmp, this.path);
+  }
+}
+
+/** Reads and checks the file: a damaged one is a clear error naming it, never a half-read store. */
+function readRecords(path: string): StreamRecord[] {
+  try {
+    const stored = JSON.parse(readFileSync(path, "utf8")) as Record<string, StoredRecord>;
+    return Object.entries(stored).map(([id, r]) => {
+      const record = { id, latest: r.latest, claimed: BigInt(r.claimed), updatedAt: Number(r.updatedAt) };
+      if (streamId(decodeSignedReceipt(record.latest).receipt) !== id)
+        throw new Error("stream id does not match its receipt");
+      return record;
+    });
+  } catch (err) {
+    const why = err instanceof Error ? err.message : "unreadable";
+    throw new Error(`the receipts file ${path} is damaged (${why}); restore it from a backup before serving`);
   }
 }

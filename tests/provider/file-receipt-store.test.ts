@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Address } from "@ton/core";
@@ -32,5 +32,13 @@ describe("the headless provider's file receipt store", () => {
     expect(latestReceipt(record!).receipt.amount).toBe(200n);
     expect(record?.claimed).toBe(100n);
     expect(readFileSync(path, "utf8")).not.toContain(key.secretKey.toString());
+  });
+
+  it("refuses a damaged file with a clear error instead of starting half-empty", () => {
+    const path = join(mkdtempSync(join(tmpdir(), "silk-receipts-")), "receipts.json");
+    writeFileSync(path, '{"x": {"latest": "not a receipt", "claimed": "0", "updatedAt": 1}}');
+    expect(() => new FileReceiptStore(path)).toThrow(/receipts file .* is damaged/);
+    writeFileSync(path, "{ truncated");
+    expect(() => new FileReceiptStore(path)).toThrow(/is damaged/);
   });
 });
