@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { BPS } from "../../protocol";
 import type {
   Candidate,
@@ -13,6 +14,7 @@ import { FAILURE, HEARTBEAT, REGISTER, RELEASE, RESERVE, RESERVE_BEST, UNREGISTE
 /** The node-redis commands the directory uses; a connected `createClient()` satisfies it. */
 export interface RedisClient {
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  evalSha(sha1: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
   set(key: string, value: string, options: { expiration: { type: "PX"; value: number } }): Promise<unknown>;
   getDel(key: string): Promise<unknown>;
   zAdd(key: string, member: { score: number; value: string }): Promise<unknown>;
@@ -54,10 +56,23 @@ export class RedisDirectory implements ProviderDirectory {
     this.sessionTtlMs = options.sessionTtlMs ?? 24 * 3600_000;
   }
 
+  /**
+   * Runs a script by its SHA1 (EVALSHA), so each call sends a few bytes instead of the script;
+   * after a Redis restart or SCRIPT FLUSH, EVAL sends it once and caches it again.
+   */
+  private async run(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown> {
+    try {
+      return await this.client.evalSha(sha1Of(script), options);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith("NOSCRIPT")) throw err;
+      return this.client.eval(script, options);
+    }
+  }
+
   async register(record: ProviderRecord, now: number): Promise<void> {
     const fields = { ...recordToFields(record), seenAt: String(now) };
     const pairs = Object.entries(fields).flat();
-    await this.client.eval(REGISTER, {
+    await this.run(REGISTER, {
       keys: [this.pkey(record.identityKey), this.prefix],
       arguments: [
         String(this.entryTtlMs),
@@ -69,7 +84,7 @@ export class RedisDirectory implements ProviderDirectory {
   }
 
   async unregister(identityKey: string, socketId: string): Promise<boolean> {
-    const r = await this.client.eval(UNREGISTER, {
+    const r = await this.run(UNREGISTER, {
       keys: [this.pkey(identityKey), this.prefix],
       arguments: [socketId, identityKey],
     });
@@ -77,7 +92,7 @@ export class RedisDirectory implements ProviderDirectory {
   }
 
   async heartbeat(identityKey: string, socketId: string, load: number, now: number): Promise<boolean> {
-    const r = await this.client.eval(HEARTBEAT, {
+    const r = await this.run(HEARTBEAT, {
       keys: [this.pkey(identityKey), this.prefix],
       arguments: [socketId, String(load), String(now), String(this.entryTtlMs), identityKey],
     });
@@ -93,7 +108,7 @@ export class RedisDirectory implements ProviderDirectory {
   }
 
   async reserve(identityKey: string, socketId: string, now: number): Promise<boolean> {
-    const r = await this.client.eval(RESERVE, {
+    const r = await this.run(RESERVE, {
       keys: [this.pkey(identityKey), this.prefix],
       arguments: [socketId, String(now), identityKey],
     });
@@ -101,7 +116,7 @@ export class RedisDirectory implements ProviderDirectory {
   }
 
   async reserveBest(request: PickRequest): Promise<Candidate | undefined> {
-    const reply = await this.client.eval(RESERVE_BEST, {
+    const reply = await this.run(RESERVE_BEST, {
       // The first key only routes the script; the index keys all live under the prefix.
       keys: [this.k("fx"), this.prefix],
       arguments: [
@@ -122,14 +137,14 @@ export class RedisDirectory implements ProviderDirectory {
   }
 
   async release(identityKey: string, socketId: string): Promise<void> {
-    await this.client.eval(RELEASE, {
+    await this.run(RELEASE, {
       keys: [this.pkey(identityKey), this.prefix],
       arguments: [socketId, identityKey],
     });
   }
 
   async recordFailure(identityKey: string, socketId: string, now: number): Promise<void> {
-    await this.client.eval(FAILURE, {
+    await this.run(FAILURE, {
       keys: [this.pkey(identityKey), this.prefix],
       arguments: [socketId, String(now), identityKey],
     });
@@ -188,4 +203,14 @@ export class RedisDirectory implements ProviderDirectory {
   private k(suffix: string): string {
     return this.prefix + suffix;
   }
+}
+
+const shas = new Map<string, string>();
+function sha1Of(script: string): string {
+  let sha = shas.get(script);
+  if (!sha) {
+    sha = createHash("sha1").update(script).digest("hex");
+    shas.set(script, sha);
+  }
+  return sha;
 }
