@@ -9,6 +9,7 @@ import {
   type KeyPair,
   type MaxPrice,
   NETWORK_ID,
+  priceFits,
 } from "../../protocol";
 import { completionFromResult, streamChunks } from "./completion-stream";
 import { NoProviderError, ProviderError, ProviderLostError } from "./errors";
@@ -85,6 +86,9 @@ export interface Attempt {
 
 class Client implements SilkClient {
   private readonly sessions = new Map<string, Promise<RequesterSession>>();
+  private readonly byPayout = new Map<string, RequesterSession>();
+  /** Sessions open one at a time, so two models served by one provider end up on one session. */
+  private opening: Promise<unknown> = Promise.resolve();
   private readonly account: PaymentAccount;
   private readonly interrupts = new Set<AbortController>();
   readonly chat: SilkClient["chat"];
@@ -203,11 +207,26 @@ class Client implements SilkClient {
     if (existing) {
       return existing.then((s) => (s.isOpen ? s : this.openFresh(model, exclude)));
     }
+    // A provider already connected that serves this model too: same session, same receipt stream.
+    for (const s of this.byPayout.values()) {
+      const price = s.prices.get(model);
+      if (
+        s.isOpen &&
+        price &&
+        priceFits(price, this.opts.maxPrice) &&
+        !exclude.includes(encodePublicKey(s.providerKey))
+      ) {
+        const reused = Promise.resolve(s);
+        this.sessions.set(model, reused);
+        return reused;
+      }
+    }
     return this.openFresh(model, exclude);
   }
 
   private openFresh(model: string, exclude: readonly string[]): Promise<RequesterSession> {
-    const opening = this.open(model, [...exclude]);
+    const opening = this.opening.then(() => this.open(model, [...exclude]));
+    this.opening = opening.catch(() => undefined);
     this.sessions.set(model, opening);
     opening.catch(() => this.sessions.delete(model));
     return opening;
@@ -228,6 +247,13 @@ class Client implements SilkClient {
         if (err instanceof SignalingError) throw new NoProviderError(err.code, err.message);
         throw err;
       }
+      // One session per payout address: two would sign rival cumulative receipts on one stream.
+      const payoutKey = Address.parse(grant.provider.payout).toRawString();
+      const existing = this.byPayout.get(payoutKey);
+      if (existing?.isOpen && existing.prices.has(model)) {
+        this.signaling.endSession(grant.sessionId, "already connected to this provider");
+        return existing;
+      }
       try {
         const peer = await connectPeer({
           signaling: this.signaling,
@@ -246,7 +272,7 @@ class Client implements SilkClient {
           sessionKey: this.opts.sessionKey,
         });
         secure.onClose(() => this.signaling.endSession(grant.sessionId, "closed"));
-        return await RequesterSession.open(secure, {
+        const session = await RequesterSession.open(secure, {
           sessionKey: this.opts.sessionKey,
           keyEpoch: this.opts.keyEpoch ?? 0,
           network: this.opts.network ?? NETWORK_ID.devnet,
@@ -256,6 +282,11 @@ class Client implements SilkClient {
           account: this.account,
           ...(this.opts.receiptEvery !== undefined && { receiptEvery: this.opts.receiptEvery }),
         });
+        this.byPayout.set(payoutKey, session);
+        secure.onClose(() => {
+          if (this.byPayout.get(payoutKey) === session) this.byPayout.delete(payoutKey);
+        });
+        return session;
       } catch (err) {
         this.signaling.endSession(grant.sessionId, "handshake failed");
         // The escrow itself is the problem (unfunded, key not authorised): every provider would say so.

@@ -4,6 +4,7 @@ import { ProviderLostError } from "../../client/sdk/errors";
 import type { ChatCompletionChunk } from "../../client/sdk/openai-shapes";
 import { connect, type SilkClient } from "../../client/sdk/silk-client";
 import { flatPrice, generateKeyPair } from "../../protocol";
+import { latestReceipt, MemoryReceiptStore } from "../../provider/receipt-store";
 import { ProviderRuntime, type RuntimeEvent } from "../../provider/runtime";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import { cleanup, startServer } from "../signaling/helpers";
@@ -90,6 +91,36 @@ describe("one question through the real signaling server and WebRTC (Node, wrtc)
     });
     expect(whole.choices[0]?.message.content).toBe("Echo: again");
     expect(whole.object).toBe("chat.completion");
+  });
+
+  it("keeps one session (one receipt stream) per provider when asking it for two models", async () => {
+    const { url } = await startServer();
+    const events: RuntimeEvent[] = [];
+    const receipts = new MemoryReceiptStore();
+    const runtime = await ProviderRuntime.start({
+      signalingUrl: url,
+      identity: generateKeyPair(),
+      engine: new ScriptedEngine({ models: ["model-a", "model-b"] }),
+      models: [
+        { model: "model-a", price: flatPrice(10n) },
+        { model: "model-b", price: flatPrice(20n) },
+      ],
+      payout: PAYOUT,
+      receipts,
+      wrtc,
+      onEvent: (e) => events.push(e),
+    });
+    runtimes.push(runtime);
+    const client = await requester(url);
+    let spent = 0n;
+    for (const model of ["model-a", "model-b", "model-a"]) {
+      const r = await client.chat.completions.create({ model, messages: [{ role: "user", content: model }] });
+      spent += BigInt(r.usage.silk!.cost_nanoton);
+    }
+    expect(events.filter((e) => e.type === "session-open")).toHaveLength(1);
+    const streams = await receipts.list();
+    expect(streams).toHaveLength(1);
+    await expect.poll(async () => latestReceipt((await receipts.list())[0]!).receipt.amount).toBe(spent);
   });
 
   it("falls back to the relay, which carries only ciphertext", async () => {
