@@ -42,6 +42,11 @@ export interface ConnectOptions {
   readonly directTimeoutMs?: number;
   /** How many times to move to another provider when one fails mid-answer. */
   readonly maxFailovers?: number;
+  /**
+   * Close a session this long after its last answer (default 20 s). An open session holds one of
+   * the provider's places at the signaling server, so an idle one would keep others waiting.
+   */
+  readonly idleCloseMs?: number;
   /** Told when an answer moves to another provider (a page can say "failover in progress"). */
   readonly onFailover?: (e: { model: string; failovers: number }) => void;
 }
@@ -113,6 +118,7 @@ class Client implements SilkClient {
   }
 
   close(): void {
+    for (const { timer } of this.busy.values()) clearTimeout(timer);
     for (const s of this.sessions.values())
       void s.then(
         (x) => x.close(),
@@ -179,7 +185,7 @@ class Client implements SilkClient {
           }
         : input;
       try {
-        const r = await session.request(attempt, onText, signal);
+        const r = await this.tracked(session, () => session.request(attempt, onText, signal));
         return {
           ...r,
           text: partial + r.text,
@@ -198,6 +204,31 @@ class Client implements SilkClient {
         partial += err.partial;
         spentCompletion += err.tokens;
         spentCost += err.cost;
+      }
+    }
+  }
+
+  private readonly busy = new Map<
+    RequesterSession,
+    { inflight: number; timer?: ReturnType<typeof setTimeout> }
+  >();
+
+  /** Counts answers in flight per session and closes a session once it has been idle long enough. */
+  private async tracked<T>(session: RequesterSession, run: () => Promise<T>): Promise<T> {
+    const entry = this.busy.get(session) ?? { inflight: 0 };
+    this.busy.set(session, entry);
+    clearTimeout(entry.timer);
+    entry.inflight++;
+    try {
+      return await run();
+    } finally {
+      entry.inflight--;
+      if (entry.inflight === 0) {
+        entry.timer = setTimeout(() => {
+          this.busy.delete(session);
+          session.close();
+        }, this.opts.idleCloseMs ?? 20_000);
+        entry.timer.unref?.();
       }
     }
   }

@@ -123,6 +123,35 @@ describe("one question through the real signaling server and WebRTC (Node, wrtc)
     await expect.poll(async () => latestReceipt((await receipts.list())[0]!).receipt.amount).toBe(spent);
   });
 
+  it("closes an idle session, so a provider's places free up for the next requester", async () => {
+    const { url } = await startServer();
+    const events: RuntimeEvent[] = [];
+    await provider(url, new ScriptedEngine(), { events }); // two places
+    // Each key has its own epoch in the escrow, so its own receipt stream.
+    const open = (keyEpoch: number) =>
+      connect({
+        signalingUrl: url,
+        sessionKey: generateKeyPair(),
+        keyEpoch,
+        maxPrice: MAX,
+        escrow: ESCROW,
+        wrtc,
+        idleCloseMs: 50,
+      });
+    const [first, second, third] = await Promise.all([open(1), open(2), open(3)]);
+    clients.push(first!, second!, third!);
+    for (const c of [first!, second!]) {
+      await c.chat.completions.create({ model: "test-model", messages: [{ role: "user", content: "x" }] });
+    }
+    // Both places were taken; once the two idle sessions close, the third requester is served.
+    await expect.poll(() => events.filter((e) => e.type === "session-closed").length).toBe(2);
+    const r = await third!.chat.completions.create({
+      model: "test-model",
+      messages: [{ role: "user", content: "y" }],
+    });
+    expect(r.choices[0]?.message.content).toBe("Echo: y");
+  });
+
   it("falls back to the relay, which carries only ciphertext", async () => {
     const { url, server } = await startServer();
     const relayed: Uint8Array[] = [];
