@@ -38,6 +38,8 @@ export interface ProviderRuntimeOptions {
   readonly receipts?: ReceiptStore;
   /** Claims on chain as receipts arrive and when sessions end; without it receipts are only kept. */
   readonly settlement?: Settlement;
+  /** How often settlement retries whatever is still unclaimed (default 5 minutes). */
+  readonly sweepMs?: number;
   /** Checks each requester's escrow before serving (see account-gate.ts). */
   readonly gate?: AccountGate;
   readonly wrtc?: Wrtc;
@@ -56,6 +58,7 @@ export const DEFAULT_CREDIT_WINDOW_TOKENS = 64;
 
 export class ProviderRuntime {
   private paused = false;
+  private stopSweep: (() => void) | undefined;
   private readonly sessions = new Map<string, SecureSession>();
 
   private constructor(
@@ -76,6 +79,7 @@ export class ProviderRuntime {
       opts.receipts ?? new MemoryReceiptStore(),
     );
     signaling.onOffer((offer) => runtime.onOffer(offer));
+    runtime.stopSweep = opts.settlement?.sweepEvery(opts.sweepMs ?? 5 * 60_000);
     const device = await opts.engine.device();
     await signaling.register(
       { identity: opts.identity, payout: opts.payout, models: opts.models, capacity, device },
@@ -101,6 +105,7 @@ export class ProviderRuntime {
   stop(): void {
     for (const s of this.sessions.values()) s.close();
     this.sessions.clear();
+    this.stopSweep?.();
     this.signaling.close();
   }
 

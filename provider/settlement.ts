@@ -58,6 +58,26 @@ export class Settlement {
     await Promise.all(all.map((id) => this.settle(id, true)));
   }
 
+  /**
+   * Tries every stream with something unclaimed again, every `ms`: a claim that gave up after its
+   * retries (chain unreachable, escrow underfunded) is not forgotten until the next session, and
+   * nothing waits past an escrow's close delay unclaimed. Returns the function that stops it.
+   */
+  sweepEvery(ms: number): () => void {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running) return;
+      running = true;
+      this.endSession()
+        .catch(() => undefined)
+        .finally(() => {
+          running = false;
+        });
+    }, ms);
+    (timer as { unref?: () => void }).unref?.();
+    return () => clearInterval(timer);
+  }
+
   /** Waits until no claim is in flight. */
   async idle(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight.values()]);

@@ -115,6 +115,27 @@ describe("provider settlement against the sandbox escrow", () => {
     expect((await settlement.status()).pending).toBe(0n);
   });
 
+  it("sweeps again later what it gave up on after its retries", async () => {
+    const real = sandboxChain();
+    let failures = policy.maxAttempts + 2; // more than one trigger's worth of attempts
+    const flaky: ClaimChain = {
+      paid: (e, k, p) => real.paid(e, k, p),
+      claimExternal: async (s) => {
+        if (failures-- > 0) throw new Error("network unreachable");
+        await real.claimExternal(s);
+      },
+    };
+    const { settlement } = setup(flaky);
+    await settlement.accept(f.receipt(toNano("2")));
+    await settlement.idle();
+    expect((await settlement.status()).pending).toBe(toNano("2"));
+    const stop = settlement.sweepEvery(5);
+    await expect.poll(() => f.escrow.getPaid(1, f.provider.address)).toBe(toNano("2"));
+    stop();
+    await settlement.idle();
+    expect((await settlement.status()).pending).toBe(0n);
+  });
+
   it("keeps an underfunded claim pending with its reason, and settles it after a top-up", async () => {
     const { settlement } = setup();
     const big = f.receipt(toNano("12"));
