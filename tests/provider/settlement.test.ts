@@ -35,6 +35,19 @@ function sandboxChain(): EscrowClaimChain {
   });
 }
 
+/** The sandbox chain, whose first `failures` external claims fail on the way (network trouble). */
+function flakyChain(failures: number): ClaimChain {
+  const real = sandboxChain();
+  let left = failures;
+  return {
+    paid: (e, k, p) => real.paid(e, k, p),
+    claimExternal: async (s) => {
+      if (left-- > 0) throw new Error("network unreachable");
+      await real.claimExternal(s);
+    },
+  };
+}
+
 function setup(chain: ClaimChain = sandboxChain()) {
   const store = new MemoryReceiptStore();
   const settlement = new Settlement({ store, chain, policy, sleep: noSleep, confirmPolls: 1 });
@@ -99,15 +112,7 @@ describe("provider settlement against the sandbox escrow", () => {
   });
 
   it("retries a claim that failed on the way, and succeeds", async () => {
-    const real = sandboxChain();
-    let failures = 2;
-    const flaky: ClaimChain = {
-      paid: (e, k, p) => real.paid(e, k, p),
-      claimExternal: async (s) => {
-        if (failures-- > 0) throw new Error("network unreachable");
-        await real.claimExternal(s);
-      },
-    };
+    const flaky = flakyChain(2);
     const { settlement } = setup(flaky);
     await settlement.accept(f.receipt(toNano("2")));
     await settlement.idle();
@@ -116,15 +121,7 @@ describe("provider settlement against the sandbox escrow", () => {
   });
 
   it("sweeps again later what it gave up on after its retries", async () => {
-    const real = sandboxChain();
-    let failures = policy.maxAttempts + 2; // more than one trigger's worth of attempts
-    const flaky: ClaimChain = {
-      paid: (e, k, p) => real.paid(e, k, p),
-      claimExternal: async (s) => {
-        if (failures-- > 0) throw new Error("network unreachable");
-        await real.claimExternal(s);
-      },
-    };
+    const flaky = flakyChain(policy.maxAttempts + 2); // more than one trigger's worth of attempts
     const { settlement } = setup(flaky);
     await settlement.accept(f.receipt(toNano("2")));
     await settlement.idle();
