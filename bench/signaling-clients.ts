@@ -80,12 +80,22 @@ export async function serverMemory(url: string): Promise<{ rss: number; heap: nu
   return { rss: read("process_resident_memory_bytes"), heap: read("nodejs_heap_used_bytes") };
 }
 
-/** The server's own pairing histogram totals (seconds), to separate its work from the wire. */
-export async function serverPairing(url: string): Promise<{ sum: number; count: number }> {
+/**
+ * The server's own histogram totals (seconds): request → grant (its work, no wire), and offer →
+ * the provider's answer (one round trip to the provider, awaited after the grant).
+ */
+export async function serverPairing(
+  url: string,
+): Promise<{ sum: number; count: number; answerSum: number; answerCount: number }> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const read = (name: string) =>
     Number(new RegExp(`^${name} ([0-9.e-]+)`, "m").exec(text)?.[1] ?? Number.NaN);
-  return { sum: read("silk_pairing_seconds_sum"), count: read("silk_pairing_seconds_count") };
+  return {
+    sum: read("silk_pairing_seconds_sum"),
+    count: read("silk_pairing_seconds_count"),
+    answerSum: read("silk_offer_answer_seconds_sum"),
+    answerCount: read("silk_offer_answer_seconds_count"),
+  };
 }
 
 export async function registerProvider(url: string): Promise<Socket> {
@@ -134,10 +144,26 @@ const request = () => ({
   sessionKey: randomBytes(32).toString("hex"),
 });
 
-/** One requester doing `n` pairings back to back; returns each pairing's latency in ms. */
-export async function pairings(socket: Socket, n: number): Promise<number[]> {
+/**
+ * Waits for the `i`-th slot of a paced client (one operation every `gapMs`, starting `offsetMs`
+ * after `start`), so a group of clients makes an open-loop stream at a fixed total rate.
+ */
+export interface Pace {
+  start: number;
+  gapMs: number;
+  offsetMs: number;
+}
+async function slot(pace: Pace | undefined, i: number): Promise<void> {
+  if (!pace) return;
+  const wait = pace.start + pace.offsetMs + i * pace.gapMs - performance.now();
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+}
+
+/** One requester doing `n` pairings, back to back or paced; returns each pairing's latency in ms. */
+export async function pairings(socket: Socket, n: number, pace?: Pace): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
+    await slot(pace, i);
     const body = request();
     const t0 = performance.now();
     const res = (await socket.emitWithAck("session:request", body)) as {
@@ -152,9 +178,10 @@ export async function pairings(socket: Socket, n: number): Promise<number[]> {
   return out;
 }
 
-export async function pings(socket: Socket, n: number): Promise<number[]> {
+export async function pings(socket: Socket, n: number, pace?: Pace): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
+    await slot(pace, i);
     const t0 = performance.now();
     await socket.emitWithAck("ping", { v: 1 });
     out.push(performance.now() - t0);
@@ -170,9 +197,11 @@ export async function relays(
   socket: Socket,
   n: number,
   event: "relay" | "relay-hot" = "relay",
+  pace?: Pace,
 ): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
+    await slot(pace, i);
     const body = request();
     const t0 = performance.now();
     await socket.emitWithAck(event, body);

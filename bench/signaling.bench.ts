@@ -7,11 +7,12 @@
  * sockets, plus as many relay targets on the bare server), and this one (the requesters and the
  * baseline clients), so the providers' event loop is not the requesters'.
  *
- * A pairing is two round trips on the wire (requester → server → provider → server → requester:
- * the provider must accept the offer before the requester is granted), so it is measured against
- * baselines from a bare socket.io server in the same run: the single request/ack round trip (the
- * issue's target, 3x), a bare two-hop relay of the same shape rotating through 2,000 targets as
- * pairing rotates through equal providers, and the same relay always to one warm target.
+ * A pairing is one round trip for the requester (request → server reserves a provider and sends
+ * it the offer → grant); the provider's answer comes back to the server one round trip later and is
+ * awaited in the background (a refusal or silence moves the requester on), so the server's own
+ * offer → answer time is printed too. Baselines from a bare socket.io server in the same run: the
+ * single request/ack round trip (the issue's target, 3x), a bare two-hop relay rotating through
+ * 2,000 targets as offers rotate through equal providers, and the same relay to one warm target.
  *
  * This VM's scheduling makes every wire hop bimodal (about 30 or 60 µs, switching every few
  * seconds), so the measures are interleaved in batches of 100 (the same noise falls on each), the
@@ -40,6 +41,9 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const SEQUENTIAL = 1000;
 const CONCURRENT = 20;
 const CONCURRENT_EACH = 100;
+/** And the same 20 clients as an open-loop stream: STREAM_RATE operations per second in all. */
+const STREAM_RATE = 1000;
+const STREAM_EACH = 50;
 const BATCHES = 10;
 const unlimited = "1000000000";
 const LIMITS_OFF = Object.fromEntries(
@@ -54,6 +58,18 @@ const LIMITS_OFF = Object.fromEntries(
     "EVENT_BURST",
   ].map((k) => [k, unlimited]),
 );
+
+/** One client back to back; 20 at once, back to back (saturated); 20 as a paced open-loop stream. */
+const PHASES = [
+  { id: "seq", clients: "1 client", requesters: "1 requester" },
+  { id: "con", clients: `${CONCURRENT} clients`, requesters: `${CONCURRENT} requesters` },
+  {
+    id: "stream",
+    clients: `${CONCURRENT} clients at ${STREAM_RATE}/s`,
+    requesters: `${CONCURRENT} requesters at ${STREAM_RATE}/s`,
+  },
+] as const;
+type Phase = (typeof PHASES)[number]["id"];
 
 const KINDS = ["ack", "relay", "hot", "pairing"] as const;
 type Kind = (typeof KINDS)[number];
@@ -73,23 +89,28 @@ interface Clients {
   bare: Socket[];
 }
 
-/** One client per socket runs `n` of a measure; batches rotate which measure goes first. */
-async function batch(kind: Kind, clients: Clients, count: number, n: number, into: Samples) {
+/**
+ * One client per socket runs `n` of a measure, back to back or (with `rate`, operations per second
+ * in all) paced as an open-loop stream; batches rotate which measure goes first.
+ */
+async function batch(kind: Kind, clients: Clients, count: number, n: number, into: Samples, rate?: number) {
   const t0 = performance.now();
+  const gapMs = rate ? (1000 * count) / rate : 0;
   const run = (i: number): Promise<number[]> => {
-    if (kind === "pairing") return pairings(clients.requesters[i]!, n);
-    if (kind === "ack") return pings(clients.bare[i]!, n);
-    return relays(clients.bare[i]!, n, kind === "hot" ? "relay-hot" : "relay");
+    const pace = rate ? { start: t0, gapMs, offsetMs: (gapMs * i) / count } : undefined;
+    if (kind === "pairing") return pairings(clients.requesters[i]!, n, pace);
+    if (kind === "ack") return pings(clients.bare[i]!, n, pace);
+    return relays(clients.bare[i]!, n, kind === "hot" ? "relay-hot" : "relay", pace);
   };
   const lat = (await Promise.all(Array.from({ length: count }, (_, i) => run(i)))).flat();
   into[kind].seconds += (performance.now() - t0) / 1000;
   into[kind].lat.push(...lat);
 }
 
-async function interleaved(clients: Clients, count: number, each: number, into: Samples) {
+async function interleaved(clients: Clients, count: number, each: number, into: Samples, rate?: number) {
   for (let b = 0; b < BATCHES; b++)
     for (let k = 0; k < KINDS.length; k++)
-      await batch(KINDS[(b + k) % KINDS.length]!, clients, count, each / BATCHES, into);
+      await batch(KINDS[(b + k) % KINDS.length]!, clients, count, each / BATCHES, into, rate);
 }
 
 /** Providers registered on a signaling process, then ROUNDS rounds of interleaved measures. */
@@ -112,38 +133,45 @@ async function pairingRun(bare: Child, server: Child, sockets: Socket[], childre
   const warm = emptySamples();
   await interleaved(clients, 1, 300, warm);
 
-  const seq = emptySamples();
-  const con = emptySamples();
-  const rounds: { seq: Record<Kind, number>; con: Record<Kind, number> }[] = [];
+  const pooled = Object.fromEntries(PHASES.map((p) => [p.id, emptySamples()])) as Record<Phase, Samples>;
+  const rounds: Record<Phase, Record<Kind, number>>[] = [];
   let serverSeconds = 0;
   let serverCount = 0;
+  let answerSeconds = 0;
+  let answerCount = 0;
   for (let r = 0; r < ROUNDS; r++) {
-    const s = emptySamples();
-    const c = emptySamples();
+    const round = Object.fromEntries(PHASES.map((p) => [p.id, emptySamples()])) as Record<Phase, Samples>;
     const m0 = await serverPairing(server.url);
-    await interleaved(clients, 1, SEQUENTIAL, s);
+    await interleaved(clients, 1, SEQUENTIAL, round.seq);
     const m1 = await serverPairing(server.url);
     serverSeconds += m1.sum - m0.sum;
     serverCount += m1.count - m0.count;
-    await interleaved(clients, CONCURRENT, CONCURRENT_EACH, c);
+    answerSeconds += m1.answerSum - m0.answerSum;
+    answerCount += m1.answerCount - m0.answerCount;
+    await interleaved(clients, CONCURRENT, CONCURRENT_EACH, round.con);
+    await interleaved(clients, CONCURRENT, STREAM_EACH, round.stream, STREAM_RATE);
     const medians = (x: Samples) =>
       Object.fromEntries(KINDS.map((k) => [k, p50(x[k].lat)])) as Record<Kind, number>;
-    rounds.push({ seq: medians(s), con: medians(c) });
-    for (const k of KINDS) {
-      seq[k].lat.push(...s[k].lat);
-      seq[k].seconds += s[k].seconds;
-      con[k].lat.push(...c[k].lat);
-      con[k].seconds += c[k].seconds;
-    }
+    rounds.push(
+      Object.fromEntries(PHASES.map((p) => [p.id, medians(round[p.id])])) as Record<
+        Phase,
+        Record<Kind, number>
+      >,
+    );
+    for (const p of PHASES)
+      for (const k of KINDS) {
+        pooled[p.id][k].lat.push(...round[p.id][k].lat);
+        pooled[p.id][k].seconds += round[p.id][k].seconds;
+      }
   }
   for (const s of clients.requesters.concat(clients.bare)) s.disconnect();
   await providers.stop();
   return {
     registerSeconds: providers.ready.registerSeconds as number,
-    seq,
-    con,
+    pooled,
     rounds,
     serverMs: (serverSeconds / serverCount) * 1000,
+    answerMs: (answerSeconds / answerCount) * 1000,
     rssKB: (after.rss - before.rss) / PROVIDERS / 1024,
     heapKB: (after.heap - before.heap) / PROVIDERS / 1024,
   };
@@ -152,7 +180,7 @@ async function pairingRun(bare: Child, server: Child, sockets: Socket[], childre
 type Run = Awaited<ReturnType<typeof pairingRun>>;
 
 /** Median over rounds of a per-round ratio of p50s, with its range. */
-function ratio(run: Run, phase: "seq" | "con", num: Kind, den: Kind): string {
+function ratio(run: Run, phase: Phase, num: Kind, den: Kind): string {
   const rs = run.rounds.map((r) => r[phase][num] / r[phase][den]).sort((a, b) => a - b);
   return `${fmt(percentile(rs, 50), 2)} (${fmt(rs[0]!, 2)}–${fmt(rs[rs.length - 1]!, 2)})`;
 }
@@ -179,35 +207,28 @@ export default async function bench(): Promise<void> {
 
     const rows: ReturnType<typeof row>[] = [];
     for (const [label, run] of runs) {
-      for (const [phase, n] of [
-        ["seq", 1],
-        ["con", CONCURRENT],
-      ] as const) {
-        const x = run[phase];
-        const who = n === 1 ? "1 client" : `${n} clients`;
+      for (const p of PHASES) {
+        const x = run.pooled[p.id];
         rows.push(
-          row(`${label}: bare ack, 1 round trip, ${who}`, x.ack.lat, x.ack.seconds),
-          row(`${label}: bare relay to 1 warm target, ${who}`, x.hot.lat, x.hot.seconds),
-          row(`${label}: bare relay through ${PROVIDERS} targets, ${who}`, x.relay.lat, x.relay.seconds),
+          row(`${label}: bare ack, 1 round trip, ${p.clients}`, x.ack.lat, x.ack.seconds),
+          row(`${label}: bare relay to 1 warm target, ${p.clients}`, x.hot.lat, x.hot.seconds),
           row(
-            `${label}: pairing, ${n === 1 ? "1 requester" : `${n} requesters`}`,
-            x.pairing.lat,
-            x.pairing.seconds,
+            `${label}: bare relay through ${PROVIDERS} targets, ${p.clients}`,
+            x.relay.lat,
+            x.relay.seconds,
           ),
+          row(`${label}: pairing, ${p.requesters}`, x.pairing.lat, x.pairing.seconds),
         );
       }
     }
     const first = runs[0]![1];
     printTable(
-      `signaling: ${PROVIDERS} providers (registered in ${fmt(first.registerSeconds, 1)} s), one model, capacity 4 each; pairing = request → offer → accept → grant, 2 round trips; ${ROUNDS} rounds, measures interleaved in batches`,
+      `signaling: ${PROVIDERS} providers (registered in ${fmt(first.registerSeconds, 1)} s), one model, capacity 4 each; pairing = request → reserve + offer → grant, 1 round trip (the answer follows in the background); ${ROUNDS} rounds, measures interleaved in batches`,
       rows,
     );
     const targets: Record<string, string>[] = [];
     for (const [label, run] of runs) {
-      for (const [phase, who] of [
-        ["seq", "1 requester"],
-        ["con", `${CONCURRENT} requesters`],
-      ] as const) {
+      for (const { id: phase, requesters: who } of PHASES) {
         targets.push(
           {
             measure: `${label}: pairing / bare ack, ${who}`,
@@ -233,8 +254,13 @@ export default async function bench(): Promise<void> {
       }
       targets.push(
         {
-          measure: `${label}: server-side mean pairing ms, 1 requester`,
+          measure: `${label}: server-side mean request → grant ms, 1 requester`,
           "median of rounds (range)": fmt(run.serverMs, 3),
+          target: "",
+        },
+        {
+          measure: `${label}: server-side mean offer → provider's answer ms, 1 requester`,
+          "median of rounds (range)": fmt(run.answerMs, 3),
           target: "",
         },
         {

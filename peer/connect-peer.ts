@@ -1,6 +1,11 @@
-import { ChannelClosedError, type FrameTransport, RELAY_FINGERPRINT } from "../protocol";
+import { type FrameTransport, RELAY_FINGERPRINT } from "../protocol";
 import { RelayLink } from "./relay-link";
-import type { SignalData, SignalingClient } from "./signaling-client";
+import {
+  SessionMovedError,
+  type SignalData,
+  type SignalingClient,
+  sessionEndError,
+} from "./signaling-client";
 import { WebRtcLink, type Wrtc } from "./webrtc-link";
 
 /**
@@ -41,11 +46,15 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
   });
   const hasWebRtc = Boolean(o.wrtc) || typeof globalThis.RTCPeerConnection === "function";
   if (o.forceRelay || !hasWebRtc) {
+    o.signaling.session(o.sessionId, {
+      ended: (end) => relay.end(sessionEndError(end)),
+      moved: (to) => relay.end(new SessionMovedError(to)),
+    });
     o.signaling.sendSignal(o.sessionId, { silk: RELAY_SIGNAL });
     return Promise.resolve(viaRelay());
   }
 
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     let settled = false;
     const early: SignalData[] = [];
     let link: WebRtcLink | undefined;
@@ -58,6 +67,16 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
       if (tell) o.signaling.sendSignal(o.sessionId, { silk: RELAY_SIGNAL });
       resolve(viaRelay());
     };
+    // The server ended the session, or (before the provider took it) moved it to another
+    // provider: give up at once, whatever phase we are in, with an error that says which.
+    const stop = (err: Error) => {
+      relay.end(err);
+      link?.close(err);
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(err);
+    };
     // May deliver early signals at once, the other side's switch to the relay among them.
     o.signaling.session(o.sessionId, {
       signal: (data) => {
@@ -65,6 +84,8 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
         else if (link) link.signal(data);
         else early.push(data);
       },
+      ended: (end) => stop(sessionEndError(end)),
+      moved: (to) => stop(new SessionMovedError(to)),
     });
     if (settled) return;
     try {
@@ -85,14 +106,8 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        // The server sees the other side's socket go long before ICE notices a closed tab (`stop`).
         const fp = direct.fingerprints();
-        // The server sees the other side's socket go long before ICE notices a closed tab.
-        o.signaling.session(o.sessionId, {
-          ended: (reason) => {
-            relay.close();
-            direct.close(new ChannelClosedError(`session ended: ${reason}`));
-          },
-        });
         resolve({
           transport: direct,
           path: "direct",

@@ -13,10 +13,12 @@ export class RelayLink extends FrameHub implements FrameTransport {
     private readonly sessionId: string,
   ) {
     super();
-    signaling.session(sessionId, {
-      frame: (frame) => this.deliver(frame),
-      ended: (reason) => this.finish(new ChannelClosedError(`session ended: ${reason}`)),
-    });
+    signaling.session(sessionId, { frame: (frame) => this.deliver(frame) });
+  }
+
+  /** The server ended (or moved) the session: close without telling it. */
+  end(reason: Error): void {
+    this.finish(reason);
   }
 
   async send(frame: Uint8Array): Promise<void> {

@@ -1,6 +1,7 @@
 import { io, type Socket } from "socket.io-client";
 import * as v from "valibot";
 import {
+  ChannelClosedError,
   type DeviceFacts,
   DirectorySnapshot,
   encodePublicKey,
@@ -15,6 +16,7 @@ import {
   registrationMessage,
   SessionEnded,
   SessionGranted,
+  SessionMoved,
   SessionOffer,
   sign,
   toHex,
@@ -45,16 +47,48 @@ export interface ProviderRegistration {
 export type { DirectorySnapshot, SessionGranted, SessionOffer };
 export type SignalData = Record<string, unknown>;
 
+/** A requester's session the server moved to another provider before the first one took it. */
+export class SessionMovedError extends ChannelClosedError {
+  constructor(readonly to: SessionGranted) {
+    super("the provider did not take the session; the server moved it to another");
+  }
+}
+
+/** Why the server ended a session: its `reason`, and for `no-provider` why nobody took it. */
+export interface SessionEndNotice {
+  readonly reason: string;
+  readonly error?: { readonly code: string; readonly message: string };
+}
+
+/** Nobody took a requester's session, after the server's own failover; `why` is a request's error code. */
+export class SessionNotTakenError extends ChannelClosedError {
+  constructor(
+    readonly why: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The error a party sees for the end of its session: typed when the server said why nobody took it. */
+export function sessionEndError(end: SessionEndNotice): ChannelClosedError {
+  return end.error
+    ? new SessionNotTakenError(end.error.code, end.error.message)
+    : new ChannelClosedError(`session ended: ${end.reason}`);
+}
+
 export interface SessionHandlers {
   signal?: (d: SignalData) => void;
   frame?: (f: Uint8Array) => void;
-  ended?: (reason: string) => void;
+  ended?: (end: SessionEndNotice) => void;
+  moved?: (to: SessionGranted) => void;
 }
 
 type EarlyEvent =
   | { kind: "signal"; value: SignalData }
   | { kind: "frame"; value: Uint8Array }
-  | { kind: "ended"; value: string };
+  | { kind: "ended"; value: SessionEndNotice }
+  | { kind: "moved"; value: SessionGranted };
 
 const EARLY_TTL_MS = 30_000;
 const EARLY_MAX_SESSIONS = 32;
@@ -90,7 +124,13 @@ export class SignalingClient {
     });
     socket.on("session:ended", (msg: unknown) => {
       const r = v.safeParse(SessionEnded, msg);
-      if (r.success) this.route(r.output.sessionId, { kind: "ended", value: r.output.reason });
+      if (!r.success) return;
+      const { sessionId, reason, error } = r.output;
+      this.route(sessionId, { kind: "ended", value: error ? { reason, error } : { reason } });
+    });
+    socket.on("session:moved", (msg: unknown) => {
+      const r = v.safeParse(SessionMoved, msg);
+      if (r.success) this.route(r.output.sessionId, { kind: "moved", value: r.output.to });
     });
     // Background tabs get throttled and time out: re-register after every reconnect.
     socket.io.on("reconnect", () => {

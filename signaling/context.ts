@@ -34,6 +34,11 @@ export interface ServerContext {
   readonly localProviders: Map<string, SilkSocket>;
   readonly ipRequests: KeyedBuckets;
   readonly feed: DirectoryFeed;
+  /**
+   * Offers this node is waiting on, session id → provider socket id. A provider that disconnects
+   * mid-offer leaves these to the pairing loop, which moves the requester on rather than ending.
+   */
+  readonly pendingOffers: Map<string, string>;
   closing: boolean;
   /** Last cluster-wide session count read from the directory (for /metrics). */
   sessionCount: number;

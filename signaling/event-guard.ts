@@ -13,6 +13,17 @@ export type AckBody =
   | { ok: true; [key: string]: unknown }
   | { ok: false; error: { code: string; message: string } };
 
+/**
+ * A success whose follow-up must wait until the ack is on the wire: pairing writes the grant to
+ * the requester before the offer to the provider, so the requester's wait never includes it.
+ */
+export class AckThen {
+  constructor(
+    readonly body: AckBody,
+    readonly after: () => void,
+  ) {}
+}
+
 export interface EventSpec<S extends v.GenericSchema> {
   readonly schema: S;
   /** Size of the payload as it travelled; JSON size unless the event carries binary. */
@@ -23,7 +34,7 @@ export interface EventSpec<S extends v.GenericSchema> {
 export type Handler<S extends v.GenericSchema> = (
   payload: v.InferOutput<S>,
   socket: SilkSocket,
-) => Promise<AckBody>;
+) => Promise<AckBody | AckThen>;
 
 export function guard<S extends v.GenericSchema>(
   ctx: ServerContext,
@@ -36,7 +47,15 @@ export function guard<S extends v.GenericSchema>(
     const ack =
       typeof args[args.length - 1] === "function" ? (args.pop() as (body: AckBody) => void) : undefined;
     void run(ctx, socket, event, spec, handler, args[0], args.length).then(
-      (body) => reply(ctx, socket, event, ack, body),
+      (result) => {
+        if (!(result instanceof AckThen)) return reply(ctx, socket, event, ack, result);
+        reply(ctx, socket, event, ack, result.body);
+        try {
+          result.after();
+        } catch (err) {
+          ctx.log.error({ err: errorSummary(err), event }, "follow-up failed");
+        }
+      },
       (err: unknown) => reply(ctx, socket, event, ack, failure(ctx, socket, event, err)),
     );
   });
@@ -50,7 +69,7 @@ async function run<S extends v.GenericSchema>(
   handler: Handler<S>,
   payload: unknown,
   argCount: number,
-): Promise<AckBody> {
+): Promise<AckBody | AckThen> {
   try {
     if (!socket.data.events.take(Date.now()))
       throw new SignalingError("RATE_LIMITED", "too many events; slow down");

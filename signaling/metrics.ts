@@ -102,6 +102,8 @@ export class Registry {
   }
 }
 
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
 /** The signaling server's metrics. Gauges that need live state are wired by the server. */
 export function signalingMetrics(read: {
   providers: () => number;
@@ -132,9 +134,22 @@ export function signalingMetrics(read: {
     pairingSeconds: registry.add(
       new Histogram(
         "silk_pairing_seconds",
-        "Time from session:request to its successful ack",
-        [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+        "Time from session:request to its grant (a provider reserved and offered the session)",
+        LATENCY_BUCKETS,
       ),
+    ),
+    offerAnswerSeconds: registry.add(
+      new Histogram(
+        "silk_offer_answer_seconds",
+        "Time from an offer to the provider's answer (or its timeout)",
+        LATENCY_BUCKETS,
+      ),
+    ),
+    offers: registry.add(
+      new Counter("silk_offers_total", "Offers made by this node, by outcome (accepted, refused, no-answer)"),
+    ),
+    moves: registry.add(
+      new Counter("silk_session_moves_total", "Requesters moved to another provider after an offer failed"),
     ),
     rss: registry.add(
       new Gauge("process_resident_memory_bytes", "Resident memory", () => process.memoryUsage.rss()),

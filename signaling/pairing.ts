@@ -3,81 +3,172 @@ import { type ModelPrice, OfferReply, PROTOCOL_VERSION, priceToWire, type Sessio
 import type { ServerContext, SilkSocket } from "./context";
 import { sessionRoom } from "./context";
 import { SignalingError } from "./errors";
-import type { AckBody } from "./event-guard";
+import { AckThen, errorSummary } from "./event-guard";
 import { type Candidate, rankProviders } from "./matchmaking";
 import { endSession, newSessionId } from "./sessions";
 
 /**
- * The pairing loop for one `session:request`: rank, reserve atomically, offer, and on silence or
- * refusal move on to the next provider, up to `maxOfferAttempts` offers.
+ * Pairing for one `session:request`: reserve the best fitting provider, offer it the session, and
+ * grant the session to the requester in the same moment, without waiting for the provider's
+ * answer. The requester's first signals then travel while the provider is still reading the offer,
+ * which saves a round trip to the provider on every session (two on the wire before, one now).
+ *
+ * The answer is still awaited, in the background: silence (up to `offerTimeoutMs`), a refusal or
+ * a provider that disconnects withdraws the offer, and the server offers the next provider and
+ * sends the requester `session:moved` (or `session:ended` `no-provider` when nobody else fits),
+ * up to `maxOfferAttempts` offers per request.
  */
-export async function pair(ctx: ServerContext, socket: SilkSocket, req: SessionRequest): Promise<AckBody> {
+export async function pair(ctx: ServerContext, socket: SilkSocket, req: SessionRequest): Promise<AckThen> {
   const started = performance.now();
-  const exclude = new Set(req.exclude ?? []);
-  const { failureWindowMs } = ctx.config;
-  let offers = 0;
-  let unanswered = 0;
-  let rounds = 0;
-  // Each round either makes an offer or loses reservation races; bound both.
-  while (offers < ctx.config.maxOfferAttempts && rounds++ < ctx.config.maxOfferAttempts * 4) {
-    const now = Date.now();
-    const pick = { model: req.model, maxPrice: req.maxPrice, exclude, now, failureWindowMs };
-    const chosen = await ctx.directory.reserveBest(pick);
-    if (!chosen) {
-      // Nobody fits: only now look at every provider, to say why.
-      const ranking = rankProviders(await ctx.directory.providersFor(req.model), pick, {
-        now,
-        failureWindowMs,
-        limit: 1,
-      });
-      if (ranking.ok) continue; // capacity freed meanwhile
-      // After offers that failed, "nobody else" is reported as why those failed.
-      if (offers === 0 || ranking.code === "ALL_BUSY")
-        throw new SignalingError(ranking.code, ranking.message);
-      break;
-    }
-    offers++;
-    const outcome = await offer(ctx, socket, req, chosen);
-    if (outcome.kind === "accepted") {
-      const seconds = (performance.now() - started) / 1000;
-      ctx.metrics.pairingSeconds.observe(seconds);
-      ctx.metrics.pairings.inc();
-      return {
-        ok: true,
-        sessionId: outcome.sessionId,
-        provider: {
-          identityKey: chosen.provider.identityKey,
-          payout: chosen.provider.payout,
-          price: wirePrice(chosen.price),
-        },
-        iceServers: ctx.config.iceServers,
-      };
-    }
-    exclude.add(chosen.provider.identityKey);
-    if (outcome.kind === "no-answer") {
-      unanswered++;
-      await ctx.directory.recordFailure(chosen.provider.identityKey, chosen.provider.socketId, Date.now());
-    }
-    if (!socket.connected) throw new SignalingError("NO_ANSWER", "requester left");
-  }
-  if (unanswered > 0)
-    throw new SignalingError("NO_ANSWER", `${unanswered} provider(s) did not answer in time; retry`);
-  throw new SignalingError("ALL_BUSY", `every provider of ${req.model} at that price is busy; retry shortly`);
+  const attempt: Attempt = { exclude: new Set(req.exclude ?? []), offers: 0, unanswered: 0, rounds: 0 };
+  const placed = await place(ctx, socket, req, attempt);
+  if (placed instanceof SignalingError) throw placed;
+  ctx.metrics.pairingSeconds.observe((performance.now() - started) / 1000);
+  ctx.metrics.pairings.inc();
+  // The offer is written right after the grant, in the same turn of the event loop, so it still
+  // reaches the provider before anything the requester sends once it has read its grant.
+  return new AckThen(granted(ctx, placed), () => {
+    void follow(ctx, socket, req, attempt, placed).catch((err: unknown) =>
+      ctx.log.error({ err: errorSummary(err) }, "pairing follow-up failed"),
+    );
+  });
 }
 
-type Outcome = { kind: "accepted"; sessionId: string } | { kind: "refused" } | { kind: "no-answer" };
+interface Attempt {
+  readonly exclude: Set<string>;
+  offers: number;
+  unanswered: number;
+  rounds: number;
+}
+
+type Outcome = "accepted" | "refused" | "no-answer";
+
+/** A session opened with a reserved provider; `offer` sends it the offer and settles with its answer. */
+interface Placed {
+  readonly sessionId: string;
+  readonly chosen: Candidate;
+  readonly offer: () => Promise<Outcome>;
+}
 
 /**
- * One offer. The session (record and room, both parties in it) exists before the provider hears
- * of it, so a disconnect at any moment frees the capacity exactly once and the provider may
- * signal as soon as it accepts.
+ * Reserves the best fitting provider not yet tried, opens the session and sends the offer. When
+ * nobody fits, the error says why; after offers that failed, "nobody else" is reported as why
+ * those failed.
  */
-async function offer(
+async function place(
+  ctx: ServerContext,
+  socket: SilkSocket,
+  req: SessionRequest,
+  a: Attempt,
+): Promise<Placed | SignalingError> {
+  const { failureWindowMs, maxOfferAttempts } = ctx.config;
+  // Each round either makes an offer or loses reservation races; bound both.
+  while (a.offers < maxOfferAttempts && a.rounds++ < maxOfferAttempts * 4) {
+    const now = Date.now();
+    const pick = { model: req.model, maxPrice: req.maxPrice, exclude: a.exclude, now, failureWindowMs };
+    const chosen = await ctx.directory.reserveBest(pick);
+    if (chosen) {
+      a.offers++;
+      return open(ctx, socket, req, chosen);
+    }
+    // Nobody fits: only now look at every provider, to say why.
+    const ranking = rankProviders(await ctx.directory.providersFor(req.model), pick, {
+      now,
+      failureWindowMs,
+      limit: 1,
+    });
+    if (ranking.ok) continue; // capacity freed meanwhile
+    if (a.offers === 0 || ranking.code === "ALL_BUSY")
+      return new SignalingError(ranking.code, ranking.message);
+    break;
+  }
+  if (a.unanswered > 0)
+    return new SignalingError("NO_ANSWER", `${a.unanswered} provider(s) did not answer in time; retry`);
+  return new SignalingError(
+    "ALL_BUSY",
+    `every provider of ${req.model} at that price is busy; retry shortly`,
+  );
+}
+
+/**
+ * Waits for each offer's answer; on anything but a yes, moves the requester to the next provider.
+ * The next provider is placed first and the requester told in the same step as it leaves the old
+ * session, so nothing it sends in between is refused before it hears why. Stops as soon as the
+ * requester has left the session (ended it, disconnected).
+ */
+async function follow(
+  ctx: ServerContext,
+  socket: SilkSocket,
+  req: SessionRequest,
+  a: Attempt,
+  first: Placed,
+): Promise<void> {
+  let current = first;
+  for (;;) {
+    const outcome = await current.offer();
+    ctx.metrics.offers.inc({ outcome });
+    if (outcome === "accepted") return;
+    const { sessionId, chosen } = current;
+    const room = sessionRoom(sessionId);
+    const wanted = () => socket.connected && socket.rooms.has(room) && !ctx.closing;
+    a.exclude.add(chosen.provider.identityKey);
+    if (outcome === "no-answer") {
+      a.unanswered++;
+      await ctx.directory.recordFailure(chosen.provider.identityKey, chosen.provider.socketId, Date.now());
+    }
+    let next = wanted() ? await place(ctx, socket, req, a) : undefined;
+    if (next && !(next instanceof SignalingError) && !wanted()) {
+      ctx.pendingOffers.delete(next.sessionId);
+      await endSession(ctx, next.sessionId, "peer-disconnected", socket.id);
+      next = undefined;
+    }
+    if (next && wanted()) {
+      socket.leave(room);
+      if (next instanceof SignalingError) {
+        ctx.metrics.rejections.inc({ reason: next.code });
+        socket.emit("session:ended", {
+          v: PROTOCOL_VERSION,
+          sessionId,
+          reason: "no-provider",
+          error: { code: next.code, message: next.message },
+        });
+      } else {
+        ctx.metrics.moves.inc();
+        socket.emit("session:moved", { v: PROTOCOL_VERSION, sessionId, to: granted(ctx, next) });
+      }
+    }
+    // The requester has left (or heard): only the provider is told the offer was withdrawn.
+    await endSession(ctx, sessionId, "offer-withdrawn", socket.id);
+    if (!next || next instanceof SignalingError) return;
+    current = next;
+  }
+}
+
+function granted(ctx: ServerContext, placed: Placed) {
+  const provider = placed.chosen.provider;
+  return {
+    ok: true as const,
+    sessionId: placed.sessionId,
+    provider: {
+      identityKey: provider.identityKey,
+      payout: provider.payout,
+      price: wirePrice(placed.chosen.price),
+    },
+    iceServers: ctx.config.iceServers,
+  };
+}
+
+/**
+ * Opens a session with a reserved provider. The session (record and room, both parties in it)
+ * exists before anyone hears of it, so a disconnect at any moment frees the capacity exactly
+ * once, and the requester's signals reach the provider right behind the offer.
+ */
+async function open(
   ctx: ServerContext,
   socket: SilkSocket,
   req: SessionRequest,
   chosen: Candidate,
-): Promise<Outcome> {
+): Promise<Placed> {
   const sessionId = newSessionId();
   const room = sessionRoom(sessionId);
   const provider = chosen.provider;
@@ -95,6 +186,7 @@ async function offer(
   const local = ctx.io.of("/").sockets.get(provider.socketId);
   if (local) local.join(room);
   else ctx.io.in(provider.socketId).socketsJoin(room);
+  ctx.pendingOffers.set(sessionId, provider.socketId);
 
   const payload = {
     v: PROTOCOL_VERSION,
@@ -104,41 +196,43 @@ async function offer(
     price: wirePrice(chosen.price),
     iceServers: ctx.config.iceServers,
   };
-  let reply: unknown;
-  // A provider whose socket closes mid-offer never acks: stop waiting then, not at the timeout.
+  const offer = (): Promise<Outcome> => {
+    const sent = performance.now();
+    const reply: Promise<unknown> = local
+      ? answerOrGone(local, ctx.config.offerTimeoutMs, payload)
+      : ctx.io
+          .to(provider.socketId)
+          .timeout(ctx.config.offerTimeoutMs)
+          .emitWithAck("session:offer", payload)
+          .then((replies: unknown[]) => replies[0]);
+    return reply
+      .then(
+        (r): Outcome => {
+          ctx.metrics.offerAnswerSeconds.observe((performance.now() - sent) / 1000);
+          // `{ ok: true }` is what OfferReply accepts as a yes; only other answers need the schema.
+          if (typeof r === "object" && r !== null && (r as { ok?: unknown }).ok === true) return "accepted";
+          // An explicit refusal is the provider's right; silence or junk counts as a failure.
+          return v.safeParse(OfferReply, r).success ? "refused" : "no-answer";
+        },
+        (): Outcome => "no-answer",
+      )
+      .finally(() => ctx.pendingOffers.delete(sessionId));
+  };
+  return { sessionId, chosen, offer };
+}
+
+/** The provider's ack, or undefined at once when its socket closes mid-offer (it never acks then). */
+function answerOrGone(provider: SilkSocket, timeoutMs: number, payload: unknown): Promise<unknown> {
+  if (!provider.connected) return Promise.resolve(undefined);
   let onGone: (() => void) | undefined;
   const gone = new Promise<undefined>((resolve) => {
     onGone = () => resolve(undefined);
-    local?.once("disconnect", onGone);
+    provider.once("disconnect", onGone);
   });
-  try {
-    reply = local
-      ? await Promise.race([
-          local.timeout(ctx.config.offerTimeoutMs).emitWithAck("session:offer", payload),
-          gone,
-        ])
-      : (
-          (await ctx.io
-            .to(provider.socketId)
-            .timeout(ctx.config.offerTimeoutMs)
-            .emitWithAck("session:offer", payload)) as unknown[]
-        )[0];
-  } catch {
-    reply = undefined;
-  } finally {
-    if (onGone) local?.off("disconnect", onGone);
-  }
-  // `{ ok: true, ... }` is what OfferReply accepts as a yes; only other answers need the schema.
-  const accepted = typeof reply === "object" && reply !== null && (reply as { ok?: unknown }).ok === true;
-  const parsed = accepted ? undefined : v.safeParse(OfferReply, reply);
-  if (accepted) {
-    if (socket.connected) return { kind: "accepted", sessionId };
-    await endSession(ctx, sessionId, "peer-disconnected", socket.id);
-    return { kind: "refused" };
-  }
-  await endSession(ctx, sessionId, "offer-withdrawn", socket.id);
-  // An explicit refusal is the provider's right; silence or junk counts as a failure.
-  return parsed?.success ? { kind: "refused" } : { kind: "no-answer" };
+  const ack = provider.timeout(timeoutMs).emitWithAck("session:offer", payload);
+  return Promise.race([ack, gone]).finally(() => {
+    if (onGone) provider.off("disconnect", onGone);
+  });
 }
 
 /** Wire form of each listing's price, built once (listings never change once registered). */

@@ -100,6 +100,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       (view) => io.to(DIRECTORY_ROOM).emit("directory:update", view),
       log,
     ),
+    pendingOffers: new Map(),
     closing: false,
     sessionCount: 0,
   };

@@ -61,10 +61,12 @@ export async function endSocketSessions(
   socket: SilkSocket,
   reason: "peer-disconnected" | "shutdown",
 ) {
-  const sessions = [...socket.rooms].filter((r) => r.startsWith(SESSION_ROOM_PREFIX));
-  await Promise.all(
-    sessions.map((room) => endSession(ctx, room.slice(SESSION_ROOM_PREFIX.length), reason, socket.id)),
-  );
+  const sessions = [...socket.rooms]
+    .filter((r) => r.startsWith(SESSION_ROOM_PREFIX))
+    .map((room) => room.slice(SESSION_ROOM_PREFIX.length))
+    // A provider leaving mid-offer: the pairing loop withdraws the offer and moves the requester.
+    .filter((id) => reason === "shutdown" || ctx.pendingOffers.get(id) !== socket.id);
+  await Promise.all(sessions.map((id) => endSession(ctx, id, reason, socket.id)));
 }
 
 function requireMember(socket: SilkSocket, sessionId: string): string {

@@ -1,6 +1,12 @@
 import { Address } from "@ton/core";
 import { connectPeer } from "../../peer/connect-peer";
-import { SignalingClient, SignalingError } from "../../peer/signaling-client";
+import {
+  type SessionGranted,
+  SessionMovedError,
+  SessionNotTakenError,
+  SignalingClient,
+  SignalingError,
+} from "../../peer/signaling-client";
 import type { Wrtc } from "../../peer/webrtc-link";
 import {
   decodePublicKey,
@@ -70,6 +76,9 @@ export interface SilkClient {
 }
 
 /** Account refusals about the requester's own escrow, not the provider: no point trying another. */
+/** Moves by the server's failover that one open follows (it makes at most `maxOfferAttempts`). */
+const MAX_MOVES = 8;
+
 const ESCROW_REFUSALS = new Set([
   "ESCROW_NETWORK",
   "ESCROW_CLOSING",
@@ -263,21 +272,29 @@ class Client implements SilkClient {
     return opening;
   }
 
-  /** Asks signaling for a provider and runs the handshake; a provider that fails it is skipped. */
+  /**
+   * Asks signaling for a provider and runs the handshake; a provider that fails it is skipped. The
+   * grant comes before the provider has taken the session, so the server may move it to another
+   * provider (or say nobody took it) while we are already connecting: we follow it there.
+   */
   private async open(model: string, exclude: string[]): Promise<RequesterSession> {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      let grant: Awaited<ReturnType<SignalingClient["requestSession"]>>;
+    let moved: SessionGranted | undefined;
+    for (let attempt = 0, moves = 0; attempt < 3 && moves <= MAX_MOVES; ) {
+      let grant: SessionGranted;
       try {
-        grant = await this.signaling.requestSession({
-          model,
-          maxPrice: this.opts.maxPrice,
-          sessionKey: this.opts.sessionKey.publicKey,
-          exclude,
-        });
+        grant =
+          moved ??
+          (await this.signaling.requestSession({
+            model,
+            maxPrice: this.opts.maxPrice,
+            sessionKey: this.opts.sessionKey.publicKey,
+            exclude,
+          }));
       } catch (err) {
         if (err instanceof SignalingError) throw new NoProviderError(err.code, err.message);
         throw err;
       }
+      moved = undefined;
       // One session per payout address: two would sign rival cumulative receipts on one stream.
       const payoutKey = Address.parse(grant.provider.payout).toRawString();
       const existing = this.byPayout.get(payoutKey);
@@ -319,10 +336,23 @@ class Client implements SilkClient {
         });
         return session;
       } catch (err) {
+        if (err instanceof SessionMovedError) {
+          // The server already withdrew that offer and excludes the provider itself.
+          this.signaling.forget(grant.sessionId);
+          moved = err.to;
+          moves++;
+          continue;
+        }
+        // Nobody took the session after the server's own failover: say why, as a refused request would.
+        if (err instanceof SessionNotTakenError) {
+          this.signaling.forget(grant.sessionId);
+          throw new NoProviderError(err.why, err.message);
+        }
         this.signaling.endSession(grant.sessionId, "handshake failed");
         // The escrow itself is the problem (unfunded, key not authorised): every provider would say so.
         if (err instanceof ProviderError && ESCROW_REFUSALS.has(err.code)) throw err;
         exclude.push(grant.provider.identityKey);
+        attempt++;
       }
     }
     throw new NoProviderError("NO_ANSWER", "no provider completed the handshake");

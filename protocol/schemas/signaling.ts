@@ -138,11 +138,33 @@ export const SessionGranted = v.object({
   iceServers: v.pipe(v.array(IceServer), v.maxLength(16)),
 });
 
-/** Server to one party: the session is over (the peer ended it, disconnected, or the offer lapsed). */
+/**
+ * Server to one party: the session is over. The peer ended it or disconnected; the server
+ * withdrew an offer the provider did not take (to the provider); or, to a requester, nobody took
+ * its session (`no-provider`, with the same `error` a refused `session:request` would carry).
+ */
 export const SessionEnded = v.object({
   v: Version,
   sessionId: Id,
-  reason: v.picklist(["ended", "peer-disconnected", "offer-withdrawn", "shutdown"]),
+  reason: v.picklist(["ended", "peer-disconnected", "offer-withdrawn", "shutdown", "no-provider"]),
+  error: v.optional(
+    v.object({
+      code: v.pipe(v.string(), v.maxLength(40)),
+      message: v.pipe(v.string(), v.maxLength(300)),
+    }),
+  ),
+});
+
+/**
+ * Server to requester: the provider of `sessionId` did not take the session (silent, refused,
+ * gone), so it now runs as `to`, with another provider. A grant is sent as soon as a provider is
+ * reserved and offered, not after it accepts; this is how the server's failover reaches a
+ * requester that is already signalling.
+ */
+export const SessionMoved = v.object({
+  v: Version,
+  sessionId: Id,
+  to: SessionGranted,
 });
 
 /**
@@ -201,3 +223,4 @@ export type IceServer = v.InferOutput<typeof IceServer>;
 export type SessionOffer = v.InferOutput<typeof SessionOffer>;
 export type SessionGranted = v.InferOutput<typeof SessionGranted>;
 export type SessionEnded = v.InferOutput<typeof SessionEnded>;
+export type SessionMoved = v.InferOutput<typeof SessionMoved>;

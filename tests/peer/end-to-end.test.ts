@@ -1,13 +1,13 @@
 import wrtc from "@roamhq/wrtc";
 import { afterEach, describe, expect, it } from "vitest";
-import { ProviderLostError } from "../../client/sdk/errors";
+import { NoProviderError, ProviderLostError } from "../../client/sdk/errors";
 import type { ChatCompletionChunk } from "../../client/sdk/openai-shapes";
 import { connect, type SilkClient } from "../../client/sdk/silk-client";
 import { flatPrice, generateKeyPair } from "../../protocol";
 import { latestReceipt, MemoryReceiptStore } from "../../provider/receipt-store";
 import { ProviderRuntime, type RuntimeEvent } from "../../provider/runtime";
 import { ScriptedEngine } from "../doubles/scripted-engine";
-import { cleanup, startServer } from "../signaling/helpers";
+import { cleanup, flat, provider as rawProvider, startServer } from "../signaling/helpers";
 
 const ESCROW = `0:${"11".repeat(32)}`;
 const PAYOUT = `0:${"22".repeat(32)}`;
@@ -254,5 +254,62 @@ describe("one question through the real signaling server and WebRTC (Node, wrtc)
     expect(lost.message).toMatch(/no other provider could continue it \(NO_MODEL\)/);
     expect(lost.partial).toBe(text);
     expect(lost.partial.startsWith("Echo: w0")).toBe(true);
+  });
+
+  it("follows the server's failover when the first provider does not take the session (direct and relay)", async () => {
+    const { url } = await startServer({ offerTimeoutMs: 200 });
+    // Cheapest, so offered first: one stays silent, one (a real runtime, paused) refuses.
+    const silent = await rawProvider(url, {
+      models: [{ model: "test-model", price: flat(1n) }],
+      answer: "silent",
+    });
+    const paused = await ProviderRuntime.start({
+      signalingUrl: url,
+      identity: generateKeyPair(),
+      engine: new ScriptedEngine(),
+      models: [{ model: "test-model", price: flatPrice(2n) }],
+      payout: PAYOUT,
+      wrtc,
+    });
+    runtimes.push(paused);
+    paused.pause();
+    const events: RuntimeEvent[] = [];
+    await provider(url, new ScriptedEngine(), { events });
+    for (const [keyEpoch, forceRelay] of [false, true].entries()) {
+      // Each client its own key epoch: its own receipt stream at the provider.
+      const client = await connect({
+        signalingUrl: url,
+        sessionKey: generateKeyPair(),
+        keyEpoch,
+        maxPrice: MAX,
+        escrow: ESCROW,
+        wrtc,
+        forceRelay,
+      });
+      clients.push(client);
+      const r = await client.chat.completions.create({
+        model: "test-model",
+        messages: [{ role: "user", content: "who takes it?" }],
+      });
+      expect(r.choices[0]?.message.content).toBe("Echo: who takes it?");
+      expect(r.usage.silk?.failovers ?? 0).toBe(0); // moved before any answer: not a failover of the answer
+      client.close();
+    }
+    // The silent one failed recently, so the second request skipped it.
+    expect(silent.offers).toHaveLength(1);
+    expect(
+      events.filter((e) => e.type === "session-open").map((e) => e.type === "session-open" && e.path),
+    ).toEqual(["direct", "relay"]);
+  });
+
+  it("says NO_ANSWER when no provider takes the session", async () => {
+    const { url } = await startServer({ offerTimeoutMs: 100 });
+    await rawProvider(url, { models: [{ model: "test-model", price: flat(1n) }], answer: "silent" });
+    const client = await requester(url);
+    const failure = await client.chat.completions
+      .create({ model: "test-model", messages: [{ role: "user", content: "anyone?" }] })
+      .catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(NoProviderError);
+    expect(failure).toMatchObject({ code: "NO_ANSWER" });
   });
 });

@@ -163,3 +163,46 @@ export interface Refused {
 export function requestSession(socket: Socket, body: unknown = requestBody()) {
   return call<Granted | Refused>(socket, "session:request", body);
 }
+
+/**
+ * Follows a grant through the server's failover: `session:moved` events until the session runs
+ * with a provider in `accepting` (which will take it), or `session:ended` says nobody did.
+ * Returns the last grant (or the refusal) and every provider the session passed through.
+ */
+export function followMoves(
+  socket: Socket,
+  first: Granted | Refused,
+  accepting: readonly string[],
+  timeoutMs = 5_000,
+): Promise<{ final: Granted | Refused; path: string[] }> {
+  if (!first.ok) return Promise.resolve({ final: first, path: [] });
+  const path = [first.provider.identityKey];
+  if (accepting.includes(first.provider.identityKey)) return Promise.resolve({ final: first, path });
+  return new Promise((resolve, reject) => {
+    let current = first.sessionId;
+    const timer = setTimeout(() => {
+      done();
+      reject(new Error(`session still moving after ${timeoutMs} ms: ${path.join(" → ")}`));
+    }, timeoutMs);
+    const done = () => {
+      clearTimeout(timer);
+      socket.off("session:moved", onMoved);
+      socket.off("session:ended", onEnded);
+    };
+    const onMoved = (m: { sessionId: string; to: Granted }) => {
+      if (m.sessionId !== current) return;
+      current = m.to.sessionId;
+      path.push(m.to.provider.identityKey);
+      if (!accepting.includes(m.to.provider.identityKey)) return;
+      done();
+      resolve({ final: m.to, path });
+    };
+    const onEnded = (m: { sessionId: string; error?: Refused["error"] }) => {
+      if (m.sessionId !== current) return;
+      done();
+      resolve({ final: { ok: false, error: m.error ?? { code: "ENDED", message: "ended" } }, path });
+    };
+    socket.on("session:moved", onMoved);
+    socket.on("session:ended", onEnded);
+  });
+}

@@ -4,6 +4,7 @@ import {
   cleanup,
   connect,
   flat,
+  followMoves,
   next,
   provider,
   requestBody,
@@ -91,6 +92,11 @@ describe("signaling: registration and pairing over real sockets", () => {
     const first = await requestSession(r);
     if (!first.ok) throw new Error("expected a session");
     expect(first.provider.identityKey).toBe(p1.identityKey);
+    // Once the provider has answered (its signal follows its ack on the same socket), leaving ends
+    // the session; before that, the server would move the requester on instead.
+    const answered = next(r, "session:signal");
+    await call(p1.socket, "session:signal", { v: 1, sessionId: first.sessionId, data: { type: "answer" } });
+    await answered;
 
     const ended = next(r, "session:ended");
     p1.socket.disconnect();
@@ -99,8 +105,8 @@ describe("signaling: registration and pairing over real sockets", () => {
     expect(again).toMatchObject({ ok: true, provider: { identityKey: p2.identityKey } });
   });
 
-  it("fails over to the next provider when one does not answer, then when one refuses", async () => {
-    const { url } = await startServer({ offerTimeoutMs: 150 });
+  it("grants at once, then moves the requester on when its provider does not answer, then when one refuses", async () => {
+    const { url, server } = await startServer({ offerTimeoutMs: 150 });
     const silent = await provider(url, { models: [{ model: "m1", price: flat(1n) }], answer: "silent" });
     const refusing = await provider(url, { models: [{ model: "m1", price: flat(2n) }], answer: "refuse" });
     const good = await provider(url, { models: [{ model: "m1", price: flat(3n) }] });
@@ -108,10 +114,27 @@ describe("signaling: registration and pairing over real sockets", () => {
 
     const withdrawn = next(silent.socket, "session:ended");
     const granted = await requestSession(r);
-    expect(granted).toMatchObject({ ok: true, provider: { identityKey: good.identityKey } });
+    // The grant does not wait for the provider: the cheapest is named before it has answered.
+    expect(granted).toMatchObject({ ok: true, provider: { identityKey: silent.identityKey } });
+    const { final, path } = await followMoves(r, granted, [good.identityKey]);
+    expect(path).toEqual([silent.identityKey, refusing.identityKey, good.identityKey]);
+    expect(final).toMatchObject({ ok: true, provider: { identityKey: good.identityKey } });
     expect(silent.offers).toHaveLength(1);
     expect(refusing.offers).toHaveLength(1);
     expect(await withdrawn).toMatchObject({ reason: "offer-withdrawn" });
+    if (!granted.ok || !final.ok) return;
+    // The requester left the withdrawn sessions: it cannot relay into them, and it can into the new one.
+    expect(
+      await call(r, "session:signal", { v: 1, sessionId: granted.sessionId, data: { type: "offer" } }),
+    ).toMatchObject({ ok: false, error: { code: "NOT_IN_SESSION" } });
+    const atGood = next(good.socket, "session:signal");
+    await call(r, "session:signal", { v: 1, sessionId: final.sessionId, data: { type: "offer" } });
+    expect(await atGood).toMatchObject({ sessionId: final.sessionId });
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/silk_offers_total\{outcome="no-answer"\} 1/);
+    expect(metrics).toMatch(/silk_offers_total\{outcome="refused"\} 1/);
+    expect(metrics).toMatch(/silk_session_moves_total 2/);
+    expect(server).toBeDefined();
   });
 
   it("moves on at once when a provider disconnects while it is being offered a session", async () => {
@@ -121,7 +144,8 @@ describe("signaling: registration and pairing over real sockets", () => {
     leaving.socket.on("session:offer", () => leaving.socket.disconnect());
     const good = await provider(url, { models: [{ model: "m1", price: flat(5n) }] });
     const r = await connect(url);
-    expect(await requestSession(r)).toMatchObject({ ok: true, provider: { identityKey: good.identityKey } });
+    const { final } = await followMoves(r, await requestSession(r), [good.identityKey], 2_000);
+    expect(final).toMatchObject({ ok: true, provider: { identityKey: good.identityKey } });
     expect(leaving.offers).toHaveLength(1);
   });
 
@@ -134,17 +158,47 @@ describe("signaling: registration and pairing over real sockets", () => {
     });
     const good = await provider(url, { models: [{ model: "m1", price: flat(5n) }], capacity: 4 });
     const r = await connect(url);
-    expect(await requestSession(r)).toMatchObject({ ok: true, provider: { identityKey: good.identityKey } });
+    const { final } = await followMoves(r, await requestSession(r), [good.identityKey]);
+    expect(final).toMatchObject({ ok: true, provider: { identityKey: good.identityKey } });
     // The cheaper one failed a moment ago, so the next request goes straight to the one that works.
     expect(await requestSession(r)).toMatchObject({ ok: true, provider: { identityKey: good.identityKey } });
     expect(silent.offers).toHaveLength(1);
   });
 
-  it("says NO_ANSWER when every provider stays silent", async () => {
+  it("says NO_ANSWER when every provider stays silent, and frees their capacity", async () => {
     const { url } = await startServer({ offerTimeoutMs: 100 });
-    await provider(url, { answer: "silent" });
+    const a = await provider(url, { answer: "silent" });
+    const b = await provider(url, { answer: "silent" });
     const r = await connect(url);
-    expect(await requestSession(r)).toMatchObject({ ok: false, error: { code: "NO_ANSWER" } });
+    const { final, path } = await followMoves(r, await requestSession(r), []);
+    expect(final).toMatchObject({ ok: false, error: { code: "NO_ANSWER" } });
+    expect(new Set(path)).toEqual(new Set([a.identityKey, b.identityKey]));
+    const models = (await (await fetch(`${url}/api/models`)).json()) as { models: { inUse: number }[] };
+    expect(models.models[0]?.inUse).toBe(0);
+  });
+
+  it("tells a requester whose only provider refuses that all are busy", async () => {
+    const { url } = await startServer();
+    await provider(url, { answer: "refuse" });
+    const r = await connect(url);
+    const { final } = await followMoves(r, await requestSession(r), []);
+    expect(final).toMatchObject({ ok: false, error: { code: "ALL_BUSY" } });
+  });
+
+  it("stops failing over once the requester has ended the session", async () => {
+    const { url } = await startServer({ offerTimeoutMs: 100 });
+    const silent = await provider(url, { models: [{ model: "m1", price: flat(1n) }], answer: "silent" });
+    const other = await provider(url, { models: [{ model: "m1", price: flat(2n) }] });
+    const r = await connect(url);
+    const moved: unknown[] = [];
+    r.on("session:moved", (m) => moved.push(m));
+    const granted = await requestSession(r);
+    if (!granted.ok) throw new Error("expected a grant");
+    expect(await call(r, "session:end", { v: 1, sessionId: granted.sessionId })).toEqual({ ok: true });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(moved).toEqual([]);
+    expect(silent.offers).toHaveLength(1);
+    expect(other.offers).toHaveLength(0);
   });
 
   it("says why nothing fits: no such model, price too low, all busy", async () => {
