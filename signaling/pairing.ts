@@ -163,23 +163,26 @@ function granted(ctx: ServerContext, placed: Placed) {
  * exists before anyone hears of it, so a disconnect at any moment frees the capacity exactly
  * once, and the requester's signals reach the provider right behind the offer.
  */
-async function open(
-  ctx: ServerContext,
-  socket: SilkSocket,
-  req: SessionRequest,
-  chosen: Candidate,
-): Promise<Placed> {
+function open(ctx: ServerContext, socket: SilkSocket, req: SessionRequest, chosen: Candidate): Placed {
   const sessionId = newSessionId();
   const room = sessionRoom(sessionId);
   const provider = chosen.provider;
-  await ctx.directory.openSession({
-    sessionId,
-    identityKey: provider.identityKey,
-    providerSocketId: provider.socketId,
-    requesterSocketId: socket.id,
-    model: req.model,
-    createdAt: Date.now(),
-  });
+  // Not awaited: a Redis round trip the requester need not wait for (see `openSession`). Should
+  // it fail, the session is ended and the reserved place given back.
+  void ctx.directory
+    .openSession({
+      sessionId,
+      identityKey: provider.identityKey,
+      providerSocketId: provider.socketId,
+      requesterSocketId: socket.id,
+      model: req.model,
+      createdAt: Date.now(),
+    })
+    .catch(async (err: unknown) => {
+      ctx.log.error({ err: errorSummary(err), session: sessionId }, "session record failed");
+      await ctx.directory.release(provider.identityKey, provider.socketId).catch(() => undefined);
+      await endSession(ctx, sessionId, "ended").catch(() => undefined);
+    });
   socket.join(room);
   // A provider on this node joins and is asked directly; one elsewhere through the adapter
   // (broadcast with ack), its join published on the same Redis channel first, so it lands first.

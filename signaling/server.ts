@@ -37,6 +37,8 @@ export interface SignalingServer {
   readonly nodeId: string;
   readonly io: SilkServer;
   readonly httpServer: HttpServer;
+  /** The provider directory in use (in memory, or Redis once started with `REDIS_URL`). */
+  readonly directory: ProviderDirectory;
 }
 
 const KNOWN_EVENTS = new Set([
@@ -194,6 +196,9 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     nodeId,
     io,
     httpServer,
+    get directory() {
+      return directory;
+    },
   };
 }
 

@@ -82,6 +82,11 @@ export interface ProviderDirectory {
   reserveBest(request: PickRequest): Promise<Candidate | undefined>;
   release(identityKey: string, socketId: string): Promise<void>;
   recordFailure(identityKey: string, socketId: string, now: number): Promise<void>;
+  /**
+   * Records a session. It takes effect before any later call on the same directory (the Redis
+   * store sends every command on one connection, in order), so pairing does not wait for it
+   * before granting: a `closeSession` the grant leads to always finds the record.
+   */
   openSession(session: SessionRecord): Promise<void>;
   /** Removes and returns the session; exactly one caller gets it, so capacity is released once. */
   closeSession(sessionId: string): Promise<SessionRecord | undefined>;

@@ -201,6 +201,22 @@ describe("signaling: registration and pairing over real sockets", () => {
     expect(other.offers).toHaveLength(0);
   });
 
+  it("ends the session and gives the place back when the session record cannot be written", async () => {
+    const { url, server } = await startServer();
+    await provider(url, { capacity: 1 });
+    const r = await connect(url);
+    const directory = server.directory;
+    const openSession = directory.openSession.bind(directory);
+    directory.openSession = () => Promise.reject(new Error("store down"));
+    const ended = next(r, "session:ended");
+    const granted = await requestSession(r);
+    expect(granted.ok).toBe(true);
+    expect(await ended).toMatchObject({ reason: "ended" });
+    directory.openSession = openSession;
+    // The place came back: the only provider can be paired again.
+    expect(await requestSession(r)).toMatchObject({ ok: true });
+  });
+
   it("says why nothing fits: no such model, price too low, all busy", async () => {
     const { url } = await startServer();
     const p = await provider(url, { models: [{ model: "m1", price: flat(50n) }], capacity: 1 });
