@@ -24,16 +24,16 @@ afterEach(async () => {
 async function provider(
   url: string,
   engine: ScriptedEngine,
-  opts: { forceRelay?: boolean; events?: RuntimeEvent[] } = {},
+  opts: { forceRelay?: boolean; events?: RuntimeEvent[]; price?: bigint; noWebRtc?: boolean } = {},
 ) {
   const runtime = await ProviderRuntime.start({
     signalingUrl: url,
     identity: generateKeyPair(),
     engine,
-    models: [{ model: "test-model", price: flatPrice(10n) }],
+    models: [{ model: "test-model", price: flatPrice(opts.price ?? 10n) }],
     payout: PAYOUT,
     capacity: 2,
-    wrtc,
+    ...(!opts.noWebRtc && { wrtc }),
     ...(opts.forceRelay && { forceRelay: true }),
     onEvent: (e) => opts.events?.push(e),
   });
@@ -43,14 +43,22 @@ async function provider(
 
 async function requester(
   url: string,
-  opts: { forceRelay?: boolean; onFailover?: (e: { model: string; failovers: number }) => void } = {},
+  opts: {
+    forceRelay?: boolean;
+    onFailover?: (e: { model: string; failovers: number }) => void;
+    /** Each key has its own epoch in the escrow, so its own receipt stream at a provider. */
+    keyEpoch?: number;
+    idleCloseMs?: number;
+  } = {},
 ) {
   const client = await connect({
     signalingUrl: url,
     sessionKey: generateKeyPair(),
+    keyEpoch: opts.keyEpoch ?? 0,
     maxPrice: MAX,
     escrow: ESCROW,
     wrtc,
+    ...(opts.idleCloseMs !== undefined && { idleCloseMs: opts.idleCloseMs }),
     ...(opts.forceRelay && { forceRelay: true }),
     ...(opts.onFailover && { onFailover: opts.onFailover }),
   });
@@ -127,19 +135,8 @@ describe("one question through the real signaling server and WebRTC (Node, wrtc)
     const { url } = await startServer();
     const events: RuntimeEvent[] = [];
     await provider(url, new ScriptedEngine(), { events }); // two places
-    // Each key has its own epoch in the escrow, so its own receipt stream.
-    const open = (keyEpoch: number) =>
-      connect({
-        signalingUrl: url,
-        sessionKey: generateKeyPair(),
-        keyEpoch,
-        maxPrice: MAX,
-        escrow: ESCROW,
-        wrtc,
-        idleCloseMs: 50,
-      });
+    const open = (keyEpoch: number) => requester(url, { keyEpoch, idleCloseMs: 50 });
     const [first, second, third] = await Promise.all([open(1), open(2), open(3)]);
-    clients.push(first!, second!, third!);
     for (const c of [first!, second!]) {
       await c.chat.completions.create({ model: "test-model", messages: [{ role: "user", content: "x" }] });
     }
@@ -181,15 +178,7 @@ describe("one question through the real signaling server and WebRTC (Node, wrtc)
     const { url } = await startServer();
     const events: RuntimeEvent[] = [];
     // This provider runs without a WebRTC implementation, like a WebView where it is broken.
-    const runtime = await ProviderRuntime.start({
-      signalingUrl: url,
-      identity: generateKeyPair(),
-      engine: new ScriptedEngine(),
-      models: [{ model: "test-model", price: flatPrice(10n) }],
-      payout: PAYOUT,
-      onEvent: (e) => events.push(e),
-    });
-    runtimes.push(runtime);
+    await provider(url, new ScriptedEngine(), { events, noWebRtc: true });
     const client = await requester(url); // has WebRTC, and is told to switch
     const answer = await client.chat.completions.create({
       model: "test-model",
@@ -263,30 +252,12 @@ describe("one question through the real signaling server and WebRTC (Node, wrtc)
       models: [{ model: "test-model", price: flat(1n) }],
       answer: "silent",
     });
-    const paused = await ProviderRuntime.start({
-      signalingUrl: url,
-      identity: generateKeyPair(),
-      engine: new ScriptedEngine(),
-      models: [{ model: "test-model", price: flatPrice(2n) }],
-      payout: PAYOUT,
-      wrtc,
-    });
-    runtimes.push(paused);
+    const paused = await provider(url, new ScriptedEngine(), { price: 2n });
     paused.pause();
     const events: RuntimeEvent[] = [];
     await provider(url, new ScriptedEngine(), { events });
     for (const [keyEpoch, forceRelay] of [false, true].entries()) {
-      // Each client its own key epoch: its own receipt stream at the provider.
-      const client = await connect({
-        signalingUrl: url,
-        sessionKey: generateKeyPair(),
-        keyEpoch,
-        maxPrice: MAX,
-        escrow: ESCROW,
-        wrtc,
-        forceRelay,
-      });
-      clients.push(client);
+      const client = await requester(url, { keyEpoch, forceRelay });
       const r = await client.chat.completions.create({
         model: "test-model",
         messages: [{ role: "user", content: "who takes it?" }],
