@@ -81,7 +81,7 @@ async function state() {
 }
 
 describe("Escrow hot slot: streams", () => {
-  it("a claim for a second stream moves the first into the dictionary, and back again", async () => {
+  it("claims for a second stream, then the first again, both exact wherever each is kept", async () => {
     await claims(f.receipt(toNano("1")), toNano("1"));
     // Second stream: the first (provider, epoch 1) is evicted into the paid dictionary.
     await claims(f.receipt(toNano("0.5"), { payout: other.address }), toNano("0.5"));
