@@ -70,9 +70,12 @@ export default async function gasBench(): Promise<void> {
   const escrow = blockchain.openContract(
     Escrow.createFromConfig({ owner: owner.address, network: NETWORK_ID.devnet, closeDelay: 86_400 }, code),
   );
+  const older = generateKeyPair();
   const key = generateKeyPair();
   const provider = await blockchain.treasury("provider");
-  const receipt = (tokens: bigint, payout: Address = provider.address, k = key, epoch = 1) =>
+  const other = await blockchain.treasury("other-provider");
+  // Receipts of the most recent key (epoch 2) unless told otherwise.
+  const receipt = (tokens: bigint, payout: Address = provider.address, k = key, epoch = 2) =>
     signReceipt(
       {
         network: NETWORK_ID.devnet,
@@ -89,7 +92,7 @@ export default async function gasBench(): Promise<void> {
     row(
       "deploy + add key + deposit",
       on(
-        await escrow.sendAddKey(owner.getSender(), { key: key.publicKey, value: toNano("100") }),
+        await escrow.sendAddKey(owner.getSender(), { key: older.publicKey, value: toNano("100") }),
         escrow.address,
       ),
       "first message",
@@ -98,17 +101,19 @@ export default async function gasBench(): Promise<void> {
   rows.push(
     row("deposit (top-up)", on(await escrow.sendDeposit(payer.getSender(), toNano("10")), escrow.address)),
   );
-  const second = generateKeyPair();
   rows.push(
     row(
       "add key",
       on(
-        await escrow.sendAddKey(owner.getSender(), { key: second.publicKey, value: toNano("0.05") }),
+        await escrow.sendAddKey(owner.getSender(), { key: key.publicKey, value: toNano("0.05") }),
         escrow.address,
       ),
+      "the earlier key moves to the dictionary",
     ),
   );
 
+  // Claims of the most recent key: the common case. The escrow's first claim takes the empty
+  // hot slot; the next receipt of the same stream finds it there.
   const settle = blockchain.snapshot();
   const settled: ReturnType<typeof row>[] = [];
   for (const tokens of [1_000n, 100_000n]) {
@@ -117,12 +122,13 @@ export default async function gasBench(): Promise<void> {
       row(
         `claim (external), ${tokens} tokens`,
         on(await escrow.sendExternalClaim(receipt(tokens)), escrow.address),
-        `first claim of the stream, ${fromNano(tokens * PRICE)} TON`,
+        `escrow's first claim, ${fromNano(tokens * PRICE)} TON`,
       ),
     );
   }
   await blockchain.loadFrom(settle);
   await escrow.sendExternalClaim(receipt(1_000n));
+  const hot = blockchain.snapshot();
   settled.push(
     row(
       "claim (external), next receipt",
@@ -130,7 +136,35 @@ export default async function gasBench(): Promise<void> {
       "same stream, +100,000 tokens",
     ),
   );
+  // Off the hot slot: another stream of the same key epoch goes into the paid dictionary (one of a
+  // newer epoch would take the slot); an older key is read from the keys dictionary.
+  await blockchain.loadFrom(hot);
+  settled.push(
+    row(
+      "claim (external), another stream",
+      on(await escrow.sendExternalClaim(receipt(1_000n, other.address)), escrow.address),
+      "first claim of a 2nd stream (same key): in the dictionary",
+    ),
+  );
+  settled.push(
+    row(
+      "claim (external), back to the 1st",
+      on(await escrow.sendExternalClaim(receipt(2_000n)), escrow.address),
+      "streams alternating: the 1st is still hot",
+    ),
+  );
+  await blockchain.loadFrom(hot);
+  await escrow.sendExternalClaim(receipt(1_000n, provider.address, older, 1));
+  settled.push(
+    row(
+      "claim (external), older key",
+      on(await escrow.sendExternalClaim(receipt(2_000n, provider.address, older, 1)), escrow.address),
+      "next receipt, key read from the dictionary",
+    ),
+  );
   rows.push(...settled);
+  await blockchain.loadFrom(hot);
+  await escrow.sendExternalClaim(receipt(101_000n));
   rows.push(
     row(
       "claim (internal)",
@@ -145,9 +179,10 @@ export default async function gasBench(): Promise<void> {
     row(
       "revoke key",
       on(
-        await escrow.sendRevokeKey(owner.getSender(), { key: second.publicKey, value: toNano("0.05") }),
+        await escrow.sendRevokeKey(owner.getSender(), { key: older.publicKey, value: toNano("0.05") }),
         escrow.address,
       ),
+      "a key in the dictionary",
     ),
   );
   rows.push(row("close", on(await escrow.sendClose(owner.getSender(), toNano("0.05")), escrow.address)));
@@ -164,10 +199,12 @@ export default async function gasBench(): Promise<void> {
     rows,
   );
 
-  // A claim's cost grows with the number of (key, payout) streams already paid (one more trie
-  // level per doubling), never with tokens. An external claim does all its checks and its state
-  // update within the 10,000 gas credit; past that, it is refused at no cost and an internal
-  // claim (gas paid by the sender) settles it instead.
+  // The next receipt of the hot stream costs the same however many streams the escrow holds;
+  // the first claim of a new stream (or one for a stream that is not hot) moves the hot one
+  // into the paid dictionary and takes the claimed one out, so it grows with the dictionary
+  // (one more trie level per doubling), never with tokens. An external claim does all its
+  // checks and its state update within the 10,000 gas credit; past that, it is refused at no
+  // cost and an internal claim (gas paid by the sender) settles it instead.
   const bc = await Blockchain.create();
   const o2 = await bc.treasury("owner");
   const payer2 = await bc.treasury("payer");
@@ -175,25 +212,56 @@ export default async function gasBench(): Promise<void> {
     Escrow.createFromConfig({ owner: o2.address, network: NETWORK_ID.devnet, closeDelay: 86_400 }, code),
   );
   await e2.sendAddKey(o2.getSender(), { key: key.publicKey, value: toNano("100000") });
-  const sign = (payout: Address) =>
+  const sign = (payout: Address, tokens = 1_000n) =>
     signReceipt(
       {
         network: NETWORK_ID.devnet,
         escrow: e2.address,
         payout,
         keyEpoch: 1,
-        tokens: 1_000n,
-        amount: 1_000n * PRICE,
+        tokens,
+        amount: tokens * PRICE,
       },
       key,
     );
   const streams: Record<string, string | number>[] = [];
+  // An external claim when it fits the gas credit; otherwise the internal claim that replaces it.
+  const externalOrInternal = async (what: string, signed: ReturnType<typeof sign>, note: string) => {
+    try {
+      return row(`claim (external), ${what}`, on(await e2.sendExternalClaim(signed), e2.address), note);
+    } catch {
+      const r = await e2.sendClaim(payer2.getSender(), { signed, value: toNano("0.05") });
+      return row(
+        `claim (internal), ${what}`,
+        on(r, e2.address),
+        `${note}; external refused: over the credit`,
+      );
+    }
+  };
+  const first = await bc.treasury("p1");
   for (let n = 1; n <= 4096; n++) {
-    const p = await bc.treasury(`p${n}`);
+    const p = n === 1 ? first : await bc.treasury(`p${n}`);
     try {
       const tx = on(await e2.sendExternalClaim(sign(p.address)), e2.address);
-      if ((n & (n - 1)) === 0)
-        streams.push(row(`claim (external), stream #${n}`, tx, `${n - 1} streams already paid`));
+      if ((n & (n - 1)) === 0) {
+        streams.push(
+          row(`claim (external), stream #${n}`, tx, `its first claim; ${n - 1} streams already paid`),
+        );
+      }
+      if (n === 32) {
+        const at = bc.snapshot();
+        streams.push(
+          row(
+            "claim (external), next receipt",
+            on(await e2.sendExternalClaim(sign(p.address, 2_000n)), e2.address),
+            "of stream #32, 32 streams paid",
+          ),
+        );
+        streams.push(
+          await externalOrInternal("stream #1 again", sign(first.address, 2_000n), "32 streams paid"),
+        );
+        await bc.loadFrom(at);
+      }
     } catch {
       const tx = on(
         await e2.sendClaim(payer2.getSender(), { signed: sign(p.address), value: toNano("0.05") }),

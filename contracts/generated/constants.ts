@@ -36,7 +36,7 @@ export const EscrowParams = {
   MIN_CLAIM: 10000000n,
   CLAIM_GAS_LIMIT: 15000n,
   KEY_ACTIVE: 4294967295n,
-  CLAIM_TAIL_GAS: 1381n,
+  CLAIM_TAIL_GAS: 1363n,
   SIGNED_RECEIPT_BITS: 768n,
 } as const;
 

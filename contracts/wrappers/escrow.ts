@@ -46,36 +46,46 @@ const keyRecordValue = {
 };
 
 /**
- * escrow_storage$_ paid:(HashmapE 299 Coins) network:int32 keys:(HashmapE 256 KeyRecord)
- *   owner:MsgAddressInt close_delay:uint32 unlock_at:uint32 next_epoch:uint32 = EscrowStorage;
- * The initial state: no keys, nothing paid, nothing closing, first epoch 1.
+ * escrow_storage$_ hot_stream:bits299 hot_paid:Coins network:int32
+ *   hot_key:bits256 hot_key_record:KeyRecord close_delay:uint32 unlock_at:uint32 next_epoch:uint32
+ *   paid:(HashmapE 299 Coins) keys:(HashmapE 256 KeyRecord) owner:^MsgAddressInt = EscrowStorage;
+ * (contracts/escrow/storage.tolk: the stream claimed last and the key added last live in the
+ * root, every other one in its dictionary.) The initial state: no stream (hot_stream all zeros,
+ * hot_paid 0), no key (hot_key and hot_key_record all zeros), nothing closing, first epoch 1.
  */
 export function storeEscrowInit(c: EscrowConfig): (b: Builder) => void {
   return (b) => {
-    b.storeBit(false)
+    b.storeUint(0, 299)
+      .storeCoins(0)
       .storeInt(c.network, 32)
-      .storeBit(false)
-      .storeAddress(c.owner)
+      .storeUint(0, 256)
+      .storeUint(0, 32) // hot_key_record: epoch 0, valid_until 0
+      .storeUint(0, 32)
       .storeUint(c.closeDelay, 32)
       .storeUint(0, 32)
-      .storeUint(1, 32);
+      .storeUint(1, 32)
+      .storeBit(false)
+      .storeBit(false)
+      .storeRef(beginCell().storeAddress(c.owner));
   };
 }
 
+/** The escrow's state, with the hot key merged into `keys` (paid totals: read through get_paid). */
 export function loadEscrowState(s: Slice): EscrowState {
-  s.loadMaybeRef(); // paid: read through get_paid
+  s.skip(299);
+  s.loadCoins();
   const network = s.loadInt(32);
+  const hotKey = s.loadUintBig(256);
+  const hotRecord = keyRecordValue.parse(s);
+  const closeDelay = s.loadUint(32);
+  const unlockAt = s.loadUint(32);
+  const nextEpoch = s.loadUint(32);
+  s.loadMaybeRef(); // paid
   const keys = s.loadDict(Dictionary.Keys.BigUint(256), keyRecordValue);
-  const state: EscrowState = {
-    network,
-    keys,
-    owner: s.loadAddress(),
-    closeDelay: s.loadUint(32),
-    unlockAt: s.loadUint(32),
-    nextEpoch: s.loadUint(32),
-  };
+  if (hotRecord.epoch !== 0) keys.set(hotKey, hotRecord);
+  const owner = s.loadRef().beginParse().loadAddress();
   s.endParse();
-  return state;
+  return { network, keys, owner, closeDelay, unlockAt, nextEpoch };
 }
 
 /** op:uint32 query_id:uint64, the head of every internal Escrow message. */
