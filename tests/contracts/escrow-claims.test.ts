@@ -1,19 +1,12 @@
 import { toNano } from "@ton/core";
-import type { BlockchainSnapshot } from "@ton/sandbox";
-import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { EscrowError, EscrowParams } from "../../contracts/generated/constants";
-import { type EscrowFixture, escrowFixture } from "./escrow-fixture";
+import { type EscrowFixture, freshEscrowForEachTest } from "./escrow-fixture";
 import { computeOf, expectExternalRefused, expectSuccess, firstOutValue, txOn } from "./helpers";
 
 let f: EscrowFixture;
-let start: BlockchainSnapshot;
-
-beforeAll(async () => {
-  f = await escrowFixture();
-  start = f.blockchain.snapshot();
-});
-beforeEach(async () => {
-  await f.blockchain.loadFrom(start);
+freshEscrowForEachTest((fixture) => {
+  f = fixture;
 });
 
 describe("Escrow claims", () => {

@@ -1,5 +1,11 @@
 import { type Address, toNano } from "@ton/core";
-import { Blockchain, type SandboxContract, type TreasuryContract } from "@ton/sandbox";
+import {
+  Blockchain,
+  type BlockchainSnapshot,
+  type SandboxContract,
+  type TreasuryContract,
+} from "@ton/sandbox";
+import { beforeAll, beforeEach } from "vitest";
 import { compiled } from "../../contracts/compile";
 import { Escrow } from "../../contracts/wrappers/escrow";
 import { generateKeyPair, type KeyPair } from "../../protocol/identity";
@@ -55,4 +61,25 @@ export async function escrowFixture(): Promise<EscrowFixture> {
   const balance = async (address: Address = escrow.address) =>
     (await blockchain.getContract(address)).balance;
   return { blockchain, escrow, owner, provider, stranger, key, receipt, balance };
+}
+
+/**
+ * One escrow per test file, compiled and deployed once (plus whatever `setup` adds), and every
+ * test starting from that same state: `use` receives the fixture before the first test.
+ */
+export function freshEscrowForEachTest(
+  use: (f: EscrowFixture) => void,
+  setup?: (f: EscrowFixture) => Promise<void>,
+): void {
+  let f: EscrowFixture;
+  let start: BlockchainSnapshot;
+  beforeAll(async () => {
+    f = await escrowFixture();
+    await setup?.(f);
+    start = f.blockchain.snapshot();
+    use(f);
+  });
+  beforeEach(async () => {
+    await f.blockchain.loadFrom(start);
+  });
 }

@@ -1,17 +1,12 @@
 import { type Address, toNano } from "@ton/core";
-import type {
-  BlockchainSnapshot,
-  BlockchainTransaction,
-  SandboxContract,
-  TreasuryContract,
-} from "@ton/sandbox";
-import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { BlockchainTransaction, SandboxContract, TreasuryContract } from "@ton/sandbox";
+import { describe, expect, it } from "vitest";
 import { compiled } from "../../contracts/compile";
 import { EscrowError, EscrowParams } from "../../contracts/generated/constants";
 import { Escrow, loadEscrowState } from "../../contracts/wrappers/escrow";
 import { generateKeyPair, type KeyPair } from "../../protocol/identity";
 import { NETWORK_ID, type SignedReceipt, signReceipt } from "../../protocol/receipt";
-import { CLOSE_DELAY, type EscrowFixture, escrowFixture, T0 } from "./escrow-fixture";
+import { CLOSE_DELAY, type EscrowFixture, freshEscrowForEachTest, T0 } from "./escrow-fixture";
 import { expectExit, expectExternalRefused, expectSuccess, firstOutValue } from "./helpers";
 
 /**
@@ -21,17 +16,15 @@ import { expectExit, expectExternalRefused, expectSuccess, firstOutValue } from 
  */
 const KEY_ACTIVE = Number(EscrowParams.KEY_ACTIVE);
 let f: EscrowFixture;
-let start: BlockchainSnapshot;
 let other: SandboxContract<TreasuryContract>;
-
-beforeAll(async () => {
-  f = await escrowFixture();
-  other = await f.blockchain.treasury("other-provider");
-  start = f.blockchain.snapshot();
-});
-beforeEach(async () => {
-  await f.blockchain.loadFrom(start);
-});
+freshEscrowForEachTest(
+  (fixture) => {
+    f = fixture;
+  },
+  async (fixture) => {
+    other = await fixture.blockchain.treasury("other-provider");
+  },
+);
 
 function storageFeeOf(tx: BlockchainTransaction): bigint {
   return tx.description.type === "generic" ? (tx.description.storagePhase?.storageFeesCollected ?? 0n) : 0n;

@@ -1,22 +1,16 @@
 import { beginCell, toNano } from "@ton/core";
-import { type BlockchainSnapshot, internal } from "@ton/sandbox";
-import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { internal } from "@ton/sandbox";
+import { describe, expect, it } from "vitest";
 import { EscrowError, EscrowParams } from "../../contracts/generated/constants";
 import { generateKeyPair } from "../../protocol/identity";
 import { NETWORK_ID } from "../../protocol/receipt";
-import { CLOSE_DELAY, type EscrowFixture, escrowFixture, T0 } from "./escrow-fixture";
+import { CLOSE_DELAY, type EscrowFixture, freshEscrowForEachTest, T0 } from "./escrow-fixture";
 import { expectExit, expectExternalRefused, expectSuccess, firstOutValue, txOn } from "./helpers";
 
 const KEY_ACTIVE = Number(EscrowParams.KEY_ACTIVE);
 let f: EscrowFixture;
-let start: BlockchainSnapshot;
-
-beforeAll(async () => {
-  f = await escrowFixture();
-  start = f.blockchain.snapshot();
-});
-beforeEach(async () => {
-  await f.blockchain.loadFrom(start);
+freshEscrowForEachTest((fixture) => {
+  f = fixture;
 });
 
 describe("Escrow lifecycle", () => {

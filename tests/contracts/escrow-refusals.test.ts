@@ -1,11 +1,10 @@
 import { beginCell, external, toNano } from "@ton/core";
-import type { BlockchainSnapshot } from "@ton/sandbox";
-import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { EscrowError, EscrowParams } from "../../contracts/generated/constants";
 import { externalClaimBody } from "../../contracts/wrappers/escrow";
 import { generateKeyPair } from "../../protocol/identity";
 import { NETWORK_ID, type SignedReceipt } from "../../protocol/receipt";
-import { type EscrowFixture, escrowFixture } from "./escrow-fixture";
+import { type EscrowFixture, freshEscrowForEachTest } from "./escrow-fixture";
 import { expectExit, expectExternalRefused } from "./helpers";
 
 /**
@@ -13,14 +12,8 @@ import { expectExit, expectExternalRefused } from "./helpers";
  * so it paid no gas for any of them.
  */
 let f: EscrowFixture;
-let start: BlockchainSnapshot;
-
-beforeAll(async () => {
-  f = await escrowFixture();
-  start = f.blockchain.snapshot();
-});
-beforeEach(async () => {
-  await f.blockchain.loadFrom(start);
+freshEscrowForEachTest((fixture) => {
+  f = fixture;
 });
 
 async function refusedBoth(signed: SignedReceipt, code: number): Promise<void> {

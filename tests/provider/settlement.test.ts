@@ -1,6 +1,5 @@
 import { Address, toNano } from "@ton/core";
-import type { BlockchainSnapshot } from "@ton/sandbox";
-import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { EscrowParams } from "../../contracts/generated/constants";
 import { ReceiptConflictError } from "../../protocol/errors";
 import type { SignedReceipt } from "../../protocol/receipt";
@@ -8,7 +7,7 @@ import { type ClaimChain, ClaimRefusedError, EscrowClaimChain, exitCodeOf } from
 import { MemoryReceiptStore, streamId } from "../../provider/receipt-store";
 import { Settlement } from "../../provider/settlement";
 import type { SettlementPolicy } from "../../provider/settlement-policy";
-import { type EscrowFixture, escrowFixture } from "../contracts/escrow-fixture";
+import { type EscrowFixture, freshEscrowForEachTest } from "../contracts/escrow-fixture";
 
 const policy: SettlementPolicy = {
   thresholdNano: toNano("1"),
@@ -19,13 +18,8 @@ const policy: SettlementPolicy = {
 const noSleep = async () => {};
 
 let f: EscrowFixture;
-let start: BlockchainSnapshot;
-beforeAll(async () => {
-  f = await escrowFixture();
-  start = f.blockchain.snapshot();
-});
-beforeEach(async () => {
-  await f.blockchain.loadFrom(start);
+freshEscrowForEachTest((fixture) => {
+  f = fixture;
 });
 
 function sandboxChain(): EscrowClaimChain {
