@@ -3,17 +3,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { io as connectClient, type Socket } from "socket.io-client";
-import {
-  encodePublicKey,
-  fromHex,
-  generateKeyPair,
-  maxPriceToWire,
-  priceToWire,
-  registrationClaims,
-  registrationMessage,
-  sign,
-  toHex,
-} from "../protocol";
+import { flatPrice, generateKeyPair, maxPriceToWire } from "../protocol";
+import { signedRegistration } from "../tests/signaling/helpers";
 import { fmt, percentile } from "./table";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -103,30 +94,12 @@ export async function registerProvider(url: string): Promise<Socket> {
   const identity = generateKeyPair();
   socket.on("session:offer", (_offer: unknown, ack: (r: unknown) => void) => ack({ ok: true }));
   const { challenge } = (await socket.emitWithAck("provider:challenge", { v: 1 })) as { challenge: string };
-  const body = {
-    v: 1,
-    identityKey: encodePublicKey(identity.publicKey),
-    challenge,
-    payout: `0:${"ab".repeat(32)}`,
-    // Everyone serves the same model: every request ranks all 2,000 providers.
-    models: [
-      {
-        model: "bench-model",
-        price: priceToWire({
-          nanoPerToken: 10n,
-          promptMultiplierBps: 10_000,
-          completionMultiplierBps: 10_000,
-        }),
-      },
-    ],
+  // Everyone serves the same model: every request ranks all 2,000 providers.
+  const registration = signedRegistration(identity, challenge, {
+    models: [{ model: "bench-model", price: flatPrice(10n) }],
     capacity: 4,
-    device: { adapter: "bench", memoryMB: 8192 },
-  };
-  const signature = sign(
-    identity.secretKey,
-    registrationMessage(fromHex(challenge, 32, "challenge"), registrationClaims(body)),
-  );
-  const ack = (await socket.emitWithAck("provider:register", { ...body, signature: toHex(signature) })) as {
+  });
+  const ack = (await socket.emitWithAck("provider:register", registration)) as {
     ok: boolean;
   };
   if (!ack.ok) throw new Error(`registration refused: ${JSON.stringify(ack)}`);

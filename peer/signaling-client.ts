@@ -5,21 +5,17 @@ import {
   type DeviceFacts,
   DirectorySnapshot,
   encodePublicKey,
-  fromHex,
   type KeyPair,
   type MaxPrice,
   type ModelPrice,
   maxPriceToWire,
   parseWith,
   priceToWire,
-  registrationClaims,
-  registrationMessage,
   SessionEnded,
   SessionGranted,
   SessionMoved,
   SessionOffer,
-  sign,
-  toHex,
+  signRegistration,
 } from "../protocol";
 
 /**
@@ -165,17 +161,13 @@ export class SignalingClient {
       capacity: reg.capacity,
       device: reg.device,
     };
-    const signature = sign(
-      reg.identity.secretKey,
-      registrationMessage(fromHex(challenge.challenge, 32, "challenge"), registrationClaims(body)),
-    );
     const ack = parseWith(
       RegisterAck,
       await this.call("provider:register", {
         v: 1,
         ...body,
         challenge: challenge.challenge,
-        signature: toHex(signature),
+        signature: signRegistration(reg.identity.secretKey, challenge.challenge, body),
       }),
       "registration",
     );

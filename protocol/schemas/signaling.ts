@@ -1,5 +1,8 @@
 import * as v from "valibot";
+import { fromHex, toHex } from "../encoding";
+import { sign } from "../identity";
 import { MAX_FRAME_BYTES, MAX_MODELS_PER_PROVIDER, MAX_SIGNALING_MESSAGE_BYTES } from "../limits";
+import { registrationMessage } from "../registration";
 import {
   Count,
   ErrorBody,
@@ -207,6 +210,20 @@ export function registrationClaims(r: {
     capacity: r.capacity,
     device: r.device,
   };
+}
+
+/**
+ * The hex signature for `provider:register`: the identity key over `registrationMessage` of the
+ * server's challenge (hex) and the body's claims.
+ */
+export function signRegistration(
+  secretKey: Uint8Array,
+  challengeHex: string,
+  body: Parameters<typeof registrationClaims>[0],
+): string {
+  return toHex(
+    sign(secretKey, registrationMessage(fromHex(challengeHex, 32, "challenge"), registrationClaims(body))),
+  );
 }
 
 export type DeviceFacts = v.InferOutput<typeof DeviceFacts>;

@@ -1,16 +1,12 @@
 import { io as connectClient, type Socket } from "socket.io-client";
 import {
   encodePublicKey,
-  fromHex,
   generateKeyPair,
   type KeyPair,
   type ModelPrice,
   maxPriceToWire,
   priceToWire,
-  registrationClaims,
-  registrationMessage,
-  sign,
-  toHex,
+  signRegistration,
 } from "../../protocol";
 import { createLogger } from "../../signaling/logger";
 import { createSignalingServer, type SignalingOptions, type SignalingServer } from "../../signaling/server";
@@ -99,11 +95,7 @@ export function signedRegistration(identity: KeyPair, challenge: string, spec: P
     capacity: spec.capacity ?? 1,
     device: { adapter: "test", memoryMB: 1024 },
   };
-  const signature = sign(
-    identity.secretKey,
-    registrationMessage(fromHex(challenge, 32, "challenge"), registrationClaims(body)),
-  );
-  return { ...body, signature: toHex(signature) };
+  return { ...body, signature: signRegistration(identity.secretKey, challenge, body) };
 }
 
 export interface TestProvider {
