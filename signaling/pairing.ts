@@ -51,8 +51,8 @@ interface Placed {
 }
 
 /**
- * Reserves the best fitting provider not yet tried, opens the session and sends the offer. When
- * nobody fits, the error says why; after offers that failed, "nobody else" is reported as why
+ * Reserves the best fitting provider not yet tried and opens the session (the offer is sent by
+ * `follow`, after the requester has been told). When nobody fits, the error says why; after offers that failed, "nobody else" is reported as why
  * those failed.
  */
 async function place(
@@ -116,30 +116,31 @@ async function follow(
       a.unanswered++;
       await ctx.directory.recordFailure(chosen.provider.identityKey, chosen.provider.socketId, Date.now());
     }
-    let next = wanted() ? await place(ctx, socket, req, a) : undefined;
-    if (next && !(next instanceof SignalingError) && !wanted()) {
-      ctx.pendingOffers.delete(next.sessionId);
-      await endSession(ctx, next.sessionId, "peer-disconnected", socket.id);
-      next = undefined;
-    }
-    if (next && wanted()) {
-      socket.leave(room);
-      if (next instanceof SignalingError) {
+    const next = wanted() ? await place(ctx, socket, req, a) : undefined;
+    // The requester may have left while the next provider was being placed.
+    const moving = next !== undefined && wanted();
+    if (next instanceof SignalingError) {
+      if (moving) {
         ctx.metrics.rejections.inc({ reason: next.code });
+        socket.leave(room);
         socket.emit("session:ended", {
           v: PROTOCOL_VERSION,
           sessionId,
           reason: "no-provider",
           error: { code: next.code, message: next.message },
         });
-      } else {
-        ctx.metrics.moves.inc();
-        socket.emit("session:moved", { v: PROTOCOL_VERSION, sessionId, to: granted(ctx, next) });
       }
+    } else if (next && moving) {
+      ctx.metrics.moves.inc();
+      socket.leave(room);
+      socket.emit("session:moved", { v: PROTOCOL_VERSION, sessionId, to: granted(ctx, next) });
+    } else if (next) {
+      ctx.pendingOffers.delete(next.sessionId);
+      await endSession(ctx, next.sessionId, "peer-disconnected", socket.id);
     }
     // The requester has left (or heard): only the provider is told the offer was withdrawn.
     await endSession(ctx, sessionId, "offer-withdrawn", socket.id);
-    if (!next || next instanceof SignalingError) return;
+    if (!moving || !next || next instanceof SignalingError) return;
     current = next;
   }
 }
