@@ -9,5 +9,5 @@ export { connect } from "../sdk/silk-client";
 export { ChatStorage } from "./chat-storage";
 export { exportConversations, importConversations } from "./conversation-file";
 export { fetchDirectory } from "./directory";
-export { explainError } from "./error-text";
+export { explainError, lostAnswer, needsWallet } from "./error-text";
 export { EscrowStore } from "./escrow-store.svelte";

@@ -5,10 +5,13 @@ import type { SilkClient } from "../sdk/silk-client";
 import { type ChatSettings, DEFAULT_CHAT_SETTINGS } from "./chat-settings";
 import type { ChatStorage } from "./chat-storage";
 import {
+  type AnswerVersion,
   type ChatTurn,
   type Conversation,
   conversationCost,
+  estimatePromptTokens,
   newConversation,
+  promptMessages,
   titleFrom,
 } from "./conversation";
 import type { ModelChoice } from "./directory";
@@ -58,6 +61,28 @@ export class ChatStore {
   readonly active = $derived(this.conversations.find((c) => c.id === this.activeId));
   readonly activeCost = $derived(this.active ? conversationCost(this.active) : 0n);
   readonly model = $derived(this.settings.model ?? this.models[0]?.id);
+  readonly modelChoice = $derived(this.models.find((m) => m.id === this.model));
+  /**
+   * The next question's cost before it is sent: the whole conversation goes again as its prompt.
+   * Undefined until a model (with its price) is listed.
+   */
+  readonly estimate = $derived.by(() => {
+    const choice = this.modelChoice;
+    if (!choice) return undefined;
+    const turns = this.active ? promptMessages(this.active) : [];
+    const promptTokens = estimatePromptTokens([...turns, { content: this.draft }]);
+    return {
+      promptTokens,
+      promptCost: BigInt(promptTokens) * choice.promptNano,
+      perAnswerToken: choice.completionNano,
+    };
+  });
+  /** The last answer failed for want of a funded escrow: the page offers to open the wallet. */
+  walletNeeded = $state(false);
+  /** Where a GPU owner starts providing: the provider page of this Silk server. */
+  readonly providerPage: string;
+  /** The conversation just deleted, kept until Undo or the next deletion. */
+  removed = $state<Conversation | undefined>();
 
   private core!: ChatCore;
   private storage!: ChatStorage;
@@ -67,7 +92,9 @@ export class ChatStore {
   private abort: AbortController | undefined;
   private poll: ReturnType<typeof setInterval> | undefined;
 
-  constructor(private readonly opts: ChatStoreOptions) {}
+  constructor(private readonly opts: ChatStoreOptions) {
+    this.providerPage = new URL("/provider", opts.signalingUrl).toString();
+  }
 
   async init(db: SilkDb): Promise<void> {
     // Markdown too, so that no answer is ever shown before it can be rendered.
@@ -107,7 +134,10 @@ export class ChatStore {
       this.models = await this.core.fetchDirectory(this.opts.signalingUrl);
       this.directoryProblem = undefined;
     } catch {
-      this.directoryProblem = "Cannot reach the Silk server to list models; retrying.";
+      // A server that does not answer lists nobody: its providers cannot be reached either.
+      this.models = [];
+      this.directoryProblem =
+        "Cannot reach Silk: the server does not answer, so no provider can be reached. Retrying every few seconds.";
     }
   }
 
@@ -131,10 +161,31 @@ export class ChatStore {
     if (!this.streaming) this.activeId = id;
   }
 
+  /** Deletes a conversation; `undoRemove` brings it back until the next deletion. */
   async remove(id: string): Promise<void> {
+    const gone = this.conversations.find((c) => c.id === id);
+    if (!gone || this.streaming) return;
+    this.removed = gone;
     this.conversations = this.conversations.filter((c) => c.id !== id);
     if (this.activeId === id) this.activeId = this.conversations[0]?.id;
     await this.storage.remove(id);
+  }
+
+  async undoRemove(): Promise<void> {
+    const back = this.removed;
+    if (!back) return;
+    this.removed = undefined;
+    this.conversations = [back, ...this.conversations].sort((a, b) => b.updatedAt - a.updatedAt);
+    this.activeId = back.id;
+    await this.storage.save($state.snapshot(back) as Conversation);
+  }
+
+  rename(id: string, title: string): void {
+    const c = this.conversations.find((x) => x.id === id);
+    const t = title.trim().slice(0, 200);
+    if (!c || !t) return;
+    c.title = t;
+    void this.storage.save($state.snapshot(c) as Conversation);
   }
 
   /** Sends the draft (or `text`) as a new question in the open conversation. */
@@ -159,18 +210,33 @@ export class ChatStore {
     this.abort?.abort();
   }
 
-  /** Asks again for the last answer. */
+  /** Asks again for the last answer; the answer it replaces stays as an earlier version. */
   async regenerate(): Promise<void> {
     const conv = this.active;
     if (!conv || this.streaming) return;
-    while (conv.turns.at(-1)?.role === "assistant") conv.turns.pop();
-    if (conv.turns.length > 0) await this.answer(conv);
+    const versions: AnswerVersion[] = [];
+    while (conv.turns.at(-1)?.role === "assistant") {
+      const old = conv.turns.pop()!;
+      versions.unshift(...(old.versions ?? []), {
+        content: old.content,
+        ...(old.stats && { stats: old.stats }),
+        ...(old.error !== undefined && { error: old.error }),
+      });
+    }
+    if (conv.turns.length > 0) await this.answer(conv, versions);
   }
 
-  /** Replaces question `index` with `text`, drops everything after it and asks again. */
+  /**
+   * Replaces question `index` with `text` and asks again. What followed it (paid answers) is not
+   * deleted: it becomes an earlier branch of the conversation.
+   */
   async edit(index: number, text: string): Promise<void> {
     const conv = this.active;
     if (!conv || this.streaming || conv.turns[index]?.role !== "user" || !text.trim()) return;
+    conv.branches = [
+      ...(conv.branches ?? []),
+      { from: index, turns: conv.turns.slice(index), at: Date.now() },
+    ];
     conv.turns.splice(index);
     conv.turns.push({ role: "user", content: text.trim() });
     if (index === 0) conv.title = titleFrom(text);
@@ -181,22 +247,21 @@ export class ChatStore {
     return this.core.exportConversations($state.snapshot(this.conversations) as Conversation[]);
   }
 
-  /** Adds the conversations of an export file (replacing ones with the same id). Returns how many. */
-  async importText(text: string): Promise<number> {
+  /** Adds the conversations of an export file (replacing ones with the same id). Says how many of each. */
+  async importText(text: string): Promise<{ added: number; replaced: number }> {
     const incoming = this.core.importConversations(text);
     for (const c of incoming) await this.storage.save(c);
     const ids = new Set(incoming.map((c) => c.id));
+    const replaced = this.conversations.filter((c) => ids.has(c.id)).length;
     this.conversations = [...incoming, ...this.conversations.filter((c) => !ids.has(c.id))].sort(
       (a, b) => b.updatedAt - a.updatedAt,
     );
-    return incoming.length;
+    return { added: ids.size - replaced, replaced };
   }
 
-  private async answer(conv: Conversation): Promise<void> {
-    const messages = conv.turns
-      .filter((t) => !t.error || t.content)
-      .map((t) => ({ role: t.role, content: t.content }));
-    conv.turns.push({ role: "assistant", content: "" });
+  private async answer(conv: Conversation, versions: AnswerVersion[] = []): Promise<void> {
+    const messages = promptMessages(conv);
+    conv.turns.push({ role: "assistant", content: "", ...(versions.length && { versions }) });
     const turn = conv.turns.at(-1) as ChatTurn;
     this.streaming = true;
     this.status = "Finding a provider…";
@@ -227,6 +292,7 @@ export class ChatStore {
         usage = chunk.usage ?? usage;
       }
       if (finish === "abort") outcome = "stopped";
+      this.walletNeeded = false;
       if (usage) {
         const seconds = Math.max(0.001, (performance.now() - (firstAt || started)) / 1000);
         turn.stats = {
@@ -244,8 +310,20 @@ export class ChatStore {
       else {
         outcome = "error";
         turn.error = this.core.explainError(err);
-        if (err instanceof Error && "partial" in err && typeof err.partial === "string" && !turn.content) {
-          turn.content = err.partial;
+        this.walletNeeded = this.core.needsWallet(err);
+        const lost = this.core.lostAnswer(err);
+        if (lost) {
+          // The tokens that arrived were paid for: they keep their stats.
+          if (!turn.content) turn.content = lost.partial;
+          const seconds = Math.max(0.001, (performance.now() - (firstAt || started)) / 1000);
+          turn.stats = {
+            promptTokens: 0,
+            completionTokens: lost.tokens,
+            cost: lost.cost,
+            tokensPerSecond: Math.round((lost.tokens / seconds) * 10) / 10,
+            failovers: 0,
+            finish: "lost",
+          };
         }
       }
     } finally {

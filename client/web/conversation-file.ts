@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import { MalformedMessageError, parseWith } from "../../protocol";
-import type { Conversation } from "./conversation";
+import type { AnswerStats, ChatTurn, Conversation } from "./conversation";
 
 /**
  * Conversations as stored in IndexedDB and in export files: money as a decimal string (JSON has
@@ -16,17 +16,33 @@ const StatsWire = v.object({
   failovers: v.pipe(v.number(), v.integer(), v.minValue(0)),
   finish: v.pipe(v.string(), v.maxLength(20)),
 });
+const Content = v.pipe(v.string(), v.maxLength(1_000_000));
+const ErrorText = v.pipe(v.string(), v.maxLength(1_000));
+const VersionWire = v.object({
+  content: Content,
+  stats: v.optional(StatsWire),
+  error: v.optional(ErrorText),
+});
 const TurnWire = v.object({
   role: v.picklist(["user", "assistant"]),
-  content: v.pipe(v.string(), v.maxLength(1_000_000)),
+  content: Content,
   stats: v.optional(StatsWire),
-  error: v.optional(v.pipe(v.string(), v.maxLength(1_000))),
+  error: v.optional(ErrorText),
+  versions: v.optional(v.pipe(v.array(VersionWire), v.maxLength(1_000))),
+});
+const Turns = v.pipe(v.array(TurnWire), v.maxLength(10_000));
+const BranchWire = v.object({
+  from: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  turns: Turns,
+  at: v.number(),
 });
 const ConversationWire = v.object({
   id: v.pipe(v.string(), v.minLength(1), v.maxLength(64)),
   title: v.pipe(v.string(), v.maxLength(200)),
   model: v.pipe(v.string(), v.maxLength(200)),
-  turns: v.pipe(v.array(TurnWire), v.maxLength(10_000)),
+  turns: Turns,
+  branches: v.optional(v.pipe(v.array(BranchWire), v.maxLength(1_000))),
+  system: v.optional(v.pipe(v.string(), v.maxLength(100_000))),
   createdAt: v.number(),
   updatedAt: v.number(),
 });
@@ -38,30 +54,61 @@ const ExportWire = v.object({
 
 export type ConversationRecord = v.InferOutput<typeof ConversationWire>;
 
-export function toRecord(c: Conversation): ConversationRecord {
+type StatsRecord = v.InferOutput<typeof StatsWire>;
+type TurnRecord = v.InferOutput<typeof TurnWire>;
+
+const statsOut = (s: AnswerStats): StatsRecord => ({ ...s, cost: s.cost.toString() });
+const statsIn = (s: StatsRecord): AnswerStats => ({ ...s, cost: BigInt(s.cost) });
+
+function turnOut(t: ChatTurn): TurnRecord {
   return {
-    ...c,
-    turns: c.turns.map((t) => ({
-      role: t.role,
-      content: t.content,
-      ...(t.stats && { stats: { ...t.stats, cost: t.stats.cost.toString() } }),
-      ...(t.error !== undefined && { error: t.error }),
-    })),
+    role: t.role,
+    content: t.content,
+    ...(t.stats && { stats: statsOut(t.stats) }),
+    ...(t.error !== undefined && { error: t.error }),
+    ...(t.versions?.length && {
+      versions: t.versions.map((x) => ({
+        content: x.content,
+        ...(x.stats && { stats: statsOut(x.stats) }),
+        ...(x.error !== undefined && { error: x.error }),
+      })),
+    }),
+  };
+}
+
+function turnIn(t: TurnRecord): ChatTurn {
+  return {
+    role: t.role,
+    content: t.content,
+    ...(t.stats && { stats: statsIn(t.stats) }),
+    ...(t.error !== undefined && { error: t.error }),
+    ...(t.versions?.length && {
+      versions: t.versions.map((x) => ({
+        content: x.content,
+        ...(x.stats && { stats: statsIn(x.stats) }),
+        ...(x.error !== undefined && { error: x.error }),
+      })),
+    }),
+  };
+}
+
+export function toRecord(c: Conversation): ConversationRecord {
+  const { branches, ...rest } = c;
+  return {
+    ...rest,
+    turns: c.turns.map(turnOut),
+    ...(branches?.length && { branches: branches.map((b) => ({ ...b, turns: b.turns.map(turnOut) })) }),
   };
 }
 
 export function fromRecord(r: ConversationRecord): Conversation {
+  const { branches, ...rest } = r;
   return {
-    ...r,
-    turns: r.turns.map((t) => ({
-      role: t.role,
-      content: t.content,
-      ...(t.stats && { stats: { ...t.stats, cost: BigInt(t.stats.cost) } }),
-      ...(t.error !== undefined && { error: t.error }),
-    })),
+    ...rest,
+    turns: r.turns.map(turnIn),
+    ...(branches?.length && { branches: branches.map((b) => ({ ...b, turns: b.turns.map(turnIn) })) }),
   };
 }
-
 export function exportConversations(list: readonly Conversation[]): string {
   return JSON.stringify({ format: "silk-conversations", v: 1, conversations: list.map(toRecord) }, null, 2);
 }

@@ -24,6 +24,22 @@ export interface ChatTurn {
   stats?: AnswerStats;
   /** What went wrong with this answer, in words a user can act on. */
   error?: string;
+  /** An answer's earlier versions (Regenerate keeps them: they were paid for), oldest first. */
+  versions?: AnswerVersion[];
+}
+
+/** An answer replaced by Regenerate, kept with what it cost. */
+export interface AnswerVersion {
+  readonly content: string;
+  readonly stats?: AnswerStats;
+  readonly error?: string;
+}
+
+/** The turns an edit replaced, from question `from` on: kept, because they were paid for. */
+export interface Branch {
+  readonly from: number;
+  readonly turns: ChatTurn[];
+  readonly at: number;
 }
 
 export interface Conversation {
@@ -31,6 +47,10 @@ export interface Conversation {
   title: string;
   model: string;
   turns: ChatTurn[];
+  /** Earlier branches, left by editing a question (oldest first). */
+  branches?: Branch[];
+  /** Sent before the conversation as a system message. */
+  system?: string;
   readonly createdAt: number;
   updatedAt: number;
 }
@@ -45,8 +65,37 @@ export function titleFrom(text: string): string {
   return line.length > 60 ? `${line.slice(0, 57)}…` : line || "New chat";
 }
 
+/** What answers cost, their earlier versions and earlier branches included: all of it was paid. */
+export function turnsCost(turns: readonly ChatTurn[]): bigint {
+  let sum = 0n;
+  for (const t of turns) {
+    sum += t.stats?.cost ?? 0n;
+    for (const v of t.versions ?? []) sum += v.stats?.cost ?? 0n;
+  }
+  return sum;
+}
+
 export function conversationCost(c: Conversation): bigint {
-  return c.turns.reduce((sum, t) => sum + (t.stats?.cost ?? 0n), 0n);
+  return (c.branches ?? []).reduce((sum, b) => sum + turnsCost(b.turns), turnsCost(c.turns));
+}
+
+/**
+ * Prompt tokens of the next question, estimated before sending: the whole conversation is sent
+ * again each time. About 4 bytes a token for English text (tokenizers of the served models differ;
+ * the SDK bounds the real count by the bytes), plus a few tokens of chat template per message.
+ */
+export function estimatePromptTokens(messages: readonly { content: string }[]): number {
+  const encoder = new TextEncoder();
+  return messages.reduce((n, m) => n + Math.ceil(encoder.encode(m.content).length / 4) + 4, 0);
+}
+
+/** The messages an answer is asked with: the system prompt, then every turn that has text. */
+export function promptMessages(c: Pick<Conversation, "turns" | "system">) {
+  const system = c.system?.trim();
+  return [
+    ...(system ? [{ role: "system" as const, content: system }] : []),
+    ...c.turns.filter((t) => !t.error || t.content).map((t) => ({ role: t.role, content: t.content })),
+  ];
 }
 
 export const costText = (nano: bigint): string => `${formatTon(nano)} TON`;

@@ -15,6 +15,24 @@ const ESCROW_REFUSALS: Record<string, string> = {
   ESCROW_UNREACHABLE: "The provider could not read your escrow on the chain just now. Try again in a moment.",
 };
 
+/** The part of an answer that arrived before its provider was lost, and what it cost. */
+export function lostAnswer(err: unknown): { partial: string; tokens: number; cost: bigint } | undefined {
+  if (!(err instanceof ProviderLostError)) return undefined;
+  return { partial: err.partial, tokens: err.tokens, cost: err.cost };
+}
+
+/** Whether the fix is in the wallet panel (deposit, top up, reopen): the page then offers to open it. */
+export function needsWallet(err: unknown): boolean {
+  if (err instanceof EscrowNotReadyError) return true;
+  return (
+    err instanceof ProviderError &&
+    ["OUT_OF_FUNDS", "KEY_NOT_AUTHORISED", "ESCROW_CLOSING"].includes(err.code)
+  );
+}
+
+const UNREACHABLE =
+  "Cannot reach Silk: the server does not answer. Check the connection; sending again retries.";
+
 /** What went wrong, said so a user knows what to do. Never includes a prompt or a key. */
 export function explainError(err: unknown): string {
   if (err instanceof ProviderLostError) {
@@ -25,7 +43,11 @@ export function explainError(err: unknown): string {
       case "NO_MODEL":
         return "No provider serves this model right now. Pick another model, or try again later.";
       case "PRICE_TOO_LOW":
-        return "Every provider of this model asks more than your highest price. Raise your highest price per token in Settings, or pick a cheaper model.";
+        return "Every provider of this model asks more than your highest price. Raise your highest price per token in Wallet → “Highest price you accept”, or pick a cheaper model.";
+      case "TIMEOUT":
+      case "UNREACHABLE":
+      case "DISCONNECTED":
+        return UNREACHABLE;
       case "ALL_BUSY":
       case "QUEUE_FULL":
         return "Every provider of this model is busy. Try again in a moment.";
@@ -37,8 +59,9 @@ export function explainError(err: unknown): string {
   if (err instanceof ProviderError)
     return ESCROW_REFUSALS[err.code] ?? `The provider refused the request (${err.code}): ${err.message}`;
   if (err instanceof Error && err.name === "AbortError") return "Stopped.";
-  if (err instanceof Error && /connect|websocket|xhr poll|timeout/i.test(err.message)) {
-    return "Cannot reach the Silk server. Check the connection; the page retries when you send again.";
+  if (err instanceof Error && err.name === "SignalingError") return UNREACHABLE;
+  if (err instanceof Error && /connect|websocket|xhr poll|timeout|timed out|fetch/i.test(err.message)) {
+    return UNREACHABLE;
   }
   return "Something went wrong with this answer. Try again.";
 }

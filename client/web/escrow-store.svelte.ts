@@ -1,14 +1,19 @@
 import { Address } from "@ton/core";
 import { EscrowParams } from "../../contracts/generated/constants";
 import type { KeyPair } from "../../protocol";
+import { formatTon } from "../../protocol/pricing";
 import { type ChainConfig, fetchChainConfig, waitForChain } from "../../web/chain-config";
+import { chainErrorText } from "../../web/chain-errors";
 import type { DevWallet } from "../../web/dev-wallet";
 import { KvEntry, type SilkDb } from "../../web/page-db";
 import type { Wallet, WalletConnector, WalletTransaction } from "../../web/wallet";
-import { AmountError, EscrowAccount, EscrowNotReadyError, parseTonAmount } from "./escrow";
+import { AmountError, EscrowAccount, EscrowNotReadyError, OWNER_OP_VALUE, parseTonAmount } from "./escrow";
 import type { EscrowChain, EscrowFacts } from "./escrow-chain";
 
 export { EscrowNotReadyError };
+
+/** Kept free in the wallet beside a deposit: the network fee of one message, generously. */
+const NETWORK_FEE = OWNER_OP_VALUE;
 
 /** What the SDK needs to sign receipts on this escrow. */
 export interface EscrowTerms {
@@ -41,7 +46,12 @@ export class EscrowStore {
   /** This device's clock in seconds, ticking while the escrow is closing. */
   now = $state(Math.floor(Date.now() / 1000));
   /** The close delay is over (by this device's clock; the escrow has the last word). */
-  readonly withdrawable = $derived(this.closing && this.now >= (this.facts?.unlockAt ?? 0));
+  readonly unlocked = $derived(this.closing && this.now >= (this.facts?.unlockAt ?? 0));
+  /** Closing and holding no more than its storage reserve: a Withdraw would only pay fees. */
+  readonly emptied = $derived(this.closing && (this.facts?.balance ?? 0n) <= EscrowParams.STORAGE_RESERVE);
+  readonly withdrawable = $derived(this.unlocked && !this.emptied);
+  /** Seconds until Withdraw opens. */
+  readonly unlockIn = $derived(Math.max(0, (this.facts?.unlockAt ?? 0) - this.now));
 
   private chain: EscrowChain | undefined;
   private connector: WalletConnector | undefined;
@@ -121,7 +131,12 @@ export class EscrowStore {
   async fund(): Promise<void> {
     const dev = this.connector as DevWallet | undefined;
     if (this.config?.network !== "devnet" || !dev) return;
-    await this.run("Asking the faucet for test TON…", () => dev.fund(), "The faucet sent 100 test TON.");
+    await this.run(
+      "Asking the faucet for test TON…",
+      "Test TON",
+      () => dev.fund(),
+      "The faucet sent 100 test TON.",
+    );
   }
 
   /** The first deposit deploys the escrow and authorises this browser's session key; later ones top up. */
@@ -135,27 +150,69 @@ export class EscrowStore {
     }
     const account = this.account;
     if (!account) return this.needWallet();
+    const short = this.shortOf(amount);
+    if (short) {
+      this.problem = `Deposit: ${short}`;
+      return Promise.resolve();
+    }
     const authorised = this.facts?.keyEpoch !== undefined;
     const before = this.facts?.balance ?? 0n;
+    // A closing (or withdrawn) escrow is reopened by the same message that deposits.
+    if (this.closing) {
+      return this.send(
+        account.reopenTx(amount),
+        "Reopening the escrow and depositing…",
+        "Deposit",
+        async (f) => f.unlockAt === 0 && f.balance > before,
+        `Reopened: ${formatTon(amount)} TON deposited. You can ask again.`,
+      );
+    }
     const tx = authorised ? account.topUpTx(amount) : account.depositTx(this.sessionKey.publicKey, amount);
     return this.send(
       tx,
       authorised ? "Topping up…" : "Depositing and authorising this browser…",
+      "Deposit",
       async (f) => f.keyEpoch !== undefined && f.balance > before,
+      `Deposited ${formatTon(amount)} TON.`,
     );
+  }
+
+  /**
+   * Why the wallet cannot send `amount` (plus the network fee), when its balance is known (the
+   * dev wallet's is; TON Connect's is the wallet's to check).
+   */
+  shortOf(amount: bigint): string | undefined {
+    const have = this.walletBalance;
+    if (have === undefined || have >= amount + NETWORK_FEE) return undefined;
+    const fix =
+      this.config?.network === "devnet" ? "Press “Get 100 test TON” first." : "Add TON to the wallet first.";
+    return `the wallet holds ${formatTon(have)} TON, less than ${formatTon(amount)} TON and the network fee. ${fix}`;
   }
 
   close(): Promise<void> {
     if (!this.account) return this.needWallet();
-    return this.send(this.account.closeTx(), "Closing the escrow…", async (f) => f.unlockAt !== 0);
+    return this.send(
+      this.account.closeTx(),
+      "Closing the escrow…",
+      "Close",
+      async (f) => f.unlockAt !== 0,
+      "Closing started: withdraw the rest when the countdown ends, or deposit again to reopen.",
+    );
   }
 
   withdraw(): Promise<void> {
     if (!this.account) return this.needWallet();
+    if (this.emptied) {
+      this.problem = "Nothing left to withdraw: the escrow keeps only its storage reserve.";
+      return Promise.resolve();
+    }
+    const amount = (this.facts?.balance ?? 0n) - EscrowParams.STORAGE_RESERVE;
     return this.send(
       this.account.withdrawTx(),
       "Withdrawing…",
+      "Withdraw",
       async (f) => f.balance <= EscrowParams.STORAGE_RESERVE,
+      `Withdrawn: about ${formatTon(amount)} TON is back in your wallet (less the network fee).`,
     );
   }
 
@@ -174,7 +231,9 @@ export class EscrowStore {
       );
     }
     if (f.unlockAt !== 0)
-      throw new EscrowNotReadyError("Your escrow is closing: withdraw the rest, or deposit again after.");
+      throw new EscrowNotReadyError(
+        "Your escrow is closing, so providers no longer serve it: deposit again in Wallet to reopen it.",
+      );
     return { escrow: this.account.address, keyEpoch: f.keyEpoch, network: this.config.globalId };
   }
 
@@ -204,27 +263,37 @@ export class EscrowStore {
   private send(
     tx: WalletTransaction,
     busy: string,
+    action: string,
     done: (f: EscrowFacts) => Promise<boolean>,
+    success: string,
   ): Promise<void> {
     const wallet = this.wallet;
     if (!wallet) return this.needWallet();
     const sent = wallet.sendTransaction(tx);
-    return this.run(busy, async () => {
-      await sent;
-      const account = this.account!;
-      await waitForChain(async () => done(await this.chain!.read(account, this.sessionKey.publicKey)), busy);
-    });
+    return this.run(
+      busy,
+      action,
+      async () => {
+        await sent;
+        const account = this.account!;
+        await waitForChain(
+          async () => done(await this.chain!.read(account, this.sessionKey.publicKey)),
+          action,
+        );
+      },
+      success,
+    );
   }
 
-  private async run(busy: string, work: () => Promise<void>, success?: string): Promise<void> {
+  private async run(busy: string, action: string, work: () => Promise<void>, success: string): Promise<void> {
     this.busy = busy;
     this.problem = undefined;
     this.notice = undefined;
     try {
       await work();
-      if (success) this.notice = success;
+      this.notice = success;
     } catch (err) {
-      this.problem = err instanceof Error ? err.message : "the transaction failed";
+      this.problem = chainErrorText(err, action);
     } finally {
       this.busy = undefined;
       await this.refresh();

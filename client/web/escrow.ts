@@ -66,8 +66,9 @@ export class EscrowAccount {
     return this.tx(OWNER_OP_VALUE, escrowBodies.close(), false);
   }
 
-  reopenTx(): WalletTransaction {
-    return this.tx(OWNER_OP_VALUE, escrowBodies.reopen(), false);
+  /** Ends a close (before or after withdrawing) and deposits `amount` with the same message. */
+  reopenTx(amount = OWNER_OP_VALUE): WalletTransaction {
+    return this.tx(amount, escrowBodies.reopen(), false);
   }
 
   withdrawTx(): WalletTransaction {

@@ -3,9 +3,11 @@ import "../../peer/browser-globals";
 import "../../web/base.css";
 import { mount } from "svelte";
 import { openSilkDb } from "../../web/page-db";
+import { applySavedTheme } from "../../web/theme";
 import { ChatStore } from "./chat-store.svelte";
 import App from "./components/App.svelte";
 
+applySavedTheme();
 const store = new ChatStore({ signalingUrl: location.origin });
 mount(App, { target: document.getElementById("app")!, props: { store } });
 try {

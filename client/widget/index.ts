@@ -16,6 +16,9 @@ import WidgetApp from "./WidgetApp.svelte";
 
 /** The page's base styles, moved from the document to the widget's shadow root. */
 const SHADOW_CSS = `${baseCss
+  // A theme attribute on <silk-chat> works as data-theme on a page's <html>.
+  .replace(/:root:not\((\[[^\]]+\])\)/g, ":host(:not($1))")
+  .replace(/:root(\[[^\]]+\])/g, ":host($1)")
   .replace(/:root\b/g, ":host")
   .replace(/\bhtml,\s*body\b/g, ".silk-root")
   .replace(/\bbody\b/g, ".silk-root")}

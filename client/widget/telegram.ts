@@ -29,6 +29,9 @@ interface TelegramButton {
   disable(): TelegramButton;
   onClick(cb: () => void): TelegramButton;
   offClick(cb: () => void): TelegramButton;
+  /** Bot API 6.0+: a spinner on the button while work is under way. */
+  showProgress?(leaveActive?: boolean): TelegramButton;
+  hideProgress?(): TelegramButton;
 }
 
 type TelegramEvent = "themeChanged" | "viewportChanged" | "safeAreaChanged" | "contentSafeAreaChanged";
@@ -41,8 +44,19 @@ export interface TelegramWebApp {
   viewportStableHeight: number;
   safeAreaInset?: SafeAreaInset;
   contentSafeAreaInset?: SafeAreaInset;
+  /** Bot API version of the Telegram client, e.g. "8.0". */
+  version?: string;
+  isVersionAtLeast?(version: string): boolean;
   MainButton: TelegramButton;
+  /** Bot API 7.10+. */
+  SecondaryButton?: TelegramButton;
   BackButton: Omit<TelegramButton, "setText" | "enable" | "disable">;
+  /** Bot API 6.2+. */
+  enableClosingConfirmation?(): void;
+  disableClosingConfirmation?(): void;
+  /** Bot API 7.7+. */
+  disableVerticalSwipes?(): void;
+  enableVerticalSwipes?(): void;
   HapticFeedback?: {
     impactOccurred(style: "light" | "medium" | "heavy" | "rigid" | "soft"): void;
     notificationOccurred(type: "error" | "success" | "warning"): void;
@@ -52,6 +66,11 @@ export interface TelegramWebApp {
   expand(): void;
   onEvent(event: TelegramEvent, cb: () => void): void;
   offEvent(event: TelegramEvent, cb: () => void): void;
+}
+
+/** Whether the Telegram client has Bot API `version` (features newer than 6.0 are checked first). */
+export function hasVersion(app: TelegramWebApp, version: string): boolean {
+  return typeof app.isVersionAtLeast === "function" && app.isVersionAtLeast(version);
 }
 
 export function telegram(): TelegramWebApp | undefined {
@@ -81,9 +100,16 @@ export function themeVariables(p: TelegramThemeParams): Record<string, string> {
     "--silk-accent-fg": button ? readable(buttonText, button) : undefined,
     "--silk-accent-text": readable(button, bg),
     "--silk-panel": valid(p.secondary_bg_color),
-    "--silk-danger": readable(valid(p.destructive_text_color), bg),
+    // Error text must stay readable on any theme: Silk's red is too dark on Telegram's dark themes.
+    "--silk-danger": readableDanger(valid(p.destructive_text_color), bg),
   };
   return Object.fromEntries(Object.entries(vars).filter((e): e is [string, string] => e[1] !== undefined));
+}
+
+function readableDanger(given: string | undefined, bg: string | undefined): string | undefined {
+  if (!bg) return given;
+  const candidates = [given, "#a4161a", "#ff8a80"].filter((c): c is string => c !== undefined);
+  return candidates.find((c) => contrastRatio(c, bg) >= 4.5) ?? (luminance(bg) < 0.2 ? "#ffffff" : "#000000");
 }
 
 /** WCAG contrast ratio of two #rgb / #rrggbb colours (1 to 21). */
@@ -121,6 +147,8 @@ export function followTelegram(app: TelegramWebApp, host: HTMLElement): () => vo
       host.style.setProperty(`--tg-inset-${side}`, `${safe[side] + content[side]}px`);
     }
     host.dataset.telegram = app.colorScheme;
+    // Telegram's scheme, not the system's, decides the colours Silk does not take from the theme.
+    host.dataset.theme = app.colorScheme;
   };
   const events = ["themeChanged", "viewportChanged", "safeAreaChanged", "contentSafeAreaChanged"] as const;
   for (const e of events) app.onEvent(e, apply);

@@ -2,15 +2,21 @@ import { Address, Cell } from "@ton/core";
 import type { TonClient } from "@ton/ton";
 import { RegistryParams } from "../../contracts/generated/constants";
 import { ProviderEntryContract, registryBodies } from "../../contracts/wrappers/registry";
-import { equalBytes, flatPrice, type KeyPair } from "../../protocol";
+import { equalBytes, flatPrice, formatTon, type KeyPair } from "../../protocol";
 import { type ChainConfig, fetchChainConfig, waitForChain } from "../../web/chain-config";
+import { chainErrorText } from "../../web/chain-errors";
 import type { DevWallet } from "../../web/dev-wallet";
 import { KvEntry, type SilkDb } from "../../web/page-db";
 import type { Wallet, WalletConnector } from "../../web/wallet";
 import type { AccountGate } from "../account-gate";
 import type { ReceiptStore } from "../receipt-store";
 import type { Settlement, SettlementStatus } from "../settlement";
+import { claimOutcome } from "./claim-outcome";
 import { describeError } from "./page-rules";
+
+class ClaimError extends Error {
+  override readonly name = "ClaimError";
+}
 
 /** Sent with a registration: the Registry's minimum plus gas; the entry returns the excess. */
 export const REGISTER_VALUE = RegistryParams.MIN_REGISTER_VALUE + 50_000_000n;
@@ -32,6 +38,8 @@ export class ProviderChain {
   busy = $state<string | undefined>();
   problem = $state<string | undefined>();
   notice = $state<string | undefined>();
+  /** What the last notice or problem is about ("Claim", "Registration", …), so each shows by its button. */
+  lastAction = $state<string | undefined>();
 
   settlement: Settlement | undefined;
   gate: AccountGate | undefined;
@@ -113,7 +121,12 @@ export class ProviderChain {
   fund(): Promise<void> {
     const dev = this.connector as DevWallet | undefined;
     if (this.config?.network !== "devnet" || !dev) return Promise.resolve();
-    return this.run("Asking the faucet for test TON…", () => dev.fund(), "The faucet sent 100 test TON.");
+    return this.run(
+      "Asking the faucet for test TON…",
+      "Test TON",
+      () => dev.fund(),
+      "The faucet sent 100 test TON.",
+    );
   }
 
   /**
@@ -125,6 +138,8 @@ export class ProviderChain {
     const wallet = this.wallet;
     if (!config?.registry) return this.fail("no Registry is deployed on this network yet");
     if (!wallet) return this.fail("connect a wallet first: it pays for the registration and owns the entry");
+    const short = this.registerShortfall();
+    if (short) return this.fail(short);
     const entry = {
       identityKey: this.identity.publicKey,
       payout: Address.parse(o.payout),
@@ -136,6 +151,7 @@ export class ProviderChain {
     });
     return this.run(
       "Registering in the Registry…",
+      "Registration",
       async () => {
         await sent;
         await waitForChain(
@@ -151,15 +167,20 @@ export class ProviderChain {
   claimNow(): Promise<void> {
     const settlement = this.settlement;
     if (!settlement) return this.fail("no TON network to claim on");
+    let outcome = "";
     return this.run(
       "Claiming…",
+      "Claim",
       async () => {
+        const before = await settlement.status();
         await settlement.endSession();
         await settlement.idle();
-        const failed = (await settlement.status()).streams.find((s) => s.pending > 0n && s.lastError);
-        if (failed) throw new Error(`a claim did not go through: ${failed.lastError}`);
+        const after = await settlement.status();
+        const failed = after.streams.find((s) => s.pending > 0n && s.lastError);
+        if (failed) throw new ClaimError(failed.lastError ?? "unknown");
+        outcome = claimOutcome(before, after);
       },
-      "Claimed: the escrows paid your payout address.",
+      () => outcome,
     );
   }
 
@@ -192,15 +213,33 @@ export class ProviderChain {
     return Promise.resolve();
   }
 
-  private async run(busy: string, work: () => Promise<void>, success: string): Promise<void> {
+  /** Why Register cannot go now (the wallet's balance is known and too small), or undefined. */
+  registerShortfall(): string | undefined {
+    const have = this.walletBalance;
+    if (have === undefined || have >= REGISTER_VALUE + 50_000_000n) return undefined;
+    const fix =
+      this.config?.network === "devnet" ? "Press “Get 100 test TON” first." : "Add TON to the wallet first.";
+    return `registering sends ${formatTon(REGISTER_VALUE)} TON and the network fee; the wallet holds ${formatTon(have)} TON. ${fix}`;
+  }
+
+  private async run(
+    busy: string,
+    action: string,
+    work: () => Promise<void>,
+    success: string | (() => string),
+  ): Promise<void> {
     this.busy = busy;
     this.problem = undefined;
     this.notice = undefined;
+    this.lastAction = action;
     try {
       await work();
-      this.notice = success;
+      this.notice = typeof success === "string" ? success : success();
     } catch (err) {
-      this.problem = describeError(err);
+      this.problem =
+        err instanceof ClaimError
+          ? `A claim did not go through (${err.message}); it is retried by itself, and unclaimed receipts stay kept here.`
+          : chainErrorText(err, action);
     } finally {
       this.busy = undefined;
       await this.refresh();

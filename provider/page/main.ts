@@ -3,10 +3,12 @@ import "../../peer/browser-globals";
 import "../../web/base.css";
 import { mount } from "svelte";
 import { openSilkDb } from "../../web/page-db";
+import { applySavedTheme } from "../../web/theme";
 import App from "./components/App.svelte";
 import { engineSource } from "./engine-source";
 import { ProviderStore } from "./provider-store.svelte";
 
+applySavedTheme();
 const store = new ProviderStore(engineSource, location.origin);
 mount(App, { target: document.getElementById("app")!, props: { store } });
 try {

@@ -6,6 +6,7 @@ import { ProviderRuntime, type RuntimeEvent } from "../runtime";
 import { ProviderChain } from "./chain-store.svelte";
 import { chartPoints, type EarningSample, earningsFrom } from "./earnings";
 import type { EngineSource, GpuCheck, ModelOption } from "./engine-source-types";
+import { type Link, linkOf } from "./link-state";
 import { describeError, parseNanoTon, payoutProblem } from "./page-rules";
 import { DEFAULT_SETTINGS, type ProviderSettings, ProviderStorage } from "./provider-storage";
 import { RateMeter } from "./rate-meter";
@@ -29,6 +30,11 @@ export class ProviderStore {
   loading = $state<{ model: string; progress: number; text: string } | undefined>();
   loaded = $state<string | undefined>();
   serving = $state<Serving>("off");
+  /** The connection to the Silk server while serving, read every second. */
+  link = $state<Link>("connected");
+  /** When the connection was lost (ms), while it is. */
+  downSince = $state<number | undefined>();
+  now = $state(Date.now());
   error = $state<string | undefined>();
   stats = $state({ queue: 0, active: 0, sessions: 0, tokensPerSecond: 0, requests: 0, tokens: 0 });
   earnings = $state({ earned: 0n, claimed: 0n, unclaimed: 0n, escrows: 0 });
@@ -212,6 +218,12 @@ export class ProviderStore {
   }
 
   private tick(): void {
+    this.now = Date.now();
+    if (this.runtime) {
+      this.link = linkOf(this.runtime.signaling);
+      if (this.link === "connected") this.downSince = undefined;
+      else this.downSince ??= this.now;
+    }
     const slots = this.runtime?.slots;
     this.stats.tokensPerSecond = Math.round(this.meter.rate(Date.now()) * 10) / 10;
     this.stats.queue = slots?.queued ?? 0;

@@ -129,6 +129,7 @@ describe("the pages on the devnet", () => {
   it("the client closes its escrow and, after the delay, withdraws the rest", async () => {
     const escrowAddress = Address.parse((await text(client, "escrow-address"))!);
     await client.getByRole("button", { name: "Close escrow" }).click();
+    await client.getByRole("button", { name: "Yes, close the escrow" }).click();
     await client.getByTestId("closing").waitFor({ timeout: 30_000 });
     await screenshot(client, "client-devnet-closing");
     expect(await seriousA11yViolations(client)).toEqual([]);

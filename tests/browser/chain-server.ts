@@ -12,12 +12,12 @@ import { openReady } from "./page-checks";
  */
 export async function startChainServer(staticDir: string, closeDelay = 5) {
   const devnet: Devnet = await startDevnet({});
-  const { url } = await startServer({
+  const { url, server } = await startServer({
     staticDir,
     pageConfig: devnetPageConfig(devnet.chain, closeDelay),
     mounts: [{ prefix: DEVNET_MOUNT, handle: devnet.handle }],
   });
-  return { url, devnet, client: new TonClient({ endpoint: devnet.endpoint }) };
+  return { url, server, devnet, client: new TonClient({ endpoint: devnet.endpoint }) };
 }
 
 /** The text of the last element with this test id. */

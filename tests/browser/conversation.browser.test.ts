@@ -75,7 +75,9 @@ describe("a whole conversation between the provider page and the web client", ()
     expect(await answer.textContent()).toContain("<img src=x onerror=alert(1)>"); // shown, never run
     const first = tonOf(await text(client, "answer-cost"));
     expect(first).toBeGreaterThan(0n);
-    expect(await text(client, "answer-stats")).toMatch(/\d+ tokens · [\d.]+ tokens\/s/);
+    // Both halves of the price are shown: the prompt (the whole conversation, sent again) and the answer.
+    expect(await text(client, "answer-stats")).toMatch(/\d+ prompt \+ \d+ answer tokens · [\d.]+ tokens\/s/);
+    expect(Number(await text(client, "prompt-tokens"))).toBeGreaterThan(0);
     await waitForText(client, "meter", (s) => tonOf(s) === first);
 
     await ask(client, "show code:\n```\nlet x = 1\n```", 2);
@@ -113,7 +115,8 @@ describe("a whole conversation between the provider page and the web client", ()
     await client.getByTestId("turn-assistant").nth(1).getByText("w3 ").waitFor();
     await client.getByRole("button", { name: "Stop" }).click();
     const stopped = await waitForText(client, "answer-stats", (s) => s.includes("stopped"));
-    expect(Number(/^(\d+) tokens/.exec(stopped.trim())?.[1])).toBeLessThan(300);
+    expect(stopped).toContain("stopped");
+    expect(Number(await text(client, "completion-tokens"))).toBeLessThan(300);
     await client.getByRole("button", { name: "Regenerate" }).click();
     await client.getByTestId("answer-stats").nth(1).waitFor({ timeout: 30_000 });
     expect(await client.getByTestId("turn-assistant").nth(1).textContent()).toContain("w299");
@@ -161,9 +164,12 @@ describe("a whole conversation between the provider page and the web client", ()
 type TgDouble = {
   calls: string[];
   app: {
-    MainButton: { visible: boolean; text: string };
+    MainButton: { visible: boolean; text: string; progress: boolean };
+    SecondaryButton: { visible: boolean; text: string };
     BackButton: { visible: boolean };
     themeParams: object;
+    isClosingConfirmationEnabled: boolean;
+    isVerticalSwipesEnabled: boolean;
   };
   click(name: string): void;
   fire(event: string): void;
@@ -209,6 +215,30 @@ describe("the widget inside a Telegram Mini App", () => {
     expect(await page.getByTestId("turn-assistant").textContent()).toContain("Echo: hello from Telegram");
     await expect.poll(() => tg(page, (d) => d.calls.includes("haptic.notification:success"))).toBe(true);
     expect(await tg(page, (d) => d.calls.includes("haptic.impact:light"))).toBe(true);
+    // A swipe down does not close the chat (Bot API 7.7+, checked with isVersionAtLeast).
+    expect(await tg(page, (d) => d.app.isVerticalSwipesEnabled)).toBe(false);
+
+    // While an answer streams: the Main button shows progress, the Secondary button stops it, and
+    // closing the Mini App asks first; all of it ends with the answer.
+    const long = Array.from({ length: 300 }, (_, i) => `w${i}`).join(" ");
+    await page.getByRole("textbox", { name: "Your question" }).fill(long);
+    await expect.poll(() => tg(page, (d) => d.app.MainButton.visible)).toBe(true);
+    await tg(page, (d) => d.click("MainButton"));
+    await page.getByTestId("turn-assistant").nth(1).getByText("w3 ").waitFor();
+    expect(await tg(page, (d) => d.app.MainButton.progress)).toBe(true);
+    expect(await tg(page, (d) => d.app.isClosingConfirmationEnabled)).toBe(true);
+    expect(await tg(page, (d) => [d.app.SecondaryButton.visible, d.app.SecondaryButton.text])).toEqual([
+      true,
+      "Stop",
+    ]);
+    await tg(page, (d) => d.click("SecondaryButton"));
+    await waitForText(page, "answer-stats", (s) => s.includes("stopped"));
+    expect(await tg(page, (d) => d.app.MainButton.progress)).toBe(false);
+    expect(await tg(page, (d) => d.app.SecondaryButton.visible)).toBe(false);
+    expect(await tg(page, (d) => d.app.isClosingConfirmationEnabled)).toBe(false);
+    // The answer was followed to its end: the log is scrolled to its newest line.
+    const log = page.getByRole("log", { name: "Conversation" });
+    expect(await log.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight)).toBeLessThan(50);
 
     expect(await seriousA11yViolations(page)).toEqual([]);
     await screenshot(page, "widget-telegram-dark");
@@ -233,6 +263,10 @@ describe("the widget inside a Telegram Mini App", () => {
 
     await screenshot(page, "widget-telegram-light");
     expect(await seriousA11yViolations(page)).toEqual([]);
+
+    // New chat, inside Telegram too.
+    await page.getByRole("button", { name: "New chat" }).click();
+    expect(await page.getByTestId("turn-assistant").count()).toBe(0);
     await context.close();
   }, 90_000);
 });

@@ -286,6 +286,7 @@ describe("the journey: npm start, a provider tab, a client tab, TON in and out",
     const walletButton = client.getByRole("button", { name: /^Wallet/ });
     if ((await walletButton.getAttribute("aria-expanded")) !== "true") await walletButton.click();
     await client.getByRole("button", { name: "Close escrow" }).click();
+    await client.getByRole("button", { name: "Yes, close the escrow" }).click();
     await client.getByTestId("closing").waitFor({ timeout: 30_000 });
     const withdraw = client.getByRole("button", { name: "Withdraw" });
     await expect.poll(() => withdraw.isEnabled(), { timeout: 30_000 }).toBe(true);
@@ -355,7 +356,7 @@ async function ask(page: Page, question: string): Promise<void> {
 /** Answer `i`'s tokens and cost, read from its stats line. */
 async function answerShown(page: Page, i: number): Promise<{ completion: number; cost: bigint }> {
   const stats = page.getByTestId("answer-stats").nth(i);
-  const completion = Number(/^\s*(\d+) tokens/.exec((await stats.textContent()) ?? "")?.[1]);
+  const completion = Number(await stats.getByTestId("completion-tokens").textContent());
   return { completion, cost: tonOf(await stats.getByTestId("answer-cost").textContent()) };
 }
 

@@ -23,6 +23,11 @@ export interface AxeViolation {
 
 /** Runs axe-core (WCAG 2 A/AA rules) on the page, shadow roots included; returns serious and critical violations. */
 export async function seriousA11yViolations(page: Page): Promise<AxeViolation[]> {
+  return (await a11yViolations(page)).filter((v) => v.impact === "serious" || v.impact === "critical");
+}
+
+/** Every axe-core violation (WCAG 2 A/AA and best practices), of any impact. */
+export async function a11yViolations(page: Page): Promise<AxeViolation[]> {
   await page.addScriptTag({ path: axePath });
   const violations = (await page.evaluate(async () => {
     const axe = (window as unknown as { axe: { run(ctx: unknown, opts: unknown): Promise<unknown> } }).axe;
@@ -38,7 +43,7 @@ export async function seriousA11yViolations(page: Page): Promise<AxeViolation[]>
       nodes: v.nodes.map((n) => JSON.stringify(n.target)),
     }));
   })) as AxeViolation[];
-  return violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  return violations;
 }
 
 export async function openReady(page: Page, url: string): Promise<void> {

@@ -31,12 +31,14 @@ export function telegramDoubleScript(theme: Record<string, string>): string {
     const button = (name) => {
       const clicks = new Set();
       const b = {
-        visible: false, text: "", clicks,
+        visible: false, text: "", progress: false, clicks,
         setText(t) { calls.push(name + ".setText:" + t); b.text = t; return b; },
         show() { calls.push(name + ".show"); b.visible = true; return b; },
         hide() { calls.push(name + ".hide"); b.visible = false; return b; },
         enable() { calls.push(name + ".enable"); return b; },
         disable() { calls.push(name + ".disable"); return b; },
+        showProgress() { calls.push(name + ".showProgress"); b.progress = true; return b; },
+        hideProgress() { calls.push(name + ".hideProgress"); b.progress = false; return b; },
         onClick(cb) { clicks.add(cb); return b; },
         offClick(cb) { clicks.delete(cb); return b; },
       };
@@ -45,12 +47,24 @@ export function telegramDoubleScript(theme: Record<string, string>): string {
     const app = {
       initData: "query_id=test&user=%7B%22id%22%3A1%7D&auth_date=1&hash=00",
       platform: "tdesktop",
+      version: "8.0",
+      isVersionAtLeast(v) {
+        const [a, b] = [this.version, v].map((x) => x.split(".").map(Number));
+        return a[0] !== b[0] ? a[0] > b[0] : (a[1] ?? 0) >= (b[1] ?? 0);
+      },
+      isClosingConfirmationEnabled: false,
+      isVerticalSwipesEnabled: true,
+      enableClosingConfirmation() { calls.push("closingConfirmation:on"); app.isClosingConfirmationEnabled = true; },
+      disableClosingConfirmation() { calls.push("closingConfirmation:off"); app.isClosingConfirmationEnabled = false; },
+      disableVerticalSwipes() { calls.push("verticalSwipes:off"); app.isVerticalSwipesEnabled = false; },
+      enableVerticalSwipes() { calls.push("verticalSwipes:on"); app.isVerticalSwipesEnabled = true; },
       colorScheme: "dark",
       themeParams: ${JSON.stringify(theme)},
       viewportStableHeight: 600,
       safeAreaInset: { top: 0, bottom: 34, left: 0, right: 0 },
       contentSafeAreaInset: { top: 12, bottom: 0, left: 0, right: 0 },
       MainButton: button("MainButton"),
+      SecondaryButton: button("SecondaryButton"),
       BackButton: button("BackButton"),
       HapticFeedback: {
         impactOccurred(s) { calls.push("haptic.impact:" + s); },

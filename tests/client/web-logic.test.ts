@@ -89,6 +89,7 @@ describe("web client rules", () => {
       "--silk-accent": "#2481cc",
       "--silk-accent-fg": "#000000",
       "--silk-accent-text": "#000000",
+      "--silk-danger": "#a4161a",
     });
   });
 });

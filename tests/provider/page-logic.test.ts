@@ -1,7 +1,9 @@
 import { Address } from "@ton/core";
 import { describe, expect, it } from "vitest";
 import { encodeSignedReceipt, generateKeyPair, NETWORK_ID, signReceipt, streamId } from "../../protocol";
+import { claimOutcome } from "../../provider/page/claim-outcome";
 import { chartPoints, earningsFrom } from "../../provider/page/earnings";
+import { linkOf, servingHeadline } from "../../provider/page/link-state";
 import { parseNanoTon, payoutProblem } from "../../provider/page/page-rules";
 import { RateMeter } from "../../provider/page/rate-meter";
 
@@ -67,5 +69,41 @@ describe("provider page rules", () => {
     expect(payoutProblem(undefined)).toMatch(/set a payout address/);
     expect(payoutProblem("not an address")).toMatch(/not a TON address/);
     expect(payoutProblem(PAYOUT)).toBeUndefined();
+  });
+});
+
+describe("the provider page's status and claims", () => {
+  const status = (claimed: bigint, pending: bigint) => ({ claimed, pending, streams: [] });
+  it("says Claim now paid only when something was paid, and states the minimum otherwise", () => {
+    expect(claimOutcome(status(0n, 5_000n), status(0n, 5_000n))).toMatch(
+      /^Nothing claimed: 0.000005 TON is unclaimed, but an escrow pays only claims of at least 0.01 TON/,
+    );
+    expect(claimOutcome(status(0n, 0n), status(0n, 0n))).toBe(
+      "Nothing to claim: every signed receipt is already paid.",
+    );
+    expect(claimOutcome(status(1n, 20_000_000n), status(20_000_001n, 0n))).toBe(
+      "Claimed 0.02 TON: the escrows paid your payout address, less their network fees.",
+    );
+  });
+
+  it("follows the connection, not the button last pressed", () => {
+    expect(linkOf({ socket: { connected: true } })).toBe("connected");
+    expect(linkOf({ socket: { connected: false } })).toBe("reconnecting");
+    expect(linkOf({ state: { phase: "registered" } })).toBe("connected");
+    expect(linkOf({ state: { phase: "reconnecting" } })).toBe("reconnecting");
+    const base = { model: "m", now: 10_000, downSince: undefined };
+    expect(servingHeadline({ ...base, serving: "serving", link: "connected" })).toEqual({
+      text: "Serving m: connected to Silk",
+      tone: "ok",
+    });
+    expect(
+      servingHeadline({ ...base, serving: "serving", link: "reconnecting", downSince: 4_000 }).text,
+    ).toBe("Reconnecting to Silk (lost 6 s ago): requesters cannot reach this tab until it is back");
+    expect(servingHeadline({ ...base, serving: "paused", link: "connected" }).text).toMatch(
+      /^Paused m: new requests/,
+    );
+    expect(servingHeadline({ ...base, serving: "off", link: "reconnecting" }).text).toBe(
+      "Not serving: m is loaded",
+    );
   });
 });

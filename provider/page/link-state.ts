@@ -1,0 +1,41 @@
+/**
+ * Whether this tab is connected to the Silk server, read from the runtime's signaling client.
+ * Structural so it reads both a client that exposes its connection state (`state.phase`) and one
+ * that exposes only its socket. Pure.
+ */
+export type Link = "connected" | "reconnecting";
+
+export interface LinkSource {
+  readonly state?: { readonly phase: string };
+  readonly socket?: { readonly connected: boolean } | undefined;
+}
+
+export function linkOf(s: LinkSource): Link {
+  if (s.state)
+    return s.state.phase === "registered" || s.state.phase === "connected" ? "connected" : "reconnecting";
+  return s.socket?.connected ? "connected" : "reconnecting";
+}
+
+/** The one line at the top of the provider page: what this tab is doing, and why. */
+export function servingHeadline(o: {
+  serving: "off" | "starting" | "serving" | "paused";
+  link: Link;
+  model: string | undefined;
+  downSince: number | undefined;
+  now: number;
+}): { text: string; tone: "ok" | "warn" | "idle" } {
+  const m = o.model ? ` ${o.model}` : "";
+  if (o.serving === "off")
+    return { text: `Not serving${o.model ? `: ${o.model} is loaded` : ""}`, tone: "idle" };
+  if (o.serving === "starting") return { text: "Joining the network…", tone: "idle" };
+  if (o.link === "reconnecting") {
+    const secs = o.downSince === undefined ? 0 : Math.max(0, Math.round((o.now - o.downSince) / 1000));
+    return {
+      text: `Reconnecting to Silk (lost ${secs} s ago): requesters cannot reach this tab until it is back`,
+      tone: "warn",
+    };
+  }
+  if (o.serving === "paused")
+    return { text: `Paused${m}: new requests are refused, running answers finish`, tone: "warn" };
+  return { text: `Serving${m}: connected to Silk`, tone: "ok" };
+}

@@ -1,0 +1,240 @@
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Devnet } from "../../contracts/devnet";
+import { EscrowParams } from "../../contracts/generated/constants";
+import type { createSignalingServer } from "../../signaling/server";
+import { cleanup } from "../signaling/helpers";
+import { buildPages } from "./build-pages";
+import {
+  fundClientEscrow,
+  openPage,
+  serveFromProviderPage,
+  startChainServer,
+  text,
+  tonOf,
+  waitForText,
+} from "./chain-server";
+import { launchChromium } from "./chromium";
+import { a11yViolations, screenshot } from "./page-checks";
+
+/**
+ * What a new user walking the pages would trip over (issue 15's items 1–8), each checked as they
+ * would check it: on the test build (the provider page's engine is the scripted test engine), the
+ * real signaling server and the devnet.
+ */
+let url: string;
+let devnet: Devnet;
+let server: ReturnType<typeof createSignalingServer>;
+let browser: Browser;
+
+beforeAll(async () => {
+  const dir = await buildPages({ testEngine: true });
+  ({ url, devnet, server } = await startChainServer(dir, 3));
+  browser = await launchChromium();
+}, 180_000);
+afterAll(async () => {
+  await browser?.close();
+  await cleanup();
+  await devnet?.close();
+});
+
+const question = (page: Page) => page.getByRole("textbox", { name: "Your question" });
+async function ask(page: Page, q: string, answers: number) {
+  await question(page).fill(q);
+  await page.keyboard.press("Enter");
+  await page
+    .getByTestId("answer-stats")
+    .nth(answers - 1)
+    .waitFor({ timeout: 30_000 });
+}
+/** Text as a reader sees it: runs of white space are one space. */
+const squash = (s: string) => s.replace(/\s+/g, " ").trim();
+const noViolations = async (page: Page) => expect(await a11yViolations(page)).toEqual([]);
+
+describe("the pages, walked by a new user", () => {
+  let provider: Page;
+  let client: Page;
+
+  it("the provider serves, and its status says it is connected", async () => {
+    provider = await openPage(browser, `${url}/provider`, "provider");
+    await serveFromProviderPage(provider);
+    expect(await text(provider, "serving-state")).toMatch(/^Serving test-model: connected to Silk/);
+  }, 60_000);
+
+  it("0 TON: Deposit is off and says why; no raw node error ever shows", async () => {
+    client = await openPage(browser, `${url}/`, "client");
+    await client.locator("select option", { hasText: "test-model" }).waitFor({ state: "attached" });
+    await client.getByRole("button", { name: /^Wallet/ }).click();
+    await waitForText(client, "wallet-balance", (s) => s.startsWith("0 TON"));
+    const deposit = client.getByRole("button", { name: "Deposit", exact: true });
+    expect(await deposit.isDisabled()).toBe(true);
+    expect(await text(client, "deposit-why")).toMatch(
+      /Deposit is off: the wallet holds 0 TON.*Get 100 test TON/,
+    );
+    await noViolations(client);
+  }, 60_000);
+
+  it("shows the next question's cost before sending, prompt tokens included, and per answer after", async () => {
+    await fundClientEscrow(client, "5");
+    await client.getByRole("button", { name: /^Wallet/ }).click(); // close it again
+    await question(client).fill("how much will this cost?");
+    const estimate = squash(await waitForText(client, "estimate", (s) => /about \d+ prompt tokens/.test(s)));
+    expect(estimate).toMatch(/≈ [\d.]+ TON, plus [\d.]+ TON per answer token/);
+    const before = Number(/about (\d+) prompt/.exec(estimate)?.[1]);
+    await client.keyboard.press("Enter");
+    await client.getByTestId("answer-stats").first().waitFor({ timeout: 30_000 });
+    expect(Number(await text(client, "prompt-tokens"))).toBeGreaterThan(0);
+    // The whole conversation goes again with the next question: the estimate grows with it.
+    await question(client).fill("and this?");
+    await waitForText(client, "estimate", (s) => Number(/about (\d+) prompt/.exec(s)?.[1]) > before);
+  }, 90_000);
+
+  it("follows a streaming answer to its end, stops following when the reader scrolls up", async () => {
+    await client.setViewportSize({ width: 1280, height: 500 });
+    // One word a token, each its own paragraph: a tall answer that takes a few seconds to stream.
+    const long = Array.from({ length: 400 }, (_, i) => `w${i}\n\n`).join(" ");
+    await ask(client, long, 2);
+    const log = client.getByRole("log", { name: "Conversation" });
+    const gap = () => log.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight);
+    await expect.poll(gap).toBeLessThan(50);
+    // Scrolled up while the next answer streams: the page leaves the reader where they are.
+    await question(client).fill(long);
+    await client.keyboard.press("Enter");
+    await client.getByTestId("turn-assistant").nth(2).getByText("w20", { exact: true }).waitFor();
+    await log.evaluate((el) => el.scrollTo({ top: 0 }));
+    await client.getByRole("button", { name: "Jump to the newest" }).waitFor();
+    await client.getByTestId("answer-stats").nth(2).waitFor({ timeout: 30_000 });
+    expect(await log.evaluate((el) => el.scrollTop)).toBeLessThan(50);
+    await client.getByRole("button", { name: "Jump to the newest" }).click();
+    await expect.poll(gap).toBeLessThan(50);
+    await client.setViewportSize({ width: 1280, height: 800 });
+  }, 120_000);
+
+  it("regenerate and edit keep every paid answer: versions and earlier branches, all counted", async () => {
+    const paid = tonOf(await text(client, "conversation-cost"));
+    await client.getByRole("button", { name: "Regenerate" }).click();
+    await client.getByTestId("answer-versions").waitFor({ timeout: 30_000 });
+    await waitForText(client, "conversation-cost", (s) => tonOf(s) > paid);
+    expect(await client.getByTestId("answer-versions").locator("summary").textContent()).toBe(
+      "Earlier answers (1)",
+    );
+    const withVersion = tonOf(await text(client, "conversation-cost"));
+
+    // Editing the first question warns that what follows moves to a branch; Enter sends the edit.
+    await client.getByRole("button", { name: "Edit" }).first().click();
+    const box = client.getByRole("textbox", { name: "Edit your question" });
+    expect(await box.evaluate((el) => el === document.activeElement)).toBe(true);
+    expect(await text(client, "edit-note")).toMatch(
+      /The 5 messages after this question \([\d.]+ TON paid\) stay/,
+    );
+    await box.fill("an edited first question");
+    await client.keyboard.press("Enter");
+    await waitForText(client, "answer-stats", () => true);
+    await client.getByTestId("branches").waitFor();
+    expect(await client.getByTestId("turn-assistant").count()).toBe(1);
+    expect(await client.getByTestId("branches").locator("summary").textContent()).toMatch(
+      /^Earlier branches \(1\) · [\d.]+ TON paid$/,
+    );
+    await waitForText(client, "conversation-cost", (s) => tonOf(s) > withVersion);
+    // The meter (what this browser signed) is the sum of everything the conversation shows.
+    const total = tonOf(await text(client, "conversation-cost"));
+    await waitForText(client, "meter", (s) => tonOf(s) === total);
+    await noViolations(client);
+  }, 120_000);
+
+  it("a long title stays in the sidebar, delete buttons stay on screen, delete can be undone", async () => {
+    await client.getByRole("button", { name: "New chat" }).click();
+    await ask(client, `${"Supercalifragilistic".repeat(8)} tell me more`, 1);
+    const side = await client.locator("#conversations").boundingBox();
+    const items = client.getByRole("button", { name: /^Delete “/ });
+    expect(await items.count()).toBe(2);
+    for (const b of await items.all()) {
+      const box = (await b.boundingBox())!;
+      expect(box.x + box.width).toBeLessThanOrEqual(side!.x + side!.width);
+    }
+    expect(await client.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1280);
+    await items.first().click();
+    expect(await client.getByRole("button", { name: /^Delete “/ }).count()).toBe(1);
+    const undo = client.getByRole("button", { name: "Undo" });
+    expect(await undo.evaluate((el) => el === document.activeElement)).toBe(true);
+    await client.keyboard.press("Enter");
+    await expect.poll(() => client.getByRole("button", { name: /^Delete “/ }).count()).toBe(2);
+    await client.reload();
+    await client.waitForSelector("body[data-ready=true]", { state: "attached" });
+    expect(await client.getByRole("button", { name: /^Delete “/ }).count()).toBe(2);
+  }, 60_000);
+
+  it("Claim now says what happened and states the 0.01 TON minimum", async () => {
+    expect(await text(provider, "claim-help")).toContain("at least 0.01 TON per requester");
+    const unclaimed = tonOf(await waitForText(provider, "unclaimed", (s) => tonOf(s) > 0n));
+    await provider.getByRole("button", { name: "Claim now" }).click();
+    const result = await waitForText(provider, "claim-result", (s) => s.length > 0, 60_000);
+    if (unclaimed < EscrowParams.MIN_CLAIM) {
+      expect(result).toMatch(
+        /^Nothing claimed: [\d.]+ TON is unclaimed, but an escrow pays only claims of at least 0.01 TON/,
+      );
+      expect(result).not.toMatch(/paid your payout/);
+    } else {
+      expect(result).toMatch(/^Claimed [\d.]+ TON: the escrows paid your payout address/);
+    }
+    await noViolations(provider);
+  }, 90_000);
+
+  it("close asks first; after withdrawing, a second Withdraw is off; depositing again reopens and asking works", async () => {
+    await client.getByRole("button", { name: /^Wallet/ }).click();
+    await client.getByRole("button", { name: "Close escrow" }).click();
+    await client.getByRole("button", { name: "Keep it open" }).click();
+    expect(await client.getByTestId("closing").count()).toBe(0);
+    expect(
+      await client
+        .getByRole("button", { name: "Close escrow" })
+        .evaluate((el) => el === document.activeElement),
+    ).toBe(true);
+    await client.getByRole("button", { name: "Close escrow" }).click();
+    await client.getByRole("button", { name: "Yes, close the escrow" }).click();
+    await client.getByTestId("closing").waitFor({ timeout: 30_000 });
+    expect(await text(client, "money-notice")).toMatch(/Closing started/);
+    await noViolations(client);
+    const withdraw = client.getByRole("button", { name: "Withdraw" });
+    await expect.poll(() => withdraw.isEnabled(), { timeout: 30_000 }).toBe(true);
+    await withdraw.click();
+    await waitForText(client, "money-notice", (s) => s.startsWith("Withdrawn: about"));
+    expect(await withdraw.isDisabled()).toBe(true);
+    expect(await text(client, "closing")).toMatch(/Deposit again to reopen/);
+    expect(tonOf(await text(client, "escrow-balance"))).toBe(EscrowParams.STORAGE_RESERVE);
+
+    await client.getByLabel("Amount, TON").fill("2");
+    await client.getByRole("button", { name: "Deposit and reopen" }).click();
+    await waitForText(client, "money-notice", (s) => s.startsWith("Reopened: 2 TON deposited"), 60_000);
+    expect(await client.getByTestId("closing").count()).toBe(0);
+    await client.keyboard.press("Escape"); // closes the wallet panel
+    expect(await client.getByRole("button", { name: /^Wallet/ }).getAttribute("aria-expanded")).toBe("false");
+    await ask(client, "asking after reopening", 2);
+    expect(await client.getByTestId("turn-assistant").nth(1).textContent()).toContain(
+      "Echo: asking after reopening",
+    );
+  }, 120_000);
+
+  it("when the server dies: the provider says it is reconnecting, the client lists nobody, the widget says it cannot reach Silk", async () => {
+    const widgetContext = await browser.newContext({ viewport: { width: 390, height: 700 } });
+    const widget = await widgetContext.newPage();
+    await widget.goto(`${url}/widget/`);
+    await widget.waitForSelector("silk-chat[data-ready=true]", { state: "attached", timeout: 30_000 });
+    await widget.locator("silk-chat select option", { hasText: "test-model" }).waitFor({ state: "attached" });
+
+    await server.close();
+    await waitForText(provider, "serving-state", (s) => s.startsWith("Reconnecting to Silk"), 30_000);
+    await client
+      .getByText(/Cannot reach Silk/)
+      .first()
+      .waitFor({ timeout: 30_000 });
+    expect(await client.locator("select option", { hasText: "test-model" }).count()).toBe(0);
+    await widget
+      .getByText(/Cannot reach Silk/)
+      .first()
+      .waitFor({ timeout: 30_000 });
+    await screenshot(provider, "essentials-provider-reconnecting");
+    await noViolations(provider);
+    await widgetContext.close();
+  }, 90_000);
+});
