@@ -2,7 +2,7 @@ import { Address } from "@ton/core";
 import { encodePublicKey, flatPrice, formatTon, type KeyPair } from "../../protocol";
 import { type AwakeState, KeepAwake } from "../../web/keep-awake";
 import type { SilkDb } from "../../web/page-db";
-import { ProviderRuntime, type RuntimeEvent } from "../runtime";
+import type { ProviderRuntime, RuntimeEvent } from "../runtime";
 import { ProviderChain } from "./chain-store.svelte";
 import { chartPoints, type EarningSample, earningsFrom } from "./earnings";
 import type { EngineSource, GpuCheck, ModelOption } from "./engine-source-types";
@@ -148,6 +148,8 @@ export class ProviderStore {
     this.error = undefined;
     this.serving = "starting";
     try {
+      // The runtime (socket.io, WebRTC, the serving loop) is a lazy chunk: the page shows without it.
+      const { ProviderRuntime } = await import("../runtime");
       this.runtime = await ProviderRuntime.start({
         signalingUrl: this.signalingUrl,
         identity: this.identity,

@@ -49,7 +49,7 @@ export async function fundClientEscrow(page: Page, amount = "5"): Promise<void> 
   await page.getByRole("button", { name: "Get 100 test TON" }).click();
   await waitForText(page, "wallet-balance", (s) => tonOf(s) >= 100_000_000_000n);
   await page.getByLabel("Amount, TON").fill(amount);
-  await page.getByRole("button", { name: "Deposit" }).click();
+  await page.getByRole("button", { name: "Deposit", exact: true }).click();
   await waitForText(page, "key-state", (s) => s.startsWith("authorised"));
 }
 

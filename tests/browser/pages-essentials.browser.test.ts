@@ -215,6 +215,59 @@ describe("the pages, walked by a new user", () => {
     );
   }, 120_000);
 
+  it("both pages at 360x740 and 1280x800, light and dark, idle, editing and with the wallet open: no sideways scroll, no axe violation", async () => {
+    for (const [width, height] of [
+      [360, 740],
+      [1280, 800],
+    ] as const) {
+      for (const scheme of ["light", "dark"] as const) {
+        const name = `${width}-${scheme}`;
+        for (const page of [client, provider]) {
+          await page.setViewportSize({ width, height });
+          await page.emulateMedia({ colorScheme: scheme });
+        }
+        const bg = await client.evaluate(() => getComputedStyle(document.body).backgroundColor);
+        expect(bg).toBe(scheme === "dark" ? "rgb(21, 25, 30)" : "rgb(255, 255, 255)");
+        for (const page of [client, provider]) {
+          expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
+          await noViolations(page);
+        }
+        await screenshot(client, `essentials-client-${name}`);
+        await screenshot(provider, `essentials-provider-${name}`);
+        if (width === 360) {
+          // The phone's drawer holds the conversations; the composer is on screen without scrolling.
+          const composer = (await question(client).boundingBox())!;
+          expect(composer.y + composer.height).toBeLessThanOrEqual(height);
+          await client.getByRole("button", { name: "Chats" }).click();
+          await client.getByRole("button", { name: "New chat" }).waitFor();
+          await noViolations(client);
+          await screenshot(client, `essentials-client-${name}-drawer`);
+          await client.keyboard.press("Escape");
+          expect(
+            await client
+              .getByRole("button", { name: "Chats" })
+              .evaluate((el) => el === document.activeElement),
+          ).toBe(true);
+        }
+        await client.getByRole("button", { name: "Edit" }).first().click();
+        await noViolations(client);
+        await screenshot(client, `essentials-client-${name}-editing`);
+        await client.keyboard.press("Escape");
+        await client.getByRole("button", { name: /^Wallet/ }).click();
+        await client.getByTestId("escrow-balance").waitFor();
+        // The chat stays on screen beside the wallet on a wide screen.
+        if (width === 1280) expect(await question(client).isVisible()).toBe(true);
+        await noViolations(client);
+        await screenshot(client, `essentials-client-${name}-wallet`);
+        await client.keyboard.press("Escape");
+      }
+    }
+    await client.emulateMedia({ colorScheme: "light" });
+    await provider.emulateMedia({ colorScheme: "light" });
+    await client.setViewportSize({ width: 1280, height: 800 });
+    await provider.setViewportSize({ width: 1280, height: 800 });
+  }, 180_000);
+
   it("when the server dies: the provider says it is reconnecting, the client lists nobody, the widget says it cannot reach Silk", async () => {
     const widgetContext = await browser.newContext({ viewport: { width: 390, height: 700 } });
     const widget = await widgetContext.newPage();
