@@ -5,12 +5,13 @@ import {
   type DeviceFacts,
   DirectorySnapshot,
   encodePublicKey,
+  type Feature,
   type KeyPair,
   type MaxPrice,
-  type ModelPrice,
   maxPriceToWire,
+  offerToWire,
   parseWith,
-  priceToWire,
+  type ServedModel,
   SessionEnded,
   SessionGranted,
   SessionMoved,
@@ -35,7 +36,7 @@ export class SignalingError extends Error {
 export interface ProviderRegistration {
   readonly identity: KeyPair;
   readonly payout: string;
-  readonly models: readonly { model: string; price: ModelPrice }[];
+  readonly models: readonly ServedModel[];
   readonly capacity: number;
   readonly device: DeviceFacts;
 }
@@ -157,7 +158,7 @@ export class SignalingClient {
     const body = {
       identityKey: encodePublicKey(reg.identity.publicKey),
       payout: reg.payout,
-      models: reg.models.map((m) => ({ model: m.model, price: priceToWire(m.price) })),
+      models: reg.models.map(offerToWire),
       capacity: reg.capacity,
       device: reg.device,
     };
@@ -198,6 +199,7 @@ export class SignalingClient {
     maxPrice: MaxPrice;
     sessionKey: Uint8Array;
     exclude?: readonly string[];
+    needs?: readonly Feature[];
   }): Promise<SessionGranted> {
     const ack = await this.call("session:request", {
       v: 1,
@@ -205,6 +207,7 @@ export class SignalingClient {
       maxPrice: maxPriceToWire(req.maxPrice),
       sessionKey: encodePublicKey(req.sessionKey),
       ...(req.exclude && req.exclude.length > 0 ? { exclude: [...req.exclude] } : {}),
+      ...(req.needs && req.needs.length > 0 ? { needs: [...req.needs] } : {}),
     });
     return parseWith(SessionGranted, ack, "session grant");
   }

@@ -6,9 +6,9 @@ import {
   acceptSession,
   decodePublicKey,
   type KeyPair,
-  type ModelPrice,
   NETWORK_ID,
   type SecureSession,
+  type ServedModel,
 } from "../protocol";
 import type { AccountGate } from "./account-gate";
 import type { Engine } from "./engines/engine";
@@ -27,7 +27,8 @@ export interface ProviderRuntimeOptions {
   readonly signalingUrl: string;
   readonly identity: KeyPair;
   readonly engine: Engine;
-  readonly models: readonly { model: string; price: ModelPrice }[];
+  /** What it serves: price, and what each model supports beyond plain chat (features.ts). */
+  readonly models: readonly ServedModel[];
   /** TON address that receipts are bound to and claims pay. */
   readonly payout: string;
   readonly network?: number;
@@ -141,7 +142,7 @@ export class ProviderRuntime {
       emit?.({ type: "session-open", sessionId: offer.sessionId, path: peer.path });
       const server = new SessionServer(session, {
         engine: this.opts.engine,
-        prices: new Map(this.opts.models.map((m) => [m.model, m.price])),
+        models: this.opts.models,
         network: this.opts.network ?? NETWORK_ID.devnet,
         payout: Address.parse(this.opts.payout),
         receipts: heldIn(this.receipts, this.opts.settlement),

@@ -1,5 +1,12 @@
 import * as v from "valibot";
-import { type ModelPrice, OfferReply, PROTOCOL_VERSION, priceToWire, type SessionRequest } from "../protocol";
+import {
+  FEATURES,
+  type ModelPrice,
+  OfferReply,
+  PROTOCOL_VERSION,
+  priceToWire,
+  type SessionRequest,
+} from "../protocol";
 import type { ServerContext, SilkSocket } from "./context";
 import { sessionRoom } from "./context";
 import { SignalingError } from "./errors";
@@ -62,10 +69,13 @@ async function place(
   a: Attempt,
 ): Promise<Placed | SignalingError> {
   const { failureWindowMs, maxOfferAttempts } = ctx.config;
+  const unfit = await unfitProviders(ctx, req);
+  if (unfit instanceof SignalingError) return unfit;
   // Each round either makes an offer or loses reservation races; bound both.
   while (a.offers < maxOfferAttempts && a.rounds++ < maxOfferAttempts * 4) {
     const now = Date.now();
-    const pick = { model: req.model, maxPrice: req.maxPrice, exclude: a.exclude, now, failureWindowMs };
+    const exclude = unfit.size > 0 ? new Set([...a.exclude, ...unfit]) : a.exclude;
+    const pick = { model: req.model, maxPrice: req.maxPrice, exclude, now, failureWindowMs };
     const chosen = await ctx.directory.reserveBest(pick);
     if (chosen) {
       a.offers++;
@@ -88,6 +98,34 @@ async function place(
     "ALL_BUSY",
     `every provider of ${req.model} at that price is busy; retry shortly`,
   );
+}
+
+/**
+ * Providers of the model that lack a feature the request needs: pairing skips them as it skips
+ * excluded ones. Only requests with needs pay for reading the model's providers. When some serve
+ * the model but none has what it needs, the refusal names the feature.
+ */
+async function unfitProviders(
+  ctx: ServerContext,
+  req: SessionRequest,
+): Promise<Set<string> | SignalingError> {
+  const unfit = new Set<string>();
+  if (!req.needs?.length) return unfit;
+  const providers = await ctx.directory.providersFor(req.model);
+  let lacking: string | undefined;
+  for (const p of providers) {
+    const listing = p.models.find((m) => m.model === req.model);
+    const missing = req.needs.find((n) => !listing?.features?.includes(n));
+    if (missing) {
+      unfit.add(p.identityKey);
+      lacking ??= missing;
+    }
+  }
+  if (providers.length > 0 && unfit.size === providers.length) {
+    const feature = lacking ?? FEATURES[0];
+    return new SignalingError("UNSUPPORTED", `no provider of ${req.model} supports ${feature}`);
+  }
+  return unfit;
 }
 
 /**

@@ -28,6 +28,7 @@ export const invalidRequest = (code: string, message: string, param: string | nu
 /** The HTTP status of each refusal the SDK reports (signaling, account and session codes). */
 const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   NO_MODEL: 404,
+  INVALID_REQUEST: 400,
   UNSUPPORTED: 400,
   PRICE_TOO_LOW: 402,
   OUT_OF_FUNDS: 402,
@@ -56,6 +57,13 @@ const TYPE_BY_STATUS: Readonly<Record<number, string>> = {
   503: "service_unavailable",
 };
 
+/** OpenAI's own code where it has one for the same refusal. */
+const CODE_NAMES: Readonly<Record<string, string>> = {
+  NO_MODEL: "model_not_found",
+  INVALID_REQUEST: "invalid_value",
+  UNSUPPORTED: "unsupported_value",
+};
+
 export function statusOf(code: string): number {
   return STATUS_BY_CODE[code] ?? 502;
 }
@@ -64,7 +72,7 @@ export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof ProviderError) {
     const status = statusOf(err.code);
-    const code = err.code === "NO_MODEL" ? "model_not_found" : err.code.toLowerCase();
+    const code = CODE_NAMES[err.code] ?? err.code.toLowerCase();
     return new HttpError(status, TYPE_BY_STATUS[status] ?? "api_error", code, err.message, err.param ?? null);
   }
   return new HttpError(500, "api_error", "internal_error", "the gateway failed; see its log");

@@ -30,13 +30,31 @@ export class ProviderLostError extends ProviderError {
   /** Completion tokens of `partial`, and the nanoTON they cost. */
   readonly tokens: number;
   readonly cost: bigint;
-  constructor(partial: string, tokens: number, cost: bigint, cause?: unknown, message?: string) {
+  /** A tool call had started: another provider cannot continue half a call, so none is tried. */
+  readonly midToolCall: boolean;
+  constructor(
+    partial: string,
+    tokens: number,
+    cost: bigint,
+    cause?: unknown,
+    message?: string,
+    midToolCall = false,
+  ) {
     super("PROVIDER_LOST", message ?? "the provider disconnected before the answer was complete");
     this.name = "ProviderLostError";
     this.partial = partial;
     this.tokens = tokens;
     this.cost = cost;
+    this.midToolCall = midToolCall;
     if (cause instanceof SilkError) this.cause = cause;
+  }
+}
+
+/** The request itself is wrong (a field out of range, `n` above 1): `param` names the field. */
+export class InvalidRequestError extends ProviderError {
+  constructor(message: string, param: string) {
+    super("INVALID_REQUEST", message, param);
+    this.name = "InvalidRequestError";
   }
 }
 

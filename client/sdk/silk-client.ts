@@ -14,10 +14,14 @@ import {
   initiateSession,
   type KeyPair,
   type MaxPrice,
+  missingNeed,
   NETWORK_ID,
+  type Need,
+  needsOf,
   priceFits,
 } from "../../protocol";
-import { completionFromResult, streamChunks } from "./completion-stream";
+import { toChatParams } from "./chat-input";
+import { completionFromResult, type RunResult, streamChunks } from "./completion-stream";
 import { NoProviderError, ProviderError, ProviderLostError } from "./errors";
 import type {
   ChatCompletion,
@@ -26,7 +30,7 @@ import type {
   ModelEntry,
 } from "./openai-shapes";
 import { MemoryPaymentAccount, type PaymentAccount } from "./payment-account";
-import { RequesterSession, type RequestInput, type RequestResult } from "./requester-session";
+import { type AnswerDelta, RequesterSession, type RequestInput } from "./requester-session";
 
 /**
  * The requester SDK: `connect(...)`, then an OpenAI-compatible surface. One session per model is
@@ -139,20 +143,13 @@ class Client implements SilkClient {
   private async create(
     params: ChatCompletionCreateParams,
   ): Promise<AsyncIterable<ChatCompletionChunk> | ChatCompletion> {
-    const input: RequestInput = {
-      model: params.model,
-      messages: params.messages,
-      ...(params.max_tokens != null && { max_tokens: params.max_tokens }),
-      ...(params.temperature != null && { temperature: params.temperature }),
-      ...(params.top_p != null && { top_p: params.top_p }),
-      ...(params.seed != null && { seed: params.seed }),
-      ...(params.stop != null && { stop: typeof params.stop === "string" ? [params.stop] : params.stop }),
-    };
+    const input = toChatParams(params);
+    const needs = needsOf(input);
     const abort = new AbortController();
     params.signal?.addEventListener("abort", () => abort.abort(), { once: true });
     this.interrupts.add(abort);
-    const run = (onText: (t: string, n: number) => void) =>
-      this.runWithFailover(input, onText, abort.signal).finally(() => this.interrupts.delete(abort));
+    const run = (onDelta: (d: AnswerDelta) => void) =>
+      this.runWithFailover(input, needs, onDelta, abort.signal).finally(() => this.interrupts.delete(abort));
     if (params.stream) return streamChunks(params.model, run, Boolean(params.stream_options?.include_usage));
     return completionFromResult(params.model, await run(() => undefined));
   }
@@ -160,9 +157,10 @@ class Client implements SilkClient {
   /** Runs the request, moving to another provider (with the partial answer as context) if one vanishes. */
   private async runWithFailover(
     input: RequestInput,
-    onText: (t: string, n: number) => void,
+    needs: readonly Need[],
+    onDelta: (d: AnswerDelta) => void,
     signal: AbortSignal,
-  ): Promise<RequestResult & { provider: string; failovers: number }> {
+  ): Promise<RunResult> {
     const exclude: string[] = [];
     let partial = "";
     let failovers = 0;
@@ -171,7 +169,7 @@ class Client implements SilkClient {
     for (;;) {
       let session: RequesterSession;
       try {
-        session = await this.sessionFor(input.model, exclude);
+        session = await this.sessionFor(input.model, exclude, needs);
       } catch (err) {
         if (failovers === 0) throw err;
         const why = err instanceof NoProviderError ? ` (${err.code})` : "";
@@ -194,7 +192,7 @@ class Client implements SilkClient {
           }
         : input;
       try {
-        const r = await this.tracked(session, () => session.request(attempt, onText, signal));
+        const r = await this.tracked(session, () => session.request(attempt, onDelta, signal));
         return {
           ...r,
           text: partial + r.text,
@@ -205,7 +203,7 @@ class Client implements SilkClient {
           failovers,
         };
       } catch (err) {
-        if (!(err instanceof ProviderLostError) || signal.aborted) throw err;
+        if (!(err instanceof ProviderLostError) || signal.aborted || err.midToolCall) throw err;
         this.sessions.delete(input.model);
         exclude.push(provider);
         if (++failovers > (this.opts.maxFailovers ?? 2)) throw err;
@@ -242,16 +240,21 @@ class Client implements SilkClient {
     }
   }
 
-  private sessionFor(model: string, exclude: readonly string[]): Promise<RequesterSession> {
+  private sessionFor(
+    model: string,
+    exclude: readonly string[],
+    needs: readonly Need[],
+  ): Promise<RequesterSession> {
+    const fits = (s: RequesterSession) => s.isOpen && !missingNeed(needs, s.support.get(model));
     const existing = this.sessions.get(model);
     if (existing) {
-      return existing.then((s) => (s.isOpen ? s : this.openFresh(model, exclude)));
+      return existing.then((s) => (fits(s) ? s : this.openFresh(model, exclude, needs)));
     }
     // A provider already connected that serves this model too: same session, same receipt stream.
     for (const s of this.byPayout.values()) {
       const price = s.prices.get(model);
       if (
-        s.isOpen &&
+        fits(s) &&
         price &&
         priceFits(price, this.opts.maxPrice) &&
         !exclude.includes(encodePublicKey(s.providerKey))
@@ -261,11 +264,15 @@ class Client implements SilkClient {
         return reused;
       }
     }
-    return this.openFresh(model, exclude);
+    return this.openFresh(model, exclude, needs);
   }
 
-  private openFresh(model: string, exclude: readonly string[]): Promise<RequesterSession> {
-    const opening = this.opening.then(() => this.open(model, [...exclude]));
+  private openFresh(
+    model: string,
+    exclude: readonly string[],
+    needs: readonly Need[],
+  ): Promise<RequesterSession> {
+    const opening = this.opening.then(() => this.open(model, [...exclude], needs));
     this.opening = opening.catch(() => undefined);
     this.sessions.set(model, opening);
     opening.catch(() => this.sessions.delete(model));
@@ -277,7 +284,7 @@ class Client implements SilkClient {
    * grant comes before the provider has taken the session, so the server may move it to another
    * provider (or say nobody took it) while we are already connecting: we follow it there.
    */
-  private async open(model: string, exclude: string[]): Promise<RequesterSession> {
+  private async open(model: string, exclude: string[], needs: readonly Need[]): Promise<RequesterSession> {
     let moved: SessionGranted | undefined;
     for (let attempt = 0, moves = 0; attempt < 3 && moves <= MAX_MOVES; ) {
       let grant: SessionGranted;
@@ -289,16 +296,21 @@ class Client implements SilkClient {
             maxPrice: this.opts.maxPrice,
             sessionKey: this.opts.sessionKey.publicKey,
             exclude,
+            needs: needs.map((n) => n.feature),
           }));
       } catch (err) {
-        if (err instanceof SignalingError) throw new NoProviderError(err.code, err.message);
+        if (err instanceof SignalingError) throw noProvider(err.code, err.message, needs);
         throw err;
       }
       moved = undefined;
       // One session per payout address: two would sign rival cumulative receipts on one stream.
       const payoutKey = Address.parse(grant.provider.payout).toRawString();
       const existing = this.byPayout.get(payoutKey);
-      if (existing?.isOpen && existing.prices.has(model)) {
+      if (
+        existing?.isOpen &&
+        existing.prices.has(model) &&
+        !missingNeed(needs, existing.support.get(model))
+      ) {
         this.signaling.endSession(grant.sessionId, "already connected to this provider");
         return existing;
       }
@@ -346,7 +358,7 @@ class Client implements SilkClient {
         // Nobody took the session after the server's own failover: say why, as a refused request would.
         if (err instanceof SessionNotTakenError) {
           this.signaling.forget(grant.sessionId);
-          throw new NoProviderError(err.why, err.message);
+          throw noProvider(err.why, err.message, needs);
         }
         this.signaling.endSession(grant.sessionId, "handshake failed");
         // The escrow itself is the problem (unfunded, key not authorised): every provider would say so.
@@ -371,6 +383,8 @@ class Client implements SilkClient {
           created,
           owned_by: "silk",
           providers: m.providers,
+          features: [...(m.features ?? [])],
+          context_window: m.contextWindow ?? null,
           price: cheapest
             ? {
                 prompt_nanoton: (
@@ -387,4 +401,11 @@ class Client implements SilkClient {
       }),
     };
   }
+}
+
+/** A refusal from signaling; one about a feature names the request field that needs it. */
+function noProvider(code: string, message: string, needs: readonly Need[]): NoProviderError {
+  if (code !== "UNSUPPORTED") return new NoProviderError(code, message);
+  const need = needs.find((n) => message.includes(n.feature)) ?? needs[0];
+  return new NoProviderError(code, need ? `${need.param}: ${message}` : message, need?.param);
 }

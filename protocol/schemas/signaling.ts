@@ -1,7 +1,9 @@
 import * as v from "valibot";
 import { fromHex, toHex } from "../encoding";
+import { FeatureSchema, type ModelSupport } from "../features";
 import { sign } from "../identity";
 import { MAX_FRAME_BYTES, MAX_MODELS_PER_PROVIDER, MAX_SIGNALING_MESSAGE_BYTES } from "../limits";
+import type { ModelPrice } from "../pricing";
 import { registrationMessage } from "../registration";
 import {
   Count,
@@ -12,6 +14,7 @@ import {
   MaxPriceSchema,
   ModelId,
   ModelPriceSchema,
+  priceToWire,
   TonAddressText,
   Version,
 } from "./common";
@@ -28,7 +31,29 @@ export const DeviceFacts = v.object({
   backend: v.optional(v.picklist(["webgpu", "http"])),
 });
 
-export const ModelOffer = v.object({ model: ModelId, price: ModelPriceSchema });
+/** What a model can do beyond plain chat (see features.ts), declared with its price. */
+export const ModelSupportFields = {
+  features: v.optional(v.pipe(v.array(FeatureSchema), v.maxLength(8))),
+  contextWindow: v.optional(v.pipe(Count, v.minValue(1), v.maxValue(100_000_000))),
+};
+
+export const ModelOffer = v.object({ model: ModelId, price: ModelPriceSchema, ...ModelSupportFields });
+
+/** A model a provider serves, as it declares it. */
+export interface ServedModel extends ModelSupport {
+  readonly model: string;
+  readonly price: ModelPrice;
+}
+
+/** Wire form of a served model: the price as decimal strings, support only where declared. */
+export function offerToWire(m: ServedModel) {
+  return {
+    model: m.model,
+    price: priceToWire(m.price),
+    ...(m.features?.length ? { features: [...m.features] } : {}),
+    ...(m.contextWindow ? { contextWindow: m.contextWindow } : {}),
+  };
+}
 
 /** Ask for a challenge to sign. */
 export const ProviderChallengeRequest = v.object({ v: Version });
@@ -57,6 +82,8 @@ export const SessionRequest = v.object({
   sessionKey: Hex32,
   /** Providers to avoid (after a failure with them), by identity key. */
   exclude: v.optional(v.pipe(v.array(Hex32), v.maxLength(16))),
+  /** Features the request needs: only providers declaring them for the model are offered it. */
+  needs: v.optional(v.pipe(v.array(FeatureSchema), v.maxLength(8))),
 });
 
 /** simple-peer signal data: an SDP offer/answer or an ICE candidate, opaque to the server but bounded. */
@@ -101,6 +128,8 @@ export const DirectorySnapshot = v.object({
       providers: Count,
       capacity: Count,
       inUse: Count,
+      /** Features at least one provider of the model declares, and the largest context window. */
+      ...ModelSupportFields,
       /** Distinct prices, cheapest first, with how many providers ask each. */
       prices: v.array(v.object({ price: ModelPriceSchema, providers: Count })),
     }),
@@ -171,14 +200,17 @@ export const SessionMoved = v.object({
 });
 
 /**
- * Error codes in signaling acks. `NO_MODEL`, `PRICE_TOO_LOW`, `ALL_BUSY` and `NO_ANSWER` say why a
- * session request found nobody; the rest say what was wrong with an event.
+ * Error codes in signaling acks. `NO_MODEL`, `PRICE_TOO_LOW`, `ALL_BUSY`, `NO_ANSWER` and
+ * `UNSUPPORTED` (no provider of the model declares a feature the request needs; the message
+ * starts with the request field) say why a session request found nobody; the rest say what was
+ * wrong with an event.
  */
 export const SIGNALING_ERROR_CODES = [
   "NO_MODEL",
   "PRICE_TOO_LOW",
   "ALL_BUSY",
   "NO_ANSWER",
+  "UNSUPPORTED",
   "RATE_LIMITED",
   "MALFORMED",
   "OVERSIZE",

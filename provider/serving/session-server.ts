@@ -10,8 +10,11 @@ import {
   errorToWire,
   Ledger,
   type ModelPrice,
-  priceToWire,
+  missingNeed,
+  needsOf,
+  offerToWire,
   type SecureSession,
+  type ServedModel,
   type SessionMessage,
   type SignedReceipt,
   SilkError,
@@ -27,7 +30,8 @@ import type { Slots } from "./slots";
 
 export interface ServingConfig {
   readonly engine: Engine;
-  readonly prices: ReadonlyMap<string, ModelPrice>;
+  /** What is served, at what price, with which features (requests needing others are refused). */
+  readonly models: readonly ServedModel[];
   readonly network: number;
   readonly payout: Address;
   readonly receipts: HeldReceipts;
@@ -63,11 +67,15 @@ export class SessionServer {
   private readonly inflight = new Map<string, AbortController>();
   /** Receipts are checked and stored one at a time, so two cannot race past each other. */
   private readonly receiptQueue = new SerialQueue();
+  private readonly served: ReadonlyMap<string, ServedModel>;
+  private readonly prices: ReadonlyMap<string, ModelPrice>;
 
   constructor(
     private readonly session: SecureSession,
     private readonly config: ServingConfig,
   ) {
+    this.served = new Map(config.models.map((m) => [m.model, m]));
+    this.prices = new Map(config.models.map((m) => [m.model, m.price]));
     session.onMessage((m) => {
       this.handle(m).catch((err) => this.fail(err));
     });
@@ -130,7 +138,7 @@ export class SessionServer {
 
   /** The first receipt sets the base: the requester's cumulative totals with this payout address. */
   private async openAccount(signed: SignedReceipt): Promise<void> {
-    const prices = [...this.config.prices].map(([model, price]) => ({ model, price: priceToWire(price) }));
+    const prices = this.config.models.map(offerToWire);
     try {
       await this.config.gate?.check(signed.receipt, this.session.info.peerKey);
     } catch (err) {
@@ -166,8 +174,15 @@ export class SessionServer {
   private async onRequest(req: ChatRequest): Promise<void> {
     const { ledger, credit } = this;
     if (!ledger || !credit) return this.refuse("NO_ACCOUNT", "send a base receipt before requests", req.id);
-    const price = this.config.prices.get(req.model);
+    const price = this.prices.get(req.model);
     if (!price) return this.refuse("NO_MODEL", `model ${req.model} is not served here`, req.id);
+    const lacking = missingNeed(needsOf(req), this.served.get(req.model));
+    if (lacking)
+      return this.refuse(
+        "UNSUPPORTED",
+        `${lacking.param}: ${req.model} here does not support ${lacking.feature}`,
+        req.id,
+      );
     if (this.inflight.has(req.id) || ledger.has(req.id))
       return this.refuse("DUPLICATE_ID", "request id in use", req.id);
 
@@ -196,6 +211,8 @@ export class SessionServer {
             t: "tokens",
             id: req.id,
             text: chunk.text,
+            ...(chunk.toolCalls && { tool_calls: [...chunk.toolCalls] }),
+            ...(chunk.logprobs && { logprobs: [...chunk.logprobs] }),
             count: chunk.tokens,
             total,
           });
@@ -203,7 +220,7 @@ export class SessionServer {
         abort.signal,
       );
       // Billing counts what was streamed and the full prompt, bounded by what the requester can check.
-      const prompt = billablePromptTokens(result.promptTokens, req.messages);
+      const prompt = billablePromptTokens(result.promptTokens, req);
       const settled = ledger.finish(req.id, prompt);
       credit.record(ledger.totals());
       const finishReason = abort.signal.aborted ? "abort" : result.finishReason;
