@@ -1,24 +1,10 @@
+import type { ProtocolErrorCode } from "./error-codes";
+
 /**
  * Every way a message, frame, key or receipt can be wrong has its own class, so callers branch on
  * `instanceof` or `code`, never on message text. Messages never contain keys or payloads.
  */
-export type SilkErrorCode =
-  | "MALFORMED"
-  | "OVERSIZE"
-  | "UNKNOWN_TYPE"
-  | "VERSION"
-  | "BAD_KEY"
-  | "BAD_SIGNATURE"
-  | "HANDSHAKE"
-  | "IDENTITY_MISMATCH"
-  | "DECRYPT"
-  | "REPLAY"
-  | "COUNTER_OVERFLOW"
-  | "CHANNEL_CLOSED"
-  | "TIMEOUT"
-  | "RECEIPT_BINDING"
-  | "RECEIPT_CONFLICT"
-  | "PRICE";
+export type SilkErrorCode = ProtocolErrorCode;
 
 export class SilkError extends Error {
   readonly code: SilkErrorCode;
@@ -111,8 +97,13 @@ export class ChannelClosedError extends SilkError {
 }
 
 export class TimeoutError extends SilkError {
+  /** What was awaited ("handshake reply", "next frame of an answer", …) and the deadline it missed. */
+  readonly what: string;
+  readonly ms: number;
   constructor(what: string, ms: number) {
     super("TIMEOUT", `${what} timed out after ${ms} ms`);
+    this.what = what;
+    this.ms = ms;
   }
 }
 
