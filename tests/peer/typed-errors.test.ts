@@ -42,7 +42,10 @@ describe("typed errors end to end", () => {
     const forged = encodePublicKey(generateKeyPair().publicKey);
     const mitm = await network([
       rewrite({ event: "session:request", kind: "ack", direction: "to-party" }, ([grant]) => [
-        { ...(grant as object), provider: { ...(grant as { provider: object }).provider, identityKey: forged } },
+        {
+          ...(grant as object),
+          provider: { ...(grant as { provider: object }).provider, identityKey: forged },
+        },
       ]),
     ]);
     const { events } = await relayProvider(labelled(mitm.url, "provider"));
@@ -66,7 +69,10 @@ describe("typed errors end to end", () => {
       return { ...m, args: [{ ...body, frame }] };
     };
     const mitm = await network([flip]);
-    const engine = new ScriptedEngine({ tokenDelayMs: 30, reply: () => "one two three four five six seven eight" });
+    const engine = new ScriptedEngine({
+      tokenDelayMs: 30,
+      reply: () => "one two three four five six seven eight",
+    });
     const { events } = await relayProvider(labelled(mitm.url, "provider"), { engine });
     const client = await relayClient(labelled(mitm.url, "requester"));
     const err = await ask(client).catch((e: unknown) => e);
