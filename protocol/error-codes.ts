@@ -23,6 +23,11 @@ export const PROTOCOL_ERROR_CODES = [
   "RECEIPT_BINDING",
   "RECEIPT_CONFLICT",
   "PRICE",
+  // the requester's trust policy (trust-policy.ts): a provider it will not use
+  "UNREGISTERED_PROVIDER",
+  "REGISTRY_MISMATCH",
+  "POLICY_REFUSED",
+  "REGISTRY_UNAVAILABLE",
 ] as const;
 
 /** Signaling acks and `session:ended`: why a session request found nobody, or what was wrong with an event. */

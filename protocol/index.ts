@@ -17,3 +17,4 @@ export * from "./session/fingerprint";
 export * from "./session/handshake";
 export * from "./session/secure-session";
 export * from "./session/transport";
+export * from "./trust-policy";

@@ -1,4 +1,4 @@
-import type { ErrorCode } from "../../protocol";
+import { type ErrorCode, SilkError } from "../../protocol";
 import { ProviderError } from "../sdk/errors";
 
 /**
@@ -44,6 +44,10 @@ const STATUS_BY_CODE = {
   KEY_EPOCH: 403,
   ESCROW_CLOSING: 403,
   ESCROW_NETWORK: 403,
+  // the requester's own trust policy refused every provider on offer
+  POLICY_REFUSED: 403,
+  UNREGISTERED_PROVIDER: 403,
+  REGISTRY_MISMATCH: 403,
   NO_MODEL: 404,
   RATE_LIMITED: 429,
   // nobody can take it now
@@ -53,6 +57,7 @@ const STATUS_BY_CODE = {
   ESCROW_UNREACHABLE: 503,
   SHUTTING_DOWN: 503,
   UNREACHABLE: 503,
+  REGISTRY_UNAVAILABLE: 503,
   // a deadline ran out
   TIMEOUT: 504,
   STALLED: 504,
@@ -106,10 +111,12 @@ export function statusOf(code: ErrorCode): number {
 
 export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
-  if (err instanceof ProviderError) {
+  // The SDK's errors, and protocol errors that reach it unwrapped (a trust policy's refusal).
+  if (err instanceof ProviderError || err instanceof SilkError) {
     const status = statusOf(err.code);
     const code = err.code === "NO_MODEL" ? "model_not_found" : err.code.toLowerCase();
-    return new HttpError(status, TYPE_BY_STATUS[status] ?? "api_error", code, err.message, err.param ?? null);
+    const param = err instanceof ProviderError ? (err.param ?? null) : null;
+    return new HttpError(status, TYPE_BY_STATUS[status] ?? "api_error", code, err.message, param);
   }
   return new HttpError(500, "api_error", "internal_error", "the gateway failed; see its log");
 }
