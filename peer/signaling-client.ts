@@ -4,12 +4,15 @@ import {
   ChannelClosedError,
   type DeviceFacts,
   DirectorySnapshot,
+  type ErrorCode,
   encodePublicKey,
   type Feature,
   type KeyPair,
+  knownCode,
   type MaxPrice,
   maxPriceToWire,
   offerToWire,
+  type PolicyHint,
   parseWith,
   type ServedModel,
   SessionEnded,
@@ -25,8 +28,8 @@ import {
  * trusted with anything the handshake cannot check, but it must not crash us either.
  */
 export class SignalingError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
     super(message);
     this.name = "SignalingError";
     this.code = code;
@@ -39,6 +42,8 @@ export interface ProviderRegistration {
   readonly models: readonly ServedModel[];
   readonly capacity: number;
   readonly device: DeviceFacts;
+  /** The provider's Registry entry: its owner wallet (which requesters check on chain), stake and registration time. */
+  readonly entry?: { readonly owner: string; readonly stake: bigint; readonly registeredAt: number };
 }
 
 export type { DirectorySnapshot, SessionGranted, SessionOffer };
@@ -60,7 +65,7 @@ export interface SessionEndNotice {
 /** Nobody took a requester's session, after the server's own failover; `why` is a request's error code. */
 export class SessionNotTakenError extends ChannelClosedError {
   constructor(
-    readonly why: string,
+    readonly why: ErrorCode,
     message: string,
   ) {
     super(message);
@@ -70,7 +75,7 @@ export class SessionNotTakenError extends ChannelClosedError {
 /** The error a party sees for the end of its session: typed when the server said why nobody took it. */
 export function sessionEndError(end: SessionEndNotice): ChannelClosedError {
   return end.error
-    ? new SessionNotTakenError(end.error.code, end.error.message)
+    ? new SessionNotTakenError(knownCode(end.error.code), end.error.message)
     : new ChannelClosedError(`session ended: ${end.reason}`);
 }
 
@@ -161,6 +166,7 @@ export class SignalingClient {
       models: reg.models.map(offerToWire),
       capacity: reg.capacity,
       device: reg.device,
+      ...(reg.entry && { entry: { ...reg.entry, stake: reg.entry.stake.toString() } }),
     };
     const ack = parseWith(
       RegisterAck,
@@ -200,6 +206,7 @@ export class SignalingClient {
     sessionKey: Uint8Array;
     exclude?: readonly string[];
     needs?: readonly Feature[];
+    policy?: PolicyHint;
   }): Promise<SessionGranted> {
     const ack = await this.call("session:request", {
       v: 1,
@@ -208,6 +215,13 @@ export class SignalingClient {
       sessionKey: encodePublicKey(req.sessionKey),
       ...(req.exclude && req.exclude.length > 0 ? { exclude: [...req.exclude] } : {}),
       ...(req.needs && req.needs.length > 0 ? { needs: [...req.needs] } : {}),
+      ...(req.policy && {
+        policy: {
+          minStake: req.policy.minStake.toString(),
+          minAgeSeconds: req.policy.minAgeSeconds,
+          ...(req.policy.allow && { allow: [...req.policy.allow] }),
+        },
+      }),
     });
     return parseWith(SessionGranted, ack, "session grant");
   }
@@ -286,7 +300,10 @@ export class SignalingClient {
     }
     if (!ack || typeof ack !== "object") throw new SignalingError("MALFORMED", `bad answer to ${event}`);
     if (!ack.ok)
-      throw new SignalingError(ack.error?.code ?? "INTERNAL", ack.error?.message ?? `${event} refused`);
+      throw new SignalingError(
+        knownCode(ack.error?.code ?? "INTERNAL"),
+        ack.error?.message ?? `${event} refused`,
+      );
     return ack;
   }
 }

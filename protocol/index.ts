@@ -1,6 +1,7 @@
 export * from "./accounting";
 export * from "./codec";
 export * from "./encoding";
+export * from "./error-codes";
 export * from "./errors";
 export * from "./features";
 export * from "./identity";
@@ -18,3 +19,4 @@ export * from "./session/fingerprint";
 export * from "./session/handshake";
 export * from "./session/secure-session";
 export * from "./session/transport";
+export * from "./trust-policy";

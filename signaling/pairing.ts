@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import {
   FEATURES,
+  fitsHint,
   type ModelPrice,
   OfferReply,
   PROTOCOL_VERSION,
@@ -9,6 +10,7 @@ import {
 } from "../protocol";
 import type { ServerContext, SilkSocket } from "./context";
 import { sessionRoom } from "./context";
+import type { ProviderState } from "./directory/directory";
 import { SignalingError } from "./errors";
 import { AckThen, errorSummary } from "./event-guard";
 import { type Candidate, rankProviders } from "./matchmaking";
@@ -28,6 +30,13 @@ import { endSession, newSessionId } from "./sessions";
 export async function pair(ctx: ServerContext, socket: SilkSocket, req: SessionRequest): Promise<AckThen> {
   const started = performance.now();
   const attempt: Attempt = { exclude: new Set(req.exclude ?? []), offers: 0, unanswered: 0, rounds: 0 };
+  if (req.policy || req.needs?.length) {
+    // Providers that cannot take it (policy, missing features) are skipped like excluded ones.
+    const providers = await ctx.directory.providersFor(req.model);
+    const lacking = lackingNeeds(req, providers);
+    if (lacking instanceof SignalingError) throw lacking;
+    for (const key of [...unfitting(req, providers), ...lacking]) attempt.exclude.add(key);
+  }
   const placed = await place(ctx, socket, req, attempt);
   if (placed instanceof SignalingError) throw placed;
   ctx.metrics.pairingSeconds.observe((performance.now() - started) / 1000);
@@ -39,6 +48,27 @@ export async function pair(ctx: ServerContext, socket: SilkSocket, req: SessionR
       ctx.log.error({ err: errorSummary(err) }, "pairing follow-up failed"),
     );
   });
+}
+
+/**
+ * Providers of the model whose declared Registry standing does not fit the requester's policy:
+ * skipped like excluded ones. What they declared is only a hint; the requester checks on chain.
+ */
+function unfitting(req: SessionRequest, all: readonly ProviderState[]): string[] {
+  const hint = req.policy;
+  if (!hint) return [];
+  const now = Math.floor(Date.now() / 1000);
+  return all
+    .filter(
+      (p) =>
+        !p.entry ||
+        !fitsHint(
+          { identityKey: p.identityKey, stake: p.entry.stake, registeredAt: p.entry.registeredAt },
+          hint,
+          now,
+        ),
+    )
+    .map((p) => p.identityKey);
 }
 
 interface Attempt {
@@ -69,13 +99,10 @@ async function place(
   a: Attempt,
 ): Promise<Placed | SignalingError> {
   const { failureWindowMs, maxOfferAttempts } = ctx.config;
-  const unfit = await unfitProviders(ctx, req);
-  if (unfit instanceof SignalingError) return unfit;
   // Each round either makes an offer or loses reservation races; bound both.
   while (a.offers < maxOfferAttempts && a.rounds++ < maxOfferAttempts * 4) {
     const now = Date.now();
-    const exclude = unfit.size > 0 ? new Set([...a.exclude, ...unfit]) : a.exclude;
-    const pick = { model: req.model, maxPrice: req.maxPrice, exclude, now, failureWindowMs };
+    const pick = { model: req.model, maxPrice: req.maxPrice, exclude: a.exclude, now, failureWindowMs };
     const chosen = await ctx.directory.reserveBest(pick);
     if (chosen) {
       a.offers++;
@@ -101,17 +128,16 @@ async function place(
 }
 
 /**
- * Providers of the model that lack a feature the request needs: pairing skips them as it skips
- * excluded ones. Only requests with needs pay for reading the model's providers. When some serve
- * the model but none has what it needs, the refusal names the feature.
+ * Providers of the model that lack a feature the request needs (only requests with needs or a
+ * policy pay for reading the model's providers). When some serve the model but none has what it
+ * needs, the refusal names the feature.
  */
-async function unfitProviders(
-  ctx: ServerContext,
+function lackingNeeds(
   req: SessionRequest,
-): Promise<Set<string> | SignalingError> {
+  providers: readonly ProviderState[],
+): Set<string> | SignalingError {
   const unfit = new Set<string>();
   if (!req.needs?.length) return unfit;
-  const providers = await ctx.directory.providersFor(req.model);
   let lacking: string | undefined;
   for (const p of providers) {
     const listing = p.models.find((m) => m.model === req.model);
@@ -192,6 +218,7 @@ function granted(ctx: ServerContext, placed: Placed) {
       identityKey: provider.identityKey,
       payout: provider.payout,
       price: wirePrice(placed.chosen.price),
+      ...(provider.entry && { owner: provider.entry.owner }),
     },
     iceServers: ctx.config.iceServers,
   };

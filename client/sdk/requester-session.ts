@@ -8,6 +8,7 @@ import {
   encodeSignedReceipt,
   equalBytes,
   type KeyPair,
+  knownCode,
   Ledger,
   type LogprobEntry,
   type MaxPrice,
@@ -19,6 +20,7 @@ import {
   type SecureSession,
   type SessionMessage,
   type SignedReceipt,
+  SilkError,
   signReceipt,
   streamId,
   TimeoutError,
@@ -26,7 +28,7 @@ import {
   type ToolCallDelta,
   verifyReceiptSignature,
 } from "../../protocol";
-import { OverReportError, ProviderError, ProviderLostError } from "./errors";
+import { OverReportError, ProviderError, ProviderLostError, StalledError, TamperedError } from "./errors";
 import type { PaymentAccount } from "./payment-account";
 
 export interface RequesterSessionOptions {
@@ -108,16 +110,7 @@ export class RequesterSession {
       for (const [id, p] of this.pending) {
         this.pending.delete(id);
         const cost = this.ledger.has(id) ? this.ledger.finish(id, 0).cost : 0n;
-        p.reject(
-          new ProviderLostError(
-            p.text,
-            p.counted,
-            cost,
-            reason ?? new ChannelClosedError(),
-            undefined,
-            p.calls.length > 0,
-          ),
-        );
+        p.reject(lostError(reason, p.text, p.counted, cost, p.calls.length > 0));
       }
     });
   }
@@ -131,7 +124,7 @@ export class RequesterSession {
     };
     let base: Receipt = (await opts.account.last(stream))?.receipt ?? { ...stream, tokens: 0n, amount: 0n };
     let reply = await sendBase(session, opts, base);
-    if (reply.refusal) throw new ProviderError(reply.refusal.code, reply.refusal.message);
+    if (reply.refusal) throw new ProviderError(knownCode(reply.refusal.code), reply.refusal.message);
     if (!reply.accepted && reply.receipt) {
       // The provider holds a newer receipt than ours (we lost state). Adopt it only if our own key
       // signed it for this escrow and payout: anything else could inflate what we would owe.
@@ -206,7 +199,12 @@ export class RequesterSession {
     else if (m.t === "done")
       void this.onDone(m.id, m.finish_reason, m.usage.prompt_tokens, m.usage.completion_tokens);
     else if (m.t === "credit-wait") this.signNow().catch((err) => this.failAll(err));
-    else if (m.t === "error" && m.id) this.settle(m.id, new ProviderError(m.error.code, m.error.message));
+    else if (m.t === "error") {
+      const err = new ProviderError(knownCode(m.error.code), m.error.message);
+      // Without an id the error is about the session (a receipt refused, …): it fails every request.
+      if (m.id) this.settle(m.id, err);
+      else this.abandon(err);
+    }
   }
 
   private onTokens(m: Extract<SessionMessage, { t: "tokens" }>): void {
@@ -313,6 +311,37 @@ function mergeToolCall(calls: ToolCall[], d: ToolCallDelta): void {
   };
 }
 
+/** How a session's end reads to a request it cut short: tampering, a stall, or the provider leaving. */
+function lostError(
+  reason: Error | undefined,
+  partial: string,
+  tokens: number,
+  cost: bigint,
+  midToolCall: boolean,
+): ProviderLostError {
+  if (reason instanceof TimeoutError) return new StalledError(partial, tokens, cost, reason);
+  if (reason instanceof SilkError && TAMPERING.has(reason.code))
+    return new TamperedError(partial, tokens, cost, reason);
+  return new ProviderLostError(
+    partial,
+    tokens,
+    cost,
+    reason ?? new ChannelClosedError(),
+    undefined,
+    "PROVIDER_LOST",
+    midToolCall,
+  );
+}
+
+/** Codes a session closes with when a frame in flight was altered, dropped, replayed or re-cut. */
+const TAMPERING: ReadonlySet<string> = new Set([
+  "DECRYPT",
+  "REPLAY",
+  "MALFORMED",
+  "OVERSIZE",
+  "COUNTER_OVERFLOW",
+]);
+
 function ownReceipt(held: SignedReceipt, opts: RequesterSessionOptions): boolean {
   return (
     equalBytes(held.sessionKey, opts.sessionKey.publicKey) &&
@@ -330,6 +359,11 @@ function sendBase(session: SecureSession, opts: RequesterSessionOptions, base: R
       reject(new TimeoutError("account", timeoutMs));
     }, timeoutMs);
     const off = session.onMessage((m) => {
+      if (m.t === "error" && !m.id) {
+        clearTimeout(timer);
+        off();
+        reject(new ProviderError(knownCode(m.error.code), m.error.message));
+      }
       if (m.t !== "account") return;
       clearTimeout(timer);
       off();

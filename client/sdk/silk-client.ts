@@ -1,4 +1,5 @@
 import { Address } from "@ton/core";
+import type { RegistryReader } from "../../contracts/wrappers/registry-reader";
 import { connectPeer } from "../../peer/connect-peer";
 import {
   type SessionGranted,
@@ -10,19 +11,36 @@ import {
 import type { Wrtc } from "../../peer/webrtc-link";
 import {
   decodePublicKey,
+  type ErrorCode,
   encodePublicKey,
   initiateSession,
+  isAccountRefusal,
   type KeyPair,
   type MaxPrice,
   missingNeed,
   NETWORK_ID,
   type Need,
+  type NetworkName,
   needsOf,
+  type ProviderStanding,
+  policyFor,
+  policyHint,
   priceFits,
+  SilkError,
+  TimeoutError,
+  type TrustPolicy,
+  UntrustedProviderError,
 } from "../../protocol";
 import { toChatParams } from "./chat-input";
 import { completionFromResult, type RunResult, streamChunks } from "./completion-stream";
-import { NoProviderError, ProviderError, ProviderLostError } from "./errors";
+import {
+  HandshakeFailedError,
+  NoProviderError,
+  ProviderError,
+  ProviderLostError,
+  StalledError,
+  TamperedError,
+} from "./errors";
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -30,6 +48,7 @@ import type {
   ModelEntry,
 } from "./openai-shapes";
 import { MemoryPaymentAccount, type PaymentAccount } from "./payment-account";
+import { checkProvider } from "./provider-trust";
 import { type AnswerDelta, RequesterSession, type RequestInput } from "./requester-session";
 
 /**
@@ -59,6 +78,16 @@ export interface ConnectOptions {
   readonly idleCloseMs?: number;
   /** Told when an answer moves to another provider (a page can say "failover in progress"). */
   readonly onFailover?: (e: { model: string; failovers: number }) => void;
+  /**
+   * Checks every provider the signaling server names (grant or `session:moved`) before anything
+   * is sent to it: its Registry entry, read on chain through `registry`, must publish that identity
+   * key and payout, and it must meet `policy` (defaults per network: `DEFAULT_POLICIES`). A provider
+   * that fails is refused with an `UntrustedProviderError` and never hears from us. Without it the
+   * SDK believes the server about who a provider is: only for tests and servers you run yourself.
+   */
+  readonly trust?: { readonly registry: RegistryReader; readonly policy?: Partial<TrustPolicy> };
+  /** Told who answered: each provider a session opens with, as its Registry entry describes it. */
+  readonly onProvider?: (p: ProviderStanding & { readonly model: string }) => void;
 }
 
 export interface SilkClient {
@@ -79,16 +108,16 @@ export interface SilkClient {
   close(): void;
 }
 
-/** Account refusals about the requester's own escrow, not the provider: no point trying another. */
 /** Moves by the server's failover that one open follows (it makes at most `maxOfferAttempts`). */
 const MAX_MOVES = 8;
 
-const ESCROW_REFUSALS = new Set([
-  "ESCROW_NETWORK",
-  "ESCROW_CLOSING",
-  "KEY_NOT_AUTHORISED",
-  "KEY_EPOCH",
-  "OUT_OF_FUNDS",
+/** Handshake failures that mean the peer is not who the server said, or the handshake was altered. */
+const HANDSHAKE_FAILURES: ReadonlySet<string> = new Set([
+  "IDENTITY_MISMATCH",
+  "BAD_SIGNATURE",
+  "HANDSHAKE",
+  "VERSION",
+  "DECRYPT",
 ]);
 
 export async function connect(opts: ConnectOptions): Promise<SilkClient> {
@@ -109,6 +138,7 @@ class Client implements SilkClient {
   private opening: Promise<unknown> = Promise.resolve();
   private readonly account: PaymentAccount;
   private readonly interrupts = new Set<AbortController>();
+  private readonly policy: TrustPolicy;
   readonly chat: SilkClient["chat"];
   readonly models: SilkClient["models"];
 
@@ -117,6 +147,10 @@ class Client implements SilkClient {
     private readonly opts: ConnectOptions,
   ) {
     this.account = opts.account ?? new MemoryPaymentAccount();
+    const network = (Object.keys(NETWORK_ID) as NetworkName[]).find(
+      (n) => NETWORK_ID[n] === (opts.network ?? NETWORK_ID.devnet),
+    );
+    this.policy = policyFor(network ?? "mainnet", opts.trust?.policy);
     this.chat = {
       completions: {
         create: ((params: ChatCompletionCreateParams) =>
@@ -203,7 +237,14 @@ class Client implements SilkClient {
           failovers,
         };
       } catch (err) {
-        if (!(err instanceof ProviderLostError) || signal.aborted || err.midToolCall) throw err;
+        // A stall or tampering cannot be pinned on the provider: end with it rather than blame one.
+        if (
+          !(err instanceof ProviderLostError) ||
+          err instanceof StalledError ||
+          err instanceof TamperedError
+        )
+          throw err;
+        if (signal.aborted || err.midToolCall) throw err;
         this.sessions.delete(input.model);
         exclude.push(provider);
         if (++failovers > (this.opts.maxFailovers ?? 2)) throw err;
@@ -286,6 +327,7 @@ class Client implements SilkClient {
    */
   private async open(model: string, exclude: string[], needs: readonly Need[]): Promise<RequesterSession> {
     let moved: SessionGranted | undefined;
+    let refused: UntrustedProviderError | undefined;
     for (let attempt = 0, moves = 0; attempt < 3 && moves <= MAX_MOVES; ) {
       let grant: SessionGranted;
       try {
@@ -297,12 +339,29 @@ class Client implements SilkClient {
             sessionKey: this.opts.sessionKey.publicKey,
             exclude,
             needs: needs.map((n) => n.feature),
+            ...(this.opts.trust && { policy: policyHint(this.policy) }),
           }));
       } catch (err) {
-        if (err instanceof SignalingError) throw noProvider(err.code, err.message, needs);
+        // After refusing what the server offered, "nobody else" is best explained by the refusal.
+        if (refused) throw refused;
+        if (err instanceof SignalingError) throw noProvider(err.code, err.message, needs, err);
         throw err;
       }
       moved = undefined;
+      // Before anything goes to the provider, not even a signal: the Registry and our policy decide.
+      let standing: ProviderStanding | undefined;
+      if (this.opts.trust) {
+        try {
+          standing = await checkProvider(grant.provider, this.opts.trust.registry, this.policy);
+        } catch (err) {
+          if (!(err instanceof UntrustedProviderError)) throw err;
+          this.signaling.endSession(grant.sessionId, `provider refused: ${err.code}`);
+          exclude.push(grant.provider.identityKey);
+          refused = err;
+          attempt++;
+          continue;
+        }
+      }
       // One session per payout address: two would sign rival cumulative receipts on one stream.
       const payoutKey = Address.parse(grant.provider.payout).toRawString();
       const existing = this.byPayout.get(payoutKey);
@@ -343,6 +402,7 @@ class Client implements SilkClient {
           ...(this.opts.receiptEvery !== undefined && { receiptEvery: this.opts.receiptEvery }),
         });
         this.byPayout.set(payoutKey, session);
+        if (standing) this.opts.onProvider?.({ ...standing, model });
         secure.onClose(() => {
           if (this.byPayout.get(payoutKey) === session) this.byPayout.delete(payoutKey);
         });
@@ -362,12 +422,20 @@ class Client implements SilkClient {
         }
         this.signaling.endSession(grant.sessionId, "handshake failed");
         // The escrow itself is the problem (unfunded, key not authorised): every provider would say so.
-        if (err instanceof ProviderError && ESCROW_REFUSALS.has(err.code)) throw err;
+        if (err instanceof ProviderError && isAccountRefusal(err.code) && err.code !== "ESCROW_UNREACHABLE")
+          throw err;
+        // Someone is not who the server said, or the handshake was tampered with: an attack, not
+        // an offline provider, and retrying through the same server would meet it again.
+        if (err instanceof SilkError && HANDSHAKE_FAILURES.has(err.code))
+          throw new HandshakeFailedError(grant.provider.identityKey, err);
+        // No answer in time: the provider or the path between may be at fault; blame neither.
+        if (err instanceof TimeoutError)
+          throw new NoProviderError("TIMEOUT", err.message, undefined, { cause: err });
         exclude.push(grant.provider.identityKey);
         attempt++;
       }
     }
-    throw new NoProviderError("NO_ANSWER", "no provider completed the handshake");
+    throw refused ?? new NoProviderError("NO_ANSWER", "no provider completed the handshake");
   }
 
   private async listModels(): Promise<{ object: "list"; data: ModelEntry[] }> {
@@ -404,8 +472,14 @@ class Client implements SilkClient {
 }
 
 /** A refusal from signaling; one about a feature names the request field that needs it. */
-function noProvider(code: string, message: string, needs: readonly Need[]): NoProviderError {
-  if (code !== "UNSUPPORTED") return new NoProviderError(code, message);
+function noProvider(
+  code: ErrorCode,
+  message: string,
+  needs: readonly Need[],
+  cause?: unknown,
+): NoProviderError {
+  const options = cause === undefined ? undefined : { cause };
+  if (code !== "UNSUPPORTED") return new NoProviderError(code, message, undefined, options);
   const need = needs.find((n) => message.includes(n.feature)) ?? needs[0];
-  return new NoProviderError(code, need ? `${need.param}: ${message}` : message, need?.param);
+  return new NoProviderError(code, need ? `${need.param}: ${message}` : message, need?.param, options);
 }

@@ -14,6 +14,7 @@ import {
   MaxPriceSchema,
   ModelId,
   ModelPriceSchema,
+  Nano,
   priceToWire,
   TonAddressText,
   Version,
@@ -55,6 +56,24 @@ export function offerToWire(m: ServedModel) {
   };
 }
 
+/**
+ * What a provider says of its Registry entry: the wallet that owns it (the requester computes the
+ * entry's address from it and reads the entry on chain) and, as hints for the server's filter,
+ * its stake and when it registered. Signed with the rest of the registration.
+ */
+export const RegistryEntryClaim = v.object({
+  owner: TonAddressText,
+  stake: Nano,
+  registeredAt: Count,
+});
+
+/** The public part of a requester's trust policy (protocol/trust-policy.ts): the server offers only providers that fit. */
+export const PolicyHintSchema = v.object({
+  minStake: Nano,
+  minAgeSeconds: Count,
+  allow: v.optional(v.pipe(v.array(Hex32), v.maxLength(64))),
+});
+
 /** Ask for a challenge to sign. */
 export const ProviderChallengeRequest = v.object({ v: Version });
 
@@ -71,6 +90,7 @@ export const ProviderRegister = v.object({
   models: v.pipe(v.array(ModelOffer), v.minLength(1), v.maxLength(MAX_MODELS_PER_PROVIDER)),
   capacity: v.pipe(Count, v.minValue(1), v.maxValue(64)),
   device: DeviceFacts,
+  entry: v.optional(RegistryEntryClaim),
 });
 
 export const ProviderHeartbeat = v.object({ v: Version, load: v.pipe(Count, v.maxValue(64)) });
@@ -84,6 +104,7 @@ export const SessionRequest = v.object({
   exclude: v.optional(v.pipe(v.array(Hex32), v.maxLength(16))),
   /** Features the request needs: only providers declaring them for the model are offered it. */
   needs: v.optional(v.pipe(v.array(FeatureSchema), v.maxLength(8))),
+  policy: v.optional(PolicyHintSchema),
 });
 
 /** simple-peer signal data: an SDP offer/answer or an ICE candidate, opaque to the server but bounded. */
@@ -166,7 +187,13 @@ export const SessionOffer = v.object({
 export const SessionGranted = v.object({
   ok: v.literal(true),
   sessionId: Id,
-  provider: v.object({ identityKey: Hex32, payout: TonAddressText, price: ModelPriceSchema }),
+  /** `owner`: the wallet owning the provider's Registry entry, which the requester checks on chain. */
+  provider: v.object({
+    identityKey: Hex32,
+    payout: TonAddressText,
+    price: ModelPriceSchema,
+    owner: v.optional(TonAddressText),
+  }),
   iceServers: v.pipe(v.array(IceServer), v.maxLength(16)),
 });
 
@@ -199,30 +226,7 @@ export const SessionMoved = v.object({
   to: SessionGranted,
 });
 
-/**
- * Error codes in signaling acks. `NO_MODEL`, `PRICE_TOO_LOW`, `ALL_BUSY`, `NO_ANSWER` and
- * `UNSUPPORTED` (no provider of the model declares a feature the request needs; the message
- * starts with the request field) say why a session request found nobody; the rest say what was
- * wrong with an event.
- */
-export const SIGNALING_ERROR_CODES = [
-  "NO_MODEL",
-  "PRICE_TOO_LOW",
-  "ALL_BUSY",
-  "NO_ANSWER",
-  "UNSUPPORTED",
-  "RATE_LIMITED",
-  "MALFORMED",
-  "OVERSIZE",
-  "VERSION",
-  "BAD_SIGNATURE",
-  "BAD_CHALLENGE",
-  "NOT_REGISTERED",
-  "NOT_IN_SESSION",
-  "SHUTTING_DOWN",
-  "INTERNAL",
-] as const;
-export type SignalingErrorCode = (typeof SIGNALING_ERROR_CODES)[number];
+// Error codes in signaling acks live with every other code in ../error-codes.ts.
 
 /**
  * What a provider's identity key vouches for in `provider:register`: everything but the
@@ -234,6 +238,7 @@ export function registrationClaims(r: {
   models: readonly unknown[];
   capacity: number;
   device: unknown;
+  entry?: unknown;
 }): unknown {
   return {
     identityKey: r.identityKey,
@@ -241,6 +246,7 @@ export function registrationClaims(r: {
     models: r.models,
     capacity: r.capacity,
     device: r.device,
+    ...(r.entry !== undefined && { entry: r.entry }),
   };
 }
 
@@ -273,3 +279,4 @@ export type SessionOffer = v.InferOutput<typeof SessionOffer>;
 export type SessionGranted = v.InferOutput<typeof SessionGranted>;
 export type SessionEnded = v.InferOutput<typeof SessionEnded>;
 export type SessionMoved = v.InferOutput<typeof SessionMoved>;
+export type RegistryEntryClaim = v.InferOutput<typeof RegistryEntryClaim>;

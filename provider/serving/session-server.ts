@@ -13,6 +13,7 @@ import {
   missingNeed,
   needsOf,
   offerToWire,
+  type ProviderErrorCode,
   type SecureSession,
   type ServedModel,
   type SessionMessage,
@@ -26,7 +27,7 @@ import type { Engine } from "../engines/engine";
 import { SerialQueue } from "../engines/serial-queue";
 import { CreditWindow } from "./credit";
 import type { HeldReceipts } from "./held-receipts";
-import type { Slots } from "./slots";
+import { QueueFullError, type Slots } from "./slots";
 
 export interface ServingConfig {
   readonly engine: Engine;
@@ -54,7 +55,7 @@ export type ServingEvent =
     }
   | { type: "receipt"; receipt: SignedReceipt }
   | { type: "credit-wait" }
-  | { type: "refused"; code: string };
+  | { type: "refused"; code: ProviderErrorCode };
 
 /**
  * Serves one encrypted session: establishes the account (base receipt), then runs requests as
@@ -243,7 +244,7 @@ export class SessionServer {
     }
   }
 
-  private async refuse(code: string, message: string, id?: string): Promise<void> {
+  private async refuse(code: ProviderErrorCode, message: string, id?: string): Promise<void> {
     this.config.onEvent?.({ type: "refused", code });
     if (!this.session.isOpen) return;
     await this.session
@@ -259,8 +260,10 @@ export class SessionServer {
   }
 }
 
-function codeOf(err: unknown): string {
-  if (err && typeof err === "object" && "code" in err && typeof err.code === "string") return err.code;
+/** A request's failure as a code the requester knows: the error's own (queue full, protocol), else ENGINE. */
+function codeOf(err: unknown): ProviderErrorCode {
+  if (err instanceof SilkError) return err.code;
+  if (err instanceof QueueFullError) return err.code;
   if (err instanceof Error && err.name === "EngineError") return "ENGINE";
   return "INTERNAL";
 }

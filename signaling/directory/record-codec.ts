@@ -1,4 +1,4 @@
-import type { DeviceFacts, Feature } from "../../protocol";
+import type { DeviceFacts, Feature, RegistryEntryClaim } from "../../protocol";
 import type { ModelListing, ProviderRecord, ProviderState } from "./directory";
 
 /** Provider entries as flat string fields (Redis hashes); prices keep their exact bigint value. */
@@ -53,6 +53,9 @@ export function recordToFields(r: ProviderRecord): Record<string, string> {
     capacity: String(r.capacity),
     device: JSON.stringify(r.device),
     registeredAt: String(r.registeredAt),
+    ...(r.entry && {
+      entry: JSON.stringify({ ...r.entry, stake: r.entry.stake.toString() }),
+    }),
   };
 }
 
@@ -75,6 +78,7 @@ export function stateFromFields(f: Record<string, string>): ProviderState | unde
       capacity: Number(f.capacity),
       device: JSON.parse(f.device ?? "{}") as DeviceFacts,
       registeredAt: Number(f.registeredAt ?? 0),
+      ...(f.entry && { entry: entryFromField(f.entry) }),
       load: Number(f.load ?? 0),
       active: Number(f.active ?? 0),
       failures: Number(f.failures ?? 0),
@@ -85,4 +89,9 @@ export function stateFromFields(f: Record<string, string>): ProviderState | unde
   } catch {
     return undefined;
   }
+}
+
+function entryFromField(text: string): RegistryEntryClaim {
+  const e = JSON.parse(text) as { owner: string; stake: string; registeredAt: number };
+  return { owner: e.owner, stake: BigInt(e.stake), registeredAt: e.registeredAt };
 }
