@@ -18,7 +18,8 @@ export type SilkErrorCode =
   | "TIMEOUT"
   | "RECEIPT_BINDING"
   | "RECEIPT_CONFLICT"
-  | "PRICE";
+  | "PRICE"
+  | "ESCROW_CANNOT_PAY";
 
 export class SilkError extends Error {
   readonly code: SilkErrorCode;
@@ -138,4 +139,15 @@ export class PriceError extends SilkError {
 export function errorToWire(err: unknown): { code: SilkErrorCode | "INTERNAL"; message: string } {
   if (err instanceof SilkError) return { code: err.code, message: err.message };
   return { code: "INTERNAL", message: "internal error" };
+}
+
+/**
+ * The escrow cannot pay for more: a receipt above what it can still pay (its balance less what it
+ * owes this provider), or an answer that would be owed past that. The provider serves no more on
+ * it until it is topped up; what was already receipted within its means is kept and claimed.
+ */
+export class EscrowCannotPayError extends SilkError {
+  constructor(message = "the escrow cannot pay for more tokens; top it up") {
+    super("ESCROW_CANNOT_PAY", message);
+  }
 }

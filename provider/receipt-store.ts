@@ -21,15 +21,37 @@ export interface StreamRecord {
   /** Cumulative nanoTON the escrow is known to have paid this stream. */
   readonly claimed: bigint;
   readonly updatedAt: number;
+  /**
+   * Present only when the newest receipt was for more than the escrow could pay when it came:
+   * the last receipt it could (text form), so a bad newest receipt never loses the honest part.
+   */
+  readonly payable?: string;
+  /** Since when (ms) something on this stream has been held unclaimed; undefined when all is paid. */
+  readonly heldSince?: number;
+  /** The claims that paid this stream, oldest first (the last MAX_CLAIM_RECORDS). */
+  readonly claims?: readonly ClaimRecord[];
 }
 
+/** One claim that paid: how much came out of the escrow, the fees it cost, and why it was sent. */
+export interface ClaimRecord {
+  readonly at: number;
+  readonly amount: bigint;
+  readonly fee: bigint;
+  readonly reason: string;
+}
+
+export const MAX_CLAIM_RECORDS = 50;
+
 export interface ReceiptStore {
-  /** Keeps the receipt if it is newer than the one held; throws ReceiptConflictError on a conflict. */
-  put(signed: SignedReceipt): Promise<"stored" | "older">;
+  /**
+   * Keeps the receipt if it is newer than the one held; throws ReceiptConflictError on a conflict.
+   * `payable: false` (more than the escrow can pay) keeps the last payable receipt beside it.
+   */
+  put(signed: SignedReceipt, payable?: boolean): Promise<"stored" | "older">;
   get(id: string): Promise<StreamRecord | undefined>;
   list(): Promise<StreamRecord[]>;
-  /** Records what the escrow has paid this stream (never lowers it). */
-  setClaimed(id: string, claimed: bigint): Promise<void>;
+  /** Records what the escrow has paid this stream (never lowers it), and the claim that paid it. */
+  setClaimed(id: string, claimed: bigint, claim?: ClaimRecord): Promise<void>;
 }
 
 export { streamId };
@@ -38,24 +60,61 @@ export function latestReceipt(record: StreamRecord): SignedReceipt {
   return decodeSignedReceipt(record.latest);
 }
 
+/** The newest receipt the escrow could pay when it came (the newest one, unless marked otherwise). */
+export function payableReceipt(record: StreamRecord): SignedReceipt {
+  return decodeSignedReceipt(record.payable ?? record.latest);
+}
+
 /** Keeps newest-wins and conflict rules in one place for every store implementation. */
 export function mergeReceipt(
   current: StreamRecord | undefined,
   signed: SignedReceipt,
   now: number,
+  payable = true,
 ): StreamRecord | "older" {
   const id = streamId(signed.receipt);
-  if (!current) return { id, latest: encodeSignedReceipt(signed), claimed: 0n, updatedAt: now };
+  if (!current) {
+    // The first receipt of a stream is its base: judged payable by the gate, or the session never opens.
+    return { id, latest: encodeSignedReceipt(signed), claimed: 0n, updatedAt: now, heldSince: now };
+  }
   const held = latestReceipt(current);
   switch (compareReceipts(signed.receipt, held.receipt)) {
-    case "newer":
-      return { ...current, latest: encodeSignedReceipt(signed), updatedAt: now };
+    case "newer": {
+      const { payable: _previous, ...rest } = current;
+      const allPaid = current.claimed >= held.receipt.amount;
+      return {
+        ...rest,
+        latest: encodeSignedReceipt(signed),
+        updatedAt: now,
+        heldSince: allPaid || current.heldSince === undefined ? now : current.heldSince,
+        ...(payable ? {} : { payable: current.payable ?? current.latest }),
+      };
+    }
     case "older":
     case "same":
       return "older";
     default:
       throw new ReceiptConflictError("receipt conflicts with the newest one held for its stream");
   }
+}
+
+/** A stream's record once the escrow is known to have paid `claimed` (undefined: nothing changes). */
+export function raiseClaimed(
+  record: StreamRecord,
+  claimed: bigint,
+  now: number,
+  claim?: ClaimRecord,
+): StreamRecord | undefined {
+  if (claimed <= record.claimed && !claim) return undefined;
+  const allPaid = claimed >= latestReceipt(record).receipt.amount;
+  const { heldSince, ...rest } = record;
+  return {
+    ...rest,
+    claimed: claimed > record.claimed ? claimed : record.claimed,
+    updatedAt: now,
+    ...(allPaid || heldSince === undefined ? {} : { heldSince }),
+    ...(claim ? { claims: [...(record.claims ?? []), claim].slice(-MAX_CLAIM_RECORDS) } : {}),
+  };
 }
 
 export class MemoryReceiptStore implements ReceiptStore {
@@ -69,8 +128,8 @@ export class MemoryReceiptStore implements ReceiptStore {
     for (const r of initial) this.streams.set(r.id, r);
   }
 
-  async put(signed: SignedReceipt): Promise<"stored" | "older"> {
-    const merged = mergeReceipt(this.streams.get(streamId(signed.receipt)), signed, this.now());
+  async put(signed: SignedReceipt, payable = true): Promise<"stored" | "older"> {
+    const merged = mergeReceipt(this.streams.get(streamId(signed.receipt)), signed, this.now(), payable);
     if (merged === "older") return "older";
     this.streams.set(merged.id, merged);
     return "stored";
@@ -84,8 +143,9 @@ export class MemoryReceiptStore implements ReceiptStore {
     return [...this.streams.values()];
   }
 
-  async setClaimed(id: string, claimed: bigint): Promise<void> {
+  async setClaimed(id: string, claimed: bigint, claim?: ClaimRecord): Promise<void> {
     const s = this.streams.get(id);
-    if (s && claimed > s.claimed) this.streams.set(id, { ...s, claimed, updatedAt: this.now() });
+    const raised = s && raiseClaimed(s, claimed, this.now(), claim);
+    if (raised) this.streams.set(id, raised);
   }
 }

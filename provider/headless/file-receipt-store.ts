@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { decodeSignedReceipt, type SignedReceipt, streamId } from "../../protocol";
-import { MemoryReceiptStore, type ReceiptStore, type StreamRecord } from "../receipt-store";
+import { type ClaimRecord, MemoryReceiptStore, type ReceiptStore, type StreamRecord } from "../receipt-store";
 
 /**
  * The headless provider's receipts: the in-memory store, written to one JSON file after every
@@ -12,6 +12,9 @@ interface StoredRecord {
   latest: string;
   claimed: string;
   updatedAt: number;
+  payable?: string;
+  heldSince?: number;
+  claims?: { at: number; amount: string; fee: string; reason: string }[];
 }
 
 export class FileReceiptStore implements ReceiptStore {
@@ -21,8 +24,8 @@ export class FileReceiptStore implements ReceiptStore {
     this.memory = new MemoryReceiptStore(Date.now, existsSync(path) ? readRecords(path) : []);
   }
 
-  async put(signed: SignedReceipt): Promise<"stored" | "older"> {
-    const result = await this.memory.put(signed);
+  async put(signed: SignedReceipt, payable = true): Promise<"stored" | "older"> {
+    const result = await this.memory.put(signed, payable);
     if (result === "stored") await this.save();
     return result;
   }
@@ -35,8 +38,8 @@ export class FileReceiptStore implements ReceiptStore {
     return this.memory.list();
   }
 
-  async setClaimed(id: string, claimed: bigint): Promise<void> {
-    await this.memory.setClaimed(id, claimed);
+  async setClaimed(id: string, claimed: bigint, claim?: ClaimRecord): Promise<void> {
+    await this.memory.setClaimed(id, claimed, claim);
     await this.save();
   }
 
@@ -44,7 +47,16 @@ export class FileReceiptStore implements ReceiptStore {
     mkdirSync(dirname(this.path), { recursive: true });
     const out: Record<string, StoredRecord> = {};
     for (const r of await this.memory.list())
-      out[r.id] = { latest: r.latest, claimed: r.claimed.toString(), updatedAt: r.updatedAt };
+      out[r.id] = {
+        latest: r.latest,
+        claimed: r.claimed.toString(),
+        updatedAt: r.updatedAt,
+        ...(r.payable ? { payable: r.payable } : {}),
+        ...(r.heldSince !== undefined ? { heldSince: r.heldSince } : {}),
+        ...(r.claims
+          ? { claims: r.claims.map((c) => ({ ...c, amount: c.amount.toString(), fee: c.fee.toString() })) }
+          : {}),
+      };
     const tmp = `${this.path}.tmp`;
     writeFileSync(tmp, JSON.stringify(out, null, 2), { mode: 0o600 });
     renameSync(tmp, this.path);
@@ -56,7 +68,24 @@ function readRecords(path: string): StreamRecord[] {
   try {
     const stored = JSON.parse(readFileSync(path, "utf8")) as Record<string, StoredRecord>;
     return Object.entries(stored).map(([id, r]) => {
-      const record = { id, latest: r.latest, claimed: BigInt(r.claimed), updatedAt: Number(r.updatedAt) };
+      const record: StreamRecord = {
+        id,
+        latest: r.latest,
+        claimed: BigInt(r.claimed),
+        updatedAt: Number(r.updatedAt),
+        ...(typeof r.payable === "string" ? { payable: r.payable } : {}),
+        ...(typeof r.heldSince === "number" ? { heldSince: r.heldSince } : {}),
+        ...(Array.isArray(r.claims)
+          ? {
+              claims: r.claims.map((c) => ({
+                at: Number(c.at),
+                amount: BigInt(c.amount),
+                fee: BigInt(c.fee),
+                reason: String(c.reason),
+              })),
+            }
+          : {}),
+      };
       if (streamId(decodeSignedReceipt(record.latest).receipt) !== id)
         throw new Error("stream id does not match its receipt");
       return record;

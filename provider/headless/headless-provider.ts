@@ -1,4 +1,5 @@
 import wrtc from "@roamhq/wrtc";
+import { compiled } from "../../contracts/compile";
 import { loadOrCreateKey } from "../../peer/key-file";
 import { encodePublicKey, NETWORK_ID } from "../../protocol";
 import { HttpEngine } from "../engines/http-engine";
@@ -33,6 +34,10 @@ export async function startHeadlessProvider(
     ? connectTon({
         endpoint: o.tonEndpoint,
         store: receipts,
+        // The Escrow code this provider serves: compiled from its own sources, never taken from the chain.
+        escrowCode: (await compiled("escrow")).code,
+        minCloseDelay: o.minCloseDelay,
+        policy: { feeShareBps: o.feeShareBps, maxHoldMs: o.maxHoldHours * 3_600_000 },
         ...(o.tonApiKey ? { apiKey: o.tonApiKey } : {}),
       })
     : undefined;
@@ -46,7 +51,7 @@ export async function startHeadlessProvider(
     network: NETWORK_ID[o.network],
     capacity: o.capacity,
     receipts,
-    ...(ton ? { settlement: ton.settlement, gate: ton.gate } : {}),
+    ...(ton ? { settlement: ton.settlement, gate: ton.gate, book: ton.book } : {}),
     wrtc,
     ...(onEvent ? { onEvent } : {}),
   });
