@@ -96,13 +96,14 @@ export class Settlement {
   }
 
   /**
-   * Every `ms`: reads each escrow this provider is owed by (one read each) and claims what is due:
-   * a closing escrow at once, a claim that gave up after its retries again, a receipt held too long.
+   * Reads each escrow this provider is owed by (one read each) and claims what is due at once (a
+   * restarted provider decides on what it holds without waiting), then again every `ms`: a closing
+   * escrow at once, a claim that gave up after its retries again, a receipt held too long.
    * Returns the function that stops it.
    */
   sweepEvery(ms: number): () => void {
     let running = false;
-    const timer = setInterval(() => {
+    const sweep = () => {
       if (running) return;
       running = true;
       this.sweep()
@@ -110,8 +111,10 @@ export class Settlement {
         .finally(() => {
           running = false;
         });
-    }, ms);
+    };
+    const timer = setInterval(sweep, ms);
     (timer as { unref?: () => void }).unref?.();
+    sweep();
     return () => clearInterval(timer);
   }
 

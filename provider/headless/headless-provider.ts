@@ -1,3 +1,4 @@
+import { dirname, join } from "node:path";
 import wrtc from "@roamhq/wrtc";
 import { compiled } from "../../contracts/compile";
 import { loadOrCreateKey } from "../../peer/key-file";
@@ -6,20 +7,23 @@ import { HttpEngine } from "../engines/http-engine";
 import { ProviderRuntime, type RuntimeEvent } from "../runtime";
 import type { Settlement } from "../settlement";
 import { connectTon } from "../ton-chain";
-import { FileReceiptStore } from "./file-receipt-store";
 import type { HeadlessOptions } from "./options";
+import { ReceiptLogStore } from "./receipt-log-store";
 
 /**
  * The provider runtime in Node, in front of an OpenAI-compatible server: the same serving loop
- * as the page, with WebRTC from @roamhq/wrtc and receipts kept in a file.
+ * as the page, with WebRTC from @roamhq/wrtc and receipts kept in an fsynced append-only log.
  */
+/** Where versions before the log kept receipts (beside the log): imported on first start. */
+const LEGACY_RECEIPTS_FILE = "provider-receipts.json";
+
 export async function startHeadlessProvider(
   o: HeadlessOptions,
   onEvent?: (e: RuntimeEvent) => void,
 ): Promise<{
   runtime: ProviderRuntime;
   identityKey: string;
-  receipts: FileReceiptStore;
+  receipts: ReceiptLogStore;
   settlement?: Settlement;
 }> {
   const { key } = loadOrCreateKey(o.keyFile);
@@ -28,8 +32,11 @@ export async function startHeadlessProvider(
     backendModel: () => o.backendModel,
     ...(o.apiKey ? { apiKey: o.apiKey } : {}),
   });
+  // Before the engine is asked for anything slow: a damaged log is recovered (and said so) at once.
+  const receipts = ReceiptLogStore.open(o.receiptsFile, {
+    legacyFile: join(dirname(o.receiptsFile), LEGACY_RECEIPTS_FILE),
+  });
   await engine.load(o.model);
-  const receipts = new FileReceiptStore(o.receiptsFile);
   const ton = o.tonEndpoint
     ? connectTon({
         endpoint: o.tonEndpoint,

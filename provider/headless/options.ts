@@ -43,7 +43,7 @@ export const HEADLESS_USAGE = `Usage: npm run provider -- --backend URL --model 
   --network NAME         devnet, testnet or mainnet (default devnet)             (SILK_NETWORK)
   --capacity N           concurrent requests (default 1)                         (SILK_CAPACITY)
   --key-file PATH        identity key, created if missing (.silk/provider.key)   (SILK_KEY_FILE)
-  --receipts-file PATH   receipts kept here (.silk/provider-receipts.json)       (SILK_RECEIPTS_FILE)
+  --receipts-file PATH   receipts log, fsynced per receipt (.silk/provider-receipts.log)  (SILK_RECEIPTS_FILE)
   --ton-endpoint URL     claim on this chain (TonClient JSON-RPC, e.g. the devnet's
                          http://127.0.0.1:8081/jsonRPC); without it receipts are only kept  (SILK_TON_ENDPOINT)
   --min-close-delay S    serve only escrows whose close delay is at least S seconds
@@ -163,7 +163,7 @@ export function parseHeadlessOptions(argv: string[], env: NodeJS.ProcessEnv): He
       24 * 366,
     ),
     keyFile: opt("key-file", "SILK_KEY_FILE", ".silk/provider.key"),
-    receiptsFile: opt("receipts-file", "SILK_RECEIPTS_FILE", ".silk/provider-receipts.json"),
+    receiptsFile: opt("receipts-file", "SILK_RECEIPTS_FILE", ".silk/provider-receipts.log"),
     ...(apiKey ? { apiKey } : {}),
     ...(tonEndpoint ? { tonEndpoint } : {}),
     ...(env.SILK_TON_API_KEY ? { tonApiKey: env.SILK_TON_API_KEY } : {}),

@@ -62,16 +62,20 @@ export class ProviderStorage {
   }
 }
 
+const DURABLE: IDBTransactionOptions = { durability: "strict" };
+
 /**
  * The provider's receipt streams in IndexedDB (the browser's `ReceiptStore`): newest-wins and
  * conflicts decided by `mergeReceipt`, read and written in one transaction that has committed
  * before `put` settles, so a token streamed on a receipt's credit is never owed by a lost one.
+ * Writes ask for `strict` durability (flushed to disk before `complete`): Chromium's default,
+ * `relaxed`, may lose a committed receipt to a power cut.
  */
 export class IdbReceiptStore implements ReceiptStore {
   constructor(private readonly db: SilkDb) {}
 
   async put(signed: SignedReceipt, payable = true): Promise<"stored" | "older"> {
-    const tx = this.db.transaction("streams", "readwrite");
+    const tx = this.db.transaction("streams", "readwrite", DURABLE);
     const merged = mergeReceipt(await tx.store.get(streamId(signed.receipt)), signed, Date.now(), payable);
     if (merged === "older") {
       await tx.done;
@@ -91,7 +95,7 @@ export class IdbReceiptStore implements ReceiptStore {
   }
 
   async setClaimed(id: string, claimed: bigint, claim?: ClaimRecord): Promise<void> {
-    const tx = this.db.transaction("streams", "readwrite");
+    const tx = this.db.transaction("streams", "readwrite", DURABLE);
     const s = await tx.store.get(id);
     const raised = s && raiseClaimed(s, claimed, Date.now(), claim);
     if (raised) await tx.store.put(raised);

@@ -1,3 +1,6 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Address, toNano } from "@ton/core";
 import { loadConfigParamById } from "@ton/ton";
 import { describe, expect, it } from "vitest";
@@ -6,6 +9,7 @@ import { ReceiptConflictError } from "../../protocol/errors";
 import type { SignedReceipt } from "../../protocol/receipt";
 import { type ClaimChain, ClaimRefusedError, EscrowClaimChain, exitCodeOf } from "../../provider/claim-chain";
 import { type ChainPrices, chainPricesOf, claimFee } from "../../provider/claim-fee";
+import { ReceiptLogStore } from "../../provider/headless/receipt-log-store";
 import { MemoryReceiptStore, streamId } from "../../provider/receipt-store";
 import { Settlement } from "../../provider/settlement";
 import type { SettlementPolicy } from "../../provider/settlement-policy";
@@ -182,6 +186,29 @@ describe("provider settlement against the sandbox escrow", () => {
     stop();
     await settlement.idle();
     expect((await settlement.status()).pending).toBe(0n);
+  });
+
+  it("a restarted provider claims what its receipt log holds at once, not at the next sweep", async () => {
+    const path = join(mkdtempSync(join(tmpdir(), "silk-settle-restart-")), "receipts.log");
+    const before = ReceiptLogStore.open(path);
+    await before.put(f.receipt(toNano("0.4"))); // worth its fee, but its claim had not started
+    await before.close(); // the provider stops before its session ends
+
+    const store = ReceiptLogStore.open(path);
+    const settlement = new Settlement({
+      store,
+      chain: sandboxChain(),
+      policy,
+      fee,
+      sleep: noSleep,
+      confirmPolls: 1,
+    });
+    const stop = settlement.sweepEvery(60 * 60_000);
+    await expect.poll(() => f.escrow.getPaid(1, f.provider.address)).toBe(toNano("0.4"));
+    stop();
+    await settlement.idle();
+    expect(await settlement.status()).toMatchObject({ claimed: toNano("0.4"), pending: 0n });
+    await store.close();
   });
 
   it("keeps an underfunded claim pending with its reason, and settles it after a top-up", async () => {
