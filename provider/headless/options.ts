@@ -28,6 +28,10 @@ export interface HeadlessOptions {
   readonly feeShareBps: number;
   /** Claim whatever has been held this long, hours, whatever the fee. */
   readonly maxHoldHours: number;
+  /** The wallet that registered this provider in the Registry (requesters check its entry). */
+  readonly owner?: string;
+  /** The Registry's address: with `tonEndpoint`, the stake and registration time are read from the entry. */
+  readonly registry?: string;
 }
 
 export const HEADLESS_USAGE = `Usage: npm run provider -- --backend URL --model NAME --price NANOTON --payout ADDRESS [options]
@@ -50,6 +54,10 @@ export const HEADLESS_USAGE = `Usage: npm run provider -- --backend URL --model 
                          (default 3600 on testnet/mainnet, 60 on devnet)          (SILK_MIN_CLOSE_DELAY)
   --fee-share-bps N      claim once the fee is at most N/10000 of the amount (default 100 = 1%)  (SILK_FEE_SHARE_BPS)
   --max-hold-hours N     claim what was held N hours whatever the fee (default 168)  (SILK_MAX_HOLD_HOURS)
+  --owner ADDRESS        wallet that registered this provider in the Registry, which
+                         requesters check (default: --payout)                    (SILK_OWNER)
+  --registry ADDRESS     the Registry: with --ton-endpoint, the entry's stake and
+                         registration time are read and told to the server         (SILK_REGISTRY)
   Backend API key: SILK_BACKEND_API_KEY; toncenter API key: SILK_TON_API_KEY (environment only,
   so they stay out of shell history).`;
 
@@ -77,6 +85,8 @@ export function parseHeadlessOptions(argv: string[], env: NodeJS.ProcessEnv): He
       "min-close-delay": { type: "string" },
       "fee-share-bps": { type: "string" },
       "max-hold-hours": { type: "string" },
+      owner: { type: "string" },
+      registry: { type: "string" },
     },
     strict: true,
   });
@@ -129,6 +139,18 @@ export function parseHeadlessOptions(argv: string[], env: NodeJS.ProcessEnv): He
   } catch {
     throw new OptionsError(`--payout ${payout} is not a TON address`);
   }
+  const owner = opt("owner", "SILK_OWNER", payout);
+  const registry = values.registry ?? env.SILK_REGISTRY;
+  for (const [flag, text] of [
+    ["--owner", owner],
+    ["--registry", registry],
+  ] as const) {
+    try {
+      if (text !== undefined) Address.parse(text);
+    } catch {
+      throw new OptionsError(`${flag} ${text} is not a TON address`);
+    }
+  }
   const network = opt("network", "SILK_NETWORK", "devnet");
   if (!(network in NETWORK_ID)) throw new OptionsError("--network must be devnet, testnet or mainnet");
   const apiKey = env.SILK_BACKEND_API_KEY;
@@ -167,5 +189,7 @@ export function parseHeadlessOptions(argv: string[], env: NodeJS.ProcessEnv): He
     ...(apiKey ? { apiKey } : {}),
     ...(tonEndpoint ? { tonEndpoint } : {}),
     ...(env.SILK_TON_API_KEY ? { tonApiKey: env.SILK_TON_API_KEY } : {}),
+    owner,
+    ...(registry ? { registry } : {}),
   };
 }
