@@ -33,7 +33,11 @@ import { RequesterSession, type RequestInput, type RequestResult } from "./reque
  * kept open and reused; a provider that vanishes mid-answer is replaced and the answer continues.
  */
 export interface ConnectOptions {
-  readonly signalingUrl: string;
+  /**
+   * The signaling server; several (a list, or comma-separated) are nodes sharing one directory:
+   * the client moves to the next when one goes down or shuts down, and reconnects for good.
+   */
+  readonly signalingUrl: string | readonly string[];
   /** Signs receipts; authorised in the escrow. */
   readonly sessionKey: KeyPair;
   readonly maxPrice: MaxPrice;
