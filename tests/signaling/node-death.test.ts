@@ -48,7 +48,7 @@ async function twoNodes() {
 describe("a node dies, then Redis restarts empty", () => {
   it("frees a session's place whichever node its requester or provider was on, and tells the survivor", async () => {
     const { a, b } = await twoNodes();
-    const onA = await provider(a.url, { models: [{ model: "m1", price: flat(5n) }], capacity: 2 });
+    await provider(a.url, { models: [{ model: "m1", price: flat(5n) }], capacity: 2 });
     const onB = await provider(b.url, { models: [{ model: "m2", price: flat(5n) }], capacity: 2 });
     const requesterOnA = await connect(a.url);
     const requesterOnB = await connect(b.url);
