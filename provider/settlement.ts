@@ -59,13 +59,14 @@ export class Settlement {
   }
 
   /**
-   * Tries every stream with something unclaimed again, every `ms`: a claim that gave up after its
-   * retries (chain unreachable, escrow underfunded) is not forgotten until the next session, and
-   * nothing waits past an escrow's close delay unclaimed. Returns the function that stops it.
+   * Tries every stream with something unclaimed at once (a restarted provider claims what it
+   * holds without waiting), then again every `ms`: a claim that gave up after its retries (chain
+   * unreachable, escrow underfunded) is not forgotten until the next session, and nothing waits
+   * past an escrow's close delay unclaimed. Returns the function that stops it.
    */
   sweepEvery(ms: number): () => void {
     let running = false;
-    const timer = setInterval(() => {
+    const sweep = () => {
       if (running) return;
       running = true;
       this.endSession()
@@ -73,8 +74,10 @@ export class Settlement {
         .finally(() => {
           running = false;
         });
-    }, ms);
+    };
+    const timer = setInterval(sweep, ms);
     (timer as { unref?: () => void }).unref?.();
+    sweep();
     return () => clearInterval(timer);
   }
 

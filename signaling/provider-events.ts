@@ -67,6 +67,7 @@ export function providerEvents(ctx: ServerContext, socket: SilkSocket): void {
         device: reg.device,
         registeredAt: now,
         node: ctx.nodeId,
+        ...(reg.entry && { entry: reg.entry }),
       },
       now,
     );

@@ -1,36 +1,21 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import * as v from "valibot";
-import { MAX_COMPLETION_TOKENS, MAX_MESSAGES_PER_REQUEST, MAX_SESSION_MESSAGE_BYTES } from "../../protocol";
-import { ProviderError } from "../sdk/errors";
-import type { ChatCompletionCreateParams } from "../sdk/openai-shapes";
+import { MAX_SESSION_MESSAGE_BYTES } from "../../protocol";
 import type { SilkClient } from "../sdk/silk-client";
+import { parseChatBody } from "./chat-body";
+import { HttpError, invalidRequest, toHttpError } from "./http-errors";
+import { readBody } from "./read-body";
 
 /**
  * A local OpenAI-compatible HTTP server backed by the SDK, so any OpenAI client library can use
- * the network: POST /v1/chat/completions (SSE streaming and not), GET /v1/models, and errors in
- * OpenAI's shape. It listens on loopback by default: whoever can reach it spends your escrow.
+ * the network: POST /v1/chat/completions (SSE streaming and not), GET /v1/models and
+ * /v1/models/{id}, errors in OpenAI's shape with OpenAI's statuses, an `x-request-id` on every
+ * response. It listens on loopback by default: whoever can reach it spends your escrow.
+ *
+ * Nothing is written until the network has answered (a provider took the request and sent its
+ * first event), so every refusal before that carries its own status, streaming or not.
  */
-const Body = v.object({
-  model: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
-  messages: v.pipe(
-    v.array(v.object({ role: v.picklist(["system", "user", "assistant"]), content: v.string() })),
-    v.minLength(1),
-    v.maxLength(MAX_MESSAGES_PER_REQUEST),
-  ),
-  stream: v.nullish(v.boolean()),
-  stream_options: v.nullish(v.object({ include_usage: v.optional(v.boolean()) })),
-  max_tokens: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_COMPLETION_TOKENS))),
-  max_completion_tokens: v.nullish(
-    v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_COMPLETION_TOKENS)),
-  ),
-  temperature: v.nullish(v.pipe(v.number(), v.minValue(0), v.maxValue(2))),
-  top_p: v.nullish(v.pipe(v.number(), v.minValue(0), v.maxValue(1))),
-  seed: v.nullish(v.pipe(v.number(), v.integer(), v.minValue(0))),
-  stop: v.nullish(v.union([v.string(), v.pipe(v.array(v.string()), v.maxLength(4))])),
-});
-
 export interface GatewayOptions {
   readonly client: SilkClient;
   readonly port?: number;
@@ -44,19 +29,9 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly type: string,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const server: Server = createServer((req, res) => {
+    res.setHeader("x-request-id", `req_${randomBytes(12).toString("hex")}`);
     handle(o, req, res).catch((err: unknown) => sendError(res, toHttpError(err)));
   });
   await new Promise<void>((resolve) => server.listen(o.port ?? 0, o.host ?? "127.0.0.1", resolve));
@@ -73,12 +48,26 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
 
 async function handle(o: GatewayOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (o.apiKey && !sameSecret(req.headers.authorization ?? "", `Bearer ${o.apiKey}`)) {
-    throw new HttpError(401, "invalid_request_error", "invalid_api_key", "missing or wrong API key");
+    throw new HttpError(401, "authentication_error", "invalid_api_key", "missing or wrong API key");
   }
   const path = new URL(req.url ?? "/", "http://x").pathname.replace(/\/+$/, "");
   if (req.method === "GET" && path === "/v1/models") return sendJson(res, 200, await o.client.models.list());
+  if (req.method === "GET" && path.startsWith("/v1/models/")) return model(o, path, res);
   if (req.method === "POST" && path === "/v1/chat/completions") return completions(o, req, res);
   throw new HttpError(404, "invalid_request_error", "not_found", `no route for ${req.method} ${path}`);
+}
+
+async function model(o: GatewayOptions, path: string, res: ServerResponse): Promise<void> {
+  let id: string;
+  try {
+    id = decodeURIComponent(path.slice("/v1/models/".length));
+  } catch {
+    throw invalidRequest("invalid_value", "the model id is not valid URL encoding", "model");
+  }
+  const found = (await o.client.models.list()).data.find((m) => m.id === id);
+  if (!found)
+    throw new HttpError(404, "invalid_request_error", "model_not_found", `no provider serves ${id}`, "model");
+  sendJson(res, 200, found);
 }
 
 async function completions(o: GatewayOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -87,47 +76,29 @@ async function completions(o: GatewayOptions, req: IncomingMessage, res: ServerR
   try {
     json = JSON.parse(raw);
   } catch {
-    throw new HttpError(400, "invalid_request_error", "invalid_json", "the body is not valid JSON");
+    throw invalidRequest("invalid_json", "the body is not valid JSON");
   }
-  const parsed = v.safeParse(Body, json);
-  if (!parsed.success) {
-    const path = parsed.issues[0]?.path?.map((p) => String(p.key)).join(".") ?? "body";
-    throw new HttpError(400, "invalid_request_error", "invalid_value", `invalid value at ${path}`);
-  }
-  const b = parsed.output;
+  const { params, stream } = parseChatBody(json);
   const abort = new AbortController();
   res.on("close", () => {
     if (!res.writableFinished) abort.abort();
   });
-  const params: ChatCompletionCreateParams = {
-    model: b.model,
-    messages: b.messages,
-    max_tokens: b.max_completion_tokens ?? b.max_tokens ?? null,
-    temperature: b.temperature ?? null,
-    top_p: b.top_p ?? null,
-    seed: b.seed ?? null,
-    stop: b.stop ?? null,
-    stream_options: b.stream_options ?? null,
-    signal: abort.signal,
-  };
-  if (!b.stream)
-    return sendJson(res, 200, await o.client.chat.completions.create({ ...params, stream: false }));
+  const signal = abort.signal;
+  if (!stream) return sendJson(res, 200, await o.client.chat.completions.create({ ...params, signal }));
 
-  const stream = await o.client.chat.completions.create({ ...params, stream: true });
+  // Resolves at the answer's first event: a refusal before it is still a status of its own.
+  const chunks = await o.client.chat.completions.create({ ...params, signal, stream: true });
   res.writeHead(200, {
     "content-type": "text/event-stream",
     "cache-control": "no-cache",
     connection: "keep-alive",
   });
   try {
-    for await (const chunk of stream) res.write(`data: ${JSON.stringify(chunk)}\n\n`);
+    for await (const chunk of chunks) res.write(`data: ${JSON.stringify(chunk)}\n\n`);
     res.write("data: [DONE]\n\n");
   } catch (err) {
-    // Headers are gone: OpenAI clients read an `error` object in the stream.
-    const e = toHttpError(err);
-    res.write(
-      `data: ${JSON.stringify({ error: { message: e.message, type: e.type, param: null, code: e.code } })}\n\n`,
-    );
+    // Headers are gone: OpenAI clients read an `error` object in the stream, then it ends.
+    res.write(`data: ${JSON.stringify(toHttpError(err).body())}\n\n`);
   }
   res.end();
 }
@@ -139,57 +110,10 @@ function sameSecret(given: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let size = 0;
-    req.on("data", (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        reject(
-          new HttpError(413, "invalid_request_error", "request_too_large", `the body is over ${limit} bytes`),
-        );
-        req.destroy();
-      } else parts.push(c);
-    });
-    req.on("end", () => resolve(Buffer.concat(parts).toString("utf8")));
-    req.on("error", reject);
-  });
-}
-
-const STATUS_BY_CODE: Record<string, number> = {
-  NO_MODEL: 404,
-  PRICE_TOO_LOW: 402,
-  OUT_OF_FUNDS: 402,
-  KEY_NOT_AUTHORISED: 403,
-  KEY_EPOCH: 403,
-  ESCROW_CLOSING: 403,
-  ESCROW_NETWORK: 403,
-  ALL_BUSY: 503,
-  QUEUE_FULL: 503,
-  NO_ANSWER: 503,
-  RATE_LIMITED: 429,
-  PROVIDER_LOST: 502,
-  OVER_REPORT: 502,
-};
-
-function toHttpError(err: unknown): HttpError {
-  if (err instanceof HttpError) return err;
-  if (err instanceof ProviderError) {
-    const status = STATUS_BY_CODE[err.code] ?? 502;
-    return new HttpError(
-      status,
-      status === 404 ? "invalid_request_error" : "api_error",
-      err.code.toLowerCase(),
-      err.message,
-    );
-  }
-  return new HttpError(500, "api_error", "internal_error", "the gateway failed; see its log");
-}
-
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { "content-type": "application/json" });
-  res.end(JSON.stringify(body));
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
 }
 
 function sendError(res: ServerResponse, e: HttpError): void {
@@ -197,5 +121,5 @@ function sendError(res: ServerResponse, e: HttpError): void {
     res.end();
     return;
   }
-  sendJson(res, e.status, { error: { message: e.message, type: e.type, param: null, code: e.code } });
+  sendJson(res, e.status, e.body());
 }

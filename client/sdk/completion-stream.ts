@@ -38,13 +38,18 @@ export function completionFromResult(model: string, r: Awaited<ReturnType<Run>>)
 /**
  * Turns a running request into OpenAI stream chunks: the role first, then a chunk per run of
  * text, then the finish reason, then (with include_usage, as OpenAI and WebLLM do) a last chunk
- * with empty choices and the usage. An error mid-stream is thrown from the iterator.
+ * with empty choices and the usage.
+ *
+ * It resolves only at the answer's first event (its first text, or its end), as OpenAI's own
+ * client resolves at the response's headers: a request nobody takes (no model, price too low,
+ * escrow refused, all busy) rejects here, so a gateway can still answer with its status. An
+ * error after that is thrown from the iterator.
  */
 export function streamChunks(
   model: string,
   run: Run,
   includeUsage: boolean,
-): AsyncIterable<ChatCompletionChunk> {
+): Promise<AsyncIterable<ChatCompletionChunk>> {
   const id = newId();
   const created = Math.floor(Date.now() / 1000);
   const chunk = (
@@ -61,8 +66,15 @@ export function streamChunks(
   let wake: (() => void) | undefined;
   let done = false;
   let failure: unknown;
+  let started: (() => void) | undefined;
+  let refused: ((err: unknown) => void) | undefined;
+  const first = new Promise<void>((resolve, reject) => {
+    started = resolve;
+    refused = reject;
+  });
   const push = (c: ChatCompletionChunk) => {
     queue.push(c);
+    started?.();
     wake?.();
   };
   run((text) => push(chunk({ content: text }))).then(
@@ -76,10 +88,12 @@ export function streamChunks(
     (err) => {
       failure = err ?? new Error("request failed");
       done = true;
+      refused?.(failure);
       wake?.();
     },
   );
-  return {
+  // Once the answer has started, a later failure belongs to the iterator, not to this promise.
+  return first.then(() => ({
     async *[Symbol.asyncIterator]() {
       for (;;) {
         const next = queue.shift();
@@ -97,5 +111,5 @@ export function streamChunks(
         wake = undefined;
       }
     },
-  };
+  }));
 }

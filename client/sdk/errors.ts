@@ -6,10 +6,13 @@ import { SilkError } from "../../protocol";
  */
 export class ProviderError extends Error {
   readonly code: string;
-  constructor(code: string, message: string) {
+  /** The request field the error is about (`tools`, `response_format`, …), when there is one. */
+  readonly param: string | undefined;
+  constructor(code: string, message: string, param?: string) {
     super(message);
     this.name = "ProviderError";
     this.code = code;
+    this.param = param;
   }
 }
 
@@ -39,8 +42,8 @@ export class ProviderLostError extends ProviderError {
 
 /** Nothing on the network can serve this request: no provider, price too low, all busy. */
 export class NoProviderError extends ProviderError {
-  constructor(code: string, message: string) {
-    super(code, message);
+  constructor(code: string, message: string, param?: string) {
+    super(code, message, param);
     this.name = "NoProviderError";
   }
 }

@@ -1,4 +1,4 @@
-import type { DeviceFacts, MaxPrice, ModelPrice } from "../../protocol";
+import type { DeviceFacts, MaxPrice, ModelPrice, RegistryEntryClaim } from "../../protocol";
 
 /**
  * The provider directory: who is registered, what they serve at what price, how loaded they are,
@@ -23,6 +23,8 @@ export interface ProviderRecord {
   readonly registeredAt: number;
   /** The signaling node holding the provider's socket, so its entry goes when that node dies. */
   readonly node?: string;
+  /** The provider's word on its Registry entry (owner, stake, on-chain registration time), if it gave one. */
+  readonly entry?: RegistryEntryClaim;
 }
 
 /** A record with its live counters. Returned as a view: read it, do not keep it. */

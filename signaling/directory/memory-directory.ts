@@ -34,6 +34,7 @@ export class MemoryDirectory implements ProviderDirectory {
       device: record.device,
       registeredAt: record.registeredAt,
       node: record.node,
+      entry: record.entry,
       load: 0,
       active: 0,
       failures: 0,

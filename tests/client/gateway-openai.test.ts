@@ -108,7 +108,7 @@ describe("headless provider → network → gateway, called with the official op
       openai.chat.completions.create({ model: "no-such-model", messages: [{ role: "user", content: "x" }] }),
     ).rejects.toMatchObject({
       status: 404,
-      code: "no_model",
+      code: "model_not_found",
     });
     await expect(
       openai.chat.completions.create({

@@ -1,9 +1,13 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Address, toNano } from "@ton/core";
 import { describe, expect, it } from "vitest";
 import { EscrowParams } from "../../contracts/generated/constants";
 import { ReceiptConflictError } from "../../protocol/errors";
 import type { SignedReceipt } from "../../protocol/receipt";
 import { type ClaimChain, ClaimRefusedError, EscrowClaimChain, exitCodeOf } from "../../provider/claim-chain";
+import { ReceiptLogStore } from "../../provider/headless/receipt-log-store";
 import { MemoryReceiptStore, streamId } from "../../provider/receipt-store";
 import { Settlement } from "../../provider/settlement";
 import type { SettlementPolicy } from "../../provider/settlement-policy";
@@ -125,6 +129,28 @@ describe("provider settlement against the sandbox escrow", () => {
     stop();
     await settlement.idle();
     expect((await settlement.status()).pending).toBe(0n);
+  });
+
+  it("a restarted provider claims what its receipt log holds at once, not at the next sweep", async () => {
+    const path = join(mkdtempSync(join(tmpdir(), "silk-settle-restart-")), "receipts.log");
+    const before = ReceiptLogStore.open(path);
+    await before.put(f.receipt(toNano("0.4"))); // under the threshold: left for session end
+    await before.close(); // the provider stops before its session ends
+
+    const store = ReceiptLogStore.open(path);
+    const settlement = new Settlement({
+      store,
+      chain: sandboxChain(),
+      policy,
+      sleep: noSleep,
+      confirmPolls: 1,
+    });
+    const stop = settlement.sweepEvery(60 * 60_000);
+    await expect.poll(() => f.escrow.getPaid(1, f.provider.address)).toBe(toNano("0.4"));
+    stop();
+    await settlement.idle();
+    expect(await settlement.status()).toMatchObject({ claimed: toNano("0.4"), pending: 0n });
+    await store.close();
   });
 
   it("keeps an underfunded claim pending with its reason, and settles it after a top-up", async () => {

@@ -1,0 +1,167 @@
+import { request as httpRequest } from "node:http";
+import wrtc from "@roamhq/wrtc";
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Gateway, startGateway } from "../../client/gateway/gateway-server";
+import { connect, type SilkClient } from "../../client/sdk/silk-client";
+import { flatPrice, generateKeyPair } from "../../protocol";
+import { AccountRefusedError } from "../../provider/account-gate";
+import { HttpEngine } from "../../provider/engines/http-engine";
+import { ProviderRuntime } from "../../provider/runtime";
+import { type OpenAiBackend, startOpenAiBackend } from "../doubles/openai-backend";
+import { cleanup, startServer } from "../signaling/helpers";
+
+/**
+ * What a program sees when the network refuses: the status of each refusal, streaming or not,
+ * because the gateway writes nothing until a provider has answered; 413; /v1/models/{id};
+ * x-request-id. Real signaling, real WebRTC, providers in front of an OpenAI-compatible double.
+ */
+let backend: OpenAiBackend;
+const runtimes: ProviderRuntime[] = [];
+const clients: SilkClient[] = [];
+const gateways: Gateway[] = [];
+let openai: OpenAI;
+let cheap: OpenAI;
+
+async function provider(
+  url: string,
+  model: string,
+  extra: Partial<Parameters<typeof ProviderRuntime.start>[0]>,
+) {
+  const engine = new HttpEngine({ baseUrl: backend.url, backendModel: () => "backend-model" });
+  await engine.load(model);
+  const runtime = await ProviderRuntime.start({
+    signalingUrl: url,
+    identity: generateKeyPair(),
+    engine,
+    models: [{ model, price: flatPrice(5n) }],
+    payout: `0:${"22".repeat(32)}`,
+    wrtc,
+    ...extra,
+  });
+  runtimes.push(runtime);
+  return runtime;
+}
+
+async function gatewayFor(url: string, maxPrice: bigint): Promise<OpenAI> {
+  const client = await connect({
+    signalingUrl: url,
+    sessionKey: generateKeyPair(),
+    maxPrice: { promptNanoPerToken: maxPrice, completionNanoPerToken: maxPrice },
+    escrow: `0:${"11".repeat(32)}`,
+    wrtc,
+  });
+  clients.push(client);
+  const gateway = await startGateway({ client });
+  gateways.push(gateway);
+  return new OpenAI({ baseURL: gateway.url, apiKey: "unused", maxRetries: 0 });
+}
+
+beforeAll(async () => {
+  backend = await startOpenAiBackend();
+  const { url } = await startServer();
+  await provider(url, "open-model", { capacity: 2 });
+  // An escrow this provider will not serve: its account gate refuses the key.
+  await provider(url, "gated-model", {
+    gate: {
+      check: async () => {
+        throw new AccountRefusedError(
+          "KEY_NOT_AUTHORISED",
+          "the session key is not authorised in the escrow",
+        );
+      },
+    },
+  });
+  (await provider(url, "paused-model", {})).pause();
+  openai = await gatewayFor(url, 5n);
+  cheap = await gatewayFor(url, 1n);
+});
+
+afterAll(async () => {
+  for (const g of gateways) await g.close();
+  for (const c of clients) c.close();
+  for (const r of runtimes) r.stop();
+  await backend?.close();
+  await cleanup();
+});
+
+const ask = (model: string) => ({ model, messages: [{ role: "user" as const, content: "hello there" }] });
+
+describe("refusals keep their HTTP status, streaming or not", () => {
+  const cases: [string, () => OpenAI, string, number, string][] = [
+    ["unknown model", () => openai, "no-such-model", 404, "model_not_found"],
+    ["price above the requester's maximum", () => cheap, "open-model", 402, "price_too_low"],
+    ["escrow refused by the provider", () => openai, "gated-model", 403, "key_not_authorised"],
+    ["nobody takes the session", () => openai, "paused-model", 503, ""],
+  ];
+  for (const [what, client, model, status, code] of cases) {
+    it(`${what}: ${status} when streaming`, async () => {
+      const err = await client()
+        .chat.completions.create({ ...ask(model), stream: true })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect(err).toBeInstanceOf(OpenAI.APIError);
+      expect(err).toMatchObject({ status });
+      if (code) expect(err).toMatchObject({ code });
+      expect((err as InstanceType<typeof OpenAI.APIError>).requestID).toMatch(/^req_/);
+    });
+    it(`${what}: ${status} without streaming`, async () => {
+      await expect(client().chat.completions.create(ask(model))).rejects.toMatchObject({ status });
+    });
+  }
+
+  it("streams a served model with a 200 and [DONE]", async () => {
+    const stream = await openai.chat.completions.create({ ...ask("open-model"), stream: true });
+    let text = "";
+    for await (const c of stream) text += c.choices[0]?.delta.content ?? "";
+    expect(text).toBe("Echo: hello there");
+  });
+});
+
+describe("HTTP surface", () => {
+  it("answers a body over 4 MiB with 413 and an OpenAI error, not a reset", async () => {
+    const big = JSON.stringify({
+      ...ask("open-model"),
+      messages: [{ role: "user", content: "x".repeat(5 << 20) }],
+    });
+    const res = await post(gateways[0]!.url, big);
+    expect(res.status).toBe(413);
+    expect(JSON.parse(res.body)).toMatchObject({ error: { code: "request_too_large" } });
+  });
+
+  it("serves GET /v1/models/{id}, and 404 for a model nobody serves", async () => {
+    const m = await openai.models.retrieve("open-model");
+    expect(m).toMatchObject({ id: "open-model", object: "model" });
+    await expect(openai.models.retrieve("nope")).rejects.toMatchObject({
+      status: 404,
+      code: "model_not_found",
+    });
+  });
+
+  it("gives every response an x-request-id", async () => {
+    const { response } = await openai.models.list().withResponse();
+    expect(response.headers.get("x-request-id")).toMatch(/^req_[0-9a-f]{24}$/);
+  });
+});
+
+/** A raw POST, streamed in pieces, as a client with a big body sends it. */
+function post(base: string, body: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      `${base}/chat/completions`,
+      { method: "POST", headers: { "content-type": "application/json" } },
+      (res) => {
+        let text = "";
+        res.on("data", (c: Buffer) => {
+          text += c.toString();
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on("error", reject);
+    for (let i = 0; i < body.length; i += 1 << 20) req.write(body.slice(i, i + (1 << 20)));
+    req.end();
+  });
+}
