@@ -128,6 +128,7 @@ const RegisterAck = v.object({ heartbeatIntervalMs: v.optional(v.pipe(v.number()
 
 const ACK_TIMEOUT_MS = 15_000;
 const DEFAULT_HEARTBEAT_MS = 20_000;
+const LOAD_CHECK_MS = 1_000;
 
 export interface SignalingClientOptions {
   /** How long `connect` waits for a first connection before it fails with `UNREACHABLE` (ms). */
@@ -147,6 +148,9 @@ export class SignalingClient {
   private registration: { reg: ProviderRegistration; load: () => number } | undefined;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private heartbeatMs = DEFAULT_HEARTBEAT_MS;
+  private loadTimer: ReturnType<typeof setInterval> | undefined;
+  /** The load the server last heard (a registration starts it at 0). */
+  private reportedLoad = 0;
   private offerHandler: ((offer: SessionOffer) => Promise<boolean>) | undefined;
   private directoryListener: ((d: DirectorySnapshot) => void) | undefined;
   private readonly sessionHandlers = new Map<string, SessionHandlers>();
@@ -246,11 +250,17 @@ export class SignalingClient {
   }
 
   private changed(state: ConnState): void {
-    clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = undefined;
+    this.stopHeartbeats();
     if (state.phase === "registered") {
-      // Sessions that outlived a reconnect (direct ones) hold places: say so at once.
-      if ((this.registration?.load() ?? 0) > 0) this.heartbeat();
+      // A registration starts at load 0, while sessions that outlived a reconnect (direct ones)
+      // hold places: the server hears the load at once, and within a second of every change
+      // after, so no place it counts stays busy (or free) for a whole heartbeat interval.
+      this.reportedLoad = 0;
+      const reportChange = () => {
+        if (this.registration && this.registration.load() !== this.reportedLoad) this.heartbeat();
+      };
+      reportChange();
+      this.loadTimer = setInterval(reportChange, LOAD_CHECK_MS);
       this.heartbeatTimer = setInterval(() => this.heartbeat(), this.heartbeatMs);
     }
     if (state.phase === "connected" || state.phase === "registering") void this.resubscribe();
@@ -263,9 +273,11 @@ export class SignalingClient {
     const r = this.registration;
     if (!socket || !r) return;
     const wait = Math.min(ACK_TIMEOUT_MS, this.heartbeatMs);
+    const load = r.load();
+    this.reportedLoad = load;
     socket
       .timeout(wait)
-      .emitWithAck("provider:heartbeat", { v: 1, load: Math.min(64, r.load()) })
+      .emitWithAck("provider:heartbeat", { v: 1, load: Math.min(64, load) })
       .then(
         (ack: AckBody) => {
           if (ack?.ok === false && ack.error?.code === "NOT_REGISTERED")
@@ -394,8 +406,15 @@ export class SignalingClient {
     this.forget(sessionId);
   }
 
-  close(): void {
+  private stopHeartbeats(): void {
     clearInterval(this.heartbeatTimer);
+    clearInterval(this.loadTimer);
+    this.heartbeatTimer = undefined;
+    this.loadTimer = undefined;
+  }
+
+  close(): void {
+    this.stopHeartbeats();
     this.conn.dispatch({ type: "close" });
   }
 
