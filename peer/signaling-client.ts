@@ -4,8 +4,10 @@ import {
   ChannelClosedError,
   type DeviceFacts,
   DirectorySnapshot,
+  type ErrorCode,
   encodePublicKey,
   type KeyPair,
+  knownCode,
   type MaxPrice,
   type ModelPrice,
   maxPriceToWire,
@@ -27,8 +29,8 @@ import { type HangUpWhy, SignalingConnection } from "./signaling-connection";
  * trusted with anything the handshake cannot check, but it must not crash us either.
  */
 export class SignalingError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
     super(message);
     this.name = "SignalingError";
     this.code = code;
@@ -64,7 +66,7 @@ export interface SessionEndNotice {
 /** Nobody took a requester's session, after the server's own failover; `why` is a request's error code. */
 export class SessionNotTakenError extends ChannelClosedError {
   constructor(
-    readonly why: string,
+    readonly why: ErrorCode,
     message: string,
   ) {
     super(message);
@@ -101,7 +103,7 @@ export function sessionEndError(end: SessionEndNotice): ChannelClosedError {
   const lost = LOST[end.reason];
   if (lost) return new SignalingLostError(lost[0], lost[1]);
   return end.error
-    ? new SessionNotTakenError(end.error.code, end.error.message)
+    ? new SessionNotTakenError(knownCode(end.error.code), end.error.message)
     : new ChannelClosedError(`session ended: ${end.reason}`);
 }
 
@@ -499,7 +501,10 @@ export class SignalingClient {
     }
     if (!ack || typeof ack !== "object") throw new SignalingError("MALFORMED", `bad answer to ${event}`);
     if (!ack.ok)
-      throw new SignalingError(ack.error?.code ?? "INTERNAL", ack.error?.message ?? `${event} refused`);
+      throw new SignalingError(
+        knownCode(ack.error?.code ?? "INTERNAL"),
+        ack.error?.message ?? `${event} refused`,
+      );
     return ack;
   }
 }
