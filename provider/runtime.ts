@@ -26,7 +26,8 @@ import type { Settlement } from "./settlement";
  * runs in the provider page and in the headless provider.
  */
 export interface ProviderRuntimeOptions {
-  readonly signalingUrl: string;
+  /** One signaling URL, or several nodes sharing a directory (a list, or comma-separated). */
+  readonly signalingUrl: string | readonly string[];
   readonly identity: KeyPair;
   readonly engine: Engine;
   readonly models: readonly { model: string; price: ModelPrice }[];
