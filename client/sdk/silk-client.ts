@@ -7,6 +7,7 @@ import {
   SessionNotTakenError,
   SignalingClient,
   SignalingError,
+  SignalingLostError,
 } from "../../peer/signaling-client";
 import type { Wrtc } from "../../peer/webrtc-link";
 import {
@@ -56,7 +57,11 @@ import { type AnswerDelta, RequesterSession, type RequestInput } from "./request
  * kept open and reused; a provider that vanishes mid-answer is replaced and the answer continues.
  */
 export interface ConnectOptions {
-  readonly signalingUrl: string;
+  /**
+   * The signaling server; several (a list, or comma-separated) are nodes sharing one directory:
+   * the client moves to the next when one goes down or shuts down, and reconnects for good.
+   */
+  readonly signalingUrl: string | readonly string[];
   /** Signs receipts; authorised in the escrow. */
   readonly sessionKey: KeyPair;
   readonly maxPrice: MaxPrice;
@@ -110,6 +115,10 @@ export interface SilkClient {
 
 /** Moves by the server's failover that one open follows (it makes at most `maxOfferAttempts`). */
 const MAX_MOVES = 8;
+
+/** How long a failover waits for a provider to be listed again (they re-register within seconds). */
+const RESUME_MS = 8_000;
+const RESUMABLE = new Set(["NO_MODEL", "ALL_BUSY", "NO_ANSWER", "UNREACHABLE", "TIMEOUT"]);
 
 /** Handshake failures that mean the peer is not who the server said, or the handshake was altered. */
 const HANDSHAKE_FAILURES: ReadonlySet<string> = new Set([
@@ -203,7 +212,10 @@ class Client implements SilkClient {
     for (;;) {
       let session: RequesterSession;
       try {
-        session = await this.sessionFor(input.model, exclude, needs);
+        session =
+          failovers === 0
+            ? await this.sessionFor(input.model, exclude, needs)
+            : await this.resume(input.model, exclude, needs, signal);
       } catch (err) {
         if (failovers === 0) throw err;
         const why = err instanceof NoProviderError ? ` (${err.code})` : "";
@@ -246,12 +258,35 @@ class Client implements SilkClient {
           throw err;
         if (signal.aborted || err.midToolCall) throw err;
         this.sessions.delete(input.model);
-        exclude.push(provider);
+        // Signaling went away, not the provider: it registers again in a moment and may continue.
+        if (!(err.cause instanceof SignalingLostError)) exclude.push(provider);
         if (++failovers > (this.opts.maxFailovers ?? 2)) throw err;
         this.opts.onFailover?.({ model: input.model, failovers });
         partial += err.partial;
         spentCompletion += err.tokens;
         spentCost += err.cost;
+      }
+    }
+  }
+
+  /**
+   * A session to continue an answer on. Right after signaling comes back, providers are still
+   * registering again: "nobody serves it" is then asked again for a few seconds (`RESUME_MS`).
+   */
+  private async resume(
+    model: string,
+    exclude: readonly string[],
+    needs: readonly Need[],
+    signal: AbortSignal,
+  ): Promise<RequesterSession> {
+    const deadline = Date.now() + RESUME_MS;
+    for (let wait = 250; ; wait = Math.min(wait * 2, 2_000)) {
+      try {
+        return await this.sessionFor(model, exclude, needs);
+      } catch (err) {
+        const retry = err instanceof NoProviderError && RESUMABLE.has(err.code);
+        if (!retry || signal.aborted || Date.now() + wait > deadline) throw err;
+        await new Promise((r) => setTimeout(r, wait));
       }
     }
   }
