@@ -1,24 +1,11 @@
+import type { ProtocolErrorCode } from "./error-codes";
+import type { PolicyRefusal } from "./trust-policy";
+
 /**
  * Every way a message, frame, key or receipt can be wrong has its own class, so callers branch on
  * `instanceof` or `code`, never on message text. Messages never contain keys or payloads.
  */
-export type SilkErrorCode =
-  | "MALFORMED"
-  | "OVERSIZE"
-  | "UNKNOWN_TYPE"
-  | "VERSION"
-  | "BAD_KEY"
-  | "BAD_SIGNATURE"
-  | "HANDSHAKE"
-  | "IDENTITY_MISMATCH"
-  | "DECRYPT"
-  | "REPLAY"
-  | "COUNTER_OVERFLOW"
-  | "CHANNEL_CLOSED"
-  | "TIMEOUT"
-  | "RECEIPT_BINDING"
-  | "RECEIPT_CONFLICT"
-  | "PRICE";
+export type SilkErrorCode = ProtocolErrorCode;
 
 export class SilkError extends Error {
   readonly code: SilkErrorCode;
@@ -111,8 +98,13 @@ export class ChannelClosedError extends SilkError {
 }
 
 export class TimeoutError extends SilkError {
+  /** What was awaited ("handshake reply", "next frame of an answer", …) and the deadline it missed. */
+  readonly what: string;
+  readonly ms: number;
   constructor(what: string, ms: number) {
     super("TIMEOUT", `${what} timed out after ${ms} ms`);
+    this.what = what;
+    this.ms = ms;
   }
 }
 
@@ -134,8 +126,71 @@ export class PriceError extends SilkError {
   }
 }
 
+/**
+ * The requester refused a provider the signaling server named, before any signal or prompt went
+ * to it: the Registry does not vouch for it, or the requester's policy does not accept it.
+ * Catch this class for all four; `identityKey` is the provider's public key (hex), never a secret.
+ */
+export class UntrustedProviderError extends SilkError {
+  readonly identityKey: string;
+  constructor(
+    code: "UNREGISTERED_PROVIDER" | "REGISTRY_MISMATCH" | "POLICY_REFUSED" | "REGISTRY_UNAVAILABLE",
+    identityKey: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+    this.identityKey = identityKey;
+  }
+}
+
+/** No Registry entry publishes this provider (none named, never registered, or removed). */
+export class UnregisteredProviderError extends UntrustedProviderError {
+  constructor(identityKey: string, message = "the provider is not registered in the Registry") {
+    super("UNREGISTERED_PROVIDER", identityKey, message);
+  }
+}
+
+/** The provider's Registry entry names another identity key or payout than the server did. */
+export class RegistryMismatchError extends UntrustedProviderError {
+  readonly field: "identity key" | "payout";
+  constructor(identityKey: string, field: "identity key" | "payout") {
+    super("REGISTRY_MISMATCH", identityKey, `the Registry entry names another ${field} than the server did`);
+    this.field = field;
+  }
+}
+
+/** Registered as named, but outside the requester's policy (block-list, allow-list, stake, age). */
+export class PolicyRefusedError extends UntrustedProviderError {
+  readonly reason: PolicyRefusal;
+  constructor(identityKey: string, reason: PolicyRefusal, message: string) {
+    super("POLICY_REFUSED", identityKey, message);
+    this.reason = reason;
+  }
+}
+
+/** The Registry could not be read, so the provider could not be checked (and is not trusted). */
+export class RegistryUnavailableError extends UntrustedProviderError {
+  constructor(identityKey: string, cause: unknown) {
+    super("REGISTRY_UNAVAILABLE", identityKey, "the TON Registry could not be read to check the provider", {
+      cause,
+    });
+  }
+}
+
 /** Wire form of an error, for sending back to a peer. Never carries a stack or a payload. */
 export function errorToWire(err: unknown): { code: SilkErrorCode | "INTERNAL"; message: string } {
   if (err instanceof SilkError) return { code: err.code, message: err.message };
   return { code: "INTERNAL", message: "internal error" };
+}
+
+/**
+ * The escrow cannot pay for more: a receipt above what it can still pay (its balance less what it
+ * owes this provider), or an answer that would be owed past that. The provider serves no more on
+ * it until it is topped up; what was already receipted within its means is kept and claimed.
+ */
+export class EscrowCannotPayError extends SilkError {
+  constructor(message = "the escrow cannot pay for more tokens; top it up") {
+    super("ESCROW_CANNOT_PAY", message);
+  }
 }

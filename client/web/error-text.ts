@@ -10,8 +10,14 @@ const ESCROW_REFUSALS: Record<string, string> = {
   KEY_EPOCH:
     "Your escrow authorised this browser's key again under a new number: reload the page so receipts carry it, then ask again.",
   ESCROW_CLOSING:
-    "Your escrow is closing, so providers no longer serve it. Withdraw the rest after the delay, then deposit again.",
+    "Your escrow is closing, so providers no longer serve it. Deposit again in Wallet to reopen it, or withdraw the rest after the delay.",
   ESCROW_NETWORK: "Your escrow is on another TON network than this provider. Reload the page.",
+  ESCROW_CANNOT_PAY:
+    "Your escrow cannot pay for more tokens: the provider stopped (what it streamed is paid). Top it up in Wallet, then ask again.",
+  ESCROW_CODE:
+    "The account named as your escrow does not run Silk's Escrow contract, so providers will not serve it. Reload the page to use your own escrow.",
+  ESCROW_CLOSE_DELAY:
+    "Your escrow's close delay is shorter than this provider needs to claim, so it will not serve it. Use an escrow with a longer close delay.",
   ESCROW_UNREACHABLE: "The provider could not read your escrow on the chain just now. Try again in a moment.",
 };
 
@@ -26,7 +32,7 @@ export function needsWallet(err: unknown): boolean {
   if (err instanceof EscrowNotReadyError) return true;
   return (
     err instanceof ProviderError &&
-    ["OUT_OF_FUNDS", "KEY_NOT_AUTHORISED", "ESCROW_CLOSING"].includes(err.code)
+    ["OUT_OF_FUNDS", "KEY_NOT_AUTHORISED", "ESCROW_CLOSING", "ESCROW_CANNOT_PAY"].includes(err.code)
   );
 }
 
@@ -46,7 +52,6 @@ export function explainError(err: unknown): string {
         return "Every provider of this model asks more than your highest price. Raise your highest price per token in Wallet → “Highest price you accept”, or pick a cheaper model.";
       case "TIMEOUT":
       case "UNREACHABLE":
-      case "DISCONNECTED":
         return UNREACHABLE;
       case "ALL_BUSY":
       case "QUEUE_FULL":

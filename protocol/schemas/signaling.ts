@@ -1,7 +1,9 @@
 import * as v from "valibot";
 import { fromHex, toHex } from "../encoding";
+import { FeatureSchema, type ModelSupport } from "../features";
 import { sign } from "../identity";
 import { MAX_FRAME_BYTES, MAX_MODELS_PER_PROVIDER, MAX_SIGNALING_MESSAGE_BYTES } from "../limits";
+import type { ModelPrice } from "../pricing";
 import { registrationMessage } from "../registration";
 import {
   Count,
@@ -12,6 +14,8 @@ import {
   MaxPriceSchema,
   ModelId,
   ModelPriceSchema,
+  Nano,
+  priceToWire,
   TonAddressText,
   Version,
 } from "./common";
@@ -28,7 +32,47 @@ export const DeviceFacts = v.object({
   backend: v.optional(v.picklist(["webgpu", "http"])),
 });
 
-export const ModelOffer = v.object({ model: ModelId, price: ModelPriceSchema });
+/** What a model can do beyond plain chat (see features.ts), declared with its price. */
+export const ModelSupportFields = {
+  features: v.optional(v.pipe(v.array(FeatureSchema), v.maxLength(8))),
+  contextWindow: v.optional(v.pipe(Count, v.minValue(1), v.maxValue(100_000_000))),
+};
+
+export const ModelOffer = v.object({ model: ModelId, price: ModelPriceSchema, ...ModelSupportFields });
+
+/** A model a provider serves, as it declares it. */
+export interface ServedModel extends ModelSupport {
+  readonly model: string;
+  readonly price: ModelPrice;
+}
+
+/** Wire form of a served model: the price as decimal strings, support only where declared. */
+export function offerToWire(m: ServedModel) {
+  return {
+    model: m.model,
+    price: priceToWire(m.price),
+    ...(m.features?.length ? { features: [...m.features] } : {}),
+    ...(m.contextWindow ? { contextWindow: m.contextWindow } : {}),
+  };
+}
+
+/**
+ * What a provider says of its Registry entry: the wallet that owns it (the requester computes the
+ * entry's address from it and reads the entry on chain) and, as hints for the server's filter,
+ * its stake and when it registered. Signed with the rest of the registration.
+ */
+export const RegistryEntryClaim = v.object({
+  owner: TonAddressText,
+  stake: Nano,
+  registeredAt: Count,
+});
+
+/** The public part of a requester's trust policy (protocol/trust-policy.ts): the server offers only providers that fit. */
+export const PolicyHintSchema = v.object({
+  minStake: Nano,
+  minAgeSeconds: Count,
+  allow: v.optional(v.pipe(v.array(Hex32), v.maxLength(64))),
+});
 
 /** Ask for a challenge to sign. */
 export const ProviderChallengeRequest = v.object({ v: Version });
@@ -46,6 +90,7 @@ export const ProviderRegister = v.object({
   models: v.pipe(v.array(ModelOffer), v.minLength(1), v.maxLength(MAX_MODELS_PER_PROVIDER)),
   capacity: v.pipe(Count, v.minValue(1), v.maxValue(64)),
   device: DeviceFacts,
+  entry: v.optional(RegistryEntryClaim),
 });
 
 export const ProviderHeartbeat = v.object({ v: Version, load: v.pipe(Count, v.maxValue(64)) });
@@ -57,6 +102,9 @@ export const SessionRequest = v.object({
   sessionKey: Hex32,
   /** Providers to avoid (after a failure with them), by identity key. */
   exclude: v.optional(v.pipe(v.array(Hex32), v.maxLength(16))),
+  /** Features the request needs: only providers declaring them for the model are offered it. */
+  needs: v.optional(v.pipe(v.array(FeatureSchema), v.maxLength(8))),
+  policy: v.optional(PolicyHintSchema),
 });
 
 /** simple-peer signal data: an SDP offer/answer or an ICE candidate, opaque to the server but bounded. */
@@ -101,6 +149,8 @@ export const DirectorySnapshot = v.object({
       providers: Count,
       capacity: Count,
       inUse: Count,
+      /** Features at least one provider of the model declares, and the largest context window. */
+      ...ModelSupportFields,
       /** Distinct prices, cheapest first, with how many providers ask each. */
       prices: v.array(v.object({ price: ModelPriceSchema, providers: Count })),
     }),
@@ -137,7 +187,13 @@ export const SessionOffer = v.object({
 export const SessionGranted = v.object({
   ok: v.literal(true),
   sessionId: Id,
-  provider: v.object({ identityKey: Hex32, payout: TonAddressText, price: ModelPriceSchema }),
+  /** `owner`: the wallet owning the provider's Registry entry, which the requester checks on chain. */
+  provider: v.object({
+    identityKey: Hex32,
+    payout: TonAddressText,
+    price: ModelPriceSchema,
+    owner: v.optional(TonAddressText),
+  }),
   iceServers: v.pipe(v.array(IceServer), v.maxLength(16)),
 });
 
@@ -149,7 +205,14 @@ export const SessionGranted = v.object({
 export const SessionEnded = v.object({
   v: Version,
   sessionId: Id,
-  reason: v.picklist(["ended", "peer-disconnected", "offer-withdrawn", "shutdown", "no-provider"]),
+  reason: v.picklist([
+    "ended",
+    "peer-disconnected",
+    "offer-withdrawn",
+    "shutdown",
+    "no-provider",
+    "node-lost",
+  ]),
   error: v.optional(
     v.object({
       code: v.pipe(v.string(), v.maxLength(40)),
@@ -170,27 +233,7 @@ export const SessionMoved = v.object({
   to: SessionGranted,
 });
 
-/**
- * Error codes in signaling acks. `NO_MODEL`, `PRICE_TOO_LOW`, `ALL_BUSY` and `NO_ANSWER` say why a
- * session request found nobody; the rest say what was wrong with an event.
- */
-export const SIGNALING_ERROR_CODES = [
-  "NO_MODEL",
-  "PRICE_TOO_LOW",
-  "ALL_BUSY",
-  "NO_ANSWER",
-  "RATE_LIMITED",
-  "MALFORMED",
-  "OVERSIZE",
-  "VERSION",
-  "BAD_SIGNATURE",
-  "BAD_CHALLENGE",
-  "NOT_REGISTERED",
-  "NOT_IN_SESSION",
-  "SHUTTING_DOWN",
-  "INTERNAL",
-] as const;
-export type SignalingErrorCode = (typeof SIGNALING_ERROR_CODES)[number];
+// Error codes in signaling acks live with every other code in ../error-codes.ts.
 
 /**
  * What a provider's identity key vouches for in `provider:register`: everything but the
@@ -202,6 +245,7 @@ export function registrationClaims(r: {
   models: readonly unknown[];
   capacity: number;
   device: unknown;
+  entry?: unknown;
 }): unknown {
   return {
     identityKey: r.identityKey,
@@ -209,6 +253,7 @@ export function registrationClaims(r: {
     models: r.models,
     capacity: r.capacity,
     device: r.device,
+    ...(r.entry !== undefined && { entry: r.entry }),
   };
 }
 
@@ -241,3 +286,4 @@ export type SessionOffer = v.InferOutput<typeof SessionOffer>;
 export type SessionGranted = v.InferOutput<typeof SessionGranted>;
 export type SessionEnded = v.InferOutput<typeof SessionEnded>;
 export type SessionMoved = v.InferOutput<typeof SessionMoved>;
+export type RegistryEntryClaim = v.InferOutput<typeof RegistryEntryClaim>;

@@ -1,6 +1,8 @@
+import * as v from "valibot";
 import { decodeJson, encodeJson } from "../codec";
 import { ChannelClosedError, errorToWire, MalformedMessageError, SilkError } from "../errors";
 import { MAX_SESSION_MESSAGE_BYTES } from "../limits";
+import { Id } from "../schemas/common";
 import { parseSessionMessage, type SessionMessage, type SessionMessageInput } from "../schemas/session";
 import { Reassembler, splitMessage } from "./chunks";
 import type { ReceiveCipher, SendCipher } from "./cipher";
@@ -25,6 +27,9 @@ export class SecureSession {
   private readonly reassembler = new Reassembler();
   private readonly messageHandlers: MessageHandler[] = [];
   private readonly closeHandlers: CloseHandler[] = [];
+  /** Authenticated messages that arrived before anyone listened; see `onMessage`. */
+  private unread: SessionMessage[] = [];
+  private flushing = false;
   private sending: Promise<void> = Promise.resolve();
   private closedWith: Error | undefined;
   private closed = false;
@@ -36,12 +41,11 @@ export class SecureSession {
     private readonly receiveCipher: ReceiveCipher,
     readonly info: SessionInfo,
   ) {
-    // Handlers attach after construction; deliver frames that arrived during the handshake then.
-    queueMicrotask(() =>
-      inbox.drainTo(
-        (frame) => this.receive(frame),
-        (reason) => this.finish(reason instanceof ChannelClosedError ? undefined : reason),
-      ),
+    // Frames that came with or right after the last handshake frame (a relay may deliver AUTH and
+    // the base receipt in one read) are opened now and kept in `unread` until someone listens.
+    inbox.drainTo(
+      (frame) => this.receive(frame),
+      (reason) => this.finish(reason instanceof ChannelClosedError ? undefined : reason),
     );
   }
 
@@ -54,9 +58,16 @@ export class SecureSession {
     return this.closedWith;
   }
 
-  /** Returns a function that removes the handler. */
+  /**
+   * Returns a function that removes the handler. Messages nobody has listened to yet go to the
+   * first handler's turn, in a microtask, so every handler attached in the same turn sees them.
+   */
   onMessage(handler: MessageHandler): () => void {
     this.messageHandlers.push(handler);
+    if (this.unread.length > 0 && !this.flushing) {
+      this.flushing = true;
+      queueMicrotask(() => this.flushUnread());
+    }
     return () => {
       const i = this.messageHandlers.indexOf(handler);
       if (i >= 0) this.messageHandlers.splice(i, 1);
@@ -97,7 +108,21 @@ export class SecureSession {
     if (this.closed) return;
     this.closed = true;
     this.closedWith = reason;
-    for (const h of this.closeHandlers.splice(0)) h(reason);
+    // What arrived before the close is reported before it, if anyone is about to read it.
+    if (!this.flushing) {
+      this.unread = [];
+      for (const h of this.closeHandlers.splice(0)) h(reason);
+    }
+  }
+
+  private flushUnread(): void {
+    try {
+      for (let m = this.unread.shift(); m; m = this.unread.shift())
+        for (const h of [...this.messageHandlers]) h(m);
+    } finally {
+      this.flushing = false;
+      if (this.closed) for (const h of this.closeHandlers.splice(0)) h(this.closedWith);
+    }
   }
 
   private receive(frame: Uint8Array): void {
@@ -111,12 +136,23 @@ export class SecureSession {
     }
     if (!whole) return;
     let message: SessionMessage;
+    let decoded: unknown;
     try {
-      message = parseSessionMessage(decodeJson(whole, MAX_SESSION_MESSAGE_BYTES));
+      decoded = decodeJson(whole, MAX_SESSION_MESSAGE_BYTES);
+      message = parseSessionMessage(decoded);
     } catch (err) {
-      this.send({ v: 1, t: "error", error: errorToWire(err) }).catch(() => undefined);
+      // A refused request names its id, so the sender can fail that request and nothing else.
+      const id = requestIdOf(decoded);
+      this.send({ v: 1, t: "error", ...(id && { id }), error: errorToWire(err) }).catch(() => undefined);
       return;
     }
-    for (const h of this.messageHandlers) h(message);
+    if (this.messageHandlers.length === 0 || this.flushing) this.unread.push(message);
+    else for (const h of [...this.messageHandlers]) h(message);
   }
+}
+
+function requestIdOf(decoded: unknown): string | undefined {
+  if (typeof decoded !== "object" || decoded === null || !("id" in decoded)) return undefined;
+  const id = v.safeParse(Id, decoded.id);
+  return id.success ? id.output : undefined;
 }

@@ -1,6 +1,13 @@
 import { generateKeyPair, type KeyPair, keyPairFromSecret, type SignedReceipt } from "../../protocol";
 import { KvEntry, type SilkDb } from "../../web/page-db";
-import { mergeReceipt, type ReceiptStore, type StreamRecord, streamId } from "../receipt-store";
+import {
+  type ClaimRecord,
+  mergeReceipt,
+  type ReceiptStore,
+  raiseClaimed,
+  type StreamRecord,
+  streamId,
+} from "../receipt-store";
 import type { EarningSample } from "./earnings";
 
 /** What the provider page keeps across reloads: identity key, settings, receipts, earnings, totals. */
@@ -55,17 +62,21 @@ export class ProviderStorage {
   }
 }
 
+const DURABLE: IDBTransactionOptions = { durability: "strict" };
+
 /**
  * The provider's receipt streams in IndexedDB (the browser's `ReceiptStore`): newest-wins and
  * conflicts decided by `mergeReceipt`, read and written in one transaction that has committed
  * before `put` settles, so a token streamed on a receipt's credit is never owed by a lost one.
+ * Writes ask for `strict` durability (flushed to disk before `complete`): Chromium's default,
+ * `relaxed`, may lose a committed receipt to a power cut.
  */
 export class IdbReceiptStore implements ReceiptStore {
   constructor(private readonly db: SilkDb) {}
 
-  async put(signed: SignedReceipt): Promise<"stored" | "older"> {
-    const tx = this.db.transaction("streams", "readwrite");
-    const merged = mergeReceipt(await tx.store.get(streamId(signed.receipt)), signed, Date.now());
+  async put(signed: SignedReceipt, payable = true): Promise<"stored" | "older"> {
+    const tx = this.db.transaction("streams", "readwrite", DURABLE);
+    const merged = mergeReceipt(await tx.store.get(streamId(signed.receipt)), signed, Date.now(), payable);
     if (merged === "older") {
       await tx.done;
       return "older";
@@ -83,10 +94,11 @@ export class IdbReceiptStore implements ReceiptStore {
     return this.db.getAll("streams");
   }
 
-  async setClaimed(id: string, claimed: bigint): Promise<void> {
-    const tx = this.db.transaction("streams", "readwrite");
+  async setClaimed(id: string, claimed: bigint, claim?: ClaimRecord): Promise<void> {
+    const tx = this.db.transaction("streams", "readwrite", DURABLE);
     const s = await tx.store.get(id);
-    if (s && claimed > s.claimed) await tx.store.put({ ...s, claimed, updatedAt: Date.now() });
+    const raised = s && raiseClaimed(s, claimed, Date.now(), claim);
+    if (raised) await tx.store.put(raised);
     await tx.done;
   }
 }

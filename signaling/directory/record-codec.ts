@@ -1,4 +1,4 @@
-import type { DeviceFacts } from "../../protocol";
+import type { DeviceFacts, Feature, RegistryEntryClaim } from "../../protocol";
 import type { ModelListing, ProviderRecord, ProviderState } from "./directory";
 
 /** Provider entries as flat string fields (Redis hashes); prices keep their exact bigint value. */
@@ -8,6 +8,8 @@ interface WireListing {
   nano: string;
   pBps: number;
   cBps: number;
+  f?: Feature[];
+  ctx?: number;
 }
 
 const COST_DIGITS = 20;
@@ -36,6 +38,8 @@ export function recordToFields(r: ProviderRecord): Record<string, string> {
     nano: m.price.nanoPerToken.toString(),
     pBps: m.price.promptMultiplierBps,
     cBps: m.price.completionMultiplierBps,
+    ...(m.features?.length ? { f: [...m.features] } : {}),
+    ...(m.contextWindow ? { ctx: m.contextWindow } : {}),
   }));
   const keys = Object.fromEntries(r.models.map((m) => [`k:${m.model}`, priceKey(m.price)]));
   return {
@@ -49,6 +53,10 @@ export function recordToFields(r: ProviderRecord): Record<string, string> {
     capacity: String(r.capacity),
     device: JSON.stringify(r.device),
     registeredAt: String(r.registeredAt),
+    ...(r.node ? { node: r.node } : {}),
+    ...(r.entry && {
+      entry: JSON.stringify({ ...r.entry, stake: r.entry.stake.toString() }),
+    }),
   };
 }
 
@@ -60,6 +68,8 @@ export function stateFromFields(f: Record<string, string>): ProviderState | unde
     const models: ModelListing[] = listings.map((m) => ({
       model: m.model,
       price: { nanoPerToken: BigInt(m.nano), promptMultiplierBps: m.pBps, completionMultiplierBps: m.cBps },
+      ...(m.f ? { features: m.f } : {}),
+      ...(m.ctx ? { contextWindow: m.ctx } : {}),
     }));
     return {
       identityKey: f.identityKey,
@@ -69,6 +79,8 @@ export function stateFromFields(f: Record<string, string>): ProviderState | unde
       capacity: Number(f.capacity),
       device: JSON.parse(f.device ?? "{}") as DeviceFacts,
       registeredAt: Number(f.registeredAt ?? 0),
+      ...(f.node ? { node: f.node } : {}),
+      ...(f.entry && { entry: entryFromField(f.entry) }),
       load: Number(f.load ?? 0),
       active: Number(f.active ?? 0),
       failures: Number(f.failures ?? 0),
@@ -79,4 +91,9 @@ export function stateFromFields(f: Record<string, string>): ProviderState | unde
   } catch {
     return undefined;
   }
+}
+
+function entryFromField(text: string): RegistryEntryClaim {
+  const e = JSON.parse(text) as { owner: string; stake: string; registeredAt: number };
+  return { owner: e.owner, stake: BigInt(e.stake), registeredAt: e.registeredAt };
 }

@@ -47,6 +47,35 @@ describe("handshake over an in-memory channel", () => {
     expect(await atRequester).toEqual({ v: 1, t: "tokens", id: "r1", text: "héllo", count: 2, total: 2 });
   });
 
+  it("keeps a message that arrives with AUTH, in the same delivery, for the first listener", async () => {
+    const identity = generateKeyPair();
+    const sessionKey = generateKeyPair();
+    let held: Uint8Array | undefined;
+    let fromRequester = 0;
+    // The requester's 2nd frame (AUTH) is held and delivered together with its 3rd.
+    const [a, b] = memoryPipe((f, from) => {
+      if (from !== "a") return f;
+      fromRequester += 1;
+      if (fromRequester === 2) {
+        held = f;
+        return null;
+      }
+      return fromRequester === 3 && held ? [held, f] : f;
+    });
+    const requesterSide = initiateSession(a, {
+      ...params(),
+      providerIdentity: identity.publicKey,
+      sessionKey,
+    });
+    const providerSide = acceptSession(b, { ...params(), identity });
+    const requester = await requesterSide;
+    await requester.send({ v: 1, t: "cancel", id: "first" });
+    const provider = await providerSide;
+    // Several awaits later, as the provider's runtime attaches its serving loop.
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    expect(await nextMessage(provider)).toEqual({ v: 1, t: "cancel", id: "first" });
+  });
+
   it("carries a message larger than one frame, in frames of at most 64 KiB", async () => {
     const identity = generateKeyPair();
     const sessionKey = generateKeyPair();

@@ -1,0 +1,28 @@
+import { Address } from "@ton/core";
+import { generateKeyPair, type KeyPair, NETWORK_ID, type SignedReceipt, signReceipt } from "../../protocol";
+
+/**
+ * Receipts on numbered streams (stream i: its own escrow, one payout), each `tokens` long at 10
+ * nanoTON a token, for the receipt store tests and their child writer process.
+ */
+export const PAYOUT = Address.parse(`0:${"22".repeat(32)}`);
+
+export function escrowOf(stream: number): Address {
+  return Address.parse(`0:${stream.toString(16).padStart(64, "0")}`);
+}
+
+export function receiptOn(stream: number, tokens: number, key: KeyPair): SignedReceipt {
+  return signReceipt(
+    {
+      network: NETWORK_ID.devnet,
+      escrow: escrowOf(stream),
+      payout: PAYOUT,
+      keyEpoch: 1,
+      tokens: BigInt(tokens),
+      amount: BigInt(tokens) * 10n,
+    },
+    key,
+  );
+}
+
+export { generateKeyPair };
