@@ -291,6 +291,8 @@ export class EscrowStore {
     this.notice = undefined;
     try {
       await work();
+      // The numbers first, then the sentence: what it says is already on screen when it appears.
+      await this.refresh();
       this.notice = success;
     } catch (err) {
       this.problem = chainErrorText(err, action);

@@ -243,6 +243,7 @@ export class ProviderChain {
     this.lastAction = action;
     try {
       await work();
+      await this.refresh();
       this.notice = typeof success === "string" ? success : success();
     } catch (err) {
       this.problem =

@@ -216,6 +216,8 @@ describe("the pages, walked by a new user", () => {
   }, 120_000);
 
   it("both pages at 360x740 and 1280x800, light and dark, idle, editing and with the wallet open: no sideways scroll, no axe violation", async () => {
+    const wallet = client.getByRole("button", { name: /^Wallet/ });
+    if ((await wallet.getAttribute("aria-expanded")) === "true") await client.keyboard.press("Escape");
     for (const [width, height] of [
       [360, 740],
       [1280, 800],

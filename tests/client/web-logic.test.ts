@@ -57,7 +57,9 @@ describe("web client rules", () => {
     expect(explainError(new ProviderError("KEY_NOT_AUTHORISED", "x"))).toMatch(
       /Deposit in Wallet to authorise/,
     );
-    expect(explainError(new ProviderError("ESCROW_CLOSING", "x"))).toMatch(/Deposit again in Wallet to reopen it/);
+    expect(explainError(new ProviderError("ESCROW_CLOSING", "x"))).toMatch(
+      /Deposit again in Wallet to reopen it/,
+    );
     expect(explainError(new ProviderError("ENGINE", "odd"))).toMatch(/ENGINE/);
     expect(explainError(new EscrowNotReadyError("Connect a TON wallet"))).toBe("Connect a TON wallet");
     expect(explainError(new Error("secret prompt text"))).not.toMatch(/secret/);
