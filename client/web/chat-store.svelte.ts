@@ -6,6 +6,7 @@ import { type ChatSettings, DEFAULT_CHAT_SETTINGS } from "./chat-settings";
 import type { ChatStorage } from "./chat-storage";
 import {
   type AnswerVersion,
+  type ChatOptions,
   type ChatTurn,
   type Conversation,
   conversationCost,
@@ -77,6 +78,11 @@ export class ChatStore {
       perAnswerToken: choice.completionNano,
     };
   });
+  /** Settings for the next new conversation (system prompt, temperature, longest answer). */
+  pending = $state<ChatOptions>({});
+  readonly options = $derived<ChatOptions>(this.active ?? this.pending);
+  /** While an answer streams: its tokens so far and what they cost by the listed price. */
+  live = $state<{ tokens: number; cost: bigint } | undefined>();
   /** The last answer failed for want of a funded escrow: the page offers to open the wallet. */
   walletNeeded = $state(false);
   /** Where a GPU owner starts providing: the provider page of this Silk server. */
@@ -155,6 +161,15 @@ export class ChatStore {
   newChat(): void {
     this.activeId = undefined;
     this.draft = "";
+    this.pending = {};
+  }
+
+  /** Sets one of the open conversation's settings (or the next one's); undefined restores the default. */
+  setOption<K extends keyof ChatOptions>(key: K, value: ChatOptions[K]): void {
+    const target = this.active ?? this.pending;
+    if (value === undefined || value === "") delete target[key];
+    else target[key] = value;
+    if (this.active) void this.storage.save($state.snapshot(this.active) as Conversation);
   }
 
   open(id: string): void {
@@ -196,8 +211,12 @@ export class ChatStore {
     this.draft = "";
     let conv = this.active;
     if (!conv) {
-      this.conversations = [newConversation(model), ...this.conversations];
+      this.conversations = [
+        { ...newConversation(model), ...$state.snapshot(this.pending) },
+        ...this.conversations,
+      ];
       conv = this.conversations[0]!;
+      this.pending = {};
       this.activeId = conv.id;
       conv.title = titleFrom(question);
     }
@@ -275,18 +294,27 @@ export class ChatStore {
       const stream = await client.chat.completions.create({
         model: conv.model,
         messages,
+        ...(conv.temperature !== undefined && { temperature: conv.temperature }),
+        ...(conv.maxTokens !== undefined && { max_tokens: conv.maxTokens }),
         stream: true,
         stream_options: { include_usage: true },
         signal: abort.signal,
       });
       let finish: string | undefined;
       let usage: CompletionUsage | undefined;
+      // Counted as they arrive (a chunk is a token); the receipt's exact count replaces it at the end.
+      const price = this.modelChoice;
+      const promptCost = BigInt(estimatePromptTokens(messages)) * (price?.promptNano ?? 0n);
+      let counted = 0;
+      this.live = { tokens: 0, cost: promptCost };
       for await (const chunk of stream) {
         const piece = chunk.choices[0]?.delta.content;
         if (piece) {
           if (!firstAt) firstAt = performance.now();
           this.status = undefined;
           turn.content += piece;
+          counted++;
+          this.live = { tokens: counted, cost: promptCost + BigInt(counted) * (price?.completionNano ?? 0n) };
         }
         finish = chunk.choices[0]?.finish_reason ?? finish;
         usage = chunk.usage ?? usage;
@@ -328,6 +356,7 @@ export class ChatStore {
       }
     } finally {
       this.streaming = false;
+      this.live = undefined;
       this.status = undefined;
       this.abort = undefined;
       conv.updatedAt = Date.now();

@@ -43,6 +43,8 @@ const ConversationWire = v.object({
   turns: Turns,
   branches: v.optional(v.pipe(v.array(BranchWire), v.maxLength(1_000))),
   system: v.optional(v.pipe(v.string(), v.maxLength(100_000))),
+  temperature: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(2))),
+  maxTokens: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(100_000))),
   createdAt: v.number(),
   updatedAt: v.number(),
 });

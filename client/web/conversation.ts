@@ -51,6 +51,9 @@ export interface Conversation {
   branches?: Branch[];
   /** Sent before the conversation as a system message. */
   system?: string;
+  /** Sampling temperature (0–2) and the longest answer, in tokens; the model's defaults when unset. */
+  temperature?: number;
+  maxTokens?: number;
   readonly createdAt: number;
   updatedAt: number;
 }
@@ -87,6 +90,21 @@ export function conversationCost(c: Conversation): bigint {
 export function estimatePromptTokens(messages: readonly { content: string }[]): number {
   const encoder = new TextEncoder();
   return messages.reduce((n, m) => n + Math.ceil(encoder.encode(m.content).length / 4) + 4, 0);
+}
+
+/** A conversation's own settings, as the settings panel edits them. */
+export type ChatOptions = Pick<Conversation, "system" | "temperature" | "maxTokens">;
+
+/** Why a setting cannot be used, or undefined. Pure: the panel shows it next to the field. */
+export function optionProblem(
+  key: "temperature" | "maxTokens",
+  value: number | undefined,
+): string | undefined {
+  if (value === undefined) return undefined;
+  if (key === "temperature") return value >= 0 && value <= 2 ? undefined : "Temperature is between 0 and 2.";
+  return Number.isInteger(value) && value >= 1 && value <= 100_000
+    ? undefined
+    : "Longest answer is a whole number of tokens, 1 to 100000.";
 }
 
 /** The messages an answer is asked with: the system prompt, then every turn that has text. */

@@ -10,8 +10,8 @@ export function copyButtons(node: HTMLElement, html: { html: string; live: boole
       const button = document.createElement("button");
       button.type = "button";
       button.className = "copy secondary";
-      button.textContent = "Copy";
-      button.setAttribute("aria-label", "Copy code");
+      // The visible text is the accessible name (WCAG 2.5.3).
+      button.textContent = "Copy code";
       button.addEventListener("click", () => {
         const code = pre.querySelector("code")?.textContent ?? "";
         void navigator.clipboard?.writeText(code).then(
