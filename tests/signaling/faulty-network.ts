@@ -104,6 +104,25 @@ export class FaultyNetwork {
     return gw.url;
   }
 
+  /**
+   * The network every fault test uses: two providers, a requester on a direct channel, one on the
+   * relay, and the gateway, each given its signaling URLs; both requesters have asked once, so
+   * their sessions are open before the faults, as in a network that has been running.
+   */
+  async populate(urls: {
+    providers: readonly [string | string[], string | string[]];
+    requesters: string | string[];
+    gateway: string | string[];
+  }) {
+    for (const u of urls.providers) await this.provider(u);
+    const direct = (await this.requester(urls.requesters)).client;
+    const relayed = (await this.requester(urls.requesters, { forceRelay: true })).client;
+    const gateway = await this.gateway(urls.gateway);
+    expect(await ask(direct)).toBe("Echo: ping");
+    expect(await ask(relayed)).toBe("Echo: ping");
+    return { direct, relayed, gateway };
+  }
+
   close(): void {
     for (const c of this.closers.splice(0).reverse()) c();
   }

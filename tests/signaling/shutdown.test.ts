@@ -1,54 +1,35 @@
-import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
+import { FaultNodes, health } from "./fault-nodes";
 import {
   ask,
   askGateway,
   directory,
   expectWholeAnswer,
-  FaultyNetwork,
   inFlight,
   placesInUse,
   until,
 } from "./faulty-network";
-import { cleanup, connect, flat, type Granted, next, provider, requestBody, requestSession } from "./helpers";
-import { type NodeProcess, startNode } from "./node-process";
-import { type RedisProcess, startRedis } from "./redis-server";
+import { connect, flat, type Granted, next, provider, requestBody, requestSession } from "./helpers";
 
 /**
  * A node told to stop (SIGTERM) while answers stream through it: it ends only what needs it.
  * Direct sessions go on untouched, relayed ones end with SHUTTING_DOWN, and every client moves
  * to the other node (they know both URLs) instead of failing over against the one leaving.
  */
-let redis: RedisProcess | undefined;
-const nodes: NodeProcess[] = [];
-let net: FaultyNetwork | undefined;
-
-afterEach(async () => {
-  net?.close();
-  await cleanup();
-  await Promise.all(nodes.splice(0).map((n) => n.kill()));
-  await redis?.stop();
-});
-
-async function health(url: string): Promise<{ providers: number; sockets: number }> {
-  return (await (await fetch(`${url}/healthz`)).json()) as { providers: number; sockets: number };
-}
+let scene: FaultNodes;
+afterEach(() => scene.close());
 
 describe("graceful shutdown (SIGTERM) of one of two nodes", () => {
   it("direct answers finish, relayed ones move on, everyone is on the other node within seconds", async () => {
-    redis = await startRedis();
-    const env = { REDIS_URL: redis.url, REDIS_PREFIX: `t${randomBytes(4).toString("hex")}:` };
-    const [a, b] = await Promise.all([startNode(env), startNode(env)]);
-    nodes.push(a, b);
+    scene = new FaultNodes();
+    const { a, b } = await scene.two();
     const both = [a.url, b.url];
-    net = new FaultyNetwork();
-    await net.provider(both);
-    await net.provider(both);
-    const direct = await net.requester(both);
-    const relayed = await net.requester(both, { forceRelay: true });
-    const gateway = await net.gateway(both);
-    expect(await ask(direct.client)).toBe("Echo: ping");
-    expect(await ask(relayed.client)).toBe("Echo: ping");
+    const net = scene.net;
+    const { direct, relayed, gateway } = await net.populate({
+      providers: [both, both],
+      requesters: both,
+      gateway: both,
+    });
 
     // A bare relayed session on A, to read exactly what its parties are told.
     const rawProvider = await provider(a.url, { models: [{ model: "raw", price: flat(5n) }] });
@@ -59,8 +40,8 @@ describe("graceful shutdown (SIGTERM) of one of two nodes", () => {
     const toldProvider = next(rawProvider.socket, "session:ended");
     const shutdownNotice = next(rawRequester, "server:shutdown");
 
-    const onDirect = inFlight(direct.client, 60_000);
-    const onRelay = inFlight(relayed.client, 60_000);
+    const onDirect = inFlight(direct, 60_000);
+    const onRelay = inFlight(relayed, 60_000);
     await Promise.all([onDirect.started, onRelay.started]);
     const stoppedAt = Date.now();
     expect(await a.stop()).toBe(0);
@@ -84,11 +65,11 @@ describe("graceful shutdown (SIGTERM) of one of two nodes", () => {
     expect(r).toMatchObject({ ok: true });
     expectWholeAnswer(r);
 
-    expect(await ask(direct.client)).toBe("Echo: ping");
-    expect(await ask(relayed.client)).toBe("Echo: ping");
+    expect(await ask(direct)).toBe("Echo: ping");
+    expect(await ask(relayed)).toBe("Echo: ping");
     expect(await askGateway(gateway)).toEqual({ status: 200, text: "Echo: ping" });
     await until(async () => placesInUse(await directory(b.url)) === 0, "every place free", 10_000);
-    await until(async () => net!.providers.every((p) => p.slots.load === 0), "providers idle", 10_000);
+    await until(async () => net.providers.every((p) => p.slots.load === 0), "providers idle", 10_000);
     await net.expectPaidOnce();
   }, 180_000);
 });
