@@ -104,10 +104,18 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
     direct.waitConnected(o.directTimeoutMs ?? DEFAULT_DIRECT_TIMEOUT_MS).then(
       () => {
         if (settled) return;
+        // Without both fingerprints the handshake cannot bind DTLS: take the relay instead, and
+        // never leave this promise pending (it used to, when reading them threw after `settled`).
+        let fp: ReturnType<WebRtcLink["fingerprints"]>;
+        try {
+          fp = direct.fingerprints();
+        } catch {
+          toRelay(true);
+          return;
+        }
         settled = true;
         clearTimeout(timer);
         // The server sees the other side's socket go long before ICE notices a closed tab (`stop`).
-        const fp = direct.fingerprints();
         resolve({
           transport: direct,
           path: "direct",
