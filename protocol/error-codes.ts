@@ -23,6 +23,8 @@ export const PROTOCOL_ERROR_CODES = [
   "RECEIPT_BINDING",
   "RECEIPT_CONFLICT",
   "PRICE",
+  // the escrow cannot pay for more (a receipt above its means, or an answer cut at them)
+  "ESCROW_CANNOT_PAY",
   // the requester's trust policy (trust-policy.ts): a provider it will not use
   "UNREGISTERED_PROVIDER",
   "REGISTRY_MISMATCH",
@@ -36,6 +38,8 @@ export const SIGNALING_ERROR_CODES = [
   "PRICE_TOO_LOW",
   "ALL_BUSY",
   "NO_ANSWER",
+  // some serve the model, none declares a feature the request needs (features.ts)
+  "UNSUPPORTED",
   "RATE_LIMITED",
   "MALFORMED",
   "OVERSIZE",
@@ -51,6 +55,8 @@ export const SIGNALING_ERROR_CODES = [
 /** A provider's `account` refusal of a base receipt, after reading the requester's escrow. */
 export const ACCOUNT_REFUSAL_CODES = [
   "ESCROW_NETWORK",
+  "ESCROW_CODE",
+  "ESCROW_CLOSE_DELAY",
   "ESCROW_CLOSING",
   "KEY_NOT_AUTHORISED",
   "KEY_EPOCH",
@@ -92,6 +98,8 @@ export const REQUESTER_ERROR_CODES = [
   "TAMPERED",
   "ACCOUNT",
   "UNREACHABLE",
+  // the request itself is wrong (a field out of range, n above 1): refused before it leaves
+  "INVALID_REQUEST",
 ] as const;
 
 export type ProtocolErrorCode = (typeof PROTOCOL_ERROR_CODES)[number];
