@@ -1,3 +1,4 @@
+import { UntrustedProviderError } from "../../protocol";
 import { ProviderError } from "../sdk/errors";
 
 /**
@@ -43,6 +44,11 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   RATE_LIMITED: 429,
   PROVIDER_LOST: 502,
   OVER_REPORT: 502,
+  // The requester refused what the server offered (client/README.md, "Who you talk to").
+  POLICY_REFUSED: 403,
+  UNREGISTERED_PROVIDER: 502,
+  REGISTRY_MISMATCH: 502,
+  REGISTRY_UNAVAILABLE: 503,
 };
 
 const TYPE_BY_STATUS: Readonly<Record<number, string>> = {
@@ -66,6 +72,10 @@ export function toHttpError(err: unknown): HttpError {
     const status = statusOf(err.code);
     const code = err.code === "NO_MODEL" ? "model_not_found" : err.code.toLowerCase();
     return new HttpError(status, TYPE_BY_STATUS[status] ?? "api_error", code, err.message, err.param ?? null);
+  }
+  if (err instanceof UntrustedProviderError) {
+    const status = statusOf(err.code);
+    return new HttpError(status, TYPE_BY_STATUS[status] ?? "api_error", err.code.toLowerCase(), err.message);
   }
   return new HttpError(500, "api_error", "internal_error", "the gateway failed; see its log");
 }
