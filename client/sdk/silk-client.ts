@@ -7,25 +7,41 @@ import {
   SessionNotTakenError,
   SignalingClient,
   SignalingError,
+  SignalingLostError,
 } from "../../peer/signaling-client";
 import type { Wrtc } from "../../peer/webrtc-link";
 import {
   decodePublicKey,
+  type ErrorCode,
   encodePublicKey,
   initiateSession,
+  isAccountRefusal,
   type KeyPair,
   type MaxPrice,
+  missingNeed,
   NETWORK_ID,
+  type Need,
   type NetworkName,
+  needsOf,
   type ProviderStanding,
   policyFor,
   policyHint,
   priceFits,
+  SilkError,
+  TimeoutError,
   type TrustPolicy,
   UntrustedProviderError,
 } from "../../protocol";
-import { completionFromResult, streamChunks } from "./completion-stream";
-import { NoProviderError, ProviderError, ProviderLostError } from "./errors";
+import { toChatParams } from "./chat-input";
+import { completionFromResult, type RunResult, streamChunks } from "./completion-stream";
+import {
+  HandshakeFailedError,
+  NoProviderError,
+  ProviderError,
+  ProviderLostError,
+  StalledError,
+  TamperedError,
+} from "./errors";
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -34,14 +50,18 @@ import type {
 } from "./openai-shapes";
 import { MemoryPaymentAccount, type PaymentAccount } from "./payment-account";
 import { checkProvider } from "./provider-trust";
-import { RequesterSession, type RequestInput, type RequestResult } from "./requester-session";
+import { type AnswerDelta, RequesterSession, type RequestInput } from "./requester-session";
 
 /**
  * The requester SDK: `connect(...)`, then an OpenAI-compatible surface. One session per model is
  * kept open and reused; a provider that vanishes mid-answer is replaced and the answer continues.
  */
 export interface ConnectOptions {
-  readonly signalingUrl: string;
+  /**
+   * The signaling server; several (a list, or comma-separated) are nodes sharing one directory:
+   * the client moves to the next when one goes down or shuts down, and reconnects for good.
+   */
+  readonly signalingUrl: string | readonly string[];
   /** Signs receipts; authorised in the escrow. */
   readonly sessionKey: KeyPair;
   readonly maxPrice: MaxPrice;
@@ -93,16 +113,20 @@ export interface SilkClient {
   close(): void;
 }
 
-/** Account refusals about the requester's own escrow, not the provider: no point trying another. */
 /** Moves by the server's failover that one open follows (it makes at most `maxOfferAttempts`). */
 const MAX_MOVES = 8;
 
-const ESCROW_REFUSALS = new Set([
-  "ESCROW_NETWORK",
-  "ESCROW_CLOSING",
-  "KEY_NOT_AUTHORISED",
-  "KEY_EPOCH",
-  "OUT_OF_FUNDS",
+/** How long a failover waits for a provider to be listed again (they re-register within seconds). */
+const RESUME_MS = 8_000;
+const RESUMABLE = new Set(["NO_MODEL", "ALL_BUSY", "NO_ANSWER", "UNREACHABLE", "TIMEOUT"]);
+
+/** Handshake failures that mean the peer is not who the server said, or the handshake was altered. */
+const HANDSHAKE_FAILURES: ReadonlySet<string> = new Set([
+  "IDENTITY_MISMATCH",
+  "BAD_SIGNATURE",
+  "HANDSHAKE",
+  "VERSION",
+  "DECRYPT",
 ]);
 
 export async function connect(opts: ConnectOptions): Promise<SilkClient> {
@@ -162,20 +186,13 @@ class Client implements SilkClient {
   private async create(
     params: ChatCompletionCreateParams,
   ): Promise<AsyncIterable<ChatCompletionChunk> | ChatCompletion> {
-    const input: RequestInput = {
-      model: params.model,
-      messages: params.messages,
-      ...(params.max_tokens != null && { max_tokens: params.max_tokens }),
-      ...(params.temperature != null && { temperature: params.temperature }),
-      ...(params.top_p != null && { top_p: params.top_p }),
-      ...(params.seed != null && { seed: params.seed }),
-      ...(params.stop != null && { stop: typeof params.stop === "string" ? [params.stop] : params.stop }),
-    };
+    const input = toChatParams(params);
+    const needs = needsOf(input);
     const abort = new AbortController();
     params.signal?.addEventListener("abort", () => abort.abort(), { once: true });
     this.interrupts.add(abort);
-    const run = (onText: (t: string, n: number) => void) =>
-      this.runWithFailover(input, onText, abort.signal).finally(() => this.interrupts.delete(abort));
+    const run = (onDelta: (d: AnswerDelta) => void) =>
+      this.runWithFailover(input, needs, onDelta, abort.signal).finally(() => this.interrupts.delete(abort));
     if (params.stream) return streamChunks(params.model, run, Boolean(params.stream_options?.include_usage));
     return completionFromResult(params.model, await run(() => undefined));
   }
@@ -183,9 +200,10 @@ class Client implements SilkClient {
   /** Runs the request, moving to another provider (with the partial answer as context) if one vanishes. */
   private async runWithFailover(
     input: RequestInput,
-    onText: (t: string, n: number) => void,
+    needs: readonly Need[],
+    onDelta: (d: AnswerDelta) => void,
     signal: AbortSignal,
-  ): Promise<RequestResult & { provider: string; failovers: number }> {
+  ): Promise<RunResult> {
     const exclude: string[] = [];
     let partial = "";
     let failovers = 0;
@@ -194,7 +212,10 @@ class Client implements SilkClient {
     for (;;) {
       let session: RequesterSession;
       try {
-        session = await this.sessionFor(input.model, exclude);
+        session =
+          failovers === 0
+            ? await this.sessionFor(input.model, exclude, needs)
+            : await this.resume(input.model, exclude, needs, signal);
       } catch (err) {
         if (failovers === 0) throw err;
         const why = err instanceof NoProviderError ? ` (${err.code})` : "";
@@ -217,7 +238,7 @@ class Client implements SilkClient {
           }
         : input;
       try {
-        const r = await this.tracked(session, () => session.request(attempt, onText, signal));
+        const r = await this.tracked(session, () => session.request(attempt, onDelta, signal));
         return {
           ...r,
           text: partial + r.text,
@@ -228,14 +249,44 @@ class Client implements SilkClient {
           failovers,
         };
       } catch (err) {
-        if (!(err instanceof ProviderLostError) || signal.aborted) throw err;
+        // A stall or tampering cannot be pinned on the provider: end with it rather than blame one.
+        if (
+          !(err instanceof ProviderLostError) ||
+          err instanceof StalledError ||
+          err instanceof TamperedError
+        )
+          throw err;
+        if (signal.aborted || err.midToolCall) throw err;
         this.sessions.delete(input.model);
-        exclude.push(provider);
+        // Signaling went away, not the provider: it registers again in a moment and may continue.
+        if (!(err.cause instanceof SignalingLostError)) exclude.push(provider);
         if (++failovers > (this.opts.maxFailovers ?? 2)) throw err;
         this.opts.onFailover?.({ model: input.model, failovers });
         partial += err.partial;
         spentCompletion += err.tokens;
         spentCost += err.cost;
+      }
+    }
+  }
+
+  /**
+   * A session to continue an answer on. Right after signaling comes back, providers are still
+   * registering again: "nobody serves it" is then asked again for a few seconds (`RESUME_MS`).
+   */
+  private async resume(
+    model: string,
+    exclude: readonly string[],
+    needs: readonly Need[],
+    signal: AbortSignal,
+  ): Promise<RequesterSession> {
+    const deadline = Date.now() + RESUME_MS;
+    for (let wait = 250; ; wait = Math.min(wait * 2, 2_000)) {
+      try {
+        return await this.sessionFor(model, exclude, needs);
+      } catch (err) {
+        const retry = err instanceof NoProviderError && RESUMABLE.has(err.code);
+        if (!retry || signal.aborted || Date.now() + wait > deadline) throw err;
+        await new Promise((r) => setTimeout(r, wait));
       }
     }
   }
@@ -265,16 +316,21 @@ class Client implements SilkClient {
     }
   }
 
-  private sessionFor(model: string, exclude: readonly string[]): Promise<RequesterSession> {
+  private sessionFor(
+    model: string,
+    exclude: readonly string[],
+    needs: readonly Need[],
+  ): Promise<RequesterSession> {
+    const fits = (s: RequesterSession) => s.isOpen && !missingNeed(needs, s.support.get(model));
     const existing = this.sessions.get(model);
     if (existing) {
-      return existing.then((s) => (s.isOpen ? s : this.openFresh(model, exclude)));
+      return existing.then((s) => (fits(s) ? s : this.openFresh(model, exclude, needs)));
     }
     // A provider already connected that serves this model too: same session, same receipt stream.
     for (const s of this.byPayout.values()) {
       const price = s.prices.get(model);
       if (
-        s.isOpen &&
+        fits(s) &&
         price &&
         priceFits(price, this.opts.maxPrice) &&
         !exclude.includes(encodePublicKey(s.providerKey))
@@ -284,11 +340,15 @@ class Client implements SilkClient {
         return reused;
       }
     }
-    return this.openFresh(model, exclude);
+    return this.openFresh(model, exclude, needs);
   }
 
-  private openFresh(model: string, exclude: readonly string[]): Promise<RequesterSession> {
-    const opening = this.opening.then(() => this.open(model, [...exclude]));
+  private openFresh(
+    model: string,
+    exclude: readonly string[],
+    needs: readonly Need[],
+  ): Promise<RequesterSession> {
+    const opening = this.opening.then(() => this.open(model, [...exclude], needs));
     this.opening = opening.catch(() => undefined);
     this.sessions.set(model, opening);
     opening.catch(() => this.sessions.delete(model));
@@ -300,7 +360,7 @@ class Client implements SilkClient {
    * grant comes before the provider has taken the session, so the server may move it to another
    * provider (or say nobody took it) while we are already connecting: we follow it there.
    */
-  private async open(model: string, exclude: string[]): Promise<RequesterSession> {
+  private async open(model: string, exclude: string[], needs: readonly Need[]): Promise<RequesterSession> {
     let moved: SessionGranted | undefined;
     let refused: UntrustedProviderError | undefined;
     for (let attempt = 0, moves = 0; attempt < 3 && moves <= MAX_MOVES; ) {
@@ -313,12 +373,13 @@ class Client implements SilkClient {
             maxPrice: this.opts.maxPrice,
             sessionKey: this.opts.sessionKey.publicKey,
             exclude,
+            needs: needs.map((n) => n.feature),
             ...(this.opts.trust && { policy: policyHint(this.policy) }),
           }));
       } catch (err) {
         // After refusing what the server offered, "nobody else" is best explained by the refusal.
         if (refused) throw refused;
-        if (err instanceof SignalingError) throw new NoProviderError(err.code, err.message);
+        if (err instanceof SignalingError) throw noProvider(err.code, err.message, needs, err);
         throw err;
       }
       moved = undefined;
@@ -339,7 +400,11 @@ class Client implements SilkClient {
       // One session per payout address: two would sign rival cumulative receipts on one stream.
       const payoutKey = Address.parse(grant.provider.payout).toRawString();
       const existing = this.byPayout.get(payoutKey);
-      if (existing?.isOpen && existing.prices.has(model)) {
+      if (
+        existing?.isOpen &&
+        existing.prices.has(model) &&
+        !missingNeed(needs, existing.support.get(model))
+      ) {
         this.signaling.endSession(grant.sessionId, "already connected to this provider");
         return existing;
       }
@@ -388,11 +453,19 @@ class Client implements SilkClient {
         // Nobody took the session after the server's own failover: say why, as a refused request would.
         if (err instanceof SessionNotTakenError) {
           this.signaling.forget(grant.sessionId);
-          throw new NoProviderError(err.why, err.message);
+          throw noProvider(err.why, err.message, needs);
         }
         this.signaling.endSession(grant.sessionId, "handshake failed");
         // The escrow itself is the problem (unfunded, key not authorised): every provider would say so.
-        if (err instanceof ProviderError && ESCROW_REFUSALS.has(err.code)) throw err;
+        if (err instanceof ProviderError && isAccountRefusal(err.code) && err.code !== "ESCROW_UNREACHABLE")
+          throw err;
+        // Someone is not who the server said, or the handshake was tampered with: an attack, not
+        // an offline provider, and retrying through the same server would meet it again.
+        if (err instanceof SilkError && HANDSHAKE_FAILURES.has(err.code))
+          throw new HandshakeFailedError(grant.provider.identityKey, err);
+        // No answer in time: the provider or the path between may be at fault; blame neither.
+        if (err instanceof TimeoutError)
+          throw new NoProviderError("TIMEOUT", err.message, undefined, { cause: err });
         exclude.push(grant.provider.identityKey);
         attempt++;
       }
@@ -413,6 +486,8 @@ class Client implements SilkClient {
           created,
           owned_by: "silk",
           providers: m.providers,
+          features: [...(m.features ?? [])],
+          context_window: m.contextWindow ?? null,
           price: cheapest
             ? {
                 prompt_nanoton: (
@@ -429,4 +504,17 @@ class Client implements SilkClient {
       }),
     };
   }
+}
+
+/** A refusal from signaling; one about a feature names the request field that needs it. */
+function noProvider(
+  code: ErrorCode,
+  message: string,
+  needs: readonly Need[],
+  cause?: unknown,
+): NoProviderError {
+  const options = cause === undefined ? undefined : { cause };
+  if (code !== "UNSUPPORTED") return new NoProviderError(code, message, undefined, options);
+  const need = needs.find((n) => message.includes(n.feature)) ?? needs[0];
+  return new NoProviderError(code, need ? `${need.param}: ${message}` : message, need?.param, options);
 }

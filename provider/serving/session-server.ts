@@ -5,13 +5,19 @@ import {
   checkBinding,
   compareReceipts,
   decodeSignedReceipt,
+  EscrowCannotPayError,
   encodeSignedReceipt,
   equalBytes,
   errorToWire,
   Ledger,
   type ModelPrice,
-  priceToWire,
+  maxPromptTokens,
+  missingNeed,
+  needsOf,
+  offerToWire,
+  type ProviderErrorCode,
   type SecureSession,
+  type ServedModel,
   type SessionMessage,
   type SignedReceipt,
   SilkError,
@@ -21,13 +27,16 @@ import {
 import { type AccountGate, AccountRefusedError } from "../account-gate";
 import type { Engine } from "../engines/engine";
 import { SerialQueue } from "../engines/serial-queue";
+import type { EscrowBook } from "../escrow-book";
 import { CreditWindow } from "./credit";
+import { EscrowLimit } from "./escrow-limit";
 import type { HeldReceipts } from "./held-receipts";
-import type { Slots } from "./slots";
+import { QueueFullError, type Slots } from "./slots";
 
 export interface ServingConfig {
   readonly engine: Engine;
-  readonly prices: ReadonlyMap<string, ModelPrice>;
+  /** What is served, at what price, with which features (requests needing others are refused). */
+  readonly models: readonly ServedModel[];
   readonly network: number;
   readonly payout: Address;
   readonly receipts: HeldReceipts;
@@ -37,6 +46,8 @@ export interface ServingConfig {
   readonly onEvent?: (e: ServingEvent) => void;
   /** Checks the requester's escrow on chain before serving it; without it, anyone is served. */
   readonly gate?: AccountGate;
+  /** What each escrow can still pay: nothing is streamed past it. Without it, no limit but the gate's. */
+  readonly book?: EscrowBook;
 }
 
 export type ServingEvent =
@@ -50,7 +61,7 @@ export type ServingEvent =
     }
   | { type: "receipt"; receipt: SignedReceipt }
   | { type: "credit-wait" }
-  | { type: "refused"; code: string };
+  | { type: "refused"; code: ProviderErrorCode };
 
 /**
  * Serves one encrypted session: establishes the account (base receipt), then runs requests as
@@ -60,20 +71,28 @@ export class SessionServer {
   private ledger: Ledger | undefined;
   private credit: CreditWindow | undefined;
   private stream: string | undefined;
+  private exposure: EscrowLimit | undefined;
+  /** The escrow could not pay for more: no more requests on this session. */
+  private cannotPay = false;
   private readonly inflight = new Map<string, AbortController>();
   /** Receipts are checked and stored one at a time, so two cannot race past each other. */
   private readonly receiptQueue = new SerialQueue();
+  private readonly served: ReadonlyMap<string, ServedModel>;
+  private readonly prices: ReadonlyMap<string, ModelPrice>;
 
   constructor(
     private readonly session: SecureSession,
     private readonly config: ServingConfig,
   ) {
+    this.served = new Map(config.models.map((m) => [m.model, m]));
+    this.prices = new Map(config.models.map((m) => [m.model, m.price]));
     session.onMessage((m) => {
       this.handle(m).catch((err) => this.fail(err));
     });
     session.onClose(() => {
       for (const c of this.inflight.values()) c.abort();
       this.credit?.release();
+      this.exposure?.close();
     });
   }
 
@@ -123,16 +142,31 @@ export class SessionServer {
       if (compareReceipts(r, held.receipt) === "same") return;
       return this.refuse("RECEIPT_STALE", "receipt is not newer than the one held");
     }
+    if (this.exposure && !(await this.exposure.allows(r.amount))) {
+      // Kept beside the last payable receipt (a top-up may make it good), but it earns no credit.
+      await this.config.receipts.keep(signed, false);
+      return this.stopServing();
+    }
     await this.config.receipts.keep(signed); // persisted before any token is streamed on its credit
+    this.exposure?.held(r.amount);
     this.config.onEvent?.({ type: "receipt", receipt: signed });
     this.credit!.credit(r);
   }
 
   /** The first receipt sets the base: the requester's cumulative totals with this payout address. */
   private async openAccount(signed: SignedReceipt): Promise<void> {
-    const prices = [...this.config.prices].map(([model, price]) => ({ model, price: priceToWire(price) }));
+    const prices = this.config.models.map(offerToWire);
     try {
       await this.config.gate?.check(signed.receipt, this.session.info.peerKey);
+      if (this.config.book) {
+        this.exposure = new EscrowLimit(this.config.book, signed.receipt);
+        // The gate checked this stream; the book also counts what the provider's other streams are owed.
+        if (!(await this.exposure.allows(signed.receipt.amount + 1n))) {
+          this.exposure.close();
+          this.exposure = undefined;
+          throw new AccountRefusedError("OUT_OF_FUNDS", "the escrow cannot cover more answers; top it up");
+        }
+      }
     } catch (err) {
       if (!(err instanceof AccountRefusedError)) throw err;
       this.config.onEvent?.({ type: "refused", code: err.code });
@@ -150,6 +184,7 @@ export class SessionServer {
     const accepted = order === "newer" || order === "same";
     if (accepted) {
       if (order === "newer") await this.config.receipts.keep(signed);
+      this.exposure?.held(signed.receipt.amount);
       this.stream = streamId(signed.receipt);
       this.ledger = new Ledger(signed.receipt);
       this.credit = new CreditWindow(signed.receipt, this.config.creditWindowTokens);
@@ -166,10 +201,21 @@ export class SessionServer {
   private async onRequest(req: ChatRequest): Promise<void> {
     const { ledger, credit } = this;
     if (!ledger || !credit) return this.refuse("NO_ACCOUNT", "send a base receipt before requests", req.id);
-    const price = this.config.prices.get(req.model);
+    const price = this.prices.get(req.model);
     if (!price) return this.refuse("NO_MODEL", `model ${req.model} is not served here`, req.id);
+    const lacking = missingNeed(needsOf(req), this.served.get(req.model));
+    if (lacking)
+      return this.refuse(
+        "UNSUPPORTED",
+        `${lacking.param}: ${req.model} here does not support ${lacking.feature}`,
+        req.id,
+      );
     if (this.inflight.has(req.id) || ledger.has(req.id))
       return this.refuse("DUPLICATE_ID", "request id in use", req.id);
+    const exposure = this.exposure;
+    // The prompt is billed at the end: what it can cost is counted before the first token.
+    const promptBound = maxPromptTokens(req);
+    const owedAfter = (completion: number) => ledger.totalsIf(req.id, promptBound, completion).amount;
 
     const abort = new AbortController();
     this.inflight.set(req.id, abort);
@@ -177,7 +223,14 @@ export class SessionServer {
     try {
       release = await this.config.slots.acquire(abort.signal);
       ledger.start(req.id, price);
+      if (this.cannotPay || (exposure && !(await exposure.allows(owedAfter(1))))) {
+        ledger.finish(req.id, 0);
+        const e = new EscrowCannotPayError();
+        this.cannotPay = true;
+        return await this.refuse(e.code, e.message, req.id);
+      }
       let total = 0;
+      let cut = false;
       const result = await this.config.engine.generate(
         req,
         async (chunk) => {
@@ -187,15 +240,24 @@ export class SessionServer {
             await credit.nextCredit();
           }
           if (abort.signal.aborted || !this.session.isOpen) return;
+          // Never owed more than the escrow can pay: stop before a chunk that would cross it.
+          if (exposure && !(await exposure.allows(owedAfter(total + chunk.tokens)))) {
+            cut = true;
+            abort.abort();
+            return;
+          }
           total += chunk.tokens;
           ledger.addCompletion(req.id, chunk.tokens);
           credit.record(ledger.totals());
+          exposure?.owe(ledger.totalsIf(req.id, promptBound, total).amount);
           this.config.onEvent?.({ type: "tokens", count: chunk.tokens });
           await this.session.send({
             v: 1,
             t: "tokens",
             id: req.id,
             text: chunk.text,
+            ...(chunk.toolCalls && { tool_calls: [...chunk.toolCalls] }),
+            ...(chunk.logprobs && { logprobs: [...chunk.logprobs] }),
             count: chunk.tokens,
             total,
           });
@@ -203,10 +265,12 @@ export class SessionServer {
         abort.signal,
       );
       // Billing counts what was streamed and the full prompt, bounded by what the requester can check.
-      const prompt = billablePromptTokens(result.promptTokens, req.messages);
+      const prompt = billablePromptTokens(result.promptTokens, req);
       const settled = ledger.finish(req.id, prompt);
       credit.record(ledger.totals());
-      const finishReason = abort.signal.aborted ? "abort" : result.finishReason;
+      exposure?.owe(ledger.totals().amount);
+      // Cut short because the escrow cannot pay for more: "length", then the reason, typed.
+      const finishReason = cut ? "length" : abort.signal.aborted ? "abort" : result.finishReason;
       this.config.onEvent?.({ type: "request-done", ...settled, finishReason });
       if (this.session.isOpen) {
         await this.session.send({
@@ -217,6 +281,7 @@ export class SessionServer {
           usage: { prompt_tokens: settled.promptTokens, completion_tokens: settled.completionTokens },
         });
       }
+      if (cut) await this.stopServing();
     } catch (err) {
       if (ledger.has(req.id)) ledger.finish(req.id, 0);
       if (this.session.isOpen) await this.refuse(codeOf(err), messageOf(err), req.id);
@@ -226,7 +291,14 @@ export class SessionServer {
     }
   }
 
-  private async refuse(code: string, message: string, id?: string): Promise<void> {
+  /** The escrow cannot pay for more: say so (typed), and take no more requests on this session. */
+  private async stopServing(): Promise<void> {
+    this.cannotPay = true;
+    const e = new EscrowCannotPayError();
+    await this.refuse(e.code, e.message);
+  }
+
+  private async refuse(code: ProviderErrorCode, message: string, id?: string): Promise<void> {
     this.config.onEvent?.({ type: "refused", code });
     if (!this.session.isOpen) return;
     await this.session
@@ -242,8 +314,10 @@ export class SessionServer {
   }
 }
 
-function codeOf(err: unknown): string {
-  if (err && typeof err === "object" && "code" in err && typeof err.code === "string") return err.code;
+/** A request's failure as a code the requester knows: the error's own (queue full, protocol), else ENGINE. */
+function codeOf(err: unknown): ProviderErrorCode {
+  if (err instanceof SilkError) return err.code;
+  if (err instanceof QueueFullError) return err.code;
   if (err instanceof Error && err.name === "EngineError") return "ENGINE";
   return "INTERNAL";
 }

@@ -29,10 +29,11 @@ export class MemoryDirectory implements ProviderDirectory {
       identityKey: record.identityKey,
       socketId: record.socketId,
       payout: record.payout,
-      models: record.models.map((m) => ({ model: m.model, price: m.price })),
+      models: record.models.map((m) => ({ ...m })),
       capacity: record.capacity,
       device: record.device,
       registeredAt: record.registeredAt,
+      node: record.node,
       entry: record.entry,
       load: 0,
       active: 0,
@@ -137,6 +138,16 @@ export class MemoryDirectory implements ProviderDirectory {
 
   async sessionCount(): Promise<number> {
     return this.sessions.size;
+  }
+
+  async dropNode(node: string): Promise<{ providers: number; sessions: string[] }> {
+    let providers = 0;
+    for (const p of [...this.providers.values()])
+      if (p.node === node && (await this.unregister(p.identityKey, p.socketId))) providers++;
+    const sessions = [...this.sessions.values()]
+      .filter((s) => s.requesterNode === node || s.providerNode === node)
+      .map((s) => s.sessionId);
+    return { providers, sessions };
   }
 
   async close(): Promise<void> {

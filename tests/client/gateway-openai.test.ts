@@ -32,9 +32,13 @@ beforeAll(async () => {
     backendModel: "backend-model",
     model: "llama-local",
     price: flatPrice(5n),
+    features: [],
     payout: `0:${"22".repeat(32)}`,
     network: "devnet",
     capacity: 2,
+    minCloseDelay: 60,
+    feeShareBps: 100,
+    maxHoldHours: 168,
     keyFile: join(dir, "provider.key"),
     receiptsFile,
   });
