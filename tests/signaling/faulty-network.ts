@@ -176,6 +176,15 @@ export async function until(
   throw new Error(`${what}: not within ${deadlineMs} ms`);
 }
 
+/** `p`, or a failure naming `what` after `ms`: every wait in a fault test has a deadline. */
+export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 export type Outcome =
   | { readonly ok: true; readonly text: string; readonly failovers: number }
   | { readonly ok: false; readonly code: string; readonly error: unknown };
@@ -228,15 +237,17 @@ export function expectWholeAnswer(o: Outcome): void {
 }
 
 export async function ask(client: SilkClient, question = "ping"): Promise<string> {
-  const r = await client.chat.completions.create({
-    model: MODEL,
-    messages: [{ role: "user", content: question }],
-  });
+  const r = await within(
+    client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: question }] }),
+    30_000,
+    "an answer",
+  );
   return r.choices[0]?.message.content ?? "";
 }
 
 export async function askGateway(base: string, question = "ping"): Promise<{ status: number; text: string }> {
   const res = await fetch(`${base}/chat/completions`, {
+    signal: AbortSignal.timeout(30_000),
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ model: MODEL, messages: [{ role: "user", content: question }] }),

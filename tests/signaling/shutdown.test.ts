@@ -8,6 +8,7 @@ import {
   inFlight,
   placesInUse,
   until,
+  within,
 } from "./faulty-network";
 import { connect, flat, type Granted, next, provider, requestBody, requestSession } from "./helpers";
 
@@ -42,13 +43,14 @@ describe("graceful shutdown (SIGTERM) of one of two nodes", () => {
 
     const onDirect = inFlight(direct, 60_000);
     const onRelay = inFlight(relayed, 60_000);
-    await Promise.all([onDirect.started, onRelay.started]);
+    await within(Promise.all([onDirect.started, onRelay.started]), 30_000, "answers started");
     const stoppedAt = Date.now();
-    expect(await a.stop()).toBe(0);
+    expect(await within(a.stop(), 30_000, "node A stopped")).toBe(0);
 
-    expect(await shutdownNotice).toMatchObject({ reconnect: true });
-    for (const told of [await toldRequester, await toldProvider])
-      expect(told).toMatchObject({
+    expect(await within(shutdownNotice, 5_000, "shutdown notice")).toMatchObject({ reconnect: true });
+    const told = within(Promise.all([toldRequester, toldProvider]), 5_000, "session ends");
+    for (const end of await told)
+      expect(end).toMatchObject({
         sessionId: granted.sessionId,
         reason: "shutdown",
         error: { code: "SHUTTING_DOWN" },
