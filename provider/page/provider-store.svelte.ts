@@ -146,7 +146,13 @@ export class ProviderStore {
         signalingUrl: this.signalingUrl,
         identity: this.identity,
         engine: this.source.engine,
-        models: [{ model, price: flatPrice(this.settings.price) }],
+        models: [
+          {
+            model,
+            price: flatPrice(this.settings.price),
+            ...this.models.find((m) => m.id === model)?.support,
+          },
+        ],
         payout,
         // Sessions held open at once (a requester keeps its session between questions); the
         // engine still generates one answer at a time and queues the rest.
