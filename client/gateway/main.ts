@@ -1,6 +1,9 @@
 // `npm run gateway -- init`, then `npm run gateway -- --max-price N`: an OpenAI-compatible endpoint on the network.
 import { parseArgs } from "node:util";
 import wrtc from "@roamhq/wrtc";
+import { Address } from "@ton/core";
+import { TonClient } from "@ton/ton";
+import { type RegistryReader, tonRegistryReader } from "../../contracts/wrappers/registry-reader";
 import { loadOrCreateKey } from "../../peer/key-file";
 import { NETWORK_ID } from "../../protocol";
 import { connect } from "../sdk/silk-client";
@@ -8,6 +11,7 @@ import { initGateway } from "./gateway-init";
 import { startGateway } from "./gateway-server";
 import { readGatewayState } from "./gateway-state";
 import { GATEWAY_USAGE, parseGatewayOptions } from "./options";
+import { devnetRegistry } from "./trust-options";
 
 const STATE_FILE = process.env.SILK_GATEWAY_STATE ?? ".silk/gateway.json";
 
@@ -46,6 +50,16 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const { key } = loadOrCreateKey(config.keyFile);
+  const { trust } = config;
+  let registry: RegistryReader | undefined;
+  if (trust.tonEndpoint) {
+    const ton = new TonClient({
+      endpoint: trust.tonEndpoint,
+      ...(trust.tonApiKey && { apiKey: trust.tonApiKey }),
+    });
+    const address = trust.registry ?? (await devnetRegistry(trust.tonEndpoint));
+    registry = tonRegistryReader(ton, Address.parse(address));
+  } else console.warn("--trust-server: providers are not checked against the Registry");
   const client = await connect({
     signalingUrl: config.signalingUrl,
     sessionKey: key,
@@ -54,6 +68,7 @@ async function main(): Promise<void> {
     keyEpoch: config.keyEpoch,
     network: NETWORK_ID[config.network],
     wrtc,
+    ...(registry && { trust: { registry, policy: trust.policy } }),
   });
   const gateway = await startGateway({
     client,

@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { Address } from "@ton/core";
 import { type MaxPrice, NETWORK_ID, type NetworkName } from "../../protocol";
 import type { GatewayState } from "./gateway-state";
+import { type GatewayTrust, parseTrustOptions, TRUST_FLAGS, TRUST_USAGE } from "./trust-options";
 
 /** Gateway configuration: flags, then environment, then defaults; each value checked here. */
 export interface GatewayConfig {
@@ -15,6 +16,8 @@ export interface GatewayConfig {
   readonly port: number;
   readonly host: string;
   readonly apiKey?: string;
+  /** The Registry checks and the policy every provider must meet (trust-options.ts). */
+  readonly trust: GatewayTrust;
 }
 
 export const GATEWAY_USAGE = `Usage: npm run gateway -- init [--signaling URL] [--owner WALLET] [--deposit TON]
@@ -32,6 +35,7 @@ export const GATEWAY_USAGE = `Usage: npm run gateway -- init [--signaling URL] [
   --network NAME       devnet, testnet or mainnet (default devnet)         (SILK_NETWORK)
   --port N             (default 8788)                                      (SILK_GATEWAY_PORT)
   --host H             (default 127.0.0.1: whoever reaches it spends)      (SILK_GATEWAY_HOST)
+${TRUST_USAGE}
   API key for callers: SILK_GATEWAY_API_KEY (environment only).`;
 
 /** `stored`: what `init` saved, used where flags and environment say nothing. */
@@ -52,10 +56,14 @@ export function parseGatewayOptions(
       network: { type: "string" },
       port: { type: "string" },
       host: { type: "string" },
+      ...TRUST_FLAGS,
     },
     strict: true,
   });
-  const get = (flag: keyof typeof values, envName: string) => values[flag] ?? env[envName];
+  const get = (flag: keyof typeof values, envName: string): string | undefined => {
+    const value = values[flag];
+    return typeof value === "string" ? value : env[envName];
+  };
   const nano = (text: string | undefined, what: string) => {
     if (!text || !/^(0|[1-9][0-9]{0,20})$/.test(text))
       throw new Error(`${what} must be whole nanoTON per token`);
@@ -91,6 +99,7 @@ export function parseGatewayOptions(
     escrow,
     keyEpoch,
     network: network as NetworkName,
+    trust: parseTrustOptions(values, env, network as NetworkName),
     port,
     host: get("host", "SILK_GATEWAY_HOST") ?? "127.0.0.1",
     ...(apiKey ? { apiKey } : {}),
