@@ -37,6 +37,7 @@ const STATUS_BY_CODE = {
   OVERSIZE: 400,
   UNKNOWN_TYPE: 400,
   VERSION: 400,
+  INVALID_REQUEST: 400,
   UNSUPPORTED: 400,
   PRICE_TOO_LOW: 402,
   OUT_OF_FUNDS: 402,
@@ -108,6 +109,13 @@ const TYPE_BY_STATUS: Readonly<Record<number, string>> = {
   504: "timeout",
 };
 
+/** OpenAI's own code where it has one for the same refusal. */
+const CODE_NAMES: Partial<Record<ErrorCode, string>> = {
+  NO_MODEL: "model_not_found",
+  INVALID_REQUEST: "invalid_value",
+  UNSUPPORTED: "unsupported_value",
+};
+
 export function statusOf(code: ErrorCode): number {
   return STATUS_BY_CODE[code];
 }
@@ -117,7 +125,7 @@ export function toHttpError(err: unknown): HttpError {
   // The SDK's errors, and protocol errors that reach it unwrapped (a trust policy's refusal).
   if (err instanceof ProviderError || err instanceof SilkError) {
     const status = statusOf(err.code);
-    const code = err.code === "NO_MODEL" ? "model_not_found" : err.code.toLowerCase();
+    const code = CODE_NAMES[err.code] ?? err.code.toLowerCase();
     const param = err instanceof ProviderError ? (err.param ?? null) : null;
     return new HttpError(status, TYPE_BY_STATUS[status] ?? "api_error", code, err.message, param);
   }

@@ -1,6 +1,8 @@
 import { Address } from "@ton/core";
 import type { RegistryReader } from "../../contracts/wrappers/registry-reader";
 import { connectPeer } from "../../peer/connect-peer";
+import { endingError, SessionLife } from "../../peer/session-life";
+import type { Deadlines } from "../../peer/session-machine";
 import {
   type SessionGranted,
   SessionMovedError,
@@ -12,13 +14,18 @@ import {
 import type { Wrtc } from "../../peer/webrtc-link";
 import {
   decodePublicKey,
+  type ErrorCode,
   encodePublicKey,
+  type FrameTransport,
   initiateSession,
   isAccountRefusal,
   type KeyPair,
   type MaxPrice,
+  missingNeed,
   NETWORK_ID,
+  type Need,
   type NetworkName,
+  needsOf,
   type ProviderStanding,
   policyFor,
   policyHint,
@@ -28,7 +35,8 @@ import {
   type TrustPolicy,
   UntrustedProviderError,
 } from "../../protocol";
-import { completionFromResult, streamChunks } from "./completion-stream";
+import { toChatParams } from "./chat-input";
+import { completionFromResult, type RunResult, streamChunks } from "./completion-stream";
 import {
   HandshakeFailedError,
   NoProviderError,
@@ -45,7 +53,7 @@ import type {
 } from "./openai-shapes";
 import { MemoryPaymentAccount, type PaymentAccount } from "./payment-account";
 import { checkProvider } from "./provider-trust";
-import { RequesterSession, type RequestInput, type RequestResult } from "./requester-session";
+import { type AnswerDelta, RequesterSession, type RequestInput } from "./requester-session";
 
 /**
  * The requester SDK: `connect(...)`, then an OpenAI-compatible surface. One session per model is
@@ -76,6 +84,11 @@ export interface ConnectOptions {
    * the provider's places at the signaling server, so an idle one would keep others waiting.
    */
   readonly idleCloseMs?: number;
+  /**
+   * How long each phase of a session may wait (peer/session-machine.ts, protocol/README.md
+   * "Deadlines"): the channel, the handshake, the account, the next frame of an answer.
+   */
+  readonly deadlines?: Partial<Deadlines>;
   /** Told when an answer moves to another provider (a page can say "failover in progress"). */
   readonly onFailover?: (e: { model: string; failovers: number }) => void;
   /**
@@ -181,20 +194,13 @@ class Client implements SilkClient {
   private async create(
     params: ChatCompletionCreateParams,
   ): Promise<AsyncIterable<ChatCompletionChunk> | ChatCompletion> {
-    const input: RequestInput = {
-      model: params.model,
-      messages: params.messages,
-      ...(params.max_tokens != null && { max_tokens: params.max_tokens }),
-      ...(params.temperature != null && { temperature: params.temperature }),
-      ...(params.top_p != null && { top_p: params.top_p }),
-      ...(params.seed != null && { seed: params.seed }),
-      ...(params.stop != null && { stop: typeof params.stop === "string" ? [params.stop] : params.stop }),
-    };
+    const input = toChatParams(params);
+    const needs = needsOf(input);
     const abort = new AbortController();
     params.signal?.addEventListener("abort", () => abort.abort(), { once: true });
     this.interrupts.add(abort);
-    const run = (onText: (t: string, n: number) => void) =>
-      this.runWithFailover(input, onText, abort.signal).finally(() => this.interrupts.delete(abort));
+    const run = (onDelta: (d: AnswerDelta) => void) =>
+      this.runWithFailover(input, needs, onDelta, abort.signal).finally(() => this.interrupts.delete(abort));
     if (params.stream) return streamChunks(params.model, run, Boolean(params.stream_options?.include_usage));
     return completionFromResult(params.model, await run(() => undefined));
   }
@@ -202,9 +208,10 @@ class Client implements SilkClient {
   /** Runs the request, moving to another provider (with the partial answer as context) if one vanishes. */
   private async runWithFailover(
     input: RequestInput,
-    onText: (t: string, n: number) => void,
+    needs: readonly Need[],
+    onDelta: (d: AnswerDelta) => void,
     signal: AbortSignal,
-  ): Promise<RequestResult & { provider: string; failovers: number }> {
+  ): Promise<RunResult> {
     const exclude: string[] = [];
     let partial = "";
     let failovers = 0;
@@ -215,8 +222,8 @@ class Client implements SilkClient {
       try {
         session =
           failovers === 0
-            ? await this.sessionFor(input.model, exclude)
-            : await this.resume(input.model, exclude, signal);
+            ? await this.sessionFor(input.model, exclude, needs)
+            : await this.resume(input.model, exclude, needs, signal);
       } catch (err) {
         if (failovers === 0) throw err;
         const why = err instanceof NoProviderError ? ` (${err.code})` : "";
@@ -239,7 +246,7 @@ class Client implements SilkClient {
           }
         : input;
       try {
-        const r = await this.tracked(session, () => session.request(attempt, onText, signal));
+        const r = await this.tracked(session, () => session.request(attempt, onDelta, signal));
         return {
           ...r,
           text: partial + r.text,
@@ -257,7 +264,7 @@ class Client implements SilkClient {
           err instanceof TamperedError
         )
           throw err;
-        if (signal.aborted) throw err;
+        if (signal.aborted || err.midToolCall) throw err;
         this.sessions.delete(input.model);
         // Signaling went away, not the provider: it registers again in a moment and may continue.
         if (!(err.cause instanceof SignalingLostError)) exclude.push(provider);
@@ -277,12 +284,13 @@ class Client implements SilkClient {
   private async resume(
     model: string,
     exclude: readonly string[],
+    needs: readonly Need[],
     signal: AbortSignal,
   ): Promise<RequesterSession> {
     const deadline = Date.now() + RESUME_MS;
     for (let wait = 250; ; wait = Math.min(wait * 2, 2_000)) {
       try {
-        return await this.sessionFor(model, exclude);
+        return await this.sessionFor(model, exclude, needs);
       } catch (err) {
         const retry = err instanceof NoProviderError && RESUMABLE.has(err.code);
         if (!retry || signal.aborted || Date.now() + wait > deadline) throw err;
@@ -316,16 +324,21 @@ class Client implements SilkClient {
     }
   }
 
-  private sessionFor(model: string, exclude: readonly string[]): Promise<RequesterSession> {
+  private sessionFor(
+    model: string,
+    exclude: readonly string[],
+    needs: readonly Need[],
+  ): Promise<RequesterSession> {
+    const fits = (s: RequesterSession) => s.isOpen && !missingNeed(needs, s.support.get(model));
     const existing = this.sessions.get(model);
     if (existing) {
-      return existing.then((s) => (s.isOpen ? s : this.openFresh(model, exclude)));
+      return existing.then((s) => (fits(s) ? s : this.openFresh(model, exclude, needs)));
     }
     // A provider already connected that serves this model too: same session, same receipt stream.
     for (const s of this.byPayout.values()) {
       const price = s.prices.get(model);
       if (
-        s.isOpen &&
+        fits(s) &&
         price &&
         priceFits(price, this.opts.maxPrice) &&
         !exclude.includes(encodePublicKey(s.providerKey))
@@ -335,11 +348,15 @@ class Client implements SilkClient {
         return reused;
       }
     }
-    return this.openFresh(model, exclude);
+    return this.openFresh(model, exclude, needs);
   }
 
-  private openFresh(model: string, exclude: readonly string[]): Promise<RequesterSession> {
-    const opening = this.opening.then(() => this.open(model, [...exclude]));
+  private openFresh(
+    model: string,
+    exclude: readonly string[],
+    needs: readonly Need[],
+  ): Promise<RequesterSession> {
+    const opening = this.opening.then(() => this.open(model, [...exclude], needs));
     this.opening = opening.catch(() => undefined);
     this.sessions.set(model, opening);
     opening.catch(() => this.sessions.delete(model));
@@ -351,7 +368,7 @@ class Client implements SilkClient {
    * grant comes before the provider has taken the session, so the server may move it to another
    * provider (or say nobody took it) while we are already connecting: we follow it there.
    */
-  private async open(model: string, exclude: string[]): Promise<RequesterSession> {
+  private async open(model: string, exclude: string[], needs: readonly Need[]): Promise<RequesterSession> {
     let moved: SessionGranted | undefined;
     let refused: UntrustedProviderError | undefined;
     for (let attempt = 0, moves = 0; attempt < 3 && moves <= MAX_MOVES; ) {
@@ -364,13 +381,13 @@ class Client implements SilkClient {
             maxPrice: this.opts.maxPrice,
             sessionKey: this.opts.sessionKey.publicKey,
             exclude,
+            needs: needs.map((n) => n.feature),
             ...(this.opts.trust && { policy: policyHint(this.policy) }),
           }));
       } catch (err) {
         // After refusing what the server offered, "nobody else" is best explained by the refusal.
         if (refused) throw refused;
-        if (err instanceof SignalingError)
-          throw new NoProviderError(err.code, err.message, undefined, { cause: err });
+        if (err instanceof SignalingError) throw noProvider(err.code, err.message, needs, err);
         throw err;
       }
       moved = undefined;
@@ -391,27 +408,48 @@ class Client implements SilkClient {
       // One session per payout address: two would sign rival cumulative receipts on one stream.
       const payoutKey = Address.parse(grant.provider.payout).toRawString();
       const existing = this.byPayout.get(payoutKey);
-      if (existing?.isOpen && existing.prices.has(model)) {
+      if (
+        existing?.isOpen &&
+        existing.prices.has(model) &&
+        !missingNeed(needs, existing.support.get(model))
+      ) {
         this.signaling.endSession(grant.sessionId, "already connected to this provider");
         return existing;
       }
+      let life: SessionLife | undefined;
       try {
-        const peer = await connectPeer({
-          signaling: this.signaling,
-          sessionId: grant.sessionId,
-          role: "requester",
-          iceServers: grant.iceServers as RTCIceServer[],
-          wrtc: this.opts.wrtc,
-          forceRelay: this.opts.forceRelay,
-          directTimeoutMs: this.opts.directTimeoutMs,
-        });
-        const secure = await initiateSession(peer.transport, {
-          sessionId: grant.sessionId,
-          requesterFingerprint: peer.requesterFingerprint,
-          providerFingerprint: peer.providerFingerprint,
-          providerIdentity: decodePublicKey(grant.provider.identityKey),
-          sessionKey: this.opts.sessionKey,
-        });
+        // The one owner of this session's life: each phase below has its deadline there.
+        life = new SessionLife("requester", this.opts.deadlines);
+        life.send({ type: "granted" });
+        let transport: FrameTransport | undefined;
+        life.bind({ close: (ending) => transport?.close(endingError(ending)) });
+        const peer = await life.race(
+          connectPeer({
+            signaling: this.signaling,
+            sessionId: grant.sessionId,
+            role: "requester",
+            iceServers: grant.iceServers as RTCIceServer[],
+            wrtc: this.opts.wrtc,
+            forceRelay: this.opts.forceRelay,
+            directTimeoutMs: this.opts.directTimeoutMs,
+          }),
+          (late) => late.transport.close(),
+        );
+        transport = peer.transport;
+        life.send({ type: "connected" });
+        const secure = await life.race(
+          initiateSession(peer.transport, {
+            sessionId: grant.sessionId,
+            requesterFingerprint: peer.requesterFingerprint,
+            providerFingerprint: peer.providerFingerprint,
+            providerIdentity: decodePublicKey(grant.provider.identityKey),
+            sessionKey: this.opts.sessionKey,
+            timeoutMs: life.deadlines.handshaking,
+          }),
+          (late) => late.close(),
+        );
+        life.send({ type: "secured" });
+        life.bind({ close: (ending) => secure.close(endingError(ending)) });
         secure.onClose(() => this.signaling.endSession(grant.sessionId, "closed"));
         const session = await RequesterSession.open(secure, {
           sessionKey: this.opts.sessionKey,
@@ -421,6 +459,7 @@ class Client implements SilkClient {
           payout: Address.parse(grant.provider.payout),
           maxPrice: this.opts.maxPrice,
           account: this.account,
+          life,
           ...(this.opts.receiptEvery !== undefined && { receiptEvery: this.opts.receiptEvery }),
         });
         this.byPayout.set(payoutKey, session);
@@ -430,6 +469,7 @@ class Client implements SilkClient {
         });
         return session;
       } catch (err) {
+        life?.send({ type: "close" });
         if (err instanceof SessionMovedError) {
           // The server already withdrew that offer and excludes the provider itself.
           this.signaling.forget(grant.sessionId);
@@ -440,7 +480,7 @@ class Client implements SilkClient {
         // Nobody took the session after the server's own failover: say why, as a refused request would.
         if (err instanceof SessionNotTakenError) {
           this.signaling.forget(grant.sessionId);
-          throw new NoProviderError(err.why, err.message);
+          throw noProvider(err.why, err.message, needs);
         }
         this.signaling.endSession(grant.sessionId, "handshake failed");
         // The escrow itself is the problem (unfunded, key not authorised): every provider would say so.
@@ -473,6 +513,8 @@ class Client implements SilkClient {
           created,
           owned_by: "silk",
           providers: m.providers,
+          features: [...(m.features ?? [])],
+          context_window: m.contextWindow ?? null,
           price: cheapest
             ? {
                 prompt_nanoton: (
@@ -489,4 +531,17 @@ class Client implements SilkClient {
       }),
     };
   }
+}
+
+/** A refusal from signaling; one about a feature names the request field that needs it. */
+function noProvider(
+  code: ErrorCode,
+  message: string,
+  needs: readonly Need[],
+  cause?: unknown,
+): NoProviderError {
+  const options = cause === undefined ? undefined : { cause };
+  if (code !== "UNSUPPORTED") return new NoProviderError(code, message, undefined, options);
+  const need = needs.find((n) => message.includes(n.feature)) ?? needs[0];
+  return new NoProviderError(code, need ? `${need.param}: ${message}` : message, need?.param, options);
 }

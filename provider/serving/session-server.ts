@@ -1,4 +1,6 @@
 import type { Address } from "@ton/core";
+import { endingError, SessionEndedError, SessionLife } from "../../peer/session-life";
+import type { Deadlines, Ending } from "../../peer/session-machine";
 import {
   billablePromptTokens,
   type ChatRequest,
@@ -12,9 +14,12 @@ import {
   Ledger,
   type ModelPrice,
   maxPromptTokens,
+  missingNeed,
+  needsOf,
+  offerToWire,
   type ProviderErrorCode,
-  priceToWire,
   type SecureSession,
+  type ServedModel,
   type SessionMessage,
   type SignedReceipt,
   SilkError,
@@ -34,7 +39,8 @@ const CLOSING_MESSAGE = "the escrow started closing: no more is served on it; wh
 
 export interface ServingConfig {
   readonly engine: Engine;
-  readonly prices: ReadonlyMap<string, ModelPrice>;
+  /** What is served, at what price, with which features (requests needing others are refused). */
+  readonly models: readonly ServedModel[];
   readonly network: number;
   readonly payout: Address;
   readonly receipts: HeldReceipts;
@@ -44,6 +50,12 @@ export interface ServingConfig {
   readonly onEvent?: (e: ServingEvent) => void;
   /** Checks the requester's escrow on chain before serving it; without it, anyone is served. */
   readonly gate?: AccountGate;
+  /**
+   * The session's life (peer/session-life.ts), from the runtime that made the channel; without
+   * it the server keeps its own from the account phase on, with `deadlines`.
+   */
+  readonly life?: SessionLife;
+  readonly deadlines?: Partial<Deadlines>;
   /** What each escrow can still pay: nothing is streamed past it. Without it, no limit but the gate's. */
   readonly book?: EscrowBook;
 }
@@ -75,19 +87,50 @@ export class SessionServer {
   private readonly inflight = new Map<string, AbortController>();
   /** Receipts are checked and stored one at a time, so two cannot race past each other. */
   private readonly receiptQueue = new SerialQueue();
+  private readonly served: ReadonlyMap<string, ServedModel>;
+  private readonly prices: ReadonlyMap<string, ModelPrice>;
+
+  private readonly life: SessionLife;
 
   constructor(
     private readonly session: SecureSession,
     private readonly config: ServingConfig,
   ) {
+    this.served = new Map(config.models.map((m) => [m.model, m]));
+    this.prices = new Map(config.models.map((m) => [m.model, m.price]));
+    this.life = config.life ?? new SessionLife("provider", config.deadlines);
+    if (!config.life) {
+      this.life.send({ type: "connected" });
+      this.life.send({ type: "secured" });
+      this.life.bind({ close: (ending) => this.endWith(ending) });
+    }
+    this.life.bind({
+      keepalive: () => {
+        for (const id of this.inflight.keys())
+          void this.session.send({ v: 1, t: "progress", id }).catch(() => undefined);
+      },
+      cancelAnswers: () => {
+        for (const c of this.inflight.values()) c.abort();
+        this.credit?.release();
+      },
+    });
     session.onMessage((m) => {
       this.handle(m).catch((err) => this.fail(err));
     });
-    session.onClose(() => {
-      for (const c of this.inflight.values()) c.abort();
-      this.credit?.release();
+    session.onClose((reason) => {
       this.exposure?.close();
+      this.life.send({ type: "ended", ...(reason && { ending: endingOf(reason) }) });
     });
+  }
+
+  /** Ends the session, telling the requester why first (an id-less error: it fails every request). */
+  endWith(ending: Ending | undefined): void {
+    if (!ending || !this.session.isOpen) return this.session.close();
+    const error = { code: ending.code, message: ending.message };
+    void this.session
+      .send({ v: 1, t: "error", error })
+      .catch(() => undefined)
+      .finally(() => this.session.close(endingError(ending)));
   }
 
   /** The stream (escrow, payout, key epoch) this session's receipts run on, once opened. */
@@ -149,7 +192,7 @@ export class SessionServer {
 
   /** The first receipt sets the base: the requester's cumulative totals with this payout address. */
   private async openAccount(signed: SignedReceipt): Promise<void> {
-    const prices = [...this.config.prices].map(([model, price]) => ({ model, price: priceToWire(price) }));
+    const prices = this.config.models.map(offerToWire);
     try {
       await this.config.gate?.check(signed.receipt, this.session.info.peerKey);
       if (this.config.book) {
@@ -182,6 +225,7 @@ export class SessionServer {
       this.stream = streamId(signed.receipt);
       this.ledger = new Ledger(signed.receipt);
       this.credit = new CreditWindow(signed.receipt, this.config.creditWindowTokens);
+      this.life.send({ type: "account-open" });
     }
     await this.session.send({
       v: 1,
@@ -195,17 +239,25 @@ export class SessionServer {
   private async onRequest(req: ChatRequest): Promise<void> {
     const { ledger, credit } = this;
     if (!ledger || !credit) return this.refuse("NO_ACCOUNT", "send a base receipt before requests", req.id);
-    const price = this.config.prices.get(req.model);
+    const price = this.prices.get(req.model);
     if (!price) return this.refuse("NO_MODEL", `model ${req.model} is not served here`, req.id);
+    const lacking = missingNeed(needsOf(req), this.served.get(req.model));
+    if (lacking)
+      return this.refuse(
+        "UNSUPPORTED",
+        `${lacking.param}: ${req.model} here does not support ${lacking.feature}`,
+        req.id,
+      );
     if (this.inflight.has(req.id) || ledger.has(req.id))
       return this.refuse("DUPLICATE_ID", "request id in use", req.id);
     const exposure = this.exposure;
     // The prompt is billed at the end: what it can cost is counted before the first token.
-    const promptBound = maxPromptTokens(req.messages);
+    const promptBound = maxPromptTokens(req);
     const owedAfter = (completion: number) => ledger.totalsIf(req.id, promptBound, completion).amount;
 
     const abort = new AbortController();
     this.inflight.set(req.id, abort);
+    this.life.send({ type: "answer-start" });
     let release: (() => void) | undefined;
     try {
       release = await this.config.slots.acquire(abort.signal);
@@ -225,11 +277,15 @@ export class SessionServer {
       const result = await this.config.engine.generate(
         req,
         async (chunk) => {
+          // The wait has a deadline (the life's `credit` timer): past it the session ends, which
+          // aborts this generation and frees the engine.
           while (credit.exhausted(ledger.totals()) && !abort.signal.aborted && this.session.isOpen) {
             this.config.onEvent?.({ type: "credit-wait" });
+            this.life.send({ type: "credit-wait" });
             await this.session.send({ v: 1, t: "credit-wait", id: req.id });
             await credit.nextCredit();
           }
+          this.life.send({ type: "credit" });
           if (abort.signal.aborted || !this.session.isOpen) return;
           // Never owed more than the escrow can pay: stop before a chunk that would cross it.
           if (exposure && (exposure.closing || !(await exposure.allows(owedAfter(total + chunk.tokens))))) {
@@ -247,6 +303,8 @@ export class SessionServer {
             t: "tokens",
             id: req.id,
             text: chunk.text,
+            ...(chunk.toolCalls && { tool_calls: [...chunk.toolCalls] }),
+            ...(chunk.logprobs && { logprobs: [...chunk.logprobs] }),
             count: chunk.tokens,
             total,
           });
@@ -254,7 +312,7 @@ export class SessionServer {
         abort.signal,
       );
       // Billing counts what was streamed and the full prompt, bounded by what the requester can check.
-      const prompt = billablePromptTokens(result.promptTokens, req.messages);
+      const prompt = billablePromptTokens(result.promptTokens, req);
       const settled = ledger.finish(req.id, prompt);
       credit.record(ledger.totals());
       exposure?.owe(ledger.totals().amount);
@@ -279,6 +337,7 @@ export class SessionServer {
     } finally {
       release?.();
       this.inflight.delete(req.id);
+      this.life.send({ type: "answer-end" });
     }
   }
 
@@ -306,6 +365,13 @@ export class SessionServer {
 }
 
 /** A request's failure as a code the requester knows: the error's own (queue full, protocol), else ENGINE. */
+/** A session's close reason as the life's ending. */
+function endingOf(reason: Error): Ending {
+  return reason instanceof SessionEndedError
+    ? reason.ending
+    : { code: reason instanceof SilkError ? reason.code : "INTERNAL", message: reason.message.slice(0, 200) };
+}
+
 function codeOf(err: unknown): ProviderErrorCode {
   if (err instanceof SilkError) return err.code;
   if (err instanceof QueueFullError) return err.code;
