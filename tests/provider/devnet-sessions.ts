@@ -125,7 +125,7 @@ export async function openSession(
   ]);
   const server = new SessionServer(providerSide, {
     engine: p.engine,
-    prices: new Map([["test-model", p.price]]),
+    models: [{ model: "test-model", price: p.price }],
     network: NETWORK_ID.devnet,
     payout: p.payout,
     receipts: heldIn(p.store, p.ton.settlement),

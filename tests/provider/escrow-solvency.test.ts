@@ -127,8 +127,8 @@ describe("never owed more than the escrow can pay, on the devnet", () => {
     const available = (await client.getBalance(r.escrow.address)) - EscrowParams.STORAGE_RESERVE;
     const { session } = await openSession(p, r);
     let streamed = 0;
-    const answer = await session.request(ask(2), (_t, n) => {
-      streamed += n;
+    const answer = await session.request(ask(2), (d) => {
+      streamed += d.tokens;
     });
     expect(answer.finishReason).toBe("length");
     expect(answer.completionTokens).toBe(streamed);
@@ -136,7 +136,7 @@ describe("never owed more than the escrow can pay, on the devnet", () => {
     expect(answer.cost).toBeLessThanOrEqual(available);
     // It stopped at the escrow's means, not before: what is left is under one token plus the part
     // of the prompt's bound (reserved before the first token) that the prompt did not use.
-    const unusedPromptBound = BigInt(maxPromptTokens(ask(2).messages) - answer.promptTokens);
+    const unusedPromptBound = BigInt(maxPromptTokens(ask(2)) - answer.promptTokens);
     expect(available - answer.cost).toBeLessThan(PRICE.nanoPerToken * (unusedPromptBound + 1n));
     const id = streamId({
       network: NETWORK_ID.devnet,
@@ -182,7 +182,7 @@ describe("never owed more than the escrow can pay, on the devnet", () => {
     const { session } = await openSession(p, r);
     let closed = false;
     const answer = await session
-      .request(ask(2), (_t) => {
+      .request(ask(2), () => {
         if (!closed) {
           closed = true;
           void r.escrow.sendClose(r.send, toNano("0.05"));
