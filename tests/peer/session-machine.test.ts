@@ -237,7 +237,7 @@ describe("session machine (table)", () => {
     ],
   ];
   it.each(timeouts)(
-    "every waiting state ends at its deadline: %s",
+    "every waiting state ends at its deadline (%s)",
     (_name, side, before, event, code, what) => {
       const next = step(stateAfter(side, [...before]), event);
       expect(next.state.phase).toBe("closed");
