@@ -22,6 +22,14 @@ class ClaimError extends Error {
 /** Sent with a registration: the Registry's minimum plus gas; the entry returns the excess. */
 export const REGISTER_VALUE = RegistryParams.MIN_REGISTER_VALUE + 50_000_000n;
 
+/** The provider's entry as published in the Registry. */
+export interface RegisteredEntry {
+  readonly payout: string;
+  readonly models: string[];
+  readonly stake: bigint;
+  readonly registeredAt: number;
+}
+
 /**
  * The provider page's chain: the network the server names, the wallet (the devnet's dev wallet or
  * TON Connect), registration in the Registry, and settlement through the runtime's `Settlement`
@@ -34,7 +42,7 @@ export class ProviderChain {
   walletAddress = $state<string | undefined>();
   walletBalance = $state<bigint | undefined>();
   /** The entry as published in the Registry, when it matches this identity key. */
-  registered = $state<{ payout: string; models: string[] } | undefined>();
+  registered = $state<RegisteredEntry | undefined>();
   status = $state<SettlementStatus | undefined>();
   busy = $state<string | undefined>();
   problem = $state<string | undefined>();
@@ -204,7 +212,15 @@ export class ProviderChain {
     }
   }
 
-  private async readEntry(): Promise<{ payout: string; models: string[] } | undefined> {
+  /** What the signaling server is told of the entry (requesters read the entry itself on chain). */
+  entryClaim(): { owner: string; stake: bigint; registeredAt: number } | undefined {
+    const r = this.registered;
+    return r && this.wallet
+      ? { owner: this.wallet.address, stake: r.stake, registeredAt: r.registeredAt }
+      : undefined;
+  }
+
+  private async readEntry(): Promise<RegisteredEntry | undefined> {
     const config = this.config;
     if (!config?.registry || !config.entryCode || !this.wallet || !this.client) return undefined;
     const address = ProviderEntryContract.addressFor(
@@ -214,7 +230,12 @@ export class ProviderChain {
     );
     const found = await this.client.open(ProviderEntryContract.createFromAddress(address)).getEntry();
     if (!found || !equalBytes(found.entry.identityKey, this.identity.publicKey)) return undefined;
-    return { payout: found.entry.payout.toRawString(), models: found.entry.models.map((m) => m.modelId) };
+    return {
+      payout: found.entry.payout.toRawString(),
+      models: found.entry.models.map((m) => m.modelId),
+      stake: found.stake,
+      registeredAt: found.registeredAt,
+    };
   }
 
   private fail(message: string): Promise<void> {
