@@ -29,7 +29,7 @@ let browser: Browser;
 
 beforeAll(async () => {
   const dir = await buildPages({ testEngine: true });
-  ({ url, devnet, server } = await startChainServer(dir, 3));
+  ({ url, devnet, server } = await startChainServer(dir, 5));
   browser = await launchChromium();
 }, 180_000);
 afterAll(async () => {
