@@ -57,7 +57,7 @@ describe("the pages, walked by a new user", () => {
 
   it("the provider serves, and its status says it is connected", async () => {
     provider = await openPage(browser, `${url}/provider`, "provider");
-    await serveFromProviderPage(provider);
+    await serveFromProviderPage(provider, { register: true });
     expect(await text(provider, "serving-state")).toMatch(/^Serving test-model: connected to Silk/);
   }, 60_000);
 
