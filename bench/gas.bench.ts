@@ -3,43 +3,17 @@
  * against the baseline of a plain wallet v5 transfer measured in the same run. Fees are exact:
  * they are read from the transactions, not estimated.
  */
-import { type Address, fromNano, internal, SendMode, type Transaction, toNano } from "@ton/core";
-import { mnemonicNew, mnemonicToPrivateKey } from "@ton/crypto";
-import { Blockchain, type SendMessageResult } from "@ton/sandbox";
-import { WalletContractV5R1 } from "@ton/ton";
+import { type Address, fromNano, toNano } from "@ton/core";
+import { Blockchain } from "@ton/sandbox";
 import { compiled } from "../contracts/compile";
 import { EscrowParams } from "../contracts/generated/constants";
 import { Escrow } from "../contracts/wrappers/escrow";
 import { generateKeyPair } from "../protocol/identity";
 import { NETWORK_ID, signReceipt } from "../protocol/receipt";
+import { on, row, walletBaseline } from "./gas-rows";
 import { printTable } from "./table";
 
 const PRICE = 10_000n; // nanoTON per token
-
-function on(r: SendMessageResult, address: Address): Transaction {
-  const tx = r.transactions.find(
-    (t) =>
-      t.inMessage?.info.dest && "equals" in t.inMessage.info.dest && t.inMessage.info.dest.equals(address),
-  );
-  if (!tx) throw new Error("no transaction on the contract");
-  return tx;
-}
-
-function row(op: string, tx: Transaction, note = "") {
-  if (tx.description.type !== "generic" || tx.description.computePhase.type !== "vm")
-    throw new Error("no compute phase");
-  const cp = tx.description.computePhase;
-  if (!cp.success) throw new Error(`${op} failed with exit code ${cp.exitCode}`);
-  const out = tx.outMessages.get(0);
-  const fwd = out?.info.type === "internal" ? out.info.forwardFee : 0n;
-  return {
-    operation: op,
-    gas: Number(cp.gasUsed),
-    "gas fee, TON": fromNano(cp.gasFees),
-    "all fees, TON": fromNano(tx.totalFees.coins + fwd),
-    note,
-  };
-}
 
 export default async function gasBench(): Promise<void> {
   const { code } = await compiled("escrow");
@@ -47,25 +21,7 @@ export default async function gasBench(): Promise<void> {
   const owner = await blockchain.treasury("owner");
   const payer = await blockchain.treasury("payer");
 
-  // Baseline: a wallet v5 sending one transfer.
-  const keys = await mnemonicToPrivateKey(await mnemonicNew());
-  const wallet = blockchain.openContract(
-    WalletContractV5R1.create({ publicKey: keys.publicKey, workchain: 0 }),
-  );
-  await payer.send({ to: wallet.address, value: toNano("10"), init: wallet.init, bounce: false });
-  await wallet.sendTransfer({
-    seqno: 0,
-    secretKey: keys.secretKey,
-    sendMode: SendMode.PAY_GAS_SEPARATELY | SendMode.IGNORE_ERRORS,
-    messages: [internal({ to: payer.address, value: toNano("1"), bounce: false })],
-  });
-  const w5 = await wallet.sendTransfer({
-    seqno: 1,
-    secretKey: keys.secretKey,
-    sendMode: SendMode.PAY_GAS_SEPARATELY | SendMode.IGNORE_ERRORS,
-    messages: [internal({ to: payer.address, value: toNano("1"), bounce: false })],
-  });
-  const rows = [row("wallet v5 transfer (baseline)", on(w5, wallet.address), "external, one message")];
+  const rows = [await walletBaseline(blockchain, payer)];
 
   const escrow = blockchain.openContract(
     Escrow.createFromConfig({ owner: owner.address, network: NETWORK_ID.devnet, closeDelay: 86_400 }, code),

@@ -8,6 +8,8 @@ export abstract class FrameHub {
   private closeHandlers: ((reason?: Error) => void)[] = [];
   private early: Uint8Array[] = [];
   protected closed = false;
+  /** Why it closed, for a send after the close (a moved session must say it moved). */
+  protected closeReason: Error | undefined;
 
   onFrame(handler: (frame: Uint8Array) => void): void {
     this.frameHandlers.push(handler);
@@ -29,6 +31,7 @@ export abstract class FrameHub {
   protected finish(reason: Error | undefined): void {
     if (this.closed) return;
     this.closed = true;
+    this.closeReason = reason;
     const handlers = this.closeHandlers;
     this.closeHandlers = [];
     this.frameHandlers = [];

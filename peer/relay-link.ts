@@ -22,7 +22,8 @@ export class RelayLink extends FrameHub implements FrameTransport {
   }
 
   async send(frame: Uint8Array): Promise<void> {
-    if (this.closed) throw new ChannelClosedError();
+    if (this.closed)
+      throw this.closeReason instanceof ChannelClosedError ? this.closeReason : new ChannelClosedError();
     await this.signaling.sendFrame(this.sessionId, frame);
   }
 

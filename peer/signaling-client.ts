@@ -9,6 +9,7 @@ import {
   type MaxPrice,
   type ModelPrice,
   maxPriceToWire,
+  type PolicyHint,
   parseWith,
   priceToWire,
   SessionEnded,
@@ -38,6 +39,8 @@ export interface ProviderRegistration {
   readonly models: readonly { model: string; price: ModelPrice }[];
   readonly capacity: number;
   readonly device: DeviceFacts;
+  /** The provider's Registry entry: its owner wallet (which requesters check on chain), stake and registration time. */
+  readonly entry?: { readonly owner: string; readonly stake: bigint; readonly registeredAt: number };
 }
 
 export type { DirectorySnapshot, SessionGranted, SessionOffer };
@@ -160,6 +163,7 @@ export class SignalingClient {
       models: reg.models.map((m) => ({ model: m.model, price: priceToWire(m.price) })),
       capacity: reg.capacity,
       device: reg.device,
+      ...(reg.entry && { entry: { ...reg.entry, stake: reg.entry.stake.toString() } }),
     };
     const ack = parseWith(
       RegisterAck,
@@ -198,6 +202,7 @@ export class SignalingClient {
     maxPrice: MaxPrice;
     sessionKey: Uint8Array;
     exclude?: readonly string[];
+    policy?: PolicyHint;
   }): Promise<SessionGranted> {
     const ack = await this.call("session:request", {
       v: 1,
@@ -205,6 +210,13 @@ export class SignalingClient {
       maxPrice: maxPriceToWire(req.maxPrice),
       sessionKey: encodePublicKey(req.sessionKey),
       ...(req.exclude && req.exclude.length > 0 ? { exclude: [...req.exclude] } : {}),
+      ...(req.policy && {
+        policy: {
+          minStake: req.policy.minStake.toString(),
+          minAgeSeconds: req.policy.minAgeSeconds,
+          ...(req.policy.allow && { allow: [...req.policy.allow] }),
+        },
+      }),
     });
     return parseWith(SessionGranted, ack, "session grant");
   }

@@ -1,3 +1,5 @@
+import type { PolicyRefusal } from "./trust-policy";
+
 /**
  * Every way a message, frame, key or receipt can be wrong has its own class, so callers branch on
  * `instanceof` or `code`, never on message text. Messages never contain keys or payloads.
@@ -18,7 +20,11 @@ export type SilkErrorCode =
   | "TIMEOUT"
   | "RECEIPT_BINDING"
   | "RECEIPT_CONFLICT"
-  | "PRICE";
+  | "PRICE"
+  | "UNREGISTERED_PROVIDER"
+  | "REGISTRY_MISMATCH"
+  | "POLICY_REFUSED"
+  | "REGISTRY_UNAVAILABLE";
 
 export class SilkError extends Error {
   readonly code: SilkErrorCode;
@@ -131,6 +137,58 @@ export class ReceiptConflictError extends SilkError {
 export class PriceError extends SilkError {
   constructor(message: string) {
     super("PRICE", message);
+  }
+}
+
+/**
+ * The requester refused a provider the signaling server named, before any signal or prompt went
+ * to it: the Registry does not vouch for it, or the requester's policy does not accept it.
+ * Catch this class for all four; `identityKey` is the provider's public key (hex), never a secret.
+ */
+export class UntrustedProviderError extends SilkError {
+  readonly identityKey: string;
+  constructor(
+    code: "UNREGISTERED_PROVIDER" | "REGISTRY_MISMATCH" | "POLICY_REFUSED" | "REGISTRY_UNAVAILABLE",
+    identityKey: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, options);
+    this.identityKey = identityKey;
+  }
+}
+
+/** No Registry entry publishes this provider (none named, never registered, or removed). */
+export class UnregisteredProviderError extends UntrustedProviderError {
+  constructor(identityKey: string, message = "the provider is not registered in the Registry") {
+    super("UNREGISTERED_PROVIDER", identityKey, message);
+  }
+}
+
+/** The provider's Registry entry names another identity key or payout than the server did. */
+export class RegistryMismatchError extends UntrustedProviderError {
+  readonly field: "identity key" | "payout";
+  constructor(identityKey: string, field: "identity key" | "payout") {
+    super("REGISTRY_MISMATCH", identityKey, `the Registry entry names another ${field} than the server did`);
+    this.field = field;
+  }
+}
+
+/** Registered as named, but outside the requester's policy (block-list, allow-list, stake, age). */
+export class PolicyRefusedError extends UntrustedProviderError {
+  readonly reason: PolicyRefusal;
+  constructor(identityKey: string, reason: PolicyRefusal, message: string) {
+    super("POLICY_REFUSED", identityKey, message);
+    this.reason = reason;
+  }
+}
+
+/** The Registry could not be read, so the provider could not be checked (and is not trusted). */
+export class RegistryUnavailableError extends UntrustedProviderError {
+  constructor(identityKey: string, cause: unknown) {
+    super("REGISTRY_UNAVAILABLE", identityKey, "the TON Registry could not be read to check the provider", {
+      cause,
+    });
   }
 }
 

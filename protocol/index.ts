@@ -16,3 +16,4 @@ export * from "./session/fingerprint";
 export * from "./session/handshake";
 export * from "./session/secure-session";
 export * from "./session/transport";
+export * from "./trust-policy";

@@ -1,6 +1,6 @@
 import { Address } from "@ton/core";
 import { connectPeer } from "../peer/connect-peer";
-import { type SessionOffer, SignalingClient } from "../peer/signaling-client";
+import { type ProviderRegistration, type SessionOffer, SignalingClient } from "../peer/signaling-client";
 import type { Wrtc } from "../peer/webrtc-link";
 import {
   acceptSession,
@@ -30,6 +30,8 @@ export interface ProviderRuntimeOptions {
   readonly models: readonly { model: string; price: ModelPrice }[];
   /** TON address that receipts are bound to and claims pay. */
   readonly payout: string;
+  /** The provider's Registry entry, as told to the server (requesters check it on chain). */
+  readonly entry?: ProviderRegistration["entry"];
   readonly network?: number;
   readonly capacity?: number;
   readonly maxWaiting?: number;
@@ -82,7 +84,14 @@ export class ProviderRuntime {
     runtime.stopSweep = opts.settlement?.sweepEvery(opts.sweepMs ?? 5 * 60_000);
     const device = await opts.engine.device();
     await signaling.register(
-      { identity: opts.identity, payout: opts.payout, models: opts.models, capacity, device },
+      {
+        identity: opts.identity,
+        payout: opts.payout,
+        models: opts.models,
+        capacity,
+        device,
+        ...(opts.entry && { entry: opts.entry }),
+      },
       () => runtime.slots.load,
     );
     return runtime;

@@ -1,5 +1,12 @@
 import * as v from "valibot";
-import { type ModelPrice, OfferReply, PROTOCOL_VERSION, priceToWire, type SessionRequest } from "../protocol";
+import {
+  fitsHint,
+  type ModelPrice,
+  OfferReply,
+  PROTOCOL_VERSION,
+  priceToWire,
+  type SessionRequest,
+} from "../protocol";
 import type { ServerContext, SilkSocket } from "./context";
 import { sessionRoom } from "./context";
 import { SignalingError } from "./errors";
@@ -21,6 +28,7 @@ import { endSession, newSessionId } from "./sessions";
 export async function pair(ctx: ServerContext, socket: SilkSocket, req: SessionRequest): Promise<AckThen> {
   const started = performance.now();
   const attempt: Attempt = { exclude: new Set(req.exclude ?? []), offers: 0, unanswered: 0, rounds: 0 };
+  if (req.policy) for (const key of await unfitting(ctx, req)) attempt.exclude.add(key);
   const placed = await place(ctx, socket, req, attempt);
   if (placed instanceof SignalingError) throw placed;
   ctx.metrics.pairingSeconds.observe((performance.now() - started) / 1000);
@@ -32,6 +40,28 @@ export async function pair(ctx: ServerContext, socket: SilkSocket, req: SessionR
       ctx.log.error({ err: errorSummary(err) }, "pairing follow-up failed"),
     );
   });
+}
+
+/**
+ * Providers of the model whose declared Registry standing does not fit the requester's policy:
+ * skipped like excluded ones. What they declared is only a hint; the requester checks on chain.
+ */
+async function unfitting(ctx: ServerContext, req: SessionRequest): Promise<string[]> {
+  const hint = req.policy;
+  if (!hint) return [];
+  const now = Math.floor(Date.now() / 1000);
+  const all = await ctx.directory.providersFor(req.model);
+  return all
+    .filter(
+      (p) =>
+        !p.entry ||
+        !fitsHint(
+          { identityKey: p.identityKey, stake: p.entry.stake, registeredAt: p.entry.registeredAt },
+          hint,
+          now,
+        ),
+    )
+    .map((p) => p.identityKey);
 }
 
 interface Attempt {
@@ -154,6 +184,7 @@ function granted(ctx: ServerContext, placed: Placed) {
       identityKey: provider.identityKey,
       payout: provider.payout,
       price: wirePrice(placed.chosen.price),
+      ...(provider.entry && { owner: provider.entry.owner }),
     },
     iceServers: ctx.config.iceServers,
   };

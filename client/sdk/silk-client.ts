@@ -1,4 +1,5 @@
 import { Address } from "@ton/core";
+import type { RegistryReader } from "../../contracts/wrappers/registry-reader";
 import { connectPeer } from "../../peer/connect-peer";
 import {
   type SessionGranted,
@@ -15,7 +16,13 @@ import {
   type KeyPair,
   type MaxPrice,
   NETWORK_ID,
+  type NetworkName,
+  type ProviderStanding,
+  policyFor,
+  policyHint,
   priceFits,
+  type TrustPolicy,
+  UntrustedProviderError,
 } from "../../protocol";
 import { completionFromResult, streamChunks } from "./completion-stream";
 import { NoProviderError, ProviderError, ProviderLostError } from "./errors";
@@ -26,6 +33,7 @@ import type {
   ModelEntry,
 } from "./openai-shapes";
 import { MemoryPaymentAccount, type PaymentAccount } from "./payment-account";
+import { checkProvider } from "./provider-trust";
 import { RequesterSession, type RequestInput, type RequestResult } from "./requester-session";
 
 /**
@@ -55,6 +63,16 @@ export interface ConnectOptions {
   readonly idleCloseMs?: number;
   /** Told when an answer moves to another provider (a page can say "failover in progress"). */
   readonly onFailover?: (e: { model: string; failovers: number }) => void;
+  /**
+   * Checks every provider the signaling server names (grant or `session:moved`) before anything
+   * is sent to it: its Registry entry, read on chain through `registry`, must publish that identity
+   * key and payout, and it must meet `policy` (defaults per network: `DEFAULT_POLICIES`). A provider
+   * that fails is refused with an `UntrustedProviderError` and never hears from us. Without it the
+   * SDK believes the server about who a provider is: only for tests and servers you run yourself.
+   */
+  readonly trust?: { readonly registry: RegistryReader; readonly policy?: Partial<TrustPolicy> };
+  /** Told who answered: each provider a session opens with, as its Registry entry describes it. */
+  readonly onProvider?: (p: ProviderStanding & { readonly model: string }) => void;
 }
 
 export interface SilkClient {
@@ -105,6 +123,7 @@ class Client implements SilkClient {
   private opening: Promise<unknown> = Promise.resolve();
   private readonly account: PaymentAccount;
   private readonly interrupts = new Set<AbortController>();
+  private readonly policy: TrustPolicy;
   readonly chat: SilkClient["chat"];
   readonly models: SilkClient["models"];
 
@@ -113,6 +132,10 @@ class Client implements SilkClient {
     private readonly opts: ConnectOptions,
   ) {
     this.account = opts.account ?? new MemoryPaymentAccount();
+    const network = (Object.keys(NETWORK_ID) as NetworkName[]).find(
+      (n) => NETWORK_ID[n] === (opts.network ?? NETWORK_ID.devnet),
+    );
+    this.policy = policyFor(network ?? "mainnet", opts.trust?.policy);
     this.chat = {
       completions: {
         create: ((params: ChatCompletionCreateParams) =>
@@ -279,6 +302,7 @@ class Client implements SilkClient {
    */
   private async open(model: string, exclude: string[]): Promise<RequesterSession> {
     let moved: SessionGranted | undefined;
+    let refused: UntrustedProviderError | undefined;
     for (let attempt = 0, moves = 0; attempt < 3 && moves <= MAX_MOVES; ) {
       let grant: SessionGranted;
       try {
@@ -289,12 +313,29 @@ class Client implements SilkClient {
             maxPrice: this.opts.maxPrice,
             sessionKey: this.opts.sessionKey.publicKey,
             exclude,
+            ...(this.opts.trust && { policy: policyHint(this.policy) }),
           }));
       } catch (err) {
+        // After refusing what the server offered, "nobody else" is best explained by the refusal.
+        if (refused) throw refused;
         if (err instanceof SignalingError) throw new NoProviderError(err.code, err.message);
         throw err;
       }
       moved = undefined;
+      // Before anything goes to the provider, not even a signal: the Registry and our policy decide.
+      let standing: ProviderStanding | undefined;
+      if (this.opts.trust) {
+        try {
+          standing = await checkProvider(grant.provider, this.opts.trust.registry, this.policy);
+        } catch (err) {
+          if (!(err instanceof UntrustedProviderError)) throw err;
+          this.signaling.endSession(grant.sessionId, `provider refused: ${err.code}`);
+          exclude.push(grant.provider.identityKey);
+          refused = err;
+          attempt++;
+          continue;
+        }
+      }
       // One session per payout address: two would sign rival cumulative receipts on one stream.
       const payoutKey = Address.parse(grant.provider.payout).toRawString();
       const existing = this.byPayout.get(payoutKey);
@@ -331,6 +372,7 @@ class Client implements SilkClient {
           ...(this.opts.receiptEvery !== undefined && { receiptEvery: this.opts.receiptEvery }),
         });
         this.byPayout.set(payoutKey, session);
+        if (standing) this.opts.onProvider?.({ ...standing, model });
         secure.onClose(() => {
           if (this.byPayout.get(payoutKey) === session) this.byPayout.delete(payoutKey);
         });
@@ -355,7 +397,7 @@ class Client implements SilkClient {
         attempt++;
       }
     }
-    throw new NoProviderError("NO_ANSWER", "no provider completed the handshake");
+    throw refused ?? new NoProviderError("NO_ANSWER", "no provider completed the handshake");
   }
 
   private async listModels(): Promise<{ object: "list"; data: ModelEntry[] }> {

@@ -48,6 +48,8 @@ export const RegistryError = {
   BadIdentityKey: 305,
   NotEnoughValue: 306,
   NotRegistered: 307,
+  StakeLocked: 308,
+  NoStake: 309,
   UnknownOp: 65535,
 } as const;
 
@@ -57,6 +59,8 @@ export const RegistryOp = {
   UpdateEntry: 0x52470003,
   RemoveEntry: 0x52470004,
   Excesses: 0x52470005,
+  AddStake: 0x52470006,
+  WithdrawStake: 0x52470007,
 } as const;
 
 export const RegistryParams = {
@@ -65,4 +69,6 @@ export const RegistryParams = {
   MAX_MULTIPLIER_BPS: 1000000n,
   MIN_REGISTER_VALUE: 50000000n,
   ENTRY_RESERVE: 20000000n,
+  STAKE_FEE: 10000000n,
+  UNLOCK_DELAY: 1209600n,
 } as const;

@@ -99,7 +99,29 @@ export const registryBodies = {
       .storeUint(RegistryOp.RemoveEntry, 32)
       .storeUint(queryId ?? 0, 64)
       .endCell(),
+  /** add_stake#52470006 query_id:uint64 amount:Coins: send `amount` + STAKE_FEE with it. */
+  addStake: (amount: bigint, queryId?: bigint | number): Cell =>
+    beginCell()
+      .storeUint(RegistryOp.AddStake, 32)
+      .storeUint(queryId ?? 0, 64)
+      .storeCoins(amount)
+      .endCell(),
+  withdrawStake: (queryId?: bigint | number): Cell =>
+    beginCell()
+      .storeUint(RegistryOp.WithdrawStake, 32)
+      .storeUint(queryId ?? 0, 64)
+      .endCell(),
 };
+
+/** What a requester checks about a provider besides its entry: age and stake. */
+export interface EntryStanding {
+  /** Unix time the current identity key was registered; 0 when not registered. */
+  readonly registeredAt: number;
+  /** nanoTON locked in the entry. */
+  readonly stake: bigint;
+  /** Unix time the stake may be withdrawn after leaving; 0 while registered. */
+  readonly unlockAt: number;
+}
 
 /** registry_storage$_ entry_code:^Cell registered:uint64 = RegistryStorage; */
 export function storeRegistryInit(entryCode: Cell): (b: Builder) => void {
@@ -108,10 +130,18 @@ export function storeRegistryInit(entryCode: Cell): (b: Builder) => void {
   };
 }
 
-/** entry_storage$_ registry:MsgAddressInt owner:MsgAddressInt entry:(Maybe ^ProviderEntry) = EntryStorage; */
+/**
+ * entry_storage$_ registry:MsgAddressInt owner:MsgAddressInt registered_at:uint32 stake:Coins
+ *   unlock_at:uint32 entry:(Maybe ^ProviderEntry) = EntryStorage;   (initial data: all zero, no entry)
+ */
 export function storeEntryInit(registry: Address, owner: Address): (b: Builder) => void {
   return (b) => {
-    b.storeAddress(registry).storeAddress(owner).storeMaybeRef(null);
+    b.storeAddress(registry)
+      .storeAddress(owner)
+      .storeUint(0, 32)
+      .storeCoins(0n)
+      .storeUint(0, 32)
+      .storeMaybeRef(null);
   };
 }
 
@@ -199,18 +229,61 @@ export class ProviderEntryContract implements Contract {
     });
   }
 
-  /** The published entry, or undefined when none is (never registered, or removed). */
+  async sendAddStake(
+    provider: ContractProvider,
+    via: Sender,
+    opts: { amount: bigint; value: bigint; queryId?: bigint | number },
+  ): Promise<void> {
+    await provider.internal(via, {
+      value: opts.value,
+      sendMode: SendMode.PAY_GAS_SEPARATELY,
+      body: registryBodies.addStake(opts.amount, opts.queryId),
+    });
+  }
+
+  async sendWithdrawStake(
+    provider: ContractProvider,
+    via: Sender,
+    opts: { value: bigint; queryId?: bigint | number },
+  ): Promise<void> {
+    await provider.internal(via, {
+      value: opts.value,
+      sendMode: SendMode.PAY_GAS_SEPARATELY,
+      body: registryBodies.withdrawStake(opts.queryId),
+    });
+  }
+
+  /**
+   * The published entry with its age and stake (one getter call), or undefined when none is
+   * published (never registered, removed, or a stake left unlocking).
+   */
   async getEntry(
     provider: ContractProvider,
-  ): Promise<{ owner: Address; registry: Address; entry: ProviderEntry } | undefined> {
+  ): Promise<({ owner: Address; registry: Address; entry: ProviderEntry } & EntryStanding) | undefined> {
     const state = await provider.getState();
     if (state.state.type !== "active") return undefined;
     const { stack } = await provider.get("get_entry", []);
     const registry = stack.readAddress();
     const owner = stack.readAddress();
     const cell = stack.readCellOpt();
+    const registeredAt = stack.readNumber();
+    const stake = stack.readBigNumber();
+    const unlockAt = stack.readNumber();
     if (!cell) return undefined;
-    return { registry, owner, entry: loadProviderEntry(cell.beginParse()) };
+    return { registry, owner, entry: loadProviderEntry(cell.beginParse()), registeredAt, stake, unlockAt };
+  }
+
+  /** The stake and when it unlocks (0 while registered); zero for an account that does not exist. */
+  async getStake(provider: ContractProvider): Promise<{ stake: bigint; unlockAt: number }> {
+    const state = await provider.getState();
+    if (state.state.type !== "active") return { stake: 0n, unlockAt: 0 };
+    const { stack } = await provider.get("get_stake", []);
+    return { stake: stack.readBigNumber(), unlockAt: stack.readNumber() };
+  }
+
+  async getRegisteredAt(provider: ContractProvider): Promise<number> {
+    const { stack } = await provider.get("get_registered_at", []);
+    return stack.readNumber();
   }
 
   async getModelPrice(provider: ContractProvider, modelId: string): Promise<ModelPrice | undefined> {

@@ -12,6 +12,7 @@ import {
   MaxPriceSchema,
   ModelId,
   ModelPriceSchema,
+  Nano,
   TonAddressText,
   Version,
 } from "./common";
@@ -30,6 +31,24 @@ export const DeviceFacts = v.object({
 
 export const ModelOffer = v.object({ model: ModelId, price: ModelPriceSchema });
 
+/**
+ * What a provider says of its Registry entry: the wallet that owns it (the requester computes the
+ * entry's address from it and reads the entry on chain) and, as hints for the server's filter,
+ * its stake and when it registered. Signed with the rest of the registration.
+ */
+export const RegistryEntryClaim = v.object({
+  owner: TonAddressText,
+  stake: Nano,
+  registeredAt: Count,
+});
+
+/** The public part of a requester's trust policy (protocol/trust-policy.ts): the server offers only providers that fit. */
+export const PolicyHintSchema = v.object({
+  minStake: Nano,
+  minAgeSeconds: Count,
+  allow: v.optional(v.pipe(v.array(Hex32), v.maxLength(64))),
+});
+
 /** Ask for a challenge to sign. */
 export const ProviderChallengeRequest = v.object({ v: Version });
 
@@ -46,6 +65,7 @@ export const ProviderRegister = v.object({
   models: v.pipe(v.array(ModelOffer), v.minLength(1), v.maxLength(MAX_MODELS_PER_PROVIDER)),
   capacity: v.pipe(Count, v.minValue(1), v.maxValue(64)),
   device: DeviceFacts,
+  entry: v.optional(RegistryEntryClaim),
 });
 
 export const ProviderHeartbeat = v.object({ v: Version, load: v.pipe(Count, v.maxValue(64)) });
@@ -57,6 +77,7 @@ export const SessionRequest = v.object({
   sessionKey: Hex32,
   /** Providers to avoid (after a failure with them), by identity key. */
   exclude: v.optional(v.pipe(v.array(Hex32), v.maxLength(16))),
+  policy: v.optional(PolicyHintSchema),
 });
 
 /** simple-peer signal data: an SDP offer/answer or an ICE candidate, opaque to the server but bounded. */
@@ -137,7 +158,13 @@ export const SessionOffer = v.object({
 export const SessionGranted = v.object({
   ok: v.literal(true),
   sessionId: Id,
-  provider: v.object({ identityKey: Hex32, payout: TonAddressText, price: ModelPriceSchema }),
+  /** `owner`: the wallet owning the provider's Registry entry, which the requester checks on chain. */
+  provider: v.object({
+    identityKey: Hex32,
+    payout: TonAddressText,
+    price: ModelPriceSchema,
+    owner: v.optional(TonAddressText),
+  }),
   iceServers: v.pipe(v.array(IceServer), v.maxLength(16)),
 });
 
@@ -202,6 +229,7 @@ export function registrationClaims(r: {
   models: readonly unknown[];
   capacity: number;
   device: unknown;
+  entry?: unknown;
 }): unknown {
   return {
     identityKey: r.identityKey,
@@ -209,6 +237,7 @@ export function registrationClaims(r: {
     models: r.models,
     capacity: r.capacity,
     device: r.device,
+    ...(r.entry !== undefined && { entry: r.entry }),
   };
 }
 
@@ -241,3 +270,4 @@ export type SessionOffer = v.InferOutput<typeof SessionOffer>;
 export type SessionGranted = v.InferOutput<typeof SessionGranted>;
 export type SessionEnded = v.InferOutput<typeof SessionEnded>;
 export type SessionMoved = v.InferOutput<typeof SessionMoved>;
+export type RegistryEntryClaim = v.InferOutput<typeof RegistryEntryClaim>;

@@ -1,5 +1,8 @@
 import { dirname, join } from "node:path";
 import wrtc from "@roamhq/wrtc";
+import { Address } from "@ton/core";
+import { TonClient } from "@ton/ton";
+import { tonRegistryReader } from "../../contracts/wrappers/registry-reader";
 import { loadOrCreateKey } from "../../peer/key-file";
 import { encodePublicKey, NETWORK_ID } from "../../protocol";
 import { HttpEngine } from "../engines/http-engine";
@@ -44,12 +47,14 @@ export async function startHeadlessProvider(
       })
     : undefined;
   const settlement = ton?.settlement;
+  const entry = await ownEntry(o);
   const runtime = await ProviderRuntime.start({
     signalingUrl: o.signalingUrl,
     identity: key,
     engine,
     models: [{ model: o.model, price: o.price }],
     payout: o.payout,
+    entry,
     network: NETWORK_ID[o.network],
     capacity: o.capacity,
     receipts,
@@ -63,4 +68,18 @@ export async function startHeadlessProvider(
     receipts,
     ...(settlement ? { settlement } : {}),
   };
+}
+
+/**
+ * What the server is told of this provider's Registry entry: the owner, and the stake and
+ * registration time read from the chain when it can be read (hints for the server's filter;
+ * requesters read the entry themselves).
+ */
+async function ownEntry(o: HeadlessOptions): Promise<{ owner: string; stake: bigint; registeredAt: number }> {
+  const owner = o.owner ?? o.payout;
+  const none = { owner, stake: 0n, registeredAt: 0 };
+  if (!o.tonEndpoint || !o.registry) return none;
+  const client = new TonClient({ endpoint: o.tonEndpoint, ...(o.tonApiKey ? { apiKey: o.tonApiKey } : {}) });
+  const record = await tonRegistryReader(client, Address.parse(o.registry)).read(Address.parse(owner));
+  return record ? { owner, stake: record.stake, registeredAt: record.registeredAt } : none;
 }

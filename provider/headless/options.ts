@@ -21,6 +21,10 @@ export interface HeadlessOptions {
   /** TonClient endpoint to settle on; without it receipts are only kept. */
   readonly tonEndpoint?: string;
   readonly tonApiKey?: string;
+  /** The wallet that registered this provider in the Registry (requesters check its entry). */
+  readonly owner?: string;
+  /** The Registry's address: with `tonEndpoint`, the stake and registration time are read from the entry. */
+  readonly registry?: string;
 }
 
 export const HEADLESS_USAGE = `Usage: npm run provider -- --backend URL --model NAME --price NANOTON --payout ADDRESS [options]
@@ -39,6 +43,10 @@ export const HEADLESS_USAGE = `Usage: npm run provider -- --backend URL --model 
   --receipts-file PATH   receipts log, fsynced per receipt (.silk/provider-receipts.log)  (SILK_RECEIPTS_FILE)
   --ton-endpoint URL     claim on this chain (TonClient JSON-RPC, e.g. the devnet's
                          http://127.0.0.1:8081/jsonRPC); without it receipts are only kept  (SILK_TON_ENDPOINT)
+  --owner ADDRESS        wallet that registered this provider in the Registry, which
+                         requesters check (default: --payout)                    (SILK_OWNER)
+  --registry ADDRESS     the Registry: with --ton-endpoint, the entry's stake and
+                         registration time are read and told to the server         (SILK_REGISTRY)
   Backend API key: SILK_BACKEND_API_KEY; toncenter API key: SILK_TON_API_KEY (environment only,
   so they stay out of shell history).`;
 
@@ -63,6 +71,8 @@ export function parseHeadlessOptions(argv: string[], env: NodeJS.ProcessEnv): He
       "key-file": { type: "string" },
       "receipts-file": { type: "string" },
       "ton-endpoint": { type: "string" },
+      owner: { type: "string" },
+      registry: { type: "string" },
     },
     strict: true,
   });
@@ -115,6 +125,18 @@ export function parseHeadlessOptions(argv: string[], env: NodeJS.ProcessEnv): He
   } catch {
     throw new OptionsError(`--payout ${payout} is not a TON address`);
   }
+  const owner = opt("owner", "SILK_OWNER", payout);
+  const registry = values.registry ?? env.SILK_REGISTRY;
+  for (const [flag, text] of [
+    ["--owner", owner],
+    ["--registry", registry],
+  ] as const) {
+    try {
+      if (text !== undefined) Address.parse(text);
+    } catch {
+      throw new OptionsError(`${flag} ${text} is not a TON address`);
+    }
+  }
   const network = opt("network", "SILK_NETWORK", "devnet");
   if (!(network in NETWORK_ID)) throw new OptionsError("--network must be devnet, testnet or mainnet");
   const apiKey = env.SILK_BACKEND_API_KEY;
@@ -140,5 +162,7 @@ export function parseHeadlessOptions(argv: string[], env: NodeJS.ProcessEnv): He
     ...(apiKey ? { apiKey } : {}),
     ...(tonEndpoint ? { tonEndpoint } : {}),
     ...(env.SILK_TON_API_KEY ? { tonApiKey: env.SILK_TON_API_KEY } : {}),
+    owner,
+    ...(registry ? { registry } : {}),
   };
 }

@@ -1,4 +1,4 @@
-import type { DeviceFacts, MaxPrice, ModelPrice } from "../../protocol";
+import type { DeviceFacts, MaxPrice, ModelPrice, RegistryEntryClaim } from "../../protocol";
 
 /**
  * The provider directory: who is registered, what they serve at what price, how loaded they are,
@@ -21,6 +21,8 @@ export interface ProviderRecord {
   readonly capacity: number;
   readonly device: DeviceFacts;
   readonly registeredAt: number;
+  /** The provider's word on its Registry entry (owner, stake, on-chain registration time), if it gave one. */
+  readonly entry?: RegistryEntryClaim;
 }
 
 /** A record with its live counters. Returned as a view: read it, do not keep it. */

@@ -33,6 +33,7 @@ export class MemoryDirectory implements ProviderDirectory {
       capacity: record.capacity,
       device: record.device,
       registeredAt: record.registeredAt,
+      entry: record.entry,
       load: 0,
       active: 0,
       failures: 0,

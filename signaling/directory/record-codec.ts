@@ -1,4 +1,4 @@
-import type { DeviceFacts } from "../../protocol";
+import type { DeviceFacts, RegistryEntryClaim } from "../../protocol";
 import type { ModelListing, ProviderRecord, ProviderState } from "./directory";
 
 /** Provider entries as flat string fields (Redis hashes); prices keep their exact bigint value. */
@@ -49,6 +49,9 @@ export function recordToFields(r: ProviderRecord): Record<string, string> {
     capacity: String(r.capacity),
     device: JSON.stringify(r.device),
     registeredAt: String(r.registeredAt),
+    ...(r.entry && {
+      entry: JSON.stringify({ ...r.entry, stake: r.entry.stake.toString() }),
+    }),
   };
 }
 
@@ -69,6 +72,7 @@ export function stateFromFields(f: Record<string, string>): ProviderState | unde
       capacity: Number(f.capacity),
       device: JSON.parse(f.device ?? "{}") as DeviceFacts,
       registeredAt: Number(f.registeredAt ?? 0),
+      ...(f.entry && { entry: entryFromField(f.entry) }),
       load: Number(f.load ?? 0),
       active: Number(f.active ?? 0),
       failures: Number(f.failures ?? 0),
@@ -79,4 +83,9 @@ export function stateFromFields(f: Record<string, string>): ProviderState | unde
   } catch {
     return undefined;
   }
+}
+
+function entryFromField(text: string): RegistryEntryClaim {
+  const e = JSON.parse(text) as { owner: string; stake: string; registeredAt: number };
+  return { owner: e.owner, stake: BigInt(e.stake), registeredAt: e.registeredAt };
 }

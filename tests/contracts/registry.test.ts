@@ -1,59 +1,31 @@
 import { type Address, beginCell, Dictionary, toNano } from "@ton/core";
-import {
-  Blockchain,
-  type BlockchainSnapshot,
-  type SandboxContract,
-  type TreasuryContract,
-} from "@ton/sandbox";
+import type { BlockchainSnapshot } from "@ton/sandbox";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { compiled } from "../../contracts/compile";
 import { RegistryError, RegistryOp, RegistryParams } from "../../contracts/generated/constants";
-import {
-  modelHash,
-  type ProviderEntry,
-  ProviderEntryContract,
-  Registry,
-} from "../../contracts/wrappers/registry";
+import { modelHash, ProviderEntryContract, storeEntryInit } from "../../contracts/wrappers/registry";
 import { generateKeyPair } from "../../protocol/identity";
 import { flatPrice } from "../../protocol/pricing";
 import { expectExit, expectSuccess, firstOutValue, txOn } from "./helpers";
+import { entry, type RegistryFixture, registryFixture } from "./registry-fixture";
 
-let blockchain: Blockchain;
-let registry: SandboxContract<Registry>;
-let alice: SandboxContract<TreasuryContract>;
-let mallory: SandboxContract<TreasuryContract>;
-let entryCode: import("@ton/core").Cell;
+let f: RegistryFixture;
 let start: BlockchainSnapshot;
-
-const entry = (
-  payout: Address,
-  models = [{ modelId: "Llama-3.2-1B-Instruct-q4f16_1-MLC", price: flatPrice(2000n) }],
-): ProviderEntry => ({
-  identityKey: generateKeyPair().publicKey,
-  payout,
-  models,
-});
+let blockchain: RegistryFixture["blockchain"];
+let registry: RegistryFixture["registry"];
+let alice: RegistryFixture["alice"];
+let mallory: RegistryFixture["mallory"];
+let entryCode: RegistryFixture["entryCode"];
 
 beforeAll(async () => {
-  entryCode = (await compiled("providerEntry")).code;
-  const code = (await compiled("registry")).code;
-  blockchain = await Blockchain.create();
-  alice = await blockchain.treasury("alice");
-  mallory = await blockchain.treasury("mallory");
-  registry = blockchain.openContract(Registry.createFromConfig({ entryCode }, code));
-  await registry.sendDeploy(alice.getSender(), toNano("0.05"));
+  f = await registryFixture();
+  ({ blockchain, registry, alice, mallory, entryCode } = f);
   start = blockchain.snapshot();
 });
 beforeEach(async () => {
   await blockchain.loadFrom(start);
 });
 
-const entryOf = (owner: Address) =>
-  blockchain.openContract(
-    ProviderEntryContract.createFromAddress(
-      ProviderEntryContract.addressFor(entryCode, registry.address, owner),
-    ),
-  );
+const entryOf = (owner: Address) => f.entryOf(owner);
 
 describe("Registry", () => {
   it("a registration deploys the owner's entry, with every field readable, and returns the excess", async () => {
@@ -171,11 +143,7 @@ describe("Registry", () => {
   it("an entry takes its first data only from the registry", async () => {
     // Anyone may deploy the empty entry (its address is public), but cannot fill it.
     const target = entryOf(alice.address);
-    const data = beginCell()
-      .storeAddress(registry.address)
-      .storeAddress(alice.address)
-      .storeMaybeRef(null)
-      .endCell();
+    const data = beginCell().store(storeEntryInit(registry.address, alice.address)).endCell();
     const init = beginCell()
       .storeBuffer(Buffer.from(generateKeyPair().publicKey))
       .storeAddress(mallory.address)

@@ -39,6 +39,17 @@ export function directorySuite(name: string, make: () => Promise<ProviderDirecto
       expect((await dir.all()).length).toBe(2);
     });
 
+    it("keeps what a provider declared of its Registry entry, stake as an exact bigint", async () => {
+      const entry = { owner: PAYOUT, stake: 10n ** 18n + 7n, registeredAt: 1_700_000_000 };
+      await dir.register({ ...rec("a", "s1"), entry }, 1);
+      await dir.register(rec("b", "s2"), 1);
+      const [a, b] = [...(await dir.providersFor("m1"))].sort((x, y) =>
+        x.identityKey.localeCompare(y.identityKey),
+      );
+      expect(a!.entry).toEqual(entry);
+      expect(b!.entry).toBeUndefined();
+    });
+
     it("replaces an entry on re-registration: new socket, new models, counters reset", async () => {
       await dir.register(rec("a", "s1", ["m1"]), 1);
       expect(await dir.reserve("a", "s1", 2)).toBe(true);

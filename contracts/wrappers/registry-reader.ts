@@ -1,0 +1,86 @@
+import { Address } from "@ton/core";
+import type { TonClient } from "@ton/ton";
+import { ProviderEntryContract, Registry } from "./registry";
+
+/** A provider's Registry entry as read on chain. */
+export interface RegistryRecord {
+  readonly identityKey: Uint8Array;
+  readonly payout: Address;
+  readonly stake: bigint;
+  readonly registeredAt: number;
+}
+
+/** Reads providers' Registry entries by the wallet that owns them; undefined when none is published. */
+export interface RegistryReader {
+  read(owner: Address): Promise<RegistryRecord | undefined>;
+}
+
+export interface TonRegistryReaderOptions {
+  /** How long an entry read stays good (default 30 s): long enough for a burst of sessions, short enough to see a removal soon. */
+  readonly ttlMs?: number;
+  readonly now?: () => number;
+}
+
+/**
+ * The Registry read through a network's TON client (`TonClient` against toncenter's API, or the
+ * devnet's). The entry's address comes from the Registry's own getter, so an entry at it was
+ * deployed by this Registry with the code it knows: nobody can place a look-alike there. That
+ * address never changes (cached for good); the entry itself is cached for `ttlMs`. A failed read
+ * is not cached.
+ */
+export function tonRegistryReader(
+  client: Pick<TonClient, "open">,
+  registry: Address,
+  opts: TonRegistryReaderOptions = {},
+): RegistryReader {
+  const ttlMs = opts.ttlMs ?? 30_000;
+  const now = opts.now ?? Date.now;
+  const reg = client.open(Registry.createFromAddress(registry));
+  const addresses = new Map<string, Promise<Address>>();
+  const entries = new Map<
+    string,
+    { readonly until: number; readonly read: Promise<RegistryRecord | undefined> }
+  >();
+
+  const entryAddress = (owner: Address): Promise<Address> => {
+    const key = owner.toRawString();
+    let found = addresses.get(key);
+    if (!found) {
+      found = reg.getEntryAddress(owner);
+      addresses.set(key, found);
+      found.catch(() => addresses.delete(key));
+    }
+    return found;
+  };
+
+  return {
+    read(owner) {
+      const key = owner.toRawString();
+      const cached = entries.get(key);
+      if (cached && cached.until > now()) return cached.read;
+      const read = entryAddress(owner).then(async (address) => {
+        const got = await client.open(ProviderEntryContract.createFromAddress(address)).getEntry();
+        if (!got?.registry.equals(registry) || !got.owner.equals(owner)) return undefined;
+        return {
+          identityKey: got.entry.identityKey,
+          payout: got.entry.payout,
+          stake: got.stake,
+          registeredAt: got.registeredAt,
+        };
+      });
+      entries.set(key, { until: now() + ttlMs, read });
+      read.catch(() => entries.delete(key));
+      return read;
+    },
+  };
+}
+
+/** Parses an owner address as the server named it; undefined when it is not one. */
+export function parseOwner(text: string | undefined): Address | undefined {
+  if (!text) return undefined;
+  try {
+    return Address.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,51 @@
+import { type Address, type Cell, toNano } from "@ton/core";
+import { Blockchain, type SandboxContract, type TreasuryContract } from "@ton/sandbox";
+import { compiled } from "../../contracts/compile";
+import { type ProviderEntry, ProviderEntryContract, Registry } from "../../contracts/wrappers/registry";
+import { generateKeyPair } from "../../protocol/identity";
+import { flatPrice } from "../../protocol/pricing";
+
+export const T0 = 1_800_000_000;
+
+export interface RegistryFixture {
+  blockchain: Blockchain;
+  registry: SandboxContract<Registry>;
+  entryCode: Cell;
+  alice: SandboxContract<TreasuryContract>;
+  mallory: SandboxContract<TreasuryContract>;
+  /** The entry contract `owner` registers through this registry. */
+  entryOf(owner: Address): SandboxContract<ProviderEntryContract>;
+  balance(address: Address): Promise<bigint>;
+}
+
+/** An entry with a fresh identity key, paying `payout`, for one model unless told otherwise. */
+export const entry = (
+  payout: Address,
+  models = [{ modelId: "Llama-3.2-1B-Instruct-q4f16_1-MLC", price: flatPrice(2000n) }],
+): ProviderEntry => ({ identityKey: generateKeyPair().publicKey, payout, models });
+
+/** A deployed Registry with two treasuries; `now` fixed at T0. */
+export async function registryFixture(): Promise<RegistryFixture> {
+  const entryCode = (await compiled("providerEntry")).code;
+  const code = (await compiled("registry")).code;
+  const blockchain = await Blockchain.create();
+  blockchain.now = T0;
+  const alice = await blockchain.treasury("alice");
+  const mallory = await blockchain.treasury("mallory");
+  const registry = blockchain.openContract(Registry.createFromConfig({ entryCode }, code));
+  await registry.sendDeploy(alice.getSender(), toNano("0.05"));
+  return {
+    blockchain,
+    registry,
+    entryCode,
+    alice,
+    mallory,
+    entryOf: (owner) =>
+      blockchain.openContract(
+        ProviderEntryContract.createFromAddress(
+          ProviderEntryContract.addressFor(entryCode, registry.address, owner),
+        ),
+      ),
+    balance: async (address) => (await blockchain.getContract(address)).balance,
+  };
+}
