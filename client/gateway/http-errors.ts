@@ -1,3 +1,4 @@
+import { SignalingError } from "../../peer/signaling-client";
 import { ProviderError } from "../sdk/errors";
 
 /**
@@ -62,10 +63,12 @@ export function statusOf(code: string): number {
 
 export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
-  if (err instanceof ProviderError) {
+  // The server's refusals (RATE_LIMITED, …) keep their code: a 429 is not the gateway's fault.
+  if (err instanceof ProviderError || err instanceof SignalingError) {
     const status = statusOf(err.code);
     const code = err.code === "NO_MODEL" ? "model_not_found" : err.code.toLowerCase();
-    return new HttpError(status, TYPE_BY_STATUS[status] ?? "api_error", code, err.message, err.param ?? null);
+    const param = err instanceof ProviderError ? (err.param ?? null) : null;
+    return new HttpError(status, TYPE_BY_STATUS[status] ?? "api_error", code, err.message, param);
   }
   return new HttpError(500, "api_error", "internal_error", "the gateway failed; see its log");
 }

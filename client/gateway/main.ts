@@ -1,5 +1,6 @@
 // `npm run gateway -- --escrow ADDRESS --max-price N`: an OpenAI-compatible endpoint on the network.
 import wrtc from "@roamhq/wrtc";
+import { pino } from "pino";
 import { loadOrCreateKey } from "../../peer/key-file";
 import { NETWORK_ID } from "../../protocol";
 import { connect } from "../sdk/silk-client";
@@ -29,6 +30,7 @@ async function main(): Promise<void> {
     port: config.port,
     host: config.host,
     ...(config.apiKey ? { apiKey: config.apiKey } : {}),
+    log: pino({ base: { service: "silk-gateway" } }),
   });
   console.log(`Silk gateway on ${gateway.url} (OpenAI-compatible); Ctrl-C to stop`);
   const stop = async () => {
