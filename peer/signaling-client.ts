@@ -4,8 +4,10 @@ import {
   ChannelClosedError,
   type DeviceFacts,
   DirectorySnapshot,
+  type ErrorCode,
   encodePublicKey,
   type KeyPair,
+  knownCode,
   type MaxPrice,
   type ModelPrice,
   maxPriceToWire,
@@ -25,8 +27,8 @@ import {
  * trusted with anything the handshake cannot check, but it must not crash us either.
  */
 export class SignalingError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
     super(message);
     this.name = "SignalingError";
     this.code = code;
@@ -62,7 +64,7 @@ export interface SessionEndNotice {
 /** Nobody took a requester's session, after the server's own failover; `why` is a request's error code. */
 export class SessionNotTakenError extends ChannelClosedError {
   constructor(
-    readonly why: string,
+    readonly why: ErrorCode,
     message: string,
   ) {
     super(message);
@@ -72,7 +74,7 @@ export class SessionNotTakenError extends ChannelClosedError {
 /** The error a party sees for the end of its session: typed when the server said why nobody took it. */
 export function sessionEndError(end: SessionEndNotice): ChannelClosedError {
   return end.error
-    ? new SessionNotTakenError(end.error.code, end.error.message)
+    ? new SessionNotTakenError(knownCode(end.error.code), end.error.message)
     : new ChannelClosedError(`session ended: ${end.reason}`);
 }
 
@@ -295,7 +297,10 @@ export class SignalingClient {
     }
     if (!ack || typeof ack !== "object") throw new SignalingError("MALFORMED", `bad answer to ${event}`);
     if (!ack.ok)
-      throw new SignalingError(ack.error?.code ?? "INTERNAL", ack.error?.message ?? `${event} refused`);
+      throw new SignalingError(
+        knownCode(ack.error?.code ?? "INTERNAL"),
+        ack.error?.message ?? `${event} refused`,
+      );
     return ack;
   }
 }

@@ -1,30 +1,11 @@
+import type { ProtocolErrorCode } from "./error-codes";
 import type { PolicyRefusal } from "./trust-policy";
 
 /**
  * Every way a message, frame, key or receipt can be wrong has its own class, so callers branch on
  * `instanceof` or `code`, never on message text. Messages never contain keys or payloads.
  */
-export type SilkErrorCode =
-  | "MALFORMED"
-  | "OVERSIZE"
-  | "UNKNOWN_TYPE"
-  | "VERSION"
-  | "BAD_KEY"
-  | "BAD_SIGNATURE"
-  | "HANDSHAKE"
-  | "IDENTITY_MISMATCH"
-  | "DECRYPT"
-  | "REPLAY"
-  | "COUNTER_OVERFLOW"
-  | "CHANNEL_CLOSED"
-  | "TIMEOUT"
-  | "RECEIPT_BINDING"
-  | "RECEIPT_CONFLICT"
-  | "PRICE"
-  | "UNREGISTERED_PROVIDER"
-  | "REGISTRY_MISMATCH"
-  | "POLICY_REFUSED"
-  | "REGISTRY_UNAVAILABLE";
+export type SilkErrorCode = ProtocolErrorCode;
 
 export class SilkError extends Error {
   readonly code: SilkErrorCode;
@@ -117,8 +98,13 @@ export class ChannelClosedError extends SilkError {
 }
 
 export class TimeoutError extends SilkError {
+  /** What was awaited ("handshake reply", "next frame of an answer", …) and the deadline it missed. */
+  readonly what: string;
+  readonly ms: number;
   constructor(what: string, ms: number) {
     super("TIMEOUT", `${what} timed out after ${ms} ms`);
+    this.what = what;
+    this.ms = ms;
   }
 }
 

@@ -1,6 +1,7 @@
 export * from "./accounting";
 export * from "./codec";
 export * from "./encoding";
+export * from "./error-codes";
 export * from "./errors";
 export * from "./identity";
 export * from "./ledger";

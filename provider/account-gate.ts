@@ -1,5 +1,5 @@
 import type { Address } from "@ton/core";
-import type { Receipt } from "../protocol";
+import type { AccountRefusalCode, Receipt } from "../protocol";
 
 /**
  * Before serving, is the requester's escrow good for what it signs? Without this check a
@@ -9,13 +9,7 @@ import type { Receipt } from "../protocol";
 export class AccountRefusedError extends Error {
   override readonly name = "AccountRefusedError";
   constructor(
-    readonly code:
-      | "ESCROW_NETWORK"
-      | "ESCROW_CLOSING"
-      | "KEY_NOT_AUTHORISED"
-      | "KEY_EPOCH"
-      | "OUT_OF_FUNDS"
-      | "ESCROW_UNREACHABLE",
+    readonly code: AccountRefusalCode,
     message: string,
   ) {
     super(message);

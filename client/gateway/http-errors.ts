@@ -1,4 +1,5 @@
 import { SignalingError } from "../../peer/signaling-client";
+import { type ErrorCode, SilkError } from "../../protocol";
 import { ProviderError } from "../sdk/errors";
 
 /**
@@ -26,9 +27,17 @@ export class HttpError extends Error {
 export const invalidRequest = (code: string, message: string, param: string | null = null) =>
   new HttpError(400, "invalid_request_error", code, message, param);
 
-/** The HTTP status of each refusal the SDK reports (signaling, account and session codes). */
-const STATUS_BY_CODE: Readonly<Record<string, number>> = {
-  NO_MODEL: 404,
+/**
+ * The HTTP status of every code the SDK can report (protocol/error-codes.ts), checked complete by
+ * the compiler: the request's own fault is 4xx, a provider or the network failing is 5xx, a
+ * deadline that ran out is 504.
+ */
+const STATUS_BY_CODE = {
+  // the request or its escrow
+  MALFORMED: 400,
+  OVERSIZE: 400,
+  UNKNOWN_TYPE: 400,
+  VERSION: 400,
   UNSUPPORTED: 400,
   PRICE_TOO_LOW: 402,
   OUT_OF_FUNDS: 402,
@@ -36,15 +45,54 @@ const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   KEY_EPOCH: 403,
   ESCROW_CLOSING: 403,
   ESCROW_NETWORK: 403,
+  // the requester's own trust policy refused every provider on offer
+  POLICY_REFUSED: 403,
+  UNREGISTERED_PROVIDER: 403,
+  REGISTRY_MISMATCH: 403,
+  NO_MODEL: 404,
+  RATE_LIMITED: 429,
+  // nobody can take it now
   ALL_BUSY: 503,
   QUEUE_FULL: 503,
   NO_ANSWER: 503,
   ESCROW_UNREACHABLE: 503,
   SHUTTING_DOWN: 503,
-  RATE_LIMITED: 429,
+  UNREACHABLE: 503,
+  REGISTRY_UNAVAILABLE: 503,
+  // a deadline ran out
+  TIMEOUT: 504,
+  STALLED: 504,
+  CREDIT_TIMEOUT: 504,
+  // the provider, the path or the server failed
   PROVIDER_LOST: 502,
   OVER_REPORT: 502,
-};
+  TAMPERED: 502,
+  IDENTITY_MISMATCH: 502,
+  BAD_SIGNATURE: 502,
+  HANDSHAKE: 502,
+  DECRYPT: 502,
+  REPLAY: 502,
+  COUNTER_OVERFLOW: 502,
+  CHANNEL_CLOSED: 502,
+  BAD_KEY: 502,
+  RECEIPT_BINDING: 502,
+  RECEIPT_CONFLICT: 502,
+  RECEIPT_KEY: 502,
+  RECEIPT_STREAM: 502,
+  RECEIPT_AHEAD: 502,
+  RECEIPT_UNDERPAID: 502,
+  RECEIPT_STALE: 502,
+  PRICE: 502,
+  NO_ACCOUNT: 502,
+  DUPLICATE_ID: 502,
+  ENGINE: 502,
+  UNEXPECTED: 502,
+  ACCOUNT: 502,
+  BAD_CHALLENGE: 502,
+  NOT_REGISTERED: 502,
+  NOT_IN_SESSION: 502,
+  INTERNAL: 502,
+} as const satisfies Record<ErrorCode, number>;
 
 const TYPE_BY_STATUS: Readonly<Record<number, string>> = {
   400: "invalid_request_error",
@@ -55,20 +103,25 @@ const TYPE_BY_STATUS: Readonly<Record<number, string>> = {
   413: "invalid_request_error",
   429: "rate_limit_error",
   503: "service_unavailable",
+  504: "timeout",
 };
 
-export function statusOf(code: string): number {
-  return STATUS_BY_CODE[code] ?? 502;
+export function statusOf(code: ErrorCode): number {
+  return STATUS_BY_CODE[code];
 }
 
 export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
-  // The server's refusals (RATE_LIMITED, …) keep their code: a 429 is not the gateway's fault.
-  if (err instanceof ProviderError || err instanceof SignalingError) {
+  // The SDK's errors, protocol errors that reach it unwrapped (a trust policy's refusal), and the
+  // server's refusals (RATE_LIMITED, …): each keeps its code, a 429 is not the gateway's fault.
+  if (err instanceof ProviderError || err instanceof SilkError || err instanceof SignalingError) {
     const status = statusOf(err.code);
     const code = err.code === "NO_MODEL" ? "model_not_found" : err.code.toLowerCase();
     const param = err instanceof ProviderError ? (err.param ?? null) : null;
     return new HttpError(status, TYPE_BY_STATUS[status] ?? "api_error", code, err.message, param);
   }
+  // The caller went away (nginx's 499): nobody reads this answer, but the log says what happened.
+  if (err instanceof Error && err.name === "AbortError")
+    return new HttpError(499, "api_error", "client_closed_request", "the client closed the request");
   return new HttpError(500, "api_error", "internal_error", "the gateway failed; see its log");
 }

@@ -1,15 +1,16 @@
-import { SilkError } from "../../protocol";
+import type { ErrorCode, SilkError, TimeoutError } from "../../protocol";
 
 /**
- * Errors the SDK raises to its callers. `code` follows the signaling and session error codes
- * (NO_MODEL, ALL_BUSY, PRICE_TOO_LOW, QUEUE_FULL, …) so apps can say what to do.
+ * Errors the SDK raises to its callers. `code` is one of protocol/error-codes.ts (NO_MODEL,
+ * ALL_BUSY, PRICE_TOO_LOW, QUEUE_FULL, OUT_OF_FUNDS, …) so apps can say what to do; `cause`
+ * keeps the protocol error underneath, when there is one.
  */
 export class ProviderError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   /** The request field the error is about (`tools`, `response_format`, …), when there is one. */
   readonly param: string | undefined;
-  constructor(code: string, message: string, param?: string) {
-    super(message);
+  constructor(code: ErrorCode, message: string, param?: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = "ProviderError";
     this.code = code;
     this.param = param;
@@ -30,20 +31,67 @@ export class ProviderLostError extends ProviderError {
   /** Completion tokens of `partial`, and the nanoTON they cost. */
   readonly tokens: number;
   readonly cost: bigint;
-  constructor(partial: string, tokens: number, cost: bigint, cause?: unknown, message?: string) {
-    super("PROVIDER_LOST", message ?? "the provider disconnected before the answer was complete");
+  constructor(
+    partial: string,
+    tokens: number,
+    cost: bigint,
+    cause?: unknown,
+    message?: string,
+    code: "PROVIDER_LOST" | "STALLED" | "TAMPERED" = "PROVIDER_LOST",
+  ) {
+    super(code, message ?? "the provider disconnected before the answer was complete", undefined, {
+      ...(cause instanceof Error && { cause }),
+    });
     this.name = "ProviderLostError";
     this.partial = partial;
     this.tokens = tokens;
     this.cost = cost;
-    if (cause instanceof SilkError) this.cause = cause;
+  }
+}
+
+/**
+ * Nothing of an answer arrived for longer than its deadline (the provider stopped sending, or the
+ * relay stalled). The session is closed; nothing was signed for tokens that did not arrive. Not
+ * failed over: who stalled cannot be told from here, so no provider is blamed.
+ */
+export class StalledError extends ProviderLostError {
+  constructor(partial: string, tokens: number, cost: bigint, cause: TimeoutError) {
+    super(partial, tokens, cost, cause, `no part of the answer arrived for ${cause.ms} ms`, "STALLED");
+    this.name = "StalledError";
+  }
+}
+
+/**
+ * A frame of the session failed authentication or came out of order: someone between the parties
+ * altered, dropped or replayed it. The session is closed; `cause` is the DecryptError or
+ * ReplayError. Not failed over, and no provider is blamed: the path, not the provider, may be at fault.
+ */
+export class TamperedError extends ProviderLostError {
+  constructor(partial: string, tokens: number, cost: bigint, cause: SilkError) {
+    super(partial, tokens, cost, cause, "the session was tampered with in flight and was closed", "TAMPERED");
+    this.name = "TamperedError";
+  }
+}
+
+/**
+ * The provider the signaling server named could not prove who it is: another identity key
+ * (IDENTITY_MISMATCH), a proof that does not verify (BAD_SIGNATURE: keys or fingerprints swapped
+ * in flight), or a broken handshake. An attack or a lying server, not an offline provider.
+ */
+export class HandshakeFailedError extends ProviderError {
+  /** The identity key the server said the provider has. */
+  readonly provider: string;
+  constructor(provider: string, cause: SilkError) {
+    super(cause.code, `the provider failed the handshake: ${cause.message}`, undefined, { cause });
+    this.name = "HandshakeFailedError";
+    this.provider = provider;
   }
 }
 
 /** Nothing on the network can serve this request: no provider, price too low, all busy. */
 export class NoProviderError extends ProviderError {
-  constructor(code: string, message: string, param?: string) {
-    super(code, message, param);
+  constructor(code: ErrorCode, message: string, param?: string, options?: { cause?: unknown }) {
+    super(code, message, param, options);
     this.name = "NoProviderError";
   }
 }

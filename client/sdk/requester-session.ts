@@ -7,6 +7,7 @@ import {
   encodeSignedReceipt,
   equalBytes,
   type KeyPair,
+  knownCode,
   Ledger,
   type MaxPrice,
   type ModelPrice,
@@ -16,12 +17,13 @@ import {
   type SecureSession,
   type SessionMessage,
   type SignedReceipt,
+  SilkError,
   signReceipt,
   streamId,
   TimeoutError,
   verifyReceiptSignature,
 } from "../../protocol";
-import { OverReportError, ProviderError, ProviderLostError } from "./errors";
+import { OverReportError, ProviderError, ProviderLostError, StalledError, TamperedError } from "./errors";
 import type { PaymentAccount } from "./payment-account";
 
 export interface RequesterSessionOptions {
@@ -85,7 +87,7 @@ export class RequesterSession {
       for (const [id, p] of this.pending) {
         this.pending.delete(id);
         const cost = this.ledger.has(id) ? this.ledger.finish(id, 0).cost : 0n;
-        p.reject(new ProviderLostError(p.text, p.counted, cost, reason ?? new ChannelClosedError()));
+        p.reject(lostError(reason, p.text, p.counted, cost));
       }
     });
   }
@@ -99,7 +101,7 @@ export class RequesterSession {
     };
     let base: Receipt = (await opts.account.last(stream))?.receipt ?? { ...stream, tokens: 0n, amount: 0n };
     let reply = await sendBase(session, opts, base);
-    if (reply.refusal) throw new ProviderError(reply.refusal.code, reply.refusal.message);
+    if (reply.refusal) throw new ProviderError(knownCode(reply.refusal.code), reply.refusal.message);
     if (!reply.accepted && reply.receipt) {
       // The provider holds a newer receipt than ours (we lost state). Adopt it only if our own key
       // signed it for this escrow and payout: anything else could inflate what we would owe.
@@ -167,7 +169,12 @@ export class RequesterSession {
     else if (m.t === "done")
       void this.onDone(m.id, m.finish_reason, m.usage.prompt_tokens, m.usage.completion_tokens);
     else if (m.t === "credit-wait") this.signNow().catch((err) => this.failAll(err));
-    else if (m.t === "error" && m.id) this.settle(m.id, new ProviderError(m.error.code, m.error.message));
+    else if (m.t === "error") {
+      const err = new ProviderError(knownCode(m.error.code), m.error.message);
+      // Without an id the error is about the session (a receipt refused, …): it fails every request.
+      if (m.id) this.settle(m.id, err);
+      else this.abandon(err);
+    }
   }
 
   private onTokens(id: string, text: string, count: number, total: number): void {
@@ -239,6 +246,28 @@ export class RequesterSession {
   }
 }
 
+/** How a session's end reads to a request it cut short: tampering, a stall, or the provider leaving. */
+function lostError(
+  reason: Error | undefined,
+  partial: string,
+  tokens: number,
+  cost: bigint,
+): ProviderLostError {
+  if (reason instanceof TimeoutError) return new StalledError(partial, tokens, cost, reason);
+  if (reason instanceof SilkError && TAMPERING.has(reason.code))
+    return new TamperedError(partial, tokens, cost, reason);
+  return new ProviderLostError(partial, tokens, cost, reason ?? new ChannelClosedError());
+}
+
+/** Codes a session closes with when a frame in flight was altered, dropped, replayed or re-cut. */
+const TAMPERING: ReadonlySet<string> = new Set([
+  "DECRYPT",
+  "REPLAY",
+  "MALFORMED",
+  "OVERSIZE",
+  "COUNTER_OVERFLOW",
+]);
+
 function ownReceipt(held: SignedReceipt, opts: RequesterSessionOptions): boolean {
   return (
     equalBytes(held.sessionKey, opts.sessionKey.publicKey) &&
@@ -256,6 +285,11 @@ function sendBase(session: SecureSession, opts: RequesterSessionOptions, base: R
       reject(new TimeoutError("account", timeoutMs));
     }, timeoutMs);
     const off = session.onMessage((m) => {
+      if (m.t === "error" && !m.id) {
+        clearTimeout(timer);
+        off();
+        reject(new ProviderError(knownCode(m.error.code), m.error.message));
+      }
       if (m.t !== "account") return;
       clearTimeout(timer);
       off();

@@ -13,6 +13,7 @@ import {
   decodePublicKey,
   encodePublicKey,
   initiateSession,
+  isAccountRefusal,
   type KeyPair,
   type MaxPrice,
   NETWORK_ID,
@@ -21,11 +22,20 @@ import {
   policyFor,
   policyHint,
   priceFits,
+  SilkError,
+  TimeoutError,
   type TrustPolicy,
   UntrustedProviderError,
 } from "../../protocol";
 import { completionFromResult, streamChunks } from "./completion-stream";
-import { NoProviderError, ProviderError, ProviderLostError } from "./errors";
+import {
+  HandshakeFailedError,
+  NoProviderError,
+  ProviderError,
+  ProviderLostError,
+  StalledError,
+  TamperedError,
+} from "./errors";
 import { ModelDirectory } from "./model-directory";
 import type {
   ChatCompletion,
@@ -100,7 +110,6 @@ export interface SilkClient {
   close(): void;
 }
 
-/** Account refusals about the requester's own escrow, not the provider: no point trying another. */
 /** Moves by the server's failover that one open follows (it makes at most `maxOfferAttempts`). */
 const MAX_MOVES = 8;
 
@@ -117,12 +126,13 @@ interface ModelPool {
   noOtherUntil: number;
 }
 
-const ESCROW_REFUSALS = new Set([
-  "ESCROW_NETWORK",
-  "ESCROW_CLOSING",
-  "KEY_NOT_AUTHORISED",
-  "KEY_EPOCH",
-  "OUT_OF_FUNDS",
+/** Handshake failures that mean the peer is not who the server said, or the handshake was altered. */
+const HANDSHAKE_FAILURES: ReadonlySet<string> = new Set([
+  "IDENTITY_MISMATCH",
+  "BAD_SIGNATURE",
+  "HANDSHAKE",
+  "VERSION",
+  "DECRYPT",
 ]);
 
 export async function connect(opts: ConnectOptions): Promise<SilkClient> {
@@ -262,7 +272,14 @@ class Client implements SilkClient {
           full.add(provider);
           continue;
         }
-        if (!(err instanceof ProviderLostError) || signal.aborted) throw err;
+        // A stall or tampering cannot be pinned on the provider: end with it rather than blame one.
+        if (
+          !(err instanceof ProviderLostError) ||
+          err instanceof StalledError ||
+          err instanceof TamperedError
+        )
+          throw err;
+        if (signal.aborted) throw err;
         pool.sessions.remove(provider);
         exclude.push(provider);
         if (++failovers > (this.opts.maxFailovers ?? 2)) throw err;
@@ -357,8 +374,8 @@ class Client implements SilkClient {
       // Every provider that serves the model is in the pool and full: wait for one to have room.
       const wakeAt = Math.min(deadline, pool.noOtherUntil);
       if (!(await pool.sessions.waitForRoom(wakeAt, signal))) {
-        if (signal.aborted)
-          throw new ProviderError("CANCELLED", "the request was cancelled while it waited for a provider");
+        // As fetch does: the caller cancelled, and nothing was sent to any provider.
+        if (signal.aborted) throw new DOMException("cancelled while waiting for a provider", "AbortError");
         if (Date.now() >= deadline)
           throw new NoProviderError(
             "ALL_BUSY",
@@ -413,7 +430,8 @@ class Client implements SilkClient {
       } catch (err) {
         // After refusing what the server offered, "nobody else" is best explained by the refusal.
         if (refused) throw refused;
-        if (err instanceof SignalingError) throw new NoProviderError(err.code, err.message);
+        if (err instanceof SignalingError)
+          throw new NoProviderError(err.code, err.message, undefined, { cause: err });
         throw err;
       }
       moved = undefined;
@@ -487,7 +505,15 @@ class Client implements SilkClient {
         }
         this.signaling.endSession(grant.sessionId, "handshake failed");
         // The escrow itself is the problem (unfunded, key not authorised): every provider would say so.
-        if (err instanceof ProviderError && ESCROW_REFUSALS.has(err.code)) throw err;
+        if (err instanceof ProviderError && isAccountRefusal(err.code) && err.code !== "ESCROW_UNREACHABLE")
+          throw err;
+        // Someone is not who the server said, or the handshake was tampered with: an attack, not
+        // an offline provider, and retrying through the same server would meet it again.
+        if (err instanceof SilkError && HANDSHAKE_FAILURES.has(err.code))
+          throw new HandshakeFailedError(grant.provider.identityKey, err);
+        // No answer in time: the provider or the path between may be at fault; blame neither.
+        if (err instanceof TimeoutError)
+          throw new NoProviderError("TIMEOUT", err.message, undefined, { cause: err });
         exclude.push(grant.provider.identityKey);
         attempt++;
       }

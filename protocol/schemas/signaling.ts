@@ -197,27 +197,7 @@ export const SessionMoved = v.object({
   to: SessionGranted,
 });
 
-/**
- * Error codes in signaling acks. `NO_MODEL`, `PRICE_TOO_LOW`, `ALL_BUSY` and `NO_ANSWER` say why a
- * session request found nobody; the rest say what was wrong with an event.
- */
-export const SIGNALING_ERROR_CODES = [
-  "NO_MODEL",
-  "PRICE_TOO_LOW",
-  "ALL_BUSY",
-  "NO_ANSWER",
-  "RATE_LIMITED",
-  "MALFORMED",
-  "OVERSIZE",
-  "VERSION",
-  "BAD_SIGNATURE",
-  "BAD_CHALLENGE",
-  "NOT_REGISTERED",
-  "NOT_IN_SESSION",
-  "SHUTTING_DOWN",
-  "INTERNAL",
-] as const;
-export type SignalingErrorCode = (typeof SIGNALING_ERROR_CODES)[number];
+// Error codes in signaling acks live with every other code in ../error-codes.ts.
 
 /**
  * What a provider's identity key vouches for in `provider:register`: everything but the

@@ -1,6 +1,8 @@
+import * as v from "valibot";
 import { decodeJson, encodeJson } from "../codec";
 import { ChannelClosedError, errorToWire, MalformedMessageError, SilkError } from "../errors";
 import { MAX_SESSION_MESSAGE_BYTES } from "../limits";
+import { Id } from "../schemas/common";
 import { parseSessionMessage, type SessionMessage, type SessionMessageInput } from "../schemas/session";
 import { Reassembler, splitMessage } from "./chunks";
 import type { ReceiveCipher, SendCipher } from "./cipher";
@@ -134,13 +136,23 @@ export class SecureSession {
     }
     if (!whole) return;
     let message: SessionMessage;
+    let decoded: unknown;
     try {
-      message = parseSessionMessage(decodeJson(whole, MAX_SESSION_MESSAGE_BYTES));
+      decoded = decodeJson(whole, MAX_SESSION_MESSAGE_BYTES);
+      message = parseSessionMessage(decoded);
     } catch (err) {
-      this.send({ v: 1, t: "error", error: errorToWire(err) }).catch(() => undefined);
+      // A refused request names its id, so the sender can fail that request and nothing else.
+      const id = requestIdOf(decoded);
+      this.send({ v: 1, t: "error", ...(id && { id }), error: errorToWire(err) }).catch(() => undefined);
       return;
     }
     if (this.messageHandlers.length === 0 || this.flushing) this.unread.push(message);
     else for (const h of [...this.messageHandlers]) h(message);
   }
+}
+
+function requestIdOf(decoded: unknown): string | undefined {
+  if (typeof decoded !== "object" || decoded === null || !("id" in decoded)) return undefined;
+  const id = v.safeParse(Id, decoded.id);
+  return id.success ? id.output : undefined;
 }

@@ -10,6 +10,7 @@ import {
   errorToWire,
   Ledger,
   type ModelPrice,
+  type ProviderErrorCode,
   priceToWire,
   type SecureSession,
   type SessionMessage,
@@ -23,7 +24,7 @@ import type { Engine } from "../engines/engine";
 import { SerialQueue } from "../engines/serial-queue";
 import { CreditWindow } from "./credit";
 import type { HeldReceipts } from "./held-receipts";
-import type { Slots } from "./slots";
+import { QueueFullError, type Slots } from "./slots";
 
 export interface ServingConfig {
   readonly engine: Engine;
@@ -50,7 +51,7 @@ export type ServingEvent =
     }
   | { type: "receipt"; receipt: SignedReceipt }
   | { type: "credit-wait" }
-  | { type: "refused"; code: string };
+  | { type: "refused"; code: ProviderErrorCode };
 
 /**
  * Serves one encrypted session: establishes the account (base receipt), then runs requests as
@@ -226,7 +227,7 @@ export class SessionServer {
     }
   }
 
-  private async refuse(code: string, message: string, id?: string): Promise<void> {
+  private async refuse(code: ProviderErrorCode, message: string, id?: string): Promise<void> {
     this.config.onEvent?.({ type: "refused", code });
     if (!this.session.isOpen) return;
     await this.session
@@ -242,8 +243,10 @@ export class SessionServer {
   }
 }
 
-function codeOf(err: unknown): string {
-  if (err && typeof err === "object" && "code" in err && typeof err.code === "string") return err.code;
+/** A request's failure as a code the requester knows: the error's own (queue full, protocol), else ENGINE. */
+function codeOf(err: unknown): ProviderErrorCode {
+  if (err instanceof SilkError) return err.code;
+  if (err instanceof QueueFullError) return err.code;
   if (err instanceof Error && err.name === "EngineError") return "ENGINE";
   return "INTERNAL";
 }

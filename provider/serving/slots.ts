@@ -53,7 +53,7 @@ export class Slots {
 }
 
 export class QueueFullError extends Error {
-  readonly code = "QUEUE_FULL";
+  readonly code = "QUEUE_FULL" as const;
   constructor() {
     super("the provider's queue is full; try another provider");
     this.name = "QueueFullError";

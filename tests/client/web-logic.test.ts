@@ -58,7 +58,7 @@ describe("web client rules", () => {
       /Deposit in Wallet to authorise/,
     );
     expect(explainError(new ProviderError("ESCROW_CLOSING", "x"))).toMatch(/Withdraw the rest/);
-    expect(explainError(new ProviderError("QUEUE_WEIRD", "odd"))).toMatch(/QUEUE_WEIRD/);
+    expect(explainError(new ProviderError("ENGINE", "odd"))).toMatch(/ENGINE/);
     expect(explainError(new EscrowNotReadyError("Connect a TON wallet"))).toBe("Connect a TON wallet");
     expect(explainError(new Error("secret prompt text"))).not.toMatch(/secret/);
   });

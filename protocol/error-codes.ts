@@ -1,0 +1,130 @@
+/**
+ * Every error code a Silk party sends or raises, one typed list per source, so a provider, a
+ * requester, the signaling server and the gateway all speak the same words (protocol/README.md
+ * says what each means and what an application sees). On the wire a code stays a string, so a
+ * newer peer's code is still carried; `knownCode` maps one we do not know to `INTERNAL`.
+ */
+
+/** A message, frame, key or receipt is wrong (the classes in errors.ts). */
+export const PROTOCOL_ERROR_CODES = [
+  "MALFORMED",
+  "OVERSIZE",
+  "UNKNOWN_TYPE",
+  "VERSION",
+  "BAD_KEY",
+  "BAD_SIGNATURE",
+  "HANDSHAKE",
+  "IDENTITY_MISMATCH",
+  "DECRYPT",
+  "REPLAY",
+  "COUNTER_OVERFLOW",
+  "CHANNEL_CLOSED",
+  "TIMEOUT",
+  "RECEIPT_BINDING",
+  "RECEIPT_CONFLICT",
+  "PRICE",
+  // the requester's trust policy (trust-policy.ts): a provider it will not use
+  "UNREGISTERED_PROVIDER",
+  "REGISTRY_MISMATCH",
+  "POLICY_REFUSED",
+  "REGISTRY_UNAVAILABLE",
+] as const;
+
+/** Signaling acks and `session:ended`: why a session request found nobody, or what was wrong with an event. */
+export const SIGNALING_ERROR_CODES = [
+  "NO_MODEL",
+  "PRICE_TOO_LOW",
+  "ALL_BUSY",
+  "NO_ANSWER",
+  "RATE_LIMITED",
+  "MALFORMED",
+  "OVERSIZE",
+  "VERSION",
+  "BAD_SIGNATURE",
+  "BAD_CHALLENGE",
+  "NOT_REGISTERED",
+  "NOT_IN_SESSION",
+  "SHUTTING_DOWN",
+  "INTERNAL",
+] as const;
+
+/** A provider's `account` refusal of a base receipt, after reading the requester's escrow. */
+export const ACCOUNT_REFUSAL_CODES = [
+  "ESCROW_NETWORK",
+  "ESCROW_CLOSING",
+  "KEY_NOT_AUTHORISED",
+  "KEY_EPOCH",
+  "OUT_OF_FUNDS",
+  "ESCROW_UNREACHABLE",
+] as const;
+
+/** A provider's session `error` about one request: always carries the request's id. */
+export const REQUEST_ERROR_CODES = [
+  "NO_ACCOUNT",
+  "NO_MODEL",
+  "DUPLICATE_ID",
+  "QUEUE_FULL",
+  "UNSUPPORTED",
+  "ENGINE",
+] as const;
+
+/**
+ * A provider's session `error` about the session itself (no id): a receipt it will not take, a
+ * message a requester never sends, a wait that ran out. The requester fails every request of
+ * the session with it and closes the session.
+ */
+export const SESSION_ERROR_CODES = [
+  "RECEIPT_KEY",
+  "RECEIPT_STREAM",
+  "RECEIPT_AHEAD",
+  "RECEIPT_UNDERPAID",
+  "RECEIPT_STALE",
+  "UNEXPECTED",
+  "CREDIT_TIMEOUT",
+  "INTERNAL",
+] as const;
+
+/** What the requester's SDK itself concludes about a provider or a session. */
+export const REQUESTER_ERROR_CODES = [
+  "OVER_REPORT",
+  "PROVIDER_LOST",
+  "STALLED",
+  "TAMPERED",
+  "ACCOUNT",
+  "UNREACHABLE",
+] as const;
+
+export type ProtocolErrorCode = (typeof PROTOCOL_ERROR_CODES)[number];
+export type SignalingErrorCode = (typeof SIGNALING_ERROR_CODES)[number];
+export type AccountRefusalCode = (typeof ACCOUNT_REFUSAL_CODES)[number];
+export type RequestErrorCode = (typeof REQUEST_ERROR_CODES)[number];
+export type SessionErrorCode = (typeof SESSION_ERROR_CODES)[number];
+export type RequesterErrorCode = (typeof REQUESTER_ERROR_CODES)[number];
+
+/** Anything a provider may put in a session `error` or an account refusal. */
+export type ProviderErrorCode = ProtocolErrorCode | AccountRefusalCode | RequestErrorCode | SessionErrorCode;
+
+/** Every code an application can meet. */
+export type ErrorCode = ProviderErrorCode | SignalingErrorCode | RequesterErrorCode;
+
+export const ERROR_CODES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  ...PROTOCOL_ERROR_CODES,
+  ...SIGNALING_ERROR_CODES,
+  ...ACCOUNT_REFUSAL_CODES,
+  ...REQUEST_ERROR_CODES,
+  ...SESSION_ERROR_CODES,
+  ...REQUESTER_ERROR_CODES,
+]);
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === "string" && ERROR_CODES.has(code as ErrorCode);
+}
+
+/** A code from the wire as one we know; a newer peer's unknown code reads as INTERNAL. */
+export function knownCode(code: string): ErrorCode {
+  return isErrorCode(code) ? code : "INTERNAL";
+}
+
+export function isAccountRefusal(code: string): code is AccountRefusalCode {
+  return (ACCOUNT_REFUSAL_CODES as readonly string[]).includes(code);
+}

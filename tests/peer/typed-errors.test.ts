@@ -1,0 +1,87 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { HandshakeFailedError, ProviderError, TamperedError } from "../../client/sdk/errors";
+import { DecryptError, encodePublicKey, generateKeyPair } from "../../protocol";
+import { ScriptedEngine } from "../doubles/scripted-engine";
+import { cleanup, startServer } from "../signaling/helpers";
+import { frames, rewrite } from "../support/mitm-behaviours";
+import { type Mitm, matches, type Stage, startMitm } from "../support/mitm-signaling";
+import { ask, labelled, relayClient, relayProvider, stopAll } from "../support/silk-parties";
+
+/** Issue 11: errors keep their meaning from where they happen to the application. */
+const mitms: Mitm[] = [];
+afterEach(async () => {
+  stopAll();
+  for (const m of mitms.splice(0)) await m.close();
+  await cleanup();
+});
+
+async function network(stages: Stage[] = []) {
+  const { url } = await startServer();
+  const mitm = await startMitm(url, stages);
+  mitms.push(mitm);
+  return mitm;
+}
+
+const requestsSent = (mitm: Mitm) =>
+  mitm.log.filter((m) => m.event === "session:request" && m.kind === "event").map((m) => m.args[0]);
+
+describe("typed errors end to end", () => {
+  it("a value the provider's schema refuses fails that request with MALFORMED, and the session goes on", async () => {
+    const mitm = await network();
+    await relayProvider(labelled(mitm.url, "provider"));
+    const client = await relayClient(labelled(mitm.url, "requester"));
+    const refused = await ask(client, "x", { seed: 2 ** 33 }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ProviderError);
+    expect((refused as ProviderError).code).toBe("MALFORMED");
+    const answer = await ask(client, "still here");
+    expect(answer.choices[0]?.message.content).toBe("Echo: still here");
+    expect(requestsSent(mitm)).toHaveLength(1);
+  }, 30_000);
+
+  it("a forged identity key in the grant is a HandshakeFailedError at once, not a retry loop", async () => {
+    const forged = encodePublicKey(generateKeyPair().publicKey);
+    const mitm = await network([
+      rewrite({ event: "session:request", kind: "ack", direction: "to-party" }, ([grant]) => [
+        {
+          ...(grant as object),
+          provider: { ...(grant as { provider: object }).provider, identityKey: forged },
+        },
+      ]),
+    ]);
+    const { events } = await relayProvider(labelled(mitm.url, "provider"));
+    const client = await relayClient(labelled(mitm.url, "requester"));
+    const err = await ask(client).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HandshakeFailedError);
+    expect((err as HandshakeFailedError).code).toBe("IDENTITY_MISMATCH");
+    expect((err as HandshakeFailedError).provider).toBe(forged);
+    expect(requestsSent(mitm)).toHaveLength(1);
+    await expect.poll(() => events.some((e) => e.type === "session-failed"), { timeout: 15_000 }).toBe(true);
+  }, 30_000);
+
+  it("a frame altered mid-answer is a TamperedError; no provider is blamed, the engine is freed", async () => {
+    let n = 0;
+    const flip: Stage = (m) => {
+      if (!matches(m, frames("requester"))) return undefined;
+      if (++n !== 4) return undefined; // REPLY, account, first tokens, then this one
+      const body = m.args[0] as { frame: Uint8Array };
+      const frame = Uint8Array.from(body.frame);
+      frame[frame.length - 1]! ^= 1;
+      return { ...m, args: [{ ...body, frame }] };
+    };
+    const mitm = await network([flip]);
+    const engine = new ScriptedEngine({
+      tokenDelayMs: 30,
+      reply: () => "one two three four five six seven eight",
+    });
+    const { events } = await relayProvider(labelled(mitm.url, "provider"), { engine });
+    const client = await relayClient(labelled(mitm.url, "requester"));
+    const err = await ask(client).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TamperedError);
+    expect((err as TamperedError).cause).toBeInstanceOf(DecryptError);
+    expect((err as TamperedError).partial).toBe("one ");
+    expect(requestsSent(mitm)).toHaveLength(1);
+    await expect.poll(() => events.some((e) => e.type === "session-closed"), { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => engine.activeGenerations, { timeout: 10_000 }).toBe(0);
+    expect(engine.generatedTokens).toBeLessThan(8);
+  }, 30_000);
+});

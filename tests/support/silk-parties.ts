@@ -1,0 +1,66 @@
+import { type ConnectOptions, connect, type SilkClient } from "../../client/sdk/silk-client";
+import { flatPrice, generateKeyPair } from "../../protocol";
+import { ProviderRuntime, type ProviderRuntimeOptions, type RuntimeEvent } from "../../provider/runtime";
+import { ScriptedEngine } from "../doubles/scripted-engine";
+
+/**
+ * A provider runtime (scripted engine) and an SDK client on the relay, each on a labelled url of
+ * the man in the middle (or straight on the server), for fault tests. `stopAll` ends them.
+ */
+export const ESCROW = `0:${"11".repeat(32)}`;
+export const PAYOUT = `0:${"22".repeat(32)}`;
+export const MAX_PRICE = { promptNanoPerToken: 100n, completionNanoPerToken: 100n };
+
+const open: (() => void)[] = [];
+
+export function stopAll(): void {
+  for (const stop of open.splice(0).reverse()) stop();
+}
+
+export function labelled(url: string, party: string): string {
+  return `${url}?party=${party}`;
+}
+
+export async function relayProvider(
+  url: string,
+  opts: Partial<ProviderRuntimeOptions> & { engine?: ScriptedEngine } = {},
+): Promise<{ runtime: ProviderRuntime; engine: ScriptedEngine; events: RuntimeEvent[] }> {
+  const engine = opts.engine ?? new ScriptedEngine();
+  const events: RuntimeEvent[] = [];
+  const runtime = await ProviderRuntime.start({
+    signalingUrl: url,
+    identity: generateKeyPair(),
+    models: [{ model: "test-model", price: flatPrice(10n) }],
+    payout: PAYOUT,
+    forceRelay: true,
+    ...opts,
+    engine,
+    onEvent: (e) => {
+      events.push(e);
+      opts.onEvent?.(e);
+    },
+  });
+  open.push(() => runtime.stop());
+  return { runtime, engine, events };
+}
+
+export async function relayClient(url: string, opts: Partial<ConnectOptions> = {}): Promise<SilkClient> {
+  const client = await connect({
+    signalingUrl: url,
+    sessionKey: generateKeyPair(),
+    maxPrice: MAX_PRICE,
+    escrow: ESCROW,
+    forceRelay: true,
+    ...opts,
+  });
+  open.push(() => client.close());
+  return client;
+}
+
+export function ask(client: SilkClient, content = "hello", extra: Record<string, unknown> = {}) {
+  return client.chat.completions.create({
+    model: "test-model",
+    messages: [{ role: "user", content }],
+    ...extra,
+  });
+}
