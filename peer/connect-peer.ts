@@ -1,6 +1,7 @@
 import { type FrameTransport, RELAY_FINGERPRINT } from "../protocol";
 import { RelayLink } from "./relay-link";
 import {
+  endedBySignaling,
   SessionMovedError,
   type SignalData,
   type SignalingClient,
@@ -58,6 +59,8 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
     let settled = false;
     const early: SignalData[] = [];
     let link: WebRtcLink | undefined;
+    /** Set once the direct channel is up. */
+    let direct = false;
     const timer = setTimeout(() => toRelay(true), o.directTimeoutMs ?? DEFAULT_DIRECT_TIMEOUT_MS);
     const toRelay = (tell: boolean) => {
       if (settled) return;
@@ -84,7 +87,11 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
         else if (link) link.signal(data);
         else early.push(data);
       },
-      ended: (end) => stop(sessionEndError(end)),
+      ended: (end) => {
+        // A direct channel needs no server: a node leaving or dying (ours or the other side's) leaves it be.
+        if (direct && endedBySignaling(end)) return;
+        stop(sessionEndError(end));
+      },
       moved: (to) => stop(new SessionMovedError(to)),
     });
     if (settled) return;
@@ -100,16 +107,17 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
       return;
     }
     for (const d of early.splice(0)) link.signal(d);
-    const direct = link;
-    direct.waitConnected(o.directTimeoutMs ?? DEFAULT_DIRECT_TIMEOUT_MS).then(
+    const rtc = link;
+    rtc.waitConnected(o.directTimeoutMs ?? DEFAULT_DIRECT_TIMEOUT_MS).then(
       () => {
         if (settled) return;
         settled = true;
+        direct = true;
         clearTimeout(timer);
         // The server sees the other side's socket go long before ICE notices a closed tab (`stop`).
-        const fp = direct.fingerprints();
+        const fp = rtc.fingerprints();
         resolve({
-          transport: direct,
+          transport: rtc,
           path: "direct",
           requesterFingerprint: fp.requester,
           providerFingerprint: fp.provider,

@@ -1,4 +1,4 @@
-import { io, type Socket } from "socket.io-client";
+import type { Socket } from "socket.io-client";
 import * as v from "valibot";
 import {
   ChannelClosedError,
@@ -20,6 +20,8 @@ import {
   SessionOffer,
   signRegistration,
 } from "../protocol";
+import type { BackoffConfig, ConnState } from "./connection-machine";
+import { type HangUpWhy, SignalingConnection } from "./signaling-connection";
 
 /**
  * A typed client for the signaling server's events (signaling/README.md), shared by providers
@@ -71,8 +73,35 @@ export class SessionNotTakenError extends ChannelClosedError {
   }
 }
 
-/** The error a party sees for the end of its session: typed when the server said why nobody took it. */
+/**
+ * A session that ran through signaling ended because signaling went away, not the other party:
+ * `SHUTTING_DOWN` (the node is leaving), `NODE_LOST` (the other party's node died) or
+ * `SIGNALING_LOST` (our own connection dropped). Only relayed sessions end so; direct ones go on.
+ */
+export class SignalingLostError extends ChannelClosedError {
+  constructor(
+    readonly why: "SHUTTING_DOWN" | "NODE_LOST" | "SIGNALING_LOST",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const LOST: Record<string, [SignalingLostError["why"], string]> = {
+  shutdown: ["SHUTTING_DOWN", "the signaling node relaying this session is shutting down"],
+  "node-lost": ["NODE_LOST", "the other party's signaling node died"],
+  "signaling-lost": ["SIGNALING_LOST", "the connection to signaling dropped"],
+};
+
+/** Ends that come from signaling going away: a direct session, which needs no server, outlives them. */
+export function endedBySignaling(end: SessionEndNotice): boolean {
+  return end.reason in LOST;
+}
+
+/** The error a party sees for the end of its session: typed by why it ended. */
 export function sessionEndError(end: SessionEndNotice): ChannelClosedError {
+  const lost = LOST[end.reason];
+  if (lost) return new SignalingLostError(lost[0], lost[1]);
   return end.error
     ? new SessionNotTakenError(knownCode(end.error.code), end.error.message)
     : new ChannelClosedError(`session ended: ${end.reason}`);
@@ -100,65 +129,107 @@ const ChallengeAck = v.object({ challenge: v.pipe(v.string(), v.regex(/^[0-9a-f]
 const RegisterAck = v.object({ heartbeatIntervalMs: v.optional(v.pipe(v.number(), v.minValue(1000))) });
 
 const ACK_TIMEOUT_MS = 15_000;
+const DEFAULT_HEARTBEAT_MS = 20_000;
+const LOAD_CHECK_MS = 1_000;
+
+export interface SignalingClientOptions {
+  /** How long `connect` waits for a first connection before it fails with `UNREACHABLE` (ms). */
+  readonly timeoutMs?: number;
+  readonly backoff?: BackoffConfig;
+  /** Told of every connection state change (a page can show "reconnecting"). */
+  readonly onState?: (state: ConnState) => void;
+}
+
+/** Signaling URLs as given: one, several, or one comma-separated string of several. */
+export function signalingUrls(given: string | readonly string[]): string[] {
+  const list = (typeof given === "string" ? [given] : [...given]).flatMap((u) => u.split(","));
+  return list.map((u) => u.trim()).filter((u) => u.length > 0);
+}
 
 export class SignalingClient {
-  private registration: ProviderRegistration | undefined;
+  private registration: { reg: ProviderRegistration; load: () => number } | undefined;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private heartbeatMs = DEFAULT_HEARTBEAT_MS;
+  private loadTimer: ReturnType<typeof setInterval> | undefined;
+  /** The load the server last heard (a registration starts it at 0). */
+  private reportedLoad = 0;
+  private offerHandler: ((offer: SessionOffer) => Promise<boolean>) | undefined;
+  private directoryListener: ((d: DirectorySnapshot) => void) | undefined;
   private readonly sessionHandlers = new Map<string, SessionHandlers>();
   /**
    * Events for a session that nobody listens to yet: the other side may signal (or give up on
    * WebRTC) before our grant has even been read. Bounded, and dropped after a while.
    */
   private readonly early = new Map<string, { at: number; events: EarlyEvent[] }>();
+  private readonly conn: SignalingConnection;
 
-  private constructor(readonly socket: Socket) {
-    socket.on("session:signal", (msg: unknown) => {
-      const m = msg as { sessionId?: unknown; data?: unknown };
-      if (typeof m?.sessionId !== "string" || typeof m.data !== "object" || m.data === null) return;
-      this.route(m.sessionId, { kind: "signal", value: m.data as SignalData });
-    });
-    socket.on("session:frame", (msg: unknown) => {
-      const m = msg as { sessionId?: unknown; frame?: unknown };
-      if (typeof m?.sessionId !== "string") return;
-      const frame = toBytes(m.frame);
-      if (frame) this.route(m.sessionId, { kind: "frame", value: frame });
-    });
-    socket.on("session:ended", (msg: unknown) => {
-      const r = v.safeParse(SessionEnded, msg);
-      if (!r.success) return;
-      const { sessionId, reason, error } = r.output;
-      this.route(sessionId, { kind: "ended", value: error ? { reason, error } : { reason } });
-    });
-    socket.on("session:moved", (msg: unknown) => {
-      const r = v.safeParse(SessionMoved, msg);
-      if (r.success) this.route(r.output.sessionId, { kind: "moved", value: r.output.to });
-    });
-    // Background tabs get throttled and time out: re-register after every reconnect.
-    socket.io.on("reconnect", () => {
-      if (this.registration) void this.register(this.registration).catch(() => undefined);
-    });
+  private constructor(
+    urls: readonly string[],
+    private readonly opts: SignalingClientOptions,
+  ) {
+    this.conn = new SignalingConnection(
+      { urls, dialTimeoutMs: opts.timeoutMs, backoff: opts.backoff },
+      {
+        attach: (socket) => this.attach(socket),
+        register: (socket) => this.registerOn(socket),
+        hungUp: (why) => this.hungUp(why),
+        changed: (state) => this.changed(state),
+      },
+    );
   }
 
-  static connect(url: string, opts: { timeoutMs?: number } = {}): Promise<SignalingClient> {
-    const socket = io(url, {
-      transports: ["websocket"],
-      reconnection: true,
-      timeout: opts.timeoutMs ?? 10_000,
-    });
-    return new Promise((resolve, reject) => {
-      socket.once("connect", () => resolve(new SignalingClient(socket)));
-      socket.once("connect_error", (err: Error) => {
-        socket.close();
-        reject(
-          new SignalingError("UNREACHABLE", `cannot reach the signaling server at ${url}: ${err.message}`),
-        );
-      });
-    });
+  /**
+   * Connects to the first signaling URL that answers (several may be given, as a list or comma-
+   * separated). From then on the connection heals itself: see `connection-machine.ts`.
+   */
+  static async connect(
+    given: string | readonly string[],
+    opts: SignalingClientOptions = {},
+  ): Promise<SignalingClient> {
+    const urls = signalingUrls(given);
+    if (urls.length === 0) throw new SignalingError("UNREACHABLE", "no signaling URL given");
+    const client = new SignalingClient(urls, opts);
+    client.conn.start();
+    try {
+      await client.conn.ready(opts.timeoutMs ?? 10_000);
+    } catch {
+      client.close();
+      throw new SignalingError("UNREACHABLE", `cannot reach the signaling server at ${urls.join(", ")}`);
+    }
+    return client;
   }
 
-  /** Registers as a provider: asks for a challenge, signs it with the identity key, keeps heartbeats going. */
+  /** Where the connection stands (connecting, registered, reconnecting, …). */
+  get state(): ConnState {
+    return this.conn.current;
+  }
+
+  /** The URL of the node in use (or being dialled). */
+  get url(): string {
+    return this.conn.url;
+  }
+
+  /**
+   * Registers as a provider: asks for a challenge, signs it with the identity key, keeps heartbeats
+   * going. Resolves once listed; from then on the client registers again by itself after every
+   * reconnect and whenever the server says it forgot the registration.
+   */
   async register(reg: ProviderRegistration, load: () => number = () => 0): Promise<void> {
-    const challenge = parseWith(ChallengeAck, await this.call("provider:challenge", { v: 1 }), "challenge");
+    this.registration = { reg, load };
+    const socket = await this.ready("provider:register");
+    await this.registerOn(socket);
+    this.conn.from(socket, { type: "registered" });
+  }
+
+  private async registerOn(socket: Socket): Promise<void> {
+    const r = this.registration;
+    if (!r) throw new SignalingError("NOT_REGISTERED", "nothing to register");
+    const { reg } = r;
+    const challenge = parseWith(
+      ChallengeAck,
+      await this.callOn(socket, "provider:challenge", { v: 1 }),
+      "challenge",
+    );
     const body = {
       identityKey: encodePublicKey(reg.identity.publicKey),
       payout: reg.payout,
@@ -169,7 +240,7 @@ export class SignalingClient {
     };
     const ack = parseWith(
       RegisterAck,
-      await this.call("provider:register", {
+      await this.callOn(socket, "provider:register", {
         v: 1,
         ...body,
         challenge: challenge.challenge,
@@ -177,26 +248,50 @@ export class SignalingClient {
       }),
       "registration",
     );
-    this.registration = reg;
-    clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = setInterval(() => {
-      this.socket.emit("provider:heartbeat", { v: 1, load: Math.min(64, load()) });
-    }, ack.heartbeatIntervalMs ?? 20_000);
+    this.heartbeatMs = ack.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS;
+  }
+
+  private changed(state: ConnState): void {
+    this.stopHeartbeats();
+    if (state.phase === "registered") {
+      // A registration starts at load 0, while sessions that outlived a reconnect (direct ones)
+      // hold places: the server hears the load at once, and within a second of every change
+      // after, so no place it counts stays busy (or free) for a whole heartbeat interval.
+      this.reportedLoad = 0;
+      const reportChange = () => {
+        if (this.registration && this.registration.load() !== this.reportedLoad) this.heartbeat();
+      };
+      reportChange();
+      this.loadTimer = setInterval(reportChange, LOAD_CHECK_MS);
+      this.heartbeatTimer = setInterval(() => this.heartbeat(), this.heartbeatMs);
+    }
+    if (state.phase === "connected" || state.phase === "registering") void this.resubscribe();
+    this.opts.onState?.(state);
+  }
+
+  /** A heartbeat is answered: `NOT_REGISTERED` means register again, silence means the node is gone. */
+  private heartbeat(): void {
+    const socket = this.conn.live;
+    const r = this.registration;
+    if (!socket || !r) return;
+    const wait = Math.min(ACK_TIMEOUT_MS, this.heartbeatMs);
+    const load = r.load();
+    this.reportedLoad = load;
+    socket
+      .timeout(wait)
+      .emitWithAck("provider:heartbeat", { v: 1, load: Math.min(64, load) })
+      .then(
+        (ack: AckBody) => {
+          if (ack?.ok === false && ack.error?.code === "NOT_REGISTERED")
+            this.conn.from(socket, { type: "unregistered" });
+        },
+        () => this.conn.from(socket, { type: "lost" }),
+      );
   }
 
   /** Offers from the server; the handler's answer (accept or not) is the ack. */
   onOffer(handler: (offer: SessionOffer) => Promise<boolean>): void {
-    this.socket.on("session:offer", (msg: unknown, ack?: (reply: unknown) => void) => {
-      const parsed = v.safeParse(SessionOffer, msg);
-      if (!parsed.success) {
-        ack?.({ ok: false, reason: "malformed offer" });
-        return;
-      }
-      handler(parsed.output).then(
-        (accept) => ack?.(accept ? { ok: true } : { ok: false, reason: "busy" }),
-        () => ack?.({ ok: false, reason: "error" }),
-      );
-    });
+    this.offerHandler = handler;
   }
 
   async requestSession(req: {
@@ -206,32 +301,45 @@ export class SignalingClient {
     exclude?: readonly string[];
     policy?: PolicyHint;
   }): Promise<SessionGranted> {
-    const ack = await this.call("session:request", {
-      v: 1,
-      model: req.model,
-      maxPrice: maxPriceToWire(req.maxPrice),
-      sessionKey: encodePublicKey(req.sessionKey),
-      ...(req.exclude && req.exclude.length > 0 ? { exclude: [...req.exclude] } : {}),
-      ...(req.policy && {
-        policy: {
-          minStake: req.policy.minStake.toString(),
-          minAgeSeconds: req.policy.minAgeSeconds,
-          ...(req.policy.allow && { allow: [...req.policy.allow] }),
-        },
-      }),
-    });
+    const ack = await this.call(
+      "session:request",
+      {
+        v: 1,
+        model: req.model,
+        maxPrice: maxPriceToWire(req.maxPrice),
+        sessionKey: encodePublicKey(req.sessionKey),
+        ...(req.exclude && req.exclude.length > 0 ? { exclude: [...req.exclude] } : {}),
+        ...(req.policy && {
+          policy: {
+            minStake: req.policy.minStake.toString(),
+            minAgeSeconds: req.policy.minAgeSeconds,
+            ...(req.policy.allow && { allow: [...req.policy.allow] }),
+          },
+        }),
+      },
+      true,
+    );
     return parseWith(SessionGranted, ack, "session grant");
   }
 
+  /** The market now; with `onUpdate`, every change after, kept up across reconnects. */
   async directory(onUpdate?: (d: DirectorySnapshot) => void): Promise<DirectorySnapshot> {
-    if (onUpdate) {
-      this.socket.on("directory:update", (msg: unknown) => {
-        const r = v.safeParse(DirectorySnapshot, msg);
-        if (r.success) onUpdate(r.output);
-      });
-    }
-    const ack = await this.call("directory:subscribe", { v: 1, subscribe: Boolean(onUpdate) });
+    if (onUpdate) this.directoryListener = onUpdate;
+    const ack = await this.call("directory:subscribe", { v: 1, subscribe: Boolean(onUpdate) }, true);
     return parseWith(DirectorySnapshot, (ack as { directory?: unknown }).directory ?? ack, "directory");
+  }
+
+  /** A new connection knows nothing of our subscription: subscribe again, and pass on its snapshot. */
+  private async resubscribe(): Promise<void> {
+    const listener = this.directoryListener;
+    if (!listener) return;
+    try {
+      const ack = await this.call("directory:subscribe", { v: 1, subscribe: true }, true);
+      const r = v.safeParse(DirectorySnapshot, (ack as { directory?: unknown }).directory);
+      if (r.success) listener(r.output);
+    } catch {
+      // The next connection tries again.
+    }
   }
 
   /** Routes one session's relayed events to its handlers until `forget`. */
@@ -269,29 +377,125 @@ export class SignalingClient {
     if (entry.events.length < EARLY_MAX_EVENTS) entry.events.push(e);
   }
 
+  /**
+   * The socket is gone, and with it every session's room: each session hears why (a relayed one
+   * ends with a typed error; a direct one needs no server and goes on, see connect-peer.ts).
+   */
+  private hungUp(why: HangUpWhy): void {
+    this.early.clear();
+    if (why === "closed") return;
+    const reason = why === "shutdown" ? "shutdown" : "signaling-lost";
+    const sessions = [...this.sessionHandlers.entries()];
+    this.sessionHandlers.clear();
+    for (const [, h] of sessions) h.ended?.({ reason });
+  }
+
   sendSignal(sessionId: string, data: SignalData): void {
-    this.socket.emit("session:signal", { v: 1, sessionId, data });
+    this.conn.live?.emit("session:signal", { v: 1, sessionId, data });
   }
 
   /** Relays one ciphertext frame; resolves when the server has taken it (its rate limit applies). */
   async sendFrame(sessionId: string, frame: Uint8Array): Promise<void> {
-    await this.call("session:frame", { v: 1, sessionId, frame });
+    await this.call("session:frame", { v: 1, sessionId, frame }, false);
   }
 
   endSession(sessionId: string, reason?: string): void {
-    this.socket.emit("session:end", { v: 1, sessionId, ...(reason ? { reason: reason.slice(0, 200) } : {}) });
+    this.conn.live?.emit("session:end", {
+      v: 1,
+      sessionId,
+      ...(reason ? { reason: reason.slice(0, 200) } : {}),
+    });
     this.forget(sessionId);
   }
 
-  close(): void {
+  private stopHeartbeats(): void {
     clearInterval(this.heartbeatTimer);
-    this.socket.close();
+    clearInterval(this.loadTimer);
+    this.heartbeatTimer = undefined;
+    this.loadTimer = undefined;
   }
 
-  private async call(event: string, payload: unknown): Promise<AckBody> {
+  close(): void {
+    this.stopHeartbeats();
+    this.conn.dispatch({ type: "close" });
+  }
+
+  private attach(socket: Socket): void {
+    socket.on("session:signal", (msg: unknown) => {
+      const m = msg as { sessionId?: unknown; data?: unknown };
+      if (typeof m?.sessionId !== "string" || typeof m.data !== "object" || m.data === null) return;
+      this.route(m.sessionId, { kind: "signal", value: m.data as SignalData });
+    });
+    socket.on("session:frame", (msg: unknown) => {
+      const m = msg as { sessionId?: unknown; frame?: unknown };
+      if (typeof m?.sessionId !== "string") return;
+      const frame = toBytes(m.frame);
+      if (frame) this.route(m.sessionId, { kind: "frame", value: frame });
+    });
+    socket.on("session:ended", (msg: unknown) => {
+      const r = v.safeParse(SessionEnded, msg);
+      if (!r.success) return;
+      const { sessionId, reason, error } = r.output;
+      this.route(sessionId, { kind: "ended", value: error ? { reason, error } : { reason } });
+    });
+    socket.on("session:moved", (msg: unknown) => {
+      const r = v.safeParse(SessionMoved, msg);
+      if (r.success) this.route(r.output.sessionId, { kind: "moved", value: r.output.to });
+    });
+    socket.on("directory:update", (msg: unknown) => {
+      const r = v.safeParse(DirectorySnapshot, msg);
+      if (r.success) this.directoryListener?.(r.output);
+    });
+    socket.on("session:offer", (msg: unknown, ack?: (reply: unknown) => void) => {
+      const parsed = v.safeParse(SessionOffer, msg);
+      const handler = this.offerHandler;
+      if (!parsed.success || !handler) {
+        ack?.({ ok: false, reason: parsed.success ? "busy" : "malformed offer" });
+        return;
+      }
+      handler(parsed.output).then(
+        (accept) => ack?.(accept ? { ok: true } : { ok: false, reason: "busy" }),
+        () => ack?.({ ok: false, reason: "error" }),
+      );
+    });
+  }
+
+  private async ready(event: string, deadline = Date.now() + ACK_TIMEOUT_MS): Promise<Socket> {
+    try {
+      return await this.conn.ready(deadline - Date.now());
+    } catch {
+      throw new SignalingError("UNREACHABLE", `no signaling server to send ${event} to`);
+    }
+  }
+
+  /**
+   * One request and its ack. With `retry`, a request whose connection dropped, or whose node is
+   * shutting down, is asked again on the next connection (within the same deadline), so callers
+   * move with the client instead of failing against a node that is leaving.
+   */
+  private async call(event: string, payload: unknown, retry: boolean): Promise<AckBody> {
+    const deadline = Date.now() + ACK_TIMEOUT_MS;
+    for (;;) {
+      const socket = await this.ready(event, deadline);
+      try {
+        return await this.callOn(socket, event, payload, deadline);
+      } catch (err) {
+        if (!retry || !(err instanceof SignalingError) || Date.now() >= deadline) throw err;
+        if (err.code === "SHUTTING_DOWN") this.conn.from(socket, { type: "server-shutdown" });
+        else if (err.code !== "TIMEOUT" || socket === this.conn.live) throw err;
+      }
+    }
+  }
+
+  private async callOn(
+    socket: Socket,
+    event: string,
+    payload: unknown,
+    deadline = Date.now() + ACK_TIMEOUT_MS,
+  ): Promise<AckBody> {
     let ack: AckBody;
     try {
-      ack = (await this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck(event, payload)) as AckBody;
+      ack = (await socket.timeout(Math.max(1, deadline - Date.now())).emitWithAck(event, payload)) as AckBody;
     } catch {
       throw new SignalingError("TIMEOUT", `the signaling server did not answer ${event}`);
     }

@@ -23,6 +23,8 @@ export const PROTOCOL_ERROR_CODES = [
   "RECEIPT_BINDING",
   "RECEIPT_CONFLICT",
   "PRICE",
+  // the escrow cannot pay for more (a receipt above its means, or an answer cut at them)
+  "ESCROW_CANNOT_PAY",
   // the requester's trust policy (trust-policy.ts): a provider it will not use
   "UNREGISTERED_PROVIDER",
   "REGISTRY_MISMATCH",
@@ -51,6 +53,8 @@ export const SIGNALING_ERROR_CODES = [
 /** A provider's `account` refusal of a base receipt, after reading the requester's escrow. */
 export const ACCOUNT_REFUSAL_CODES = [
   "ESCROW_NETWORK",
+  "ESCROW_CODE",
+  "ESCROW_CLOSE_DELAY",
   "ESCROW_CLOSING",
   "KEY_NOT_AUTHORISED",
   "KEY_EPOCH",

@@ -183,3 +183,14 @@ export function errorToWire(err: unknown): { code: SilkErrorCode | "INTERNAL"; m
   if (err instanceof SilkError) return { code: err.code, message: err.message };
   return { code: "INTERNAL", message: "internal error" };
 }
+
+/**
+ * The escrow cannot pay for more: a receipt above what it can still pay (its balance less what it
+ * owes this provider), or an answer that would be owed past that. The provider serves no more on
+ * it until it is topped up; what was already receipted within its means is kept and claimed.
+ */
+export class EscrowCannotPayError extends SilkError {
+  constructor(message = "the escrow cannot pay for more tokens; top it up") {
+    super("ESCROW_CANNOT_PAY", message);
+  }
+}

@@ -67,6 +67,21 @@ export class Ledger {
     return { tokens, amount };
   }
 
+  /**
+   * The totals if request `id` stood at these counts, its prompt billed: what would be owed after
+   * streaming more, checked before streaming it (the provider never streams what cannot be paid).
+   */
+  totalsIf(id: string, promptTokens: number, completionTokens: number): Totals {
+    const r = this.get(id);
+    const now = this.totals();
+    const current = costOf({ promptTokens: 0, completionTokens: r.completion }, r.price);
+    const then = costOf({ promptTokens, completionTokens }, r.price);
+    return {
+      tokens: now.tokens + BigInt(promptTokens + completionTokens - r.completion),
+      amount: now.amount - current + then,
+    };
+  }
+
   private get(id: string): Open {
     const r = this.open.get(id);
     if (!r) throw new MalformedMessageError("unknown request id");

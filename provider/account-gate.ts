@@ -1,10 +1,12 @@
 import type { Address } from "@ton/core";
-import type { AccountRefusalCode, Receipt } from "../protocol";
+import type { AccountRefusalCode, NetworkName, Receipt } from "../protocol";
 
 /**
  * Before serving, is the requester's escrow good for what it signs? Without this check a
  * requester could sign receipts on an empty escrow and, session after session, take a credit
- * window of tokens for free. The gate reads the chain; the pure rules are here.
+ * window of tokens for free; or name a contract that only answers like an Escrow, or an escrow
+ * whose owner can close and withdraw before the provider has claimed. The gate reads the chain
+ * once per session; the pure rules are here.
  */
 export class AccountRefusedError extends Error {
   override readonly name = "AccountRefusedError";
@@ -17,13 +19,18 @@ export class AccountRefusedError extends Error {
 }
 
 export interface AccountGate {
-  /** Throws AccountRefusedError with the reason the requester can act on. */
-  check(base: Receipt, sessionKey: Uint8Array): Promise<void>;
+  /** Throws AccountRefusedError with the reason the requester can act on; the facts read otherwise. */
+  check(base: Receipt, sessionKey: Uint8Array): Promise<EscrowFacts>;
 }
 
 export interface EscrowFacts {
+  /** Hex hash of the account's code ("" when nothing is deployed there). */
+  readonly codeHash: string;
   readonly network: number;
-  readonly closing: boolean;
+  /** Seconds between the owner's close and withdraw: the time left to claim once it closes. */
+  readonly closeDelay: number;
+  /** When the owner may withdraw (unix seconds), 0 when not closing. */
+  readonly unlockAt: number;
   readonly key: { epoch: number; active: boolean } | undefined;
   /** What the escrow could still pay out: balance above its storage reserve. */
   readonly available: bigint;
@@ -31,11 +38,42 @@ export interface EscrowFacts {
   readonly paid: bigint;
 }
 
-/** The rules, on facts read from the chain. `minimum` is what a session must be able to pay. */
-export function judgeEscrow(base: Receipt, facts: EscrowFacts, minimum: bigint): void {
+/** What an escrow must be before it is served. */
+export interface EscrowRules {
+  /** Hex hash of the Escrow code this provider knows (compiled from its own sources). */
+  readonly codeHash: string;
+  /** Shortest close delay accepted, in seconds: the time settlement needs once an escrow closes. */
+  readonly minCloseDelay: number;
+  /** What a session must be able to pay (at least one claim's worth). */
+  readonly minimum: bigint;
+}
+
+/**
+ * The shortest close delay accepted by default: an hour on testnet and mainnet, where a claim may
+ * wait for a busy endpoint; on the devnet its own setting (`ESCROW_CLOSE_DELAY`, default 60 s).
+ */
+export const DEFAULT_MIN_CLOSE_DELAY: Readonly<Record<NetworkName, number>> = {
+  devnet: 60,
+  testnet: 3_600,
+  mainnet: 3_600,
+};
+
+/** The rules, on facts read from the chain. Code first: nothing else an impostor says counts. */
+export function judgeEscrow(base: Receipt, facts: EscrowFacts, rules: EscrowRules): void {
+  if (facts.codeHash !== rules.codeHash)
+    throw new AccountRefusedError(
+      "ESCROW_CODE",
+      "the account named as the escrow does not run Silk's Escrow code",
+    );
   if (facts.network !== base.network)
     throw new AccountRefusedError("ESCROW_NETWORK", "the escrow is on another network");
-  if (facts.closing)
+  if (facts.closeDelay < rules.minCloseDelay) {
+    throw new AccountRefusedError(
+      "ESCROW_CLOSE_DELAY",
+      `the escrow's close delay is ${facts.closeDelay} s; this provider needs at least ${rules.minCloseDelay} s to claim`,
+    );
+  }
+  if (facts.unlockAt !== 0)
     throw new AccountRefusedError("ESCROW_CLOSING", "the escrow is closing; top it up and reopen it");
   if (!facts.key?.active)
     throw new AccountRefusedError("KEY_NOT_AUTHORISED", "the session key is not authorised in the escrow");
@@ -43,14 +81,14 @@ export function judgeEscrow(base: Receipt, facts: EscrowFacts, minimum: bigint):
     throw new AccountRefusedError("KEY_EPOCH", `receipts must carry the key's epoch ${facts.key.epoch}`);
   }
   const unpaid = base.amount > facts.paid ? base.amount - facts.paid : 0n;
-  if (facts.available - unpaid < minimum) {
+  if (facts.available - unpaid < rules.minimum) {
     throw new AccountRefusedError("OUT_OF_FUNDS", "the escrow cannot cover more answers; top it up");
   }
 }
 
 export type EscrowReader = (escrow: Address, base: Receipt, sessionKey: Uint8Array) => Promise<EscrowFacts>;
 
-export function accountGate(read: EscrowReader, minimum: bigint): AccountGate {
+export function accountGate(read: EscrowReader, rules: EscrowRules): AccountGate {
   return {
     async check(base, sessionKey) {
       let facts: EscrowFacts;
@@ -62,7 +100,8 @@ export function accountGate(read: EscrowReader, minimum: bigint): AccountGate {
           `could not read the escrow: ${err instanceof Error ? err.message.slice(0, 120) : "error"}`,
         );
       }
-      judgeEscrow(base, facts, minimum);
+      judgeEscrow(base, facts, rules);
+      return facts;
     },
   };
 }

@@ -12,6 +12,8 @@ export interface ClaimChain {
   claimExternal(signed: SignedReceipt): Promise<void>;
   /** A claim paid by the provider's own wallet; present only when one is configured. */
   claimInternal?(signed: SignedReceipt): Promise<void>;
+  /** Every fee the confirmed claim of `signed` cost, read from its transaction (when the chain can). */
+  feePaid?(signed: SignedReceipt): Promise<bigint | undefined>;
 }
 
 export class ClaimRefusedError extends Error {

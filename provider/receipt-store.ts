@@ -22,15 +22,37 @@ export interface StreamRecord {
   /** Cumulative nanoTON the escrow is known to have paid this stream. */
   readonly claimed: bigint;
   readonly updatedAt: number;
+  /**
+   * Present only when the newest receipt was for more than the escrow could pay when it came:
+   * the last receipt it could (text form), so a bad newest receipt never loses the honest part.
+   */
+  readonly payable?: string;
+  /** Since when (ms) something on this stream has been held unclaimed; undefined when all is paid. */
+  readonly heldSince?: number;
+  /** The claims that paid this stream, oldest first (the last MAX_CLAIM_RECORDS). */
+  readonly claims?: readonly ClaimRecord[];
 }
 
+/** One claim that paid: how much came out of the escrow, the fees it cost, and why it was sent. */
+export interface ClaimRecord {
+  readonly at: number;
+  readonly amount: bigint;
+  readonly fee: bigint;
+  readonly reason: string;
+}
+
+export const MAX_CLAIM_RECORDS = 50;
+
 export interface ReceiptStore {
-  /** Keeps the receipt if it is newer than the one held; throws ReceiptConflictError on a conflict. */
-  put(signed: SignedReceipt): Promise<"stored" | "older">;
+  /**
+   * Keeps the receipt if it is newer than the one held; throws ReceiptConflictError on a conflict.
+   * `payable: false` (more than the escrow can pay) keeps the last payable receipt beside it.
+   */
+  put(signed: SignedReceipt, payable?: boolean): Promise<"stored" | "older">;
   get(id: string): Promise<StreamRecord | undefined>;
   list(): Promise<StreamRecord[]>;
-  /** Records what the escrow has paid this stream (never lowers it). */
-  setClaimed(id: string, claimed: bigint): Promise<void>;
+  /** Records what the escrow has paid this stream (never lowers it), and the claim that paid it. */
+  setClaimed(id: string, claimed: bigint, claim?: ClaimRecord): Promise<void>;
 }
 
 export { streamId };
@@ -39,18 +61,36 @@ export function latestReceipt(record: StreamRecord): SignedReceipt {
   return decodeSignedReceipt(record.latest);
 }
 
+/** The newest receipt the escrow could pay when it came (the newest one, unless marked otherwise). */
+export function payableReceipt(record: StreamRecord): SignedReceipt {
+  return decodeSignedReceipt(record.payable ?? record.latest);
+}
+
 /** Keeps newest-wins and conflict rules in one place for every store implementation. */
 export function mergeReceipt(
   current: StreamRecord | undefined,
   signed: SignedReceipt,
   now: number,
+  payable = true,
 ): StreamRecord | "older" {
   const id = streamId(signed.receipt);
-  if (!current) return { id, latest: encodeSignedReceipt(signed), claimed: 0n, updatedAt: now };
+  if (!current) {
+    // The first receipt of a stream is its base: judged payable by the gate, or the session never opens.
+    return { id, latest: encodeSignedReceipt(signed), claimed: 0n, updatedAt: now, heldSince: now };
+  }
   const held = latestReceipt(current);
   switch (compareReceipts(signed.receipt, held.receipt)) {
-    case "newer":
-      return { ...current, latest: encodeSignedReceipt(signed), updatedAt: now };
+    case "newer": {
+      const { payable: _previous, ...rest } = current;
+      const allPaid = current.claimed >= held.receipt.amount;
+      return {
+        ...rest,
+        latest: encodeSignedReceipt(signed),
+        updatedAt: now,
+        heldSince: allPaid || current.heldSince === undefined ? now : current.heldSince,
+        ...(payable ? {} : { payable: current.payable ?? current.latest }),
+      };
+    }
     case "older":
     case "same":
       return "older";
@@ -59,9 +99,23 @@ export function mergeReceipt(
   }
 }
 
-/** Raises what a stream is known to have been paid, never lowering it: the changed record, if any. */
-export function raiseClaimed(record: StreamRecord, claimed: bigint, now: number): StreamRecord | undefined {
-  return claimed > record.claimed ? { ...record, claimed, updatedAt: now } : undefined;
+/** A stream's record once the escrow is known to have paid `claimed` (undefined: nothing changes). */
+export function raiseClaimed(
+  record: StreamRecord,
+  claimed: bigint,
+  now: number,
+  claim?: ClaimRecord,
+): StreamRecord | undefined {
+  if (claimed <= record.claimed && !claim) return undefined;
+  const allPaid = claimed >= latestReceipt(record).receipt.amount;
+  const { heldSince, ...rest } = record;
+  return {
+    ...rest,
+    claimed: claimed > record.claimed ? claimed : record.claimed,
+    updatedAt: now,
+    ...(allPaid || heldSince === undefined ? {} : { heldSince }),
+    ...(claim ? { claims: [...(record.claims ?? []), claim].slice(-MAX_CLAIM_RECORDS) } : {}),
+  };
 }
 
 /**
@@ -84,16 +138,16 @@ export class MemoryReceiptStore implements ReceiptStore {
   }
 
   /** Keeps the receipt now if newer (throws ReceiptConflictError on a conflict): the new record. */
-  apply(signed: SignedReceipt): StreamRecord | "older" {
-    const merged = mergeReceipt(this.streams.get(streamId(signed.receipt)), signed, this.now());
+  apply(signed: SignedReceipt, payable = true): StreamRecord | "older" {
+    const merged = mergeReceipt(this.streams.get(streamId(signed.receipt)), signed, this.now(), payable);
     if (merged !== "older") this.streams.set(merged.id, merged);
     return merged;
   }
 
-  /** Records a paid total now: the changed record, or undefined when nothing changed. */
-  applyClaimed(id: string, claimed: bigint): StreamRecord | undefined {
+  /** Records a paid total (and the claim that paid it) now: the changed record, or undefined. */
+  applyClaimed(id: string, claimed: bigint, claim?: ClaimRecord): StreamRecord | undefined {
     const s = this.streams.get(id);
-    const raised = s && raiseClaimed(s, claimed, this.now());
+    const raised = s && raiseClaimed(s, claimed, this.now(), claim);
     if (raised) this.streams.set(id, raised);
     return raised;
   }
@@ -103,8 +157,8 @@ export class MemoryReceiptStore implements ReceiptStore {
     return [...this.streams.values()];
   }
 
-  async put(signed: SignedReceipt): Promise<"stored" | "older"> {
-    return this.apply(signed) === "older" ? "older" : "stored";
+  async put(signed: SignedReceipt, payable = true): Promise<"stored" | "older"> {
+    return this.apply(signed, payable) === "older" ? "older" : "stored";
   }
 
   async get(id: string): Promise<StreamRecord | undefined> {
@@ -115,7 +169,7 @@ export class MemoryReceiptStore implements ReceiptStore {
     return this.snapshot();
   }
 
-  async setClaimed(id: string, claimed: bigint): Promise<void> {
-    this.applyClaimed(id, claimed);
+  async setClaimed(id: string, claimed: bigint, claim?: ClaimRecord): Promise<void> {
+    this.applyClaimed(id, claimed, claim);
   }
 }

@@ -4,6 +4,7 @@ import { type ProviderRegistration, type SessionOffer, SignalingClient } from ".
 import type { Wrtc } from "../peer/webrtc-link";
 import {
   acceptSession,
+  costOf,
   decodePublicKey,
   type KeyPair,
   type ModelPrice,
@@ -12,6 +13,7 @@ import {
 } from "../protocol";
 import type { AccountGate } from "./account-gate";
 import type { Engine } from "./engines/engine";
+import type { EscrowBook } from "./escrow-book";
 import { MemoryReceiptStore, type ReceiptStore } from "./receipt-store";
 import { heldIn } from "./serving/held-receipts";
 import { type ServingEvent, SessionServer } from "./serving/session-server";
@@ -24,7 +26,8 @@ import type { Settlement } from "./settlement";
  * runs in the provider page and in the headless provider.
  */
 export interface ProviderRuntimeOptions {
-  readonly signalingUrl: string;
+  /** One signaling URL, or several nodes sharing a directory (a list, or comma-separated). */
+  readonly signalingUrl: string | readonly string[];
   readonly identity: KeyPair;
   readonly engine: Engine;
   readonly models: readonly { model: string; price: ModelPrice }[];
@@ -40,10 +43,15 @@ export interface ProviderRuntimeOptions {
   readonly receipts?: ReceiptStore;
   /** Claims on chain as receipts arrive and when sessions end; without it receipts are only kept. */
   readonly settlement?: Settlement;
-  /** How often settlement retries whatever is still unclaimed (default 5 minutes). */
+  /**
+   * How often settlement reads the escrows it is owed by and claims what is due (default: a
+   * quarter of the shortest close delay served, at most 5 minutes).
+   */
   readonly sweepMs?: number;
   /** Checks each requester's escrow before serving (see account-gate.ts). */
   readonly gate?: AccountGate;
+  /** What each escrow can still pay, shared by every session and settlement (see escrow-book.ts). */
+  readonly book?: EscrowBook;
   readonly wrtc?: Wrtc;
   readonly forceRelay?: boolean;
   readonly directTimeoutMs?: number;
@@ -81,7 +89,14 @@ export class ProviderRuntime {
       opts.receipts ?? new MemoryReceiptStore(),
     );
     signaling.onOffer((offer) => runtime.onOffer(offer));
-    runtime.stopSweep = opts.settlement?.sweepEvery(opts.sweepMs ?? 5 * 60_000);
+    const window = opts.creditWindowTokens ?? DEFAULT_CREDIT_WINDOW_TOKENS;
+    // Money is at risk once an escrow's headroom is below what one credit window can cost.
+    const windowCost = opts.models.reduce(
+      (most, m) => bigMax(most, costOf({ promptTokens: 0, completionTokens: window }, m.price)),
+      0n,
+    );
+    opts.settlement?.raiseRiskHeadroom(windowCost);
+    runtime.stopSweep = opts.settlement?.sweepEvery(opts.sweepMs ?? opts.settlement.watchMs);
     const device = await opts.engine.device();
     await signaling.register(
       {
@@ -158,6 +173,7 @@ export class ProviderRuntime {
         creditWindowTokens: this.opts.creditWindowTokens ?? DEFAULT_CREDIT_WINDOW_TOKENS,
         onEvent: emit,
         ...(this.opts.gate ? { gate: this.opts.gate } : {}),
+        ...(this.opts.book ? { book: this.opts.book } : {}),
       });
       session.onClose((reason) => {
         this.sessions.delete(offer.sessionId);
@@ -179,4 +195,8 @@ export class ProviderRuntime {
       });
     }
   }
+}
+
+function bigMax(a: bigint, b: bigint): bigint {
+  return a > b ? a : b;
 }

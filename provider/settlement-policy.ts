@@ -1,11 +1,21 @@
 /**
- * When to claim, as pure functions: no chain, no clock, no store. Claims are batched (one per
- * session end, or when unclaimed value passes a threshold), never one per token; a claim below
- * the escrow's minimum is never sent, since the escrow would refuse it.
+ * When to claim, as pure functions: no chain, no clock, no store. A claim costs its fee out of the
+ * amount claimed, so a stream is claimed when the fee is at most a target share of what it pays
+ * (1% by default), or at once when the money is at risk: the escrow is closing (or the stream's key
+ * was revoked), its balance is near what it owes this provider, or a receipt has been held longer
+ * than the operator allows. Never below the escrow's minimum claim (it would refuse it), never for
+ * less than the fee.
  */
 export interface SettlementPolicy {
-  /** Claim while a session runs once this much nanoTON is unclaimed on one stream. */
-  readonly thresholdNano: bigint;
+  /** Claim once the expected fee is at most this share of the amount, in basis points (100 = 1%). */
+  readonly feeShareBps: number;
+  /** Claim what has been held unclaimed this long (ms), whatever the fee. */
+  readonly maxHoldMs: number;
+  /**
+   * An escrow is at risk when what it can pay, less everything it owes this provider, falls below
+   * this (nanoTON). The runtime raises it to its credit window's worth.
+   */
+  readonly riskHeadroomNano: bigint;
   /** The escrow's minimum claim (EscrowParams.MIN_CLAIM). */
   readonly minClaimNano: bigint;
   /** Attempts per claim before giving up until the next trigger. */
@@ -14,19 +24,70 @@ export interface SettlementPolicy {
   readonly retryBaseMs: number;
 }
 
-export type ClaimDecision = "claim" | "wait" | "nothing";
+/** What is known of one stream when deciding. */
+export interface ClaimSituation {
+  /** Held and not yet paid: the claimable receipt's amount less what the escrow paid. */
+  readonly unclaimed: bigint;
+  /** The expected fee of claiming now; undefined when the chain's prices could not be read. */
+  readonly fee: bigint | undefined;
+  /** Since when (ms) something has been held unclaimed. */
+  readonly heldSince: number | undefined;
+  readonly now: number;
+  /** The escrow is closing, or the stream's key was revoked: the money goes after a deadline. */
+  readonly closing: boolean;
+  /** What the escrow can pay less all it owes this provider, when it was read. */
+  readonly headroom: bigint | undefined;
+  /** The owner pressed "Claim now". */
+  readonly asked?: boolean;
+}
 
-export function decideClaim(
-  amount: bigint,
-  claimed: bigint,
-  sessionEnded: boolean,
-  policy: SettlementPolicy,
-): ClaimDecision {
-  const unclaimed = amount - claimed;
-  if (unclaimed <= 0n) return "nothing";
-  if (unclaimed < policy.minClaimNano) return "wait";
-  if (sessionEnded || unclaimed >= policy.thresholdNano) return "claim";
-  return "wait";
+export type ClaimReason = "asked" | "escrow-closing" | "escrow-low" | "held-too-long" | "worth-it";
+export type WaitReason = "below-minimum" | "fee-above-target" | "fee-unknown" | "fee-exceeds-amount";
+
+export type ClaimDecision =
+  | { readonly action: "nothing" }
+  | { readonly action: "claim"; readonly reason: ClaimReason }
+  | {
+      readonly action: "wait";
+      readonly reason: WaitReason;
+      /** The amount at which the fee share is met (fee-above-target). */
+      readonly worthAt?: bigint;
+      /** When it is claimed anyway for having been held too long (ms). */
+      readonly deadline?: number;
+    };
+
+export function decideClaim(s: ClaimSituation, policy: SettlementPolicy): ClaimDecision {
+  if (s.unclaimed <= 0n) return { action: "nothing" };
+  const deadline = s.heldSince === undefined ? undefined : s.heldSince + policy.maxHoldMs;
+  const wait = (reason: WaitReason, extra: { worthAt?: bigint } = {}): ClaimDecision => ({
+    action: "wait",
+    reason,
+    ...extra,
+    ...(deadline !== undefined ? { deadline } : {}),
+  });
+  if (s.unclaimed < policy.minClaimNano) return wait("below-minimum");
+  if (s.fee !== undefined && s.fee >= s.unclaimed) return wait("fee-exceeds-amount");
+  if (s.asked) return { action: "claim", reason: "asked" };
+  if (s.closing) return { action: "claim", reason: "escrow-closing" };
+  if (s.headroom !== undefined && s.headroom < policy.riskHeadroomNano)
+    return { action: "claim", reason: "escrow-low" };
+  if (deadline !== undefined && s.now >= deadline) return { action: "claim", reason: "held-too-long" };
+  if (s.fee === undefined) return wait("fee-unknown");
+  if (s.fee * 10_000n <= s.unclaimed * BigInt(policy.feeShareBps))
+    return { action: "claim", reason: "worth-it" };
+  return wait("fee-above-target", { worthAt: worthAt(s.fee, policy) });
+}
+
+/** The smallest amount whose claim costs at most the target share in fees. */
+export function worthAt(fee: bigint, policy: SettlementPolicy): bigint {
+  const bps = BigInt(policy.feeShareBps);
+  return (fee * 10_000n + bps - 1n) / bps;
+}
+
+/** A fee as a share of an amount, in basis points (rounded up: never reported below the truth). */
+export function shareBps(fee: bigint, amount: bigint): number {
+  if (amount <= 0n) return 0;
+  return Number((fee * 10_000n + amount - 1n) / amount);
 }
 
 export function retryDelayMs(attempt: number, policy: SettlementPolicy): number {

@@ -1,75 +1,112 @@
 import { EscrowError } from "../contracts/generated/constants";
 import type { SignedReceipt } from "../protocol/receipt";
 import { type ClaimChain, ClaimRefusedError, exitCodeOf } from "./claim-chain";
-import { latestReceipt, type ReceiptStore, type StreamRecord, streamId } from "./receipt-store";
-import { classifyRefusal, decideClaim, retryDelayMs, type SettlementPolicy } from "./settlement-policy";
+import type { EscrowBook } from "./escrow-book";
+import {
+  latestReceipt,
+  payableReceipt,
+  type ReceiptStore,
+  type StreamRecord,
+  streamId,
+} from "./receipt-store";
+import {
+  type ClaimDecision,
+  classifyRefusal,
+  decideClaim,
+  retryDelayMs,
+  type SettlementPolicy,
+} from "./settlement-policy";
+import { type FeeEstimator, type SettlementStatus, type StreamPlan, statusOf } from "./settlement-status";
 
-export interface StreamStatus {
-  readonly id: string;
-  readonly tokens: bigint;
-  readonly amount: bigint;
-  readonly claimed: bigint;
-  readonly pending: bigint;
-  readonly lastError?: string;
-}
-
-export interface SettlementStatus {
-  readonly claimed: bigint;
-  readonly pending: bigint;
-  readonly streams: StreamStatus[];
-}
+export type { SettlementStatus, StreamStatus } from "./settlement-status";
 
 export interface SettlementOptions {
   readonly store: ReceiptStore;
   readonly chain: ClaimChain;
   readonly policy: SettlementPolicy;
+  /** What this provider knows of each escrow (shared with serving); a private one when omitted. */
+  readonly book?: EscrowBook;
+  /** The expected fee of claiming a receipt now; undefined when the chain's prices are unknown. */
+  readonly fee?: FeeEstimator;
+  readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
   /** Times to read the paid total after sending a claim before calling it unconfirmed. */
   readonly confirmPolls?: number;
   readonly confirmIntervalMs?: number;
+  /** How often `sweepEvery` should run: well within the shortest close delay served (default 5 min). */
+  readonly watchMs?: number;
 }
 
+type Trigger = "receipt" | "session-end" | "sweep" | "asked";
+
 /**
- * The provider's settlement: keeps every receipt (durably, before more tokens are streamed on
- * its credit), claims at session end or when unclaimed value passes the threshold, retries
- * what can succeed later, and reports what was claimed and what is pending.
+ * The provider's settlement: keeps every receipt (durably, before more tokens are streamed on its
+ * credit), claims each stream when the policy says so (worth its fee, or money at risk), retries
+ * what can succeed later, watches the escrows it is owed by, and reports what was earned, what is
+ * held, when and why each stream will be claimed, and what every claim cost.
  */
 export class Settlement {
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly errors = new Map<string, string>();
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly now: () => number;
+  private restored: Promise<void> | undefined;
+  private currentPolicy: SettlementPolicy;
 
   constructor(private readonly opts: SettlementOptions) {
     this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.now = opts.now ?? Date.now;
+    this.currentPolicy = opts.policy;
+  }
+
+  get policy(): SettlementPolicy {
+    return this.currentPolicy;
+  }
+
+  get watchMs(): number {
+    return this.opts.watchMs ?? 5 * 60_000;
+  }
+
+  /** An escrow is at risk below at least this headroom (the runtime's credit window's worth). */
+  raiseRiskHeadroom(nano: bigint): void {
+    if (nano > this.currentPolicy.riskHeadroomNano)
+      this.currentPolicy = { ...this.currentPolicy, riskHeadroomNano: nano };
   }
 
   /**
    * Stores a receipt as it arrives. Resolves once it is durable: only then may the serving loop
-   * stream tokens on its credit. A claim is started in the background when one is due.
+   * stream tokens on its credit. `payable: false` marks one above what the escrow can pay: the
+   * last payable receipt is kept beside it and claimed if it is refused.
    */
-  async accept(signed: SignedReceipt): Promise<void> {
-    const result = await this.opts.store.put(signed);
-    if (result === "stored") void this.settle(streamId(signed.receipt), false);
+  async accept(signed: SignedReceipt, payable = true): Promise<void> {
+    await this.restore();
+    const result = await this.opts.store.put(signed, payable);
+    if (payable) this.opts.book?.held(signed.receipt, signed.receipt.amount);
+    if (result === "stored") void this.settle(streamId(signed.receipt), "receipt");
   }
 
-  /** The session is over: claim whatever is worth claiming on its streams (all when omitted). */
+  /** The session is over: claim whatever the policy says is due on its streams (all when omitted). */
   async endSession(ids?: readonly string[]): Promise<void> {
-    const all = ids ?? (await this.opts.store.list()).map((s) => s.id);
-    await Promise.all(all.map((id) => this.settle(id, true)));
+    await this.settleAll(ids, "session-end");
+  }
+
+  /** "Claim now": every stream with something claimable, whatever the fee share. */
+  async claimNow(ids?: readonly string[]): Promise<void> {
+    await this.settleAll(ids, "asked");
   }
 
   /**
-   * Tries every stream with something unclaimed at once (a restarted provider claims what it
-   * holds without waiting), then again every `ms`: a claim that gave up after its retries (chain
-   * unreachable, escrow underfunded) is not forgotten until the next session, and nothing waits
-   * past an escrow's close delay unclaimed. Returns the function that stops it.
+   * Reads each escrow this provider is owed by (one read each) and claims what is due at once (a
+   * restarted provider decides on what it holds without waiting), then again every `ms`: a closing
+   * escrow at once, a claim that gave up after its retries again, a receipt held too long.
+   * Returns the function that stops it.
    */
   sweepEvery(ms: number): () => void {
     let running = false;
     const sweep = () => {
       if (running) return;
       running = true;
-      this.endSession()
+      this.sweep()
         .catch(() => undefined)
         .finally(() => {
           running = false;
@@ -81,37 +118,68 @@ export class Settlement {
     return () => clearInterval(timer);
   }
 
+  async sweep(): Promise<void> {
+    await this.restore();
+    const book = this.opts.book;
+    if (book) await Promise.all(book.owing().map((e) => book.refresh(e).catch(() => undefined)));
+    await this.settleAll(undefined, "sweep");
+  }
+
   /** Waits until no claim is in flight. */
   async idle(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.all([...this.inFlight.values()]);
   }
 
   async status(): Promise<SettlementStatus> {
-    const streams = (await this.opts.store.list()).map((s) => this.streamStatus(s));
-    return {
-      claimed: streams.reduce((t, s) => t + s.claimed, 0n),
-      pending: streams.reduce((t, s) => t + s.pending, 0n),
-      streams,
-    };
+    await this.restore();
+    const records = await this.opts.store.list();
+    const plans = await Promise.all(records.map((r) => this.plan(r, false)));
+    const asked = await Promise.all(records.map((r) => this.plan(r, true)));
+    return statusOf(plans, asked, this.errors);
   }
 
-  private streamStatus(s: StreamRecord): StreamStatus {
-    const r = latestReceipt(s).receipt;
-    const error = this.errors.get(s.id);
-    return {
-      id: s.id,
-      tokens: r.tokens,
-      amount: r.amount,
-      claimed: s.claimed,
-      pending: r.amount - s.claimed,
-      ...(error ? { lastError: error } : {}),
-    };
+  /** Loads what the store holds into the book once, so a restarted provider decides as before. */
+  restore(): Promise<void> {
+    this.restored ??= (async () => {
+      for (const r of await this.opts.store.list()) {
+        const payable = payableReceipt(r).receipt;
+        this.opts.book?.held(payable, payable.amount);
+      }
+    })();
+    return this.restored;
+  }
+
+  private async settleAll(ids: readonly string[] | undefined, trigger: Trigger): Promise<void> {
+    const all = ids ?? (await this.opts.store.list()).map((s) => s.id);
+    await Promise.all(all.map((id) => this.settle(id, trigger)));
+  }
+
+  /** What the policy decides for a stream now, with the fee and the receipt it would claim. */
+  private async plan(record: StreamRecord, asked: boolean): Promise<StreamPlan> {
+    const target = payableReceipt(record);
+    const r = target.receipt;
+    const view = this.opts.book?.view(r.escrow);
+    const read = view && view.readAt > 0 ? view : undefined;
+    const fee = await this.opts.fee?.(target, record).catch(() => undefined);
+    const decision: ClaimDecision = decideClaim(
+      {
+        unclaimed: r.amount - record.claimed,
+        fee,
+        heldSince: record.heldSince,
+        now: this.now(),
+        closing: (read?.unlockAt ?? 0) !== 0,
+        headroom: read ? read.available - read.owed : undefined,
+        asked,
+      },
+      this.currentPolicy,
+    );
+    return { record, target, fee, decision, escrow: read };
   }
 
   /** One claim per stream at a time; a trigger during a claim runs again after it. */
-  private settle(id: string, sessionEnded: boolean): Promise<void> {
+  private settle(id: string, trigger: Trigger): Promise<void> {
     const previous = this.inFlight.get(id) ?? Promise.resolve();
-    const next = previous.then(() => this.claimStream(id, sessionEnded));
+    const next = previous.then(() => this.claimStream(id, trigger));
     this.inFlight.set(id, next);
     void next.finally(() => {
       if (this.inFlight.get(id) === next) this.inFlight.delete(id);
@@ -119,38 +187,52 @@ export class Settlement {
     return next;
   }
 
-  private async claimStream(id: string, sessionEnded: boolean): Promise<void> {
-    const { store, chain, policy } = this.opts;
+  private async claimStream(id: string, trigger: Trigger): Promise<void> {
+    const { store, chain } = this.opts;
+    const policy = this.currentPolicy;
     const record = await store.get(id);
     if (!record) return;
-    const signed = latestReceipt(record);
-    const r = signed.receipt;
-    if (decideClaim(r.amount, record.claimed, sessionEnded, policy) !== "claim") return;
+    const plan = await this.plan(record, trigger === "asked");
+    if (plan.decision.action !== "claim") return;
+    const reason = plan.decision.reason;
+    // A receipt above what the escrow could pay goes first (a top-up may have made it good); the
+    // last payable one is what the decision was made on, and is claimed when the newest is refused.
+    const candidates = record.payable ? [latestReceipt(record), plan.target] : [plan.target];
+    const r = plan.target.receipt;
 
     for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
       try {
-        const paid = await chain.paid(r.escrow, r.keyEpoch, r.payout);
-        await store.setClaimed(id, paid);
-        if (decideClaim(r.amount, paid, sessionEnded, policy) !== "claim") {
-          this.errors.delete(id);
-          return;
+        const before = await chain.paid(r.escrow, r.keyEpoch, r.payout);
+        await this.recordPaid(id, plan.target, before);
+        if (before >= r.amount) return void this.errors.delete(id);
+        for (const [i, signed] of candidates.entries()) {
+          if (signed.receipt.amount <= before) continue;
+          try {
+            await chain.claimExternal(signed);
+          } catch (err) {
+            const last = i === candidates.length - 1;
+            if (
+              !last &&
+              err instanceof ClaimRefusedError &&
+              classifyRefusal(err.exitCode, EscrowError) === "underfunded"
+            )
+              continue;
+            throw err;
+          }
+          if (await this.confirmed(id, signed, before, reason, plan.fee)) return void this.errors.delete(id);
+          throw new Error("claim sent but not seen on chain yet");
         }
-        await chain.claimExternal(signed);
-        if (await this.confirmed(signed)) {
-          this.errors.delete(id);
-          return;
-        }
-        throw new Error("claim sent but not seen on chain yet");
+        return;
       } catch (err) {
         const kind =
           err instanceof ClaimRefusedError ? classifyRefusal(err.exitCode, EscrowError) : "transient";
         this.errors.set(id, describe(kind, err));
         if (kind === "paid") {
-          await store.setClaimed(id, await chain.paid(r.escrow, r.keyEpoch, r.payout));
+          await this.recordPaid(id, plan.target, await chain.paid(r.escrow, r.keyEpoch, r.payout));
           return;
         }
         if (kind === "too-costly" && chain.claimInternal) {
-          await this.claimInternal(signed, id);
+          await this.claimInternal(id, plan.target, reason, plan.fee);
           return;
         }
         if (kind !== "transient") return; // invalid, underfunded, too costly: wait for a new trigger
@@ -159,22 +241,47 @@ export class Settlement {
     }
   }
 
-  private async claimInternal(signed: SignedReceipt, id: string): Promise<void> {
+  private async claimInternal(
+    id: string,
+    signed: SignedReceipt,
+    reason: string,
+    fee?: bigint,
+  ): Promise<void> {
     try {
+      const r = signed.receipt;
+      const before = await this.opts.chain.paid(r.escrow, r.keyEpoch, r.payout);
       await this.opts.chain.claimInternal?.(signed);
-      if (await this.confirmed(signed)) this.errors.delete(id);
+      if (await this.confirmed(id, signed, before, reason, fee)) this.errors.delete(id);
     } catch (err) {
       this.errors.set(id, `internal claim failed (exit code ${exitCodeOf(err) ?? "unknown"})`);
     }
   }
 
-  /** Reads the paid total until it covers the receipt; records it either way. */
-  private async confirmed(signed: SignedReceipt): Promise<boolean> {
+  private async recordPaid(id: string, signed: SignedReceipt, paid: bigint): Promise<void> {
+    await this.opts.store.setClaimed(id, paid);
+    this.opts.book?.paidChanged(signed.receipt, paid);
+  }
+
+  /** Reads the paid total until it covers the receipt; records it, and the claim's fee, either way. */
+  private async confirmed(
+    id: string,
+    signed: SignedReceipt,
+    before: bigint,
+    reason: string,
+    expectedFee: bigint | undefined,
+  ): Promise<boolean> {
     const r = signed.receipt;
     const polls = this.opts.confirmPolls ?? 10;
+    let recorded = false;
     for (let i = 0; i < polls; i++) {
       const paid = await this.opts.chain.paid(r.escrow, r.keyEpoch, r.payout);
-      await this.opts.store.setClaimed(streamId(r), paid);
+      if (paid > before && !recorded) {
+        recorded = true;
+        const fee = (await this.opts.chain.feePaid?.(signed).catch(() => undefined)) ?? expectedFee ?? 0n;
+        await this.opts.store.setClaimed(id, paid, { at: this.now(), amount: paid - before, fee, reason });
+        this.opts.book?.paidChanged(r, paid);
+        this.opts.book?.claimed(r);
+      }
       if (paid >= r.amount) return true;
       if (i + 1 < polls) await this.sleep(this.opts.confirmIntervalMs ?? 2_000);
     }

@@ -1,56 +1,98 @@
+import type { Address, Cell } from "@ton/core";
 import { TonClient } from "@ton/ton";
 import { EscrowParams } from "../contracts/generated/constants";
-import { Escrow } from "../contracts/wrappers/escrow";
+import { Escrow, externalClaimBody } from "../contracts/wrappers/escrow";
+import type { SignedReceipt } from "../protocol/receipt";
 import { type AccountGate, accountGate } from "./account-gate";
+import { ChainPriceSource, jsonRpcConfigReader } from "./chain-prices";
 import { EscrowClaimChain } from "./claim-chain";
+import { claimFee } from "./claim-fee";
+import { type EscrowAccount, escrowFacts, readEscrowAccount } from "./escrow-account";
+import { EscrowBook } from "./escrow-book";
 import type { ReceiptStore } from "./receipt-store";
 import { Settlement } from "./settlement";
 import type { SettlementPolicy } from "./settlement-policy";
 
 /**
  * The provider's view of a real chain through TonClient (the devnet, testnet or mainnet, chosen
- * by the endpoint alone): settlement, claiming as external messages so the provider needs no TON,
- * and the gate that checks a requester's escrow before serving it.
+ * by the endpoint alone): settlement, claiming as external messages so the provider needs no TON;
+ * the gate that checks a requester's escrow (its code, network, close delay, key and funds) with
+ * one account read per session; the book of what each escrow can still pay; and the chain's prices.
  */
 export const DEFAULT_SETTLEMENT_POLICY: SettlementPolicy = {
-  thresholdNano: 1_000_000_000n, // claim mid-session once 1 TON is unclaimed on a stream
+  feeShareBps: 100, // claim once the fee is at most 1% of the amount
+  maxHoldMs: 7 * 24 * 3_600_000, // or after a week held, whatever the fee
+  riskHeadroomNano: 100_000_000n, // the runtime raises it to its credit window's worth
   minClaimNano: EscrowParams.MIN_CLAIM,
   maxAttempts: 5,
   retryBaseMs: 2_000,
 };
 
+export interface TonConnection {
+  readonly settlement: Settlement;
+  readonly gate: AccountGate;
+  readonly book: EscrowBook;
+  readonly prices: ChainPriceSource;
+}
+
 export function connectTon(o: {
   endpoint: string;
   apiKey?: string;
   store: ReceiptStore;
+  /** The Escrow code this provider knows: only accounts running it are served. */
+  escrowCode: Cell;
+  /** Shortest close delay served (seconds); see DEFAULT_MIN_CLOSE_DELAY. */
+  minCloseDelay: number;
   policy?: Partial<SettlementPolicy>;
-}): {
-  settlement: Settlement;
-  gate: AccountGate;
-} {
+}): TonConnection {
   const client = new TonClient({ endpoint: o.endpoint, ...(o.apiKey ? { apiKey: o.apiKey } : {}) });
-  const open = (address: Parameters<typeof Escrow.createFromAddress>[0]) =>
-    client.open(Escrow.createFromAddress(address));
+  const open = (address: Address) => client.open(Escrow.createFromAddress(address));
+  const read = (address: Address): Promise<EscrowAccount> =>
+    readEscrowAccount((a) => client.getContractState(a), address);
+  const book = new EscrowBook(read);
+  const prices = new ChainPriceSource(jsonRpcConfigReader(o.endpoint, o.apiKey));
+  const chain = new EscrowClaimChain(open);
   const settlement = new Settlement({
     store: o.store,
-    chain: new EscrowClaimChain(open),
+    chain: Object.assign(chain, { feePaid: (signed: SignedReceipt) => feeFromTransactions(client, signed) }),
     policy: { ...DEFAULT_SETTLEMENT_POLICY, ...o.policy },
+    book,
+    // Escrows owed by are read often enough to see a close well within the shortest delay served.
+    watchMs: Math.min(5 * 60_000, Math.max(1_000, (o.minCloseDelay * 1_000) / 4)),
+    fee: async (signed) => {
+      const p = await prices.get();
+      const { path, dictionaryEntries } = book.claimPathOf(signed.receipt);
+      return p && claimFee(signed, path, p, dictionaryEntries);
+    },
   });
-  // A session must be able to pay at least one claim's worth: below that nothing can be settled.
-  const gate = accountGate(async (address, base, sessionKey) => {
-    const escrow = open(address);
-    const [data, key, paid] = await Promise.all([
-      escrow.getEscrowData(),
-      escrow.getKey(sessionKey),
-      escrow.getPaid(base.keyEpoch, base.payout),
-    ]);
-    return {
-      network: data.network,
-      closing: data.unlockAt !== 0,
-      key: key && { epoch: key.epoch, active: BigInt(key.validUntil) === EscrowParams.KEY_ACTIVE },
-      available: data.balance - EscrowParams.STORAGE_RESERVE,
-      paid,
-    };
-  }, EscrowParams.MIN_CLAIM);
-  return { settlement, gate };
+  const gate = accountGate(
+    async (address, base, sessionKey) => {
+      const account = await read(address);
+      book.track(base);
+      book.update(address, account);
+      return escrowFacts(account, base, sessionKey);
+    },
+    {
+      codeHash: o.escrowCode.hash().toString("hex"),
+      minCloseDelay: o.minCloseDelay,
+      minimum: EscrowParams.MIN_CLAIM,
+    },
+  );
+  return { settlement, gate, book, prices };
+}
+
+/**
+ * What a confirmed external claim cost, from the escrow's transaction that took it: its fees plus
+ * the payout message's forward fee (what the escrow paid out less what reached the payout).
+ */
+async function feeFromTransactions(client: TonClient, signed: SignedReceipt): Promise<bigint | undefined> {
+  const body = externalClaimBody(signed).hash();
+  for (const tx of await client.getTransactions(signed.receipt.escrow, { limit: 10 })) {
+    const inMsg = tx.inMessage;
+    if (inMsg?.info.type !== "external-in" || !inMsg.body.hash().equals(body)) continue;
+    const out = tx.outMessages.get(0);
+    const forward = out?.info.type === "internal" ? out.info.forwardFee : 0n;
+    return tx.totalFees.coins + forward;
+  }
+  return undefined;
 }

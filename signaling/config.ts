@@ -38,6 +38,11 @@ export interface SignalingConfig {
   maxPacketBytes: number;
   /** On shutdown, how long to wait at most for the notices to reach clients before closing. */
   shutdownGraceMs: number;
+  /**
+   * With Redis: a node that has not renewed its liveness key for this long is dead, and the
+   * others drop its providers and end its sessions (renewed every fifth of it).
+   */
+  nodeTtlMs: number;
   logLevel: string;
 }
 
@@ -69,6 +74,7 @@ export const DEFAULT_CONFIG: SignalingConfig = {
   relayFramesPerSecond: 200,
   maxPacketBytes: 100 * 1024,
   shutdownGraceMs: 2_000,
+  nodeTtlMs: 5_000,
   logLevel: "info",
 };
 

@@ -209,6 +209,8 @@ function open(ctx: ServerContext, socket: SilkSocket, req: SessionRequest, chose
       requesterSocketId: socket.id,
       model: req.model,
       createdAt: Date.now(),
+      requesterNode: ctx.nodeId,
+      ...(provider.node && { providerNode: provider.node }),
     })
     .catch(async (err: unknown) => {
       ctx.log.error({ err: errorSummary(err), session: sessionId }, "session record failed");

@@ -66,6 +66,7 @@ export function providerEvents(ctx: ServerContext, socket: SilkSocket): void {
         capacity: reg.capacity,
         device: reg.device,
         registeredAt: now,
+        node: ctx.nodeId,
         ...(reg.entry && { entry: reg.entry }),
       },
       now,

@@ -15,6 +15,7 @@ import { errorSummary, guard, refuseUnknownEvents } from "./event-guard";
 import { type HttpMount, httpHandler } from "./http-routes";
 import { createLogger, type Logger } from "./logger";
 import { signalingMetrics } from "./metrics";
+import { livenessTick, NodeLiveness } from "./node-liveness";
 import { dropProvider, providerEvents, sweepSilentProviders } from "./provider-events";
 import { KeyedBuckets, TokenBucket } from "./rate-limit";
 import { endSocketSessions, sessionEvents } from "./session-events";
@@ -80,6 +81,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
   });
 
   let redis: { close(): Promise<unknown>; destroy(): void }[] = [];
+  let liveness: NodeLiveness | undefined;
   let directory: ProviderDirectory = new MemoryDirectory();
   const metricsRead = {
     providers: () => ctx.localProviders.size,
@@ -127,6 +129,24 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
         prefix: config.redisPrefix,
         entryTtlMs: config.heartbeatTimeoutMs,
       });
+      const alive = new NodeLiveness(data, config.redisPrefix, nodeId, config.nodeTtlMs);
+      liveness = alive;
+      await alive.beat();
+      let beating = false;
+      timers.push(
+        setInterval(
+          () => {
+            if (beating || ctx.closing) return;
+            beating = true;
+            livenessTick(ctx, alive)
+              .catch((err) => log.warn({ err: errorSummary(err) }, "liveness tick failed"))
+              .finally(() => {
+                beating = false;
+              });
+          },
+          Math.max(50, config.nodeTtlMs / 5),
+        ),
+      );
     }
     const sweepMs = Math.max(50, Math.min(config.heartbeatIntervalMs, config.heartbeatTimeoutMs) / 2);
     timers.push(
@@ -180,6 +200,9 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       }),
     );
     await flushed(sockets, config.shutdownGraceMs);
+    await liveness
+      ?.leave()
+      .catch((err) => log.warn({ err: errorSummary(err) }, "leaving the node list failed"));
     // Closing the transports (not a socket.io disconnect) lets clients reconnect on their own,
     // to this address once it is back or to another node behind the same name.
     httpServer.closeAllConnections();
@@ -220,8 +243,11 @@ function onConnection(ctx: ServerContext, socket: SilkSocket): void {
   });
   refuseUnknownEvents(ctx, socket, KNOWN_EVENTS);
   socket.on("disconnecting", () => {
-    void Promise.all([endSocketSessions(ctx, socket, "peer-disconnected"), dropProvider(ctx, socket)]).catch(
-      (err) => ctx.log.warn({ err: errorSummary(err), socket: socket.id }, "disconnect cleanup failed"),
+    // While the node shuts down, its clients leave to move elsewhere: their peers hear "shutdown"
+    // (a direct session goes on without us), not that the other party left.
+    const reason = ctx.closing ? "shutdown" : "peer-disconnected";
+    void Promise.all([endSocketSessions(ctx, socket, reason), dropProvider(ctx, socket)]).catch((err) =>
+      ctx.log.warn({ err: errorSummary(err), socket: socket.id }, "disconnect cleanup failed"),
     );
   });
   ctx.log.debug({ socket: socket.id }, "connected");

@@ -3,7 +3,13 @@ import { PROTOCOL_VERSION } from "../protocol";
 import type { ServerContext } from "./context";
 import { sessionRoom } from "./context";
 
-export type EndReason = "ended" | "peer-disconnected" | "offer-withdrawn" | "shutdown";
+export type EndReason = "ended" | "peer-disconnected" | "offer-withdrawn" | "shutdown" | "node-lost";
+
+/** Ends caused by signaling itself, not a party: typed, so a relayed session's parties know why. */
+const END_ERRORS: Partial<Record<EndReason, { code: string; message: string }>> = {
+  shutdown: { code: "SHUTTING_DOWN", message: "the signaling node relaying this session is shutting down" },
+  "node-lost": { code: "NODE_LOST", message: "a party's signaling node died" },
+};
 
 /** Random bytes drawn in blocks: one 18-byte draw per pairing costs more than the rest of the pick. */
 let pool = Buffer.alloc(0);
@@ -31,7 +37,8 @@ export async function endSession(
   const room = sessionRoom(sessionId);
   const record = await ctx.directory.closeSession(sessionId);
   const target = exceptSocketId ? ctx.io.to(room).except(exceptSocketId) : ctx.io.to(room);
-  target.emit("session:ended", { v: PROTOCOL_VERSION, sessionId, reason });
+  const error = END_ERRORS[reason];
+  target.emit("session:ended", { v: PROTOCOL_VERSION, sessionId, reason, ...(error && { error }) });
   ctx.io.in(room).socketsLeave(room);
   if (!record) return false;
   await ctx.directory.release(record.identityKey, record.providerSocketId);

@@ -7,6 +7,7 @@ import {
   SessionNotTakenError,
   SignalingClient,
   SignalingError,
+  SignalingLostError,
 } from "../../peer/signaling-client";
 import type { Wrtc } from "../../peer/webrtc-link";
 import {
@@ -53,7 +54,11 @@ import { SessionPool } from "./session-pool";
  * kept open and reused; a provider that vanishes mid-answer is replaced and the answer continues.
  */
 export interface ConnectOptions {
-  readonly signalingUrl: string;
+  /**
+   * The signaling server; several (a list, or comma-separated) are nodes sharing one directory:
+   * the client moves to the next when one goes down or shuts down, and reconnects for good.
+   */
+  readonly signalingUrl: string | readonly string[];
   /** Signs receipts; authorised in the escrow. */
   readonly sessionKey: KeyPair;
   readonly maxPrice: MaxPrice;
@@ -125,6 +130,10 @@ interface ModelPool {
   /** Until then, signaling is not asked for another provider (it said there was none). */
   noOtherUntil: number;
 }
+
+/** How long a failover waits for a provider to be listed again (they re-register within seconds). */
+const RESUME_MS = 8_000;
+const RESUMABLE = new Set(["NO_MODEL", "ALL_BUSY", "NO_ANSWER", "UNREACHABLE", "TIMEOUT"]);
 
 /** Handshake failures that mean the peer is not who the server said, or the handshake was altered. */
 const HANDSHAKE_FAILURES: ReadonlySet<string> = new Set([
@@ -231,7 +240,10 @@ class Client implements SilkClient {
     for (;;) {
       let picked: { provider: string; session: RequesterSession };
       try {
-        picked = await this.sessionFor(input.model, exclude, full, deadline, signal);
+        picked =
+          failovers === 0
+            ? await this.sessionFor(input.model, exclude, full, deadline, signal)
+            : await this.resume(input.model, exclude, full, deadline, signal);
       } catch (err) {
         if (failovers === 0) throw err;
         const why = err instanceof NoProviderError ? ` (${err.code})` : "";
@@ -281,7 +293,8 @@ class Client implements SilkClient {
           throw err;
         if (signal.aborted) throw err;
         pool.sessions.remove(provider);
-        exclude.push(provider);
+        // Signaling went away, not the provider: it registers again in a moment and may continue.
+        if (!(err.cause instanceof SignalingLostError)) exclude.push(provider);
         if (++failovers > (this.opts.maxFailovers ?? 2)) throw err;
         this.opts.onFailover?.({ model: input.model, failovers });
         partial += err.partial;
@@ -289,6 +302,29 @@ class Client implements SilkClient {
         spentCost += err.cost;
       } finally {
         load.end();
+      }
+    }
+  }
+
+  /**
+   * A session to continue an answer on. Right after signaling comes back, providers are still
+   * registering again: "nobody serves it" is then asked again for a few seconds (`RESUME_MS`).
+   */
+  private async resume(
+    model: string,
+    exclude: readonly string[],
+    full: Set<string>,
+    queueDeadline: number,
+    signal: AbortSignal,
+  ): Promise<{ provider: string; session: RequesterSession }> {
+    const deadline = Date.now() + RESUME_MS;
+    for (let wait = 250; ; wait = Math.min(wait * 2, 2_000)) {
+      try {
+        return await this.sessionFor(model, exclude, full, queueDeadline, signal);
+      } catch (err) {
+        const retry = err instanceof NoProviderError && RESUMABLE.has(err.code);
+        if (!retry || signal.aborted || Date.now() + wait > deadline) throw err;
+        await new Promise((r) => setTimeout(r, wait));
       }
     }
   }

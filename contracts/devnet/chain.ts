@@ -15,6 +15,7 @@ import {
   snapshotToSerializable,
   type TreasuryContract,
 } from "@ton/sandbox";
+import { loadConfigParamById } from "@ton/ton";
 import { NETWORK_ID } from "../../protocol/receipt";
 import { compiled } from "../compile";
 import { Registry } from "../wrappers/registry";
@@ -205,6 +206,11 @@ export class DevnetChain {
     const all = [...(this.byAccount.get(address.toRawString()) ?? [])].reverse();
     const from = lt === undefined ? 0 : all.findIndex((t) => t.lt <= lt);
     return from < 0 ? [] : all.slice(from, from + limit);
+  }
+
+  /** A parameter of the chain's config (the emulator's, mainnet's prices) as its value cell. */
+  configParam(id: number): Cell | undefined {
+    return Number.isInteger(id) ? loadConfigParamById(this.blockchain.configBase64, id) : undefined;
   }
 
   get now(): number {

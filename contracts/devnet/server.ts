@@ -98,6 +98,15 @@ async function call(chain: DevnetChain, method: string, p: Params): Promise<unkn
         init: { ...ZERO_BLOCK, seqno: 0 },
       };
     }
+    case "getConfigParam": {
+      // toncenter's form: the parameter's value cell, which @ton/ton's configParse* functions read.
+      const param = chain.configParam(Number(p.config_id));
+      if (!param) throw new ChainRefusedError(`config param ${String(p.config_id)} is not set`);
+      return {
+        "@type": "configInfo",
+        config: { "@type": "tvm.cell", bytes: param.toBoc().toString("base64") },
+      };
+    }
     case "faucet": {
       await chain.faucet(parseAddress(p.address), BigInt(String(p.amount ?? "0")));
       return { "@type": "ok" };

@@ -1,5 +1,6 @@
 import {
   type Address,
+  type BitString,
   type Builder,
   beginCell,
   type Cell,
@@ -29,6 +30,19 @@ export interface EscrowState extends EscrowConfig {
   readonly unlockAt: number;
   readonly nextEpoch: number;
   readonly keys: Dictionary<bigint, KeyRecord>;
+  /** What the stream (key epoch, payout) was paid, from the hot slot or the `paid` dictionary (get_paid). */
+  paidOf(epoch: number, payout: Address): bigint;
+  /** Whether the stream holds the hot slot (its next claim takes the cheapest path). */
+  isHot(epoch: number, payout: Address): boolean;
+  /** Whether any claim was ever paid (the slot is filled by the first). */
+  readonly everClaimed: boolean;
+  /** How many streams the `paid` dictionary holds (a claim off the hot slot walks it). */
+  readonly paidEntries: number;
+}
+
+/** stream_key$_ payout:MsgAddressInt epoch:uint32 = StreamKey; (the receipt's own 299 bits) */
+function streamKeyBits(epoch: number, payout: Address): BitString {
+  return beginCell().storeAddress(payout).storeUint(epoch, 32).endCell().bits;
 }
 
 export interface KeyRecord {
@@ -70,22 +84,32 @@ export function storeEscrowInit(c: EscrowConfig): (b: Builder) => void {
   };
 }
 
-/** The escrow's state, with the hot key merged into `keys` (paid totals: read through get_paid). */
+/**
+ * The escrow's state, with the hot key merged into `keys` and paid totals as `paidOf`: all of
+ * get_escrow_data (but the balance), get_key and get_paid from one read of the account's data.
+ */
 export function loadEscrowState(s: Slice): EscrowState {
-  s.skip(299);
-  s.loadCoins();
+  const hotStream = s.loadBits(299);
+  const hotPaid = s.loadCoins();
   const network = s.loadInt(32);
   const hotKey = s.loadUintBig(256);
   const hotRecord = keyRecordValue.parse(s);
   const closeDelay = s.loadUint(32);
   const unlockAt = s.loadUint(32);
   const nextEpoch = s.loadUint(32);
-  s.loadMaybeRef(); // paid
+  const paid = s.loadDict(Dictionary.Keys.BitString(299), Dictionary.Values.BigVarUint(4));
   const keys = s.loadDict(Dictionary.Keys.BigUint(256), keyRecordValue);
   if (hotRecord.epoch !== 0) keys.set(hotKey, hotRecord);
   const owner = s.loadRef().beginParse().loadAddress();
   s.endParse();
-  return { network, keys, owner, closeDelay, unlockAt, nextEpoch };
+  const paidOf = (epoch: number, payout: Address): bigint => {
+    const key = streamKeyBits(epoch, payout);
+    return key.equals(hotStream) ? hotPaid : (paid.get(key) ?? 0n);
+  };
+  const isHot = (epoch: number, payout: Address) => streamKeyBits(epoch, payout).equals(hotStream);
+  const everClaimed = hotPaid > 0n;
+  const paidEntries = paid.size;
+  return { network, keys, owner, closeDelay, unlockAt, nextEpoch, paidOf, isHot, everClaimed, paidEntries };
 }
 
 /** op:uint32 query_id:uint64, the head of every internal Escrow message. */

@@ -176,7 +176,14 @@ export const SessionGranted = v.object({
 export const SessionEnded = v.object({
   v: Version,
   sessionId: Id,
-  reason: v.picklist(["ended", "peer-disconnected", "offer-withdrawn", "shutdown", "no-provider"]),
+  reason: v.picklist([
+    "ended",
+    "peer-disconnected",
+    "offer-withdrawn",
+    "shutdown",
+    "no-provider",
+    "node-lost",
+  ]),
   error: v.optional(
     v.object({
       code: v.pipe(v.string(), v.maxLength(40)),

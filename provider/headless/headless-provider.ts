@@ -2,6 +2,7 @@ import { dirname, join } from "node:path";
 import wrtc from "@roamhq/wrtc";
 import { Address } from "@ton/core";
 import { TonClient } from "@ton/ton";
+import { compiled } from "../../contracts/compile";
 import { tonRegistryReader } from "../../contracts/wrappers/registry-reader";
 import { loadOrCreateKey } from "../../peer/key-file";
 import { encodePublicKey, NETWORK_ID } from "../../protocol";
@@ -43,6 +44,10 @@ export async function startHeadlessProvider(
     ? connectTon({
         endpoint: o.tonEndpoint,
         store: receipts,
+        // The Escrow code this provider serves: compiled from its own sources, never taken from the chain.
+        escrowCode: (await compiled("escrow")).code,
+        minCloseDelay: o.minCloseDelay,
+        policy: { feeShareBps: o.feeShareBps, maxHoldMs: o.maxHoldHours * 3_600_000 },
         ...(o.tonApiKey ? { apiKey: o.tonApiKey } : {}),
       })
     : undefined;
@@ -58,7 +63,7 @@ export async function startHeadlessProvider(
     network: NETWORK_ID[o.network],
     capacity: o.capacity,
     receipts,
-    ...(ton ? { settlement: ton.settlement, gate: ton.gate } : {}),
+    ...(ton ? { settlement: ton.settlement, gate: ton.gate, book: ton.book } : {}),
     wrtc,
     ...(onEvent ? { onEvent } : {}),
   });

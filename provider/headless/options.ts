@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { Address } from "@ton/core";
 import { checkPrice, type ModelPrice, NETWORK_ID, type NetworkName } from "../../protocol";
+import { DEFAULT_MIN_CLOSE_DELAY } from "../account-gate";
 
 /**
  * Configuration of the headless provider: flags win over environment variables, which win over
@@ -21,6 +22,12 @@ export interface HeadlessOptions {
   /** TonClient endpoint to settle on; without it receipts are only kept. */
   readonly tonEndpoint?: string;
   readonly tonApiKey?: string;
+  /** Shortest escrow close delay served, seconds (default: DEFAULT_MIN_CLOSE_DELAY of the network). */
+  readonly minCloseDelay: number;
+  /** Claim once the fee is at most this share of the amount, basis points (100 = 1%). */
+  readonly feeShareBps: number;
+  /** Claim whatever has been held this long, hours, whatever the fee. */
+  readonly maxHoldHours: number;
   /** The wallet that registered this provider in the Registry (requesters check its entry). */
   readonly owner?: string;
   /** The Registry's address: with `tonEndpoint`, the stake and registration time are read from the entry. */
@@ -43,6 +50,10 @@ export const HEADLESS_USAGE = `Usage: npm run provider -- --backend URL --model 
   --receipts-file PATH   receipts log, fsynced per receipt (.silk/provider-receipts.log)  (SILK_RECEIPTS_FILE)
   --ton-endpoint URL     claim on this chain (TonClient JSON-RPC, e.g. the devnet's
                          http://127.0.0.1:8081/jsonRPC); without it receipts are only kept  (SILK_TON_ENDPOINT)
+  --min-close-delay S    serve only escrows whose close delay is at least S seconds
+                         (default 3600 on testnet/mainnet, 60 on devnet)          (SILK_MIN_CLOSE_DELAY)
+  --fee-share-bps N      claim once the fee is at most N/10000 of the amount (default 100 = 1%)  (SILK_FEE_SHARE_BPS)
+  --max-hold-hours N     claim what was held N hours whatever the fee (default 168)  (SILK_MAX_HOLD_HOURS)
   --owner ADDRESS        wallet that registered this provider in the Registry, which
                          requesters check (default: --payout)                    (SILK_OWNER)
   --registry ADDRESS     the Registry: with --ton-endpoint, the entry's stake and
@@ -71,6 +82,9 @@ export function parseHeadlessOptions(argv: string[], env: NodeJS.ProcessEnv): He
       "key-file": { type: "string" },
       "receipts-file": { type: "string" },
       "ton-endpoint": { type: "string" },
+      "min-close-delay": { type: "string" },
+      "fee-share-bps": { type: "string" },
+      "max-hold-hours": { type: "string" },
       owner: { type: "string" },
       registry: { type: "string" },
     },
@@ -157,6 +171,19 @@ export function parseHeadlessOptions(argv: string[], env: NodeJS.ProcessEnv): He
     payout,
     network: network as NetworkName,
     capacity: integer(opt("capacity", "SILK_CAPACITY", "1"), "--capacity", 1, 64),
+    minCloseDelay: integer(
+      opt("min-close-delay", "SILK_MIN_CLOSE_DELAY", String(DEFAULT_MIN_CLOSE_DELAY[network as NetworkName])),
+      "--min-close-delay",
+      1,
+      366 * 86_400,
+    ),
+    feeShareBps: integer(opt("fee-share-bps", "SILK_FEE_SHARE_BPS", "100"), "--fee-share-bps", 1, 10_000),
+    maxHoldHours: integer(
+      opt("max-hold-hours", "SILK_MAX_HOLD_HOURS", "168"),
+      "--max-hold-hours",
+      1,
+      24 * 366,
+    ),
     keyFile: opt("key-file", "SILK_KEY_FILE", ".silk/provider.key"),
     receiptsFile: opt("receipts-file", "SILK_RECEIPTS_FILE", ".silk/provider-receipts.log"),
     ...(apiKey ? { apiKey } : {}),

@@ -1,6 +1,6 @@
 import { crc32 } from "node:zlib";
 import { decodeSignedReceipt, streamId } from "../../protocol";
-import type { StreamRecord } from "../receipt-store";
+import type { ClaimRecord, StreamRecord } from "../receipt-store";
 
 /**
  * The receipt log's lines: one whole stream record per line, `CRC32 JSON\n`, the CRC (8 hex
@@ -9,7 +9,17 @@ import type { StreamRecord } from "../receipt-store";
  * the stream id of the receipt it holds: a torn or garbled line is skipped, never half-read.
  */
 export function encodeLogLine(r: StreamRecord): string {
-  const json = JSON.stringify({ id: r.id, latest: r.latest, claimed: r.claimed.toString(), at: r.updatedAt });
+  const json = JSON.stringify({
+    id: r.id,
+    latest: r.latest,
+    claimed: r.claimed.toString(),
+    at: r.updatedAt,
+    ...(r.payable ? { payable: r.payable } : {}),
+    ...(r.heldSince !== undefined ? { heldSince: r.heldSince } : {}),
+    ...(r.claims?.length
+      ? { claims: r.claims.map((c) => ({ ...c, amount: c.amount.toString(), fee: c.fee.toString() })) }
+      : {}),
+  });
   return `${crcHex(json)} ${json}\n`;
 }
 
@@ -60,10 +70,43 @@ function decodeLogLine(line: string): StreamRecord | undefined {
     if (typeof claimed !== "string" || !/^[0-9]+$/.test(claimed)) return undefined;
     if (typeof at !== "number" || !Number.isFinite(at)) return undefined;
     if (streamId(decodeSignedReceipt(latest).receipt) !== id) return undefined;
-    return { id, latest, claimed: BigInt(claimed), updatedAt: at };
+    const { payable, heldSince } = v;
+    if (
+      payable !== undefined &&
+      (typeof payable !== "string" || streamId(decodeSignedReceipt(payable).receipt) !== id)
+    )
+      return undefined;
+    if (heldSince !== undefined && (typeof heldSince !== "number" || !Number.isFinite(heldSince)))
+      return undefined;
+    const claims = claimsOf(v.claims);
+    if (claims === null) return undefined;
+    return {
+      id,
+      latest,
+      claimed: BigInt(claimed),
+      updatedAt: at,
+      ...(payable !== undefined ? { payable } : {}),
+      ...(heldSince !== undefined ? { heldSince } : {}),
+      ...(claims ? { claims } : {}),
+    };
   } catch {
     return undefined;
   }
+}
+
+/** The claim records of a line: undefined when there are none, null when they are malformed. */
+function claimsOf(v: unknown): ClaimRecord[] | undefined | null {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v)) return null;
+  const out: ClaimRecord[] = [];
+  for (const c of v as Record<string, unknown>[]) {
+    const { at, amount, fee, reason } = c ?? {};
+    if (typeof at !== "number" || typeof reason !== "string") return null;
+    if (typeof amount !== "string" || !/^[0-9]+$/.test(amount)) return null;
+    if (typeof fee !== "string" || !/^[0-9]+$/.test(fee)) return null;
+    out.push({ at, amount: BigInt(amount), fee: BigInt(fee), reason });
+  }
+  return out;
 }
 
 function crcHex(text: string): string {

@@ -2,7 +2,7 @@ import { close, constants, fdatasync, ftruncate, open, rename, write } from "nod
 import { dirname } from "node:path";
 import { promisify } from "node:util";
 import type { SignedReceipt } from "../../protocol";
-import { MemoryReceiptStore, type ReceiptStore, type StreamRecord } from "../receipt-store";
+import { type ClaimRecord, MemoryReceiptStore, type ReceiptStore, type StreamRecord } from "../receipt-store";
 import { encodeLogLine } from "./receipt-log-format";
 import { fsyncDir, openReceiptLog, type ReceiptLogOptions } from "./receipt-log-open";
 
@@ -61,8 +61,8 @@ export class ReceiptLogStore implements ReceiptStore {
     );
   }
 
-  async put(signed: SignedReceipt): Promise<"stored" | "older"> {
-    const changed = this.memory.apply(signed);
+  async put(signed: SignedReceipt, payable = true): Promise<"stored" | "older"> {
+    const changed = this.memory.apply(signed, payable);
     if (changed === "older") return "older";
     await this.append(changed);
     return "stored";
@@ -76,8 +76,8 @@ export class ReceiptLogStore implements ReceiptStore {
     return this.memory.list();
   }
 
-  async setClaimed(id: string, claimed: bigint): Promise<void> {
-    const changed = this.memory.applyClaimed(id, claimed);
+  async setClaimed(id: string, claimed: bigint, claim?: ClaimRecord): Promise<void> {
+    const changed = this.memory.applyClaimed(id, claimed, claim);
     if (changed) await this.append(changed);
   }
 

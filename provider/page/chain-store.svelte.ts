@@ -7,7 +7,8 @@ import { type ChainConfig, fetchChainConfig, waitForChain } from "../../web/chai
 import type { DevWallet } from "../../web/dev-wallet";
 import { KvEntry, type SilkDb } from "../../web/page-db";
 import type { Wallet, WalletConnector } from "../../web/wallet";
-import type { AccountGate } from "../account-gate";
+import { type AccountGate, DEFAULT_MIN_CLOSE_DELAY } from "../account-gate";
+import type { EscrowBook } from "../escrow-book";
 import type { ReceiptStore } from "../receipt-store";
 import type { Settlement, SettlementStatus } from "../settlement";
 import { describeError } from "./page-rules";
@@ -35,6 +36,7 @@ export class ProviderChain {
 
   settlement: Settlement | undefined;
   gate: AccountGate | undefined;
+  book: EscrowBook | undefined;
   private client: TonClient | undefined;
   private connector: WalletConnector | undefined;
   private wallet: Wallet | undefined;
@@ -66,10 +68,17 @@ export class ProviderChain {
     // Loaded after the page's globals are set (`@ton/ton` expects Node's Buffer), and only with a chain.
     const [{ TonClient }, { connectTon }] = await Promise.all([import("@ton/ton"), import("../ton-chain")]);
     this.client = new TonClient({ endpoint: this.config.endpoint });
-    ({ settlement: this.settlement, gate: this.gate } = connectTon({
+    const ton = connectTon({
       endpoint: this.config.endpoint,
       store: receipts,
-    }));
+      // The server that serves this page names the Escrow code; only accounts running it are served.
+      escrowCode: Cell.fromBase64(this.config.escrowCode),
+      minCloseDelay:
+        this.config.network === "devnet"
+          ? this.config.closeDelay
+          : DEFAULT_MIN_CLOSE_DELAY[this.config.network],
+    });
+    ({ settlement: this.settlement, gate: this.gate, book: this.book } = ton);
     // The dev wallet is ready at once (a key in IndexedDB); TON Connect restores in the background.
     const wallet = this.prepareWallet(onWallet);
     if (this.config.network === "devnet") await wallet;
@@ -147,14 +156,14 @@ export class ProviderChain {
     );
   }
 
-  /** Claims every stream worth claiming now, through the runtime's settlement. */
+  /** Claims every stream with something claimable now, whatever the fee share (its cost is shown first). */
   claimNow(): Promise<void> {
     const settlement = this.settlement;
     if (!settlement) return this.fail("no TON network to claim on");
     return this.run(
       "Claiming…",
       async () => {
-        await settlement.endSession();
+        await settlement.claimNow();
         await settlement.idle();
         const failed = (await settlement.status()).streams.find((s) => s.pending > 0n && s.lastError);
         if (failed) throw new Error(`a claim did not go through: ${failed.lastError}`);

@@ -1,6 +1,13 @@
 import { generateKeyPair, type KeyPair, keyPairFromSecret, type SignedReceipt } from "../../protocol";
 import { KvEntry, type SilkDb } from "../../web/page-db";
-import { mergeReceipt, type ReceiptStore, raiseClaimed, type StreamRecord, streamId } from "../receipt-store";
+import {
+  type ClaimRecord,
+  mergeReceipt,
+  type ReceiptStore,
+  raiseClaimed,
+  type StreamRecord,
+  streamId,
+} from "../receipt-store";
 import type { EarningSample } from "./earnings";
 
 /** What the provider page keeps across reloads: identity key, settings, receipts, earnings, totals. */
@@ -67,9 +74,9 @@ const DURABLE: IDBTransactionOptions = { durability: "strict" };
 export class IdbReceiptStore implements ReceiptStore {
   constructor(private readonly db: SilkDb) {}
 
-  async put(signed: SignedReceipt): Promise<"stored" | "older"> {
+  async put(signed: SignedReceipt, payable = true): Promise<"stored" | "older"> {
     const tx = this.db.transaction("streams", "readwrite", DURABLE);
-    const merged = mergeReceipt(await tx.store.get(streamId(signed.receipt)), signed, Date.now());
+    const merged = mergeReceipt(await tx.store.get(streamId(signed.receipt)), signed, Date.now(), payable);
     if (merged === "older") {
       await tx.done;
       return "older";
@@ -87,10 +94,10 @@ export class IdbReceiptStore implements ReceiptStore {
     return this.db.getAll("streams");
   }
 
-  async setClaimed(id: string, claimed: bigint): Promise<void> {
+  async setClaimed(id: string, claimed: bigint, claim?: ClaimRecord): Promise<void> {
     const tx = this.db.transaction("streams", "readwrite", DURABLE);
     const s = await tx.store.get(id);
-    const raised = s && raiseClaimed(s, claimed, Date.now());
+    const raised = s && raiseClaimed(s, claimed, Date.now(), claim);
     if (raised) await tx.store.put(raised);
     await tx.done;
   }

@@ -155,6 +155,7 @@ export class ProviderStore {
         // Claims through the chain the server names; the gate refuses escrows that cannot pay.
         ...(this.chain.settlement && { settlement: this.chain.settlement }),
         ...(this.chain.gate && { gate: this.chain.gate }),
+        ...(this.chain.book && { book: this.chain.book }),
         onEvent: (e) => this.onEvent(e),
       });
       this.serving = "serving";

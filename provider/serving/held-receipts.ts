@@ -8,21 +8,22 @@ import { latestReceipt, type ReceiptStore, streamId } from "../receipt-store";
  */
 export interface HeldReceipts {
   best(stream: StreamKey): Promise<SignedReceipt | undefined>;
-  keep(receipt: SignedReceipt): Promise<void>;
+  /** `payable: false`: above what the escrow can pay; kept beside the last payable one. */
+  keep(receipt: SignedReceipt, payable?: boolean): Promise<void>;
 }
 
 export function heldIn(
   store: ReceiptStore,
-  settlement?: { accept(r: SignedReceipt): Promise<void> },
+  settlement?: { accept(r: SignedReceipt, payable?: boolean): Promise<void> },
 ): HeldReceipts {
   return {
     async best(stream) {
       const record = await store.get(streamId(stream));
       return record && latestReceipt(record);
     },
-    async keep(receipt) {
-      if (settlement) await settlement.accept(receipt);
-      else await store.put(receipt);
+    async keep(receipt, payable = true) {
+      if (settlement) await settlement.accept(receipt, payable);
+      else await store.put(receipt, payable);
     },
   };
 }

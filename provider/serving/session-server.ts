@@ -5,11 +5,13 @@ import {
   checkBinding,
   compareReceipts,
   decodeSignedReceipt,
+  EscrowCannotPayError,
   encodeSignedReceipt,
   equalBytes,
   errorToWire,
   Ledger,
   type ModelPrice,
+  maxPromptTokens,
   type ProviderErrorCode,
   priceToWire,
   type SecureSession,
@@ -22,7 +24,9 @@ import {
 import { type AccountGate, AccountRefusedError } from "../account-gate";
 import type { Engine } from "../engines/engine";
 import { SerialQueue } from "../engines/serial-queue";
+import type { EscrowBook } from "../escrow-book";
 import { CreditWindow } from "./credit";
+import { EscrowLimit } from "./escrow-limit";
 import type { HeldReceipts } from "./held-receipts";
 import { QueueFullError, type Slots } from "./slots";
 
@@ -38,6 +42,8 @@ export interface ServingConfig {
   readonly onEvent?: (e: ServingEvent) => void;
   /** Checks the requester's escrow on chain before serving it; without it, anyone is served. */
   readonly gate?: AccountGate;
+  /** What each escrow can still pay: nothing is streamed past it. Without it, no limit but the gate's. */
+  readonly book?: EscrowBook;
 }
 
 export type ServingEvent =
@@ -61,6 +67,9 @@ export class SessionServer {
   private ledger: Ledger | undefined;
   private credit: CreditWindow | undefined;
   private stream: string | undefined;
+  private exposure: EscrowLimit | undefined;
+  /** The escrow could not pay for more: no more requests on this session. */
+  private cannotPay = false;
   private readonly inflight = new Map<string, AbortController>();
   /** Receipts are checked and stored one at a time, so two cannot race past each other. */
   private readonly receiptQueue = new SerialQueue();
@@ -75,6 +84,7 @@ export class SessionServer {
     session.onClose(() => {
       for (const c of this.inflight.values()) c.abort();
       this.credit?.release();
+      this.exposure?.close();
     });
   }
 
@@ -124,7 +134,13 @@ export class SessionServer {
       if (compareReceipts(r, held.receipt) === "same") return;
       return this.refuse("RECEIPT_STALE", "receipt is not newer than the one held");
     }
+    if (this.exposure && !(await this.exposure.allows(r.amount))) {
+      // Kept beside the last payable receipt (a top-up may make it good), but it earns no credit.
+      await this.config.receipts.keep(signed, false);
+      return this.stopServing();
+    }
     await this.config.receipts.keep(signed); // persisted before any token is streamed on its credit
+    this.exposure?.held(r.amount);
     this.config.onEvent?.({ type: "receipt", receipt: signed });
     this.credit!.credit(r);
   }
@@ -134,6 +150,15 @@ export class SessionServer {
     const prices = [...this.config.prices].map(([model, price]) => ({ model, price: priceToWire(price) }));
     try {
       await this.config.gate?.check(signed.receipt, this.session.info.peerKey);
+      if (this.config.book) {
+        this.exposure = new EscrowLimit(this.config.book, signed.receipt);
+        // The gate checked this stream; the book also counts what the provider's other streams are owed.
+        if (!(await this.exposure.allows(signed.receipt.amount + 1n))) {
+          this.exposure.close();
+          this.exposure = undefined;
+          throw new AccountRefusedError("OUT_OF_FUNDS", "the escrow cannot cover more answers; top it up");
+        }
+      }
     } catch (err) {
       if (!(err instanceof AccountRefusedError)) throw err;
       this.config.onEvent?.({ type: "refused", code: err.code });
@@ -151,6 +176,7 @@ export class SessionServer {
     const accepted = order === "newer" || order === "same";
     if (accepted) {
       if (order === "newer") await this.config.receipts.keep(signed);
+      this.exposure?.held(signed.receipt.amount);
       this.stream = streamId(signed.receipt);
       this.ledger = new Ledger(signed.receipt);
       this.credit = new CreditWindow(signed.receipt, this.config.creditWindowTokens);
@@ -171,6 +197,10 @@ export class SessionServer {
     if (!price) return this.refuse("NO_MODEL", `model ${req.model} is not served here`, req.id);
     if (this.inflight.has(req.id) || ledger.has(req.id))
       return this.refuse("DUPLICATE_ID", "request id in use", req.id);
+    const exposure = this.exposure;
+    // The prompt is billed at the end: what it can cost is counted before the first token.
+    const promptBound = maxPromptTokens(req.messages);
+    const owedAfter = (completion: number) => ledger.totalsIf(req.id, promptBound, completion).amount;
 
     const abort = new AbortController();
     this.inflight.set(req.id, abort);
@@ -178,7 +208,14 @@ export class SessionServer {
     try {
       release = await this.config.slots.acquire(abort.signal);
       ledger.start(req.id, price);
+      if (this.cannotPay || (exposure && !(await exposure.allows(owedAfter(1))))) {
+        ledger.finish(req.id, 0);
+        const e = new EscrowCannotPayError();
+        this.cannotPay = true;
+        return await this.refuse(e.code, e.message, req.id);
+      }
       let total = 0;
+      let cut = false;
       const result = await this.config.engine.generate(
         req,
         async (chunk) => {
@@ -188,9 +225,16 @@ export class SessionServer {
             await credit.nextCredit();
           }
           if (abort.signal.aborted || !this.session.isOpen) return;
+          // Never owed more than the escrow can pay: stop before a chunk that would cross it.
+          if (exposure && !(await exposure.allows(owedAfter(total + chunk.tokens)))) {
+            cut = true;
+            abort.abort();
+            return;
+          }
           total += chunk.tokens;
           ledger.addCompletion(req.id, chunk.tokens);
           credit.record(ledger.totals());
+          exposure?.owe(ledger.totalsIf(req.id, promptBound, total).amount);
           this.config.onEvent?.({ type: "tokens", count: chunk.tokens });
           await this.session.send({
             v: 1,
@@ -207,7 +251,9 @@ export class SessionServer {
       const prompt = billablePromptTokens(result.promptTokens, req.messages);
       const settled = ledger.finish(req.id, prompt);
       credit.record(ledger.totals());
-      const finishReason = abort.signal.aborted ? "abort" : result.finishReason;
+      exposure?.owe(ledger.totals().amount);
+      // Cut short because the escrow cannot pay for more: "length", then the reason, typed.
+      const finishReason = cut ? "length" : abort.signal.aborted ? "abort" : result.finishReason;
       this.config.onEvent?.({ type: "request-done", ...settled, finishReason });
       if (this.session.isOpen) {
         await this.session.send({
@@ -218,6 +264,7 @@ export class SessionServer {
           usage: { prompt_tokens: settled.promptTokens, completion_tokens: settled.completionTokens },
         });
       }
+      if (cut) await this.stopServing();
     } catch (err) {
       if (ledger.has(req.id)) ledger.finish(req.id, 0);
       if (this.session.isOpen) await this.refuse(codeOf(err), messageOf(err), req.id);
@@ -225,6 +272,13 @@ export class SessionServer {
       release?.();
       this.inflight.delete(req.id);
     }
+  }
+
+  /** The escrow cannot pay for more: say so (typed), and take no more requests on this session. */
+  private async stopServing(): Promise<void> {
+    this.cannotPay = true;
+    const e = new EscrowCannotPayError();
+    await this.refuse(e.code, e.message);
   }
 
   private async refuse(code: ProviderErrorCode, message: string, id?: string): Promise<void> {

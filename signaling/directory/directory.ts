@@ -21,6 +21,8 @@ export interface ProviderRecord {
   readonly capacity: number;
   readonly device: DeviceFacts;
   readonly registeredAt: number;
+  /** The signaling node holding the provider's socket, so its entry goes when that node dies. */
+  readonly node?: string;
   /** The provider's word on its Registry entry (owner, stake, on-chain registration time), if it gave one. */
   readonly entry?: RegistryEntryClaim;
 }
@@ -45,6 +47,9 @@ export interface SessionRecord {
   readonly requesterSocketId: string;
   readonly model: string;
   readonly createdAt: number;
+  /** The nodes of the requester and the provider: the session's place is freed when either dies. */
+  readonly requesterNode?: string;
+  readonly providerNode?: string;
 }
 
 /** A provider chosen for a request, with its price for the requested model. */
@@ -93,6 +98,12 @@ export interface ProviderDirectory {
   /** Removes and returns the session; exactly one caller gets it, so capacity is released once. */
   closeSession(sessionId: string): Promise<SessionRecord | undefined>;
   sessionCount(): Promise<number>;
+  /**
+   * Forgets a dead node: removes the providers it still holds (owner-checked, so one that has
+   * registered again elsewhere stays) and returns the ids of sessions either of whose parties was
+   * on it, for the caller to end (`endSession` frees each place exactly once).
+   */
+  dropNode(node: string): Promise<{ providers: number; sessions: string[] }>;
   close(): Promise<void>;
 }
 

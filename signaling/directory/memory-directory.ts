@@ -33,6 +33,7 @@ export class MemoryDirectory implements ProviderDirectory {
       capacity: record.capacity,
       device: record.device,
       registeredAt: record.registeredAt,
+      node: record.node,
       entry: record.entry,
       load: 0,
       active: 0,
@@ -137,6 +138,16 @@ export class MemoryDirectory implements ProviderDirectory {
 
   async sessionCount(): Promise<number> {
     return this.sessions.size;
+  }
+
+  async dropNode(node: string): Promise<{ providers: number; sessions: string[] }> {
+    let providers = 0;
+    for (const p of [...this.providers.values()])
+      if (p.node === node && (await this.unregister(p.identityKey, p.socketId))) providers++;
+    const sessions = [...this.sessions.values()]
+      .filter((s) => s.requesterNode === node || s.providerNode === node)
+      .map((s) => s.sessionId);
+    return { providers, sessions };
   }
 
   async close(): Promise<void> {

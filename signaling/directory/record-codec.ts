@@ -49,6 +49,7 @@ export function recordToFields(r: ProviderRecord): Record<string, string> {
     capacity: String(r.capacity),
     device: JSON.stringify(r.device),
     registeredAt: String(r.registeredAt),
+    ...(r.node ? { node: r.node } : {}),
     ...(r.entry && {
       entry: JSON.stringify({ ...r.entry, stake: r.entry.stake.toString() }),
     }),
@@ -72,6 +73,7 @@ export function stateFromFields(f: Record<string, string>): ProviderState | unde
       capacity: Number(f.capacity),
       device: JSON.parse(f.device ?? "{}") as DeviceFacts,
       registeredAt: Number(f.registeredAt ?? 0),
+      ...(f.node ? { node: f.node } : {}),
       ...(f.entry && { entry: entryFromField(f.entry) }),
       load: Number(f.load ?? 0),
       active: Number(f.active ?? 0),

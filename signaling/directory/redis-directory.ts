@@ -22,7 +22,10 @@ export interface RedisClient {
   zRemRangeByScore(key: string, min: string, max: number): Promise<unknown>;
   zCard(key: string): Promise<number>;
   sMembers(key: string): Promise<string[]>;
-  sRem(key: string, members: string[]): Promise<unknown>;
+  sRem(key: string, members: string | string[]): Promise<unknown>;
+  sAdd(key: string, members: string | string[]): Promise<unknown>;
+  del(key: string | string[]): Promise<unknown>;
+  hmGet(key: string, fields: string[]): Promise<(string | null)[]>;
   hGetAll(key: string): Promise<Record<string, string>>;
 }
 
@@ -39,8 +42,10 @@ export interface RedisDirectoryOptions {
  * The directory shared by several signaling processes. Layout under `prefix`:
  * `p:<identityKey>` hash (entry and counters, PEXPIRE'd), `providers` set, `m:<model>` set of
  * identity keys, `s:<sessionId>` session JSON, `sessions` sorted set (createdAt) for counting,
- * and the matchmaking index (`q:`, `f:`, `fx`, `seq`; see redis-scripts.ts). Set and index
- * members whose hash expired are pruned when read.
+ * the matchmaking index (`q:`, `f:`, `fx`, `seq`; see redis-scripts.ts), and per signaling node
+ * `n:<node>:p` (identity keys it registered) and `n:<node>:s` (sessions with a party on it), so a
+ * dead node's leftovers are found without a scan. Set and index members whose hash expired are
+ * pruned when read.
  */
 export class RedisDirectory implements ProviderDirectory {
   private readonly prefix: string;
@@ -72,15 +77,19 @@ export class RedisDirectory implements ProviderDirectory {
   async register(record: ProviderRecord, now: number): Promise<void> {
     const fields = { ...recordToFields(record), seenAt: String(now) };
     const pairs = Object.entries(fields).flat();
-    await this.run(REGISTER, {
-      keys: [this.pkey(record.identityKey), this.prefix],
-      arguments: [
-        String(this.entryTtlMs),
-        record.models.map((m) => m.model).join(" "),
-        record.identityKey,
-        ...pairs,
-      ],
-    });
+    // Issued in one tick: one pipeline. A member left after the entry goes is checked at `dropNode`.
+    await Promise.all([
+      record.node ? this.client.sAdd(this.k(`n:${record.node}:p`), record.identityKey) : undefined,
+      this.run(REGISTER, {
+        keys: [this.pkey(record.identityKey), this.prefix],
+        arguments: [
+          String(this.entryTtlMs),
+          record.models.map((m) => m.model).join(" "),
+          record.identityKey,
+          ...pairs,
+        ],
+      }),
+    ]);
   }
 
   async unregister(identityKey: string, socketId: string): Promise<boolean> {
@@ -156,6 +165,7 @@ export class RedisDirectory implements ProviderDirectory {
         expiration: { type: "PX", value: this.sessionTtlMs },
       }),
       this.client.zAdd(this.k("sessions"), { score: session.createdAt, value: session.sessionId }),
+      ...nodesOf(session).map((node) => this.client.sAdd(this.k(`n:${node}:s`), session.sessionId)),
     ]);
   }
 
@@ -165,11 +175,28 @@ export class RedisDirectory implements ProviderDirectory {
       this.client.zRem(this.k("sessions"), sessionId),
     ]);
     if (typeof text !== "string") return undefined;
+    let record: SessionRecord;
     try {
-      return JSON.parse(text) as SessionRecord;
+      record = JSON.parse(text) as SessionRecord;
     } catch {
       return undefined;
     }
+    await Promise.all(nodesOf(record).map((node) => this.client.sRem(this.k(`n:${node}:s`), sessionId)));
+    return record;
+  }
+
+  async dropNode(node: string): Promise<{ providers: number; sessions: string[] }> {
+    const pset = this.k(`n:${node}:p`);
+    const sset = this.k(`n:${node}:s`);
+    const [ids, sessions] = await Promise.all([this.client.sMembers(pset), this.client.sMembers(sset)]);
+    const owners = await Promise.all(ids.map((id) => this.client.hmGet(this.pkey(id), ["node", "socketId"])));
+    const dropped = await Promise.all(
+      owners.map(([at, socketId], i) =>
+        at === node && socketId ? this.unregister(ids[i]!, socketId) : Promise.resolve(false),
+      ),
+    );
+    await this.client.del([pset, sset]);
+    return { providers: dropped.filter(Boolean).length, sessions };
   }
 
   async sessionCount(): Promise<number> {
@@ -203,6 +230,10 @@ export class RedisDirectory implements ProviderDirectory {
   private k(suffix: string): string {
     return this.prefix + suffix;
   }
+}
+
+function nodesOf(s: SessionRecord): string[] {
+  return [...new Set([s.requesterNode, s.providerNode])].filter((n): n is string => Boolean(n));
 }
 
 const shas = new Map<string, string>();

@@ -35,6 +35,9 @@ beforeAll(async () => {
     payout: `0:${"22".repeat(32)}`,
     network: "devnet",
     capacity: 2,
+    minCloseDelay: 60,
+    feeShareBps: 100,
+    maxHoldHours: 168,
     keyFile: join(dir, "provider.key"),
     receiptsFile,
   });

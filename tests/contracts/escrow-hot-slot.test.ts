@@ -103,7 +103,13 @@ describe("Escrow hot slot: streams", () => {
         totals[i] = amount;
       }
     }
-    for (const [i, p] of payouts.entries()) expect(await paid(1, p.address)).toBe(totals[i]);
+    const read = await state();
+    for (const [i, p] of payouts.entries()) {
+      expect(await paid(1, p.address)).toBe(totals[i]);
+      // The account's data alone (one chain read for a provider) says the same as get_paid.
+      expect(read.paidOf(1, p.address)).toBe(totals[i]);
+    }
+    expect(read.paidOf(2, f.provider.address)).toBe(0n);
   });
 
   it("refuses replays and every other bad receipt, at no cost, for the hot and for a cold stream", async () => {

@@ -57,10 +57,13 @@ describe("a paid session: escrow on the devnet, answers over WebRTC, settlement 
     const payoutKeys = await mnemonicToPrivateKey(await mnemonicNew());
     const payout = WalletContractV5R1.create({ publicKey: payoutKeys.publicKey, workchain: 0 }).address;
     const store = new MemoryReceiptStore();
-    const { settlement, gate } = connectTon({
+    const { settlement, gate, book } = connectTon({
       endpoint: devnet.endpoint,
       store,
-      policy: { retryBaseMs: 100 },
+      escrowCode: Cell.fromBase64(info.result.escrowCode),
+      minCloseDelay: 30,
+      // Claim whatever the fee share (a few cents' worth here): this test is about paying exactly.
+      policy: { retryBaseMs: 100, feeShareBps: 10_000 },
     });
     const { url } = await startServer();
     const runtime = await ProviderRuntime.start({
@@ -72,6 +75,7 @@ describe("a paid session: escrow on the devnet, answers over WebRTC, settlement 
       receipts: store,
       settlement,
       gate,
+      book,
       wrtc,
     });
 

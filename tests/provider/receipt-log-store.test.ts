@@ -49,6 +49,23 @@ describe("the headless provider's receipt log", () => {
     await reopened.store.close();
   });
 
+  it("keeps the last payable receipt beside a bad newest one, since when it is held, and every claim", async () => {
+    const path = freshPath();
+    const { store } = open(path);
+    await store.put(receiptOn(1, 10, key));
+    await store.put(receiptOn(1, 20, key), false); // more than the escrow could pay
+    await store.setClaimed(idOf(1), 7n, { at: 5, amount: 7n, fee: 3n, reason: "escrow-closing" });
+    const before = await store.get(idOf(1));
+    await store.close();
+    const reopened = open(path);
+    const after = await reopened.store.get(idOf(1));
+    expect(after).toEqual(before);
+    expect(after?.payable).toBe(encodeSignedReceipt(receiptOn(1, 10, key)));
+    expect(after?.heldSince).toEqual(expect.any(Number));
+    expect(after?.claims).toEqual([{ at: 5, amount: 7n, fee: 3n, reason: "escrow-closing" }]);
+    await reopened.store.close();
+  });
+
   it("acknowledges a burst of concurrent receipts only once they are all on disk", async () => {
     const path = freshPath();
     const { store } = open(path);

@@ -1,28 +1,94 @@
 import { describe, expect, it } from "vitest";
 import { EscrowError } from "../../contracts/generated/constants";
 import {
+  type ClaimSituation,
   classifyRefusal,
   decideClaim,
   retryDelayMs,
   type SettlementPolicy,
+  shareBps,
+  worthAt,
 } from "../../provider/settlement-policy";
 
+const HOUR = 3_600_000;
 const policy: SettlementPolicy = {
-  thresholdNano: 1_000n,
-  minClaimNano: 100n,
+  feeShareBps: 100, // 1%
+  maxHoldMs: 24 * HOUR,
+  riskHeadroomNano: 50_000_000n,
+  minClaimNano: 10_000_000n,
   maxAttempts: 3,
   retryBaseMs: 50,
 };
+const FEE = 3_392_800n; // an external claim of the hot stream at mainnet prices
+const T = 1_000 * HOUR;
+const calm: ClaimSituation = {
+  unclaimed: 0n,
+  fee: FEE,
+  heldSince: T - HOUR,
+  now: T,
+  closing: false,
+  headroom: 5_000_000_000n,
+};
 
-describe("settlement policy", () => {
-  it("claims when the unclaimed value passes the threshold, or at session end if worth a claim", () => {
-    expect(decideClaim(999n, 0n, false, policy)).toBe("wait");
-    expect(decideClaim(1_000n, 0n, false, policy)).toBe("claim");
-    expect(decideClaim(1_500n, 600n, false, policy)).toBe("wait");
-    expect(decideClaim(150n, 0n, true, policy)).toBe("claim");
-    expect(decideClaim(99n, 0n, true, policy)).toBe("wait");
-    expect(decideClaim(500n, 500n, true, policy)).toBe("nothing");
-    expect(decideClaim(400n, 500n, true, policy)).toBe("nothing");
+// amount, fee, risk signals in; claim or wait (and why) out.
+const table: [string, Partial<ClaimSituation>, string][] = [
+  ["nothing held", { unclaimed: 0n }, "nothing"],
+  ["below the escrow's minimum claim", { unclaimed: 9_999_999n }, "wait below-minimum"],
+  ["below the minimum even when closing", { unclaimed: 9_999_999n, closing: true }, "wait below-minimum"],
+  ["fee 34% of a 0.01 TON claim", { unclaimed: 10_000_000n }, "wait fee-above-target"],
+  ["fee just above 1%", { unclaimed: 339_279_999n }, "wait fee-above-target"],
+  ["fee exactly 1%", { unclaimed: 339_280_000n }, "claim worth-it"],
+  ["fee under 1%", { unclaimed: 2_000_000_000n }, "claim worth-it"],
+  ["prices unknown, nothing at risk", { unclaimed: 2_000_000_000n, fee: undefined }, "wait fee-unknown"],
+  [
+    "prices unknown, escrow closing",
+    { unclaimed: 20_000_000n, fee: undefined, closing: true },
+    "claim escrow-closing",
+  ],
+  ["escrow closing, small amount", { unclaimed: 20_000_000n, closing: true }, "claim escrow-closing"],
+  ["escrow balance near what it owes", { unclaimed: 20_000_000n, headroom: 49_999_999n }, "claim escrow-low"],
+  ["headroom exactly the margin", { unclaimed: 20_000_000n, headroom: 50_000_000n }, "wait fee-above-target"],
+  [
+    "headroom unknown (not read yet)",
+    { unclaimed: 20_000_000n, headroom: undefined },
+    "wait fee-above-target",
+  ],
+  [
+    "held one hour short of the maximum",
+    { unclaimed: 20_000_000n, heldSince: T - 23 * HOUR },
+    "wait fee-above-target",
+  ],
+  [
+    "held the operator's maximum",
+    { unclaimed: 20_000_000n, heldSince: T - 24 * HOUR },
+    "claim held-too-long",
+  ],
+  ["owner pressed Claim now", { unclaimed: 20_000_000n, asked: true }, "claim asked"],
+  ["Claim now below the minimum", { unclaimed: 5_000_000n, asked: true }, "wait below-minimum"],
+  [
+    "fee above the amount, even at risk",
+    { unclaimed: 10_000_000n, fee: 10_000_000n, closing: true },
+    "wait fee-exceeds-amount",
+  ],
+];
+
+describe("settlement policy: claim when worth it or at risk, never otherwise", () => {
+  it.each(table)("%s", (_name, over, expected) => {
+    const d = decideClaim({ ...calm, ...over }, policy);
+    expect(d.action === "nothing" ? "nothing" : `${d.action} ${d.reason}`).toBe(expected);
+  });
+
+  it("says from what amount and until when a waiting stream waits", () => {
+    const d = decideClaim({ ...calm, unclaimed: 20_000_000n }, policy);
+    expect(d).toEqual({
+      action: "wait",
+      reason: "fee-above-target",
+      worthAt: 339_280_000n,
+      deadline: T + 23 * HOUR,
+    });
+    expect(worthAt(FEE, { ...policy, feeShareBps: 50 })).toBe(678_560_000n);
+    expect(shareBps(FEE, 339_280_000n)).toBe(100);
+    expect(shareBps(FEE, 10_000_000n)).toBe(3_393);
   });
 
   it("backs off exponentially", () => {

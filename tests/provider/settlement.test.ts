@@ -2,11 +2,13 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Address, toNano } from "@ton/core";
+import { loadConfigParamById } from "@ton/ton";
 import { describe, expect, it } from "vitest";
 import { EscrowParams } from "../../contracts/generated/constants";
 import { ReceiptConflictError } from "../../protocol/errors";
 import type { SignedReceipt } from "../../protocol/receipt";
 import { type ClaimChain, ClaimRefusedError, EscrowClaimChain, exitCodeOf } from "../../provider/claim-chain";
+import { type ChainPrices, chainPricesOf, claimFee } from "../../provider/claim-fee";
 import { ReceiptLogStore } from "../../provider/headless/receipt-log-store";
 import { MemoryReceiptStore, streamId } from "../../provider/receipt-store";
 import { Settlement } from "../../provider/settlement";
@@ -14,7 +16,9 @@ import type { SettlementPolicy } from "../../provider/settlement-policy";
 import { type EscrowFixture, freshEscrowForEachTest } from "../contracts/escrow-fixture";
 
 const policy: SettlementPolicy = {
-  thresholdNano: toNano("1"),
+  feeShareBps: 100,
+  maxHoldMs: 86_400_000,
+  riskHeadroomNano: toNano("0.1"),
   minClaimNano: EscrowParams.MIN_CLAIM,
   maxAttempts: 3,
   retryBaseMs: 1,
@@ -22,9 +26,14 @@ const policy: SettlementPolicy = {
 const noSleep = async () => {};
 
 let f: EscrowFixture;
+let prices: ChainPrices;
 freshEscrowForEachTest((fixture) => {
   f = fixture;
+  const config = f.blockchain.configBase64;
+  prices = chainPricesOf(loadConfigParamById(config, 21), loadConfigParamById(config, 25));
 });
+/** The hot path's fee at the sandbox's (mainnet) prices: about 0.0034 TON, so 1% of 0.34 TON. */
+const fee = async (signed: SignedReceipt) => claimFee(signed, "hot", prices);
 
 function sandboxChain(): EscrowClaimChain {
   return new EscrowClaimChain((escrow) => {
@@ -48,31 +57,78 @@ function flakyChain(failures: number): ClaimChain {
 
 function setup(chain: ClaimChain = sandboxChain()) {
   const store = new MemoryReceiptStore();
-  const settlement = new Settlement({ store, chain, policy, sleep: noSleep, confirmPolls: 1 });
+  const settlement = new Settlement({ store, chain, policy, fee, sleep: noSleep, confirmPolls: 1 });
   return { store, settlement };
 }
 
 describe("provider settlement against the sandbox escrow", () => {
-  it("keeps receipts, claims past the threshold and at session end, and reports claimed and pending", async () => {
+  it("keeps receipts, claims once the fee is at most 1% of the amount, and Claim now at any share", async () => {
     const { settlement } = setup();
-    await settlement.accept(f.receipt(toNano("0.4")));
-    await settlement.accept(f.receipt(toNano("0.8")));
+    await settlement.accept(f.receipt(toNano("0.2")));
+    await settlement.endSession();
     await settlement.idle();
     expect(await f.escrow.getPaid(1, f.provider.address)).toBe(0n);
-    expect(await settlement.status()).toMatchObject({ claimed: 0n, pending: toNano("0.8") });
+    let status = await settlement.status();
+    const expectedFee = await fee(f.receipt(toNano("0.2")));
+    expect(status).toMatchObject({ claimed: 0n, pending: toNano("0.2"), earned: toNano("0.2") });
+    expect(status.streams[0]?.next).toMatchObject({
+      action: "wait",
+      reason: "fee-above-target",
+      worthAt: expectedFee * 100n,
+    });
+    expect(status.claimNow).toEqual({ streams: 1, amount: toNano("0.2"), fee: expectedFee });
 
-    await settlement.accept(f.receipt(toNano("1.2")));
+    const worthIt = f.receipt(toNano("0.4"));
+    await settlement.accept(worthIt);
     await settlement.idle();
-    expect(await f.escrow.getPaid(1, f.provider.address)).toBe(toNano("1.2"));
+    expect(await f.escrow.getPaid(1, f.provider.address)).toBe(toNano("0.4"));
+    status = await settlement.status();
+    expect(status.streams[0]?.claims).toEqual([
+      { at: expect.any(Number), amount: toNano("0.4"), fee: await fee(worthIt), reason: "worth-it" },
+    ]);
+    expect(status.feeShareBps).toBeLessThanOrEqual(100);
 
-    await settlement.accept(f.receipt(toNano("1.5")));
-    await settlement.idle();
-    expect(await settlement.status()).toMatchObject({ claimed: toNano("1.2"), pending: toNano("0.3") });
+    await settlement.accept(f.receipt(toNano("0.45")));
     await settlement.endSession();
-    expect(await f.escrow.getPaid(1, f.provider.address)).toBe(toNano("1.5"));
-    const status = await settlement.status();
-    expect(status).toMatchObject({ claimed: toNano("1.5"), pending: 0n });
+    await settlement.idle();
+    expect(await settlement.status()).toMatchObject({ claimed: toNano("0.4"), pending: toNano("0.05") });
+    await settlement.claimNow();
+    await settlement.idle();
+    expect(await f.escrow.getPaid(1, f.provider.address)).toBe(toNano("0.45"));
+    status = await settlement.status();
+    expect(status).toMatchObject({ claimed: toNano("0.45"), pending: 0n, earned: toNano("0.45") });
+    expect(status.streams[0]?.claims.map((c) => c.reason)).toEqual(["worth-it", "asked"]);
     expect(status.streams[0]?.lastError).toBeUndefined();
+  });
+
+  it("keeps the last payable receipt beside a bad newest one, and is paid the honest part", async () => {
+    const { settlement, store } = setup();
+    const honest = f.receipt(toNano("0.5"));
+    await settlement.accept(honest);
+    await settlement.idle();
+    // 50 TON on a 10 TON escrow: kept, marked as more than the escrow could pay.
+    await settlement.accept(f.receipt(toNano("50")), false);
+    await settlement.idle();
+    const record = await store.get(streamId(honest.receipt));
+    expect(record?.payable).toBeDefined();
+    const status = await settlement.status();
+    expect(status.streams[0]).toMatchObject({
+      claimed: toNano("0.5"),
+      pending: 0n,
+      unpayable: toNano("49.5"),
+    });
+    expect(await f.escrow.getPaid(1, f.provider.address)).toBe(toNano("0.5"));
+  });
+
+  it("claims the honest part when the newest receipt is refused for want of funds", async () => {
+    const { settlement } = setup();
+    await settlement.accept(f.receipt(toNano("0.7")));
+    await settlement.accept(f.receipt(toNano("50")), false);
+    await settlement.claimNow();
+    await settlement.idle();
+    // The 50 TON receipt was tried first (a top-up might have made it good), refused, then 0.7 paid.
+    expect(await f.escrow.getPaid(1, f.provider.address)).toBe(toNano("0.7"));
+    expect(await settlement.status()).toMatchObject({ claimed: toNano("0.7"), pending: 0n });
   });
 
   it("resolves accept only once the store holds the receipt, and never lets an older one replace it", async () => {
@@ -91,6 +147,7 @@ describe("provider settlement against the sandbox escrow", () => {
       store: slowStore,
       chain: sandboxChain(),
       policy,
+      fee,
       sleep: noSleep,
       confirmPolls: 1,
     });
@@ -134,7 +191,7 @@ describe("provider settlement against the sandbox escrow", () => {
   it("a restarted provider claims what its receipt log holds at once, not at the next sweep", async () => {
     const path = join(mkdtempSync(join(tmpdir(), "silk-settle-restart-")), "receipts.log");
     const before = ReceiptLogStore.open(path);
-    await before.put(f.receipt(toNano("0.4"))); // under the threshold: left for session end
+    await before.put(f.receipt(toNano("0.4"))); // worth its fee, but its claim had not started
     await before.close(); // the provider stops before its session ends
 
     const store = ReceiptLogStore.open(path);
@@ -142,6 +199,7 @@ describe("provider settlement against the sandbox escrow", () => {
       store,
       chain: sandboxChain(),
       policy,
+      fee,
       sleep: noSleep,
       confirmPolls: 1,
     });

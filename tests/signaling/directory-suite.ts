@@ -126,6 +126,39 @@ export function directorySuite(name: string, make: () => Promise<ProviderDirecto
       expect(await dir.closeSession("nope")).toBeUndefined();
     });
 
+    it("forgets a dead node: its providers (unless registered again elsewhere) and its sessions", async () => {
+      const on = (r: ProviderRecord, node: string): ProviderRecord => ({ ...r, node });
+      await dir.register(on(rec("a", "s1"), "dead"), 1);
+      await dir.register(on(rec("b", "s2"), "dead"), 1);
+      await dir.register(on(rec("c", "s3"), "alive"), 1);
+      // b moved to the living node before the dead one was noticed: its new entry stays.
+      await dir.register(on(rec("b", "s4"), "alive"), 2);
+      expect(await dir.reserve("c", "s3", 3)).toBe(true);
+      const session = (id: string, requesterNode: string, providerNode: string) => ({
+        sessionId: id,
+        identityKey: "c",
+        providerSocketId: "s3",
+        requesterSocketId: `r-${id}`,
+        model: "m1",
+        createdAt: Date.now(),
+        requesterNode,
+        providerNode,
+      });
+      await dir.openSession(session("requester-died", "dead", "alive"));
+      await dir.openSession(session("provider-died", "alive", "dead"));
+      await dir.openSession(session("both-alive", "alive", "alive"));
+      await dir.openSession(session("ended-before", "dead", "alive"));
+      await dir.closeSession("ended-before");
+
+      const dropped = await dir.dropNode("dead");
+      expect(dropped.providers).toBe(1);
+      expect(dropped.sessions.sort()).toEqual(["provider-died", "requester-died"]);
+      expect((await dir.all()).map((p) => `${p.identityKey}@${p.socketId}`).sort()).toEqual(["b@s4", "c@s3"]);
+      expect(await dir.providersFor("m1")).toHaveLength(2);
+      // Forgetting twice finds nothing more.
+      expect(await dir.dropNode("dead")).toEqual({ providers: 0, sessions: expect.any(Array) });
+    });
+
     directoryIndexSuite(make);
   });
 }

@@ -8,6 +8,8 @@ export interface NodeProcess {
   port: number;
   /** SIGTERM (graceful shutdown) and wait for exit. */
   stop(): Promise<number | null>;
+  /** SIGKILL (a crash: nothing is said to anyone) and wait for exit. */
+  kill(): Promise<void>;
 }
 
 /** Runs `signaling/main.ts` as its own process, as production would; resolves once it listens. */
@@ -40,10 +42,16 @@ export async function startNode(env: Record<string, string>): Promise<NodeProces
     url: `http://127.0.0.1:${port}`,
     port,
     stop: async () => {
-      if (child.exitCode !== null) return child.exitCode;
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
       const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
       child.kill("SIGTERM");
       return exited;
+    },
+    kill: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGKILL");
+      await exited;
     },
   };
 }

@@ -18,13 +18,14 @@ export function freePort(): Promise<number> {
 
 export interface RedisProcess {
   url: string;
+  port: number;
   stop(): Promise<void>;
 }
 
-/** A real, throwaway redis-server: free port, temp dir, no persistence. */
-export async function startRedis(): Promise<RedisProcess> {
+/** A real, throwaway redis-server: free port (or `port`, to restart one), temp dir, no persistence. */
+export async function startRedis(at?: number): Promise<RedisProcess> {
   const dir = mkdtempSync(join(tmpdir(), "silk-redis-"));
-  const port = await freePort();
+  const port = at ?? (await freePort());
   const child: ChildProcess = spawn(
     "redis-server",
     ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no"],
@@ -41,6 +42,7 @@ export async function startRedis(): Promise<RedisProcess> {
   });
   return {
     url: `redis://127.0.0.1:${port}`,
+    port,
     stop: async () => {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once("exit", r));

@@ -96,5 +96,5 @@ describe("signaling scale-out: two processes sharing one redis-server", () => {
 
     const again = await requestSession(r);
     expect(again).toMatchObject({ ok: true, provider: { identityKey: p.identityKey } });
-  });
+  }, 90_000);
 });

@@ -1,0 +1,156 @@
+/**
+ * The connection to signaling as a pure state machine, one owner for providers, SDK requesters
+ * and the gateway alike (the socket I/O lives in `signaling-connection.ts`). It never gives up:
+ * a lost connection is dialled again with jittered exponential backoff, moving round the
+ * configured URLs, and a provider registers again after every reconnect and whenever the server
+ * says it forgot the registration.
+ *
+ * - `connecting`: a socket is being dialled to `urls[url]`.
+ * - `connected`: up; a requester needs nothing more.
+ * - `registering`: up, a provider's registration in flight (or waiting to be retried).
+ * - `registered`: up and listed; heartbeats run.
+ * - `reconnecting`: down, waiting out the backoff before dialling the next URL.
+ * - `moving`: the node said it is shutting down; dialling another at once (no backoff).
+ * - `closed`: the owner closed the client; nothing more happens.
+ */
+export type Phase =
+  | "connecting"
+  | "connected"
+  | "registering"
+  | "registered"
+  | "reconnecting"
+  | "moving"
+  | "closed";
+
+export interface ConnState {
+  readonly phase: Phase;
+  /** Index into the configured URLs of the node dialled or connected. */
+  readonly url: number;
+  /** Failures in a row (the backoff exponent); back to 0 once something succeeds. */
+  readonly attempt: number;
+  /** A provider that wants to be listed (it registers on every connection). */
+  readonly provider: boolean;
+}
+
+export type ConnEvent =
+  /** The socket connected. */
+  | { readonly type: "connected" }
+  /** The socket failed to connect, dropped, or stopped answering heartbeats. */
+  | { readonly type: "lost" }
+  /** `server:shutdown`, or a `SHUTTING_DOWN` refusal: this node is leaving. */
+  | { readonly type: "server-shutdown" }
+  /** A registration was accepted (the owner's first, or one the machine asked for). */
+  | { readonly type: "registered" }
+  /** A registration was refused or timed out: retried after a backoff. */
+  | { readonly type: "register-failed" }
+  /** `NOT_REGISTERED` to a heartbeat, or `provider:unregistered`: the server forgot us. */
+  | { readonly type: "unregistered" }
+  /** The backoff wait ended. */
+  | { readonly type: "timer" }
+  | { readonly type: "close" };
+
+export type Effect =
+  | { readonly do: "dial"; readonly url: number }
+  /** Drops the socket; sessions relayed through it end with this reason. */
+  | { readonly do: "hang-up"; readonly why: "lost" | "shutdown" | "closed" }
+  | { readonly do: "register" }
+  /** Starts the backoff wait (one at a time); its end is the `timer` event. */
+  | { readonly do: "wait"; readonly ms: number }
+  | { readonly do: "cancel-wait" };
+
+export interface MachineConfig {
+  /** How many signaling URLs are configured (at least 1). */
+  readonly urls: number;
+  /** In [0, 1); the jitter. */
+  readonly random: () => number;
+  readonly backoff?: BackoffConfig;
+}
+
+export interface BackoffConfig {
+  readonly baseMs: number;
+  readonly maxMs: number;
+}
+
+/** Short enough that a provider is listed again within a few seconds of a node coming back. */
+export const DEFAULT_BACKOFF: BackoffConfig = { baseMs: 250, maxMs: 4_000 };
+
+/**
+ * "Equal jitter": half the exponential delay, plus a random part of the other half. Never zero,
+ * so a node that restarts is not hit by every client in the same millisecond, and never more
+ * than `maxMs`, so recovery after a long outage still takes seconds.
+ */
+export function backoffMs(attempt: number, random: () => number, b: BackoffConfig = DEFAULT_BACKOFF): number {
+  const d = Math.min(b.maxMs, b.baseMs * 2 ** Math.min(attempt, 20));
+  return Math.round(d / 2 + random() * (d / 2));
+}
+
+export function initialState(provider = false): ConnState {
+  return { phase: "connecting", url: 0, attempt: 0, provider };
+}
+
+export function initialEffects(s: ConnState): Effect[] {
+  return [{ do: "dial", url: s.url }];
+}
+
+const UP: ReadonlySet<Phase> = new Set(["connected", "registering", "registered"]);
+
+export function isUp(phase: Phase): boolean {
+  return UP.has(phase);
+}
+
+export function step(s: ConnState, e: ConnEvent, c: MachineConfig): { state: ConnState; effects: Effect[] } {
+  const next = (state: ConnState, ...effects: Effect[]) => ({ state, effects });
+  const wait = (attempt: number): Effect => ({ do: "wait", ms: backoffMs(attempt, c.random, c.backoff) });
+  const nextUrl = (s.url + 1) % Math.max(1, c.urls);
+  if (s.phase === "closed") return next(s);
+  switch (e.type) {
+    case "close":
+      return next({ ...s, phase: "closed" }, { do: "cancel-wait" }, { do: "hang-up", why: "closed" });
+    case "connected":
+      if (s.phase !== "connecting" && s.phase !== "moving") return next(s);
+      return s.provider
+        ? next({ ...s, phase: "registering", attempt: 0 }, { do: "register" })
+        : next({ ...s, phase: "connected", attempt: 0 });
+    case "lost": {
+      if (s.phase === "reconnecting") return next(s);
+      // A dropped connection is dialled again after one short wait; each failed dial waits longer.
+      const attempt = s.phase === "connecting" || s.phase === "moving" ? s.attempt + 1 : 0;
+      return next(
+        { ...s, phase: "reconnecting", url: nextUrl, attempt },
+        { do: "hang-up", why: "lost" },
+        wait(attempt),
+      );
+    }
+    case "server-shutdown":
+      if (s.phase === "reconnecting") return next(s);
+      // Another node takes us at once; with one URL only, the same one once it is back.
+      if (c.urls > 1)
+        return next(
+          { ...s, phase: "moving", url: nextUrl, attempt: 0 },
+          { do: "cancel-wait" },
+          { do: "hang-up", why: "shutdown" },
+          { do: "dial", url: nextUrl },
+        );
+      return next(
+        { ...s, phase: "reconnecting", attempt: 0 },
+        { do: "cancel-wait" },
+        { do: "hang-up", why: "shutdown" },
+        wait(1),
+      );
+    case "registered":
+      // From `connected`: the owner registered for the first time, and is a provider from now on.
+      return s.phase === "registering" || s.phase === "connected"
+        ? next({ ...s, phase: "registered", attempt: 0, provider: true })
+        : next(s);
+    case "register-failed":
+      if (s.phase !== "registering") return next(s);
+      return next({ ...s, attempt: s.attempt + 1 }, wait(s.attempt));
+    case "unregistered":
+      if (s.phase !== "registered" || !s.provider) return next(s);
+      return next({ ...s, phase: "registering", attempt: 0 }, { do: "register" });
+    case "timer":
+      if (s.phase === "reconnecting") return next({ ...s, phase: "connecting" }, { do: "dial", url: s.url });
+      if (s.phase === "registering") return next(s, { do: "register" });
+      return next(s);
+  }
+}

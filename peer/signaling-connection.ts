@@ -1,0 +1,176 @@
+import { io, type Socket } from "socket.io-client";
+import {
+  type BackoffConfig,
+  type ConnEvent,
+  type ConnState,
+  type Effect,
+  initialEffects,
+  initialState,
+  isUp,
+  type MachineConfig,
+  step,
+} from "./connection-machine";
+
+/**
+ * The socket.io edge of `connection-machine.ts`: dials, hangs up, waits and registers as the
+ * machine says, and feeds it what the sockets report. socket.io's own reconnection is off: one
+ * socket per attempt, so a client can move to another URL, and no listener of an old socket
+ * (its `connect_error`, say) can ever act on the connection that replaced it.
+ */
+export interface ConnectionOptions {
+  /** One or more signaling URLs (nodes sharing a directory); tried in turn. */
+  readonly urls: readonly string[];
+  /** How long one dial may take before it counts as failed (ms). */
+  readonly dialTimeoutMs?: number;
+  readonly backoff?: BackoffConfig;
+  readonly random?: () => number;
+}
+
+export type HangUpWhy = Extract<Effect, { do: "hang-up" }>["why"];
+
+export interface ConnectionHooks {
+  /** Wires the owner's listeners onto each new socket. */
+  attach(socket: Socket): void;
+  /** Registers as a provider over `socket`; resolves once the server accepted. */
+  register(socket: Socket): Promise<void>;
+  /** A socket was dropped: whatever ran through it (relayed sessions) is over. */
+  hungUp(why: HangUpWhy): void;
+  /** Every state change (heartbeats start and stop on `registered`). */
+  changed(state: ConnState): void;
+}
+
+export class SignalingConnection {
+  private state: ConnState = initialState();
+  private socket: Socket | undefined;
+  private waitTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly waiters = new Set<() => void>();
+  private readonly machine: MachineConfig;
+
+  constructor(
+    private readonly opts: ConnectionOptions,
+    private readonly hooks: ConnectionHooks,
+  ) {
+    if (opts.urls.length === 0) throw new Error("at least one signaling URL is needed");
+    this.machine = { urls: opts.urls.length, random: opts.random ?? Math.random, backoff: opts.backoff };
+  }
+
+  get current(): ConnState {
+    return this.state;
+  }
+
+  /** The connected socket, if any (undefined while down). */
+  get live(): Socket | undefined {
+    return isUp(this.state.phase) ? this.socket : undefined;
+  }
+
+  get url(): string {
+    return this.opts.urls[this.state.url] ?? "";
+  }
+
+  start(): void {
+    this.run(initialEffects(this.state));
+  }
+
+  dispatch(e: ConnEvent): void {
+    const { state, effects } = step(this.state, e, this.machine);
+    const changed = state !== this.state;
+    this.state = state;
+    this.run(effects);
+    if (changed) {
+      this.hooks.changed(state);
+      for (const w of [...this.waiters]) w();
+    }
+  }
+
+  /** Tells the machine about `e` only if `socket` is still the one in use (late events of old sockets are void). */
+  from(socket: Socket, e: ConnEvent): void {
+    if (socket === this.socket) this.dispatch(e);
+  }
+
+  /** Resolves with the socket once connected; rejects after `timeoutMs` or when closed. */
+  ready(timeoutMs: number): Promise<Socket> {
+    const now = this.live;
+    if (now) return Promise.resolve(now);
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        const s = this.live;
+        if (s) finish(() => resolve(s));
+        else if (this.state.phase === "closed") finish(() => reject(new Error("closed")));
+      };
+      const timer = setTimeout(() => finish(() => reject(new Error("timeout"))), Math.max(0, timeoutMs));
+      const finish = (f: () => void) => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        f();
+      };
+      this.waiters.add(done);
+    });
+  }
+
+  private run(effects: readonly Effect[]): void {
+    for (const e of effects) {
+      switch (e.do) {
+        case "dial":
+          this.dial(e.url);
+          break;
+        case "hang-up":
+          this.hangUp(e.why);
+          break;
+        case "register":
+          this.register();
+          break;
+        case "wait":
+          clearTimeout(this.waitTimer);
+          this.waitTimer = setTimeout(() => this.dispatch({ type: "timer" }), e.ms);
+          break;
+        case "cancel-wait":
+          clearTimeout(this.waitTimer);
+          this.waitTimer = undefined;
+          break;
+      }
+    }
+  }
+
+  private dial(index: number): void {
+    this.drop();
+    const socket = io(this.opts.urls[index] ?? "", {
+      transports: ["websocket"],
+      reconnection: false,
+      forceNew: true,
+      timeout: this.opts.dialTimeoutMs ?? 10_000,
+    });
+    this.socket = socket;
+    socket.on("connect", () => this.from(socket, { type: "connected" }));
+    socket.on("connect_error", () => this.from(socket, { type: "lost" }));
+    socket.on("disconnect", () => this.from(socket, { type: "lost" }));
+    socket.on("server:shutdown", () => this.from(socket, { type: "server-shutdown" }));
+    socket.on("provider:unregistered", () => this.from(socket, { type: "unregistered" }));
+    this.hooks.attach(socket);
+  }
+
+  private register(): void {
+    const socket = this.socket;
+    if (!socket) return;
+    this.hooks.register(socket).then(
+      () => this.from(socket, { type: "registered" }),
+      (err: unknown) =>
+        this.from(socket, {
+          type: (err as { code?: unknown })?.code === "SHUTTING_DOWN" ? "server-shutdown" : "register-failed",
+        }),
+    );
+  }
+
+  private hangUp(why: HangUpWhy): void {
+    const had = this.drop();
+    if (had) this.hooks.hungUp(why);
+  }
+
+  private drop(): boolean {
+    const old = this.socket;
+    if (!old) return false;
+    this.socket = undefined;
+    old.removeAllListeners();
+    old.close();
+    return true;
+  }
+}

@@ -1,0 +1,91 @@
+import { beginCell, type Cell, external, storeMessage } from "@ton/core";
+import {
+  computeExternalMessageFees,
+  computeFwdFees,
+  computeGasPrices,
+  configParseGasLimitsPrices,
+  configParseMsgPrices,
+  type GasLimitsPrices,
+  type MsgPrices,
+} from "@ton/ton";
+import { externalClaimBody } from "../contracts/wrappers/escrow";
+import type { SignedReceipt } from "../protocol/receipt";
+
+/**
+ * What an external claim costs, known rather than guessed: the gas of each claim path as measured
+ * on the Escrow (tests/provider/claim-fee.test.ts fails when the contract's gas moves), priced
+ * with the network's own gas and message prices (config params 21 and 25, basechain), read from
+ * the chain. All of it comes out of the claimed amount: gas, the import fee of the external
+ * message, and the forward fee of the payout message.
+ */
+export const CLAIM_GAS = {
+  /** The escrow's very first claim: the hot slot is empty. */
+  escrowFirst: 4_935n,
+  /** The next receipt of the stream in the hot slot. */
+  hot: 4_782n,
+  /** The first claim of a stream when another holds the slot. */
+  newStream: 6_109n,
+  /** A stream kept in the dictionary, or a key older than the newest (the dearest common path). */
+  cold: 6_641n,
+} as const;
+
+export type ClaimPath = keyof typeof CLAIM_GAS;
+
+/**
+ * Off the hot slot a claim walks the `paid` dictionary: about 700 gas more per doubling of its
+ * entries (measured: the first claim of an escrow's 32nd stream, 30 entries, 9,609 = 6,109 + 5 × 700;
+ * never less than the truth for fewer).
+ */
+export const GAS_PER_DICTIONARY_DOUBLING = 700n;
+
+export function claimGas(path: ClaimPath, dictionaryEntries: number): bigint {
+  const base = CLAIM_GAS[path];
+  if (path !== "newStream" && path !== "cold") return base;
+  const depth = dictionaryEntries <= 1 ? 0 : Math.ceil(Math.log2(dictionaryEntries));
+  return base + GAS_PER_DICTIONARY_DOUBLING * BigInt(depth);
+}
+
+export interface ChainPrices {
+  readonly gas: GasLimitsPrices;
+  readonly msg: MsgPrices;
+}
+
+/** Config params 21 (basechain gas) and 25 (basechain messages), as cells read from the chain. */
+export function chainPricesOf(param21: Cell, param25: Cell): ChainPrices {
+  return {
+    gas: configParseGasLimitsPrices(param21.beginParse()),
+    msg: configParseMsgPrices(param25.beginParse()),
+  };
+}
+
+/** Every fee a claim of `signed` on `path` costs the payout, in nanoTON. */
+export function claimFee(
+  signed: SignedReceipt,
+  path: ClaimPath,
+  prices: ChainPrices,
+  dictionaryEntries = 1,
+): bigint {
+  const gas = computeGasPrices(claimGas(path, dictionaryEntries), {
+    flatLimit: prices.gas.flatLimit,
+    flatPrice: prices.gas.flatGasPrice,
+    price: prices.gas.other.gasPrice,
+  });
+  const message = beginCell()
+    .store(storeMessage(external({ to: signed.receipt.escrow, body: externalClaimBody(signed) })))
+    .endCell();
+  const imported = computeExternalMessageFees(prices.msg, message);
+  // The payout message carries no body: its forward fee is the lump price alone.
+  const payout = computeFwdFees(prices.msg, 0n, 0n);
+  return gas + imported + payout;
+}
+
+/** Which path a claim takes, from what the last read of the escrow showed. */
+export function claimPath(s: {
+  claimedBefore: boolean;
+  hot: boolean;
+  escrowEverClaimed: boolean;
+}): ClaimPath {
+  if (s.hot) return "hot";
+  if (!s.escrowEverClaimed) return "escrowFirst";
+  return s.claimedBefore ? "cold" : "newStream";
+}

@@ -1,0 +1,235 @@
+import type { Address } from "@ton/core";
+import { type StreamKey, streamId } from "../protocol";
+import { type ClaimPath, claimPath } from "./claim-fee";
+import { availableOf, type EscrowAccount } from "./escrow-account";
+
+/**
+ * What this provider knows of each escrow it is owed by, so that it is never owed more than an
+ * escrow can pay: the balance and every stream's paid total from the last read (always together:
+ * one account read gives both), what each of its streams is owed (the best receipt held, or more
+ * while a session streams on credit), and whether the escrow is closing.
+ *
+ * An escrow's headroom is what it can pay less everything this provider's streams are owed and
+ * not yet paid. A stream may be owed at most its paid total plus the escrow's available balance
+ * less what its other streams are owed: `limit`. Claims lower the balance and raise a paid total
+ * by the same amount, so `paidChanged` moves both and the headroom stays right between reads.
+ */
+interface StreamEntry {
+  readonly key: StreamKey;
+  paid: bigint;
+  /** The most this stream is owed: the best receipt held. */
+  held: bigint;
+  /** It holds the escrow's hot slot (its next claim is the cheapest). */
+  hot: boolean;
+}
+
+interface EscrowEntry {
+  available: bigint;
+  unlockAt: number;
+  closeDelay: number;
+  /** When it was last read (ms), 0 before the first read. */
+  readAt: number;
+  everClaimed: boolean;
+  paidEntries: number;
+  readonly streams: Map<string, StreamEntry>;
+  /** Live sessions: what each is owed now, by stream. */
+  readonly live: Map<symbol, { stream: string; owed: bigint }>;
+}
+
+export interface EscrowView {
+  readonly escrow: string;
+  readonly available: bigint;
+  /** What this provider's streams on it are owed and not yet paid. */
+  readonly owed: bigint;
+  readonly unlockAt: number;
+  readonly closeDelay: number;
+  readonly readAt: number;
+}
+
+export type EscrowRead = (escrow: Address) => Promise<EscrowAccount>;
+
+export class EscrowBook {
+  private readonly escrows = new Map<string, EscrowEntry>();
+  private readonly reading = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly read?: EscrowRead,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Takes a fresh read of the escrow (what the gate read at a session's open, or `refresh`). */
+  update(escrow: Address, account: EscrowAccount): void {
+    const e = this.entry(escrow);
+    e.available = availableOf(account.balance);
+    e.unlockAt = account.state?.unlockAt ?? 0;
+    e.closeDelay = account.state?.closeDelay ?? 0;
+    e.readAt = this.now();
+    e.everClaimed = account.state?.everClaimed ?? false;
+    e.paidEntries = account.state?.paidEntries ?? 0;
+    for (const s of e.streams.values()) {
+      s.paid = account.state?.paidOf(s.key.keyEpoch, s.key.payout) ?? 0n;
+      s.hot = account.state?.isHot(s.key.keyEpoch, s.key.payout) ?? false;
+    }
+  }
+
+  /** Starts tracking a stream (before `update`, so the read fills its paid total). */
+  track(stream: StreamKey): void {
+    this.stream(stream);
+  }
+
+  /**
+   * Our claim on `stream` went through. The escrow's first claim takes the hot slot; otherwise only
+   * a newer key epoch than the hot stream's would, which the next read shows.
+   */
+  claimed(stream: StreamKey): void {
+    const e = this.entry(stream.escrow);
+    if (!e.everClaimed) this.stream(stream).hot = true;
+    e.everClaimed = true;
+  }
+
+  /**
+   * Which claim path a stream's next claim takes and how many entries its dictionary walk meets,
+   * as far as the last read shows (unread: the dearest path, over a dictionary of 8).
+   */
+  claimPathOf(stream: StreamKey): { path: ClaimPath; dictionaryEntries: number } {
+    const e = this.entry(stream.escrow);
+    const s = this.stream(stream);
+    if (e.readAt === 0) return { path: "cold", dictionaryEntries: 8 };
+    const path = claimPath({ hot: s.hot, escrowEverClaimed: e.everClaimed, claimedBefore: s.paid > 0n });
+    return { path, dictionaryEntries: e.paidEntries };
+  }
+
+  /** Reads the escrow again (one read, shared by everyone asking while it runs). */
+  refresh(escrow: Address): Promise<void> {
+    const read = this.read;
+    if (!read) return Promise.resolve();
+    const id = escrow.toRawString();
+    const running = this.reading.get(id);
+    if (running) return running;
+    const next = read(escrow)
+      .then((account) => this.update(escrow, account))
+      .finally(() => this.reading.delete(id));
+    this.reading.set(id, next);
+    return next;
+  }
+
+  /** Records the best receipt held on a stream (never lowers it). */
+  held(stream: StreamKey, amount: bigint): void {
+    const s = this.stream(stream);
+    if (amount > s.held) s.held = amount;
+  }
+
+  /** Records what the escrow has now paid a stream: its balance went down by the same. */
+  paidChanged(stream: StreamKey, paid: bigint): void {
+    const e = this.entry(stream.escrow);
+    const s = this.stream(stream);
+    if (paid <= s.paid) return;
+    e.available -= paid - s.paid;
+    if (e.available < 0n) e.available = 0n;
+    s.paid = paid;
+  }
+
+  /** The most `stream` may be owed, cumulative: what the escrow can pay it given the others. */
+  limit(stream: StreamKey, except?: symbol): bigint {
+    const e = this.entry(stream.escrow);
+    const id = streamId(stream);
+    const own = this.stream(stream);
+    let others = 0n;
+    for (const [sid, s] of e.streams)
+      if (sid !== id) others += unpaid(this.owedOn(e, sid, s, except), s.paid);
+    return own.paid + e.available - others;
+  }
+
+  /** Registers a live session on a stream; returns its handle. */
+  openSession(stream: StreamKey, owed: bigint): SessionExposure {
+    const e = this.entry(stream.escrow);
+    this.stream(stream);
+    const token = Symbol("session");
+    e.live.set(token, { stream: streamId(stream), owed });
+    return {
+      owe: (amount) => {
+        const l = e.live.get(token);
+        if (l && amount > l.owed) l.owed = amount;
+      },
+      limit: () => this.limit(stream, token),
+      readAt: () => e.readAt,
+      // What was streamed and never receipted is lost with the session: it no longer counts.
+      close: () => e.live.delete(token),
+    };
+  }
+
+  view(escrow: Address): EscrowView {
+    const e = this.entry(escrow);
+    let owed = 0n;
+    for (const [sid, s] of e.streams) owed += unpaid(this.owedOn(e, sid, s), s.paid);
+    return {
+      escrow: escrow.toRawString(),
+      available: e.available,
+      owed,
+      unlockAt: e.unlockAt,
+      closeDelay: e.closeDelay,
+      readAt: e.readAt,
+    };
+  }
+
+  /** Every escrow with something owed and unpaid (the ones worth watching). */
+  owing(): Address[] {
+    const out: Address[] = [];
+    for (const e of this.escrows.values()) {
+      const first = e.streams.values().next().value;
+      if (first && this.view(first.key.escrow).owed > 0n) out.push(first.key.escrow);
+    }
+    return out;
+  }
+
+  /** A stream's owed amount: the best held receipt or any live session's count, whichever is more. */
+  private owedOn(e: EscrowEntry, sid: string, s: StreamEntry, except?: symbol): bigint {
+    let owed = s.held;
+    for (const [token, l] of e.live) if (token !== except && l.stream === sid && l.owed > owed) owed = l.owed;
+    return owed;
+  }
+
+  private entry(escrow: Address): EscrowEntry {
+    const id = escrow.toRawString();
+    let e = this.escrows.get(id);
+    if (!e) {
+      e = {
+        available: 0n,
+        unlockAt: 0,
+        closeDelay: 0,
+        readAt: 0,
+        everClaimed: false,
+        paidEntries: 0,
+        streams: new Map(),
+        live: new Map(),
+      };
+      this.escrows.set(id, e);
+    }
+    return e;
+  }
+
+  private stream(key: StreamKey): StreamEntry {
+    const e = this.entry(key.escrow);
+    const id = streamId(key);
+    let s = e.streams.get(id);
+    if (!s) {
+      s = { key, paid: 0n, held: 0n, hot: false };
+      e.streams.set(id, s);
+    }
+    return s;
+  }
+}
+
+export interface SessionExposure {
+  /** What the session is owed now, cumulative on its stream (only ever raised). */
+  owe(amount: bigint): void;
+  /** The most it may be owed now. */
+  limit(): bigint;
+  /** When the escrow was last read (ms). */
+  readAt(): number;
+  close(): void;
+}
+
+function unpaid(owed: bigint, paid: bigint): bigint {
+  return owed > paid ? owed - paid : 0n;
+}

@@ -1,0 +1,75 @@
+import type { StreamKey } from "../../protocol";
+import type { EscrowBook, SessionExposure } from "../escrow-book";
+
+/**
+ * One session's share of its escrow: the most it may be owed, kept fresh without a read per
+ * token. The escrow is read when the session opens (by the gate); again in the background once
+ * what is owed has used half the headroom that read showed (another provider, or the owner
+ * closing, may have drained it meanwhile); and once more, awaited, before refusing anything, in
+ * case it was topped up. A closing escrow gives no new credit: it is claimed instead.
+ */
+export class EscrowLimit {
+  private readonly handle: SessionExposure;
+  private owed: bigint;
+  private receipted: bigint;
+  private seenRead = -1;
+  private rereadAt = 0n;
+  private lastForcedRead = 0;
+
+  constructor(
+    private readonly book: EscrowBook,
+    private readonly stream: StreamKey & { readonly amount: bigint },
+    private readonly now: () => number = Date.now,
+    private readonly minReadGapMs = 1_000,
+  ) {
+    this.owed = stream.amount;
+    this.receipted = stream.amount;
+    this.handle = book.openSession(stream, stream.amount);
+  }
+
+  /** Whether the session may be owed `amount` (cumulative on its stream). */
+  async allows(amount: bigint): Promise<boolean> {
+    if (this.fits(amount)) return true;
+    if (this.now() - this.lastForcedRead < this.minReadGapMs) return false;
+    this.lastForcedRead = this.now();
+    await this.book.refresh(this.stream.escrow).catch(() => undefined);
+    return this.fits(amount);
+  }
+
+  /** What the session is owed now, receipted or not. */
+  owe(amount: bigint): void {
+    if (amount <= this.owed) return;
+    this.owed = amount;
+    this.handle.owe(amount);
+    this.maybeReread();
+  }
+
+  /** A receipt for `amount` was kept. */
+  held(amount: bigint): void {
+    if (amount > this.receipted) this.receipted = amount;
+    this.book.held(this.stream, amount);
+    this.owe(amount);
+  }
+
+  close(): void {
+    this.handle.close();
+  }
+
+  private fits(amount: bigint): boolean {
+    if (this.book.view(this.stream.escrow).unlockAt !== 0) return amount <= this.receipted;
+    return amount <= this.handle.limit();
+  }
+
+  private maybeReread(): void {
+    const readAt = this.handle.readAt();
+    if (readAt !== this.seenRead) {
+      this.seenRead = readAt;
+      const headroom = this.handle.limit() - this.owed;
+      this.rereadAt = this.owed + (headroom > 0n ? headroom / 2n : 0n);
+    }
+    if (this.owed >= this.rereadAt) {
+      this.rereadAt = this.handle.limit() + 1n; // once per read: the next read sets a new mark
+      void this.book.refresh(this.stream.escrow).catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,99 @@
+import { PROTOCOL_VERSION } from "../protocol";
+import type { ServerContext } from "./context";
+import { errorSummary } from "./event-guard";
+import { endSession } from "./sessions";
+
+/** The node-redis commands liveness uses; a connected `createClient()` satisfies it. */
+export interface LivenessClient {
+  set(
+    key: string,
+    value: string,
+    options: { expiration: { type: "PX"; value: number }; GET: true },
+  ): Promise<unknown>;
+  sAdd(key: string, members: string): Promise<unknown>;
+  sMembers(key: string): Promise<string[]>;
+  sRem(key: string, members: string): Promise<number>;
+  exists(key: string): Promise<number>;
+  del(key: string): Promise<unknown>;
+}
+
+/**
+ * Which signaling nodes are alive, kept in Redis: each node renews `node:<id>` (expiring after
+ * `ttlMs`) and is listed in `nodes`. A listed node whose key expired is dead; the first node to
+ * take it off the list (SREM answers 1 to exactly one caller) forgets it. A node that finds its
+ * own key gone, after having set it, knows Redis lost its state (restarted empty, flushed).
+ */
+export class NodeLiveness {
+  private renewed = false;
+
+  constructor(
+    private readonly client: LivenessClient,
+    private readonly prefix: string,
+    private readonly nodeId: string,
+    private readonly ttlMs: number,
+  ) {}
+
+  /** Renews this node; says whether Redis had forgotten it, and which dead nodes this one claimed. */
+  async beat(): Promise<{ stateLost: boolean; dead: string[] }> {
+    const [before] = await Promise.all([
+      this.client.set(this.key(this.nodeId), "1", {
+        expiration: { type: "PX", value: this.ttlMs },
+        GET: true,
+      }),
+      this.client.sAdd(`${this.prefix}nodes`, this.nodeId),
+    ]);
+    const stateLost = this.renewed && before === null;
+    this.renewed = true;
+    const listed = await this.client.sMembers(`${this.prefix}nodes`);
+    const others = listed.filter((n) => n !== this.nodeId);
+    const alive = await Promise.all(others.map((n) => this.client.exists(this.key(n))));
+    const gone = others.filter((_, i) => alive[i] === 0);
+    const claimed = await Promise.all(gone.map((n) => this.client.sRem(`${this.prefix}nodes`, n)));
+    return { stateLost, dead: gone.filter((_, i) => claimed[i] === 1) };
+  }
+
+  /** A clean exit: nobody needs to notice this node's death. */
+  async leave(): Promise<void> {
+    await Promise.all([
+      this.client.del(this.key(this.nodeId)),
+      this.client.sRem(`${this.prefix}nodes`, this.nodeId),
+    ]);
+  }
+
+  private key(node: string): string {
+    return `${this.prefix}node:${node}`;
+  }
+}
+
+/**
+ * One liveness tick: forgets the dead nodes this node claimed (their providers leave the
+ * directory, their sessions end with `node-lost`, freeing each place once, whichever party was on
+ * the dead node) and, if Redis lost everything, asks every local provider to register again.
+ */
+export async function livenessTick(ctx: ServerContext, liveness: NodeLiveness): Promise<void> {
+  const { stateLost, dead } = await liveness.beat();
+  if (stateLost) {
+    ctx.log.warn(
+      { providers: ctx.localProviders.size },
+      "redis lost the directory: providers register again",
+    );
+    for (const socket of [...ctx.localProviders.values()]) {
+      socket.data.provider = undefined;
+      ctx.localProviders.delete(socket.id);
+      socket.emit("provider:unregistered", { v: PROTOCOL_VERSION, reason: "directory-lost" });
+    }
+  }
+  for (const node of dead) {
+    const { providers, sessions } = await ctx.directory.dropNode(node);
+    const ended = await Promise.all(
+      sessions.map((id) =>
+        endSession(ctx, id, "node-lost").catch((err: unknown) => {
+          ctx.log.warn({ err: errorSummary(err), session: id }, "ending a dead node's session failed");
+          return false;
+        }),
+      ),
+    );
+    ctx.feed.changed();
+    ctx.log.warn({ dead: node, providers, sessions: ended.filter(Boolean).length }, "node died: forgotten");
+  }
+}

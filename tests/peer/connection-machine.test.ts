@@ -1,0 +1,201 @@
+import { describe, expect, it } from "vitest";
+import {
+  backoffMs,
+  type ConnEvent,
+  type ConnState,
+  type Effect,
+  initialState,
+  type Phase,
+  step,
+} from "../../peer/connection-machine";
+
+/** The connection lifecycle as a table: from a state, an event gives a state and effects. */
+const half = () => 0.5;
+const cfg = (urls: number) => ({ urls, random: half });
+const at = (phase: Phase, over: Partial<ConnState> = {}): ConnState => ({
+  phase,
+  url: 0,
+  attempt: 0,
+  provider: false,
+  ...over,
+});
+
+type Row = [string, ConnState, ConnEvent, number, Partial<ConnState>, Effect[]];
+
+const rows: Row[] = [
+  ["a requester connects", at("connecting"), { type: "connected" }, 1, { phase: "connected" }, []],
+  [
+    "a provider connects and registers at once",
+    at("connecting", { provider: true, attempt: 3 }),
+    { type: "connected" },
+    1,
+    { phase: "registering", attempt: 0 },
+    [{ do: "register" }],
+  ],
+  [
+    "the owner's first registration makes it a provider",
+    at("connected"),
+    { type: "registered" },
+    1,
+    { phase: "registered", provider: true },
+    [],
+  ],
+  [
+    "a dropped connection waits once, then dials the next URL",
+    at("registered", { provider: true, url: 1 }),
+    { type: "lost" },
+    3,
+    { phase: "reconnecting", url: 2, attempt: 0 },
+    [
+      { do: "hang-up", why: "lost" },
+      { do: "wait", ms: backoffMs(0, half) },
+    ],
+  ],
+  [
+    "a failed dial waits longer (never gives up)",
+    at("connecting", { attempt: 9 }),
+    { type: "lost" },
+    1,
+    { phase: "reconnecting", url: 0, attempt: 10 },
+    [
+      { do: "hang-up", why: "lost" },
+      { do: "wait", ms: backoffMs(10, half) },
+    ],
+  ],
+  [
+    "the wait ends: dial",
+    at("reconnecting", { url: 2 }),
+    { type: "timer" },
+    3,
+    { phase: "connecting" },
+    [{ do: "dial", url: 2 }],
+  ],
+  [
+    "a second loss while waiting changes nothing",
+    at("reconnecting", { attempt: 4 }),
+    { type: "lost" },
+    1,
+    { phase: "reconnecting", attempt: 4 },
+    [],
+  ],
+  [
+    "the node is leaving: move to another at once",
+    at("registered", { provider: true }),
+    { type: "server-shutdown" },
+    2,
+    { phase: "moving", url: 1 },
+    [{ do: "cancel-wait" }, { do: "hang-up", why: "shutdown" }, { do: "dial", url: 1 }],
+  ],
+  [
+    "the only node is leaving: wait for it to come back",
+    at("connected"),
+    { type: "server-shutdown" },
+    1,
+    { phase: "reconnecting", url: 0 },
+    [{ do: "cancel-wait" }, { do: "hang-up", why: "shutdown" }, { do: "wait", ms: backoffMs(1, half) }],
+  ],
+  [
+    "moved, and the next node answers",
+    at("moving", { provider: true, url: 1 }),
+    { type: "connected" },
+    2,
+    { phase: "registering" },
+    [{ do: "register" }],
+  ],
+  [
+    "moved, and the next node is down too",
+    at("moving", { url: 1 }),
+    { type: "lost" },
+    2,
+    { phase: "reconnecting", url: 0, attempt: 1 },
+    [
+      { do: "hang-up", why: "lost" },
+      { do: "wait", ms: backoffMs(1, half) },
+    ],
+  ],
+  [
+    "the server forgot us: register again",
+    at("registered", { provider: true }),
+    { type: "unregistered" },
+    1,
+    { phase: "registering" },
+    [{ do: "register" }],
+  ],
+  [
+    "a refused registration is retried after a backoff",
+    at("registering", { provider: true, attempt: 2 }),
+    { type: "register-failed" },
+    1,
+    { phase: "registering", attempt: 3 },
+    [{ do: "wait", ms: backoffMs(2, half) }],
+  ],
+  [
+    "the registration retry is due",
+    at("registering", { provider: true }),
+    { type: "timer" },
+    1,
+    { phase: "registering" },
+    [{ do: "register" }],
+  ],
+  [
+    "a late registration answer after a loss is ignored",
+    at("reconnecting", { provider: true }),
+    { type: "registered" },
+    1,
+    { phase: "reconnecting" },
+    [],
+  ],
+  [
+    "a requester is never asked to register",
+    at("connected"),
+    { type: "unregistered" },
+    1,
+    { phase: "connected" },
+    [],
+  ],
+  [
+    "close ends everything",
+    at("registered", { provider: true }),
+    { type: "close" },
+    1,
+    { phase: "closed" },
+    [{ do: "cancel-wait" }, { do: "hang-up", why: "closed" }],
+  ],
+  ["nothing happens once closed", at("closed"), { type: "connected" }, 1, { phase: "closed" }, []],
+  ["a closed client does not dial again", at("closed"), { type: "timer" }, 1, { phase: "closed" }, []],
+];
+
+describe("connection machine", () => {
+  it.each(rows)("%s", (_name, from, event, urls, to, effects) => {
+    const r = step(from, event, cfg(urls));
+    expect(r.state).toEqual({ ...from, ...to });
+    expect(r.effects).toEqual(effects);
+  });
+
+  it("starts by dialling the first URL", () => {
+    expect(initialState()).toEqual({ phase: "connecting", url: 0, attempt: 0, provider: false });
+  });
+
+  it("backs off with jitter between half and all of a capped exponential delay", () => {
+    expect(backoffMs(0, () => 0)).toBe(125);
+    expect(backoffMs(0, () => 0.999)).toBe(250);
+    expect(backoffMs(3, () => 0)).toBe(1000);
+    // Capped: a long outage still retries every 2 to 4 s, so recovery takes seconds.
+    for (const attempt of [5, 10, 50, 1000]) {
+      expect(backoffMs(attempt, () => 0)).toBe(2000);
+      expect(backoffMs(attempt, () => 0.999)).toBeLessThanOrEqual(4000);
+    }
+  });
+
+  it("spreads a storm of reconnecting clients over the backoff window", () => {
+    let seed = 42;
+    const random = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const delays = Array.from({ length: 10_000 }, () => backoffMs(4, random));
+    const buckets = new Array(4).fill(0);
+    for (const d of delays) buckets[Math.min(3, Math.floor((d - 2000) / 500))]++;
+    for (const b of buckets) expect(b).toBeGreaterThan(2000);
+  });
+});

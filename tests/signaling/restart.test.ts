@@ -1,0 +1,101 @@
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  ask,
+  askGateway,
+  directory,
+  expectWholeAnswer,
+  FaultyNetwork,
+  inFlight,
+  placesInUse,
+  until,
+} from "./faulty-network";
+import { type NodeProcess, startNode } from "./node-process";
+import { freePort } from "./redis-server";
+
+/**
+ * The signaling process killed (-9) and started again on the same port, with two providers, a
+ * requester on a direct channel, one on the relay and the gateway connected, and an answer in
+ * flight on each channel. Nobody is restarted by hand: everyone finds the server again.
+ */
+let net: FaultyNetwork;
+let node: NodeProcess | undefined;
+
+afterEach(async () => {
+  net?.close();
+  await node?.kill();
+});
+
+const IN_FLIGHT_DEADLINE_MS = 60_000;
+
+async function outage(port: number, ms: number): Promise<number> {
+  await node?.kill();
+  await new Promise((r) => setTimeout(r, ms));
+  node = await startNode({ PORT: String(port) });
+  return Date.now();
+}
+
+async function network() {
+  const port = await freePort();
+  node = await startNode({ PORT: String(port) });
+  const url = node.url;
+  net = new FaultyNetwork();
+  await net.provider(url);
+  await net.provider(url);
+  const direct = await net.requester(url);
+  const relayed = await net.requester(url, { forceRelay: true });
+  const gateway = await net.gateway(url);
+  // Sessions open before the faults, as they would be in a network that has been running.
+  expect(await ask(direct.client)).toBe("Echo: ping");
+  expect(await ask(relayed.client)).toBe("Echo: ping");
+  return { port, url, direct: direct.client, relayed: relayed.client, gateway };
+}
+
+/** When every provider is listed again (polled from the moment the server is back). */
+function listedAgain(url: string): Promise<number> {
+  return until(async () => (await directory(url)).providers === 2, "providers listed", 30_000);
+}
+
+/** After recovery: everyone listed within 5 s, new requests answered, no place left busy, nothing paid twice. */
+async function expectRecovered(
+  n: Awaited<ReturnType<typeof network>>,
+  upAt: number,
+  listed: Promise<number>,
+) {
+  expect((await listed) - upAt).toBeLessThanOrEqual(5_000);
+  expect(await ask(n.direct)).toBe("Echo: ping");
+  expect(await ask(n.relayed)).toBe("Echo: ping");
+  expect(await askGateway(n.gateway)).toEqual({ status: 200, text: "Echo: ping" });
+  // Idle sessions close after 300 ms; then every place is free, on the server and at the providers.
+  await until(async () => placesInUse(await directory(n.url)) === 0, "every place free", 10_000);
+  await until(async () => net.providers.every((p) => p.slots.load === 0), "providers idle", 10_000);
+  await net.expectPaidOnce();
+}
+
+describe("signaling killed and restarted", () => {
+  it("after 0.5 s and after 3 s: everyone is back, answers in flight end whole or typed", async () => {
+    const n = await network();
+    for (const ms of [500, 3_000]) {
+      const onDirect = inFlight(n.direct, IN_FLIGHT_DEADLINE_MS);
+      const onRelay = inFlight(n.relayed, IN_FLIGHT_DEADLINE_MS);
+      await Promise.all([onDirect.started, onRelay.started]);
+      const upAt = await outage(n.port, ms);
+      const listed = listedAgain(n.url);
+      const [direct, relayed] = await Promise.all([onDirect.done, onRelay.done]);
+      // A direct channel needs no server: that answer finishes untouched.
+      expect(direct).toMatchObject({ ok: true, failovers: 0 });
+      expectWholeAnswer(direct);
+      expectWholeAnswer(relayed);
+      await expectRecovered(n, upAt, listed);
+    }
+  }, 240_000);
+
+  it("after 30 s: everyone is back within seconds of the server", async () => {
+    const n = await network();
+    const onDirect = inFlight(n.direct, IN_FLIGHT_DEADLINE_MS);
+    await onDirect.started;
+    const upAt = await outage(n.port, 30_000);
+    const listed = listedAgain(n.url);
+    expect(await onDirect.done).toMatchObject({ ok: true, failovers: 0 });
+    await expectRecovered(n, upAt, listed);
+  }, 240_000);
+});
