@@ -60,7 +60,7 @@ async function throughSession(tokenDelayMs: number) {
   const payout = Address.parse(`0:${"22".repeat(32)}`);
   new SessionServer(s, {
     engine,
-    prices: new Map([["test-model", flatPrice(1n)]]),
+    models: [{ model: "test-model", price: flatPrice(1n) }],
     network: NETWORK_ID.devnet,
     payout,
     receipts: heldIn(new MemoryReceiptStore()),

@@ -6,14 +6,15 @@ import {
   DirectorySnapshot,
   type ErrorCode,
   encodePublicKey,
+  type Feature,
   type KeyPair,
   knownCode,
   type MaxPrice,
-  type ModelPrice,
   maxPriceToWire,
+  offerToWire,
   type PolicyHint,
   parseWith,
-  priceToWire,
+  type ServedModel,
   SessionEnded,
   SessionGranted,
   SessionMoved,
@@ -40,7 +41,7 @@ export class SignalingError extends Error {
 export interface ProviderRegistration {
   readonly identity: KeyPair;
   readonly payout: string;
-  readonly models: readonly { model: string; price: ModelPrice }[];
+  readonly models: readonly ServedModel[];
   readonly capacity: number;
   readonly device: DeviceFacts;
   /** The provider's Registry entry: its owner wallet (which requesters check on chain), stake and registration time. */
@@ -233,7 +234,7 @@ export class SignalingClient {
     const body = {
       identityKey: encodePublicKey(reg.identity.publicKey),
       payout: reg.payout,
-      models: reg.models.map((m) => ({ model: m.model, price: priceToWire(m.price) })),
+      models: reg.models.map(offerToWire),
       capacity: reg.capacity,
       device: reg.device,
       ...(reg.entry && { entry: { ...reg.entry, stake: reg.entry.stake.toString() } }),
@@ -299,6 +300,7 @@ export class SignalingClient {
     maxPrice: MaxPrice;
     sessionKey: Uint8Array;
     exclude?: readonly string[];
+    needs?: readonly Feature[];
     policy?: PolicyHint;
   }): Promise<SessionGranted> {
     const ack = await this.call(
@@ -309,6 +311,7 @@ export class SignalingClient {
         maxPrice: maxPriceToWire(req.maxPrice),
         sessionKey: encodePublicKey(req.sessionKey),
         ...(req.exclude && req.exclude.length > 0 ? { exclude: [...req.exclude] } : {}),
+        ...(req.needs && req.needs.length > 0 ? { needs: [...req.needs] } : {}),
         ...(req.policy && {
           policy: {
             minStake: req.policy.minStake.toString(),

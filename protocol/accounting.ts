@@ -1,4 +1,6 @@
 import { utf8 } from "./encoding";
+import { contentText } from "./features";
+import type { ChatMessage, ResponseFormat, Tool, ToolCallDelta } from "./schemas/chat";
 
 /**
  * What a requester can check without the provider's tokenizer. It never signs for more than
@@ -16,24 +18,42 @@ export const TEMPLATE_TOKENS_PER_MESSAGE = 8;
 export const TEMPLATE_TOKENS_PER_REQUEST = 32;
 export const SPECIAL_TOKENS_PER_CHUNK = 1;
 
-export interface ChatMessageLike {
-  readonly role: string;
-  readonly content: string;
+/** What reaches the model's prompt: the messages, and the tool definitions and schema it is shown. */
+export interface PromptLike {
+  readonly messages: readonly ChatMessage[];
+  readonly tools?: readonly Tool[];
+  readonly response_format?: ResponseFormat;
 }
 
-export function maxPromptTokens(messages: readonly ChatMessageLike[]): number {
+export function maxPromptTokens(r: PromptLike): number {
   let total = TEMPLATE_TOKENS_PER_REQUEST;
-  for (const m of messages) {
-    total += utf8(m.role).length + utf8(m.content).length + TEMPLATE_TOKENS_PER_MESSAGE;
+  for (const m of r.messages) {
+    let text = m.role + contentText(m.content);
+    if ("name" in m && m.name) text += m.name;
+    if (m.role === "tool") text += m.tool_call_id;
+    if (m.role === "assistant")
+      for (const c of m.tool_calls ?? []) text += c.id + c.function.name + c.function.arguments;
+    total += utf8(text).length + TEMPLATE_TOKENS_PER_MESSAGE;
   }
+  // Engines render tools and schemas into the prompt as JSON (or something no longer than it).
+  if (r.tools) total += utf8(JSON.stringify(r.tools)).length + TEMPLATE_TOKENS_PER_MESSAGE;
+  if (r.response_format?.type === "json_schema")
+    total += utf8(JSON.stringify(r.response_format.json_schema)).length + TEMPLATE_TOKENS_PER_MESSAGE;
   return total;
 }
 
-export function maxCompletionTokensFor(text: string): number {
-  return utf8(text).length + SPECIAL_TOKENS_PER_CHUNK;
+/**
+ * The most tokens one streamed piece can be: its text and any tool-call name and arguments it
+ * carries, at most one token per byte, plus one special token.
+ */
+export function maxCompletionTokensFor(text: string, toolCalls?: readonly ToolCallDelta[]): number {
+  let bytes = utf8(text).length;
+  for (const c of toolCalls ?? [])
+    bytes += utf8((c.function?.name ?? "") + (c.function?.arguments ?? "")).length;
+  return bytes + SPECIAL_TOKENS_PER_CHUNK;
 }
 
 /** The prompt count both sides bill: the provider's full count, never above the bound. */
-export function billablePromptTokens(reported: number, messages: readonly ChatMessageLike[]): number {
-  return Math.min(reported, maxPromptTokens(messages));
+export function billablePromptTokens(reported: number, r: PromptLike): number {
+  return Math.min(reported, maxPromptTokens(r));
 }

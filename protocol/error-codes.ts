@@ -38,6 +38,8 @@ export const SIGNALING_ERROR_CODES = [
   "PRICE_TOO_LOW",
   "ALL_BUSY",
   "NO_ANSWER",
+  // some serve the model, none declares a feature the request needs (features.ts)
+  "UNSUPPORTED",
   "RATE_LIMITED",
   "MALFORMED",
   "OVERSIZE",
@@ -96,6 +98,8 @@ export const REQUESTER_ERROR_CODES = [
   "TAMPERED",
   "ACCOUNT",
   "UNREACHABLE",
+  // the request itself is wrong (a field out of range, n above 1): refused before it leaves
+  "INVALID_REQUEST",
 ] as const;
 
 export type ProtocolErrorCode = (typeof PROTOCOL_ERROR_CODES)[number];

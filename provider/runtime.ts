@@ -7,9 +7,9 @@ import {
   costOf,
   decodePublicKey,
   type KeyPair,
-  type ModelPrice,
   NETWORK_ID,
   type SecureSession,
+  type ServedModel,
 } from "../protocol";
 import type { AccountGate } from "./account-gate";
 import type { Engine } from "./engines/engine";
@@ -30,7 +30,8 @@ export interface ProviderRuntimeOptions {
   readonly signalingUrl: string | readonly string[];
   readonly identity: KeyPair;
   readonly engine: Engine;
-  readonly models: readonly { model: string; price: ModelPrice }[];
+  /** What it serves: price, and what each model supports beyond plain chat (features.ts). */
+  readonly models: readonly ServedModel[];
   /** TON address that receipts are bound to and claims pay. */
   readonly payout: string;
   /** The provider's Registry entry, as told to the server (requesters check it on chain). */
@@ -165,7 +166,7 @@ export class ProviderRuntime {
       emit?.({ type: "session-open", sessionId: offer.sessionId, path: peer.path });
       const server = new SessionServer(session, {
         engine: this.opts.engine,
-        prices: new Map(this.opts.models.map((m) => [m.model, m.price])),
+        models: this.opts.models,
         network: this.opts.network ?? NETWORK_ID.devnet,
         payout: Address.parse(this.opts.payout),
         receipts: heldIn(this.receipts, this.opts.settlement),

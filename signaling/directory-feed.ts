@@ -1,5 +1,5 @@
-import type { ModelPrice } from "../protocol";
-import { comparePrices, PROTOCOL_VERSION, priceToWire } from "../protocol";
+import type { Feature, ModelPrice } from "../protocol";
+import { comparePrices, FEATURES, PROTOCOL_VERSION, priceToWire } from "../protocol";
 import type { ProviderDirectory, ProviderState } from "./directory/directory";
 import { usedCapacity } from "./directory/directory";
 import type { Logger } from "./logger";
@@ -13,6 +13,8 @@ export interface DirectoryView {
     providers: number;
     capacity: number;
     inUse: number;
+    features?: Feature[];
+    contextWindow?: number;
     prices: { price: ReturnType<typeof priceToWire>; providers: number }[];
   }[];
 }
@@ -23,13 +25,29 @@ const MAX_PRICES_PER_MODEL = 16;
 export function summarize(providers: readonly ProviderState[]): DirectoryView {
   const byModel = new Map<
     string,
-    { providers: number; capacity: number; inUse: number; prices: { price: ModelPrice; n: number }[] }
+    {
+      providers: number;
+      capacity: number;
+      inUse: number;
+      features: Set<Feature>;
+      contextWindow: number;
+      prices: { price: ModelPrice; n: number }[];
+    }
   >();
   for (const p of providers) {
     const used = Math.min(usedCapacity(p), p.capacity);
-    for (const { model, price } of p.models) {
-      const m = byModel.get(model) ?? { providers: 0, capacity: 0, inUse: 0, prices: [] };
+    for (const { model, price, features, contextWindow } of p.models) {
+      const m = byModel.get(model) ?? {
+        providers: 0,
+        capacity: 0,
+        inUse: 0,
+        features: new Set(),
+        contextWindow: 0,
+        prices: [],
+      };
       byModel.set(model, m);
+      for (const f of features ?? []) m.features.add(f);
+      m.contextWindow = Math.max(m.contextWindow, contextWindow ?? 0);
       m.providers++;
       m.capacity += p.capacity;
       m.inUse += used;
@@ -47,6 +65,8 @@ export function summarize(providers: readonly ProviderState[]): DirectoryView {
       providers: m.providers,
       capacity: m.capacity,
       inUse: m.inUse,
+      ...(m.features.size > 0 && { features: FEATURES.filter((f) => m.features.has(f)) }),
+      ...(m.contextWindow > 0 && { contextWindow: m.contextWindow }),
       prices: m.prices
         .sort((a, b) => comparePrices(a.price, b.price))
         .slice(0, MAX_PRICES_PER_MODEL)

@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import {
+  FEATURES,
   fitsHint,
   type ModelPrice,
   OfferReply,
@@ -9,6 +10,7 @@ import {
 } from "../protocol";
 import type { ServerContext, SilkSocket } from "./context";
 import { sessionRoom } from "./context";
+import type { ProviderState } from "./directory/directory";
 import { SignalingError } from "./errors";
 import { AckThen, errorSummary } from "./event-guard";
 import { type Candidate, rankProviders } from "./matchmaking";
@@ -28,7 +30,13 @@ import { endSession, newSessionId } from "./sessions";
 export async function pair(ctx: ServerContext, socket: SilkSocket, req: SessionRequest): Promise<AckThen> {
   const started = performance.now();
   const attempt: Attempt = { exclude: new Set(req.exclude ?? []), offers: 0, unanswered: 0, rounds: 0 };
-  if (req.policy) for (const key of await unfitting(ctx, req)) attempt.exclude.add(key);
+  if (req.policy || req.needs?.length) {
+    // Providers that cannot take it (policy, missing features) are skipped like excluded ones.
+    const providers = await ctx.directory.providersFor(req.model);
+    const lacking = lackingNeeds(req, providers);
+    if (lacking instanceof SignalingError) throw lacking;
+    for (const key of [...unfitting(req, providers), ...lacking]) attempt.exclude.add(key);
+  }
   const placed = await place(ctx, socket, req, attempt);
   if (placed instanceof SignalingError) throw placed;
   ctx.metrics.pairingSeconds.observe((performance.now() - started) / 1000);
@@ -46,11 +54,10 @@ export async function pair(ctx: ServerContext, socket: SilkSocket, req: SessionR
  * Providers of the model whose declared Registry standing does not fit the requester's policy:
  * skipped like excluded ones. What they declared is only a hint; the requester checks on chain.
  */
-async function unfitting(ctx: ServerContext, req: SessionRequest): Promise<string[]> {
+function unfitting(req: SessionRequest, all: readonly ProviderState[]): string[] {
   const hint = req.policy;
   if (!hint) return [];
   const now = Math.floor(Date.now() / 1000);
-  const all = await ctx.directory.providersFor(req.model);
   return all
     .filter(
       (p) =>
@@ -118,6 +125,33 @@ async function place(
     "ALL_BUSY",
     `every provider of ${req.model} at that price is busy; retry shortly`,
   );
+}
+
+/**
+ * Providers of the model that lack a feature the request needs (only requests with needs or a
+ * policy pay for reading the model's providers). When some serve the model but none has what it
+ * needs, the refusal names the feature.
+ */
+function lackingNeeds(
+  req: SessionRequest,
+  providers: readonly ProviderState[],
+): Set<string> | SignalingError {
+  const unfit = new Set<string>();
+  if (!req.needs?.length) return unfit;
+  let lacking: string | undefined;
+  for (const p of providers) {
+    const listing = p.models.find((m) => m.model === req.model);
+    const missing = req.needs.find((n) => !listing?.features?.includes(n));
+    if (missing) {
+      unfit.add(p.identityKey);
+      lacking ??= missing;
+    }
+  }
+  if (providers.length > 0 && unfit.size === providers.length) {
+    const feature = lacking ?? FEATURES[0];
+    return new SignalingError("UNSUPPORTED", `no provider of ${req.model} supports ${feature}`);
+  }
+  return unfit;
 }
 
 /**

@@ -38,6 +38,7 @@ const STATUS_BY_CODE = {
   OVERSIZE: 400,
   UNKNOWN_TYPE: 400,
   VERSION: 400,
+  INVALID_REQUEST: 400,
   UNSUPPORTED: 400,
   PRICE_TOO_LOW: 402,
   OUT_OF_FUNDS: 402,
@@ -109,6 +110,13 @@ const TYPE_BY_STATUS: Readonly<Record<number, string>> = {
   504: "timeout",
 };
 
+/** OpenAI's own code where it has one for the same refusal. */
+const CODE_NAMES: Partial<Record<ErrorCode, string>> = {
+  NO_MODEL: "model_not_found",
+  INVALID_REQUEST: "invalid_value",
+  UNSUPPORTED: "unsupported_value",
+};
+
 export function statusOf(code: ErrorCode): number {
   return STATUS_BY_CODE[code];
 }
@@ -119,7 +127,7 @@ export function toHttpError(err: unknown): HttpError {
   // server's refusals (RATE_LIMITED, …): each keeps its code, a 429 is not the gateway's fault.
   if (err instanceof ProviderError || err instanceof SilkError || err instanceof SignalingError) {
     const status = statusOf(err.code);
-    const code = err.code === "NO_MODEL" ? "model_not_found" : err.code.toLowerCase();
+    const code = CODE_NAMES[err.code] ?? err.code.toLowerCase();
     const param = err instanceof ProviderError ? (err.param ?? null) : null;
     return new HttpError(status, TYPE_BY_STATUS[status] ?? "api_error", code, err.message, param);
   }

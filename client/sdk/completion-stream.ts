@@ -1,14 +1,13 @@
 import type { ChatCompletion, ChatCompletionChunk, CompletionUsage } from "./openai-shapes";
-import type { RequestResult } from "./requester-session";
+import type { AnswerDelta, RequestResult } from "./requester-session";
 
-type Run = (
-  onText: (text: string, tokens: number) => void,
-) => Promise<RequestResult & { provider: string; failovers: number }>;
+export type RunResult = RequestResult & { provider: string; failovers: number };
+type Run = (onDelta: (d: AnswerDelta) => void) => Promise<RunResult>;
 
 let counter = 0;
 const newId = () => `chatcmpl-silk-${Date.now().toString(36)}-${(++counter).toString(36)}`;
 
-export function usageOf(r: RequestResult & { provider: string; failovers: number }): CompletionUsage {
+export function usageOf(r: RunResult): CompletionUsage {
   return {
     prompt_tokens: r.promptTokens,
     completion_tokens: r.completionTokens,
@@ -17,7 +16,8 @@ export function usageOf(r: RequestResult & { provider: string; failovers: number
   };
 }
 
-export function completionFromResult(model: string, r: Awaited<ReturnType<Run>>): ChatCompletion {
+export function completionFromResult(model: string, r: RunResult): ChatCompletion {
+  const calls = r.toolCalls.filter(Boolean);
   return {
     id: newId(),
     object: "chat.completion",
@@ -26,9 +26,15 @@ export function completionFromResult(model: string, r: Awaited<ReturnType<Run>>)
     choices: [
       {
         index: 0,
-        message: { role: "assistant", content: r.text },
+        message: {
+          role: "assistant",
+          // OpenAI's answer that only calls tools has no content.
+          content: calls.length > 0 && !r.text ? null : r.text,
+          refusal: null,
+          ...(calls.length > 0 && { tool_calls: calls }),
+        },
         finish_reason: r.finishReason,
-        logprobs: null,
+        logprobs: r.logprobs ? { content: [...r.logprobs] } : null,
       },
     ],
     usage: usageOf(r),
@@ -36,11 +42,11 @@ export function completionFromResult(model: string, r: Awaited<ReturnType<Run>>)
 }
 
 /**
- * Turns a running request into OpenAI stream chunks: the role first, then a chunk per run of
- * text, then the finish reason, then (with include_usage, as OpenAI and WebLLM do) a last chunk
- * with empty choices and the usage.
+ * Turns a running request into OpenAI stream chunks: the role first, then a chunk per verified
+ * piece (text, tool-call pieces, their logprobs), then the finish reason, then (with
+ * include_usage, as OpenAI and WebLLM do) a last chunk with empty choices and the usage.
  *
- * It resolves only at the answer's first event (its first text, or its end), as OpenAI's own
+ * It resolves only at the answer's first event (its first piece, or its end), as OpenAI's own
  * client resolves at the response's headers: a request nobody takes (no model, price too low,
  * escrow refused, all busy) rejects here, so a gateway can still answer with its status. An
  * error after that is thrown from the iterator.
@@ -55,12 +61,13 @@ export function streamChunks(
   const chunk = (
     delta: ChatCompletionChunk["choices"][0]["delta"],
     finish: ChatCompletionChunk["choices"][0]["finish_reason"] = null,
+    logprobs: ChatCompletionChunk["choices"][0]["logprobs"] = null,
   ): ChatCompletionChunk => ({
     id,
     object: "chat.completion.chunk",
     created,
     model,
-    choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
+    choices: [{ index: 0, delta, finish_reason: finish, logprobs }],
   });
   const queue: ChatCompletionChunk[] = [chunk({ role: "assistant", content: "" })];
   let wake: (() => void) | undefined;
@@ -77,7 +84,18 @@ export function streamChunks(
     started?.();
     wake?.();
   };
-  run((text) => push(chunk({ content: text }))).then(
+  run((d) =>
+    push(
+      chunk(
+        {
+          ...((d.text || !d.toolCalls) && { content: d.text }),
+          ...(d.toolCalls && { tool_calls: [...d.toolCalls] }),
+        },
+        null,
+        d.logprobs ? { content: [...d.logprobs] } : null,
+      ),
+    ),
+  ).then(
     (r) => {
       push(chunk({}, r.finishReason));
       if (includeUsage)

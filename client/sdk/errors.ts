@@ -31,6 +31,8 @@ export class ProviderLostError extends ProviderError {
   /** Completion tokens of `partial`, and the nanoTON they cost. */
   readonly tokens: number;
   readonly cost: bigint;
+  /** A tool call had started: another provider cannot continue half a call, so none is tried. */
+  readonly midToolCall: boolean;
   constructor(
     partial: string,
     tokens: number,
@@ -38,6 +40,7 @@ export class ProviderLostError extends ProviderError {
     cause?: unknown,
     message?: string,
     code: "PROVIDER_LOST" | "STALLED" | "TAMPERED" = "PROVIDER_LOST",
+    midToolCall = false,
   ) {
     super(code, message ?? "the provider disconnected before the answer was complete", undefined, {
       ...(cause instanceof Error && { cause }),
@@ -46,6 +49,7 @@ export class ProviderLostError extends ProviderError {
     this.partial = partial;
     this.tokens = tokens;
     this.cost = cost;
+    this.midToolCall = midToolCall;
   }
 }
 
@@ -85,6 +89,14 @@ export class HandshakeFailedError extends ProviderError {
     super(cause.code, `the provider failed the handshake: ${cause.message}`, undefined, { cause });
     this.name = "HandshakeFailedError";
     this.provider = provider;
+  }
+}
+
+/** The request itself is wrong (a field out of range, `n` above 1): `param` names the field. */
+export class InvalidRequestError extends ProviderError {
+  constructor(message: string, param: string) {
+    super("INVALID_REQUEST", message, param);
+    this.name = "InvalidRequestError";
   }
 }
 

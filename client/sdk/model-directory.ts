@@ -64,6 +64,8 @@ export function toModelEntries(dir: DirectorySnapshot, nowMs: number): ModelEntr
       created,
       owned_by: "silk",
       providers: m.providers,
+      features: [...(m.features ?? [])],
+      context_window: m.contextWindow ?? null,
       price: cheapest
         ? {
             prompt_nanoton: (

@@ -1,12 +1,24 @@
+import type { LogprobEntry, ResponseFormat, Tool, ToolCall, ToolCallDelta, ToolChoice } from "../../protocol";
+
 /**
- * The OpenAI chat completion shapes the SDK returns (the same that WebLLM's engine returns), so
- * an app written for either moves to Silk by swapping the engine object. Silk adds `usage.silk`:
- * what the answer cost and who served it.
+ * The OpenAI chat completion shapes the SDK takes and returns (the same that WebLLM's engine
+ * does), so an app written for either moves to Silk by swapping the engine object. Silk adds
+ * `usage.silk`: what the answer cost and who served it.
  */
-export interface ChatCompletionMessageParam {
-  role: "system" | "user" | "assistant";
-  content: string;
-}
+export type ContentPartParam =
+  | { type: "text"; text: string }
+  | { type: "image_url"; image_url: { url: string; detail?: "auto" | "low" | "high" } };
+
+export type ChatCompletionMessageParam =
+  | { role: "system" | "developer"; content: string | { type: "text"; text: string }[]; name?: string }
+  | { role: "user"; content: string | ContentPartParam[]; name?: string }
+  | {
+      role: "assistant";
+      content?: string | { type: "text"; text: string }[] | null;
+      name?: string;
+      tool_calls?: ToolCall[];
+    }
+  | { role: "tool"; content: string | { type: "text"; text: string }[]; tool_call_id: string };
 
 export interface ChatCompletionCreateParams {
   model: string;
@@ -14,10 +26,24 @@ export interface ChatCompletionCreateParams {
   stream?: boolean | null;
   stream_options?: { include_usage?: boolean } | null;
   max_tokens?: number | null;
+  /** OpenAI's newer name for max_tokens; the smaller wins when both are given. */
+  max_completion_tokens?: number | null;
   temperature?: number | null;
   top_p?: number | null;
   seed?: number | null;
   stop?: string | string[] | null;
+  response_format?: ResponseFormat | null;
+  tools?: Tool[] | null;
+  tool_choice?: ToolChoice | null;
+  parallel_tool_calls?: boolean | null;
+  logprobs?: boolean | null;
+  top_logprobs?: number | null;
+  presence_penalty?: number | null;
+  frequency_penalty?: number | null;
+  logit_bias?: Record<string, number> | null;
+  user?: string | null;
+  /** Only 1: one answer per request (anything else is refused naming `n`). */
+  n?: number | null;
   /** Aborting stops generation on the provider's GPU within a token or two. */
   signal?: AbortSignal;
 }
@@ -36,7 +62,7 @@ export interface CompletionUsage {
   silk?: SilkUsage;
 }
 
-export type FinishReason = "stop" | "length" | "abort";
+export type FinishReason = "stop" | "length" | "abort" | "tool_calls" | "content_filter";
 
 export interface ChatCompletionChunk {
   id: string;
@@ -45,9 +71,9 @@ export interface ChatCompletionChunk {
   model: string;
   choices: {
     index: number;
-    delta: { role?: "assistant"; content?: string };
+    delta: { role?: "assistant"; content?: string; tool_calls?: ToolCallDelta[] };
     finish_reason: FinishReason | null;
-    logprobs: null;
+    logprobs: { content: LogprobEntry[] } | null;
   }[];
   usage?: CompletionUsage;
 }
@@ -59,9 +85,9 @@ export interface ChatCompletion {
   model: string;
   choices: {
     index: number;
-    message: { role: "assistant"; content: string };
+    message: { role: "assistant"; content: string | null; refusal: null; tool_calls?: ToolCall[] };
     finish_reason: FinishReason;
-    logprobs: null;
+    logprobs: { content: LogprobEntry[] } | null;
   }[];
   usage: CompletionUsage;
 }
@@ -74,4 +100,7 @@ export interface ModelEntry {
   /** How many providers serve it, and the cheapest effective prices (nanoTON per token). */
   providers: number;
   price: { prompt_nanoton: string; completion_nanoton: string } | null;
+  /** What at least one provider of it supports beyond plain chat (see protocol/features.ts). */
+  features: string[];
+  context_window: number | null;
 }

@@ -3,14 +3,17 @@ import {
   billablePromptTokens,
   ChannelClosedError,
   type ChatParams,
+  chatOptionsOf,
   decodeSignedReceipt,
   encodeSignedReceipt,
   equalBytes,
   type KeyPair,
   knownCode,
   Ledger,
+  type LogprobEntry,
   type MaxPrice,
   type ModelPrice,
+  type ModelSupport,
   maxCompletionTokensFor,
   priceFits,
   type Receipt,
@@ -21,6 +24,8 @@ import {
   signReceipt,
   streamId,
   TimeoutError,
+  type ToolCall,
+  type ToolCallDelta,
   verifyReceiptSignature,
 } from "../../protocol";
 import { OverReportError, ProviderError, ProviderLostError, StalledError, TamperedError } from "./errors";
@@ -41,9 +46,23 @@ export interface RequesterSessionOptions {
 
 export type RequestInput = ChatParams;
 
+/** One verified piece of an answer, as it arrives. */
+export interface AnswerDelta {
+  readonly text: string;
+  readonly tokens: number;
+  readonly toolCalls?: readonly ToolCallDelta[];
+  readonly logprobs?: readonly LogprobEntry[];
+}
+
+export type FinishReason = "stop" | "length" | "abort" | "tool_calls" | "content_filter";
+
 export interface RequestResult {
   readonly text: string;
-  readonly finishReason: "stop" | "length" | "abort";
+  /** The tool calls the answer made, assembled from their streamed pieces. */
+  readonly toolCalls: readonly ToolCall[];
+  /** Per token, when the request asked for logprobs. */
+  readonly logprobs?: readonly LogprobEntry[];
+  readonly finishReason: FinishReason;
   readonly promptTokens: number;
   readonly completionTokens: number;
   /** nanoTON this answer cost. */
@@ -53,11 +72,13 @@ export interface RequestResult {
 
 interface Pending {
   readonly input: RequestInput;
-  readonly onText: (text: string, tokens: number) => void;
+  readonly onDelta: (d: AnswerDelta) => void;
   readonly resolve: (r: RequestResult) => void;
   readonly reject: (e: Error) => void;
   readonly price: ModelPrice;
   text: string;
+  readonly calls: ToolCall[];
+  readonly logprobs: LogprobEntry[];
   counted: number;
 }
 
@@ -79,6 +100,8 @@ export class RequesterSession {
     private readonly ledger: Ledger,
     base: Receipt,
     readonly prices: ReadonlyMap<string, ModelPrice>,
+    /** What the provider declared each model supports (its account message). */
+    readonly support: ReadonlyMap<string, ModelSupport>,
   ) {
     this.lastSigned = base;
     this.receiptEvery = opts.receiptEvery ?? 16;
@@ -87,7 +110,7 @@ export class RequesterSession {
       for (const [id, p] of this.pending) {
         this.pending.delete(id);
         const cost = this.ledger.has(id) ? this.ledger.finish(id, 0).cost : 0n;
-        p.reject(lostError(reason, p.text, p.counted, cost));
+        p.reject(lostError(reason, p.text, p.counted, cost, p.calls.length > 0));
       }
     });
   }
@@ -114,13 +137,14 @@ export class RequesterSession {
     }
     if (!reply.accepted) throw new ProviderError("ACCOUNT", "provider refused our base receipt");
     const prices = new Map(reply.prices.map((p) => [p.model, p.price] as const));
-    return new RequesterSession(session, opts, new Ledger(base), base, prices);
+    const support = new Map(reply.prices.map((p) => [p.model, p] as const));
+    return new RequesterSession(session, opts, new Ledger(base), base, prices, support);
   }
 
-  /** Streams one answer; `onText` sees each verified run of text. Aborting `signal` cancels. */
+  /** Streams one answer; `onDelta` sees each verified piece. Aborting `signal` cancels. */
   request(
     input: RequestInput,
-    onText: (text: string, tokens: number) => void,
+    onDelta: (d: AnswerDelta) => void,
     signal?: AbortSignal,
   ): Promise<RequestResult> {
     const price = this.prices.get(input.model);
@@ -131,7 +155,17 @@ export class RequesterSession {
     }
     const id = `r${++nextId}`;
     return new Promise<RequestResult>((resolve, reject) => {
-      this.pending.set(id, { input, onText, resolve, reject, price, text: "", counted: 0 });
+      this.pending.set(id, {
+        input,
+        onDelta,
+        resolve,
+        reject,
+        price,
+        text: "",
+        calls: [],
+        logprobs: [],
+        counted: 0,
+      });
       this.ledger.start(id, price);
       const cancel = () => void this.session.send({ v: 1, t: "cancel", id }).catch(() => undefined);
       signal?.addEventListener("abort", cancel, { once: true });
@@ -142,11 +176,7 @@ export class RequesterSession {
           id,
           model: input.model,
           messages: [...input.messages],
-          ...(input.max_tokens !== undefined && { max_tokens: input.max_tokens }),
-          ...(input.temperature !== undefined && { temperature: input.temperature }),
-          ...(input.top_p !== undefined && { top_p: input.top_p }),
-          ...(input.seed !== undefined && { seed: input.seed }),
-          ...(input.stop !== undefined && { stop: [...input.stop] }),
+          ...(chatOptionsOf(input) as object),
         })
         .catch((err: Error) => this.settle(id, err));
     });
@@ -165,7 +195,7 @@ export class RequesterSession {
   }
 
   private handle(m: SessionMessage): void {
-    if (m.t === "tokens") this.onTokens(m.id, m.text, m.count, m.total);
+    if (m.t === "tokens") this.onTokens(m);
     else if (m.t === "done")
       void this.onDone(m.id, m.finish_reason, m.usage.prompt_tokens, m.usage.completion_tokens);
     else if (m.t === "credit-wait") this.signNow().catch((err) => this.failAll(err));
@@ -177,28 +207,36 @@ export class RequesterSession {
     }
   }
 
-  private onTokens(id: string, text: string, count: number, total: number): void {
+  private onTokens(m: Extract<SessionMessage, { t: "tokens" }>): void {
+    const { id, text, count, total } = m;
     const p = this.pending.get(id);
     if (!p) return;
-    if (count > maxCompletionTokensFor(text) || total !== p.counted + count) {
+    // Tool-call names and arguments are generated tokens too: they count toward the bound.
+    if (count > maxCompletionTokensFor(text, m.tool_calls) || total !== p.counted + count) {
       this.abandon(new OverReportError(`provider claimed ${count} tokens for ${text.length} characters`));
+      return;
+    }
+    if (m.tool_calls && !p.input.tools) {
+      this.abandon(new OverReportError("provider sent tool calls to a request without tools"));
       return;
     }
     p.counted += count;
     p.text += text;
+    for (const d of m.tool_calls ?? []) mergeToolCall(p.calls, d);
+    if (m.logprobs) p.logprobs.push(...m.logprobs);
     this.ledger.addCompletion(id, count);
-    p.onText(text, count);
+    p.onDelta({
+      text,
+      tokens: count,
+      ...(m.tool_calls && { toolCalls: m.tool_calls }),
+      ...(m.logprobs && { logprobs: m.logprobs }),
+    });
     if (this.ledger.totals().tokens - this.lastSigned.tokens >= BigInt(this.receiptEvery)) {
       void this.signNow().catch((err) => this.failAll(err));
     }
   }
 
-  private async onDone(
-    id: string,
-    finishReason: RequestResult["finishReason"],
-    prompt: number,
-    completion: number,
-  ) {
+  private async onDone(id: string, finishReason: FinishReason, prompt: number, completion: number) {
     const p = this.pending.get(id);
     if (!p) return;
     if (completion !== p.counted) {
@@ -206,14 +244,21 @@ export class RequesterSession {
         new OverReportError(`provider reported ${completion} completion tokens, ${p.counted} were sent`),
       );
     }
-    const settled = this.ledger.finish(id, billablePromptTokens(prompt, p.input.messages));
+    const settled = this.ledger.finish(id, billablePromptTokens(prompt, p.input));
     try {
       await this.signNow();
     } catch (err) {
       return this.settle(id, err as Error);
     }
     this.pending.delete(id);
-    p.resolve({ text: p.text, finishReason, ...settled, price: p.price });
+    p.resolve({
+      text: p.text,
+      toolCalls: p.calls,
+      ...(p.input.logprobs && { logprobs: p.logprobs }),
+      finishReason,
+      ...settled,
+      price: p.price,
+    });
   }
 
   /** Signs and sends a receipt for everything verified so far, persisting it first. */
@@ -246,17 +291,46 @@ export class RequesterSession {
   }
 }
 
+/** Adds a streamed tool-call piece to the calls so far: a new index starts a call, the rest append. */
+function mergeToolCall(calls: ToolCall[], d: ToolCallDelta): void {
+  const call = calls[d.index];
+  if (!call) {
+    calls[d.index] = {
+      id: d.id ?? `call_${d.index}`,
+      type: "function",
+      function: { name: d.function?.name ?? "", arguments: d.function?.arguments ?? "" },
+    };
+    return;
+  }
+  calls[d.index] = {
+    ...call,
+    function: {
+      name: call.function.name + (d.function?.name ?? ""),
+      arguments: call.function.arguments + (d.function?.arguments ?? ""),
+    },
+  };
+}
+
 /** How a session's end reads to a request it cut short: tampering, a stall, or the provider leaving. */
 function lostError(
   reason: Error | undefined,
   partial: string,
   tokens: number,
   cost: bigint,
+  midToolCall: boolean,
 ): ProviderLostError {
   if (reason instanceof TimeoutError) return new StalledError(partial, tokens, cost, reason);
   if (reason instanceof SilkError && TAMPERING.has(reason.code))
     return new TamperedError(partial, tokens, cost, reason);
-  return new ProviderLostError(partial, tokens, cost, reason ?? new ChannelClosedError());
+  return new ProviderLostError(
+    partial,
+    tokens,
+    cost,
+    reason ?? new ChannelClosedError(),
+    undefined,
+    "PROVIDER_LOST",
+    midToolCall,
+  );
 }
 
 /** Codes a session closes with when a frame in flight was altered, dropped, replayed or re-cut. */

@@ -20,15 +20,14 @@ export class SessionPool<S extends PooledSession> {
   private readonly entries = new Map<string, Entry<S>>();
   private waiters: (() => void)[] = [];
 
-  /** Providers (identity keys) with an open session in the pool. */
-  providers(): string[] {
+  /** Providers (identity keys) with an open session in the pool (that `fits`, when given). */
+  providers(fits: (s: S) => boolean = () => true): string[] {
     this.dropClosed();
-    return [...this.entries.keys()];
+    return [...this.entries].filter(([, e]) => fits(e.session)).map(([provider]) => provider);
   }
 
-  get size(): number {
-    this.dropClosed();
-    return this.entries.size;
+  count(fits?: (s: S) => boolean): number {
+    return this.providers(fits).length;
   }
 
   add(provider: string, session: S): void {
@@ -41,12 +40,15 @@ export class SessionPool<S extends PooledSession> {
     this.wake();
   }
 
-  /** The least loaded open session under its limit whose provider is not in `skip`. */
-  pick(skip: ReadonlySet<string>): { provider: string; session: S } | undefined {
+  /** The least loaded open session under its limit, not in `skip`, that `fits` (the request's needs). */
+  pick(
+    skip: ReadonlySet<string>,
+    fits: (s: S) => boolean = () => true,
+  ): { provider: string; session: S } | undefined {
     this.dropClosed();
     let best: [string, Entry<S>] | undefined;
     for (const [provider, e] of this.entries) {
-      if (skip.has(provider) || e.inflight >= e.limit) continue;
+      if (skip.has(provider) || e.inflight >= e.limit || !fits(e.session)) continue;
       if (!best || e.inflight < best[1].inflight) best = [provider, e];
     }
     return best && { provider: best[0], session: best[1].session };

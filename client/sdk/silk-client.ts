@@ -12,13 +12,17 @@ import {
 import type { Wrtc } from "../../peer/webrtc-link";
 import {
   decodePublicKey,
+  type ErrorCode,
   encodePublicKey,
   initiateSession,
   isAccountRefusal,
   type KeyPair,
   type MaxPrice,
+  missingNeed,
   NETWORK_ID,
+  type Need,
   type NetworkName,
+  needsOf,
   type ProviderStanding,
   policyFor,
   policyHint,
@@ -28,7 +32,8 @@ import {
   type TrustPolicy,
   UntrustedProviderError,
 } from "../../protocol";
-import { completionFromResult, streamChunks } from "./completion-stream";
+import { toChatParams } from "./chat-input";
+import { completionFromResult, type RunResult, streamChunks } from "./completion-stream";
 import {
   HandshakeFailedError,
   NoProviderError,
@@ -46,7 +51,7 @@ import type {
 } from "./openai-shapes";
 import { MemoryPaymentAccount, type PaymentAccount } from "./payment-account";
 import { checkProvider } from "./provider-trust";
-import { RequesterSession, type RequestInput, type RequestResult } from "./requester-session";
+import { type AnswerDelta, RequesterSession, type RequestInput } from "./requester-session";
 import { SessionPool } from "./session-pool";
 
 /**
@@ -122,6 +127,13 @@ const MAX_MOVES = 8;
 const NO_OTHER_PROVIDER: ReadonlySet<string> = new Set(["ALL_BUSY", "NO_MODEL"]);
 /** How long a pool waits for room before asking signaling again for another provider. */
 const NO_OTHER_RETRY_MS = 2_000;
+
+/** What a request waits for room with: providers that refused it as full, until when, and its abort. */
+interface RoomWait {
+  readonly full: Set<string>;
+  readonly deadline: number;
+  readonly signal: AbortSignal;
+}
 
 interface ModelPool {
   readonly sessions: SessionPool<RequesterSession>;
@@ -201,20 +213,13 @@ class Client implements SilkClient {
   private async create(
     params: ChatCompletionCreateParams,
   ): Promise<AsyncIterable<ChatCompletionChunk> | ChatCompletion> {
-    const input: RequestInput = {
-      model: params.model,
-      messages: params.messages,
-      ...(params.max_tokens != null && { max_tokens: params.max_tokens }),
-      ...(params.temperature != null && { temperature: params.temperature }),
-      ...(params.top_p != null && { top_p: params.top_p }),
-      ...(params.seed != null && { seed: params.seed }),
-      ...(params.stop != null && { stop: typeof params.stop === "string" ? [params.stop] : params.stop }),
-    };
+    const input = toChatParams(params);
+    const needs = needsOf(input);
     const abort = new AbortController();
     params.signal?.addEventListener("abort", () => abort.abort(), { once: true });
     this.interrupts.add(abort);
-    const run = (onText: (t: string, n: number) => void) =>
-      this.runWithFailover(input, onText, abort.signal).finally(() => this.interrupts.delete(abort));
+    const run = (onDelta: (d: AnswerDelta) => void) =>
+      this.runWithFailover(input, needs, onDelta, abort.signal).finally(() => this.interrupts.delete(abort));
     if (params.stream) return streamChunks(params.model, run, Boolean(params.stream_options?.include_usage));
     return completionFromResult(params.model, await run(() => undefined));
   }
@@ -226,9 +231,10 @@ class Client implements SilkClient {
    */
   private async runWithFailover(
     input: RequestInput,
-    onText: (t: string, n: number) => void,
+    needs: readonly Need[],
+    onDelta: (d: AnswerDelta) => void,
     signal: AbortSignal,
-  ): Promise<RequestResult & { provider: string; failovers: number }> {
+  ): Promise<RunResult> {
     const exclude: string[] = [];
     const full = new Set<string>();
     const deadline = Date.now() + (this.opts.queueTimeoutMs ?? 30_000);
@@ -242,8 +248,8 @@ class Client implements SilkClient {
       try {
         picked =
           failovers === 0
-            ? await this.sessionFor(input.model, exclude, full, deadline, signal)
-            : await this.resume(input.model, exclude, full, deadline, signal);
+            ? await this.sessionFor(input.model, exclude, needs, { full, deadline, signal })
+            : await this.resume(input.model, exclude, needs, { full, deadline, signal });
       } catch (err) {
         if (failovers === 0) throw err;
         const why = err instanceof NoProviderError ? ` (${err.code})` : "";
@@ -267,7 +273,7 @@ class Client implements SilkClient {
         : input;
       const load = pool.sessions.begin(provider);
       try {
-        const r = await this.tracked(session, () => session.request(attempt, onText, signal));
+        const r = await this.tracked(session, () => session.request(attempt, onDelta, signal));
         return {
           ...r,
           text: partial + r.text,
@@ -291,7 +297,7 @@ class Client implements SilkClient {
           err instanceof TamperedError
         )
           throw err;
-        if (signal.aborted) throw err;
+        if (signal.aborted || err.midToolCall) throw err;
         pool.sessions.remove(provider);
         // Signaling went away, not the provider: it registers again in a moment and may continue.
         if (!(err.cause instanceof SignalingLostError)) exclude.push(provider);
@@ -313,17 +319,16 @@ class Client implements SilkClient {
   private async resume(
     model: string,
     exclude: readonly string[],
-    full: Set<string>,
-    queueDeadline: number,
-    signal: AbortSignal,
+    needs: readonly Need[],
+    room: RoomWait,
   ): Promise<{ provider: string; session: RequesterSession }> {
     const deadline = Date.now() + RESUME_MS;
     for (let wait = 250; ; wait = Math.min(wait * 2, 2_000)) {
       try {
-        return await this.sessionFor(model, exclude, full, queueDeadline, signal);
+        return await this.sessionFor(model, exclude, needs, room);
       } catch (err) {
         const retry = err instanceof NoProviderError && RESUMABLE.has(err.code);
-        if (!retry || signal.aborted || Date.now() + wait > deadline) throw err;
+        if (!retry || room.signal.aborted || Date.now() + wait > deadline) throw err;
         await new Promise((r) => setTimeout(r, wait));
       }
     }
@@ -372,16 +377,17 @@ class Client implements SilkClient {
   private async sessionFor(
     model: string,
     exclude: readonly string[],
-    full: Set<string>,
-    deadline: number,
-    signal: AbortSignal,
+    needs: readonly Need[],
+    { full, deadline, signal }: RoomWait,
   ): Promise<{ provider: string; session: RequesterSession }> {
     const pool = this.poolOf(model);
+    // A session whose provider declared every feature this request needs (tools, schema, …).
+    const fits = (s: RequesterSession) => !missingNeed(needs, s.support.get(model));
     for (;;) {
       const skip = new Set([...exclude, ...full]);
-      const pooled = pool.sessions.pick(skip);
+      const pooled = pool.sessions.pick(skip, fits);
       if (pooled) return pooled;
-      const connected = this.connectedFor(model, new Set([...skip, ...pool.sessions.providers()]));
+      const connected = this.connectedFor(model, new Set([...skip, ...pool.sessions.providers()]), fits);
       if (connected) {
         pool.sessions.add(connected.provider, connected.session);
         return connected;
@@ -390,15 +396,15 @@ class Client implements SilkClient {
         await pool.opening.catch(() => undefined);
         continue;
       }
-      const held = pool.sessions.size > 0;
+      const held = pool.sessions.count(fits) > 0;
       if (Date.now() >= pool.noOtherUntil || !held) {
-        const opening = this.openFresh(model, [...exclude, ...pool.sessions.providers()]);
+        const opening = this.openFresh(model, [...exclude, ...pool.sessions.providers(fits)], needs);
         pool.opening = opening;
         try {
           const session = await opening;
           const provider = encodePublicKey(session.providerKey);
           pool.sessions.add(provider, session);
-          if (!skip.has(provider)) return { provider, session };
+          if (!skip.has(provider) && fits(session)) return { provider, session };
           continue;
         } catch (err) {
           if (!(err instanceof NoProviderError && NO_OTHER_PROVIDER.has(err.code)) || !held) throw err;
@@ -426,19 +432,24 @@ class Client implements SilkClient {
   private connectedFor(
     model: string,
     skip: ReadonlySet<string>,
+    fits: (s: RequesterSession) => boolean,
   ): { provider: string; session: RequesterSession } | undefined {
     for (const session of this.byPayout.values()) {
       const price = session.prices.get(model);
       const provider = encodePublicKey(session.providerKey);
-      if (session.isOpen && price && priceFits(price, this.opts.maxPrice) && !skip.has(provider))
-        return { provider, session };
+      const usable = session.isOpen && fits(session) && !skip.has(provider);
+      if (usable && price && priceFits(price, this.opts.maxPrice)) return { provider, session };
     }
     return undefined;
   }
 
   /** Opens one at a time across models, so two models served by one provider share its session. */
-  private openFresh(model: string, exclude: readonly string[]): Promise<RequesterSession> {
-    const opening = this.opening.then(() => this.open(model, [...exclude]));
+  private openFresh(
+    model: string,
+    exclude: readonly string[],
+    needs: readonly Need[],
+  ): Promise<RequesterSession> {
+    const opening = this.opening.then(() => this.open(model, [...exclude], needs));
     this.opening = opening.catch(() => undefined);
     return opening;
   }
@@ -448,7 +459,7 @@ class Client implements SilkClient {
    * grant comes before the provider has taken the session, so the server may move it to another
    * provider (or say nobody took it) while we are already connecting: we follow it there.
    */
-  private async open(model: string, exclude: string[]): Promise<RequesterSession> {
+  private async open(model: string, exclude: string[], needs: readonly Need[]): Promise<RequesterSession> {
     let moved: SessionGranted | undefined;
     let refused: UntrustedProviderError | undefined;
     for (let attempt = 0, moves = 0; attempt < 3 && moves <= MAX_MOVES; ) {
@@ -461,13 +472,13 @@ class Client implements SilkClient {
             maxPrice: this.opts.maxPrice,
             sessionKey: this.opts.sessionKey.publicKey,
             exclude,
+            needs: needs.map((n) => n.feature),
             ...(this.opts.trust && { policy: policyHint(this.policy) }),
           }));
       } catch (err) {
         // After refusing what the server offered, "nobody else" is best explained by the refusal.
         if (refused) throw refused;
-        if (err instanceof SignalingError)
-          throw new NoProviderError(err.code, err.message, undefined, { cause: err });
+        if (err instanceof SignalingError) throw noProvider(err.code, err.message, needs, err);
         throw err;
       }
       moved = undefined;
@@ -488,7 +499,11 @@ class Client implements SilkClient {
       // One session per payout address: two would sign rival cumulative receipts on one stream.
       const payoutKey = Address.parse(grant.provider.payout).toRawString();
       const existing = this.byPayout.get(payoutKey);
-      if (existing?.isOpen && existing.prices.has(model)) {
+      if (
+        existing?.isOpen &&
+        existing.prices.has(model) &&
+        !missingNeed(needs, existing.support.get(model))
+      ) {
         this.signaling.endSession(grant.sessionId, "already connected to this provider");
         return existing;
       }
@@ -537,7 +552,7 @@ class Client implements SilkClient {
         // Nobody took the session after the server's own failover: say why, as a refused request would.
         if (err instanceof SessionNotTakenError) {
           this.signaling.forget(grant.sessionId);
-          throw new NoProviderError(err.why, err.message);
+          throw noProvider(err.why, err.message, needs);
         }
         this.signaling.endSession(grant.sessionId, "handshake failed");
         // The escrow itself is the problem (unfunded, key not authorised): every provider would say so.
@@ -556,4 +571,17 @@ class Client implements SilkClient {
     }
     throw refused ?? new NoProviderError("NO_ANSWER", "no provider completed the handshake");
   }
+}
+
+/** A refusal from signaling; one about a feature names the request field that needs it. */
+function noProvider(
+  code: ErrorCode,
+  message: string,
+  needs: readonly Need[],
+  cause?: unknown,
+): NoProviderError {
+  const options = cause === undefined ? undefined : { cause };
+  if (code !== "UNSUPPORTED") return new NoProviderError(code, message, undefined, options);
+  const need = needs.find((n) => message.includes(n.feature)) ?? needs[0];
+  return new NoProviderError(code, need ? `${need.param}: ${message}` : message, need?.param, options);
 }

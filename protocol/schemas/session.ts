@@ -1,24 +1,29 @@
 import * as v from "valibot";
 import { parseTyped } from "../codec";
+import { FeatureSchema } from "../features";
 import {
   MAX_COMPLETION_TOKENS,
   MAX_MESSAGES_PER_REQUEST,
   MAX_MODELS_PER_PROVIDER,
-  MAX_SESSION_MESSAGE_BYTES,
   MAX_STOP_SEQUENCE_CHARS,
   MAX_STOP_SEQUENCES,
 } from "../limits";
+import {
+  ChatMessage,
+  ChatOptions,
+  LogprobEntry,
+  type ResponseFormat,
+  type Tool,
+  ToolCallDelta,
+  type ToolChoice,
+} from "./chat";
 import { Count, ErrorBody, Id, ModelId, ModelPriceSchema, Version } from "./common";
 
 /**
  * Messages inside an established encrypted session (after the handshake). Requests follow the
- * OpenAI chat completions shape; answers stream as text with token counts; receipts flow back.
+ * OpenAI chat completions shape (chat.ts); answers stream as text, tool-call pieces and logprobs
+ * with token counts; receipts flow back.
  */
-export const ChatMessage = v.object({
-  role: v.picklist(["system", "user", "assistant"]),
-  content: v.pipe(v.string(), v.maxLength(MAX_SESSION_MESSAGE_BYTES)),
-});
-
 export const ChatRequest = v.object({
   v: Version,
   t: v.literal("request"),
@@ -35,19 +40,25 @@ export const ChatRequest = v.object({
       v.maxLength(MAX_STOP_SEQUENCES),
     ),
   ),
+  ...ChatOptions,
 });
 
-/** A run of streamed text and how many tokens it is; `total` is the running completion count. */
+/**
+ * A run of streamed text (and tool-call pieces, and their logprobs when asked for) and how many
+ * tokens it is; `total` is the running completion count.
+ */
 export const TokensMessage = v.object({
   v: Version,
   t: v.literal("tokens"),
   id: Id,
   text: v.pipe(v.string(), v.maxLength(64 * 1024)),
+  tool_calls: v.optional(v.pipe(v.array(ToolCallDelta), v.minLength(1), v.maxLength(16))),
+  logprobs: v.optional(v.pipe(v.array(LogprobEntry), v.maxLength(MAX_COMPLETION_TOKENS))),
   count: v.pipe(Count, v.maxValue(MAX_COMPLETION_TOKENS)),
   total: v.pipe(Count, v.maxValue(MAX_COMPLETION_TOKENS)),
 });
 
-export const FinishReason = v.picklist(["stop", "length", "abort"]);
+export const FinishReason = v.picklist(["stop", "length", "abort", "tool_calls", "content_filter"]);
 
 export const DoneMessage = v.object({
   v: Version,
@@ -81,7 +92,14 @@ export const AccountMessage = v.object({
   /** Why the account was refused, when it was not for an older base (e.g. an unfunded escrow). */
   refusal: v.optional(ErrorBody),
   prices: v.pipe(
-    v.array(v.object({ model: ModelId, price: ModelPriceSchema })),
+    v.array(
+      v.object({
+        model: ModelId,
+        price: ModelPriceSchema,
+        features: v.optional(v.pipe(v.array(FeatureSchema), v.maxLength(8))),
+        contextWindow: v.optional(v.pipe(Count, v.minValue(1))),
+      }),
+    ),
     v.maxLength(MAX_MODELS_PER_PROVIDER),
   ),
 });
@@ -104,7 +122,6 @@ export const SessionMessage = v.variant("t", [
   SessionErrorMessage,
 ]);
 
-export type ChatMessage = v.InferOutput<typeof ChatMessage>;
 export type ChatRequest = v.InferOutput<typeof ChatRequest>;
 
 /** A chat completion's parameters as both ends use them: the request without its envelope. */
@@ -116,6 +133,33 @@ export interface ChatParams {
   readonly top_p?: number;
   readonly seed?: number;
   readonly stop?: readonly string[];
+  readonly response_format?: ResponseFormat;
+  readonly tools?: readonly Tool[];
+  readonly tool_choice?: ToolChoice;
+  readonly parallel_tool_calls?: boolean;
+  readonly logprobs?: boolean;
+  readonly top_logprobs?: number;
+  readonly presence_penalty?: number;
+  readonly frequency_penalty?: number;
+  readonly logit_bias?: Readonly<Record<string, number>>;
+  readonly user?: string;
+}
+
+/** The fields of ChatParams beyond messages, in the order they are copied across a boundary. */
+export const CHAT_OPTION_KEYS = [
+  "max_tokens",
+  "temperature",
+  "top_p",
+  "seed",
+  "stop",
+  ...(Object.keys(ChatOptions) as (keyof typeof ChatOptions)[]),
+] as const satisfies readonly (keyof ChatParams)[];
+
+/** Copies the set option fields of `from` (undefined and null left out). */
+export function chatOptionsOf(from: Partial<Record<keyof ChatParams, unknown>>): Partial<ChatParams> {
+  const out: Record<string, unknown> = {};
+  for (const k of CHAT_OPTION_KEYS) if (from[k] !== undefined && from[k] !== null) out[k] = from[k];
+  return out as Partial<ChatParams>;
 }
 export type TokensMessage = v.InferOutput<typeof TokensMessage>;
 export type DoneMessage = v.InferOutput<typeof DoneMessage>;

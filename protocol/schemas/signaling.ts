@@ -1,7 +1,9 @@
 import * as v from "valibot";
 import { fromHex, toHex } from "../encoding";
+import { FeatureSchema, type ModelSupport } from "../features";
 import { sign } from "../identity";
 import { MAX_FRAME_BYTES, MAX_MODELS_PER_PROVIDER, MAX_SIGNALING_MESSAGE_BYTES } from "../limits";
+import type { ModelPrice } from "../pricing";
 import { registrationMessage } from "../registration";
 import {
   Count,
@@ -13,6 +15,7 @@ import {
   ModelId,
   ModelPriceSchema,
   Nano,
+  priceToWire,
   TonAddressText,
   Version,
 } from "./common";
@@ -29,7 +32,29 @@ export const DeviceFacts = v.object({
   backend: v.optional(v.picklist(["webgpu", "http"])),
 });
 
-export const ModelOffer = v.object({ model: ModelId, price: ModelPriceSchema });
+/** What a model can do beyond plain chat (see features.ts), declared with its price. */
+export const ModelSupportFields = {
+  features: v.optional(v.pipe(v.array(FeatureSchema), v.maxLength(8))),
+  contextWindow: v.optional(v.pipe(Count, v.minValue(1), v.maxValue(100_000_000))),
+};
+
+export const ModelOffer = v.object({ model: ModelId, price: ModelPriceSchema, ...ModelSupportFields });
+
+/** A model a provider serves, as it declares it. */
+export interface ServedModel extends ModelSupport {
+  readonly model: string;
+  readonly price: ModelPrice;
+}
+
+/** Wire form of a served model: the price as decimal strings, support only where declared. */
+export function offerToWire(m: ServedModel) {
+  return {
+    model: m.model,
+    price: priceToWire(m.price),
+    ...(m.features?.length ? { features: [...m.features] } : {}),
+    ...(m.contextWindow ? { contextWindow: m.contextWindow } : {}),
+  };
+}
 
 /**
  * What a provider says of its Registry entry: the wallet that owns it (the requester computes the
@@ -77,6 +102,8 @@ export const SessionRequest = v.object({
   sessionKey: Hex32,
   /** Providers to avoid (after a failure with them), by identity key. */
   exclude: v.optional(v.pipe(v.array(Hex32), v.maxLength(16))),
+  /** Features the request needs: only providers declaring them for the model are offered it. */
+  needs: v.optional(v.pipe(v.array(FeatureSchema), v.maxLength(8))),
   policy: v.optional(PolicyHintSchema),
 });
 
@@ -122,6 +149,8 @@ export const DirectorySnapshot = v.object({
       providers: Count,
       capacity: Count,
       inUse: Count,
+      /** Features at least one provider of the model declares, and the largest context window. */
+      ...ModelSupportFields,
       /** Distinct prices, cheapest first, with how many providers ask each. */
       prices: v.array(v.object({ price: ModelPriceSchema, providers: Count })),
     }),

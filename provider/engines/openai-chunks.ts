@@ -1,4 +1,5 @@
-import type { ChunkSink, EngineRequest, EngineResult } from "./engine";
+import { chatOptionsOf, type LogprobEntry, maxCompletionTokensFor, type ToolCallDelta } from "../../protocol";
+import type { ChunkSink, EngineRequest, EngineResult, FinishReason } from "./engine";
 
 /**
  * What WebLLM's engine and OpenAI-compatible servers have in common: the request parameters they
@@ -6,27 +7,37 @@ import type { ChunkSink, EngineRequest, EngineResult } from "./engine";
  * read usage the same way.
  */
 export interface OpenAiChunkLike {
-  choices?: { delta?: { content?: string | null }; finish_reason?: string | null }[];
+  choices?: {
+    delta?: { content?: string | null; tool_calls?: ToolCallDelta[] | null };
+    finish_reason?: string | null;
+    logprobs?: { content?: LogprobEntry[] | null } | null;
+  }[];
   usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
-}
-
-export function openAiParams(r: EngineRequest) {
-  return {
-    messages: r.messages.map((m) => ({ role: m.role, content: m.content })),
-    stream: true as const,
-    stream_options: { include_usage: true },
-    ...(r.max_tokens !== undefined && { max_tokens: r.max_tokens }),
-    ...(r.temperature !== undefined && { temperature: r.temperature }),
-    ...(r.top_p !== undefined && { top_p: r.top_p }),
-    ...(r.seed !== undefined && { seed: r.seed }),
-    ...(r.stop !== undefined && { stop: [...r.stop] }),
-  };
+  /** Set by an adapter that merged several generated chunks into this one (see webllm-run.ts). */
+  silkTokens?: number;
 }
 
 /**
- * Reads a chunk stream to its end: each chunk with text is one token handed to `onChunk` (and
- * awaited, so a paused consumer pauses the stream); usage comes in the last chunk. After an
- * abort the stream is still drained, without handing text on.
+ * The request as an OpenAI-compatible server takes it: every field passed through as sent, but
+ * `developer` messages as `system` (what they mean to every open model; not every server knows
+ * the newer role).
+ */
+export function openAiParams(r: EngineRequest) {
+  return {
+    ...chatOptionsOf(r),
+    messages: r.messages.map((m) => (m.role === "developer" ? { ...m, role: "system" as const } : { ...m })),
+    stream: true as const,
+    stream_options: { include_usage: true },
+  };
+}
+
+const FINISH: ReadonlySet<string> = new Set(["stop", "length", "tool_calls", "content_filter"]);
+
+/**
+ * Reads a chunk stream to its end: each chunk with text or a tool-call piece is handed to
+ * `onChunk` (and awaited, so a paused consumer pauses the stream); usage comes in the last chunk.
+ * A chunk counts as one token, or as many as the logprobs it carries (one entry per token), never
+ * more than its text can hold. After an abort the stream is still drained, without handing on.
  */
 export async function consumeChunks(
   chunks: AsyncIterable<OpenAiChunkLike>,
@@ -35,20 +46,47 @@ export async function consumeChunks(
 ): Promise<EngineResult> {
   let completion = 0;
   let prompt = 0;
-  let finish: EngineResult["finishReason"] = "stop";
+  let finish: FinishReason = "stop";
   for await (const chunk of chunks) {
     const choice = chunk.choices?.[0];
-    const text = choice?.delta?.content;
-    if (text && !signal?.aborted) {
-      completion++;
-      await onChunk({ text, tokens: 1 });
+    const text = choice?.delta?.content ?? "";
+    const toolCalls = choice?.delta?.tool_calls?.length
+      ? choice.delta.tool_calls.map(toolCallDelta)
+      : undefined;
+    const logprobs = choice?.logprobs?.content ?? undefined;
+    if ((text || toolCalls) && !signal?.aborted) {
+      const claimed = chunk.silkTokens ?? Math.max(1, logprobs?.length ?? 1);
+      const tokens = Math.min(claimed, maxCompletionTokensFor(text, toolCalls));
+      completion += tokens;
+      await onChunk({
+        text,
+        tokens,
+        ...(toolCalls && { toolCalls }),
+        ...(logprobs?.length && { logprobs }),
+      });
     }
-    if (choice?.finish_reason === "length") finish = "length";
+    if (choice?.finish_reason && FINISH.has(choice.finish_reason))
+      finish = choice.finish_reason as FinishReason;
     if (chunk.usage?.prompt_tokens !== undefined) prompt = chunk.usage.prompt_tokens;
   }
   return {
     finishReason: signal?.aborted ? "abort" : finish,
     promptTokens: prompt,
     completionTokens: completion,
+  };
+}
+
+/** Only the fields of a tool-call piece the session carries (servers add their own extras). */
+function toolCallDelta(d: ToolCallDelta): ToolCallDelta {
+  return {
+    index: d.index ?? 0,
+    ...(d.id && { id: d.id }),
+    ...(d.type && { type: d.type }),
+    ...(d.function && {
+      function: {
+        ...(d.function.name && { name: d.function.name }),
+        ...(d.function.arguments && { arguments: d.function.arguments }),
+      },
+    }),
   };
 }

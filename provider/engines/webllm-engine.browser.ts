@@ -10,8 +10,8 @@ import type { ChunkSink, DeviceReport, Engine, EngineRequest, EngineResult, Load
 import { EngineError } from "./engine";
 import { gpuFacts } from "./gpu-facts";
 import { appConfigWith, modelFits, type SelfHostedModel } from "./model-catalog";
-import { consumeChunks, openAiParams } from "./openai-chunks";
 import { SerialQueue } from "./serial-queue";
+import { runWebLlm } from "./webllm-run";
 
 export { gpuFacts } from "./gpu-facts";
 
@@ -23,9 +23,8 @@ export { gpuFacts } from "./gpu-facts";
  * - a lost device or out-of-memory recreates the engine and fails only the request in flight;
  * - shader-f16 is checked on the adapter here, since the prebuilt list does not always say;
  * - storage is checked before download, with a clear quota error and `repair` for a half-download;
- * - the chat is reset before every request: the next request is usually another requester's, so
- *   reusing its KV cache would leak timing across requesters, and WebLLM's prompt_tokens on a
- *   reused conversation counts only the new tokens, which would under-bill.
+ * - the chat is reset before every request, and requests are mapped to what WebLLM accepts
+ *   (webllm-request.ts, webllm-run.ts).
  */
 export interface WebLlmEngineOptions {
   readonly selfHosted?: readonly SelfHostedModel[];
@@ -74,14 +73,10 @@ export class WebLlmEngine implements Engine {
     const engine = this.engine;
     if (!engine || this.model !== request.model)
       throw new EngineError("not-loaded", `model ${request.model} is not loaded`);
-    const interrupt = () => engine.interruptGenerate();
-    signal?.addEventListener("abort", interrupt, { once: true });
     try {
-      await engine.resetChat();
-      const stream = await engine.chat.completions.create(openAiParams(request));
-      // Drains to the end even after an interrupt: leaving the loop early locks the engine.
-      return await consumeChunks(stream, onChunk, signal);
+      return await runWebLlm(engine, request, onChunk, signal);
     } catch (cause) {
+      if (cause instanceof EngineError) throw cause;
       if (isDeviceLoss(cause)) {
         await this.recreate();
         throw new EngineError(
@@ -93,8 +88,6 @@ export class WebLlmEngine implements Engine {
         );
       }
       throw new EngineError("backend", `generation failed: ${describe(cause)}`, { cause });
-    } finally {
-      signal?.removeEventListener("abort", interrupt);
     }
   }
 

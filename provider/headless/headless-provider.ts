@@ -57,7 +57,14 @@ export async function startHeadlessProvider(
     signalingUrl: o.signalingUrl,
     identity: key,
     engine,
-    models: [{ model: o.model, price: o.price }],
+    models: [
+      {
+        model: o.model,
+        price: o.price,
+        features: o.features,
+        ...(o.contextWindow ? { contextWindow: o.contextWindow } : {}),
+      },
+    ],
     payout: o.payout,
     entry,
     network: NETWORK_ID[o.network],

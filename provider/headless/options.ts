@@ -1,6 +1,13 @@
 import { parseArgs } from "node:util";
 import { Address } from "@ton/core";
-import { checkPrice, type ModelPrice, NETWORK_ID, type NetworkName } from "../../protocol";
+import {
+  checkPrice,
+  FEATURES,
+  type Feature,
+  type ModelPrice,
+  NETWORK_ID,
+  type NetworkName,
+} from "../../protocol";
 import { DEFAULT_MIN_CLOSE_DELAY } from "../account-gate";
 
 /**
@@ -13,6 +20,9 @@ export interface HeadlessOptions {
   readonly backendModel: string;
   readonly model: string;
   readonly price: ModelPrice;
+  /** What the backend's model supports beyond plain chat, declared at registration. */
+  readonly features: readonly Feature[];
+  readonly contextWindow?: number;
   readonly payout: string;
   readonly network: NetworkName;
   readonly capacity: number;
@@ -42,6 +52,9 @@ export const HEADLESS_USAGE = `Usage: npm run provider -- --backend URL --model 
   --price NANOTON        nanoTON per token                                       (SILK_PRICE)
   --prompt-multiplier N  prompt token multiplier, basis points (10000 = 1x)      (SILK_PROMPT_BPS)
   --completion-multiplier N                                                      (SILK_COMPLETION_BPS)
+  --features LIST        what the backend's model supports, comma-separated, from
+                         ${FEATURES.join(", ")} (default: none)  (SILK_FEATURES)
+  --context-window N     prompt plus completion tokens the model holds           (SILK_CONTEXT_WINDOW)
   --payout ADDRESS       TON address that receipts pay                           (SILK_PAYOUT)
   --signaling URL        signaling server (default http://127.0.0.1:8787)        (SILK_SIGNALING_URL)
   --network NAME         devnet, testnet or mainnet (default devnet)             (SILK_NETWORK)
@@ -75,6 +88,8 @@ export function parseHeadlessOptions(argv: string[], env: NodeJS.ProcessEnv): He
       price: { type: "string" },
       "prompt-multiplier": { type: "string" },
       "completion-multiplier": { type: "string" },
+      features: { type: "string" },
+      "context-window": { type: "string" },
       payout: { type: "string" },
       signaling: { type: "string" },
       network: { type: "string" },
@@ -133,6 +148,14 @@ export function parseHeadlessOptions(argv: string[], env: NodeJS.ProcessEnv): He
   } catch (err) {
     throw new OptionsError((err as Error).message);
   }
+  const features = opt("features", "SILK_FEATURES", "")
+    .split(",")
+    .map((f) => f.trim())
+    .filter(Boolean);
+  for (const f of features)
+    if (!(FEATURES as readonly string[]).includes(f))
+      throw new OptionsError(`--features: ${f} is not one of ${FEATURES.join(", ")}`);
+  const contextText = opt("context-window", "SILK_CONTEXT_WINDOW", "");
   const payout = need("payout", "SILK_PAYOUT");
   try {
     Address.parse(payout);
@@ -168,6 +191,8 @@ export function parseHeadlessOptions(argv: string[], env: NodeJS.ProcessEnv): He
     model,
     backendModel: opt("backend-model", "SILK_BACKEND_MODEL", model),
     price,
+    features: [...new Set(features)] as Feature[],
+    ...(contextText ? { contextWindow: integer(contextText, "--context-window", 1, 100_000_000) } : {}),
     payout,
     network: network as NetworkName,
     capacity: integer(opt("capacity", "SILK_CAPACITY", "1"), "--capacity", 1, 64),

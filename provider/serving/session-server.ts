@@ -12,9 +12,12 @@ import {
   Ledger,
   type ModelPrice,
   maxPromptTokens,
+  missingNeed,
+  needsOf,
+  offerToWire,
   type ProviderErrorCode,
-  priceToWire,
   type SecureSession,
+  type ServedModel,
   type SessionMessage,
   type SignedReceipt,
   SilkError,
@@ -32,7 +35,8 @@ import { QueueFullError, type Slots } from "./slots";
 
 export interface ServingConfig {
   readonly engine: Engine;
-  readonly prices: ReadonlyMap<string, ModelPrice>;
+  /** What is served, at what price, with which features (requests needing others are refused). */
+  readonly models: readonly ServedModel[];
   readonly network: number;
   readonly payout: Address;
   readonly receipts: HeldReceipts;
@@ -73,11 +77,15 @@ export class SessionServer {
   private readonly inflight = new Map<string, AbortController>();
   /** Receipts are checked and stored one at a time, so two cannot race past each other. */
   private readonly receiptQueue = new SerialQueue();
+  private readonly served: ReadonlyMap<string, ServedModel>;
+  private readonly prices: ReadonlyMap<string, ModelPrice>;
 
   constructor(
     private readonly session: SecureSession,
     private readonly config: ServingConfig,
   ) {
+    this.served = new Map(config.models.map((m) => [m.model, m]));
+    this.prices = new Map(config.models.map((m) => [m.model, m.price]));
     session.onMessage((m) => {
       this.handle(m).catch((err) => this.fail(err));
     });
@@ -147,7 +155,7 @@ export class SessionServer {
 
   /** The first receipt sets the base: the requester's cumulative totals with this payout address. */
   private async openAccount(signed: SignedReceipt): Promise<void> {
-    const prices = [...this.config.prices].map(([model, price]) => ({ model, price: priceToWire(price) }));
+    const prices = this.config.models.map(offerToWire);
     try {
       await this.config.gate?.check(signed.receipt, this.session.info.peerKey);
       if (this.config.book) {
@@ -193,13 +201,20 @@ export class SessionServer {
   private async onRequest(req: ChatRequest): Promise<void> {
     const { ledger, credit } = this;
     if (!ledger || !credit) return this.refuse("NO_ACCOUNT", "send a base receipt before requests", req.id);
-    const price = this.config.prices.get(req.model);
+    const price = this.prices.get(req.model);
     if (!price) return this.refuse("NO_MODEL", `model ${req.model} is not served here`, req.id);
+    const lacking = missingNeed(needsOf(req), this.served.get(req.model));
+    if (lacking)
+      return this.refuse(
+        "UNSUPPORTED",
+        `${lacking.param}: ${req.model} here does not support ${lacking.feature}`,
+        req.id,
+      );
     if (this.inflight.has(req.id) || ledger.has(req.id))
       return this.refuse("DUPLICATE_ID", "request id in use", req.id);
     const exposure = this.exposure;
     // The prompt is billed at the end: what it can cost is counted before the first token.
-    const promptBound = maxPromptTokens(req.messages);
+    const promptBound = maxPromptTokens(req);
     const owedAfter = (completion: number) => ledger.totalsIf(req.id, promptBound, completion).amount;
 
     const abort = new AbortController();
@@ -241,6 +256,8 @@ export class SessionServer {
             t: "tokens",
             id: req.id,
             text: chunk.text,
+            ...(chunk.toolCalls && { tool_calls: [...chunk.toolCalls] }),
+            ...(chunk.logprobs && { logprobs: [...chunk.logprobs] }),
             count: chunk.tokens,
             total,
           });
@@ -248,7 +265,7 @@ export class SessionServer {
         abort.signal,
       );
       // Billing counts what was streamed and the full prompt, bounded by what the requester can check.
-      const prompt = billablePromptTokens(result.promptTokens, req.messages);
+      const prompt = billablePromptTokens(result.promptTokens, req);
       const settled = ledger.finish(req.id, prompt);
       credit.record(ledger.totals());
       exposure?.owe(ledger.totals().amount);

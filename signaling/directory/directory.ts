@@ -1,4 +1,4 @@
-import type { DeviceFacts, MaxPrice, ModelPrice, RegistryEntryClaim } from "../../protocol";
+import type { DeviceFacts, MaxPrice, ModelPrice, ModelSupport, RegistryEntryClaim } from "../../protocol";
 
 /**
  * The provider directory: who is registered, what they serve at what price, how loaded they are,
@@ -6,7 +6,7 @@ import type { DeviceFacts, MaxPrice, ModelPrice, RegistryEntryClaim } from "../.
  * Redis for several), both run through the same test suite.
  */
 
-export interface ModelListing {
+export interface ModelListing extends ModelSupport {
   readonly model: string;
   readonly price: ModelPrice;
 }

@@ -29,7 +29,7 @@ export class MemoryDirectory implements ProviderDirectory {
       identityKey: record.identityKey,
       socketId: record.socketId,
       payout: record.payout,
-      models: record.models.map((m) => ({ model: m.model, price: m.price })),
+      models: record.models.map((m) => ({ ...m })),
       capacity: record.capacity,
       device: record.device,
       registeredAt: record.registeredAt,

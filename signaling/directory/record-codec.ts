@@ -1,4 +1,4 @@
-import type { DeviceFacts, RegistryEntryClaim } from "../../protocol";
+import type { DeviceFacts, Feature, RegistryEntryClaim } from "../../protocol";
 import type { ModelListing, ProviderRecord, ProviderState } from "./directory";
 
 /** Provider entries as flat string fields (Redis hashes); prices keep their exact bigint value. */
@@ -8,6 +8,8 @@ interface WireListing {
   nano: string;
   pBps: number;
   cBps: number;
+  f?: Feature[];
+  ctx?: number;
 }
 
 const COST_DIGITS = 20;
@@ -36,6 +38,8 @@ export function recordToFields(r: ProviderRecord): Record<string, string> {
     nano: m.price.nanoPerToken.toString(),
     pBps: m.price.promptMultiplierBps,
     cBps: m.price.completionMultiplierBps,
+    ...(m.features?.length ? { f: [...m.features] } : {}),
+    ...(m.contextWindow ? { ctx: m.contextWindow } : {}),
   }));
   const keys = Object.fromEntries(r.models.map((m) => [`k:${m.model}`, priceKey(m.price)]));
   return {
@@ -64,6 +68,8 @@ export function stateFromFields(f: Record<string, string>): ProviderState | unde
     const models: ModelListing[] = listings.map((m) => ({
       model: m.model,
       price: { nanoPerToken: BigInt(m.nano), promptMultiplierBps: m.pBps, completionMultiplierBps: m.cBps },
+      ...(m.f ? { features: m.f } : {}),
+      ...(m.ctx ? { contextWindow: m.ctx } : {}),
     }));
     return {
       identityKey: f.identityKey,

@@ -42,6 +42,7 @@ beforeAll(async () => {
         backendModel: "backend-model",
         model: "llama-local",
         price: flatPrice(5n),
+        features: [],
         payout: `0:${String(i + 3).repeat(64)}`,
         network: "devnet",
         capacity: 2,

@@ -32,6 +32,7 @@ beforeAll(async () => {
     backendModel: "backend-model",
     model: "llama-local",
     price: flatPrice(5n),
+    features: [],
     payout: `0:${"22".repeat(32)}`,
     network: "devnet",
     capacity: 2,

@@ -36,7 +36,7 @@ describe("the SDK's pool of sessions per model", () => {
     const closing = { isOpen: true };
     pool.add("a", closing);
     closing.isOpen = false;
-    expect(pool.size).toBe(0);
+    expect(pool.count()).toBe(0);
     expect(pool.pick(new Set())).toBeUndefined();
 
     const waiting = pool.waitForRoom(Date.now() + 10_000);

@@ -4,7 +4,14 @@ import type { AddressInfo } from "node:net";
 /**
  * TEST DOUBLE: a small OpenAI-compatible HTTP server standing in for llama.cpp's server, Ollama
  * or vLLM (no model weights here). It answers "Echo: <last user message>" a word per SSE chunk,
- * with usage in the last chunk when `stream_options.include_usage` is set, as those servers do.
+ * with usage in the last chunk when `stream_options.include_usage` is set, as those servers do,
+ * and honours what programs ask of such servers:
+ * - `tools`: to a user message it answers with a call of the first tool (arguments made from the
+ *   tool's JSON schema, streamed in pieces, `finish_reason: "tool_calls"`); to a `tool` message it
+ *   answers "The tool said: <result>";
+ * - `response_format`: a JSON object matching `json_schema.schema` (strings are the last user
+ *   message), or `{"echo": …}` for `json_object`;
+ * - `logprobs`/`top_logprobs`: one entry per streamed token, with that many alternatives.
  */
 export interface OpenAiBackend {
   readonly url: string;
@@ -14,6 +21,48 @@ export interface OpenAiBackend {
   aborted: number;
   close(): Promise<void>;
 }
+
+interface Body {
+  messages: { role: string; content: string | null; tool_calls?: unknown[] }[];
+  max_tokens?: number;
+  stream?: boolean;
+  stream_options?: { include_usage?: boolean };
+  tools?: { function: { name: string; parameters?: JsonSchema } }[];
+  tool_choice?: unknown;
+  response_format?: { type: string; json_schema?: { schema?: JsonSchema } };
+  logprobs?: boolean;
+  top_logprobs?: number;
+}
+
+interface JsonSchema {
+  type?: string;
+  properties?: Record<string, JsonSchema>;
+  items?: JsonSchema;
+  enum?: unknown[];
+}
+
+/** A value matching `schema`, its strings set to `text`. */
+function sample(schema: JsonSchema | undefined, text: string): unknown {
+  if (schema?.enum) return schema.enum[0];
+  switch (schema?.type) {
+    case "string":
+      return text;
+    case "number":
+    case "integer":
+      return 42;
+    case "boolean":
+      return true;
+    case "array":
+      return [sample(schema.items, text)];
+    default:
+      return Object.fromEntries(
+        Object.entries(schema?.properties ?? {}).map(([k, s]) => [k, sample(s, text)]),
+      );
+  }
+}
+
+/** Splits text into pieces of about `size` characters (a stand-in for tokens). */
+const pieces = (text: string, size: number) => text.match(new RegExp(`[\\s\\S]{1,${size}}`, "g")) ?? [];
 
 export async function startOpenAiBackend(
   opts: { model?: string; tokenDelayMs?: number } = {},
@@ -41,19 +90,33 @@ export async function startOpenAiBackend(
     }
     let raw = "";
     for await (const chunk of req) raw += chunk;
-    const body = JSON.parse(raw) as {
-      messages: { role: string; content: string }[];
-      max_tokens?: number;
-      stream?: boolean;
-      stream_options?: { include_usage?: boolean };
-    };
-    state.requests.push(body);
+    const body = JSON.parse(raw) as Body;
+    state.requests.push(body as unknown as Record<string, unknown>);
+    const lastMessage = body.messages.at(-1);
     const last = [...body.messages].reverse().find((m) => m.role === "user")?.content ?? "";
-    let words = `Echo: ${last}`.split(/(?<= )/);
-    const finish = body.max_tokens !== undefined && words.length > body.max_tokens ? "length" : "stop";
-    if (body.max_tokens !== undefined) words = words.slice(0, body.max_tokens);
+
+    let words: string[];
+    let call: { name: string; arguments: string } | undefined;
+    const tool = body.tool_choice === "none" ? undefined : body.tools?.[0];
+    if (tool && lastMessage?.role === "user") {
+      call = { name: tool.function.name, arguments: JSON.stringify(sample(tool.function.parameters, last)) };
+      words = pieces(call.arguments, 6);
+    } else if (lastMessage?.role === "tool") {
+      words = `The tool said: ${lastMessage.content}`.split(/(?<= )/);
+    } else if (body.response_format?.type === "json_schema") {
+      words = pieces(JSON.stringify(sample(body.response_format.json_schema?.schema, last)), 5);
+    } else if (body.response_format?.type === "json_object") {
+      words = pieces(JSON.stringify({ echo: last }), 5);
+    } else {
+      words = `Echo: ${last}`.split(/(?<= )/);
+    }
+    let finish = call ? "tool_calls" : "stop";
+    if (body.max_tokens !== undefined && words.length > body.max_tokens) {
+      finish = "length";
+      words = words.slice(0, body.max_tokens);
+    }
     const usage = {
-      prompt_tokens: body.messages.reduce((n, m) => n + Math.ceil(m.content.length / 4) + 4, 8),
+      prompt_tokens: body.messages.reduce((n, m) => n + Math.ceil((m.content ?? "").length / 4) + 4, 8),
       completion_tokens: words.length,
     };
     res.writeHead(200, { "content-type": "text/event-stream" });
@@ -65,14 +128,40 @@ export async function startOpenAiBackend(
       }
     });
     const send = (obj: unknown) => res.write(`data: ${JSON.stringify(obj)}\n\n`);
-    for (const word of words) {
+    const logprobsOf = (token: string, i: number) =>
+      body.logprobs
+        ? {
+            content: [
+              {
+                token,
+                logprob: -0.25 * (i + 1),
+                bytes: [...Buffer.from(token)],
+                top_logprobs: Array.from({ length: body.top_logprobs ?? 0 }, (_, k) => ({
+                  token: k === 0 ? token : `alt${k}`,
+                  logprob: -0.25 * (i + 1) - k,
+                  bytes: null,
+                })),
+              },
+            ],
+          }
+        : null;
+    for (const [i, word] of words.entries()) {
       if (closed) return;
       if (opts.tokenDelayMs) await new Promise((r) => setTimeout(r, opts.tokenDelayMs));
+      const delta = call
+        ? {
+            tool_calls: [
+              i === 0
+                ? { index: 0, id: "call_7", type: "function", function: { name: call.name, arguments: word } }
+                : { index: 0, function: { arguments: word } },
+            ],
+          }
+        : { content: word };
       send({
         id: "c",
         object: "chat.completion.chunk",
         model,
-        choices: [{ index: 0, delta: { content: word }, finish_reason: null }],
+        choices: [{ index: 0, delta, finish_reason: null, logprobs: logprobsOf(word, i) }],
       });
     }
     send({

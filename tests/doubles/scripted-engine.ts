@@ -1,3 +1,4 @@
+import { contentText } from "../../protocol";
 import type {
   ChunkSink,
   DeviceReport,
@@ -50,10 +51,13 @@ export class ScriptedEngine implements Engine {
     this.activeGenerations++;
     this.maxConcurrentGenerations = Math.max(this.maxConcurrentGenerations, this.activeGenerations);
     try {
-      const last = [...request.messages].reverse().find((m) => m.role === "user")?.content ?? "";
+      const last = contentText([...request.messages].reverse().find((m) => m.role === "user")?.content ?? "");
       const text = this.options.reply ? this.options.reply(request) : `Echo: ${last}`;
       const words = text.split(/(?<= )/);
-      const promptTokens = request.messages.reduce((n, m) => n + Math.ceil(m.content.length / 4) + 4, 8);
+      const promptTokens = request.messages.reduce(
+        (n, m) => n + Math.ceil(contentText(m.content).length / 4) + 4,
+        8,
+      );
       let completion = 0;
       let produced = "";
       for (const word of words) {

@@ -26,13 +26,14 @@ const requestsSent = (mitm: Mitm) =>
   mitm.log.filter((m) => m.event === "session:request" && m.kind === "event").map((m) => m.args[0]);
 
 describe("typed errors end to end", () => {
-  it("a value the provider's schema refuses fails that request with MALFORMED, and the session goes on", async () => {
+  it("a value the session's schema refuses is refused by the SDK naming the field, before any pairing", async () => {
     const mitm = await network();
     await relayProvider(labelled(mitm.url, "provider"));
     const client = await relayClient(labelled(mitm.url, "requester"));
     const refused = await ask(client, "x", { seed: 2 ** 33 }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(ProviderError);
-    expect((refused as ProviderError).code).toBe("MALFORMED");
+    expect(refused).toMatchObject({ code: "INVALID_REQUEST", param: "seed" });
+    expect(requestsSent(mitm)).toHaveLength(0);
     const answer = await ask(client, "still here");
     expect(answer.choices[0]?.message.content).toBe("Echo: still here");
     expect(requestsSent(mitm)).toHaveLength(1);

@@ -55,7 +55,7 @@ describe("WebRTC link (Node, @roamhq/wrtc)", () => {
     await r.send({ v: 1, t: "cancel", id: "c" });
     await all;
     expect(got.map((m) => m.t)).toEqual(["cancel", "request", "cancel"]);
-    expect(got[1]?.t === "request" && got[1].messages[0]?.content.length).toBe(200_000);
+    expect(got[1]?.t === "request" && got[1].messages[0]?.content?.length).toBe(200_000);
   });
 
   it("catches a signaling server that rewrites a DTLS fingerprint", async () => {

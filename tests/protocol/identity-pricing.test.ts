@@ -97,10 +97,43 @@ describe("token accounting", () => {
     const messages = [
       { role: "system", content: "be brief" },
       { role: "user", content: "héllo" },
-    ];
-    expect(maxPromptTokens(messages)).toBe(32 + (6 + 8 + 8) + (4 + 6 + 8));
-    expect(billablePromptTokens(10, messages)).toBe(10);
-    expect(billablePromptTokens(10_000, messages)).toBe(maxPromptTokens(messages));
+    ] as const;
+    expect(maxPromptTokens({ messages })).toBe(32 + (6 + 8 + 8) + (4 + 6 + 8));
+    expect(billablePromptTokens(10, { messages })).toBe(10);
+    expect(billablePromptTokens(10_000, { messages })).toBe(maxPromptTokens({ messages }));
+  });
+
+  it("counts what else reaches the prompt: parts, names, tool calls and results, tools, schemas", () => {
+    const plain = maxPromptTokens({ messages: [{ role: "user", content: "ab" }] });
+    const parts = maxPromptTokens({
+      messages: [
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "ab" },
+            { type: "text", text: "cd" },
+          ],
+        },
+      ],
+    });
+    expect(parts).toBe(plain + 3); // "cd" and the newline joining the parts
+    const call = { id: "c1", type: "function", function: { name: "f", arguments: '{"x":1}' } } as const;
+    const withCalls = maxPromptTokens({
+      messages: [
+        { role: "user", content: "ab" },
+        { role: "assistant", content: null, tool_calls: [call] },
+        { role: "tool", content: "42", tool_call_id: "c1" },
+      ],
+    });
+    expect(withCalls).toBe(plain + ("assistant".length + 2 + 1 + 7 + 8) + ("tool".length + 2 + 2 + 8));
+    const tools = [{ type: "function", function: { name: "f", parameters: { type: "object" } } }] as const;
+    expect(maxPromptTokens({ messages: [{ role: "user", content: "ab" }], tools: [...tools] })).toBe(
+      plain + JSON.stringify(tools).length + 8,
+    );
+  });
+
+  it("bounds a streamed piece by its text and its tool-call name and arguments", () => {
+    expect(maxCompletionTokensFor("", [{ index: 0, function: { name: "get", arguments: '{"a":' } }])).toBe(9);
   });
 
   it("allows one special token per chunk beyond its bytes", () => {

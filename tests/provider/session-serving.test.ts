@@ -13,6 +13,7 @@ import {
   initiateSession,
   type KeyPair,
   type ModelPrice,
+  type ModelSupport,
   maxPromptTokens,
   memoryPipe,
   NETWORK_ID,
@@ -40,6 +41,7 @@ interface Setup {
   maxWaiting?: number;
   held?: HeldReceipts;
   sessionKey?: KeyPair;
+  support?: ModelSupport;
 }
 
 type Link = {
@@ -86,7 +88,7 @@ async function connect(s: Setup = {}) {
   ]);
   new SessionServer(providerSide, {
     engine,
-    prices: new Map([["test-model", PRICE]]),
+    models: [{ model: "test-model", price: PRICE, ...s.support }],
     network: NETWORK_ID.devnet,
     payout: PAYOUT,
     receipts: held,
@@ -131,12 +133,12 @@ describe.each(Object.keys(TRANSPORTS))(
       const account = new MemoryPaymentAccount();
       const requester = await RequesterSession.open(requesterSide, options(sessionKey, account));
       const chunks: string[] = [];
-      const result = await requester.request(ask("one two three four five six"), (t) => chunks.push(t));
+      const result = await requester.request(ask("one two three four five six"), (d) => chunks.push(d.text));
       expect(result.text).toBe("Echo: one two three four five six");
       expect(chunks.join("")).toBe(result.text);
       expect(result.completionTokens).toBe(7);
       expect(result.finishReason).toBe("stop");
-      expect(result.promptTokens).toBeLessThanOrEqual(maxPromptTokens(ask("").messages) + 30);
+      expect(result.promptTokens).toBeLessThanOrEqual(maxPromptTokens(ask("")) + 30);
       expect(result.cost).toBe(costOf({ promptTokens: result.promptTokens, completionTokens: 7 }, PRICE));
 
       await until(async () => (await held.best(STREAM))?.receipt.amount === result.cost);

@@ -5,6 +5,7 @@ import { ProviderError } from "../../client/sdk/errors";
 import type { PaymentAccount } from "../../client/sdk/payment-account";
 import { connect, type SilkClient } from "../../client/sdk/silk-client";
 import {
+  contentText,
   type DirectorySnapshot,
   flatPrice,
   generateKeyPair,
@@ -35,7 +36,10 @@ export const LONG_QUESTION = Array.from({ length: 60 }, (_, i) => `w${i}`).join(
  * or repeated across a failover shows.
  */
 function continueEcho(request: EngineRequest): string {
-  const last = (role: string) => [...request.messages].reverse().find((m) => m.role === role)?.content;
+  const last = (role: string) => {
+    const content = [...request.messages].reverse().find((m) => m.role === role)?.content;
+    return content == null ? undefined : contentText(content);
+  };
   const full = `Echo: ${last("user") ?? ""}`;
   const partial = last("assistant") ?? "";
   return full.startsWith(partial) ? full.slice(partial.length) : full;

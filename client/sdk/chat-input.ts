@@ -1,0 +1,70 @@
+import * as v from "valibot";
+import { type ChatMessage, type ChatParams, ChatRequest, chatOptionsOf } from "../../protocol";
+import { InvalidRequestError } from "./errors";
+import type { ChatCompletionCreateParams, ChatCompletionMessageParam } from "./openai-shapes";
+
+/**
+ * An OpenAI request as the session carries it: text parts joined into one string (image parts
+ * kept, for models that declare vision), `max_completion_tokens` as `max_tokens`, `stop` as a
+ * list, and the whole checked against the session's own schema, so a bad field is refused here by
+ * name instead of by the provider after pairing.
+ */
+export function toChatParams(p: ChatCompletionCreateParams): ChatParams {
+  if (p.n != null && p.n !== 1)
+    throw new InvalidRequestError("n: Silk answers one choice per request; send n requests instead", "n");
+  const maxTokens = [p.max_tokens, p.max_completion_tokens].filter((x): x is number => x != null);
+  const params = {
+    ...chatOptionsOf({
+      ...p,
+      ...(typeof p.stop === "string" && { stop: [p.stop] }),
+      ...(p.response_format?.type === "text" && { response_format: undefined }),
+    }),
+    ...(maxTokens.length > 0 && { max_tokens: Math.min(...maxTokens) }),
+    model: p.model,
+    messages: messagesOf(p.messages),
+  };
+  const checked = v.safeParse(ChatRequest, { v: 1, t: "request", id: "check", ...params });
+  if (!checked.success) {
+    const issue = checked.issues[0];
+    const param = issue?.path?.map((x) => String(x.key)).join(".") ?? "body";
+    throw new InvalidRequestError(`${param}: ${issue?.message ?? "invalid value"}`, param);
+  }
+  const { v: _v, t: _t, id: _id, ...request } = checked.output;
+  return request;
+}
+
+function messagesOf(messages: readonly ChatCompletionMessageParam[]): ChatMessage[] {
+  try {
+    return messages.map(toSessionMessage);
+  } catch (err) {
+    if (err instanceof InvalidRequestError) throw err;
+    // Shapes no type allows (a part that is not an object, …): the schema check names nothing better.
+    throw new InvalidRequestError("messages: a message is malformed", "messages");
+  }
+}
+
+function toSessionMessage(m: ChatCompletionMessageParam, i: number): ChatMessage {
+  const text = (content: string | { type: string; text?: string }[] | null | undefined) => {
+    if (typeof content === "string" || content == null || !Array.isArray(content)) return content as string;
+    return content
+      .map((part, j) => {
+        if (part?.type === "text" && typeof part.text === "string") return part.text;
+        throw new InvalidRequestError(
+          `messages.${i}.content.${j}: a ${m.role} message takes text parts only`,
+          `messages.${i}.content`,
+        );
+      })
+      .join("\n");
+  };
+  switch (m.role) {
+    case "user": {
+      const parts = Array.isArray(m.content) ? m.content : undefined;
+      if (parts?.some((x) => x?.type !== "text")) return { ...m, content: parts };
+      return { ...m, content: text(m.content) ?? "" };
+    }
+    case "assistant":
+      return { ...m, content: text(m.content) ?? null };
+    default:
+      return { ...m, content: text(m.content) ?? "" } as ChatMessage;
+  }
+}

@@ -1,0 +1,137 @@
+import * as v from "valibot";
+import {
+  MAX_CONTENT_PARTS,
+  MAX_LOGIT_BIAS_ENTRIES,
+  MAX_SESSION_MESSAGE_BYTES,
+  MAX_TOOL_CALLS,
+  MAX_TOOLS,
+  MAX_TOP_LOGPROBS,
+} from "../limits";
+
+/**
+ * The OpenAI chat completion request and answer parts that cross the encrypted session: messages
+ * as programs send them (content parts, developer role, names, tool calls and tool results),
+ * structured output, tools, logprobs, penalties. Every field here reaches the engine; anything
+ * else is refused by the sender before it leaves (see features.ts for who can honour what).
+ */
+
+const Text = v.pipe(v.string(), v.maxLength(MAX_SESSION_MESSAGE_BYTES));
+const Name = v.pipe(v.string(), v.minLength(1), v.maxLength(64), v.regex(/^[A-Za-z0-9_.-]+$/));
+const CallId = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
+/** A JSON Schema or other free JSON object, bounded only by the message size. */
+const JsonObject = v.record(v.string(), v.unknown());
+
+export const TextPart = v.object({ type: v.literal("text"), text: Text });
+export const ImagePart = v.object({
+  type: v.literal("image_url"),
+  image_url: v.object({ url: Text, detail: v.optional(v.picklist(["auto", "low", "high"])) }),
+});
+export const ContentPart = v.variant("type", [TextPart, ImagePart]);
+const Parts = <T extends v.GenericSchema>(part: T) =>
+  v.pipe(v.array(part), v.minLength(1), v.maxLength(MAX_CONTENT_PARTS));
+
+export const ToolCall = v.object({
+  id: CallId,
+  type: v.literal("function"),
+  function: v.object({ name: Name, arguments: Text }),
+});
+
+/** System and developer text reach the engine as a string; only user content keeps image parts. */
+export const ChatMessage = v.variant("role", [
+  v.object({ role: v.literal("system"), content: Text, name: v.optional(Name) }),
+  v.object({ role: v.literal("developer"), content: Text, name: v.optional(Name) }),
+  v.object({
+    role: v.literal("user"),
+    content: v.union([Text, Parts(ContentPart)]),
+    name: v.optional(Name),
+  }),
+  v.object({
+    role: v.literal("assistant"),
+    content: v.nullable(Text),
+    name: v.optional(Name),
+    tool_calls: v.optional(v.pipe(v.array(ToolCall), v.minLength(1), v.maxLength(MAX_TOOL_CALLS))),
+  }),
+  v.object({ role: v.literal("tool"), content: Text, tool_call_id: CallId }),
+]);
+
+export const ResponseFormat = v.variant("type", [
+  v.object({ type: v.literal("text") }),
+  v.object({ type: v.literal("json_object") }),
+  v.object({
+    type: v.literal("json_schema"),
+    json_schema: v.object({
+      name: Name,
+      description: v.optional(Text),
+      schema: v.optional(JsonObject),
+      strict: v.optional(v.nullable(v.boolean())),
+    }),
+  }),
+]);
+
+export const Tool = v.object({
+  type: v.literal("function"),
+  function: v.object({
+    name: Name,
+    description: v.optional(Text),
+    parameters: v.optional(JsonObject),
+    strict: v.optional(v.nullable(v.boolean())),
+  }),
+});
+
+export const ToolChoice = v.union([
+  v.picklist(["none", "auto", "required"]),
+  v.object({ type: v.literal("function"), function: v.object({ name: Name }) }),
+]);
+
+const Penalty = v.pipe(v.number(), v.minValue(-2), v.maxValue(2));
+
+/** The request fields beyond messages and sampling basics, each carried to the engine. */
+export const ChatOptions = {
+  response_format: v.optional(ResponseFormat),
+  tools: v.optional(v.pipe(v.array(Tool), v.minLength(1), v.maxLength(MAX_TOOLS))),
+  tool_choice: v.optional(ToolChoice),
+  parallel_tool_calls: v.optional(v.boolean()),
+  logprobs: v.optional(v.boolean()),
+  top_logprobs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_TOP_LOGPROBS))),
+  presence_penalty: v.optional(Penalty),
+  frequency_penalty: v.optional(Penalty),
+  logit_bias: v.optional(
+    v.pipe(
+      v.record(
+        v.pipe(v.string(), v.regex(/^[0-9]{1,9}$/)),
+        v.pipe(v.number(), v.minValue(-100), v.maxValue(100)),
+      ),
+      v.check((r) => Object.keys(r).length <= MAX_LOGIT_BIAS_ENTRIES, "too many logit_bias entries"),
+    ),
+  ),
+  user: v.optional(v.pipe(v.string(), v.maxLength(256))),
+};
+
+/** A piece of a streamed tool call: the first piece of each call carries its id and name. */
+export const ToolCallDelta = v.object({
+  index: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_TOOL_CALLS - 1)),
+  id: v.optional(CallId),
+  type: v.optional(v.literal("function")),
+  function: v.optional(v.object({ name: v.optional(Name), arguments: v.optional(Text) })),
+});
+
+const TokenLogprob = v.object({
+  token: v.pipe(v.string(), v.maxLength(256)),
+  logprob: v.number(),
+  bytes: v.optional(v.nullable(v.pipe(v.array(v.number()), v.maxLength(256)))),
+});
+
+/** One generated token's log probability, with the most likely alternatives when asked for. */
+export const LogprobEntry = v.object({
+  ...TokenLogprob.entries,
+  top_logprobs: v.pipe(v.array(TokenLogprob), v.maxLength(MAX_TOP_LOGPROBS)),
+});
+
+export type ChatMessage = v.InferOutput<typeof ChatMessage>;
+export type ContentPart = v.InferOutput<typeof ContentPart>;
+export type ToolCall = v.InferOutput<typeof ToolCall>;
+export type ResponseFormat = v.InferOutput<typeof ResponseFormat>;
+export type Tool = v.InferOutput<typeof Tool>;
+export type ToolChoice = v.InferOutput<typeof ToolChoice>;
+export type ToolCallDelta = v.InferOutput<typeof ToolCallDelta>;
+export type LogprobEntry = v.InferOutput<typeof LogprobEntry>;

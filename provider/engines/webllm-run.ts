@@ -1,0 +1,81 @@
+import type * as webllm from "@mlc-ai/web-llm";
+import type { ChunkSink, EngineRequest, EngineResult } from "./engine";
+import { consumeChunks, type OpenAiChunkLike } from "./openai-chunks";
+import { webLlmRequest } from "./webllm-request";
+
+/** The part of WebLLM's `MLCEngineInterface` one generation uses (the worker engine has it too). */
+export interface MlcChat {
+  resetChat(): Promise<void>;
+  interruptGenerate(): void;
+  readonly chat: {
+    readonly completions: {
+      create(r: webllm.ChatCompletionRequestStreaming): Promise<AsyncIterable<webllm.ChatCompletionChunk>>;
+    };
+  };
+}
+
+/**
+ * One generation on a loaded WebLLM engine. The chat is reset first (the next request is usually
+ * another requester's: a reused KV cache would leak timing across them and under-count the
+ * prompt). The stream is drained to its end even after an interrupt: leaving the loop early
+ * locks WebLLM's engine. The caller runs one generation at a time, as WebLLM requires.
+ */
+export async function runWebLlm(
+  engine: MlcChat,
+  request: EngineRequest,
+  onChunk: ChunkSink,
+  signal?: AbortSignal,
+): Promise<EngineResult> {
+  const params = webLlmRequest(request); // refuses what WebLLM would throw on, before touching it
+  const interrupt = () => engine.interruptGenerate();
+  signal?.addEventListener("abort", interrupt, { once: true });
+  try {
+    await engine.resetChat();
+    const stream = await engine.chat.completions.create(params);
+    const chunks = params.tools ? toolCallChunks(stream) : (stream as AsyncIterable<OpenAiChunkLike>);
+    return await consumeChunks(chunks, onChunk, signal);
+  } finally {
+    signal?.removeEventListener("abort", interrupt);
+  }
+}
+
+/**
+ * With tools, WebLLM streams the raw function-call JSON as content and only in its last chunk
+ * gives the parsed `tool_calls` (without ids). The raw text is held back and counted; the calls go
+ * out as one piece carrying those tokens, with ids made here. If the answer ends without calls
+ * (cut by length, or aborted), the held text goes out as text instead.
+ */
+export async function* toolCallChunks(
+  stream: AsyncIterable<webllm.ChatCompletionChunk>,
+): AsyncGenerator<OpenAiChunkLike> {
+  let held = "";
+  let heldTokens = 0;
+  for await (const chunk of stream as AsyncIterable<OpenAiChunkLike>) {
+    const choice = chunk.choices?.[0];
+    const calls = choice?.delta?.tool_calls;
+    if (choice?.delta?.content) {
+      held += choice.delta.content;
+      heldTokens += Math.max(1, choice.logprobs?.content?.length ?? 1);
+    }
+    if (calls?.length) {
+      yield {
+        choices: [
+          {
+            delta: {
+              tool_calls: calls.map((c, i) => ({ ...c, index: c.index ?? i, id: c.id ?? `call_${i}` })),
+            },
+            finish_reason: choice?.finish_reason ?? "tool_calls",
+          },
+        ],
+        silkTokens: heldTokens,
+      };
+      held = "";
+      heldTokens = 0;
+    } else if (choice?.finish_reason) {
+      if (held) yield { choices: [{ delta: { content: held } }], silkTokens: heldTokens };
+      held = "";
+      yield { choices: [{ delta: {}, finish_reason: choice.finish_reason }] };
+    }
+    if (chunk.usage) yield { usage: chunk.usage };
+  }
+}

@@ -1,0 +1,345 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
+import wrtc from "@roamhq/wrtc";
+import { generateText, jsonSchema, Output, stepCountIs, streamText, tool } from "ai";
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Gateway, startGateway } from "../../client/gateway/gateway-server";
+import { connect, type SilkClient } from "../../client/sdk/silk-client";
+import { flatPrice, generateKeyPair } from "../../protocol";
+import { startHeadlessProvider } from "../../provider/headless/headless-provider";
+import { latestReceipt } from "../../provider/receipt-store";
+import type { ProviderRuntime } from "../../provider/runtime";
+import { type OpenAiBackend, startOpenAiBackend } from "../doubles/openai-backend";
+import { cleanup, startServer } from "../signaling/helpers";
+
+/**
+ * Real programs against the gateway: the official `openai` client and the Vercel AI SDK
+ * (`ai` + `@ai-sdk/openai-compatible`), through real signaling and WebRTC to headless providers
+ * in front of an OpenAI-compatible double that honours tools, JSON schema and logprobs.
+ */
+let backend: OpenAiBackend;
+const runtimes: ProviderRuntime[] = [];
+let client: SilkClient;
+let gateway: Gateway;
+let openai: OpenAI;
+let signalingUrl: string;
+let receiptTotal: () => Promise<bigint>;
+
+beforeAll(async () => {
+  backend = await startOpenAiBackend();
+  const { url } = await startServer();
+  signalingUrl = url;
+  const dir = mkdtempSync(join(tmpdir(), "silk-programs-"));
+  // Each its own payout: receipts are cumulative per payout address, so two would share a stream.
+  const start = (model: string, payout: string, features: ("structured_output" | "tools" | "logprobs")[]) =>
+    startHeadlessProvider({
+      signalingUrl: url,
+      backend: backend.url,
+      backendModel: "backend-model",
+      model,
+      price: flatPrice(5n),
+      features,
+      contextWindow: 8192,
+      minCloseDelay: 60,
+      feeShareBps: 100,
+      maxHoldHours: 168,
+      payout: `0:${payout.repeat(32)}`,
+      network: "devnet",
+      capacity: 2,
+      keyFile: join(dir, `${model}.key`),
+      receiptsFile: join(dir, `${model}-receipts.json`),
+    });
+  const full = await start("llama-tools", "22", ["structured_output", "tools", "logprobs"]);
+  const plain = await start("llama-plain", "33", []);
+  runtimes.push(full.runtime, plain.runtime);
+  receiptTotal = async () => {
+    const records = await full.receipts.list();
+    return records.reduce((sum, r) => sum + latestReceipt(r).receipt.amount, 0n);
+  };
+  client = await connect({
+    signalingUrl: url,
+    sessionKey: generateKeyPair(),
+    maxPrice: { promptNanoPerToken: 5n, completionNanoPerToken: 5n },
+    escrow: `0:${"11".repeat(32)}`,
+    wrtc,
+  });
+  gateway = await startGateway({ client });
+  openai = new OpenAI({ baseURL: gateway.url, apiKey: "unused", maxRetries: 0 });
+});
+
+afterAll(async () => {
+  await gateway?.close();
+  client?.close();
+  for (const r of runtimes) r.stop();
+  await backend?.close();
+  await cleanup();
+});
+
+const weatherTool = {
+  type: "function" as const,
+  function: {
+    name: "get_weather",
+    description: "Current weather in a city",
+    parameters: {
+      type: "object",
+      properties: { city: { type: "string" }, days: { type: "integer" } },
+      required: ["city", "days"],
+    },
+  },
+};
+
+describe("what providers declare", () => {
+  it("shows each model's features and context window in /v1/models and /api/models", async () => {
+    const models = await openai.models.list();
+    const tools = models.data.find((m) => m.id === "llama-tools") as unknown as Record<string, unknown>;
+    expect(tools).toMatchObject({
+      features: ["structured_output", "tools", "logprobs"],
+      context_window: 8192,
+    });
+    const api = (await (await fetch(`${signalingUrl}/api/models`)).json()) as {
+      models: { model: string; features?: string[] }[];
+    };
+    expect(api.models.find((m) => m.model === "llama-plain")?.features).toBeUndefined();
+    expect(api.models.find((m) => m.model === "llama-tools")?.features).toContain("tools");
+  });
+});
+
+describe("messages as programs send them", () => {
+  it("joins text content parts and carries the developer role and names", async () => {
+    const done = await openai.chat.completions.create({
+      model: "llama-plain",
+      messages: [
+        { role: "developer", content: "Answer briefly." },
+        {
+          role: "user",
+          name: "ada",
+          content: [
+            { type: "text", text: "first part" },
+            { type: "text", text: "second part" },
+          ],
+        },
+      ],
+    });
+    expect(done.choices[0]?.message.content).toBe("Echo: first part\nsecond part");
+    expect(backend.requests.at(-1)).toMatchObject({
+      messages: [
+        { role: "system", content: "Answer briefly." },
+        { role: "user", name: "ada", content: "first part\nsecond part" },
+      ],
+    });
+  });
+
+  it("refuses an image part for a model that does not declare vision, naming the message", async () => {
+    const err = await openai.chat.completions
+      .create({
+        model: "llama-tools",
+        messages: [
+          {
+            role: "user",
+            content: [
+              { type: "text", text: "what is this" },
+              { type: "image_url", image_url: { url: "data:image/png;base64,AAAA" } },
+            ],
+          },
+        ],
+      })
+      .catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 400, code: "unsupported_value", param: "messages.0.content" });
+  });
+});
+
+describe("the official openai client", () => {
+  it("makes a tool call round trip, and pays for the arguments it streamed", async () => {
+    const before = await receiptTotal();
+    const ask: OpenAI.ChatCompletionMessageParam[] = [{ role: "user", content: "Paris" }];
+    const first = await openai.chat.completions.create({
+      model: "llama-tools",
+      messages: ask,
+      tools: [weatherTool],
+    });
+    const choice = first.choices[0]!;
+    expect(choice.finish_reason).toBe("tool_calls");
+    const call = choice.message.tool_calls?.[0];
+    expect(call?.type === "function" && call.function.name).toBe("get_weather");
+    const args = JSON.parse(call?.type === "function" ? call.function.arguments : "{}");
+    expect(args).toEqual({ city: "Paris", days: 42 });
+    // Tool-call arguments are generated tokens: they are billed, and the requester signed for them.
+    expect(first.usage!.completion_tokens).toBeGreaterThan(1);
+    const cost = BigInt((first.usage as unknown as { silk: { cost_nanoton: string } }).silk.cost_nanoton);
+    expect(cost).toBe(BigInt(first.usage!.total_tokens) * 5n);
+    await until(async () => (await receiptTotal()) - before === cost);
+
+    const second = await openai.chat.completions.create({
+      model: "llama-tools",
+      messages: [
+        ...ask,
+        choice.message as OpenAI.ChatCompletionAssistantMessageParam,
+        { role: "tool", tool_call_id: call!.id, content: "sunny, 24°C" },
+      ],
+      tools: [weatherTool],
+    });
+    expect(second.choices[0]?.message.content).toBe("The tool said: sunny, 24°C");
+    expect(backend.requests.at(-1)).toMatchObject({
+      messages: [
+        { role: "user" },
+        { role: "assistant", tool_calls: [{ id: call!.id, function: { name: "get_weather" } }] },
+        { role: "tool", tool_call_id: call!.id },
+      ],
+    });
+  });
+
+  it("streams tool_calls deltas that add up to the call", async () => {
+    const stream = await openai.chat.completions.create({
+      model: "llama-tools",
+      messages: [{ role: "user", content: "Oslo" }],
+      tools: [weatherTool],
+      stream: true,
+    });
+    let name = "";
+    let args = "";
+    let finish: string | null = null;
+    let pieces = 0;
+    for await (const chunk of stream) {
+      for (const d of chunk.choices[0]?.delta.tool_calls ?? []) {
+        pieces++;
+        name += d.function?.name ?? "";
+        args += d.function?.arguments ?? "";
+      }
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+    }
+    expect(pieces).toBeGreaterThan(1);
+    expect(name).toBe("get_weather");
+    expect(JSON.parse(args)).toEqual({ city: "Oslo", days: 42 });
+    expect(finish).toBe("tool_calls");
+  });
+
+  it("returns logprobs with the asked number of alternatives", async () => {
+    const done = await openai.chat.completions.create({
+      model: "llama-tools",
+      messages: [{ role: "user", content: "two words" }],
+      logprobs: true,
+      top_logprobs: 2,
+    });
+    const entries = done.choices[0]?.logprobs?.content ?? [];
+    expect(entries.map((e) => e.token).join("")).toBe("Echo: two words");
+    expect(entries[0]?.logprob).toBeLessThan(0);
+    expect(entries[0]?.top_logprobs).toHaveLength(2);
+  });
+
+  it("carries penalties, logit_bias, user, seed and max_completion_tokens to the backend", async () => {
+    await openai.chat.completions.create({
+      model: "llama-plain",
+      messages: [{ role: "user", content: "a b c d e f" }],
+      presence_penalty: 0.5,
+      frequency_penalty: -0.5,
+      logit_bias: { "42": -100 },
+      user: "user-7",
+      seed: 3,
+      max_completion_tokens: 3,
+    });
+    expect(backend.requests.at(-1)).toMatchObject({
+      presence_penalty: 0.5,
+      frequency_penalty: -0.5,
+      logit_bias: { "42": -100 },
+      user: "user-7",
+      seed: 3,
+      max_tokens: 3,
+    });
+  });
+
+  it("refuses by name what nobody can honour or Silk does not carry", async () => {
+    const refusal = (body: Record<string, unknown>, stream: boolean) =>
+      openai.chat.completions
+        .create({
+          model: "llama-plain",
+          messages: [{ role: "user", content: "x" }],
+          ...body,
+          stream,
+        } as OpenAI.ChatCompletionCreateParamsNonStreaming)
+        .catch((e: unknown) => e);
+    for (const stream of [false, true]) {
+      expect(await refusal({ tools: [weatherTool] }, stream)).toMatchObject({ status: 400, param: "tools" });
+      expect(await refusal({ response_format: { type: "json_object" } }, stream)).toMatchObject({
+        status: 400,
+        param: "response_format",
+      });
+      expect(await refusal({ logprobs: true }, stream)).toMatchObject({ status: 400, param: "logprobs" });
+      expect(await refusal({ n: 2 }, stream)).toMatchObject({ status: 400, param: "n" });
+      expect(await refusal({ functions: [] }, stream)).toMatchObject({ status: 400, param: "functions" });
+      expect(await refusal({ top_logprobs: 99 }, stream)).toMatchObject({
+        status: 400,
+        param: "top_logprobs",
+      });
+    }
+  });
+});
+
+describe("the Vercel AI SDK", () => {
+  const silk = () =>
+    createOpenAICompatible({
+      name: "silk",
+      baseURL: gateway.url,
+      apiKey: "unused",
+      includeUsage: true,
+      supportsStructuredOutputs: true,
+    });
+  const schema = jsonSchema<{ name: string; age: number; tags: string[] }>({
+    type: "object",
+    properties: {
+      name: { type: "string" },
+      age: { type: "integer" },
+      tags: { type: "array", items: { type: "string" } },
+    },
+    required: ["name", "age", "tags"],
+    additionalProperties: false,
+  });
+
+  it("parses structured output (json_schema) into the object", async () => {
+    const { output } = await generateText({
+      model: silk().chatModel("llama-tools"),
+      output: Output.object({ schema }),
+      prompt: "Grace",
+    });
+    expect(output).toEqual({ name: "Grace", age: 42, tags: ["Grace"] });
+    expect(backend.requests.at(-1)).toMatchObject({ response_format: { type: "json_schema" } });
+  });
+
+  it("runs a tool, sends its result back, and answers with it", async () => {
+    const { text, steps } = await generateText({
+      model: silk().chatModel("llama-tools"),
+      tools: {
+        get_weather: tool({
+          description: "Current weather in a city",
+          inputSchema: jsonSchema<{ city: string; days: number }>(weatherTool.function.parameters),
+          execute: async ({ city, days }) => `${city}: rain for ${days} days`,
+        }),
+      },
+      stopWhen: stepCountIs(2),
+      prompt: "Lima",
+    });
+    expect(steps[0]?.toolCalls[0]).toMatchObject({
+      toolName: "get_weather",
+      input: { city: "Lima", days: 42 },
+    });
+    expect(text).toBe("The tool said: Lima: rain for 42 days");
+  });
+
+  it("streams text with usage", async () => {
+    const result = streamText({ model: silk().chatModel("llama-plain"), prompt: "stream this" });
+    let text = "";
+    for await (const piece of result.textStream) text += piece;
+    expect(text).toBe("Echo: stream this");
+    expect((await result.usage).outputTokens).toBe(3);
+  });
+});
+
+async function until(check: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
