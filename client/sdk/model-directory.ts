@@ -6,7 +6,8 @@ import type { ModelEntry } from "./openai-shapes";
  * directory (`directory:update` pushes every change) instead of a signaling event per call: a
  * gateway answering a thousand `/v1/models` at once asks the server nothing more than once.
  * Concurrent first calls share one request; a snapshot not refreshed for `maxAgeMs` (an update
- * lost with a reconnect) is fetched again, once for all callers.
+ * lost with a reconnect) is fetched again, once for all callers, and served as it is if that
+ * fetch fails. `start()` subscribes ahead of the first call, so a burst finds a snapshot ready.
  */
 export interface DirectorySource {
   directory(onUpdate?: (d: DirectorySnapshot) => void): Promise<DirectorySnapshot>;
@@ -24,6 +25,11 @@ export class ModelDirectory {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Subscribes now, in the background; a failure is retried by the first `list()`. */
+  start(): void {
+    this.current().catch(() => undefined);
+  }
+
   async list(): Promise<{ object: "list"; data: ModelEntry[] }> {
     return { object: "list", data: toModelEntries(await this.current(), this.now()) };
   }
@@ -35,9 +41,14 @@ export class ModelDirectory {
   private current(): Promise<DirectorySnapshot> {
     const s = this.snapshot;
     if (s && this.now() - s.at < this.maxAgeMs) return Promise.resolve(s.value);
-    this.fetching ??= this.fetch().finally(() => {
-      this.fetching = undefined;
-    });
+    this.fetching ??= this.fetch()
+      .catch((err: unknown) => {
+        if (s) return s.value; // stale beats an error: the next call tries again
+        throw err;
+      })
+      .finally(() => {
+        this.fetching = undefined;
+      });
     return this.fetching;
   }
 

@@ -196,6 +196,7 @@ class Client implements SilkClient {
       },
     };
     this.directory = new ModelDirectory(signaling);
+    this.directory.start();
     this.models = { list: () => this.directory.list() };
   }
 
