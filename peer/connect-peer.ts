@@ -111,11 +111,19 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
     rtc.waitConnected(o.directTimeoutMs ?? DEFAULT_DIRECT_TIMEOUT_MS).then(
       () => {
         if (settled) return;
+        // Without both fingerprints the handshake cannot bind DTLS: take the relay instead, and
+        // never leave this promise pending (it used to, when reading them threw after `settled`).
+        let fp: ReturnType<WebRtcLink["fingerprints"]>;
+        try {
+          fp = rtc.fingerprints();
+        } catch {
+          toRelay(true);
+          return;
+        }
         settled = true;
         direct = true;
         clearTimeout(timer);
         // The server sees the other side's socket go long before ICE notices a closed tab (`stop`).
-        const fp = rtc.fingerprints();
         resolve({
           transport: rtc,
           path: "direct",

@@ -25,6 +25,9 @@ const DRAIN_POLL_MS = 5;
 export class WebRtcLink extends FrameHub implements FrameTransport {
   private readonly peer: SimplePeer.Instance;
   private readonly connected: Promise<void>;
+  /** The descriptions as they crossed signaling: ours as we sent it, theirs as we were given it. */
+  private localSdp: string | undefined;
+  private remoteSdp: string | undefined;
 
   constructor(private readonly opts: WebRtcLinkOptions) {
     super();
@@ -34,7 +37,10 @@ export class WebRtcLink extends FrameHub implements FrameTransport {
       config: { iceServers: [...opts.iceServers] },
       ...(opts.wrtc ? { wrtc: opts.wrtc } : {}),
     });
-    this.peer.on("signal", (data: SignalData) => opts.sendSignal(data));
+    this.peer.on("signal", (data: SignalData) => {
+      if (typeof data.sdp === "string") this.localSdp = data.sdp;
+      opts.sendSignal(data);
+    });
     this.peer.on("data", (data: Uint8Array) => {
       this.deliver(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     });
@@ -52,7 +58,9 @@ export class WebRtcLink extends FrameHub implements FrameTransport {
 
   /** Feeds the other side's signal data, as relayed by signaling. */
   signal(data: SignalData): void {
-    if (!this.closed) this.peer.signal(data as unknown as SimplePeer.SignalData);
+    if (this.closed) return;
+    if (typeof data.sdp === "string") this.remoteSdp = data.sdp;
+    this.peer.signal(data as unknown as SimplePeer.SignalData);
   }
 
   /** Resolves when the data channel is open; rejects after `timeoutMs` (then try the relay). */
@@ -74,12 +82,12 @@ export class WebRtcLink extends FrameHub implements FrameTransport {
 
   /**
    * The DTLS fingerprints as each side must feed them to the handshake: the initiator's from the
-   * offer, the responder's from the answer. Read from our own view of both descriptions.
+   * offer, the responder's from the answer. Read from the descriptions as they crossed signaling
+   * (simple-peer's public `signal` data), not from simple-peer's private connection object.
    */
   fingerprints(): { requester: string; provider: string } {
-    const pc = (this.peer as unknown as { _pc: RTCPeerConnection | null })._pc;
-    const local = pc?.localDescription?.sdp;
-    const remote = pc?.remoteDescription?.sdp;
+    const local = this.localSdp;
+    const remote = this.remoteSdp;
     if (!local || !remote) throw new ChannelClosedError("no session descriptions yet");
     const mine = fingerprintFromSdp(local);
     const theirs = fingerprintFromSdp(remote);

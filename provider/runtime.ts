@@ -1,15 +1,19 @@
 import { Address } from "@ton/core";
 import { connectPeer } from "../peer/connect-peer";
+import { endingError, SessionLife } from "../peer/session-life";
+import type { Deadlines } from "../peer/session-machine";
 import { type ProviderRegistration, type SessionOffer, SignalingClient } from "../peer/signaling-client";
 import type { Wrtc } from "../peer/webrtc-link";
 import {
   acceptSession,
   costOf,
   decodePublicKey,
+  type FrameTransport,
   type KeyPair,
   NETWORK_ID,
   type SecureSession,
   type ServedModel,
+  SilkError,
 } from "../protocol";
 import type { AccountGate } from "./account-gate";
 import type { Engine } from "./engines/engine";
@@ -56,6 +60,8 @@ export interface ProviderRuntimeOptions {
   readonly wrtc?: Wrtc;
   readonly forceRelay?: boolean;
   readonly directTimeoutMs?: number;
+  /** How long each phase of a session may wait (peer/session-machine.ts); the defaults otherwise. */
+  readonly deadlines?: Partial<Deadlines>;
   readonly onEvent?: (e: RuntimeEvent) => void;
 }
 
@@ -153,15 +159,40 @@ export class ProviderRuntime {
 
   private async serve(offer: SessionOffer, channel: ReturnType<typeof connectPeer>): Promise<void> {
     const emit = this.opts.onEvent;
+    // The one owner of this session's life: every phase has a deadline (the channel, the
+    // handshake, the base receipt, a receipt for a spent credit window).
+    const life = new SessionLife("provider", this.opts.deadlines);
+    let transport: FrameTransport | undefined;
+    let server: SessionServer | undefined;
+    life.bind({
+      close: (ending) => {
+        if (server) return server.endWith(ending);
+        transport?.close(endingError(ending));
+        this.signaling.endSession(offer.sessionId, ending?.code ?? "closed");
+      },
+      closed: (ending) =>
+        emit?.({
+          type: "session-closed",
+          sessionId: offer.sessionId,
+          ...(ending && { reason: ending.code }),
+        }),
+    });
     try {
-      const peer = await channel;
-      const session = await acceptSession(peer.transport, {
-        sessionId: offer.sessionId,
-        requesterFingerprint: peer.requesterFingerprint,
-        providerFingerprint: peer.providerFingerprint,
-        identity: this.opts.identity,
-        expectedSessionKey: decodePublicKey(offer.sessionKey),
-      });
+      const peer = await life.race(channel, (late) => late.transport.close());
+      transport = peer.transport;
+      life.send({ type: "connected" });
+      const session = await life.race(
+        acceptSession(peer.transport, {
+          sessionId: offer.sessionId,
+          requesterFingerprint: peer.requesterFingerprint,
+          providerFingerprint: peer.providerFingerprint,
+          identity: this.opts.identity,
+          expectedSessionKey: decodePublicKey(offer.sessionKey),
+          timeoutMs: life.deadlines.handshaking,
+        }),
+        (late) => late.close(),
+      );
+      life.send({ type: "secured" });
       this.sessions.set(offer.sessionId, session);
       emit?.({ type: "session-open", sessionId: offer.sessionId, path: peer.path });
       const server = new SessionServer(session, {
@@ -173,26 +204,24 @@ export class ProviderRuntime {
         slots: this.slots,
         creditWindowTokens: this.opts.creditWindowTokens ?? DEFAULT_CREDIT_WINDOW_TOKENS,
         onEvent: emit,
+        life,
         ...(this.opts.gate ? { gate: this.opts.gate } : {}),
         ...(this.opts.book ? { book: this.opts.book } : {}),
       });
-      session.onClose((reason) => {
+      const serving = server;
+      session.onClose(() => {
         this.sessions.delete(offer.sessionId);
-        const stream = server.streamId;
+        const stream = serving.streamId;
         if (stream) void this.opts.settlement?.endSession([stream]).catch(() => undefined);
         this.signaling.endSession(offer.sessionId, "closed");
-        emit?.({
-          type: "session-closed",
-          sessionId: offer.sessionId,
-          ...(reason ? { reason: reason.name } : {}),
-        });
       });
     } catch (err) {
-      this.signaling.endSession(offer.sessionId, "handshake failed");
+      life.bind({ closed: () => undefined });
+      life.send({ type: "close", ending: { code: "HANDSHAKE", message: "handshake failed" } });
       emit?.({
         type: "session-failed",
         sessionId: offer.sessionId,
-        reason: err instanceof Error ? err.name : "error",
+        reason: err instanceof SilkError ? err.code : err instanceof Error ? err.name : "error",
       });
     }
   }

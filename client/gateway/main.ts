@@ -1,11 +1,15 @@
 // `npm run gateway -- --escrow ADDRESS --max-price N`: an OpenAI-compatible endpoint on the network.
 import wrtc from "@roamhq/wrtc";
+import { Address } from "@ton/core";
+import { TonClient } from "@ton/ton";
 import { pino } from "pino";
+import { type RegistryReader, tonRegistryReader } from "../../contracts/wrappers/registry-reader";
 import { loadOrCreateKey } from "../../peer/key-file";
 import { NETWORK_ID } from "../../protocol";
 import { connect } from "../sdk/silk-client";
 import { startGateway } from "./gateway-server";
 import { GATEWAY_USAGE, parseGatewayOptions } from "./options";
+import { devnetRegistry } from "./trust-options";
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof parseGatewayOptions>;
@@ -16,6 +20,16 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const { key } = loadOrCreateKey(config.keyFile);
+  const { trust } = config;
+  let registry: RegistryReader | undefined;
+  if (trust.tonEndpoint) {
+    const ton = new TonClient({
+      endpoint: trust.tonEndpoint,
+      ...(trust.tonApiKey && { apiKey: trust.tonApiKey }),
+    });
+    const address = trust.registry ?? (await devnetRegistry(trust.tonEndpoint));
+    registry = tonRegistryReader(ton, Address.parse(address));
+  } else console.warn("--trust-server: providers are not checked against the Registry");
   const client = await connect({
     signalingUrl: config.signalingUrl,
     sessionKey: key,
@@ -24,6 +38,7 @@ async function main(): Promise<void> {
     keyEpoch: config.keyEpoch,
     network: NETWORK_ID[config.network],
     wrtc,
+    ...(registry && { trust: { registry, policy: trust.policy } }),
   });
   const gateway = await startGateway({
     client,

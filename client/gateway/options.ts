@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { Address } from "@ton/core";
 import { type MaxPrice, NETWORK_ID, type NetworkName } from "../../protocol";
+import { type GatewayTrust, parseTrustOptions, TRUST_FLAGS, TRUST_USAGE } from "./trust-options";
 
 /** Gateway configuration: flags, then environment, then defaults; each value checked here. */
 export interface GatewayConfig {
@@ -14,6 +15,8 @@ export interface GatewayConfig {
   readonly port: number;
   readonly host: string;
   readonly apiKey?: string;
+  /** The Registry checks and the policy every provider must meet (trust-options.ts). */
+  readonly trust: GatewayTrust;
 }
 
 export const GATEWAY_USAGE = `Usage: npm run gateway -- --escrow ADDRESS --max-price NANOTON [options]
@@ -27,6 +30,7 @@ export const GATEWAY_USAGE = `Usage: npm run gateway -- --escrow ADDRESS --max-p
   --network NAME       devnet, testnet or mainnet (default devnet)         (SILK_NETWORK)
   --port N             (default 8788)                                      (SILK_GATEWAY_PORT)
   --host H             (default 127.0.0.1: whoever reaches it spends)      (SILK_GATEWAY_HOST)
+${TRUST_USAGE}
   API key for callers: SILK_GATEWAY_API_KEY (environment only).`;
 
 export function parseGatewayOptions(argv: string[], env: NodeJS.ProcessEnv): GatewayConfig {
@@ -42,10 +46,14 @@ export function parseGatewayOptions(argv: string[], env: NodeJS.ProcessEnv): Gat
       network: { type: "string" },
       port: { type: "string" },
       host: { type: "string" },
+      ...TRUST_FLAGS,
     },
     strict: true,
   });
-  const get = (flag: keyof typeof values, envName: string) => values[flag] ?? env[envName];
+  const get = (flag: keyof typeof values, envName: string): string | undefined => {
+    const value = values[flag];
+    return typeof value === "string" ? value : env[envName];
+  };
   const nano = (text: string | undefined, what: string) => {
     if (!text || !/^(0|[1-9][0-9]{0,20})$/.test(text))
       throw new Error(`${what} must be whole nanoTON per token`);
@@ -78,6 +86,7 @@ export function parseGatewayOptions(argv: string[], env: NodeJS.ProcessEnv): Gat
     escrow,
     keyEpoch,
     network: network as NetworkName,
+    trust: parseTrustOptions(values, env, network as NetworkName),
     port,
     host: get("host", "SILK_GATEWAY_HOST") ?? "127.0.0.1",
     ...(apiKey ? { apiKey } : {}),

@@ -1,10 +1,13 @@
 import type { Address } from "@ton/core";
+import { endingError, SessionLife } from "../../peer/session-life";
+import type { Deadlines } from "../../peer/session-machine";
 import {
   billablePromptTokens,
   ChannelClosedError,
   type ChatParams,
   chatOptionsOf,
   decodeSignedReceipt,
+  type ErrorCode,
   encodeSignedReceipt,
   equalBytes,
   type KeyPair,
@@ -41,7 +44,12 @@ export interface RequesterSessionOptions {
   readonly account: PaymentAccount;
   /** Sign a receipt every this many completion tokens (and at every answer's end). */
   readonly receiptEvery?: number;
-  readonly timeoutMs?: number;
+  /**
+   * The session's life (peer/session-life.ts) from whoever made the channel; without it the
+   * session keeps its own from the account phase on, with `deadlines`.
+   */
+  readonly life?: SessionLife;
+  readonly deadlines?: Partial<Deadlines>;
 }
 
 export type RequestInput = ChatParams;
@@ -102,9 +110,14 @@ export class RequesterSession {
     readonly prices: ReadonlyMap<string, ModelPrice>,
     /** What the provider declared each model supports (its account message). */
     readonly support: ReadonlyMap<string, ModelSupport>,
+    private readonly life: SessionLife,
   ) {
     this.lastSigned = base;
     this.receiptEvery = opts.receiptEvery ?? 16;
+    // A deadline that runs out (no frame of an answer for `frame` ms) closes the session with a
+    // TimeoutError, which each request in flight reads as a StalledError.
+    life.bind({ close: (ending) => session.close(endingError(ending)) });
+    life.send({ type: "account-open" });
     session.onMessage((m) => this.handle(m));
     session.onClose((reason) => {
       for (const [id, p] of this.pending) {
@@ -112,10 +125,15 @@ export class RequesterSession {
         const cost = this.ledger.has(id) ? this.ledger.finish(id, 0).cost : 0n;
         p.reject(lostError(reason, p.text, p.counted, cost, p.calls.length > 0));
       }
+      life.send({
+        type: "ended",
+        ...(reason && { ending: { code: codeOf(reason), message: reason.message } }),
+      });
     });
   }
 
   static async open(session: SecureSession, opts: RequesterSessionOptions): Promise<RequesterSession> {
+    const life = opts.life ?? ownLife(opts.deadlines);
     const stream = {
       network: opts.network,
       escrow: opts.escrow,
@@ -123,7 +141,7 @@ export class RequesterSession {
       keyEpoch: opts.keyEpoch,
     };
     let base: Receipt = (await opts.account.last(stream))?.receipt ?? { ...stream, tokens: 0n, amount: 0n };
-    let reply = await sendBase(session, opts, base);
+    let reply = await sendBase(session, opts, base, life);
     if (reply.refusal) throw new ProviderError(knownCode(reply.refusal.code), reply.refusal.message);
     if (!reply.accepted && reply.receipt) {
       // The provider holds a newer receipt than ours (we lost state). Adopt it only if our own key
@@ -133,12 +151,12 @@ export class RequesterSession {
         throw new ProviderError("ACCOUNT", "provider holds a receipt we did not sign");
       await opts.account.save(held);
       base = held.receipt;
-      reply = await sendBase(session, opts, base);
+      reply = await sendBase(session, opts, base, life);
     }
     if (!reply.accepted) throw new ProviderError("ACCOUNT", "provider refused our base receipt");
     const prices = new Map(reply.prices.map((p) => [p.model, p.price] as const));
     const support = new Map(reply.prices.map((p) => [p.model, p] as const));
-    return new RequesterSession(session, opts, new Ledger(base), base, prices, support);
+    return new RequesterSession(session, opts, new Ledger(base), base, prices, support, life);
   }
 
   /** Streams one answer; `onDelta` sees each verified piece. Aborting `signal` cancels. */
@@ -166,6 +184,7 @@ export class RequesterSession {
         logprobs: [],
         counted: 0,
       });
+      this.life.send({ type: "answer-start" });
       this.ledger.start(id, price);
       const cancel = () => void this.session.send({ v: 1, t: "cancel", id }).catch(() => undefined);
       signal?.addEventListener("abort", cancel, { once: true });
@@ -195,6 +214,7 @@ export class RequesterSession {
   }
 
   private handle(m: SessionMessage): void {
+    if ("id" in m && m.id !== undefined && this.pending.has(m.id)) this.life.send({ type: "frame" });
     if (m.t === "tokens") this.onTokens(m);
     else if (m.t === "done")
       void this.onDone(m.id, m.finish_reason, m.usage.prompt_tokens, m.usage.completion_tokens);
@@ -251,6 +271,7 @@ export class RequesterSession {
       return this.settle(id, err as Error);
     }
     this.pending.delete(id);
+    this.life.send({ type: "answer-end" });
     p.resolve({
       text: p.text,
       toolCalls: p.calls,
@@ -277,6 +298,7 @@ export class RequesterSession {
     const p = this.pending.get(id);
     if (!p) return;
     this.pending.delete(id);
+    this.life.send({ type: "answer-end" });
     if (this.ledger.has(id)) this.ledger.finish(id, 0);
     p.reject(err);
   }
@@ -350,9 +372,20 @@ function ownReceipt(held: SignedReceipt, opts: RequesterSessionOptions): boolean
   );
 }
 
-function sendBase(session: SecureSession, opts: RequesterSessionOptions, base: Receipt) {
+/** A life for a session opened without one (tests, a caller that made its own channel). */
+function ownLife(deadlines?: Partial<Deadlines>): SessionLife {
+  const life = new SessionLife("requester", deadlines);
+  for (const type of ["granted", "connected", "secured"] as const) life.send({ type });
+  return life;
+}
+
+function codeOf(reason: Error): ErrorCode {
+  return reason instanceof SilkError ? reason.code : "CHANNEL_CLOSED";
+}
+
+function sendBase(session: SecureSession, opts: RequesterSessionOptions, base: Receipt, life: SessionLife) {
   const signed = signReceipt(base, opts.sessionKey);
-  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const timeoutMs = life.deadlines.account;
   return new Promise<Extract<SessionMessage, { t: "account" }>>((resolve, reject) => {
     const timer = setTimeout(() => {
       off();

@@ -1,6 +1,8 @@
 import { Address } from "@ton/core";
 import type { RegistryReader } from "../../contracts/wrappers/registry-reader";
 import { connectPeer } from "../../peer/connect-peer";
+import { endingError, SessionLife } from "../../peer/session-life";
+import type { Deadlines } from "../../peer/session-machine";
 import {
   type SessionGranted,
   SessionMovedError,
@@ -14,6 +16,7 @@ import {
   decodePublicKey,
   type ErrorCode,
   encodePublicKey,
+  type FrameTransport,
   initiateSession,
   isAccountRefusal,
   type KeyPair,
@@ -88,6 +91,11 @@ export interface ConnectOptions {
    * (QUEUE_FULL) or signaling has no other (ALL_BUSY), before it fails with ALL_BUSY (default 30 s).
    */
   readonly queueTimeoutMs?: number;
+  /**
+   * How long each phase of a session may wait (peer/session-machine.ts, protocol/README.md
+   * "Deadlines"): the channel, the handshake, the account, the next frame of an answer.
+   */
+  readonly deadlines?: Partial<Deadlines>;
   /** Told when an answer moves to another provider (a page can say "failover in progress"). */
   readonly onFailover?: (e: { model: string; failovers: number }) => void;
   /**
@@ -508,23 +516,40 @@ class Client implements SilkClient {
         this.signaling.endSession(grant.sessionId, "already connected to this provider");
         return existing;
       }
+      let life: SessionLife | undefined;
       try {
-        const peer = await connectPeer({
-          signaling: this.signaling,
-          sessionId: grant.sessionId,
-          role: "requester",
-          iceServers: grant.iceServers as RTCIceServer[],
-          wrtc: this.opts.wrtc,
-          forceRelay: this.opts.forceRelay,
-          directTimeoutMs: this.opts.directTimeoutMs,
-        });
-        const secure = await initiateSession(peer.transport, {
-          sessionId: grant.sessionId,
-          requesterFingerprint: peer.requesterFingerprint,
-          providerFingerprint: peer.providerFingerprint,
-          providerIdentity: decodePublicKey(grant.provider.identityKey),
-          sessionKey: this.opts.sessionKey,
-        });
+        // The one owner of this session's life: each phase below has its deadline there.
+        life = new SessionLife("requester", this.opts.deadlines);
+        life.send({ type: "granted" });
+        let transport: FrameTransport | undefined;
+        life.bind({ close: (ending) => transport?.close(endingError(ending)) });
+        const peer = await life.race(
+          connectPeer({
+            signaling: this.signaling,
+            sessionId: grant.sessionId,
+            role: "requester",
+            iceServers: grant.iceServers as RTCIceServer[],
+            wrtc: this.opts.wrtc,
+            forceRelay: this.opts.forceRelay,
+            directTimeoutMs: this.opts.directTimeoutMs,
+          }),
+          (late) => late.transport.close(),
+        );
+        transport = peer.transport;
+        life.send({ type: "connected" });
+        const secure = await life.race(
+          initiateSession(peer.transport, {
+            sessionId: grant.sessionId,
+            requesterFingerprint: peer.requesterFingerprint,
+            providerFingerprint: peer.providerFingerprint,
+            providerIdentity: decodePublicKey(grant.provider.identityKey),
+            sessionKey: this.opts.sessionKey,
+            timeoutMs: life.deadlines.handshaking,
+          }),
+          (late) => late.close(),
+        );
+        life.send({ type: "secured" });
+        life.bind({ close: (ending) => secure.close(endingError(ending)) });
         secure.onClose(() => this.signaling.endSession(grant.sessionId, "closed"));
         const session = await RequesterSession.open(secure, {
           sessionKey: this.opts.sessionKey,
@@ -534,6 +559,7 @@ class Client implements SilkClient {
           payout: Address.parse(grant.provider.payout),
           maxPrice: this.opts.maxPrice,
           account: this.account,
+          life,
           ...(this.opts.receiptEvery !== undefined && { receiptEvery: this.opts.receiptEvery }),
         });
         this.byPayout.set(payoutKey, session);
@@ -543,6 +569,7 @@ class Client implements SilkClient {
         });
         return session;
       } catch (err) {
+        life?.send({ type: "close" });
         if (err instanceof SessionMovedError) {
           // The server already withdrew that offer and excludes the provider itself.
           this.signaling.forget(grant.sessionId);

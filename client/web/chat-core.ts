@@ -11,3 +11,4 @@ export { exportConversations, importConversations } from "./conversation-file";
 export { fetchDirectory } from "./directory";
 export { explainError } from "./error-text";
 export { EscrowStore } from "./escrow-store.svelte";
+export { registryReaderFor } from "./registry-check";

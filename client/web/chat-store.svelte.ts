@@ -1,3 +1,4 @@
+import type { RegistryReader } from "../../contracts/wrappers/registry-reader";
 import type { KeyPair } from "../../protocol";
 import type { SilkDb } from "../../web/page-db";
 import type { CompletionUsage } from "../sdk/openai-shapes";
@@ -14,6 +15,7 @@ import {
 import type { ModelChoice } from "./directory";
 import type { EscrowStore, EscrowTerms } from "./escrow-store.svelte";
 import { loadMarkdown } from "./lazy-markdown.svelte";
+import { TrustStore } from "./trust-store.svelte";
 
 /** The heavy half (SDK, connection stack, storage, chain and escrow): one lazy chunk, fetched once. */
 type ChatCore = typeof import("./chat-core");
@@ -54,6 +56,8 @@ export class ChatStore {
   ready = $state(false);
   /** The chain, the wallet and the escrow that pays for answers; there once the heavy half has loaded. */
   money = $state<EscrowStore | undefined>();
+  /** Pinned and blocked providers, and who answered last (checked on chain before each session). */
+  readonly trust = new TrustStore();
 
   readonly active = $derived(this.conversations.find((c) => c.id === this.activeId));
   readonly activeCost = $derived(this.active ? conversationCost(this.active) : 0n);
@@ -64,6 +68,7 @@ export class ChatStore {
   private sessionKey!: KeyPair;
   private client: Promise<SilkClient> | undefined;
   private clientTerms = "";
+  private registry: RegistryReader | undefined;
   private abort: AbortController | undefined;
   private poll: ReturnType<typeof setInterval> | undefined;
 
@@ -264,7 +269,9 @@ export class ChatStore {
    * (escrow, key epoch) change.
    */
   private connected(terms: EscrowTerms): Promise<SilkClient> {
-    const key = `${this.settings.maxPromptNano}/${this.settings.maxCompletionNano}/${terms.escrow}/${terms.keyEpoch}`;
+    const key = `${this.settings.maxPromptNano}/${this.settings.maxCompletionNano}/${terms.escrow}/${terms.keyEpoch}/${this.trust.termsKey}`;
+    const config = this.money?.config;
+    this.registry ??= config && this.core.registryReaderFor(config);
     if (!this.client || key !== this.clientTerms) {
       void this.client?.then((c) => c.close()).catch(() => undefined);
       this.clientTerms = key;
@@ -282,6 +289,8 @@ export class ChatStore {
         onFailover: ({ failovers }) => {
           this.status = `The provider was lost: failover in progress (attempt ${failovers})…`;
         },
+        ...(this.registry && { trust: { registry: this.registry, policy: this.trust.policy() } }),
+        onProvider: (p) => this.trust.seen(p),
       });
       this.client.catch(() => {
         this.client = undefined;

@@ -1,3 +1,4 @@
+import { PolicyRefusedError, UntrustedProviderError } from "../../protocol";
 import { NoProviderError, ProviderError, ProviderLostError } from "../sdk/errors";
 import { EscrowNotReadyError } from "./escrow";
 
@@ -40,6 +41,14 @@ export function explainError(err: unknown): string {
     }
   }
   if (err instanceof EscrowNotReadyError) return err.message;
+  if (err instanceof PolicyRefusedError) {
+    return "The server offered only providers your pins and blocks exclude, so nothing was sent. Unpin or unblock providers, or try again later.";
+  }
+  if (err instanceof UntrustedProviderError) {
+    return err.code === "REGISTRY_UNAVAILABLE"
+      ? "The TON Registry could not be read to check the provider, so nothing was sent. Try again in a moment."
+      : "The server named a provider the TON Registry does not vouch for (unregistered, or another key or payout), so nothing was sent. Try again; if it repeats, this server is not honest.";
+  }
   if (err instanceof ProviderError)
     return ESCROW_REFUSALS[err.code] ?? `The provider refused the request (${err.code}): ${err.message}`;
   if (err instanceof Error && err.name === "AbortError") return "Stopped.";

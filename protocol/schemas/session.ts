@@ -81,6 +81,13 @@ export const ReceiptMessage = v.object({
 export const CreditWaitMessage = v.object({ v: Version, t: v.literal("credit-wait"), id: Id });
 
 /**
+ * The provider is still working on the answer (queued for the engine, or a slow first token): a
+ * keepalive, so the requester's deadline for the next frame of an answer does not mistake a busy
+ * engine for a stall.
+ */
+export const ProgressMessage = v.object({ v: Version, t: v.literal("progress"), id: Id });
+
+/**
  * The provider's answer to a requester's base receipt: the receipt it now holds for that escrow
  * (the requester's own if accepted, or a newer one it already had) and its prices.
  */
@@ -118,6 +125,7 @@ export const SessionMessage = v.variant("t", [
   CancelMessage,
   ReceiptMessage,
   CreditWaitMessage,
+  ProgressMessage,
   AccountMessage,
   SessionErrorMessage,
 ]);

@@ -16,6 +16,14 @@ import { describeError } from "./page-rules";
 /** Sent with a registration: the Registry's minimum plus gas; the entry returns the excess. */
 export const REGISTER_VALUE = RegistryParams.MIN_REGISTER_VALUE + 50_000_000n;
 
+/** The provider's entry as published in the Registry. */
+export interface RegisteredEntry {
+  readonly payout: string;
+  readonly models: string[];
+  readonly stake: bigint;
+  readonly registeredAt: number;
+}
+
 /**
  * The provider page's chain: the network the server names, the wallet (the devnet's dev wallet or
  * TON Connect), registration in the Registry, and settlement through the runtime's `Settlement`
@@ -28,7 +36,7 @@ export class ProviderChain {
   walletAddress = $state<string | undefined>();
   walletBalance = $state<bigint | undefined>();
   /** The entry as published in the Registry, when it matches this identity key. */
-  registered = $state<{ payout: string; models: string[] } | undefined>();
+  registered = $state<RegisteredEntry | undefined>();
   status = $state<SettlementStatus | undefined>();
   busy = $state<string | undefined>();
   problem = $state<string | undefined>();
@@ -183,7 +191,15 @@ export class ProviderChain {
     }
   }
 
-  private async readEntry(): Promise<{ payout: string; models: string[] } | undefined> {
+  /** What the signaling server is told of the entry (requesters read the entry itself on chain). */
+  entryClaim(): { owner: string; stake: bigint; registeredAt: number } | undefined {
+    const r = this.registered;
+    return r && this.wallet
+      ? { owner: this.wallet.address, stake: r.stake, registeredAt: r.registeredAt }
+      : undefined;
+  }
+
+  private async readEntry(): Promise<RegisteredEntry | undefined> {
     const config = this.config;
     if (!config?.registry || !config.entryCode || !this.wallet || !this.client) return undefined;
     const address = ProviderEntryContract.addressFor(
@@ -193,7 +209,12 @@ export class ProviderChain {
     );
     const found = await this.client.open(ProviderEntryContract.createFromAddress(address)).getEntry();
     if (!found || !equalBytes(found.entry.identityKey, this.identity.publicKey)) return undefined;
-    return { payout: found.entry.payout.toRawString(), models: found.entry.models.map((m) => m.modelId) };
+    return {
+      payout: found.entry.payout.toRawString(),
+      models: found.entry.models.map((m) => m.modelId),
+      stake: found.stake,
+      registeredAt: found.registeredAt,
+    };
   }
 
   private fail(message: string): Promise<void> {

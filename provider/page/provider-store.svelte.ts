@@ -142,12 +142,16 @@ export class ProviderStore {
     this.error = undefined;
     this.serving = "starting";
     try {
+      // Requesters refuse a provider whose Registry entry the server was not told of.
+      if (!this.chain.registered) await this.chain.refresh();
       this.runtime = await ProviderRuntime.start({
         signalingUrl: this.signalingUrl,
         identity: this.identity,
         engine: this.source.engine,
         models: [{ model, price: flatPrice(this.settings.price) }],
         payout,
+        // Requesters check this entry on chain before they send anything.
+        ...(this.chain.entryClaim() && { entry: this.chain.entryClaim() }),
         // Sessions held open at once (a requester keeps its session between questions); the
         // engine still generates one answer at a time and queues the rest.
         capacity: SESSION_CAPACITY,

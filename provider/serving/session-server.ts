@@ -1,4 +1,6 @@
 import type { Address } from "@ton/core";
+import { endingError, SessionEndedError, SessionLife } from "../../peer/session-life";
+import type { Deadlines, Ending } from "../../peer/session-machine";
 import {
   billablePromptTokens,
   type ChatRequest,
@@ -46,6 +48,12 @@ export interface ServingConfig {
   readonly onEvent?: (e: ServingEvent) => void;
   /** Checks the requester's escrow on chain before serving it; without it, anyone is served. */
   readonly gate?: AccountGate;
+  /**
+   * The session's life (peer/session-life.ts), from the runtime that made the channel; without
+   * it the server keeps its own from the account phase on, with `deadlines`.
+   */
+  readonly life?: SessionLife;
+  readonly deadlines?: Partial<Deadlines>;
   /** What each escrow can still pay: nothing is streamed past it. Without it, no limit but the gate's. */
   readonly book?: EscrowBook;
 }
@@ -80,20 +88,47 @@ export class SessionServer {
   private readonly served: ReadonlyMap<string, ServedModel>;
   private readonly prices: ReadonlyMap<string, ModelPrice>;
 
+  private readonly life: SessionLife;
+
   constructor(
     private readonly session: SecureSession,
     private readonly config: ServingConfig,
   ) {
     this.served = new Map(config.models.map((m) => [m.model, m]));
     this.prices = new Map(config.models.map((m) => [m.model, m.price]));
+    this.life = config.life ?? new SessionLife("provider", config.deadlines);
+    if (!config.life) {
+      this.life.send({ type: "connected" });
+      this.life.send({ type: "secured" });
+      this.life.bind({ close: (ending) => this.endWith(ending) });
+    }
+    this.life.bind({
+      keepalive: () => {
+        for (const id of this.inflight.keys())
+          void this.session.send({ v: 1, t: "progress", id }).catch(() => undefined);
+      },
+      cancelAnswers: () => {
+        for (const c of this.inflight.values()) c.abort();
+        this.credit?.release();
+      },
+    });
     session.onMessage((m) => {
       this.handle(m).catch((err) => this.fail(err));
     });
-    session.onClose(() => {
-      for (const c of this.inflight.values()) c.abort();
-      this.credit?.release();
+    session.onClose((reason) => {
       this.exposure?.close();
+      this.life.send({ type: "ended", ...(reason && { ending: endingOf(reason) }) });
     });
+  }
+
+  /** Ends the session, telling the requester why first (an id-less error: it fails every request). */
+  endWith(ending: Ending | undefined): void {
+    if (!ending || !this.session.isOpen) return this.session.close();
+    const error = { code: ending.code, message: ending.message };
+    void this.session
+      .send({ v: 1, t: "error", error })
+      .catch(() => undefined)
+      .finally(() => this.session.close(endingError(ending)));
   }
 
   /** The stream (escrow, payout, key epoch) this session's receipts run on, once opened. */
@@ -188,6 +223,7 @@ export class SessionServer {
       this.stream = streamId(signed.receipt);
       this.ledger = new Ledger(signed.receipt);
       this.credit = new CreditWindow(signed.receipt, this.config.creditWindowTokens);
+      this.life.send({ type: "account-open" });
     }
     await this.session.send({
       v: 1,
@@ -219,6 +255,7 @@ export class SessionServer {
 
     const abort = new AbortController();
     this.inflight.set(req.id, abort);
+    this.life.send({ type: "answer-start" });
     let release: (() => void) | undefined;
     try {
       release = await this.config.slots.acquire(abort.signal);
@@ -234,11 +271,15 @@ export class SessionServer {
       const result = await this.config.engine.generate(
         req,
         async (chunk) => {
+          // The wait has a deadline (the life's `credit` timer): past it the session ends, which
+          // aborts this generation and frees the engine.
           while (credit.exhausted(ledger.totals()) && !abort.signal.aborted && this.session.isOpen) {
             this.config.onEvent?.({ type: "credit-wait" });
+            this.life.send({ type: "credit-wait" });
             await this.session.send({ v: 1, t: "credit-wait", id: req.id });
             await credit.nextCredit();
           }
+          this.life.send({ type: "credit" });
           if (abort.signal.aborted || !this.session.isOpen) return;
           // Never owed more than the escrow can pay: stop before a chunk that would cross it.
           if (exposure && !(await exposure.allows(owedAfter(total + chunk.tokens)))) {
@@ -288,6 +329,7 @@ export class SessionServer {
     } finally {
       release?.();
       this.inflight.delete(req.id);
+      this.life.send({ type: "answer-end" });
     }
   }
 
@@ -315,6 +357,13 @@ export class SessionServer {
 }
 
 /** A request's failure as a code the requester knows: the error's own (queue full, protocol), else ENGINE. */
+/** A session's close reason as the life's ending. */
+function endingOf(reason: Error): Ending {
+  return reason instanceof SessionEndedError
+    ? reason.ending
+    : { code: reason instanceof SilkError ? reason.code : "INTERNAL", message: reason.message.slice(0, 200) };
+}
+
 function codeOf(err: unknown): ProviderErrorCode {
   if (err instanceof SilkError) return err.code;
   if (err instanceof QueueFullError) return err.code;

@@ -59,7 +59,8 @@ describe("a whole conversation between the provider page and the web client", ()
   it("the provider loads the model and serves", async () => {
     provider = await openPage(browser, `${url}/provider`, "provider");
     expect(await text(provider, "adapter")).toBe("scripted test engine");
-    await serveFromProviderPage(provider);
+    // Registered: the client checks every provider in the Registry before a question leaves.
+    await serveFromProviderPage(provider, { register: true });
   });
 
   it("the client funds its escrow, asks, gets streamed Markdown back, sanitised, with tokens, cost and a moving meter", async () => {
@@ -77,6 +78,16 @@ describe("a whole conversation between the provider page and the web client", ()
     expect(first).toBeGreaterThan(0n);
     expect(await text(client, "answer-stats")).toMatch(/\d+ tokens · [\d.]+ tokens\/s/);
     await waitForText(client, "meter", (s) => tonOf(s) === first);
+
+    // Who answered, as the Registry has it, with pin in one click (and the next answer still comes).
+    const identity = await text(provider, "identity-key");
+    expect(await client.getByTestId("provider-key").getAttribute("title")).toContain(
+      (identity ?? "").trim().slice(0, 16),
+    );
+    expect(await text(client, "provider-stake")).toBe("no stake");
+    expect(await text(client, "provider-age")).toMatch(/^registered \d+ (s|min) ago$/);
+    await client.getByRole("button", { name: "Pin", exact: true }).click();
+    await waitForText(client, "trust-terms", (s) => s.includes("pinned"));
 
     await ask(client, "show code:\n```\nlet x = 1\n```", 2);
     const second = client.getByTestId("turn-assistant").nth(1);

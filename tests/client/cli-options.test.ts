@@ -37,4 +37,26 @@ describe("gateway options", () => {
     expect(() => parseGatewayOptions(["--max-price", "9"], {})).toThrow(/--escrow/);
     expect(() => parseGatewayOptions(["--escrow", PAYOUT, "--max-price=-1"], {})).toThrow(/nanoTON/);
   });
+
+  it("checks providers against the Registry by default, with the policy from flags and environment", () => {
+    const key = "ab".repeat(32);
+    const o = parseGatewayOptions(
+      ["--escrow", PAYOUT, "--max-price", "9", "--min-stake", "5", "--allow", `${key.toUpperCase()}`],
+      { SILK_MIN_AGE: "60" },
+    );
+    expect(o.trust).toEqual({
+      tonEndpoint: "http://127.0.0.1:8081/jsonRPC",
+      policy: { minStake: 5n, minAgeSeconds: 60, allow: [key] },
+    });
+    const args = ["--escrow", PAYOUT, "--max-price", "9"];
+    expect(() => parseGatewayOptions([...args, "--block", "nope"], {})).toThrow(/identity key/);
+    expect(() => parseGatewayOptions([...args, "--network", "mainnet"], {})).toThrow(/--ton-endpoint/);
+    expect(() =>
+      parseGatewayOptions(
+        [...args, "--network", "testnet", "--ton-endpoint", "https://t.example/jsonRPC"],
+        {},
+      ),
+    ).toThrow(/--registry/);
+    expect(parseGatewayOptions([...args, "--trust-server"], {}).trust).toEqual({ policy: {} });
+  });
 });
