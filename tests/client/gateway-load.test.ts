@@ -129,13 +129,22 @@ describe("the gateway spreads load across providers", () => {
   }, 300_000);
 
   it("answers 1,000 concurrent model listings, all 200, from the subscribed directory", async () => {
+    // A failed connection is recorded with its cause, so a failure says what happened.
     const results = await Promise.all(
       Array.from({ length: 1000 }, async () => {
-        const res = await call("/models");
-        return {
-          status: res.status,
-          body: (await res.json()) as { data: { id: string; providers: number }[] },
-        };
+        try {
+          const res = await call("/models");
+          return {
+            status: res.status,
+            body: (await res.json()) as { data: { id: string; providers: number }[] },
+          };
+        } catch (err) {
+          const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+          return {
+            status: `fetch failed: ${cause?.code ?? cause?.message ?? String(err)}`,
+            body: { data: [] },
+          };
+        }
       }),
     );
     expect(results.filter((r) => r.status !== 200).map((r) => r.status)).toEqual([]);
