@@ -44,6 +44,8 @@ export function connectTon(o: {
   /** Shortest close delay served (seconds); see DEFAULT_MIN_CLOSE_DELAY. */
   minCloseDelay: number;
   policy?: Partial<SettlementPolicy>;
+  /** The clock settlement decides by (ms); tests move it. */
+  now?: () => number;
 }): TonConnection {
   const client = new TonClient({ endpoint: o.endpoint, ...(o.apiKey ? { apiKey: o.apiKey } : {}) });
   const open = (address: Address) => client.open(Escrow.createFromAddress(address));
@@ -57,6 +59,7 @@ export function connectTon(o: {
     chain: Object.assign(chain, { feePaid: (signed: SignedReceipt) => feeFromTransactions(client, signed) }),
     policy: { ...DEFAULT_SETTLEMENT_POLICY, ...o.policy },
     book,
+    ...(o.now ? { now: o.now } : {}),
     // Escrows owed by are read often enough to see a close well within the shortest delay served.
     watchMs: Math.min(5 * 60_000, Math.max(1_000, (o.minCloseDelay * 1_000) / 4)),
     fee: async (signed) => {

@@ -6,12 +6,12 @@ import type { EscrowBook, SessionExposure } from "../escrow-book";
  * token. The escrow is read when the session opens (by the gate); again in the background once
  * what is owed has used half the headroom that read showed (another provider, or the owner
  * closing, may have drained it meanwhile); and once more, awaited, before refusing anything, in
- * case it was topped up. A closing escrow gives no new credit: it is claimed instead.
+ * case it was topped up. A closing escrow still pays what was streamed (receipts are taken up to
+ * the limit), but nothing more is streamed on it: it is claimed instead.
  */
 export class EscrowLimit {
   private readonly handle: SessionExposure;
   private owed: bigint;
-  private receipted: bigint;
   private seenRead = -1;
   private rereadAt = 0n;
   private lastForcedRead = 0;
@@ -23,7 +23,6 @@ export class EscrowLimit {
     private readonly minReadGapMs = 1_000,
   ) {
     this.owed = stream.amount;
-    this.receipted = stream.amount;
     this.handle = book.openSession(stream, stream.amount);
   }
 
@@ -46,7 +45,6 @@ export class EscrowLimit {
 
   /** A receipt for `amount` was kept. */
   held(amount: bigint): void {
-    if (amount > this.receipted) this.receipted = amount;
     this.book.held(this.stream, amount);
     this.owe(amount);
   }
@@ -55,8 +53,12 @@ export class EscrowLimit {
     this.handle.close();
   }
 
+  /** The escrow is closing (as last read): stream nothing more on it. */
+  get closing(): boolean {
+    return this.book.view(this.stream.escrow).unlockAt !== 0;
+  }
+
   private fits(amount: bigint): boolean {
-    if (this.book.view(this.stream.escrow).unlockAt !== 0) return amount <= this.receipted;
     return amount <= this.handle.limit();
   }
 

@@ -35,6 +35,8 @@ import { EscrowLimit } from "./escrow-limit";
 import type { HeldReceipts } from "./held-receipts";
 import { QueueFullError, type Slots } from "./slots";
 
+const CLOSING_MESSAGE = "the escrow started closing: no more is served on it; what was streamed is claimed";
+
 export interface ServingConfig {
   readonly engine: Engine;
   /** What is served, at what price, with which features (requests needing others are refused). */
@@ -260,6 +262,10 @@ export class SessionServer {
     try {
       release = await this.config.slots.acquire(abort.signal);
       ledger.start(req.id, price);
+      if (exposure?.closing) {
+        ledger.finish(req.id, 0);
+        return await this.refuse("ESCROW_CLOSING", CLOSING_MESSAGE, req.id);
+      }
       if (this.cannotPay || (exposure && !(await exposure.allows(owedAfter(1))))) {
         ledger.finish(req.id, 0);
         const e = new EscrowCannotPayError();
@@ -267,7 +273,7 @@ export class SessionServer {
         return await this.refuse(e.code, e.message, req.id);
       }
       let total = 0;
-      let cut = false;
+      let cut: "closing" | "cannot-pay" | undefined;
       const result = await this.config.engine.generate(
         req,
         async (chunk) => {
@@ -282,8 +288,8 @@ export class SessionServer {
           this.life.send({ type: "credit" });
           if (abort.signal.aborted || !this.session.isOpen) return;
           // Never owed more than the escrow can pay: stop before a chunk that would cross it.
-          if (exposure && !(await exposure.allows(owedAfter(total + chunk.tokens)))) {
-            cut = true;
+          if (exposure && (exposure.closing || !(await exposure.allows(owedAfter(total + chunk.tokens))))) {
+            cut = exposure.closing ? "closing" : "cannot-pay";
             abort.abort();
             return;
           }
@@ -322,7 +328,9 @@ export class SessionServer {
           usage: { prompt_tokens: settled.promptTokens, completion_tokens: settled.completionTokens },
         });
       }
-      if (cut) await this.stopServing();
+      // The answer ends as cut short ("length"), so the requester signs for all of it; the next
+      // request on this session is refused with the reason, typed.
+      if (cut === "cannot-pay") this.cannotPay = true;
     } catch (err) {
       if (ledger.has(req.id)) ledger.finish(req.id, 0);
       if (this.session.isOpen) await this.refuse(codeOf(err), messageOf(err), req.id);

@@ -1,0 +1,178 @@
+import {
+  type Address,
+  beginCell,
+  Cell,
+  contractAddress,
+  type OpenedContract,
+  type Sender,
+  type Transaction,
+  toNano,
+} from "@ton/core";
+import { mnemonicNew, mnemonicToPrivateKey } from "@ton/crypto";
+import { type TonClient, WalletContractV5R1 } from "@ton/ton";
+import { MemoryPaymentAccount } from "../../client/sdk/payment-account";
+import { RequesterSession } from "../../client/sdk/requester-session";
+import type { Devnet } from "../../contracts/devnet";
+import { Escrow, storeEscrowInit } from "../../contracts/wrappers/escrow";
+import {
+  acceptSession,
+  generateKeyPair,
+  initiateSession,
+  type KeyPair,
+  type ModelPrice,
+  memoryPipe,
+  NETWORK_ID,
+  type SecureSession,
+} from "../../protocol";
+import type { Engine } from "../../provider/engines/engine";
+import type { ReceiptStore } from "../../provider/receipt-store";
+import { heldIn } from "../../provider/serving/held-receipts";
+import { type ServingEvent, SessionServer } from "../../provider/serving/session-server";
+import { Slots } from "../../provider/serving/slots";
+import type { TonConnection } from "../../provider/ton-chain";
+
+/**
+ * Requesters with real wallets and escrows on the devnet, and sessions between them and a
+ * provider's serving loop (the same SessionServer the runtime makes) with the provider's real
+ * gate, book and settlement on the devnet. Sessions run over an in-memory pipe: the chain is what
+ * these tests are about; the transports have their own tests.
+ */
+export interface Requester {
+  readonly wallet: Address;
+  readonly send: Sender;
+  readonly escrow: OpenedContract<Escrow>;
+  readonly sessionKey: KeyPair;
+  readonly account: MemoryPaymentAccount;
+}
+
+export async function devnetInfo(devnet: Devnet): Promise<{ escrowCode: Cell }> {
+  const info = (await (await fetch(`${devnet.url}/devnet`)).json()) as { result: { escrowCode: string } };
+  return { escrowCode: Cell.fromBase64(info.result.escrowCode) };
+}
+
+async function fundedWallet(devnet: Devnet, client: TonClient, amount: bigint) {
+  const keys = await mnemonicToPrivateKey(await mnemonicNew());
+  const wallet = client.open(WalletContractV5R1.create({ publicKey: keys.publicKey, workchain: 0 }));
+  const res = await fetch(`${devnet.url}/faucet`, {
+    method: "POST",
+    body: JSON.stringify({ address: wallet.address.toString(), amount: amount.toString() }),
+  });
+  if (!res.ok) throw new Error("faucet refused");
+  return { wallet, send: wallet.sender(keys.secretKey), keys };
+}
+
+/** A requester whose escrow (close delay `closeDelay`) holds `deposit` less the deploy fees. */
+export async function requester(
+  devnet: Devnet,
+  client: TonClient,
+  o: { deposit: bigint; closeDelay: number; code: Cell },
+): Promise<Requester> {
+  const { wallet, send } = await fundedWallet(devnet, client, o.deposit + toNano("1"));
+  const escrow = client.open(
+    Escrow.createFromConfig(
+      { owner: wallet.address, network: NETWORK_ID.devnet, closeDelay: o.closeDelay },
+      o.code,
+    ),
+  );
+  const sessionKey = generateKeyPair();
+  await escrow.sendAddKey(send, { key: sessionKey.publicKey, value: o.deposit });
+  return { wallet: wallet.address, send, escrow, sessionKey, account: new MemoryPaymentAccount() };
+}
+
+/**
+ * An impostor: the Escrow's own code with a NOP in front (same getters, same behaviour, another
+ * code hash) deployed with an Escrow's data, then given a key as any escrow would be.
+ */
+export async function impostorEscrow(
+  devnet: Devnet,
+  client: TonClient,
+  o: { deposit: bigint; closeDelay: number; code: Cell },
+): Promise<Requester> {
+  const { wallet, send } = await fundedWallet(devnet, client, o.deposit + toNano("1"));
+  const root = o.code;
+  const code = beginCell().storeUint(0, 8).storeBits(root.bits).storeRef(root.refs[0]!).endCell();
+  const data = beginCell()
+    .store(storeEscrowInit({ owner: wallet.address, network: NETWORK_ID.devnet, closeDelay: o.closeDelay }))
+    .endCell();
+  const init = { code, data };
+  const opened = client.open(new Escrow(contractAddress(0, init), init));
+  const sessionKey = generateKeyPair();
+  await opened.sendAddKey(send, { key: sessionKey.publicKey, value: o.deposit });
+  return { wallet: wallet.address, send, escrow: opened, sessionKey, account: new MemoryPaymentAccount() };
+}
+
+export interface ProviderSide {
+  readonly payout: Address;
+  readonly ton: TonConnection;
+  readonly store: ReceiptStore;
+  readonly engine: Engine;
+  readonly price: ModelPrice;
+  readonly creditWindowTokens: number;
+}
+
+/** One session between a requester and the provider's serving loop; resolves once the account is open. */
+export async function openSession(
+  p: ProviderSide,
+  r: Requester,
+  events: ServingEvent[] = [],
+): Promise<{ session: RequesterSession; requester: SecureSession; close: () => void }> {
+  const identity = generateKeyPair();
+  const [a, b] = memoryPipe();
+  const fp = { sessionId: "s", requesterFingerprint: "x", providerFingerprint: "y" };
+  const [requesterSide, providerSide] = await Promise.all([
+    initiateSession(a, { ...fp, providerIdentity: identity.publicKey, sessionKey: r.sessionKey }),
+    acceptSession(b, { ...fp, identity }),
+  ]);
+  const server = new SessionServer(providerSide, {
+    engine: p.engine,
+    models: [{ model: "test-model", price: p.price }],
+    network: NETWORK_ID.devnet,
+    payout: p.payout,
+    receipts: heldIn(p.store, p.ton.settlement),
+    slots: new Slots(4, 8),
+    creditWindowTokens: p.creditWindowTokens,
+    gate: p.ton.gate,
+    book: p.ton.book,
+    onEvent: (e) => events.push(e),
+  });
+  const session = await RequesterSession.open(requesterSide, {
+    sessionKey: r.sessionKey,
+    keyEpoch: 1,
+    network: NETWORK_ID.devnet,
+    escrow: r.escrow.address,
+    payout: p.payout,
+    maxPrice: { promptNanoPerToken: p.price.nanoPerToken, completionNanoPerToken: p.price.nanoPerToken },
+    account: r.account,
+    receiptEvery: 4,
+  });
+  return {
+    session,
+    requester: requesterSide,
+    close: () => {
+      requesterSide.close();
+      const stream = server.streamId;
+      if (stream) void p.ton.settlement.endSession([stream]);
+    },
+  };
+}
+
+/** Every external claim the escrow took: what it paid out in all (payout message and fees) and the fees. */
+export async function claimsOn(
+  client: TonClient,
+  escrow: Address,
+): Promise<{ paid: bigint; fees: bigint; count: number }> {
+  const txs: Transaction[] = await client.getTransactions(escrow, { limit: 100 });
+  let paid = 0n;
+  let fees = 0n;
+  let count = 0;
+  for (const tx of txs) {
+    if (tx.inMessage?.info.type !== "external-in") continue;
+    const out = tx.outMessages.get(0);
+    if (out?.info.type !== "internal") continue;
+    const fee = tx.totalFees.coins + out.info.forwardFee;
+    count++;
+    fees += fee;
+    paid += out.info.value.coins + fee;
+  }
+  return { paid, fees, count };
+}

@@ -1,0 +1,217 @@
+import { Address, toNano } from "@ton/core";
+import { TonClient } from "@ton/ton";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ProviderError } from "../../client/sdk/errors";
+import { type Devnet, startDevnet } from "../../contracts/devnet";
+import { EscrowParams } from "../../contracts/generated/constants";
+import {
+  encodeSignedReceipt,
+  flatPrice,
+  generateKeyPair,
+  maxPromptTokens,
+  NETWORK_ID,
+  type SignedReceipt,
+  signReceipt,
+  streamId,
+} from "../../protocol";
+import { latestReceipt, MemoryReceiptStore, payableReceipt } from "../../provider/receipt-store";
+import type { ServingEvent } from "../../provider/serving/session-server";
+import { connectTon } from "../../provider/ton-chain";
+import { ScriptedEngine } from "../doubles/scripted-engine";
+import {
+  claimsOn,
+  devnetInfo,
+  impostorEscrow,
+  openSession,
+  type ProviderSide,
+  type Requester,
+  requester,
+} from "./devnet-sessions";
+
+/**
+ * Issue 13, the provider's side, on the devnet: an escrow never owes the provider more than it can
+ * pay. A receipt above its means, an escrow that runs dry mid-answer, a short close delay, other
+ * code at the escrow's address, an escrow closed mid-session: each refused, or settled with the
+ * honest part paid, read back from the chain to the nanoTON.
+ */
+const PRICE = flatPrice(1_000_000n); // 0.001 TON a token: escrows run dry in tens of tokens
+const WINDOW = 8;
+let now = Math.floor(Date.now() / 1000);
+let devnet: Devnet;
+let client: TonClient;
+let code: Awaited<ReturnType<typeof devnetInfo>>["escrowCode"];
+
+beforeAll(async () => {
+  devnet = await startDevnet({ clock: () => now });
+  client = new TonClient({ endpoint: devnet.endpoint });
+  code = (await devnetInfo(devnet)).escrowCode;
+});
+afterAll(async () => {
+  await devnet?.close();
+});
+
+function provider(engine = new ScriptedEngine()): ProviderSide {
+  const store = new MemoryReceiptStore();
+  const ton = connectTon({
+    endpoint: devnet.endpoint,
+    store,
+    escrowCode: code,
+    minCloseDelay: 30,
+    policy: { retryBaseMs: 50 },
+  });
+  // A fresh address that never held TON: its balance is exactly what claims paid it.
+  const payout = new Address(0, Buffer.from(generateKeyPair().publicKey));
+  return { payout, ton, store, engine, price: PRICE, creditWindowTokens: WINDOW };
+}
+
+async function until(check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i}`).join(" ");
+const ask = (n: number) => ({
+  model: "test-model",
+  messages: [{ role: "user" as const, content: words(n) }],
+});
+/** A short question (its prompt bound is counted before the first token) with a long answer. */
+const long = () => new ScriptedEngine({ reply: () => words(400) });
+
+/** The escrow paid the stream exactly `amount`, and the payout got it less the claims' fees. */
+async function paidExactly(p: ProviderSide, r: Requester, amount: bigint): Promise<void> {
+  await p.ton.settlement.idle();
+  expect(await r.escrow.getPaid(1, p.payout)).toBe(amount);
+  const claims = await claimsOn(client, r.escrow.address);
+  expect(claims.paid).toBe(amount);
+  expect(await client.getBalance(p.payout)).toBe(amount - claims.fees);
+}
+
+describe("never owed more than the escrow can pay, on the devnet", () => {
+  it("refuses a receipt above what the escrow can pay, keeps it beside the honest one, and is paid the honest part", async () => {
+    const p = provider();
+    const r = await requester(devnet, client, { deposit: toNano("0.3"), closeDelay: 3_600, code });
+    const events: ServingEvent[] = [];
+    const { session, requester: raw } = await openSession(p, r, events);
+    const honest = await session.request(ask(6), () => undefined);
+    const stream = { network: NETWORK_ID.devnet, escrow: r.escrow.address, payout: p.payout, keyEpoch: 1 };
+    const id = streamId(stream);
+    await until(
+      async () =>
+        (await p.store.get(id)) !== undefined &&
+        latestReceipt((await p.store.get(id))!).receipt.amount === honest.cost,
+    );
+
+    // 50 TON for the same tokens, on a 0.3 TON escrow.
+    const forged: SignedReceipt = signReceipt(
+      { ...stream, tokens: latestReceipt((await p.store.get(id))!).receipt.tokens, amount: toNano("50") },
+      r.sessionKey,
+    );
+    await raw.send({ v: 1, t: "receipt", receipt: encodeSignedReceipt(forged) });
+    await until(() => events.some((e) => e.type === "refused" && e.code === "ESCROW_CANNOT_PAY"));
+    const record = (await p.store.get(id))!;
+    expect(latestReceipt(record).receipt.amount).toBe(toNano("50"));
+    expect(payableReceipt(record).receipt.amount).toBe(honest.cost);
+    // No more answers on it.
+    await expect(session.request(ask(3), () => undefined)).rejects.toBeInstanceOf(ProviderError);
+
+    await p.ton.settlement.claimNow();
+    await paidExactly(p, r, honest.cost);
+  });
+
+  it("stops an answer before the escrow runs dry, and is paid every token it streamed", async () => {
+    const p = provider(long());
+    const r = await requester(devnet, client, { deposit: toNano("0.1"), closeDelay: 3_600, code });
+    const available = (await client.getBalance(r.escrow.address)) - EscrowParams.STORAGE_RESERVE;
+    const { session } = await openSession(p, r);
+    let streamed = 0;
+    const answer = await session.request(ask(2), (d) => {
+      streamed += d.tokens;
+    });
+    expect(answer.finishReason).toBe("length");
+    expect(answer.completionTokens).toBe(streamed);
+    expect(streamed).toBeLessThan(400);
+    expect(answer.cost).toBeLessThanOrEqual(available);
+    // It stopped at the escrow's means, not before: what is left is under one token plus the part
+    // of the prompt's bound (reserved before the first token) that the prompt did not use.
+    const unusedPromptBound = BigInt(maxPromptTokens(ask(2)) - answer.promptTokens);
+    expect(available - answer.cost).toBeLessThan(PRICE.nanoPerToken * (unusedPromptBound + 1n));
+    const id = streamId({
+      network: NETWORK_ID.devnet,
+      escrow: r.escrow.address,
+      payout: p.payout,
+      keyEpoch: 1,
+    });
+    await until(async () => latestReceipt((await p.store.get(id))!).receipt.amount === answer.cost);
+
+    // A new session on the dry escrow is refused before a token, saying why.
+    const again = await openSession(p, r);
+    await expect(again.session.request(ask(2), () => undefined)).rejects.toMatchObject({
+      code: "ESCROW_CANNOT_PAY",
+    });
+    await p.ton.settlement.claimNow();
+    await paidExactly(p, r, answer.cost);
+  });
+
+  it("refuses an escrow whose close delay leaves no time to claim", async () => {
+    const p = provider();
+    const r = await requester(devnet, client, { deposit: toNano("1"), closeDelay: 5, code });
+    await expect(openSession(p, r)).rejects.toMatchObject({ code: "ESCROW_CLOSE_DELAY" });
+    expect(await p.store.list()).toEqual([]);
+  });
+
+  it("refuses a contract with other code at the escrow's address, though it answers every getter the same", async () => {
+    const p = provider();
+    const r = await impostorEscrow(devnet, client, { deposit: toNano("1"), closeDelay: 3_600, code });
+    expect(await r.escrow.getEscrowData()).toMatchObject({
+      network: NETWORK_ID.devnet,
+      closeDelay: 3_600,
+      unlockAt: 0,
+    });
+    expect((await r.escrow.getKey(r.sessionKey.publicKey))?.epoch).toBe(1);
+    await expect(openSession(p, r)).rejects.toMatchObject({ code: "ESCROW_CODE" });
+    expect(await p.store.list()).toEqual([]);
+  });
+
+  it("sees an escrow start closing mid-answer, stops, and claims everything within the close delay", async () => {
+    const p = provider(new ScriptedEngine({ tokenDelayMs: 25, reply: () => words(400) }));
+    const r = await requester(devnet, client, { deposit: toNano("1"), closeDelay: 40, code });
+    const stop = p.ton.settlement.sweepEvery(200);
+    const { session } = await openSession(p, r);
+    let closed = false;
+    const answer = await session
+      .request(ask(2), () => {
+        if (!closed) {
+          closed = true;
+          void r.escrow.sendClose(r.send, toNano("0.05"));
+        }
+      })
+      .catch((err: unknown) => err);
+    const closingAt = now;
+    const stream = { network: NETWORK_ID.devnet, escrow: r.escrow.address, payout: p.payout, keyEpoch: 1 };
+    const id = streamId(stream);
+    await until(async () => {
+      const record = await p.store.get(id);
+      return (
+        record !== undefined && record.claimed > 0n && record.claimed === latestReceipt(record).receipt.amount
+      );
+    });
+    stop();
+    const record = (await p.store.get(id))!;
+    expect(answer).not.toBeInstanceOf(Error);
+    expect((answer as { finishReason: string }).finishReason).toBe("length");
+    expect((answer as { completionTokens: number }).completionTokens).toBeLessThan(400);
+    expect(record.claims?.some((c) => c.reason === "escrow-closing")).toBe(true);
+    const held = latestReceipt(record).receipt.amount;
+    expect(held).toBe((answer as { cost: bigint }).cost);
+    expect(now).toBeLessThan(closingAt + 40); // claimed well within the delay
+
+    // The owner withdraws the rest after the delay: the provider had everything it streamed.
+    now += 41;
+    await r.escrow.sendWithdraw(r.send, toNano("0.05"));
+    expect(await client.getBalance(r.escrow.address)).toBe(EscrowParams.STORAGE_RESERVE);
+    await paidExactly(p, r, held);
+  });
+});
