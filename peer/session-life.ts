@@ -120,14 +120,18 @@ export class SessionLife {
         this.timers.delete(effect.timer);
         return;
       case "keepalive":
-        return this.actions?.keepalive?.();
+        this.actions?.keepalive?.();
+        return;
       case "cancel-answers":
-        return this.actions?.cancelAnswers?.();
+        this.actions?.cancelAnswers?.();
+        return;
       case "close":
-        return this.actions?.close(effect.ending);
+        this.actions?.close(effect.ending);
+        return;
       case "closed":
         this.resolveEnded?.(effect.ending);
-        return this.actions?.closed?.(effect.ending);
+        this.actions?.closed?.(effect.ending);
+        return;
     }
   }
 }

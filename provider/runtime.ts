@@ -195,7 +195,7 @@ export class ProviderRuntime {
       life.send({ type: "secured" });
       this.sessions.set(offer.sessionId, session);
       emit?.({ type: "session-open", sessionId: offer.sessionId, path: peer.path });
-      const server = new SessionServer(session, {
+      server = new SessionServer(session, {
         engine: this.opts.engine,
         models: this.opts.models,
         network: this.opts.network ?? NETWORK_ID.devnet,

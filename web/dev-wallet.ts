@@ -30,7 +30,8 @@ export class DevWallet implements WalletConnector {
 
   constructor(
     private readonly config: ChainConfig,
-    private readonly seed: KvEntry<Uint8Array>,
+    /** Where the key's seed is kept: IndexedDB in a page, a file for the gateway's `init`. */
+    private readonly seed: Pick<KvEntry<Uint8Array>, "get" | "set">,
   ) {
     if (config.network !== "devnet") throw new RangeError("the dev wallet exists only on the devnet");
     this.client = new TonClient({ endpoint: config.endpoint });

@@ -1,19 +1,51 @@
-// `npm run gateway -- --escrow ADDRESS --max-price N`: an OpenAI-compatible endpoint on the network.
+// `npm run gateway -- init`, then `npm run gateway -- --max-price N`: an OpenAI-compatible endpoint on the network.
+import { parseArgs } from "node:util";
 import wrtc from "@roamhq/wrtc";
 import { Address } from "@ton/core";
 import { TonClient } from "@ton/ton";
+import { pino } from "pino";
 import { type RegistryReader, tonRegistryReader } from "../../contracts/wrappers/registry-reader";
 import { loadOrCreateKey } from "../../peer/key-file";
 import { NETWORK_ID } from "../../protocol";
 import { connect } from "../sdk/silk-client";
+import { initGateway } from "./gateway-init";
 import { startGateway } from "./gateway-server";
+import { readGatewayState } from "./gateway-state";
 import { GATEWAY_USAGE, parseGatewayOptions } from "./options";
 import { devnetRegistry } from "./trust-options";
 
+const STATE_FILE = process.env.SILK_GATEWAY_STATE ?? ".silk/gateway.json";
+
+async function init(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      signaling: { type: "string" },
+      "key-file": { type: "string" },
+      owner: { type: "string" },
+      deposit: { type: "string" },
+    },
+    strict: true,
+  });
+  const deposit = values.deposit ?? "5";
+  if (!/^\d{1,9}(\.\d{1,9})?$/.test(deposit)) throw new Error("--deposit is a number of TON, like 5 or 0.5");
+  const [whole, frac = ""] = deposit.split(".");
+  await initGateway({
+    signalingUrl: values.signaling ?? process.env.SILK_SIGNALING_URL ?? "http://127.0.0.1:8787",
+    keyFile: values["key-file"] ?? process.env.SILK_KEY_FILE ?? ".silk/gateway.key",
+    stateFile: STATE_FILE,
+    walletFile: ".silk/gateway-wallet.seed",
+    ...(values.owner ? { owner: values.owner } : {}),
+    deposit: BigInt(whole!) * 1_000_000_000n + BigInt(frac.padEnd(9, "0")),
+    say: (line) => console.log(line),
+  });
+}
+
 async function main(): Promise<void> {
+  if (process.argv[2] === "init") return init(process.argv.slice(3));
   let config: ReturnType<typeof parseGatewayOptions>;
   try {
-    config = parseGatewayOptions(process.argv.slice(2), process.env);
+    config = parseGatewayOptions(process.argv.slice(2), process.env, readGatewayState(STATE_FILE));
   } catch (err) {
     console.error(`${err instanceof Error ? err.message : String(err)}\n\n${GATEWAY_USAGE}`);
     process.exit(2);
@@ -44,6 +76,7 @@ async function main(): Promise<void> {
     port: config.port,
     host: config.host,
     ...(config.apiKey ? { apiKey: config.apiKey } : {}),
+    log: pino({ base: { service: "silk-gateway" } }),
   });
   console.log(`Silk gateway on ${gateway.url} (OpenAI-compatible); Ctrl-C to stop`);
   const stop = async () => {

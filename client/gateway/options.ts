@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { Address } from "@ton/core";
 import { type MaxPrice, NETWORK_ID, type NetworkName } from "../../protocol";
+import type { GatewayState } from "./gateway-state";
 import { type GatewayTrust, parseTrustOptions, TRUST_FLAGS, TRUST_USAGE } from "./trust-options";
 
 /** Gateway configuration: flags, then environment, then defaults; each value checked here. */
@@ -19,21 +20,30 @@ export interface GatewayConfig {
   readonly trust: GatewayTrust;
 }
 
-export const GATEWAY_USAGE = `Usage: npm run gateway -- --escrow ADDRESS --max-price NANOTON [options]
+export const GATEWAY_USAGE = `Usage: npm run gateway -- init [--signaling URL] [--owner WALLET] [--deposit TON]
+       npm run gateway -- --max-price NANOTON [options]
 
-  --escrow ADDRESS     your escrow contract (receipts are drawn on it)     (SILK_ESCROW)
+  init                 make the key, the escrow and the key's authorisation (devnet: from the
+                       faucet; testnet/mainnet: a ton://transfer link for --owner's wallet), and
+                       store the escrow and key epoch in .silk/gateway.json for the gateway
+  --escrow ADDRESS     your escrow contract (default: the one init stored)  (SILK_ESCROW)
   --max-price N        highest nanoTON per token you accept                (SILK_MAX_PRICE)
   --max-prompt-price N highest nanoTON per prompt token (default: --max-price)  (SILK_MAX_PROMPT_PRICE)
   --signaling URL      signaling server (default http://127.0.0.1:8787)    (SILK_SIGNALING_URL)
   --key-file PATH      session key, created if missing (.silk/gateway.key) (SILK_KEY_FILE)
-  --key-epoch N        the key's epoch in the escrow (default 1)           (SILK_KEY_EPOCH)
+  --key-epoch N        the key's epoch in the escrow (default: init's)     (SILK_KEY_EPOCH)
   --network NAME       devnet, testnet or mainnet (default devnet)         (SILK_NETWORK)
   --port N             (default 8788)                                      (SILK_GATEWAY_PORT)
   --host H             (default 127.0.0.1: whoever reaches it spends)      (SILK_GATEWAY_HOST)
 ${TRUST_USAGE}
   API key for callers: SILK_GATEWAY_API_KEY (environment only).`;
 
-export function parseGatewayOptions(argv: string[], env: NodeJS.ProcessEnv): GatewayConfig {
+/** `stored`: what `init` saved, used where flags and environment say nothing. */
+export function parseGatewayOptions(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  stored?: GatewayState,
+): GatewayConfig {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -59,8 +69,9 @@ export function parseGatewayOptions(argv: string[], env: NodeJS.ProcessEnv): Gat
       throw new Error(`${what} must be whole nanoTON per token`);
     return BigInt(text);
   };
-  const escrow = get("escrow", "SILK_ESCROW");
-  if (!escrow) throw new Error("--escrow (or SILK_ESCROW) is required");
+  const escrow = get("escrow", "SILK_ESCROW") ?? stored?.escrow;
+  if (!escrow)
+    throw new Error("--escrow (or SILK_ESCROW) is required, or run `npm run gateway -- init` first");
   try {
     Address.parse(escrow);
   } catch {
@@ -68,16 +79,18 @@ export function parseGatewayOptions(argv: string[], env: NodeJS.ProcessEnv): Gat
   }
   const completion = nano(get("max-price", "SILK_MAX_PRICE"), "--max-price");
   const promptText = get("max-prompt-price", "SILK_MAX_PROMPT_PRICE");
-  const network = get("network", "SILK_NETWORK") ?? "devnet";
+  const network = get("network", "SILK_NETWORK") ?? stored?.network ?? "devnet";
   if (!(network in NETWORK_ID)) throw new Error("--network must be devnet, testnet or mainnet");
   const port = Number(get("port", "SILK_GATEWAY_PORT") ?? "8788");
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error("--port must be a port number");
-  const keyEpoch = Number(get("key-epoch", "SILK_KEY_EPOCH") ?? "1");
+  // init's epoch only for init's escrow: another escrow gave the key another epoch.
+  const storedEpoch = stored && stored.escrow === escrow ? String(stored.keyEpoch) : undefined;
+  const keyEpoch = Number(get("key-epoch", "SILK_KEY_EPOCH") ?? storedEpoch ?? "1");
   if (!Number.isInteger(keyEpoch) || keyEpoch < 0 || keyEpoch > 0xffffffff)
     throw new Error("--key-epoch must be a whole number");
   const apiKey = env.SILK_GATEWAY_API_KEY;
   return {
-    signalingUrl: get("signaling", "SILK_SIGNALING_URL") ?? "http://127.0.0.1:8787",
+    signalingUrl: get("signaling", "SILK_SIGNALING_URL") ?? stored?.signalingUrl ?? "http://127.0.0.1:8787",
     keyFile: get("key-file", "SILK_KEY_FILE") ?? ".silk/gateway.key",
     maxPrice: {
       completionNanoPerToken: completion,

@@ -1,4 +1,5 @@
 import type { AppConfig, ModelRecord } from "@mlc-ai/web-llm";
+import type { Feature, ModelSupport } from "../../protocol";
 
 /**
  * Where model weights come from: WebLLM's prebuilt list, or a location the operator gives for
@@ -60,4 +61,22 @@ export function modelFits(
     };
   }
   return { fits: true };
+}
+
+/** WebLLM's `ModelType` values (kept here so listing models does not load WebLLM's runtime). */
+const MODEL_TYPE = { LLM: 0, embedding: 1, VLM: 2 } as const;
+
+/**
+ * What a WebLLM model supports, declared when the page registers it: every chat model takes JSON
+ * mode and schemas (xgrammar) and returns logprobs; only WebLLM's function-calling models (Hermes
+ * 2 Pro and Hermes 3, its `functionCallingModelIds`) take tools; vision models take image parts.
+ */
+export function webLlmSupport(record: ModelRecord): ModelSupport {
+  const type = (record.model_type as number | undefined) ?? MODEL_TYPE.LLM;
+  if (type === MODEL_TYPE.embedding) return { features: ["embeddings"] };
+  const features: Feature[] = ["structured_output", "logprobs"];
+  if (/^Hermes-(2-Pro|3)-/.test(record.model_id)) features.push("tools");
+  if (type === MODEL_TYPE.VLM) features.push("vision");
+  const window = record.overrides?.context_window_size;
+  return { features, ...(window && window > 0 ? { contextWindow: window } : {}) };
 }

@@ -1,3 +1,4 @@
+import type { ModelSupport } from "../../protocol";
 import type { Engine } from "../engines/engine";
 import type { FitVerdict } from "../engines/model-catalog";
 
@@ -22,6 +23,8 @@ export interface ModelOption {
   readonly vramMB?: number;
   readonly fit: FitVerdict;
   readonly cached: boolean;
+  /** What it supports beyond plain chat, declared when the page registers it. */
+  readonly support?: ModelSupport;
 }
 
 export interface EngineSource {

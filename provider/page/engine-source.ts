@@ -8,7 +8,7 @@ import type {
 } from "../engines/engine";
 import { EngineError } from "../engines/engine";
 import { gpuFacts } from "../engines/gpu-facts";
-import { modelFits } from "../engines/model-catalog";
+import { modelFits, webLlmSupport } from "../engines/model-catalog";
 import type { WebLlmEngine } from "../engines/webllm-engine.browser";
 import type { EngineSource, GpuCheck, ModelOption } from "./engine-source-types";
 
@@ -95,6 +95,7 @@ export const engineSource: EngineSource = {
         ...(r.vram_required_MB !== undefined && { vramMB: Math.ceil(r.vram_required_MB) }),
         fit: modelFits(r, device),
         cached: await engine.isCached(r.model_id).catch(() => false),
+        support: webLlmSupport(r),
       })),
     );
   },

@@ -148,7 +148,13 @@ export class ProviderStore {
         signalingUrl: this.signalingUrl,
         identity: this.identity,
         engine: this.source.engine,
-        models: [{ model, price: flatPrice(this.settings.price) }],
+        models: [
+          {
+            model,
+            price: flatPrice(this.settings.price),
+            ...this.models.find((m) => m.id === model)?.support,
+          },
+        ],
         payout,
         // Requesters check this entry on chain before they send anything.
         ...(this.chain.entryClaim() && { entry: this.chain.entryClaim() }),

@@ -125,7 +125,10 @@ export class SessionServer {
 
   /** Ends the session, telling the requester why first (an id-less error: it fails every request). */
   endWith(ending: Ending | undefined): void {
-    if (!ending || !this.session.isOpen) return this.session.close();
+    if (!ending || !this.session.isOpen) {
+      this.session.close();
+      return;
+    }
     const error = { code: ending.code, message: ending.message };
     void this.session
       .send({ v: 1, t: "error", error })

@@ -11,7 +11,7 @@ import {
 } from "../../peer/session-machine";
 
 /** The session machine as a table: state and event in, state and effects out. */
-function after(side: Side, events: LifeEvent["type"][]): LifeState {
+function stateAfter(side: Side, events: LifeEvent["type"][]): LifeState {
   let { state } = initialLife(side);
   for (const type of events) state = step(state, { type } as LifeEvent).state;
   return state;
@@ -188,7 +188,7 @@ const rows: Row[] = [
 
 describe("session machine (table)", () => {
   it.each(rows)("%s", (_name, side, before, event, phase, effects) => {
-    const next = step(after(side, [...before]), event);
+    const next = step(stateAfter(side, [...before]), event);
     expect(next.state.phase).toBe(phase);
     expect(next.effects).toEqual(effects);
   });
@@ -237,9 +237,9 @@ describe("session machine (table)", () => {
     ],
   ];
   it.each(timeouts)(
-    "every waiting state ends at its deadline: %s",
+    "every waiting state ends at its deadline (%s)",
     (_name, side, before, event, code, what) => {
-      const next = step(after(side, [...before]), event);
+      const next = step(stateAfter(side, [...before]), event);
       expect(next.state.phase).toBe("closed");
       expect(next.state.ending?.code).toBe(code);
       expect(next.state.ending?.waited?.what).toBe(what);

@@ -58,11 +58,16 @@ export function stallAfter(
   return stage;
 }
 
-/** After `n` matching messages have passed, kills the party they went to or came from. */
+/**
+ * After `n` matching messages have passed, kills the party the next one went to or came from,
+ * once: other parties (a provider the session fails over to) are left alone.
+ */
 export function killAfter(n: number, match: Match): Stage {
   let seen = 0;
+  let killed = false;
   return (m) => {
-    if (!matches(m, match) || ++seen <= n) return undefined;
+    if (killed || !matches(m, match) || ++seen <= n) return undefined;
+    killed = true;
     m.party.kill();
     return null;
   };

@@ -1,5 +1,5 @@
 import { type ConnectOptions, connect, type SilkClient } from "../../client/sdk/silk-client";
-import { flatPrice, generateKeyPair } from "../../protocol";
+import { encodePublicKey, flatPrice, generateKeyPair } from "../../protocol";
 import { ProviderRuntime, type ProviderRuntimeOptions, type RuntimeEvent } from "../../provider/runtime";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 
@@ -24,12 +24,13 @@ export function labelled(url: string, party: string): string {
 export async function relayProvider(
   url: string,
   opts: Partial<ProviderRuntimeOptions> & { engine?: ScriptedEngine } = {},
-): Promise<{ runtime: ProviderRuntime; engine: ScriptedEngine; events: RuntimeEvent[] }> {
+): Promise<{ runtime: ProviderRuntime; engine: ScriptedEngine; events: RuntimeEvent[]; key: string }> {
   const engine = opts.engine ?? new ScriptedEngine();
   const events: RuntimeEvent[] = [];
+  const identity = opts.identity ?? generateKeyPair();
   const runtime = await ProviderRuntime.start({
     signalingUrl: url,
-    identity: generateKeyPair(),
+    identity,
     models: [{ model: "test-model", price: flatPrice(10n) }],
     payout: PAYOUT,
     forceRelay: true,
@@ -41,7 +42,7 @@ export async function relayProvider(
     },
   });
   open.push(() => runtime.stop());
-  return { runtime, engine, events };
+  return { runtime, engine, events, key: encodePublicKey(identity.publicKey) };
 }
 
 export async function relayClient(url: string, opts: Partial<ConnectOptions> = {}): Promise<SilkClient> {

@@ -1,0 +1,159 @@
+import type * as webllm from "@mlc-ai/web-llm";
+import type { MlcChat } from "../../provider/engines/webllm-run";
+
+/**
+ * TEST DOUBLE: WebLLM's `MLCEngine` chat API as WebLLM documents and implements it (its
+ * `postInitAndCheckFields` and streaming code), since the real engine needs WebGPU and model
+ * weights. It throws where WebLLM throws: a system message not first, a last message not from
+ * the user or a tool, a schema that is not a string or not under `json_object`, more than one
+ * text part, an image `detail`, tools on a model without function calling, a system prompt or a
+ * response format next to tools, and a second generation while one is still streaming. It
+ * streams a word per chunk, logprobs when asked, usage only in the last chunk (empty choices),
+ * and with tools the raw call JSON as content and the parsed calls, without ids, in the last one.
+ */
+export const FUNCTION_CALLING_MODELS = [
+  "Hermes-2-Pro-Llama-3-8B-q4f16_1-MLC",
+  "Hermes-3-Llama-3.1-8B-q4f16_1-MLC",
+];
+
+export class MlcEngineDouble implements MlcChat {
+  readonly requests: webllm.ChatCompletionRequestStreaming[] = [];
+  resets = 0;
+  private generating = false;
+  private interrupted = false;
+  readonly chat: MlcChat["chat"];
+
+  constructor(readonly model: string) {
+    this.chat = { completions: { create: async (r) => this.create(r) } };
+  }
+
+  async resetChat(): Promise<void> {
+    this.resets++;
+  }
+
+  interruptGenerate(): void {
+    this.interrupted = true;
+  }
+
+  private create(r: webllm.ChatCompletionRequestStreaming): AsyncIterable<webllm.ChatCompletionChunk> {
+    if (this.generating)
+      throw new Error("WebLLM runs one generation at a time: the last stream was not drained");
+    this.check(r);
+    this.requests.push(structuredClone(r));
+    this.generating = true;
+    this.interrupted = false;
+    return this.stream(r);
+  }
+
+  private check(r: webllm.ChatCompletionRequestStreaming): void {
+    r.messages.forEach((m, i) => {
+      if (m.role === "system" && i !== 0) throw new Error("SystemMessageOrderError");
+      if (Array.isArray(m.content)) {
+        if (m.content.filter((p) => p.type === "text").length > 1)
+          throw new Error("MultipleTextContentError");
+        for (const p of m.content)
+          if (p.type === "image_url" && p.image_url.detail != null) throw new Error("UnsupportedDetailError");
+      }
+    });
+    const last = r.messages.at(-1)?.role;
+    if (last !== "user" && last !== "tool") throw new Error("MessageOrderError");
+    const format = r.response_format;
+    if (format?.schema != null && (format.type !== "json_object" || typeof format.schema !== "string"))
+      throw new Error("InvalidResponseFormatError");
+    if (r.tools) {
+      if (!FUNCTION_CALLING_MODELS.includes(this.model)) throw new Error("UnsupportedModelIdError");
+      if (format) throw new Error("CustomResponseFormatError");
+      if (r.messages.some((m) => m.role === "system")) throw new Error("CustomSystemPromptError");
+    }
+  }
+
+  private async *stream(
+    r: webllm.ChatCompletionRequestStreaming,
+  ): AsyncGenerator<webllm.ChatCompletionChunk> {
+    const base = {
+      id: "chatcmpl-double",
+      object: "chat.completion.chunk" as const,
+      created: 0,
+      model: this.model,
+    };
+    {
+      const lastUser = [...r.messages].reverse().find((m) => m.role === "user");
+      const asked =
+        typeof lastUser?.content === "string"
+          ? lastUser.content
+          : ((lastUser?.content?.find((p) => p.type === "text") as { text: string } | undefined)?.text ?? "");
+      const tool = r.tools?.[0];
+      let text: string;
+      if (tool) text = JSON.stringify([{ name: tool.function.name, arguments: { city: asked } }]);
+      else if (r.response_format?.type === "json_object") {
+        const schema = r.response_format.schema
+          ? (JSON.parse(r.response_format.schema) as { properties?: object })
+          : {};
+        text = JSON.stringify(
+          Object.fromEntries(Object.keys(schema.properties ?? { echo: 0 }).map((k) => [k, asked])),
+        );
+      } else text = `Echo: ${asked}`;
+      const words = text.split(/(?<= )|(?<=,)/);
+      let sent = 0;
+      for (const word of words) {
+        if (this.interrupted) break;
+        if (r.max_tokens != null && sent >= r.max_tokens) break;
+        sent++;
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        yield {
+          ...base,
+          choices: [
+            {
+              index: 0,
+              delta: { content: word, role: "assistant" },
+              finish_reason: null,
+              ...(r.logprobs && {
+                logprobs: {
+                  content: [
+                    {
+                      token: word,
+                      logprob: -0.5,
+                      bytes: [],
+                      top_logprobs: [{ token: word, logprob: -0.5, bytes: [] }],
+                    },
+                  ],
+                },
+              }),
+            },
+          ],
+        } as webllm.ChatCompletionChunk;
+      }
+      const finish = this.interrupted
+        ? "abort"
+        : sent < words.length
+          ? "length"
+          : tool
+            ? "tool_calls"
+            : "stop";
+      const calls =
+        finish === "tool_calls"
+          ? (JSON.parse(text) as { name: string; arguments: object }[]).map((c, index) => ({
+              index,
+              type: "function" as const,
+              function: { name: c.name, arguments: JSON.stringify(c.arguments) },
+            }))
+          : undefined;
+      yield {
+        ...base,
+        choices: [
+          { index: 0, delta: calls ? { role: "assistant", tool_calls: calls } : {}, finish_reason: finish },
+        ],
+      } as webllm.ChatCompletionChunk;
+      if (r.stream_options?.include_usage) {
+        const prompt = r.messages.reduce((n, m) => n + JSON.stringify(m.content).length, 0);
+        yield {
+          ...base,
+          choices: [],
+          usage: { prompt_tokens: prompt, completion_tokens: sent, total_tokens: prompt + sent },
+        } as unknown as webllm.ChatCompletionChunk;
+      }
+    }
+    // Only a stream read to its end frees the engine: one left early keeps it locked, as in WebLLM.
+    this.generating = false;
+  }
+}

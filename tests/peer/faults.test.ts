@@ -1,0 +1,164 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { NoProviderError, ProviderError, ProviderLostError, StalledError } from "../../client/sdk/errors";
+import type { RuntimeEvent } from "../../provider/runtime";
+import { ScriptedEngine } from "../doubles/scripted-engine";
+import { cleanup, startServer } from "../signaling/helpers";
+import { delay, dropAfter, frames, killAfter, stallAfter } from "../support/mitm-behaviours";
+import { type Mitm, type Stage, startMitm } from "../support/mitm-signaling";
+import { ask, labelled, relayClient, relayProvider, stopAll } from "../support/silk-parties";
+
+/**
+ * Issue 11, "Judged by": each fault through the real signaling server with the man in the middle
+ * between the parties. The request ends within its deadline with the right typed error, no honest
+ * provider is excluded, the provider's engine and place are freed, nothing is signed for tokens
+ * that did not arrive. Deadlines are short here so the tests are quick; the defaults are in
+ * peer/session-machine.ts.
+ */
+const REQUESTER_DEADLINES = { frame: 2_000, account: 3_000, handshaking: 3_000 };
+const PROVIDER_DEADLINES = { credit: 1_500, keepalive: 300, account: 3_000, handshaking: 3_000 };
+const LONG =
+  "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen";
+
+const mitms: Mitm[] = [];
+afterEach(async () => {
+  stopAll();
+  for (const m of mitms.splice(0)) await m.close();
+  await cleanup();
+});
+
+async function network(stages: Stage[]) {
+  const { url } = await startServer();
+  const mitm = await startMitm(url, stages);
+  mitms.push(mitm);
+  return mitm;
+}
+
+async function provider(mitm: Mitm, label = "provider", creditWindowTokens = 64) {
+  const engine = new ScriptedEngine({ tokenDelayMs: 40, reply: () => LONG });
+  const p = await relayProvider(labelled(mitm.url, label), {
+    engine,
+    deadlines: PROVIDER_DEADLINES,
+    creditWindowTokens,
+  });
+  return { ...p, engine };
+}
+
+const client = (mitm: Mitm, extra = {}) =>
+  relayClient(labelled(mitm.url, "requester"), { deadlines: REQUESTER_DEADLINES, ...extra });
+
+/** Every `exclude` list the requester sent with a session request. */
+const excluded = (mitm: Mitm) =>
+  mitm.log
+    .filter((m) => m.event === "session:request" && m.kind === "event")
+    .map((m) => (m.args[0] as { exclude?: string[] }).exclude ?? []);
+
+const receiptTokens = (events: RuntimeEvent[]) =>
+  events.flatMap((e) => (e.type === "receipt" ? [Number(e.receipt.receipt.tokens)] : []));
+
+async function timed<T>(run: () => Promise<T>): Promise<{ value: T | unknown; ms: number }> {
+  const start = Date.now();
+  const value = await run().catch((e: unknown) => e);
+  return { value, ms: Date.now() - start };
+}
+
+describe("faults through a man in the middle", () => {
+  it("pass-through: the answer arrives and nobody is excluded", async () => {
+    const mitm = await network([]);
+    await provider(mitm);
+    const c = await client(mitm);
+    const answer = await ask(c);
+    expect(answer.choices[0]?.message.content).toBe(LONG);
+    expect(excluded(mitm)).toEqual([[]]);
+  }, 30_000);
+
+  it("stall mid-answer: StalledError within the frame deadline; provider not blamed, engine freed", async () => {
+    const stall = stallAfter(3, frames("requester")); // REPLY, account, the first tokens
+    const mitm = await network([stall]);
+    const p = await provider(mitm);
+    const c = await client(mitm);
+    const { value: err, ms } = await timed(() => ask(c));
+    expect(err).toBeInstanceOf(StalledError);
+    expect((err as StalledError).partial).toBe("one ");
+    expect(ms).toBeLessThan(REQUESTER_DEADLINES.frame + 5_000);
+    expect(excluded(mitm)).toEqual([[]]);
+    await expect.poll(() => p.engine.activeGenerations, { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => p.runtime.activeSessions, { timeout: 10_000 }).toBe(0);
+    for (const t of receiptTokens(p.events)) expect(t).toBeLessThanOrEqual((err as StalledError).tokens);
+  }, 30_000);
+
+  it("drop every relayed frame after the n-th: the account wait times out; nobody is blamed", async () => {
+    const mitm = await network([dropAfter(3, { event: "session:frame", direction: "to-party" })]);
+    const p = await provider(mitm);
+    const c = await client(mitm);
+    const { value: err, ms } = await timed(() => ask(c));
+    expect(err).toBeInstanceOf(NoProviderError);
+    expect((err as NoProviderError).code).toBe("TIMEOUT");
+    expect(ms).toBeLessThan(REQUESTER_DEADLINES.account + 5_000);
+    expect(excluded(mitm)).toEqual([[]]);
+    await expect.poll(() => p.runtime.activeSessions, { timeout: 10_000 }).toBe(0);
+  }, 30_000);
+
+  it("stop sending receipts: the provider gives up at its credit deadline and frees its engine", async () => {
+    // HELLO, AUTH, base receipt and the request reach the provider; every receipt after is lost.
+    const mitm = await network([dropAfter(4, frames("provider"))]);
+    const p = await provider(mitm, "provider", 4);
+    const c = await client(mitm, { receiptEvery: 2 });
+    const { value: err, ms } = await timed(() => ask(c));
+    expect(err).toBeInstanceOf(ProviderError);
+    expect((err as ProviderError).code).toBe("CREDIT_TIMEOUT");
+    expect(ms).toBeLessThan(PROVIDER_DEADLINES.credit + 6_000);
+    expect(excluded(mitm)).toEqual([[]]);
+    await expect.poll(() => p.engine.activeGenerations, { timeout: 10_000 }).toBe(0);
+    expect(p.engine.generatedTokens).toBeLessThan(8);
+    expect(p.events).toContainEqual(
+      expect.objectContaining({ type: "session-closed", reason: "CREDIT_TIMEOUT" }),
+    );
+  }, 30_000);
+
+  it("delay the provider's handler: a slow offer and slow frames still end in the answer", async () => {
+    const mitm = await network([
+      delay(1_500, { event: "session:offer", role: "provider" }),
+      delay(50, frames("provider")),
+    ]);
+    await provider(mitm);
+    const c = await client(mitm);
+    const answer = await ask(c);
+    expect(answer.choices[0]?.message.content).toBe(LONG);
+    expect(excluded(mitm)).toEqual([[]]);
+  }, 30_000);
+
+  it("kill the provider mid-answer: the answer moves on and only the killed provider is excluded", async () => {
+    // The provider that sends its 4th frame (REPLY, account, first tokens, …) is killed.
+    const mitm = await network([
+      killAfter(3, { event: "session:frame", direction: "to-server", role: "provider" }),
+    ]);
+    const first = await provider(mitm, "p1");
+    const c = await client(mitm);
+    const second = await provider(mitm, "p2");
+    const answer = await ask(c);
+    // The partial answer, then the second provider's (the scripted engine ignores the context).
+    expect(answer.choices[0]?.message.content).toBe(`one ${LONG}`);
+    expect(answer.usage?.silk?.failovers).toBe(1);
+    const lists = excluded(mitm);
+    expect(lists).toHaveLength(2);
+    expect(lists[1]).toHaveLength(1);
+    expect([first.key, second.key]).toContain(lists[1]?.[0]);
+    await expect
+      .poll(() => first.engine.activeGenerations + second.engine.activeGenerations, { timeout: 10_000 })
+      .toBe(0);
+  }, 30_000);
+
+  it("kill the requester mid-answer: the provider's engine and place are freed, nothing signed is lost", async () => {
+    const mitm = await network([killAfter(3, frames("requester"))]);
+    const p = await provider(mitm);
+    const c = await client(mitm);
+    const err = await ask(c).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    await expect.poll(() => p.runtime.activeSessions, { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => p.engine.activeGenerations, { timeout: 10_000 }).toBe(0);
+    expect(p.runtime.slots.load).toBe(0);
+    expect(p.engine.generatedTokens).toBeLessThan(16);
+    for (const t of receiptTokens(p.events)) expect(t).toBeLessThanOrEqual(1);
+    expect(err instanceof ProviderLostError || err instanceof Error).toBe(true);
+  }, 30_000);
+});

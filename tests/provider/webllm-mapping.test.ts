@@ -1,0 +1,178 @@
+import { describe, expect, it } from "vitest";
+import { type EngineChunk, EngineError, type EngineRequest } from "../../provider/engines/engine";
+import { webLlmSupport } from "../../provider/engines/model-catalog";
+import { runWebLlm } from "../../provider/engines/webllm-run";
+import { FUNCTION_CALLING_MODELS, MlcEngineDouble } from "../doubles/mlc-engine";
+
+/**
+ * How the WebLLM engine maps Silk's (OpenAI's) requests onto WebLLM's chat API, against a double
+ * of MLCEngine that throws where WebLLM throws (the real engine needs WebGPU and weights).
+ */
+const LLM = "Llama-3.2-1B-Instruct-q4f16_1-MLC";
+const HERMES = FUNCTION_CALLING_MODELS[0]!;
+
+async function run(engine: MlcEngineDouble, request: Omit<EngineRequest, "model">, signal?: AbortSignal) {
+  const chunks: EngineChunk[] = [];
+  const result = await runWebLlm(
+    engine,
+    { model: engine.model, ...request },
+    (c) => void chunks.push(c),
+    signal,
+  );
+  return { result, chunks, text: chunks.map((c) => c.text).join(""), sent: engine.requests.at(-1)! };
+}
+
+describe("WebLLM request mapping", () => {
+  it("merges system and developer messages into one first system message and joins text parts", async () => {
+    const engine = new MlcEngineDouble(LLM);
+    const { text, result, sent } = await run(engine, {
+      messages: [
+        { role: "user", content: "earlier" },
+        { role: "assistant", content: "yes" },
+        { role: "developer", content: "be brief" },
+        { role: "system", content: "be kind" },
+        {
+          role: "user",
+          content: [
+            { type: "text", text: "a" },
+            { type: "text", text: "b" },
+          ],
+        },
+      ],
+    });
+    expect(sent.messages[0]).toEqual({ role: "system", content: "be brief\n\nbe kind" });
+    expect(sent.messages.filter((m) => m.role === "system")).toHaveLength(1);
+    expect(sent.messages.at(-1)).toMatchObject({ role: "user", content: [{ type: "text", text: "a\nb" }] });
+    expect(sent.stream_options).toEqual({ include_usage: true });
+    expect(text).toBe("Echo: a\nb");
+    // Usage comes only in WebLLM's last chunk; the prompt count is read from there.
+    expect(result.promptTokens).toBeGreaterThan(0);
+    expect(result.completionTokens).toBe(2);
+    expect(engine.resets).toBe(1);
+  });
+
+  it("gives WebLLM a json_schema as a json_object with the schema as a string", async () => {
+    const engine = new MlcEngineDouble(LLM);
+    const schema = { type: "object", properties: { city: { type: "string" } }, required: ["city"] };
+    const { sent, text } = await run(engine, {
+      messages: [{ role: "user", content: "Rome" }],
+      response_format: { type: "json_schema", json_schema: { name: "place", schema } },
+    });
+    expect(sent.response_format).toEqual({ type: "json_object", schema: JSON.stringify(schema) });
+    expect(JSON.parse(text)).toEqual({ city: "Rome" });
+  });
+
+  it("turns WebLLM's function calling into tool-call pieces with ids, paying for the raw tokens", async () => {
+    const engine = new MlcEngineDouble(HERMES);
+    const { chunks, result, sent } = await run(engine, {
+      messages: [
+        { role: "system", content: "you are a weather bot" },
+        { role: "user", content: "Oslo" },
+      ],
+      tools: [{ type: "function", function: { name: "get_weather", parameters: { type: "object" } } }],
+      tool_choice: "auto",
+    });
+    // WebLLM writes its own system prompt for tools: ours goes in front of the user's message.
+    expect(sent.messages).toEqual([{ role: "user", content: "you are a weather bot\n\nOslo" }]);
+    expect(sent.tool_choice).toBeUndefined();
+    const calls = chunks.flatMap((c) => c.toolCalls ?? []);
+    expect(calls).toEqual([
+      {
+        index: 0,
+        id: "call_0",
+        type: "function",
+        function: {
+          name: "get_weather",
+          arguments: JSON.stringify({ city: "you are a weather bot\n\nOslo" }),
+        },
+      },
+    ]);
+    expect(chunks.every((c) => c.text === "")).toBe(true);
+    expect(result.finishReason).toBe("tool_calls");
+    // Every generated token is billed, held back while WebLLM streamed the raw call.
+    expect(result.completionTokens).toBe(chunks.reduce((n, c) => n + c.tokens, 0));
+    expect(result.completionTokens).toBeGreaterThan(1);
+  });
+
+  it("refuses by name what WebLLM cannot honour, before the engine sees it", async () => {
+    const engine = new MlcEngineDouble(HERMES);
+    const tools = [{ type: "function" as const, function: { name: "f" } }];
+    const ask = { messages: [{ role: "user" as const, content: "x" }] };
+    await expect(
+      run(engine, { ...ask, tools, tool_choice: { type: "function", function: { name: "f" } } }),
+    ).rejects.toThrow(/^tool_choice:/);
+    await expect(run(engine, { ...ask, tools, response_format: { type: "json_object" } })).rejects.toThrow(
+      /^response_format:/,
+    );
+    await expect(run(engine, { ...ask, tools, parallel_tool_calls: false })).rejects.toBeInstanceOf(
+      EngineError,
+    );
+    expect(engine.requests).toHaveLength(0);
+  });
+
+  it("carries logprobs, penalties, logit_bias and seed, and leaves out the end-user id", async () => {
+    const engine = new MlcEngineDouble(LLM);
+    const { sent, chunks } = await run(engine, {
+      messages: [{ role: "user", content: "two words" }],
+      logprobs: true,
+      top_logprobs: 1,
+      presence_penalty: 0.5,
+      frequency_penalty: 0.25,
+      logit_bias: { "7": -100 },
+      seed: 9,
+      user: "someone",
+    });
+    expect(sent).toMatchObject({
+      logprobs: true,
+      top_logprobs: 1,
+      presence_penalty: 0.5,
+      frequency_penalty: 0.25,
+      logit_bias: { "7": -100 },
+      seed: 9,
+    });
+    expect(sent).not.toHaveProperty("user");
+    expect(chunks.every((c) => c.logprobs?.length === 1)).toBe(true);
+  });
+
+  it("drains an interrupted stream, so the next generation can start (WebLLM runs one at a time)", async () => {
+    const engine = new MlcEngineDouble(LLM);
+    const abort = new AbortController();
+    let seen = 0;
+    const long = Array.from({ length: 50 }, (_, i) => `w${i}`).join(" ");
+    const result = await runWebLlm(
+      engine,
+      { model: LLM, messages: [{ role: "user", content: long }] },
+      () => {
+        if (++seen === 2) abort.abort();
+      },
+      abort.signal,
+    );
+    expect(result.finishReason).toBe("abort");
+    expect(seen).toBeLessThan(5);
+    const next = await run(engine, { messages: [{ role: "user", content: "again" }] });
+    expect(next.text).toBe("Echo: again");
+  });
+});
+
+describe("what a WebLLM model declares", () => {
+  const record = (model_id: string, extra: object = {}) =>
+    ({
+      model: "https://example.org/w",
+      model_id,
+      model_lib: "https://example.org/lib.wasm",
+      ...extra,
+    }) as never;
+  it("declares JSON and logprobs for chat models, tools only for WebLLM's function-calling ones", () => {
+    expect(webLlmSupport(record(LLM, { overrides: { context_window_size: 4096 } }))).toEqual({
+      features: ["structured_output", "logprobs"],
+      contextWindow: 4096,
+    });
+    expect(webLlmSupport(record(HERMES)).features).toContain("tools");
+    expect(
+      webLlmSupport(record("Phi-3.5-vision-instruct-q4f16_1-MLC", { model_type: 2 })).features,
+    ).toContain("vision");
+    expect(webLlmSupport(record("snowflake-arctic-embed-m-q0f32-MLC-b4", { model_type: 1 }))).toEqual({
+      features: ["embeddings"],
+    });
+  });
+});
