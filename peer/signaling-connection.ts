@@ -44,6 +44,8 @@ export class SignalingConnection {
   private socket: Socket | undefined;
   private waitTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly waiters = new Set<() => void>();
+  /** Once connected, every later dial says it is a reconnection (servers admit those after a restart). */
+  private returning = false;
   private readonly machine: MachineConfig;
 
   constructor(
@@ -138,9 +140,13 @@ export class SignalingConnection {
       reconnection: false,
       forceNew: true,
       timeout: this.opts.dialTimeoutMs ?? 10_000,
+      ...(this.returning && { query: { resume: "1" } }),
     });
     this.socket = socket;
-    socket.on("connect", () => this.from(socket, { type: "connected" }));
+    socket.on("connect", () => {
+      this.returning = true;
+      this.from(socket, { type: "connected" });
+    });
     socket.on("connect_error", () => this.from(socket, { type: "lost" }));
     socket.on("disconnect", () => this.from(socket, { type: "lost" }));
     socket.on("server:shutdown", () => this.from(socket, { type: "server-shutdown" }));

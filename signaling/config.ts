@@ -30,6 +30,14 @@ export interface SignalingConfig {
   requestBurst: number;
   ipConnectionsPerMinute: number;
   ipConnectionBurst: number;
+  /**
+   * For this long after the node starts, and after it sees another node die, clients that say
+   * they are reconnecting (`?resume=1`, as `peer/` clients do after losing a connection) are
+   * admitted past the per-IP connection limit, up to `ipReconnectBurst` per address: a restart
+   * brings every client back at once, many from one address behind a NAT.
+   */
+  reconnectWindowMs: number;
+  ipReconnectBurst: number;
   ipRequestsPerSecond: number;
   ipRequestBurst: number;
   relayBytesPerSecond: number;
@@ -68,6 +76,8 @@ export const DEFAULT_CONFIG: SignalingConfig = {
   requestBurst: 10,
   ipConnectionsPerMinute: 120,
   ipConnectionBurst: 60,
+  reconnectWindowMs: 60_000,
+  ipReconnectBurst: 20_000,
   ipRequestsPerSecond: 20,
   ipRequestBurst: 60,
   relayBytesPerSecond: 1024 * 1024,

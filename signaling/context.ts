@@ -40,6 +40,8 @@ export interface ServerContext {
    */
   readonly pendingOffers: Map<string, string>;
   closing: boolean;
+  /** Until when reconnecting clients are admitted past the per-IP connection limit (see config). */
+  welcomeBackUntil: number;
   /** Last cluster-wide session count read from the directory (for /metrics). */
   sessionCount: number;
 }

@@ -33,14 +33,18 @@ export class NodeLiveness {
     private readonly ttlMs: number,
   ) {}
 
-  /** Renews this node; says whether Redis had forgotten it, and which dead nodes this one claimed. */
-  async beat(): Promise<{ stateLost: boolean; dead: string[] }> {
-    const [before] = await Promise.all([
+  /**
+   * Renews this node; says whether Redis had forgotten it, which dead nodes this one claimed, and
+   * whether a node left lately (its clients are moving to the others).
+   */
+  async beat(): Promise<{ stateLost: boolean; dead: string[]; nodeLeft: boolean }> {
+    const [before, , left] = await Promise.all([
       this.client.set(this.key(this.nodeId), "1", {
         expiration: { type: "PX", value: this.ttlMs },
         GET: true,
       }),
       this.client.sAdd(`${this.prefix}nodes`, this.nodeId),
+      this.client.exists(`${this.prefix}node-left`),
     ]);
     const stateLost = this.renewed && before === null;
     this.renewed = true;
@@ -49,14 +53,18 @@ export class NodeLiveness {
     const alive = await Promise.all(others.map((n) => this.client.exists(this.key(n))));
     const gone = others.filter((_, i) => alive[i] === 0);
     const claimed = await Promise.all(gone.map((n) => this.client.sRem(`${this.prefix}nodes`, n)));
-    return { stateLost, dead: gone.filter((_, i) => claimed[i] === 1) };
+    return { stateLost, dead: gone.filter((_, i) => claimed[i] === 1), nodeLeft: left === 1 };
   }
 
-  /** A clean exit: nobody needs to notice this node's death. */
-  async leave(): Promise<void> {
+  /** A clean exit: nobody needs to notice this node's death; the others expect its clients for `welcomeMs`. */
+  async leave(welcomeMs: number): Promise<void> {
     await Promise.all([
       this.client.del(this.key(this.nodeId)),
       this.client.sRem(`${this.prefix}nodes`, this.nodeId),
+      this.client.set(`${this.prefix}node-left`, this.nodeId, {
+        expiration: { type: "PX", value: Math.max(1, welcomeMs) },
+        GET: true,
+      }),
     ]);
   }
 
@@ -71,7 +79,7 @@ export class NodeLiveness {
  * the dead node) and, if Redis lost everything, asks every local provider to register again.
  */
 export async function livenessTick(ctx: ServerContext, liveness: NodeLiveness): Promise<void> {
-  const { stateLost, dead } = await liveness.beat();
+  const { stateLost, dead, nodeLeft } = await liveness.beat();
   if (stateLost) {
     ctx.log.warn(
       { providers: ctx.localProviders.size },
@@ -83,6 +91,12 @@ export async function livenessTick(ctx: ServerContext, liveness: NodeLiveness): 
       socket.emit("provider:unregistered", { v: PROTOCOL_VERSION, reason: "directory-lost" });
     }
   }
+  // A dead or departed node's clients are on their way here.
+  if (dead.length > 0 || nodeLeft)
+    ctx.welcomeBackUntil = Math.max(
+      ctx.welcomeBackUntil,
+      Date.now() + (dead.length > 0 ? ctx.config.reconnectWindowMs : 1_000),
+    );
   for (const node of dead) {
     const { providers, sessions } = await ctx.directory.dropNode(node);
     const ended = await Promise.all(

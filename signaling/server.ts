@@ -64,6 +64,10 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     rate: config.ipConnectionsPerMinute / 60,
     burst: config.ipConnectionBurst,
   });
+  const ipReconnections = new KeyedBuckets({
+    rate: config.ipConnectionsPerMinute / 60,
+    burst: config.ipReconnectBurst,
+  });
   const allowed = new Set(config.allowedOrigins);
 
   const io: SilkServer = new Server(httpServer, {
@@ -74,7 +78,10 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     allowRequest: (req, callback) => {
       const origin = req.headers.origin;
       if (origin && allowed.size > 0 && !allowed.has(origin)) return callback("origin not allowed", false);
-      if (!ipConnections.take(clientIp(req, config.trustProxy), Date.now()))
+      const ip = clientIp(req, config.trustProxy);
+      const now = Date.now();
+      const returning = now < ctx.welcomeBackUntil && /[?&]resume=1(&|$)/.test(req.url ?? "");
+      if (!(returning ? ipReconnections : ipConnections).take(ip, now))
         return callback("too many connections", false);
       callback(null, true);
     },
@@ -106,6 +113,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     ),
     pendingOffers: new Map(),
     closing: false,
+    welcomeBackUntil: Date.now() + config.reconnectWindowMs,
     sessionCount: 0,
   };
 
@@ -158,6 +166,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       setInterval(() => {
         const now = Date.now();
         ipConnections.prune(now);
+        ipReconnections.prune(now);
         ctx.ipRequests.prune(now);
       }, 60_000),
     );
@@ -201,7 +210,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     );
     await flushed(sockets, config.shutdownGraceMs);
     await liveness
-      ?.leave()
+      ?.leave(config.reconnectWindowMs)
       .catch((err) => log.warn({ err: errorSummary(err) }, "leaving the node list failed"));
     // Closing the transports (not a socket.io disconnect) lets clients reconnect on their own,
     // to this address once it is back or to another node behind the same name.

@@ -108,6 +108,25 @@ export class FaultyNetwork {
     return gw.url;
   }
 
+  /**
+   * The network every fault test uses: two providers, a requester on a direct channel, one on the
+   * relay, and the gateway, each given its signaling URLs; both requesters have asked once, so
+   * their sessions are open before the faults, as in a network that has been running.
+   */
+  async populate(urls: {
+    providers: readonly [string | string[], string | string[]];
+    requesters: string | string[];
+    gateway: string | string[];
+  }) {
+    for (const u of urls.providers) await this.provider(u);
+    const direct = (await this.requester(urls.requesters)).client;
+    const relayed = (await this.requester(urls.requesters, { forceRelay: true })).client;
+    const gateway = await this.gateway(urls.gateway);
+    expect(await ask(direct)).toBe("Echo: ping");
+    expect(await ask(relayed)).toBe("Echo: ping");
+    return { direct, relayed, gateway };
+  }
+
   close(): void {
     for (const c of this.closers.splice(0).reverse()) c();
   }
@@ -155,6 +174,15 @@ export async function until(
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${what}: not within ${deadlineMs} ms`);
+}
+
+/** `p`, or a failure naming `what` after `ms`: every wait in a fault test has a deadline. */
+export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 export type Outcome =
@@ -209,15 +237,17 @@ export function expectWholeAnswer(o: Outcome): void {
 }
 
 export async function ask(client: SilkClient, question = "ping"): Promise<string> {
-  const r = await client.chat.completions.create({
-    model: MODEL,
-    messages: [{ role: "user", content: question }],
-  });
+  const r = await within(
+    client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content: question }] }),
+    30_000,
+    "an answer",
+  );
   return r.choices[0]?.message.content ?? "";
 }
 
 export async function askGateway(base: string, question = "ping"): Promise<{ status: number; text: string }> {
   const res = await fetch(`${base}/chat/completions`, {
+    signal: AbortSignal.timeout(30_000),
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ model: MODEL, messages: [{ role: "user", content: question }] }),

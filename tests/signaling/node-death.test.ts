@@ -1,48 +1,30 @@
-import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
+import { FaultNodes, health } from "./fault-nodes";
 import {
   ask,
   askGateway,
   directory,
   expectWholeAnswer,
-  FaultyNetwork,
   inFlight,
   MODEL,
   placesInUse,
   until,
 } from "./faulty-network";
-import { cleanup, connect, flat, type Granted, next, provider, requestBody, requestSession } from "./helpers";
-import { type NodeProcess, startNode } from "./node-process";
-import { type RedisProcess, startRedis } from "./redis-server";
+import { connect, flat, type Granted, next, provider, requestBody, requestSession } from "./helpers";
 
 /**
  * Two signaling processes on one real redis-server; one is killed (-9, so it tells nobody), then
  * Redis restarts empty. Clients know both nodes' URLs and move to the living one by themselves.
  */
-let redis: RedisProcess | undefined;
-const nodes: NodeProcess[] = [];
-let net: FaultyNetwork | undefined;
-
-afterEach(async () => {
-  net?.close();
-  await cleanup();
-  await Promise.all(nodes.splice(0).map((n) => n.kill()));
-  await redis?.stop();
-});
+let scene: FaultNodes;
+afterEach(() => scene.close());
 
 // A node silent for 1.5 s is dead (the default is 5 s): the test need not wait longer than that.
 const NODE_TTL_MS = 1_500;
 
 async function twoNodes() {
-  redis = await startRedis();
-  const env = {
-    REDIS_URL: redis.url,
-    REDIS_PREFIX: `t${randomBytes(4).toString("hex")}:`,
-    NODE_TTL_MS: String(NODE_TTL_MS),
-  };
-  const [a, b] = await Promise.all([startNode(env), startNode(env)]);
-  nodes.push(a, b);
-  return { a, b };
+  scene = new FaultNodes();
+  return scene.two({ NODE_TTL_MS: String(NODE_TTL_MS) });
 }
 
 describe("a node dies, then Redis restarts empty", () => {
@@ -87,18 +69,14 @@ describe("a node dies, then Redis restarts empty", () => {
   it("everyone moves to the living node, answers in flight end whole or typed, and Redis restarting empty heals", async () => {
     const { a, b } = await twoNodes();
     const both = [a.url, b.url];
-    net = new FaultyNetwork();
-    await net.provider(both);
-    await net.provider([b.url, a.url]);
-    const direct = await net.requester(both);
-    const relayed = await net.requester(both, { forceRelay: true });
-    const gateway = await net.gateway([b.url, a.url]);
-    await until(async () => (await directory(b.url)).providers === 2, "both listed", 10_000);
-    expect(await ask(direct.client)).toBe("Echo: ping");
-    expect(await ask(relayed.client)).toBe("Echo: ping");
+    const { direct, relayed, gateway } = await scene.net.populate({
+      providers: [both, [b.url, a.url]],
+      requesters: both,
+      gateway: [b.url, a.url],
+    });
 
-    const onDirect = inFlight(direct.client, 60_000);
-    const onRelay = inFlight(relayed.client, 60_000);
+    const onDirect = inFlight(direct, 60_000);
+    const onRelay = inFlight(relayed, 60_000);
     await Promise.all([onDirect.started, onRelay.started]);
     const killedAt = Date.now();
     await a.kill();
@@ -109,12 +87,10 @@ describe("a node dies, then Redis restarts empty", () => {
     expect(d).toMatchObject({ ok: true, failovers: 0 });
     expectWholeAnswer(d);
     expectWholeAnswer(r);
-    await expectServing(b.url, direct.client, relayed.client, gateway);
+    await expectServing(b.url, direct, relayed, gateway);
 
     // Redis restarts empty: no directory, no sessions, no node list. Re-registration alone heals it.
-    const port = redis!.port;
-    await redis!.stop();
-    redis = await startRedis(port);
+    await scene.restartRedis();
     const back = Date.now();
     // B's market view is cached for up to 0.5 s: read it only once it comes from the new Redis.
     await new Promise((r) => setTimeout(r, 600));
@@ -124,13 +100,9 @@ describe("a node dies, then Redis restarts empty", () => {
       30_000,
     );
     expect(relisted - back).toBeLessThanOrEqual(5_000);
-    await expectServing(b.url, direct.client, relayed.client, gateway);
+    await expectServing(b.url, direct, relayed, gateway);
   }, 180_000);
 });
-
-async function health(url: string): Promise<{ providers: number }> {
-  return (await (await fetch(`${url}/healthz`)).json()) as { providers: number };
-}
 
 async function expectServing(
   url: string,
@@ -142,7 +114,7 @@ async function expectServing(
   expect(await ask(relayed)).toBe("Echo: ping");
   expect(await askGateway(gateway)).toEqual({ status: 200, text: "Echo: ping" });
   await until(async () => placesInUse(await directory(url)) === 0, "every place free", 10_000);
-  await until(async () => net!.providers.every((p) => p.slots.load === 0), "providers idle", 10_000);
-  await net!.expectPaidOnce();
+  await until(async () => scene.net.providers.every((p) => p.slots.load === 0), "providers idle", 10_000);
+  await scene.net.expectPaidOnce();
   expect((await directory(url)).models.map((m) => m.model)).toEqual([MODEL]);
 }

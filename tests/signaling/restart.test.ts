@@ -39,15 +39,8 @@ async function network() {
   node = await startNode({ PORT: String(port) });
   const url = node.url;
   net = new FaultyNetwork();
-  await net.provider(url);
-  await net.provider(url);
-  const direct = await net.requester(url);
-  const relayed = await net.requester(url, { forceRelay: true });
-  const gateway = await net.gateway(url);
-  // Sessions open before the faults, as they would be in a network that has been running.
-  expect(await ask(direct.client)).toBe("Echo: ping");
-  expect(await ask(relayed.client)).toBe("Echo: ping");
-  return { port, url, direct: direct.client, relayed: relayed.client, gateway };
+  const clients = await net.populate({ providers: [url, url], requesters: url, gateway: url });
+  return { port, url, ...clients };
 }
 
 /** When every provider is listed again (polled from the moment the server is back). */

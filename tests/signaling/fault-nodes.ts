@@ -1,0 +1,43 @@
+import { randomBytes } from "node:crypto";
+import { FaultyNetwork } from "./faulty-network";
+import { cleanup } from "./helpers";
+import { type NodeProcess, startNode } from "./node-process";
+import { type RedisProcess, startRedis } from "./redis-server";
+
+/**
+ * Signaling processes on one real redis-server, and the network of clients on them, for the
+ * fault tests: `close()` after each test stops whatever was started (nodes killed, not asked).
+ */
+export class FaultNodes {
+  redis: RedisProcess | undefined;
+  readonly nodes: NodeProcess[] = [];
+  readonly net = new FaultyNetwork();
+
+  /** Two nodes sharing a fresh key prefix; `env` adds settings (NODE_TTL_MS, say). */
+  async two(env: Record<string, string> = {}): Promise<{ a: NodeProcess; b: NodeProcess }> {
+    this.redis = await startRedis();
+    const shared = { REDIS_URL: this.redis.url, REDIS_PREFIX: `t${randomBytes(4).toString("hex")}:`, ...env };
+    const [a, b] = await Promise.all([startNode(shared), startNode(shared)]);
+    this.nodes.push(a, b);
+    return { a, b };
+  }
+
+  /** Redis stopped and started again on its port, empty (it keeps nothing on disk). */
+  async restartRedis(): Promise<void> {
+    const port = this.redis!.port;
+    await this.redis!.stop();
+    this.redis = await startRedis(port);
+  }
+
+  async close(): Promise<void> {
+    this.net.close();
+    await cleanup();
+    await Promise.all(this.nodes.splice(0).map((n) => n.kill()));
+    await this.redis?.stop();
+  }
+}
+
+/** A node's own view: providers registered through its sockets, and its sockets. */
+export async function health(url: string): Promise<{ providers: number; sockets: number }> {
+  return (await (await fetch(`${url}/healthz`)).json()) as { providers: number; sockets: number };
+}

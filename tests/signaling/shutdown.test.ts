@@ -1,0 +1,77 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { FaultNodes, health } from "./fault-nodes";
+import {
+  ask,
+  askGateway,
+  directory,
+  expectWholeAnswer,
+  inFlight,
+  placesInUse,
+  until,
+  within,
+} from "./faulty-network";
+import { connect, flat, type Granted, next, provider, requestBody, requestSession } from "./helpers";
+
+/**
+ * A node told to stop (SIGTERM) while answers stream through it: it ends only what needs it.
+ * Direct sessions go on untouched, relayed ones end with SHUTTING_DOWN, and every client moves
+ * to the other node (they know both URLs) instead of failing over against the one leaving.
+ */
+let scene: FaultNodes;
+afterEach(() => scene.close());
+
+describe("graceful shutdown (SIGTERM) of one of two nodes", () => {
+  it("direct answers finish, relayed ones move on, everyone is on the other node within seconds", async () => {
+    scene = new FaultNodes();
+    const { a, b } = await scene.two();
+    const both = [a.url, b.url];
+    const net = scene.net;
+    const { direct, relayed, gateway } = await net.populate({
+      providers: [both, both],
+      requesters: both,
+      gateway: both,
+    });
+
+    // A bare relayed session on A, to read exactly what its parties are told.
+    const rawProvider = await provider(a.url, { models: [{ model: "raw", price: flat(5n) }] });
+    const rawRequester = await connect(a.url);
+    const granted = (await requestSession(rawRequester, requestBody("raw"))) as Granted;
+    expect(granted.ok).toBe(true);
+    const toldRequester = next(rawRequester, "session:ended");
+    const toldProvider = next(rawProvider.socket, "session:ended");
+    const shutdownNotice = next(rawRequester, "server:shutdown");
+
+    const onDirect = inFlight(direct, 60_000);
+    const onRelay = inFlight(relayed, 60_000);
+    await within(Promise.all([onDirect.started, onRelay.started]), 30_000, "answers started");
+    const stoppedAt = Date.now();
+    expect(await within(a.stop(), 30_000, "node A stopped")).toBe(0);
+
+    expect(await within(shutdownNotice, 5_000, "shutdown notice")).toMatchObject({ reconnect: true });
+    const told = within(Promise.all([toldRequester, toldProvider]), 5_000, "session ends");
+    for (const end of await told)
+      expect(end).toMatchObject({
+        sessionId: granted.sessionId,
+        reason: "shutdown",
+        error: { code: "SHUTTING_DOWN" },
+      });
+
+    // Both providers registered through B within 5 s of the notice; no client is left on A.
+    const moved = await until(async () => (await health(b.url)).providers === 2, "providers on B", 30_000);
+    expect(moved - stoppedAt).toBeLessThanOrEqual(5_000);
+
+    const [d, r] = await Promise.all([onDirect.done, onRelay.done]);
+    // The direct channel never needed A: untouched. The relayed answer continued through B.
+    expect(d).toMatchObject({ ok: true, failovers: 0 });
+    expectWholeAnswer(d);
+    expect(r).toMatchObject({ ok: true });
+    expectWholeAnswer(r);
+
+    expect(await ask(direct)).toBe("Echo: ping");
+    expect(await ask(relayed)).toBe("Echo: ping");
+    expect(await askGateway(gateway)).toEqual({ status: 200, text: "Echo: ping" });
+    await until(async () => placesInUse(await directory(b.url)) === 0, "every place free", 10_000);
+    await until(async () => net.providers.every((p) => p.slots.load === 0), "providers idle", 10_000);
+    await net.expectPaidOnce();
+  }, 180_000);
+});
