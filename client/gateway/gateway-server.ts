@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { MAX_SESSION_MESSAGE_BYTES } from "../../protocol";
 import type { SilkClient } from "../sdk/silk-client";
+import { type GatewayLogger, logExchange, silentLogger } from "./access-log";
 import { parseChatBody } from "./chat-body";
 import { HttpError, invalidRequest, toHttpError } from "./http-errors";
 import { readBody } from "./read-body";
@@ -22,6 +23,17 @@ export interface GatewayOptions {
   readonly host?: string;
   /** When set, requests must carry `Authorization: Bearer <apiKey>`. */
   readonly apiKey?: string;
+  /** One line per request (access-log.ts): pino's logger fits; silent when omitted. */
+  readonly log?: GatewayLogger;
+}
+
+/** What went wrong with a response, recorded where it happened (before or after its headers). */
+const failures = new WeakMap<ServerResponse, { http: HttpError; cause: unknown }>();
+
+function fail(res: ServerResponse, cause: unknown): HttpError {
+  const http = toHttpError(cause);
+  failures.set(res, { http, cause });
+  return http;
 }
 
 export interface Gateway {
@@ -30,11 +42,26 @@ export interface Gateway {
 }
 
 export async function startGateway(o: GatewayOptions): Promise<Gateway> {
+  const log = o.log ?? silentLogger;
   const server: Server = createServer((req, res) => {
-    res.setHeader("x-request-id", `req_${randomBytes(12).toString("hex")}`);
-    handle(o, req, res).catch((err: unknown) => sendError(res, toHttpError(err)));
+    const requestId = `req_${randomBytes(12).toString("hex")}`;
+    const startedAt = performance.now();
+    res.setHeader("x-request-id", requestId);
+    res.on("close", () => {
+      const failure = failures.get(res);
+      logExchange(log, req, res, { requestId, startedAt, ...(failure && { failure }) });
+    });
+    handle(o, req, res).catch((err: unknown) => sendError(res, fail(res, err)));
   });
-  await new Promise<void>((resolve) => server.listen(o.port ?? 0, o.host ?? "127.0.0.1", resolve));
+  // Idle keep-alive connections outlive clients' own idle timeouts (undici's 4 s, Python's longer),
+  // so the server never closes one just as a client sends on it (a reset, not an answer).
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  // A deep accept queue: a burst of a thousand clients connecting at once is answered, not reset
+  // (Node's default backlog is 511).
+  await new Promise<void>((resolve) =>
+    server.listen({ port: o.port ?? 0, host: o.host ?? "127.0.0.1", backlog: 4096 }, resolve),
+  );
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${o.host ?? "127.0.0.1"}:${port}/v1`,
@@ -98,7 +125,7 @@ async function completions(o: GatewayOptions, req: IncomingMessage, res: ServerR
     res.write("data: [DONE]\n\n");
   } catch (err) {
     // Headers are gone: OpenAI clients read an `error` object in the stream, then it ends.
-    res.write(`data: ${JSON.stringify(toHttpError(err).body())}\n\n`);
+    res.write(`data: ${JSON.stringify(fail(res, err).body())}\n\n`);
   }
   res.end();
 }
@@ -121,5 +148,7 @@ function sendError(res: ServerResponse, e: HttpError): void {
     res.end();
     return;
   }
+  // Busy or not taken: worth retrying, and OpenAI's clients honour Retry-After.
+  if (e.status === 503) res.setHeader("retry-after", "1");
   sendJson(res, e.status, e.body());
 }

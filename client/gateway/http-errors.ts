@@ -1,3 +1,4 @@
+import { SignalingError } from "../../peer/signaling-client";
 import { type ErrorCode, SilkError } from "../../protocol";
 import { ProviderError } from "../sdk/errors";
 
@@ -122,12 +123,16 @@ export function statusOf(code: ErrorCode): number {
 
 export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
-  // The SDK's errors, and protocol errors that reach it unwrapped (a trust policy's refusal).
-  if (err instanceof ProviderError || err instanceof SilkError) {
+  // The SDK's errors, protocol errors that reach it unwrapped (a trust policy's refusal), and the
+  // server's refusals (RATE_LIMITED, …): each keeps its code, a 429 is not the gateway's fault.
+  if (err instanceof ProviderError || err instanceof SilkError || err instanceof SignalingError) {
     const status = statusOf(err.code);
     const code = CODE_NAMES[err.code] ?? err.code.toLowerCase();
     const param = err instanceof ProviderError ? (err.param ?? null) : null;
     return new HttpError(status, TYPE_BY_STATUS[status] ?? "api_error", code, err.message, param);
   }
+  // The caller went away (nginx's 499): nobody reads this answer, but the log says what happened.
+  if (err instanceof Error && err.name === "AbortError")
+    return new HttpError(499, "api_error", "client_closed_request", "the client closed the request");
   return new HttpError(500, "api_error", "internal_error", "the gateway failed; see its log");
 }

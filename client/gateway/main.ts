@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import wrtc from "@roamhq/wrtc";
 import { Address } from "@ton/core";
 import { TonClient } from "@ton/ton";
+import { pino } from "pino";
 import { type RegistryReader, tonRegistryReader } from "../../contracts/wrappers/registry-reader";
 import { loadOrCreateKey } from "../../peer/key-file";
 import { NETWORK_ID } from "../../protocol";
@@ -75,6 +76,7 @@ async function main(): Promise<void> {
     port: config.port,
     host: config.host,
     ...(config.apiKey ? { apiKey: config.apiKey } : {}),
+    log: pino({ base: { service: "silk-gateway" } }),
   });
   console.log(`Silk gateway on ${gateway.url} (OpenAI-compatible); Ctrl-C to stop`);
   const stop = async () => {

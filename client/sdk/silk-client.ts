@@ -45,6 +45,7 @@ import {
   StalledError,
   TamperedError,
 } from "./errors";
+import { ModelDirectory } from "./model-directory";
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -54,6 +55,7 @@ import type {
 import { MemoryPaymentAccount, type PaymentAccount } from "./payment-account";
 import { checkProvider } from "./provider-trust";
 import { type AnswerDelta, RequesterSession, type RequestInput } from "./requester-session";
+import { SessionPool } from "./session-pool";
 
 /**
  * The requester SDK: `connect(...)`, then an OpenAI-compatible surface. One session per model is
@@ -84,6 +86,11 @@ export interface ConnectOptions {
    * the provider's places at the signaling server, so an idle one would keep others waiting.
    */
   readonly idleCloseMs?: number;
+  /**
+   * How long a request may wait for room when every provider of its model refused it as full
+   * (QUEUE_FULL) or signaling has no other (ALL_BUSY), before it fails with ALL_BUSY (default 30 s).
+   */
+  readonly queueTimeoutMs?: number;
   /**
    * How long each phase of a session may wait (peer/session-machine.ts, protocol/README.md
    * "Deadlines"): the channel, the handshake, the account, the next frame of an answer.
@@ -124,6 +131,26 @@ export interface SilkClient {
 /** Moves by the server's failover that one open follows (it makes at most `maxOfferAttempts`). */
 const MAX_MOVES = 8;
 
+/** Signaling's answers that mean no provider besides those excluded can take a session now. */
+const NO_OTHER_PROVIDER: ReadonlySet<string> = new Set(["ALL_BUSY", "NO_MODEL"]);
+/** How long a pool waits for room before asking signaling again for another provider. */
+const NO_OTHER_RETRY_MS = 2_000;
+
+/** What a request waits for room with: providers that refused it as full, until when, and its abort. */
+interface RoomWait {
+  readonly full: Set<string>;
+  readonly deadline: number;
+  readonly signal: AbortSignal;
+}
+
+interface ModelPool {
+  readonly sessions: SessionPool<RequesterSession>;
+  /** The open in flight for this model, if any. */
+  opening?: Promise<RequesterSession>;
+  /** Until then, signaling is not asked for another provider (it said there was none). */
+  noOtherUntil: number;
+}
+
 /** How long a failover waits for a provider to be listed again (they re-register within seconds). */
 const RESUME_MS = 8_000;
 const RESUMABLE = new Set(["NO_MODEL", "ALL_BUSY", "NO_ANSWER", "UNREACHABLE", "TIMEOUT"]);
@@ -149,13 +176,15 @@ export interface Attempt {
 }
 
 class Client implements SilkClient {
-  private readonly sessions = new Map<string, Promise<RequesterSession>>();
+  /** Per model: the open sessions that serve it, one per provider (session-pool.ts). */
+  private readonly pools = new Map<string, ModelPool>();
   private readonly byPayout = new Map<string, RequesterSession>();
   /** Sessions open one at a time, so two models served by one provider end up on one session. */
   private opening: Promise<unknown> = Promise.resolve();
   private readonly account: PaymentAccount;
   private readonly interrupts = new Set<AbortController>();
   private readonly policy: TrustPolicy;
+  private readonly directory: ModelDirectory;
   readonly chat: SilkClient["chat"];
   readonly models: SilkClient["models"];
 
@@ -174,7 +203,9 @@ class Client implements SilkClient {
           this.create(params)) as SilkClient["chat"]["completions"]["create"],
       },
     };
-    this.models = { list: () => this.listModels() };
+    this.directory = new ModelDirectory(signaling);
+    this.directory.start();
+    this.models = { list: () => this.directory.list() };
   }
 
   interruptGenerate(): void {
@@ -183,11 +214,8 @@ class Client implements SilkClient {
 
   close(): void {
     for (const { timer } of this.busy.values()) clearTimeout(timer);
-    for (const s of this.sessions.values())
-      void s.then(
-        (x) => x.close(),
-        () => undefined,
-      );
+    for (const s of this.byPayout.values()) s.close();
+    this.directory.close();
     this.signaling.close();
   }
 
@@ -205,7 +233,11 @@ class Client implements SilkClient {
     return completionFromResult(params.model, await run(() => undefined));
   }
 
-  /** Runs the request, moving to another provider (with the partial answer as context) if one vanishes. */
+  /**
+   * Runs the request on the model's pool of sessions, moving to another provider (with the partial
+   * answer as context) if one vanishes, and to another (or waiting for room, up to
+   * `queueTimeoutMs`) when one refuses it with QUEUE_FULL.
+   */
   private async runWithFailover(
     input: RequestInput,
     needs: readonly Need[],
@@ -213,17 +245,20 @@ class Client implements SilkClient {
     signal: AbortSignal,
   ): Promise<RunResult> {
     const exclude: string[] = [];
+    const full = new Set<string>();
+    const deadline = Date.now() + (this.opts.queueTimeoutMs ?? 30_000);
+    const pool = this.poolOf(input.model);
     let partial = "";
     let failovers = 0;
     let spentCompletion = 0;
     let spentCost = 0n;
     for (;;) {
-      let session: RequesterSession;
+      let picked: { provider: string; session: RequesterSession };
       try {
-        session =
+        picked =
           failovers === 0
-            ? await this.sessionFor(input.model, exclude, needs)
-            : await this.resume(input.model, exclude, needs, signal);
+            ? await this.sessionFor(input.model, exclude, needs, { full, deadline, signal })
+            : await this.resume(input.model, exclude, needs, { full, deadline, signal });
       } catch (err) {
         if (failovers === 0) throw err;
         const why = err instanceof NoProviderError ? ` (${err.code})` : "";
@@ -235,7 +270,7 @@ class Client implements SilkClient {
           `the provider disconnected mid-answer and no other provider could continue it${why}`,
         );
       }
-      const provider = encodePublicKey(session.providerKey);
+      const { provider, session } = picked;
       const attempt: RequestInput = partial
         ? {
             ...input,
@@ -245,6 +280,7 @@ class Client implements SilkClient {
             }),
           }
         : input;
+      const load = pool.sessions.begin(provider);
       try {
         const r = await this.tracked(session, () => session.request(attempt, onDelta, signal));
         return {
@@ -257,6 +293,12 @@ class Client implements SilkClient {
           failovers,
         };
       } catch (err) {
+        // A full queue is a refusal before any token: the request goes to another provider.
+        if (err instanceof ProviderError && err.code === "QUEUE_FULL" && !signal.aborted) {
+          pool.sessions.full(provider, load.inflight);
+          full.add(provider);
+          continue;
+        }
         // A stall or tampering cannot be pinned on the provider: end with it rather than blame one.
         if (
           !(err instanceof ProviderLostError) ||
@@ -265,7 +307,7 @@ class Client implements SilkClient {
         )
           throw err;
         if (signal.aborted || err.midToolCall) throw err;
-        this.sessions.delete(input.model);
+        pool.sessions.remove(provider);
         // Signaling went away, not the provider: it registers again in a moment and may continue.
         if (!(err.cause instanceof SignalingLostError)) exclude.push(provider);
         if (++failovers > (this.opts.maxFailovers ?? 2)) throw err;
@@ -273,6 +315,8 @@ class Client implements SilkClient {
         partial += err.partial;
         spentCompletion += err.tokens;
         spentCost += err.cost;
+      } finally {
+        load.end();
       }
     }
   }
@@ -285,15 +329,15 @@ class Client implements SilkClient {
     model: string,
     exclude: readonly string[],
     needs: readonly Need[],
-    signal: AbortSignal,
-  ): Promise<RequesterSession> {
+    room: RoomWait,
+  ): Promise<{ provider: string; session: RequesterSession }> {
     const deadline = Date.now() + RESUME_MS;
     for (let wait = 250; ; wait = Math.min(wait * 2, 2_000)) {
       try {
-        return await this.sessionFor(model, exclude, needs);
+        return await this.sessionFor(model, exclude, needs, room);
       } catch (err) {
         const retry = err instanceof NoProviderError && RESUMABLE.has(err.code);
-        if (!retry || signal.aborted || Date.now() + wait > deadline) throw err;
+        if (!retry || room.signal.aborted || Date.now() + wait > deadline) throw err;
         await new Promise((r) => setTimeout(r, wait));
       }
     }
@@ -324,33 +368,91 @@ class Client implements SilkClient {
     }
   }
 
-  private sessionFor(
+  private poolOf(model: string): ModelPool {
+    let pool = this.pools.get(model);
+    if (!pool) {
+      pool = { sessions: new SessionPool(), noOtherUntil: 0 };
+      this.pools.set(model, pool);
+    }
+    return pool;
+  }
+
+  /**
+   * A session for one request: the least loaded pooled one with room; else one more provider
+   * (a session we hold for another model, or a new one); else, when signaling has no other
+   * provider (ALL_BUSY, or none besides those pooled), room in the pool, waited for until
+   * `deadline`. One open per model at a time: requests that arrive meanwhile wait for it.
+   */
+  private async sessionFor(
     model: string,
     exclude: readonly string[],
     needs: readonly Need[],
-  ): Promise<RequesterSession> {
-    const fits = (s: RequesterSession) => s.isOpen && !missingNeed(needs, s.support.get(model));
-    const existing = this.sessions.get(model);
-    if (existing) {
-      return existing.then((s) => (fits(s) ? s : this.openFresh(model, exclude, needs)));
-    }
-    // A provider already connected that serves this model too: same session, same receipt stream.
-    for (const s of this.byPayout.values()) {
-      const price = s.prices.get(model);
-      if (
-        fits(s) &&
-        price &&
-        priceFits(price, this.opts.maxPrice) &&
-        !exclude.includes(encodePublicKey(s.providerKey))
-      ) {
-        const reused = Promise.resolve(s);
-        this.sessions.set(model, reused);
-        return reused;
+    { full, deadline, signal }: RoomWait,
+  ): Promise<{ provider: string; session: RequesterSession }> {
+    const pool = this.poolOf(model);
+    // A session whose provider declared every feature this request needs (tools, schema, …).
+    const fits = (s: RequesterSession) => !missingNeed(needs, s.support.get(model));
+    for (;;) {
+      const skip = new Set([...exclude, ...full]);
+      const pooled = pool.sessions.pick(skip, fits);
+      if (pooled) return pooled;
+      const connected = this.connectedFor(model, new Set([...skip, ...pool.sessions.providers()]), fits);
+      if (connected) {
+        pool.sessions.add(connected.provider, connected.session);
+        return connected;
       }
+      if (pool.opening) {
+        await pool.opening.catch(() => undefined);
+        continue;
+      }
+      const held = pool.sessions.count(fits) > 0;
+      if (Date.now() >= pool.noOtherUntil || !held) {
+        const opening = this.openFresh(model, [...exclude, ...pool.sessions.providers(fits)], needs);
+        pool.opening = opening;
+        try {
+          const session = await opening;
+          const provider = encodePublicKey(session.providerKey);
+          pool.sessions.add(provider, session);
+          if (!skip.has(provider) && fits(session)) return { provider, session };
+          continue;
+        } catch (err) {
+          if (!(err instanceof NoProviderError && NO_OTHER_PROVIDER.has(err.code)) || !held) throw err;
+          pool.noOtherUntil = Date.now() + NO_OTHER_RETRY_MS;
+        } finally {
+          if (pool.opening === opening) pool.opening = undefined;
+        }
+      }
+      // Every provider that serves the model is in the pool and full: wait for one to have room.
+      const wakeAt = Math.min(deadline, pool.noOtherUntil);
+      if (!(await pool.sessions.waitForRoom(wakeAt, signal))) {
+        // As fetch does: the caller cancelled, and nothing was sent to any provider.
+        if (signal.aborted) throw new DOMException("cancelled while waiting for a provider", "AbortError");
+        if (Date.now() >= deadline)
+          throw new NoProviderError(
+            "ALL_BUSY",
+            `every provider of ${model} stayed busy for ${Math.round((this.opts.queueTimeoutMs ?? 30_000) / 1000)} s; retry shortly`,
+          );
+      }
+      full.clear();
     }
-    return this.openFresh(model, exclude, needs);
   }
 
+  /** A session we already hold with a provider that serves this model too: same receipt stream. */
+  private connectedFor(
+    model: string,
+    skip: ReadonlySet<string>,
+    fits: (s: RequesterSession) => boolean,
+  ): { provider: string; session: RequesterSession } | undefined {
+    for (const session of this.byPayout.values()) {
+      const price = session.prices.get(model);
+      const provider = encodePublicKey(session.providerKey);
+      const usable = session.isOpen && fits(session) && !skip.has(provider);
+      if (usable && price && priceFits(price, this.opts.maxPrice)) return { provider, session };
+    }
+    return undefined;
+  }
+
+  /** Opens one at a time across models, so two models served by one provider share its session. */
   private openFresh(
     model: string,
     exclude: readonly string[],
@@ -358,8 +460,6 @@ class Client implements SilkClient {
   ): Promise<RequesterSession> {
     const opening = this.opening.then(() => this.open(model, [...exclude], needs));
     this.opening = opening.catch(() => undefined);
-    this.sessions.set(model, opening);
-    opening.catch(() => this.sessions.delete(model));
     return opening;
   }
 
@@ -498,38 +598,6 @@ class Client implements SilkClient {
       }
     }
     throw refused ?? new NoProviderError("NO_ANSWER", "no provider completed the handshake");
-  }
-
-  private async listModels(): Promise<{ object: "list"; data: ModelEntry[] }> {
-    const dir = await this.signaling.directory();
-    const created = Math.floor(Date.now() / 1000);
-    return {
-      object: "list",
-      data: dir.models.map((m) => {
-        const cheapest = m.prices[0]?.price;
-        return {
-          id: m.model,
-          object: "model",
-          created,
-          owned_by: "silk",
-          providers: m.providers,
-          features: [...(m.features ?? [])],
-          context_window: m.contextWindow ?? null,
-          price: cheapest
-            ? {
-                prompt_nanoton: (
-                  (cheapest.nanoPerToken * BigInt(cheapest.promptMultiplierBps)) /
-                  10_000n
-                ).toString(),
-                completion_nanoton: (
-                  (cheapest.nanoPerToken * BigInt(cheapest.completionMultiplierBps)) /
-                  10_000n
-                ).toString(),
-              }
-            : null,
-        };
-      }),
-    };
   }
 }
 

@@ -1,4 +1,6 @@
-import { chatOptionsOf, type LogprobEntry, maxCompletionTokensFor, type ToolCallDelta } from "../../protocol";
+import { maxCompletionTokensFor } from "../../protocol/accounting";
+import type { LogprobEntry, ToolCallDelta } from "../../protocol/schemas/chat";
+import { chatOptionsOf } from "../../protocol/schemas/session";
 import type { ChunkSink, EngineRequest, EngineResult, FinishReason } from "./engine";
 
 /**

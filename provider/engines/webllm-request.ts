@@ -1,5 +1,7 @@
 import type * as webllm from "@mlc-ai/web-llm";
-import { type ChatMessage, chatOptionsOf, contentText } from "../../protocol";
+import { contentText } from "../../protocol/features";
+import type { ChatMessage } from "../../protocol/schemas/chat";
+import { chatOptionsOf } from "../../protocol/schemas/session";
 import { EngineError, type EngineRequest } from "./engine";
 
 /**
