@@ -1,5 +1,6 @@
 // `npm run provider -- --backend http://127.0.0.1:8080/v1 --model NAME --price N --payout ADDR`
 import { formatTon } from "../../protocol";
+import { claimNowText, streamLine, summaryText } from "../settlement-view";
 import { startHeadlessProvider } from "./headless-provider";
 import { HEADLESS_USAGE, OptionsError, parseHeadlessOptions } from "./options";
 
@@ -30,10 +31,25 @@ async function main(): Promise<void> {
     settlement ? `claiming on ${options.tonEndpoint}` : "no --ton-endpoint: receipts are kept, not claimed",
   );
   if (settlement) {
+    // Every minute, when something changed: earned, held per escrow, fees and their share, and
+    // when and why each stream will be claimed (settlement-view.ts, as on the provider page).
+    let last = "";
     setInterval(() => {
       void settlement.status().then((s) => {
-        if (s.pending > 0n || s.claimed > 0n)
-          console.log(`claimed ${formatTon(s.claimed)} TON, pending ${formatTon(s.pending)} TON`);
+        const now = Date.now();
+        const lines = [
+          summaryText(s),
+          ...s.streams
+            .filter((x) => x.pending > 0n)
+            .map((x) => {
+              const l = streamLine(x, now);
+              return `  ${l.escrow}: ${l.held} held; ${l.next}; fee now ${l.fee}${l.problem ? ` (${l.problem})` : ""}`;
+            }),
+          `  ${claimNowText(s)}`,
+        ];
+        const text = lines.join("\n");
+        if ((s.pending > 0n || s.claimed > 0n) && text !== last) console.log(text);
+        last = text;
       });
     }, 60_000).unref();
   }
