@@ -81,8 +81,26 @@ async function handle(o: GatewayOptions, req: IncomingMessage, res: ServerRespon
   if (req.method === "GET" && path === "/v1/models") return sendJson(res, 200, await o.client.models.list());
   if (req.method === "GET" && path.startsWith("/v1/models/")) return model(o, path, res);
   if (req.method === "POST" && path === "/v1/chat/completions") return completions(o, req, res);
+  if (NOT_SERVED.has(path))
+    throw new HttpError(
+      404,
+      "invalid_request_error",
+      "unsupported_endpoint",
+      `${path} is not served by Silk's providers yet; use /v1/chat/completions`,
+    );
   throw new HttpError(404, "invalid_request_error", "not_found", `no route for ${req.method} ${path}`);
 }
+
+/** OpenAI endpoints a program may try, answered with a reason rather than "no route". */
+const NOT_SERVED: ReadonlySet<string> = new Set([
+  "/v1/embeddings",
+  "/v1/completions",
+  "/v1/responses",
+  "/v1/images/generations",
+  "/v1/audio/speech",
+  "/v1/audio/transcriptions",
+  "/v1/moderations",
+]);
 
 async function model(o: GatewayOptions, path: string, res: ServerResponse): Promise<void> {
   let id: string;

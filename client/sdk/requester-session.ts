@@ -2,6 +2,8 @@ import type { Address } from "@ton/core";
 import { endingError, SessionLife } from "../../peer/session-life";
 import type { Deadlines } from "../../peer/session-machine";
 import {
+  type AnswerFinish,
+  type AnswerPiece,
   billablePromptTokens,
   ChannelClosedError,
   type ChatParams,
@@ -55,14 +57,8 @@ export interface RequesterSessionOptions {
 export type RequestInput = ChatParams;
 
 /** One verified piece of an answer, as it arrives. */
-export interface AnswerDelta {
-  readonly text: string;
-  readonly tokens: number;
-  readonly toolCalls?: readonly ToolCallDelta[];
-  readonly logprobs?: readonly LogprobEntry[];
-}
-
-export type FinishReason = "stop" | "length" | "abort" | "tool_calls" | "content_filter";
+export type AnswerDelta = AnswerPiece;
+export type FinishReason = AnswerFinish;
 
 export interface RequestResult {
   readonly text: string;

@@ -135,3 +135,14 @@ export type Tool = v.InferOutput<typeof Tool>;
 export type ToolChoice = v.InferOutput<typeof ToolChoice>;
 export type ToolCallDelta = v.InferOutput<typeof ToolCallDelta>;
 export type LogprobEntry = v.InferOutput<typeof LogprobEntry>;
+
+/** A run of generated text (or tool-call pieces) and how many tokens it is: what an engine yields and a requester verifies. */
+export interface AnswerPiece {
+  readonly text: string;
+  readonly tokens: number;
+  readonly toolCalls?: readonly ToolCallDelta[];
+  /** One entry per token, when the request asked for logprobs. */
+  readonly logprobs?: readonly LogprobEntry[];
+}
+
+export type AnswerFinish = "stop" | "length" | "abort" | "tool_calls" | "content_filter";

@@ -38,6 +38,11 @@ export interface HandshakeParams {
   readonly requesterFingerprint: string;
   readonly providerFingerprint: string;
   readonly timeoutMs?: number;
+  /**
+   * This side's ephemeral X25519 secret. Only for fixed test vectors (as libp2p-noise allows):
+   * a real session must leave it out and get a fresh random one.
+   */
+  readonly ephemeralSecret?: Uint8Array;
 }
 
 export interface RequesterParams extends HandshakeParams {
@@ -118,7 +123,7 @@ export function initiateSession(transport: FrameTransport, p: RequesterParams): 
   return guarded(transport, async () => {
     const inbox = new FrameInbox(transport);
     const timeout = p.timeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
-    const ephemeral = x25519.utils.randomSecretKey();
+    const ephemeral = p.ephemeralSecret ?? x25519.utils.randomSecretKey();
     const ephemeralPublic = x25519.getPublicKey(ephemeral);
     await transport.send(encodeHello(p.sessionId, ephemeralPublic));
 
@@ -151,7 +156,7 @@ export function acceptSession(transport: FrameTransport, p: ProviderParams): Pro
     const timeout = p.timeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     const hello = decodeHello(await inbox.next(timeout, "handshake hello"));
     if (hello.sessionId !== p.sessionId) throw new HandshakeError("hello is for another session");
-    const ephemeral = x25519.utils.randomSecretKey();
+    const ephemeral = p.ephemeralSecret ?? x25519.utils.randomSecretKey();
     const ephemeralPublic = x25519.getPublicKey(ephemeral);
     const transcript = transcriptHash(p, hello.ephemeral, ephemeralPublic, p.identity.publicKey);
     const keys = deriveKeys(x25519.getSharedSecret(ephemeral, hello.ephemeral), transcript);

@@ -98,11 +98,15 @@ export function memoryPipe(
         const frames = out === null ? [] : Array.isArray(out) ? out : [out];
         setTimeout(() => {
           if (!open) return;
-          for (const f of frames) for (const h of to.frameHandlers) h(f);
+          // Nobody listening yet: keep them for the first listener, as a real channel does.
+          if (to.frameHandlers.length === 0) to.unread.push(...frames);
+          else for (const f of frames) for (const h of to.frameHandlers) h(f);
         });
       },
       onFrame(h: (frame: Uint8Array) => void) {
-        ends[from].frameHandlers.push(h);
+        const end = ends[from];
+        end.frameHandlers.push(h);
+        for (const f of end.unread.splice(0)) h(f);
       },
       onClose(h: (reason?: Error) => void) {
         ends[from].closeHandlers.push(h);
@@ -116,6 +120,7 @@ export function memoryPipe(
 function makeEnd() {
   return {
     frameHandlers: [] as ((frame: Uint8Array) => void)[],
+    unread: [] as Uint8Array[],
     closeHandlers: [] as ((reason?: Error) => void)[],
   };
 }

@@ -1,4 +1,4 @@
-import type { ChatParams, LogprobEntry, ToolCallDelta } from "../../protocol";
+import type { AnswerFinish, AnswerPiece, ChatParams } from "../../protocol";
 
 /**
  * The one small interface between the provider runtime and inference: load with progress,
@@ -9,15 +9,8 @@ import type { ChatParams, LogprobEntry, ToolCallDelta } from "../../protocol";
 export type EngineRequest = ChatParams;
 
 /** A run of generated text (or tool-call pieces) and how many tokens produced it. */
-export interface EngineChunk {
-  readonly text: string;
-  readonly tokens: number;
-  readonly toolCalls?: readonly ToolCallDelta[];
-  /** One entry per token of `text`, when the request asked for logprobs. */
-  readonly logprobs?: readonly LogprobEntry[];
-}
-
-export type FinishReason = "stop" | "length" | "abort" | "tool_calls" | "content_filter";
+export type EngineChunk = AnswerPiece;
+export type FinishReason = AnswerFinish;
 
 export interface EngineResult {
   readonly finishReason: FinishReason;

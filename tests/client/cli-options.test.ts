@@ -22,6 +22,17 @@ describe("headless provider options", () => {
       /devnet, testnet or mainnet/,
     );
     expect(() => parseHeadlessOptions([...base, "--capacity", "0"], {})).toThrow(/--capacity/);
+    expect(() => parseHeadlessOptions([...base, "--owner", "nope"], {})).toThrow(/--owner/);
+    expect(() => parseHeadlessOptions([...base, "--registry", "nope"], {})).toThrow(/--registry/);
+  });
+  it("tells requesters the Registry entry's owner: the payout wallet unless --owner says otherwise", () => {
+    const owner = `0:${"33".repeat(32)}`;
+    expect(parseHeadlessOptions(base, {}).owner).toBe(PAYOUT);
+    expect(parseHeadlessOptions([...base, "--owner", owner], {}).owner).toBe(owner);
+    expect(parseHeadlessOptions(base, { SILK_OWNER: owner, SILK_REGISTRY: owner })).toMatchObject({
+      owner,
+      registry: owner,
+    });
   });
 });
 

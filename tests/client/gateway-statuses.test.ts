@@ -140,6 +140,13 @@ describe("HTTP surface", () => {
     });
   });
 
+  it("says which OpenAI endpoints are not served, rather than no route", async () => {
+    await expect(openai.embeddings.create({ model: "open-model", input: "x" })).rejects.toMatchObject({
+      status: 404,
+      code: "unsupported_endpoint",
+    });
+  });
+
   it("gives every response an x-request-id", async () => {
     const { response } = await openai.models.list().withResponse();
     expect(response.headers.get("x-request-id")).toMatch(/^req_[0-9a-f]{24}$/);

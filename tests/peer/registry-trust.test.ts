@@ -160,6 +160,18 @@ async function refusal(p: Promise<unknown>): Promise<UntrustedProviderError> {
   return err as UntrustedProviderError;
 }
 
+/** The request is refused with a typed error, and `served` never got a frame nor a prompt. */
+async function refusedUnseen(
+  mitm: Mitm,
+  served: Served,
+  client: Promise<SilkClient>,
+): Promise<UntrustedProviderError> {
+  const err = await refusal(ask(await client));
+  expect(framesTo(mitm, served.who)).toBe(0);
+  expect(served.asked).toEqual([]);
+  return err;
+}
+
 describe("a lying signaling server is refused before any prompt leaves", () => {
   it("a provider the server invents (in no Registry) never gets a frame", async () => {
     const mitm = await proxy(
@@ -168,35 +180,26 @@ describe("a lying signaling server is refused before any prompt leaves", () => {
         return { ...rest, identityKey: encodePublicKey(generateKeyPair().publicKey) };
       }),
     );
-    const honest = await serve(mitm, staked);
-    const err = await refusal(ask(await requester(mitm)));
+    const err = await refusedUnseen(mitm, await serve(mitm, staked), requester(mitm));
     expect(err).toBeInstanceOf(UnregisteredProviderError);
     expect(err.code).toBe("UNREGISTERED_PROVIDER");
-    expect(framesTo(mitm, staked)).toBe(0);
-    expect(honest.asked).toEqual([]);
   }, 60_000);
 
   it("an invented identity key behind a real entry's owner is a mismatch", async () => {
     const mitm = await proxy(
       ...forgeGrants((p) => ({ ...p, identityKey: encodePublicKey(generateKeyPair().publicKey) })),
     );
-    const honest = await serve(mitm, staked);
-    const err = await refusal(ask(await requester(mitm)));
+    const err = await refusedUnseen(mitm, await serve(mitm, staked), requester(mitm));
     expect(err).toBeInstanceOf(RegistryMismatchError);
     expect((err as RegistryMismatchError).field).toBe("identity key");
-    expect(framesTo(mitm, staked)).toBe(0);
-    expect(honest.asked).toEqual([]);
   }, 60_000);
 
   it("a swapped payout is refused", async () => {
     const thief = unstaked.owner.toString();
     const mitm = await proxy(...forgeGrants((p) => ({ ...p, payout: thief })));
-    const honest = await serve(mitm, staked);
-    const err = await refusal(ask(await requester(mitm)));
+    const err = await refusedUnseen(mitm, await serve(mitm, staked), requester(mitm));
     expect(err).toBeInstanceOf(RegistryMismatchError);
     expect((err as RegistryMismatchError).field).toBe("payout");
-    expect(framesTo(mitm, staked)).toBe(0);
-    expect(honest.asked).toEqual([]);
   }, 60_000);
 
   it("a session:moved to a swapped payout is checked the same way", async () => {
@@ -222,12 +225,9 @@ describe("a lying signaling server is refused before any prompt leaves", () => {
       return [m, moved];
     };
     const mitm = await proxy(forgeMove);
-    const honest = await serve(mitm, staked);
-    const err = await refusal(ask(await requester(mitm)));
+    const err = await refusedUnseen(mitm, await serve(mitm, staked), requester(mitm));
     expect(err).toBeInstanceOf(RegistryMismatchError);
     expect((err as RegistryMismatchError).field).toBe("payout");
-    expect(framesTo(mitm, staked)).toBe(0);
-    expect(honest.asked).toEqual([]);
   }, 60_000);
 });
 
@@ -246,13 +246,10 @@ describe("a server steering to registered providers outside the requester's poli
     "%s: refused, no frame reaches it",
     async (_name, who, policy, reason) => {
       const mitm = await proxy(dropPolicy);
-      const outsider = await serve(mitm, who());
       const terms = typeof policy === "function" ? policy() : policy;
-      const err = await refusal(ask(await requester(mitm, terms)));
+      const err = await refusedUnseen(mitm, await serve(mitm, who()), requester(mitm, terms));
       expect(err).toBeInstanceOf(PolicyRefusedError);
       expect((err as PolicyRefusedError).reason).toBe(reason);
-      expect(framesTo(mitm, who())).toBe(0);
-      expect(outsider.asked).toEqual([]);
     },
     60_000,
   );

@@ -188,10 +188,16 @@ describe("established session under random tampering (property-based)", () => {
     // Bypass the type system: a peer running other code can send anything.
     await requester.send({ v: 1, t: "nonsense" } as unknown as SessionMessageInput);
     await requester.send({ v: 2, t: "cancel", id: "a" } as unknown as SessionMessageInput);
+    // A request the schema refuses is answered with its id, so the sender fails that request only.
+    await requester.send({ v: 1, t: "request", id: "bad1", model: "m", messages: [] } as SessionMessageInput);
     await requester.send({ v: 1, t: "cancel", id: "ok" });
-    await expect.poll(() => got.length + errors.length, { timeout: 5000 }).toBe(3);
+    await expect.poll(() => got.length + errors.length, { timeout: 5000 }).toBe(4);
     expect(got).toEqual([{ v: 1, t: "cancel", id: "ok" }]);
-    expect(errors.map((e) => (e.t === "error" ? e.error.code : e.t))).toEqual(["UNKNOWN_TYPE", "VERSION"]);
+    expect(errors.map((e) => (e.t === "error" ? `${e.error.code}:${e.id ?? ""}` : e.t))).toEqual([
+      "UNKNOWN_TYPE:",
+      "VERSION:a",
+      "MALFORMED:bad1",
+    ]);
     expect(provider.isOpen).toBe(true);
   });
 });

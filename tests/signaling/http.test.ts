@@ -97,7 +97,7 @@ describe("signaling over HTTP: health, metrics, models, static pages, shutdown",
     const closing = server.close();
     expect(await toldProvider).toMatchObject({ reason: "shutdown", reconnect: true });
     await toldRequester;
-    expect(await ended).toMatchObject({ reason: "shutdown" });
+    expect(await ended).toMatchObject({ reason: "shutdown", error: { code: "SHUTTING_DOWN" } });
     await closing;
     await expect(fetch(`${url}/healthz`)).rejects.toBeDefined();
   });

@@ -1,0 +1,155 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { RelayLink } from "../../peer/relay-link";
+import { SignalingClient, sessionEndError } from "../../peer/signaling-client";
+import {
+  ChannelClosedError,
+  type FrameTransport,
+  flatPrice,
+  generateKeyPair,
+  memoryPipe,
+} from "../../protocol";
+import { cleanup, PAYOUT, startServer } from "../signaling/helpers";
+import { webrtcPair } from "../support/webrtc-pair";
+
+/**
+ * Transport compliance (in the manner of libp2p's interface tests): every FrameTransport the
+ * session may run over keeps the same promises: order, nothing lost to timing (frames sent before
+ * anyone listens, frames arriving together), a close seen once and nothing after it, and
+ * backpressure that never drops a frame.
+ */
+const closers: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of closers.splice(0).reverse()) await c();
+  await cleanup();
+});
+
+async function relayPair(): Promise<[FrameTransport, FrameTransport]> {
+  // The server's relay and event budgets are raised: the suite is about the transport, not the rate limit.
+  const { url } = await startServer({
+    relayFramesPerSecond: 1_000_000,
+    relayBytesPerSecond: 1e9,
+    eventsPerSecond: 1_000_000,
+    eventBurst: 1_000_000,
+  });
+  const providerSide = await SignalingClient.connect(url);
+  const requesterSide = await SignalingClient.connect(url);
+  closers.push(
+    () => providerSide.close(),
+    () => requesterSide.close(),
+  );
+  const offered = new Promise<string>((resolve) =>
+    providerSide.onOffer(async (offer) => {
+      resolve(offer.sessionId);
+      return true;
+    }),
+  );
+  await providerSide.register({
+    identity: generateKeyPair(),
+    payout: PAYOUT,
+    models: [{ model: "m", price: flatPrice(1n) }],
+    capacity: 1,
+    device: { adapter: "test", memoryMB: 1024 },
+  });
+  const grant = await requesterSide.requestSession({
+    model: "m",
+    maxPrice: { promptNanoPerToken: 10n, completionNanoPerToken: 10n },
+    sessionKey: generateKeyPair().publicKey,
+  });
+  const sessionId = await offered;
+  expect(sessionId).toBe(grant.sessionId);
+  const links = [new RelayLink(requesterSide, sessionId), new RelayLink(providerSide, sessionId)] as const;
+  requesterSide.session(sessionId, { ended: (e) => links[0].end(sessionEndError(e)) });
+  providerSide.session(sessionId, { ended: (e) => links[1].end(sessionEndError(e)) });
+  return [links[0], links[1]];
+}
+
+const TRANSPORTS: Record<string, () => Promise<[FrameTransport, FrameTransport]>> = {
+  "in-memory pipe": async () => memoryPipe(),
+  "WebRTC (wrtc)": async () => {
+    const { requester, provider } = await webrtcPair();
+    closers.push(
+      () => requester.close(),
+      () => provider.close(),
+    );
+    return [requester, provider];
+  },
+  relay: relayPair,
+};
+
+/** Frame `i`: its number in the first 4 bytes, then a pattern, 4 to 703 bytes long. */
+const frame = (i: number, size = 4 + (i % 700)) => {
+  const f = new Uint8Array(size);
+  new DataView(f.buffer).setUint32(0, i);
+  for (let k = 4; k < size; k++) f[k] = (i + k) & 0xff;
+  return f;
+};
+const idOf = (f: Uint8Array) => new DataView(f.buffer, f.byteOffset, f.byteLength).getUint32(0);
+
+function collect(t: FrameTransport, n: number): Promise<Uint8Array[]> {
+  const got: Uint8Array[] = [];
+  return new Promise((resolve) =>
+    t.onFrame((f) => {
+      got.push(f.slice());
+      if (got.length === n) resolve(got);
+    }),
+  );
+}
+
+describe.each(Object.keys(TRANSPORTS))("transport compliance: %s", (name) => {
+  const pair = () => TRANSPORTS[name]!();
+
+  it("echoes a thousand chunks of varied sizes, in order and intact", async () => {
+    const [a, b] = await pair();
+    b.onFrame((f) => void Promise.resolve(b.send(f.slice())).catch(() => undefined));
+    const n = 1000;
+    const back = collect(a, n);
+    for (let i = 0; i < n; i++) await a.send(frame(i + 4));
+    const got = await back;
+    expect(got.map(idOf)).toEqual(Array.from({ length: n }, (_, i) => i + 4));
+    for (const f of got) expect(f).toEqual(frame(idOf(f)));
+  }, 60_000);
+
+  it("keeps frames sent before anyone listens", async () => {
+    const [a, b] = await pair();
+    for (let i = 0; i < 5; i++) await a.send(frame(i + 4));
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await collect(b, 5)).map(idOf)).toEqual([4, 5, 6, 7, 8]);
+  }, 30_000);
+
+  it("delivers frames sent together (not awaited), all and in order", async () => {
+    const [a, b] = await pair();
+    const got = collect(b, 50);
+    await Promise.all(Array.from({ length: 50 }, (_, i) => a.send(frame(i + 4))));
+    expect((await got).map(idOf)).toEqual(Array.from({ length: 50 }, (_, i) => i + 4));
+  }, 30_000);
+
+  it("an abrupt close mid-stream is seen once by the other side, and nothing arrives after it", async () => {
+    const [a, b] = await pair();
+    const seen: string[] = [];
+    b.onFrame(() => seen.push("frame"));
+    const closed = new Promise<void>((resolve) =>
+      b.onClose(() => {
+        seen.push("close");
+        resolve();
+      }),
+    );
+    for (let i = 0; i < 3; i++) await a.send(frame(i + 4));
+    a.close(new ChannelClosedError("gone"));
+    await closed;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(seen.filter((s) => s === "close")).toHaveLength(1);
+    expect(seen.at(-1)).toBe("close");
+    await expect(Promise.resolve().then(() => a.send(frame(9)))).rejects.toBeInstanceOf(ChannelClosedError);
+  }, 30_000);
+
+  it("applies backpressure without losing a byte: 4 MiB in 60 KiB frames", async () => {
+    const [a, b] = await pair();
+    const size = 60 * 1024;
+    const n = Math.ceil((4 * 1024 * 1024) / size);
+    const got = collect(b, n);
+    for (let i = 0; i < n; i++) await a.send(frame(i + 4, size));
+    const all = await got;
+    expect(all.map(idOf)).toEqual(Array.from({ length: n }, (_, i) => i + 4));
+    expect(all.reduce((s, f) => s + f.length, 0)).toBe(n * size);
+  }, 60_000);
+});
