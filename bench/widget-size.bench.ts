@@ -4,7 +4,8 @@
  * statically) and of what it loads lazily: the connection stack and Markdown right after mount,
  * the wallet when its panel opens. Next to it, in the same run: the bare Svelte runtime mounting one
  * component (the baseline), the widget with the connection stack and Markdown imported eagerly (as
- * it was before they were split off), and the provider page with WebLLM lazy and eager. Then the
+ * it was before they were split off), and the provider page with WebLLM lazy and eager (its storage
+ * and chain code, `page-core.ts`, are a lazy chunk fetched right after mount). Then the
  * heaviest packages in each part, as a bundle visualiser would show them.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -106,6 +107,7 @@ export default async function run(): Promise<void> {
       { wallet: WIDGET_LAZY.wallet },
     );
     const provider = measure(await buildPages(join(work, "p"), false), "provider/index.html", {
+      "page core": ["provider/page/page-core.ts"],
       WebLLM: ["provider/engines/webllm-engine.browser.ts"],
     });
     const providerEager = measure(await buildPages(join(work, "pe"), true), "provider/index.html", {});
@@ -122,6 +124,7 @@ export default async function run(): Promise<void> {
       "lazy: connection, gzip": lazyCol(r, "connection stack"),
       "lazy: Markdown, gzip": lazyCol(r, "Markdown"),
       "lazy: wallet, gzip": lazyCol(r, "wallet"),
+      "lazy: page core, gzip": lazyCol(r, "page core"),
       "lazy: WebLLM, gzip": lazyCol(r, "WebLLM"),
     });
     printTable(

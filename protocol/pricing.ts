@@ -74,11 +74,4 @@ export function costOf(usage: TokenUsage, price: ModelPrice): bigint {
   return (weighted * price.nanoPerToken) / BPS;
 }
 
-/** Decimal text of nanoTON as TON, exact (no float), for display. */
-export function formatTon(nano: bigint): string {
-  const negative = nano < 0n;
-  const abs = negative ? -nano : nano;
-  const whole = abs / 1_000_000_000n;
-  const frac = (abs % 1_000_000_000n).toString().padStart(9, "0").replace(/0+$/, "");
-  return `${negative ? "-" : ""}${whole}${frac ? `.${frac}` : ""}`;
-}
+export { formatTon } from "./ton-amount";
