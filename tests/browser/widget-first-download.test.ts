@@ -57,6 +57,8 @@ const LAZY_ONLY = [
   "valibot",
   "marked",
   "dompurify",
+  "highlight.js",
+  "katex",
   "@tonconnect/ui",
   "@tonconnect/sdk",
 ];
@@ -77,9 +79,15 @@ describe("the widget's first download", () => {
     expect(sizeOf(graph, first).gzip).toBeLessThanOrEqual(Math.round(27.9 * 1024));
   });
 
-  it("loads the connection stack, Markdown and the wallet as lazy chunks of their own", () => {
+  it("loads the connection stack, Markdown, code highlighting, math and the wallet as lazy chunks of their own", () => {
     const first = staticClosure(graph, "silk-chat.js");
-    for (const lazy of ["client/web/chat-core.ts", "client/web/markdown.ts", "web/tonconnect-wallet.ts"]) {
+    for (const lazy of [
+      "client/web/chat-core.ts",
+      "client/web/markdown.ts",
+      "client/web/code-highlight.ts",
+      "client/web/math-render.ts",
+      "web/tonconnect-wallet.ts",
+    ]) {
       const chunk = [...graph.values()].find((c) => c.facadeModuleId?.endsWith(lazy));
       expect(chunk, lazy).toBeDefined();
       expect(first.has(chunk!.fileName), lazy).toBe(false);
@@ -97,6 +105,8 @@ describe("the widget's first download", () => {
       "@noble/curves",
       "marked",
       "dompurify",
+      "highlight.js",
+      "katex",
     ]) {
       expect(lazyPackages, p).toContain(p);
     }
