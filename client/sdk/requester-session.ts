@@ -54,6 +54,12 @@ export interface RequesterSessionOptions {
   readonly deadlines?: Partial<Deadlines>;
 }
 
+/** What the base receipt is made of: the stream, the key that signs it, and the last receipt kept. */
+export type BaseOptions = Pick<
+  RequesterSessionOptions,
+  "network" | "escrow" | "payout" | "keyEpoch" | "sessionKey" | "account"
+>;
+
 export type RequestInput = ChatParams;
 
 /** One verified piece of an answer, as it arrives. */
@@ -128,16 +134,32 @@ export class RequesterSession {
     });
   }
 
-  static async open(session: SecureSession, opts: RequesterSessionOptions): Promise<RequesterSession> {
-    const life = opts.life ?? ownLife(opts.deadlines);
+  /**
+   * The base receipt a session opens its account with, signed: it needs only the grant (the payout
+   * address), so the SDK signs it while the channel is still being made, off the path to the first
+   * token. Pass it to `open` as `base`.
+   */
+  static async signBase(opts: BaseOptions): Promise<SignedReceipt> {
     const stream = {
       network: opts.network,
       escrow: opts.escrow,
       payout: opts.payout,
       keyEpoch: opts.keyEpoch,
     };
-    let base: Receipt = (await opts.account.last(stream))?.receipt ?? { ...stream, tokens: 0n, amount: 0n };
-    let reply = await sendBase(session, opts, base, life);
+    const base = (await opts.account.last(stream))?.receipt ?? { ...stream, tokens: 0n, amount: 0n };
+    return signReceipt(base, opts.sessionKey);
+  }
+
+  static async open(
+    session: SecureSession,
+    opts: RequesterSessionOptions & { readonly base?: Promise<SignedReceipt> },
+  ): Promise<RequesterSession> {
+    const life = opts.life ?? ownLife(opts.deadlines);
+    const signed = await (opts.base ?? RequesterSession.signBase(opts));
+    if (streamId(signed.receipt) !== streamId(opts))
+      throw new Error("the base receipt is for another stream");
+    let base: Receipt = signed.receipt;
+    let reply = await sendBase(session, signed, life);
     if (reply.refusal) throw new ProviderError(knownCode(reply.refusal.code), reply.refusal.message);
     if (!reply.accepted && reply.receipt) {
       // The provider holds a newer receipt than ours (we lost state). Adopt it only if our own key
@@ -147,7 +169,7 @@ export class RequesterSession {
         throw new ProviderError("ACCOUNT", "provider holds a receipt we did not sign");
       await opts.account.save(held);
       base = held.receipt;
-      reply = await sendBase(session, opts, base, life);
+      reply = await sendBase(session, signReceipt(base, opts.sessionKey), life);
     }
     if (!reply.accepted) throw new ProviderError("ACCOUNT", "provider refused our base receipt");
     const prices = new Map(reply.prices.map((p) => [p.model, p.price] as const));
@@ -379,8 +401,7 @@ function codeOf(reason: Error): ErrorCode {
   return reason instanceof SilkError ? reason.code : "CHANNEL_CLOSED";
 }
 
-function sendBase(session: SecureSession, opts: RequesterSessionOptions, base: Receipt, life: SessionLife) {
-  const signed = signReceipt(base, opts.sessionKey);
+function sendBase(session: SecureSession, signed: SignedReceipt, life: SessionLife) {
   const timeoutMs = life.deadlines.account;
   return new Promise<Extract<SessionMessage, { t: "account" }>>((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -452,6 +452,17 @@ class Client implements SilkClient {
     return undefined;
   }
 
+  /** The stream a session's receipts are on, but for the provider's payout address. */
+  private stream() {
+    return {
+      sessionKey: this.opts.sessionKey,
+      keyEpoch: this.opts.keyEpoch ?? 0,
+      network: this.opts.network ?? NETWORK_ID.devnet,
+      escrow: Address.parse(this.opts.escrow),
+      account: this.account,
+    };
+  }
+
   /** Opens one at a time across models, so two models served by one provider share its session. */
   private openFresh(
     model: string,
@@ -491,19 +502,33 @@ class Client implements SilkClient {
         throw err;
       }
       moved = undefined;
-      // Before anything goes to the provider, not even a signal: the Registry and our policy decide.
+      // Before anything goes to the provider, not even a signal, the Registry and our policy
+      // decide; meanwhile the channel is prepared here (its offer and candidates held back).
+      const trusted = this.opts.trust
+        ? checkProvider(grant.provider, this.opts.trust.registry, this.policy)
+        : undefined;
+      trusted?.catch(() => undefined);
+      const channel = connectPeer({
+        signaling: this.signaling,
+        sessionId: grant.sessionId,
+        role: "requester",
+        iceServers: grant.iceServers as RTCIceServer[],
+        wrtc: this.opts.wrtc,
+        forceRelay: this.opts.forceRelay,
+        directTimeoutMs: this.opts.directTimeoutMs,
+        ...(trusted && { release: trusted }),
+      });
+      channel.catch(() => undefined);
       let standing: ProviderStanding | undefined;
-      if (this.opts.trust) {
-        try {
-          standing = await checkProvider(grant.provider, this.opts.trust.registry, this.policy);
-        } catch (err) {
-          if (!(err instanceof UntrustedProviderError)) throw err;
-          this.signaling.endSession(grant.sessionId, `provider refused: ${err.code}`);
-          exclude.push(grant.provider.identityKey);
-          refused = err;
-          attempt++;
-          continue;
-        }
+      try {
+        standing = await trusted;
+      } catch (err) {
+        if (!(err instanceof UntrustedProviderError)) throw err;
+        this.signaling.endSession(grant.sessionId, `provider refused: ${err.code}`);
+        exclude.push(grant.provider.identityKey);
+        refused = err;
+        attempt++;
+        continue;
       }
       // One session per payout address: two would sign rival cumulative receipts on one stream.
       const payoutKey = Address.parse(grant.provider.payout).toRawString();
@@ -513,6 +538,10 @@ class Client implements SilkClient {
         existing.prices.has(model) &&
         !missingNeed(needs, existing.support.get(model))
       ) {
+        void channel.then(
+          (p) => p.transport.close(),
+          () => undefined,
+        );
         this.signaling.endSession(grant.sessionId, "already connected to this provider");
         return existing;
       }
@@ -523,18 +552,13 @@ class Client implements SilkClient {
         life.send({ type: "granted" });
         let transport: FrameTransport | undefined;
         life.bind({ close: (ending) => transport?.close(endingError(ending)) });
-        const peer = await life.race(
-          connectPeer({
-            signaling: this.signaling,
-            sessionId: grant.sessionId,
-            role: "requester",
-            iceServers: grant.iceServers as RTCIceServer[],
-            wrtc: this.opts.wrtc,
-            forceRelay: this.opts.forceRelay,
-            directTimeoutMs: this.opts.directTimeoutMs,
-          }),
-          (late) => late.transport.close(),
-        );
+        // Signed while ICE runs (the channel is made off this thread), not after the handshake.
+        const base = RequesterSession.signBase({
+          ...this.stream(),
+          payout: Address.parse(grant.provider.payout),
+        });
+        base.catch(() => undefined);
+        const peer = await life.race(channel, (late) => late.transport.close());
         transport = peer.transport;
         life.send({ type: "connected" });
         const secure = await life.race(
@@ -552,14 +576,11 @@ class Client implements SilkClient {
         life.bind({ close: (ending) => secure.close(endingError(ending)) });
         secure.onClose(() => this.signaling.endSession(grant.sessionId, "closed"));
         const session = await RequesterSession.open(secure, {
-          sessionKey: this.opts.sessionKey,
-          keyEpoch: this.opts.keyEpoch ?? 0,
-          network: this.opts.network ?? NETWORK_ID.devnet,
-          escrow: Address.parse(this.opts.escrow),
+          ...this.stream(),
           payout: Address.parse(grant.provider.payout),
           maxPrice: this.opts.maxPrice,
-          account: this.account,
           life,
+          base,
           ...(this.opts.receiptEvery !== undefined && { receiptEvery: this.opts.receiptEvery }),
         });
         this.byPayout.set(payoutKey, session);
