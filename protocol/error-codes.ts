@@ -98,6 +98,8 @@ export const REQUESTER_ERROR_CODES = [
   "TAMPERED",
   "ACCOUNT",
   "UNREACHABLE",
+  // the provider's signed answer statement does not verify or is for another answer
+  "BAD_STATEMENT",
   // the request itself is wrong (a field out of range, n above 1): refused before it leaves
   "INVALID_REQUEST",
 ] as const;

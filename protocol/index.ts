@@ -1,4 +1,6 @@
 export * from "./accounting";
+export * from "./answer-content";
+export * from "./answer-statement";
 export * from "./codec";
 export * from "./encoding";
 export * from "./error-codes";

@@ -136,6 +136,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       directory = new RedisDirectory(data, {
         prefix: config.redisPrefix,
         entryTtlMs: config.heartbeatTimeoutMs,
+        onCommand: (op) => ctx.metrics.redisCommands.inc({ op }),
       });
       const alive = new NodeLiveness(data, config.redisPrefix, nodeId, config.nodeTtlMs);
       liveness = alive;

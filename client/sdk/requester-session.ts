@@ -2,11 +2,15 @@ import type { Address } from "@ton/core";
 import { endingError, SessionLife } from "../../peer/session-life";
 import type { Deadlines } from "../../peer/session-machine";
 import {
+  AnswerBuilder,
   type AnswerFinish,
   type AnswerPiece,
   billablePromptTokens,
+  buildStatement,
   ChannelClosedError,
   type ChatParams,
+  type ChatRequest,
+  canonicalJson,
   chatOptionsOf,
   decodeSignedReceipt,
   type ErrorCode,
@@ -20,18 +24,20 @@ import {
   type ModelPrice,
   type ModelSupport,
   maxCompletionTokensFor,
+  parseSessionMessage,
   priceFits,
   type Receipt,
   type SecureSession,
   type SessionMessage,
+  type SignedAnswer,
   type SignedReceipt,
   SilkError,
   signReceipt,
   streamId,
   TimeoutError,
   type ToolCall,
-  type ToolCallDelta,
   verifyReceiptSignature,
+  verifySignedAnswer,
 } from "../../protocol";
 import { OverReportError, ProviderError, ProviderLostError, StalledError, TamperedError } from "./errors";
 import type { PaymentAccount } from "./payment-account";
@@ -52,6 +58,8 @@ export interface RequesterSessionOptions {
    */
   readonly life?: SessionLife;
   readonly deadlines?: Partial<Deadlines>;
+  /** Refuse an answer that comes without the provider's signed statement (auditors do). */
+  readonly requireSignedAnswers?: boolean;
 }
 
 /** What the base receipt is made of: the stream, the key that signs it, and the last receipt kept. */
@@ -78,17 +86,23 @@ export interface RequestResult {
   /** nanoTON this answer cost. */
   readonly cost: bigint;
   readonly price: ModelPrice;
+  /**
+   * The provider's signed statement of this answer (answer-statement.ts), verified against what
+   * was sent and seen; absent only when the provider did not sign and signing was not required.
+   */
+  readonly signedAnswer?: SignedAnswer;
+  /** The request exactly as the provider received and hashed it. */
+  readonly sent: ChatParams;
 }
 
 interface Pending {
   readonly input: RequestInput;
+  readonly sent: ChatRequest;
+  readonly answer: AnswerBuilder;
   readonly onDelta: (d: AnswerDelta) => void;
   readonly resolve: (r: RequestResult) => void;
   readonly reject: (e: Error) => void;
   readonly price: ModelPrice;
-  text: string;
-  readonly calls: ToolCall[];
-  readonly logprobs: LogprobEntry[];
   counted: number;
 }
 
@@ -125,7 +139,7 @@ export class RequesterSession {
       for (const [id, p] of this.pending) {
         this.pending.delete(id);
         const cost = this.ledger.has(id) ? this.ledger.finish(id, 0).cost : 0n;
-        p.reject(lostError(reason, p.text, p.counted, cost, p.calls.length > 0));
+        p.reject(lostError(reason, p.answer.text, p.counted, cost, p.answer.toolCalls.length > 0));
       }
       life.send({
         type: "ended",
@@ -190,32 +204,40 @@ export class RequesterSession {
       return Promise.reject(new ProviderError("PRICE_TOO_LOW", "the provider's price is above your maximum"));
     }
     const id = `r${++nextId}`;
+    let sent: ChatRequest;
+    try {
+      // Parsed as the provider will parse it, so both hash the same request (answer-statement.ts).
+      sent = parseSessionMessage(
+        JSON.parse(
+          canonicalJson({
+            v: 1,
+            t: "request",
+            id,
+            model: input.model,
+            messages: input.messages,
+            ...chatOptionsOf(input),
+          }),
+        ),
+      ) as ChatRequest;
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return new Promise<RequestResult>((resolve, reject) => {
       this.pending.set(id, {
         input,
+        sent,
+        answer: new AnswerBuilder(),
         onDelta,
         resolve,
         reject,
         price,
-        text: "",
-        calls: [],
-        logprobs: [],
         counted: 0,
       });
       this.life.send({ type: "answer-start" });
       this.ledger.start(id, price);
       const cancel = () => void this.session.send({ v: 1, t: "cancel", id }).catch(() => undefined);
       signal?.addEventListener("abort", cancel, { once: true });
-      this.session
-        .send({
-          v: 1,
-          t: "request",
-          id,
-          model: input.model,
-          messages: [...input.messages],
-          ...(chatOptionsOf(input) as object),
-        })
-        .catch((err: Error) => this.settle(id, err));
+      this.session.send(sent).catch((err: Error) => this.settle(id, err));
     });
   }
 
@@ -234,8 +256,7 @@ export class RequesterSession {
   private handle(m: SessionMessage): void {
     if ("id" in m && m.id !== undefined && this.pending.has(m.id)) this.life.send({ type: "frame" });
     if (m.t === "tokens") this.onTokens(m);
-    else if (m.t === "done")
-      void this.onDone(m.id, m.finish_reason, m.usage.prompt_tokens, m.usage.completion_tokens);
+    else if (m.t === "done") void this.onDone(m);
     else if (m.t === "credit-wait") this.signNow().catch((err) => this.failAll(err));
     else if (m.t === "error") {
       const err = new ProviderError(knownCode(m.error.code), m.error.message);
@@ -259,9 +280,12 @@ export class RequesterSession {
       return;
     }
     p.counted += count;
-    p.text += text;
-    for (const d of m.tool_calls ?? []) mergeToolCall(p.calls, d);
-    if (m.logprobs) p.logprobs.push(...m.logprobs);
+    p.answer.add({
+      text,
+      tokens: count,
+      ...(m.tool_calls && { toolCalls: m.tool_calls }),
+      ...(m.logprobs && { logprobs: m.logprobs }),
+    });
     this.ledger.addCompletion(id, count);
     p.onDelta({
       text,
@@ -274,7 +298,9 @@ export class RequesterSession {
     }
   }
 
-  private async onDone(id: string, finishReason: FinishReason, prompt: number, completion: number) {
+  private async onDone(m: Extract<SessionMessage, { t: "done" }>) {
+    const { id, finish_reason: finishReason } = m;
+    const completion = m.usage.completion_tokens;
     const p = this.pending.get(id);
     if (!p) return;
     if (completion !== p.counted) {
@@ -282,7 +308,22 @@ export class RequesterSession {
         new OverReportError(`provider reported ${completion} completion tokens, ${p.counted} were sent`),
       );
     }
-    const settled = this.ledger.finish(id, billablePromptTokens(prompt, p.input));
+    const settled = this.ledger.finish(id, billablePromptTokens(m.usage.prompt_tokens, p.input));
+    const signed = this.signedAnswer(m, p);
+    // Paid for what was verified either way; a statement that does not hold fails the answer.
+    if (signed === "bad") {
+      await this.signNow().catch(() => undefined);
+      return this.abandon(
+        new ProviderError(
+          "BAD_STATEMENT",
+          "the provider's signed answer statement does not match its answer",
+        ),
+      );
+    }
+    if (!signed && this.opts.requireSignedAnswers) {
+      await this.signNow().catch(() => undefined);
+      return this.abandon(new ProviderError("BAD_STATEMENT", "the provider did not sign its answer"));
+    }
     try {
       await this.signNow();
     } catch (err) {
@@ -290,14 +331,37 @@ export class RequesterSession {
     }
     this.pending.delete(id);
     this.life.send({ type: "answer-end" });
+    if (signed) await this.opts.account.keepAnswer?.(signed);
     p.resolve({
-      text: p.text,
-      toolCalls: p.calls,
-      ...(p.input.logprobs && { logprobs: p.logprobs }),
+      text: p.answer.text,
+      toolCalls: p.answer.toolCalls,
+      ...(p.input.logprobs && { logprobs: p.answer.logprobs }),
       finishReason,
       ...settled,
       price: p.price,
+      ...(signed && { signedAnswer: signed }),
+      sent: requestParams(p.sent),
     });
+  }
+
+  /** The provider's statement, rebuilt from what was sent and seen, with its signature checked. */
+  private signedAnswer(
+    m: Extract<SessionMessage, { t: "done" }>,
+    p: Pending,
+  ): SignedAnswer | "bad" | undefined {
+    if (!m.signature) return undefined;
+    const statement = buildStatement({
+      session: this.session.info.sessionId,
+      request: m.id,
+      provider: this.session.info.peerKey,
+      params: p.sent,
+      content: p.answer,
+      finishReason: m.finish_reason,
+      promptTokens: m.usage.prompt_tokens,
+      completionTokens: m.usage.completion_tokens,
+    });
+    const signed = { statement, signature: m.signature };
+    return verifySignedAnswer(signed) ? signed : "bad";
   }
 
   /** Signs and sends a receipt for everything verified so far, persisting it first. */
@@ -329,26 +393,6 @@ export class RequesterSession {
   private failAll(err: Error): void {
     for (const id of [...this.pending.keys()]) this.settle(id, err);
   }
-}
-
-/** Adds a streamed tool-call piece to the calls so far: a new index starts a call, the rest append. */
-function mergeToolCall(calls: ToolCall[], d: ToolCallDelta): void {
-  const call = calls[d.index];
-  if (!call) {
-    calls[d.index] = {
-      id: d.id ?? `call_${d.index}`,
-      type: "function",
-      function: { name: d.function?.name ?? "", arguments: d.function?.arguments ?? "" },
-    };
-    return;
-  }
-  calls[d.index] = {
-    ...call,
-    function: {
-      name: call.function.name + (d.function?.name ?? ""),
-      arguments: call.function.arguments + (d.function?.arguments ?? ""),
-    },
-  };
 }
 
 /** How a session's end reads to a request it cut short: tampering, a stall, or the provider leaving. */
@@ -395,6 +439,12 @@ function ownLife(deadlines?: Partial<Deadlines>): SessionLife {
   const life = new SessionLife("requester", deadlines);
   for (const type of ["granted", "connected", "secured"] as const) life.send({ type });
   return life;
+}
+
+/** A parsed request without its envelope: the parameters a statement's request hash covers. */
+function requestParams(sent: ChatRequest): ChatParams {
+  const { v: _v, t: _t, id: _id, ...params } = sent;
+  return params;
 }
 
 function codeOf(reason: Error): ErrorCode {

@@ -106,6 +106,8 @@ export interface ConnectOptions {
    * SDK believes the server about who a provider is: only for tests and servers you run yourself.
    */
   readonly trust?: { readonly registry: RegistryReader; readonly policy?: Partial<TrustPolicy> };
+  /** Refuse answers without the provider's signed statement (`BAD_STATEMENT`); auditors set it. */
+  readonly requireSignedAnswers?: boolean;
   /** Told who answered: each provider a session opens with, as its Registry entry describes it. */
   readonly onProvider?: (p: ProviderStanding & { readonly model: string }) => void;
 }
@@ -582,6 +584,7 @@ class Client implements SilkClient {
           life,
           base,
           ...(this.opts.receiptEvery !== undefined && { receiptEvery: this.opts.receiptEvery }),
+          ...(this.opts.requireSignedAnswers && { requireSignedAnswers: true }),
         });
         this.byPayout.set(payoutKey, session);
         if (standing) this.opts.onProvider?.({ ...standing, model });

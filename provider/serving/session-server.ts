@@ -2,7 +2,9 @@ import type { Address } from "@ton/core";
 import { endingError, SessionEndedError, SessionLife } from "../../peer/session-life";
 import type { Deadlines, Ending } from "../../peer/session-machine";
 import {
+  AnswerBuilder,
   billablePromptTokens,
+  buildStatement,
   type ChatRequest,
   checkBinding,
   compareReceipts,
@@ -11,6 +13,7 @@ import {
   encodeSignedReceipt,
   equalBytes,
   errorToWire,
+  type KeyPair,
   Ledger,
   type ModelPrice,
   maxPromptTokens,
@@ -23,6 +26,7 @@ import {
   type SessionMessage,
   type SignedReceipt,
   SilkError,
+  signStatement,
   streamId,
   verifyReceiptSignature,
 } from "../../protocol";
@@ -58,6 +62,8 @@ export interface ServingConfig {
   readonly deadlines?: Partial<Deadlines>;
   /** What each escrow can still pay: nothing is streamed past it. Without it, no limit but the gate's. */
   readonly book?: EscrowBook;
+  /** Signs a statement of every answer (answer-statement.ts); without it answers go unsigned. */
+  readonly identity?: KeyPair;
 }
 
 export type ServingEvent =
@@ -282,6 +288,7 @@ export class SessionServer {
         return await this.refuse(e.code, e.message, req.id);
       }
       let total = 0;
+      const answer = new AnswerBuilder();
       let cut: "closing" | "cannot-pay" | undefined;
       const result = await this.config.engine.generate(
         req,
@@ -317,6 +324,7 @@ export class SessionServer {
             count: chunk.tokens,
             total,
           });
+          answer.add(chunk);
         },
         abort.signal,
       );
@@ -335,6 +343,21 @@ export class SessionServer {
           id: req.id,
           finish_reason: finishReason,
           usage: { prompt_tokens: settled.promptTokens, completion_tokens: settled.completionTokens },
+          ...(this.config.identity && {
+            signature: signStatement(
+              this.config.identity,
+              buildStatement({
+                session: this.session.info.sessionId,
+                request: req.id,
+                provider: this.config.identity.publicKey,
+                params: req,
+                content: answer,
+                finishReason,
+                promptTokens: settled.promptTokens,
+                completionTokens: settled.completionTokens,
+              }),
+            ).signature,
+          }),
         });
       }
       // The answer ends as cut short ("length"), so the requester signs for all of it; the next
