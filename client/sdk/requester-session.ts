@@ -39,6 +39,8 @@ import {
   verifyReceiptSignature,
   verifySignedAnswer,
 } from "../../protocol";
+import type { EmbedParams } from "../../protocol/schemas/embedding";
+import { EmbedCalls, type EmbedOutcome } from "./embed-call";
 import { OverReportError, ProviderError, ProviderLostError, StalledError, TamperedError } from "./errors";
 import type { PaymentAccount } from "./payment-account";
 
@@ -117,6 +119,7 @@ export class RequesterSession {
   private readonly pending = new Map<string, Pending>();
   private lastSigned: Receipt;
   private readonly receiptEvery: number;
+  private readonly embeds: EmbedCalls;
 
   private constructor(
     private readonly session: SecureSession,
@@ -130,12 +133,20 @@ export class RequesterSession {
   ) {
     this.lastSigned = base;
     this.receiptEvery = opts.receiptEvery ?? 16;
+    this.embeds = new EmbedCalls({
+      session,
+      ledger,
+      life,
+      signNow: () => this.signNow(),
+      abandon: (err) => this.abandon(err),
+    });
     // A deadline that runs out (no frame of an answer for `frame` ms) closes the session with a
     // TimeoutError, which each request in flight reads as a StalledError.
     life.bind({ close: (ending) => session.close(endingError(ending)) });
     life.send({ type: "account-open" });
     session.onMessage((m) => this.handle(m));
     session.onClose((reason) => {
+      this.embeds.failAll(lostError(reason, "", 0, 0n, false));
       for (const [id, p] of this.pending) {
         this.pending.delete(id);
         const cost = this.ledger.has(id) ? this.ledger.finish(id, 0).cost : 0n;
@@ -241,6 +252,16 @@ export class RequesterSession {
     });
   }
 
+  /** Embeds each input with the model; what arrives is checked, then signed for per input token. */
+  embed(params: EmbedParams, signal?: AbortSignal): Promise<EmbedOutcome> {
+    const price = this.prices.get(params.model);
+    if (!price)
+      return Promise.reject(new ProviderError("NO_MODEL", `this provider does not serve ${params.model}`));
+    if (!priceFits(price, this.opts.maxPrice))
+      return Promise.reject(new ProviderError("PRICE_TOO_LOW", "the provider's price is above your maximum"));
+    return this.embeds.request(params, price, signal);
+  }
+
   get isOpen(): boolean {
     return this.session.isOpen;
   }
@@ -254,6 +275,7 @@ export class RequesterSession {
   }
 
   private handle(m: SessionMessage): void {
+    if (this.embeds.handle(m)) return;
     if ("id" in m && m.id !== undefined && this.pending.has(m.id)) this.life.send({ type: "frame" });
     if (m.t === "tokens") this.onTokens(m);
     else if (m.t === "done") void this.onDone(m);
@@ -391,6 +413,7 @@ export class RequesterSession {
   }
 
   private failAll(err: Error): void {
+    this.embeds.failAll(err);
     for (const id of [...this.pending.keys()]) this.settle(id, err);
   }
 }

@@ -38,6 +38,13 @@ import {
 import { toChatParams } from "./chat-input";
 import { completionFromResult, type RunResult, streamChunks } from "./completion-stream";
 import {
+  type CreateEmbeddingResponse,
+  EMBED_NEEDS,
+  type EmbeddingCreateParams,
+  runEmbeddings,
+  toEmbedParams,
+} from "./embeddings";
+import {
   HandshakeFailedError,
   NoProviderError,
   ProviderError,
@@ -125,6 +132,8 @@ export interface SilkClient {
     };
   };
   readonly models: { list(): Promise<{ object: "list"; data: ModelEntry[] }> };
+  /** OpenAI's embeddings, from providers that declare `embeddings` for the model, billed per input token. */
+  readonly embeddings: { create(params: EmbeddingCreateParams): Promise<CreateEmbeddingResponse> };
   /** Like WebLLM's engine.interruptGenerate(): stops every answer in progress. */
   interruptGenerate(): void;
   close(): void;
@@ -189,6 +198,7 @@ class Client implements SilkClient {
   private readonly directory: ModelDirectory;
   readonly chat: SilkClient["chat"];
   readonly models: SilkClient["models"];
+  readonly embeddings: SilkClient["embeddings"];
 
   constructor(
     private readonly signaling: SignalingClient,
@@ -208,6 +218,7 @@ class Client implements SilkClient {
     this.directory = new ModelDirectory(signaling);
     this.directory.start();
     this.models = { list: () => this.directory.list() };
+    this.embeddings = { create: (p) => this.embed(p) };
   }
 
   interruptGenerate(): void {
@@ -233,6 +244,50 @@ class Client implements SilkClient {
       this.runWithFailover(input, needs, onDelta, abort.signal).finally(() => this.interrupts.delete(abort));
     if (params.stream) return streamChunks(params.model, run, Boolean(params.stream_options?.include_usage));
     return completionFromResult(params.model, await run(() => undefined));
+  }
+
+  private async embed(p: EmbeddingCreateParams): Promise<CreateEmbeddingResponse> {
+    const params = toEmbedParams(p);
+    const abort = new AbortController();
+    p.signal?.addEventListener("abort", () => abort.abort(), { once: true });
+    this.interrupts.add(abort);
+    const pool = this.poolOf(params.model);
+    const deadline = Date.now() + (this.opts.queueTimeoutMs ?? 30_000);
+    const room = (full: Set<string>) => ({ full, deadline, signal: abort.signal });
+    try {
+      return await runEmbeddings(
+        params,
+        p.encoding_format ?? "float",
+        {
+          session: async (exclude, full) => {
+            const { provider, session } = await this.sessionFor(
+              params.model,
+              exclude,
+              EMBED_NEEDS,
+              room(full),
+            );
+            const embed: typeof session.embed = async (x, signal) => {
+              const load = pool.sessions.begin(provider);
+              try {
+                return await this.tracked(session, () => session.embed(x, signal));
+              } catch (err) {
+                if (err instanceof ProviderError && err.code === "QUEUE_FULL")
+                  pool.sessions.full(provider, load.inflight);
+                throw err;
+              } finally {
+                load.end();
+              }
+            };
+            return { provider, embed };
+          },
+          lost: (provider) => pool.sessions.remove(provider),
+          maxFailovers: this.opts.maxFailovers ?? 2,
+        },
+        abort.signal,
+      );
+    } finally {
+      this.interrupts.delete(abort);
+    }
   }
 
   /**
