@@ -1,14 +1,13 @@
 import type { SessionLife } from "../../peer/session-life";
 import {
   billableEmbedTokens,
-  knownCode,
   type Ledger,
   type ModelPrice,
   type SecureSession,
   type SessionMessage,
 } from "../../protocol";
 import { type EmbedParams, vectorFromBase64 } from "../../protocol/schemas/embedding";
-import { ProviderError } from "./errors";
+import { ProviderError, providerError } from "./errors";
 
 /** An embeddings answer as the requester verified and paid for it. */
 export interface EmbedOutcome {
@@ -79,7 +78,7 @@ export class EmbedCalls {
     else if (m.t === "done") void this.onDone(m.id, p, m.finish_reason, m.usage);
     else if (m.t === "error") {
       const param = m.error.code === "UNSUPPORTED" ? /^([a-z_]+):/.exec(m.error.message)?.[1] : undefined;
-      this.settle(m.id, new ProviderError(knownCode(m.error.code), m.error.message, param));
+      this.settle(m.id, providerError(m.error, param));
     } else if (m.t !== "credit-wait" && m.t !== "progress")
       this.parts.abandon(
         new ProviderError("UNEXPECTED", `a provider does not answer embeddings with ${m.t}`),
