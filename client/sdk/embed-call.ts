@@ -7,6 +7,7 @@ import {
   type SessionMessage,
 } from "../../protocol";
 import { type EmbedParams, vectorFromBase64 } from "../../protocol/schemas/embedding";
+import { linkAbort } from "./abort-link";
 import { ProviderError, providerError } from "./errors";
 
 /** An embeddings answer as the requester verified and paid for it. */
@@ -55,17 +56,20 @@ export class EmbedCalls {
   request(params: EmbedParams, price: ModelPrice, signal?: AbortSignal): Promise<EmbedOutcome> {
     const id = `e${++nextId}`;
     const { session, ledger, life } = this.parts;
-    return new Promise<EmbedOutcome>((resolve, reject) => {
+    const outcome = new Promise<EmbedOutcome>((resolve, reject) => {
       const vectors = Array.from(params.input, () => undefined);
       this.pending.set(id, { params, price, vectors, resolve, reject, dimensions: params.dimensions });
       life.send({ type: "answer-start" });
       ledger.start(id, price);
-      const cancel = () => void session.send({ v: 1, t: "cancel", id }).catch(() => undefined);
-      signal?.addEventListener("abort", cancel, { once: true });
       session
         .send({ v: 1, t: "embed", id, ...params, input: [...params.input] })
         .catch((err: Error) => this.settle(id, err));
     });
+    const unlink = linkAbort(
+      signal,
+      () => void session.send({ v: 1, t: "cancel", id }).catch(() => undefined),
+    );
+    return outcome.finally(unlink);
   }
 
   /** Takes the messages about this session's embeddings calls; false for anything else. */

@@ -39,6 +39,7 @@ import {
   verifySignedAnswer,
 } from "../../protocol";
 import type { EmbedParams } from "../../protocol/schemas/embedding";
+import { linkAbort } from "./abort-link";
 import { EmbedCalls, type EmbedOutcome } from "./embed-call";
 import {
   OverReportError,
@@ -239,7 +240,7 @@ export class RequesterSession {
     } catch (err) {
       return Promise.reject(err);
     }
-    return new Promise<RequestResult>((resolve, reject) => {
+    const answer = new Promise<RequestResult>((resolve, reject) => {
       this.pending.set(id, {
         input,
         sent,
@@ -252,10 +253,13 @@ export class RequesterSession {
       });
       this.life.send({ type: "answer-start" });
       this.ledger.start(id, price);
-      const cancel = () => void this.session.send({ v: 1, t: "cancel", id }).catch(() => undefined);
-      signal?.addEventListener("abort", cancel, { once: true });
       this.session.send(sent).catch((err: Error) => this.settle(id, err));
     });
+    const unlink = linkAbort(
+      signal,
+      () => void this.session.send({ v: 1, t: "cancel", id }).catch(() => undefined),
+    );
+    return answer.finally(unlink);
   }
 
   /** Embeds each input with the model; what arrives is checked, then signed for per input token. */

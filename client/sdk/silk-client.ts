@@ -35,6 +35,7 @@ import {
   type TrustPolicy,
   UntrustedProviderError,
 } from "../../protocol";
+import { linkAbort } from "./abort-link";
 import { toChatParams } from "./chat-input";
 import { completionFromResult, type RunResult, streamChunks } from "./completion-stream";
 import {
@@ -238,10 +239,13 @@ class Client implements SilkClient {
     const input = toChatParams(params);
     const needs = needsOf(input);
     const abort = new AbortController();
-    params.signal?.addEventListener("abort", () => abort.abort(), { once: true });
+    const unlink = linkAbort(params.signal, () => abort.abort());
     this.interrupts.add(abort);
     const run = (onDelta: (d: AnswerDelta) => void) =>
-      this.runWithFailover(input, needs, onDelta, abort.signal).finally(() => this.interrupts.delete(abort));
+      this.runWithFailover(input, needs, onDelta, abort.signal).finally(() => {
+        unlink();
+        this.interrupts.delete(abort);
+      });
     if (params.stream) return streamChunks(params.model, run, Boolean(params.stream_options?.include_usage));
     return completionFromResult(params.model, await run(() => undefined));
   }
@@ -249,7 +253,7 @@ class Client implements SilkClient {
   private async embed(p: EmbeddingCreateParams): Promise<CreateEmbeddingResponse> {
     const params = toEmbedParams(p);
     const abort = new AbortController();
-    p.signal?.addEventListener("abort", () => abort.abort(), { once: true });
+    const unlink = linkAbort(p.signal, () => abort.abort());
     this.interrupts.add(abort);
     const pool = this.poolOf(params.model);
     const deadline = Date.now() + (this.opts.queueTimeoutMs ?? 30_000);
@@ -286,6 +290,7 @@ class Client implements SilkClient {
         abort.signal,
       );
     } finally {
+      unlink();
       this.interrupts.delete(abort);
     }
   }
