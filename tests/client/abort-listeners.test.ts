@@ -36,7 +36,7 @@ describe("abort listeners", () => {
     const stream = (await ask(client, "streamed", {
       signal: app.signal,
       stream: true,
-    })) as AsyncIterable<unknown>;
+    })) as unknown as AsyncIterable<unknown>;
     for await (const _ of stream);
     expect(getEventListeners(app.signal, "abort")).toHaveLength(0);
     await new Promise((r) => setImmediate(r));
