@@ -89,6 +89,10 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
 
   let redis: { close(): Promise<unknown>; destroy(): void }[] = [];
   let liveness: NodeLiveness | undefined;
+  /** The liveness tick in progress, awaited before Redis closes. */
+  let beating: Promise<void> | undefined;
+  /** Disconnect cleanups in progress (they use Redis), awaited before it closes. */
+  const cleanups = new Set<Promise<unknown>>();
   let directory: ProviderDirectory = new MemoryDirectory();
   const metricsRead = {
     providers: () => ctx.localProviders.size,
@@ -118,7 +122,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
   };
 
   httpServer.on("request", httpHandler(ctx, { pageConfig, mounts: mounts ?? [] }));
-  io.on("connection", (socket) => onConnection(ctx, socket));
+  io.on("connection", (socket) => onConnection(ctx, socket, cleanups));
 
   const timers: NodeJS.Timeout[] = [];
   let port = 0;
@@ -132,7 +136,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       for (const c of [pub, sub, data])
         c.on("error", (err: unknown) => log.warn({ err: errorSummary(err) }, "redis error"));
       await Promise.all([pub.connect(), sub.connect(), data.connect()]);
-      io.adapter(createAdapter(pub, sub, { key: `${config.redisPrefix}io` }));
+      io.adapter(createAdapter(quietPublisher(pub, log), sub, { key: `${config.redisPrefix}io` }));
       directory = new RedisDirectory(data, {
         prefix: config.redisPrefix,
         entryTtlMs: config.heartbeatTimeoutMs,
@@ -141,16 +145,14 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       const alive = new NodeLiveness(data, config.redisPrefix, nodeId, config.nodeTtlMs);
       liveness = alive;
       await alive.beat();
-      let beating = false;
       timers.push(
         setInterval(
           () => {
             if (beating || ctx.closing) return;
-            beating = true;
-            livenessTick(ctx, alive)
+            beating = livenessTick(ctx, alive)
               .catch((err) => log.warn({ err: errorSummary(err) }, "liveness tick failed"))
               .finally(() => {
-                beating = false;
+                beating = undefined;
               });
           },
           Math.max(50, config.nodeTtlMs / 5),
@@ -193,10 +195,15 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     return closed;
   }
 
+  /**
+   * Every step that uses Redis finishes before its clients close (they close last): the feed
+   * publishes nothing more, the clients' sessions and entries are given back, the liveness tick in
+   * flight and the disconnect cleanups the closing transports start are awaited.
+   */
   async function shutdown() {
     ctx.closing = true;
     for (const t of timers) clearInterval(t);
-    ctx.feed.close();
+    await ctx.feed.close();
     io.local.emit("server:shutdown", { v: PROTOCOL_VERSION, reason: "shutdown", reconnect: true });
     const sockets = [...io.of("/").sockets.values()];
     await Promise.all(
@@ -210,6 +217,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       }),
     );
     await flushed(sockets, config.shutdownGraceMs);
+    await beating;
     await liveness
       ?.leave(config.reconnectWindowMs)
       .catch((err) => log.warn({ err: errorSummary(err) }, "leaving the node list failed"));
@@ -217,6 +225,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     // to this address once it is back or to another node behind the same name.
     httpServer.closeAllConnections();
     await io.close().catch(() => undefined);
+    await settled(cleanups, config.shutdownGraceMs);
     await directory.close();
     await Promise.all(redis.map((c) => c.close().catch(() => c.destroy())));
     log.info("closed");
@@ -235,7 +244,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
   };
 }
 
-function onConnection(ctx: ServerContext, socket: SilkSocket): void {
+function onConnection(ctx: ServerContext, socket: SilkSocket, cleanups: Set<Promise<unknown>>): void {
   const { config } = ctx;
   const now = Date.now();
   socket.data = {
@@ -256,9 +265,12 @@ function onConnection(ctx: ServerContext, socket: SilkSocket): void {
     // While the node shuts down, its clients leave to move elsewhere: their peers hear "shutdown"
     // (a direct session goes on without us), not that the other party left.
     const reason = ctx.closing ? "shutdown" : "peer-disconnected";
-    void Promise.all([endSocketSessions(ctx, socket, reason), dropProvider(ctx, socket)]).catch((err) =>
-      ctx.log.warn({ err: errorSummary(err), socket: socket.id }, "disconnect cleanup failed"),
-    );
+    const cleanup = Promise.all([endSocketSessions(ctx, socket, reason), dropProvider(ctx, socket)])
+      .catch((err) =>
+        ctx.log.warn({ err: errorSummary(err), socket: socket.id }, "disconnect cleanup failed"),
+      )
+      .finally(() => cleanups.delete(cleanup));
+    cleanups.add(cleanup);
   });
   ctx.log.debug({ socket: socket.id }, "connected");
 }
@@ -274,6 +286,34 @@ async function flushed(sockets: SilkSocket[], maxMs: number): Promise<void> {
     sockets.some((s) => ((s.conn as unknown as { writeBuffer?: unknown[] }).writeBuffer?.length ?? 0) > 0);
   do await new Promise((r) => setTimeout(r, 10));
   while (pending() && Date.now() < deadline);
+}
+
+/** Waits (at most `maxMs`) for the promises in `pending`, which never reject. */
+async function settled(pending: Set<Promise<unknown>>, maxMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise((r) => {
+    timer = setTimeout(r, maxMs);
+  });
+  await Promise.race([Promise.all(pending), deadline]);
+  clearTimeout(timer);
+}
+
+/**
+ * The adapter's publisher: the adapter sends without awaiting, so a publish that fails (Redis down,
+ * or late work emitting after the node closed its clients) would be an unhandled rejection. It is
+ * logged instead: a message to other nodes lost, as socket.io loses one whenever Redis is away.
+ */
+function quietPublisher<C extends object>(client: C, log: Logger): C {
+  return new Proxy(client, {
+    get(target, name, receiver) {
+      const value: unknown = Reflect.get(target, name, receiver);
+      if (name !== "publish" || typeof value !== "function") return value;
+      return (...args: unknown[]) =>
+        Promise.resolve((value as (...a: unknown[]) => unknown).apply(target, args)).catch((err: unknown) =>
+          log.debug({ err: errorSummary(err) }, "publish to other nodes failed"),
+        );
+    },
+  });
 }
 
 function clientIp(req: IncomingMessage, trustProxy: boolean): string {
