@@ -1,8 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type Server as HttpServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createAdapter } from "@socket.io/redis-adapter";
-import { createClient } from "redis";
 import { Server } from "socket.io";
 import { DirectorySubscribe, type PageConfig, PROTOCOL_VERSION } from "../protocol";
 import { DEFAULT_CONFIG, type SignalingConfig } from "./config";
@@ -18,6 +16,7 @@ import { signalingMetrics } from "./metrics";
 import { livenessTick, NodeLiveness } from "./node-liveness";
 import { dropProvider, providerEvents, sweepSilentProviders } from "./provider-events";
 import { KeyedBuckets, TokenBucket } from "./rate-limit";
+import { connectRedis, type RedisConnection } from "./redis-clients";
 import { endSocketSessions, sessionEvents } from "./session-events";
 
 export interface SignalingOptions extends Partial<SignalingConfig> {
@@ -87,7 +86,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     },
   });
 
-  let redis: { close(): Promise<unknown>; destroy(): void }[] = [];
+  let redis: RedisConnection | undefined;
   let liveness: NodeLiveness | undefined;
   /** The liveness tick in progress, awaited before Redis closes. */
   let beating: Promise<void> | undefined;
@@ -129,20 +128,16 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
 
   async function start() {
     if (config.redisUrl) {
-      const pub = createClient({ url: config.redisUrl });
-      const sub = pub.duplicate();
-      const data = pub.duplicate();
-      redis = [pub, sub, data];
-      for (const c of [pub, sub, data])
-        c.on("error", (err: unknown) => log.warn({ err: errorSummary(err) }, "redis error"));
-      await Promise.all([pub.connect(), sub.connect(), data.connect()]);
-      io.adapter(createAdapter(quietPublisher(pub, log), sub, { key: `${config.redisPrefix}io` }));
-      directory = new RedisDirectory(data, {
+      const connection = await connectRedis(config, log);
+      redis = connection;
+      io.adapter(connection.adapter);
+      directory = new RedisDirectory(connection.data, {
         prefix: config.redisPrefix,
         entryTtlMs: config.heartbeatTimeoutMs,
+        shardByModel: connection.cluster,
         onCommand: (op) => ctx.metrics.redisCommands.inc({ op }),
       });
-      const alive = new NodeLiveness(data, config.redisPrefix, nodeId, config.nodeTtlMs);
+      const alive = new NodeLiveness(connection.data, config.redisPrefix, nodeId, config.nodeTtlMs);
       liveness = alive;
       await alive.beat();
       timers.push(
@@ -183,7 +178,12 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     });
     port = (httpServer.address() as AddressInfo).port;
     log.info(
-      { port, host: config.host, redis: Boolean(config.redisUrl), transports: config.transports },
+      {
+        port,
+        host: config.host,
+        redis: redis ? (redis.cluster ? "cluster" : "one") : false,
+        transports: config.transports,
+      },
       "listening",
     );
     return { port, url: `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${port}` };
@@ -227,7 +227,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     await io.close().catch(() => undefined);
     await settled(cleanups, config.shutdownGraceMs);
     await directory.close();
-    await Promise.all(redis.map((c) => c.close().catch(() => c.destroy())));
+    await redis?.close();
     log.info("closed");
   }
 
@@ -296,24 +296,6 @@ async function settled(pending: Set<Promise<unknown>>, maxMs: number): Promise<v
   });
   await Promise.race([Promise.all(pending), deadline]);
   clearTimeout(timer);
-}
-
-/**
- * The adapter's publisher: the adapter sends without awaiting, so a publish that fails (Redis down,
- * or late work emitting after the node closed its clients) would be an unhandled rejection. It is
- * logged instead: a message to other nodes lost, as socket.io loses one whenever Redis is away.
- */
-function quietPublisher<C extends object>(client: C, log: Logger): C {
-  return new Proxy(client, {
-    get(target, name, receiver) {
-      const value: unknown = Reflect.get(target, name, receiver);
-      if (name !== "publish" || typeof value !== "function") return value;
-      return (...args: unknown[]) =>
-        Promise.resolve((value as (...a: unknown[]) => unknown).apply(target, args)).catch((err: unknown) =>
-          log.debug({ err: errorSummary(err) }, "publish to other nodes failed"),
-        );
-    },
-  });
 }
 
 function clientIp(req: IncomingMessage, trustProxy: boolean): string {
