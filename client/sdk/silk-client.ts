@@ -35,6 +35,7 @@ import {
   type TrustPolicy,
   UntrustedProviderError,
 } from "../../protocol";
+import { linkAbort } from "./abort-link";
 import { toChatParams } from "./chat-input";
 import { completionFromResult, type RunResult, streamChunks } from "./completion-stream";
 import {
@@ -238,10 +239,13 @@ class Client implements SilkClient {
     const input = toChatParams(params);
     const needs = needsOf(input);
     const abort = new AbortController();
-    params.signal?.addEventListener("abort", () => abort.abort(), { once: true });
+    const unlink = linkAbort(params.signal, () => abort.abort());
     this.interrupts.add(abort);
     const run = (onDelta: (d: AnswerDelta) => void) =>
-      this.runWithFailover(input, needs, onDelta, abort.signal).finally(() => this.interrupts.delete(abort));
+      this.runWithFailover(input, needs, onDelta, abort.signal).finally(() => {
+        unlink();
+        this.interrupts.delete(abort);
+      });
     if (params.stream) return streamChunks(params.model, run, Boolean(params.stream_options?.include_usage));
     return completionFromResult(params.model, await run(() => undefined));
   }
@@ -249,7 +253,7 @@ class Client implements SilkClient {
   private async embed(p: EmbeddingCreateParams): Promise<CreateEmbeddingResponse> {
     const params = toEmbedParams(p);
     const abort = new AbortController();
-    p.signal?.addEventListener("abort", () => abort.abort(), { once: true });
+    const unlink = linkAbort(p.signal, () => abort.abort());
     this.interrupts.add(abort);
     const pool = this.poolOf(params.model);
     const deadline = Date.now() + (this.opts.queueTimeoutMs ?? 30_000);
@@ -286,6 +290,7 @@ class Client implements SilkClient {
         abort.signal,
       );
     } finally {
+      unlink();
       this.interrupts.delete(abort);
     }
   }
@@ -509,6 +514,17 @@ class Client implements SilkClient {
     return undefined;
   }
 
+  /** The stream a session's receipts are on, but for the provider's payout address. */
+  private stream() {
+    return {
+      sessionKey: this.opts.sessionKey,
+      keyEpoch: this.opts.keyEpoch ?? 0,
+      network: this.opts.network ?? NETWORK_ID.devnet,
+      escrow: Address.parse(this.opts.escrow),
+      account: this.account,
+    };
+  }
+
   /** Opens one at a time across models, so two models served by one provider share its session. */
   private openFresh(
     model: string,
@@ -548,19 +564,33 @@ class Client implements SilkClient {
         throw err;
       }
       moved = undefined;
-      // Before anything goes to the provider, not even a signal: the Registry and our policy decide.
+      // Before anything goes to the provider, not even a signal, the Registry and our policy
+      // decide; meanwhile the channel is prepared here (its offer and candidates held back).
+      const trusted = this.opts.trust
+        ? checkProvider(grant.provider, this.opts.trust.registry, this.policy)
+        : undefined;
+      trusted?.catch(() => undefined);
+      const channel = connectPeer({
+        signaling: this.signaling,
+        sessionId: grant.sessionId,
+        role: "requester",
+        iceServers: grant.iceServers as RTCIceServer[],
+        wrtc: this.opts.wrtc,
+        forceRelay: this.opts.forceRelay,
+        directTimeoutMs: this.opts.directTimeoutMs,
+        ...(trusted && { release: trusted }),
+      });
+      channel.catch(() => undefined);
       let standing: ProviderStanding | undefined;
-      if (this.opts.trust) {
-        try {
-          standing = await checkProvider(grant.provider, this.opts.trust.registry, this.policy);
-        } catch (err) {
-          if (!(err instanceof UntrustedProviderError)) throw err;
-          this.signaling.endSession(grant.sessionId, `provider refused: ${err.code}`);
-          exclude.push(grant.provider.identityKey);
-          refused = err;
-          attempt++;
-          continue;
-        }
+      try {
+        standing = await trusted;
+      } catch (err) {
+        if (!(err instanceof UntrustedProviderError)) throw err;
+        this.signaling.endSession(grant.sessionId, `provider refused: ${err.code}`);
+        exclude.push(grant.provider.identityKey);
+        refused = err;
+        attempt++;
+        continue;
       }
       // One session per payout address: two would sign rival cumulative receipts on one stream.
       const payoutKey = Address.parse(grant.provider.payout).toRawString();
@@ -570,6 +600,10 @@ class Client implements SilkClient {
         existing.prices.has(model) &&
         !missingNeed(needs, existing.support.get(model))
       ) {
+        void channel.then(
+          (p) => p.transport.close(),
+          () => undefined,
+        );
         this.signaling.endSession(grant.sessionId, "already connected to this provider");
         return existing;
       }
@@ -580,18 +614,13 @@ class Client implements SilkClient {
         life.send({ type: "granted" });
         let transport: FrameTransport | undefined;
         life.bind({ close: (ending) => transport?.close(endingError(ending)) });
-        const peer = await life.race(
-          connectPeer({
-            signaling: this.signaling,
-            sessionId: grant.sessionId,
-            role: "requester",
-            iceServers: grant.iceServers as RTCIceServer[],
-            wrtc: this.opts.wrtc,
-            forceRelay: this.opts.forceRelay,
-            directTimeoutMs: this.opts.directTimeoutMs,
-          }),
-          (late) => late.transport.close(),
-        );
+        // Signed while ICE runs (the channel is made off this thread), not after the handshake.
+        const base = RequesterSession.signBase({
+          ...this.stream(),
+          payout: Address.parse(grant.provider.payout),
+        });
+        base.catch(() => undefined);
+        const peer = await life.race(channel, (late) => late.transport.close());
         transport = peer.transport;
         life.send({ type: "connected" });
         const secure = await life.race(
@@ -609,14 +638,11 @@ class Client implements SilkClient {
         life.bind({ close: (ending) => secure.close(endingError(ending)) });
         secure.onClose(() => this.signaling.endSession(grant.sessionId, "closed"));
         const session = await RequesterSession.open(secure, {
-          sessionKey: this.opts.sessionKey,
-          keyEpoch: this.opts.keyEpoch ?? 0,
-          network: this.opts.network ?? NETWORK_ID.devnet,
-          escrow: Address.parse(this.opts.escrow),
+          ...this.stream(),
           payout: Address.parse(grant.provider.payout),
           maxPrice: this.opts.maxPrice,
-          account: this.account,
           life,
+          base,
           ...(this.opts.receiptEvery !== undefined && { receiptEvery: this.opts.receiptEvery }),
           ...(this.opts.requireSignedAnswers && { requireSignedAnswers: true }),
         });

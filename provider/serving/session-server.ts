@@ -173,7 +173,6 @@ export class SessionServer {
     if (!equalBytes(signed.sessionKey, this.session.info.peerKey)) {
       return this.refuse("RECEIPT_KEY", "receipt is not signed by this session's key");
     }
-    if (!verifyReceiptSignature(signed)) return this.refuse("BAD_SIGNATURE", "receipt signature is invalid");
     checkBinding(signed.receipt, {
       network: this.config.network,
       escrow: signed.receipt.escrow,
@@ -182,7 +181,14 @@ export class SessionServer {
     if (this.stream && streamId(signed.receipt) !== this.stream) {
       return this.refuse("RECEIPT_STREAM", "receipt is for another escrow or key epoch than this session's");
     }
-    if (!this.ledger) return this.openAccount(signed);
+    // The base receipt's escrow read (a chain round trip) runs while its signature is checked: both
+    // are on the way to the first token. A bad signature discards the read's answer unheard.
+    const gated = this.ledger
+      ? undefined
+      : this.config.gate?.check(signed.receipt, this.session.info.peerKey);
+    gated?.catch(() => undefined);
+    if (!verifyReceiptSignature(signed)) return this.refuse("BAD_SIGNATURE", "receipt signature is invalid");
+    if (!this.ledger) return this.openAccount(signed, gated);
 
     const r = signed.receipt;
     const owed = this.ledger.totals();
@@ -205,10 +211,10 @@ export class SessionServer {
   }
 
   /** The first receipt sets the base: the requester's cumulative totals with this payout address. */
-  private async openAccount(signed: SignedReceipt): Promise<void> {
+  private async openAccount(signed: SignedReceipt, gated: Promise<unknown> | undefined): Promise<void> {
     const prices = this.config.models.map(offerToWire);
     try {
-      await this.config.gate?.check(signed.receipt, this.session.info.peerKey);
+      await gated;
       if (this.config.book) {
         this.exposure = new EscrowLimit(this.config.book, signed.receipt);
         // The gate checked this stream; the book also counts what the provider's other streams are owed.

@@ -292,7 +292,7 @@ export class RedisDirectory implements ProviderDirectory {
     if (!this.sharded) return "";
     let tag = this.tags.get(model);
     if (!tag) {
-      tag = createHash("sha1").update(model).digest("base64url").slice(0, 4);
+      tag = modelTag(model);
       this.tags.set(model, tag);
     }
     return tag;
@@ -338,6 +338,11 @@ export class RedisDirectory implements ProviderDirectory {
     }
     return view;
   }
+}
+
+/** A model's hash tag in a cluster: 4 base64url characters of its SHA-1 (models sharing one share a slot). */
+export function modelTag(model: string): string {
+  return createHash("sha1").update(model).digest("base64url").slice(0, 4);
 }
 
 function pairsToFields(reply: unknown): Record<string, string> {
