@@ -10,7 +10,7 @@
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { encodeSignedReceipt, NETWORK_ID, type SignedReceipt, streamId } from "../protocol";
+import { encodeSignedReceipt, type SignedReceipt, streamId } from "../protocol";
 import { ReceiptLogStore } from "../provider/headless/receipt-log-store";
 import {
   latestReceipt,
@@ -18,7 +18,7 @@ import {
   type ReceiptStore,
   type StreamRecord,
 } from "../provider/receipt-store";
-import { escrowOf, PAYOUT } from "../tests/provider/receipt-streams";
+import { receiptFor } from "../tests/provider/receipt-streams";
 import { JsonFileReceiptStore } from "./fixtures/json-file-receipt-store";
 import { fmt, percentile, printTable } from "./table";
 
@@ -28,15 +28,11 @@ const LOG_RECEIPTS = 12_000;
 const JSON_SECONDS = 4;
 
 function unsigned(stream: number, tokens: number): SignedReceipt {
-  const receipt = {
-    network: NETWORK_ID.devnet,
-    escrow: escrowOf(stream),
-    payout: PAYOUT,
-    keyEpoch: 1,
-    tokens: BigInt(tokens),
-    amount: BigInt(tokens) * 10n,
+  return {
+    receipt: receiptFor(stream, tokens),
+    sessionKey: new Uint8Array(32).fill(7),
+    signature: new Uint8Array(64).fill(9),
   };
-  return { receipt, sessionKey: new Uint8Array(32).fill(7), signature: new Uint8Array(64).fill(9) };
 }
 
 /** Records of `n` streams other than the sessions' (stream numbers from 1,000,000). */

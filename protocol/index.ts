@@ -1,4 +1,6 @@
 export * from "./accounting";
+export * from "./answer-content";
+export * from "./answer-statement";
 export * from "./codec";
 export * from "./encoding";
 export * from "./error-codes";
@@ -12,6 +14,7 @@ export * from "./receipt";
 export * from "./registration";
 export * from "./schemas/chat";
 export * from "./schemas/common";
+export * from "./schemas/embedding";
 export * from "./schemas/page-config";
 export * from "./schemas/session";
 export * from "./schemas/signaling";

@@ -203,6 +203,7 @@ export class ProviderRuntime {
         receipts: heldIn(this.receipts, this.opts.settlement),
         slots: this.slots,
         creditWindowTokens: this.opts.creditWindowTokens ?? DEFAULT_CREDIT_WINDOW_TOKENS,
+        identity: this.opts.identity,
         onEvent: emit,
         life,
         ...(this.opts.gate ? { gate: this.opts.gate } : {}),

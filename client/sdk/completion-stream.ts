@@ -12,7 +12,12 @@ export function usageOf(r: RunResult): CompletionUsage {
     prompt_tokens: r.promptTokens,
     completion_tokens: r.completionTokens,
     total_tokens: r.promptTokens + r.completionTokens,
-    silk: { cost_nanoton: r.cost.toString(), provider: r.provider, failovers: r.failovers },
+    silk: {
+      cost_nanoton: r.cost.toString(),
+      provider: r.provider,
+      failovers: r.failovers,
+      ...(r.signedAnswer && { signed_answer: r.signedAnswer }),
+    },
   };
 }
 

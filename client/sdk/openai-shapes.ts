@@ -1,4 +1,12 @@
-import type { LogprobEntry, ResponseFormat, Tool, ToolCall, ToolCallDelta, ToolChoice } from "../../protocol";
+import type {
+  LogprobEntry,
+  ResponseFormat,
+  SignedAnswer,
+  Tool,
+  ToolCall,
+  ToolCallDelta,
+  ToolChoice,
+} from "../../protocol";
 
 /**
  * The OpenAI chat completion shapes the SDK takes and returns (the same that WebLLM's engine
@@ -53,6 +61,8 @@ export interface SilkUsage {
   cost_nanoton: string;
   provider: string;
   failovers: number;
+  /** The provider's signed statement of this answer (protocol/answer-statement.ts), when it signed. */
+  signed_answer?: SignedAnswer;
 }
 
 export interface CompletionUsage {

@@ -2,38 +2,53 @@ import type { Address } from "@ton/core";
 import { endingError, SessionLife } from "../../peer/session-life";
 import type { Deadlines } from "../../peer/session-machine";
 import {
+  AnswerBuilder,
   type AnswerFinish,
   type AnswerPiece,
   billablePromptTokens,
+  buildStatement,
   ChannelClosedError,
   type ChatParams,
+  type ChatRequest,
+  canonicalJson,
   chatOptionsOf,
   decodeSignedReceipt,
   type ErrorCode,
   encodeSignedReceipt,
   equalBytes,
   type KeyPair,
-  knownCode,
   Ledger,
   type LogprobEntry,
   type MaxPrice,
   type ModelPrice,
   type ModelSupport,
   maxCompletionTokensFor,
+  parseSessionMessage,
   priceFits,
   type Receipt,
   type SecureSession,
   type SessionMessage,
+  type SignedAnswer,
   type SignedReceipt,
   SilkError,
   signReceipt,
   streamId,
   TimeoutError,
   type ToolCall,
-  type ToolCallDelta,
   verifyReceiptSignature,
+  verifySignedAnswer,
 } from "../../protocol";
-import { OverReportError, ProviderError, ProviderLostError, StalledError, TamperedError } from "./errors";
+import type { EmbedParams } from "../../protocol/schemas/embedding";
+import { linkAbort } from "./abort-link";
+import { EmbedCalls, type EmbedOutcome } from "./embed-call";
+import {
+  OverReportError,
+  ProviderError,
+  ProviderLostError,
+  providerError,
+  StalledError,
+  TamperedError,
+} from "./errors";
 import type { PaymentAccount } from "./payment-account";
 
 export interface RequesterSessionOptions {
@@ -52,7 +67,15 @@ export interface RequesterSessionOptions {
    */
   readonly life?: SessionLife;
   readonly deadlines?: Partial<Deadlines>;
+  /** Refuse an answer that comes without the provider's signed statement (auditors do). */
+  readonly requireSignedAnswers?: boolean;
 }
+
+/** What the base receipt is made of: the stream, the key that signs it, and the last receipt kept. */
+export type BaseOptions = Pick<
+  RequesterSessionOptions,
+  "network" | "escrow" | "payout" | "keyEpoch" | "sessionKey" | "account"
+>;
 
 export type RequestInput = ChatParams;
 
@@ -72,17 +95,23 @@ export interface RequestResult {
   /** nanoTON this answer cost. */
   readonly cost: bigint;
   readonly price: ModelPrice;
+  /**
+   * The provider's signed statement of this answer (answer-statement.ts), verified against what
+   * was sent and seen; absent only when the provider did not sign and signing was not required.
+   */
+  readonly signedAnswer?: SignedAnswer;
+  /** The request exactly as the provider received and hashed it. */
+  readonly sent: ChatParams;
 }
 
 interface Pending {
   readonly input: RequestInput;
+  readonly sent: ChatRequest;
+  readonly answer: AnswerBuilder;
   readonly onDelta: (d: AnswerDelta) => void;
   readonly resolve: (r: RequestResult) => void;
   readonly reject: (e: Error) => void;
   readonly price: ModelPrice;
-  text: string;
-  readonly calls: ToolCall[];
-  readonly logprobs: LogprobEntry[];
   counted: number;
 }
 
@@ -97,6 +126,7 @@ export class RequesterSession {
   private readonly pending = new Map<string, Pending>();
   private lastSigned: Receipt;
   private readonly receiptEvery: number;
+  private readonly embeds: EmbedCalls;
 
   private constructor(
     private readonly session: SecureSession,
@@ -110,16 +140,24 @@ export class RequesterSession {
   ) {
     this.lastSigned = base;
     this.receiptEvery = opts.receiptEvery ?? 16;
+    this.embeds = new EmbedCalls({
+      session,
+      ledger,
+      life,
+      signNow: () => this.signNow(),
+      abandon: (err) => this.abandon(err),
+    });
     // A deadline that runs out (no frame of an answer for `frame` ms) closes the session with a
     // TimeoutError, which each request in flight reads as a StalledError.
     life.bind({ close: (ending) => session.close(endingError(ending)) });
     life.send({ type: "account-open" });
     session.onMessage((m) => this.handle(m));
     session.onClose((reason) => {
+      this.embeds.failAll(lostError(reason, "", 0, 0n, false));
       for (const [id, p] of this.pending) {
         this.pending.delete(id);
         const cost = this.ledger.has(id) ? this.ledger.finish(id, 0).cost : 0n;
-        p.reject(lostError(reason, p.text, p.counted, cost, p.calls.length > 0));
+        p.reject(lostError(reason, p.answer.text, p.counted, cost, p.answer.toolCalls.length > 0));
       }
       life.send({
         type: "ended",
@@ -128,17 +166,33 @@ export class RequesterSession {
     });
   }
 
-  static async open(session: SecureSession, opts: RequesterSessionOptions): Promise<RequesterSession> {
-    const life = opts.life ?? ownLife(opts.deadlines);
+  /**
+   * The base receipt a session opens its account with, signed: it needs only the grant (the payout
+   * address), so the SDK signs it while the channel is still being made, off the path to the first
+   * token. Pass it to `open` as `base`.
+   */
+  static async signBase(opts: BaseOptions): Promise<SignedReceipt> {
     const stream = {
       network: opts.network,
       escrow: opts.escrow,
       payout: opts.payout,
       keyEpoch: opts.keyEpoch,
     };
-    let base: Receipt = (await opts.account.last(stream))?.receipt ?? { ...stream, tokens: 0n, amount: 0n };
-    let reply = await sendBase(session, opts, base, life);
-    if (reply.refusal) throw new ProviderError(knownCode(reply.refusal.code), reply.refusal.message);
+    const base = (await opts.account.last(stream))?.receipt ?? { ...stream, tokens: 0n, amount: 0n };
+    return signReceipt(base, opts.sessionKey);
+  }
+
+  static async open(
+    session: SecureSession,
+    opts: RequesterSessionOptions & { readonly base?: Promise<SignedReceipt> },
+  ): Promise<RequesterSession> {
+    const life = opts.life ?? ownLife(opts.deadlines);
+    const signed = await (opts.base ?? RequesterSession.signBase(opts));
+    if (streamId(signed.receipt) !== streamId(opts))
+      throw new Error("the base receipt is for another stream");
+    let base: Receipt = signed.receipt;
+    let reply = await sendBase(session, signed, life);
+    if (reply.refusal) throw providerError(reply.refusal);
     if (!reply.accepted && reply.receipt) {
       // The provider holds a newer receipt than ours (we lost state). Adopt it only if our own key
       // signed it for this escrow and payout: anything else could inflate what we would owe.
@@ -147,7 +201,7 @@ export class RequesterSession {
         throw new ProviderError("ACCOUNT", "provider holds a receipt we did not sign");
       await opts.account.save(held);
       base = held.receipt;
-      reply = await sendBase(session, opts, base, life);
+      reply = await sendBase(session, signReceipt(base, opts.sessionKey), life);
     }
     if (!reply.accepted) throw new ProviderError("ACCOUNT", "provider refused our base receipt");
     const prices = new Map(reply.prices.map((p) => [p.model, p.price] as const));
@@ -168,33 +222,54 @@ export class RequesterSession {
       return Promise.reject(new ProviderError("PRICE_TOO_LOW", "the provider's price is above your maximum"));
     }
     const id = `r${++nextId}`;
-    return new Promise<RequestResult>((resolve, reject) => {
+    let sent: ChatRequest;
+    try {
+      // Parsed as the provider will parse it, so both hash the same request (answer-statement.ts).
+      sent = parseSessionMessage(
+        JSON.parse(
+          canonicalJson({
+            v: 1,
+            t: "request",
+            id,
+            model: input.model,
+            messages: input.messages,
+            ...chatOptionsOf(input),
+          }),
+        ),
+      ) as ChatRequest;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const answer = new Promise<RequestResult>((resolve, reject) => {
       this.pending.set(id, {
         input,
+        sent,
+        answer: new AnswerBuilder(),
         onDelta,
         resolve,
         reject,
         price,
-        text: "",
-        calls: [],
-        logprobs: [],
         counted: 0,
       });
       this.life.send({ type: "answer-start" });
       this.ledger.start(id, price);
-      const cancel = () => void this.session.send({ v: 1, t: "cancel", id }).catch(() => undefined);
-      signal?.addEventListener("abort", cancel, { once: true });
-      this.session
-        .send({
-          v: 1,
-          t: "request",
-          id,
-          model: input.model,
-          messages: [...input.messages],
-          ...(chatOptionsOf(input) as object),
-        })
-        .catch((err: Error) => this.settle(id, err));
+      this.session.send(sent).catch((err: Error) => this.settle(id, err));
     });
+    const unlink = linkAbort(
+      signal,
+      () => void this.session.send({ v: 1, t: "cancel", id }).catch(() => undefined),
+    );
+    return answer.finally(unlink);
+  }
+
+  /** Embeds each input with the model; what arrives is checked, then signed for per input token. */
+  embed(params: EmbedParams, signal?: AbortSignal): Promise<EmbedOutcome> {
+    const price = this.prices.get(params.model);
+    if (!price)
+      return Promise.reject(new ProviderError("NO_MODEL", `this provider does not serve ${params.model}`));
+    if (!priceFits(price, this.opts.maxPrice))
+      return Promise.reject(new ProviderError("PRICE_TOO_LOW", "the provider's price is above your maximum"));
+    return this.embeds.request(params, price, signal);
   }
 
   get isOpen(): boolean {
@@ -210,13 +285,13 @@ export class RequesterSession {
   }
 
   private handle(m: SessionMessage): void {
+    if (this.embeds.handle(m)) return;
     if ("id" in m && m.id !== undefined && this.pending.has(m.id)) this.life.send({ type: "frame" });
     if (m.t === "tokens") this.onTokens(m);
-    else if (m.t === "done")
-      void this.onDone(m.id, m.finish_reason, m.usage.prompt_tokens, m.usage.completion_tokens);
+    else if (m.t === "done") void this.onDone(m);
     else if (m.t === "credit-wait") this.signNow().catch((err) => this.failAll(err));
     else if (m.t === "error") {
-      const err = new ProviderError(knownCode(m.error.code), m.error.message);
+      const err = providerError(m.error);
       // Without an id the error is about the session (a receipt refused, …): it fails every request.
       if (m.id) this.settle(m.id, err);
       else this.abandon(err);
@@ -237,9 +312,12 @@ export class RequesterSession {
       return;
     }
     p.counted += count;
-    p.text += text;
-    for (const d of m.tool_calls ?? []) mergeToolCall(p.calls, d);
-    if (m.logprobs) p.logprobs.push(...m.logprobs);
+    p.answer.add({
+      text,
+      tokens: count,
+      ...(m.tool_calls && { toolCalls: m.tool_calls }),
+      ...(m.logprobs && { logprobs: m.logprobs }),
+    });
     this.ledger.addCompletion(id, count);
     p.onDelta({
       text,
@@ -252,7 +330,9 @@ export class RequesterSession {
     }
   }
 
-  private async onDone(id: string, finishReason: FinishReason, prompt: number, completion: number) {
+  private async onDone(m: Extract<SessionMessage, { t: "done" }>) {
+    const { id, finish_reason: finishReason } = m;
+    const completion = m.usage.completion_tokens;
     const p = this.pending.get(id);
     if (!p) return;
     if (completion !== p.counted) {
@@ -260,7 +340,22 @@ export class RequesterSession {
         new OverReportError(`provider reported ${completion} completion tokens, ${p.counted} were sent`),
       );
     }
-    const settled = this.ledger.finish(id, billablePromptTokens(prompt, p.input));
+    const settled = this.ledger.finish(id, billablePromptTokens(m.usage.prompt_tokens, p.input));
+    const signed = this.signedAnswer(m, p);
+    // Paid for what was verified either way; a statement that does not hold fails the answer.
+    if (signed === "bad") {
+      await this.signNow().catch(() => undefined);
+      return this.abandon(
+        new ProviderError(
+          "BAD_STATEMENT",
+          "the provider's signed answer statement does not match its answer",
+        ),
+      );
+    }
+    if (!signed && this.opts.requireSignedAnswers) {
+      await this.signNow().catch(() => undefined);
+      return this.abandon(new ProviderError("BAD_STATEMENT", "the provider did not sign its answer"));
+    }
     try {
       await this.signNow();
     } catch (err) {
@@ -268,14 +363,37 @@ export class RequesterSession {
     }
     this.pending.delete(id);
     this.life.send({ type: "answer-end" });
+    if (signed) await this.opts.account.keepAnswer?.(signed);
     p.resolve({
-      text: p.text,
-      toolCalls: p.calls,
-      ...(p.input.logprobs && { logprobs: p.logprobs }),
+      text: p.answer.text,
+      toolCalls: p.answer.toolCalls,
+      ...(p.input.logprobs && { logprobs: p.answer.logprobs }),
       finishReason,
       ...settled,
       price: p.price,
+      ...(signed && { signedAnswer: signed }),
+      sent: requestParams(p.sent),
     });
+  }
+
+  /** The provider's statement, rebuilt from what was sent and seen, with its signature checked. */
+  private signedAnswer(
+    m: Extract<SessionMessage, { t: "done" }>,
+    p: Pending,
+  ): SignedAnswer | "bad" | undefined {
+    if (!m.signature) return undefined;
+    const statement = buildStatement({
+      session: this.session.info.sessionId,
+      request: m.id,
+      provider: this.session.info.peerKey,
+      params: p.sent,
+      content: p.answer,
+      finishReason: m.finish_reason,
+      promptTokens: m.usage.prompt_tokens,
+      completionTokens: m.usage.completion_tokens,
+    });
+    const signed = { statement, signature: m.signature };
+    return verifySignedAnswer(signed) ? signed : "bad";
   }
 
   /** Signs and sends a receipt for everything verified so far, persisting it first. */
@@ -305,28 +423,9 @@ export class RequesterSession {
   }
 
   private failAll(err: Error): void {
+    this.embeds.failAll(err);
     for (const id of [...this.pending.keys()]) this.settle(id, err);
   }
-}
-
-/** Adds a streamed tool-call piece to the calls so far: a new index starts a call, the rest append. */
-function mergeToolCall(calls: ToolCall[], d: ToolCallDelta): void {
-  const call = calls[d.index];
-  if (!call) {
-    calls[d.index] = {
-      id: d.id ?? `call_${d.index}`,
-      type: "function",
-      function: { name: d.function?.name ?? "", arguments: d.function?.arguments ?? "" },
-    };
-    return;
-  }
-  calls[d.index] = {
-    ...call,
-    function: {
-      name: call.function.name + (d.function?.name ?? ""),
-      arguments: call.function.arguments + (d.function?.arguments ?? ""),
-    },
-  };
 }
 
 /** How a session's end reads to a request it cut short: tampering, a stall, or the provider leaving. */
@@ -375,12 +474,17 @@ function ownLife(deadlines?: Partial<Deadlines>): SessionLife {
   return life;
 }
 
+/** A parsed request without its envelope: the parameters a statement's request hash covers. */
+function requestParams(sent: ChatRequest): ChatParams {
+  const { v: _v, t: _t, id: _id, ...params } = sent;
+  return params;
+}
+
 function codeOf(reason: Error): ErrorCode {
   return reason instanceof SilkError ? reason.code : "CHANNEL_CLOSED";
 }
 
-function sendBase(session: SecureSession, opts: RequesterSessionOptions, base: Receipt, life: SessionLife) {
-  const signed = signReceipt(base, opts.sessionKey);
+function sendBase(session: SecureSession, signed: SignedReceipt, life: SessionLife) {
   const timeoutMs = life.deadlines.account;
   return new Promise<Extract<SessionMessage, { t: "account" }>>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -391,7 +495,7 @@ function sendBase(session: SecureSession, opts: RequesterSessionOptions, base: R
       if (m.t === "error" && !m.id) {
         clearTimeout(timer);
         off();
-        reject(new ProviderError(knownCode(m.error.code), m.error.message));
+        reject(providerError(m.error));
       }
       if (m.t !== "account") return;
       clearTimeout(timer);

@@ -9,13 +9,13 @@ import {
   contractAddress,
   Dictionary,
   type Sender,
-  SendMode,
   type Slice,
   TupleBuilder,
 } from "@ton/core";
 import { Buffer } from "buffer";
 import { type SignedReceipt, storeSignedReceipt } from "../../protocol/receipt";
 import { EscrowOp } from "../generated/constants";
+import { sendBody } from "./send-body";
 
 /** What fixes an escrow's address: one per requester wallet, network and close delay. */
 export interface EscrowConfig {
@@ -190,12 +190,7 @@ export class Escrow implements Contract {
     value: bigint,
     queryId?: bigint | number,
   ): Promise<void> {
-    await provider.internal(via, {
-      value,
-      bounce: false,
-      sendMode: SendMode.PAY_GAS_SEPARATELY,
-      body: escrowBodies.deposit(queryId),
-    });
+    await sendBody(provider, via, value, escrowBodies.deposit(queryId), false);
   }
 
   /** Owner only. The attached value is deposited too, so funding and authorising is one message. */
@@ -204,11 +199,7 @@ export class Escrow implements Contract {
     via: Sender,
     opts: { key: Uint8Array; value: bigint; queryId?: bigint | number },
   ): Promise<void> {
-    await provider.internal(via, {
-      value: opts.value,
-      sendMode: SendMode.PAY_GAS_SEPARATELY,
-      body: storeKeyMessage(EscrowOp.AddKey, opts.key, opts.queryId),
-    });
+    await sendBody(provider, via, opts.value, storeKeyMessage(EscrowOp.AddKey, opts.key, opts.queryId));
   }
 
   async sendRevokeKey(
@@ -216,11 +207,7 @@ export class Escrow implements Contract {
     via: Sender,
     opts: { key: Uint8Array; value: bigint; queryId?: bigint | number },
   ): Promise<void> {
-    await provider.internal(via, {
-      value: opts.value,
-      sendMode: SendMode.PAY_GAS_SEPARATELY,
-      body: storeKeyMessage(EscrowOp.RevokeKey, opts.key, opts.queryId),
-    });
+    await sendBody(provider, via, opts.value, storeKeyMessage(EscrowOp.RevokeKey, opts.key, opts.queryId));
   }
 
   async sendClose(
@@ -256,11 +243,12 @@ export class Escrow implements Contract {
     via: Sender,
     opts: { signed: SignedReceipt; value: bigint; queryId?: bigint | number },
   ): Promise<void> {
-    await provider.internal(via, {
-      value: opts.value,
-      sendMode: SendMode.PAY_GAS_SEPARATELY,
-      body: beginCell().store(storeClaim(opts.signed, opts.queryId)).endCell(),
-    });
+    await sendBody(
+      provider,
+      via,
+      opts.value,
+      beginCell().store(storeClaim(opts.signed, opts.queryId)).endCell(),
+    );
   }
 
   /** A claim with no TON of the sender's: gas and fees come out of the payout. */
@@ -275,11 +263,7 @@ export class Escrow implements Contract {
     value: bigint,
     queryId?: bigint | number,
   ): Promise<void> {
-    await provider.internal(via, {
-      value,
-      sendMode: SendMode.PAY_GAS_SEPARATELY,
-      body: beginCell().store(storeHead(op, queryId)).endCell(),
-    });
+    await sendBody(provider, via, value, beginCell().store(storeHead(op, queryId)).endCell());
   }
 
   async getEscrowData(provider: ContractProvider): Promise<EscrowData> {

@@ -9,13 +9,13 @@ import {
   contractAddress,
   Dictionary,
   type Sender,
-  SendMode,
   type Slice,
   TupleBuilder,
 } from "@ton/core";
 import { Buffer } from "buffer";
 import { checkPrice, type ModelPrice } from "../../protocol/pricing";
 import { RegistryOp } from "../generated/constants";
+import { sendBody } from "./send-body";
 
 export interface ModelOffer {
   readonly modelId: string;
@@ -161,7 +161,7 @@ export class Registry implements Contract {
   }
 
   async sendDeploy(provider: ContractProvider, via: Sender, value: bigint): Promise<void> {
-    await provider.internal(via, { value, bounce: false, sendMode: SendMode.PAY_GAS_SEPARATELY });
+    await sendBody(provider, via, value, undefined, false);
   }
 
   /** Creates or replaces the sender's entry. At least MIN_REGISTER_VALUE; the excess comes back. */
@@ -170,11 +170,7 @@ export class Registry implements Contract {
     via: Sender,
     opts: { entry: ProviderEntry; value: bigint; queryId?: bigint | number },
   ): Promise<void> {
-    await provider.internal(via, {
-      value: opts.value,
-      sendMode: SendMode.PAY_GAS_SEPARATELY,
-      body: registryBodies.register(opts.entry, opts.queryId),
-    });
+    await sendBody(provider, via, opts.value, registryBodies.register(opts.entry, opts.queryId));
   }
 
   async getEntryAddress(provider: ContractProvider, owner: Address): Promise<Address> {
@@ -210,11 +206,7 @@ export class ProviderEntryContract implements Contract {
     via: Sender,
     opts: { entry: ProviderEntry; value: bigint; queryId?: bigint | number },
   ): Promise<void> {
-    await provider.internal(via, {
-      value: opts.value,
-      sendMode: SendMode.PAY_GAS_SEPARATELY,
-      body: registryBodies.update(opts.entry, opts.queryId),
-    });
+    await sendBody(provider, via, opts.value, registryBodies.update(opts.entry, opts.queryId));
   }
 
   async sendRemove(
@@ -222,11 +214,7 @@ export class ProviderEntryContract implements Contract {
     via: Sender,
     opts: { value: bigint; queryId?: bigint | number },
   ): Promise<void> {
-    await provider.internal(via, {
-      value: opts.value,
-      sendMode: SendMode.PAY_GAS_SEPARATELY,
-      body: registryBodies.remove(opts.queryId),
-    });
+    await sendBody(provider, via, opts.value, registryBodies.remove(opts.queryId));
   }
 
   async sendAddStake(
@@ -234,11 +222,7 @@ export class ProviderEntryContract implements Contract {
     via: Sender,
     opts: { amount: bigint; value: bigint; queryId?: bigint | number },
   ): Promise<void> {
-    await provider.internal(via, {
-      value: opts.value,
-      sendMode: SendMode.PAY_GAS_SEPARATELY,
-      body: registryBodies.addStake(opts.amount, opts.queryId),
-    });
+    await sendBody(provider, via, opts.value, registryBodies.addStake(opts.amount, opts.queryId));
   }
 
   async sendWithdrawStake(
@@ -246,11 +230,7 @@ export class ProviderEntryContract implements Contract {
     via: Sender,
     opts: { value: bigint; queryId?: bigint | number },
   ): Promise<void> {
-    await provider.internal(via, {
-      value: opts.value,
-      sendMode: SendMode.PAY_GAS_SEPARATELY,
-      body: registryBodies.withdrawStake(opts.queryId),
-    });
+    await sendBody(provider, via, opts.value, registryBodies.withdrawStake(opts.queryId));
   }
 
   /**

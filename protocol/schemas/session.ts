@@ -17,7 +17,8 @@ import {
   ToolCallDelta,
   type ToolChoice,
 } from "./chat";
-import { Count, ErrorBody, Id, ModelId, ModelPriceSchema, Version } from "./common";
+import { Count, ErrorBody, Hex64, Id, ModelId, ModelPriceSchema, Version } from "./common";
+import { EmbeddingMessage, EmbedRequest } from "./embedding";
 
 /**
  * Messages inside an established encrypted session (after the handshake). Requests follow the
@@ -66,6 +67,11 @@ export const DoneMessage = v.object({
   id: Id,
   finish_reason: FinishReason,
   usage: v.object({ prompt_tokens: Count, completion_tokens: Count }),
+  /**
+   * The provider's identity-key signature over its answer statement (answer-statement.ts), which
+   * the requester rebuilds from what it sent and saw.
+   */
+  signature: v.optional(Hex64),
 });
 
 export const CancelMessage = v.object({ v: Version, t: v.literal("cancel"), id: Id });
@@ -120,6 +126,8 @@ export const SessionErrorMessage = v.object({
 
 export const SessionMessage = v.variant("t", [
   ChatRequest,
+  EmbedRequest,
+  EmbeddingMessage,
   TokensMessage,
   DoneMessage,
   CancelMessage,

@@ -1,5 +1,4 @@
 import type { TonClient } from "@ton/ton";
-import { RegistryParams } from "../../contracts/generated/constants";
 import type { KeyPair } from "../../protocol/identity";
 import { formatTon } from "../../protocol/ton-amount";
 import type { ChainConfig } from "../../web/chain-config";
@@ -9,6 +8,7 @@ import type { Wallet, WalletConnector } from "../../web/wallet";
 import type { AccountGate } from "../account-gate";
 import type { EscrowBook } from "../escrow-book";
 import type { ReceiptStore } from "../receipt-store";
+import { REGISTER_VALUE } from "../registry-values";
 import type { Settlement, SettlementStatus } from "../settlement";
 import type { RegisteredEntry } from "./chain-io";
 import { claimOutcome } from "./claim-outcome";
@@ -23,8 +23,7 @@ class ClaimError extends Error {
   override readonly name = "ClaimError";
 }
 
-/** Sent with a registration: the Registry's minimum plus gas; the entry returns the excess. */
-export const REGISTER_VALUE = RegistryParams.MIN_REGISTER_VALUE + 50_000_000n;
+export { REGISTER_VALUE };
 
 /**
  * The provider page's chain: the network the server names, the wallet (the devnet's dev wallet or

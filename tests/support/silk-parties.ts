@@ -1,5 +1,6 @@
 import { type ConnectOptions, connect, type SilkClient } from "../../client/sdk/silk-client";
 import { encodePublicKey, flatPrice, generateKeyPair } from "../../protocol";
+import type { Engine } from "../../provider/engines/engine";
 import { ProviderRuntime, type ProviderRuntimeOptions, type RuntimeEvent } from "../../provider/runtime";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 
@@ -21,11 +22,11 @@ export function labelled(url: string, party: string): string {
   return `${url}?party=${party}`;
 }
 
-export async function relayProvider(
+export async function relayProvider<E extends Engine = ScriptedEngine>(
   url: string,
-  opts: Partial<ProviderRuntimeOptions> & { engine?: ScriptedEngine } = {},
-): Promise<{ runtime: ProviderRuntime; engine: ScriptedEngine; events: RuntimeEvent[]; key: string }> {
-  const engine = opts.engine ?? new ScriptedEngine();
+  opts: Partial<ProviderRuntimeOptions> & { engine?: E } = {},
+): Promise<{ runtime: ProviderRuntime; engine: E; events: RuntimeEvent[]; key: string }> {
+  const engine = opts.engine ?? (new ScriptedEngine() as Engine as E);
   const events: RuntimeEvent[] = [];
   const identity = opts.identity ?? generateKeyPair();
   const runtime = await ProviderRuntime.start({

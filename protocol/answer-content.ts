@@ -1,0 +1,40 @@
+import type { AnswerContent } from "./answer-statement";
+import type { AnswerPiece, LogprobEntry, ToolCall, ToolCallDelta } from "./schemas/chat";
+
+/**
+ * An answer assembled from its streamed pieces, the same way on both sides: the text, the tool
+ * calls (a new index starts a call, later pieces append), and the per-token logprobs. What the
+ * provider signs and what the requester checks the signature against.
+ */
+export class AnswerBuilder implements AnswerContent {
+  text = "";
+  readonly toolCalls: ToolCall[] = [];
+  readonly logprobs: LogprobEntry[] = [];
+  tokens = 0;
+
+  add(piece: AnswerPiece): void {
+    this.text += piece.text;
+    this.tokens += piece.tokens;
+    for (const d of piece.toolCalls ?? []) mergeToolCall(this.toolCalls, d);
+    if (piece.logprobs) this.logprobs.push(...piece.logprobs);
+  }
+}
+
+export function mergeToolCall(calls: ToolCall[], d: ToolCallDelta): void {
+  const call = calls[d.index];
+  if (!call) {
+    calls[d.index] = {
+      id: d.id ?? `call_${d.index}`,
+      type: "function",
+      function: { name: d.function?.name ?? "", arguments: d.function?.arguments ?? "" },
+    };
+    return;
+  }
+  calls[d.index] = {
+    ...call,
+    function: {
+      name: call.function.name + (d.function?.name ?? ""),
+      arguments: call.function.arguments + (d.function?.arguments ?? ""),
+    },
+  };
+}
