@@ -2,6 +2,7 @@ export * from "./accounting";
 export * from "./answer-content";
 export * from "./answer-statement";
 export * from "./audit-check";
+export * from "./audit-report";
 export * from "./audit-stats";
 export * from "./codec";
 export * from "./encoding";

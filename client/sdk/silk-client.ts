@@ -229,8 +229,11 @@ class Client implements SilkClient {
     const abort = new AbortController();
     params.signal?.addEventListener("abort", () => abort.abort(), { once: true });
     this.interrupts.add(abort);
+    const avoid = [...(params.avoid ?? [])];
     const run = (onDelta: (d: AnswerDelta) => void) =>
-      this.runWithFailover(input, needs, onDelta, abort.signal).finally(() => this.interrupts.delete(abort));
+      this.runWithFailover(input, needs, onDelta, abort.signal, avoid).finally(() =>
+        this.interrupts.delete(abort),
+      );
     if (params.stream) return streamChunks(params.model, run, Boolean(params.stream_options?.include_usage));
     return completionFromResult(params.model, await run(() => undefined));
   }
@@ -245,8 +248,8 @@ class Client implements SilkClient {
     needs: readonly Need[],
     onDelta: (d: AnswerDelta) => void,
     signal: AbortSignal,
+    exclude: string[] = [],
   ): Promise<RunResult> {
-    const exclude: string[] = [];
     const full = new Set<string>();
     const deadline = Date.now() + (this.opts.queueTimeoutMs ?? 30_000);
     const pool = this.poolOf(input.model);

@@ -19,6 +19,11 @@ export interface EngineResult {
   readonly completionTokens: number;
 }
 
+export interface ScoreResult {
+  readonly logprobs: readonly number[];
+  readonly promptTokens: number;
+}
+
 export interface LoadProgress {
   /** 0 to 1. */
   readonly progress: number;
@@ -46,6 +51,11 @@ export interface Engine {
    * at a time per model and queue the rest.
    */
   generate(request: EngineRequest, onChunk: ChunkSink, signal?: AbortSignal): Promise<EngineResult>;
+  /**
+   * Teacher forcing, for audits (feature `scoring`): the logprob of each given token after the
+   * request's prompt and the tokens before it. Engines that cannot leave it out.
+   */
+  score?(request: EngineRequest, tokens: readonly string[], signal?: AbortSignal): Promise<ScoreResult>;
   unload(): Promise<void>;
   device(): Promise<DeviceReport>;
   loadedModels(): readonly string[];

@@ -37,6 +37,7 @@ import type { EscrowBook } from "../escrow-book";
 import { CreditWindow } from "./credit";
 import { EscrowLimit } from "./escrow-limit";
 import type { HeldReceipts } from "./held-receipts";
+import { runOnEngine } from "./scoring";
 import { QueueFullError, type Slots } from "./slots";
 
 const CLOSING_MESSAGE = "the escrow started closing: no more is served on it; what was streamed is claimed";
@@ -284,7 +285,8 @@ export class SessionServer {
       let total = 0;
       const answer = new AnswerBuilder();
       let cut: "closing" | "cannot-pay" | undefined;
-      const result = await this.config.engine.generate(
+      const result = await runOnEngine(
+        this.config.engine,
         req,
         async (chunk) => {
           // The wait has a deadline (the life's `credit` timer): past it the session ends, which
