@@ -32,6 +32,11 @@ export interface ConnectPeerOptions {
   readonly directTimeoutMs?: number;
   /** Skip WebRTC (a WebView without working WebRTC, or a test of the relay). */
   readonly forceRelay?: boolean;
+  /**
+   * Nothing is sent to the other side until this resolves (the requester's check of the provider
+   * on chain): the channel is prepared meanwhile. If it rejects, the channel closes with its error.
+   */
+  readonly release?: Promise<unknown>;
 }
 
 export const DEFAULT_DIRECT_TIMEOUT_MS = 5_000;
@@ -39,6 +44,15 @@ const RELAY_SIGNAL = "relay";
 
 export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
   const relay = new RelayLink(o.signaling, o.sessionId);
+  // Held signals go out in order: each waits on the same promise.
+  const release = o.release;
+  const sendSignal = (data: SignalData) => {
+    if (!release) return o.signaling.sendSignal(o.sessionId, data);
+    release.then(
+      () => o.signaling.sendSignal(o.sessionId, data),
+      () => undefined,
+    );
+  };
   const viaRelay = (): PeerChannel => ({
     transport: relay,
     path: "relay",
@@ -51,8 +65,12 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
       ended: (end) => relay.end(sessionEndError(end)),
       moved: (to) => relay.end(new SessionMovedError(to)),
     });
-    o.signaling.sendSignal(o.sessionId, { silk: RELAY_SIGNAL });
-    return Promise.resolve(viaRelay());
+    sendSignal({ silk: RELAY_SIGNAL });
+    if (!release) return Promise.resolve(viaRelay());
+    return release.then(viaRelay, (err: Error) => {
+      relay.end(err);
+      throw err;
+    });
   }
 
   return new Promise((resolve, reject) => {
@@ -67,7 +85,7 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
       settled = true;
       clearTimeout(timer);
       link?.close();
-      if (tell) o.signaling.sendSignal(o.sessionId, { silk: RELAY_SIGNAL });
+      if (tell) sendSignal({ silk: RELAY_SIGNAL });
       resolve(viaRelay());
     };
     // The server ended the session, or (before the provider took it) moved it to another
@@ -100,13 +118,14 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
         initiator: o.role === "requester",
         iceServers: o.iceServers,
         wrtc: o.wrtc,
-        sendSignal: (data) => o.signaling.sendSignal(o.sessionId, data),
+        sendSignal,
       });
     } catch {
       toRelay(true);
       return;
     }
     for (const d of early.splice(0)) link.signal(d);
+    release?.catch((err: Error) => stop(err));
     const rtc = link;
     rtc.waitConnected(o.directTimeoutMs ?? DEFAULT_DIRECT_TIMEOUT_MS).then(
       () => {

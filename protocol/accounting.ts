@@ -57,3 +57,18 @@ export function maxCompletionTokensFor(text: string, toolCalls?: readonly ToolCa
 export function billablePromptTokens(reported: number, r: PromptLike): number {
   return Math.min(reported, maxPromptTokens(r));
 }
+
+/**
+ * Embeddings: each input is tokenized on its own, at most one token per byte plus the model's
+ * markers around it (a BERT-style [CLS] … [SEP], an instruction prefix), one message's allowance.
+ */
+export function maxEmbedTokens(input: readonly string[]): number {
+  let total = 0;
+  for (const text of input) total += utf8(text).length + TEMPLATE_TOKENS_PER_MESSAGE;
+  return total;
+}
+
+/** The prompt count both sides bill for an embedding: the provider's count, never above the bound. */
+export function billableEmbedTokens(reported: number, input: readonly string[]): number {
+  return Math.min(reported, maxEmbedTokens(input));
+}

@@ -17,6 +17,7 @@ export * from "./receipt";
 export * from "./registration";
 export * from "./schemas/chat";
 export * from "./schemas/common";
+export * from "./schemas/embedding";
 export * from "./schemas/page-config";
 export * from "./schemas/session";
 export * from "./schemas/signaling";

@@ -22,3 +22,7 @@ export const MAX_TOOLS = 128;
 export const MAX_TOOL_CALLS = 128;
 export const MAX_TOP_LOGPROBS = 20;
 export const MAX_LOGIT_BIAS_ENTRIES = 1024;
+/** Inputs in one embeddings request (OpenAI's own limit). */
+export const MAX_EMBED_INPUTS = 2048;
+/** Dimensions of one embedding: above any text embedding model's (OpenAI's largest is 3072). */
+export const MAX_EMBED_DIMENSIONS = 8192;

@@ -6,8 +6,13 @@ import { IceServer as IceServerSchema, parseWith } from "../protocol";
 export interface SignalingConfig {
   port: number;
   host: string;
-  /** With it, the directory and socket.io rooms live in Redis and several processes share them. */
+  /**
+   * With it, the directory and socket.io rooms live in Redis and several processes share them.
+   * Several comma-separated URLs mean a Redis Cluster (the nodes the topology is first read from).
+   */
   redisUrl: string | undefined;
+  /** A Redis Cluster even when `redisUrl` names one node. */
+  redisCluster: boolean;
   redisPrefix: string;
   iceServers: IceServer[];
   /** Browser origins allowed to connect; empty allows any. Clients without an Origin header are always allowed. */
@@ -58,6 +63,7 @@ export const DEFAULT_CONFIG: SignalingConfig = {
   port: 8787,
   host: "0.0.0.0",
   redisUrl: undefined,
+  redisCluster: false,
   redisPrefix: "silk:",
   iceServers: [],
   allowedOrigins: [],
@@ -128,6 +134,7 @@ export function loadConfig(
   if (vars.STATIC_DIR) config.staticDir = vars.STATIC_DIR;
   if (vars.LOG_LEVEL) config.logLevel = vars.LOG_LEVEL;
   if (vars.TRUST_PROXY) config.trustProxy = vars.TRUST_PROXY === "true" || vars.TRUST_PROXY === "1";
+  if (vars.REDIS_CLUSTER) config.redisCluster = vars.REDIS_CLUSTER === "true" || vars.REDIS_CLUSTER === "1";
   if (vars.ALLOWED_ORIGINS) config.allowedOrigins = list(vars.ALLOWED_ORIGINS);
   if (vars.TRANSPORTS) {
     const t = list(vars.TRANSPORTS);

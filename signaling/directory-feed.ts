@@ -88,6 +88,8 @@ export class DirectoryFeed {
   private readAt = 0;
   private pending: NodeJS.Timeout | undefined;
   private readonly refresh: NodeJS.Timeout;
+  private closed = false;
+  private updating: Promise<void> | undefined;
 
   constructor(
     private readonly directory: ProviderDirectory,
@@ -108,7 +110,7 @@ export class DirectoryFeed {
 
   /** Something changed on this node: publish soon, coalescing bursts (2,000 registrations, one update). */
   changed(): void {
-    if (this.pending) return;
+    if (this.pending || this.closed) return;
     this.pending = setTimeout(() => {
       this.pending = undefined;
       void this.update();
@@ -116,18 +118,36 @@ export class DirectoryFeed {
     this.pending.unref();
   }
 
-  close(): void {
+  /**
+   * Publishes nothing more, and resolves once an update in flight has settled: the node closes its
+   * Redis clients only after, so no publish ever meets a closed client.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
     clearInterval(this.refresh);
     if (this.pending) clearTimeout(this.pending);
+    await this.updating;
   }
 
-  private async update(): Promise<void> {
+  /** One read at a time, in order (`readAndPublish` never rejects). */
+  private update(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    const run = (this.updating ?? Promise.resolve()).then(() => this.readAndPublish());
+    this.updating = run;
+    void run.then(() => {
+      if (this.updating === run) this.updating = undefined;
+    });
+    return run;
+  }
+
+  private async readAndPublish(): Promise<void> {
     try {
       const before = this.currentText;
       await this.read();
-      if (this.currentText !== before) this.publish(this.current!);
+      if (this.currentText !== before && !this.closed) this.publish(this.current!);
     } catch (err) {
-      this.log.warn({ err: err instanceof Error ? err.message : "unknown" }, "directory refresh failed");
+      if (!this.closed)
+        this.log.warn({ err: err instanceof Error ? err.message : "unknown" }, "directory refresh failed");
     }
   }
 

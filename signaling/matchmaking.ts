@@ -84,26 +84,36 @@ export function rankProviders(
 
   if (best.length > 0)
     return { ok: true, candidates: best.map(({ provider, price }) => ({ provider, price })) };
-  if (serving === 0) {
+  if (serving === 0) return refusal("NO_MODEL", request);
+  if (priced === 0) return refusal("PRICE_TOO_LOW", request, cheapest && costs(cheapest).completion);
+  return refusal("ALL_BUSY", request);
+}
+
+/**
+ * Why nobody fits, in words; `cheapestCompletion` (the cheapest completion cost of the model's
+ * providers, scaled by BPS) names the floor of a PRICE_TOO_LOW. The indexes answer with this too.
+ */
+export function refusal(
+  code: NoMatchCode,
+  request: Pick<PairingRequest, "model" | "exclude">,
+  cheapestCompletion?: bigint,
+): { readonly ok: false; readonly code: NoMatchCode; readonly message: string } {
+  const { model } = request;
+  if (code === "NO_MODEL") {
     const message =
       request.exclude.size > 0
-        ? `no provider other than the excluded ones serves ${request.model}`
-        : `no provider serves ${request.model}`;
-    return { ok: false, code: "NO_MODEL", message };
+        ? `no provider other than the excluded ones serves ${model}`
+        : `no provider serves ${model}`;
+    return { ok: false, code, message };
   }
-  if (priced === 0) {
-    const floor = cheapest ? `; the cheapest asks ${perToken(cheapest)} nanoTON per completion token` : "";
-    return {
-      ok: false,
-      code: "PRICE_TOO_LOW",
-      message: `no provider of ${request.model} accepts that price${floor}`,
-    };
+  if (code === "PRICE_TOO_LOW") {
+    const floor =
+      cheapestCompletion === undefined
+        ? ""
+        : `; the cheapest asks ${perToken(cheapestCompletion)} nanoTON per completion token`;
+    return { ok: false, code, message: `no provider of ${model} accepts that price${floor}` };
   }
-  return {
-    ok: false,
-    code: "ALL_BUSY",
-    message: `every provider of ${request.model} at that price is busy; retry shortly`,
-  };
+  return { ok: false, code, message: `every provider of ${model} at that price is busy; retry shortly` };
 }
 
 /** Negative when `a` should be offered before `b`. */
@@ -139,8 +149,7 @@ function costs(p: ModelPrice): { completion: bigint; prompt: bigint } {
   return c;
 }
 
-function perToken(p: ModelPrice): string {
-  const scaled = costs(p).completion;
+function perToken(scaled: bigint): string {
   const whole = scaled / BPS;
   return scaled % BPS === 0n ? whole.toString() : `${whole}+`;
 }

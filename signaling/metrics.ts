@@ -148,6 +148,12 @@ export function signalingMetrics(read: {
     offers: registry.add(
       new Counter("silk_offers_total", "Offers made by this node, by outcome (accepted, refused, no-answer)"),
     ),
+    redisCommands: registry.add(
+      new Counter(
+        "silk_redis_commands_total",
+        "Redis commands this node's directory sent, by what for (pair: one per pairing; end: one per session end)",
+      ),
+    ),
     moves: registry.add(
       new Counter("silk_session_moves_total", "Requesters moved to another provider after an offer failed"),
     ),

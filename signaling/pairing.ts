@@ -13,8 +13,8 @@ import { sessionRoom } from "./context";
 import type { ProviderState } from "./directory/directory";
 import { SignalingError } from "./errors";
 import { AckThen, errorSummary } from "./event-guard";
-import { type Candidate, rankProviders } from "./matchmaking";
-import { endSession, newSessionId } from "./sessions";
+import type { Candidate } from "./matchmaking";
+import { endSession } from "./sessions";
 
 /**
  * Pairing for one `session:request`: reserve the best fitting provider, offer it the session, and
@@ -29,7 +29,7 @@ import { endSession, newSessionId } from "./sessions";
  */
 export async function pair(ctx: ServerContext, socket: SilkSocket, req: SessionRequest): Promise<AckThen> {
   const started = performance.now();
-  const attempt: Attempt = { exclude: new Set(req.exclude ?? []), offers: 0, unanswered: 0, rounds: 0 };
+  const attempt: Attempt = { exclude: new Set(req.exclude ?? []), offers: 0, unanswered: 0 };
   if (req.policy || req.needs?.length) {
     // Providers that cannot take it (policy, missing features) are skipped like excluded ones.
     const providers = await ctx.directory.providersFor(req.model);
@@ -75,7 +75,6 @@ interface Attempt {
   readonly exclude: Set<string>;
   offers: number;
   unanswered: number;
-  rounds: number;
 }
 
 type Outcome = "accepted" | "refused" | "no-answer";
@@ -88,9 +87,10 @@ interface Placed {
 }
 
 /**
- * Reserves the best fitting provider not yet tried and opens the session (the offer is sent by
- * `follow`, after the requester has been told). When nobody fits, the error says why; after offers that failed, "nobody else" is reported as why
- * those failed.
+ * Reserves the best fitting provider not yet tried and opens the session, in one directory step
+ * (the offer is sent by `follow`, after the requester has been told). When nobody fits, the
+ * directory's index says why; after offers that failed, "nobody else" is reported as why those
+ * failed.
  */
 async function place(
   ctx: ServerContext,
@@ -99,25 +99,23 @@ async function place(
   a: Attempt,
 ): Promise<Placed | SignalingError> {
   const { failureWindowMs, maxOfferAttempts } = ctx.config;
-  // Each round either makes an offer or loses reservation races; bound both.
-  while (a.offers < maxOfferAttempts && a.rounds++ < maxOfferAttempts * 4) {
-    const now = Date.now();
-    const pick = { model: req.model, maxPrice: req.maxPrice, exclude: a.exclude, now, failureWindowMs };
-    const chosen = await ctx.directory.reserveBest(pick);
-    if (chosen) {
-      a.offers++;
-      return open(ctx, socket, req, chosen);
-    }
-    // Nobody fits: only now look at every provider, to say why.
-    const ranking = rankProviders(await ctx.directory.providersFor(req.model), pick, {
-      now,
+  if (a.offers < maxOfferAttempts) {
+    const pick = {
+      model: req.model,
+      maxPrice: req.maxPrice,
+      exclude: a.exclude,
+      now: Date.now(),
       failureWindowMs,
-      limit: 1,
+    };
+    const result = await ctx.directory.reserveBest(pick, {
+      requesterSocketId: socket.id,
+      requesterNode: ctx.nodeId,
     });
-    if (ranking.ok) continue; // capacity freed meanwhile
-    if (a.offers === 0 || ranking.code === "ALL_BUSY")
-      return new SignalingError(ranking.code, ranking.message);
-    break;
+    if (result.ok) {
+      a.offers++;
+      return open(ctx, socket, req, result.sessionId, result);
+    }
+    if (a.offers === 0 || result.code === "ALL_BUSY") return new SignalingError(result.code, result.message);
   }
   if (a.unanswered > 0)
     return new SignalingError("NO_ANSWER", `${a.unanswered} provider(s) did not answer in time; retry`);
@@ -225,32 +223,20 @@ function granted(ctx: ServerContext, placed: Placed) {
 }
 
 /**
- * Opens a session with a reserved provider. The session (record and room, both parties in it)
- * exists before anyone hears of it, so a disconnect at any moment frees the capacity exactly
- * once, and the requester's signals reach the provider right behind the offer.
+ * Joins the parties of a session the directory opened with a reserved provider. The session
+ * (record and room, both parties in it) exists before anyone hears of it, so a disconnect at any
+ * moment frees the capacity exactly once, and the requester's signals reach the provider right
+ * behind the offer.
  */
-function open(ctx: ServerContext, socket: SilkSocket, req: SessionRequest, chosen: Candidate): Placed {
-  const sessionId = newSessionId();
+function open(
+  ctx: ServerContext,
+  socket: SilkSocket,
+  req: SessionRequest,
+  sessionId: string,
+  chosen: Candidate,
+): Placed {
   const room = sessionRoom(sessionId);
   const provider = chosen.provider;
-  // Not awaited: a Redis round trip the requester need not wait for (see `openSession`). Should
-  // it fail, the session is ended and the reserved place given back.
-  void ctx.directory
-    .openSession({
-      sessionId,
-      identityKey: provider.identityKey,
-      providerSocketId: provider.socketId,
-      requesterSocketId: socket.id,
-      model: req.model,
-      createdAt: Date.now(),
-      requesterNode: ctx.nodeId,
-      ...(provider.node && { providerNode: provider.node }),
-    })
-    .catch(async (err: unknown) => {
-      ctx.log.error({ err: errorSummary(err), session: sessionId }, "session record failed");
-      await ctx.directory.release(provider.identityKey, provider.socketId).catch(() => undefined);
-      await endSession(ctx, sessionId, "ended").catch(() => undefined);
-    });
   socket.join(room);
   // A provider on this node joins and is asked directly; one elsewhere through the adapter
   // (broadcast with ack), its join published on the same Redis channel first, so it lands first.

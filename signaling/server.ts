@@ -1,8 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type Server as HttpServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createAdapter } from "@socket.io/redis-adapter";
-import { createClient } from "redis";
 import { Server } from "socket.io";
 import { DirectorySubscribe, type PageConfig, PROTOCOL_VERSION } from "../protocol";
 import { DEFAULT_CONFIG, type SignalingConfig } from "./config";
@@ -18,6 +16,7 @@ import { signalingMetrics } from "./metrics";
 import { livenessTick, NodeLiveness } from "./node-liveness";
 import { dropProvider, providerEvents, sweepSilentProviders } from "./provider-events";
 import { KeyedBuckets, TokenBucket } from "./rate-limit";
+import { connectRedis, type RedisConnection } from "./redis-clients";
 import { endSocketSessions, sessionEvents } from "./session-events";
 
 export interface SignalingOptions extends Partial<SignalingConfig> {
@@ -87,8 +86,12 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     },
   });
 
-  let redis: { close(): Promise<unknown>; destroy(): void }[] = [];
+  let redis: RedisConnection | undefined;
   let liveness: NodeLiveness | undefined;
+  /** The liveness tick in progress, awaited before Redis closes. */
+  let beating: Promise<void> | undefined;
+  /** Disconnect cleanups in progress (they use Redis), awaited before it closes. */
+  const cleanups = new Set<Promise<unknown>>();
   let directory: ProviderDirectory = new MemoryDirectory();
   const metricsRead = {
     providers: () => ctx.localProviders.size,
@@ -118,38 +121,33 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
   };
 
   httpServer.on("request", httpHandler(ctx, { pageConfig, mounts: mounts ?? [] }));
-  io.on("connection", (socket) => onConnection(ctx, socket));
+  io.on("connection", (socket) => onConnection(ctx, socket, cleanups));
 
   const timers: NodeJS.Timeout[] = [];
   let port = 0;
 
   async function start() {
     if (config.redisUrl) {
-      const pub = createClient({ url: config.redisUrl });
-      const sub = pub.duplicate();
-      const data = pub.duplicate();
-      redis = [pub, sub, data];
-      for (const c of [pub, sub, data])
-        c.on("error", (err: unknown) => log.warn({ err: errorSummary(err) }, "redis error"));
-      await Promise.all([pub.connect(), sub.connect(), data.connect()]);
-      io.adapter(createAdapter(pub, sub, { key: `${config.redisPrefix}io` }));
-      directory = new RedisDirectory(data, {
+      const connection = await connectRedis(config, log);
+      redis = connection;
+      io.adapter(connection.adapter);
+      directory = new RedisDirectory(connection.data, {
         prefix: config.redisPrefix,
         entryTtlMs: config.heartbeatTimeoutMs,
+        shardByModel: connection.cluster,
+        onCommand: (op) => ctx.metrics.redisCommands.inc({ op }),
       });
-      const alive = new NodeLiveness(data, config.redisPrefix, nodeId, config.nodeTtlMs);
+      const alive = new NodeLiveness(connection.data, config.redisPrefix, nodeId, config.nodeTtlMs);
       liveness = alive;
       await alive.beat();
-      let beating = false;
       timers.push(
         setInterval(
           () => {
             if (beating || ctx.closing) return;
-            beating = true;
-            livenessTick(ctx, alive)
+            beating = livenessTick(ctx, alive)
               .catch((err) => log.warn({ err: errorSummary(err) }, "liveness tick failed"))
               .finally(() => {
-                beating = false;
+                beating = undefined;
               });
           },
           Math.max(50, config.nodeTtlMs / 5),
@@ -180,7 +178,12 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     });
     port = (httpServer.address() as AddressInfo).port;
     log.info(
-      { port, host: config.host, redis: Boolean(config.redisUrl), transports: config.transports },
+      {
+        port,
+        host: config.host,
+        redis: redis ? (redis.cluster ? "cluster" : "one") : false,
+        transports: config.transports,
+      },
       "listening",
     );
     return { port, url: `http://${config.host === "0.0.0.0" ? "127.0.0.1" : config.host}:${port}` };
@@ -192,10 +195,15 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     return closed;
   }
 
+  /**
+   * Every step that uses Redis finishes before its clients close (they close last): the feed
+   * publishes nothing more, the clients' sessions and entries are given back, the liveness tick in
+   * flight and the disconnect cleanups the closing transports start are awaited.
+   */
   async function shutdown() {
     ctx.closing = true;
     for (const t of timers) clearInterval(t);
-    ctx.feed.close();
+    await ctx.feed.close();
     io.local.emit("server:shutdown", { v: PROTOCOL_VERSION, reason: "shutdown", reconnect: true });
     const sockets = [...io.of("/").sockets.values()];
     await Promise.all(
@@ -209,6 +217,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       }),
     );
     await flushed(sockets, config.shutdownGraceMs);
+    await beating;
     await liveness
       ?.leave(config.reconnectWindowMs)
       .catch((err) => log.warn({ err: errorSummary(err) }, "leaving the node list failed"));
@@ -216,8 +225,9 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     // to this address once it is back or to another node behind the same name.
     httpServer.closeAllConnections();
     await io.close().catch(() => undefined);
+    await settled(cleanups, config.shutdownGraceMs);
     await directory.close();
-    await Promise.all(redis.map((c) => c.close().catch(() => c.destroy())));
+    await redis?.close();
     log.info("closed");
   }
 
@@ -234,7 +244,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
   };
 }
 
-function onConnection(ctx: ServerContext, socket: SilkSocket): void {
+function onConnection(ctx: ServerContext, socket: SilkSocket, cleanups: Set<Promise<unknown>>): void {
   const { config } = ctx;
   const now = Date.now();
   socket.data = {
@@ -255,9 +265,12 @@ function onConnection(ctx: ServerContext, socket: SilkSocket): void {
     // While the node shuts down, its clients leave to move elsewhere: their peers hear "shutdown"
     // (a direct session goes on without us), not that the other party left.
     const reason = ctx.closing ? "shutdown" : "peer-disconnected";
-    void Promise.all([endSocketSessions(ctx, socket, reason), dropProvider(ctx, socket)]).catch((err) =>
-      ctx.log.warn({ err: errorSummary(err), socket: socket.id }, "disconnect cleanup failed"),
-    );
+    const cleanup = Promise.all([endSocketSessions(ctx, socket, reason), dropProvider(ctx, socket)])
+      .catch((err) =>
+        ctx.log.warn({ err: errorSummary(err), socket: socket.id }, "disconnect cleanup failed"),
+      )
+      .finally(() => cleanups.delete(cleanup));
+    cleanups.add(cleanup);
   });
   ctx.log.debug({ socket: socket.id }, "connected");
 }
@@ -273,6 +286,16 @@ async function flushed(sockets: SilkSocket[], maxMs: number): Promise<void> {
     sockets.some((s) => ((s.conn as unknown as { writeBuffer?: unknown[] }).writeBuffer?.length ?? 0) > 0);
   do await new Promise((r) => setTimeout(r, 10));
   while (pending() && Date.now() < deadline);
+}
+
+/** Waits (at most `maxMs`) for the promises in `pending`, which never reject. */
+async function settled(pending: Set<Promise<unknown>>, maxMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise((r) => {
+    timer = setTimeout(r, maxMs);
+  });
+  await Promise.race([Promise.all(pending), deadline]);
+  clearTimeout(timer);
 }
 
 function clientIp(req: IncomingMessage, trustProxy: boolean): string {

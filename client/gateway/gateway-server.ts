@@ -5,12 +5,13 @@ import { MAX_SESSION_MESSAGE_BYTES } from "../../protocol";
 import type { SilkClient } from "../sdk/silk-client";
 import { type GatewayLogger, logExchange, silentLogger } from "./access-log";
 import { parseChatBody } from "./chat-body";
+import { parseEmbedBody } from "./embed-body";
 import { HttpError, invalidRequest, toHttpError } from "./http-errors";
 import { readBody } from "./read-body";
 
 /**
  * A local OpenAI-compatible HTTP server backed by the SDK, so any OpenAI client library can use
- * the network: POST /v1/chat/completions (SSE streaming and not), GET /v1/models and
+ * the network: POST /v1/chat/completions (SSE streaming and not), POST /v1/embeddings, GET /v1/models and
  * /v1/models/{id}, errors in OpenAI's shape with OpenAI's statuses, an `x-request-id` on every
  * response. It listens on loopback by default: whoever can reach it spends your escrow.
  *
@@ -81,19 +82,19 @@ async function handle(o: GatewayOptions, req: IncomingMessage, res: ServerRespon
   if (req.method === "GET" && path === "/v1/models") return sendJson(res, 200, await o.client.models.list());
   if (req.method === "GET" && path.startsWith("/v1/models/")) return model(o, path, res);
   if (req.method === "POST" && path === "/v1/chat/completions") return completions(o, req, res);
+  if (req.method === "POST" && path === "/v1/embeddings") return embeddings(o, req, res);
   if (NOT_SERVED.has(path))
     throw new HttpError(
       404,
       "invalid_request_error",
       "unsupported_endpoint",
-      `${path} is not served by Silk's providers yet; use /v1/chat/completions`,
+      `${path} is not served by Silk's providers yet; use /v1/chat/completions or /v1/embeddings`,
     );
   throw new HttpError(404, "invalid_request_error", "not_found", `no route for ${req.method} ${path}`);
 }
 
 /** OpenAI endpoints a program may try, answered with a reason rather than "no route". */
 const NOT_SERVED: ReadonlySet<string> = new Set([
-  "/v1/embeddings",
   "/v1/completions",
   "/v1/responses",
   "/v1/images/generations",
@@ -115,20 +116,32 @@ async function model(o: GatewayOptions, path: string, res: ServerResponse): Prom
   sendJson(res, 200, found);
 }
 
-async function completions(o: GatewayOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function jsonBody(req: IncomingMessage): Promise<unknown> {
   const raw = await readBody(req, MAX_SESSION_MESSAGE_BYTES);
-  let json: unknown;
   try {
-    json = JSON.parse(raw);
+    return JSON.parse(raw);
   } catch {
     throw invalidRequest("invalid_json", "the body is not valid JSON");
   }
-  const { params, stream } = parseChatBody(json);
+}
+
+/** Aborted when the caller goes away before the answer is written. */
+function callerGone(res: ServerResponse): AbortSignal {
   const abort = new AbortController();
   res.on("close", () => {
     if (!res.writableFinished) abort.abort();
   });
-  const signal = abort.signal;
+  return abort.signal;
+}
+
+async function embeddings(o: GatewayOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const params = parseEmbedBody(await jsonBody(req));
+  sendJson(res, 200, await o.client.embeddings.create({ ...params, signal: callerGone(res) }));
+}
+
+async function completions(o: GatewayOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { params, stream } = parseChatBody(await jsonBody(req));
+  const signal = callerGone(res);
   if (!stream) return sendJson(res, 200, await o.client.chat.completions.create({ ...params, signal }));
 
   // Resolves at the answer's first event: a refusal before it is still a status of its own.

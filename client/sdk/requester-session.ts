@@ -17,7 +17,6 @@ import {
   encodeSignedReceipt,
   equalBytes,
   type KeyPair,
-  knownCode,
   Ledger,
   type LogprobEntry,
   type MaxPrice,
@@ -39,7 +38,17 @@ import {
   verifyReceiptSignature,
   verifySignedAnswer,
 } from "../../protocol";
-import { OverReportError, ProviderError, ProviderLostError, StalledError, TamperedError } from "./errors";
+import type { EmbedParams } from "../../protocol/schemas/embedding";
+import { linkAbort } from "./abort-link";
+import { EmbedCalls, type EmbedOutcome } from "./embed-call";
+import {
+  OverReportError,
+  ProviderError,
+  ProviderLostError,
+  providerError,
+  StalledError,
+  TamperedError,
+} from "./errors";
 import type { PaymentAccount } from "./payment-account";
 
 export interface RequesterSessionOptions {
@@ -61,6 +70,12 @@ export interface RequesterSessionOptions {
   /** Refuse an answer that comes without the provider's signed statement (auditors do). */
   readonly requireSignedAnswers?: boolean;
 }
+
+/** What the base receipt is made of: the stream, the key that signs it, and the last receipt kept. */
+export type BaseOptions = Pick<
+  RequesterSessionOptions,
+  "network" | "escrow" | "payout" | "keyEpoch" | "sessionKey" | "account"
+>;
 
 export type RequestInput = ChatParams;
 
@@ -111,6 +126,7 @@ export class RequesterSession {
   private readonly pending = new Map<string, Pending>();
   private lastSigned: Receipt;
   private readonly receiptEvery: number;
+  private readonly embeds: EmbedCalls;
 
   private constructor(
     private readonly session: SecureSession,
@@ -124,12 +140,20 @@ export class RequesterSession {
   ) {
     this.lastSigned = base;
     this.receiptEvery = opts.receiptEvery ?? 16;
+    this.embeds = new EmbedCalls({
+      session,
+      ledger,
+      life,
+      signNow: () => this.signNow(),
+      abandon: (err) => this.abandon(err),
+    });
     // A deadline that runs out (no frame of an answer for `frame` ms) closes the session with a
     // TimeoutError, which each request in flight reads as a StalledError.
     life.bind({ close: (ending) => session.close(endingError(ending)) });
     life.send({ type: "account-open" });
     session.onMessage((m) => this.handle(m));
     session.onClose((reason) => {
+      this.embeds.failAll(lostError(reason, "", 0, 0n, false));
       for (const [id, p] of this.pending) {
         this.pending.delete(id);
         const cost = this.ledger.has(id) ? this.ledger.finish(id, 0).cost : 0n;
@@ -142,17 +166,33 @@ export class RequesterSession {
     });
   }
 
-  static async open(session: SecureSession, opts: RequesterSessionOptions): Promise<RequesterSession> {
-    const life = opts.life ?? ownLife(opts.deadlines);
+  /**
+   * The base receipt a session opens its account with, signed: it needs only the grant (the payout
+   * address), so the SDK signs it while the channel is still being made, off the path to the first
+   * token. Pass it to `open` as `base`.
+   */
+  static async signBase(opts: BaseOptions): Promise<SignedReceipt> {
     const stream = {
       network: opts.network,
       escrow: opts.escrow,
       payout: opts.payout,
       keyEpoch: opts.keyEpoch,
     };
-    let base: Receipt = (await opts.account.last(stream))?.receipt ?? { ...stream, tokens: 0n, amount: 0n };
-    let reply = await sendBase(session, opts, base, life);
-    if (reply.refusal) throw new ProviderError(knownCode(reply.refusal.code), reply.refusal.message);
+    const base = (await opts.account.last(stream))?.receipt ?? { ...stream, tokens: 0n, amount: 0n };
+    return signReceipt(base, opts.sessionKey);
+  }
+
+  static async open(
+    session: SecureSession,
+    opts: RequesterSessionOptions & { readonly base?: Promise<SignedReceipt> },
+  ): Promise<RequesterSession> {
+    const life = opts.life ?? ownLife(opts.deadlines);
+    const signed = await (opts.base ?? RequesterSession.signBase(opts));
+    if (streamId(signed.receipt) !== streamId(opts))
+      throw new Error("the base receipt is for another stream");
+    let base: Receipt = signed.receipt;
+    let reply = await sendBase(session, signed, life);
+    if (reply.refusal) throw providerError(reply.refusal);
     if (!reply.accepted && reply.receipt) {
       // The provider holds a newer receipt than ours (we lost state). Adopt it only if our own key
       // signed it for this escrow and payout: anything else could inflate what we would owe.
@@ -161,7 +201,7 @@ export class RequesterSession {
         throw new ProviderError("ACCOUNT", "provider holds a receipt we did not sign");
       await opts.account.save(held);
       base = held.receipt;
-      reply = await sendBase(session, opts, base, life);
+      reply = await sendBase(session, signReceipt(base, opts.sessionKey), life);
     }
     if (!reply.accepted) throw new ProviderError("ACCOUNT", "provider refused our base receipt");
     const prices = new Map(reply.prices.map((p) => [p.model, p.price] as const));
@@ -200,7 +240,7 @@ export class RequesterSession {
     } catch (err) {
       return Promise.reject(err);
     }
-    return new Promise<RequestResult>((resolve, reject) => {
+    const answer = new Promise<RequestResult>((resolve, reject) => {
       this.pending.set(id, {
         input,
         sent,
@@ -213,10 +253,23 @@ export class RequesterSession {
       });
       this.life.send({ type: "answer-start" });
       this.ledger.start(id, price);
-      const cancel = () => void this.session.send({ v: 1, t: "cancel", id }).catch(() => undefined);
-      signal?.addEventListener("abort", cancel, { once: true });
       this.session.send(sent).catch((err: Error) => this.settle(id, err));
     });
+    const unlink = linkAbort(
+      signal,
+      () => void this.session.send({ v: 1, t: "cancel", id }).catch(() => undefined),
+    );
+    return answer.finally(unlink);
+  }
+
+  /** Embeds each input with the model; what arrives is checked, then signed for per input token. */
+  embed(params: EmbedParams, signal?: AbortSignal): Promise<EmbedOutcome> {
+    const price = this.prices.get(params.model);
+    if (!price)
+      return Promise.reject(new ProviderError("NO_MODEL", `this provider does not serve ${params.model}`));
+    if (!priceFits(price, this.opts.maxPrice))
+      return Promise.reject(new ProviderError("PRICE_TOO_LOW", "the provider's price is above your maximum"));
+    return this.embeds.request(params, price, signal);
   }
 
   get isOpen(): boolean {
@@ -232,12 +285,13 @@ export class RequesterSession {
   }
 
   private handle(m: SessionMessage): void {
+    if (this.embeds.handle(m)) return;
     if ("id" in m && m.id !== undefined && this.pending.has(m.id)) this.life.send({ type: "frame" });
     if (m.t === "tokens") this.onTokens(m);
     else if (m.t === "done") void this.onDone(m);
     else if (m.t === "credit-wait") this.signNow().catch((err) => this.failAll(err));
     else if (m.t === "error") {
-      const err = new ProviderError(knownCode(m.error.code), m.error.message);
+      const err = providerError(m.error);
       // Without an id the error is about the session (a receipt refused, …): it fails every request.
       if (m.id) this.settle(m.id, err);
       else this.abandon(err);
@@ -369,6 +423,7 @@ export class RequesterSession {
   }
 
   private failAll(err: Error): void {
+    this.embeds.failAll(err);
     for (const id of [...this.pending.keys()]) this.settle(id, err);
   }
 }
@@ -429,8 +484,7 @@ function codeOf(reason: Error): ErrorCode {
   return reason instanceof SilkError ? reason.code : "CHANNEL_CLOSED";
 }
 
-function sendBase(session: SecureSession, opts: RequesterSessionOptions, base: Receipt, life: SessionLife) {
-  const signed = signReceipt(base, opts.sessionKey);
+function sendBase(session: SecureSession, signed: SignedReceipt, life: SessionLife) {
   const timeoutMs = life.deadlines.account;
   return new Promise<Extract<SessionMessage, { t: "account" }>>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -441,7 +495,7 @@ function sendBase(session: SecureSession, opts: RequesterSessionOptions, base: R
       if (m.t === "error" && !m.id) {
         clearTimeout(timer);
         off();
-        reject(new ProviderError(knownCode(m.error.code), m.error.message));
+        reject(providerError(m.error));
       }
       if (m.t !== "account") return;
       clearTimeout(timer);

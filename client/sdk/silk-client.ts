@@ -35,8 +35,16 @@ import {
   type TrustPolicy,
   UntrustedProviderError,
 } from "../../protocol";
+import { linkAbort } from "./abort-link";
 import { toChatParams } from "./chat-input";
 import { completionFromResult, type RunResult, streamChunks } from "./completion-stream";
+import {
+  type CreateEmbeddingResponse,
+  EMBED_NEEDS,
+  type EmbeddingCreateParams,
+  runEmbeddings,
+  toEmbedParams,
+} from "./embeddings";
 import {
   HandshakeFailedError,
   NoProviderError,
@@ -125,6 +133,8 @@ export interface SilkClient {
     };
   };
   readonly models: { list(): Promise<{ object: "list"; data: ModelEntry[] }> };
+  /** OpenAI's embeddings, from providers that declare `embeddings` for the model, billed per input token. */
+  readonly embeddings: { create(params: EmbeddingCreateParams): Promise<CreateEmbeddingResponse> };
   /** Like WebLLM's engine.interruptGenerate(): stops every answer in progress. */
   interruptGenerate(): void;
   close(): void;
@@ -189,6 +199,7 @@ class Client implements SilkClient {
   private readonly directory: ModelDirectory;
   readonly chat: SilkClient["chat"];
   readonly models: SilkClient["models"];
+  readonly embeddings: SilkClient["embeddings"];
 
   constructor(
     private readonly signaling: SignalingClient,
@@ -208,6 +219,7 @@ class Client implements SilkClient {
     this.directory = new ModelDirectory(signaling);
     this.directory.start();
     this.models = { list: () => this.directory.list() };
+    this.embeddings = { create: (p) => this.embed(p) };
   }
 
   interruptGenerate(): void {
@@ -227,15 +239,61 @@ class Client implements SilkClient {
     const input = toChatParams(params);
     const needs = needsOf(input);
     const abort = new AbortController();
-    params.signal?.addEventListener("abort", () => abort.abort(), { once: true });
+    const unlink = linkAbort(params.signal, () => abort.abort());
     this.interrupts.add(abort);
     const avoid = [...(params.avoid ?? [])];
     const run = (onDelta: (d: AnswerDelta) => void) =>
-      this.runWithFailover(input, needs, onDelta, abort.signal, avoid).finally(() =>
-        this.interrupts.delete(abort),
-      );
+      this.runWithFailover(input, needs, onDelta, abort.signal, avoid).finally(() => {
+        unlink();
+        this.interrupts.delete(abort);
+      });
     if (params.stream) return streamChunks(params.model, run, Boolean(params.stream_options?.include_usage));
     return completionFromResult(params.model, await run(() => undefined));
+  }
+
+  private async embed(p: EmbeddingCreateParams): Promise<CreateEmbeddingResponse> {
+    const params = toEmbedParams(p);
+    const abort = new AbortController();
+    const unlink = linkAbort(p.signal, () => abort.abort());
+    this.interrupts.add(abort);
+    const pool = this.poolOf(params.model);
+    const deadline = Date.now() + (this.opts.queueTimeoutMs ?? 30_000);
+    const room = (full: Set<string>) => ({ full, deadline, signal: abort.signal });
+    try {
+      return await runEmbeddings(
+        params,
+        p.encoding_format ?? "float",
+        {
+          session: async (exclude, full) => {
+            const { provider, session } = await this.sessionFor(
+              params.model,
+              exclude,
+              EMBED_NEEDS,
+              room(full),
+            );
+            const embed: typeof session.embed = async (x, signal) => {
+              const load = pool.sessions.begin(provider);
+              try {
+                return await this.tracked(session, () => session.embed(x, signal));
+              } catch (err) {
+                if (err instanceof ProviderError && err.code === "QUEUE_FULL")
+                  pool.sessions.full(provider, load.inflight);
+                throw err;
+              } finally {
+                load.end();
+              }
+            };
+            return { provider, embed };
+          },
+          lost: (provider) => pool.sessions.remove(provider),
+          maxFailovers: this.opts.maxFailovers ?? 2,
+        },
+        abort.signal,
+      );
+    } finally {
+      unlink();
+      this.interrupts.delete(abort);
+    }
   }
 
   /**
@@ -457,6 +515,17 @@ class Client implements SilkClient {
     return undefined;
   }
 
+  /** The stream a session's receipts are on, but for the provider's payout address. */
+  private stream() {
+    return {
+      sessionKey: this.opts.sessionKey,
+      keyEpoch: this.opts.keyEpoch ?? 0,
+      network: this.opts.network ?? NETWORK_ID.devnet,
+      escrow: Address.parse(this.opts.escrow),
+      account: this.account,
+    };
+  }
+
   /** Opens one at a time across models, so two models served by one provider share its session. */
   private openFresh(
     model: string,
@@ -496,19 +565,33 @@ class Client implements SilkClient {
         throw err;
       }
       moved = undefined;
-      // Before anything goes to the provider, not even a signal: the Registry and our policy decide.
+      // Before anything goes to the provider, not even a signal, the Registry and our policy
+      // decide; meanwhile the channel is prepared here (its offer and candidates held back).
+      const trusted = this.opts.trust
+        ? checkProvider(grant.provider, this.opts.trust.registry, this.policy)
+        : undefined;
+      trusted?.catch(() => undefined);
+      const channel = connectPeer({
+        signaling: this.signaling,
+        sessionId: grant.sessionId,
+        role: "requester",
+        iceServers: grant.iceServers as RTCIceServer[],
+        wrtc: this.opts.wrtc,
+        forceRelay: this.opts.forceRelay,
+        directTimeoutMs: this.opts.directTimeoutMs,
+        ...(trusted && { release: trusted }),
+      });
+      channel.catch(() => undefined);
       let standing: ProviderStanding | undefined;
-      if (this.opts.trust) {
-        try {
-          standing = await checkProvider(grant.provider, this.opts.trust.registry, this.policy);
-        } catch (err) {
-          if (!(err instanceof UntrustedProviderError)) throw err;
-          this.signaling.endSession(grant.sessionId, `provider refused: ${err.code}`);
-          exclude.push(grant.provider.identityKey);
-          refused = err;
-          attempt++;
-          continue;
-        }
+      try {
+        standing = await trusted;
+      } catch (err) {
+        if (!(err instanceof UntrustedProviderError)) throw err;
+        this.signaling.endSession(grant.sessionId, `provider refused: ${err.code}`);
+        exclude.push(grant.provider.identityKey);
+        refused = err;
+        attempt++;
+        continue;
       }
       // One session per payout address: two would sign rival cumulative receipts on one stream.
       const payoutKey = Address.parse(grant.provider.payout).toRawString();
@@ -518,6 +601,10 @@ class Client implements SilkClient {
         existing.prices.has(model) &&
         !missingNeed(needs, existing.support.get(model))
       ) {
+        void channel.then(
+          (p) => p.transport.close(),
+          () => undefined,
+        );
         this.signaling.endSession(grant.sessionId, "already connected to this provider");
         return existing;
       }
@@ -528,18 +615,13 @@ class Client implements SilkClient {
         life.send({ type: "granted" });
         let transport: FrameTransport | undefined;
         life.bind({ close: (ending) => transport?.close(endingError(ending)) });
-        const peer = await life.race(
-          connectPeer({
-            signaling: this.signaling,
-            sessionId: grant.sessionId,
-            role: "requester",
-            iceServers: grant.iceServers as RTCIceServer[],
-            wrtc: this.opts.wrtc,
-            forceRelay: this.opts.forceRelay,
-            directTimeoutMs: this.opts.directTimeoutMs,
-          }),
-          (late) => late.transport.close(),
-        );
+        // Signed while ICE runs (the channel is made off this thread), not after the handshake.
+        const base = RequesterSession.signBase({
+          ...this.stream(),
+          payout: Address.parse(grant.provider.payout),
+        });
+        base.catch(() => undefined);
+        const peer = await life.race(channel, (late) => late.transport.close());
         transport = peer.transport;
         life.send({ type: "connected" });
         const secure = await life.race(
@@ -557,14 +639,11 @@ class Client implements SilkClient {
         life.bind({ close: (ending) => secure.close(endingError(ending)) });
         secure.onClose(() => this.signaling.endSession(grant.sessionId, "closed"));
         const session = await RequesterSession.open(secure, {
-          sessionKey: this.opts.sessionKey,
-          keyEpoch: this.opts.keyEpoch ?? 0,
-          network: this.opts.network ?? NETWORK_ID.devnet,
-          escrow: Address.parse(this.opts.escrow),
+          ...this.stream(),
           payout: Address.parse(grant.provider.payout),
           maxPrice: this.opts.maxPrice,
-          account: this.account,
           life,
+          base,
           ...(this.opts.receiptEvery !== undefined && { receiptEvery: this.opts.receiptEvery }),
           ...(this.opts.requireSignedAnswers && { requireSignedAnswers: true }),
         });

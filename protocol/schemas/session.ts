@@ -18,6 +18,7 @@ import {
   type ToolChoice,
 } from "./chat";
 import { Count, ErrorBody, Hex64, Id, ModelId, ModelPriceSchema, Version } from "./common";
+import { EmbeddingMessage, EmbedRequest } from "./embedding";
 
 /**
  * Messages inside an established encrypted session (after the handshake). Requests follow the
@@ -125,6 +126,8 @@ export const SessionErrorMessage = v.object({
 
 export const SessionMessage = v.variant("t", [
   ChatRequest,
+  EmbedRequest,
+  EmbeddingMessage,
   TokensMessage,
   DoneMessage,
   CancelMessage,

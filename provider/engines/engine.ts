@@ -1,4 +1,5 @@
 import type { AnswerFinish, AnswerPiece, ChatParams } from "../../protocol";
+import type { EmbedParams } from "../../protocol/schemas/embedding";
 
 /**
  * The one small interface between the provider runtime and inference: load with progress,
@@ -19,6 +20,13 @@ export interface EngineResult {
   readonly completionTokens: number;
 }
 
+/** What an embedding model made of a request: one vector per input, in order, and the tokens read. */
+export interface EmbedResult {
+  readonly vectors: readonly ArrayLike<number>[];
+  readonly promptTokens: number;
+}
+
+/** Teacher-forced logprobs of given tokens (audits), and the prompt tokens read. */
 export interface ScoreResult {
   readonly logprobs: readonly number[];
   readonly promptTokens: number;
@@ -51,6 +59,12 @@ export interface Engine {
    * at a time per model and queue the rest.
    */
   generate(request: EngineRequest, onChunk: ChunkSink, signal?: AbortSignal): Promise<EngineResult>;
+  /**
+   * Embeds each input with an embedding model; engines without one leave it out, and a provider
+   * declares the `embeddings` feature only for a model its engine embeds with. A field the engine
+   * cannot honour (`dimensions`) is an EngineError "unsupported" whose message starts with it.
+   */
+  embed?(request: EmbedParams, signal?: AbortSignal): Promise<EmbedResult>;
   /**
    * Teacher forcing, for audits (feature `scoring`): the logprob of each given token after the
    * request's prompt and the tokens before it. Engines that cannot leave it out.

@@ -1,5 +1,7 @@
-import type { ChunkSink, DeviceReport, Engine, EngineRequest, EngineResult } from "./engine";
+import type { EmbedParams } from "../../protocol/schemas/embedding";
+import type { ChunkSink, DeviceReport, EmbedResult, Engine, EngineRequest, EngineResult } from "./engine";
 import { EngineError } from "./engine";
+import { backendEmbeddings } from "./http-embeddings";
 import { consumeChunks, type OpenAiChunkLike, openAiParams } from "./openai-chunks";
 import { sseData } from "./sse";
 
@@ -82,6 +84,14 @@ export class HttpEngine implements Engine {
     } finally {
       signal?.removeEventListener("abort", onAbort);
     }
+  }
+
+  async embed(request: EmbedParams, signal?: AbortSignal): Promise<EmbedResult> {
+    if (!this.loaded.has(request.model))
+      throw new EngineError("not-loaded", `model ${request.model} is not loaded`);
+    const post = (path: string, body: unknown, s?: AbortSignal) =>
+      this.fetch(path, { method: "POST", body: JSON.stringify(body), ...(s && { signal: s }) });
+    return backendEmbeddings(post, this.backendModel(request.model), request, signal);
   }
 
   async unload(): Promise<void> {

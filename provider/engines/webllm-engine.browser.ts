@@ -6,11 +6,21 @@ import {
   prebuiltAppConfig,
   type WebWorkerMLCEngine,
 } from "@mlc-ai/web-llm";
-import type { ChunkSink, DeviceReport, Engine, EngineRequest, EngineResult, LoadProgress } from "./engine";
+import type { EmbedParams } from "../../protocol/schemas/embedding";
+import type {
+  ChunkSink,
+  DeviceReport,
+  EmbedResult,
+  Engine,
+  EngineRequest,
+  EngineResult,
+  LoadProgress,
+} from "./engine";
 import { EngineError } from "./engine";
 import { gpuFacts } from "./gpu-facts";
 import { appConfigWith, modelFits, type SelfHostedModel } from "./model-catalog";
 import { SerialQueue } from "./serial-queue";
+import { runWebLlmEmbed } from "./webllm-embed";
 import { runWebLlm } from "./webllm-run";
 
 export { gpuFacts } from "./gpu-facts";
@@ -69,12 +79,23 @@ export class WebLlmEngine implements Engine {
     return this.queue.run(() => this.run(request, onChunk, signal));
   }
 
-  private async run(request: EngineRequest, onChunk: ChunkSink, signal?: AbortSignal): Promise<EngineResult> {
+  /** Embeds with a loaded embedding model, in the same queue as generations (WebLLM runs one at a time). */
+  embed(request: EmbedParams, signal?: AbortSignal): Promise<EmbedResult> {
+    return this.queue.run(() =>
+      this.guarded(request.model, (engine) => runWebLlmEmbed(engine, request, signal)),
+    );
+  }
+
+  private run(request: EngineRequest, onChunk: ChunkSink, signal?: AbortSignal): Promise<EngineResult> {
+    return this.guarded(request.model, (engine) => runWebLlm(engine, request, onChunk, signal));
+  }
+
+  /** Runs on the loaded model; a lost device recreates the engine and fails only this call. */
+  private async guarded<T>(model: string, call: (engine: WebWorkerMLCEngine) => Promise<T>): Promise<T> {
     const engine = this.engine;
-    if (!engine || this.model !== request.model)
-      throw new EngineError("not-loaded", `model ${request.model} is not loaded`);
+    if (!engine || this.model !== model) throw new EngineError("not-loaded", `model ${model} is not loaded`);
     try {
-      return await runWebLlm(engine, request, onChunk, signal);
+      return await call(engine);
     } catch (cause) {
       if (cause instanceof EngineError) throw cause;
       if (isDeviceLoss(cause)) {

@@ -9,6 +9,7 @@ import {
   checkBinding,
   compareReceipts,
   decodeSignedReceipt,
+  type EmbedRequest,
   EscrowCannotPayError,
   encodeSignedReceipt,
   equalBytes,
@@ -35,10 +36,12 @@ import type { Engine } from "../engines/engine";
 import { SerialQueue } from "../engines/serial-queue";
 import type { EscrowBook } from "../escrow-book";
 import { CreditWindow } from "./credit";
+import { serveEmbed } from "./embed-serving";
 import { EscrowLimit } from "./escrow-limit";
+import { failureOf } from "./failure";
 import type { HeldReceipts } from "./held-receipts";
 import { runOnEngine } from "./scoring";
-import { QueueFullError, type Slots } from "./slots";
+import type { Slots } from "./slots";
 
 const CLOSING_MESSAGE = "the escrow started closing: no more is served on it; what was streamed is claimed";
 
@@ -154,6 +157,8 @@ export class SessionServer {
         return this.receiptQueue.run(() => this.onReceipt(m.receipt));
       case "request":
         return this.onRequest(m);
+      case "embed":
+        return this.onEmbed(m);
       case "cancel":
         this.inflight.get(m.id)?.abort();
         return;
@@ -169,7 +174,6 @@ export class SessionServer {
     if (!equalBytes(signed.sessionKey, this.session.info.peerKey)) {
       return this.refuse("RECEIPT_KEY", "receipt is not signed by this session's key");
     }
-    if (!verifyReceiptSignature(signed)) return this.refuse("BAD_SIGNATURE", "receipt signature is invalid");
     checkBinding(signed.receipt, {
       network: this.config.network,
       escrow: signed.receipt.escrow,
@@ -178,7 +182,14 @@ export class SessionServer {
     if (this.stream && streamId(signed.receipt) !== this.stream) {
       return this.refuse("RECEIPT_STREAM", "receipt is for another escrow or key epoch than this session's");
     }
-    if (!this.ledger) return this.openAccount(signed);
+    // The base receipt's escrow read (a chain round trip) runs while its signature is checked: both
+    // are on the way to the first token. A bad signature discards the read's answer unheard.
+    const gated = this.ledger
+      ? undefined
+      : this.config.gate?.check(signed.receipt, this.session.info.peerKey);
+    gated?.catch(() => undefined);
+    if (!verifyReceiptSignature(signed)) return this.refuse("BAD_SIGNATURE", "receipt signature is invalid");
+    if (!this.ledger) return this.openAccount(signed, gated);
 
     const r = signed.receipt;
     const owed = this.ledger.totals();
@@ -201,10 +212,10 @@ export class SessionServer {
   }
 
   /** The first receipt sets the base: the requester's cumulative totals with this payout address. */
-  private async openAccount(signed: SignedReceipt): Promise<void> {
+  private async openAccount(signed: SignedReceipt, gated: Promise<unknown> | undefined): Promise<void> {
     const prices = this.config.models.map(offerToWire);
     try {
-      await this.config.gate?.check(signed.receipt, this.session.info.peerKey);
+      await gated;
       if (this.config.book) {
         this.exposure = new EscrowLimit(this.config.book, signed.receipt);
         // The gate checked this stream; the book also counts what the provider's other streams are owed.
@@ -361,11 +372,48 @@ export class SessionServer {
       if (cut === "cannot-pay") this.cannotPay = true;
     } catch (err) {
       if (ledger.has(req.id)) ledger.finish(req.id, 0);
-      if (this.session.isOpen) await this.refuse(codeOf(err), messageOf(err), req.id);
+      if (this.session.isOpen) {
+        const failure = failureOf(err);
+        await this.refuse(failure.code, failure.message, req.id);
+      }
     } finally {
       release?.();
       this.inflight.delete(req.id);
       this.life.send({ type: "answer-end" });
+    }
+  }
+
+  private async onEmbed(req: EmbedRequest): Promise<void> {
+    const { ledger, credit } = this;
+    if (!ledger || !credit) return this.refuse("NO_ACCOUNT", "send a base receipt before requests", req.id);
+    const served = this.served.get(req.model);
+    if (!served) return this.refuse("NO_MODEL", `model ${req.model} is not served here`, req.id);
+    if (this.inflight.has(req.id) || ledger.has(req.id))
+      return this.refuse("DUPLICATE_ID", "request id in use", req.id);
+    const abort = new AbortController();
+    this.inflight.set(req.id, abort);
+    try {
+      await serveEmbed(req, {
+        session: this.session,
+        engine: this.config.engine,
+        served,
+        price: served.price,
+        ledger,
+        credit,
+        exposure: this.exposure,
+        slots: this.config.slots,
+        life: this.life,
+        signal: abort.signal,
+        cannotPay: this.cannotPay,
+        refuse: (code, message) => this.refuse(code, message, req.id),
+        stopPaying: () => {
+          this.cannotPay = true;
+        },
+        onDone: (usage) => this.config.onEvent?.({ type: "request-done", ...usage, finishReason: "stop" }),
+        onCreditWait: () => this.config.onEvent?.({ type: "credit-wait" }),
+      });
+    } finally {
+      this.inflight.delete(req.id);
     }
   }
 
@@ -392,21 +440,9 @@ export class SessionServer {
   }
 }
 
-/** A request's failure as a code the requester knows: the error's own (queue full, protocol), else ENGINE. */
 /** A session's close reason as the life's ending. */
 function endingOf(reason: Error): Ending {
   return reason instanceof SessionEndedError
     ? reason.ending
     : { code: reason instanceof SilkError ? reason.code : "INTERNAL", message: reason.message.slice(0, 200) };
-}
-
-function codeOf(err: unknown): ProviderErrorCode {
-  if (err instanceof SilkError) return err.code;
-  if (err instanceof QueueFullError) return err.code;
-  if (err instanceof Error && err.name === "EngineError") return "ENGINE";
-  return "INTERNAL";
-}
-
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message.slice(0, 400) : "internal error";
 }

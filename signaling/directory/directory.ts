@@ -58,6 +58,25 @@ export interface Candidate {
   readonly price: ModelPrice;
 }
 
+/** The requester's side of a session being opened; the directory adds the provider's. */
+export interface SessionDraft {
+  readonly requesterSocketId: string;
+  readonly requesterNode?: string;
+}
+
+/** A provider reserved and the session opened with it (`reserveBest` minted the id). */
+export interface Paired extends Candidate {
+  readonly ok: true;
+  readonly sessionId: string;
+}
+
+/** Why nobody fits a request (see `refusal` in matchmaking.ts). */
+export interface Refused {
+  readonly ok: false;
+  readonly code: "NO_MODEL" | "PRICE_TOO_LOW" | "ALL_BUSY";
+  readonly message: string;
+}
+
 /** What `reserveBest` needs to apply the matchmaking order (see matchmaking.ts). */
 export interface PickRequest {
   readonly model: string;
@@ -78,24 +97,19 @@ export interface ProviderDirectory {
   heartbeat(identityKey: string, socketId: string, load: number, now: number): Promise<boolean>;
   providersFor(model: string): Promise<readonly ProviderState[]>;
   all(): Promise<readonly ProviderState[]>;
-  /** Takes one unit of capacity, atomically; false when full or no longer owned by `socketId`. */
-  reserve(identityKey: string, socketId: string, now: number): Promise<boolean>;
   /**
-   * Picks the first provider in matchmaking order (matchmaking.ts) that fits the request and takes
-   * one unit of its capacity, as one atomic step, from an index kept up to date on every change
-   * (so a pick touches a few entries, not every provider). Undefined when nobody fits; the caller
-   * asks `rankProviders` over `providersFor` why.
+   * A pairing, as one atomic step (one Redis round trip): picks the first provider in matchmaking
+   * order (matchmaking.ts) that fits the request, takes one unit of its capacity and records the
+   * session, from an index kept up to date on every change (so a pick touches a few entries, not
+   * every provider). When nobody fits, the same index says why (no such model, the cheapest price,
+   * all busy) without ranking every provider either.
    */
-  reserveBest(request: PickRequest): Promise<Candidate | undefined>;
-  release(identityKey: string, socketId: string): Promise<void>;
+  reserveBest(request: PickRequest, session: SessionDraft): Promise<Paired | Refused>;
   recordFailure(identityKey: string, socketId: string, now: number): Promise<void>;
   /**
-   * Records a session. It takes effect before any later call on the same directory (the Redis
-   * store sends every command on one connection, in order), so pairing does not wait for it
-   * before granting: a `closeSession` the grant leads to always finds the record.
+   * Removes and returns the session and gives its unit of capacity back (if the provider's entry
+   * still belongs to the socket that took it), as one step; exactly one caller gets the record.
    */
-  openSession(session: SessionRecord): Promise<void>;
-  /** Removes and returns the session; exactly one caller gets it, so capacity is released once. */
   closeSession(sessionId: string): Promise<SessionRecord | undefined>;
   sessionCount(): Promise<number>;
   /**

@@ -1,13 +1,16 @@
+import { refusal } from "../matchmaking";
 import type {
-  Candidate,
+  Paired,
   PickRequest,
   ProviderDirectory,
   ProviderRecord,
   ProviderState,
+  Refused,
+  SessionDraft,
   SessionRecord,
 } from "./directory";
-import { usedCapacity } from "./directory";
 import { MatchIndex } from "./memory-index";
+import { newSessionId } from "./session-id";
 
 type MutableState = { -readonly [K in keyof ProviderState]: ProviderState[K] };
 
@@ -88,33 +91,27 @@ export class MemoryDirectory implements ProviderDirectory {
     return [...this.providers.values()];
   }
 
-  async reserve(identityKey: string, socketId: string, now: number): Promise<boolean> {
-    const state = this.owned(identityKey, socketId);
-    if (!state || usedCapacity(state) >= state.capacity) return false;
-    this.take(state, now);
-    return true;
-  }
-
-  async reserveBest(request: PickRequest): Promise<Candidate | undefined> {
-    const picked = this.index.pick(
-      request.model,
-      request.maxPrice,
-      request.exclude,
-      request.now,
-      request.failureWindowMs,
-    );
-    if (!picked) return undefined;
+  async reserveBest(request: PickRequest, draft: SessionDraft): Promise<Paired | Refused> {
+    const { model, maxPrice, exclude } = request;
+    const picked = this.index.pick(model, maxPrice, exclude, request.now, request.failureWindowMs);
+    if (!picked) {
+      const why = this.index.whyNot(model, maxPrice, exclude);
+      return refusal(why.code, request, why.cheapest);
+    }
     const state = this.providers.get(picked.state.identityKey)!;
     this.take(state, request.now);
-    return { provider: state, price: picked.price };
-  }
-
-  async release(identityKey: string, socketId: string): Promise<void> {
-    const state = this.owned(identityKey, socketId);
-    if (state && state.active > 0) {
-      state.active -= 1;
-      this.index.update(identityKey);
-    }
+    const sessionId = newSessionId();
+    this.sessions.set(sessionId, {
+      sessionId,
+      identityKey: state.identityKey,
+      providerSocketId: state.socketId,
+      requesterSocketId: draft.requesterSocketId,
+      model,
+      createdAt: request.now,
+      ...(draft.requesterNode && { requesterNode: draft.requesterNode }),
+      ...(state.node && { providerNode: state.node }),
+    });
+    return { ok: true, sessionId, provider: state, price: picked.price };
   }
 
   async recordFailure(identityKey: string, socketId: string, now: number): Promise<void> {
@@ -126,13 +123,15 @@ export class MemoryDirectory implements ProviderDirectory {
     this.index.update(identityKey);
   }
 
-  async openSession(session: SessionRecord): Promise<void> {
-    this.sessions.set(session.sessionId, session);
-  }
-
   async closeSession(sessionId: string): Promise<SessionRecord | undefined> {
     const session = this.sessions.get(sessionId);
+    if (!session) return undefined;
     this.sessions.delete(sessionId);
+    const state = this.owned(session.identityKey, session.providerSocketId);
+    if (state && state.active > 0) {
+      state.active -= 1;
+      this.index.update(state.identityKey);
+    }
     return session;
   }
 

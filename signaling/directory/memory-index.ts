@@ -39,6 +39,15 @@ interface Entry {
 interface ModelLists {
   readonly clean: SortedList<Slot>;
   readonly penalised: SortedList<Slot>;
+  /** Every provider of the model, busy or not, by price alone: why nobody fits, from its front. */
+  readonly all: SortedList<Slot>;
+}
+
+/** Price, then registration: a total order on one model's slots that never changes while listed. */
+function compareByPrice(a: Slot, b: Slot): number {
+  if (a.completion !== b.completion) return a.completion < b.completion ? -1 : 1;
+  if (a.prompt !== b.prompt) return a.prompt < b.prompt ? -1 : 1;
+  return a.entry.registration - b.entry.registration;
 }
 
 function compareSlots(a: Slot, b: Slot): number {
@@ -73,10 +82,14 @@ export class MatchIndex {
     for (const { model, price } of state.models) {
       let list = this.models.get(model);
       if (!list) {
-        list = { clean: new SortedList(compareSlots), penalised: new SortedList(compareSlots) };
+        list = {
+          clean: new SortedList(compareSlots),
+          penalised: new SortedList(compareSlots),
+          all: new SortedList(compareByPrice),
+        };
         this.models.set(model, list);
       }
-      entry.slots.push({
+      const slot: Slot = {
         entry,
         price,
         completion: price.nanoPerToken * BigInt(price.completionMultiplierBps),
@@ -86,7 +99,9 @@ export class MatchIndex {
         utilisation: 0,
         turn: 0,
         listed: undefined,
-      });
+      };
+      entry.slots.push(slot);
+      list.all.add(slot);
     }
     this.entries.set(state.identityKey, entry);
     this.update(state.identityKey);
@@ -95,7 +110,10 @@ export class MatchIndex {
   remove(identityKey: string): void {
     const entry = this.entries.get(identityKey);
     if (!entry) return;
-    for (const slot of entry.slots) this.unlist(slot);
+    for (const slot of entry.slots) {
+      this.unlist(slot);
+      slot.list.all.delete(slot);
+    }
     entry.removed = true;
     this.entries.delete(identityKey);
   }
@@ -150,6 +168,29 @@ export class MatchIndex {
       lists.clean.find((s) => (s.completion > maxCompletion ? -1 : fits(s))) ??
       lists.penalised.find((s) => (s.completion > maxCompletion ? 0 : fits(s)));
     return slot && { state: slot.entry.state, price: slot.price };
+  }
+
+  /**
+   * Why `pick` found nobody: no provider (but the excluded) serves the model, none asks a price
+   * within the maximum (with the cheapest completion cost), or all that do are busy. Walks the
+   * model's providers by price from the cheapest and stops at the first that settles it.
+   */
+  whyNot(
+    model: string,
+    maxPrice: MaxPrice,
+    exclude: ReadonlySet<string>,
+  ): { code: "NO_MODEL" | "PRICE_TOO_LOW" | "ALL_BUSY"; cheapest?: bigint } {
+    const maxCompletion = maxPrice.completionNanoPerToken * BPS;
+    const maxPrompt = maxPrice.promptNanoPerToken * BPS;
+    let cheapest: bigint | undefined;
+    const fitting = this.models.get(model)?.all.find((s) => {
+      if (exclude.has(s.entry.state.identityKey)) return 0;
+      cheapest ??= s.completion;
+      if (s.completion > maxCompletion) return -1;
+      return s.prompt <= maxPrompt ? 1 : 0;
+    });
+    if (fitting) return { code: "ALL_BUSY" };
+    return cheapest === undefined ? { code: "NO_MODEL" } : { code: "PRICE_TOO_LOW", cheapest };
   }
 
   clear(): void {

@@ -1,33 +1,37 @@
 import { createHash } from "node:crypto";
 import { BPS } from "../../protocol";
+import { type NoMatchCode, refusal } from "../matchmaking";
 import type {
-  Candidate,
+  Paired,
   PickRequest,
   ProviderDirectory,
   ProviderRecord,
   ProviderState,
+  Refused,
+  SessionDraft,
   SessionRecord,
 } from "./directory";
 import { costKey, recordToFields, stateFromFields } from "./record-codec";
-import { FAILURE, HEARTBEAT, REGISTER, RELEASE, RESERVE, RESERVE_BEST, UNREGISTER } from "./redis-scripts";
+import { CLOSE, DROP_NODE, FAILURE, FORGET, HEARTBEAT, PAIR, REGISTER, UNREGISTER } from "./redis-scripts";
+import { newSessionId } from "./session-id";
 
-/** The node-redis commands the directory uses; a connected `createClient()` satisfies it. */
+/**
+ * The node-redis commands the directory uses; a connected `createClient()` or `createCluster()`
+ * satisfies it (a cluster routes each command by its first key).
+ */
 export interface RedisClient {
-  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
   evalSha(sha1: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
-  set(key: string, value: string, options: { expiration: { type: "PX"; value: number } }): Promise<unknown>;
-  getDel(key: string): Promise<unknown>;
-  zAdd(key: string, member: { score: number; value: string }): Promise<unknown>;
-  zRem(key: string, member: string): Promise<unknown>;
-  zRemRangeByScore(key: string, min: string, max: number): Promise<unknown>;
-  zCard(key: string): Promise<number>;
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  sAdd(key: string, members: string | string[]): Promise<unknown>;
   sMembers(key: string): Promise<string[]>;
   sRem(key: string, members: string | string[]): Promise<unknown>;
-  sAdd(key: string, members: string | string[]): Promise<unknown>;
-  del(key: string | string[]): Promise<unknown>;
-  hmGet(key: string, fields: string[]): Promise<(string | null)[]>;
   hGetAll(key: string): Promise<Record<string, string>>;
+  zRemRangeByScore(key: string, min: string | number, max: string | number): Promise<unknown>;
+  zCard(key: string): Promise<number>;
 }
+
+/** What each Redis command is sent for (the `op` label of `silk_redis_commands_total`). */
+export type DirectoryOp = "pair" | "end" | "register" | "heartbeat" | "unregister" | "failure" | "read";
 
 export interface RedisDirectoryOptions {
   /** Namespace for every key, so several deployments (or tests) can share one Redis. */
@@ -36,182 +40,242 @@ export interface RedisDirectoryOptions {
   entryTtlMs: number;
   /** A session record outlives no session; this only bounds what a crashed node leaves behind. */
   sessionTtlMs?: number;
+  /**
+   * Redis Cluster: each model's keys carry a hash tag of their own (`{tag}`, 4 characters of the
+   * model's hash), so the cluster spreads models over its shards and every script stays in one
+   * slot. A provider serving models of several tags has one entry per tag (see README).
+   */
+  shardByModel?: boolean;
+  /** Called for every command sent, with what it was for: the Redis cost of each operation. */
+  onCommand?: (op: DirectoryOp) => void;
 }
 
 /**
- * The directory shared by several signaling processes. Layout under `prefix`:
- * `p:<identityKey>` hash (entry and counters, PEXPIRE'd), `providers` set, `m:<model>` set of
- * identity keys, `s:<sessionId>` session JSON, `sessions` sorted set (createdAt) for counting,
- * the matchmaking index (`q:`, `f:`, `fx`, `seq`; see redis-scripts.ts), and per signaling node
+ * The directory shared by several signaling processes. Keys live in spaces: the prefix alone on
+ * one Redis, or `<prefix>{<tag>}:` per model tag in a cluster. In a space: `p:<identityKey>` hash
+ * (entry and counters, PEXPIRE'd), `providers` set, `m:<model>` set of identity keys, the
+ * matchmaking index (`q:`, `f:`, `a:`, `fx`, `seq`; see redis-scripts.ts), `s:<sessionId>`
+ * session hash, `sessions` sorted set (createdAt) for counting, and per signaling node
  * `n:<node>:p` (identity keys it registered) and `n:<node>:s` (sessions with a party on it), so a
- * dead node's leftovers are found without a scan. Set and index members whose hash expired are
- * pruned when read.
+ * dead node's leftovers are found without a scan. In a cluster, `<prefix>tags` lists the spaces
+ * in use and a session id starts with its space's tag. Set and index members whose hash expired
+ * are pruned when read.
  */
 export class RedisDirectory implements ProviderDirectory {
   private readonly prefix: string;
   private readonly entryTtlMs: number;
   private readonly sessionTtlMs: number;
+  private readonly sharded: boolean;
+  private readonly clients = new Map<DirectoryOp, RedisClient>();
+  private readonly tags = new Map<string, string>();
+  /** In a cluster: the tags of the providers registered through this node (their heartbeats come here). */
+  private readonly localTags = new Map<string, string[]>();
 
   constructor(
     private readonly client: RedisClient,
-    options: RedisDirectoryOptions,
+    private readonly options: RedisDirectoryOptions,
   ) {
     this.prefix = options.prefix ?? "silk:";
     this.entryTtlMs = options.entryTtlMs;
     this.sessionTtlMs = options.sessionTtlMs ?? 24 * 3600_000;
-  }
-
-  /**
-   * Runs a script by its SHA1 (EVALSHA), so each call sends a few bytes instead of the script;
-   * after a Redis restart or SCRIPT FLUSH, EVAL sends it once and caches it again.
-   */
-  private async run(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown> {
-    try {
-      return await this.client.evalSha(sha1Of(script), options);
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith("NOSCRIPT")) throw err;
-      return this.client.eval(script, options);
-    }
+    this.sharded = options.shardByModel ?? false;
   }
 
   async register(record: ProviderRecord, now: number): Promise<void> {
+    const id = record.identityKey;
     const fields = { ...recordToFields(record), seenAt: String(now) };
-    const pairs = Object.entries(fields).flat();
-    // Issued in one tick: one pipeline. A member left after the entry goes is checked at `dropNode`.
+    const byTag = new Map<string, string[]>();
+    for (const { model } of record.models) {
+      const tag = this.tagOf(model);
+      byTag.set(tag, [...(byTag.get(tag) ?? []), model]);
+    }
+    const redis = this.via("register");
+    // Spaces the provider leaves (its models changed): drop its entry there, whoever owns it.
+    const before = this.sharded ? (this.localTags.get(id) ?? (await this.spaces(redis))) : [];
+    if (this.sharded) this.localTags.set(id, [...byTag.keys()]);
+    // Issued in one tick: one pipeline (per shard).
     await Promise.all([
-      record.node ? this.client.sAdd(this.k(`n:${record.node}:p`), record.identityKey) : undefined,
-      this.run(REGISTER, {
-        keys: [this.pkey(record.identityKey), this.prefix],
-        arguments: [
-          String(this.entryTtlMs),
-          record.models.map((m) => m.model).join(" "),
-          record.identityKey,
-          ...pairs,
-        ],
-      }),
+      ...before
+        .filter((tag) => !byTag.has(tag))
+        .map((tag) => this.run(redis, FORGET, this.space(tag), [`p:${id}`], [id])),
+      ...(this.sharded ? [redis.sAdd(`${this.prefix}tags`, [...byTag.keys()])] : []),
+      ...[...byTag].map(([tag, models]) =>
+        this.run(
+          redis,
+          REGISTER,
+          this.space(tag),
+          [`p:${id}`],
+          [
+            String(this.entryTtlMs),
+            models.join(" "),
+            id,
+            record.node ?? "",
+            ...Object.entries({ ...fields, models: models.join(" ") }).flat(),
+          ],
+        ),
+      ),
     ]);
   }
 
   async unregister(identityKey: string, socketId: string): Promise<boolean> {
-    const r = await this.run(UNREGISTER, {
-      keys: [this.pkey(identityKey), this.prefix],
-      arguments: [socketId, identityKey],
-    });
-    return r === 1;
+    const redis = this.via("unregister");
+    const tags = await this.tagsOfProvider(identityKey, redis);
+    this.localTags.delete(identityKey);
+    const r = await Promise.all(
+      tags.map((tag) =>
+        this.run(redis, UNREGISTER, this.space(tag), [`p:${identityKey}`], [socketId, identityKey]),
+      ),
+    );
+    return r.includes(1);
   }
 
   async heartbeat(identityKey: string, socketId: string, load: number, now: number): Promise<boolean> {
-    const r = await this.run(HEARTBEAT, {
-      keys: [this.pkey(identityKey), this.prefix],
-      arguments: [socketId, String(load), String(now), String(this.entryTtlMs), identityKey],
-    });
-    return r === 1;
+    const redis = this.via("heartbeat");
+    const args = [socketId, String(load), String(now), String(this.entryTtlMs), identityKey];
+    const tags = await this.tagsOfProvider(identityKey, redis);
+    const r = await Promise.all(
+      tags.map((tag) => this.run(redis, HEARTBEAT, this.space(tag), [`p:${identityKey}`], args)),
+    );
+    return r.length > 0 && r.every((x) => x === 1);
   }
 
   async providersFor(model: string): Promise<readonly ProviderState[]> {
-    return this.load(this.k(`m:${model}`));
+    const space = this.space(this.tagOf(model));
+    return this.load(this.via("read"), space, `${space}m:${model}`);
   }
 
+  /** Every provider once (in a cluster, the entry of its first space: counters are per space). */
   async all(): Promise<readonly ProviderState[]> {
-    return this.load(this.k("providers"));
+    const redis = this.via("read");
+    const lists = await Promise.all(
+      (await this.spaces(redis)).map((tag) =>
+        this.load(redis, this.space(tag), `${this.space(tag)}providers`),
+      ),
+    );
+    const seen = new Map<string, ProviderState>();
+    for (const p of lists.flat()) if (!seen.has(p.identityKey)) seen.set(p.identityKey, p);
+    return [...seen.values()];
   }
 
-  async reserve(identityKey: string, socketId: string, now: number): Promise<boolean> {
-    const r = await this.run(RESERVE, {
-      keys: [this.pkey(identityKey), this.prefix],
-      arguments: [socketId, String(now), identityKey],
-    });
-    return r === 1;
-  }
-
-  async reserveBest(request: PickRequest): Promise<Candidate | undefined> {
-    const reply = await this.run(RESERVE_BEST, {
-      // The first key only routes the script; the index keys all live under the prefix.
-      keys: [this.k("fx"), this.prefix],
-      arguments: [
+  async reserveBest(request: PickRequest, draft: SessionDraft): Promise<Paired | Refused> {
+    const tag = this.tagOf(request.model);
+    const sessionId = newSessionId(tag);
+    const reply = await this.run(
+      this.via("pair"),
+      PAIR,
+      this.space(tag),
+      ["fx"],
+      [
         request.model,
         String(request.now),
         String(request.failureWindowMs),
         costKey(request.maxPrice.completionNanoPerToken * BPS),
         costKey(request.maxPrice.promptNanoPerToken * BPS),
+        sessionId,
+        draft.requesterSocketId,
+        draft.requesterNode ?? "",
+        String(this.sessionTtlMs),
         ...request.exclude,
       ],
-    });
-    if (!Array.isArray(reply)) return undefined;
-    const fields: Record<string, string> = {};
-    for (let i = 0; i + 1 < reply.length; i += 2) fields[String(reply[i])] = String(reply[i + 1]);
-    const provider = stateFromFields(fields);
+    );
+    const [ok, body, cheapest] = Array.isArray(reply) ? reply : [];
+    if (ok !== 1) {
+      const code = (typeof body === "string" ? body : "NO_MODEL") as NoMatchCode;
+      return refusal(code, request, typeof cheapest === "string" ? BigInt(cheapest) : undefined);
+    }
+    const provider = stateFromFields(pairsToFields(body));
     const listing = provider?.models.find((m) => m.model === request.model);
-    return provider && listing && { provider, price: listing.price };
-  }
-
-  async release(identityKey: string, socketId: string): Promise<void> {
-    await this.run(RELEASE, {
-      keys: [this.pkey(identityKey), this.prefix],
-      arguments: [socketId, identityKey],
-    });
+    // The script read the entry it reserved: unreadable only if something else wrote that hash.
+    if (!provider || !listing) throw new Error("reserved a provider entry that does not decode");
+    return { ok: true, sessionId, provider, price: listing.price };
   }
 
   async recordFailure(identityKey: string, socketId: string, now: number): Promise<void> {
-    await this.run(FAILURE, {
-      keys: [this.pkey(identityKey), this.prefix],
-      arguments: [socketId, String(now), identityKey],
-    });
-  }
-
-  async openSession(session: SessionRecord): Promise<void> {
-    await Promise.all([
-      this.client.set(this.k(`s:${session.sessionId}`), JSON.stringify(session), {
-        expiration: { type: "PX", value: this.sessionTtlMs },
-      }),
-      this.client.zAdd(this.k("sessions"), { score: session.createdAt, value: session.sessionId }),
-      ...nodesOf(session).map((node) => this.client.sAdd(this.k(`n:${node}:s`), session.sessionId)),
-    ]);
+    const redis = this.via("failure");
+    const tags = await this.tagsOfProvider(identityKey, redis);
+    await Promise.all(
+      tags.map((tag) =>
+        this.run(redis, FAILURE, this.space(tag), [`p:${identityKey}`], [socketId, String(now), identityKey]),
+      ),
+    );
   }
 
   async closeSession(sessionId: string): Promise<SessionRecord | undefined> {
-    const [text] = await Promise.all([
-      this.client.getDel(this.k(`s:${sessionId}`)),
-      this.client.zRem(this.k("sessions"), sessionId),
-    ]);
-    if (typeof text !== "string") return undefined;
-    let record: SessionRecord;
-    try {
-      record = JSON.parse(text) as SessionRecord;
-    } catch {
-      return undefined;
-    }
-    await Promise.all(nodesOf(record).map((node) => this.client.sRem(this.k(`n:${node}:s`), sessionId)));
-    return record;
+    const space = this.sessionSpace(sessionId);
+    if (!space) return undefined;
+    const reply = await this.run(this.via("end"), CLOSE, space, [`s:${sessionId}`], [sessionId]);
+    if (!Array.isArray(reply)) return undefined;
+    const f = pairsToFields(reply);
+    if (!f.identityKey || !f.providerSocketId || !f.requesterSocketId || !f.model) return undefined;
+    return {
+      sessionId,
+      identityKey: f.identityKey,
+      providerSocketId: f.providerSocketId,
+      requesterSocketId: f.requesterSocketId,
+      model: f.model,
+      createdAt: Number(f.createdAt ?? 0),
+      ...(f.requesterNode && { requesterNode: f.requesterNode }),
+      ...(f.providerNode && { providerNode: f.providerNode }),
+    };
   }
 
   async dropNode(node: string): Promise<{ providers: number; sessions: string[] }> {
-    const pset = this.k(`n:${node}:p`);
-    const sset = this.k(`n:${node}:s`);
-    const [ids, sessions] = await Promise.all([this.client.sMembers(pset), this.client.sMembers(sset)]);
-    const owners = await Promise.all(ids.map((id) => this.client.hmGet(this.pkey(id), ["node", "socketId"])));
-    const dropped = await Promise.all(
-      owners.map(([at, socketId], i) =>
-        at === node && socketId ? this.unregister(ids[i]!, socketId) : Promise.resolve(false),
+    const redis = this.via("unregister");
+    const replies = await Promise.all(
+      (await this.spaces(redis)).map((tag) =>
+        this.run(redis, DROP_NODE, this.space(tag), [`n:${node}:p`], [node]),
       ),
     );
-    await this.client.del([pset, sset]);
-    return { providers: dropped.filter(Boolean).length, sessions };
+    const providers = new Set<string>();
+    const sessions: string[] = [];
+    for (const reply of replies) {
+      const [ids, sids] = Array.isArray(reply) ? reply : [];
+      for (const id of Array.isArray(ids) ? ids : []) providers.add(String(id));
+      for (const sid of Array.isArray(sids) ? sids : []) sessions.push(String(sid));
+    }
+    return { providers: providers.size, sessions };
   }
 
   async sessionCount(): Promise<number> {
-    const key = this.k("sessions");
-    await this.client.zRemRangeByScore(key, "-inf", Date.now() - this.sessionTtlMs);
-    return this.client.zCard(key);
+    const redis = this.via("read");
+    const counts = await Promise.all(
+      (await this.spaces(redis)).map(async (tag) => {
+        const key = `${this.space(tag)}sessions`;
+        await redis.zRemRangeByScore(key, "-inf", Date.now() - this.sessionTtlMs);
+        return redis.zCard(key);
+      }),
+    );
+    return counts.reduce((a, b) => a + b, 0);
   }
 
   /** The client belongs to the caller, who closes it. */
   async close(): Promise<void> {}
 
-  private async load(setKey: string): Promise<ProviderState[]> {
-    const keys = await this.client.sMembers(setKey);
+  /**
+   * Runs a script by its SHA1 (EVALSHA), so each call sends a few bytes instead of the script;
+   * after a Redis restart or SCRIPT FLUSH, EVAL sends it once and caches it again. `keys` are
+   * within `space`, whose prefix the script gets as its second key.
+   */
+  private async run(
+    redis: RedisClient,
+    script: string,
+    space: string,
+    keys: string[],
+    args: string[],
+  ): Promise<unknown> {
+    const options = { keys: [...keys.map((k) => space + k), space], arguments: args };
+    try {
+      return await redis.evalSha(sha1Of(script), options);
+    } catch (err) {
+      if (!(err instanceof Error) || !err.message.startsWith("NOSCRIPT")) throw err;
+      return redis.eval(script, options);
+    }
+  }
+
+  private async load(redis: RedisClient, space: string, setKey: string): Promise<ProviderState[]> {
+    const keys = await redis.sMembers(setKey);
     // Issued in one tick, so node-redis sends them as one pipeline.
-    const hashes = await Promise.all(keys.map((key) => this.client.hGetAll(this.pkey(key))));
+    const hashes = await Promise.all(keys.map((key) => redis.hGetAll(`${space}p:${key}`)));
     const out: ProviderState[] = [];
     const gone: string[] = [];
     hashes.forEach((fields, i) => {
@@ -219,21 +283,73 @@ export class RedisDirectory implements ProviderDirectory {
       if (state) out.push(state);
       else gone.push(keys[i]!);
     });
-    if (gone.length > 0) await this.client.sRem(setKey, gone);
+    if (gone.length > 0) await redis.sRem(setKey, gone);
     return out;
   }
 
-  private pkey(identityKey: string): string {
-    return this.k(`p:${identityKey}`);
+  /** The tag of a model's space: empty on one Redis (one space), 4 base64url characters in a cluster. */
+  private tagOf(model: string): string {
+    if (!this.sharded) return "";
+    let tag = this.tags.get(model);
+    if (!tag) {
+      tag = modelTag(model);
+      this.tags.set(model, tag);
+    }
+    return tag;
   }
 
-  private k(suffix: string): string {
-    return this.prefix + suffix;
+  private space(tag: string): string {
+    return tag ? `${this.prefix}{${tag}}:` : this.prefix;
+  }
+
+  private sessionSpace(sessionId: string): string | undefined {
+    if (!this.sharded) return this.prefix;
+    return sessionId.length > 4 ? this.space(sessionId.slice(0, 4)) : undefined;
+  }
+
+  private async spaces(redis: RedisClient): Promise<string[]> {
+    return this.sharded ? redis.sMembers(`${this.prefix}tags`) : [""];
+  }
+
+  /** A provider's spaces: known for those registered here; otherwise every space is asked. */
+  private async tagsOfProvider(identityKey: string, redis: RedisClient): Promise<string[]> {
+    if (!this.sharded) return [""];
+    return this.localTags.get(identityKey) ?? this.spaces(redis);
+  }
+
+  /** The client, counting each command sent under `op` (a view per op, made once). */
+  private via(op: DirectoryOp): RedisClient {
+    const onCommand = this.options.onCommand;
+    if (!onCommand) return this.client;
+    let view = this.clients.get(op);
+    if (!view) {
+      const client = this.client;
+      view = new Proxy(client, {
+        get(target, name, receiver) {
+          const value: unknown = Reflect.get(target, name, receiver);
+          if (typeof value !== "function") return value;
+          return (...args: unknown[]) => {
+            onCommand(op);
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        },
+      });
+      this.clients.set(op, view);
+    }
+    return view;
   }
 }
 
-function nodesOf(s: SessionRecord): string[] {
-  return [...new Set([s.requesterNode, s.providerNode])].filter((n): n is string => Boolean(n));
+/** A model's hash tag in a cluster: 4 base64url characters of its SHA-1 (models sharing one share a slot). */
+export function modelTag(model: string): string {
+  return createHash("sha1").update(model).digest("base64url").slice(0, 4);
+}
+
+function pairsToFields(reply: unknown): Record<string, string> {
+  const fields: Record<string, string> = {};
+  if (!Array.isArray(reply)) return fields;
+  for (let i = 0; i + 1 < reply.length; i += 2) fields[String(reply[i])] = String(reply[i + 1]);
+  return fields;
 }
 
 const shas = new Map<string, string>();

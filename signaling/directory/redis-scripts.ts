@@ -1,13 +1,17 @@
 /**
- * Lua for the Redis directory: every read-check-write on a provider entry runs as one script, so
- * two nodes can never both take a provider's last unit of capacity or resurrect a removed entry.
- * KEYS[1] is the provider hash (`p:<id>`), KEYS[2] the key prefix; `socketId` is the owner check.
+ * Lua for the Redis directory: every read-check-write runs as one script, so two nodes can never
+ * both take a provider's last unit of capacity or resurrect a removed entry, and a pairing or a
+ * session's end is one round trip. KEYS[1] routes the script (a key of the space it works in),
+ * KEYS[2] is that space's key prefix `P`; every key a script touches starts with `P`, so under
+ * Redis Cluster (where `P` carries a hash tag) each script stays within one slot.
  *
  * The matchmaking index (same order as matchmaking.ts, shared by every node): per model, a sorted
  * set `q:<model>` of providers with capacity left and no recent failure, and `f:<model>` of those
  * with one; all scores 0, so members sort by their text, which is fixed-width digits spelling the
  * order: completion cost, prompt cost (20 digits each, exact bigints), utilisation (10), turn (16),
  * registration (16), then the identity key; `f:` members lead with the failure count (10).
+ * `a:<model>` lists every provider of the model by price alone, busy or not, so a refusal says
+ * why (no such model, price too low, all busy) from its front instead of reading every provider.
  * Each script that changes a provider re-lists it; the members it holds are kept in its `ix` field.
  * `fx` holds failure times, so a pick can lift penalties that aged out.
  */
@@ -46,74 +50,63 @@ local function reindex(h, id)
   end
   redis.call('HSET', h, 'ix', table.concat(lines, '\\n'))
 end
-local function owned(h) return redis.call('HGET', h, 'socketId') == ARGV[1] end
+local function owned(h, socket) return redis.call('HGET', h, 'socketId') == socket end
+-- Removes an entry and every listing of it (not the providers set: a re-registration keeps it).
+local function forget(h, id)
+  unlist(h)
+  local f = redis.call('HMGET', h, 'models', 'node')
+  for m in string.gmatch(f[1] or '', '%S+') do
+    redis.call('SREM', P .. 'm:' .. m, id)
+    local k = redis.call('HGET', h, 'k:' .. m)
+    if k then redis.call('ZREM', P .. 'a:' .. m, k .. id) end
+  end
+  if f[2] then redis.call('SREM', P .. 'n:' .. f[2] .. ':p', id) end
+  redis.call('ZREM', P .. 'fx', id)
+  redis.call('DEL', h)
+end
 `;
 
-/** ARGV: ttl, modelsText, identityKey, then field/value pairs. */
+/** KEYS[1] the entry. ARGV: ttl, this space's models (space-separated), identityKey, node, then field/value pairs. */
 export const REGISTER = `${INDEX}
-local old = redis.call('HGET', KEYS[1], 'models')
-if old then
-  unlist(KEYS[1])
-  for m in string.gmatch(old, '%S+') do redis.call('SREM', P .. 'm:' .. m, ARGV[3]) end
+local h, id = KEYS[1], ARGV[3]
+forget(h, id)
+redis.call('HSET', h, unpack(ARGV, 5))
+redis.call('HSET', h, 'rseq', redis.call('INCR', P .. 'seq'))
+redis.call('PEXPIRE', h, ARGV[1])
+redis.call('SADD', P .. 'providers', id)
+if ARGV[4] ~= '' then redis.call('SADD', P .. 'n:' .. ARGV[4] .. ':p', id) end
+for m in string.gmatch(ARGV[2], '%S+') do
+  redis.call('SADD', P .. 'm:' .. m, id)
+  redis.call('ZADD', P .. 'a:' .. m, 0, redis.call('HGET', h, 'k:' .. m) .. id)
 end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
-redis.call('HSET', KEYS[1], 'rseq', redis.call('INCR', P .. 'seq'))
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-redis.call('SADD', P .. 'providers', ARGV[3])
-for m in string.gmatch(ARGV[2], '%S+') do redis.call('SADD', P .. 'm:' .. m, ARGV[3]) end
-reindex(KEYS[1], ARGV[3])
+reindex(h, id)
 return 1`;
 
-/** ARGV: socketId, identityKey. */
+/** KEYS[1] the entry. ARGV: identityKey. Whoever owns it: for a re-registration that left this space. */
+export const FORGET = `${INDEX}
+forget(KEYS[1], ARGV[1])
+redis.call('SREM', P .. 'providers', ARGV[1])
+return 1`;
+
+/** KEYS[1] the entry. ARGV: socketId, identityKey. */
 export const UNREGISTER = `${INDEX}
-if not owned(KEYS[1]) then return 0 end
-unlist(KEYS[1])
-local models = redis.call('HGET', KEYS[1], 'models') or ''
-for m in string.gmatch(models, '%S+') do redis.call('SREM', P .. 'm:' .. m, ARGV[2]) end
+if not owned(KEYS[1], ARGV[1]) then return 0 end
+forget(KEYS[1], ARGV[2])
 redis.call('SREM', P .. 'providers', ARGV[2])
-redis.call('ZREM', P .. 'fx', ARGV[2])
-redis.call('DEL', KEYS[1])
 return 1`;
 
-/** ARGV: socketId, load, now, ttl, identityKey. */
+/** KEYS[1] the entry. ARGV: socketId, load, now, ttl, identityKey. */
 export const HEARTBEAT = `${INDEX}
-if not owned(KEYS[1]) then return 0 end
+if not owned(KEYS[1], ARGV[1]) then return 0 end
 local before = redis.call('HGET', KEYS[1], 'load')
 redis.call('HSET', KEYS[1], 'load', ARGV[2], 'seenAt', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 if (tonumber(before) or 0) ~= tonumber(ARGV[2]) then reindex(KEYS[1], ARGV[5]) end
 return 1`;
 
-/** Takes one unit from provider hash h (capacity already checked): a new turn, re-listed. */
-const TAKE = `
-local function take(h, id, now)
-  redis.call('HINCRBY', h, 'active', 1)
-  redis.call('HSET', h, 'lastAssignedAt', now, 'aseq', redis.call('INCR', P .. 'seq'))
-  reindex(h, id)
-end
-`;
-
-/** ARGV: socketId, now, identityKey. */
-export const RESERVE = `${INDEX}${TAKE}
-if not owned(KEYS[1]) then return 0 end
-local f = redis.call('HMGET', KEYS[1], 'active', 'load', 'capacity')
-if math.max(tonumber(f[1]) or 0, tonumber(f[2]) or 0) >= (tonumber(f[3]) or 0) then return 0 end
-take(KEYS[1], ARGV[3], ARGV[2])
-return 1`;
-
-/** ARGV: socketId, identityKey. */
-export const RELEASE = `${INDEX}
-if not owned(KEYS[1]) then return 0 end
-if (tonumber(redis.call('HGET', KEYS[1], 'active')) or 0) > 0 then
-  redis.call('HINCRBY', KEYS[1], 'active', -1)
-  reindex(KEYS[1], ARGV[2])
-end
-return 1`;
-
-/** ARGV: socketId, now, identityKey. */
+/** KEYS[1] the entry. ARGV: socketId, now, identityKey. */
 export const FAILURE = `${INDEX}
-if not owned(KEYS[1]) then return 0 end
+if not owned(KEYS[1], ARGV[1]) then return 0 end
 redis.call('HINCRBY', KEYS[1], 'failures', 1)
 redis.call('HSET', KEYS[1], 'lastFailureAt', ARGV[2], 'pen', '1')
 redis.call('ZADD', P .. 'fx', ARGV[2], ARGV[3])
@@ -121,11 +114,14 @@ reindex(KEYS[1], ARGV[3])
 return 1`;
 
 /**
- * Picks and reserves in one step. KEYS[1] unused (any provider key), KEYS[2] prefix.
- * ARGV: model, now, failureWindowMs, max completion cost, max prompt cost (20 digits each),
- * then identity keys to skip. Returns the chosen provider's hash as a flat list, or nil.
+ * A pairing in one round trip: picks the best fitting provider, takes one unit of its capacity
+ * and writes the session record (`s:<sessionId>` hash, the `sessions` count, and the session in
+ * each party's node set `n:<node>:s`). KEYS[1] `P fx`. ARGV: model, now, failureWindowMs, max
+ * completion cost, max prompt cost (20 digits each), sessionId, requester socket, requester node,
+ * session ttl, then identity keys to skip. Returns `{1, provider hash as a flat list}`, or, when
+ * nobody fits, `{0, code, cheapest completion cost}` read from the front of `a:<model>`.
  */
-export const RESERVE_BEST = `${INDEX}${TAKE}
+export const PAIR = `${INDEX}
 local model, now = ARGV[1], tonumber(ARGV[2])
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'fx', '-inf', now - tonumber(ARGV[3]))) do
   redis.call('ZREM', P .. 'fx', id)
@@ -136,32 +132,123 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. 'fx', '-inf', now - tonumbe
   end
 end
 local skip = {}
-for i = 6, #ARGV do skip[ARGV[i]] = true end
--- Walks one index in order; members left by an expired or replaced entry are dropped on the way.
-local function walk(z, off, stopPastPrice)
+for i = 10, #ARGV do skip[ARGV[i]] = true end
+-- Walks one sorted set in order, calling visit(member, id) on members whose entry still holds
+-- them: it returns a value to stop with, false to go on, or nil to stop with nothing. Members
+-- left by an expired or replaced entry are dropped on the way.
+local function walk(z, off, holds, visit)
   local start = 0
   while true do
     local batch = redis.call('ZRANGEBYLEX', z, '-', '+', 'LIMIT', start, 16)
     if #batch == 0 then return nil end
     local dropped = 0
     for _, member in ipairs(batch) do
-      if string.sub(member, off + 1, off + 20) > ARGV[4] then
-        if stopPastPrice then return nil end
-      elseif string.sub(member, off + 21, off + 40) <= ARGV[5] then
-        local id = string.sub(member, off + 83)
+      local id = string.sub(member, off)
+      if holds(member, id) then
         if not skip[id] then
-          local ix = redis.call('HGET', P .. 'p:' .. id, 'ix')
-          if ix and string.find(ix, member, 1, true) then return id end
-          redis.call('ZREM', z, member)
-          dropped = dropped + 1
+          local r = visit(member, id)
+          if r ~= false then return r end
         end
+      else
+        redis.call('ZREM', z, member)
+        dropped = dropped + 1
       end
     end
     start = start + #batch - dropped
   end
 end
-local id = walk(P .. 'q:' .. model, 0, true) or walk(P .. 'f:' .. model, 10, false)
-if not id then return nil end
+local function listed(member, id)
+  local ix = redis.call('HGET', P .. 'p:' .. id, 'ix')
+  return ix and string.find(ix, member, 1, true) ~= nil
+end
+local function fits(off, stopPastPrice)
+  return function(member, id)
+    if string.sub(member, off + 1, off + 20) > ARGV[4] then
+      if stopPastPrice then return nil end
+      return false
+    end
+    if string.sub(member, off + 21, off + 40) <= ARGV[5] then return id end
+    return false
+  end
+end
+local id = walk(P .. 'q:' .. model, 83, listed, fits(0, true))
+  or walk(P .. 'f:' .. model, 93, listed, fits(10, false))
+if not id then
+  -- Nobody with room fits: the cheapest provider of the model (busy or not) says why.
+  local cheapest
+  local busy = walk(P .. 'a:' .. model, 41, function(member, pid)
+    return redis.call('HGET', P .. 'p:' .. pid, 'k:' .. model) == string.sub(member, 1, 40)
+  end, function(member)
+    local completion = string.sub(member, 1, 20)
+    cheapest = cheapest or completion
+    if completion > ARGV[4] then return nil end
+    if string.sub(member, 21, 40) <= ARGV[5] then return 'ALL_BUSY' end
+    return false
+  end)
+  if busy then return {0, busy} end
+  if cheapest then return {0, 'PRICE_TOO_LOW', cheapest} end
+  return {0, 'NO_MODEL'}
+end
 local h = P .. 'p:' .. id
-take(h, id, ARGV[2])
-return redis.call('HGETALL', h)`;
+redis.call('HINCRBY', h, 'active', 1)
+redis.call('HSET', h, 'lastAssignedAt', ARGV[2], 'aseq', redis.call('INCR', P .. 'seq'))
+reindex(h, id)
+local sid, rnode = ARGV[6], ARGV[8]
+local f = redis.call('HMGET', h, 'socketId', 'node')
+local s = P .. 's:' .. sid
+redis.call('HSET', s, 'identityKey', id, 'providerSocketId', f[1], 'requesterSocketId', ARGV[7], 'model', model, 'createdAt', ARGV[2])
+if rnode ~= '' then
+  redis.call('HSET', s, 'requesterNode', rnode)
+  redis.call('SADD', P .. 'n:' .. rnode .. ':s', sid)
+end
+if f[2] then
+  redis.call('HSET', s, 'providerNode', f[2])
+  if f[2] ~= rnode then redis.call('SADD', P .. 'n:' .. f[2] .. ':s', sid) end
+end
+redis.call('PEXPIRE', s, ARGV[9])
+redis.call('ZADD', P .. 'sessions', now, sid)
+return {1, redis.call('HGETALL', h)}`;
+
+/**
+ * Ends a session in one round trip: removes its record (exactly one caller gets it), its place in
+ * the count and in each party's node set, and gives its unit of capacity back (if the entry still
+ * belongs to the socket that took it). KEYS[1] the session hash. ARGV: sessionId. Returns the
+ * record as a flat list, or nil.
+ */
+export const CLOSE = `${INDEX}
+local f = redis.call('HGETALL', KEYS[1])
+if #f == 0 then return nil end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', P .. 'sessions', ARGV[1])
+local r = {}
+for i = 1, #f, 2 do r[f[i]] = f[i + 1] end
+if r.requesterNode then redis.call('SREM', P .. 'n:' .. r.requesterNode .. ':s', ARGV[1]) end
+if r.providerNode then redis.call('SREM', P .. 'n:' .. r.providerNode .. ':s', ARGV[1]) end
+local h = P .. 'p:' .. (r.identityKey or '')
+if r.identityKey and owned(h, r.providerSocketId) and (tonumber(redis.call('HGET', h, 'active')) or 0) > 0 then
+  redis.call('HINCRBY', h, 'active', -1)
+  reindex(h, r.identityKey)
+end
+return f`;
+
+/**
+ * Forgets a dead node within one space: its providers (those whose entry it still holds) and its
+ * sessions' ids, for the caller to end. KEYS[1] `P n:<node>:p`. ARGV: node. Returns
+ * `{identity keys dropped, session ids}`.
+ */
+export const DROP_NODE = `${INDEX}
+local node = ARGV[1]
+local dropped = {}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local h = P .. 'p:' .. id
+  if redis.call('HGET', h, 'node') == node then
+    forget(h, id)
+    redis.call('SREM', P .. 'providers', id)
+    dropped[#dropped + 1] = id
+  end
+end
+redis.call('DEL', KEYS[1])
+local sset = P .. 'n:' .. node .. ':s'
+local sessions = redis.call('SMEMBERS', sset)
+redis.call('DEL', sset)
+return {dropped, sessions}`;

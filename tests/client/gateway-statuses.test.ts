@@ -141,7 +141,7 @@ describe("HTTP surface", () => {
   });
 
   it("says which OpenAI endpoints are not served, rather than no route", async () => {
-    await expect(openai.embeddings.create({ model: "open-model", input: "x" })).rejects.toMatchObject({
+    await expect(openai.completions.create({ model: "open-model", prompt: "x" })).rejects.toMatchObject({
       status: 404,
       code: "unsupported_endpoint",
     });

@@ -16,6 +16,64 @@ export const FUNCTION_CALLING_MODELS = [
   "Hermes-3-Llama-3.1-8B-q4f16_1-MLC",
 ];
 
+/** WebLLM's prebuilt embedding models (`model_type: ModelType.embedding`), 768 dimensions for -m, 384 for -s. */
+export const EMBEDDING_MODELS = [
+  "snowflake-arctic-embed-m-q0f32-MLC-b4",
+  "snowflake-arctic-embed-s-q0f32-MLC-b4",
+];
+
+/**
+ * WebLLM's `engine.embeddings.create` as `MLCEngine.embedding` implements it: only on an embedding
+ * model (else IncorrectPipelineLoadedError), UnsupportedFieldsError for `dimensions` and `user`,
+ * base64 refused, empty input refused, calls serialised by the model's lock (they wait, they do
+ * not throw), data in input order, usage.prompt_tokens the tokens it read (a word is a token here,
+ * plus [CLS] and [SEP]). `resetChat` on an embedding model throws, as WebLLM's getLLMStates does.
+ */
+export class MlcEmbeddingsDouble {
+  readonly requests: webllm.EmbeddingCreateParams[] = [];
+  private lock: Promise<unknown> = Promise.resolve();
+  readonly embeddings: { create(r: webllm.EmbeddingCreateParams): Promise<webllm.CreateEmbeddingResponse> };
+
+  constructor(readonly model: string) {
+    this.embeddings = {
+      create: (r) => {
+        const run = this.lock.then(() => this.embed(r));
+        this.lock = run.catch(() => undefined);
+        return run;
+      },
+    };
+  }
+
+  async resetChat(): Promise<void> {
+    throw new Error(`IncorrectPipelineLoadedError: ${this.model} is not an LLMChatPipeline`);
+  }
+
+  private async embed(r: webllm.EmbeddingCreateParams): Promise<webllm.CreateEmbeddingResponse> {
+    if (!EMBEDDING_MODELS.includes(this.model))
+      throw new Error(`IncorrectPipelineLoadedError: ${this.model} is not an EmbeddingPipeline`);
+    const unsupported = ["dimensions", "user"].filter((f) => f in r);
+    if (unsupported.length) throw new Error(`UnsupportedFieldsError: ${unsupported.join(", ")}`);
+    if (r.encoding_format === "base64") throw new Error("EmbeddingUnsupportedEncodingFormatError");
+    const inputs = typeof r.input === "string" ? [r.input] : (r.input as string[]);
+    if (inputs.length === 0 || inputs.some((x) => x.length === 0))
+      throw new Error("EmbeddingInputEmptyError");
+    this.requests.push(structuredClone(r));
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    const size = this.model.includes("-m-") ? 768 : 384;
+    const tokens = inputs.reduce((n, x) => n + x.split(/\s+/).length + 2, 0);
+    return {
+      object: "list",
+      model: this.model,
+      data: inputs.map((x, index) => ({
+        object: "embedding",
+        index,
+        embedding: Array.from({ length: size }, (_, i) => ((x.length * 31 + i) % 97) / 97),
+      })),
+      usage: { prompt_tokens: tokens, total_tokens: tokens, extra: { prefill_tokens_per_s: 1000 } },
+    };
+  }
+}
+
 export class MlcEngineDouble implements MlcChat {
   readonly requests: webllm.ChatCompletionRequestStreaming[] = [];
   resets = 0;

@@ -11,8 +11,20 @@ import type { AddressInfo } from "node:net";
  *   answers "The tool said: <result>";
  * - `response_format`: a JSON object matching `json_schema.schema` (strings are the last user
  *   message), or `{"echo": …}` for `json_object`;
- * - `logprobs`/`top_logprobs`: one entry per streamed token, with that many alternatives.
+ * - `logprobs`/`top_logprobs`: one entry per streamed token, with that many alternatives;
+ * - POST /v1/embeddings: `embedVector(text, dimensions)` per input (8 dimensions unless asked),
+ *   floats only, with `usage.prompt_tokens` of `embedTokens(text)` per input.
  */
+/** The double's embedding of `text`: deterministic, `dimensions` long, each value in [-0.5, 0.5). */
+export function embedVector(text: string, dimensions = 8): number[] {
+  let h = 2166136261;
+  for (const c of text) h = Math.imul(h ^ c.codePointAt(0)!, 16777619) >>> 0;
+  return Array.from({ length: dimensions }, (_, i) => (((h >>> (i % 24)) + i * 7919) % 1000) / 1000 - 0.5);
+}
+
+/** The tokens the double says it read for one input: a token per 4 characters, plus 2 markers. */
+export const embedTokens = (text: string) => Math.ceil(text.length / 4) + 2;
+
 export interface OpenAiBackend {
   readonly url: string;
   /** Requests the backend saw, for assertions. */
@@ -82,6 +94,31 @@ export async function startOpenAiBackend(
     if (req.method === "GET" && req.url === "/v1/models") {
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify({ object: "list", data: [{ id: model, object: "model" }] }));
+      return;
+    }
+    if (req.method === "POST" && req.url === "/v1/embeddings") {
+      let raw = "";
+      for await (const chunk of req) raw += chunk;
+      const body = JSON.parse(raw) as {
+        input: string | string[];
+        dimensions?: number;
+        encoding_format?: string;
+      };
+      state.requests.push(body as unknown as Record<string, unknown>);
+      const inputs = typeof body.input === "string" ? [body.input] : body.input;
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(
+        JSON.stringify({
+          object: "list",
+          model,
+          data: inputs.map((text, index) => ({
+            object: "embedding",
+            index,
+            embedding: embedVector(text, body.dimensions),
+          })),
+          usage: { prompt_tokens: inputs.reduce((n, t) => n + embedTokens(t), 0), total_tokens: 0 },
+        }),
+      );
       return;
     }
     if (req.method !== "POST" || req.url !== "/v1/chat/completions") {

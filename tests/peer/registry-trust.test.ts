@@ -120,10 +120,11 @@ const ask = (client: SilkClient, content = "a secret question") =>
   client.chat.completions.create({ model: MODEL, messages: [{ role: "user", content }] });
 
 /** Relayed ciphertext that reached `who`'s connection: zero means not even a handshake. */
-const framesTo = (mitm: Mitm, who: RegisteredProvider) =>
+/** Frames (and, with `signals`, signals: not even the switch to the relay) that reached `who`. */
+const framesTo = (mitm: Mitm, who: RegisteredProvider, signals = false) =>
   mitm.log.filter(
     (m) =>
-      m.event === "session:frame" &&
+      (m.event === "session:frame" || (signals && m.event === "session:signal")) &&
       m.direction === "to-party" &&
       m.party.label === encodePublicKey(who.identity.publicKey).slice(0, 8),
   ).length;
@@ -165,9 +166,11 @@ async function refusedUnseen(
   mitm: Mitm,
   served: Served,
   client: Promise<SilkClient>,
+  /** Whether `served` was never even signalled (false when an honest grant of it came first). */
+  unsignalled = true,
 ): Promise<UntrustedProviderError> {
   const err = await refusal(ask(await client));
-  expect(framesTo(mitm, served.who)).toBe(0);
+  expect(framesTo(mitm, served.who, unsignalled)).toBe(0);
   expect(served.asked).toEqual([]);
   return err;
 }
@@ -197,7 +200,7 @@ describe("a lying signaling server is refused before any prompt leaves", () => {
   it("a swapped payout is refused", async () => {
     const thief = unstaked.owner.toString();
     const mitm = await proxy(...forgeGrants((p) => ({ ...p, payout: thief })));
-    const err = await refusedUnseen(mitm, await serve(mitm, staked), requester(mitm));
+    const err = await refusedUnseen(mitm, await serve(mitm, staked), requester(mitm), false);
     expect(err).toBeInstanceOf(RegistryMismatchError);
     expect((err as RegistryMismatchError).field).toBe("payout");
   }, 60_000);
@@ -225,7 +228,7 @@ describe("a lying signaling server is refused before any prompt leaves", () => {
       return [m, moved];
     };
     const mitm = await proxy(forgeMove);
-    const err = await refusedUnseen(mitm, await serve(mitm, staked), requester(mitm));
+    const err = await refusedUnseen(mitm, await serve(mitm, staked), requester(mitm), false);
     expect(err).toBeInstanceOf(RegistryMismatchError);
     expect((err as RegistryMismatchError).field).toBe("payout");
   }, 60_000);

@@ -45,8 +45,13 @@ export function directoryIndexSuite(make: () => Promise<ProviderDirectory>): voi
     utilisation: Math.max(p.active, p.load) / p.capacity,
     lastAssignedAt: p.lastAssignedAt,
   });
-  const best = async (dir: ProviderDirectory, now: number, over: Partial<PickRequest> = {}) =>
-    (await dir.reserveBest(pick(now, over)))?.provider.identityKey;
+  const draft = { requesterSocketId: "r" };
+  const reserve = (dir: ProviderDirectory, now: number, over: Partial<PickRequest> = {}) =>
+    dir.reserveBest(pick(now, over), draft);
+  const best = async (dir: ProviderDirectory, now: number, over: Partial<PickRequest> = {}) => {
+    const r = await reserve(dir, now, over);
+    return r.ok ? r.provider.identityKey : undefined;
+  };
 
   describe("matchmaking index (reserveBest)", () => {
     it("picks the cheapest that fits both prices, skipping excluded ones and other models", async () => {
@@ -65,14 +70,45 @@ export function directoryIndexSuite(make: () => Promise<ProviderDirectory>): voi
       expect(await best(dir, 7, { model: "nobody" })).toBeUndefined();
     });
 
+    it("says why nobody fits from the index: no such model, the cheapest price, all busy", async () => {
+      const dir = await make();
+      await dir.register(rec("dear", flat(50n), 1), 1);
+      await dir.register(rec("cheap", flat(20n), 1), 1);
+      const max = (n: bigint) => ({ maxPrice: { promptNanoPerToken: n, completionNanoPerToken: n } });
+      expect(await reserve(dir, 2, { model: "nobody" })).toEqual({
+        ok: false,
+        code: "NO_MODEL",
+        message: "no provider serves nobody",
+      });
+      expect(await reserve(dir, 3, { exclude: new Set(["dear", "cheap"]) })).toMatchObject({
+        code: "NO_MODEL",
+        message: "no provider other than the excluded ones serves m1",
+      });
+      expect(await reserve(dir, 4, max(19n))).toMatchObject({
+        code: "PRICE_TOO_LOW",
+        message: "no provider of m1 accepts that price; the cheapest asks 20 nanoTON per completion token",
+      });
+      expect(await reserve(dir, 5, { ...max(49n), exclude: new Set(["cheap"]) })).toMatchObject({
+        code: "PRICE_TOO_LOW",
+        message: expect.stringContaining("asks 50 nanoTON"),
+      });
+      expect(await best(dir, 6, max(20n))).toBe("cheap");
+      expect(await reserve(dir, 7, max(20n))).toMatchObject({ code: "ALL_BUSY" });
+      expect(await best(dir, 8, max(50n))).toBe("dear");
+      expect(await reserve(dir, 9, max(60n))).toMatchObject({ code: "ALL_BUSY" });
+      await dir.unregister("cheap", "s-cheap");
+      expect(await reserve(dir, 10, max(20n))).toMatchObject({ code: "PRICE_TOO_LOW" });
+    });
+
     it("takes turns among equals, strictly, even within one millisecond", async () => {
       const dir = await make();
       for (const k of ["a", "b", "c"]) await dir.register(rec(k, flat(10n), 4), 1);
       const seen: (string | undefined)[] = [];
       for (let i = 0; i < 9; i++) {
-        const c = await dir.reserveBest(pick(5));
-        seen.push(c?.provider.identityKey);
-        await dir.release(c!.provider.identityKey, c!.provider.socketId);
+        const c = await reserve(dir, 5);
+        if (!c.ok) throw new Error(c.message);
+        seen.push(c.provider.identityKey);
+        await dir.closeSession(c.sessionId);
       }
       expect(seen).toEqual(["a", "b", "c", "a", "b", "c", "a", "b", "c"]);
       // Held sessions: the least utilised goes first.
@@ -84,19 +120,22 @@ export function directoryIndexSuite(make: () => Promise<ProviderDirectory>): voi
       const dir = await make();
       await dir.register(rec("a", flat(10n), 2), 1);
       await dir.register(rec("b", flat(10n), 3), 1);
-      const got = await Promise.all(Array.from({ length: 12 }, () => best(dir, 2)));
-      expect(got.filter((k) => k === "a")).toHaveLength(2);
-      expect(got.filter((k) => k === "b")).toHaveLength(3);
-      expect(got.filter((k) => k === undefined)).toHaveLength(7);
-      await dir.release("b", "s-b");
+      const got = await Promise.all(Array.from({ length: 12 }, () => reserve(dir, 2)));
+      const of = (k: string) => got.filter((r) => r.ok && r.provider.identityKey === k);
+      expect(of("a")).toHaveLength(2);
+      expect(of("b")).toHaveLength(3);
+      expect(got.filter((r) => !r.ok)).toHaveLength(7);
+      const [b1, b2] = of("b").map((r) => (r.ok ? r.sessionId : ""));
+      await dir.closeSession(b1!);
       await dir.heartbeat("b", "s-b", 3, 3); // the provider says it is full anyway
       expect(await best(dir, 4)).toBeUndefined();
       await dir.heartbeat("b", "s-b", 0, 5);
       expect(await best(dir, 6)).toBe("b");
-      expect(await dir.reserve("b", "s-b", 7)).toBe(false);
+      expect(await best(dir, 7)).toBeUndefined();
       await dir.unregister("a", "s-a");
-      await dir.release("a", "s-a");
-      expect(await best(dir, 8)).toBeUndefined();
+      await dir.closeSession(b2!);
+      expect(await best(dir, 8)).toBe("b");
+      expect(await best(dir, 9)).toBeUndefined();
     });
 
     it("puts a recent failure behind dearer providers, fewest failures first, until it ages out", async () => {
@@ -119,9 +158,9 @@ export function directoryIndexSuite(make: () => Promise<ProviderDirectory>): voi
       await dir.register(rec("a", flat(10n), 1), 1);
       await dir.register(rec("b", flat(20n), 1), 1);
       await dir.register({ ...rec("a", flat(30n), 1), socketId: "s-a2" }, 2);
-      const c = await dir.reserveBest(pick(3));
+      const c = await reserve(dir, 3);
       expect(c).toMatchObject({ provider: { identityKey: "b" }, price: flat(20n) });
-      expect(await dir.reserveBest(pick(4))).toMatchObject({
+      expect(await reserve(dir, 4)).toMatchObject({
         provider: { socketId: "s-a2" },
         price: flat(30n),
       });
@@ -174,12 +213,15 @@ export function directoryIndexSuite(make: () => Promise<ProviderDirectory>): voi
       await fc.assert(
         fc.asyncProperty(fc.array(op, { maxLength: 40 }), async (ops) => {
           const dir = await make();
+          const held = new Map<string, string[]>();
           let now = 1;
           for (const o of ops) {
             now++;
             if (o.kind === "register") await dir.register(rec(o.key, flat(BigInt(o.price)), o.capacity), now);
-            else if (o.kind === "release") await dir.release(o.key, `s-${o.key}`);
-            else if (o.kind === "fail") await dir.recordFailure(o.key, `s-${o.key}`, now);
+            else if (o.kind === "release") {
+              const sessionId = held.get(o.key)?.pop();
+              if (sessionId) await dir.closeSession(sessionId);
+            } else if (o.kind === "fail") await dir.recordFailure(o.key, `s-${o.key}`, now);
             else if (o.kind === "unregister") await dir.unregister(o.key, `s-${o.key}`);
             else if (o.kind === "heartbeat") await dir.heartbeat(o.key, `s-${o.key}`, o.load, now);
             else if (o.kind === "wait") now += o.ms;
@@ -189,11 +231,16 @@ export function directoryIndexSuite(make: () => Promise<ProviderDirectory>): voi
               // A copy: the in-memory store hands out live views.
               const before = (await dir.providersFor("m1")).map((p) => ({ ...p }));
               const expected = rankProviders(before, request, { now, failureWindowMs: WINDOW, limit: 1 });
-              const got = await dir.reserveBest(request);
-              if (!expected.ok) expect(got).toBeUndefined();
+              const got = await dir.reserveBest(request, draft);
+              if (!expected.ok) expect(got).toEqual(expected);
               else {
+                if (!got.ok) throw new Error(`refused: ${got.message}`);
+                held.set(got.provider.identityKey, [
+                  ...(held.get(got.provider.identityKey) ?? []),
+                  got.sessionId,
+                ]);
                 // Exact ties (never assigned, all else equal) may go either way; the key may not.
-                const chosen = before.find((p) => p.identityKey === got?.provider.identityKey);
+                const chosen = before.find((p) => p.identityKey === got.provider.identityKey);
                 expect(chosen && policyKey(chosen, now)).toEqual(
                   policyKey(expected.candidates[0]!.provider, now),
                 );

@@ -11,6 +11,21 @@ export function directorySuite(name: string, make: () => Promise<ProviderDirecto
       dir = await make();
     });
 
+    /** Pairs a request for `model` (any price) with whoever fits; the session id, or undefined. */
+    const reserve = async (now: number, model = "m1", requesterNode?: string) => {
+      const r = await dir.reserveBest(
+        {
+          model,
+          maxPrice: { promptNanoPerToken: 10n ** 15n, completionNanoPerToken: 10n ** 15n },
+          exclude: new Set(),
+          now,
+          failureWindowMs: 60_000,
+        },
+        { requesterSocketId: "r1", ...(requesterNode && { requesterNode }) },
+      );
+      return r.ok ? r.sessionId : undefined;
+    };
+
     const rec = (key: string, socketId: string, models = ["m1"], capacity = 2): ProviderRecord => ({
       identityKey: key,
       socketId,
@@ -52,14 +67,18 @@ export function directorySuite(name: string, make: () => Promise<ProviderDirecto
 
     it("replaces an entry on re-registration: new socket, new models, counters reset", async () => {
       await dir.register(rec("a", "s1", ["m1"]), 1);
-      expect(await dir.reserve("a", "s1", 2)).toBe(true);
+      const old = await reserve(2);
+      expect(old).toBeDefined();
       await dir.register(rec("a", "s2", ["m2"]), 3);
       expect(await dir.providersFor("m1")).toEqual([]);
+      expect(await reserve(3)).toBeUndefined();
       expect(await dir.providersFor("m2")).toMatchObject([{ socketId: "s2", active: 0 }]);
-      // The old socket can no longer touch the entry.
+      // The old socket can no longer touch the entry, nor can the session it held.
       expect(await dir.heartbeat("a", "s1", 1, 4)).toBe(false);
       expect(await dir.unregister("a", "s1")).toBe(false);
-      expect(await dir.reserve("a", "s1", 4)).toBe(false);
+      expect(await reserve(4, "m2")).toBeDefined();
+      expect(await dir.closeSession(old!)).toMatchObject({ providerSocketId: "s1" });
+      expect(await dir.providersFor("m2")).toMatchObject([{ active: 1 }]);
       expect((await dir.all()).length).toBe(1);
     });
 
@@ -78,27 +97,30 @@ export function directorySuite(name: string, make: () => Promise<ProviderDirecto
       expect(await dir.heartbeat("zz", "s1", 1, 9)).toBe(false);
     });
 
-    it("reserves up to capacity, counting reported load, and releases", async () => {
+    it("reserves up to capacity, counting reported load, and gives places back as sessions end", async () => {
       await dir.register(rec("a", "s1", ["m1"], 2), 1);
-      expect(await dir.reserve("a", "s1", 2)).toBe(true);
-      expect(await dir.reserve("a", "s1", 3)).toBe(true);
-      expect(await dir.reserve("a", "s1", 4)).toBe(false);
+      const first = await reserve(2);
+      const second = await reserve(3);
+      expect([first, second].every(Boolean)).toBe(true);
+      expect(await reserve(4)).toBeUndefined();
       expect(await dir.providersFor("m1")).toMatchObject([{ active: 2, lastAssignedAt: 3 }]);
-      await dir.release("a", "s1");
+      await dir.closeSession(first!);
       await dir.heartbeat("a", "s1", 2, 5);
-      expect(await dir.reserve("a", "s1", 6)).toBe(false);
+      expect(await reserve(6)).toBeUndefined();
       await dir.heartbeat("a", "s1", 0, 7);
-      expect(await dir.reserve("a", "s1", 8)).toBe(true);
-      await dir.release("a", "s1");
-      await dir.release("a", "s1");
-      await dir.release("a", "s1");
+      const third = await reserve(8);
+      expect(third).toBeDefined();
+      await dir.closeSession(second!);
+      await dir.closeSession(third!);
+      await dir.closeSession(third!);
       expect(await dir.providersFor("m1")).toMatchObject([{ active: 0 }]);
     });
 
     it("never hands out more than capacity under concurrent reservations", async () => {
       await dir.register(rec("a", "s1", ["m1"], 3), 1);
-      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => dir.reserve("a", "s1", i)));
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => reserve(i)));
       expect(results.filter(Boolean)).toHaveLength(3);
+      expect(new Set(results.filter(Boolean)).size).toBe(3);
     });
 
     it("records failures", async () => {
@@ -109,52 +131,51 @@ export function directorySuite(name: string, make: () => Promise<ProviderDirecto
       expect(await dir.providersFor("m1")).toMatchObject([{ failures: 2, lastFailureAt: 60 }]);
     });
 
-    it("closes a session exactly once", async () => {
-      const session = {
-        sessionId: "sess1",
-        identityKey: "a",
-        providerSocketId: "s1",
-        requesterSocketId: "r1",
-        model: "m1",
-        createdAt: Date.now(),
-      };
-      await dir.openSession(session);
+    it("records a session with its pairing and closes it exactly once, giving its place back once", async () => {
+      await dir.register(rec("a", "s1", ["m1"], 2), 1);
+      const now = Date.now();
+      const kept = await reserve(now);
+      const sessionId = await reserve(now);
+      expect(await dir.sessionCount()).toBe(2);
+      const [first, second] = await Promise.all([dir.closeSession(sessionId!), dir.closeSession(sessionId!)]);
+      expect([first, second].filter(Boolean)).toEqual([
+        {
+          sessionId,
+          identityKey: "a",
+          providerSocketId: "s1",
+          requesterSocketId: "r1",
+          model: "m1",
+          createdAt: now,
+        },
+      ]);
       expect(await dir.sessionCount()).toBe(1);
-      const [first, second] = await Promise.all([dir.closeSession("sess1"), dir.closeSession("sess1")]);
-      expect([first, second].filter(Boolean)).toEqual([session]);
-      expect(await dir.sessionCount()).toBe(0);
+      expect(await dir.providersFor("m1")).toMatchObject([{ active: 1 }]);
+      expect(kept).not.toBe(sessionId);
       expect(await dir.closeSession("nope")).toBeUndefined();
+      expect(await dir.closeSession(`x${sessionId}`)).toBeUndefined();
     });
 
     it("forgets a dead node: its providers (unless registered again elsewhere) and its sessions", async () => {
       const on = (r: ProviderRecord, node: string): ProviderRecord => ({ ...r, node });
-      await dir.register(on(rec("a", "s1"), "dead"), 1);
+      await dir.register(on(rec("a", "s1", ["m2"]), "dead"), 1);
       await dir.register(on(rec("b", "s2"), "dead"), 1);
-      await dir.register(on(rec("c", "s3"), "alive"), 1);
+      await dir.register(on(rec("c", "s3", ["m1"], 4), "alive"), 1);
       // b moved to the living node before the dead one was noticed: its new entry stays.
-      await dir.register(on(rec("b", "s4"), "alive"), 2);
-      expect(await dir.reserve("c", "s3", 3)).toBe(true);
-      const session = (id: string, requesterNode: string, providerNode: string) => ({
-        sessionId: id,
-        identityKey: "c",
-        providerSocketId: "s3",
-        requesterSocketId: `r-${id}`,
-        model: "m1",
-        createdAt: Date.now(),
-        requesterNode,
-        providerNode,
-      });
-      await dir.openSession(session("requester-died", "dead", "alive"));
-      await dir.openSession(session("provider-died", "alive", "dead"));
-      await dir.openSession(session("both-alive", "alive", "alive"));
-      await dir.openSession(session("ended-before", "dead", "alive"));
-      await dir.closeSession("ended-before");
+      await dir.register(on(rec("b", "s4", ["m3"]), "alive"), 2);
+      const now = Date.now();
+      const providerDied = await reserve(now, "m2", "alive");
+      const requesterDied = await reserve(now, "m1", "dead");
+      const bothAlive = await reserve(now, "m1", "alive");
+      const endedBefore = await reserve(now, "m1", "dead");
+      await dir.closeSession(endedBefore!);
 
       const dropped = await dir.dropNode("dead");
       expect(dropped.providers).toBe(1);
-      expect(dropped.sessions.sort()).toEqual(["provider-died", "requester-died"]);
+      expect(dropped.sessions.sort()).toEqual([providerDied, requesterDied].sort());
+      expect(dropped.sessions).not.toContain(bothAlive);
       expect((await dir.all()).map((p) => `${p.identityKey}@${p.socketId}`).sort()).toEqual(["b@s4", "c@s3"]);
-      expect(await dir.providersFor("m1")).toHaveLength(2);
+      expect(await dir.providersFor("m1")).toHaveLength(1);
+      expect(await dir.providersFor("m2")).toHaveLength(0);
       // Forgetting twice finds nothing more.
       expect(await dir.dropNode("dead")).toEqual({ providers: 0, sessions: expect.any(Array) });
     });

@@ -201,19 +201,16 @@ describe("signaling: registration and pairing over real sockets", () => {
     expect(other.offers).toHaveLength(0);
   });
 
-  it("ends the session and gives the place back when the session record cannot be written", async () => {
+  it("answers INTERNAL and holds nothing when the directory fails mid-pairing", async () => {
     const { url, server } = await startServer();
     await provider(url, { capacity: 1 });
     const r = await connect(url);
     const directory = server.directory;
-    const openSession = directory.openSession.bind(directory);
-    directory.openSession = () => Promise.reject(new Error("store down"));
-    const ended = next(r, "session:ended");
-    const granted = await requestSession(r);
-    expect(granted.ok).toBe(true);
-    expect(await ended).toMatchObject({ reason: "ended" });
-    directory.openSession = openSession;
-    // The place came back: the only provider can be paired again.
+    const reserveBest = directory.reserveBest.bind(directory);
+    directory.reserveBest = () => Promise.reject(new Error("store down"));
+    expect(await requestSession(r)).toMatchObject({ ok: false, error: { code: "INTERNAL" } });
+    directory.reserveBest = reserveBest;
+    // Nothing was reserved: the only provider can be paired.
     expect(await requestSession(r)).toMatchObject({ ok: true });
   });
 

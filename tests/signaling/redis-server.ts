@@ -22,13 +22,28 @@ export interface RedisProcess {
   stop(): Promise<void>;
 }
 
-/** A real, throwaway redis-server: free port (or `port`, to restart one), temp dir, no persistence. */
-export async function startRedis(at?: number): Promise<RedisProcess> {
+/**
+ * A real, throwaway redis-server: free port (or `port`, to restart one), temp dir, no persistence;
+ * `extra` arguments after those (a cluster node's).
+ */
+export async function startRedis(at?: number, extra: string[] = []): Promise<RedisProcess> {
   const dir = mkdtempSync(join(tmpdir(), "silk-redis-"));
   const port = at ?? (await freePort());
   const child: ChildProcess = spawn(
     "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", "", "--appendonly", "no"],
+    [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--dir",
+      dir,
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      ...extra,
+    ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   await new Promise<void>((resolve, reject) => {

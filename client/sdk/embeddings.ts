@@ -1,0 +1,114 @@
+import * as v from "valibot";
+import type { Need } from "../../protocol";
+import { type EmbedParams, EmbedRequest, vectorToBase64 } from "../../protocol/schemas/embedding";
+import type { EmbedOutcome } from "./embed-call";
+import { InvalidRequestError, ProviderError, ProviderLostError, StalledError, TamperedError } from "./errors";
+import type { SilkUsage } from "./openai-shapes";
+
+/** OpenAI's embeddings request, as the SDK (and through it the gateway) takes it. */
+export interface EmbeddingCreateParams {
+  model: string;
+  /** A string or a list of strings (token-id arrays are refused: their text cannot be checked). */
+  input: string | string[];
+  /** "float" (the SDK's default) or "base64" (little-endian float32, as OpenAI sends it). */
+  encoding_format?: "float" | "base64" | null;
+  /** Carried to the provider's engine; an engine that cannot shorten vectors refuses it by name. */
+  dimensions?: number | null;
+  user?: string | null;
+  signal?: AbortSignal;
+}
+
+export interface CreateEmbeddingResponse {
+  object: "list";
+  model: string;
+  data: { object: "embedding"; index: number; embedding: number[] | string }[];
+  usage: { prompt_tokens: number; total_tokens: number; silk: SilkUsage };
+}
+
+/** The only feature an embeddings request needs; `model` is the field to blame when none has it. */
+export const EMBED_NEEDS: readonly Need[] = [{ feature: "embeddings", param: "model" }];
+
+/** An OpenAI embeddings request as the session carries it, checked against the session's own schema. */
+export function toEmbedParams(p: EmbeddingCreateParams): EmbedParams {
+  const input = typeof p.input === "string" ? [p.input] : p.input;
+  if (!Array.isArray(input) || input.some((x) => typeof x !== "string"))
+    throw new InvalidRequestError(
+      "input: a string or a list of strings (token ids are not carried)",
+      "input",
+    );
+  if (p.encoding_format != null && p.encoding_format !== "float" && p.encoding_format !== "base64")
+    throw new InvalidRequestError("encoding_format: float or base64", "encoding_format");
+  const checked = v.safeParse(EmbedRequest, {
+    v: 1,
+    t: "embed",
+    id: "check",
+    model: p.model,
+    input,
+    ...(p.dimensions != null && { dimensions: p.dimensions }),
+    ...(p.user != null && { user: p.user }),
+  });
+  if (!checked.success) {
+    const issue = checked.issues[0];
+    const param = issue?.path?.map((x) => String(x.key)).join(".") ?? "body";
+    throw new InvalidRequestError(`${param}: ${issue?.message ?? "invalid value"}`, param);
+  }
+  const { v: _v, t: _t, id: _id, ...params } = checked.output;
+  return params;
+}
+
+/** What one attempt at embeddings needs of the client: a session that fits, and running on it. */
+export interface EmbedRoute {
+  /** A session whose provider declares `embeddings` for the model, skipping `exclude` and `full`. */
+  session(
+    exclude: readonly string[],
+    full: Set<string>,
+  ): Promise<{ provider: string; embed(p: EmbedParams, signal: AbortSignal): Promise<EmbedOutcome> }>;
+  /** The provider's session broke: not offered again to this request. */
+  lost(provider: string): void;
+  readonly maxFailovers: number;
+}
+
+/**
+ * Runs embeddings on a provider that makes them; a provider that refuses as full, or is lost
+ * before it answered, is replaced (nothing was signed for a lost answer, and an embedding is
+ * whole or nothing, so it is simply asked again elsewhere).
+ */
+export async function runEmbeddings(
+  params: EmbedParams,
+  encoding: "float" | "base64",
+  route: EmbedRoute,
+  signal: AbortSignal,
+): Promise<CreateEmbeddingResponse> {
+  const exclude: string[] = [];
+  const full = new Set<string>();
+  for (let failovers = 0; ; ) {
+    const { provider, embed } = await route.session(exclude, full);
+    try {
+      const r = await embed(params, signal);
+      return {
+        object: "list",
+        model: params.model,
+        data: r.vectors.map((vector, index) => ({
+          object: "embedding",
+          index,
+          embedding: encoding === "base64" ? vectorToBase64(vector) : Array.from(vector),
+        })),
+        usage: {
+          prompt_tokens: r.promptTokens,
+          total_tokens: r.promptTokens,
+          silk: { cost_nanoton: r.cost.toString(), provider, failovers },
+        },
+      };
+    } catch (err) {
+      if (err instanceof ProviderError && err.code === "QUEUE_FULL" && !signal.aborted) {
+        full.add(provider);
+        continue;
+      }
+      const lost =
+        err instanceof ProviderLostError && !(err instanceof StalledError || err instanceof TamperedError);
+      if (!lost || signal.aborted || ++failovers > route.maxFailovers) throw err;
+      route.lost(provider);
+      exclude.push(provider);
+    }
+  }
+}

@@ -1,0 +1,74 @@
+import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
+import { createClient, createCluster } from "redis";
+import type { SignalingConfig } from "./config";
+import type { RedisClient } from "./directory/redis-directory";
+import { errorSummary } from "./event-guard";
+import type { Logger } from "./logger";
+import type { LivenessClient } from "./node-liveness";
+
+/** What a node needs of Redis: the socket.io adapter, the data client, and a way to close both. */
+export interface RedisConnection {
+  /** Redis Cluster: directory keys sharded by model, the adapter over sharded pub/sub. */
+  readonly cluster: boolean;
+  readonly adapter: ReturnType<typeof createAdapter> | ReturnType<typeof createShardedAdapter>;
+  readonly data: RedisClient & LivenessClient;
+  /** Closes every client (after everything that uses them has finished). */
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to one Redis, or to a Redis Cluster when `REDIS_URL` lists several nodes
+ * (comma-separated) or `REDIS_CLUSTER` is set (the URLs are then only where the topology is first
+ * read; any master or replica will do). Three connections (sets of, in a cluster): publish,
+ * subscribe, data.
+ */
+export async function connectRedis(config: SignalingConfig, log: Logger): Promise<RedisConnection> {
+  const urls = (config.redisUrl ?? "")
+    .split(",")
+    .map((u) => u.trim())
+    .filter(Boolean);
+  const cluster = config.redisCluster || urls.length > 1;
+  const pub = cluster
+    ? createCluster({ rootNodes: urls.map((url) => ({ url })) })
+    : createClient({ url: urls[0] });
+  const sub = pub.duplicate();
+  const data = pub.duplicate();
+  const clients = [pub, sub, data];
+  for (const c of clients)
+    c.on("error", (err: unknown) => log.warn({ err: errorSummary(err) }, "redis error"));
+  await Promise.all(clients.map((c) => c.connect()));
+  const key = `${config.redisPrefix}io`;
+  // Sharded pub/sub (SPUBLISH, Redis 7) in a cluster, so adapter traffic is not copied to every
+  // shard. "static": one channel per namespace, so a room join always lands before the messages
+  // sent to that room (per-room channels would race the subscription the join starts).
+  const adapter = cluster
+    ? createShardedAdapter(pub, sub, { channelPrefix: key, subscriptionMode: "static" })
+    : createAdapter(quietPublisher(pub, log), sub, { key });
+  return {
+    cluster,
+    adapter,
+    data: data as unknown as RedisClient & LivenessClient,
+    close: async () => {
+      await Promise.all(clients.map((c) => c.close().catch(() => c.destroy())));
+    },
+  };
+}
+
+/**
+ * The classic adapter's publisher: the adapter sends without awaiting, so a publish that fails
+ * (Redis away, or late work emitting after the node closed its clients) would be an unhandled
+ * rejection. It is logged instead: a message to other nodes lost, as socket.io loses one whenever
+ * Redis is away. (The sharded adapter catches its own.)
+ */
+function quietPublisher<C extends object>(client: C, log: Logger): C {
+  return new Proxy(client, {
+    get(target, name, receiver) {
+      const value: unknown = Reflect.get(target, name, receiver);
+      if (name !== "publish" || typeof value !== "function") return value;
+      return (...args: unknown[]) =>
+        Promise.resolve((value as (...a: unknown[]) => unknown).apply(target, args)).catch((err: unknown) =>
+          log.debug({ err: errorSummary(err) }, "publish to other nodes failed"),
+        );
+    },
+  });
+}

@@ -1,0 +1,64 @@
+import { randomBytes } from "node:crypto";
+import { createClient } from "redis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { call, cleanup, connect, provider, requestSession, startServer } from "./helpers";
+import { type RedisProcess, startRedis } from "./redis-server";
+
+/**
+ * Shutting a Redis-backed node down while the directory feed still has an update to publish (a
+ * session ended by the shutdown itself changes the market): Redis must close last, and nothing may
+ * reach Redis after it closed (once, the feed published through the adapter after the client had
+ * closed: an unhandled `ClientClosedError`).
+ */
+let redis: RedisProcess;
+let observer: ReturnType<typeof createClient>;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  observer = createClient({ url: redis.url });
+  await observer.connect();
+});
+
+afterAll(async () => {
+  await cleanup();
+  await observer?.close();
+  await redis?.stop();
+});
+
+describe("shutdown of a Redis-backed node", () => {
+  it("cleans up in Redis, closes Redis last, and leaves no rejection behind", async () => {
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown) => rejections.push(reason);
+    process.on("unhandledRejection", onRejection);
+    try {
+      const prefix = `sd${randomBytes(4).toString("hex")}:`;
+      const { server, url } = await startServer({ redisUrl: redis.url, redisPrefix: prefix });
+      await provider(url, { capacity: 2 });
+      const requester = await connect(url);
+      await call(requester, "directory:subscribe", { v: 1 });
+      expect(await requestSession(requester)).toMatchObject({ ok: true });
+      const before = await clientCount();
+
+      await server.close();
+      // Late work (an offer answered after the node closed, a feed read in flight) still emits.
+      server.io.to("directory").emit("directory:update", { v: 1 });
+      // The feed coalesces changes for 500 ms: wait past it, and past a liveness beat.
+      await new Promise((r) => setTimeout(r, 1_500));
+
+      expect(rejections).toEqual([]);
+      // What the node held in Redis was given back before its clients closed.
+      expect(await observer.sMembers(`${prefix}providers`)).toEqual([]);
+      expect(await observer.zCard(`${prefix}sessions`)).toBe(0);
+      expect(await observer.sMembers(`${prefix}nodes`)).toEqual([]);
+      // Its three connections (publish, subscribe, data) are closed.
+      expect(await clientCount()).toBe(before - 3);
+    } finally {
+      process.off("unhandledRejection", onRejection);
+    }
+  }, 30_000);
+});
+
+async function clientCount(): Promise<number> {
+  const list = await observer.clientList();
+  return list.length;
+}
