@@ -1,6 +1,5 @@
 import { Address, Cell } from "@ton/core";
 import type { TonClient } from "@ton/ton";
-import { RegistryParams } from "../../contracts/generated/constants";
 import { ProviderEntryContract, registryBodies } from "../../contracts/wrappers/registry";
 import { equalBytes, flatPrice, formatTon, type KeyPair } from "../../protocol";
 import { type ChainConfig, fetchChainConfig, waitForChain } from "../../web/chain-config";
@@ -11,6 +10,7 @@ import type { Wallet, WalletConnector } from "../../web/wallet";
 import { type AccountGate, DEFAULT_MIN_CLOSE_DELAY } from "../account-gate";
 import type { EscrowBook } from "../escrow-book";
 import type { ReceiptStore } from "../receipt-store";
+import { REGISTER_VALUE } from "../registry-values";
 import type { Settlement, SettlementStatus } from "../settlement";
 import { claimOutcome } from "./claim-outcome";
 import { describeError } from "./page-rules";
@@ -19,8 +19,7 @@ class ClaimError extends Error {
   override readonly name = "ClaimError";
 }
 
-/** Sent with a registration: the Registry's minimum plus gas; the entry returns the excess. */
-export const REGISTER_VALUE = RegistryParams.MIN_REGISTER_VALUE + 50_000_000n;
+export { REGISTER_VALUE };
 
 /** The provider's entry as published in the Registry. */
 export interface RegisteredEntry {
