@@ -69,6 +69,8 @@ export class ProviderStore {
   private ticker: ReturnType<typeof setInterval> | undefined;
   private keepAwake: KeepAwake | undefined;
   private ticks = 0;
+  /** When the engine last streamed a token (ms): read on Stop, never rendered per token. */
+  private lastTokenAt = 0;
 
   constructor(
     readonly source: EngineSource,
@@ -215,10 +217,19 @@ export class ProviderStore {
     this.serving = "serving";
   }
 
+  /** An answer is streaming to a requester now (a token within the last 2 s): Stop then asks first. */
+  answering(now = Date.now()): boolean {
+    return this.serving !== "off" && now - this.lastTokenAt < 2_000;
+  }
+
   async stop(): Promise<void> {
     this.runtime?.stop();
     this.runtime = undefined;
     clearInterval(this.ticker);
+    // Nothing runs once stopped: the per-second numbers say so instead of keeping their last reading.
+    this.stats = { ...this.stats, queue: 0, active: 0, sessions: 0, tokensPerSecond: 0 };
+    this.link = "connected";
+    this.downSince = undefined;
     this.serving = "off";
     this.settings.serving = false;
     await this.saveSettings();
@@ -233,6 +244,7 @@ export class ProviderStore {
   private onEvent(e: RuntimeEvent): void {
     switch (e.type) {
       case "tokens":
+        this.lastTokenAt = Date.now();
         this.meter.add(e.count, Date.now());
         return;
       case "request-done":
