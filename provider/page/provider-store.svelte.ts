@@ -4,7 +4,7 @@ import { formatTon } from "../../protocol/ton-amount";
 import { type AwakeState, KeepAwake } from "../../web/keep-awake";
 import type { ProviderRuntime, RuntimeEvent } from "../runtime";
 import { ProviderChain } from "./chain-store.svelte";
-import { chartPoints, type EarningSample } from "./earnings-chart";
+import type { EarningSample } from "./earnings-chart";
 import type { EngineSource, GpuCheck, ModelOption } from "./engine-source-types";
 import { type Link, linkOf } from "./link-state";
 import { describeError, parseNanoTon } from "./page-rules";
@@ -234,11 +234,6 @@ export class ProviderStore {
     this.settings.serving = false;
     await this.saveSettings();
     await this.keepAwake?.release();
-  }
-
-  /** Chart polyline for the earnings samples. */
-  chart(width: number, height: number): string {
-    return chartPoints(this.samples, width, height);
   }
 
   private onEvent(e: RuntimeEvent): void {
