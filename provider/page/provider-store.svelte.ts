@@ -2,6 +2,7 @@ import type { KeyPair } from "../../protocol/identity";
 import { flatPrice } from "../../protocol/pricing";
 import { formatTon } from "../../protocol/ton-amount";
 import { type AwakeState, KeepAwake } from "../../web/keep-awake";
+import { EngineError } from "../engines/engine";
 import type { ProviderRuntime, RuntimeEvent } from "../runtime";
 import { ProviderChain } from "./chain-store.svelte";
 import type { EarningSample } from "./earnings-chart";
@@ -48,6 +49,8 @@ export class ProviderStore {
   downSince = $state<number | undefined>();
   now = $state(Date.now());
   error = $state<string | undefined>();
+  /** The last model load failed to download (the network or the host): repairing the cache would not help. */
+  downloadFailed = $state(false);
   stats = $state({ queue: 0, active: 0, sessions: 0, tokensPerSecond: 0, requests: 0, tokens: 0 });
   earnings = $state({ earned: 0n, claimed: 0n, unclaimed: 0n, escrows: 0 });
   samples = $state<EarningSample[]>([]);
@@ -138,6 +141,7 @@ export class ProviderStore {
 
   async load(model: string): Promise<void> {
     this.error = undefined;
+    this.downloadFailed = false;
     this.loading = { model, progress: 0, text: "starting" };
     try {
       await this.source.engine.load(model, (p) => {
@@ -149,6 +153,7 @@ export class ProviderStore {
       this.models = this.models.map((m) => (m.id === model ? { ...m, cached: true } : m));
     } catch (err) {
       this.error = describeError(err);
+      this.downloadFailed = err instanceof EngineError && err.reason === "download";
     } finally {
       this.loading = undefined;
     }

@@ -1,6 +1,7 @@
 import { Address } from "@ton/core";
 import { describe, expect, it } from "vitest";
 import { encodeSignedReceipt, generateKeyPair, NETWORK_ID, signReceipt, streamId } from "../../protocol";
+import { downloadFailure } from "../../provider/engines/model-catalog";
 import { claimOutcome } from "../../provider/page/claim-outcome";
 import { earningsFrom } from "../../provider/page/earnings";
 import { chartAxes, chartPoints, timeLabel } from "../../provider/page/earnings-chart";
@@ -125,5 +126,24 @@ describe("the earnings chart's axes", () => {
     const at = new Date(2026, 10, 27, 14, 5).getTime();
     expect(timeLabel(at, at + 60_000)).toMatch(/14:05|2:05/);
     expect(timeLabel(at, at + 3 * 86_400_000)).toMatch(/27.*(14:05|2:05)/);
+  });
+});
+
+describe("a model download that fails", () => {
+  const url = "https://huggingface.co/mlc-ai/Llama-3.2-1B-Instruct-q4f32_1-MLC";
+  it("is told as a download failure naming the host, never as a bare Failed to fetch", () => {
+    const said = downloadFailure(url, new TypeError("Failed to fetch"));
+    expect(said).toMatch(
+      /^the model's files could not be downloaded from huggingface\.co \(TypeError: Failed to fetch\)/,
+    );
+    expect(said).toMatch(/self-hosted copy/);
+    expect(downloadFailure(url, new Error("Cannot fetch https://x/y: status 404"))).toContain(
+      "huggingface.co",
+    );
+  });
+
+  it("leaves every other failure to the engine's own message", () => {
+    expect(downloadFailure(url, new Error("QuotaExceededError: storage is full"))).toBeUndefined();
+    expect(downloadFailure(url, new Error("shader compilation failed"))).toBeUndefined();
   });
 });
