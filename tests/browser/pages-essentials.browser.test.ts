@@ -76,6 +76,9 @@ describe("the pages, walked by a new user", () => {
     await question(client).fill(long);
     await client.keyboard.press("Enter");
     await client.getByTestId("turn-assistant").nth(2).getByText("w20", { exact: true }).waitFor();
+    // While it streams (live count, Stop, a busy log): no violation either.
+    await noViolations(client);
+    await screenshot(client, "essentials-client-streaming");
     await log.evaluate((el) => el.scrollTo({ top: 0 }));
     await client.getByRole("button", { name: "Jump to the newest" }).waitFor();
     await client.getByTestId("answer-stats").nth(2).waitFor({ timeout: 30_000 });
@@ -367,12 +370,15 @@ describe("the pages, walked by a new user", () => {
       .first()
       .waitFor({ timeout: 30_000 });
     expect(await client.locator("select option", { hasText: "test-model" }).count()).toBe(0);
+    await noViolations(client);
+    await screenshot(client, "essentials-client-1280-light-server-down");
     await widget
       .getByText(/Cannot reach Silk/)
       .first()
       .waitFor({ timeout: 30_000 });
     await screenshot(provider, "essentials-provider-reconnecting");
     await noViolations(provider);
+    expect(await a11yViolations(widget)).toEqual([]);
     await widgetContext.close();
   }, 90_000);
 });
