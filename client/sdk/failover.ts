@@ -22,8 +22,10 @@ export async function runWithFailover(
   needs: readonly Need[],
   onDelta: (d: AnswerDelta) => void,
   signal: AbortSignal,
+  /** Providers (identity keys) never to send this request to: `avoid` in the request. */
+  avoid: readonly string[] = [],
 ): Promise<RunResult> {
-  const exclude: string[] = [];
+  const exclude: string[] = [...avoid];
   const full = new Set<string>();
   const deadline = Date.now() + (opts.queueTimeoutMs ?? 30_000);
   const pool = source.poolOf(input.model);

@@ -106,10 +106,12 @@ class Client implements SilkClient {
     const unlink = linkAbort(params.signal, () => abort.abort());
     this.interrupts.add(abort);
     const run = (onDelta: (d: AnswerDelta) => void) =>
-      runWithFailover(this.source, this.opts, input, needs, onDelta, abort.signal).finally(() => {
-        unlink();
-        this.interrupts.delete(abort);
-      });
+      runWithFailover(this.source, this.opts, input, needs, onDelta, abort.signal, params.avoid).finally(
+        () => {
+          unlink();
+          this.interrupts.delete(abort);
+        },
+      );
     if (params.stream) return streamChunks(params.model, run, Boolean(params.stream_options?.include_usage));
     return completionFromResult(params.model, await run(() => undefined));
   }
