@@ -1,7 +1,7 @@
 import type { Address } from "@ton/core";
+import { EscrowParams } from "../contracts/generated/constants";
 import { type StreamKey, streamId } from "../protocol";
 import { type ClaimPath, claimPath } from "./claim-fee";
-import { EscrowParams } from "../contracts/generated/constants";
 import { availableOf, type EscrowAccount } from "./escrow-account";
 
 /**
@@ -74,7 +74,8 @@ export class EscrowBook {
       s.hot = account.state?.isHot(s.key.keyEpoch, s.key.payout) ?? false;
       s.keyDeadline = 0;
       for (const k of account.state?.keys.values() ?? [])
-        if (k.epoch === s.key.keyEpoch && BigInt(k.validUntil) !== EscrowParams.KEY_ACTIVE) s.keyDeadline = k.validUntil;
+        if (k.epoch === s.key.keyEpoch && BigInt(k.validUntil) !== EscrowParams.KEY_ACTIVE)
+          s.keyDeadline = k.validUntil;
     }
   }
 

@@ -1,4 +1,4 @@
-import { formatTon } from "../protocol";
+import { formatTon } from "../protocol/ton-amount";
 import type { ClaimDecision } from "./settlement-policy";
 import type { SettlementStatus, StreamStatus } from "./settlement-status";
 
