@@ -108,24 +108,36 @@ export class SessionOpener {
     let moved: SessionGranted | undefined;
     let refused: UntrustedProviderError | undefined;
     for (let attempt = 0, moves = 0; attempt < 3 && moves <= MAX_MOVES; ) {
+      // The one owner of this session's life from the request on: each phase below, the
+      // server's grant among them, has its deadline there.
+      const life = new SessionLife("requester", this.opts.deadlines);
+      let transport: FrameTransport | undefined;
+      life.bind({ close: (ending) => transport?.close(endingError(ending)) });
       let grant: SessionGranted;
       try {
         grant =
           moved ??
-          (await this.signaling.requestSession({
-            model,
-            maxPrice: this.opts.maxPrice,
-            sessionKey: this.opts.sessionKey.publicKey,
-            exclude,
-            needs: needs.map((n) => n.feature),
-            ...(this.opts.trust && { policy: policyHint(this.policy) }),
-          }));
+          (await life.race(
+            this.signaling.requestSession({
+              model,
+              maxPrice: this.opts.maxPrice,
+              sessionKey: this.opts.sessionKey.publicKey,
+              exclude,
+              needs: needs.map((n) => n.feature),
+              ...(this.opts.trust && { policy: policyHint(this.policy) }),
+            }),
+            (late) => this.signaling.endSession(late.sessionId, "granted too late"),
+          ));
       } catch (err) {
+        life.send({ type: "close" });
         // After refusing what the server offered, "nobody else" is best explained by the refusal.
         if (refused) throw refused;
         if (err instanceof SignalingError) throw noProvider(err.code, err.message, needs, err);
+        if (err instanceof TimeoutError)
+          throw new NoProviderError("TIMEOUT", err.message, undefined, { cause: err });
         throw err;
       }
+      life.send({ type: "granted" });
       moved = undefined;
       // Before anything goes to the provider, not even a signal, the Registry and our policy
       // decide; meanwhile the channel is prepared here (its offer and candidates held back).
@@ -146,8 +158,15 @@ export class SessionOpener {
       channel.catch(() => undefined);
       let standing: ProviderStanding | undefined;
       try {
-        standing = await trusted;
+        standing = await life.race(trusted ?? Promise.resolve(undefined));
       } catch (err) {
+        life.send({ type: "close" });
+        void channel.then(
+          (p) => p.transport.close(),
+          () => undefined,
+        );
+        if (err instanceof TimeoutError)
+          throw new NoProviderError("TIMEOUT", err.message, undefined, { cause: err });
         if (!(err instanceof UntrustedProviderError)) throw err;
         this.signaling.endSession(grant.sessionId, `provider refused: ${err.code}`);
         exclude.push(grant.provider.identityKey);
@@ -163,6 +182,7 @@ export class SessionOpener {
         existing.prices.has(model) &&
         !missingNeed(needs, existing.support.get(model))
       ) {
+        life.send({ type: "close" });
         void channel.then(
           (p) => p.transport.close(),
           () => undefined,
@@ -170,13 +190,7 @@ export class SessionOpener {
         this.signaling.endSession(grant.sessionId, "already connected to this provider");
         return existing;
       }
-      let life: SessionLife | undefined;
       try {
-        // The one owner of this session's life: each phase below has its deadline there.
-        life = new SessionLife("requester", this.opts.deadlines);
-        life.send({ type: "granted" });
-        let transport: FrameTransport | undefined;
-        life.bind({ close: (ending) => transport?.close(endingError(ending)) });
         // Signed while ICE runs (the channel is made off this thread), not after the handshake.
         const base = RequesterSession.signBase({
           ...this.stream(),
@@ -216,7 +230,7 @@ export class SessionOpener {
         });
         return session;
       } catch (err) {
-        life?.send({ type: "close" });
+        life.send({ type: "close" });
         if (err instanceof SessionMovedError) {
           // The server already withdrew that offer and excludes the provider itself.
           this.signaling.forget(grant.sessionId);
