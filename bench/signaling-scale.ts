@@ -36,23 +36,44 @@ export interface ScaleResult {
   /** Redis commands per pairing (grants and refusals alike) and per session end. */
   pairCommands: number;
   endCommands: number;
+  /** Redis's own time per script call (PAIR, CLOSE; heartbeats do not run here), µs. */
+  scriptUsec: number;
 }
 
-/** Sum of `used_memory` over the given Redis nodes. */
-export async function redisUsedMemory(urls: readonly string[]): Promise<number> {
-  const sizes = await Promise.all(
+/** Sums a number read from each node's INFO `section`. */
+async function redisInfo(
+  urls: readonly string[],
+  section: string,
+  read: (info: string) => number,
+): Promise<number> {
+  const values = await Promise.all(
     urls.map(async (url) => {
       const client = createClient({ url });
       await client.connect();
       try {
-        const info = await client.info("memory");
-        return Number(/^used_memory:(\d+)/m.exec(info)?.[1] ?? Number.NaN);
+        return read(await client.info(section));
       } finally {
         await client.close();
       }
     }),
   );
-  return sizes.reduce((a, b) => a + b, 0);
+  return values.reduce((a, b) => a + b, 0);
+}
+
+const usedMemory = (urls: readonly string[]) =>
+  redisInfo(urls, "memory", (i) => Number(/^used_memory:(\d+)/m.exec(i)?.[1] ?? Number.NaN));
+
+/** Calls and microseconds Redis spent in scripts (EVALSHA and EVAL), summed over nodes. */
+async function scriptStats(urls: readonly string[]): Promise<{ calls: number; usec: number }> {
+  const read = (field: "calls" | "usec") => (info: string) =>
+    [...info.matchAll(new RegExp(`^cmdstat_(?:evalsha|eval):.*?\\b${field}=(\\d+)`, "gm"))].reduce(
+      (a, m) => a + Number(m[1]),
+      0,
+    );
+  return {
+    calls: await redisInfo(urls, "commandstats", read("calls")),
+    usec: await redisInfo(urls, "commandstats", read("usec")),
+  };
 }
 
 export async function scaleRun(
@@ -62,7 +83,7 @@ export async function scaleRun(
 ): Promise<ScaleResult> {
   await new Promise((r) => setTimeout(r, 500));
   const before = await serverMemory(server.url);
-  const redisBefore = redisUrls.length ? await redisUsedMemory(redisUrls) : 0;
+  const redisBefore = redisUrls.length ? await usedMemory(redisUrls) : 0;
   const providers = await spawnScript(
     "bench/signaling-providers.ts",
     { BENCH_PROVIDERS: String(SCALE_PROVIDERS), SIGNALING_URL: server.url, BARE_URL: "" },
@@ -72,7 +93,7 @@ export async function scaleRun(
   try {
     await new Promise((r) => setTimeout(r, 2000));
     const after = await serverMemory(server.url);
-    const redisAfter = redisUrls.length ? await redisUsedMemory(redisUrls) : 0;
+    const redisAfter = redisUrls.length ? await usedMemory(redisUrls) : 0;
     const requester = await connect(server.url);
     const bare = await connect(bareUrl);
     sockets.push(requester, bare);
@@ -89,6 +110,7 @@ export async function scaleRun(
       end: await metric(server.url, 'silk_redis_commands_total{op="end"}'),
     });
     const m0 = await read();
+    const s0 = redisUrls.length ? await scriptStats(redisUrls) : { calls: 0, usec: 0 };
     const lat = {
       pairing: [] as number[],
       noModel: [] as number[],
@@ -104,6 +126,7 @@ export async function scaleRun(
     for (let b = 0; b < BATCHES; b++)
       for (let k = 0; k < kinds.length; k++) await kinds[(b + k) % kinds.length]!();
     const m1 = await read();
+    const s1 = redisUrls.length ? await scriptStats(redisUrls) : { calls: 0, usec: 0 };
     const p50 = (xs: number[]) =>
       percentile(
         [...xs].sort((x, y) => x - y),
@@ -125,6 +148,7 @@ export async function scaleRun(
       serverRefusalMs: ((m1.refusalSum - m0.refusalSum) / (m1.refused - m0.refused)) * 1000,
       pairCommands: (m1.pair - m0.pair) / requests,
       endCommands: (m1.end - m0.end) / (m1.grants - m0.grants),
+      scriptUsec: (s1.usec - s0.usec) / (s1.calls - s0.calls),
     };
   } finally {
     for (const s of sockets) s.disconnect();
