@@ -2,9 +2,10 @@
  * `npm run bench -- widget-size`: builds the widget as `npm run build` does (vite.config.ts, mode
  * "widget") and prints the gzip size of its first download (the entry and every chunk it imports
  * statically) and of what it loads lazily: the connection stack and Markdown right after mount,
- * the wallet when its panel opens. Next to it, in the same run: the bare Svelte runtime mounting one
+ * code highlighting and math the first time an answer holds them, the wallet when its panel opens. Next to it, in the same run: the bare Svelte runtime mounting one
  * component (the baseline), the widget with the connection stack and Markdown imported eagerly (as
- * it was before they were split off), and the provider page with WebLLM lazy and eager. Then the
+ * it was before they were split off), and the provider page with WebLLM lazy and eager (its storage
+ * and chain code, `page-core.ts`, are a lazy chunk fetched right after mount). Then the
  * heaviest packages in each part, as a bundle visualiser would show them.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -83,7 +84,9 @@ function measure(graph: ChunkGraph, entry: string, lazy: Record<string, string[]
 
 const WIDGET_LAZY = {
   "connection stack": ["client/web/chat-core.ts"],
-  Markdown: ["client/web/markdown.ts"],
+  Markdown: ["client/web/markdown.ts", "client/web/components/MarkdownBody.svelte"],
+  "code highlighting": ["client/web/code-highlight.ts"],
+  math: ["client/web/math-render.ts"],
   wallet: ["web/tonconnect-wallet.ts"],
 };
 
@@ -106,6 +109,7 @@ export default async function run(): Promise<void> {
       { wallet: WIDGET_LAZY.wallet },
     );
     const provider = measure(await buildPages(join(work, "p"), false), "provider/index.html", {
+      "page core": ["provider/page/page-core.ts"],
       WebLLM: ["provider/engines/webllm-engine.browser.ts"],
     });
     const providerEager = measure(await buildPages(join(work, "pe"), true), "provider/index.html", {});
@@ -121,7 +125,10 @@ export default async function run(): Promise<void> {
       "× baseline": (r.first.gzip / base.first.gzip).toFixed(1),
       "lazy: connection, gzip": lazyCol(r, "connection stack"),
       "lazy: Markdown, gzip": lazyCol(r, "Markdown"),
+      "lazy: code, gzip": lazyCol(r, "code highlighting"),
+      "lazy: math, gzip": lazyCol(r, "math"),
       "lazy: wallet, gzip": lazyCol(r, "wallet"),
+      "lazy: page core, gzip": lazyCol(r, "page core"),
       "lazy: WebLLM, gzip": lazyCol(r, "WebLLM"),
     });
     printTable(

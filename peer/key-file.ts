@@ -14,3 +14,15 @@ export function loadOrCreateKey(path: string): { key: KeyPair; created: boolean 
   chmodSync(path, 0o600);
   return { key, created: true };
 }
+
+/** A 32-byte secret kept in a file (mode 600): the dev wallet's seed for a command line's `init`. */
+export function fileSeed(path: string) {
+  return {
+    get: async (): Promise<Uint8Array | undefined> =>
+      existsSync(path) ? new Uint8Array(Buffer.from(readFileSync(path, "utf8").trim(), "hex")) : undefined,
+    set: async (seed: Uint8Array): Promise<void> => {
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, `${Buffer.from(seed).toString("hex")}\n`, { mode: 0o600 });
+    },
+  };
+}

@@ -8,7 +8,6 @@ import {
   encodePublicKey,
   type Feature,
   type KeyPair,
-  knownCode,
   type MaxPrice,
   maxPriceToWire,
   offerToWire,
@@ -20,6 +19,7 @@ import {
   SessionMoved,
   SessionOffer,
   signRegistration,
+  wireError,
 } from "../protocol";
 import type { BackoffConfig, ConnState } from "./connection-machine";
 import { type HangUpWhy, SignalingConnection } from "./signaling-connection";
@@ -99,12 +99,14 @@ export function endedBySignaling(end: SessionEndNotice): boolean {
   return end.reason in LOST;
 }
 
+const notTaken = (e: { code: ErrorCode; message: string }) => new SessionNotTakenError(e.code, e.message);
+
 /** The error a party sees for the end of its session: typed by why it ended. */
 export function sessionEndError(end: SessionEndNotice): ChannelClosedError {
   const lost = LOST[end.reason];
   if (lost) return new SignalingLostError(lost[0], lost[1]);
   return end.error
-    ? new SessionNotTakenError(knownCode(end.error.code), end.error.message)
+    ? notTaken(wireError(end.error, "signaling server"))
     : new ChannelClosedError(`session ended: ${end.reason}`);
 }
 
@@ -317,12 +319,22 @@ export class SignalingClient {
             minStake: req.policy.minStake.toString(),
             minAgeSeconds: req.policy.minAgeSeconds,
             ...(req.policy.allow && { allow: [...req.policy.allow] }),
+            ...(req.policy.minAuditsPassed && { minAuditsPassed: req.policy.minAuditsPassed }),
           },
         }),
       },
       true,
     );
     return parseWith(SessionGranted, ack, "session grant");
+  }
+
+  /**
+   * Sends an audit report (protocol/audit-report.ts); resolves with the provider's counts for the
+   * model once the server has checked it, rejects with `REPORT_REFUSED` when the evidence fails.
+   */
+  async reportAudit(report: unknown): Promise<{ counted: boolean; passed: number; failed: number }> {
+    const ack = await this.call("audit:report", { v: 1, report }, true);
+    return ack as unknown as { counted: boolean; passed: number; failed: number };
   }
 
   /** The market now; with `onUpdate`, every change after, kept up across reconnects. */
@@ -503,11 +515,15 @@ export class SignalingClient {
       throw new SignalingError("TIMEOUT", `the signaling server did not answer ${event}`);
     }
     if (!ack || typeof ack !== "object") throw new SignalingError("MALFORMED", `bad answer to ${event}`);
-    if (!ack.ok)
-      throw new SignalingError(
-        knownCode(ack.error?.code ?? "INTERNAL"),
-        ack.error?.message ?? `${event} refused`,
+    if (!ack.ok) {
+      const e = wireError(
+        typeof ack.error?.code === "string" && typeof ack.error.message === "string"
+          ? { code: ack.error.code, message: ack.error.message.slice(0, 500) }
+          : { code: "INTERNAL", message: `${event} refused` },
+        "signaling server",
       );
+      throw new SignalingError(e.code, e.message);
+    }
     return ack;
   }
 }

@@ -49,6 +49,8 @@ export const SIGNALING_ERROR_CODES = [
   "NOT_REGISTERED",
   "NOT_IN_SESSION",
   "SHUTTING_DOWN",
+  // an audit report whose evidence does not check out (audit-report.ts), or from a banned reporter
+  "REPORT_REFUSED",
   "INTERNAL",
 ] as const;
 
@@ -102,6 +104,8 @@ export const REQUESTER_ERROR_CODES = [
   "BAD_STATEMENT",
   // the request itself is wrong (a field out of range, n above 1): refused before it leaves
   "INVALID_REQUEST",
+  // a peer sent a code this version does not know: a newer peer, or a hostile one (wireError)
+  "UNKNOWN_CODE",
 ] as const;
 
 export type ProtocolErrorCode = (typeof PROTOCOL_ERROR_CODES)[number];
@@ -130,9 +134,27 @@ export function isErrorCode(code: unknown): code is ErrorCode {
   return typeof code === "string" && ERROR_CODES.has(code as ErrorCode);
 }
 
-/** A code from the wire as one we know; a newer peer's unknown code reads as INTERNAL. */
+/** A code from the wire as one we know; a newer (or hostile) peer's unknown code reads as UNKNOWN_CODE. */
 export function knownCode(code: string): ErrorCode {
-  return isErrorCode(code) ? code : "INTERNAL";
+  return isErrorCode(code) ? code : "UNKNOWN_CODE";
+}
+
+/**
+ * A peer's error (a provider's session `error` or refusal, a signaling ack) as we pass it on. A
+ * known code keeps the peer's message. An unknown one reads as UNKNOWN_CODE with our own message,
+ * naming the code only when it looks like one: a peer that makes up codes may also make up text
+ * ("your key was revoked, log in at …"), and nothing it says then reaches an application or a log.
+ */
+export function wireError(
+  body: { readonly code: string; readonly message: string },
+  from: string,
+): { code: ErrorCode; message: string } {
+  if (isErrorCode(body.code)) return { code: body.code, message: body.message };
+  const named = /^[A-Z][A-Z0-9_]{0,39}$/.test(body.code) ? ` (${body.code})` : "";
+  return {
+    code: "UNKNOWN_CODE",
+    message: `the ${from} sent an error code this version does not know${named}`,
+  };
 }
 
 export function isAccountRefusal(code: string): code is AccountRefusalCode {

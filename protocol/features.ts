@@ -6,7 +6,14 @@ import type { ChatMessage, ContentPart, ResponseFormat, Tool } from "./schemas/c
  * shown in the directory. A request that needs a feature is paired only with providers that
  * declare it, and one nobody declares is refused naming the request field that needs it.
  */
-export const FEATURES = ["structured_output", "tools", "logprobs", "vision", "embeddings"] as const;
+export const FEATURES = [
+  "structured_output",
+  "tools",
+  "logprobs",
+  "vision",
+  "embeddings",
+  "scoring",
+] as const;
 export type Feature = (typeof FEATURES)[number];
 export const FeatureSchema = v.picklist(FEATURES);
 
@@ -28,6 +35,7 @@ interface NeedsInput {
   readonly response_format?: ResponseFormat;
   readonly tools?: readonly Tool[];
   readonly logprobs?: boolean;
+  readonly score?: readonly string[];
 }
 
 /** The features a chat request needs, each with the field that needs it (first field wins). */
@@ -39,6 +47,7 @@ export function needsOf(r: NeedsInput): Need[] {
   if (r.response_format && r.response_format.type !== "text") add("structured_output", "response_format");
   if (r.tools?.length) add("tools", "tools");
   if (r.logprobs) add("logprobs", "logprobs");
+  if (r.score?.length) add("scoring", "score");
   r.messages.forEach((m, i) => {
     if (m.role === "tool" || (m.role === "assistant" && m.tool_calls)) add("tools", `messages.${i}`);
     if (m.role === "user" && typeof m.content !== "string" && m.content.some((p) => p.type === "image_url"))

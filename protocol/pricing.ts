@@ -74,11 +74,11 @@ export function costOf(usage: TokenUsage, price: ModelPrice): bigint {
   return (weighted * price.nanoPerToken) / BPS;
 }
 
-/** Decimal text of nanoTON as TON, exact (no float), for display. */
-export function formatTon(nano: bigint): string {
-  const negative = nano < 0n;
-  const abs = negative ? -nano : nano;
-  const whole = abs / 1_000_000_000n;
-  const frac = (abs % 1_000_000_000n).toString().padStart(9, "0").replace(/0+$/, "");
-  return `${negative ? "-" : ""}${whole}${frac ? `.${frac}` : ""}`;
+export { formatTon } from "./ton-amount";
+
+/** TON as decimal text ("5", "0.5", up to 9 decimals) to nanoTON, exact; undefined if it is not that. */
+export function parseTon(text: string): bigint | undefined {
+  if (!/^\d{1,9}(\.\d{1,9})?$/.test(text)) return undefined;
+  const [whole, frac = ""] = text.split(".");
+  return BigInt(whole!) * 1_000_000_000n + BigInt(frac.padEnd(9, "0"));
 }

@@ -1,4 +1,5 @@
 import type { Address } from "@ton/core";
+import { EscrowParams } from "../contracts/generated/constants";
 import { type StreamKey, streamId } from "../protocol";
 import { type ClaimPath, claimPath } from "./claim-fee";
 import { availableOf, type EscrowAccount } from "./escrow-account";
@@ -21,6 +22,8 @@ interface StreamEntry {
   held: bigint;
   /** It holds the escrow's hot slot (its next claim is the cheapest). */
   hot: boolean;
+  /** Unix time after which the escrow refuses this stream's receipts (its key was revoked); 0 if never. */
+  keyDeadline: number;
 }
 
 interface EscrowEntry {
@@ -69,6 +72,10 @@ export class EscrowBook {
     for (const s of e.streams.values()) {
       s.paid = account.state?.paidOf(s.key.keyEpoch, s.key.payout) ?? 0n;
       s.hot = account.state?.isHot(s.key.keyEpoch, s.key.payout) ?? false;
+      s.keyDeadline = 0;
+      for (const k of account.state?.keys.values() ?? [])
+        if (k.epoch === s.key.keyEpoch && BigInt(k.validUntil) !== EscrowParams.KEY_ACTIVE)
+          s.keyDeadline = k.validUntil;
     }
   }
 
@@ -158,6 +165,14 @@ export class EscrowBook {
     };
   }
 
+  /**
+   * When the escrow stops paying this stream because its key was revoked (unix seconds), as the
+   * last read shows; 0 while the key is active. Like a closing escrow, a deadline to claim by.
+   */
+  keyDeadline(stream: StreamKey): number {
+    return this.escrows.get(stream.escrow.toRawString())?.streams.get(streamId(stream))?.keyDeadline ?? 0;
+  }
+
   view(escrow: Address): EscrowView {
     const e = this.entry(escrow);
     let owed = 0n;
@@ -213,7 +228,7 @@ export class EscrowBook {
     const id = streamId(key);
     let s = e.streams.get(id);
     if (!s) {
-      s = { key, paid: 0n, held: 0n, hot: false };
+      s = { key, paid: 0n, held: 0n, hot: false, keyDeadline: 0 };
       e.streams.set(id, s);
     }
     return s;

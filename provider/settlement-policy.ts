@@ -1,8 +1,9 @@
 /**
  * When to claim, as pure functions: no chain, no clock, no store. A claim costs its fee out of the
  * amount claimed, so a stream is claimed when the fee is at most a target share of what it pays
- * (1% by default), or at once when the money is at risk: the escrow is closing (or the stream's key
- * was revoked), its balance is near what it owes this provider, or a receipt has been held longer
+ * (1% by default), or at once when the money is at risk: the escrow is closing, the stream's key
+ * was revoked (its receipts are paid only until a deadline, as a closing escrow's are), its
+ * balance is near what it owes this provider, or a receipt has been held longer
  * than the operator allows. Never below the escrow's minimum claim (it would refuse it), never for
  * less than the fee.
  */
@@ -33,15 +34,23 @@ export interface ClaimSituation {
   /** Since when (ms) something has been held unclaimed. */
   readonly heldSince: number | undefined;
   readonly now: number;
-  /** The escrow is closing, or the stream's key was revoked: the money goes after a deadline. */
+  /** The escrow is closing: the money goes after its close delay. */
   readonly closing: boolean;
+  /** The stream's key was revoked: its receipts are refused after one close delay. */
+  readonly keyRevoked?: boolean;
   /** What the escrow can pay less all it owes this provider, when it was read. */
   readonly headroom: bigint | undefined;
   /** The owner pressed "Claim now". */
   readonly asked?: boolean;
 }
 
-export type ClaimReason = "asked" | "escrow-closing" | "escrow-low" | "held-too-long" | "worth-it";
+export type ClaimReason =
+  | "asked"
+  | "escrow-closing"
+  | "key-revoked"
+  | "escrow-low"
+  | "held-too-long"
+  | "worth-it";
 export type WaitReason = "below-minimum" | "fee-above-target" | "fee-unknown" | "fee-exceeds-amount";
 
 export type ClaimDecision =
@@ -69,6 +78,7 @@ export function decideClaim(s: ClaimSituation, policy: SettlementPolicy): ClaimD
   if (s.fee !== undefined && s.fee >= s.unclaimed) return wait("fee-exceeds-amount");
   if (s.asked) return { action: "claim", reason: "asked" };
   if (s.closing) return { action: "claim", reason: "escrow-closing" };
+  if (s.keyRevoked) return { action: "claim", reason: "key-revoked" };
   if (s.headroom !== undefined && s.headroom < policy.riskHeadroomNano)
     return { action: "claim", reason: "escrow-low" };
   if (deadline !== undefined && s.now >= deadline) return { action: "claim", reason: "held-too-long" };

@@ -1,4 +1,4 @@
-import { formatTon } from "../protocol";
+import { formatTon } from "../protocol/ton-amount";
 import type { ClaimDecision } from "./settlement-policy";
 import type { SettlementStatus, StreamStatus } from "./settlement-status";
 
@@ -11,6 +11,7 @@ import type { SettlementStatus, StreamStatus } from "./settlement-status";
 const REASONS: Record<string, string> = {
   asked: "you pressed Claim now",
   "escrow-closing": "its escrow is closing",
+  "key-revoked": "its session key was revoked, so the escrow pays it only for a while",
   "escrow-low": "its escrow is close to running out",
   "held-too-long": "it was held as long as you allow",
   "worth-it": "the fee is within your target share",

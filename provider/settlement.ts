@@ -168,6 +168,7 @@ export class Settlement {
         heldSince: record.heldSince,
         now: this.now(),
         closing: (read?.unlockAt ?? 0) !== 0,
+        keyRevoked: read !== undefined && this.opts.book!.keyDeadline(r) !== 0,
         headroom: read ? read.available - read.owed : undefined,
         asked,
       },

@@ -1,5 +1,6 @@
 import type { DefaultEventsMap, Server, Socket } from "socket.io";
 import type { SignalingConfig } from "./config";
+import type { AuditLedger } from "./directory/audit-ledger";
 import type { ProviderDirectory } from "./directory/directory";
 import type { DirectoryFeed } from "./directory-feed";
 import type { Logger } from "./logger";
@@ -27,6 +28,8 @@ export interface ServerContext {
   readonly io: SilkServer;
   readonly config: SignalingConfig;
   readonly directory: ProviderDirectory;
+  /** Audit counts per provider and model (issue 16), shared like the directory. */
+  readonly audits: AuditLedger;
   readonly metrics: SignalingMetrics;
   readonly log: Logger;
   readonly nodeId: string;

@@ -3,10 +3,13 @@ import { createServer, type Server as HttpServer, type IncomingMessage } from "n
 import type { AddressInfo } from "node:net";
 import { Server } from "socket.io";
 import { DirectorySubscribe, type PageConfig, PROTOCOL_VERSION } from "../protocol";
+import { auditEvents } from "./audit-events";
 import { DEFAULT_CONFIG, type SignalingConfig } from "./config";
 import type { ServerContext, SilkServer, SilkSocket } from "./context";
+import { type AuditLedger, MemoryAuditLedger } from "./directory/audit-ledger";
 import type { ProviderDirectory } from "./directory/directory";
 import { MemoryDirectory } from "./directory/memory-directory";
+import { type AuditRedis, RedisAuditLedger } from "./directory/redis-audit-ledger";
 import { RedisDirectory } from "./directory/redis-directory";
 import { DIRECTORY_ROOM, DirectoryFeed } from "./directory-feed";
 import { errorSummary, guard, refuseUnknownEvents } from "./event-guard";
@@ -51,6 +54,7 @@ const KNOWN_EVENTS = new Set([
   "session:frame",
   "session:end",
   "directory:subscribe",
+  "audit:report",
 ]);
 
 export function createSignalingServer(options: SignalingOptions = {}): SignalingServer {
@@ -93,6 +97,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
   /** Disconnect cleanups in progress (they use Redis), awaited before it closes. */
   const cleanups = new Set<Promise<unknown>>();
   let directory: ProviderDirectory = new MemoryDirectory();
+  let audits: AuditLedger = new MemoryAuditLedger();
   const metricsRead = {
     providers: () => ctx.localProviders.size,
     sockets: () => io.engine.clientsCount,
@@ -103,6 +108,9 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     config,
     get directory() {
       return directory;
+    },
+    get audits() {
+      return audits;
     },
     metrics: signalingMetrics(metricsRead),
     log,
@@ -137,6 +145,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
         shardByModel: connection.cluster,
         onCommand: (op) => ctx.metrics.redisCommands.inc({ op }),
       });
+      audits = new RedisAuditLedger(connection.data as unknown as AuditRedis, config.redisPrefix);
       const alive = new NodeLiveness(connection.data, config.redisPrefix, nodeId, config.nodeTtlMs);
       liveness = alive;
       await alive.beat();
@@ -255,6 +264,7 @@ function onConnection(ctx: ServerContext, socket: SilkSocket, cleanups: Set<Prom
   };
   providerEvents(ctx, socket);
   sessionEvents(ctx, socket);
+  auditEvents(ctx, socket);
   guard(ctx, socket, "directory:subscribe", { schema: DirectorySubscribe }, async (msg) => {
     if (msg.subscribe === false) socket.leave(DIRECTORY_ROOM);
     else socket.join(DIRECTORY_ROOM);

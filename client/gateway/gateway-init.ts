@@ -1,12 +1,10 @@
-import { Address } from "@ton/core";
-import { loadOrCreateKey } from "../../peer/key-file";
+import { fileSeed, loadOrCreateKey } from "../../peer/key-file";
 import { encodePublicKey } from "../../protocol";
-import { fetchChainConfig, waitForChain } from "../../web/chain-config";
-import { DevWallet } from "../../web/dev-wallet";
-import type { Wallet, WalletTransaction } from "../../web/wallet";
+import { fetchChainConfig } from "../../web/chain-config";
+import { ownerWallet } from "../../web/owner-wallet";
 import { EscrowAccount } from "../web/escrow";
 import { EscrowChain } from "../web/escrow-chain";
-import { fileSeed, type GatewayState, writeGatewayState } from "./gateway-state";
+import { type GatewayState, writeGatewayState } from "./gateway-state";
 
 /**
  * `npm run gateway -- init`: everything a program needs before it can ask. Makes or reads the
@@ -36,19 +34,13 @@ export async function initGateway(o: InitOptions): Promise<GatewayState> {
   o.say(`session key ${encodePublicKey(key.publicKey)} (${created ? "new" : "from"} ${o.keyFile})`);
   const escrowChain = new EscrowChain(chain);
 
-  let owner: Address;
-  let wallet: DevWallet | undefined;
-  let signer: Wallet | undefined;
-  if (chain.network === "devnet") {
-    wallet = new DevWallet(chain, fileSeed(o.walletFile));
-    await wallet.prepare();
-    signer = await connected(wallet);
-    owner = Address.parse(signer.address);
-  } else {
-    if (!o.owner)
-      throw new Error(`on ${chain.network}, --owner names the wallet that funds and owns the escrow`);
-    owner = Address.parse(o.owner);
-  }
+  const wallet = await ownerWallet(chain, {
+    seed: fileSeed(o.walletFile),
+    ...(o.owner && { owner: o.owner }),
+    ...(o.timeoutMs && { timeoutMs: o.timeoutMs }),
+    say: o.say,
+  });
+  const owner = wallet.owner;
   const account = new EscrowAccount(chain, owner);
   const friendly = account.contract.address.toString({ testOnly: chain.network !== "mainnet" });
   o.say(
@@ -56,29 +48,14 @@ export async function initGateway(o: InitOptions): Promise<GatewayState> {
   );
 
   let facts = await escrowChain.read(account, key.publicKey);
-  if (facts.keyEpoch === undefined) {
-    const tx = account.depositTx(key.publicKey, o.deposit);
-    if (wallet && signer) {
-      if ((await wallet.balance()) < o.deposit + 1_000_000_000n) {
-        o.say("asking the devnet's faucet for test TON…");
-        await wallet.fund();
-      }
-      o.say(`depositing ${formatNano(o.deposit)} TON and authorising the key…`);
-      await signer.sendTransaction(tx);
-    } else {
-      o.say(`open this link in your wallet to deposit ${formatNano(o.deposit)} TON and authorise the key:`);
-      o.say(transferLink(tx));
-      o.say("waiting for it on chain (Ctrl-C to stop; run init again later to pick it up)…");
-    }
-    await waitForChain(
-      async () => {
-        facts = await escrowChain.read(account, key.publicKey);
-        return facts.keyEpoch !== undefined;
-      },
-      "the key's authorisation in the escrow",
-      { timeoutMs: o.timeoutMs ?? (wallet ? 60_000 : 30 * 60_000), intervalMs: wallet ? 300 : 3_000 },
-    );
-  }
+  await wallet.send(
+    account.depositTx(key.publicKey, o.deposit),
+    `deposit ${formatNano(o.deposit)} TON and authorise the key`,
+    async () => {
+      facts = await escrowChain.read(account, key.publicKey);
+      return facts.keyEpoch !== undefined;
+    },
+  );
   const state: GatewayState = {
     escrow: account.address,
     keyEpoch: facts.keyEpoch!,
@@ -89,27 +66,6 @@ export async function initGateway(o: InitOptions): Promise<GatewayState> {
   o.say(`key authorised with epoch ${state.keyEpoch}; escrow holds ${formatNano(facts.balance)} TON`);
   o.say(`saved to ${o.stateFile}: start the gateway with \`npm run gateway -- --max-price N\``);
   return state;
-}
-
-/** A TON transfer deep link (ton://transfer/…) carrying the body and, to deploy, the StateInit. */
-export function transferLink(tx: WalletTransaction): string {
-  const m = tx.messages[0]!;
-  const url = (b64: string) => b64.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-  const params = new URLSearchParams({ amount: m.amount.toString() });
-  if (m.payload) params.set("bin", url(m.payload));
-  if (m.stateInit) params.set("init", url(m.stateInit));
-  return `ton://transfer/${Address.parse(m.address).toString({ urlSafe: true, bounceable: true })}?${params}`;
-}
-
-function connected(wallet: DevWallet): Promise<Wallet> {
-  return new Promise((resolve) => {
-    const off = wallet.onChange((w) => {
-      if (w) {
-        resolve(w);
-        queueMicrotask(() => off());
-      }
-    });
-  });
 }
 
 function formatNano(n: bigint): string {

@@ -1,6 +1,5 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
 import * as v from "valibot";
+import { readStateFile, writeStateFile } from "../../peer/state-file";
 import { TonAddressText } from "../../protocol";
 
 /**
@@ -17,26 +16,9 @@ const GatewayState = v.object({
 export type GatewayState = v.InferOutput<typeof GatewayState>;
 
 export function readGatewayState(path: string): GatewayState | undefined {
-  if (!existsSync(path)) return undefined;
-  const parsed = v.safeParse(GatewayState, JSON.parse(readFileSync(path, "utf8")));
-  if (!parsed.success) throw new Error(`${path} is damaged; run \`npm run gateway -- init\` again`);
-  return parsed.output;
+  return readStateFile(path, GatewayState, "run `npm run gateway -- init` again");
 }
 
 export function writeGatewayState(path: string, state: GatewayState): void {
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(`${path}.tmp`, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
-  renameSync(`${path}.tmp`, path);
-}
-
-/** A 32-byte secret kept in a file (mode 600), as the dev wallet's seed store. */
-export function fileSeed(path: string) {
-  return {
-    get: async (): Promise<Uint8Array | undefined> =>
-      existsSync(path) ? new Uint8Array(Buffer.from(readFileSync(path, "utf8").trim(), "hex")) : undefined,
-    set: async (seed: Uint8Array): Promise<void> => {
-      mkdirSync(dirname(path), { recursive: true });
-      writeFileSync(path, `${Buffer.from(seed).toString("hex")}\n`, { mode: 0o600 });
-    },
-  };
+  writeStateFile(path, state);
 }

@@ -1,5 +1,5 @@
 import { SignalingError } from "../../peer/signaling-client";
-import { type ErrorCode, SilkError } from "../../protocol";
+import { type ErrorCode, isErrorCode, SilkError } from "../../protocol";
 import { ProviderError } from "../sdk/errors";
 
 /**
@@ -69,9 +69,12 @@ const STATUS_BY_CODE = {
   CREDIT_TIMEOUT: 504,
   // the provider, the path or the server failed
   PROVIDER_LOST: 502,
+  // a peer's code this version does not know: the peer failed, whatever it meant (wireError)
+  UNKNOWN_CODE: 502,
   OVER_REPORT: 502,
   TAMPERED: 502,
   BAD_STATEMENT: 502,
+  REPORT_REFUSED: 400,
   IDENTITY_MISMATCH: 502,
   BAD_SIGNATURE: 502,
   HANDSHAKE: 502,
@@ -127,6 +130,11 @@ export function toHttpError(err: unknown): HttpError {
   // The SDK's errors, protocol errors that reach it unwrapped (a trust policy's refusal), and the
   // server's refusals (RATE_LIMITED, …): each keeps its code, a 429 is not the gateway's fault.
   if (err instanceof ProviderError || err instanceof SilkError || err instanceof SignalingError) {
+    // Typed, but a plain-JS caller could still build one with any string: total at run time too.
+    if (!isErrorCode(err.code))
+      return toHttpError(
+        new ProviderError("UNKNOWN_CODE", "a party failed with an error code the gateway does not know"),
+      );
     const status = statusOf(err.code);
     const code = CODE_NAMES[err.code] ?? err.code.toLowerCase();
     const param = err instanceof ProviderError ? (err.param ?? null) : null;

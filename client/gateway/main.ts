@@ -6,7 +6,7 @@ import { TonClient } from "@ton/ton";
 import { pino } from "pino";
 import { type RegistryReader, tonRegistryReader } from "../../contracts/wrappers/registry-reader";
 import { loadOrCreateKey } from "../../peer/key-file";
-import { NETWORK_ID } from "../../protocol";
+import { NETWORK_ID, parseTon } from "../../protocol";
 import { connect } from "../sdk/silk-client";
 import { initGateway } from "./gateway-init";
 import { startGateway } from "./gateway-server";
@@ -27,16 +27,15 @@ async function init(argv: string[]): Promise<void> {
     },
     strict: true,
   });
-  const deposit = values.deposit ?? "5";
-  if (!/^\d{1,9}(\.\d{1,9})?$/.test(deposit)) throw new Error("--deposit is a number of TON, like 5 or 0.5");
-  const [whole, frac = ""] = deposit.split(".");
+  const deposit = parseTon(values.deposit ?? "5");
+  if (deposit === undefined) throw new Error("--deposit is a number of TON, like 5 or 0.5");
   await initGateway({
     signalingUrl: values.signaling ?? process.env.SILK_SIGNALING_URL ?? "http://127.0.0.1:8787",
     keyFile: values["key-file"] ?? process.env.SILK_KEY_FILE ?? ".silk/gateway.key",
     stateFile: STATE_FILE,
     walletFile: ".silk/gateway-wallet.seed",
     ...(values.owner ? { owner: values.owner } : {}),
-    deposit: BigInt(whole!) * 1_000_000_000n + BigInt(frac.padEnd(9, "0")),
+    deposit,
     say: (line) => console.log(line),
   });
 }

@@ -1,14 +1,14 @@
 import type { SessionLife } from "../../peer/session-life";
 import {
   billableEmbedTokens,
-  knownCode,
   type Ledger,
   type ModelPrice,
   type SecureSession,
   type SessionMessage,
 } from "../../protocol";
 import { type EmbedParams, vectorFromBase64 } from "../../protocol/schemas/embedding";
-import { ProviderError } from "./errors";
+import { linkAbort } from "./abort-link";
+import { ProviderError, providerError } from "./errors";
 
 /** An embeddings answer as the requester verified and paid for it. */
 export interface EmbedOutcome {
@@ -56,17 +56,20 @@ export class EmbedCalls {
   request(params: EmbedParams, price: ModelPrice, signal?: AbortSignal): Promise<EmbedOutcome> {
     const id = `e${++nextId}`;
     const { session, ledger, life } = this.parts;
-    return new Promise<EmbedOutcome>((resolve, reject) => {
+    const outcome = new Promise<EmbedOutcome>((resolve, reject) => {
       const vectors = Array.from(params.input, () => undefined);
       this.pending.set(id, { params, price, vectors, resolve, reject, dimensions: params.dimensions });
       life.send({ type: "answer-start" });
       ledger.start(id, price);
-      const cancel = () => void session.send({ v: 1, t: "cancel", id }).catch(() => undefined);
-      signal?.addEventListener("abort", cancel, { once: true });
       session
         .send({ v: 1, t: "embed", id, ...params, input: [...params.input] })
         .catch((err: Error) => this.settle(id, err));
     });
+    const unlink = linkAbort(
+      signal,
+      () => void session.send({ v: 1, t: "cancel", id }).catch(() => undefined),
+    );
+    return outcome.finally(unlink);
   }
 
   /** Takes the messages about this session's embeddings calls; false for anything else. */
@@ -79,7 +82,7 @@ export class EmbedCalls {
     else if (m.t === "done") void this.onDone(m.id, p, m.finish_reason, m.usage);
     else if (m.t === "error") {
       const param = m.error.code === "UNSUPPORTED" ? /^([a-z_]+):/.exec(m.error.message)?.[1] : undefined;
-      this.settle(m.id, new ProviderError(knownCode(m.error.code), m.error.message, param));
+      this.settle(m.id, providerError(m.error, param));
     } else if (m.t !== "credit-wait" && m.t !== "progress")
       this.parts.abandon(
         new ProviderError("UNEXPECTED", `a provider does not answer embeddings with ${m.t}`),

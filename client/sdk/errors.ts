@@ -1,4 +1,4 @@
-import type { ErrorCode, SilkError, TimeoutError } from "../../protocol";
+import { type ErrorCode, type SilkError, type TimeoutError, wireError } from "../../protocol";
 
 /**
  * Errors the SDK raises to its callers. `code` is one of protocol/error-codes.ts (NO_MODEL,
@@ -15,6 +15,12 @@ export class ProviderError extends Error {
     this.code = code;
     this.param = param;
   }
+}
+
+/** A provider's error from the wire: an unknown code is UNKNOWN_CODE, its text replaced (wireError). */
+export function providerError(body: { code: string; message: string }, param?: string): ProviderError {
+  const e = wireError(body, "provider");
+  return new ProviderError(e.code, e.message, e.code === "UNKNOWN_CODE" ? undefined : param);
 }
 
 /** The provider claimed more tokens than the text it sent could hold: nothing more is signed. */

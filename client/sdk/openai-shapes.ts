@@ -54,6 +54,10 @@ export interface ChatCompletionCreateParams {
   n?: number | null;
   /** Aborting stops generation on the provider's GPU within a token or two. */
   signal?: AbortSignal;
+  /** Silk: teacher forcing (audits): stream these tokens back with their logprobs; needs `scoring`. */
+  score?: string[] | null;
+  /** Silk: never send this request to these providers (identity keys, hex), e.g. an audit's suspect. */
+  avoid?: readonly string[];
 }
 
 export interface SilkUsage {

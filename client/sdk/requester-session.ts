@@ -17,7 +17,6 @@ import {
   encodeSignedReceipt,
   equalBytes,
   type KeyPair,
-  knownCode,
   Ledger,
   type LogprobEntry,
   type MaxPrice,
@@ -40,8 +39,16 @@ import {
   verifySignedAnswer,
 } from "../../protocol";
 import type { EmbedParams } from "../../protocol/schemas/embedding";
+import { linkAbort } from "./abort-link";
 import { EmbedCalls, type EmbedOutcome } from "./embed-call";
-import { OverReportError, ProviderError, ProviderLostError, StalledError, TamperedError } from "./errors";
+import {
+  OverReportError,
+  ProviderError,
+  ProviderLostError,
+  providerError,
+  StalledError,
+  TamperedError,
+} from "./errors";
 import type { PaymentAccount } from "./payment-account";
 
 export interface RequesterSessionOptions {
@@ -185,7 +192,7 @@ export class RequesterSession {
       throw new Error("the base receipt is for another stream");
     let base: Receipt = signed.receipt;
     let reply = await sendBase(session, signed, life);
-    if (reply.refusal) throw new ProviderError(knownCode(reply.refusal.code), reply.refusal.message);
+    if (reply.refusal) throw providerError(reply.refusal);
     if (!reply.accepted && reply.receipt) {
       // The provider holds a newer receipt than ours (we lost state). Adopt it only if our own key
       // signed it for this escrow and payout: anything else could inflate what we would owe.
@@ -233,7 +240,7 @@ export class RequesterSession {
     } catch (err) {
       return Promise.reject(err);
     }
-    return new Promise<RequestResult>((resolve, reject) => {
+    const answer = new Promise<RequestResult>((resolve, reject) => {
       this.pending.set(id, {
         input,
         sent,
@@ -246,10 +253,13 @@ export class RequesterSession {
       });
       this.life.send({ type: "answer-start" });
       this.ledger.start(id, price);
-      const cancel = () => void this.session.send({ v: 1, t: "cancel", id }).catch(() => undefined);
-      signal?.addEventListener("abort", cancel, { once: true });
       this.session.send(sent).catch((err: Error) => this.settle(id, err));
     });
+    const unlink = linkAbort(
+      signal,
+      () => void this.session.send({ v: 1, t: "cancel", id }).catch(() => undefined),
+    );
+    return answer.finally(unlink);
   }
 
   /** Embeds each input with the model; what arrives is checked, then signed for per input token. */
@@ -281,7 +291,7 @@ export class RequesterSession {
     else if (m.t === "done") void this.onDone(m);
     else if (m.t === "credit-wait") this.signNow().catch((err) => this.failAll(err));
     else if (m.t === "error") {
-      const err = new ProviderError(knownCode(m.error.code), m.error.message);
+      const err = providerError(m.error);
       // Without an id the error is about the session (a receipt refused, …): it fails every request.
       if (m.id) this.settle(m.id, err);
       else this.abandon(err);
@@ -485,7 +495,7 @@ function sendBase(session: SecureSession, signed: SignedReceipt, life: SessionLi
       if (m.t === "error" && !m.id) {
         clearTimeout(timer);
         off();
-        reject(new ProviderError(knownCode(m.error.code), m.error.message));
+        reject(providerError(m.error));
       }
       if (m.t !== "account") return;
       clearTimeout(timer);

@@ -1,14 +1,9 @@
-import type { RegistryReader } from "../../contracts/wrappers/registry-reader";
-import type { KeyPair } from "../../protocol";
-import type { SilkDb } from "../../web/page-db";
-import type { CompletionUsage } from "../sdk/openai-shapes";
-import type { SilkClient } from "../sdk/silk-client";
+import type { AnswerRunner } from "./chat-answer";
 import { type ChatSettings, DEFAULT_CHAT_SETTINGS } from "./chat-settings";
 import type { ChatStorage } from "./chat-storage";
 import {
   type AnswerVersion,
   type ChatOptions,
-  type ChatTurn,
   type Conversation,
   conversationCost,
   estimatePromptTokens,
@@ -17,9 +12,9 @@ import {
   titleFrom,
 } from "./conversation";
 import type { ModelChoice } from "./directory";
-import type { EscrowStore, EscrowTerms } from "./escrow-store.svelte";
+import type { EscrowStore } from "./escrow-store.svelte";
 import { loadMarkdown } from "./lazy-markdown.svelte";
-import { TrustStore } from "./trust-store.svelte";
+import type { TrustStore } from "./trust-store.svelte";
 
 /** The heavy half (SDK, connection stack, storage, chain and escrow): one lazy chunk, fetched once. */
 type ChatCore = typeof import("./chat-core");
@@ -60,8 +55,11 @@ export class ChatStore {
   ready = $state(false);
   /** The chain, the wallet and the escrow that pays for answers; there once the heavy half has loaded. */
   money = $state<EscrowStore | undefined>();
-  /** Pinned and blocked providers, and who answered last (checked on chain before each session). */
-  readonly trust = new TrustStore();
+  /**
+   * Pinned and blocked providers, and who answered last (checked on chain before each session);
+   * there once the heavy half has loaded.
+   */
+  trust = $state.raw<TrustStore | undefined>();
 
   readonly active = $derived(this.conversations.find((c) => c.id === this.activeId));
   readonly activeCost = $derived(this.active ? conversationCost(this.active) : 0n);
@@ -96,30 +94,35 @@ export class ChatStore {
 
   private core!: ChatCore;
   private storage!: ChatStorage;
-  private sessionKey!: KeyPair;
-  private client: Promise<SilkClient> | undefined;
-  private clientTerms = "";
-  private registry: RegistryReader | undefined;
-  private abort: AbortController | undefined;
+  private runner!: AnswerRunner;
   private poll: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly opts: ChatStoreOptions) {
     this.providerPage = new URL("/provider", opts.signalingUrl).toString();
   }
 
-  async init(db: SilkDb): Promise<void> {
+  /** Loads the heavy half and opens the page's IndexedDB (part of it: `idb` stays out of the shell). */
+  async init(): Promise<void> {
     // Markdown too, so that no answer is ever shown before it can be rendered.
     [this.core] = await Promise.all([loadChatCore(), loadMarkdown()]);
+    const db = await this.core.openSilkDb();
     const money = new this.core.EscrowStore(
       this.opts.twaReturnUrl ? { twaReturnUrl: this.opts.twaReturnUrl } : {},
     );
     this.money = money;
     this.storage = new this.core.ChatStorage(db);
-    this.sessionKey = await this.storage.sessionKey();
+    const sessionKey = await this.storage.sessionKey();
+    const trust = new this.core.TrustStore();
+    this.trust = trust;
+    this.runner = new this.core.AnswerRunner(this, this.storage, {
+      signalingUrl: this.opts.signalingUrl,
+      sessionKey,
+      trust,
+    });
     this.settings = { ...DEFAULT_CHAT_SETTINGS, ...(await this.storage.settings.get()) };
     this.conversations = await this.storage.conversations();
     this.activeId = this.conversations[0]?.id;
-    await Promise.all([money.init(this.opts.signalingUrl, db, this.sessionKey), this.refreshMoney()]);
+    await Promise.all([money.init(this.opts.signalingUrl, db, sessionKey), this.refreshMoney()]);
     await this.refreshDirectory();
     this.poll = setInterval(() => void this.refreshDirectory(), 5_000);
     this.ready = true;
@@ -128,8 +131,7 @@ export class ChatStore {
   dispose(): void {
     clearInterval(this.poll);
     this.money?.dispose();
-    this.abort?.abort();
-    void this.client?.then((c) => c.close()).catch(() => undefined);
+    this.runner?.dispose();
   }
 
   /**
@@ -231,7 +233,7 @@ export class ChatStore {
   }
 
   stop(): void {
-    this.abort?.abort();
+    this.runner?.stop();
   }
 
   /** Asks again for the last answer; the answer it replaces stays as an earlier version. */
@@ -284,126 +286,15 @@ export class ChatStore {
   }
 
   private async answer(conv: Conversation, versions: AnswerVersion[] = []): Promise<void> {
-    const messages = promptMessages(conv);
-    conv.turns.push({ role: "assistant", content: "", ...(versions.length && { versions }) });
-    const turn = conv.turns.at(-1) as ChatTurn;
-    this.streaming = true;
-    this.status = "Finding a provider…";
-    const abort = new AbortController();
-    this.abort = abort;
-    let outcome: "done" | "error" | "stopped" = "done";
-    const started = performance.now();
-    let firstAt = 0;
+    let outcome: "done" | "error" | "stopped" = "error";
     try {
-      const client = await this.connected(this.money!.terms());
-      const stream = await client.chat.completions.create({
-        model: conv.model,
-        messages,
-        ...(conv.temperature !== undefined && { temperature: conv.temperature }),
-        ...(conv.maxTokens !== undefined && { max_tokens: conv.maxTokens }),
-        stream: true,
-        stream_options: { include_usage: true },
-        signal: abort.signal,
-      });
-      let finish: string | undefined;
-      let usage: CompletionUsage | undefined;
-      // Counted as they arrive (a chunk is a token); the receipt's exact count replaces it at the end.
-      const price = this.modelChoice;
-      const promptCost = BigInt(estimatePromptTokens(messages)) * (price?.promptNano ?? 0n);
-      let counted = 0;
-      this.live = { tokens: 0, cost: promptCost };
-      for await (const chunk of stream) {
-        const piece = chunk.choices[0]?.delta.content;
-        if (piece) {
-          if (!firstAt) firstAt = performance.now();
-          this.status = undefined;
-          turn.content += piece;
-          counted++;
-          this.live = { tokens: counted, cost: promptCost + BigInt(counted) * (price?.completionNano ?? 0n) };
-        }
-        finish = chunk.choices[0]?.finish_reason ?? finish;
-        usage = chunk.usage ?? usage;
-      }
-      if (finish === "abort") outcome = "stopped";
-      this.walletNeeded = false;
-      if (usage) {
-        const seconds = Math.max(0.001, (performance.now() - (firstAt || started)) / 1000);
-        turn.stats = {
-          promptTokens: usage.prompt_tokens,
-          completionTokens: usage.completion_tokens,
-          cost: BigInt(usage.silk?.cost_nanoton ?? "0"),
-          tokensPerSecond: Math.round((usage.completion_tokens / seconds) * 10) / 10,
-          ...(usage.silk?.provider && { provider: usage.silk.provider }),
-          failovers: usage.silk?.failovers ?? 0,
-          finish: finish ?? "stop",
-        };
-      }
-    } catch (err) {
-      if (abort.signal.aborted) outcome = "stopped";
-      else {
-        outcome = "error";
-        turn.error = this.core.explainError(err);
-        this.walletNeeded = this.core.needsWallet(err);
-        const lost = this.core.lostAnswer(err);
-        if (lost) {
-          // The tokens that arrived were paid for: they keep their stats.
-          if (!turn.content) turn.content = lost.partial;
-          const seconds = Math.max(0.001, (performance.now() - (firstAt || started)) / 1000);
-          turn.stats = {
-            promptTokens: 0,
-            completionTokens: lost.tokens,
-            cost: lost.cost,
-            tokensPerSecond: Math.round((lost.tokens / seconds) * 10) / 10,
-            failovers: 0,
-            finish: "lost",
-          };
-        }
-      }
+      outcome = await this.runner.answer(conv, versions);
     } finally {
-      this.streaming = false;
-      this.live = undefined;
-      this.status = undefined;
-      this.abort = undefined;
       conv.updatedAt = Date.now();
       await this.storage.save($state.snapshot(conv) as Conversation);
       await this.refreshMoney();
       this.opts.onAnswer?.(outcome);
     }
-  }
-
-  /**
-   * One SDK client, remade when the highest price (stated before any pairing) or the escrow's terms
-   * (escrow, key epoch) change.
-   */
-  private connected(terms: EscrowTerms): Promise<SilkClient> {
-    const key = `${this.settings.maxPromptNano}/${this.settings.maxCompletionNano}/${terms.escrow}/${terms.keyEpoch}/${this.trust.termsKey}`;
-    const config = this.money?.config;
-    this.registry ??= config && this.core.registryReaderFor(config);
-    if (!this.client || key !== this.clientTerms) {
-      void this.client?.then((c) => c.close()).catch(() => undefined);
-      this.clientTerms = key;
-      this.client = this.core.connect({
-        signalingUrl: this.opts.signalingUrl,
-        sessionKey: this.sessionKey,
-        maxPrice: {
-          promptNanoPerToken: this.settings.maxPromptNano,
-          completionNanoPerToken: this.settings.maxCompletionNano,
-        },
-        escrow: terms.escrow,
-        keyEpoch: terms.keyEpoch,
-        network: terms.network,
-        account: this.storage.account,
-        onFailover: ({ failovers }) => {
-          this.status = `The provider was lost: failover in progress (attempt ${failovers})…`;
-        },
-        ...(this.registry && { trust: { registry: this.registry, policy: this.trust.policy() } }),
-        onProvider: (p) => this.trust.seen(p),
-      });
-      this.client.catch(() => {
-        this.client = undefined;
-      });
-    }
-    return this.client;
   }
 
   private async refreshMoney(): Promise<void> {

@@ -1,6 +1,6 @@
-// Straight from protocol/pricing, not the protocol barrel: the chat shell imports this module, and
-// the barrel would bring the whole protocol (and @ton/core) into the widget's first download.
-import { formatTon } from "../../protocol/pricing";
+// Straight from protocol/ton-amount, not the barrel or pricing.ts: the chat shell imports this module,
+// and they would bring the protocol's errors (or all of it and @ton/core) into the first download.
+import { formatTon } from "../../protocol/ton-amount";
 
 /**
  * A conversation as the web client and the widget keep it. Money is bigint nanoTON in memory and

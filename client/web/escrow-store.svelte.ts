@@ -1,7 +1,7 @@
 import { Address } from "@ton/core";
 import { EscrowParams } from "../../contracts/generated/constants";
 import type { KeyPair } from "../../protocol";
-import { formatTon } from "../../protocol/pricing";
+import { formatTon } from "../../protocol/ton-amount";
 import { type ChainConfig, fetchChainConfig, waitForChain } from "../../web/chain-config";
 import { chainErrorText } from "../../web/chain-errors";
 import type { DevWallet } from "../../web/dev-wallet";

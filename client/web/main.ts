@@ -2,7 +2,6 @@
 import "../../peer/browser-globals";
 import "../../web/base.css";
 import { mount } from "svelte";
-import { openSilkDb } from "../../web/page-db";
 import { applySavedTheme } from "../../web/theme";
 import { ChatStore } from "./chat-store.svelte";
 import App from "./components/App.svelte";
@@ -11,7 +10,7 @@ applySavedTheme();
 const store = new ChatStore({ signalingUrl: location.origin });
 mount(App, { target: document.getElementById("app")!, props: { store } });
 try {
-  await store.init(await openSilkDb());
+  await store.init();
 } catch (err) {
   store.directoryProblem = err instanceof Error ? err.message : "the page could not start";
 }

@@ -8,7 +8,6 @@
 // are imported relative to this module, so they come from wherever the script tag points.
 import { mount, unmount } from "svelte";
 import baseCss from "../../web/base.css?inline";
-import { openSilkDb } from "../../web/page-db";
 import { ChatStore, loadChatCore } from "../web/chat-store.svelte";
 import { loadMarkdown } from "../web/lazy-markdown.svelte";
 import { followTelegram, type TelegramWebApp, telegram } from "./telegram";
@@ -63,10 +62,10 @@ export class SilkChatElement extends HTMLElement {
       target,
       props: { store, tg, onWalletOpen: () => void store.prepareWallet() },
     });
-    // The shell is on screen: fetch the rest now, while IndexedDB opens (init awaits both and reports a failure).
+    // The shell is on screen: fetch the rest now (init awaits it, opens IndexedDB and reports a failure).
     for (const load of [loadChatCore, loadMarkdown]) load().catch(() => undefined);
-    void openSilkDb()
-      .then((db) => store.init(db))
+    void store
+      .init()
       .catch((err: unknown) => {
         store.directoryProblem = err instanceof Error ? err.message : "the chat could not start";
       })

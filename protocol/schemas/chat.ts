@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import {
+  MAX_COMPLETION_TOKENS,
   MAX_CONTENT_PARTS,
   MAX_LOGIT_BIAS_ENTRIES,
   MAX_SESSION_MESSAGE_BYTES,
@@ -105,6 +106,17 @@ export const ChatOptions = {
     ),
   ),
   user: v.optional(v.pipe(v.string(), v.maxLength(256))),
+  /**
+   * Silk's teacher forcing, for audits: generate nothing, but stream these tokens back with the
+   * logprob the model gives each after the prompt and the tokens before it (feature `scoring`).
+   */
+  score: v.optional(
+    v.pipe(
+      v.array(v.pipe(v.string(), v.minLength(1), v.maxLength(256))),
+      v.minLength(1),
+      v.maxLength(MAX_COMPLETION_TOKENS),
+    ),
+  ),
 };
 
 /** A piece of a streamed tool call: the first piece of each call carries its id and name. */

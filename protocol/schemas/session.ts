@@ -159,6 +159,7 @@ export interface ChatParams {
   readonly frequency_penalty?: number;
   readonly logit_bias?: Readonly<Record<string, number>>;
   readonly user?: string;
+  readonly score?: readonly string[];
 }
 
 /** The fields of ChatParams beyond messages, in the order they are copied across a boundary. */

@@ -26,6 +26,12 @@ export interface EmbedResult {
   readonly promptTokens: number;
 }
 
+/** Teacher-forced logprobs of given tokens (audits), and the prompt tokens read. */
+export interface ScoreResult {
+  readonly logprobs: readonly number[];
+  readonly promptTokens: number;
+}
+
 export interface LoadProgress {
   /** 0 to 1. */
   readonly progress: number;
@@ -59,6 +65,11 @@ export interface Engine {
    * cannot honour (`dimensions`) is an EngineError "unsupported" whose message starts with it.
    */
   embed?(request: EmbedParams, signal?: AbortSignal): Promise<EmbedResult>;
+  /**
+   * Teacher forcing, for audits (feature `scoring`): the logprob of each given token after the
+   * request's prompt and the tokens before it. Engines that cannot leave it out.
+   */
+  score?(request: EngineRequest, tokens: readonly string[], signal?: AbortSignal): Promise<ScoreResult>;
   unload(): Promise<void>;
   device(): Promise<DeviceReport>;
   loadedModels(): readonly string[];

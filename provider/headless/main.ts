@@ -1,13 +1,17 @@
-// `npm run provider -- --backend http://127.0.0.1:8080/v1 --model NAME --price N --payout ADDR`
+// `npm run provider -- init --model NAME --price N`, then `npm run provider -- --backend URL --model NAME --price N`
 import { formatTon } from "../../protocol";
 import { claimNowText, streamLine, summaryText } from "../settlement-view";
+import { PROVIDER_STATE_FILE, runChainCommand } from "./chain-commands";
 import { startHeadlessProvider } from "./headless-provider";
 import { HEADLESS_USAGE, OptionsError, parseHeadlessOptions } from "./options";
+import { readProviderState } from "./provider-state";
 
 async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === "init" || argv[0] === "stake") return runChainCommand(argv, (line) => console.log(line));
   let options: ReturnType<typeof parseHeadlessOptions>;
   try {
-    options = parseHeadlessOptions(process.argv.slice(2), process.env);
+    options = parseHeadlessOptions(argv, process.env, readProviderState(PROVIDER_STATE_FILE));
   } catch (err) {
     console.error(`${err instanceof Error ? err.message : String(err)}\n\n${HEADLESS_USAGE}`);
     process.exit(2);

@@ -9,6 +9,7 @@ import {
   type NetworkName,
 } from "../../protocol";
 import { DEFAULT_MIN_CLOSE_DELAY } from "../account-gate";
+import type { ProviderState } from "./provider-state";
 
 /**
  * Configuration of the headless provider: flags win over environment variables, which win over
@@ -45,6 +46,7 @@ export interface HeadlessOptions {
 }
 
 export const HEADLESS_USAGE = `Usage: npm run provider -- --backend URL --model NAME --price NANOTON --payout ADDRESS [options]
+       (after \`npm run provider -- init --model NAME --price NANOTON\`, --payout and the chain flags are stored)
 
   --backend URL          OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1   (SILK_BACKEND)
   --model NAME           model id to offer on the network                        (SILK_MODEL)
@@ -78,7 +80,15 @@ export class OptionsError extends Error {
   override name = "OptionsError";
 }
 
-export function parseHeadlessOptions(argv: string[], env: NodeJS.ProcessEnv): HeadlessOptions {
+/**
+ * `stored` is what `npm run provider -- init` saved (provider-state.ts): it stands in for
+ * `--payout`, `--owner`, `--registry`, `--ton-endpoint`, `--network` and `--signaling`.
+ */
+export function parseHeadlessOptions(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  stored?: ProviderState,
+): HeadlessOptions {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -105,13 +115,21 @@ export function parseHeadlessOptions(argv: string[], env: NodeJS.ProcessEnv): He
     },
     strict: true,
   });
+  const saved: Record<string, string | undefined> = {
+    payout: stored?.payout,
+    owner: stored?.owner,
+    registry: stored?.registry,
+    "ton-endpoint": stored?.tonEndpoint,
+    network: stored?.network,
+    signaling: stored?.signalingUrl,
+  };
   const need = (flag: string, envName: string): string => {
-    const v = (values as Record<string, string | undefined>)[flag] ?? env[envName];
+    const v = (values as Record<string, string | undefined>)[flag] ?? env[envName] ?? saved[flag];
     if (!v) throw new OptionsError(`--${flag} (or ${envName}) is required`);
     return v;
   };
   const opt = (flag: string, envName: string, fallback: string): string =>
-    (values as Record<string, string | undefined>)[flag] ?? env[envName] ?? fallback;
+    (values as Record<string, string | undefined>)[flag] ?? env[envName] ?? saved[flag] ?? fallback;
   const integer = (text: string, what: string, min: number, max: number) => {
     const n = Number(text);
     if (!Number.isInteger(n) || n < min || n > max)
@@ -163,7 +181,7 @@ export function parseHeadlessOptions(argv: string[], env: NodeJS.ProcessEnv): He
     throw new OptionsError(`--payout ${payout} is not a TON address`);
   }
   const owner = opt("owner", "SILK_OWNER", payout);
-  const registry = values.registry ?? env.SILK_REGISTRY;
+  const registry = values.registry ?? env.SILK_REGISTRY ?? saved.registry;
   for (const [flag, text] of [
     ["--owner", owner],
     ["--registry", registry],
@@ -177,7 +195,7 @@ export function parseHeadlessOptions(argv: string[], env: NodeJS.ProcessEnv): He
   const network = opt("network", "SILK_NETWORK", "devnet");
   if (!(network in NETWORK_ID)) throw new OptionsError("--network must be devnet, testnet or mainnet");
   const apiKey = env.SILK_BACKEND_API_KEY;
-  const tonEndpoint = values["ton-endpoint"] ?? env.SILK_TON_ENDPOINT;
+  const tonEndpoint = values["ton-endpoint"] ?? env.SILK_TON_ENDPOINT ?? saved["ton-endpoint"];
   if (tonEndpoint) {
     try {
       new URL(tonEndpoint);

@@ -1,34 +1,29 @@
-import { Address, Cell } from "@ton/core";
 import type { TonClient } from "@ton/ton";
-import { RegistryParams } from "../../contracts/generated/constants";
-import { ProviderEntryContract, registryBodies } from "../../contracts/wrappers/registry";
-import { equalBytes, flatPrice, formatTon, type KeyPair } from "../../protocol";
-import { type ChainConfig, fetchChainConfig, waitForChain } from "../../web/chain-config";
-import { chainErrorText } from "../../web/chain-errors";
+import type { KeyPair } from "../../protocol/identity";
+import { formatTon } from "../../protocol/ton-amount";
+import type { ChainConfig } from "../../web/chain-config";
 import type { DevWallet } from "../../web/dev-wallet";
-import { KvEntry, type SilkDb } from "../../web/page-db";
+import type { SilkDb } from "../../web/page-db";
 import type { Wallet, WalletConnector } from "../../web/wallet";
-import { type AccountGate, DEFAULT_MIN_CLOSE_DELAY } from "../account-gate";
+import type { AccountGate } from "../account-gate";
 import type { EscrowBook } from "../escrow-book";
 import type { ReceiptStore } from "../receipt-store";
+import { REGISTER_VALUE } from "../registry-values";
 import type { Settlement, SettlementStatus } from "../settlement";
+import type { RegisteredEntry } from "./chain-io";
 import { claimOutcome } from "./claim-outcome";
 import { describeError } from "./page-rules";
+
+export type { RegisteredEntry };
+
+/** The page's lazy half (`page-core.ts`): everything here that needs `@ton/core` goes through it. */
+type PageCore = typeof import("./page-core");
 
 class ClaimError extends Error {
   override readonly name = "ClaimError";
 }
 
-/** Sent with a registration: the Registry's minimum plus gas; the entry returns the excess. */
-export const REGISTER_VALUE = RegistryParams.MIN_REGISTER_VALUE + 50_000_000n;
-
-/** The provider's entry as published in the Registry. */
-export interface RegisteredEntry {
-  readonly payout: string;
-  readonly models: string[];
-  readonly stake: bigint;
-  readonly registeredAt: number;
-}
+export { REGISTER_VALUE };
 
 /**
  * The provider page's chain: the network the server names, the wallet (the devnet's dev wallet or
@@ -58,19 +53,22 @@ export class ProviderChain {
   private wallet: Wallet | undefined;
   private identity!: KeyPair;
   private db!: SilkDb;
+  private core!: PageCore;
 
   /** `onWallet` is told the wallet's address, which becomes the payout address when none is set. */
   async init(
+    core: PageCore,
     serverUrl: string,
     db: SilkDb,
     identity: KeyPair,
     receipts: ReceiptStore,
     onWallet: (address: string) => void,
   ): Promise<void> {
+    this.core = core;
     this.db = db;
     this.identity = identity;
     try {
-      const config = await fetchChainConfig(serverUrl);
+      const config = await core.fetchChainConfig(serverUrl);
       if (!config) {
         this.unavailable =
           "This Silk server names no TON network: receipts are kept here but cannot be claimed.";
@@ -81,20 +79,12 @@ export class ProviderChain {
       this.unavailable = describeError(err);
       return;
     }
-    // Loaded after the page's globals are set (`@ton/ton` expects Node's Buffer), and only with a chain.
-    const [{ TonClient }, { connectTon }] = await Promise.all([import("@ton/ton"), import("../ton-chain")]);
-    this.client = new TonClient({ endpoint: this.config.endpoint });
-    const ton = connectTon({
-      endpoint: this.config.endpoint,
-      store: receipts,
-      // The server that serves this page names the Escrow code; only accounts running it are served.
-      escrowCode: Cell.fromBase64(this.config.escrowCode),
-      minCloseDelay:
-        this.config.network === "devnet"
-          ? this.config.closeDelay
-          : DEFAULT_MIN_CLOSE_DELAY[this.config.network],
-    });
-    ({ settlement: this.settlement, gate: this.gate, book: this.book } = ton);
+    ({
+      client: this.client,
+      settlement: this.settlement,
+      gate: this.gate,
+      book: this.book,
+    } = await core.openChain(this.config, receipts));
     // The dev wallet is ready at once (a key in IndexedDB); TON Connect restores in the background.
     const wallet = this.prepareWallet(onWallet);
     if (this.config.network === "devnet") await wallet;
@@ -107,7 +97,7 @@ export class ProviderChain {
       config.network === "devnet"
         ? new (await import("../../web/dev-wallet")).DevWallet(
             config,
-            new KvEntry(this.db, "devnet.wallet-seed"),
+            new this.core.KvEntry(this.db, "devnet.wallet-seed"),
           )
         : new (await import("../../web/tonconnect-wallet")).TonConnectWallet({ network: config.network });
     return load()
@@ -157,12 +147,7 @@ export class ProviderChain {
     if (!wallet) return this.fail("connect a wallet first: it pays for the registration and owns the entry");
     const short = this.registerShortfall();
     if (short) return this.fail(short);
-    const entry = {
-      identityKey: this.identity.publicKey,
-      payout: Address.parse(o.payout),
-      models: [{ modelId: o.model, price: flatPrice(o.price) }],
-    };
-    const payload = registryBodies.register(entry).toBoc().toString("base64");
+    const payload = this.core.registerPayload({ identityKey: this.identity.publicKey, ...o });
     const sent = wallet.sendTransaction({
       messages: [{ address: config.registry, amount: REGISTER_VALUE, payload }],
     });
@@ -171,7 +156,7 @@ export class ProviderChain {
       "Registration",
       async () => {
         await sent;
-        await waitForChain(
+        await this.core.waitForChain(
           async () => (await this.readEntry())?.models.includes(o.model) === true,
           "registration",
         );
@@ -222,20 +207,8 @@ export class ProviderChain {
 
   private async readEntry(): Promise<RegisteredEntry | undefined> {
     const config = this.config;
-    if (!config?.registry || !config.entryCode || !this.wallet || !this.client) return undefined;
-    const address = ProviderEntryContract.addressFor(
-      Cell.fromBase64(config.entryCode),
-      Address.parse(config.registry),
-      Address.parse(this.wallet.address),
-    );
-    const found = await this.client.open(ProviderEntryContract.createFromAddress(address)).getEntry();
-    if (!found || !equalBytes(found.entry.identityKey, this.identity.publicKey)) return undefined;
-    return {
-      payout: found.entry.payout.toRawString(),
-      models: found.entry.models.map((m) => m.modelId),
-      stake: found.stake,
-      registeredAt: found.registeredAt,
-    };
+    if (!config || !this.wallet || !this.client) return undefined;
+    return this.core.readEntry(this.client, config, this.wallet.address, this.identity.publicKey);
   }
 
   private fail(message: string): Promise<void> {
@@ -270,7 +243,7 @@ export class ProviderChain {
       this.problem =
         err instanceof ClaimError
           ? `A claim did not go through (${err.message}); it is retried by itself, and unclaimed receipts stay kept here.`
-          : chainErrorText(err, action);
+          : this.core.chainErrorText(err, action);
     } finally {
       this.busy = undefined;
       await this.refresh();

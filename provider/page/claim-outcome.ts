@@ -1,5 +1,5 @@
 import { EscrowParams } from "../../contracts/generated/constants";
-import { formatTon } from "../../protocol/pricing";
+import { formatTon } from "../../protocol/ton-amount";
 import type { SettlementStatus } from "../settlement";
 
 /** The least an escrow pays out in one claim: smaller unclaimed amounts wait for more receipts. */

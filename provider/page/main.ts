@@ -1,8 +1,7 @@
-// The provider page. browser-globals must come first: @ton/core and simple-peer expect Node's globals.
-import "../../peer/browser-globals";
+// The provider page: its shell (status, checklist, model picker) first; ProviderStore.init loads the
+// heavy half (storage, chain, @ton/core and its Node globals) right after it mounts.
 import "../../web/base.css";
 import { mount } from "svelte";
-import { openSilkDb } from "../../web/page-db";
 import { applySavedTheme } from "../../web/theme";
 import App from "./components/App.svelte";
 import { engineSource } from "./engine-source";
@@ -12,7 +11,7 @@ applySavedTheme();
 const store = new ProviderStore(engineSource, location.origin);
 mount(App, { target: document.getElementById("app")!, props: { store } });
 try {
-  await store.init(await openSilkDb());
+  await store.init();
 } catch (err) {
   store.error = err instanceof Error ? err.message : "the page could not start";
 }

@@ -1,24 +1,12 @@
-import { Address } from "@ton/core";
 import { EngineError } from "../engines/engine";
 
-/** Small rules of the provider page, pure so they are tested without a browser. */
+/** Small rules of the provider page, pure so they are tested without a browser (addresses: `payout-address.ts`). */
 
 /** Parses a price in nanoTON per token (a whole number); returns the problem as text otherwise. */
 export function parseNanoTon(text: string): bigint | string {
   const t = text.trim();
   if (!/^\d{1,15}$/.test(t)) return "a price is a whole number of nanoTON per token (1 TON = 10⁹ nanoTON)";
   return BigInt(t);
-}
-
-/** Why a payout address cannot be used, or undefined when it can. */
-export function payoutProblem(text: string | undefined): string | undefined {
-  if (!text?.trim()) return "set a payout address (connect a wallet, or paste an address)";
-  try {
-    Address.parse(text.trim());
-    return undefined;
-  } catch {
-    return "that is not a TON address (raw 0:… or user-friendly EQ…/UQ… form)";
-  }
 }
 
 /** A message a provider can act on; never a stack trace, never a prompt. */

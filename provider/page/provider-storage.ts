@@ -1,4 +1,5 @@
-import { generateKeyPair, type KeyPair, keyPairFromSecret, type SignedReceipt } from "../../protocol";
+import { generateKeyPair, type KeyPair, keyPairFromSecret } from "../../protocol/identity";
+import type { SignedReceipt } from "../../protocol/receipt";
 import { KvEntry, type SilkDb } from "../../web/page-db";
 import {
   type ClaimRecord,
@@ -8,24 +9,10 @@ import {
   type StreamRecord,
   streamId,
 } from "../receipt-store";
-import type { EarningSample } from "./earnings";
+import type { EarningSample } from "./earnings-chart";
+import type { ProviderSettings, ServedTotals } from "./provider-settings";
 
-/** What the provider page keeps across reloads: identity key, settings, receipts, earnings, totals. */
-export interface ProviderSettings {
-  model?: string;
-  /** nanoTON per token. */
-  price: bigint;
-  payout?: string;
-  /** Serving when the tab was closed: a reload resumes it. */
-  serving: boolean;
-}
-
-export interface ServedTotals {
-  requests: number;
-  tokens: number;
-}
-
-export const DEFAULT_SETTINGS: ProviderSettings = { price: 1_000n, serving: false };
+export type { ProviderSettings, ServedTotals } from "./provider-settings";
 
 export class ProviderStorage {
   readonly settings: KvEntry<ProviderSettings>;

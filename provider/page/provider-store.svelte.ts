@@ -1,17 +1,29 @@
-import { Address } from "@ton/core";
-import { encodePublicKey, flatPrice, formatTon, type KeyPair } from "../../protocol";
+import type { KeyPair } from "../../protocol/identity";
+import { flatPrice } from "../../protocol/pricing";
+import { formatTon } from "../../protocol/ton-amount";
 import { type AwakeState, KeepAwake } from "../../web/keep-awake";
-import type { SilkDb } from "../../web/page-db";
 import type { ProviderRuntime, RuntimeEvent } from "../runtime";
 import { ProviderChain } from "./chain-store.svelte";
-import { chartPoints, type EarningSample, earningsFrom } from "./earnings";
+import { chartPoints, type EarningSample } from "./earnings-chart";
 import type { EngineSource, GpuCheck, ModelOption } from "./engine-source-types";
 import { type Link, linkOf } from "./link-state";
-import { describeError, parseNanoTon, payoutProblem } from "./page-rules";
-import { DEFAULT_SETTINGS, type ProviderSettings, ProviderStorage } from "./provider-storage";
+import { describeError, parseNanoTon } from "./page-rules";
+import { DEFAULT_SETTINGS, type ProviderSettings } from "./provider-settings";
+import type { ProviderStorage } from "./provider-storage";
 import { RateMeter } from "./rate-meter";
 
 const SESSION_CAPACITY = 4;
+
+/** The page's heavy half (storage, chain, `@ton/core`): one lazy chunk, fetched right after mount. */
+type PageCore = typeof import("./page-core");
+let pageCore: Promise<PageCore> | undefined;
+export const loadPageCore = (): Promise<PageCore> => {
+  pageCore ??= import("./page-core");
+  pageCore.catch(() => {
+    pageCore = undefined;
+  });
+  return pageCore;
+};
 
 export type Phase = "starting" | "no-webgpu" | "ready";
 export type Serving = "off" | "starting" | "serving" | "paused";
@@ -49,6 +61,7 @@ export class ProviderStore {
   readonly unclaimedText = $derived(formatTon(this.earnings.unclaimed));
   readonly claimedText = $derived(formatTon(this.earnings.claimed));
 
+  private core!: PageCore;
   private storage!: ProviderStorage;
   private identity!: KeyPair;
   private runtime: ProviderRuntime | undefined;
@@ -62,15 +75,19 @@ export class ProviderStore {
     private readonly signalingUrl: string,
   ) {}
 
-  async init(db: SilkDb): Promise<void> {
-    this.storage = new ProviderStorage(db);
+  /** Loads the page's heavy half, opens IndexedDB, then the chain, the GPU check and the models. */
+  async init(): Promise<void> {
+    const core = await loadPageCore();
+    this.core = core;
+    const db = await core.openSilkDb();
+    this.storage = new core.ProviderStorage(db);
     this.identity = await this.storage.identity();
-    this.identityKey = encodePublicKey(this.identity.publicKey);
+    this.identityKey = core.encodePublicKey(this.identity.publicKey);
     this.settings = { ...DEFAULT_SETTINGS, ...(await this.storage.settings.get()) };
     // A wallet's address is the payout address until the provider sets another.
-    await this.chain.init(this.signalingUrl, db, this.identity, this.storage.receipts, (address) => {
+    await this.chain.init(core, this.signalingUrl, db, this.identity, this.storage.receipts, (address) => {
       if (this.settings.payout || this.serving !== "off") return;
-      this.settings.payout = Address.parse(address).toRawString();
+      this.settings.payout = core.rawAddress(address);
       void this.saveSettings();
     });
     const totals = await this.storage.totals.get();
@@ -91,7 +108,7 @@ export class ProviderStore {
     const resume = this.settings.serving && this.settings.model;
     if (resume && this.models.some((m) => m.id === resume && m.fit.fits && m.cached)) {
       await this.load(resume);
-      if (this.loaded === resume && !payoutProblem(this.settings.payout)) await this.start();
+      if (this.loaded === resume && !core.payoutProblem(this.settings.payout)) await this.start();
     }
   }
 
@@ -109,9 +126,10 @@ export class ProviderStore {
   }
 
   setPayout(text: string): string | undefined {
-    const problem = payoutProblem(text);
+    if (!this.core) return "the page is still loading: try again in a moment";
+    const problem = this.core.payoutProblem(text);
     if (problem) return problem;
-    this.settings.payout = Address.parse(text.trim()).toRawString();
+    this.settings.payout = this.core.rawAddress(text);
     void this.saveSettings();
     return undefined;
   }
@@ -268,7 +286,7 @@ export class ProviderStore {
   private async refreshEarnings(sample = false): Promise<void> {
     const payout = this.settings.payout;
     if (!payout) return;
-    this.earnings = earningsFrom(await this.storage.receipts.list(), Address.parse(payout).toRawString());
+    this.earnings = this.core.earningsFrom(await this.storage.receipts.list(), this.core.rawAddress(payout));
     if (sample) {
       const s = { at: Date.now(), earned: this.earnings.earned, claimed: this.earnings.claimed };
       this.samples = [...this.samples.slice(-199), s];

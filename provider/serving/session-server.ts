@@ -40,6 +40,7 @@ import { serveEmbed } from "./embed-serving";
 import { EscrowLimit } from "./escrow-limit";
 import { failureOf } from "./failure";
 import type { HeldReceipts } from "./held-receipts";
+import { runOnEngine } from "./scoring";
 import type { Slots } from "./slots";
 
 const CLOSING_MESSAGE = "the escrow started closing: no more is served on it; what was streamed is claimed";
@@ -295,7 +296,8 @@ export class SessionServer {
       let total = 0;
       const answer = new AnswerBuilder();
       let cut: "closing" | "cannot-pay" | undefined;
-      const result = await this.config.engine.generate(
+      const result = await runOnEngine(
+        this.config.engine,
         req,
         async (chunk) => {
           // The wait has a deadline (the life's `credit` timer): past it the session ends, which

@@ -1,21 +1,10 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Devnet } from "../../contracts/devnet";
-import { cleanup } from "../signaling/helpers";
-import { buildPages } from "./build-pages";
-import {
-  fundClientEscrow,
-  openPage,
-  serveFromProviderPage,
-  startChainServer,
-  text,
-  tonOf,
-  waitForText,
-} from "./chain-server";
-import { launchChromium } from "./chromium";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { fundClientEscrow, openPage, serveFromProviderPage, text, tonOf, waitForText } from "./chain-server";
 import { screenshot, seriousA11yViolations } from "./page-checks";
+import { usePagesFixture } from "./pages-fixture";
 import { TELEGRAM_LIGHT_THEME, TELEGRAM_THEME, telegramDoubleScript } from "./telegram-double";
 
 /**
@@ -23,25 +12,7 @@ import { TELEGRAM_LIGHT_THEME, TELEGRAM_THEME, telegramDoubleScript } from "./te
  * engine (no model weights here): a provider tab and a client tab in two browser contexts hold a
  * conversation over real WebRTC through the real signaling server.
  */
-let url: string;
-let devnet: Devnet;
-let browser: Browser;
-
-beforeAll(async () => {
-  const dir = await buildPages({ testEngine: true });
-  // The swap is real: this build, unlike production, carries the test engine.
-  const assets = readdirSync(join(dir, "assets")).filter((f) => f.endsWith(".js"));
-  expect(
-    assets.some((f) => readFileSync(join(dir, "assets", f), "utf8").includes("scripted test engine")),
-  ).toBe(true);
-  ({ url, devnet } = await startChainServer(dir));
-  browser = await launchChromium();
-}, 180_000);
-afterAll(async () => {
-  await browser?.close();
-  await cleanup();
-  await devnet?.close();
-});
+const f = usePagesFixture();
 
 async function ask(page: Page, question: string, answers: number) {
   await page.getByRole("textbox", { name: "Your question" }).fill(question);
@@ -53,18 +24,26 @@ async function ask(page: Page, question: string, answers: number) {
 }
 
 describe("a whole conversation between the provider page and the web client", () => {
+  it("is held with the test build, whose provider page carries the scripted test engine", () => {
+    // The swap is real: this build, unlike production, carries the test engine.
+    const assets = readdirSync(join(f.dir, "assets")).filter((n) => n.endsWith(".js"));
+    expect(
+      assets.some((n) => readFileSync(join(f.dir, "assets", n), "utf8").includes("scripted test engine")),
+    ).toBe(true);
+  });
+
   let provider: Page;
   let client: Page;
 
   it("the provider loads the model and serves", async () => {
-    provider = await openPage(browser, `${url}/provider`, "provider");
+    provider = await openPage(f.browser, `${f.url}/provider`, "provider");
     expect(await text(provider, "adapter")).toBe("scripted test engine");
     // Registered: the client checks every provider in the Registry before a question leaves.
     await serveFromProviderPage(provider, { register: true });
   });
 
   it("the client funds its escrow, asks, gets streamed Markdown back, sanitised, with tokens, cost and a moving meter", async () => {
-    client = await openPage(browser, `${url}/`, "client");
+    client = await openPage(f.browser, `${f.url}/`, "client");
     await client.locator("select option", { hasText: "test-model" }).waitFor({ state: "attached" });
     expect(await text(client, "meter")).toBe("0 TON");
     await fundClientEscrow(client);
@@ -192,11 +171,11 @@ const tg = <T>(page: Page, fn: (d: TgDouble) => T) =>
 
 describe("the widget inside a Telegram Mini App", () => {
   it("takes Telegram's theme, viewport and safe areas, funds its escrow, sends with the Main button, closes with Back, and answers", async () => {
-    const context = await browser.newContext({ viewport: { width: 390, height: 700 } });
+    const context = await f.browser.newContext({ viewport: { width: 390, height: 700 } });
     await context.addInitScript(telegramDoubleScript(TELEGRAM_THEME));
     const page = await context.newPage();
     page.on("pageerror", (e) => console.error("widget page error:", e.message));
-    await page.goto(`${url}/widget/`);
+    await page.goto(`${f.url}/widget/`);
     await page.waitForSelector("silk-chat[data-ready=true]", { state: "attached", timeout: 30_000 });
     const widget = page.locator("silk-chat");
     const cssVar = (name: string) =>
@@ -277,9 +256,36 @@ describe("the widget inside a Telegram Mini App", () => {
     await screenshot(page, "widget-telegram-light");
     expect(await seriousA11yViolations(page)).toEqual([]);
 
+    // Who answered, as the Registry has it, with Block in one click: a blocked provider is not asked
+    // again (here it is the only one, so the question fails and says so), until Unblock all.
+    await page.getByTestId("provider-badge").waitFor();
+    expect(await page.getByTestId("provider-key").getAttribute("title")).toMatch(/^[0-9a-f]{64}$/);
+    expect(await text(page, "provider-stake")).toBe("no stake");
+    expect(await text(page, "provider-age")).toMatch(/^registered \d+ (s|min) ago$/);
+    await page.getByRole("button", { name: "Block", exact: true }).click();
+    await waitForText(page, "trust-terms", (s) => s.includes("1 blocked"));
+    const turns = await page.getByTestId("turn-assistant").count();
+    await page.getByRole("textbox", { name: "Your question" }).fill("asked while blocked");
+    await expect.poll(() => tg(page, (d) => d.app.MainButton.visible)).toBe(true);
+    await tg(page, (d) => d.click("MainButton"));
+    const refused = page.getByTestId("turn-assistant").nth(turns).getByRole("alert");
+    await refused.waitFor({ timeout: 30_000 });
+    expect(await page.getByTestId("turn-assistant").nth(turns).textContent()).not.toContain("Echo:");
+    expect(await seriousA11yViolations(page)).toEqual([]);
+    await page.getByRole("button", { name: "Unblock all" }).click();
+    expect(await page.getByTestId("trust-terms").count()).toBe(0);
+    await page.getByRole("textbox", { name: "Your question" }).fill("asked after unblocking");
+    await expect.poll(() => tg(page, (d) => d.app.MainButton.visible)).toBe(true);
+    await tg(page, (d) => d.click("MainButton"));
+    await page
+      .getByTestId("turn-assistant")
+      .nth(turns + 1)
+      .getByText(/Echo: asked after unblocking/)
+      .waitFor({ timeout: 30_000 });
+
     // New chat, inside Telegram too.
     await page.getByRole("button", { name: "New chat" }).click();
     expect(await page.getByTestId("turn-assistant").count()).toBe(0);
     await context.close();
-  }, 90_000);
+  }, 150_000);
 });

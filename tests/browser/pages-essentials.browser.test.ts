@@ -1,42 +1,17 @@
-import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Devnet } from "../../contracts/devnet";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
 import { EscrowParams } from "../../contracts/generated/constants";
-import type { createSignalingServer } from "../../signaling/server";
-import { cleanup } from "../signaling/helpers";
-import { buildPages } from "./build-pages";
-import {
-  fundClientEscrow,
-  openPage,
-  serveFromProviderPage,
-  startChainServer,
-  text,
-  tonOf,
-  waitForText,
-} from "./chain-server";
-import { launchChromium } from "./chromium";
+import { fundClientEscrow, openPage, serveFromProviderPage, text, tonOf, waitForText } from "./chain-server";
 import { a11yViolations, screenshot } from "./page-checks";
+import { usePagesFixture } from "./pages-fixture";
 
 /**
  * What a new user walking the pages would trip over (issue 15's items 1–8), each checked as they
  * would check it: on the test build (the provider page's engine is the scripted test engine), the
  * real signaling server and the devnet.
  */
-let url: string;
-let devnet: Devnet;
-let server: ReturnType<typeof createSignalingServer>;
-let browser: Browser;
-
-beforeAll(async () => {
-  const dir = await buildPages({ testEngine: true });
-  ({ url, devnet, server } = await startChainServer(dir, 5));
-  browser = await launchChromium();
-}, 180_000);
-afterAll(async () => {
-  await browser?.close();
-  await cleanup();
-  await devnet?.close();
-});
+const f = usePagesFixture();
+const browser = () => f.browser;
 
 const question = (page: Page) => page.getByRole("textbox", { name: "Your question" });
 async function ask(page: Page, q: string, answers: number) {
@@ -56,13 +31,13 @@ describe("the pages, walked by a new user", () => {
   let client: Page;
 
   it("the provider serves, and its status says it is connected", async () => {
-    provider = await openPage(browser, `${url}/provider`, "provider");
+    provider = await openPage(browser(), `${f.url}/provider`, "provider");
     await serveFromProviderPage(provider, { register: true });
     expect(await text(provider, "serving-state")).toMatch(/^Serving test-model: connected to Silk/);
   }, 60_000);
 
   it("0 TON: Deposit is off and says why; no raw node error ever shows", async () => {
-    client = await openPage(browser, `${url}/`, "client");
+    client = await openPage(browser(), `${f.url}/`, "client");
     await client.locator("select option", { hasText: "test-model" }).waitFor({ state: "attached" });
     await client.getByRole("button", { name: /^Wallet/ }).click();
     await waitForText(client, "wallet-balance", (s) => s.startsWith("0 TON"));
@@ -162,6 +137,62 @@ describe("the pages, walked by a new user", () => {
     await client.reload();
     await client.waitForSelector("body[data-ready=true]", { state: "attached" });
     expect(await client.getByRole("button", { name: /^Delete “/ }).count()).toBe(2);
+  }, 60_000);
+
+  it("a conversation is renamed in its list: Enter saves, Escape cancels, the name survives a reload", async () => {
+    await client
+      .getByRole("button", { name: /^Rename “/ })
+      .first()
+      .click();
+    const box = client.getByRole("textbox", { name: /^New name for “/ });
+    expect(await box.evaluate((el) => el === document.activeElement)).toBe(true);
+    await box.fill("Renamed by hand");
+    await client.keyboard.press("Enter");
+    const renamed = client.getByRole("button", { name: "Renamed by hand", exact: true });
+    await renamed.waitFor();
+    expect(await renamed.evaluate((el) => el === document.activeElement)).toBe(true);
+    await client.getByRole("button", { name: "Rename “Renamed by hand”" }).click();
+    await box.fill("not this name");
+    await client.keyboard.press("Escape");
+    await renamed.waitFor();
+    expect(await client.getByRole("button", { name: "not this name" }).count()).toBe(0);
+    await client.reload();
+    await client.waitForSelector("body[data-ready=true]", { state: "attached" });
+    await client.getByRole("button", { name: "Renamed by hand", exact: true }).waitFor();
+    await noViolations(client);
+  }, 60_000);
+
+  it("answers show highlighted code, typeset math, bordered tables and task lists", async () => {
+    await client.getByRole("button", { name: "New chat" }).click();
+    const markdown = [
+      "All of Markdown:",
+      "```ts\nconst answer: number = 42; // the one\n```",
+      "Inline $x^2 + 1$ and a block:",
+      "$$\\frac{a}{b} = \\sqrt{c}$$",
+      "| model | tokens |\n| --- | --- |\n| test | 3 |",
+      "- [x] asked\n- [ ] answered",
+    ].join("\n\n");
+    await ask(client, markdown, 1);
+    const answer = client.getByTestId("turn-assistant").first();
+    // Highlighting and KaTeX are lazy chunks: the answer renders again once they are here.
+    await answer.locator("pre code .hljs-keyword").first().waitFor({ timeout: 15_000 });
+    expect(await answer.locator("pre code .hljs-keyword").first().textContent()).toBe("const");
+    await answer.locator("math mfrac").waitFor({ timeout: 15_000 });
+    expect(await answer.locator("math").count()).toBe(2);
+    expect(await answer.locator("math[display=block]").count()).toBe(1);
+    expect(await answer.getByText("$$").count()).toBe(0);
+    const border = await answer
+      .locator("td")
+      .first()
+      .evaluate((el) => getComputedStyle(el).borderTopWidth);
+    expect(border).toBe("1px");
+    expect(await answer.getByRole("img", { name: "done", exact: true }).count()).toBe(1);
+    expect(await answer.getByRole("img", { name: "not done", exact: true }).count()).toBe(1);
+    await answer.getByRole("button", { name: "Copy code" }).waitFor();
+    await noViolations(client);
+    await client.emulateMedia({ colorScheme: "dark" });
+    await noViolations(client);
+    await client.emulateMedia({ colorScheme: "light" });
   }, 60_000);
 
   it("Claim now says what happened and states the 0.01 TON minimum", async () => {
@@ -270,14 +301,33 @@ describe("the pages, walked by a new user", () => {
     await provider.setViewportSize({ width: 1280, height: 800 });
   }, 180_000);
 
+  it("no page asks for a file that is not there: /favicon.ico is served", async () => {
+    const context = await browser().newContext();
+    const page = await context.newPage();
+    const missing: string[] = [];
+    page.on("response", (r) => {
+      if (r.status() >= 400) missing.push(`${r.status()} ${r.url()}`);
+    });
+    for (const path of ["/", "/provider", "/widget/"]) {
+      await page.goto(`${f.url}${path}`);
+      await page.waitForLoadState("networkidle");
+    }
+    expect(missing).toEqual([]);
+    const icon = await page.request.get(`${f.url}/favicon.ico`);
+    expect(icon.status()).toBe(200);
+    expect(icon.headers()["content-type"]).toBe("image/x-icon");
+    expect((await icon.body()).subarray(0, 4)).toEqual(Buffer.from([0, 0, 1, 0]));
+    await context.close();
+  }, 60_000);
+
   it("when the server dies: the provider says it is reconnecting, the client lists nobody, the widget says it cannot reach Silk", async () => {
-    const widgetContext = await browser.newContext({ viewport: { width: 390, height: 700 } });
+    const widgetContext = await browser().newContext({ viewport: { width: 390, height: 700 } });
     const widget = await widgetContext.newPage();
-    await widget.goto(`${url}/widget/`);
+    await widget.goto(`${f.url}/widget/`);
     await widget.waitForSelector("silk-chat[data-ready=true]", { state: "attached", timeout: 30_000 });
     await widget.locator("silk-chat select option", { hasText: "test-model" }).waitFor({ state: "attached" });
 
-    await server.close();
+    await f.server.close();
     await waitForText(provider, "serving-state", (s) => s.startsWith("Reconnecting to Silk"), 30_000);
     await client
       .getByText(/Cannot reach Silk/)

@@ -6,6 +6,7 @@ import type {
   EngineRequest,
   EngineResult,
   LoadProgress,
+  ScoreResult,
 } from "../../provider/engines/engine";
 import { SerialQueue } from "../../provider/engines/serial-queue";
 import { gaussian, seededRandom, ToyModel, type ToyModelSpec, VOCABULARY } from "./toy-model";
@@ -92,9 +93,13 @@ export class LogprobEngine implements Engine {
   }
 
   /** Teacher forcing with the model it really runs (an audit reference when honest). */
-  async score(params: ChatParams, tokens: readonly string[]): Promise<number[]> {
-    return this.honest.score(params, tokens);
+  async score(params: ChatParams, tokens: readonly string[]): Promise<ScoreResult> {
+    this.scored++;
+    return { logprobs: this.honest.score(params, tokens), promptTokens: params.messages.length * 4 + 8 };
   }
+
+  /** How many times it was asked to score (as an audit reference). */
+  scored = 0;
 
   private async run(request: EngineRequest, onChunk: ChunkSink, signal?: AbortSignal): Promise<EngineResult> {
     if (!this.loaded.has(request.model)) throw new Error(`model ${request.model} not loaded`);

@@ -67,9 +67,9 @@ export interface ToyModelSpec {
   readonly truncate?: boolean;
 }
 
-export class ToyModel {
-  constructor(readonly spec: ToyModelSpec) {}
+const CACHES = new Map<string, Map<number, Float64Array>>();
 
+export class ToyModel {
   /** The context hash the prompt starts from. */
   start(params: ChatParams): number {
     const messages = this.spec.truncate ? params.messages.slice(-1) : params.messages;
@@ -86,15 +86,29 @@ export class ToyModel {
     return mix(context ^ Math.imul(token + 1, 0x9e3779b1)) >>> 0;
   }
 
-  /** Log-probabilities of every vocabulary entry after `context`. */
+  /** Shared by every instance of the same model, so a reference scoring an honest answer reuses its work. */
+  private readonly cache: Map<number, Float64Array>;
+
+  constructor(readonly spec: ToyModelSpec) {
+    const key = `${spec.seed}/${spec.quantisation ?? 0}`;
+    this.cache = CACHES.get(key) ?? new Map();
+    CACHES.set(key, this.cache);
+  }
+
+  /** Log-probabilities of every vocabulary entry after `context` (the same array for the same context). */
   logprobs(context: number): Float64Array {
+    const hit = this.cache.get(context);
+    if (hit) return hit;
     const n = VOCABULARY.length;
     const logits = new Float64Array(n);
     const q = this.spec.quantisation ?? 0;
+    const a = base(this.spec.seed, context);
+    const b = base(this.spec.seed + 7919, context);
+    const c = base(this.spec.seed ^ 0x5bd1e995, context);
     let max = Number.NEGATIVE_INFINITY;
     for (let i = 0; i < n; i++) {
-      let x = 4 * (unit(this.spec.seed, context, i) + unit(this.spec.seed + 7919, context, i));
-      if (q) x += q * unit(this.spec.seed ^ 0x5bd1e995, context, i);
+      let x = 4 * (unit(a, i) + unit(b, i));
+      if (q) x += q * unit(c, i);
       logits[i] = x;
       if (x > max) max = x;
     }
@@ -102,6 +116,8 @@ export class ToyModel {
     for (let i = 0; i < n; i++) sum += Math.exp(logits[i]! - max);
     const lse = max + Math.log(sum);
     for (let i = 0; i < n; i++) logits[i] = logits[i]! - lse;
+    if (this.cache.size >= 8192) this.cache.clear();
+    this.cache.set(context, logits);
     return logits;
   }
 
@@ -128,9 +144,13 @@ function mix(x: number): number {
   return h ^ (h >>> 16);
 }
 
-/** A uniform in [-1, 1) from three integers. */
-function unit(a: number, b: number, c: number): number {
-  return (mix(mix(a ^ Math.imul(b, 0x27d4eb2d)) ^ Math.imul(c + 1, 0x165667b1)) >>> 0) / 2 ** 31 - 1;
+function base(seed: number, context: number): number {
+  return mix(seed ^ Math.imul(context, 0x27d4eb2d));
+}
+
+/** A uniform in [-1, 1) for vocabulary entry `i` of a (seed, context) base. */
+function unit(base: number, i: number): number {
+  return (mix(base ^ Math.imul(i + 1, 0x165667b1)) >>> 0) / 2 ** 31 - 1;
 }
 
 /** A seeded generator (mulberry32): the same seed gives the same draws. */

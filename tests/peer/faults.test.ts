@@ -71,6 +71,21 @@ describe("faults through a man in the middle", () => {
     expect(excluded(mitm)).toEqual([[]]);
   }, 30_000);
 
+  it("no grant: the request ends with TIMEOUT at the session's own 'requested' deadline", async () => {
+    // The server's answer to the session request never arrives (the signaling ack's own 15 s
+    // would be far later): the session machine's first phase ends it.
+    const mitm = await network([
+      dropAfter(0, { event: "session:request", kind: "ack", direction: "to-party" }),
+    ]);
+    await provider(mitm);
+    const c = await client(mitm, { deadlines: { ...REQUESTER_DEADLINES, requested: 800 } });
+    const { value, ms } = await timed(() => ask(c));
+    expect(value).toBeInstanceOf(NoProviderError);
+    expect((value as NoProviderError).code).toBe("TIMEOUT");
+    expect((value as Error).message).toContain("grant");
+    expect(ms).toBeLessThan(8_000);
+  });
+
   it("stall mid-answer: StalledError within the frame deadline; provider not blamed, engine freed", async () => {
     const stall = stallAfter(3, frames("requester")); // REPLY, account, the first tokens
     const mitm = await network([stall]);

@@ -2,9 +2,11 @@ import { Address } from "@ton/core";
 import { describe, expect, it } from "vitest";
 import { encodeSignedReceipt, generateKeyPair, NETWORK_ID, signReceipt, streamId } from "../../protocol";
 import { claimOutcome } from "../../provider/page/claim-outcome";
-import { chartPoints, earningsFrom } from "../../provider/page/earnings";
+import { earningsFrom } from "../../provider/page/earnings";
+import { chartPoints } from "../../provider/page/earnings-chart";
 import { linkOf, servingHeadline } from "../../provider/page/link-state";
-import { parseNanoTon, payoutProblem } from "../../provider/page/page-rules";
+import { parseNanoTon } from "../../provider/page/page-rules";
+import { payoutProblem } from "../../provider/page/payout-address";
 import { RateMeter } from "../../provider/page/rate-meter";
 
 const PAYOUT = `0:${"22".repeat(32)}`;

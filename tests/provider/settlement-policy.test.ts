@@ -46,6 +46,13 @@ const table: [string, Partial<ClaimSituation>, string][] = [
     "claim escrow-closing",
   ],
   ["escrow closing, small amount", { unclaimed: 20_000_000n, closing: true }, "claim escrow-closing"],
+  ["session key revoked, small amount", { unclaimed: 20_000_000n, keyRevoked: true }, "claim key-revoked"],
+  [
+    "key revoked, prices unknown",
+    { unclaimed: 20_000_000n, fee: undefined, keyRevoked: true },
+    "claim key-revoked",
+  ],
+  ["key revoked, below the minimum", { unclaimed: 9_999_999n, keyRevoked: true }, "wait below-minimum"],
   ["escrow balance near what it owes", { unclaimed: 20_000_000n, headroom: 49_999_999n }, "claim escrow-low"],
   ["headroom exactly the margin", { unclaimed: 20_000_000n, headroom: 50_000_000n }, "wait fee-above-target"],
   [

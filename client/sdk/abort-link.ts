@@ -1,0 +1,11 @@
+/**
+ * Calls `onAbort` when `signal` aborts, until the returned function is called. A signal outlives
+ * the calls made with it (a pool's retries run on one request's signal; an app may pass one signal
+ * to every call), so each call removes its own listener when it ends: none pile up, and Node never
+ * warns of a listener leak.
+ */
+export function linkAbort(signal: AbortSignal | null | undefined, onAbort: () => void): () => void {
+  if (!signal) return () => undefined;
+  signal.addEventListener("abort", onAbort, { once: true });
+  return () => signal.removeEventListener("abort", onAbort);
+}

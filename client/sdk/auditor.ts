@@ -1,0 +1,178 @@
+import {
+  type AuditChallenge,
+  type AuditReport,
+  type AuditReportBody,
+  type AuditTolerance,
+  type AuditVerdict,
+  answerTokens,
+  DEFAULT_AUDIT_RATE,
+  DEFAULT_TOLERANCE,
+  judgeAnswer,
+  type KeyPair,
+  type SignedAnswer,
+  signReport,
+  statementMismatch,
+} from "../../protocol";
+import type { AuditReference } from "./audit-reference";
+import { CHALLENGE_PROMPTS } from "./challenge-corpus";
+import type { ChatCompletion, ChatCompletionCreateParams } from "./openai-shapes";
+import type { SilkClient } from "./silk-client";
+
+/**
+ * Audits that look like ordinary requests (issue 16): beside a fraction of its requests, an
+ * auditor sends a challenge (a realistic prompt from the corpus, greedy with a fixed seed,
+ * logprobs on) through the same client, sessions and timing as its traffic, checks the signed
+ * answer against a reference (audit-reference.ts), and reports what it found with evidence
+ * anyone can check (protocol/audit-report.ts).
+ */
+export interface AuditorOptions {
+  readonly client: SilkClient;
+  readonly reference: AuditReference;
+  /** Signs reports (the requester's session key will do). */
+  readonly reporter: KeyPair;
+  /** The share of requests that bring a challenge along (default 5%). */
+  readonly rate?: number;
+  readonly corpus?: readonly string[];
+  readonly random?: () => number;
+  /** Tokens each challenge asks for (default 32: the statistics need at least 16). */
+  readonly maxTokens?: number;
+  readonly tolerance?: AuditTolerance;
+  /** Where reports go (the signaling server's `audit:report`); without it they are only kept. */
+  readonly submit?: (report: AuditReport) => Promise<unknown>;
+  readonly onAudit?: (record: AuditRecord) => void;
+}
+
+export interface AuditRecord {
+  readonly model: string;
+  /** The audited provider's identity key, when an answer came. */
+  readonly provider?: string;
+  readonly challenge: AuditChallenge;
+  readonly verdict: AuditVerdict | { readonly result: "error"; readonly reason: string };
+  /** The evidence, when the reference was another provider (a local engine's scores prove nothing to others). */
+  readonly report?: AuditReport;
+  /** Why submitting the report failed, if it did. */
+  readonly submitError?: string;
+}
+
+export class Auditor {
+  readonly records: AuditRecord[] = [];
+  private readonly random: () => number;
+
+  constructor(private readonly opts: AuditorOptions) {
+    this.random = opts.random ?? Math.random;
+  }
+
+  get rate(): number {
+    return this.opts.rate ?? DEFAULT_AUDIT_RATE;
+  }
+
+  /** A challenge for `model`: a corpus prompt, greedy, a fixed random seed, logprobs on. */
+  challengeFor(model: string): AuditChallenge {
+    const corpus = this.opts.corpus ?? CHALLENGE_PROMPTS;
+    const prompt = corpus[Math.floor(this.random() * corpus.length)] ?? CHALLENGE_PROMPTS[0]!;
+    return {
+      model,
+      messages: [{ role: "user", content: prompt }],
+      temperature: 0,
+      seed: Math.floor(this.random() * 2 ** 31),
+      logprobs: true,
+      max_tokens: this.opts.maxTokens ?? 32,
+    };
+  }
+
+  /** Sends one challenge for `model` and checks the answer. Never throws: errors are records. */
+  async audit(model: string): Promise<AuditRecord> {
+    const challenge = this.challengeFor(model);
+    let record: AuditRecord;
+    try {
+      record = await this.run(challenge);
+    } catch (err) {
+      record = { model, challenge, verdict: { result: "error", reason: reasonOf(err) } };
+    }
+    this.records.push(record);
+    this.opts.onAudit?.(record);
+    return record;
+  }
+
+  private async run(challenge: AuditChallenge): Promise<AuditRecord> {
+    const model = challenge.model;
+    const answer = (await this.opts.client.chat.completions.create({
+      ...(challenge as ChatCompletionCreateParams),
+      stream: false,
+    })) as ChatCompletion;
+    const silk = answer.usage.silk;
+    const provider = silk?.provider;
+    const base = { model, challenge, ...(provider && { provider }) };
+    // An answer that moved between providers is nobody's whole answer.
+    if (!silk || silk.failovers > 0)
+      return {
+        ...base,
+        verdict: { result: "inconclusive", compared: 0, rms: 0, worst: 0, reason: "failover" },
+      };
+    const content = {
+      text: answer.choices[0]?.message.content ?? "",
+      logprobs: answer.choices[0]?.logprobs?.content ?? [],
+    };
+    const signed = silk.signed_answer;
+    if (!signed || statementMismatch(signed, challenge, content))
+      return { ...base, verdict: { result: "error", reason: "the answer is not signed for this challenge" } };
+    const parts = answerTokens(content);
+    if (typeof parts === "string") {
+      const verdict = judgeAnswer(content, []);
+      return this.reported(
+        { ...base, verdict },
+        { v: 1, verdict: "fail", challenge, answer: { content, signed } },
+      );
+    }
+    const scores = await this.opts.reference
+      .score(challenge, parts.tokens, signed.statement.provider)
+      .catch((err: unknown) => {
+        throw new Error(`the reference (${this.opts.reference.name}) failed: ${reasonOf(err)}`);
+      });
+    const verdict = judgeAnswer(content, scores.logprobs, this.opts.tolerance ?? DEFAULT_TOLERANCE);
+    if (verdict.result === "inconclusive" || !scores.evidence) return { ...base, verdict };
+    return this.reported(
+      { ...base, verdict },
+      { v: 1, verdict: verdict.result, challenge, answer: { content, signed }, reference: scores.evidence },
+    );
+  }
+
+  private async reported(record: AuditRecord, body: AuditReportBody): Promise<AuditRecord> {
+    const report = signReport(this.opts.reporter, body);
+    if (!this.opts.submit) return { ...record, report };
+    try {
+      await this.opts.submit(report);
+      return { ...record, report };
+    } catch (err) {
+      return { ...record, report, submitError: reasonOf(err) };
+    }
+  }
+
+  /**
+   * The client with audits turned on: each request brings a challenge for its model along with
+   * probability `rate`, sent beside it on the same client (its result lands in `records`).
+   */
+  wrap(): SilkClient {
+    const client = this.opts.client;
+    const create = (params: ChatCompletionCreateParams) => {
+      if (this.random() < this.rate) void this.audit(params.model);
+      return client.chat.completions.create(params);
+    };
+    return {
+      ...client,
+      chat: { completions: { create: create as SilkClient["chat"]["completions"]["create"] } },
+      models: client.models,
+      interruptGenerate: () => client.interruptGenerate(),
+      close: () => client.close(),
+    };
+  }
+}
+
+/** Signed answers from an auditor's records: what it can show about a provider. */
+export function answersOf(records: readonly AuditRecord[]): SignedAnswer[] {
+  return records.flatMap((r) => (r.report ? [r.report.body.answer.signed] : []));
+}
+
+function reasonOf(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}`.slice(0, 300) : "error";
+}

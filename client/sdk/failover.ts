@@ -1,0 +1,122 @@
+import { SignalingLostError } from "../../peer/signaling-client";
+import type { Need } from "../../protocol";
+import type { RunResult } from "./completion-stream";
+import type { ConnectOptions } from "./connect-options";
+import { NoProviderError, ProviderError, ProviderLostError, StalledError, TamperedError } from "./errors";
+import type { AnswerDelta, RequesterSession, RequestInput } from "./requester-session";
+import type { RoomWait, SessionSource } from "./session-source";
+
+/** How long a failover waits for a provider to be listed again (they re-register within seconds). */
+const RESUME_MS = 8_000;
+const RESUMABLE = new Set(["NO_MODEL", "ALL_BUSY", "NO_ANSWER", "UNREACHABLE", "TIMEOUT"]);
+
+/**
+ * Runs the request on the model's pool of sessions, moving to another provider (with the partial
+ * answer as context) if one vanishes, and to another (or waiting for room, up to
+ * `queueTimeoutMs`) when one refuses it with QUEUE_FULL.
+ */
+export async function runWithFailover(
+  source: SessionSource,
+  opts: Pick<ConnectOptions, "queueTimeoutMs" | "maxFailovers" | "onFailover">,
+  input: RequestInput,
+  needs: readonly Need[],
+  onDelta: (d: AnswerDelta) => void,
+  signal: AbortSignal,
+  /** Providers (identity keys) never to send this request to: `avoid` in the request. */
+  avoid: readonly string[] = [],
+): Promise<RunResult> {
+  const exclude: string[] = [...avoid];
+  const full = new Set<string>();
+  const deadline = Date.now() + (opts.queueTimeoutMs ?? 30_000);
+  const pool = source.poolOf(input.model);
+  let partial = "";
+  let failovers = 0;
+  let spentCompletion = 0;
+  let spentCost = 0n;
+  for (;;) {
+    let picked: { provider: string; session: RequesterSession };
+    try {
+      picked =
+        failovers === 0
+          ? await source.sessionFor(input.model, exclude, needs, { full, deadline, signal })
+          : await resume(source, input.model, exclude, needs, { full, deadline, signal });
+    } catch (err) {
+      if (failovers === 0) throw err;
+      const why = err instanceof NoProviderError ? ` (${err.code})` : "";
+      throw new ProviderLostError(
+        partial,
+        spentCompletion,
+        spentCost,
+        err,
+        `the provider disconnected mid-answer and no other provider could continue it${why}`,
+      );
+    }
+    const { provider, session } = picked;
+    const attempt: RequestInput = partial
+      ? {
+          ...input,
+          messages: [...input.messages, { role: "assistant", content: partial }],
+          ...(input.max_tokens !== undefined && {
+            max_tokens: Math.max(1, input.max_tokens - spentCompletion),
+          }),
+        }
+      : input;
+    const load = pool.sessions.begin(provider);
+    try {
+      const r = await source.tracked(session, () => session.request(attempt, onDelta, signal));
+      return {
+        ...r,
+        text: partial + r.text,
+        promptTokens: r.promptTokens,
+        completionTokens: spentCompletion + r.completionTokens,
+        cost: spentCost + r.cost,
+        provider,
+        failovers,
+      };
+    } catch (err) {
+      // A full queue is a refusal before any token: the request goes to another provider.
+      if (err instanceof ProviderError && err.code === "QUEUE_FULL" && !signal.aborted) {
+        pool.sessions.full(provider, load.inflight);
+        full.add(provider);
+        continue;
+      }
+      // A stall or tampering cannot be pinned on the provider: end with it rather than blame one.
+      if (!(err instanceof ProviderLostError) || err instanceof StalledError || err instanceof TamperedError)
+        throw err;
+      if (signal.aborted || err.midToolCall) throw err;
+      pool.sessions.remove(provider);
+      // Signaling went away, not the provider: it registers again in a moment and may continue.
+      if (!(err.cause instanceof SignalingLostError)) exclude.push(provider);
+      if (++failovers > (opts.maxFailovers ?? 2)) throw err;
+      opts.onFailover?.({ model: input.model, failovers });
+      partial += err.partial;
+      spentCompletion += err.tokens;
+      spentCost += err.cost;
+    } finally {
+      load.end();
+    }
+  }
+}
+
+/**
+ * A session to continue an answer on. Right after signaling comes back, providers are still
+ * registering again: "nobody serves it" is then asked again for a few seconds (`RESUME_MS`).
+ */
+async function resume(
+  source: SessionSource,
+  model: string,
+  exclude: readonly string[],
+  needs: readonly Need[],
+  room: RoomWait,
+): Promise<{ provider: string; session: RequesterSession }> {
+  const deadline = Date.now() + RESUME_MS;
+  for (let wait = 250; ; wait = Math.min(wait * 2, 2_000)) {
+    try {
+      return await source.sessionFor(model, exclude, needs, room);
+    } catch (err) {
+      const retry = err instanceof NoProviderError && RESUMABLE.has(err.code);
+      if (!retry || room.signal.aborted || Date.now() + wait > deadline) throw err;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+}

@@ -1,0 +1,276 @@
+import { Address } from "@ton/core";
+import { connectPeer } from "../../peer/connect-peer";
+import { endingError, SessionLife } from "../../peer/session-life";
+import {
+  type SessionGranted,
+  SessionMovedError,
+  SessionNotTakenError,
+  type SignalingClient,
+  SignalingError,
+} from "../../peer/signaling-client";
+import {
+  decodePublicKey,
+  type ErrorCode,
+  encodePublicKey,
+  type FrameTransport,
+  initiateSession,
+  isAccountRefusal,
+  missingNeed,
+  NETWORK_ID,
+  type Need,
+  type ProviderStanding,
+  policyHint,
+  priceFits,
+  SilkError,
+  TimeoutError,
+  type TrustPolicy,
+  UntrustedProviderError,
+} from "../../protocol";
+import type { ConnectOptions } from "./connect-options";
+import { HandshakeFailedError, NoProviderError, ProviderError } from "./errors";
+import type { PaymentAccount } from "./payment-account";
+import { checkProvider } from "./provider-trust";
+import { RequesterSession } from "./requester-session";
+
+/**
+ * Opens the SDK's sessions: asks signaling for a provider, checks it on chain, makes the channel,
+ * runs the handshake and opens the account, following the server's moves and skipping providers
+ * that fail. Keeps one session per payout address (two would sign rival receipts on one stream).
+ */
+
+/** Moves by the server's failover that one open follows (it makes at most `maxOfferAttempts`). */
+const MAX_MOVES = 8;
+
+/** Handshake failures that mean the peer is not who the server said, or the handshake was altered. */
+const HANDSHAKE_FAILURES: ReadonlySet<string> = new Set([
+  "IDENTITY_MISMATCH",
+  "BAD_SIGNATURE",
+  "HANDSHAKE",
+  "VERSION",
+  "DECRYPT",
+]);
+
+export class SessionOpener {
+  private readonly byPayout = new Map<string, RequesterSession>();
+  /** Sessions open one at a time, so two models served by one provider end up on one session. */
+  private opening: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly signaling: SignalingClient,
+    private readonly opts: ConnectOptions,
+    private readonly account: PaymentAccount,
+    private readonly policy: TrustPolicy,
+  ) {}
+
+  closeAll(): void {
+    for (const s of this.byPayout.values()) s.close();
+  }
+
+  /** A session we already hold with a provider that serves this model too: same receipt stream. */
+  connectedFor(
+    model: string,
+    skip: ReadonlySet<string>,
+    fits: (s: RequesterSession) => boolean,
+  ): { provider: string; session: RequesterSession } | undefined {
+    for (const session of this.byPayout.values()) {
+      const price = session.prices.get(model);
+      const provider = encodePublicKey(session.providerKey);
+      const usable = session.isOpen && fits(session) && !skip.has(provider);
+      if (usable && price && priceFits(price, this.opts.maxPrice)) return { provider, session };
+    }
+    return undefined;
+  }
+
+  /** Opens one at a time across models, so two models served by one provider share its session. */
+  openFresh(model: string, exclude: readonly string[], needs: readonly Need[]): Promise<RequesterSession> {
+    const opening = this.opening.then(() => this.open(model, [...exclude], needs));
+    this.opening = opening.catch(() => undefined);
+    return opening;
+  }
+
+  /** The stream a session's receipts are on, but for the provider's payout address. */
+  private stream() {
+    return {
+      sessionKey: this.opts.sessionKey,
+      keyEpoch: this.opts.keyEpoch ?? 0,
+      network: this.opts.network ?? NETWORK_ID.devnet,
+      escrow: Address.parse(this.opts.escrow),
+      account: this.account,
+    };
+  }
+
+  /**
+   * Asks signaling for a provider and runs the handshake; a provider that fails it is skipped. The
+   * grant comes before the provider has taken the session, so the server may move it to another
+   * provider (or say nobody took it) while we are already connecting: we follow it there.
+   */
+  private async open(model: string, exclude: string[], needs: readonly Need[]): Promise<RequesterSession> {
+    let moved: SessionGranted | undefined;
+    let refused: UntrustedProviderError | undefined;
+    for (let attempt = 0, moves = 0; attempt < 3 && moves <= MAX_MOVES; ) {
+      // The one owner of this session's life from the request on: each phase below, the
+      // server's grant among them, has its deadline there.
+      const life = new SessionLife("requester", this.opts.deadlines);
+      let transport: FrameTransport | undefined;
+      life.bind({ close: (ending) => transport?.close(endingError(ending)) });
+      let grant: SessionGranted;
+      try {
+        grant =
+          moved ??
+          (await life.race(
+            this.signaling.requestSession({
+              model,
+              maxPrice: this.opts.maxPrice,
+              sessionKey: this.opts.sessionKey.publicKey,
+              exclude,
+              needs: needs.map((n) => n.feature),
+              ...(this.opts.trust && { policy: policyHint(this.policy) }),
+            }),
+            (late) => this.signaling.endSession(late.sessionId, "granted too late"),
+          ));
+      } catch (err) {
+        life.send({ type: "close" });
+        // After refusing what the server offered, "nobody else" is best explained by the refusal.
+        if (refused) throw refused;
+        if (err instanceof SignalingError) throw noProvider(err.code, err.message, needs, err);
+        if (err instanceof TimeoutError)
+          throw new NoProviderError("TIMEOUT", err.message, undefined, { cause: err });
+        throw err;
+      }
+      life.send({ type: "granted" });
+      moved = undefined;
+      // Before anything goes to the provider, not even a signal, the Registry and our policy
+      // decide; meanwhile the channel is prepared here (its offer and candidates held back).
+      const trusted = this.opts.trust
+        ? checkProvider(grant.provider, this.opts.trust.registry, this.policy)
+        : undefined;
+      trusted?.catch(() => undefined);
+      const channel = connectPeer({
+        signaling: this.signaling,
+        sessionId: grant.sessionId,
+        role: "requester",
+        iceServers: grant.iceServers as RTCIceServer[],
+        wrtc: this.opts.wrtc,
+        forceRelay: this.opts.forceRelay,
+        directTimeoutMs: this.opts.directTimeoutMs,
+        ...(trusted && { release: trusted }),
+      });
+      channel.catch(() => undefined);
+      let standing: ProviderStanding | undefined;
+      try {
+        standing = await life.race(trusted ?? Promise.resolve(undefined));
+      } catch (err) {
+        life.send({ type: "close" });
+        void channel.then(
+          (p) => p.transport.close(),
+          () => undefined,
+        );
+        if (err instanceof TimeoutError)
+          throw new NoProviderError("TIMEOUT", err.message, undefined, { cause: err });
+        if (!(err instanceof UntrustedProviderError)) throw err;
+        this.signaling.endSession(grant.sessionId, `provider refused: ${err.code}`);
+        exclude.push(grant.provider.identityKey);
+        refused = err;
+        attempt++;
+        continue;
+      }
+      // One session per payout address: two would sign rival cumulative receipts on one stream.
+      const payoutKey = Address.parse(grant.provider.payout).toRawString();
+      const existing = this.byPayout.get(payoutKey);
+      if (
+        existing?.isOpen &&
+        existing.prices.has(model) &&
+        !missingNeed(needs, existing.support.get(model))
+      ) {
+        life.send({ type: "close" });
+        void channel.then(
+          (p) => p.transport.close(),
+          () => undefined,
+        );
+        this.signaling.endSession(grant.sessionId, "already connected to this provider");
+        return existing;
+      }
+      try {
+        // Signed while ICE runs (the channel is made off this thread), not after the handshake.
+        const base = RequesterSession.signBase({
+          ...this.stream(),
+          payout: Address.parse(grant.provider.payout),
+        });
+        base.catch(() => undefined);
+        const peer = await life.race(channel, (late) => late.transport.close());
+        transport = peer.transport;
+        life.send({ type: "connected" });
+        const secure = await life.race(
+          initiateSession(peer.transport, {
+            sessionId: grant.sessionId,
+            requesterFingerprint: peer.requesterFingerprint,
+            providerFingerprint: peer.providerFingerprint,
+            providerIdentity: decodePublicKey(grant.provider.identityKey),
+            sessionKey: this.opts.sessionKey,
+            timeoutMs: life.deadlines.handshaking,
+          }),
+          (late) => late.close(),
+        );
+        life.send({ type: "secured" });
+        life.bind({ close: (ending) => secure.close(endingError(ending)) });
+        secure.onClose(() => this.signaling.endSession(grant.sessionId, "closed"));
+        const session = await RequesterSession.open(secure, {
+          ...this.stream(),
+          payout: Address.parse(grant.provider.payout),
+          maxPrice: this.opts.maxPrice,
+          life,
+          base,
+          ...(this.opts.receiptEvery !== undefined && { receiptEvery: this.opts.receiptEvery }),
+          ...(this.opts.requireSignedAnswers && { requireSignedAnswers: true }),
+        });
+        this.byPayout.set(payoutKey, session);
+        if (standing) this.opts.onProvider?.({ ...standing, model });
+        secure.onClose(() => {
+          if (this.byPayout.get(payoutKey) === session) this.byPayout.delete(payoutKey);
+        });
+        return session;
+      } catch (err) {
+        life.send({ type: "close" });
+        if (err instanceof SessionMovedError) {
+          // The server already withdrew that offer and excludes the provider itself.
+          this.signaling.forget(grant.sessionId);
+          moved = err.to;
+          moves++;
+          continue;
+        }
+        // Nobody took the session after the server's own failover: say why, as a refused request would.
+        if (err instanceof SessionNotTakenError) {
+          this.signaling.forget(grant.sessionId);
+          throw noProvider(err.why, err.message, needs);
+        }
+        this.signaling.endSession(grant.sessionId, "handshake failed");
+        // The escrow itself is the problem (unfunded, key not authorised): every provider would say so.
+        if (err instanceof ProviderError && isAccountRefusal(err.code) && err.code !== "ESCROW_UNREACHABLE")
+          throw err;
+        // Someone is not who the server said, or the handshake was tampered with: an attack, not
+        // an offline provider, and retrying through the same server would meet it again.
+        if (err instanceof SilkError && HANDSHAKE_FAILURES.has(err.code))
+          throw new HandshakeFailedError(grant.provider.identityKey, err);
+        // No answer in time: the provider or the path between may be at fault; blame neither.
+        if (err instanceof TimeoutError)
+          throw new NoProviderError("TIMEOUT", err.message, undefined, { cause: err });
+        exclude.push(grant.provider.identityKey);
+        attempt++;
+      }
+    }
+    throw refused ?? new NoProviderError("NO_ANSWER", "no provider completed the handshake");
+  }
+}
+
+/** A refusal from signaling; one about a feature names the request field that needs it. */
+function noProvider(
+  code: ErrorCode,
+  message: string,
+  needs: readonly Need[],
+  cause?: unknown,
+): NoProviderError {
+  const options = cause === undefined ? undefined : { cause };
+  if (code !== "UNSUPPORTED") return new NoProviderError(code, message, undefined, options);
+  const need = needs.find((n) => message.includes(n.feature)) ?? needs[0];
+  return new NoProviderError(code, need ? `${need.param}: ${message}` : message, need?.param, options);
+}

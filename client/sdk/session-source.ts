@@ -1,0 +1,145 @@
+import { encodePublicKey, missingNeed, type Need } from "../../protocol";
+import type { ConnectOptions } from "./connect-options";
+import { NoProviderError } from "./errors";
+import type { RequesterSession } from "./requester-session";
+import type { SessionOpener } from "./session-opener";
+import { SessionPool } from "./session-pool";
+
+/**
+ * Where each request runs: per model, the pool of open sessions that serve it (session-pool.ts),
+ * one more opened when none has room, or room waited for when signaling has no other provider;
+ * and each session closed once it has been idle for `idleCloseMs`.
+ */
+
+/** Signaling's answers that mean no provider besides those excluded can take a session now. */
+const NO_OTHER_PROVIDER: ReadonlySet<string> = new Set(["ALL_BUSY", "NO_MODEL"]);
+/** How long a pool waits for room before asking signaling again for another provider. */
+const NO_OTHER_RETRY_MS = 2_000;
+
+/** What a request waits for room with: providers that refused it as full, until when, and its abort. */
+export interface RoomWait {
+  readonly full: Set<string>;
+  readonly deadline: number;
+  readonly signal: AbortSignal;
+}
+
+export interface ModelPool {
+  readonly sessions: SessionPool<RequesterSession>;
+  /** The open in flight for this model, if any. */
+  opening?: Promise<RequesterSession>;
+  /** Until then, signaling is not asked for another provider (it said there was none). */
+  noOtherUntil: number;
+}
+
+export class SessionSource {
+  /** Per model: the open sessions that serve it, one per provider. */
+  private readonly pools = new Map<string, ModelPool>();
+
+  constructor(
+    private readonly opener: SessionOpener,
+    private readonly opts: Pick<ConnectOptions, "idleCloseMs" | "queueTimeoutMs">,
+  ) {}
+
+  close(): void {
+    for (const { timer } of this.busy.values()) clearTimeout(timer);
+    this.opener.closeAll();
+  }
+
+  private readonly busy = new Map<
+    RequesterSession,
+    { inflight: number; timer?: ReturnType<typeof setTimeout> }
+  >();
+
+  /** Counts answers in flight per session and closes a session once it has been idle long enough. */
+  async tracked<T>(session: RequesterSession, run: () => Promise<T>): Promise<T> {
+    const entry = this.busy.get(session) ?? { inflight: 0 };
+    this.busy.set(session, entry);
+    clearTimeout(entry.timer);
+    entry.inflight++;
+    try {
+      return await run();
+    } finally {
+      entry.inflight--;
+      if (entry.inflight === 0) {
+        entry.timer = setTimeout(() => {
+          this.busy.delete(session);
+          session.close();
+        }, this.opts.idleCloseMs ?? 20_000);
+        entry.timer.unref?.();
+      }
+    }
+  }
+
+  poolOf(model: string): ModelPool {
+    let pool = this.pools.get(model);
+    if (!pool) {
+      pool = { sessions: new SessionPool(), noOtherUntil: 0 };
+      this.pools.set(model, pool);
+    }
+    return pool;
+  }
+
+  /**
+   * A session for one request: the least loaded pooled one with room; else one more provider
+   * (a session we hold for another model, or a new one); else, when signaling has no other
+   * provider (ALL_BUSY, or none besides those pooled), room in the pool, waited for until
+   * `deadline`. One open per model at a time: requests that arrive meanwhile wait for it.
+   */
+  async sessionFor(
+    model: string,
+    exclude: readonly string[],
+    needs: readonly Need[],
+    { full, deadline, signal }: RoomWait,
+  ): Promise<{ provider: string; session: RequesterSession }> {
+    const pool = this.poolOf(model);
+    // A session whose provider declared every feature this request needs (tools, schema, …).
+    const fits = (s: RequesterSession) => !missingNeed(needs, s.support.get(model));
+    for (;;) {
+      const skip = new Set([...exclude, ...full]);
+      const pooled = pool.sessions.pick(skip, fits);
+      if (pooled) return pooled;
+      const connected = this.opener.connectedFor(
+        model,
+        new Set([...skip, ...pool.sessions.providers()]),
+        fits,
+      );
+      if (connected) {
+        pool.sessions.add(connected.provider, connected.session);
+        return connected;
+      }
+      if (pool.opening) {
+        await pool.opening.catch(() => undefined);
+        continue;
+      }
+      const held = pool.sessions.count(fits) > 0;
+      if (Date.now() >= pool.noOtherUntil || !held) {
+        const opening = this.opener.openFresh(model, [...exclude, ...pool.sessions.providers(fits)], needs);
+        pool.opening = opening;
+        try {
+          const session = await opening;
+          const provider = encodePublicKey(session.providerKey);
+          pool.sessions.add(provider, session);
+          if (!skip.has(provider) && fits(session)) return { provider, session };
+          continue;
+        } catch (err) {
+          if (!(err instanceof NoProviderError && NO_OTHER_PROVIDER.has(err.code)) || !held) throw err;
+          pool.noOtherUntil = Date.now() + NO_OTHER_RETRY_MS;
+        } finally {
+          if (pool.opening === opening) pool.opening = undefined;
+        }
+      }
+      // Every provider that serves the model is in the pool and full: wait for one to have room.
+      const wakeAt = Math.min(deadline, pool.noOtherUntil);
+      if (!(await pool.sessions.waitForRoom(wakeAt, signal))) {
+        // As fetch does: the caller cancelled, and nothing was sent to any provider.
+        if (signal.aborted) throw new DOMException("cancelled while waiting for a provider", "AbortError");
+        if (Date.now() >= deadline)
+          throw new NoProviderError(
+            "ALL_BUSY",
+            `every provider of ${model} stayed busy for ${Math.round((this.opts.queueTimeoutMs ?? 30_000) / 1000)} s; retry shortly`,
+          );
+      }
+      full.clear();
+    }
+  }
+}

@@ -1,0 +1,177 @@
+import type { RegistryReader } from "../../contracts/wrappers/registry-reader";
+import type { KeyPair } from "../../protocol";
+import type { CompletionUsage } from "../sdk/openai-shapes";
+import { connect, type SilkClient } from "../sdk/silk-client";
+import type { ChatSettings } from "./chat-settings";
+import type { ChatStorage } from "./chat-storage";
+import {
+  type AnswerVersion,
+  type ChatTurn,
+  type Conversation,
+  estimatePromptTokens,
+  promptMessages,
+} from "./conversation";
+import type { ModelChoice } from "./directory";
+import { explainError, lostAnswer, needsWallet } from "./error-text";
+import type { EscrowStore } from "./escrow-store.svelte";
+import { registryReaderFor } from "./registry-check";
+import type { TrustStore } from "./trust-store.svelte";
+
+/** The chat state an answer reads and writes while it streams (the ChatStore's own fields). */
+export interface AnswerHost {
+  streaming: boolean;
+  status: string | undefined;
+  live: { tokens: number; cost: bigint } | undefined;
+  walletNeeded: boolean;
+  readonly settings: ChatSettings;
+  readonly modelChoice: ModelChoice | undefined;
+  readonly money: EscrowStore | undefined;
+}
+
+/**
+ * Asks for and streams answers for the chat: one SDK client, remade when the highest price (stated
+ * before any pairing), the escrow's terms or the trust policy change. Part of the chat's heavy half
+ * (a lazy chunk), so the widget's first download is only the shell that shows its state.
+ */
+export class AnswerRunner {
+  private client: Promise<SilkClient> | undefined;
+  private clientTerms = "";
+  private registry: RegistryReader | undefined;
+  private abort: AbortController | undefined;
+
+  constructor(
+    private readonly host: AnswerHost,
+    private readonly storage: ChatStorage,
+    private readonly opts: { signalingUrl: string; sessionKey: KeyPair; trust: TrustStore },
+  ) {}
+
+  stop(): void {
+    this.abort?.abort();
+  }
+
+  dispose(): void {
+    this.abort?.abort();
+    void this.client?.then((c) => c.close()).catch(() => undefined);
+  }
+
+  /** Appends an answer to `conv` (keeping `versions` it replaces) and streams it; says how it ended. */
+  async answer(conv: Conversation, versions: AnswerVersion[] = []): Promise<"done" | "error" | "stopped"> {
+    const host = this.host;
+    const messages = promptMessages(conv);
+    conv.turns.push({ role: "assistant", content: "", ...(versions.length && { versions }) });
+    const turn = conv.turns.at(-1) as ChatTurn;
+    host.streaming = true;
+    host.status = "Finding a provider…";
+    const abort = new AbortController();
+    this.abort = abort;
+    let outcome: "done" | "error" | "stopped" = "done";
+    const started = performance.now();
+    let firstAt = 0;
+    const rate = (tokens: number) =>
+      Math.round((tokens / Math.max(0.001, (performance.now() - (firstAt || started)) / 1000)) * 10) / 10;
+    try {
+      const client = await this.connected();
+      const stream = await client.chat.completions.create({
+        model: conv.model,
+        messages,
+        ...(conv.temperature !== undefined && { temperature: conv.temperature }),
+        ...(conv.maxTokens !== undefined && { max_tokens: conv.maxTokens }),
+        stream: true,
+        stream_options: { include_usage: true },
+        signal: abort.signal,
+      });
+      let finish: string | undefined;
+      let usage: CompletionUsage | undefined;
+      // Counted as they arrive (a chunk is a token); the receipt's exact count replaces it at the end.
+      const price = host.modelChoice;
+      const promptCost = BigInt(estimatePromptTokens(messages)) * (price?.promptNano ?? 0n);
+      let counted = 0;
+      host.live = { tokens: 0, cost: promptCost };
+      for await (const chunk of stream) {
+        const piece = chunk.choices[0]?.delta.content;
+        if (piece) {
+          if (!firstAt) firstAt = performance.now();
+          host.status = undefined;
+          turn.content += piece;
+          counted++;
+          host.live = { tokens: counted, cost: promptCost + BigInt(counted) * (price?.completionNano ?? 0n) };
+        }
+        finish = chunk.choices[0]?.finish_reason ?? finish;
+        usage = chunk.usage ?? usage;
+      }
+      if (finish === "abort") outcome = "stopped";
+      host.walletNeeded = false;
+      if (usage) {
+        turn.stats = {
+          promptTokens: usage.prompt_tokens,
+          completionTokens: usage.completion_tokens,
+          cost: BigInt(usage.silk?.cost_nanoton ?? "0"),
+          tokensPerSecond: rate(usage.completion_tokens),
+          ...(usage.silk?.provider && { provider: usage.silk.provider }),
+          failovers: usage.silk?.failovers ?? 0,
+          finish: finish ?? "stop",
+        };
+      }
+    } catch (err) {
+      if (abort.signal.aborted) outcome = "stopped";
+      else {
+        outcome = "error";
+        turn.error = explainError(err);
+        host.walletNeeded = needsWallet(err);
+        const lost = lostAnswer(err);
+        if (lost) {
+          // The tokens that arrived were paid for: they keep their stats.
+          if (!turn.content) turn.content = lost.partial;
+          turn.stats = {
+            promptTokens: 0,
+            completionTokens: lost.tokens,
+            cost: lost.cost,
+            tokensPerSecond: rate(lost.tokens),
+            failovers: 0,
+            finish: "lost",
+          };
+        }
+      }
+    } finally {
+      host.streaming = false;
+      host.live = undefined;
+      host.status = undefined;
+      this.abort = undefined;
+    }
+    return outcome;
+  }
+
+  private connected(): Promise<SilkClient> {
+    const { settings, money } = this.host;
+    const trust = this.opts.trust;
+    const terms = money!.terms();
+    const key = `${settings.maxPromptNano}/${settings.maxCompletionNano}/${terms.escrow}/${terms.keyEpoch}/${trust.termsKey}`;
+    const config = money?.config;
+    this.registry ??= config && registryReaderFor(config);
+    if (!this.client || key !== this.clientTerms) {
+      void this.client?.then((c) => c.close()).catch(() => undefined);
+      this.clientTerms = key;
+      this.client = connect({
+        signalingUrl: this.opts.signalingUrl,
+        sessionKey: this.opts.sessionKey,
+        maxPrice: {
+          promptNanoPerToken: settings.maxPromptNano,
+          completionNanoPerToken: settings.maxCompletionNano,
+        },
+        escrow: terms.escrow,
+        keyEpoch: terms.keyEpoch,
+        network: terms.network,
+        account: this.storage.account,
+        onFailover: ({ failovers }) => {
+          this.host.status = `The provider was lost: failover in progress (attempt ${failovers})…`;
+        },
+        ...(this.registry && { trust: { registry: this.registry, policy: trust.policy() } }),
+        onProvider: (p) => trust.seen(p),
+      });
+      this.client.catch(() => {
+        this.client = undefined;
+      });
+    }
+    return this.client;
+  }
+}

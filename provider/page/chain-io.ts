@@ -1,0 +1,91 @@
+import { Address, Cell } from "@ton/core";
+import type { TonClient } from "@ton/ton";
+import { ProviderEntryContract, registryBodies } from "../../contracts/wrappers/registry";
+import { equalBytes } from "../../protocol/encoding";
+import { flatPrice } from "../../protocol/pricing";
+import type { ChainConfig } from "../../web/chain-config";
+import { DEFAULT_MIN_CLOSE_DELAY } from "../account-gate";
+import type { ReceiptStore } from "../receipt-store";
+import type { TonConnection } from "../ton-chain";
+
+/**
+ * What the provider page's chain store (`chain-store.svelte.ts`) does with `@ton/core` and
+ * TonClient: connecting settlement, building a registration, reading the provider's entry. Part of
+ * the page's lazy half (`page-core.ts`), so the page's first download carries no TON library.
+ */
+
+/** The provider's entry as published in the Registry. */
+export interface RegisteredEntry {
+  readonly payout: string;
+  readonly models: string[];
+  readonly stake: bigint;
+  readonly registeredAt: number;
+}
+
+export interface ChainLink extends Pick<TonConnection, "settlement" | "gate" | "book"> {
+  readonly client: TonClient;
+}
+
+/** TonClient and settlement through the chain the server names. */
+export async function openChain(config: ChainConfig, receipts: ReceiptStore): Promise<ChainLink> {
+  const [{ TonClient }, { connectTon }] = await Promise.all([import("@ton/ton"), import("../ton-chain")]);
+  const ton = connectTon({
+    endpoint: config.endpoint,
+    store: receipts,
+    // The server that serves this page names the Escrow code; only accounts running it are served.
+    escrowCode: Cell.fromBase64(config.escrowCode),
+    minCloseDelay: config.network === "devnet" ? config.closeDelay : DEFAULT_MIN_CLOSE_DELAY[config.network],
+  });
+  return {
+    client: new TonClient({ endpoint: config.endpoint }),
+    settlement: ton.settlement,
+    gate: ton.gate,
+    book: ton.book,
+  };
+}
+
+/** The Registry message (base64 BOC) that deploys or replaces this provider's entry. */
+export function registerPayload(o: {
+  identityKey: Uint8Array;
+  payout: string;
+  model: string;
+  price: bigint;
+}): string {
+  return registryBodies
+    .register({
+      identityKey: o.identityKey,
+      payout: Address.parse(o.payout),
+      models: [{ modelId: o.model, price: flatPrice(o.price) }],
+    })
+    .toBoc()
+    .toString("base64");
+}
+
+/** The address of the entry `owner` holds in the Registry. */
+export function entryAddress(config: ChainConfig, owner: string): string | undefined {
+  if (!config.registry || !config.entryCode) return undefined;
+  return ProviderEntryContract.addressFor(
+    Cell.fromBase64(config.entryCode),
+    Address.parse(config.registry),
+    Address.parse(owner),
+  ).toString();
+}
+
+/** The entry `owner` holds, when it names this identity key. */
+export async function readEntry(
+  client: TonClient,
+  config: ChainConfig,
+  owner: string,
+  identityKey: Uint8Array,
+): Promise<RegisteredEntry | undefined> {
+  const address = entryAddress(config, owner);
+  if (!address) return undefined;
+  const found = await client.open(ProviderEntryContract.createFromAddress(Address.parse(address))).getEntry();
+  if (!found || !equalBytes(found.entry.identityKey, identityKey)) return undefined;
+  return {
+    payout: found.entry.payout.toRawString(),
+    models: found.entry.models.map((m) => m.modelId),
+    stake: found.stake,
+    registeredAt: found.registeredAt,
+  };
+}

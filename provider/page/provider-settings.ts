@@ -1,0 +1,16 @@
+/** What the provider page keeps across reloads: identity key, settings, receipts, earnings, totals. */
+export interface ProviderSettings {
+  model?: string;
+  /** nanoTON per token. */
+  price: bigint;
+  payout?: string;
+  /** Serving when the tab was closed: a reload resumes it. */
+  serving: boolean;
+}
+
+export interface ServedTotals {
+  requests: number;
+  tokens: number;
+}
+
+export const DEFAULT_SETTINGS: ProviderSettings = { price: 1_000n, serving: false };

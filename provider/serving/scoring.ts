@@ -1,0 +1,38 @@
+import {
+  type ChunkSink,
+  type Engine,
+  EngineError,
+  type EngineRequest,
+  type EngineResult,
+} from "../engines/engine";
+
+/**
+ * Runs a request on the engine: a generation, or (a request with `score`, from an auditor) the
+ * teacher-forced logprobs of the given tokens, streamed back as an answer made of exactly those
+ * tokens, so credit, receipts and the signed statement work as for any answer.
+ */
+export async function runOnEngine(
+  engine: Engine,
+  request: EngineRequest,
+  onChunk: ChunkSink,
+  signal: AbortSignal,
+): Promise<EngineResult> {
+  const tokens = request.score;
+  if (!tokens) return engine.generate(request, onChunk, signal);
+  if (!engine.score) throw new EngineError("unsupported", "score: this engine cannot score tokens");
+  const scored = await engine.score(request, tokens, signal);
+  if (scored.logprobs.length !== tokens.length)
+    throw new EngineError("backend", "score: the engine scored another number of tokens");
+  let completionTokens = 0;
+  for (const [i, token] of tokens.entries()) {
+    if (signal.aborted) return { finishReason: "abort", promptTokens: scored.promptTokens, completionTokens };
+    const logprob = scored.logprobs[i]!;
+    completionTokens++;
+    await onChunk({
+      text: token,
+      tokens: 1,
+      ...(request.logprobs && { logprobs: [{ token, logprob, top_logprobs: [] }] }),
+    });
+  }
+  return { finishReason: "stop", promptTokens: scored.promptTokens, completionTokens };
+}

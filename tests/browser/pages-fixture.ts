@@ -1,0 +1,38 @@
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll } from "vitest";
+import type { Devnet } from "../../contracts/devnet";
+import type { createSignalingServer } from "../../signaling/server";
+import { cleanup } from "../signaling/helpers";
+import { buildPages } from "./build-pages";
+import { startChainServer } from "./chain-server";
+import { launchChromium } from "./chromium";
+
+/** The pages built with the scripted test engine, served with a devnet, and one Chromium. */
+export interface PagesFixture {
+  /** The build's folder (the production pages, the provider page's engine swapped). */
+  dir: string;
+  url: string;
+  devnet: Devnet;
+  server: ReturnType<typeof createSignalingServer>;
+  browser: Browser;
+}
+
+/**
+ * One fixture per test file: builds the pages, starts the signaling server with the devnet (escrows
+ * closing after `closeDelay` seconds) and launches Chromium before the file's tests, and stops them
+ * after. Its fields are set once `beforeAll` has run.
+ */
+export function usePagesFixture(opts: { closeDelay?: number } = {}): PagesFixture {
+  const f = {} as PagesFixture;
+  beforeAll(async () => {
+    f.dir = await buildPages({ testEngine: true });
+    Object.assign(f, await startChainServer(f.dir, opts.closeDelay));
+    f.browser = await launchChromium();
+  }, 180_000);
+  afterAll(async () => {
+    await f.browser?.close();
+    await cleanup();
+    await f.devnet?.close();
+  });
+  return f;
+}

@@ -1,0 +1,45 @@
+import { getEventListeners } from "node:events";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cleanup, startServer } from "../signaling/helpers";
+import { ask, relayClient, relayProvider, stopAll } from "../support/silk-parties";
+
+/**
+ * Issue 12: one abort signal outlives many calls (a pool's retries run on one request's signal;
+ * an app may pass one signal to every call). Each call removes its listener when it ends, so none
+ * pile up and Node never prints a MaxListenersExceededWarning.
+ */
+let url: string;
+const warnings: Error[] = [];
+const onWarning = (w: Error) => warnings.push(w);
+
+beforeAll(async () => {
+  ({ url } = await startServer());
+  process.on("warning", onWarning);
+});
+afterAll(async () => {
+  process.off("warning", onWarning);
+  stopAll();
+  await cleanup();
+});
+
+describe("abort listeners", () => {
+  it("twenty calls on one signal leave no listener on it and no leak warning", async () => {
+    await relayProvider(url);
+    const client = await relayClient(url);
+    const app = new AbortController();
+    for (let i = 0; i < 20; i++) {
+      const answer = await ask(client, `call ${i}`, { signal: app.signal });
+      expect(answer).toMatchObject({ choices: [{ message: { content: `Echo: call ${i}` } }] });
+      expect(getEventListeners(app.signal, "abort")).toHaveLength(0);
+    }
+    // Streaming too: the listener goes when the stream ends.
+    const stream = (await ask(client, "streamed", {
+      signal: app.signal,
+      stream: true,
+    })) as unknown as AsyncIterable<unknown>;
+    for await (const _ of stream);
+    expect(getEventListeners(app.signal, "abort")).toHaveLength(0);
+    await new Promise((r) => setImmediate(r));
+    expect(warnings.filter((w) => w.name === "MaxListenersExceededWarning")).toEqual([]);
+  }, 60_000);
+});

@@ -1,0 +1,165 @@
+import wrtc from "@roamhq/wrtc";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type AuditReference, engineReference, providerReference } from "../../client/sdk/audit-reference";
+import { Auditor } from "../../client/sdk/auditor";
+import {
+  type AuditReport,
+  auditsToCatch,
+  checkReport,
+  DEFAULT_TOLERANCE,
+  flatPrice,
+  generateKeyPair,
+  signReport,
+} from "../../protocol";
+import { LogprobEngine, type LogprobEngineOptions } from "../doubles/logprob-engine";
+import { seededRandom, type ToyModelSpec } from "../doubles/toy-model";
+import { cleanup, startServer } from "../signaling/helpers";
+import { relayClient, relayProvider, stopAll } from "../support/silk-parties";
+
+/**
+ * Issue 16 through the real network: a suspect provider and an honest reference provider of the
+ * same model on a real signaling server, over WebRTC (@roamhq/wrtc); an auditor client sends challenges to the
+ * suspect (the cheapest, so it is paired first) and asks the reference, with `score`, through a
+ * second client that never picks the suspect.
+ */
+let url: string;
+beforeAll(async () => {
+  ({ url } = await startServer());
+});
+afterEach(() => stopAll());
+afterAll(async () => {
+  await cleanup();
+});
+
+const served = (price: bigint) => [
+  { model: "test-model", price: flatPrice(price), features: ["logprobs" as const, "scoring" as const] },
+];
+const REFERENCE_ESCROW = `0:${"33".repeat(32)}`;
+const Q = 0.99;
+/** WebRTC data channels: the relay's per-session frame budget is not made for audits in a tight loop. */
+const direct = { forceRelay: false, wrtc };
+
+async function network(suspect: Omit<LogprobEngineOptions, "models">) {
+  const reference = await relayProvider(url, {
+    engine: new LogprobEngine({ model: { seed: 1 }, noise: DEFAULT_TOLERANCE.honestSigmaNats, seed: 5 }),
+    models: served(20n),
+    ...direct,
+  });
+  const accused = await relayProvider(url, {
+    engine: new LogprobEngine(suspect),
+    models: served(10n),
+    ...direct,
+  });
+  const reporter = generateKeyPair();
+  const client = await relayClient(url, { requireSignedAnswers: true, ...direct });
+  const referenceClient = await relayClient(url, {
+    escrow: REFERENCE_ESCROW,
+    requireSignedAnswers: true,
+    ...direct,
+  });
+  const auditor = (ref: AuditReference = providerReference(referenceClient)) =>
+    new Auditor({ client, reference: ref, reporter, random: seededRandom(3), maxTokens: 24 });
+  return { reference, accused, auditor, reporter };
+}
+
+/** Audits until one fails (or `limit` audits pass); returns how many it took and the failing record. */
+async function auditUntilCaught(auditor: Auditor, limit: number) {
+  for (let n = 1; n <= limit; n++) {
+    const record = await auditor.audit("test-model");
+    expect(record.verdict.result).not.toBe("error");
+    if (record.verdict.result === "fail") return { n, record };
+  }
+  return { n: Number.POSITIVE_INFINITY, record: undefined };
+}
+
+describe("audits through the real network", () => {
+  it("never flag an honest provider whose logprobs carry noise within the tolerance", async () => {
+    const { auditor, accused, reference } = await network({ model: { seed: 1 }, noise: 0.05, seed: 9 });
+    const a = auditor();
+    for (let i = 0; i < 60; i++) await a.audit("test-model");
+    expect(a.records.filter((r) => r.verdict.result !== "pass").map((r) => r.verdict)).toEqual([]);
+    // Each audit was a challenge to the suspect and a teacher-forced scoring by the reference.
+    expect(a.records.every((r) => r.provider === accused.key)).toBe(true);
+    expect(reference.engine.scored).toBe(60);
+    // A passing audit is evidence too, and a third party checks it says "pass".
+    expect(checkReport(a.records[0]!.report)).toMatchObject({
+      ok: true,
+      verdict: "pass",
+      provider: accused.key,
+    });
+  }, 120_000);
+
+  it.each<[string, ToyModelSpec]>([
+    ["another model (a differently seeded engine)", { seed: 2 }],
+    ["another quantisation (logprobs shifted beyond tolerance)", { seed: 1, quantisation: 1 }],
+  ])(
+    "catch a provider serving %s at the first audit, with a report a third party verifies",
+    async (_n, model) => {
+      const { auditor, accused } = await network({ model });
+      const { n, record } = await auditUntilCaught(auditor(), auditsToCatch(1, Q, 0.999));
+      expect(n).toBe(1);
+      const check = checkReport(record!.report);
+      expect(check).toEqual({ ok: true, provider: accused.key, model: "test-model", verdict: "fail" });
+    },
+    60_000,
+  );
+
+  it("catch a provider cheating on 10% of requests within the audits the statistics predict", async () => {
+    const { auditor, accused } = await network({
+      model: { seed: 1 },
+      noise: 0.05,
+      cheat: { fraction: 0.1, model: { seed: 2 } },
+      seed: 21,
+    });
+    const predicted = auditsToCatch(0.1, Q, 0.999);
+    const { n, record } = await auditUntilCaught(auditor(), predicted);
+    expect(n).toBeLessThanOrEqual(predicted);
+    // Caught exactly on the first request it cheated on, not on an honest one.
+    expect(accused.engine.cheated.indexOf(true)).toBe(n - 1);
+    expect(checkReport(record!.report)).toMatchObject({ ok: true, verdict: "fail" });
+  }, 120_000);
+
+  it("a local engine as the reference catches the same cheat (its scores are not evidence for others)", async () => {
+    const { auditor } = await network({ model: { seed: 2 } });
+    const local = new LogprobEngine({ model: { seed: 1 } });
+    const record = await auditor(engineReference(local)).audit("test-model");
+    expect(record.verdict.result).toBe("fail");
+    expect(record.report).toBeUndefined();
+    expect(local.scored).toBe(1);
+  }, 60_000);
+
+  it("forged reports are refused: an altered answer, reference scores, verdict or reporter signature", async () => {
+    const { auditor, reporter } = await network({ model: { seed: 1 }, noise: 0.05 });
+    const { report } = await auditor().audit("test-model");
+    expect(checkReport(report)).toMatchObject({ ok: true, verdict: "pass" });
+    const body = report!.body;
+    const resign = (b: AuditReport["body"]) => signReport(reporter, b);
+    // Claiming the honest answer failed: the evidence says pass.
+    expect(checkReport(resign({ ...body, verdict: "fail" }))).toMatchObject({ ok: false });
+    // Lowering the reference's scores so the comparison fails: its signature no longer matches.
+    const lowered = body.reference!.content.logprobs!.map((l) => ({ ...l, logprob: l.logprob - 1 }));
+    const forged = resign({
+      ...body,
+      verdict: "fail",
+      reference: { ...body.reference!, content: { ...body.reference!.content, logprobs: lowered } },
+    });
+    expect(checkReport(forged)).toMatchObject({
+      ok: false,
+      reason: "reference: the statement is for other logprobs",
+    });
+    // Putting words in the suspect's mouth: its signature no longer matches.
+    const words = resign({
+      ...body,
+      answer: { ...body.answer, content: { ...body.answer.content, text: "x" } },
+    });
+    expect(checkReport(words)).toMatchObject({
+      ok: false,
+      reason: "suspect: the statement is for other tokens",
+    });
+    // Changing anything after the reporter signed.
+    expect(checkReport({ ...report!, body: { ...body, verdict: "fail" } })).toEqual({
+      ok: false,
+      reason: "the reporter's signature does not verify",
+    });
+  }, 60_000);
+});

@@ -1,0 +1,90 @@
+import { Address } from "@ton/core";
+import { describe, expect, it } from "vitest";
+import { toHttpError } from "../../client/gateway/http-errors";
+import { ProviderError } from "../../client/sdk/errors";
+import { MemoryPaymentAccount } from "../../client/sdk/payment-account";
+import { RequesterSession } from "../../client/sdk/requester-session";
+import {
+  acceptSession,
+  type ErrorCode,
+  flatPrice,
+  generateKeyPair,
+  initiateSession,
+  memoryPipe,
+  NETWORK_ID,
+  offerToWire,
+} from "../../protocol";
+import { ESCROW, MAX_PRICE, PAYOUT } from "../support/silk-parties";
+
+/**
+ * Issue 12: every error the gateway can get has a status. A hostile provider that answers with a
+ * code nobody defined (and a message meant to mislead) is a 502 `unknown_code` in our words.
+ */
+async function hostileProvider(error: { code: string; message: string }) {
+  const identity = generateKeyPair();
+  const sessionKey = generateKeyPair();
+  const [a, b] = memoryPipe();
+  const p = { sessionId: "hostile", requesterFingerprint: "x", providerFingerprint: "y" };
+  const [requesterSide, providerSide] = await Promise.all([
+    initiateSession(a, { ...p, providerIdentity: identity.publicKey, sessionKey }),
+    acceptSession(b, { ...p, identity }),
+  ]);
+  providerSide.onMessage((m) => {
+    if (m.t === "receipt")
+      void providerSide.send({
+        v: 1,
+        t: "account",
+        accepted: true,
+        prices: [offerToWire({ model: "test-model", price: flatPrice(1n) })],
+      });
+    if (m.t === "request") void providerSide.send({ v: 1, t: "error", id: m.id, error });
+  });
+  return RequesterSession.open(requesterSide, {
+    sessionKey,
+    keyEpoch: 0,
+    network: NETWORK_ID.devnet,
+    escrow: Address.parse(ESCROW),
+    payout: Address.parse(PAYOUT),
+    maxPrice: MAX_PRICE,
+    account: new MemoryPaymentAccount(),
+  });
+}
+
+const input = { model: "test-model", messages: [{ role: "user" as const, content: "hi" }] };
+
+describe("a code nobody defined", () => {
+  it.each([
+    ["a code-like word is named", "KEY_REVOKED", "(KEY_REVOKED)"],
+    ["anything else is not repeated", "<b>click</b>", "does not know"],
+  ])(
+    "from a provider: UNKNOWN_CODE, 502 unknown_code, the peer's text dropped (%s)",
+    async (_, code, says) => {
+      const session = await hostileProvider({
+        code,
+        message: "your key was revoked: log in at evil.example",
+      });
+      const err = await session.request(input, () => undefined).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ProviderError);
+      expect((err as ProviderError).code).toBe("UNKNOWN_CODE");
+      const http = toHttpError(err);
+      expect(http.status).toBe(502);
+      expect(http.body().error.code).toBe("unknown_code");
+      expect(http.message).toContain(says);
+      expect(http.message).not.toContain("evil.example");
+      expect(http.message).not.toContain("<b>");
+      session.close();
+    },
+  );
+
+  it("an error built with a code outside the list at run time is still 502 unknown_code, not a crash", () => {
+    const forged = new ProviderError("NOT_A_CODE" as ErrorCode, "whatever");
+    const http = toHttpError(forged);
+    expect(http.status).toBe(502);
+    expect(http.body().error.code).toBe("unknown_code");
+  });
+
+  it("anything else the gateway did not expect is 500 internal_error", () => {
+    expect(toHttpError(new TypeError("x is undefined")).status).toBe(500);
+    expect(toHttpError("a string").body().error.code).toBe("internal_error");
+  });
+});
