@@ -3,6 +3,7 @@ import type { SignalingConfig } from "./config";
 import type { AuditLedger } from "./directory/audit-ledger";
 import type { ProviderDirectory } from "./directory/directory";
 import type { DirectoryFeed } from "./directory-feed";
+import type { EntryCheck } from "./entry-check";
 import type { Logger } from "./logger";
 import type { SignalingMetrics } from "./metrics";
 import type { KeyedBuckets, TokenBucket } from "./rate-limit";
@@ -42,6 +43,8 @@ export interface ServerContext {
    * mid-offer leaves these to the pairing loop, which moves the requester on rather than ending.
    */
   readonly pendingOffers: Map<string, string>;
+  /** Reads a provider's Registry entry at registration (entry-check.ts); without it, its word stands. */
+  readonly entryCheck?: { readonly read: EntryCheck; readonly timeoutMs: number };
   closing: boolean;
   /** Until when reconnecting clients are admitted past the per-IP connection limit (see config). */
   welcomeBackUntil: number;

@@ -12,6 +12,7 @@ import { MemoryDirectory } from "./directory/memory-directory";
 import { type AuditRedis, RedisAuditLedger } from "./directory/redis-audit-ledger";
 import { RedisDirectory } from "./directory/redis-directory";
 import { DIRECTORY_ROOM, DirectoryFeed } from "./directory-feed";
+import type { EntryCheck } from "./entry-check";
 import { errorSummary, guard, refuseUnknownEvents } from "./event-guard";
 import { type HttpMount, httpHandler } from "./http-routes";
 import { createLogger, type Logger } from "./logger";
@@ -29,6 +30,10 @@ export interface SignalingOptions extends Partial<SignalingConfig> {
   pageConfig?: PageConfig;
   /** Other HTTP APIs served on this origin under a path prefix (the devnet at `/ton` in `npm start`). */
   mounts?: readonly HttpMount[];
+  /** Reads providers' Registry entries, so the server filters on the chain's stake and age (entry-check.ts). */
+  entryCheck?: EntryCheck;
+  /** How long a registration waits for `entryCheck` before the declared entry stands (3 s). */
+  entryCheckTimeoutMs?: number;
 }
 
 export interface SignalingServer {
@@ -58,7 +63,7 @@ const KNOWN_EVENTS = new Set([
 ]);
 
 export function createSignalingServer(options: SignalingOptions = {}): SignalingServer {
-  const { logger, pageConfig, mounts, ...overrides } = options;
+  const { logger, pageConfig, mounts, entryCheck, entryCheckTimeoutMs, ...overrides } = options;
   const config: SignalingConfig = { ...DEFAULT_CONFIG, ...overrides };
   const nodeId = `${process.pid}-${randomBytes(3).toString("hex")}`;
   const log = (logger ?? createLogger(config.logLevel)).child({ node: nodeId });
@@ -123,6 +128,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       log,
     ),
     pendingOffers: new Map(),
+    ...(entryCheck && { entryCheck: { read: entryCheck, timeoutMs: entryCheckTimeoutMs ?? 3_000 } }),
     closing: false,
     welcomeBackUntil: Date.now() + config.reconnectWindowMs,
     sessionCount: 0,
