@@ -152,7 +152,10 @@ describe("audits through the real network", () => {
       ...body,
       answer: { ...body.answer, content: { ...body.answer.content, text: "x" } },
     });
-    expect(checkReport(words)).toMatchObject({ ok: false, reason: "suspect: the statement is for other tokens" });
+    expect(checkReport(words)).toMatchObject({
+      ok: false,
+      reason: "suspect: the statement is for other tokens",
+    });
     // Changing anything after the reporter signed.
     expect(checkReport({ ...report!, body: { ...body, verdict: "fail" } })).toEqual({
       ok: false,
