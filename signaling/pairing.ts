@@ -38,7 +38,10 @@ export async function pair(ctx: ServerContext, socket: SilkSocket, req: SessionR
     for (const key of [...unfitting(req, providers), ...lacking]) attempt.exclude.add(key);
   }
   const placed = await placeByAudits(ctx, socket, req, attempt);
-  if (placed instanceof SignalingError) throw placed;
+  if (placed instanceof SignalingError) {
+    ctx.metrics.refusalSeconds.observe((performance.now() - started) / 1000);
+    throw placed;
+  }
   ctx.metrics.pairingSeconds.observe((performance.now() - started) / 1000);
   ctx.metrics.pairings.inc();
   // The offer is written right after the grant, in the same turn of the event loop, so it still

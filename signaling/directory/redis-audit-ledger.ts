@@ -24,9 +24,14 @@ const SEEN_SECONDS = 90 * 24 * 3600;
  * key each.
  */
 export class RedisAuditLedger implements AuditLedger {
+  /** The last standing read and when: pairing asks on every request (see `standing`). */
+  private cached: { at: number; read: ReturnType<RedisAuditLedger["readStanding"]> } | undefined;
+
   constructor(
     private readonly redis: AuditRedis,
     private readonly prefix: string,
+    /** How stale the flagged and dropped sets may be: a pairing stays one Redis round trip. */
+    private readonly standingTtlMs = 1_000,
   ) {}
 
   async count(
@@ -46,6 +51,7 @@ export class RedisAuditLedger implements AuditLedger {
       1,
     );
     if (verdict === "fail") {
+      this.cached = undefined;
       const failed = await this.redis.hIncrBy(this.countsKey(provider), "*|failed", 1);
       await this.redis.sAdd(`${this.prefix}audit-flagged`, provider);
       if (failed >= AUDIT_DROP_FAILURES) await this.redis.sAdd(`${this.prefix}audit-dropped`, provider);
@@ -67,7 +73,24 @@ export class RedisAuditLedger implements AuditLedger {
     return out;
   }
 
-  async standing() {
+  /**
+   * Read at most once per `standingTtlMs` (concurrent callers share the read): every pairing asks,
+   * and two set reads per request would double its Redis round trips for sets that change only
+   * when an audit fails.
+   */
+  standing() {
+    const now = Date.now();
+    if (!this.cached || now - this.cached.at >= this.standingTtlMs) {
+      const read = this.readStanding();
+      this.cached = { at: now, read };
+      read.catch(() => {
+        if (this.cached?.read === read) this.cached = undefined;
+      });
+    }
+    return this.cached.read;
+  }
+
+  private async readStanding() {
     const [flagged, dropped] = await Promise.all([
       this.redis.sMembers(`${this.prefix}audit-flagged`),
       this.redis.sMembers(`${this.prefix}audit-dropped`),

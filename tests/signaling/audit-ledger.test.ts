@@ -31,7 +31,8 @@ const stores: Record<string, () => AuditLedger | [AuditLedger, AuditLedger]> = {
   redis: () => {
     const prefix = `t${randomBytes(4).toString("hex")}:`;
     const r = client as unknown as AuditRedis;
-    return [new RedisAuditLedger(r, prefix), new RedisAuditLedger(r, prefix)];
+    // No standing cache (a node's default is 1 s): every read here is fresh.
+    return [new RedisAuditLedger(r, prefix, 0), new RedisAuditLedger(r, prefix, 0)];
   },
 };
 
@@ -73,5 +74,19 @@ describe.each(Object.keys(stores))("the audit ledger, %s", (name) => {
     expect(await b!.forged(Q)).toBe(2);
     expect(await a!.forgedBy(Q)).toBe(2);
     expect(await a!.forgedBy(P)).toBe(0);
+  });
+});
+
+describe("the Redis audit ledger's standing, as pairing reads it", () => {
+  it("is read from Redis at most once a second per node, and at once after a failure counted there", async () => {
+    const prefix = `s${randomBytes(4).toString("hex")}:`;
+    const r = client as unknown as AuditRedis;
+    const [here, there] = [new RedisAuditLedger(r, prefix), new RedisAuditLedger(r, prefix)];
+    expect((await here.standing()).flagged.size).toBe(0);
+    await there.count(P, "m1", "fail", "f1");
+    // Counted on another node: this one sees it once its cached read ages out.
+    expect((await here.standing()).flagged.size).toBe(0);
+    await here.count(Q, "m1", "fail", "f2");
+    expect((await here.standing()).flagged).toEqual(new Set([P, Q]));
   });
 });
