@@ -304,6 +304,27 @@ describe("the pages, walked by a new user", () => {
     await provider.setViewportSize({ width: 1280, height: 800 });
   }, 180_000);
 
+  it("the widget at 360x740 and 1280x800, light and dark: no sideways scroll, no axe violation", async () => {
+    const context = await browser().newContext();
+    const widget = await context.newPage();
+    await widget.goto(`${f.url}/widget/`);
+    await widget.waitForSelector("silk-chat[data-ready=true]", { state: "attached", timeout: 30_000 });
+    await widget.locator("silk-chat select option", { hasText: "test-model" }).waitFor({ state: "attached" });
+    for (const [width, height] of [
+      [360, 740],
+      [1280, 800],
+    ] as const) {
+      for (const scheme of ["light", "dark"] as const) {
+        await widget.setViewportSize({ width, height });
+        await widget.emulateMedia({ colorScheme: scheme });
+        expect(await widget.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
+        expect(await a11yViolations(widget)).toEqual([]);
+        await screenshot(widget, `essentials-widget-${width}-${scheme}`);
+      }
+    }
+    await context.close();
+  }, 60_000);
+
   it("the provider's Stop asks first while an answer streams; once stopped, no number is left stale", async () => {
     const long = Array.from({ length: 2000 }, (_, i) => `s${i}`).join(" ");
     await question(client).fill(long);
