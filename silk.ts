@@ -8,8 +8,11 @@
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
+import { Address } from "@ton/core";
+import { TonClient } from "@ton/ton";
 import { startDevnet } from "./contracts/devnet";
 import { DEVNET_MOUNT, devnetPageConfig, networkPageConfig } from "./contracts/page-config";
+import { registryEntryCheck, tonRegistryReader } from "./contracts/wrappers/registry-reader";
 import { ConfigError, loadConfig } from "./signaling/config";
 import { createSignalingServer } from "./signaling/server";
 
@@ -48,9 +51,21 @@ const devnet =
 const pageConfig = devnet
   ? devnetPageConfig(devnet.chain, closeDelay)
   : await networkPageConfig(network as "testnet" | "mainnet", env.TON_ENDPOINT!, closeDelay);
+// The server filters providers on the stake and age their Registry entries show, read (and
+// cached a minute) from the chain rather than taken on their word; requesters check again themselves.
+const entryCheck = pageConfig.registry
+  ? registryEntryCheck(
+      tonRegistryReader(
+        new TonClient({ endpoint: devnet?.endpoint ?? env.TON_ENDPOINT! }),
+        Address.parse(pageConfig.registry),
+        { ttlMs: 60_000 },
+      ),
+    )
+  : undefined;
 const signaling = createSignalingServer({
   ...config,
   pageConfig,
+  ...(entryCheck && { entryCheck }),
   mounts: devnet ? [{ prefix: DEVNET_MOUNT, handle: devnet.handle }] : [],
 });
 const { url } = await signaling.start();

@@ -65,6 +65,13 @@ export function connect(url: string): Promise<Socket> {
   });
 }
 
+/** A Prometheus sample from the server's /metrics (`name` may carry labels), NaN when absent. */
+export async function metric(url: string, name: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const escaped = name.replace(/[{}"]/g, (c) => `\\${c}`);
+  return Number(new RegExp(`^${escaped} ([0-9.e+-]+)$`, "m").exec(text)?.[1] ?? Number.NaN);
+}
+
 export async function serverMemory(url: string): Promise<{ rss: number; heap: number }> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const read = (name: string) => Number(new RegExp(`^${name} (\\d+)`, "m").exec(text)?.[1] ?? Number.NaN);
@@ -147,6 +154,32 @@ export async function pairings(socket: Socket, n: number, pace?: Pace): Promise<
     out.push(performance.now() - t0);
     if (!res.ok) throw new Error(`pairing failed: ${JSON.stringify(res.error)}`);
     await socket.emitWithAck("session:end", { v: 1, sessionId: res.sessionId });
+  }
+  return out;
+}
+
+/**
+ * One requester asking `n` times for what nobody can give (a model nobody serves, or a price under
+ * everyone's); returns each refusal's latency in ms.
+ */
+export async function refusals(
+  socket: Socket,
+  n: number,
+  why: "NO_MODEL" | "PRICE_TOO_LOW",
+): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const body =
+      why === "NO_MODEL"
+        ? { ...request(), model: "nobody-serves-this" }
+        : { ...request(), maxPrice: maxPriceToWire({ promptNanoPerToken: 1n, completionNanoPerToken: 1n }) };
+    const t0 = performance.now();
+    const res = (await socket.emitWithAck("session:request", body)) as {
+      ok: boolean;
+      error?: { code: string };
+    };
+    out.push(performance.now() - t0);
+    if (res.ok || res.error?.code !== why) throw new Error(`expected ${why}: ${JSON.stringify(res)}`);
   }
   return out;
 }

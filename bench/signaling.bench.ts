@@ -20,6 +20,7 @@
  * With redis-server on PATH, the same again against a node using Redis (directory and adapter).
  */
 import type { Socket } from "socket.io-client";
+import { type RedisCluster, startRedisCluster } from "../tests/signaling/redis-cluster";
 import { type RedisProcess, startRedis } from "../tests/signaling/redis-server";
 import {
   type Child,
@@ -33,6 +34,7 @@ import {
   spawnScript,
   spawnServer,
 } from "./signaling-clients";
+import { SCALE_PROVIDERS, type ScaleResult, scaleRun } from "./signaling-scale";
 import { fmt, percentile, printTable } from "./table";
 
 const PROVIDERS = Number(process.env.BENCH_PROVIDERS ?? 2000);
@@ -56,6 +58,8 @@ const LIMITS_OFF = Object.fromEntries(
     "REQUEST_BURST",
     "EVENTS_PER_SECOND",
     "EVENT_BURST",
+    // The bench's providers do not heartbeat: keep them listed for the whole run.
+    "HEARTBEAT_TIMEOUT_MS",
   ].map((k) => [k, unlimited]),
 );
 
@@ -185,25 +189,44 @@ function ratio(run: Run, phase: Phase, num: Kind, den: Kind): string {
   return `${fmt(percentile(rs, 50), 2)} (${fmt(rs[0]!, 2)}–${fmt(rs[rs.length - 1]!, 2)})`;
 }
 
+/** Issue 17's goals for the ratios (pairing p50 / bare ack p50), per mode and phase. */
+const GOALS: Record<string, Partial<Record<Phase, string>>> = {
+  memory: { seq: "<= 2" },
+  redis: { seq: "<= 3", stream: "<= 3" },
+  cluster: { seq: "<= 3", stream: "<= 3" },
+};
+
 export default async function bench(): Promise<void> {
   const sockets: Socket[] = [];
   const children: Child[] = [];
   let redis: RedisProcess | undefined;
+  let cluster: RedisCluster | undefined;
   try {
     const bare = await spawnServer("bench/bare-echo-server.ts");
     children.push(bare);
     const runs: [string, Run][] = [];
-    const memoryServer = await spawnServer("signaling/main.ts", LIMITS_OFF);
-    children.push(memoryServer);
-    runs.push(["memory", await pairingRun(bare, memoryServer, sockets, children)]);
-    await memoryServer.stop();
+    const scales: [string, ScaleResult][] = [];
+    /** The pairing run on one node, then the large run on a fresh node of the same kind. */
+    const both = async (label: string, env: Record<string, string>, redisUrls: string[]) => {
+      const server = await spawnServer("signaling/main.ts", { ...LIMITS_OFF, ...env });
+      children.push(server);
+      runs.push([label, await pairingRun(bare, server, sockets, children)]);
+      await server.stop();
+      const fresh = await spawnServer("signaling/main.ts", { ...LIMITS_OFF, ...env });
+      children.push(fresh);
+      scales.push([label, await scaleRun(bare.url, fresh, redisUrls)]);
+      await fresh.stop();
+    };
+    await both("memory", {}, []);
     // BENCH_REDIS=0 skips the Redis rows (they need redis-server on PATH anyway).
     redis = process.env.BENCH_REDIS === "0" ? undefined : await startRedis().catch(() => undefined);
-    if (redis) {
-      const redisServer = await spawnServer("signaling/main.ts", { ...LIMITS_OFF, REDIS_URL: redis.url });
-      children.push(redisServer);
-      runs.push(["redis", await pairingRun(bare, redisServer, sockets, children)]);
-    }
+    if (redis) await both("redis", { REDIS_URL: redis.url }, [redis.url]);
+    // A three-master Redis Cluster (no replicas: they would only share the same two vCPUs).
+    cluster =
+      redis && process.env.BENCH_CLUSTER !== "0"
+        ? await startRedisCluster(3, 0).catch(() => undefined)
+        : undefined;
+    if (cluster) await both("cluster", { REDIS_URL: cluster.urls.join(",") }, cluster.urls);
 
     const rows: ReturnType<typeof row>[] = [];
     for (const [label, run] of runs) {
@@ -233,7 +256,7 @@ export default async function bench(): Promise<void> {
           {
             measure: `${label}: pairing / bare ack, ${who}`,
             "median of rounds (range)": ratio(run, phase, "pairing", "ack"),
-            target: "<= 3",
+            target: GOALS[label]?.[phase] ?? "",
           },
           {
             measure: `${label}: pairing / bare relay through ${PROVIDERS}, ${who}`,
@@ -252,7 +275,14 @@ export default async function bench(): Promise<void> {
           },
         );
       }
+      const stream = [...run.pooled.stream.pairing.lat].sort((a, b) => a - b);
+      const streamAck = [...run.pooled.stream.ack.lat].sort((a, b) => a - b);
       targets.push(
+        {
+          measure: `${label}: pairing p99 ms (bare ack p99), ${PHASES[2].requesters}`,
+          "median of rounds (range)": `${fmt(percentile(stream, 99), 2)} (${fmt(percentile(streamAck, 99), 2)})`,
+          target: label === "memory" ? "" : "<= 10",
+        },
         {
           measure: `${label}: server-side mean request → grant ms, 1 requester`,
           "median of rounds (range)": fmt(run.serverMs, 3),
@@ -264,21 +294,94 @@ export default async function bench(): Promise<void> {
           target: "",
         },
         {
-          measure: `${label}: server RSS per provider, KB`,
+          measure: `${label}: server RSS per provider, KB (${PROVIDERS} providers)`,
           "median of rounds (range)": fmt(run.rssKB, 1),
           target: "< 50",
         },
         {
-          measure: `${label}: server heap per provider, KB`,
+          measure: `${label}: server heap per provider, KB (${PROVIDERS} providers)`,
           "median of rounds (range)": fmt(run.heapKB, 1),
           target: "",
         },
       );
     }
     printTable("signaling: against the targets", targets);
+
+    const large: Record<string, string>[] = [];
+    for (const [label, x] of scales) {
+      const redisRows =
+        label === "memory"
+          ? []
+          : [
+              {
+                measure: `${label}: Redis used_memory per provider, KB`,
+                value: fmt(x.redisKB, 2),
+                target: "",
+              },
+              {
+                measure: `${label}: node heap + Redis per provider, KB`,
+                value: fmt(x.heapKB + x.redisKB, 2),
+                target: "<= 20",
+              },
+              {
+                measure: `${label}: Redis commands per pairing (grant or refusal)`,
+                value: fmt(x.pairCommands, 3),
+                target: "1",
+              },
+              {
+                measure: `${label}: Redis commands per session end`,
+                value: fmt(x.endCommands, 3),
+                target: "1",
+              },
+            ];
+      large.push(
+        {
+          measure: `${label}: registration of ${SCALE_PROVIDERS} providers, s`,
+          value: fmt(x.registerSeconds, 1),
+          target: "",
+        },
+        { measure: `${label}: node heap per provider, KB`, value: fmt(x.heapKB, 2), target: "" },
+        { measure: `${label}: node RSS per provider, KB`, value: fmt(x.rssKB, 2), target: "" },
+        ...redisRows,
+        {
+          measure: `${label}: p50 ms: pairing · NO_MODEL · PRICE_TOO_LOW · bare ack, 1 requester`,
+          value: [x.p50.pairing, x.p50.noModel, x.p50.priceTooLow, x.p50.ack]
+            .map((n) => fmt(n, 3))
+            .join(" · "),
+          target: "",
+        },
+        {
+          measure: `${label}: pairing / bare ack (p50)`,
+          value: fmt(x.p50.pairing / x.p50.ack, 2),
+          target: "",
+        },
+        {
+          measure: `${label}: NO_MODEL refusal / pairing (p50)`,
+          value: fmt(x.p50.noModel / x.p50.pairing, 2),
+          target: "<= 1",
+        },
+        {
+          measure: `${label}: PRICE_TOO_LOW refusal / pairing (p50)`,
+          value: fmt(x.p50.priceTooLow / x.p50.pairing, 2),
+          target: "<= 1",
+        },
+        {
+          measure: `${label}: server-side mean ms, request → grant · request → refusal`,
+          value: `${fmt(x.serverGrantMs, 3)} · ${fmt(x.serverRefusalMs, 3)}`,
+          target: "",
+        },
+        {
+          measure: `${label}: server-side refusal / grant`,
+          value: fmt(x.serverRefusalMs / x.serverGrantMs, 2),
+          target: "<= 1",
+        },
+      );
+    }
+    printTable(`signaling: ${SCALE_PROVIDERS} providers on one node (one model, capacity 4 each)`, large);
   } finally {
     for (const s of sockets) s.disconnect();
     await Promise.all(children.map((c) => c.stop()));
     await redis?.stop();
+    await cluster?.stop();
   }
 }

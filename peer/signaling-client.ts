@@ -319,12 +319,22 @@ export class SignalingClient {
             minStake: req.policy.minStake.toString(),
             minAgeSeconds: req.policy.minAgeSeconds,
             ...(req.policy.allow && { allow: [...req.policy.allow] }),
+            ...(req.policy.minAuditsPassed && { minAuditsPassed: req.policy.minAuditsPassed }),
           },
         }),
       },
       true,
     );
     return parseWith(SessionGranted, ack, "session grant");
+  }
+
+  /**
+   * Sends an audit report (protocol/audit-report.ts); resolves with the provider's counts for the
+   * model once the server has checked it, rejects with `REPORT_REFUSED` when the evidence fails.
+   */
+  async reportAudit(report: unknown): Promise<{ counted: boolean; passed: number; failed: number }> {
+    const ack = await this.call("audit:report", { v: 1, report }, true);
+    return ack as unknown as { counted: boolean; passed: number; failed: number };
   }
 
   /** The market now; with `onUpdate`, every change after, kept up across reconnects. */

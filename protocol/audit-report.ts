@@ -55,6 +55,11 @@ export type AuditChallenge = AuditReportBody["challenge"];
 export const AuditReport = v.object({ body: AuditReportBody, reporter: Hex32, signature: Hex64 });
 export type AuditReport = v.InferOutput<typeof AuditReport>;
 
+/** The signaling event `audit:report` (acked with the provider's counts for the model). */
+export const AuditReportEvent = v.object({ v: v.literal(1), report: v.unknown() });
+/** A report is larger than other signaling events (two answers with their logprobs). */
+export const MAX_AUDIT_REPORT_BYTES = 128 * 1024;
+
 export function reportBytes(body: AuditReportBody): Uint8Array {
   return lengthPrefixed(utf8(AUDIT_REPORT_LABEL), sha256(utf8(canonicalJson(body))));
 }
@@ -80,7 +85,8 @@ export type ReportCheck =
       readonly model: string;
       readonly verdict: "pass" | "fail";
     }
-  | { readonly ok: false; readonly reason: string };
+  /** `reporter` is set when its signature verified: the forgery is then its own. */
+  | { readonly ok: false; readonly reason: string; readonly reporter?: string };
 
 /**
  * Everything about a report that needs no model: the reporter's signature; the suspect's
@@ -92,19 +98,22 @@ export function checkReport(input: unknown, tol: AuditTolerance = DEFAULT_TOLERA
   const parsed = v.safeParse(AuditReport, input);
   if (!parsed.success) return { ok: false, reason: "the report is malformed" };
   const report = parsed.output;
-  const { body } = report;
+  let signed = false;
   try {
-    if (
-      !verify(
-        fromHex(report.reporter, 32, "reporter"),
-        reportBytes(body),
-        fromHex(report.signature, 64, "signature"),
-      )
-    )
-      return { ok: false, reason: "the reporter's signature does not verify" };
+    signed = verify(
+      fromHex(report.reporter, 32, "reporter"),
+      reportBytes(report.body),
+      fromHex(report.signature, 64, "signature"),
+    );
   } catch {
     return { ok: false, reason: "the reporter's key or signature is malformed" };
   }
+  if (!signed) return { ok: false, reason: "the reporter's signature does not verify" };
+  const check = checkBody(report.body, tol);
+  return check.ok ? check : { ...check, reporter: report.reporter };
+}
+
+function checkBody(body: AuditReportBody, tol: AuditTolerance): ReportCheck {
   const challenge = body.challenge as ChatParams;
   if (challenge.temperature !== 0 || !challenge.logprobs || challenge.score)
     return { ok: false, reason: "the challenge is not greedy with logprobs" };

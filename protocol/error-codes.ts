@@ -49,6 +49,8 @@ export const SIGNALING_ERROR_CODES = [
   "NOT_REGISTERED",
   "NOT_IN_SESSION",
   "SHUTTING_DOWN",
+  // an audit report whose evidence does not check out (audit-report.ts), or from a banned reporter
+  "REPORT_REFUSED",
   "INTERNAL",
 ] as const;
 

@@ -14,6 +14,11 @@ export interface TrustPolicy {
   readonly allow: readonly string[];
   /** Identity keys (hex) never to talk to. Kept local: the server is told one only after offering it. */
   readonly block: readonly string[];
+  /**
+   * Audits passed for the model that the signaling server must have counted for the provider
+   * (issue 16): the server's word, from reports whose evidence it checked.
+   */
+  readonly minAuditsPassed?: number;
 }
 
 /** What the signaling server is told, so it offers only providers that fit (the requester re-checks). */
@@ -21,6 +26,7 @@ export interface PolicyHint {
   readonly minStake: bigint;
   readonly minAgeSeconds: number;
   readonly allow?: readonly string[];
+  readonly minAuditsPassed?: number;
 }
 
 /** A provider as its Registry entry describes it. */
@@ -83,6 +89,7 @@ export function policyHint(policy: TrustPolicy): PolicyHint {
     minStake: policy.minStake,
     minAgeSeconds: policy.minAgeSeconds,
     ...(policy.allow.length > 0 && { allow: [...policy.allow] }),
+    ...(policy.minAuditsPassed && { minAuditsPassed: policy.minAuditsPassed }),
   };
 }
 

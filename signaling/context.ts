@@ -1,7 +1,9 @@
 import type { DefaultEventsMap, Server, Socket } from "socket.io";
 import type { SignalingConfig } from "./config";
+import type { AuditLedger } from "./directory/audit-ledger";
 import type { ProviderDirectory } from "./directory/directory";
 import type { DirectoryFeed } from "./directory-feed";
+import type { EntryCheck } from "./entry-check";
 import type { Logger } from "./logger";
 import type { SignalingMetrics } from "./metrics";
 import type { KeyedBuckets, TokenBucket } from "./rate-limit";
@@ -27,6 +29,8 @@ export interface ServerContext {
   readonly io: SilkServer;
   readonly config: SignalingConfig;
   readonly directory: ProviderDirectory;
+  /** Audit counts per provider and model (issue 16), shared like the directory. */
+  readonly audits: AuditLedger;
   readonly metrics: SignalingMetrics;
   readonly log: Logger;
   readonly nodeId: string;
@@ -39,6 +43,8 @@ export interface ServerContext {
    * mid-offer leaves these to the pairing loop, which moves the requester on rather than ending.
    */
   readonly pendingOffers: Map<string, string>;
+  /** Reads a provider's Registry entry at registration (entry-check.ts); without it, its word stands. */
+  readonly entryCheck?: { readonly read: EntryCheck; readonly timeoutMs: number };
   closing: boolean;
   /** Until when reconnecting clients are admitted past the per-IP connection limit (see config). */
   welcomeBackUntil: number;

@@ -81,11 +81,15 @@ export const DIRECTORY_ROOM = "directory";
  * Keeps one recent snapshot for `GET /api/models` and `directory:subscribe`, and pushes
  * `directory:update` to subscribers (on every node, through the adapter) when it changes: at most
  * once per `minIntervalMs` after a change here, and on a slower refresh for changes elsewhere.
+ * A read costs in proportion to the providers (with Redis, every entry is fetched), so the interval
+ * grows to ten times the last read's duration: the feed never takes more than a tenth of the node
+ * (10,000 providers registering at once on a Redis node once starved it into a crawl).
  */
 export class DirectoryFeed {
   private current: DirectoryView | undefined;
   private currentText = "";
   private readAt = 0;
+  private readMs = 0;
   private pending: NodeJS.Timeout | undefined;
   private readonly refresh: NodeJS.Timeout;
   private closed = false;
@@ -104,7 +108,7 @@ export class DirectoryFeed {
 
   /** The snapshot, at most `minIntervalMs` old. */
   async snapshot(): Promise<DirectoryView> {
-    if (!this.current || Date.now() - this.readAt > this.minIntervalMs) await this.read();
+    if (!this.current || Date.now() - this.readAt > this.interval()) await this.read();
     return this.current!;
   }
 
@@ -114,7 +118,7 @@ export class DirectoryFeed {
     this.pending = setTimeout(() => {
       this.pending = undefined;
       void this.update();
-    }, this.minIntervalMs);
+    }, this.interval());
     this.pending.unref();
   }
 
@@ -151,10 +155,16 @@ export class DirectoryFeed {
     }
   }
 
+  private interval(): number {
+    return Math.max(this.minIntervalMs, this.readMs * 10);
+  }
+
   private async read(): Promise<void> {
+    const started = performance.now();
     const view = summarize(await this.directory.all());
     this.current = view;
     this.currentText = JSON.stringify(view);
     this.readAt = Date.now();
+    this.readMs = performance.now() - started;
   }
 }

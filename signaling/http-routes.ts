@@ -55,7 +55,8 @@ async function route(
     return send(res, 200, "text/plain; version=0.0.4; charset=utf-8", ctx.metrics.registry.render());
   }
   if (req.method === "GET" && path === "/api/models") {
-    return send(res, 200, "application/json", JSON.stringify(await ctx.feed.snapshot()), {
+    const body = { ...(await ctx.feed.snapshot()), audits: await auditView(ctx) };
+    return send(res, 200, "application/json", JSON.stringify(body), {
       "access-control-allow-origin": "*",
       "cache-control": "no-store",
     });
@@ -91,4 +92,21 @@ function send(
 ) {
   res.writeHead(status, { "content-type": type, "content-length": Buffer.byteLength(body), ...headers });
   res.end(body);
+}
+
+/** Audit counts of the providers registered now, per model (issue 16), flagged and dropped ones marked. */
+async function auditView(ctx: ServerContext) {
+  const [providers, standing] = await Promise.all([ctx.directory.all(), ctx.audits.standing()]);
+  const rows = await Promise.all(
+    providers.map(async (p) =>
+      [...(await ctx.audits.countsOf(p.identityKey))].map(([model, c]) => ({
+        provider: p.identityKey,
+        model,
+        passed: c.passed,
+        failed: c.failed,
+        ...(standing.dropped.has(p.identityKey) && { dropped: true }),
+      })),
+    ),
+  );
+  return rows.flat();
 }

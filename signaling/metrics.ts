@@ -138,6 +138,13 @@ export function signalingMetrics(read: {
         LATENCY_BUCKETS,
       ),
     ),
+    refusalSeconds: registry.add(
+      new Histogram(
+        "silk_refusal_seconds",
+        "Time from session:request to its refusal (nobody fits: NO_MODEL, PRICE_TOO_LOW, ALL_BUSY, ...)",
+        LATENCY_BUCKETS,
+      ),
+    ),
     offerAnswerSeconds: registry.add(
       new Histogram(
         "silk_offer_answer_seconds",

@@ -8,7 +8,7 @@ export interface LivenessClient {
   set(
     key: string,
     value: string,
-    options: { expiration: { type: "PX"; value: number }; GET: true },
+    options: { expiration?: { type: "PX"; value: number }; condition?: "NX"; GET: true },
   ): Promise<unknown>;
   sAdd(key: string, members: string): Promise<unknown>;
   sMembers(key: string): Promise<string[]>;
@@ -20,8 +20,11 @@ export interface LivenessClient {
 /**
  * Which signaling nodes are alive, kept in Redis: each node renews `node:<id>` (expiring after
  * `ttlMs`) and is listed in `nodes`. A listed node whose key expired is dead; the first node to
- * take it off the list (SREM answers 1 to exactly one caller) forgets it. A node that finds its
- * own key gone, after having set it, knows Redis lost its state (restarted empty, flushed).
+ * take it off the list (SREM answers 1 to exactly one caller) forgets it. A node learns it was
+ * forgotten itself in two ways: the persistent `epoch` key is gone (Redis restarted empty, or was
+ * flushed), or it had to list itself again (another node took it for dead while it was too slow to
+ * renew, and dropped its providers). Its own key having expired alone means neither: a node too
+ * busy to renew in time (10,000 providers registering at once) while nobody else noticed.
  */
 export class NodeLiveness {
   private renewed = false;
@@ -38,7 +41,8 @@ export class NodeLiveness {
    * whether a node left lately (its clients are moving to the others).
    */
   async beat(): Promise<{ stateLost: boolean; dead: string[]; nodeLeft: boolean }> {
-    const [before, , left] = await Promise.all([
+    const [epoch, , added, left] = await Promise.all([
+      this.client.set(`${this.prefix}epoch`, "1", { condition: "NX", GET: true }),
       this.client.set(this.key(this.nodeId), "1", {
         expiration: { type: "PX", value: this.ttlMs },
         GET: true,
@@ -46,7 +50,7 @@ export class NodeLiveness {
       this.client.sAdd(`${this.prefix}nodes`, this.nodeId),
       this.client.exists(`${this.prefix}node-left`),
     ]);
-    const stateLost = this.renewed && before === null;
+    const stateLost = this.renewed && (epoch === null || added === 1);
     this.renewed = true;
     const listed = await this.client.sMembers(`${this.prefix}nodes`);
     const others = listed.filter((n) => n !== this.nodeId);
@@ -83,7 +87,7 @@ export async function livenessTick(ctx: ServerContext, liveness: NodeLiveness): 
   if (stateLost) {
     ctx.log.warn(
       { providers: ctx.localProviders.size },
-      "redis lost the directory: providers register again",
+      "the directory forgot this node (Redis restarted empty, or it was taken for dead): providers register again",
     );
     for (const socket of [...ctx.localProviders.values()]) {
       socket.data.provider = undefined;

@@ -37,8 +37,11 @@ export async function pair(ctx: ServerContext, socket: SilkSocket, req: SessionR
     if (lacking instanceof SignalingError) throw lacking;
     for (const key of [...unfitting(req, providers), ...lacking]) attempt.exclude.add(key);
   }
-  const placed = await place(ctx, socket, req, attempt);
-  if (placed instanceof SignalingError) throw placed;
+  const placed = await placeByAudits(ctx, socket, req, attempt);
+  if (placed instanceof SignalingError) {
+    ctx.metrics.refusalSeconds.observe((performance.now() - started) / 1000);
+    throw placed;
+  }
   ctx.metrics.pairingSeconds.observe((performance.now() - started) / 1000);
   ctx.metrics.pairings.inc();
   // The offer is written right after the grant, in the same turn of the event loop, so it still
@@ -48,6 +51,34 @@ export async function pair(ctx: ServerContext, socket: SilkSocket, req: SessionR
       ctx.log.error({ err: errorSummary(err) }, "pairing follow-up failed"),
     );
   });
+}
+
+/**
+ * Audits (issue 16) order the offer: a provider past the failed-audit threshold is offered to
+ * nobody, one with any failed audit only when nobody else fits, and a policy's minimum of audits
+ * passed for the model skips those with fewer.
+ */
+async function placeByAudits(
+  ctx: ServerContext,
+  socket: SilkSocket,
+  req: SessionRequest,
+  attempt: Attempt,
+): Promise<Placed | SignalingError> {
+  const { flagged, dropped } = await ctx.audits.standing();
+  for (const key of dropped) attempt.exclude.add(key);
+  const min = req.policy?.minAuditsPassed ?? 0;
+  if (min > 0)
+    for (const p of await ctx.directory.providersFor(req.model)) {
+      const passed = (await ctx.audits.countsOf(p.identityKey)).get(req.model)?.passed ?? 0;
+      if (passed < min) attempt.exclude.add(p.identityKey);
+    }
+  const last = [...flagged].filter((key) => !attempt.exclude.has(key));
+  if (last.length === 0) return place(ctx, socket, req, attempt);
+  for (const key of last) attempt.exclude.add(key);
+  const first = await place(ctx, socket, req, attempt);
+  if (!(first instanceof SignalingError)) return first;
+  for (const key of last) attempt.exclude.delete(key);
+  return place(ctx, socket, req, attempt);
 }
 
 /**

@@ -14,6 +14,7 @@ import {
   verify,
 } from "../protocol";
 import type { ServerContext, SilkSocket } from "./context";
+import { checkedEntry } from "./entry-check";
 import { SignalingError } from "./errors";
 import type { AckBody } from "./event-guard";
 import { guard } from "./event-guard";
@@ -56,6 +57,16 @@ export function providerEvents(ctx: ServerContext, socket: SilkSocket): void {
     const previous = socket.data.provider;
     if (previous && previous.identityKey !== reg.identityKey)
       await ctx.directory.unregister(previous.identityKey, socket.id);
+    // The chain's stake and age, not the provider's word, when the server can read the Registry.
+    const entry =
+      reg.entry &&
+      (await checkedEntry(
+        ctx.entryCheck?.read,
+        { identityKey: reg.identityKey, payout: reg.payout },
+        reg.entry,
+        ctx.log,
+        ctx.entryCheck?.timeoutMs ?? 0,
+      ));
     const now = Date.now();
     await ctx.directory.register(
       {
@@ -67,7 +78,7 @@ export function providerEvents(ctx: ServerContext, socket: SilkSocket): void {
         device: reg.device,
         registeredAt: now,
         node: ctx.nodeId,
-        ...(reg.entry && { entry: reg.entry }),
+        ...(entry && { entry }),
       },
       now,
     );

@@ -3,12 +3,16 @@ import { createServer, type Server as HttpServer, type IncomingMessage } from "n
 import type { AddressInfo } from "node:net";
 import { Server } from "socket.io";
 import { DirectorySubscribe, type PageConfig, PROTOCOL_VERSION } from "../protocol";
+import { auditEvents } from "./audit-events";
 import { DEFAULT_CONFIG, type SignalingConfig } from "./config";
 import type { ServerContext, SilkServer, SilkSocket } from "./context";
+import { type AuditLedger, MemoryAuditLedger } from "./directory/audit-ledger";
 import type { ProviderDirectory } from "./directory/directory";
 import { MemoryDirectory } from "./directory/memory-directory";
+import { type AuditRedis, RedisAuditLedger } from "./directory/redis-audit-ledger";
 import { RedisDirectory } from "./directory/redis-directory";
 import { DIRECTORY_ROOM, DirectoryFeed } from "./directory-feed";
+import type { EntryCheck } from "./entry-check";
 import { errorSummary, guard, refuseUnknownEvents } from "./event-guard";
 import { type HttpMount, httpHandler } from "./http-routes";
 import { createLogger, type Logger } from "./logger";
@@ -26,6 +30,10 @@ export interface SignalingOptions extends Partial<SignalingConfig> {
   pageConfig?: PageConfig;
   /** Other HTTP APIs served on this origin under a path prefix (the devnet at `/ton` in `npm start`). */
   mounts?: readonly HttpMount[];
+  /** Reads providers' Registry entries, so the server filters on the chain's stake and age (entry-check.ts). */
+  entryCheck?: EntryCheck;
+  /** How long a registration waits for `entryCheck` before the declared entry stands (3 s). */
+  entryCheckTimeoutMs?: number;
 }
 
 export interface SignalingServer {
@@ -51,10 +59,11 @@ const KNOWN_EVENTS = new Set([
   "session:frame",
   "session:end",
   "directory:subscribe",
+  "audit:report",
 ]);
 
 export function createSignalingServer(options: SignalingOptions = {}): SignalingServer {
-  const { logger, pageConfig, mounts, ...overrides } = options;
+  const { logger, pageConfig, mounts, entryCheck, entryCheckTimeoutMs, ...overrides } = options;
   const config: SignalingConfig = { ...DEFAULT_CONFIG, ...overrides };
   const nodeId = `${process.pid}-${randomBytes(3).toString("hex")}`;
   const log = (logger ?? createLogger(config.logLevel)).child({ node: nodeId });
@@ -93,6 +102,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
   /** Disconnect cleanups in progress (they use Redis), awaited before it closes. */
   const cleanups = new Set<Promise<unknown>>();
   let directory: ProviderDirectory = new MemoryDirectory();
+  let audits: AuditLedger = new MemoryAuditLedger();
   const metricsRead = {
     providers: () => ctx.localProviders.size,
     sockets: () => io.engine.clientsCount,
@@ -103,6 +113,9 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     config,
     get directory() {
       return directory;
+    },
+    get audits() {
+      return audits;
     },
     metrics: signalingMetrics(metricsRead),
     log,
@@ -115,6 +128,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       log,
     ),
     pendingOffers: new Map(),
+    ...(entryCheck && { entryCheck: { read: entryCheck, timeoutMs: entryCheckTimeoutMs ?? 3_000 } }),
     closing: false,
     welcomeBackUntil: Date.now() + config.reconnectWindowMs,
     sessionCount: 0,
@@ -137,6 +151,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
         shardByModel: connection.cluster,
         onCommand: (op) => ctx.metrics.redisCommands.inc({ op }),
       });
+      audits = new RedisAuditLedger(connection.data as unknown as AuditRedis, config.redisPrefix);
       const alive = new NodeLiveness(connection.data, config.redisPrefix, nodeId, config.nodeTtlMs);
       liveness = alive;
       await alive.beat();
@@ -255,6 +270,7 @@ function onConnection(ctx: ServerContext, socket: SilkSocket, cleanups: Set<Prom
   };
   providerEvents(ctx, socket);
   sessionEvents(ctx, socket);
+  auditEvents(ctx, socket);
   guard(ctx, socket, "directory:subscribe", { schema: DirectorySubscribe }, async (msg) => {
     if (msg.subscribe === false) socket.leave(DIRECTORY_ROOM);
     else socket.join(DIRECTORY_ROOM);

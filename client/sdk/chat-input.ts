@@ -23,14 +23,30 @@ export function toChatParams(p: ChatCompletionCreateParams): ChatParams {
     model: p.model,
     messages: messagesOf(p.messages),
   };
-  const checked = v.safeParse(ChatRequest, { v: 1, t: "request", id: "check", ...params });
-  if (!checked.success) {
-    const issue = checked.issues[0];
-    const param = issue?.path?.map((x) => String(x.key)).join(".") ?? "body";
-    throw new InvalidRequestError(`${param}: ${issue?.message ?? "invalid value"}`, param);
-  }
-  const { v: _v, t: _t, id: _id, ...request } = checked.output;
+  const {
+    v: _v,
+    t: _t,
+    id: _id,
+    ...request
+  } = checkedAgainst(ChatRequest, {
+    v: 1,
+    t: "request",
+    id: "check",
+    ...params,
+  });
   return request;
+}
+
+/**
+ * A request checked against the session's own schema before it leaves, so a bad field is refused
+ * here by name (`param`) rather than by the provider after pairing.
+ */
+export function checkedAgainst<S extends v.GenericSchema>(schema: S, message: unknown): v.InferOutput<S> {
+  const checked = v.safeParse(schema, message);
+  if (checked.success) return checked.output;
+  const issue = checked.issues[0];
+  const param = issue?.path?.map((x) => String(x.key)).join(".") ?? "body";
+  throw new InvalidRequestError(`${param}: ${issue?.message ?? "invalid value"}`, param);
 }
 
 function messagesOf(messages: readonly ChatCompletionMessageParam[]): ChatMessage[] {

@@ -1,6 +1,6 @@
-import * as v from "valibot";
 import type { Need } from "../../protocol";
 import { type EmbedParams, EmbedRequest, vectorToBase64 } from "../../protocol/schemas/embedding";
+import { checkedAgainst } from "./chat-input";
 import type { EmbedOutcome } from "./embed-call";
 import { InvalidRequestError, ProviderError, ProviderLostError, StalledError, TamperedError } from "./errors";
 import type { SilkUsage } from "./openai-shapes";
@@ -38,7 +38,12 @@ export function toEmbedParams(p: EmbeddingCreateParams): EmbedParams {
     );
   if (p.encoding_format != null && p.encoding_format !== "float" && p.encoding_format !== "base64")
     throw new InvalidRequestError("encoding_format: float or base64", "encoding_format");
-  const checked = v.safeParse(EmbedRequest, {
+  const {
+    v: _v,
+    t: _t,
+    id: _id,
+    ...params
+  } = checkedAgainst(EmbedRequest, {
     v: 1,
     t: "embed",
     id: "check",
@@ -47,12 +52,6 @@ export function toEmbedParams(p: EmbeddingCreateParams): EmbedParams {
     ...(p.dimensions != null && { dimensions: p.dimensions }),
     ...(p.user != null && { user: p.user }),
   });
-  if (!checked.success) {
-    const issue = checked.issues[0];
-    const param = issue?.path?.map((x) => String(x.key)).join(".") ?? "body";
-    throw new InvalidRequestError(`${param}: ${issue?.message ?? "invalid value"}`, param);
-  }
-  const { v: _v, t: _t, id: _id, ...params } = checked.output;
   return params;
 }
 

@@ -1,5 +1,6 @@
 import { Address } from "@ton/core";
 import type { TonClient } from "@ton/ton";
+import { toHex } from "../../protocol/encoding";
 import { ProviderEntryContract, Registry } from "./registry";
 
 /** A provider's Registry entry as read on chain. */
@@ -83,4 +84,25 @@ export function parseOwner(text: string | undefined): Address | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The signaling server's check of what a provider declares of its entry (signaling/entry-check.ts):
+ * the stake and registration time read on chain, or undefined when the owner's entry does not
+ * publish this identity key (hex) and payout. An owner or payout that is not an address is none.
+ */
+export function registryEntryCheck(reader: RegistryReader) {
+  return async (claim: {
+    readonly owner: string;
+    readonly identityKey: string;
+    readonly payout: string;
+  }): Promise<{ stake: bigint; registeredAt: number } | undefined> => {
+    const owner = parseOwner(claim.owner);
+    const payout = parseOwner(claim.payout);
+    if (!owner || !payout) return undefined;
+    const record = await reader.read(owner);
+    if (!record || toHex(record.identityKey) !== claim.identityKey || !record.payout.equals(payout))
+      return undefined;
+    return { stake: record.stake, registeredAt: record.registeredAt };
+  };
 }

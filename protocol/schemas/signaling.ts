@@ -72,6 +72,8 @@ export const PolicyHintSchema = v.object({
   minStake: Nano,
   minAgeSeconds: Count,
   allow: v.optional(v.pipe(v.array(Hex32), v.maxLength(64))),
+  /** Only providers with at least this many audits passed for the model (issue 16). */
+  minAuditsPassed: v.optional(Count),
 });
 
 /** Ask for a challenge to sign. */

@@ -48,12 +48,17 @@ export class ProviderChain {
   settlement: Settlement | undefined;
   gate: AccountGate | undefined;
   book: EscrowBook | undefined;
-  private client: TonClient | undefined;
+  /** The stake locked in this provider's entry, and when it unlocks (0 while registered). */
+  stake = $state<{ stake: bigint; unlockAt: number } | undefined>();
+  /** @internal for `stake-flow.ts`. */
+  client: TonClient | undefined;
   private connector: WalletConnector | undefined;
-  private wallet: Wallet | undefined;
+  /** @internal for `stake-flow.ts`. */
+  wallet: Wallet | undefined;
   private identity!: KeyPair;
   private db!: SilkDb;
-  private core!: PageCore;
+  /** @internal for `stake-flow.ts`. */
+  core!: PageCore;
 
   /** `onWallet` is told the wallet's address, which becomes the payout address when none is set. */
   async init(
@@ -192,6 +197,8 @@ export class ProviderChain {
       const dev = this.config?.network === "devnet" ? (this.connector as DevWallet | undefined) : undefined;
       if (dev?.ready) this.walletBalance = await dev.balance();
       if (this.wallet) this.registered = await this.readEntry();
+      if (this.wallet && this.client && this.config)
+        this.stake = await this.core.readStake(this.client, this.config, this.wallet.address);
     } catch {
       // the chain is unreachable for a moment: the next refresh tries again
     }
@@ -205,13 +212,15 @@ export class ProviderChain {
       : undefined;
   }
 
-  private async readEntry(): Promise<RegisteredEntry | undefined> {
+  /** @internal for `stake-flow.ts`. */
+  async readEntry(): Promise<RegisteredEntry | undefined> {
     const config = this.config;
     if (!config || !this.wallet || !this.client) return undefined;
     return this.core.readEntry(this.client, config, this.wallet.address, this.identity.publicKey);
   }
 
-  private fail(message: string): Promise<void> {
+  /** @internal for `stake-flow.ts`. */
+  fail(message: string): Promise<void> {
     this.problem = message;
     return Promise.resolve();
   }
@@ -225,7 +234,8 @@ export class ProviderChain {
     return `registering sends ${formatTon(REGISTER_VALUE)} TON and the network fee; the wallet holds ${formatTon(have)} TON. ${fix}`;
   }
 
-  private async run(
+  /** Runs a chain action: busy text, then its success in words or the problem (`action` names it). */
+  async run(
     busy: string,
     action: string,
     work: () => Promise<void>,

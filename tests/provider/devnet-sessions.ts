@@ -176,3 +176,21 @@ export async function claimsOn(
   }
   return { paid, fees, count };
 }
+
+/** Polls `check` until it holds (every 25 ms), or fails after `timeoutMs`. */
+export async function until(check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** `n` distinct words: a prompt or an answer of about `n` tokens. */
+export const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i}`).join(" ");
+
+/** A question of `n` words to the model `openSession` serves. */
+export const ask = (n: number) => ({
+  model: "test-model",
+  messages: [{ role: "user" as const, content: words(n) }],
+});

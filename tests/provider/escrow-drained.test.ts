@@ -7,7 +7,16 @@ import { flatPrice, generateKeyPair, NETWORK_ID, type StreamKey, streamId } from
 import { latestReceipt, MemoryReceiptStore, type StreamRecord } from "../../provider/receipt-store";
 import { connectTon } from "../../provider/ton-chain";
 import { ScriptedEngine } from "../doubles/scripted-engine";
-import { devnetInfo, openSession, type ProviderSide, type Requester, requester } from "./devnet-sessions";
+import {
+  ask,
+  devnetInfo,
+  openSession,
+  type ProviderSide,
+  type Requester,
+  requester,
+  until,
+  words,
+} from "./devnet-sessions";
 
 /**
  * Issue 18, money at risk, on the devnet: a provider holding receipts too small to be worth a
@@ -41,19 +50,6 @@ function provider(engine: ScriptedEngine): ProviderSide {
   return { payout, ton, store, engine, price: PRICE, creditWindowTokens: WINDOW };
 }
 
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i}`).join(" ");
-const ask = (n: number) => ({
-  model: "test-model",
-  messages: [{ role: "user" as const, content: words(n) }],
-});
 const streamOf = (p: ProviderSide, r: Requester): StreamKey => ({
   network: NETWORK_ID.devnet,
   escrow: r.escrow.address,

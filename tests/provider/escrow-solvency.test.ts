@@ -19,6 +19,7 @@ import type { ServingEvent } from "../../provider/serving/session-server";
 import { connectTon } from "../../provider/ton-chain";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import {
+  ask,
   claimsOn,
   devnetInfo,
   impostorEscrow,
@@ -26,6 +27,8 @@ import {
   type ProviderSide,
   type Requester,
   requester,
+  until,
+  words,
 } from "./devnet-sessions";
 
 /**
@@ -64,19 +67,6 @@ function provider(engine = new ScriptedEngine()): ProviderSide {
   return { payout, ton, store, engine, price: PRICE, creditWindowTokens: WINDOW };
 }
 
-async function until(check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i}`).join(" ");
-const ask = (n: number) => ({
-  model: "test-model",
-  messages: [{ role: "user" as const, content: words(n) }],
-});
 /** A short question (its prompt bound is counted before the first token) with a long answer. */
 const long = () => new ScriptedEngine({ reply: () => words(400) });
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initGateway } from "../../client/gateway/gateway-init";
 import { connect, type SilkClient } from "../../client/sdk/silk-client";
 import type { Devnet } from "../../contracts/devnet";
-import { tonRegistryReader } from "../../contracts/wrappers/registry-reader";
+import { registryEntryCheck, tonRegistryReader } from "../../contracts/wrappers/registry-reader";
 import { loadOrCreateKey } from "../../peer/key-file";
 import { encodePublicKey, equalBytes, flatPrice, NETWORK_ID } from "../../protocol";
 import { startHeadlessProvider } from "../../provider/headless/headless-provider";
@@ -103,6 +103,13 @@ describe("provider init on the devnet", () => {
     // stake add: one more TON locked.
     expect(await stakeMore({ signalingUrl: url, ...files, say: () => undefined }, TON)).toBe(3n * TON);
     expect((await registry.read(Address.parse(state.owner)))?.stake).toBe(3n * TON);
+
+    // What the signaling server filters on under `npm start` (signaling/entry-check.ts): the chain's.
+    const check = registryEntryCheck(registry);
+    const claim = { owner: state.owner, identityKey: encodePublicKey(key.publicKey), payout: state.payout };
+    expect(await check(claim)).toMatchObject({ stake: 3n * TON });
+    expect(await check({ ...claim, payout: `0:${"77".repeat(32)}` })).toBeUndefined();
+    expect(await check({ ...claim, identityKey: "00".repeat(32) })).toBeUndefined();
 
     // `npm run provider` needs no --payout, --owner, --registry nor --ton-endpoint now.
     const options = parseHeadlessOptions(

@@ -9,7 +9,7 @@ import { type RedisProcess, startRedis } from "./redis-server";
 
 const run = promisify(execFile);
 
-/** A real Redis Cluster on loopback: `masters` masters, one replica each, made by `redis-cli --cluster create`. */
+/** A real Redis Cluster on loopback: `masters` masters, `replicas` replicas each, made by `redis-cli --cluster create`. */
 export interface RedisCluster {
   /** Every node's URL (masters first, as created). */
   urls: string[];
@@ -40,7 +40,7 @@ function listenAndClose(port: number): Promise<number> {
   });
 }
 
-export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
+export async function startRedisCluster(masters = 3, replicas = 1): Promise<RedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), "silk-cluster-"));
   const nodes: RedisProcess[] = [];
   const ports: number[] = [];
@@ -49,7 +49,7 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    for (let i = 0; i < masters * 2; i++) ports.push(await clusterPort());
+    for (let i = 0; i < masters * (1 + replicas); i++) ports.push(await clusterPort());
     nodes.push(
       ...(await Promise.all(
         ports.map((port) =>
@@ -71,7 +71,7 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
         "create",
         ...ports.map((p) => `127.0.0.1:${p}`),
         "--cluster-replicas",
-        "1",
+        String(replicas),
         "--cluster-yes",
       ],
       { timeout: 30_000 },

@@ -1,0 +1,150 @@
+import wrtc from "@roamhq/wrtc";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { providerReference } from "../../client/sdk/audit-reference";
+import { Auditor } from "../../client/sdk/auditor";
+import type { ChatCompletion } from "../../client/sdk/openai-shapes";
+import { SignalingClient } from "../../peer/signaling-client";
+import { type AuditReport, flatPrice, generateKeyPair, maxPriceToWire, signReport } from "../../protocol";
+import { AUDIT_DROP_FAILURES, MAX_FORGED_REPORTS } from "../../signaling/directory/audit-ledger";
+import { LogprobEngine } from "../doubles/logprob-engine";
+import { seededRandom, type ToyModelSpec } from "../doubles/toy-model";
+import { call, cleanup, connect, startServer } from "../signaling/helpers";
+import { ask, MAX_PRICE, PAYOUT, relayClient, relayProvider, stopAll } from "../support/silk-parties";
+
+/**
+ * Issue 16: reports reach the signaling server, which counts them only when the evidence checks
+ * out, shows the counts in /api/models, offers providers with failed audits last and drops them
+ * past the threshold, honours a policy's minimum of audits passed, and holds forgeries against
+ * their reporter. A real server, real providers and clients over WebRTC.
+ */
+let url: string;
+let signaling: SignalingClient;
+beforeAll(async () => {
+  ({ url } = await startServer());
+});
+afterEach(() => {
+  stopAll();
+  signaling?.close();
+});
+afterAll(async () => {
+  await cleanup();
+});
+
+const direct = { forceRelay: false, wrtc };
+/** A Registry entry as providers declare it: a request with a policy is offered only those that have one. */
+const entry = { owner: PAYOUT, stake: 0n, registeredAt: 1 };
+const served = (price: bigint) => [
+  { model: "test-model", price: flatPrice(price), features: ["logprobs" as const, "scoring" as const] },
+];
+
+async function market(suspect: ToyModelSpec) {
+  const reference = await relayProvider(url, {
+    engine: new LogprobEngine({ model: { seed: 1 } }),
+    models: served(20n),
+    capacity: 4,
+    entry,
+    ...direct,
+  });
+  const accused = await relayProvider(url, {
+    engine: new LogprobEngine({ model: suspect }),
+    models: served(10n),
+    capacity: 4,
+    entry,
+    ...direct,
+  });
+  const client = await relayClient(url, { requireSignedAnswers: true, ...direct });
+  const referenceClient = await relayClient(url, { escrow: `0:${"33".repeat(32)}`, ...direct });
+  signaling = await SignalingClient.connect(url);
+  const reporter = generateKeyPair();
+  const auditor = new Auditor({
+    client,
+    reference: providerReference(referenceClient),
+    reporter,
+    random: seededRandom(4),
+    maxTokens: 20,
+    submit: (r) => signaling.reportAudit(r),
+  });
+  return { reference, accused, auditor, reporter };
+}
+
+async function modelsAudits(): Promise<
+  { provider: string; model: string; passed: number; failed: number }[]
+> {
+  const res = await fetch(`${url}/api/models`);
+  return ((await res.json()) as { audits: never[] }).audits;
+}
+
+describe("audit reports at the signaling server", () => {
+  it("counts a checked report once, shows it, ranks the provider last, then drops it past the threshold", async () => {
+    const { accused, reference, auditor } = await market({ seed: 2 });
+    const first = await auditor.audit("test-model");
+    expect(first.verdict.result).toBe("fail");
+    expect(first.submitError).toBeUndefined();
+    expect(await modelsAudits()).toContainEqual({
+      provider: accused.key,
+      model: "test-model",
+      passed: 0,
+      failed: 1,
+    });
+    // The same signed answer reported again is not counted twice.
+    expect(await signaling.reportAudit(first.report)).toMatchObject({ counted: false, failed: 1 });
+
+    // Flagged: a newcomer is offered the dearer provider with a clean record first.
+    const newcomer = await relayClient(url, direct);
+    const answer = (await ask(newcomer, "hello")) as ChatCompletion;
+    expect(answer.usage.silk?.provider).toBe(reference.key);
+
+    for (let i = 1; i < AUDIT_DROP_FAILURES; i++)
+      expect((await auditor.audit("test-model")).verdict.result).toBe("fail");
+    const row = (await modelsAudits()).find((r) => r.provider === accused.key);
+    expect(row).toMatchObject({ failed: AUDIT_DROP_FAILURES, dropped: true });
+    // Dropped: with the honest provider gone, nobody is offered rather than the cheat.
+    reference.runtime.stop();
+    const late = await relayClient(url, direct);
+    await expect(ask(late, "anyone?")).rejects.toMatchObject({ name: "NoProviderError" });
+  }, 90_000);
+
+  it("refuses forged reports, holds them against the reporter, and stops hearing it", async () => {
+    const { auditor, reporter } = await market({ seed: 1 });
+    const honest = await auditor.audit("test-model");
+    expect(honest.verdict.result).toBe("pass");
+    const body = honest.report!.body;
+    const forger = generateKeyPair();
+    const forged: AuditReport = signReport(forger, { ...body, verdict: "fail" });
+    for (let i = 0; i < MAX_FORGED_REPORTS; i++)
+      await expect(signaling.reportAudit(forged)).rejects.toMatchObject({ code: "REPORT_REFUSED" });
+    // Past the limit even its true report is not heard.
+    await expect(signaling.reportAudit(signReport(forger, body))).rejects.toThrow(/too many false reports/);
+    // A report nobody signed counts against nobody, and is refused.
+    await expect(
+      signaling.reportAudit({ ...honest.report!, body: { ...body, verdict: "fail" } }),
+    ).rejects.toThrow(/signature does not verify/);
+    // The honest auditor's pass stands, and the provider has no failure.
+    expect(honest.submitError).toBeUndefined();
+    expect(honest.report!.reporter).toBe(Buffer.from(reporter.publicKey).toString("hex"));
+    const row = (await modelsAudits()).find((r) => r.provider === honest.provider);
+    expect(row).toMatchObject({ passed: 1, failed: 0 });
+  }, 60_000);
+
+  it("a policy's minimum of audits passed offers only providers with that many", async () => {
+    const { accused, auditor } = await market({ seed: 1 });
+    expect((await auditor.audit("test-model")).verdict.result).toBe("pass");
+    const socket = await connect(url);
+    const request = (min: number) =>
+      call<{ ok: boolean; sessionId?: string; provider?: { identityKey: string }; error?: { code: string } }>(
+        socket,
+        "session:request",
+        {
+          v: 1,
+          model: "test-model",
+          maxPrice: maxPriceToWire(MAX_PRICE),
+          sessionKey: "cc".repeat(32),
+          policy: { minStake: "0", minAgeSeconds: 0, minAuditsPassed: min },
+        },
+      );
+    const one = await request(1);
+    expect(one).toMatchObject({ ok: true, provider: { identityKey: accused.key } });
+    socket.emit("session:end", { v: 1, sessionId: one.sessionId });
+    expect(await request(2)).toMatchObject({ ok: false });
+  }, 60_000);
+});
