@@ -51,12 +51,13 @@ describe("reconnect storm", () => {
   });
 
   it("keeps the window open while returning providers keep registering, not for a bare claim", async () => {
-    const limits = { ipConnectionBurst: 1, ipConnectionsPerMinute: 1, reconnectWindowMs: 3_000 };
+    const windowMs = 4_000;
+    const limits = { ipConnectionBurst: 1, ipConnectionsPerMinute: 1, reconnectWindowMs: windowMs };
     const { url } = await startServer(limits);
     const startedAt = Date.now();
     expect(await dial(url)).toBe(true); // the address's whole budget
-    await new Promise((r) => setTimeout(r, 2_000));
-    // A returning provider registers (a signature, not a claim) late in the window...
+    await new Promise((r) => setTimeout(r, 1_500));
+    // A returning provider registers (a signature, not a claim) within the window...
     const socket = await connect(url, { query: { resume: "1" } });
     const { challenge } = await call<{ challenge: string }>(socket, "provider:challenge", { v: 1 });
     const registered = await call(
@@ -65,11 +66,12 @@ describe("reconnect storm", () => {
       signedRegistration(generateKeyPair(), challenge),
     );
     expect(registered).toMatchObject({ ok: true });
+    const registeredBy = Date.now();
     // ...so a storm still arriving is admitted past where the window would have closed.
-    await new Promise((r) => setTimeout(r, Math.max(0, startedAt + 3_300 - Date.now())));
+    await new Promise((r) => setTimeout(r, Math.max(0, startedAt + windowMs + 300 - Date.now())));
     expect(await dial(url, { resume: "1" })).toBe(true);
     // Claims alone extend nothing: once no returning provider registers, the window closes.
-    await new Promise((r) => setTimeout(r, 3_200));
+    await new Promise((r) => setTimeout(r, Math.max(0, registeredBy + windowMs + 500 - Date.now())));
     expect(await dial(url, { resume: "1" })).toBe(false);
   });
 
