@@ -153,20 +153,35 @@ export class ProviderChain {
     const short = this.registerShortfall();
     if (short) return this.fail(short);
     const payload = this.core.registerPayload({ identityKey: this.identity.publicKey, ...o });
-    const sent = wallet.sendTransaction({
-      messages: [{ address: config.registry, amount: REGISTER_VALUE, payload }],
-    });
+    return this.sendAndConfirm(
+      wallet,
+      { address: config.registry, amount: REGISTER_VALUE, payload },
+      { busy: "Registering in the Registry…", action: "Registration", what: "registration" },
+      async () => (await this.readEntry())?.models.includes(o.model) === true,
+      "Registered: requesters can find this provider in the on-chain Registry.",
+    );
+  }
+
+  /**
+   * One message from the wallet, handed over synchronously (straight from the click), judged done
+   * when `done` reads true on chain, never by the wallet's answer.
+   */
+  sendAndConfirm(
+    wallet: Wallet,
+    message: { address: string; amount: bigint; payload: string },
+    say: { busy: string; action: string; what: string },
+    done: () => Promise<boolean>,
+    success: string | (() => string),
+  ): Promise<void> {
+    const sent = wallet.sendTransaction({ messages: [message] });
     return this.run(
-      "Registering in the Registry…",
-      "Registration",
+      say.busy,
+      say.action,
       async () => {
         await sent;
-        await this.core.waitForChain(
-          async () => (await this.readEntry())?.models.includes(o.model) === true,
-          "registration",
-        );
+        await this.core.waitForChain(done, say.what);
       },
-      "Registered: requesters can find this provider in the on-chain Registry.",
+      success,
     );
   }
 

@@ -24,16 +24,11 @@ export function addStake(chain: ProviderChain, amount: bigint): Promise<void> {
   const entry = chain.core.entryAddress(config, wallet.address);
   if (!entry) return chain.fail("no Registry is deployed on this network yet");
   const target = registered.stake + amount;
-  const sent = wallet.sendTransaction({
-    messages: [{ address: entry, amount: needs, payload: chain.core.stakePayloads.add(amount) }],
-  });
-  return chain.run(
-    "Locking the stake…",
-    "Stake",
-    async () => {
-      await sent;
-      await chain.core.waitForChain(async () => ((await chain.readEntry())?.stake ?? 0n) >= target, "stake");
-    },
+  return chain.sendAndConfirm(
+    wallet,
+    { address: entry, amount: needs, payload: chain.core.stakePayloads.add(amount) },
+    { busy: "Locking the stake…", action: "Stake", what: "stake" },
+    async () => ((await chain.readEntry())?.stake ?? 0n) >= target,
     () =>
       `Staked ${formatTon(amount)} TON: your entry now holds ${formatTon(chain.registered?.stake ?? target)} TON.`,
   );
@@ -49,37 +44,21 @@ export function withdrawStake(chain: ProviderChain, now = Date.now() / 1000): Pr
   const entry = chain.core.entryAddress(config, wallet.address);
   if (!entry || !stake || stake.stake === 0n) return chain.fail("no stake is locked in your entry");
   if (chain.registered) {
-    const sent = wallet.sendTransaction({
-      messages: [{ address: entry, amount: ENTRY_OP_VALUE, payload: chain.core.stakePayloads.leave() }],
-    });
-    return chain.run(
-      "Leaving the Registry…",
-      "Stake",
-      async () => {
-        await sent;
-        await chain.core.waitForChain(
-          async () => (await chain.readEntry()) === undefined,
-          "leaving the Registry",
-        );
-      },
+    return chain.sendAndConfirm(
+      wallet,
+      { address: entry, amount: ENTRY_OP_VALUE, payload: chain.core.stakePayloads.leave() },
+      { busy: "Leaving the Registry…", action: "Stake", what: "leaving the Registry" },
+      async () => (await chain.readEntry()) === undefined,
       () =>
         `Left the Registry: requesters no longer choose this provider. ${formatTon(stake.stake)} TON of stake unlocks in ${untilText((chain.stake?.unlockAt ?? now) - now)}; withdraw it then.`,
     );
   }
   if (stake.unlockAt > now) return chain.fail(`the stake unlocks in ${untilText(stake.unlockAt - now)}`);
-  const sent = wallet.sendTransaction({
-    messages: [{ address: entry, amount: ENTRY_OP_VALUE, payload: chain.core.stakePayloads.withdraw() }],
-  });
-  return chain.run(
-    "Withdrawing the stake…",
-    "Stake",
-    async () => {
-      await sent;
-      await chain.core.waitForChain(
-        async () => (await chain.core.readStake(chain.client!, config, wallet.address)).stake === 0n,
-        "withdrawing the stake",
-      );
-    },
+  return chain.sendAndConfirm(
+    wallet,
+    { address: entry, amount: ENTRY_OP_VALUE, payload: chain.core.stakePayloads.withdraw() },
+    { busy: "Withdrawing the stake…", action: "Stake", what: "withdrawing the stake" },
+    async () => (await chain.core.readStake(chain.client!, config, wallet.address)).stake === 0n,
     `Withdrawn: ${formatTon(stake.stake)} TON of stake is back in your wallet (less the network fee).`,
   );
 }
