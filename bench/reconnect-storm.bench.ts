@@ -26,6 +26,8 @@ const NO_LIMITS = Object.fromEntries(
 );
 
 let nodeUp = false;
+/** Why connections failed while a node was up: a refusal ("too many connections") or a timeout. */
+const connectErrors = new Map<string, number>();
 
 interface Provider {
   readonly identity: KeyPair;
@@ -64,8 +66,10 @@ function provider(url: string): Promise<Provider> {
   });
   socket.io.on("reconnect", () => void register(p).catch(() => socket.disconnect().connect()));
   // Counted only while a node is up: while it restarts, every attempt fails and that is no refusal.
-  socket.on("connect_error", () => {
-    if (nodeUp) p.refusals++;
+  socket.on("connect_error", (err: Error) => {
+    if (!nodeUp) return;
+    p.refusals++;
+    connectErrors.set(err.message, (connectErrors.get(err.message) ?? 0) + 1);
   });
   return new Promise((resolve, reject) => {
     socket.once("connect", () => register(p).then(() => resolve(p), reject));
@@ -142,7 +146,7 @@ export default async function main(): Promise<void> {
       "all in s": fmt(firstSeconds, 1),
       "p50 s": "",
       "p99 s": "",
-      "refused connects": firstRefusals,
+      "failed connects": firstRefusals,
     },
     {
       wave: "after a restart, ?resume=1, budget 10",
@@ -150,9 +154,10 @@ export default async function main(): Promise<void> {
       "all in s": fmt(stormSeconds, 1),
       "p50 s": fmt(percentile(times, 50) / 1000, 1),
       "p99 s": fmt(percentile(times, 99) / 1000, 1),
-      "refused connects": refusals,
+      "failed connects": refusals,
     },
   ]);
+  console.log(`Failed connects by reason: ${JSON.stringify(Object.fromEntries(connectErrors))}`);
   const claims = await resumeClaims(url, 1_000);
   console.log(
     `A client merely claiming ?resume=1 in the same window: ${claims} of 1000 connections admitted from the address the storm came from.`,
