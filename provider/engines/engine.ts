@@ -77,7 +77,8 @@ export interface Engine {
 
 /** Raised by engines: the model cannot be loaded or run here, with the reason a user can act on. */
 export class EngineError extends Error {
-  readonly reason: "load" | "unsupported" | "quota" | "device-lost" | "backend" | "not-loaded";
+  /** `download`: the weights or library could not be fetched (the network or the host, not the cache). */
+  readonly reason: "load" | "download" | "unsupported" | "quota" | "device-lost" | "backend" | "not-loaded";
   constructor(reason: EngineError["reason"], message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "EngineError";

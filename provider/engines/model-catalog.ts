@@ -80,3 +80,25 @@ export function webLlmSupport(record: ModelRecord): ModelSupport {
   const window = record.overrides?.context_window_size;
   return { features, ...(window && window > 0 ? { contextWindow: window } : {}) };
 }
+
+/**
+ * When a load failed because the model's files could not be fetched (offline, a blocked or
+ * unreachable host, a missing file), what to tell the provider instead of the browser's bare
+ * "Failed to fetch"; undefined for any other failure. Deleting the download would not help here.
+ */
+export function downloadFailure(modelUrl: string, cause: unknown): string | undefined {
+  const text = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
+  if (
+    !/failed to fetch|networkerror|load failed|network error|err_|status(?: code)?:? ?[45]\d\d|\b(403|404|429|50[0-4])\b/i.test(
+      text,
+    )
+  )
+    return undefined;
+  let host = modelUrl;
+  try {
+    host = new URL(modelUrl).host;
+  } catch {
+    // a relative or odd URL: name it as given
+  }
+  return `the model's files could not be downloaded from ${host} (${text.slice(0, 120)}). Check the connection and try again; if this network blocks ${host}, the weights must come from a host it can reach (a self-hosted copy).`;
+}

@@ -18,7 +18,7 @@ import type {
 } from "./engine";
 import { EngineError } from "./engine";
 import { gpuFacts } from "./gpu-facts";
-import { appConfigWith, modelFits, type SelfHostedModel } from "./model-catalog";
+import { appConfigWith, downloadFailure, modelFits, type SelfHostedModel } from "./model-catalog";
 import { SerialQueue } from "./serial-queue";
 import { runWebLlmEmbed } from "./webllm-embed";
 import { runWebLlm } from "./webllm-run";
@@ -71,6 +71,8 @@ export class WebLlmEngine implements Engine {
       this.model = model;
     } catch (cause) {
       await this.unload();
+      const download = downloadFailure(record.model, cause);
+      if (download) throw new EngineError("download", `could not load ${model}: ${download}`, { cause });
       throw new EngineError("load", `could not load ${model}: ${describe(cause)}`, { cause });
     }
   }

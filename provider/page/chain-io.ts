@@ -89,3 +89,21 @@ export async function readEntry(
     registeredAt: found.registeredAt,
   };
 }
+
+/** Registry messages for the stake: lock `amount` more, leave the Registry (starts the unlock), take it back. */
+export const stakePayloads = {
+  add: (amount: bigint): string => registryBodies.addStake(amount).toBoc().toString("base64"),
+  leave: (): string => registryBodies.remove().toBoc().toString("base64"),
+  withdraw: (): string => registryBodies.withdrawStake().toBoc().toString("base64"),
+};
+
+/** The stake locked in `owner`'s entry and when it unlocks (0 while registered). */
+export async function readStake(
+  client: TonClient,
+  config: ChainConfig,
+  owner: string,
+): Promise<{ stake: bigint; unlockAt: number }> {
+  const address = entryAddress(config, owner);
+  if (!address) return { stake: 0n, unlockAt: 0 };
+  return client.open(ProviderEntryContract.createFromAddress(Address.parse(address))).getStake();
+}

@@ -48,12 +48,17 @@ export class ProviderChain {
   settlement: Settlement | undefined;
   gate: AccountGate | undefined;
   book: EscrowBook | undefined;
-  private client: TonClient | undefined;
+  /** The stake locked in this provider's entry, and when it unlocks (0 while registered). */
+  stake = $state<{ stake: bigint; unlockAt: number } | undefined>();
+  /** @internal for `stake-flow.ts`. */
+  client: TonClient | undefined;
   private connector: WalletConnector | undefined;
-  private wallet: Wallet | undefined;
+  /** @internal for `stake-flow.ts`. */
+  wallet: Wallet | undefined;
   private identity!: KeyPair;
   private db!: SilkDb;
-  private core!: PageCore;
+  /** @internal for `stake-flow.ts`. */
+  core!: PageCore;
 
   /** `onWallet` is told the wallet's address, which becomes the payout address when none is set. */
   async init(
@@ -148,20 +153,35 @@ export class ProviderChain {
     const short = this.registerShortfall();
     if (short) return this.fail(short);
     const payload = this.core.registerPayload({ identityKey: this.identity.publicKey, ...o });
-    const sent = wallet.sendTransaction({
-      messages: [{ address: config.registry, amount: REGISTER_VALUE, payload }],
-    });
+    return this.sendAndConfirm(
+      wallet,
+      { address: config.registry, amount: REGISTER_VALUE, payload },
+      { busy: "Registering in the Registry…", action: "Registration", what: "registration" },
+      async () => (await this.readEntry())?.models.includes(o.model) === true,
+      "Registered: requesters can find this provider in the on-chain Registry.",
+    );
+  }
+
+  /**
+   * One message from the wallet, handed over synchronously (straight from the click), judged done
+   * when `done` reads true on chain, never by the wallet's answer.
+   */
+  sendAndConfirm(
+    wallet: Wallet,
+    message: { address: string; amount: bigint; payload: string },
+    say: { busy: string; action: string; what: string },
+    done: () => Promise<boolean>,
+    success: string | (() => string),
+  ): Promise<void> {
+    const sent = wallet.sendTransaction({ messages: [message] });
     return this.run(
-      "Registering in the Registry…",
-      "Registration",
+      say.busy,
+      say.action,
       async () => {
         await sent;
-        await this.core.waitForChain(
-          async () => (await this.readEntry())?.models.includes(o.model) === true,
-          "registration",
-        );
+        await this.core.waitForChain(done, say.what);
       },
-      "Registered: requesters can find this provider in the on-chain Registry.",
+      success,
     );
   }
 
@@ -192,6 +212,8 @@ export class ProviderChain {
       const dev = this.config?.network === "devnet" ? (this.connector as DevWallet | undefined) : undefined;
       if (dev?.ready) this.walletBalance = await dev.balance();
       if (this.wallet) this.registered = await this.readEntry();
+      if (this.wallet && this.client && this.config)
+        this.stake = await this.core.readStake(this.client, this.config, this.wallet.address);
     } catch {
       // the chain is unreachable for a moment: the next refresh tries again
     }
@@ -205,13 +227,15 @@ export class ProviderChain {
       : undefined;
   }
 
-  private async readEntry(): Promise<RegisteredEntry | undefined> {
+  /** @internal for `stake-flow.ts`. */
+  async readEntry(): Promise<RegisteredEntry | undefined> {
     const config = this.config;
     if (!config || !this.wallet || !this.client) return undefined;
     return this.core.readEntry(this.client, config, this.wallet.address, this.identity.publicKey);
   }
 
-  private fail(message: string): Promise<void> {
+  /** @internal for `stake-flow.ts`. */
+  fail(message: string): Promise<void> {
     this.problem = message;
     return Promise.resolve();
   }
@@ -225,7 +249,8 @@ export class ProviderChain {
     return `registering sends ${formatTon(REGISTER_VALUE)} TON and the network fee; the wallet holds ${formatTon(have)} TON. ${fix}`;
   }
 
-  private async run(
+  /** Runs a chain action: busy text, then its success in words or the problem (`action` names it). */
+  async run(
     busy: string,
     action: string,
     work: () => Promise<void>,

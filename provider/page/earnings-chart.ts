@@ -19,3 +19,27 @@ export function chartPoints(samples: readonly EarningSample[], width: number, he
   if (samples.length === 1) points.unshift(`0,${y(samples[0]!.earned).toFixed(1)}`);
   return points.join(" ");
 }
+
+/** The chart's axes: the top of the money axis (the most earned) and the time span, as labels. */
+export interface ChartAxes {
+  /** nanoTON at the top of the y axis (0 is at the bottom). */
+  readonly top: bigint;
+  readonly from: number;
+  readonly to: number;
+}
+
+export function chartAxes(samples: readonly EarningSample[]): ChartAxes | undefined {
+  if (samples.length === 0) return undefined;
+  // biome-ignore lint/complexity/useMathMinMax: bigint, which Math.max does not take
+  const top = samples.reduce((m, s) => (s.earned > m ? s.earned : m), 0n);
+  return { top, from: samples[0]!.at, to: samples[samples.length - 1]!.at };
+}
+
+/** "14:05" for today, "27 Nov 14:05" otherwise: where the time axis starts and ends. */
+export function timeLabel(at: number, now = Date.now()): string {
+  const d = new Date(at);
+  const time = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  return new Date(now).toDateString() === d.toDateString()
+    ? time
+    : `${d.toLocaleDateString([], { day: "numeric", month: "short" })} ${time}`;
+}

@@ -9,7 +9,7 @@ export { encodePublicKey } from "../../protocol/identity";
 export { fetchChainConfig, waitForChain } from "../../web/chain-config";
 export { chainErrorText } from "../../web/chain-errors";
 export { KvEntry, openSilkDb } from "../../web/page-db";
-export { entryAddress, openChain, readEntry, registerPayload } from "./chain-io";
+export { entryAddress, openChain, readEntry, readStake, registerPayload, stakePayloads } from "./chain-io";
 export { earningsFrom } from "./earnings";
 export { payoutProblem, rawAddress } from "./payout-address";
 export { ProviderStorage } from "./provider-storage";

@@ -2,9 +2,10 @@ import type { KeyPair } from "../../protocol/identity";
 import { flatPrice } from "../../protocol/pricing";
 import { formatTon } from "../../protocol/ton-amount";
 import { type AwakeState, KeepAwake } from "../../web/keep-awake";
+import { EngineError } from "../engines/engine";
 import type { ProviderRuntime, RuntimeEvent } from "../runtime";
 import { ProviderChain } from "./chain-store.svelte";
-import { chartPoints, type EarningSample } from "./earnings-chart";
+import type { EarningSample } from "./earnings-chart";
 import type { EngineSource, GpuCheck, ModelOption } from "./engine-source-types";
 import { type Link, linkOf } from "./link-state";
 import { describeError, parseNanoTon } from "./page-rules";
@@ -48,6 +49,8 @@ export class ProviderStore {
   downSince = $state<number | undefined>();
   now = $state(Date.now());
   error = $state<string | undefined>();
+  /** The last model load failed to download (the network or the host): repairing the cache would not help. */
+  downloadFailed = $state(false);
   stats = $state({ queue: 0, active: 0, sessions: 0, tokensPerSecond: 0, requests: 0, tokens: 0 });
   earnings = $state({ earned: 0n, claimed: 0n, unclaimed: 0n, escrows: 0 });
   samples = $state<EarningSample[]>([]);
@@ -69,6 +72,8 @@ export class ProviderStore {
   private ticker: ReturnType<typeof setInterval> | undefined;
   private keepAwake: KeepAwake | undefined;
   private ticks = 0;
+  /** When the engine last streamed a token (ms): read on Stop, never rendered per token. */
+  private lastTokenAt = 0;
 
   constructor(
     readonly source: EngineSource,
@@ -136,6 +141,7 @@ export class ProviderStore {
 
   async load(model: string): Promise<void> {
     this.error = undefined;
+    this.downloadFailed = false;
     this.loading = { model, progress: 0, text: "starting" };
     try {
       await this.source.engine.load(model, (p) => {
@@ -147,6 +153,7 @@ export class ProviderStore {
       this.models = this.models.map((m) => (m.id === model ? { ...m, cached: true } : m));
     } catch (err) {
       this.error = describeError(err);
+      this.downloadFailed = err instanceof EngineError && err.reason === "download";
     } finally {
       this.loading = undefined;
     }
@@ -215,24 +222,29 @@ export class ProviderStore {
     this.serving = "serving";
   }
 
+  /** An answer is streaming to a requester now (a token within the last 2 s): Stop then asks first. */
+  answering(now = Date.now()): boolean {
+    return this.serving !== "off" && now - this.lastTokenAt < 2_000;
+  }
+
   async stop(): Promise<void> {
     this.runtime?.stop();
     this.runtime = undefined;
     clearInterval(this.ticker);
+    // Nothing runs once stopped: the per-second numbers say so instead of keeping their last reading.
+    this.stats = { ...this.stats, queue: 0, active: 0, sessions: 0, tokensPerSecond: 0 };
+    this.link = "connected";
+    this.downSince = undefined;
     this.serving = "off";
     this.settings.serving = false;
     await this.saveSettings();
     await this.keepAwake?.release();
   }
 
-  /** Chart polyline for the earnings samples. */
-  chart(width: number, height: number): string {
-    return chartPoints(this.samples, width, height);
-  }
-
   private onEvent(e: RuntimeEvent): void {
     switch (e.type) {
       case "tokens":
+        this.lastTokenAt = Date.now();
         this.meter.add(e.count, Date.now());
         return;
       case "request-done":

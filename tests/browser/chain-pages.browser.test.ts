@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Devnet } from "../../contracts/devnet";
 import { EscrowParams } from "../../contracts/generated/constants";
 import { Escrow } from "../../contracts/wrappers/escrow";
+import { ProviderEntryContract } from "../../contracts/wrappers/registry";
 import { cleanup } from "../signaling/helpers";
 import { buildPages } from "./build-pages";
 import { auditClaims, lastLt, transactionsSince } from "./chain-audit";
@@ -140,4 +141,42 @@ describe("the pages on the devnet", () => {
       .poll(() => chain.getBalance(escrowAddress), { timeout: 30_000 })
       .toBe(EscrowParams.STORAGE_RESERVE);
   }, 90_000);
+
+  it("the provider locks a stake in its entry, then leaves the Registry to withdraw it, each read back on chain", async () => {
+    const owner = Address.parse((await text(provider, "wallet-address"))!);
+    const entryAt = ProviderEntryContract.addressFor(
+      devnet.chain.providerEntryCode,
+      devnet.chain.registry,
+      owner,
+    );
+    const entry = chain.open(ProviderEntryContract.createFromAddress(entryAt));
+    expect((await entry.getStake()).stake).toBe(0n);
+    expect(await text(provider, "stake-state")).toMatch(/^No stake locked/);
+    await provider.getByLabel("Add stake, TON").fill("1.5");
+    await provider.getByRole("button", { name: "Add stake" }).click();
+    const staked = await waitForText(provider, "stake-result", (s) => s.length > 0, 60_000);
+    expect(staked).toBe("Staked 1.5 TON: your entry now holds 1.5 TON.");
+    expect((await entry.getEntry())?.stake).toBe(1_500_000_000n);
+    expect(await text(provider, "stake-state")).toMatch(/^1\.5 TON staked/);
+    expect(await seriousA11yViolations(provider)).toEqual([]);
+
+    // Withdrawing asks first: it takes the provider out of the Registry; the stake unlocks later.
+    await provider.getByRole("button", { name: "Withdraw stake…" }).click();
+    await provider.getByRole("button", { name: "Keep my stake" }).click();
+    expect(await entry.getEntry()).toBeDefined();
+    await provider.getByRole("button", { name: "Withdraw stake…" }).click();
+    await provider.getByRole("button", { name: "Leave the Registry" }).click();
+    const left = await waitForText(provider, "stake-result", (s) => s.startsWith("Left"), 60_000);
+    expect(left).toMatch(
+      /^Left the Registry: .* 1\.5 TON of stake unlocks in \d+ days \d+ h; withdraw it then\.$/,
+    );
+    expect(await entry.getEntry()).toBeUndefined();
+    const locked = await entry.getStake();
+    expect(locked.stake).toBe(1_500_000_000n);
+    expect(locked.unlockAt).toBeGreaterThan(Date.now() / 1000);
+    expect(await text(provider, "stake-state")).toMatch(/^1\.5 TON of stake unlocks in \d+ days/);
+    expect(await provider.getByRole("button", { name: "Withdraw stake" }).isDisabled()).toBe(true);
+    await screenshot(provider, "provider-devnet-stake-unlocking");
+    expect(await seriousA11yViolations(provider)).toEqual([]);
+  }, 120_000);
 });

@@ -76,6 +76,9 @@ describe("the pages, walked by a new user", () => {
     await question(client).fill(long);
     await client.keyboard.press("Enter");
     await client.getByTestId("turn-assistant").nth(2).getByText("w20", { exact: true }).waitFor();
+    // While it streams (live count, Stop, a busy log): no violation either.
+    await noViolations(client);
+    await screenshot(client, "essentials-client-streaming");
     await log.evaluate((el) => el.scrollTo({ top: 0 }));
     await client.getByRole("button", { name: "Jump to the newest" }).waitFor();
     await client.getByTestId("answer-stats").nth(2).waitFor({ timeout: 30_000 });
@@ -301,6 +304,39 @@ describe("the pages, walked by a new user", () => {
     await provider.setViewportSize({ width: 1280, height: 800 });
   }, 180_000);
 
+  it("the provider's Stop asks first while an answer streams; once stopped, no number is left stale", async () => {
+    const long = Array.from({ length: 2000 }, (_, i) => `s${i}`).join(" ");
+    await question(client).fill(long);
+    await client.keyboard.press("Enter");
+    await client
+      .getByTestId("turn-assistant")
+      .last()
+      .getByText(/Echo: s0 s1 s2/)
+      .waitFor({ timeout: 30_000 });
+    await waitForText(provider, "tokens-per-second", (s) => Number(s) > 0);
+    const stop = provider.getByRole("button", { name: "Stop", exact: true });
+    await stop.click();
+    const keep = provider.getByRole("button", { name: "Keep serving" });
+    await keep.waitFor();
+    expect(await keep.evaluate((el) => el === document.activeElement)).toBe(true);
+    await noViolations(provider);
+    await keep.click();
+    expect(await stop.evaluate((el) => el === document.activeElement)).toBe(true);
+    expect(await text(provider, "serving-state")).toMatch(/^Serving/);
+    // Still streaming: this time stop.
+    await stop.click();
+    await provider.getByRole("button", { name: "Stop now" }).click();
+    await waitForText(provider, "serving-state", (s) => !s.startsWith("Serving"));
+    expect(await text(provider, "tokens-per-second")).toBe("0");
+    expect(squash((await text(provider, "running-waiting")) ?? "")).toBe("0 / 0");
+    expect(await text(provider, "open-sessions")).toBe("0");
+    // The client's answer ends (cut off, what arrived is kept); then the provider serves again.
+    await client.getByRole("button", { name: "Stop" }).waitFor({ state: "detached", timeout: 60_000 });
+    await provider.getByRole("button", { name: "Start serving" }).click();
+    await waitForText(provider, "serving-state", (s) => s.startsWith("Serving"));
+    await client.locator("select option", { hasText: "test-model" }).waitFor({ state: "attached" });
+  }, 120_000);
+
   it("no page asks for a file that is not there: /favicon.ico is served", async () => {
     const context = await browser().newContext();
     const page = await context.newPage();
@@ -334,12 +370,15 @@ describe("the pages, walked by a new user", () => {
       .first()
       .waitFor({ timeout: 30_000 });
     expect(await client.locator("select option", { hasText: "test-model" }).count()).toBe(0);
+    await noViolations(client);
+    await screenshot(client, "essentials-client-1280-light-server-down");
     await widget
       .getByText(/Cannot reach Silk/)
       .first()
       .waitFor({ timeout: 30_000 });
     await screenshot(provider, "essentials-provider-reconnecting");
     await noViolations(provider);
+    expect(await a11yViolations(widget)).toEqual([]);
     await widgetContext.close();
   }, 90_000);
 });

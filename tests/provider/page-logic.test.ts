@@ -1,9 +1,10 @@
 import { Address } from "@ton/core";
 import { describe, expect, it } from "vitest";
 import { encodeSignedReceipt, generateKeyPair, NETWORK_ID, signReceipt, streamId } from "../../protocol";
+import { downloadFailure } from "../../provider/engines/model-catalog";
 import { claimOutcome } from "../../provider/page/claim-outcome";
 import { earningsFrom } from "../../provider/page/earnings";
-import { chartPoints } from "../../provider/page/earnings-chart";
+import { chartAxes, chartPoints, timeLabel } from "../../provider/page/earnings-chart";
 import { linkOf, servingHeadline } from "../../provider/page/link-state";
 import { parseNanoTon } from "../../provider/page/page-rules";
 import { payoutProblem } from "../../provider/page/payout-address";
@@ -107,5 +108,42 @@ describe("the provider page's status and claims", () => {
     expect(servingHeadline({ ...base, serving: "off", link: "reconnecting" }).text).toBe(
       "Not serving: m is loaded",
     );
+  });
+});
+
+describe("the earnings chart's axes", () => {
+  it("span zero to the most earned and the first sample's time to the last's", () => {
+    expect(chartAxes([])).toBeUndefined();
+    const samples = [
+      { at: 1_000, earned: 5n, claimed: 0n },
+      { at: 9_000, earned: 40n, claimed: 10n },
+      { at: 5_000, earned: 30n, claimed: 0n },
+    ];
+    expect(chartAxes(samples)).toEqual({ top: 40n, from: 1_000, to: 5_000 });
+  });
+
+  it("labels a time of today by the clock, another day with its date", () => {
+    const at = new Date(2026, 10, 27, 14, 5).getTime();
+    expect(timeLabel(at, at + 60_000)).toMatch(/14:05|2:05/);
+    expect(timeLabel(at, at + 3 * 86_400_000)).toMatch(/27.*(14:05|2:05)/);
+  });
+});
+
+describe("a model download that fails", () => {
+  const url = "https://huggingface.co/mlc-ai/Llama-3.2-1B-Instruct-q4f32_1-MLC";
+  it("is told as a download failure naming the host, never as a bare Failed to fetch", () => {
+    const said = downloadFailure(url, new TypeError("Failed to fetch"));
+    expect(said).toMatch(
+      /^the model's files could not be downloaded from huggingface\.co \(TypeError: Failed to fetch\)/,
+    );
+    expect(said).toMatch(/self-hosted copy/);
+    expect(downloadFailure(url, new Error("Cannot fetch https://x/y: status 404"))).toContain(
+      "huggingface.co",
+    );
+  });
+
+  it("leaves every other failure to the engine's own message", () => {
+    expect(downloadFailure(url, new Error("QuotaExceededError: storage is full"))).toBeUndefined();
+    expect(downloadFailure(url, new Error("shader compilation failed"))).toBeUndefined();
   });
 });
