@@ -333,6 +333,11 @@ export default async function bench(): Promise<void> {
                 value: fmt(x.endCommands, 3),
                 target: "1",
               },
+              {
+                measure: `${label}: Redis time per script call (pair, end), µs`,
+                value: fmt(x.scriptUsec, 1),
+                target: "",
+              },
             ];
       large.push(
         {

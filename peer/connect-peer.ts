@@ -75,7 +75,6 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
 
   return new Promise((resolve, reject) => {
     let settled = false;
-    const early: SignalData[] = [];
     let link: WebRtcLink | undefined;
     /** Set once the direct channel is up. */
     let direct = false;
@@ -98,12 +97,22 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
       clearTimeout(timer);
       reject(err);
     };
-    // May deliver early signals at once, the other side's switch to the relay among them.
+    // The link exists before the session's handlers do, so a signal delivered at once (the
+    // signaling client keeps those that came before anyone listened) goes straight to it.
+    try {
+      link = new WebRtcLink({
+        initiator: o.role === "requester",
+        iceServers: o.iceServers,
+        wrtc: o.wrtc,
+        sendSignal,
+      });
+    } catch {
+      link = undefined;
+    }
     o.signaling.session(o.sessionId, {
       signal: (data) => {
         if (data.silk === RELAY_SIGNAL) toRelay(false);
-        else if (link) link.signal(data);
-        else early.push(data);
+        else link?.signal(data);
       },
       ended: (end) => {
         // A direct channel needs no server: a node leaving or dying (ours or the other side's) leaves it be.
@@ -113,18 +122,10 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
       moved: (to) => stop(new SessionMovedError(to)),
     });
     if (settled) return;
-    try {
-      link = new WebRtcLink({
-        initiator: o.role === "requester",
-        iceServers: o.iceServers,
-        wrtc: o.wrtc,
-        sendSignal,
-      });
-    } catch {
+    if (!link) {
       toRelay(true);
       return;
     }
-    for (const d of early.splice(0)) link.signal(d);
     release?.catch((err: Error) => stop(err));
     const rtc = link;
     rtc.waitConnected(o.directTimeoutMs ?? DEFAULT_DIRECT_TIMEOUT_MS).then(

@@ -1,6 +1,9 @@
 import { ChannelClosedError, type FrameTransport } from "../protocol";
 import { FrameHub } from "./frame-hub";
-import type { SignalingClient } from "./signaling-client";
+import { type SignalingClient, SignalingError } from "./signaling-client";
+
+/** How long one frame may wait for the server's relay budget before the send fails. */
+const RATE_LIMIT_PATIENCE_MS = 10_000;
 
 /**
  * The same encrypted frames, relayed through the signaling server as opaque ciphertext when no
@@ -24,7 +27,19 @@ export class RelayLink extends FrameHub implements FrameTransport {
   async send(frame: Uint8Array): Promise<void> {
     if (this.closed)
       throw this.closeReason instanceof ChannelClosedError ? this.closeReason : new ChannelClosedError();
-    await this.signaling.sendFrame(this.sessionId, frame);
+    // A frame the server refuses for its relay budget is sent again, in place, once the budget
+    // refills: frames go one at a time (SecureSession awaits each), so order holds, and dropping
+    // it would leave a hole the other side can only read as a stall.
+    const giveUp = Date.now() + RATE_LIMIT_PATIENCE_MS;
+    for (let wait = 5; ; wait = Math.min(wait * 2, 250)) {
+      try {
+        return await this.signaling.sendFrame(this.sessionId, frame);
+      } catch (err) {
+        const limited = err instanceof SignalingError && err.code === "RATE_LIMITED";
+        if (!limited || this.closed || Date.now() + wait > giveUp) throw err;
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
   }
 
   close(reason?: Error): void {

@@ -86,6 +86,10 @@ export function providerEvents(ctx: ServerContext, socket: SilkSocket): void {
     ctx.localProviders.set(socket.id, socket);
     ctx.feed.changed();
     ctx.log.debug({ socket: socket.id, models: models.size, capacity: reg.capacity }, "provider registered");
+    // A storm still arriving keeps its window open: each returning provider that registers (a
+    // signature, not a mere claim) proves the storm goes on, however slowly a loaded node admits it.
+    if (socket.handshake.query.resume === "1" && now < ctx.welcomeBackUntil)
+      ctx.welcomeBackUntil = Math.max(ctx.welcomeBackUntil, now + ctx.config.reconnectWindowMs);
     return {
       ok: true,
       heartbeatIntervalMs: ctx.config.heartbeatIntervalMs,

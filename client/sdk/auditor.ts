@@ -57,6 +57,8 @@ export interface AuditRecord {
 export class Auditor {
   readonly records: AuditRecord[] = [];
   private readonly random: () => number;
+  /** Audits `wrap` started and that have not finished. */
+  private readonly running = new Set<Promise<AuditRecord>>();
 
   constructor(private readonly opts: AuditorOptions) {
     this.random = opts.random ?? Math.random;
@@ -148,6 +150,11 @@ export class Auditor {
     }
   }
 
+  /** Resolves once the audits `wrap` started have finished (before closing the client, say). */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+  }
+
   /**
    * The client with audits turned on: each request brings a challenge for its model along with
    * probability `rate`, sent beside it on the same client (its result lands in `records`).
@@ -155,7 +162,11 @@ export class Auditor {
   wrap(): SilkClient {
     const client = this.opts.client;
     const create = (params: ChatCompletionCreateParams) => {
-      if (this.random() < this.rate) void this.audit(params.model);
+      if (this.random() < this.rate) {
+        const audit = this.audit(params.model);
+        this.running.add(audit);
+        void audit.finally(() => this.running.delete(audit));
+      }
       return client.chat.completions.create(params);
     };
     return {

@@ -177,6 +177,19 @@ export class SessionOpener {
       // One session per payout address: two would sign rival cumulative receipts on one stream.
       const payoutKey = Address.parse(grant.provider.payout).toRawString();
       const existing = this.byPayout.get(payoutKey);
+      // The payout's one session is with a provider this request avoids: this grant cannot be
+      // used either (a second session would sign rival receipts), so ask for another provider.
+      if (existing?.isOpen && exclude.includes(encodePublicKey(existing.providerKey))) {
+        life.send({ type: "close" });
+        void channel.then(
+          (p) => p.transport.close(),
+          () => undefined,
+        );
+        this.signaling.endSession(grant.sessionId, "shares its payout with an excluded provider");
+        exclude.push(grant.provider.identityKey);
+        attempt++;
+        continue;
+      }
       if (
         existing?.isOpen &&
         existing.prices.has(model) &&

@@ -128,6 +128,30 @@ describe("audits through the real network", () => {
     expect(local.scored).toBe(1);
   }, 60_000);
 
+  it("one client as auditor and reference, two providers sharing a payout: the reference waits its turn", async () => {
+    // Both providers pay to one address: the client's one session on that receipt stream is the
+    // suspect's, so the reference is opened once that session has closed (idle), rather than
+    // looping on session requests until the server's rate limit refuses them.
+    await relayProvider(url, {
+      engine: new LogprobEngine({ model: { seed: 1 } }),
+      models: served(20n),
+      ...direct,
+    });
+    await relayProvider(url, {
+      engine: new LogprobEngine({ model: { seed: 2 } }),
+      models: served(10n),
+      ...direct,
+    });
+    const client = await relayClient(url, { requireSignedAnswers: true, idleCloseMs: 300, ...direct });
+    const auditor = new Auditor({
+      client,
+      reference: providerReference(client),
+      reporter: generateKeyPair(),
+    });
+    const record = await auditor.audit("test-model");
+    expect(record.verdict).toMatchObject({ result: "fail" });
+  }, 60_000);
+
   it("forged reports are refused: an altered answer, reference scores, verdict or reporter signature", async () => {
     const { auditor, reporter } = await network({ model: { seed: 1 }, noise: 0.05 });
     const { report } = await auditor().audit("test-model");

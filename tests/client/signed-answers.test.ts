@@ -1,19 +1,13 @@
-import { Address } from "@ton/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProviderError } from "../../client/sdk/errors";
 import type { ChatCompletion } from "../../client/sdk/openai-shapes";
 import { MemoryPaymentAccount } from "../../client/sdk/payment-account";
-import { RequesterSession } from "../../client/sdk/requester-session";
 import {
-  acceptSession,
   buildStatement,
   type ChatRequest,
   encodePublicKey,
   flatPrice,
   generateKeyPair,
-  initiateSession,
-  memoryPipe,
-  NETWORK_ID,
   offerToWire,
   type SecureSession,
   signStatement,
@@ -22,7 +16,8 @@ import {
 } from "../../protocol";
 import { LogprobEngine } from "../doubles/logprob-engine";
 import { cleanup, startServer } from "../signaling/helpers";
-import { ask, ESCROW, MAX_PRICE, PAYOUT, relayClient, relayProvider, stopAll } from "../support/silk-parties";
+import { pipedSession } from "../support/piped-session";
+import { ask, relayClient, relayProvider, stopAll } from "../support/silk-parties";
 
 /** Issue 16: every answer ends with the provider's signed statement, checked and kept by the requester. */
 let url: string;
@@ -96,46 +91,30 @@ describe("signed answers through the network", () => {
 
 /** A provider that answers honestly but signs a statement of something else. */
 async function lyingSession(sign: (req: ChatRequest, session: SecureSession) => string) {
-  const identity = generateKeyPair();
-  const sessionKey = generateKeyPair();
-  const [a, b] = memoryPipe();
-  const p = { sessionId: "lie", requesterFingerprint: "x", providerFingerprint: "y" };
-  const [requesterSide, providerSide] = await Promise.all([
-    initiateSession(a, { ...p, providerIdentity: identity.publicKey, sessionKey }),
-    acceptSession(b, { ...p, identity }),
-  ]);
-  const price = flatPrice(1n);
-  providerSide.onMessage((m) => {
-    if (m.t === "receipt" && m.receipt)
-      void providerSide.send({
-        v: 1,
-        t: "account",
-        accepted: true,
-        prices: [offerToWire({ model: "test-model", price })],
-      });
-    if (m.t !== "request") return;
-    void (async () => {
-      await providerSide.send({ v: 1, t: "tokens", id: m.id, text: "true words", count: 2, total: 2 });
-      await providerSide.send({
-        v: 1,
-        t: "done",
-        id: m.id,
-        finish_reason: "stop",
-        usage: { prompt_tokens: 10, completion_tokens: 2 },
-        signature: sign(m, providerSide),
-      });
-    })();
+  return pipedSession((provider) => {
+    const price = flatPrice(1n);
+    provider.onMessage((m) => {
+      if (m.t === "receipt" && m.receipt)
+        void provider.send({
+          v: 1,
+          t: "account",
+          accepted: true,
+          prices: [offerToWire({ model: "test-model", price })],
+        });
+      if (m.t !== "request") return;
+      void (async () => {
+        await provider.send({ v: 1, t: "tokens", id: m.id, text: "true words", count: 2, total: 2 });
+        await provider.send({
+          v: 1,
+          t: "done",
+          id: m.id,
+          finish_reason: "stop",
+          usage: { prompt_tokens: 10, completion_tokens: 2 },
+          signature: sign(m, provider),
+        });
+      })();
+    });
   });
-  const requester = await RequesterSession.open(requesterSide, {
-    sessionKey,
-    keyEpoch: 0,
-    network: NETWORK_ID.devnet,
-    escrow: Address.parse(ESCROW),
-    payout: Address.parse(PAYOUT),
-    maxPrice: MAX_PRICE,
-    account: new MemoryPaymentAccount(),
-  });
-  return { requester, identity };
 }
 
 describe("a statement that does not hold", () => {

@@ -1,53 +1,27 @@
-import { Address } from "@ton/core";
 import { describe, expect, it } from "vitest";
 import { toHttpError } from "../../client/gateway/http-errors";
 import { ProviderError } from "../../client/sdk/errors";
-import { MemoryPaymentAccount } from "../../client/sdk/payment-account";
-import { RequesterSession } from "../../client/sdk/requester-session";
-import {
-  acceptSession,
-  type ErrorCode,
-  flatPrice,
-  generateKeyPair,
-  initiateSession,
-  memoryPipe,
-  NETWORK_ID,
-  offerToWire,
-} from "../../protocol";
-import { ESCROW, MAX_PRICE, PAYOUT } from "../support/silk-parties";
+import { type ErrorCode, flatPrice, offerToWire } from "../../protocol";
+import { pipedSession } from "../support/piped-session";
 
 /**
  * Issue 12: every error the gateway can get has a status. A hostile provider that answers with a
  * code nobody defined (and a message meant to mislead) is a 502 `unknown_code` in our words.
  */
 async function hostileProvider(error: { code: string; message: string }) {
-  const identity = generateKeyPair();
-  const sessionKey = generateKeyPair();
-  const [a, b] = memoryPipe();
-  const p = { sessionId: "hostile", requesterFingerprint: "x", providerFingerprint: "y" };
-  const [requesterSide, providerSide] = await Promise.all([
-    initiateSession(a, { ...p, providerIdentity: identity.publicKey, sessionKey }),
-    acceptSession(b, { ...p, identity }),
-  ]);
-  providerSide.onMessage((m) => {
-    if (m.t === "receipt")
-      void providerSide.send({
-        v: 1,
-        t: "account",
-        accepted: true,
-        prices: [offerToWire({ model: "test-model", price: flatPrice(1n) })],
-      });
-    if (m.t === "request") void providerSide.send({ v: 1, t: "error", id: m.id, error });
-  });
-  return RequesterSession.open(requesterSide, {
-    sessionKey,
-    keyEpoch: 0,
-    network: NETWORK_ID.devnet,
-    escrow: Address.parse(ESCROW),
-    payout: Address.parse(PAYOUT),
-    maxPrice: MAX_PRICE,
-    account: new MemoryPaymentAccount(),
-  });
+  const { requester } = await pipedSession((provider) =>
+    provider.onMessage((m) => {
+      if (m.t === "receipt")
+        void provider.send({
+          v: 1,
+          t: "account",
+          accepted: true,
+          prices: [offerToWire({ model: "test-model", price: flatPrice(1n) })],
+        });
+      if (m.t === "request") void provider.send({ v: 1, t: "error", id: m.id, error });
+    }),
+  );
+  return requester;
 }
 
 const input = { model: "test-model", messages: [{ role: "user" as const, content: "hi" }] };

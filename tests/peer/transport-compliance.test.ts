@@ -8,6 +8,7 @@ import {
   generateKeyPair,
   memoryPipe,
 } from "../../protocol";
+import type { SignalingConfig } from "../../signaling/config";
 import { cleanup, PAYOUT, startServer } from "../signaling/helpers";
 import { webrtcPair } from "../support/webrtc-pair";
 
@@ -23,14 +24,18 @@ afterEach(async () => {
   await cleanup();
 });
 
-async function relayPair(): Promise<[FrameTransport, FrameTransport]> {
-  // The server's relay and event budgets are raised: the suite is about the transport, not the rate limit.
-  const { url } = await startServer({
-    relayFramesPerSecond: 1_000_000,
-    relayBytesPerSecond: 1e9,
-    eventsPerSecond: 1_000_000,
-    eventBurst: 1_000_000,
-  });
+// The server's relay and event budgets are raised: the suite is about the transport, not the rate limit.
+const UNLIMITED = {
+  relayFramesPerSecond: 1_000_000,
+  relayBytesPerSecond: 1e9,
+  eventsPerSecond: 1_000_000,
+  eventBurst: 1_000_000,
+};
+
+async function relayPair(
+  limits: Partial<SignalingConfig> = UNLIMITED,
+): Promise<[FrameTransport, FrameTransport]> {
+  const { url } = await startServer(limits);
   const providerSide = await SignalingClient.connect(url);
   const requesterSide = await SignalingClient.connect(url);
   closers.push(
@@ -151,5 +156,15 @@ describe.each(Object.keys(TRANSPORTS))("transport compliance: %s", (name) => {
     const all = await got;
     expect(all.map(idOf)).toEqual(Array.from({ length: n }, (_, i) => i + 4));
     expect(all.reduce((s, f) => s + f.length, 0)).toBe(n * size);
+  }, 60_000);
+});
+
+describe("relay under its rate limit", () => {
+  it("frames beyond the session's budget are paced, never lost or reordered", async () => {
+    const [a, b] = await relayPair({ relayFramesPerSecond: 50 });
+    const n = 200; // four times the one-second burst
+    const got = collect(b, n);
+    for (let i = 0; i < n; i++) await a.send(frame(i));
+    expect((await got).map(idOf)).toEqual(Array.from({ length: n }, (_, i) => i));
   }, 60_000);
 });

@@ -34,10 +34,14 @@ export async function startServer(options: SignalingOptions = {}) {
   return { server, url, port };
 }
 
-export function connect(url: string, opts: { reconnection?: boolean } = {}): Promise<Socket> {
+export function connect(
+  url: string,
+  opts: { reconnection?: boolean; query?: Record<string, string> } = {},
+): Promise<Socket> {
   const socket = connectClient(url, {
     transports: ["websocket"],
     forceNew: true,
+    ...(opts.query && { query: opts.query }),
     reconnection: opts.reconnection ?? false,
     reconnectionDelay: 50,
     reconnectionDelayMax: 200,

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { SignalingClient } from "../../peer/signaling-client";
 import { flatPrice, generateKeyPair } from "../../protocol";
 import { directory, until } from "./faulty-network";
-import { cleanup, PAYOUT, startServer } from "./helpers";
+import { call, cleanup, connect, PAYOUT, signedRegistration, startServer } from "./helpers";
 import { type NodeProcess, startNode } from "./node-process";
 import { freePort } from "./redis-server";
 
@@ -48,6 +48,31 @@ describe("reconnect storm", () => {
     const closed = await startServer({ ...limits, reconnectWindowMs: 0 });
     expect([await dial(closed.url), await dial(closed.url)]).toEqual([true, true]);
     expect(await dial(closed.url, { resume: "1" })).toBe(false);
+  });
+
+  it("keeps the window open while returning providers keep registering, not for a bare claim", async () => {
+    const windowMs = 4_000;
+    const limits = { ipConnectionBurst: 1, ipConnectionsPerMinute: 1, reconnectWindowMs: windowMs };
+    const { url } = await startServer(limits);
+    const startedAt = Date.now();
+    expect(await dial(url)).toBe(true); // the address's whole budget
+    await new Promise((r) => setTimeout(r, 1_500));
+    // A returning provider registers (a signature, not a claim) within the window...
+    const socket = await connect(url, { query: { resume: "1" } });
+    const { challenge } = await call<{ challenge: string }>(socket, "provider:challenge", { v: 1 });
+    const registered = await call(
+      socket,
+      "provider:register",
+      signedRegistration(generateKeyPair(), challenge),
+    );
+    expect(registered).toMatchObject({ ok: true });
+    const registeredBy = Date.now();
+    // ...so a storm still arriving is admitted past where the window would have closed.
+    await new Promise((r) => setTimeout(r, Math.max(0, startedAt + windowMs + 300 - Date.now())));
+    expect(await dial(url, { resume: "1" })).toBe(true);
+    // Claims alone extend nothing: once no returning provider registers, the window closes.
+    await new Promise((r) => setTimeout(r, Math.max(0, registeredBy + windowMs + 500 - Date.now())));
+    expect(await dial(url, { resume: "1" })).toBe(false);
   });
 
   it("200 providers on one address all register again after a restart with a small per-IP budget", async () => {

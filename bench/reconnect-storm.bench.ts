@@ -1,0 +1,167 @@
+/**
+ * Issue 12: a reconnect storm. N providers (10,000 by default; `BENCH_STORM_PROVIDERS`) as raw
+ * socket.io clients, all from one address (loopback, as behind a NAT), register with a signaling
+ * node in its own process; the node is stopped and started again on the same port with a per-IP
+ * budget of 10 connections, and every provider reconnects at once (socket.io's jittered backoff,
+ * `?resume=1` as `peer/` clients send after losing a connection) and registers again. Baseline in
+ * the same run: the first registration, with no limit at all. Then what the same window gives a
+ * client that merely claims to be returning: `?resume=1` admits it past the per-IP limit until
+ * the window closes (`RECONNECT_WINDOW_MS`) or the address has used `IP_RECONNECT_BURST`.
+ */
+import { io, type Socket } from "socket.io-client";
+import { flatPrice, generateKeyPair, type KeyPair } from "../protocol";
+import { signedRegistration } from "../tests/signaling/helpers";
+import { freePort } from "../tests/signaling/redis-server";
+import { spawnScript } from "./signaling-clients";
+import { fmt, percentile, printTable } from "./table";
+
+const N = Number(process.env.BENCH_STORM_PROVIDERS ?? 10_000);
+const BATCH = 250;
+const SMALL_BUDGET = { IP_CONNECTION_BURST: "10", IP_CONNECTIONS_PER_MINUTE: "60" };
+const NO_LIMITS = Object.fromEntries(
+  ["IP_CONNECTIONS_PER_MINUTE", "IP_CONNECTION_BURST", "EVENTS_PER_SECOND", "EVENT_BURST"].map((k) => [
+    k,
+    "1000000000",
+  ]),
+);
+
+let nodeUp = false;
+/** Why connections failed while a node was up: a refusal ("too many connections") or a timeout. */
+const connectErrors = new Map<string, number>();
+
+interface Provider {
+  readonly identity: KeyPair;
+  readonly socket: Socket;
+  refusals: number;
+  /** When it was last registered (ms, performance.now()). */
+  registeredAt: number;
+}
+
+async function register(p: Provider): Promise<void> {
+  const { challenge } = (await p.socket.emitWithAck("provider:challenge", { v: 1 })) as { challenge: string };
+  const ack = (await p.socket.emitWithAck(
+    "provider:register",
+    signedRegistration(p.identity, challenge, {
+      models: [{ model: "storm-model", price: flatPrice(10n) }],
+      capacity: 1,
+    }),
+  )) as { ok: boolean };
+  if (!ack.ok) throw new Error(`registration refused: ${JSON.stringify(ack)}`);
+  p.registeredAt = performance.now();
+}
+
+/** A provider that reconnects for good, saying it is returning, and registers again each time. */
+function provider(url: string): Promise<Provider> {
+  const socket = io(url, {
+    transports: ["websocket"],
+    forceNew: true,
+    reconnectionDelay: 250,
+    reconnectionDelayMax: 2_000,
+    randomizationFactor: 0.5,
+  });
+  const p: Provider = { identity: generateKeyPair(), socket, refusals: 0, registeredAt: 0 };
+  socket.on("session:offer", (_o: unknown, ack: (r: unknown) => void) => ack({ ok: false }));
+  socket.on("disconnect", () => {
+    socket.io.opts.query = { resume: "1" };
+  });
+  socket.io.on("reconnect", () => void register(p).catch(() => socket.disconnect().connect()));
+  // Counted only while a node is up: while it restarts, every attempt fails and that is no refusal.
+  socket.on("connect_error", (err: Error) => {
+    if (!nodeUp) return;
+    p.refusals++;
+    connectErrors.set(err.message, (connectErrors.get(err.message) ?? 0) + 1);
+  });
+  return new Promise((resolve, reject) => {
+    socket.once("connect", () => register(p).then(() => resolve(p), reject));
+  });
+}
+
+async function startNode(port: number, env: Record<string, string>) {
+  const node = await spawnScript(
+    "signaling/main.ts",
+    { PORT: String(port), LOG_LEVEL: "info", ...env },
+    "listening",
+  );
+  return node;
+}
+
+/** How many connections claiming `?resume=1` one address gets in, out of `tries`. */
+async function resumeClaims(url: string, tries: number): Promise<number> {
+  let admitted = 0;
+  const sockets: Socket[] = [];
+  for (let i = 0; i < tries; i += 100) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(100, tries - i) }, () => {
+        const s = io(url, {
+          transports: ["websocket"],
+          forceNew: true,
+          reconnection: false,
+          query: { resume: "1" },
+        });
+        sockets.push(s);
+        return new Promise<boolean>((r) => {
+          s.once("connect", () => r(true));
+          s.once("connect_error", () => r(false));
+        });
+      }),
+    );
+    admitted += batch.filter(Boolean).length;
+  }
+  for (const s of sockets) s.close();
+  return admitted;
+}
+
+export default async function main(): Promise<void> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  let node = await startNode(port, NO_LIMITS);
+  nodeUp = true;
+  const first = performance.now();
+  const providers: Provider[] = [];
+  for (let i = 0; i < N; i += BATCH)
+    providers.push(
+      ...(await Promise.all(Array.from({ length: Math.min(BATCH, N - i) }, () => provider(url)))),
+    );
+  const firstSeconds = (performance.now() - first) / 1000;
+
+  const firstRefusals = providers.reduce((n, p) => n + p.refusals, 0);
+  nodeUp = false;
+  await node.stop();
+  for (const p of providers) p.registeredAt = 0;
+  const restartedAt = performance.now();
+  node = await startNode(port, SMALL_BUDGET);
+  nodeUp = true;
+  const deadline = restartedAt + 300_000;
+  while (providers.some((p) => p.registeredAt === 0) && performance.now() < deadline)
+    await new Promise((r) => setTimeout(r, 200));
+  const back = providers.filter((p) => p.registeredAt > 0);
+  const times = back.map((p) => p.registeredAt - restartedAt).sort((a, b) => a - b);
+  const refusals = providers.reduce((n, p) => n + p.refusals, 0) - firstRefusals;
+  const stormSeconds = (times.at(-1) ?? Number.NaN) / 1000;
+
+  printTable(`Reconnect storm: ${N} providers from one address, per-IP budget of 10 after the restart`, [
+    {
+      wave: "first registration, no limits (baseline)",
+      registered: `${N}/${N}`,
+      "all in s": fmt(firstSeconds, 1),
+      "p50 s": "",
+      "p99 s": "",
+      "failed connects": firstRefusals,
+    },
+    {
+      wave: "after a restart, ?resume=1, budget 10",
+      registered: `${back.length}/${N}`,
+      "all in s": fmt(stormSeconds, 1),
+      "p50 s": fmt(percentile(times, 50) / 1000, 1),
+      "p99 s": fmt(percentile(times, 99) / 1000, 1),
+      "failed connects": refusals,
+    },
+  ]);
+  console.log(`Failed connects by reason: ${JSON.stringify(Object.fromEntries(connectErrors))}`);
+  const claims = await resumeClaims(url, 1_000);
+  console.log(
+    `A client merely claiming ?resume=1 in the same window: ${claims} of 1000 connections admitted from the address the storm came from.`,
+  );
+  for (const p of providers) p.socket.close();
+  await node.stop();
+}

@@ -1,0 +1,42 @@
+import { Address } from "@ton/core";
+import { MemoryPaymentAccount } from "../../client/sdk/payment-account";
+import { RequesterSession } from "../../client/sdk/requester-session";
+import {
+  acceptSession,
+  generateKeyPair,
+  initiateSession,
+  type KeyPair,
+  memoryPipe,
+  NETWORK_ID,
+  type SecureSession,
+} from "../../protocol";
+import { ESCROW, MAX_PRICE, PAYOUT } from "./silk-parties";
+
+/**
+ * A requester's session with a scripted provider over an in-memory pipe (a real handshake, no
+ * network): `script` answers the provider's side as a test needs, a liar or a hostile peer. The
+ * provider side must answer the base receipt with an `account` for `open` to resolve.
+ */
+export async function pipedSession(
+  script: (provider: SecureSession) => void,
+): Promise<{ requester: RequesterSession; identity: KeyPair }> {
+  const identity = generateKeyPair();
+  const sessionKey = generateKeyPair();
+  const [a, b] = memoryPipe();
+  const p = { sessionId: "piped", requesterFingerprint: "x", providerFingerprint: "y" };
+  const [requesterSide, providerSide] = await Promise.all([
+    initiateSession(a, { ...p, providerIdentity: identity.publicKey, sessionKey }),
+    acceptSession(b, { ...p, identity }),
+  ]);
+  script(providerSide);
+  const requester = await RequesterSession.open(requesterSide, {
+    sessionKey,
+    keyEpoch: 0,
+    network: NETWORK_ID.devnet,
+    escrow: Address.parse(ESCROW),
+    payout: Address.parse(PAYOUT),
+    maxPrice: MAX_PRICE,
+    account: new MemoryPaymentAccount(),
+  });
+  return { requester, identity };
+}
