@@ -106,3 +106,27 @@ export function summaryText(s: SettlementStatus): string {
     `held ${formatTon(s.pending)} TON${held.length ? ` [${held.join(", ")}]` : ""}`,
   ].join(", ");
 }
+
+/**
+ * What the headless provider prints each minute: the summary, every claim made since the last
+ * report (with its fee and share), each stream still held and when it will be claimed, and what
+ * Claim now would cost. `reported` holds the claims already printed and is updated.
+ */
+export function statusReport(s: SettlementStatus, now: number, reported: Set<string>): string[] {
+  const claimed: string[] = [];
+  const held: string[] = [];
+  for (const x of s.streams) {
+    const l = streamLine(x, now);
+    x.claims.forEach((c, i) => {
+      const key = `${x.id}@${c.at}#${i}`;
+      if (reported.has(key)) return;
+      reported.add(key);
+      claimed.push(`  claimed from ${l.escrow} ${l.claims[i]}`);
+    });
+    if (x.pending > 0n)
+      held.push(
+        `  ${l.escrow}: ${l.held} held; ${l.next}; fee now ${l.fee}${l.problem ? ` (${l.problem})` : ""}`,
+      );
+  }
+  return [summaryText(s), ...claimed, ...held, `  ${claimNowText(s)}`];
+}

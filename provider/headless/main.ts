@@ -1,6 +1,6 @@
 // `npm run provider -- init --model NAME --price N`, then `npm run provider -- --backend URL --model NAME --price N`
 import { formatTon } from "../../protocol";
-import { claimNowText, streamLine, summaryText } from "../settlement-view";
+import { statusReport } from "../settlement-view";
 import { PROVIDER_STATE_FILE, runChainCommand } from "./chain-commands";
 import { startHeadlessProvider } from "./headless-provider";
 import { HEADLESS_USAGE, OptionsError, parseHeadlessOptions } from "./options";
@@ -35,23 +35,13 @@ async function main(): Promise<void> {
     settlement ? `claiming on ${options.tonEndpoint}` : "no --ton-endpoint: receipts are kept, not claimed",
   );
   if (settlement) {
-    // Every minute, when something changed: earned, held per escrow, fees and their share, and
-    // when and why each stream will be claimed (settlement-view.ts, as on the provider page).
+    // Every minute, when something changed: earned, held per escrow, each claim made with its fee
+    // and share, and when and why each stream will be claimed (settlement-view.ts, as on the page).
     let last = "";
+    const reported = new Set<string>();
     setInterval(() => {
       void settlement.status().then((s) => {
-        const now = Date.now();
-        const lines = [
-          summaryText(s),
-          ...s.streams
-            .filter((x) => x.pending > 0n)
-            .map((x) => {
-              const l = streamLine(x, now);
-              return `  ${l.escrow}: ${l.held} held; ${l.next}; fee now ${l.fee}${l.problem ? ` (${l.problem})` : ""}`;
-            }),
-          `  ${claimNowText(s)}`,
-        ];
-        const text = lines.join("\n");
+        const text = statusReport(s, Date.now(), reported).join("\n");
         if ((s.pending > 0n || s.claimed > 0n) && text !== last) console.log(text);
         last = text;
       });

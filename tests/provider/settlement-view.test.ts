@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import type { SettlementStatus, StreamStatus } from "../../provider/settlement-status";
-import { claimNowText, nextClaimText, streamLine, summaryText } from "../../provider/settlement-view";
+import {
+  claimNowText,
+  nextClaimText,
+  statusReport,
+  streamLine,
+  summaryText,
+} from "../../provider/settlement-view";
 
 const HOUR = 3_600_000;
 const T = 1_800_000_000_000;
@@ -62,5 +68,37 @@ describe("settlement in words, for the page and the headless provider", () => {
     expect(summaryText(status)).toBe(
       "earned 0.42 TON, claimed 0.4 TON, fees 0.0033928 TON (0.85%), held 0.02 TON [ababab…abab 0.02]",
     );
+  });
+
+  it("the headless report names every claim once, even of a stream with nothing left held", () => {
+    const emptied: StreamStatus = { ...stream, id: "e", pending: 0n, claimed: 400_000_000n };
+    const status: SettlementStatus = {
+      earned: 420_000_000n,
+      claimed: 400_000_000n,
+      pending: 20_000_000n,
+      feesPaid: 3_392_800n,
+      feeShareBps: 85,
+      escrows: [{ escrow: ESCROW, held: 20_000_000n, closing: false }],
+      claimNow: { streams: 1, amount: 20_000_000n, fee: 3_392_800n },
+      streams: [emptied, stream],
+    };
+    const reported = new Set<string>();
+    const first = statusReport(status, T, reported);
+    const claims = first.filter((l) => l.startsWith("  claimed from"));
+    expect(claims).toHaveLength(2);
+    expect(claims[0]).toContain("0.4 TON, fee 0.0033928 TON (0.85%)");
+    expect(first.filter((l) => l.includes("held;"))).toHaveLength(1); // only the stream still held
+    expect(statusReport(status, T, reported).some((l) => l.startsWith("  claimed from"))).toBe(false);
+    const later = {
+      ...stream,
+      claims: [
+        ...stream.claims,
+        { at: T, amount: 20_000_000n, fee: 3_392_800n, reason: "escrow-closing" as const },
+      ],
+    };
+    const next = statusReport({ ...status, streams: [emptied, later] }, T, reported);
+    expect(next.filter((l) => l.startsWith("  claimed from"))).toEqual([
+      expect.stringContaining("0.02 TON, fee 0.0033928 TON (17.0%), because"),
+    ]);
   });
 });
