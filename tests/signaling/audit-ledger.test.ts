@@ -1,26 +1,15 @@
 import { randomBytes } from "node:crypto";
-import { createClient } from "redis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   AUDIT_DROP_FAILURES,
   type AuditLedger,
   MemoryAuditLedger,
 } from "../../signaling/directory/audit-ledger";
 import { type AuditRedis, RedisAuditLedger } from "../../signaling/directory/redis-audit-ledger";
-import { type RedisProcess, startRedis } from "./redis-server";
+import { useRedis } from "./redis-fixture";
 
 /** Issue 16: audit counts per provider and model, the same in memory and in a real Redis (shared by nodes). */
-let redis: RedisProcess;
-let client: ReturnType<typeof createClient>;
-beforeAll(async () => {
-  redis = await startRedis();
-  client = createClient({ url: redis.url });
-  await client.connect();
-});
-afterAll(async () => {
-  await client?.close();
-  await redis?.stop();
-});
+const redis = useRedis();
 
 const P = "aa".repeat(32);
 const Q = "bb".repeat(32);
@@ -30,7 +19,7 @@ const stores: Record<string, () => AuditLedger | [AuditLedger, AuditLedger]> = {
   // Two ledgers on one prefix: two signaling nodes sharing Redis.
   redis: () => {
     const prefix = `t${randomBytes(4).toString("hex")}:`;
-    const r = client as unknown as AuditRedis;
+    const r = redis.client as unknown as AuditRedis;
     // No standing cache (a node's default is 1 s): every read here is fresh.
     return [new RedisAuditLedger(r, prefix, 0), new RedisAuditLedger(r, prefix, 0)];
   },
@@ -80,7 +69,7 @@ describe.each(Object.keys(stores))("the audit ledger, %s", (name) => {
 describe("the Redis audit ledger's standing, as pairing reads it", () => {
   it("is read from Redis at most once a second per node, and at once after a failure counted there", async () => {
     const prefix = `s${randomBytes(4).toString("hex")}:`;
-    const r = client as unknown as AuditRedis;
+    const r = redis.client as unknown as AuditRedis;
     const [here, there] = [new RedisAuditLedger(r, prefix), new RedisAuditLedger(r, prefix)];
     expect((await here.standing()).flagged.size).toBe(0);
     await there.count(P, "m1", "fail", "f1");

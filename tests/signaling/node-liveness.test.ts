@@ -1,30 +1,17 @@
 import { randomBytes } from "node:crypto";
-import { createClient } from "redis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { NodeLiveness } from "../../signaling/node-liveness";
-import { type RedisProcess, startRedis } from "./redis-server";
+import { useRedis } from "./redis-fixture";
 
-let redis: RedisProcess;
-let client: ReturnType<typeof createClient>;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  client = createClient({ url: redis.url });
-  await client.connect();
-});
-
-afterAll(async () => {
-  await client?.close();
-  await redis?.stop();
-});
+const redis = useRedis();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("node liveness", () => {
   it("tells a node it was forgotten only when it was: not for renewing late, yes when taken for dead or Redis emptied", async () => {
     const prefix = `l${randomBytes(4).toString("hex")}:`;
-    const a = new NodeLiveness(client, prefix, "a", 100);
-    const b = new NodeLiveness(client, prefix, "b", 60_000);
+    const a = new NodeLiveness(redis.client, prefix, "a", 100);
+    const b = new NodeLiveness(redis.client, prefix, "b", 60_000);
     await a.beat();
     await b.beat();
     // A renews late (its key expired) and nobody noticed: its state is intact.
@@ -36,7 +23,7 @@ describe("node liveness", () => {
     expect((await a.beat()).stateLost).toBe(true);
     expect((await a.beat()).stateLost).toBe(false);
     // Redis emptied: both know.
-    await client.flushAll();
+    await redis.client.flushAll();
     expect((await b.beat()).stateLost).toBe(true);
     expect((await a.beat()).stateLost).toBe(true);
   });

@@ -1,37 +1,24 @@
 import { randomBytes } from "node:crypto";
-import { createClient } from "redis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { RedisDirectory } from "../../signaling/directory/redis-directory";
 import { directorySuite } from "./directory-suite";
 import { flat, PAYOUT } from "./helpers";
-import { type RedisProcess, startRedis } from "./redis-server";
+import { useRedis } from "./redis-fixture";
 
-let redis: RedisProcess;
-let client: ReturnType<typeof createClient>;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  client = createClient({ url: redis.url });
-  await client.connect();
-});
-
-afterAll(async () => {
-  await client?.close();
-  await redis?.stop();
-});
+const redis = useRedis();
 
 // A fresh key prefix per test: the same real Redis, no state shared between tests.
 directorySuite(
   "redis",
   async () =>
-    new RedisDirectory(client, { prefix: `t${randomBytes(4).toString("hex")}:`, entryTtlMs: 60_000 }),
+    new RedisDirectory(redis.client, { prefix: `t${randomBytes(4).toString("hex")}:`, entryTtlMs: 60_000 }),
 );
 
 // The cluster layout (a space per model tag) on one Redis: the same semantics.
 directorySuite(
   "redis, keys sharded by model",
   async () =>
-    new RedisDirectory(client, {
+    new RedisDirectory(redis.client, {
       prefix: `t${randomBytes(4).toString("hex")}:`,
       entryTtlMs: 60_000,
       shardByModel: true,
@@ -42,7 +29,7 @@ describe("Redis directory scripts", () => {
   it("pair in one command and end a session in one, counted per operation", async () => {
     for (const shardByModel of [false, true]) {
       const counts = new Map<string, number>();
-      const dir = new RedisDirectory(client, {
+      const dir = new RedisDirectory(redis.client, {
         prefix: `c${randomBytes(4).toString("hex")}:`,
         entryTtlMs: 60_000,
         shardByModel,
@@ -90,7 +77,7 @@ describe("Redis directory scripts", () => {
   });
 
   it("still work after Redis forgets its cached scripts (restart or SCRIPT FLUSH)", async () => {
-    const dir = new RedisDirectory(client, {
+    const dir = new RedisDirectory(redis.client, {
       prefix: `f${randomBytes(4).toString("hex")}:`,
       entryTtlMs: 60_000,
     });
@@ -112,7 +99,7 @@ describe("Redis directory scripts", () => {
       failureWindowMs: 1000,
     });
     expect(await dir.reserveBest(pick(2), { requesterSocketId: "r" })).toMatchObject({ ok: true });
-    await client.scriptFlush();
+    await redis.client.scriptFlush();
     expect(await dir.reserveBest(pick(3), { requesterSocketId: "r" })).toMatchObject({ ok: true });
     expect(await dir.reserveBest(pick(4), { requesterSocketId: "r" })).toMatchObject({ code: "ALL_BUSY" });
     expect(await dir.providersFor("m1")).toMatchObject([{ active: 2 }]);

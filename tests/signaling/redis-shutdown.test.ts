@@ -1,8 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { createClient } from "redis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { call, cleanup, connect, provider, requestSession, startServer } from "./helpers";
-import { type RedisProcess, startRedis } from "./redis-server";
+import { useRedis } from "./redis-fixture";
 
 /**
  * Shutting a Redis-backed node down while the directory feed still has an update to publish (a
@@ -10,20 +9,8 @@ import { type RedisProcess, startRedis } from "./redis-server";
  * reach Redis after it closed (once, the feed published through the adapter after the client had
  * closed: an unhandled `ClientClosedError`).
  */
-let redis: RedisProcess;
-let observer: ReturnType<typeof createClient>;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  observer = createClient({ url: redis.url });
-  await observer.connect();
-});
-
-afterAll(async () => {
-  await cleanup();
-  await observer?.close();
-  await redis?.stop();
-});
+const redis = useRedis();
+afterAll(cleanup);
 
 describe("shutdown of a Redis-backed node", () => {
   it("cleans up in Redis, closes Redis last, and leaves no rejection behind", async () => {
@@ -47,9 +34,9 @@ describe("shutdown of a Redis-backed node", () => {
 
       expect(rejections).toEqual([]);
       // What the node held in Redis was given back before its clients closed.
-      expect(await observer.sMembers(`${prefix}providers`)).toEqual([]);
-      expect(await observer.zCard(`${prefix}sessions`)).toBe(0);
-      expect(await observer.sMembers(`${prefix}nodes`)).toEqual([]);
+      expect(await redis.client.sMembers(`${prefix}providers`)).toEqual([]);
+      expect(await redis.client.zCard(`${prefix}sessions`)).toBe(0);
+      expect(await redis.client.sMembers(`${prefix}nodes`)).toEqual([]);
       // Its three connections (publish, subscribe, data) are closed.
       expect(await clientCount()).toBe(before - 3);
     } finally {
@@ -59,6 +46,6 @@ describe("shutdown of a Redis-backed node", () => {
 });
 
 async function clientCount(): Promise<number> {
-  const list = await observer.clientList();
+  const list = await redis.client.clientList();
   return list.length;
 }
