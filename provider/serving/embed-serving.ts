@@ -53,7 +53,7 @@ export async function serveEmbed(req: EmbedRequest, s: EmbedServing): Promise<vo
   try {
     release = await s.slots.acquire(s.signal);
     ledger.start(req.id, s.price);
-    if (exposure?.closing) {
+    if (exposure && (await exposure.closingNow())) {
       ledger.finish(req.id, 0);
       return await s.refuse("ESCROW_CLOSING", "the escrow started closing: no more is served on it");
     }

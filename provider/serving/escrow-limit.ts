@@ -58,6 +58,18 @@ export class EscrowLimit {
     return this.book.view(this.stream.escrow).unlockAt !== 0;
   }
 
+  /**
+   * Before refusing a new request because the escrow is closing: read it again, since its owner
+   * may have reopened it (a deposit) while this session sat idle, and a session kept open across
+   * the reopen must not be refused on a stale read.
+   */
+  async closingNow(): Promise<boolean> {
+    if (!this.closing || this.now() - this.lastForcedRead < this.minReadGapMs) return this.closing;
+    this.lastForcedRead = this.now();
+    await this.book.refresh(this.stream.escrow).catch(() => undefined);
+    return this.closing;
+  }
+
   private fits(amount: bigint): boolean {
     return amount <= this.handle.limit();
   }

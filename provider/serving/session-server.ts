@@ -283,7 +283,7 @@ export class SessionServer {
     try {
       release = await this.config.slots.acquire(abort.signal);
       ledger.start(req.id, price);
-      if (exposure?.closing) {
+      if (exposure && (await exposure.closingNow())) {
         ledger.finish(req.id, 0);
         return await this.refuse("ESCROW_CLOSING", CLOSING_MESSAGE, req.id);
       }
