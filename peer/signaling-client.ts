@@ -175,6 +175,9 @@ export class SignalingClient {
       {
         attach: (socket) => this.attach(socket),
         register: (socket) => this.registerOn(socket),
+        // Unanswered, the server still drops the listing once heartbeats stop.
+        unregister: (socket) =>
+          void this.callOn(socket, "provider:unregister", { v: 1 }).catch(() => undefined),
         hungUp: (why) => this.hungUp(why),
         changed: (state) => this.changed(state),
       },
@@ -290,6 +293,18 @@ export class SignalingClient {
         },
         () => this.conn.from(socket, { type: "lost" }),
       );
+  }
+
+  /**
+   * Stops being listed while staying connected (sessions already open go on, relayed ones too):
+   * no server counts or pairs this provider until `resume` registers it again.
+   */
+  pause(): void {
+    this.conn.dispatch({ type: "pause" });
+  }
+
+  resume(): void {
+    this.conn.dispatch({ type: "resume" });
   }
 
   /** Offers from the server; the handler's answer (accept or not) is the ack. */
