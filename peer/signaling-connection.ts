@@ -39,6 +39,8 @@ export interface ConnectionHooks {
   hungUp(why: HangUpWhy): void;
   /** Every state change (heartbeats start and stop on `registered`). */
   changed(state: ConnState): void;
+  /** The provider's latest resume ticket, presented when dialling again (signaling admits it in a storm). */
+  ticket?(): string | undefined;
 }
 
 export class SignalingConnection {
@@ -46,7 +48,7 @@ export class SignalingConnection {
   private socket: Socket | undefined;
   private waitTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly waiters = new Set<() => void>();
-  /** Once connected, every later dial says it is a reconnection (servers admit those after a restart). */
+  /** Once connected, every later dial says it is a reconnection, with the provider's ticket if it has one. */
   private returning = false;
   private readonly machine: MachineConfig;
 
@@ -145,7 +147,7 @@ export class SignalingConnection {
       reconnection: false,
       forceNew: true,
       timeout: this.opts.dialTimeoutMs ?? 10_000,
-      ...(this.returning && { query: { resume: "1" } }),
+      ...(this.returning && { query: this.returnQuery() }),
     });
     this.socket = socket;
     socket.on("connect", () => {
@@ -157,6 +159,11 @@ export class SignalingConnection {
     socket.on("server:shutdown", () => this.from(socket, { type: "server-shutdown" }));
     socket.on("provider:unregistered", () => this.from(socket, { type: "unregistered" }));
     this.hooks.attach(socket);
+  }
+
+  private returnQuery(): Record<string, string> {
+    const ticket = this.hooks.ticket?.();
+    return ticket ? { resume: "1", ticket } : { resume: "1" };
   }
 
   private register(): void {
