@@ -6,6 +6,7 @@ import type { Devnet } from "../../contracts/devnet";
 import { EscrowParams } from "../../contracts/generated/constants";
 import { Escrow } from "../../contracts/wrappers/escrow";
 import { ProviderEntryContract } from "../../contracts/wrappers/registry";
+import { formatTon } from "../../protocol/ton-amount";
 import { cleanup } from "../signaling/helpers";
 import { buildPages } from "./build-pages";
 import { auditClaims, lastLt, transactionsSince } from "./chain-audit";
@@ -123,6 +124,14 @@ describe("the pages on the devnet", () => {
     expect((await chain.getBalance(payout)) - payoutBefore).toBe(
       signed - claim!.claimFees - receiveTx!.totalFees.coins,
     );
+    // The claim history names that transaction and its fees, as the chain has them.
+    const record = provider.getByTestId("claim-record").first();
+    await record.waitFor({ timeout: 30_000 });
+    expect(await provider.getByTestId("claim-tx").first().textContent()).toBe(
+      escrowTxs[0]!.hash().toString("hex"),
+    );
+    expect(await record.textContent()).toContain(`fee ${formatTon(claim!.claimFees)} TON`);
+    expect(tonOf(await text(provider, "fees-paid"))).toBe(claim!.claimFees);
     await screenshot(provider, "provider-devnet-claimed");
     expect(await seriousA11yViolations(provider)).toEqual([]);
   }, 120_000);
