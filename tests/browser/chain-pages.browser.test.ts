@@ -75,6 +75,11 @@ describe("the pages on the devnet", () => {
       .getByText(/deposit in Wallet/)
       .first()
       .waitFor();
+    // The way there is one button away.
+    await client.getByRole("button", { name: "Open Wallet to deposit" }).click();
+    expect(await client.getByRole("button", { name: /^Wallet/ }).getAttribute("aria-expanded")).toBe("true");
+    await client.getByTestId("escrow-balance").waitFor();
+    await client.keyboard.press("Escape");
   }, 60_000);
 
   it("funds its escrow from the faucet, asks, and the provider's claim pays exactly the receipt less the fees", async () => {
@@ -109,6 +114,10 @@ describe("the pages on the devnet", () => {
     await waitForText(provider, "settled", (s) => tonOf(s) === signed);
     expect(tonOf(await text(provider, "pending"))).toBe(0n);
     expect(await escrow.getPaid(epoch, payout)).toBe(signed);
+    // Every money figure on the page tells the same story: earned = claimed, nothing left.
+    await waitForText(provider, "claimed", (s) => tonOf(s) === signed);
+    expect(tonOf(await text(provider, "unclaimed"))).toBe(0n);
+    expect(tonOf(await text(provider, "earned"))).toBe(signed);
 
     // The escrow paid exactly the receipt, plus its own storage rent for the time since its last
     // transaction; out of the receipt came the claim's fees (gas, import, forward: the provider
