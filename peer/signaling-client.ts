@@ -304,6 +304,7 @@ export class SignalingClient {
     exclude?: readonly string[];
     needs?: readonly Feature[];
     policy?: PolicyHint;
+    minAuditsPassed?: number;
   }): Promise<SessionGranted> {
     const ack = await this.call(
       "session:request",
@@ -319,9 +320,9 @@ export class SignalingClient {
             minStake: req.policy.minStake.toString(),
             minAgeSeconds: req.policy.minAgeSeconds,
             ...(req.policy.allow && { allow: [...req.policy.allow] }),
-            ...(req.policy.minAuditsPassed && { minAuditsPassed: req.policy.minAuditsPassed }),
           },
         }),
+        ...(req.minAuditsPassed && { minAuditsPassed: req.minAuditsPassed }),
       },
       true,
     );

@@ -72,7 +72,10 @@ class Client implements SilkClient {
     const network = (Object.keys(NETWORK_ID) as NetworkName[]).find(
       (n) => NETWORK_ID[n] === (opts.network ?? NETWORK_ID.devnet),
     );
-    const policy = policyFor(network ?? "mainnet", opts.trust?.policy);
+    const policy = policyFor(network ?? "mainnet", {
+      ...opts.trust?.policy,
+      ...(opts.minAuditsPassed !== undefined && { minAuditsPassed: opts.minAuditsPassed }),
+    });
     const account = opts.account ?? new MemoryPaymentAccount();
     this.source = new SessionSource(new SessionOpener(signaling, opts, account, policy), opts);
     this.chat = {
