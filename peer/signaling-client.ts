@@ -334,8 +334,9 @@ export class SignalingClient {
    * model once the server has checked it, rejects with `REPORT_REFUSED` when the evidence fails.
    */
   async reportAudit(report: unknown): Promise<{ counted: boolean; passed: number; failed: number }> {
-    const ack = await this.call("audit:report", { v: 1, report }, true);
-    return ack as unknown as { counted: boolean; passed: number; failed: number };
+    const ack = (await this.call("audit:report", { v: 1, report }, true)) as Record<string, unknown>;
+    const count = (x: unknown) => (typeof x === "number" && Number.isInteger(x) && x >= 0 ? x : 0);
+    return { counted: ack.counted === true, passed: count(ack.passed), failed: count(ack.failed) };
   }
 
   /** The market now; with `onUpdate`, every change after, kept up across reconnects. */
