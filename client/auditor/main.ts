@@ -2,7 +2,7 @@
 import wrtc from "@roamhq/wrtc";
 import { loadOrCreateKey } from "../../peer/key-file";
 import { providerReference } from "../sdk/audit-reference";
-import { type AuditRecord, Auditor, auditOver } from "../sdk/auditor";
+import { Auditor, type AuditRecord, auditOver } from "../sdk/auditor";
 import { connect } from "../sdk/silk-client";
 import { AUDITOR_USAGE, type AuditorCliOptions, parseAuditorOptions } from "./options";
 

@@ -1,8 +1,8 @@
 import { parseArgs } from "node:util";
 import { Address } from "@ton/core";
 import { type MaxPrice, NETWORK_ID, type NetworkName } from "../../protocol";
-import type { GatewayState } from "./gateway-state";
 import { AUDIT_FLAGS, AUDIT_USAGE, type GatewayAudits, parseAuditOptions } from "./audit-options";
+import type { GatewayState } from "./gateway-state";
 import { type GatewayTrust, parseTrustOptions, TRUST_FLAGS, TRUST_USAGE } from "./trust-options";
 
 /** Gateway configuration: flags, then environment, then defaults; each value checked here. */
