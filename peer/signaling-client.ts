@@ -129,7 +129,11 @@ const EARLY_MAX_EVENTS = 128;
 
 type AckBody = { ok: boolean; error?: { code: string; message: string }; [k: string]: unknown };
 const ChallengeAck = v.object({ challenge: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)) });
-const RegisterAck = v.object({ heartbeatIntervalMs: v.optional(v.pipe(v.number(), v.minValue(1000))) });
+const Ticket = v.optional(v.pipe(v.string(), v.maxLength(120)));
+const RegisterAck = v.object({
+  heartbeatIntervalMs: v.optional(v.pipe(v.number(), v.minValue(1000))),
+  ticket: Ticket,
+});
 
 const ACK_TIMEOUT_MS = 15_000;
 const DEFAULT_HEARTBEAT_MS = 20_000;
@@ -165,6 +169,8 @@ export class SignalingClient {
    */
   private readonly early = new Map<string, { at: number; events: EarlyEvent[] }>();
   private readonly conn: SignalingConnection;
+  /** The server's resume ticket for our registration: what admits us first after a restart. */
+  private ticket: string | undefined;
 
   private constructor(
     urls: readonly string[],
@@ -175,8 +181,12 @@ export class SignalingClient {
       {
         attach: (socket) => this.attach(socket),
         register: (socket) => this.registerOn(socket),
+        // Unanswered, the server still drops the listing once heartbeats stop.
+        unregister: (socket) =>
+          void this.callOn(socket, "provider:unregister", { v: 1 }).catch(() => undefined),
         hungUp: (why) => this.hungUp(why),
         changed: (state) => this.changed(state),
+        ticket: () => this.ticket,
       },
     );
   }
@@ -219,6 +229,7 @@ export class SignalingClient {
    */
   async register(reg: ProviderRegistration, load: () => number = () => 0): Promise<void> {
     this.registration = { reg, load };
+    this.ticket = undefined;
     const socket = await this.ready("provider:register");
     await this.registerOn(socket);
     this.conn.from(socket, { type: "registered" });
@@ -241,17 +252,25 @@ export class SignalingClient {
       device: reg.device,
       ...(reg.entry && { entry: { ...reg.entry, stake: reg.entry.stake.toString() } }),
     };
-    const ack = parseWith(
-      RegisterAck,
-      await this.callOn(socket, "provider:register", {
-        v: 1,
-        ...body,
-        challenge: challenge.challenge,
-        signature: signRegistration(reg.identity.secretKey, challenge.challenge, body),
-      }),
-      "registration",
-    );
+    let ack: v.InferOutput<typeof RegisterAck>;
+    try {
+      ack = parseWith(
+        RegisterAck,
+        await this.callOn(socket, "provider:register", {
+          v: 1,
+          ...body,
+          challenge: challenge.challenge,
+          signature: signRegistration(reg.identity.secretKey, challenge.challenge, body),
+        }),
+        "registration",
+      );
+    } catch (err) {
+      // A refused ticket (another identity's, say) must not be presented again and again.
+      if (err instanceof SignalingError && err.code === "BAD_TICKET") this.ticket = undefined;
+      throw err;
+    }
     this.heartbeatMs = ack.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS;
+    this.ticket = ack.ticket;
   }
 
   private changed(state: ConnState): void {
@@ -287,9 +306,23 @@ export class SignalingClient {
         (ack: AckBody) => {
           if (ack?.ok === false && ack.error?.code === "NOT_REGISTERED")
             this.conn.from(socket, { type: "unregistered" });
+          const renewed = v.safeParse(Ticket, ack?.ticket);
+          if (ack?.ok === true && renewed.success && renewed.output) this.ticket = renewed.output;
         },
         () => this.conn.from(socket, { type: "lost" }),
       );
+  }
+
+  /**
+   * Stops being listed while staying connected (sessions already open go on, relayed ones too):
+   * no server counts or pairs this provider until `resume` registers it again.
+   */
+  pause(): void {
+    this.conn.dispatch({ type: "pause" });
+  }
+
+  resume(): void {
+    this.conn.dispatch({ type: "resume" });
   }
 
   /** Offers from the server; the handler's answer (accept or not) is the ack. */
