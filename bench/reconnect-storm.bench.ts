@@ -4,12 +4,15 @@
  * node in its own process; the node is stopped and started again on the same port with a per-IP
  * budget of 10 connections, and every provider reconnects at once (socket.io's jittered backoff,
  * `?resume=1` as `peer/` clients send after losing a connection) and registers again. Baseline in
- * the same run: the first registration, with no limit at all. Then what the same window gives a
- * client that merely claims to be returning: `?resume=1` admits it past the per-IP limit until
- * the window closes (`RECONNECT_WINDOW_MS`) or the address has used `IP_RECONNECT_BURST`.
+ * the same run: the first registration, with no limit at all. Each provider dials back with the
+ * resume ticket its registration ack carried (signaling/resume-tickets.ts), as `peer/` clients do;
+ * the node keeps its secret across the restart (`RESUME_SECRET`). Then what the same window gives
+ * clients without a valid ticket: a bare `?resume=1` claim, a forged ticket, an expired one.
  */
+import { randomBytes } from "node:crypto";
 import { io, type Socket } from "socket.io-client";
-import { flatPrice, generateKeyPair, type KeyPair } from "../protocol";
+import { encodePublicKey, flatPrice, generateKeyPair, type KeyPair } from "../protocol";
+import { ResumeTickets } from "../signaling/resume-tickets";
 import { signedRegistration } from "../tests/signaling/helpers";
 import { freePort } from "../tests/signaling/redis-server";
 import { spawnScript } from "./signaling-clients";
@@ -17,13 +20,17 @@ import { fmt, percentile, printTable } from "./table";
 
 const N = Number(process.env.BENCH_STORM_PROVIDERS ?? 10_000);
 const BATCH = 250;
-const SMALL_BUDGET = { IP_CONNECTION_BURST: "10", IP_CONNECTIONS_PER_MINUTE: "60" };
-const NO_LIMITS = Object.fromEntries(
-  ["IP_CONNECTIONS_PER_MINUTE", "IP_CONNECTION_BURST", "EVENTS_PER_SECOND", "EVENT_BURST"].map((k) => [
-    k,
-    "1000000000",
-  ]),
-);
+const SECRET = randomBytes(16).toString("hex");
+const SMALL_BUDGET = { IP_CONNECTION_BURST: "10", IP_CONNECTIONS_PER_MINUTE: "60", RESUME_SECRET: SECRET };
+const NO_LIMITS = {
+  ...Object.fromEntries(
+    ["IP_CONNECTIONS_PER_MINUTE", "IP_CONNECTION_BURST", "EVENTS_PER_SECOND", "EVENT_BURST"].map((k) => [
+      k,
+      "1000000000",
+    ]),
+  ),
+  RESUME_SECRET: SECRET,
+};
 
 let nodeUp = false;
 /** Why connections failed while a node was up: a refusal ("too many connections") or a timeout. */
@@ -35,6 +42,8 @@ interface Provider {
   refusals: number;
   /** When it was last registered (ms, performance.now()). */
   registeredAt: number;
+  /** The node's resume ticket from the last registration. */
+  ticket?: string;
 }
 
 async function register(p: Provider): Promise<void> {
@@ -45,9 +54,10 @@ async function register(p: Provider): Promise<void> {
       models: [{ model: "storm-model", price: flatPrice(10n) }],
       capacity: 1,
     }),
-  )) as { ok: boolean };
+  )) as { ok: boolean; ticket?: string };
   if (!ack.ok) throw new Error(`registration refused: ${JSON.stringify(ack)}`);
   p.registeredAt = performance.now();
+  p.ticket = ack.ticket;
 }
 
 /** A provider that reconnects for good, saying it is returning, and registers again each time. */
@@ -62,7 +72,7 @@ function provider(url: string): Promise<Provider> {
   const p: Provider = { identity: generateKeyPair(), socket, refusals: 0, registeredAt: 0 };
   socket.on("session:offer", (_o: unknown, ack: (r: unknown) => void) => ack({ ok: false }));
   socket.on("disconnect", () => {
-    socket.io.opts.query = { resume: "1" };
+    socket.io.opts.query = p.ticket ? { resume: "1", ticket: p.ticket } : { resume: "1" };
   });
   socket.io.on("reconnect", () => void register(p).catch(() => socket.disconnect().connect()));
   // Counted only while a node is up: while it restarts, every attempt fails and that is no refusal.
@@ -85,8 +95,8 @@ async function startNode(port: number, env: Record<string, string>) {
   return node;
 }
 
-/** How many connections claiming `?resume=1` one address gets in, out of `tries`. */
-async function resumeClaims(url: string, tries: number): Promise<number> {
+/** How many connections dialled with `query` one address gets in, out of `tries`. */
+async function admittedOf(url: string, tries: number, query: () => Record<string, string>): Promise<number> {
   let admitted = 0;
   const sockets: Socket[] = [];
   for (let i = 0; i < tries; i += 100) {
@@ -96,7 +106,7 @@ async function resumeClaims(url: string, tries: number): Promise<number> {
           transports: ["websocket"],
           forceNew: true,
           reconnection: false,
-          query: { resume: "1" },
+          query: query(),
         });
         sockets.push(s);
         return new Promise<boolean>((r) => {
@@ -149,7 +159,7 @@ export default async function main(): Promise<void> {
       "failed connects": firstRefusals,
     },
     {
-      wave: "after a restart, ?resume=1, budget 10",
+      wave: "after a restart, with tickets, budget 10",
       registered: `${back.length}/${N}`,
       "all in s": fmt(stormSeconds, 1),
       "p50 s": fmt(percentile(times, 50) / 1000, 1),
@@ -158,10 +168,23 @@ export default async function main(): Promise<void> {
     },
   ]);
   console.log(`Failed connects by reason: ${JSON.stringify(Object.fromEntries(connectErrors))}`);
-  const claims = await resumeClaims(url, 1_000);
-  console.log(
-    `A client merely claiming ?resume=1 in the same window: ${claims} of 1000 connections admitted from the address the storm came from.`,
-  );
+  const key = () => encodePublicKey(generateKeyPair().publicKey);
+  const wrongSecret = new ResumeTickets("not-the-node-secret", 600_000);
+  const expired = new ResumeTickets(SECRET, -1_000);
+  const held = providers[0]?.ticket ?? "";
+  const others = {
+    "bare ?resume=1": () => ({ resume: "1" }),
+    "ticket signed with another secret": () => ({
+      resume: "1",
+      ticket: wrongSecret.issue(key(), Date.now()),
+    }),
+    "expired ticket": () => ({ resume: "1", ticket: expired.issue(key(), Date.now()) }),
+    "a connected provider's ticket, copied": () => ({ resume: "1", ticket: held }),
+  };
+  for (const [what, query] of Object.entries(others))
+    console.log(
+      `In the same window, ${what}: ${await admittedOf(url, 1_000, query)} of 1000 connections admitted from the storm's address.`,
+    );
   for (const p of providers) p.socket.close();
   await node.stop();
 }

@@ -131,7 +131,11 @@ export type SessionOpener = (grant: SessionGranted) => void;
 
 type AckBody = { ok: boolean; error?: { code: string; message: string }; [k: string]: unknown };
 const ChallengeAck = v.object({ challenge: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)) });
-const RegisterAck = v.object({ heartbeatIntervalMs: v.optional(v.pipe(v.number(), v.minValue(1000))) });
+const Ticket = v.optional(v.pipe(v.string(), v.maxLength(120)));
+const RegisterAck = v.object({
+  heartbeatIntervalMs: v.optional(v.pipe(v.number(), v.minValue(1000))),
+  ticket: Ticket,
+});
 
 const ACK_TIMEOUT_MS = 15_000;
 const DEFAULT_HEARTBEAT_MS = 20_000;
@@ -168,6 +172,8 @@ export class SignalingClient {
   /** The opener of each session we asked for, to open where the server moves it. */
   private readonly openers = new Map<string, SessionOpener>();
   private readonly conn: SignalingConnection;
+  /** The server's resume ticket for our registration: what admits us first after a restart. */
+  private ticket: string | undefined;
 
   private constructor(
     urls: readonly string[],
@@ -178,8 +184,12 @@ export class SignalingClient {
       {
         attach: (socket) => this.attach(socket),
         register: (socket) => this.registerOn(socket),
+        // Unanswered, the server still drops the listing once heartbeats stop.
+        unregister: (socket) =>
+          void this.callOn(socket, "provider:unregister", { v: 1 }).catch(() => undefined),
         hungUp: (why) => this.hungUp(why),
         changed: (state) => this.changed(state),
+        ticket: () => this.ticket,
       },
     );
   }
@@ -222,6 +232,7 @@ export class SignalingClient {
    */
   async register(reg: ProviderRegistration, load: () => number = () => 0): Promise<void> {
     this.registration = { reg, load };
+    this.ticket = undefined;
     const socket = await this.ready("provider:register");
     await this.registerOn(socket);
     this.conn.from(socket, { type: "registered" });
@@ -244,17 +255,25 @@ export class SignalingClient {
       device: reg.device,
       ...(reg.entry && { entry: { ...reg.entry, stake: reg.entry.stake.toString() } }),
     };
-    const ack = parseWith(
-      RegisterAck,
-      await this.callOn(socket, "provider:register", {
-        v: 1,
-        ...body,
-        challenge: challenge.challenge,
-        signature: signRegistration(reg.identity.secretKey, challenge.challenge, body),
-      }),
-      "registration",
-    );
+    let ack: v.InferOutput<typeof RegisterAck>;
+    try {
+      ack = parseWith(
+        RegisterAck,
+        await this.callOn(socket, "provider:register", {
+          v: 1,
+          ...body,
+          challenge: challenge.challenge,
+          signature: signRegistration(reg.identity.secretKey, challenge.challenge, body),
+        }),
+        "registration",
+      );
+    } catch (err) {
+      // A refused ticket (another identity's, say) must not be presented again and again.
+      if (err instanceof SignalingError && err.code === "BAD_TICKET") this.ticket = undefined;
+      throw err;
+    }
     this.heartbeatMs = ack.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS;
+    this.ticket = ack.ticket;
   }
 
   private changed(state: ConnState): void {
@@ -290,9 +309,23 @@ export class SignalingClient {
         (ack: AckBody) => {
           if (ack?.ok === false && ack.error?.code === "NOT_REGISTERED")
             this.conn.from(socket, { type: "unregistered" });
+          const renewed = v.safeParse(Ticket, ack?.ticket);
+          if (ack?.ok === true && renewed.success && renewed.output) this.ticket = renewed.output;
         },
         () => this.conn.from(socket, { type: "lost" }),
       );
+  }
+
+  /**
+   * Stops being listed while staying connected (sessions already open go on, relayed ones too):
+   * no server counts or pairs this provider until `resume` registers it again.
+   */
+  pause(): void {
+    this.conn.dispatch({ type: "pause" });
+  }
+
+  resume(): void {
+    this.conn.dispatch({ type: "resume" });
   }
 
   /** Offers from the server; the handler's answer (accept or not) is the ack. */
@@ -313,6 +346,7 @@ export class SignalingClient {
       exclude?: readonly string[];
       needs?: readonly Feature[];
       policy?: PolicyHint;
+      minAuditsPassed?: number;
     },
     open: SessionOpener,
   ): Promise<SessionGranted> {
@@ -331,9 +365,9 @@ export class SignalingClient {
             minStake: req.policy.minStake.toString(),
             minAgeSeconds: req.policy.minAgeSeconds,
             ...(req.policy.allow && { allow: [...req.policy.allow] }),
-            ...(req.policy.minAuditsPassed && { minAuditsPassed: req.policy.minAuditsPassed }),
           },
         }),
+        ...(req.minAuditsPassed && { minAuditsPassed: req.minAuditsPassed }),
       },
       true,
       (body) => {
@@ -352,8 +386,9 @@ export class SignalingClient {
    * model once the server has checked it, rejects with `REPORT_REFUSED` when the evidence fails.
    */
   async reportAudit(report: unknown): Promise<{ counted: boolean; passed: number; failed: number }> {
-    const ack = await this.call("audit:report", { v: 1, report }, true);
-    return ack as unknown as { counted: boolean; passed: number; failed: number };
+    const ack = (await this.call("audit:report", { v: 1, report }, true)) as Record<string, unknown>;
+    const count = (x: unknown) => (typeof x === "number" && Number.isInteger(x) && x >= 0 ? x : 0);
+    return { counted: ack.counted === true, passed: count(ack.passed), failed: count(ack.failed) };
   }
 
   /** The market now; with `onUpdate`, every change after, kept up across reconnects. */

@@ -51,6 +51,15 @@ export function providerEvents(ctx: ServerContext, socket: SilkSocket): void {
         "registration signature does not verify for that identity key",
       );
     }
+    // A connection let past the per-IP limit on a ticket registers that ticket's provider only.
+    const ticket = socket.data.ticket;
+    if (ticket && ticket.identityKey !== reg.identityKey) {
+      setImmediate(() => socket.disconnect(true));
+      throw new SignalingError(
+        "BAD_TICKET",
+        "this connection was admitted on another provider's resume ticket",
+      );
+    }
     const models = new Set(reg.models.map((m) => m.model));
     if (models.size !== reg.models.length) throw new SignalingError("MALFORMED", "a model is listed twice");
 
@@ -86,14 +95,17 @@ export function providerEvents(ctx: ServerContext, socket: SilkSocket): void {
     ctx.localProviders.set(socket.id, socket);
     ctx.feed.changed();
     ctx.log.debug({ socket: socket.id, models: models.size, capacity: reg.capacity }, "provider registered");
-    // A storm still arriving keeps its window open: each returning provider that registers (a
-    // signature, not a mere claim) proves the storm goes on, however slowly a loaded node admits it.
-    if (socket.handshake.query.resume === "1" && now < ctx.welcomeBackUntil)
+    // A storm still arriving keeps its window open: each returning provider that registers (its
+    // ticket and a signature, not a mere claim) proves the storm goes on, however slowly a loaded
+    // node admits it.
+    if (ticket && now < ctx.welcomeBackUntil)
       ctx.welcomeBackUntil = Math.max(ctx.welcomeBackUntil, now + ctx.config.reconnectWindowMs);
+    socket.data.ticketIssuedAt = now;
     return {
       ok: true,
       heartbeatIntervalMs: ctx.config.heartbeatIntervalMs,
       heartbeatTimeoutMs: ctx.config.heartbeatTimeoutMs,
+      ticket: ctx.tickets.issue(reg.identityKey, now),
     };
   });
 
@@ -109,7 +121,10 @@ export function providerEvents(ctx: ServerContext, socket: SilkSocket): void {
     }
     provider.lastHeartbeatAt = now;
     ctx.feed.changed();
-    return { ok: true };
+    // A quarter through its life, the ticket is renewed, so one is always good for a while yet.
+    if (now - (socket.data.ticketIssuedAt ?? 0) < ctx.config.resumeTicketTtlMs / 4) return { ok: true };
+    socket.data.ticketIssuedAt = now;
+    return { ok: true, ticket: ctx.tickets.issue(provider.identityKey, now) };
   });
 
   guard(ctx, socket, "provider:unregister", { schema: ProviderUnregister }, async () => {

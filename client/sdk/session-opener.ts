@@ -186,6 +186,7 @@ export class SessionOpener {
                 exclude,
                 needs: needs.map((n) => n.feature),
                 ...(this.opts.trust && { policy: policyHint(this.policy) }),
+                ...(this.policy.minAuditsPassed && { minAuditsPassed: this.policy.minAuditsPassed }),
               },
               prepare,
             ),

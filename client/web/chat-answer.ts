@@ -145,9 +145,9 @@ export class AnswerRunner {
     const { settings, money } = this.host;
     const trust = this.opts.trust;
     const terms = money!.terms();
-    // Closing and reopening the escrow also starts a new client: a provider judged the escrow when
-    // the session opened, and a session opened while it was closing is refused (ESCROW_CLOSING).
-    const key = `${settings.maxPromptNano}/${settings.maxCompletionNano}/${terms.escrow}/${terms.keyEpoch}/${money?.closing}/${trust.termsKey}`;
+    // Closing and reopening the escrow needs no new client: a provider reads an escrow it last saw
+    // closing again before refusing (EscrowLimit.closingNow), so a session survives the reopen.
+    const key = `${settings.maxPromptNano}/${settings.maxCompletionNano}/${terms.escrow}/${terms.keyEpoch}/${trust.termsKey}`;
     const config = money?.config;
     this.registry ??= config && registryReaderFor(config);
     if (!this.client || key !== this.clientTerms) {

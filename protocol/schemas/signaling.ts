@@ -72,8 +72,6 @@ export const PolicyHintSchema = v.object({
   minStake: Nano,
   minAgeSeconds: Count,
   allow: v.optional(v.pipe(v.array(Hex32), v.maxLength(64))),
-  /** Only providers with at least this many audits passed for the model (issue 16). */
-  minAuditsPassed: v.optional(Count),
 });
 
 /** Ask for a challenge to sign. */
@@ -107,6 +105,11 @@ export const SessionRequest = v.object({
   /** Features the request needs: only providers declaring them for the model are offered it. */
   needs: v.optional(v.pipe(v.array(FeatureSchema), v.maxLength(8))),
   policy: v.optional(PolicyHintSchema),
+  /**
+   * Only providers with at least this many audits passed for the model (issue 16). Apart from
+   * `policy`, which also asks for a Registry entry: this one holds with or without one.
+   */
+  minAuditsPassed: v.optional(Count),
 });
 
 /** simple-peer signal data: an SDP offer/answer or an ICE candidate, opaque to the server but bounded. */

@@ -212,14 +212,17 @@ export class ProviderStore {
     }
   }
 
+  /** Leaves the directory (no server counts or pairs this tab) until `resume`. */
   pause(): void {
     this.runtime?.pause();
     this.serving = "paused";
+    this.tick();
   }
 
   resume(): void {
     this.runtime?.resume();
     this.serving = "serving";
+    this.tick();
   }
 
   /** An answer is streaming to a requester now (a token within the last 2 s): Stop then asks first. */
@@ -264,7 +267,7 @@ export class ProviderStore {
     this.now = Date.now();
     if (this.runtime) {
       this.link = linkOf(this.runtime.signaling);
-      if (this.link === "connected") this.downSince = undefined;
+      if (this.link !== "reconnecting") this.downSince = undefined;
       else this.downSince ??= this.now;
     }
     const slots = this.runtime?.slots;
