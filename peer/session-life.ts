@@ -90,8 +90,9 @@ export class SessionLife {
   }
 
   send(event: LifeEvent): void {
-    const next = step(this.current, event, this.deadlines);
+    const next = step(this.current, event, this.deadlines, Date.now());
     this.current = next.state;
+    if (next.effects.length === 0) return;
     this.pending.push(...next.effects);
     this.runPending();
   }

@@ -11,6 +11,10 @@
  * While open, the requester waits for the next frame of each answer in flight (`frame`), and the
  * provider, while its credit window is spent, for the next receipt (`credit`); the provider sends
  * a keepalive every `keepalive` ms while answers are in flight, so a slow engine is not a stall.
+ *
+ * `step` takes the time (`now`, ms) with each event. A frame only notes when it came; the frame
+ * timer, when it fires, re-arms itself for what is left of the deadline since the last frame. So a
+ * token costs no timer: the deadline is checked once per `frame` ms, not moved on every frame.
  */
 import type { ErrorCode } from "../protocol";
 
@@ -58,6 +62,8 @@ export interface LifeState {
   readonly answers: number;
   /** Provider: streaming paused until a receipt arrives. */
   readonly creditWait: boolean;
+  /** Requester: when the last frame of an answer in flight came (or the first answer started). */
+  readonly frameAt: number;
   /** Why it closed; undefined for a clean close. */
   readonly ending?: Ending;
 }
@@ -94,7 +100,7 @@ export type LifeEffect =
 export function initialLife(side: Side, deadlines: Deadlines = DEFAULT_DEADLINES) {
   const phase: Phase = side === "requester" ? "requested" : "connecting";
   return {
-    state: { side, phase, answers: 0, creditWait: false } as LifeState,
+    state: { side, phase, answers: 0, creditWait: false, frameAt: 0 } as LifeState,
     effects: [{ type: "arm", timer: "phase", ms: deadlines[phase] }] as LifeEffect[],
   };
 }
@@ -117,6 +123,7 @@ export function step(
   state: LifeState,
   event: LifeEvent,
   d: Deadlines = DEFAULT_DEADLINES,
+  now = 0,
 ): { state: LifeState; effects: LifeEffect[] } {
   if (state.phase === "closed") return { state, effects: [] };
   const move = NEXT[event.type];
@@ -139,24 +146,20 @@ export function step(
         if (state.side === "requester") effects.push({ type: "arm", timer: "frame", ms: d.frame });
         else effects.push({ type: "arm", timer: "keepalive", ms: d.keepalive });
       }
-      return { state: { ...state, answers: state.answers + 1 }, effects };
+      const frameAt = state.answers === 0 ? now : state.frameAt;
+      return { state: { ...state, answers: state.answers + 1, frameAt }, effects };
     }
     case "answer-end": {
       const answers = Math.max(0, state.answers - 1);
       const effects: LifeEffect[] = [];
       if (answers === 0)
         effects.push({ type: "disarm", timer: state.side === "requester" ? "frame" : "keepalive" });
-      else if (state.side === "requester") effects.push({ type: "arm", timer: "frame", ms: d.frame });
-      return { state: { ...state, answers }, effects };
+      // An answer's end is a frame too: the others' deadline runs from here.
+      return { state: { ...state, answers, frameAt: now }, effects };
     }
     case "frame":
-      return {
-        state,
-        effects:
-          state.side === "requester" && state.answers > 0
-            ? [{ type: "arm", timer: "frame", ms: d.frame }]
-            : [],
-      };
+      if (state.side !== "requester" || state.answers === 0) return { state, effects: [] };
+      return { state: { ...state, frameAt: now }, effects: [] };
     case "credit-wait":
       if (state.side !== "provider" || state.creditWait) return { state, effects: [] };
       return {
@@ -167,7 +170,7 @@ export function step(
       if (!state.creditWait) return { state, effects: [] };
       return { state: { ...state, creditWait: false }, effects: [{ type: "disarm", timer: "credit" }] };
     case "deadline":
-      return onDeadline(state, event.timer, d);
+      return onDeadline(state, event.timer, d, now);
     case "ended":
       return closed(state, event.ending, false);
     case "close":
@@ -176,14 +179,18 @@ export function step(
   return { state, effects: [] };
 }
 
-function onDeadline(state: LifeState, timer: Timer, d: Deadlines) {
+function onDeadline(state: LifeState, timer: Timer, d: Deadlines, now: number) {
   switch (timer) {
     case "phase":
       if (state.phase === "open" || state.phase === "closed") return { state, effects: [] };
       return closed(state, deadline("TIMEOUT", WAITING_FOR[state.phase], d[state.phase]), true);
-    case "frame":
+    case "frame": {
       if (state.answers === 0) return { state, effects: [] };
+      const quiet = now - state.frameAt;
+      if (quiet < d.frame)
+        return { state, effects: [{ type: "arm", timer: "frame", ms: d.frame - quiet }] as LifeEffect[] };
       return closed(state, deadline("STALLED", "the next frame of an answer", d.frame), true);
+    }
     case "credit":
       if (!state.creditWait) return { state, effects: [] };
       return closed(

@@ -128,7 +128,9 @@ export class SecureSession {
       this.send({ v: 1, t: "error", ...(id && { id }), error: errorToWire(err) }).catch(() => undefined);
       return;
     }
-    for (const h of [...this.messageHandlers]) h(message);
+    const handlers = this.messageHandlers;
+    if (handlers.length === 1) handlers[0]!(message);
+    else for (const h of [...handlers]) h(message);
   }
 }
 
