@@ -163,17 +163,27 @@ describe("faults through a man in the middle", () => {
       .toBe(0);
   }, 30_000);
 
-  it("kill the requester mid-answer: the provider's engine and place are freed, nothing signed is lost", async () => {
+  it("kill the requester's connection mid-answer: not the provider's fault, so it is not excluded; the killed session's engine and place are freed and the answer continues", async () => {
+    // The requester's relayed session ends with SignalingLostError (its own connection dropped).
+    // It used to reach the SDK as a bare close, read as "the provider left": the honest provider
+    // was excluded and the request failed with PROVIDER_LOST (NO_MODEL) after ~8 s.
     const mitm = await network([killAfter(3, frames("requester"))]);
     const p = await provider(mitm);
     const c = await client(mitm);
-    const err = await ask(c).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(Error);
-    await expect.poll(() => p.runtime.activeSessions, { timeout: 10_000 }).toBe(0);
+    const { value, ms } = await timed(() => ask(c));
+    expect(value).not.toBeInstanceOf(Error);
+    const answer = value as Awaited<ReturnType<typeof ask>>;
+    expect(answer.choices[0]?.message.content).toBe(`one ${LONG}`);
+    expect(answer.usage?.silk?.failovers).toBe(1);
+    expect(ms).toBeLessThan(REQUESTER_DEADLINES.frame + 5_000);
+    expect(excluded(mitm)).toEqual([[], []]);
+    const opened = p.events.filter((e) => e.type === "session-open");
+    expect(opened).toHaveLength(2);
+    expect(p.events).toContainEqual(
+      expect.objectContaining({ type: "session-closed", sessionId: opened[0]?.sessionId }),
+    );
     await expect.poll(() => p.engine.activeGenerations, { timeout: 10_000 }).toBe(0);
     expect(p.runtime.slots.load).toBe(0);
-    expect(p.engine.generatedTokens).toBeLessThan(16);
-    for (const t of receiptTokens(p.events)) expect(t).toBeLessThanOrEqual(1);
-    expect(err instanceof ProviderLostError || err instanceof Error).toBe(true);
+    for (const t of receiptTokens(p.events)) expect(t).toBeLessThanOrEqual(answer.usage?.total_tokens ?? 0);
   }, 30_000);
 });
