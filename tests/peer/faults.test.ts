@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { NoProviderError, ProviderError, ProviderLostError, StalledError } from "../../client/sdk/errors";
+import { NoProviderError, ProviderError, StalledError } from "../../client/sdk/errors";
 import type { RuntimeEvent } from "../../provider/runtime";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import { cleanup, startServer } from "../signaling/helpers";
