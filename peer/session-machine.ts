@@ -12,9 +12,9 @@
  * provider, while its credit window is spent, for the next receipt (`credit`); the provider sends
  * a keepalive every `keepalive` ms while answers are in flight, so a slow engine is not a stall.
  *
- * `step` takes the time (`now`, ms) with each event. A frame only notes when it came; the frame
- * timer, when it fires, re-arms itself for what is left of the deadline since the last frame. So a
- * token costs no timer: the deadline is checked once per `frame` ms, not moved on every frame.
+ * Frames are not events: the owner notes when the last one came (`SessionLife.frame`), and the
+ * frame timer's deadline event says how long it has been quiet; the machine re-arms the timer for
+ * what is left, or ends the session. So a token costs neither a step nor a timer.
  */
 import type { ErrorCode } from "../protocol";
 
@@ -62,8 +62,6 @@ export interface LifeState {
   readonly answers: number;
   /** Provider: streaming paused until a receipt arrives. */
   readonly creditWait: boolean;
-  /** Requester: when the last frame of an answer in flight came (or the first answer started). */
-  readonly frameAt: number;
   /** Why it closed; undefined for a clean close. */
   readonly ending?: Ending;
 }
@@ -75,11 +73,10 @@ export type LifeEvent =
   | { readonly type: "account-open" }
   | { readonly type: "answer-start" }
   | { readonly type: "answer-end" }
-  /** Requester: any frame of an answer arrived. */
-  | { readonly type: "frame" }
   | { readonly type: "credit-wait" }
   | { readonly type: "credit" }
-  | { readonly type: "deadline"; readonly timer: Timer }
+  /** A timer fired; for `frame`, how long since the last frame of an answer (none: forever). */
+  | { readonly type: "deadline"; readonly timer: Timer; readonly quietMs?: number }
   /** The session ended from outside: the peer, the channel, the server, or a protocol error. */
   | { readonly type: "ended"; readonly ending?: Ending }
   /** This side closes it (idle, stop, a failure it detected). */
@@ -100,7 +97,7 @@ export type LifeEffect =
 export function initialLife(side: Side, deadlines: Deadlines = DEFAULT_DEADLINES) {
   const phase: Phase = side === "requester" ? "requested" : "connecting";
   return {
-    state: { side, phase, answers: 0, creditWait: false, frameAt: 0 } as LifeState,
+    state: { side, phase, answers: 0, creditWait: false } as LifeState,
     effects: [{ type: "arm", timer: "phase", ms: deadlines[phase] }] as LifeEffect[],
   };
 }
@@ -123,7 +120,6 @@ export function step(
   state: LifeState,
   event: LifeEvent,
   d: Deadlines = DEFAULT_DEADLINES,
-  now = 0,
 ): { state: LifeState; effects: LifeEffect[] } {
   if (state.phase === "closed") return { state, effects: [] };
   const move = NEXT[event.type];
@@ -146,20 +142,15 @@ export function step(
         if (state.side === "requester") effects.push({ type: "arm", timer: "frame", ms: d.frame });
         else effects.push({ type: "arm", timer: "keepalive", ms: d.keepalive });
       }
-      const frameAt = state.answers === 0 ? now : state.frameAt;
-      return { state: { ...state, answers: state.answers + 1, frameAt }, effects };
+      return { state: { ...state, answers: state.answers + 1 }, effects };
     }
     case "answer-end": {
       const answers = Math.max(0, state.answers - 1);
       const effects: LifeEffect[] = [];
       if (answers === 0)
         effects.push({ type: "disarm", timer: state.side === "requester" ? "frame" : "keepalive" });
-      // An answer's end is a frame too: the others' deadline runs from here.
-      return { state: { ...state, answers, frameAt: now }, effects };
+      return { state: { ...state, answers }, effects };
     }
-    case "frame":
-      if (state.side !== "requester" || state.answers === 0) return { state, effects: [] };
-      return { state: { ...state, frameAt: now }, effects: [] };
     case "credit-wait":
       if (state.side !== "provider" || state.creditWait) return { state, effects: [] };
       return {
@@ -170,7 +161,7 @@ export function step(
       if (!state.creditWait) return { state, effects: [] };
       return { state: { ...state, creditWait: false }, effects: [{ type: "disarm", timer: "credit" }] };
     case "deadline":
-      return onDeadline(state, event.timer, d, now);
+      return onDeadline(state, event.timer, d, event.quietMs);
     case "ended":
       return closed(state, event.ending, false);
     case "close":
@@ -179,16 +170,15 @@ export function step(
   return { state, effects: [] };
 }
 
-function onDeadline(state: LifeState, timer: Timer, d: Deadlines, now: number) {
+function onDeadline(state: LifeState, timer: Timer, d: Deadlines, quietMs = Number.POSITIVE_INFINITY) {
   switch (timer) {
     case "phase":
       if (state.phase === "open" || state.phase === "closed") return { state, effects: [] };
       return closed(state, deadline("TIMEOUT", WAITING_FOR[state.phase], d[state.phase]), true);
     case "frame": {
       if (state.answers === 0) return { state, effects: [] };
-      const quiet = now - state.frameAt;
-      if (quiet < d.frame)
-        return { state, effects: [{ type: "arm", timer: "frame", ms: d.frame - quiet }] as LifeEffect[] };
+      if (quietMs < d.frame)
+        return { state, effects: [{ type: "arm", timer: "frame", ms: d.frame - quietMs }] as LifeEffect[] };
       return closed(state, deadline("STALLED", "the next frame of an answer", d.frame), true);
     }
     case "credit":
