@@ -162,6 +162,22 @@ export const DirectorySnapshot = v.object({
   ),
 });
 
+/** One provider's audit counts for one model (issue 16), as `GET /api/models` lists them. */
+export const AuditCountRow = v.object({
+  provider: Hex32,
+  model: ModelId,
+  passed: Count,
+  failed: Count,
+  /** Past the failed-audit threshold: offered to nobody. */
+  dropped: v.optional(v.boolean()),
+});
+
+/** `GET /api/models`: the directory snapshot and the audit counts of the providers registered now. */
+export const ModelsView = v.object({
+  ...DirectorySnapshot.entries,
+  audits: v.optional(v.pipe(v.array(AuditCountRow), v.maxLength(1_000_000)), []),
+});
+
 /** The provider's answer to a `session:offer`: accept, or refuse with a short reason. */
 export const OfferReply = v.variant("ok", [
   v.object({ ok: v.literal(true) }),
@@ -285,6 +301,8 @@ export type SignalRelay = v.InferOutput<typeof SignalRelay>;
 export type FrameRelay = v.InferOutput<typeof FrameRelay>;
 export type SessionEnd = v.InferOutput<typeof SessionEnd>;
 export type DirectorySnapshot = v.InferOutput<typeof DirectorySnapshot>;
+export type AuditCountRow = v.InferOutput<typeof AuditCountRow>;
+export type ModelsView = v.InferOutput<typeof ModelsView>;
 export type OfferReply = v.InferOutput<typeof OfferReply>;
 export type IceServer = v.InferOutput<typeof IceServer>;
 export type SessionOffer = v.InferOutput<typeof SessionOffer>;

@@ -34,6 +34,10 @@ describe("the pages, walked by a new user", () => {
     provider = await openPage(browser(), `${f.url}/provider`, "provider");
     await serveFromProviderPage(provider, { register: true });
     expect(await text(provider, "serving-state")).toMatch(/^Serving test-model: connected to Silk/);
+    // Its audit counts, as the signaling server keeps them: nobody has audited it yet.
+    expect(await waitForText(provider, "provider-audits", (s) => s.length > 0)).toMatch(
+      /^Audits of this provider: none yet\./,
+    );
   }, 60_000);
 
   it("0 TON: Deposit is off and says why; no raw node error ever shows", async () => {
