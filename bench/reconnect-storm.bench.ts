@@ -108,7 +108,10 @@ function provider(url: string): Promise<Provider> {
     connectErrors.set(err.message, (connectErrors.get(err.message) ?? 0) + 1);
   });
   return new Promise((resolve, reject) => {
-    socket.once("connect", () => register(p).then(() => resolve(p), reject));
+    // A challenge can expire on a swamped machine before its registration is read: ask again.
+    const first = (tries: number): Promise<void> =>
+      register(p).catch((err: unknown) => (tries > 1 ? first(tries - 1) : Promise.reject(err)));
+    socket.once("connect", () => first(5).then(() => resolve(p), reject));
   });
 }
 
