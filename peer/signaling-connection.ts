@@ -33,6 +33,8 @@ export interface ConnectionHooks {
   attach(socket: Socket): void;
   /** Registers as a provider over `socket`; resolves once the server accepted. */
   register(socket: Socket): Promise<void>;
+  /** Drops the listing over `socket` (pausing); its failures are the hook's to absorb. */
+  unregister(socket: Socket): void;
   /** A socket was dropped: whatever ran through it (relayed sessions) is over. */
   hungUp(why: HangUpWhy): void;
   /** Every state change (heartbeats start and stop on `registered`). */
@@ -122,6 +124,9 @@ export class SignalingConnection {
           break;
         case "register":
           this.register();
+          break;
+        case "unregister":
+          if (this.socket) this.hooks.unregister(this.socket);
           break;
         case "wait":
           clearTimeout(this.waitTimer);
