@@ -237,7 +237,7 @@ export class RedisDirectory implements ProviderDirectory {
       );
       return { ok: true, sessionId, provider: unit.provider, price: unit.price };
     }
-    const replied = this.run(
+    const reply = await this.run(
       this.via("pair"),
       PAIR,
       this.space(tag),
@@ -255,10 +255,10 @@ export class RedisDirectory implements ProviderDirectory {
         ...request.exclude,
       ],
     );
-    // Sent after the pairing, so this request is served before the pool takes its pick.
-    this.topUp(request.model, request.now);
-    const reply = await replied;
     const [ok, body, cheapest] = Array.isArray(reply) ? reply : [];
+    // Only a model granted here gets a pool (after its grant, which takes the best pick first):
+    // refusals, for models nobody serves, say, lease nothing.
+    if (ok === 1) this.topUp(request.model, request.now);
     if (ok !== 1) {
       const code = (typeof body === "string" ? body : "NO_MODEL") as NoMatchCode;
       return refusal(code, request, typeof cheapest === "string" ? BigInt(cheapest) : undefined);
