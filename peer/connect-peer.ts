@@ -1,4 +1,5 @@
 import { type FrameTransport, RELAY_FINGERPRINT } from "../protocol";
+import { type ChoiceEvent, type ChoicePhase, choose } from "./channel-choice";
 import { RelayLink } from "./relay-link";
 import {
   endedBySignaling,
@@ -74,31 +75,33 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
   }
 
   return new Promise((resolve, reject) => {
-    let settled = false;
+    let phase: ChoicePhase = "trying";
+    let direct: PeerChannel | undefined;
+    let ending: Error | undefined;
+    const timeoutMs = o.directTimeoutMs ?? DEFAULT_DIRECT_TIMEOUT_MS;
     let link: WebRtcLink | undefined;
-    /** Set once the direct channel is up. */
-    let direct = false;
-    const timer = setTimeout(() => toRelay(true), o.directTimeoutMs ?? DEFAULT_DIRECT_TIMEOUT_MS);
-    const toRelay = (tell: boolean) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      link?.close();
-      if (tell) sendSignal({ silk: RELAY_SIGNAL });
-      resolve(viaRelay());
+    const feed = (event: ChoiceEvent) => {
+      const next = choose(phase, event);
+      phase = next.phase;
+      for (const effect of next.effects) {
+        if (effect === "disarm") clearTimeout(timer);
+        else if (effect === "use-direct" && direct) resolve(direct);
+        else if (effect === "use-relay") resolve(viaRelay());
+        else if (effect === "tell-relay") sendSignal({ silk: RELAY_SIGNAL });
+        else if (effect === "close-link") link?.close(ending);
+        else if (effect === "end-relay" && ending) relay.end(ending);
+        else if (effect === "fail" && ending) reject(ending);
+      }
     };
     // The server ended the session, or (before the provider took it) moved it to another
     // provider: give up at once, whatever phase we are in, with an error that says which.
-    const stop = (err: Error) => {
-      relay.end(err);
-      link?.close(err);
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      reject(err);
+    const stop = (err: Error, bySignaling = false) => {
+      ending = err;
+      feed({ type: "ended", bySignaling });
     };
-    // The link exists before the session's handlers do, so a signal delivered at once (the
-    // signaling client keeps those that came before anyone listened) goes straight to it.
+    const timer = setTimeout(() => feed({ type: "direct-failed" }), timeoutMs);
+    // Both links exist before the session's handlers, which exist before this returns: whatever
+    // the server relays for this session from now on has its owner.
     try {
       link = new WebRtcLink({
         initiator: o.role === "requester",
@@ -111,47 +114,36 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
     }
     o.signaling.session(o.sessionId, {
       signal: (data) => {
-        if (data.silk === RELAY_SIGNAL) toRelay(false);
+        if (data.silk === RELAY_SIGNAL) feed({ type: "peer-relay" });
         else link?.signal(data);
       },
-      ended: (end) => {
-        // A direct channel needs no server: a node leaving or dying (ours or the other side's) leaves it be.
-        if (direct && endedBySignaling(end)) return;
-        stop(sessionEndError(end));
-      },
+      // A direct channel needs no server: a node leaving or dying (ours or the other side's) leaves it be.
+      ended: (end) => stop(sessionEndError(end), endedBySignaling(end)),
       moved: (to) => stop(new SessionMovedError(to)),
     });
-    if (settled) return;
     if (!link) {
-      toRelay(true);
+      feed({ type: "direct-failed" });
       return;
     }
     release?.catch((err: Error) => stop(err));
     const rtc = link;
-    rtc.waitConnected(o.directTimeoutMs ?? DEFAULT_DIRECT_TIMEOUT_MS).then(
+    rtc.waitConnected(timeoutMs).then(
       () => {
-        if (settled) return;
-        // Without both fingerprints the handshake cannot bind DTLS: take the relay instead, and
-        // never leave this promise pending (it used to, when reading them threw after `settled`).
-        let fp: ReturnType<WebRtcLink["fingerprints"]>;
+        // Without both fingerprints the handshake cannot bind DTLS: the machine takes the relay.
         try {
-          fp = rtc.fingerprints();
+          const fp = rtc.fingerprints();
+          direct = {
+            transport: rtc,
+            path: "direct",
+            requesterFingerprint: fp.requester,
+            providerFingerprint: fp.provider,
+          };
         } catch {
-          toRelay(true);
-          return;
+          direct = undefined;
         }
-        settled = true;
-        direct = true;
-        clearTimeout(timer);
-        // The server sees the other side's socket go long before ICE notices a closed tab (`stop`).
-        resolve({
-          transport: rtc,
-          path: "direct",
-          requesterFingerprint: fp.requester,
-          providerFingerprint: fp.provider,
-        });
+        feed({ type: "direct-up", bound: direct !== undefined });
       },
-      () => toRelay(true),
+      () => feed({ type: "direct-failed" }),
     );
   });
 }

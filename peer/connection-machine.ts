@@ -12,6 +12,9 @@
  * - `reconnecting`: down, waiting out the backoff before dialling the next URL.
  * - `moving`: the node said it is shutting down; dialling another at once (no backoff).
  * - `closed`: the owner closed the client; nothing more happens.
+ *
+ * A paused provider stays connected (`connected`, its sessions still relayed) but is not
+ * listed: pausing unregisters, so no directory counts or pairs it, and resuming registers again.
  */
 export type Phase =
   | "connecting"
@@ -30,6 +33,8 @@ export interface ConnState {
   readonly attempt: number;
   /** A provider that wants to be listed (it registers on every connection). */
   readonly provider: boolean;
+  /** The owner paused serving: the provider stays unlisted until it resumes. */
+  readonly paused: boolean;
 }
 
 export type ConnEvent =
@@ -47,6 +52,9 @@ export type ConnEvent =
   | { readonly type: "unregistered" }
   /** The backoff wait ended. */
   | { readonly type: "timer" }
+  /** The owner pauses serving (unlisted, connection kept) or resumes it. */
+  | { readonly type: "pause" }
+  | { readonly type: "resume" }
   | { readonly type: "close" };
 
 export type Effect =
@@ -54,6 +62,8 @@ export type Effect =
   /** Drops the socket; sessions relayed through it end with this reason. */
   | { readonly do: "hang-up"; readonly why: "lost" | "shutdown" | "closed" }
   | { readonly do: "register" }
+  /** Asks the server to drop the listing (best effort: unanswered, the heartbeats' silence does it). */
+  | { readonly do: "unregister" }
   /** Starts the backoff wait (one at a time); its end is the `timer` event. */
   | { readonly do: "wait"; readonly ms: number }
   | { readonly do: "cancel-wait" };
@@ -85,7 +95,7 @@ export function backoffMs(attempt: number, random: () => number, b: BackoffConfi
 }
 
 export function initialState(provider = false): ConnState {
-  return { phase: "connecting", url: 0, attempt: 0, provider };
+  return { phase: "connecting", url: 0, attempt: 0, provider, paused: false };
 }
 
 export function initialEffects(s: ConnState): Effect[] {
@@ -108,7 +118,7 @@ export function step(s: ConnState, e: ConnEvent, c: MachineConfig): { state: Con
       return next({ ...s, phase: "closed" }, { do: "cancel-wait" }, { do: "hang-up", why: "closed" });
     case "connected":
       if (s.phase !== "connecting" && s.phase !== "moving") return next(s);
-      return s.provider
+      return s.provider && !s.paused
         ? next({ ...s, phase: "registering", attempt: 0 }, { do: "register" })
         : next({ ...s, phase: "connected", attempt: 0 });
     case "lost": {
@@ -138,6 +148,8 @@ export function step(s: ConnState, e: ConnEvent, c: MachineConfig): { state: Con
         wait(1),
       );
     case "registered":
+      // A registration that was in flight when the owner paused: undone at once.
+      if (s.paused) return next({ ...s, provider: true }, { do: "unregister" });
       // From `connected`: the owner registered for the first time, and is a provider from now on.
       return s.phase === "registering" || s.phase === "connected"
         ? next({ ...s, phase: "registered", attempt: 0, provider: true })
@@ -148,6 +160,20 @@ export function step(s: ConnState, e: ConnEvent, c: MachineConfig): { state: Con
     case "unregistered":
       if (s.phase !== "registered" || !s.provider) return next(s);
       return next({ ...s, phase: "registering", attempt: 0 }, { do: "register" });
+    case "pause":
+      if (s.paused) return next(s);
+      if (s.phase === "registered" || s.phase === "registering")
+        return next(
+          { ...s, phase: "connected", attempt: 0, paused: true },
+          { do: "cancel-wait" },
+          { do: "unregister" },
+        );
+      return next({ ...s, paused: true });
+    case "resume":
+      if (!s.paused) return next(s);
+      if (s.phase === "connected" && s.provider)
+        return next({ ...s, phase: "registering", attempt: 0, paused: false }, { do: "register" });
+      return next({ ...s, paused: false });
     case "timer":
       if (s.phase === "reconnecting") return next({ ...s, phase: "connecting" }, { do: "dial", url: s.url });
       if (s.phase === "registering") return next(s, { do: "register" });

@@ -117,19 +117,25 @@ export interface SessionHandlers {
   moved?: (to: SessionGranted) => void;
 }
 
-type EarlyEvent =
+type SessionEvent =
   | { kind: "signal"; value: SignalData }
   | { kind: "frame"; value: Uint8Array }
   | { kind: "ended"; value: SessionEndNotice }
   | { kind: "moved"; value: SessionGranted };
 
-const EARLY_TTL_MS = 30_000;
-const EARLY_MAX_SESSIONS = 32;
-const EARLY_MAX_EVENTS = 128;
+/**
+ * Makes a granted session's handlers (`SignalingClient.session`), called in the very turn the
+ * grant (or a move to another provider) is read, before anything that follows it on the socket.
+ */
+export type SessionOpener = (grant: SessionGranted) => void;
 
 type AckBody = { ok: boolean; error?: { code: string; message: string }; [k: string]: unknown };
 const ChallengeAck = v.object({ challenge: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)) });
-const RegisterAck = v.object({ heartbeatIntervalMs: v.optional(v.pipe(v.number(), v.minValue(1000))) });
+const Ticket = v.optional(v.pipe(v.string(), v.maxLength(120)));
+const RegisterAck = v.object({
+  heartbeatIntervalMs: v.optional(v.pipe(v.number(), v.minValue(1000))),
+  ticket: Ticket,
+});
 
 const ACK_TIMEOUT_MS = 15_000;
 const DEFAULT_HEARTBEAT_MS = 20_000;
@@ -158,13 +164,16 @@ export class SignalingClient {
   private reportedLoad = 0;
   private offerHandler: ((offer: SessionOffer) => Promise<boolean>) | undefined;
   private directoryListener: ((d: DirectorySnapshot) => void) | undefined;
-  private readonly sessionHandlers = new Map<string, SessionHandlers>();
   /**
-   * Events for a session that nobody listens to yet: the other side may signal (or give up on
-   * WebRTC) before our grant has even been read. Bounded, and dropped after a while.
+   * Each session's handlers, set when the session is made: by the grant's opener (a requester) or
+   * by the offer handler before it answers (a provider). Events for any other session are dropped.
    */
-  private readonly early = new Map<string, { at: number; events: EarlyEvent[] }>();
+  private readonly sessionHandlers = new Map<string, SessionHandlers>();
+  /** The opener of each session we asked for, to open where the server moves it. */
+  private readonly openers = new Map<string, SessionOpener>();
   private readonly conn: SignalingConnection;
+  /** The server's resume ticket for our registration: what admits us first after a restart. */
+  private ticket: string | undefined;
 
   private constructor(
     urls: readonly string[],
@@ -175,8 +184,12 @@ export class SignalingClient {
       {
         attach: (socket) => this.attach(socket),
         register: (socket) => this.registerOn(socket),
+        // Unanswered, the server still drops the listing once heartbeats stop.
+        unregister: (socket) =>
+          void this.callOn(socket, "provider:unregister", { v: 1 }).catch(() => undefined),
         hungUp: (why) => this.hungUp(why),
         changed: (state) => this.changed(state),
+        ticket: () => this.ticket,
       },
     );
   }
@@ -219,6 +232,7 @@ export class SignalingClient {
    */
   async register(reg: ProviderRegistration, load: () => number = () => 0): Promise<void> {
     this.registration = { reg, load };
+    this.ticket = undefined;
     const socket = await this.ready("provider:register");
     await this.registerOn(socket);
     this.conn.from(socket, { type: "registered" });
@@ -241,17 +255,25 @@ export class SignalingClient {
       device: reg.device,
       ...(reg.entry && { entry: { ...reg.entry, stake: reg.entry.stake.toString() } }),
     };
-    const ack = parseWith(
-      RegisterAck,
-      await this.callOn(socket, "provider:register", {
-        v: 1,
-        ...body,
-        challenge: challenge.challenge,
-        signature: signRegistration(reg.identity.secretKey, challenge.challenge, body),
-      }),
-      "registration",
-    );
+    let ack: v.InferOutput<typeof RegisterAck>;
+    try {
+      ack = parseWith(
+        RegisterAck,
+        await this.callOn(socket, "provider:register", {
+          v: 1,
+          ...body,
+          challenge: challenge.challenge,
+          signature: signRegistration(reg.identity.secretKey, challenge.challenge, body),
+        }),
+        "registration",
+      );
+    } catch (err) {
+      // A refused ticket (another identity's, say) must not be presented again and again.
+      if (err instanceof SignalingError && err.code === "BAD_TICKET") this.ticket = undefined;
+      throw err;
+    }
     this.heartbeatMs = ack.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS;
+    this.ticket = ack.ticket;
   }
 
   private changed(state: ConnState): void {
@@ -287,9 +309,23 @@ export class SignalingClient {
         (ack: AckBody) => {
           if (ack?.ok === false && ack.error?.code === "NOT_REGISTERED")
             this.conn.from(socket, { type: "unregistered" });
+          const renewed = v.safeParse(Ticket, ack?.ticket);
+          if (ack?.ok === true && renewed.success && renewed.output) this.ticket = renewed.output;
         },
         () => this.conn.from(socket, { type: "lost" }),
       );
+  }
+
+  /**
+   * Stops being listed while staying connected (sessions already open go on, relayed ones too):
+   * no server counts or pairs this provider until `resume` registers it again.
+   */
+  pause(): void {
+    this.conn.dispatch({ type: "pause" });
+  }
+
+  resume(): void {
+    this.conn.dispatch({ type: "resume" });
   }
 
   /** Offers from the server; the handler's answer (accept or not) is the ack. */
@@ -297,14 +333,24 @@ export class SignalingClient {
     this.offerHandler = handler;
   }
 
-  async requestSession(req: {
-    model: string;
-    maxPrice: MaxPrice;
-    sessionKey: Uint8Array;
-    exclude?: readonly string[];
-    needs?: readonly Feature[];
-    policy?: PolicyHint;
-  }): Promise<SessionGranted> {
+  /**
+   * Asks for a session. `open` makes its handlers in the turn the grant is read (the provider's
+   * first signals may be right behind it in the same read), and again for each provider the
+   * server moves it to; the promise settles later, after that turn.
+   */
+  async requestSession(
+    req: {
+      model: string;
+      maxPrice: MaxPrice;
+      sessionKey: Uint8Array;
+      exclude?: readonly string[];
+      needs?: readonly Feature[];
+      policy?: PolicyHint;
+      minAuditsPassed?: number;
+    },
+    open: SessionOpener,
+  ): Promise<SessionGranted> {
+    let grant: SessionGranted | undefined;
     const ack = await this.call(
       "session:request",
       {
@@ -319,13 +365,20 @@ export class SignalingClient {
             minStake: req.policy.minStake.toString(),
             minAgeSeconds: req.policy.minAgeSeconds,
             ...(req.policy.allow && { allow: [...req.policy.allow] }),
-            ...(req.policy.minAuditsPassed && { minAuditsPassed: req.policy.minAuditsPassed }),
           },
         }),
+        ...(req.minAuditsPassed && { minAuditsPassed: req.minAuditsPassed }),
       },
       true,
+      (body) => {
+        const r = v.safeParse(SessionGranted, body);
+        if (!r.success) return;
+        grant = r.output;
+        this.openers.set(grant.sessionId, open);
+        open(grant);
+      },
     );
-    return parseWith(SessionGranted, ack, "session grant");
+    return grant ?? parseWith(SessionGranted, ack, "session grant");
   }
 
   /**
@@ -333,8 +386,9 @@ export class SignalingClient {
    * model once the server has checked it, rejects with `REPORT_REFUSED` when the evidence fails.
    */
   async reportAudit(report: unknown): Promise<{ counted: boolean; passed: number; failed: number }> {
-    const ack = await this.call("audit:report", { v: 1, report }, true);
-    return ack as unknown as { counted: boolean; passed: number; failed: number };
+    const ack = (await this.call("audit:report", { v: 1, report }, true)) as Record<string, unknown>;
+    const count = (x: unknown) => (typeof x === "number" && Number.isInteger(x) && x >= 0 ? x : 0);
+    return { counted: ack.counted === true, passed: count(ack.passed), failed: count(ack.failed) };
   }
 
   /** The market now; with `onUpdate`, every change after, kept up across reconnects. */
@@ -357,39 +411,31 @@ export class SignalingClient {
     }
   }
 
-  /** Routes one session's relayed events to its handlers until `forget`. */
+  /** Routes one session's relayed events to its handlers until `forget` (later calls add handlers). */
   session(sessionId: string, handlers: SessionHandlers): void {
-    const merged = { ...this.sessionHandlers.get(sessionId), ...handlers };
-    this.sessionHandlers.set(sessionId, merged);
-    const early = this.early.get(sessionId);
-    if (!early) return;
-    const waiting = early.events;
-    early.events = [];
-    for (const e of waiting) this.route(sessionId, e);
-    if (early.events.length === 0) this.early.delete(sessionId);
+    this.sessionHandlers.set(sessionId, { ...this.sessionHandlers.get(sessionId), ...handlers });
   }
 
   forget(sessionId: string): void {
     this.sessionHandlers.delete(sessionId);
-    this.early.delete(sessionId);
+    this.openers.delete(sessionId);
   }
 
-  private route(sessionId: string, e: EarlyEvent): void {
-    const h = this.sessionHandlers.get(sessionId);
-    const handler = h?.[e.kind] as ((value: EarlyEvent["value"]) => void) | undefined;
-    if (handler) {
-      handler(e.value);
-      return;
+  private route(sessionId: string, e: SessionEvent): void {
+    const handler = this.sessionHandlers.get(sessionId)?.[e.kind] as
+      | ((value: SessionEvent["value"]) => void)
+      | undefined;
+    handler?.(e.value);
+  }
+
+  /** The server moved a session we asked for: the new one is opened before the old one hears. */
+  private moved(sessionId: string, to: SessionGranted): void {
+    const open = this.openers.get(sessionId);
+    if (open && !this.sessionHandlers.has(to.sessionId)) {
+      this.openers.set(to.sessionId, open);
+      open(to);
     }
-    const now = Date.now();
-    for (const [id, entry] of this.early) if (now - entry.at > EARLY_TTL_MS) this.early.delete(id);
-    let entry = this.early.get(sessionId);
-    if (!entry) {
-      if (this.early.size >= EARLY_MAX_SESSIONS) return;
-      entry = { at: now, events: [] };
-      this.early.set(sessionId, entry);
-    }
-    if (entry.events.length < EARLY_MAX_EVENTS) entry.events.push(e);
+    this.route(sessionId, { kind: "moved", value: to });
   }
 
   /**
@@ -397,7 +443,7 @@ export class SignalingClient {
    * ends with a typed error; a direct one needs no server and goes on, see connect-peer.ts).
    */
   private hungUp(why: HangUpWhy): void {
-    this.early.clear();
+    this.openers.clear();
     if (why === "closed") return;
     const reason = why === "shutdown" ? "shutdown" : "signaling-lost";
     const sessions = [...this.sessionHandlers.entries()];
@@ -455,7 +501,7 @@ export class SignalingClient {
     });
     socket.on("session:moved", (msg: unknown) => {
       const r = v.safeParse(SessionMoved, msg);
-      if (r.success) this.route(r.output.sessionId, { kind: "moved", value: r.output.to });
+      if (r.success) this.moved(r.output.sessionId, r.output.to);
     });
     socket.on("directory:update", (msg: unknown) => {
       const r = v.safeParse(DirectorySnapshot, msg);
@@ -488,12 +534,17 @@ export class SignalingClient {
    * shutting down, is asked again on the next connection (within the same deadline), so callers
    * move with the client instead of failing against a node that is leaving.
    */
-  private async call(event: string, payload: unknown, retry: boolean): Promise<AckBody> {
+  private async call(
+    event: string,
+    payload: unknown,
+    retry: boolean,
+    onOk?: (ack: AckBody) => void,
+  ): Promise<AckBody> {
     const deadline = Date.now() + ACK_TIMEOUT_MS;
     for (;;) {
       const socket = await this.ready(event, deadline);
       try {
-        return await this.callOn(socket, event, payload, deadline);
+        return await this.callOn(socket, event, payload, deadline, onOk);
       } catch (err) {
         if (!retry || !(err instanceof SignalingError) || Date.now() >= deadline) throw err;
         if (err.code === "SHUTTING_DOWN") this.conn.from(socket, { type: "server-shutdown" });
@@ -502,30 +553,43 @@ export class SignalingClient {
     }
   }
 
-  private async callOn(
+  /** `onOk` runs in the ack's own turn, before anything that came after it on the socket. */
+  private callOn(
     socket: Socket,
     event: string,
     payload: unknown,
     deadline = Date.now() + ACK_TIMEOUT_MS,
+    onOk?: (ack: AckBody) => void,
   ): Promise<AckBody> {
-    let ack: AckBody;
-    try {
-      ack = (await socket.timeout(Math.max(1, deadline - Date.now())).emitWithAck(event, payload)) as AckBody;
-    } catch {
-      throw new SignalingError("TIMEOUT", `the signaling server did not answer ${event}`);
-    }
-    if (!ack || typeof ack !== "object") throw new SignalingError("MALFORMED", `bad answer to ${event}`);
-    if (!ack.ok) {
-      const e = wireError(
-        typeof ack.error?.code === "string" && typeof ack.error.message === "string"
-          ? { code: ack.error.code, message: ack.error.message.slice(0, 500) }
-          : { code: "INTERNAL", message: `${event} refused` },
-        "signaling server",
-      );
-      throw new SignalingError(e.code, e.message);
-    }
-    return ack;
+    return new Promise((resolve, reject) => {
+      socket
+        .timeout(Math.max(1, deadline - Date.now()))
+        .emit(event, payload, (err: unknown, ack: unknown) => {
+          try {
+            if (err) throw new SignalingError("TIMEOUT", `the signaling server did not answer ${event}`);
+            const body = checkedAck(event, ack);
+            onOk?.(body);
+            resolve(body);
+          } catch (e) {
+            reject(e);
+          }
+        });
+    });
   }
+}
+
+/** An ack that is an object and says ok; a refusal becomes its typed error. */
+function checkedAck(event: string, ack: unknown): AckBody {
+  if (!ack || typeof ack !== "object") throw new SignalingError("MALFORMED", `bad answer to ${event}`);
+  const body = ack as AckBody;
+  if (body.ok) return body;
+  const e = wireError(
+    typeof body.error?.code === "string" && typeof body.error.message === "string"
+      ? { code: body.error.code, message: body.error.message.slice(0, 500) }
+      : { code: "INTERNAL", message: `${event} refused` },
+    "signaling server",
+  );
+  throw new SignalingError(e.code, e.message);
 }
 
 function toBytes(x: unknown): Uint8Array | undefined {

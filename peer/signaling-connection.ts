@@ -33,10 +33,14 @@ export interface ConnectionHooks {
   attach(socket: Socket): void;
   /** Registers as a provider over `socket`; resolves once the server accepted. */
   register(socket: Socket): Promise<void>;
+  /** Drops the listing over `socket` (pausing); its failures are the hook's to absorb. */
+  unregister(socket: Socket): void;
   /** A socket was dropped: whatever ran through it (relayed sessions) is over. */
   hungUp(why: HangUpWhy): void;
   /** Every state change (heartbeats start and stop on `registered`). */
   changed(state: ConnState): void;
+  /** The provider's latest resume ticket, presented when dialling again (signaling admits it in a storm). */
+  ticket?(): string | undefined;
 }
 
 export class SignalingConnection {
@@ -44,7 +48,7 @@ export class SignalingConnection {
   private socket: Socket | undefined;
   private waitTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly waiters = new Set<() => void>();
-  /** Once connected, every later dial says it is a reconnection (servers admit those after a restart). */
+  /** Once connected, every later dial says it is a reconnection, with the provider's ticket if it has one. */
   private returning = false;
   private readonly machine: MachineConfig;
 
@@ -121,6 +125,9 @@ export class SignalingConnection {
         case "register":
           this.register();
           break;
+        case "unregister":
+          if (this.socket) this.hooks.unregister(this.socket);
+          break;
         case "wait":
           clearTimeout(this.waitTimer);
           this.waitTimer = setTimeout(() => this.dispatch({ type: "timer" }), e.ms);
@@ -140,7 +147,7 @@ export class SignalingConnection {
       reconnection: false,
       forceNew: true,
       timeout: this.opts.dialTimeoutMs ?? 10_000,
-      ...(this.returning && { query: { resume: "1" } }),
+      ...(this.returning && { query: this.returnQuery() }),
     });
     this.socket = socket;
     socket.on("connect", () => {
@@ -152,6 +159,11 @@ export class SignalingConnection {
     socket.on("server:shutdown", () => this.from(socket, { type: "server-shutdown" }));
     socket.on("provider:unregistered", () => this.from(socket, { type: "unregistered" }));
     this.hooks.attach(socket);
+  }
+
+  private returnQuery(): Record<string, string> {
+    const ticket = this.hooks.ticket?.();
+    return ticket ? { resume: "1", ticket } : { resume: "1" };
   }
 
   private register(): void {

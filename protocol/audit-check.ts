@@ -92,7 +92,11 @@ export function answerTokens(content: AnswerContent): { tokens: string[]; logpro
   return { tokens, logprobs: entries.map((e) => e.logprob) };
 }
 
-/** The whole check of one answer: its tokens spell its text, and their logprobs match the reference's. */
+/**
+ * The whole check of one answer: its tokens spell its text, and their logprobs match the
+ * reference's. A reference that scored only a prefix of the tokens (one that follows its own
+ * greedy path, provider/engines/webllm-score.ts) is compared over that prefix.
+ */
 export function judgeAnswer(
   content: AnswerContent,
   referenceScores: readonly number[],
@@ -100,5 +104,9 @@ export function judgeAnswer(
 ): AuditVerdict {
   const parts = answerTokens(content);
   if (typeof parts === "string") return { result: "fail", compared: 0, rms: 0, worst: 0, reason: parts };
-  return compareLogprobs(parts.logprobs, referenceScores, tol);
+  const claimed =
+    referenceScores.length < parts.logprobs.length
+      ? parts.logprobs.slice(0, referenceScores.length)
+      : parts.logprobs;
+  return compareLogprobs(claimed, referenceScores, tol);
 }

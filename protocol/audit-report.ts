@@ -138,7 +138,11 @@ function checkBody(body: AuditReportBody, tol: AuditTolerance): ReportCheck {
       return { ok: false, reason: "the reference did not score the suspect's tokens after the same prompt" };
     const refMismatch = statementMismatch(ref.signed, refRequest, ref.content as AnswerContent);
     if (refMismatch) return { ok: false, reason: `reference: ${refMismatch}` };
-    const scores = (ref.content.logprobs ?? []).map((l) => l.logprob);
+    // The reference's tokens are the suspect's, all or a prefix (a greedy-path reference).
+    const scored = ref.content.logprobs ?? [];
+    if (scored.length > parts.tokens.length || scored.some((l, i) => l.token !== parts.tokens[i]))
+      return { ok: false, reason: "the reference scored other tokens than the suspect's" };
+    const scores = scored.map((l) => l.logprob);
     verdict = judgeAnswer(content, scores, tol).result;
   }
   if (verdict !== body.verdict)

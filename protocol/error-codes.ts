@@ -46,6 +46,8 @@ export const SIGNALING_ERROR_CODES = [
   "VERSION",
   "BAD_SIGNATURE",
   "BAD_CHALLENGE",
+  // a connection admitted on one provider's resume ticket registering another
+  "BAD_TICKET",
   "NOT_REGISTERED",
   "NOT_IN_SESSION",
   "SHUTTING_DOWN",

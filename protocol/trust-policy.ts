@@ -16,7 +16,8 @@ export interface TrustPolicy {
   readonly block: readonly string[];
   /**
    * Audits passed for the model that the signaling server must have counted for the provider
-   * (issue 16): the server's word, from reports whose evidence it checked.
+   * (issue 16): the server's word, from reports whose evidence it checked. Sent with every
+   * session request, with or without the Registry check.
    */
   readonly minAuditsPassed?: number;
 }
@@ -26,7 +27,6 @@ export interface PolicyHint {
   readonly minStake: bigint;
   readonly minAgeSeconds: number;
   readonly allow?: readonly string[];
-  readonly minAuditsPassed?: number;
 }
 
 /** A provider as its Registry entry describes it. */
@@ -89,7 +89,6 @@ export function policyHint(policy: TrustPolicy): PolicyHint {
     minStake: policy.minStake,
     minAgeSeconds: policy.minAgeSeconds,
     ...(policy.allow.length > 0 && { allow: [...policy.allow] }),
-    ...(policy.minAuditsPassed && { minAuditsPassed: policy.minAuditsPassed }),
   };
 }
 

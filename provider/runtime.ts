@@ -123,13 +123,18 @@ export class ProviderRuntime {
     return this.sessions.size;
   }
 
-  /** Refuses new sessions (those running go on); `resume` takes them again. */
+  /**
+   * Leaves the directory (no server counts or pairs this provider) and refuses any offer still in
+   * flight; sessions already open go on. `resume` is listed again.
+   */
   pause(): void {
     this.paused = true;
+    this.signaling.pause();
   }
 
   resume(): void {
     this.paused = false;
+    this.signaling.resume();
   }
 
   /** Leaves the network: ends every session (as a closed tab would) and disconnects. */

@@ -36,13 +36,23 @@ export interface SignalingConfig {
   ipConnectionsPerMinute: number;
   ipConnectionBurst: number;
   /**
-   * For this long after the node starts, and after it sees another node die, clients that say
-   * they are reconnecting (`?resume=1`, as `peer/` clients do after losing a connection) are
-   * admitted past the per-IP connection limit, up to `ipReconnectBurst` per address: a restart
-   * brings every client back at once, many from one address behind a NAT.
+   * For this long after the node starts, after it sees another node die, and after each valid
+   * ticket arrives (a storm still arriving keeps it open), providers that
+   * return with a valid resume ticket (`?ticket=`, as `peer/` clients do after losing a
+   * connection) are admitted past the per-IP connection limit, up to `ipReconnectBurst` per
+   * address: a restart brings every client back at once, many from one address behind a NAT.
    */
   reconnectWindowMs: number;
   ipReconnectBurst: number;
+  /**
+   * Signs resume tickets (resume-tickets.ts); give every node the same one so any node takes
+   * another's tickets. Unset: shared through Redis when there is one, else `resumeSecretFile`'s.
+   */
+  resumeSecret: string | undefined;
+  /** Where a node without `resumeSecret` keeps its own (made on first start); unset: in memory only. */
+  resumeSecretFile: string | undefined;
+  /** A resume ticket's life; a registered provider's is renewed through its heartbeat acks. */
+  resumeTicketTtlMs: number;
   ipRequestsPerSecond: number;
   ipRequestBurst: number;
   relayBytesPerSecond: number;
@@ -91,6 +101,9 @@ export const DEFAULT_CONFIG: SignalingConfig = {
   ipConnectionBurst: 60,
   reconnectWindowMs: 60_000,
   ipReconnectBurst: 20_000,
+  resumeSecret: undefined,
+  resumeSecretFile: undefined,
+  resumeTicketTtlMs: 600_000,
   ipRequestsPerSecond: 20,
   ipRequestBurst: 60,
   relayBytesPerSecond: 1024 * 1024,
@@ -142,6 +155,13 @@ export function loadConfig(
   if (vars.REDIS_PREFIX) config.redisPrefix = vars.REDIS_PREFIX;
   if (vars.STATIC_DIR) config.staticDir = vars.STATIC_DIR;
   if (vars.LOG_LEVEL) config.logLevel = vars.LOG_LEVEL;
+  if (vars.RESUME_SECRET !== undefined && vars.RESUME_SECRET !== "") {
+    if (vars.RESUME_SECRET.trim().length < 16)
+      throw new ConfigError("RESUME_SECRET must be at least 16 characters");
+    config.resumeSecret = vars.RESUME_SECRET;
+  }
+  // A node run from the command line keeps its secret across restarts, so its tickets outlive them.
+  config.resumeSecretFile = vars.RESUME_SECRET_FILE || ".silk/resume-secret";
   if (vars.TRUST_PROXY) config.trustProxy = vars.TRUST_PROXY === "true" || vars.TRUST_PROXY === "1";
   if (vars.REDIS_CLUSTER) config.redisCluster = vars.REDIS_CLUSTER === "true" || vars.REDIS_CLUSTER === "1";
   if (vars.ALLOWED_ORIGINS) config.allowedOrigins = list(vars.ALLOWED_ORIGINS);

@@ -7,6 +7,7 @@ import type { EntryCheck } from "./entry-check";
 import type { Logger } from "./logger";
 import type { SignalingMetrics } from "./metrics";
 import type { KeyedBuckets, TokenBucket } from "./rate-limit";
+import type { ResumeTickets, TicketClaim } from "./resume-tickets";
 
 /** Per-socket state, kept in `socket.data` on the node that owns the socket. */
 export interface SocketState {
@@ -17,6 +18,10 @@ export interface SocketState {
   challenge?: { bytes: Uint8Array; hex: string; expiresAt: number };
   /** Set once registered as a provider. */
   provider?: { identityKey: string; lastHeartbeatAt: number };
+  /** The resume ticket that admitted this socket past the per-IP limit, if one did. */
+  ticket?: TicketClaim;
+  /** When this socket's provider was last given a resume ticket. */
+  ticketIssuedAt?: number;
   /** Relay budgets per session this socket sends frames into. */
   relay: Map<string, { bytes: TokenBucket; frames: TokenBucket }>;
 }
@@ -46,8 +51,10 @@ export interface ServerContext {
   /** Reads a provider's Registry entry at registration (entry-check.ts); without it, its word stands. */
   readonly entryCheck?: { readonly read: EntryCheck; readonly timeoutMs: number };
   closing: boolean;
-  /** Until when reconnecting clients are admitted past the per-IP connection limit (see config). */
+  /** Until when clients with a resume ticket are admitted past the per-IP connection limit (see config). */
   welcomeBackUntil: number;
+  /** Signs and checks resume tickets (replaced once Redis tells the shared secret). */
+  tickets: ResumeTickets;
   /** Last cluster-wide session count read from the directory (for /metrics). */
   sessionCount: number;
 }

@@ -29,6 +29,13 @@ export interface EventSpec<S extends v.GenericSchema> {
   /** Size of the payload as it travelled; JSON size unless the event carries binary. */
   readonly sizeOf?: (payload: unknown) => number;
   readonly maxBytes?: number;
+  /**
+   * The socket's general event budget is charged only for refusals (a frame outside any session,
+   * malformed, oversize), not for events the handler takes: relayed frames have their own
+   * per-session budget, and charging both paced a fast relayed answer down to `eventsPerSecond`.
+   * The handler's own `RATE_LIMITED` (that per-session budget) is not charged twice.
+   */
+  readonly chargeRefusalsOnly?: boolean;
 }
 
 export type Handler<S extends v.GenericSchema> = (
@@ -71,7 +78,7 @@ async function run<S extends v.GenericSchema>(
   argCount: number,
 ): Promise<AckBody | AckThen> {
   try {
-    if (!socket.data.events.take(Date.now()))
+    if (!spec.chargeRefusalsOnly && !socket.data.events.take(Date.now()))
       throw new SignalingError("RATE_LIMITED", "too many events; slow down");
     if (argCount !== 1) throw new SignalingError("MALFORMED", `${event} takes one payload object`);
     const limit = spec.maxBytes ?? MAX_SIGNALING_MESSAGE_BYTES;
@@ -86,6 +93,9 @@ async function run<S extends v.GenericSchema>(
     }
     return await handler(parseWith(spec.schema, payload, event), socket);
   } catch (err) {
+    const ownLimit = err instanceof SignalingError && err.code === "RATE_LIMITED";
+    if (spec.chargeRefusalsOnly && !ownLimit && !socket.data.events.take(Date.now()))
+      return failure(ctx, socket, event, new SignalingError("RATE_LIMITED", "too many events; slow down"));
     return failure(ctx, socket, event, err);
   }
 }

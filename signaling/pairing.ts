@@ -55,8 +55,8 @@ export async function pair(ctx: ServerContext, socket: SilkSocket, req: SessionR
 
 /**
  * Audits (issue 16) order the offer: a provider past the failed-audit threshold is offered to
- * nobody, one with any failed audit only when nobody else fits, and a policy's minimum of audits
- * passed for the model skips those with fewer.
+ * nobody, one with any failed audit only when nobody else fits, and the request's minimum of
+ * audits passed for the model (with or without a policy) skips those with fewer.
  */
 async function placeByAudits(
   ctx: ServerContext,
@@ -66,7 +66,7 @@ async function placeByAudits(
 ): Promise<Placed | SignalingError> {
   const { flagged, dropped } = await ctx.audits.standing();
   for (const key of dropped) attempt.exclude.add(key);
-  const min = req.policy?.minAuditsPassed ?? 0;
+  const min = req.minAuditsPassed ?? 0;
   if (min > 0)
     for (const p of await ctx.directory.providersFor(req.model)) {
       const passed = (await ctx.audits.countsOf(p.identityKey)).get(req.model)?.passed ?? 0;

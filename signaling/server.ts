@@ -21,6 +21,7 @@ import { livenessTick, NodeLiveness } from "./node-liveness";
 import { dropProvider, providerEvents, sweepSilentProviders } from "./provider-events";
 import { KeyedBuckets, TokenBucket } from "./rate-limit";
 import { connectRedis, type RedisConnection } from "./redis-clients";
+import { fileSecret, ResumeTickets, type TicketClaim } from "./resume-tickets";
 import { endSocketSessions, sessionEvents } from "./session-events";
 
 export interface SignalingOptions extends Partial<SignalingConfig> {
@@ -77,6 +78,11 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     burst: config.ipReconnectBurst,
   });
   const allowed = new Set(config.allowedOrigins);
+  /** The ticket each admitted handshake came in on (engine.io hands the same request to the socket). */
+  const admittedBy = new WeakMap<IncomingMessage, TicketClaim>();
+  const ownSecret =
+    config.resumeSecret ??
+    (config.resumeSecretFile ? fileSecret(config.resumeSecretFile) : randomBytes(32).toString("hex"));
 
   const io: SilkServer = new Server(httpServer, {
     transports: config.transports,
@@ -88,9 +94,19 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       if (origin && allowed.size > 0 && !allowed.has(origin)) return callback("origin not allowed", false);
       const ip = clientIp(req, config.trustProxy);
       const now = Date.now();
-      const returning = now < ctx.welcomeBackUntil && /[?&]resume=1(&|$)/.test(req.url ?? "");
-      if (!(returning ? ipReconnections : ipConnections).take(ip, now))
+      const ticket = now < ctx.welcomeBackUntil ? ctx.tickets.admit(ticketOf(req), now) : undefined;
+      if (!(ticket ? ipReconnections : ipConnections).take(ip, now)) {
+        if (ticket) ctx.tickets.giveBack(ticket.id);
+        ctx.metrics.connections.inc({ outcome: "refused" });
         return callback("too many connections", false);
+      }
+      ctx.metrics.connections.inc({ outcome: ticket ? "ticket" : "admitted" });
+      // A storm still arriving keeps its window open: each valid ticket (signed at a registration,
+      // not a mere claim) proves it goes on, however slowly a swamped node gets to registering it.
+      // Extended only when a registration finished, the window once closed on 10,000 providers
+      // whose handshakes outran the node's registrations (1,018 back in 300 s).
+      if (ticket) ctx.welcomeBackUntil = Math.max(ctx.welcomeBackUntil, now + config.reconnectWindowMs);
+      if (ticket) admittedBy.set(req, ticket);
       callback(null, true);
     },
   });
@@ -134,11 +150,12 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     ...(entryCheck && { entryCheck: { read: entryCheck, timeoutMs: entryCheckTimeoutMs ?? 3_000 } }),
     closing: false,
     welcomeBackUntil: Date.now() + config.reconnectWindowMs,
+    tickets: new ResumeTickets(ownSecret, config.resumeTicketTtlMs),
     sessionCount: 0,
   };
 
   httpServer.on("request", httpHandler(ctx, { pageConfig, mounts: mounts ?? [] }));
-  io.on("connection", (socket) => onConnection(ctx, socket, cleanups));
+  io.on("connection", (socket) => onConnection(ctx, socket, cleanups, admittedBy.get(socket.request)));
 
   const timers: NodeJS.Timeout[] = [];
   let port = 0;
@@ -162,6 +179,15 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
         onClaimMissed: (session) => log.warn({ session }, "a pooled pairing found its lease gone"),
       });
       audits = new RedisAuditLedger(connection.data as unknown as AuditRedis, config.redisPrefix);
+      // Nodes sharing a Redis share a secret, so a provider moving to another node keeps its ticket.
+      if (!config.resumeSecret) {
+        const shared = await connection.data.set(`${config.redisPrefix}resume-secret`, ownSecret, {
+          condition: "NX",
+          GET: true,
+        });
+        if (typeof shared === "string" && shared.length >= 16)
+          ctx.tickets = new ResumeTickets(shared, config.resumeTicketTtlMs);
+      }
       const alive = new NodeLiveness(connection.data, config.redisPrefix, nodeId, config.nodeTtlMs);
       liveness = alive;
       await alive.beat();
@@ -191,6 +217,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
         ipConnections.prune(now);
         ipReconnections.prune(now);
         ctx.ipRequests.prune(now);
+        ctx.tickets.prune(now);
       }, 60_000),
     );
     for (const t of timers) t.unref();
@@ -269,7 +296,12 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
   };
 }
 
-function onConnection(ctx: ServerContext, socket: SilkSocket, cleanups: Set<Promise<unknown>>): void {
+function onConnection(
+  ctx: ServerContext,
+  socket: SilkSocket,
+  cleanups: Set<Promise<unknown>>,
+  ticket: TicketClaim | undefined,
+): void {
   const { config } = ctx;
   const now = Date.now();
   socket.data = {
@@ -277,6 +309,7 @@ function onConnection(ctx: ServerContext, socket: SilkSocket, cleanups: Set<Prom
     events: new TokenBucket({ rate: config.eventsPerSecond, burst: config.eventBurst }, now),
     requests: new TokenBucket({ rate: config.requestsPerSecond, burst: config.requestBurst }, now),
     relay: new Map(),
+    ...(ticket && { ticket }),
   };
   providerEvents(ctx, socket);
   sessionEvents(ctx, socket);
@@ -322,6 +355,14 @@ async function settled(pending: Set<Promise<unknown>>, maxMs: number): Promise<v
   });
   await Promise.race([Promise.all(pending), deadline]);
   clearTimeout(timer);
+}
+
+/** The `ticket` query parameter of a handshake, if any (bounded: it is checked before anything else). */
+function ticketOf(req: IncomingMessage): string | undefined {
+  const url = req.url ?? "";
+  const q = url.indexOf("?");
+  if (q < 0 || url.length > 2048) return undefined;
+  return new URLSearchParams(url.slice(q + 1)).get("ticket") ?? undefined;
 }
 
 function clientIp(req: IncomingMessage, trustProxy: boolean): string {

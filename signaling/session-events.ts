@@ -33,7 +33,7 @@ export function sessionEvents(ctx: ServerContext, socket: SilkSocket): void {
     ctx,
     socket,
     "session:frame",
-    { schema: FrameRelay, sizeOf: frameSize, maxBytes: MAX_FRAME_BYTES },
+    { schema: FrameRelay, sizeOf: frameSize, maxBytes: MAX_FRAME_BYTES, chargeRefusalsOnly: true },
     async (msg) => {
       const room = requireMember(socket, msg.sessionId);
       const budget = relayBudget(ctx, socket, msg.sessionId);

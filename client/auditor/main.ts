@@ -1,9 +1,8 @@
 // `npm run auditor -- --model M --escrow ADDRESS --max-price N`: audit the providers of a model.
 import wrtc from "@roamhq/wrtc";
 import { loadOrCreateKey } from "../../peer/key-file";
-import { SignalingClient } from "../../peer/signaling-client";
 import { providerReference } from "../sdk/audit-reference";
-import { Auditor, type AuditRecord } from "../sdk/auditor";
+import { Auditor, type AuditRecord, auditOver } from "../sdk/auditor";
 import { connect } from "../sdk/silk-client";
 import { AUDITOR_USAGE, type AuditorCliOptions, parseAuditorOptions } from "./options";
 
@@ -27,14 +26,9 @@ async function main(): Promise<void> {
     wrtc,
     requireSignedAnswers: true,
   });
-  const signaling = opts.submit ? await SignalingClient.connect(opts.signalingUrl) : undefined;
-  const auditor = new Auditor({
-    client,
-    reference: providerReference(client),
-    reporter: key,
-    maxTokens: opts.maxTokens,
-    ...(signaling && { submit: (r) => signaling.reportAudit(r) }),
-  });
+  const auditor = opts.submit
+    ? auditOver(client, key, { maxTokens: opts.maxTokens })
+    : new Auditor({ client, reference: providerReference(client), reporter: key, maxTokens: opts.maxTokens });
   let failed = 0;
   for (let i = 0; i < opts.audits; i++) {
     const record = await auditor.audit(opts.model);
@@ -42,7 +36,6 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(line(record)));
   }
   client.close();
-  signaling?.close();
   process.exit(failed > 0 ? 1 : 0);
 }
 

@@ -6,8 +6,8 @@ import { TonClient } from "@ton/ton";
 import { pino } from "pino";
 import { type RegistryReader, tonRegistryReader } from "../../contracts/wrappers/registry-reader";
 import { loadOrCreateKey } from "../../peer/key-file";
-import { NETWORK_ID, parseTon } from "../../protocol";
-import { connect } from "../sdk/silk-client";
+import { parseTon } from "../../protocol";
+import { connectGateway } from "./gateway-client";
 import { initGateway } from "./gateway-init";
 import { startGateway } from "./gateway-server";
 import { readGatewayState } from "./gateway-state";
@@ -60,16 +60,8 @@ async function main(): Promise<void> {
     const address = trust.registry ?? (await devnetRegistry(trust.tonEndpoint));
     registry = tonRegistryReader(ton, Address.parse(address));
   } else console.warn("--trust-server: providers are not checked against the Registry");
-  const client = await connect({
-    signalingUrl: config.signalingUrl,
-    sessionKey: key,
-    maxPrice: config.maxPrice,
-    escrow: config.escrow,
-    keyEpoch: config.keyEpoch,
-    network: NETWORK_ID[config.network],
-    wrtc,
-    ...(registry && { trust: { registry, policy: trust.policy } }),
-  });
+  const { client, auditor } = await connectGateway(config, key, { wrtc, ...(registry && { registry }) });
+  if (auditor) console.log(`audits on: ${auditor.rate * 100}% of requests bring a challenge along`);
   const gateway = await startGateway({
     client,
     port: config.port,
@@ -80,6 +72,7 @@ async function main(): Promise<void> {
   console.log(`Silk gateway on ${gateway.url} (OpenAI-compatible); Ctrl-C to stop`);
   const stop = async () => {
     await gateway.close();
+    await auditor?.idle();
     client.close();
     process.exit(0);
   };

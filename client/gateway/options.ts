@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { Address } from "@ton/core";
 import { type MaxPrice, NETWORK_ID, type NetworkName } from "../../protocol";
+import { AUDIT_FLAGS, AUDIT_USAGE, type GatewayAudits, parseAuditOptions } from "./audit-options";
 import type { GatewayState } from "./gateway-state";
 import { type GatewayTrust, parseTrustOptions, TRUST_FLAGS, TRUST_USAGE } from "./trust-options";
 
@@ -18,6 +19,8 @@ export interface GatewayConfig {
   readonly apiKey?: string;
   /** The Registry checks and the policy every provider must meet (trust-options.ts). */
   readonly trust: GatewayTrust;
+  /** Audits of providers (audit-options.ts); off unless asked for. */
+  readonly audits: GatewayAudits;
 }
 
 export const GATEWAY_USAGE = `Usage: npm run gateway -- init [--signaling URL] [--owner WALLET] [--deposit TON]
@@ -36,6 +39,7 @@ export const GATEWAY_USAGE = `Usage: npm run gateway -- init [--signaling URL] [
   --port N             (default 8788)                                      (SILK_GATEWAY_PORT)
   --host H             (default 127.0.0.1: whoever reaches it spends)      (SILK_GATEWAY_HOST)
 ${TRUST_USAGE}
+${AUDIT_USAGE}
   API key for callers: SILK_GATEWAY_API_KEY (environment only).`;
 
 /** `stored`: what `init` saved, used where flags and environment say nothing. */
@@ -57,6 +61,7 @@ export function parseGatewayOptions(
       port: { type: "string" },
       host: { type: "string" },
       ...TRUST_FLAGS,
+      ...AUDIT_FLAGS,
     },
     strict: true,
   });
@@ -100,6 +105,7 @@ export function parseGatewayOptions(
     keyEpoch,
     network: network as NetworkName,
     trust: parseTrustOptions(values, env, network as NetworkName),
+    audits: parseAuditOptions(values, env),
     port,
     host: get("host", "SILK_GATEWAY_HOST") ?? "127.0.0.1",
     ...(apiKey ? { apiKey } : {}),

@@ -48,7 +48,12 @@ export function providerReference(client: SilkClient): AuditReference {
       const text = answer.choices[0]?.message.content ?? "";
       if (!signed) throw new Error("the reference provider did not sign its scores");
       if (signed.statement.provider === suspect) throw new Error("the reference is the suspect itself");
-      if (text !== tokens.join("") || logprobs.length !== tokens.length)
+      // All the tokens, or a prefix of them from a reference that follows its greedy path.
+      if (
+        logprobs.length > tokens.length ||
+        logprobs.some((l, i) => l.token !== tokens[i]) ||
+        text !== tokens.slice(0, logprobs.length).join("")
+      )
         throw new Error("the reference scored other tokens than asked");
       return {
         logprobs: logprobs.map((l) => l.logprob),

@@ -13,7 +13,7 @@ import {
   signReport,
   statementMismatch,
 } from "../../protocol";
-import type { AuditReference } from "./audit-reference";
+import { type AuditReference, providerReference } from "./audit-reference";
 import { CHALLENGE_PROMPTS } from "./challenge-corpus";
 import type { ChatCompletion, ChatCompletionCreateParams } from "./openai-shapes";
 import type { SilkClient } from "./silk-client";
@@ -173,10 +173,31 @@ export class Auditor {
       ...client,
       chat: { completions: { create: create as SilkClient["chat"]["completions"]["create"] } },
       models: client.models,
+      reportAudit: (r) => client.reportAudit(r),
       interruptGenerate: () => client.interruptGenerate(),
       close: () => client.close(),
     };
   }
+}
+
+/**
+ * Audits as a requester turns them on (gateway, web client, `npm run auditor`): challenges on
+ * `client`, another provider of the model (asked on the same client, never the suspect) as the
+ * reference, reports signed by `reporter` and sent to the client's signaling server. The client
+ * should require signed answers, so that every challenge's answer is evidence.
+ */
+export function auditOver(
+  client: SilkClient,
+  reporter: KeyPair,
+  opts: Omit<AuditorOptions, "client" | "reference" | "reporter" | "submit"> = {},
+): Auditor {
+  return new Auditor({
+    client,
+    reference: providerReference(client),
+    reporter,
+    submit: (r) => client.reportAudit(r),
+    ...opts,
+  });
 }
 
 /** Signed answers from an auditor's records: what it can show about a provider. */

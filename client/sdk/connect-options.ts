@@ -50,6 +50,12 @@ export interface ConnectOptions {
    * SDK believes the server about who a provider is: only for tests and servers you run yourself.
    */
   readonly trust?: { readonly registry: RegistryReader; readonly policy?: Partial<TrustPolicy> };
+  /**
+   * Offer only providers the signaling server counts at least this many audits passed for the
+   * model (issue 16), with or without `trust` (overrides `trust.policy.minAuditsPassed`). The
+   * server's word, from reports whose evidence it checked.
+   */
+  readonly minAuditsPassed?: number;
   /** Refuse answers without the provider's signed statement (`BAD_STATEMENT`); auditors set it. */
   readonly requireSignedAnswers?: boolean;
   /** Told who answered: each provider a session opens with, as its Registry entry describes it. */

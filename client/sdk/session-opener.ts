@@ -1,5 +1,5 @@
 import { Address } from "@ton/core";
-import { connectPeer } from "../../peer/connect-peer";
+import { connectPeer, type PeerChannel } from "../../peer/connect-peer";
 import { endingError, SessionLife } from "../../peer/session-life";
 import {
   type SessionGranted,
@@ -37,6 +37,11 @@ import { RequesterSession } from "./requester-session";
  * runs the handshake and opens the account, following the server's moves and skipping providers
  * that fail. Keeps one session per payout address (two would sign rival receipts on one stream).
  */
+
+interface Prepared {
+  readonly trusted: Promise<ProviderStanding> | undefined;
+  readonly channel: Promise<PeerChannel>;
+}
 
 /** Moves by the server's failover that one open follows (it makes at most `maxOfferAttempts`). */
 const MAX_MOVES = 8;
@@ -88,6 +93,29 @@ export class SessionOpener {
     return opening;
   }
 
+  /**
+   * Before anything goes to the provider, not even a signal, the Registry and our policy decide;
+   * meanwhile the channel is prepared (its offer and candidates held back until they have).
+   */
+  private prepare(grant: SessionGranted): Prepared {
+    const trusted = this.opts.trust
+      ? checkProvider(grant.provider, this.opts.trust.registry, this.policy)
+      : undefined;
+    trusted?.catch(() => undefined);
+    const channel = connectPeer({
+      signaling: this.signaling,
+      sessionId: grant.sessionId,
+      role: "requester",
+      iceServers: grant.iceServers as RTCIceServer[],
+      wrtc: this.opts.wrtc,
+      forceRelay: this.opts.forceRelay,
+      directTimeoutMs: this.opts.directTimeoutMs,
+      ...(trusted && { release: trusted }),
+    });
+    channel.catch(() => undefined);
+    return { trusted, channel };
+  }
+
   /** The stream a session's receipts are on, but for the provider's payout address. */
   private stream() {
     return {
@@ -105,8 +133,40 @@ export class SessionOpener {
    * provider (or say nobody took it) while we are already connecting: we follow it there.
    */
   private async open(model: string, exclude: string[], needs: readonly Need[]): Promise<RequesterSession> {
+    const prepared = new Map<string, Prepared>();
+    try {
+      return await this.attempts(model, exclude, needs, prepared);
+    } finally {
+      // Grants made ready but never used (a move that came as we gave up): closed and ended.
+      for (const sessionId of [...prepared.keys()]) this.abandon(sessionId, prepared);
+    }
+  }
+
+  private abandon(sessionId: string, prepared: Map<string, Prepared>): void {
+    const p = prepared.get(sessionId);
+    prepared.delete(sessionId);
+    void p?.channel.then(
+      (c) => c.transport.close(),
+      () => undefined,
+    );
+    this.signaling.endSession(sessionId, "abandoned");
+  }
+
+  private async attempts(
+    model: string,
+    exclude: string[],
+    needs: readonly Need[],
+    prepared: Map<string, Prepared>,
+  ): Promise<RequesterSession> {
     let moved: SessionGranted | undefined;
     let refused: UntrustedProviderError | undefined;
+    // Each grant's channel is made in the turn the grant is read (and a move's in the turn the
+    // move is), so the provider's first signals and frames find it there.
+    const prepare = (grant: SessionGranted): Prepared => {
+      const made = this.prepare(grant);
+      prepared.set(grant.sessionId, made);
+      return made;
+    };
     for (let attempt = 0, moves = 0; attempt < 3 && moves <= MAX_MOVES; ) {
       // The one owner of this session's life from the request on: each phase below, the
       // server's grant among them, has its deadline there.
@@ -118,15 +178,19 @@ export class SessionOpener {
         grant =
           moved ??
           (await life.race(
-            this.signaling.requestSession({
-              model,
-              maxPrice: this.opts.maxPrice,
-              sessionKey: this.opts.sessionKey.publicKey,
-              exclude,
-              needs: needs.map((n) => n.feature),
-              ...(this.opts.trust && { policy: policyHint(this.policy) }),
-            }),
-            (late) => this.signaling.endSession(late.sessionId, "granted too late"),
+            this.signaling.requestSession(
+              {
+                model,
+                maxPrice: this.opts.maxPrice,
+                sessionKey: this.opts.sessionKey.publicKey,
+                exclude,
+                needs: needs.map((n) => n.feature),
+                ...(this.opts.trust && { policy: policyHint(this.policy) }),
+                ...(this.policy.minAuditsPassed && { minAuditsPassed: this.policy.minAuditsPassed }),
+              },
+              prepare,
+            ),
+            (late) => this.abandon(late.sessionId, prepared),
           ));
       } catch (err) {
         life.send({ type: "close" });
@@ -139,23 +203,8 @@ export class SessionOpener {
       }
       life.send({ type: "granted" });
       moved = undefined;
-      // Before anything goes to the provider, not even a signal, the Registry and our policy
-      // decide; meanwhile the channel is prepared here (its offer and candidates held back).
-      const trusted = this.opts.trust
-        ? checkProvider(grant.provider, this.opts.trust.registry, this.policy)
-        : undefined;
-      trusted?.catch(() => undefined);
-      const channel = connectPeer({
-        signaling: this.signaling,
-        sessionId: grant.sessionId,
-        role: "requester",
-        iceServers: grant.iceServers as RTCIceServer[],
-        wrtc: this.opts.wrtc,
-        forceRelay: this.opts.forceRelay,
-        directTimeoutMs: this.opts.directTimeoutMs,
-        ...(trusted && { release: trusted }),
-      });
-      channel.catch(() => undefined);
+      const { trusted, channel } = prepared.get(grant.sessionId) ?? prepare(grant);
+      prepared.delete(grant.sessionId);
       let standing: ProviderStanding | undefined;
       try {
         standing = await life.race(trusted ?? Promise.resolve(undefined));

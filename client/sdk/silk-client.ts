@@ -1,5 +1,5 @@
 import { SignalingClient } from "../../peer/signaling-client";
-import { NETWORK_ID, type NetworkName, needsOf, policyFor } from "../../protocol";
+import { type AuditReport, NETWORK_ID, type NetworkName, needsOf, policyFor } from "../../protocol";
 import { linkAbort } from "./abort-link";
 import { toChatParams } from "./chat-input";
 import { completionFromResult, streamChunks } from "./completion-stream";
@@ -47,9 +47,20 @@ export interface SilkClient {
   readonly models: { list(): Promise<{ object: "list"; data: ModelEntry[] }> };
   /** OpenAI's embeddings, from providers that declare `embeddings` for the model, billed per input token. */
   readonly embeddings: { create(params: EmbeddingCreateParams): Promise<CreateEmbeddingResponse> };
+  /**
+   * Sends an audit report (protocol/audit-report.ts) to the signaling server, which counts it
+   * only when its evidence checks out; resolves with the provider's counts for the model.
+   */
+  reportAudit(report: AuditReport): Promise<AuditCounts>;
   /** Like WebLLM's engine.interruptGenerate(): stops every answer in progress. */
   interruptGenerate(): void;
   close(): void;
+}
+
+export interface AuditCounts {
+  readonly counted: boolean;
+  readonly passed: number;
+  readonly failed: number;
 }
 
 export async function connect(opts: ConnectOptions): Promise<SilkClient> {
@@ -72,7 +83,10 @@ class Client implements SilkClient {
     const network = (Object.keys(NETWORK_ID) as NetworkName[]).find(
       (n) => NETWORK_ID[n] === (opts.network ?? NETWORK_ID.devnet),
     );
-    const policy = policyFor(network ?? "mainnet", opts.trust?.policy);
+    const policy = policyFor(network ?? "mainnet", {
+      ...opts.trust?.policy,
+      ...(opts.minAuditsPassed !== undefined && { minAuditsPassed: opts.minAuditsPassed }),
+    });
     const account = opts.account ?? new MemoryPaymentAccount();
     this.source = new SessionSource(new SessionOpener(signaling, opts, account, policy), opts);
     this.chat = {
@@ -89,6 +103,10 @@ class Client implements SilkClient {
 
   interruptGenerate(): void {
     for (const c of this.interrupts) c.abort();
+  }
+
+  reportAudit(report: AuditReport): Promise<AuditCounts> {
+    return this.signaling.reportAudit(report);
   }
 
   close(): void {

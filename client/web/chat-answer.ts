@@ -1,5 +1,6 @@
 import type { RegistryReader } from "../../contracts/wrappers/registry-reader";
 import type { KeyPair } from "../../protocol";
+import { auditOver } from "../sdk/auditor";
 import type { CompletionUsage } from "../sdk/openai-shapes";
 import { connect, type SilkClient } from "../sdk/silk-client";
 import type { ChatSettings } from "./chat-settings";
@@ -145,14 +146,15 @@ export class AnswerRunner {
     const { settings, money } = this.host;
     const trust = this.opts.trust;
     const terms = money!.terms();
-    // Closing and reopening the escrow also starts a new client: a provider judged the escrow when
-    // the session opened, and a session opened while it was closing is refused (ESCROW_CLOSING).
-    const key = `${settings.maxPromptNano}/${settings.maxCompletionNano}/${terms.escrow}/${terms.keyEpoch}/${money?.closing}/${trust.termsKey}`;
+    // Closing and reopening the escrow needs no new client: a provider reads an escrow it last saw
+    // closing again before refusing (EscrowLimit.closingNow), so a session survives the reopen.
+    const key = `${settings.maxPromptNano}/${settings.maxCompletionNano}/${terms.escrow}/${terms.keyEpoch}/${trust.termsKey}/${settings.audits === true}`;
     const config = money?.config;
     this.registry ??= config && registryReaderFor(config);
     if (!this.client || key !== this.clientTerms) {
       void this.client?.then((c) => c.close()).catch(() => undefined);
       this.clientTerms = key;
+      const audits = settings.audits === true;
       this.client = connect({
         signalingUrl: this.opts.signalingUrl,
         sessionKey: this.opts.sessionKey,
@@ -169,7 +171,9 @@ export class AnswerRunner {
         },
         ...(this.registry && { trust: { registry: this.registry, policy: trust.policy() } }),
         onProvider: (p) => trust.seen(p),
-      });
+        // An audited answer must be signed to be evidence.
+        ...(audits && { requireSignedAnswers: true }),
+      }).then((client) => (audits ? auditOver(client, this.opts.sessionKey).wrap() : client));
       this.client.catch(() => {
         this.client = undefined;
       });

@@ -4,6 +4,11 @@ export interface ChatSettings {
   /** Highest effective price accepted, nanoTON per token, for prompt and completion tokens. */
   maxPromptNano: bigint;
   maxCompletionNano: bigint;
+  /**
+   * Audit providers as you go (issue 16): a challenge beside 5% of questions (the SDK's
+   * DEFAULT_AUDIT_RATE), paid like a question, failures reported to the signaling server.
+   */
+  audits?: boolean;
 }
 
 export const DEFAULT_CHAT_SETTINGS: ChatSettings = { maxPromptNano: 10_000n, maxCompletionNano: 10_000n };

@@ -165,6 +165,11 @@ export class ChatStore {
     void this.saveSettings();
   }
 
+  setAudits(on: boolean): void {
+    this.settings.audits = on;
+    void this.saveSettings();
+  }
+
   newChat(): void {
     this.activeId = undefined;
     this.draft = "";

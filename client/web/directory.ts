@@ -1,4 +1,5 @@
-import { DirectorySnapshot, parseWith } from "../../protocol";
+import { fetchModelsView } from "../../web/audit-counts";
+import { type AuditTotals, auditTotals } from "../../web/audit-text";
 
 /** One model of the live directory, as the model picker shows it. Prices are effective nanoTON per token. */
 export interface ModelChoice {
@@ -7,14 +8,14 @@ export interface ModelChoice {
   readonly free: number;
   readonly promptNano: bigint;
   readonly completionNano: bigint;
+  /** Audits passed and failed by the model's providers online now, as the signaling server counted them. */
+  readonly audits: AuditTotals;
 }
 
 /** Reads `GET /api/models` from the signaling server (CORS-open, so the widget can read it from any page). */
 export async function fetchDirectory(signalingUrl: string, signal?: AbortSignal): Promise<ModelChoice[]> {
-  const res = await fetch(new URL("/api/models", signalingUrl), { signal, cache: "no-store" });
-  if (!res.ok) throw new Error(`the directory answered ${res.status}`);
-  const snapshot = parseWith(DirectorySnapshot, await res.json(), "directory");
-  return snapshot.models.map((m) => {
+  const view = await fetchModelsView(signalingUrl, signal);
+  return view.models.map((m) => {
     const cheapest = m.prices[0]?.price;
     const eff = (bps: number) => (cheapest ? (cheapest.nanoPerToken * BigInt(bps)) / 10_000n : 0n);
     return {
@@ -23,6 +24,7 @@ export async function fetchDirectory(signalingUrl: string, signal?: AbortSignal)
       free: Math.max(0, m.capacity - m.inUse),
       promptNano: eff(cheapest?.promptMultiplierBps ?? 0),
       completionNano: eff(cheapest?.completionMultiplierBps ?? 0),
+      audits: auditTotals(view.audits, (r) => r.model === m.model),
     };
   });
 }

@@ -72,8 +72,6 @@ export const PolicyHintSchema = v.object({
   minStake: Nano,
   minAgeSeconds: Count,
   allow: v.optional(v.pipe(v.array(Hex32), v.maxLength(64))),
-  /** Only providers with at least this many audits passed for the model (issue 16). */
-  minAuditsPassed: v.optional(Count),
 });
 
 /** Ask for a challenge to sign. */
@@ -107,6 +105,11 @@ export const SessionRequest = v.object({
   /** Features the request needs: only providers declaring them for the model are offered it. */
   needs: v.optional(v.pipe(v.array(FeatureSchema), v.maxLength(8))),
   policy: v.optional(PolicyHintSchema),
+  /**
+   * Only providers with at least this many audits passed for the model (issue 16). Apart from
+   * `policy`, which also asks for a Registry entry: this one holds with or without one.
+   */
+  minAuditsPassed: v.optional(Count),
 });
 
 /** simple-peer signal data: an SDP offer/answer or an ICE candidate, opaque to the server but bounded. */
@@ -157,6 +160,22 @@ export const DirectorySnapshot = v.object({
       prices: v.array(v.object({ price: ModelPriceSchema, providers: Count })),
     }),
   ),
+});
+
+/** One provider's audit counts for one model (issue 16), as `GET /api/models` lists them. */
+export const AuditCountRow = v.object({
+  provider: Hex32,
+  model: ModelId,
+  passed: Count,
+  failed: Count,
+  /** Past the failed-audit threshold: offered to nobody. */
+  dropped: v.optional(v.boolean()),
+});
+
+/** `GET /api/models`: the directory snapshot and the audit counts of the providers registered now. */
+export const ModelsView = v.object({
+  ...DirectorySnapshot.entries,
+  audits: v.optional(v.pipe(v.array(AuditCountRow), v.maxLength(1_000_000)), []),
 });
 
 /** The provider's answer to a `session:offer`: accept, or refuse with a short reason. */
@@ -282,6 +301,8 @@ export type SignalRelay = v.InferOutput<typeof SignalRelay>;
 export type FrameRelay = v.InferOutput<typeof FrameRelay>;
 export type SessionEnd = v.InferOutput<typeof SessionEnd>;
 export type DirectorySnapshot = v.InferOutput<typeof DirectorySnapshot>;
+export type AuditCountRow = v.InferOutput<typeof AuditCountRow>;
+export type ModelsView = v.InferOutput<typeof ModelsView>;
 export type OfferReply = v.InferOutput<typeof OfferReply>;
 export type IceServer = v.InferOutput<typeof IceServer>;
 export type SessionOffer = v.InferOutput<typeof SessionOffer>;

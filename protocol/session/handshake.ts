@@ -14,7 +14,7 @@ import { MAX_HANDSHAKE_BYTES } from "../limits";
 import { PIECE_AUTH, withFlag } from "./chunks";
 import { ReceiveCipher, SendCipher } from "./cipher";
 import { SecureSession } from "./secure-session";
-import { FrameInbox, type FrameTransport } from "./transport";
+import type { FrameTransport } from "./transport";
 
 /**
  * The Silk handshake, three messages, requester first (see protocol/README.md for the argument):
@@ -121,7 +121,7 @@ async function guarded<T>(transport: FrameTransport, run: () => Promise<T>): Pro
 /** The requester's side: returns a session once the provider has proven the expected identity. */
 export function initiateSession(transport: FrameTransport, p: RequesterParams): Promise<SecureSession> {
   return guarded(transport, async () => {
-    const inbox = new FrameInbox(transport);
+    const inbox = transport.inbox;
     const timeout = p.timeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     const ephemeral = p.ephemeralSecret ?? x25519.utils.randomSecretKey();
     const ephemeralPublic = x25519.getPublicKey(ephemeral);
@@ -142,7 +142,7 @@ export function initiateSession(transport: FrameTransport, p: RequesterParams): 
       sign(p.sessionKey.secretKey, lengthPrefixed(LABEL_REQUESTER, transcript)),
     );
     await transport.send(send.seal(withFlag(PIECE_AUTH, auth)));
-    return new SecureSession(transport, inbox, send, new ReceiveCipher(keys.providerToRequester), {
+    return new SecureSession(transport, send, new ReceiveCipher(keys.providerToRequester), {
       sessionId: p.sessionId,
       peerKey: reply.identity,
     });
@@ -152,7 +152,7 @@ export function initiateSession(transport: FrameTransport, p: RequesterParams): 
 /** The provider's side: returns a session once the requester has proven its session key. */
 export function acceptSession(transport: FrameTransport, p: ProviderParams): Promise<SecureSession> {
   return guarded(transport, async () => {
-    const inbox = new FrameInbox(transport);
+    const inbox = transport.inbox;
     const timeout = p.timeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     const hello = decodeHello(await inbox.next(timeout, "handshake hello"));
     if (hello.sessionId !== p.sessionId) throw new HandshakeError("hello is for another session");
@@ -180,7 +180,7 @@ export function acceptSession(transport: FrameTransport, p: ProviderParams): Pro
     if (p.expectedSessionKey && !equalBytes(sessionKey, p.expectedSessionKey)) {
       throw new HandshakeError("requester proved a different session key from the one announced");
     }
-    return new SecureSession(transport, inbox, new SendCipher(keys.providerToRequester), receive, {
+    return new SecureSession(transport, new SendCipher(keys.providerToRequester), receive, {
       sessionId: p.sessionId,
       peerKey: sessionKey,
     });

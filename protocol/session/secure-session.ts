@@ -6,7 +6,7 @@ import { Id } from "../schemas/common";
 import { parseSessionMessage, type SessionMessage, type SessionMessageInput } from "../schemas/session";
 import { Reassembler, splitMessage } from "./chunks";
 import type { ReceiveCipher, SendCipher } from "./cipher";
-import type { FrameInbox, FrameTransport } from "./transport";
+import type { FrameTransport } from "./transport";
 
 export interface SessionInfo {
   readonly sessionId: string;
@@ -22,31 +22,27 @@ type CloseHandler = (reason: Error | undefined) => void;
  * the chunking ends the session with that error: the channel can no longer be trusted. A frame
  * that authenticates but carries a message the schema refuses is answered with a typed error
  * and the session goes on: the peer is who it claims to be, just wrong.
+ *
+ * It reads the transport's inbox only while someone listens (`onMessage`): frames that came with
+ * the last handshake frame (a relay may deliver AUTH and the base receipt in one read), or while
+ * its owner was between listeners, wait there, unopened, and reach the next listener in order.
  */
 export class SecureSession {
   private readonly reassembler = new Reassembler();
   private readonly messageHandlers: MessageHandler[] = [];
   private readonly closeHandlers: CloseHandler[] = [];
-  /** Authenticated messages that arrived before anyone listened; see `onMessage`. */
-  private unread: SessionMessage[] = [];
-  private flushing = false;
   private sending: Promise<void> = Promise.resolve();
   private closedWith: Error | undefined;
   private closed = false;
+  private readonly reader = (frame: Uint8Array) => this.receive(frame);
 
   constructor(
     private readonly transport: FrameTransport,
-    inbox: FrameInbox,
     private readonly sendCipher: SendCipher,
     private readonly receiveCipher: ReceiveCipher,
     readonly info: SessionInfo,
   ) {
-    // Frames that came with or right after the last handshake frame (a relay may deliver AUTH and
-    // the base receipt in one read) are opened now and kept in `unread` until someone listens.
-    inbox.drainTo(
-      (frame) => this.receive(frame),
-      (reason) => this.finish(reason instanceof ChannelClosedError ? undefined : reason),
-    );
+    transport.inbox.onEnd((reason) => this.finish(whyEnded(reason)));
   }
 
   get isOpen(): boolean {
@@ -59,18 +55,17 @@ export class SecureSession {
   }
 
   /**
-   * Returns a function that removes the handler. Messages nobody has listened to yet go to the
-   * first handler's turn, in a microtask, so every handler attached in the same turn sees them.
+   * Returns a function that removes the handler. The first listener gets what is waiting at once,
+   * in this call; one added beside it sees what arrives from then on.
    */
   onMessage(handler: MessageHandler): () => void {
     this.messageHandlers.push(handler);
-    if (this.unread.length > 0 && !this.flushing) {
-      this.flushing = true;
-      queueMicrotask(() => this.flushUnread());
-    }
+    if (this.messageHandlers.length === 1) this.transport.inbox.read(this.reader);
     return () => {
       const i = this.messageHandlers.indexOf(handler);
-      if (i >= 0) this.messageHandlers.splice(i, 1);
+      if (i < 0) return;
+      this.messageHandlers.splice(i, 1);
+      if (this.messageHandlers.length === 0) this.transport.inbox.stop();
     };
   }
 
@@ -108,21 +103,8 @@ export class SecureSession {
     if (this.closed) return;
     this.closed = true;
     this.closedWith = reason;
-    // What arrived before the close is reported before it, if anyone is about to read it.
-    if (!this.flushing) {
-      this.unread = [];
-      for (const h of this.closeHandlers.splice(0)) h(reason);
-    }
-  }
-
-  private flushUnread(): void {
-    try {
-      for (let m = this.unread.shift(); m; m = this.unread.shift())
-        for (const h of [...this.messageHandlers]) h(m);
-    } finally {
-      this.flushing = false;
-      if (this.closed) for (const h of this.closeHandlers.splice(0)) h(this.closedWith);
-    }
+    this.transport.inbox.stop();
+    for (const h of this.closeHandlers.splice(0)) h(reason);
   }
 
   private receive(frame: Uint8Array): void {
@@ -146,9 +128,19 @@ export class SecureSession {
       this.send({ v: 1, t: "error", ...(id && { id }), error: errorToWire(err) }).catch(() => undefined);
       return;
     }
-    if (this.messageHandlers.length === 0 || this.flushing) this.unread.push(message);
-    else for (const h of [...this.messageHandlers]) h(message);
+    const handlers = this.messageHandlers;
+    if (handlers.length === 1) handlers[0]!(message);
+    else for (const h of [...handlers]) h(message);
   }
+}
+
+/**
+ * A bare ChannelClosedError is an ordinary close (undefined). Anything more specific says why, and
+ * why must reach the application: signaling lost (`SignalingLostError`, no one's fault at the
+ * other end), a move, a protocol error.
+ */
+function whyEnded(reason: Error): Error | undefined {
+  return Object.getPrototypeOf(reason) === ChannelClosedError.prototype ? undefined : reason;
 }
 
 function requestIdOf(decoded: unknown): string | undefined {

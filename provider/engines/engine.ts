@@ -28,6 +28,10 @@ export interface EmbedResult {
 
 /** Teacher-forced logprobs of given tokens (audits), and the prompt tokens read. */
 export interface ScoreResult {
+  /**
+   * The logprobs of the tokens in order: all of them from an engine that forces tokens, those of
+   * a prefix from one that can only follow its own greedy path (webllm-score.ts).
+   */
   readonly logprobs: readonly number[];
   readonly promptTokens: number;
 }
@@ -67,7 +71,8 @@ export interface Engine {
   embed?(request: EmbedParams, signal?: AbortSignal): Promise<EmbedResult>;
   /**
    * Teacher forcing, for audits (feature `scoring`): the logprob of each given token after the
-   * request's prompt and the tokens before it. Engines that cannot leave it out.
+   * request's prompt and the tokens before it (of a prefix of them, at least, see ScoreResult).
+   * Engines that cannot leave it out.
    */
   score?(request: EngineRequest, tokens: readonly string[], signal?: AbortSignal): Promise<ScoreResult>;
   unload(): Promise<void>;

@@ -68,13 +68,14 @@ const MODEL_TYPE = { LLM: 0, embedding: 1, VLM: 2 } as const;
 
 /**
  * What a WebLLM model supports, declared when the page registers it: every chat model takes JSON
- * mode and schemas (xgrammar) and returns logprobs; only WebLLM's function-calling models (Hermes
+ * mode and schemas (xgrammar), returns logprobs and scores tokens along its greedy path
+ * (`scoring`, webllm-score.ts); only WebLLM's function-calling models (Hermes
  * 2 Pro and Hermes 3, its `functionCallingModelIds`) take tools; vision models take image parts.
  */
 export function webLlmSupport(record: ModelRecord): ModelSupport {
   const type = (record.model_type as number | undefined) ?? MODEL_TYPE.LLM;
   if (type === MODEL_TYPE.embedding) return { features: ["embeddings"] };
-  const features: Feature[] = ["structured_output", "logprobs"];
+  const features: Feature[] = ["structured_output", "logprobs", "scoring"];
   if (/^Hermes-(2-Pro|3)-/.test(record.model_id)) features.push("tools");
   if (type === MODEL_TYPE.VLM) features.push("vision");
   const window = record.overrides?.context_window_size;

@@ -15,6 +15,7 @@ import type {
   EngineRequest,
   EngineResult,
   LoadProgress,
+  ScoreResult,
 } from "./engine";
 import { EngineError } from "./engine";
 import { gpuFacts } from "./gpu-facts";
@@ -22,6 +23,7 @@ import { appConfigWith, downloadFailure, modelFits, type SelfHostedModel } from 
 import { SerialQueue } from "./serial-queue";
 import { runWebLlmEmbed } from "./webllm-embed";
 import { runWebLlm } from "./webllm-run";
+import { scoreWebLlm } from "./webllm-score";
 
 export { gpuFacts } from "./gpu-facts";
 
@@ -85,6 +87,13 @@ export class WebLlmEngine implements Engine {
   embed(request: EmbedParams, signal?: AbortSignal): Promise<EmbedResult> {
     return this.queue.run(() =>
       this.guarded(request.model, (engine) => runWebLlmEmbed(engine, request, signal)),
+    );
+  }
+
+  /** Scores tokens along the model's greedy path (webllm-score.ts), in the same queue. */
+  score(request: EngineRequest, tokens: readonly string[], signal?: AbortSignal): Promise<ScoreResult> {
+    return this.queue.run(() =>
+      this.guarded(request.model, (engine) => scoreWebLlm(engine, request, tokens, signal)),
     );
   }
 

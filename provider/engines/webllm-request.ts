@@ -15,7 +15,9 @@ import { EngineError, type EngineRequest } from "./engine";
  * - WebLLM's Hermes format always answers with calls: `tool_choice` "auto" and "required" both
  *   mean that; "none" sends no tools; a named function and `parallel_tool_calls: false` are
  *   refused, since neither can be enforced;
- * - `user` is not passed: WebLLM has no use for an end-user id.
+ * - `user` is not passed: WebLLM has no use for an end-user id;
+ * - `logprobs` without `top_logprobs` asks for one top token: WebLLM records logprobs only when
+ *   `top_logprobs` is above 0 (its `getTokenLogprob`); runWebLlm trims them back to what was asked.
  */
 export function webLlmRequest(r: EngineRequest): webllm.ChatCompletionRequestStreaming {
   const { user: _user, parallel_tool_calls, response_format, tool_choice, ...options } = chatOptionsOf(r);
@@ -54,6 +56,7 @@ export function webLlmRequest(r: EngineRequest): webllm.ChatCompletionRequestStr
     ...(options.stop && { stop: [...options.stop] }),
     ...(options.tools && { tools: options.tools.map((t) => ({ ...t })) }),
     ...(options.logit_bias && { logit_bias: { ...options.logit_bias } }),
+    ...(options.logprobs && { top_logprobs: Math.max(1, options.top_logprobs ?? 0) }),
     messages: system && !tools ? [{ role: "system", content: system }, ...messages] : messages,
     ...(response_format?.type === "json_object" && { response_format: { type: "json_object" } }),
     ...(response_format?.type === "json_schema" && {

@@ -32,10 +32,31 @@ export async function runWebLlm(
   try {
     await engine.resetChat();
     const stream = await engine.chat.completions.create(params);
-    const chunks = params.tools ? toolCallChunks(stream) : (stream as AsyncIterable<OpenAiChunkLike>);
+    const asked = request.logprobs ? (request.top_logprobs ?? 0) : 0;
+    const trimmed = params.top_logprobs !== asked ? trimTopLogprobs(stream, asked) : stream;
+    const chunks = params.tools ? toolCallChunks(trimmed) : (trimmed as AsyncIterable<OpenAiChunkLike>);
     return await consumeChunks(chunks, onChunk, signal);
   } finally {
     signal?.removeEventListener("abort", interrupt);
+  }
+}
+
+/** The top tokens WebLLM was asked for beyond the requester's `top_logprobs` (webllm-request.ts), left out. */
+async function* trimTopLogprobs(
+  stream: AsyncIterable<webllm.ChatCompletionChunk>,
+  asked: number,
+): AsyncGenerator<webllm.ChatCompletionChunk> {
+  for await (const chunk of stream) {
+    const choice = chunk.choices[0];
+    const content = choice?.logprobs?.content;
+    if (!choice || !content) {
+      yield chunk;
+      continue;
+    }
+    const logprobs = {
+      content: content.map((l) => ({ ...l, top_logprobs: l.top_logprobs.slice(0, asked) })),
+    };
+    yield { ...chunk, choices: [{ ...choice, logprobs }] };
   }
 }
 

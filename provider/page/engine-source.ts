@@ -5,6 +5,7 @@ import type {
   EngineRequest,
   EngineResult,
   LoadProgress,
+  ScoreResult,
 } from "../engines/engine";
 import { EngineError } from "../engines/engine";
 import { gpuFacts } from "../engines/gpu-facts";
@@ -52,6 +53,11 @@ class LazyWebLlmEngine implements Engine {
 
   async generate(request: EngineRequest, onChunk: ChunkSink, signal?: AbortSignal): Promise<EngineResult> {
     return (await this.real()).generate(request, onChunk, signal);
+  }
+
+  /** Audits' `score` (feature `scoring`), along the model's greedy path (webllm-score.ts). */
+  async score(request: EngineRequest, tokens: readonly string[], signal?: AbortSignal): Promise<ScoreResult> {
+    return (await this.real()).score(request, tokens, signal);
   }
 
   async unload(): Promise<void> {

@@ -3,16 +3,19 @@
  * Structural so it reads both a client that exposes its connection state (`state.phase`) and one
  * that exposes only its socket. Pure.
  */
-export type Link = "connected" | "reconnecting";
+export type Link = "connected" | "paused" | "reconnecting";
 
 export interface LinkSource {
-  readonly state?: { readonly phase: string };
+  readonly state?: { readonly phase: string; readonly paused?: boolean };
   readonly socket?: { readonly connected: boolean } | undefined;
 }
 
+/** "paused" only once the client has left the directory (connected, not listed). */
 export function linkOf(s: LinkSource): Link {
-  if (s.state)
+  if (s.state) {
+    if (s.state.phase === "connected" && s.state.paused) return "paused";
     return s.state.phase === "registered" || s.state.phase === "connected" ? "connected" : "reconnecting";
+  }
   return s.socket?.connected ? "connected" : "reconnecting";
 }
 
@@ -36,6 +39,11 @@ export function servingHeadline(o: {
     };
   }
   if (o.serving === "paused")
-    return { text: `Paused${m}: new requests are refused, running answers finish`, tone: "warn" };
+    return o.link === "paused"
+      ? {
+          text: `Paused${m}: not listed on Silk, so no new requester is sent here; sessions already open finish`,
+          tone: "warn",
+        }
+      : { text: "Pausing: leaving the list of providers…", tone: "warn" };
   return { text: `Serving${m}: connected to Silk`, tone: "ok" };
 }

@@ -1,6 +1,8 @@
 import type { KeyPair } from "../../protocol/identity";
 import { flatPrice } from "../../protocol/pricing";
 import { formatTon } from "../../protocol/ton-amount";
+import { fetchModelsView } from "../../web/audit-counts";
+import { type AuditTotals, auditTotals } from "../../web/audit-text";
 import { type AwakeState, KeepAwake } from "../../web/keep-awake";
 import { EngineError } from "../engines/engine";
 import type { ProviderRuntime, RuntimeEvent } from "../runtime";
@@ -17,6 +19,8 @@ const SESSION_CAPACITY = 4;
 
 /** The page's heavy half (storage, chain, `@ton/core`): one lazy chunk, fetched right after mount. */
 type PageCore = typeof import("./page-core");
+/** How often the page reads its audit counts while serving (they change only when audited). */
+const AUDIT_READ_MS = 15_000;
 let pageCore: Promise<PageCore> | undefined;
 export const loadPageCore = (): Promise<PageCore> => {
   pageCore ??= import("./page-core");
@@ -55,6 +59,8 @@ export class ProviderStore {
   earnings = $state({ earned: 0n, claimed: 0n, unclaimed: 0n, escrows: 0 });
   samples = $state<EarningSample[]>([]);
   awake = $state<AwakeState>({ hidden: false, locked: false, supported: false });
+  /** This provider's audits as the signaling server counts them (issue 16), read while serving. */
+  audits = $state<AuditTotals | undefined>();
   /** The network, the wallet, the Registry and claims. */
   readonly chain = new ProviderChain();
 
@@ -70,6 +76,7 @@ export class ProviderStore {
   private runtime: ProviderRuntime | undefined;
   private readonly meter = new RateMeter();
   private ticker: ReturnType<typeof setInterval> | undefined;
+  private auditReader: ReturnType<typeof setInterval> | undefined;
   private keepAwake: KeepAwake | undefined;
   private ticks = 0;
   /** When the engine last streamed a token (ms): read on Stop, never rendered per token. */
@@ -205,6 +212,8 @@ export class ProviderStore {
       this.settings.serving = true;
       await this.saveSettings();
       this.ticker = setInterval(() => this.tick(), 1_000);
+      this.auditReader = setInterval(() => void this.readAudits(), AUDIT_READ_MS);
+      void this.readAudits();
       await this.keepAwake?.hold();
     } catch (err) {
       this.serving = "off";
@@ -212,14 +221,27 @@ export class ProviderStore {
     }
   }
 
+  /** Reads this provider's audit counts from `/api/models`; a failed read keeps the last. */
+  async readAudits(): Promise<void> {
+    try {
+      const view = await fetchModelsView(this.signalingUrl, AbortSignal.timeout(10_000));
+      this.audits = auditTotals(view.audits, (r) => r.provider === this.identityKey);
+    } catch {
+      // the status line says when signaling is unreachable
+    }
+  }
+
+  /** Leaves the directory (no server counts or pairs this tab) until `resume`. */
   pause(): void {
     this.runtime?.pause();
     this.serving = "paused";
+    this.tick();
   }
 
   resume(): void {
     this.runtime?.resume();
     this.serving = "serving";
+    this.tick();
   }
 
   /** An answer is streaming to a requester now (a token within the last 2 s): Stop then asks first. */
@@ -231,6 +253,7 @@ export class ProviderStore {
     this.runtime?.stop();
     this.runtime = undefined;
     clearInterval(this.ticker);
+    clearInterval(this.auditReader);
     // Nothing runs once stopped: the per-second numbers say so instead of keeping their last reading.
     this.stats = { ...this.stats, queue: 0, active: 0, sessions: 0, tokensPerSecond: 0 };
     this.link = "connected";
@@ -264,7 +287,7 @@ export class ProviderStore {
     this.now = Date.now();
     if (this.runtime) {
       this.link = linkOf(this.runtime.signaling);
-      if (this.link === "connected") this.downSince = undefined;
+      if (this.link !== "reconnecting") this.downSince = undefined;
       else this.downSince ??= this.now;
     }
     const slots = this.runtime?.slots;

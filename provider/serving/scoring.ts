@@ -9,7 +9,8 @@ import {
 /**
  * Runs a request on the engine: a generation, or (a request with `score`, from an auditor) the
  * teacher-forced logprobs of the given tokens, streamed back as an answer made of exactly those
- * tokens, so credit, receipts and the signed statement work as for any answer.
+ * tokens (those of the prefix the engine scored), so credit, receipts and the signed statement
+ * work as for any answer.
  */
 export async function runOnEngine(
   engine: Engine,
@@ -21,10 +22,10 @@ export async function runOnEngine(
   if (!tokens) return engine.generate(request, onChunk, signal);
   if (!engine.score) throw new EngineError("unsupported", "score: this engine cannot score tokens");
   const scored = await engine.score(request, tokens, signal);
-  if (scored.logprobs.length !== tokens.length)
-    throw new EngineError("backend", "score: the engine scored another number of tokens");
+  if (scored.logprobs.length > tokens.length)
+    throw new EngineError("backend", "score: the engine scored more tokens than given");
   let completionTokens = 0;
-  for (const [i, token] of tokens.entries()) {
+  for (const [i, token] of tokens.slice(0, scored.logprobs.length).entries()) {
     if (signal.aborted) return { finishReason: "abort", promptTokens: scored.promptTokens, completionTokens };
     const logprob = scored.logprobs[i]!;
     completionTokens++;

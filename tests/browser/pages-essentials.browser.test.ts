@@ -34,6 +34,10 @@ describe("the pages, walked by a new user", () => {
     provider = await openPage(browser(), `${f.url}/provider`, "provider");
     await serveFromProviderPage(provider, { register: true });
     expect(await text(provider, "serving-state")).toMatch(/^Serving test-model: connected to Silk/);
+    // Its audit counts, as the signaling server keeps them: nobody has audited it yet.
+    expect(await waitForText(provider, "provider-audits", (s) => s.length > 0)).toMatch(
+      /^Audits of this provider: none yet\./,
+    );
   }, 60_000);
 
   it("0 TON: Deposit is off and says why; no raw node error ever shows", async () => {
@@ -357,6 +361,24 @@ describe("the pages, walked by a new user", () => {
     await waitForText(provider, "serving-state", (s) => s.startsWith("Serving"));
     await client.locator("select option", { hasText: "test-model" }).waitFor({ state: "attached" });
   }, 120_000);
+
+  it("a paused provider is neither counted nor listed; resuming lists it again", async () => {
+    const providers = async () =>
+      ((await (await fetch(`${f.url}/api/models`)).json()) as { providers: number }).providers;
+    const option = client.locator("select option", { hasText: "test-model" });
+    await provider.getByRole("button", { name: "Pause" }).click();
+    await waitForText(provider, "serving-state", (s) =>
+      s.startsWith("Paused test-model: not listed on Silk"),
+    );
+    await waitForText(provider, "status-headline", (s) => s.startsWith("Paused"));
+    await expect.poll(providers, { timeout: 15_000 }).toBe(0);
+    await option.waitFor({ state: "detached", timeout: 15_000 });
+    await noViolations(provider);
+    await provider.getByRole("button", { name: "Resume" }).click();
+    await waitForText(provider, "serving-state", (s) => s.startsWith("Serving test-model: connected"));
+    await expect.poll(providers, { timeout: 15_000 }).toBe(1);
+    await option.waitFor({ state: "attached", timeout: 15_000 });
+  }, 60_000);
 
   it("no page asks for a file that is not there: /favicon.ico is served", async () => {
     const context = await browser().newContext();

@@ -1,9 +1,14 @@
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import wrtc from "@roamhq/wrtc";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { auditOver } from "../../client/sdk/auditor";
+import { flatPrice, generateKeyPair } from "../../protocol";
+import { LogprobEngine } from "../doubles/logprob-engine";
 import { cleanup, startServer } from "../signaling/helpers";
+import { relayClient, relayProvider, stopAll } from "../support/silk-parties";
 import { buildPages } from "./build-pages";
 import { launchChromium } from "./chromium";
 import { openReady, screenshot, seriousA11yViolations } from "./page-checks";
@@ -130,4 +135,46 @@ describe("the production pages", () => {
     expect(scripts.some((s) => /\/widget\/chat-core-[\w-]+\.js$/.test(s))).toBe(true);
     expect(await seriousA11yViolations(page)).toEqual([]);
   });
+
+  it("the web client's and the widget's model pickers show each model's audit counts", async () => {
+    // A provider serving another model is audited through the real network (the SDK's Auditor,
+    // an honest provider of the model as reference) and fails; the server counts the report.
+    const model = "audited-model";
+    const served = (price: bigint) => [
+      { model, price: flatPrice(price), features: ["logprobs" as const, "scoring" as const] },
+    ];
+    const direct = { forceRelay: false, wrtc };
+    try {
+      await relayProvider(url, {
+        engine: new LogprobEngine({ model: { seed: 1 }, models: [model] }),
+        models: served(20n),
+        payout: `0:${"44".repeat(32)}`,
+        ...direct,
+      });
+      const cheater = await relayProvider(url, {
+        engine: new LogprobEngine({ model: { seed: 2 }, models: [model] }),
+        models: served(10n),
+        payout: `0:${"55".repeat(32)}`,
+        ...direct,
+      });
+      const client = await relayClient(url, { requireSignedAnswers: true, ...direct });
+      const record = await auditOver(client, generateKeyPair()).audit(model);
+      expect(record).toMatchObject({ provider: cheater.key, verdict: { result: "fail" } });
+      const b = await browser();
+      const page = await b.newPage();
+      await openReady(page, `${url}/`);
+      const option = page.locator("select option", { hasText: model });
+      await option.waitFor({ state: "attached", timeout: 30_000 });
+      expect(await option.textContent()).toMatch(
+        /audited-model · .* · 2 providers · 0 audits passed, 1 failed$/,
+      );
+      const widget = await b.newPage();
+      await widget.goto(`${url}/widget/`);
+      const inWidget = widget.locator("silk-chat select option", { hasText: model });
+      await inWidget.waitFor({ state: "attached", timeout: 30_000 });
+      expect(await inWidget.textContent()).toMatch(/0 audits passed, 1 failed$/);
+    } finally {
+      stopAll();
+    }
+  }, 90_000);
 });

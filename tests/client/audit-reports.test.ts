@@ -4,12 +4,12 @@ import { providerReference } from "../../client/sdk/audit-reference";
 import { Auditor } from "../../client/sdk/auditor";
 import type { ChatCompletion } from "../../client/sdk/openai-shapes";
 import { SignalingClient } from "../../peer/signaling-client";
-import { type AuditReport, flatPrice, generateKeyPair, maxPriceToWire, signReport } from "../../protocol";
+import { type AuditReport, flatPrice, generateKeyPair, signReport } from "../../protocol";
 import { AUDIT_DROP_FAILURES, MAX_FORGED_REPORTS } from "../../signaling/directory/audit-ledger";
 import { LogprobEngine } from "../doubles/logprob-engine";
 import { seededRandom, type ToyModelSpec } from "../doubles/toy-model";
-import { call, cleanup, connect, startServer } from "../signaling/helpers";
-import { ask, MAX_PRICE, PAYOUT, relayClient, relayProvider, stopAll } from "../support/silk-parties";
+import { cleanup, startServer } from "../signaling/helpers";
+import { ask, PAYOUT, relayClient, relayProvider, stopAll } from "../support/silk-parties";
 
 /**
  * Issue 16: reports reach the signaling server, which counts them only when the evidence checks
@@ -126,25 +126,17 @@ describe("audit reports at the signaling server", () => {
     expect(row).toMatchObject({ passed: 1, failed: 0 });
   }, 60_000);
 
-  it("a policy's minimum of audits passed offers only providers with that many", async () => {
+  it("a requester's minimum of audits passed offers only providers with that many, without a Registry policy", async () => {
     const { accused, auditor } = await market({ seed: 1 });
     expect((await auditor.audit("test-model")).verdict.result).toBe("pass");
-    const socket = await connect(url);
-    const request = (min: number) =>
-      call<{ ok: boolean; sessionId?: string; provider?: { identityKey: string }; error?: { code: string } }>(
-        socket,
-        "session:request",
-        {
-          v: 1,
-          model: "test-model",
-          maxPrice: maxPriceToWire(MAX_PRICE),
-          sessionKey: "cc".repeat(32),
-          policy: { minStake: "0", minAgeSeconds: 0, minAuditsPassed: min },
-        },
-      );
-    const one = await request(1);
-    expect(one).toMatchObject({ ok: true, provider: { identityKey: accused.key } });
-    socket.emit("session:end", { v: 1, sessionId: one.sessionId });
-    expect(await request(2)).toMatchObject({ ok: false });
+    // No `trust`: the minimum still reaches the server, which offers only the audited provider.
+    // (Escrows of their own: a receipt stream per escrow and payout is the auditor's already.)
+    const requester = (min: number, escrow: string) =>
+      relayClient(url, { minAuditsPassed: min, escrow, ...direct });
+    const one = (await ask(await requester(1, `0:${"44".repeat(32)}`))) as ChatCompletion;
+    expect(one.usage.silk?.provider).toBe(accused.key);
+    await expect(ask(await requester(2, `0:${"55".repeat(32)}`))).rejects.toMatchObject({
+      name: "NoProviderError",
+    });
   }, 60_000);
 });

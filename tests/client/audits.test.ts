@@ -1,5 +1,8 @@
 import wrtc from "@roamhq/wrtc";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { connectGateway } from "../../client/gateway/gateway-client";
+import { startGateway } from "../../client/gateway/gateway-server";
+import { parseGatewayOptions } from "../../client/gateway/options";
 import { type AuditReference, engineReference, providerReference } from "../../client/sdk/audit-reference";
 import { Auditor } from "../../client/sdk/auditor";
 import {
@@ -14,7 +17,7 @@ import {
 import { LogprobEngine, type LogprobEngineOptions } from "../doubles/logprob-engine";
 import { seededRandom, type ToyModelSpec } from "../doubles/toy-model";
 import { cleanup, startServer } from "../signaling/helpers";
-import { relayClient, relayProvider, stopAll } from "../support/silk-parties";
+import { ESCROW, relayClient, relayProvider, stopAll } from "../support/silk-parties";
 
 /**
  * Issue 16 through the real network: a suspect provider and an honest reference provider of the
@@ -185,5 +188,47 @@ describe("audits through the real network", () => {
       ok: false,
       reason: "the reporter's signature does not verify",
     });
+  }, 60_000);
+
+  it("a gateway started with --audit-rate sends challenges and reports a cheater through the network", async () => {
+    // Payouts of their own: the gateway's one client is its auditor and its reference too.
+    await relayProvider(url, {
+      engine: new LogprobEngine({ model: { seed: 1 } }),
+      models: served(20n),
+      payout: `0:${"44".repeat(32)}`,
+      ...direct,
+    });
+    const cheater = await relayProvider(url, {
+      engine: new LogprobEngine({ model: { seed: 2 } }),
+      models: served(10n),
+      payout: `0:${"55".repeat(32)}`,
+      ...direct,
+    });
+    const flags = ["--escrow", ESCROW, "--max-price", "100", "--signaling", url, "--trust-server"];
+    const config = parseGatewayOptions([...flags, "--audit-rate", "1"], {});
+    const { client, auditor } = await connectGateway(config, generateKeyPair(), direct);
+    const gateway = await startGateway({ client });
+    try {
+      const res = await fetch(`${gateway.url}/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "test-model", messages: [{ role: "user", content: "hi" }] }),
+      });
+      expect(res.status).toBe(200);
+      await auditor!.idle();
+      // The caller's request brought one challenge along, to the cheapest provider: the cheater.
+      expect(auditor!.records).toHaveLength(1);
+      const [record] = auditor!.records;
+      expect(record).toMatchObject({ provider: cheater.key, verdict: { result: "fail" } });
+      expect(record!.submitError).toBeUndefined();
+      expect(checkReport(record!.report)).toMatchObject({ ok: true, verdict: "fail", provider: cheater.key });
+      const { audits } = (await (await fetch(`${url}/api/models`)).json()) as { audits: unknown[] };
+      expect(audits).toContainEqual({ provider: cheater.key, model: "test-model", passed: 0, failed: 1 });
+    } finally {
+      await gateway.close();
+      client.close();
+    }
+    // Without the flags, no audits.
+    expect(parseGatewayOptions(flags, {}).audits).toEqual({ rate: 0 });
   }, 60_000);
 });

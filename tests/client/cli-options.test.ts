@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseGatewayOptions } from "../../client/gateway/options";
+import { DEFAULT_AUDIT_RATE } from "../../protocol";
 import { OptionsError, parseHeadlessOptions } from "../../provider/headless/options";
 
 const PAYOUT = `0:${"22".repeat(32)}`;
@@ -47,6 +48,19 @@ describe("gateway options", () => {
     expect(o.maxPrice).toEqual({ promptNanoPerToken: 9n, completionNanoPerToken: 9n });
     expect(() => parseGatewayOptions(["--max-price", "9"], {})).toThrow(/--escrow/);
     expect(() => parseGatewayOptions(["--escrow", PAYOUT, "--max-price=-1"], {})).toThrow(/nanoTON/);
+  });
+
+  it("audits: off by default, the SDK's rate with --audits, a checked rate and minimum otherwise", () => {
+    const base = ["--escrow", PAYOUT, "--max-price", "9"];
+    expect(parseGatewayOptions(base, {}).audits).toEqual({ rate: 0 });
+    expect(parseGatewayOptions([...base, "--audits"], {}).audits).toEqual({ rate: DEFAULT_AUDIT_RATE });
+    expect(parseGatewayOptions(base, { SILK_AUDIT_RATE: "0.25", SILK_MIN_AUDITS: "3" }).audits).toEqual({
+      rate: 0.25,
+      minAuditsPassed: 3,
+    });
+    expect(() => parseGatewayOptions([...base, "--audit-rate", "2"], {})).toThrow(/--audit-rate/);
+    expect(() => parseGatewayOptions([...base, "--audit-rate", "x"], {})).toThrow(/--audit-rate/);
+    expect(() => parseGatewayOptions([...base, "--min-audits=1.5"], {})).toThrow(/--min-audits/);
   });
 
   it("checks providers against the Registry by default, with the policy from flags and environment", () => {

@@ -1,74 +1,34 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import wrtc from "@roamhq/wrtc";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Gateway, startGateway } from "../../client/gateway/gateway-server";
-import { connect, type SilkClient } from "../../client/sdk/silk-client";
-import { type Feature, flatPrice, generateKeyPair, maxEmbedTokens } from "../../protocol";
-import { startHeadlessProvider } from "../../provider/headless/headless-provider";
-import { latestReceipt } from "../../provider/receipt-store";
-import type { ProviderRuntime } from "../../provider/runtime";
-import { embedTokens, embedVector, type OpenAiBackend, startOpenAiBackend } from "../doubles/openai-backend";
-import { cleanup, startServer } from "../signaling/helpers";
+import { flatPrice, maxEmbedTokens } from "../../protocol";
+import { embedTokens, embedVector, type OpenAiBackend } from "../doubles/openai-backend";
+import { type GatewayNetwork, heldTotal as held, startGatewayNetwork } from "../support/gateway-network";
 
 /**
  * /v1/embeddings end to end: the official `openai` client against the gateway, through real
  * signaling and WebRTC, to a headless provider in front of an OpenAI-compatible double, billed per
  * input token and signed for by the requester.
  */
+let net: GatewayNetwork;
 let backend: OpenAiBackend;
-const runtimes: ProviderRuntime[] = [];
-let client: SilkClient;
-let gateway: Gateway;
 let openai: OpenAI;
 let heldTotal: () => Promise<bigint>;
 
 beforeAll(async () => {
-  backend = await startOpenAiBackend();
-  const { url } = await startServer();
-  const dir = mkdtempSync(join(tmpdir(), "silk-embed-"));
-  const start = (model: string, payout: string, features: Feature[]) =>
-    startHeadlessProvider({
-      signalingUrl: url,
-      backend: backend.url,
-      backendModel: "backend-model",
-      model,
-      price: { ...flatPrice(5n), completionMultiplierBps: 30_000 },
-      features,
-      minCloseDelay: 60,
-      feeShareBps: 100,
-      maxHoldHours: 168,
-      payout: `0:${payout.repeat(32)}`,
-      network: "devnet",
-      capacity: 2,
-      keyFile: join(dir, `${model}.key`),
-      receiptsFile: join(dir, `${model}-receipts.log`),
-    });
-  const embedder = await start("embed-small", "44", ["embeddings"]);
-  const chat = await start("chat-only", "55", []);
-  runtimes.push(embedder.runtime, chat.runtime);
-  heldTotal = async () =>
-    (await embedder.receipts.list()).reduce((sum, r) => sum + latestReceipt(r).receipt.amount, 0n);
-  client = await connect({
-    signalingUrl: url,
-    sessionKey: generateKeyPair(),
-    maxPrice: { promptNanoPerToken: 5n, completionNanoPerToken: 15n },
-    escrow: `0:${"11".repeat(32)}`,
-    wrtc,
+  const price = { ...flatPrice(5n), completionMultiplierBps: 30_000 };
+  net = await startGatewayNetwork({
+    providers: [
+      { model: "embed-small", payout: "44", price, features: ["embeddings"] },
+      { model: "chat-only", payout: "55", price },
+    ],
+    client: { maxPrice: { promptNanoPerToken: 5n, completionNanoPerToken: 15n } },
   });
-  gateway = await startGateway({ client });
-  openai = new OpenAI({ baseURL: gateway.url, apiKey: "unused", maxRetries: 0 });
+  backend = net.backend;
+  heldTotal = () => held(net.receipts[0]!);
+  openai = new OpenAI({ baseURL: net.gateway.url, apiKey: "unused", maxRetries: 0 });
 });
 
-afterAll(async () => {
-  await gateway?.close();
-  client?.close();
-  for (const r of runtimes) r.stop();
-  await backend?.close();
-  await cleanup();
-});
+afterAll(() => net?.close());
 
 const float32 = (xs: number[]) => xs.map((x) => Math.fround(x));
 
@@ -110,7 +70,7 @@ describe("POST /v1/embeddings", () => {
   });
 
   it("answers encoding_format base64 with little-endian float32, as OpenAI does", async () => {
-    const res = await fetch(`${gateway.url}/embeddings`, {
+    const res = await fetch(`${net.gateway.url}/embeddings`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ model: "embed-small", input: "hi", encoding_format: "base64" }),

@@ -1,16 +1,8 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import wrtc from "@roamhq/wrtc";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { GatewayLogger } from "../../client/gateway/access-log";
-import { type Gateway, startGateway } from "../../client/gateway/gateway-server";
-import { connect, type SilkClient } from "../../client/sdk/silk-client";
-import { flatPrice, generateKeyPair } from "../../protocol";
-import { startHeadlessProvider } from "../../provider/headless/headless-provider";
-import type { ProviderRuntime } from "../../provider/runtime";
-import { type OpenAiBackend, startOpenAiBackend } from "../doubles/openai-backend";
-import { cleanup, startServer } from "../signaling/helpers";
+import type { Gateway } from "../../client/gateway/gateway-server";
+import type { RuntimeEvent } from "../../provider/runtime";
+import { type GatewayNetwork, startGatewayNetwork } from "../support/gateway-network";
 
 /**
  * The gateway under load, with two real headless providers (each in front of the OpenAI backend
@@ -18,11 +10,9 @@ import { cleanup, startServer } from "../signaling/helpers";
  * more concurrent chats than one provider's queue holds, and a burst of model listings.
  */
 const API_KEY = "gateway-load-secret";
-let backend: OpenAiBackend;
-const runtimes: ProviderRuntime[] = [];
-const served = [0, 0];
-let client: SilkClient;
+let net: GatewayNetwork;
 let gateway: Gateway;
+const served = [0, 0];
 const logs: { level: string; fields: Record<string, unknown>; message: string }[] = [];
 const logger: GatewayLogger = {
   info: (fields, message) => logs.push({ level: "info", fields, message }),
@@ -31,51 +21,23 @@ const logger: GatewayLogger = {
 };
 
 beforeAll(async () => {
-  backend = await startOpenAiBackend({ tokenDelayMs: 5 });
-  const { url } = await startServer();
-  for (const i of [0, 1]) {
-    const dir = mkdtempSync(join(tmpdir(), "silk-gateway-load-"));
-    const { runtime } = await startHeadlessProvider(
-      {
-        signalingUrl: url,
-        backend: backend.url,
-        backendModel: "backend-model",
-        model: "llama-local",
-        price: flatPrice(5n),
-        features: [],
-        payout: `0:${String(i + 3).repeat(64)}`,
-        network: "devnet",
-        capacity: 2,
-        minCloseDelay: 60,
-        feeShareBps: 100,
-        maxHoldHours: 168,
-        keyFile: join(dir, "provider.key"),
-        receiptsFile: join(dir, "receipts.log"),
-      },
-      (e) => {
-        if (e.type === "request-done") served[i]!++;
-      },
-    );
-    runtimes.push(runtime);
-  }
-  client = await connect({
-    signalingUrl: url,
-    sessionKey: generateKeyPair(),
-    maxPrice: { promptNanoPerToken: 5n, completionNanoPerToken: 5n },
-    escrow: `0:${"11".repeat(32)}`,
-    wrtc,
-    queueTimeoutMs: 120_000, // a loaded CI machine: every chat waits its turn rather than fail
+  const countServed = (i: number) => (e: RuntimeEvent) => {
+    if (e.type === "request-done") served[i]!++;
+  };
+  net = await startGatewayNetwork({
+    backend: { tokenDelayMs: 5 },
+    providers: [
+      { model: "llama-local", payout: "33", onEvent: countServed(0) },
+      { model: "llama-local", payout: "44", onEvent: countServed(1) },
+    ],
+    // A loaded CI machine: every chat waits its turn rather than fail.
+    client: { queueTimeoutMs: 120_000 },
+    gateway: { apiKey: API_KEY, log: logger },
   });
-  gateway = await startGateway({ client, apiKey: API_KEY, log: logger });
+  gateway = net.gateway;
 }, 60_000);
 
-afterAll(async () => {
-  await gateway?.close();
-  client?.close();
-  for (const r of runtimes) r.stop();
-  await backend?.close();
-  await cleanup();
-});
+afterAll(() => net?.close());
 
 const call = (path: string, init: RequestInit = {}) =>
   fetch(`${gateway.url}${path}`, {

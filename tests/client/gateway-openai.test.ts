@@ -1,68 +1,28 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import wrtc from "@roamhq/wrtc";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Gateway, startGateway } from "../../client/gateway/gateway-server";
-import { connect, type SilkClient } from "../../client/sdk/silk-client";
-import { flatPrice, generateKeyPair } from "../../protocol";
-import { startHeadlessProvider } from "../../provider/headless/headless-provider";
+import type { Gateway } from "../../client/gateway/gateway-server";
 import { latestReceipt } from "../../provider/receipt-store";
-import type { ProviderRuntime } from "../../provider/runtime";
-import { type OpenAiBackend, startOpenAiBackend } from "../doubles/openai-backend";
-import { cleanup, startServer } from "../signaling/helpers";
+import type { OpenAiBackend } from "../doubles/openai-backend";
+import { type GatewayNetwork, startGatewayNetwork } from "../support/gateway-network";
 
+let net: GatewayNetwork;
 let backend: OpenAiBackend;
-let runtime: ProviderRuntime;
-let client: SilkClient;
 let gateway: Gateway;
 let openai: OpenAI;
-let receiptsFile: string;
 let receiptsOf: () => Promise<{ amount: bigint }[]>;
 
 beforeAll(async () => {
-  backend = await startOpenAiBackend();
-  const { url } = await startServer();
-  const dir = mkdtempSync(join(tmpdir(), "silk-headless-"));
-  receiptsFile = join(dir, "receipts.json");
-  const provider = await startHeadlessProvider({
-    signalingUrl: url,
-    backend: backend.url,
-    backendModel: "backend-model",
-    model: "llama-local",
-    price: flatPrice(5n),
-    features: [],
-    payout: `0:${"22".repeat(32)}`,
-    network: "devnet",
-    capacity: 2,
-    minCloseDelay: 60,
-    feeShareBps: 100,
-    maxHoldHours: 168,
-    keyFile: join(dir, "provider.key"),
-    receiptsFile,
+  net = await startGatewayNetwork({
+    providers: [{ model: "llama-local", payout: "22" }],
+    gateway: { apiKey: "local-secret" },
   });
-  runtime = provider.runtime;
+  ({ backend, gateway } = net);
   receiptsOf = async () =>
-    (await provider.receipts.list()).map((r) => ({ amount: latestReceipt(r).receipt.amount }));
-  client = await connect({
-    signalingUrl: url,
-    sessionKey: generateKeyPair(),
-    maxPrice: { promptNanoPerToken: 5n, completionNanoPerToken: 5n },
-    escrow: `0:${"11".repeat(32)}`,
-    wrtc,
-  });
-  gateway = await startGateway({ client, apiKey: "local-secret" });
+    (await net.receipts[0]!.list()).map((r) => ({ amount: latestReceipt(r).receipt.amount }));
   openai = new OpenAI({ baseURL: gateway.url, apiKey: "local-secret" });
 });
 
-afterAll(async () => {
-  await gateway?.close();
-  client?.close();
-  runtime?.stop();
-  await backend?.close();
-  await cleanup();
-});
+afterAll(() => net?.close());
 
 describe("headless provider → network → gateway, called with the official openai client", () => {
   it("lists the network's models", async () => {

@@ -72,7 +72,8 @@ beforeAll(async () => {
       },
     },
   });
-  (await provider(url, "paused-model", {})).pause();
+  // Refuses every offer (no room to queue even one request).
+  await provider(url, "refusing-model", { maxWaiting: 0 });
   openai = await gatewayFor(url, 5n);
   cheap = await gatewayFor(url, 1n);
 });
@@ -92,7 +93,7 @@ describe("refusals keep their HTTP status, streaming or not", () => {
     ["unknown model", () => openai, "no-such-model", 404, "model_not_found"],
     ["price above the requester's maximum", () => cheap, "open-model", 402, "price_too_low"],
     ["escrow refused by the provider", () => openai, "gated-model", 403, "key_not_authorised"],
-    ["nobody takes the session", () => openai, "paused-model", 503, ""],
+    ["nobody takes the session", () => openai, "refusing-model", 503, ""],
   ];
   for (const [what, client, model, status, code] of cases) {
     it(`${what}: ${status} when streaming`, async () => {

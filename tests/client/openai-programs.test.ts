@@ -1,82 +1,41 @@
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
-import wrtc from "@roamhq/wrtc";
 import { generateText, jsonSchema, Output, stepCountIs, streamText, tool } from "ai";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Gateway, startGateway } from "../../client/gateway/gateway-server";
-import { connect, type SilkClient } from "../../client/sdk/silk-client";
-import { flatPrice, generateKeyPair } from "../../protocol";
-import { startHeadlessProvider } from "../../provider/headless/headless-provider";
-import { latestReceipt } from "../../provider/receipt-store";
-import type { ProviderRuntime } from "../../provider/runtime";
-import { type OpenAiBackend, startOpenAiBackend } from "../doubles/openai-backend";
-import { cleanup, startServer } from "../signaling/helpers";
+import type { Gateway } from "../../client/gateway/gateway-server";
+import type { OpenAiBackend } from "../doubles/openai-backend";
+import { type GatewayNetwork, heldTotal, startGatewayNetwork } from "../support/gateway-network";
 
 /**
  * Real programs against the gateway: the official `openai` client and the Vercel AI SDK
  * (`ai` + `@ai-sdk/openai-compatible`), through real signaling and WebRTC to headless providers
  * in front of an OpenAI-compatible double that honours tools, JSON schema and logprobs.
  */
+let net: GatewayNetwork;
 let backend: OpenAiBackend;
-const runtimes: ProviderRuntime[] = [];
-let client: SilkClient;
 let gateway: Gateway;
 let openai: OpenAI;
 let signalingUrl: string;
 let receiptTotal: () => Promise<bigint>;
 
 beforeAll(async () => {
-  backend = await startOpenAiBackend();
-  const { url } = await startServer();
-  signalingUrl = url;
-  const dir = mkdtempSync(join(tmpdir(), "silk-programs-"));
-  // Each its own payout: receipts are cumulative per payout address, so two would share a stream.
-  const start = (model: string, payout: string, features: ("structured_output" | "tools" | "logprobs")[]) =>
-    startHeadlessProvider({
-      signalingUrl: url,
-      backend: backend.url,
-      backendModel: "backend-model",
-      model,
-      price: flatPrice(5n),
-      features,
-      contextWindow: 8192,
-      minCloseDelay: 60,
-      feeShareBps: 100,
-      maxHoldHours: 168,
-      payout: `0:${payout.repeat(32)}`,
-      network: "devnet",
-      capacity: 2,
-      keyFile: join(dir, `${model}.key`),
-      receiptsFile: join(dir, `${model}-receipts.json`),
-    });
-  const full = await start("llama-tools", "22", ["structured_output", "tools", "logprobs"]);
-  const plain = await start("llama-plain", "33", []);
-  runtimes.push(full.runtime, plain.runtime);
-  receiptTotal = async () => {
-    const records = await full.receipts.list();
-    return records.reduce((sum, r) => sum + latestReceipt(r).receipt.amount, 0n);
-  };
-  client = await connect({
-    signalingUrl: url,
-    sessionKey: generateKeyPair(),
-    maxPrice: { promptNanoPerToken: 5n, completionNanoPerToken: 5n },
-    escrow: `0:${"11".repeat(32)}`,
-    wrtc,
+  net = await startGatewayNetwork({
+    providers: [
+      {
+        model: "llama-tools",
+        payout: "22",
+        features: ["structured_output", "tools", "logprobs"],
+        contextWindow: 8192,
+      },
+      { model: "llama-plain", payout: "33", contextWindow: 8192 },
+    ],
   });
-  gateway = await startGateway({ client });
+  ({ backend, gateway, signalingUrl } = net);
+  receiptTotal = () => heldTotal(net.receipts[0]!);
   openai = new OpenAI({ baseURL: gateway.url, apiKey: "unused", maxRetries: 0 });
 });
 
-afterAll(async () => {
-  await gateway?.close();
-  client?.close();
-  for (const r of runtimes) r.stop();
-  await backend?.close();
-  await cleanup();
-});
+afterAll(() => net?.close());
 
 const weatherTool = {
   type: "function" as const,

@@ -10,6 +10,10 @@ import type { MlcChat } from "../../provider/engines/webllm-run";
  * response format next to tools, and a second generation while one is still streaming. It
  * streams a word per chunk, logprobs when asked, usage only in the last chunk (empty choices),
  * and with tools the raw call JSON as content and the parsed calls, without ids, in the last one.
+ * Like WebLLM (its `getTokenLogprob`, called only when `top_logprobs > 0`), logprobs come only
+ * when `top_logprobs` is above 0, and `top_logprobs` needs `logprobs` and is at most 5. Given a
+ * `greedy` path, it answers with those tokens (its greedy choice at each step, with the step's
+ * top tokens) instead of echoing: what a model would generate for the prompt.
  */
 export const FUNCTION_CALLING_MODELS = [
   "Hermes-2-Pro-Llama-3-8B-q4f16_1-MLC",
@@ -74,6 +78,13 @@ export class MlcEmbeddingsDouble {
   }
 }
 
+/** One step of a scripted greedy path: the token chosen and the step's most likely tokens, best first. */
+export interface GreedyStep {
+  readonly token: string;
+  readonly logprob: number;
+  readonly top: readonly { readonly token: string; readonly logprob: number }[];
+}
+
 export class MlcEngineDouble implements MlcChat {
   readonly requests: webllm.ChatCompletionRequestStreaming[] = [];
   resets = 0;
@@ -81,7 +92,10 @@ export class MlcEngineDouble implements MlcChat {
   private interrupted = false;
   readonly chat: MlcChat["chat"];
 
-  constructor(readonly model: string) {
+  constructor(
+    readonly model: string,
+    private readonly greedy?: readonly GreedyStep[],
+  ) {
     this.chat = { completions: { create: async (r) => this.create(r) } };
   }
 
@@ -113,6 +127,11 @@ export class MlcEngineDouble implements MlcChat {
           if (p.type === "image_url" && p.image_url.detail != null) throw new Error("UnsupportedDetailError");
       }
     });
+    if (r.top_logprobs != null) {
+      if (!r.logprobs) throw new Error("DependencyError: top_logprobs requires logprobs to be true");
+      if (!(r.top_logprobs >= 0 && r.top_logprobs <= 5))
+        throw new Error(`RangeError: top_logprobs must be in [0, 5], got ${r.top_logprobs}`);
+    }
     const last = r.messages.at(-1)?.role;
     if (last !== "user" && last !== "tool") throw new Error("MessageOrderError");
     const format = r.response_format;
@@ -150,12 +169,18 @@ export class MlcEngineDouble implements MlcChat {
         text = JSON.stringify(
           Object.fromEntries(Object.keys(schema.properties ?? { echo: 0 }).map((k) => [k, asked])),
         );
-      } else text = `Echo: ${asked}`;
-      const words = text.split(/(?<= )|(?<=,)/);
+      } else text = this.greedy ? this.greedy.map((g) => g.token).join("") : `Echo: ${asked}`;
+      const words = this.greedy && !tool ? this.greedy.map((g) => g.token) : text.split(/(?<= )|(?<=,)/);
+      const top = r.logprobs ? (r.top_logprobs ?? 0) : 0;
       let sent = 0;
       for (const word of words) {
         if (this.interrupted) break;
         if (r.max_tokens != null && sent >= r.max_tokens) break;
+        const step = this.greedy?.[sent] ?? {
+          token: word,
+          logprob: -0.5,
+          top: [{ token: word, logprob: -0.5 }],
+        };
         sent++;
         await new Promise((resolve) => setTimeout(resolve, 1));
         yield {
@@ -165,14 +190,14 @@ export class MlcEngineDouble implements MlcChat {
               index: 0,
               delta: { content: word, role: "assistant" },
               finish_reason: null,
-              ...(r.logprobs && {
+              ...(top > 0 && {
                 logprobs: {
                   content: [
                     {
                       token: word,
-                      logprob: -0.5,
+                      logprob: step.logprob,
                       bytes: [],
-                      top_logprobs: [{ token: word, logprob: -0.5, bytes: [] }],
+                      top_logprobs: step.top.slice(0, top).map((t) => ({ ...t, bytes: [] })),
                     },
                   ],
                 },

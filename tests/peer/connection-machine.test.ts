@@ -17,6 +17,7 @@ const at = (phase: Phase, over: Partial<ConnState> = {}): ConnState => ({
   url: 0,
   attempt: 0,
   provider: false,
+  paused: false,
   ...over,
 });
 
@@ -161,6 +162,70 @@ const rows: Row[] = [
     { phase: "closed" },
     [{ do: "cancel-wait" }, { do: "hang-up", why: "closed" }],
   ],
+  [
+    "pausing a listed provider unregisters and keeps the connection",
+    at("registered", { provider: true }),
+    { type: "pause" },
+    1,
+    { phase: "connected", paused: true },
+    [{ do: "cancel-wait" }, { do: "unregister" }],
+  ],
+  [
+    "pausing mid-registration stops its retries and unregisters",
+    at("registering", { provider: true, attempt: 2 }),
+    { type: "pause" },
+    1,
+    { phase: "connected", attempt: 0, paused: true },
+    [{ do: "cancel-wait" }, { do: "unregister" }],
+  ],
+  [
+    "a registration answered after pausing is undone",
+    at("connected", { provider: true, paused: true }),
+    { type: "registered" },
+    1,
+    { phase: "connected" },
+    [{ do: "unregister" }],
+  ],
+  [
+    "a paused provider that reconnects stays unlisted",
+    at("connecting", { provider: true, paused: true }),
+    { type: "connected" },
+    1,
+    { phase: "connected" },
+    [],
+  ],
+  [
+    "pausing while down only remembers it",
+    at("reconnecting", { provider: true, attempt: 3 }),
+    { type: "pause" },
+    1,
+    { paused: true },
+    [],
+  ],
+  [
+    "resuming registers again",
+    at("connected", { provider: true, paused: true }),
+    { type: "resume" },
+    1,
+    { phase: "registering", paused: false },
+    [{ do: "register" }],
+  ],
+  [
+    "resuming while down registers on the next connection",
+    at("reconnecting", { provider: true, paused: true }),
+    { type: "resume" },
+    1,
+    { paused: false },
+    [],
+  ],
+  [
+    "resuming what is not paused changes nothing",
+    at("registered", { provider: true }),
+    { type: "resume" },
+    1,
+    {},
+    [],
+  ],
   ["nothing happens once closed", at("closed"), { type: "connected" }, 1, { phase: "closed" }, []],
   ["a closed client does not dial again", at("closed"), { type: "timer" }, 1, { phase: "closed" }, []],
 ];
@@ -173,7 +238,13 @@ describe("connection machine", () => {
   });
 
   it("starts by dialling the first URL", () => {
-    expect(initialState()).toEqual({ phase: "connecting", url: 0, attempt: 0, provider: false });
+    expect(initialState()).toEqual({
+      phase: "connecting",
+      url: 0,
+      attempt: 0,
+      provider: false,
+      paused: false,
+    });
   });
 
   it("backs off with jitter between half and all of a capped exponential delay", () => {

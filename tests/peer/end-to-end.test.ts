@@ -247,7 +247,7 @@ describe("one question through the real signaling server and WebRTC (Node, wrtc)
 
   it("follows the server's failover when the first provider does not take the session (direct and relay)", async () => {
     const { url } = await startServer({ offerTimeoutMs: 200 });
-    // Cheapest, so offered first: one stays silent, one (a real runtime, paused) refuses.
+    // Cheapest, so offered first: one stays silent; the paused one (a real runtime) is not listed.
     const silent = await rawProvider(url, {
       models: [{ model: "test-model", price: flat(1n) }],
       answer: "silent",
@@ -282,5 +282,42 @@ describe("one question through the real signaling server and WebRTC (Node, wrtc)
       .catch((err: unknown) => err);
     expect(failure).toBeInstanceOf(NoProviderError);
     expect(failure).toMatchObject({ code: "NO_ANSWER" });
+  });
+
+  it("unlists a paused provider (not counted, not paired, open sessions go on) and lists it again on resume", async () => {
+    const { url } = await startServer();
+    const runtime = await provider(url, new ScriptedEngine());
+    const open = await requester(url);
+    const ask = (c: SilkClient, q: string) =>
+      c.chat.completions.create({ model: "test-model", messages: [{ role: "user", content: q }] });
+    expect((await ask(open, "before")).choices[0]?.message.content).toBe("Echo: before");
+    const listed = async () => {
+      const view = (await (await fetch(`${url}/api/models`)).json()) as { providers: number };
+      const health = (await (await fetch(`${url}/healthz`)).json()) as { providers: number };
+      return [view.providers, health.providers];
+    };
+    const until = async (want: number[]) => {
+      const deadline = Date.now() + 10_000;
+      while (JSON.stringify(await listed()) !== JSON.stringify(want) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+      return listed();
+    };
+    expect(await until([1, 1])).toEqual([1, 1]);
+
+    runtime.pause();
+    expect(runtime.signaling.state).toMatchObject({ phase: "connected", paused: true });
+    expect(await until([0, 0])).toEqual([0, 0]);
+    const failure = await ask(await requester(url, { keyEpoch: 1 }), "anyone?").catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(NoProviderError);
+    expect(failure).toMatchObject({ code: "NO_MODEL" });
+    // The session opened before the pause still answers.
+    expect((await ask(open, "still there?")).choices[0]?.message.content).toBe("Echo: still there?");
+
+    runtime.resume();
+    expect(await until([1, 1])).toEqual([1, 1]);
+    expect(runtime.signaling.state.phase).toBe("registered");
+    expect((await ask(await requester(url, { keyEpoch: 2 }), "back?")).choices[0]?.message.content).toBe(
+      "Echo: back?",
+    );
   });
 });

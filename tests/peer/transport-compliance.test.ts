@@ -10,6 +10,7 @@ import {
 } from "../../protocol";
 import type { SignalingConfig } from "../../signaling/config";
 import { cleanup, PAYOUT, startServer } from "../signaling/helpers";
+import { type MitmMessage, startMitm } from "../support/mitm-signaling";
 import { webrtcPair } from "../support/webrtc-pair";
 
 /**
@@ -42,9 +43,10 @@ async function relayPair(
     () => providerSide.close(),
     () => requesterSide.close(),
   );
-  const offered = new Promise<string>((resolve) =>
+  // Each side's link is made where the session is: in the turn the grant, or the offer, is read.
+  const offered = new Promise<RelayLink>((resolve) =>
     providerSide.onOffer(async (offer) => {
-      resolve(offer.sessionId);
+      resolve(relayOn(providerSide, offer.sessionId));
       return true;
     }),
   );
@@ -55,17 +57,27 @@ async function relayPair(
     capacity: 1,
     device: { adapter: "test", memoryMB: 1024 },
   });
-  const grant = await requesterSide.requestSession({
-    model: "m",
-    maxPrice: { promptNanoPerToken: 10n, completionNanoPerToken: 10n },
-    sessionKey: generateKeyPair().publicKey,
-  });
-  const sessionId = await offered;
-  expect(sessionId).toBe(grant.sessionId);
-  const links = [new RelayLink(requesterSide, sessionId), new RelayLink(providerSide, sessionId)] as const;
-  requesterSide.session(sessionId, { ended: (e) => links[0].end(sessionEndError(e)) });
-  providerSide.session(sessionId, { ended: (e) => links[1].end(sessionEndError(e)) });
-  return [links[0], links[1]];
+  let requesterLink: RelayLink | undefined;
+  const grant = await requesterSide.requestSession(
+    {
+      model: "m",
+      maxPrice: { promptNanoPerToken: 10n, completionNanoPerToken: 10n },
+      sessionKey: generateKeyPair().publicKey,
+    },
+    (g) => {
+      requesterLink = relayOn(requesterSide, g.sessionId);
+    },
+  );
+  const providerLink = await offered;
+  expect(requesterLink).toBeDefined();
+  expect(grant.sessionId).toBeTruthy();
+  return [requesterLink!, providerLink];
+}
+
+function relayOn(signaling: SignalingClient, sessionId: string): RelayLink {
+  const link = new RelayLink(signaling, sessionId);
+  signaling.session(sessionId, { ended: (e) => link.end(sessionEndError(e)) });
+  return link;
 }
 
 const TRANSPORTS: Record<string, () => Promise<[FrameTransport, FrameTransport]>> = {
@@ -93,7 +105,7 @@ const idOf = (f: Uint8Array) => new DataView(f.buffer, f.byteOffset, f.byteLengt
 function collect(t: FrameTransport, n: number): Promise<Uint8Array[]> {
   const got: Uint8Array[] = [];
   return new Promise((resolve) =>
-    t.onFrame((f) => {
+    t.inbox.read((f) => {
       got.push(f.slice());
       if (got.length === n) resolve(got);
     }),
@@ -105,7 +117,7 @@ describe.each(Object.keys(TRANSPORTS))("transport compliance: %s", (name) => {
 
   it("echoes a thousand chunks of varied sizes, in order and intact", async () => {
     const [a, b] = await pair();
-    b.onFrame((f) => void Promise.resolve(b.send(f.slice())).catch(() => undefined));
+    b.inbox.read((f) => void Promise.resolve(b.send(f.slice())).catch(() => undefined));
     const n = 1000;
     const back = collect(a, n);
     for (let i = 0; i < n; i++) await a.send(frame(i + 4));
@@ -114,6 +126,7 @@ describe.each(Object.keys(TRANSPORTS))("transport compliance: %s", (name) => {
     for (const f of got) expect(f).toEqual(frame(idOf(f)));
   }, 60_000);
 
+  // By design, not by a buffer of its own: the inbox is made with the transport.
   it("keeps frames sent before anyone listens", async () => {
     const [a, b] = await pair();
     for (let i = 0; i < 5; i++) await a.send(frame(i + 4));
@@ -131,9 +144,9 @@ describe.each(Object.keys(TRANSPORTS))("transport compliance: %s", (name) => {
   it("an abrupt close mid-stream is seen once by the other side, and nothing arrives after it", async () => {
     const [a, b] = await pair();
     const seen: string[] = [];
-    b.onFrame(() => seen.push("frame"));
+    b.inbox.read(() => seen.push("frame"));
     const closed = new Promise<void>((resolve) =>
-      b.onClose(() => {
+      b.inbox.onEnd(() => {
         seen.push("close");
         resolve();
       }),
@@ -157,6 +170,62 @@ describe.each(Object.keys(TRANSPORTS))("transport compliance: %s", (name) => {
     expect(all.map(idOf)).toEqual(Array.from({ length: n }, (_, i) => i + 4));
     expect(all.reduce((s, f) => s + f.length, 0)).toBe(n * size);
   }, 60_000);
+});
+
+describe("relay: a session's events have an owner from the moment it exists", () => {
+  it("frames right behind the grant, in the same read, reach the requester's link", async () => {
+    const { url } = await startServer(UNLIMITED);
+    // The proxy holds the requester's grant and hands it over in one write with the provider's
+    // first frame, which the provider sent before it even answered the offer.
+    let grant: MitmMessage | undefined;
+    const mitm = await startMitm(url, [
+      (m) => {
+        if (m.kind === "ack" && m.event === "session:request" && m.direction === "to-party") {
+          grant = m;
+          return null;
+        }
+        if (!grant || m.event !== "session:frame" || m.direction !== "to-party") return undefined;
+        const both = [grant, m];
+        grant = undefined;
+        return both;
+      },
+    ]);
+    const [providerSide, requesterSide] = await Promise.all([
+      SignalingClient.connect(url),
+      SignalingClient.connect(mitm.url),
+    ]);
+    closers.push(
+      () => providerSide.close(),
+      () => requesterSide.close(),
+      () => mitm.close(),
+    );
+    const sent: Promise<void>[] = [];
+    providerSide.onOffer(async (offer) => {
+      const link = new RelayLink(providerSide, offer.sessionId);
+      for (let i = 0; i < 5; i++) sent.push(link.send(frame(i + 4)));
+      return true;
+    });
+    await providerSide.register({
+      identity: generateKeyPair(),
+      payout: PAYOUT,
+      models: [{ model: "m", price: flatPrice(1n) }],
+      capacity: 1,
+      device: { adapter: "test", memoryMB: 1024 },
+    });
+    let link: RelayLink | undefined;
+    await requesterSide.requestSession(
+      {
+        model: "m",
+        maxPrice: { promptNanoPerToken: 10n, completionNanoPerToken: 10n },
+        sessionKey: generateKeyPair().publicKey,
+      },
+      (g) => {
+        link = new RelayLink(requesterSide, g.sessionId);
+      },
+    );
+    expect((await collect(link!, 5)).map(idOf)).toEqual([4, 5, 6, 7, 8]);
+    await Promise.all(sent);
+  }, 30_000);
 });
 
 describe("relay under its rate limit", () => {

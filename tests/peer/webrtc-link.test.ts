@@ -84,7 +84,7 @@ describe("WebRTC link (Node, @roamhq/wrtc)", () => {
 
   it("reports a close to the other side", async () => {
     const { requester, provider } = await linkPair();
-    const closed = new Promise<void>((resolve) => provider.onClose(() => resolve()));
+    const closed = new Promise<void>((resolve) => provider.inbox.onEnd(() => resolve()));
     requester.close();
     await closed;
   });

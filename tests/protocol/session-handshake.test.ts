@@ -76,6 +76,23 @@ describe("handshake over an in-memory channel", () => {
     expect(await nextMessage(provider)).toEqual({ v: 1, t: "cancel", id: "first" });
   });
 
+  it("messages that arrive between one listener and the next wait for the next, in order", async () => {
+    const identity = generateKeyPair();
+    const sessionKey = generateKeyPair();
+    const [a, b] = memoryPipe();
+    const [requester, provider] = await Promise.all([
+      initiateSession(a, { ...params(), providerIdentity: identity.publicKey, sessionKey }),
+      acceptSession(b, { ...params(), identity }),
+    ]);
+    const off = requester.onMessage(() => undefined);
+    off();
+    for (const id of ["x1", "x2", "x3"]) await provider.send({ v: 1, t: "cancel", id });
+    await new Promise((r) => setTimeout(r, 50));
+    const got: string[] = [];
+    requester.onMessage((m) => got.push(m.t === "cancel" ? m.id : m.t));
+    expect(got).toEqual(["x1", "x2", "x3"]);
+  });
+
   it("carries a message larger than one frame, in frames of at most 64 KiB", async () => {
     const identity = generateKeyPair();
     const sessionKey = generateKeyPair();

@@ -1,5 +1,5 @@
 import {
-  type Address,
+  Address,
   beginCell,
   Cell,
   contractAddress,
@@ -9,13 +9,15 @@ import {
   toNano,
 } from "@ton/core";
 import { mnemonicNew, mnemonicToPrivateKey } from "@ton/crypto";
-import { type TonClient, WalletContractV5R1 } from "@ton/ton";
+import { TonClient, WalletContractV5R1 } from "@ton/ton";
+import { afterAll, beforeAll } from "vitest";
 import { MemoryPaymentAccount } from "../../client/sdk/payment-account";
 import { RequesterSession } from "../../client/sdk/requester-session";
-import type { Devnet } from "../../contracts/devnet";
+import { type Devnet, startDevnet } from "../../contracts/devnet";
 import { Escrow, storeEscrowInit } from "../../contracts/wrappers/escrow";
 import {
   acceptSession,
+  flatPrice,
   generateKeyPair,
   initiateSession,
   type KeyPair,
@@ -25,11 +27,13 @@ import {
   type SecureSession,
 } from "../../protocol";
 import type { Engine } from "../../provider/engines/engine";
-import type { ReceiptStore } from "../../provider/receipt-store";
+import { MemoryReceiptStore, type ReceiptStore } from "../../provider/receipt-store";
 import { heldIn } from "../../provider/serving/held-receipts";
 import { type ServingEvent, SessionServer } from "../../provider/serving/session-server";
 import { Slots } from "../../provider/serving/slots";
-import type { TonConnection } from "../../provider/ton-chain";
+import type { SettlementPolicy } from "../../provider/settlement-policy";
+import { connectTon, type TonConnection } from "../../provider/ton-chain";
+import { ScriptedEngine } from "../doubles/scripted-engine";
 
 /**
  * Requesters with real wallets and escrows on the devnet, and sessions between them and a
@@ -108,6 +112,51 @@ export interface ProviderSide {
   readonly engine: Engine;
   readonly price: ModelPrice;
   readonly creditWindowTokens: number;
+}
+
+/** 0.001 TON a token: escrows run dry in tens of tokens. */
+export const DEVNET_PRICE = flatPrice(1_000_000n);
+export const DEVNET_WINDOW = 8;
+
+/** A devnet for one test file, on a clock its tests move (`now`, in seconds), with the Escrow code providers serve. */
+export interface DevnetChain {
+  readonly devnet: Devnet;
+  readonly client: TonClient;
+  readonly code: Cell;
+  now: number;
+  requester(o: { deposit: bigint; closeDelay: number }): Promise<Requester>;
+  /** A provider with a fresh payout that never held TON: its balance is exactly what claims paid it. */
+  provider(engine?: ScriptedEngine, policy?: Partial<SettlementPolicy>): ProviderSide;
+}
+
+export function useDevnetChain(): DevnetChain {
+  const chain = { now: Math.floor(Date.now() / 1000) } as DevnetChain & {
+    devnet: Devnet;
+    client: TonClient;
+    code: Cell;
+  };
+  beforeAll(async () => {
+    chain.devnet = await startDevnet({ clock: () => chain.now });
+    chain.client = new TonClient({ endpoint: chain.devnet.endpoint });
+    chain.code = (await devnetInfo(chain.devnet)).escrowCode;
+  });
+  afterAll(async () => {
+    await chain.devnet?.close();
+  });
+  chain.requester = (o) => requester(chain.devnet, chain.client, { ...o, code: chain.code });
+  chain.provider = (engine = new ScriptedEngine(), policy) => {
+    const store = new MemoryReceiptStore();
+    const ton = connectTon({
+      endpoint: chain.devnet.endpoint,
+      store,
+      escrowCode: chain.code,
+      minCloseDelay: 30,
+      ...(policy && { policy }),
+    });
+    const payout = new Address(0, Buffer.from(generateKeyPair().publicKey));
+    return { payout, ton, store, engine, price: DEVNET_PRICE, creditWindowTokens: DEVNET_WINDOW };
+  };
+  return chain;
 }
 
 /** One session between a requester and the provider's serving loop; resolves once the account is open. */

@@ -1,20 +1,18 @@
-import { Address, toNano } from "@ton/core";
-import { TonClient } from "@ton/ton";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Devnet, startDevnet } from "../../contracts/devnet";
+import { toNano } from "@ton/core";
+import { describe, expect, it } from "vitest";
 import { EscrowParams } from "../../contracts/generated/constants";
-import { flatPrice, generateKeyPair, NETWORK_ID, type StreamKey, streamId } from "../../protocol";
-import { latestReceipt, MemoryReceiptStore, type StreamRecord } from "../../provider/receipt-store";
-import { connectTon } from "../../provider/ton-chain";
+import { NETWORK_ID, type StreamKey, streamId } from "../../protocol";
+import { latestReceipt, type StreamRecord } from "../../provider/receipt-store";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import {
   ask,
-  devnetInfo,
+  DEVNET_PRICE,
+  DEVNET_WINDOW,
   openSession,
   type ProviderSide,
   type Requester,
-  requester,
   until,
+  useDevnetChain,
   words,
 } from "./devnet-sessions";
 
@@ -26,29 +24,10 @@ import {
  * provider is paid everything it holds, read back from the chain to the nanoTON, and loses at most
  * the credit window it streamed on trust.
  */
-const PRICE = flatPrice(1_000_000n); // 0.001 TON a token
-const WINDOW = 8;
-let now = Math.floor(Date.now() / 1000);
-let devnet: Devnet;
-let client: TonClient;
-let code: Awaited<ReturnType<typeof devnetInfo>>["escrowCode"];
-
-beforeAll(async () => {
-  devnet = await startDevnet({ clock: () => now });
-  client = new TonClient({ endpoint: devnet.endpoint });
-  code = (await devnetInfo(devnet)).escrowCode;
-});
-afterAll(async () => {
-  await devnet?.close();
-});
-
-function provider(engine: ScriptedEngine): ProviderSide {
-  const store = new MemoryReceiptStore();
-  // The default fee policy (1%): every amount in these tests is far below what is worth a claim.
-  const ton = connectTon({ endpoint: devnet.endpoint, store, escrowCode: code, minCloseDelay: 30 });
-  const payout = new Address(0, Buffer.from(generateKeyPair().publicKey));
-  return { payout, ton, store, engine, price: PRICE, creditWindowTokens: WINDOW };
-}
+const _PRICE = DEVNET_PRICE;
+const WINDOW = DEVNET_WINDOW;
+const chain = useDevnetChain();
+const provider = (engine: ScriptedEngine) => chain.provider(engine);
 
 const streamOf = (p: ProviderSide, r: Requester): StreamKey => ({
   network: NETWORK_ID.devnet,
@@ -69,13 +48,13 @@ async function paidOnChain(p: ProviderSide, r: Requester, amount: bigint): Promi
   await p.ton.settlement.idle();
   expect(await r.escrow.getPaid(1, p.payout)).toBe(amount);
   const fees = ((await record(p, r)).claims ?? []).reduce((n, c) => n + c.fee, 0n);
-  expect(await client.getBalance(p.payout)).toBe(amount - fees);
+  expect(await chain.client.getBalance(p.payout)).toBe(amount - fees);
 }
 
 describe("an escrow drained under a waiting provider, on the devnet", () => {
   it("a dishonest requester stops paying, closes and withdraws: paid all it held, lost at most the window", async () => {
     const p = provider(new ScriptedEngine({ tokenDelayMs: 5, reply: () => words(200) }));
-    const r = await requester(devnet, client, { deposit: toNano("1"), closeDelay: 40, code });
+    const r = await chain.requester({ deposit: toNano("1"), closeDelay: 40 });
     const stop = p.ton.settlement.sweepEvery(100);
     const { session, requester: raw, close } = await openSession(p, r);
     const honest = await session.request({ ...ask(4), max_tokens: 20 }, () => undefined);
@@ -97,16 +76,16 @@ describe("an escrow drained under a waiting provider, on the devnet", () => {
     const rec = await record(p, r);
     expect(rec.claims?.at(-1)?.reason).toBe("escrow-closing");
 
-    now += 41;
+    chain.now += 41;
     await r.escrow.sendWithdraw(r.send, toNano("0.05"));
-    expect(await client.getBalance(r.escrow.address)).toBe(EscrowParams.STORAGE_RESERVE);
+    expect(await chain.client.getBalance(r.escrow.address)).toBe(EscrowParams.STORAGE_RESERVE);
     await paidOnChain(p, r, honest.cost);
     // What it streamed and was never paid for: at most the credit window.
     expect(unpaidTokens).toBeLessThanOrEqual(WINDOW);
   });
 
   it("another provider claims from the same escrow mid-answer: stops at what is left, paid all it streamed", async () => {
-    const r = await requester(devnet, client, { deposit: toNano("0.3"), closeDelay: 3_600, code });
+    const r = await chain.requester({ deposit: toNano("0.3"), closeDelay: 3_600 });
     const other = provider(new ScriptedEngine({ reply: () => words(150) }));
     const first = await openSession(other, r);
     const drained = await first.session.request(ask(4), () => undefined);
@@ -130,7 +109,7 @@ describe("an escrow drained under a waiting provider, on the devnet", () => {
     // before the other's claim; everything it streamed was receipted and is paid.
     expect(answer.finishReason).toBe("length");
     // (Its sweep may already have claimed part of it at once, seeing the escrow low.)
-    const left = (await client.getBalance(r.escrow.address)) - EscrowParams.STORAGE_RESERVE;
+    const left = (await chain.client.getBalance(r.escrow.address)) - EscrowParams.STORAGE_RESERVE;
     expect(answer.cost).toBeLessThanOrEqual(left + (await r.escrow.getPaid(1, p.payout)));
     await until(async () => latestReceipt(await record(p, r)).receipt.amount === answer.cost);
     await p.ton.settlement.claimNow();
@@ -142,7 +121,7 @@ describe("an escrow drained under a waiting provider, on the devnet", () => {
 
   it("the requester revokes its session key: claimed at once, within the key's grace", async () => {
     const p = provider(new ScriptedEngine());
-    const r = await requester(devnet, client, { deposit: toNano("1"), closeDelay: 40, code });
+    const r = await chain.requester({ deposit: toNano("1"), closeDelay: 40 });
     const stop = p.ton.settlement.sweepEvery(100);
     const { session, close } = await openSession(p, r);
     const answer = await session.request(ask(6), () => undefined);
@@ -150,14 +129,14 @@ describe("an escrow drained under a waiting provider, on the devnet", () => {
     await p.ton.settlement.sweep();
     expect((await record(p, r)).claimed).toBe(0n); // held: the fee is above 1% of it
 
-    const revokedAt = now;
+    const revokedAt = chain.now;
     await r.escrow.sendRevokeKey(r.send, { key: r.sessionKey.publicKey, value: toNano("0.05") });
     await until(() => allClaimed(p, r));
     stop();
     close();
     expect((await record(p, r)).claims?.at(-1)?.reason).toBe("key-revoked");
     // The key's receipts are refused one close delay after the revocation: it was claimed before.
-    expect(now).toBeLessThan(revokedAt + 40);
+    expect(chain.now).toBeLessThan(revokedAt + 40);
     await paidOnChain(p, r, answer.cost);
   });
 });

@@ -1,33 +1,28 @@
-import { Address, toNano } from "@ton/core";
-import { TonClient } from "@ton/ton";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { toNano } from "@ton/core";
+import { describe, expect, it } from "vitest";
 import { ProviderError } from "../../client/sdk/errors";
-import { type Devnet, startDevnet } from "../../contracts/devnet";
 import { EscrowParams } from "../../contracts/generated/constants";
 import {
   encodeSignedReceipt,
-  flatPrice,
-  generateKeyPair,
   maxPromptTokens,
   NETWORK_ID,
   type SignedReceipt,
   signReceipt,
   streamId,
 } from "../../protocol";
-import { latestReceipt, MemoryReceiptStore, payableReceipt } from "../../provider/receipt-store";
+import { latestReceipt, payableReceipt } from "../../provider/receipt-store";
 import type { ServingEvent } from "../../provider/serving/session-server";
-import { connectTon } from "../../provider/ton-chain";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import {
   ask,
   claimsOn,
-  devnetInfo,
+  DEVNET_PRICE,
   impostorEscrow,
   openSession,
   type ProviderSide,
   type Requester,
-  requester,
   until,
+  useDevnetChain,
   words,
 } from "./devnet-sessions";
 
@@ -37,35 +32,9 @@ import {
  * code at the escrow's address, an escrow closed mid-session: each refused, or settled with the
  * honest part paid, read back from the chain to the nanoTON.
  */
-const PRICE = flatPrice(1_000_000n); // 0.001 TON a token: escrows run dry in tens of tokens
-const WINDOW = 8;
-let now = Math.floor(Date.now() / 1000);
-let devnet: Devnet;
-let client: TonClient;
-let code: Awaited<ReturnType<typeof devnetInfo>>["escrowCode"];
-
-beforeAll(async () => {
-  devnet = await startDevnet({ clock: () => now });
-  client = new TonClient({ endpoint: devnet.endpoint });
-  code = (await devnetInfo(devnet)).escrowCode;
-});
-afterAll(async () => {
-  await devnet?.close();
-});
-
-function provider(engine = new ScriptedEngine()): ProviderSide {
-  const store = new MemoryReceiptStore();
-  const ton = connectTon({
-    endpoint: devnet.endpoint,
-    store,
-    escrowCode: code,
-    minCloseDelay: 30,
-    policy: { retryBaseMs: 50 },
-  });
-  // A fresh address that never held TON: its balance is exactly what claims paid it.
-  const payout = new Address(0, Buffer.from(generateKeyPair().publicKey));
-  return { payout, ton, store, engine, price: PRICE, creditWindowTokens: WINDOW };
-}
+const PRICE = DEVNET_PRICE;
+const chain = useDevnetChain();
+const provider = (engine?: ScriptedEngine) => chain.provider(engine, { retryBaseMs: 50 });
 
 /** A short question (its prompt bound is counted before the first token) with a long answer. */
 const long = () => new ScriptedEngine({ reply: () => words(400) });
@@ -74,15 +43,15 @@ const long = () => new ScriptedEngine({ reply: () => words(400) });
 async function paidExactly(p: ProviderSide, r: Requester, amount: bigint): Promise<void> {
   await p.ton.settlement.idle();
   expect(await r.escrow.getPaid(1, p.payout)).toBe(amount);
-  const claims = await claimsOn(client, r.escrow.address);
+  const claims = await claimsOn(chain.client, r.escrow.address);
   expect(claims.paid).toBe(amount);
-  expect(await client.getBalance(p.payout)).toBe(amount - claims.fees);
+  expect(await chain.client.getBalance(p.payout)).toBe(amount - claims.fees);
 }
 
 describe("never owed more than the escrow can pay, on the devnet", () => {
   it("refuses a receipt above what the escrow can pay, keeps it beside the honest one, and is paid the honest part", async () => {
     const p = provider();
-    const r = await requester(devnet, client, { deposit: toNano("0.3"), closeDelay: 3_600, code });
+    const r = await chain.requester({ deposit: toNano("0.3"), closeDelay: 3_600 });
     const events: ServingEvent[] = [];
     const { session, requester: raw } = await openSession(p, r, events);
     const honest = await session.request(ask(6), () => undefined);
@@ -113,8 +82,8 @@ describe("never owed more than the escrow can pay, on the devnet", () => {
 
   it("stops an answer before the escrow runs dry, and is paid every token it streamed", async () => {
     const p = provider(long());
-    const r = await requester(devnet, client, { deposit: toNano("0.1"), closeDelay: 3_600, code });
-    const available = (await client.getBalance(r.escrow.address)) - EscrowParams.STORAGE_RESERVE;
+    const r = await chain.requester({ deposit: toNano("0.1"), closeDelay: 3_600 });
+    const available = (await chain.client.getBalance(r.escrow.address)) - EscrowParams.STORAGE_RESERVE;
     const { session } = await openSession(p, r);
     let streamed = 0;
     const answer = await session.request(ask(2), (d) => {
@@ -147,14 +116,18 @@ describe("never owed more than the escrow can pay, on the devnet", () => {
 
   it("refuses an escrow whose close delay leaves no time to claim", async () => {
     const p = provider();
-    const r = await requester(devnet, client, { deposit: toNano("1"), closeDelay: 5, code });
+    const r = await chain.requester({ deposit: toNano("1"), closeDelay: 5 });
     await expect(openSession(p, r)).rejects.toMatchObject({ code: "ESCROW_CLOSE_DELAY" });
     expect(await p.store.list()).toEqual([]);
   });
 
   it("refuses a contract with other code at the escrow's address, though it answers every getter the same", async () => {
     const p = provider();
-    const r = await impostorEscrow(devnet, client, { deposit: toNano("1"), closeDelay: 3_600, code });
+    const r = await impostorEscrow(chain.devnet, chain.client, {
+      deposit: toNano("1"),
+      closeDelay: 3_600,
+      code: chain.code,
+    });
     expect(await r.escrow.getEscrowData()).toMatchObject({
       network: NETWORK_ID.devnet,
       closeDelay: 3_600,
@@ -167,7 +140,7 @@ describe("never owed more than the escrow can pay, on the devnet", () => {
 
   it("sees an escrow start closing mid-answer, stops, and claims everything within the close delay", async () => {
     const p = provider(new ScriptedEngine({ tokenDelayMs: 25, reply: () => words(400) }));
-    const r = await requester(devnet, client, { deposit: toNano("1"), closeDelay: 40, code });
+    const r = await chain.requester({ deposit: toNano("1"), closeDelay: 40 });
     const stop = p.ton.settlement.sweepEvery(200);
     const { session } = await openSession(p, r);
     let closed = false;
@@ -179,7 +152,7 @@ describe("never owed more than the escrow can pay, on the devnet", () => {
         }
       })
       .catch((err: unknown) => err);
-    const closingAt = now;
+    const closingAt = chain.now;
     const stream = { network: NETWORK_ID.devnet, escrow: r.escrow.address, payout: p.payout, keyEpoch: 1 };
     const id = streamId(stream);
     await until(async () => {
@@ -196,12 +169,12 @@ describe("never owed more than the escrow can pay, on the devnet", () => {
     expect(record.claims?.some((c) => c.reason === "escrow-closing")).toBe(true);
     const held = latestReceipt(record).receipt.amount;
     expect(held).toBe((answer as { cost: bigint }).cost);
-    expect(now).toBeLessThan(closingAt + 40); // claimed well within the delay
+    expect(chain.now).toBeLessThan(closingAt + 40); // claimed well within the delay
 
     // The owner withdraws the rest after the delay: the provider had everything it streamed.
-    now += 41;
+    chain.now += 41;
     await r.escrow.sendWithdraw(r.send, toNano("0.05"));
-    expect(await client.getBalance(r.escrow.address)).toBe(EscrowParams.STORAGE_RESERVE);
+    expect(await chain.client.getBalance(r.escrow.address)).toBe(EscrowParams.STORAGE_RESERVE);
     await paidExactly(p, r, held);
   });
 });

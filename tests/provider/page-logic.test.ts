@@ -94,6 +94,8 @@ describe("the provider page's status and claims", () => {
     expect(linkOf({ socket: { connected: false } })).toBe("reconnecting");
     expect(linkOf({ state: { phase: "registered" } })).toBe("connected");
     expect(linkOf({ state: { phase: "reconnecting" } })).toBe("reconnecting");
+    expect(linkOf({ state: { phase: "connected", paused: true } })).toBe("paused");
+    expect(linkOf({ state: { phase: "reconnecting", paused: true } })).toBe("reconnecting");
     const base = { model: "m", now: 10_000, downSince: undefined };
     expect(servingHeadline({ ...base, serving: "serving", link: "connected" })).toEqual({
       text: "Serving m: connected to Silk",
@@ -102,9 +104,11 @@ describe("the provider page's status and claims", () => {
     expect(
       servingHeadline({ ...base, serving: "serving", link: "reconnecting", downSince: 4_000 }).text,
     ).toBe("Reconnecting to Silk (lost 6 s ago): requesters cannot reach this tab until it is back");
-    expect(servingHeadline({ ...base, serving: "paused", link: "connected" }).text).toMatch(
-      /^Paused m: new requests/,
+    expect(servingHeadline({ ...base, serving: "paused", link: "paused" }).text).toMatch(
+      /^Paused m: not listed on Silk/,
     );
+    // Still listed (the server has not heard yet): not called paused.
+    expect(servingHeadline({ ...base, serving: "paused", link: "connected" }).text).toMatch(/^Pausing/);
     expect(servingHeadline({ ...base, serving: "off", link: "reconnecting" }).text).toBe(
       "Not serving: m is loaded",
     );

@@ -1,8 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { judgeAnswer } from "../../protocol/audit-check";
 import { type EngineChunk, EngineError, type EngineRequest } from "../../provider/engines/engine";
 import { webLlmSupport } from "../../provider/engines/model-catalog";
 import { runWebLlm } from "../../provider/engines/webllm-run";
-import { FUNCTION_CALLING_MODELS, MlcEngineDouble } from "../doubles/mlc-engine";
+import { scoresAlong, scoreWebLlm } from "../../provider/engines/webllm-score";
+import { runOnEngine } from "../../provider/serving/scoring";
+import { FUNCTION_CALLING_MODELS, type GreedyStep, MlcEngineDouble } from "../doubles/mlc-engine";
 
 /**
  * How the WebLLM engine maps Silk's (OpenAI's) requests onto WebLLM's chat API, against a double
@@ -134,6 +137,24 @@ describe("WebLLM request mapping", () => {
     expect(chunks.every((c) => c.logprobs?.length === 1)).toBe(true);
   });
 
+  it("asks WebLLM for one top token when logprobs come without top_logprobs, and gives back none", async () => {
+    // WebLLM records logprobs only when top_logprobs > 0: without this, an audit's challenge
+    // (logprobs on, no top_logprobs) would get an answer with no logprobs and fail.
+    const engine = new MlcEngineDouble(LLM);
+    const { sent, chunks } = await run(engine, {
+      messages: [{ role: "user", content: "a b c" }],
+      logprobs: true,
+    });
+    expect(sent).toMatchObject({ logprobs: true, top_logprobs: 1 });
+    expect(chunks.length).toBeGreaterThan(1);
+    expect(chunks.every((c) => c.logprobs?.length === 1 && c.logprobs[0]!.top_logprobs.length === 0)).toBe(
+      true,
+    );
+    const plain = await run(engine, { messages: [{ role: "user", content: "a b c" }] });
+    expect(plain.sent).not.toHaveProperty("top_logprobs");
+    expect(plain.chunks.every((c) => !c.logprobs)).toBe(true);
+  });
+
   it("drains an interrupted stream, so the next generation can start (WebLLM runs one at a time)", async () => {
     const engine = new MlcEngineDouble(LLM);
     const abort = new AbortController();
@@ -164,7 +185,7 @@ describe("what a WebLLM model declares", () => {
     }) as never;
   it("declares JSON and logprobs for chat models, tools only for WebLLM's function-calling ones", () => {
     expect(webLlmSupport(record(LLM, { overrides: { context_window_size: 4096 } }))).toEqual({
-      features: ["structured_output", "logprobs"],
+      features: ["structured_output", "logprobs", "scoring"],
       contextWindow: 4096,
     });
     expect(webLlmSupport(record(HERMES)).features).toContain("tools");
@@ -173,6 +194,86 @@ describe("what a WebLLM model declares", () => {
     ).toContain("vision");
     expect(webLlmSupport(record("snowflake-arctic-embed-m-q0f32-MLC-b4", { model_type: 1 }))).toEqual({
       features: ["embeddings"],
+    });
+  });
+});
+
+describe("scoring on WebLLM: greedy regeneration with its top 5 tokens, over the common prefix", () => {
+  const step = (token: string, logprob: number, ...others: [string, number][]): GreedyStep => ({
+    token,
+    logprob,
+    top: [{ token, logprob }, ...others.map(([t, l]) => ({ token: t, logprob: l }))],
+  });
+  const path = [
+    step("The", -0.1, ["A", -2.5]),
+    step(" sky", -0.2, [" sea", -1.9]),
+    step(" is", -0.05),
+    step(" blue", -0.3, [" grey", -1.4], [" clear", -2.2]),
+    step(".", -0.01),
+  ];
+  const request = {
+    model: LLM,
+    messages: [{ role: "user" as const, content: "What colour is the sky?" }],
+    temperature: 0,
+    seed: 7,
+    logprobs: true,
+    max_tokens: 5,
+  };
+
+  it("scores every token the greedy path shares, greedy, top 5, as many tokens as given, chat reset", async () => {
+    const engine = new MlcEngineDouble(LLM, path);
+    const scored = await scoreWebLlm(engine, { ...request, score: ["The", " sky", " is", " blue", "."] }, [
+      "The",
+      " sky",
+      " is",
+      " blue",
+      ".",
+    ]);
+    expect(scored.logprobs).toEqual([-0.1, -0.2, -0.05, -0.3, -0.01]);
+    expect(scored.promptTokens).toBeGreaterThan(0);
+    const sent = engine.requests.at(-1)!;
+    expect(sent).toMatchObject({ temperature: 0, logprobs: true, top_logprobs: 5, max_tokens: 5 });
+    expect(sent).not.toHaveProperty("score");
+    expect(engine.resets).toBe(1);
+  });
+
+  it("at the first difference takes the given token's logprob from the top 5, then stops", async () => {
+    const engine = new MlcEngineDouble(LLM, path);
+    const tokens = ["The", " sky", " is", " grey", " today"];
+    expect((await scoreWebLlm(engine, request, tokens)).logprobs).toEqual([-0.1, -0.2, -0.05, -1.4]);
+    const along = path.map((g) => ({ token: g.token, logprob: g.logprob, top_logprobs: g.top }));
+    // Outside the top 5: not scored.
+    expect(scoresAlong(along, ["The", " ocean"])).toEqual([-0.1]);
+    expect(scoresAlong(along, ["Why"])).toEqual([]);
+    // A longer answer than the greedy one: scored as far as the path goes.
+    expect(scoresAlong(along.slice(0, 2), ["The", " sky", " is"])).toEqual([-0.1, -0.2]);
+  });
+
+  it("a provider streams back the scored prefix, and the audit compares over it", async () => {
+    const engine = new MlcEngineDouble(LLM, path);
+    const chunks: EngineChunk[] = [];
+    const tokens = ["The", " sky", " is", " grey", " today"];
+    const fake = { score: (r: EngineRequest, t: readonly string[]) => scoreWebLlm(engine, r, t) } as never;
+    const result = await runOnEngine(
+      fake,
+      { ...request, score: tokens },
+      (c) => void chunks.push(c),
+      new AbortController().signal,
+    );
+    expect(chunks.map((c) => c.text)).toEqual(["The", " sky", " is", " grey"]);
+    expect(result.completionTokens).toBe(4);
+    const suspect = {
+      text: tokens.join(""),
+      logprobs: tokens.map((token, i) => ({
+        token,
+        logprob: [-0.1, -0.2, -0.05, -1.4, -0.6][i]!,
+        top_logprobs: [],
+      })),
+    };
+    // Four tokens compared: too few to decide (minTokens 16), never a false failure.
+    expect(judgeAnswer(suspect, [-0.1, -0.2, -0.05, -1.4])).toMatchObject({
+      result: "inconclusive",
+      compared: 4,
     });
   });
 });

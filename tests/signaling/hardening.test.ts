@@ -212,6 +212,40 @@ describe("signaling: junk, oversize and floods", () => {
     expect(results.filter((x) => x.error?.code === "RATE_LIMITED").length).toBeGreaterThan(0);
   });
 
+  it("relays a long answer on the session's own budget only, while refused frames spend the event budget", async () => {
+    const { url } = await startServer({
+      eventsPerSecond: 0.01,
+      eventBurst: 20,
+      relayFramesPerSecond: 1_000_000,
+      relayBytesPerSecond: 1e9,
+    });
+    await provider(url);
+    const r = await connect(url);
+    const granted = await requestSession(r);
+    if (!granted.ok) throw new Error("expected a session");
+    // A thousand frames in the session: fifty times the socket's whole event budget, all taken.
+    const frame = { v: 1, sessionId: granted.sessionId, frame: new Uint8Array(100) };
+    const acks = await Promise.all(
+      Array.from({ length: 1_000 }, () => call<{ ok: boolean }>(r, "session:frame", frame)),
+    );
+    expect(acks.filter((a) => a.ok)).toHaveLength(1_000);
+
+    // Frames into a session the socket is not in are refused, and each refusal costs it an event.
+    const junk = { v: 1, sessionId: "not-mine", frame: new Uint8Array(100) };
+    const refused = await Promise.all(
+      Array.from({ length: 40 }, () =>
+        call<{ ok: boolean; error?: { code: string } }>(r, "session:frame", junk),
+      ),
+    );
+    const codes = refused.map((x) => x.error?.code);
+    expect(codes.filter((c) => c === "NOT_IN_SESSION").length).toBeLessThanOrEqual(20);
+    expect(codes.filter((c) => c === "RATE_LIMITED").length).toBeGreaterThanOrEqual(20);
+    // The flood spent the socket's budget for everything else too.
+    expect(await call(r, "provider:heartbeat", { v: 1, load: 0 })).toMatchObject({
+      error: { code: "RATE_LIMITED" },
+    });
+  });
+
   it("limits new connections per IP and refuses origins not on the list", async () => {
     const { url } = await startServer({
       ipConnectionBurst: 2,

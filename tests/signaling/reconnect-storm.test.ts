@@ -1,26 +1,32 @@
-import { io } from "socket.io-client";
+import { io, type Socket } from "socket.io-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { SignalingClient } from "../../peer/signaling-client";
-import { flatPrice, generateKeyPair } from "../../protocol";
+import { encodePublicKey, flatPrice, generateKeyPair, type KeyPair } from "../../protocol";
+import { ADMISSIONS_PER_TICKET, ResumeTickets } from "../../signaling/resume-tickets";
 import { directory, until } from "./faulty-network";
-import { call, cleanup, connect, PAYOUT, signedRegistration, startServer } from "./helpers";
+import { call, cleanup, connect, PAYOUT, register, signedRegistration, startServer } from "./helpers";
 import { type NodeProcess, startNode } from "./node-process";
 import { freePort } from "./redis-server";
 
 /**
  * A restart brings every client back at once, many of them from one address (a NAT, or here
- * loopback). The per-IP connection limit must not turn that honest storm away: clients that say
- * they are reconnecting are admitted past it for a while after the node starts.
+ * loopback). The per-IP connection limit must not turn that honest storm away: providers that
+ * return with the resume ticket the node signed at their registration are admitted past it for a
+ * while after the node starts; a bare claim, a forged, expired or borrowed ticket is not.
  */
 let node: NodeProcess | undefined;
 const clients: SignalingClient[] = [];
+const SECRET = "reconnect-storm-test-secret";
+const opened: Socket[] = [];
 
 afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
+  for (const s of opened.splice(0)) s.close();
   await node?.kill();
   await cleanup();
 });
 
+/** Dials once and hangs up. */
 function dial(url: string, query?: Record<string, string>): Promise<boolean> {
   const socket = io(url, {
     transports: ["websocket"],
@@ -28,6 +34,7 @@ function dial(url: string, query?: Record<string, string>): Promise<boolean> {
     reconnection: false,
     ...(query && { query }),
   });
+  opened.push(socket);
   return new Promise((resolve) => {
     socket.once("connect", () => {
       socket.close();
@@ -37,42 +44,97 @@ function dial(url: string, query?: Record<string, string>): Promise<boolean> {
   });
 }
 
-describe("reconnect storm", () => {
-  it("admits reconnecting clients past the per-IP connection limit only within the window", async () => {
-    const limits = { ipConnectionBurst: 2, ipConnectionsPerMinute: 1 };
-    const { url } = await startServer(limits);
-    expect([await dial(url), await dial(url), await dial(url)]).toEqual([true, true, false]);
-    const back = await Promise.all(Array.from({ length: 50 }, () => dial(url, { resume: "1" })));
-    expect(back.every(Boolean)).toBe(true);
+/** What the node signs into a registration ack, made here with the node's secret. */
+function ticketFor(identity: KeyPair, ttlMs = 60_000): string {
+  return new ResumeTickets(SECRET, ttlMs).issue(encodePublicKey(identity.publicKey), Date.now());
+}
 
+describe("reconnect storm", () => {
+  it("admits providers with a valid ticket past the per-IP limit, a few connections per ticket; nothing else", async () => {
+    const limits = { ipConnectionBurst: 2, ipConnectionsPerMinute: 1, resumeSecret: SECRET };
+    const { url } = await startServer(limits);
+    // A provider registers (the address's first connection) and is given its ticket.
+    const first = await connect(url);
+    const identity = generateKeyPair();
+    const { challenge } = await call<{ challenge: string }>(first, "provider:challenge", { v: 1 });
+    const ack = await call<{ ok: boolean; ticket: string }>(
+      first,
+      "provider:register",
+      signedRegistration(identity, challenge),
+    );
+    expect(ack.ticket).toEqual(expect.any(String));
+    expect(await dial(url)).toBe(true); // the address's whole budget is spent
+    expect(await dial(url)).toBe(false);
+
+    const other = generateKeyPair();
+    const forged = `${ack.ticket.slice(0, -4)}AAAA`;
+    const otherSecret = new ResumeTickets("another-node-secret!", 60_000).issue(
+      encodePublicKey(identity.publicKey),
+      Date.now(),
+    );
+    const renamed = ack.ticket.replace(encodePublicKey(identity.publicKey), encodePublicKey(other.publicKey));
+    const refused = [
+      await dial(url, { resume: "1" }), // a bare claim
+      await dial(url, { resume: "1", ticket: forged }),
+      await dial(url, { resume: "1", ticket: otherSecret }),
+      await dial(url, { resume: "1", ticket: renamed }),
+      await dial(url, { resume: "1", ticket: ticketFor(identity, -1_000) }), // expired
+      await dial(url, { resume: "1", ticket: "x".repeat(100) }),
+    ];
+    expect(refused).toEqual([false, false, false, false, false, false]);
+
+    // The real ticket admits a few connections (retries of a handshake that timed out), no more.
+    const copies = [];
+    for (let i = 0; i <= ADMISSIONS_PER_TICKET; i++)
+      copies.push(await dial(url, { resume: "1", ticket: ack.ticket }));
+    expect(copies.filter(Boolean)).toHaveLength(ADMISSIONS_PER_TICKET);
+
+    // Fifty honest returning providers from the same address: all admitted, and each registers.
+    const returning = Array.from({ length: 50 }, () => generateKeyPair());
+    const sockets = await Promise.all(
+      returning.map((id) => connect(url, { query: { resume: "1", ticket: ticketFor(id) } })),
+    );
+    const acks = await Promise.all(sockets.map((s, i) => register(s, returning[i]!)));
+    expect(acks.every((a) => a.ok)).toBe(true);
+
+    // A connection admitted on one provider's ticket cannot register another.
+    const borrowed = await connect(url, { query: { resume: "1", ticket: ticketFor(generateKeyPair()) } });
+    const { challenge: c2 } = await call<{ challenge: string }>(borrowed, "provider:challenge", { v: 1 });
+    expect(await call(borrowed, "provider:register", signedRegistration(other, c2))).toMatchObject({
+      ok: false,
+      error: { code: "BAD_TICKET" },
+    });
+
+    // Outside the window a ticket is no pass.
     const closed = await startServer({ ...limits, reconnectWindowMs: 0 });
     expect([await dial(closed.url), await dial(closed.url)]).toEqual([true, true]);
-    expect(await dial(closed.url, { resume: "1" })).toBe(false);
+    expect(await dial(closed.url, { resume: "1", ticket: ticketFor(identity) })).toBe(false);
   });
 
-  it("keeps the window open while returning providers keep registering, not for a bare claim", async () => {
+  it("keeps the window open while returning providers keep arriving with tickets, not for a bare claim", async () => {
     const windowMs = 4_000;
-    const limits = { ipConnectionBurst: 1, ipConnectionsPerMinute: 1, reconnectWindowMs: windowMs };
+    const limits = {
+      ipConnectionBurst: 1,
+      ipConnectionsPerMinute: 1,
+      reconnectWindowMs: windowMs,
+      resumeSecret: SECRET,
+    };
     const { url } = await startServer(limits);
     const startedAt = Date.now();
     expect(await dial(url)).toBe(true); // the address's whole budget
     await new Promise((r) => setTimeout(r, 1_500));
-    // A returning provider registers (a signature, not a claim) within the window...
-    const socket = await connect(url, { query: { resume: "1" } });
-    const { challenge } = await call<{ challenge: string }>(socket, "provider:challenge", { v: 1 });
-    const registered = await call(
-      socket,
-      "provider:register",
-      signedRegistration(generateKeyPair(), challenge),
-    );
-    expect(registered).toMatchObject({ ok: true });
-    const registeredBy = Date.now();
-    // ...so a storm still arriving is admitted past where the window would have closed.
+    // A returning provider with its ticket (signed at a registration, not a claim) within the window...
+    const identity = generateKeyPair();
+    const socket = await connect(url, { query: { resume: "1", ticket: ticketFor(identity) } });
+    expect(await register(socket, identity)).toMatchObject({ ok: true });
+    // ...so a storm still arriving is admitted past where the window would have closed, claims are not.
     await new Promise((r) => setTimeout(r, Math.max(0, startedAt + windowMs + 300 - Date.now())));
-    expect(await dial(url, { resume: "1" })).toBe(true);
-    // Claims alone extend nothing: once no returning provider registers, the window closes.
-    await new Promise((r) => setTimeout(r, Math.max(0, registeredBy + windowMs + 500 - Date.now())));
     expect(await dial(url, { resume: "1" })).toBe(false);
+    expect(await dial(url, { resume: "1", ticket: ticketFor(generateKeyPair()) })).toBe(true);
+    const lastTicketAt = Date.now();
+    // Once no ticket arrives for a whole window, it closes, for tickets too.
+    await new Promise((r) => setTimeout(r, Math.max(0, lastTicketAt + windowMs + 500 - Date.now())));
+    expect(await dial(url, { resume: "1", ticket: ticketFor(generateKeyPair()) })).toBe(false);
   });
 
   it("200 providers on one address all register again after a restart with a small per-IP budget", async () => {

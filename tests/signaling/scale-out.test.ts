@@ -1,6 +1,17 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { call, cleanup, connect, flat, next, provider, requestSession } from "./helpers";
+import { generateKeyPair } from "../../protocol";
+import {
+  call,
+  cleanup,
+  connect,
+  flat,
+  next,
+  provider,
+  register,
+  requestSession,
+  startServer,
+} from "./helpers";
 import { type NodeProcess, startNode } from "./node-process";
 import { type RedisProcess, startRedis } from "./redis-server";
 
@@ -104,4 +115,17 @@ describe("signaling scale-out: two processes sharing one redis-server", () => {
     const again = await requestSession(r);
     expect(again).toMatchObject({ ok: true, provider: { identityKey: p.identityKey } });
   }, 90_000);
+
+  it("a resume ticket one node signed lets its provider past another node's per-IP limit", async () => {
+    // In-process nodes with no secret configured: each made its own, and Redis made them share one.
+    const env = { redisUrl: redis.url, redisPrefix: `t${randomBytes(4).toString("hex")}:` };
+    const a = await startServer(env);
+    const b = await startServer({ ...env, ipConnectionBurst: 0, ipConnectionsPerMinute: 0 });
+    const socket = await connect(a.url);
+    const identity = generateKeyPair();
+    const ack = (await register(socket, identity)) as { ok: boolean; ticket?: string };
+    await expect(connect(b.url, { query: { resume: "1" } })).rejects.toBeDefined();
+    const moved = await connect(b.url, { query: { resume: "1", ticket: ack.ticket ?? "" } });
+    expect(await register(moved, identity)).toMatchObject({ ok: true });
+  });
 });

@@ -63,17 +63,19 @@ async function askForError(content: string) {
 async function freeload(content: string) {
   const signaling = await SignalingClient.connect(location.origin);
   const sessionKey = generateKeyPair();
-  const grant = await signaling.requestSession({
-    model: "test-model",
-    maxPrice: { promptNanoPerToken: 100n, completionNanoPerToken: 100n },
-    sessionKey: sessionKey.publicKey,
-  });
-  const peer = await connectPeer({
-    signaling,
-    sessionId: grant.sessionId,
-    role: "requester",
-    iceServers: [],
-  });
+  let channel: ReturnType<typeof connectPeer> | undefined;
+  const grant = await signaling.requestSession(
+    {
+      model: "test-model",
+      maxPrice: { promptNanoPerToken: 100n, completionNanoPerToken: 100n },
+      sessionKey: sessionKey.publicKey,
+    },
+    (g) => {
+      channel = connectPeer({ signaling, sessionId: g.sessionId, role: "requester", iceServers: [] });
+    },
+  );
+  if (!channel) throw new Error("granted without a channel");
+  const peer = await channel;
   const session = await initiateSession(peer.transport, {
     sessionId: grant.sessionId,
     requesterFingerprint: peer.requesterFingerprint,

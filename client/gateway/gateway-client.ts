@@ -1,0 +1,36 @@
+import type { RegistryReader } from "../../contracts/wrappers/registry-reader";
+import type { Wrtc } from "../../peer/webrtc-link";
+import { type KeyPair, NETWORK_ID } from "../../protocol";
+import { type Auditor, auditOver } from "../sdk/auditor";
+import { connect, type SilkClient } from "../sdk/silk-client";
+import type { GatewayConfig } from "./options";
+
+/**
+ * The SDK client the gateway serves from, as its configuration says: the Registry check when a
+ * registry is given, the minimum of audits passed, and, with audits on, the SDK's Auditor around
+ * it (challenges beside `rate` of the requests, reports signed with the gateway's session key).
+ */
+export async function connectGateway(
+  config: GatewayConfig,
+  key: KeyPair,
+  io: { readonly wrtc?: Wrtc; readonly registry?: RegistryReader; readonly forceRelay?: boolean },
+): Promise<{ client: SilkClient; auditor?: Auditor }> {
+  const { audits } = config;
+  const client = await connect({
+    signalingUrl: config.signalingUrl,
+    sessionKey: key,
+    maxPrice: config.maxPrice,
+    escrow: config.escrow,
+    keyEpoch: config.keyEpoch,
+    network: NETWORK_ID[config.network],
+    ...(io.wrtc && { wrtc: io.wrtc }),
+    ...(io.forceRelay !== undefined && { forceRelay: io.forceRelay }),
+    ...(io.registry && { trust: { registry: io.registry, policy: config.trust.policy } }),
+    ...(audits.minAuditsPassed && { minAuditsPassed: audits.minAuditsPassed }),
+    // An audited answer must be signed to be evidence; unsigned ones are refused (BAD_STATEMENT).
+    ...(audits.rate > 0 && { requireSignedAnswers: true }),
+  });
+  if (audits.rate === 0) return { client };
+  const auditor = auditOver(client, key, { rate: audits.rate });
+  return { client: auditor.wrap(), auditor };
+}

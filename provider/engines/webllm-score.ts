@@ -1,0 +1,75 @@
+import type { EngineRequest, ScoreResult } from "./engine";
+import { EngineError } from "./engine";
+import { webLlmRequest } from "./webllm-request";
+import type { MlcChat } from "./webllm-run";
+
+/** The most top tokens WebLLM gives per step (its `top_logprobs` range is 0 to 5). */
+export const WEBLLM_TOP_LOGPROBS = 5;
+
+/**
+ * Scoring given tokens on WebLLM (feature `scoring`, for audits). WebLLM's API cannot force
+ * tokens: its LogitProcessor could, but needs token ids and WebLLM keeps its tokenizer to itself.
+ * So the model regenerates greedily with its top 5 tokens at each step, and the given tokens are
+ * scored where that path and theirs share the context:
+ * - while the greedy token is the given one, its logprob is the given token's score, exact;
+ * - where they first differ, the given token's logprob is read from the step's top 5 if it is
+ *   there (exact too), and scoring stops: past that token the two contexts differ;
+ * - a given token outside the top 5 at that step is not scored.
+ * The result is the scores of a prefix of the tokens (possibly empty), what the audit compares
+ * (protocol/README.md "Audits": fewer than `minTokens` is inconclusive).
+ */
+export async function scoreWebLlm(
+  engine: MlcChat,
+  request: EngineRequest,
+  tokens: readonly string[],
+  signal?: AbortSignal,
+): Promise<ScoreResult> {
+  const { score: _score, ...rest } = request;
+  const params = webLlmRequest({
+    ...rest,
+    temperature: 0,
+    logprobs: true,
+    top_logprobs: WEBLLM_TOP_LOGPROBS,
+    max_tokens: tokens.length,
+  });
+  const interrupt = () => engine.interruptGenerate();
+  signal?.addEventListener("abort", interrupt, { once: true });
+  const path: GreedyToken[] = [];
+  let promptTokens = 0;
+  try {
+    await engine.resetChat();
+    // Read to its end: leaving WebLLM's stream early locks the engine.
+    for await (const chunk of await engine.chat.completions.create(params)) {
+      path.push(...(chunk.choices[0]?.logprobs?.content ?? []));
+      if (chunk.usage) promptTokens = chunk.usage.prompt_tokens;
+    }
+  } finally {
+    signal?.removeEventListener("abort", interrupt);
+  }
+  if (signal?.aborted) throw new EngineError("backend", "score: aborted");
+  return { logprobs: scoresAlong(path, tokens), promptTokens };
+}
+
+/** One step of the greedy path, as WebLLM's logprobs give it. */
+interface GreedyToken {
+  readonly token: string;
+  readonly logprob: number;
+  readonly top_logprobs: readonly { readonly token: string; readonly logprob: number }[];
+}
+
+/** The given tokens' scores along a greedy path (pure; see scoreWebLlm). */
+export function scoresAlong(path: readonly GreedyToken[], tokens: readonly string[]): number[] {
+  const scores: number[] = [];
+  for (const [i, token] of tokens.entries()) {
+    const step = path[i];
+    if (!step) break;
+    if (step.token === token) {
+      scores.push(step.logprob);
+      continue;
+    }
+    const alternative = step.top_logprobs.find((t) => t.token === token);
+    if (alternative) scores.push(alternative.logprob);
+    break;
+  }
+  return scores;
+}

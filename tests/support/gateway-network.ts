@@ -1,0 +1,103 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import wrtc from "@roamhq/wrtc";
+import { type Gateway, type GatewayOptions, startGateway } from "../../client/gateway/gateway-server";
+import { type ConnectOptions, connect, type SilkClient } from "../../client/sdk/silk-client";
+import { type Feature, flatPrice, generateKeyPair, type ModelPrice } from "../../protocol";
+import { startHeadlessProvider } from "../../provider/headless/headless-provider";
+import { latestReceipt, type ReceiptStore } from "../../provider/receipt-store";
+import type { ProviderRuntime, RuntimeEvent } from "../../provider/runtime";
+import { type OpenAiBackend, startOpenAiBackend } from "../doubles/openai-backend";
+import { cleanup, startServer } from "../signaling/helpers";
+
+/**
+ * The gateway's whole path for tests: the OpenAI-compatible backend double, a real signaling
+ * server, headless providers in front of the backend (each its own payout, since receipts are
+ * cumulative per payout), an SDK client over `@roamhq/wrtc` and the gateway on it.
+ */
+export interface HeadlessSpec {
+  model: string;
+  /** Two hex digits repeated into the payout address; distinct per provider. */
+  payout: string;
+  price?: ModelPrice;
+  features?: Feature[];
+  contextWindow?: number;
+  onEvent?: (e: RuntimeEvent) => void;
+}
+
+export interface GatewayNetwork {
+  backend: OpenAiBackend;
+  signalingUrl: string;
+  client: SilkClient;
+  gateway: Gateway;
+  receipts: ReceiptStore[];
+  runtimes: ProviderRuntime[];
+  close(): Promise<void>;
+}
+
+export async function startGatewayNetwork(opts: {
+  providers: HeadlessSpec[];
+  backend?: Parameters<typeof startOpenAiBackend>[0];
+  client?: Partial<ConnectOptions>;
+  gateway?: Omit<GatewayOptions, "client">;
+}): Promise<GatewayNetwork> {
+  const backend = await startOpenAiBackend(opts.backend);
+  const { url } = await startServer();
+  const dir = mkdtempSync(join(tmpdir(), "silk-gateway-"));
+  const started = [];
+  for (const spec of opts.providers) {
+    started.push(
+      await startHeadlessProvider(
+        {
+          signalingUrl: url,
+          backend: backend.url,
+          backendModel: "backend-model",
+          model: spec.model,
+          price: spec.price ?? flatPrice(5n),
+          features: spec.features ?? [],
+          ...(spec.contextWindow !== undefined && { contextWindow: spec.contextWindow }),
+          minCloseDelay: 60,
+          feeShareBps: 100,
+          maxHoldHours: 168,
+          payout: `0:${spec.payout.repeat(32)}`,
+          network: "devnet",
+          capacity: 2,
+          keyFile: join(dir, `${spec.payout}.key`),
+          receiptsFile: join(dir, `${spec.payout}-receipts.log`),
+        },
+        spec.onEvent,
+      ),
+    );
+  }
+  const client = await connect({
+    signalingUrl: url,
+    sessionKey: generateKeyPair(),
+    maxPrice: { promptNanoPerToken: 5n, completionNanoPerToken: 5n },
+    escrow: `0:${"11".repeat(32)}`,
+    wrtc,
+    ...opts.client,
+  });
+  const gateway = await startGateway({ client, ...opts.gateway });
+  const runtimes = started.map((s) => s.runtime);
+  return {
+    backend,
+    signalingUrl: url,
+    client,
+    gateway,
+    receipts: started.map((s) => s.receipts),
+    runtimes,
+    async close() {
+      await gateway.close();
+      client.close();
+      for (const r of runtimes) r.stop();
+      await backend.close();
+      await cleanup();
+    },
+  };
+}
+
+/** What a provider holds in signed receipts, summed over its streams. */
+export async function heldTotal(receipts: ReceiptStore): Promise<bigint> {
+  return (await receipts.list()).reduce((sum, r) => sum + latestReceipt(r).receipt.amount, 0n);
+}
