@@ -111,6 +111,13 @@ describe("a whole conversation between the provider page and the web client", ()
     await client.getByRole("textbox", { name: "Your question" }).fill(long);
     await client.keyboard.press("Enter");
     await client.getByTestId("turn-assistant").nth(1).getByText("w3 ").waitFor();
+    // While it streams, the live count says the tokens and cost so far, and moves.
+    const live = async () => (await text(client, "live-count"))?.replace(/\s+/g, " ") ?? "";
+    const tokensSoFar = async () => Number((await live()).match(/Streaming: (\d+) tokens/)?.[1] ?? 0);
+    expect(await live()).toMatch(/Streaming: \d+ tokens · ≈ .*TON so far/);
+    const seen = await tokensSoFar();
+    expect(seen).toBeGreaterThan(0);
+    await expect.poll(tokensSoFar).toBeGreaterThan(seen);
     await client.getByRole("button", { name: "Stop" }).click();
     // Stop takes its own button away: focus goes to the question box, not to the page.
     expect(

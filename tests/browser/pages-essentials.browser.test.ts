@@ -32,7 +32,19 @@ describe("the pages, walked by a new user", () => {
 
   it("the provider serves, and its status says it is connected", async () => {
     provider = await openPage(browser(), `${f.url}/provider`, "provider");
-    await serveFromProviderPage(provider, { register: true });
+    await serveFromProviderPage(provider, {
+      register: true,
+      // With 0 TON, Register is off and says why and how to fix it, before any node is asked.
+      beforeRegistering: async () => {
+        await waitForText(provider, "wallet-balance", (s) => s.startsWith("0 TON"));
+        expect(await provider.getByRole("button", { name: "Register in the Registry" }).isDisabled()).toBe(
+          true,
+        );
+        expect(squash((await text(provider, "register-why")) ?? "")).toMatch(
+          /^Register is off: registering sends [\d.]+ TON and the network fee; the wallet holds 0 TON\. Press “Get 100 test TON” first\.$/,
+        );
+      },
+    });
     expect(await text(provider, "serving-state")).toMatch(/^Serving test-model: connected to Silk/);
     // Its audit counts, as the signaling server keeps them: nobody has audited it yet.
     expect(await waitForText(provider, "provider-audits", (s) => s.length > 0)).toMatch(
