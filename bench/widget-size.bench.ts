@@ -110,7 +110,7 @@ export default async function run(): Promise<void> {
     );
     const provider = measure(await buildPages(join(work, "p"), false), "provider/index.html", {
       "page core": ["provider/page/page-core.ts"],
-      WebLLM: ["provider/engines/webllm-engine.browser.ts"],
+      WebLLM: ["web/engines/webllm-engine.browser.ts"],
     });
     const providerEager = measure(await buildPages(join(work, "pe"), true), "provider/index.html", {});
 

@@ -1,6 +1,6 @@
-// TEST ONLY: swapped in for provider/page/engine-source.ts by tests/browser/build-pages.ts. The
+// TEST ONLY: swapped in for web/engines/engine-source.ts by tests/browser/build-pages.ts. The
 // scripted engine stands in for model weights, which cannot be downloaded here.
-import type { EngineSource } from "../../../provider/page/engine-source-types";
+import type { EngineSource } from "../../../web/engines/engine-source-types";
 import { ScriptedEngine } from "../../doubles/scripted-engine";
 
 const engine = new ScriptedEngine({ models: [], tokenDelayMs: 5 });
