@@ -32,6 +32,7 @@ export class SessionLife {
   private readonly timers = new Map<Timer, ReturnType<typeof setTimeout>>();
   private actions: LifeActions | undefined;
   private pending: LifeEffect[] = [];
+  private lastFrame = Number.NEGATIVE_INFINITY;
   private resolveEnded: ((ending: Ending | undefined) => void) | undefined;
   /** Settles when the session is over, with why (undefined for a clean close). */
   readonly ended: Promise<Ending | undefined> = new Promise((resolve) => {
@@ -89,9 +90,18 @@ export class SessionLife {
     return this.current.phase === "closed";
   }
 
+  /**
+   * Requester: a frame of an answer in flight arrived. Only its time is kept (no step, no timer):
+   * the frame timer, when it fires, tells the machine how long it has been quiet.
+   */
+  frame(): void {
+    this.lastFrame = Date.now();
+  }
+
   send(event: LifeEvent): void {
     const next = step(this.current, event, this.deadlines);
     this.current = next.state;
+    if (next.effects.length === 0) return;
     this.pending.push(...next.effects);
     this.runPending();
   }
@@ -110,9 +120,18 @@ export class SessionLife {
     switch (effect.type) {
       case "arm": {
         clearTimeout(this.timers.get(effect.timer));
-        const t = setTimeout(() => this.send({ type: "deadline", timer: effect.timer }), effect.ms);
+        const timer = effect.timer;
+        const t = setTimeout(
+          () =>
+            this.send(
+              timer === "frame"
+                ? { type: "deadline", timer, quietMs: Date.now() - this.lastFrame }
+                : { type: "deadline", timer },
+            ),
+          effect.ms,
+        );
         (t as { unref?: () => void }).unref?.();
-        this.timers.set(effect.timer, t);
+        this.timers.set(timer, t);
         return;
       }
       case "disarm":

@@ -11,6 +11,10 @@
  * While open, the requester waits for the next frame of each answer in flight (`frame`), and the
  * provider, while its credit window is spent, for the next receipt (`credit`); the provider sends
  * a keepalive every `keepalive` ms while answers are in flight, so a slow engine is not a stall.
+ *
+ * Frames are not events: the owner notes when the last one came (`SessionLife.frame`), and the
+ * frame timer's deadline event says how long it has been quiet; the machine re-arms the timer for
+ * what is left, or ends the session. So a token costs neither a step nor a timer.
  */
 import type { ErrorCode } from "../protocol";
 
@@ -69,11 +73,10 @@ export type LifeEvent =
   | { readonly type: "account-open" }
   | { readonly type: "answer-start" }
   | { readonly type: "answer-end" }
-  /** Requester: any frame of an answer arrived. */
-  | { readonly type: "frame" }
   | { readonly type: "credit-wait" }
   | { readonly type: "credit" }
-  | { readonly type: "deadline"; readonly timer: Timer }
+  /** A timer fired; for `frame`, how long since the last frame of an answer (none: forever). */
+  | { readonly type: "deadline"; readonly timer: Timer; readonly quietMs?: number }
   /** The session ended from outside: the peer, the channel, the server, or a protocol error. */
   | { readonly type: "ended"; readonly ending?: Ending }
   /** This side closes it (idle, stop, a failure it detected). */
@@ -146,17 +149,8 @@ export function step(
       const effects: LifeEffect[] = [];
       if (answers === 0)
         effects.push({ type: "disarm", timer: state.side === "requester" ? "frame" : "keepalive" });
-      else if (state.side === "requester") effects.push({ type: "arm", timer: "frame", ms: d.frame });
       return { state: { ...state, answers }, effects };
     }
-    case "frame":
-      return {
-        state,
-        effects:
-          state.side === "requester" && state.answers > 0
-            ? [{ type: "arm", timer: "frame", ms: d.frame }]
-            : [],
-      };
     case "credit-wait":
       if (state.side !== "provider" || state.creditWait) return { state, effects: [] };
       return {
@@ -167,7 +161,7 @@ export function step(
       if (!state.creditWait) return { state, effects: [] };
       return { state: { ...state, creditWait: false }, effects: [{ type: "disarm", timer: "credit" }] };
     case "deadline":
-      return onDeadline(state, event.timer, d);
+      return onDeadline(state, event.timer, d, event.quietMs);
     case "ended":
       return closed(state, event.ending, false);
     case "close":
@@ -176,14 +170,17 @@ export function step(
   return { state, effects: [] };
 }
 
-function onDeadline(state: LifeState, timer: Timer, d: Deadlines) {
+function onDeadline(state: LifeState, timer: Timer, d: Deadlines, quietMs = Number.POSITIVE_INFINITY) {
   switch (timer) {
     case "phase":
       if (state.phase === "open" || state.phase === "closed") return { state, effects: [] };
       return closed(state, deadline("TIMEOUT", WAITING_FOR[state.phase], d[state.phase]), true);
-    case "frame":
+    case "frame": {
       if (state.answers === 0) return { state, effects: [] };
+      if (quietMs < d.frame)
+        return { state, effects: [{ type: "arm", timer: "frame", ms: d.frame - quietMs }] as LifeEffect[] };
       return closed(state, deadline("STALLED", "the next frame of an answer", d.frame), true);
+    }
     case "credit":
       if (!state.creditWait) return { state, effects: [] };
       return closed(

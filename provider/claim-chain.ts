@@ -12,8 +12,15 @@ export interface ClaimChain {
   claimExternal(signed: SignedReceipt): Promise<void>;
   /** A claim paid by the provider's own wallet; present only when one is configured. */
   claimInternal?(signed: SignedReceipt): Promise<void>;
-  /** Every fee the confirmed claim of `signed` cost, read from its transaction (when the chain can). */
-  feePaid?(signed: SignedReceipt): Promise<bigint | undefined>;
+  /** The escrow's transaction that took the confirmed claim of `signed`, and every fee it cost (when the chain can read it). */
+  claimTransaction?(signed: SignedReceipt): Promise<ClaimTransaction | undefined>;
+}
+
+export interface ClaimTransaction {
+  /** Gas, import and the payout message's forward fee, all taken from the claimed amount. */
+  readonly fee: bigint;
+  /** The transaction's hash, hex: what an explorer links by. */
+  readonly hash: string;
 }
 
 export class ClaimRefusedError extends Error {

@@ -39,6 +39,8 @@ export interface ClaimRecord {
   readonly amount: bigint;
   readonly fee: bigint;
   readonly reason: string;
+  /** The escrow's transaction that took the claim (hash, hex), when the chain could name it. */
+  readonly tx?: string;
 }
 
 export const MAX_CLAIM_RECORDS = 50;

@@ -57,7 +57,8 @@ export interface StreamLine {
   readonly held: string;
   readonly fee: string;
   readonly next: string;
-  readonly claims: readonly string[];
+  /** Each claim in words, with the hash of the transaction that took it when known. */
+  readonly claims: readonly { readonly text: string; readonly tx?: string }[];
   readonly problem?: string;
 }
 
@@ -71,10 +72,10 @@ export function streamLine(s: StreamStatus, now: number): StreamLine {
         ? `${formatTon(s.fee)} TON (${percent(s.feeShareBps ?? 0)} of what is held)`
         : "unknown until the network's prices are read",
     next: nextClaimText(s.next, now),
-    claims: s.claims.map(
-      (c) =>
-        `${new Date(c.at).toISOString().slice(0, 16).replace("T", " ")}: ${formatTon(c.amount)} TON, fee ${formatTon(c.fee)} TON (${percent(shareOf(c.fee, c.amount))}), because ${REASONS[c.reason] ?? c.reason}`,
-    ),
+    claims: s.claims.map((c) => ({
+      text: `${new Date(c.at).toISOString().slice(0, 16).replace("T", " ")}: ${formatTon(c.amount)} TON, fee ${formatTon(c.fee)} TON (${percent(shareOf(c.fee, c.amount))}), because ${REASONS[c.reason] ?? c.reason}`,
+      ...(c.tx && { tx: c.tx }),
+    })),
     ...(s.lastError ? { problem: s.lastError } : {}),
   };
 }
@@ -121,7 +122,10 @@ export function statusReport(s: SettlementStatus, now: number, reported: Set<str
       const key = `${x.id}@${c.at}#${i}`;
       if (reported.has(key)) return;
       reported.add(key);
-      claimed.push(`  claimed from ${l.escrow} ${l.claims[i]}`);
+      const claim = l.claims[i];
+      claimed.push(
+        `  claimed from ${l.escrow} ${claim?.text}${claim?.tx ? `; transaction ${claim.tx}` : ""}`,
+      );
     });
     if (x.pending > 0n)
       held.push(

@@ -278,8 +278,14 @@ export class Settlement {
       const paid = await this.opts.chain.paid(r.escrow, r.keyEpoch, r.payout);
       if (paid > before && !recorded) {
         recorded = true;
-        const fee = (await this.opts.chain.feePaid?.(signed).catch(() => undefined)) ?? expectedFee ?? 0n;
-        await this.opts.store.setClaimed(id, paid, { at: this.now(), amount: paid - before, fee, reason });
+        const tx = await this.opts.chain.claimTransaction?.(signed).catch(() => undefined);
+        await this.opts.store.setClaimed(id, paid, {
+          at: this.now(),
+          amount: paid - before,
+          fee: tx?.fee ?? expectedFee ?? 0n,
+          reason,
+          ...(tx && { tx: tx.hash }),
+        });
         this.opts.book?.paidChanged(r, paid);
         this.opts.book?.claimed(r);
       }

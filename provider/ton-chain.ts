@@ -5,7 +5,7 @@ import { Escrow, externalClaimBody } from "../contracts/wrappers/escrow";
 import type { SignedReceipt } from "../protocol/receipt";
 import { type AccountGate, accountGate } from "./account-gate";
 import { ChainPriceSource, jsonRpcConfigReader } from "./chain-prices";
-import { EscrowClaimChain } from "./claim-chain";
+import { type ClaimTransaction, EscrowClaimChain } from "./claim-chain";
 import { claimFee } from "./claim-fee";
 import { type EscrowAccount, escrowFacts, readEscrowAccount } from "./escrow-account";
 import { EscrowBook } from "./escrow-book";
@@ -56,7 +56,9 @@ export function connectTon(o: {
   const chain = new EscrowClaimChain(open);
   const settlement = new Settlement({
     store: o.store,
-    chain: Object.assign(chain, { feePaid: (signed: SignedReceipt) => feeFromTransactions(client, signed) }),
+    chain: Object.assign(chain, {
+      claimTransaction: (signed: SignedReceipt) => claimTransactionOf(client, signed),
+    }),
     policy: { ...DEFAULT_SETTLEMENT_POLICY, ...o.policy },
     book,
     ...(o.now ? { now: o.now } : {}),
@@ -85,17 +87,24 @@ export function connectTon(o: {
 }
 
 /**
- * What a confirmed external claim cost, from the escrow's transaction that took it: its fees plus
- * the payout message's forward fee (what the escrow paid out less what reached the payout).
+ * The escrow's transaction that took a confirmed external claim, and what it cost the claim: its
+ * fees but the escrow's own rent, plus the payout message's forward fee (what the escrow paid out
+ * less what reached the payout).
  */
-async function feeFromTransactions(client: TonClient, signed: SignedReceipt): Promise<bigint | undefined> {
+async function claimTransactionOf(
+  client: TonClient,
+  signed: SignedReceipt,
+): Promise<ClaimTransaction | undefined> {
   const body = externalClaimBody(signed).hash();
   for (const tx of await client.getTransactions(signed.receipt.escrow, { limit: 10 })) {
     const inMsg = tx.inMessage;
     if (inMsg?.info.type !== "external-in" || !inMsg.body.hash().equals(body)) continue;
     const out = tx.outMessages.get(0);
     const forward = out?.info.type === "internal" ? out.info.forwardFee : 0n;
-    return tx.totalFees.coins + forward;
+    // The escrow's storage rent is in its fees too, but the escrow pays it, not the claim.
+    const d = tx.description;
+    const rent = d.type === "generic" ? (d.storagePhase?.storageFeesCollected ?? 0n) : 0n;
+    return { fee: tx.totalFees.coins - rent + forward, hash: tx.hash().toString("hex") };
   }
   return undefined;
 }

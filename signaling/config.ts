@@ -36,7 +36,8 @@ export interface SignalingConfig {
   ipConnectionsPerMinute: number;
   ipConnectionBurst: number;
   /**
-   * For this long after the node starts, and after it sees another node die, providers that
+   * For this long after the node starts, after it sees another node die, and after each valid
+   * ticket arrives (a storm still arriving keeps it open), providers that
    * return with a valid resume ticket (`?ticket=`, as `peer/` clients do after losing a
    * connection) are admitted past the per-IP connection limit, up to `ipReconnectBurst` per
    * address: a restart brings every client back at once, many from one address behind a NAT.

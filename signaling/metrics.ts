@@ -128,6 +128,12 @@ export function signalingMetrics(read: {
     ),
     pairings: registry.add(new Counter("silk_pairings_total", "Sessions paired by this node")),
     rejections: registry.add(new Counter("silk_rejections_total", "Events refused by this node, by reason")),
+    connections: registry.add(
+      new Counter(
+        "silk_connections_total",
+        "Handshakes at this node, by outcome (admitted, ticket: admitted on a resume ticket, refused)",
+      ),
+    ),
     relayed: registry.add(
       new Counter("silk_relayed_total", "Signals and frames relayed by this node, by kind"),
     ),

@@ -11,9 +11,9 @@ import {
   registrationMessage,
   toHex,
   Version,
-  verify,
 } from "../protocol";
 import type { ServerContext, SilkSocket } from "./context";
+import { verifyEd25519 } from "./ed25519-native";
 import { checkedEntry } from "./entry-check";
 import { SignalingError } from "./errors";
 import type { AckBody } from "./event-guard";
@@ -43,9 +43,10 @@ export function providerEvents(ctx: ServerContext, socket: SilkSocket): void {
     if (!challenge || challenge.hex !== reg.challenge || Date.now() > challenge.expiresAt) {
       throw new SignalingError("BAD_CHALLENGE", "challenge unknown, used or expired; ask for a new one");
     }
-    const publicKey = decodePublicKey(reg.identityKey);
     const message = registrationMessage(challenge.bytes, registrationClaims(reg));
-    if (!verify(publicKey, message, fromHex(reg.signature, 64, "signature"))) {
+    const signature = fromHex(reg.signature, 64, "signature");
+    if (!verifyEd25519(fromHex(reg.identityKey, 32, "identity key"), message, signature)) {
+      decodePublicKey(reg.identityKey); // a key that is no curve point says so (BAD_KEY)
       throw new SignalingError(
         "BAD_SIGNATURE",
         "registration signature does not verify for that identity key",
@@ -95,11 +96,6 @@ export function providerEvents(ctx: ServerContext, socket: SilkSocket): void {
     ctx.localProviders.set(socket.id, socket);
     ctx.feed.changed();
     ctx.log.debug({ socket: socket.id, models: models.size, capacity: reg.capacity }, "provider registered");
-    // A storm still arriving keeps its window open: each returning provider that registers (its
-    // ticket and a signature, not a mere claim) proves the storm goes on, however slowly a loaded
-    // node admits it.
-    if (ticket && now < ctx.welcomeBackUntil)
-      ctx.welcomeBackUntil = Math.max(ctx.welcomeBackUntil, now + ctx.config.reconnectWindowMs);
     socket.data.ticketIssuedAt = now;
     return {
       ok: true,

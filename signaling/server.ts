@@ -96,9 +96,16 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       const now = Date.now();
       const ticket = now < ctx.welcomeBackUntil ? ctx.tickets.admit(ticketOf(req), now) : undefined;
       if (!(ticket ? ipReconnections : ipConnections).take(ip, now)) {
-        if (ticket) ctx.tickets.release(ticket.id);
+        if (ticket) ctx.tickets.giveBack(ticket.id);
+        ctx.metrics.connections.inc({ outcome: "refused" });
         return callback("too many connections", false);
       }
+      ctx.metrics.connections.inc({ outcome: ticket ? "ticket" : "admitted" });
+      // A storm still arriving keeps its window open: each valid ticket (signed at a registration,
+      // not a mere claim) proves it goes on, however slowly a swamped node gets to registering it.
+      // Extended only when a registration finished, the window once closed on 10,000 providers
+      // whose handshakes outran the node's registrations (1,018 back in 300 s).
+      if (ticket) ctx.welcomeBackUntil = Math.max(ctx.welcomeBackUntil, now + config.reconnectWindowMs);
       if (ticket) admittedBy.set(req, ticket);
       callback(null, true);
     },
@@ -294,7 +301,6 @@ function onConnection(
     relay: new Map(),
     ...(ticket && { ticket }),
   };
-  if (ticket) ctx.tickets.bind(ticket.id, socket.id);
   providerEvents(ctx, socket);
   sessionEvents(ctx, socket);
   auditEvents(ctx, socket);
@@ -305,7 +311,6 @@ function onConnection(
   });
   refuseUnknownEvents(ctx, socket, KNOWN_EVENTS);
   socket.on("disconnecting", () => {
-    if (ticket) ctx.tickets.release(ticket.id, socket.id);
     // While the node shuts down, its clients leave to move elsewhere: their peers hear "shutdown"
     // (a direct session goes on without us), not that the other party left.
     const reason = ctx.closing ? "shutdown" : "peer-disconnected";

@@ -77,7 +77,7 @@ export class EmbedCalls {
     if (!("id" in m) || m.id === undefined) return false;
     const p = this.pending.get(m.id);
     if (!p) return false;
-    this.parts.life.send({ type: "frame" });
+    this.parts.life.frame();
     if (m.t === "embedding") this.onVector(p, m.index, m.vector);
     else if (m.t === "done") void this.onDone(m.id, p, m.finish_reason, m.usage);
     else if (m.t === "error") {

@@ -286,7 +286,7 @@ export class RequesterSession {
 
   private handle(m: SessionMessage): void {
     if (this.embeds.handle(m)) return;
-    if ("id" in m && m.id !== undefined && this.pending.has(m.id)) this.life.send({ type: "frame" });
+    if ("id" in m && m.id !== undefined && this.pending.has(m.id)) this.life.frame();
     if (m.t === "tokens") this.onTokens(m);
     else if (m.t === "done") void this.onDone(m);
     else if (m.t === "credit-wait") this.signNow().catch((err) => this.failAll(err));

@@ -16,8 +16,8 @@ import {
 import type { ModelChoice } from "./directory";
 import { explainError, lostAnswer, needsWallet } from "./error-text";
 import type { EscrowStore } from "./escrow-store.svelte";
-import { registryReaderFor } from "./registry-check";
 import type { LocalDevice } from "./local-device";
+import { registryReaderFor } from "./registry-check";
 import type { TrustStore } from "./trust-store.svelte";
 
 /** The chat state an answer reads and writes while it streams (the ChatStore's own fields). */

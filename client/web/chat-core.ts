@@ -11,6 +11,6 @@ export { AnswerRunner } from "./chat-answer";
 export { ChatStorage } from "./chat-storage";
 export { exportConversations, importConversations } from "./conversation-file";
 export { fetchDirectory } from "./directory";
-export { LocalDevice } from "./local-device";
 export { EscrowStore } from "./escrow-store.svelte";
+export { LocalDevice } from "./local-device";
 export { TrustStore } from "./trust-store.svelte";

@@ -42,7 +42,7 @@ export class SecureSession {
     private readonly receiveCipher: ReceiveCipher,
     readonly info: SessionInfo,
   ) {
-    transport.inbox.onEnd((reason) => this.finish(reason instanceof ChannelClosedError ? undefined : reason));
+    transport.inbox.onEnd((reason) => this.finish(whyEnded(reason)));
   }
 
   get isOpen(): boolean {
@@ -128,8 +128,19 @@ export class SecureSession {
       this.send({ v: 1, t: "error", ...(id && { id }), error: errorToWire(err) }).catch(() => undefined);
       return;
     }
-    for (const h of [...this.messageHandlers]) h(message);
+    const handlers = this.messageHandlers;
+    if (handlers.length === 1) handlers[0]!(message);
+    else for (const h of [...handlers]) h(message);
   }
+}
+
+/**
+ * A bare ChannelClosedError is an ordinary close (undefined). Anything more specific says why, and
+ * why must reach the application: signaling lost (`SignalingLostError`, no one's fault at the
+ * other end), a move, a protocol error.
+ */
+function whyEnded(reason: Error): Error | undefined {
+  return Object.getPrototypeOf(reason) === ChannelClosedError.prototype ? undefined : reason;
 }
 
 function requestIdOf(decoded: unknown): string | undefined {

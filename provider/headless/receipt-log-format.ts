@@ -100,11 +100,12 @@ function claimsOf(v: unknown): ClaimRecord[] | undefined | null {
   if (!Array.isArray(v)) return null;
   const out: ClaimRecord[] = [];
   for (const c of v as Record<string, unknown>[]) {
-    const { at, amount, fee, reason } = c ?? {};
+    const { at, amount, fee, reason, tx } = c ?? {};
     if (typeof at !== "number" || typeof reason !== "string") return null;
     if (typeof amount !== "string" || !/^[0-9]+$/.test(amount)) return null;
     if (typeof fee !== "string" || !/^[0-9]+$/.test(fee)) return null;
-    out.push({ at, amount: BigInt(amount), fee: BigInt(fee), reason });
+    if (tx !== undefined && (typeof tx !== "string" || !/^[0-9a-f]{64}$/.test(tx))) return null;
+    out.push({ at, amount: BigInt(amount), fee: BigInt(fee), reason, ...(tx !== undefined && { tx }) });
   }
   return out;
 }

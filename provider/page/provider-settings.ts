@@ -1,3 +1,5 @@
+import type { SelfHostedModel } from "../../web/engines/model-catalog";
+
 /** What the provider page keeps across reloads: identity key, settings, receipts, earnings, totals. */
 export interface ProviderSettings {
   model?: string;
@@ -6,6 +8,8 @@ export interface ProviderSettings {
   payout?: string;
   /** Serving when the tab was closed: a reload resumes it. */
   serving: boolean;
+  /** Models whose weights the operator hosts (the "Self-hosted model" form), newest first. */
+  selfHosted?: SelfHostedModel[];
 }
 
 export interface ServedTotals {

@@ -14,6 +14,7 @@ import { describeError, parseNanoTon } from "./page-rules";
 import { DEFAULT_SETTINGS, type ProviderSettings } from "./provider-settings";
 import type { ProviderStorage } from "./provider-storage";
 import { RateMeter } from "./rate-meter";
+import { parseSelfHosted, type SelfHostedInput, withSelfHosted } from "./self-hosted";
 
 const SESSION_CAPACITY = 4;
 
@@ -115,6 +116,7 @@ export class ProviderStore {
       this.phase = "no-webgpu";
       return;
     }
+    this.source.selfHost(this.settings.selfHosted ?? []);
     this.models = await this.source.models(this.gpu.facts);
     this.phase = "ready";
     const resume = this.settings.serving && this.settings.model;
@@ -127,6 +129,26 @@ export class ProviderStore {
   select(model: string): void {
     this.settings.model = model;
     void this.saveSettings();
+  }
+
+  /** Checks, remembers and lists a self-hosted model's location, and selects it; or says what is wrong. */
+  async saveSelfHosted(input: SelfHostedInput): Promise<ReturnType<typeof parseSelfHosted>> {
+    const parsed = parseSelfHosted(input);
+    if (!parsed.ok) return parsed;
+    await this.useSelfHosted(withSelfHosted(this.settings.selfHosted ?? [], parsed.model));
+    this.select(parsed.model.modelId);
+    return parsed;
+  }
+
+  removeSelfHosted(modelId: string): Promise<void> {
+    return this.useSelfHosted((this.settings.selfHosted ?? []).filter((m) => m.modelId !== modelId));
+  }
+
+  private async useSelfHosted(list: NonNullable<ProviderSettings["selfHosted"]>): Promise<void> {
+    this.settings.selfHosted = list;
+    await this.saveSettings();
+    this.source.selfHost($state.snapshot(list));
+    if (this.gpu?.ok) this.models = await this.source.models(this.gpu.facts);
   }
 
   setPrice(text: string): string | undefined {

@@ -302,13 +302,15 @@ export class SessionServer {
         async (chunk) => {
           // The wait has a deadline (the life's `credit` timer): past it the session ends, which
           // aborts this generation and frees the engine.
-          while (credit.exhausted(ledger.totals()) && !abort.signal.aborted && this.session.isOpen) {
-            this.config.onEvent?.({ type: "credit-wait" });
-            this.life.send({ type: "credit-wait" });
-            await this.session.send({ v: 1, t: "credit-wait", id: req.id });
-            await credit.nextCredit();
+          if (credit.exhausted(ledger.totals())) {
+            while (credit.exhausted(ledger.totals()) && !abort.signal.aborted && this.session.isOpen) {
+              this.config.onEvent?.({ type: "credit-wait" });
+              this.life.send({ type: "credit-wait" });
+              await this.session.send({ v: 1, t: "credit-wait", id: req.id });
+              await credit.nextCredit();
+            }
+            this.life.send({ type: "credit" });
           }
-          this.life.send({ type: "credit" });
           if (abort.signal.aborted || !this.session.isOpen) return;
           // Never owed more than the escrow can pay: stop before a chunk that would cross it.
           if (exposure && (exposure.closing || !(await exposure.allows(owedAfter(total + chunk.tokens))))) {

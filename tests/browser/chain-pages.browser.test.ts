@@ -6,6 +6,7 @@ import type { Devnet } from "../../contracts/devnet";
 import { EscrowParams } from "../../contracts/generated/constants";
 import { Escrow } from "../../contracts/wrappers/escrow";
 import { ProviderEntryContract } from "../../contracts/wrappers/registry";
+import { formatTon } from "../../protocol/ton-amount";
 import { cleanup } from "../signaling/helpers";
 import { buildPages } from "./build-pages";
 import { auditClaims, lastLt, transactionsSince } from "./chain-audit";
@@ -74,6 +75,11 @@ describe("the pages on the devnet", () => {
       .getByText(/deposit in Wallet/)
       .first()
       .waitFor();
+    // The way there is one button away.
+    await client.getByRole("button", { name: "Open Wallet to deposit" }).click();
+    expect(await client.getByRole("button", { name: /^Wallet/ }).getAttribute("aria-expanded")).toBe("true");
+    await client.getByTestId("escrow-balance").waitFor();
+    await client.keyboard.press("Escape");
   }, 60_000);
 
   it("funds its escrow from the faucet, asks, and the provider's claim pays exactly the receipt less the fees", async () => {
@@ -108,6 +114,10 @@ describe("the pages on the devnet", () => {
     await waitForText(provider, "settled", (s) => tonOf(s) === signed);
     expect(tonOf(await text(provider, "pending"))).toBe(0n);
     expect(await escrow.getPaid(epoch, payout)).toBe(signed);
+    // Every money figure on the page tells the same story: earned = claimed, nothing left.
+    await waitForText(provider, "claimed", (s) => tonOf(s) === signed);
+    expect(tonOf(await text(provider, "unclaimed"))).toBe(0n);
+    expect(tonOf(await text(provider, "earned"))).toBe(signed);
 
     // The escrow paid exactly the receipt, plus its own storage rent for the time since its last
     // transaction; out of the receipt came the claim's fees (gas, import, forward: the provider
@@ -123,6 +133,14 @@ describe("the pages on the devnet", () => {
     expect((await chain.getBalance(payout)) - payoutBefore).toBe(
       signed - claim!.claimFees - receiveTx!.totalFees.coins,
     );
+    // The claim history names that transaction and its fees, as the chain has them.
+    const record = provider.getByTestId("claim-record").first();
+    await record.waitFor({ timeout: 30_000 });
+    expect(await provider.getByTestId("claim-tx").first().textContent()).toBe(
+      escrowTxs[0]!.hash().toString("hex"),
+    );
+    expect(await record.textContent()).toContain(`fee ${formatTon(claim!.claimFees)} TON`);
+    expect(tonOf(await text(provider, "fees-paid"))).toBe(claim!.claimFees);
     await screenshot(provider, "provider-devnet-claimed");
     expect(await seriousA11yViolations(provider)).toEqual([]);
   }, 120_000);

@@ -112,6 +112,12 @@ describe("a whole conversation between the provider page and the web client", ()
     await client.keyboard.press("Enter");
     await client.getByTestId("turn-assistant").nth(1).getByText("w3 ").waitFor();
     await client.getByRole("button", { name: "Stop" }).click();
+    // Stop takes its own button away: focus goes to the question box, not to the page.
+    expect(
+      await client
+        .getByRole("textbox", { name: "Your question" })
+        .evaluate((el) => el === document.activeElement),
+    ).toBe(true);
     const stopped = await waitForText(client, "answer-stats", (s) => s.includes("stopped"));
     expect(stopped).toContain("stopped");
     expect(Number(await text(client, "completion-tokens"))).toBeLessThan(300);

@@ -51,10 +51,26 @@ describe("the pages, walked by a new user", () => {
       /Deposit is off: the wallet holds 0 TON.*Get 100 test TON/,
     );
     await noViolations(client);
+    // Saving prices says so; a model whose providers all ask more is marked in the picker.
+    const answerPrice = client.getByLabel("Answer tokens", { exact: true });
+    const above = client.locator("select option", { hasText: "above your highest price" });
+    await answerPrice.fill("500");
+    await client.getByRole("button", { name: "Save prices" }).click();
+    expect(await text(client, "prices-saved")).toMatch(
+      /^Saved: providers asking more than 10000 per prompt token or 500 per answer token/,
+    );
+    await above.waitFor({ state: "attached" });
+    await answerPrice.fill("10000");
+    await client.getByRole("button", { name: "Save prices" }).click();
+    await above.waitFor({ state: "detached" });
   }, 60_000);
 
   it("shows the next question's cost before sending, prompt tokens included, and per answer after", async () => {
     await fundClientEscrow(client, "5");
+    // "Wallet · X TON" at the top is what the escrow holds, not what was spent.
+    const holds = tonOf(await text(client, "escrow-balance"));
+    expect(holds).toBeGreaterThan(0n);
+    expect(tonOf(await text(client, "balance-top"))).toBe(holds);
     await client.getByRole("button", { name: /^Wallet/ }).click(); // close it again
     await question(client).fill("how much will this cost?");
     const estimate = squash(await waitForText(client, "estimate", (s) => /about \d+ prompt tokens/.test(s)));
@@ -63,6 +79,15 @@ describe("the pages, walked by a new user", () => {
     await client.keyboard.press("Enter");
     await client.getByTestId("answer-stats").first().waitFor({ timeout: 30_000 });
     expect(Number(await text(client, "prompt-tokens"))).toBeGreaterThan(0);
+    await client.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: f.url });
+    await client.getByRole("button", { name: "Copy answer" }).click();
+    await client
+      .getByRole("status")
+      .filter({ hasText: /^Copied$/ })
+      .waitFor();
+    expect(await client.evaluate(() => navigator.clipboard.readText())).toBe(
+      "Echo: how much will this cost?",
+    );
     // The whole conversation goes again with the next question: the estimate grows with it.
     await question(client).fill("and this?");
     await waitForText(client, "estimate", (s) => Number(/about (\d+) prompt/.exec(s)?.[1]) > before);
@@ -202,6 +227,61 @@ describe("the pages, walked by a new user", () => {
     await client.emulateMedia({ colorScheme: "light" });
   }, 60_000);
 
+  it("each chat keeps its own system prompt and settings; conversations are searched, exported and imported with honest messages", async () => {
+    const options = client.getByTestId("chat-options");
+    await options.locator("summary").click();
+    const system = client.getByLabel(/^System prompt/);
+    await system.fill("Answer in one line.");
+    await system.dispatchEvent("change");
+    const temperature = client.getByLabel("Temperature (0–2)");
+    await temperature.fill("3");
+    await temperature.dispatchEvent("change");
+    expect(await options.getByRole("alert").textContent()).toBe("Temperature is between 0 and 2.");
+    await temperature.fill("0.3");
+    await temperature.dispatchEvent("change");
+    expect(await options.getByRole("alert").count()).toBe(0);
+    expect(await options.locator("summary").textContent()).toBe("Chat settings · system prompt set");
+    await client.getByRole("button", { name: "New chat" }).click();
+    await ask(client, "a fourth conversation", 1);
+    expect(await options.locator("summary").textContent()).toBe("Chat settings");
+    expect(await client.getByLabel("Temperature (0–2)").inputValue()).toBe("");
+
+    // Four conversations: the list can be searched.
+    const search = client.getByRole("searchbox", { name: "Search conversations" });
+    await search.fill("all of markdown");
+    const items = client.locator("#conversations [data-conversation]");
+    await expect.poll(() => items.count()).toBe(1);
+    await items.first().click();
+    expect(await options.locator("summary").textContent()).toBe("Chat settings · system prompt set");
+    expect(await client.getByLabel("Temperature (0–2)").inputValue()).toBe("0.3");
+    await search.fill("");
+    await expect.poll(() => items.count()).toBe(4);
+
+    const [download] = await Promise.all([
+      client.waitForEvent("download"),
+      client.getByRole("button", { name: "Export" }).click(),
+    ]);
+    const file = client.locator("#conversations input[type=file]");
+    await file.setInputFiles({
+      name: "silk.json",
+      mimeType: "application/json",
+      buffer: Buffer.from("{nope"),
+    });
+    await client
+      .getByText(/^That file could not be imported: it is not a Silk conversations export/)
+      .waitFor();
+    expect(await items.count()).toBe(4);
+    await file.setInputFiles((await download.path())!);
+    await client
+      .getByText(
+        "Imported 0 conversations new; 4 conversations already here were replaced by the file's copy.",
+      )
+      .waitFor();
+    expect(await items.count()).toBe(4);
+    await noViolations(client);
+    await options.locator("summary").click(); // closed again
+  }, 90_000);
+
   it("Claim now says what happened and states the 0.01 TON minimum", async () => {
     expect(await text(provider, "claim-help")).toContain("at least 0.01 TON per requester");
     const unclaimed = tonOf(await waitForText(provider, "unclaimed", (s) => tonOf(s) > 0n));
@@ -296,7 +376,10 @@ describe("the pages, walked by a new user", () => {
         await client.getByRole("button", { name: /^Wallet/ }).click();
         await client.getByTestId("escrow-balance").waitFor();
         // The chat stays on screen beside the wallet on a wide screen.
-        if (width === 1280) expect(await question(client).isVisible()).toBe(true);
+        if (width === 1280) {
+          const composer = (await question(client).boundingBox())!;
+          expect(composer.y + composer.height).toBeLessThanOrEqual(height);
+        }
         await noViolations(client);
         await screenshot(client, `essentials-client-${name}-wallet`);
         await client.keyboard.press("Escape");
@@ -339,6 +422,9 @@ describe("the pages, walked by a new user", () => {
       .getByText(/Echo: s0 s1 s2/)
       .waitFor({ timeout: 30_000 });
     await waitForText(provider, "tokens-per-second", (s) => Number(s) > 0);
+    expect(squash(await waitForText(provider, "per-hour", (s) => s.length > 0))).toMatch(
+      /^At [\d.]+ tokens\/s and 1000 nanoTON a token: up to [\d.]+ TON an hour while busy\.$/,
+    );
     const stop = provider.getByRole("button", { name: "Stop", exact: true });
     await stop.click();
     const keep = provider.getByRole("button", { name: "Keep serving" });
@@ -357,6 +443,12 @@ describe("the pages, walked by a new user", () => {
     expect(await text(provider, "open-sessions")).toBe("0");
     // The client's answer ends (cut off, what arrived is kept); then the provider serves again.
     await client.getByRole("button", { name: "Stop" }).waitFor({ state: "detached", timeout: 60_000 });
+    // Cut off by the provider: the tokens that arrived were paid, and say so.
+    const cut = client.getByTestId("turn-assistant").last();
+    expect(Number(await cut.getByTestId("completion-tokens").textContent())).toBeGreaterThan(0);
+    expect(squash((await cut.getByTestId("answer-stats").textContent()) ?? "")).toMatch(
+      /answer tokens arrived and were paid · [\d.]+ TON/,
+    );
     await provider.getByRole("button", { name: "Start serving" }).click();
     await waitForText(provider, "serving-state", (s) => s.startsWith("Serving"));
     await client.locator("select option", { hasText: "test-model" }).waitFor({ state: "attached" });
@@ -378,6 +470,61 @@ describe("the pages, walked by a new user", () => {
     await waitForText(provider, "serving-state", (s) => s.startsWith("Serving test-model: connected"));
     await expect.poll(providers, { timeout: 15_000 }).toBe(1);
     await option.waitFor({ state: "attached", timeout: 15_000 });
+  }, 60_000);
+
+  it("a self-hosted model's location is checked, remembered, listed; its failed download names the host and offers to correct it", async () => {
+    const page = await openPage(browser(), `${f.url}/provider`, "provider (self-hosted)");
+    // A fresh provider: the status and the setup checklist head the page, and what is off says why.
+    await page.getByTestId("step-1").waitFor();
+    expect(await page.locator("main > section").first().getAttribute("aria-labelledby")).toBe("status-title");
+    expect(await text(page, "status-headline")).toBe("Not serving");
+    expect(await page.getByTestId("step-1").getAttribute("data-done")).toBe("false");
+    expect(squash((await page.getByTestId("step-4").textContent()) ?? "")).toBe("4 Serve: to do");
+    expect(await page.getByRole("button", { name: "Start serving" }).isDisabled()).toBe(true);
+    await page.getByText("Load a model first.").waitFor();
+    await page.getByText("Self-hosted model: load weights from your own host").click();
+    const id = page.getByLabel("Model id");
+    await id.fill("Own-Model-q4f32_1-MLC");
+    await page.getByLabel("Weights URL").fill("http://weights.example.org/own/");
+    await page.getByLabel("Library URL").fill("http://127.0.0.1:1/own.wasm");
+    await page.getByRole("button", { name: "Save location" }).click();
+    const weights = page.getByLabel("Weights URL");
+    expect(await weights.getAttribute("aria-invalid")).toBe("true");
+    expect(await weights.evaluate((el) => el === document.activeElement)).toBe(true);
+    expect(await page.locator("#sh-modelUrl-help").textContent()).toMatch(
+      /^Not saved: the weights URL must start with https:\/\//,
+    );
+    await noViolations(page);
+
+    // Nothing listens on port 1: the download fails as an unreachable host would.
+    await weights.fill("http://127.0.0.1:1/own");
+    await page.getByRole("button", { name: "Save location" }).click();
+    await waitForText(page, "self-hosted-saved", (s) =>
+      s.startsWith("Saved: Own-Model-q4f32_1-MLC loads from 127.0.0.1:1"),
+    );
+    const select = page.getByLabel(/^Models that fit this device/);
+    expect(await select.inputValue()).toBe("Own-Model-q4f32_1-MLC");
+    expect(await select.locator("option:checked").textContent()).toContain("self-hosted at 127.0.0.1:1");
+    await page.getByRole("button", { name: "Download and load" }).click();
+    const error = await waitForText(page, "provider-error", (s) => s.length > 0);
+    expect(error).toMatch(/could not be downloaded from 127\.0\.0\.1:1/);
+    expect(error).toMatch(/correct the location under "Self-hosted model"/);
+    expect(error).not.toMatch(/^Failed to fetch$/);
+    await noViolations(page);
+    await page.getByRole("button", { name: "Correct its location" }).click();
+    await expect.poll(() => id.evaluate((el) => el === document.activeElement)).toBe(true);
+    expect(await page.getByLabel("Weights URL").inputValue()).toBe("http://127.0.0.1:1/own/");
+
+    // Remembered across a reload, and removable.
+    await page.reload();
+    await page
+      .getByLabel(/^Models that fit this device/)
+      .locator("option", { hasText: "Own-Model" })
+      .waitFor({ state: "attached" });
+    await page.getByText("Self-hosted model: load weights from your own host").click();
+    await page.getByRole("button", { name: "Remove Own-Model-q4f32_1-MLC" }).click();
+    await page.locator("option", { hasText: "Own-Model" }).waitFor({ state: "detached" });
+    await page.context().close();
   }, 60_000);
 
   it("no page asks for a file that is not there: /favicon.ico is served", async () => {

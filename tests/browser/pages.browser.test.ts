@@ -89,6 +89,9 @@ describe("the production pages", () => {
     const page = await context.newPage();
     await openReady(page, `${url}/`);
     await expect(page.getByText("No provider is online yet").textContent()).resolves.toBeTruthy();
+    // It says where a provider comes from: the provider page of this server.
+    const serve = page.getByRole("link", { name: "Serve from this browser" });
+    expect(new URL((await serve.getAttribute("href"))!, url).pathname).toBe("/provider");
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
     expect(overflow).toBeLessThanOrEqual(360);
     await page.getByRole("button", { name: /wallet/i }).click();

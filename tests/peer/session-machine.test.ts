@@ -75,14 +75,13 @@ const rows: Row[] = [
     [{ type: "arm", timer: "frame", ms: D.frame }],
   ],
   [
-    "a frame of an answer re-arms it",
+    "the frame deadline finds a frame 5 s ago: re-armed for the rest, not stalled",
     "requester",
     [...OPEN_R, "answer-start"],
-    { type: "frame" },
+    { type: "deadline", timer: "frame", quietMs: 5_000 },
     "open",
-    [{ type: "arm", timer: "frame", ms: D.frame }],
+    [{ type: "arm", timer: "frame", ms: D.frame - 5_000 }],
   ],
-  ["a frame with nothing in flight does nothing", "requester", OPEN_R, { type: "frame" }, "open", []],
   [
     "the last answer's end disarms it",
     "requester",
@@ -92,12 +91,12 @@ const rows: Row[] = [
     [{ type: "disarm", timer: "frame" }],
   ],
   [
-    "one of two answers ends: the other still has its deadline",
+    "one of two answers ends: the other keeps the armed deadline",
     "requester",
     [...OPEN_R, "answer-start", "answer-start"],
     { type: "answer-end" },
     "open",
-    [{ type: "arm", timer: "frame", ms: D.frame }],
+    [],
   ],
   [
     "provider's answer arms the keepalive",
@@ -280,7 +279,7 @@ describe("SessionLife runs the timers", () => {
     requester.bind({ close: () => undefined });
     for (const type of [...OPEN_R, "answer-start"] as const) requester.send({ type });
     vi.advanceTimersByTime(900);
-    requester.send({ type: "frame" });
+    requester.frame();
     vi.advanceTimersByTime(900);
     expect(requester.isClosed).toBe(false);
     vi.advanceTimersByTime(100);

@@ -37,16 +37,31 @@ async function relayPair(
   limits: Partial<SignalingConfig> = UNLIMITED,
 ): Promise<[FrameTransport, FrameTransport]> {
   const { url } = await startServer(limits);
-  const providerSide = await SignalingClient.connect(url);
-  const requesterSide = await SignalingClient.connect(url);
+  return relaySession(url, url);
+}
+
+/**
+ * One relayed session between two fresh clients. Each side's link is made where the session is:
+ * in the turn the offer (`onOffer` may send at once) or the grant is read.
+ */
+async function relaySession(
+  providerUrl: string,
+  requesterUrl: string,
+  onOffer: (link: RelayLink) => void = () => undefined,
+): Promise<[RelayLink, RelayLink]> {
+  const [providerSide, requesterSide] = await Promise.all([
+    SignalingClient.connect(providerUrl),
+    SignalingClient.connect(requesterUrl),
+  ]);
   closers.push(
     () => providerSide.close(),
     () => requesterSide.close(),
   );
-  // Each side's link is made where the session is: in the turn the grant, or the offer, is read.
   const offered = new Promise<RelayLink>((resolve) =>
     providerSide.onOffer(async (offer) => {
-      resolve(relayOn(providerSide, offer.sessionId));
+      const link = relayOn(providerSide, offer.sessionId);
+      onOffer(link);
+      resolve(link);
       return true;
     }),
   );
@@ -58,7 +73,7 @@ async function relayPair(
     device: { adapter: "test", memoryMB: 1024 },
   });
   let requesterLink: RelayLink | undefined;
-  const grant = await requesterSide.requestSession(
+  await requesterSide.requestSession(
     {
       model: "m",
       maxPrice: { promptNanoPerToken: 10n, completionNanoPerToken: 10n },
@@ -70,7 +85,6 @@ async function relayPair(
   );
   const providerLink = await offered;
   expect(requesterLink).toBeDefined();
-  expect(grant.sessionId).toBeTruthy();
   return [requesterLink!, providerLink];
 }
 
@@ -190,40 +204,12 @@ describe("relay: a session's events have an owner from the moment it exists", ()
         return both;
       },
     ]);
-    const [providerSide, requesterSide] = await Promise.all([
-      SignalingClient.connect(url),
-      SignalingClient.connect(mitm.url),
-    ]);
-    closers.push(
-      () => providerSide.close(),
-      () => requesterSide.close(),
-      () => mitm.close(),
-    );
+    closers.push(() => mitm.close());
     const sent: Promise<void>[] = [];
-    providerSide.onOffer(async (offer) => {
-      const link = new RelayLink(providerSide, offer.sessionId);
-      for (let i = 0; i < 5; i++) sent.push(link.send(frame(i + 4)));
-      return true;
+    const [link] = await relaySession(url, mitm.url, (providerLink) => {
+      for (let i = 0; i < 5; i++) sent.push(providerLink.send(frame(i + 4)));
     });
-    await providerSide.register({
-      identity: generateKeyPair(),
-      payout: PAYOUT,
-      models: [{ model: "m", price: flatPrice(1n) }],
-      capacity: 1,
-      device: { adapter: "test", memoryMB: 1024 },
-    });
-    let link: RelayLink | undefined;
-    await requesterSide.requestSession(
-      {
-        model: "m",
-        maxPrice: { promptNanoPerToken: 10n, completionNanoPerToken: 10n },
-        sessionKey: generateKeyPair().publicKey,
-      },
-      (g) => {
-        link = new RelayLink(requesterSide, g.sessionId);
-      },
-    );
-    expect((await collect(link!, 5)).map(idOf)).toEqual([4, 5, 6, 7, 8]);
+    expect((await collect(link, 5)).map(idOf)).toEqual([4, 5, 6, 7, 8]);
     await Promise.all(sent);
   }, 30_000);
 });

@@ -205,7 +205,7 @@ export async function openSession(
   };
 }
 
-/** Every external claim the escrow took: what it paid out in all (payout message and fees) and the fees. */
+/** Every external claim the escrow took: what it paid for them (payout messages and the claims' fees) and those fees. */
 export async function claimsOn(
   client: TonClient,
   escrow: Address,
@@ -218,7 +218,10 @@ export async function claimsOn(
     if (tx.inMessage?.info.type !== "external-in") continue;
     const out = tx.outMessages.get(0);
     if (out?.info.type !== "internal") continue;
-    const fee = tx.totalFees.coins + out.info.forwardFee;
+    // The escrow's own storage rent is in its fees, but the escrow pays it, not the claim.
+    const d = tx.description;
+    const rent = d.type === "generic" ? (d.storagePhase?.storageFeesCollected ?? 0n) : 0n;
+    const fee = tx.totalFees.coins - rent + out.info.forwardFee;
     count++;
     fees += fee;
     paid += out.info.value.coins + fee;

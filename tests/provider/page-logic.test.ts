@@ -8,6 +8,7 @@ import { linkOf, servingHeadline } from "../../provider/page/link-state";
 import { parseNanoTon } from "../../provider/page/page-rules";
 import { payoutProblem } from "../../provider/page/payout-address";
 import { RateMeter } from "../../provider/page/rate-meter";
+import { parseSelfHosted, withSelfHosted } from "../../provider/page/self-hosted";
 import { downloadFailure } from "../../web/engines/model-catalog";
 
 const PAYOUT = `0:${"22".repeat(32)}`;
@@ -140,14 +141,57 @@ describe("a model download that fails", () => {
     expect(said).toMatch(
       /^the model's files could not be downloaded from huggingface\.co \(TypeError: Failed to fetch\)/,
     );
-    expect(said).toMatch(/self-hosted copy/);
+    expect(said).toMatch(/host the weights yourself and add their location under "Self-hosted model"/);
     expect(downloadFailure(url, new Error("Cannot fetch https://x/y: status 404"))).toContain(
       "huggingface.co",
     );
   });
 
+  it("from a self-hosted location, names that host and offers to correct the location", () => {
+    const own = "https://weights.example.org/Llama-3.2-1B-Instruct-q4f32_1-MLC/";
+    const said = downloadFailure(own, new TypeError("Failed to fetch"), true);
+    expect(said).toMatch(/^the model's files could not be downloaded from weights\.example\.org/);
+    expect(said).toMatch(/CORS\), or correct the location under "Self-hosted model"/);
+    expect(said).not.toMatch(/host the weights yourself/);
+  });
+
   it("leaves every other failure to the engine's own message", () => {
     expect(downloadFailure(url, new Error("QuotaExceededError: storage is full"))).toBeUndefined();
     expect(downloadFailure(url, new Error("shader compilation failed"))).toBeUndefined();
+  });
+});
+
+describe("a self-hosted model's location", () => {
+  const good = {
+    modelId: " Llama-3.2-1B-Instruct-q4f32_1-MLC ",
+    modelUrl: "https://weights.example.org/llama",
+    modelLibUrl: "https://weights.example.org/llama.wasm",
+  };
+  it("is kept trimmed, with the weights' base ending in a slash", () => {
+    expect(parseSelfHosted(good)).toEqual({
+      ok: true,
+      model: {
+        modelId: "Llama-3.2-1B-Instruct-q4f32_1-MLC",
+        modelUrl: "https://weights.example.org/llama/",
+        modelLibUrl: "https://weights.example.org/llama.wasm",
+      },
+    });
+    expect(parseSelfHosted({ ...good, modelUrl: "http://127.0.0.1:8080/w/" })).toMatchObject({ ok: true });
+  });
+  it.each([
+    ["an id with spaces", { modelId: "my model" }, "modelId", /letters, digits/],
+    ["a weights URL that is not one", { modelUrl: "weights.example.org" }, "modelUrl", /not a full URL/],
+    ["plain http from another host", { modelUrl: "http://weights.example.org/w/" }, "modelUrl", /https:\/\//],
+    ["a library that is not .wasm", { modelLibUrl: "https://x.org/lib.js" }, "modelLibUrl", /\.wasm/],
+  ] as const)("refuses %s, naming the field", (_what, change, field, problem) => {
+    const r = parseSelfHosted({ ...good, ...change });
+    expect(r).toMatchObject({ ok: false, field });
+    expect(!r.ok && r.problem).toMatch(problem);
+  });
+  it("replaces a saved model of the same id, newest first", () => {
+    const a = { modelId: "a", modelUrl: "https://x/a/", modelLibUrl: "https://x/a.wasm" };
+    const b = { modelId: "b", modelUrl: "https://x/b/", modelLibUrl: "https://x/b.wasm" };
+    const a2 = { ...a, modelUrl: "https://y/a/" };
+    expect(withSelfHosted(withSelfHosted([a], b), a2)).toEqual([a2, b]);
   });
 });

@@ -54,7 +54,8 @@ describe("the headless provider's receipt log", () => {
     const { store } = open(path);
     await store.put(receiptOn(1, 10, key));
     await store.put(receiptOn(1, 20, key), false); // more than the escrow could pay
-    await store.setClaimed(idOf(1), 7n, { at: 5, amount: 7n, fee: 3n, reason: "escrow-closing" });
+    const tx = "9f".repeat(32);
+    await store.setClaimed(idOf(1), 7n, { at: 5, amount: 7n, fee: 3n, reason: "escrow-closing", tx });
     const before = await store.get(idOf(1));
     await store.close();
     const reopened = open(path);
@@ -62,7 +63,7 @@ describe("the headless provider's receipt log", () => {
     expect(after).toEqual(before);
     expect(after?.payable).toBe(encodeSignedReceipt(receiptOn(1, 10, key)));
     expect(after?.heldSince).toEqual(expect.any(Number));
-    expect(after?.claims).toEqual([{ at: 5, amount: 7n, fee: 3n, reason: "escrow-closing" }]);
+    expect(after?.claims).toEqual([{ at: 5, amount: 7n, fee: 3n, reason: "escrow-closing", tx }]);
     await reopened.store.close();
   });
 

@@ -7,6 +7,7 @@ import {
   streamLine,
   summaryText,
 } from "../../provider/settlement-view";
+import { explorerUrl } from "../../web/explorer";
 
 const HOUR = 3_600_000;
 const T = 1_800_000_000_000;
@@ -23,6 +24,17 @@ const stream: StreamStatus = {
   feeShareBps: 1_697,
   next: { action: "wait", reason: "fee-above-target", worthAt: 339_280_000n, deadline: T + 5 * HOUR },
   claims: [{ at: T - HOUR, amount: 400_000_000n, fee: 3_392_800n, reason: "worth-it" }],
+};
+
+const summary: SettlementStatus = {
+  earned: 420_000_000n,
+  claimed: 400_000_000n,
+  pending: 20_000_000n,
+  feesPaid: 3_392_800n,
+  feeShareBps: 85,
+  escrows: [],
+  claimNow: { streams: 0, amount: 0n, fee: undefined },
+  streams: [],
 };
 
 describe("settlement in words, for the page and the headless provider", () => {
@@ -44,8 +56,26 @@ describe("settlement in words, for the page and the headless provider", () => {
     expect(line.held).toBe("0.02 TON (+49 TON the escrow could not pay)");
     expect(line.fee).toBe("0.0033928 TON (17.0% of what is held)");
     expect(line.claims).toEqual([
-      `${new Date(T - HOUR).toISOString().slice(0, 16).replace("T", " ")}: 0.4 TON, fee 0.0033928 TON (0.85%), because the fee is within your target share`,
+      {
+        text: `${new Date(T - HOUR).toISOString().slice(0, 16).replace("T", " ")}: 0.4 TON, fee 0.0033928 TON (0.85%), because the fee is within your target share`,
+      },
     ]);
+  });
+
+  it("keeps each claim's transaction, linked on public networks only", () => {
+    const tx = "c0".repeat(32);
+    const line = streamLine({ ...stream, claims: [{ ...stream.claims[0]!, tx }] }, T);
+    expect(line.claims[0]?.tx).toBe(tx);
+    expect(explorerUrl("mainnet", { tx })).toBe(`https://tonviewer.com/transaction/${tx}`);
+    expect(explorerUrl("testnet", { tx })).toBe(`https://testnet.tonviewer.com/transaction/${tx}`);
+    expect(explorerUrl("testnet", { address: ESCROW })).toBe(`https://testnet.tonviewer.com/${ESCROW}`);
+    expect(explorerUrl("devnet", { tx })).toBeUndefined();
+    const report = statusReport(
+      { ...summary, streams: [{ ...stream, claims: [{ ...stream.claims[0]!, tx }] }] },
+      T,
+      new Set(),
+    );
+    expect(report.find((l) => l.startsWith("  claimed from"))).toMatch(new RegExp(`; transaction ${tx}$`));
   });
 
   it("says what Claim now would cost before it is pressed, and sums up", () => {

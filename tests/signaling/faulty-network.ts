@@ -189,24 +189,69 @@ export type Outcome =
   | { readonly ok: true; readonly text: string; readonly failovers: number }
   | { readonly ok: false; readonly code: string; readonly error: unknown };
 
+interface Chunk {
+  choices: { delta: { content?: string | null } }[];
+  usage?: { silk?: { failovers?: number } } | null;
+}
+
+/** An answer streamed through the gateway fails with the code in its `error` (a status or an SSE event). */
+class GatewayError extends Error {
+  constructor(readonly code: string) {
+    super(`the gateway answered ${code}`);
+  }
+}
+
+/** The chunks of an answer streamed through the gateway, read off its SSE as an OpenAI client would. */
+async function* gatewayChunks(base: string): AsyncGenerator<Chunk> {
+  const res = await fetch(`${base}/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      model: MODEL,
+      messages: [{ role: "user", content: LONG_QUESTION }],
+      stream: true,
+    }),
+  });
+  const typed = (body: unknown) =>
+    new GatewayError(String((body as { error?: { code?: unknown } }).error?.code ?? `HTTP_${res.status}`));
+  if (res.status !== 200 || !res.body) throw typed(await res.json().catch(() => ({})));
+  let buffered = "";
+  for await (const bytes of res.body.pipeThrough(new TextDecoderStream())) {
+    buffered += bytes;
+    const events = buffered.split("\n\n");
+    buffered = events.pop() ?? "";
+    for (const e of events) {
+      const data = e.replace(/^data: /, "");
+      if (data === "[DONE]") return;
+      const parsed = JSON.parse(data) as Chunk & { error?: unknown };
+      if (parsed.error) throw typed(parsed);
+      yield parsed;
+    }
+  }
+  throw new GatewayError("STREAM_CUT");
+}
+
 /**
- * Starts a streamed answer; `started` resolves once text is flowing, `done` with how it ended:
- * complete, or a typed error (anything untyped fails the test). `done` never waits past
- * `deadlineMs`: a hang is a failure too.
+ * Starts a streamed answer (through the SDK, or the gateway's HTTP API given its URL); `started`
+ * resolves once text is flowing, `done` with how it ended: complete, or a typed error (anything
+ * untyped fails the test). `done` never waits past `deadlineMs`: a hang is a failure too.
  */
-export function inFlight(client: SilkClient, deadlineMs: number) {
+export function inFlight(through: SilkClient | string, deadlineMs: number) {
   let markStarted: () => void = () => undefined;
   const started = new Promise<void>((r) => {
     markStarted = r;
   });
   const run = (async (): Promise<Outcome> => {
     try {
-      const stream = await client.chat.completions.create({
-        model: MODEL,
-        messages: [{ role: "user", content: LONG_QUESTION }],
-        stream: true,
-        stream_options: { include_usage: true },
-      });
+      const stream: AsyncIterable<Chunk> =
+        typeof through === "string"
+          ? gatewayChunks(through)
+          : await through.chat.completions.create({
+              model: MODEL,
+              messages: [{ role: "user", content: LONG_QUESTION }],
+              stream: true,
+              stream_options: { include_usage: true },
+            });
       let text = "";
       let failovers = 0;
       for await (const c of stream) {
@@ -217,7 +262,7 @@ export function inFlight(client: SilkClient, deadlineMs: number) {
       return { ok: true, text, failovers };
     } catch (error) {
       markStarted();
-      if (error instanceof ProviderError || error instanceof SilkError)
+      if (error instanceof ProviderError || error instanceof SilkError || error instanceof GatewayError)
         return { ok: false, code: error.code, error };
       throw error;
     }

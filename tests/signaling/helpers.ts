@@ -87,7 +87,13 @@ export interface ProviderSpec {
 
 /** Builds a signed registration for `challenge`. */
 export function signedRegistration(identity: KeyPair, challenge: string, spec: ProviderSpec = {}) {
-  const body = {
+  const body = registrationBody(identity, challenge, spec);
+  return { ...body, signature: signRegistration(identity.secretKey, challenge, body) };
+}
+
+/** A registration for `challenge`, still to be signed. */
+export function registrationBody(identity: KeyPair, challenge: string, spec: ProviderSpec = {}) {
+  return {
     v: 1 as const,
     identityKey: encodePublicKey(identity.publicKey),
     challenge,
@@ -99,7 +105,6 @@ export function signedRegistration(identity: KeyPair, challenge: string, spec: P
     capacity: spec.capacity ?? 1,
     device: { adapter: "test", memoryMB: 1024 },
   };
-  return { ...body, signature: signRegistration(identity.secretKey, challenge, body) };
 }
 
 export interface TestProvider {

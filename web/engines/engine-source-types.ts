@@ -1,6 +1,6 @@
 import type { ModelSupport } from "../../protocol";
 import type { Engine } from "./engine";
-import type { FitVerdict } from "./model-catalog";
+import type { FitVerdict, SelfHostedModel } from "./model-catalog";
 
 /**
  * Where the provider page gets its engine and model list. The production build uses WebLLM on
@@ -19,6 +19,8 @@ export type GpuCheck =
 
 export interface ModelOption {
   readonly id: string;
+  /** Where its weights come from, for a self-hosted model. */
+  readonly selfHostedAt?: string;
   /** GPU memory it needs, when the catalog says. */
   readonly vramMB?: number;
   readonly fit: FitVerdict;
@@ -31,7 +33,10 @@ export interface EngineSource {
   /** What runs the models, shown on the page ("WebLLM on WebGPU"). */
   readonly label: string;
   check(): Promise<GpuCheck>;
+  /** Every model it can load, the self-hosted ones (`selfHost`) included. */
   models(facts: GpuFacts): Promise<ModelOption[]>;
+  /** Models whose weights the operator hosts: listed and loaded from their own location from now on. */
+  selfHost(models: readonly SelfHostedModel[]): void;
   readonly engine: Engine;
   /** Deletes a half-downloaded model so the next load starts clean. */
   repair(model: string): Promise<void>;

@@ -10,7 +10,7 @@ import type {
 import { EngineError } from "./engine";
 import type { EngineSource, GpuCheck, ModelOption } from "./engine-source-types";
 import { gpuFacts } from "./gpu-facts";
-import { modelFits, webLlmSupport } from "./model-catalog";
+import { modelFits, type SelfHostedModel, webLlmSupport } from "./model-catalog";
 import type { WebLlmEngine } from "./webllm-engine.browser";
 
 /**
@@ -37,12 +37,20 @@ function loadWebLlm(): Promise<WebLlm> {
   return webllm;
 }
 
+/** The operator's self-hosted models, applied each time WebLLM's list is read or a model loads. */
+let selfHosted: readonly SelfHostedModel[] = [];
+async function withSelfHosted(): Promise<WebLlm> {
+  const w = await loadWebLlm();
+  w.engine.useSelfHosted(selfHosted);
+  return w;
+}
+
 /** The page's engine: the WebLLM engine once its code is here; loading starts on first use. */
 class LazyWebLlmEngine implements Engine {
   private loaded: WebLlmEngine | undefined;
 
   private async real(): Promise<WebLlmEngine> {
-    this.loaded ??= (await loadWebLlm()).engine;
+    this.loaded = (await withSelfHosted()).engine;
     return this.loaded;
   }
 
@@ -91,12 +99,14 @@ export const engineSource: EngineSource = {
     }
   },
   async models(facts): Promise<ModelOption[]> {
-    const { engine, ModelType } = await loadWebLlm();
+    const { engine, ModelType } = await withSelfHosted();
+    const own = new Map(selfHosted.map((m) => [m.modelId, m.modelUrl]));
     const records = engine.appConfig.model_list.filter((r) => r.model_type !== ModelType.embedding);
     const device = { shaderF16: facts.shaderF16, memoryMB: facts.maxBufferMB };
     return Promise.all(
       records.map(async (r) => ({
         id: r.model_id,
+        ...(own.has(r.model_id) && { selfHostedAt: own.get(r.model_id) }),
         ...(r.vram_required_MB !== undefined && { vramMB: Math.ceil(r.vram_required_MB) }),
         fit: modelFits(r, device),
         cached: await engine.isCached(r.model_id).catch(() => false),
@@ -104,5 +114,8 @@ export const engineSource: EngineSource = {
       })),
     );
   },
-  repair: async (model) => (await loadWebLlm()).engine.repair(model),
+  selfHost(models) {
+    selfHosted = models;
+  },
+  repair: async (model) => (await withSelfHosted()).engine.repair(model),
 };

@@ -85,9 +85,10 @@ export function webLlmSupport(record: ModelRecord): ModelSupport {
 /**
  * When a load failed because the model's files could not be fetched (offline, a blocked or
  * unreachable host, a missing file), what to tell the provider instead of the browser's bare
- * "Failed to fetch"; undefined for any other failure. Deleting the download would not help here.
+ * "Failed to fetch", with the fix that fits where the weights come from; undefined for any other
+ * failure. Deleting the download would not help here.
  */
-export function downloadFailure(modelUrl: string, cause: unknown): string | undefined {
+export function downloadFailure(modelUrl: string, cause: unknown, selfHosted = false): string | undefined {
   const text = cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause);
   if (
     !/failed to fetch|networkerror|load failed|network error|err_|status(?: code)?:? ?[45]\d\d|\b(403|404|429|50[0-4])\b/i.test(
@@ -101,5 +102,8 @@ export function downloadFailure(modelUrl: string, cause: unknown): string | unde
   } catch {
     // a relative or odd URL: name it as given
   }
-  return `the model's files could not be downloaded from ${host} (${text.slice(0, 120)}). Check the connection and try again; if this network blocks ${host}, the weights must come from a host it can reach (a self-hosted copy).`;
+  const failed = `the model's files could not be downloaded from ${host} (${text.slice(0, 120)}).`;
+  return selfHosted
+    ? `${failed} Check that ${host} is up, serves the weights at ${modelUrl.slice(0, 200)} and lets this page fetch them (CORS), or correct the location under "Self-hosted model".`
+    : `${failed} Check the connection and try again; if this network blocks ${host}, host the weights yourself and add their location under "Self-hosted model".`;
 }

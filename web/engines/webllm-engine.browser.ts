@@ -49,10 +49,23 @@ export class WebLlmEngine implements Engine {
   private worker: Worker | undefined;
   private model: string | undefined;
   private readonly queue = new SerialQueue();
-  readonly appConfig: AppConfig;
+  private config: AppConfig;
+  private selfHostedIds: ReadonlySet<string>;
 
   constructor(private readonly opts: WebLlmEngineOptions) {
-    this.appConfig = appConfigWith(prebuiltAppConfig, opts.selfHosted ?? []);
+    this.config = appConfigWith(prebuiltAppConfig, opts.selfHosted ?? []);
+    this.selfHostedIds = new Set((opts.selfHosted ?? []).map((m) => m.modelId));
+  }
+
+  /** WebLLM's list with the self-hosted models in front (they replace prebuilt ones of the same id). */
+  get appConfig(): AppConfig {
+    return this.config;
+  }
+
+  /** Replaces the self-hosted models (the provider page's form); the loaded model runs on. */
+  useSelfHosted(models: readonly SelfHostedModel[]): void {
+    this.config = appConfigWith(prebuiltAppConfig, models);
+    this.selfHostedIds = new Set(models.map((m) => m.modelId));
   }
 
   async load(model: string, onProgress?: (p: LoadProgress) => void): Promise<void> {
@@ -73,7 +86,7 @@ export class WebLlmEngine implements Engine {
       this.model = model;
     } catch (cause) {
       await this.unload();
-      const download = downloadFailure(record.model, cause);
+      const download = downloadFailure(record.model, cause, this.selfHostedIds.has(model));
       if (download) throw new EngineError("download", `could not load ${model}: ${download}`, { cause });
       throw new EngineError("load", `could not load ${model}: ${describe(cause)}`, { cause });
     }

@@ -1,13 +1,45 @@
 // TEST ONLY: swapped in for web/engines/engine-source.ts by tests/browser/build-pages.ts, on the
 // provider page and in the web client (local answering). The scripted engine stands in for model
-// weights, which cannot be downloaded here; the fit of its one model is decided by the real check
+// weights, which cannot be downloaded here; the fit of test-model is decided by the real check
 // (`modelFits`, web/engines/model-catalog.ts) against the GPU facts this double reports, which a
 // test sets with localStorage "silk-test-gpu-mb" (default 1024 MB).
+import type { LoadProgress } from "../../../web/engines/engine";
+import { EngineError } from "../../../web/engines/engine";
 import type { EngineSource } from "../../../web/engines/engine-source-types";
-import { modelFits } from "../../../web/engines/model-catalog";
+import { downloadFailure, modelFits, type SelfHostedModel } from "../../../web/engines/model-catalog";
 import { ScriptedEngine } from "../../doubles/scripted-engine";
 
-const engine = new ScriptedEngine({ models: [], tokenDelayMs: 5 });
+let selfHosted: readonly SelfHostedModel[] = [];
+
+/**
+ * A self-hosted model is fetched from its location first, as WebLLM fetches its config there, and
+ * fails the same way when the host does not answer; then the scripted engine answers for it.
+ */
+class SelfHostingScriptedEngine extends ScriptedEngine {
+  override async load(model: string, onProgress?: (p: LoadProgress) => void): Promise<void> {
+    const own = selfHosted.find((m) => m.modelId === model);
+    if (own) {
+      const res = await fetch(`${own.modelUrl}resolve/main/mlc-chat-config.json`).catch((e: unknown) => e);
+      const failure =
+        res instanceof Response && res.ok
+          ? undefined
+          : res instanceof Response
+            ? `status ${res.status}`
+            : res;
+      if (failure !== undefined) {
+        const said = downloadFailure(
+          own.modelUrl,
+          failure instanceof Error ? failure : new Error(String(failure)),
+          true,
+        );
+        throw new EngineError("download", `could not load ${model}: ${said}`);
+      }
+    }
+    await super.load(model, onProgress);
+  }
+}
+
+const engine = new SelfHostingScriptedEngine({ models: [], tokenDelayMs: 5 });
 /** The scripted model as WebLLM's catalog would list it: an f32 model needing 512 MB. */
 const TEST_MODEL = {
   model: "https://example.invalid/test-model",
@@ -29,7 +61,18 @@ export const engineSource: EngineSource = {
   },
   async models(facts) {
     const fit = modelFits(TEST_MODEL, { shaderF16: facts.shaderF16, memoryMB: facts.maxBufferMB });
-    return [{ id: "test-model", vramMB: 512, fit, cached: true }];
+    return [
+      { id: "test-model", vramMB: 512, fit, cached: true },
+      ...selfHosted.map((m) => ({
+        id: m.modelId,
+        selfHostedAt: m.modelUrl,
+        fit: { fits: true } as const,
+        cached: false,
+      })),
+    ];
+  },
+  selfHost(models) {
+    selfHosted = models;
   },
   async repair() {},
 };
