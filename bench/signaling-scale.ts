@@ -36,6 +36,8 @@ export interface ScaleResult {
   /** Redis commands per pairing (grants and refusals alike) and per session end. */
   pairCommands: number;
   endCommands: number;
+  /** Lease top-ups and give-backs outside the pairings' own command (issue 17's leases). */
+  leaseCommands: number;
   /** Redis's own time per script call (PAIR, CLOSE; heartbeats do not run here), µs. */
   scriptUsec: number;
 }
@@ -118,6 +120,7 @@ export async function scaleRun(
       refused: await metric(server.url, "silk_refusal_seconds_count"),
       pair: await metric(server.url, 'silk_redis_commands_total{op="pair"}'),
       end: await metric(server.url, 'silk_redis_commands_total{op="end"}'),
+      lease: await metric(server.url, 'silk_redis_commands_total{op="lease"}'),
     });
     const m0 = await read();
     const s0 = redisUrls.length ? await scriptStats(redisUrls) : { calls: 0, usec: 0 };
@@ -158,6 +161,7 @@ export async function scaleRun(
       serverRefusalMs: ((m1.refusalSum - m0.refusalSum) / (m1.refused - m0.refused)) * 1000,
       pairCommands: (m1.pair - m0.pair) / requests,
       endCommands: (m1.end - m0.end) / (m1.grants - m0.grants),
+      leaseCommands: (m1.lease - m0.lease) / requests,
       scriptUsec: (s1.usec - s0.usec) / (s1.calls - s0.calls),
     };
   } finally {

@@ -329,6 +329,11 @@ export default async function bench(): Promise<void> {
                 target: "1",
               },
               {
+                measure: `${label}: more Redis commands per request, leasing capacity`,
+                value: fmt(x.leaseCommands, 3),
+                target: "",
+              },
+              {
                 measure: `${label}: Redis commands per session end`,
                 value: fmt(x.endCommands, 3),
                 target: "1",

@@ -8,7 +8,7 @@ const RATE_LIMIT_PATIENCE_MS = 10_000;
 /**
  * The same encrypted frames, relayed through the signaling server as opaque ciphertext when no
  * direct data channel can be made. Frames that arrive before the switch are kept, so nothing is
- * lost when one side changes over a moment before the other.
+ * lost when one side changes over a moment before the other (the link's inbox exists from the start).
  */
 export class RelayLink extends FrameHub implements FrameTransport {
   constructor(
@@ -36,10 +36,23 @@ export class RelayLink extends FrameHub implements FrameTransport {
         return await this.signaling.sendFrame(this.sessionId, frame);
       } catch (err) {
         const limited = err instanceof SignalingError && err.code === "RATE_LIMITED";
-        if (!limited || this.closed || Date.now() + wait > giveUp) throw err;
+        if (!limited || this.closed || Date.now() + wait > giveUp) throw this.refused(err);
         await new Promise((resolve) => setTimeout(resolve, wait));
       }
     }
+  }
+
+  /**
+   * The server would not carry the frame (the session ended or moved under it, the socket is gone,
+   * no budget left): the link is closed, and the send fails as a closed channel, never as something
+   * the peer did, so a handshake cut short here is not read as an attack.
+   */
+  private refused(err: unknown): ChannelClosedError {
+    if (err instanceof ChannelClosedError) return err;
+    const why = err instanceof SignalingError ? `${err.code}: ${err.message}` : String(err);
+    const closed = new ChannelClosedError(`the relay did not carry a frame (${why})`, { cause: err });
+    this.close(closed);
+    return closed;
   }
 
   close(reason?: Error): void {

@@ -66,6 +66,13 @@ export interface SignalingConfig {
    * others drop its providers and end its sessions (renewed every fifth of it).
    */
   nodeTtlMs: number;
+  /**
+   * With Redis: units of capacity per model this node leases ahead of demand, so a pairing
+   * reserves locally with no Redis round trip before the grant (0: every pairing asks Redis).
+   */
+  leaseUnits: number;
+  /** A model's leased units no pairing took for this long are given back. */
+  leaseIdleMs: number;
   logLevel: string;
 }
 
@@ -104,6 +111,8 @@ export const DEFAULT_CONFIG: SignalingConfig = {
   maxPacketBytes: 100 * 1024,
   shutdownGraceMs: 2_000,
   nodeTtlMs: 5_000,
+  leaseUnits: 16,
+  leaseIdleMs: 2_000,
   logLevel: "info",
 };
 

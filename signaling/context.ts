@@ -64,3 +64,11 @@ export const SESSION_ROOM_PREFIX = "s:";
 export function sessionRoom(sessionId: string): string {
   return SESSION_ROOM_PREFIX + sessionId;
 }
+
+/**
+ * Whether both parties of a session are sockets on this node (a session room holds exactly two):
+ * then what is sent to the room goes to this node alone (`io.local`), with no Redis publish.
+ */
+export function sessionIsLocal(ctx: Pick<ServerContext, "io">, room: string): boolean {
+  return ctx.io.of("/").adapter.rooms.get(room)?.size === 2;
+}

@@ -1,7 +1,7 @@
 import type { Feature, ModelPrice } from "../protocol";
 import { comparePrices, FEATURES, PROTOCOL_VERSION, priceToWire } from "../protocol";
-import type { ProviderDirectory, ProviderState } from "./directory/directory";
-import { usedCapacity } from "./directory/directory";
+import type { MarketGroup, ProviderDirectory, ProviderState } from "./directory/directory";
+import { marketOf } from "./directory/directory";
 import type { Logger } from "./logger";
 
 /** Wire form of the live directory (see `DirectorySnapshot` in protocol/schemas/signaling.ts). */
@@ -23,6 +23,11 @@ const MAX_PRICES_PER_MODEL = 16;
 
 /** Pure: what clients see of the directory. No keys, no payouts, no devices: only the market. */
 export function summarize(providers: readonly ProviderState[]): DirectoryView {
+  return summarizeMarket(marketOf(providers));
+}
+
+/** `summarize` over providers already summed by what they list (see `ProviderDirectory.market`). */
+export function summarizeMarket(groups: readonly MarketGroup[]): DirectoryView {
   const byModel = new Map<
     string,
     {
@@ -34,9 +39,10 @@ export function summarize(providers: readonly ProviderState[]): DirectoryView {
       prices: { price: ModelPrice; n: number }[];
     }
   >();
-  for (const p of providers) {
-    const used = Math.min(usedCapacity(p), p.capacity);
-    for (const { model, price, features, contextWindow } of p.models) {
+  let total = 0;
+  for (const g of groups) {
+    total += g.providers;
+    for (const { model, price, features, contextWindow } of g.models) {
       const m = byModel.get(model) ?? {
         providers: 0,
         capacity: 0,
@@ -48,14 +54,14 @@ export function summarize(providers: readonly ProviderState[]): DirectoryView {
       byModel.set(model, m);
       for (const f of features ?? []) m.features.add(f);
       m.contextWindow = Math.max(m.contextWindow, contextWindow ?? 0);
-      m.providers++;
-      m.capacity += p.capacity;
-      m.inUse += used;
+      m.providers += g.providers;
+      m.capacity += g.capacity;
+      m.inUse += g.inUse;
       const same = m.prices.find(
         (x) => comparePrices(x.price, price) === 0 && x.price.nanoPerToken === price.nanoPerToken,
       );
-      if (same) same.n++;
-      else m.prices.push({ price, n: 1 });
+      if (same) same.n += g.providers;
+      else m.prices.push({ price, n: g.providers });
     }
   }
   const models = [...byModel.entries()]
@@ -72,7 +78,7 @@ export function summarize(providers: readonly ProviderState[]): DirectoryView {
         .slice(0, MAX_PRICES_PER_MODEL)
         .map((x) => ({ price: priceToWire(x.price), providers: x.n })),
     }));
-  return { v: PROTOCOL_VERSION, providers: providers.length, models };
+  return { v: PROTOCOL_VERSION, providers: total, models };
 }
 
 export const DIRECTORY_ROOM = "directory";
@@ -81,7 +87,8 @@ export const DIRECTORY_ROOM = "directory";
  * Keeps one recent snapshot for `GET /api/models` and `directory:subscribe`, and pushes
  * `directory:update` to subscribers (on every node, through the adapter) when it changes: at most
  * once per `minIntervalMs` after a change here, and on a slower refresh for changes elsewhere.
- * A read costs in proportion to the providers (with Redis, every entry is fetched), so the interval
+ * A read costs in proportion to the providers (summed inside one Redis; in a cluster every entry is
+ * fetched), so the interval
  * grows to ten times the last read's duration: the feed never takes more than a tenth of the node
  * (10,000 providers registering at once on a Redis node once starved it into a crawl).
  */
@@ -161,7 +168,9 @@ export class DirectoryFeed {
 
   private async read(): Promise<void> {
     const started = performance.now();
-    const view = summarize(await this.directory.all());
+    const view = summarizeMarket(
+      this.directory.market ? await this.directory.market() : marketOf(await this.directory.all()),
+    );
     this.current = view;
     this.currentText = JSON.stringify(view);
     this.readAt = Date.now();

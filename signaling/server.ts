@@ -7,7 +7,7 @@ import { auditEvents } from "./audit-events";
 import { DEFAULT_CONFIG, type SignalingConfig } from "./config";
 import type { ServerContext, SilkServer, SilkSocket } from "./context";
 import { type AuditLedger, MemoryAuditLedger } from "./directory/audit-ledger";
-import type { ProviderDirectory } from "./directory/directory";
+import { marketOf, type ProviderDirectory } from "./directory/directory";
 import { MemoryDirectory } from "./directory/memory-directory";
 import { type AuditRedis, RedisAuditLedger } from "./directory/redis-audit-ledger";
 import { RedisDirectory } from "./directory/redis-directory";
@@ -139,7 +139,10 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     localProviders: new Map(),
     ipRequests: new KeyedBuckets({ rate: config.ipRequestsPerSecond, burst: config.ipRequestBurst }),
     feed: new DirectoryFeed(
-      { all: () => directory.all() } as ProviderDirectory,
+      {
+        all: () => directory.all(),
+        market: () => directory.market?.() ?? directory.all().then(marketOf),
+      } as ProviderDirectory,
       (view) => io.to(DIRECTORY_ROOM).emit("directory:update", view),
       log,
     ),
@@ -167,6 +170,13 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
         entryTtlMs: config.heartbeatTimeoutMs,
         shardByModel: connection.cluster,
         onCommand: (op) => ctx.metrics.redisCommands.inc({ op }),
+        lease: {
+          node: nodeId,
+          units: config.leaseUnits,
+          idleMs: config.leaseIdleMs,
+          backoffMs: Math.max(50, config.leaseIdleMs / 4),
+        },
+        onClaimMissed: (session) => log.warn({ session }, "a pooled pairing found its lease gone"),
       });
       audits = new RedisAuditLedger(connection.data as unknown as AuditRedis, config.redisPrefix);
       // Nodes sharing a Redis share a secret, so a provider moving to another node keeps its ticket.

@@ -1,6 +1,6 @@
 import { FrameRelay, jsonSize, MAX_FRAME_BYTES, SessionEnd, SessionRequest, SignalRelay } from "../protocol";
 import type { ServerContext, SilkSocket } from "./context";
-import { SESSION_ROOM_PREFIX, sessionRoom } from "./context";
+import { SESSION_ROOM_PREFIX, sessionIsLocal, sessionRoom } from "./context";
 import { SignalingError } from "./errors";
 import { guard } from "./event-guard";
 import { pair } from "./pairing";
@@ -24,7 +24,7 @@ export function sessionEvents(ctx: ServerContext, socket: SilkSocket): void {
 
   guard(ctx, socket, "session:signal", { schema: SignalRelay }, async (msg) => {
     const room = requireMember(socket, msg.sessionId);
-    socket.to(room).emit("session:signal", { v: msg.v, sessionId: msg.sessionId, data: msg.data });
+    relayTo(ctx, socket, room).emit("session:signal", { v: msg.v, sessionId: msg.sessionId, data: msg.data });
     ctx.metrics.relayed.inc({ kind: "signal" });
     return { ok: true };
   });
@@ -41,7 +41,11 @@ export function sessionEvents(ctx: ServerContext, socket: SilkSocket): void {
       if (!budget.frames.take(now) || !budget.bytes.take(now, msg.frame.byteLength)) {
         throw new SignalingError("RATE_LIMITED", "relay budget for this session exceeded; slow down");
       }
-      socket.to(room).emit("session:frame", { v: msg.v, sessionId: msg.sessionId, frame: msg.frame });
+      relayTo(ctx, socket, room).emit("session:frame", {
+        v: msg.v,
+        sessionId: msg.sessionId,
+        frame: msg.frame,
+      });
       ctx.metrics.relayed.inc({ kind: "frame" });
       return { ok: true };
     },
@@ -67,6 +71,11 @@ export async function endSocketSessions(
     // A provider leaving mid-offer: the pairing loop withdraws the offer and moves the requester.
     .filter((id) => reason === "shutdown" || ctx.pendingOffers.get(id) !== socket.id);
   await Promise.all(sessions.map((id) => endSession(ctx, id, reason, socket.id)));
+}
+
+/** The other party: on this node alone when it is here (no Redis publish), else through the adapter. */
+function relayTo(ctx: ServerContext, socket: SilkSocket, room: string) {
+  return (sessionIsLocal(ctx, room) ? socket.local : socket).to(room);
 }
 
 function requireMember(socket: SilkSocket, sessionId: string): string {

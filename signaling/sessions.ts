@@ -1,6 +1,6 @@
 import { PROTOCOL_VERSION } from "../protocol";
 import type { ServerContext } from "./context";
-import { sessionRoom } from "./context";
+import { sessionIsLocal, sessionRoom } from "./context";
 
 export type EndReason = "ended" | "peer-disconnected" | "offer-withdrawn" | "shutdown" | "node-lost";
 
@@ -23,10 +23,12 @@ export async function endSession(
 ): Promise<boolean> {
   const room = sessionRoom(sessionId);
   const record = await ctx.directory.closeSession(sessionId);
-  const target = exceptSocketId ? ctx.io.to(room).except(exceptSocketId) : ctx.io.to(room);
+  // Both parties here: no need to tell other nodes.
+  const nodes = sessionIsLocal(ctx, room) ? ctx.io.local : ctx.io;
+  const target = exceptSocketId ? nodes.to(room).except(exceptSocketId) : nodes.to(room);
   const error = END_ERRORS[reason];
   target.emit("session:ended", { v: PROTOCOL_VERSION, sessionId, reason, ...(error && { error }) });
-  ctx.io.in(room).socketsLeave(room);
+  nodes.in(room).socketsLeave(room);
   if (!record) return false;
   ctx.feed.changed();
   ctx.log.debug({ session: sessionId, reason }, "session ended");

@@ -6,6 +6,7 @@
 import "../../peer/browser-globals";
 
 export { encodePublicKey } from "../../protocol/identity";
+export { fetchModelsView } from "../../web/audit-counts";
 export { fetchChainConfig, waitForChain } from "../../web/chain-config";
 export { chainErrorText } from "../../web/chain-errors";
 export { KvEntry, openSilkDb } from "../../web/page-db";

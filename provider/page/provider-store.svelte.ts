@@ -1,7 +1,6 @@
 import type { KeyPair } from "../../protocol/identity";
 import { flatPrice } from "../../protocol/pricing";
 import { formatTon } from "../../protocol/ton-amount";
-import { fetchModelsView } from "../../web/audit-counts";
 import { type AuditTotals, auditTotals } from "../../web/audit-text";
 import { EngineError } from "../../web/engines/engine";
 import type { EngineSource, GpuCheck, ModelOption } from "../../web/engines/engine-source-types";
@@ -246,7 +245,8 @@ export class ProviderStore {
   /** Reads this provider's audit counts from `/api/models`; a failed read keeps the last. */
   async readAudits(): Promise<void> {
     try {
-      const view = await fetchModelsView(this.signalingUrl, AbortSignal.timeout(10_000));
+      // From the page's lazy half: the directory's schemas bring the protocol's crypto with them.
+      const view = await this.core.fetchModelsView(this.signalingUrl, AbortSignal.timeout(10_000));
       this.audits = auditTotals(view.audits, (r) => r.provider === this.identityKey);
     } catch {
       // the status line says when signaling is unreachable

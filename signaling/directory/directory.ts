@@ -88,6 +88,15 @@ export interface PickRequest {
   readonly failureWindowMs: number;
 }
 
+/** Providers alike in what they list, summed: what the market view (directory-feed.ts) needs. */
+export interface MarketGroup {
+  readonly models: readonly ModelListing[];
+  readonly providers: number;
+  readonly capacity: number;
+  /** Capacity in use, each provider's capped at its capacity. */
+  readonly inUse: number;
+}
+
 export interface ProviderDirectory {
   /** Adds or replaces the entry for `record.identityKey`, counters reset. */
   register(record: ProviderRecord, now: number): Promise<void>;
@@ -97,6 +106,8 @@ export interface ProviderDirectory {
   heartbeat(identityKey: string, socketId: string, load: number, now: number): Promise<boolean>;
   providersFor(model: string): Promise<readonly ProviderState[]>;
   all(): Promise<readonly ProviderState[]>;
+  /** The market summed in the store where that is cheaper than reading every entry (`all`). */
+  market?(): Promise<readonly MarketGroup[]>;
   /**
    * A pairing, as one atomic step (one Redis round trip): picks the first provider in matchmaking
    * order (matchmaking.ts) that fits the request, takes one unit of its capacity and records the
@@ -124,4 +135,14 @@ export interface ProviderDirectory {
 /** Capacity in use: the larger of what the server assigned and what the provider reports. */
 export function usedCapacity(p: Pick<ProviderState, "active" | "load">): number {
   return Math.max(p.active, p.load);
+}
+
+/** Each provider as a group of one (for stores without a `market` of their own). */
+export function marketOf(providers: readonly ProviderState[]): MarketGroup[] {
+  return providers.map((p) => ({
+    models: p.models,
+    providers: 1,
+    capacity: p.capacity,
+    inUse: Math.min(usedCapacity(p), p.capacity),
+  }));
 }

@@ -60,17 +60,22 @@ export function recordToFields(r: ProviderRecord): Record<string, string> {
   };
 }
 
+/** The `listings` field as written by `recordToFields` (throws on anything else). */
+export function listingsFromField(text: string): ModelListing[] {
+  const listings = JSON.parse(text) as WireListing[];
+  return listings.map((m) => ({
+    model: m.model,
+    price: { nanoPerToken: BigInt(m.nano), promptMultiplierBps: m.pBps, completionMultiplierBps: m.cBps },
+    ...(m.f ? { features: m.f } : {}),
+    ...(m.ctx ? { contextWindow: m.ctx } : {}),
+  }));
+}
+
 /** Undefined for a hash that is missing or was not written by `recordToFields`. */
 export function stateFromFields(f: Record<string, string>): ProviderState | undefined {
   if (!f.identityKey || !f.socketId || !f.listings || !f.capacity) return undefined;
   try {
-    const listings = JSON.parse(f.listings) as WireListing[];
-    const models: ModelListing[] = listings.map((m) => ({
-      model: m.model,
-      price: { nanoPerToken: BigInt(m.nano), promptMultiplierBps: m.pBps, completionMultiplierBps: m.cBps },
-      ...(m.f ? { features: m.f } : {}),
-      ...(m.ctx ? { contextWindow: m.ctx } : {}),
-    }));
+    const models = listingsFromField(f.listings);
     return {
       identityKey: f.identityKey,
       socketId: f.socketId,

@@ -26,6 +26,8 @@ const SEEN_SECONDS = 90 * 24 * 3600;
 export class RedisAuditLedger implements AuditLedger {
   /** The last standing read and when: pairing asks on every request (see `standing`). */
   private cached: { at: number; read: ReturnType<RedisAuditLedger["readStanding"]> } | undefined;
+  /** The last read that has come back, answered while a newer one is in flight. */
+  private settled: ReturnType<RedisAuditLedger["readStanding"]> | undefined;
 
   constructor(
     private readonly redis: AuditRedis,
@@ -52,9 +54,13 @@ export class RedisAuditLedger implements AuditLedger {
     );
     if (verdict === "fail") {
       this.cached = undefined;
+      this.settled = undefined;
       const failed = await this.redis.hIncrBy(this.countsKey(provider), "*|failed", 1);
       await this.redis.sAdd(`${this.prefix}audit-flagged`, provider);
       if (failed >= AUDIT_DROP_FAILURES) await this.redis.sAdd(`${this.prefix}audit-dropped`, provider);
+      // Again: a read that started before the sets were written must not answer for them.
+      this.cached = undefined;
+      this.settled = undefined;
     }
     return true;
   }
@@ -76,18 +82,27 @@ export class RedisAuditLedger implements AuditLedger {
   /**
    * Read at most once per `standingTtlMs` (concurrent callers share the read): every pairing asks,
    * and two set reads per request would double its Redis round trips for sets that change only
-   * when an audit fails.
+   * when an audit fails. Once aged out, the last read still answers while the next one is in
+   * flight, so no pairing waits on Redis for it (only the first, and the first after a failure
+   * counted here, which must see it).
    */
   standing() {
     const now = Date.now();
-    if (!this.cached || now - this.cached.at >= this.standingTtlMs) {
+    const cached = this.cached;
+    if (!cached || now - cached.at >= this.standingTtlMs) {
       const read = this.readStanding();
       this.cached = { at: now, read };
-      read.catch(() => {
-        if (this.cached?.read === read) this.cached = undefined;
-      });
+      read.then(
+        () => {
+          if (this.cached?.read === read) this.settled = read;
+        },
+        () => {
+          if (this.cached?.read === read) this.cached = undefined;
+        },
+      );
+      if (cached && this.settled && this.standingTtlMs > 0) return this.settled;
     }
-    return this.cached.read;
+    return this.cached!.read;
   }
 
   private async readStanding() {

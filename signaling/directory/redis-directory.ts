@@ -1,18 +1,32 @@
 import { createHash } from "node:crypto";
 import { BPS } from "../../protocol";
 import { type NoMatchCode, refusal } from "../matchmaking";
-import type {
-  Paired,
-  PickRequest,
-  ProviderDirectory,
-  ProviderRecord,
-  ProviderState,
-  Refused,
-  SessionDraft,
-  SessionRecord,
+import {
+  type MarketGroup,
+  marketOf,
+  type Paired,
+  type PickRequest,
+  type ProviderDirectory,
+  type ProviderRecord,
+  type ProviderState,
+  type Refused,
+  type SessionDraft,
+  type SessionRecord,
 } from "./directory";
-import { costKey, recordToFields, stateFromFields } from "./record-codec";
-import { CLOSE, DROP_NODE, FAILURE, FORGET, HEARTBEAT, PAIR, REGISTER, UNREGISTER } from "./redis-scripts";
+import { costKey, listingsFromField, recordToFields, stateFromFields } from "./record-codec";
+import { type LeasedUnit, LeasePool, type LeaseSettings } from "./redis-lease";
+import { CLAIM, LEASE, RELEASE } from "./redis-lease-scripts";
+import {
+  CLOSE,
+  DROP_NODE,
+  FAILURE,
+  FORGET,
+  HEARTBEAT,
+  MARKET,
+  PAIR,
+  REGISTER,
+  UNREGISTER,
+} from "./redis-scripts";
 import { newSessionId } from "./session-id";
 
 /**
@@ -31,7 +45,15 @@ export interface RedisClient {
 }
 
 /** What each Redis command is sent for (the `op` label of `silk_redis_commands_total`). */
-export type DirectoryOp = "pair" | "end" | "register" | "heartbeat" | "unregister" | "failure" | "read";
+export type DirectoryOp =
+  | "pair"
+  | "end"
+  | "register"
+  | "heartbeat"
+  | "unregister"
+  | "failure"
+  | "read"
+  | "lease";
 
 export interface RedisDirectoryOptions {
   /** Namespace for every key, so several deployments (or tests) can share one Redis. */
@@ -48,6 +70,13 @@ export interface RedisDirectoryOptions {
   shardByModel?: boolean;
   /** Called for every command sent, with what it was for: the Redis cost of each operation. */
   onCommand?: (op: DirectoryOp) => void;
+  /**
+   * Lease capacity to this node (redis-lease.ts): pairings reserve from the node's pool with no
+   * Redis round trip before the grant. `node` is this node's id (its leases go when it dies).
+   */
+  lease?: LeaseSettings & { readonly node: string };
+  /** A pooled pairing whose record could not be written (its provider left or filled up meanwhile). */
+  onClaimMissed?: (sessionId: string) => void;
 }
 
 /**
@@ -70,6 +99,11 @@ export class RedisDirectory implements ProviderDirectory {
   private readonly tags = new Map<string, string>();
   /** In a cluster: the tags of the providers registered through this node (their heartbeats come here). */
   private readonly localTags = new Map<string, string[]>();
+  private readonly pool: LeasePool | undefined;
+  private readonly idleTimer: NodeJS.Timeout | undefined;
+  /** Lease commands in flight, awaited by `close` before it gives every unit back. */
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private closed = false;
 
   constructor(
     private readonly client: RedisClient,
@@ -79,10 +113,21 @@ export class RedisDirectory implements ProviderDirectory {
     this.entryTtlMs = options.entryTtlMs;
     this.sessionTtlMs = options.sessionTtlMs ?? 24 * 3600_000;
     this.sharded = options.shardByModel ?? false;
+    const lease = options.lease;
+    if (lease && lease.units > 0) {
+      const pool = new LeasePool(lease);
+      this.pool = pool;
+      this.idleTimer = setInterval(() => {
+        for (const [model, ids] of pool.idle(Date.now()))
+          if (ids.length > 0) void this.release(lease.node, model, ids);
+      }, lease.idleMs);
+      this.idleTimer.unref();
+    }
   }
 
   async register(record: ProviderRecord, now: number): Promise<void> {
     const id = record.identityKey;
+    this.pool?.drop(id);
     const fields = { ...recordToFields(record), seenAt: String(now) };
     const byTag = new Map<string, string[]>();
     for (const { model } of record.models) {
@@ -119,6 +164,7 @@ export class RedisDirectory implements ProviderDirectory {
 
   async unregister(identityKey: string, socketId: string): Promise<boolean> {
     const redis = this.via("unregister");
+    this.pool?.drop(identityKey);
     const tags = await this.tagsOfProvider(identityKey, redis);
     this.localTags.delete(identityKey);
     const r = await Promise.all(
@@ -157,9 +203,40 @@ export class RedisDirectory implements ProviderDirectory {
     return [...seen.values()];
   }
 
+  /**
+   * Summed in Redis on one Redis (one command, a few groups back). In a cluster a provider has an
+   * entry per space, so the entries are read and counted once each, as `all` does.
+   */
+  async market(): Promise<readonly MarketGroup[]> {
+    if (this.sharded) return marketOf(await this.all());
+    const reply = await this.run(this.via("read"), MARKET, this.prefix, ["providers"], []);
+    const out: MarketGroup[] = [];
+    for (const g of Array.isArray(reply) ? reply : []) {
+      const [listings, providers, capacity, inUse] = Array.isArray(g) ? g : [];
+      if (typeof listings !== "string") continue;
+      try {
+        const models = listingsFromField(listings);
+        out.push({ models, providers: Number(providers), capacity: Number(capacity), inUse: Number(inUse) });
+      } catch {
+        // A listings field not written by recordToFields: not a provider entry.
+      }
+    }
+    return out;
+  }
+
   async reserveBest(request: PickRequest, draft: SessionDraft): Promise<Paired | Refused> {
     const tag = this.tagOf(request.model);
     const sessionId = newSessionId(tag);
+    const unit = this.pool?.take(request);
+    if (unit) {
+      // Granted from this node's lease; the record follows in one command, not awaited, and sent
+      // after this turn, so the grant is written first. Still ahead of anything the session's
+      // parties can send next (its end): commands go out in the order they are queued.
+      this.track(
+        new Promise((resolve) => setImmediate(() => resolve(this.claim(unit, sessionId, request, draft)))),
+      );
+      return { ok: true, sessionId, provider: unit.provider, price: unit.price };
+    }
     const reply = await this.run(
       this.via("pair"),
       PAIR,
@@ -179,6 +256,9 @@ export class RedisDirectory implements ProviderDirectory {
       ],
     );
     const [ok, body, cheapest] = Array.isArray(reply) ? reply : [];
+    // Only a model granted here gets a pool (after its grant, which takes the best pick first):
+    // refusals, for models nobody serves, say, lease nothing.
+    if (ok === 1) this.topUp(request.model, request.now);
     if (ok !== 1) {
       const code = (typeof body === "string" ? body : "NO_MODEL") as NoMatchCode;
       return refusal(code, request, typeof cheapest === "string" ? BigInt(cheapest) : undefined);
@@ -193,6 +273,10 @@ export class RedisDirectory implements ProviderDirectory {
   async recordFailure(identityKey: string, socketId: string, now: number): Promise<void> {
     const redis = this.via("failure");
     const tags = await this.tagsOfProvider(identityKey, redis);
+    // A provider that failed goes last in the order: this node's units of it are given back.
+    const node = this.options.lease?.node;
+    const models = this.pool?.drop(identityKey) ?? [];
+    await Promise.all(models.map((model) => (node ? this.release(node, model, [identityKey]) : undefined)));
     await Promise.all(
       tags.map((tag) =>
         this.run(redis, FAILURE, this.space(tag), [`p:${identityKey}`], [socketId, String(now), identityKey]),
@@ -248,8 +332,100 @@ export class RedisDirectory implements ProviderDirectory {
     return counts.reduce((a, b) => a + b, 0);
   }
 
-  /** The client belongs to the caller, who closes it. */
-  async close(): Promise<void> {}
+  /** Resolves once the lease commands in flight (records of pooled pairings, top-ups) have settled. */
+  async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
+  }
+
+  /** Gives this node's leased units back; the client belongs to the caller, who closes it. */
+  async close(): Promise<void> {
+    clearInterval(this.idleTimer);
+    this.closed = true;
+    const node = this.options.lease?.node;
+    if (!this.pool || !node) return;
+    await this.settled();
+    await Promise.all([...this.pool.clear().keys()].map((model) => this.release(node, model, [])));
+  }
+
+  /** The session of a pooled pairing written (one command), and the pool topped up in the same one. */
+  private async claim(unit: LeasedUnit, sessionId: string, request: PickRequest, draft: SessionDraft) {
+    const { model, now } = request;
+    const pool = this.pool;
+    const node = this.options.lease?.node;
+    if (!pool || !node) return;
+    const want = this.closed ? 0 : pool.want(model, now);
+    const id = unit.provider.identityKey;
+    try {
+      const reply = await this.run(
+        this.via("pair"),
+        CLAIM,
+        this.space(this.tagOf(model)),
+        [`p:${id}`],
+        [
+          node,
+          unit.provider.socketId,
+          id,
+          sessionId,
+          model,
+          draft.requesterSocketId,
+          draft.requesterNode ?? "",
+          String(now),
+          String(this.sessionTtlMs),
+          String(want),
+          ...pool.held(model),
+        ],
+      );
+      const [ok, leased] = Array.isArray(reply) ? reply : [];
+      pool.leased(model, want, this.units(model, leased), Date.now());
+      if (ok !== 1) this.options.onClaimMissed?.(sessionId);
+    } catch {
+      // Redis away: the session has no record (its end finds none); the pool asks again later.
+      pool.leased(model, want, [], Date.now());
+      this.options.onClaimMissed?.(sessionId);
+    }
+  }
+
+  /** Asks for more units of a model when this node's pool is short (not awaited by the pairing). */
+  private topUp(model: string, now: number): void {
+    const pool = this.pool;
+    const node = this.options.lease?.node;
+    if (!pool || !node || this.closed) return;
+    const want = pool.want(model, now);
+    if (want <= 0) return;
+    this.track(
+      this.run(
+        this.via("lease"),
+        LEASE,
+        this.space(this.tagOf(model)),
+        ["fx"],
+        [model, String(now), node, String(want), ...pool.held(model)],
+      ).then(
+        (reply) => pool.leased(model, want, this.units(model, reply), Date.now()),
+        () => pool.leased(model, want, [], Date.now()),
+      ),
+    );
+  }
+
+  private track(work: Promise<unknown>): void {
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work));
+  }
+
+  /** Gives back units (none named: all this node holds in the model's space); errors are dropped. */
+  private async release(node: string, model: string, ids: string[]): Promise<void> {
+    const space = this.space(this.tagOf(model));
+    await this.run(this.via("lease"), RELEASE, space, [`n:${node}:l`], [node, ...ids]).catch(() => undefined);
+  }
+
+  private units(model: string, reply: unknown): LeasedUnit[] {
+    const out: LeasedUnit[] = [];
+    for (const hash of Array.isArray(reply) ? reply : []) {
+      const provider = stateFromFields(pairsToFields(hash));
+      const listing = provider?.models.find((m) => m.model === model);
+      if (provider && listing) out.push({ provider, price: listing.price });
+    }
+    return out;
+  }
 
   /**
    * Runs a script by its SHA1 (EVALSHA), so each call sends a few bytes instead of the script;

@@ -246,7 +246,8 @@ describe("one question through the real signaling server and WebRTC (Node, wrtc)
   });
 
   it("follows the server's failover when the first provider does not take the session (direct and relay)", async () => {
-    const { url } = await startServer({ offerTimeoutMs: 200 });
+    // Long enough that a loaded machine's honest provider takes its offer in time; the silent one still moves.
+    const { url } = await startServer({ offerTimeoutMs: 600 });
     // Cheapest, so offered first: one stays silent; the paused one (a real runtime) is not listed.
     const silent = await rawProvider(url, {
       models: [{ model: "test-model", price: flat(1n) }],

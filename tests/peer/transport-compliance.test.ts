@@ -223,3 +223,22 @@ describe("relay under its rate limit", () => {
     expect((await got).map(idOf)).toEqual(Array.from({ length: n }, (_, i) => i));
   }, 60_000);
 });
+
+describe("relay: a frame the server will not carry", () => {
+  it("fails the send as a closed channel (never the peer's doing) and closes the link", async () => {
+    const { url } = await startServer(UNLIMITED);
+    const signaling = await SignalingClient.connect(url);
+    closers.push(() => signaling.close());
+    // A session the server no longer has (ended or moved under the sender) refuses NOT_IN_SESSION.
+    const link = new RelayLink(signaling, "gone-session");
+    const ended = new Promise<Error>((resolve) => link.inbox.onEnd(resolve));
+    const refused = await link.send(frame(1)).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ChannelClosedError);
+    expect(refused).toMatchObject({
+      code: "CHANNEL_CLOSED",
+      message: expect.stringContaining("NOT_IN_SESSION"),
+    });
+    expect(await ended).toBe(refused);
+    await expect(link.send(frame(2))).rejects.toBeInstanceOf(ChannelClosedError);
+  });
+});

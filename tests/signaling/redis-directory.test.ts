@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { RedisDirectory } from "../../signaling/directory/redis-directory";
+import { summarize, summarizeMarket } from "../../signaling/directory-feed";
 import { directorySuite } from "./directory-suite";
 import { flat, PAYOUT } from "./helpers";
 import { useRedis } from "./redis-fixture";
@@ -74,6 +75,45 @@ describe("Redis directory scripts", () => {
       expect(counts.get("end")).toBe(5);
       expect(await dir.providersFor("m1")).toMatchObject([{ active: 0 }, { active: 0 }, { active: 0 }]);
     }
+  });
+
+  it("sum the market in Redis exactly as from every entry (expired entries left out)", async () => {
+    const dir = new RedisDirectory(redis.client, {
+      prefix: `k${randomBytes(4).toString("hex")}:`,
+      entryTtlMs: 60_000,
+    });
+    const at = (key: string, nano: bigint, capacity: number, models = ["m1"]) => ({
+      identityKey: key,
+      socketId: `s-${key}`,
+      payout: PAYOUT,
+      models: models.map((model) => ({ model, price: flat(nano), contextWindow: 4096 })),
+      capacity,
+      device: {},
+      registeredAt: 1,
+    });
+    await dir.register(at("a", 5n, 2), 1);
+    await dir.register(at("b", 5n, 3), 1);
+    await dir.register(at("c", 7n, 1, ["m1", "m2"]), 1);
+    await dir.register(at("d", 5n, 1), 1);
+    await dir.heartbeat("b", "s-b", 9, 2);
+    const pick = {
+      model: "m1",
+      maxPrice: { promptNanoPerToken: 9n, completionNanoPerToken: 9n },
+      exclude: new Set(["b", "d"]),
+      now: 2,
+      failureWindowMs: 1000,
+    };
+    expect(await dir.reserveBest(pick, { requesterSocketId: "r" })).toMatchObject({ ok: true });
+    await redis.client.del(`${(dir as unknown as { prefix: string }).prefix}p:d`);
+    const fromEntries = summarize(await dir.all());
+    expect(summarizeMarket(await dir.market())).toEqual(fromEntries);
+    expect(fromEntries).toMatchObject({
+      providers: 3,
+      models: [
+        { model: "m1", providers: 3, capacity: 6, inUse: 4 },
+        { model: "m2", providers: 1, capacity: 1 },
+      ],
+    });
   });
 
   it("still work after Redis forgets its cached scripts (restart or SCRIPT FLUSH)", async () => {

@@ -1,0 +1,150 @@
+import { randomBytes } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import type { PickRequest, ProviderState } from "../../signaling/directory/directory";
+import { RedisDirectory } from "../../signaling/directory/redis-directory";
+import { LeasePool } from "../../signaling/directory/redis-lease";
+import { flat, PAYOUT } from "./helpers";
+import { useRedis } from "./redis-fixture";
+
+const redis = useRedis();
+
+const state = (identityKey: string, nano = 5n): ProviderState => ({
+  identityKey,
+  socketId: `s-${identityKey}`,
+  payout: PAYOUT,
+  models: [{ model: "m1", price: flat(nano) }],
+  capacity: 4,
+  device: {},
+  registeredAt: 1,
+  load: 0,
+  active: 0,
+  failures: 0,
+  lastFailureAt: 0,
+  lastAssignedAt: 0,
+  seenAt: 0,
+});
+const unit = (key: string, nano = 5n) => ({ provider: state(key, nano), price: flat(nano) });
+const pick = (now: number, exclude: string[] = [], max = 9n): PickRequest => ({
+  model: "m1",
+  maxPrice: { promptNanoPerToken: max, completionNanoPerToken: max },
+  exclude: new Set(exclude),
+  now,
+  failureWindowMs: 1000,
+});
+
+describe("LeasePool (pure bookkeeping)", () => {
+  it("serves the first fitting unit, asks for what is missing, backs off after a short lease, gives back idle pools", () => {
+    const pool = new LeasePool({ units: 3, idleMs: 100, backoffMs: 50 });
+    expect(pool.take(pick(0))).toBeUndefined();
+    // want: the first ask starts the model's pool; asked units count as pending.
+    expect(pool.want("m1", 0)).toBe(3);
+    expect(pool.want("m1", 0)).toBe(0);
+    pool.leased("m1", 3, [unit("a", 8n), unit("b"), unit("c")], 1);
+    expect(pool.held("m1")).toEqual(["a", "b", "c"]);
+    // Price and exclusion are honoured; what does not fit stays for another request.
+    expect(pool.take(pick(2, ["b"], 6n))?.provider.identityKey).toBe("c");
+    expect(pool.take(pick(2, ["b"], 6n))).toBeUndefined();
+    expect(pool.take(pick(2))?.provider.identityKey).toBe("a");
+    // A lease that came back short (nobody left with room) quiets the model for backoffMs.
+    expect(pool.want("m1", 3)).toBe(2);
+    pool.leased("m1", 2, [], 3);
+    expect(pool.want("m1", 40)).toBe(0);
+    expect(pool.want("m1", 60)).toBe(2);
+    pool.leased("m1", 2, [unit("d")], 60);
+    expect(pool.drop("d")).toEqual(["m1"]);
+    expect(pool.idle(100)).toEqual(new Map());
+    expect(pool.idle(200)).toEqual(new Map([["m1", ["b"]]]));
+    expect(pool.take(pick(201))).toBeUndefined();
+  });
+});
+
+describe("RedisDirectory with leases", () => {
+  const setup = async (providers: string[], units = 4) => {
+    const counts = new Map<string, number>();
+    const prefix = `l${randomBytes(4).toString("hex")}:`;
+    const missed: string[] = [];
+    const make = (node: string) =>
+      new RedisDirectory(redis.client, {
+        prefix,
+        entryTtlMs: 60_000,
+        onCommand: (op) => counts.set(op, (counts.get(op) ?? 0) + 1),
+        lease: { node, units, idleMs: 60_000, backoffMs: 10 },
+        onClaimMissed: (sid) => missed.push(sid),
+      });
+    const dir = make("n1");
+    for (const key of providers)
+      await dir.register({ ...state(key), capacity: 4, node: "n1" } satisfies ProviderState, 1);
+    return { dir, make, counts, missed };
+  };
+  const active = async (dir: RedisDirectory) =>
+    Object.fromEntries((await dir.providersFor("m1")).map((p) => [p.identityKey, p.active]));
+
+  it("pairs from the node's pool, records each session in one command, and gives units back on close", async () => {
+    const { dir, counts, missed } = await setup(["a", "b", "c"]);
+    const first = await dir.reserveBest(pick(2), { requesterSocketId: "r", requesterNode: "n1" });
+    expect(first.ok).toBe(true);
+    await dir.settled();
+    // One unit leased from each provider with two or more free (three here), first pairing included.
+    expect(Object.values(await active(dir)).reduce((a, b) => a + b)).toBe(4);
+    const sessions: string[] = [];
+    const warm = await dir.reserveBest(pick(3), { requesterSocketId: "r", requesterNode: "n1" });
+    if (warm.ok) sessions.push(warm.sessionId);
+    await dir.settled(); // the first claim loads the script (EVALSHA, then EVAL once)
+    counts.clear();
+    for (let i = 0; i < 2; i++) {
+      const r = await dir.reserveBest(pick(3 + i), { requesterSocketId: "r", requesterNode: "n1" });
+      if (!r.ok) throw new Error(r.message);
+      sessions.push(r.sessionId);
+    }
+    await dir.settled();
+    expect(missed).toEqual([]);
+    // Every pooled pairing is one command (its record, with the top-up in the same script).
+    expect(counts.get("pair")).toBe(2);
+    expect(counts.get("lease") ?? 0).toBe(0);
+    // The sessions hold their units like any other: closing each gives one back, once.
+    const held = Object.values(await active(dir)).reduce((a, b) => a + b);
+    for (const id of sessions)
+      expect(await dir.closeSession(id)).toMatchObject({ sessionId: id, model: "m1" });
+    expect(await dir.closeSession(sessions[0]!)).toBeUndefined();
+    expect(Object.values(await active(dir)).reduce((a, b) => a + b)).toBe(held - 3);
+    if (first.ok) await dir.closeSession(first.sessionId);
+    // Closing the node's directory gives its leased units back: nothing is held any more.
+    await dir.close();
+    expect(await active(dir)).toEqual({ a: 0, b: 0, c: 0 });
+  });
+
+  it("a dead node's leases are given back by whoever forgets it; a claim whose lease is gone takes a free unit", async () => {
+    const { dir, make, missed } = await setup(["a", "b"]);
+    await dir.reserveBest(pick(2), { requesterSocketId: "r", requesterNode: "n1" });
+    await dir.settled();
+    const other = make("n2");
+    // n1 is taken for dead: its leases go back (its sessions are ended by the caller, as in node-liveness).
+    const dropped = await other.dropNode("n1");
+    expect(dropped.providers).toBe(2);
+    // Registered again (a fresh entry, no lease), the pooled unit still pairs: the claim takes a free unit.
+    for (const key of ["a", "b"]) await other.register({ ...state(key), node: "n2" }, 5);
+    const r = await dir.reserveBest(pick(6), { requesterSocketId: "r2", requesterNode: "n1" });
+    expect(r.ok).toBe(true);
+    await dir.settled();
+    expect(missed).toEqual([]);
+    if (r.ok) expect(await dir.closeSession(r.sessionId)).toMatchObject({ requesterSocketId: "r2" });
+    await dir.close();
+    await other.close();
+    expect(await active(other)).toEqual({ a: 0, b: 0 });
+  });
+
+  it("never leases a provider's last free unit, so other nodes still find it", async () => {
+    const { dir, make } = await setup([]);
+    await dir.register({ ...state("x"), capacity: 1, node: "n1" }, 1);
+    const r = await dir.reserveBest(pick(2), { requesterSocketId: "r", requesterNode: "n1" });
+    await dir.settled();
+    expect(r.ok).toBe(true);
+    if (r.ok) await dir.closeSession(r.sessionId);
+    const other = make("n2");
+    expect(await other.reserveBest(pick(3), { requesterSocketId: "r", requesterNode: "n2" })).toMatchObject({
+      ok: true,
+    });
+    await dir.close();
+    await other.close();
+  });
+});
