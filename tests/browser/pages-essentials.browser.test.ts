@@ -312,6 +312,10 @@ describe("the pages, walked by a new user", () => {
     await client.getByRole("button", { name: "Yes, close the escrow" }).click();
     await client.getByTestId("closing").waitFor({ timeout: 30_000 });
     expect(await text(client, "money-notice")).toMatch(/Closing started/);
+    // A countdown, not a clock time.
+    const closing = squash((await text(client, "closing")) ?? "");
+    expect(closing).toMatch(/^(Closing: providers may still claim for (\d+ min )?\d+ s;|Closed:)/);
+    expect(closing).not.toMatch(/\d{1,2}:\d{2}/);
     await noViolations(client);
     const withdraw = client.getByRole("button", { name: "Withdraw" });
     await expect.poll(() => withdraw.isEnabled(), { timeout: 30_000 }).toBe(true);

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { ProviderDirectory, ProviderState } from "../../signaling/directory/directory";
 import { DirectoryFeed, type DirectoryView } from "../../signaling/directory-feed";
 import { createLogger } from "../../signaling/logger";
+import { flat, providerState } from "./helpers";
 
 /** A directory whose reads wait until the test lets them finish. */
 function slowDirectory() {
@@ -12,26 +13,7 @@ function slowDirectory() {
   return { directory, reads };
 }
 
-const provider = {
-  identityKey: "a",
-  socketId: "s",
-  payout: "p",
-  models: [
-    {
-      model: "m1",
-      price: { nanoPerToken: 1n, promptMultiplierBps: 10_000, completionMultiplierBps: 10_000 },
-    },
-  ],
-  capacity: 1,
-  device: {},
-  registeredAt: 0,
-  load: 0,
-  active: 0,
-  failures: 0,
-  lastFailureAt: 0,
-  lastAssignedAt: 0,
-  seenAt: 0,
-} satisfies ProviderState;
+const provider = providerState("a", { price: flat(1n) });
 
 describe("directory feed", () => {
   it("publishes a change once, and after close neither a read in flight nor a new change publishes", async () => {

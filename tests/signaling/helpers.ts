@@ -8,6 +8,7 @@ import {
   priceToWire,
   signRegistration,
 } from "../../protocol";
+import type { ProviderState } from "../../signaling/directory/directory";
 import { createLogger } from "../../signaling/logger";
 import { createSignalingServer, type SignalingOptions, type SignalingServer } from "../../signaling/server";
 
@@ -206,4 +207,28 @@ export function followMoves(
     socket.on("session:moved", onMoved);
     socket.on("session:ended", onEnded);
   });
+}
+
+/** A provider as the directory keeps it: one model (`m1` at 10 nanoTON a token unless told), idle. */
+export function providerState(
+  key: string,
+  over: Partial<ProviderState> & { price?: ModelPrice; model?: string } = {},
+): ProviderState {
+  const { price = flat(10n), model = "m1", ...rest } = over;
+  return {
+    identityKey: key,
+    socketId: `sock-${key}`,
+    payout: PAYOUT,
+    models: [{ model, price }],
+    capacity: 1,
+    device: {},
+    registeredAt: 0,
+    load: 0,
+    active: 0,
+    failures: 0,
+    lastFailureAt: 0,
+    lastAssignedAt: 0,
+    seenAt: 0,
+    ...rest,
+  };
 }

@@ -1,31 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { ModelPrice } from "../../protocol";
-import type { ProviderState } from "../../signaling/directory/directory";
 import { type PairingRequest, rankProviders } from "../../signaling/matchmaking";
-import { flat, PAYOUT } from "./helpers";
+import { flat, providerState } from "./helpers";
 
-function p(
-  key: string,
-  over: Partial<ProviderState> & { price?: ModelPrice; model?: string } = {},
-): ProviderState {
-  const { price = flat(10n), model = "m1", ...rest } = over;
-  return {
-    identityKey: key,
-    socketId: `sock-${key}`,
-    payout: PAYOUT,
-    models: [{ model, price }],
-    capacity: 1,
-    device: {},
-    registeredAt: 0,
-    load: 0,
-    active: 0,
-    failures: 0,
-    lastFailureAt: 0,
-    lastAssignedAt: 0,
-    seenAt: 0,
-    ...rest,
-  };
-}
+const p = providerState;
 
 const req = (max = 100n, exclude: string[] = [], model = "m1"): PairingRequest => ({
   model,

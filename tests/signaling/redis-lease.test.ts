@@ -3,26 +3,13 @@ import { describe, expect, it } from "vitest";
 import type { PickRequest, ProviderState } from "../../signaling/directory/directory";
 import { RedisDirectory } from "../../signaling/directory/redis-directory";
 import { LeasePool } from "../../signaling/directory/redis-lease";
-import { flat, PAYOUT } from "./helpers";
+import { flat, providerState } from "./helpers";
 import { useRedis } from "./redis-fixture";
 
 const redis = useRedis();
 
-const state = (identityKey: string, nano = 5n): ProviderState => ({
-  identityKey,
-  socketId: `s-${identityKey}`,
-  payout: PAYOUT,
-  models: [{ model: "m1", price: flat(nano) }],
-  capacity: 4,
-  device: {},
-  registeredAt: 1,
-  load: 0,
-  active: 0,
-  failures: 0,
-  lastFailureAt: 0,
-  lastAssignedAt: 0,
-  seenAt: 0,
-});
+const state = (key: string, nano = 5n) =>
+  providerState(key, { price: flat(nano), capacity: 4, registeredAt: 1 });
 const unit = (key: string, nano = 5n) => ({ provider: state(key, nano), price: flat(nano) });
 const pick = (now: number, exclude: string[] = [], max = 9n): PickRequest => ({
   model: "m1",
