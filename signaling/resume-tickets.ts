@@ -60,15 +60,19 @@ export class ResumeTickets {
     return { identityKey, id: want, expiresAt };
   }
 
-  /** Verifies `ticket` and counts one admission on it; undefined if invalid or used up. */
-  admit(ticket: unknown, now: number): TicketClaim | undefined {
+  /**
+   * Verifies `ticket` and counts one admission on it; undefined if invalid or used up. `first`:
+   * its first admission on this node (the per-address budget counts returning providers, not
+   * their retries, which the ticket's own count bounds).
+   */
+  admit(ticket: unknown, now: number): (TicketClaim & { first: boolean }) | undefined {
     const claim = this.verify(ticket, now);
     if (!claim) return undefined;
     const used = this.admitted.get(claim.id);
     if (used && used.count >= ADMISSIONS_PER_TICKET) return undefined;
     if (!used && this.admitted.size >= MAX_TRACKED) return undefined;
     this.admitted.set(claim.id, { count: (used?.count ?? 0) + 1, expiresAt: claim.expiresAt });
-    return { identityKey: claim.identityKey, id: claim.id };
+    return { identityKey: claim.identityKey, id: claim.id, first: !used || used.count === 0 };
   }
 
   /** Gives an admission back (the connection was refused after all). */

@@ -95,7 +95,9 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       const ip = clientIp(req, config.trustProxy);
       const now = Date.now();
       const ticket = now < ctx.welcomeBackUntil ? ctx.tickets.admit(ticketOf(req), now) : undefined;
-      if (!(ticket ? ipReconnections : ipConnections).take(ip, now)) {
+      // A ticket's retries (handshakes that timed out on a swamped node) cost the address nothing
+      // more: the 10,000-provider storm spent a 20,000 budget on them and was refused.
+      if (!(ticket ? !ticket.first || ipReconnections.take(ip, now) : ipConnections.take(ip, now))) {
         if (ticket) ctx.tickets.giveBack(ticket.id);
         ctx.metrics.connections.inc({ outcome: "refused" });
         return callback("too many connections", false);
@@ -106,7 +108,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       // Extended only when a registration finished, the window once closed on 10,000 providers
       // whose handshakes outran the node's registrations (1,018 back in 300 s).
       if (ticket) ctx.welcomeBackUntil = Math.max(ctx.welcomeBackUntil, now + config.reconnectWindowMs);
-      if (ticket) admittedBy.set(req, ticket);
+      if (ticket) admittedBy.set(req, { identityKey: ticket.identityKey, id: ticket.id });
       callback(null, true);
     },
   });

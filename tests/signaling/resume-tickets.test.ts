@@ -41,6 +41,8 @@ describe("resume tickets", () => {
     const t = new ResumeTickets("a secret of sixteen+", 60_000);
     const claims = Array.from({ length: ADMISSIONS_PER_TICKET }, () => t.admit(ticket, T0));
     expect(claims.every((c) => c?.identityKey === KEY)).toBe(true);
+    // Only the first spends the address's reconnect budget; the rest are its retries.
+    expect(claims.map((c) => c?.first)).toEqual([true, ...Array(ADMISSIONS_PER_TICKET - 1).fill(false)]);
     expect(t.admit(ticket, T0)).toBeUndefined();
     t.giveBack(claims[0]!.id); // that connection was refused after all
     expect(t.admit(ticket, T0)).toBeDefined();
