@@ -8,13 +8,13 @@ import { Address } from "@ton/core";
 import { MemoryPaymentAccount } from "../client/sdk/payment-account";
 import { RequesterSession } from "../client/sdk/requester-session";
 import { acceptSession, flatPrice, generateKeyPair, initiateSession, NETWORK_ID } from "../protocol";
-import type { ChunkSink, EngineRequest } from "../provider/engines/engine";
 import { MemoryReceiptStore } from "../provider/receipt-store";
 import { heldIn } from "../provider/serving/held-receipts";
 import { SessionServer } from "../provider/serving/session-server";
 import { Slots } from "../provider/serving/slots";
 import { ScriptedEngine } from "../tests/doubles/scripted-engine";
 import { webrtcPair } from "../tests/support/webrtc-pair";
+import type { ChunkSink, EngineRequest } from "../web/engines/engine";
 import { fmt, percentile, printTable } from "./table";
 
 const TOKENS = 4000;

@@ -88,6 +88,8 @@ const WIDGET_LAZY = {
   "code highlighting": ["client/web/code-highlight.ts"],
   math: ["client/web/math-render.ts"],
   wallet: ["web/tonconnect-wallet.ts"],
+  // Local-first (issue 16): fetched only to check whether this device can run the chosen model.
+  "local engine": ["web/engines/engine-source.ts"],
 };
 
 export default async function run(): Promise<void> {
@@ -110,7 +112,7 @@ export default async function run(): Promise<void> {
     );
     const provider = measure(await buildPages(join(work, "p"), false), "provider/index.html", {
       "page core": ["provider/page/page-core.ts"],
-      WebLLM: ["provider/engines/webllm-engine.browser.ts"],
+      WebLLM: ["web/engines/webllm-engine.browser.ts"],
     });
     const providerEager = measure(await buildPages(join(work, "pe"), true), "provider/index.html", {});
 
@@ -124,6 +126,7 @@ export default async function run(): Promise<void> {
       "first, gzip": kb(r.first.gzip),
       "× baseline": (r.first.gzip / base.first.gzip).toFixed(1),
       "lazy: connection, gzip": lazyCol(r, "connection stack"),
+      "lazy: local engine, gzip": lazyCol(r, "local engine"),
       "lazy: Markdown, gzip": lazyCol(r, "Markdown"),
       "lazy: code, gzip": lazyCol(r, "code highlighting"),
       "lazy: math, gzip": lazyCol(r, "math"),

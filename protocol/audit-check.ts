@@ -95,7 +95,7 @@ export function answerTokens(content: AnswerContent): { tokens: string[]; logpro
 /**
  * The whole check of one answer: its tokens spell its text, and their logprobs match the
  * reference's. A reference that scored only a prefix of the tokens (one that follows its own
- * greedy path, provider/engines/webllm-score.ts) is compared over that prefix.
+ * greedy path, web/engines/webllm-score.ts) is compared over that prefix.
  */
 export function judgeAnswer(
   content: AnswerContent,

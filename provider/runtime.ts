@@ -15,8 +15,8 @@ import {
   type ServedModel,
   SilkError,
 } from "../protocol";
+import type { Engine } from "../web/engines/engine";
 import type { AccountGate } from "./account-gate";
-import type { Engine } from "./engines/engine";
 import type { EscrowBook } from "./escrow-book";
 import { MemoryReceiptStore, type ReceiptStore } from "./receipt-store";
 import { heldIn } from "./serving/held-receipts";

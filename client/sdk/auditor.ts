@@ -189,14 +189,17 @@ export class Auditor {
 export function auditOver(
   client: SilkClient,
   reporter: KeyPair,
-  opts: Omit<AuditorOptions, "client" | "reference" | "reporter" | "submit"> = {},
+  opts: Omit<AuditorOptions, "client" | "reference" | "reporter" | "submit"> & {
+    /** Another reference than another provider: this device's own engine, say (no report then). */
+    readonly reference?: AuditReference;
+  } = {},
 ): Auditor {
   return new Auditor({
     client,
-    reference: providerReference(client),
     reporter,
     submit: (r) => client.reportAudit(r),
     ...opts,
+    reference: opts.reference ?? providerReference(client),
   });
 }
 

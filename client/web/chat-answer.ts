@@ -1,5 +1,6 @@
 import type { RegistryReader } from "../../contracts/wrappers/registry-reader";
 import type { KeyPair } from "../../protocol";
+import { engineReference } from "../sdk/audit-reference";
 import { auditOver } from "../sdk/auditor";
 import type { CompletionUsage } from "../sdk/openai-shapes";
 import { connect, type SilkClient } from "../sdk/silk-client";
@@ -15,6 +16,7 @@ import {
 import type { ModelChoice } from "./directory";
 import { explainError, lostAnswer, needsWallet } from "./error-text";
 import type { EscrowStore } from "./escrow-store.svelte";
+import type { LocalDevice } from "./local-device";
 import { registryReaderFor } from "./registry-check";
 import type { TrustStore } from "./trust-store.svelte";
 
@@ -27,6 +29,10 @@ export interface AnswerHost {
   readonly settings: ChatSettings;
   readonly modelChoice: ModelChoice | undefined;
   readonly money: EscrowStore | undefined;
+  /** This device answers (chosen, and it fits the model): no provider, no payment. */
+  readonly local: LocalDevice | undefined;
+  /** This device as the audit reference, when it can run the model. */
+  readonly localReference: LocalDevice | undefined;
 }
 
 /**
@@ -71,6 +77,42 @@ export class AnswerRunner {
     const rate = (tokens: number) =>
       Math.round((tokens / Math.max(0.001, (performance.now() - (firstAt || started)) / 1000)) * 10) / 10;
     try {
+      const local = host.local;
+      if (local) {
+        host.status = "Loading the model on this device…";
+        host.live = { tokens: 0, cost: 0n };
+        let counted = 0;
+        const result = await local.answer(
+          {
+            model: conv.model,
+            messages,
+            ...(conv.temperature !== undefined && { temperature: conv.temperature }),
+            ...(conv.maxTokens !== undefined && { max_tokens: conv.maxTokens }),
+          },
+          (chunk) => {
+            if (!firstAt) firstAt = performance.now();
+            host.status = undefined;
+            turn.content += chunk.text;
+            counted += chunk.tokens;
+            host.live = { tokens: counted, cost: 0n };
+          },
+          abort.signal,
+          (p) => {
+            host.status = `Loading the model on this device: ${Math.round(p.progress * 100)}%`;
+          },
+        );
+        if (result.finishReason === "abort") outcome = "stopped";
+        turn.stats = {
+          promptTokens: result.promptTokens,
+          completionTokens: result.completionTokens,
+          cost: 0n,
+          tokensPerSecond: rate(result.completionTokens),
+          onDevice: true,
+          failovers: 0,
+          finish: result.finishReason,
+        };
+        return outcome;
+      }
       const client = await this.connected();
       const stream = await client.chat.completions.create({
         model: conv.model,
@@ -148,7 +190,7 @@ export class AnswerRunner {
     const terms = money!.terms();
     // Closing and reopening the escrow needs no new client: a provider reads an escrow it last saw
     // closing again before refusing (EscrowLimit.closingNow), so a session survives the reopen.
-    const key = `${settings.maxPromptNano}/${settings.maxCompletionNano}/${terms.escrow}/${terms.keyEpoch}/${trust.termsKey}/${settings.audits === true}`;
+    const key = `${settings.maxPromptNano}/${settings.maxCompletionNano}/${terms.escrow}/${terms.keyEpoch}/${trust.termsKey}/${settings.audits === true}/${this.host.localReference !== undefined}`;
     const config = money?.config;
     this.registry ??= config && registryReaderFor(config);
     if (!this.client || key !== this.clientTerms) {
@@ -173,7 +215,13 @@ export class AnswerRunner {
         onProvider: (p) => trust.seen(p),
         // An audited answer must be signed to be evidence.
         ...(audits && { requireSignedAnswers: true }),
-      }).then((client) => (audits ? auditOver(client, this.opts.sessionKey).wrap() : client));
+      }).then((client) => {
+        if (!audits) return client;
+        // This device, when it can run the model, is the reference: its verdicts are the requester's own.
+        const device = this.host.localReference;
+        const reference = device && engineReference(device, "this device");
+        return auditOver(client, this.opts.sessionKey, reference ? { reference } : {}).wrap();
+      });
       this.client.catch(() => {
         this.client = undefined;
       });

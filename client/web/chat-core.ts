@@ -12,4 +12,5 @@ export { ChatStorage } from "./chat-storage";
 export { exportConversations, importConversations } from "./conversation-file";
 export { fetchDirectory } from "./directory";
 export { EscrowStore } from "./escrow-store.svelte";
+export { LocalDevice } from "./local-device";
 export { TrustStore } from "./trust-store.svelte";

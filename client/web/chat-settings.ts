@@ -9,6 +9,8 @@ export interface ChatSettings {
    * DEFAULT_AUDIT_RATE), paid like a question, failures reported to the signaling server.
    */
   audits?: boolean;
+  /** Answer on this device when it can run the model (issue 16, local-first): nothing leaves it, nothing is paid. */
+  answerLocally?: boolean;
 }
 
 export const DEFAULT_CHAT_SETTINGS: ChatSettings = { maxPromptNano: 10_000n, maxCompletionNano: 10_000n };

@@ -14,6 +14,7 @@ import {
 import type { ModelChoice } from "./directory";
 import type { EscrowStore } from "./escrow-store.svelte";
 import { loadMarkdown } from "./lazy-markdown.svelte";
+import type { LocalDevice, LocalFit } from "./local-device";
 import type { TrustStore } from "./trust-store.svelte";
 
 /** The heavy half (SDK, connection stack, storage, chain and escrow): one lazy chunk, fetched once. */
@@ -85,6 +86,18 @@ export class ChatStore {
   readonly options = $derived<ChatOptions>(this.active ?? this.pending);
   /** While an answer streams: its tokens so far and what they cost by the listed price. */
   live = $state<{ tokens: number; cost: bigint } | undefined>();
+  /** Whether this device can run the chosen model (checked once per model; issue 16, local-first). */
+  localFit = $state<LocalFit | undefined>();
+  /** This device, when it answers: answering locally is chosen and the chosen model fits. */
+  get local(): LocalDevice | undefined {
+    const fit = this.localFit;
+    const on = this.settings.answerLocally === true && fit?.fits === true && fit.model === this.model;
+    return on ? this.device : undefined;
+  }
+  /** This device as the audit reference whenever it can run the model, answering locally or not. */
+  get localReference(): LocalDevice | undefined {
+    return this.localFit?.fits && this.localFit.model === this.model ? this.device : undefined;
+  }
   /** The last answer failed for want of a funded escrow: the page offers to open the wallet. */
   walletNeeded = $state(false);
   /** Where a GPU owner starts providing: the provider page of this Silk server. */
@@ -95,6 +108,8 @@ export class ChatStore {
   private core!: ChatCore;
   private storage!: ChatStorage;
   private runner!: AnswerRunner;
+  private device: LocalDevice | undefined;
+  private checkingFit: string | undefined;
   private poll: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly opts: ChatStoreOptions) {
@@ -146,6 +161,7 @@ export class ChatStore {
     try {
       this.models = await this.core.fetchDirectory(this.opts.signalingUrl);
       this.directoryProblem = undefined;
+      void this.checkLocalFit();
     } catch {
       // A server that does not answer lists nobody: its providers cannot be reached either.
       this.models = [];
@@ -156,6 +172,29 @@ export class ChatStore {
 
   selectModel(id: string): void {
     this.settings.model = id;
+    void this.saveSettings();
+    void this.checkLocalFit();
+  }
+
+  /** Whether this device can run the chosen model, asked once per model (the page's WebGPU fit check). */
+  async checkLocalFit(): Promise<void> {
+    const model = this.model;
+    if (!model || !this.core || this.localFit?.model === model || this.checkingFit === model) return;
+    this.checkingFit = model;
+    this.device ??= new this.core.LocalDevice();
+    try {
+      const fit = await this.device.fit(model);
+      if (this.model === model) this.localFit = fit;
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : "the check failed";
+      if (this.model === model) this.localFit = { model, fits: false, reason };
+    } finally {
+      this.checkingFit = undefined;
+    }
+  }
+
+  setAnswerLocally(on: boolean): void {
+    this.settings.answerLocally = on;
     void this.saveSettings();
   }
 

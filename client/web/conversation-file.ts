@@ -13,6 +13,7 @@ const StatsWire = v.object({
   cost: Nano,
   tokensPerSecond: v.pipe(v.number(), v.minValue(0)),
   provider: v.optional(v.pipe(v.string(), v.maxLength(128))),
+  onDevice: v.optional(v.boolean()),
   failovers: v.pipe(v.number(), v.integer(), v.minValue(0)),
   finish: v.pipe(v.string(), v.maxLength(20)),
 });

@@ -14,6 +14,8 @@ export interface AnswerStats {
   readonly cost: bigint;
   readonly tokensPerSecond: number;
   readonly provider?: string;
+  /** Answered on the requester's own device: nothing left it, nothing was paid. */
+  readonly onDevice?: boolean;
   readonly failovers: number;
   readonly finish: string;
 }

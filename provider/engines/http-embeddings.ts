@@ -1,5 +1,5 @@
 import type { EmbedParams } from "../../protocol/schemas/embedding";
-import { type EmbedResult, EngineError } from "./engine";
+import { type EmbedResult, EngineError } from "../../web/engines/engine";
 
 /**
  * POST /embeddings on an OpenAI-compatible backend (llama.cpp's server, Ollama, vLLM, TEI), asked

@@ -1,8 +1,15 @@
 import type { EmbedParams } from "../../protocol/schemas/embedding";
-import type { ChunkSink, DeviceReport, EmbedResult, Engine, EngineRequest, EngineResult } from "./engine";
-import { EngineError } from "./engine";
+import type {
+  ChunkSink,
+  DeviceReport,
+  EmbedResult,
+  Engine,
+  EngineRequest,
+  EngineResult,
+} from "../../web/engines/engine";
+import { EngineError } from "../../web/engines/engine";
+import { consumeChunks, type OpenAiChunkLike, openAiParams } from "../../web/engines/openai-chunks";
 import { backendEmbeddings } from "./http-embeddings";
-import { consumeChunks, type OpenAiChunkLike, openAiParams } from "./openai-chunks";
 import { sseData } from "./sse";
 
 /**

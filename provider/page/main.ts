@@ -2,9 +2,9 @@
 // heavy half (storage, chain, @ton/core and its Node globals) right after it mounts.
 import "../../web/base.css";
 import { mount } from "svelte";
+import { engineSource } from "../../web/engines/engine-source";
 import { applySavedTheme } from "../../web/theme";
 import App from "./components/App.svelte";
-import { engineSource } from "./engine-source";
 import { ProviderStore } from "./provider-store.svelte";
 
 applySavedTheme();

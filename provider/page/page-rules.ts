@@ -1,4 +1,4 @@
-import { EngineError } from "../engines/engine";
+import { EngineError } from "../../web/engines/engine";
 
 /** Small rules of the provider page, pure so they are tested without a browser (addresses: `payout-address.ts`). */
 

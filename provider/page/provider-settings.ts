@@ -1,4 +1,4 @@
-import type { SelfHostedModel } from "../engines/model-catalog";
+import type { SelfHostedModel } from "../../web/engines/model-catalog";
 
 /** What the provider page keeps across reloads: identity key, settings, receipts, earnings, totals. */
 export interface ProviderSettings {

@@ -1,4 +1,4 @@
-import type { SelfHostedModel } from "../engines/model-catalog";
+import type { SelfHostedModel } from "../../web/engines/model-catalog";
 
 /**
  * The location of a model whose weights the operator hosts (a network that blocks Hugging Face,

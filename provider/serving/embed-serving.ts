@@ -10,7 +10,7 @@ import {
   type ServedModel,
 } from "../../protocol";
 import { type EmbedRequest, vectorToBase64 } from "../../protocol/schemas/embedding";
-import type { Engine } from "../engines/engine";
+import type { Engine } from "../../web/engines/engine";
 import type { CreditWindow } from "./credit";
 import type { EscrowLimit } from "./escrow-limit";
 import { failureOf } from "./failure";

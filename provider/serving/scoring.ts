@@ -4,7 +4,7 @@ import {
   EngineError,
   type EngineRequest,
   type EngineResult,
-} from "../engines/engine";
+} from "../../web/engines/engine";
 
 /**
  * Runs a request on the engine: a generation, or (a request with `score`, from an auditor) the

@@ -31,9 +31,9 @@ import {
   streamId,
   verifyReceiptSignature,
 } from "../../protocol";
+import type { Engine } from "../../web/engines/engine";
+import { SerialQueue } from "../../web/engines/serial-queue";
 import { type AccountGate, AccountRefusedError } from "../account-gate";
-import type { Engine } from "../engines/engine";
-import { SerialQueue } from "../engines/serial-queue";
 import type { EscrowBook } from "../escrow-book";
 import { CreditWindow } from "./credit";
 import { serveEmbed } from "./embed-serving";

@@ -35,7 +35,7 @@ function swapEngineSource(): Plugin {
     async resolveId(source, importer, options) {
       if (!importer || !source.endsWith("/engine-source")) return null;
       const resolved = await this.resolve(source, importer, { ...options, skipSelf: true });
-      return resolved?.id.endsWith("provider/page/engine-source.ts") ? testSource : null;
+      return resolved?.id.endsWith("web/engines/engine-source.ts") ? testSource : null;
     },
   };
 }

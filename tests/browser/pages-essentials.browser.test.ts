@@ -2,7 +2,7 @@ import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { EscrowParams } from "../../contracts/generated/constants";
 import { fundClientEscrow, openPage, serveFromProviderPage, text, tonOf, waitForText } from "./chain-server";
-import { a11yViolations, screenshot } from "./page-checks";
+import { a11yViolations, openReady, screenshot } from "./page-checks";
 import { usePagesFixture } from "./pages-fixture";
 
 /**
@@ -561,6 +561,47 @@ describe("the pages, walked by a new user", () => {
     expect((await icon.body()).subarray(0, 4)).toEqual(Buffer.from([0, 0, 1, 0]));
     await context.close();
   }, 60_000);
+
+  it("local-first: offered only when this device fits the model; an answer made here sends nothing and costs nothing", async () => {
+    // The engine is the scripted test double; whether test-model (512 MB) fits is the pages' real
+    // check (modelFits) against the GPU memory the double reports, set per browser context.
+    const onDevice = async (gpuMB: number) => {
+      const context = await browser().newContext();
+      await context.addInitScript((mb) => localStorage.setItem("silk-test-gpu-mb", String(mb)), gpuMB);
+      const page = await context.newPage();
+      const sent: string[] = [];
+      page.on("websocket", (ws) => ws.on("framesent", (frame) => sent.push(String(frame.payload))));
+      await openReady(page, `${f.url}/`);
+      await page.locator("select option", { hasText: "test-model" }).waitFor({ state: "attached" });
+      return { page, sent, close: () => context.close() };
+    };
+    const small = await onDevice(256);
+    await small.page.getByText("Chat settings").click();
+    expect(await waitForText(small.page, "local-fit", (s) => s.length > 0)).toMatch(
+      /cannot answer test-model itself: needs about 512 MB of GPU memory; this device reports 256 MB/,
+    );
+    expect(await small.page.getByTestId("local-offer").count()).toBe(0);
+    await small.close();
+
+    const pairings = async () =>
+      Number(/silk_pairings_total (\d+)/.exec(await (await fetch(`${f.url}/metrics`)).text())?.[1]);
+    const before = await pairings();
+    const fits = await onDevice(1024);
+    const offer = fits.page.getByTestId("local-offer");
+    await offer.waitFor({ timeout: 30_000 });
+    await offer.getByRole("checkbox").check();
+    await ask(fits.page, "answer me here", 1);
+    expect(await fits.page.getByRole("log").textContent()).toMatch(/answer me here/);
+    expect(squash((await text(fits.page, "answer-cost")) ?? "")).toBe(
+      "answered on this device · nothing sent, nothing paid",
+    );
+    expect(Number(await text(fits.page, "completion-tokens"))).toBeGreaterThan(0);
+    // Nothing went to the network: no session was asked for, none paired.
+    expect(fits.sent.some((f) => f.includes("session:request"))).toBe(false);
+    expect(await pairings()).toBe(before);
+    await noViolations(fits.page);
+    await fits.close();
+  }, 90_000);
 
   it("when the server dies: the provider says it is reconnecting, the client lists nobody, the widget says it cannot reach Silk", async () => {
     const widgetContext = await browser().newContext({ viewport: { width: 390, height: 700 } });

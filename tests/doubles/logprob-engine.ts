@@ -7,8 +7,8 @@ import type {
   EngineResult,
   LoadProgress,
   ScoreResult,
-} from "../../provider/engines/engine";
-import { SerialQueue } from "../../provider/engines/serial-queue";
+} from "../../web/engines/engine";
+import { SerialQueue } from "../../web/engines/serial-queue";
 import { gaussian, seededRandom, ToyModel, type ToyModelSpec, VOCABULARY } from "./toy-model";
 
 /**

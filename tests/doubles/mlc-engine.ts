@@ -1,5 +1,5 @@
 import type * as webllm from "@mlc-ai/web-llm";
-import type { MlcChat } from "../../provider/engines/webllm-run";
+import type { MlcChat } from "../../web/engines/webllm-run";
 
 /**
  * TEST DOUBLE: WebLLM's `MLCEngine` chat API as WebLLM documents and implements it (its

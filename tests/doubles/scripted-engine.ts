@@ -6,8 +6,8 @@ import type {
   EngineRequest,
   EngineResult,
   LoadProgress,
-} from "../../provider/engines/engine";
-import { SerialQueue } from "../../provider/engines/serial-queue";
+} from "../../web/engines/engine";
+import { SerialQueue } from "../../web/engines/serial-queue";
 
 /**
  * TEST DOUBLE: stands in for a model's weights, which cannot be downloaded here. Deterministic:

@@ -26,13 +26,13 @@ import {
   NETWORK_ID,
   type SecureSession,
 } from "../../protocol";
-import type { Engine } from "../../provider/engines/engine";
 import { MemoryReceiptStore, type ReceiptStore } from "../../provider/receipt-store";
 import { heldIn } from "../../provider/serving/held-receipts";
 import { type ServingEvent, SessionServer } from "../../provider/serving/session-server";
 import { Slots } from "../../provider/serving/slots";
 import type { SettlementPolicy } from "../../provider/settlement-policy";
 import { connectTon, type TonConnection } from "../../provider/ton-chain";
+import type { Engine } from "../../web/engines/engine";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 
 /**

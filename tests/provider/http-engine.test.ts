@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EngineError } from "../../provider/engines/engine";
 import { HttpEngine } from "../../provider/engines/http-engine";
+import { EngineError } from "../../web/engines/engine";
 import { type OpenAiBackend, startOpenAiBackend } from "../doubles/openai-backend";
 
 let backend: OpenAiBackend;

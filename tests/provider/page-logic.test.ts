@@ -1,7 +1,6 @@
 import { Address } from "@ton/core";
 import { describe, expect, it } from "vitest";
 import { encodeSignedReceipt, generateKeyPair, NETWORK_ID, signReceipt, streamId } from "../../protocol";
-import { downloadFailure } from "../../provider/engines/model-catalog";
 import { claimOutcome } from "../../provider/page/claim-outcome";
 import { earningsFrom } from "../../provider/page/earnings";
 import { chartAxes, chartPoints, timeLabel } from "../../provider/page/earnings-chart";
@@ -10,6 +9,7 @@ import { parseNanoTon } from "../../provider/page/page-rules";
 import { payoutProblem } from "../../provider/page/payout-address";
 import { RateMeter } from "../../provider/page/rate-meter";
 import { parseSelfHosted, withSelfHosted } from "../../provider/page/self-hosted";
+import { downloadFailure } from "../../web/engines/model-catalog";
 
 const PAYOUT = `0:${"22".repeat(32)}`;
 const receipt = (escrow: string, amount: bigint, payout = PAYOUT) =>

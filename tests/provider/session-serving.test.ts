@@ -20,11 +20,11 @@ import {
   type SessionMessage,
   signReceipt,
 } from "../../protocol";
-import type { Engine } from "../../provider/engines/engine";
 import { MemoryReceiptStore } from "../../provider/receipt-store";
 import { type HeldReceipts, heldIn } from "../../provider/serving/held-receipts";
 import { type ServingEvent, SessionServer } from "../../provider/serving/session-server";
 import { Slots } from "../../provider/serving/slots";
+import type { Engine } from "../../web/engines/engine";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import { webrtcPair } from "../support/webrtc-pair";
 

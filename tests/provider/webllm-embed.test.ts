@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { EngineError } from "../../provider/engines/engine";
-import { runWebLlmEmbed, webLlmEmbedRequest } from "../../provider/engines/webllm-embed";
+import { EngineError } from "../../web/engines/engine";
+import { runWebLlmEmbed, webLlmEmbedRequest } from "../../web/engines/webllm-embed";
 import { EMBEDDING_MODELS, MlcEmbeddingsDouble } from "../doubles/mlc-engine";
 
 /**

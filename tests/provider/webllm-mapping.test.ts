@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { judgeAnswer } from "../../protocol/audit-check";
-import { type EngineChunk, EngineError, type EngineRequest } from "../../provider/engines/engine";
-import { webLlmSupport } from "../../provider/engines/model-catalog";
-import { runWebLlm } from "../../provider/engines/webllm-run";
-import { scoresAlong, scoreWebLlm } from "../../provider/engines/webllm-score";
 import { runOnEngine } from "../../provider/serving/scoring";
+import { type EngineChunk, EngineError, type EngineRequest } from "../../web/engines/engine";
+import { webLlmSupport } from "../../web/engines/model-catalog";
+import { runWebLlm } from "../../web/engines/webllm-run";
+import { scoresAlong, scoreWebLlm } from "../../web/engines/webllm-score";
 import { FUNCTION_CALLING_MODELS, type GreedyStep, MlcEngineDouble } from "../doubles/mlc-engine";
 
 /**

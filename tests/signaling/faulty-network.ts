@@ -14,9 +14,9 @@ import {
   type StreamKey,
   streamId,
 } from "../../protocol";
-import type { EngineRequest } from "../../provider/engines/engine";
 import { latestReceipt, MemoryReceiptStore } from "../../provider/receipt-store";
 import { ProviderRuntime } from "../../provider/runtime";
+import type { EngineRequest } from "../../web/engines/engine";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 
 /**

@@ -1,7 +1,7 @@
 import { type ConnectOptions, connect, type SilkClient } from "../../client/sdk/silk-client";
 import { encodePublicKey, flatPrice, generateKeyPair } from "../../protocol";
-import type { Engine } from "../../provider/engines/engine";
 import { ProviderRuntime, type ProviderRuntimeOptions, type RuntimeEvent } from "../../provider/runtime";
+import type { Engine } from "../../web/engines/engine";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 
 /**

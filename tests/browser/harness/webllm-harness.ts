@@ -1,7 +1,7 @@
 // Test-only page: exposes the real WebLLM engine to Playwright. Never built into production.
-import { EngineError } from "../../../provider/engines/engine";
-import type { SelfHostedModel } from "../../../provider/engines/model-catalog";
-import { gpuFacts, WebLlmEngine } from "../../../provider/engines/webllm-engine.browser";
+import { EngineError } from "../../../web/engines/engine";
+import type { SelfHostedModel } from "../../../web/engines/model-catalog";
+import { gpuFacts, WebLlmEngine } from "../../../web/engines/webllm-engine.browser";
 
 export type LoadOutcome = { ok: true } | { ok: false; reason: string; message: string };
 
@@ -9,7 +9,7 @@ async function tryLoad(model: SelfHostedModel): Promise<LoadOutcome> {
   const engine = new WebLlmEngine({
     selfHosted: [model],
     createWorker: () =>
-      new Worker(new URL("../../../provider/engines/webllm.worker.ts", import.meta.url), { type: "module" }),
+      new Worker(new URL("../../../web/engines/webllm.worker.ts", import.meta.url), { type: "module" }),
   });
   try {
     await engine.load(model.modelId);

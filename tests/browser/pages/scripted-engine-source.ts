@@ -1,9 +1,12 @@
-// TEST ONLY: swapped in for provider/page/engine-source.ts by tests/browser/build-pages.ts. The
-// scripted engine stands in for model weights, which cannot be downloaded here.
-import type { LoadProgress } from "../../../provider/engines/engine";
-import { EngineError } from "../../../provider/engines/engine";
-import { downloadFailure, type SelfHostedModel } from "../../../provider/engines/model-catalog";
-import type { EngineSource } from "../../../provider/page/engine-source-types";
+// TEST ONLY: swapped in for web/engines/engine-source.ts by tests/browser/build-pages.ts, on the
+// provider page and in the web client (local answering). The scripted engine stands in for model
+// weights, which cannot be downloaded here; the fit of test-model is decided by the real check
+// (`modelFits`, web/engines/model-catalog.ts) against the GPU facts this double reports, which a
+// test sets with localStorage "silk-test-gpu-mb" (default 1024 MB).
+import type { LoadProgress } from "../../../web/engines/engine";
+import { EngineError } from "../../../web/engines/engine";
+import type { EngineSource } from "../../../web/engines/engine-source-types";
+import { downloadFailure, modelFits, type SelfHostedModel } from "../../../web/engines/model-catalog";
 import { ScriptedEngine } from "../../doubles/scripted-engine";
 
 let selfHosted: readonly SelfHostedModel[] = [];
@@ -37,16 +40,29 @@ class SelfHostingScriptedEngine extends ScriptedEngine {
 }
 
 const engine = new SelfHostingScriptedEngine({ models: [], tokenDelayMs: 5 });
+/** The scripted model as WebLLM's catalog would list it: an f32 model needing 512 MB. */
+const TEST_MODEL = {
+  model: "https://example.invalid/test-model",
+  model_id: "test-model",
+  model_lib: "x",
+  vram_required_MB: 512,
+};
+
+function gpuMB(): number {
+  const set = typeof localStorage === "undefined" ? null : localStorage.getItem("silk-test-gpu-mb");
+  return set ? Number(set) : 1024;
+}
 
 export const engineSource: EngineSource = {
   label: "scripted test engine (tests only)",
   engine,
   async check() {
-    return { ok: true, facts: { adapter: "scripted test engine", shaderF16: false, maxBufferMB: 1024 } };
+    return { ok: true, facts: { adapter: "scripted test engine", shaderF16: false, maxBufferMB: gpuMB() } };
   },
-  async models() {
+  async models(facts) {
+    const fit = modelFits(TEST_MODEL, { shaderF16: facts.shaderF16, memoryMB: facts.maxBufferMB });
     return [
-      { id: "test-model", vramMB: 1, fit: { fits: true }, cached: true },
+      { id: "test-model", vramMB: 512, fit, cached: true },
       ...selfHosted.map((m) => ({
         id: m.modelId,
         selfHostedAt: m.modelUrl,

@@ -6,12 +6,12 @@ import type {
   EngineResult,
   LoadProgress,
   ScoreResult,
-} from "../engines/engine";
-import { EngineError } from "../engines/engine";
-import { gpuFacts } from "../engines/gpu-facts";
-import { modelFits, type SelfHostedModel, webLlmSupport } from "../engines/model-catalog";
-import type { WebLlmEngine } from "../engines/webllm-engine.browser";
+} from "./engine";
+import { EngineError } from "./engine";
 import type { EngineSource, GpuCheck, ModelOption } from "./engine-source-types";
+import { gpuFacts } from "./gpu-facts";
+import { modelFits, type SelfHostedModel, webLlmSupport } from "./model-catalog";
+import type { WebLlmEngine } from "./webllm-engine.browser";
 
 /**
  * Production engine source: WebLLM in a Web Worker on this device's GPU. WebLLM (megabytes) is a
@@ -22,11 +22,10 @@ import type { EngineSource, GpuCheck, ModelOption } from "./engine-source-types"
 type WebLlm = { engine: WebLlmEngine; ModelType: typeof import("@mlc-ai/web-llm").ModelType };
 let webllm: Promise<WebLlm> | undefined;
 function loadWebLlm(): Promise<WebLlm> {
-  webllm ??= Promise.all([import("../engines/webllm-engine.browser"), import("@mlc-ai/web-llm")]).then(
+  webllm ??= Promise.all([import("./webllm-engine.browser"), import("@mlc-ai/web-llm")]).then(
     ([{ WebLlmEngine }, { ModelType }]) => ({
       engine: new WebLlmEngine({
-        createWorker: () =>
-          new Worker(new URL("../engines/webllm.worker.ts", import.meta.url), { type: "module" }),
+        createWorker: () => new Worker(new URL("./webllm.worker.ts", import.meta.url), { type: "module" }),
       }),
       ModelType,
     }),

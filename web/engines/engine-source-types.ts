@@ -1,6 +1,6 @@
 import type { ModelSupport } from "../../protocol";
-import type { Engine } from "../engines/engine";
-import type { FitVerdict, SelfHostedModel } from "../engines/model-catalog";
+import type { Engine } from "./engine";
+import type { FitVerdict, SelfHostedModel } from "./model-catalog";
 
 /**
  * Where the provider page gets its engine and model list. The production build uses WebLLM on
