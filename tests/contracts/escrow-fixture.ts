@@ -10,6 +10,7 @@ import { compiled } from "../../contracts/compile";
 import { Escrow } from "../../contracts/wrappers/escrow";
 import { generateKeyPair, type KeyPair } from "../../protocol/identity";
 import { NETWORK_ID, type Receipt, type SignedReceipt, signReceipt } from "../../protocol/receipt";
+import { type EscrowAccount, escrowAccountOf } from "../../provider/escrow-account";
 import { expectSuccess } from "./helpers";
 
 export const T0 = 1_800_000_000;
@@ -82,4 +83,12 @@ export function freshEscrowForEachTest(
   beforeEach(async () => {
     await f.blockchain.loadFrom(start);
   });
+}
+
+/** The escrow's account as the provider reads it from the chain (balance, code, data), from the sandbox. */
+export async function escrowAccountIn(f: EscrowFixture): Promise<EscrowAccount> {
+  const c = await f.blockchain.getContract(f.escrow.address);
+  const s = c.accountState;
+  if (s?.type !== "active") throw new Error("not active");
+  return escrowAccountOf({ balance: c.balance, code: s.state.code!.toBoc(), data: s.state.data!.toBoc() });
 }

@@ -13,9 +13,8 @@ import {
   claimFee,
   claimGas,
 } from "../../provider/claim-fee";
-import { escrowAccountOf } from "../../provider/escrow-account";
 import { EscrowBook } from "../../provider/escrow-book";
-import { type EscrowFixture, freshEscrowForEachTest } from "../contracts/escrow-fixture";
+import { type EscrowFixture, escrowAccountIn, freshEscrowForEachTest } from "../contracts/escrow-fixture";
 import { computeOf, expectSuccess } from "../contracts/helpers";
 
 /**
@@ -76,16 +75,7 @@ describe("the expected fee of a claim, against the chain", () => {
   });
 
   it("picks the path from one read of the escrow's account", async () => {
-    const read = async () => {
-      const c = await f.blockchain.getContract(f.escrow.address);
-      const s = c.accountState;
-      if (s?.type !== "active") throw new Error("not active");
-      return escrowAccountOf({
-        balance: c.balance,
-        code: s.state.code!.toBoc(),
-        data: s.state.data!.toBoc(),
-      });
-    };
+    const read = () => escrowAccountIn(f);
     const book = new EscrowBook(async () => read());
     const stream = f.receipt(1n).receipt;
     book.track(stream);

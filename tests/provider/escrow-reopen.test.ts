@@ -1,9 +1,8 @@
 import { toNano } from "@ton/core";
 import { describe, expect, it } from "vitest";
-import { escrowAccountOf } from "../../provider/escrow-account";
 import { EscrowBook } from "../../provider/escrow-book";
 import { EscrowLimit } from "../../provider/serving/escrow-limit";
-import { type EscrowFixture, freshEscrowForEachTest } from "../contracts/escrow-fixture";
+import { type EscrowFixture, escrowAccountIn, freshEscrowForEachTest } from "../contracts/escrow-fixture";
 
 /**
  * A session kept open while its escrow closed and was reopened by a deposit: the next request is
@@ -18,16 +17,7 @@ describe("a session across its escrow's close and reopen", () => {
 
   const bookOf = (clock: { t: number }) =>
     new EscrowBook(
-      async () => {
-        const c = await f.blockchain.getContract(f.escrow.address);
-        const s = c.accountState;
-        if (s?.type !== "active") throw new Error("not active");
-        return escrowAccountOf({
-          balance: c.balance,
-          code: s.state.code!.toBoc(),
-          data: s.state.data!.toBoc(),
-        });
-      },
+      () => escrowAccountIn(f),
       () => clock.t,
     );
 
