@@ -11,14 +11,13 @@
  * `BENCH_AUDITS` (10,000) and `BENCH_AUDIT_SECONDS` (1,800: the run stops there and reports how
  * many it reached) bound it.
  */
-import wrtc from "@roamhq/wrtc";
 import { providerReference } from "../client/sdk/audit-reference";
 import { Auditor, type AuditRecord } from "../client/sdk/auditor";
 import type { ChatCompletionCreateParams } from "../client/sdk/openai-shapes";
-import { connect, type SilkClient } from "../client/sdk/silk-client";
 import { DEFAULT_TOLERANCE, generateKeyPair } from "../protocol";
 import { seededRandom } from "../tests/doubles/toy-model";
 import { cleanup, startServer } from "../tests/signaling/helpers";
+import { auditClient } from "./audit-client";
 import { spawnScript } from "./signaling-clients";
 import { fmt, percentile, printTable } from "./table";
 
@@ -89,17 +88,8 @@ function row(name: string, run: Run, tally?: Tally): Record<string, string | num
 export default async function honestAuditsBench(): Promise<void> {
   const { url } = await startServer();
   const providers = await spawnScript("bench/audit-providers.ts", { SIGNALING_URL: url }, "ready");
-  const open = (escrow: string): Promise<SilkClient> =>
-    connect({
-      signalingUrl: url,
-      sessionKey: generateKeyPair(),
-      maxPrice: { promptNanoPerToken: 100n, completionNanoPerToken: 100n },
-      escrow,
-      wrtc,
-      requireSignedAnswers: true,
-    });
-  const client = await open(`0:${"11".repeat(32)}`);
-  const referenceClient = await open(`0:${"33".repeat(32)}`);
+  const client = await auditClient(url, `0:${"11".repeat(32)}`);
+  const referenceClient = await auditClient(url, `0:${"33".repeat(32)}`);
   let tally = new Tally();
   const auditor = new Auditor({
     client,
