@@ -1,7 +1,7 @@
 import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
 import { createClient, createCluster } from "redis";
 import type { SignalingConfig } from "./config";
-import type { RedisClient } from "./directory/redis-directory";
+import type { RedisClient, Subscribe } from "./directory/redis-directory";
 import { errorSummary } from "./event-guard";
 import type { Logger } from "./logger";
 import type { LivenessClient } from "./node-liveness";
@@ -12,6 +12,8 @@ export interface RedisConnection {
   readonly cluster: boolean;
   readonly adapter: ReturnType<typeof createAdapter> | ReturnType<typeof createShardedAdapter>;
   readonly data: RedisClient & LivenessClient;
+  /** Classic pub/sub on the subscriber connection (in a cluster, PUBLISH reaches every node). */
+  readonly subscribe: Subscribe;
   /** Closes every client (after everything that uses them has finished). */
   close(): Promise<void>;
 }
@@ -48,6 +50,7 @@ export async function connectRedis(config: SignalingConfig, log: Logger): Promis
     cluster,
     adapter,
     data: data as unknown as RedisClient & LivenessClient,
+    subscribe: (channel, listener) => sub.subscribe(channel, listener),
     close: async () => {
       await Promise.all(clients.map((c) => c.close().catch(() => c.destroy())));
     },
