@@ -130,7 +130,8 @@ class Client implements SilkClient {
           this.interrupts.delete(abort);
         },
       );
-    if (params.stream) return streamChunks(params.model, run, Boolean(params.stream_options?.include_usage));
+    if (params.stream)
+      return streamChunks(params.model, run, Boolean(params.stream_options?.include_usage), abort);
     return completionFromResult(params.model, await run(() => undefined));
   }
 
