@@ -3,7 +3,7 @@ import { judgeAnswer } from "../../protocol/audit-check";
 import { runOnEngine } from "../../provider/serving/scoring";
 import { type EngineChunk, EngineError, type EngineRequest } from "../../web/engines/engine";
 import { webLlmSupport } from "../../web/engines/model-catalog";
-import { runWebLlm } from "../../web/engines/webllm-run";
+import { IMPOSSIBLE_LOGPROB, runWebLlm } from "../../web/engines/webllm-run";
 import { scoresAlong, scoreWebLlm } from "../../web/engines/webllm-score";
 import { FUNCTION_CALLING_MODELS, type GreedyStep, MlcEngineDouble } from "../doubles/mlc-engine";
 
@@ -247,6 +247,29 @@ describe("scoring on WebLLM: greedy regeneration with its top 5 tokens, over the
     expect(scoresAlong(along, ["Why"])).toEqual([]);
     // A longer answer than the greedy one: scored as far as the path goes.
     expect(scoresAlong(along.slice(0, 2), ["The", " sky", " is"])).toEqual([-0.1, -0.2]);
+  });
+
+  it("at temperature 0 (WebLLM's softmax at 1e-6): a top token of probability 0 is not scored, and never reaches the wire as -Infinity", async () => {
+    // What WebLLM reports at temperature 0: 0 for each greedy token, -Infinity for the others.
+    const cold = [
+      step("The", 0, ["A", Number.NEGATIVE_INFINITY]),
+      step(" sky", 0, [" sea", Number.NEGATIVE_INFINITY]),
+    ];
+    const along = cold.map((g) => ({ token: g.token, logprob: g.logprob, top_logprobs: g.top }));
+    // Two honest GPUs whose greedy paths part on a near-tie: the parting token says nothing.
+    expect(scoresAlong(along, ["The", " sea"])).toEqual([0]);
+    const { chunks } = await run(new MlcEngineDouble(LLM, cold), {
+      messages: [{ role: "user", content: "sky?" }],
+      temperature: 0,
+      logprobs: true,
+      top_logprobs: 2,
+    });
+    const entries = chunks.flatMap((c) => c.logprobs ?? []);
+    expect(entries.map((e) => e.top_logprobs.map((t) => t.logprob))).toEqual([
+      [0, IMPOSSIBLE_LOGPROB],
+      [0, IMPOSSIBLE_LOGPROB],
+    ]);
+    expect(JSON.parse(JSON.stringify(entries))).toEqual(entries);
   });
 
   it("a provider streams back the scored prefix, and the audit compares over it", async () => {
