@@ -41,9 +41,7 @@ export interface SilkClient {
       /** The stream's `controller` aborts it, as OpenAI's Stream's does (so does leaving its loop). */
       create(params: ChatCompletionCreateParams & { stream: true }): Promise<ChunkStream>;
       create(params: ChatCompletionCreateParams & { stream?: false | null }): Promise<ChatCompletion>;
-      create(
-        params: ChatCompletionCreateParams,
-      ): Promise<ChunkStream | ChatCompletion>;
+      create(params: ChatCompletionCreateParams): Promise<ChunkStream | ChatCompletion>;
     };
   };
   readonly models: { list(): Promise<{ object: "list"; data: ModelEntry[] }> };
@@ -117,9 +115,7 @@ class Client implements SilkClient {
     this.signaling.close();
   }
 
-  private async create(
-    params: ChatCompletionCreateParams,
-  ): Promise<ChunkStream | ChatCompletion> {
+  private async create(params: ChatCompletionCreateParams): Promise<ChunkStream | ChatCompletion> {
     const input = toChatParams(params);
     const needs = needsOf(input);
     const abort = new AbortController();
