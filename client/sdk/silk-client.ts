@@ -3,7 +3,7 @@ import { type AuditReport, NETWORK_ID, type NetworkName, needsOf, policyFor } fr
 import { linkAbort } from "./abort-link";
 import { toChatParams } from "./chat-input";
 import { completionFromResult, streamChunks } from "./completion-stream";
-import type { ConnectOptions } from "./connect-options";
+import { type ConnectOptions, checkConnectOptions } from "./connect-options";
 import {
   type CreateEmbeddingResponse,
   EMBED_NEEDS,
@@ -64,6 +64,7 @@ export interface AuditCounts {
 }
 
 export async function connect(opts: ConnectOptions): Promise<SilkClient> {
+  checkConnectOptions(opts);
   const signaling = await SignalingClient.connect(opts.signalingUrl);
   return new Client(signaling, opts);
 }
