@@ -32,16 +32,16 @@ import { SessionSource } from "./session-source";
  */
 export type { ConnectOptions } from "./connect-options";
 
+/** A streamed answer: OpenAI's chunks, and the controller that stops it. */
+export type ChunkStream = AsyncIterable<ChatCompletionChunk> & { readonly controller: AbortController };
+
 export interface SilkClient {
   readonly chat: {
     readonly completions: {
-      create(
-        params: ChatCompletionCreateParams & { stream: true },
-      ): Promise<AsyncIterable<ChatCompletionChunk>>;
+      /** The stream's `controller` aborts it, as OpenAI's Stream's does (so does leaving its loop). */
+      create(params: ChatCompletionCreateParams & { stream: true }): Promise<ChunkStream>;
       create(params: ChatCompletionCreateParams & { stream?: false | null }): Promise<ChatCompletion>;
-      create(
-        params: ChatCompletionCreateParams,
-      ): Promise<AsyncIterable<ChatCompletionChunk> | ChatCompletion>;
+      create(params: ChatCompletionCreateParams): Promise<ChunkStream | ChatCompletion>;
     };
   };
   readonly models: { list(): Promise<{ object: "list"; data: ModelEntry[] }> };
@@ -115,9 +115,7 @@ class Client implements SilkClient {
     this.signaling.close();
   }
 
-  private async create(
-    params: ChatCompletionCreateParams,
-  ): Promise<AsyncIterable<ChatCompletionChunk> | ChatCompletion> {
+  private async create(params: ChatCompletionCreateParams): Promise<ChunkStream | ChatCompletion> {
     const input = toChatParams(params);
     const needs = needsOf(input);
     const abort = new AbortController();
@@ -130,7 +128,8 @@ class Client implements SilkClient {
           this.interrupts.delete(abort);
         },
       );
-    if (params.stream) return streamChunks(params.model, run, Boolean(params.stream_options?.include_usage));
+    if (params.stream)
+      return streamChunks(params.model, run, Boolean(params.stream_options?.include_usage), abort);
     return completionFromResult(params.model, await run(() => undefined));
   }
 
