@@ -40,7 +40,7 @@ export class LocalDevice {
     const source = await this.engineSource();
     const gpu = await source.check();
     if (!gpu.ok) return { model, fits: false, reason: gpu.reason };
-    const fit = source.fit(model, gpu.facts);
+    const fit = await source.fit(model, gpu.facts);
     if (!fit) return { model, fits: false, reason: `${model} is not a model this browser can run` };
     return fit.fits ? { model, fits: true } : { model, fits: false, reason: fit.reason };
   }

@@ -1,7 +1,8 @@
 import { ModelType, prebuiltAppConfig } from "@mlc-ai/web-llm";
 import { describe, expect, it } from "vitest";
+import { prebuiltRequirement } from "../../web/engines/engine-source";
 import { modelFits, requirementOf } from "../../web/engines/model-catalog";
-import { PREBUILT_MODELS, prebuiltRequirement } from "../../web/engines/model-requirements";
+import { PREBUILT_REQUIREMENTS } from "../../web/engines/model-requirements";
 
 /**
  * Our own table of what WebLLM's prebuilt chat models need (web/engines/model-requirements.ts),
@@ -11,14 +12,13 @@ import { PREBUILT_MODELS, prebuiltRequirement } from "../../web/engines/model-re
 const chat = prebuiltAppConfig.model_list.filter((r) => r.model_type !== ModelType.embedding);
 
 describe("the model-requirements table", () => {
-  it("lists exactly WebLLM's prebuilt chat models, each with the memory, shader-f16 and context WebLLM declares", () => {
-    expect([...PREBUILT_MODELS].sort()).toEqual(chat.map((r) => r.model_id).sort());
-    const differ = chat.filter(
-      (r) => JSON.stringify(prebuiltRequirement(r.model_id)) !== JSON.stringify(requirementOf(r)),
-    );
+  it("lists exactly WebLLM's prebuilt chat models, each with the memory, shader-f16 and context WebLLM declares", async () => {
+    expect(Object.keys(PREBUILT_REQUIREMENTS).sort()).toEqual(chat.map((r) => r.model_id).sort());
+    const ours = await Promise.all(chat.map((r) => prebuiltRequirement(r.model_id)));
+    const differ = chat.filter((r, i) => JSON.stringify(ours[i]) !== JSON.stringify(requirementOf(r)));
     expect(differ.map((r) => r.model_id)).toEqual([]);
     // What the table holds, read the way WebLLM states it (MB rounded up; f16 from the id too).
-    expect(prebuiltRequirement("Llama-3.2-1B-Instruct-q4f16_1-MLC")).toEqual({
+    expect(await prebuiltRequirement("Llama-3.2-1B-Instruct-q4f16_1-MLC")).toEqual({
       vramMB: Math.ceil(
         chat.find((r) => r.model_id === "Llama-3.2-1B-Instruct-q4f16_1-MLC")!.vram_required_MB!,
       ),
@@ -27,10 +27,10 @@ describe("the model-requirements table", () => {
     });
   });
 
-  it("knows no embedding model, nor an id WebLLM does not list", () => {
-    expect(prebuiltRequirement("snowflake-arctic-embed-m-q0f32-MLC-b4")).toBeUndefined();
-    expect(prebuiltRequirement("Made-Up-7B-q4f16_1-MLC")).toBeUndefined();
-    expect(prebuiltRequirement("toString")).toBeUndefined();
+  it("knows no embedding model, nor an id WebLLM does not list", async () => {
+    expect(await prebuiltRequirement("snowflake-arctic-embed-m-q0f32-MLC-b4")).toBeUndefined();
+    expect(await prebuiltRequirement("Made-Up-7B-q4f16_1-MLC")).toBeUndefined();
+    expect(await prebuiltRequirement("toString")).toBeUndefined();
   });
 
   it.each([
@@ -58,8 +58,8 @@ describe("the model-requirements table", () => {
       { shaderF16: false, memoryMB: 2048 },
       null,
     ],
-  ])("decides %s", (_n, model, device, refused) => {
-    const fit = modelFits(prebuiltRequirement(model)!, device);
+  ])("decides %s", async (_n, model, device, refused) => {
+    const fit = modelFits((await prebuiltRequirement(model))!, device);
     if (refused) expect(fit).toMatchObject({ fits: false, reason: expect.stringMatching(refused) });
     else expect(fit).toEqual({ fits: true });
   });

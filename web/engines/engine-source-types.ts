@@ -39,7 +39,7 @@ export interface EngineSource {
    * Whether `model` can run on this device, from what the source knows without loading its engine
    * (no download); undefined when it cannot run that model at all.
    */
-  fit(model: string, facts: GpuFacts): FitVerdict | undefined;
+  fit(model: string, facts: GpuFacts): Promise<FitVerdict | undefined>;
   /** Models whose weights the operator hosts: listed and loaded from their own location from now on. */
   selfHost(models: readonly SelfHostedModel[]): void;
   readonly engine: Engine;

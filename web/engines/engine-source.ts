@@ -14,11 +14,11 @@ import {
   type ModelRequirement,
   modelFits,
   requirementOf,
+  requirementOfRow,
   type SelfHostedModel,
   selfHostedRecord,
   webLlmSupport,
 } from "./model-catalog";
-import { prebuiltRequirement } from "./model-requirements";
 import type { WebLlmEngine } from "./webllm-engine.browser";
 
 /**
@@ -122,9 +122,9 @@ export const engineSource: EngineSource = {
       })),
     );
   },
-  fit(model, facts) {
+  async fit(model, facts) {
     const own = selfHosted.find((m) => m.modelId === model);
-    const need = own ? requirementOf(selfHostedRecord(own)) : prebuiltRequirement(model);
+    const need = own ? requirementOf(selfHostedRecord(own)) : await prebuiltRequirement(model);
     return need && fitOn(need, facts);
   },
   selfHost(models) {
@@ -132,6 +132,16 @@ export const engineSource: EngineSource = {
   },
   repair: async (model) => (await withSelfHosted()).engine.repair(model),
 };
+
+/**
+ * What a WebLLM prebuilt chat model needs, from our own table: a small lazy chunk of its own (the
+ * provider page lists WebLLM's catalog instead), never WebLLM's code.
+ */
+export async function prebuiltRequirement(model: string): Promise<ModelRequirement | undefined> {
+  const { PREBUILT_REQUIREMENTS } = await import("./model-requirements");
+  const row = Object.hasOwn(PREBUILT_REQUIREMENTS, model) ? PREBUILT_REQUIREMENTS[model] : undefined;
+  return row && requirementOfRow(row);
+}
 
 /** The fit check against what the adapter reports (its largest buffer stands for its memory). */
 function fitOn(need: ModelRequirement, facts: GpuFacts) {

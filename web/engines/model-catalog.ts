@@ -1,5 +1,6 @@
 import type { AppConfig, ModelRecord } from "@mlc-ai/web-llm";
 import type { Feature, ModelSupport } from "../../protocol";
+import type { RequirementRow } from "./model-requirements";
 
 /**
  * Where model weights come from: WebLLM's prebuilt list, or a location the operator gives for
@@ -59,6 +60,15 @@ export function requirementOf(record: ModelRecord): ModelRequirement {
     ...(record.vram_required_MB !== undefined && { vramMB: Math.ceil(record.vram_required_MB) }),
     shaderF16: needsShaderF16(record),
     ...(window && window > 0 ? { contextWindow: window } : {}),
+  };
+}
+
+/** A row of our own table (model-requirements.ts) as a requirement. */
+export function requirementOfRow([vramMB, shaderF16, contextWindow]: RequirementRow): ModelRequirement {
+  return {
+    ...(vramMB !== null && { vramMB }),
+    shaderF16,
+    ...(contextWindow !== null && { contextWindow }),
   };
 }
 

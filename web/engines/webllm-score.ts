@@ -15,9 +15,9 @@ export const WEBLLM_TOP_LOGPROBS = 5;
  * - where they first differ, the given token's logprob is read from the step's top 5 if it is
  *   there (exact too), and scoring stops: past that token the two contexts differ;
  * - a given token outside the top 5 at that step is not scored, nor one whose logprob is not
- *   finite: at temperature 0 WebLLM gives every token but its greedy one probability 0
- *   (webllm-run.ts `IMPOSSIBLE_LOGPROB`), which says only that the paths parted, as float
- *   differences between two honest GPUs can make them.
+ *   finite (a token WebLLM gives probability 0, as it does every non-greedy token at temperature
+ *   0, which webLlmRequest avoids): that says only that the paths parted, as float differences
+ *   between two honest GPUs can make them.
  * The result is the scores of a prefix of the tokens (possibly empty), what the audit compares
  * (protocol/README.md "Audits": fewer than `minTokens` is inconclusive).
  */

@@ -56,7 +56,7 @@ export const engineSource: EngineSource = {
   },
   async models(facts) {
     return [
-      { id: "test-model", vramMB: 512, fit: engineSource.fit("test-model", facts)!, cached: true },
+      { id: "test-model", vramMB: 512, fit: (await engineSource.fit("test-model", facts))!, cached: true },
       ...selfHosted.map((m) => ({
         id: m.modelId,
         selfHostedAt: m.modelUrl,
@@ -65,7 +65,7 @@ export const engineSource: EngineSource = {
       })),
     ];
   },
-  fit(model, facts) {
+  async fit(model, facts) {
     if (selfHosted.some((m) => m.modelId === model)) return { fits: true };
     if (model !== "test-model") return undefined;
     return modelFits(TEST_MODEL, { shaderF16: facts.shaderF16, memoryMB: facts.maxBufferMB });
