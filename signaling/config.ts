@@ -53,6 +53,15 @@ export interface SignalingConfig {
   resumeSecretFile: string | undefined;
   /** A resume ticket's life; a registered provider's is renewed through its heartbeat acks. */
   resumeTicketTtlMs: number;
+  /**
+   * A node whose event loop runs this late (ms, smoothed) turns new connections away at once
+   * with `OVERLOADED` and a time to come back, instead of letting them time out (0: never).
+   */
+  overloadLagMs: number;
+  /** Returning providers (on a ticket) let in to register at once, whatever the node's pace. */
+  overloadMinPending: number;
+  /** Past that, as many as the node registers in this long (ms); the rest are told when to come back. */
+  overloadDrainMs: number;
   ipRequestsPerSecond: number;
   ipRequestBurst: number;
   relayBytesPerSecond: number;
@@ -104,6 +113,9 @@ export const DEFAULT_CONFIG: SignalingConfig = {
   resumeSecret: undefined,
   resumeSecretFile: undefined,
   resumeTicketTtlMs: 600_000,
+  overloadLagMs: 1_000,
+  overloadMinPending: 64,
+  overloadDrainMs: 4_000,
   ipRequestsPerSecond: 20,
   ipRequestBurst: 60,
   relayBytesPerSecond: 1024 * 1024,

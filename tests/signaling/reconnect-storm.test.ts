@@ -137,6 +137,37 @@ describe("reconnect storm", () => {
     expect(await dial(url, { resume: "1", ticket: ticketFor(generateKeyPair()) })).toBe(false);
   });
 
+  it("turns returning providers past its backlog away at once with OVERLOADED and when to come back, spending nothing", async () => {
+    const limits = {
+      ipConnectionBurst: 1,
+      ipConnectionsPerMinute: 1,
+      resumeSecret: SECRET,
+      overloadMinPending: 2,
+      overloadDrainMs: 1, // the backlog is the minimum: two
+    };
+    const { url } = await startServer(limits);
+    const ids = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
+    const query = (id: KeyPair) => ({ query: { resume: "1", ticket: ticketFor(id) } });
+    const waiting = await Promise.all(ids.slice(0, 2).map((id) => connect(url, query(id))));
+    const refusal = await connect(url, query(ids[2]!)).then(
+      () => undefined,
+      (err: Error & { data?: { code?: unknown; retryAfterMs?: unknown } }) => err,
+    );
+    expect(refusal?.data).toMatchObject({ code: "OVERLOADED", retryAfterMs: expect.any(Number) });
+    expect(refusal?.data?.retryAfterMs).toBeGreaterThanOrEqual(500);
+    // A connection not returning on a ticket (a requester) does not wait for the registrations.
+    expect(await dial(url)).toBe(true);
+    // One registers, and the refused provider comes in on the same ticket: its refusal spent none
+    // of the ticket's admissions, and all of them are still there.
+    expect(await register(waiting[0]!, ids[0]!)).toMatchObject({ ok: true });
+    const third = await connect(url, query(ids[2]!));
+    expect(await register(third, ids[2]!)).toMatchObject({ ok: true });
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/^silk_connections_total\{outcome="overloaded"\} 1$/m);
+    expect(metrics).toMatch(/^silk_overloaded_total\{why="backlog"\} 1$/m);
+    expect(metrics).toMatch(/^silk_registrations_pending 1$/m);
+  });
+
   it("200 providers on one address all register again after a restart with a small per-IP budget", async () => {
     const port = await freePort();
     const env = { PORT: String(port), IP_CONNECTION_BURST: "1000" };
