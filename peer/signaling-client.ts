@@ -1,145 +1,35 @@
 import type { Socket } from "socket.io-client";
 import * as v from "valibot";
 import {
-  ChannelClosedError,
-  type DeviceFacts,
   DirectorySnapshot,
-  type ErrorCode,
   encodePublicKey,
   type Feature,
-  type KeyPair,
   type MaxPrice,
   maxPriceToWire,
-  offerToWire,
   type PolicyHint,
   parseWith,
-  type ServedModel,
-  SessionEnded,
   SessionGranted,
-  SessionMoved,
   SessionOffer,
-  signRegistration,
-  wireError,
 } from "../protocol";
 import type { BackoffConfig, ConnState } from "./connection-machine";
-import { type HangUpWhy, SignalingConnection } from "./signaling-connection";
+import { ProviderPresence, type ProviderRegistration } from "./provider-presence";
+import { type SessionHandlers, type SessionOpener, SessionRouter, type SignalData } from "./session-router";
+import { ACK_TIMEOUT_MS, type AckBody, callOn } from "./signaling-ack";
+import { SignalingConnection } from "./signaling-connection";
+import { SignalingError } from "./signaling-errors";
 
-/**
- * A typed client for the signaling server's events (signaling/README.md), shared by providers
- * and requesters. Everything the server sends is validated before use: the server is not
- * trusted with anything the handshake cannot check, but it must not crash us either.
- */
-export class SignalingError extends Error {
-  readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string) {
-    super(message);
-    this.name = "SignalingError";
-    this.code = code;
-  }
-}
-
-export interface ProviderRegistration {
-  readonly identity: KeyPair;
-  readonly payout: string;
-  readonly models: readonly ServedModel[];
-  readonly capacity: number;
-  readonly device: DeviceFacts;
-  /** The provider's Registry entry: its owner wallet (which requesters check on chain), stake and registration time. */
-  readonly entry?: { readonly owner: string; readonly stake: bigint; readonly registeredAt: number };
-}
-
+export type { ProviderRegistration } from "./provider-presence";
+export type { SessionHandlers, SessionOpener, SignalData } from "./session-router";
+export {
+  endedBySignaling,
+  type SessionEndNotice,
+  SessionMovedError,
+  SessionNotTakenError,
+  SignalingError,
+  SignalingLostError,
+  sessionEndError,
+} from "./signaling-errors";
 export type { DirectorySnapshot, SessionGranted, SessionOffer };
-export type SignalData = Record<string, unknown>;
-
-/** A requester's session the server moved to another provider before the first one took it. */
-export class SessionMovedError extends ChannelClosedError {
-  constructor(readonly to: SessionGranted) {
-    super("the provider did not take the session; the server moved it to another");
-  }
-}
-
-/** Why the server ended a session: its `reason`, and for `no-provider` why nobody took it. */
-export interface SessionEndNotice {
-  readonly reason: string;
-  readonly error?: { readonly code: string; readonly message: string };
-}
-
-/** Nobody took a requester's session, after the server's own failover; `why` is a request's error code. */
-export class SessionNotTakenError extends ChannelClosedError {
-  constructor(
-    readonly why: ErrorCode,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/**
- * A session that ran through signaling ended because signaling went away, not the other party:
- * `SHUTTING_DOWN` (the node is leaving), `NODE_LOST` (the other party's node died) or
- * `SIGNALING_LOST` (our own connection dropped). Only relayed sessions end so; direct ones go on.
- */
-export class SignalingLostError extends ChannelClosedError {
-  constructor(
-    readonly why: "SHUTTING_DOWN" | "NODE_LOST" | "SIGNALING_LOST",
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-const LOST: Record<string, [SignalingLostError["why"], string]> = {
-  shutdown: ["SHUTTING_DOWN", "the signaling node relaying this session is shutting down"],
-  "node-lost": ["NODE_LOST", "the other party's signaling node died"],
-  "signaling-lost": ["SIGNALING_LOST", "the connection to signaling dropped"],
-};
-
-/** Ends that come from signaling going away: a direct session, which needs no server, outlives them. */
-export function endedBySignaling(end: SessionEndNotice): boolean {
-  return end.reason in LOST;
-}
-
-const notTaken = (e: { code: ErrorCode; message: string }) => new SessionNotTakenError(e.code, e.message);
-
-/** The error a party sees for the end of its session: typed by why it ended. */
-export function sessionEndError(end: SessionEndNotice): ChannelClosedError {
-  const lost = LOST[end.reason];
-  if (lost) return new SignalingLostError(lost[0], lost[1]);
-  return end.error
-    ? notTaken(wireError(end.error, "signaling server"))
-    : new ChannelClosedError(`session ended: ${end.reason}`);
-}
-
-export interface SessionHandlers {
-  signal?: (d: SignalData) => void;
-  frame?: (f: Uint8Array) => void;
-  ended?: (end: SessionEndNotice) => void;
-  moved?: (to: SessionGranted) => void;
-}
-
-type SessionEvent =
-  | { kind: "signal"; value: SignalData }
-  | { kind: "frame"; value: Uint8Array }
-  | { kind: "ended"; value: SessionEndNotice }
-  | { kind: "moved"; value: SessionGranted };
-
-/**
- * Makes a granted session's handlers (`SignalingClient.session`), called in the very turn the
- * grant (or a move to another provider) is read, before anything that follows it on the socket.
- */
-export type SessionOpener = (grant: SessionGranted) => void;
-
-type AckBody = { ok: boolean; error?: { code: string; message: string }; [k: string]: unknown };
-const ChallengeAck = v.object({ challenge: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)) });
-const Ticket = v.optional(v.pipe(v.string(), v.maxLength(120)));
-const RegisterAck = v.object({
-  heartbeatIntervalMs: v.optional(v.pipe(v.number(), v.minValue(1000))),
-  ticket: Ticket,
-});
-
-const ACK_TIMEOUT_MS = 15_000;
-const DEFAULT_HEARTBEAT_MS = 20_000;
-const LOAD_CHECK_MS = 1_000;
 
 export interface SignalingClientOptions {
   /** How long `connect` waits for a first connection before it fails with `UNREACHABLE` (ms). */
@@ -155,25 +45,19 @@ export function signalingUrls(given: string | readonly string[]): string[] {
   return list.map((u) => u.trim()).filter((u) => u.length > 0);
 }
 
+/**
+ * A typed client for the signaling server's events (signaling/README.md), shared by providers
+ * and requesters. Everything the server sends is validated before use: the server is not
+ * trusted with anything the handshake cannot check, but it must not crash us either.
+ * The connection heals itself (`signaling-connection.ts`), a provider's registration and
+ * heartbeats live in `provider-presence.ts`, relayed session events in `session-router.ts`.
+ */
 export class SignalingClient {
-  private registration: { reg: ProviderRegistration; load: () => number } | undefined;
-  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
-  private heartbeatMs = DEFAULT_HEARTBEAT_MS;
-  private loadTimer: ReturnType<typeof setInterval> | undefined;
-  /** The load the server last heard (a registration starts it at 0). */
-  private reportedLoad = 0;
   private offerHandler: ((offer: SessionOffer) => Promise<boolean>) | undefined;
   private directoryListener: ((d: DirectorySnapshot) => void) | undefined;
-  /**
-   * Each session's handlers, set when the session is made: by the grant's opener (a requester) or
-   * by the offer handler before it answers (a provider). Events for any other session are dropped.
-   */
-  private readonly sessionHandlers = new Map<string, SessionHandlers>();
-  /** The opener of each session we asked for, to open where the server moves it. */
-  private readonly openers = new Map<string, SessionOpener>();
+  private readonly sessions = new SessionRouter();
   private readonly conn: SignalingConnection;
-  /** The server's resume ticket for our registration: what admits us first after a restart. */
-  private ticket: string | undefined;
+  private readonly presence: ProviderPresence;
 
   private constructor(
     urls: readonly string[],
@@ -183,15 +67,14 @@ export class SignalingClient {
       { urls, dialTimeoutMs: opts.timeoutMs, backoff: opts.backoff },
       {
         attach: (socket) => this.attach(socket),
-        register: (socket) => this.registerOn(socket),
-        // Unanswered, the server still drops the listing once heartbeats stop.
-        unregister: (socket) =>
-          void this.callOn(socket, "provider:unregister", { v: 1 }).catch(() => undefined),
-        hungUp: (why) => this.hungUp(why),
+        register: (socket) => this.presence.registerOn(socket),
+        unregister: (socket) => this.presence.unregisterOn(socket),
+        hungUp: (why) => this.sessions.hungUp(why),
         changed: (state) => this.changed(state),
-        ticket: () => this.ticket,
+        ticket: () => this.presence.ticket,
       },
     );
+    this.presence = new ProviderPresence(this.conn);
   }
 
   /**
@@ -231,89 +114,16 @@ export class SignalingClient {
    * reconnect and whenever the server says it forgot the registration.
    */
   async register(reg: ProviderRegistration, load: () => number = () => 0): Promise<void> {
-    this.registration = { reg, load };
-    this.ticket = undefined;
+    this.presence.set(reg, load);
     const socket = await this.ready("provider:register");
-    await this.registerOn(socket);
+    await this.presence.registerOn(socket);
     this.conn.from(socket, { type: "registered" });
   }
 
-  private async registerOn(socket: Socket): Promise<void> {
-    const r = this.registration;
-    if (!r) throw new SignalingError("NOT_REGISTERED", "nothing to register");
-    const { reg } = r;
-    const challenge = parseWith(
-      ChallengeAck,
-      await this.callOn(socket, "provider:challenge", { v: 1 }),
-      "challenge",
-    );
-    const body = {
-      identityKey: encodePublicKey(reg.identity.publicKey),
-      payout: reg.payout,
-      models: reg.models.map(offerToWire),
-      capacity: reg.capacity,
-      device: reg.device,
-      ...(reg.entry && { entry: { ...reg.entry, stake: reg.entry.stake.toString() } }),
-    };
-    let ack: v.InferOutput<typeof RegisterAck>;
-    try {
-      ack = parseWith(
-        RegisterAck,
-        await this.callOn(socket, "provider:register", {
-          v: 1,
-          ...body,
-          challenge: challenge.challenge,
-          signature: signRegistration(reg.identity.secretKey, challenge.challenge, body),
-        }),
-        "registration",
-      );
-    } catch (err) {
-      // A refused ticket (another identity's, say) must not be presented again and again.
-      if (err instanceof SignalingError && err.code === "BAD_TICKET") this.ticket = undefined;
-      throw err;
-    }
-    this.heartbeatMs = ack.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS;
-    this.ticket = ack.ticket;
-  }
-
   private changed(state: ConnState): void {
-    this.stopHeartbeats();
-    if (state.phase === "registered") {
-      // A registration starts at load 0, while sessions that outlived a reconnect (direct ones)
-      // hold places: the server hears the load at once, and within a second of every change
-      // after, so no place it counts stays busy (or free) for a whole heartbeat interval.
-      this.reportedLoad = 0;
-      const reportChange = () => {
-        if (this.registration && this.registration.load() !== this.reportedLoad) this.heartbeat();
-      };
-      reportChange();
-      this.loadTimer = setInterval(reportChange, LOAD_CHECK_MS);
-      this.heartbeatTimer = setInterval(() => this.heartbeat(), this.heartbeatMs);
-    }
+    this.presence.changed(state);
     if (state.phase === "connected" || state.phase === "registering") void this.resubscribe();
     this.opts.onState?.(state);
-  }
-
-  /** A heartbeat is answered: `NOT_REGISTERED` means register again, silence means the node is gone. */
-  private heartbeat(): void {
-    const socket = this.conn.live;
-    const r = this.registration;
-    if (!socket || !r) return;
-    const wait = Math.min(ACK_TIMEOUT_MS, this.heartbeatMs);
-    const load = r.load();
-    this.reportedLoad = load;
-    socket
-      .timeout(wait)
-      .emitWithAck("provider:heartbeat", { v: 1, load: Math.min(64, load) })
-      .then(
-        (ack: AckBody) => {
-          if (ack?.ok === false && ack.error?.code === "NOT_REGISTERED")
-            this.conn.from(socket, { type: "unregistered" });
-          const renewed = v.safeParse(Ticket, ack?.ticket);
-          if (ack?.ok === true && renewed.success && renewed.output) this.ticket = renewed.output;
-        },
-        () => this.conn.from(socket, { type: "lost" }),
-      );
   }
 
   /**
@@ -374,8 +184,7 @@ export class SignalingClient {
         const r = v.safeParse(SessionGranted, body);
         if (!r.success) return;
         grant = r.output;
-        this.openers.set(grant.sessionId, open);
-        open(grant);
+        this.sessions.opened(grant, open);
       },
     );
     return grant ?? parseWith(SessionGranted, ack, "session grant");
@@ -413,42 +222,11 @@ export class SignalingClient {
 
   /** Routes one session's relayed events to its handlers until `forget` (later calls add handlers). */
   session(sessionId: string, handlers: SessionHandlers): void {
-    this.sessionHandlers.set(sessionId, { ...this.sessionHandlers.get(sessionId), ...handlers });
+    this.sessions.set(sessionId, handlers);
   }
 
   forget(sessionId: string): void {
-    this.sessionHandlers.delete(sessionId);
-    this.openers.delete(sessionId);
-  }
-
-  private route(sessionId: string, e: SessionEvent): void {
-    const handler = this.sessionHandlers.get(sessionId)?.[e.kind] as
-      | ((value: SessionEvent["value"]) => void)
-      | undefined;
-    handler?.(e.value);
-  }
-
-  /** The server moved a session we asked for: the new one is opened before the old one hears. */
-  private moved(sessionId: string, to: SessionGranted): void {
-    const open = this.openers.get(sessionId);
-    if (open && !this.sessionHandlers.has(to.sessionId)) {
-      this.openers.set(to.sessionId, open);
-      open(to);
-    }
-    this.route(sessionId, { kind: "moved", value: to });
-  }
-
-  /**
-   * The socket is gone, and with it every session's room: each session hears why (a relayed one
-   * ends with a typed error; a direct one needs no server and goes on, see connect-peer.ts).
-   */
-  private hungUp(why: HangUpWhy): void {
-    this.openers.clear();
-    if (why === "closed") return;
-    const reason = why === "shutdown" ? "shutdown" : "signaling-lost";
-    const sessions = [...this.sessionHandlers.entries()];
-    this.sessionHandlers.clear();
-    for (const [, h] of sessions) h.ended?.({ reason });
+    this.sessions.forget(sessionId);
   }
 
   sendSignal(sessionId: string, data: SignalData): void {
@@ -469,40 +247,13 @@ export class SignalingClient {
     this.forget(sessionId);
   }
 
-  private stopHeartbeats(): void {
-    clearInterval(this.heartbeatTimer);
-    clearInterval(this.loadTimer);
-    this.heartbeatTimer = undefined;
-    this.loadTimer = undefined;
-  }
-
   close(): void {
-    this.stopHeartbeats();
+    this.presence.stop();
     this.conn.dispatch({ type: "close" });
   }
 
   private attach(socket: Socket): void {
-    socket.on("session:signal", (msg: unknown) => {
-      const m = msg as { sessionId?: unknown; data?: unknown };
-      if (typeof m?.sessionId !== "string" || typeof m.data !== "object" || m.data === null) return;
-      this.route(m.sessionId, { kind: "signal", value: m.data as SignalData });
-    });
-    socket.on("session:frame", (msg: unknown) => {
-      const m = msg as { sessionId?: unknown; frame?: unknown };
-      if (typeof m?.sessionId !== "string") return;
-      const frame = toBytes(m.frame);
-      if (frame) this.route(m.sessionId, { kind: "frame", value: frame });
-    });
-    socket.on("session:ended", (msg: unknown) => {
-      const r = v.safeParse(SessionEnded, msg);
-      if (!r.success) return;
-      const { sessionId, reason, error } = r.output;
-      this.route(sessionId, { kind: "ended", value: error ? { reason, error } : { reason } });
-    });
-    socket.on("session:moved", (msg: unknown) => {
-      const r = v.safeParse(SessionMoved, msg);
-      if (r.success) this.moved(r.output.sessionId, r.output.to);
-    });
+    this.sessions.attach(socket);
     socket.on("directory:update", (msg: unknown) => {
       const r = v.safeParse(DirectorySnapshot, msg);
       if (r.success) this.directoryListener?.(r.output);
@@ -544,7 +295,7 @@ export class SignalingClient {
     for (;;) {
       const socket = await this.ready(event, deadline);
       try {
-        return await this.callOn(socket, event, payload, deadline, onOk);
+        return await callOn(socket, event, payload, deadline, onOk);
       } catch (err) {
         if (!retry || !(err instanceof SignalingError) || Date.now() >= deadline) throw err;
         if (err.code === "SHUTTING_DOWN") this.conn.from(socket, { type: "server-shutdown" });
@@ -552,48 +303,4 @@ export class SignalingClient {
       }
     }
   }
-
-  /** `onOk` runs in the ack's own turn, before anything that came after it on the socket. */
-  private callOn(
-    socket: Socket,
-    event: string,
-    payload: unknown,
-    deadline = Date.now() + ACK_TIMEOUT_MS,
-    onOk?: (ack: AckBody) => void,
-  ): Promise<AckBody> {
-    return new Promise((resolve, reject) => {
-      socket
-        .timeout(Math.max(1, deadline - Date.now()))
-        .emit(event, payload, (err: unknown, ack: unknown) => {
-          try {
-            if (err) throw new SignalingError("TIMEOUT", `the signaling server did not answer ${event}`);
-            const body = checkedAck(event, ack);
-            onOk?.(body);
-            resolve(body);
-          } catch (e) {
-            reject(e);
-          }
-        });
-    });
-  }
-}
-
-/** An ack that is an object and says ok; a refusal becomes its typed error. */
-function checkedAck(event: string, ack: unknown): AckBody {
-  if (!ack || typeof ack !== "object") throw new SignalingError("MALFORMED", `bad answer to ${event}`);
-  const body = ack as AckBody;
-  if (body.ok) return body;
-  const e = wireError(
-    typeof body.error?.code === "string" && typeof body.error.message === "string"
-      ? { code: body.error.code, message: body.error.message.slice(0, 500) }
-      : { code: "INTERNAL", message: `${event} refused` },
-    "signaling server",
-  );
-  throw new SignalingError(e.code, e.message);
-}
-
-function toBytes(x: unknown): Uint8Array | undefined {
-  if (x instanceof Uint8Array) return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
-  if (x instanceof ArrayBuffer) return new Uint8Array(x);
-  return undefined;
 }

@@ -85,6 +85,16 @@ export class ReplayError extends SilkError {
   }
 }
 
+/**
+ * The other side refused a frame from here (altered, dropped or replayed on its way to it) and
+ * said so before it closed: the path between, not either party, is suspect.
+ */
+export class PeerRefusedFrameError extends SilkError {
+  constructor(code: "DECRYPT" | "REPLAY") {
+    super(code, "the other side saw a frame altered, dropped or replayed on its way to it");
+  }
+}
+
 export class CounterOverflowError extends SilkError {
   constructor() {
     super("COUNTER_OVERFLOW", "frame counter exhausted; start a new session");

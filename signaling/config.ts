@@ -82,6 +82,11 @@ export interface SignalingConfig {
   leaseUnits: number;
   /** A model's leased units no pairing took for this long are given back. */
   leaseIdleMs: number;
+  /**
+   * A lease not renewed for this long (the node renews what it holds several times within it)
+   * expires and is given back by any leasing node: a lost give-back holds capacity no longer.
+   */
+  leaseTtlMs: number;
   logLevel: string;
 }
 
@@ -125,6 +130,7 @@ export const DEFAULT_CONFIG: SignalingConfig = {
   nodeTtlMs: 5_000,
   leaseUnits: 16,
   leaseIdleMs: 2_000,
+  leaseTtlMs: 10_000,
   logLevel: "info",
 };
 

@@ -155,8 +155,15 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
           units: config.leaseUnits,
           idleMs: config.leaseIdleMs,
           backoffMs: Math.max(50, config.leaseIdleMs / 4),
+          ttlMs: config.leaseTtlMs,
+          onClaimMissed: (session) => log.warn({ session }, "a pooled pairing found its lease gone"),
+          onLeaseError: (what, err, model) =>
+            log.warn(
+              { err: errorSummary(err), model },
+              `lease ${what} failed; its units come back when the lease expires`,
+            ),
+          onExpired: (count) => log.warn({ count }, "expired leases given back"),
         },
-        onClaimMissed: (session) => log.warn({ session }, "a pooled pairing found its lease gone"),
       });
       audits = new RedisAuditLedger(connection.data as unknown as AuditRedis, config.redisPrefix);
       // Nodes sharing a Redis share a secret, so a provider moving to another node keeps its ticket.

@@ -75,7 +75,9 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
 }
 
 async function handle(o: GatewayOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  if (o.apiKey && !sameSecret(req.headers.authorization ?? "", `Bearer ${o.apiKey}`)) {
+  // The scheme is case-insensitive (RFC 9110): `bearer KEY` is the same credential.
+  const credential = (req.headers.authorization ?? "").replace(/^bearer /i, "Bearer ");
+  if (o.apiKey && !sameSecret(credential, `Bearer ${o.apiKey}`)) {
     throw new HttpError(401, "authentication_error", "invalid_api_key", "missing or wrong API key");
   }
   const path = new URL(req.url ?? "/", "http://x").pathname.replace(/\/+$/, "");
@@ -83,6 +85,16 @@ async function handle(o: GatewayOptions, req: IncomingMessage, res: ServerRespon
   if (req.method === "GET" && path.startsWith("/v1/models/")) return model(o, path, res);
   if (req.method === "POST" && path === "/v1/chat/completions") return completions(o, req, res);
   if (req.method === "POST" && path === "/v1/embeddings") return embeddings(o, req, res);
+  const allowed = path.startsWith("/v1/models/") ? "GET" : METHODS[path];
+  if (allowed) {
+    res.setHeader("allow", allowed);
+    throw new HttpError(
+      405,
+      "invalid_request_error",
+      "method_not_allowed",
+      `${req.method} ${path}: use ${allowed}`,
+    );
+  }
   if (NOT_SERVED.has(path))
     throw new HttpError(
       404,
@@ -92,6 +104,13 @@ async function handle(o: GatewayOptions, req: IncomingMessage, res: ServerRespon
     );
   throw new HttpError(404, "invalid_request_error", "not_found", `no route for ${req.method} ${path}`);
 }
+
+/** The method each served route takes: another is 405 with `Allow`, not "no route". */
+const METHODS: Readonly<Record<string, string>> = {
+  "/v1/models": "GET",
+  "/v1/chat/completions": "POST",
+  "/v1/embeddings": "POST",
+};
 
 /** OpenAI endpoints a program may try, answered with a reason rather than "no route". */
 const NOT_SERVED: ReadonlySet<string> = new Set([

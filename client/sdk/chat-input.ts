@@ -1,7 +1,11 @@
 import * as v from "valibot";
 import { type ChatMessage, type ChatParams, ChatRequest, chatOptionsOf } from "../../protocol";
+import { uncarriedField } from "./chat-fields";
 import { InvalidRequestError } from "./errors";
 import type { ChatCompletionCreateParams, ChatCompletionMessageParam } from "./openai-shapes";
+
+/** The SDK's own request fields beside OpenAI's (openai-shapes.ts). */
+const SDK_FIELDS = ["signal", "score", "avoid"];
 
 /**
  * An OpenAI request as the session carries it: text parts joined into one string (image parts
@@ -10,6 +14,8 @@ import type { ChatCompletionCreateParams, ChatCompletionMessageParam } from "./o
  * name instead of by the provider after pairing.
  */
 export function toChatParams(p: ChatCompletionCreateParams): ChatParams {
+  const uncarried = uncarriedField(p as unknown as Record<string, unknown>, SDK_FIELDS);
+  if (uncarried) throw new InvalidRequestError(uncarried.message, uncarried.param);
   if (p.n != null && p.n !== 1)
     throw new InvalidRequestError("n: Silk answers one choice per request; send n requests instead", "n");
   const maxTokens = [p.max_tokens, p.max_completion_tokens].filter((x): x is number => x != null);

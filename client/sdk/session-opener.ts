@@ -53,6 +53,7 @@ const HANDSHAKE_FAILURES: ReadonlySet<string> = new Set([
   "HANDSHAKE",
   "VERSION",
   "DECRYPT",
+  "REPLAY",
 ]);
 
 export class SessionOpener {

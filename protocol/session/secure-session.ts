@@ -1,6 +1,12 @@
 import * as v from "valibot";
 import { decodeJson, encodeJson } from "../codec";
-import { ChannelClosedError, errorToWire, MalformedMessageError, SilkError } from "../errors";
+import {
+  ChannelClosedError,
+  errorToWire,
+  MalformedMessageError,
+  PeerRefusedFrameError,
+  SilkError,
+} from "../errors";
 import { MAX_SESSION_MESSAGE_BYTES } from "../limits";
 import { Id } from "../schemas/common";
 import { parseSessionMessage, type SessionMessage, type SessionMessageInput } from "../schemas/session";
@@ -15,11 +21,17 @@ export interface SessionInfo {
 }
 
 type MessageHandler = (message: SessionMessage) => void;
+
+/** How long a refused frame's notice may take to leave before the session closes anyway. */
+const REFUSAL_NOTICE_MS = 1_000;
 type CloseHandler = (reason: Error | undefined) => void;
 
 /**
  * An established session. Any frame that fails authentication, arrives out of order or breaks
- * the chunking ends the session with that error: the channel can no longer be trusted. A frame
+ * the chunking ends the session with that error: the channel can no longer be trusted. The other
+ * side is told first, over its own direction, which is intact (an id-less `error`); when it hears
+ * of a frame refused for DECRYPT or REPLAY it closes with `PeerRefusedFrameError`, so a frame
+ * altered on its way to one party never reads to the other as that party vanishing. A frame
  * that authenticates but carries a message the schema refuses is answered with a typed error
  * and the session goes on: the peer is who it claims to be, just wrong.
  *
@@ -34,6 +46,7 @@ export class SecureSession {
   private sending: Promise<void> = Promise.resolve();
   private closedWith: Error | undefined;
   private closed = false;
+  private refusing = false;
   private readonly reader = (frame: Uint8Array) => this.receive(frame);
 
   constructor(
@@ -107,13 +120,27 @@ export class SecureSession {
     for (const h of this.closeHandlers.splice(0)) h(reason);
   }
 
+  /** Tells the other side why a frame was refused (bounded by REFUSAL_NOTICE_MS), then closes. */
+  private refuse(why: SilkError): void {
+    this.refusing = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const told = this.send({ v: 1, t: "error", error: errorToWire(why) }).catch(() => undefined);
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, REFUSAL_NOTICE_MS);
+    });
+    void Promise.race([told, late]).then(() => {
+      clearTimeout(timer);
+      this.close(why);
+    });
+  }
+
   private receive(frame: Uint8Array): void {
-    if (this.closed) return;
+    if (this.closed || this.refusing) return;
     let whole: Uint8Array | undefined;
     try {
       whole = this.reassembler.push(this.receiveCipher.open(frame));
     } catch (err) {
-      this.close(err instanceof SilkError ? err : new MalformedMessageError("bad frame"));
+      this.refuse(err instanceof SilkError ? err : new MalformedMessageError("bad frame"));
       return;
     }
     if (!whole) return;
@@ -127,6 +154,13 @@ export class SecureSession {
       const id = requestIdOf(decoded);
       this.send({ v: 1, t: "error", ...(id && { id }), error: errorToWire(err) }).catch(() => undefined);
       return;
+    }
+    if (message.t === "error" && message.id === undefined) {
+      const code = message.error.code;
+      if (code === "DECRYPT" || code === "REPLAY") {
+        this.close(new PeerRefusedFrameError(code));
+        return;
+      }
     }
     const handlers = this.messageHandlers;
     if (handlers.length === 1) handlers[0]!(message);

@@ -102,3 +102,11 @@ function entryFromField(text: string): RegistryEntryClaim {
   const e = JSON.parse(text) as { owner: string; stake: string; registeredAt: number };
   return { owner: e.owner, stake: BigInt(e.stake), registeredAt: e.registeredAt };
 }
+
+/** A Redis reply of alternating field names and values (HGETALL inside a script) as a record. */
+export function pairsToFields(reply: unknown): Record<string, string> {
+  const fields: Record<string, string> = {};
+  if (!Array.isArray(reply)) return fields;
+  for (let i = 0; i < reply.length - 1; i += 2) fields[String(reply[i])] = String(reply[i + 1]);
+  return fields;
+}

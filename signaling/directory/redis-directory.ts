@@ -13,9 +13,8 @@ import {
   type SessionDraft,
   type SessionRecord,
 } from "./directory";
-import { costKey, listingsFromField, recordToFields, stateFromFields } from "./record-codec";
-import { type LeasedUnit, LeasePool, type LeaseSettings } from "./redis-lease";
-import { CLAIM, LEASE, RELEASE } from "./redis-lease-scripts";
+import { costKey, listingsFromField, pairsToFields, recordToFields, stateFromFields } from "./record-codec";
+import { type LeaseEvents, type NodeLeaseOptions, NodeLeases } from "./redis-leases";
 import {
   CLOSE,
   DROP_NODE,
@@ -71,12 +70,10 @@ export interface RedisDirectoryOptions {
   /** Called for every command sent, with what it was for: the Redis cost of each operation. */
   onCommand?: (op: DirectoryOp) => void;
   /**
-   * Lease capacity to this node (redis-lease.ts): pairings reserve from the node's pool with no
+   * Lease capacity to this node (redis-leases.ts): pairings reserve from the node's pool with no
    * Redis round trip before the grant. `node` is this node's id (its leases go when it dies).
    */
-  lease?: LeaseSettings & { readonly node: string };
-  /** A pooled pairing whose record could not be written (its provider left or filled up meanwhile). */
-  onClaimMissed?: (sessionId: string) => void;
+  lease?: NodeLeaseOptions & LeaseEvents;
 }
 
 /**
@@ -99,11 +96,7 @@ export class RedisDirectory implements ProviderDirectory {
   private readonly tags = new Map<string, string>();
   /** In a cluster: the tags of the providers registered through this node (their heartbeats come here). */
   private readonly localTags = new Map<string, string[]>();
-  private readonly pool: LeasePool | undefined;
-  private readonly idleTimer: NodeJS.Timeout | undefined;
-  /** Lease commands in flight, awaited by `close` before it gives every unit back. */
-  private readonly inFlight = new Set<Promise<unknown>>();
-  private closed = false;
+  private readonly leases: NodeLeases | undefined;
 
   constructor(
     private readonly client: RedisClient,
@@ -114,20 +107,22 @@ export class RedisDirectory implements ProviderDirectory {
     this.sessionTtlMs = options.sessionTtlMs ?? 24 * 3600_000;
     this.sharded = options.shardByModel ?? false;
     const lease = options.lease;
-    if (lease && lease.units > 0) {
-      const pool = new LeasePool(lease);
-      this.pool = pool;
-      this.idleTimer = setInterval(() => {
-        for (const [model, ids] of pool.idle(Date.now()))
-          if (ids.length > 0) void this.release(lease.node, model, ids);
-      }, lease.idleMs);
-      this.idleTimer.unref();
-    }
+    if (lease && lease.units > 0)
+      this.leases = new NodeLeases(
+        {
+          run: (op, script, model, keys, args) =>
+            this.run(this.via(op), script, this.space(this.tagOf(model)), keys, args),
+          spaceOf: (model) => this.space(this.tagOf(model)),
+          sessionTtlMs: this.sessionTtlMs,
+        },
+        lease,
+        lease,
+      );
   }
 
   async register(record: ProviderRecord, now: number): Promise<void> {
     const id = record.identityKey;
-    this.pool?.drop(id);
+    this.leases?.forget(id);
     const fields = { ...recordToFields(record), seenAt: String(now) };
     const byTag = new Map<string, string[]>();
     for (const { model } of record.models) {
@@ -164,7 +159,7 @@ export class RedisDirectory implements ProviderDirectory {
 
   async unregister(identityKey: string, socketId: string): Promise<boolean> {
     const redis = this.via("unregister");
-    this.pool?.drop(identityKey);
+    this.leases?.forget(identityKey);
     const tags = await this.tagsOfProvider(identityKey, redis);
     this.localTags.delete(identityKey);
     const r = await Promise.all(
@@ -227,16 +222,9 @@ export class RedisDirectory implements ProviderDirectory {
   async reserveBest(request: PickRequest, draft: SessionDraft): Promise<Paired | Refused> {
     const tag = this.tagOf(request.model);
     const sessionId = newSessionId(tag);
-    const unit = this.pool?.take(request);
-    if (unit) {
-      // Granted from this node's lease; the record follows in one command, not awaited, and sent
-      // after this turn, so the grant is written first. Still ahead of anything the session's
-      // parties can send next (its end): commands go out in the order they are queued.
-      this.track(
-        new Promise((resolve) => setImmediate(() => resolve(this.claim(unit, sessionId, request, draft)))),
-      );
-      return { ok: true, sessionId, provider: unit.provider, price: unit.price };
-    }
+    // Granted from this node's lease; the record follows in one command, not awaited.
+    const unit = this.leases?.take(request, sessionId, draft);
+    if (unit) return { ok: true, sessionId, provider: unit.provider, price: unit.price };
     const reply = await this.run(
       this.via("pair"),
       PAIR,
@@ -258,7 +246,7 @@ export class RedisDirectory implements ProviderDirectory {
     const [ok, body, cheapest] = Array.isArray(reply) ? reply : [];
     // Only a model granted here gets a pool (after its grant, which takes the best pick first):
     // refusals, for models nobody serves, say, lease nothing.
-    if (ok === 1) this.topUp(request.model, request.now);
+    if (ok === 1) this.leases?.topUp(request.model, request.now);
     if (ok !== 1) {
       const code = (typeof body === "string" ? body : "NO_MODEL") as NoMatchCode;
       return refusal(code, request, typeof cheapest === "string" ? BigInt(cheapest) : undefined);
@@ -274,9 +262,7 @@ export class RedisDirectory implements ProviderDirectory {
     const redis = this.via("failure");
     const tags = await this.tagsOfProvider(identityKey, redis);
     // A provider that failed goes last in the order: this node's units of it are given back.
-    const node = this.options.lease?.node;
-    const models = this.pool?.drop(identityKey) ?? [];
-    await Promise.all(models.map((model) => (node ? this.release(node, model, [identityKey]) : undefined)));
+    await this.leases?.giveBack(identityKey);
     await Promise.all(
       tags.map((tag) =>
         this.run(redis, FAILURE, this.space(tag), [`p:${identityKey}`], [socketId, String(now), identityKey]),
@@ -334,97 +320,12 @@ export class RedisDirectory implements ProviderDirectory {
 
   /** Resolves once the lease commands in flight (records of pooled pairings, top-ups) have settled. */
   async settled(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
+    await this.leases?.settled();
   }
 
   /** Gives this node's leased units back; the client belongs to the caller, who closes it. */
   async close(): Promise<void> {
-    clearInterval(this.idleTimer);
-    this.closed = true;
-    const node = this.options.lease?.node;
-    if (!this.pool || !node) return;
-    await this.settled();
-    await Promise.all([...this.pool.clear().keys()].map((model) => this.release(node, model, [])));
-  }
-
-  /** The session of a pooled pairing written (one command), and the pool topped up in the same one. */
-  private async claim(unit: LeasedUnit, sessionId: string, request: PickRequest, draft: SessionDraft) {
-    const { model, now } = request;
-    const pool = this.pool;
-    const node = this.options.lease?.node;
-    if (!pool || !node) return;
-    const want = this.closed ? 0 : pool.want(model, now);
-    const id = unit.provider.identityKey;
-    try {
-      const reply = await this.run(
-        this.via("pair"),
-        CLAIM,
-        this.space(this.tagOf(model)),
-        [`p:${id}`],
-        [
-          node,
-          unit.provider.socketId,
-          id,
-          sessionId,
-          model,
-          draft.requesterSocketId,
-          draft.requesterNode ?? "",
-          String(now),
-          String(this.sessionTtlMs),
-          String(want),
-          ...pool.held(model),
-        ],
-      );
-      const [ok, leased] = Array.isArray(reply) ? reply : [];
-      pool.leased(model, want, this.units(model, leased), Date.now());
-      if (ok !== 1) this.options.onClaimMissed?.(sessionId);
-    } catch {
-      // Redis away: the session has no record (its end finds none); the pool asks again later.
-      pool.leased(model, want, [], Date.now());
-      this.options.onClaimMissed?.(sessionId);
-    }
-  }
-
-  /** Asks for more units of a model when this node's pool is short (not awaited by the pairing). */
-  private topUp(model: string, now: number): void {
-    const pool = this.pool;
-    const node = this.options.lease?.node;
-    if (!pool || !node || this.closed) return;
-    const want = pool.want(model, now);
-    if (want <= 0) return;
-    this.track(
-      this.run(
-        this.via("lease"),
-        LEASE,
-        this.space(this.tagOf(model)),
-        ["fx"],
-        [model, String(now), node, String(want), ...pool.held(model)],
-      ).then(
-        (reply) => pool.leased(model, want, this.units(model, reply), Date.now()),
-        () => pool.leased(model, want, [], Date.now()),
-      ),
-    );
-  }
-
-  private track(work: Promise<unknown>): void {
-    this.inFlight.add(work);
-    void work.finally(() => this.inFlight.delete(work));
-  }
-
-  /** Gives back units (none named: all this node holds in the model's space); errors are dropped. */
-  private async release(node: string, model: string, ids: string[]): Promise<void> {
-    const space = this.space(this.tagOf(model));
-    await this.run(this.via("lease"), RELEASE, space, [`n:${node}:l`], [node, ...ids]).catch(() => undefined);
-  }
-
-  private units(model: string, reply: unknown): LeasedUnit[] {
-    const out: LeasedUnit[] = [];
-    for (const hash of Array.isArray(reply) ? reply : []) {
-      const provider = stateFromFields(pairsToFields(hash));
-      const listing = provider?.models.find((m) => m.model === model);
-      if (provider && listing) out.push({ provider, price: listing.price });
-    }
-    return out;
+    await this.leases?.close();
   }
 
   /**
@@ -519,13 +420,6 @@ export class RedisDirectory implements ProviderDirectory {
 /** A model's hash tag in a cluster: 4 base64url characters of its SHA-1 (models sharing one share a slot). */
 export function modelTag(model: string): string {
   return createHash("sha1").update(model).digest("base64url").slice(0, 4);
-}
-
-function pairsToFields(reply: unknown): Record<string, string> {
-  const fields: Record<string, string> = {};
-  if (!Array.isArray(reply)) return fields;
-  for (let i = 0; i + 1 < reply.length; i += 2) fields[String(reply[i])] = String(reply[i + 1]);
-  return fields;
 }
 
 const shas = new Map<string, string>();

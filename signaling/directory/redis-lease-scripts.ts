@@ -8,13 +8,20 @@ import { INDEX } from "./redis-scripts";
  * take it; the entry's `l:<node>` field counts the units a node holds, and `n:<node>:l` lists the
  * providers it holds any of, so a dead node's leases are given back with the rest of its state
  * (`DROP_NODE`). A node leases at most one unit per provider, and never a provider's last free
- * unit, so leases never make a provider look full to other nodes.
+ * unit, so leases never make a provider look full to other nodes. Each lease also expires: `lx`
+ * (sorted by expiry, members `<node> <identityKey>`) is pushed back while the node holds the unit
+ * (its claims, top-ups and `RENEW` name what its pool holds), and `RENEW`, sent by every leasing
+ * node each tick, gives back any lease whose expiry passed, so a lost `RELEASE` frees the units.
  */
 const LEASE_FN = `${INDEX}
-local function lease(model, now, node, want, skip)
+local function renew(node, at, skip)
+  for id in pairs(skip) do redis.call('ZADD', P .. 'lx', 'XX', at, node .. ' ' .. id) end
+end
+local function lease(model, now, node, want, skip, ttl)
   local out = {}
   if want <= 0 then return out end
   local seen = 0
+  now = tonumber(now)
   walk(P .. 'q:' .. model, 83, listed, function(member, id)
     seen = seen + 1
     local h = P .. 'p:' .. id
@@ -26,6 +33,7 @@ local function lease(model, now, node, want, skip)
       redis.call('HSET', h, 'l:' .. node, 1, 'lastAssignedAt', now, 'aseq', redis.call('INCR', P .. 'seq'))
       reindex(h, id)
       redis.call('SADD', P .. 'n:' .. node .. ':l', id)
+      redis.call('ZADD', P .. 'lx', now + ttl, node .. ' ' .. id)
       out[#out + 1] = redis.call('HGETALL', h)
       if #out >= want then return true end
     end
@@ -39,21 +47,23 @@ end
 
 /**
  * Leases up to `want` units of the model's best providers to a node. KEYS[1] `P fx` (routes),
- * KEYS[2] `P`. ARGV: model, now, node, want, then identity keys to skip (already in its pool).
- * Returns the leased providers' hashes as flat lists.
+ * KEYS[2] `P`. ARGV: model, now, node, want, lease ttl, then identity keys to skip (already in its
+ * pool, whose leases are renewed). Returns the leased providers' hashes as flat lists.
  */
 export const LEASE = `${LEASE_FN}
 local skip = {}
-for i = 5, #ARGV do skip[ARGV[i]] = true end
-return lease(ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), skip)`;
+for i = 6, #ARGV do skip[ARGV[i]] = true end
+renew(ARGV[3], tonumber(ARGV[2]) + tonumber(ARGV[5]), skip)
+return lease(ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), skip, tonumber(ARGV[5]))`;
 
 /**
  * A pairing made from a node's pool, recorded: one unit of the node's lease on the provider
  * becomes the session (or, the lease being gone, a free unit is taken directly: the entry was
  * re-registered, or the node's leases were given back as a dead node's), and the pool is topped
  * up. KEYS[1] the provider's entry, KEYS[2] `P`. ARGV: node, provider socket, identityKey,
- * sessionId, model, requester socket, requester node, now, session ttl, want, then identity keys
- * to skip. Returns `{1 or 0 (no unit: the provider left or is full), leased hashes}`.
+ * sessionId, model, requester socket, requester node, now, session ttl, want, lease ttl, then
+ * identity keys to skip (the rest of its pool, whose leases are renewed). Returns `{1 or 0 (no
+ * unit: the provider left or is full), leased hashes}`.
  */
 export const CLAIM = `${LEASE_FN}
 local h, node, id = KEYS[1], ARGV[1], ARGV[3]
@@ -66,6 +76,7 @@ if owned(h, ARGV[2]) then
   elseif n then
     redis.call('HDEL', h, 'l:' .. node)
     redis.call('SREM', P .. 'n:' .. node .. ':l', id)
+    redis.call('ZREM', P .. 'lx', node .. ' ' .. id)
     ok = 1
   else
     local f = redis.call('HMGET', h, 'capacity', 'active', 'load')
@@ -78,8 +89,9 @@ if owned(h, ARGV[2]) then
 end
 if ok == 1 then open_session(h, id, ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]) end
 local skip = {}
-for i = 11, #ARGV do skip[ARGV[i]] = true end
-return {ok, lease(ARGV[5], ARGV[8], node, tonumber(ARGV[10]), skip)}`;
+for i = 12, #ARGV do skip[ARGV[i]] = true end
+renew(node, tonumber(ARGV[8]) + tonumber(ARGV[11]), skip)
+return {ok, lease(ARGV[5], ARGV[8], node, tonumber(ARGV[10]), skip, tonumber(ARGV[11]))}`;
 
 /**
  * Gives back a node's leased units. KEYS[1] `P n:<node>:l`, KEYS[2] `P`. ARGV: node, then
@@ -91,3 +103,22 @@ for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end
 if #ids == 0 then ids = redis.call('SMEMBERS', KEYS[1]) end
 for _, id in ipairs(ids) do release(ARGV[1], id) end
 return #ids`;
+
+/**
+ * A leasing node's tick: pushes back the expiry of the units it still holds, then gives back
+ * every lease in the space whose expiry passed (whichever node's: one that lost a `RELEASE`, or
+ * stalled past its renewals; a dead node's go sooner, with `DROP_NODE`). KEYS[1] `P lx`, KEYS[2]
+ * `P`. ARGV: node, now, lease ttl, then the identity keys it holds. Returns how many it gave back.
+ */
+export const RENEW = `${INDEX}
+local node, now = ARGV[1], tonumber(ARGV[2])
+local at = now + tonumber(ARGV[3])
+for i = 4, #ARGV do redis.call('ZADD', KEYS[1], 'XX', at, node .. ' ' .. ARGV[i]) end
+local swept = 0
+for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 256)) do
+  local sp = string.find(m, ' ', 1, true)
+  if sp then release(string.sub(m, 1, sp - 1), string.sub(m, sp + 1)) end
+  redis.call('ZREM', KEYS[1], m)
+  swept = swept + 1
+end
+return swept`;

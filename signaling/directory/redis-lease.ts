@@ -73,6 +73,11 @@ export class LeasePool {
     return (this.pools.get(model)?.units ?? []).map((u) => u.provider.identityKey);
   }
 
+  /** The models the node holds units of. */
+  models(): string[] {
+    return [...this.pools].filter(([, pool]) => pool.units.length > 0).map(([model]) => model);
+  }
+
   /** Redis answered `asked` with `units` (fewer when few providers have room); a failed ask brings none. */
   leased(model: string, asked: number, units: readonly LeasedUnit[], now: number): void {
     const pool = this.pools.get(model);

@@ -113,6 +113,7 @@ end
 local function release(node, id)
   local h = P .. 'p:' .. id
   redis.call('SREM', P .. 'n:' .. node .. ':l', id)
+  redis.call('ZREM', P .. 'lx', node .. ' ' .. id)
   local n = tonumber(redis.call('HGET', h, 'l:' .. node))
   if not n then return end
   redis.call('HDEL', h, 'l:' .. node)

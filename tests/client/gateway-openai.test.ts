@@ -82,5 +82,8 @@ describe("headless provider → network → gateway, called with the official op
     ).rejects.toMatchObject({ status: 400, code: "invalid_value" });
     const wrongKey = new OpenAI({ baseURL: gateway.url, apiKey: "nope", maxRetries: 0 });
     await expect(wrongKey.models.list()).rejects.toMatchObject({ status: 401 });
+    // The auth scheme is case-insensitive: a client spelling it `bearer` is let in.
+    const lower = await fetch(`${gateway.url}/models`, { headers: { authorization: "bearer local-secret" } });
+    expect(lower.status).toBe(200);
   });
 });

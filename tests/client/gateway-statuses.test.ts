@@ -148,6 +148,19 @@ describe("HTTP surface", () => {
     });
   });
 
+  it("answers a served route asked with the wrong method with 405 and Allow", async () => {
+    const base = gateways[0]!.url;
+    const get = await fetch(`${base}/chat/completions`);
+    expect(get.status).toBe(405);
+    expect(get.headers.get("allow")).toBe("POST");
+    expect(await get.json()).toMatchObject({
+      error: { code: "method_not_allowed", type: "invalid_request_error" },
+    });
+    const post = await fetch(`${base}/models`, { method: "POST", body: "{}" });
+    expect([post.status, post.headers.get("allow")]).toEqual([405, "GET"]);
+    expect((await fetch(`${base}/no-such-route`)).status).toBe(404);
+  });
+
   it("gives every response an x-request-id", async () => {
     const { response } = await openai.models.list().withResponse();
     expect(response.headers.get("x-request-id")).toMatch(/^req_[0-9a-f]{24}$/);

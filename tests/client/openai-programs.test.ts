@@ -236,6 +236,61 @@ describe("the official openai client", () => {
   });
 });
 
+describe("fields inside messages, and the SDK's own callers", () => {
+  const ask = (messages: unknown[], extra: Record<string, unknown> = {}) =>
+    openai.chat.completions
+      .create({ model: "llama-plain", messages, ...extra } as OpenAI.ChatCompletionCreateParamsNonStreaming)
+      .catch((e: unknown) => e);
+
+  it("refuses a message field it does not carry, and a message without content, naming them", async () => {
+    const before = backend.requests.length;
+    expect(await ask([{ role: "user", content: "x", cache_control: { type: "ephemeral" } }])).toMatchObject({
+      status: 400,
+      param: "messages.0.cache_control",
+      code: "unsupported_parameter",
+    });
+    expect(await ask([{ role: "system", content: "s" }, { role: "user" }])).toMatchObject({
+      status: 400,
+      param: "messages.1.content",
+      code: "missing_required_parameter",
+    });
+    expect(await ask([{ role: "user", content: "x" }], { top_logprobs: 2 })).toMatchObject({
+      status: 400,
+      param: "top_logprobs",
+    });
+    expect(backend.requests.length).toBe(before);
+  });
+
+  it("takes an assistant message echoed back whole (refusal: null), and one with only tool calls", async () => {
+    const first = await openai.chat.completions.create({
+      model: "llama-tools",
+      messages: [{ role: "user", content: "first" }],
+    });
+    const call = { id: "call_1", type: "function" as const, function: { name: "f", arguments: "{}" } };
+    const done = await openai.chat.completions.create({
+      model: "llama-tools",
+      messages: [
+        { role: "user", content: "first" },
+        first.choices[0]!.message,
+        { role: "assistant", tool_calls: [call] } as OpenAI.ChatCompletionAssistantMessageParam,
+        { role: "tool", tool_call_id: "call_1", content: "sunny" },
+        { role: "user", content: "second" },
+      ],
+    });
+    expect(done.choices[0]?.message.content).toBe("Echo: second");
+  });
+
+  it("refuses through the SDK too what the gateway refuses by name", async () => {
+    const sdk = net.client.chat.completions.create;
+    const call = (extra: Record<string, unknown>) =>
+      sdk({ model: "llama-plain", messages: [{ role: "user", content: "x" }], ...extra } as never).catch(
+        (e: unknown) => e,
+      );
+    expect(await call({ functions: [] })).toMatchObject({ name: "InvalidRequestError", param: "functions" });
+    expect(await call({ reasoning_effort: "low" })).toMatchObject({ param: "reasoning_effort" });
+  });
+});
+
 describe("the Vercel AI SDK", () => {
   const silk = () =>
     createOpenAICompatible({

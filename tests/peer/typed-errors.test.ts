@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { HandshakeFailedError, ProviderError, TamperedError } from "../../client/sdk/errors";
-import { DecryptError, encodePublicKey, generateKeyPair } from "../../protocol";
+import { DecryptError, encodePublicKey, generateKeyPair, PeerRefusedFrameError } from "../../protocol";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import { cleanup, startServer } from "../signaling/helpers";
 import { frames, rewrite } from "../support/mitm-behaviours";
-import { type Mitm, matches, type Stage, startMitm } from "../support/mitm-signaling";
+import { type Mitm, type MitmMessage, matches, type Stage, startMitm } from "../support/mitm-signaling";
 import { ask, labelled, relayClient, relayProvider, stopAll } from "../support/silk-parties";
 
 /** Issue 11: errors keep their meaning from where they happen to the application. */
@@ -84,5 +84,36 @@ describe("typed errors end to end", () => {
     await expect.poll(() => events.some((e) => e.type === "session-closed"), { timeout: 10_000 }).toBe(true);
     await expect.poll(() => engine.activeGenerations, { timeout: 10_000 }).toBe(0);
     expect(engine.generatedTokens).toBeLessThan(8);
+  }, 30_000);
+
+  /** Delivers the `nth` frame on its way to the provider twice: a replay the requester cannot see. */
+  const replayToProvider = (nth: number): Stage => {
+    let n = 0;
+    return (m: MitmMessage) => (matches(m, frames("provider")) && ++n === nth ? [m, m] : undefined);
+  };
+
+  it("a frame replayed on its way to the provider is a TamperedError at the requester, not a provider lost and blamed", async () => {
+    const mitm = await network([replayToProvider(4)]); // HELLO, AUTH, base receipt, then the request
+    const engine = new ScriptedEngine({ tokenDelayMs: 30, reply: () => "one two three four five six" });
+    await relayProvider(labelled(mitm.url, "provider"), { engine });
+    const client = await relayClient(labelled(mitm.url, "requester"));
+    const err = await ask(client).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TamperedError);
+    expect((err as TamperedError).cause).toBeInstanceOf(PeerRefusedFrameError);
+    // Not failed over (which would exclude the provider and find nobody else): one request only.
+    expect(requestsSent(mitm)).toHaveLength(1);
+    await expect.poll(() => engine.activeGenerations, { timeout: 10_000 }).toBe(0);
+    // The provider was not blamed: the next question is answered by it.
+    expect((await ask(client, "again")).choices[0]?.message.content).toBe("one two three four five six");
+  }, 30_000);
+
+  it("a base receipt replayed on its way to the provider fails the opening as tampering, blaming nobody", async () => {
+    const mitm = await network([replayToProvider(3)]);
+    await relayProvider(labelled(mitm.url, "provider"));
+    const client = await relayClient(labelled(mitm.url, "requester"));
+    const err = await ask(client).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HandshakeFailedError);
+    expect(err).toMatchObject({ code: "REPLAY" });
+    expect(requestsSent(mitm)).toHaveLength(1);
   }, 30_000);
 });

@@ -1,8 +1,10 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { PickRequest, ProviderState } from "../../signaling/directory/directory";
-import { RedisDirectory } from "../../signaling/directory/redis-directory";
+import { type RedisClient, RedisDirectory } from "../../signaling/directory/redis-directory";
 import { LeasePool } from "../../signaling/directory/redis-lease";
+import { RELEASE } from "../../signaling/directory/redis-lease-scripts";
+import type { NodeLeaseOptions } from "../../signaling/directory/redis-leases";
 import { flat, providerState } from "./helpers";
 import { useRedis } from "./redis-fixture";
 
@@ -46,22 +48,36 @@ describe("LeasePool (pure bookkeeping)", () => {
 });
 
 describe("RedisDirectory with leases", () => {
-  const setup = async (providers: string[], units = 4) => {
+  const setup = async (
+    providers: string[],
+    units = 4,
+    tuning: Partial<NodeLeaseOptions> = {},
+    client: RedisClient = redis.client,
+  ) => {
     const counts = new Map<string, number>();
     const prefix = `l${randomBytes(4).toString("hex")}:`;
     const missed: string[] = [];
+    const errors: string[] = [];
     const make = (node: string) =>
-      new RedisDirectory(redis.client, {
+      new RedisDirectory(client, {
         prefix,
         entryTtlMs: 60_000,
         onCommand: (op) => counts.set(op, (counts.get(op) ?? 0) + 1),
-        lease: { node, units, idleMs: 60_000, backoffMs: 10 },
-        onClaimMissed: (sid) => missed.push(sid),
+        lease: {
+          node,
+          units,
+          idleMs: 60_000,
+          backoffMs: 10,
+          ttlMs: 60_000,
+          ...tuning,
+          onClaimMissed: (sid) => missed.push(sid),
+          onLeaseError: (what, err) => errors.push(`${what}: ${(err as Error).message}`),
+        },
       });
     const dir = make("n1");
     for (const key of providers)
       await dir.register({ ...state(key), capacity: 4, node: "n1" } satisfies ProviderState, 1);
-    return { dir, make, counts, missed };
+    return { dir, make, counts, missed, errors };
   };
   const active = async (dir: RedisDirectory) =>
     Object.fromEntries((await dir.providersFor("m1")).map((p) => [p.identityKey, p.active]));
@@ -133,5 +149,55 @@ describe("RedisDirectory with leases", () => {
     });
     await dir.close();
     await other.close();
+  });
+
+  it("a lost release is logged and its units come back once the lease expires; units in use are renewed", async () => {
+    // A Redis that loses every RELEASE (the give-back of an idle pool), as a dropped connection would.
+    const releaseSha = createHash("sha1").update(RELEASE).digest("hex");
+    const lossy = new Proxy(redis.client, {
+      get(target, name, receiver) {
+        const value: unknown = Reflect.get(target, name, receiver);
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          if ((name === "evalSha" && args[0] === releaseSha) || (name === "eval" && args[0] === RELEASE))
+            return Promise.reject(new Error("connection lost (injected)"));
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const ttlMs = 600;
+    const { dir, make, errors } = await setup(["a", "b", "c"], 4, { idleMs: 1_000, ttlMs }, lossy);
+    const total = async (d: RedisDirectory) => Object.values(await active(d)).reduce((x, y) => x + y, 0);
+    const r = await dir.reserveBest(pick(Date.now()), { requesterSocketId: "r", requesterNode: "n1" });
+    if (!r.ok) throw new Error(r.message);
+    await dir.settled();
+    expect(await total(dir)).toBe(4); // the session and three leased units
+    // In use, the pool outlives several lease lifetimes: each tick renews what it holds.
+    const until = Date.now() + 3 * ttlMs;
+    while (Date.now() < until) {
+      await new Promise((done) => setTimeout(done, 50));
+      // A request the pool cannot serve (price too low) keeps it in use without taking a unit.
+      await dir.reserveBest(pick(Date.now(), [], 0n), { requesterSocketId: "r", requesterNode: "n1" });
+    }
+    expect(errors).toEqual([]);
+    expect(await total(dir)).toBe(4);
+    // Idle, the pool is given back: the RELEASE is lost and logged, the units stay held for now.
+    const deadline = Date.now() + 20_000;
+    while (errors.length === 0 && Date.now() < deadline) await new Promise((done) => setTimeout(done, 20));
+    expect(errors[0]).toMatch(/^release: connection lost/);
+    const lostAt = Date.now();
+    expect(await total(dir)).toBe(4);
+    // Within the lease's expiry (plus a tick, and slack for a loaded machine) they are free again.
+    await dir.closeSession(r.sessionId);
+    while ((await total(dir)) > 0 && Date.now() < deadline) await new Promise((done) => setTimeout(done, 20));
+    expect(await total(dir)).toBe(0);
+    expect(Date.now() - lostAt).toBeGreaterThan(ttlMs / 4); // not freed by anything but the expiry
+    // The freed providers can be leased again, by this node or another.
+    const other = make("n2");
+    expect(
+      (await other.reserveBest(pick(Date.now()), { requesterSocketId: "r", requesterNode: "n2" })).ok,
+    ).toBe(true);
+    await other.close();
+    await dir.close();
   });
 });

@@ -1,0 +1,102 @@
+/**
+ * Which fields of an OpenAI chat request Silk carries, and a reason for each it refuses: every
+ * field is carried to the provider's engine or refused by name, never dropped. The SDK checks a
+ * request against these before it leaves; the gateway checks an HTTP body against them first, to
+ * answer with OpenAI's `unsupported_parameter`.
+ */
+export const CARRIED_FIELDS = [
+  "model",
+  "messages",
+  "stream",
+  "stream_options",
+  "max_tokens",
+  "max_completion_tokens",
+  "temperature",
+  "top_p",
+  "seed",
+  "stop",
+  "response_format",
+  "tools",
+  "tool_choice",
+  "parallel_tool_calls",
+  "logprobs",
+  "top_logprobs",
+  "presence_penalty",
+  "frequency_penalty",
+  "logit_bias",
+  "user",
+  "n",
+] as const;
+
+/** Fields refused with a reason more useful than "not supported". */
+const REFUSED: Readonly<Record<string, string>> = {
+  functions: "use `tools` (the deprecated `functions` is not carried)",
+  function_call: "use `tool_choice` (the deprecated `function_call` is not carried)",
+  audio: "audio output is not served",
+  modalities: "only text output is served",
+  prediction: "predicted outputs are not supported",
+  web_search_options: "web search is not offered by providers",
+  reasoning_effort: "reasoning effort is not carried to providers",
+  service_tier: "there are no service tiers",
+  store: "completions are never stored",
+  metadata: "completions are never stored, so metadata has nowhere to go",
+};
+
+/** Harmless values of refused fields that ask for nothing (clients send them by default). */
+const NO_OP: Readonly<Record<string, unknown>> = { store: false, service_tier: "auto" };
+
+/** What each role's message may hold (OpenAI refuses other properties too). */
+const MESSAGE_FIELDS: Readonly<Record<string, readonly string[]>> = {
+  system: ["role", "content", "name"],
+  developer: ["role", "content", "name"],
+  user: ["role", "content", "name"],
+  assistant: ["role", "content", "name", "tool_calls"],
+  tool: ["role", "content", "tool_call_id"],
+};
+
+export interface Uncarried {
+  readonly param: string;
+  readonly message: string;
+  /** OpenAI's codes for these refusals. */
+  readonly code: "unsupported_parameter" | "missing_required_parameter" | "invalid_value";
+}
+
+/**
+ * The first field of `body` Silk neither carries nor may ignore, with why; undefined when there
+ * is none. A null field asks for nothing, as do the NO_OP values. `extra`: the caller's own
+ * fields (the SDK's `signal`, …).
+ */
+export function uncarriedField(
+  body: Readonly<Record<string, unknown>>,
+  extra: readonly string[] = [],
+): Uncarried | undefined {
+  for (const [key, value] of Object.entries(body)) {
+    if (value == null || NO_OP[key] === value) continue;
+    if ((CARRIED_FIELDS as readonly string[]).includes(key) || extra.includes(key)) continue;
+    const why = REFUSED[key] ?? "Silk does not carry this field, and will not drop it silently";
+    return { param: key, message: `${key}: ${why}`, code: "unsupported_parameter" };
+  }
+  if (body.top_logprobs != null && body.top_logprobs !== 0 && body.logprobs !== true)
+    return { param: "top_logprobs", message: "top_logprobs: needs `logprobs: true`", code: "invalid_value" };
+  const messages = Array.isArray(body.messages) ? body.messages : [];
+  for (const [i, m] of messages.entries()) {
+    if (typeof m !== "object" || m === null) continue;
+    const message = m as Record<string, unknown>;
+    const allowed = MESSAGE_FIELDS[String(message.role)];
+    if (!allowed) continue; // an unknown role is refused by the schema, naming the role
+    for (const [key, value] of Object.entries(message))
+      if (value != null && !allowed.includes(key))
+        return {
+          param: `messages.${i}.${key}`,
+          message: `messages.${i}.${key}: a ${message.role} message does not carry \`${key}\``,
+          code: "unsupported_parameter",
+        };
+    if (message.content === undefined && !(message.role === "assistant" && message.tool_calls != null))
+      return {
+        param: `messages.${i}.content`,
+        message: `messages.${i}.content: a ${message.role} message needs content`,
+        code: "missing_required_parameter",
+      };
+  }
+  return undefined;
+}

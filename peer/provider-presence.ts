@@ -1,0 +1,152 @@
+import type { Socket } from "socket.io-client";
+import * as v from "valibot";
+import {
+  type DeviceFacts,
+  encodePublicKey,
+  type KeyPair,
+  offerToWire,
+  parseWith,
+  type ServedModel,
+  signRegistration,
+} from "../protocol";
+import type { ConnState } from "./connection-machine";
+import { ACK_TIMEOUT_MS, type AckBody, callOn } from "./signaling-ack";
+import type { SignalingConnection } from "./signaling-connection";
+import { SignalingError } from "./signaling-errors";
+
+export interface ProviderRegistration {
+  readonly identity: KeyPair;
+  readonly payout: string;
+  readonly models: readonly ServedModel[];
+  readonly capacity: number;
+  readonly device: DeviceFacts;
+  /** The provider's Registry entry: its owner wallet (which requesters check on chain), stake and registration time. */
+  readonly entry?: { readonly owner: string; readonly stake: bigint; readonly registeredAt: number };
+}
+
+const ChallengeAck = v.object({ challenge: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)) });
+const Ticket = v.optional(v.pipe(v.string(), v.maxLength(120)));
+const RegisterAck = v.object({
+  heartbeatIntervalMs: v.optional(v.pipe(v.number(), v.minValue(1000))),
+  ticket: Ticket,
+});
+
+const DEFAULT_HEARTBEAT_MS = 20_000;
+const LOAD_CHECK_MS = 1_000;
+
+/**
+ * A provider's standing with the server: the signed registration, sent again on every
+ * connection; the heartbeats and load reports that keep it listed; the resume ticket that
+ * admits it first after a restart.
+ */
+export class ProviderPresence {
+  private registration: { reg: ProviderRegistration; load: () => number } | undefined;
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private heartbeatMs = DEFAULT_HEARTBEAT_MS;
+  private loadTimer: ReturnType<typeof setInterval> | undefined;
+  /** The load the server last heard (a registration starts it at 0). */
+  private reportedLoad = 0;
+  /** The server's resume ticket for our registration. */
+  private resumeTicket: string | undefined;
+
+  constructor(private readonly conn: SignalingConnection) {}
+
+  get ticket(): string | undefined {
+    return this.resumeTicket;
+  }
+
+  /** What to register from now on; a ticket for an earlier registration no longer applies. */
+  set(reg: ProviderRegistration, load: () => number): void {
+    this.registration = { reg, load };
+    this.resumeTicket = undefined;
+  }
+
+  /** Asks for a challenge, signs it with the identity key and registers; resolves once listed. */
+  async registerOn(socket: Socket): Promise<void> {
+    const r = this.registration;
+    if (!r) throw new SignalingError("NOT_REGISTERED", "nothing to register");
+    const { reg } = r;
+    const challenge = parseWith(
+      ChallengeAck,
+      await callOn(socket, "provider:challenge", { v: 1 }),
+      "challenge",
+    );
+    const body = {
+      identityKey: encodePublicKey(reg.identity.publicKey),
+      payout: reg.payout,
+      models: reg.models.map(offerToWire),
+      capacity: reg.capacity,
+      device: reg.device,
+      ...(reg.entry && { entry: { ...reg.entry, stake: reg.entry.stake.toString() } }),
+    };
+    let ack: v.InferOutput<typeof RegisterAck>;
+    try {
+      ack = parseWith(
+        RegisterAck,
+        await callOn(socket, "provider:register", {
+          v: 1,
+          ...body,
+          challenge: challenge.challenge,
+          signature: signRegistration(reg.identity.secretKey, challenge.challenge, body),
+        }),
+        "registration",
+      );
+    } catch (err) {
+      // A refused ticket (another identity's, say) must not be presented again and again.
+      if (err instanceof SignalingError && err.code === "BAD_TICKET") this.resumeTicket = undefined;
+      throw err;
+    }
+    this.heartbeatMs = ack.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS;
+    this.resumeTicket = ack.ticket;
+  }
+
+  /** Unanswered, the server still drops the listing once heartbeats stop. */
+  unregisterOn(socket: Socket): void {
+    void callOn(socket, "provider:unregister", { v: 1 }).catch(() => undefined);
+  }
+
+  /** Heartbeats run only while registered. */
+  changed(state: ConnState): void {
+    this.stop();
+    if (state.phase !== "registered") return;
+    // A registration starts at load 0, while sessions that outlived a reconnect (direct ones)
+    // hold places: the server hears the load at once, and within a second of every change
+    // after, so no place it counts stays busy (or free) for a whole heartbeat interval.
+    this.reportedLoad = 0;
+    const reportChange = () => {
+      if (this.registration && this.registration.load() !== this.reportedLoad) this.heartbeat();
+    };
+    reportChange();
+    this.loadTimer = setInterval(reportChange, LOAD_CHECK_MS);
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.heartbeatMs);
+  }
+
+  stop(): void {
+    clearInterval(this.heartbeatTimer);
+    clearInterval(this.loadTimer);
+    this.heartbeatTimer = undefined;
+    this.loadTimer = undefined;
+  }
+
+  /** A heartbeat is answered: `NOT_REGISTERED` means register again, silence means the node is gone. */
+  private heartbeat(): void {
+    const socket = this.conn.live;
+    const r = this.registration;
+    if (!socket || !r) return;
+    const wait = Math.min(ACK_TIMEOUT_MS, this.heartbeatMs);
+    const load = r.load();
+    this.reportedLoad = load;
+    socket
+      .timeout(wait)
+      .emitWithAck("provider:heartbeat", { v: 1, load: Math.min(64, load) })
+      .then(
+        (ack: AckBody) => {
+          if (ack?.ok === false && ack.error?.code === "NOT_REGISTERED")
+            this.conn.from(socket, { type: "unregistered" });
+          const renewed = v.safeParse(Ticket, ack?.ticket);
+          if (ack?.ok === true && renewed.success && renewed.output) this.resumeTicket = renewed.output;
+        },
+        () => this.conn.from(socket, { type: "lost" }),
+      );
+  }
+}

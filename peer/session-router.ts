@@ -1,0 +1,111 @@
+import type { Socket } from "socket.io-client";
+import * as v from "valibot";
+import { SessionEnded, type SessionGranted, SessionMoved } from "../protocol";
+import type { HangUpWhy } from "./signaling-connection";
+import type { SessionEndNotice } from "./signaling-errors";
+
+export type SignalData = Record<string, unknown>;
+
+export interface SessionHandlers {
+  signal?: (d: SignalData) => void;
+  frame?: (f: Uint8Array) => void;
+  ended?: (end: SessionEndNotice) => void;
+  moved?: (to: SessionGranted) => void;
+}
+
+/**
+ * Makes a granted session's handlers (`SignalingClient.session`), called in the very turn the
+ * grant (or a move to another provider) is read, before anything that follows it on the socket.
+ */
+export type SessionOpener = (grant: SessionGranted) => void;
+
+type SessionEvent =
+  | { kind: "signal"; value: SignalData }
+  | { kind: "frame"; value: Uint8Array }
+  | { kind: "ended"; value: SessionEndNotice }
+  | { kind: "moved"; value: SessionGranted };
+
+/**
+ * Routes each session's relayed events (signals, frames, its end, a move) to the handlers made
+ * for it. Everything the server sends is validated first; events for a session with no handlers
+ * are dropped, so a server cannot open a session we did not ask for or take.
+ */
+export class SessionRouter {
+  /** Set when the session is made: by the grant's opener (a requester) or the offer handler (a provider). */
+  private readonly handlers = new Map<string, SessionHandlers>();
+  /** The opener of each session we asked for, to open where the server moves it. */
+  private readonly openers = new Map<string, SessionOpener>();
+
+  /** Adds handlers for one session (later calls add to them) until `forget`. */
+  set(sessionId: string, handlers: SessionHandlers): void {
+    this.handlers.set(sessionId, { ...this.handlers.get(sessionId), ...handlers });
+  }
+
+  /** A grant we asked for: its opener makes its handlers now, and again wherever it moves. */
+  opened(grant: SessionGranted, open: SessionOpener): void {
+    this.openers.set(grant.sessionId, open);
+    open(grant);
+  }
+
+  forget(sessionId: string): void {
+    this.handlers.delete(sessionId);
+    this.openers.delete(sessionId);
+  }
+
+  /**
+   * The socket is gone, and with it every session's room: each session hears why (a relayed one
+   * ends with a typed error; a direct one needs no server and goes on, see connect-peer.ts).
+   */
+  hungUp(why: HangUpWhy): void {
+    this.openers.clear();
+    if (why === "closed") return;
+    const reason = why === "shutdown" ? "shutdown" : "signaling-lost";
+    const sessions = [...this.handlers.values()];
+    this.handlers.clear();
+    for (const h of sessions) h.ended?.({ reason });
+  }
+
+  attach(socket: Socket): void {
+    socket.on("session:signal", (msg: unknown) => {
+      const m = msg as { sessionId?: unknown; data?: unknown };
+      if (typeof m?.sessionId !== "string" || typeof m.data !== "object" || m.data === null) return;
+      this.route(m.sessionId, { kind: "signal", value: m.data as SignalData });
+    });
+    socket.on("session:frame", (msg: unknown) => {
+      const m = msg as { sessionId?: unknown; frame?: unknown };
+      if (typeof m?.sessionId !== "string") return;
+      const frame = toBytes(m.frame);
+      if (frame) this.route(m.sessionId, { kind: "frame", value: frame });
+    });
+    socket.on("session:ended", (msg: unknown) => {
+      const r = v.safeParse(SessionEnded, msg);
+      if (!r.success) return;
+      const { sessionId, reason, error } = r.output;
+      this.route(sessionId, { kind: "ended", value: error ? { reason, error } : { reason } });
+    });
+    socket.on("session:moved", (msg: unknown) => {
+      const r = v.safeParse(SessionMoved, msg);
+      if (r.success) this.moved(r.output.sessionId, r.output.to);
+    });
+  }
+
+  private route(sessionId: string, e: SessionEvent): void {
+    const handler = this.handlers.get(sessionId)?.[e.kind] as
+      | ((value: SessionEvent["value"]) => void)
+      | undefined;
+    handler?.(e.value);
+  }
+
+  /** The server moved a session we asked for: the new one is opened before the old one hears. */
+  private moved(sessionId: string, to: SessionGranted): void {
+    const open = this.openers.get(sessionId);
+    if (open && !this.handlers.has(to.sessionId)) this.opened(to, open);
+    this.route(sessionId, { kind: "moved", value: to });
+  }
+}
+
+function toBytes(x: unknown): Uint8Array | undefined {
+  if (x instanceof Uint8Array) return new Uint8Array(x.buffer, x.byteOffset, x.byteLength);
+  if (x instanceof ArrayBuffer) return new Uint8Array(x);
+  return undefined;
+}

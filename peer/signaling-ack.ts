@@ -1,0 +1,48 @@
+import type { Socket } from "socket.io-client";
+import { wireError } from "../protocol";
+import { SignalingError } from "./signaling-errors";
+
+/** What the server acks every request with: `ok`, and on a refusal its typed error. */
+export type AckBody = { ok: boolean; error?: { code: string; message: string }; [k: string]: unknown };
+
+/** How long any request waits for the server's ack. */
+export const ACK_TIMEOUT_MS = 15_000;
+
+/**
+ * One request over `socket` and its ack, by `deadline`. `onOk` runs in the ack's own turn,
+ * before anything that came after it on the socket (a grant's first relayed frames, say).
+ */
+export function callOn(
+  socket: Socket,
+  event: string,
+  payload: unknown,
+  deadline = Date.now() + ACK_TIMEOUT_MS,
+  onOk?: (ack: AckBody) => void,
+): Promise<AckBody> {
+  return new Promise((resolve, reject) => {
+    socket.timeout(Math.max(1, deadline - Date.now())).emit(event, payload, (err: unknown, ack: unknown) => {
+      try {
+        if (err) throw new SignalingError("TIMEOUT", `the signaling server did not answer ${event}`);
+        const body = checkedAck(event, ack);
+        onOk?.(body);
+        resolve(body);
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
+}
+
+/** An ack that is an object and says ok; a refusal becomes its typed error. */
+function checkedAck(event: string, ack: unknown): AckBody {
+  if (!ack || typeof ack !== "object") throw new SignalingError("MALFORMED", `bad answer to ${event}`);
+  const body = ack as AckBody;
+  if (body.ok) return body;
+  const e = wireError(
+    typeof body.error?.code === "string" && typeof body.error.message === "string"
+      ? { code: body.error.code, message: body.error.message.slice(0, 500) }
+      : { code: "INTERNAL", message: `${event} refused` },
+    "signaling server",
+  );
+  throw new SignalingError(e.code, e.message);
+}

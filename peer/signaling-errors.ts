@@ -1,0 +1,68 @@
+import { ChannelClosedError, type ErrorCode, type SessionGranted, wireError } from "../protocol";
+
+/** A refusal or failure from the signaling server, typed by the protocol's error code. */
+export class SignalingError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.name = "SignalingError";
+    this.code = code;
+  }
+}
+
+/** A requester's session the server moved to another provider before the first one took it. */
+export class SessionMovedError extends ChannelClosedError {
+  constructor(readonly to: SessionGranted) {
+    super("the provider did not take the session; the server moved it to another");
+  }
+}
+
+/** Why the server ended a session: its `reason`, and for `no-provider` why nobody took it. */
+export interface SessionEndNotice {
+  readonly reason: string;
+  readonly error?: { readonly code: string; readonly message: string };
+}
+
+/** Nobody took a requester's session, after the server's own failover; `why` is a request's error code. */
+export class SessionNotTakenError extends ChannelClosedError {
+  constructor(
+    readonly why: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A session that ran through signaling ended because signaling went away, not the other party:
+ * `SHUTTING_DOWN` (the node is leaving), `NODE_LOST` (the other party's node died) or
+ * `SIGNALING_LOST` (our own connection dropped). Only relayed sessions end so; direct ones go on.
+ */
+export class SignalingLostError extends ChannelClosedError {
+  constructor(
+    readonly why: "SHUTTING_DOWN" | "NODE_LOST" | "SIGNALING_LOST",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const LOST: Record<string, [SignalingLostError["why"], string]> = {
+  shutdown: ["SHUTTING_DOWN", "the signaling node relaying this session is shutting down"],
+  "node-lost": ["NODE_LOST", "the other party's signaling node died"],
+  "signaling-lost": ["SIGNALING_LOST", "the connection to signaling dropped"],
+};
+
+/** Ends that come from signaling going away: a direct session, which needs no server, outlives them. */
+export function endedBySignaling(end: SessionEndNotice): boolean {
+  return end.reason in LOST;
+}
+
+/** The error a party sees for the end of its session: typed by why it ended. */
+export function sessionEndError(end: SessionEndNotice): ChannelClosedError {
+  const lost = LOST[end.reason];
+  if (lost) return new SignalingLostError(lost[0], lost[1]);
+  if (!end.error) return new ChannelClosedError(`session ended: ${end.reason}`);
+  const e = wireError(end.error, "signaling server");
+  return new SessionNotTakenError(e.code, e.message);
+}
