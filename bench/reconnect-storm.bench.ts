@@ -212,6 +212,8 @@ async function handshakes(url: string): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   for (const m of metrics.matchAll(/^silk_connections_total\{outcome="(\w+)"\} (\d+)$/gm))
     out[m[1]!] = Number(m[2]);
+  for (const m of metrics.matchAll(/^silk_overloaded_total\{why="(\w+)"\} (\d+)$/gm))
+    out[`overloaded for ${m[1]}`] = Number(m[2]);
   return out;
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { AdmissionGate } from "../../signaling/admission-gate";
 
 // A short drain time, so the backlog is `minPending` until a pace is measured.
-const config = { lagLimitMs: 1_000, minPending: 3, drainMs: 100, minRetryMs: 500, maxRetryMs: 60_000 };
+const config = { lagLimitMs: 1_000, minPending: 3, drainMs: 10, minRetryMs: 500, maxRetryMs: 60_000 };
 
 describe("admission gate", () => {
   it("lets returning providers in up to its backlog, then tells the rest when to come back", () => {
@@ -28,26 +28,26 @@ describe("admission gate", () => {
   it("spaces the clients it turns away one after another, within its bounds", () => {
     const gate = new AdmissionGate(config, 0);
     for (const key of ["a", "b", "c"]) gate.admitted(key, 0);
-    const hints = Array.from({ length: 2_000 }, () => {
+    const hints = Array.from({ length: 20_000 }, () => {
       const v = gate.verdict(0, true);
       if (v.ok) throw new Error("admitted past the backlog");
       return v.retryAfterMs;
     });
     for (let i = 1; i < hints.length; i++) expect(hints[i]!).toBeGreaterThanOrEqual(hints[i - 1]!);
     expect(hints[0]!).toBeGreaterThanOrEqual(500);
-    expect(new Set(hints).size).toBeGreaterThan(1_000); // one slot each, 50 ms apart at the floor pace
+    expect(new Set(hints).size).toBeGreaterThan(10_000); // one slot each, 5 ms apart at the assumed pace
     expect(hints.at(-1)).toBe(60_000);
   });
 
   it("lets more wait at once as it measures a faster pace of registrations", () => {
     const gate = new AdmissionGate({ ...config, drainMs: 4_000 }, 0);
-    expect(gate.limit(0)).toBe(80); // the floor pace before anything is measured, over 4 s
+    expect(gate.limit(0)).toBe(800); // the pace assumed before anything is measured (200/s), over 4 s
     // 400 registrations in one second.
     for (let i = 0; i < 400; i++) {
       gate.admitted(i, 0);
       gate.settled(i, true, 500);
     }
-    expect(gate.limit(1_000)).toBeGreaterThan(80 * 2);
+    expect(gate.limit(1_000)).toBeGreaterThan(800);
     // Seconds in which the admitted backlog registers nobody slow it down again.
     gate.admitted("stuck", 1_000);
     for (let t = 2_000; t <= 10_000; t += 1_000) gate.limit(t);

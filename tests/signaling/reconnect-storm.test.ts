@@ -168,7 +168,7 @@ describe("reconnect storm", () => {
     expect(metrics).toMatch(/^silk_registrations_pending 1$/m);
   });
 
-  it("200 providers on one address all register again after a restart with a small per-IP budget", async () => {
+  it("200 providers on one address all register again after a restart with a small per-IP budget and admission backlog", async () => {
     const port = await freePort();
     const env = { PORT: String(port), IP_CONNECTION_BURST: "1000" };
     node = await startNode(env);
@@ -189,8 +189,15 @@ describe("reconnect storm", () => {
     await until(async () => (await directory(node!.url)).providers === 200, "all listed", 10_000);
 
     await node.kill();
-    // Restarted with a per-IP budget of 10: 200 from one address is far past it.
-    node = await startNode({ PORT: String(port), IP_CONNECTION_BURST: "10" });
+    // Restarted with a per-IP budget of 10: 200 from one address is far past it. And with an
+    // admission backlog of 16 (registered in 0.1 s at most), so most are turned away as
+    // OVERLOADED and must come back when told.
+    node = await startNode({
+      PORT: String(port),
+      IP_CONNECTION_BURST: "10",
+      OVERLOAD_MIN_PENDING: "16",
+      OVERLOAD_DRAIN_MS: "100",
+    });
     const upAt = Date.now();
     const listed = await until(
       async () => (await directory(node!.url)).providers === 200,
@@ -202,5 +209,10 @@ describe("reconnect storm", () => {
     // fault tests assert the 5 s.)
     expect(listed).toBeGreaterThan(upAt);
     expect(clients.every((c) => c.state.phase === "registered")).toBe(true);
+    const metrics = await (await fetch(`${node.url}/metrics`)).text();
+    const outcome = (o: string) =>
+      Number(new RegExp(`^silk_connections_total\\{outcome="${o}"\\} (\\d+)$`, "m").exec(metrics)?.[1] ?? 0);
+    expect(outcome("overloaded")).toBeGreaterThan(0);
+    expect(outcome("refused")).toBe(0);
   }, 120_000);
 });
