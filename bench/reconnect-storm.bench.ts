@@ -4,7 +4,7 @@
  * (`peer/signaling-connection.ts`: its backoff, dial deadline, registration retries and resume
  * ticket), register with a signaling node in its own process. The node is stopped and started
  * again on the same port with a per-IP budget of 10 connections, and every provider comes back as
- * its machine decides. Twice: first with the node's admission gate off (every handshake taken,
+ * its machine decides. Twice: first with the node's admission gate off (the default: every handshake taken,
  * however far behind the node is: the old behaviour), then on (a node past its backlog turns
  * returning providers away at once with `OVERLOADED` and a time to come back). Baseline in the
  * same run: the first registration, with no limit at all. Each row gives how many were back 10,
@@ -40,8 +40,13 @@ const BATCH = 250;
 const WAVE_LIMIT_MS = Number(process.env.BENCH_STORM_LIMIT_S ?? 300) * 1000;
 const SECRET = randomBytes(16).toString("hex");
 const SMALL_BUDGET = { IP_CONNECTION_BURST: "10", IP_CONNECTIONS_PER_MINUTE: "60", RESUME_SECRET: SECRET };
-/** The admission gate off: no event-loop limit, and a backlog larger than the storm. */
-const NO_GATE = { OVERLOAD_LAG_MS: "0", OVERLOAD_MIN_PENDING: "1000000000" };
+/** The admission gate off (the default), and on. */
+const NO_GATE = { OVERLOAD_LAG_MS: "0", OVERLOAD_DRAIN_MS: "0" };
+const GATE = {
+  OVERLOAD_LAG_MS: process.env.BENCH_OVERLOAD_LAG_MS ?? "5000",
+  OVERLOAD_MIN_PENDING: process.env.BENCH_OVERLOAD_MIN_PENDING ?? "1000",
+  OVERLOAD_DRAIN_MS: process.env.BENCH_OVERLOAD_DRAIN_MS ?? "10000",
+};
 const NO_LIMITS = {
   ...Object.fromEntries(
     ["IP_CONNECTIONS_PER_MINUTE", "IP_CONNECTION_BURST", "EVENTS_PER_SECOND", "EVENT_BURST"].map((k) => [
@@ -56,8 +61,21 @@ const NO_LIMITS = {
 const ACK_TIMEOUT_MS = 15_000;
 
 let nodeUp = false;
+/**
+ * How late this process's own timers run (ms, the worst in the last 10 s): N clients share one
+ * event loop here, and a loop that late times its own dials out before it reads the node's answers.
+ */
+let clientLateMs = 0;
+let lastTick = performance.now();
+setInterval(() => {
+  const now = performance.now();
+  clientLateMs = Math.max(clientLateMs, now - lastTick - 100);
+  lastTick = now;
+}, 100).unref();
 /** Why dials failed while a node was up: the server's typed code when it sent one, else the client's message. */
 const connectErrors = new Map<string, number>();
+/** Why registered providers lost their connection while a node was up (socket.io's reason). */
+const drops = new Map<string, number>();
 /** Why registrations failed while a node was up. */
 const registerErrors = new Map<string, number>();
 const count = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
@@ -130,6 +148,9 @@ async function provider(url: string): Promise<Provider> {
         // Counted only while a node is up: while it restarts, every attempt fails and that is no refusal.
         socket.on("connect_error", (err: Error & { data?: { code?: unknown } }) => {
           if (nodeUp) count(connectErrors, typeof err.data?.code === "string" ? err.data.code : err.message);
+        });
+        socket.on("disconnect", (reason: string) => {
+          if (nodeUp) count(drops, reason);
         });
       },
       register: (socket) => register(p, socket),
@@ -235,6 +256,7 @@ async function wave(
   for (const p of providers) p.registeredAt = 0;
   connectErrors.clear();
   registerErrors.clear();
+  drops.clear();
   const restartedAt = performance.now();
   const node = await startNode(port, env);
   nodeUp = true;
@@ -248,8 +270,9 @@ async function wave(
     const phases: Record<string, number> = {};
     for (const p of providers) if (p.registeredAt === 0) phases[p.phase] = (phases[p.phase] ?? 0) + 1;
     console.log(
-      `  [${name}] ${Math.round((performance.now() - restartedAt) / 1000)} s: ${providers.length - Object.values(phases).reduce((a, b) => a + b, 0)} back; missing by phase ${JSON.stringify(phases)}; dials failed ${JSON.stringify(Object.fromEntries(connectErrors))}; registrations failed ${JSON.stringify(Object.fromEntries(registerErrors))}; node ${JSON.stringify(await handshakes(url).catch(() => ({})))}; load ${load()}`,
+      `  [${name}] ${Math.round((performance.now() - restartedAt) / 1000)} s: ${providers.length - Object.values(phases).reduce((a, b) => a + b, 0)} back; missing by phase ${JSON.stringify(phases)}; dials failed ${JSON.stringify(Object.fromEntries(connectErrors))}; registrations failed ${JSON.stringify(Object.fromEntries(registerErrors))}; connections dropped ${JSON.stringify(Object.fromEntries(drops))}; node ${JSON.stringify(await handshakes(url).catch(() => ({})))}; this process's timers up to ${Math.round(clientLateMs)} ms late; load ${load()}`,
     );
+    clientLateMs = 0;
   }
   const times = providers
     .filter((p) => p.registeredAt > 0)
@@ -284,7 +307,7 @@ export default async function main(): Promise<void> {
   const firstFailed = [...connectErrors.values()].reduce((a, b) => a + b, 0);
 
   const off = await wave("gate off", port, url, providers, firstNode.stop, { ...SMALL_BUDGET, ...NO_GATE });
-  const on = await wave("gate on", port, url, providers, off.stop, SMALL_BUDGET);
+  const on = await wave("gate on", port, url, providers, off.stop, { ...SMALL_BUDGET, ...GATE });
   const backBy = (w: Wave, s: number) => w.times.filter((t) => t <= s * 1000).length;
   printTable(`Reconnect storm: ${N} providers from one address, per-IP budget of 10 after each restart`, [
     {

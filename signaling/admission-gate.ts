@@ -17,7 +17,7 @@ export interface GateConfig {
   readonly lagLimitMs: number;
   /** Returning providers let in to register at once, whatever the measured rate. */
   readonly minPending: number;
-  /** How long the admitted backlog may take to register at the measured rate (ms). */
+  /** How long the admitted backlog may take to register at the measured rate (ms); 0: no backlog limit. */
   readonly drainMs: number;
   /** A handshake not registered within this long no longer counts (its client went away). */
   readonly pendingTtlMs?: number;
@@ -93,12 +93,13 @@ export class AdmissionGate {
   verdict(now: number, returning: boolean): Verdict {
     this.expire(now);
     const lagged = this.config.lagLimitMs > 0 && this.lagMs > this.config.lagLimitMs;
-    if (!lagged && !(returning && this.pending.size >= this.limit(now))) return { ok: true };
+    const backlogged = returning && this.config.drainMs > 0 && this.pending.size >= this.limit(now);
+    if (!lagged && !backlogged) return { ok: true };
     const spacing = 1000 / Math.max(FLOOR_RATE, this.rate);
     // Past the backlog's own drain time, then one slot after the last client told to wait.
     const earliest = now + Math.max(this.lagMs, (this.pending.size / Math.max(FLOOR_RATE, this.rate)) * 1000);
     const min = this.config.minRetryMs ?? 500;
-    const max = this.config.maxRetryMs ?? 60_000;
+    const max = this.config.maxRetryMs ?? 30_000;
     // Capped, so slots handed out in one storm do not push the next one's clients further away.
     this.nextSlot = Math.min(now + max, Math.max(this.nextSlot, earliest) + spacing);
     const retryAfterMs = Math.round(Math.min(max, Math.max(min, this.nextSlot - now)));
