@@ -11,7 +11,7 @@ import { Address } from "@ton/core";
 import { providerReference } from "../client/sdk/audit-reference";
 import { Auditor } from "../client/sdk/auditor";
 import type { ChatCompletion } from "../client/sdk/openai-shapes";
-import { connect, type SilkClient } from "../client/sdk/silk-client";
+import type { SilkClient } from "../client/sdk/silk-client";
 import {
   buildStatement,
   type ChatParams,
@@ -27,6 +27,7 @@ import { ProviderRuntime } from "../provider/runtime";
 import { LogprobEngine, toyAnswer } from "../tests/doubles/logprob-engine";
 import { seededRandom, ToyModel } from "../tests/doubles/toy-model";
 import { cleanup, startServer } from "../tests/signaling/helpers";
+import { auditClient } from "./audit-client";
 import { fmt, printTable } from "./table";
 
 const ESCROW = `0:${"11".repeat(32)}`;
@@ -97,18 +98,9 @@ function signingRows() {
 }
 
 async function traffic(url: string, audited: boolean) {
-  const open = (escrow: string) =>
-    connect({
-      signalingUrl: url,
-      sessionKey: generateKeyPair(),
-      maxPrice: { promptNanoPerToken: 100n, completionNanoPerToken: 100n },
-      escrow,
-      wrtc,
-      requireSignedAnswers: true,
-    });
-  const client: SilkClient = await open(ESCROW);
+  const client: SilkClient = await auditClient(url, ESCROW);
   // The reference is asked through its own client (and escrow), as the tests do.
-  const referenceClient = await open(`0:${"33".repeat(32)}`);
+  const referenceClient = await auditClient(url, `0:${"33".repeat(32)}`);
   const auditor = new Auditor({
     client,
     reference: providerReference(referenceClient),

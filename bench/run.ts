@@ -9,10 +9,12 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const only = process.argv.slice(2);
-const files = readdirSync(here)
-  .filter((f) => f.endsWith(".bench.ts"))
-  .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
-  .sort();
+const all = readdirSync(here).filter((f) => f.endsWith(".bench.ts"));
+// A name that is a benchmark's whole name runs that one (`audit` is not `honest-audits`); any
+// other name runs every benchmark whose name contains it.
+const named = (o: string) =>
+  all.includes(`${o}.bench.ts`) ? [`${o}.bench.ts`] : all.filter((f) => f.includes(o));
+const files = (only.length === 0 ? all : [...new Set(only.flatMap(named))]).sort();
 
 for (const file of files) {
   const mod = (await import(pathToFileURL(join(here, file)).href)) as { default: () => Promise<void> };

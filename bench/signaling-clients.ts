@@ -40,7 +40,7 @@ export async function spawnScript(script: string, env: Record<string, string>, m
       const line = out.split("\n").find((l) => l.includes(`"msg":"${msg}"`));
       if (!line) return;
       child.stdout?.off("data", onData);
-      child.stdout?.resume();
+      forwardErrors(script, child);
       resolve(JSON.parse(line) as Record<string, unknown>);
     };
     child.stdout?.on("data", onData);
@@ -55,6 +55,26 @@ export async function spawnScript(script: string, env: Record<string, string>, m
       await exited;
     },
   };
+}
+
+/**
+ * After a child is ready, its log lines at error level (pino 50+) go to this process's stderr:
+ * an `INTERNAL` a client saw is explained there, with the underlying error, not thrown away.
+ */
+function forwardErrors(script: string, child: ChildProcess): void {
+  let rest = "";
+  let shown = 0;
+  child.stdout?.on("data", (d: Buffer) => {
+    const lines = (rest + d.toString()).split("\n");
+    rest = lines.pop() ?? "";
+    for (const line of lines) {
+      if (shown >= 50 || !line.includes('"level":')) continue;
+      const level = Number(/"level":(\d+)/.exec(line)?.[1] ?? 0);
+      if (level < 50) continue;
+      shown++;
+      console.error(`[${script}] ${line}`);
+    }
+  });
 }
 
 export function connect(url: string): Promise<Socket> {

@@ -146,7 +146,7 @@ export class ProviderRuntime {
   }
 
   private async onOffer(offer: SessionOffer): Promise<boolean> {
-    if (this.paused || this.slots.queued >= this.slots.maxWaiting) return false;
+    if (this.paused || !this.slots.hasRoom) return false;
     if (!this.opts.models.some((m) => m.model === offer.model)) return false;
     // Listen for the requester's signals before saying yes: they may follow the ack at once.
     const channel = connectPeer({

@@ -87,6 +87,11 @@ export interface SignalingConfig {
    * expires and is given back by any leasing node: a lost give-back holds capacity no longer.
    */
   leaseTtlMs: number;
+  /**
+   * With Redis: how long a node answers NO_MODEL and PRICE_TOO_LOW from what Redis last told it
+   * (registrations anywhere undo it at once; this bounds what departures leave stale). 0: ask Redis.
+   */
+  refusalMemoMs: number;
   logLevel: string;
 }
 
@@ -133,6 +138,7 @@ export const DEFAULT_CONFIG: SignalingConfig = {
   leaseUnits: 16,
   leaseIdleMs: 2_000,
   leaseTtlMs: 10_000,
+  refusalMemoMs: 1_000,
   logLevel: "info",
 };
 

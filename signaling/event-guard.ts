@@ -125,10 +125,24 @@ function reply(
   }
 }
 
-/** Name and message only: a stack is fine, a payload never. */
-export function errorSummary(err: unknown): { name: string; message: string } {
-  if (err instanceof Error) return { name: err.name, message: err.message.slice(0, 200) };
-  return { name: typeof err, message: "non-error thrown" };
+export interface ErrorSummary {
+  name: string;
+  message: string;
+  /** What it wrapped (`cause`, or an AggregateError's first errors), so no cause is hidden from the log. */
+  causes?: ErrorSummary[];
+}
+
+/** Name and message only (and those of its causes): a stack is fine, a payload never. */
+export function errorSummary(err: unknown, depth = 0): ErrorSummary {
+  if (!(err instanceof Error)) return { name: typeof err, message: "non-error thrown" };
+  const out: ErrorSummary = { name: err.name, message: err.message.slice(0, 200) };
+  if (depth >= 3) return out;
+  const inner = [
+    ...(err.cause !== undefined ? [err.cause] : []),
+    ...(err instanceof AggregateError ? [...err.errors].slice(0, 3) : []),
+  ];
+  if (inner.length > 0) out.causes = inner.map((e) => errorSummary(e, depth + 1));
+  return out;
 }
 
 /** Events nobody registered for still cost the sender its rate budget and get an answer. */

@@ -1,10 +1,14 @@
 import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
 import { createClient, createCluster } from "redis";
 import type { SignalingConfig } from "./config";
-import type { RedisClient } from "./directory/redis-directory";
+import type { RedisClient, Subscribe } from "./directory/redis-directory";
 import { errorSummary } from "./event-guard";
 import type { Logger } from "./logger";
 import type { LivenessClient } from "./node-liveness";
+import { withDeadline } from "./redis-deadline";
+
+/** How long any directory, liveness or audit command may wait for Redis's reply. */
+const COMMAND_DEADLINE_MS = 5_000;
 
 /** What a node needs of Redis: the socket.io adapter, the data client, and a way to close both. */
 export interface RedisConnection {
@@ -12,6 +16,8 @@ export interface RedisConnection {
   readonly cluster: boolean;
   readonly adapter: ReturnType<typeof createAdapter> | ReturnType<typeof createShardedAdapter>;
   readonly data: RedisClient & LivenessClient;
+  /** Classic pub/sub on the subscriber connection (in a cluster, PUBLISH reaches every node). */
+  readonly subscribe: Subscribe;
   /** Closes every client (after everything that uses them has finished). */
   close(): Promise<void>;
 }
@@ -32,7 +38,9 @@ export async function connectRedis(config: SignalingConfig, log: Logger): Promis
     ? createCluster({ rootNodes: urls.map((url) => ({ url })) })
     : createClient({ url: urls[0] });
   const sub = pub.duplicate();
-  const data = pub.duplicate();
+  // node-redis's per-command timeout costs tens of µs a command (redis-deadline.ts): the data
+  // client, on every pairing's path, gets one shared sweep instead.
+  const data = pub.duplicate({ commandOptions: { timeout: 0 } });
   const clients = [pub, sub, data];
   for (const c of clients)
     c.on("error", (err: unknown) => log.warn({ err: errorSummary(err) }, "redis error"));
@@ -44,11 +52,14 @@ export async function connectRedis(config: SignalingConfig, log: Logger): Promis
   const adapter = cluster
     ? createShardedAdapter(pub, sub, { channelPrefix: key, subscriptionMode: "static" })
     : createAdapter(quietPublisher(pub, log), sub, { key });
+  const timed = withDeadline(data, COMMAND_DEADLINE_MS);
   return {
     cluster,
     adapter,
-    data: data as unknown as RedisClient & LivenessClient,
+    data: timed.client as unknown as RedisClient & LivenessClient,
+    subscribe: (channel, listener) => sub.subscribe(channel, listener),
     close: async () => {
+      timed.stop();
       await Promise.all(clients.map((c) => c.close().catch(() => c.destroy())));
     },
   };

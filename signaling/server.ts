@@ -145,7 +145,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       const connection = await connectRedis(config, log);
       redis = connection;
       io.adapter(connection.adapter);
-      directory = new RedisDirectory(connection.data, {
+      const shared = new RedisDirectory(connection.data, {
         prefix: config.redisPrefix,
         entryTtlMs: config.heartbeatTimeoutMs,
         shardByModel: connection.cluster,
@@ -165,6 +165,8 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
           onExpired: (count) => log.warn({ count }, "expired leases given back"),
         },
       });
+      if (config.refusalMemoMs > 0) await shared.listen(connection.subscribe, config.refusalMemoMs);
+      directory = shared;
       audits = new RedisAuditLedger(connection.data as unknown as AuditRedis, config.redisPrefix);
       // Nodes sharing a Redis share a secret, so a provider moving to another node keeps its ticket.
       if (!config.resumeSecret) {

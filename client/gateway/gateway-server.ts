@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { MAX_SESSION_MESSAGE_BYTES } from "../../protocol";
 import type { SilkClient } from "../sdk/silk-client";
 import { type GatewayLogger, logExchange, silentLogger } from "./access-log";
+import { refusedContentType, refusedOrigin } from "./browser-guard";
 import { parseChatBody } from "./chat-body";
 import { parseEmbedBody } from "./embed-body";
 import { HttpError, invalidRequest, toHttpError } from "./http-errors";
@@ -75,6 +76,11 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
 }
 
 async function handle(o: GatewayOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const forged = refusedOrigin(req.headers);
+  if (forged) {
+    await readBody(req, MAX_SESSION_MESSAGE_BYTES).catch(() => undefined); // answered, not reset
+    throw forged;
+  }
   // The scheme is case-insensitive (RFC 9110): `bearer KEY` is the same credential.
   const credential = (req.headers.authorization ?? "").replace(/^bearer /i, "Bearer ");
   if (o.apiKey && !sameSecret(credential, `Bearer ${o.apiKey}`)) {
@@ -137,6 +143,8 @@ async function model(o: GatewayOptions, path: string, res: ServerResponse): Prom
 
 async function jsonBody(req: IncomingMessage): Promise<unknown> {
   const raw = await readBody(req, MAX_SESSION_MESSAGE_BYTES);
+  const notJson = refusedContentType(req.headers);
+  if (notJson) throw notJson;
   try {
     return JSON.parse(raw);
   } catch {

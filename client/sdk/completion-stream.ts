@@ -55,12 +55,16 @@ export function completionFromResult(model: string, r: RunResult): ChatCompletio
  * client resolves at the response's headers: a request nobody takes (no model, price too low,
  * escrow refused, all busy) rejects here, so a gateway can still answer with its status. An
  * error after that is thrown from the iterator.
+ *
+ * Leaving the loop early (`break`, a throw) aborts the request through `controller`, as OpenAI's
+ * own Stream does: the provider stops generating and nothing more is signed for.
  */
 export function streamChunks(
   model: string,
   run: Run,
   includeUsage: boolean,
-): Promise<AsyncIterable<ChatCompletionChunk>> {
+  controller: AbortController,
+): Promise<AsyncIterable<ChatCompletionChunk> & { readonly controller: AbortController }> {
   const id = newId();
   const created = Math.floor(Date.now() / 1000);
   const chunk = (
@@ -117,21 +121,26 @@ export function streamChunks(
   );
   // Once the answer has started, a later failure belongs to the iterator, not to this promise.
   return first.then(() => ({
+    controller,
     async *[Symbol.asyncIterator]() {
-      for (;;) {
-        const next = queue.shift();
-        if (next) {
-          yield next;
-          continue;
+      try {
+        for (;;) {
+          const next = queue.shift();
+          if (next) {
+            yield next;
+            continue;
+          }
+          if (done) {
+            if (failure) throw failure;
+            return;
+          }
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          wake = undefined;
         }
-        if (done) {
-          if (failure) throw failure;
-          return;
-        }
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        wake = undefined;
+      } finally {
+        if (!done) controller.abort();
       }
     },
   }));

@@ -1,7 +1,9 @@
+import { Address } from "@ton/core";
 import type { RegistryReader } from "../../contracts/wrappers/registry-reader";
 import type { Deadlines } from "../../peer/session-machine";
 import type { Wrtc } from "../../peer/webrtc-link";
 import type { KeyPair, MaxPrice, ProviderStanding, TrustPolicy } from "../../protocol";
+import { InvalidRequestError } from "./errors";
 import type { PaymentAccount } from "./payment-account";
 
 /** What `connect(...)` takes: where signaling is, what the requester pays with, and its limits. */
@@ -60,4 +62,41 @@ export interface ConnectOptions {
   readonly requireSignedAnswers?: boolean;
   /** Told who answered: each provider a session opens with, as its Registry entry describes it. */
   readonly onProvider?: (p: ProviderStanding & { readonly model: string }) => void;
+}
+
+/**
+ * What `connect` is given, checked before anything is opened: a typo in an address or a price
+ * is refused at once, naming the option, rather than as a stray TypeError or a timeout later.
+ */
+export function checkConnectOptions(o: ConnectOptions): void {
+  const refuse = (param: string, why: string) => {
+    throw new InvalidRequestError(`${param}: ${why}`, param);
+  };
+  const urls = typeof o.signalingUrl === "string" ? o.signalingUrl.split(",") : (o.signalingUrl ?? []);
+  if (urls.length === 0) refuse("signalingUrl", "give the signaling server's URL");
+  for (const url of urls) {
+    let protocol: string | undefined;
+    try {
+      protocol = new URL(url.trim()).protocol;
+    } catch {
+      protocol = undefined;
+    }
+    if (!protocol || !["http:", "https:", "ws:", "wss:"].includes(protocol))
+      refuse("signalingUrl", `${JSON.stringify(url.slice(0, 80))} is not an http(s) URL`);
+  }
+  const key = o.sessionKey;
+  if (
+    !(key?.publicKey instanceof Uint8Array) ||
+    key.publicKey.length !== 32 ||
+    !(key.secretKey instanceof Uint8Array)
+  )
+    refuse("sessionKey", "an Ed25519 key pair ({ publicKey, secretKey }), as generateKeyPair() makes");
+  for (const side of ["promptNanoPerToken", "completionNanoPerToken"] as const) {
+    const price: unknown = o.maxPrice?.[side];
+    if (typeof price !== "bigint" || price < 0n) refuse(`maxPrice.${side}`, "a bigint of nanoTON, 0 or more");
+  }
+  if (typeof o.escrow !== "string" || (!Address.isFriendly(o.escrow) && !Address.isRaw(o.escrow)))
+    refuse("escrow", "your escrow contract's TON address");
+  if (o.keyEpoch !== undefined && !(Number.isInteger(o.keyEpoch) && o.keyEpoch >= 0 && o.keyEpoch < 2 ** 32))
+    refuse("keyEpoch", "the epoch your escrow gave the key, an integer from 0");
 }

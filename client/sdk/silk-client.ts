@@ -3,7 +3,7 @@ import { type AuditReport, NETWORK_ID, type NetworkName, needsOf, policyFor } fr
 import { linkAbort } from "./abort-link";
 import { toChatParams } from "./chat-input";
 import { completionFromResult, streamChunks } from "./completion-stream";
-import type { ConnectOptions } from "./connect-options";
+import { type ConnectOptions, checkConnectOptions } from "./connect-options";
 import {
   type CreateEmbeddingResponse,
   EMBED_NEEDS,
@@ -32,16 +32,16 @@ import { SessionSource } from "./session-source";
  */
 export type { ConnectOptions } from "./connect-options";
 
+/** A streamed answer: OpenAI's chunks, and the controller that stops it. */
+export type ChunkStream = AsyncIterable<ChatCompletionChunk> & { readonly controller: AbortController };
+
 export interface SilkClient {
   readonly chat: {
     readonly completions: {
-      create(
-        params: ChatCompletionCreateParams & { stream: true },
-      ): Promise<AsyncIterable<ChatCompletionChunk>>;
+      /** The stream's `controller` aborts it, as OpenAI's Stream's does (so does leaving its loop). */
+      create(params: ChatCompletionCreateParams & { stream: true }): Promise<ChunkStream>;
       create(params: ChatCompletionCreateParams & { stream?: false | null }): Promise<ChatCompletion>;
-      create(
-        params: ChatCompletionCreateParams,
-      ): Promise<AsyncIterable<ChatCompletionChunk> | ChatCompletion>;
+      create(params: ChatCompletionCreateParams): Promise<ChunkStream | ChatCompletion>;
     };
   };
   readonly models: { list(): Promise<{ object: "list"; data: ModelEntry[] }> };
@@ -64,6 +64,7 @@ export interface AuditCounts {
 }
 
 export async function connect(opts: ConnectOptions): Promise<SilkClient> {
+  checkConnectOptions(opts);
   const signaling = await SignalingClient.connect(opts.signalingUrl);
   return new Client(signaling, opts);
 }
@@ -115,9 +116,7 @@ class Client implements SilkClient {
     this.signaling.close();
   }
 
-  private async create(
-    params: ChatCompletionCreateParams,
-  ): Promise<AsyncIterable<ChatCompletionChunk> | ChatCompletion> {
+  private async create(params: ChatCompletionCreateParams): Promise<ChunkStream | ChatCompletion> {
     const input = toChatParams(params);
     const needs = needsOf(input);
     const abort = new AbortController();
@@ -130,7 +129,8 @@ class Client implements SilkClient {
           this.interrupts.delete(abort);
         },
       );
-    if (params.stream) return streamChunks(params.model, run, Boolean(params.stream_options?.include_usage));
+    if (params.stream)
+      return streamChunks(params.model, run, Boolean(params.stream_options?.include_usage), abort);
     return completionFromResult(params.model, await run(() => undefined));
   }
 

@@ -32,14 +32,17 @@ export class LocalDevice {
     return this.source;
   }
 
-  /** Whether `model` fits this device; a device without WebGPU never loads the engine's code. */
+  /**
+   * Whether `model` fits this device: the GPU's facts against the source's own table, so choosing
+   * a model never downloads the engine's code (only answering here does).
+   */
   async fit(model: string): Promise<LocalFit> {
     const source = await this.engineSource();
     const gpu = await source.check();
     if (!gpu.ok) return { model, fits: false, reason: gpu.reason };
-    const option = (await source.models(gpu.facts)).find((m) => m.id === model);
-    if (!option) return { model, fits: false, reason: `${model} is not a model this browser can run` };
-    return option.fit.fits ? { model, fits: true } : { model, fits: false, reason: option.fit.reason };
+    const fit = await source.fit(model, gpu.facts);
+    if (!fit) return { model, fits: false, reason: `${model} is not a model this browser can run` };
+    return fit.fits ? { model, fits: true } : { model, fits: false, reason: fit.reason };
   }
 
   /** Loads `model` once (the weights are cached by the browser after the first download). */

@@ -20,6 +20,11 @@ export class Slots {
     return this.waiting.length;
   }
 
+  /** Whether a request now would run or wait rather than be refused (an idle provider with no queue has room). */
+  get hasRoom(): boolean {
+    return this.running < this.capacity || this.waiting.length < this.maxWaiting;
+  }
+
   /** Resolves with a release function; rejects when the queue is full or the signal aborts first. */
   acquire(signal?: AbortSignal): Promise<() => void> {
     const release = once(() => {

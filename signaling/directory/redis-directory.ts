@@ -26,6 +26,7 @@ import {
   REGISTER,
   UNREGISTER,
 } from "./redis-scripts";
+import { RefusalMemo } from "./refusal-memo";
 import { newSessionId } from "./session-id";
 
 /**
@@ -41,7 +42,11 @@ export interface RedisClient {
   hGetAll(key: string): Promise<Record<string, string>>;
   zRemRangeByScore(key: string, min: string | number, max: string | number): Promise<unknown>;
   zCard(key: string): Promise<number>;
+  publish(channel: string, message: string): Promise<unknown>;
 }
+
+/** A subscription to a Redis pub/sub channel (the node's subscriber connection, not the data client). */
+export type Subscribe = (channel: string, listener: (message: string) => void) => Promise<unknown>;
 
 /** What each Redis command is sent for (the `op` label of `silk_redis_commands_total`). */
 export type DirectoryOp =
@@ -97,6 +102,8 @@ export class RedisDirectory implements ProviderDirectory {
   /** In a cluster: the tags of the providers registered through this node (their heartbeats come here). */
   private readonly localTags = new Map<string, string[]>();
   private readonly leases: NodeLeases | undefined;
+  /** Set once `listen` has subscribed to registrations' announcements (refusal-memo.ts). */
+  private memo: RefusalMemo | undefined;
 
   constructor(
     private readonly client: RedisClient,
@@ -130,6 +137,7 @@ export class RedisDirectory implements ProviderDirectory {
       byTag.set(tag, [...(byTag.get(tag) ?? []), model]);
     }
     const redis = this.via("register");
+    this.memo?.announce(record.models.map((m) => m.model));
     // Spaces the provider leaves (its models changed): drop its entry there, whoever owns it.
     const before = this.sharded ? (this.localTags.get(id) ?? (await this.spaces(redis))) : [];
     if (this.sharded) this.localTags.set(id, [...byTag.keys()]);
@@ -154,7 +162,34 @@ export class RedisDirectory implements ProviderDirectory {
           ],
         ),
       ),
+      // Announced in the same pipeline, after the entry is written: by the time the registration
+      // is acked, every node's subscriber has the news, so no node refuses from an old memo.
+      redis.publish(this.listedChannel(), JSON.stringify(record.models.map((m) => m.model))),
     ]);
+  }
+
+  /**
+   * Refusals answered from memory (refusal-memo.ts), kept for `ttlMs` at most: subscribes (with
+   * the node's subscriber connection) to the announcements every node's registrations make.
+   */
+  async listen(subscribe: Subscribe, ttlMs: number): Promise<void> {
+    const memo = new RefusalMemo(ttlMs);
+    await subscribe(this.listedChannel(), (message) => {
+      let models: unknown;
+      try {
+        models = JSON.parse(message);
+      } catch {
+        models = undefined;
+      }
+      // An announcement not understood forgets everything: never a stale refusal.
+      if (Array.isArray(models) && models.every((m) => typeof m === "string")) memo.announce(models);
+      else memo.forgetAll();
+    });
+    this.memo = memo;
+  }
+
+  private listedChannel(): string {
+    return `${this.prefix}listed`;
   }
 
   async unregister(identityKey: string, socketId: string): Promise<boolean> {
@@ -225,6 +260,9 @@ export class RedisDirectory implements ProviderDirectory {
     // Granted from this node's lease; the record follows in one command, not awaited.
     const unit = this.leases?.take(request, sessionId, draft);
     if (unit) return { ok: true, sessionId, provider: unit.provider, price: unit.price };
+    const known = this.memo?.answer(request);
+    if (known) return known;
+    const epoch = this.memo?.epoch() ?? 0;
     const reply = await this.run(
       this.via("pair"),
       PAIR,
@@ -249,7 +287,9 @@ export class RedisDirectory implements ProviderDirectory {
     if (ok === 1) this.leases?.topUp(request.model, request.now);
     if (ok !== 1) {
       const code = (typeof body === "string" ? body : "NO_MODEL") as NoMatchCode;
-      return refusal(code, request, typeof cheapest === "string" ? BigInt(cheapest) : undefined);
+      const floor = typeof cheapest === "string" ? BigInt(cheapest) : undefined;
+      this.memo?.learn(request, epoch, code, floor);
+      return refusal(code, request, floor);
     }
     const provider = stateFromFields(pairsToFields(body));
     const listing = provider?.models.find((m) => m.model === request.model);

@@ -80,6 +80,15 @@ describe("the production pages", () => {
     const unfit = await page.getByTestId("unfit-models").textContent({ timeout: 5_000 });
     expect(unfit).toMatch(/q4f16_1-MLC.*needs shader-f16/s);
     expect(await page.getByRole("button", { name: /download and load|^load$/i }).count()).toBe(1);
+    // On a 360 px phone the long model ids widen nothing past the screen, and each fact's value
+    // keeps room for words, not a few letters a line.
+    await page.setViewportSize({ width: 360, height: 740 });
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+    const valueWidths = await page
+      .getByTestId("device-facts")
+      .locator("dd")
+      .evaluateAll((dds) => dds.map((d) => d.getBoundingClientRect().width));
+    expect(Math.min(...valueWidths)).toBeGreaterThan(100);
     await screenshot(page, "provider-webgpu");
     expect(await seriousA11yViolations(page)).toEqual([]);
   }, 60_000);

@@ -1,5 +1,7 @@
 import { getEventListeners } from "node:events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { flatPrice } from "../../protocol";
+import { ScriptedEngine } from "../doubles/scripted-engine";
 import { cleanup, startServer } from "../signaling/helpers";
 import { ask, relayClient, relayProvider, stopAll } from "../support/silk-parties";
 
@@ -42,4 +44,25 @@ describe("abort listeners", () => {
     await new Promise((r) => setImmediate(r));
     expect(warnings.filter((w) => w.name === "MaxListenersExceededWarning")).toEqual([]);
   }, 60_000);
+
+  it("leaving a stream's loop early stops the provider and signs for no more, as OpenAI's Stream aborts", async () => {
+    const reply = Array.from({ length: 60 }, (_, i) => `w${i}`).join(" ");
+    const engine = new ScriptedEngine({ tokenDelayMs: 30, reply: () => reply, models: ["long-model"] });
+    const { events } = await relayProvider(url, {
+      engine,
+      models: [{ model: "long-model", price: flatPrice(10n) }],
+    });
+    const client = await relayClient(url);
+    const stream = await client.chat.completions.create({
+      model: "long-model",
+      messages: [{ role: "user", content: "x" }],
+      stream: true,
+    });
+    let read = 0;
+    for await (const _ of stream) if (++read === 3) break;
+    await expect.poll(() => engine.activeGenerations, { timeout: 10_000 }).toBe(0);
+    expect(engine.generatedTokens).toBeLessThan(20);
+    const signed = events.flatMap((e) => (e.type === "receipt" ? [Number(e.receipt.receipt.tokens)] : []));
+    expect(Math.max(0, ...signed)).toBeLessThan(40); // the prompt and a few tokens, never the 60
+  }, 30_000);
 });

@@ -7,11 +7,13 @@ import { type AuditReference, engineReference, providerReference } from "../../c
 import { Auditor } from "../../client/sdk/auditor";
 import {
   type AuditReport,
+  answerTokens,
   auditsToCatch,
   checkReport,
   DEFAULT_TOLERANCE,
   flatPrice,
   generateKeyPair,
+  judgeAnswer,
   signReport,
 } from "../../protocol";
 import { LogprobEngine, type LogprobEngineOptions } from "../doubles/logprob-engine";
@@ -65,6 +67,24 @@ async function network(suspect: Omit<LogprobEngineOptions, "models">) {
   return { reference, accused, auditor, reporter };
 }
 
+/**
+ * What a third party does with a report it was sent: parse it from the wire, redo every check that
+ * needs no model (`checkReport`), then re-run the last step with its own copy of the claimed
+ * model (here the honest test engine): score the suspect's tokens, compare.
+ */
+async function thirdPartyVerdict(report: AuditReport | undefined) {
+  const received: unknown = JSON.parse(JSON.stringify(report));
+  const check = checkReport(received);
+  const body = (received as AuditReport).body;
+  const parts = answerTokens(body.answer.content);
+  const own = new LogprobEngine({ model: { seed: 1 } });
+  const rerun =
+    typeof parts === "string"
+      ? judgeAnswer(body.answer.content, [])
+      : judgeAnswer(body.answer.content, (await own.score(body.challenge, parts.tokens)).logprobs);
+  return { check, rerun: rerun.result };
+}
+
 /** Audits until one fails (or `limit` audits pass); returns how many it took and the failing record. */
 async function auditUntilCaught(auditor: Auditor, limit: number) {
   for (let n = 1; n <= limit; n++) {
@@ -85,10 +105,9 @@ describe("audits through the real network", () => {
     expect(a.records.every((r) => r.provider === accused.key)).toBe(true);
     expect(reference.engine.scored).toBe(60);
     // A passing audit is evidence too, and a third party checks it says "pass".
-    expect(checkReport(a.records[0]!.report)).toMatchObject({
-      ok: true,
-      verdict: "pass",
-      provider: accused.key,
+    expect(await thirdPartyVerdict(a.records[0]!.report)).toEqual({
+      check: { ok: true, verdict: "pass", provider: accused.key, model: "test-model" },
+      rerun: "pass",
     });
   }, 120_000);
 
@@ -101,8 +120,10 @@ describe("audits through the real network", () => {
       const { auditor, accused } = await network({ model });
       const { n, record } = await auditUntilCaught(auditor(), auditsToCatch(1, Q, 0.999));
       expect(n).toBe(1);
-      const check = checkReport(record!.report);
-      expect(check).toEqual({ ok: true, provider: accused.key, model: "test-model", verdict: "fail" });
+      expect(await thirdPartyVerdict(record!.report)).toEqual({
+        check: { ok: true, provider: accused.key, model: "test-model", verdict: "fail" },
+        rerun: "fail",
+      });
     },
     60_000,
   );
@@ -119,7 +140,10 @@ describe("audits through the real network", () => {
     expect(n).toBeLessThanOrEqual(predicted);
     // Caught exactly on the first request it cheated on, not on an honest one.
     expect(accused.engine.cheated.indexOf(true)).toBe(n - 1);
-    expect(checkReport(record!.report)).toMatchObject({ ok: true, verdict: "fail" });
+    expect(await thirdPartyVerdict(record!.report)).toEqual({
+      check: { ok: true, provider: accused.key, model: "test-model", verdict: "fail" },
+      rerun: "fail",
+    });
   }, 120_000);
 
   it("a local engine as the reference catches the same cheat (its scores are not evidence for others)", async () => {

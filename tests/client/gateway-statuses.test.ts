@@ -161,6 +161,36 @@ describe("HTTP surface", () => {
     expect((await fetch(`${base}/no-such-route`)).status).toBe(404);
   });
 
+  it("refuses a web page of another origin (no preflight needed for text/plain), and a body not sent as JSON", async () => {
+    const base = gateways[0]!.url;
+    const body = JSON.stringify(ask("open-model"));
+    const served = backend.requests.length;
+    // What a page's `fetch(..., { mode: "no-cors" })` sends: a simple request, its origin named.
+    const forged = await fetch(`${base}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "text/plain", origin: "https://evil.example" },
+      body,
+    });
+    expect(forged.status).toBe(403);
+    expect(await forged.json()).toMatchObject({ error: { code: "cross_origin_refused" } });
+    const rebound = await fetch(`${base}/models`, { headers: { origin: "http://rebound.example:8788" } });
+    expect(rebound.status).toBe(403);
+    const form = await fetch(`${base}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body,
+    });
+    expect(form.status).toBe(415);
+    expect((await form.json()).error.message).toMatch(/content-type: application\/json/);
+    expect(backend.requests.length).toBe(served);
+    const local = await fetch(`${base}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json; charset=utf-8", origin: "http://localhost:5173" },
+      body,
+    });
+    expect(local.status).toBe(200);
+  });
+
   it("gives every response an x-request-id", async () => {
     const { response } = await openai.models.list().withResponse();
     expect(response.headers.get("x-request-id")).toMatch(/^req_[0-9a-f]{24}$/);

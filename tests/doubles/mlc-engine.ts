@@ -13,7 +13,9 @@ import type { MlcChat } from "../../web/engines/webllm-run";
  * Like WebLLM (its `getTokenLogprob`, called only when `top_logprobs > 0`), logprobs come only
  * when `top_logprobs` is above 0, and `top_logprobs` needs `logprobs` and is at most 5. Given a
  * `greedy` path, it answers with those tokens (its greedy choice at each step, with the step's
- * top tokens) instead of echoing: what a model would generate for the prompt.
+ * top tokens) instead of echoing: what a model would generate for the prompt. Like WebLLM (its
+ * `sampleFromRawLogits` reads logprobs from the softmax at `max(1e-6, temperature)`), at
+ * temperature 0 the chosen token's logprob is 0 and every other top token's -Infinity.
  */
 export const FUNCTION_CALLING_MODELS = [
   "Hermes-2-Pro-Llama-3-8B-q4f16_1-MLC",
@@ -83,6 +85,18 @@ export interface GreedyStep {
   readonly token: string;
   readonly logprob: number;
   readonly top: readonly { readonly token: string; readonly logprob: number }[];
+}
+
+/** A step as WebLLM reports it at temperature 0: certainty for its choice, nothing for the rest. */
+function frozen(step: GreedyStep): GreedyStep {
+  return {
+    token: step.token,
+    logprob: 0,
+    top: step.top.map((t) => ({
+      token: t.token,
+      logprob: t.token === step.token ? 0 : Number.NEGATIVE_INFINITY,
+    })),
+  };
 }
 
 export class MlcEngineDouble implements MlcChat {
@@ -176,11 +190,12 @@ export class MlcEngineDouble implements MlcChat {
       for (const word of words) {
         if (this.interrupted) break;
         if (r.max_tokens != null && sent >= r.max_tokens) break;
-        const step = this.greedy?.[sent] ?? {
+        const scripted = this.greedy?.[sent] ?? {
           token: word,
           logprob: -0.5,
           top: [{ token: word, logprob: -0.5 }],
         };
+        const step = r.temperature === 0 ? frozen(scripted) : scripted;
         sent++;
         await new Promise((resolve) => setTimeout(resolve, 1));
         yield {

@@ -274,6 +274,32 @@ describe("one question through the real signaling server and WebRTC (Node, wrtc)
     ).toEqual(["direct", "relay"]);
   });
 
+  it("a provider without a queue (maxWaiting 0) takes sessions while it has a free place, and answers three questions in turn", async () => {
+    const { url } = await startServer();
+    const runtime = await ProviderRuntime.start({
+      signalingUrl: url,
+      identity: generateKeyPair(),
+      engine: new ScriptedEngine({ tokenDelayMs: 20 }),
+      models: [{ model: "test-model", price: flatPrice(10n) }],
+      payout: PAYOUT,
+      capacity: 1,
+      maxWaiting: 0,
+      wrtc,
+    });
+    runtimes.push(runtime);
+    const client = await requester(url);
+    const answers = await Promise.all(
+      ["one", "two", "three"].map((q) =>
+        client.chat.completions.create({ model: "test-model", messages: [{ role: "user", content: q }] }),
+      ),
+    );
+    expect(answers.map((a) => a.choices[0]?.message.content)).toEqual([
+      "Echo: one",
+      "Echo: two",
+      "Echo: three",
+    ]);
+  });
+
   it("says NO_ANSWER when no provider takes the session", async () => {
     const { url } = await startServer({ offerTimeoutMs: 100 });
     await rawProvider(url, { models: [{ model: "test-model", price: flat(1n) }], answer: "silent" });

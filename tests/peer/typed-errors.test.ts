@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { HandshakeFailedError, ProviderError, TamperedError } from "../../client/sdk/errors";
+import { connect } from "../../client/sdk/silk-client";
 import { DecryptError, encodePublicKey, generateKeyPair, PeerRefusedFrameError } from "../../protocol";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import { cleanup, startServer } from "../signaling/helpers";
@@ -38,6 +39,30 @@ describe("typed errors end to end", () => {
     expect(answer.choices[0]?.message.content).toBe("Echo: still here");
     expect(requestsSent(mitm)).toHaveLength(1);
   }, 30_000);
+
+  it("connect refuses options it cannot use at once, naming them, rather than a TypeError or a timeout later", async () => {
+    const good = {
+      signalingUrl: "http://127.0.0.1:9",
+      sessionKey: generateKeyPair(),
+      maxPrice: { promptNanoPerToken: 5n, completionNanoPerToken: 5n },
+      escrow: `0:${"11".repeat(32)}`,
+    };
+    const refused = (o: Record<string, unknown>) =>
+      connect({ ...good, ...o } as never).catch((e: unknown) => e);
+    const cases: [Record<string, unknown>, string][] = [
+      [{ escrow: "my-escrow" }, "escrow"],
+      [{ signalingUrl: "localhost:8787" }, "signalingUrl"],
+      [{ sessionKey: undefined }, "sessionKey"],
+      [{ maxPrice: { promptNanoPerToken: 5, completionNanoPerToken: 5n } }, "maxPrice.promptNanoPerToken"],
+      [
+        { maxPrice: { promptNanoPerToken: 5n, completionNanoPerToken: -1n } },
+        "maxPrice.completionNanoPerToken",
+      ],
+      [{ keyEpoch: 1.5 }, "keyEpoch"],
+    ];
+    for (const [o, param] of cases)
+      expect(await refused(o)).toMatchObject({ name: "InvalidRequestError", code: "INVALID_REQUEST", param });
+  });
 
   it("a forged identity key in the grant is a HandshakeFailedError at once, not a retry loop", async () => {
     const forged = encodePublicKey(generateKeyPair().publicKey);

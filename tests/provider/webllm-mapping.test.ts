@@ -3,7 +3,8 @@ import { judgeAnswer } from "../../protocol/audit-check";
 import { runOnEngine } from "../../provider/serving/scoring";
 import { type EngineChunk, EngineError, type EngineRequest } from "../../web/engines/engine";
 import { webLlmSupport } from "../../web/engines/model-catalog";
-import { runWebLlm } from "../../web/engines/webllm-run";
+import { WEBLLM_MIN_TOP_P } from "../../web/engines/webllm-request";
+import { IMPOSSIBLE_LOGPROB, runWebLlm } from "../../web/engines/webllm-run";
 import { scoresAlong, scoreWebLlm } from "../../web/engines/webllm-score";
 import { FUNCTION_CALLING_MODELS, type GreedyStep, MlcEngineDouble } from "../doubles/mlc-engine";
 
@@ -232,7 +233,13 @@ describe("scoring on WebLLM: greedy regeneration with its top 5 tokens, over the
     expect(scored.logprobs).toEqual([-0.1, -0.2, -0.05, -0.3, -0.01]);
     expect(scored.promptTokens).toBeGreaterThan(0);
     const sent = engine.requests.at(-1)!;
-    expect(sent).toMatchObject({ temperature: 0, logprobs: true, top_logprobs: 5, max_tokens: 5 });
+    expect(sent).toMatchObject({
+      temperature: 1,
+      top_p: WEBLLM_MIN_TOP_P,
+      logprobs: true,
+      top_logprobs: 5,
+      max_tokens: 5,
+    });
     expect(sent).not.toHaveProperty("score");
     expect(engine.resets).toBe(1);
   });
@@ -247,6 +254,46 @@ describe("scoring on WebLLM: greedy regeneration with its top 5 tokens, over the
     expect(scoresAlong(along, ["Why"])).toEqual([]);
     // A longer answer than the greedy one: scored as far as the path goes.
     expect(scoresAlong(along.slice(0, 2), ["The", " sky", " is"])).toEqual([-0.1, -0.2]);
+  });
+
+  it("greedy with logprobs is sent as temperature 1 with top_p 1e-5, so the logprobs are the model's, not temperature 0's zeros", async () => {
+    const greedy = { messages: [{ role: "user" as const, content: "sky?" }], temperature: 0, max_tokens: 5 };
+    const withLogprobs = await run(new MlcEngineDouble(LLM, path), {
+      ...greedy,
+      logprobs: true,
+      top_logprobs: 2,
+    });
+    expect(withLogprobs.sent).toMatchObject({ temperature: 1, top_p: WEBLLM_MIN_TOP_P });
+    expect(withLogprobs.text).toBe("The sky is blue.");
+    expect(withLogprobs.chunks.flatMap((c) => c.logprobs ?? []).map((e) => e.logprob)).toEqual([
+      -0.1, -0.2, -0.05, -0.3, -0.01,
+    ]);
+    // Without logprobs, greedy is sent as it came; and at temperature 0 WebLLM would have said 0 each.
+    expect((await run(new MlcEngineDouble(LLM, path), greedy)).sent).toMatchObject({ temperature: 0 });
+    expect((await run(new MlcEngineDouble(LLM, path), greedy)).sent).not.toHaveProperty("top_p");
+  });
+
+  it("a top token WebLLM gives probability 0 is not scored, and never reaches the wire as -Infinity", async () => {
+    // What WebLLM reports at temperature 0 (softmax at 1e-6): 0 for each greedy token, -Infinity for the others.
+    const cold = [
+      step("The", 0, ["A", Number.NEGATIVE_INFINITY]),
+      step(" sky", 0, [" sea", Number.NEGATIVE_INFINITY]),
+    ];
+    const along = cold.map((g) => ({ token: g.token, logprob: g.logprob, top_logprobs: g.top }));
+    // Two honest GPUs whose greedy paths part on a near-tie: the parting token says nothing.
+    expect(scoresAlong(along, ["The", " sea"])).toEqual([0]);
+    const { chunks } = await run(new MlcEngineDouble(LLM, cold), {
+      messages: [{ role: "user", content: "sky?" }],
+      temperature: 0,
+      logprobs: true,
+      top_logprobs: 2,
+    });
+    const entries = chunks.flatMap((c) => c.logprobs ?? []);
+    expect(entries.map((e) => e.top_logprobs.map((t) => t.logprob))).toEqual([
+      [0, IMPOSSIBLE_LOGPROB],
+      [0, IMPOSSIBLE_LOGPROB],
+    ]);
+    expect(JSON.parse(JSON.stringify(entries))).toEqual(entries);
   });
 
   it("a provider streams back the scored prefix, and the audit compares over it", async () => {

@@ -1,7 +1,9 @@
 import { randomBytes } from "node:crypto";
+import { createClient } from "redis";
 import { describe, expect, it } from "vitest";
 import { RedisDirectory } from "../../signaling/directory/redis-directory";
 import { summarize, summarizeMarket } from "../../signaling/directory-feed";
+import { RedisTimeoutError, withDeadline } from "../../signaling/redis-deadline";
 import { directorySuite } from "./directory-suite";
 import { flat, PAYOUT } from "./helpers";
 import { useRedis } from "./redis-fixture";
@@ -143,5 +145,25 @@ describe("Redis directory scripts", () => {
     expect(await dir.reserveBest(pick(3), { requesterSocketId: "r" })).toMatchObject({ ok: true });
     expect(await dir.reserveBest(pick(4), { requesterSocketId: "r" })).toMatchObject({ code: "ALL_BUSY" });
     expect(await dir.providersFor("m1")).toMatchObject([{ active: 2 }]);
+  });
+});
+
+describe("Redis command deadline (redis-deadline.ts)", () => {
+  it("a command with no reply rejects with RedisTimeoutError once its deadline passes; answered ones resolve", async () => {
+    const client = createClient({ url: redis.url, commandOptions: { timeout: 0 } });
+    await client.connect();
+    const timed = withDeadline(client, 200);
+    try {
+      expect(await timed.client.ping()).toBe("PONG");
+      // BLPOP with no timeout never answers on an empty list: only the deadline ends the wait.
+      const started = performance.now();
+      await expect(timed.client.blPop(`never${randomBytes(4).toString("hex")}`, 0)).rejects.toThrow(
+        RedisTimeoutError,
+      );
+      expect(performance.now() - started).toBeGreaterThanOrEqual(190);
+    } finally {
+      timed.stop();
+      client.destroy();
+    }
   });
 });

@@ -35,6 +35,11 @@ export interface EngineSource {
   check(): Promise<GpuCheck>;
   /** Every model it can load, the self-hosted ones (`selfHost`) included. */
   models(facts: GpuFacts): Promise<ModelOption[]>;
+  /**
+   * Whether `model` can run on this device, from what the source knows without loading its engine
+   * (no download); undefined when it cannot run that model at all.
+   */
+  fit(model: string, facts: GpuFacts): Promise<FitVerdict | undefined>;
   /** Models whose weights the operator hosts: listed and loaded from their own location from now on. */
   selfHost(models: readonly SelfHostedModel[]): void;
   readonly engine: Engine;

@@ -8,16 +8,25 @@ import type {
   ScoreResult,
 } from "./engine";
 import { EngineError } from "./engine";
-import type { EngineSource, GpuCheck, ModelOption } from "./engine-source-types";
+import type { EngineSource, GpuCheck, GpuFacts, ModelOption } from "./engine-source-types";
 import { gpuFacts } from "./gpu-facts";
-import { modelFits, type SelfHostedModel, webLlmSupport } from "./model-catalog";
+import {
+  type ModelRequirement,
+  modelFits,
+  requirementOf,
+  requirementOfRow,
+  type SelfHostedModel,
+  selfHostedRecord,
+  webLlmSupport,
+} from "./model-catalog";
 import type { WebLlmEngine } from "./webllm-engine.browser";
 
 /**
  * Production engine source: WebLLM in a Web Worker on this device's GPU. WebLLM (megabytes) is a
  * lazy chunk, not in the page's first download: it is fetched the first time its catalog and
- * cache are asked for (the model list, once WebGPU is found) or a model is loaded; a browser
- * without WebGPU never fetches it. The worker runs its own copy of WebLLM in its own chunk.
+ * cache are asked for (the provider page's model list, once WebGPU is found) or a model is
+ * loaded; a browser without WebGPU never fetches it, and neither does the fit check (`fit`, our
+ * own table). The worker runs its own copy of WebLLM in its own chunk.
  */
 type WebLlm = { engine: WebLlmEngine; ModelType: typeof import("@mlc-ai/web-llm").ModelType };
 let webllm: Promise<WebLlm> | undefined;
@@ -102,20 +111,39 @@ export const engineSource: EngineSource = {
     const { engine, ModelType } = await withSelfHosted();
     const own = new Map(selfHosted.map((m) => [m.modelId, m.modelUrl]));
     const records = engine.appConfig.model_list.filter((r) => r.model_type !== ModelType.embedding);
-    const device = { shaderF16: facts.shaderF16, memoryMB: facts.maxBufferMB };
     return Promise.all(
       records.map(async (r) => ({
         id: r.model_id,
         ...(own.has(r.model_id) && { selfHostedAt: own.get(r.model_id) }),
         ...(r.vram_required_MB !== undefined && { vramMB: Math.ceil(r.vram_required_MB) }),
-        fit: modelFits(r, device),
+        fit: fitOn(requirementOf(r), facts),
         cached: await engine.isCached(r.model_id).catch(() => false),
         support: webLlmSupport(r),
       })),
     );
+  },
+  async fit(model, facts) {
+    const own = selfHosted.find((m) => m.modelId === model);
+    const need = own ? requirementOf(selfHostedRecord(own)) : await prebuiltRequirement(model);
+    return need && fitOn(need, facts);
   },
   selfHost(models) {
     selfHosted = models;
   },
   repair: async (model) => (await withSelfHosted()).engine.repair(model),
 };
+
+/**
+ * What a WebLLM prebuilt chat model needs, from our own table: a small lazy chunk of its own (the
+ * provider page lists WebLLM's catalog instead), never WebLLM's code.
+ */
+export async function prebuiltRequirement(model: string): Promise<ModelRequirement | undefined> {
+  const { PREBUILT_REQUIREMENTS } = await import("./model-requirements");
+  const row = Object.hasOwn(PREBUILT_REQUIREMENTS, model) ? PREBUILT_REQUIREMENTS[model] : undefined;
+  return row && requirementOfRow(row);
+}
+
+/** The fit check against what the adapter reports (its largest buffer stands for its memory). */
+function fitOn(need: ModelRequirement, facts: GpuFacts) {
+  return modelFits(need, { shaderF16: facts.shaderF16, memoryMB: facts.maxBufferMB });
+}

@@ -1,5 +1,6 @@
 import type { AppConfig, ModelRecord } from "@mlc-ai/web-llm";
 import type { Feature, ModelSupport } from "../../protocol";
+import type { RequirementRow } from "./model-requirements";
 
 /**
  * Where model weights come from: WebLLM's prebuilt list, or a location the operator gives for
@@ -41,23 +42,62 @@ export function needsShaderF16(record: ModelRecord): boolean {
   return (record.required_features ?? []).includes("shader-f16") || /q\d+f16/.test(record.model_id);
 }
 
+/**
+ * What a model needs of a device, all the fit check reads: our own table has it for WebLLM's
+ * prebuilt chat models (model-requirements.ts, so the check needs no WebLLM download), and
+ * `requirementOf` reads it from any WebLLM record (a self-hosted model's, say).
+ */
+export interface ModelRequirement {
+  /** GPU memory it needs, MB (rounded up), when the catalog says. */
+  readonly vramMB?: number;
+  readonly shaderF16: boolean;
+  readonly contextWindow?: number;
+}
+
+export function requirementOf(record: ModelRecord): ModelRequirement {
+  const window = record.overrides?.context_window_size;
+  return {
+    ...(record.vram_required_MB !== undefined && { vramMB: Math.ceil(record.vram_required_MB) }),
+    shaderF16: needsShaderF16(record),
+    ...(window && window > 0 ? { contextWindow: window } : {}),
+  };
+}
+
+/** A row of our own table (model-requirements.ts) as a requirement. */
+export function requirementOfRow([vramMB, shaderF16, contextWindow]: RequirementRow): ModelRequirement {
+  return {
+    ...(vramMB !== null && { vramMB }),
+    shaderF16,
+    ...(contextWindow !== null && { contextWindow }),
+  };
+}
+
+/** The requirements of every chat model (embedding models are not answered on a device) in a WebLLM config. */
+export function requirementsOf(config: AppConfig): Record<string, ModelRequirement> {
+  return Object.fromEntries(
+    config.model_list
+      .filter((r) => (r.model_type as number | undefined) !== MODEL_TYPE.embedding)
+      .map((r) => [r.model_id, requirementOf(r)]),
+  );
+}
+
 export type FitVerdict = { fits: true } | { fits: false; reason: string };
 
 /** Whether a model can run on a device, and if not, the reason a user can act on. */
 export function modelFits(
-  record: ModelRecord,
+  need: ModelRequirement,
   device: { shaderF16: boolean; maxBufferMB?: number; memoryMB?: number },
 ): FitVerdict {
-  if (needsShaderF16(record) && !device.shaderF16) {
+  if (need.shaderF16 && !device.shaderF16) {
     return {
       fits: false,
       reason: "needs shader-f16, which this GPU (or browser) does not offer; pick an f32 model",
     };
   }
-  if (record.vram_required_MB && device.memoryMB && record.vram_required_MB > device.memoryMB) {
+  if (need.vramMB && device.memoryMB && need.vramMB > device.memoryMB) {
     return {
       fits: false,
-      reason: `needs about ${Math.ceil(record.vram_required_MB)} MB of GPU memory; this device reports ${device.memoryMB} MB`,
+      reason: `needs about ${need.vramMB} MB of GPU memory; this device reports ${device.memoryMB} MB`,
     };
   }
   return { fits: true };
@@ -78,8 +118,8 @@ export function webLlmSupport(record: ModelRecord): ModelSupport {
   const features: Feature[] = ["structured_output", "logprobs", "scoring"];
   if (/^Hermes-(2-Pro|3)-/.test(record.model_id)) features.push("tools");
   if (type === MODEL_TYPE.VLM) features.push("vision");
-  const window = record.overrides?.context_window_size;
-  return { features, ...(window && window > 0 ? { contextWindow: window } : {}) };
+  const window = requirementOf(record).contextWindow;
+  return { features, ...(window !== undefined && { contextWindow: window }) };
 }
 
 /**

@@ -19,7 +19,13 @@ import type {
 } from "./engine";
 import { EngineError } from "./engine";
 import { gpuFacts } from "./gpu-facts";
-import { appConfigWith, downloadFailure, modelFits, type SelfHostedModel } from "./model-catalog";
+import {
+  appConfigWith,
+  downloadFailure,
+  modelFits,
+  requirementOf,
+  type SelfHostedModel,
+} from "./model-catalog";
 import { SerialQueue } from "./serial-queue";
 import { runWebLlmEmbed } from "./webllm-embed";
 import { runWebLlm } from "./webllm-run";
@@ -73,7 +79,7 @@ export class WebLlmEngine implements Engine {
     if (!record)
       throw new EngineError("load", `unknown model ${model}: not in WebLLM's list nor self-hosted`);
     const gpu = await gpuFacts();
-    const fit = modelFits(record, gpu);
+    const fit = modelFits(requirementOf(record), gpu);
     if (!fit.fits) throw new EngineError("unsupported", `${model} ${fit.reason}`);
     if (!(await hasModelInCache(model, this.appConfig))) await checkStorage(record.vram_required_MB);
     await this.unload();

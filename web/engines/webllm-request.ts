@@ -17,8 +17,16 @@ import { EngineError, type EngineRequest } from "./engine";
  *   refused, since neither can be enforced;
  * - `user` is not passed: WebLLM has no use for an end-user id;
  * - `logprobs` without `top_logprobs` asks for one top token: WebLLM records logprobs only when
- *   `top_logprobs` is above 0 (its `getTokenLogprob`); runWebLlm trims them back to what was asked.
+ *   `top_logprobs` is above 0 (its `getTokenLogprob`); runWebLlm trims them back to what was asked;
+ * - greedy with `logprobs` is sent as temperature 1 with `top_p` at WebLLM's minimum (1e-5): WebLLM
+ *   reads logprobs from the softmax it samples with, at `max(1e-6, temperature)`, so at
+ *   temperature 0 every chosen token says 0 and every other -Infinity, which tells an audit
+ *   nothing. At temperature 1 the softmax is the model's own; a `top_p` of 1e-5 keeps only the
+ *   most likely token, so the tokens are the greedy ones still (`sampleFromRawLogits`).
  */
+/** WebLLM's smallest `top_p` (`Math.max(top_p, 1e-5)` in its sampler): only the top token is kept. */
+export const WEBLLM_MIN_TOP_P = 1e-5;
+
 export function webLlmRequest(r: EngineRequest): webllm.ChatCompletionRequestStreaming {
   const { user: _user, parallel_tool_calls, response_format, tool_choice, ...options } = chatOptionsOf(r);
   if (tool_choice === "none") delete options.tools;
@@ -57,6 +65,7 @@ export function webLlmRequest(r: EngineRequest): webllm.ChatCompletionRequestStr
     ...(options.tools && { tools: options.tools.map((t) => ({ ...t })) }),
     ...(options.logit_bias && { logit_bias: { ...options.logit_bias } }),
     ...(options.logprobs && { top_logprobs: Math.max(1, options.top_logprobs ?? 0) }),
+    ...(options.logprobs && options.temperature === 0 && { temperature: 1, top_p: WEBLLM_MIN_TOP_P }),
     messages: system && !tools ? [{ role: "system", content: system }, ...messages] : messages,
     ...(response_format?.type === "json_object" && { response_format: { type: "json_object" } }),
     ...(response_format?.type === "json_schema" && {

@@ -33,7 +33,7 @@ export async function runWebLlm(
     await engine.resetChat();
     const stream = await engine.chat.completions.create(params);
     const asked = request.logprobs ? (request.top_logprobs ?? 0) : 0;
-    const trimmed = params.top_logprobs !== asked ? trimTopLogprobs(stream, asked) : stream;
+    const trimmed = params.logprobs ? finiteLogprobs(stream, asked) : stream;
     const chunks = params.tools ? toolCallChunks(trimmed) : (trimmed as AsyncIterable<OpenAiChunkLike>);
     return await consumeChunks(chunks, onChunk, signal);
   } finally {
@@ -41,8 +41,21 @@ export async function runWebLlm(
   }
 }
 
-/** The top tokens WebLLM was asked for beyond the requester's `top_logprobs` (webllm-request.ts), left out. */
-async function* trimTopLogprobs(
+/**
+ * OpenAI's logprob for a token the model gives no chance: WebLLM computes logprobs after its
+ * softmax at the request's temperature (1e-6 for 0), so at temperature 0 every other top token
+ * has probability 0 and logprob -Infinity, which JSON cannot carry (it becomes null and the
+ * requester refuses the frame).
+ */
+export const IMPOSSIBLE_LOGPROB = -9999;
+
+const finite = (logprob: number) => (Number.isFinite(logprob) ? logprob : IMPOSSIBLE_LOGPROB);
+
+/**
+ * WebLLM's logprobs as the requester asked for them: the top tokens WebLLM was asked for beyond
+ * the requester's `top_logprobs` (webllm-request.ts) left out, -Infinity as `IMPOSSIBLE_LOGPROB`.
+ */
+async function* finiteLogprobs(
   stream: AsyncIterable<webllm.ChatCompletionChunk>,
   asked: number,
 ): AsyncGenerator<webllm.ChatCompletionChunk> {
@@ -54,7 +67,11 @@ async function* trimTopLogprobs(
       continue;
     }
     const logprobs = {
-      content: content.map((l) => ({ ...l, top_logprobs: l.top_logprobs.slice(0, asked) })),
+      content: content.map((l) => ({
+        ...l,
+        logprob: finite(l.logprob),
+        top_logprobs: l.top_logprobs.slice(0, asked).map((t) => ({ ...t, logprob: finite(t.logprob) })),
+      })),
     };
     yield { ...chunk, choices: [{ ...choice, logprobs }] };
   }

@@ -14,7 +14,10 @@ export const WEBLLM_TOP_LOGPROBS = 5;
  * - while the greedy token is the given one, its logprob is the given token's score, exact;
  * - where they first differ, the given token's logprob is read from the step's top 5 if it is
  *   there (exact too), and scoring stops: past that token the two contexts differ;
- * - a given token outside the top 5 at that step is not scored.
+ * - a given token outside the top 5 at that step is not scored, nor one whose logprob is not
+ *   finite (a token WebLLM gives probability 0, as it does every non-greedy token at temperature
+ *   0, which webLlmRequest avoids): that says only that the paths parted, as float differences
+ *   between two honest GPUs can make them.
  * The result is the scores of a prefix of the tokens (possibly empty), what the audit compares
  * (protocol/README.md "Audits": fewer than `minTokens` is inconclusive).
  */
@@ -68,7 +71,7 @@ export function scoresAlong(path: readonly GreedyToken[], tokens: readonly strin
       continue;
     }
     const alternative = step.top_logprobs.find((t) => t.token === token);
-    if (alternative) scores.push(alternative.logprob);
+    if (alternative && Number.isFinite(alternative.logprob)) scores.push(alternative.logprob);
     break;
   }
   return scores;

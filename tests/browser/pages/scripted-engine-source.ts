@@ -40,13 +40,8 @@ class SelfHostingScriptedEngine extends ScriptedEngine {
 }
 
 const engine = new SelfHostingScriptedEngine({ models: [], tokenDelayMs: 5 });
-/** The scripted model as WebLLM's catalog would list it: an f32 model needing 512 MB. */
-const TEST_MODEL = {
-  model: "https://example.invalid/test-model",
-  model_id: "test-model",
-  model_lib: "x",
-  vram_required_MB: 512,
-};
+/** The scripted model as our table would list it: an f32 model needing 512 MB. */
+const TEST_MODEL = { vramMB: 512, shaderF16: false };
 
 function gpuMB(): number {
   const set = typeof localStorage === "undefined" ? null : localStorage.getItem("silk-test-gpu-mb");
@@ -60,9 +55,8 @@ export const engineSource: EngineSource = {
     return { ok: true, facts: { adapter: "scripted test engine", shaderF16: false, maxBufferMB: gpuMB() } };
   },
   async models(facts) {
-    const fit = modelFits(TEST_MODEL, { shaderF16: facts.shaderF16, memoryMB: facts.maxBufferMB });
     return [
-      { id: "test-model", vramMB: 512, fit, cached: true },
+      { id: "test-model", vramMB: 512, fit: (await engineSource.fit("test-model", facts))!, cached: true },
       ...selfHosted.map((m) => ({
         id: m.modelId,
         selfHostedAt: m.modelUrl,
@@ -70,6 +64,11 @@ export const engineSource: EngineSource = {
         cached: false,
       })),
     ];
+  },
+  async fit(model, facts) {
+    if (selfHosted.some((m) => m.modelId === model)) return { fits: true };
+    if (model !== "test-model") return undefined;
+    return modelFits(TEST_MODEL, { shaderF16: facts.shaderF16, memoryMB: facts.maxBufferMB });
   },
   selfHost(models) {
     selfHosted = models;

@@ -1,0 +1,41 @@
+import type { IncomingHttpHeaders } from "node:http";
+import { HttpError } from "./http-errors";
+
+/**
+ * Whoever reaches the gateway spends the escrow, and a web page the user visits can reach a
+ * loopback port: a cross-origin `fetch` with a `text/plain` body needs no CORS preflight, and
+ * DNS rebinding makes a page's own origin resolve to 127.0.0.1. Browsers name the page in
+ * `Origin`; programs (OpenAI's clients, curl) send none. So a request from a page that is not on
+ * this machine is refused, and a body must be JSON, which no page may send cross-origin unasked.
+ */
+const LOOPBACK: ReadonlySet<string> = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
+export function refusedOrigin(headers: IncomingHttpHeaders): HttpError | undefined {
+  const origin = headers.origin;
+  if (origin === undefined) return undefined;
+  let host: string | undefined;
+  try {
+    host = new URL(origin).hostname;
+  } catch {
+    host = undefined; // `null` (a sandboxed frame, a file) or garbage: not a page on this machine
+  }
+  if (host !== undefined && LOOPBACK.has(host)) return undefined;
+  return new HttpError(
+    403,
+    "permission_error",
+    "cross_origin_refused",
+    "requests from web pages of other origins are refused: they would spend your escrow; call the gateway from a program",
+  );
+}
+
+/** A body that is not declared JSON (a form, `text/plain`): 415, saying what to send. */
+export function refusedContentType(headers: IncomingHttpHeaders): HttpError | undefined {
+  const type = headers["content-type"];
+  if (type === undefined || /^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type)) return undefined;
+  return new HttpError(
+    415,
+    "invalid_request_error",
+    "unsupported_media_type",
+    `the body must be JSON sent with content-type: application/json, not ${type.slice(0, 60)}`,
+  );
+}
