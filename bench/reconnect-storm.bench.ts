@@ -1,16 +1,24 @@
 /**
- * Issue 12: a reconnect storm. N providers (10,000 by default; `BENCH_STORM_PROVIDERS`) as raw
- * socket.io clients, all from one address (loopback, as behind a NAT), register with a signaling
- * node in its own process; the node is stopped and started again on the same port with a per-IP
- * budget of 10 connections, and every provider reconnects at once (socket.io's jittered backoff,
- * `?resume=1` as `peer/` clients send after losing a connection) and registers again. Baseline in
- * the same run: the first registration, with no limit at all. Each provider dials back with the
- * resume ticket its registration ack carried (signaling/resume-tickets.ts), as `peer/` clients do;
- * the node keeps its secret across the restart (`RESUME_SECRET`). Then what the same window gives
+ * Issue 12: a reconnect storm. N providers (10,000 by default; `BENCH_STORM_PROVIDERS`), all from
+ * one address (loopback, as behind a NAT), each on the clients' own connection machine
+ * (`peer/signaling-connection.ts`: its backoff, dial deadline, registration retries and resume
+ * ticket), register with a signaling node in its own process. The node is stopped and started
+ * again on the same port with a per-IP budget of 10 connections, and every provider comes back as
+ * its machine decides. Twice: first with the node's admission gate off (the default: every handshake taken,
+ * however far behind the node is: the old behaviour), then on (a node past its backlog turns
+ * returning providers away at once with `OVERLOADED` and a time to come back). Baseline in the
+ * same run: the first registration, with no limit at all. Each row gives how many were back 10,
+ * 30, 60 and 120 s after the restart, and the machine's load. Then what the same window gives
  * clients without a valid ticket: a bare `?resume=1` claim, a forged ticket, an expired one.
+ *
+ * Registration signatures are made with Node's crypto (one process signs for all N; each real
+ * provider signs its own) and the node keeps its resume secret across restarts (`RESUME_SECRET`).
  */
 import { createPrivateKey, type KeyObject, randomBytes, sign } from "node:crypto";
+import { loadavg } from "node:os";
 import { io, type Socket } from "socket.io-client";
+import type { Phase } from "../peer/connection-machine";
+import { SignalingConnection } from "../peer/signaling-connection";
 import {
   encodePublicKey,
   flatPrice,
@@ -29,8 +37,16 @@ import { fmt, percentile, printTable } from "./table";
 
 const N = Number(process.env.BENCH_STORM_PROVIDERS ?? 10_000);
 const BATCH = 250;
+const WAVE_LIMIT_MS = Number(process.env.BENCH_STORM_LIMIT_S ?? 300) * 1000;
 const SECRET = randomBytes(16).toString("hex");
 const SMALL_BUDGET = { IP_CONNECTION_BURST: "10", IP_CONNECTIONS_PER_MINUTE: "60", RESUME_SECRET: SECRET };
+/** The admission gate off (the default), and on. */
+const NO_GATE = { OVERLOAD_LAG_MS: "0", OVERLOAD_DRAIN_MS: "0" };
+const GATE = {
+  OVERLOAD_LAG_MS: process.env.BENCH_OVERLOAD_LAG_MS ?? "5000",
+  OVERLOAD_MIN_PENDING: process.env.BENCH_OVERLOAD_MIN_PENDING ?? "1000",
+  OVERLOAD_DRAIN_MS: process.env.BENCH_OVERLOAD_DRAIN_MS ?? "10000",
+};
 const NO_LIMITS = {
   ...Object.fromEntries(
     ["IP_CONNECTIONS_PER_MINUTE", "IP_CONNECTION_BURST", "EVENTS_PER_SECOND", "EVENT_BURST"].map((k) => [
@@ -38,19 +54,38 @@ const NO_LIMITS = {
       "1000000000",
     ]),
   ),
+  ...NO_GATE,
   RESUME_SECRET: SECRET,
 };
+/** What `peer/` clients wait for an ack (signaling-client.ts). */
+const ACK_TIMEOUT_MS = 15_000;
 
 let nodeUp = false;
-/** Why connections failed while a node was up: a refusal ("too many connections") or a timeout. */
+/**
+ * How late this process's own timers run (ms, the worst in the last 10 s): N clients share one
+ * event loop here, and a loop that late times its own dials out before it reads the node's answers.
+ */
+let clientLateMs = 0;
+let lastTick = performance.now();
+setInterval(() => {
+  const now = performance.now();
+  clientLateMs = Math.max(clientLateMs, now - lastTick - 100);
+  lastTick = now;
+}, 100).unref();
+/** Why dials failed while a node was up: the server's typed code when it sent one, else the client's message. */
 const connectErrors = new Map<string, number>();
+/** Why registered providers lost their connection while a node was up (socket.io's reason). */
+const drops = new Map<string, number>();
+/** Why registrations failed while a node was up. */
+const registerErrors = new Map<string, number>();
+const count = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
 
 interface Provider {
   readonly identity: KeyPair;
   /** The same key for Node's crypto: one process signs for all N providers (each real one signs its own). */
   readonly key: KeyObject;
-  readonly socket: Socket;
-  refusals: number;
+  conn?: SignalingConnection;
+  phase: Phase;
   /** When it was last registered (ms, performance.now()). */
   registeredAt: number;
   /** The node's resume ticket from the last registration. */
@@ -69,50 +104,78 @@ function signedNatively(p: Provider, challenge: string) {
   return { ...reg, signature: toHex(new Uint8Array(sign(null, message, p.key))) };
 }
 
-async function register(p: Provider): Promise<void> {
-  const { challenge } = (await p.socket.emitWithAck("provider:challenge", { v: 1 })) as { challenge: string };
-  const ack = (await p.socket.emitWithAck("provider:register", signedNatively(p, challenge))) as {
-    ok: boolean;
-    ticket?: string;
-  };
-  if (!ack.ok) throw new Error(`registration refused: ${JSON.stringify(ack)}`);
-  p.registeredAt = performance.now();
-  p.ticket = ack.ticket;
+async function ask(socket: Socket, event: string, payload: unknown): Promise<Record<string, unknown>> {
+  let ack: { ok?: boolean; error?: { code?: string } } & Record<string, unknown>;
+  try {
+    ack = await socket.timeout(ACK_TIMEOUT_MS).emitWithAck(event, payload);
+  } catch {
+    throw Object.assign(new Error(`${event}: no answer`), { code: "TIMEOUT" });
+  }
+  if (ack?.ok === false) {
+    const code = ack.error?.code ?? "REFUSED";
+    throw Object.assign(new Error(`${event}: ${code}`), { code });
+  }
+  return ack;
 }
 
-/** A provider that reconnects for good, saying it is returning, and registers again each time. */
-function provider(url: string): Promise<Provider> {
-  const socket = io(url, {
-    transports: ["websocket"],
-    forceNew: true,
-    reconnectionDelay: 250,
-    reconnectionDelayMax: 2_000,
-    randomizationFactor: 0.5,
-  });
+/** The provider side of a registration, as `SignalingClient.registerOn` does it. */
+async function register(p: Provider, socket: Socket): Promise<void> {
+  try {
+    const { challenge } = (await ask(socket, "provider:challenge", { v: 1 })) as { challenge: string };
+    const ack = await ask(socket, "provider:register", signedNatively(p, challenge));
+    p.registeredAt = performance.now();
+    p.ticket = typeof ack.ticket === "string" ? ack.ticket : undefined;
+  } catch (err) {
+    if (nodeUp) count(registerErrors, String((err as { code?: unknown }).code ?? "ERROR"));
+    throw err;
+  }
+}
+
+/** A provider on the real connection machine: registered once, then it heals by itself. */
+async function provider(url: string): Promise<Provider> {
   const identity = generateKeyPair();
   const key = createPrivateKey({
     key: Buffer.concat([PKCS8_PREFIX, identity.secretKey]),
     format: "der",
     type: "pkcs8",
   });
-  const p: Provider = { identity, key, socket, refusals: 0, registeredAt: 0 };
-  socket.on("session:offer", (_o: unknown, ack: (r: unknown) => void) => ack({ ok: false }));
-  socket.on("disconnect", () => {
-    socket.io.opts.query = p.ticket ? { resume: "1", ticket: p.ticket } : { resume: "1" };
-  });
-  socket.io.on("reconnect", () => void register(p).catch(() => socket.disconnect().connect()));
-  // Counted only while a node is up: while it restarts, every attempt fails and that is no refusal.
-  socket.on("connect_error", (err: Error) => {
-    if (!nodeUp) return;
-    p.refusals++;
-    connectErrors.set(err.message, (connectErrors.get(err.message) ?? 0) + 1);
-  });
-  return new Promise((resolve, reject) => {
-    // A challenge can expire on a swamped machine before its registration is read: ask again.
-    const first = (tries: number): Promise<void> =>
-      register(p).catch((err: unknown) => (tries > 1 ? first(tries - 1) : Promise.reject(err)));
-    socket.once("connect", () => first(5).then(() => resolve(p), reject));
-  });
+  const p: Provider = { identity, key, phase: "connecting", registeredAt: 0 };
+  const conn = new SignalingConnection(
+    { urls: [url], dialTimeoutMs: 10_000 },
+    {
+      attach: (socket) => {
+        socket.on("session:offer", (_o: unknown, ack?: (r: unknown) => void) => ack?.({ ok: false }));
+        // Counted only while a node is up: while it restarts, every attempt fails and that is no refusal.
+        socket.on("connect_error", (err: Error & { data?: { code?: unknown } }) => {
+          if (nodeUp) count(connectErrors, typeof err.data?.code === "string" ? err.data.code : err.message);
+        });
+        socket.on("disconnect", (reason: string) => {
+          if (nodeUp) count(drops, reason);
+        });
+      },
+      register: (socket) => register(p, socket),
+      unregister: () => undefined,
+      hungUp: () => undefined,
+      changed: (state) => {
+        p.phase = state.phase;
+      },
+      ticket: () => p.ticket,
+    },
+  );
+  p.conn = conn;
+  conn.start();
+  // The first registration is the owner's, as `SignalingClient.register` makes it; retried here
+  // because a challenge can expire on a swamped machine before its registration is read.
+  for (let tries = 5; ; tries--) {
+    const socket = await conn.ready(60_000);
+    try {
+      await register(p, socket);
+      conn.from(socket, { type: "registered" });
+      return p;
+    } catch (err) {
+      if (tries <= 1) throw err;
+    }
+  }
 }
 
 async function startNode(port: number, env: Record<string, string>) {
@@ -150,62 +213,134 @@ async function admittedOf(url: string, tries: number, query: () => Record<string
   return admitted;
 }
 
+interface Wave {
+  readonly name: string;
+  readonly back: number;
+  readonly times: number[];
+  readonly failedConnects: number;
+  readonly outcomes: Record<string, number>;
+  readonly load: string;
+}
+
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" ");
+
+/** The node's own count of handshakes by outcome (ticket, admitted, refused, overloaded). */
+async function handshakes(url: string): Promise<Record<string, number>> {
+  const metrics = await (await fetch(`${url}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const m of metrics.matchAll(/^silk_connections_total\{outcome="(\w+)"\} (\d+)$/gm))
+    out[m[1]!] = Number(m[2]);
+  for (const m of metrics.matchAll(/^silk_overloaded_total\{why="(\w+)"\} (\d+)$/gm))
+    out[`overloaded for ${m[1]}`] = Number(m[2]);
+  return out;
+}
+
+/**
+ * Restarts the node with `env` and waits (at most `WAVE_LIMIT_MS`) for every provider to be back,
+ * printing where the missing ones stand every 10 s: the clients' phases, why their dials and
+ * registrations failed, and what the node says it did.
+ */
+async function wave(
+  name: string,
+  port: number,
+  url: string,
+  providers: Provider[],
+  stop: () => Promise<void>,
+  env: Record<string, string>,
+): Promise<{ wave: Wave; stop: () => Promise<void> }> {
+  nodeUp = false;
+  await stop();
+  for (const p of providers) p.registeredAt = 0;
+  connectErrors.clear();
+  registerErrors.clear();
+  drops.clear();
+  const restartedAt = performance.now();
+  const node = await startNode(port, env);
+  nodeUp = true;
+  const loadAtStart = load();
+  const deadline = restartedAt + WAVE_LIMIT_MS;
+  let report = restartedAt + 10_000;
+  while (providers.some((p) => p.registeredAt === 0) && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    if (performance.now() < report) continue;
+    report += 10_000;
+    const phases: Record<string, number> = {};
+    for (const p of providers) if (p.registeredAt === 0) phases[p.phase] = (phases[p.phase] ?? 0) + 1;
+    console.log(
+      `  [${name}] ${Math.round((performance.now() - restartedAt) / 1000)} s: ${providers.length - Object.values(phases).reduce((a, b) => a + b, 0)} back; missing by phase ${JSON.stringify(phases)}; dials failed ${JSON.stringify(Object.fromEntries(connectErrors))}; registrations failed ${JSON.stringify(Object.fromEntries(registerErrors))}; connections dropped ${JSON.stringify(Object.fromEntries(drops))}; node ${JSON.stringify(await handshakes(url).catch(() => ({})))}; this process's timers up to ${Math.round(clientLateMs)} ms late; load ${load()}`,
+    );
+    clientLateMs = 0;
+  }
+  const times = providers
+    .filter((p) => p.registeredAt > 0)
+    .map((p) => p.registeredAt - restartedAt)
+    .sort((a, b) => a - b);
+  return {
+    wave: {
+      name,
+      back: times.length,
+      times,
+      failedConnects: [...connectErrors.values()].reduce((a, b) => a + b, 0),
+      outcomes: await handshakes(url),
+      load: `${loadAtStart} → ${load()}`,
+    },
+    stop: node.stop,
+  };
+}
+
 export default async function main(): Promise<void> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  let node = await startNode(port, NO_LIMITS);
+  const firstNode = await startNode(port, NO_LIMITS);
   nodeUp = true;
   const first = performance.now();
+  const loadAtFirst = load();
   const providers: Provider[] = [];
   for (let i = 0; i < N; i += BATCH)
     providers.push(
       ...(await Promise.all(Array.from({ length: Math.min(BATCH, N - i) }, () => provider(url)))),
     );
   const firstSeconds = (performance.now() - first) / 1000;
+  const firstFailed = [...connectErrors.values()].reduce((a, b) => a + b, 0);
 
-  const firstRefusals = providers.reduce((n, p) => n + p.refusals, 0);
-  nodeUp = false;
-  await node.stop();
-  for (const p of providers) p.registeredAt = 0;
-  const restartedAt = performance.now();
-  node = await startNode(port, SMALL_BUDGET);
-  nodeUp = true;
-  const deadline = restartedAt + 300_000;
-  while (providers.some((p) => p.registeredAt === 0) && performance.now() < deadline)
-    await new Promise((r) => setTimeout(r, 200));
-  const back = providers.filter((p) => p.registeredAt > 0);
-  const times = back.map((p) => p.registeredAt - restartedAt).sort((a, b) => a - b);
-  const refusals = providers.reduce((n, p) => n + p.refusals, 0) - firstRefusals;
-  const stormSeconds = (times.at(-1) ?? Number.NaN) / 1000;
-
-  printTable(`Reconnect storm: ${N} providers from one address, per-IP budget of 10 after the restart`, [
+  const off = await wave("gate off", port, url, providers, firstNode.stop, { ...SMALL_BUDGET, ...NO_GATE });
+  const on = await wave("gate on", port, url, providers, off.stop, { ...SMALL_BUDGET, ...GATE });
+  const backBy = (w: Wave, s: number) => w.times.filter((t) => t <= s * 1000).length;
+  printTable(`Reconnect storm: ${N} providers from one address, per-IP budget of 10 after each restart`, [
     {
       wave: "first registration, no limits (baseline)",
-      registered: `${N}/${N}`,
+      back: `${N}/${N}`,
       "all in s": fmt(firstSeconds, 1),
+      "10 s": "",
+      "30 s": "",
+      "60 s": "",
+      "120 s": "",
       "p50 s": "",
-      "p99 s": "",
-      "failed connects": firstRefusals,
+      "failed dials": firstFailed,
+      load: `${loadAtFirst} → ${load()}`,
     },
-    {
-      wave: "after a restart, with tickets, budget 10",
-      registered: `${back.length}/${N}`,
-      "all in s": fmt(stormSeconds, 1),
-      "p50 s": fmt(percentile(times, 50) / 1000, 1),
-      "p99 s": fmt(percentile(times, 99) / 1000, 1),
-      "failed connects": refusals,
-    },
+    ...[off.wave, on.wave].map((w) => ({
+      wave: `restart, ${w.name}`,
+      back: `${w.back}/${N}`,
+      "all in s": w.back === N ? fmt((w.times.at(-1) ?? Number.NaN) / 1000, 1) : "not all",
+      "10 s": backBy(w, 10),
+      "30 s": backBy(w, 30),
+      "60 s": backBy(w, 60),
+      "120 s": backBy(w, 120),
+      "p50 s": fmt(percentile(w.times, 50) / 1000, 1),
+      "failed dials": w.failedConnects,
+      load: w.load,
+    })),
   ]);
-  console.log(`Failed connects by reason: ${JSON.stringify(Object.fromEntries(connectErrors))}`);
-  // The server's own count tells a refusal from a handshake that failed for load.
-  const metrics = await (await fetch(`${url}/metrics`)).text();
-  const handshakes = (outcome: string) =>
-    Number(
-      new RegExp(`^silk_connections_total\\{outcome="${outcome}"\\} (\\d+)$`, "m").exec(metrics)?.[1] ?? 0,
-    );
-  console.log(
-    `The restarted node: ${handshakes("ticket")} handshakes admitted on tickets, ${handshakes("admitted")} within the per-IP budget, ${handshakes("refused")} refused.`,
-  );
+  for (const w of [off.wave, on.wave])
+    console.log(`The node, ${w.name}: handshakes by outcome ${JSON.stringify(w.outcomes)}.`);
+  const stuck: Record<string, number> = {};
+  for (const p of providers) if (p.phase !== "registered") stuck[p.phase] = (stuck[p.phase] ?? 0) + 1;
+  console.log(`Providers not registered at the end, by phase: ${JSON.stringify(stuck)}`);
+
   const key = () => encodePublicKey(generateKeyPair().publicKey);
   const wrongSecret = new ResumeTickets("not-the-node-secret", 600_000);
   const expired = new ResumeTickets(SECRET, -1_000);
@@ -223,6 +358,6 @@ export default async function main(): Promise<void> {
     console.log(
       `In the same window, ${what}: ${await admittedOf(url, 1_000, query)} of 1000 connections admitted from the storm's address.`,
     );
-  for (const p of providers) p.socket.close();
-  await node.stop();
+  for (const p of providers) p.conn?.dispatch({ type: "close" });
+  await on.stop();
 }

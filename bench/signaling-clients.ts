@@ -116,14 +116,14 @@ export async function serverPairing(
   };
 }
 
-export async function registerProvider(url: string): Promise<Socket> {
+export async function registerProvider(url: string, model = "bench-model"): Promise<Socket> {
   const socket = await connect(url);
   const identity = generateKeyPair();
   socket.on("session:offer", (_offer: unknown, ack: (r: unknown) => void) => ack({ ok: true }));
   const { challenge } = (await socket.emitWithAck("provider:challenge", { v: 1 })) as { challenge: string };
   // Everyone serves the same model: every request ranks all 2,000 providers.
   const registration = signedRegistration(identity, challenge, {
-    models: [{ model: "bench-model", price: flatPrice(10n) }],
+    models: [{ model, price: flatPrice(10n) }],
     capacity: 4,
   });
   const ack = (await socket.emitWithAck("provider:register", registration)) as {
@@ -137,9 +137,9 @@ export async function registerProvider(url: string): Promise<Socket> {
  * A session request. The session key is random bytes, not a generated key pair: the server only
  * checks its form, and keygen in this process would be timed as if it were the server's.
  */
-const request = () => ({
+const request = (model = "bench-model") => ({
   v: 1,
-  model: "bench-model",
+  model,
   maxPrice: maxPriceToWire({ promptNanoPerToken: 100n, completionNanoPerToken: 100n }),
   sessionKey: randomBytes(32).toString("hex"),
 });
@@ -159,12 +159,20 @@ async function slot(pace: Pace | undefined, i: number): Promise<void> {
   if (wait > 0) await new Promise((r) => setTimeout(r, wait));
 }
 
-/** One requester doing `n` pairings, back to back or paced; returns each pairing's latency in ms. */
-export async function pairings(socket: Socket, n: number, pace?: Pace): Promise<number[]> {
+/**
+ * One requester doing `n` pairings, back to back or paced (round the `models` given, one each in
+ * turn); returns each pairing's latency in ms.
+ */
+export async function pairings(
+  socket: Socket,
+  n: number,
+  pace?: Pace,
+  models: readonly string[] = ["bench-model"],
+): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < n; i++) {
     await slot(pace, i);
-    const body = request();
+    const body = request(models[i % models.length]);
     const t0 = performance.now();
     const res = (await socket.emitWithAck("session:request", body)) as {
       ok: boolean;

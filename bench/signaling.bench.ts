@@ -34,6 +34,7 @@ import {
   spawnScript,
   spawnServer,
 } from "./signaling-clients";
+import { type FailoverResult, failoverRun } from "./signaling-failover";
 import { SCALE_PROVIDERS, type ScaleResult, scaleRun } from "./signaling-scale";
 import { fmt, percentile, printTable } from "./table";
 
@@ -234,6 +235,14 @@ export default async function bench(): Promise<void> {
         console.error(`cluster rows skipped: ${err instanceof Error ? err.message : String(err)}`),
       );
 
+    // Past one shard: a model on each of three masters (with replicas), and one master failed over.
+    let failover: FailoverResult | undefined;
+    if (cluster)
+      failover = await failoverRun(bare.url, LIMITS_OFF).catch((err: unknown) => {
+        console.error(`failover rows skipped: ${err instanceof Error ? err.message : String(err)}`);
+        return undefined;
+      });
+
     const rows: ReturnType<typeof row>[] = [];
     for (const [label, run] of runs) {
       for (const p of PHASES) {
@@ -394,10 +403,33 @@ export default async function bench(): Promise<void> {
       );
     }
     printTable(`signaling: ${SCALE_PROVIDERS} providers on one node (one model, capacity 4 each)`, large);
+    if (failover) printFailover(failover);
   } finally {
     for (const s of sockets) s.disconnect();
     await Promise.all(children.map((c) => c.stop()));
     await redis?.stop();
     await cluster?.stop();
   }
+}
+
+function printFailover(f: FailoverResult): void {
+  const ratio = (x: { pairing: number; ack: number }) =>
+    `${fmt(x.pairing / x.ack, 2)} (${fmt(x.pairing, 3)} / ${fmt(x.ack, 3)} ms)`;
+  printTable(
+    `signaling: Redis Cluster, 3 masters with a replica each; ${f.models} models on ${f.masters} masters, 10 providers each, 1 requester pairing round the models`,
+    [
+      { measure: "pairing across masters / bare ack (p50)", value: ratio(f.before), target: "<= 3" },
+      { measure: "CLUSTER FAILOVER of one model's master, s", value: fmt(f.failoverSeconds, 2), target: "" },
+      {
+        measure: "then until that model pairs again, s (requests refused meanwhile)",
+        value: `${fmt(f.recoverySeconds, 2)} (${f.failedMeanwhile})`,
+        target: "",
+      },
+      {
+        measure: "after the failover: pairing across masters / bare ack (p50)",
+        value: ratio(f.after),
+        target: "<= 3",
+      },
+    ],
+  );
 }

@@ -40,8 +40,11 @@ export interface ConnState {
 export type ConnEvent =
   /** The socket connected. */
   | { readonly type: "connected" }
-  /** The socket failed to connect, dropped, or stopped answering heartbeats. */
-  | { readonly type: "lost" }
+  /**
+   * The socket failed to connect, dropped, or stopped answering heartbeats. `retryAfterMs`: the
+   * node turned the dial away as `OVERLOADED` and said when to come back.
+   */
+  | { readonly type: "lost"; readonly retryAfterMs?: number }
   /** `server:shutdown`, or a `SHUTTING_DOWN` refusal: this node is leaving. */
   | { readonly type: "server-shutdown" }
   /** A registration was accepted (the owner's first, or one the machine asked for). */
@@ -94,6 +97,27 @@ export function backoffMs(attempt: number, random: () => number, b: BackoffConfi
   return Math.round(d / 2 + random() * (d / 2));
 }
 
+/** The longest a node's `retryAfterMs` is honoured: a hostile node cannot park a client for longer. */
+export const MAX_RETRY_AFTER_MS = 60_000;
+
+/**
+ * The wait a node asked for, at least, plus a random part of a quarter of it on top: the clients
+ * a node turns away together do not all come back in the same millisecond.
+ */
+export function retryAfterWaitMs(retryAfterMs: number, random: () => number): number {
+  const hint = Math.min(MAX_RETRY_AFTER_MS, Math.max(0, retryAfterMs));
+  return Math.round(hint + random() * (hint / 4));
+}
+
+/**
+ * How long a dial may take before it counts as failed: `baseMs` at first, longer after each
+ * failure in a row (up to 3x), so a loaded node that is slow to finish handshakes is not dialled
+ * again and again by clients that gave up on handshakes it was about to finish.
+ */
+export function dialTimeoutMs(attempt: number, baseMs: number): number {
+  return Math.round(baseMs * Math.min(3, 1 + attempt / 2));
+}
+
 export function initialState(provider = false): ConnState {
   return { phase: "connecting", url: 0, attempt: 0, provider, paused: false };
 }
@@ -110,7 +134,8 @@ export function isUp(phase: Phase): boolean {
 
 export function step(s: ConnState, e: ConnEvent, c: MachineConfig): { state: ConnState; effects: Effect[] } {
   const next = (state: ConnState, ...effects: Effect[]) => ({ state, effects });
-  const wait = (attempt: number): Effect => ({ do: "wait", ms: backoffMs(attempt, c.random, c.backoff) });
+  const backoffOf = (attempt: number) => backoffMs(attempt, c.random, c.backoff);
+  const wait = (attempt: number): Effect => ({ do: "wait", ms: backoffOf(attempt) });
   const nextUrl = (s.url + 1) % Math.max(1, c.urls);
   if (s.phase === "closed") return next(s);
   switch (e.type) {
@@ -125,10 +150,19 @@ export function step(s: ConnState, e: ConnEvent, c: MachineConfig): { state: Con
       if (s.phase === "reconnecting") return next(s);
       // A dropped connection is dialled again after one short wait; each failed dial waits longer.
       const attempt = s.phase === "connecting" || s.phase === "moving" ? s.attempt + 1 : 0;
+      // A node that said when to come back is given at least that (with one URL: with several,
+      // another node may have room, and the backoff moves on to it).
+      const asked =
+        e.retryAfterMs !== undefined && c.urls <= 1
+          ? {
+              do: "wait" as const,
+              ms: Math.max(backoffOf(attempt), retryAfterWaitMs(e.retryAfterMs, c.random)),
+            }
+          : wait(attempt);
       return next(
         { ...s, phase: "reconnecting", url: nextUrl, attempt },
         { do: "hang-up", why: "lost" },
-        wait(attempt),
+        asked,
       );
     }
     case "server-shutdown":

@@ -3,6 +3,7 @@ import {
   type BackoffConfig,
   type ConnEvent,
   type ConnState,
+  dialTimeoutMs,
   type Effect,
   initialEffects,
   initialState,
@@ -47,6 +48,7 @@ export class SignalingConnection {
   private state: ConnState = initialState();
   private socket: Socket | undefined;
   private waitTimer: ReturnType<typeof setTimeout> | undefined;
+  private dialDeadline: ReturnType<typeof setTimeout> | undefined;
   private readonly waiters = new Set<() => void>();
   /** Once connected, every later dial says it is a reconnection, with the provider's ticket if it has one. */
   private returning = false;
@@ -142,19 +144,29 @@ export class SignalingConnection {
 
   private dial(index: number): void {
     this.drop();
+    const timeout = dialTimeoutMs(this.state.attempt, this.opts.dialTimeoutMs ?? 10_000);
     const socket = io(this.opts.urls[index] ?? "", {
       transports: ["websocket"],
       reconnection: false,
       forceNew: true,
-      timeout: this.opts.dialTimeoutMs ?? 10_000,
+      timeout,
       ...(this.returning && { query: this.returnQuery() }),
     });
     this.socket = socket;
+    // socket.io's own timeout ends at the transport's opening; this one also covers the namespace
+    // connect a loaded node may be slow to answer.
+    const deadline = setTimeout(() => this.from(socket, { type: "lost" }), timeout);
+    this.dialDeadline = deadline;
     socket.on("connect", () => {
+      clearTimeout(deadline);
       this.returning = true;
       this.from(socket, { type: "connected" });
     });
-    socket.on("connect_error", () => this.from(socket, { type: "lost" }));
+    socket.on("connect_error", (err: Error & { data?: unknown }) => {
+      clearTimeout(deadline);
+      const retryAfterMs = overloadedFor(err.data);
+      this.from(socket, retryAfterMs === undefined ? { type: "lost" } : { type: "lost", retryAfterMs });
+    });
     socket.on("disconnect", () => this.from(socket, { type: "lost" }));
     socket.on("server:shutdown", () => this.from(socket, { type: "server-shutdown" }));
     socket.on("provider:unregistered", () => this.from(socket, { type: "unregistered" }));
@@ -184,6 +196,7 @@ export class SignalingConnection {
   }
 
   private drop(): boolean {
+    clearTimeout(this.dialDeadline);
     const old = this.socket;
     if (!old) return false;
     this.socket = undefined;
@@ -191,4 +204,13 @@ export class SignalingConnection {
     old.close();
     return true;
   }
+}
+
+/** The `retryAfterMs` of a node's `OVERLOADED` refusal (signaling/admission.ts), if that is what it is. */
+function overloadedFor(data: unknown): number | undefined {
+  if (typeof data !== "object" || data === null) return undefined;
+  const { code, retryAfterMs } = data as { code?: unknown; retryAfterMs?: unknown };
+  if (code !== "OVERLOADED" || typeof retryAfterMs !== "number" || !Number.isFinite(retryAfterMs))
+    return undefined;
+  return retryAfterMs;
 }

@@ -51,6 +51,8 @@ export const SIGNALING_ERROR_CODES = [
   "NOT_REGISTERED",
   "NOT_IN_SESSION",
   "SHUTTING_DOWN",
+  // the node is too loaded to take a connection now: come back after the `retryAfterMs` it gives
+  "OVERLOADED",
   // an audit report whose evidence does not check out (audit-report.ts), or from a banned reporter
   "REPORT_REFUSED",
   "INTERNAL",

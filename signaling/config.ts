@@ -53,6 +53,15 @@ export interface SignalingConfig {
   resumeSecretFile: string | undefined;
   /** A resume ticket's life; a registered provider's is renewed through its heartbeat acks. */
   resumeTicketTtlMs: number;
+  /**
+   * A node whose event loop runs this late (ms, smoothed) turns new connections away at once
+   * with `OVERLOADED` and a time to come back, instead of letting them time out (0: never).
+   */
+  overloadLagMs: number;
+  /** Returning providers (on a ticket) let in to register at once, whatever the node's pace. */
+  overloadMinPending: number;
+  /** Past that, as many as the node registers in this long (ms); the rest are told when to come back (0: no backlog limit). */
+  overloadDrainMs: number;
   ipRequestsPerSecond: number;
   ipRequestBurst: number;
   relayBytesPerSecond: number;
@@ -114,6 +123,11 @@ export const DEFAULT_CONFIG: SignalingConfig = {
   resumeSecret: undefined,
   resumeSecretFile: undefined,
   resumeTicketTtlMs: 600_000,
+  // Off: measured, the refusal reached a swamped node's clients later than their own deadlines
+  // (README, "A swamped node says so").
+  overloadLagMs: 0,
+  overloadMinPending: 1_000,
+  overloadDrainMs: 0,
   ipRequestsPerSecond: 20,
   ipRequestBurst: 60,
   relayBytesPerSecond: 1024 * 1024,

@@ -57,6 +57,8 @@ export interface ServerContext {
   tickets: ResumeTickets;
   /** Last cluster-wide session count read from the directory (for /metrics). */
   sessionCount: number;
+  /** A provider registered on `socket` (the admission gate counts it off its backlog). */
+  onRegistered: (socket: SilkSocket) => void;
 }
 
 export const SESSION_ROOM_PREFIX = "s:";

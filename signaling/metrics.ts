@@ -109,6 +109,8 @@ export function signalingMetrics(read: {
   providers: () => number;
   sockets: () => number;
   sessions: () => number;
+  lagSeconds: () => number;
+  backlog: () => number;
 }) {
   const registry = new Registry();
   return {
@@ -126,12 +128,28 @@ export function signalingMetrics(read: {
         read.sessions,
       ),
     ),
+    lag: registry.add(
+      new Gauge("silk_event_loop_lag_seconds", "How late this node's timers run (smoothed)", read.lagSeconds),
+    ),
+    backlog: registry.add(
+      new Gauge(
+        "silk_registrations_pending",
+        "Providers admitted on a resume ticket and not yet registered (the admission gate's backlog)",
+        read.backlog,
+      ),
+    ),
     pairings: registry.add(new Counter("silk_pairings_total", "Sessions paired by this node")),
     rejections: registry.add(new Counter("silk_rejections_total", "Events refused by this node, by reason")),
     connections: registry.add(
       new Counter(
         "silk_connections_total",
-        "Handshakes at this node, by outcome (admitted, ticket: admitted on a resume ticket, refused)",
+        "Handshakes at this node, by outcome (admitted, ticket: admitted on a resume ticket, refused: the per-IP limit, overloaded: turned away for load with a time to come back)",
+      ),
+    ),
+    overloaded: registry.add(
+      new Counter(
+        "silk_overloaded_total",
+        "Connections turned away for load, by why (lag: the event loop runs late; backlog: returning providers still to register)",
       ),
     ),
     relayed: registry.add(

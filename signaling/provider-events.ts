@@ -94,6 +94,7 @@ export function providerEvents(ctx: ServerContext, socket: SilkSocket): void {
     );
     socket.data.provider = { identityKey: reg.identityKey, lastHeartbeatAt: now };
     ctx.localProviders.set(socket.id, socket);
+    ctx.onRegistered(socket);
     ctx.feed.changed();
     ctx.log.debug({ socket: socket.id, models: models.size, capacity: reg.capacity }, "provider registered");
     socket.data.ticketIssuedAt = now;

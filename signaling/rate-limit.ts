@@ -27,6 +27,12 @@ export class TokenBucket {
     return true;
   }
 
+  /** Puts back `cost` tokens taken for something that did not happen after all. */
+  giveBack(now: number, cost = 1): void {
+    this.refill(now);
+    this.tokens = Math.min(this.spec.burst, this.tokens + cost);
+  }
+
   /** True when the bucket is back to full, so a keyed map can forget it. */
   isFull(now: number): boolean {
     this.refill(now);
@@ -53,6 +59,10 @@ export class KeyedBuckets {
       this.buckets.set(key, bucket);
     }
     return bucket.take(now, cost);
+  }
+
+  giveBack(key: string, now: number, cost = 1): void {
+    this.buckets.get(key)?.giveBack(now, cost);
   }
 
   /** Drops full buckets; call now and then so the map does not grow with every key ever seen. */

@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { createServer, type Server as HttpServer, type IncomingMessage } from "node:http";
+import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Server } from "socket.io";
 import { DirectorySubscribe, type PageConfig, PROTOCOL_VERSION } from "../protocol";
+import { admission, clientIp } from "./admission";
 import { auditEvents } from "./audit-events";
 import { DEFAULT_CONFIG, type SignalingConfig } from "./config";
 import type { ServerContext, SilkServer, SilkSocket } from "./context";
@@ -69,17 +70,6 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
   const nodeId = `${process.pid}-${randomBytes(3).toString("hex")}`;
   const log = (logger ?? createLogger(config.logLevel)).child({ node: nodeId });
   const httpServer = createServer();
-  const ipConnections = new KeyedBuckets({
-    rate: config.ipConnectionsPerMinute / 60,
-    burst: config.ipConnectionBurst,
-  });
-  const ipReconnections = new KeyedBuckets({
-    rate: config.ipConnectionsPerMinute / 60,
-    burst: config.ipReconnectBurst,
-  });
-  const allowed = new Set(config.allowedOrigins);
-  /** The ticket each admitted handshake came in on (engine.io hands the same request to the socket). */
-  const admittedBy = new WeakMap<IncomingMessage, TicketClaim>();
   const ownSecret =
     config.resumeSecret ??
     (config.resumeSecretFile ? fileSecret(config.resumeSecretFile) : randomBytes(32).toString("hex"));
@@ -88,29 +78,8 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     transports: config.transports,
     maxHttpBufferSize: config.maxPacketBytes,
     serveClient: false,
-    cors: allowed.size > 0 ? { origin: [...allowed] } : { origin: true },
-    allowRequest: (req, callback) => {
-      const origin = req.headers.origin;
-      if (origin && allowed.size > 0 && !allowed.has(origin)) return callback("origin not allowed", false);
-      const ip = clientIp(req, config.trustProxy);
-      const now = Date.now();
-      const ticket = now < ctx.welcomeBackUntil ? ctx.tickets.admit(ticketOf(req), now) : undefined;
-      // A ticket's retries (handshakes that timed out on a swamped node) cost the address nothing
-      // more: the 10,000-provider storm spent a 20,000 budget on them and was refused.
-      if (!(ticket ? !ticket.first || ipReconnections.take(ip, now) : ipConnections.take(ip, now))) {
-        if (ticket) ctx.tickets.giveBack(ticket.id);
-        ctx.metrics.connections.inc({ outcome: "refused" });
-        return callback("too many connections", false);
-      }
-      ctx.metrics.connections.inc({ outcome: ticket ? "ticket" : "admitted" });
-      // A storm still arriving keeps its window open: each valid ticket (signed at a registration,
-      // not a mere claim) proves it goes on, however slowly a swamped node gets to registering it.
-      // Extended only when a registration finished, the window once closed on 10,000 providers
-      // whose handshakes outran the node's registrations (1,018 back in 300 s).
-      if (ticket) ctx.welcomeBackUntil = Math.max(ctx.welcomeBackUntil, now + config.reconnectWindowMs);
-      if (ticket) admittedBy.set(req, { identityKey: ticket.identityKey, id: ticket.id });
-      callback(null, true);
-    },
+    cors: config.allowedOrigins.length > 0 ? { origin: [...config.allowedOrigins] } : { origin: true },
+    allowRequest: (req, callback) => gatekeeper.allowRequest(req, callback),
   });
 
   let redis: RedisConnection | undefined;
@@ -125,6 +94,8 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     providers: () => ctx.localProviders.size,
     sockets: () => io.engine.clientsCount,
     sessions: () => ctx.sessionCount,
+    lagSeconds: () => gatekeeper.gate.lateMs / 1000,
+    backlog: () => gatekeeper.gate.backlog,
   };
   const ctx: ServerContext = {
     io,
@@ -154,10 +125,17 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     welcomeBackUntil: Date.now() + config.reconnectWindowMs,
     tickets: new ResumeTickets(ownSecret, config.resumeTicketTtlMs),
     sessionCount: 0,
+    onRegistered: () => undefined,
   };
 
+  const gatekeeper = admission(ctx);
+  ctx.onRegistered = (socket) => gatekeeper.settled(socket, true);
   httpServer.on("request", httpHandler(ctx, { pageConfig, mounts: mounts ?? [] }));
-  io.on("connection", (socket) => onConnection(ctx, socket, cleanups, admittedBy.get(socket.request)));
+  io.use(gatekeeper.middleware);
+  io.on("connection", (socket) => {
+    socket.on("disconnecting", () => gatekeeper.settled(socket, false));
+    onConnection(ctx, socket, cleanups, gatekeeper.ticketOf(socket));
+  });
 
   const timers: NodeJS.Timeout[] = [];
   let port = 0;
@@ -225,13 +203,12 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       ),
       setInterval(() => {
         const now = Date.now();
-        ipConnections.prune(now);
-        ipReconnections.prune(now);
         ctx.ipRequests.prune(now);
         ctx.tickets.prune(now);
       }, 60_000),
     );
     for (const t of timers) t.unref();
+    gatekeeper.start();
     await new Promise<void>((resolve, reject) => {
       httpServer.once("error", reject);
       httpServer.listen(config.port, config.host, () => {
@@ -266,6 +243,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
   async function shutdown() {
     ctx.closing = true;
     for (const t of timers) clearInterval(t);
+    gatekeeper.stop();
     await ctx.feed.close();
     io.local.emit("server:shutdown", { v: PROTOCOL_VERSION, reason: "shutdown", reconnect: true });
     const sockets = [...io.of("/").sockets.values()];
@@ -369,18 +347,3 @@ async function settled(pending: Set<Promise<unknown>>, maxMs: number): Promise<v
 }
 
 /** The `ticket` query parameter of a handshake, if any (bounded: it is checked before anything else). */
-function ticketOf(req: IncomingMessage): string | undefined {
-  const url = req.url ?? "";
-  const q = url.indexOf("?");
-  if (q < 0 || url.length > 2048) return undefined;
-  return new URLSearchParams(url.slice(q + 1)).get("ticket") ?? undefined;
-}
-
-function clientIp(req: IncomingMessage, trustProxy: boolean): string {
-  if (trustProxy) {
-    const forwarded = req.headers["x-forwarded-for"];
-    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(",")[0]?.trim();
-    if (first) return first.slice(0, 64);
-  }
-  return req.socket.remoteAddress ?? "unknown";
-}

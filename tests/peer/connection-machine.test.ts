@@ -3,9 +3,12 @@ import {
   backoffMs,
   type ConnEvent,
   type ConnState,
+  dialTimeoutMs,
   type Effect,
   initialState,
+  MAX_RETRY_AFTER_MS,
   type Phase,
+  retryAfterWaitMs,
   step,
 } from "../../peer/connection-machine";
 
@@ -61,6 +64,39 @@ const rows: Row[] = [
     [
       { do: "hang-up", why: "lost" },
       { do: "wait", ms: backoffMs(10, half) },
+    ],
+  ],
+  [
+    "a node turning the dial away as overloaded is given the time it asked for, and a jittered part more",
+    at("connecting", { provider: true }),
+    { type: "lost", retryAfterMs: 8_000 },
+    1,
+    { phase: "reconnecting", attempt: 1 },
+    [
+      { do: "hang-up", why: "lost" },
+      { do: "wait", ms: 9_000 }, // 8 s, plus half (the random part) of a quarter of it
+    ],
+  ],
+  [
+    "a shorter time to come back than the backoff: the backoff",
+    at("connecting", { attempt: 9 }),
+    { type: "lost", retryAfterMs: 100 },
+    1,
+    { phase: "reconnecting", attempt: 10 },
+    [
+      { do: "hang-up", why: "lost" },
+      { do: "wait", ms: backoffMs(10, half) },
+    ],
+  ],
+  [
+    "an overloaded node among several: the next one after the ordinary backoff",
+    at("connecting", { url: 0 }),
+    { type: "lost", retryAfterMs: 30_000 },
+    2,
+    { phase: "reconnecting", url: 1, attempt: 1 },
+    [
+      { do: "hang-up", why: "lost" },
+      { do: "wait", ms: backoffMs(1, half) },
     ],
   ],
   [
@@ -256,6 +292,19 @@ describe("connection machine", () => {
       expect(backoffMs(attempt, () => 0)).toBe(2000);
       expect(backoffMs(attempt, () => 0.999)).toBeLessThanOrEqual(4000);
     }
+  });
+
+  it("honours a node's time to come back with jitter on top, never past a bound a hostile node could abuse", () => {
+    expect(retryAfterWaitMs(4_000, () => 0)).toBe(4_000);
+    expect(retryAfterWaitMs(4_000, () => 0.999)).toBe(4_999);
+    expect(retryAfterWaitMs(-5, () => 0.5)).toBe(0);
+    expect(retryAfterWaitMs(Number.MAX_SAFE_INTEGER, () => 0.999)).toBeLessThan(MAX_RETRY_AFTER_MS * 1.25);
+  });
+
+  it("gives a dial longer after each failure in a row, up to three times the first", () => {
+    expect([0, 1, 2, 4, 100].map((a) => dialTimeoutMs(a, 10_000))).toEqual([
+      10_000, 15_000, 20_000, 30_000, 30_000,
+    ]);
   });
 
   it("spreads a storm of reconnecting clients over the backoff window", () => {

@@ -89,7 +89,10 @@ describe("a node dies, then Redis restarts empty", () => {
     expectWholeAnswer(r);
     await expectServing(b.url, direct, relayed, gateway);
 
-    // Redis restarts empty: no directory, no sessions, no node list. Re-registration alone heals it.
+    // Redis restarts empty: no directory, no sessions, no node list. Re-registration alone heals
+    // it. Answers in flight then (direct, relayed, through the gateway) finish or end typed.
+    const during = [inFlight(direct, 60_000), inFlight(relayed, 60_000), inFlight(gateway, 60_000)];
+    await Promise.all(during.map((f) => f.started));
     await scene.restartRedis();
     const back = Date.now();
     // B's market view is cached for up to 0.5 s: read it only once it comes from the new Redis.
@@ -100,6 +103,9 @@ describe("a node dies, then Redis restarts empty", () => {
       30_000,
     );
     expect(relisted - back).toBeLessThanOrEqual(5_000);
+    const [d2, r2, g2] = await Promise.all(during.map((f) => f.done));
+    expect(d2).toMatchObject({ ok: true, failovers: 0 }); // a direct channel needs neither
+    for (const o of [d2, r2, g2]) expectWholeAnswer(o!);
     await expectServing(b.url, direct, relayed, gateway);
   }, 180_000);
 });

@@ -137,7 +137,38 @@ describe("reconnect storm", () => {
     expect(await dial(url, { resume: "1", ticket: ticketFor(generateKeyPair()) })).toBe(false);
   });
 
-  it("200 providers on one address all register again after a restart with a small per-IP budget", async () => {
+  it("turns returning providers past its backlog away at once with OVERLOADED and when to come back, spending nothing", async () => {
+    const limits = {
+      ipConnectionBurst: 1,
+      ipConnectionsPerMinute: 1,
+      resumeSecret: SECRET,
+      overloadMinPending: 2,
+      overloadDrainMs: 1, // the backlog is the minimum: two
+    };
+    const { url } = await startServer(limits);
+    const ids = [generateKeyPair(), generateKeyPair(), generateKeyPair()];
+    const query = (id: KeyPair) => ({ query: { resume: "1", ticket: ticketFor(id) } });
+    const waiting = await Promise.all(ids.slice(0, 2).map((id) => connect(url, query(id))));
+    const refusal = await connect(url, query(ids[2]!)).then(
+      () => undefined,
+      (err: Error & { data?: { code?: unknown; retryAfterMs?: unknown } }) => err,
+    );
+    expect(refusal?.data).toMatchObject({ code: "OVERLOADED", retryAfterMs: expect.any(Number) });
+    expect(refusal?.data?.retryAfterMs).toBeGreaterThanOrEqual(500);
+    // A connection not returning on a ticket (a requester) does not wait for the registrations.
+    expect(await dial(url)).toBe(true);
+    // One registers, and the refused provider comes in on the same ticket: its refusal spent none
+    // of the ticket's admissions, and all of them are still there.
+    expect(await register(waiting[0]!, ids[0]!)).toMatchObject({ ok: true });
+    const third = await connect(url, query(ids[2]!));
+    expect(await register(third, ids[2]!)).toMatchObject({ ok: true });
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/^silk_connections_total\{outcome="overloaded"\} 1$/m);
+    expect(metrics).toMatch(/^silk_overloaded_total\{why="backlog"\} 1$/m);
+    expect(metrics).toMatch(/^silk_registrations_pending 1$/m);
+  });
+
+  it("200 providers on one address all register again after a restart with a small per-IP budget and admission backlog", async () => {
     const port = await freePort();
     const env = { PORT: String(port), IP_CONNECTION_BURST: "1000" };
     node = await startNode(env);
@@ -158,8 +189,15 @@ describe("reconnect storm", () => {
     await until(async () => (await directory(node!.url)).providers === 200, "all listed", 10_000);
 
     await node.kill();
-    // Restarted with a per-IP budget of 10: 200 from one address is far past it.
-    node = await startNode({ PORT: String(port), IP_CONNECTION_BURST: "10" });
+    // Restarted with a per-IP budget of 10: 200 from one address is far past it. And with an
+    // admission backlog of 16 (registered in 0.1 s at most), so most are turned away as
+    // OVERLOADED and must come back when told.
+    node = await startNode({
+      PORT: String(port),
+      IP_CONNECTION_BURST: "10",
+      OVERLOAD_MIN_PENDING: "16",
+      OVERLOAD_DRAIN_MS: "100",
+    });
     const upAt = Date.now();
     const listed = await until(
       async () => (await directory(node!.url)).providers === 200,
@@ -171,5 +209,10 @@ describe("reconnect storm", () => {
     // fault tests assert the 5 s.)
     expect(listed).toBeGreaterThan(upAt);
     expect(clients.every((c) => c.state.phase === "registered")).toBe(true);
+    const metrics = await (await fetch(`${node.url}/metrics`)).text();
+    const outcome = (o: string) =>
+      Number(new RegExp(`^silk_connections_total\\{outcome="${o}"\\} (\\d+)$`, "m").exec(metrics)?.[1] ?? 0);
+    expect(outcome("overloaded")).toBeGreaterThan(0);
+    expect(outcome("refused")).toBe(0);
   }, 120_000);
 });
