@@ -167,7 +167,8 @@ async function provider(url: string): Promise<Provider> {
   // The first registration is the owner's, as `SignalingClient.register` makes it; retried here
   // because a challenge can expire on a swamped machine before its registration is read.
   for (let tries = 5; ; tries--) {
-    const socket = await conn.ready(60_000);
+    // The machine dials on by itself; on a swamped machine a batch's first connection can take minutes.
+    const socket = await conn.ready(WAVE_LIMIT_MS);
     try {
       await register(p, socket);
       conn.from(socket, { type: "registered" });

@@ -103,11 +103,36 @@ describe("the production pages", () => {
     expect(new URL((await serve.getAttribute("href"))!, url).pathname).toBe("/provider");
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
     expect(overflow).toBeLessThanOrEqual(360);
-    await page.getByRole("button", { name: /wallet/i }).click();
+    // Keyboard only: a panel that covers the chat takes the focus and keeps Tab inside it (what it
+    // hides is inert), and Escape gives the focus back to the button that opened it.
+    const focused = () =>
+      page.evaluate(() => (document.activeElement as HTMLElement | null)?.textContent?.trim() ?? "");
+    const tabsReach = async (n: number) => {
+      const seen: string[] = [];
+      for (let i = 0; i < n; i++) {
+        await page.keyboard.press("Tab");
+        seen.push(
+          await page.evaluate(() => document.activeElement?.id || document.activeElement?.tagName || ""),
+        );
+      }
+      return seen;
+    };
+    await page.getByRole("button", { name: "Chats" }).focus();
+    await page.keyboard.press("Enter");
+    await expect.poll(focused).toBe("Close chats");
+    expect(await tabsReach(6)).not.toContain("composer-input");
+    await page.keyboard.press("Escape");
+    await expect.poll(focused).toBe("Chats");
+    await page.getByRole("button", { name: /wallet/i }).focus();
+    await page.keyboard.press("Enter");
     // This server names no chain: the wallet panel says so instead of offering deposits.
     await page.getByText(/names no TON network, so no escrow can pay/).waitFor();
+    await expect.poll(focused).toBe("Close wallet");
+    expect(await tabsReach(6)).not.toContain("composer-input");
     await screenshot(page, "client-phone");
     expect(await seriousA11yViolations(page)).toEqual([]);
+    await page.keyboard.press("Escape");
+    await expect.poll(focused).toMatch(/^Wallet/);
   });
 
   it("serves the widget demo: one script tag mounts <silk-chat> outside Telegram as a normal chat", async () => {
