@@ -17,6 +17,7 @@ import {
   maxPromptTokens,
   memoryPipe,
   NETWORK_ID,
+  type Receipt,
   type SessionMessage,
   signReceipt,
 } from "../../protocol";
@@ -277,3 +278,58 @@ describe.each(Object.keys(TRANSPORTS))(
     });
   },
 );
+
+describe("forged receipts mid-session (in-memory pipe)", () => {
+  it("refuses each by its code, keeps the honest receipt it holds, and the session goes on", async () => {
+    makeLink = TRANSPORTS["in-memory pipe"]!;
+    const { requesterSide, sessionKey, held, events } = await connect();
+    const replies: SessionMessage[] = [];
+    requesterSide.onMessage((m) => replies.push(m));
+    const send = (receipt: string) => requesterSide.send({ v: 1, t: "receipt", receipt });
+    const signed = (r: Partial<Receipt> & { tokens: bigint; amount: bigint }, key = sessionKey) =>
+      encodeSignedReceipt(signReceipt({ ...STREAM, ...r }, key));
+    await send(signed({ tokens: 0n, amount: 0n }));
+    await until(() => replies.some((m) => m.t === "account"));
+    await requesterSide.send({
+      v: 1,
+      t: "request",
+      id: "r1",
+      model: "test-model",
+      messages: [{ role: "user", content: "hi" }],
+    });
+    await until(() => replies.some((m) => m.t === "done"));
+    const done = replies.find((m) => m.t === "done") as Extract<SessionMessage, { t: "done" }>;
+    const tokens = BigInt(done.usage.prompt_tokens + done.usage.completion_tokens);
+    const amount = costOf(
+      { promptTokens: done.usage.prompt_tokens, completionTokens: done.usage.completion_tokens },
+      PRICE,
+    );
+    await send(signed({ tokens, amount }));
+    await until(async () => (await held.best(STREAM))?.receipt.amount === amount);
+
+    const flipped = signReceipt({ ...STREAM, tokens, amount: amount + 1n }, sessionKey);
+    flipped.signature[5]! ^= 1;
+    const other = Address.parse(`0:${"33".repeat(32)}`);
+    const forgeries: [string, string][] = [
+      [signed({ tokens, amount: amount + 1n }, generateKeyPair()), "RECEIPT_KEY"],
+      [encodeSignedReceipt(flipped), "BAD_SIGNATURE"],
+      [signed({ tokens: tokens - 1n, amount: amount - 1n }), "RECEIPT_STALE"],
+      [signed({ tokens: tokens + 50n, amount: amount * 10n }), "RECEIPT_AHEAD"],
+      [signed({ tokens, amount: 1n }), "RECEIPT_STALE"], // a lower cumulative amount for the same tokens
+      [signed({ tokens, amount: amount + 1n, escrow: other }), "RECEIPT_STREAM"],
+      [signed({ tokens, amount: amount + 1n, keyEpoch: 7 }), "RECEIPT_STREAM"],
+      [signed({ tokens, amount: amount + 1n, network: NETWORK_ID.mainnet }), "RECEIPT_BINDING"],
+      [signed({ tokens, amount: amount + 1n, payout: other }), "RECEIPT_BINDING"],
+      ["not-a-receipt", "MALFORMED"],
+    ];
+    for (const [receipt, code] of forgeries) {
+      const before = replies.length;
+      await send(receipt);
+      await until(() => replies.length > before);
+      expect([code, replies.at(-1)]).toMatchObject([code, { t: "error", error: { code } }]);
+    }
+    expect((await held.best(STREAM))?.receipt).toMatchObject({ tokens, amount });
+    expect(events.filter((e) => e.type === "receipt")).toHaveLength(1); // the honest one, and no forgery
+    expect(requesterSide.isOpen).toBe(true);
+  });
+});
