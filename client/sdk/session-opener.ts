@@ -1,5 +1,6 @@
 import { Address } from "@ton/core";
 import { connectPeer, type PeerChannel } from "../../peer/connect-peer";
+import { isUp } from "../../peer/connection-machine";
 import { endingError, SessionLife } from "../../peer/session-life";
 import {
   type SessionGranted,
@@ -117,6 +118,21 @@ export class SessionOpener {
     return { trusted, channel };
   }
 
+  /**
+   * No grant in time: while our connection to signaling is down (reconnecting), the request was
+   * never heard, so the answer is "signaling is unreachable, retry", not a server that timed out.
+   */
+  private grantTimeout(err: TimeoutError): NoProviderError {
+    if (isUp(this.signaling.state.phase))
+      return new NoProviderError("TIMEOUT", err.message, undefined, { cause: err });
+    return new NoProviderError(
+      "UNREACHABLE",
+      `no grant: the signaling server at ${this.signaling.url} cannot be reached (reconnecting); retry later`,
+      undefined,
+      { cause: err },
+    );
+  }
+
   /** The stream a session's receipts are on, but for the provider's payout address. */
   private stream() {
     return {
@@ -198,8 +214,7 @@ export class SessionOpener {
         // After refusing what the server offered, "nobody else" is best explained by the refusal.
         if (refused) throw refused;
         if (err instanceof SignalingError) throw noProvider(err.code, err.message, needs, err);
-        if (err instanceof TimeoutError)
-          throw new NoProviderError("TIMEOUT", err.message, undefined, { cause: err });
+        if (err instanceof TimeoutError) throw this.grantTimeout(err);
         throw err;
       }
       life.send({ type: "granted" });

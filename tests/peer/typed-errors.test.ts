@@ -64,6 +64,20 @@ describe("typed errors end to end", () => {
       expect(await refused(o)).toMatchObject({ name: "InvalidRequestError", code: "INVALID_REQUEST", param });
   });
 
+  it("with signaling gone, a new question ends UNREACHABLE at the grant's deadline, not a server TIMEOUT", async () => {
+    const { server, url } = await startServer();
+    await relayProvider(labelled(url, "provider"));
+    const client = await relayClient(labelled(url, "requester"), {
+      deadlines: { requested: 800 },
+    });
+    expect((await ask(client, "before")).choices[0]?.message.content).toBe("Echo: before");
+    await server.close();
+    const refused = await ask(client, "after").catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ProviderError);
+    expect(refused).toMatchObject({ code: "UNREACHABLE" });
+    expect((refused as Error).message).toContain("cannot be reached");
+  }, 30_000);
+
   it("a forged identity key in the grant is a HandshakeFailedError at once, not a retry loop", async () => {
     const forged = encodePublicKey(generateKeyPair().publicKey);
     const mitm = await network([
