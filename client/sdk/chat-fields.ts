@@ -37,13 +37,19 @@ const REFUSED: Readonly<Record<string, string>> = {
   prediction: "predicted outputs are not supported",
   web_search_options: "web search is not offered by providers",
   reasoning_effort: "reasoning effort is not carried to providers",
-  service_tier: "there are no service tiers",
+  service_tier: "there is one service tier (`auto` or `default`)",
   store: "completions are never stored",
   metadata: "completions are never stored, so metadata has nowhere to go",
 };
 
-/** Harmless values of refused fields that ask for nothing (clients send them by default). */
-const NO_OP: Readonly<Record<string, unknown>> = { store: false, service_tier: "auto" };
+/**
+ * Harmless values of refused fields that ask for nothing (clients send them by default):
+ * `service_tier` "default" is OpenAI's standard processing, which is all Silk has.
+ */
+const NO_OP: Readonly<Record<string, readonly unknown[]>> = {
+  store: [false],
+  service_tier: ["auto", "default"],
+};
 
 /** What each role's message may hold (OpenAI refuses other properties too). */
 const MESSAGE_FIELDS: Readonly<Record<string, readonly string[]>> = {
@@ -71,7 +77,7 @@ export function uncarriedField(
   extra: readonly string[] = [],
 ): Uncarried | undefined {
   for (const [key, value] of Object.entries(body)) {
-    if (value == null || NO_OP[key] === value) continue;
+    if (value == null || NO_OP[key]?.includes(value)) continue;
     if ((CARRIED_FIELDS as readonly string[]).includes(key) || extra.includes(key)) continue;
     const why = REFUSED[key] ?? "Silk does not carry this field, and will not drop it silently";
     return { param: key, message: `${key}: ${why}`, code: "unsupported_parameter" };
