@@ -77,6 +77,8 @@ export function streamChunks(
     created,
     model,
     choices: [{ index: 0, delta, finish_reason: finish, logprobs }],
+    // OpenAI's own stream, asked for usage, carries `usage: null` on every chunk but the last.
+    ...(includeUsage && { usage: null }),
   });
   const queue: ChatCompletionChunk[] = [chunk({ role: "assistant", content: "" })];
   let wake: (() => void) | undefined;

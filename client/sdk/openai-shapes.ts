@@ -89,7 +89,8 @@ export interface ChatCompletionChunk {
     finish_reason: FinishReason | null;
     logprobs: { content: LogprobEntry[] } | null;
   }[];
-  usage?: CompletionUsage;
+  /** With include_usage: null on every chunk but the last, which has it (and no choices). */
+  usage?: CompletionUsage | null;
 }
 
 export interface ChatCompletion {

@@ -58,13 +58,15 @@ describe("headless provider → network → gateway, called with the official op
       stream_options: { include_usage: true },
     });
     let text = "";
-    let usage: OpenAI.CompletionUsage | undefined | null;
+    const usages: (OpenAI.CompletionUsage | undefined | null)[] = [];
     for await (const chunk of stream) {
       text += chunk.choices[0]?.delta?.content ?? "";
-      usage = chunk.usage ?? usage;
+      usages.push(chunk.usage);
     }
     expect(text).toBe("Echo: stream me please");
-    expect(usage?.completion_tokens).toBe(4);
+    // As OpenAI's own stream: usage null on every chunk, then a last chunk that has it.
+    expect(usages.slice(0, -1).every((u) => u === null)).toBe(true);
+    expect(usages.at(-1)?.completion_tokens).toBe(4);
   });
 
   it("returns OpenAI-style errors", async () => {
