@@ -9,7 +9,7 @@ import { AccountRefusedError } from "../../provider/account-gate";
 import { HttpEngine } from "../../provider/engines/http-engine";
 import { ProviderRuntime } from "../../provider/runtime";
 import { type OpenAiBackend, startOpenAiBackend } from "../doubles/openai-backend";
-import { cleanup, startServer } from "../signaling/helpers";
+import { cleanup, flat, provider as refusingProvider, startServer } from "../signaling/helpers";
 
 /**
  * What a program sees when the network refuses: the status of each refusal, streaming or not,
@@ -72,8 +72,8 @@ beforeAll(async () => {
       },
     },
   });
-  // Refuses every offer (no room to queue even one request).
-  await provider(url, "refusing-model", { maxWaiting: 0 });
+  // A registered provider that refuses every offer it is made.
+  await refusingProvider(url, { answer: "refuse", models: [{ model: "refusing-model", price: flat(5n) }] });
   openai = await gatewayFor(url, 5n);
   cheap = await gatewayFor(url, 1n);
 });
