@@ -190,8 +190,9 @@ describe("reconnect storm", () => {
 
     await node.kill();
     // Restarted with a per-IP budget of 10: 200 from one address is far past it. And with an
-    // admission backlog of 16 (registered in 0.1 s at most), so most are turned away as
-    // OVERLOADED and must come back when told.
+    // admission backlog of 16 (registered in 0.1 s at most): whether it turns any away as
+    // OVERLOADED depends on how fast this machine registers them (on a quiet one, none), so this
+    // asserts only that those it turns away come back; the refusal itself is tested above.
     node = await startNode({
       PORT: String(port),
       IP_CONNECTION_BURST: "10",
@@ -212,7 +213,6 @@ describe("reconnect storm", () => {
     const metrics = await (await fetch(`${node.url}/metrics`)).text();
     const outcome = (o: string) =>
       Number(new RegExp(`^silk_connections_total\\{outcome="${o}"\\} (\\d+)$`, "m").exec(metrics)?.[1] ?? 0);
-    expect(outcome("overloaded")).toBeGreaterThan(0);
     expect(outcome("refused")).toBe(0);
   }, 120_000);
 });
