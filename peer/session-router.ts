@@ -19,6 +19,9 @@ export interface SessionHandlers {
  */
 export type SessionOpener = (grant: SessionGranted) => void;
 
+/** How many granted session ids are remembered to refuse replays (about 100 KB). */
+const GRANTS_KEPT = 4096;
+
 type SessionEvent =
   | { kind: "signal"; value: SignalData }
   | { kind: "frame"; value: Uint8Array }
@@ -35,6 +38,16 @@ export class SessionRouter {
   private readonly handlers = new Map<string, SessionHandlers>();
   /** The opener of each session we asked for, to open where the server moves it. */
   private readonly openers = new Map<string, SessionOpener>();
+  /** Session ids granted to us (the newest GRANTS_KEPT): a grant or move naming one again is a replay. */
+  private readonly granted = new Set<string>();
+
+  /** Whether `sessionId` was never granted to us before; it counts as granted from now on. */
+  fresh(sessionId: string): boolean {
+    if (this.granted.has(sessionId) || this.handlers.has(sessionId)) return false;
+    this.granted.add(sessionId);
+    if (this.granted.size > GRANTS_KEPT) this.granted.delete(this.granted.values().next().value as string);
+    return true;
+  }
 
   /** Adds handlers for one session (later calls add to them) until `forget`. */
   set(sessionId: string, handlers: SessionHandlers): void {
@@ -99,7 +112,7 @@ export class SessionRouter {
   /** The server moved a session we asked for: the new one is opened before the old one hears. */
   private moved(sessionId: string, to: SessionGranted): void {
     const open = this.openers.get(sessionId);
-    if (open && !this.handlers.has(to.sessionId)) this.opened(to, open);
+    if (open && this.fresh(to.sessionId)) this.opened(to, open);
     this.route(sessionId, { kind: "moved", value: to });
   }
 }

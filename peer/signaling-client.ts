@@ -185,6 +185,12 @@ export class SignalingClient {
       (body) => {
         const r = v.safeParse(SessionGranted, body);
         if (!r.success) return;
+        // A replayed grant must not open anything, nor end the session it names (maybe live).
+        if (!this.sessions.fresh(r.output.sessionId))
+          throw new SignalingError(
+            "REPLAY",
+            `the signaling server at ${this.url} granted session ${r.output.sessionId} again: a replayed grant`,
+          );
         grant = r.output;
         this.sessions.opened(grant, open);
       },

@@ -173,6 +173,30 @@ describe("faults through a man in the middle", () => {
     expect(p.events.filter((e) => e.type === "session-open")).toEqual([]);
   }, 30_000);
 
+  it("a grant replayed by the server (a live session's): refused at once as REPLAY, nobody blamed, the live session untouched", async () => {
+    // It used to be taken as a new grant: its channel took over the live session's relayed
+    // events, or, refused, its end was sent for the live session's id and ended it.
+    let first: unknown;
+    const replay: Stage = (m) => {
+      if (!matches(m, { event: "session:request", kind: "ack", direction: "to-party" })) return undefined;
+      first ??= m.args[0];
+      return { ...m, args: [first] };
+    };
+    const mitm = await network([replay]);
+    const p = await provider(mitm);
+    const c = await client(mitm);
+    expect((await ask(c, "first")).choices[0]?.message.content).toBe(LONG);
+    const { value: err, ms } = await timed(() => ask(c, "elsewhere", { avoid: [p.key] }));
+    expect(err).toBeInstanceOf(NoProviderError);
+    expect((err as NoProviderError).code).toBe("REPLAY");
+    expect((err as Error).message).toContain(mitm.url);
+    expect(ms).toBeLessThan(REQUESTER_DEADLINES.account);
+    // The live session still answers, with no new session asked for.
+    expect((await ask(c, "again")).choices[0]?.message.content).toBe(LONG);
+    expect(excluded(mitm).map((list) => [...new Set(list)])).toEqual([[], [p.key]]);
+    expect(p.events.filter((e) => e.type === "session-open")).toHaveLength(1);
+  }, 30_000);
+
   it("drop every relayed frame after the n-th: the account wait times out; nobody is blamed", async () => {
     const mitm = await network([dropAfter(3, { event: "session:frame", direction: "to-party" })]);
     const p = await provider(mitm);
