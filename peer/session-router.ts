@@ -38,7 +38,10 @@ export class SessionRouter {
   private readonly handlers = new Map<string, SessionHandlers>();
   /** The opener of each session we asked for, to open where the server moves it. */
   private readonly openers = new Map<string, SessionOpener>();
-  /** Session ids granted to us (the newest GRANTS_KEPT): a grant or move naming one again is a replay. */
+  /**
+   * Session ids granted or offered to us (the newest GRANTS_KEPT): a grant, move or offer naming
+   * one again is a replay.
+   */
   private readonly granted = new Set<string>();
 
   /** Whether `sessionId` was never granted to us before; it counts as granted from now on. */

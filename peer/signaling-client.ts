@@ -273,6 +273,11 @@ export class SignalingClient {
         ack?.({ ok: false, reason: parsed.success ? "busy" : "malformed offer" });
         return;
       }
+      // A replayed offer would take over the relayed events of the session it names (maybe live).
+      if (!this.sessions.fresh(parsed.output.sessionId)) {
+        ack?.({ ok: false, reason: "replayed offer" });
+        return;
+      }
       handler(parsed.output).then(
         (accept) => ack?.(accept ? { ok: true } : { ok: false, reason: "busy" }),
         () => ack?.({ ok: false, reason: "error" }),

@@ -197,6 +197,21 @@ describe("faults through a man in the middle", () => {
     expect(p.events.filter((e) => e.type === "session-open")).toHaveLength(1);
   }, 30_000);
 
+  it("an offer the server replays for a live session: refused by the provider, the live session goes on", async () => {
+    // It used to be taken: a second channel took over the live session's relayed events, the
+    // next question ended PROVIDER_LOST after ~8 s and the honest provider was excluded.
+    const mitm = await network([]);
+    const p = await provider(mitm);
+    const c = await client(mitm);
+    expect((await ask(c, "first")).choices[0]?.message.content).toBe(LONG);
+    const offer = mitm.log.find((m) => matches(m, { event: "session:offer", direction: "to-party" }));
+    expect(await offer?.party.inject("session:offer", offer.args[0])).toMatchObject({ ok: false });
+    expect((await ask(c, "again")).choices[0]?.message.content).toBe(LONG);
+    expect(excluded(mitm)).toEqual([[]]);
+    expect(p.events.filter((e) => e.type === "session-open")).toHaveLength(1);
+    expect(p.events.filter((e) => e.type === "session-failed")).toEqual([]);
+  }, 30_000);
+
   it("drop every relayed frame after the n-th: the account wait times out; nobody is blamed", async () => {
     const mitm = await network([dropAfter(3, { event: "session:frame", direction: "to-party" })]);
     const p = await provider(mitm);
