@@ -68,6 +68,11 @@ export class SessionRouter {
     this.openers.delete(sessionId);
   }
 
+  /** The provider has taken the session (the handshake passed): the server can no longer move it. */
+  settled(sessionId: string): void {
+    this.openers.delete(sessionId);
+  }
+
   /**
    * The socket is gone, and with it every session's room: each session hears why (a relayed one
    * ends with a typed error; a direct one needs no server and goes on, see connect-peer.ts).
@@ -112,10 +117,14 @@ export class SessionRouter {
     handler?.(e.value);
   }
 
-  /** The server moved a session we asked for: the new one is opened before the old one hears. */
+  /**
+   * The server moved a session we asked for and the provider has not taken: the new one is opened
+   * before the old one hears. A move of any other session (settled, or never ours) is a lie.
+   */
   private moved(sessionId: string, to: SessionGranted): void {
     const open = this.openers.get(sessionId);
-    if (open && this.fresh(to.sessionId)) this.opened(to, open);
+    if (!open) return;
+    if (this.fresh(to.sessionId)) this.opened(to, open);
     this.route(sessionId, { kind: "moved", value: to });
   }
 }

@@ -237,6 +237,11 @@ export class SignalingClient {
     this.sessions.forget(sessionId);
   }
 
+  /** The provider took the session: a `session:moved` for it from now on is ignored. */
+  settled(sessionId: string): void {
+    this.sessions.settled(sessionId);
+  }
+
   sendSignal(sessionId: string, data: SignalData): void {
     this.conn.live?.emit("session:signal", { v: 1, sessionId, data });
   }

@@ -212,6 +212,26 @@ describe("faults through a man in the middle", () => {
     expect(p.events.filter((e) => e.type === "session-failed")).toEqual([]);
   }, 30_000);
 
+  it("a session:moved for a session the provider already took: ignored, the answer streaming on it arrives whole", async () => {
+    // A move is the server's failover before the provider takes the offer. One sent mid-answer
+    // used to tear the live session down: PROVIDER_LOST after ~8 s, the honest provider excluded.
+    const mitm = await network([]);
+    const p = await provider(mitm);
+    const c = await client(mitm);
+    expect((await ask(c, "first")).choices[0]?.message.content).toBe(LONG);
+    const grant = mitm.log.find((m) =>
+      matches(m, { event: "session:request", kind: "ack", direction: "to-party" }),
+    );
+    const { sessionId } = grant?.args[0] as { sessionId: string };
+    const answer = ask(c, "again");
+    await expect.poll(() => p.engine.activeGenerations, { timeout: 10_000 }).toBe(1);
+    const to = { ...(grant?.args[0] as object), sessionId: "m".repeat(24) };
+    await grant?.party.inject("session:moved", { v: 1, sessionId, to }, 100);
+    expect((await answer).choices[0]?.message.content).toBe(LONG);
+    expect(excluded(mitm)).toEqual([[]]);
+    expect(p.events.filter((e) => e.type === "session-open")).toHaveLength(1);
+  }, 30_000);
+
   it("drop every relayed frame after the n-th: the account wait times out; nobody is blamed", async () => {
     const mitm = await network([dropAfter(3, { event: "session:frame", direction: "to-party" })]);
     const p = await provider(mitm);
