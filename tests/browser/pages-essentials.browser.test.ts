@@ -430,6 +430,13 @@ describe("the pages, walked by a new user", () => {
         expect(await a11yViolations(widget)).toEqual([]);
         expect(await smallTargets(widget)).toEqual([]);
         expect(await placeholderContrast(widget)).toBeGreaterThanOrEqual(4.5);
+        // On a phone the model picker takes its own row (the model's name is readable, not cut to a
+        // few letters), and the privacy note sits below the question box, never over it.
+        const picker = (await widget.locator("silk-chat select").boundingBox())!;
+        expect(picker.width).toBeGreaterThan(250);
+        const box = (await widget.getByRole("textbox", { name: "Your question" }).boundingBox())!;
+        const note = (await widget.locator("silk-chat .limit").boundingBox())!;
+        expect(box.y + box.height).toBeLessThanOrEqual(note.y);
         await screenshot(widget, `essentials-widget-${width}-${scheme}`);
       }
     }
