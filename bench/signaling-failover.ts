@@ -7,7 +7,7 @@
  * failed meanwhile.
  */
 import type { Socket } from "socket.io-client";
-import { modelTag } from "../signaling/directory/redis-directory";
+import { modelTag } from "../signaling/directory/redis-spaces";
 import { type RedisCluster, startRedisCluster } from "../tests/signaling/redis-cluster";
 import { connect, pairings, pings, registerProvider, spawnServer } from "./signaling-clients";
 import { percentile } from "./table";

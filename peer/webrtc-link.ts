@@ -103,6 +103,11 @@ export class WebRtcLink extends FrameHub implements FrameTransport {
       : { requester: theirs, provider: mine };
   }
 
+  /**
+   * Waits while the channel is past the high-water mark. The wait has no deadline of its own: a
+   * peer that stops reading stops sending frames and receipts too, so the session's `frame` and
+   * `credit` deadlines (peer/session-machine.ts) close this link, which ends the wait.
+   */
   async send(frame: Uint8Array): Promise<void> {
     if (this.closed) throw new ChannelClosedError();
     if (this.queuedBound + frame.byteLength > HIGH_WATER_BYTES) {

@@ -1,7 +1,7 @@
 import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
 import { createClient, createCluster } from "redis";
 import type { SignalingConfig } from "./config";
-import type { RedisClient, Subscribe } from "./directory/redis-directory";
+import type { RedisClient, Subscribe } from "./directory/redis-commands";
 import { errorSummary } from "./event-guard";
 import type { Logger } from "./logger";
 import type { LivenessClient } from "./node-liveness";

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { BPS } from "../../protocol";
 import { type NoMatchCode, refusal } from "../matchmaking";
 import {
@@ -13,8 +12,16 @@ import {
   type SessionDraft,
   type SessionRecord,
 } from "./directory";
-import { costKey, listingsFromField, pairsToFields, recordToFields, stateFromFields } from "./record-codec";
+import { costKey, pairsToFields, recordToFields, stateFromFields } from "./record-codec";
+import {
+  CountedClients,
+  type DirectoryOp,
+  type RedisClient,
+  runScript,
+  type Subscribe,
+} from "./redis-commands";
 import { type LeaseEvents, type NodeLeaseOptions, NodeLeases } from "./redis-leases";
+import { droppedFromReplies, loadProviders, marketFromReply, sessionFromReply } from "./redis-reads";
 import {
   CLOSE,
   DROP_NODE,
@@ -26,38 +33,9 @@ import {
   REGISTER,
   UNREGISTER,
 } from "./redis-scripts";
+import { KeySpaces } from "./redis-spaces";
 import { RefusalMemo } from "./refusal-memo";
 import { newSessionId } from "./session-id";
-
-/**
- * The node-redis commands the directory uses; a connected `createClient()` or `createCluster()`
- * satisfies it (a cluster routes each command by its first key).
- */
-export interface RedisClient {
-  evalSha(sha1: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
-  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
-  sAdd(key: string, members: string | string[]): Promise<unknown>;
-  sMembers(key: string): Promise<string[]>;
-  sRem(key: string, members: string | string[]): Promise<unknown>;
-  hGetAll(key: string): Promise<Record<string, string>>;
-  zRemRangeByScore(key: string, min: string | number, max: string | number): Promise<unknown>;
-  zCard(key: string): Promise<number>;
-  publish(channel: string, message: string): Promise<unknown>;
-}
-
-/** A subscription to a Redis pub/sub channel (the node's subscriber connection, not the data client). */
-export type Subscribe = (channel: string, listener: (message: string) => void) => Promise<unknown>;
-
-/** What each Redis command is sent for (the `op` label of `silk_redis_commands_total`). */
-export type DirectoryOp =
-  | "pair"
-  | "end"
-  | "register"
-  | "heartbeat"
-  | "unregister"
-  | "failure"
-  | "read"
-  | "lease";
 
 export interface RedisDirectoryOptions {
   /** Namespace for every key, so several deployments (or tests) can share one Redis. */
@@ -82,44 +60,35 @@ export interface RedisDirectoryOptions {
 }
 
 /**
- * The directory shared by several signaling processes. Keys live in spaces: the prefix alone on
- * one Redis, or `<prefix>{<tag>}:` per model tag in a cluster. In a space: `p:<identityKey>` hash
- * (entry and counters, PEXPIRE'd), `providers` set, `m:<model>` set of identity keys, the
- * matchmaking index (`q:`, `f:`, `a:`, `fx`, `seq`; see redis-scripts.ts), `s:<sessionId>`
- * session hash, `sessions` sorted set (createdAt) for counting, and per signaling node
- * `n:<node>:p` (identity keys it registered) and `n:<node>:s` (sessions with a party on it), so a
- * dead node's leftovers are found without a scan. In a cluster, `<prefix>tags` lists the spaces
- * in use and a session id starts with its space's tag. Set and index members whose hash expired
- * are pruned when read.
+ * The directory shared by several signaling processes. Keys live in spaces (redis-spaces.ts). In
+ * a space: `p:<identityKey>` hash (entry and counters, PEXPIRE'd), `providers` set, `m:<model>`
+ * set of identity keys, the matchmaking index (`q:`, `f:`, `a:`, `fx`, `seq`; see
+ * redis-scripts.ts), `s:<sessionId>` session hash, `sessions` sorted set (createdAt) for
+ * counting, and per signaling node `n:<node>:p` (identity keys it registered) and `n:<node>:s`
+ * (sessions with a party on it), so a dead node's leftovers are found without a scan. Set and
+ * index members whose hash expired are pruned when read.
  */
 export class RedisDirectory implements ProviderDirectory {
-  private readonly prefix: string;
   private readonly entryTtlMs: number;
   private readonly sessionTtlMs: number;
-  private readonly sharded: boolean;
-  private readonly clients = new Map<DirectoryOp, RedisClient>();
-  private readonly tags = new Map<string, string>();
-  /** In a cluster: the tags of the providers registered through this node (their heartbeats come here). */
-  private readonly localTags = new Map<string, string[]>();
+  private readonly spaces: KeySpaces;
+  private readonly clients: CountedClients;
   private readonly leases: NodeLeases | undefined;
   /** Set once `listen` has subscribed to registrations' announcements (refusal-memo.ts). */
   private memo: RefusalMemo | undefined;
 
-  constructor(
-    private readonly client: RedisClient,
-    private readonly options: RedisDirectoryOptions,
-  ) {
-    this.prefix = options.prefix ?? "silk:";
+  constructor(client: RedisClient, options: RedisDirectoryOptions) {
     this.entryTtlMs = options.entryTtlMs;
     this.sessionTtlMs = options.sessionTtlMs ?? 24 * 3600_000;
-    this.sharded = options.shardByModel ?? false;
+    this.spaces = new KeySpaces(options.prefix ?? "silk:", options.shardByModel ?? false);
+    this.clients = new CountedClients(client, options.onCommand);
     const lease = options.lease;
     if (lease && lease.units > 0)
       this.leases = new NodeLeases(
         {
           run: (op, script, model, keys, args) =>
-            this.run(this.via(op), script, this.space(this.tagOf(model)), keys, args),
-          spaceOf: (model) => this.space(this.tagOf(model)),
+            runScript(this.via(op), script, this.spaces.spaceOfModel(model), keys, args),
+          spaceOf: (model) => this.spaces.spaceOfModel(model),
           sessionTtlMs: this.sessionTtlMs,
         },
         lease,
@@ -129,29 +98,30 @@ export class RedisDirectory implements ProviderDirectory {
 
   async register(record: ProviderRecord, now: number): Promise<void> {
     const id = record.identityKey;
+    const spaces = this.spaces;
     this.leases?.forget(id);
     const fields = { ...recordToFields(record), seenAt: String(now) };
     const byTag = new Map<string, string[]>();
     for (const { model } of record.models) {
-      const tag = this.tagOf(model);
+      const tag = spaces.tagOf(model);
       byTag.set(tag, [...(byTag.get(tag) ?? []), model]);
     }
     const redis = this.via("register");
     this.memo?.announce(record.models.map((m) => m.model));
     // Spaces the provider leaves (its models changed): drop its entry there, whoever owns it.
-    const before = this.sharded ? (this.localTags.get(id) ?? (await this.spaces(redis))) : [];
-    if (this.sharded) this.localTags.set(id, [...byTag.keys()]);
+    const before = await spaces.before(id, redis);
+    spaces.remember(id, [...byTag.keys()]);
     // Issued in one tick: one pipeline (per shard).
     await Promise.all([
       ...before
         .filter((tag) => !byTag.has(tag))
-        .map((tag) => this.run(redis, FORGET, this.space(tag), [`p:${id}`], [id])),
-      ...(this.sharded ? [redis.sAdd(`${this.prefix}tags`, [...byTag.keys()])] : []),
+        .map((tag) => runScript(redis, FORGET, spaces.space(tag), [`p:${id}`], [id])),
+      ...(spaces.sharded ? [redis.sAdd(spaces.tagsKey(), [...byTag.keys()])] : []),
       ...[...byTag].map(([tag, models]) =>
-        this.run(
+        runScript(
           redis,
           REGISTER,
-          this.space(tag),
+          spaces.space(tag),
           [`p:${id}`],
           [
             String(this.entryTtlMs),
@@ -174,32 +144,22 @@ export class RedisDirectory implements ProviderDirectory {
    */
   async listen(subscribe: Subscribe, ttlMs: number): Promise<void> {
     const memo = new RefusalMemo(ttlMs);
-    await subscribe(this.listedChannel(), (message) => {
-      let models: unknown;
-      try {
-        models = JSON.parse(message);
-      } catch {
-        models = undefined;
-      }
-      // An announcement not understood forgets everything: never a stale refusal.
-      if (Array.isArray(models) && models.every((m) => typeof m === "string")) memo.announce(models);
-      else memo.forgetAll();
-    });
+    await subscribe(this.listedChannel(), (message) => memo.hear(message));
     this.memo = memo;
   }
 
   private listedChannel(): string {
-    return `${this.prefix}listed`;
+    return `${this.spaces.prefix}listed`;
   }
 
   async unregister(identityKey: string, socketId: string): Promise<boolean> {
     const redis = this.via("unregister");
     this.leases?.forget(identityKey);
-    const tags = await this.tagsOfProvider(identityKey, redis);
-    this.localTags.delete(identityKey);
+    const tags = await this.spaces.ofProvider(identityKey, redis);
+    this.spaces.forget(identityKey);
     const r = await Promise.all(
       tags.map((tag) =>
-        this.run(redis, UNREGISTER, this.space(tag), [`p:${identityKey}`], [socketId, identityKey]),
+        runScript(redis, UNREGISTER, this.spaces.space(tag), [`p:${identityKey}`], [socketId, identityKey]),
       ),
     );
     return r.includes(1);
@@ -208,25 +168,26 @@ export class RedisDirectory implements ProviderDirectory {
   async heartbeat(identityKey: string, socketId: string, load: number, now: number): Promise<boolean> {
     const redis = this.via("heartbeat");
     const args = [socketId, String(load), String(now), String(this.entryTtlMs), identityKey];
-    const tags = await this.tagsOfProvider(identityKey, redis);
+    const tags = await this.spaces.ofProvider(identityKey, redis);
     const r = await Promise.all(
-      tags.map((tag) => this.run(redis, HEARTBEAT, this.space(tag), [`p:${identityKey}`], args)),
+      tags.map((tag) => runScript(redis, HEARTBEAT, this.spaces.space(tag), [`p:${identityKey}`], args)),
     );
     return r.length > 0 && r.every((x) => x === 1);
   }
 
   async providersFor(model: string): Promise<readonly ProviderState[]> {
-    const space = this.space(this.tagOf(model));
-    return this.load(this.via("read"), space, `${space}m:${model}`);
+    const space = this.spaces.spaceOfModel(model);
+    return loadProviders(this.via("read"), space, `${space}m:${model}`);
   }
 
   /** Every provider once (in a cluster, the entry of its first space: counters are per space). */
   async all(): Promise<readonly ProviderState[]> {
     const redis = this.via("read");
     const lists = await Promise.all(
-      (await this.spaces(redis)).map((tag) =>
-        this.load(redis, this.space(tag), `${this.space(tag)}providers`),
-      ),
+      (await this.spaces.all(redis)).map((tag) => {
+        const space = this.spaces.space(tag);
+        return loadProviders(redis, space, `${space}providers`);
+      }),
     );
     const seen = new Map<string, ProviderState>();
     for (const p of lists.flat()) if (!seen.has(p.identityKey)) seen.set(p.identityKey, p);
@@ -238,24 +199,12 @@ export class RedisDirectory implements ProviderDirectory {
    * entry per space, so the entries are read and counted once each, as `all` does.
    */
   async market(): Promise<readonly MarketGroup[]> {
-    if (this.sharded) return marketOf(await this.all());
-    const reply = await this.run(this.via("read"), MARKET, this.prefix, ["providers"], []);
-    const out: MarketGroup[] = [];
-    for (const g of Array.isArray(reply) ? reply : []) {
-      const [listings, providers, capacity, inUse] = Array.isArray(g) ? g : [];
-      if (typeof listings !== "string") continue;
-      try {
-        const models = listingsFromField(listings);
-        out.push({ models, providers: Number(providers), capacity: Number(capacity), inUse: Number(inUse) });
-      } catch {
-        // A listings field not written by recordToFields: not a provider entry.
-      }
-    }
-    return out;
+    if (this.spaces.sharded) return marketOf(await this.all());
+    return marketFromReply(await runScript(this.via("read"), MARKET, this.spaces.prefix, ["providers"], []));
   }
 
   async reserveBest(request: PickRequest, draft: SessionDraft): Promise<Paired | Refused> {
-    const tag = this.tagOf(request.model);
+    const tag = this.spaces.tagOf(request.model);
     const sessionId = newSessionId(tag);
     // Granted from this node's lease; the record follows in one command, not awaited.
     const unit = this.leases?.take(request, sessionId, draft);
@@ -263,10 +212,10 @@ export class RedisDirectory implements ProviderDirectory {
     const known = this.memo?.answer(request);
     if (known) return known;
     const epoch = this.memo?.epoch() ?? 0;
-    const reply = await this.run(
+    const reply = await runScript(
       this.via("pair"),
       PAIR,
-      this.space(tag),
+      this.spaces.space(tag),
       ["fx"],
       [
         request.model,
@@ -300,57 +249,44 @@ export class RedisDirectory implements ProviderDirectory {
 
   async recordFailure(identityKey: string, socketId: string, now: number): Promise<void> {
     const redis = this.via("failure");
-    const tags = await this.tagsOfProvider(identityKey, redis);
+    const tags = await this.spaces.ofProvider(identityKey, redis);
     // A provider that failed goes last in the order: this node's units of it are given back.
     await this.leases?.giveBack(identityKey);
     await Promise.all(
       tags.map((tag) =>
-        this.run(redis, FAILURE, this.space(tag), [`p:${identityKey}`], [socketId, String(now), identityKey]),
+        runScript(
+          redis,
+          FAILURE,
+          this.spaces.space(tag),
+          [`p:${identityKey}`],
+          [socketId, String(now), identityKey],
+        ),
       ),
     );
   }
 
   async closeSession(sessionId: string): Promise<SessionRecord | undefined> {
-    const space = this.sessionSpace(sessionId);
+    const space = this.spaces.sessionSpace(sessionId);
     if (!space) return undefined;
-    const reply = await this.run(this.via("end"), CLOSE, space, [`s:${sessionId}`], [sessionId]);
-    if (!Array.isArray(reply)) return undefined;
-    const f = pairsToFields(reply);
-    if (!f.identityKey || !f.providerSocketId || !f.requesterSocketId || !f.model) return undefined;
-    return {
-      sessionId,
-      identityKey: f.identityKey,
-      providerSocketId: f.providerSocketId,
-      requesterSocketId: f.requesterSocketId,
-      model: f.model,
-      createdAt: Number(f.createdAt ?? 0),
-      ...(f.requesterNode && { requesterNode: f.requesterNode }),
-      ...(f.providerNode && { providerNode: f.providerNode }),
-    };
+    const reply = await runScript(this.via("end"), CLOSE, space, [`s:${sessionId}`], [sessionId]);
+    return sessionFromReply(sessionId, reply);
   }
 
   async dropNode(node: string): Promise<{ providers: number; sessions: string[] }> {
     const redis = this.via("unregister");
     const replies = await Promise.all(
-      (await this.spaces(redis)).map((tag) =>
-        this.run(redis, DROP_NODE, this.space(tag), [`n:${node}:p`], [node]),
+      (await this.spaces.all(redis)).map((tag) =>
+        runScript(redis, DROP_NODE, this.spaces.space(tag), [`n:${node}:p`], [node]),
       ),
     );
-    const providers = new Set<string>();
-    const sessions: string[] = [];
-    for (const reply of replies) {
-      const [ids, sids] = Array.isArray(reply) ? reply : [];
-      for (const id of Array.isArray(ids) ? ids : []) providers.add(String(id));
-      for (const sid of Array.isArray(sids) ? sids : []) sessions.push(String(sid));
-    }
-    return { providers: providers.size, sessions };
+    return droppedFromReplies(replies);
   }
 
   async sessionCount(): Promise<number> {
     const redis = this.via("read");
     const counts = await Promise.all(
-      (await this.spaces(redis)).map(async (tag) => {
-        const key = `${this.space(tag)}sessions`;
+      (await this.spaces.all(redis)).map(async (tag) => {
+        const key = `${this.spaces.space(tag)}sessions`;
         await redis.zRemRangeByScore(key, "-inf", Date.now() - this.sessionTtlMs);
         return redis.zCard(key);
       }),
@@ -368,106 +304,7 @@ export class RedisDirectory implements ProviderDirectory {
     await this.leases?.close();
   }
 
-  /**
-   * Runs a script by its SHA1 (EVALSHA), so each call sends a few bytes instead of the script;
-   * after a Redis restart or SCRIPT FLUSH, EVAL sends it once and caches it again. `keys` are
-   * within `space`, whose prefix the script gets as its second key.
-   */
-  private async run(
-    redis: RedisClient,
-    script: string,
-    space: string,
-    keys: string[],
-    args: string[],
-  ): Promise<unknown> {
-    const options = { keys: [...keys.map((k) => space + k), space], arguments: args };
-    try {
-      return await redis.evalSha(sha1Of(script), options);
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith("NOSCRIPT")) throw err;
-      return redis.eval(script, options);
-    }
-  }
-
-  private async load(redis: RedisClient, space: string, setKey: string): Promise<ProviderState[]> {
-    const keys = await redis.sMembers(setKey);
-    // Issued in one tick, so node-redis sends them as one pipeline.
-    const hashes = await Promise.all(keys.map((key) => redis.hGetAll(`${space}p:${key}`)));
-    const out: ProviderState[] = [];
-    const gone: string[] = [];
-    hashes.forEach((fields, i) => {
-      const state = stateFromFields(fields);
-      if (state) out.push(state);
-      else gone.push(keys[i]!);
-    });
-    if (gone.length > 0) await redis.sRem(setKey, gone);
-    return out;
-  }
-
-  /** The tag of a model's space: empty on one Redis (one space), 4 base64url characters in a cluster. */
-  private tagOf(model: string): string {
-    if (!this.sharded) return "";
-    let tag = this.tags.get(model);
-    if (!tag) {
-      tag = modelTag(model);
-      this.tags.set(model, tag);
-    }
-    return tag;
-  }
-
-  private space(tag: string): string {
-    return tag ? `${this.prefix}{${tag}}:` : this.prefix;
-  }
-
-  private sessionSpace(sessionId: string): string | undefined {
-    if (!this.sharded) return this.prefix;
-    return sessionId.length > 4 ? this.space(sessionId.slice(0, 4)) : undefined;
-  }
-
-  private async spaces(redis: RedisClient): Promise<string[]> {
-    return this.sharded ? redis.sMembers(`${this.prefix}tags`) : [""];
-  }
-
-  /** A provider's spaces: known for those registered here; otherwise every space is asked. */
-  private async tagsOfProvider(identityKey: string, redis: RedisClient): Promise<string[]> {
-    if (!this.sharded) return [""];
-    return this.localTags.get(identityKey) ?? this.spaces(redis);
-  }
-
-  /** The client, counting each command sent under `op` (a view per op, made once). */
   private via(op: DirectoryOp): RedisClient {
-    const onCommand = this.options.onCommand;
-    if (!onCommand) return this.client;
-    let view = this.clients.get(op);
-    if (!view) {
-      const client = this.client;
-      view = new Proxy(client, {
-        get(target, name, receiver) {
-          const value: unknown = Reflect.get(target, name, receiver);
-          if (typeof value !== "function") return value;
-          return (...args: unknown[]) => {
-            onCommand(op);
-            return (value as (...a: unknown[]) => unknown).apply(target, args);
-          };
-        },
-      });
-      this.clients.set(op, view);
-    }
-    return view;
+    return this.clients.via(op);
   }
-}
-
-/** A model's hash tag in a cluster: 4 base64url characters of its SHA-1 (models sharing one share a slot). */
-export function modelTag(model: string): string {
-  return createHash("sha1").update(model).digest("base64url").slice(0, 4);
-}
-
-const shas = new Map<string, string>();
-function sha1Of(script: string): string {
-  let sha = shas.get(script);
-  if (!sha) {
-    sha = createHash("sha1").update(script).digest("hex");
-    shas.set(script, sha);
-  }
-  return sha;
 }

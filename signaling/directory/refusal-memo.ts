@@ -63,6 +63,19 @@ export class RefusalMemo {
     this.known.clear();
   }
 
+  /** An announcement as published (a JSON list of models); one not understood forgets everything. */
+  hear(message: string): void {
+    let models: unknown;
+    try {
+      models = JSON.parse(message);
+    } catch {
+      models = undefined;
+    }
+    // Never a stale refusal: what cannot be read could have undone anything.
+    if (Array.isArray(models) && models.every((m) => typeof m === "string")) this.announce(models);
+    else this.forgetAll();
+  }
+
   /** Providers of these models registered (here or on another node): forget what they undo. */
   announce(models: readonly string[]): void {
     this.announced++;

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { modelTag } from "../../signaling/directory/redis-directory";
+import { modelTag } from "../../signaling/directory/redis-spaces";
 import { call, cleanup, connect, flat, next, provider, requestSession, startServer } from "./helpers";
 import { ask, type RedisCluster, startRedisCluster } from "./redis-cluster";
 

@@ -80,10 +80,8 @@ describe("Redis directory scripts", () => {
   });
 
   it("sum the market in Redis exactly as from every entry (expired entries left out)", async () => {
-    const dir = new RedisDirectory(redis.client, {
-      prefix: `k${randomBytes(4).toString("hex")}:`,
-      entryTtlMs: 60_000,
-    });
+    const prefix = `k${randomBytes(4).toString("hex")}:`;
+    const dir = new RedisDirectory(redis.client, { prefix, entryTtlMs: 60_000 });
     const at = (key: string, nano: bigint, capacity: number, models = ["m1"]) => ({
       identityKey: key,
       socketId: `s-${key}`,
@@ -106,7 +104,7 @@ describe("Redis directory scripts", () => {
       failureWindowMs: 1000,
     };
     expect(await dir.reserveBest(pick, { requesterSocketId: "r" })).toMatchObject({ ok: true });
-    await redis.client.del(`${(dir as unknown as { prefix: string }).prefix}p:d`);
+    await redis.client.del(`${prefix}p:d`);
     const fromEntries = summarize(await dir.all());
     expect(summarizeMarket(await dir.market())).toEqual(fromEntries);
     expect(fromEntries).toMatchObject({

@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { PickRequest, ProviderState } from "../../signaling/directory/directory";
-import { type RedisClient, RedisDirectory } from "../../signaling/directory/redis-directory";
+import type { RedisClient } from "../../signaling/directory/redis-commands";
+import { RedisDirectory } from "../../signaling/directory/redis-directory";
 import { LeasePool } from "../../signaling/directory/redis-lease";
 import { RELEASE } from "../../signaling/directory/redis-lease-scripts";
 import type { NodeLeaseOptions } from "../../signaling/directory/redis-leases";
