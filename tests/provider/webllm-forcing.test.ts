@@ -1,3 +1,4 @@
+import type { LogitProcessor } from "@mlc-ai/web-llm";
 import type { Tokenizer } from "@mlc-ai/web-tokenizers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { engineReference } from "../../client/sdk/audit-reference";
@@ -7,6 +8,7 @@ import type { EngineRequest } from "../../web/engines/engine";
 import { forcedTokenIds } from "../../web/engines/forced-token-ids";
 import { ForcingProcessor, logSoftmaxAt } from "../../web/engines/forcing-processor";
 import { type Forcing, scoreWebLlmForced } from "../../web/engines/webllm-forced-score";
+import { forcingInWorker, WorkerForcing } from "../../web/engines/webllm-forcing-channel";
 import { webLlmRequest } from "../../web/engines/webllm-request";
 import { scoreWebLlm } from "../../web/engines/webllm-score";
 import { toyAnswer } from "../doubles/logprob-engine";
@@ -168,6 +170,48 @@ describe("teacher forcing on WebLLM: a LogitProcessor armed with the answer's to
     expect(ids.ok).toBe(true);
     // logit_bias comes after the processor in WebLLM: a huge one on [UNK] overrides the forcing.
     expect(await runOverridden(engine, processor, ids.ok ? ids.ids : new Int32Array())).toEqual([]);
+  });
+});
+
+describe("the page's forcing messages to the engine's worker (webllm-forcing-channel.ts)", () => {
+  it("registers the processor for the model, arms it, takes its scores back; WebLLM's own messages pass by", async () => {
+    const registries: Map<string, LogitProcessor>[] = [];
+    const toWebLlm: unknown[] = [];
+    const inWorker = forcingInWorker({ setLogitProcessorRegistry: (r) => void (r && registries.push(r)) });
+    // The worker script's onmessage: its own messages first, the rest to WebLLM's handler.
+    const worker = {
+      postMessage: (data: unknown) => {
+        if (!inWorker(data)) toWebLlm.push(data);
+      },
+    } as unknown as Worker;
+    const forcing = new WorkerForcing(worker, "Toy-MLC", 2_000);
+    try {
+      expect(registries.map((r) => [...r.keys()])).toEqual([["Toy-MLC"]]);
+      worker.postMessage({ kind: "reload", uuid: "1", content: { modelId: ["Toy-MLC"] } });
+      expect(toWebLlm).toEqual([{ kind: "reload", uuid: "1", content: { modelId: ["Toy-MLC"] } }]);
+      const processor = registries[0]!.get("Toy-MLC")!;
+      forcing.arm(Int32Array.from([2, 0]));
+      processor.resetState(); // chat.completions.create resets the chat itself
+      for (const id of [2, 0]) {
+        processor.processLogits(Float32Array.from([0, Math.log(2), Math.log(3)]));
+        processor.processSampledToken(id);
+      }
+      const taken = await forcing.take();
+      expect(taken[0]).toBeCloseTo(Math.log(3 / 6), 6);
+      expect(taken[1]).toBeCloseTo(Math.log(1 / 6), 6);
+      expect(await forcing.take()).toEqual([]); // taken once: disarmed
+    } finally {
+      forcing.close();
+    }
+  });
+
+  it("a worker that never answers: take fails within its deadline with a typed error", async () => {
+    const forcing = new WorkerForcing({ postMessage: () => {} } as unknown as Worker, "Toy-MLC", 50);
+    try {
+      await expect(forcing.take()).rejects.toMatchObject({ name: "EngineError", reason: "backend" });
+    } finally {
+      forcing.close();
+    }
   });
 });
 
