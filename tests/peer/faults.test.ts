@@ -222,11 +222,12 @@ describe("faults through a man in the middle", () => {
     const grant = mitm.log.find((m) =>
       matches(m, { event: "session:request", kind: "ack", direction: "to-party" }),
     );
-    const { sessionId } = grant?.args[0] as { sessionId: string };
+    if (!grant) throw new Error("no grant passed the proxy");
+    const granted = grant.args[0] as { sessionId: string };
     const answer = ask(c, "again");
     await expect.poll(() => p.engine.activeGenerations, { timeout: 10_000 }).toBe(1);
-    const to = { ...(grant?.args[0] as object), sessionId: "m".repeat(24) };
-    await grant?.party.inject("session:moved", { v: 1, sessionId, to }, 100);
+    const to = { ...granted, sessionId: "m".repeat(24) };
+    await grant.party.inject("session:moved", { v: 1, sessionId: granted.sessionId, to }, 100);
     expect((await answer).choices[0]?.message.content).toBe(LONG);
     expect(excluded(mitm)).toEqual([[]]);
     expect(p.events.filter((e) => e.type === "session-open")).toHaveLength(1);
