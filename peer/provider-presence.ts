@@ -68,7 +68,7 @@ export class ProviderPresence {
     const { reg } = r;
     const challenge = parseWith(
       ChallengeAck,
-      await callOn(socket, "provider:challenge", { v: 1 }),
+      await callOn(socket, this.conn.url, "provider:challenge", { v: 1 }),
       "challenge",
     );
     const body = {
@@ -83,7 +83,7 @@ export class ProviderPresence {
     try {
       ack = parseWith(
         RegisterAck,
-        await callOn(socket, "provider:register", {
+        await callOn(socket, this.conn.url, "provider:register", {
           v: 1,
           ...body,
           challenge: challenge.challenge,
@@ -102,7 +102,7 @@ export class ProviderPresence {
 
   /** Unanswered, the server still drops the listing once heartbeats stop. */
   unregisterOn(socket: Socket): void {
-    void callOn(socket, "provider:unregister", { v: 1 }).catch(() => undefined);
+    void callOn(socket, this.conn.url, "provider:unregister", { v: 1 }).catch(() => undefined);
   }
 
   /** Heartbeats run only while registered. */

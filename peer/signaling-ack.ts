@@ -9,20 +9,27 @@ export type AckBody = { ok: boolean; error?: { code: string; message: string }; 
 export const ACK_TIMEOUT_MS = 15_000;
 
 /**
- * One request over `socket` and its ack, by `deadline`. `onOk` runs in the ack's own turn,
- * before anything that came after it on the socket (a grant's first relayed frames, say).
+ * One request over `socket` (to the server at `server`, named in a timeout) and its ack, by
+ * `deadline`. `onOk` runs in the ack's own turn, before anything that came after it on the socket
+ * (a grant's first relayed frames, say).
  */
 export function callOn(
   socket: Socket,
+  server: string,
   event: string,
   payload: unknown,
   deadline = Date.now() + ACK_TIMEOUT_MS,
   onOk?: (ack: AckBody) => void,
 ): Promise<AckBody> {
+  const ms = Math.max(1, deadline - Date.now());
   return new Promise((resolve, reject) => {
-    socket.timeout(Math.max(1, deadline - Date.now())).emit(event, payload, (err: unknown, ack: unknown) => {
+    socket.timeout(ms).emit(event, payload, (err: unknown, ack: unknown) => {
       try {
-        if (err) throw new SignalingError("TIMEOUT", `the signaling server did not answer ${event}`);
+        if (err)
+          throw new SignalingError(
+            "TIMEOUT",
+            `the signaling server at ${server} did not answer ${event} within ${Math.ceil(ms / 1000)} s`,
+          );
         const body = checkedAck(event, ack);
         onOk?.(body);
         resolve(body);

@@ -35,6 +35,8 @@ export interface SignalingClientOptions {
   /** How long `connect` waits for a first connection before it fails with `UNREACHABLE` (ms). */
   readonly timeoutMs?: number;
   readonly backoff?: BackoffConfig;
+  /** How long each request waits for the server's ack before a `TIMEOUT` naming the server (ms). */
+  readonly ackTimeoutMs?: number;
   /** Told of every connection state change (a page can show "reconnecting"). */
   readonly onState?: (state: ConnState) => void;
 }
@@ -291,11 +293,11 @@ export class SignalingClient {
     retry: boolean,
     onOk?: (ack: AckBody) => void,
   ): Promise<AckBody> {
-    const deadline = Date.now() + ACK_TIMEOUT_MS;
+    const deadline = Date.now() + (this.opts.ackTimeoutMs ?? ACK_TIMEOUT_MS);
     for (;;) {
       const socket = await this.ready(event, deadline);
       try {
-        return await callOn(socket, event, payload, deadline, onOk);
+        return await callOn(socket, this.url, event, payload, deadline, onOk);
       } catch (err) {
         if (!retry || !(err instanceof SignalingError) || Date.now() >= deadline) throw err;
         if (err.code === "SHUTTING_DOWN") this.conn.from(socket, { type: "server-shutdown" });

@@ -40,7 +40,8 @@ export interface ProviderStanding {
   readonly registeredAt: number;
 }
 
-export type PolicyRefusal = "BLOCKED" | "NOT_ALLOWED" | "STAKE" | "AGE";
+/** `EXCLUDED`: a provider this request avoids (`avoid`, or one it left), offered anyway. */
+export type PolicyRefusal = "BLOCKED" | "NOT_ALLOWED" | "STAKE" | "AGE" | "EXCLUDED";
 
 export const NO_POLICY: TrustPolicy = { minStake: 0n, minAgeSeconds: 0, allow: [], block: [] };
 

@@ -12,6 +12,11 @@ export interface ReferenceScores {
   readonly logprobs: readonly number[];
   /** The reference provider's request, answer and signed statement (absent for a local engine). */
   readonly evidence?: NonNullable<AuditReportBody["reference"]>;
+  /**
+   * Why a reference that can force tokens scored along its greedy path instead (a prefix that
+   * may leave the audit inconclusive), in words (ScoreResult `fallback`).
+   */
+  readonly fallback?: string;
 }
 
 export interface AuditReference {
@@ -22,12 +27,20 @@ export interface AuditReference {
 
 /** The auditor's own engine as the reference: anything that can score tokens. */
 export function engineReference(
-  engine: { score(request: ChatParams, tokens: readonly string[]): Promise<{ logprobs: readonly number[] }> },
+  engine: {
+    score(
+      request: ChatParams,
+      tokens: readonly string[],
+    ): Promise<{ readonly logprobs: readonly number[]; readonly fallback?: string }>;
+  },
   name = "local engine",
 ): AuditReference {
   return {
     name,
-    score: async (challenge, tokens) => ({ logprobs: (await engine.score(challenge, tokens)).logprobs }),
+    async score(challenge, tokens) {
+      const { logprobs, fallback } = await engine.score(challenge, tokens);
+      return { logprobs, ...(fallback && { fallback }) };
+    },
   };
 }
 

@@ -131,7 +131,15 @@ export class Auditor {
       .catch((err: unknown) => {
         throw new Error(`the reference (${this.opts.reference.name}) failed: ${reasonOf(err)}`);
       });
-    const verdict = judgeAnswer(content, scores.logprobs, this.opts.tolerance ?? DEFAULT_TOLERANCE);
+    const judged = judgeAnswer(content, scores.logprobs, this.opts.tolerance ?? DEFAULT_TOLERANCE);
+    // An inconclusive audit says when the reference could not force the tokens (and why).
+    const verdict =
+      judged.result === "inconclusive" && scores.fallback
+        ? {
+            ...judged,
+            reason: `${judged.reason}: the reference scored along its greedy path (${scores.fallback})`,
+          }
+        : judged;
     if (verdict.result === "inconclusive" || !scores.evidence) return { ...base, verdict };
     return this.reported(
       { ...base, verdict },

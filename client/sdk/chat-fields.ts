@@ -44,11 +44,13 @@ const REFUSED: Readonly<Record<string, string>> = {
 
 /**
  * Harmless values of refused fields that ask for nothing (clients send them by default):
- * `service_tier` "default" is OpenAI's standard processing, which is all Silk has.
+ * `service_tier` "default" is OpenAI's standard processing, which is all Silk has; `modalities`
+ * `["text"]` asks for the only output there is.
  */
-const NO_OP: Readonly<Record<string, readonly unknown[]>> = {
-  store: [false],
-  service_tier: ["auto", "default"],
+const NO_OP: Readonly<Record<string, (value: unknown) => boolean>> = {
+  store: (v) => v === false,
+  service_tier: (v) => v === "auto" || v === "default",
+  modalities: (v) => Array.isArray(v) && v.length === 1 && v[0] === "text",
 };
 
 /** What each role's message may hold (OpenAI refuses other properties too). */
@@ -77,7 +79,7 @@ export function uncarriedField(
   extra: readonly string[] = [],
 ): Uncarried | undefined {
   for (const [key, value] of Object.entries(body)) {
-    if (value == null || NO_OP[key]?.includes(value)) continue;
+    if (value == null || NO_OP[key]?.(value)) continue;
     if ((CARRIED_FIELDS as readonly string[]).includes(key) || extra.includes(key)) continue;
     const why = REFUSED[key] ?? "Silk does not carry this field, and will not drop it silently";
     return { param: key, message: `${key}: ${why}`, code: "unsupported_parameter" };
@@ -94,13 +96,13 @@ export function uncarriedField(
       if (value != null && !allowed.includes(key))
         return {
           param: `messages.${i}.${key}`,
-          message: `messages.${i}.${key}: a ${message.role} message does not carry \`${key}\``,
+          message: `messages.${i}.${key}: the ${message.role} message does not carry \`${key}\``,
           code: "unsupported_parameter",
         };
     if (message.content === undefined && !(message.role === "assistant" && message.tool_calls != null))
       return {
         param: `messages.${i}.content`,
-        message: `messages.${i}.content: a ${message.role} message needs content`,
+        message: `messages.${i}.content: the ${message.role} message needs content`,
         code: "missing_required_parameter",
       };
   }

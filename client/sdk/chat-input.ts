@@ -72,7 +72,7 @@ function toSessionMessage(m: ChatCompletionMessageParam, i: number): ChatMessage
       .map((part, j) => {
         if (part?.type === "text" && typeof part.text === "string") return part.text;
         throw new InvalidRequestError(
-          `messages.${i}.content.${j}: a ${m.role} message takes text parts only`,
+          `messages.${i}.content.${j}: the ${m.role} message takes text parts only`,
           `messages.${i}.content`,
         );
       })

@@ -19,6 +19,7 @@ import {
   missingNeed,
   NETWORK_ID,
   type Need,
+  PolicyRefusedError,
   type ProviderStanding,
   policyHint,
   priceFits,
@@ -180,7 +181,7 @@ export class SessionOpener {
     // Each grant's channel is made in the turn the grant is read (and a move's in the turn the
     // move is), so the provider's first signals and frames find it there.
     const prepare = (grant: SessionGranted): Prepared => {
-      const made = this.prepare(grant);
+      const made = isExcluded(grant, exclude) ? excludedGrant(grant) : this.prepare(grant);
       prepared.set(grant.sessionId, made);
       return made;
     };
@@ -338,6 +339,26 @@ export class SessionOpener {
     }
     throw refused ?? new NoProviderError("NO_ANSWER", "no provider completed the handshake");
   }
+}
+
+const isExcluded = (grant: SessionGranted, exclude: readonly string[]) =>
+  exclude.some((k) => k.toLowerCase() === grant.provider.identityKey.toLowerCase());
+
+/**
+ * The server offered a provider this request excludes (one it avoids or already left): the
+ * requester decides who it talks to, so no channel is made and not a signal goes to it.
+ */
+function excludedGrant(grant: SessionGranted): Prepared {
+  const refusal = new PolicyRefusedError(
+    grant.provider.identityKey,
+    "EXCLUDED",
+    "the signaling server offered a provider this request excludes",
+  );
+  const trusted = Promise.reject(refusal);
+  const channel = Promise.reject(refusal);
+  trusted.catch(() => undefined);
+  channel.catch(() => undefined);
+  return { trusted, channel };
 }
 
 /** A refusal from signaling; one about a feature names the request field that needs it. */

@@ -11,8 +11,8 @@ export type LocalFit =
  * The requester's own device as the engine (issue 16, local-first): when its GPU can run the
  * chosen model, the question is answered here, so nothing leaves the device and nothing is paid,
  * and the same engine is the requester's audit reference. The engine source is the provider
- * page's (web/engines/engine-source.ts: WebLLM on WebGPU, a lazy chunk), so one check decides
- * what fits on both pages.
+ * page's as an audit reference (web/engines/engine-source.ts `referenceEngineSource`: WebLLM on
+ * WebGPU, a lazy chunk, scoring by teacher forcing), so one check decides what fits on both pages.
  */
 export class LocalDevice {
   private source: Promise<EngineSource> | undefined;
@@ -21,7 +21,7 @@ export class LocalDevice {
 
   constructor(
     private readonly loadSource: () => Promise<EngineSource> = () =>
-      import("../../web/engines/engine-source").then((m) => m.engineSource),
+      import("../../web/engines/engine-source").then((m) => m.referenceEngineSource),
   ) {}
 
   private engineSource(): Promise<EngineSource> {

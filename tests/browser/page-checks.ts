@@ -50,3 +50,61 @@ export async function openReady(page: Page, url: string): Promise<void> {
   await page.goto(url);
   await page.waitForSelector("body[data-ready=true]", { state: "attached", timeout: 30_000 });
 }
+
+/**
+ * Visible controls (buttons, selects, text fields, summaries; shadow roots included) shorter than
+ * the 44 px a finger needs, as "tag “name” WxH". Checkboxes are left out: their label is the target.
+ */
+export function smallTargets(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const found: string[] = [];
+    const visit = (root: Document | ShadowRoot) => {
+      for (const el of root.querySelectorAll<HTMLElement>("*")) {
+        if (el.shadowRoot) visit(el.shadowRoot);
+        if (
+          !el.matches(
+            "button, select, textarea, summary, input:not([type=checkbox], [type=radio], [type=file])",
+          )
+        )
+          continue;
+        const box = el.getBoundingClientRect();
+        if (box.width === 0 || el.closest("[inert]") || getComputedStyle(el).visibility === "hidden")
+          continue;
+        if (box.height < 43.5)
+          found.push(
+            `${el.tagName} “${(el.textContent || el.getAttribute("aria-label") || "").trim().slice(0, 30)}” ${Math.round(box.width)}x${Math.round(box.height)}`,
+          );
+      }
+    };
+    visit(document);
+    return found;
+  });
+}
+
+/** The lowest contrast ratio (WCAG) of any text field's placeholder against the field's background; axe does not check placeholders. */
+export function placeholderContrast(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    const rgb = (c: string) => (c.match(/[\d.]+/g) ?? []).slice(0, 3).map(Number);
+    const lum = (c: string) => {
+      const [r, g, b] = rgb(c).map((v) => {
+        const s = v / 255;
+        return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+      });
+      return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+    };
+    let lowest = 21;
+    const visit = (root: Document | ShadowRoot) => {
+      for (const el of root.querySelectorAll<HTMLElement>("*")) {
+        if (el.shadowRoot) visit(el.shadowRoot);
+        if (!el.matches("[placeholder]") || el.getBoundingClientRect().width === 0) continue;
+        const [a, b] = [
+          lum(getComputedStyle(el, "::placeholder").color),
+          lum(getComputedStyle(el).backgroundColor),
+        ];
+        lowest = Math.min(lowest, (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05));
+      }
+    };
+    visit(document);
+    return lowest;
+  });
+}

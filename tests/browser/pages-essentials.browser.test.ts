@@ -2,7 +2,7 @@ import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { EscrowParams } from "../../contracts/generated/constants";
 import { fundClientEscrow, openPage, serveFromProviderPage, text, tonOf, waitForText } from "./chain-server";
-import { a11yViolations, openReady, screenshot } from "./page-checks";
+import { a11yViolations, openReady, placeholderContrast, screenshot, smallTargets } from "./page-checks";
 import { usePagesFixture } from "./pages-fixture";
 
 /**
@@ -43,6 +43,20 @@ describe("the pages, walked by a new user", () => {
         expect(squash((await text(provider, "register-why")) ?? "")).toMatch(
           /^Register is off: registering sends [\d.]+ TON and the network fee; the wallet holds 0 TON\. Press “Get 100 test TON” first\.$/,
         );
+        // Serving before registering is allowed, but no requester's app asks an unregistered
+        // provider: the status says so instead of a green "connected".
+        await provider.getByRole("button", { name: "Start serving" }).click();
+        expect(
+          await waitForText(
+            provider,
+            "status-headline",
+            (s) => s.startsWith("Serving") && s.includes("Registry"),
+          ),
+        ).toBe(
+          "Serving test-model, but no question will come: requesters ask only providers in the TON Registry. Register under “Price and payout”.",
+        );
+        await provider.getByRole("button", { name: "Stop", exact: true }).click();
+        await waitForText(provider, "serving-state", (s) => s.startsWith("Not serving"));
       },
     });
     expect(await text(provider, "serving-state")).toMatch(/^Serving test-model: connected to Silk/);
@@ -57,6 +71,9 @@ describe("the pages, walked by a new user", () => {
     await client.locator("select option", { hasText: "test-model" }).waitFor({ state: "attached" });
     await client.getByRole("button", { name: /^Wallet/ }).click();
     await waitForText(client, "wallet-balance", (s) => s.startsWith("0 TON"));
+    await expect
+      .poll(() => client.getByRole("button", { name: /^Wallet/ }).textContent())
+      .toMatch(/^\s*Wallet · not funded\s*$/);
     const deposit = client.getByRole("button", { name: "Deposit", exact: true });
     expect(await deposit.isDisabled()).toBe(true);
     expect(await text(client, "deposit-why")).toMatch(
@@ -367,6 +384,9 @@ describe("the pages, walked by a new user", () => {
         for (const page of [client, provider]) {
           expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
           await noViolations(page);
+          // What axe leaves out: every control takes a finger (44 px), placeholders are readable (AA).
+          expect(await smallTargets(page)).toEqual([]);
+          expect(await placeholderContrast(page)).toBeGreaterThanOrEqual(4.5);
         }
         await screenshot(client, `essentials-client-${name}`);
         await screenshot(provider, `essentials-provider-${name}`);
@@ -422,6 +442,15 @@ describe("the pages, walked by a new user", () => {
         await widget.emulateMedia({ colorScheme: scheme });
         expect(await widget.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
         expect(await a11yViolations(widget)).toEqual([]);
+        expect(await smallTargets(widget)).toEqual([]);
+        expect(await placeholderContrast(widget)).toBeGreaterThanOrEqual(4.5);
+        // On a phone the model picker takes its own row (the model's name is readable, not cut to a
+        // few letters), and the privacy note sits below the question box, never over it.
+        const picker = (await widget.locator("silk-chat select").boundingBox())!;
+        expect(picker.width).toBeGreaterThan(250);
+        const box = (await widget.getByRole("textbox", { name: "Your question" }).boundingBox())!;
+        const note = (await widget.locator("silk-chat .limit").boundingBox())!;
+        expect(box.y + box.height).toBeLessThanOrEqual(note.y);
         await screenshot(widget, `essentials-widget-${width}-${scheme}`);
       }
     }

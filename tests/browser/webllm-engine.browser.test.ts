@@ -1,3 +1,5 @@
+import { copyFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildHarness } from "./build-harness";
@@ -11,7 +13,14 @@ let site: { url: string; close: () => Promise<void> };
 const browsers: Browser[] = [];
 
 beforeAll(async () => {
-  site = await serveStatic(await buildHarness(["webllm"]));
+  const built = await buildHarness(["webllm"]);
+  // A model location serving only a tokenizer.json, laid out as WebLLM reads one (resolve/main/).
+  mkdirSync(join(built, "models/toy/resolve/main"), { recursive: true });
+  copyFileSync(
+    new URL("../doubles/toy-tokenizer.json", import.meta.url),
+    join(built, "models/toy/resolve/main/tokenizer.json"),
+  );
+  site = await serveStatic(built);
 }, 120_000);
 afterAll(async () => {
   for (const b of browsers) await b.close();
@@ -55,6 +64,31 @@ describe("the real WebLLM engine in headless Chromium", () => {
     expect(outcome.ok).toBe(false);
     expect(!outcome.ok && outcome.reason).toBe("load");
     expect(!outcome.ok && outcome.message).toMatch(/could not load Nothing-Here-q4f32_1-MLC/);
+  }, 60_000);
+
+  it("teacher forcing's parts run in the browser: the model's tokenizer, loaded lazily, and the worker's forcing messages", async () => {
+    const page = await openHarness(false);
+    type Ids = { ok: boolean; ids?: number[]; reason?: string; fetchedOnUse: number };
+    const harness = (fn: string, ...args: unknown[]) =>
+      page.evaluate(
+        ([name, rest]) =>
+          (window as never as { silkHarness: Record<string, (...a: unknown[]) => Promise<unknown>> })
+            .silkHarness[name as string]!(...(rest as unknown[])),
+        [fn, args] as const,
+      );
+    const mapped = (await harness("tokenIds", `${site.url}/models/toy`, [
+      " the",
+      " river",
+      " flows",
+      ".",
+    ])) as Ids;
+    expect(mapped).toMatchObject({ ok: true, ids: [0, 2, 6, 31] });
+    // The tokenizer's code (megabytes) and the tokenizer.json came on first use, not with the page.
+    expect(mapped.fetchedOnUse).toBeGreaterThanOrEqual(2);
+    const split = (await harness("tokenIds", `${site.url}/models/toy`, [" ri", "ver"])) as Ids;
+    expect(split).toMatchObject({ ok: false, reason: expect.stringMatching(/token 0/) });
+    // Registered, armed and taken through the real WebLLM worker; nothing generated, nothing scored.
+    expect(await harness("forcingRoundTrip")).toEqual({ ok: true, logprobs: [] });
   }, 60_000);
 
   it("refuses an f16 model on an adapter without shader-f16, saying so", async () => {

@@ -1,3 +1,4 @@
+import type { Tokenizer } from "@mlc-ai/web-tokenizers";
 import wrtc from "@roamhq/wrtc";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { connectGateway } from "../../client/gateway/gateway-client";
@@ -16,10 +17,14 @@ import {
   judgeAnswer,
   signReport,
 } from "../../protocol";
+import { ForcingProcessor } from "../../web/engines/forcing-processor";
+import { scoreWebLlmForced } from "../../web/engines/webllm-forced-score";
 import { LogprobEngine, type LogprobEngineOptions } from "../doubles/logprob-engine";
+import { MlcLogitsDouble } from "../doubles/mlc-logits-engine";
 import { seededRandom, type ToyModelSpec } from "../doubles/toy-model";
 import { cleanup, startServer } from "../signaling/helpers";
 import { ESCROW, relayClient, relayProvider, stopAll } from "../support/silk-parties";
+import { toyTokenizer } from "../support/web-tokenizers";
 
 /**
  * Issue 16 through the real network: a suspect provider and an honest reference provider of the
@@ -153,6 +158,28 @@ describe("audits through the real network", () => {
     expect(record.verdict.result).toBe("fail");
     expect(record.report).toBeUndefined();
     expect(local.scored).toBe(1);
+  }, 60_000);
+
+  it("a WebLLM device as the reference forces the tokens and catches another model; unable to force, it says why", async () => {
+    const { auditor } = await network({ model: { seed: 2 } });
+    const tokenizer = await toyTokenizer();
+    const webllm = (codec: () => Promise<Tokenizer>) => {
+      const processor = new ForcingProcessor();
+      const engine = new MlcLogitsDouble({ seed: 1 }, processor);
+      const forcing = { arm: (ids: Int32Array) => processor.arm(ids), take: async () => processor.take() };
+      return engineReference({
+        score: (r, tokens) => scoreWebLlmForced(engine, forcing, codec, r, tokens),
+      });
+    };
+    const forced = await auditor(webllm(async () => tokenizer)).audit("test-model");
+    expect(forced.verdict).toMatchObject({ result: "fail", compared: 24 });
+    const unforced = await auditor(webllm(() => Promise.reject(new Error("no tokenizer.json")))).audit(
+      "test-model",
+    );
+    expect(unforced.verdict.result).toBe("inconclusive");
+    expect(unforced.verdict.reason).toMatch(
+      /the reference scored along its greedy path \(the model's tokenizer could not be loaded: no tokenizer.json\)/,
+    );
   }, 60_000);
 
   it("one client as auditor and reference, two providers sharing a payout: the reference waits its turn", async () => {

@@ -261,12 +261,22 @@ describe("fields inside messages, and the SDK's own callers", () => {
     expect(backend.requests.length).toBe(before);
   });
 
-  it("takes the values that ask for nothing (store false, service_tier auto or default), refuses the rest by name", async () => {
+  it("takes the values that ask for nothing (store false, service_tier auto or default, text-only modalities), refuses the rest by name", async () => {
     const hi = [{ role: "user", content: "tiers" }];
-    for (const extra of [{ store: false }, { service_tier: "auto" }, { service_tier: "default" }])
+    const noOps = [
+      { store: false },
+      { service_tier: "auto" },
+      { service_tier: "default" },
+      { modalities: ["text"] },
+    ];
+    for (const extra of noOps)
       expect(await ask(hi, extra)).toMatchObject({ choices: [{ message: { content: "Echo: tiers" } }] });
     expect(await ask(hi, { service_tier: "flex" })).toMatchObject({ status: 400, param: "service_tier" });
     expect(await ask(hi, { store: true })).toMatchObject({ status: 400, param: "store" });
+    expect(await ask(hi, { modalities: ["text", "audio"] })).toMatchObject({
+      status: 400,
+      param: "modalities",
+    });
   });
 
   it("takes an assistant message echoed back whole (refusal: null), and one with only tool calls", async () => {

@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { startGateway } from "../../client/gateway/gateway-server";
 import { NoProviderError, ProviderError, StalledError } from "../../client/sdk/errors";
+import { PolicyRefusedError } from "../../protocol/errors";
 import type { RuntimeEvent } from "../../provider/runtime";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import { cleanup, startServer } from "../signaling/helpers";
-import { delay, dropAfter, frames, killAfter, stallAfter } from "../support/mitm-behaviours";
+import { delay, dropAfter, frames, killAfter, rewrite, stallAfter } from "../support/mitm-behaviours";
 import { type Mitm, matches, type Stage, startMitm } from "../support/mitm-signaling";
 import { ask, labelled, relayClient, relayProvider, stopAll } from "../support/silk-parties";
 
@@ -145,6 +146,32 @@ describe("faults through a man in the middle", () => {
     await expect.poll(() => p.engine.activeGenerations, { timeout: 10_000 }).toBe(0);
     await expect.poll(() => p.runtime.slots.load, { timeout: 10_000 }).toBe(0);
   }, 40_000);
+
+  it("a grant of the provider the request avoids (the server dropped `exclude`): refused before a single signal reaches it", async () => {
+    // It used to be taken: the avoided provider got the handshake, and the request then waited
+    // 30 s for room elsewhere and ended ALL_BUSY.
+    const mitm = await network([
+      rewrite({ event: "session:request", direction: "to-server" }, ([req]) => {
+        const { exclude: _dropped, ...rest } = req as Record<string, unknown>;
+        return [rest];
+      }),
+    ]);
+    const p = await provider(mitm);
+    const c = await client(mitm);
+    const { value: err, ms } = await timed(() => ask(c, "hello", { avoid: [p.key] }));
+    expect(err).toBeInstanceOf(PolicyRefusedError);
+    expect((err as PolicyRefusedError).reason).toBe("EXCLUDED");
+    expect((err as PolicyRefusedError).identityKey).toBe(p.key);
+    expect(ms).toBeLessThan(REQUESTER_DEADLINES.account);
+    const toProvider = mitm.log.filter(
+      (m) =>
+        (m.event === "session:frame" || m.event === "session:signal") &&
+        m.direction === "to-party" &&
+        m.party.label === "provider",
+    );
+    expect(toProvider).toEqual([]);
+    expect(p.events.filter((e) => e.type === "session-open")).toEqual([]);
+  }, 30_000);
 
   it("drop every relayed frame after the n-th: the account wait times out; nobody is blamed", async () => {
     const mitm = await network([dropAfter(3, { event: "session:frame", direction: "to-party" })]);

@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { HandshakeFailedError, ProviderError, TamperedError } from "../../client/sdk/errors";
 import { connect } from "../../client/sdk/silk-client";
+import { SignalingClient, SignalingError } from "../../peer/signaling-client";
 import { DecryptError, encodePublicKey, generateKeyPair, PeerRefusedFrameError } from "../../protocol";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import { cleanup, startServer } from "../signaling/helpers";
-import { frames, rewrite } from "../support/mitm-behaviours";
+import { dropAfter, frames, rewrite } from "../support/mitm-behaviours";
 import { type Mitm, type MitmMessage, matches, type Stage, startMitm } from "../support/mitm-signaling";
 import { ask, labelled, relayClient, relayProvider, stopAll } from "../support/silk-parties";
 
@@ -62,6 +63,22 @@ describe("typed errors end to end", () => {
     ];
     for (const [o, param] of cases)
       expect(await refused(o)).toMatchObject({ name: "InvalidRequestError", code: "INVALID_REQUEST", param });
+  });
+
+  it("a server that takes a request and never answers: TIMEOUT at the ack's deadline, naming the server", async () => {
+    const mitm = await network([
+      dropAfter(0, { event: "directory:subscribe", kind: "ack", direction: "to-party" }),
+    ]);
+    const signaling = await SignalingClient.connect(mitm.url, { ackTimeoutMs: 500 });
+    try {
+      const refused = await signaling.directory().catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(SignalingError);
+      expect(refused).toMatchObject({ code: "TIMEOUT" });
+      expect((refused as Error).message).toContain(mitm.url);
+      expect((refused as Error).message).toContain("directory:subscribe");
+    } finally {
+      signaling.close();
+    }
   });
 
   it("with signaling gone, a new question ends UNREACHABLE at the grant's deadline, not a server TIMEOUT", async () => {

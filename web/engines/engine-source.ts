@@ -29,27 +29,34 @@ import type { WebLlmEngine } from "./webllm-engine.browser";
  * own table). The worker runs its own copy of WebLLM in its own chunk.
  */
 type WebLlm = { engine: WebLlmEngine; ModelType: typeof import("@mlc-ai/web-llm").ModelType };
-let webllm: Promise<WebLlm> | undefined;
-function loadWebLlm(): Promise<WebLlm> {
-  webllm ??= Promise.all([import("./webllm-engine.browser"), import("@mlc-ai/web-llm")]).then(
-    ([{ WebLlmEngine }, { ModelType }]) => ({
-      engine: new WebLlmEngine({
-        createWorker: () => new Worker(new URL("./webllm.worker.ts", import.meta.url), { type: "module" }),
+/** One engine per role: a provider's, and an audit reference's (teacher forcing, webllm-engine.browser.ts). */
+const webllm = new Map<boolean, Promise<WebLlm>>();
+function loadWebLlm(reference: boolean): Promise<WebLlm> {
+  const loading =
+    webllm.get(reference) ??
+    Promise.all([import("./webllm-engine.browser"), import("@mlc-ai/web-llm")]).then(
+      ([{ WebLlmEngine }, { ModelType }]) => ({
+        engine: new WebLlmEngine({
+          createWorker: () => new Worker(new URL("./webllm.worker.ts", import.meta.url), { type: "module" }),
+          reference,
+        }),
+        ModelType,
       }),
-      ModelType,
-    }),
-    (cause: unknown) => {
-      webllm = undefined;
-      throw new EngineError("load", "WebLLM's code could not be downloaded; check the connection", { cause });
-    },
-  );
-  return webllm;
+      (cause: unknown) => {
+        webllm.delete(reference);
+        throw new EngineError("load", "WebLLM's code could not be downloaded; check the connection", {
+          cause,
+        });
+      },
+    );
+  webllm.set(reference, loading);
+  return loading;
 }
 
 /** The operator's self-hosted models, applied each time WebLLM's list is read or a model loads. */
 let selfHosted: readonly SelfHostedModel[] = [];
-async function withSelfHosted(): Promise<WebLlm> {
-  const w = await loadWebLlm();
+async function withSelfHosted(reference = false): Promise<WebLlm> {
+  const w = await loadWebLlm(reference);
   w.engine.useSelfHosted(selfHosted);
   return w;
 }
@@ -58,8 +65,10 @@ async function withSelfHosted(): Promise<WebLlm> {
 class LazyWebLlmEngine implements Engine {
   private loaded: WebLlmEngine | undefined;
 
+  constructor(private readonly reference: boolean) {}
+
   private async real(): Promise<WebLlmEngine> {
-    this.loaded = (await withSelfHosted()).engine;
+    this.loaded = (await withSelfHosted(this.reference)).engine;
     return this.loaded;
   }
 
@@ -71,7 +80,7 @@ class LazyWebLlmEngine implements Engine {
     return (await this.real()).generate(request, onChunk, signal);
   }
 
-  /** Audits' `score` (feature `scoring`), along the model's greedy path (webllm-score.ts). */
+  /** Audits' `score` (feature `scoring`): forced on a reference engine, else along the greedy path. */
   async score(request: EngineRequest, tokens: readonly string[], signal?: AbortSignal): Promise<ScoreResult> {
     return (await this.real()).score(request, tokens, signal);
   }
@@ -96,9 +105,13 @@ const NO_WEBGPU_ADVICE = [
   "Make sure hardware acceleration is on in the browser's settings, and update the GPU driver.",
 ];
 
+/**
+ * The provider page's source. Its engine scores along the greedy path: forcing would slow every
+ * answer it serves (webllm-forcing-channel.ts).
+ */
 export const engineSource: EngineSource = {
   label: "WebLLM on WebGPU",
-  engine: new LazyWebLlmEngine(),
+  engine: new LazyWebLlmEngine(false),
   async check(): Promise<GpuCheck> {
     try {
       return { ok: true, facts: await gpuFacts() };
@@ -147,3 +160,14 @@ export async function prebuiltRequirement(model: string): Promise<ModelRequireme
 function fitOn(need: ModelRequirement, facts: GpuFacts) {
   return modelFits(need, { shaderF16: facts.shaderF16, memoryMB: facts.maxBufferMB });
 }
+
+/**
+ * The requester's own device as its audit reference (client/web/local-device.ts): the same
+ * models and checks, with an engine that loads each model with the forcing processor, so `score`
+ * is teacher forcing (webllm-forced-score.ts). Its answers on this device pay that cost too.
+ */
+export const referenceEngineSource: EngineSource = {
+  ...engineSource,
+  engine: new LazyWebLlmEngine(true),
+  repair: async (model) => (await withSelfHosted(true)).engine.repair(model),
+};

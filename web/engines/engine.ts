@@ -29,11 +29,21 @@ export interface EmbedResult {
 /** Teacher-forced logprobs of given tokens (audits), and the prompt tokens read. */
 export interface ScoreResult {
   /**
-   * The logprobs of the tokens in order: all of them from an engine that forces tokens, those of
-   * a prefix from one that can only follow its own greedy path (webllm-score.ts).
+   * The logprobs of the tokens in order: all of them from an engine that forces tokens (a prefix
+   * if the model stopped early: a stop token, its context window), those of a prefix from one
+   * that follows its own greedy path (webllm-score.ts).
    */
   readonly logprobs: readonly number[];
   readonly promptTokens: number;
+  /**
+   * How they were scored, when the engine can do both (WebLLM): `teacher-forcing` (each token
+   * after the answer's own tokens, webllm-forced-score.ts) or `greedy-path` (along the model's
+   * own greedy path, only as far as it shares the answer's context). Engines that always force
+   * leave it out.
+   */
+  readonly method?: "teacher-forcing" | "greedy-path";
+  /** Why an engine that can force tokens scored along its greedy path instead, in words. */
+  readonly fallback?: string;
 }
 
 export interface LoadProgress {

@@ -18,6 +18,7 @@ import type {
   ScoreResult,
 } from "./engine";
 import { EngineError } from "./engine";
+import type { TokenCodec } from "./forced-token-ids";
 import { gpuFacts } from "./gpu-facts";
 import {
   appConfigWith,
@@ -28,6 +29,8 @@ import {
 } from "./model-catalog";
 import { SerialQueue } from "./serial-queue";
 import { runWebLlmEmbed } from "./webllm-embed";
+import { scoreWebLlmForced } from "./webllm-forced-score";
+import { WorkerForcing } from "./webllm-forcing-channel";
 import { runWebLlm } from "./webllm-run";
 import { scoreWebLlm } from "./webllm-score";
 
@@ -43,9 +46,17 @@ export { gpuFacts } from "./gpu-facts";
  * - storage is checked before download, with a clear quota error and `repair` for a half-download;
  * - the chat is reset before every request, and requests are mapped to what WebLLM accepts
  *   (webllm-request.ts, webllm-run.ts).
+ * Loaded as an audit reference (`reference: true`), it scores tokens by teacher forcing.
  */
 export interface WebLlmEngineOptions {
   readonly selfHosted?: readonly SelfHostedModel[];
+  /**
+   * An audit reference: each model loads with the forcing processor (webllm-forcing-channel.ts),
+   * so `score` forces the given tokens. It slows every generation of the model (WebLLM copies
+   * the logits to the CPU at each token), so a provider page leaves it off and scores along the
+   * greedy path (webllm-score.ts).
+   */
+  readonly reference?: boolean;
   /** Creates the worker; pages pass `() => new Worker(new URL("./webllm.worker.ts", import.meta.url), { type: "module" })`. */
   readonly createWorker: () => Worker;
 }
@@ -54,6 +65,8 @@ export class WebLlmEngine implements Engine {
   private engine: WebWorkerMLCEngine | undefined;
   private worker: Worker | undefined;
   private model: string | undefined;
+  private forcing: WorkerForcing | undefined;
+  private tokenizer: { readonly model: string; readonly codec: Promise<TokenCodec> } | undefined;
   private readonly queue = new SerialQueue();
   private config: AppConfig;
   private selfHostedIds: ReadonlySet<string>;
@@ -84,6 +97,7 @@ export class WebLlmEngine implements Engine {
     if (!(await hasModelInCache(model, this.appConfig))) await checkStorage(record.vram_required_MB);
     await this.unload();
     this.worker = this.opts.createWorker();
+    if (this.opts.reference) this.forcing = new WorkerForcing(this.worker, model);
     try {
       this.engine = await CreateWebWorkerMLCEngine(this.worker, model, {
         appConfig: this.appConfig,
@@ -109,11 +123,33 @@ export class WebLlmEngine implements Engine {
     );
   }
 
-  /** Scores tokens along the model's greedy path (webllm-score.ts), in the same queue. */
+  /**
+   * Scores tokens by teacher forcing on a reference engine (webllm-forced-score.ts), else along
+   * the model's greedy path (webllm-score.ts); in the same queue as generations.
+   */
   score(request: EngineRequest, tokens: readonly string[], signal?: AbortSignal): Promise<ScoreResult> {
     return this.queue.run(() =>
-      this.guarded(request.model, (engine) => scoreWebLlm(engine, request, tokens, signal)),
+      this.guarded(request.model, (engine) => {
+        const forcing = this.forcing;
+        if (!forcing) return scoreWebLlm(engine, request, tokens, signal);
+        const codec = () => this.modelTokenizer(request.model);
+        return scoreWebLlmForced(engine, forcing, codec, request, tokens, signal);
+      }),
     );
+  }
+
+  /** The loaded model's tokenizer, made once per model (a failed load is retried next time). */
+  private modelTokenizer(model: string): Promise<TokenCodec> {
+    if (this.tokenizer?.model !== model) {
+      const record = this.appConfig.model_list.find((r) => r.model_id === model);
+      if (!record) return Promise.reject(new Error(`${model} is not in the model list`));
+      const codec = import("./webllm-tokenizer").then((m) => m.loadModelTokenizer(record.model));
+      codec.catch(() => {
+        if (this.tokenizer?.codec === codec) this.tokenizer = undefined;
+      });
+      this.tokenizer = { model, codec };
+    }
+    return this.tokenizer.codec;
   }
 
   private run(request: EngineRequest, onChunk: ChunkSink, signal?: AbortSignal): Promise<EngineResult> {
@@ -157,6 +193,8 @@ export class WebLlmEngine implements Engine {
     this.engine = undefined;
     this.model = undefined;
     await engine?.unload().catch(() => undefined);
+    this.forcing?.close();
+    this.forcing = undefined;
     this.worker?.terminate();
     this.worker = undefined;
   }

@@ -7,10 +7,11 @@ import type { MlcChat } from "./webllm-run";
 export const WEBLLM_TOP_LOGPROBS = 5;
 
 /**
- * Scoring given tokens on WebLLM (feature `scoring`, for audits). WebLLM's API cannot force
- * tokens: its LogitProcessor could, but needs token ids and WebLLM keeps its tokenizer to itself.
- * So the model regenerates greedily with its top 5 tokens at each step, and the given tokens are
- * scored where that path and theirs share the context:
+ * Scoring given tokens on WebLLM (feature `scoring`, for audits) without forcing them: what a
+ * provider's engine does (forcing needs a processor that slows every generation,
+ * webllm-forcing-channel.ts), and what a reference does when forcing cannot be used
+ * (webllm-forced-score.ts). The model regenerates greedily with its top 5 tokens at each step,
+ * and the given tokens are scored where that path and theirs share the context:
  * - while the greedy token is the given one, its logprob is the given token's score, exact;
  * - where they first differ, the given token's logprob is read from the step's top 5 if it is
  *   there (exact too), and scoring stops: past that token the two contexts differ;
@@ -50,7 +51,7 @@ export async function scoreWebLlm(
     signal?.removeEventListener("abort", interrupt);
   }
   if (signal?.aborted) throw new EngineError("backend", "score: aborted");
-  return { logprobs: scoresAlong(path, tokens), promptTokens };
+  return { logprobs: scoresAlong(path, tokens), promptTokens, method: "greedy-path" };
 }
 
 /** One step of the greedy path, as WebLLM's logprobs give it. */

@@ -75,3 +75,6 @@ export const engineSource: EngineSource = {
   },
   async repair() {},
 };
+
+/** The web client's own device as its audit reference (engine-source.ts): the same scripted engine. */
+export const referenceEngineSource: EngineSource = engineSource;
