@@ -106,7 +106,7 @@ async function handle(o: GatewayOptions, req: IncomingMessage, res: ServerRespon
       404,
       "invalid_request_error",
       "unsupported_endpoint",
-      `${path} is not served by Silk's providers yet; use /v1/chat/completions or /v1/embeddings`,
+      `${path} is not served by Silk's providers yet; use /v1/chat/completions or /v1/embeddings${HOW_TO_CHAT[path] ?? ""}`,
     );
   throw new HttpError(404, "invalid_request_error", "not_found", `no route for ${req.method} ${path}`);
 }
@@ -127,6 +127,12 @@ const NOT_SERVED: ReadonlySet<string> = new Set([
   "/v1/audio/transcriptions",
   "/v1/moderations",
 ]);
+
+/** Where a client library sends to the Responses API by default, how to ask it for chat instead. */
+const HOW_TO_CHAT: Readonly<Record<string, string>> = {
+  "/v1/responses":
+    " (the Vercel AI SDK: `openai.chat(model)` or @ai-sdk/openai-compatible; LangChain: `useResponsesApi: false`)",
+};
 
 async function model(o: GatewayOptions, path: string, res: ServerResponse): Promise<void> {
   let id: string;
