@@ -116,6 +116,11 @@ describe("the provider page's status and claims", () => {
       text: "Serving m: connected to Silk",
       tone: "ok",
     });
+    // Serving but missing from the Registry: requesters' apps refuse it, and the headline says so.
+    expect(servingHeadline({ ...base, serving: "serving", link: "connected", unregistered: true })).toEqual({
+      text: "Serving m, but no question will come: requesters ask only providers in the TON Registry. Register under “Price and payout”.",
+      tone: "warn",
+    });
     expect(
       servingHeadline({ ...base, serving: "serving", link: "reconnecting", downSince: 4_000 }).text,
     ).toBe("Reconnecting to Silk (lost 6 s ago): requesters cannot reach this tab until it is back");
