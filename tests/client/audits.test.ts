@@ -189,10 +189,20 @@ describe("audits through the real network", () => {
    * reference" on (the forcing processor, feature `forced_scoring`) and one without; the suspect
    * serves another model, whose answer leaves the reference's greedy path within its first tokens.
    */
-  async function pageNetwork(pages: readonly { reference: boolean; price: bigint }[]) {
+  async function pageNetwork(pages: readonly { reference: boolean; price: bigint; noTokenizer?: boolean }[]) {
     const tokenizer = await toyTokenizer();
     const engines = pages.map(
-      (p) => new WebLlmPageDouble({ seed: 1 }, { reference: p.reference, tokenizer: async () => tokenizer }),
+      (p) =>
+        new WebLlmPageDouble(
+          { seed: 1 },
+          {
+            reference: p.reference,
+            tokenizer: async () => {
+              if (p.noTokenizer) throw new Error("no tokenizer.json");
+              return tokenizer;
+            },
+          },
+        ),
     );
     for (const [i, p] of pages.entries()) {
       const features: Feature[] = [
@@ -263,6 +273,18 @@ describe("audits through the real network", () => {
       /the reference was not asked to force the tokens \(no other provider forced the tokens: .*forced.scoring/,
     );
     expect(record.report).toBeUndefined();
+  }, 60_000);
+
+  it("a forcing page that cannot force the tokens refuses to score them as if it had; the audit falls back and says why", async () => {
+    const { engines, auditor } = await pageNetwork([{ reference: true, price: 15n, noTokenizer: true }]);
+    const record = await auditor.audit("test-model");
+    // Asked to force, it scored along its greedy path and refused to answer so; asked for plain
+    // scoring next, it answered along that path.
+    expect(engines[0]!.methods).toEqual(["greedy-path", "greedy-path"]);
+    expect(record).toMatchObject({ method: "unstated", verdict: { result: "inconclusive", compared: 1 } });
+    expect(record.verdict.reason).toMatch(
+      /no other provider forced the tokens: score_method: the tokens could not be forced here \(the model's tokenizer could not be loaded: no tokenizer.json\)/,
+    );
   }, 60_000);
 
   it("a suspect that alone offers forcing is never its own reference: the audit falls back to plain scoring and says so", async () => {
