@@ -1,16 +1,9 @@
 import type * as webllm from "@mlc-ai/web-llm";
 import type { ChatParams } from "../../protocol";
-import type {
-  ChunkSink,
-  DeviceReport,
-  Engine,
-  EngineRequest,
-  EngineResult,
-  LoadProgress,
-} from "../../web/engines/engine";
+import type { ChunkSink, EngineRequest, EngineResult } from "../../web/engines/engine";
 import { SerialQueue } from "../../web/engines/serial-queue";
 import { type MlcChat, runWebLlm } from "../../web/engines/webllm-run";
-import { toyAnswer } from "./logprob-engine";
+import { LogprobEngine, toyAnswer } from "./logprob-engine";
 import { GLYPHS, seededRandom, ToyModel, type ToyModelSpec } from "./toy-model";
 
 /**
@@ -144,34 +137,20 @@ function trailingReplacements(text: string): number {
   return n;
 }
 
-/** A provider engine that runs WebLLM's own mapping (`runWebLlm`) on the double above. */
-export class HeldBackEngine implements Engine {
+/**
+ * A provider engine that runs WebLLM's own mapping (`runWebLlm`) on the double above; loading,
+ * scoring and the rest are LogprobEngine's.
+ */
+export class HeldBackEngine extends LogprobEngine {
   readonly mlc: MlcHeldBackDouble;
-  private readonly queue = new SerialQueue();
-  private readonly loaded = new Set(["test-model"]);
+  private readonly runs = new SerialQueue();
 
   constructor(options: HeldBackOptions) {
+    super({ model: options.model });
     this.mlc = new MlcHeldBackDouble(options);
   }
 
-  async load(model: string, onProgress?: (p: LoadProgress) => void): Promise<void> {
-    onProgress?.({ progress: 1, text: "ready" });
-    this.loaded.add(model);
-  }
-
-  generate(request: EngineRequest, onChunk: ChunkSink, signal?: AbortSignal): Promise<EngineResult> {
-    return this.queue.run(() => runWebLlm(this.mlc, request, onChunk, signal));
-  }
-
-  async unload(): Promise<void> {
-    this.loaded.clear();
-  }
-
-  async device(): Promise<DeviceReport> {
-    return { backend: "http", adapter: "WebLLM held-back test double" };
-  }
-
-  loadedModels(): readonly string[] {
-    return [...this.loaded];
+  override generate(request: EngineRequest, onChunk: ChunkSink, signal?: AbortSignal): Promise<EngineResult> {
+    return this.runs.run(() => runWebLlm(this.mlc, request, onChunk, signal));
   }
 }
