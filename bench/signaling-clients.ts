@@ -187,6 +187,24 @@ export async function pairings(
 }
 
 /**
+ * The same loop as `pairings` against the bare server's `pair` and `end`: a pairing's messages
+ * (request, grant, offer and its answer, end and its notice) with none of the server's work.
+ */
+export async function barePairings(socket: Socket, n: number, pace?: Pace): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    await slot(pace, i);
+    const body = request();
+    const t0 = performance.now();
+    const res = (await socket.emitWithAck("pair", body)) as { ok: boolean; sessionId?: string };
+    out.push(performance.now() - t0);
+    if (!res.ok) throw new Error("bare pairing found no target");
+    await socket.emitWithAck("end", { v: 1, sessionId: res.sessionId });
+  }
+  return out;
+}
+
+/**
  * One requester asking `n` times for what nobody can give (a model nobody serves, or a price under
  * everyone's); returns each refusal's latency in ms.
  */
@@ -244,10 +262,12 @@ export async function relays(
   return out;
 }
 
-/** A client of the bare server that acks relayed messages, as a provider acks an offer. */
+/** A client of the bare server that acks relayed messages and bare offers, as a provider acks an offer. */
 export async function relayTarget(url: string): Promise<Socket> {
   const socket = await connect(url);
   socket.on("relayed", (_m: unknown, ack: (r: unknown) => void) => ack({ ok: true }));
+  socket.on("offer", (_m: unknown, ack: (r: unknown) => void) => ack({ ok: true }));
+  socket.on("ended", () => undefined);
   await socket.emitWithAck("serve", { v: 1 });
   return socket;
 }

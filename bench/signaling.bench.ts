@@ -12,7 +12,10 @@
  * awaited in the background (a refusal or silence moves the requester on), so the server's own
  * offer → answer time is printed too. Baselines from a bare socket.io server in the same run: the
  * single request/ack round trip (the issue's target, 3x), a bare two-hop relay rotating through
- * 2,000 targets as offers rotate through equal providers, and the same relay to one warm target.
+ * 2,000 targets as offers rotate through equal providers, the same relay to one warm target, and a
+ * pairing's own messages with none of its logic (grant, then the offer and its answer, then the end
+ * and the provider's notice: `pair`/`end` in bare-echo-server.ts), the floor any pairing server
+ * pays on this machine.
  *
  * This VM's scheduling makes every wire hop bimodal (about 30 or 60 µs, switching every few
  * seconds), so the measures are interleaved in batches of 100 (the same noise falls on each), the
@@ -23,6 +26,7 @@ import type { Socket } from "socket.io-client";
 import { type RedisCluster, startRedisCluster } from "../tests/signaling/redis-cluster";
 import { type RedisProcess, startRedis } from "../tests/signaling/redis-server";
 import {
+  barePairings,
   type Child,
   connect,
   pairings,
@@ -76,7 +80,7 @@ const PHASES = [
 ] as const;
 type Phase = (typeof PHASES)[number]["id"];
 
-const KINDS = ["ack", "relay", "hot", "pairing"] as const;
+const KINDS = ["ack", "relay", "hot", "bare", "pairing"] as const;
 type Kind = (typeof KINDS)[number];
 /** Latencies (ms) and time spent, per measure. */
 type Samples = Record<Kind, { lat: number[]; seconds: number }>;
@@ -104,6 +108,7 @@ async function batch(kind: Kind, clients: Clients, count: number, n: number, int
   const run = (i: number): Promise<number[]> => {
     const pace = rate ? { start: t0, gapMs, offsetMs: (gapMs * i) / count } : undefined;
     if (kind === "pairing") return pairings(clients.requesters[i]!, n, pace);
+    if (kind === "bare") return barePairings(clients.bare[i]!, n, pace);
     if (kind === "ack") return pings(clients.bare[i]!, n, pace);
     return relays(clients.bare[i]!, n, kind === "hot" ? "relay-hot" : "relay", pace);
   };
@@ -255,6 +260,7 @@ export default async function bench(): Promise<void> {
             x.relay.lat,
             x.relay.seconds,
           ),
+          row(`${label}: bare pairing messages, no logic, ${p.clients}`, x.bare.lat, x.bare.seconds),
           row(`${label}: pairing, ${p.requesters}`, x.pairing.lat, x.pairing.seconds),
         );
       }
@@ -272,6 +278,16 @@ export default async function bench(): Promise<void> {
             measure: `${label}: pairing / bare ack, ${who}`,
             "median of rounds (range)": ratio(run, phase, "pairing", "ack"),
             target: GOALS[label]?.[phase] ?? "",
+          },
+          {
+            measure: `${label}: bare pairing messages / bare ack (the floor of pairing / ack), ${who}`,
+            "median of rounds (range)": ratio(run, phase, "bare", "ack"),
+            target: "",
+          },
+          {
+            measure: `${label}: pairing / bare pairing messages (the server's own work), ${who}`,
+            "median of rounds (range)": ratio(run, phase, "pairing", "bare"),
+            target: "",
           },
           {
             measure: `${label}: pairing / bare relay through ${PROVIDERS}, ${who}`,

@@ -19,6 +19,9 @@ export interface SessionHandlers {
  */
 export type SessionOpener = (grant: SessionGranted) => void;
 
+/** How many granted session ids are remembered to refuse replays (about 100 KB). */
+const GRANTS_KEPT = 4096;
+
 type SessionEvent =
   | { kind: "signal"; value: SignalData }
   | { kind: "frame"; value: Uint8Array }
@@ -35,6 +38,19 @@ export class SessionRouter {
   private readonly handlers = new Map<string, SessionHandlers>();
   /** The opener of each session we asked for, to open where the server moves it. */
   private readonly openers = new Map<string, SessionOpener>();
+  /**
+   * Session ids granted or offered to us (the newest GRANTS_KEPT): a grant, move or offer naming
+   * one again is a replay.
+   */
+  private readonly granted = new Set<string>();
+
+  /** Whether `sessionId` was never granted to us before; it counts as granted from now on. */
+  fresh(sessionId: string): boolean {
+    if (this.granted.has(sessionId) || this.handlers.has(sessionId)) return false;
+    this.granted.add(sessionId);
+    if (this.granted.size > GRANTS_KEPT) this.granted.delete(this.granted.values().next().value as string);
+    return true;
+  }
 
   /** Adds handlers for one session (later calls add to them) until `forget`. */
   set(sessionId: string, handlers: SessionHandlers): void {
@@ -49,6 +65,11 @@ export class SessionRouter {
 
   forget(sessionId: string): void {
     this.handlers.delete(sessionId);
+    this.openers.delete(sessionId);
+  }
+
+  /** The provider has taken the session (the handshake passed): the server can no longer move it. */
+  settled(sessionId: string): void {
     this.openers.delete(sessionId);
   }
 
@@ -96,10 +117,14 @@ export class SessionRouter {
     handler?.(e.value);
   }
 
-  /** The server moved a session we asked for: the new one is opened before the old one hears. */
+  /**
+   * The server moved a session we asked for and the provider has not taken: the new one is opened
+   * before the old one hears. A move of any other session (settled, or never ours) is a lie.
+   */
   private moved(sessionId: string, to: SessionGranted): void {
     const open = this.openers.get(sessionId);
-    if (open && !this.handlers.has(to.sessionId)) this.opened(to, open);
+    if (!open) return;
+    if (this.fresh(to.sessionId)) this.opened(to, open);
     this.route(sessionId, { kind: "moved", value: to });
   }
 }

@@ -185,6 +185,12 @@ export class SignalingClient {
       (body) => {
         const r = v.safeParse(SessionGranted, body);
         if (!r.success) return;
+        // A replayed grant must not open anything, nor end the session it names (maybe live).
+        if (!this.sessions.fresh(r.output.sessionId))
+          throw new SignalingError(
+            "REPLAY",
+            `the signaling server at ${this.url} granted session ${r.output.sessionId} again: a replayed grant`,
+          );
         grant = r.output;
         this.sessions.opened(grant, open);
       },
@@ -231,6 +237,11 @@ export class SignalingClient {
     this.sessions.forget(sessionId);
   }
 
+  /** The provider took the session: a `session:moved` for it from now on is ignored. */
+  settled(sessionId: string): void {
+    this.sessions.settled(sessionId);
+  }
+
   sendSignal(sessionId: string, data: SignalData): void {
     this.conn.live?.emit("session:signal", { v: 1, sessionId, data });
   }
@@ -265,6 +276,11 @@ export class SignalingClient {
       const handler = this.offerHandler;
       if (!parsed.success || !handler) {
         ack?.({ ok: false, reason: parsed.success ? "busy" : "malformed offer" });
+        return;
+      }
+      // A replayed offer would take over the relayed events of the session it names (maybe live).
+      if (!this.sessions.fresh(parsed.output.sessionId)) {
+        ack?.({ ok: false, reason: "replayed offer" });
         return;
       }
       handler(parsed.output).then(

@@ -78,6 +78,8 @@ export const REQUEST_ERROR_CODES = [
   "QUEUE_FULL",
   "UNSUPPORTED",
   "ENGINE",
+  /** The prompt does not fit the model's context window (the engine or its backend said so). */
+  "CONTEXT_LENGTH_EXCEEDED",
 ] as const;
 
 /**

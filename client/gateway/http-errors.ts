@@ -40,6 +40,7 @@ const STATUS_BY_CODE = {
   VERSION: 400,
   INVALID_REQUEST: 400,
   UNSUPPORTED: 400,
+  CONTEXT_LENGTH_EXCEEDED: 400,
   PRICE_TOO_LOW: 402,
   OUT_OF_FUNDS: 402,
   ESCROW_CANNOT_PAY: 402,
@@ -121,7 +122,11 @@ const CODE_NAMES: Partial<Record<ErrorCode, string>> = {
   NO_MODEL: "model_not_found",
   INVALID_REQUEST: "invalid_value",
   UNSUPPORTED: "unsupported_value",
+  CONTEXT_LENGTH_EXCEEDED: "context_length_exceeded",
 };
+
+/** The request field a code is about when the error itself does not name one. */
+const PARAMS: Partial<Record<ErrorCode, string>> = { CONTEXT_LENGTH_EXCEEDED: "messages" };
 
 export function statusOf(code: ErrorCode): number {
   return STATUS_BY_CODE[code];
@@ -139,7 +144,7 @@ export function toHttpError(err: unknown): HttpError {
       );
     const status = statusOf(err.code);
     const code = CODE_NAMES[err.code] ?? err.code.toLowerCase();
-    const param = err instanceof ProviderError ? (err.param ?? null) : null;
+    const param = (err instanceof ProviderError ? err.param : undefined) ?? PARAMS[err.code] ?? null;
     return new HttpError(status, TYPE_BY_STATUS[status] ?? "api_error", code, err.message, param);
   }
   // The caller went away (nginx's 499): nobody reads this answer, but the log says what happened.

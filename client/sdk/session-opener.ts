@@ -291,6 +291,8 @@ export class SessionOpener {
           (late) => late.close(),
         );
         life.send({ type: "secured" });
+        // The provider proved itself, so it took the offer: the server may no longer move this session.
+        this.signaling.settled(grant.sessionId);
         life.bind({ close: (ending) => secure.close(endingError(ending)) });
         secure.onClose(() => this.signaling.endSession(grant.sessionId, "closed"));
         const session = await RequesterSession.open(secure, {

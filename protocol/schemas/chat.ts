@@ -117,6 +117,12 @@ export const ChatOptions = {
       v.maxLength(MAX_COMPLETION_TOKENS),
     ),
   ),
+  /**
+   * With `score`: the tokens must be scored by teacher forcing (feature `forced_scoring`), each
+   * after the given tokens before it, never along the model's own greedy path. Part of the
+   * request hash, so the provider's signed answer states the method.
+   */
+  score_method: v.optional(v.literal("teacher-forcing")),
 };
 
 /** A piece of a streamed tool call: the first piece of each call carries its id and name. */

@@ -80,7 +80,7 @@ export class HttpEngine implements Engine {
         signal: controller.signal,
         body: JSON.stringify({ model: this.backendModel(request.model), ...openAiParams(request) }),
       });
-      if (!res.ok || !res.body) throw new EngineError("backend", `backend answered ${res.status}`);
+      if (!res.ok || !res.body) throw await refusal(res);
       return await consumeChunks(parseEvents(res.body), counting, signal);
     } catch (err) {
       // Cancelling aborts the HTTP stream itself, which is how the backend learns to stop.
@@ -126,4 +126,31 @@ export class HttpEngine implements Engine {
       },
     });
   }
+}
+
+/** What llama.cpp, vLLM and OpenAI-compatible servers say of a prompt longer than the context. */
+const CONTEXT_REFUSAL = /context|maximum.{0,20}length|too long|exceed/i;
+
+/**
+ * The backend's refusal of a chat request, with its own words (trimmed: a provider's backend,
+ * never the requester's data): a prompt over the context window is the request's fault, not the
+ * provider's, and is told as such so clients do not retry it elsewhere.
+ */
+async function refusal(res: Response): Promise<EngineError> {
+  const text = (await res.text().catch(() => "")).slice(0, 4_000);
+  let said = text;
+  try {
+    const body = JSON.parse(text) as { error?: { message?: unknown } | string; message?: unknown };
+    const message = typeof body.error === "object" ? body.error?.message : (body.error ?? body.message);
+    if (typeof message === "string") said = message;
+  } catch {
+    // not JSON: the text as it came
+  }
+  said = said.replace(/\s+/g, " ").trim().slice(0, 200);
+  if ([400, 413, 422].includes(res.status) && CONTEXT_REFUSAL.test(said))
+    return new EngineError(
+      "context",
+      `messages: the prompt does not fit the model's context window (${said})`,
+    );
+  return new EngineError("backend", `backend answered ${res.status}${said ? `: ${said}` : ""}`);
 }

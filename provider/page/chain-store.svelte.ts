@@ -38,6 +38,8 @@ export class ProviderChain {
   walletBalance = $state<bigint | undefined>();
   /** The entry as published in the Registry, when it matches this identity key. */
   registered = $state<RegisteredEntry | undefined>();
+  /** Whether `registered` comes from a reading of the Registry (not yet read: unknown). */
+  entryRead = $state(false);
   status = $state<SettlementStatus | undefined>();
   busy = $state<string | undefined>();
   problem = $state<string | undefined>();
@@ -111,6 +113,7 @@ export class ProviderChain {
         connector.onChange((w) => {
           this.wallet = w;
           this.walletAddress = w?.address;
+          this.entryRead = false; // another wallet: its entry is read again
           if (w) {
             onWallet(w.address);
             void this.refresh();
@@ -211,12 +214,20 @@ export class ProviderChain {
       if (this.settlement) this.status = await this.settlement.status();
       const dev = this.config?.network === "devnet" ? (this.connector as DevWallet | undefined) : undefined;
       if (dev?.ready) this.walletBalance = await dev.balance();
-      if (this.wallet) this.registered = await this.readEntry();
+      if (this.wallet) {
+        this.registered = await this.readEntry();
+        this.entryRead = true;
+      }
       if (this.wallet && this.client && this.config)
         this.stake = await this.core.readStake(this.client, this.config, this.wallet.address);
     } catch {
       // the chain is unreachable for a moment: the next refresh tries again
     }
+  }
+
+  /** Known to be missing from the Registry this network names, so requesters will refuse this provider. */
+  get unregistered(): boolean {
+    return this.entryRead && !!this.config?.registry && !this.registered;
   }
 
   /** What the signaling server is told of the entry (requesters read the entry itself on chain). */

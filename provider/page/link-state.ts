@@ -26,6 +26,8 @@ export function servingHeadline(o: {
   model: string | undefined;
   downSince: number | undefined;
   now: number;
+  /** The Registry was read and has no entry for this provider: requesters' apps refuse it. */
+  unregistered?: boolean;
 }): { text: string; tone: "ok" | "warn" | "idle" } {
   const m = o.model ? ` ${o.model}` : "";
   if (o.serving === "off")
@@ -45,5 +47,12 @@ export function servingHeadline(o: {
           tone: "warn",
         }
       : { text: "Pausing: leaving the list of providers…", tone: "warn" };
+  // Listed and paired, yet every web client and widget checks the Registry first and moves on:
+  // "Serving" alone would have a newcomer wait for questions that never come.
+  if (o.unregistered)
+    return {
+      text: `Serving${m}, but no question will come: requesters ask only providers in the TON Registry. Register under “Price and payout”.`,
+      tone: "warn",
+    };
   return { text: `Serving${m}: connected to Silk`, tone: "ok" };
 }

@@ -43,6 +43,20 @@ describe("the pages, walked by a new user", () => {
         expect(squash((await text(provider, "register-why")) ?? "")).toMatch(
           /^Register is off: registering sends [\d.]+ TON and the network fee; the wallet holds 0 TON\. Press “Get 100 test TON” first\.$/,
         );
+        // Serving before registering is allowed, but no requester's app asks an unregistered
+        // provider: the status says so instead of a green "connected".
+        await provider.getByRole("button", { name: "Start serving" }).click();
+        expect(
+          await waitForText(
+            provider,
+            "status-headline",
+            (s) => s.startsWith("Serving") && s.includes("Registry"),
+          ),
+        ).toBe(
+          "Serving test-model, but no question will come: requesters ask only providers in the TON Registry. Register under “Price and payout”.",
+        );
+        await provider.getByRole("button", { name: "Stop", exact: true }).click();
+        await waitForText(provider, "serving-state", (s) => s.startsWith("Not serving"));
       },
     });
     expect(await text(provider, "serving-state")).toMatch(/^Serving test-model: connected to Silk/);

@@ -5,6 +5,7 @@ import wrtc from "@roamhq/wrtc";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { auditOver } from "../../client/sdk/auditor";
+import { networkPageConfig } from "../../contracts/page-config";
 import { flatPrice, generateKeyPair } from "../../protocol";
 import { LogprobEngine } from "../doubles/logprob-engine";
 import { cleanup, startServer } from "../signaling/helpers";
@@ -91,6 +92,39 @@ describe("the production pages", () => {
     expect(Math.min(...valueWidths)).toBeGreaterThan(100);
     await screenshot(page, "provider-webgpu");
     expect(await seriousA11yViolations(page)).toEqual([]);
+
+    // "Serve as an audit reference" (teacher forcing for auditors): labelled, explained, off by
+    // default, reached and turned on from the keyboard, and still on after a reload.
+    const reference = () =>
+      page.getByRole("checkbox", {
+        name: "Serve as an audit reference: check other providers' answers exactly; makes this device's answers slower",
+      });
+    expect(await reference().isChecked()).toBe(false);
+    expect(await reference().evaluate((e) => e.getAttribute("aria-describedby"))).toBe("reference-help");
+    expect(await page.getByTestId("audit-reference").textContent()).toMatch(/teacher\s+forcing/);
+    let focused = false;
+    for (let i = 0; i < 40 && !focused; i++) {
+      await page.keyboard.press("Tab");
+      focused = await reference().evaluate((e) => e === document.activeElement);
+    }
+    expect(focused).toBe(true);
+    await page.keyboard.press("Space");
+    expect(await reference().isChecked()).toBe(true);
+    const saved = () =>
+      page.evaluate(
+        () =>
+          new Promise((resolve) => {
+            const open = indexedDB.open("silk");
+            open.onsuccess = () => {
+              const get = open.result.transaction("kv").objectStore("kv").get("provider.settings");
+              get.onsuccess = () => resolve((get.result as { auditReference?: boolean })?.auditReference);
+            };
+          }),
+      );
+    await expect.poll(saved).toBe(true);
+    await openReady(page, `${url}/provider`);
+    await page.getByTestId("audit-reference").waitFor();
+    await expect.poll(() => reference().isChecked()).toBe(true);
   }, 60_000);
 
   it("web client fits a 360 px phone, lists no models before any provider, and passes axe", async () => {
@@ -134,6 +168,31 @@ describe("the production pages", () => {
     await page.keyboard.press("Escape");
     await expect.poll(focused).toMatch(/^Wallet/);
   });
+
+  it("on testnet before a wallet connects: Deposit says why it is off; Escape closes TON Connect's picker, then the panel", async () => {
+    // Testnet as the pages see it (the node unreachable: nothing here is sent).
+    const pageConfig = await networkPageConfig("testnet", "http://127.0.0.1:1/jsonRPC", 86_400);
+    const testnet = await startServer({ staticDir: dir, pageConfig });
+    const context = await (await browser()).newContext({ viewport: { width: 360, height: 740 } });
+    const page = await context.newPage();
+    await openReady(page, `${testnet.url}/`);
+    await page.getByRole("button", { name: /^Wallet/ }).click();
+    const connect = page.getByRole("button", { name: "Connect a TON wallet (testnet)" });
+    await expect.poll(() => connect.isEnabled(), { timeout: 30_000 }).toBe(true);
+    expect(await page.getByRole("button", { name: "Deposit", exact: true }).isDisabled()).toBe(true);
+    expect((await page.getByTestId("deposit-why").textContent())?.replace(/\s+/g, " ").trim()).toBe(
+      "Deposit is off: connect a TON wallet first; it pays into an escrow of its own.",
+    );
+    await connect.click();
+    const picker = page.locator("[data-tc-wallets-modal-container]");
+    await picker.waitFor({ timeout: 30_000 });
+    await page.keyboard.press("Escape");
+    await picker.waitFor({ state: "detached" });
+    expect(await page.getByRole("heading", { name: "Wallet and costs" }).isVisible()).toBe(true);
+    await page.keyboard.press("Escape");
+    await page.getByRole("heading", { name: "Wallet and costs" }).waitFor({ state: "detached" });
+    await context.close();
+  }, 60_000);
 
   it("serves the widget demo: one script tag mounts <silk-chat> outside Telegram as a normal chat", async () => {
     const page = await (await browser()).newPage();

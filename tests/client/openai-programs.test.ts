@@ -29,6 +29,7 @@ beforeAll(async () => {
       },
       { model: "llama-plain", payout: "33", contextWindow: 8192 },
     ],
+    backend: { contextTokens: 8192 },
   });
   ({ backend, gateway, signalingUrl } = net);
   receiptTotal = () => heldTotal(net.receipts[0]!);
@@ -259,6 +260,19 @@ describe("fields inside messages, and the SDK's own callers", () => {
       param: "top_logprobs",
     });
     expect(backend.requests.length).toBe(before);
+  });
+
+  it("a prompt over the context window is OpenAI's 400 context_length_exceeded on messages, not a provider's 502", async () => {
+    // It was 502 `engine` ("backend answered 400"), which OpenAI's clients retry.
+    const long = [{ role: "user", content: "word ".repeat(40_000) }];
+    expect(await ask(long)).toMatchObject({
+      status: 400,
+      code: "context_length_exceeded",
+      param: "messages",
+      type: "invalid_request_error",
+    });
+    const hi = await ask([{ role: "user", content: "short" }]);
+    expect(hi).toMatchObject({ choices: [{ message: { content: "Echo: short" } }] });
   });
 
   it("takes the values that ask for nothing (store false, service_tier auto or default, text-only modalities), refuses the rest by name", async () => {

@@ -12,6 +12,8 @@ import type { AddressInfo } from "node:net";
  * - `response_format`: a JSON object matching `json_schema.schema` (strings are the last user
  *   message), or `{"echo": …}` for `json_object`;
  * - `logprobs`/`top_logprobs`: one entry per streamed token, with that many alternatives;
+ * - `contextTokens`: a prompt whose usage (below) is over it is refused as llama.cpp's server does
+ *   (400 `exceed_context_size_error`);
  * - POST /v1/embeddings: `embedVector(text, dimensions)` per input (8 dimensions unless asked),
  *   floats only, with `usage.prompt_tokens` of `embedTokens(text)` per input.
  */
@@ -77,7 +79,7 @@ function sample(schema: JsonSchema | undefined, text: string): unknown {
 const pieces = (text: string, size: number) => text.match(new RegExp(`[\\s\\S]{1,${size}}`, "g")) ?? [];
 
 export async function startOpenAiBackend(
-  opts: { model?: string; tokenDelayMs?: number } = {},
+  opts: { model?: string; tokenDelayMs?: number; contextTokens?: number } = {},
 ): Promise<OpenAiBackend> {
   const model = opts.model ?? "backend-model";
   const state: OpenAiBackend = {
@@ -156,6 +158,21 @@ export async function startOpenAiBackend(
       prompt_tokens: body.messages.reduce((n, m) => n + Math.ceil((m.content ?? "").length / 4) + 4, 8),
       completion_tokens: words.length,
     };
+    if (opts.contextTokens !== undefined && usage.prompt_tokens > opts.contextTokens) {
+      res.writeHead(400, { "content-type": "application/json" });
+      res.end(
+        JSON.stringify({
+          error: {
+            code: 400,
+            message: "the request exceeds the available context size, try increasing it",
+            type: "exceed_context_size_error",
+            n_prompt_tokens: usage.prompt_tokens,
+            n_ctx: opts.contextTokens,
+          },
+        }),
+      );
+      return;
+    }
     res.writeHead(200, { "content-type": "text/event-stream" });
     let closed = false;
     res.on("close", () => {

@@ -173,6 +173,66 @@ describe("faults through a man in the middle", () => {
     expect(p.events.filter((e) => e.type === "session-open")).toEqual([]);
   }, 30_000);
 
+  it("a grant replayed by the server (a live session's): refused at once as REPLAY, nobody blamed, the live session untouched", async () => {
+    // It used to be taken as a new grant: its channel took over the live session's relayed
+    // events, or, refused, its end was sent for the live session's id and ended it.
+    let first: unknown;
+    const replay: Stage = (m) => {
+      if (!matches(m, { event: "session:request", kind: "ack", direction: "to-party" })) return undefined;
+      first ??= m.args[0];
+      return { ...m, args: [first] };
+    };
+    const mitm = await network([replay]);
+    const p = await provider(mitm);
+    const c = await client(mitm);
+    expect((await ask(c, "first")).choices[0]?.message.content).toBe(LONG);
+    const { value: err, ms } = await timed(() => ask(c, "elsewhere", { avoid: [p.key] }));
+    expect(err).toBeInstanceOf(NoProviderError);
+    expect((err as NoProviderError).code).toBe("REPLAY");
+    expect((err as Error).message).toContain(mitm.url);
+    expect(ms).toBeLessThan(REQUESTER_DEADLINES.account);
+    // The live session still answers, with no new session asked for.
+    expect((await ask(c, "again")).choices[0]?.message.content).toBe(LONG);
+    expect(excluded(mitm).map((list) => [...new Set(list)])).toEqual([[], [p.key]]);
+    expect(p.events.filter((e) => e.type === "session-open")).toHaveLength(1);
+  }, 30_000);
+
+  it("an offer the server replays for a live session: refused by the provider, the live session goes on", async () => {
+    // It used to be taken: a second channel took over the live session's relayed events, the
+    // next question ended PROVIDER_LOST after ~8 s and the honest provider was excluded.
+    const mitm = await network([]);
+    const p = await provider(mitm);
+    const c = await client(mitm);
+    expect((await ask(c, "first")).choices[0]?.message.content).toBe(LONG);
+    const offer = mitm.log.find((m) => matches(m, { event: "session:offer", direction: "to-party" }));
+    expect(await offer?.party.inject("session:offer", offer.args[0])).toMatchObject({ ok: false });
+    expect((await ask(c, "again")).choices[0]?.message.content).toBe(LONG);
+    expect(excluded(mitm)).toEqual([[]]);
+    expect(p.events.filter((e) => e.type === "session-open")).toHaveLength(1);
+    expect(p.events.filter((e) => e.type === "session-failed")).toEqual([]);
+  }, 30_000);
+
+  it("a session:moved for a session the provider already took: ignored, the answer streaming on it arrives whole", async () => {
+    // A move is the server's failover before the provider takes the offer. One sent mid-answer
+    // used to tear the live session down: PROVIDER_LOST after ~8 s, the honest provider excluded.
+    const mitm = await network([]);
+    const p = await provider(mitm);
+    const c = await client(mitm);
+    expect((await ask(c, "first")).choices[0]?.message.content).toBe(LONG);
+    const grant = mitm.log.find((m) =>
+      matches(m, { event: "session:request", kind: "ack", direction: "to-party" }),
+    );
+    if (!grant) throw new Error("no grant passed the proxy");
+    const granted = grant.args[0] as { sessionId: string };
+    const answer = ask(c, "again");
+    await expect.poll(() => p.engine.activeGenerations, { timeout: 10_000 }).toBe(1);
+    const to = { ...granted, sessionId: "m".repeat(24) };
+    await grant.party.inject("session:moved", { v: 1, sessionId: granted.sessionId, to }, 100);
+    expect((await answer).choices[0]?.message.content).toBe(LONG);
+    expect(excluded(mitm)).toEqual([[]]);
+    expect(p.events.filter((e) => e.type === "session-open")).toHaveLength(1);
+  }, 30_000);
+
   it("drop every relayed frame after the n-th: the account wait times out; nobody is blamed", async () => {
     const mitm = await network([dropAfter(3, { event: "session:frame", direction: "to-party" })]);
     const p = await provider(mitm);

@@ -24,6 +24,8 @@ export interface MitmParty {
   role: Role;
   /** Closes both of the party's connections, as a killed tab: the server sees it leave. */
   kill(): void;
+  /** Sends the party an event of the proxy's own (a replay, a forgery); resolves with its ack, or undefined. */
+  inject(event: string, payload: unknown, timeoutMs?: number): Promise<unknown>;
   readonly killed: boolean;
 }
 
@@ -181,6 +183,13 @@ class Party implements MitmParty {
     readonly socket: PartySocket,
     readonly upstream: UpstreamSocket,
   ) {}
+
+  inject(event: string, payload: unknown, timeoutMs = 2_000): Promise<unknown> {
+    return this.socket
+      .timeout(timeoutMs)
+      .emitWithAck(event, payload)
+      .catch(() => undefined);
+  }
 
   kill(): void {
     if (this.killed) return;

@@ -92,8 +92,19 @@ export interface Engine {
 
 /** Raised by engines: the model cannot be loaded or run here, with the reason a user can act on. */
 export class EngineError extends Error {
-  /** `download`: the weights or library could not be fetched (the network or the host, not the cache). */
-  readonly reason: "load" | "download" | "unsupported" | "quota" | "device-lost" | "backend" | "not-loaded";
+  /**
+   * `download`: the weights or library could not be fetched (the network or the host, not the
+   * cache); `context`: the prompt does not fit the model's context window (the request's fault).
+   */
+  readonly reason:
+    | "load"
+    | "download"
+    | "unsupported"
+    | "context"
+    | "quota"
+    | "device-lost"
+    | "backend"
+    | "not-loaded";
   constructor(reason: EngineError["reason"], message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "EngineError";
