@@ -13,6 +13,7 @@ export const FEATURES = [
   "vision",
   "embeddings",
   "scoring",
+  "forced_scoring",
 ] as const;
 export type Feature = (typeof FEATURES)[number];
 export const FeatureSchema = v.picklist(FEATURES);
@@ -36,6 +37,7 @@ interface NeedsInput {
   readonly tools?: readonly Tool[];
   readonly logprobs?: boolean;
   readonly score?: readonly string[];
+  readonly score_method?: "teacher-forcing";
 }
 
 /** The features a chat request needs, each with the field that needs it (first field wins). */
@@ -48,6 +50,7 @@ export function needsOf(r: NeedsInput): Need[] {
   if (r.tools?.length) add("tools", "tools");
   if (r.logprobs) add("logprobs", "logprobs");
   if (r.score?.length) add("scoring", "score");
+  if (r.score_method) add("forced_scoring", "score_method");
   r.messages.forEach((m, i) => {
     if (m.role === "tool" || (m.role === "assistant" && m.tool_calls)) add("tools", `messages.${i}`);
     if (m.role === "user" && typeof m.content !== "string" && m.content.some((p) => p.type === "image_url"))

@@ -47,6 +47,8 @@ function line(r: AuditRecord) {
     provider: r.provider ?? null,
     result: v.result,
     ...("rms" in v && { compared: v.compared, rms: Number(v.rms.toFixed(4)) }),
+    // How the reference scored the tokens: only "teacher-forcing" compared each after the answer's own.
+    ...(r.method && { method: r.method }),
     ...(v.reason && { reason: v.reason }),
     reported: Boolean(r.report) && !r.submitError,
     ...(r.submitError && { submitError: r.submitError }),

@@ -1,21 +1,34 @@
-import type { AuditChallenge, AuditReportBody, ChatParams, SignedAnswer } from "../../protocol";
+import {
+  type AuditChallenge,
+  type AuditReportBody,
+  type ChatParams,
+  type SignedAnswer,
+  statementMismatch,
+} from "../../protocol";
 import type { ChatCompletion, ChatCompletionCreateParams } from "./openai-shapes";
 import type { SilkClient } from "./silk-client";
 
 /**
  * What an audit checks an answer against: a model that scores the suspect's own tokens after the
- * same prompt (teacher forcing). Either the auditor's own engine (a device that can run the
- * model), or another provider of the model asked with `score`, whose signed statement of the
- * scores goes into the report so anyone can check them.
+ * same prompt. Either the auditor's own engine (a device that can run the model), or another
+ * provider of the model asked with `score`, whose signed statement of the scores goes into the
+ * report so anyone can check them.
  */
+
+/**
+ * How the reference scored the tokens: `teacher-forcing` (each after the suspect's own tokens
+ * before it: every token compared), `greedy-path` (along the model's own greedy path: a prefix,
+ * which may leave the audit inconclusive), or `unstated` (a provider asked for plain `scoring`,
+ * which promises no more than the greedy path and does not say which it did).
+ */
+export type ReferenceMethod = "teacher-forcing" | "greedy-path" | "unstated";
+
 export interface ReferenceScores {
   readonly logprobs: readonly number[];
+  readonly method: ReferenceMethod;
   /** The reference provider's request, answer and signed statement (absent for a local engine). */
   readonly evidence?: NonNullable<AuditReportBody["reference"]>;
-  /**
-   * Why a reference that can force tokens scored along its greedy path instead (a prefix that
-   * may leave the audit inconclusive), in words (ScoreResult `fallback`).
-   */
+  /** Why the tokens were not forced by a reference that prefers forcing, in words. */
   readonly fallback?: string;
 }
 
@@ -31,47 +44,86 @@ export function engineReference(
     score(
       request: ChatParams,
       tokens: readonly string[],
-    ): Promise<{ readonly logprobs: readonly number[]; readonly fallback?: string }>;
+    ): Promise<{
+      readonly logprobs: readonly number[];
+      readonly method?: "teacher-forcing" | "greedy-path";
+      readonly fallback?: string;
+    }>;
   },
   name = "local engine",
 ): AuditReference {
   return {
     name,
     async score(challenge, tokens) {
-      const { logprobs, fallback } = await engine.score(challenge, tokens);
-      return { logprobs, ...(fallback && { fallback }) };
+      const { logprobs, method, fallback } = await engine.score(challenge, tokens);
+      // Engines that always force leave `method` out (web/engines/engine.ts ScoreResult).
+      return { logprobs, method: method ?? "teacher-forcing", ...(fallback && { fallback }) };
     },
   };
 }
 
-/** Another provider of the model as the reference, asked through the SDK (feature `scoring`). */
+/**
+ * Another provider of the model as the reference, asked through the SDK. It asks first for
+ * teacher forcing (`score_method`, feature `forced_scoring`: a provider page serving as an audit
+ * reference), whose request hash puts the method under the provider's signature; when no provider
+ * but the suspect offers it, or the one asked could not force the tokens, it asks for plain
+ * `scoring` and says why.
+ */
 export function providerReference(client: SilkClient): AuditReference {
   return {
     name: "another provider",
     async score(challenge, tokens, suspect) {
-      const request: AuditChallenge = { ...challenge, score: [...tokens], logprobs: true };
-      const answer = (await client.chat.completions.create({
-        ...(request as ChatCompletionCreateParams),
-        score: [...tokens],
-        avoid: [suspect],
-        stream: false,
-      })) as ChatCompletion;
-      const signed: SignedAnswer | undefined = answer.usage.silk?.signed_answer;
-      const logprobs = answer.choices[0]?.logprobs?.content ?? [];
-      const text = answer.choices[0]?.message.content ?? "";
-      if (!signed) throw new Error("the reference provider did not sign its scores");
-      if (signed.statement.provider === suspect) throw new Error("the reference is the suspect itself");
-      // All the tokens, or a prefix of them from a reference that follows its greedy path.
-      if (
-        logprobs.length > tokens.length ||
-        logprobs.some((l, i) => l.token !== tokens[i]) ||
-        text !== tokens.slice(0, logprobs.length).join("")
-      )
-        throw new Error("the reference scored other tokens than asked");
-      return {
-        logprobs: logprobs.map((l) => l.logprob),
-        evidence: { request, content: { text, logprobs }, signed },
-      };
+      try {
+        return await askProvider(client, challenge, tokens, suspect, true);
+      } catch (err) {
+        const fallback = `no other provider forced the tokens: ${reasonOf(err)}`;
+        return { ...(await askProvider(client, challenge, tokens, suspect, false)), fallback };
+      }
     },
   };
+}
+
+async function askProvider(
+  client: SilkClient,
+  challenge: AuditChallenge,
+  tokens: readonly string[],
+  suspect: string,
+  forced: boolean,
+): Promise<ReferenceScores> {
+  const request: AuditChallenge = {
+    ...challenge,
+    score: [...tokens],
+    logprobs: true,
+    ...(forced && { score_method: "teacher-forcing" as const }),
+  };
+  const answer = (await client.chat.completions.create({
+    ...(request as ChatCompletionCreateParams),
+    score: [...tokens],
+    avoid: [suspect],
+    stream: false,
+  })) as ChatCompletion;
+  const signed: SignedAnswer | undefined = answer.usage.silk?.signed_answer;
+  const logprobs = answer.choices[0]?.logprobs?.content ?? [];
+  const text = answer.choices[0]?.message.content ?? "";
+  if (!signed) throw new Error("the reference provider did not sign its scores");
+  if (signed.statement.provider === suspect) throw new Error("the reference is the suspect itself");
+  // All the tokens, or a prefix of them from a reference that follows its greedy path.
+  if (
+    logprobs.length > tokens.length ||
+    logprobs.some((l, i) => l.token !== tokens[i]) ||
+    text !== tokens.slice(0, logprobs.length).join("")
+  )
+    throw new Error("the reference scored other tokens than asked");
+  // The signature covers the request, `score_method` with it: the method is the provider's word.
+  const mismatch = statementMismatch(signed, request as ChatParams, { text, logprobs });
+  if (mismatch) throw new Error(`the reference's signed statement: ${mismatch}`);
+  return {
+    logprobs: logprobs.map((l) => l.logprob),
+    method: forced ? "teacher-forcing" : "unstated",
+    evidence: { request, content: { text, logprobs }, signed },
+  };
+}
+
+function reasonOf(err: unknown): string {
+  return err instanceof Error ? err.message.slice(0, 200) : "error";
 }

@@ -13,7 +13,7 @@ import {
   signReport,
   statementMismatch,
 } from "../../protocol";
-import { type AuditReference, providerReference } from "./audit-reference";
+import { type AuditReference, providerReference, type ReferenceMethod } from "./audit-reference";
 import { CHALLENGE_PROMPTS } from "./challenge-corpus";
 import type { ChatCompletion, ChatCompletionCreateParams } from "./openai-shapes";
 import type { SilkClient } from "./silk-client";
@@ -48,6 +48,11 @@ export interface AuditRecord {
   readonly provider?: string;
   readonly challenge: AuditChallenge;
   readonly verdict: AuditVerdict | { readonly result: "error"; readonly reason: string };
+  /**
+   * How the reference scored the answer's tokens, when it did (audit-reference.ts): only
+   * `teacher-forcing` means every token was compared after the suspect's own context.
+   */
+  readonly method?: ReferenceMethod;
   /** The evidence, when the reference was another provider (a local engine's scores prove nothing to others). */
   readonly report?: AuditReport;
   /** Why submitting the report failed, if it did. */
@@ -118,9 +123,11 @@ export class Auditor {
     const signed = silk.signed_answer;
     if (!signed || statementMismatch(signed, challenge, content))
       return { ...base, verdict: { result: "error", reason: "the answer is not signed for this challenge" } };
-    const parts = answerTokens(content);
+    const tolerance = this.opts.tolerance ?? DEFAULT_TOLERANCE;
+    const generated = signed.statement.completion_tokens;
+    const parts = answerTokens(content, tolerance, generated);
     if (typeof parts === "string") {
-      const verdict = judgeAnswer(content, []);
+      const verdict = judgeAnswer(content, [], tolerance, generated);
       return this.reported(
         { ...base, verdict },
         { v: 1, verdict: "fail", challenge, answer: { content, signed } },
@@ -131,20 +138,20 @@ export class Auditor {
       .catch((err: unknown) => {
         throw new Error(`the reference (${this.opts.reference.name}) failed: ${reasonOf(err)}`);
       });
-    const judged = judgeAnswer(content, scores.logprobs, this.opts.tolerance ?? DEFAULT_TOLERANCE);
-    // An inconclusive audit says when the reference could not force the tokens (and why).
+    const judged = judgeAnswer(content, scores.logprobs, tolerance, generated);
     const verdict =
-      judged.result === "inconclusive" && scores.fallback
-        ? {
-            ...judged,
-            reason: `${judged.reason}: the reference scored along its greedy path (${scores.fallback})`,
-          }
+      judged.result === "inconclusive" && scores.method !== "teacher-forcing"
+        ? { ...judged, reason: `${judged.reason}: ${unforcedReason(scores.method, scores.fallback)}` }
         : judged;
-    if (verdict.result === "inconclusive" || !scores.evidence) return { ...base, verdict };
-    return this.reported(
-      { ...base, verdict },
-      { v: 1, verdict: verdict.result, challenge, answer: { content, signed }, reference: scores.evidence },
-    );
+    const scored = { ...base, verdict, method: scores.method };
+    if (verdict.result === "inconclusive" || !scores.evidence) return scored;
+    return this.reported(scored, {
+      v: 1,
+      verdict: verdict.result,
+      challenge,
+      answer: { content, signed },
+      reference: scores.evidence,
+    });
   }
 
   private async reported(record: AuditRecord, body: AuditReportBody): Promise<AuditRecord> {
@@ -214,6 +221,14 @@ export function auditOver(
 /** Signed answers from an auditor's records: what it can show about a provider. */
 export function answersOf(records: readonly AuditRecord[]): SignedAnswer[] {
   return records.flatMap((r) => (r.report ? [r.report.body.answer.signed] : []));
+}
+
+/** Why an inconclusive audit's reference did not force the tokens (when it says). */
+function unforcedReason(method: ReferenceMethod, fallback: string | undefined): string {
+  const why = fallback ? ` (${fallback})` : "";
+  return method === "greedy-path"
+    ? `the reference scored along its greedy path${why}`
+    : `the reference was not asked to force the tokens${why}`;
 }
 
 function reasonOf(err: unknown): string {

@@ -5,7 +5,7 @@ import { InvalidRequestError } from "./errors";
 import type { ChatCompletionCreateParams, ChatCompletionMessageParam } from "./openai-shapes";
 
 /** The SDK's own request fields beside OpenAI's (openai-shapes.ts). */
-const SDK_FIELDS = ["signal", "score", "avoid"];
+const SDK_FIELDS = ["signal", "score", "score_method", "avoid"];
 
 /**
  * An OpenAI request as the session carries it: text parts joined into one string (image parts
@@ -16,6 +16,8 @@ const SDK_FIELDS = ["signal", "score", "avoid"];
 export function toChatParams(p: ChatCompletionCreateParams): ChatParams {
   const uncarried = uncarriedField(p as unknown as Record<string, unknown>, SDK_FIELDS);
   if (uncarried) throw new InvalidRequestError(uncarried.message, uncarried.param);
+  if (p.score_method != null && !p.score?.length)
+    throw new InvalidRequestError("score_method: it needs `score`, the tokens to score", "score_method");
   if (p.n != null && p.n !== 1)
     throw new InvalidRequestError("n: Silk answers one choice per request; send n requests instead", "n");
   const maxTokens = [p.max_tokens, p.max_completion_tokens].filter((x): x is number => x != null);

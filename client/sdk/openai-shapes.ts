@@ -56,6 +56,11 @@ export interface ChatCompletionCreateParams {
   signal?: AbortSignal;
   /** Silk: teacher forcing (audits): stream these tokens back with their logprobs; needs `scoring`. */
   score?: string[] | null;
+  /**
+   * Silk: with `score`, "teacher-forcing" asks for a provider that forces each token (feature
+   * `forced_scoring`), never one that scores along its own greedy path.
+   */
+  score_method?: "teacher-forcing" | null;
   /** Silk: never send this request to these providers (identity keys, hex), e.g. an audit's suspect. */
   avoid?: readonly string[];
 }

@@ -117,6 +117,12 @@ export const ChatOptions = {
       v.maxLength(MAX_COMPLETION_TOKENS),
     ),
   ),
+  /**
+   * With `score`: the tokens must be scored by teacher forcing (feature `forced_scoring`), each
+   * after the given tokens before it, never along the model's own greedy path. Part of the
+   * request hash, so the provider's signed answer states the method.
+   */
+  score_method: v.optional(v.literal("teacher-forcing")),
 };
 
 /** A piece of a streamed tool call: the first piece of each call carries its id and name. */
@@ -137,6 +143,12 @@ const TokenLogprob = v.object({
 export const LogprobEntry = v.object({
   ...TokenLogprob.entries,
   top_logprobs: v.pipe(v.array(TokenLogprob), v.maxLength(MAX_TOP_LOGPROBS)),
+  /**
+   * Silk's mark for text the engine held back while a character was split across tokens
+   * (WebLLM streams only the last token's logprob then): the entry spells all of that text,
+   * `logprob` is its last token's, and the tokens before it were never reported. Audits skip it.
+   */
+  held: v.optional(v.literal(true)),
 });
 
 export type ChatMessage = v.InferOutput<typeof ChatMessage>;

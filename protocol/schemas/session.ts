@@ -160,6 +160,7 @@ export interface ChatParams {
   readonly logit_bias?: Readonly<Record<string, number>>;
   readonly user?: string;
   readonly score?: readonly string[];
+  readonly score_method?: "teacher-forcing";
 }
 
 /** The fields of ChatParams beyond messages, in the order they are copied across a boundary. */

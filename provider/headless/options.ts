@@ -55,7 +55,7 @@ export const HEADLESS_USAGE = `Usage: npm run provider -- --backend URL --model 
   --prompt-multiplier N  prompt token multiplier, basis points (10000 = 1x)      (SILK_PROMPT_BPS)
   --completion-multiplier N                                                      (SILK_COMPLETION_BPS)
   --features LIST        what the backend's model supports, comma-separated, from
-                         ${FEATURES.join(", ")} (default: none)  (SILK_FEATURES)
+                         ${FEATURES.filter((f) => !f.endsWith("scoring")).join(", ")} (default: none)  (SILK_FEATURES)
   --context-window N     prompt plus completion tokens the model holds           (SILK_CONTEXT_WINDOW)
   --payout ADDRESS       TON address that receipts pay                           (SILK_PAYOUT)
   --signaling URL        signaling server (default http://127.0.0.1:8787)        (SILK_SIGNALING_URL)
@@ -173,6 +173,12 @@ export function parseHeadlessOptions(
   for (const f of features)
     if (!(FEATURES as readonly string[]).includes(f))
       throw new OptionsError(`--features: ${f} is not one of ${FEATURES.join(", ")}`);
+    else if (f === "scoring" || f === "forced_scoring")
+      // Audits' `score` asks for the logprobs of given tokens: an OpenAI-compatible server has no
+      // such call, so requests needing it would be paired here only to be refused.
+      throw new OptionsError(
+        `--features: ${f}: the HTTP backend cannot score given tokens (audits' score); a provider page serves it`,
+      );
   const contextText = opt("context-window", "SILK_CONTEXT_WINDOW", "");
   const payout = need("payout", "SILK_PAYOUT");
   try {

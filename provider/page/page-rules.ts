@@ -1,3 +1,4 @@
+import type { ModelSupport } from "../../protocol/features";
 import { EngineError } from "../../web/engines/engine";
 
 /** Small rules of the provider page, pure so they are tested without a browser (addresses: `payout-address.ts`). */
@@ -16,4 +17,17 @@ export function describeError(err: unknown): string {
     return `the signaling server refused: ${err.message}`;
   if (err instanceof Error) return err.message.slice(0, 300);
   return "something went wrong";
+}
+
+/**
+ * What the page declares for its model: with "Serve as an audit reference" on, the engine loads
+ * the forcing processor, so a model that scores tokens also scores them by teacher forcing
+ * (`forced_scoring`, which auditors ask for first).
+ */
+export function servedSupport(
+  support: ModelSupport | undefined,
+  reference: boolean,
+): ModelSupport | undefined {
+  if (!reference || !support?.features?.includes("scoring")) return support;
+  return { ...support, features: [...support.features, "forced_scoring"] };
 }

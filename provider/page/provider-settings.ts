@@ -10,6 +10,12 @@ export interface ProviderSettings {
   serving: boolean;
   /** Models whose weights the operator hosts (the "Self-hosted model" form), newest first. */
   selfHosted?: SelfHostedModel[];
+  /**
+   * "Serve as an audit reference": the model loads with the forcing processor, so auditors can
+   * have other providers' answers scored here exactly, at the cost of slower answers (WebLLM
+   * copies the logits to the CPU at every token). Off unless the operator turns it on.
+   */
+  auditReference: boolean;
 }
 
 export interface ServedTotals {
@@ -17,4 +23,4 @@ export interface ServedTotals {
   tokens: number;
 }
 
-export const DEFAULT_SETTINGS: ProviderSettings = { price: 1_000n, serving: false };
+export const DEFAULT_SETTINGS: ProviderSettings = { price: 1_000n, serving: false, auditReference: false };

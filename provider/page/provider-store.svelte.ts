@@ -2,14 +2,14 @@ import type { KeyPair } from "../../protocol/identity";
 import { flatPrice } from "../../protocol/pricing";
 import { formatTon } from "../../protocol/ton-amount";
 import { type AuditTotals, auditTotals } from "../../web/audit-text";
-import { EngineError } from "../../web/engines/engine";
+import { type Engine, EngineError } from "../../web/engines/engine";
 import type { EngineSource, GpuCheck, ModelOption } from "../../web/engines/engine-source-types";
 import { type AwakeState, KeepAwake } from "../../web/keep-awake";
 import type { ProviderRuntime, RuntimeEvent } from "../runtime";
 import { ProviderChain } from "./chain-store.svelte";
 import type { EarningSample } from "./earnings-chart";
 import { type Link, linkOf } from "./link-state";
-import { describeError, parseNanoTon } from "./page-rules";
+import { describeError, parseNanoTon, servedSupport } from "./page-rules";
 import { DEFAULT_SETTINGS, type ProviderSettings } from "./provider-settings";
 import type { ProviderStorage } from "./provider-storage";
 import { RateMeter } from "./rate-meter";
@@ -78,14 +78,26 @@ export class ProviderStore {
   private ticker: ReturnType<typeof setInterval> | undefined;
   private auditReader: ReturnType<typeof setInterval> | undefined;
   private keepAwake: KeepAwake | undefined;
+  /** The engine the loaded model runs on: the plain one, or the reference one (forcing processor). */
+  private loadedOn: Engine | undefined;
   private ticks = 0;
   /** When the engine last streamed a token (ms): read on Stop, never rendered per token. */
   private lastTokenAt = 0;
 
+  /**
+   * `referenceSource`: the same models with the forcing processor loaded (engine-source.ts
+   * `referenceEngineSource`), used while "Serve as an audit reference" is on.
+   */
   constructor(
     readonly source: EngineSource,
     private readonly signalingUrl: string,
+    private readonly referenceSource: EngineSource = source,
   ) {}
+
+  /** The engine a model loads on now, as the audit reference setting says. */
+  private get engine(): Engine {
+    return this.settings.auditReference ? this.referenceSource.engine : this.source.engine;
+  }
 
   /** Loads the page's heavy half, opens IndexedDB, then the chain, the GPU check and the models. */
   async init(): Promise<void> {
@@ -167,15 +179,34 @@ export class ProviderStore {
     return undefined;
   }
 
+  /**
+   * "Serve as an audit reference" on or off; a loaded model is loaded again on the engine that
+   * setting asks for (the other one's GPU memory freed first). Not while serving: the model's
+   * declared features would no longer say what the engine does.
+   */
+  async setAuditReference(on: boolean): Promise<void> {
+    if (this.serving !== "off" || this.loading || on === this.settings.auditReference) return;
+    this.settings.auditReference = on;
+    await this.saveSettings();
+    if (this.loaded && this.loadedOn !== this.engine) await this.load(this.loaded);
+  }
+
   async load(model: string): Promise<void> {
     this.error = undefined;
     this.downloadFailed = false;
     this.loading = { model, progress: 0, text: "starting" };
+    const engine = this.engine;
     try {
-      await this.source.engine.load(model, (p) => {
+      if (this.loadedOn && this.loadedOn !== engine) {
+        await this.loadedOn.unload();
+        this.loaded = undefined;
+        this.loadedOn = undefined;
+      }
+      await engine.load(model, (p) => {
         this.loading = { model, progress: p.progress, text: p.text };
       });
       this.loaded = model;
+      this.loadedOn = engine;
       this.settings.model = model;
       await this.saveSettings();
       this.models = this.models.map((m) => (m.id === model ? { ...m, cached: true } : m));
@@ -188,7 +219,8 @@ export class ProviderStore {
   }
 
   async repair(model: string): Promise<void> {
-    await this.source.repair(model).catch((err) => {
+    const source = this.settings.auditReference ? this.referenceSource : this.source;
+    await source.repair(model).catch((err) => {
       this.error = describeError(err);
     });
     this.models = this.models.map((m) => (m.id === model ? { ...m, cached: false } : m));
@@ -196,8 +228,9 @@ export class ProviderStore {
 
   async start(): Promise<void> {
     const model = this.loaded;
+    const engine = this.loadedOn;
     const payout = this.settings.payout;
-    if (!model || !payout || this.runtime) return;
+    if (!model || !engine || !payout || this.runtime) return;
     this.error = undefined;
     this.serving = "starting";
     try {
@@ -208,12 +241,15 @@ export class ProviderStore {
       this.runtime = await ProviderRuntime.start({
         signalingUrl: this.signalingUrl,
         identity: this.identity,
-        engine: this.source.engine,
+        engine,
         models: [
           {
             model,
             price: flatPrice(this.settings.price),
-            ...this.models.find((m) => m.id === model)?.support,
+            ...servedSupport(
+              this.models.find((m) => m.id === model)?.support,
+              engine === this.referenceSource.engine && this.settings.auditReference,
+            ),
           },
         ],
         payout,

@@ -10,7 +10,9 @@ import {
  * Runs a request on the engine: a generation, or (a request with `score`, from an auditor) the
  * teacher-forced logprobs of the given tokens, streamed back as an answer made of exactly those
  * tokens (those of the prefix the engine scored), so credit, receipts and the signed statement
- * work as for any answer.
+ * work as for any answer. A request with `score_method: "teacher-forcing"` (feature
+ * `forced_scoring`) is refused when the engine scored along its greedy path instead: the signed
+ * answer states the method (it is in the request hash), so it must be true.
  */
 export async function runOnEngine(
   engine: Engine,
@@ -19,9 +21,17 @@ export async function runOnEngine(
   signal: AbortSignal,
 ): Promise<EngineResult> {
   const tokens = request.score;
-  if (!tokens) return engine.generate(request, onChunk, signal);
+  if (!tokens) {
+    if (request.score_method) throw new EngineError("unsupported", "score_method: it needs score");
+    return engine.generate(request, onChunk, signal);
+  }
   if (!engine.score) throw new EngineError("unsupported", "score: this engine cannot score tokens");
   const scored = await engine.score(request, tokens, signal);
+  if (request.score_method === "teacher-forcing" && scored.method === "greedy-path")
+    throw new EngineError(
+      "unsupported",
+      `score_method: the tokens could not be forced here (${scored.fallback ?? "no reason given"})`,
+    );
   if (scored.logprobs.length > tokens.length)
     throw new EngineError("backend", "score: the engine scored more tokens than given");
   let completionTokens = 0;

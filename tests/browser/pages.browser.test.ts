@@ -92,6 +92,39 @@ describe("the production pages", () => {
     expect(Math.min(...valueWidths)).toBeGreaterThan(100);
     await screenshot(page, "provider-webgpu");
     expect(await seriousA11yViolations(page)).toEqual([]);
+
+    // "Serve as an audit reference" (teacher forcing for auditors): labelled, explained, off by
+    // default, reached and turned on from the keyboard, and still on after a reload.
+    const reference = () =>
+      page.getByRole("checkbox", {
+        name: "Serve as an audit reference: check other providers' answers exactly; makes this device's answers slower",
+      });
+    expect(await reference().isChecked()).toBe(false);
+    expect(await reference().evaluate((e) => e.getAttribute("aria-describedby"))).toBe("reference-help");
+    expect(await page.getByTestId("audit-reference").textContent()).toMatch(/teacher\s+forcing/);
+    let focused = false;
+    for (let i = 0; i < 40 && !focused; i++) {
+      await page.keyboard.press("Tab");
+      focused = await reference().evaluate((e) => e === document.activeElement);
+    }
+    expect(focused).toBe(true);
+    await page.keyboard.press("Space");
+    expect(await reference().isChecked()).toBe(true);
+    const saved = () =>
+      page.evaluate(
+        () =>
+          new Promise((resolve) => {
+            const open = indexedDB.open("silk");
+            open.onsuccess = () => {
+              const get = open.result.transaction("kv").objectStore("kv").get("provider.settings");
+              get.onsuccess = () => resolve((get.result as { auditReference?: boolean })?.auditReference);
+            };
+          }),
+      );
+    await expect.poll(saved).toBe(true);
+    await openReady(page, `${url}/provider`);
+    await page.getByTestId("audit-reference").waitFor();
+    await expect.poll(() => reference().isChecked()).toBe(true);
   }, 60_000);
 
   it("web client fits a 360 px phone, lists no models before any provider, and passes axe", async () => {

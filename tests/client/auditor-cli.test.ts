@@ -84,7 +84,14 @@ describe("npm run auditor", () => {
     expect(run.stderr).toBe("");
     expect(run.code).toBe(1);
     expect(run.lines).toHaveLength(2);
-    expect(run.lines[0]).toMatchObject({ provider: cheat.key, result: "fail", compared: 16, reported: true });
+    // No provider serves as a forcing reference here: the line says the method was not stated.
+    expect(run.lines[0]).toMatchObject({
+      provider: cheat.key,
+      result: "fail",
+      compared: 16,
+      method: "unstated",
+      reported: true,
+    });
     const models_ = (await (await fetch(`${url}/api/models`)).json()) as {
       audits: { provider: string; failed: number }[];
     };

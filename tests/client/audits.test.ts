@@ -12,16 +12,20 @@ import {
   auditsToCatch,
   checkReport,
   DEFAULT_TOLERANCE,
+  type Feature,
   flatPrice,
   generateKeyPair,
   judgeAnswer,
   signReport,
 } from "../../protocol";
+import type { Engine } from "../../web/engines/engine";
 import { ForcingProcessor } from "../../web/engines/forcing-processor";
 import { scoreWebLlmForced } from "../../web/engines/webllm-forced-score";
 import { LogprobEngine, type LogprobEngineOptions } from "../doubles/logprob-engine";
 import { MlcLogitsDouble } from "../doubles/mlc-logits-engine";
 import { seededRandom, type ToyModelSpec } from "../doubles/toy-model";
+import { HeldBackEngine } from "../doubles/webllm-held-back";
+import { WebLlmPageDouble } from "../doubles/webllm-page-engine";
 import { cleanup, startServer } from "../signaling/helpers";
 import { ESCROW, relayClient, relayProvider, stopAll } from "../support/silk-parties";
 import { toyTokenizer } from "../support/web-tokenizers";
@@ -49,15 +53,19 @@ const Q = 0.99;
 /** WebRTC data channels: the relay's per-session frame budget is not made for audits in a tight loop. */
 const direct = { forceRelay: false, wrtc };
 
-async function network(suspect: Omit<LogprobEngineOptions, "models">) {
+async function network(suspect: Omit<LogprobEngineOptions, "models">, suspectFeatures: Feature[] = []) {
+  return networkWith(new LogprobEngine(suspect), suspectFeatures);
+}
+
+async function networkWith<E extends Engine>(suspect: E, suspectFeatures: Feature[] = []) {
   const reference = await relayProvider(url, {
     engine: new LogprobEngine({ model: { seed: 1 }, noise: DEFAULT_TOLERANCE.honestSigmaNats, seed: 5 }),
     models: served(20n),
     ...direct,
   });
   const accused = await relayProvider(url, {
-    engine: new LogprobEngine(suspect),
-    models: served(10n),
+    engine: suspect,
+    models: [{ ...served(10n)[0]!, features: [...served(10n)[0]!.features, ...suspectFeatures] }],
     ...direct,
   });
   const reporter = generateKeyPair();
@@ -67,8 +75,8 @@ async function network(suspect: Omit<LogprobEngineOptions, "models">) {
     requireSignedAnswers: true,
     ...direct,
   });
-  const auditor = (ref: AuditReference = providerReference(referenceClient)) =>
-    new Auditor({ client, reference: ref, reporter, random: seededRandom(3), maxTokens: 24 });
+  const auditor = (ref: AuditReference = providerReference(referenceClient), maxTokens = 24) =>
+    new Auditor({ client, reference: ref, reporter, random: seededRandom(3), maxTokens });
   return { reference, accused, auditor, reporter };
 }
 
@@ -81,12 +89,11 @@ async function thirdPartyVerdict(report: AuditReport | undefined) {
   const received: unknown = JSON.parse(JSON.stringify(report));
   const check = checkReport(received);
   const body = (received as AuditReport).body;
-  const parts = answerTokens(body.answer.content);
+  const generated = body.answer.signed.statement.completion_tokens;
+  const parts = answerTokens(body.answer.content, DEFAULT_TOLERANCE, generated);
   const own = new LogprobEngine({ model: { seed: 1 } });
-  const rerun =
-    typeof parts === "string"
-      ? judgeAnswer(body.answer.content, [])
-      : judgeAnswer(body.answer.content, (await own.score(body.challenge, parts.tokens)).logprobs);
+  const scores = typeof parts === "string" ? [] : (await own.score(body.challenge, parts.tokens)).logprobs;
+  const rerun = judgeAnswer(body.answer.content, scores, DEFAULT_TOLERANCE, generated);
   return { check, rerun: rerun.result };
 }
 
@@ -151,6 +158,36 @@ describe("audits through the real network", () => {
     });
   }, 120_000);
 
+  it("pass an honest WebLLM provider that holds split characters back, and bill it every token", async () => {
+    const { auditor, accused } = await networkWith(
+      new HeldBackEngine({ model: { seed: 1 }, noise: DEFAULT_TOLERANCE.honestSigmaNats, seed: 9 }),
+    );
+    const a = auditor(undefined, 32);
+    for (let i = 0; i < 16; i++) await a.audit("test-model");
+    expect(a.records.filter((r) => r.verdict.result !== "pass").map((r) => r.verdict)).toEqual([]);
+    // Held entries were in the answers, skipped and counted, not compared.
+    const skipped = a.records.map((r) => (r.verdict.result === "error" ? 0 : (r.verdict.skipped ?? 0)));
+    expect(skipped.filter((n) => n > 0).length).toBeGreaterThan(4);
+    // Signed and paid for every token WebLLM generated, those it never streamed included.
+    const last = a.records.at(-1)!.report!.body.answer;
+    expect(last.signed.statement.completion_tokens).toBe(accused.engine.mlc.last.steps);
+    const withHeld = a.records.find((r) => r.verdict.result !== "error" && r.verdict.skipped)!;
+    expect(await thirdPartyVerdict(withHeld.report)).toEqual({
+      check: { ok: true, verdict: "pass", provider: accused.key, model: "test-model" },
+      rerun: "pass",
+    });
+  }, 120_000);
+
+  it("catch another model served through WebLLM that holds split characters back, with a verified report", async () => {
+    const { auditor, accused } = await networkWith(new HeldBackEngine({ model: { seed: 2 } }));
+    const record = await auditor(undefined, 32).audit("test-model");
+    expect(record.verdict).toMatchObject({ result: "fail" });
+    expect(await thirdPartyVerdict(record.report)).toEqual({
+      check: { ok: true, provider: accused.key, model: "test-model", verdict: "fail" },
+      rerun: "fail",
+    });
+  }, 60_000);
+
   it("a local engine as the reference catches the same cheat (its scores are not evidence for others)", async () => {
     const { auditor } = await network({ model: { seed: 2 } });
     const local = new LogprobEngine({ model: { seed: 1 } });
@@ -180,6 +217,117 @@ describe("audits through the real network", () => {
     expect(unforced.verdict.reason).toMatch(
       /the reference scored along its greedy path \(the model's tokenizer could not be loaded: no tokenizer.json\)/,
     );
+  }, 60_000);
+
+  /**
+   * Provider pages (WebLLM, WebLlmPageDouble) as the reference, one with "Serve as an audit
+   * reference" on (the forcing processor, feature `forced_scoring`) and one without; the suspect
+   * serves another model, whose answer leaves the reference's greedy path within its first tokens.
+   */
+  async function pageNetwork(pages: readonly { reference: boolean; price: bigint; noTokenizer?: boolean }[]) {
+    const tokenizer = await toyTokenizer();
+    const engines = pages.map(
+      (p) =>
+        new WebLlmPageDouble(
+          { seed: 1 },
+          {
+            reference: p.reference,
+            tokenizer: async () => {
+              if (p.noTokenizer) throw new Error("no tokenizer.json");
+              return tokenizer;
+            },
+          },
+        ),
+    );
+    for (const [i, p] of pages.entries()) {
+      const features: Feature[] = [
+        "logprobs",
+        "scoring",
+        ...(p.reference ? ["forced_scoring" as const] : []),
+      ];
+      await relayProvider(url, {
+        engine: engines[i]!,
+        models: [{ model: "test-model", price: flatPrice(p.price), features }],
+        ...direct,
+      });
+    }
+    const accused = await relayProvider(url, {
+      engine: new LogprobEngine({ model: { seed: 2 } }),
+      models: served(10n),
+      ...direct,
+    });
+    const client = await relayClient(url, { requireSignedAnswers: true, ...direct });
+    const referenceClient = await relayClient(url, {
+      escrow: REFERENCE_ESCROW,
+      requireSignedAnswers: true,
+      ...direct,
+    });
+    const auditor = new Auditor({
+      client,
+      reference: providerReference(referenceClient),
+      reporter: generateKeyPair(),
+      random: seededRandom(3),
+      maxTokens: 24,
+    });
+    return { engines, accused, auditor };
+  }
+
+  it("a provider page serving as an audit reference forces the suspect's tokens and catches another model a greedy-path page cannot", async () => {
+    // The page without forcing is cheaper: plain scoring would be paired with it first.
+    const { engines, accused, auditor } = await pageNetwork([
+      { reference: false, price: 15n },
+      { reference: true, price: 20n },
+    ]);
+    const record = await auditor.audit("test-model");
+    expect(record).toMatchObject({
+      provider: accused.key,
+      method: "teacher-forcing",
+      verdict: { result: "fail", compared: 24 },
+    });
+    expect(engines.map((e) => e.methods)).toEqual([[], ["teacher-forcing"]]);
+    // The method is under the reference's signature: its request hash covers `score_method`.
+    expect(record.report!.body.reference!.request.score_method).toBe("teacher-forcing");
+    expect(await thirdPartyVerdict(record.report)).toEqual({
+      check: { ok: true, provider: accused.key, model: "test-model", verdict: "fail" },
+      rerun: "fail",
+    });
+  }, 60_000);
+
+  it("with no provider forcing tokens online, the reference falls back to plain scoring and the verdict says so", async () => {
+    const { engines, auditor } = await pageNetwork([{ reference: false, price: 15n }]);
+    const record = await auditor.audit("test-model");
+    expect(engines[0]!.methods).toEqual(["greedy-path"]);
+    expect(record.method).toBe("unstated");
+    expect(record.verdict.result).toBe("inconclusive");
+    const verdict = record.verdict as { compared: number; reason: string };
+    // Another model's answer leaves the page's greedy path at its second token: one scored, too
+    // few to compare (today's verdict wherever no page serves as a reference).
+    expect(verdict.compared).toBe(1);
+    expect(verdict.compared).toBeLessThan(DEFAULT_TOLERANCE.minTokens);
+    expect(verdict.reason).toMatch(
+      /the reference was not asked to force the tokens \(no other provider forced the tokens: .*forced.scoring/,
+    );
+    expect(record.report).toBeUndefined();
+  }, 60_000);
+
+  it("a forcing page that cannot force the tokens refuses to score them as if it had; the audit falls back and says why", async () => {
+    const { engines, auditor } = await pageNetwork([{ reference: true, price: 15n, noTokenizer: true }]);
+    const record = await auditor.audit("test-model");
+    // Asked to force, it scored along its greedy path and refused to answer so; asked for plain
+    // scoring next, it answered along that path.
+    expect(engines[0]!.methods).toEqual(["greedy-path", "greedy-path"]);
+    expect(record).toMatchObject({ method: "unstated", verdict: { result: "inconclusive", compared: 1 } });
+    expect(record.verdict.reason).toMatch(
+      /no other provider forced the tokens: score_method: the tokens could not be forced here \(the model's tokenizer could not be loaded: no tokenizer.json\)/,
+    );
+  }, 60_000);
+
+  it("a suspect that alone offers forcing is never its own reference: the audit falls back to plain scoring and says so", async () => {
+    const { auditor, accused } = await network({ model: { seed: 2 } }, ["forced_scoring"]);
+    const record = await auditor().audit("test-model");
+    expect(record).toMatchObject({ provider: accused.key, method: "unstated", verdict: { result: "fail" } });
+    expect(accused.engine.scored).toBe(0);
+    expect(record.report!.body.reference!.request.score_method).toBeUndefined();
   }, 60_000);
 
   it("one client as auditor and reference, two providers sharing a payout: the reference waits its turn", async () => {

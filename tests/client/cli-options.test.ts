@@ -25,6 +25,12 @@ describe("headless provider options", () => {
     expect(() => parseHeadlessOptions([...base, "--capacity", "0"], {})).toThrow(/--capacity/);
     expect(() => parseHeadlessOptions([...base, "--owner", "nope"], {})).toThrow(/--owner/);
     expect(() => parseHeadlessOptions([...base, "--registry", "nope"], {})).toThrow(/--registry/);
+    // The HTTP backend cannot score given tokens: declaring it would pair audits' scoring here.
+    for (const f of ["scoring", "forced_scoring"])
+      expect(() => parseHeadlessOptions([...base, "--features", `logprobs,${f}`], {})).toThrow(
+        `--features: ${f}: the HTTP backend cannot score given tokens`,
+      );
+    expect(parseHeadlessOptions([...base, "--features", "logprobs"], {}).features).toEqual(["logprobs"]);
   });
   it("tells requesters the Registry entry's owner: the payout wallet unless --owner says otherwise", () => {
     const owner = `0:${"33".repeat(32)}`;

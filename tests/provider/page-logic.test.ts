@@ -5,7 +5,7 @@ import { claimOutcome } from "../../provider/page/claim-outcome";
 import { earningsFrom } from "../../provider/page/earnings";
 import { chartAxes, chartPoints, timeLabel } from "../../provider/page/earnings-chart";
 import { linkOf, servingHeadline } from "../../provider/page/link-state";
-import { parseNanoTon } from "../../provider/page/page-rules";
+import { parseNanoTon, servedSupport } from "../../provider/page/page-rules";
 import { payoutProblem } from "../../provider/page/payout-address";
 import { RateMeter } from "../../provider/page/rate-meter";
 import { parseSelfHosted, withSelfHosted } from "../../provider/page/self-hosted";
@@ -26,6 +26,20 @@ const receipt = (escrow: string, amount: bigint, payout = PAYOUT) =>
   );
 
 describe("provider page rules", () => {
+  it("declares teacher-forced scoring only as an audit reference, and only for a model that scores", () => {
+    const chat = { features: ["structured_output", "logprobs", "scoring"] as const, contextWindow: 4096 };
+    expect(servedSupport({ ...chat, features: [...chat.features] }, false)?.features).not.toContain(
+      "forced_scoring",
+    );
+    expect(servedSupport({ ...chat, features: [...chat.features] }, true)).toEqual({
+      features: ["structured_output", "logprobs", "scoring", "forced_scoring"],
+      contextWindow: 4096,
+    });
+    // An embedding model scores nothing, forced or not.
+    expect(servedSupport({ features: ["embeddings"] }, true)).toEqual({ features: ["embeddings"] });
+    expect(servedSupport(undefined, true)).toBeUndefined();
+  });
+
   it("tokens per second over a sliding window, from a given clock", () => {
     const m = new RateMeter(5_000);
     expect(m.rate(0)).toBe(0);

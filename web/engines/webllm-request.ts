@@ -15,7 +15,7 @@ import { EngineError, type EngineRequest } from "./engine";
  * - WebLLM's Hermes format always answers with calls: `tool_choice` "auto" and "required" both
  *   mean that; "none" sends no tools; a named function and `parallel_tool_calls: false` are
  *   refused, since neither can be enforced;
- * - `user` is not passed: WebLLM has no use for an end-user id;
+ * - `user` is not passed: WebLLM has no use for an end-user id; nor is `score_method` (Silk's);
  * - `logprobs` without `top_logprobs` asks for one top token: WebLLM records logprobs only when
  *   `top_logprobs` is above 0 (its `getTokenLogprob`); runWebLlm trims them back to what was asked;
  * - greedy with `logprobs` is sent as temperature 1 with `top_p` at WebLLM's minimum (1e-5): WebLLM
@@ -28,7 +28,14 @@ import { EngineError, type EngineRequest } from "./engine";
 export const WEBLLM_MIN_TOP_P = 1e-5;
 
 export function webLlmRequest(r: EngineRequest): webllm.ChatCompletionRequestStreaming {
-  const { user: _user, parallel_tool_calls, response_format, tool_choice, ...options } = chatOptionsOf(r);
+  const {
+    user: _user,
+    score_method: _method,
+    parallel_tool_calls,
+    response_format,
+    tool_choice,
+    ...options
+  } = chatOptionsOf(r);
   if (tool_choice === "none") delete options.tools;
   const tools = Boolean(options.tools);
   if (tools && typeof tool_choice === "object")
