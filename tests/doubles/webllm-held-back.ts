@@ -26,6 +26,12 @@ export interface HeldBackOptions {
   readonly noise?: number;
   readonly seed?: number;
   readonly glyphs?: "some" | "every";
+  /**
+   * How a token decoded alone reads: as its own text (byte-level BPE: Llama 3, Qwen), or, as a
+   * SentencePiece model's decoder reads it (Llama 2, Mistral, Phi-3, Gemma), without its one
+   * leading space.
+   */
+  readonly decoder?: "byte-level" | "sentencepiece";
 }
 
 export const CONTINUATION_LOGPROB = -0.01;
@@ -84,7 +90,8 @@ export class MlcHeldBackDouble implements MlcChat {
       if (this.interrupted) break;
       generated++;
       out.push(...step.bytes);
-      const token = decoder.decode(step.bytes);
+      const alone = decoder.decode(step.bytes);
+      const token = this.options.decoder === "sentencepiece" ? alone.replace(/^ /, "") : alone;
       const top = { token, bytes: [...new TextEncoder().encode(token)], logprob: step.logprob };
       entries.push({ ...top, top_logprobs: [top].slice(0, r.top_logprobs ?? 0) });
       const message = decoder.decode(Uint8Array.from(out));

@@ -89,6 +89,23 @@ describe("WebLLM's held-back characters", () => {
     expect(verdicts.reduce((n, v) => n + (v.skipped ?? 0), 0)).toBeGreaterThan(200);
   });
 
+  it("never flag an honest SentencePiece model, whose tokens decoded alone lose their leading space", async () => {
+    const suspect = {
+      model: { seed: 1 },
+      noise: DEFAULT_TOLERANCE.honestSigmaNats,
+      decoder: "sentencepiece",
+    } as const;
+    const verdicts = await audit(suspect, 200);
+    expect(verdicts.filter((v) => v.result === "fail")).toEqual([]);
+    expect(verdicts.filter((v) => v.result === "pass").length).toBeGreaterThan(190);
+    const { built } = await answer(new MlcHeldBackDouble(suspect), challenge(1));
+    // Each word is its own entry, spelled as the answer has it: only split characters are held.
+    expect(built.logprobs.map((e) => e.token).join("")).toBe(built.text);
+    expect(built.logprobs.filter((e) => !e.held).every((e) => e.token.startsWith(" "))).toBe(true);
+    const other = await audit({ ...suspect, model: { seed: 2 }, noise: 0 }, 50);
+    expect(other.filter((v) => v.result === "fail").length).toBeGreaterThanOrEqual(49);
+  });
+
   it("catch another model that holds split characters back as the honest one does", async () => {
     const verdicts = await audit({ model: { seed: 2 }, glyphs: "some" }, 100);
     expect(verdicts.filter((v) => v.result === "fail").length).toBeGreaterThanOrEqual(99);
@@ -164,6 +181,16 @@ describe("a forcing reference reads a held entry as the ids of its split charact
     expect(scored.logprobs).toHaveLength(3);
     for (const [i, t] of [truth[0]!, truth[2]!, truth[3]!].entries())
       expect(scored.logprobs[i]).toBeCloseTo(t, 4);
+  });
+
+  it("maps a SentencePiece model's tokens, which decoded alone lose their leading space", () => {
+    const plain = splitCodec();
+    const sentencepiece: TokenCodec = { ...plain, decode: (ids) => plain.decode(ids).replace(/^ /, "") };
+    expect(forcedTokenIds(sentencepiece, [" the", " flows"])).toEqual({ ok: true, ids: Int32Array.of(0, 6) });
+    expect(forcedTokenIds(sentencepiece, [" the", " \u{1F327}", " flows"])).toMatchObject({
+      ok: true,
+      ends: [0, 2, 3],
+    });
   });
 
   it("refuses an entry spanning ids that each read as text (a split of another kind)", () => {

@@ -1,3 +1,5 @@
+import { readsAs } from "./token-text";
+
 /** The part of a tokenizer (web-tokenizers' `Tokenizer`) forcing needs. */
 export interface TokenCodec {
   encode(text: string): ArrayLike<number>;
@@ -28,7 +30,10 @@ export type TokenIds =
  */
 export function forcedTokenIds(codec: TokenCodec, tokens: readonly string[]): TokenIds {
   const whole = Int32Array.from(codec.encode(tokens.join("")));
-  if (whole.length === tokens.length && tokens.every((t, i) => codec.decode(whole.subarray(i, i + 1)) === t))
+  if (
+    whole.length === tokens.length &&
+    tokens.every((t, i) => readsAs(codec.decode(whole.subarray(i, i + 1)), t))
+  )
     return { ok: true, ids: whole };
   const ends = splitCharacterEnds(codec, whole, tokens);
   if (ends) return { ok: true, ids: whole, ends };
@@ -36,7 +41,7 @@ export function forcedTokenIds(codec: TokenCodec, tokens: readonly string[]): To
   for (const [i, token] of tokens.entries()) {
     const own = Int32Array.from(codec.encode(token));
     const read = own.length === 1 ? codec.decode(own) : undefined;
-    if (read !== token)
+    if (read === undefined || !readsAs(read, token))
       return {
         ok: false,
         reason: `the model's tokenizer does not read the answer's token ${i} (${JSON.stringify(token).slice(0, 40)}) as one token of its own`,
@@ -55,7 +60,12 @@ function splitCharacterEnds(codec: TokenCodec, whole: Int32Array, tokens: readon
   let at = 0;
   for (const token of tokens) {
     let n = 1;
-    while (n <= MAX_SPAN && at + n <= whole.length && codec.decode(whole.subarray(at, at + n)) !== token) n++;
+    while (
+      n <= MAX_SPAN &&
+      at + n <= whole.length &&
+      !readsAs(codec.decode(whole.subarray(at, at + n)), token)
+    )
+      n++;
     if (n > MAX_SPAN || at + n > whole.length) return undefined;
     if (n > 1) {
       const pieces = Array.from(whole.subarray(at, at + n), (id) => codec.decode(Int32Array.of(id)));

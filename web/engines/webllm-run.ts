@@ -1,6 +1,7 @@
 import type * as webllm from "@mlc-ai/web-llm";
 import type { ChunkSink, EngineRequest, EngineResult } from "./engine";
 import { consumeChunks, type OpenAiChunkLike } from "./openai-chunks";
+import { readsAs } from "./token-text";
 import { webLlmRequest } from "./webllm-request";
 
 /** The part of WebLLM's `MLCEngineInterface` one generation uses (the worker engine has it too). */
@@ -67,17 +68,12 @@ async function* finiteLogprobs(
       yield chunk;
       continue;
     }
-    const text = choice.delta.content ?? "";
-    const last = content.at(-1);
     const logprobs = {
-      content:
-        text && last && content.map((l) => l.token).join("") !== text
-          ? [heldEntry(text, finite(last.logprob))]
-          : content.map((l) => ({
-              ...l,
-              logprob: finite(l.logprob),
-              top_logprobs: l.top_logprobs.slice(0, asked).map((t) => ({ ...t, logprob: finite(t.logprob) })),
-            })),
+      content: spelledEntries(choice.delta.content ?? "", content).map((l) => ({
+        ...l,
+        logprob: finite(l.logprob),
+        top_logprobs: l.top_logprobs.slice(0, asked).map((t) => ({ ...t, logprob: finite(t.logprob) })),
+      })),
     };
     yield { ...chunk, choices: [{ ...choice, logprobs }] };
   }
@@ -95,6 +91,22 @@ async function* finiteLogprobs(
  */
 function heldEntry(text: string, logprob: number): webllm.ChatCompletionTokenLogprob & { held: true } {
   return { token: text, bytes: [...new TextEncoder().encode(text)], logprob, top_logprobs: [], held: true };
+}
+
+/**
+ * A chunk's logprob entries spelling its text `text`: as WebLLM gave them when they do; one
+ * token whose text its lone decoding left a leading space out of (token-text.ts) spelled as
+ * the answer has it; otherwise one held entry (above).
+ */
+export function spelledEntries(
+  text: string,
+  content: readonly webllm.ChatCompletionTokenLogprob[],
+): webllm.ChatCompletionTokenLogprob[] {
+  const last = content.at(-1);
+  if (!text || !last || content.map((l) => l.token).join("") === text) return [...content];
+  if (content.length === 1 && readsAs(last.token, text))
+    return [{ ...last, token: text, bytes: [...new TextEncoder().encode(text)] }];
+  return [heldEntry(text, last.logprob)];
 }
 
 /**

@@ -1,7 +1,8 @@
 import type { EngineRequest, ScoreResult } from "./engine";
 import { EngineError } from "./engine";
+import { readsAs } from "./token-text";
 import { webLlmRequest } from "./webllm-request";
-import type { MlcChat } from "./webllm-run";
+import { type MlcChat, spelledEntries } from "./webllm-run";
 
 /** The most top tokens WebLLM gives per step (its `top_logprobs` range is 0 to 5). */
 export const WEBLLM_TOP_LOGPROBS = 5;
@@ -44,7 +45,8 @@ export async function scoreWebLlm(
     await engine.resetChat();
     // Read to its end: leaving WebLLM's stream early locks the engine.
     for await (const chunk of await engine.chat.completions.create(params)) {
-      path.push(...(chunk.choices[0]?.logprobs?.content ?? []));
+      const choice = chunk.choices[0];
+      path.push(...spelledEntries(choice?.delta.content ?? "", choice?.logprobs?.content ?? []));
       if (chunk.usage) promptTokens = chunk.usage.prompt_tokens;
     }
   } finally {
@@ -57,6 +59,8 @@ export async function scoreWebLlm(
 /** One step of the greedy path, as WebLLM's logprobs give it. */
 interface GreedyToken {
   readonly token: string;
+  /** Several tokens WebLLM streamed as one (webllm-run.ts): the paths cannot be lined up past it. */
+  readonly held?: boolean;
   readonly logprob: number;
   readonly top_logprobs: readonly { readonly token: string; readonly logprob: number }[];
 }
@@ -66,12 +70,15 @@ export function scoresAlong(path: readonly GreedyToken[], tokens: readonly strin
   const scores: number[] = [];
   for (const [i, token] of tokens.entries()) {
     const step = path[i];
-    if (!step) break;
+    if (!step || step.held) break;
     if (step.token === token) {
       scores.push(step.logprob);
       continue;
     }
-    const alternative = step.top_logprobs.find((t) => t.token === token);
+    // Alternatives are decoded alone, so a SentencePiece model's lack their leading space.
+    const alternative =
+      step.top_logprobs.find((t) => t.token === token) ??
+      step.top_logprobs.find((t) => readsAs(t.token, token));
     if (alternative && Number.isFinite(alternative.logprob)) scores.push(alternative.logprob);
     break;
   }
