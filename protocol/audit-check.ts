@@ -17,6 +17,12 @@ export interface AuditTolerance {
   readonly minTokens: number;
   /** Each per-token difference counts at most this much (nats). */
   readonly clipNats: number;
+  /**
+   * The most of an answer's tokens that may go unchecked, inside entries marked `held` (never
+   * compared): past it the answer counts as made-up logprobs. At 1/2 and a challenge of
+   * 2·minTokens tokens, a full-length answer is never inconclusive (protocol/README.md).
+   */
+  readonly maxHeldShare: number;
 }
 
 export const DEFAULT_TOLERANCE: AuditTolerance = {
@@ -24,6 +30,7 @@ export const DEFAULT_TOLERANCE: AuditTolerance = {
   honestSigmaNats: 0.05,
   minTokens: 16,
   clipNats: 5,
+  maxHeldShare: 0.5,
 };
 
 export type AuditResult = "pass" | "fail" | "inconclusive";
@@ -36,6 +43,8 @@ export interface AuditVerdict {
   readonly rms: number;
   /** The largest per-token difference (nats, clipped). */
   readonly worst: number;
+  /** Entries held back by the engine (a character split across tokens): skipped, not compared. */
+  readonly skipped?: number;
   /** Why it failed or was inconclusive, in words. */
   readonly reason?: string;
 }
@@ -82,31 +91,58 @@ export function compareLogprobs(
 
 /**
  * The tokens an answer's logprobs say it is made of, or why they cannot be the answer: missing
- * (the request asked for them), or not spelling the text that was sent (made up).
+ * (the request asked for them), not spelling the text that was sent, marked held where no
+ * character was split, or leaving more than `maxHeldShare` of the `generated` tokens (the signed
+ * statement's `completion_tokens`) without an entry of their own (made up). `held[i]` marks an
+ * entry the engine held back (WebLLM, a character split across tokens): it spells its text but
+ * carries only its last token's logprob, so it is never compared.
  */
-export function answerTokens(content: AnswerContent): { tokens: string[]; logprobs: number[] } | string {
+export function answerTokens(
+  content: AnswerContent,
+  tol: AuditTolerance = DEFAULT_TOLERANCE,
+  generated = 0,
+): { tokens: string[]; logprobs: number[]; held: boolean[] } | string {
   const entries = content.logprobs ?? [];
   if (entries.length === 0) return "the answer carries no logprobs";
   const tokens = entries.map((e) => e.token);
   if (tokens.join("") !== content.text) return "the logprobs' tokens do not spell the answer's text";
-  return { tokens, logprobs: entries.map((e) => e.logprob) };
+  const held = entries.map((e) => e.held === true);
+  // Only a character of two or more UTF-8 bytes can be split across tokens.
+  if (held.some((h, i) => h && ![...tokens[i]!].some((c) => c.codePointAt(0)! > 0x7f)))
+    return "a logprob entry is marked held where no character was split";
+  if (held.includes(true)) {
+    const total = Math.max(generated, entries.length);
+    const unchecked = total - held.filter((h) => !h).length;
+    if (unchecked > tol.maxHeldShare * total)
+      return `held-back entries leave ${unchecked} of ${total} tokens unchecked (at most ${tol.maxHeldShare * 100}% may be)`;
+  }
+  return { tokens, logprobs: entries.map((e) => e.logprob), held };
 }
 
 /**
  * The whole check of one answer: its tokens spell its text, and their logprobs match the
- * reference's. A reference that scored only a prefix of the tokens (one that follows its own
- * greedy path, web/engines/webllm-score.ts) is compared over that prefix.
+ * reference's, entry for entry, held-back entries skipped and counted. A reference that scored
+ * only a prefix of the tokens (one that follows its own greedy path, web/engines/webllm-score.ts)
+ * is compared over that prefix. `generated`: the signed statement's `completion_tokens`.
  */
 export function judgeAnswer(
   content: AnswerContent,
   referenceScores: readonly number[],
   tol: AuditTolerance = DEFAULT_TOLERANCE,
+  generated = 0,
 ): AuditVerdict {
-  const parts = answerTokens(content);
+  const parts = answerTokens(content, tol, generated);
   if (typeof parts === "string") return { result: "fail", compared: 0, rms: 0, worst: 0, reason: parts };
-  const claimed =
-    referenceScores.length < parts.logprobs.length
-      ? parts.logprobs.slice(0, referenceScores.length)
-      : parts.logprobs;
-  return compareLogprobs(claimed, referenceScores, tol);
+  if (referenceScores.length > parts.logprobs.length)
+    return compareLogprobs(parts.logprobs, referenceScores, tol);
+  const claimed: number[] = [];
+  const reference: number[] = [];
+  referenceScores.forEach((score, i) => {
+    if (parts.held[i]) return;
+    claimed.push(parts.logprobs[i]!);
+    reference.push(score);
+  });
+  const skipped = referenceScores.length - claimed.length;
+  const verdict = compareLogprobs(claimed, reference, tol);
+  return skipped ? { ...verdict, skipped } : verdict;
 }

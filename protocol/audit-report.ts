@@ -120,7 +120,8 @@ function checkBody(body: AuditReportBody, tol: AuditTolerance): ReportCheck {
   const suspect = statementMismatch(body.answer.signed, challenge, body.answer.content as AnswerContent);
   if (suspect) return { ok: false, reason: `suspect: ${suspect}` };
   const content = body.answer.content as AnswerContent;
-  const parts = answerTokens(content);
+  const generated = body.answer.signed.statement.completion_tokens;
+  const parts = answerTokens(content, tol, generated);
   let verdict: AuditResult;
   if (typeof parts === "string") verdict = "fail";
   else {
@@ -143,7 +144,7 @@ function checkBody(body: AuditReportBody, tol: AuditTolerance): ReportCheck {
     if (scored.length > parts.tokens.length || scored.some((l, i) => l.token !== parts.tokens[i]))
       return { ok: false, reason: "the reference scored other tokens than the suspect's" };
     const scores = scored.map((l) => l.logprob);
-    verdict = judgeAnswer(content, scores, tol).result;
+    verdict = judgeAnswer(content, scores, tol, generated).result;
   }
   if (verdict !== body.verdict)
     return { ok: false, reason: `the evidence says ${verdict}, the report says ${body.verdict}` };

@@ -9,10 +9,13 @@ import { parseChatBody } from "./chat-body";
 import { parseEmbedBody } from "./embed-body";
 import { HttpError, invalidRequest, toHttpError } from "./http-errors";
 import { readBody } from "./read-body";
+import { ResponseEvents, toResponse } from "./responses-answer";
+import { asResponsesParam, parseResponsesBody } from "./responses-body";
 
 /**
  * A local OpenAI-compatible HTTP server backed by the SDK, so any OpenAI client library can use
- * the network: POST /v1/chat/completions (SSE streaming and not), POST /v1/embeddings, GET /v1/models and
+ * the network: POST /v1/chat/completions (SSE streaming and not), POST /v1/responses (text, the same
+ * chat request in the Responses API's shapes), POST /v1/embeddings, GET /v1/models and
  * /v1/models/{id}, errors in OpenAI's shape with OpenAI's statuses, an `x-request-id` on every
  * response. It listens on loopback by default: whoever can reach it spends your escrow.
  *
@@ -91,6 +94,7 @@ async function handle(o: GatewayOptions, req: IncomingMessage, res: ServerRespon
   if (req.method === "GET" && path.startsWith("/v1/models/")) return model(o, path, res);
   if (req.method === "POST" && path === "/v1/chat/completions") return completions(o, req, res);
   if (req.method === "POST" && path === "/v1/embeddings") return embeddings(o, req, res);
+  if (req.method === "POST" && path === "/v1/responses") return responses(o, req, res);
   const allowed = path.startsWith("/v1/models/") ? "GET" : METHODS[path];
   if (allowed) {
     res.setHeader("allow", allowed);
@@ -106,7 +110,7 @@ async function handle(o: GatewayOptions, req: IncomingMessage, res: ServerRespon
       404,
       "invalid_request_error",
       "unsupported_endpoint",
-      `${path} is not served by Silk's providers yet; use /v1/chat/completions or /v1/embeddings`,
+      `${path} is not served by Silk's providers yet; use /v1/chat/completions, /v1/responses or /v1/embeddings`,
     );
   throw new HttpError(404, "invalid_request_error", "not_found", `no route for ${req.method} ${path}`);
 }
@@ -116,12 +120,12 @@ const METHODS: Readonly<Record<string, string>> = {
   "/v1/models": "GET",
   "/v1/chat/completions": "POST",
   "/v1/embeddings": "POST",
+  "/v1/responses": "POST",
 };
 
 /** OpenAI endpoints a program may try, answered with a reason rather than "no route". */
 const NOT_SERVED: ReadonlySet<string> = new Set([
   "/v1/completions",
-  "/v1/responses",
   "/v1/images/generations",
   "/v1/audio/speech",
   "/v1/audio/transcriptions",
@@ -184,6 +188,46 @@ async function completions(o: GatewayOptions, req: IncomingMessage, res: ServerR
   } catch (err) {
     // Headers are gone: OpenAI clients read an `error` object in the stream, then it ends.
     res.write(`data: ${JSON.stringify(fail(res, err).body())}\n\n`);
+  }
+  res.end();
+}
+
+/** The Responses API for text (responses-body.ts): the same chat request, in its shapes and events. */
+async function responses(o: GatewayOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { params, stream } = parseResponsesBody(await jsonBody(req));
+  const signal = callerGone(res);
+  const meta = {
+    id: `resp_${randomBytes(12).toString("hex")}`,
+    model: params.model,
+    createdAt: Math.floor(Date.now() / 1000),
+  };
+  // A refusal naming a chat field names it as the Responses API does; others keep their cause.
+  const renamed = (err: unknown) => {
+    const http = toHttpError(err);
+    throw http.param ? asResponsesParam(http) : err;
+  };
+  if (!stream) {
+    const done = await o.client.chat.completions.create({ ...params, signal, stream: false }).catch(renamed);
+    return sendJson(res, 200, toResponse(meta, done));
+  }
+  const chunks = await o.client.chat.completions
+    .create({ ...params, signal, stream: true, stream_options: { include_usage: true } })
+    .catch(renamed);
+  res.writeHead(200, {
+    "content-type": "text/event-stream",
+    "cache-control": "no-cache",
+    connection: "keep-alive",
+  });
+  const events = new ResponseEvents(meta);
+  const send = (list: readonly unknown[]) => {
+    for (const e of list) res.write(`event: ${(e as { type: string }).type}\ndata: ${JSON.stringify(e)}\n\n`);
+  };
+  send(events.start());
+  try {
+    for await (const chunk of chunks) send(events.chunk(chunk));
+    send(events.end());
+  } catch (err) {
+    send([events.error(fail(res, err).body())]);
   }
   res.end();
 }

@@ -123,9 +123,11 @@ export class Auditor {
     const signed = silk.signed_answer;
     if (!signed || statementMismatch(signed, challenge, content))
       return { ...base, verdict: { result: "error", reason: "the answer is not signed for this challenge" } };
-    const parts = answerTokens(content);
+    const tolerance = this.opts.tolerance ?? DEFAULT_TOLERANCE;
+    const generated = signed.statement.completion_tokens;
+    const parts = answerTokens(content, tolerance, generated);
     if (typeof parts === "string") {
-      const verdict = judgeAnswer(content, []);
+      const verdict = judgeAnswer(content, [], tolerance, generated);
       return this.reported(
         { ...base, verdict },
         { v: 1, verdict: "fail", challenge, answer: { content, signed } },
@@ -136,7 +138,7 @@ export class Auditor {
       .catch((err: unknown) => {
         throw new Error(`the reference (${this.opts.reference.name}) failed: ${reasonOf(err)}`);
       });
-    const judged = judgeAnswer(content, scores.logprobs, this.opts.tolerance ?? DEFAULT_TOLERANCE);
+    const judged = judgeAnswer(content, scores.logprobs, tolerance, generated);
     const verdict =
       judged.result === "inconclusive" && scores.method !== "teacher-forcing"
         ? { ...judged, reason: `${judged.reason}: ${unforcedReason(scores.method, scores.fallback)}` }

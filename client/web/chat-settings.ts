@@ -14,3 +14,6 @@ export interface ChatSettings {
 }
 
 export const DEFAULT_CHAT_SETTINGS: ChatSettings = { maxPromptNano: 10_000n, maxCompletionNano: 10_000n };
+
+/** Where the web client keeps the question being typed, for this tab (sessionStorage): a reload or a discarded tab keeps it. */
+export const DRAFT_KEY = "silk-draft";

@@ -3,11 +3,13 @@ import "../../peer/browser-globals";
 import "../../web/base.css";
 import { mount } from "svelte";
 import { applySavedTheme } from "../../web/theme";
+import { DRAFT_KEY } from "./chat-settings";
 import { ChatStore } from "./chat-store.svelte";
 import App from "./components/App.svelte";
 
 applySavedTheme();
 const store = new ChatStore({ signalingUrl: location.origin });
+store.draft = sessionStorage.getItem(DRAFT_KEY) ?? "";
 mount(App, { target: document.getElementById("app")!, props: { store } });
 try {
   await store.init();

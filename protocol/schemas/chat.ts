@@ -143,6 +143,12 @@ const TokenLogprob = v.object({
 export const LogprobEntry = v.object({
   ...TokenLogprob.entries,
   top_logprobs: v.pipe(v.array(TokenLogprob), v.maxLength(MAX_TOP_LOGPROBS)),
+  /**
+   * Silk's mark for text the engine held back while a character was split across tokens
+   * (WebLLM streams only the last token's logprob then): the entry spells all of that text,
+   * `logprob` is its last token's, and the tokens before it were never reported. Audits skip it.
+   */
+  held: v.optional(v.literal(true)),
 });
 
 export type ChatMessage = v.InferOutput<typeof ChatMessage>;

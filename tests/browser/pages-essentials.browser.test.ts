@@ -195,9 +195,13 @@ describe("the pages, walked by a new user", () => {
     expect(await undo.evaluate((el) => el === document.activeElement)).toBe(true);
     await client.keyboard.press("Enter");
     await expect.poll(() => client.getByRole("button", { name: /^Delete “/ }).count()).toBe(2);
+    // A question half typed is still there after a reload (or a phone discarding the tab).
+    await question(client).fill("a question typed before the reload");
     await client.reload();
     await client.waitForSelector("body[data-ready=true]", { state: "attached" });
     expect(await client.getByRole("button", { name: /^Delete “/ }).count()).toBe(2);
+    expect(await question(client).inputValue()).toBe("a question typed before the reload");
+    await question(client).fill("");
   }, 60_000);
 
   it("a conversation is renamed in its list: Enter saves, Escape cancels, the name survives a reload", async () => {

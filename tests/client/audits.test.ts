@@ -20,11 +20,13 @@ import {
   judgeAnswer,
   signReport,
 } from "../../protocol";
+import type { Engine } from "../../web/engines/engine";
 import { ForcingProcessor } from "../../web/engines/forcing-processor";
 import { scoreWebLlmForced } from "../../web/engines/webllm-forced-score";
 import { LogprobEngine, type LogprobEngineOptions } from "../doubles/logprob-engine";
 import { MlcLogitsDouble } from "../doubles/mlc-logits-engine";
 import { seededRandom, type ToyModelSpec } from "../doubles/toy-model";
+import { HeldBackEngine } from "../doubles/webllm-held-back";
 import { WebLlmPageDouble } from "../doubles/webllm-page-engine";
 import { cleanup, startServer } from "../signaling/helpers";
 import { ESCROW, relayClient, relayProvider, stopAll } from "../support/silk-parties";
@@ -54,13 +56,17 @@ const Q = 0.99;
 const direct = { forceRelay: false, wrtc };
 
 async function network(suspect: Omit<LogprobEngineOptions, "models">, suspectFeatures: Feature[] = []) {
+  return networkWith(new LogprobEngine(suspect), suspectFeatures);
+}
+
+async function networkWith<E extends Engine>(suspect: E, suspectFeatures: Feature[] = []) {
   const reference = await relayProvider(url, {
     engine: new LogprobEngine({ model: { seed: 1 }, noise: DEFAULT_TOLERANCE.honestSigmaNats, seed: 5 }),
     models: served(20n),
     ...direct,
   });
   const accused = await relayProvider(url, {
-    engine: new LogprobEngine(suspect),
+    engine: suspect,
     models: [{ ...served(10n)[0]!, features: [...served(10n)[0]!.features, ...suspectFeatures] }],
     ...direct,
   });
@@ -71,8 +77,8 @@ async function network(suspect: Omit<LogprobEngineOptions, "models">, suspectFea
     requireSignedAnswers: true,
     ...direct,
   });
-  const auditor = (ref: AuditReference = providerReference(referenceClient)) =>
-    new Auditor({ client, reference: ref, reporter, random: seededRandom(3), maxTokens: 24 });
+  const auditor = (ref: AuditReference = providerReference(referenceClient), maxTokens = 24) =>
+    new Auditor({ client, reference: ref, reporter, random: seededRandom(3), maxTokens });
   return { reference, accused, auditor, reporter, referenceClient };
 }
 
@@ -85,12 +91,11 @@ async function thirdPartyVerdict(report: AuditReport | undefined) {
   const received: unknown = JSON.parse(JSON.stringify(report));
   const check = checkReport(received);
   const body = (received as AuditReport).body;
-  const parts = answerTokens(body.answer.content);
+  const generated = body.answer.signed.statement.completion_tokens;
+  const parts = answerTokens(body.answer.content, DEFAULT_TOLERANCE, generated);
   const own = new LogprobEngine({ model: { seed: 1 } });
-  const rerun =
-    typeof parts === "string"
-      ? judgeAnswer(body.answer.content, [])
-      : judgeAnswer(body.answer.content, (await own.score(body.challenge, parts.tokens)).logprobs);
+  const scores = typeof parts === "string" ? [] : (await own.score(body.challenge, parts.tokens)).logprobs;
+  const rerun = judgeAnswer(body.answer.content, scores, DEFAULT_TOLERANCE, generated);
   return { check, rerun: rerun.result };
 }
 
@@ -163,6 +168,36 @@ describe("audits through the real network", () => {
       rerun: "fail",
     });
   }, 120_000);
+
+  it("pass an honest WebLLM provider that holds split characters back, and bill it every token", async () => {
+    const { auditor, accused } = await networkWith(
+      new HeldBackEngine({ model: { seed: 1 }, noise: DEFAULT_TOLERANCE.honestSigmaNats, seed: 9 }),
+    );
+    const a = auditor(undefined, 32);
+    for (let i = 0; i < 16; i++) await a.audit("test-model");
+    expect(a.records.filter((r) => r.verdict.result !== "pass").map((r) => r.verdict)).toEqual([]);
+    // Held entries were in the answers, skipped and counted, not compared.
+    const skipped = a.records.map((r) => (r.verdict.result === "error" ? 0 : (r.verdict.skipped ?? 0)));
+    expect(skipped.filter((n) => n > 0).length).toBeGreaterThan(4);
+    // Signed and paid for every token WebLLM generated, those it never streamed included.
+    const last = a.records.at(-1)!.report!.body.answer;
+    expect(last.signed.statement.completion_tokens).toBe(accused.engine.mlc.last.steps);
+    const withHeld = a.records.find((r) => r.verdict.result !== "error" && r.verdict.skipped)!;
+    expect(await thirdPartyVerdict(withHeld.report)).toEqual({
+      check: { ok: true, verdict: "pass", provider: accused.key, model: "test-model" },
+      rerun: "pass",
+    });
+  }, 120_000);
+
+  it("catch another model served through WebLLM that holds split characters back, with a verified report", async () => {
+    const { auditor, accused } = await networkWith(new HeldBackEngine({ model: { seed: 2 } }));
+    const record = await auditor(undefined, 32).audit("test-model");
+    expect(record.verdict).toMatchObject({ result: "fail" });
+    expect(await thirdPartyVerdict(record.report)).toEqual({
+      check: { ok: true, provider: accused.key, model: "test-model", verdict: "fail" },
+      rerun: "fail",
+    });
+  }, 60_000);
 
   it("a local engine as the reference catches the same cheat (its scores are not evidence for others)", async () => {
     const { auditor } = await network({ model: { seed: 2 } });

@@ -58,6 +58,17 @@ export const VOCABULARY: readonly string[] = [
   " many",
 ];
 
+/**
+ * Some words as a byte-level tokenizer would spell them with an emoji that it splits across two
+ * tokens (the WebLLM double in webllm-held-back.ts streams them so); the toy tokenizer reads each
+ * spelling as its word's one id, as a reference that encodes the whole text would.
+ */
+export const GLYPHS: ReadonlyMap<string, string> = new Map([
+  [" rain", " \u{1F327}"],
+  [" sea", " \u{1F30A}"],
+]);
+const GLYPH_IDS = new Map([...GLYPHS].map(([word, glyph]) => [glyph, VOCABULARY.indexOf(word)]));
+
 export interface ToyModelSpec {
   /** The "weights": another seed is another model. */
   readonly seed: number;
@@ -125,7 +136,7 @@ export class ToyModel {
   score(params: ChatParams, tokens: readonly string[]): number[] {
     let context = this.start(params);
     return tokens.map((token) => {
-      const id = VOCABULARY.indexOf(token);
+      const id = GLYPH_IDS.get(token) ?? VOCABULARY.indexOf(token);
       if (id < 0) return UNKNOWN_TOKEN_LOGPROB;
       const lp = this.logprobs(context)[id]!;
       context = this.next(context, id);

@@ -147,6 +147,38 @@ describe("faults through a man in the middle", () => {
     await expect.poll(() => p.runtime.slots.load, { timeout: 10_000 }).toBe(0);
   }, 40_000);
 
+  it("a program that hangs up mid-stream through the gateway: the provider stops, its place is freed, nothing more is signed", async () => {
+    const mitm = await network([]);
+    const engine = new ScriptedEngine({ tokenDelayMs: 40, reply: () => `${LONG} `.repeat(10) });
+    const p = await relayProvider(labelled(mitm.url, "provider"), { engine, deadlines: PROVIDER_DEADLINES });
+    const gateway = await startGateway({ client: await client(mitm) });
+    closers.push(() => gateway.close());
+    const hangUp = new AbortController();
+    const res = await fetch(`${gateway.url}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "test-model",
+        messages: [{ role: "user", content: "hi" }],
+        stream: true,
+      }),
+      signal: hangUp.signal,
+    });
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    let read = "";
+    while ((read.match(/"content":"\w/g) ?? []).length < 3)
+      read += new TextDecoder().decode((await reader.read()).value);
+    hangUp.abort();
+    await expect.poll(() => engine.activeGenerations, { timeout: 10_000 }).toBe(0);
+    expect(engine.generatedTokens).toBeLessThan(100); // of 160
+    await expect.poll(() => p.runtime.slots.load, { timeout: 10_000 }).toBe(0);
+    // Signed for at most the prompt and the tokens made before the stop (receipts count both).
+    const done = p.events.find((e) => e.type === "request-done");
+    expect(done).toMatchObject({ finishReason: "abort" });
+    const bound = done?.type === "request-done" ? done.promptTokens + engine.generatedTokens : 0;
+    for (const t of receiptTokens(p.events)) expect(t).toBeLessThanOrEqual(bound);
+  }, 30_000);
+
   it("a grant of the provider the request avoids (the server dropped `exclude`): refused before a single signal reaches it", async () => {
     // It used to be taken: the avoided provider got the handshake, and the request then waited
     // 30 s for room elsewhere and ended ALL_BUSY.

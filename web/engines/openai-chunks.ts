@@ -1,4 +1,4 @@
-import { maxCompletionTokensFor } from "../../protocol/accounting";
+import { maxCompletionTokensFor, SPECIAL_TOKENS_PER_CHUNK } from "../../protocol/accounting";
 import type { LogprobEntry, ToolCallDelta } from "../../protocol/schemas/chat";
 import { chatOptionsOf } from "../../protocol/schemas/session";
 import type { ChunkSink, EngineRequest, EngineResult, FinishReason } from "./engine";
@@ -39,7 +39,8 @@ const FINISH: ReadonlySet<string> = new Set(["stop", "length", "tool_calls", "co
  * Reads a chunk stream to its end: each chunk with text or a tool-call piece is handed to
  * `onChunk` (and awaited, so a paused consumer pauses the stream); usage comes in the last chunk.
  * A chunk counts as one token, or as many as the logprobs it carries (one entry per token), never
- * more than its text can hold. After an abort the stream is still drained, without handing on.
+ * more than its text can hold. Tokens the usage counts beyond those are then billed as pieces
+ * without text (`unstreamedPieces`). After an abort the stream is still drained, without handing on.
  */
 export async function consumeChunks(
   chunks: AsyncIterable<OpenAiChunkLike>,
@@ -47,6 +48,8 @@ export async function consumeChunks(
   signal: AbortSignal | undefined,
 ): Promise<EngineResult> {
   let completion = 0;
+  let bytes = 0;
+  let generated: number | undefined;
   let prompt = 0;
   let finish: FinishReason = "stop";
   for await (const chunk of chunks) {
@@ -60,6 +63,7 @@ export async function consumeChunks(
       const claimed = chunk.silkTokens ?? Math.max(1, logprobs?.length ?? 1);
       const tokens = Math.min(claimed, maxCompletionTokensFor(text, toolCalls));
       completion += tokens;
+      bytes += maxCompletionTokensFor(text, toolCalls) - SPECIAL_TOKENS_PER_CHUNK;
       await onChunk({
         text,
         tokens,
@@ -70,12 +74,29 @@ export async function consumeChunks(
     if (choice?.finish_reason && FINISH.has(choice.finish_reason))
       finish = choice.finish_reason as FinishReason;
     if (chunk.usage?.prompt_tokens !== undefined) prompt = chunk.usage.prompt_tokens;
+    if (chunk.usage?.completion_tokens !== undefined) generated = chunk.usage.completion_tokens;
+  }
+  for (let n = unstreamedPieces(generated, completion, bytes); n > 0 && !signal?.aborted; n--) {
+    completion += SPECIAL_TOKENS_PER_CHUNK;
+    await onChunk({ text: "", tokens: SPECIAL_TOKENS_PER_CHUNK });
   }
   return {
     finishReason: signal?.aborted ? "abort" : finish,
     promptTokens: prompt,
     completionTokens: completion,
   };
+}
+
+/**
+ * How many one-token pieces without text bill what the engine generated but never streamed: the
+ * stop token, and the tokens of a character split across tokens, which WebLLM holds back and
+ * streams as one chunk with the last one's logprob (webllm-run.ts). Never more than the text's
+ * bytes could hold (a token carries at least one byte of it), plus a stop token and the three
+ * bytes of a character left unfinished when the answer was cut.
+ */
+export function unstreamedPieces(generated: number | undefined, streamed: number, bytes: number): number {
+  if (generated === undefined || !Number.isSafeInteger(generated)) return 0;
+  return Math.max(0, Math.min(generated, bytes + 4) - streamed);
 }
 
 /** Only the fields of a tool-call piece the session carries (servers add their own extras). */

@@ -53,7 +53,8 @@ const finite = (logprob: number) => (Number.isFinite(logprob) ? logprob : IMPOSS
 
 /**
  * WebLLM's logprobs as the requester asked for them: the top tokens WebLLM was asked for beyond
- * the requester's `top_logprobs` (webllm-request.ts) left out, -Infinity as `IMPOSSIBLE_LOGPROB`.
+ * the requester's `top_logprobs` (webllm-request.ts) left out, -Infinity as `IMPOSSIBLE_LOGPROB`,
+ * and a chunk whose logprob tokens do not spell its text as one entry marked `held`.
  */
 async function* finiteLogprobs(
   stream: AsyncIterable<webllm.ChatCompletionChunk>,
@@ -66,15 +67,34 @@ async function* finiteLogprobs(
       yield chunk;
       continue;
     }
+    const text = choice.delta.content ?? "";
+    const last = content.at(-1);
     const logprobs = {
-      content: content.map((l) => ({
-        ...l,
-        logprob: finite(l.logprob),
-        top_logprobs: l.top_logprobs.slice(0, asked).map((t) => ({ ...t, logprob: finite(t.logprob) })),
-      })),
+      content:
+        text && last && content.map((l) => l.token).join("") !== text
+          ? [heldEntry(text, finite(last.logprob))]
+          : content.map((l) => ({
+              ...l,
+              logprob: finite(l.logprob),
+              top_logprobs: l.top_logprobs.slice(0, asked).map((t) => ({ ...t, logprob: finite(t.logprob) })),
+            })),
     };
     yield { ...chunk, choices: [{ ...choice, logprobs }] };
   }
+}
+
+/**
+ * While its text ends in an unfinished character (U+FFFD), WebLLM 0.2.86 holds the stream back;
+ * the chunk that finally carries the character has only the last token's logprob entry, that
+ * token decoded alone (often "\uFFFD"): `makeStreamDeltaChunk` sends
+ * `getTokenLogprobArray().slice(-1)`. The other tokens' logprobs are never reported. So the
+ * chunk's text becomes one entry that spells it, with the one logprob WebLLM gave (its last
+ * token's, never a made-up one), no alternatives (they were the last token's), marked `held`
+ * so that audits skip it (protocol/README.md "Audits"); its tokens are billed from the usage
+ * (openai-chunks.ts).
+ */
+function heldEntry(text: string, logprob: number): webllm.ChatCompletionTokenLogprob & { held: true } {
+  return { token: text, bytes: [...new TextEncoder().encode(text)], logprob, top_logprobs: [], held: true };
 }
 
 /**
