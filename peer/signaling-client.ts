@@ -294,7 +294,10 @@ export class SignalingClient {
     try {
       return await this.conn.ready(deadline - Date.now());
     } catch {
-      throw new SignalingError("UNREACHABLE", `no signaling server to send ${event} to`);
+      throw new SignalingError(
+        "UNREACHABLE",
+        `the signaling server at ${this.url} cannot be reached (reconnecting) to send ${event}`,
+      );
     }
   }
 

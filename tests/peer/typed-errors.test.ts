@@ -81,6 +81,20 @@ describe("typed errors end to end", () => {
     }
   });
 
+  it("a server gone for good: a request ends UNREACHABLE at its deadline, naming the server", async () => {
+    const { server, url } = await startServer();
+    const signaling = await SignalingClient.connect(url, { ackTimeoutMs: 500 });
+    try {
+      await server.close();
+      const refused = await signaling.directory().catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(SignalingError);
+      expect(refused).toMatchObject({ code: "UNREACHABLE" });
+      expect((refused as Error).message).toContain(url);
+    } finally {
+      signaling.close();
+    }
+  });
+
   it("with signaling gone, a new question ends UNREACHABLE at the grant's deadline, not a server TIMEOUT", async () => {
     const { server, url } = await startServer();
     await relayProvider(labelled(url, "provider"));
