@@ -2,8 +2,12 @@ import { describe, expect, it } from "vitest";
 import { AnswerBuilder } from "../../protocol/answer-content";
 import { answerTokens, DEFAULT_TOLERANCE, judgeAnswer } from "../../protocol/audit-check";
 import type { ChatParams } from "../../protocol/schemas/session";
+import { forcedTokenIds, type TokenCodec } from "../../web/engines/forced-token-ids";
+import { ForcingProcessor } from "../../web/engines/forcing-processor";
+import { scoreWebLlmForced } from "../../web/engines/webllm-forced-score";
 import { runWebLlm } from "../../web/engines/webllm-run";
-import { ToyModel } from "../doubles/toy-model";
+import { MlcLogitsDouble } from "../doubles/mlc-logits-engine";
+import { ToyModel, VOCABULARY } from "../doubles/toy-model";
 import { type HeldBackOptions, MlcHeldBackDouble } from "../doubles/webllm-held-back";
 
 /**
@@ -107,5 +111,62 @@ describe("WebLLM's held-back characters", () => {
       result: "fail",
       reason: "a logprob entry is marked held where no character was split",
     });
+  });
+});
+
+/**
+ * A byte-level codec over the toy vocabulary in which " rain" and " sea" are instead the two
+ * halves of " 🌧" (a space and the emoji's first two bytes, then its last two), as a byte-level
+ * BPE splits a rare character; encode takes the longest match, decode is lossy UTF-8.
+ */
+function splitCodec(): TokenCodec {
+  const utf8 = new TextEncoder();
+  const bytes = VOCABULARY.map((w) => utf8.encode(w));
+  bytes[VOCABULARY.indexOf(" rain")] = Uint8Array.of(0x20, 0xf0, 0x9f);
+  bytes[VOCABULARY.indexOf(" sea")] = Uint8Array.of(0x8c, 0xa7);
+  return {
+    encode(text) {
+      const b = utf8.encode(text);
+      const ids: number[] = [];
+      for (let at = 0; at < b.length; ) {
+        let best = -1;
+        for (const [id, v] of bytes.entries())
+          if (v.length > (bytes[best]?.length ?? 0) && v.every((x, i) => b[at + i] === x)) best = id;
+        if (best < 0) throw new Error("no token");
+        ids.push(best);
+        at += bytes[best]!.length;
+      }
+      return ids;
+    },
+    decode: (ids) => new TextDecoder().decode(Uint8Array.from([...ids].flatMap((id) => [...bytes[id]!]))),
+  };
+}
+
+describe("a forcing reference reads a held entry as the ids of its split character", () => {
+  const codec = splitCodec();
+  const rain = VOCABULARY.indexOf(" rain");
+  const sea = VOCABULARY.indexOf(" sea");
+
+  it("maps the entry to its ids and scores it as its last, the context running on", async () => {
+    const tokens = [" the", " \u{1F327}", " flows"];
+    expect(forcedTokenIds(codec, tokens)).toEqual({
+      ok: true,
+      ids: Int32Array.of(0, rain, sea, 6),
+      ends: [0, 2, 3],
+    });
+    const processor = new ForcingProcessor();
+    const engine = new MlcLogitsDouble({ seed: 11 }, processor);
+    const forcing = { arm: (ids: Int32Array) => processor.arm(ids), take: async () => processor.take() };
+    const params = challenge(3, 8);
+    const scored = await scoreWebLlmForced(engine, forcing, async () => codec, params, tokens);
+    expect(scored.method).toBe("teacher-forcing");
+    const truth = new ToyModel({ seed: 11 }).score(params, [" the", " rain", " sea", " flows"]);
+    expect(scored.logprobs).toHaveLength(3);
+    for (const [i, t] of [truth[0]!, truth[2]!, truth[3]!].entries())
+      expect(scored.logprobs[i]).toBeCloseTo(t, 4);
+  });
+
+  it("refuses an entry spanning ids that each read as text (a split of another kind)", () => {
+    expect(forcedTokenIds(codec, [" the river"])).toMatchObject({ ok: false });
   });
 });

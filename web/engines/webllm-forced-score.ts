@@ -80,7 +80,11 @@ export async function scoreWebLlmForced(
     signal?.removeEventListener("abort", interrupt);
   }
   if (signal?.aborted) throw new EngineError("backend", "score: aborted");
-  return { logprobs: logprobs.slice(0, tokens.length), promptTokens, method: "teacher-forcing" };
+  // An entry spanning several ids (a split character) scores as its last one, as WebLLM reports it.
+  const scores = mapped.ends
+    ? mapped.ends.filter((end) => end < logprobs.length).map((end) => logprobs[end]!)
+    : logprobs.slice(0, tokens.length);
+  return { logprobs: scores, promptTokens, method: "teacher-forcing" };
 }
 
 /** Why forced scores would not compare with a provider's logprobs for this request, if they would not. */
