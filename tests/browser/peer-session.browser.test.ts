@@ -1,5 +1,5 @@
 import type { Browser, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { cleanup, startServer } from "../signaling/helpers";
 import { buildHarness } from "./build-harness";
 import { launchChromium } from "./chromium";
@@ -23,11 +23,17 @@ afterAll(async () => {
   await browser?.close();
   await cleanup();
 });
+// A test that fails leaves no provider tab behind to answer the next test's questions.
+const opened: Page[] = [];
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((p) => p.context().close().catch(() => undefined)));
+});
 
 /** Each party in its own browser context: separate storage, separate WebRTC stacks. */
 async function open(page: string): Promise<Page> {
   const context = await browser.newContext();
   const p = await context.newPage();
+  opened.push(p);
   p.on("pageerror", (err) => console.error(`${page} page error:`, err.message));
   await p.goto(`${url}/${page}`);
   await p.waitForSelector("body[data-ready=true]", { state: "attached", timeout: 20_000 });
@@ -73,7 +79,8 @@ describe("two Chromium pages over real WebRTC, through the real signaling server
   });
 
   it("fails over to another provider tab when the first is closed mid-answer, and the answer continues", async () => {
-    const first = await open("provider.html?delay=30");
+    // Slow enough that the answer is still running while the second tab opens, on a loaded machine.
+    const first = await open("provider.html?delay=250");
     const requester = await open("requester.html");
     const long = Array.from({ length: 60 }, (_, i) => `w${i}`).join(" ");
     const answering = ask(requester, long);
