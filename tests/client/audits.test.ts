@@ -275,9 +275,10 @@ describe("audits through the real network", () => {
       ...direct,
     });
     // The directory (a snapshot up to 500 ms old, then pushed) lists what the pages declare.
-    const listed = async () => (await referenceClient.models.list()).data[0]?.features ?? [];
-    if (pages.some((p) => p.reference))
-      await expect.poll(listed, { timeout: 10_000 }).toContain("forced_scoring");
+    const listed = async () =>
+      (await referenceClient.models.list()).data[0]?.features.includes("forced_scoring");
+    // The earlier tests' pages must be gone from it too.
+    await expect.poll(listed, { timeout: 10_000 }).toBe(pages.some((p) => p.reference));
     const auditor = new Auditor({
       client,
       reference: providerReference(forcedAsksOf(referenceClient, forcedAsks)),
