@@ -26,7 +26,14 @@ afterAll(async () => {
 // A test that fails leaves no provider tab behind to answer the next test's questions.
 const opened: Page[] = [];
 afterEach(async () => {
-  await Promise.all(opened.splice(0).map((p) => p.context().close().catch(() => undefined)));
+  await Promise.all(
+    opened.splice(0).map((p) =>
+      p
+        .context()
+        .close()
+        .catch(() => undefined),
+    ),
+  );
 });
 
 /** Each party in its own browser context: separate storage, separate WebRTC stacks. */
