@@ -5,6 +5,7 @@ import {
   type SignedAnswer,
   statementMismatch,
 } from "../../protocol";
+import { NoProviderError } from "./errors";
 import type { ChatCompletion, ChatCompletionCreateParams } from "./openai-shapes";
 import type { SilkClient } from "./silk-client";
 
@@ -67,20 +68,50 @@ export function engineReference(
  * teacher forcing (`score_method`, feature `forced_scoring`: a provider page serving as an audit
  * reference), whose request hash puts the method under the provider's signature; when no provider
  * but the suspect offers it, or the one asked could not force the tokens, it asks for plain
- * `scoring` and says why.
+ * `scoring` and says why. A forced request signaling cannot place costs a session request (the
+ * server rate-limits those), so it is not sent when the directory lists no provider of the model
+ * with `forced_scoring` (its view is pushed, and may miss a provider for the moment after it
+ * registers), nor, for `retryMs` (default 60 s), after signaling found none for that model and
+ * suspect.
  */
-export function providerReference(client: SilkClient): AuditReference {
+export function providerReference(
+  client: SilkClient,
+  opts: { readonly retryMs?: number; readonly now?: () => number } = {},
+): AuditReference {
+  const retryMs = opts.retryMs ?? 60_000;
+  const now = opts.now ?? Date.now;
+  /** Per model and suspect: until when signaling had no forcing provider for them, and why. */
+  const unplaced = new Map<string, { until: number; reason: string }>();
   return {
     name: "another provider",
     async score(challenge, tokens, suspect) {
-      try {
-        return await askProvider(client, challenge, tokens, suspect, true);
-      } catch (err) {
-        const fallback = `no other provider forced the tokens: ${reasonOf(err)}`;
-        return { ...(await askProvider(client, challenge, tokens, suspect, false)), fallback };
-      }
+      const key = `${challenge.model} ${suspect}`;
+      const memo = unplaced.get(key);
+      let why = memo && memo.until > now() ? memo.reason : await unlisted(client, challenge.model);
+      if (why === undefined)
+        try {
+          return await askProvider(client, challenge, tokens, suspect, true);
+        } catch (err) {
+          why = reasonOf(err);
+          if (err instanceof NoProviderError) unplaced.set(key, { until: now() + retryMs, reason: why });
+        }
+      return {
+        ...(await askProvider(client, challenge, tokens, suspect, false)),
+        fallback: `no other provider forced the tokens: ${why}`,
+      };
     },
   };
+}
+
+/** Why the directory says no provider of `model` forces tokens; undefined when one may (or it cannot tell). */
+async function unlisted(client: SilkClient, model: string): Promise<string | undefined> {
+  const listed = await client.models.list().then(
+    (l) => l.data.find((m) => m.id === model),
+    () => undefined,
+  );
+  return listed && !listed.features.includes("forced_scoring")
+    ? `the directory lists no provider of ${model} with forced_scoring`
+    : undefined;
 }
 
 async function askProvider(

@@ -6,6 +6,8 @@ import { startGateway } from "../../client/gateway/gateway-server";
 import { parseGatewayOptions } from "../../client/gateway/options";
 import { type AuditReference, engineReference, providerReference } from "../../client/sdk/audit-reference";
 import { Auditor } from "../../client/sdk/auditor";
+import type { ChatCompletionCreateParams } from "../../client/sdk/openai-shapes";
+import type { SilkClient } from "../../client/sdk/silk-client";
 import {
   type AuditReport,
   answerTokens,
@@ -77,7 +79,7 @@ async function networkWith<E extends Engine>(suspect: E, suspectFeatures: Featur
   });
   const auditor = (ref: AuditReference = providerReference(referenceClient), maxTokens = 24) =>
     new Auditor({ client, reference: ref, reporter, random: seededRandom(3), maxTokens });
-  return { reference, accused, auditor, reporter };
+  return { reference, accused, auditor, reporter, referenceClient };
 }
 
 /**
@@ -105,6 +107,15 @@ async function auditUntilCaught(auditor: Auditor, limit: number) {
     if (record.verdict.result === "fail") return { n, record };
   }
   return { n: Number.POSITIVE_INFINITY, record: undefined };
+}
+
+/** The client, counting the scoring requests that ask for teacher forcing (a session request each). */
+function forcedAsksOf(client: SilkClient, asks: string[]): SilkClient {
+  const create = ((p: ChatCompletionCreateParams) => {
+    if (p.score_method) asks.push(p.model);
+    return client.chat.completions.create(p);
+  }) as SilkClient["chat"]["completions"]["create"];
+  return { ...client, chat: { completions: { create } } };
 }
 
 describe("audits through the real network", () => {
@@ -225,6 +236,7 @@ describe("audits through the real network", () => {
    * serves another model, whose answer leaves the reference's greedy path within its first tokens.
    */
   async function pageNetwork(pages: readonly { reference: boolean; price: bigint; noTokenizer?: boolean }[]) {
+    const forcedAsks: string[] = [];
     const tokenizer = await toyTokenizer();
     const engines = pages.map(
       (p) =>
@@ -262,14 +274,19 @@ describe("audits through the real network", () => {
       requireSignedAnswers: true,
       ...direct,
     });
+    // The directory (a snapshot up to 500 ms old, then pushed) lists what the pages declare.
+    const listed = async () =>
+      (await referenceClient.models.list()).data[0]?.features.includes("forced_scoring");
+    // The earlier tests' pages must be gone from it too.
+    await expect.poll(listed, { timeout: 10_000 }).toBe(pages.some((p) => p.reference));
     const auditor = new Auditor({
       client,
-      reference: providerReference(referenceClient),
+      reference: providerReference(forcedAsksOf(referenceClient, forcedAsks)),
       reporter: generateKeyPair(),
       random: seededRandom(3),
       maxTokens: 24,
     });
-    return { engines, accused, auditor };
+    return { engines, accused, auditor, forcedAsks };
   }
 
   it("a provider page serving as an audit reference forces the suspect's tokens and catches another model a greedy-path page cannot", async () => {
@@ -294,9 +311,11 @@ describe("audits through the real network", () => {
   }, 60_000);
 
   it("with no provider forcing tokens online, the reference falls back to plain scoring and the verdict says so", async () => {
-    const { engines, auditor } = await pageNetwork([{ reference: false, price: 15n }]);
+    const { engines, auditor, forcedAsks } = await pageNetwork([{ reference: false, price: 15n }]);
     const record = await auditor.audit("test-model");
     expect(engines[0]!.methods).toEqual(["greedy-path"]);
+    // The directory lists nobody with forced_scoring: no forced request is sent to be refused.
+    expect(forcedAsks).toEqual([]);
     expect(record.method).toBe("unstated");
     expect(record.verdict.result).toBe("inconclusive");
     const verdict = record.verdict as { compared: number; reason: string };
@@ -323,11 +342,17 @@ describe("audits through the real network", () => {
   }, 60_000);
 
   it("a suspect that alone offers forcing is never its own reference: the audit falls back to plain scoring and says so", async () => {
-    const { auditor, accused } = await network({ model: { seed: 2 } }, ["forced_scoring"]);
-    const record = await auditor().audit("test-model");
+    const { auditor, accused, referenceClient } = await network({ model: { seed: 2 } }, ["forced_scoring"]);
+    const forcedAsks: string[] = [];
+    const a = auditor(providerReference(forcedAsksOf(referenceClient, forcedAsks)));
+    const record = await a.audit("test-model");
     expect(record).toMatchObject({ provider: accused.key, method: "unstated", verdict: { result: "fail" } });
     expect(accused.engine.scored).toBe(0);
     expect(record.report!.body.reference!.request.score_method).toBeUndefined();
+    // Signaling placed no forced request: the next audit of that suspect does not ask again (each
+    // refused request costs one of the requester's rate-limited session requests).
+    expect((await a.audit("test-model")).method).toBe("unstated");
+    expect(forcedAsks).toEqual(["test-model"]);
   }, 60_000);
 
   it("one client as auditor and reference, two providers sharing a payout: the reference waits its turn", async () => {
