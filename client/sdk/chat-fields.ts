@@ -86,6 +86,13 @@ export function uncarriedField(
   }
   if (body.top_logprobs != null && body.top_logprobs !== 0 && body.logprobs !== true)
     return { param: "top_logprobs", message: "top_logprobs: needs `logprobs: true`", code: "invalid_value" };
+  // As OpenAI: options for a stream that is not asked for are an error, not ignored.
+  if (body.stream_options != null && body.stream !== true)
+    return {
+      param: "stream_options",
+      message: "stream_options: only allowed when `stream` is true",
+      code: "invalid_value",
+    };
   const messages = Array.isArray(body.messages) ? body.messages : [];
   for (const [i, m] of messages.entries()) {
     if (typeof m !== "object" || m === null) continue;
@@ -99,12 +106,38 @@ export function uncarriedField(
           message: `messages.${i}.${key}: the ${message.role} message does not carry \`${key}\``,
           code: "unsupported_parameter",
         };
+    const part = Array.isArray(message.content) ? uncarriedPartField(message.content) : undefined;
+    if (part)
+      return {
+        param: `messages.${i}.content.${part.index}.${part.key}`,
+        message: `messages.${i}.content.${part.index}.${part.key}: a ${part.type} part does not carry \`${part.key}\``,
+        code: "unsupported_parameter",
+      };
     if (message.content === undefined && !(message.role === "assistant" && message.tool_calls != null))
       return {
         param: `messages.${i}.content`,
         message: `messages.${i}.content: the ${message.role} message needs content`,
         code: "missing_required_parameter",
       };
+  }
+  return undefined;
+}
+
+/** What each kind of content part may hold (others are refused by the schema, naming the kind). */
+const PART_FIELDS: Readonly<Record<string, readonly string[]>> = {
+  text: ["type", "text"],
+  image_url: ["type", "image_url"],
+};
+
+/** The first field of a content part that Silk would otherwise drop (`cache_control`, …). */
+function uncarriedPartField(parts: readonly unknown[]) {
+  for (const [index, p] of parts.entries()) {
+    if (typeof p !== "object" || p === null) continue;
+    const part = p as Record<string, unknown>;
+    const allowed = PART_FIELDS[String(part.type)];
+    if (!allowed) continue;
+    const key = Object.keys(part).find((k) => part[k] != null && !allowed.includes(k));
+    if (key) return { index, key, type: String(part.type) };
   }
   return undefined;
 }

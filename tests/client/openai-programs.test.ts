@@ -243,7 +243,7 @@ describe("fields inside messages, and the SDK's own callers", () => {
       .create({ model: "llama-plain", messages, ...extra } as OpenAI.ChatCompletionCreateParamsNonStreaming)
       .catch((e: unknown) => e);
 
-  it("refuses a message field it does not carry, and a message without content, naming them", async () => {
+  it("refuses a message or content part field it does not carry, a message without content, and stream options without a stream, naming them", async () => {
     const before = backend.requests.length;
     expect(await ask([{ role: "user", content: "x", cache_control: { type: "ephemeral" } }])).toMatchObject({
       status: 400,
@@ -258,6 +258,18 @@ describe("fields inside messages, and the SDK's own callers", () => {
     expect(await ask([{ role: "user", content: "x" }], { top_logprobs: 2 })).toMatchObject({
       status: 400,
       param: "top_logprobs",
+    });
+    const cached = [{ type: "text", text: "x", cache_control: { type: "ephemeral" } }];
+    expect(await ask([{ role: "user", content: cached }])).toMatchObject({
+      status: 400,
+      param: "messages.0.content.0.cache_control",
+      code: "unsupported_parameter",
+    });
+    expect(
+      await ask([{ role: "user", content: "x" }], { stream_options: { include_usage: true } }),
+    ).toMatchObject({
+      status: 400,
+      param: "stream_options",
     });
     expect(backend.requests.length).toBe(before);
   });
