@@ -1,25 +1,17 @@
-import type { Address } from "@ton/core";
 import { endingError, SessionLife } from "../../peer/session-life";
 import type { Deadlines } from "../../peer/session-machine";
 import {
   AnswerBuilder,
-  type AnswerFinish,
-  type AnswerPiece,
   billablePromptTokens,
   buildStatement,
-  ChannelClosedError,
   type ChatParams,
   type ChatRequest,
   canonicalJson,
   chatOptionsOf,
   decodeSignedReceipt,
-  type ErrorCode,
   encodeSignedReceipt,
   equalBytes,
-  type KeyPair,
   Ledger,
-  type LogprobEntry,
-  type MaxPrice,
   type ModelPrice,
   type ModelSupport,
   maxCompletionTokensFor,
@@ -30,79 +22,33 @@ import {
   type SessionMessage,
   type SignedAnswer,
   type SignedReceipt,
-  SilkError,
   signReceipt,
   streamId,
-  TimeoutError,
-  type ToolCall,
   verifyReceiptSignature,
   verifySignedAnswer,
 } from "../../protocol";
 import type { EmbedParams } from "../../protocol/schemas/embedding";
 import { linkAbort } from "./abort-link";
+import { sendBase } from "./base-receipt";
 import { EmbedCalls, type EmbedOutcome } from "./embed-call";
-import {
-  OverReportError,
-  ProviderError,
-  ProviderLostError,
-  providerError,
-  StalledError,
-  TamperedError,
-} from "./errors";
-import type { PaymentAccount } from "./payment-account";
-
-export interface RequesterSessionOptions {
-  readonly sessionKey: KeyPair;
-  readonly keyEpoch: number;
-  readonly network: number;
-  readonly escrow: Address;
-  readonly payout: Address;
-  readonly maxPrice: MaxPrice;
-  readonly account: PaymentAccount;
-  /** Sign a receipt every this many completion tokens (and at every answer's end). */
-  readonly receiptEvery?: number;
-  /**
-   * The session's life (peer/session-life.ts) from whoever made the channel; without it the
-   * session keeps its own from the account phase on, with `deadlines`.
-   */
-  readonly life?: SessionLife;
-  readonly deadlines?: Partial<Deadlines>;
-  /** Refuse an answer that comes without the provider's signed statement (auditors do). */
-  readonly requireSignedAnswers?: boolean;
-}
-
-/** What the base receipt is made of: the stream, the key that signs it, and the last receipt kept. */
-export type BaseOptions = Pick<
+import { OverReportError, ProviderError, providerError } from "./errors";
+import type {
+  AnswerDelta,
+  BaseOptions,
   RequesterSessionOptions,
-  "network" | "escrow" | "payout" | "keyEpoch" | "sessionKey" | "account"
->;
+  RequestInput,
+  RequestResult,
+} from "./requester-session-types";
+import { codeOf, lostError } from "./session-lost";
 
-export type RequestInput = ChatParams;
-
-/** One verified piece of an answer, as it arrives. */
-export type AnswerDelta = AnswerPiece;
-export type FinishReason = AnswerFinish;
-
-export interface RequestResult {
-  readonly text: string;
-  /** The tool calls the answer made, assembled from their streamed pieces. */
-  readonly toolCalls: readonly ToolCall[];
-  /** Per token, when the request asked for logprobs. */
-  readonly logprobs?: readonly LogprobEntry[];
-  readonly finishReason: FinishReason;
-  readonly promptTokens: number;
-  readonly completionTokens: number;
-  /** nanoTON this answer cost. */
-  readonly cost: bigint;
-  readonly price: ModelPrice;
-  /**
-   * The provider's signed statement of this answer (answer-statement.ts), verified against what
-   * was sent and seen; absent only when the provider did not sign and signing was not required.
-   */
-  readonly signedAnswer?: SignedAnswer;
-  /** The request exactly as the provider received and hashed it. */
-  readonly sent: ChatParams;
-}
+export type {
+  AnswerDelta,
+  BaseOptions,
+  FinishReason,
+  RequesterSessionOptions,
+  RequestInput,
+  RequestResult,
+} from "./requester-session-types";
 
 interface Pending {
   readonly input: RequestInput;
@@ -428,37 +374,6 @@ export class RequesterSession {
   }
 }
 
-/** How a session's end reads to a request it cut short: tampering, a stall, or the provider leaving. */
-function lostError(
-  reason: Error | undefined,
-  partial: string,
-  tokens: number,
-  cost: bigint,
-  midToolCall: boolean,
-): ProviderLostError {
-  if (reason instanceof TimeoutError) return new StalledError(partial, tokens, cost, reason);
-  if (reason instanceof SilkError && TAMPERING.has(reason.code))
-    return new TamperedError(partial, tokens, cost, reason);
-  return new ProviderLostError(
-    partial,
-    tokens,
-    cost,
-    reason ?? new ChannelClosedError(),
-    undefined,
-    "PROVIDER_LOST",
-    midToolCall,
-  );
-}
-
-/** Codes a session closes with when a frame in flight was altered, dropped, replayed or re-cut. */
-const TAMPERING: ReadonlySet<string> = new Set([
-  "DECRYPT",
-  "REPLAY",
-  "MALFORMED",
-  "OVERSIZE",
-  "COUNTER_OVERFLOW",
-]);
-
 function ownReceipt(held: SignedReceipt, opts: RequesterSessionOptions): boolean {
   return (
     equalBytes(held.sessionKey, opts.sessionKey.publicKey) &&
@@ -478,34 +393,4 @@ function ownLife(deadlines?: Partial<Deadlines>): SessionLife {
 function requestParams(sent: ChatRequest): ChatParams {
   const { v: _v, t: _t, id: _id, ...params } = sent;
   return params;
-}
-
-function codeOf(reason: Error): ErrorCode {
-  return reason instanceof SilkError ? reason.code : "CHANNEL_CLOSED";
-}
-
-function sendBase(session: SecureSession, signed: SignedReceipt, life: SessionLife) {
-  const timeoutMs = life.deadlines.account;
-  return new Promise<Extract<SessionMessage, { t: "account" }>>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      off();
-      reject(new TimeoutError("account", timeoutMs));
-    }, timeoutMs);
-    const off = session.onMessage((m) => {
-      if (m.t === "error" && !m.id) {
-        clearTimeout(timer);
-        off();
-        reject(providerError(m.error));
-      }
-      if (m.t !== "account") return;
-      clearTimeout(timer);
-      off();
-      resolve(m);
-    });
-    session.onClose((reason) => {
-      clearTimeout(timer);
-      reject(reason ?? new ChannelClosedError());
-    });
-    session.send({ v: 1, t: "receipt", receipt: encodeSignedReceipt(signed) }).catch(reject);
-  });
 }

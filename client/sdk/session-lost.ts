@@ -1,0 +1,37 @@
+import { ChannelClosedError, type ErrorCode, SilkError, TimeoutError } from "../../protocol";
+import { ProviderLostError, StalledError, TamperedError } from "./errors";
+
+/** How a session's end reads to a request it cut short: tampering, a stall, or the provider leaving. */
+export function lostError(
+  reason: Error | undefined,
+  partial: string,
+  tokens: number,
+  cost: bigint,
+  midToolCall: boolean,
+): ProviderLostError {
+  if (reason instanceof TimeoutError) return new StalledError(partial, tokens, cost, reason);
+  if (reason instanceof SilkError && TAMPERING.has(reason.code))
+    return new TamperedError(partial, tokens, cost, reason);
+  return new ProviderLostError(
+    partial,
+    tokens,
+    cost,
+    reason ?? new ChannelClosedError(),
+    undefined,
+    "PROVIDER_LOST",
+    midToolCall,
+  );
+}
+
+/** Codes a session closes with when a frame in flight was altered, dropped, replayed or re-cut. */
+const TAMPERING: ReadonlySet<string> = new Set([
+  "DECRYPT",
+  "REPLAY",
+  "MALFORMED",
+  "OVERSIZE",
+  "COUNTER_OVERFLOW",
+]);
+
+export function codeOf(reason: Error): ErrorCode {
+  return reason instanceof SilkError ? reason.code : "CHANNEL_CLOSED";
+}
