@@ -74,9 +74,32 @@ const Body = v.object({
 const refuse = (param: string, why: string) =>
   invalidRequest("unsupported_parameter", `${param}: ${why}`, param);
 
+/**
+ * Keys an object of the body may hold beyond which are refused by name: what is carried, and what
+ * clients echo back from an earlier response (an item's `id` and `status`, a text part's empty
+ * `annotations` and its `logprobs`), which says nothing about the new answer.
+ */
+const NESTED: Readonly<Record<string, readonly string[]>> = {
+  text: ["format"],
+  "text.format": ["type", "name", "schema", "strict", "description"],
+  item: ["type", "role", "content", "id", "status"],
+  part: ["type", "text", "annotations", "logprobs"],
+};
+
+function refuseExtra(object: Record<string, unknown>, kind: keyof typeof NESTED, at: string): void {
+  for (const [key, value] of Object.entries(object)) {
+    if (value == null || NESTED[kind]!.includes(key)) continue;
+    throw refuse(`${at}.${key}`, "Silk does not carry this field, and will not drop it silently");
+  }
+  const annotations = object.annotations;
+  if (kind === "part" && Array.isArray(annotations) && annotations.length > 0)
+    throw refuse(`${at}.annotations`, "annotations of an earlier answer are not carried");
+}
+
 function messageOf(item: v.InferOutput<typeof Item>, i: number): { role: string; content: string } {
   if (item.type !== undefined && item.type !== "message")
     throw refuse(`input.${i}.type`, `\`${item.type}\` items are not carried (text messages only)`);
+  refuseExtra(item, "item", `input.${i}`);
   const role = item.role ?? "user";
   if (!["system", "developer", "user", "assistant"].includes(role))
     throw invalidRequest("invalid_value", `input.${i}.role: \`${role}\` is not a role`, `input.${i}.role`);
@@ -91,6 +114,7 @@ function messageOf(item: v.InferOutput<typeof Item>, i: number): { role: string;
     const text = (part as { text?: unknown }).text;
     if (!["input_text", "output_text", "text"].includes(part.type) || typeof text !== "string")
       throw refuse(`input.${i}.content.${j}.type`, `\`${part.type}\` parts are not carried (text only)`);
+    refuseExtra(part, "part", `input.${i}.content.${j}`);
     return text;
   });
   return { role, content: texts.join("\n") };
@@ -114,12 +138,17 @@ export function parseResponsesBody(json: unknown): { params: ChatCompletionCreat
     throw invalidRequest("invalid_value", `${param}: ${issue?.message}`, param);
   }
   const { input, instructions, text } = parsed.output;
+  if (text) refuseExtra(text, "text", "text");
+  if (text?.format) refuseExtra(text.format, "text.format", "text.format");
   const messages = [
     ...(instructions ? [{ role: "system", content: instructions }] : []),
     ...(typeof input === "string" ? [{ role: "user", content: input }] : input.map(messageOf)),
   ];
   const format = text?.format;
-  const schema = format as { name?: unknown; schema?: unknown; strict?: unknown } | null | undefined;
+  const schema = format as
+    | { name?: unknown; schema?: unknown; strict?: unknown; description?: unknown }
+    | null
+    | undefined;
   const chat = {
     model: body.model,
     messages,
@@ -138,6 +167,7 @@ export function parseResponsesBody(json: unknown): { params: ChatCompletionCreat
                   name: schema?.name ?? "output",
                   schema: schema?.schema,
                   strict: schema?.strict,
+                  ...(schema?.description != null && { description: schema.description }),
                 },
               }
             : { type: "json_object" },

@@ -120,6 +120,33 @@ describe("the Responses API for text", () => {
     expect(
       await refused({ input: [{ role: "user", content: [{ type: "input_image", image_url: "http://x" }] }] }),
     ).toMatchObject({ status: 400, param: "input.0.content.0.type" });
+    // Fields inside the body's objects too: refused by name, not dropped.
+    expect(await refused({ text: { verbosity: "low" } })).toMatchObject({
+      status: 400,
+      param: "text.verbosity",
+    });
+    expect(
+      await refused({
+        input: [{ role: "user", content: [{ type: "input_text", text: "x", cache_control: {} }] }],
+      }),
+    ).toMatchObject({ status: 400, param: "input.0.content.0.cache_control" });
+    expect(await refused({ input: [{ role: "user", content: "x", name: "ann" }] })).toMatchObject({
+      status: 400,
+      param: "input.0.name",
+    });
+    // An earlier answer echoed back, as clients send it, is taken.
+    const echoed = [
+      { role: "user", content: "x" },
+      {
+        id: "msg_1",
+        type: "message",
+        role: "assistant",
+        status: "completed",
+        content: [{ type: "output_text", text: "y", annotations: [] }],
+      },
+      { role: "user", content: "z" },
+    ];
+    expect(await refused({ input: echoed })).toMatchObject({ status: "completed" });
     expect(await refused({ store: false, tools: [], include: [], truncation: "disabled" })).toMatchObject({
       status: "completed",
     });
