@@ -87,6 +87,7 @@ export function providerReference(
     async score(challenge, tokens, suspect) {
       const key = `${challenge.model} ${suspect}`;
       const memo = unplaced.get(key);
+      if (memo && memo.until <= now()) unplaced.delete(key); // a long-running auditor keeps only live ones
       let why = memo && memo.until > now() ? memo.reason : await unlisted(client, challenge.model);
       if (why === undefined)
         try {
