@@ -177,11 +177,7 @@ async function completions(o: GatewayOptions, req: IncomingMessage, res: ServerR
 
   // Resolves at the answer's first event: a refusal before it is still a status of its own.
   const chunks = await o.client.chat.completions.create({ ...params, signal, stream: true });
-  res.writeHead(200, {
-    "content-type": "text/event-stream",
-    "cache-control": "no-cache",
-    connection: "keep-alive",
-  });
+  startEventStream(res);
   try {
     for await (const chunk of chunks) res.write(`data: ${JSON.stringify(chunk)}\n\n`);
     res.write("data: [DONE]\n\n");
@@ -213,11 +209,7 @@ async function responses(o: GatewayOptions, req: IncomingMessage, res: ServerRes
   const chunks = await o.client.chat.completions
     .create({ ...params, signal, stream: true, stream_options: { include_usage: true } })
     .catch(renamed);
-  res.writeHead(200, {
-    "content-type": "text/event-stream",
-    "cache-control": "no-cache",
-    connection: "keep-alive",
-  });
+  startEventStream(res);
   const events = new ResponseEvents(meta);
   const send = (list: readonly unknown[]) => {
     for (const e of list) res.write(`event: ${(e as { type: string }).type}\ndata: ${JSON.stringify(e)}\n\n`);
@@ -230,6 +222,15 @@ async function responses(o: GatewayOptions, req: IncomingMessage, res: ServerRes
     send([events.error(fail(res, err).body())]);
   }
   res.end();
+}
+
+/** Server-sent events: both streaming routes answer with them. */
+function startEventStream(res: ServerResponse): void {
+  res.writeHead(200, {
+    "content-type": "text/event-stream",
+    "cache-control": "no-cache",
+    connection: "keep-alive",
+  });
 }
 
 /** Compares in constant time, so the key cannot be guessed byte by byte from response times. */
