@@ -2,9 +2,6 @@ import type { Address } from "@ton/core";
 import { endingError, SessionEndedError, SessionLife } from "../../peer/session-life";
 import type { Deadlines, Ending } from "../../peer/session-machine";
 import {
-  AnswerBuilder,
-  billablePromptTokens,
-  buildStatement,
   type ChatRequest,
   checkBinding,
   compareReceipts,
@@ -16,8 +13,6 @@ import {
   errorToWire,
   type KeyPair,
   Ledger,
-  type ModelPrice,
-  maxPromptTokens,
   missingNeed,
   needsOf,
   offerToWire,
@@ -27,7 +22,6 @@ import {
   type SessionMessage,
   type SignedReceipt,
   SilkError,
-  signStatement,
   streamId,
   verifyReceiptSignature,
 } from "../../protocol";
@@ -35,15 +29,13 @@ import type { Engine } from "../../web/engines/engine";
 import { SerialQueue } from "../../web/engines/serial-queue";
 import { type AccountGate, AccountRefusedError } from "../account-gate";
 import type { EscrowBook } from "../escrow-book";
+import { serveChat } from "./chat-serving";
 import { CreditWindow } from "./credit";
 import { serveEmbed } from "./embed-serving";
 import { EscrowLimit } from "./escrow-limit";
-import { failureOf } from "./failure";
 import type { HeldReceipts } from "./held-receipts";
-import { runOnEngine } from "./scoring";
+import type { RequestServing } from "./request-serving";
 import type { Slots } from "./slots";
-
-const CLOSING_MESSAGE = "the escrow started closing: no more is served on it; what was streamed is claimed";
 
 export interface ServingConfig {
   readonly engine: Engine;
@@ -98,7 +90,6 @@ export class SessionServer {
   /** Receipts are checked and stored one at a time, so two cannot race past each other. */
   private readonly receiptQueue = new SerialQueue();
   private readonly served: ReadonlyMap<string, ServedModel>;
-  private readonly prices: ReadonlyMap<string, ModelPrice>;
 
   private readonly life: SessionLife;
 
@@ -107,7 +98,6 @@ export class SessionServer {
     private readonly config: ServingConfig,
   ) {
     this.served = new Map(config.models.map((m) => [m.model, m]));
-    this.prices = new Map(config.models.map((m) => [m.model, m.price]));
     this.life = config.life ?? new SessionLife("provider", config.deadlines);
     if (!config.life) {
       this.life.send({ type: "connected" });
@@ -258,164 +248,77 @@ export class SessionServer {
   }
 
   private async onRequest(req: ChatRequest): Promise<void> {
-    const { ledger, credit } = this;
-    if (!ledger || !credit) return this.refuse("NO_ACCOUNT", "send a base receipt before requests", req.id);
-    const price = this.prices.get(req.model);
-    if (!price) return this.refuse("NO_MODEL", `model ${req.model} is not served here`, req.id);
-    const lacking = missingNeed(needsOf(req), this.served.get(req.model));
-    if (lacking)
-      return this.refuse(
-        "UNSUPPORTED",
-        `${lacking.param}: ${req.model} here does not support ${lacking.feature}`,
-        req.id,
+    const serving = this.admitRequest(req, (served) => {
+      const lacking = missingNeed(needsOf(req), served);
+      return lacking && `${lacking.param}: ${req.model} here does not support ${lacking.feature}`;
+    });
+    if (serving)
+      await this.track(req.id, serving, (s) =>
+        serveChat(req, {
+          ...s,
+          identity: this.config.identity,
+          onTokens: (count) => this.config.onEvent?.({ type: "tokens", count }),
+        }),
       );
-    if (this.inflight.has(req.id) || ledger.has(req.id))
-      return this.refuse("DUPLICATE_ID", "request id in use", req.id);
-    const exposure = this.exposure;
-    // The prompt is billed at the end: what it can cost is counted before the first token.
-    const promptBound = maxPromptTokens(req);
-    const owedAfter = (completion: number) => ledger.totalsIf(req.id, promptBound, completion).amount;
-
-    const abort = new AbortController();
-    this.inflight.set(req.id, abort);
-    this.life.send({ type: "answer-start" });
-    let release: (() => void) | undefined;
-    try {
-      release = await this.config.slots.acquire(abort.signal);
-      ledger.start(req.id, price);
-      if (exposure && (await exposure.closingNow())) {
-        ledger.finish(req.id, 0);
-        return await this.refuse("ESCROW_CLOSING", CLOSING_MESSAGE, req.id);
-      }
-      if (this.cannotPay || (exposure && !(await exposure.allows(owedAfter(1))))) {
-        ledger.finish(req.id, 0);
-        const e = new EscrowCannotPayError();
-        this.cannotPay = true;
-        return await this.refuse(e.code, e.message, req.id);
-      }
-      let total = 0;
-      const answer = new AnswerBuilder();
-      let cut: "closing" | "cannot-pay" | undefined;
-      const result = await runOnEngine(
-        this.config.engine,
-        req,
-        async (chunk) => {
-          // The wait has a deadline (the life's `credit` timer): past it the session ends, which
-          // aborts this generation and frees the engine.
-          if (credit.exhausted(ledger.totals())) {
-            while (credit.exhausted(ledger.totals()) && !abort.signal.aborted && this.session.isOpen) {
-              this.config.onEvent?.({ type: "credit-wait" });
-              this.life.send({ type: "credit-wait" });
-              await this.session.send({ v: 1, t: "credit-wait", id: req.id });
-              await credit.nextCredit();
-            }
-            this.life.send({ type: "credit" });
-          }
-          if (abort.signal.aborted || !this.session.isOpen) return;
-          // Never owed more than the escrow can pay: stop before a chunk that would cross it.
-          if (exposure && (exposure.closing || !(await exposure.allows(owedAfter(total + chunk.tokens))))) {
-            cut = exposure.closing ? "closing" : "cannot-pay";
-            abort.abort();
-            return;
-          }
-          total += chunk.tokens;
-          ledger.addCompletion(req.id, chunk.tokens);
-          credit.record(ledger.totals());
-          exposure?.owe(ledger.totalsIf(req.id, promptBound, total).amount);
-          this.config.onEvent?.({ type: "tokens", count: chunk.tokens });
-          await this.session.send({
-            v: 1,
-            t: "tokens",
-            id: req.id,
-            text: chunk.text,
-            ...(chunk.toolCalls && { tool_calls: [...chunk.toolCalls] }),
-            ...(chunk.logprobs && { logprobs: [...chunk.logprobs] }),
-            count: chunk.tokens,
-            total,
-          });
-          answer.add(chunk);
-        },
-        abort.signal,
-      );
-      // Billing counts what was streamed and the full prompt, bounded by what the requester can check.
-      const prompt = billablePromptTokens(result.promptTokens, req);
-      const settled = ledger.finish(req.id, prompt);
-      credit.record(ledger.totals());
-      exposure?.owe(ledger.totals().amount);
-      // Cut short because the escrow cannot pay for more: "length", then the reason, typed.
-      const finishReason = cut ? "length" : abort.signal.aborted ? "abort" : result.finishReason;
-      this.config.onEvent?.({ type: "request-done", ...settled, finishReason });
-      if (this.session.isOpen) {
-        await this.session.send({
-          v: 1,
-          t: "done",
-          id: req.id,
-          finish_reason: finishReason,
-          usage: { prompt_tokens: settled.promptTokens, completion_tokens: settled.completionTokens },
-          ...(this.config.identity && {
-            signature: signStatement(
-              this.config.identity,
-              buildStatement({
-                session: this.session.info.sessionId,
-                request: req.id,
-                provider: this.config.identity.publicKey,
-                params: req,
-                content: answer,
-                finishReason,
-                promptTokens: settled.promptTokens,
-                completionTokens: settled.completionTokens,
-              }),
-            ).signature,
-          }),
-        });
-      }
-      // The answer ends as cut short ("length"), so the requester signs for all of it; the next
-      // request on this session is refused with the reason, typed.
-      if (cut === "cannot-pay") this.cannotPay = true;
-    } catch (err) {
-      if (ledger.has(req.id)) ledger.finish(req.id, 0);
-      if (this.session.isOpen) {
-        const failure = failureOf(err);
-        await this.refuse(failure.code, failure.message, req.id);
-      }
-    } finally {
-      release?.();
-      this.inflight.delete(req.id);
-      this.life.send({ type: "answer-end" });
-    }
   }
 
   private async onEmbed(req: EmbedRequest): Promise<void> {
+    const serving = this.admitRequest(req);
+    if (serving) await this.track(req.id, serving, (s) => serveEmbed(req, s));
+  }
+
+  /**
+   * The account, the model (and what `unsupported` finds lacking in it) and a fresh id, or the
+   * request is refused (typed) and undefined returned.
+   */
+  private admitRequest(
+    req: { id: string; model: string },
+    unsupported?: (served: ServedModel) => string | undefined,
+  ): Omit<RequestServing, "signal"> | undefined {
     const { ledger, credit } = this;
-    if (!ledger || !credit) return this.refuse("NO_ACCOUNT", "send a base receipt before requests", req.id);
+    const refuse = (code: ProviderErrorCode, message: string) => {
+      void this.refuse(code, message, req.id);
+      return undefined;
+    };
+    if (!ledger || !credit) return refuse("NO_ACCOUNT", "send a base receipt before requests");
     const served = this.served.get(req.model);
-    if (!served) return this.refuse("NO_MODEL", `model ${req.model} is not served here`, req.id);
-    if (this.inflight.has(req.id) || ledger.has(req.id))
-      return this.refuse("DUPLICATE_ID", "request id in use", req.id);
+    if (!served) return refuse("NO_MODEL", `model ${req.model} is not served here`);
+    const lacking = unsupported?.(served);
+    if (lacking) return refuse("UNSUPPORTED", lacking);
+    if (this.inflight.has(req.id) || ledger.has(req.id)) return refuse("DUPLICATE_ID", "request id in use");
+    return {
+      session: this.session,
+      engine: this.config.engine,
+      served,
+      price: served.price,
+      ledger,
+      credit,
+      exposure: this.exposure,
+      slots: this.config.slots,
+      life: this.life,
+      cannotPay: () => this.cannotPay,
+      refuse: (code, message) => this.refuse(code, message, req.id),
+      stopPaying: () => {
+        this.cannotPay = true;
+      },
+      onDone: (usage, finishReason) =>
+        this.config.onEvent?.({ type: "request-done", ...usage, finishReason }),
+      onCreditWait: () => this.config.onEvent?.({ type: "credit-wait" }),
+    };
+  }
+
+  /** Runs a request as in flight: cancellable by id until it ends. */
+  private async track(
+    id: string,
+    serving: Omit<RequestServing, "signal">,
+    run: (s: RequestServing) => Promise<void>,
+  ): Promise<void> {
     const abort = new AbortController();
-    this.inflight.set(req.id, abort);
+    this.inflight.set(id, abort);
     try {
-      await serveEmbed(req, {
-        session: this.session,
-        engine: this.config.engine,
-        served,
-        price: served.price,
-        ledger,
-        credit,
-        exposure: this.exposure,
-        slots: this.config.slots,
-        life: this.life,
-        signal: abort.signal,
-        cannotPay: this.cannotPay,
-        refuse: (code, message) => this.refuse(code, message, req.id),
-        stopPaying: () => {
-          this.cannotPay = true;
-        },
-        onDone: (usage) => this.config.onEvent?.({ type: "request-done", ...usage, finishReason: "stop" }),
-        onCreditWait: () => this.config.onEvent?.({ type: "credit-wait" }),
-      });
+      await run({ ...serving, signal: abort.signal });
     } finally {
-      this.inflight.delete(req.id);
+      this.inflight.delete(id);
     }
   }
 
