@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { MAX_SESSION_MESSAGE_BYTES } from "../../protocol";
 import type { SilkClient } from "../sdk/silk-client";
 import { type GatewayLogger, logExchange, silentLogger } from "./access-log";
-import { refusedContentType, refusedOrigin } from "./browser-guard";
+import { corsHeaders, preflightHeaders, refusedContentType, refusedOrigin } from "./browser-guard";
 import { parseChatBody } from "./chat-body";
 import { parseEmbedBody } from "./embed-body";
 import { GatewayShutdown, shuttingDown } from "./gateway-shutdown";
@@ -64,6 +64,8 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
     const requestId = `req_${randomBytes(12).toString("hex")}`;
     const startedAt = performance.now();
     res.setHeader("x-request-id", requestId);
+    if (refusedOrigin(req.headers) === undefined)
+      for (const [name, value] of Object.entries(corsHeaders(req.headers))) res.setHeader(name, value ?? "");
     res.on("close", () => {
       const failure = failures.get(res);
       logExchange(log, req, res, { requestId, startedAt, ...(failure && { failure }) });
@@ -98,6 +100,12 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
   if (forged) {
     await readBody(req, MAX_SESSION_MESSAGE_BYTES).catch(() => undefined); // answered, not reset
     throw forged;
+  }
+  // A page on this machine asks before it sends JSON or a key: the only request let in unauthenticated.
+  if (req.method === "OPTIONS" && req.headers["access-control-request-method"] !== undefined) {
+    res.writeHead(204, preflightHeaders(req.headers));
+    res.end();
+    return;
   }
   // The scheme is case-insensitive (RFC 9110): `bearer KEY` is the same credential.
   const credential = (req.headers.authorization ?? "").replace(/^bearer /i, "Bearer ");
