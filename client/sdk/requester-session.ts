@@ -31,7 +31,7 @@ import type { EmbedParams } from "../../protocol/schemas/embedding";
 import { linkAbort } from "./abort-link";
 import { sendBase } from "./base-receipt";
 import { EmbedCalls, type EmbedOutcome } from "./embed-call";
-import { OverReportError, ProviderError, providerError } from "./errors";
+import { OverReportError, ProviderError, ProviderLostError, providerError } from "./errors";
 import type {
   AnswerDelta,
   BaseOptions,
@@ -59,6 +59,8 @@ interface Pending {
   readonly reject: (e: Error) => void;
   readonly price: ModelPrice;
   counted: number;
+  /** The caller aborted: an "abort" finish is then the answer it asked for. */
+  cancelled?: boolean;
 }
 
 let nextId = 0;
@@ -201,10 +203,11 @@ export class RequesterSession {
       this.ledger.start(id, price);
       this.session.send(sent).catch((err: Error) => this.settle(id, err));
     });
-    const unlink = linkAbort(
-      signal,
-      () => void this.session.send({ v: 1, t: "cancel", id }).catch(() => undefined),
-    );
+    const unlink = linkAbort(signal, () => {
+      const p = this.pending.get(id);
+      if (p) p.cancelled = true;
+      void this.session.send({ v: 1, t: "cancel", id }).catch(() => undefined);
+    });
     return answer.finally(unlink);
   }
 
@@ -310,6 +313,22 @@ export class RequesterSession {
     this.pending.delete(id);
     this.life.send({ type: "answer-end" });
     if (signed) await this.opts.account.keepAnswer?.(signed);
+    // Stopped by the provider (its operator stopped serving, a WebLLM interruptGenerate): a cut-short
+    // answer, not a finished one; failover continues it elsewhere, and OpenAI's clients, which know no
+    // "abort" finish, never see one they did not ask for.
+    if (finishReason === "abort" && !p.cancelled) {
+      return p.reject(
+        new ProviderLostError(
+          p.answer.text,
+          p.counted,
+          settled.cost,
+          undefined,
+          "the provider stopped the answer before it was complete",
+          "PROVIDER_LOST",
+          p.answer.toolCalls.length > 0,
+        ),
+      );
+    }
     p.resolve({
       text: p.answer.text,
       toolCalls: p.answer.toolCalls,
