@@ -75,11 +75,12 @@ export class LeasePool {
 
   /**
    * A unit an in-node session held, back in its pool: false when the pool is gone (idle) or
-   * already holds `units` (the caller gives the unit back to Redis instead).
+   * already holds twice `units` (the caller gives the unit back to Redis instead). Up to twice,
+   * so a node whose sessions come and go in bursts does not lease and release at every swing.
    */
   restore(model: string, unit: LeasedUnit): boolean {
     const pool = this.pools.get(model);
-    if (!pool || pool.units.length >= this.settings.units) return false;
+    if (!pool || pool.units.length >= 2 * this.settings.units) return false;
     pool.units.push(unit);
     return true;
   }

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { PickRequest, ProviderState } from "../../signaling/directory/directory";
 import type { RedisClient } from "../../signaling/directory/redis-commands";
 import { RedisDirectory } from "../../signaling/directory/redis-directory";
-import { LeasePool } from "../../signaling/directory/redis-lease";
+import { InNodeSessions, LeasePool } from "../../signaling/directory/redis-lease";
 import { RELEASE } from "../../signaling/directory/redis-lease-scripts";
 import type { NodeLeaseOptions } from "../../signaling/directory/redis-leases";
 import { flat, providerState } from "./helpers";
@@ -45,6 +45,41 @@ describe("LeasePool (pure bookkeeping)", () => {
     expect(pool.idle(100)).toEqual(new Map());
     expect(pool.idle(200)).toEqual(new Map([["m1", ["b"]]]));
     expect(pool.take(pick(201))).toBeUndefined();
+  });
+});
+
+describe("InNodeSessions and the pool they return units to (pure bookkeeping)", () => {
+  const record = (sessionId: string, model = "m1") => ({
+    sessionId,
+    identityKey: sessionId,
+    providerSocketId: "p",
+    requesterSocketId: "r",
+    model,
+    createdAt: 0,
+  });
+  it("an ended session hands its unit back once; a dropped provider's units are stale; the pool takes up to twice its size", () => {
+    const sessions = new InNodeSessions();
+    sessions.open(record("s1"), unit("a"));
+    sessions.open(record("s2"), unit("b"));
+    sessions.open(record("s3", "m2"), unit("a"));
+    expect(sessions.held("m1")).toEqual(["a", "b"]);
+    expect(sessions.models()).toEqual(["m1", "m2"]);
+    // A failed (or re-registered) provider: its live units, per model, once.
+    expect(sessions.drop("a")).toEqual(["m1", "m2"]);
+    expect(sessions.drop("a")).toEqual([]);
+    expect(sessions.held("m1")).toEqual(["b"]);
+    expect(sessions.end("s1")).toMatchObject({ stale: true, record: { sessionId: "s1" } });
+    expect(sessions.end("s1")).toBeUndefined();
+    expect(sessions.end("s2")).toMatchObject({ stale: false, unit: { provider: { identityKey: "b" } } });
+    expect(sessions.size).toBe(1);
+    expect(sessions.clear()).toEqual(new Map());
+    const pool = new LeasePool({ units: 1, idleMs: 100, backoffMs: 50 });
+    expect(pool.restore("m1", unit("a"))).toBe(false); // no pool for the model (idle, given back)
+    pool.want("m1", 0);
+    pool.leased("m1", 1, [unit("a")], 0);
+    expect(pool.restore("m1", unit("b"))).toBe(true);
+    expect(pool.restore("m1", unit("c"))).toBe(false);
+    expect(pool.size("m1")).toBe(2);
   });
 });
 
