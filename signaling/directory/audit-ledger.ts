@@ -29,6 +29,9 @@ export class MemoryAuditLedger implements AuditLedger {
   private readonly counts = new Map<string, Map<string, { passed: number; failed: number }>>();
   private readonly seen = new Set<string>();
   private readonly forgeries = new Map<string, number>();
+  /** Kept as reports are counted: every pairing reads them, so none walks every audited provider. */
+  private readonly flagged = new Set<string>();
+  private readonly dropped = new Set<string>();
 
   async count(
     provider: string,
@@ -42,6 +45,11 @@ export class MemoryAuditLedger implements AuditLedger {
     this.counts.set(provider, byModel);
     const c = byModel.get(model) ?? { passed: 0, failed: 0 };
     byModel.set(model, verdict === "pass" ? { ...c, passed: c.passed + 1 } : { ...c, failed: c.failed + 1 });
+    if (verdict === "fail") {
+      const failed = [...byModel.values()].reduce((n, x) => n + x.failed, 0);
+      this.flagged.add(provider);
+      if (failed >= AUDIT_DROP_FAILURES) this.dropped.add(provider);
+    }
     return true;
   }
 
@@ -49,15 +57,8 @@ export class MemoryAuditLedger implements AuditLedger {
     return new Map(this.counts.get(provider) ?? []);
   }
 
-  async standing() {
-    const flagged = new Set<string>();
-    const dropped = new Set<string>();
-    for (const [provider, byModel] of this.counts) {
-      const failed = [...byModel.values()].reduce((n, c) => n + c.failed, 0);
-      if (failed > 0) flagged.add(provider);
-      if (failed >= AUDIT_DROP_FAILURES) dropped.add(provider);
-    }
-    return { flagged, dropped };
+  async standing(): Promise<{ readonly flagged: ReadonlySet<string>; readonly dropped: ReadonlySet<string> }> {
+    return { flagged: this.flagged, dropped: this.dropped };
   }
 
   async forged(reporter: string): Promise<number> {
