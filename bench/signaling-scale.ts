@@ -38,8 +38,13 @@ export interface ScaleResult {
   endCommands: number;
   /** Lease top-ups and give-backs outside the pairings' own command (issue 17's leases). */
   leaseCommands: number;
-  /** Redis's own time per script call (PAIR, CLOSE; heartbeats do not run here), µs. */
+  /**
+   * Redis's own time per script call and per request, µs: every script run while pairing (PAIR,
+   * CLAIM, CLOSE, the leases' scripts and the market view's MARKET; heartbeats do not run here).
+   * With in-node sessions a pairing runs none, so the per-call mean is mostly MARKET's.
+   */
   scriptUsec: number;
+  scriptUsecPerRequest: number;
 }
 
 /** Sums a number read from each node's INFO `section`. */
@@ -163,6 +168,7 @@ export async function scaleRun(
       endCommands: (m1.end - m0.end) / (m1.grants - m0.grants),
       leaseCommands: (m1.lease - m0.lease) / requests,
       scriptUsec: (s1.usec - s0.usec) / (s1.calls - s0.calls),
+      scriptUsecPerRequest: (s1.usec - s0.usec) / requests,
     };
   } finally {
     for (const s of sockets) s.disconnect();

@@ -370,8 +370,13 @@ export default async function bench(): Promise<void> {
                 target: "<= 1",
               },
               {
-                measure: `${label}: Redis time per script call (pair, end), µs`,
+                measure: `${label}: Redis time per script call (every script run; mostly the market view when pairings run none), µs`,
                 value: fmt(x.scriptUsec, 1),
+                target: "",
+              },
+              {
+                measure: `${label}: Redis script time per request (grant or refusal, every script), µs`,
+                value: fmt(x.scriptUsecPerRequest, 1),
                 target: "",
               },
             ];
