@@ -4,6 +4,7 @@ import { conversationCost, newConversation, titleFrom } from "../../client/web/c
 import { exportConversations, importConversations } from "../../client/web/conversation-file";
 import { explainError } from "../../client/web/error-text";
 import { EscrowNotReadyError } from "../../client/web/escrow";
+import { startProblem } from "../../client/web/start-problem";
 import { contrastRatio, themeVariables } from "../../client/widget/telegram";
 import { MalformedMessageError } from "../../protocol";
 import { TELEGRAM_LIGHT_THEME } from "../browser/telegram-double";
@@ -64,6 +65,28 @@ describe("web client rules", () => {
     expect(explainError(new ProviderError("ENGINE", "odd"))).toMatch(/ENGINE/);
     expect(explainError(new EscrowNotReadyError("Connect a TON wallet"))).toBe("Connect a TON wallet");
     expect(explainError(new Error("secret prompt text"))).not.toMatch(/secret/);
+  });
+
+  it("a chat that cannot start says why in words and what to do, never the browser's raw message", () => {
+    const reload = /\. Check the connection, then reload the page\.$/;
+    for (const [err, why] of [
+      [
+        new TypeError("Failed to fetch dynamically imported module: https://x/chat-core-1.js"),
+        "did not download",
+      ],
+      [new TypeError("Importing a module script failed."), "did not download"],
+      [new TypeError("Failed to fetch"), "server does not answer"],
+      [Object.assign(new Error("The operation failed"), { name: "UnknownError" }), "keep its data"],
+      [new Error("IndexedDB is not available"), "keep its data"],
+      [new Error("secret prompt text"), "it hit an error"],
+      ["not an error", "it hit an error"],
+    ] as const) {
+      const text = startProblem(err);
+      expect(text).toMatch(/^Silk could not start: /);
+      expect(text).toContain(why);
+      expect(text).toMatch(reload);
+      expect(text).not.toMatch(/secret|https:/);
+    }
   });
 
   it("Telegram theme colours map to the widget's variables, faint text colours darken until they read, still not the text colour", () => {
