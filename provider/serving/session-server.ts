@@ -42,6 +42,7 @@ import { failureOf } from "./failure";
 import type { HeldReceipts } from "./held-receipts";
 import { runOnEngine } from "./scoring";
 import type { Slots } from "./slots";
+import type { StreamTab, StreamTabs } from "./stream-tabs";
 
 const CLOSING_MESSAGE = "the escrow started closing: no more is served on it; what was streamed is claimed";
 
@@ -68,6 +69,11 @@ export interface ServingConfig {
   readonly book?: EscrowBook;
   /** Signs a statement of every answer (answer-statement.ts); without it answers go unsigned. */
   readonly identity?: KeyPair;
+  /**
+   * The provider's sessions by stream (stream-tabs.ts): one live session per stream, and one credit
+   * window per stream across reconnects. Without it each session has its own window.
+   */
+  readonly tabs?: StreamTabs;
 }
 
 export type ServingEvent =
@@ -92,6 +98,7 @@ export class SessionServer {
   private credit: CreditWindow | undefined;
   private stream: string | undefined;
   private exposure: EscrowLimit | undefined;
+  private tab: StreamTab | undefined;
   /** The escrow could not pay for more: no more requests on this session. */
   private cannotPay = false;
   private readonly inflight = new Map<string, AbortController>();
@@ -129,6 +136,7 @@ export class SessionServer {
     });
     session.onClose((reason) => {
       this.exposure?.close();
+      this.tab?.close();
       this.life.send({ type: "ended", ...(reason && { ending: endingOf(reason) }) });
     });
   }
@@ -242,10 +250,31 @@ export class SessionServer {
     const accepted = order === "newer" || order === "same";
     if (accepted) {
       if (order === "newer") await this.config.receipts.keep(signed);
+      const tab = this.config.tabs?.open(
+        streamId(signed.receipt),
+        signed.receipt.tokens,
+        this.config.creditWindowTokens,
+        {
+          streamed: () => this.ledger?.totals().tokens ?? signed.receipt.tokens,
+          replaced: () => this.replaced(),
+        },
+      );
+      if (tab && "unpaid" in tab) {
+        this.exposure?.close();
+        this.exposure = undefined;
+        const refusal = {
+          code: "UNPAID_TOKENS" as const,
+          message: `an earlier session streamed ${tab.unpaid} tokens past your last receipt on this stream: open with a receipt that covers them, or come back later`,
+        };
+        this.config.onEvent?.({ type: "refused", code: refusal.code });
+        await this.session.send({ v: 1, t: "account", accepted: false, refusal, prices });
+        return;
+      }
+      this.tab = tab;
       this.exposure?.held(signed.receipt.amount);
       this.stream = streamId(signed.receipt);
       this.ledger = new Ledger(signed.receipt);
-      this.credit = new CreditWindow(signed.receipt, this.config.creditWindowTokens);
+      this.credit = new CreditWindow(signed.receipt, tab?.windowTokens ?? this.config.creditWindowTokens);
       this.life.send({ type: "account-open" });
     }
     await this.session.send({
@@ -417,6 +446,17 @@ export class SessionServer {
     } finally {
       this.inflight.delete(req.id);
     }
+  }
+
+  /** Another session opened this session's stream: stop streaming at once, say why, and end. */
+  private replaced(): void {
+    this.cannotPay = true;
+    for (const c of this.inflight.values()) c.abort();
+    this.credit?.release();
+    this.endWith({
+      code: "SESSION_REPLACED",
+      message: "another session with this provider opened on the same session key; this one ends",
+    });
   }
 
   /** The escrow cannot pay for more: say so (typed), and take no more requests on this session. */
