@@ -24,6 +24,7 @@ import {
   type SignedReceipt,
   signReceipt,
   streamId,
+  TOKENS_AFTER_CANCEL,
   verifyReceiptSignature,
   verifySignedAnswer,
 } from "../../protocol";
@@ -59,6 +60,8 @@ interface Pending {
   readonly reject: (e: Error) => void;
   readonly price: ModelPrice;
   counted: number;
+  /** Tokens counted when the caller cancelled: past them only TOKENS_AFTER_CANCEL are paid. */
+  cancelledAt?: number;
 }
 
 let nextId = 0;
@@ -201,10 +204,11 @@ export class RequesterSession {
       this.ledger.start(id, price);
       this.session.send(sent).catch((err: Error) => this.settle(id, err));
     });
-    const unlink = linkAbort(
-      signal,
-      () => void this.session.send({ v: 1, t: "cancel", id }).catch(() => undefined),
-    );
+    const unlink = linkAbort(signal, () => {
+      const p = this.pending.get(id);
+      if (p) p.cancelledAt ??= p.counted;
+      void this.session.send({ v: 1, t: "cancel", id }).catch(() => undefined);
+    });
     return answer.finally(unlink);
   }
 
@@ -255,6 +259,17 @@ export class RequesterSession {
     }
     if (m.tool_calls && !p.input.tools) {
       this.abandon(new OverReportError("provider sent tool calls to a request without tools"));
+      return;
+    }
+    if (p.cancelledAt !== undefined && p.counted + count - p.cancelledAt > TOKENS_AFTER_CANCEL) {
+      // Paid for what came before and just after the cancel, signed before the provider is dropped.
+      const err = new OverReportError(
+        `provider streamed more than ${TOKENS_AFTER_CANCEL} tokens after the request was cancelled`,
+      );
+      this.settle(id, err);
+      void this.signNow()
+        .catch(() => undefined)
+        .finally(() => this.abandon(err));
       return;
     }
     p.counted += count;
