@@ -119,12 +119,14 @@ export class SessionRouter {
 
   /**
    * The server moved a session we asked for and the provider has not taken: the new one is opened
-   * before the old one hears. A move of any other session (settled, or never ours) is a lie.
+   * before the old one hears. A move of any other session (settled, or never ours) is a lie, and so
+   * is a move to a session id granted to us before (a replay: following it would make a channel
+   * for that session, maybe live, and take its relayed events over): both are ignored.
    */
   private moved(sessionId: string, to: SessionGranted): void {
     const open = this.openers.get(sessionId);
-    if (!open) return;
-    if (this.fresh(to.sessionId)) this.opened(to, open);
+    if (!open || !this.fresh(to.sessionId)) return;
+    this.opened(to, open);
     this.route(sessionId, { kind: "moved", value: to });
   }
 }

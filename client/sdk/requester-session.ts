@@ -32,7 +32,7 @@ import type { EmbedParams } from "../../protocol/schemas/embedding";
 import { linkAbort } from "./abort-link";
 import { sendBase } from "./base-receipt";
 import { EmbedCalls, type EmbedOutcome } from "./embed-call";
-import { OverReportError, ProviderError, providerError } from "./errors";
+import { OverReportError, ProviderError, ProviderLostError, providerError } from "./errors";
 import type {
   AnswerDelta,
   BaseOptions,
@@ -60,7 +60,10 @@ interface Pending {
   readonly reject: (e: Error) => void;
   readonly price: ModelPrice;
   counted: number;
-  /** Tokens counted when the caller cancelled: past them only TOKENS_AFTER_CANCEL are paid. */
+  /**
+   * Tokens counted when the caller cancelled (undefined until then): an "abort" finish is then the
+   * answer it asked for, and past them only TOKENS_AFTER_CANCEL are paid.
+   */
   cancelledAt?: number;
 }
 
@@ -325,6 +328,22 @@ export class RequesterSession {
     this.pending.delete(id);
     this.life.send({ type: "answer-end" });
     if (signed) await this.opts.account.keepAnswer?.(signed);
+    // Stopped by the provider (its operator stopped serving, a WebLLM interruptGenerate): a cut-short
+    // answer, not a finished one; failover continues it elsewhere, and OpenAI's clients, which know no
+    // "abort" finish, never see one they did not ask for.
+    if (finishReason === "abort" && p.cancelledAt === undefined) {
+      return p.reject(
+        new ProviderLostError(
+          p.answer.text,
+          p.counted,
+          settled.cost,
+          undefined,
+          "the provider stopped the answer before it was complete",
+          "PROVIDER_LOST",
+          p.answer.toolCalls.length > 0,
+        ),
+      );
+    }
     p.resolve({
       text: p.answer.text,
       toolCalls: p.answer.toolCalls,
