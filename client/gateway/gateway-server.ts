@@ -218,12 +218,13 @@ async function completions({ o, shut }: Ctx, req: IncomingMessage, res: ServerRe
 
 /** The Responses API for text (responses-body.ts): the same chat request, in its shapes and events. */
 async function responses({ o, shut }: Ctx, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { params, stream } = parseResponsesBody(await jsonBody(req));
+  const { params, stream, echo } = parseResponsesBody(await jsonBody(req));
   const signal = callerGone(res, shut);
   const meta = {
     id: `resp_${randomBytes(12).toString("hex")}`,
     model: params.model,
     createdAt: Math.floor(Date.now() / 1000),
+    ...echo,
   };
   // A refusal naming a chat field names it as the Responses API does; others keep their cause.
   const renamed = (err: unknown) => {
