@@ -90,6 +90,19 @@ describe("Escrow under attack", () => {
     await expectExternalRefused(f.escrow.sendExternalClaim(f.receipt(toNano("4"))), EscrowError.NothingNew);
   });
 
+  it("close, reopen and close again cannot shorten the delay: every close starts a whole one", async () => {
+    const owner = f.owner.getSender();
+    await f.escrow.sendClose(owner, toNano("0.05"));
+    f.blockchain.now = T0 + 100;
+    await f.escrow.sendReopen(owner, toNano("0.05"));
+    f.blockchain.now = T0 + 200;
+    await f.escrow.sendClose(owner, toNano("0.05"));
+    expect((await f.escrow.getEscrowData()).unlockAt).toBe(T0 + 200 + CLOSE_DELAY);
+    f.blockchain.now = T0 + CLOSE_DELAY;
+    const r = await f.escrow.sendWithdraw(owner, toNano("0.05"));
+    expectExit(r.transactions, f.escrow.address, EscrowError.StillLocked);
+  });
+
   it.each([
     ["addr_none", (b: ReturnType<typeof beginCell>) => b.storeUint(0, 2)],
     [
