@@ -284,7 +284,9 @@ function sendError(res: ServerResponse, e: HttpError): void {
     res.end();
     return;
   }
-  // Busy or not taken: worth retrying, and OpenAI's clients honour Retry-After.
+  // Busy, not taken or rate-limited: worth retrying, and OpenAI's clients honour Retry-After
+  // (signaling's session budget refills within a few seconds).
   if (e.status === 503) res.setHeader("retry-after", "1");
+  if (e.status === 429) res.setHeader("retry-after", "2");
   sendJson(res, e.status, e.body());
 }
