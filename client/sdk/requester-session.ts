@@ -111,6 +111,9 @@ export class RequesterSession {
         const cost = this.ledger.has(id) ? this.ledger.finish(id, 0).cost : 0n;
         p.reject(lostError(reason, p.answer.text, p.counted, cost, p.answer.toolCalls.length > 0));
       }
+      // What arrived since the last receipt is owed too: signed and saved (nothing can be sent now),
+      // so the next session's base receipt pays it, and the account says what this one cost.
+      void this.signNow().catch(() => undefined);
       life.send({
         type: "ended",
         ...(reason && { ending: { code: codeOf(reason), message: reason.message } }),

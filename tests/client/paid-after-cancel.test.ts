@@ -1,14 +1,18 @@
+import { Address } from "@ton/core";
 import { describe, expect, it } from "vitest";
-import { OverReportError } from "../../client/sdk/errors";
+import { OverReportError, ProviderLostError } from "../../client/sdk/errors";
+import { MemoryPaymentAccount } from "../../client/sdk/payment-account";
 import {
   costOf,
   decodeSignedReceipt,
   flatPrice,
+  NETWORK_ID,
   offerToWire,
   type SecureSession,
   TOKENS_AFTER_CANCEL,
 } from "../../protocol";
 import { pipedSession } from "../support/piped-session";
+import { ESCROW, PAYOUT } from "../support/silk-parties";
 
 /**
  * A hostile provider that ignores `cancel` and streams on: the requester pays for what it had
@@ -17,7 +21,7 @@ import { pipedSession } from "../support/piped-session";
  */
 const PRICE = flatPrice(100n);
 
-function streamingProvider(provider: SecureSession, opts: { afterCancel: number }) {
+function streamingProvider(provider: SecureSession, opts: { afterCancel: number; vanishAfter?: number }) {
   const receipts: bigint[] = [];
   let cancelled = false;
   provider.onMessage((m) => {
@@ -40,6 +44,7 @@ function streamingProvider(provider: SecureSession, opts: { afterCancel: number 
         let after = 0;
         while (provider.isOpen && (!cancelled || after < opts.afterCancel)) {
           if (cancelled) after++;
+          if (total === opts.vanishAfter) return provider.close();
           total++;
           await provider.send({ v: 1, t: "tokens", id, text: "w ", count: 1, total }).catch(() => undefined);
           await new Promise((r) => setTimeout(r, 1));
@@ -107,5 +112,31 @@ describe("tokens a provider streams after the requester cancelled", () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(receipts.at(-1)).toBe(BigInt(seen));
     requester.close();
+  });
+});
+
+describe("a provider that vanishes mid-answer", () => {
+  it("the requester's last receipt covers every token it got: the next session's base pays them", async () => {
+    const account = new MemoryPaymentAccount();
+    let receipts: bigint[] = [];
+    const { requester } = await pipedSession((provider) => {
+      // Fewer tokens than the SDK signs for at a time (16): no receipt was sent before it went.
+      receipts = streamingProvider(provider, { afterCancel: 0, vanishAfter: 11 });
+    }, account);
+    const err = await requester
+      .request({ model: "test-model", messages: [{ role: "user", content: "go on" }] }, () => undefined)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProviderLostError);
+    expect((err as ProviderLostError).tokens).toBe(11);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(receipts).toEqual([0n]); // the provider holds the base receipt only
+    const last = await account.last({
+      network: NETWORK_ID.devnet,
+      escrow: Address.parse(ESCROW),
+      payout: Address.parse(PAYOUT),
+      keyEpoch: 0,
+    });
+    expect(last?.receipt.tokens).toBe(11n);
+    expect(last?.receipt.amount).toBe((err as ProviderLostError).cost);
   });
 });
