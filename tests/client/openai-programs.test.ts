@@ -256,6 +256,11 @@ describe("fields inside messages, and the SDK's own callers", () => {
       param: "messages.1.content",
       code: "missing_required_parameter",
     });
+    expect(await ask([{ role: "user", content: null }])).toMatchObject({
+      status: 400,
+      param: "messages.0.content",
+      code: "missing_required_parameter",
+    });
     expect(await ask([{ role: "user", content: "x" }], { top_logprobs: 2 })).toMatchObject({
       status: 400,
       param: "top_logprobs",
