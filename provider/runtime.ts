@@ -22,6 +22,7 @@ import { MemoryReceiptStore, type ReceiptStore } from "./receipt-store";
 import { heldIn } from "./serving/held-receipts";
 import { type ServingEvent, SessionServer } from "./serving/session-server";
 import { Slots } from "./serving/slots";
+import { StreamTabs } from "./serving/stream-tabs";
 import type { Settlement } from "./settlement";
 
 /**
@@ -77,6 +78,8 @@ export class ProviderRuntime {
   private paused = false;
   private stopSweep: (() => void) | undefined;
   private readonly sessions = new Map<string, SecureSession>();
+  /** One live session and one credit window per stream, across this provider's sessions. */
+  private readonly tabs = new StreamTabs();
 
   private constructor(
     readonly signaling: SignalingClient,
@@ -212,6 +215,7 @@ export class ProviderRuntime {
         identity: this.opts.identity,
         onEvent: emit,
         life,
+        tabs: this.tabs,
         ...(this.opts.gate ? { gate: this.opts.gate } : {}),
         ...(this.opts.book ? { book: this.opts.book } : {}),
       });

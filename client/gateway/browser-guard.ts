@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from "node:http";
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import { HttpError } from "./http-errors";
 
 /**
@@ -38,4 +38,31 @@ export function refusedContentType(headers: IncomingHttpHeaders): HttpError | un
     "unsupported_media_type",
     `the body must be JSON sent with content-type: application/json, not ${type.slice(0, 60)}`,
   );
+}
+
+/**
+ * CORS for a page on this machine (a local app calling the gateway with `fetch`): it names its
+ * origin, which is then allowed to read the answer and the headers clients read. None for a
+ * program (no `Origin`); another origin never gets this far (`refusedOrigin`).
+ */
+export function corsHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  if (headers.origin === undefined) return {};
+  return {
+    "access-control-allow-origin": headers.origin,
+    "access-control-expose-headers": "x-request-id, retry-after",
+    vary: "origin",
+  };
+}
+
+/** The answer to a preflight (`OPTIONS` with `Access-Control-Request-Method`) from such a page. */
+export function preflightHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const asked = headers["access-control-request-headers"];
+  return {
+    ...corsHeaders(headers),
+    "access-control-allow-methods": "GET, POST",
+    // OpenAI's clients send their own (`x-stainless-*`, `openai-*`): whatever the page asks is let in.
+    ...(asked && { "access-control-allow-headers": asked.slice(0, 2_000) }),
+    "access-control-max-age": "600",
+    vary: "origin, access-control-request-headers",
+  };
 }

@@ -93,6 +93,20 @@ export function uncarriedField(
       message: "stream_options: only allowed when `stream` is true",
       code: "invalid_value",
     };
+  const options = body.stream_options;
+  if (typeof options === "object" && options !== null)
+    for (const [key, value] of Object.entries(options)) {
+      if (value == null || key === "include_usage" || (key === "include_obfuscation" && value === false))
+        continue;
+      return {
+        param: `stream_options.${key}`,
+        message:
+          key === "include_obfuscation"
+            ? "stream_options.include_obfuscation: Silk's chunks carry no obfuscation padding; send false or leave it out"
+            : `stream_options.${key}: Silk does not carry this option, and will not drop it silently`,
+        code: "unsupported_parameter",
+      };
+    }
   const messages = Array.isArray(body.messages) ? body.messages : [];
   for (const [i, m] of messages.entries()) {
     if (typeof m !== "object" || m === null) continue;

@@ -3,39 +3,30 @@ import { endingError, SessionEndedError, SessionLife } from "../../peer/session-
 import type { Deadlines, Ending } from "../../peer/session-machine";
 import {
   type ChatRequest,
-  checkBinding,
-  compareReceipts,
-  decodeSignedReceipt,
   type EmbedRequest,
   EscrowCannotPayError,
-  encodeSignedReceipt,
-  equalBytes,
   errorToWire,
   type KeyPair,
-  Ledger,
   missingNeed,
   needsOf,
-  offerToWire,
   type ProviderErrorCode,
   type SecureSession,
   type ServedModel,
   type SessionMessage,
   type SignedReceipt,
   SilkError,
-  streamId,
-  verifyReceiptSignature,
 } from "../../protocol";
 import type { Engine } from "../../web/engines/engine";
 import { SerialQueue } from "../../web/engines/serial-queue";
-import { type AccountGate, AccountRefusedError } from "../account-gate";
+import type { AccountGate } from "../account-gate";
 import type { EscrowBook } from "../escrow-book";
 import { serveChat } from "./chat-serving";
-import { CreditWindow } from "./credit";
 import { serveEmbed } from "./embed-serving";
-import { EscrowLimit } from "./escrow-limit";
 import type { HeldReceipts } from "./held-receipts";
+import { ReceiptAccount } from "./receipt-account";
 import type { RequestServing } from "./request-serving";
 import type { Slots } from "./slots";
+import type { StreamTabs } from "./stream-tabs";
 
 export interface ServingConfig {
   readonly engine: Engine;
@@ -60,6 +51,11 @@ export interface ServingConfig {
   readonly book?: EscrowBook;
   /** Signs a statement of every answer (answer-statement.ts); without it answers go unsigned. */
   readonly identity?: KeyPair;
+  /**
+   * The provider's sessions by stream (stream-tabs.ts): one live session per stream, and one credit
+   * window per stream across reconnects. Without it each session has its own window.
+   */
+  readonly tabs?: StreamTabs;
 }
 
 export type ServingEvent =
@@ -80,10 +76,7 @@ export type ServingEvent =
  * they come, streaming tokens within the credit window and keeping every valid receipt.
  */
 export class SessionServer {
-  private ledger: Ledger | undefined;
-  private credit: CreditWindow | undefined;
-  private stream: string | undefined;
-  private exposure: EscrowLimit | undefined;
+  private readonly account: ReceiptAccount;
   /** The escrow could not pay for more: no more requests on this session. */
   private cannotPay = false;
   private readonly inflight = new Map<string, AbortController>();
@@ -99,6 +92,11 @@ export class SessionServer {
   ) {
     this.served = new Map(config.models.map((m) => [m.model, m]));
     this.life = config.life ?? new SessionLife("provider", config.deadlines);
+    this.account = new ReceiptAccount(session, config, this.life, {
+      refuse: (code, message) => this.refuse(code, message),
+      stopServing: () => this.stopServing(),
+      replaced: () => this.replaced(),
+    });
     if (!config.life) {
       this.life.send({ type: "connected" });
       this.life.send({ type: "secured" });
@@ -111,14 +109,14 @@ export class SessionServer {
       },
       cancelAnswers: () => {
         for (const c of this.inflight.values()) c.abort();
-        this.credit?.release();
+        this.account.credit?.release();
       },
     });
     session.onMessage((m) => {
       this.handle(m).catch((err) => this.fail(err));
     });
     session.onClose((reason) => {
-      this.exposure?.close();
+      this.account.close();
       this.life.send({ type: "ended", ...(reason && { ending: endingOf(reason) }) });
     });
   }
@@ -138,13 +136,13 @@ export class SessionServer {
 
   /** The stream (escrow, payout, key epoch) this session's receipts run on, once opened. */
   get streamId(): string | undefined {
-    return this.stream;
+    return this.account.stream;
   }
 
   private async handle(m: SessionMessage): Promise<void> {
     switch (m.t) {
       case "receipt":
-        return this.receiptQueue.run(() => this.onReceipt(m.receipt));
+        return this.receiptQueue.run(() => this.account.onReceipt(m.receipt));
       case "request":
         return this.onRequest(m);
       case "embed":
@@ -157,94 +155,6 @@ export class SessionServer {
       default:
         return this.refuse("UNEXPECTED", `a requester does not send ${m.t}`);
     }
-  }
-
-  private async onReceipt(text: string): Promise<void> {
-    const signed = decodeSignedReceipt(text);
-    if (!equalBytes(signed.sessionKey, this.session.info.peerKey)) {
-      return this.refuse("RECEIPT_KEY", "receipt is not signed by this session's key");
-    }
-    checkBinding(signed.receipt, {
-      network: this.config.network,
-      escrow: signed.receipt.escrow,
-      payout: this.config.payout,
-    });
-    if (this.stream && streamId(signed.receipt) !== this.stream) {
-      return this.refuse("RECEIPT_STREAM", "receipt is for another escrow or key epoch than this session's");
-    }
-    // The base receipt's escrow read (a chain round trip) runs while its signature is checked: both
-    // are on the way to the first token. A bad signature discards the read's answer unheard.
-    const gated = this.ledger
-      ? undefined
-      : this.config.gate?.check(signed.receipt, this.session.info.peerKey);
-    gated?.catch(() => undefined);
-    if (!verifyReceiptSignature(signed)) return this.refuse("BAD_SIGNATURE", "receipt signature is invalid");
-    if (!this.ledger) return this.openAccount(signed, gated);
-
-    const r = signed.receipt;
-    const owed = this.ledger.totals();
-    if (r.tokens > owed.tokens) return this.refuse("RECEIPT_AHEAD", "receipt covers tokens never streamed");
-    if (!this.credit!.covers(r)) return this.refuse("RECEIPT_UNDERPAID", "receipt amount is below the price");
-    const held = await this.config.receipts.best(r);
-    if (held && compareReceipts(r, held.receipt) !== "newer") {
-      if (compareReceipts(r, held.receipt) === "same") return;
-      return this.refuse("RECEIPT_STALE", "receipt is not newer than the one held");
-    }
-    if (this.exposure && !(await this.exposure.allows(r.amount))) {
-      // Kept beside the last payable receipt (a top-up may make it good), but it earns no credit.
-      await this.config.receipts.keep(signed, false);
-      return this.stopServing();
-    }
-    await this.config.receipts.keep(signed); // persisted before any token is streamed on its credit
-    this.exposure?.held(r.amount);
-    this.config.onEvent?.({ type: "receipt", receipt: signed });
-    this.credit!.credit(r);
-  }
-
-  /** The first receipt sets the base: the requester's cumulative totals with this payout address. */
-  private async openAccount(signed: SignedReceipt, gated: Promise<unknown> | undefined): Promise<void> {
-    const prices = this.config.models.map(offerToWire);
-    try {
-      await gated;
-      if (this.config.book) {
-        this.exposure = new EscrowLimit(this.config.book, signed.receipt);
-        // The gate checked this stream; the book also counts what the provider's other streams are owed.
-        if (!(await this.exposure.allows(signed.receipt.amount + 1n))) {
-          this.exposure.close();
-          this.exposure = undefined;
-          throw new AccountRefusedError("OUT_OF_FUNDS", "the escrow cannot cover more answers; top it up");
-        }
-      }
-    } catch (err) {
-      if (!(err instanceof AccountRefusedError)) throw err;
-      this.config.onEvent?.({ type: "refused", code: err.code });
-      await this.session.send({
-        v: 1,
-        t: "account",
-        accepted: false,
-        refusal: { code: err.code, message: err.message },
-        prices,
-      });
-      return;
-    }
-    const held = await this.config.receipts.best(signed.receipt);
-    const order = held ? compareReceipts(signed.receipt, held.receipt) : "newer";
-    const accepted = order === "newer" || order === "same";
-    if (accepted) {
-      if (order === "newer") await this.config.receipts.keep(signed);
-      this.exposure?.held(signed.receipt.amount);
-      this.stream = streamId(signed.receipt);
-      this.ledger = new Ledger(signed.receipt);
-      this.credit = new CreditWindow(signed.receipt, this.config.creditWindowTokens);
-      this.life.send({ type: "account-open" });
-    }
-    await this.session.send({
-      v: 1,
-      t: "account",
-      accepted,
-      ...(held || accepted ? { receipt: encodeSignedReceipt(accepted ? signed : held!) } : {}),
-      prices,
-    });
   }
 
   private async onRequest(req: ChatRequest): Promise<void> {
@@ -275,7 +185,7 @@ export class SessionServer {
     req: { id: string; model: string },
     unsupported?: (served: ServedModel) => string | undefined,
   ): Omit<RequestServing, "signal"> | undefined {
-    const { ledger, credit } = this;
+    const { ledger, credit, exposure } = this.account;
     const refuse = (code: ProviderErrorCode, message: string) => {
       void this.refuse(code, message, req.id);
       return undefined;
@@ -293,7 +203,7 @@ export class SessionServer {
       price: served.price,
       ledger,
       credit,
-      exposure: this.exposure,
+      exposure,
       slots: this.config.slots,
       life: this.life,
       cannotPay: () => this.cannotPay,
@@ -320,6 +230,17 @@ export class SessionServer {
     } finally {
       this.inflight.delete(id);
     }
+  }
+
+  /** Another session opened this session's stream: stop streaming at once, say why, and end. */
+  private replaced(): void {
+    this.cannotPay = true;
+    for (const c of this.inflight.values()) c.abort();
+    this.account.credit?.release();
+    this.endWith({
+      code: "SESSION_REPLACED",
+      message: "another session with this provider opened on the same session key; this one ends",
+    });
   }
 
   /** The escrow cannot pay for more: say so (typed), and take no more requests on this session. */

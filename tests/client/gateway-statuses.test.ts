@@ -191,6 +191,36 @@ describe("HTTP surface", () => {
     expect(local.status).toBe(200);
   });
 
+  it("answers a CORS preflight from a page on this machine, and lets it read the answer; another origin's preflight is refused", async () => {
+    const base = gateways[0]!.url;
+    const origin = "http://localhost:5173";
+    const preflight = await fetch(`${base}/chat/completions`, {
+      method: "OPTIONS",
+      headers: {
+        origin,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization, content-type, x-stainless-os",
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(Object.fromEntries(preflight.headers)).toMatchObject({
+      "access-control-allow-origin": origin,
+      "access-control-allow-methods": "GET, POST",
+      "access-control-allow-headers": "authorization, content-type, x-stainless-os",
+    });
+    const models = await fetch(`${base}/models`, { headers: { origin } });
+    expect(models.headers.get("access-control-allow-origin")).toBe(origin);
+    expect(models.headers.get("access-control-expose-headers")).toMatch(/x-request-id/);
+    const evil = await fetch(`${base}/chat/completions`, {
+      method: "OPTIONS",
+      headers: { origin: "https://evil.example", "access-control-request-method": "POST" },
+    });
+    expect(evil.status).toBe(403);
+    expect(evil.headers.get("access-control-allow-origin")).toBeNull();
+    // A program sends no Origin and gets no CORS headers.
+    expect((await fetch(`${base}/models`)).headers.get("access-control-allow-origin")).toBeNull();
+  });
+
   it("gives every response an x-request-id", async () => {
     const { response } = await openai.models.list().withResponse();
     expect(response.headers.get("x-request-id")).toMatch(/^req_[0-9a-f]{24}$/);

@@ -1,3 +1,4 @@
+import { createOpenAI } from "@ai-sdk/openai";
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import { generateText, jsonSchema, Output, stepCountIs, streamText, tool } from "ai";
 import OpenAI from "openai";
@@ -271,6 +272,13 @@ describe("fields inside messages, and the SDK's own callers", () => {
       status: 400,
       param: "stream_options",
     });
+    // An option inside stream_options is carried or refused by name, not stripped by the schema.
+    expect(
+      await ask([{ role: "user", content: "x" }], {
+        stream: true,
+        stream_options: { include_obfuscation: true },
+      }),
+    ).toMatchObject({ status: 400, param: "stream_options.include_obfuscation" });
     expect(backend.requests.length).toBe(before);
   });
 
@@ -391,6 +399,39 @@ describe("the Vercel AI SDK", () => {
     for await (const piece of result.textStream) text += piece;
     expect(text).toBe("Echo: stream this");
     expect((await result.usage).outputTokens).toBe(3);
+  });
+});
+
+describe("the Vercel AI SDK's own OpenAI provider (the Responses API by default)", () => {
+  it("runs a tool over /v1/responses, streaming, and answers with its result", async () => {
+    const openaiProvider = createOpenAI({ baseURL: gateway.url, apiKey: "unused" });
+    const result = streamText({
+      model: openaiProvider("llama-tools"),
+      tools: {
+        get_weather: tool({
+          description: "Current weather in a city",
+          inputSchema: jsonSchema<{ city: string; days: number }>(weatherTool.function.parameters),
+          execute: async ({ city, days }) => `${city}: sun for ${days} days`,
+        }),
+      },
+      stopWhen: stepCountIs(2),
+      prompt: "Quito",
+    });
+    let text = "";
+    for await (const piece of result.textStream) text += piece;
+    const steps = await result.steps;
+    expect(steps[0]?.toolCalls[0]).toMatchObject({
+      toolName: "get_weather",
+      input: { city: "Quito", days: 42 },
+    });
+    expect(text).toBe("The tool said: Quito: sun for 42 days");
+    expect(backend.requests.at(-1)).toMatchObject({
+      messages: [
+        { role: "user" },
+        { role: "assistant", tool_calls: [{ function: { name: "get_weather" } }] },
+        { role: "tool" },
+      ],
+    });
   });
 });
 
