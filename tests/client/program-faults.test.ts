@@ -2,6 +2,8 @@ import wrtc from "@roamhq/wrtc";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startGateway } from "../../client/gateway/gateway-server";
+import type { SilkClient } from "../../client/sdk/silk-client";
+import { SignalingError } from "../../peer/signaling-client";
 import { flatPrice, generateKeyPair } from "../../protocol";
 import { ProviderRuntime } from "../../provider/runtime";
 import type { ChunkSink, EngineRequest, EngineResult } from "../../web/engines/engine";
@@ -127,5 +129,41 @@ describe("the gateway stopping mid-answer", () => {
     await closed;
     const late = await program.models.list().catch((e: unknown) => e);
     expect(late).toBeInstanceOf(OpenAI.APIConnectionError);
+  });
+});
+
+describe("a refusal a program should retry", () => {
+  it("signaling's rate limit is OpenAI's 429 with retry-after, which the openai client waits out and retries", async () => {
+    let asked = 0;
+    // TEST DOUBLE: a client whose signaling server refuses every session request as too many.
+    const limited = {
+      ...net.client,
+      chat: {
+        completions: {
+          create: async () => {
+            asked++;
+            throw new SignalingError("RATE_LIMITED", "too many session requests; retry in a few seconds");
+          },
+        },
+      },
+    } as unknown as SilkClient;
+    const gateway = await startGateway({ client: limited });
+    try {
+      const raw = await fetch(`${gateway.url}/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(ask("plain")),
+      });
+      expect([raw.status, raw.headers.get("retry-after")]).toEqual([429, "2"]);
+      expect(await raw.json()).toMatchObject({ error: { type: "rate_limit_error", code: "rate_limited" } });
+      const program = new OpenAI({ baseURL: gateway.url, apiKey: "unused", maxRetries: 1 });
+      const started = Date.now();
+      const err = await program.chat.completions.create(ask("plain")).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+      expect(asked).toBe(3);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1_900); // it waited what retry-after said
+    } finally {
+      await gateway.close();
+    }
   });
 });
