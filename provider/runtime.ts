@@ -201,6 +201,7 @@ export class ProviderRuntime {
         (late) => late.close(),
       );
       life.send({ type: "secured" });
+      peer.probeEnds(session, life.deadlines.probe);
       this.sessions.set(offer.sessionId, session);
       emit?.({ type: "session-open", sessionId: offer.sessionId, path: peer.path });
       server = new SessionServer(session, {

@@ -293,6 +293,7 @@ export class SessionOpener {
         life.send({ type: "secured" });
         // The provider proved itself, so it took the offer: the server may no longer move this session.
         this.signaling.settled(grant.sessionId);
+        peer.probeEnds(secure, life.deadlines.probe);
         life.bind({ close: (ending) => secure.close(endingError(ending)) });
         secure.onClose(() => this.signaling.endSession(grant.sessionId, "closed"));
         const session = await RequesterSession.open(secure, {

@@ -1,8 +1,11 @@
+import wrtc from "@roamhq/wrtc";
 import { afterEach, describe, expect, it } from "vitest";
+import { DEFAULT_DEADLINES } from "../../peer/session-machine";
 import { flatPrice } from "../../protocol";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import { cleanup, startServer } from "../signaling/helpers";
 import { type Mitm, type MitmMessage, matches, type Stage, startMitm } from "../support/mitm-signaling";
+import { killProviderProcesses, startProviderProcess } from "../support/provider-process";
 import { ask, labelled, relayClient, relayProvider, stopAll } from "../support/silk-parties";
 
 /**
@@ -10,14 +13,17 @@ import { ask, labelled, relayClient, relayProvider, stopAll } from "../support/s
  * alter a conversation, steer the requester to a provider it did not choose, or end a session it
  * does not carry. Each case checks what a user would (the answer, on the session it was asked on).
  */
-const REQUESTER_DEADLINES = { frame: 3_000, account: 4_000, handshaking: 4_000 };
-const PROVIDER_DEADLINES = { keepalive: 300, account: 6_000, handshaking: 6_000 };
+// A probe of a live peer is answered in milliseconds; the long wait keeps a loaded machine from
+// failing it (the kill case sets the default back).
+const REQUESTER_DEADLINES = { frame: 3_000, account: 4_000, handshaking: 4_000, probe: 5_000 };
+const PROVIDER_DEADLINES = { keepalive: 300, account: 6_000, handshaking: 6_000, probe: 5_000 };
 const LONG =
   "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen";
 const OTHER_PAYOUT = `0:${"33".repeat(32)}`;
 
 const mitms: Mitm[] = [];
 afterEach(async () => {
+  killProviderProcesses();
   stopAll();
   for (const m of mitms.splice(0)) await m.close();
   await cleanup();
@@ -30,19 +36,23 @@ async function network(stages: Stage[] = []) {
   return mitm;
 }
 
-async function provider(mitm: Mitm, label: string, model = "test-model", payout?: string) {
+async function provider(mitm: Mitm, label: string, model = "test-model", payout?: string, direct = false) {
   const engine = new ScriptedEngine({ models: [model], tokenDelayMs: 120, reply: () => LONG });
   const p = await relayProvider(labelled(mitm.url, label), {
     engine,
     deadlines: PROVIDER_DEADLINES,
     models: [{ model, price: flatPrice(10n) }],
     ...(payout && { payout }),
+    ...(direct && { forceRelay: false, wrtc }),
   });
   return { ...p, engine };
 }
 
-const client = (mitm: Mitm) =>
-  relayClient(labelled(mitm.url, "requester"), { deadlines: REQUESTER_DEADLINES });
+const client = (mitm: Mitm, direct = false, deadlines = {}) =>
+  relayClient(labelled(mitm.url, "requester"), {
+    deadlines: { ...REQUESTER_DEADLINES, ...deadlines },
+    ...(direct && { forceRelay: false, wrtc }),
+  });
 
 const isGrant = (m: MitmMessage) =>
   matches(m, { event: "session:request", kind: "ack", direction: "to-party" }) &&
@@ -90,4 +100,64 @@ describe("a lying signaling server", () => {
     expect((await ask(c, "still")).choices[0]?.message.content).toBe(LONG);
     expect(a.events.filter((e) => e.type === "session-open")).toHaveLength(1);
   }, 40_000);
+  it("a session:ended for a live direct session, told to both sides: the peers ask each other and the answer streaming on it arrives whole", async () => {
+    // A direct channel does not run through the server. It used to be closed on the server's word:
+    // the answer failed over (its start from one session, its rest from another) and the honest
+    // provider lost the session it was serving.
+    const mitm = await network();
+    const p = await provider(mitm, "p1", "test-model", undefined, true);
+    const c = await client(mitm, true);
+    const answer = ask(c, "hello");
+    await expect.poll(() => p.engine.generatedTokens, { timeout: 10_000 }).toBeGreaterThan(2);
+    const opened = p.events.find((e) => e.type === "session-open");
+    expect(opened).toMatchObject({ path: "direct" });
+    const sessionId = opened?.type === "session-open" ? opened.sessionId : "";
+    const [requester, prov] = ["requester", "p1"].map((label) => mitm.parties.find((x) => x.label === label));
+    await Promise.all([
+      requester?.inject("session:ended", { v: 1, sessionId, reason: "peer-disconnected" }, 50),
+      prov?.inject("session:ended", { v: 1, sessionId, reason: "ended" }, 50),
+    ]);
+    const whole = await answer;
+    expect(whole.choices[0]?.message.content).toBe(LONG);
+    expect(whole.usage?.silk?.failovers ?? 0).toBe(0);
+    expect(p.events.filter((e) => e.type === "session-open")).toHaveLength(1);
+    expect(p.events.filter((e) => e.type === "session-closed")).toEqual([]);
+    // The session goes on: the next question is answered on it.
+    expect((await ask(c, "again")).choices[0]?.message.content).toBe(LONG);
+    expect(p.events.filter((e) => e.type === "session-open")).toHaveLength(1);
+  }, 40_000);
+
+  it("a provider killed (SIGKILL) mid-answer over a direct channel: the server's notice, and no answer to the probe, move the answer on long before the frame deadline", async () => {
+    // The same notice as above, true this time: the killed process sends nothing on any channel,
+    // so without the server's word only the frame deadline would end the session.
+    const mitm = await network();
+    const killed = await startProviderProcess(labelled(mitm.url, "killed"), {
+      tokenDelayMs: 60,
+      reply: LONG,
+    });
+    const c = await client(mitm, true, { frame: 60_000, probe: DEFAULT_DEADLINES.probe });
+    const stream = await c.chat.completions.create({
+      model: "test-model",
+      messages: [{ role: "user", content: "hi" }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let text = "";
+    let failovers: number | undefined;
+    let killedAt = 0;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta.content ?? "";
+      failovers = chunk.usage?.silk?.failovers ?? failovers;
+      if (killedAt === 0 && text.split(" ").length > 3) {
+        await provider(mitm, "p2", "test-model", OTHER_PAYOUT, true);
+        killedAt = Date.now();
+        await killed.kill();
+      }
+    }
+    expect(killedAt).toBeGreaterThan(0);
+    expect(Date.now() - killedAt).toBeLessThan(20_000);
+    expect(text.startsWith("one two three")).toBe(true);
+    expect(text.endsWith(LONG)).toBe(true);
+    expect(failovers).toBe(1);
+  }, 60_000);
 });
