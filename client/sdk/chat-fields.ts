@@ -127,7 +127,8 @@ export function uncarriedField(
         message: `messages.${i}.content.${part.index}.${part.key}: a ${part.type} part does not carry \`${part.key}\``,
         code: "unsupported_parameter",
       };
-    if (message.content === undefined && !(message.role === "assistant" && message.tool_calls != null))
+    // Null is no content either: read as "" it would send an empty turn nobody wrote.
+    if (message.content == null && !(message.role === "assistant" && message.tool_calls != null))
       return {
         param: `messages.${i}.content`,
         message: `messages.${i}.content: the ${message.role} message needs content`,

@@ -1,7 +1,7 @@
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { OpenAiBackend } from "../doubles/openai-backend";
-import { type GatewayNetwork, startGatewayNetwork } from "../support/gateway-network";
+import { type GatewayNetwork, startGatewayNetwork, WEATHER_PARAMETERS } from "../support/gateway-network";
 
 /**
  * POST /v1/responses, as the official `openai` client's `responses` sends it (and the Vercel AI
@@ -177,11 +177,7 @@ const weather = {
   type: "function" as const,
   name: "get_weather",
   description: "Current weather in a city",
-  parameters: {
-    type: "object",
-    properties: { city: { type: "string" }, days: { type: "integer" } },
-    required: ["city", "days"],
-  },
+  parameters: WEATHER_PARAMETERS,
   strict: false,
 };
 

@@ -5,7 +5,12 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Gateway } from "../../client/gateway/gateway-server";
 import type { OpenAiBackend } from "../doubles/openai-backend";
-import { type GatewayNetwork, heldTotal, startGatewayNetwork } from "../support/gateway-network";
+import {
+  type GatewayNetwork,
+  heldTotal,
+  startGatewayNetwork,
+  WEATHER_PARAMETERS,
+} from "../support/gateway-network";
 
 /**
  * Real programs against the gateway: the official `openai` client and the Vercel AI SDK
@@ -41,15 +46,7 @@ afterAll(() => net?.close());
 
 const weatherTool = {
   type: "function" as const,
-  function: {
-    name: "get_weather",
-    description: "Current weather in a city",
-    parameters: {
-      type: "object",
-      properties: { city: { type: "string" }, days: { type: "integer" } },
-      required: ["city", "days"],
-    },
-  },
+  function: { name: "get_weather", description: "Current weather in a city", parameters: WEATHER_PARAMETERS },
 };
 
 describe("what providers declare", () => {
@@ -256,6 +253,11 @@ describe("fields inside messages, and the SDK's own callers", () => {
       param: "messages.1.content",
       code: "missing_required_parameter",
     });
+    expect(await ask([{ role: "user", content: null }])).toMatchObject({
+      status: 400,
+      param: "messages.0.content",
+      code: "missing_required_parameter",
+    });
     expect(await ask([{ role: "user", content: "x" }], { top_logprobs: 2 })).toMatchObject({
       status: 400,
       param: "top_logprobs",
@@ -343,6 +345,15 @@ describe("fields inside messages, and the SDK's own callers", () => {
   });
 });
 
+/** The weather tool for the Vercel AI SDK, answering with `sky` for the days asked. */
+const weatherTools = (sky: string) => ({
+  get_weather: tool({
+    description: "Current weather in a city",
+    inputSchema: jsonSchema<{ city: string; days: number }>(weatherTool.function.parameters),
+    execute: async ({ city, days }) => `${city}: ${sky} for ${days} days`,
+  }),
+});
+
 describe("the Vercel AI SDK", () => {
   const silk = () =>
     createOpenAICompatible({
@@ -376,13 +387,7 @@ describe("the Vercel AI SDK", () => {
   it("runs a tool, sends its result back, and answers with it", async () => {
     const { text, steps } = await generateText({
       model: silk().chatModel("llama-tools"),
-      tools: {
-        get_weather: tool({
-          description: "Current weather in a city",
-          inputSchema: jsonSchema<{ city: string; days: number }>(weatherTool.function.parameters),
-          execute: async ({ city, days }) => `${city}: rain for ${days} days`,
-        }),
-      },
+      tools: weatherTools("rain"),
       stopWhen: stepCountIs(2),
       prompt: "Lima",
     });
@@ -407,13 +412,7 @@ describe("the Vercel AI SDK's own OpenAI provider (the Responses API by default)
     const openaiProvider = createOpenAI({ baseURL: gateway.url, apiKey: "unused" });
     const result = streamText({
       model: openaiProvider("llama-tools"),
-      tools: {
-        get_weather: tool({
-          description: "Current weather in a city",
-          inputSchema: jsonSchema<{ city: string; days: number }>(weatherTool.function.parameters),
-          execute: async ({ city, days }) => `${city}: sun for ${days} days`,
-        }),
-      },
+      tools: weatherTools("sun"),
       stopWhen: stepCountIs(2),
       prompt: "Quito",
     });
