@@ -233,6 +233,33 @@ describe("sessions of one stream share its credit window", () => {
   });
 });
 
+describe("a prompt is paid for before the next one is run", () => {
+  it("a requester behind on receipts by a whole window gets no prefill of its next request", async () => {
+    // Short answers, so only the prompt puts the requester a window behind.
+    const p = { ...provider(), engine: new ScriptedEngine({ models: ["m"], reply: () => "ok fine" }) };
+    const runs: string[] = [];
+    const generate = p.engine.generate.bind(p.engine);
+    p.engine.generate = (request, onChunk, signal) => {
+      runs.push(String(request.messages.at(-1)?.content).slice(0, 8));
+      return generate(request, onChunk, signal);
+    };
+    const key = generateKeyPair();
+    const s = await hostileSession(p, key);
+    await openAccount(s, key);
+    // A long prompt (about 40 tokens billed when it ends) and a short answer: then no receipt.
+    const ask = async (id: string, content: string) => {
+      await s.requester.send({ v: 1, t: "request", id, model: "m", messages: [{ role: "user", content }] });
+    };
+    await ask("long", `first ${words(30)}`);
+    await until(() => s.seen.some((m) => m.t === "done"), "first answer");
+    await ask("next", "second one");
+    await until(() => s.seen.some((m) => m.t === "credit-wait" && m.id === "next"), "credit wait");
+    await new Promise((r) => setTimeout(r, 50));
+    expect(runs).toEqual(["first w0"]);
+    expect(s.seen.some((m) => m.t === "tokens" && m.id === "next")).toBe(false);
+  });
+});
+
 describe("StreamTabs (pure)", () => {
   const holder = (streamed: bigint) => ({ streamed: () => streamed, replaced: () => undefined });
   it.each([
