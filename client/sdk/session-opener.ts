@@ -2,6 +2,7 @@ import { Address } from "@ton/core";
 import { connectPeer, type PeerChannel } from "../../peer/connect-peer";
 import { isUp } from "../../peer/connection-machine";
 import { endingError, SessionLife } from "../../peer/session-life";
+import { MAX_MOVES } from "../../peer/session-router";
 import {
   type SessionGranted,
   SessionMovedError,
@@ -44,9 +45,6 @@ interface Prepared {
   readonly trusted: Promise<ProviderStanding> | undefined;
   readonly channel: Promise<PeerChannel>;
 }
-
-/** Moves by the server's failover that one open follows (it makes at most `maxOfferAttempts`). */
-const MAX_MOVES = 8;
 
 /** Handshake failures that mean the peer is not who the server said, or the handshake was altered. */
 const HANDSHAKE_FAILURES: ReadonlySet<string> = new Set([

@@ -1,5 +1,6 @@
 import wrtc from "@roamhq/wrtc";
 import { afterEach, describe, expect, it } from "vitest";
+import { ProviderError } from "../../client/sdk/errors";
 import { DEFAULT_DEADLINES } from "../../peer/session-machine";
 import { flatPrice } from "../../protocol";
 import { ScriptedEngine } from "../doubles/scripted-engine";
@@ -160,4 +161,41 @@ describe("a lying signaling server", () => {
     expect(text.endsWith(LONG)).toBe(true);
     expect(failovers).toBe(1);
   }, 60_000);
+  it("a flood of forged moves (a hundred of the granted session, and a chain of a hundred): at most one move per session and eight per request are followed, and the request ends with a typed error", async () => {
+    // Each move followed prepares a channel (a WebRTC peer connection, a Registry check of the
+    // named provider): it used to follow every one, so a server could make the requester open as
+    // many as it liked.
+    const mitm = await network();
+    await provider(mitm, "p1");
+    const c = await client(mitm);
+    mitm.use((m) => {
+      if (!isGrant(m)) return undefined;
+      const grant = m.args[0] as { sessionId: string };
+      const id = (i: number) => `forged${String(i).padStart(6, "0")}`;
+      const moves = [
+        ...Array.from({ length: 100 }, (_, i) => ({
+          v: 1,
+          sessionId: grant.sessionId,
+          to: { ...grant, sessionId: id(i) },
+        })),
+        ...Array.from({ length: 100 }, (_, i) => ({
+          v: 1,
+          sessionId: i === 0 ? grant.sessionId : id(1000 + i - 1),
+          to: { ...grant, sessionId: id(1000 + i) },
+        })),
+      ];
+      return [m, ...moves.map((move) => forged(m, "session:moved", move))];
+    });
+    const started = Date.now();
+    const err = await ask(c, "hello").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProviderError);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    const prepared = new Set(
+      mitm.log
+        .filter((m) => m.event === "session:signal" && m.direction === "to-server")
+        .map((m) => (m.args[0] as { sessionId: string }).sessionId),
+    );
+    expect(prepared.size).toBeGreaterThan(1);
+    expect(prepared.size).toBeLessThanOrEqual(9);
+  }, 40_000);
 });
