@@ -112,6 +112,18 @@ function streamed(seen: readonly SessionMessage[]): bigint {
   return n;
 }
 
+/** Asks for a long answer and waits until the provider stops it for credit. */
+async function askUntilCreditWait(s: { requester: SecureSession; seen: SessionMessage[] }, id: string) {
+  await s.requester.send({
+    v: 1,
+    t: "request",
+    id,
+    model: "m",
+    messages: [{ role: "user", content: words(60) }],
+  });
+  await until(() => s.seen.some((m) => m.t === "credit-wait" && m.id === id), "credit wait");
+}
+
 describe("sessions of one stream share its credit window", () => {
   it("two live sessions of one key cannot each be paid by the same cumulative receipt", async () => {
     const p = provider();
@@ -184,14 +196,7 @@ describe("sessions of one stream share its credit window", () => {
         s.requester.close();
         continue;
       }
-      await s.requester.send({
-        v: 1,
-        t: "request",
-        id: "free",
-        model: "m",
-        messages: [{ role: "user", content: words(60) }],
-      });
-      await until(() => s.seen.some((m) => m.t === "credit-wait"), "credit wait");
+      await askUntilCreditWait(s, "free");
       unpaid += streamed(s.seen);
       s.requester.close();
       await new Promise((r) => setTimeout(r, 20));
@@ -205,14 +210,7 @@ describe("sessions of one stream share its credit window", () => {
     const key = generateKeyPair();
     const s = await hostileSession(p, key);
     await openAccount(s, key);
-    await s.requester.send({
-      v: 1,
-      t: "request",
-      id: "free",
-      model: "m",
-      messages: [{ role: "user", content: words(60) }],
-    });
-    await until(() => s.seen.some((m) => m.t === "credit-wait"), "credit wait");
+    await askUntilCreditWait(s, "free");
     const got = streamed(s.seen);
     s.requester.close();
     await new Promise((r) => setTimeout(r, 20));
@@ -221,14 +219,7 @@ describe("sessions of one stream share its credit window", () => {
     const again = await hostileSession(p, key);
     const account = await openAccount(again, key, got);
     expect(account.accepted).toBe(true);
-    await again.requester.send({
-      v: 1,
-      t: "request",
-      id: "next",
-      model: "m",
-      messages: [{ role: "user", content: words(60) }],
-    });
-    await until(() => again.seen.some((m) => m.t === "credit-wait"), "credit wait");
+    await askUntilCreditWait(again, "next");
     expect(streamed(again.seen)).toBe(BigInt(WINDOW));
   });
 });
