@@ -198,4 +198,28 @@ describe("a lying signaling server", () => {
     expect(prepared.size).toBeGreaterThan(1);
     expect(prepared.size).toBeLessThanOrEqual(9);
   }, 40_000);
+  it("a flood of forged offers to a provider: it takes a bounded number of unfinished sessions and refuses the rest, and still serves its requester", async () => {
+    // Each offer taken prepares a channel (a WebRTC peer connection) that waits up to the
+    // connecting and handshake deadlines: it used to take every one while a request had room.
+    const mitm = await network();
+    const p = await provider(mitm, "p1");
+    const c = await client(mitm);
+    expect((await ask(c, "first")).choices[0]?.message.content).toBe(LONG);
+    const offer = mitm.log.find((m) => matches(m, { event: "session:offer", direction: "to-party" }));
+    if (!offer) throw new Error("no offer passed the proxy");
+    const real = offer.args[0] as Record<string, unknown>;
+    const acks = await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        offer.party.inject("session:offer", {
+          ...real,
+          sessionId: `forgedoffer${String(i).padStart(4, "0")}`,
+        }),
+      ),
+    );
+    const taken = acks.filter((a) => (a as { ok?: boolean } | undefined)?.ok === true).length;
+    expect(taken).toBeGreaterThan(0);
+    expect(taken).toBeLessThanOrEqual(p.runtime.slots.capacity + 8);
+    expect(acks.filter((a) => (a as { ok?: boolean } | undefined)?.ok === false)).toHaveLength(60 - taken);
+    expect((await ask(c, "again")).choices[0]?.message.content).toBe(LONG);
+  }, 40_000);
 });
