@@ -327,6 +327,16 @@ export class SessionOpener {
           throw noProvider(err.why, err.message, needs);
         }
         this.signaling.endSession(grant.sessionId, "handshake failed");
+        // The provider refused receipts bound to the payout address the server named: not its own.
+        // The grant was altered (or is stale); the provider is not at fault, and retrying through
+        // the same server would meet the same lie.
+        if (err instanceof ProviderError && err.code === "RECEIPT_BINDING")
+          throw new NoProviderError(
+            "RECEIPT_BINDING",
+            `the provider ${grant.provider.identityKey} refused receipts bound to the payout address the signaling server at ${this.signaling.url} named (${grant.provider.payout}): ${err.message}`,
+            undefined,
+            { cause: err },
+          );
         // The escrow itself is the problem (unfunded, key not authorised): every provider would say so.
         // Not so for a chain this provider cannot read, nor tokens only it streamed unpaid.
         if (

@@ -1,10 +1,11 @@
 import wrtc from "@roamhq/wrtc";
 import { afterEach, describe, expect, it } from "vitest";
-import { ProviderError } from "../../client/sdk/errors";
+import { NoProviderError, ProviderError } from "../../client/sdk/errors";
 import { DEFAULT_DEADLINES } from "../../peer/session-machine";
 import { flatPrice } from "../../protocol";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import { cleanup, startServer } from "../signaling/helpers";
+import { rewrite } from "../support/mitm-behaviours";
 import { type Mitm, type MitmMessage, matches, type Stage, startMitm } from "../support/mitm-signaling";
 import { killProviderProcesses, startProviderProcess } from "../support/provider-process";
 import { ask, labelled, relayClient, relayProvider, stopAll } from "../support/silk-parties";
@@ -222,4 +223,26 @@ describe("a lying signaling server", () => {
     expect(acks.filter((a) => (a as { ok?: boolean } | undefined)?.ok === false)).toHaveLength(60 - taken);
     expect((await ask(c, "again")).choices[0]?.message.content).toBe(LONG);
   }, 40_000);
+  it("a grant whose payout address the server swapped: the provider refuses the receipts, and the request ends at once with RECEIPT_BINDING naming the server; the honest provider is not excluded", async () => {
+    // It used to read as the provider's failure: the provider was excluded and the request ended
+    // NO_MODEL, "no provider other than the excluded ones".
+    const attacker = `0:${"66".repeat(32)}`;
+    const mitm = await network([
+      rewrite({ event: "session:request", kind: "ack", direction: "to-party" }, ([g]) => {
+        const grant = g as { provider?: Record<string, unknown> };
+        return grant.provider ? [{ ...grant, provider: { ...grant.provider, payout: attacker } }] : [g];
+      }),
+    ]);
+    const p = await provider(mitm, "p1");
+    const c = await client(mitm);
+    const err = await ask(c).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NoProviderError);
+    expect((err as NoProviderError).code).toBe("RECEIPT_BINDING");
+    expect((err as Error).message).toContain(mitm.url);
+    expect((err as Error).message).toContain(attacker);
+    const requests = mitm.log.filter((m) => m.event === "session:request" && m.direction === "to-server");
+    expect(requests).toHaveLength(1);
+    // Nothing was paid on the attacker's address: the provider kept no receipt.
+    expect(p.events.filter((e) => e.type === "receipt")).toEqual([]);
+  }, 30_000);
 });
