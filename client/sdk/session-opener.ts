@@ -35,6 +35,9 @@ import type { PaymentAccount } from "./payment-account";
 import { checkProvider } from "./provider-trust";
 import { RequesterSession } from "./requester-session";
 
+/** Account refusals about this provider, not the escrow: another provider may well serve. */
+const ONE_PROVIDERS_REFUSALS: ReadonlySet<string> = new Set(["ESCROW_UNREACHABLE", "UNPAID_TOKENS"]);
+
 /**
  * Opens the SDK's sessions: asks signaling for a provider, checks it on chain, makes the channel,
  * runs the handshake and opens the account, following the server's moves and skipping providers
@@ -335,7 +338,12 @@ export class SessionOpener {
             { cause: err },
           );
         // The escrow itself is the problem (unfunded, key not authorised): every provider would say so.
-        if (err instanceof ProviderError && isAccountRefusal(err.code) && err.code !== "ESCROW_UNREACHABLE")
+        // Not so for a chain this provider cannot read, nor tokens only it streamed unpaid.
+        if (
+          err instanceof ProviderError &&
+          isAccountRefusal(err.code) &&
+          !ONE_PROVIDERS_REFUSALS.has(err.code)
+        )
           throw err;
         // Someone is not who the server said, or the handshake was tampered with: an attack, not
         // an offline provider, and retrying through the same server would meet it again.
