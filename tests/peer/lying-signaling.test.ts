@@ -4,9 +4,9 @@ import { NoProviderError, ProviderError } from "../../client/sdk/errors";
 import { DEFAULT_DEADLINES } from "../../peer/session-machine";
 import { flatPrice } from "../../protocol";
 import { ScriptedEngine } from "../doubles/scripted-engine";
-import { cleanup, startServer } from "../signaling/helpers";
 import { rewrite } from "../support/mitm-behaviours";
-import { type Mitm, type MitmMessage, matches, type Stage, startMitm } from "../support/mitm-signaling";
+import { closeMitmNetworks, mitmNetwork } from "../support/mitm-network";
+import { type Mitm, type MitmMessage, matches } from "../support/mitm-signaling";
 import { killProviderProcesses, startProviderProcess } from "../support/provider-process";
 import { ask, labelled, relayClient, relayProvider, stopAll } from "../support/silk-parties";
 
@@ -23,20 +23,12 @@ const LONG =
   "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen";
 const OTHER_PAYOUT = `0:${"33".repeat(32)}`;
 
-const mitms: Mitm[] = [];
+const network = mitmNetwork;
 afterEach(async () => {
   killProviderProcesses();
   stopAll();
-  for (const m of mitms.splice(0)) await m.close();
-  await cleanup();
+  await closeMitmNetworks();
 });
-
-async function network(stages: Stage[] = []) {
-  const { url } = await startServer();
-  const mitm = await startMitm(url, stages);
-  mitms.push(mitm);
-  return mitm;
-}
 
 async function provider(mitm: Mitm, label: string, model = "test-model", payout?: string, direct = false) {
   const engine = new ScriptedEngine({ models: [model], tokenDelayMs: 120, reply: () => LONG });
