@@ -237,4 +237,21 @@ describe("a lying signaling server", () => {
     // Nothing was paid on the attacker's address: the provider kept no receipt.
     expect(p.events.filter((e) => e.type === "receipt")).toEqual([]);
   }, 30_000);
+  it("signals replayed to both sides of a live direct session (its SDP offer and answer, its candidates): ignored; the answer streaming on it arrives whole", async () => {
+    // They used to reach simple-peer, which destroyed the live channel on an answer in the wrong
+    // state: the request failed PROVIDER_LOST and the honest provider was excluded.
+    const mitm = await network();
+    const p = await provider(mitm, "p1", "test-model", undefined, true);
+    const c = await client(mitm, true);
+    const answer = ask(c, "hello");
+    await expect.poll(() => p.engine.generatedTokens, { timeout: 10_000 }).toBeGreaterThan(2);
+    expect(p.events.find((e) => e.type === "session-open")).toMatchObject({ path: "direct" });
+    const signals = mitm.log.filter((m) => matches(m, { event: "session:signal", direction: "to-party" }));
+    expect(signals.length).toBeGreaterThan(1);
+    for (const s of signals) await s.party.inject("session:signal", s.args[0], 20);
+    const whole = await answer;
+    expect(whole.choices[0]?.message.content).toBe(LONG);
+    expect(whole.usage?.silk?.failovers ?? 0).toBe(0);
+    expect(p.events.filter((e) => e.type === "session-closed")).toEqual([]);
+  }, 40_000);
 });
