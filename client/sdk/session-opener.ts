@@ -23,6 +23,7 @@ import {
   PolicyRefusedError,
   type ProviderStanding,
   policyHint,
+  priceExceeds,
   priceFits,
   SilkError,
   TimeoutError,
@@ -306,6 +307,13 @@ export class SessionOpener {
           ...(this.opts.receiptEvery !== undefined && { receiptEvery: this.opts.receiptEvery }),
           ...(this.opts.requireSignedAnswers && { requireSignedAnswers: true }),
         });
+        // The price it quotes in the session is what receipts pay: never above what it offered
+        // (signed) through signaling, which is what the server chose it for.
+        const quoted = session.prices.get(model);
+        if (quoted && priceExceeds(quoted, grant.provider.price)) {
+          session.close();
+          throw new ProviderError("PRICE", `the provider quotes more for ${model} than it offered`);
+        }
         this.byPayout.set(payoutKey, session);
         if (standing) this.opts.onProvider?.({ ...standing, model });
         secure.onClose(() => {

@@ -40,3 +40,21 @@ describe("a provider that refuses a key for tokens it was not paid", () => {
     expect(refusals).toBe(1);
   }, 30_000);
 });
+
+describe("a provider that quotes more in its session than it offered through signaling", () => {
+  it("is left for one that keeps its offer; nothing is sent to it", async () => {
+    const { url } = await startServer();
+    // Registered (and signed) at 5 nanoTON a token, so the server offers it first; then, as a
+    // hostile provider may, it quotes 90 (still under the requester's highest, 100) in the session.
+    const models = [{ model: "test-model", price: flatPrice(5n) }];
+    const baiting = await relayProvider(url, { models, payout: `0:${"33".repeat(32)}` });
+    models[0] = { model: "test-model", price: flatPrice(90n) };
+    await relayProvider(url);
+    const client = await relayClient(url);
+    const answer = await ask(client, "fair price");
+    expect(answer.choices[0]?.message.content).toBe("Echo: fair price");
+    expect(baiting.engine.generatedTokens).toBe(0);
+    // Charged at the honest provider's 10, never the 90.
+    expect(answer.usage?.total_tokens).toBeGreaterThan(0);
+  }, 30_000);
+});
