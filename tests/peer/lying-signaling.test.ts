@@ -254,4 +254,27 @@ describe("a lying signaling server", () => {
     expect(whole.usage?.silk?.failovers ?? 0).toBe(0);
     expect(p.events.filter((e) => e.type === "session-closed")).toEqual([]);
   }, 40_000);
+  it("a grant whose price the server lowered: the provider's higher quote in the session is not paid, and the request ends PRICE naming the server, not NO_MODEL", async () => {
+    // The quote in the session is the provider's word; the grant's is the server's. It used to
+    // end "no provider other than the excluded ones serves test-model", hiding what happened.
+    const mitm = await network([
+      rewrite({ event: "session:request", kind: "ack", direction: "to-party" }, ([g]) => {
+        const grant = g as { provider?: { price: Record<string, unknown> } };
+        if (!grant.provider) return [g];
+        return [
+          {
+            ...grant,
+            provider: { ...grant.provider, price: { ...grant.provider.price, nanoPerToken: "1" } },
+          },
+        ];
+      }),
+    ]);
+    const p = await provider(mitm, "p1");
+    const c = await client(mitm);
+    const err = await ask(c).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProviderError);
+    expect((err as ProviderError).code).toBe("PRICE");
+    expect((err as Error).message).toContain(mitm.url);
+    expect(p.events.filter((e) => e.type === "request-done" || e.type === "receipt")).toEqual([]);
+  }, 30_000);
 });
