@@ -179,7 +179,8 @@ export class SessionOpener {
     prepared: Map<string, Prepared>,
   ): Promise<RequesterSession> {
     let moved: SessionGranted | undefined;
-    let refused: UntrustedProviderError | undefined;
+    // A provider we refused: after it, "nobody else" is best explained by the refusal.
+    let refused: UntrustedProviderError | ProviderError | undefined;
     // Each grant's channel is made in the turn the grant is read (and a move's in the turn the
     // move is), so the provider's first signals and frames find it there.
     const prepare = (grant: SessionGranted): Prepared => {
@@ -312,7 +313,10 @@ export class SessionOpener {
         const quoted = session.prices.get(model);
         if (quoted && priceExceeds(quoted, grant.provider.price)) {
           session.close();
-          throw new ProviderError("PRICE", `the provider quotes more for ${model} than it offered`);
+          throw new ProviderError(
+            "PRICE",
+            `the provider ${grant.provider.identityKey} quotes more for ${model} than the signaling server at ${this.signaling.url} said it offered`,
+          );
         }
         this.byPayout.set(payoutKey, session);
         if (standing) this.opts.onProvider?.({ ...standing, model });
@@ -360,6 +364,9 @@ export class SessionOpener {
         // No answer in time: the provider or the path between may be at fault; blame neither.
         if (err instanceof TimeoutError)
           throw new NoProviderError("TIMEOUT", err.message, undefined, { cause: err });
+        // Quoting more than the server said: a bait, or the server's lie (it is the server's
+        // word); either way not paid, and said if nobody else answers.
+        if (err instanceof ProviderError && err.code === "PRICE") refused = err;
         exclude.push(grant.provider.identityKey);
         attempt++;
       }

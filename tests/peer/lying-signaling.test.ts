@@ -237,4 +237,44 @@ describe("a lying signaling server", () => {
     // Nothing was paid on the attacker's address: the provider kept no receipt.
     expect(p.events.filter((e) => e.type === "receipt")).toEqual([]);
   }, 30_000);
+  it("signals replayed to both sides of a live direct session (its SDP offer and answer, its candidates): ignored; the answer streaming on it arrives whole", async () => {
+    // They used to reach simple-peer, which destroyed the live channel on an answer in the wrong
+    // state: the request failed PROVIDER_LOST and the honest provider was excluded.
+    const mitm = await network();
+    const p = await provider(mitm, "p1", "test-model", undefined, true);
+    const c = await client(mitm, true);
+    const answer = ask(c, "hello");
+    await expect.poll(() => p.engine.generatedTokens, { timeout: 10_000 }).toBeGreaterThan(2);
+    expect(p.events.find((e) => e.type === "session-open")).toMatchObject({ path: "direct" });
+    const signals = mitm.log.filter((m) => matches(m, { event: "session:signal", direction: "to-party" }));
+    expect(signals.length).toBeGreaterThan(1);
+    for (const s of signals) await s.party.inject("session:signal", s.args[0], 20);
+    const whole = await answer;
+    expect(whole.choices[0]?.message.content).toBe(LONG);
+    expect(whole.usage?.silk?.failovers ?? 0).toBe(0);
+    expect(p.events.filter((e) => e.type === "session-closed")).toEqual([]);
+  }, 40_000);
+  it("a grant whose price the server lowered: the provider's higher quote in the session is not paid, and the request ends PRICE naming the server, not NO_MODEL", async () => {
+    // The quote in the session is the provider's word; the grant's is the server's. It used to
+    // end "no provider other than the excluded ones serves test-model", hiding what happened.
+    const mitm = await network([
+      rewrite({ event: "session:request", kind: "ack", direction: "to-party" }, ([g]) => {
+        const grant = g as { provider?: { price: Record<string, unknown> } };
+        if (!grant.provider) return [g];
+        return [
+          {
+            ...grant,
+            provider: { ...grant.provider, price: { ...grant.provider.price, nanoPerToken: "1" } },
+          },
+        ];
+      }),
+    ]);
+    const p = await provider(mitm, "p1");
+    const c = await client(mitm);
+    const err = await ask(c).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProviderError);
+    expect((err as ProviderError).code).toBe("PRICE");
+    expect((err as Error).message).toContain(mitm.url);
+    expect(p.events.filter((e) => e.type === "request-done" || e.type === "receipt")).toEqual([]);
+  }, 30_000);
 });
