@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from "node:http";
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import { HttpError } from "./http-errors";
 
 /**
@@ -28,8 +28,17 @@ export function refusedOrigin(headers: IncomingHttpHeaders): HttpError | undefin
   );
 }
 
-/** A body that is not declared JSON (a form, `text/plain`): 415, saying what to send. */
+/** A body that is not declared JSON (a form, `text/plain`), or compressed: 415, saying what to send. */
 export function refusedContentType(headers: IncomingHttpHeaders): HttpError | undefined {
+  const encoding = headers["content-encoding"];
+  if (encoding !== undefined && !/^\s*identity\s*$/i.test(encoding))
+    return new HttpError(
+      415,
+      "invalid_request_error",
+      "unsupported_media_type",
+      `content-encoding ${encoding.slice(0, 40)}: send the body uncompressed`,
+      "content-encoding",
+    );
   const type = headers["content-type"];
   if (type === undefined || /^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type)) return undefined;
   return new HttpError(
@@ -38,4 +47,31 @@ export function refusedContentType(headers: IncomingHttpHeaders): HttpError | un
     "unsupported_media_type",
     `the body must be JSON sent with content-type: application/json, not ${type.slice(0, 60)}`,
   );
+}
+
+/**
+ * CORS for a page on this machine (a local app calling the gateway with `fetch`): it names its
+ * origin, which is then allowed to read the answer and the headers clients read. None for a
+ * program (no `Origin`); another origin never gets this far (`refusedOrigin`).
+ */
+export function corsHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  if (headers.origin === undefined) return {};
+  return {
+    "access-control-allow-origin": headers.origin,
+    "access-control-expose-headers": "x-request-id, retry-after",
+    vary: "origin",
+  };
+}
+
+/** The answer to a preflight (`OPTIONS` with `Access-Control-Request-Method`) from such a page. */
+export function preflightHeaders(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const asked = headers["access-control-request-headers"];
+  return {
+    ...corsHeaders(headers),
+    "access-control-allow-methods": "GET, POST",
+    // OpenAI's clients send their own (`x-stainless-*`, `openai-*`): whatever the page asks is let in.
+    ...(asked && { "access-control-allow-headers": asked.slice(0, 2_000) }),
+    "access-control-max-age": "600",
+    vary: "origin, access-control-request-headers",
+  };
 }

@@ -23,6 +23,8 @@ export async function connectGateway(
     escrow: config.escrow,
     keyEpoch: config.keyEpoch,
     network: NETWORK_ID[config.network],
+    deadlines: { frame: config.stallTimeoutMs },
+    queueTimeoutMs: config.queueTimeoutMs,
     ...(io.wrtc && { wrtc: io.wrtc }),
     ...(io.forceRelay !== undefined && { forceRelay: io.forceRelay }),
     ...(io.registry && { trust: { registry: io.registry, policy: config.trust.policy } }),

@@ -4,9 +4,10 @@ import type { AddressInfo } from "node:net";
 import { MAX_SESSION_MESSAGE_BYTES } from "../../protocol";
 import type { SilkClient } from "../sdk/silk-client";
 import { type GatewayLogger, logExchange, silentLogger } from "./access-log";
-import { refusedContentType, refusedOrigin } from "./browser-guard";
+import { corsHeaders, preflightHeaders, refusedContentType, refusedOrigin } from "./browser-guard";
 import { parseChatBody } from "./chat-body";
 import { parseEmbedBody } from "./embed-body";
+import { GatewayShutdown, shuttingDown } from "./gateway-shutdown";
 import { HttpError, invalidRequest, toHttpError } from "./http-errors";
 import { readBody } from "./read-body";
 import { ResponseEvents, toResponse } from "./responses-answer";
@@ -43,20 +44,39 @@ function fail(res: ServerResponse, cause: unknown): HttpError {
 
 export interface Gateway {
   readonly url: string;
-  close(): Promise<void>;
+  /**
+   * Stops taking connections, lets answers in flight finish for `graceMs` (default 0), then ends
+   * each one left with a 503 `shutting_down` (an `error` event in a stream already started).
+   */
+  close(opts?: { graceMs?: number }): Promise<void>;
+}
+
+/** What a request's handler works with: the options and the gateway's stop. */
+interface Ctx {
+  readonly o: GatewayOptions;
+  readonly shut: GatewayShutdown;
 }
 
 export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const log = o.log ?? silentLogger;
+  const shut = new GatewayShutdown();
   const server: Server = createServer((req, res) => {
     const requestId = `req_${randomBytes(12).toString("hex")}`;
     const startedAt = performance.now();
     res.setHeader("x-request-id", requestId);
+    if (refusedOrigin(req.headers) === undefined)
+      for (const [name, value] of Object.entries(corsHeaders(req.headers))) res.setHeader(name, value ?? "");
     res.on("close", () => {
       const failure = failures.get(res);
       logExchange(log, req, res, { requestId, startedAt, ...(failure && { failure }) });
     });
-    handle(o, req, res).catch((err: unknown) => sendError(res, fail(res, err)));
+    shut.track(res);
+    if (shut.closing) {
+      // A request on a connection kept alive while the gateway drains: refused, and the connection closed.
+      res.setHeader("connection", "close");
+      return sendError(res, fail(res, shuttingDown()));
+    }
+    handle({ o, shut }, req, res).catch((err: unknown) => sendError(res, fail(res, err)));
   });
   // Idle keep-alive connections outlive clients' own idle timeouts (undici's 4 s, Python's longer),
   // so the server never closes one just as a client sends on it (a reset, not an answer).
@@ -70,19 +90,22 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${o.host ?? "127.0.0.1"}:${port}/v1`,
-    close: () =>
-      new Promise((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    close: (opts) => shut.close(server, opts?.graceMs ?? 0),
   };
 }
 
-async function handle(o: GatewayOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { o } = ctx;
   const forged = refusedOrigin(req.headers);
   if (forged) {
     await readBody(req, MAX_SESSION_MESSAGE_BYTES).catch(() => undefined); // answered, not reset
     throw forged;
+  }
+  // A page on this machine asks before it sends JSON or a key: the only request let in unauthenticated.
+  if (req.method === "OPTIONS" && req.headers["access-control-request-method"] !== undefined) {
+    res.writeHead(204, preflightHeaders(req.headers));
+    res.end();
+    return;
   }
   // The scheme is case-insensitive (RFC 9110): `bearer KEY` is the same credential.
   const credential = (req.headers.authorization ?? "").replace(/^bearer /i, "Bearer ");
@@ -92,9 +115,9 @@ async function handle(o: GatewayOptions, req: IncomingMessage, res: ServerRespon
   const path = new URL(req.url ?? "/", "http://x").pathname.replace(/\/+$/, "");
   if (req.method === "GET" && path === "/v1/models") return sendJson(res, 200, await o.client.models.list());
   if (req.method === "GET" && path.startsWith("/v1/models/")) return model(o, path, res);
-  if (req.method === "POST" && path === "/v1/chat/completions") return completions(o, req, res);
-  if (req.method === "POST" && path === "/v1/embeddings") return embeddings(o, req, res);
-  if (req.method === "POST" && path === "/v1/responses") return responses(o, req, res);
+  if (req.method === "POST" && path === "/v1/chat/completions") return completions(ctx, req, res);
+  if (req.method === "POST" && path === "/v1/embeddings") return embeddings(ctx, req, res);
+  if (req.method === "POST" && path === "/v1/responses") return responses(ctx, req, res);
   const allowed = path.startsWith("/v1/models/") ? "GET" : METHODS[path];
   if (allowed) {
     res.setHeader("allow", allowed);
@@ -112,7 +135,14 @@ async function handle(o: GatewayOptions, req: IncomingMessage, res: ServerRespon
       "unsupported_endpoint",
       `${path} is not served by Silk's providers yet; use /v1/chat/completions, /v1/responses or /v1/embeddings`,
     );
-  throw new HttpError(404, "invalid_request_error", "not_found", `no route for ${req.method} ${path}`);
+  // A base URL set without its /v1 (OPENAI_BASE_URL=http://127.0.0.1:8788) is the commonest slip.
+  const meant = METHODS[`/v1${path}`] ? ` (did you mean /v1${path}? the base URL ends in /v1)` : "";
+  throw new HttpError(
+    404,
+    "invalid_request_error",
+    "not_found",
+    `no route for ${req.method} ${path}${meant}`,
+  );
 }
 
 /** The method each served route takes: another is 405 with `Allow`, not "no route". */
@@ -146,8 +176,11 @@ async function model(o: GatewayOptions, path: string, res: ServerResponse): Prom
 }
 
 async function jsonBody(req: IncomingMessage): Promise<unknown> {
-  const raw = await readBody(req, MAX_SESSION_MESSAGE_BYTES);
   const notJson = refusedContentType(req.headers);
+  // Read to its end either way (answered, not reset); what the body was declared as decides first.
+  const raw = await readBody(req, MAX_SESSION_MESSAGE_BYTES).catch((err: unknown) => {
+    throw notJson ?? err;
+  });
   if (notJson) throw notJson;
   try {
     return JSON.parse(raw);
@@ -156,30 +189,35 @@ async function jsonBody(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-/** Aborted when the caller goes away before the answer is written. */
-function callerGone(res: ServerResponse): AbortSignal {
+/** Aborted when the caller goes away before the answer is written, or the gateway cuts it. */
+function callerGone(res: ServerResponse, shut: GatewayShutdown): AbortSignal {
   const abort = new AbortController();
   res.on("close", () => {
     if (!res.writableFinished) abort.abort();
   });
-  return abort.signal;
+  return AbortSignal.any([abort.signal, shut.signal]);
 }
 
-async function embeddings(o: GatewayOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function embeddings({ o, shut }: Ctx, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const params = parseEmbedBody(await jsonBody(req));
-  sendJson(res, 200, await o.client.embeddings.create({ ...params, signal: callerGone(res) }));
+  sendJson(
+    res,
+    200,
+    await shut.race(o.client.embeddings.create({ ...params, signal: callerGone(res, shut) })),
+  );
 }
 
-async function completions(o: GatewayOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function completions({ o, shut }: Ctx, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const { params, stream } = parseChatBody(await jsonBody(req));
-  const signal = callerGone(res);
-  if (!stream) return sendJson(res, 200, await o.client.chat.completions.create({ ...params, signal }));
+  const signal = callerGone(res, shut);
+  if (!stream)
+    return sendJson(res, 200, await shut.race(o.client.chat.completions.create({ ...params, signal })));
 
   // Resolves at the answer's first event: a refusal before it is still a status of its own.
-  const chunks = await o.client.chat.completions.create({ ...params, signal, stream: true });
+  const chunks = await shut.race(o.client.chat.completions.create({ ...params, signal, stream: true }));
   startEventStream(res);
   try {
-    for await (const chunk of chunks) res.write(`data: ${JSON.stringify(chunk)}\n\n`);
+    for await (const chunk of shut.until(chunks)) res.write(`data: ${JSON.stringify(chunk)}\n\n`);
     res.write("data: [DONE]\n\n");
   } catch (err) {
     // Headers are gone: OpenAI clients read an `error` object in the stream, then it ends.
@@ -189,13 +227,14 @@ async function completions(o: GatewayOptions, req: IncomingMessage, res: ServerR
 }
 
 /** The Responses API for text (responses-body.ts): the same chat request, in its shapes and events. */
-async function responses(o: GatewayOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { params, stream } = parseResponsesBody(await jsonBody(req));
-  const signal = callerGone(res);
+async function responses({ o, shut }: Ctx, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { params, stream, echo } = parseResponsesBody(await jsonBody(req));
+  const signal = callerGone(res, shut);
   const meta = {
     id: `resp_${randomBytes(12).toString("hex")}`,
     model: params.model,
     createdAt: Math.floor(Date.now() / 1000),
+    ...echo,
   };
   // A refusal naming a chat field names it as the Responses API does; others keep their cause.
   const renamed = (err: unknown) => {
@@ -203,12 +242,16 @@ async function responses(o: GatewayOptions, req: IncomingMessage, res: ServerRes
     throw http.param ? asResponsesParam(http) : err;
   };
   if (!stream) {
-    const done = await o.client.chat.completions.create({ ...params, signal, stream: false }).catch(renamed);
+    const done = await shut.race(
+      o.client.chat.completions.create({ ...params, signal, stream: false }).catch(renamed),
+    );
     return sendJson(res, 200, toResponse(meta, done));
   }
-  const chunks = await o.client.chat.completions
-    .create({ ...params, signal, stream: true, stream_options: { include_usage: true } })
-    .catch(renamed);
+  const chunks = await shut.race(
+    o.client.chat.completions
+      .create({ ...params, signal, stream: true, stream_options: { include_usage: true } })
+      .catch(renamed),
+  );
   startEventStream(res);
   const events = new ResponseEvents(meta);
   const send = (list: readonly unknown[]) => {
@@ -216,7 +259,7 @@ async function responses(o: GatewayOptions, req: IncomingMessage, res: ServerRes
   };
   send(events.start());
   try {
-    for await (const chunk of chunks) send(events.chunk(chunk));
+    for await (const chunk of shut.until(chunks)) send(events.chunk(chunk));
     send(events.end());
   } catch (err) {
     send([events.error(fail(res, err).body())]);
@@ -251,7 +294,9 @@ function sendError(res: ServerResponse, e: HttpError): void {
     res.end();
     return;
   }
-  // Busy or not taken: worth retrying, and OpenAI's clients honour Retry-After.
+  // Busy, not taken or rate-limited: worth retrying, and OpenAI's clients honour Retry-After
+  // (signaling's session budget refills within a few seconds).
   if (e.status === 503) res.setHeader("retry-after", "1");
+  if (e.status === 429) res.setHeader("retry-after", "2");
   sendJson(res, e.status, e.body());
 }

@@ -40,6 +40,9 @@ async function init(argv: string[]): Promise<void> {
   });
 }
 
+/** How long a stopping gateway lets answers in flight finish. */
+const DRAIN_MS = 10_000;
+
 async function main(): Promise<void> {
   if (process.argv[2] === "init") return init(process.argv.slice(3));
   let config: ReturnType<typeof parseGatewayOptions>;
@@ -70,8 +73,9 @@ async function main(): Promise<void> {
     log: pino({ base: { service: "silk-gateway" } }),
   });
   console.log(`Silk gateway on ${gateway.url} (OpenAI-compatible); Ctrl-C to stop`);
+  // Answers in flight get DRAIN_MS to finish; any left then end with 503 shutting_down.
   const stop = async () => {
-    await gateway.close();
+    await gateway.close({ graceMs: DRAIN_MS });
     await auditor?.idle();
     client.close();
     process.exit(0);

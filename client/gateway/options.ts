@@ -1,6 +1,8 @@
 import { parseArgs } from "node:util";
 import { Address } from "@ton/core";
+import { DEFAULT_DEADLINES } from "../../peer/session-machine";
 import { type MaxPrice, NETWORK_ID, type NetworkName } from "../../protocol";
+import { DEFAULT_QUEUE_TIMEOUT_MS } from "../sdk/connect-options";
 import { AUDIT_FLAGS, AUDIT_USAGE, type GatewayAudits, parseAuditOptions } from "./audit-options";
 import type { GatewayState } from "./gateway-state";
 import { type GatewayTrust, parseTrustOptions, TRUST_FLAGS, TRUST_USAGE } from "./trust-options";
@@ -21,6 +23,10 @@ export interface GatewayConfig {
   readonly trust: GatewayTrust;
   /** Audits of providers (audit-options.ts); off unless asked for. */
   readonly audits: GatewayAudits;
+  /** How long an answer may go without a frame before it ends as 504 `stalled` (the SDK's `deadlines.frame`). */
+  readonly stallTimeoutMs: number;
+  /** How long a request waits for room when every provider is busy before 503 `all_busy` (`queueTimeoutMs`). */
+  readonly queueTimeoutMs: number;
 }
 
 export const GATEWAY_USAGE = `Usage: npm run gateway -- init [--signaling URL] [--owner WALLET] [--deposit TON]
@@ -38,6 +44,10 @@ export const GATEWAY_USAGE = `Usage: npm run gateway -- init [--signaling URL] [
   --network NAME       devnet, testnet or mainnet (default devnet)         (SILK_NETWORK)
   --port N             (default 8788)                                      (SILK_GATEWAY_PORT)
   --host H             (default 127.0.0.1: whoever reaches it spends)      (SILK_GATEWAY_HOST)
+  --stall-timeout MS   an answer with no frame for this long ends as 504 stalled
+                       (default 20000)                                     (SILK_STALL_TIMEOUT_MS)
+  --queue-timeout MS   how long a request waits for a busy provider before
+                       503 all_busy (default 30000)                        (SILK_QUEUE_TIMEOUT_MS)
 ${TRUST_USAGE}
 ${AUDIT_USAGE}
   API key for callers: SILK_GATEWAY_API_KEY (environment only).`;
@@ -60,6 +70,8 @@ export function parseGatewayOptions(
       network: { type: "string" },
       port: { type: "string" },
       host: { type: "string" },
+      "stall-timeout": { type: "string" },
+      "queue-timeout": { type: "string" },
       ...TRUST_FLAGS,
       ...AUDIT_FLAGS,
     },
@@ -93,6 +105,12 @@ export function parseGatewayOptions(
   const keyEpoch = Number(get("key-epoch", "SILK_KEY_EPOCH") ?? storedEpoch ?? "1");
   if (!Number.isInteger(keyEpoch) || keyEpoch < 0 || keyEpoch > 0xffffffff)
     throw new Error("--key-epoch must be a whole number");
+  const ms = (flag: "stall-timeout" | "queue-timeout", envName: string, fallback: number) => {
+    const text = get(flag, envName);
+    if (text === undefined) return fallback;
+    if (!/^[1-9][0-9]{0,8}$/.test(text)) throw new Error(`--${flag} must be whole milliseconds, above 0`);
+    return Number(text);
+  };
   const apiKey = env.SILK_GATEWAY_API_KEY;
   return {
     signalingUrl: get("signaling", "SILK_SIGNALING_URL") ?? stored?.signalingUrl ?? "http://127.0.0.1:8787",
@@ -108,6 +126,8 @@ export function parseGatewayOptions(
     audits: parseAuditOptions(values, env),
     port,
     host: get("host", "SILK_GATEWAY_HOST") ?? "127.0.0.1",
+    stallTimeoutMs: ms("stall-timeout", "SILK_STALL_TIMEOUT_MS", DEFAULT_DEADLINES.frame),
+    queueTimeoutMs: ms("queue-timeout", "SILK_QUEUE_TIMEOUT_MS", DEFAULT_QUEUE_TIMEOUT_MS),
     ...(apiKey ? { apiKey } : {}),
   };
 }

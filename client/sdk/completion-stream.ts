@@ -21,6 +21,15 @@ export function usageOf(r: RunResult): CompletionUsage {
   };
 }
 
+/**
+ * OpenAI's "backend configuration" marker, which programs compare with a `seed` to know whether
+ * answers may differ: here the provider that answered (its identity key's first 8 bytes) serving
+ * the model. An answer continued on another provider had two, so it has none.
+ */
+export function fingerprintOf(r: RunResult): { system_fingerprint?: string } {
+  return r.failovers === 0 ? { system_fingerprint: `fp_${r.provider.slice(0, 16)}` } : {};
+}
+
 export function completionFromResult(model: string, r: RunResult): ChatCompletion {
   const calls = r.toolCalls.filter(Boolean);
   return {
@@ -42,6 +51,7 @@ export function completionFromResult(model: string, r: RunResult): ChatCompletio
         logprobs: r.logprobs ? { content: [...r.logprobs] } : null,
       },
     ],
+    ...fingerprintOf(r),
     usage: usageOf(r),
   };
 }
@@ -108,9 +118,17 @@ export function streamChunks(
     ),
   ).then(
     (r) => {
-      push(chunk({}, r.finishReason));
+      push({ ...chunk({}, r.finishReason), ...fingerprintOf(r) });
       if (includeUsage)
-        push({ id, object: "chat.completion.chunk", created, model, choices: [], usage: usageOf(r) });
+        push({
+          id,
+          object: "chat.completion.chunk",
+          created,
+          model,
+          choices: [],
+          ...fingerprintOf(r),
+          usage: usageOf(r),
+        });
       done = true;
       wake?.();
     },

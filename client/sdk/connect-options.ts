@@ -7,6 +7,9 @@ import { InvalidRequestError } from "./errors";
 import type { PaymentAccount } from "./payment-account";
 
 /** What `connect(...)` takes: where signaling is, what the requester pays with, and its limits. */
+/** How long a request waits for room when every provider is busy (`queueTimeoutMs`'s default). */
+export const DEFAULT_QUEUE_TIMEOUT_MS = 30_000;
+
 export interface ConnectOptions {
   /**
    * The signaling server; several (a list, or comma-separated) are nodes sharing one directory:

@@ -1,7 +1,7 @@
 import { SignalingLostError } from "../../peer/signaling-client";
 import type { Need } from "../../protocol";
 import type { RunResult } from "./completion-stream";
-import type { ConnectOptions } from "./connect-options";
+import { type ConnectOptions, DEFAULT_QUEUE_TIMEOUT_MS } from "./connect-options";
 import { NoProviderError, ProviderError, ProviderLostError, StalledError, TamperedError } from "./errors";
 import type { AnswerDelta, RequesterSession, RequestInput } from "./requester-session";
 import type { RoomWait, SessionSource } from "./session-source";
@@ -27,7 +27,7 @@ export async function runWithFailover(
 ): Promise<RunResult> {
   const exclude: string[] = [...avoid];
   const full = new Set<string>();
-  const deadline = Date.now() + (opts.queueTimeoutMs ?? 30_000);
+  const deadline = Date.now() + (opts.queueTimeoutMs ?? DEFAULT_QUEUE_TIMEOUT_MS);
   const pool = source.poolOf(input.model);
   let partial = "";
   let failovers = 0;

@@ -94,6 +94,8 @@ export interface ChatCompletionChunk {
     finish_reason: FinishReason | null;
     logprobs: { content: LogprobEntry[] } | null;
   }[];
+  /** On the finish and usage chunks, once the provider that answered is known (completion-stream.ts). */
+  system_fingerprint?: string;
   /** With include_usage: null on every chunk but the last, which has it (and no choices). */
   usage?: CompletionUsage | null;
 }
@@ -109,6 +111,7 @@ export interface ChatCompletion {
     finish_reason: FinishReason;
     logprobs: { content: LogprobEntry[] } | null;
   }[];
+  system_fingerprint?: string;
   usage: CompletionUsage;
 }
 

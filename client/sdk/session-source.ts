@@ -1,5 +1,5 @@
 import { encodePublicKey, missingNeed, type Need } from "../../protocol";
-import type { ConnectOptions } from "./connect-options";
+import { type ConnectOptions, DEFAULT_QUEUE_TIMEOUT_MS } from "./connect-options";
 import { NoProviderError } from "./errors";
 import type { RequesterSession } from "./requester-session";
 import type { SessionOpener } from "./session-opener";
@@ -136,7 +136,7 @@ export class SessionSource {
         if (Date.now() >= deadline)
           throw new NoProviderError(
             "ALL_BUSY",
-            `every provider of ${model} stayed busy for ${Math.round((this.opts.queueTimeoutMs ?? 30_000) / 1000)} s; retry shortly`,
+            `every provider of ${model} stayed busy for ${Math.round((this.opts.queueTimeoutMs ?? DEFAULT_QUEUE_TIMEOUT_MS) / 1000)} s; retry shortly`,
           );
       }
       full.clear();

@@ -3,7 +3,7 @@ import { type AuditReport, NETWORK_ID, type NetworkName, needsOf, policyFor } fr
 import { linkAbort } from "./abort-link";
 import { toChatParams } from "./chat-input";
 import { completionFromResult, streamChunks } from "./completion-stream";
-import { type ConnectOptions, checkConnectOptions } from "./connect-options";
+import { type ConnectOptions, checkConnectOptions, DEFAULT_QUEUE_TIMEOUT_MS } from "./connect-options";
 import {
   type CreateEmbeddingResponse,
   EMBED_NEEDS,
@@ -140,7 +140,7 @@ class Client implements SilkClient {
     const unlink = linkAbort(p.signal, () => abort.abort());
     this.interrupts.add(abort);
     const pool = this.source.poolOf(params.model);
-    const deadline = Date.now() + (this.opts.queueTimeoutMs ?? 30_000);
+    const deadline = Date.now() + (this.opts.queueTimeoutMs ?? DEFAULT_QUEUE_TIMEOUT_MS);
     const room = (full: Set<string>) => ({ full, deadline, signal: abort.signal });
     try {
       return await runEmbeddings(

@@ -1,20 +1,7 @@
-import type { SessionLife } from "../../peer/session-life";
-import {
-  billableEmbedTokens,
-  EscrowCannotPayError,
-  type Ledger,
-  type ModelPrice,
-  maxEmbedTokens,
-  type ProviderErrorCode,
-  type SecureSession,
-  type ServedModel,
-} from "../../protocol";
+import { billableEmbedTokens, maxEmbedTokens } from "../../protocol";
 import { type EmbedRequest, vectorToBase64 } from "../../protocol/schemas/embedding";
-import type { Engine } from "../../web/engines/engine";
-import type { CreditWindow } from "./credit";
-import type { EscrowLimit } from "./escrow-limit";
 import { failureOf } from "./failure";
-import type { Slots } from "./slots";
+import { admit, type RequestServing, waitForCredit } from "./request-serving";
 
 /**
  * Serves one embeddings request on an open account. An embedding is billed per input token (the
@@ -23,27 +10,7 @@ import type { Slots } from "./slots";
  * and the credit window must not be spent, as before a chat's next token. Vectors go out one
  * message per input, then `done` with the prompt tokens; the requester signs for them after.
  */
-export interface EmbedServing {
-  readonly session: SecureSession;
-  readonly engine: Engine;
-  readonly served: ServedModel;
-  readonly price: ModelPrice;
-  readonly ledger: Ledger;
-  readonly credit: CreditWindow;
-  readonly exposure: EscrowLimit | undefined;
-  readonly slots: Slots;
-  readonly life: SessionLife;
-  readonly signal: AbortSignal;
-  /** The escrow already could not pay: refuse at once. */
-  readonly cannotPay: boolean;
-  refuse(code: ProviderErrorCode, message: string): Promise<void>;
-  /** This session takes no more requests: the escrow cannot pay for them. */
-  stopPaying(): void;
-  onDone(usage: { promptTokens: number; completionTokens: number; cost: bigint }): void;
-  onCreditWait(): void;
-}
-
-export async function serveEmbed(req: EmbedRequest, s: EmbedServing): Promise<void> {
+export async function serveEmbed(req: EmbedRequest, s: RequestServing): Promise<void> {
   if (!s.served.features?.includes("embeddings") || !s.engine.embed)
     return s.refuse("UNSUPPORTED", `model: ${req.model} here does not make embeddings`);
   const { ledger, credit, exposure } = s;
@@ -52,25 +19,8 @@ export async function serveEmbed(req: EmbedRequest, s: EmbedServing): Promise<vo
   let release: (() => void) | undefined;
   try {
     release = await s.slots.acquire(s.signal);
-    ledger.start(req.id, s.price);
-    if (exposure && (await exposure.closingNow())) {
-      ledger.finish(req.id, 0);
-      return await s.refuse("ESCROW_CLOSING", "the escrow started closing: no more is served on it");
-    }
-    if (s.cannotPay || (exposure && !(await exposure.allows(ledger.totalsIf(req.id, bound, 0).amount)))) {
-      ledger.finish(req.id, 0);
-      s.stopPaying();
-      const e = new EscrowCannotPayError();
-      return await s.refuse(e.code, e.message);
-    }
-    // A requester behind on receipts gets nothing more until it signs (bounded by the life's deadline).
-    while (credit.exhausted(ledger.totals()) && !s.signal.aborted && s.session.isOpen) {
-      s.onCreditWait();
-      s.life.send({ type: "credit-wait" });
-      await s.session.send({ v: 1, t: "credit-wait", id: req.id });
-      await credit.nextCredit();
-    }
-    s.life.send({ type: "credit" });
+    if (!(await admit(s, req.id, () => ledger.totalsIf(req.id, bound, 0).amount))) return;
+    await waitForCredit(s, req.id);
     if (s.signal.aborted || !s.session.isOpen) {
       ledger.finish(req.id, 0);
       return;
@@ -85,7 +35,7 @@ export async function serveEmbed(req: EmbedRequest, s: EmbedServing): Promise<vo
       s.life.send({ type: "credit" }); // a big batch is progress, not a stall
       await s.session.send({ v: 1, t: "embedding", id: req.id, index, vector: vectorToBase64(vector) });
     }
-    s.onDone(settled);
+    s.onDone(settled, "stop");
     await s.session.send({
       v: 1,
       t: "done",

@@ -266,6 +266,9 @@ export class RedisDirectory implements ProviderDirectory {
   }
 
   async closeSession(sessionId: string): Promise<SessionRecord | undefined> {
+    // An in-node session (both parties here) has no record in Redis: its end sends nothing.
+    const inNode = this.leases?.end(sessionId);
+    if (inNode) return inNode;
     const space = this.spaces.sessionSpace(sessionId);
     if (!space) return undefined;
     const reply = await runScript(this.via("end"), CLOSE, space, [`s:${sessionId}`], [sessionId]);
@@ -291,7 +294,7 @@ export class RedisDirectory implements ProviderDirectory {
         return redis.zCard(key);
       }),
     );
-    return counts.reduce((a, b) => a + b, 0);
+    return counts.reduce((a, b) => a + b, this.leases?.inNodeSessions ?? 0);
   }
 
   /** Resolves once the lease commands in flight (records of pooled pairings, top-ups) have settled. */

@@ -108,12 +108,18 @@ return #ids`;
  * A leasing node's tick: pushes back the expiry of the units it still holds, then gives back
  * every lease in the space whose expiry passed (whichever node's: one that lost a `RELEASE`, or
  * stalled past its renewals; a dead node's go sooner, with `DROP_NODE`). KEYS[1] `P lx`, KEYS[2]
- * `P`. ARGV: node, now, lease ttl, then the identity keys it holds. Returns how many it gave back.
+ * `P`. ARGV: node, now, lease ttl, then the identity keys it holds. Returns `{how many it gave
+ * back, the identity keys named whose lease is gone}` (Redis restarted empty, the entry was
+ * registered again, or the lease expired).
  */
 export const RENEW = `${INDEX}
 local node, now = ARGV[1], tonumber(ARGV[2])
 local at = now + tonumber(ARGV[3])
-for i = 4, #ARGV do redis.call('ZADD', KEYS[1], 'XX', at, node .. ' ' .. ARGV[i]) end
+local gone = {}
+for i = 4, #ARGV do
+  if redis.call('HEXISTS', P .. 'p:' .. ARGV[i], 'l:' .. node) == 0 then gone[#gone + 1] = ARGV[i] end
+  redis.call('ZADD', KEYS[1], 'XX', at, node .. ' ' .. ARGV[i])
+end
 local swept = 0
 for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, 256)) do
   local sp = string.find(m, ' ', 1, true)
@@ -121,4 +127,4 @@ for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0,
   redis.call('ZREM', KEYS[1], m)
   swept = swept + 1
 end
-return swept`;
+return {swept, gone}`;

@@ -1,6 +1,6 @@
 import type { ModelPrice } from "../../protocol/pricing";
 import { priceFits } from "../../protocol/pricing";
-import type { PickRequest, ProviderState } from "./directory";
+import type { PickRequest, ProviderState, SessionRecord } from "./directory";
 
 /** One unit of a provider's capacity this node holds, with the listing it was leased for. */
 export interface LeasedUnit {
@@ -68,6 +68,22 @@ export class LeasePool {
     return n;
   }
 
+  /** Units of the model idle in the pool. */
+  size(model: string): number {
+    return this.pools.get(model)?.units.length ?? 0;
+  }
+
+  /**
+   * A unit an in-node session held, back in its pool: false when the pool is gone (idle) or
+   * already holds `units` (the caller gives the unit back to Redis instead).
+   */
+  restore(model: string, unit: LeasedUnit): boolean {
+    const pool = this.pools.get(model);
+    if (!pool || pool.units.length >= this.settings.units) return false;
+    pool.units.push(unit);
+    return true;
+  }
+
   /** Identity keys held for the model (the lease skips them: one unit per provider per node). */
   held(model: string): string[] {
     return (this.pools.get(model)?.units ?? []).map((u) => u.provider.identityKey);
@@ -121,6 +137,73 @@ export class LeasePool {
         pool.units.map((u) => u.provider.identityKey),
       );
     this.pools.clear();
+    return out;
+  }
+}
+
+/** A session granted from the pool whose two parties are on this node: it holds its unit here. */
+interface InNode {
+  readonly record: SessionRecord;
+  readonly unit: LeasedUnit;
+  /** The unit's lease is gone (given back, or the entry re-registered or left): drop it at the end. */
+  stale: boolean;
+}
+
+/**
+ * The sessions a node keeps out of Redis (pure bookkeeping): granted from its pool with both
+ * parties' sockets on this node, so nobody else ever needs their record. Each keeps its leased
+ * unit (still counted in the provider's `active` under the node's lease, renewed with the pool,
+ * given back with the node's leases if it dies) until it ends.
+ */
+export class InNodeSessions {
+  private readonly sessions = new Map<string, InNode>();
+
+  open(record: SessionRecord, unit: LeasedUnit): void {
+    this.sessions.set(record.sessionId, { record, unit, stale: false });
+  }
+
+  /** Ends the session: what it held, or undefined when it is not an in-node session (or ended already). */
+  end(sessionId: string): InNode | undefined {
+    const s = this.sessions.get(sessionId);
+    this.sessions.delete(sessionId);
+    return s;
+  }
+
+  /** Marks the provider's units stale; returns the models of those whose lease was still live. */
+  drop(identityKey: string): string[] {
+    const models: string[] = [];
+    for (const s of this.sessions.values())
+      if (!s.stale && s.unit.provider.identityKey === identityKey) {
+        s.stale = true;
+        models.push(s.record.model);
+      }
+    return models;
+  }
+
+  /** The models whose live units sessions hold. */
+  models(): string[] {
+    return [...new Set([...this.sessions.values()].filter((s) => !s.stale).map((s) => s.record.model))];
+  }
+
+  /** Identity keys of the model whose live units sessions hold (renewed with the pool's). */
+  held(model: string): string[] {
+    const out: string[] = [];
+    for (const s of this.sessions.values())
+      if (!s.stale && s.record.model === model) out.push(s.unit.provider.identityKey);
+    return out;
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  /** Every session ended at once (shutdown): the identity keys of live units, per model. */
+  clear(): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const s of this.sessions.values())
+      if (!s.stale)
+        out.set(s.record.model, [...(out.get(s.record.model) ?? []), s.unit.provider.identityKey]);
+    this.sessions.clear();
     return out;
   }
 }

@@ -1,6 +1,6 @@
-import type { PickRequest, SessionDraft } from "./directory";
+import type { PickRequest, SessionDraft, SessionRecord } from "./directory";
 import { pairsToFields, stateFromFields } from "./record-codec";
-import { type LeasedUnit, LeasePool, type LeaseSettings } from "./redis-lease";
+import { InNodeSessions, type LeasedUnit, LeasePool, type LeaseSettings } from "./redis-lease";
 import { CLAIM, LEASE, RELEASE, RENEW } from "./redis-lease-scripts";
 
 /** What the leases need of the Redis directory: a script run in a model's space, counted under an op. */
@@ -35,11 +35,17 @@ export interface LeaseEvents {
 /**
  * The I/O of a node's capacity leases (redis-lease.ts holds the pure bookkeeping): pooled grants
  * recorded by `CLAIM`, top-ups by `LEASE`, give-backs by `RELEASE`, and on each tick `RENEW`,
- * which pushes back the expiry of every unit the pool still holds and gives back any lease in the
- * space whose expiry passed.
+ * which pushes back the expiry of every unit the pool and its in-node sessions hold, says which of
+ * them lost their lease, and gives back any lease in the space whose expiry passed.
+ *
+ * A pooled grant whose provider's socket is on this node too (the requester's always is) is an
+ * in-node session: it keeps its leased unit and no record in Redis, since only this node ever
+ * ends it, and the unit goes back to the pool when it ends. Such a pairing and its end send Redis
+ * nothing; the pool is topped up (one `LEASE` for several pairings) once half of it is in use.
  */
 export class NodeLeases {
   private readonly pool: LeasePool;
+  private readonly inNode = new InNodeSessions();
   private readonly timer: NodeJS.Timeout;
   /** Lease commands in flight, awaited by `close` before it gives every unit back. */
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -62,6 +68,25 @@ export class NodeLeases {
   take(request: PickRequest, sessionId: string, draft: SessionDraft): LeasedUnit | undefined {
     const unit = this.pool.take(request);
     if (!unit) return undefined;
+    const { node, units } = this.options;
+    const provider = unit.provider;
+    if (draft.requesterNode === node && provider.node === node) {
+      this.inNode.open(
+        {
+          sessionId,
+          identityKey: provider.identityKey,
+          providerSocketId: provider.socketId,
+          requesterSocketId: draft.requesterSocketId,
+          model: request.model,
+          createdAt: request.now,
+          requesterNode: node,
+          providerNode: node,
+        },
+        unit,
+      );
+      if (this.pool.size(request.model) <= units / 2) this.topUp(request.model, request.now);
+      return unit;
+    }
     // Sent after this turn, so the grant is written first; still ahead of anything the session's
     // parties can send next (its end): commands go out in the order they are queued.
     this.track(
@@ -93,14 +118,34 @@ export class NodeLeases {
     );
   }
 
-  /** Forgets a provider's units (it unregistered). */
+  /**
+   * Ends an in-node session: its unit goes back to the pool (or to Redis, when the pool is full
+   * or idle). Undefined when the session is not one (its record is in Redis).
+   */
+  end(sessionId: string): SessionRecord | undefined {
+    const ended = this.inNode.end(sessionId);
+    if (!ended) return undefined;
+    const { record, unit } = ended;
+    if (!ended.stale && (this.closed || !this.pool.restore(record.model, unit)))
+      this.track(this.release(record.model, [unit.provider.identityKey]));
+    return record;
+  }
+
+  /** Sessions this node holds out of Redis. */
+  get inNodeSessions(): number {
+    return this.inNode.size;
+  }
+
+  /** Forgets a provider's units (it unregistered or registered again: its entry holds no lease). */
   forget(identityKey: string): void {
     this.pool.drop(identityKey);
+    this.inNode.drop(identityKey);
   }
 
   /** Gives back this node's units of a provider that failed an offer (it goes last in the order). */
   async giveBack(identityKey: string): Promise<void> {
-    await Promise.all(this.pool.drop(identityKey).map((model) => this.release(model, [identityKey])));
+    const models = new Set([...this.pool.drop(identityKey), ...this.inNode.drop(identityKey)]);
+    await Promise.all([...models].map((model) => this.release(model, [identityKey])));
   }
 
   /** Resolves once the lease commands in flight (records of pooled pairings, top-ups) have settled. */
@@ -113,7 +158,8 @@ export class NodeLeases {
     clearInterval(this.timer);
     this.closed = true;
     await this.settled();
-    await Promise.all([...this.pool.clear().keys()].map((model) => this.release(model, [])));
+    const models = new Set([...this.pool.clear().keys(), ...this.inNode.clear().keys()]);
+    await Promise.all([...models].map((model) => this.release(model, [])));
   }
 
   private async claim(unit: LeasedUnit, sessionId: string, request: PickRequest, draft: SessionDraft) {
@@ -159,16 +205,19 @@ export class NodeLeases {
     const work: Promise<unknown>[] = [];
     for (const [model, ids] of this.pool.idle(now)) if (ids.length > 0) work.push(this.release(model, ids));
     const held = new Map<string, string[]>();
-    for (const model of this.pool.models()) {
+    for (const model of new Set([...this.pool.models(), ...this.inNode.models()])) {
       const space = this.redis.spaceOf(model);
-      held.set(space, [...(held.get(space) ?? []), ...this.pool.held(model)]);
+      held.set(space, [...(held.get(space) ?? []), ...this.pool.held(model), ...this.inNode.held(model)]);
     }
     const { node, ttlMs } = this.options;
     for (const [space, model] of this.spaces) {
       const ids = [...new Set(held.get(space) ?? [])];
       work.push(
         this.redis.run("lease", RENEW, model, ["lx"], [node, String(now), String(ttlMs), ...ids]).then(
-          (swept) => {
+          (reply) => {
+            const [swept, gone] = Array.isArray(reply) ? reply : [];
+            // Units whose lease Redis no longer has (it restarted empty, or swept them): not used again.
+            if (Array.isArray(gone)) for (const id of gone) if (typeof id === "string") this.forget(id);
             if (typeof swept === "number" && swept > 0) this.events.onExpired?.(swept);
           },
           (err: unknown) => this.events.onLeaseError?.("renew", err, model),

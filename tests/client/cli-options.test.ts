@@ -56,6 +56,16 @@ describe("gateway options", () => {
     expect(() => parseGatewayOptions(["--escrow", PAYOUT, "--max-price=-1"], {})).toThrow(/nanoTON/);
   });
 
+  it("stall and queue deadlines: the SDK's defaults, or whole milliseconds from flags and environment", () => {
+    const base = ["--escrow", PAYOUT, "--max-price", "9"];
+    expect(parseGatewayOptions(base, {})).toMatchObject({ stallTimeoutMs: 20_000, queueTimeoutMs: 30_000 });
+    expect(
+      parseGatewayOptions([...base, "--stall-timeout", "5000"], { SILK_QUEUE_TIMEOUT_MS: "2500" }),
+    ).toMatchObject({ stallTimeoutMs: 5000, queueTimeoutMs: 2500 });
+    expect(() => parseGatewayOptions([...base, "--stall-timeout", "0"], {})).toThrow(/--stall-timeout/);
+    expect(() => parseGatewayOptions(base, { SILK_QUEUE_TIMEOUT_MS: "1.5s" })).toThrow(/--queue-timeout/);
+  });
+
   it("audits: off by default, the SDK's rate with --audits, a checked rate and minimum otherwise", () => {
     const base = ["--escrow", PAYOUT, "--max-price", "9"];
     expect(parseGatewayOptions(base, {}).audits).toEqual({ rate: 0 });

@@ -38,6 +38,9 @@ describe("headless provider → network → gateway, called with the official op
     expect(done.choices[0]?.message.content).toBe("Echo: how are you");
     expect(done.choices[0]?.finish_reason).toBe("stop");
     expect(done.usage?.completion_tokens).toBe(4);
+    // The backend configuration, as OpenAI names it: the provider that answered.
+    const provider = (done.usage as unknown as { silk: { provider: string } }).silk.provider;
+    expect(done.system_fingerprint).toBe(`fp_${provider.slice(0, 16)}`);
     // The backend saw the request under its own model name, with usage requested.
     expect(backend.requests.at(-1)).toMatchObject({
       model: "backend-model",
@@ -59,10 +62,13 @@ describe("headless provider → network → gateway, called with the official op
     });
     let text = "";
     const usages: (OpenAI.CompletionUsage | undefined | null)[] = [];
+    let fingerprint: string | undefined;
     for await (const chunk of stream) {
       text += chunk.choices[0]?.delta?.content ?? "";
       usages.push(chunk.usage);
+      fingerprint = chunk.system_fingerprint ?? fingerprint;
     }
+    expect(fingerprint).toMatch(/^fp_[0-9a-f]{16}$/);
     expect(text).toBe("Echo: stream me please");
     // As OpenAI's own stream: usage null on every chunk, then a last chunk that has it.
     expect(usages.slice(0, -1).every((u) => u === null)).toBe(true);

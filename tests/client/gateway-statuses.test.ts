@@ -1,4 +1,5 @@
 import { request as httpRequest } from "node:http";
+import { gzipSync } from "node:zlib";
 import wrtc from "@roamhq/wrtc";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -189,6 +190,67 @@ describe("HTTP surface", () => {
       body,
     });
     expect(local.status).toBe(200);
+  });
+
+  it("answers a CORS preflight from a page on this machine, and lets it read the answer; another origin's preflight is refused", async () => {
+    const base = gateways[0]!.url;
+    const origin = "http://localhost:5173";
+    const preflight = await fetch(`${base}/chat/completions`, {
+      method: "OPTIONS",
+      headers: {
+        origin,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization, content-type, x-stainless-os",
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(Object.fromEntries(preflight.headers)).toMatchObject({
+      "access-control-allow-origin": origin,
+      "access-control-allow-methods": "GET, POST",
+      "access-control-allow-headers": "authorization, content-type, x-stainless-os",
+    });
+    const models = await fetch(`${base}/models`, { headers: { origin } });
+    expect(models.headers.get("access-control-allow-origin")).toBe(origin);
+    expect(models.headers.get("access-control-expose-headers")).toMatch(/x-request-id/);
+    const evil = await fetch(`${base}/chat/completions`, {
+      method: "OPTIONS",
+      headers: { origin: "https://evil.example", "access-control-request-method": "POST" },
+    });
+    expect(evil.status).toBe(403);
+    expect(evil.headers.get("access-control-allow-origin")).toBeNull();
+    // A program sends no Origin and gets no CORS headers.
+    expect((await fetch(`${base}/models`)).headers.get("access-control-allow-origin")).toBeNull();
+  });
+
+  it("says what is wrong with a body a program mangled: bad UTF-8, a compressed body, a base URL without /v1", async () => {
+    const base = gateways[0]!.url;
+    const served = backend.requests.length;
+    const json = Buffer.from(JSON.stringify(ask("open-model")));
+    // "hello there" with one byte that is not UTF-8: decoded leniently it would reach the model as U+FFFD.
+    const bad = Buffer.concat([
+      json.subarray(0, json.indexOf("hello")),
+      Buffer.from([0xff]),
+      json.subarray(json.indexOf("hello")),
+    ]);
+    const mangled = await fetch(`${base}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: bad,
+    });
+    expect(mangled.status).toBe(400);
+    expect((await mangled.json()).error.message).toMatch(/UTF-8/);
+    const gzipped = await fetch(`${base}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "content-encoding": "gzip" },
+      body: gzipSync(json),
+    });
+    expect(gzipped.status).toBe(415);
+    expect(await gzipped.json()).toMatchObject({ error: { param: "content-encoding" } });
+    expect(backend.requests.length).toBe(served);
+    const root = base.slice(0, -"/v1".length);
+    const noV1 = await fetch(`${root}/chat/completions`, { method: "POST", body: json });
+    expect(noV1.status).toBe(404);
+    expect((await noV1.json()).error.message).toMatch(/did you mean \/v1\/chat\/completions/);
   });
 
   it("gives every response an x-request-id", async () => {

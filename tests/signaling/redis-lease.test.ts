@@ -54,6 +54,7 @@ describe("RedisDirectory with leases", () => {
     units = 4,
     tuning: Partial<NodeLeaseOptions> = {},
     client: RedisClient = redis.client,
+    providerNode = "n1",
   ) => {
     const counts = new Map<string, number>();
     const prefix = `l${randomBytes(4).toString("hex")}:`;
@@ -77,14 +78,15 @@ describe("RedisDirectory with leases", () => {
       });
     const dir = make("n1");
     for (const key of providers)
-      await dir.register({ ...state(key), capacity: 4, node: "n1" } satisfies ProviderState, 1);
+      await dir.register({ ...state(key), capacity: 4, node: providerNode } satisfies ProviderState, 1);
     return { dir, make, counts, missed, errors };
   };
   const active = async (dir: RedisDirectory) =>
     Object.fromEntries((await dir.providersFor("m1")).map((p) => [p.identityKey, p.active]));
 
   it("pairs from the node's pool, records each session in one command, and gives units back on close", async () => {
-    const { dir, counts, missed } = await setup(["a", "b", "c"]);
+    // The providers' sockets are on another node: the sessions are recorded in Redis.
+    const { dir, counts, missed } = await setup(["a", "b", "c"], 4, {}, redis.client, "n0");
     const first = await dir.reserveBest(pick(2), { requesterSocketId: "r", requesterNode: "n1" });
     expect(first.ok).toBe(true);
     await dir.settled();
@@ -115,6 +117,52 @@ describe("RedisDirectory with leases", () => {
     // Closing the node's directory gives its leased units back: nothing is held any more.
     await dir.close();
     expect(await active(dir)).toEqual({ a: 0, b: 0, c: 0 });
+  });
+
+  it("an in-node session sends Redis nothing to pair or end, and its unit goes back to the pool", async () => {
+    const { dir, make, counts } = await setup(["a", "b", "c"], 4, { ttlMs: 400 });
+    const total = async () => Object.values(await active(dir)).reduce((x, y) => x + y, 0);
+    const first = await dir.reserveBest(pick(2), { requesterSocketId: "r", requesterNode: "n1" });
+    if (!first.ok) throw new Error(first.message);
+    await dir.settled();
+    const held = await total(); // the first session (from Redis, as the pool was empty) and 3 leased units
+    expect(held).toBe(4);
+    counts.clear();
+    const r = await dir.reserveBest(pick(3), { requesterSocketId: "r2", requesterNode: "n1" });
+    if (!r.ok) throw new Error(r.message);
+    await dir.settled();
+    expect(await dir.closeSession(r.sessionId)).toMatchObject({
+      sessionId: r.sessionId,
+      requesterSocketId: "r2",
+    });
+    expect(counts.get("pair") ?? 0).toBe(0);
+    expect(counts.get("end") ?? 0).toBe(0);
+    expect(await total()).toBe(held); // the unit stayed leased to the node, back in its pool
+    // A provider that fails its offer: its unit is given back once (not again at the session's end).
+    const failed = await dir.reserveBest(pick(4), { requesterSocketId: "r3", requesterNode: "n1" });
+    if (!failed.ok) throw new Error(failed.message);
+    await dir.recordFailure(failed.provider.identityKey, failed.provider.socketId, 4);
+    expect(await total()).toBe(held - 1);
+    expect(await dir.closeSession(failed.sessionId)).toMatchObject({ sessionId: failed.sessionId });
+    await dir.settled();
+    expect(await total()).toBe(held - 1);
+    // The node taken for dead: its leases go back, in-node sessions' units with them (nobody else
+    // needs to hear of those sessions).
+    const open = await dir.reserveBest(pick(5), { requesterSocketId: "r4", requesterNode: "n1" });
+    expect(open.ok).toBe(true);
+    const other = make("n2");
+    const dropped = await other.dropNode("n1");
+    expect(dropped.sessions).toEqual([first.sessionId]);
+    for (const key of ["a", "b", "c"]) await other.register({ ...state(key), node: "n1" }, 5);
+    expect(await total()).toBe(0);
+    // Its units' leases gone, the node's tick drops them from its pool: the next pairing asks Redis.
+    await new Promise((done) => setTimeout(done, 400));
+    counts.clear();
+    const after = await dir.reserveBest(pick(6), { requesterSocketId: "r5", requesterNode: "n1" });
+    expect(after.ok).toBe(true);
+    expect(counts.get("pair")).toBe(1);
+    await dir.close();
+    await other.close();
   });
 
   it("a dead node's leases are given back by whoever forgets it; a claim whose lease is gone takes a free unit", async () => {

@@ -1,0 +1,119 @@
+import {
+  AnswerBuilder,
+  billablePromptTokens,
+  buildStatement,
+  type ChatRequest,
+  type KeyPair,
+  maxPromptTokens,
+  signStatement,
+} from "../../protocol";
+import { failureOf } from "./failure";
+import { admit, type RequestServing, waitForCredit } from "./request-serving";
+import { runOnEngine } from "./scoring";
+
+export interface ChatServing extends RequestServing {
+  /** Signs a statement of the answer (answer-statement.ts); without it the answer goes unsigned. */
+  readonly identity: KeyPair | undefined;
+  /** A chunk was streamed (for the page's counters). */
+  onTokens(count: number): void;
+}
+
+/**
+ * Serves one chat request on an open account: streams the engine's chunks within the credit
+ * window, never past what the escrow can pay, then `done` with the usage billed and the signed
+ * statement. The prompt is billed at the end; what it can cost is counted before the first token.
+ */
+export async function serveChat(req: ChatRequest, s: ChatServing): Promise<void> {
+  const { ledger, credit, exposure } = s;
+  const promptBound = maxPromptTokens(req);
+  const owedAfter = (completion: number) => ledger.totalsIf(req.id, promptBound, completion).amount;
+  s.life.send({ type: "answer-start" });
+  let release: (() => void) | undefined;
+  try {
+    release = await s.slots.acquire(s.signal);
+    if (!(await admit(s, req.id, () => owedAfter(1)))) return;
+    // The prompts already billed count against the window too: a requester a window behind gets
+    // no prefill (the dear part of a long prompt) until it signs.
+    await waitForCredit(s, req.id);
+    let total = 0;
+    const answer = new AnswerBuilder();
+    let cut: "closing" | "cannot-pay" | undefined;
+    // Cut short on its own signal, so a cut is told apart from the requester's cancel.
+    const stop = new AbortController();
+    const signal = AbortSignal.any([s.signal, stop.signal]);
+    const result = await runOnEngine(
+      s.engine,
+      req,
+      async (chunk) => {
+        await waitForCredit(s, req.id);
+        if (signal.aborted || !s.session.isOpen) return;
+        // Never owed more than the escrow can pay: stop before a chunk that would cross it.
+        if (exposure && (exposure.closing || !(await exposure.allows(owedAfter(total + chunk.tokens))))) {
+          cut = exposure.closing ? "closing" : "cannot-pay";
+          stop.abort();
+          return;
+        }
+        total += chunk.tokens;
+        ledger.addCompletion(req.id, chunk.tokens);
+        credit.record(ledger.totals());
+        exposure?.owe(owedAfter(total));
+        s.onTokens(chunk.tokens);
+        await s.session.send({
+          v: 1,
+          t: "tokens",
+          id: req.id,
+          text: chunk.text,
+          ...(chunk.toolCalls && { tool_calls: [...chunk.toolCalls] }),
+          ...(chunk.logprobs && { logprobs: [...chunk.logprobs] }),
+          count: chunk.tokens,
+          total,
+        });
+        answer.add(chunk);
+      },
+      signal,
+    );
+    // Billing counts what was streamed and the full prompt, bounded by what the requester can check.
+    const settled = ledger.finish(req.id, billablePromptTokens(result.promptTokens, req));
+    credit.record(ledger.totals());
+    exposure?.owe(ledger.totals().amount);
+    // Cut short because the escrow cannot pay for more: "length", then the reason, typed.
+    const finishReason = cut ? "length" : signal.aborted ? "abort" : result.finishReason;
+    s.onDone(settled, finishReason);
+    if (s.session.isOpen) {
+      await s.session.send({
+        v: 1,
+        t: "done",
+        id: req.id,
+        finish_reason: finishReason,
+        usage: { prompt_tokens: settled.promptTokens, completion_tokens: settled.completionTokens },
+        ...(s.identity && {
+          signature: signStatement(
+            s.identity,
+            buildStatement({
+              session: s.session.info.sessionId,
+              request: req.id,
+              provider: s.identity.publicKey,
+              params: req,
+              content: answer,
+              finishReason,
+              promptTokens: settled.promptTokens,
+              completionTokens: settled.completionTokens,
+            }),
+          ).signature,
+        }),
+      });
+    }
+    // The answer ends as cut short ("length"), so the requester signs for all of it; the next
+    // request on this session is refused with the reason, typed.
+    if (cut === "cannot-pay") s.stopPaying();
+  } catch (err) {
+    if (ledger.has(req.id)) ledger.finish(req.id, 0);
+    if (s.session.isOpen) {
+      const failure = failureOf(err);
+      await s.refuse(failure.code, failure.message);
+    }
+  } finally {
+    release?.();
+    s.life.send({ type: "answer-end" });
+  }
+}

@@ -1,0 +1,179 @@
+import type { SessionLife } from "../../peer/session-life";
+import {
+  checkBinding,
+  compareReceipts,
+  decodeSignedReceipt,
+  encodeSignedReceipt,
+  equalBytes,
+  Ledger,
+  offerToWire,
+  type ProviderErrorCode,
+  type SecureSession,
+  type SignedReceipt,
+  streamId,
+  verifyReceiptSignature,
+} from "../../protocol";
+import { AccountRefusedError } from "../account-gate";
+import { CreditWindow } from "./credit";
+import { EscrowLimit } from "./escrow-limit";
+import type { ServingConfig } from "./session-server";
+import type { StreamTab } from "./stream-tabs";
+
+type AccountConfig = Pick<
+  ServingConfig,
+  "models" | "network" | "payout" | "receipts" | "creditWindowTokens" | "onEvent" | "gate" | "book" | "tabs"
+>;
+
+export interface AccountHooks {
+  refuse(code: ProviderErrorCode, message: string): Promise<void>;
+  /** The escrow cannot pay for more: no more requests on this session. */
+  stopServing(): Promise<void>;
+  /** Another session opened this one's stream (stream-tabs.ts): this one ends. */
+  replaced(): void;
+}
+
+/**
+ * A session's account with its requester: the first receipt opens it (the requester's cumulative
+ * totals to this payout address, checked against its escrow); every later one is checked, kept
+ * before any token is streamed on its credit, and extends the credit window. Receipts arrive one
+ * at a time (the session queues them), so two cannot race past each other.
+ */
+export class ReceiptAccount {
+  ledger: Ledger | undefined;
+  credit: CreditWindow | undefined;
+  /** The stream (escrow, payout, key epoch) this session's receipts run on, once opened. */
+  stream: string | undefined;
+  exposure: EscrowLimit | undefined;
+  private tab: StreamTab | undefined;
+
+  constructor(
+    private readonly session: SecureSession,
+    private readonly config: AccountConfig,
+    private readonly life: SessionLife,
+    private readonly hooks: AccountHooks,
+  ) {}
+
+  /** The session ended: what it was owed no longer counts against the escrow's other streams. */
+  close(): void {
+    this.exposure?.close();
+    this.tab?.close();
+  }
+
+  async onReceipt(text: string): Promise<void> {
+    const signed = decodeSignedReceipt(text);
+    if (!equalBytes(signed.sessionKey, this.session.info.peerKey)) {
+      return this.hooks.refuse("RECEIPT_KEY", "receipt is not signed by this session's key");
+    }
+    checkBinding(signed.receipt, {
+      network: this.config.network,
+      escrow: signed.receipt.escrow,
+      payout: this.config.payout,
+    });
+    if (this.stream && streamId(signed.receipt) !== this.stream) {
+      return this.hooks.refuse(
+        "RECEIPT_STREAM",
+        "receipt is for another escrow or key epoch than this session's",
+      );
+    }
+    // The base receipt's escrow read (a chain round trip) runs while its signature is checked: both
+    // are on the way to the first token. A bad signature discards the read's answer unheard.
+    const gated = this.ledger
+      ? undefined
+      : this.config.gate?.check(signed.receipt, this.session.info.peerKey);
+    gated?.catch(() => undefined);
+    if (!verifyReceiptSignature(signed))
+      return this.hooks.refuse("BAD_SIGNATURE", "receipt signature is invalid");
+    if (!this.ledger) return this.openAccount(signed, gated);
+
+    const r = signed.receipt;
+    const owed = this.ledger.totals();
+    if (r.tokens > owed.tokens)
+      return this.hooks.refuse("RECEIPT_AHEAD", "receipt covers tokens never streamed");
+    if (!this.credit!.covers(r))
+      return this.hooks.refuse("RECEIPT_UNDERPAID", "receipt amount is below the price");
+    const held = await this.config.receipts.best(r);
+    if (held && compareReceipts(r, held.receipt) !== "newer") {
+      if (compareReceipts(r, held.receipt) === "same") return;
+      return this.hooks.refuse("RECEIPT_STALE", "receipt is not newer than the one held");
+    }
+    if (this.exposure && !(await this.exposure.allows(r.amount))) {
+      // Kept beside the last payable receipt (a top-up may make it good), but it earns no credit.
+      await this.config.receipts.keep(signed, false);
+      return this.hooks.stopServing();
+    }
+    await this.config.receipts.keep(signed); // persisted before any token is streamed on its credit
+    this.exposure?.held(r.amount);
+    this.config.onEvent?.({ type: "receipt", receipt: signed });
+    this.credit!.credit(r);
+  }
+
+  /** The first receipt sets the base: the requester's cumulative totals with this payout address. */
+  private async openAccount(signed: SignedReceipt, gated: Promise<unknown> | undefined): Promise<void> {
+    const prices = this.config.models.map(offerToWire);
+    try {
+      await gated;
+      if (this.config.book) {
+        this.exposure = new EscrowLimit(this.config.book, signed.receipt);
+        // The gate checked this stream; the book also counts what the provider's other streams are owed.
+        if (!(await this.exposure.allows(signed.receipt.amount + 1n))) {
+          this.exposure.close();
+          this.exposure = undefined;
+          throw new AccountRefusedError("OUT_OF_FUNDS", "the escrow cannot cover more answers; top it up");
+        }
+      }
+    } catch (err) {
+      if (!(err instanceof AccountRefusedError)) throw err;
+      this.config.onEvent?.({ type: "refused", code: err.code });
+      await this.session.send({
+        v: 1,
+        t: "account",
+        accepted: false,
+        refusal: { code: err.code, message: err.message },
+        prices,
+      });
+      return;
+    }
+    const held = await this.config.receipts.best(signed.receipt);
+    const order = held ? compareReceipts(signed.receipt, held.receipt) : "newer";
+    const accepted = order === "newer" || order === "same";
+    if (accepted) {
+      if (order === "newer") await this.config.receipts.keep(signed);
+      const tab = this.config.tabs?.open(
+        streamId(signed.receipt),
+        signed.receipt.tokens,
+        this.config.creditWindowTokens,
+        {
+          streamed: () => this.ledger?.totals().tokens ?? signed.receipt.tokens,
+          receipted: () => this.credit?.receiptedTotals.tokens ?? signed.receipt.tokens,
+          replaced: () => this.hooks.replaced(),
+        },
+      );
+      if (tab && "unpaid" in tab) return this.refuseUnpaid(tab.unpaid, prices);
+      this.tab = tab;
+      this.exposure?.held(signed.receipt.amount);
+      this.stream = streamId(signed.receipt);
+      this.ledger = new Ledger(signed.receipt);
+      this.credit = new CreditWindow(signed.receipt, tab?.windowTokens ?? this.config.creditWindowTokens);
+      this.life.send({ type: "account-open" });
+    }
+    await this.session.send({
+      v: 1,
+      t: "account",
+      accepted,
+      ...(held || accepted ? { receipt: encodeSignedReceipt(accepted ? signed : held!) } : {}),
+      prices,
+    });
+  }
+
+  /** An earlier session of the stream streamed a whole window past the base: nothing more on credit. */
+  private async refuseUnpaid(unpaid: bigint, prices: ReturnType<typeof offerToWire>[]): Promise<void> {
+    this.exposure?.close();
+    this.exposure = undefined;
+    const refusal = {
+      code: "UNPAID_TOKENS" as const,
+      message: `an earlier session streamed ${unpaid} tokens past your last receipt on this stream: open with a receipt that covers them, or come back later`,
+    };
+    this.config.onEvent?.({ type: "refused", code: refusal.code });
+    await this.session.send({ v: 1, t: "account", accepted: false, refusal, prices });
+  }
+}

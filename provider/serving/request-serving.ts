@@ -1,0 +1,76 @@
+import type { SessionLife } from "../../peer/session-life";
+import {
+  EscrowCannotPayError,
+  type Ledger,
+  type ModelPrice,
+  type ProviderErrorCode,
+  type SecureSession,
+  type ServedModel,
+} from "../../protocol";
+import type { Engine } from "../../web/engines/engine";
+import type { CreditWindow } from "./credit";
+import type { EscrowLimit } from "./escrow-limit";
+import type { Slots } from "./slots";
+
+/** What serving one request on an open account needs from its session (chat or embeddings). */
+export interface RequestServing {
+  readonly session: SecureSession;
+  readonly engine: Engine;
+  readonly served: ServedModel;
+  readonly price: ModelPrice;
+  readonly ledger: Ledger;
+  readonly credit: CreditWindow;
+  readonly exposure: EscrowLimit | undefined;
+  readonly slots: Slots;
+  readonly life: SessionLife;
+  readonly signal: AbortSignal;
+  /** The escrow already could not pay (read when the request holds a slot): refuse at once. */
+  cannotPay(): boolean;
+  refuse(code: ProviderErrorCode, message: string): Promise<void>;
+  /** This session takes no more requests: the escrow cannot pay for them. */
+  stopPaying(): void;
+  onDone(usage: { promptTokens: number; completionTokens: number; cost: bigint }, finishReason: string): void;
+  onCreditWait(): void;
+}
+
+export const CLOSING_MESSAGE =
+  "the escrow started closing: no more is served on it; what was streamed is claimed";
+
+/**
+ * Opens the request on the ledger once it holds an engine slot, or refuses it (typed) when the
+ * escrow is closing or cannot pay `firstOwed()`, what the session would be owed once the request
+ * starts. Returns false when refused: the caller stops, the slot is its to release.
+ */
+export async function admit(s: RequestServing, id: string, firstOwed: () => bigint): Promise<boolean> {
+  const { ledger, exposure } = s;
+  ledger.start(id, s.price);
+  if (exposure && (await exposure.closingNow())) {
+    ledger.finish(id, 0);
+    await s.refuse("ESCROW_CLOSING", CLOSING_MESSAGE);
+    return false;
+  }
+  if (s.cannotPay() || (exposure && !(await exposure.allows(firstOwed())))) {
+    ledger.finish(id, 0);
+    s.stopPaying();
+    const e = new EscrowCannotPayError();
+    await s.refuse(e.code, e.message);
+    return false;
+  }
+  return true;
+}
+
+/**
+ * A requester behind on receipts gets nothing more until it signs. The wait has a deadline (the
+ * life's `credit` timer): past it the session ends, which aborts the request and frees the engine.
+ */
+export async function waitForCredit(s: RequestServing, id: string): Promise<void> {
+  const { credit, ledger } = s;
+  if (!credit.exhausted(ledger.totals())) return;
+  while (credit.exhausted(ledger.totals()) && !s.signal.aborted && s.session.isOpen) {
+    s.onCreditWait();
+    s.life.send({ type: "credit-wait" });
+    await s.session.send({ v: 1, t: "credit-wait", id });
+    await credit.nextCredit();
+  }
+  s.life.send({ type: "credit" });
+}
