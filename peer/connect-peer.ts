@@ -125,9 +125,11 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
       link = undefined;
     }
     o.signaling.session(o.sessionId, {
+      // Once the direct channel is up nothing more is negotiated: a signal then (an SDP or a
+      // candidate the server replays or forges) could only make simple-peer destroy a live channel.
       signal: (data) => {
         if (data.silk === RELAY_SIGNAL) feed({ type: "peer-relay" });
-        else link?.signal(data);
+        else if (phase === "trying") link?.signal(data);
       },
       // A direct channel needs no server: a node leaving or dying (ours or the other side's) leaves it be.
       ended: (end) => stop(sessionEndError(end), endedBySignaling(end), prober !== undefined),

@@ -106,14 +106,21 @@ export class RequesterSession {
     session.onMessage((m) => this.handle(m));
     session.onClose((reason) => {
       this.embeds.failAll(lostError(reason, "", 0, 0n, false));
+      const lost: (() => void)[] = [];
       for (const [id, p] of this.pending) {
         this.pending.delete(id);
         const cost = this.ledger.has(id) ? this.ledger.finish(id, 0).cost : 0n;
-        p.reject(lostError(reason, p.answer.text, p.counted, cost, p.answer.toolCalls.length > 0));
+        lost.push(() =>
+          p.reject(lostError(reason, p.answer.text, p.counted, cost, p.answer.toolCalls.length > 0)),
+        );
       }
-      // What arrived since the last receipt is owed too: signed and saved (nothing can be sent now),
-      // so the next session's base receipt pays it, and the account says what this one cost.
-      void this.signNow().catch(() => undefined);
+      // What arrived since the last receipt is owed too: signed and saved (nothing can be sent now)
+      // before the callers hear of the loss, so a session opened at once to go on has it as its base.
+      void this.signNow()
+        .catch(() => undefined)
+        .finally(() => {
+          for (const reject of lost) reject();
+        });
       life.send({
         type: "ended",
         ...(reason && { ending: { code: codeOf(reason), message: reason.message } }),

@@ -144,6 +144,7 @@ export class ReceiptAccount {
         this.config.creditWindowTokens,
         {
           streamed: () => this.ledger?.totals().tokens ?? signed.receipt.tokens,
+          receipted: () => this.credit?.receiptedTotals.tokens ?? signed.receipt.tokens,
           replaced: () => this.hooks.replaced(),
         },
       );

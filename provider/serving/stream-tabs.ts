@@ -6,20 +6,22 @@
  * - one live session per stream: a session that opens the stream ends the one that had it
  *   (`SESSION_REPLACED`). Two live sessions would each count from the same receipt, and a
  *   requester signing each session's own total would pay the larger of the two, not their sum.
- * - what a session streamed past its last receipt is remembered when it ends (the stream's
- *   count it reached), for `memoryMs`. A session that opens the stream again with a base receipt
- *   below that count gets the credit window less the difference; none at all when that is the
- *   whole window (`UNPAID_TOKENS`: sign for them, or wait). Without this, a requester that never
- *   pays would get a fresh window on every reconnect.
+ * - what each session streamed past its last receipt is added up when it ends, for `memoryMs`.
+ *   A new session's base receipt pays off what it covers beyond the newest receipt seen; the
+ *   rest is taken off its credit window, and when that is the whole window it is refused
+ *   (`UNPAID_TOKENS`: sign for them, or wait). Without this, a requester that never pays would
+ *   get a fresh window on every reconnect.
  *
  * In memory: a restarted provider forgets, at the cost of one window per stream.
  */
 export const DEBT_MEMORY_MS = 60 * 60_000;
 
-/** A live session as the tabs see it. */
+/** A live session as the tabs see it, in the stream's cumulative token counts. */
 export interface TabHolder {
-  /** The stream's cumulative token count this session has streamed up to (receipted or not). */
+  /** How far the session has streamed (receipted or not). */
   streamed(): bigint;
+  /** The newest receipt it was given (its base receipt until one comes). */
+  receipted(): bigint;
   /** Ends the session: another opened its stream. */
   replaced(): void;
 }
@@ -27,18 +29,21 @@ export interface TabHolder {
 export interface StreamTab {
   /** Tokens this session may stream past its last receipt. */
   readonly windowTokens: number;
-  /** The session ended: remembers how far it streamed. */
+  /** The session ended: what it streamed past its last receipt is owed by the stream. */
   close(): void;
 }
 
-interface Reached {
-  tokens: bigint;
+interface Owed {
+  /** Tokens streamed by ended sessions past their last receipts, not yet paid off. */
+  unreceipted: bigint;
+  /** The newest receipt seen on the stream: a base receipt past it pays off what it covers. */
+  held: bigint;
   at: number;
 }
 
 export class StreamTabs {
   private readonly live = new Map<string, TabHolder>();
-  private readonly reached = new Map<string, Reached>();
+  private readonly owed = new Map<string, Owed>();
 
   constructor(
     private readonly memoryMs = DEBT_MEMORY_MS,
@@ -59,43 +64,55 @@ export class StreamTabs {
     const previous = this.live.get(stream);
     if (previous) {
       this.live.delete(stream);
-      this.remember(stream, previous.streamed());
+      this.settle(stream, previous);
       previous.replaced();
     }
     const unpaid = this.unpaid(stream, baseTokens);
     if (unpaid >= BigInt(windowTokens)) return { unpaid };
+    const o = this.fresh(stream);
+    if (o) this.set(stream, { unreceipted: unpaid, held: o.held > baseTokens ? o.held : baseTokens });
     this.live.set(stream, holder);
     return {
       windowTokens: windowTokens - Number(unpaid),
       close: () => {
-        this.remember(stream, holder.streamed());
-        if (this.live.get(stream) === holder) this.live.delete(stream);
+        if (this.live.get(stream) !== holder) return; // replaced: settled then
+        this.live.delete(stream);
+        this.settle(stream, holder);
       },
     };
   }
 
-  /** Tokens streamed on `stream` by sessions that ended, past `baseTokens`. */
+  /** What a session opening `stream` with a base receipt of `baseTokens` would still owe. */
   unpaid(stream: string, baseTokens: bigint): bigint {
-    const r = this.reached.get(stream);
-    if (!r || this.now() - r.at > this.memoryMs) return 0n;
-    return r.tokens > baseTokens ? r.tokens - baseTokens : 0n;
+    const o = this.fresh(stream);
+    if (!o) return 0n;
+    const covered = baseTokens > o.held ? baseTokens - o.held : 0n;
+    return o.unreceipted > covered ? o.unreceipted - covered : 0n;
   }
 
-  private remember(stream: string, tokens: bigint): void {
-    this.forgetOld();
-    const r = this.reached.get(stream);
-    const fresh = r && this.now() - r.at <= this.memoryMs;
-    // Deleted and set again, so the map stays in the order of `at` and forgetOld stops early.
-    this.reached.delete(stream);
-    this.reached.set(stream, { tokens: fresh && r.tokens > tokens ? r.tokens : tokens, at: this.now() });
+  private settle(stream: string, holder: TabHolder): void {
+    const streamed = holder.streamed();
+    const receipted = holder.receipted();
+    const o = this.fresh(stream) ?? { unreceipted: 0n, held: 0n };
+    this.set(stream, {
+      unreceipted: o.unreceipted + (streamed > receipted ? streamed - receipted : 0n),
+      held: o.held > receipted ? o.held : receipted,
+    });
   }
 
-  /** Drops what is older than the memory (the oldest first), so the map holds only recent streams. */
-  private forgetOld(): void {
+  private fresh(stream: string): Owed | undefined {
+    const o = this.owed.get(stream);
+    return o && this.now() - o.at <= this.memoryMs ? o : undefined;
+  }
+
+  /** Deleted and set again, so the map stays in the order of `at` and old entries go first. */
+  private set(stream: string, o: Omit<Owed, "at">): void {
     const now = this.now();
-    for (const [id, r] of this.reached) {
-      if (now - r.at <= this.memoryMs) return;
-      this.reached.delete(id);
+    for (const [id, old] of this.owed) {
+      if (now - old.at <= this.memoryMs) break;
+      this.owed.delete(id);
     }
+    this.owed.delete(stream);
+    this.owed.set(stream, { ...o, at: now });
   }
 }

@@ -112,6 +112,18 @@ function streamed(seen: readonly SessionMessage[]): bigint {
   return n;
 }
 
+/** Asks for a long answer and waits until the provider stops it for credit. */
+async function askUntilCreditWait(s: { requester: SecureSession; seen: SessionMessage[] }, id: string) {
+  await s.requester.send({
+    v: 1,
+    t: "request",
+    id,
+    model: "m",
+    messages: [{ role: "user", content: words(60) }],
+  });
+  await until(() => s.seen.some((m) => m.t === "credit-wait" && m.id === id), "credit wait");
+}
+
 describe("sessions of one stream share its credit window", () => {
   it("two live sessions of one key cannot each be paid by the same cumulative receipt", async () => {
     const p = provider();
@@ -184,14 +196,7 @@ describe("sessions of one stream share its credit window", () => {
         s.requester.close();
         continue;
       }
-      await s.requester.send({
-        v: 1,
-        t: "request",
-        id: "free",
-        model: "m",
-        messages: [{ role: "user", content: words(60) }],
-      });
-      await until(() => s.seen.some((m) => m.t === "credit-wait"), "credit wait");
+      await askUntilCreditWait(s, "free");
       unpaid += streamed(s.seen);
       s.requester.close();
       await new Promise((r) => setTimeout(r, 20));
@@ -205,14 +210,7 @@ describe("sessions of one stream share its credit window", () => {
     const key = generateKeyPair();
     const s = await hostileSession(p, key);
     await openAccount(s, key);
-    await s.requester.send({
-      v: 1,
-      t: "request",
-      id: "free",
-      model: "m",
-      messages: [{ role: "user", content: words(60) }],
-    });
-    await until(() => s.seen.some((m) => m.t === "credit-wait"), "credit wait");
+    await askUntilCreditWait(s, "free");
     const got = streamed(s.seen);
     s.requester.close();
     await new Promise((r) => setTimeout(r, 20));
@@ -221,20 +219,76 @@ describe("sessions of one stream share its credit window", () => {
     const again = await hostileSession(p, key);
     const account = await openAccount(again, key, got);
     expect(account.accepted).toBe(true);
-    await again.requester.send({
-      v: 1,
-      t: "request",
-      id: "next",
-      model: "m",
-      messages: [{ role: "user", content: words(60) }],
-    });
-    await until(() => again.seen.some((m) => m.t === "credit-wait"), "credit wait");
+    await askUntilCreditWait(again, "next");
     expect(streamed(again.seen)).toBe(BigInt(WINDOW));
   });
 });
 
+describe("an honest requester that loses its session mid-answer", () => {
+  it("is not refused for the prompt of the answer it never got, and opens again at once", async () => {
+    const p = provider();
+    const key = generateKeyPair();
+    const s = await hostileSession(p, key);
+    await openAccount(s, key);
+    // Signs for every token as it arrives; the prompt (about 60 tokens, far over the window) is
+    // billed only with `done`, which never comes: the session drops after 5 tokens.
+    let got = 0n;
+    s.requester.onMessage((m) => {
+      if (m.t !== "tokens") return;
+      got += BigInt(m.count);
+      const receipt = signReceipt({ ...STREAM, tokens: got, amount: got * PRICE.nanoPerToken }, key);
+      void s.requester.send({ v: 1, t: "receipt", receipt: encodeSignedReceipt(receipt) });
+      if (got === 5n) s.requester.close();
+    });
+    await s.requester.send({
+      v: 1,
+      t: "request",
+      id: "long",
+      model: "m",
+      messages: [{ role: "user", content: `${words(50)} ${words(50)}` }],
+    });
+    await until(() => !s.requester.isOpen, "dropped");
+    await new Promise((r) => setTimeout(r, 50));
+    const again = await hostileSession(p, key);
+    const account = await openAccount(again, key, got);
+    expect(account.refusal).toBeUndefined();
+    expect(account.accepted).toBe(true);
+  });
+});
+
+describe("a prompt is paid for before the next one is run", () => {
+  it("a requester behind on receipts by a whole window gets no prefill of its next request", async () => {
+    // Short answers, so only the prompt puts the requester a window behind.
+    const p = { ...provider(), engine: new ScriptedEngine({ models: ["m"], reply: () => "ok fine" }) };
+    const runs: string[] = [];
+    const generate = p.engine.generate.bind(p.engine);
+    p.engine.generate = (request, onChunk, signal) => {
+      runs.push(String(request.messages.at(-1)?.content).slice(0, 8));
+      return generate(request, onChunk, signal);
+    };
+    const key = generateKeyPair();
+    const s = await hostileSession(p, key);
+    await openAccount(s, key);
+    // A long prompt (about 40 tokens billed when it ends) and a short answer: then no receipt.
+    const ask = async (id: string, content: string) => {
+      await s.requester.send({ v: 1, t: "request", id, model: "m", messages: [{ role: "user", content }] });
+    };
+    await ask("long", `first ${words(30)}`);
+    await until(() => s.seen.some((m) => m.t === "done"), "first answer");
+    await ask("next", "second one");
+    await until(() => s.seen.some((m) => m.t === "credit-wait" && m.id === "next"), "credit wait");
+    await new Promise((r) => setTimeout(r, 50));
+    expect(runs).toEqual(["first w0"]);
+    expect(s.seen.some((m) => m.t === "tokens" && m.id === "next")).toBe(false);
+  });
+});
+
 describe("StreamTabs (pure)", () => {
-  const holder = (streamed: bigint) => ({ streamed: () => streamed, replaced: () => undefined });
+  const holder = (streamed: bigint, receipted = 0n) => ({
+    streamed: () => streamed,
+    receipted: () => receipted,
+    replaced: () => undefined,
+  });
   it.each([
     // [reached by the session that ended, next base, window left (or refused)]
     [0n, 0n, 8],
@@ -250,6 +304,31 @@ describe("StreamTabs (pure)", () => {
     first.close();
     const next = tabs.open("s", base, 8, holder(base));
     expect("unpaid" in next ? "refused" : next.windowTokens).toBe(left);
+  });
+
+  it("adds up what each session left unpaid: half a window twice is a whole one", () => {
+    const tabs = new StreamTabs(60_000, () => 0);
+    for (const expected of [8, 4]) {
+      const tab = tabs.open("s", 0n, 8, holder(4n));
+      if ("unpaid" in tab) throw new Error("refused too early");
+      expect(tab.windowTokens).toBe(expected);
+      tab.close();
+    }
+    expect(tabs.open("s", 0n, 8, holder(0n))).toEqual({ unpaid: 8n });
+  });
+
+  it("a session paid up to its end leaves nothing owed; a base past the newest receipt pays off the rest", () => {
+    const tabs = new StreamTabs(60_000, () => 0);
+    const paid = tabs.open("s", 0n, 8, holder(40n, 40n));
+    if ("unpaid" in paid) throw new Error("refused");
+    paid.close();
+    expect(tabs.unpaid("s", 40n)).toBe(0n);
+    const lost = tabs.open("s", 40n, 8, holder(50n, 44n)); // 6 streamed past its last receipt
+    if ("unpaid" in lost) throw new Error("refused");
+    lost.close();
+    expect(tabs.unpaid("s", 44n)).toBe(6n);
+    expect(tabs.unpaid("s", 48n)).toBe(2n); // the requester had signed for 4 of them at the end
+    expect(tabs.unpaid("s", 50n)).toBe(0n);
   });
 
   it("forgets what a stream owes after its memory, and never mixes streams", () => {
