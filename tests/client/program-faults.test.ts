@@ -49,7 +49,18 @@ beforeAll(async () => {
       wrtc,
     }),
   );
+  vanishing = await ProviderRuntime.start({
+    signalingUrl: net.signalingUrl,
+    identity: generateKeyPair(),
+    engine: new ScriptedEngine({ models: ["vanishing"], tokenDelayMs: 40 }),
+    models: [{ model: "vanishing", price: flatPrice(5n) }],
+    payout: `0:${"55".repeat(32)}`,
+    wrtc,
+  });
+  runtimes.push(vanishing);
 });
+
+let vanishing: ProviderRuntime;
 
 afterAll(async () => {
   for (const r of runtimes) r.stop();
@@ -62,8 +73,26 @@ const ask = (model: string, content = "one two three four five six") => ({
   messages: [{ role: "user" as const, content }],
 });
 
-describe("a provider that stops an answer nobody asked it to stop", () => {
-  it("is a 502 provider_lost when no other provider can continue it (an error event when streaming), never a 200 with finish_reason abort", async () => {
+/** Streams `model`'s answer, calling `onWord` per word; the finish reasons seen and the error thrown. */
+async function streamOf(model: string, onWord: (n: number) => void = () => {}) {
+  const stream = await openai.chat.completions.create({ ...ask(model), stream: true });
+  const finishes: unknown[] = [];
+  let words = 0;
+  const err = await (async () => {
+    for await (const c of stream) {
+      if (c.choices[0]?.delta.content) onWord(++words);
+      if (c.choices[0]?.finish_reason) finishes.push(c.choices[0].finish_reason);
+    }
+  })().catch((e: unknown) => e);
+  return { finishes, err, words };
+}
+
+describe("a provider that stops an answer nobody asked it to stop, or vanishes mid-stream", () => {
+  it("is a 502 provider_lost when no other provider can continue it (an error event when streaming), never a 200 with finish_reason abort or a truncated success", async () => {
+    // The vanishing provider's stream runs beside the others: each waits out the failover's search.
+    const vanished = streamOf("vanishing", (n) => {
+      if (n === 3) vanishing.stop();
+    });
     const streamed = (async () => {
       const stream = await openai.chat.completions.create({ ...ask("interrupted"), stream: true });
       const finishes: unknown[] = [];
@@ -81,6 +110,11 @@ describe("a provider that stops an answer nobody asked it to stop", () => {
     expect(finishes).toEqual([]);
     expect(streamErr).toBeInstanceOf(OpenAI.APIError);
     expect(streamErr).toMatchObject({ code: "provider_lost" });
+    const gone = await vanished;
+    expect(gone.finishes).toEqual([]);
+    expect(gone.words).toBeLessThan(6);
+    expect(gone.err).toBeInstanceOf(OpenAI.APIError);
+    expect(gone.err).toMatchObject({ code: "provider_lost" });
   });
 });
 
