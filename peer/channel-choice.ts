@@ -3,6 +3,8 @@
  * first; the relay is taken when WebRTC fails, when its deadline passes, when the fingerprints the
  * handshake binds cannot be read, or when the other side asks for it. `connectPeer` feeds it what
  * the link and the server report and carries out its effects, so each outcome happens once.
+ * A direct channel does not run through the server, so once its session is secured the server's
+ * word that it ended is checked with the peer (`probe`) instead of believed.
  *
  *   trying → direct | relay → stopped
  */
@@ -18,9 +20,10 @@ export type ChoiceEvent =
   /**
    * The session ended (the server ended or moved it, or the requester's check of the provider
    * failed); `bySignaling` when only the signaling connection went away, which a direct channel,
-   * needing no server, outlives.
+   * needing no server, outlives; `probeable` when it is the server's word alone and the session's
+   * owner can ask the peer over the secured session whether it is still there.
    */
-  | { readonly type: "ended"; readonly bySignaling: boolean };
+  | { readonly type: "ended"; readonly bySignaling: boolean; readonly probeable?: boolean };
 
 export type ChoiceEffect =
   /** Stop the WebRTC deadline. */
@@ -36,7 +39,9 @@ export type ChoiceEffect =
   /** Close the relay link with the ending's error. */
   | "end-relay"
   /** Fail the channel with the ending's error. */
-  | "fail";
+  | "fail"
+  /** Ask the peer over the session; the owner closes the channel only if it does not answer. */
+  | "probe";
 
 export function choose(
   phase: ChoicePhase,
@@ -45,6 +50,7 @@ export function choose(
   if (phase === "stopped") return { phase, effects: [] };
   if (event.type === "ended") {
     if (phase === "direct" && event.bySignaling) return { phase, effects: [] };
+    if (phase === "direct" && event.probeable) return { phase, effects: ["probe"] };
     const effects: ChoiceEffect[] = ["end-relay", "close-link"];
     return { phase: "stopped", effects: phase === "trying" ? ["disarm", ...effects, "fail"] : effects };
   }

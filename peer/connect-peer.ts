@@ -1,4 +1,6 @@
-import { type FrameTransport, RELAY_FINGERPRINT } from "../protocol";
+import { RELAY_FINGERPRINT } from "../protocol/session/fingerprint";
+import type { SecureSession } from "../protocol/session/secure-session";
+import type { FrameTransport } from "../protocol/session/transport";
 import { type ChoiceEvent, type ChoicePhase, choose } from "./channel-choice";
 import { RelayLink } from "./relay-link";
 import {
@@ -22,6 +24,13 @@ export interface PeerChannel {
   readonly path: "direct" | "relay";
   readonly requesterFingerprint: string;
   readonly providerFingerprint: string;
+  /**
+   * Once `session` is secured on this channel: a direct channel does not run through the server,
+   * so from now on the server's word that the session ended is checked by probing the peer over
+   * `session`, and the channel closes with the server's reason only if no answer comes within
+   * `timeoutMs`. A relayed session keeps believing the server, which carries it anyway.
+   */
+  probeEnds(session: SecureSession, timeoutMs: number): void;
 }
 
 export interface ConnectPeerOptions {
@@ -59,6 +68,7 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
     path: "relay",
     requesterFingerprint: RELAY_FINGERPRINT,
     providerFingerprint: RELAY_FINGERPRINT,
+    probeEnds: () => undefined,
   });
   const hasWebRtc = Boolean(o.wrtc) || typeof globalThis.RTCPeerConnection === "function";
   if (o.forceRelay || !hasWebRtc) {
@@ -80,6 +90,7 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
     let ending: Error | undefined;
     const timeoutMs = o.directTimeoutMs ?? DEFAULT_DIRECT_TIMEOUT_MS;
     let link: WebRtcLink | undefined;
+    let prober: ((notice: Error) => void) | undefined;
     const feed = (event: ChoiceEvent) => {
       const next = choose(phase, event);
       phase = next.phase;
@@ -91,13 +102,14 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
         else if (effect === "close-link") link?.close(ending);
         else if (effect === "end-relay" && ending) relay.end(ending);
         else if (effect === "fail" && ending) reject(ending);
+        else if (effect === "probe" && ending) prober?.(ending);
       }
     };
     // The server ended the session, or (before the provider took it) moved it to another
     // provider: give up at once, whatever phase we are in, with an error that says which.
-    const stop = (err: Error, bySignaling = false) => {
+    const stop = (err: Error, bySignaling = false, probeable = false) => {
       ending = err;
-      feed({ type: "ended", bySignaling });
+      feed({ type: "ended", bySignaling, probeable });
     };
     const timer = setTimeout(() => feed({ type: "direct-failed" }), timeoutMs);
     // Both links exist before the session's handlers, which exist before this returns: whatever
@@ -113,12 +125,14 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
       link = undefined;
     }
     o.signaling.session(o.sessionId, {
+      // Once the direct channel is up nothing more is negotiated: a signal then (an SDP or a
+      // candidate the server replays or forges) could only make simple-peer destroy a live channel.
       signal: (data) => {
         if (data.silk === RELAY_SIGNAL) feed({ type: "peer-relay" });
-        else link?.signal(data);
+        else if (phase === "trying") link?.signal(data);
       },
       // A direct channel needs no server: a node leaving or dying (ours or the other side's) leaves it be.
-      ended: (end) => stop(sessionEndError(end), endedBySignaling(end)),
+      ended: (end) => stop(sessionEndError(end), endedBySignaling(end), prober !== undefined),
       moved: (to) => stop(new SessionMovedError(to)),
     });
     if (!link) {
@@ -137,6 +151,9 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
             path: "direct",
             requesterFingerprint: fp.requester,
             providerFingerprint: fp.provider,
+            probeEnds: (session, timeoutMs) => {
+              prober = probeOnce(rtc, session, timeoutMs);
+            },
           };
         } catch {
           direct = undefined;
@@ -146,4 +163,20 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
       () => feed({ type: "direct-failed" }),
     );
   });
+}
+
+/**
+ * The server said a direct session ended: ask the peer, and close the link with the server's
+ * reason only if it does not answer in time. A flood of notices makes one probe at a time.
+ */
+function probeOnce(link: WebRtcLink, session: SecureSession, timeoutMs: number): (notice: Error) => void {
+  let probing = false;
+  return (notice) => {
+    if (probing) return;
+    probing = true;
+    void session.probe(timeoutMs).then((answered) => {
+      probing = false;
+      if (!answered) link.close(notice);
+    });
+  };
 }

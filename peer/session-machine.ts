@@ -36,6 +36,11 @@ export interface Deadlines {
   readonly credit: number;
   /** Provider: how often it says "still working" on an answer in flight. */
   readonly keepalive: number;
+  /**
+   * Either side, a direct session only: the peer's answer to a probe after the server said the
+   * session ended (connect-peer.ts `probeEnds`); no answer in time, and the server is believed.
+   */
+  readonly probe: number;
 }
 
 export const DEFAULT_DEADLINES: Deadlines = {
@@ -46,6 +51,7 @@ export const DEFAULT_DEADLINES: Deadlines = {
   frame: 20_000,
   credit: 20_000,
   keepalive: 5_000,
+  probe: 1_000,
 };
 
 export interface Ending {

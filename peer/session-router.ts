@@ -22,6 +22,12 @@ export type SessionOpener = (grant: SessionGranted) => void;
 /** How many granted session ids are remembered to refuse replays (about 100 KB). */
 const GRANTS_KEPT = 4096;
 
+/**
+ * Moves one request follows, across the chain of sessions the server moves it through (the
+ * server's own failover makes a handful); each prepares a channel and a Registry check.
+ */
+export const MAX_MOVES = 8;
+
 type SessionEvent =
   | { kind: "signal"; value: SignalData }
   | { kind: "frame"; value: Uint8Array }
@@ -36,8 +42,8 @@ type SessionEvent =
 export class SessionRouter {
   /** Set when the session is made: by the grant's opener (a requester) or the offer handler (a provider). */
   private readonly handlers = new Map<string, SessionHandlers>();
-  /** The opener of each session we asked for, to open where the server moves it. */
-  private readonly openers = new Map<string, SessionOpener>();
+  /** The opener of each session we asked for, to open where the server moves it, and the moves so far. */
+  private readonly openers = new Map<string, { open: SessionOpener; moves: number }>();
   /**
    * Session ids granted or offered to us (the newest GRANTS_KEPT): a grant, move or offer naming
    * one again is a replay.
@@ -58,8 +64,8 @@ export class SessionRouter {
   }
 
   /** A grant we asked for: its opener makes its handlers now, and again wherever it moves. */
-  opened(grant: SessionGranted, open: SessionOpener): void {
-    this.openers.set(grant.sessionId, open);
+  opened(grant: SessionGranted, open: SessionOpener, moves = 0): void {
+    this.openers.set(grant.sessionId, { open, moves });
     open(grant);
   }
 
@@ -121,12 +127,15 @@ export class SessionRouter {
    * The server moved a session we asked for and the provider has not taken: the new one is opened
    * before the old one hears. A move of any other session (settled, or never ours) is a lie, and so
    * is a move to a session id granted to us before (a replay: following it would make a channel
-   * for that session, maybe live, and take its relayed events over): both are ignored.
+   * for that session, maybe live, and take its relayed events over): both are ignored. A session
+   * moves once, and a request at most MAX_MOVES times: each move followed prepares a channel, so
+   * a flood of moves must not open one each.
    */
   private moved(sessionId: string, to: SessionGranted): void {
-    const open = this.openers.get(sessionId);
-    if (!open || !this.fresh(to.sessionId)) return;
-    this.opened(to, open);
+    const opener = this.openers.get(sessionId);
+    if (!opener || opener.moves >= MAX_MOVES || !this.fresh(to.sessionId)) return;
+    this.openers.delete(sessionId);
+    this.opened(to, opener.open, opener.moves + 1);
     this.route(sessionId, { kind: "moved", value: to });
   }
 }

@@ -17,6 +17,12 @@ import type { ChatMessage, ResponseFormat, Tool, ToolCallDelta } from "./schemas
 export const TEMPLATE_TOKENS_PER_MESSAGE = 8;
 export const TEMPLATE_TOKENS_PER_REQUEST = 32;
 export const SPECIAL_TOKENS_PER_CHUNK = 1;
+/**
+ * Tokens of an answer a requester still pays for after it sent `cancel`: those already on their
+ * way, and the token or two the provider's engine makes before it stops. Past them the provider
+ * is streaming on after a cancel: the requester pays for none of it and drops the provider.
+ */
+export const TOKENS_AFTER_CANCEL = 32;
 
 /** What reaches the model's prompt: the messages, and the tool definitions and schema it is shown. */
 export interface PromptLike {

@@ -68,6 +68,8 @@ export const ACCOUNT_REFUSAL_CODES = [
   "KEY_EPOCH",
   "OUT_OF_FUNDS",
   "ESCROW_UNREACHABLE",
+  // an earlier session on this stream streamed tokens no receipt covers: sign for them, or wait
+  "UNPAID_TOKENS",
 ] as const;
 
 /** A provider's session `error` about one request: always carries the request's id. */
@@ -95,6 +97,8 @@ export const SESSION_ERROR_CODES = [
   "RECEIPT_STALE",
   "UNEXPECTED",
   "CREDIT_TIMEOUT",
+  // another session opened on this session's stream (same key, same provider): this one ends
+  "SESSION_REPLACED",
   "INTERNAL",
 ] as const;
 

@@ -53,6 +53,14 @@ export function priceFits(price: ModelPrice, max: MaxPrice): boolean {
   );
 }
 
+/** True when `a` prices either kind of token above `b` (a quote above an offer). */
+export function priceExceeds(a: ModelPrice, b: ModelPrice): boolean {
+  return (
+    a.nanoPerToken * BigInt(a.promptMultiplierBps) > b.nanoPerToken * BigInt(b.promptMultiplierBps) ||
+    a.nanoPerToken * BigInt(a.completionMultiplierBps) > b.nanoPerToken * BigInt(b.completionMultiplierBps)
+  );
+}
+
 /** Orders offers cheapest first by the completion price, then the prompt price. */
 export function comparePrices(a: ModelPrice, b: ModelPrice): number {
   const ac = a.nanoPerToken * BigInt(a.completionMultiplierBps);

@@ -89,8 +89,14 @@ export function storeSignedReceipt(sr: SignedReceipt): (b: Builder) => void {
 export function loadSignedReceipt(s: Slice): SignedReceipt {
   const signature = new Uint8Array(s.loadBuffer(64));
   const sessionKey = new Uint8Array(s.loadBuffer(32));
-  const receipt = loadReceipt(s.loadRef().beginParse());
+  const cell = s.loadRef();
+  const receipt = loadReceipt(cell.beginParse());
   s.endParse();
+  // One layout only: a cell that reads as a receipt but is written otherwise (an anycast payout,
+  // which the escrow refuses; an amount padded with zero bytes; a ref hung on it) is not one,
+  // rather than a receipt whose signature happens not to verify.
+  if (!receiptCell(receipt).hash().equals(cell.hash()))
+    throw new MalformedMessageError("receipt is not laid out as receipt.ts writes one");
   return { receipt, sessionKey, signature };
 }
 

@@ -22,6 +22,7 @@ import { MemoryReceiptStore, type ReceiptStore } from "./receipt-store";
 import { heldIn } from "./serving/held-receipts";
 import { type ServingEvent, SessionServer } from "./serving/session-server";
 import { Slots } from "./serving/slots";
+import { StreamTabs } from "./serving/stream-tabs";
 import type { Settlement } from "./settlement";
 
 /**
@@ -73,10 +74,20 @@ export type RuntimeEvent =
 
 export const DEFAULT_CREDIT_WINDOW_TOKENS = 64;
 
+/**
+ * Sessions taken but not yet secured, beyond `capacity`: an honest server offers no more than the
+ * capacity it counts, so more is a flood, each holding a channel until its deadlines.
+ */
+const OPENING_BEYOND_CAPACITY = 8;
+
 export class ProviderRuntime {
   private paused = false;
+  /** Offers taken whose handshake has not finished. */
+  private opening = 0;
   private stopSweep: (() => void) | undefined;
   private readonly sessions = new Map<string, SecureSession>();
+  /** One live session and one credit window per stream, across this provider's sessions. */
+  private readonly tabs = new StreamTabs();
 
   private constructor(
     readonly signaling: SignalingClient,
@@ -148,6 +159,7 @@ export class ProviderRuntime {
   private async onOffer(offer: SessionOffer): Promise<boolean> {
     if (this.paused || !this.slots.hasRoom) return false;
     if (!this.opts.models.some((m) => m.model === offer.model)) return false;
+    if (this.opening >= this.slots.capacity + OPENING_BEYOND_CAPACITY) return false;
     // Listen for the requester's signals before saying yes: they may follow the ack at once.
     const channel = connectPeer({
       signaling: this.signaling,
@@ -158,11 +170,22 @@ export class ProviderRuntime {
       forceRelay: this.opts.forceRelay,
       directTimeoutMs: this.opts.directTimeoutMs,
     });
-    void this.serve(offer, channel);
+    this.opening++;
+    let opened = false;
+    const done = () => {
+      if (!opened) this.opening--;
+      opened = true;
+    };
+    void this.serve(offer, channel, done);
     return true;
   }
 
-  private async serve(offer: SessionOffer, channel: ReturnType<typeof connectPeer>): Promise<void> {
+  /** `opened` is called once, when the session is secured or has failed to be. */
+  private async serve(
+    offer: SessionOffer,
+    channel: ReturnType<typeof connectPeer>,
+    opened: () => void,
+  ): Promise<void> {
     const emit = this.opts.onEvent;
     // The one owner of this session's life: every phase has a deadline (the channel, the
     // handshake, the base receipt, a receipt for a spent credit window).
@@ -197,7 +220,9 @@ export class ProviderRuntime {
         }),
         (late) => late.close(),
       );
+      opened();
       life.send({ type: "secured" });
+      peer.probeEnds(session, life.deadlines.probe);
       this.sessions.set(offer.sessionId, session);
       emit?.({ type: "session-open", sessionId: offer.sessionId, path: peer.path });
       server = new SessionServer(session, {
@@ -211,6 +236,7 @@ export class ProviderRuntime {
         identity: this.opts.identity,
         onEvent: emit,
         life,
+        tabs: this.tabs,
         ...(this.opts.gate ? { gate: this.opts.gate } : {}),
         ...(this.opts.book ? { book: this.opts.book } : {}),
       });
@@ -222,6 +248,7 @@ export class ProviderRuntime {
         this.signaling.endSession(offer.sessionId, "closed");
       });
     } catch (err) {
+      opened();
       life.bind({ closed: () => undefined });
       life.send({ type: "close", ending: { code: "HANDSHAKE", message: "handshake failed" } });
       emit?.({

@@ -28,8 +28,17 @@ export function refusedOrigin(headers: IncomingHttpHeaders): HttpError | undefin
   );
 }
 
-/** A body that is not declared JSON (a form, `text/plain`): 415, saying what to send. */
+/** A body that is not declared JSON (a form, `text/plain`), or compressed: 415, saying what to send. */
 export function refusedContentType(headers: IncomingHttpHeaders): HttpError | undefined {
+  const encoding = headers["content-encoding"];
+  if (encoding !== undefined && !/^\s*identity\s*$/i.test(encoding))
+    return new HttpError(
+      415,
+      "invalid_request_error",
+      "unsupported_media_type",
+      `content-encoding ${encoding.slice(0, 40)}: send the body uncompressed`,
+      "content-encoding",
+    );
   const type = headers["content-type"];
   if (type === undefined || /^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type)) return undefined;
   return new HttpError(

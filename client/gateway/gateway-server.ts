@@ -135,7 +135,14 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
       "unsupported_endpoint",
       `${path} is not served by Silk's providers yet; use /v1/chat/completions, /v1/responses or /v1/embeddings`,
     );
-  throw new HttpError(404, "invalid_request_error", "not_found", `no route for ${req.method} ${path}`);
+  // A base URL set without its /v1 (OPENAI_BASE_URL=http://127.0.0.1:8788) is the commonest slip.
+  const meant = METHODS[`/v1${path}`] ? ` (did you mean /v1${path}? the base URL ends in /v1)` : "";
+  throw new HttpError(
+    404,
+    "invalid_request_error",
+    "not_found",
+    `no route for ${req.method} ${path}${meant}`,
+  );
 }
 
 /** The method each served route takes: another is 405 with `Allow`, not "no route". */
@@ -169,8 +176,11 @@ async function model(o: GatewayOptions, path: string, res: ServerResponse): Prom
 }
 
 async function jsonBody(req: IncomingMessage): Promise<unknown> {
-  const raw = await readBody(req, MAX_SESSION_MESSAGE_BYTES);
   const notJson = refusedContentType(req.headers);
+  // Read to its end either way (answered, not reset); what the body was declared as decides first.
+  const raw = await readBody(req, MAX_SESSION_MESSAGE_BYTES).catch((err: unknown) => {
+    throw notJson ?? err;
+  });
   if (notJson) throw notJson;
   try {
     return JSON.parse(raw);
@@ -218,12 +228,13 @@ async function completions({ o, shut }: Ctx, req: IncomingMessage, res: ServerRe
 
 /** The Responses API for text (responses-body.ts): the same chat request, in its shapes and events. */
 async function responses({ o, shut }: Ctx, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { params, stream } = parseResponsesBody(await jsonBody(req));
+  const { params, stream, echo } = parseResponsesBody(await jsonBody(req));
   const signal = callerGone(res, shut);
   const meta = {
     id: `resp_${randomBytes(12).toString("hex")}`,
     model: params.model,
     createdAt: Math.floor(Date.now() / 1000),
+    ...echo,
   };
   // A refusal naming a chat field names it as the Responses API does; others keep their cause.
   const renamed = (err: unknown) => {
@@ -283,7 +294,9 @@ function sendError(res: ServerResponse, e: HttpError): void {
     res.end();
     return;
   }
-  // Busy or not taken: worth retrying, and OpenAI's clients honour Retry-After.
+  // Busy, not taken or rate-limited: worth retrying, and OpenAI's clients honour Retry-After
+  // (signaling's session budget refills within a few seconds).
   if (e.status === 503) res.setHeader("retry-after", "1");
+  if (e.status === 429) res.setHeader("retry-after", "2");
   sendJson(res, e.status, e.body());
 }

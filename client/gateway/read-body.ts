@@ -1,5 +1,5 @@
 import type { IncomingMessage } from "node:http";
-import { HttpError } from "./http-errors";
+import { HttpError, invalidRequest } from "./http-errors";
 
 /** Past this much discarded body the connection is cut: a client that keeps sending is not listening. */
 const MAX_DISCARD_BYTES = 64 * 1024 * 1024;
@@ -31,7 +31,14 @@ export function readBody(req: IncomingMessage, limit: number): Promise<string> {
             `the body is over ${limit} bytes; send a shorter conversation`,
           ),
         );
-      else resolve(Buffer.concat(parts).toString("utf8"));
+      else {
+        // Strictly: a lenient decode would turn bad bytes into U+FFFD, changing the prompt unseen.
+        try {
+          resolve(new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(parts)));
+        } catch {
+          reject(invalidRequest("invalid_json", "the body is not valid UTF-8"));
+        }
+      }
     });
     req.on("error", reject);
   });

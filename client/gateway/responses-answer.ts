@@ -1,18 +1,25 @@
+import type { ToolCall } from "../../protocol";
 import type { ChatCompletion, ChatCompletionChunk, CompletionUsage } from "../sdk/openai-shapes";
 
 /**
  * A chat answer in the Responses API's shapes: the whole response object, or its stream of
- * events (`response.created`, the message item and its text part, `response.output_text.delta`
- * per chunk, then the closing events and `response.completed` with usage). Silk's `usage.silk`
- * (cost, provider, signed answer) rides along as on chat.
+ * events (`response.created`; per output item, its `output_item.added`, its deltas — text in a
+ * message's `output_text` part, arguments of a `function_call` — and its closing events; then
+ * `response.completed` with usage). Silk's `usage.silk` (cost, provider, signed answer) rides
+ * along as on chat.
  */
 export interface ResponseMeta {
   readonly id: string;
   readonly model: string;
   readonly createdAt: number;
+  /** What the request asked of tools, echoed in the response object as OpenAI does. */
+  readonly tools?: readonly unknown[];
+  readonly toolChoice?: unknown;
+  readonly parallelToolCalls?: boolean;
 }
 
 type Finish = ChatCompletion["choices"][number]["finish_reason"] | null | undefined;
+type Status = "in_progress" | "completed" | "incomplete";
 
 function usageOf(u: CompletionUsage | null | undefined) {
   if (!u) return null;
@@ -26,9 +33,11 @@ function usageOf(u: CompletionUsage | null | undefined) {
   };
 }
 
-const messageId = (meta: ResponseMeta) => `msg_${meta.id.slice("resp_".length)}`;
+const suffix = (meta: ResponseMeta) => meta.id.slice("resp_".length);
+const messageId = (meta: ResponseMeta) => `msg_${suffix(meta)}`;
+const callItemId = (meta: ResponseMeta, n: number) => `fc_${suffix(meta)}_${n}`;
 
-function item(meta: ResponseMeta, text: string, status: "in_progress" | "completed" | "incomplete") {
+function message(meta: ResponseMeta, text: string, status: Status) {
   return {
     type: "message",
     id: messageId(meta),
@@ -38,28 +47,47 @@ function item(meta: ResponseMeta, text: string, status: "in_progress" | "complet
   };
 }
 
+function functionCall(meta: ResponseMeta, n: number, call: ToolCall, status: Status) {
+  return {
+    type: "function_call",
+    id: callItemId(meta, n),
+    call_id: call.id,
+    name: call.function.name,
+    arguments: status === "in_progress" ? "" : call.function.arguments,
+    status,
+  };
+}
+
+/** The output items: the message (unless the answer only calls tools), then each call. */
+function outputOf(meta: ResponseMeta, text: string, calls: readonly ToolCall[], status: Status) {
+  return [
+    ...(text || calls.length === 0 ? [message(meta, text, status)] : []),
+    ...calls.map((c, n) => functionCall(meta, n, c, "completed")),
+  ];
+}
+
 function response(
   meta: ResponseMeta,
   status: string,
-  text: string | undefined,
+  output: unknown[],
+  text: string,
   finish: Finish,
   usage: unknown,
 ) {
-  const incomplete = finish === "length";
   return {
     id: meta.id,
     object: "response",
     created_at: meta.createdAt,
     status,
     model: meta.model,
-    output: text === undefined ? [] : [item(meta, text, incomplete ? "incomplete" : "completed")],
-    output_text: text ?? "",
+    output,
+    output_text: text,
     error: null,
-    incomplete_details: incomplete ? { reason: "max_output_tokens" } : null,
+    incomplete_details: finish === "length" ? { reason: "max_output_tokens" } : null,
     usage,
-    parallel_tool_calls: false,
-    tool_choice: "none",
-    tools: [],
+    parallel_tool_calls: meta.parallelToolCalls ?? true,
+    tool_choice: meta.toolChoice ?? "auto",
+    tools: meta.tools ?? [],
     store: false,
     metadata: {},
   };
@@ -68,13 +96,10 @@ function response(
 export function toResponse(meta: ResponseMeta, done: ChatCompletion) {
   const choice = done.choices[0];
   const finish = choice?.finish_reason;
-  return response(
-    meta,
-    finish === "length" ? "incomplete" : "completed",
-    choice?.message.content ?? "",
-    finish,
-    usageOf(done.usage),
-  );
+  const text = choice?.message.content ?? "";
+  const status = finish === "length" ? "incomplete" : "completed";
+  const output = outputOf(meta, text, choice?.message.tool_calls ?? [], status);
+  return response(meta, status, output, text, finish, usageOf(done.usage));
 }
 
 /** The events of one streamed answer, fed chunk by chunk; `end` gives the closing events. */
@@ -83,6 +108,10 @@ export class ResponseEvents {
   private text = "";
   private finish: Finish;
   private usage: CompletionUsage | null | undefined;
+  /** Output indexes as items open: the message's, and each tool call's (by its chat index). */
+  private messageAt: number | undefined;
+  private readonly calls: { at: number; call: ToolCall }[] = [];
+  private opened = 0;
 
   constructor(private readonly meta: ResponseMeta) {}
 
@@ -91,12 +120,22 @@ export class ResponseEvents {
   }
 
   start(): unknown[] {
-    const ids = { item_id: messageId(this.meta), output_index: 0, content_index: 0 };
     return [
-      this.event("response.created", { response: response(this.meta, "in_progress", undefined, null, null) }),
-      this.event("response.output_item.added", { output_index: 0, item: item(this.meta, "", "in_progress") }),
+      this.event("response.created", { response: response(this.meta, "in_progress", [], "", null, null) }),
+    ];
+  }
+
+  private openMessage(): unknown[] {
+    this.messageAt = this.opened++;
+    return [
+      this.event("response.output_item.added", {
+        output_index: this.messageAt,
+        item: message(this.meta, "", "in_progress"),
+      }),
       this.event("response.content_part.added", {
-        ...ids,
+        item_id: messageId(this.meta),
+        output_index: this.messageAt,
+        content_index: 0,
         part: { type: "output_text", text: "", annotations: [], logprobs: [] },
       }),
     ];
@@ -106,35 +145,101 @@ export class ResponseEvents {
     if (c.usage) this.usage = c.usage;
     const choice = c.choices[0];
     if (choice?.finish_reason) this.finish = choice.finish_reason;
+    const events: unknown[] = [];
     const delta = choice?.delta.content;
-    if (!delta) return [];
-    this.text += delta;
-    return [
-      this.event("response.output_text.delta", {
-        item_id: messageId(this.meta),
-        output_index: 0,
-        content_index: 0,
-        delta,
-        logprobs: [],
-      }),
-    ];
+    if (delta) {
+      if (this.messageAt === undefined) events.push(...this.openMessage());
+      this.text += delta;
+      events.push(
+        this.event("response.output_text.delta", {
+          item_id: messageId(this.meta),
+          output_index: this.messageAt,
+          content_index: 0,
+          delta,
+          logprobs: [],
+        }),
+      );
+    }
+    for (const d of choice?.delta.tool_calls ?? []) {
+      let entry = this.calls[d.index];
+      if (!entry) {
+        const call: ToolCall = {
+          id: d.id ?? `call_${suffix(this.meta)}_${d.index}`,
+          type: "function",
+          function: { name: d.function?.name ?? "", arguments: "" },
+        };
+        entry = { at: this.opened++, call };
+        this.calls[d.index] = entry;
+        events.push(
+          this.event("response.output_item.added", {
+            output_index: entry.at,
+            item: functionCall(this.meta, d.index, call, "in_progress"),
+          }),
+        );
+      }
+      const piece = d.function?.arguments;
+      if (piece) {
+        entry.call.function.arguments += piece;
+        events.push(
+          this.event("response.function_call_arguments.delta", {
+            item_id: callItemId(this.meta, d.index),
+            output_index: entry.at,
+            delta: piece,
+          }),
+        );
+      }
+    }
+    return events;
   }
 
   end(): unknown[] {
-    const ids = { item_id: messageId(this.meta), output_index: 0, content_index: 0 };
-    const incomplete = this.finish === "length";
-    const status = incomplete ? "incomplete" : "completed";
-    return [
-      this.event("response.output_text.done", { ...ids, text: this.text, logprobs: [] }),
-      this.event("response.content_part.done", {
-        ...ids,
-        part: { type: "output_text", text: this.text, annotations: [], logprobs: [] },
-      }),
-      this.event("response.output_item.done", { output_index: 0, item: item(this.meta, this.text, status) }),
+    const status = this.finish === "length" ? "incomplete" : "completed";
+    const calls = this.calls.filter(Boolean);
+    const events: unknown[] = [];
+    if (this.messageAt === undefined && calls.length === 0) events.push(...this.openMessage());
+    if (this.messageAt !== undefined) {
+      const ids = { item_id: messageId(this.meta), output_index: this.messageAt, content_index: 0 };
+      const part = { type: "output_text", text: this.text, annotations: [], logprobs: [] };
+      events.push(
+        this.event("response.output_text.done", { ...ids, text: this.text, logprobs: [] }),
+        this.event("response.content_part.done", { ...ids, part }),
+        this.event("response.output_item.done", {
+          output_index: this.messageAt,
+          item: message(this.meta, this.text, status),
+        }),
+      );
+    }
+    for (const [n, entry] of this.calls.entries()) {
+      if (!entry) continue;
+      const { at, call } = entry;
+      events.push(
+        this.event("response.function_call_arguments.done", {
+          item_id: callItemId(this.meta, n),
+          output_index: at,
+          arguments: call.function.arguments,
+        }),
+        this.event("response.output_item.done", {
+          output_index: at,
+          item: functionCall(this.meta, n, call, "completed"),
+        }),
+      );
+    }
+    const output = [
+      ...(this.messageAt !== undefined
+        ? [{ at: this.messageAt, item: message(this.meta, this.text, status) }]
+        : []),
+      ...this.calls.flatMap((e, n) =>
+        e ? [{ at: e.at, item: functionCall(this.meta, n, e.call, "completed") }] : [],
+      ),
+    ]
+      .sort((a, b) => a.at - b.at)
+      .map((o) => o.item);
+    events.push(
       this.event(`response.${status}`, {
-        response: response(this.meta, status, this.text, this.finish, usageOf(this.usage)),
+        response: response(this.meta, status, output, this.text, this.finish, usageOf(this.usage)),
       }),
-    ];
+    );
+    return events;
   }
 
   /** An error after the first event: OpenAI's `error` event, then the stream ends. */

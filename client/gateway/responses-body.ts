@@ -3,12 +3,14 @@ import { MAX_MESSAGES_PER_REQUEST } from "../../protocol";
 import type { ChatCompletionCreateParams } from "../sdk/openai-shapes";
 import { parseChatBody } from "./chat-body";
 import { HttpError, invalidRequest } from "./http-errors";
+import type { ResponseMeta } from "./responses-answer";
 
 /**
  * The body of POST /v1/responses (OpenAI's Responses API, which the Vercel AI SDK's `openai(model)`
- * and LangChain's `useResponsesApi` send), for text: it becomes a chat request, checked by the
- * same rules as /v1/chat/completions. What has no chat counterpart Silk carries (tools, earlier
- * responses, reasoning, images, files) is refused by name, never dropped.
+ * and LangChain's `useResponsesApi` send), for text and function tools: it becomes a chat request,
+ * checked by the same rules as /v1/chat/completions (function tools and calls map one to one onto
+ * chat's). What has no chat counterpart Silk carries (hosted tools, earlier responses, reasoning,
+ * images, files) is refused by name, never dropped.
  */
 
 /** Fields taken as they are, or mapped onto the chat request. */
@@ -22,19 +24,13 @@ const CARRIED = new Set([
   "top_p",
   "user",
   "text",
+  "tools",
+  "tool_choice",
+  "parallel_tool_calls",
 ]);
 
 /** Fields refused with a reason; values that ask for nothing are let through. */
 const REFUSED: Readonly<Record<string, { why: string; noOp?: (v: unknown) => boolean }>> = {
-  tools: {
-    why: "tools are served on /v1/chat/completions only",
-    noOp: (x) => Array.isArray(x) && x.length === 0,
-  },
-  tool_choice: {
-    why: "tools are served on /v1/chat/completions only",
-    noOp: (x) => x === "none" || x === "auto",
-  },
-  parallel_tool_calls: { why: "tools are served on /v1/chat/completions only", noOp: () => true },
   previous_response_id: { why: "responses are never stored, so there is none to continue" },
   conversation: { why: "responses are never stored, so there is no conversation to continue" },
   store: { why: "responses are never stored", noOp: (x) => x === false },
@@ -48,7 +44,7 @@ const REFUSED: Readonly<Record<string, { why: string; noOp?: (v: unknown) => boo
     noOp: (x) => x === "auto" || x === "default",
   },
   top_logprobs: { why: "logprobs are served on /v1/chat/completions only", noOp: (x) => x === 0 },
-  max_tool_calls: { why: "tools are served on /v1/chat/completions only" },
+  max_tool_calls: { why: "providers' engines cannot bound the number of tool calls" },
   prompt: { why: "stored prompts are not served" },
   prompt_cache_key: { why: "prompts are never cached across requests" },
   safety_identifier: { why: "use `user`" },
@@ -84,6 +80,9 @@ const NESTED: Readonly<Record<string, readonly string[]>> = {
   "text.format": ["type", "name", "schema", "strict", "description"],
   item: ["type", "role", "content", "id", "status"],
   part: ["type", "text", "annotations", "logprobs"],
+  function_call: ["type", "call_id", "name", "arguments", "id", "status"],
+  function_call_output: ["type", "call_id", "output", "id", "status"],
+  tool: ["type", "name", "description", "parameters", "strict"],
 };
 
 function refuseExtra(object: Record<string, unknown>, kind: keyof typeof NESTED, at: string): void {
@@ -96,9 +95,82 @@ function refuseExtra(object: Record<string, unknown>, kind: keyof typeof NESTED,
     throw refuse(`${at}.annotations`, "annotations of an earlier answer are not carried");
 }
 
-function messageOf(item: v.InferOutput<typeof Item>, i: number): { role: string; content: string } {
+type ChatMessage = Record<string, unknown> & { role: string };
+
+/** A string field of an input item, or a 400 naming it. */
+function text(item: Record<string, unknown>, key: string, at: string): string {
+  const value = item[key];
+  if (typeof value !== "string")
+    throw invalidRequest("invalid_value", `${at}.${key}: must be a string`, `${at}.${key}`);
+  return value;
+}
+
+/**
+ * The chat messages of the input items: a function call becomes a tool call of the assistant
+ * message before it (consecutive calls, one message, as chat has them), its output a tool message.
+ */
+function messagesOf(items: readonly v.InferOutput<typeof Item>[]): ChatMessage[] {
+  const out: ChatMessage[] = [];
+  for (const [i, item] of items.entries()) {
+    const at = `input.${i}`;
+    if (item.type === "function_call") {
+      refuseExtra(item, "function_call", at);
+      const call = {
+        id: text(item, "call_id", at),
+        type: "function",
+        function: { name: text(item, "name", at), arguments: text(item, "arguments", at) },
+      };
+      const last = out.at(-1);
+      if (last?.role === "assistant") last.tool_calls = [...((last.tool_calls as unknown[]) ?? []), call];
+      else out.push({ role: "assistant", content: null, tool_calls: [call] });
+    } else if (item.type === "function_call_output") {
+      refuseExtra(item, "function_call_output", at);
+      out.push({ role: "tool", tool_call_id: text(item, "call_id", at), content: text(item, "output", at) });
+    } else out.push(messageOf(item, i));
+  }
+  return out;
+}
+
+/** Function tools in chat's shape; hosted tools (web search, files, MCP, …) are refused by name. */
+function toolsOf(tools: unknown): unknown {
+  if (!Array.isArray(tools)) return tools; // the SDK's schema names what is wrong
+  return tools.map((t: unknown, i) => {
+    if (typeof t !== "object" || t === null) return t;
+    const tool = t as Record<string, unknown>;
+    if (tool.type !== "function")
+      throw refuse(
+        `tools.${i}.type`,
+        `\`${String(tool.type)}\` tools are not offered by providers (function tools only)`,
+      );
+    refuseExtra(tool, "tool", `tools.${i}`);
+    const { name, description, parameters, strict } = tool;
+    return {
+      type: "function",
+      function: {
+        name,
+        ...(description != null && { description }),
+        ...(parameters != null && { parameters }),
+        ...(strict != null && { strict }),
+      },
+    };
+  });
+}
+
+/** `{ type: "function", name }` in chat's shape; the modes as they are; anything else refused. */
+function toolChoiceOf(choice: unknown): unknown {
+  if (typeof choice === "string" || typeof choice !== "object" || choice === null) return choice;
+  const c = choice as Record<string, unknown>;
+  if (c.type !== "function" || Object.keys(c).some((k) => k !== "type" && k !== "name"))
+    throw refuse("tool_choice", "only `none`, `auto`, `required` or a function by name are carried");
+  return { type: "function", function: { name: c.name } };
+}
+
+function messageOf(item: v.InferOutput<typeof Item>, i: number): ChatMessage {
   if (item.type !== undefined && item.type !== "message")
-    throw refuse(`input.${i}.type`, `\`${item.type}\` items are not carried (text messages only)`);
+    throw refuse(
+      `input.${i}.type`,
+      `\`${item.type}\` items are not carried (messages and function calls only)`,
+    );
   refuseExtra(item, "item", `input.${i}`);
   const role = item.role ?? "user";
   if (!["system", "developer", "user", "assistant"].includes(role))
@@ -121,7 +193,12 @@ function messageOf(item: v.InferOutput<typeof Item>, i: number): { role: string;
 }
 
 /** The chat request a Responses body asks for, or a 400 naming the field. */
-export function parseResponsesBody(json: unknown): { params: ChatCompletionCreateParams; stream: boolean } {
+export function parseResponsesBody(json: unknown): {
+  params: ChatCompletionCreateParams;
+  stream: boolean;
+  /** What the response object echoes of the request's tools. */
+  echo: Pick<ResponseMeta, "tools" | "toolChoice" | "parallelToolCalls">;
+} {
   if (typeof json !== "object" || json === null || Array.isArray(json))
     throw invalidRequest("invalid_value", "the body must be a JSON object");
   const body = json as Record<string, unknown>;
@@ -142,8 +219,10 @@ export function parseResponsesBody(json: unknown): { params: ChatCompletionCreat
   if (text?.format) refuseExtra(text.format, "text.format", "text.format");
   const messages = [
     ...(instructions ? [{ role: "system", content: instructions }] : []),
-    ...(typeof input === "string" ? [{ role: "user", content: input }] : input.map(messageOf)),
+    ...(typeof input === "string" ? [{ role: "user", content: input }] : messagesOf(input)),
   ];
+  // No tools asks for none: an empty list, and a choice or parallelism among none, are nothing.
+  const tools = Array.isArray(body.tools) && body.tools.length === 0 ? undefined : body.tools;
   const format = text?.format;
   const schema = format as
     | { name?: unknown; schema?: unknown; strict?: unknown; description?: unknown }
@@ -157,6 +236,16 @@ export function parseResponsesBody(json: unknown): { params: ChatCompletionCreat
     temperature: body.temperature,
     top_p: body.top_p,
     user: body.user,
+    ...(tools != null && {
+      tools: toolsOf(tools),
+      tool_choice: toolChoiceOf(body.tool_choice),
+      parallel_tool_calls: body.parallel_tool_calls,
+    }),
+    ...(tools == null &&
+      body.tool_choice !== "none" &&
+      body.tool_choice !== "auto" && {
+        tool_choice: toolChoiceOf(body.tool_choice),
+      }),
     ...(format &&
       format.type !== "text" && {
         response_format:
@@ -173,8 +262,13 @@ export function parseResponsesBody(json: unknown): { params: ChatCompletionCreat
             : { type: "json_object" },
       }),
   };
+  const echo = {
+    ...(Array.isArray(tools) && { tools }),
+    ...(body.tool_choice != null && { toolChoice: body.tool_choice }),
+    ...(typeof body.parallel_tool_calls === "boolean" && { parallelToolCalls: body.parallel_tool_calls }),
+  };
   try {
-    return parseChatBody(chat);
+    return { ...parseChatBody(chat), echo };
   } catch (err) {
     throw err instanceof HttpError ? asResponsesParam(err) : err;
   }
@@ -188,6 +282,16 @@ const RENAMED: Readonly<Record<string, string>> = {
 };
 
 export function asResponsesParam(err: HttpError): HttpError {
+  // A function tool's fields sit on the tool itself in the Responses API.
+  const nested = err.param?.match(/^(tools\.\d+|tool_choice)\.function\.(.+)$/);
+  if (nested)
+    return new HttpError(
+      err.status,
+      err.type,
+      err.code,
+      err.message.replace(".function.", "."),
+      `${nested[1]}.${nested[2]}`,
+    );
   const param = err.param?.split(".")[0];
   const renamed = param ? RENAMED[param] : undefined;
   if (!renamed) return err;

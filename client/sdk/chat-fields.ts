@@ -93,6 +93,20 @@ export function uncarriedField(
       message: "stream_options: only allowed when `stream` is true",
       code: "invalid_value",
     };
+  const options = body.stream_options;
+  if (typeof options === "object" && options !== null)
+    for (const [key, value] of Object.entries(options)) {
+      if (value == null || key === "include_usage" || (key === "include_obfuscation" && value === false))
+        continue;
+      return {
+        param: `stream_options.${key}`,
+        message:
+          key === "include_obfuscation"
+            ? "stream_options.include_obfuscation: Silk's chunks carry no obfuscation padding; send false or leave it out"
+            : `stream_options.${key}: Silk does not carry this option, and will not drop it silently`,
+        code: "unsupported_parameter",
+      };
+    }
   const messages = Array.isArray(body.messages) ? body.messages : [];
   for (const [i, m] of messages.entries()) {
     if (typeof m !== "object" || m === null) continue;
@@ -113,7 +127,8 @@ export function uncarriedField(
         message: `messages.${i}.content.${part.index}.${part.key}: a ${part.type} part does not carry \`${part.key}\``,
         code: "unsupported_parameter",
       };
-    if (message.content === undefined && !(message.role === "assistant" && message.tool_calls != null))
+    // Null is no content either: read as "" it would send an empty turn nobody wrote.
+    if (message.content == null && !(message.role === "assistant" && message.tool_calls != null))
       return {
         param: `messages.${i}.content`,
         message: `messages.${i}.content: the ${message.role} message needs content`,

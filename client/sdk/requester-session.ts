@@ -24,6 +24,7 @@ import {
   type SignedReceipt,
   signReceipt,
   streamId,
+  TOKENS_AFTER_CANCEL,
   verifyReceiptSignature,
   verifySignedAnswer,
 } from "../../protocol";
@@ -59,8 +60,11 @@ interface Pending {
   readonly reject: (e: Error) => void;
   readonly price: ModelPrice;
   counted: number;
-  /** The caller aborted: an "abort" finish is then the answer it asked for. */
-  cancelled?: boolean;
+  /**
+   * Tokens counted when the caller cancelled (undefined until then): an "abort" finish is then the
+   * answer it asked for, and past them only TOKENS_AFTER_CANCEL are paid.
+   */
+  cancelledAt?: number;
 }
 
 let nextId = 0;
@@ -102,11 +106,21 @@ export class RequesterSession {
     session.onMessage((m) => this.handle(m));
     session.onClose((reason) => {
       this.embeds.failAll(lostError(reason, "", 0, 0n, false));
+      const lost: (() => void)[] = [];
       for (const [id, p] of this.pending) {
         this.pending.delete(id);
         const cost = this.ledger.has(id) ? this.ledger.finish(id, 0).cost : 0n;
-        p.reject(lostError(reason, p.answer.text, p.counted, cost, p.answer.toolCalls.length > 0));
+        lost.push(() =>
+          p.reject(lostError(reason, p.answer.text, p.counted, cost, p.answer.toolCalls.length > 0)),
+        );
       }
+      // What arrived since the last receipt is owed too: signed and saved (nothing can be sent now)
+      // before the callers hear of the loss, so a session opened at once to go on has it as its base.
+      void this.signNow()
+        .catch(() => undefined)
+        .finally(() => {
+          for (const reject of lost) reject();
+        });
       life.send({
         type: "ended",
         ...(reason && { ending: { code: codeOf(reason), message: reason.message } }),
@@ -205,7 +219,7 @@ export class RequesterSession {
     });
     const unlink = linkAbort(signal, () => {
       const p = this.pending.get(id);
-      if (p) p.cancelled = true;
+      if (p) p.cancelledAt ??= p.counted;
       void this.session.send({ v: 1, t: "cancel", id }).catch(() => undefined);
     });
     return answer.finally(unlink);
@@ -258,6 +272,17 @@ export class RequesterSession {
     }
     if (m.tool_calls && !p.input.tools) {
       this.abandon(new OverReportError("provider sent tool calls to a request without tools"));
+      return;
+    }
+    if (p.cancelledAt !== undefined && p.counted + count - p.cancelledAt > TOKENS_AFTER_CANCEL) {
+      // Paid for what came before and just after the cancel, signed before the provider is dropped.
+      const err = new OverReportError(
+        `provider streamed more than ${TOKENS_AFTER_CANCEL} tokens after the request was cancelled`,
+      );
+      this.settle(id, err);
+      void this.signNow()
+        .catch(() => undefined)
+        .finally(() => this.abandon(err));
       return;
     }
     p.counted += count;
@@ -316,7 +341,7 @@ export class RequesterSession {
     // Stopped by the provider (its operator stopped serving, a WebLLM interruptGenerate): a cut-short
     // answer, not a finished one; failover continues it elsewhere, and OpenAI's clients, which know no
     // "abort" finish, never see one they did not ask for.
-    if (finishReason === "abort" && !p.cancelled) {
+    if (finishReason === "abort" && p.cancelledAt === undefined) {
       return p.reject(
         new ProviderLostError(
           p.answer.text,

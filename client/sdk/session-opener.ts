@@ -2,6 +2,7 @@ import { Address } from "@ton/core";
 import { connectPeer, type PeerChannel } from "../../peer/connect-peer";
 import { isUp } from "../../peer/connection-machine";
 import { endingError, SessionLife } from "../../peer/session-life";
+import { MAX_MOVES } from "../../peer/session-router";
 import {
   type SessionGranted,
   SessionMovedError,
@@ -22,6 +23,7 @@ import {
   PolicyRefusedError,
   type ProviderStanding,
   policyHint,
+  priceExceeds,
   priceFits,
   SilkError,
   TimeoutError,
@@ -34,6 +36,9 @@ import type { PaymentAccount } from "./payment-account";
 import { checkProvider } from "./provider-trust";
 import { RequesterSession } from "./requester-session";
 
+/** Account refusals about this provider, not the escrow: another provider may well serve. */
+const ONE_PROVIDERS_REFUSALS: ReadonlySet<string> = new Set(["ESCROW_UNREACHABLE", "UNPAID_TOKENS"]);
+
 /**
  * Opens the SDK's sessions: asks signaling for a provider, checks it on chain, makes the channel,
  * runs the handshake and opens the account, following the server's moves and skipping providers
@@ -44,9 +49,6 @@ interface Prepared {
   readonly trusted: Promise<ProviderStanding> | undefined;
   readonly channel: Promise<PeerChannel>;
 }
-
-/** Moves by the server's failover that one open follows (it makes at most `maxOfferAttempts`). */
-const MAX_MOVES = 8;
 
 /** Handshake failures that mean the peer is not who the server said, or the handshake was altered. */
 const HANDSHAKE_FAILURES: ReadonlySet<string> = new Set([
@@ -177,7 +179,8 @@ export class SessionOpener {
     prepared: Map<string, Prepared>,
   ): Promise<RequesterSession> {
     let moved: SessionGranted | undefined;
-    let refused: UntrustedProviderError | undefined;
+    // A provider we refused: after it, "nobody else" is best explained by the refusal.
+    let refused: UntrustedProviderError | ProviderError | undefined;
     // Each grant's channel is made in the turn the grant is read (and a move's in the turn the
     // move is), so the provider's first signals and frames find it there.
     const prepare = (grant: SessionGranted): Prepared => {
@@ -293,6 +296,7 @@ export class SessionOpener {
         life.send({ type: "secured" });
         // The provider proved itself, so it took the offer: the server may no longer move this session.
         this.signaling.settled(grant.sessionId);
+        peer.probeEnds(secure, life.deadlines.probe);
         life.bind({ close: (ending) => secure.close(endingError(ending)) });
         secure.onClose(() => this.signaling.endSession(grant.sessionId, "closed"));
         const session = await RequesterSession.open(secure, {
@@ -304,6 +308,16 @@ export class SessionOpener {
           ...(this.opts.receiptEvery !== undefined && { receiptEvery: this.opts.receiptEvery }),
           ...(this.opts.requireSignedAnswers && { requireSignedAnswers: true }),
         });
+        // The price it quotes in the session is what receipts pay: never above what it offered
+        // (signed) through signaling, which is what the server chose it for.
+        const quoted = session.prices.get(model);
+        if (quoted && priceExceeds(quoted, grant.provider.price)) {
+          session.close();
+          throw new ProviderError(
+            "PRICE",
+            `the provider ${grant.provider.identityKey} quotes more for ${model} than the signaling server at ${this.signaling.url} said it offered`,
+          );
+        }
         this.byPayout.set(payoutKey, session);
         if (standing) this.opts.onProvider?.({ ...standing, model });
         secure.onClose(() => {
@@ -325,8 +339,23 @@ export class SessionOpener {
           throw noProvider(err.why, err.message, needs);
         }
         this.signaling.endSession(grant.sessionId, "handshake failed");
+        // The provider refused receipts bound to the payout address the server named: not its own.
+        // The grant was altered (or is stale); the provider is not at fault, and retrying through
+        // the same server would meet the same lie.
+        if (err instanceof ProviderError && err.code === "RECEIPT_BINDING")
+          throw new NoProviderError(
+            "RECEIPT_BINDING",
+            `the provider ${grant.provider.identityKey} refused receipts bound to the payout address the signaling server at ${this.signaling.url} named (${grant.provider.payout}): ${err.message}`,
+            undefined,
+            { cause: err },
+          );
         // The escrow itself is the problem (unfunded, key not authorised): every provider would say so.
-        if (err instanceof ProviderError && isAccountRefusal(err.code) && err.code !== "ESCROW_UNREACHABLE")
+        // Not so for a chain this provider cannot read, nor tokens only it streamed unpaid.
+        if (
+          err instanceof ProviderError &&
+          isAccountRefusal(err.code) &&
+          !ONE_PROVIDERS_REFUSALS.has(err.code)
+        )
           throw err;
         // Someone is not who the server said, or the handshake was tampered with: an attack, not
         // an offline provider, and retrying through the same server would meet it again.
@@ -335,6 +364,9 @@ export class SessionOpener {
         // No answer in time: the provider or the path between may be at fault; blame neither.
         if (err instanceof TimeoutError)
           throw new NoProviderError("TIMEOUT", err.message, undefined, { cause: err });
+        // Quoting more than the server said: a bait, or the server's lie (it is the server's
+        // word); either way not paid, and said if nobody else answers.
+        if (err instanceof ProviderError && err.code === "PRICE") refused = err;
         exclude.push(grant.provider.identityKey);
         attempt++;
       }

@@ -20,6 +20,10 @@ const ESCROW_REFUSALS: Record<string, string> = {
   ESCROW_CLOSE_DELAY:
     "Your escrow's close delay is shorter than this provider needs to claim, so it will not serve it. Use an escrow with a longer close delay.",
   ESCROW_UNREACHABLE: "The provider could not read your escrow on the chain just now. Try again in a moment.",
+  UNPAID_TOKENS:
+    "This provider streamed tokens to this browser's key earlier that were never signed for (a tab closed mid-answer?), so it will not stream more on credit for now. Try again in an hour, or ask another provider.",
+  SESSION_REPLACED:
+    "Another tab or program using this browser's key opened a session with the same provider, so this answer stopped there. Ask from one tab at a time.",
 };
 
 /** The part of an answer that arrived before its provider was lost, and what it cost. */

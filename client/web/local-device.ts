@@ -4,7 +4,7 @@ import type { EngineSource } from "../../web/engines/engine-source-types";
 
 /** Whether this device can run a model, by the provider page's own check (WebGPU, memory, shader-f16). */
 export type LocalFit =
-  | { readonly model: string; readonly fits: true }
+  | { readonly model: string; readonly fits: true; readonly needMB?: number }
   | { readonly model: string; readonly fits: false; readonly reason: string };
 
 /**
@@ -42,7 +42,8 @@ export class LocalDevice {
     if (!gpu.ok) return { model, fits: false, reason: gpu.reason };
     const fit = await source.fit(model, gpu.facts);
     if (!fit) return { model, fits: false, reason: `${model} is not a model this browser can run` };
-    return fit.fits ? { model, fits: true } : { model, fits: false, reason: fit.reason };
+    if (!fit.fits) return { model, fits: false, reason: fit.reason };
+    return { model, fits: true, ...(fit.needMB && { needMB: fit.needMB }) };
   }
 
   /** Loads `model` once (the weights are cached by the browser after the first download). */

@@ -6,6 +6,7 @@ import { applySavedTheme } from "../../web/theme";
 import { DRAFT_KEY } from "./chat-settings";
 import { ChatStore } from "./chat-store.svelte";
 import App from "./components/App.svelte";
+import { startProblem } from "./start-problem";
 
 applySavedTheme();
 const store = new ChatStore({ signalingUrl: location.origin });
@@ -14,6 +15,6 @@ mount(App, { target: document.getElementById("app")!, props: { store } });
 try {
   await store.init();
 } catch (err) {
-  store.directoryProblem = err instanceof Error ? err.message : "the page could not start";
+  store.directoryProblem = startProblem(err);
 }
 document.body.dataset.ready = "true";

@@ -10,6 +10,7 @@ import { mount, unmount } from "svelte";
 import baseCss from "../../web/base.css?inline";
 import { ChatStore, loadChatCore } from "../web/chat-store.svelte";
 import { loadMarkdown } from "../web/lazy-markdown.svelte";
+import { startProblem } from "../web/start-problem";
 import { followTelegram, type TelegramWebApp, telegram } from "./telegram";
 import WidgetApp from "./WidgetApp.svelte";
 
@@ -67,7 +68,7 @@ export class SilkChatElement extends HTMLElement {
     void store
       .init()
       .catch((err: unknown) => {
-        store.directoryProblem = err instanceof Error ? err.message : "the chat could not start";
+        store.directoryProblem = startProblem(err);
       })
       .finally(() => {
         this.dataset.ready = "true";

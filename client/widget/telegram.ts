@@ -80,30 +80,51 @@ export function telegram(): TelegramWebApp | undefined {
 
 /**
  * Telegram theme parameters → the widget's CSS custom properties. Colours used as text on the
- * background (hint, link, button colour on secondary buttons) fall back to the text colour when
- * a theme makes them too faint to read (WCAG AA, 4.5:1): Telegram's own light hint grey is one.
+ * background (hint, link, button colour on secondary buttons) move toward the text colour until
+ * they read (WCAG AA, 4.5:1, on the background and the panels) when a theme makes them too faint:
+ * Telegram's own light hint grey is one. They stay shades of their own, so a placeholder never
+ * looks like typed text. Text on a button that does not read becomes the text colour.
  */
 export function themeVariables(p: TelegramThemeParams): Record<string, string> {
   const valid = (c: string | undefined) => (c && /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.test(c) ? c : undefined);
   const bg = valid(p.bg_color);
   const fg = valid(p.text_color);
+  const panel = valid(p.secondary_bg_color);
   const readable = (c: string | undefined, on: string | undefined) =>
     c && on && fg && contrastRatio(c, on) < 4.5 ? fg : c;
+  const onPage = (c: string | undefined) =>
+    c && bg && fg ? towardText(c, fg, panel ? [bg, panel] : [bg]) : c;
   const button = valid(p.button_color);
   const buttonText = valid(p.button_text_color);
   const vars: Record<string, string | undefined> = {
     "--silk-bg": bg,
     "--silk-fg": fg,
-    "--silk-muted": readable(valid(p.hint_color), bg),
-    "--silk-link": readable(valid(p.link_color), bg),
+    "--silk-muted": onPage(valid(p.hint_color)),
+    "--silk-link": onPage(valid(p.link_color)),
     "--silk-accent": button,
     "--silk-accent-fg": button ? readable(buttonText, button) : undefined,
-    "--silk-accent-text": readable(button, bg),
-    "--silk-panel": valid(p.secondary_bg_color),
+    "--silk-accent-text": onPage(button),
+    "--silk-panel": panel,
     // Error text must stay readable on any theme: Silk's red is too dark on Telegram's dark themes.
     "--silk-danger": readableDanger(valid(p.destructive_text_color), bg),
   };
   return Object.fromEntries(Object.entries(vars).filter((e): e is [string, string] => e[1] !== undefined));
+}
+
+/** `c` moved toward `fg` a twentieth at a time until it reads on every one of `on`. */
+function towardText(c: string, fg: string, on: string[]): string {
+  const [a, b] = [rgb(c), rgb(fg)];
+  for (let t = 0; t <= 20; t++) {
+    const m = `#${a
+      .map((x, i) =>
+        Math.round(x + ((b[i]! - x) * t) / 20)
+          .toString(16)
+          .padStart(2, "0"),
+      )
+      .join("")}`;
+    if (on.every((bg) => contrastRatio(m, bg) >= 4.5)) return m;
+  }
+  return fg;
 }
 
 function readableDanger(given: string | undefined, bg: string | undefined): string | undefined {
@@ -118,11 +139,16 @@ export function contrastRatio(a: string, b: string): number {
   return (Math.max(la, lb) + 0.05) / (Math.min(la, lb) + 0.05);
 }
 
-function luminance(hex: string): number {
+/** #rgb / #rrggbb → [r, g, b], 0 to 255. */
+function rgb(hex: string): number[] {
   const h = hex.slice(1);
   const full = h.length === 3 ? [...h].map((c) => c + c).join("") : h;
-  const [r, g, b] = [0, 2, 4].map((i) => {
-    const c = Number.parseInt(full.slice(i, i + 2), 16) / 255;
+  return [0, 2, 4].map((i) => Number.parseInt(full.slice(i, i + 2), 16));
+}
+
+function luminance(hex: string): number {
+  const [r, g, b] = rgb(hex).map((x) => {
+    const c = x / 255;
     return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
   });
   return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;

@@ -124,6 +124,18 @@ export const SessionErrorMessage = v.object({
   error: ErrorBody,
 });
 
+/**
+ * Either side may ask the other to answer at once over the session (`ping`; the answer is a
+ * `pong` with the same id). The secure session answers and reads these itself (secure-session.ts);
+ * nothing above it sees them. An older peer answers a `ping` with an `error` UNKNOWN_TYPE naming
+ * its id, which proves it is there just as well.
+ */
+export const SessionProbe = v.variant("t", [
+  v.object({ v: Version, t: v.literal("ping"), id: Id }),
+  v.object({ v: Version, t: v.literal("pong"), id: Id }),
+]);
+export type SessionProbe = v.InferOutput<typeof SessionProbe>;
+
 export const SessionMessage = v.variant("t", [
   ChatRequest,
   EmbedRequest,

@@ -9,7 +9,12 @@ import {
 } from "../errors";
 import { MAX_SESSION_MESSAGE_BYTES } from "../limits";
 import { Id } from "../schemas/common";
-import { parseSessionMessage, type SessionMessage, type SessionMessageInput } from "../schemas/session";
+import {
+  parseSessionMessage,
+  type SessionMessage,
+  type SessionMessageInput,
+  SessionProbe,
+} from "../schemas/session";
 import { Reassembler, splitMessage } from "./chunks";
 import type { ReceiveCipher, SendCipher } from "./cipher";
 import type { FrameTransport } from "./transport";
@@ -47,6 +52,9 @@ export class SecureSession {
   private closedWith: Error | undefined;
   private closed = false;
   private refusing = false;
+  /** Probes awaiting the peer's answer, by ping id. */
+  private readonly probes = new Map<string, (answered: boolean) => void>();
+  private probesSent = 0;
   private readonly reader = (frame: Uint8Array) => this.receive(frame);
 
   constructor(
@@ -92,6 +100,30 @@ export class SecureSession {
    * promise settles when the transport has taken the last one (backpressure).
    */
   send(message: SessionMessageInput): Promise<void> {
+    return this.write(message);
+  }
+
+  /**
+   * Asks the peer to answer over the session now (protocol/README.md, "Probes"): true once it has
+   * (a `pong`, or an older peer's UNKNOWN_TYPE error naming the ping), false when `timeoutMs` passes
+   * first or the session closes. Only the peer can answer: the server sees nothing it could forge.
+   */
+  probe(timeoutMs: number): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    const id = `probe-${++this.probesSent}`;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => settle(false), timeoutMs);
+      const settle = (answered: boolean) => {
+        clearTimeout(timer);
+        this.probes.delete(id);
+        resolve(answered);
+      };
+      this.probes.set(id, settle);
+      this.write({ v: 1, t: "ping", id }).catch(() => settle(false));
+    });
+  }
+
+  private write(message: SessionMessageInput | SessionProbe): Promise<void> {
     if (this.closed) return Promise.reject(this.closedWith ?? new ChannelClosedError("session closed"));
     const frames = splitMessage(encodeJson(message, MAX_SESSION_MESSAGE_BYTES)).map((p) =>
       this.sendCipher.seal(p),
@@ -117,6 +149,7 @@ export class SecureSession {
     this.closed = true;
     this.closedWith = reason;
     this.transport.inbox.stop();
+    for (const settle of [...this.probes.values()]) settle(false);
     for (const h of this.closeHandlers.splice(0)) h(reason);
   }
 
@@ -134,6 +167,17 @@ export class SecureSession {
     });
   }
 
+  /** A `ping` is answered and a `pong` read here; anything else is for the session's owner. */
+  private probed(decoded: unknown): boolean {
+    const t = (decoded as { t?: unknown } | null)?.t;
+    if (t !== "ping" && t !== "pong") return false;
+    const r = v.safeParse(SessionProbe, decoded);
+    if (!r.success) return false;
+    if (r.output.t === "pong") this.probes.get(r.output.id)?.(true);
+    else this.write({ v: 1, t: "pong", id: r.output.id }).catch(() => undefined);
+    return true;
+  }
+
   private receive(frame: Uint8Array): void {
     if (this.closed || this.refusing) return;
     let whole: Uint8Array | undefined;
@@ -148,11 +192,17 @@ export class SecureSession {
     let decoded: unknown;
     try {
       decoded = decodeJson(whole, MAX_SESSION_MESSAGE_BYTES);
+      if (this.probed(decoded)) return;
       message = parseSessionMessage(decoded);
     } catch (err) {
       // A refused request names its id, so the sender can fail that request and nothing else.
       const id = requestIdOf(decoded);
       this.send({ v: 1, t: "error", ...(id && { id }), error: errorToWire(err) }).catch(() => undefined);
+      return;
+    }
+    if (message.t === "error" && message.id !== undefined && this.probes.has(message.id)) {
+      // An older peer that knows no `ping` refused it by name: it is there all the same.
+      this.probes.get(message.id)?.(true);
       return;
     }
     if (message.t === "error" && message.id === undefined) {

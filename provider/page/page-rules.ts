@@ -31,3 +31,15 @@ export function servedSupport(
   if (!reference || !support?.features?.includes("scoring")) return support;
   return { ...support, features: [...support.features, "forced_scoring"] };
 }
+
+/**
+ * A download's time left, in words, from how far it got (0 to 1) in `elapsedMs`; undefined until
+ * there is enough to go on (2% and 2 s), so the first guess is not wild.
+ */
+export function timeLeft(progress: number, elapsedMs: number): string | undefined {
+  if (!(progress >= 0.02 && progress < 1) || elapsedMs < 2000) return undefined;
+  const s = (elapsedMs * (1 - progress)) / progress / 1000;
+  if (s < 55) return `about ${Math.max(5, Math.ceil(s / 5) * 5)} s left`;
+  if (s < 90 * 60) return `about ${Math.round(s / 60)} min left`;
+  return `about ${(s / 3600).toFixed(1)} h left`;
+}

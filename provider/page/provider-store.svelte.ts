@@ -9,7 +9,7 @@ import type { ProviderRuntime, RuntimeEvent } from "../runtime";
 import { ProviderChain } from "./chain-store.svelte";
 import type { EarningSample } from "./earnings-chart";
 import { type Link, linkOf } from "./link-state";
-import { describeError, parseNanoTon, servedSupport } from "./page-rules";
+import { describeError, parseNanoTon, servedSupport, timeLeft } from "./page-rules";
 import { DEFAULT_SETTINGS, type ProviderSettings } from "./provider-settings";
 import type { ProviderStorage } from "./provider-storage";
 import { RateMeter } from "./rate-meter";
@@ -44,7 +44,8 @@ export class ProviderStore {
   models = $state<ModelOption[]>([]);
   settings = $state<ProviderSettings>({ ...DEFAULT_SETTINGS });
   identityKey = $state("");
-  loading = $state<{ model: string; progress: number; text: string } | undefined>();
+  /** A model loading: how far (0 to 1), the engine's own words, and the time left when it can be told. */
+  loading = $state<{ model: string; progress: number; text: string; left?: string } | undefined>();
   loaded = $state<string | undefined>();
   serving = $state<Serving>("off");
   /** The connection to the Silk server while serving, read every second. */
@@ -195,6 +196,7 @@ export class ProviderStore {
     this.error = undefined;
     this.downloadFailed = false;
     this.loading = { model, progress: 0, text: "starting" };
+    const started = Date.now();
     const engine = this.engine;
     try {
       if (this.loadedOn && this.loadedOn !== engine) {
@@ -203,7 +205,8 @@ export class ProviderStore {
         this.loadedOn = undefined;
       }
       await engine.load(model, (p) => {
-        this.loading = { model, progress: p.progress, text: p.text };
+        const left = timeLeft(p.progress, Date.now() - started);
+        this.loading = { model, progress: p.progress, text: p.text, ...(left && { left }) };
       });
       this.loaded = model;
       this.loadedOn = engine;

@@ -32,6 +32,9 @@ export async function serveChat(req: ChatRequest, s: ChatServing): Promise<void>
   try {
     release = await s.slots.acquire(s.signal);
     if (!(await admit(s, req.id, () => owedAfter(1)))) return;
+    // The prompts already billed count against the window too: a requester a window behind gets
+    // no prefill (the dear part of a long prompt) until it signs.
+    await waitForCredit(s, req.id);
     let total = 0;
     const answer = new AnswerBuilder();
     let cut: "closing" | "cannot-pay" | undefined;

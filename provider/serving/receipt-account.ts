@@ -17,16 +17,19 @@ import { AccountRefusedError } from "../account-gate";
 import { CreditWindow } from "./credit";
 import { EscrowLimit } from "./escrow-limit";
 import type { ServingConfig } from "./session-server";
+import type { StreamTab } from "./stream-tabs";
 
 type AccountConfig = Pick<
   ServingConfig,
-  "models" | "network" | "payout" | "receipts" | "creditWindowTokens" | "onEvent" | "gate" | "book"
+  "models" | "network" | "payout" | "receipts" | "creditWindowTokens" | "onEvent" | "gate" | "book" | "tabs"
 >;
 
 export interface AccountHooks {
   refuse(code: ProviderErrorCode, message: string): Promise<void>;
   /** The escrow cannot pay for more: no more requests on this session. */
   stopServing(): Promise<void>;
+  /** Another session opened this one's stream (stream-tabs.ts): this one ends. */
+  replaced(): void;
 }
 
 /**
@@ -41,6 +44,7 @@ export class ReceiptAccount {
   /** The stream (escrow, payout, key epoch) this session's receipts run on, once opened. */
   stream: string | undefined;
   exposure: EscrowLimit | undefined;
+  private tab: StreamTab | undefined;
 
   constructor(
     private readonly session: SecureSession,
@@ -52,6 +56,7 @@ export class ReceiptAccount {
   /** The session ended: what it was owed no longer counts against the escrow's other streams. */
   close(): void {
     this.exposure?.close();
+    this.tab?.close();
   }
 
   async onReceipt(text: string): Promise<void> {
@@ -133,10 +138,22 @@ export class ReceiptAccount {
     const accepted = order === "newer" || order === "same";
     if (accepted) {
       if (order === "newer") await this.config.receipts.keep(signed);
+      const tab = this.config.tabs?.open(
+        streamId(signed.receipt),
+        signed.receipt.tokens,
+        this.config.creditWindowTokens,
+        {
+          streamed: () => this.ledger?.totals().tokens ?? signed.receipt.tokens,
+          receipted: () => this.credit?.receiptedTotals.tokens ?? signed.receipt.tokens,
+          replaced: () => this.hooks.replaced(),
+        },
+      );
+      if (tab && "unpaid" in tab) return this.refuseUnpaid(tab.unpaid, prices);
+      this.tab = tab;
       this.exposure?.held(signed.receipt.amount);
       this.stream = streamId(signed.receipt);
       this.ledger = new Ledger(signed.receipt);
-      this.credit = new CreditWindow(signed.receipt, this.config.creditWindowTokens);
+      this.credit = new CreditWindow(signed.receipt, tab?.windowTokens ?? this.config.creditWindowTokens);
       this.life.send({ type: "account-open" });
     }
     await this.session.send({
@@ -146,5 +163,17 @@ export class ReceiptAccount {
       ...(held || accepted ? { receipt: encodeSignedReceipt(accepted ? signed : held!) } : {}),
       prices,
     });
+  }
+
+  /** An earlier session of the stream streamed a whole window past the base: nothing more on credit. */
+  private async refuseUnpaid(unpaid: bigint, prices: ReturnType<typeof offerToWire>[]): Promise<void> {
+    this.exposure?.close();
+    this.exposure = undefined;
+    const refusal = {
+      code: "UNPAID_TOKENS" as const,
+      message: `an earlier session streamed ${unpaid} tokens past your last receipt on this stream: open with a receipt that covers them, or come back later`,
+    };
+    this.config.onEvent?.({ type: "refused", code: refusal.code });
+    await this.session.send({ v: 1, t: "account", accepted: false, refusal, prices });
   }
 }

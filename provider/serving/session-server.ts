@@ -26,6 +26,7 @@ import type { HeldReceipts } from "./held-receipts";
 import { ReceiptAccount } from "./receipt-account";
 import type { RequestServing } from "./request-serving";
 import type { Slots } from "./slots";
+import type { StreamTabs } from "./stream-tabs";
 
 export interface ServingConfig {
   readonly engine: Engine;
@@ -50,6 +51,11 @@ export interface ServingConfig {
   readonly book?: EscrowBook;
   /** Signs a statement of every answer (answer-statement.ts); without it answers go unsigned. */
   readonly identity?: KeyPair;
+  /**
+   * The provider's sessions by stream (stream-tabs.ts): one live session per stream, and one credit
+   * window per stream across reconnects. Without it each session has its own window.
+   */
+  readonly tabs?: StreamTabs;
 }
 
 export type ServingEvent =
@@ -89,6 +95,7 @@ export class SessionServer {
     this.account = new ReceiptAccount(session, config, this.life, {
       refuse: (code, message) => this.refuse(code, message),
       stopServing: () => this.stopServing(),
+      replaced: () => this.replaced(),
     });
     if (!config.life) {
       this.life.send({ type: "connected" });
@@ -223,6 +230,17 @@ export class SessionServer {
     } finally {
       this.inflight.delete(id);
     }
+  }
+
+  /** Another session opened this session's stream: stop streaming at once, say why, and end. */
+  private replaced(): void {
+    this.cannotPay = true;
+    for (const c of this.inflight.values()) c.abort();
+    this.account.credit?.release();
+    this.endWith({
+      code: "SESSION_REPLACED",
+      message: "another session with this provider opened on the same session key; this one ends",
+    });
   }
 
   /** The escrow cannot pay for more: say so (typed), and take no more requests on this session. */

@@ -69,6 +69,13 @@ describe("the pages on the devnet", () => {
   it("the client cannot ask before it deposits, and is told what to do", async () => {
     client = await openPage(browser, `${url}/`, "client");
     await client.locator("select option", { hasText: "test-model" }).waitFor({ state: "attached" });
+    // Before the first question a newcomer reads what asking costs and what is missing.
+    expect(
+      (await waitForText(client, "first-run", (s) => s.includes("escrow"))).replace(/\s+/g, " "),
+    ).toMatch(
+      /paid per token \(the price is beside the model\) from your escrow, which is empty: deposit under Wallet first\.$/,
+    );
+    await client.getByRole("button", { name: "Open Wallet to deposit" }).waitFor();
     await client.getByRole("textbox", { name: "Your question" }).fill("hello before paying");
     await client.keyboard.press("Enter");
     await client

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { fundClientEscrow, openPage, serveFromProviderPage, text, tonOf, waitForText } from "./chain-server";
-import { a11yViolations, screenshot } from "./page-checks";
+import { a11yViolations, placeholderContrast, screenshot } from "./page-checks";
 import { usePagesFixture } from "./pages-fixture";
 import { TELEGRAM_LIGHT_THEME, TELEGRAM_THEME, telegramDoubleScript } from "./telegram-double";
 
@@ -92,6 +92,20 @@ describe("a whole conversation between the provider page and the web client", ()
     expect(await text(provider, "chart-from")).toMatch(/\d{1,2}:\d{2}/);
     expect(await text(provider, "chart-to")).toMatch(/\d{1,2}:\d{2}/);
     expect(await chart.getAttribute("aria-label")).toMatch(/TON at .* TON at .*\(\d+ samples\)$/);
+    // Its labels are whole (none cut off at the chart's edge) and no bigger than the text around them.
+    const labels = await chart.evaluate((svg) => {
+      const box = svg.getBoundingClientRect();
+      return [...svg.querySelectorAll("text")].map((t) => {
+        const r = t.getBoundingClientRect();
+        return {
+          text: t.textContent,
+          whole: r.left >= box.left - 0.5 && r.right <= box.right + 0.5,
+          height: r.height,
+        };
+      });
+    });
+    for (const l of labels) expect(l.whole, `${l.text} is cut off`).toBe(true);
+    expect(Math.max(...labels.map((l) => l.height))).toBeLessThan(24);
   });
 
   it("stop, edit and regenerate work from the keyboard-reachable buttons", async () => {
@@ -254,7 +268,8 @@ describe("the widget inside a Telegram Mini App", () => {
     expect(await a11yViolations(page)).toEqual([]);
     await screenshot(page, "widget-telegram-dark");
 
-    // Theme changes are followed; a hint colour too faint to read falls back to the text colour.
+    // Theme changes are followed; a hint colour too faint to read darkens until it reads, but stays
+    // grey: the empty question box's placeholder must not look like typed text.
     await page.evaluate((theme) => {
       const d = (window as unknown as { tgDouble: TgDouble }).tgDouble;
       d.app.themeParams = theme;
@@ -262,15 +277,38 @@ describe("the widget inside a Telegram Mini App", () => {
     }, TELEGRAM_LIGHT_THEME);
     expect(await cssVar("--silk-bg")).toBe("#ffffff");
     expect(await cssVar("--silk-accent")).toBe("#2481cc");
-    expect(await cssVar("--silk-muted")).toBe("#000000");
+    const box = page.getByRole("textbox", { name: "Your question" });
+    await box.fill("");
+    const [typed, hint] = await box.evaluate((el) => [
+      getComputedStyle(el).color,
+      getComputedStyle(el, "::placeholder").color,
+    ]);
+    expect(hint).not.toBe(typed);
+    expect(await placeholderContrast(page)).toBeGreaterThanOrEqual(4.5);
 
-    // The wallet panel opens; Telegram's Back button closes it.
-    await page.getByRole("button", { name: "Wallet" }).click();
+    // The wallet panel opens from the keyboard; Telegram's Back button closes it and the focus
+    // returns to the button that opened it, not to the page.
+    const walletButton = page.getByRole("button", { name: "Wallet" });
+    await walletButton.focus();
+    await page.keyboard.press("Enter");
     await page.getByRole("heading", { name: "Wallet and costs" }).waitFor();
+    // The keyboard user moves into the panel (its first control takes the focus).
+    expect(
+      await widget.evaluate((el) => {
+        const first = el.shadowRoot!.querySelector<HTMLElement>(
+          ".scroll :is(button, input, select, a[href])",
+        );
+        first?.focus();
+        return el.shadowRoot!.activeElement === first;
+      }),
+    ).toBe(true);
     await expect.poll(() => tg(page, (d) => d.app.BackButton.visible)).toBe(true);
     await tg(page, (d) => d.click("BackButton"));
     await page.getByRole("textbox", { name: "Your question" }).waitFor();
     expect(await tg(page, (d) => d.app.BackButton.visible)).toBe(false);
+    await expect
+      .poll(() => walletButton.evaluate((el) => (el.getRootNode() as ShadowRoot).activeElement === el))
+      .toBe(true);
 
     await screenshot(page, "widget-telegram-light");
     expect(await a11yViolations(page)).toEqual([]);

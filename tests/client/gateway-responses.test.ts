@@ -1,7 +1,7 @@
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { OpenAiBackend } from "../doubles/openai-backend";
-import { type GatewayNetwork, startGatewayNetwork } from "../support/gateway-network";
+import { type GatewayNetwork, startGatewayNetwork, WEATHER_PARAMETERS } from "../support/gateway-network";
 
 /**
  * POST /v1/responses, as the official `openai` client's `responses` sends it (and the Vercel AI
@@ -15,7 +15,7 @@ let openai: OpenAI;
 
 beforeAll(async () => {
   net = await startGatewayNetwork({
-    providers: [{ model: "llama-tools", payout: "22", features: ["structured_output"] }],
+    providers: [{ model: "llama-tools", payout: "22", features: ["structured_output", "tools"] }],
   });
   backend = net.backend;
   openai = new OpenAI({ baseURL: net.gateway.url, apiKey: "unused", maxRetries: 0 });
@@ -99,11 +99,23 @@ describe("the Responses API for text", () => {
       openai.responses
         .create({ model: "llama-tools", input: "x", ...body } as never)
         .catch((e: unknown) => e);
-    const tool = { type: "function", name: "f", parameters: { type: "object", properties: {} } };
-    expect(await refused({ tools: [tool] })).toMatchObject({
+    expect(await refused({ tools: [{ type: "web_search" }] })).toMatchObject({
       status: 400,
-      param: "tools",
+      param: "tools.0.type",
       code: "unsupported_parameter",
+    });
+    const tool = { type: "function", name: "f", parameters: { type: "object", properties: {} } };
+    expect(await refused({ tools: [{ ...tool, cache_control: {} }] })).toMatchObject({
+      status: 400,
+      param: "tools.0.cache_control",
+    });
+    expect(await refused({ tools: [tool], tool_choice: { type: "web_search" } })).toMatchObject({
+      status: 400,
+      param: "tool_choice",
+    });
+    expect(await refused({ tools: [tool], max_tool_calls: 1 })).toMatchObject({
+      status: 400,
+      param: "max_tool_calls",
     });
     expect(await refused({ previous_response_id: "resp_1" })).toMatchObject({
       status: 400,
@@ -114,9 +126,13 @@ describe("the Responses API for text", () => {
       status: 400,
       param: "max_output_tokens",
     });
+    expect(await refused({ input: [{ type: "reasoning", summary: [] }] })).toMatchObject({
+      status: 400,
+      param: "input.0.type",
+    });
     expect(
-      await refused({ input: [{ type: "function_call_output", call_id: "c", output: "sunny" }] }),
-    ).toMatchObject({ status: 400, param: "input.0.type" });
+      await refused({ input: [{ type: "function_call_output", call_id: "c", output: { parts: [] } }] }),
+    ).toMatchObject({ status: 400, param: "input.0.output" });
     expect(
       await refused({ input: [{ role: "user", content: [{ type: "input_image", image_url: "http://x" }] }] }),
     ).toMatchObject({ status: 400, param: "input.0.content.0.type" });
@@ -154,5 +170,81 @@ describe("the Responses API for text", () => {
       status: 404,
       code: "model_not_found",
     });
+  });
+});
+
+const weather = {
+  type: "function" as const,
+  name: "get_weather",
+  description: "Current weather in a city",
+  parameters: WEATHER_PARAMETERS,
+  strict: false,
+};
+
+describe("function tools on the Responses API", () => {
+  it("carries function tools to the provider, answers with a function_call item, and takes its output back", async () => {
+    const first = await openai.responses.create({
+      model: "llama-tools",
+      input: "Paris",
+      tools: [weather],
+      tool_choice: "required",
+    });
+    expect(backend.requests.at(-1)).toMatchObject({
+      tools: [{ type: "function", function: { name: "get_weather", parameters: weather.parameters } }],
+      tool_choice: "required",
+    });
+    expect(first).toMatchObject({ status: "completed", tools: [weather], tool_choice: "required" });
+    const call = first.output.find((o) => o.type === "function_call");
+    expect(call).toMatchObject({ type: "function_call", name: "get_weather", status: "completed" });
+    if (call?.type !== "function_call") throw new Error("no function call");
+    expect(JSON.parse(call.arguments)).toEqual({ city: "Paris", days: 42 });
+    expect(first.output.some((o) => o.type === "message")).toBe(false);
+
+    // The program runs the tool and sends the call and its output back, as OpenAI's docs show.
+    const second = await openai.responses.create({
+      model: "llama-tools",
+      tools: [weather],
+      input: [
+        { role: "user", content: "Paris" },
+        call,
+        { type: "function_call_output", call_id: call.call_id, output: "sunny, 24 C" },
+      ],
+    });
+    expect(second.output_text).toBe("The tool said: sunny, 24 C");
+    expect(backend.requests.at(-1)).toMatchObject({
+      messages: [
+        { role: "user", content: "Paris" },
+        {
+          role: "assistant",
+          tool_calls: [{ id: call.call_id, type: "function", function: { name: "get_weather" } }],
+        },
+        { role: "tool", tool_call_id: call.call_id, content: "sunny, 24 C" },
+      ],
+    });
+  });
+
+  it("streams a call as OpenAI does: the item added, argument deltas that add up, done, and the call in the completed response", async () => {
+    const stream = openai.responses.stream({ model: "llama-tools", input: "Oslo", tools: [weather] });
+    const types: string[] = [];
+    let deltas = "";
+    for await (const e of stream) {
+      types.push(e.type);
+      if (e.type === "response.function_call_arguments.delta") deltas += e.delta;
+    }
+    const final = await stream.finalResponse();
+    const call = final.output.find((o) => o.type === "function_call");
+    if (call?.type !== "function_call") throw new Error("no function call");
+    expect(deltas).toBe(call.arguments);
+    expect(JSON.parse(deltas)).toEqual({ city: "Oslo", days: 42 });
+    expect(types[0]).toBe("response.created");
+    expect(
+      types.filter((t) => t.startsWith("response.function_call_arguments.delta")).length,
+    ).toBeGreaterThan(1);
+    expect(types.slice(-3)).toEqual([
+      "response.function_call_arguments.done",
+      "response.output_item.done",
+      "response.completed",
+    ]);
+    expect(types).not.toContain("response.output_text.delta");
   });
 });

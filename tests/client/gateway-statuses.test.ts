@@ -1,4 +1,5 @@
 import { request as httpRequest } from "node:http";
+import { gzipSync } from "node:zlib";
 import wrtc from "@roamhq/wrtc";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -219,6 +220,37 @@ describe("HTTP surface", () => {
     expect(evil.headers.get("access-control-allow-origin")).toBeNull();
     // A program sends no Origin and gets no CORS headers.
     expect((await fetch(`${base}/models`)).headers.get("access-control-allow-origin")).toBeNull();
+  });
+
+  it("says what is wrong with a body a program mangled: bad UTF-8, a compressed body, a base URL without /v1", async () => {
+    const base = gateways[0]!.url;
+    const served = backend.requests.length;
+    const json = Buffer.from(JSON.stringify(ask("open-model")));
+    // "hello there" with one byte that is not UTF-8: decoded leniently it would reach the model as U+FFFD.
+    const bad = Buffer.concat([
+      json.subarray(0, json.indexOf("hello")),
+      Buffer.from([0xff]),
+      json.subarray(json.indexOf("hello")),
+    ]);
+    const mangled = await fetch(`${base}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: bad,
+    });
+    expect(mangled.status).toBe(400);
+    expect((await mangled.json()).error.message).toMatch(/UTF-8/);
+    const gzipped = await fetch(`${base}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "content-encoding": "gzip" },
+      body: gzipSync(json),
+    });
+    expect(gzipped.status).toBe(415);
+    expect(await gzipped.json()).toMatchObject({ error: { param: "content-encoding" } });
+    expect(backend.requests.length).toBe(served);
+    const root = base.slice(0, -"/v1".length);
+    const noV1 = await fetch(`${root}/chat/completions`, { method: "POST", body: json });
+    expect(noV1.status).toBe(404);
+    expect((await noV1.json()).error.message).toMatch(/did you mean \/v1\/chat\/completions/);
   });
 
   it("gives every response an x-request-id", async () => {

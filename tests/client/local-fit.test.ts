@@ -37,6 +37,7 @@ describe("the local fit check", () => {
     expect(await new LocalDevice().fit("Llama-3.2-1B-Instruct-q4f16_1-MLC")).toEqual({
       model: "Llama-3.2-1B-Instruct-q4f16_1-MLC",
       fits: true,
+      needMB: 880,
     });
     expect(await new LocalDevice().fit("Llama-3.1-8B-Instruct-q4f32_1-MLC")).toEqual({
       model: "Llama-3.1-8B-Instruct-q4f32_1-MLC",

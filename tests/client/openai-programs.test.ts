@@ -1,10 +1,16 @@
+import { createOpenAI } from "@ai-sdk/openai";
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import { generateText, jsonSchema, Output, stepCountIs, streamText, tool } from "ai";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Gateway } from "../../client/gateway/gateway-server";
 import type { OpenAiBackend } from "../doubles/openai-backend";
-import { type GatewayNetwork, heldTotal, startGatewayNetwork } from "../support/gateway-network";
+import {
+  type GatewayNetwork,
+  heldTotal,
+  startGatewayNetwork,
+  WEATHER_PARAMETERS,
+} from "../support/gateway-network";
 
 /**
  * Real programs against the gateway: the official `openai` client and the Vercel AI SDK
@@ -40,15 +46,7 @@ afterAll(() => net?.close());
 
 const weatherTool = {
   type: "function" as const,
-  function: {
-    name: "get_weather",
-    description: "Current weather in a city",
-    parameters: {
-      type: "object",
-      properties: { city: { type: "string" }, days: { type: "integer" } },
-      required: ["city", "days"],
-    },
-  },
+  function: { name: "get_weather", description: "Current weather in a city", parameters: WEATHER_PARAMETERS },
 };
 
 describe("what providers declare", () => {
@@ -255,6 +253,11 @@ describe("fields inside messages, and the SDK's own callers", () => {
       param: "messages.1.content",
       code: "missing_required_parameter",
     });
+    expect(await ask([{ role: "user", content: null }])).toMatchObject({
+      status: 400,
+      param: "messages.0.content",
+      code: "missing_required_parameter",
+    });
     expect(await ask([{ role: "user", content: "x" }], { top_logprobs: 2 })).toMatchObject({
       status: 400,
       param: "top_logprobs",
@@ -271,6 +274,13 @@ describe("fields inside messages, and the SDK's own callers", () => {
       status: 400,
       param: "stream_options",
     });
+    // An option inside stream_options is carried or refused by name, not stripped by the schema.
+    expect(
+      await ask([{ role: "user", content: "x" }], {
+        stream: true,
+        stream_options: { include_obfuscation: true },
+      }),
+    ).toMatchObject({ status: 400, param: "stream_options.include_obfuscation" });
     expect(backend.requests.length).toBe(before);
   });
 
@@ -335,6 +345,15 @@ describe("fields inside messages, and the SDK's own callers", () => {
   });
 });
 
+/** The weather tool for the Vercel AI SDK, answering with `sky` for the days asked. */
+const weatherTools = (sky: string) => ({
+  get_weather: tool({
+    description: "Current weather in a city",
+    inputSchema: jsonSchema<{ city: string; days: number }>(weatherTool.function.parameters),
+    execute: async ({ city, days }) => `${city}: ${sky} for ${days} days`,
+  }),
+});
+
 describe("the Vercel AI SDK", () => {
   const silk = () =>
     createOpenAICompatible({
@@ -368,13 +387,7 @@ describe("the Vercel AI SDK", () => {
   it("runs a tool, sends its result back, and answers with it", async () => {
     const { text, steps } = await generateText({
       model: silk().chatModel("llama-tools"),
-      tools: {
-        get_weather: tool({
-          description: "Current weather in a city",
-          inputSchema: jsonSchema<{ city: string; days: number }>(weatherTool.function.parameters),
-          execute: async ({ city, days }) => `${city}: rain for ${days} days`,
-        }),
-      },
+      tools: weatherTools("rain"),
       stopWhen: stepCountIs(2),
       prompt: "Lima",
     });
@@ -391,6 +404,33 @@ describe("the Vercel AI SDK", () => {
     for await (const piece of result.textStream) text += piece;
     expect(text).toBe("Echo: stream this");
     expect((await result.usage).outputTokens).toBe(3);
+  });
+});
+
+describe("the Vercel AI SDK's own OpenAI provider (the Responses API by default)", () => {
+  it("runs a tool over /v1/responses, streaming, and answers with its result", async () => {
+    const openaiProvider = createOpenAI({ baseURL: gateway.url, apiKey: "unused" });
+    const result = streamText({
+      model: openaiProvider("llama-tools"),
+      tools: weatherTools("sun"),
+      stopWhen: stepCountIs(2),
+      prompt: "Quito",
+    });
+    let text = "";
+    for await (const piece of result.textStream) text += piece;
+    const steps = await result.steps;
+    expect(steps[0]?.toolCalls[0]).toMatchObject({
+      toolName: "get_weather",
+      input: { city: "Quito", days: 42 },
+    });
+    expect(text).toBe("The tool said: Quito: sun for 42 days");
+    expect(backend.requests.at(-1)).toMatchObject({
+      messages: [
+        { role: "user" },
+        { role: "assistant", tool_calls: [{ function: { name: "get_weather" } }] },
+        { role: "tool" },
+      ],
+    });
   });
 });
 

@@ -2,6 +2,8 @@ import wrtc from "@roamhq/wrtc";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startGateway } from "../../client/gateway/gateway-server";
+import type { SilkClient } from "../../client/sdk/silk-client";
+import { SignalingError } from "../../peer/signaling-client";
 import { flatPrice, generateKeyPair } from "../../protocol";
 import { ProviderRuntime } from "../../provider/runtime";
 import type { ChunkSink, EngineRequest, EngineResult } from "../../web/engines/engine";
@@ -47,7 +49,18 @@ beforeAll(async () => {
       wrtc,
     }),
   );
+  vanishing = await ProviderRuntime.start({
+    signalingUrl: net.signalingUrl,
+    identity: generateKeyPair(),
+    engine: new ScriptedEngine({ models: ["vanishing"], tokenDelayMs: 40 }),
+    models: [{ model: "vanishing", price: flatPrice(5n) }],
+    payout: `0:${"55".repeat(32)}`,
+    wrtc,
+  });
+  runtimes.push(vanishing);
 });
+
+let vanishing: ProviderRuntime;
 
 afterAll(async () => {
   for (const r of runtimes) r.stop();
@@ -60,8 +73,26 @@ const ask = (model: string, content = "one two three four five six") => ({
   messages: [{ role: "user" as const, content }],
 });
 
-describe("a provider that stops an answer nobody asked it to stop", () => {
-  it("is a 502 provider_lost when no other provider can continue it (an error event when streaming), never a 200 with finish_reason abort", async () => {
+/** Streams `model`'s answer, calling `onWord` per word; the finish reasons seen and the error thrown. */
+async function streamOf(model: string, onWord: (n: number) => void = () => {}) {
+  const stream = await openai.chat.completions.create({ ...ask(model), stream: true });
+  const finishes: unknown[] = [];
+  let words = 0;
+  const err = await (async () => {
+    for await (const c of stream) {
+      if (c.choices[0]?.delta.content) onWord(++words);
+      if (c.choices[0]?.finish_reason) finishes.push(c.choices[0].finish_reason);
+    }
+  })().catch((e: unknown) => e);
+  return { finishes, err, words };
+}
+
+describe("a provider that stops an answer nobody asked it to stop, or vanishes mid-stream", () => {
+  it("is a 502 provider_lost when no other provider can continue it (an error event when streaming), never a 200 with finish_reason abort or a truncated success", async () => {
+    // The vanishing provider's stream runs beside the others: each waits out the failover's search.
+    const vanished = streamOf("vanishing", (n) => {
+      if (n === 3) vanishing.stop();
+    });
     const streamed = (async () => {
       const stream = await openai.chat.completions.create({ ...ask("interrupted"), stream: true });
       const finishes: unknown[] = [];
@@ -79,6 +110,11 @@ describe("a provider that stops an answer nobody asked it to stop", () => {
     expect(finishes).toEqual([]);
     expect(streamErr).toBeInstanceOf(OpenAI.APIError);
     expect(streamErr).toMatchObject({ code: "provider_lost" });
+    const gone = await vanished;
+    expect(gone.finishes).toEqual([]);
+    expect(gone.words).toBeLessThan(6);
+    expect(gone.err).toBeInstanceOf(OpenAI.APIError);
+    expect(gone.err).toMatchObject({ code: "provider_lost" });
   });
 });
 
@@ -127,5 +163,41 @@ describe("the gateway stopping mid-answer", () => {
     await closed;
     const late = await program.models.list().catch((e: unknown) => e);
     expect(late).toBeInstanceOf(OpenAI.APIConnectionError);
+  });
+});
+
+describe("a refusal a program should retry", () => {
+  it("signaling's rate limit is OpenAI's 429 with retry-after, which the openai client waits out and retries", async () => {
+    let asked = 0;
+    // TEST DOUBLE: a client whose signaling server refuses every session request as too many.
+    const limited = {
+      ...net.client,
+      chat: {
+        completions: {
+          create: async () => {
+            asked++;
+            throw new SignalingError("RATE_LIMITED", "too many session requests; retry in a few seconds");
+          },
+        },
+      },
+    } as unknown as SilkClient;
+    const gateway = await startGateway({ client: limited });
+    try {
+      const raw = await fetch(`${gateway.url}/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(ask("plain")),
+      });
+      expect([raw.status, raw.headers.get("retry-after")]).toEqual([429, "2"]);
+      expect(await raw.json()).toMatchObject({ error: { type: "rate_limit_error", code: "rate_limited" } });
+      const program = new OpenAI({ baseURL: gateway.url, apiKey: "unused", maxRetries: 1 });
+      const started = Date.now();
+      const err = await program.chat.completions.create(ask("plain")).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+      expect(asked).toBe(3);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1_900); // it waited what retry-after said
+    } finally {
+      await gateway.close();
+    }
   });
 });

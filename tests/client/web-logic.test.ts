@@ -4,8 +4,10 @@ import { conversationCost, newConversation, titleFrom } from "../../client/web/c
 import { exportConversations, importConversations } from "../../client/web/conversation-file";
 import { explainError } from "../../client/web/error-text";
 import { EscrowNotReadyError } from "../../client/web/escrow";
+import { startProblem } from "../../client/web/start-problem";
 import { contrastRatio, themeVariables } from "../../client/widget/telegram";
 import { MalformedMessageError } from "../../protocol";
+import { TELEGRAM_LIGHT_THEME } from "../browser/telegram-double";
 
 describe("web client rules", () => {
   it("conversations round-trip through export and import with bigint costs intact", () => {
@@ -65,7 +67,29 @@ describe("web client rules", () => {
     expect(explainError(new Error("secret prompt text"))).not.toMatch(/secret/);
   });
 
-  it("Telegram theme colours map to the widget's variables, faint text colours fall back to the text colour", () => {
+  it("a chat that cannot start says why in words and what to do, never the browser's raw message", () => {
+    const reload = /\. Check the connection, then reload the page\.$/;
+    for (const [err, why] of [
+      [
+        new TypeError("Failed to fetch dynamically imported module: https://x/chat-core-1.js"),
+        "did not download",
+      ],
+      [new TypeError("Importing a module script failed."), "did not download"],
+      [new TypeError("Failed to fetch"), "server does not answer"],
+      [Object.assign(new Error("The operation failed"), { name: "UnknownError" }), "keep its data"],
+      [new Error("IndexedDB is not available"), "keep its data"],
+      [new Error("secret prompt text"), "it hit an error"],
+      ["not an error", "it hit an error"],
+    ] as const) {
+      const text = startProblem(err);
+      expect(text).toMatch(/^Silk could not start: /);
+      expect(text).toContain(why);
+      expect(text).toMatch(reload);
+      expect(text).not.toMatch(/secret|https:/);
+    }
+  });
+
+  it("Telegram theme colours map to the widget's variables, faint text colours darken until they read, still not the text colour", () => {
     expect(contrastRatio("#000000", "#ffffff")).toBeCloseTo(21, 5);
     expect(contrastRatio("#fff", "#ffffff")).toBeCloseTo(1, 5);
     const vars = themeVariables({
@@ -87,11 +111,21 @@ describe("web client rules", () => {
     expect(vars).toEqual({
       "--silk-bg": "#ffffff",
       "--silk-fg": "#000000",
-      "--silk-muted": "#000000",
+      // Hint grey and button blue moved toward black just until they read: a placeholder in the
+      // muted colour does not look like typed text.
+      "--silk-muted": "#737373",
       "--silk-accent": "#2481cc",
       "--silk-accent-fg": "#000000",
-      "--silk-accent-text": "#000000",
+      "--silk-accent-text": "#2074b8",
       "--silk-danger": "#a4161a",
     });
+    // With Telegram's panel grey too, they must read on both.
+    const light = themeVariables({ ...TELEGRAM_LIGHT_THEME });
+    for (const name of ["--silk-muted", "--silk-link", "--silk-accent-text"]) {
+      expect(light[name], name).not.toBe(light["--silk-fg"]);
+      for (const on of [light["--silk-bg"]!, light["--silk-panel"]!])
+        expect(contrastRatio(light[name]!, on), `${name} on ${on}`).toBeGreaterThanOrEqual(4.5);
+    }
+    expect(contrastRatio(light["--silk-muted"]!, light["--silk-fg"]!)).toBeGreaterThan(2);
   });
 });

@@ -8,6 +8,7 @@ const failed: ChoiceEvent = { type: "direct-failed" };
 const peerRelay: ChoiceEvent = { type: "peer-relay" };
 const ended: ChoiceEvent = { type: "ended", bySignaling: false };
 const signalingGone: ChoiceEvent = { type: "ended", bySignaling: true };
+const serverSays: ChoiceEvent = { type: "ended", bySignaling: false, probeable: true };
 
 const rows: [string, ChoicePhase, ChoiceEvent, ChoicePhase, ChoiceEffect[]][] = [
   ["the data channel opens with both fingerprints", "trying", up, "direct", ["disarm", "use-direct"]],
@@ -42,6 +43,21 @@ const rows: [string, ChoicePhase, ChoiceEvent, ChoicePhase, ChoiceEffect[]][] = 
   ],
   ["a direct channel outlives signaling", "direct", signalingGone, "direct", []],
   ["the server ends a direct session", "direct", ended, "stopped", ["end-relay", "close-link"]],
+  ["the server ends a secured direct session: the peer is asked", "direct", serverSays, "direct", ["probe"]],
+  [
+    "the server ends a relayed session: believed (it carries it)",
+    "relay",
+    serverSays,
+    "stopped",
+    ["end-relay", "close-link"],
+  ],
+  [
+    "the server ends it before a channel: believed",
+    "trying",
+    serverSays,
+    "stopped",
+    ["disarm", "end-relay", "close-link", "fail"],
+  ],
   ["the server ends a relayed one", "relay", signalingGone, "stopped", ["end-relay", "close-link"]],
   ["a late WebRTC success after the relay changes nothing", "relay", up, "relay", []],
   ["a late failure after the direct channel changes nothing", "direct", failed, "direct", []],
@@ -55,7 +71,7 @@ describe("channel choice", () => {
   });
 
   it("settles exactly once, whatever order the link and the server report in", () => {
-    const events = [up, unbound, failed, peerRelay, ended, signalingGone];
+    const events = [up, unbound, failed, peerRelay, ended, signalingGone, serverSays];
     for (const a of events)
       for (const b of events)
         for (const c of events) {

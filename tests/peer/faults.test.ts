@@ -4,9 +4,9 @@ import { NoProviderError, ProviderError, StalledError } from "../../client/sdk/e
 import { PolicyRefusedError } from "../../protocol/errors";
 import type { RuntimeEvent } from "../../provider/runtime";
 import { ScriptedEngine } from "../doubles/scripted-engine";
-import { cleanup, startServer } from "../signaling/helpers";
 import { delay, dropAfter, frames, killAfter, rewrite, stallAfter } from "../support/mitm-behaviours";
-import { type Mitm, matches, type Stage, startMitm } from "../support/mitm-signaling";
+import { closeMitmNetworks, mitmNetwork } from "../support/mitm-network";
+import { type Mitm, matches, type Stage } from "../support/mitm-signaling";
 import { ask, labelled, relayClient, relayProvider, stopAll } from "../support/silk-parties";
 
 /**
@@ -24,21 +24,13 @@ const PROVIDER_DEADLINES = { credit: 1_500, keepalive: 300, account: 6_000, hand
 const LONG =
   "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen";
 
-const mitms: Mitm[] = [];
 const closers: (() => unknown)[] = [];
+const network = mitmNetwork;
 afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c();
   stopAll();
-  for (const m of mitms.splice(0)) await m.close();
-  await cleanup();
+  await closeMitmNetworks();
 });
-
-async function network(stages: Stage[]) {
-  const { url } = await startServer();
-  const mitm = await startMitm(url, stages);
-  mitms.push(mitm);
-  return mitm;
-}
 
 async function provider(mitm: Mitm, label = "provider", creditWindowTokens = 64) {
   const engine = new ScriptedEngine({ tokenDelayMs: 40, reply: () => LONG });

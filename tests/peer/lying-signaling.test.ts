@@ -1,8 +1,13 @@
+import wrtc from "@roamhq/wrtc";
 import { afterEach, describe, expect, it } from "vitest";
+import { NoProviderError, ProviderError } from "../../client/sdk/errors";
+import { DEFAULT_DEADLINES } from "../../peer/session-machine";
 import { flatPrice } from "../../protocol";
 import { ScriptedEngine } from "../doubles/scripted-engine";
-import { cleanup, startServer } from "../signaling/helpers";
-import { type Mitm, type MitmMessage, matches, type Stage, startMitm } from "../support/mitm-signaling";
+import { rewrite } from "../support/mitm-behaviours";
+import { closeMitmNetworks, mitmNetwork } from "../support/mitm-network";
+import { type Mitm, type MitmMessage, matches } from "../support/mitm-signaling";
+import { killProviderProcesses, startProviderProcess } from "../support/provider-process";
 import { ask, labelled, relayClient, relayProvider, stopAll } from "../support/silk-parties";
 
 /**
@@ -10,39 +15,38 @@ import { ask, labelled, relayClient, relayProvider, stopAll } from "../support/s
  * alter a conversation, steer the requester to a provider it did not choose, or end a session it
  * does not carry. Each case checks what a user would (the answer, on the session it was asked on).
  */
-const REQUESTER_DEADLINES = { frame: 3_000, account: 4_000, handshaking: 4_000 };
-const PROVIDER_DEADLINES = { keepalive: 300, account: 6_000, handshaking: 6_000 };
+// A probe of a live peer is answered in milliseconds; the long wait keeps a loaded machine from
+// failing it (the kill case sets the default back).
+const REQUESTER_DEADLINES = { frame: 3_000, account: 4_000, handshaking: 4_000, probe: 5_000 };
+const PROVIDER_DEADLINES = { keepalive: 300, account: 6_000, handshaking: 6_000, probe: 5_000 };
 const LONG =
   "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen";
 const OTHER_PAYOUT = `0:${"33".repeat(32)}`;
 
-const mitms: Mitm[] = [];
+const network = mitmNetwork;
 afterEach(async () => {
+  killProviderProcesses();
   stopAll();
-  for (const m of mitms.splice(0)) await m.close();
-  await cleanup();
+  await closeMitmNetworks();
 });
 
-async function network(stages: Stage[] = []) {
-  const { url } = await startServer();
-  const mitm = await startMitm(url, stages);
-  mitms.push(mitm);
-  return mitm;
-}
-
-async function provider(mitm: Mitm, label: string, model = "test-model", payout?: string) {
+async function provider(mitm: Mitm, label: string, model = "test-model", payout?: string, direct = false) {
   const engine = new ScriptedEngine({ models: [model], tokenDelayMs: 120, reply: () => LONG });
   const p = await relayProvider(labelled(mitm.url, label), {
     engine,
     deadlines: PROVIDER_DEADLINES,
     models: [{ model, price: flatPrice(10n) }],
     ...(payout && { payout }),
+    ...(direct && { forceRelay: false, wrtc }),
   });
   return { ...p, engine };
 }
 
-const client = (mitm: Mitm) =>
-  relayClient(labelled(mitm.url, "requester"), { deadlines: REQUESTER_DEADLINES });
+const client = (mitm: Mitm, direct = false, deadlines = {}) =>
+  relayClient(labelled(mitm.url, "requester"), {
+    deadlines: { ...REQUESTER_DEADLINES, ...deadlines },
+    ...(direct && { forceRelay: false, wrtc }),
+  });
 
 const isGrant = (m: MitmMessage) =>
   matches(m, { event: "session:request", kind: "ack", direction: "to-party" }) &&
@@ -90,4 +94,187 @@ describe("a lying signaling server", () => {
     expect((await ask(c, "still")).choices[0]?.message.content).toBe(LONG);
     expect(a.events.filter((e) => e.type === "session-open")).toHaveLength(1);
   }, 40_000);
+  it("a session:ended for a live direct session, told to both sides: the peers ask each other and the answer streaming on it arrives whole", async () => {
+    // A direct channel does not run through the server. It used to be closed on the server's word:
+    // the answer failed over (its start from one session, its rest from another) and the honest
+    // provider lost the session it was serving.
+    const mitm = await network();
+    const p = await provider(mitm, "p1", "test-model", undefined, true);
+    const c = await client(mitm, true);
+    const answer = ask(c, "hello");
+    await expect.poll(() => p.engine.generatedTokens, { timeout: 10_000 }).toBeGreaterThan(2);
+    const opened = p.events.find((e) => e.type === "session-open");
+    expect(opened).toMatchObject({ path: "direct" });
+    const sessionId = opened?.type === "session-open" ? opened.sessionId : "";
+    const [requester, prov] = ["requester", "p1"].map((label) => mitm.parties.find((x) => x.label === label));
+    await Promise.all([
+      requester?.inject("session:ended", { v: 1, sessionId, reason: "peer-disconnected" }, 50),
+      prov?.inject("session:ended", { v: 1, sessionId, reason: "ended" }, 50),
+    ]);
+    const whole = await answer;
+    expect(whole.choices[0]?.message.content).toBe(LONG);
+    expect(whole.usage?.silk?.failovers ?? 0).toBe(0);
+    expect(p.events.filter((e) => e.type === "session-open")).toHaveLength(1);
+    expect(p.events.filter((e) => e.type === "session-closed")).toEqual([]);
+    // The session goes on: the next question is answered on it.
+    expect((await ask(c, "again")).choices[0]?.message.content).toBe(LONG);
+    expect(p.events.filter((e) => e.type === "session-open")).toHaveLength(1);
+  }, 40_000);
+
+  it("a provider killed (SIGKILL) mid-answer over a direct channel: the server's notice, and no answer to the probe, move the answer on long before the frame deadline", async () => {
+    // The same notice as above, true this time: the killed process sends nothing on any channel,
+    // so without the server's word only the frame deadline would end the session.
+    const mitm = await network();
+    const killed = await startProviderProcess(labelled(mitm.url, "killed"), {
+      tokenDelayMs: 60,
+      reply: LONG,
+    });
+    const c = await client(mitm, true, { frame: 60_000, probe: DEFAULT_DEADLINES.probe });
+    const stream = await c.chat.completions.create({
+      model: "test-model",
+      messages: [{ role: "user", content: "hi" }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    let text = "";
+    let failovers: number | undefined;
+    let killedAt = 0;
+    for await (const chunk of stream) {
+      text += chunk.choices[0]?.delta.content ?? "";
+      failovers = chunk.usage?.silk?.failovers ?? failovers;
+      if (killedAt === 0 && text.split(" ").length > 3) {
+        await provider(mitm, "p2", "test-model", OTHER_PAYOUT, true);
+        killedAt = Date.now();
+        await killed.kill();
+      }
+    }
+    expect(killedAt).toBeGreaterThan(0);
+    expect(Date.now() - killedAt).toBeLessThan(20_000);
+    expect(text.startsWith("one two three")).toBe(true);
+    expect(text.endsWith(LONG)).toBe(true);
+    expect(failovers).toBe(1);
+  }, 60_000);
+  it("a flood of forged moves (a hundred of the granted session, and a chain of a hundred): at most one move per session and eight per request are followed, and the request ends with a typed error", async () => {
+    // Each move followed prepares a channel (a WebRTC peer connection, a Registry check of the
+    // named provider): it used to follow every one, so a server could make the requester open as
+    // many as it liked.
+    const mitm = await network();
+    await provider(mitm, "p1");
+    const c = await client(mitm);
+    mitm.use((m) => {
+      if (!isGrant(m)) return undefined;
+      const grant = m.args[0] as { sessionId: string };
+      const id = (i: number) => `forged${String(i).padStart(6, "0")}`;
+      const moves = [
+        ...Array.from({ length: 100 }, (_, i) => ({
+          v: 1,
+          sessionId: grant.sessionId,
+          to: { ...grant, sessionId: id(i) },
+        })),
+        ...Array.from({ length: 100 }, (_, i) => ({
+          v: 1,
+          sessionId: i === 0 ? grant.sessionId : id(1000 + i - 1),
+          to: { ...grant, sessionId: id(1000 + i) },
+        })),
+      ];
+      return [m, ...moves.map((move) => forged(m, "session:moved", move))];
+    });
+    const started = Date.now();
+    const err = await ask(c, "hello").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProviderError);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    const prepared = new Set(
+      mitm.log
+        .filter((m) => m.event === "session:signal" && m.direction === "to-server")
+        .map((m) => (m.args[0] as { sessionId: string }).sessionId),
+    );
+    expect(prepared.size).toBeGreaterThan(1);
+    expect(prepared.size).toBeLessThanOrEqual(9);
+  }, 40_000);
+  it("a flood of forged offers to a provider: it takes a bounded number of unfinished sessions and refuses the rest, and still serves its requester", async () => {
+    // Each offer taken prepares a channel (a WebRTC peer connection) that waits up to the
+    // connecting and handshake deadlines: it used to take every one while a request had room.
+    const mitm = await network();
+    const p = await provider(mitm, "p1");
+    const c = await client(mitm);
+    expect((await ask(c, "first")).choices[0]?.message.content).toBe(LONG);
+    const offer = mitm.log.find((m) => matches(m, { event: "session:offer", direction: "to-party" }));
+    if (!offer) throw new Error("no offer passed the proxy");
+    const real = offer.args[0] as Record<string, unknown>;
+    const acks = await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        offer.party.inject("session:offer", {
+          ...real,
+          sessionId: `forgedoffer${String(i).padStart(4, "0")}`,
+        }),
+      ),
+    );
+    const taken = acks.filter((a) => (a as { ok?: boolean } | undefined)?.ok === true).length;
+    expect(taken).toBeGreaterThan(0);
+    expect(taken).toBeLessThanOrEqual(p.runtime.slots.capacity + 8);
+    expect(acks.filter((a) => (a as { ok?: boolean } | undefined)?.ok === false)).toHaveLength(60 - taken);
+    expect((await ask(c, "again")).choices[0]?.message.content).toBe(LONG);
+  }, 40_000);
+  it("a grant whose payout address the server swapped: the provider refuses the receipts, and the request ends at once with RECEIPT_BINDING naming the server; the honest provider is not excluded", async () => {
+    // It used to read as the provider's failure: the provider was excluded and the request ended
+    // NO_MODEL, "no provider other than the excluded ones".
+    const attacker = `0:${"66".repeat(32)}`;
+    const mitm = await network([
+      rewrite({ event: "session:request", kind: "ack", direction: "to-party" }, ([g]) => {
+        const grant = g as { provider?: Record<string, unknown> };
+        return grant.provider ? [{ ...grant, provider: { ...grant.provider, payout: attacker } }] : [g];
+      }),
+    ]);
+    const p = await provider(mitm, "p1");
+    const c = await client(mitm);
+    const err = await ask(c).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NoProviderError);
+    expect((err as NoProviderError).code).toBe("RECEIPT_BINDING");
+    expect((err as Error).message).toContain(mitm.url);
+    expect((err as Error).message).toContain(attacker);
+    const requests = mitm.log.filter((m) => m.event === "session:request" && m.direction === "to-server");
+    expect(requests).toHaveLength(1);
+    // Nothing was paid on the attacker's address: the provider kept no receipt.
+    expect(p.events.filter((e) => e.type === "receipt")).toEqual([]);
+  }, 30_000);
+  it("signals replayed to both sides of a live direct session (its SDP offer and answer, its candidates): ignored; the answer streaming on it arrives whole", async () => {
+    // They used to reach simple-peer, which destroyed the live channel on an answer in the wrong
+    // state: the request failed PROVIDER_LOST and the honest provider was excluded.
+    const mitm = await network();
+    const p = await provider(mitm, "p1", "test-model", undefined, true);
+    const c = await client(mitm, true);
+    const answer = ask(c, "hello");
+    await expect.poll(() => p.engine.generatedTokens, { timeout: 10_000 }).toBeGreaterThan(2);
+    expect(p.events.find((e) => e.type === "session-open")).toMatchObject({ path: "direct" });
+    const signals = mitm.log.filter((m) => matches(m, { event: "session:signal", direction: "to-party" }));
+    expect(signals.length).toBeGreaterThan(1);
+    for (const s of signals) await s.party.inject("session:signal", s.args[0], 20);
+    const whole = await answer;
+    expect(whole.choices[0]?.message.content).toBe(LONG);
+    expect(whole.usage?.silk?.failovers ?? 0).toBe(0);
+    expect(p.events.filter((e) => e.type === "session-closed")).toEqual([]);
+  }, 40_000);
+  it("a grant whose price the server lowered: the provider's higher quote in the session is not paid, and the request ends PRICE naming the server, not NO_MODEL", async () => {
+    // The quote in the session is the provider's word; the grant's is the server's. It used to
+    // end "no provider other than the excluded ones serves test-model", hiding what happened.
+    const mitm = await network([
+      rewrite({ event: "session:request", kind: "ack", direction: "to-party" }, ([g]) => {
+        const grant = g as { provider?: { price: Record<string, unknown> } };
+        if (!grant.provider) return [g];
+        return [
+          {
+            ...grant,
+            provider: { ...grant.provider, price: { ...grant.provider.price, nanoPerToken: "1" } },
+          },
+        ];
+      }),
+    ]);
+    const p = await provider(mitm, "p1");
+    const c = await client(mitm);
+    const err = await ask(c).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProviderError);
+    expect((err as ProviderError).code).toBe("PRICE");
+    expect((err as Error).message).toContain(mitm.url);
+    expect(p.events.filter((e) => e.type === "request-done" || e.type === "receipt")).toEqual([]);
+  }, 30_000);
 });

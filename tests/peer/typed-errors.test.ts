@@ -4,25 +4,18 @@ import { connect } from "../../client/sdk/silk-client";
 import { SignalingClient, SignalingError } from "../../peer/signaling-client";
 import { DecryptError, encodePublicKey, generateKeyPair, PeerRefusedFrameError } from "../../protocol";
 import { ScriptedEngine } from "../doubles/scripted-engine";
-import { cleanup, startServer } from "../signaling/helpers";
+import { startServer } from "../signaling/helpers";
 import { dropAfter, frames, rewrite } from "../support/mitm-behaviours";
-import { type Mitm, type MitmMessage, matches, type Stage, startMitm } from "../support/mitm-signaling";
+import { closeMitmNetworks, mitmNetwork } from "../support/mitm-network";
+import { type Mitm, type MitmMessage, matches, type Stage } from "../support/mitm-signaling";
 import { ask, labelled, relayClient, relayProvider, stopAll } from "../support/silk-parties";
 
 /** Issue 11: errors keep their meaning from where they happen to the application. */
-const mitms: Mitm[] = [];
+const network = mitmNetwork;
 afterEach(async () => {
   stopAll();
-  for (const m of mitms.splice(0)) await m.close();
-  await cleanup();
+  await closeMitmNetworks();
 });
-
-async function network(stages: Stage[] = []) {
-  const { url } = await startServer();
-  const mitm = await startMitm(url, stages);
-  mitms.push(mitm);
-  return mitm;
-}
 
 const requestsSent = (mitm: Mitm) =>
   mitm.log.filter((m) => m.event === "session:request" && m.kind === "event").map((m) => m.args[0]);

@@ -114,6 +114,32 @@ describe("receipt layout", () => {
     );
   });
 
+  it("refuses a cell that reads as a receipt but is written another way (MALFORMED, not a bad signature)", () => {
+    const signedBody = (write: (b: ReturnType<typeof beginCell>) => void) => {
+      const b = beginCell().storeUint(0x534c4b52, 32).storeInt(BASE.network, 32).storeAddress(ESCROW);
+      write(b);
+      const cell = b.endCell();
+      return beginCell()
+        .storeBuffer(Buffer.alloc(64), 64)
+        .storeBuffer(Buffer.from(KEY.publicKey), 32)
+        .storeRef(cell)
+        .endCell()
+        .toBoc()
+        .toString("base64");
+    };
+    const tail = (b: ReturnType<typeof beginCell>) =>
+      b.storeUint(BASE.keyEpoch, 32).storeUint(BASE.tokens, 64);
+    // The same amount in 4 bytes where 3 suffice: @ton/core reads it, the canonical cell differs.
+    const padded = signedBody((b) => tail(b.storeAddress(PAYOUT)).storeUint(4, 4).storeUint(BASE.amount, 32));
+    // An anycast payout, which @ton/core reads (rewriting the hash) and the escrow refuses.
+    const anycast = signedBody((b) =>
+      tail(
+        b.storeUint(2, 2).storeBit(1).storeUint(3, 5).storeUint(0, 3).storeInt(0, 8).storeBuffer(PAYOUT.hash),
+      ).storeCoins(BASE.amount),
+    );
+    for (const text of [padded, anycast]) expect(() => decodeSignedReceipt(text)).toThrow(/laid out/);
+  });
+
   it("rejects a two-root BOC", () => {
     const two = Buffer.concat([Cell.EMPTY.toBoc(), Cell.EMPTY.toBoc()]).toString("base64");
     expect(() => decodeSignedReceipt(two)).toThrow(SilkError);

@@ -5,11 +5,12 @@ import { claimOutcome } from "../../provider/page/claim-outcome";
 import { earningsFrom } from "../../provider/page/earnings";
 import { chartAxes, chartPoints, timeLabel } from "../../provider/page/earnings-chart";
 import { linkOf, servingHeadline } from "../../provider/page/link-state";
-import { parseNanoTon, servedSupport } from "../../provider/page/page-rules";
+import { parseNanoTon, servedSupport, timeLeft } from "../../provider/page/page-rules";
 import { payoutProblem } from "../../provider/page/payout-address";
 import { RateMeter } from "../../provider/page/rate-meter";
 import { parseSelfHosted, withSelfHosted } from "../../provider/page/self-hosted";
 import { downloadFailure } from "../../web/engines/model-catalog";
+import { sizeText } from "../../web/size-text";
 
 const PAYOUT = `0:${"22".repeat(32)}`;
 const receipt = (escrow: string, amount: bigint, payout = PAYOUT) =>
@@ -150,6 +151,27 @@ describe("the earnings chart's axes", () => {
     const at = new Date(2026, 10, 27, 14, 5).getTime();
     expect(timeLabel(at, at + 60_000)).toMatch(/14:05|2:05/);
     expect(timeLabel(at, at + 3 * 86_400_000)).toMatch(/27.*(14:05|2:05)/);
+  });
+});
+
+describe("a model download under way", () => {
+  it.each([
+    [0, 10_000, undefined],
+    [0.01, 10_000, undefined], // too little to go on
+    [0.5, 1_000, undefined],
+    [0.5, 10_000, "about 10 s left"],
+    [0.9, 9_000, "about 5 s left"],
+    [0.25, 60_000, "about 3 min left"],
+    [0.1, 20 * 60_000, "about 3.0 h left"],
+    [1, 60_000, undefined],
+  ])("at %s after %s ms: %s", (progress, elapsed, left) => {
+    expect(timeLeft(progress, elapsed)).toBe(left);
+  });
+
+  it("says its size in MB or GB", () => {
+    expect(sizeText(512)).toBe("512 MB");
+    expect(sizeText(880)).toBe("880 MB");
+    expect(sizeText(2264)).toBe("2.2 GB");
   });
 });
 

@@ -101,3 +101,10 @@ export async function startGatewayNetwork(opts: {
 export async function heldTotal(receipts: ReceiptStore): Promise<bigint> {
   return (await receipts.list()).reduce((sum, r) => sum + latestReceipt(r).receipt.amount, 0n);
 }
+
+/** A weather tool's JSON schema, as programs declare one; the backend double calls it with a city and 42 days. */
+export const WEATHER_PARAMETERS = {
+  type: "object",
+  properties: { city: { type: "string" }, days: { type: "integer" } },
+  required: ["city", "days"],
+};

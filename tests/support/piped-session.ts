@@ -19,6 +19,7 @@ import { ESCROW, MAX_PRICE, PAYOUT } from "./silk-parties";
  */
 export async function pipedSession(
   script: (provider: SecureSession) => void,
+  account = new MemoryPaymentAccount(),
 ): Promise<{ requester: RequesterSession; identity: KeyPair }> {
   const identity = generateKeyPair();
   const sessionKey = generateKeyPair();
@@ -36,7 +37,7 @@ export async function pipedSession(
     escrow: Address.parse(ESCROW),
     payout: Address.parse(PAYOUT),
     maxPrice: MAX_PRICE,
-    account: new MemoryPaymentAccount(),
+    account,
   });
   return { requester, identity };
 }

@@ -81,7 +81,8 @@ export function requirementsOf(config: AppConfig): Record<string, ModelRequireme
   );
 }
 
-export type FitVerdict = { fits: true } | { fits: false; reason: string };
+/** Whether a model fits; when it does, the GPU memory it needs (MB) when known, which bounds its download. */
+export type FitVerdict = { fits: true; needMB?: number } | { fits: false; reason: string };
 
 /** Whether a model can run on a device, and if not, the reason a user can act on. */
 export function modelFits(
@@ -100,7 +101,7 @@ export function modelFits(
       reason: `needs about ${need.vramMB} MB of GPU memory; this device reports ${device.memoryMB} MB`,
     };
   }
-  return { fits: true };
+  return { fits: true, ...(need.vramMB && { needMB: need.vramMB }) };
 }
 
 /** WebLLM's `ModelType` values (kept here so listing models does not load WebLLM's runtime). */
