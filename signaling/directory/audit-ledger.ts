@@ -57,7 +57,10 @@ export class MemoryAuditLedger implements AuditLedger {
     return new Map(this.counts.get(provider) ?? []);
   }
 
-  async standing(): Promise<{ readonly flagged: ReadonlySet<string>; readonly dropped: ReadonlySet<string> }> {
+  async standing(): Promise<{
+    readonly flagged: ReadonlySet<string>;
+    readonly dropped: ReadonlySet<string>;
+  }> {
     return { flagged: this.flagged, dropped: this.dropped };
   }
 
