@@ -15,6 +15,8 @@
  * In memory: a restarted provider forgets, at the cost of one window per stream.
  */
 export const DEBT_MEMORY_MS = 60 * 60_000;
+/** Streams whose debt is remembered at once; past it the oldest is forgotten (one window, as a restart). */
+export const DEBT_MEMORY_STREAMS = 100_000;
 
 /** A live session as the tabs see it, in the stream's cumulative token counts. */
 export interface TabHolder {
@@ -48,6 +50,7 @@ export class StreamTabs {
   constructor(
     private readonly memoryMs = DEBT_MEMORY_MS,
     private readonly now: () => number = Date.now,
+    private readonly maxStreams = DEBT_MEMORY_STREAMS,
   ) {}
 
   /**
@@ -113,6 +116,7 @@ export class StreamTabs {
       this.owed.delete(id);
     }
     this.owed.delete(stream);
+    if (this.owed.size >= this.maxStreams) this.owed.delete(this.owed.keys().next().value!);
     this.owed.set(stream, { ...o, at: now });
   }
 }

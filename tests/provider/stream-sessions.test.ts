@@ -343,4 +343,14 @@ describe("StreamTabs (pure)", () => {
     expect(tabs.unpaid("s", 0n)).toBe(0n);
     expect("windowTokens" in tabs.open("s", 0n, 8, holder(0n))).toBe(true);
   });
+
+  it("remembers at most its number of streams, forgetting the oldest first", () => {
+    const tabs = new StreamTabs(60_000, () => 0, 2);
+    for (const stream of ["a", "b", "c"]) {
+      const tab = tabs.open(stream, 0n, 8, holder(20n));
+      if ("unpaid" in tab) throw new Error(`${stream} refused`);
+      tab.close();
+    }
+    expect([tabs.unpaid("a", 0n), tabs.unpaid("b", 0n), tabs.unpaid("c", 0n)]).toEqual([0n, 20n, 20n]);
+  });
 });
