@@ -160,6 +160,62 @@ describe("the pages, walked by a new user", () => {
     await expect.poll(gap, { timeout: 10_000 }).toBeLessThan(50);
   }
 
+  it("two tabs of one browser share its key: the second waits for the first's answer, or stops it on request; no answer is cut", async () => {
+    await settle(client);
+    const second = await client.context().newPage();
+    try {
+      await openReady(second, `${f.url}/`);
+      await second.getByRole("button", { name: "New chat" }).click();
+      await second.locator("select option", { hasText: "test-model" }).waitFor({ state: "attached" });
+      const words = (tag: string) => Array.from({ length: 500 }, (_, i) => `${tag}${i}`).join(" ");
+      const last = client.getByTestId("turn-assistant").last();
+      // Each long question in a chat of its own, so that its answer fits the model's context.
+      const started = async (tag: string) => {
+        await client.getByRole("button", { name: "New chat" }).click();
+        await question(client).fill(words(tag));
+        await client.keyboard.press("Enter");
+        await last.getByText(new RegExp(`Echo: ${tag}0 ${tag}1`)).waitFor({ timeout: 30_000 });
+      };
+      // The second tab asks while the first streams: it waits, and says why and what it can do.
+      await started("a");
+      await question(second).fill("asked from the second tab");
+      await second.keyboard.press("Enter");
+      expect(await waitForText(second, "answer-status", (s) => s.startsWith("Another"))).toMatch(
+        /^Another Silk tab of this browser is answering with the same key\. This question goes as soon as that answer ends/,
+      );
+      await noViolations(second);
+      // The first tab's answer streams to its end, untouched; then the second tab's question goes.
+      await client.getByTestId("answer-stats").last().waitFor({ timeout: 60_000 });
+      expect(await last.textContent()).toContain("a499");
+      expect(await last.getByRole("alert").count()).toBe(0);
+      await second.getByTestId("answer-stats").waitFor({ timeout: 30_000 });
+      expect(await second.getByTestId("turn-assistant").textContent()).toContain(
+        "Echo: asked from the second tab",
+      );
+
+      // Asked to, the first tab stops its answer (what arrived is kept and paid) and lets the second ask.
+      await started("b");
+      await question(second).fill("take over, please");
+      await second.keyboard.press("Enter");
+      await second.getByRole("button", { name: "Stop the other tab's answer and ask here" }).click();
+      await second.getByTestId("answer-stats").nth(1).waitFor({ timeout: 30_000 });
+      expect(await second.getByTestId("turn-assistant").nth(1).textContent()).toContain(
+        "Echo: take over, please",
+      );
+      expect(await last.getByRole("alert").textContent()).toBe(
+        "Stopped: another tab of this browser asked with the same key. What arrived is kept and paid.",
+      );
+      expect(squash((await last.getByTestId("answer-stats").textContent()) ?? "")).toMatch(/[\d.]+ TON/);
+      // The second tab's chat goes, so the tests below count only the first tab's conversations.
+      await second
+        .getByRole("button", { name: /^Delete “/ })
+        .first()
+        .click();
+    } finally {
+      await second.close();
+    }
+  }, 120_000);
+
   it("keeps following when layout, not the reader, moves the log up; a wheel up leaves", async () => {
     const log = client.getByRole("log", { name: "Conversation" });
     const gap = () => log.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight);
