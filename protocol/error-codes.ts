@@ -70,6 +70,9 @@ export const ACCOUNT_REFUSAL_CODES = [
   "ESCROW_UNREACHABLE",
   // an earlier session on this stream streamed tokens no receipt covers: sign for them, or wait
   "UNPAID_TOKENS",
+  // someone (the requester) claimed this provider's receipts on the escrow in small amounts, each
+  // at the provider's fee: it no longer serves the escrow
+  "FOREIGN_CLAIMS",
 ] as const;
 
 /** A provider's session `error` about one request: always carries the request's id. */

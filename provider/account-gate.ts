@@ -36,6 +36,8 @@ export interface EscrowFacts {
   readonly available: bigint;
   /** What this stream was already paid. */
   readonly paid: bigint;
+  /** Small claims of this provider's receipts on the escrow that were someone else's (escrow-book.ts). */
+  readonly foreignSmallClaims?: number;
 }
 
 /** What an escrow must be before it is served. */
@@ -46,6 +48,21 @@ export interface EscrowRules {
   readonly minCloseDelay: number;
   /** What a session must be able to pay (at least one claim's worth). */
   readonly minimum: bigint;
+}
+
+/**
+ * Small claims of a provider's receipts by someone else (each costs the provider a fee) seen on
+ * one escrow before the provider stops serving it: one may be an accident, two are a habit.
+ */
+export const MAX_FOREIGN_SMALL_CLAIMS = 2;
+
+/** The refusal of an escrow on which someone else claimed this provider's receipts too often, if so. */
+export function foreignClaimsRefusal(count: number): AccountRefusedError | undefined {
+  if (count < MAX_FOREIGN_SMALL_CLAIMS) return undefined;
+  return new AccountRefusedError(
+    "FOREIGN_CLAIMS",
+    `this provider's receipts on the escrow were claimed by someone else in small amounts ${count} times, each at the provider's fee; it no longer serves this escrow`,
+  );
 }
 
 /**
@@ -80,6 +97,8 @@ export function judgeEscrow(base: Receipt, facts: EscrowFacts, rules: EscrowRule
   if (facts.key.epoch !== base.keyEpoch) {
     throw new AccountRefusedError("KEY_EPOCH", `receipts must carry the key's epoch ${facts.key.epoch}`);
   }
+  const foreign = foreignClaimsRefusal(facts.foreignSmallClaims ?? 0);
+  if (foreign) throw foreign;
   const unpaid = base.amount > facts.paid ? base.amount - facts.paid : 0n;
   if (facts.available - unpaid < rules.minimum) {
     throw new AccountRefusedError("OUT_OF_FUNDS", "the escrow cannot cover more answers; top it up");

@@ -14,6 +14,13 @@ import { availableOf, type EscrowAccount } from "./escrow-account";
  * not yet paid. A stream may be owed at most its paid total plus the escrow's available balance
  * less what its other streams are owed: `limit`. Claims lower the balance and raise a paid total
  * by the same amount, so `paidChanged` moves both and the headroom stays right between reads.
+ *
+ * A paid total that rises past what this provider claimed (and past any claim of its own still in
+ * flight) was raised by someone else's claim of its receipts. Anyone holding a receipt may claim
+ * it, and each claim's fee comes out of the provider's payout: a requester claiming every small
+ * receipt it signs makes the provider pay a fee per 0.01 TON. Such rises below `smallClaim` are
+ * counted per escrow (`foreignSmallClaims`), so the provider can stop serving that escrow. The
+ * count is this process's own: a restart forgets it, as it forgets nothing it needs to be paid.
  */
 interface StreamEntry {
   readonly key: StreamKey;
@@ -24,6 +31,10 @@ interface StreamEntry {
   hot: boolean;
   /** Unix time after which the escrow refuses this stream's receipts (its key was revoked); 0 if never. */
   keyDeadline: number;
+  /** Its paid total has been read (or claimed) at least once: a later rise can be told apart. */
+  known: boolean;
+  /** The amount of a claim of ours sent and not yet settled: a rise up to it is ours. */
+  claiming: bigint;
 }
 
 interface EscrowEntry {
@@ -34,6 +45,8 @@ interface EscrowEntry {
   readAt: number;
   everClaimed: boolean;
   paidEntries: number;
+  /** Rises of a stream's paid total below `smallClaim` that no claim of ours explains. */
+  foreignSmallClaims: number;
   readonly streams: Map<string, StreamEntry>;
   /** Live sessions: what each is owed now, by stream. */
   readonly live: Map<symbol, { stream: string; owed: bigint }>;
@@ -51,6 +64,12 @@ export interface EscrowView {
 
 export type EscrowRead = (escrow: Address) => Promise<EscrowAccount>;
 
+/**
+ * A claim by someone else smaller than this counts as fee griefing: its fee (about 0.0034 TON)
+ * would be more than 3% of it, where this provider's own policy waits for 1%.
+ */
+export const SMALL_FOREIGN_CLAIM = 100_000_000n;
+
 export class EscrowBook {
   private readonly escrows = new Map<string, EscrowEntry>();
   private readonly reading = new Map<string, Promise<void>>();
@@ -58,6 +77,7 @@ export class EscrowBook {
   constructor(
     private readonly read?: EscrowRead,
     private readonly now: () => number = Date.now,
+    private readonly smallClaim: bigint = SMALL_FOREIGN_CLAIM,
   ) {}
 
   /** Takes a fresh read of the escrow (what the gate read at a session's open, or `refresh`). */
@@ -70,7 +90,7 @@ export class EscrowBook {
     e.everClaimed = account.state?.everClaimed ?? false;
     e.paidEntries = account.state?.paidEntries ?? 0;
     for (const s of e.streams.values()) {
-      s.paid = account.state?.paidOf(s.key.keyEpoch, s.key.payout) ?? 0n;
+      this.observe(e, s, account.state?.paidOf(s.key.keyEpoch, s.key.payout) ?? 0n);
       s.hot = account.state?.isHot(s.key.keyEpoch, s.key.payout) ?? false;
       s.keyDeadline = 0;
       for (const k of account.state?.keys.values() ?? [])
@@ -126,14 +146,44 @@ export class EscrowBook {
     if (amount > s.held) s.held = amount;
   }
 
-  /** Records what the escrow has now paid a stream: its balance went down by the same. */
+  /** Records what the escrow has now paid a stream after a claim of ours: its balance went down by the same. */
   paidChanged(stream: StreamKey, paid: bigint): void {
     const e = this.entry(stream.escrow);
     const s = this.stream(stream);
+    s.known = true;
     if (paid <= s.paid) return;
     e.available -= paid - s.paid;
     if (e.available < 0n) e.available = 0n;
     s.paid = paid;
+  }
+
+  /**
+   * Records a stream's paid total as read from the chain, not as our own claim's result: a rise
+   * beyond what we know and any claim of ours in flight was someone else's claim.
+   */
+  paidRead(stream: StreamKey, paid: bigint): void {
+    const e = this.entry(stream.escrow);
+    const s = this.stream(stream);
+    const before = s.paid;
+    this.observe(e, s, paid);
+    if (s.paid > before) {
+      e.available -= s.paid - before;
+      if (e.available < 0n) e.available = 0n;
+    }
+  }
+
+  /** A claim of ours for `amount` on `stream` is about to be sent (`claimSettled` once it is over). */
+  claiming(stream: StreamKey, amount: bigint): void {
+    this.stream(stream).claiming = amount;
+  }
+
+  claimSettled(stream: StreamKey): void {
+    this.stream(stream).claiming = 0n;
+  }
+
+  /** How many small claims of this provider's receipts on the escrow were someone else's. */
+  foreignSmallClaims(escrow: Address): number {
+    return this.escrows.get(escrow.toRawString())?.foreignSmallClaims ?? 0;
   }
 
   /** The most `stream` may be owed, cumulative: what the escrow can pay it given the others. */
@@ -204,6 +254,14 @@ export class EscrowBook {
     return owed;
   }
 
+  private observe(e: EscrowEntry, s: StreamEntry, paid: bigint): void {
+    let ours = s.paid;
+    if (s.claiming > ours) ours = s.claiming; // bigints: no Math.max
+    if (s.known && paid > ours && paid - ours < this.smallClaim) e.foreignSmallClaims++;
+    s.known = true;
+    s.paid = paid;
+  }
+
   private entry(escrow: Address): EscrowEntry {
     const id = escrow.toRawString();
     let e = this.escrows.get(id);
@@ -215,6 +273,7 @@ export class EscrowBook {
         readAt: 0,
         everClaimed: false,
         paidEntries: 0,
+        foreignSmallClaims: 0,
         streams: new Map(),
         live: new Map(),
       };
@@ -228,7 +287,7 @@ export class EscrowBook {
     const id = streamId(key);
     let s = e.streams.get(id);
     if (!s) {
-      s = { key, paid: 0n, held: 0n, hot: false, keyDeadline: 0 };
+      s = { key, paid: 0n, held: 0n, hot: false, keyDeadline: 0, known: false, claiming: 0n };
       e.streams.set(id, s);
     }
     return s;

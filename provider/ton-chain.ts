@@ -75,7 +75,10 @@ export function connectTon(o: {
       const account = await read(address);
       book.track(base);
       book.update(address, account);
-      return escrowFacts(account, base, sessionKey);
+      return {
+        ...escrowFacts(account, base, sessionKey),
+        foreignSmallClaims: book.foreignSmallClaims(address),
+      };
     },
     {
       codeHash: o.escrowCode.hash().toString("hex"),

@@ -53,6 +53,11 @@ export class EscrowLimit {
     this.handle.close();
   }
 
+  /** Small claims of this provider's receipts on the escrow that were someone else's (escrow-book.ts). */
+  get foreignSmallClaims(): number {
+    return this.book.foreignSmallClaims(this.stream.escrow);
+  }
+
   /** The escrow is closing (as last read): stream nothing more on it. */
   get closing(): boolean {
     return this.book.view(this.stream.escrow).unlockAt !== 0;
