@@ -1,6 +1,7 @@
 import type { Address } from "@ton/core";
 import { EscrowParams } from "../contracts/generated/constants";
 import { type StreamKey, streamId } from "../protocol";
+import { type AccountRefusedError, crowdedRefusal } from "./account-gate";
 import { type ClaimPath, claimPath } from "./claim-fee";
 import { availableOf, type EscrowAccount } from "./escrow-account";
 
@@ -35,6 +36,8 @@ interface StreamEntry {
   known: boolean;
   /** The amount of a claim of ours sent and not yet settled: a rise up to it is ours. */
   claiming: bigint;
+  /** Forks of the escrow's `paid` dictionary a claim for it walks, as last read (0: hot or unread). */
+  depth: number;
 }
 
 interface EscrowEntry {
@@ -78,6 +81,8 @@ export class EscrowBook {
     private readonly read?: EscrowRead,
     private readonly now: () => number = Date.now,
     private readonly smallClaim: bigint = SMALL_FOREIGN_CLAIM,
+    /** How deep a stream may sit in an escrow's dictionary (account-gate.ts); absent: no limit. */
+    private readonly maxClaimDepth?: number,
   ) {}
 
   /** Takes a fresh read of the escrow (what the gate read at a session's open, or `refresh`). */
@@ -92,6 +97,7 @@ export class EscrowBook {
     for (const s of e.streams.values()) {
       this.observe(e, s, account.state?.paidOf(s.key.keyEpoch, s.key.payout) ?? 0n);
       s.hot = account.state?.isHot(s.key.keyEpoch, s.key.payout) ?? false;
+      s.depth = account.state?.claimDepth(s.key.keyEpoch, s.key.payout) ?? 0;
       s.keyDeadline = 0;
       for (const k of account.state?.keys.values() ?? [])
         if (k.epoch === s.key.keyEpoch && BigInt(k.validUntil) !== EscrowParams.KEY_ACTIVE)
@@ -179,6 +185,21 @@ export class EscrowBook {
 
   claimSettled(stream: StreamKey): void {
     this.stream(stream).claiming = 0n;
+  }
+
+  /** Forks of the escrow's `paid` dictionary a claim for `stream` walks, as last read. */
+  claimDepth(stream: StreamKey): number {
+    return this.escrows.get(stream.escrow.toRawString())?.streams.get(streamId(stream))?.depth ?? 0;
+  }
+
+  /** The stream sits as deep as is served: what it holds is claimed at once (settlement-policy.ts). */
+  crowding(stream: StreamKey): boolean {
+    return this.maxClaimDepth !== undefined && this.claimDepth(stream) >= this.maxClaimDepth;
+  }
+
+  /** The refusal of more on `stream` because its escrow's dictionary is too crowded along it, if so. */
+  crowded(stream: StreamKey): AccountRefusedError | undefined {
+    return crowdedRefusal(this.claimDepth(stream), this.maxClaimDepth);
   }
 
   /** How many small claims of this provider's receipts on the escrow were someone else's. */
@@ -287,7 +308,7 @@ export class EscrowBook {
     const id = streamId(key);
     let s = e.streams.get(id);
     if (!s) {
-      s = { key, paid: 0n, held: 0n, hot: false, keyDeadline: 0, known: false, claiming: 0n };
+      s = { key, paid: 0n, held: 0n, hot: false, keyDeadline: 0, known: false, claiming: 0n, depth: 0 };
       e.streams.set(id, s);
     }
     return s;

@@ -169,6 +169,7 @@ export class Settlement {
         now: this.now(),
         closing: (read?.unlockAt ?? 0) !== 0,
         keyRevoked: read !== undefined && this.opts.book!.keyDeadline(r) !== 0,
+        crowding: read !== undefined && this.opts.book!.crowding(r),
         headroom: read ? read.available - read.owed : undefined,
         asked,
       },

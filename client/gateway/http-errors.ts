@@ -53,6 +53,8 @@ const STATUS_BY_CODE = {
   ESCROW_CLOSE_DELAY: 403,
   // the requester claimed a provider's receipts itself, in small amounts, at the provider's fee
   FOREIGN_CLAIMS: 403,
+  // the escrow's claims dictionary is crowded along that provider's stream (another may serve)
+  ESCROW_CROWDED: 403,
   // the requester's own trust policy refused every provider on offer
   POLICY_REFUSED: 403,
   UNREGISTERED_PROVIDER: 403,

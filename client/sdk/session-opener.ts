@@ -41,6 +41,7 @@ const ONE_PROVIDERS_REFUSALS: ReadonlySet<string> = new Set([
   "ESCROW_UNREACHABLE",
   "UNPAID_TOKENS",
   "FOREIGN_CLAIMS",
+  "ESCROW_CROWDED",
 ]);
 
 /**

@@ -50,10 +50,10 @@ export async function admit(s: RequestServing, id: string, firstOwed: () => bigi
     await s.refuse("ESCROW_CLOSING", CLOSING_MESSAGE);
     return false;
   }
-  const foreign = exposure && foreignClaimsRefusal(exposure.foreignSmallClaims);
-  if (foreign) {
+  const refusal = exposure && (foreignClaimsRefusal(exposure.foreignSmallClaims) ?? exposure.crowded);
+  if (refusal) {
     ledger.finish(id, 0);
-    await s.refuse(foreign.code, foreign.message);
+    await s.refuse(refusal.code, refusal.message);
     return false;
   }
   if (s.cannotPay() || (exposure && !(await exposure.allows(firstOwed())))) {
