@@ -54,5 +54,7 @@ export function downloadedText(text: string): string | undefined {
   const m = /(\d+)MB fetched\. (\d+)% completed/.exec(text);
   if (!m) return undefined;
   const [mb, pct] = [Number(m[1]), Number(m[2])];
-  return pct > 0 ? `${sizeText(mb)} of about ${sizeText(Math.round((mb * 100) / pct))}` : `${sizeText(mb)} so far`;
+  return pct > 0
+    ? `${sizeText(mb)} of about ${sizeText(Math.round((mb * 100) / pct))}`
+    : `${sizeText(mb)} so far`;
 }

@@ -209,7 +209,13 @@ export class ProviderStore {
       await engine.load(model, (p) => {
         const left = timeLeft(p.progress, Date.now() - started);
         const got = downloadedText(p.text);
-        this.loading = { model, progress: p.progress, text: p.text, ...(left && { left }), ...(got && { got }) };
+        this.loading = {
+          model,
+          progress: p.progress,
+          text: p.text,
+          ...(left && { left }),
+          ...(got && { got }),
+        };
       });
       this.loaded = model;
       this.loadedOn = engine;

@@ -174,7 +174,10 @@ describe("a model download under way", () => {
       "120 MB of about 800 MB",
     ],
     ["Fetching param cache[1/20]: 3MB fetched. 0% completed, 1 secs elapsed.", "3 MB so far"],
-    ["Fetching param cache[20/20]: 2264MB fetched. 100% completed, 90 secs elapsed.", "2.2 GB of about 2.2 GB"],
+    [
+      "Fetching param cache[20/20]: 2264MB fetched. 100% completed, 90 secs elapsed.",
+      "2.2 GB of about 2.2 GB",
+    ],
     ["Loading model from cache[3/20]: 120MB loaded. 15% completed, 2 secs elapsed.", undefined],
     ["Loading GPU shader modules[3/20]: 15% completed", undefined],
   ])("from WebLLM's %j tells what came: %s", (text, got) => {
