@@ -1,6 +1,7 @@
 import { PolicyRefusedError, UntrustedProviderError } from "../../protocol";
 import { NoProviderError, ProviderError, ProviderLostError } from "../sdk/errors";
 import { EscrowNotReadyError } from "./escrow";
+import { TabBusyError } from "./tab-turns";
 
 /** A provider's refusal after reading your escrow on chain, and what to do about it. */
 const ESCROW_REFUSALS: Record<string, string> = {
@@ -70,6 +71,9 @@ export function explainError(err: unknown): string {
     }
   }
   if (err instanceof EscrowNotReadyError) return err.message;
+  if (err instanceof TabBusyError) {
+    return `Another tab of this browser kept answering with the same key for ${Math.round(err.waitedMs / 60_000)} minutes, so this question was not sent. Stop that answer or close that tab, then ask again.`;
+  }
   if (err instanceof PolicyRefusedError) {
     return "The server offered only providers your pins and blocks exclude, so nothing was sent. Unpin or unblock providers, or try again later.";
   }
