@@ -1,6 +1,8 @@
 import wrtc from "@roamhq/wrtc";
 import { afterEach, describe, expect, it } from "vitest";
-import { ProviderError, ProviderLostError } from "../../client/sdk/errors";
+import { NoProviderError, ProviderError, ProviderLostError } from "../../client/sdk/errors";
+import { decodeSignedReceipt } from "../../protocol/receipt";
+import { MemoryReceiptStore } from "../../provider/receipt-store";
 import type { RuntimeEvent } from "../../provider/runtime";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import { frames, killAfter } from "../support/mitm-behaviours";
@@ -145,4 +147,58 @@ describe("the provider vanishes at each stage", () => {
     },
     40_000,
   );
+});
+
+describe("the other party's faults", () => {
+  it("the requester vanishes mid-answer: the provider frees its place and keeps the newest receipt it was given", async () => {
+    // The requester's connection dies as it sends its first receipt after the request.
+    const mitm = await mitmNetwork([
+      killAfter(4, { event: "session:frame", direction: "to-server", role: "requester" }),
+    ]);
+    const receipts = new MemoryReceiptStore();
+    const p = await relayProvider(labelled(mitm.url, "p1"), {
+      engine: new ScriptedEngine({ tokenDelayMs: 30, reply: () => LONG }),
+      deadlines: PROVIDER_DEADLINES,
+      creditWindowTokens: 4,
+      receipts,
+    });
+    const client = await relayClient(labelled(mitm.url, "requester"), {
+      deadlines: REQUESTER_DEADLINES,
+      receiptEvery: 2,
+    });
+    const value = await ask(client).catch((e: unknown) => e);
+    expect(mitm.log.some((m) => m.party.killed && m.party.role === "requester")).toBe(true);
+    // Not the provider's fault: the answer goes on, on a new session with the same provider.
+    expect((value as Awaited<ReturnType<typeof ask>>).choices[0]?.message.content?.endsWith(LONG)).toBe(true);
+    await expect.poll(() => p.engine.activeGenerations, { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => p.runtime.slots.load, { timeout: 10_000 }).toBe(0);
+    const given = Math.max(...receiptTokens(p.events));
+    expect(given).toBeGreaterThan(PROMPT_TOKENS);
+    const kept = (await receipts.list()).map((r) => Number(decodeSignedReceipt(r.latest).receipt.tokens));
+    expect(Math.max(...kept)).toBe(given);
+  }, 40_000);
+
+  it("a full provider (one place, no queue): the request that finds no room ends ALL_BUSY at its queue deadline, and the next one is answered", async () => {
+    const mitm = await mitmNetwork([]);
+    const p = await relayProvider(labelled(mitm.url, "p1"), {
+      engine: new ScriptedEngine({ tokenDelayMs: 150, reply: () => LONG }),
+      deadlines: PROVIDER_DEADLINES,
+      capacity: 1,
+      maxWaiting: 0,
+    });
+    const client = await relayClient(labelled(mitm.url, "requester"), {
+      deadlines: REQUESTER_DEADLINES,
+      queueTimeoutMs: 500,
+    });
+    const first = ask(client, "first");
+    await expect.poll(() => p.engine.activeGenerations, { timeout: 10_000 }).toBe(1);
+    const start = Date.now();
+    const refused = await ask(client, "second").catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(NoProviderError);
+    expect((refused as NoProviderError).code).toBe("ALL_BUSY");
+    expect(Date.now() - start).toBeLessThan(BOUND_MS);
+    expect((await first).choices[0]?.message.content).toBe(LONG);
+    await expect.poll(() => p.runtime.slots.load, { timeout: 10_000 }).toBe(0);
+    expect((await ask(client, "third")).choices[0]?.message.content).toBe(LONG);
+  }, 40_000);
 });
