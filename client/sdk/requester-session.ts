@@ -254,7 +254,8 @@ export class RequesterSession {
     if (this.embeds.handle(m)) return;
     const p = "id" in m && m.id !== undefined ? this.pending.get(m.id) : undefined;
     // A provider that only says "working" for longer than `progress` is stalled all the same.
-    if (p && (m.t !== "progress" || Date.now() - p.lastToken < this.life.deadlines.progress)) this.life.frame();
+    if (p && (m.t !== "progress" || Date.now() - p.lastToken < this.life.deadlines.progress))
+      this.life.frame();
     if (m.t === "tokens") this.onTokens(m);
     else if (m.t === "done") void this.onDone(m);
     else if (m.t === "credit-wait") this.signNow().catch((err) => this.failAll(err));
