@@ -158,12 +158,17 @@ describe("the pages, walked by a new user", () => {
     await question(client).fill(long);
     await client.keyboard.press("Enter");
     await client.getByTestId("turn-assistant").nth(2).getByText("w20", { exact: true }).waitFor();
+    // A screen reader hears the answer once it is complete: the log (a polite live region) is busy
+    // while the Markdown re-renders with every token.
+    expect(await log.getAttribute("aria-busy")).toBe("true");
+    expect(await log.ariaSnapshot()).toMatch(/^- log "Conversation"/);
     // While it streams (live count, Stop, a busy log): no violation either.
     await noViolations(client);
     await screenshot(client, "essentials-client-streaming");
     await log.evaluate((el) => el.scrollTo({ top: 0 }));
     await client.getByRole("button", { name: "Jump to the newest" }).waitFor();
     await client.getByTestId("answer-stats").nth(2).waitFor({ timeout: 30_000 });
+    await expect.poll(() => log.getAttribute("aria-busy")).toBeNull();
     expect(await log.evaluate((el) => el.scrollTop)).toBeLessThan(50);
     await client.getByRole("button", { name: "Jump to the newest" }).click();
     await expect.poll(gap, { timeout: 10_000 }).toBeLessThan(50);
