@@ -49,6 +49,9 @@ export class RelayLink extends FrameHub implements FrameTransport {
    */
   private refused(err: unknown): ChannelClosedError {
     if (err instanceof ChannelClosedError) return err;
+    // The server moved or ended the session while the frame was on its way: its refusal is that
+    // ending's echo, and the ending (a move the opener follows) is what the send reports.
+    if (this.closeReason instanceof ChannelClosedError) return this.closeReason;
     const why = err instanceof SignalingError ? `${err.code}: ${err.message}` : String(err);
     const closed = new ChannelClosedError(`the relay did not carry a frame (${why})`, { cause: err });
     this.close(closed);

@@ -72,6 +72,12 @@ export const ACCOUNT_REFUSAL_CODES = [
   "ESCROW_UNREACHABLE",
   // an earlier session on this stream streamed tokens no receipt covers: sign for them, or wait
   "UNPAID_TOKENS",
+  // someone (the requester) claimed this provider's receipts on the escrow in small amounts, each
+  // at the provider's fee: it no longer serves the escrow
+  "FOREIGN_CLAIMS",
+  // the escrow's paid dictionary is so crowded along this provider's stream that a claim would
+  // not fit the external gas credit, and the provider has no wallet to claim from
+  "ESCROW_CROWDED",
 ] as const;
 
 /** A provider's session `error` about one request: always carries the request's id. */

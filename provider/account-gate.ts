@@ -36,6 +36,10 @@ export interface EscrowFacts {
   readonly available: bigint;
   /** What this stream was already paid. */
   readonly paid: bigint;
+  /** Small claims of this provider's receipts on the escrow that were someone else's (escrow-book.ts). */
+  readonly foreignSmallClaims?: number;
+  /** Forks of the escrow's `paid` dictionary a claim for this stream walks (EscrowState.claimDepth). */
+  readonly claimDepth?: number;
 }
 
 /** What an escrow must be before it is served. */
@@ -46,6 +50,35 @@ export interface EscrowRules {
   readonly minCloseDelay: number;
   /** What a session must be able to pay (at least one claim's worth). */
   readonly minimum: bigint;
+  /**
+   * The deepest a stream may sit in the `paid` dictionary (CROWDED_CLAIM_DEPTH), for a provider
+   * that can only claim externally; absent when it has a wallet to claim from.
+   */
+  readonly maxClaimDepth?: number;
+}
+
+/**
+ * Small claims of a provider's receipts by someone else (each costs the provider a fee) seen on
+ * one escrow before the provider stops serving it: one may be an accident, two are a habit.
+ */
+export const MAX_FOREIGN_SMALL_CLAIMS = 2;
+
+/** The refusal of an escrow whose `paid` dictionary is too crowded along this provider's stream, if so. */
+export function crowdedRefusal(depth: number, max: number | undefined): AccountRefusedError | undefined {
+  if (max === undefined || depth <= max) return undefined;
+  return new AccountRefusedError(
+    "ESCROW_CROWDED",
+    `the escrow pays so many other streams that a claim for this provider's would walk ${depth} forks of its dictionary (at most ${max} served): it could not claim what it is owed`,
+  );
+}
+
+/** The refusal of an escrow on which someone else claimed this provider's receipts too often, if so. */
+export function foreignClaimsRefusal(count: number): AccountRefusedError | undefined {
+  if (count < MAX_FOREIGN_SMALL_CLAIMS) return undefined;
+  return new AccountRefusedError(
+    "FOREIGN_CLAIMS",
+    `this provider's receipts on the escrow were claimed by someone else in small amounts ${count} times, each at the provider's fee; it no longer serves this escrow`,
+  );
 }
 
 /**
@@ -80,6 +113,10 @@ export function judgeEscrow(base: Receipt, facts: EscrowFacts, rules: EscrowRule
   if (facts.key.epoch !== base.keyEpoch) {
     throw new AccountRefusedError("KEY_EPOCH", `receipts must carry the key's epoch ${facts.key.epoch}`);
   }
+  const foreign = foreignClaimsRefusal(facts.foreignSmallClaims ?? 0);
+  if (foreign) throw foreign;
+  const crowded = crowdedRefusal(facts.claimDepth ?? 0, rules.maxClaimDepth);
+  if (crowded) throw crowded;
   const unpaid = base.amount > facts.paid ? base.amount - facts.paid : 0n;
   if (facts.available - unpaid < rules.minimum) {
     throw new AccountRefusedError("OUT_OF_FUNDS", "the escrow cannot cover more answers; top it up");

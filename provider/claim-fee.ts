@@ -38,6 +38,22 @@ export type ClaimPath = keyof typeof CLAIM_GAS;
  */
 export const GAS_PER_DICTIONARY_DOUBLING = 700n;
 
+/**
+ * The most forks of the `paid` dictionary an external claim off the hot slot can walk and still
+ * fit the 10,000 gas TON lends before the escrow accepts it. Measured on the Escrow: a new
+ * stream's first claim past 8 forks along its key is accepted, past 9 refused (a comb of other
+ * streams' keys sharing ever longer prefixes with it; random keys reach 8 forks only at about
+ * 100 streams). Past it only an internal claim, paid from a wallet, gets through.
+ */
+export const MAX_EXTERNAL_CLAIM_DEPTH = 8;
+
+/**
+ * A provider that claims only externally serves an escrow only while its stream sits at most this
+ * deep (two forks of margin for a session's life), and claims what it holds at once from this
+ * depth on, before more of someone else's streams push its claim past the credit.
+ */
+export const CROWDED_CLAIM_DEPTH = MAX_EXTERNAL_CLAIM_DEPTH - 2;
+
 export function claimGas(path: ClaimPath, dictionaryEntries: number): bigint {
   const base = CLAIM_GAS[path];
   if (path !== "newStream" && path !== "cold") return base;

@@ -55,6 +55,7 @@ export function escrowFacts(account: EscrowAccount, base: Receipt, sessionKey: U
     key: record && { epoch: record.epoch, active: BigInt(record.validUntil) === EscrowParams.KEY_ACTIVE },
     available: availableOf(account.balance),
     paid: s ? s.paidOf(base.keyEpoch, base.payout) : 0n,
+    claimDepth: s ? s.claimDepth(base.keyEpoch, base.payout) : 0,
   };
 }
 

@@ -1,6 +1,7 @@
 import type { Address } from "@ton/core";
 import { EscrowParams } from "../contracts/generated/constants";
 import { type StreamKey, streamId } from "../protocol";
+import { type AccountRefusedError, crowdedRefusal } from "./account-gate";
 import { type ClaimPath, claimPath } from "./claim-fee";
 import { availableOf, type EscrowAccount } from "./escrow-account";
 
@@ -14,6 +15,13 @@ import { availableOf, type EscrowAccount } from "./escrow-account";
  * not yet paid. A stream may be owed at most its paid total plus the escrow's available balance
  * less what its other streams are owed: `limit`. Claims lower the balance and raise a paid total
  * by the same amount, so `paidChanged` moves both and the headroom stays right between reads.
+ *
+ * A paid total that rises past what this provider claimed (and past any claim of its own still in
+ * flight) was raised by someone else's claim of its receipts. Anyone holding a receipt may claim
+ * it, and each claim's fee comes out of the provider's payout: a requester claiming every small
+ * receipt it signs makes the provider pay a fee per 0.01 TON. Such rises below `smallClaim` are
+ * counted per escrow (`foreignSmallClaims`), so the provider can stop serving that escrow. The
+ * count is this process's own: a restart forgets it, as it forgets nothing it needs to be paid.
  */
 interface StreamEntry {
   readonly key: StreamKey;
@@ -24,6 +32,12 @@ interface StreamEntry {
   hot: boolean;
   /** Unix time after which the escrow refuses this stream's receipts (its key was revoked); 0 if never. */
   keyDeadline: number;
+  /** Its paid total has been read (or claimed) at least once: a later rise can be told apart. */
+  known: boolean;
+  /** The amount of a claim of ours sent and not yet settled: a rise up to it is ours. */
+  claiming: bigint;
+  /** Forks of the escrow's `paid` dictionary a claim for it walks, as last read (0: hot or unread). */
+  depth: number;
 }
 
 interface EscrowEntry {
@@ -34,6 +48,8 @@ interface EscrowEntry {
   readAt: number;
   everClaimed: boolean;
   paidEntries: number;
+  /** Rises of a stream's paid total below `smallClaim` that no claim of ours explains. */
+  foreignSmallClaims: number;
   readonly streams: Map<string, StreamEntry>;
   /** Live sessions: what each is owed now, by stream. */
   readonly live: Map<symbol, { stream: string; owed: bigint }>;
@@ -51,6 +67,12 @@ export interface EscrowView {
 
 export type EscrowRead = (escrow: Address) => Promise<EscrowAccount>;
 
+/**
+ * A claim by someone else smaller than this counts as fee griefing: its fee (about 0.0034 TON)
+ * would be more than 3% of it, where this provider's own policy waits for 1%.
+ */
+export const SMALL_FOREIGN_CLAIM = 100_000_000n;
+
 export class EscrowBook {
   private readonly escrows = new Map<string, EscrowEntry>();
   private readonly reading = new Map<string, Promise<void>>();
@@ -58,6 +80,9 @@ export class EscrowBook {
   constructor(
     private readonly read?: EscrowRead,
     private readonly now: () => number = Date.now,
+    private readonly smallClaim: bigint = SMALL_FOREIGN_CLAIM,
+    /** How deep a stream may sit in an escrow's dictionary (account-gate.ts); absent: no limit. */
+    private readonly maxClaimDepth?: number,
   ) {}
 
   /** Takes a fresh read of the escrow (what the gate read at a session's open, or `refresh`). */
@@ -70,8 +95,9 @@ export class EscrowBook {
     e.everClaimed = account.state?.everClaimed ?? false;
     e.paidEntries = account.state?.paidEntries ?? 0;
     for (const s of e.streams.values()) {
-      s.paid = account.state?.paidOf(s.key.keyEpoch, s.key.payout) ?? 0n;
+      this.observe(e, s, account.state?.paidOf(s.key.keyEpoch, s.key.payout) ?? 0n);
       s.hot = account.state?.isHot(s.key.keyEpoch, s.key.payout) ?? false;
+      s.depth = account.state?.claimDepth(s.key.keyEpoch, s.key.payout) ?? 0;
       s.keyDeadline = 0;
       for (const k of account.state?.keys.values() ?? [])
         if (k.epoch === s.key.keyEpoch && BigInt(k.validUntil) !== EscrowParams.KEY_ACTIVE)
@@ -126,14 +152,59 @@ export class EscrowBook {
     if (amount > s.held) s.held = amount;
   }
 
-  /** Records what the escrow has now paid a stream: its balance went down by the same. */
+  /** Records what the escrow has now paid a stream after a claim of ours: its balance went down by the same. */
   paidChanged(stream: StreamKey, paid: bigint): void {
     const e = this.entry(stream.escrow);
     const s = this.stream(stream);
+    s.known = true;
     if (paid <= s.paid) return;
     e.available -= paid - s.paid;
     if (e.available < 0n) e.available = 0n;
     s.paid = paid;
+  }
+
+  /**
+   * Records a stream's paid total as read from the chain, not as our own claim's result: a rise
+   * beyond what we know and any claim of ours in flight was someone else's claim.
+   */
+  paidRead(stream: StreamKey, paid: bigint): void {
+    const e = this.entry(stream.escrow);
+    const s = this.stream(stream);
+    const before = s.paid;
+    this.observe(e, s, paid);
+    if (s.paid > before) {
+      e.available -= s.paid - before;
+      if (e.available < 0n) e.available = 0n;
+    }
+  }
+
+  /** A claim of ours for `amount` on `stream` is about to be sent (`claimSettled` once it is over). */
+  claiming(stream: StreamKey, amount: bigint): void {
+    this.stream(stream).claiming = amount;
+  }
+
+  claimSettled(stream: StreamKey): void {
+    this.stream(stream).claiming = 0n;
+  }
+
+  /** Forks of the escrow's `paid` dictionary a claim for `stream` walks, as last read. */
+  claimDepth(stream: StreamKey): number {
+    return this.escrows.get(stream.escrow.toRawString())?.streams.get(streamId(stream))?.depth ?? 0;
+  }
+
+  /** The stream sits as deep as is served: what it holds is claimed at once (settlement-policy.ts). */
+  crowding(stream: StreamKey): boolean {
+    return this.maxClaimDepth !== undefined && this.claimDepth(stream) >= this.maxClaimDepth;
+  }
+
+  /** The refusal of more on `stream` because its escrow's dictionary is too crowded along it, if so. */
+  crowded(stream: StreamKey): AccountRefusedError | undefined {
+    return crowdedRefusal(this.claimDepth(stream), this.maxClaimDepth);
+  }
+
+  /** How many small claims of this provider's receipts on the escrow were someone else's. */
+  foreignSmallClaims(escrow: Address): number {
+    return this.escrows.get(escrow.toRawString())?.foreignSmallClaims ?? 0;
   }
 
   /** The most `stream` may be owed, cumulative: what the escrow can pay it given the others. */
@@ -204,6 +275,14 @@ export class EscrowBook {
     return owed;
   }
 
+  private observe(e: EscrowEntry, s: StreamEntry, paid: bigint): void {
+    let ours = s.paid;
+    if (s.claiming > ours) ours = s.claiming; // bigints: no Math.max
+    if (s.known && paid > ours && paid - ours < this.smallClaim) e.foreignSmallClaims++;
+    s.known = true;
+    s.paid = paid;
+  }
+
   private entry(escrow: Address): EscrowEntry {
     const id = escrow.toRawString();
     let e = this.escrows.get(id);
@@ -215,6 +294,7 @@ export class EscrowBook {
         readAt: 0,
         everClaimed: false,
         paidEntries: 0,
+        foreignSmallClaims: 0,
         streams: new Map(),
         live: new Map(),
       };
@@ -228,7 +308,7 @@ export class EscrowBook {
     const id = streamId(key);
     let s = e.streams.get(id);
     if (!s) {
-      s = { key, paid: 0n, held: 0n, hot: false, keyDeadline: 0 };
+      s = { key, paid: 0n, held: 0n, hot: false, keyDeadline: 0, known: false, claiming: 0n, depth: 0 };
       e.streams.set(id, s);
     }
     return s;

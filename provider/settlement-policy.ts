@@ -38,6 +38,8 @@ export interface ClaimSituation {
   readonly closing: boolean;
   /** The stream's key was revoked: its receipts are refused after one close delay. */
   readonly keyRevoked?: boolean;
+  /** The escrow's dictionary is crowded along the stream: a few more streams and no claim fits. */
+  readonly crowding?: boolean;
   /** What the escrow can pay less all it owes this provider, when it was read. */
   readonly headroom: bigint | undefined;
   /** The owner pressed "Claim now". */
@@ -48,6 +50,7 @@ export type ClaimReason =
   | "asked"
   | "escrow-closing"
   | "key-revoked"
+  | "escrow-crowding"
   | "escrow-low"
   | "held-too-long"
   | "worth-it";
@@ -79,6 +82,7 @@ export function decideClaim(s: ClaimSituation, policy: SettlementPolicy): ClaimD
   if (s.asked) return { action: "claim", reason: "asked" };
   if (s.closing) return { action: "claim", reason: "escrow-closing" };
   if (s.keyRevoked) return { action: "claim", reason: "key-revoked" };
+  if (s.crowding) return { action: "claim", reason: "escrow-crowding" };
   if (s.headroom !== undefined && s.headroom < policy.riskHeadroomNano)
     return { action: "claim", reason: "escrow-low" };
   if (deadline !== undefined && s.now >= deadline) return { action: "claim", reason: "held-too-long" };

@@ -12,6 +12,8 @@ const REASONS: Record<string, string> = {
   asked: "you pressed Claim now",
   "escrow-closing": "its escrow is closing",
   "key-revoked": "its session key was revoked, so the escrow pays it only for a while",
+  "escrow-crowding":
+    "the escrow pays so many other streams that a few more would leave no claim room for this one",
   "escrow-low": "its escrow is close to running out",
   "held-too-long": "it was held as long as you allow",
   "worth-it": "the fee is within your target share",

@@ -169,6 +169,7 @@ export class Settlement {
         now: this.now(),
         closing: (read?.unlockAt ?? 0) !== 0,
         keyRevoked: read !== undefined && this.opts.book!.keyDeadline(r) !== 0,
+        crowding: read !== undefined && this.opts.book!.crowding(r),
         headroom: read ? read.available - read.owed : undefined,
         asked,
       },
@@ -189,6 +190,15 @@ export class Settlement {
   }
 
   private async claimStream(id: string, trigger: Trigger): Promise<void> {
+    try {
+      await this.tryClaimStream(id, trigger);
+    } finally {
+      const record = await this.opts.store.get(id);
+      if (record) this.opts.book?.claimSettled(latestReceipt(record).receipt);
+    }
+  }
+
+  private async tryClaimStream(id: string, trigger: Trigger): Promise<void> {
     const { store, chain } = this.opts;
     const policy = this.currentPolicy;
     const record = await store.get(id);
@@ -209,6 +219,7 @@ export class Settlement {
         for (const [i, signed] of candidates.entries()) {
           if (signed.receipt.amount <= before) continue;
           try {
+            this.opts.book?.claiming(signed.receipt, signed.receipt.amount);
             await chain.claimExternal(signed);
           } catch (err) {
             const last = i === candidates.length - 1;
@@ -251,6 +262,7 @@ export class Settlement {
     try {
       const r = signed.receipt;
       const before = await this.opts.chain.paid(r.escrow, r.keyEpoch, r.payout);
+      this.opts.book?.claiming(r, r.amount);
       await this.opts.chain.claimInternal?.(signed);
       if (await this.confirmed(id, signed, before, reason, fee)) this.errors.delete(id);
     } catch (err) {
@@ -260,7 +272,7 @@ export class Settlement {
 
   private async recordPaid(id: string, signed: SignedReceipt, paid: bigint): Promise<void> {
     await this.opts.store.setClaimed(id, paid);
-    this.opts.book?.paidChanged(signed.receipt, paid);
+    this.opts.book?.paidRead(signed.receipt, paid);
   }
 
   /** Reads the paid total until it covers the receipt; records it, and the claim's fee, either way. */

@@ -6,9 +6,9 @@ import type { SignedReceipt } from "../protocol/receipt";
 import { type AccountGate, accountGate } from "./account-gate";
 import { ChainPriceSource, jsonRpcConfigReader } from "./chain-prices";
 import { type ClaimTransaction, EscrowClaimChain } from "./claim-chain";
-import { claimFee } from "./claim-fee";
+import { CROWDED_CLAIM_DEPTH, claimFee } from "./claim-fee";
 import { type EscrowAccount, escrowFacts, readEscrowAccount } from "./escrow-account";
-import { EscrowBook } from "./escrow-book";
+import { EscrowBook, SMALL_FOREIGN_CLAIM } from "./escrow-book";
 import type { ReceiptStore } from "./receipt-store";
 import { Settlement } from "./settlement";
 import type { SettlementPolicy } from "./settlement-policy";
@@ -51,7 +51,8 @@ export function connectTon(o: {
   const open = (address: Address) => client.open(Escrow.createFromAddress(address));
   const read = (address: Address): Promise<EscrowAccount> =>
     readEscrowAccount((a) => client.getContractState(a), address);
-  const book = new EscrowBook(read);
+  // Claims are external only (no wallet here): an escrow too crowded along a stream is not served.
+  const book = new EscrowBook(read, Date.now, SMALL_FOREIGN_CLAIM, CROWDED_CLAIM_DEPTH);
   const prices = new ChainPriceSource(jsonRpcConfigReader(o.endpoint, o.apiKey));
   const chain = new EscrowClaimChain(open);
   const settlement = new Settlement({
@@ -75,12 +76,16 @@ export function connectTon(o: {
       const account = await read(address);
       book.track(base);
       book.update(address, account);
-      return escrowFacts(account, base, sessionKey);
+      return {
+        ...escrowFacts(account, base, sessionKey),
+        foreignSmallClaims: book.foreignSmallClaims(address),
+      };
     },
     {
       codeHash: o.escrowCode.hash().toString("hex"),
       minCloseDelay: o.minCloseDelay,
       minimum: EscrowParams.MIN_CLAIM,
+      maxClaimDepth: CROWDED_CLAIM_DEPTH,
     },
   );
   return { settlement, gate, book, prices };

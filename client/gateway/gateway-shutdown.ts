@@ -19,6 +19,8 @@ export const shuttingDown = () =>
 export class GatewayShutdown {
   private readonly cutter = new AbortController();
   private readonly inflight = new Set<ServerResponse>();
+  /** Called when the last request in flight closes (set while `settled` waits). */
+  private onEmpty: (() => void) | undefined;
   /** Rejects once in-flight requests are cut; handled here, so an idle one is never unhandled. */
   private readonly cut: Promise<never>;
   private stopping = false;
@@ -41,7 +43,10 @@ export class GatewayShutdown {
 
   track(res: ServerResponse): void {
     this.inflight.add(res);
-    res.on("close", () => this.inflight.delete(res));
+    res.on("close", () => {
+      this.inflight.delete(res);
+      if (this.inflight.size === 0) this.onEmpty?.();
+    });
   }
 
   /** `work`, unless the gateway cuts it first. */
@@ -80,10 +85,15 @@ export class GatewayShutdown {
     await closed;
   }
 
-  /** Resolves when nothing is in flight, or after `ms`. */
+  /** Resolves when the last request in flight closes, or after `ms`. */
   private async settled(ms: number): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (this.inflight.size > 0 && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, Math.min(25, deadline - Date.now())));
+    if (this.inflight.size === 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      this.onEmpty = resolve;
+      timer = setTimeout(resolve, ms);
+    });
+    clearTimeout(timer);
+    this.onEmpty = undefined;
   }
 }

@@ -51,6 +51,10 @@ const STATUS_BY_CODE = {
   ESCROW_NETWORK: 403,
   ESCROW_CODE: 403,
   ESCROW_CLOSE_DELAY: 403,
+  // the requester claimed a provider's receipts itself, in small amounts, at the provider's fee
+  FOREIGN_CLAIMS: 403,
+  // the escrow's claims dictionary is crowded along that provider's stream (another may serve)
+  ESCROW_CROWDED: 403,
   // the requester's own trust policy refused every provider on offer
   POLICY_REFUSED: 403,
   UNREGISTERED_PROVIDER: 403,

@@ -38,7 +38,12 @@ import { checkProvider } from "./provider-trust";
 import { RequesterSession } from "./requester-session";
 
 /** Account refusals about this provider, not the escrow: another provider may well serve. */
-const ONE_PROVIDERS_REFUSALS: ReadonlySet<string> = new Set(["ESCROW_UNREACHABLE", "UNPAID_TOKENS"]);
+const ONE_PROVIDERS_REFUSALS: ReadonlySet<string> = new Set([
+  "ESCROW_UNREACHABLE",
+  "UNPAID_TOKENS",
+  "FOREIGN_CLAIMS",
+  "ESCROW_CROWDED",
+]);
 
 /**
  * Opens the SDK's sessions: asks signaling for a provider, checks it on chain, makes the channel,

@@ -18,7 +18,13 @@ import { explainError, lostAnswer, needsWallet } from "./error-text";
 import type { EscrowStore } from "./escrow-store.svelte";
 import type { LocalDevice } from "./local-device";
 import { registryReaderFor } from "./registry-check";
+import { TabTurns } from "./tab-turns";
 import type { TrustStore } from "./trust-store.svelte";
+
+const WAITING_FOR_TAB =
+  "Another Silk tab of this browser is answering with the same key. This question goes as soon as that answer ends; or stop that answer and ask here.";
+const TAKEN_OVER =
+  "Stopped: another tab of this browser asked with the same key. What arrived is kept and paid.";
 
 /** The chat state an answer reads and writes while it streams (the ChatStore's own fields). */
 export interface AnswerHost {
@@ -26,6 +32,8 @@ export interface AnswerHost {
   status: string | undefined;
   live: { tokens: number; cost: bigint } | undefined;
   walletNeeded: boolean;
+  /** Another tab of this browser is answering with the same key: this question waits for it. */
+  waitingForTab: boolean;
   readonly settings: ChatSettings;
   readonly modelChoice: ModelChoice | undefined;
   readonly money: EscrowStore | undefined;
@@ -45,6 +53,7 @@ export class AnswerRunner {
   private clientTerms = "";
   private registry: RegistryReader | undefined;
   private abort: AbortController | undefined;
+  private readonly turns = new TabTurns();
 
   constructor(
     private readonly host: AnswerHost,
@@ -56,8 +65,14 @@ export class AnswerRunner {
     this.abort?.abort();
   }
 
+  /** Asks the tab whose answer this question waits for to stop it, so this one goes now. */
+  takeOver(): void {
+    this.turns.takeOver();
+  }
+
   dispose(): void {
     this.abort?.abort();
+    this.turns.dispose();
     void this.client?.then((c) => c.close()).catch(() => undefined);
   }
 
@@ -72,6 +87,7 @@ export class AnswerRunner {
     const abort = new AbortController();
     this.abort = abort;
     let outcome: "done" | "error" | "stopped" = "done";
+    let takenOver = false;
     const started = performance.now();
     let firstAt = 0;
     const rate = (tokens: number) =>
@@ -113,51 +129,84 @@ export class AnswerRunner {
         };
         return outcome;
       }
-      const client = await this.connected();
-      const stream = await client.chat.completions.create({
-        model: conv.model,
-        messages,
-        ...(conv.temperature !== undefined && { temperature: conv.temperature }),
-        ...(conv.maxTokens !== undefined && { max_tokens: conv.maxTokens }),
-        stream: true,
-        stream_options: { include_usage: true },
-        signal: abort.signal,
-      });
-      let finish: string | undefined;
-      let usage: CompletionUsage | undefined;
-      // Counted as they arrive (a chunk is a token); the receipt's exact count replaces it at the end.
-      const price = host.modelChoice;
-      const promptCost = BigInt(estimatePromptTokens(messages)) * (price?.promptNano ?? 0n);
-      let counted = 0;
-      host.live = { tokens: 0, cost: promptCost };
-      for await (const chunk of stream) {
-        const piece = chunk.choices[0]?.delta.content;
-        if (piece) {
-          if (!firstAt) firstAt = performance.now();
-          host.status = undefined;
-          turn.content += piece;
-          counted++;
-          host.live = { tokens: counted, cost: promptCost + BigInt(counted) * (price?.completionNano ?? 0n) };
-        }
-        finish = chunk.choices[0]?.finish_reason ?? finish;
-        usage = chunk.usage ?? usage;
-      }
-      if (finish === "abort") outcome = "stopped";
-      host.walletNeeded = false;
-      if (usage) {
-        turn.stats = {
-          promptTokens: usage.prompt_tokens,
-          completionTokens: usage.completion_tokens,
-          cost: BigInt(usage.silk?.cost_nanoton ?? "0"),
-          tokensPerSecond: rate(usage.completion_tokens),
-          ...(usage.silk?.provider && { provider: usage.silk.provider }),
-          failovers: usage.silk?.failovers ?? 0,
-          finish: finish ?? "stop",
-        };
+      // Only one tab of this browser streams on its key at a time (tab-turns.ts): a second would end
+      // this one's session at the provider, cutting the answer.
+      await this.turns.hold(
+        {
+          signal: abort.signal,
+          waiting: () => {
+            host.waitingForTab = true;
+            host.status = WAITING_FOR_TAB;
+          },
+        },
+        async (taken) => {
+          host.waitingForTab = false;
+          host.status = "Finding a provider…";
+          const stopHere = () => {
+            takenOver = true;
+            abort.abort();
+          };
+          taken.addEventListener("abort", stopHere, { once: true });
+          try {
+            const client = await this.connected();
+            const stream = await client.chat.completions.create({
+              model: conv.model,
+              messages,
+              ...(conv.temperature !== undefined && { temperature: conv.temperature }),
+              ...(conv.maxTokens !== undefined && { max_tokens: conv.maxTokens }),
+              stream: true,
+              stream_options: { include_usage: true },
+              signal: abort.signal,
+            });
+            let finish: string | undefined;
+            let usage: CompletionUsage | undefined;
+            // Counted as they arrive (a chunk is a token); the receipt's exact count replaces it at the end.
+            const price = host.modelChoice;
+            const promptCost = BigInt(estimatePromptTokens(messages)) * (price?.promptNano ?? 0n);
+            let counted = 0;
+            host.live = { tokens: 0, cost: promptCost };
+            for await (const chunk of stream) {
+              const piece = chunk.choices[0]?.delta.content;
+              if (piece) {
+                if (!firstAt) firstAt = performance.now();
+                host.status = undefined;
+                turn.content += piece;
+                counted++;
+                host.live = {
+                  tokens: counted,
+                  cost: promptCost + BigInt(counted) * (price?.completionNano ?? 0n),
+                };
+              }
+              finish = chunk.choices[0]?.finish_reason ?? finish;
+              usage = chunk.usage ?? usage;
+            }
+            if (finish === "abort") outcome = "stopped";
+            host.walletNeeded = false;
+            if (usage) {
+              turn.stats = {
+                promptTokens: usage.prompt_tokens,
+                completionTokens: usage.completion_tokens,
+                cost: BigInt(usage.silk?.cost_nanoton ?? "0"),
+                tokensPerSecond: rate(usage.completion_tokens),
+                ...(usage.silk?.provider && { provider: usage.silk.provider }),
+                failovers: usage.silk?.failovers ?? 0,
+                finish: finish ?? "stop",
+              };
+            }
+          } finally {
+            taken.removeEventListener("abort", stopHere);
+          }
+        },
+      );
+      if (takenOver) {
+        outcome = "stopped";
+        turn.error = TAKEN_OVER;
       }
     } catch (err) {
-      if (abort.signal.aborted) outcome = "stopped";
-      else {
+      if (abort.signal.aborted) {
+        outcome = "stopped";
+        if (takenOver) turn.error = TAKEN_OVER;
+      } else {
         outcome = "error";
         turn.error = explainError(err);
         host.walletNeeded = needsWallet(err);
@@ -179,6 +228,7 @@ export class AnswerRunner {
       host.streaming = false;
       host.live = undefined;
       host.status = undefined;
+      host.waitingForTab = false;
       this.abort = undefined;
     }
     return outcome;

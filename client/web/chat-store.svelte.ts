@@ -52,6 +52,8 @@ export class ChatStore {
   streaming = $state(false);
   /** Progress in words while an answer is on its way ("finding a provider", "failover…"). */
   status = $state<string | undefined>();
+  /** Another tab of this browser is answering with the same key: the question waits (tab-turns.ts). */
+  waitingForTab = $state(false);
   totalSigned = $state(0n);
   ready = $state(false);
   /** The chain, the wallet and the escrow that pays for answers; there once the heavy half has loaded. */
@@ -278,6 +280,11 @@ export class ChatStore {
 
   stop(): void {
     this.runner?.stop();
+  }
+
+  /** Stops the other tab's answer this question waits for (it keeps what arrived), so this one goes now. */
+  takeOver(): void {
+    this.runner?.takeOver();
   }
 
   /** Asks again for the last answer; the answer it replaces stays as an earlier version. */

@@ -1,6 +1,7 @@
 import { PolicyRefusedError, UntrustedProviderError } from "../../protocol";
 import { NoProviderError, ProviderError, ProviderLostError } from "../sdk/errors";
 import { EscrowNotReadyError } from "./escrow";
+import { TabBusyError } from "./tab-turns";
 
 /** A provider's refusal after reading your escrow on chain, and what to do about it. */
 const ESCROW_REFUSALS: Record<string, string> = {
@@ -22,6 +23,10 @@ const ESCROW_REFUSALS: Record<string, string> = {
   ESCROW_UNREACHABLE: "The provider could not read your escrow on the chain just now. Try again in a moment.",
   UNPAID_TOKENS:
     "This provider streamed tokens to this browser's key earlier that were never signed for (a tab closed mid-answer?), so it will not stream more on credit for now. Try again in an hour, or ask another provider.",
+  FOREIGN_CLAIMS:
+    "This provider saw its receipts from your escrow claimed by someone else in small amounts, each at its own fee, so it no longer serves your escrow. Let providers claim their own receipts; ask another provider.",
+  ESCROW_CROWDED:
+    "Your escrow has paid so many other streams that this provider could not claim its own pay from it, so it will not serve it. Ask another provider, or use a fresh escrow.",
   SESSION_REPLACED:
     "Another tab or program using this browser's key opened a session with the same provider, so this answer stopped there. Ask from one tab at a time.",
 };
@@ -66,6 +71,9 @@ export function explainError(err: unknown): string {
     }
   }
   if (err instanceof EscrowNotReadyError) return err.message;
+  if (err instanceof TabBusyError) {
+    return `Another tab of this browser kept answering with the same key for ${Math.round(err.waitedMs / 60_000)} minutes, so this question was not sent. Stop that answer or close that tab, then ask again.`;
+  }
   if (err instanceof PolicyRefusedError) {
     return "The server offered only providers your pins and blocks exclude, so nothing was sent. Unpin or unblock providers, or try again later.";
   }

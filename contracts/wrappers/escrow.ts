@@ -38,6 +38,11 @@ export interface EscrowState extends EscrowConfig {
   readonly everClaimed: boolean;
   /** How many streams the `paid` dictionary holds (a claim off the hot slot walks it). */
   readonly paidEntries: number;
+  /**
+   * How many forks of the `paid` dictionary a claim for the stream walks past (0 for the hot
+   * stream): its gas grows with them, whatever the dictionary's size (claim-fee.ts).
+   */
+  claimDepth(epoch: number, payout: Address): number;
 }
 
 /** stream_key$_ payout:MsgAddressInt epoch:uint32 = StreamKey; (the receipt's own 299 bits) */
@@ -109,7 +114,31 @@ export function loadEscrowState(s: Slice): EscrowState {
   const isHot = (epoch: number, payout: Address) => streamKeyBits(epoch, payout).equals(hotStream);
   const everClaimed = hotPaid > 0n;
   const paidEntries = paid.size;
-  return { network, keys, owner, closeDelay, unlockAt, nextEpoch, paidOf, isHot, everClaimed, paidEntries };
+  const claimDepth = (epoch: number, payout: Address): number => {
+    const key = streamKeyBits(epoch, payout);
+    if (key.equals(hotStream)) return 0;
+    // Each distinct length of prefix the key shares with a stored one is a fork on its path.
+    const forks = new Set<number>();
+    for (const other of paid.keys()) {
+      let i = 0;
+      while (i < key.length && other.at(i) === key.at(i)) i++;
+      forks.add(i);
+    }
+    return forks.size;
+  };
+  return {
+    network,
+    keys,
+    owner,
+    closeDelay,
+    unlockAt,
+    nextEpoch,
+    paidOf,
+    isHot,
+    everClaimed,
+    paidEntries,
+    claimDepth,
+  };
 }
 
 /** op:uint32 query_id:uint64, the head of every internal Escrow message. */

@@ -1,5 +1,6 @@
 import type { ModelSupport } from "../../protocol/features";
 import { EngineError } from "../../web/engines/engine";
+import { sizeText } from "../../web/size-text";
 
 /** Small rules of the provider page, pure so they are tested without a browser (addresses: `payout-address.ts`). */
 
@@ -42,4 +43,18 @@ export function timeLeft(progress: number, elapsedMs: number): string | undefine
   if (s < 55) return `about ${Math.max(5, Math.ceil(s / 5) * 5)} s left`;
   if (s < 90 * 60) return `about ${Math.round(s / 60)} min left`;
   return `about ${(s / 3600).toFixed(1)} h left`;
+}
+
+/**
+ * How much of the weights has come, from WebLLM's progress text ("Fetching param cache[3/20]:
+ * 120MB fetched. 15% completed, …"): "120 MB of about 800 MB". Undefined for any other text (the
+ * cache being read, the library compiling): only a download has a size to tell.
+ */
+export function downloadedText(text: string): string | undefined {
+  const m = /(\d+)MB fetched\. (\d+)% completed/.exec(text);
+  if (!m) return undefined;
+  const [mb, pct] = [Number(m[1]), Number(m[2])];
+  return pct > 0
+    ? `${sizeText(mb)} of about ${sizeText(Math.round((mb * 100) / pct))}`
+    : `${sizeText(mb)} so far`;
 }

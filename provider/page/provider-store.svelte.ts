@@ -9,7 +9,7 @@ import type { ProviderRuntime, RuntimeEvent } from "../runtime";
 import { ProviderChain } from "./chain-store.svelte";
 import type { EarningSample } from "./earnings-chart";
 import { type Link, linkOf } from "./link-state";
-import { describeError, parseNanoTon, servedSupport, timeLeft } from "./page-rules";
+import { describeError, downloadedText, parseNanoTon, servedSupport, timeLeft } from "./page-rules";
 import { DEFAULT_SETTINGS, type ProviderSettings } from "./provider-settings";
 import type { ProviderStorage } from "./provider-storage";
 import { RateMeter } from "./rate-meter";
@@ -45,7 +45,9 @@ export class ProviderStore {
   settings = $state<ProviderSettings>({ ...DEFAULT_SETTINGS });
   identityKey = $state("");
   /** A model loading: how far (0 to 1), the engine's own words, and the time left when it can be told. */
-  loading = $state<{ model: string; progress: number; text: string; left?: string } | undefined>();
+  loading = $state<
+    { model: string; progress: number; text: string; left?: string; got?: string } | undefined
+  >();
   loaded = $state<string | undefined>();
   serving = $state<Serving>("off");
   /** The connection to the Silk server while serving, read every second. */
@@ -206,7 +208,14 @@ export class ProviderStore {
       }
       await engine.load(model, (p) => {
         const left = timeLeft(p.progress, Date.now() - started);
-        this.loading = { model, progress: p.progress, text: p.text, ...(left && { left }) };
+        const got = downloadedText(p.text);
+        this.loading = {
+          model,
+          progress: p.progress,
+          text: p.text,
+          ...(left && { left }),
+          ...(got && { got }),
+        };
       });
       this.loaded = model;
       this.loadedOn = engine;

@@ -1,4 +1,5 @@
 import type { StreamKey } from "../../protocol";
+import type { AccountRefusedError } from "../account-gate";
 import type { EscrowBook, SessionExposure } from "../escrow-book";
 
 /**
@@ -51,6 +52,16 @@ export class EscrowLimit {
 
   close(): void {
     this.handle.close();
+  }
+
+  /** Small claims of this provider's receipts on the escrow that were someone else's (escrow-book.ts). */
+  get foreignSmallClaims(): number {
+    return this.book.foreignSmallClaims(this.stream.escrow);
+  }
+
+  /** The refusal of more because the escrow's dictionary is too crowded along this stream, if so. */
+  get crowded(): AccountRefusedError | undefined {
+    return this.book.crowded(this.stream);
   }
 
   /** The escrow is closing (as last read): stream nothing more on it. */

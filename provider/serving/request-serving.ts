@@ -8,6 +8,7 @@ import {
   type ServedModel,
 } from "../../protocol";
 import type { Engine } from "../../web/engines/engine";
+import { foreignClaimsRefusal } from "../account-gate";
 import type { CreditWindow } from "./credit";
 import type { EscrowLimit } from "./escrow-limit";
 import type { Slots } from "./slots";
@@ -47,6 +48,12 @@ export async function admit(s: RequestServing, id: string, firstOwed: () => bigi
   if (exposure && (await exposure.closingNow())) {
     ledger.finish(id, 0);
     await s.refuse("ESCROW_CLOSING", CLOSING_MESSAGE);
+    return false;
+  }
+  const refusal = exposure && (foreignClaimsRefusal(exposure.foreignSmallClaims) ?? exposure.crowded);
+  if (refusal) {
+    ledger.finish(id, 0);
+    await s.refuse(refusal.code, refusal.message);
     return false;
   }
   if (s.cannotPay() || (exposure && !(await exposure.allows(firstOwed())))) {

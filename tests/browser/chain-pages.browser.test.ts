@@ -1,6 +1,6 @@
 import { Address } from "@ton/core";
 import type { TonClient } from "@ton/ton";
-import type { Browser, Page } from "playwright-core";
+import type { Browser, Page, Route } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Devnet } from "../../contracts/devnet";
 import { EscrowParams } from "../../contracts/generated/constants";
@@ -86,6 +86,26 @@ describe("the pages on the devnet", () => {
     await client.getByRole("button", { name: "Open Wallet to deposit" }).click();
     expect(await client.getByRole("button", { name: /^Wallet/ }).getAttribute("aria-expanded")).toBe("true");
     await client.getByTestId("escrow-balance").waitFor();
+    // A deposit the network does not take (the node refuses the message): said in words, with what
+    // to do next; nothing deposited, the key still unauthorised, and Deposit there to try again.
+    await client.getByRole("button", { name: "Get 100 test TON" }).click();
+    await waitForText(client, "wallet-balance", (s) => tonOf(s) >= 100_000_000_000n);
+    const refuse = (route: Route) =>
+      /sendBoc/.test(route.request().postData() ?? "") ? route.abort("connectionrefused") : route.fallback();
+    await client.route("**/ton/jsonRPC", refuse);
+    try {
+      await client.getByLabel("Amount, TON").fill("1");
+      await client.getByRole("button", { name: "Deposit", exact: true }).click();
+      expect(await waitForText(client, "money-problem", (s) => s.length > 0)).toBe(
+        "Deposit: the TON network could not be reached just now. Nothing was sent; try again in a moment.",
+      );
+      expect(await client.getByRole("alert").filter({ hasText: "Deposit:" }).count()).toBe(1);
+      expect(await text(client, "key-state")).not.toMatch(/^authorised/);
+      expect(await client.getByRole("button", { name: "Deposit", exact: true }).isEnabled()).toBe(true);
+      expect(await seriousA11yViolations(client)).toEqual([]);
+    } finally {
+      await client.unroute("**/ton/jsonRPC", refuse);
+    }
     await client.keyboard.press("Escape");
   }, 60_000);
 

@@ -108,3 +108,48 @@ export function placeholderContrast(page: Page): Promise<number> {
     return lowest;
   });
 }
+
+/**
+ * The page at the reader's own text size (`percent` of the browser's default, as a browser's
+ * "font size" setting or a phone's larger text sets it): what sticks out past the viewport's right
+ * edge (shadow roots included; fixed sheets and what is inert or scrolls inside itself aside), as
+ * "tag.class right", and the page's sideways scroll. The size is restored after.
+ */
+export async function atTextSize(page: Page, percent: number): Promise<{ sideways: number; past: string[] }> {
+  await page.evaluate((p) => {
+    document.documentElement.style.fontSize = `${p}%`;
+  }, percent);
+  try {
+    return await page.evaluate(() => {
+      const past: string[] = [];
+      // Code, tables and math scroll sideways inside themselves on purpose; anything else is held to
+      // the right edge of what clips it (a scrolling panel, a sheet), or of the screen.
+      const edge = (el: HTMLElement): number | undefined => {
+        for (let e = el.parentElement; e && e !== document.documentElement; e = e.parentElement) {
+          // Inside a table, code or math block, or what is visually hidden (a 1 px box).
+          if (e.matches("pre, table, .math-block") || e.getBoundingClientRect().width <= 1) return undefined;
+          if (getComputedStyle(e).overflowX !== "visible")
+            return Math.min(e.getBoundingClientRect().right, innerWidth);
+        }
+        return innerWidth;
+      };
+      const visit = (root: Document | ShadowRoot) => {
+        for (const el of root.querySelectorAll<HTMLElement>("*")) {
+          if (el.shadowRoot) visit(el.shadowRoot);
+          const box = el.getBoundingClientRect();
+          if (box.width <= 1 || el.closest("[inert]")) continue;
+          const right = edge(el);
+          if (right !== undefined && box.right > right + 0.5) {
+            past.push(`${el.tagName.toLowerCase()}.${el.className} ${Math.round(box.right)}`);
+          }
+        }
+      };
+      visit(document);
+      return { sideways: document.documentElement.scrollWidth - innerWidth, past };
+    });
+  } finally {
+    await page.evaluate(() => {
+      document.documentElement.style.fontSize = "";
+    });
+  }
+}

@@ -1,8 +1,17 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { EscrowParams } from "../../contracts/generated/constants";
 import { fundClientEscrow, openPage, serveFromProviderPage, text, tonOf, waitForText } from "./chain-server";
-import { a11yViolations, openReady, placeholderContrast, screenshot, smallTargets } from "./page-checks";
+import {
+  a11yViolations,
+  atTextSize,
+  openReady,
+  placeholderContrast,
+  screenshot,
+  smallTargets,
+} from "./page-checks";
 import { usePagesFixture } from "./pages-fixture";
 
 /**
@@ -149,12 +158,17 @@ describe("the pages, walked by a new user", () => {
     await question(client).fill(long);
     await client.keyboard.press("Enter");
     await client.getByTestId("turn-assistant").nth(2).getByText("w20", { exact: true }).waitFor();
+    // A screen reader hears the answer once it is complete: the log (a polite live region) is busy
+    // while the Markdown re-renders with every token.
+    expect(await log.getAttribute("aria-busy")).toBe("true");
+    expect(await log.ariaSnapshot()).toMatch(/^- log "Conversation"/);
     // While it streams (live count, Stop, a busy log): no violation either.
     await noViolations(client);
     await screenshot(client, "essentials-client-streaming");
     await log.evaluate((el) => el.scrollTo({ top: 0 }));
     await client.getByRole("button", { name: "Jump to the newest" }).waitFor();
     await client.getByTestId("answer-stats").nth(2).waitFor({ timeout: 30_000 });
+    await expect.poll(() => log.getAttribute("aria-busy")).toBeNull();
     expect(await log.evaluate((el) => el.scrollTop)).toBeLessThan(50);
     await client.getByRole("button", { name: "Jump to the newest" }).click();
     await expect.poll(gap, { timeout: 10_000 }).toBeLessThan(50);
@@ -380,6 +394,68 @@ describe("the pages, walked by a new user", () => {
     await options.locator("summary").click(); // closed again
   }, 90_000);
 
+  it("two tabs of one browser share its key: the second waits for the first's answer, or stops it on request; no answer is cut", async () => {
+    await settle(client);
+    const second = await client.context().newPage();
+    try {
+      await openReady(second, `${f.url}/`);
+      await second.getByRole("button", { name: "New chat" }).click();
+      await second.locator("select option", { hasText: "test-model" }).waitFor({ state: "attached" });
+      const words = (tag: string) => Array.from({ length: 500 }, (_, i) => `${tag}${i}`).join(" ");
+      const last = client.getByTestId("turn-assistant").last();
+      // Each long question in a chat of its own, so that its answer fits the model's context.
+      const started = async (tag: string) => {
+        await client.getByRole("button", { name: "New chat" }).click();
+        await question(client).fill(words(tag));
+        await client.keyboard.press("Enter");
+        await last.getByText(new RegExp(`Echo: ${tag}0 ${tag}1`)).waitFor({ timeout: 30_000 });
+      };
+      // The second tab asks while the first streams: it waits, and says why and what it can do.
+      await started("a");
+      await question(second).fill("asked from the second tab");
+      await second.keyboard.press("Enter");
+      expect(await waitForText(second, "answer-status", (s) => s.startsWith("Another"))).toMatch(
+        /^Another Silk tab of this browser is answering with the same key\. This question goes as soon as that answer ends/,
+      );
+      await noViolations(second);
+      // The first tab's answer streams to its end, untouched; then the second tab's question goes.
+      await client.getByTestId("answer-stats").last().waitFor({ timeout: 60_000 });
+      expect(await last.textContent()).toContain("a499");
+      expect(await last.getByRole("alert").count()).toBe(0);
+      await second.getByTestId("answer-stats").waitFor({ timeout: 30_000 });
+      expect(await second.getByTestId("turn-assistant").textContent()).toContain(
+        "Echo: asked from the second tab",
+      );
+
+      // Asked to, the first tab stops its answer (what arrived is kept and paid) and lets the second ask.
+      await started("b");
+      await question(second).fill("take over, please");
+      await second.keyboard.press("Enter");
+      await second.getByRole("button", { name: "Stop the other tab's answer and ask here" }).click();
+      await second.getByTestId("answer-stats").nth(1).waitFor({ timeout: 30_000 });
+      expect(await second.getByTestId("turn-assistant").nth(1).textContent()).toContain(
+        "Echo: take over, please",
+      );
+      expect(await last.getByRole("alert").textContent()).toBe(
+        "Stopped: another tab of this browser asked with the same key. What arrived is kept and paid.",
+      );
+      expect(squash((await last.getByTestId("answer-stats").textContent()) ?? "")).toMatch(/[\d.]+ TON/);
+      // The chats made here go, so the tests below count the conversations they had before.
+      await second
+        .getByRole("button", { name: /^Delete “/ })
+        .first()
+        .click();
+      const deletes = client.getByRole("button", { name: /^Delete “/ });
+      const before = await deletes.count();
+      for (const left of [before - 1, before - 2]) {
+        await deletes.first().click();
+        await expect.poll(() => deletes.count()).toBe(left);
+      }
+    } finally {
+      await second.close();
+    }
+  }, 120_000);
+
   it("Claim now says what happened and states the 0.01 TON minimum", async () => {
     expect(await text(provider, "claim-help")).toContain("at least 0.01 TON per requester");
     const unclaimed = tonOf(await waitForText(provider, "unclaimed", (s) => tonOf(s) > 0n));
@@ -476,6 +552,10 @@ describe("the pages, walked by a new user", () => {
               return { sideways: el.scrollWidth - el.clientWidth, cut: cut.length };
             }),
           ).toEqual({ sideways: 0, cut: 0 });
+          // At 200% text (a phone's larger text, a browser's font size): nothing sticks out, no sideways scroll.
+          for (const page of [client, provider]) {
+            expect(await atTextSize(page, 200)).toEqual({ sideways: 0, past: [] });
+          }
           await client.getByRole("button", { name: "Chats" }).click();
           await client.getByRole("button", { name: "New chat" }).waitFor();
           await noViolations(client);
@@ -493,6 +573,7 @@ describe("the pages, walked by a new user", () => {
         await client.keyboard.press("Escape");
         await client.getByRole("button", { name: /^Wallet/ }).click();
         await client.getByTestId("escrow-balance").waitFor();
+        if (width === 360) expect(await atTextSize(client, 200)).toEqual({ sideways: 0, past: [] });
         // The chat stays on screen beside the wallet on a wide screen.
         if (width === 1280) {
           const composer = (await question(client).boundingBox())!;
@@ -533,6 +614,7 @@ describe("the pages, walked by a new user", () => {
         const box = (await widget.getByRole("textbox", { name: "Your question" }).boundingBox())!;
         const note = (await widget.locator("silk-chat .limit").boundingBox())!;
         expect(box.y + box.height).toBeLessThanOrEqual(note.y);
+        if (width === 360) expect(await atTextSize(widget, 200)).toEqual({ sideways: 0, past: [] });
         await screenshot(widget, `essentials-widget-${width}-${scheme}`);
       }
     }
@@ -652,6 +734,67 @@ describe("the pages, walked by a new user", () => {
     await page.getByRole("button", { name: "Remove Own-Model-q4f32_1-MLC" }).click();
     await page.locator("option", { hasText: "Own-Model" }).waitFor({ state: "detached" });
     await page.context().close();
+  }, 60_000);
+
+  it("a downloading model shows progress, size and time left; a download broken off midway says so, and trying again finishes it", async () => {
+    // A host of fake weights (a test double standing in for a model's: 6,144,000 zero bytes in 60
+    // pieces over about 6 s); its first download breaks off at 40%.
+    const pieces = 60;
+    const piece = Buffer.alloc(102_400);
+    let downloads = 0;
+    const host = createServer((req, res) => {
+      res.setHeader("access-control-allow-origin", "*");
+      if (req.url?.endsWith("/mlc-chat-config.json")) return void res.end("{}");
+      if (!req.url?.endsWith("/params_shard_0.bin")) return void res.writeHead(404).end();
+      const breakAt = downloads++ === 0 ? pieces * 0.4 : pieces;
+      res.writeHead(200, {
+        "content-type": "application/octet-stream",
+        "content-length": piece.length * pieces,
+      });
+      let sent = 0;
+      const timer = setInterval(() => {
+        if (sent === breakAt) return void res.destroy();
+        res.write(piece);
+        if (++sent === pieces) res.end();
+      }, 100);
+      res.on("close", () => clearInterval(timer));
+    });
+    await new Promise<void>((resolve) => host.listen(0, "127.0.0.1", resolve));
+    const at = `http://127.0.0.1:${(host.address() as AddressInfo).port}`;
+    const page = await openPage(browser(), `${f.url}/provider`, "provider (served weights)");
+    try {
+      await page.getByText("Self-hosted model: load weights from your own host").click();
+      await page.getByLabel("Model id").fill("Served-Model-q4f32_1-MLC");
+      await page.getByLabel("Weights URL").fill(`${at}/served/`);
+      await page.getByLabel("Library URL").fill(`${at}/served.wasm`);
+      await page.getByRole("button", { name: "Save location" }).click();
+      await waitForText(page, "self-hosted-saved", (s) => s.startsWith("Saved"));
+      const progress = page.getByRole("progressbar", { name: /^Loading Served-Model/ });
+      const label = page.locator("label[for=load-progress]");
+      const said = async () => squash((await label.textContent({ timeout: 1000 }).catch(() => "")) ?? "");
+      await page.getByRole("button", { name: "Download and load" }).click();
+      await progress.waitFor();
+      await expect
+        .poll(said, { timeout: 15_000 })
+        .toMatch(/^Loading Served-Model-q4f32_1-MLC: \d+% · \d+ MB of about \d+ MB/);
+      // Broken off midway: a typed download error naming the host, and the way to try again.
+      const error = await waitForText(page, "provider-error", (s) => s.length > 0);
+      expect(error).toMatch(/could not be downloaded from 127\.0\.0\.1:\d+ \(TypeError: network error/);
+      expect(await page.getByTestId("loaded-model").count()).toBe(0);
+      await noViolations(page);
+      await page.getByRole("button", { name: "Try the download again" }).click();
+      // Once it has gone on long enough to tell: the time left too.
+      await expect
+        .poll(said, { timeout: 15_000 })
+        .toMatch(/: \d+% · \d+ MB of about \d+ MB · about \d+ s left$/);
+      expect(await waitForText(page, "loaded-model", (s) => s.length > 0)).toBe(
+        "Loaded: Served-Model-q4f32_1-MLC",
+      );
+      expect(await page.getByTestId("provider-error").count()).toBe(0);
+    } finally {
+      await page.context().close();
+      host.close();
+    }
   }, 60_000);
 
   it("a part of the page that does not download is told in words, with what to do, in the client and the widget", async () => {

@@ -176,7 +176,11 @@ describe("the production pages", () => {
     const context = await (await browser()).newContext({ viewport: { width: 360, height: 740 } });
     const page = await context.newPage();
     await openReady(page, `${testnet.url}/`);
-    await page.getByRole("button", { name: /^Wallet/ }).click();
+    // Before anything, the chat says what comes first, and the way there is one button away.
+    expect((await page.getByTestId("first-run").textContent())?.replace(/\s+/g, " ")).toMatch(
+      /from your escrow: connect a TON wallet under Wallet first, then deposit into it\.$/,
+    );
+    await page.getByRole("button", { name: "Open Wallet to connect" }).click();
     const connect = page.getByRole("button", { name: "Connect a TON wallet (testnet)" });
     await expect.poll(() => connect.isEnabled(), { timeout: 30_000 }).toBe(true);
     expect(await page.getByRole("button", { name: "Deposit", exact: true }).isDisabled()).toBe(true);

@@ -5,8 +5,8 @@ import { cleanup, startServer } from "../signaling/helpers";
 import { ask, relayClient, relayProvider, stopAll } from "../support/silk-parties";
 
 /**
- * UNPAID_TOKENS is about one provider's stream (tokens it streamed to this key and was not paid
- * for), not about the escrow: the SDK asks another provider rather than failing the request, as
+ * UNPAID_TOKENS and FOREIGN_CLAIMS are about one provider's stream (tokens it streamed to this key
+ * and was not paid for; its receipts claimed by someone else at its fee), not about the escrow: the SDK asks another provider rather than failing the request, as
  * it must for the escrow's own refusals (OUT_OF_FUNDS, …), which every provider would repeat.
  */
 afterEach(async () => {
@@ -14,31 +14,35 @@ afterEach(async () => {
   await cleanup();
 });
 
-describe("a provider that refuses a key for tokens it was not paid", () => {
-  it("the request goes to another provider", async () => {
-    const { url } = await startServer();
-    let refusals = 0;
-    const owed: AccountGate = {
-      check: async () => {
-        refusals++;
-        throw new AccountRefusedError(
-          "UNPAID_TOKENS",
-          "an earlier session streamed 64 tokens past your last receipt",
-        );
-      },
-    };
-    // The cheaper one, so the server offers it first.
-    await relayProvider(url, {
-      gate: owed,
-      models: [{ model: "test-model", price: flatPrice(5n) }],
-      payout: `0:${"33".repeat(32)}`,
-    });
-    await relayProvider(url);
-    const client = await relayClient(url);
-    const answer = await ask(client, "anyone else");
-    expect(answer.choices[0]?.message.content).toBe("Echo: anyone else");
-    expect(refusals).toBe(1);
-  }, 30_000);
+describe("a provider that refuses a key for what happened on its own stream", () => {
+  it.each([
+    ["UNPAID_TOKENS", "an earlier session streamed 64 tokens past your last receipt"],
+    ["FOREIGN_CLAIMS", "this provider's receipts on the escrow were claimed by someone else 2 times"],
+  ] as const)(
+    "%s: the request goes to another provider",
+    async (code, message) => {
+      const { url } = await startServer();
+      let refusals = 0;
+      const refusing: AccountGate = {
+        check: async () => {
+          refusals++;
+          throw new AccountRefusedError(code, message);
+        },
+      };
+      // The cheaper one, so the server offers it first.
+      await relayProvider(url, {
+        gate: refusing,
+        models: [{ model: "test-model", price: flatPrice(5n) }],
+        payout: `0:${"33".repeat(32)}`,
+      });
+      await relayProvider(url);
+      const client = await relayClient(url);
+      const answer = await ask(client, "anyone else");
+      expect(answer.choices[0]?.message.content).toBe("Echo: anyone else");
+      expect(refusals).toBe(1);
+    },
+    30_000,
+  );
 });
 
 describe("a provider that quotes more in its session than it offered through signaling", () => {

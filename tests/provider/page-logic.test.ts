@@ -5,7 +5,7 @@ import { claimOutcome } from "../../provider/page/claim-outcome";
 import { earningsFrom } from "../../provider/page/earnings";
 import { chartAxes, chartPoints, timeLabel } from "../../provider/page/earnings-chart";
 import { linkOf, servingHeadline } from "../../provider/page/link-state";
-import { parseNanoTon, servedSupport, timeLeft } from "../../provider/page/page-rules";
+import { downloadedText, parseNanoTon, servedSupport, timeLeft } from "../../provider/page/page-rules";
 import { payoutProblem } from "../../provider/page/payout-address";
 import { RateMeter } from "../../provider/page/rate-meter";
 import { parseSelfHosted, withSelfHosted } from "../../provider/page/self-hosted";
@@ -166,6 +166,22 @@ describe("a model download under way", () => {
     [1, 60_000, undefined],
   ])("at %s after %s ms: %s", (progress, elapsed, left) => {
     expect(timeLeft(progress, elapsed)).toBe(left);
+  });
+
+  it.each([
+    [
+      "Fetching param cache[3/20]: 120MB fetched. 15% completed, 30 secs elapsed. It can take a while",
+      "120 MB of about 800 MB",
+    ],
+    ["Fetching param cache[1/20]: 3MB fetched. 0% completed, 1 secs elapsed.", "3 MB so far"],
+    [
+      "Fetching param cache[20/20]: 2264MB fetched. 100% completed, 90 secs elapsed.",
+      "2.2 GB of about 2.2 GB",
+    ],
+    ["Loading model from cache[3/20]: 120MB loaded. 15% completed, 2 secs elapsed.", undefined],
+    ["Loading GPU shader modules[3/20]: 15% completed", undefined],
+  ])("from WebLLM's %j tells what came: %s", (text, got) => {
+    expect(downloadedText(text)).toBe(got);
   });
 
   it("says its size in MB or GB", () => {

@@ -12,31 +12,55 @@ import { ScriptedEngine } from "../../doubles/scripted-engine";
 let selfHosted: readonly SelfHostedModel[] = [];
 
 /**
- * A self-hosted model is fetched from its location first, as WebLLM fetches its config there, and
- * fails the same way when the host does not answer; then the scripted engine answers for it.
+ * A self-hosted model is fetched from its location, as WebLLM fetches it: its config, then its
+ * weights (one fake shard, `params_shard_0.bin`, read as it streams in, with WebLLM's progress
+ * text), failing the same way when the host does not answer or the download breaks off; then the
+ * scripted engine answers for it.
  */
 class SelfHostingScriptedEngine extends ScriptedEngine {
   override async load(model: string, onProgress?: (p: LoadProgress) => void): Promise<void> {
     const own = selfHosted.find((m) => m.modelId === model);
     if (own) {
-      const res = await fetch(`${own.modelUrl}resolve/main/mlc-chat-config.json`).catch((e: unknown) => e);
-      const failure =
-        res instanceof Response && res.ok
-          ? undefined
-          : res instanceof Response
-            ? `status ${res.status}`
-            : res;
-      if (failure !== undefined) {
+      const base = `${own.modelUrl}resolve/main/`;
+      try {
+        await ok(await fetch(`${base}mlc-chat-config.json`));
+        await fetchWeights(`${base}params_shard_0.bin`, onProgress);
+      } catch (failure) {
         const said = downloadFailure(
           own.modelUrl,
           failure instanceof Error ? failure : new Error(String(failure)),
           true,
         );
-        throw new EngineError("download", `could not load ${model}: ${said}`);
+        throw new EngineError("download", `could not load ${model}: ${said ?? String(failure)}`);
       }
     }
     await super.load(model, onProgress);
   }
+}
+
+async function ok(res: Response): Promise<Response> {
+  if (!res.ok) throw new Error(`status ${res.status}`);
+  return res;
+}
+
+/** Reads the shard to its end, reporting as WebLLM does ("…: 3MB fetched. 40% completed, …"). */
+async function fetchWeights(url: string, onProgress?: (p: LoadProgress) => void): Promise<void> {
+  const res = await ok(await fetch(url));
+  const total = Number(res.headers.get("content-length"));
+  const reader = res.body!.getReader();
+  const started = Date.now();
+  let got = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    got += value.byteLength;
+    const secs = Math.round((Date.now() - started) / 1000);
+    onProgress?.({
+      progress: got / total,
+      text: `Fetching param cache[1/1]: ${Math.ceil(got / 2 ** 20)}MB fetched. ${Math.floor((got * 100) / total)}% completed, ${secs} secs elapsed.`,
+    });
+  }
+  if (got < total) throw new Error(`network error: ${got} of ${total} bytes`);
 }
 
 const engine = new SelfHostingScriptedEngine({ models: [], tokenDelayMs: 5 });
