@@ -41,6 +41,11 @@ export interface Deadlines {
    * session ended (connect-peer.ts `probeEnds`); no answer in time, and the server is believed.
    */
   readonly probe: number;
+  /**
+   * Requester: how long `progress` alone (no token) keeps an answer alive. A provider's engine
+   * that hangs still says "working" every `keepalive`; past this, only a token resets `frame`.
+   */
+  readonly progress: number;
 }
 
 export const DEFAULT_DEADLINES: Deadlines = {
@@ -52,6 +57,7 @@ export const DEFAULT_DEADLINES: Deadlines = {
   credit: 20_000,
   keepalive: 5_000,
   probe: 1_000,
+  progress: 300_000,
 };
 
 export interface Ending {

@@ -60,6 +60,8 @@ interface Pending {
   readonly reject: (e: Error) => void;
   readonly price: ModelPrice;
   counted: number;
+  /** When the last token came (or the request was sent): `progress` counts only so long after it. */
+  lastToken: number;
   /**
    * Tokens counted when the caller cancelled (undefined until then): an "abort" finish is then the
    * answer it asked for, and past them only TOKENS_AFTER_CANCEL are paid.
@@ -212,6 +214,7 @@ export class RequesterSession {
         reject,
         price,
         counted: 0,
+        lastToken: Date.now(),
       });
       this.life.send({ type: "answer-start" });
       this.ledger.start(id, price);
@@ -249,7 +252,10 @@ export class RequesterSession {
 
   private handle(m: SessionMessage): void {
     if (this.embeds.handle(m)) return;
-    if ("id" in m && m.id !== undefined && this.pending.has(m.id)) this.life.frame();
+    const p = "id" in m && m.id !== undefined ? this.pending.get(m.id) : undefined;
+    // A provider that only says "working" for longer than `progress` is stalled all the same.
+    if (p && (m.t !== "progress" || Date.now() - p.lastToken < this.life.deadlines.progress))
+      this.life.frame();
     if (m.t === "tokens") this.onTokens(m);
     else if (m.t === "done") void this.onDone(m);
     else if (m.t === "credit-wait") this.signNow().catch((err) => this.failAll(err));
@@ -286,6 +292,7 @@ export class RequesterSession {
       return;
     }
     p.counted += count;
+    p.lastToken = Date.now();
     p.answer.add({
       text,
       tokens: count,

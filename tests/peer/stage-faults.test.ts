@@ -1,9 +1,10 @@
 import wrtc from "@roamhq/wrtc";
 import { afterEach, describe, expect, it } from "vitest";
-import { NoProviderError, ProviderError, ProviderLostError } from "../../client/sdk/errors";
+import { NoProviderError, ProviderError, ProviderLostError, StalledError } from "../../client/sdk/errors";
 import { decodeSignedReceipt } from "../../protocol/receipt";
 import { MemoryReceiptStore } from "../../provider/receipt-store";
 import type { RuntimeEvent } from "../../provider/runtime";
+import type { ChunkSink, EngineRequest, EngineResult } from "../../web/engines/engine";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import { frames, killAfter } from "../support/mitm-behaviours";
 import { closeMitmNetworks, mitmNetwork } from "../support/mitm-network";
@@ -29,6 +30,21 @@ const PROVIDER_DEADLINES = { credit: 1_500, keepalive: 300, account: 6_000, hand
 const BOUND_MS = 20_000;
 const LONG =
   "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen";
+
+/** A test double of a wedged GPU: no token ever, until the generation is aborted. */
+class HungEngine extends ScriptedEngine {
+  override generate(_r: EngineRequest, _c: ChunkSink, signal?: AbortSignal): Promise<EngineResult> {
+    this.activeGenerations++;
+    return new Promise((resolve) => {
+      const stop = () => {
+        this.activeGenerations--;
+        resolve({ finishReason: "abort", promptTokens: PROMPT_TOKENS, completionTokens: 0 });
+      };
+      if (signal?.aborted) stop();
+      else signal?.addEventListener("abort", stop, { once: true });
+    });
+  }
+}
 
 afterEach(async () => {
   stopAll();
@@ -176,6 +192,25 @@ describe("the other party's faults", () => {
     expect(given).toBeGreaterThan(PROMPT_TOKENS);
     const kept = (await receipts.list()).map((r) => Number(decodeSignedReceipt(r.latest).receipt.tokens));
     expect(Math.max(...kept)).toBe(given);
+  }, 40_000);
+
+  it("an engine that hangs while its provider keeps saying 'working': StalledError once `progress` runs out, the engine and place freed", async () => {
+    // It used to wait for ever: every `progress` reset the requester's frame deadline.
+    const mitm = await mitmNetwork([]);
+    const engine = new HungEngine();
+    const p = await relayProvider(labelled(mitm.url, "p1"), { engine, deadlines: PROVIDER_DEADLINES });
+    const client = await relayClient(labelled(mitm.url, "requester"), {
+      deadlines: { ...REQUESTER_DEADLINES, progress: 2_000 },
+    });
+    const start = Date.now();
+    const outcome = await Promise.race([
+      ask(client).catch((e: unknown) => e),
+      new Promise((r) => setTimeout(() => r("still waiting"), BOUND_MS)),
+    ]);
+    expect(outcome).toBeInstanceOf(StalledError);
+    expect(Date.now() - start).toBeLessThan(BOUND_MS);
+    await expect.poll(() => engine.activeGenerations, { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => p.runtime.slots.load, { timeout: 10_000 }).toBe(0);
   }, 40_000);
 
   it("a full provider (one place, no queue): the request that finds no room ends ALL_BUSY at its queue deadline, and the next one is answered", async () => {
