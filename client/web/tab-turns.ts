@@ -65,7 +65,7 @@ export class TabTurns {
     const waitMs = hooks.waitMs ?? TURN_WAIT_MS;
     const deadline = AbortSignal.timeout(waitMs);
     try {
-      return await locks.request(NAME, { signal: AbortSignal.any([hooks.signal, deadline]) }, run);
+      return await locks.request(NAME, { signal: eitherSignal(hooks.signal, deadline) }, run);
     } catch (err) {
       if (deadline.aborted && !hooks.signal.aborted) throw new TabBusyError(waitMs);
       throw err;
@@ -80,4 +80,15 @@ export class TabTurns {
   dispose(): void {
     this.channel?.close();
   }
+}
+
+/** `AbortSignal.any` of two, also where it is missing (Safari before 17.4, older Telegram webviews). */
+function eitherSignal(a: AbortSignal, b: AbortSignal): AbortSignal {
+  if (typeof AbortSignal.any === "function") return AbortSignal.any([a, b]);
+  const both = new AbortController();
+  for (const s of [a, b]) {
+    if (s.aborted) both.abort(s.reason);
+    else s.addEventListener("abort", () => both.abort(s.reason), { once: true });
+  }
+  return both.signal;
 }
