@@ -22,6 +22,7 @@ export type { ProviderRegistration } from "./provider-presence";
 export type { SessionHandlers, SessionOpener, SignalData } from "./session-router";
 export {
   endedBySignaling,
+  SessionEndedNoticeError,
   type SessionEndNotice,
   SessionMovedError,
   SessionNotTakenError,

@@ -58,11 +58,23 @@ export function endedBySignaling(end: SessionEndNotice): boolean {
   return end.reason in LOST;
 }
 
+/**
+ * The server said the session ended (the peer left or ended it): its word only. Before a direct
+ * channel is proven nobody can check it, so it blames neither party (a provider that truly left
+ * is out of the directory anyway).
+ */
+export class SessionEndedNoticeError extends ChannelClosedError {
+  constructor(readonly reason: string) {
+    super(`session ended: ${reason} (the signaling server's word)`);
+    this.name = "SessionEndedNoticeError";
+  }
+}
+
 /** The error a party sees for the end of its session: typed by why it ended. */
 export function sessionEndError(end: SessionEndNotice): ChannelClosedError {
   const lost = LOST[end.reason];
   if (lost) return new SignalingLostError(lost[0], lost[1]);
-  if (!end.error) return new ChannelClosedError(`session ended: ${end.reason}`);
+  if (!end.error) return new SessionEndedNoticeError(end.reason);
   const e = wireError(end.error, "signaling server");
   return new SessionNotTakenError(e.code, e.message);
 }

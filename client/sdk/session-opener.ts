@@ -4,6 +4,7 @@ import { isUp } from "../../peer/connection-machine";
 import { endingError, SessionLife } from "../../peer/session-life";
 import { MAX_MOVES } from "../../peer/session-router";
 import {
+  SessionEndedNoticeError,
   type SessionGranted,
   SessionMovedError,
   SessionNotTakenError,
@@ -405,7 +406,9 @@ export class SessionOpener {
         // Quoting more than the server said: a bait, or the server's lie (it is the server's
         // word); either way not paid, and said if nobody else answers.
         if (err instanceof ProviderError && err.code === "PRICE") refused = err;
-        exclude.push(grant.provider.identityKey);
+        // The server's word that the session ended, unchecked (it carries the signals, so it can
+        // deny the session anyway): asked again, without blaming the provider.
+        if (!(err instanceof SessionEndedNoticeError)) exclude.push(grant.provider.identityKey);
         attempt++;
       }
     }

@@ -324,3 +324,24 @@ async function expectForged(mitm: Mitm, c: Awaited<ReturnType<typeof client>>, d
   expect((requests[0]?.args[0] as { exclude?: string[] } | undefined)?.exclude ?? []).toEqual([]);
   expect(mitm.log.filter((m) => m.event === "session:signal" && m.direction === "to-server")).toEqual([]);
 }
+
+describe("a server's session:ended during the handshake, before a direct channel is proven", () => {
+  it("is believed (the server carries the signals, so it can deny the session anyway), but the provider is not blamed: the request is asked again and answered by it", async () => {
+    const mitm = await network();
+    let lied = false;
+    mitm.use((m) => {
+      if (lied || !isGrant(m)) return undefined;
+      lied = true;
+      const { sessionId } = m.args[0] as { sessionId: string };
+      return [m, forged(m, "session:ended", { v: 1, sessionId, reason: "peer-disconnected" })];
+    });
+    const p = await provider(mitm, "p1", "test-model", undefined, true);
+    const c = await client(mitm, true);
+    const answer = await ask(c, "hello");
+    expect(answer.choices[0]?.message.content).toBe(LONG);
+    const excludes = mitm.log
+      .filter((m) => m.event === "session:request" && m.direction === "to-server")
+      .map((m) => (m.args[0] as { exclude?: string[] }).exclude ?? []);
+    expect(excludes.flat()).not.toContain(p.key);
+  }, 40_000);
+});

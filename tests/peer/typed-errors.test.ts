@@ -2,7 +2,13 @@ import { afterEach, describe, expect, it } from "vitest";
 import { HandshakeFailedError, ProviderError, TamperedError } from "../../client/sdk/errors";
 import { connect } from "../../client/sdk/silk-client";
 import { SignalingClient, SignalingError } from "../../peer/signaling-client";
-import { DecryptError, encodePublicKey, generateKeyPair, PeerRefusedFrameError } from "../../protocol";
+import {
+  DecryptError,
+  encodePublicKey,
+  generateKeyPair,
+  PeerRefusedFrameError,
+  signQuote,
+} from "../../protocol";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import { startServer } from "../signaling/helpers";
 import { dropAfter, frames, rewrite } from "../support/mitm-behaviours";
@@ -102,15 +108,30 @@ describe("typed errors end to end", () => {
     expect((refused as Error).message).toContain("cannot be reached");
   }, 30_000);
 
-  it("a forged identity key in the grant is a HandshakeFailedError at once, not a retry loop", async () => {
-    const forged = encodePublicKey(generateKeyPair().publicKey);
+  it("a forged identity key in the grant, with a quote the server signed with that key: a HandshakeFailedError at once, not a retry loop", async () => {
+    // The quote checks out (the server holds the forged key), so only the handshake, which the
+    // real provider answers with its own key, catches the lie.
+    const forgedPair = generateKeyPair();
+    const forged = encodePublicKey(forgedPair.publicKey);
     const mitm = await network([
-      rewrite({ event: "session:request", kind: "ack", direction: "to-party" }, ([grant]) => [
-        {
-          ...(grant as object),
-          provider: { ...(grant as { provider: object }).provider, identityKey: forged },
-        },
-      ]),
+      rewrite({ event: "session:request", kind: "ack", direction: "to-party" }, ([grant]) => {
+        const g = grant as {
+          provider: { payout: string; price: Record<string, string | number>; quote: { expiresAt: number } };
+        };
+        const { price, payout, quote } = g.provider;
+        const signature = signQuote(forgedPair.secretKey, {
+          identityKey: forged,
+          payout,
+          model: "test-model",
+          price: {
+            nanoPerToken: BigInt(price.nanoPerToken as string),
+            promptMultiplierBps: Number(price.promptMultiplierBps),
+            completionMultiplierBps: Number(price.completionMultiplierBps),
+          },
+          expiresAt: quote.expiresAt,
+        });
+        return [{ ...g, provider: { ...g.provider, identityKey: forged, quote: { ...quote, signature } } }];
+      }),
     ]);
     const { events } = await relayProvider(labelled(mitm.url, "provider"));
     const client = await relayClient(labelled(mitm.url, "requester"));
