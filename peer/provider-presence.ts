@@ -6,7 +6,9 @@ import {
   type KeyPair,
   offerToWire,
   parseWith,
+  QUOTE_TTL_MS,
   type ServedModel,
+  signQuote,
   signRegistration,
 } from "../protocol";
 import type { ConnState } from "./connection-machine";
@@ -71,10 +73,24 @@ export class ProviderPresence {
       await callOn(socket, this.conn.url, "provider:challenge", { v: 1 }),
       "challenge",
     );
+    const identityKey = encodePublicKey(reg.identity.publicKey);
+    // Each model's terms signed anew at every registration, so the requester can check the grant.
+    const expiresAt = Date.now() + QUOTE_TTL_MS;
+    const quoted = (m: ServedModel) =>
+      offerToWire(m, {
+        expiresAt,
+        signature: signQuote(reg.identity.secretKey, {
+          identityKey,
+          payout: reg.payout,
+          model: m.model,
+          price: m.price,
+          expiresAt,
+        }),
+      });
     const body = {
-      identityKey: encodePublicKey(reg.identity.publicKey),
+      identityKey,
       payout: reg.payout,
-      models: reg.models.map(offerToWire),
+      models: reg.models.map(quoted),
       capacity: reg.capacity,
       device: reg.device,
       ...(reg.entry && { entry: { ...reg.entry, stake: reg.entry.stake.toString() } }),

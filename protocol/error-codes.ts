@@ -23,6 +23,8 @@ export const PROTOCOL_ERROR_CODES = [
   "RECEIPT_BINDING",
   "RECEIPT_CONFLICT",
   "PRICE",
+  // a grant whose terms (price, payout) are not the provider's signed quote: the server lied (quote.ts)
+  "QUOTE_FORGED",
   // the escrow cannot pay for more (a receipt above its means, or an answer cut at them)
   "ESCROW_CANNOT_PAY",
   // the requester's trust policy (trust-policy.ts): a provider it will not use

@@ -13,6 +13,7 @@ export * from "./identity";
 export * from "./ledger";
 export * from "./limits";
 export * from "./pricing";
+export * from "./quote";
 export * from "./receipt";
 export * from "./registration";
 export * from "./schemas/chat";

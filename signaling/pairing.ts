@@ -10,7 +10,7 @@ import {
 } from "../protocol";
 import type { ServerContext, SilkSocket } from "./context";
 import { sessionRoom } from "./context";
-import type { ProviderState } from "./directory/directory";
+import type { ModelListing, ProviderState } from "./directory/directory";
 import { SignalingError } from "./errors";
 import { AckThen, errorSummary } from "./event-guard";
 import type { Candidate } from "./matchmaking";
@@ -46,7 +46,7 @@ export async function pair(ctx: ServerContext, socket: SilkSocket, req: SessionR
   ctx.metrics.pairings.inc();
   // The offer is written right after the grant, in the same turn of the event loop, so it still
   // reaches the provider before anything the requester sends once it has read its grant.
-  return new AckThen(granted(ctx, placed), () => {
+  return new AckThen(granted(ctx, placed, req.model), () => {
     void follow(ctx, socket, req, attempt, placed).catch((err: unknown) =>
       ctx.log.error({ err: errorSummary(err) }, "pairing follow-up failed"),
     );
@@ -226,7 +226,7 @@ async function follow(
     } else if (next && moving) {
       ctx.metrics.moves.inc();
       socket.leave(room);
-      socket.emit("session:moved", { v: PROTOCOL_VERSION, sessionId, to: granted(ctx, next) });
+      socket.emit("session:moved", { v: PROTOCOL_VERSION, sessionId, to: granted(ctx, next, req.model) });
     } else if (next) {
       ctx.pendingOffers.delete(next.sessionId);
       await endSession(ctx, next.sessionId, "peer-disconnected", socket.id);
@@ -238,7 +238,13 @@ async function follow(
   }
 }
 
-function granted(ctx: ServerContext, placed: Placed) {
+/** The provider's signed quote for the model, verbatim (the requester checks it, not us). */
+function quoteOf(models: readonly ModelListing[], model: string) {
+  const quote = models.find((m) => m.model === model)?.quote;
+  return quote ? { quote: { expiresAt: quote.expiresAt, signature: quote.signature } } : {};
+}
+
+function granted(ctx: ServerContext, placed: Placed, model: string) {
   const provider = placed.chosen.provider;
   return {
     ok: true as const,
@@ -248,6 +254,7 @@ function granted(ctx: ServerContext, placed: Placed) {
       payout: provider.payout,
       price: wirePrice(placed.chosen.price),
       ...(provider.entry && { owner: provider.entry.owner }),
+      ...quoteOf(provider.models, model),
     },
     iceServers: ctx.config.iceServers,
   };

@@ -25,6 +25,7 @@ import {
   policyHint,
   priceExceeds,
   priceFits,
+  quoteFault,
   SilkError,
   TimeoutError,
   type TrustPolicy,
@@ -126,6 +127,27 @@ export class SessionOpener {
     return { trusted, channel };
   }
 
+  /** The grant's terms checked against the provider's signed quote, before anything goes to it. */
+  private forgedQuote(grant: SessionGranted, model: string): NoProviderError | undefined {
+    const p = grant.provider;
+    const fault = quoteFault(
+      {
+        identityKey: p.identityKey,
+        payout: p.payout,
+        model,
+        price: p.price,
+        expiresAt: p.quote?.expiresAt ?? 0,
+      },
+      p.quote,
+      Date.now(),
+    );
+    if (!fault) return undefined;
+    return new NoProviderError(
+      "QUOTE_FORGED",
+      `the signaling server at ${this.signaling.url} lied: its grant of provider ${p.identityKey} for ${model} (payout ${p.payout}) ${fault}; the provider is not blamed, retry later or through another server`,
+    );
+  }
+
   /**
    * No grant in time: while our connection to signaling is down (reconnecting), the request was
    * never heard, so the answer is "signaling is unreachable, retry", not a server that timed out.
@@ -189,7 +211,12 @@ export class SessionOpener {
     // Each grant's channel is made in the turn the grant is read (and a move's in the turn the
     // move is), so the provider's first signals and frames find it there.
     const prepare = (grant: SessionGranted): Prepared => {
-      const made = isExcluded(grant, exclude) ? excludedGrant(grant) : this.prepare(grant);
+      const forged = this.forgedQuote(grant, model);
+      const made = forged
+        ? refusedGrant(forged)
+        : isExcluded(grant, exclude)
+          ? excludedGrant(grant)
+          : this.prepare(grant);
       prepared.set(grant.sessionId, made);
       return made;
     };
@@ -241,6 +268,12 @@ export class SessionOpener {
         );
         if (err instanceof TimeoutError)
           throw new NoProviderError("TIMEOUT", err.message, undefined, { cause: err });
+        if (err instanceof NoProviderError && err.code === "QUOTE_FORGED") {
+          // The server's word against the provider's signed one: nothing went to the provider,
+          // which is not excluded; the same server would lie again, so the app decides (retry, another server).
+          this.signaling.endSession(grant.sessionId, "grant differs from the provider's signed quote");
+          throw err;
+        }
         if (!(err instanceof UntrustedProviderError)) throw err;
         this.signaling.endSession(grant.sessionId, `provider refused: ${err.code}`);
         exclude.push(grant.provider.identityKey);
@@ -313,14 +346,14 @@ export class SessionOpener {
           ...(this.opts.receiptEvery !== undefined && { receiptEvery: this.opts.receiptEvery }),
           ...(this.opts.requireSignedAnswers && { requireSignedAnswers: true }),
         });
-        // The price it quotes in the session is what receipts pay: never above what it offered
-        // (signed) through signaling, which is what the server chose it for.
+        // The price it quotes in the session is what receipts pay: never above its own signed
+        // quote (checked against the grant before the channel, and the handshake proved its key).
         const quoted = session.prices.get(model);
         if (quoted && priceExceeds(quoted, grant.provider.price)) {
           session.close();
           throw new ProviderError(
             "PRICE",
-            `the provider ${grant.provider.identityKey} quotes more for ${model} than the signaling server at ${this.signaling.url} said it offered`,
+            `the provider ${grant.provider.identityKey} quotes more for ${model} in the session than its own signed quote (a bait); it is excluded`,
           );
         }
         this.byPayout.set(payoutKey, session);
@@ -393,8 +426,13 @@ function excludedGrant(grant: SessionGranted): Prepared {
     "EXCLUDED",
     "the signaling server offered a provider this request excludes",
   );
-  const trusted = Promise.reject(refusal);
-  const channel = Promise.reject(refusal);
+  return refusedGrant(refusal);
+}
+
+/** A grant refused before any channel is made: neither signal nor frame goes to its provider. */
+function refusedGrant(err: Error): Prepared {
+  const trusted = Promise.reject(err);
+  const channel = Promise.reject(err);
   trusted.catch(() => undefined);
   channel.catch(() => undefined);
   return { trusted, channel };

@@ -38,7 +38,15 @@ export const ModelSupportFields = {
   contextWindow: v.optional(v.pipe(Count, v.minValue(1), v.maxValue(100_000_000))),
 };
 
-export const ModelOffer = v.object({ model: ModelId, price: ModelPriceSchema, ...ModelSupportFields });
+/** A provider's signed quote (../quote.ts): its key over its payout and this model's price, until `expiresAt` (Unix ms). */
+export const SignedQuote = v.object({ expiresAt: Count, signature: Hex64 });
+
+export const ModelOffer = v.object({
+  model: ModelId,
+  price: ModelPriceSchema,
+  ...ModelSupportFields,
+  quote: v.optional(SignedQuote),
+});
 
 /** A model a provider serves, as it declares it. */
 export interface ServedModel extends ModelSupport {
@@ -47,12 +55,13 @@ export interface ServedModel extends ModelSupport {
 }
 
 /** Wire form of a served model: the price as decimal strings, support only where declared. */
-export function offerToWire(m: ServedModel) {
+export function offerToWire(m: ServedModel, quote?: { expiresAt: number; signature: string }) {
   return {
     model: m.model,
     price: priceToWire(m.price),
     ...(m.features?.length ? { features: [...m.features] } : {}),
     ...(m.contextWindow ? { contextWindow: m.contextWindow } : {}),
+    ...(quote && { quote }),
   };
 }
 
@@ -214,6 +223,8 @@ export const SessionGranted = v.object({
     payout: TonAddressText,
     price: ModelPriceSchema,
     owner: v.optional(TonAddressText),
+    /** The provider's signed quote for the model asked, carried verbatim: the requester checks it. */
+    quote: v.optional(SignedQuote),
   }),
   iceServers: v.pipe(v.array(IceServer), v.maxLength(16)),
 });
@@ -294,6 +305,7 @@ export function signRegistration(
 
 export type DeviceFacts = v.InferOutput<typeof DeviceFacts>;
 export type ModelOffer = v.InferOutput<typeof ModelOffer>;
+export type SignedQuote = v.InferOutput<typeof SignedQuote>;
 export type ProviderRegister = v.InferOutput<typeof ProviderRegister>;
 export type ProviderHeartbeat = v.InferOutput<typeof ProviderHeartbeat>;
 export type SessionRequest = v.InferOutput<typeof SessionRequest>;

@@ -109,7 +109,7 @@ export class ReceiptAccount {
 
   /** The first receipt sets the base: the requester's cumulative totals with this payout address. */
   private async openAccount(signed: SignedReceipt, gated: Promise<unknown> | undefined): Promise<void> {
-    const prices = this.config.models.map(offerToWire);
+    const prices = this.config.models.map((m) => offerToWire(m));
     try {
       await gated;
       if (this.config.book) {

@@ -9,6 +9,8 @@ import type { DeviceFacts, MaxPrice, ModelPrice, ModelSupport, RegistryEntryClai
 export interface ModelListing extends ModelSupport {
   readonly model: string;
   readonly price: ModelPrice;
+  /** The provider's signed quote, carried verbatim to the requester in the grant. */
+  readonly quote?: { readonly expiresAt: number; readonly signature: string };
 }
 
 /** What a provider proved and claimed at registration; immutable until it registers again. */

@@ -10,6 +10,7 @@ interface WireListing {
   cBps: number;
   f?: Feature[];
   ctx?: number;
+  q?: { expiresAt: number; signature: string };
 }
 
 const COST_DIGITS = 20;
@@ -40,6 +41,7 @@ export function recordToFields(r: ProviderRecord): Record<string, string> {
     cBps: m.price.completionMultiplierBps,
     ...(m.features?.length ? { f: [...m.features] } : {}),
     ...(m.contextWindow ? { ctx: m.contextWindow } : {}),
+    ...(m.quote ? { q: { expiresAt: m.quote.expiresAt, signature: m.quote.signature } } : {}),
   }));
   const keys = Object.fromEntries(r.models.map((m) => [`k:${m.model}`, priceKey(m.price)]));
   return {
@@ -68,6 +70,7 @@ export function listingsFromField(text: string): ModelListing[] {
     price: { nanoPerToken: BigInt(m.nano), promptMultiplierBps: m.pBps, completionMultiplierBps: m.cBps },
     ...(m.f ? { features: m.f } : {}),
     ...(m.ctx ? { contextWindow: m.ctx } : {}),
+    ...(m.q ? { quote: m.q } : {}),
   }));
 }
 

@@ -6,6 +6,7 @@ import { MAX_FRAME_BYTES } from "../../protocol/limits";
 import type { RuntimeEvent } from "../../provider/runtime";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import { cleanup, startServer } from "../signaling/helpers";
+import { killProviderProcesses, startProviderProcess } from "../support/provider-process";
 import { ask, relayClient, relayProvider, stopAll } from "../support/silk-parties";
 
 /**
@@ -99,6 +100,7 @@ afterAll(async () => {
 afterEach(() => {
   fault = undefined;
   stopAll();
+  killProviderProcesses();
 });
 
 const receiptTokens = (events: RuntimeEvent[]) =>
@@ -124,4 +126,20 @@ describe("faults on a direct data channel, mid-answer", () => {
     },
     30_000,
   );
+});
+
+describe("a provider process frozen mid-answer (SIGSTOP)", () => {
+  it("its sockets stay open and silent: STALLED within the frame deadline, with the partial answer", async () => {
+    const frozen = await startProviderProcess(url, { tokenDelayMs: 50, reply: LONG });
+    const client = await relayClient(url, { deadlines: REQUESTER_DEADLINES, forceRelay: false, wrtc });
+    const start = Date.now();
+    const answer = ask(client).catch((e: unknown) => e);
+    await expect.poll(() => frozen.tokens, { timeout: 15_000 }).toBeGreaterThan(1);
+    frozen.signal("SIGSTOP");
+    const err = await answer;
+    frozen.signal("SIGCONT");
+    expect(err).toBeInstanceOf(StalledError);
+    expect((err as StalledError).partial.startsWith("one two")).toBe(true);
+    expect(Date.now() - start).toBeLessThan(REQUESTER_DEADLINES.frame + 15_000);
+  }, 40_000);
 });

@@ -215,9 +215,10 @@ describe("a lying signaling server", () => {
     expect(acks.filter((a) => (a as { ok?: boolean } | undefined)?.ok === false)).toHaveLength(60 - taken);
     expect((await ask(c, "again")).choices[0]?.message.content).toBe(LONG);
   }, 40_000);
-  it("a grant whose payout address the server swapped: the provider refuses the receipts, and the request ends at once with RECEIPT_BINDING naming the server; the honest provider is not excluded", async () => {
-    // It used to read as the provider's failure: the provider was excluded and the request ended
-    // NO_MODEL, "no provider other than the excluded ones".
+  it("a grant whose payout address the server swapped: refused before any channel, QUOTE_FORGED naming the server and the address; the honest provider is not excluded", async () => {
+    // It used to reach the provider, which refused the receipts (RECEIPT_BINDING); before that it
+    // read as the provider's failure (excluded, NO_MODEL). The grant's payout is now checked
+    // against the provider's signed quote first, so nothing goes to the provider at all.
     const attacker = `0:${"66".repeat(32)}`;
     const mitm = await network([
       rewrite({ event: "session:request", kind: "ack", direction: "to-party" }, ([g]) => {
@@ -227,14 +228,7 @@ describe("a lying signaling server", () => {
     ]);
     const p = await provider(mitm, "p1");
     const c = await client(mitm);
-    const err = await ask(c).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(NoProviderError);
-    expect((err as NoProviderError).code).toBe("RECEIPT_BINDING");
-    expect((err as Error).message).toContain(mitm.url);
-    expect((err as Error).message).toContain(attacker);
-    const requests = mitm.log.filter((m) => m.event === "session:request" && m.direction === "to-server");
-    expect(requests).toHaveLength(1);
-    // Nothing was paid on the attacker's address: the provider kept no receipt.
+    await expectForged(mitm, c, attacker);
     expect(p.events.filter((e) => e.type === "receipt")).toEqual([]);
   }, 30_000);
   it("signals replayed to both sides of a live direct session (its SDP offer and answer, its candidates): ignored; the answer streaming on it arrives whole", async () => {
@@ -254,9 +248,9 @@ describe("a lying signaling server", () => {
     expect(whole.usage?.silk?.failovers ?? 0).toBe(0);
     expect(p.events.filter((e) => e.type === "session-closed")).toEqual([]);
   }, 40_000);
-  it("a grant whose price the server lowered: the provider's higher quote in the session is not paid, and the request ends PRICE naming the server, not NO_MODEL", async () => {
-    // The quote in the session is the provider's word; the grant's is the server's. It used to
-    // end "no provider other than the excluded ones serves test-model", hiding what happened.
+  it("a grant whose price the server lowered: refused before any channel, QUOTE_FORGED naming the server; the provider is not excluded", async () => {
+    // It used to end PRICE after the session opened, and the honest provider was excluded: the
+    // requester could not tell the server's lie from a bait provider's.
     const mitm = await network([
       rewrite({ event: "session:request", kind: "ack", direction: "to-party" }, ([g]) => {
         const grant = g as { provider?: { price: Record<string, unknown> } };
@@ -271,10 +265,62 @@ describe("a lying signaling server", () => {
     ]);
     const p = await provider(mitm, "p1");
     const c = await client(mitm);
+    await expectForged(mitm, c, "the provider's key did not sign");
+    expect(p.events.filter((e) => e.type === "request-done" || e.type === "receipt")).toEqual([]);
+  }, 30_000);
+  it("a grant whose signed quote the server stripped, or whose signature it altered: QUOTE_FORGED naming the server", async () => {
+    for (const [why, change] of [
+      ["carries no signed quote", (q: Record<string, unknown>) => ({ ...q, quote: undefined })],
+      [
+        "did not sign",
+        (q: Record<string, unknown>) => {
+          const quote = q.quote as { signature: string };
+          const flipped = (quote.signature[0] === "0" ? "1" : "0") + quote.signature.slice(1);
+          return { ...q, quote: { ...quote, signature: flipped } };
+        },
+      ],
+    ] as const) {
+      const mitm = await network([
+        rewrite({ event: "session:request", kind: "ack", direction: "to-party" }, ([g]) => {
+          const grant = g as { provider?: Record<string, unknown> };
+          return grant.provider ? [{ ...grant, provider: change(grant.provider) }] : [g];
+        }),
+      ]);
+      await provider(mitm, "p1");
+      await expectForged(mitm, await client(mitm), why);
+      await closeMitmNetworks();
+    }
+  }, 40_000);
+  it("a bait provider (signs a low quote, asks more in the session) through an honest server: PRICE naming the provider, which is excluded", async () => {
+    const mitm = await network();
+    const models = [{ model: "test-model", price: flatPrice(5n) }];
+    const bait = await relayProvider(labelled(mitm.url, "bait"), { models, deadlines: PROVIDER_DEADLINES });
+    models[0] = { model: "test-model", price: flatPrice(90n) };
+    const c = await client(mitm);
     const err = await ask(c).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ProviderError);
     expect((err as ProviderError).code).toBe("PRICE");
-    expect((err as Error).message).toContain(mitm.url);
-    expect(p.events.filter((e) => e.type === "request-done" || e.type === "receipt")).toEqual([]);
+    const grant = mitm.log.find(isGrant)?.args[0] as { provider: { identityKey: string } };
+    expect((err as Error).message).toContain(grant.provider.identityKey);
+    expect((err as Error).message).toContain("signed quote");
+    // Asked again without it: the requester excluded the provider that broke its own quote.
+    const excludes = mitm.log
+      .filter((m) => m.event === "session:request" && m.direction === "to-server")
+      .map((m) => (m.args[0] as { exclude?: string[] }).exclude ?? []);
+    expect(excludes.at(-1)).toContain(grant.provider.identityKey);
+    expect(bait.engine.generatedTokens).toBe(0);
   }, 30_000);
 });
+
+/** The request ends at once QUOTE_FORGED naming the server; asked once, nobody excluded, no signal sent. */
+async function expectForged(mitm: Mitm, c: Awaited<ReturnType<typeof client>>, detail: string) {
+  const err = await ask(c).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(NoProviderError);
+  expect((err as NoProviderError).code).toBe("QUOTE_FORGED");
+  expect((err as Error).message).toContain(mitm.url);
+  expect((err as Error).message).toContain(detail);
+  const requests = mitm.log.filter((m) => m.event === "session:request" && m.direction === "to-server");
+  expect(requests).toHaveLength(1);
+  expect((requests[0]?.args[0] as { exclude?: string[] } | undefined)?.exclude ?? []).toEqual([]);
+  expect(mitm.log.filter((m) => m.event === "session:signal" && m.direction === "to-server")).toEqual([]);
+}

@@ -6,6 +6,7 @@ import {
   type ModelPrice,
   maxPriceToWire,
   priceToWire,
+  signQuote,
   signRegistration,
 } from "../../protocol";
 import type { ProviderState } from "../../signaling/directory/directory";
@@ -78,6 +79,9 @@ export const flat = (nano: bigint): ModelPrice => ({
   completionMultiplierBps: 10_000,
 });
 
+/** Far enough on for any test run. */
+const QUOTE_EXPIRES_AT = Date.now() + 24 * 60 * 60 * 1000;
+
 export interface ProviderSpec {
   identity?: KeyPair;
   models?: { model: string; price: ModelPrice }[];
@@ -99,9 +103,20 @@ export function registrationBody(identity: KeyPair, challenge: string, spec: Pro
     identityKey: encodePublicKey(identity.publicKey),
     challenge,
     payout: PAYOUT,
+    // Each model's quote signed as a real provider signs it, so an SDK requester takes the grant.
     models: (spec.models ?? [{ model: "m1", price: flat(10n) }]).map((m) => ({
       model: m.model,
       price: priceToWire(m.price),
+      quote: {
+        expiresAt: QUOTE_EXPIRES_AT,
+        signature: signQuote(identity.secretKey, {
+          identityKey: encodePublicKey(identity.publicKey),
+          payout: PAYOUT,
+          model: m.model,
+          price: m.price,
+          expiresAt: QUOTE_EXPIRES_AT,
+        }),
+      },
     })),
     capacity: spec.capacity ?? 1,
     device: { adapter: "test", memoryMB: 1024 },

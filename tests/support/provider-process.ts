@@ -10,6 +10,8 @@ export interface ProviderProcess {
   readonly tokens: number;
   /** SIGKILL, as a crashed tab or machine: nothing is said on any channel. Resolves once it is gone. */
   kill(): Promise<void>;
+  /** SIGSTOP or SIGCONT: a frozen machine, its sockets open and silent. */
+  signal(sig: "SIGSTOP" | "SIGCONT"): void;
 }
 
 const running = new Set<ChildProcess>();
@@ -64,6 +66,7 @@ export async function startProviderProcess(
     get tokens() {
       return tokens;
     },
+    signal: (sig) => void child.kill(sig),
     kill: async () => {
       running.delete(child);
       if (child.exitCode !== null || child.signalCode !== null) return;
