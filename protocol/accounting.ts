@@ -12,11 +12,14 @@ import type { ChatMessage, ResponseFormat, Tool, ToolCallDelta } from "./schemas
  * preamble, generation prompt).
  *
  * Completion: each streamed token carries text; a token is at least one byte of text, except
- * end-of-sequence and other special tokens, of which one per chunk is allowed.
+ * end-of-sequence and other special tokens, of which a few are allowed on the whole answer (the
+ * stop token, and the tokens of a character left unfinished when the answer was cut). Bounded per
+ * answer, not per chunk: a per-chunk allowance let a provider streaming one byte per chunk bill
+ * two tokens a byte.
  */
 export const TEMPLATE_TOKENS_PER_MESSAGE = 8;
 export const TEMPLATE_TOKENS_PER_REQUEST = 32;
-export const SPECIAL_TOKENS_PER_CHUNK = 1;
+export const SPECIAL_TOKENS_PER_ANSWER = 4;
 /**
  * Tokens of an answer a requester still pays for after it sent `cancel`: those already on their
  * way, and the token or two the provider's engine makes before it stops. Past them the provider
@@ -48,15 +51,17 @@ export function maxPromptTokens(r: PromptLike): number {
   return total;
 }
 
-/**
- * The most tokens one streamed piece can be: its text and any tool-call name and arguments it
- * carries, at most one token per byte, plus one special token.
- */
-export function maxCompletionTokensFor(text: string, toolCalls?: readonly ToolCallDelta[]): number {
+/** The bytes a streamed piece carries: its text and any tool-call name and arguments. */
+export function completionBytesOf(text: string, toolCalls?: readonly ToolCallDelta[]): number {
   let bytes = utf8(text).length;
   for (const c of toolCalls ?? [])
     bytes += utf8((c.function?.name ?? "") + (c.function?.arguments ?? "")).length;
-  return bytes + SPECIAL_TOKENS_PER_CHUNK;
+  return bytes;
+}
+
+/** The most completion tokens an answer that has streamed `bytes` so far can have cost. */
+export function maxCompletionTokens(bytes: number): number {
+  return bytes + SPECIAL_TOKENS_PER_ANSWER;
 }
 
 /** The prompt count both sides bill: the provider's full count, never above the bound. */

@@ -8,13 +8,14 @@ import {
   type ChatRequest,
   canonicalJson,
   chatOptionsOf,
+  completionBytesOf,
   decodeSignedReceipt,
   encodeSignedReceipt,
   equalBytes,
   Ledger,
   type ModelPrice,
   type ModelSupport,
-  maxCompletionTokensFor,
+  maxCompletionTokens,
   parseSessionMessage,
   priceFits,
   type Receipt,
@@ -60,6 +61,8 @@ interface Pending {
   readonly reject: (e: Error) => void;
   readonly price: ModelPrice;
   counted: number;
+  /** Bytes of text and tool calls streamed so far: the answer's token bound (`maxCompletionTokens`). */
+  bytes: number;
   /** When the last token came (or the request was sent): `progress` counts only so long after it. */
   lastToken: number;
   /**
@@ -214,6 +217,7 @@ export class RequesterSession {
         reject,
         price,
         counted: 0,
+        bytes: 0,
         lastToken: Date.now(),
       });
       this.life.send({ type: "answer-start" });
@@ -272,8 +276,12 @@ export class RequesterSession {
     const p = this.pending.get(id);
     if (!p) return;
     // Tool-call names and arguments are generated tokens too: they count toward the bound.
-    if (count > maxCompletionTokensFor(text, m.tool_calls) || total !== p.counted + count) {
-      this.abandon(new OverReportError(`provider claimed ${count} tokens for ${text.length} characters`));
+    // Bounded on the whole answer, not per chunk: one-byte chunks cannot bill two tokens a byte.
+    const bytes = p.bytes + completionBytesOf(text, m.tool_calls);
+    if (p.counted + count > maxCompletionTokens(bytes) || total !== p.counted + count) {
+      this.abandon(
+        new OverReportError(`provider claimed ${p.counted + count} tokens for an answer of ${bytes} bytes`),
+      );
       return;
     }
     if (m.tool_calls && !p.input.tools) {
@@ -292,6 +300,7 @@ export class RequesterSession {
       return;
     }
     p.counted += count;
+    p.bytes = bytes;
     p.lastToken = Date.now();
     p.answer.add({
       text,

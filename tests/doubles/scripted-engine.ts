@@ -22,6 +22,8 @@ export interface ScriptedEngineOptions {
   readonly tokenDelayMs?: number;
   /** Claims this many tokens per chunk instead of 1 (a dishonest provider). */
   readonly tokensPerChunk?: number;
+  /** Streams one byte per chunk instead of a word per chunk (text must be ASCII). */
+  readonly bytePerChunk?: boolean;
 }
 
 export class ScriptedEngine implements Engine {
@@ -53,7 +55,7 @@ export class ScriptedEngine implements Engine {
     try {
       const last = contentText([...request.messages].reverse().find((m) => m.role === "user")?.content ?? "");
       const text = this.options.reply ? this.options.reply(request) : `Echo: ${last}`;
-      const words = text.split(/(?<= )/);
+      const words = this.options.bytePerChunk ? [...text] : text.split(/(?<= )/);
       const promptTokens = request.messages.reduce(
         (n, m) => n + Math.ceil(contentText(m.content).length / 4) + 4,
         8,

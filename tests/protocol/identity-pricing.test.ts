@@ -4,6 +4,7 @@ import {
   billablePromptTokens,
   checkPrice,
   comparePrices,
+  completionBytesOf,
   costOf,
   decodePublicKey,
   decodeSecretKey,
@@ -13,10 +14,11 @@ import {
   formatTon,
   generateKeyPair,
   InvalidKeyError,
-  maxCompletionTokensFor,
+  maxCompletionTokens,
   maxPromptTokens,
   PriceError,
   priceFits,
+  SPECIAL_TOKENS_PER_ANSWER,
   sign,
   verify,
 } from "../../protocol";
@@ -132,12 +134,13 @@ describe("token accounting", () => {
     );
   });
 
-  it("bounds a streamed piece by its text and its tool-call name and arguments", () => {
-    expect(maxCompletionTokensFor("", [{ index: 0, function: { name: "get", arguments: '{"a":' } }])).toBe(9);
+  it("counts a streamed piece's bytes: its text and its tool-call name and arguments", () => {
+    expect(completionBytesOf("", [{ index: 0, function: { name: "get", arguments: '{"a":' } }])).toBe(8);
+    expect(completionBytesOf("日本")).toBe(6);
   });
 
-  it("allows one special token per chunk beyond its bytes", () => {
-    expect(maxCompletionTokensFor("")).toBe(1);
-    expect(maxCompletionTokensFor("日本")).toBe(7);
+  it("allows a few special tokens on the whole answer, not one per chunk", () => {
+    expect(maxCompletionTokens(0)).toBe(SPECIAL_TOKENS_PER_ANSWER);
+    expect(maxCompletionTokens(10)).toBe(10 + SPECIAL_TOKENS_PER_ANSWER);
   });
 });

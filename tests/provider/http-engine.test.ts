@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { HttpEngine } from "../../provider/engines/http-engine";
 import { EngineError } from "../../web/engines/engine";
+import { consumeChunks, type OpenAiChunkLike } from "../../web/engines/openai-chunks";
 import { type OpenAiBackend, startOpenAiBackend } from "../doubles/openai-backend";
 
 let backend: OpenAiBackend;
@@ -67,5 +68,36 @@ describe("HTTP engine in front of an OpenAI-compatible server", () => {
     await expect(new HttpEngine({ baseUrl: "http://127.0.0.1:1/v1" }).load("x")).rejects.toBeInstanceOf(
       EngineError,
     );
+  });
+});
+
+describe("an engine's stream of one byte per chunk", () => {
+  async function* bytes(text: string, perChunk: number, usage: number): AsyncGenerator<OpenAiChunkLike> {
+    for (const c of text) yield { choices: [{ delta: { content: c } }], silkTokens: perChunk };
+    yield { choices: [{ delta: {}, finish_reason: "stop" }] };
+    yield { usage: { prompt_tokens: 3, completion_tokens: usage } };
+  }
+
+  it("bills at most the answer's bytes plus its special tokens, what the requester can check", async () => {
+    const counts: number[] = [];
+    const result = await consumeChunks(
+      bytes("abcdefghij", 2, 20),
+      (c) => void counts.push(c.tokens),
+      undefined,
+    );
+    // Ten bytes bill at most 10 + 4 tokens, however the engine groups them.
+    expect(result.completionTokens).toBe(14);
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(14);
+  });
+
+  it("bills an honest engine's stop token on top of one token a byte", async () => {
+    const counts: number[] = [];
+    const result = await consumeChunks(
+      bytes("abcdefghij", 1, 11),
+      (c) => void counts.push(c.tokens),
+      undefined,
+    );
+    expect(result.completionTokens).toBe(11);
+    expect(counts).toEqual([...Array(10).fill(1), 1]);
   });
 });

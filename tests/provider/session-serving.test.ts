@@ -240,6 +240,23 @@ describe.each(Object.keys(TRANSPORTS))(
       expect(requester.isOpen).toBe(false);
     });
 
+    it("bounds tokens on the whole answer: one byte per chunk cannot bill two tokens a byte", async () => {
+      // Under a per-chunk allowance each one-byte chunk could claim 2 tokens: 20 for 10 bytes.
+      const greedy = new ScriptedEngine({ tokensPerChunk: 2, bytePerChunk: true, reply: () => "abcdefghij" });
+      const a = await connect({ engine: greedy });
+      const cheated = await RequesterSession.open(a.requesterSide, options(a.sessionKey));
+      await expect(cheated.request(ask("hi"), () => undefined)).rejects.toBeInstanceOf(OverReportError);
+      expect(cheated.isOpen).toBe(false);
+
+      // An honest provider streaming one byte per chunk is paid for every token.
+      const honest = new ScriptedEngine({ bytePerChunk: true, reply: () => "abcdefghij" });
+      const b = await connect({ engine: honest });
+      const served = await RequesterSession.open(b.requesterSide, options(b.sessionKey));
+      const answer = await served.request(ask("hi"), () => undefined);
+      expect(answer.text).toBe("abcdefghij");
+      expect(answer.completionTokens).toBe(10);
+    });
+
     it("refuses requests past the queue with QUEUE_FULL, and serves the rest", async () => {
       const engine = new ScriptedEngine({ tokenDelayMs: 10 });
       const { requesterSide, sessionKey } = await connect({ engine, capacity: 1, maxWaiting: 1 });

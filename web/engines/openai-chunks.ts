@@ -1,4 +1,4 @@
-import { maxCompletionTokensFor, SPECIAL_TOKENS_PER_CHUNK } from "../../protocol/accounting";
+import { completionBytesOf, maxCompletionTokens } from "../../protocol/accounting";
 import type { LogprobEntry, ToolCallDelta } from "../../protocol/schemas/chat";
 import { chatOptionsOf } from "../../protocol/schemas/session";
 import type { ChunkSink, EngineRequest, EngineResult, FinishReason } from "./engine";
@@ -39,8 +39,8 @@ const FINISH: ReadonlySet<string> = new Set(["stop", "length", "tool_calls", "co
  * Reads a chunk stream to its end: each chunk with text or a tool-call piece is handed to
  * `onChunk` (and awaited, so a paused consumer pauses the stream); usage comes in the last chunk.
  * A chunk counts as one token, or as many as the logprobs it carries (one entry per token), never
- * more than its text can hold. Tokens the usage counts beyond those are then billed as pieces
- * without text (`unstreamedPieces`). After an abort the stream is still drained, without handing on.
+ * more than the answer's text so far can hold (`maxCompletionTokens`). Tokens the usage counts
+ * beyond those are then billed as pieces without text (`unstreamedPieces`). After an abort the stream is still drained, without handing on.
  */
 export async function consumeChunks(
   chunks: AsyncIterable<OpenAiChunkLike>,
@@ -61,9 +61,10 @@ export async function consumeChunks(
     const logprobs = choice?.logprobs?.content ?? undefined;
     if ((text || toolCalls) && !signal?.aborted) {
       const claimed = chunk.silkTokens ?? Math.max(1, logprobs?.length ?? 1);
-      const tokens = Math.min(claimed, maxCompletionTokensFor(text, toolCalls));
+      bytes += completionBytesOf(text, toolCalls);
+      // Never past what the requester can check on the whole answer, or it drops the provider.
+      const tokens = Math.max(0, Math.min(claimed, maxCompletionTokens(bytes) - completion));
       completion += tokens;
-      bytes += maxCompletionTokensFor(text, toolCalls) - SPECIAL_TOKENS_PER_CHUNK;
       await onChunk({
         text,
         tokens,
@@ -77,8 +78,8 @@ export async function consumeChunks(
     if (chunk.usage?.completion_tokens !== undefined) generated = chunk.usage.completion_tokens;
   }
   for (let n = unstreamedPieces(generated, completion, bytes); n > 0 && !signal?.aborted; n--) {
-    completion += SPECIAL_TOKENS_PER_CHUNK;
-    await onChunk({ text: "", tokens: SPECIAL_TOKENS_PER_CHUNK });
+    completion += 1;
+    await onChunk({ text: "", tokens: 1 });
   }
   return {
     finishReason: signal?.aborted ? "abort" : finish,
@@ -96,7 +97,7 @@ export async function consumeChunks(
  */
 export function unstreamedPieces(generated: number | undefined, streamed: number, bytes: number): number {
   if (generated === undefined || !Number.isSafeInteger(generated)) return 0;
-  return Math.max(0, Math.min(generated, bytes + 4) - streamed);
+  return Math.max(0, Math.min(generated, maxCompletionTokens(bytes)) - streamed);
 }
 
 /** Only the fields of a tool-call piece the session carries (servers add their own extras). */
