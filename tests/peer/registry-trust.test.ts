@@ -13,7 +13,9 @@ import {
   generateKeyPair,
   PolicyRefusedError,
   type ProviderStanding,
+  QUOTE_TTL_MS,
   RegistryMismatchError,
+  signQuote,
   type TrustPolicy,
   UnregisteredProviderError,
   UntrustedProviderError,
@@ -146,6 +148,31 @@ function forgeGrants(change: (provider: Record<string, unknown>) => Record<strin
   ];
 }
 
+/**
+ * A provider the server makes up: an identity key of its own, with a quote it signs itself, so the
+ * grant checks out and only the Registry can tell.
+ */
+function invented(p: Record<string, unknown>): Record<string, unknown> {
+  const key = generateKeyPair();
+  const identityKey = encodePublicKey(key.publicKey);
+  const expiresAt = Date.now() + QUOTE_TTL_MS;
+  const terms = { identityKey, payout: p.payout as string, model: MODEL, price: p.price as never, expiresAt };
+  return { ...p, identityKey, quote: { expiresAt, signature: signQuote(key.secretKey, terms) } };
+}
+
+/** The request ends QUOTE_FORGED naming the server, and `served` never got a frame nor a prompt. */
+async function forgedUnseen(mitm: Mitm, served: Served, client: Promise<SilkClient>): Promise<void> {
+  const err = await ask(await client).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(NoProviderError);
+  expect((err as NoProviderError).code).toBe("QUOTE_FORGED");
+  expect((err as Error).message).toContain(mitm.url);
+  expect(framesTo(mitm, served.who, false)).toBe(0);
+  expect(served.asked).toEqual([]);
+}
+
 /** A server that ignores the requester's policy: it never hears it. */
 const dropPolicy = rewrite({ event: "session:request", direction: "to-server" }, ([req]) => {
   const { policy: _dropped, ...rest } = req as Record<string, unknown>;
@@ -180,7 +207,7 @@ describe("a lying signaling server is refused before any prompt leaves", () => {
     const mitm = await proxy(
       ...forgeGrants((p) => {
         const { owner: _owner, ...rest } = p;
-        return { ...rest, identityKey: encodePublicKey(generateKeyPair().publicKey) };
+        return invented(rest);
       }),
     );
     const err = await refusedUnseen(mitm, await serve(mitm, staked), requester(mitm));
@@ -189,20 +216,16 @@ describe("a lying signaling server is refused before any prompt leaves", () => {
   }, 60_000);
 
   it("an invented identity key behind a real entry's owner is a mismatch", async () => {
-    const mitm = await proxy(
-      ...forgeGrants((p) => ({ ...p, identityKey: encodePublicKey(generateKeyPair().publicKey) })),
-    );
+    const mitm = await proxy(...forgeGrants(invented));
     const err = await refusedUnseen(mitm, await serve(mitm, staked), requester(mitm));
     expect(err).toBeInstanceOf(RegistryMismatchError);
     expect((err as RegistryMismatchError).field).toBe("identity key");
   }, 60_000);
 
-  it("a swapped payout is refused", async () => {
+  it("a swapped payout is refused: the provider's signed quote does not cover it", async () => {
     const thief = unstaked.owner.toString();
     const mitm = await proxy(...forgeGrants((p) => ({ ...p, payout: thief })));
-    const err = await refusedUnseen(mitm, await serve(mitm, staked), requester(mitm), false);
-    expect(err).toBeInstanceOf(RegistryMismatchError);
-    expect((err as RegistryMismatchError).field).toBe("payout");
+    await forgedUnseen(mitm, await serve(mitm, staked), requester(mitm));
   }, 60_000);
 
   it("a session:moved to a swapped payout is checked the same way", async () => {
@@ -228,9 +251,7 @@ describe("a lying signaling server is refused before any prompt leaves", () => {
       return [m, moved];
     };
     const mitm = await proxy(forgeMove);
-    const err = await refusedUnseen(mitm, await serve(mitm, staked), requester(mitm), false);
-    expect(err).toBeInstanceOf(RegistryMismatchError);
-    expect((err as RegistryMismatchError).field).toBe("payout");
+    await forgedUnseen(mitm, await serve(mitm, staked), requester(mitm));
   }, 60_000);
 });
 

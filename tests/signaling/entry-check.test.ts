@@ -1,6 +1,13 @@
 import type { Socket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { encodePublicKey, generateKeyPair, priceToWire, signRegistration } from "../../protocol";
+import {
+  encodePublicKey,
+  generateKeyPair,
+  priceToWire,
+  QUOTE_TTL_MS,
+  signQuote,
+  signRegistration,
+} from "../../protocol";
 import type { EntryClaim, EntryStanding } from "../../signaling/entry-check";
 import { call, cleanup, connect, PAYOUT, requestBody, requestSession, startServer } from "./helpers";
 
@@ -42,6 +49,8 @@ async function staked(onChain: EntryStanding | undefined | "slow"): Promise<{ ke
   const socket: Socket = await connect(url);
   socket.on("session:offer", (_o: unknown, ack: (r: unknown) => void) => ack({ ok: true }));
   const { challenge } = await call<{ challenge: string }>(socket, "provider:challenge", { v: 1 });
+  const price = { nanoPerToken: 10n, promptMultiplierBps: 10_000, completionMultiplierBps: 10_000 };
+  const expiresAt = Date.now() + QUOTE_TTL_MS;
   const body = {
     v: 1 as const,
     identityKey: key,
@@ -50,11 +59,17 @@ async function staked(onChain: EntryStanding | undefined | "slow"): Promise<{ ke
     models: [
       {
         model,
-        price: priceToWire({
-          nanoPerToken: 10n,
-          promptMultiplierBps: 10_000,
-          completionMultiplierBps: 10_000,
-        }),
+        price: priceToWire(price),
+        quote: {
+          expiresAt,
+          signature: signQuote(identity.secretKey, {
+            identityKey: key,
+            payout: PAYOUT,
+            model,
+            price,
+            expiresAt,
+          }),
+        },
       },
     ],
     capacity: 1,

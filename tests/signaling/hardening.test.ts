@@ -1,6 +1,6 @@
 import { io as connectClient } from "socket.io-client";
 import { afterEach, describe, expect, it } from "vitest";
-import { encodePublicKey, generateKeyPair } from "../../protocol";
+import { encodePublicKey, generateKeyPair, signRegistration } from "../../protocol";
 import {
   call,
   captureLogger,
@@ -9,6 +9,7 @@ import {
   flat,
   next,
   provider,
+  registrationBody,
   requestBody,
   requestSession,
   signedRegistration,
@@ -37,6 +38,27 @@ describe("signaling: spoofing and session isolation", () => {
       ok: false,
       error: { code: "BAD_SIGNATURE" },
     });
+
+    // A quote its key did not sign, an expired one, or none: each would have every requester blame
+    // the server for this provider's grants (QUOTE_FORGED) while it stays on offer.
+    const quoted = async (quote: { expiresAt: number; signature: string } | undefined) => {
+      const c = await challenge(s);
+      const body = registrationBody(attacker, c);
+      const [first] = body.models;
+      const models = [{ model: first!.model, price: first!.price, ...(quote && { quote }) }];
+      const changed = { ...body, models };
+      return call(s, "provider:register", {
+        ...changed,
+        signature: signRegistration(attacker.secretKey, c, changed),
+      });
+    };
+    const honest = registrationBody(attacker, "00".repeat(32)).models[0]!.quote;
+    for (const [quote, code] of [
+      [{ ...honest, signature: "cd".repeat(64) }, "BAD_SIGNATURE"],
+      [{ ...honest, expiresAt: 1 }, "BAD_SIGNATURE"],
+      [undefined, "MALFORMED"],
+    ] as const)
+      expect(await quoted(quote)).toMatchObject({ ok: false, error: { code } });
 
     // Signed, then a claim changed in flight.
     const tampered = { ...signedRegistration(attacker, await challenge(s)), capacity: 64 };
