@@ -11,9 +11,11 @@ import {
   encodePublicKey,
   flatPrice,
   generateKeyPair,
+  type KeyPair,
   PolicyRefusedError,
   type ProviderStanding,
   RegistryMismatchError,
+  signQuote,
   type TrustPolicy,
   UnregisteredProviderError,
   UntrustedProviderError,
@@ -130,10 +132,34 @@ const framesTo = (mitm: Mitm, who: RegisteredProvider, signals = false) =>
   ).length;
 
 /** Rewrites the provider of every grant (the `session:request` ack) and every `session:moved`. */
-function forgeGrants(change: (provider: Record<string, unknown>) => Record<string, unknown>): Stage[] {
+/**
+ * The grant's provider changed, its quote re-signed by `signer` over the changed terms (the key
+ * the forger holds: the Registry, not the quote, is what these cases test).
+ */
+function resigned(p: Record<string, unknown>, signer: KeyPair): Record<string, unknown> {
+  const price = p.price as Record<string, string | number>;
+  const quote = p.quote as { expiresAt: number };
+  const signature = signQuote(signer.secretKey, {
+    identityKey: p.identityKey as string,
+    payout: p.payout as string,
+    model: MODEL,
+    price: {
+      nanoPerToken: BigInt(price.nanoPerToken as string),
+      promptMultiplierBps: Number(price.promptMultiplierBps),
+      completionMultiplierBps: Number(price.completionMultiplierBps),
+    },
+    expiresAt: quote.expiresAt,
+  });
+  return { ...p, quote: { ...quote, signature } };
+}
+
+function forgeGrants(
+  change: (provider: Record<string, unknown>) => Record<string, unknown>,
+  signer: () => KeyPair,
+): Stage[] {
   const grant = (g: Record<string, unknown>) => ({
     ...g,
-    provider: change(g.provider as Record<string, unknown>),
+    provider: resigned(change(g.provider as Record<string, unknown>), signer()),
   });
   return [
     rewrite({ event: "session:request", kind: "ack", direction: "to-party" }, ([a]) => [
@@ -177,11 +203,17 @@ async function refusedUnseen(
 
 describe("a lying signaling server is refused before any prompt leaves", () => {
   it("a provider the server invents (in no Registry) never gets a frame", async () => {
+    // A fresh key for every forged grant (the requester excludes each one it refuses).
+    let invented = generateKeyPair();
     const mitm = await proxy(
-      ...forgeGrants((p) => {
-        const { owner: _owner, ...rest } = p;
-        return { ...rest, identityKey: encodePublicKey(generateKeyPair().publicKey) };
-      }),
+      ...forgeGrants(
+        (p) => {
+          const { owner: _owner, ...rest } = p;
+          invented = generateKeyPair();
+          return { ...rest, identityKey: encodePublicKey(invented.publicKey) };
+        },
+        () => invented,
+      ),
     );
     const err = await refusedUnseen(mitm, await serve(mitm, staked), requester(mitm));
     expect(err).toBeInstanceOf(UnregisteredProviderError);
@@ -189,17 +221,30 @@ describe("a lying signaling server is refused before any prompt leaves", () => {
   }, 60_000);
 
   it("an invented identity key behind a real entry's owner is a mismatch", async () => {
+    // A fresh key for every forged grant (the requester excludes each one it refuses).
+    let invented = generateKeyPair();
     const mitm = await proxy(
-      ...forgeGrants((p) => ({ ...p, identityKey: encodePublicKey(generateKeyPair().publicKey) })),
+      ...forgeGrants(
+        (p) => {
+          invented = generateKeyPair();
+          return { ...p, identityKey: encodePublicKey(invented.publicKey) };
+        },
+        () => invented,
+      ),
     );
     const err = await refusedUnseen(mitm, await serve(mitm, staked), requester(mitm));
     expect(err).toBeInstanceOf(RegistryMismatchError);
     expect((err as RegistryMismatchError).field).toBe("identity key");
   }, 60_000);
 
-  it("a swapped payout is refused", async () => {
+  it("a payout other than the Registry entry's, even under the provider's own signed quote, is refused", async () => {
     const thief = unstaked.owner.toString();
-    const mitm = await proxy(...forgeGrants((p) => ({ ...p, payout: thief })));
+    const mitm = await proxy(
+      ...forgeGrants(
+        (p) => ({ ...p, payout: thief }),
+        () => staked.identity,
+      ),
+    );
     const err = await refusedUnseen(mitm, await serve(mitm, staked), requester(mitm), false);
     expect(err).toBeInstanceOf(RegistryMismatchError);
     expect((err as RegistryMismatchError).field).toBe("payout");
@@ -221,7 +266,11 @@ describe("a lying signaling server is refused before any prompt leaves", () => {
           {
             v: 1,
             sessionId: g.sessionId,
-            to: { ...g, sessionId: `${g.sessionId}x`, provider: { ...g.provider, payout: thief } },
+            to: {
+              ...g,
+              sessionId: `${g.sessionId}x`,
+              provider: resigned({ ...g.provider, payout: thief }, staked.identity),
+            },
           },
         ],
       };
