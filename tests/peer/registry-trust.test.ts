@@ -11,9 +11,9 @@ import {
   encodePublicKey,
   flatPrice,
   generateKeyPair,
+  type KeyPair,
   PolicyRefusedError,
   type ProviderStanding,
-  QUOTE_TTL_MS,
   RegistryMismatchError,
   signQuote,
   type TrustPolicy,
@@ -132,10 +132,34 @@ const framesTo = (mitm: Mitm, who: RegisteredProvider, signals = false) =>
   ).length;
 
 /** Rewrites the provider of every grant (the `session:request` ack) and every `session:moved`. */
-function forgeGrants(change: (provider: Record<string, unknown>) => Record<string, unknown>): Stage[] {
+/**
+ * The grant's provider changed, its quote re-signed by `signer` over the changed terms (the key
+ * the forger holds: the Registry, not the quote, is what these cases test).
+ */
+function resigned(p: Record<string, unknown>, signer: KeyPair): Record<string, unknown> {
+  const price = p.price as Record<string, string | number>;
+  const quote = p.quote as { expiresAt: number };
+  const signature = signQuote(signer.secretKey, {
+    identityKey: p.identityKey as string,
+    payout: p.payout as string,
+    model: MODEL,
+    price: {
+      nanoPerToken: BigInt(price.nanoPerToken as string),
+      promptMultiplierBps: Number(price.promptMultiplierBps),
+      completionMultiplierBps: Number(price.completionMultiplierBps),
+    },
+    expiresAt: quote.expiresAt,
+  });
+  return { ...p, quote: { ...quote, signature } };
+}
+
+function forgeGrants(
+  change: (provider: Record<string, unknown>) => Record<string, unknown>,
+  signer: () => KeyPair,
+): Stage[] {
   const grant = (g: Record<string, unknown>) => ({
     ...g,
-    provider: change(g.provider as Record<string, unknown>),
+    provider: resigned(change(g.provider as Record<string, unknown>), signer()),
   });
   return [
     rewrite({ event: "session:request", kind: "ack", direction: "to-party" }, ([a]) => [
@@ -146,31 +170,6 @@ function forgeGrants(change: (provider: Record<string, unknown>) => Record<strin
       return [{ ...moved, to: grant(moved.to) }];
     }),
   ];
-}
-
-/**
- * A provider the server makes up: an identity key of its own, with a quote it signs itself, so the
- * grant checks out and only the Registry can tell.
- */
-function invented(p: Record<string, unknown>): Record<string, unknown> {
-  const key = generateKeyPair();
-  const identityKey = encodePublicKey(key.publicKey);
-  const expiresAt = Date.now() + QUOTE_TTL_MS;
-  const terms = { identityKey, payout: p.payout as string, model: MODEL, price: p.price as never, expiresAt };
-  return { ...p, identityKey, quote: { expiresAt, signature: signQuote(key.secretKey, terms) } };
-}
-
-/** The request ends QUOTE_FORGED naming the server, and `served` never got a frame nor a prompt. */
-async function forgedUnseen(mitm: Mitm, served: Served, client: Promise<SilkClient>): Promise<void> {
-  const err = await ask(await client).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(NoProviderError);
-  expect((err as NoProviderError).code).toBe("QUOTE_FORGED");
-  expect((err as Error).message).toContain(mitm.url);
-  expect(framesTo(mitm, served.who, false)).toBe(0);
-  expect(served.asked).toEqual([]);
 }
 
 /** A server that ignores the requester's policy: it never hears it. */
@@ -204,11 +203,17 @@ async function refusedUnseen(
 
 describe("a lying signaling server is refused before any prompt leaves", () => {
   it("a provider the server invents (in no Registry) never gets a frame", async () => {
+    // A fresh key for every forged grant (the requester excludes each one it refuses).
+    let invented = generateKeyPair();
     const mitm = await proxy(
-      ...forgeGrants((p) => {
-        const { owner: _owner, ...rest } = p;
-        return invented(rest);
-      }),
+      ...forgeGrants(
+        (p) => {
+          const { owner: _owner, ...rest } = p;
+          invented = generateKeyPair();
+          return { ...rest, identityKey: encodePublicKey(invented.publicKey) };
+        },
+        () => invented,
+      ),
     );
     const err = await refusedUnseen(mitm, await serve(mitm, staked), requester(mitm));
     expect(err).toBeInstanceOf(UnregisteredProviderError);
@@ -216,16 +221,33 @@ describe("a lying signaling server is refused before any prompt leaves", () => {
   }, 60_000);
 
   it("an invented identity key behind a real entry's owner is a mismatch", async () => {
-    const mitm = await proxy(...forgeGrants(invented));
+    // A fresh key for every forged grant (the requester excludes each one it refuses).
+    let invented = generateKeyPair();
+    const mitm = await proxy(
+      ...forgeGrants(
+        (p) => {
+          invented = generateKeyPair();
+          return { ...p, identityKey: encodePublicKey(invented.publicKey) };
+        },
+        () => invented,
+      ),
+    );
     const err = await refusedUnseen(mitm, await serve(mitm, staked), requester(mitm));
     expect(err).toBeInstanceOf(RegistryMismatchError);
     expect((err as RegistryMismatchError).field).toBe("identity key");
   }, 60_000);
 
-  it("a swapped payout is refused: the provider's signed quote does not cover it", async () => {
+  it("a payout other than the Registry entry's, even under the provider's own signed quote, is refused", async () => {
     const thief = unstaked.owner.toString();
-    const mitm = await proxy(...forgeGrants((p) => ({ ...p, payout: thief })));
-    await forgedUnseen(mitm, await serve(mitm, staked), requester(mitm));
+    const mitm = await proxy(
+      ...forgeGrants(
+        (p) => ({ ...p, payout: thief }),
+        () => staked.identity,
+      ),
+    );
+    const err = await refusedUnseen(mitm, await serve(mitm, staked), requester(mitm), false);
+    expect(err).toBeInstanceOf(RegistryMismatchError);
+    expect((err as RegistryMismatchError).field).toBe("payout");
   }, 60_000);
 
   it("a session:moved to a swapped payout is checked the same way", async () => {
@@ -244,14 +266,20 @@ describe("a lying signaling server is refused before any prompt leaves", () => {
           {
             v: 1,
             sessionId: g.sessionId,
-            to: { ...g, sessionId: `${g.sessionId}x`, provider: { ...g.provider, payout: thief } },
+            to: {
+              ...g,
+              sessionId: `${g.sessionId}x`,
+              provider: resigned({ ...g.provider, payout: thief }, staked.identity),
+            },
           },
         ],
       };
       return [m, moved];
     };
     const mitm = await proxy(forgeMove);
-    await forgedUnseen(mitm, await serve(mitm, staked), requester(mitm));
+    const err = await refusedUnseen(mitm, await serve(mitm, staked), requester(mitm), false);
+    expect(err).toBeInstanceOf(RegistryMismatchError);
+    expect((err as RegistryMismatchError).field).toBe("payout");
   }, 60_000);
 });
 
