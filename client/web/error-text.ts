@@ -66,6 +66,8 @@ export function explainError(err: unknown): string {
       case "ALL_BUSY":
       case "QUEUE_FULL":
         return "Every provider of this model is busy. Try again in a moment.";
+      case "QUOTE_FORGED":
+        return "The Silk server offered a provider at a price or payout address the provider never signed, so nothing was sent and nothing paid. Try again; if it repeats, this server is not honest.";
       default:
         return `No provider could take this request (${err.code}). Try again in a moment.`;
     }
