@@ -53,7 +53,9 @@ describe("web client rules", () => {
   it("errors say what to do", () => {
     expect(explainError(new NoProviderError("PRICE_TOO_LOW", "x"))).toMatch(/Raise your highest price/);
     expect(explainError(new NoProviderError("NO_MODEL", "x"))).toMatch(/No provider serves this model/);
-    expect(explainError(new NoProviderError("QUOTE_FORGED", "x"))).toMatch(/never signed, so nothing was sent/);
+    expect(explainError(new NoProviderError("QUOTE_FORGED", "x"))).toMatch(
+      /never signed, so nothing was sent/,
+    );
     expect(explainError(new NoProviderError("ALL_BUSY", "x"))).toMatch(/busy/);
     expect(explainError(new ProviderLostError("partial", 1, 1n))).toMatch(/partial answer is kept/);
     expect(explainError(new ProviderError("OUT_OF_FUNDS", "x"))).toMatch(/Top it up in Wallet/);
