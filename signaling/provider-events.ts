@@ -7,7 +7,7 @@ import {
   ProviderChallengeRequest,
   ProviderHeartbeat,
   ProviderRegister,
-  quoteMessage,
+  quoteFault,
   registrationClaims,
   registrationMessage,
   toHex,
@@ -67,18 +67,12 @@ export function providerEvents(ctx: ServerContext, socket: SilkSocket): void {
     // Every quote checked here, so a grant whose quote fails the requester's check is the server's
     // doing: a provider registering a bad or missing quote would otherwise have every requester
     // blame the server (QUOTE_FORGED) and keep it, cheapest first, on offer.
-    const identity = fromHex(reg.identityKey, 32, "identity key");
     for (const m of reg.models) {
-      if (!m.quote) throw new SignalingError("MALFORMED", `the offer of ${m.model} carries no signed quote`);
-      if (m.quote.expiresAt <= Date.now())
-        throw new SignalingError("BAD_SIGNATURE", `the quote for ${m.model} has expired`);
       const terms = { identityKey: reg.identityKey, payout: reg.payout, model: m.model, price: m.price };
-      const message = quoteMessage({ ...terms, expiresAt: m.quote.expiresAt });
-      if (!verifyEd25519(identity, message, fromHex(m.quote.signature, 64, "quote")))
-        throw new SignalingError(
-          "BAD_SIGNATURE",
-          `the quote for ${m.model} does not verify for that identity key`,
-        );
+      const expiresAt = m.quote?.expiresAt ?? 0;
+      const fault = quoteFault({ ...terms, expiresAt }, m.quote, Date.now(), verifyEd25519);
+      if (fault)
+        throw new SignalingError(m.quote ? "BAD_SIGNATURE" : "MALFORMED", `the offer of ${m.model} ${fault}`);
     }
 
     const previous = socket.data.provider;
