@@ -190,19 +190,19 @@ export class Settlement {
   }
 
   private async claimStream(id: string, trigger: Trigger): Promise<void> {
+    const record = await this.opts.store.get(id);
+    if (!record) return;
     try {
-      await this.tryClaimStream(id, trigger);
+      await this.tryClaimStream(id, record, trigger);
     } finally {
-      const record = await this.opts.store.get(id);
-      if (record) this.opts.book?.claimSettled(latestReceipt(record).receipt);
+      // Any claim of ours sent for the stream is over: a later rise is someone else's (escrow-book.ts).
+      this.opts.book?.claimSettled(latestReceipt(record).receipt);
     }
   }
 
-  private async tryClaimStream(id: string, trigger: Trigger): Promise<void> {
-    const { store, chain } = this.opts;
+  private async tryClaimStream(id: string, record: StreamRecord, trigger: Trigger): Promise<void> {
+    const { chain } = this.opts;
     const policy = this.currentPolicy;
-    const record = await store.get(id);
-    if (!record) return;
     const plan = await this.plan(record, trigger === "asked");
     if (plan.decision.action !== "claim") return;
     const reason = plan.decision.reason;
