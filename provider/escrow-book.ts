@@ -80,9 +80,12 @@ export class EscrowBook {
   constructor(
     private readonly read?: EscrowRead,
     private readonly now: () => number = Date.now,
-    private readonly smallClaim: bigint = SMALL_FOREIGN_CLAIM,
-    /** How deep a stream may sit in an escrow's dictionary (account-gate.ts); absent: no limit. */
-    private readonly maxClaimDepth?: number,
+    private readonly limits: {
+      /** Someone else's claim smaller than this counts as fee griefing (SMALL_FOREIGN_CLAIM). */
+      readonly smallClaim?: bigint;
+      /** How deep a stream may sit in an escrow's dictionary (account-gate.ts); absent: no limit. */
+      readonly maxClaimDepth?: number;
+    } = {},
   ) {}
 
   /** Takes a fresh read of the escrow (what the gate read at a session's open, or `refresh`). */
@@ -194,12 +197,13 @@ export class EscrowBook {
 
   /** The stream sits as deep as is served: what it holds is claimed at once (settlement-policy.ts). */
   crowding(stream: StreamKey): boolean {
-    return this.maxClaimDepth !== undefined && this.claimDepth(stream) >= this.maxClaimDepth;
+    const max = this.limits.maxClaimDepth;
+    return max !== undefined && this.claimDepth(stream) >= max;
   }
 
   /** The refusal of more on `stream` because its escrow's dictionary is too crowded along it, if so. */
   crowded(stream: StreamKey): AccountRefusedError | undefined {
-    return crowdedRefusal(this.claimDepth(stream), this.maxClaimDepth);
+    return crowdedRefusal(this.claimDepth(stream), this.limits.maxClaimDepth);
   }
 
   /** How many small claims of this provider's receipts on the escrow were someone else's. */
@@ -278,7 +282,8 @@ export class EscrowBook {
   private observe(e: EscrowEntry, s: StreamEntry, paid: bigint): void {
     let ours = s.paid;
     if (s.claiming > ours) ours = s.claiming; // bigints: no Math.max
-    if (s.known && paid > ours && paid - ours < this.smallClaim) e.foreignSmallClaims++;
+    if (s.known && paid > ours && paid - ours < (this.limits.smallClaim ?? SMALL_FOREIGN_CLAIM))
+      e.foreignSmallClaims++;
     s.known = true;
     s.paid = paid;
   }

@@ -8,7 +8,7 @@ import { ChainPriceSource, jsonRpcConfigReader } from "./chain-prices";
 import { type ClaimTransaction, EscrowClaimChain } from "./claim-chain";
 import { CROWDED_CLAIM_DEPTH, claimFee } from "./claim-fee";
 import { type EscrowAccount, escrowFacts, readEscrowAccount } from "./escrow-account";
-import { EscrowBook, SMALL_FOREIGN_CLAIM } from "./escrow-book";
+import { EscrowBook } from "./escrow-book";
 import type { ReceiptStore } from "./receipt-store";
 import { Settlement } from "./settlement";
 import type { SettlementPolicy } from "./settlement-policy";
@@ -52,7 +52,7 @@ export function connectTon(o: {
   const read = (address: Address): Promise<EscrowAccount> =>
     readEscrowAccount((a) => client.getContractState(a), address);
   // Claims are external only (no wallet here): an escrow too crowded along a stream is not served.
-  const book = new EscrowBook(read, Date.now, SMALL_FOREIGN_CLAIM, CROWDED_CLAIM_DEPTH);
+  const book = new EscrowBook(read, Date.now, { maxClaimDepth: CROWDED_CLAIM_DEPTH });
   const prices = new ChainPriceSource(jsonRpcConfigReader(o.endpoint, o.apiKey));
   const chain = new EscrowClaimChain(open);
   const settlement = new Settlement({

@@ -1,5 +1,5 @@
 import type { StreamKey } from "../../protocol";
-import type { AccountRefusedError } from "../account-gate";
+import { type AccountRefusedError, foreignClaimsRefusal } from "../account-gate";
 import type { EscrowBook, SessionExposure } from "../escrow-book";
 
 /**
@@ -54,14 +54,14 @@ export class EscrowLimit {
     this.handle.close();
   }
 
-  /** Small claims of this provider's receipts on the escrow that were someone else's (escrow-book.ts). */
-  get foreignSmallClaims(): number {
-    return this.book.foreignSmallClaims(this.stream.escrow);
-  }
-
-  /** The refusal of more because the escrow's dictionary is too crowded along this stream, if so. */
-  get crowded(): AccountRefusedError | undefined {
-    return this.book.crowded(this.stream);
+  /**
+   * Why the escrow is served no more, as the last read shows, if so: someone else claims this
+   * provider's receipts in small amounts, or its dictionary is too crowded along this stream.
+   */
+  get refusal(): AccountRefusedError | undefined {
+    return (
+      foreignClaimsRefusal(this.book.foreignSmallClaims(this.stream.escrow)) ?? this.book.crowded(this.stream)
+    );
   }
 
   /** The escrow is closing (as last read): stream nothing more on it. */

@@ -8,7 +8,6 @@ import {
   type ServedModel,
 } from "../../protocol";
 import type { Engine } from "../../web/engines/engine";
-import { foreignClaimsRefusal } from "../account-gate";
 import type { CreditWindow } from "./credit";
 import type { EscrowLimit } from "./escrow-limit";
 import type { Slots } from "./slots";
@@ -50,7 +49,7 @@ export async function admit(s: RequestServing, id: string, firstOwed: () => bigi
     await s.refuse("ESCROW_CLOSING", CLOSING_MESSAGE);
     return false;
   }
-  const refusal = exposure && (foreignClaimsRefusal(exposure.foreignSmallClaims) ?? exposure.crowded);
+  const refusal = exposure?.refusal;
   if (refusal) {
     ledger.finish(id, 0);
     await s.refuse(refusal.code, refusal.message);
