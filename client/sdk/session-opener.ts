@@ -403,8 +403,7 @@ export class SessionOpener {
         // No answer in time: the provider or the path between may be at fault; blame neither.
         if (err instanceof TimeoutError)
           throw new NoProviderError("TIMEOUT", err.message, undefined, { cause: err });
-        // Quoting more than the server said: a bait, or the server's lie (it is the server's
-        // word); either way not paid, and said if nobody else answers.
+        // Quoting more than its own signed quote: a bait; not paid, and said if nobody else answers.
         if (err instanceof ProviderError && err.code === "PRICE") refused = err;
         // The server's word that the session ended, unchecked (it carries the signals, so it can
         // deny the session anyway): asked again, without blaming the provider.
