@@ -9,11 +9,11 @@ import {
   type SessionRequest,
 } from "../protocol";
 import type { ServerContext, SilkSocket } from "./context";
-import { sessionRoom } from "./context";
 import type { ModelListing, ProviderState } from "./directory/directory";
 import { SignalingError } from "./errors";
 import { AckThen, errorSummary } from "./event-guard";
 import type { Candidate } from "./matchmaking";
+import { isParty, joinSession, leaveSession } from "./session-parties";
 import { endSession } from "./sessions";
 
 /**
@@ -202,8 +202,7 @@ async function follow(
     ctx.metrics.offers.inc({ outcome });
     if (outcome === "accepted") return;
     const { sessionId, chosen } = current;
-    const room = sessionRoom(sessionId);
-    const wanted = () => socket.connected && socket.rooms.has(room) && !ctx.closing;
+    const wanted = () => socket.connected && isParty(socket, sessionId) && !ctx.closing;
     a.exclude.add(chosen.provider.identityKey);
     if (outcome === "no-answer") {
       a.unanswered++;
@@ -215,7 +214,7 @@ async function follow(
     if (next instanceof SignalingError) {
       if (moving) {
         ctx.metrics.rejections.inc({ reason: next.code });
-        socket.leave(room);
+        leaveSession(ctx, socket, sessionId);
         socket.emit("session:ended", {
           v: PROTOCOL_VERSION,
           sessionId,
@@ -225,7 +224,7 @@ async function follow(
       }
     } else if (next && moving) {
       ctx.metrics.moves.inc();
-      socket.leave(room);
+      leaveSession(ctx, socket, sessionId);
       socket.emit("session:moved", { v: PROTOCOL_VERSION, sessionId, to: granted(ctx, next, req.model) });
     } else if (next) {
       ctx.pendingOffers.delete(next.sessionId);
@@ -262,7 +261,7 @@ function granted(ctx: ServerContext, placed: Placed, model: string) {
 
 /**
  * Joins the parties of a session the directory opened with a reserved provider. The session
- * (record and room, both parties in it) exists before anyone hears of it, so a disconnect at any
+ * (record and both parties in it) exists before anyone hears of it, so a disconnect at any
  * moment frees the capacity exactly once, and the requester's signals reach the provider right
  * behind the offer.
  */
@@ -273,14 +272,10 @@ function open(
   sessionId: string,
   chosen: Candidate,
 ): Placed {
-  const room = sessionRoom(sessionId);
   const provider = chosen.provider;
-  socket.join(room);
-  // A provider on this node joins and is asked directly; one elsewhere through the adapter
-  // (broadcast with ack), its join published on the same Redis channel first, so it lands first.
-  const local = ctx.io.of("/").sockets.get(provider.socketId);
-  if (local) local.join(room);
-  else ctx.io.in(provider.socketId).socketsJoin(room);
+  // A provider on this node is asked directly; one elsewhere through the adapter (broadcast with
+  // ack), after its join to the session's room on the same Redis channel.
+  const local = joinSession(ctx, sessionId, socket, provider.socketId);
   ctx.pendingOffers.set(sessionId, provider.socketId);
 
   const payload = {

@@ -1,6 +1,6 @@
 import { PROTOCOL_VERSION } from "../protocol";
 import type { ServerContext } from "./context";
-import { sessionIsLocal, sessionRoom } from "./context";
+import { disband } from "./session-parties";
 
 export type EndReason = "ended" | "peer-disconnected" | "offer-withdrawn" | "shutdown" | "node-lost";
 
@@ -12,8 +12,9 @@ const END_ERRORS: Partial<Record<EndReason, { code: string; message: string }>> 
 
 /**
  * Ends a session once, whoever asks first: frees the provider's unit of capacity (in the same
- * directory step that removes the record), tells the
- * parties other than `exceptSocketId` why, and empties the room (on every node, via the adapter).
+ * directory step that removes the record), tells the parties other than `exceptSocketId` why, and
+ * empties the session (at once for an in-node one, so nothing more is relayed in it; a room on
+ * every node, via the adapter).
  */
 export async function endSession(
   ctx: ServerContext,
@@ -21,14 +22,10 @@ export async function endSession(
   reason: EndReason,
   exceptSocketId?: string,
 ): Promise<boolean> {
-  const room = sessionRoom(sessionId);
+  const tell = disband(ctx, sessionId, exceptSocketId);
   const record = await ctx.directory.closeSession(sessionId);
-  // Both parties here: no need to tell other nodes.
-  const nodes = sessionIsLocal(ctx, room) ? ctx.io.local : ctx.io;
-  const target = exceptSocketId ? nodes.to(room).except(exceptSocketId) : nodes.to(room);
   const error = END_ERRORS[reason];
-  target.emit("session:ended", { v: PROTOCOL_VERSION, sessionId, reason, ...(error && { error }) });
-  nodes.in(room).socketsLeave(room);
+  tell("session:ended", { v: PROTOCOL_VERSION, sessionId, reason, ...(error && { error }) });
   if (!record) return false;
   ctx.feed.changed();
   ctx.log.debug({ session: sessionId, reason }, "session ended");
