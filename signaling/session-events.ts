@@ -2,6 +2,7 @@ import { FrameRelay, jsonSize, MAX_FRAME_BYTES, SessionEnd, SessionRequest, Sign
 import type { ServerContext, SilkSocket } from "./context";
 import { SignalingError } from "./errors";
 import { guard } from "./event-guard";
+import { parseSessionEnd, parseSessionRequest } from "./hot-schemas";
 import { pair } from "./pairing";
 import { TokenBucket } from "./rate-limit";
 import { isParty, sessionsOf, toOthers } from "./session-parties";
@@ -12,7 +13,8 @@ import { endSession } from "./sessions";
  * a party is refused, whatever session id it names.
  */
 export function sessionEvents(ctx: ServerContext, socket: SilkSocket): void {
-  guard(ctx, socket, "session:request", { schema: SessionRequest }, async (req) => {
+  const request = { schema: SessionRequest, parse: parseSessionRequest };
+  guard(ctx, socket, "session:request", request, async (req) => {
     if (ctx.closing)
       throw new SignalingError("SHUTTING_DOWN", "server is shutting down; reconnect elsewhere");
     const now = Date.now();
@@ -24,7 +26,11 @@ export function sessionEvents(ctx: ServerContext, socket: SilkSocket): void {
 
   guard(ctx, socket, "session:signal", { schema: SignalRelay }, async (msg) => {
     requireMember(socket, msg.sessionId);
-    toOthers(ctx, socket, msg.sessionId, "session:signal", { v: msg.v, sessionId: msg.sessionId, data: msg.data });
+    toOthers(ctx, socket, msg.sessionId, "session:signal", {
+      v: msg.v,
+      sessionId: msg.sessionId,
+      data: msg.data,
+    });
     ctx.metrics.relayed.inc({ kind: "signal" });
     return { ok: true };
   });
@@ -51,7 +57,7 @@ export function sessionEvents(ctx: ServerContext, socket: SilkSocket): void {
     },
   );
 
-  guard(ctx, socket, "session:end", { schema: SessionEnd }, async (msg) => {
+  guard(ctx, socket, "session:end", { schema: SessionEnd, parse: parseSessionEnd }, async (msg) => {
     requireMember(socket, msg.sessionId);
     socket.data.relay.delete(msg.sessionId);
     await endSession(ctx, msg.sessionId, "ended", socket.id);
@@ -80,8 +86,7 @@ function relayBudget(ctx: ServerContext, socket: SilkSocket, sessionId: string) 
   let budget = socket.data.relay.get(sessionId);
   if (!budget) {
     // Forget budgets of sessions this socket has left (ended by the peer, perhaps on another node).
-    for (const id of socket.data.relay.keys())
-      if (!isParty(socket, id)) socket.data.relay.delete(id);
+    for (const id of socket.data.relay.keys()) if (!isParty(socket, id)) socket.data.relay.delete(id);
     const now = Date.now();
     const { relayBytesPerSecond: bytes, relayFramesPerSecond: frames } = ctx.config;
     budget = {
