@@ -9,7 +9,14 @@ import {
   type SessionRequest,
 } from "../protocol";
 import type { ServerContext, SilkSocket } from "./context";
-import type { ModelListing, ProviderState } from "./directory/directory";
+import type {
+  ModelListing,
+  Paired,
+  PickRequest,
+  ProviderState,
+  Refused,
+  SessionDraft,
+} from "./directory/directory";
 import { SignalingError } from "./errors";
 import { AckThen, errorSummary } from "./event-guard";
 import type { Candidate } from "./matchmaking";
@@ -27,9 +34,27 @@ import { endSession } from "./sessions";
  * sends the requester `session:moved` (or `session:ended` `no-provider` when nobody else fits),
  * up to `maxOfferAttempts` offers per request.
  */
-export async function pair(ctx: ServerContext, socket: SilkSocket, req: SessionRequest): Promise<AckThen> {
+export function pair(
+  ctx: ServerContext,
+  socket: SilkSocket,
+  req: SessionRequest,
+): AckThen | Promise<AckThen> {
   const started = performance.now();
   const attempt: Attempt = { exclude: new Set(req.exclude ?? []), offers: 0, unanswered: 0 };
+  // The common request is answered in this turn, with no promise between its read and its grant.
+  const now = placeNow(ctx, socket, req, attempt);
+  if (now) return granting(ctx, socket, req, attempt, now, started);
+  return pairLater(ctx, socket, req, attempt).then((placed) =>
+    granting(ctx, socket, req, attempt, placed, started),
+  );
+}
+
+async function pairLater(
+  ctx: ServerContext,
+  socket: SilkSocket,
+  req: SessionRequest,
+  attempt: Attempt,
+): Promise<Placed | SignalingError> {
   if (req.policy || req.needs?.length) {
     // Providers that cannot take it (policy, missing features) are skipped like excluded ones.
     const providers = await ctx.directory.providersFor(req.model);
@@ -37,7 +62,17 @@ export async function pair(ctx: ServerContext, socket: SilkSocket, req: SessionR
     if (lacking instanceof SignalingError) throw lacking;
     for (const key of [...unfitting(req, providers), ...lacking]) attempt.exclude.add(key);
   }
-  const placed = await placeByAudits(ctx, socket, req, attempt);
+  return placeByAudits(ctx, socket, req, attempt);
+}
+
+function granting(
+  ctx: ServerContext,
+  socket: SilkSocket,
+  req: SessionRequest,
+  attempt: Attempt,
+  placed: Placed | SignalingError,
+  started: number,
+): AckThen {
   if (placed instanceof SignalingError) {
     ctx.metrics.refusalSeconds.observe((performance.now() - started) / 1000);
     throw placed;
@@ -51,6 +86,27 @@ export async function pair(ctx: ServerContext, socket: SilkSocket, req: SessionR
       ctx.log.error({ err: errorSummary(err) }, "pairing follow-up failed"),
     );
   });
+}
+
+/**
+ * `placeByAudits` in this turn, for a request with no policy, needs or audit minimum when the
+ * audit standing is known and no provider is flagged, and the directory can reserve without a
+ * round trip; undefined (nothing reserved) otherwise.
+ */
+function placeNow(
+  ctx: ServerContext,
+  socket: SilkSocket,
+  req: SessionRequest,
+  attempt: Attempt,
+): Placed | SignalingError | undefined {
+  if (req.policy || req.needs?.length || (req.minAuditsPassed ?? 0) > 0 || !ctx.directory.reserveNow) return;
+  const standing = ctx.audits.standingNow?.();
+  if (!standing) return;
+  for (const key of standing.flagged) if (!attempt.exclude.has(key) && !standing.dropped.has(key)) return;
+  for (const key of standing.dropped) attempt.exclude.add(key);
+  if (attempt.offers >= ctx.config.maxOfferAttempts) return;
+  const result = ctx.directory.reserveNow(pickOf(ctx, req, attempt), draftOf(ctx, socket));
+  return result && opened(ctx, socket, req, attempt, result);
 }
 
 /**
@@ -129,25 +185,43 @@ async function place(
   req: SessionRequest,
   a: Attempt,
 ): Promise<Placed | SignalingError> {
-  const { failureWindowMs, maxOfferAttempts } = ctx.config;
-  if (a.offers < maxOfferAttempts) {
-    const pick = {
-      model: req.model,
-      maxPrice: req.maxPrice,
-      exclude: a.exclude,
-      now: Date.now(),
-      failureWindowMs,
-    };
-    const result = await ctx.directory.reserveBest(pick, {
-      requesterSocketId: socket.id,
-      requesterNode: ctx.nodeId,
-    });
-    if (result.ok) {
-      a.offers++;
-      return open(ctx, socket, req, result.sessionId, result);
-    }
-    if (a.offers === 0 || result.code === "ALL_BUSY") return new SignalingError(result.code, result.message);
+  if (a.offers >= ctx.config.maxOfferAttempts) return exhausted(req, a);
+  return opened(
+    ctx,
+    socket,
+    req,
+    a,
+    await ctx.directory.reserveBest(pickOf(ctx, req, a), draftOf(ctx, socket)),
+  );
+}
+
+function pickOf(ctx: ServerContext, req: SessionRequest, a: Attempt): PickRequest {
+  const { failureWindowMs } = ctx.config;
+  return { model: req.model, maxPrice: req.maxPrice, exclude: a.exclude, now: Date.now(), failureWindowMs };
+}
+
+function draftOf(ctx: ServerContext, socket: SilkSocket): SessionDraft {
+  return { requesterSocketId: socket.id, requesterNode: ctx.nodeId };
+}
+
+/** The session opened with what the directory reserved, or why nobody (else) fits. */
+function opened(
+  ctx: ServerContext,
+  socket: SilkSocket,
+  req: SessionRequest,
+  a: Attempt,
+  result: Paired | Refused,
+): Placed | SignalingError {
+  if (result.ok) {
+    a.offers++;
+    return open(ctx, socket, req, result.sessionId, result);
   }
+  if (a.offers === 0 || result.code === "ALL_BUSY") return new SignalingError(result.code, result.message);
+  return exhausted(req, a);
+}
+
+/** After offers that failed, "nobody else" is reported as why those failed. */
+function exhausted(req: SessionRequest, a: Attempt): SignalingError {
   if (a.unanswered > 0)
     return new SignalingError("NO_ANSWER", `${a.unanswered} provider(s) did not answer in time; retry`);
   return new SignalingError(

@@ -6,7 +6,9 @@ import { parseSessionEnd, parseSessionRequest } from "./hot-schemas";
 import { pair } from "./pairing";
 import { TokenBucket } from "./rate-limit";
 import { isParty, sessionsOf, toOthers } from "./session-parties";
-import { endSession } from "./sessions";
+import { endSession, endSessionNow } from "./sessions";
+
+const ENDED = { ok: true } as const;
 
 /**
  * Requester and session events. Relays go only to the session's other party; a socket that is not
@@ -14,7 +16,7 @@ import { endSession } from "./sessions";
  */
 export function sessionEvents(ctx: ServerContext, socket: SilkSocket): void {
   const request = { schema: SessionRequest, parse: parseSessionRequest };
-  guard(ctx, socket, "session:request", request, async (req) => {
+  guard(ctx, socket, "session:request", request, (req) => {
     if (ctx.closing)
       throw new SignalingError("SHUTTING_DOWN", "server is shutting down; reconnect elsewhere");
     const now = Date.now();
@@ -57,11 +59,11 @@ export function sessionEvents(ctx: ServerContext, socket: SilkSocket): void {
     },
   );
 
-  guard(ctx, socket, "session:end", { schema: SessionEnd, parse: parseSessionEnd }, async (msg) => {
+  guard(ctx, socket, "session:end", { schema: SessionEnd, parse: parseSessionEnd }, (msg) => {
     requireMember(socket, msg.sessionId);
     socket.data.relay.delete(msg.sessionId);
-    await endSession(ctx, msg.sessionId, "ended", socket.id);
-    return { ok: true };
+    const done = endSessionNow(ctx, msg.sessionId, "ended", socket.id);
+    return done instanceof Promise ? done.then(() => ENDED) : ENDED;
   });
 }
 

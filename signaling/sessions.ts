@@ -1,5 +1,6 @@
 import { PROTOCOL_VERSION } from "../protocol";
 import type { ServerContext } from "./context";
+import type { SessionRecord } from "./directory/directory";
 import { disband } from "./session-parties";
 
 export type EndReason = "ended" | "peer-disconnected" | "offer-withdrawn" | "shutdown" | "node-lost";
@@ -22,12 +23,25 @@ export async function endSession(
   reason: EndReason,
   exceptSocketId?: string,
 ): Promise<boolean> {
+  return endSessionNow(ctx, sessionId, reason, exceptSocketId);
+}
+
+/** `endSession`, done in this turn when the directory closes the session without a round trip. */
+export function endSessionNow(
+  ctx: ServerContext,
+  sessionId: string,
+  reason: EndReason,
+  exceptSocketId?: string,
+): boolean | Promise<boolean> {
   const tell = disband(ctx, sessionId, exceptSocketId);
-  const record = await ctx.directory.closeSession(sessionId);
-  const error = END_ERRORS[reason];
-  tell("session:ended", { v: PROTOCOL_VERSION, sessionId, reason, ...(error && { error }) });
-  if (!record) return false;
-  ctx.feed.changed();
-  ctx.log.debug({ session: sessionId, reason }, "session ended");
-  return true;
+  const ended = (record: SessionRecord | undefined): boolean => {
+    const error = END_ERRORS[reason];
+    tell("session:ended", { v: PROTOCOL_VERSION, sessionId, reason, ...(error && { error }) });
+    if (!record) return false;
+    ctx.feed.changed();
+    ctx.log.debug({ session: sessionId, reason }, "session ended");
+    return true;
+  };
+  const now = ctx.directory.closeNow?.(sessionId);
+  return now ? ended(now.record) : ctx.directory.closeSession(sessionId).then(ended);
 }
