@@ -73,15 +73,26 @@ export class AnswerRunner {
   dispose(): void {
     this.abort?.abort();
     this.turns.dispose();
+    this.storage.dispose();
     void this.client?.then((c) => c.close()).catch(() => undefined);
   }
 
-  /** Appends an answer to `conv` (keeping `versions` it replaces) and streams it; says how it ended. */
-  async answer(conv: Conversation, versions: AnswerVersion[] = []): Promise<"done" | "error" | "stopped"> {
+  /**
+   * Appends an answer to `conv` and streams it; says how it ended. `again` (Regenerate): the last
+   * answer becomes an earlier version of the new one (it was paid for).
+   */
+  async answer(conv: Conversation, again?: boolean): Promise<"done" | "error" | "stopped"> {
     const host = this.host;
-    const messages = promptMessages(conv);
-    conv.turns.push({ role: "assistant", content: "", ...(versions.length && { versions }) });
+    const versions = again ? retireAnswers(conv) : [];
+    conv.turns.push({ role: "assistant", content: "", at: Date.now(), ...(versions.length && { versions }) });
     const turn = conv.turns.at(-1) as ChatTurn;
+    // What the answer is asked with: the turns before it, read once this tab's turn comes, since
+    // another tab's exchange may have been merged in ahead of it meanwhile (conversation-sync.ts).
+    const asked = () => {
+      const at = conv.turns.indexOf(turn);
+      return promptMessages({ ...conv, turns: conv.turns.slice(0, at < 0 ? undefined : at) });
+    };
+    let messages = asked();
     host.streaming = true;
     host.status = "Finding a provider…";
     const abort = new AbortController();
@@ -142,6 +153,7 @@ export class AnswerRunner {
         async (taken) => {
           host.waitingForTab = false;
           host.status = "Finding a provider…";
+          messages = asked();
           const stopHere = () => {
             takenOver = true;
             abort.abort();
@@ -278,4 +290,19 @@ export class AnswerRunner {
     }
     return this.client;
   }
+}
+
+/** Takes the last answers off `conv`, as the earlier versions the next answer keeps, oldest first. */
+function retireAnswers(conv: Conversation): AnswerVersion[] {
+  const versions: AnswerVersion[] = [];
+  while (conv.turns.at(-1)?.role === "assistant") {
+    const old = conv.turns.pop()!;
+    versions.unshift(...(old.versions ?? []), {
+      content: old.content,
+      ...(old.at !== undefined && { at: old.at }),
+      ...(old.stats && { stats: old.stats }),
+      ...(old.error !== undefined && { error: old.error }),
+    });
+  }
+  return versions;
 }

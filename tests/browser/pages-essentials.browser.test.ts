@@ -440,21 +440,78 @@ describe("the pages, walked by a new user", () => {
         "Stopped: another tab of this browser asked with the same key. What arrived is kept and paid.",
       );
       expect(squash((await last.getByTestId("answer-stats").textContent()) ?? "")).toMatch(/[\d.]+ TON/);
-      // The chats made here go, so the tests below count the conversations they had before.
-      await second
-        .getByRole("button", { name: /^Delete “/ })
-        .first()
-        .click();
-      const deletes = client.getByRole("button", { name: /^Delete “/ });
-      const before = await deletes.count();
-      for (const left of [before - 1, before - 2]) {
-        await deletes.first().click();
-        await expect.poll(() => deletes.count()).toBe(left);
+      // The chats made here go, so the tests below count the conversations they had before. A
+      // deletion in one tab leaves the other's list too.
+      for (const name of [/^Delete “a0 a1 /, /^Delete “b0 b1 /, "Delete “asked from the second tab”"]) {
+        await client.getByRole("button", { name }).click();
+        await second.getByRole("button", { name }).waitFor({ state: "detached" });
       }
     } finally {
       await second.close();
     }
   }, 120_000);
+
+  it("two tabs on one conversation: each shows the other's questions and answers in the order asked; a reload keeps all of them", async () => {
+    await settle(client);
+    const second = await client.context().newPage();
+    const questions = async (page: Page) =>
+      (await page.getByTestId("turn-user").locator(".user-text").allTextContents()).map(
+        (s) => s.split(" ")[0],
+      );
+    const answers = (page: Page) => page.getByTestId("turn-assistant");
+    try {
+      await client.getByRole("button", { name: "New chat" }).click();
+      await ask(client, "one-from-the-first-tab", 1);
+      await openReady(second, `${f.url}/`);
+      await second.getByRole("button", { name: "one-from-the-first-tab", exact: true }).click();
+      await ask(second, "two-from-the-second-tab", 2);
+      // The first tab, not reloaded, shows the second's question and answer.
+      await expect
+        .poll(() => questions(client))
+        .toEqual(["one-from-the-first-tab", "two-from-the-second-tab"]);
+      await expect
+        .poll(() => answers(client).last().textContent())
+        .toContain("Echo: two-from-the-second-tab");
+
+      // Both ask at once: the second tab's question waits for the first's answer, then comes after it.
+      const long = `three-from-the-first-tab ${Array.from({ length: 300 }, (_, i) => `w${i}`).join(" ")}`;
+      await question(client).fill(long);
+      await client.keyboard.press("Enter");
+      await answers(client)
+        .nth(2)
+        .getByText(/Echo: three-from-the-first-tab w0/)
+        .waitFor({ timeout: 30_000 });
+      await question(second).fill("four-from-the-second-tab");
+      await second.keyboard.press("Enter");
+      await client.getByTestId("answer-stats").nth(2).waitFor({ timeout: 60_000 });
+      await second.getByTestId("answer-stats").nth(3).waitFor({ timeout: 60_000 });
+      const all = [
+        "one-from-the-first-tab",
+        "two-from-the-second-tab",
+        "three-from-the-first-tab",
+        "four-from-the-second-tab",
+      ];
+      for (const page of [client, second]) {
+        await expect.poll(() => questions(page)).toEqual(all);
+        await expect.poll(() => answers(page).getByTestId("answer-stats").count()).toBe(4);
+      }
+      expect(await answers(second).nth(2).textContent()).toContain("w299");
+      expect(await answers(client).nth(3).textContent()).toContain("Echo: four-from-the-second-tab");
+      // What was saved is all of it, in the same order: neither tab's save dropped the other's turns.
+      await second.reload();
+      await second.waitForSelector("body[data-ready=true]", { state: "attached" });
+      await second.getByRole("button", { name: "one-from-the-first-tab", exact: true }).click();
+      await expect.poll(() => questions(second)).toEqual(all);
+      await noViolations(client);
+      // Deleted in one tab, it leaves the other's list too.
+      await second.getByRole("button", { name: "Delete “one-from-the-first-tab”" }).click();
+      await client
+        .getByRole("button", { name: "one-from-the-first-tab", exact: true })
+        .waitFor({ state: "detached" });
+    } finally {
+      await second.close();
+    }
+  }, 150_000);
 
   it("Claim now says what happened and states the 0.01 TON minimum", async () => {
     expect(await text(provider, "claim-help")).toContain("at least 0.01 TON per requester");
