@@ -23,6 +23,8 @@ import type { TrustStore } from "./trust-store.svelte";
 
 const WAITING_FOR_TAB =
   "Another Silk tab of this browser is answering with the same key. This question goes as soon as that answer ends; or stop that answer and ask here.";
+const WAITING_FOR_AUDIT =
+  "This tab is checking the last answer's provider (an audit). This question goes as soon as that check ends.";
 const TAKEN_OVER =
   "Stopped: another tab of this browser asked with the same key. What arrived is kept and paid.";
 
@@ -54,6 +56,7 @@ export class AnswerRunner {
   private registry: RegistryReader | undefined;
   private abort: AbortController | undefined;
   private readonly turns = new TabTurns();
+  private readonly closed = new AbortController();
 
   constructor(
     private readonly host: AnswerHost,
@@ -72,6 +75,7 @@ export class AnswerRunner {
 
   dispose(): void {
     this.abort?.abort();
+    this.closed.abort();
     this.turns.dispose();
     this.storage.dispose();
     void this.client?.then((c) => c.close()).catch(() => undefined);
@@ -145,9 +149,9 @@ export class AnswerRunner {
       await this.turns.hold(
         {
           signal: abort.signal,
-          waiting: () => {
-            host.waitingForTab = true;
-            host.status = WAITING_FOR_TAB;
+          waiting: (own) => {
+            host.waitingForTab = !own;
+            host.status = own ? WAITING_FOR_AUDIT : WAITING_FOR_TAB;
           },
         },
         async (taken) => {
@@ -282,7 +286,13 @@ export class AnswerRunner {
         // This device, when it can run the model, is the reference: its verdicts are the requester's own.
         const device = this.host.localReference;
         const reference = device && engineReference(device, "this device");
-        return auditOver(client, this.opts.sessionKey, reference ? { reference } : {}).wrap();
+        return auditOver(client, this.opts.sessionKey, {
+          ...(reference && { reference }),
+          // A challenge runs on this browser's key like a question: in this tab's turn, after the
+          // question it came with, or it would open a session another tab's answer then loses.
+          turn: (run) =>
+            this.turns.hold({ signal: this.closed.signal, waiting: () => undefined }, () => run()),
+        }).wrap();
       });
       this.client.catch(() => {
         this.client = undefined;

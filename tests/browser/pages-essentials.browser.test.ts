@@ -513,6 +513,48 @@ describe("the pages, walked by a new user", () => {
     }
   }, 150_000);
 
+  it("an audit takes its tab's turn like a question: another tab's question waits for it; no answer is cut", async () => {
+    await settle(client);
+    // The provider's test engine holds each audit challenge (a request asking for logprobs) 3 s.
+    await provider.evaluate(() => localStorage.setItem("silk-test-logprobs-delay-ms", "3000"));
+    const auditing = await client.context().newPage();
+    // Every question of this tab brings a challenge along (the auditor's 1 in 20, drawn with Math.random).
+    await auditing.addInitScript(() => {
+      Math.random = () => 0;
+    });
+    const second = await client.context().newPage();
+    const audits = auditing.getByRole("checkbox", { name: /^Audit providers/ });
+    try {
+      await openReady(second, `${f.url}/`);
+      await openReady(auditing, `${f.url}/`);
+      await auditing.getByRole("button", { name: "New chat" }).click();
+      await auditing.getByText("Chat settings").click();
+      await audits.check();
+      await ask(auditing, "audited-question", 1);
+      // The challenge goes once the question's answer has ended, in the same tab's turn.
+      await question(second).fill("after-the-audit");
+      await second.keyboard.press("Enter");
+      expect(await waitForText(second, "answer-status", (s) => s.startsWith("Another"))).toMatch(
+        /^Another Silk tab of this browser is answering with the same key\./,
+      );
+      const answer = second.getByTestId("turn-assistant").last();
+      await answer.getByTestId("answer-stats").waitFor({ timeout: 30_000 });
+      expect(await answer.textContent()).toContain("Echo: after-the-audit");
+      expect(await answer.getByRole("alert").count()).toBe(0);
+      expect(await auditing.getByTestId("turn-assistant").getByRole("alert").count()).toBe(0);
+    } finally {
+      await audits.uncheck().catch(() => undefined);
+      await provider.evaluate(() => localStorage.removeItem("silk-test-logprobs-delay-ms"));
+      for (const name of ["Delete “audited-question”", "Delete “after-the-audit”"])
+        await second
+          .getByRole("button", { name })
+          .click()
+          .catch(() => undefined);
+      await auditing.close();
+      await second.close();
+    }
+  }, 90_000);
+
   it("Claim now says what happened and states the 0.01 TON minimum", async () => {
     expect(await text(provider, "claim-help")).toContain("at least 0.01 TON per requester");
     const unclaimed = tonOf(await waitForText(provider, "unclaimed", (s) => tonOf(s) > 0n));
