@@ -531,6 +531,7 @@ describe("the pages, walked by a new user", () => {
       await auditing.getByText("Chat settings").click();
       await audits.check();
       await ask(auditing, "audited-question", 1);
+      await second.getByRole("button", { name: "New chat" }).click();
       // The challenge goes once the question's answer has ended, in the same tab's turn.
       await question(second).fill("after-the-audit");
       await second.keyboard.press("Enter");
@@ -545,11 +546,10 @@ describe("the pages, walked by a new user", () => {
     } finally {
       await audits.uncheck().catch(() => undefined);
       await provider.evaluate(() => localStorage.removeItem("silk-test-logprobs-delay-ms"));
-      for (const name of ["Delete “audited-question”", "Delete “after-the-audit”"])
-        await second
-          .getByRole("button", { name })
-          .click()
-          .catch(() => undefined);
+      for (const name of ["Delete “audited-question”", "Delete “after-the-audit”"]) {
+        await second.getByRole("button", { name }).click();
+        await client.getByRole("button", { name }).waitFor({ state: "detached" });
+      }
       await auditing.close();
       await second.close();
     }
