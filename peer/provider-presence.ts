@@ -75,16 +75,20 @@ export class ProviderPresence {
     );
     const identityKey = encodePublicKey(reg.identity.publicKey);
     // Each model's terms signed anew at every registration, so the requester can check the grant.
+    // The entry's owner among them: a requester reads that entry, not another naming our key.
     const expiresAt = Date.now() + QUOTE_TTL_MS;
+    const owner = reg.entry?.owner;
     const quoted = (m: ServedModel) =>
       offerToWire(m, {
         expiresAt,
+        ...(owner && { owner }),
         signature: signQuote(reg.identity.secretKey, {
           identityKey,
           payout: reg.payout,
           model: m.model,
           price: m.price,
           expiresAt,
+          owner,
         }),
       });
     const body = {

@@ -6,6 +6,7 @@ import {
   OfferReply,
   PROTOCOL_VERSION,
   priceToWire,
+  quoteFields,
   type SessionRequest,
 } from "../protocol";
 import type { ServerContext, SilkSocket } from "./context";
@@ -241,7 +242,7 @@ async function follow(
 /** The provider's signed quote for the model, verbatim (the requester checks it, not us). */
 function quoteOf(models: readonly ModelListing[], model: string) {
   const quote = models.find((m) => m.model === model)?.quote;
-  return quote ? { quote: { expiresAt: quote.expiresAt, signature: quote.signature } } : {};
+  return quote ? { quote: quoteFields(quote) } : {};
 }
 
 function granted(ctx: ServerContext, placed: Placed, model: string) {

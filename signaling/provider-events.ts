@@ -69,10 +69,16 @@ export function providerEvents(ctx: ServerContext, socket: SilkSocket): void {
     // blame the server (QUOTE_FORGED) and keep it, cheapest first, on offer.
     for (const m of reg.models) {
       const terms = { identityKey: reg.identityKey, payout: reg.payout, model: m.model, price: m.price };
-      const expiresAt = m.quote?.expiresAt ?? 0;
-      const fault = quoteFault({ ...terms, expiresAt }, m.quote, Date.now(), verifyEd25519);
+      const { expiresAt = 0, owner } = m.quote ?? {};
+      const fault = quoteFault({ ...terms, expiresAt, owner }, m.quote, Date.now(), verifyEd25519);
       if (fault)
         throw new SignalingError(m.quote ? "BAD_SIGNATURE" : "MALFORMED", `the offer of ${m.model} ${fault}`);
+      // The grant names the declared entry's owner beside the quote: both must say the same.
+      if (owner !== reg.entry?.owner)
+        throw new SignalingError(
+          "MALFORMED",
+          `the quote of ${m.model} names the Registry entry of ${owner ?? "nobody"}, the registration ${reg.entry?.owner ?? "none"}`,
+        );
     }
 
     const previous = socket.data.provider;
