@@ -6,6 +6,7 @@ import {
   OfferReply,
   PROTOCOL_VERSION,
   priceToWire,
+  quoteFields,
   type SessionRequest,
 } from "../protocol";
 import type { ServerContext, SilkSocket } from "./context";
@@ -130,23 +131,25 @@ async function place(
   a: Attempt,
 ): Promise<Placed | SignalingError> {
   const { failureWindowMs, maxOfferAttempts } = ctx.config;
-  if (a.offers < maxOfferAttempts) {
-    const pick = {
-      model: req.model,
-      maxPrice: req.maxPrice,
-      exclude: a.exclude,
-      now: Date.now(),
-      failureWindowMs,
-    };
+  while (a.offers < maxOfferAttempts) {
+    const now = Date.now();
+    const pick = { model: req.model, maxPrice: req.maxPrice, exclude: a.exclude, now, failureWindowMs };
     const result = await ctx.directory.reserveBest(pick, {
       requesterSocketId: socket.id,
       requesterNode: ctx.nodeId,
     });
     if (result.ok) {
-      a.offers++;
-      return open(ctx, socket, req, result.sessionId, result);
+      if (!quoteRunningOut(ctx, result.provider.models, req.model, now)) {
+        a.offers++;
+        return open(ctx, socket, req, result.sessionId, result);
+      }
+      // Its node's sweep removes it and has it register again; until then, nobody is offered it.
+      await ctx.directory.closeSession(result.sessionId);
+      a.exclude.add(result.provider.identityKey);
+      continue;
     }
     if (a.offers === 0 || result.code === "ALL_BUSY") return new SignalingError(result.code, result.message);
+    break;
   }
   if (a.unanswered > 0)
     return new SignalingError("NO_ANSWER", `${a.unanswered} provider(s) did not answer in time; retry`);
@@ -238,10 +241,16 @@ async function follow(
   }
 }
 
+/** A quote that runs out within the margin would reach the requester as forged (or soon after). */
+function quoteRunningOut(ctx: ServerContext, models: readonly ModelListing[], model: string, now: number) {
+  const quote = models.find((m) => m.model === model)?.quote;
+  return quote !== undefined && quote.expiresAt - ctx.config.quoteMarginMs <= now;
+}
+
 /** The provider's signed quote for the model, verbatim (the requester checks it, not us). */
 function quoteOf(models: readonly ModelListing[], model: string) {
   const quote = models.find((m) => m.model === model)?.quote;
-  return quote ? { quote: { expiresAt: quote.expiresAt, signature: quote.signature } } : {};
+  return quote ? { quote: quoteFields(quote) } : {};
 }
 
 function granted(ctx: ServerContext, placed: Placed, model: string) {
