@@ -41,6 +41,8 @@ export interface ProviderRuntimeOptions {
   readonly payout: string;
   /** The provider's Registry entry, as told to the server (requesters check it on chain). */
   readonly entry?: ProviderRegistration["entry"];
+  /** How long each signed quote holds (default a day); the provider registers again halfway through. */
+  readonly quoteTtlMs?: number;
   readonly network?: number;
   readonly capacity?: number;
   readonly maxWaiting?: number;
@@ -124,6 +126,7 @@ export class ProviderRuntime {
         capacity,
         device,
         ...(opts.entry && { entry: opts.entry }),
+        ...(opts.quoteTtlMs !== undefined && { quoteTtlMs: opts.quoteTtlMs }),
       },
       () => runtime.slots.load,
     );

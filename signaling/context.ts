@@ -18,7 +18,12 @@ export interface SocketState {
   /** The unanswered registration challenge, single use. */
   challenge?: { bytes: Uint8Array; hex: string; expiresAt: number };
   /** Set once registered as a provider. */
-  provider?: { identityKey: string; lastHeartbeatAt: number };
+  provider?: {
+    identityKey: string;
+    lastHeartbeatAt: number;
+    /** When the first of its signed quotes runs out (it must register again before then). */
+    quotesExpireAt: number;
+  };
   /** The resume ticket that admitted this socket past the per-IP limit, if one did. */
   ticket?: TicketClaim;
   /** When this socket's provider was last given a resume ticket. */

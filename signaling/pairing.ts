@@ -6,6 +6,7 @@ import {
   OfferReply,
   PROTOCOL_VERSION,
   priceToWire,
+  quoteFields,
   type SessionRequest,
 } from "../protocol";
 import type { ServerContext, SilkSocket } from "./context";
@@ -104,9 +105,17 @@ function placeNow(
   if (!standing) return;
   for (const key of standing.flagged) if (!attempt.exclude.has(key) && !standing.dropped.has(key)) return;
   for (const key of standing.dropped) attempt.exclude.add(key);
-  if (attempt.offers >= ctx.config.maxOfferAttempts) return;
-  const result = ctx.directory.reserveNow(pickOf(ctx, req, attempt), draftOf(ctx, socket));
-  return result && opened(ctx, socket, req, attempt, result);
+  while (attempt.offers < ctx.config.maxOfferAttempts) {
+    const pick = pickOf(ctx, req, attempt);
+    const result = ctx.directory.reserveNow(pick, draftOf(ctx, socket));
+    if (!result) return;
+    if (!result.ok || !quoteRunningOut(ctx, result.provider.models, req.model, pick.now))
+      return opened(ctx, socket, req, attempt, result);
+    // Excluded at once, so the next pick need not wait for the place to come back.
+    giveBack(ctx, attempt, result)?.catch((err: unknown) =>
+      ctx.log.warn({ err: errorSummary(err) }, "giving back a place failed"),
+    );
+  }
 }
 
 /**
@@ -185,14 +194,16 @@ async function place(
   req: SessionRequest,
   a: Attempt,
 ): Promise<Placed | SignalingError> {
-  if (a.offers >= ctx.config.maxOfferAttempts) return exhausted(req, a);
-  return opened(
-    ctx,
-    socket,
-    req,
-    a,
-    await ctx.directory.reserveBest(pickOf(ctx, req, a), draftOf(ctx, socket)),
-  );
+  while (a.offers < ctx.config.maxOfferAttempts) {
+    const pick = pickOf(ctx, req, a);
+    const result = await ctx.directory.reserveBest(pick, draftOf(ctx, socket));
+    if (result.ok && quoteRunningOut(ctx, result.provider.models, req.model, pick.now)) {
+      await giveBack(ctx, a, result);
+      continue;
+    }
+    return opened(ctx, socket, req, a, result);
+  }
+  return exhausted(req, a);
 }
 
 function pickOf(ctx: ServerContext, req: SessionRequest, a: Attempt): PickRequest {
@@ -202,6 +213,17 @@ function pickOf(ctx: ServerContext, req: SessionRequest, a: Attempt): PickReques
 
 function draftOf(ctx: ServerContext, socket: SilkSocket): SessionDraft {
   return { requesterSocketId: socket.id, requesterNode: ctx.nodeId };
+}
+
+/**
+ * A provider reserved although its quote runs out within the margin: its node's sweep removes it
+ * and has it register again; until then, nobody is offered it. Its place is given back (in this
+ * turn when the directory can; else the returned promise settles when it is).
+ */
+function giveBack(ctx: ServerContext, a: Attempt, reserved: Paired): Promise<unknown> | undefined {
+  a.exclude.add(reserved.provider.identityKey);
+  if (ctx.directory.closeNow?.(reserved.sessionId)) return undefined;
+  return ctx.directory.closeSession(reserved.sessionId);
 }
 
 /** The session opened with what the directory reserved, or why nobody (else) fits. */
@@ -311,10 +333,16 @@ async function follow(
   }
 }
 
+/** A quote that runs out within the margin would reach the requester as forged (or soon after). */
+function quoteRunningOut(ctx: ServerContext, models: readonly ModelListing[], model: string, now: number) {
+  const quote = models.find((m) => m.model === model)?.quote;
+  return quote !== undefined && quote.expiresAt - ctx.config.quoteMarginMs <= now;
+}
+
 /** The provider's signed quote for the model, verbatim (the requester checks it, not us). */
 function quoteOf(models: readonly ModelListing[], model: string) {
   const quote = models.find((m) => m.model === model)?.quote;
-  return quote ? { quote: { expiresAt: quote.expiresAt, signature: quote.signature } } : {};
+  return quote ? { quote: quoteFields(quote) } : {};
 }
 
 function granted(ctx: ServerContext, placed: Placed, model: string) {

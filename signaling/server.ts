@@ -19,7 +19,7 @@ import { type HttpMount, httpHandler } from "./http-routes";
 import { createLogger, type Logger } from "./logger";
 import { signalingMetrics } from "./metrics";
 import { livenessTick, NodeLiveness } from "./node-liveness";
-import { dropProvider, providerEvents, sweepSilentProviders } from "./provider-events";
+import { dropProvider, providerEvents, sweepProviders } from "./provider-events";
 import { KeyedBuckets, TokenBucket } from "./rate-limit";
 import { connectRedis, type RedisConnection } from "./redis-clients";
 import { fileSecret, ResumeTickets, type TicketClaim } from "./resume-tickets";
@@ -198,8 +198,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     const sweepMs = Math.max(50, Math.min(config.heartbeatIntervalMs, config.heartbeatTimeoutMs) / 2);
     timers.push(
       setInterval(
-        () =>
-          void sweepSilentProviders(ctx).catch((err) => log.warn({ err: errorSummary(err) }, "sweep failed")),
+        () => void sweepProviders(ctx).catch((err) => log.warn({ err: errorSummary(err) }, "sweep failed")),
         sweepMs,
       ),
       setInterval(() => {

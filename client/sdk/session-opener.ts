@@ -35,7 +35,7 @@ import {
 import type { ConnectOptions } from "./connect-options";
 import { HandshakeFailedError, NoProviderError, ProviderError } from "./errors";
 import type { PaymentAccount } from "./payment-account";
-import { checkProvider } from "./provider-trust";
+import { checkProvider, otherEntry } from "./provider-trust";
 import { RequesterSession } from "./requester-session";
 
 /** Account refusals about this provider, not the escrow: another provider may well serve. */
@@ -110,8 +110,10 @@ export class SessionOpener {
    * meanwhile the channel is prepared (its offer and candidates held back until they have).
    */
   private prepare(grant: SessionGranted): Prepared {
+    // The entry the provider's own quote names (checked in `forgedQuote`), not just the server's word.
+    const { identityKey, payout, quote } = grant.provider;
     const trusted = this.opts.trust
-      ? checkProvider(grant.provider, this.opts.trust.registry, this.policy)
+      ? checkProvider({ identityKey, payout, owner: quote?.owner }, this.opts.trust.registry, this.policy)
       : undefined;
     trusted?.catch(() => undefined);
     const channel = connectPeer({
@@ -131,17 +133,19 @@ export class SessionOpener {
   /** The grant's terms checked against the provider's signed quote, before anything goes to it. */
   private forgedQuote(grant: SessionGranted, model: string): NoProviderError | undefined {
     const p = grant.provider;
-    const fault = quoteFault(
-      {
-        identityKey: p.identityKey,
-        payout: p.payout,
-        model,
-        price: p.price,
-        expiresAt: p.quote?.expiresAt ?? 0,
-      },
-      p.quote,
-      Date.now(),
-    );
+    const fault =
+      quoteFault(
+        {
+          identityKey: p.identityKey,
+          payout: p.payout,
+          model,
+          price: p.price,
+          expiresAt: p.quote?.expiresAt ?? 0,
+          owner: p.quote?.owner,
+        },
+        p.quote,
+        Date.now(),
+      ) ?? otherEntry(p);
     if (!fault) return undefined;
     return new NoProviderError(
       "QUOTE_FORGED",

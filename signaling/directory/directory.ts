@@ -1,4 +1,11 @@
-import type { DeviceFacts, MaxPrice, ModelPrice, ModelSupport, RegistryEntryClaim } from "../../protocol";
+import type {
+  CarriedQuote,
+  DeviceFacts,
+  MaxPrice,
+  ModelPrice,
+  ModelSupport,
+  RegistryEntryClaim,
+} from "../../protocol";
 
 /**
  * The provider directory: who is registered, what they serve at what price, how loaded they are,
@@ -10,7 +17,7 @@ export interface ModelListing extends ModelSupport {
   readonly model: string;
   readonly price: ModelPrice;
   /** The provider's signed quote, carried verbatim to the requester in the grant. */
-  readonly quote?: { readonly expiresAt: number; readonly signature: string };
+  readonly quote?: CarriedQuote;
 }
 
 /** What a provider proved and claimed at registration; immutable until it registers again. */
