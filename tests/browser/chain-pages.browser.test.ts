@@ -48,6 +48,16 @@ afterAll(async () => {
   await devnet?.close();
 });
 
+/** The client takes PRICE as its highest price, asks `question` and waits for the answer's stats. */
+async function askAtPrice(client: Page, question: string): Promise<void> {
+  await client.getByLabel("Answer tokens").fill(PRICE.toString());
+  await client.getByLabel("Prompt tokens").fill(PRICE.toString());
+  await client.getByRole("button", { name: "Save prices" }).click();
+  await client.getByRole("textbox", { name: "Your question" }).fill(question);
+  await client.keyboard.press("Enter");
+  await client.getByTestId("answer-stats").last().waitFor({ timeout: 30_000 });
+}
+
 describe("the pages on the devnet", () => {
   let provider: Page;
   let client: Page;
@@ -119,12 +129,7 @@ describe("the pages on the devnet", () => {
     await screenshot(client, "client-devnet-funded");
     expect(await seriousA11yViolations(client)).toEqual([]);
 
-    await client.getByLabel("Answer tokens").fill(PRICE.toString());
-    await client.getByLabel("Prompt tokens").fill(PRICE.toString());
-    await client.getByRole("button", { name: "Save prices" }).click();
-    await client.getByRole("textbox", { name: "Your question" }).fill("a question worth paying for");
-    await client.keyboard.press("Enter");
-    await client.getByTestId("answer-stats").last().waitFor({ timeout: 30_000 });
+    await askAtPrice(client, "a question worth paying for");
     const signed = tonOf(await waitForText(client, "meter", (s) => tonOf(s) > 0n));
     expect(signed).toBeGreaterThan(EscrowParams.MIN_CLAIM);
 
@@ -279,12 +284,7 @@ describe("a newcomer with a TON Connect wallet (tests/browser/tonconnect-double.
     wallet.answer = "sign";
 
     // Ask, and the provider's claim pays exactly what the receipt says.
-    await client.getByLabel("Answer tokens").fill(PRICE.toString());
-    await client.getByLabel("Prompt tokens").fill(PRICE.toString());
-    await client.getByRole("button", { name: "Save prices" }).click();
-    await client.getByRole("textbox", { name: "Your question" }).fill("paid through TON Connect");
-    await client.keyboard.press("Enter");
-    await client.getByTestId("answer-stats").last().waitFor({ timeout: 30_000 });
+    await askAtPrice(client, "paid through TON Connect");
     expect(await client.getByTestId("turn-assistant").last().textContent()).toContain(
       "Echo: paid through TON Connect",
     );
