@@ -155,6 +155,11 @@ export class ProviderPresence {
       );
   }
 
+  /** Reports the load now, whatever the server last heard (only while registered: heartbeats run then). */
+  reportLoad(): void {
+    if (this.loadTimer) this.heartbeat();
+  }
+
   stop(): void {
     clearInterval(this.heartbeatTimer);
     clearInterval(this.loadTimer);

@@ -120,6 +120,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       log,
     ),
     pendingOffers: new Map(),
+    inNode: new Map(),
     ...(entryCheck && { entryCheck: { read: entryCheck, timeoutMs: entryCheckTimeoutMs ?? 3_000 } }),
     closing: false,
     welcomeBackUntil: Date.now() + config.reconnectWindowMs,
@@ -296,6 +297,7 @@ function onConnection(
     ip: clientIp(socket.request, config.trustProxy),
     events: new TokenBucket({ rate: config.eventsPerSecond, burst: config.eventBurst }, now),
     requests: new TokenBucket({ rate: config.requestsPerSecond, burst: config.requestBurst }, now),
+    sessions: new Set(),
     relay: new Map(),
     ...(ticket && { ticket }),
   };

@@ -38,8 +38,11 @@ import type { PaymentAccount } from "./payment-account";
 import { checkProvider, otherEntry } from "./provider-trust";
 import { RequesterSession } from "./requester-session";
 
-/** Account refusals about this provider, not the escrow: another provider may well serve. */
-const ONE_PROVIDERS_REFUSALS: ReadonlySet<string> = new Set([
+/**
+ * Account refusals about this provider, not the escrow: another provider may well serve. If none
+ * does, the refusal is the answer (the gateway's 403 `foreign_claims`, …), not "no such model".
+ */
+export const ONE_PROVIDERS_REFUSALS: ReadonlySet<string> = new Set([
   "ESCROW_UNREACHABLE",
   "UNPAID_TOKENS",
   "FOREIGN_CLAIMS",
@@ -407,8 +410,10 @@ export class SessionOpener {
         // No answer in time: the provider or the path between may be at fault; blame neither.
         if (err instanceof TimeoutError)
           throw new NoProviderError("TIMEOUT", err.message, undefined, { cause: err });
-        // Quoting more than its own signed quote: a bait; not paid, and said if nobody else answers.
-        if (err instanceof ProviderError && err.code === "PRICE") refused = err;
+        // Quoting more than its own signed quote (a bait), or refusing this escrow for what happened
+        // on its own stream: said if nobody else answers.
+        if (err instanceof ProviderError && (err.code === "PRICE" || ONE_PROVIDERS_REFUSALS.has(err.code)))
+          refused = err;
         // The server's word that the session ended, unchecked (it carries the signals, so it can
         // deny the session anyway): asked again, without blaming the provider.
         if (!(err instanceof SessionEndedNoticeError)) exclude.push(grant.provider.identityKey);
