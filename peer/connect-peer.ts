@@ -29,8 +29,9 @@ export interface PeerChannel {
    * so from now on the server's word that the session ended is checked by probing the peer over
    * `session`, and the channel closes with the server's reason only if no answer comes within
    * `timeoutMs`. A relayed session keeps believing the server, which carries it anyway.
+   * `alive` is called when the peer answered: the server has given the session's place back.
    */
-  probeEnds(session: SecureSession, timeoutMs: number): void;
+  probeEnds(session: SecureSession, timeoutMs: number, alive?: () => void): void;
 }
 
 export interface ConnectPeerOptions {
@@ -151,8 +152,8 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
             path: "direct",
             requesterFingerprint: fp.requester,
             providerFingerprint: fp.provider,
-            probeEnds: (session, timeoutMs) => {
-              prober = probeOnce(rtc, session, timeoutMs);
+            probeEnds: (session, timeoutMs, alive) => {
+              prober = probeOnce(rtc, session, timeoutMs, alive);
             },
           };
         } catch {
@@ -169,7 +170,12 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
  * The server said a direct session ended: ask the peer, and close the link with the server's
  * reason only if it does not answer in time. A flood of notices makes one probe at a time.
  */
-function probeOnce(link: WebRtcLink, session: SecureSession, timeoutMs: number): (notice: Error) => void {
+function probeOnce(
+  link: WebRtcLink,
+  session: SecureSession,
+  timeoutMs: number,
+  alive?: () => void,
+): (notice: Error) => void {
   let probing = false;
   return (notice) => {
     if (probing) return;
@@ -177,6 +183,7 @@ function probeOnce(link: WebRtcLink, session: SecureSession, timeoutMs: number):
     void session.probe(timeoutMs).then((answered) => {
       probing = false;
       if (!answered) link.close(notice);
+      else alive?.();
     });
   };
 }

@@ -53,6 +53,8 @@ export type ConnEvent =
   | { readonly type: "register-failed" }
   /** `NOT_REGISTERED` to a heartbeat, or `provider:unregistered`: the server forgot us. */
   | { readonly type: "unregistered" }
+  /** The signed quotes are halfway through their life: register again with fresh ones. */
+  | { readonly type: "renew" }
   /** The backoff wait ended. */
   | { readonly type: "timer" }
   /** The owner pauses serving (unlisted, connection kept) or resumes it. */
@@ -192,6 +194,7 @@ export function step(s: ConnState, e: ConnEvent, c: MachineConfig): { state: Con
       if (s.phase !== "registering") return next(s);
       return next({ ...s, attempt: s.attempt + 1 }, wait(s.attempt));
     case "unregistered":
+    case "renew":
       if (s.phase !== "registered" || !s.provider) return next(s);
       return next({ ...s, phase: "registering", attempt: 0 }, { do: "register" });
     case "pause":

@@ -24,6 +24,8 @@ export interface ProviderRegistration {
   readonly device: DeviceFacts;
   /** The provider's Registry entry: its owner wallet (which requesters check on chain), stake and registration time. */
   readonly entry?: { readonly owner: string; readonly stake: bigint; readonly registeredAt: number };
+  /** How long each signed quote holds (default `QUOTE_TTL_MS`); registered again halfway through. */
+  readonly quoteTtlMs?: number;
 }
 
 const ChallengeAck = v.object({ challenge: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)) });
@@ -50,6 +52,9 @@ export class ProviderPresence {
   private reportedLoad = 0;
   /** The server's resume ticket for our registration. */
   private resumeTicket: string | undefined;
+  /** Registers again with fresh quotes halfway through their life, before any requester reads them as expired. */
+  private renewTimer: ReturnType<typeof setTimeout> | undefined;
+  private renewAt = Number.POSITIVE_INFINITY;
 
   constructor(private readonly conn: SignalingConnection) {}
 
@@ -75,16 +80,22 @@ export class ProviderPresence {
     );
     const identityKey = encodePublicKey(reg.identity.publicKey);
     // Each model's terms signed anew at every registration, so the requester can check the grant.
-    const expiresAt = Date.now() + QUOTE_TTL_MS;
+    // The entry's owner among them: a requester reads that entry, not another naming our key.
+    const ttl = reg.quoteTtlMs ?? QUOTE_TTL_MS;
+    const signedAt = Date.now();
+    const expiresAt = signedAt + ttl;
+    const owner = reg.entry?.owner;
     const quoted = (m: ServedModel) =>
       offerToWire(m, {
         expiresAt,
+        ...(owner && { owner }),
         signature: signQuote(reg.identity.secretKey, {
           identityKey,
           payout: reg.payout,
           model: m.model,
           price: m.price,
           expiresAt,
+          owner,
         }),
       });
     const body = {
@@ -114,6 +125,7 @@ export class ProviderPresence {
     }
     this.heartbeatMs = ack.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS;
     this.resumeTicket = ack.ticket;
+    this.renewAt = signedAt + ttl / 2;
   }
 
   /** Unanswered, the server still drops the listing once heartbeats stop. */
@@ -135,13 +147,26 @@ export class ProviderPresence {
     reportChange();
     this.loadTimer = setInterval(reportChange, LOAD_CHECK_MS);
     this.heartbeatTimer = setInterval(() => this.heartbeat(), this.heartbeatMs);
+    const socket = this.conn.live;
+    if (socket && Number.isFinite(this.renewAt))
+      this.renewTimer = setTimeout(
+        () => this.conn.from(socket, { type: "renew" }),
+        Math.max(0, this.renewAt - Date.now()),
+      );
+  }
+
+  /** Reports the load now, whatever the server last heard (only while registered: heartbeats run then). */
+  reportLoad(): void {
+    if (this.loadTimer) this.heartbeat();
   }
 
   stop(): void {
     clearInterval(this.heartbeatTimer);
     clearInterval(this.loadTimer);
+    clearTimeout(this.renewTimer);
     this.heartbeatTimer = undefined;
     this.loadTimer = undefined;
+    this.renewTimer = undefined;
   }
 
   /** A heartbeat is answered: `NOT_REGISTERED` means register again, silence means the node is gone. */

@@ -101,6 +101,14 @@ export class SignalingClient {
     return client;
   }
 
+  /**
+   * A provider's load, told the server now: a direct session it said ended lived on (its peer
+   * answered the probe), so the server gave that place back and counts it again only from this.
+   */
+  reportLoad(): void {
+    this.presence.reportLoad();
+  }
+
   /** Where the connection stands (connecting, registered, reconnecting, …). */
   get state(): ConnState {
     return this.conn.current;

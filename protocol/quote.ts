@@ -4,9 +4,11 @@ import { sign, verify } from "./identity";
 import { canonicalJson } from "./registration";
 
 /**
- * A provider's signed quote: its identity key vouches for its payout and one model's price until
- * `expiresAt`. The server carries it verbatim in the grant, so a requester can tell the server's
- * word (the grant) from the provider's (the quote), and the handshake ties the key to the peer.
+ * A provider's signed quote: its identity key vouches for its payout, its Registry entry (the
+ * wallet owning it) and one model's price until `expiresAt`. The server carries it verbatim in the
+ * grant, so a requester can tell the server's word (the grant) from the provider's (the quote), and
+ * the handshake ties the key to the peer. Anyone can publish a Registry entry naming another's
+ * identity key; the owner in the quote says which entry is the provider's own.
  */
 export const QUOTE_LABEL = "silk/v1 provider-quote";
 
@@ -24,6 +26,20 @@ export interface QuoteTerms {
   };
   /** Unix ms after which the quote is void (not replayed forever). */
   readonly expiresAt: number;
+  /** The wallet owning the provider's Registry entry; absent for a provider without one. */
+  readonly owner?: string;
+}
+
+/** A quote as carried: `owner` repeats the terms' owner, so the requester knows which entry to read. */
+export interface CarriedQuote {
+  readonly expiresAt: number;
+  readonly owner?: string;
+  readonly signature: string;
+}
+
+/** A quote's own fields only (a parsed message may carry more): what a server stores and forwards. */
+export function quoteFields(q: CarriedQuote): CarriedQuote {
+  return { expiresAt: q.expiresAt, ...(q.owner && { owner: q.owner }), signature: q.signature };
 }
 
 export function quoteMessage(t: QuoteTerms): Uint8Array {
@@ -41,6 +57,8 @@ export function quoteMessage(t: QuoteTerms): Uint8Array {
             completionMultiplierBps: t.price.completionMultiplierBps,
           },
           expiresAt: t.expiresAt,
+          // Left out when absent (JSON drops undefined), so a quote without an entry signs as before.
+          owner: t.owner,
         }),
       ),
     ),
@@ -71,5 +89,7 @@ export function quoteFault(
   } catch {
     ok = false;
   }
-  return ok ? undefined : "names terms (model, price, payout) the provider's key did not sign";
+  return ok
+    ? undefined
+    : "names terms (model, price, payout, Registry entry) the provider's key did not sign";
 }

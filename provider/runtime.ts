@@ -41,6 +41,8 @@ export interface ProviderRuntimeOptions {
   readonly payout: string;
   /** The provider's Registry entry, as told to the server (requesters check it on chain). */
   readonly entry?: ProviderRegistration["entry"];
+  /** How long each signed quote holds (default a day); the provider registers again halfway through. */
+  readonly quoteTtlMs?: number;
   readonly network?: number;
   readonly capacity?: number;
   readonly maxWaiting?: number;
@@ -86,6 +88,8 @@ export class ProviderRuntime {
   private opening = 0;
   private stopSweep: (() => void) | undefined;
   private readonly sessions = new Map<string, SecureSession>();
+  /** Live sessions the server said ended (their peer answered the probe): it no longer counts them. */
+  private readonly outlived = new Set<string>();
   /** One live session and one credit window per stream, across this provider's sessions. */
   private readonly tabs = new StreamTabs();
 
@@ -124,14 +128,25 @@ export class ProviderRuntime {
         capacity,
         device,
         ...(opts.entry && { entry: opts.entry }),
+        ...(opts.quoteTtlMs !== undefined && { quoteTtlMs: opts.quoteTtlMs }),
       },
-      () => runtime.slots.load,
+      () => runtime.load,
     );
     return runtime;
   }
 
   get activeSessions(): number {
     return this.sessions.size;
+  }
+
+  /**
+   * The places in use, as the server hears them: requests running; while a session outlives the
+   * server's word that it ended, every live session, if more. Such a direct session (a requester's
+   * signaling dropped, its peer answered the probe) goes on, but the server gave its place back
+   * and, counting only the sessions it knows, would offer it again.
+   */
+  get load(): number {
+    return this.outlived.size > 0 ? Math.max(this.slots.load, this.sessions.size) : this.slots.load;
   }
 
   /**
@@ -222,7 +237,12 @@ export class ProviderRuntime {
       );
       opened();
       life.send({ type: "secured" });
-      peer.probeEnds(session, life.deadlines.probe);
+      // A session the server said ended but whose peer answered goes on: the server hears at
+      // once that its place is still taken (see `load`).
+      peer.probeEnds(session, life.deadlines.probe, () => {
+        this.outlived.add(offer.sessionId);
+        this.signaling.reportLoad();
+      });
       this.sessions.set(offer.sessionId, session);
       emit?.({ type: "session-open", sessionId: offer.sessionId, path: peer.path });
       server = new SessionServer(session, {
@@ -243,6 +263,7 @@ export class ProviderRuntime {
       const serving = server;
       session.onClose(() => {
         this.sessions.delete(offer.sessionId);
+        if (this.outlived.delete(offer.sessionId)) this.signaling.reportLoad();
         const stream = serving.streamId;
         if (stream) void this.opts.settlement?.endSession([stream]).catch(() => undefined);
         this.signaling.endSession(offer.sessionId, "closed");

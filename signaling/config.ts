@@ -29,6 +29,12 @@ export interface SignalingConfig {
   offerTimeoutMs: number;
   maxOfferAttempts: number;
   failureWindowMs: number;
+  /**
+   * A provider whose signed quote for a model has less than this left is not offered for it (a
+   * requester whose clock runs ahead would read the grant as forged), and the sweep removes it and
+   * tells it, so it registers again with fresh quotes (providers renew halfway through anyway).
+   */
+  quoteMarginMs: number;
   eventsPerSecond: number;
   eventBurst: number;
   requestsPerSecond: number;
@@ -112,6 +118,7 @@ export const DEFAULT_CONFIG: SignalingConfig = {
   offerTimeoutMs: 10_000,
   maxOfferAttempts: 3,
   failureWindowMs: 120_000,
+  quoteMarginMs: 60_000,
   eventsPerSecond: 50,
   eventBurst: 200,
   requestsPerSecond: 2,

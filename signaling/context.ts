@@ -8,6 +8,7 @@ import type { Logger } from "./logger";
 import type { SignalingMetrics } from "./metrics";
 import type { KeyedBuckets, TokenBucket } from "./rate-limit";
 import type { ResumeTickets, TicketClaim } from "./resume-tickets";
+import type { InNodeSession } from "./session-parties";
 
 /** Per-socket state, kept in `socket.data` on the node that owns the socket. */
 export interface SocketState {
@@ -17,11 +18,18 @@ export interface SocketState {
   /** The unanswered registration challenge, single use. */
   challenge?: { bytes: Uint8Array; hex: string; expiresAt: number };
   /** Set once registered as a provider. */
-  provider?: { identityKey: string; lastHeartbeatAt: number };
+  provider?: {
+    identityKey: string;
+    lastHeartbeatAt: number;
+    /** When the first of its signed quotes runs out (it must register again before then). */
+    quotesExpireAt: number;
+  };
   /** The resume ticket that admitted this socket past the per-IP limit, if one did. */
   ticket?: TicketClaim;
   /** When this socket's provider was last given a resume ticket. */
   ticketIssuedAt?: number;
+  /** The in-node sessions this socket is a party to (session-parties.ts). */
+  sessions: Set<string>;
   /** Relay budgets per session this socket sends frames into. */
   relay: Map<string, { bytes: TokenBucket; frames: TokenBucket }>;
 }
@@ -48,6 +56,8 @@ export interface ServerContext {
    * mid-offer leaves these to the pairing loop, which moves the requester on rather than ending.
    */
   readonly pendingOffers: Map<string, string>;
+  /** Sessions whose two parties are both sockets of this node, by session id (session-parties.ts). */
+  readonly inNode: Map<string, InNodeSession>;
   /** Reads a provider's Registry entry at registration (entry-check.ts); without it, its word stands. */
   readonly entryCheck?: { readonly read: EntryCheck; readonly timeoutMs: number };
   closing: boolean;
@@ -59,18 +69,4 @@ export interface ServerContext {
   sessionCount: number;
   /** A provider registered on `socket` (the admission gate counts it off its backlog). */
   onRegistered: (socket: SilkSocket) => void;
-}
-
-export const SESSION_ROOM_PREFIX = "s:";
-
-export function sessionRoom(sessionId: string): string {
-  return SESSION_ROOM_PREFIX + sessionId;
-}
-
-/**
- * Whether both parties of a session are sockets on this node (a session room holds exactly two):
- * then what is sent to the room goes to this node alone (`io.local`), with no Redis publish.
- */
-export function sessionIsLocal(ctx: Pick<ServerContext, "io">, room: string): boolean {
-  return ctx.io.of("/").adapter.rooms.get(room)?.size === 2;
 }

@@ -6,14 +6,22 @@ import {
   OfferReply,
   PROTOCOL_VERSION,
   priceToWire,
+  quoteFields,
   type SessionRequest,
 } from "../protocol";
 import type { ServerContext, SilkSocket } from "./context";
-import { sessionRoom } from "./context";
-import type { ModelListing, ProviderState } from "./directory/directory";
+import type {
+  ModelListing,
+  Paired,
+  PickRequest,
+  ProviderState,
+  Refused,
+  SessionDraft,
+} from "./directory/directory";
 import { SignalingError } from "./errors";
 import { AckThen, errorSummary } from "./event-guard";
 import type { Candidate } from "./matchmaking";
+import { isParty, joinSession, leaveSession } from "./session-parties";
 import { endSession } from "./sessions";
 
 /**
@@ -27,9 +35,27 @@ import { endSession } from "./sessions";
  * sends the requester `session:moved` (or `session:ended` `no-provider` when nobody else fits),
  * up to `maxOfferAttempts` offers per request.
  */
-export async function pair(ctx: ServerContext, socket: SilkSocket, req: SessionRequest): Promise<AckThen> {
+export function pair(
+  ctx: ServerContext,
+  socket: SilkSocket,
+  req: SessionRequest,
+): AckThen | Promise<AckThen> {
   const started = performance.now();
   const attempt: Attempt = { exclude: new Set(req.exclude ?? []), offers: 0, unanswered: 0 };
+  // The common request is answered in this turn, with no promise between its read and its grant.
+  const now = placeNow(ctx, socket, req, attempt);
+  if (now) return granting(ctx, socket, req, attempt, now, started);
+  return pairLater(ctx, socket, req, attempt).then((placed) =>
+    granting(ctx, socket, req, attempt, placed, started),
+  );
+}
+
+async function pairLater(
+  ctx: ServerContext,
+  socket: SilkSocket,
+  req: SessionRequest,
+  attempt: Attempt,
+): Promise<Placed | SignalingError> {
   if (req.policy || req.needs?.length) {
     // Providers that cannot take it (policy, missing features) are skipped like excluded ones.
     const providers = await ctx.directory.providersFor(req.model);
@@ -37,7 +63,17 @@ export async function pair(ctx: ServerContext, socket: SilkSocket, req: SessionR
     if (lacking instanceof SignalingError) throw lacking;
     for (const key of [...unfitting(req, providers), ...lacking]) attempt.exclude.add(key);
   }
-  const placed = await placeByAudits(ctx, socket, req, attempt);
+  return placeByAudits(ctx, socket, req, attempt);
+}
+
+function granting(
+  ctx: ServerContext,
+  socket: SilkSocket,
+  req: SessionRequest,
+  attempt: Attempt,
+  placed: Placed | SignalingError,
+  started: number,
+): AckThen {
   if (placed instanceof SignalingError) {
     ctx.metrics.refusalSeconds.observe((performance.now() - started) / 1000);
     throw placed;
@@ -51,6 +87,35 @@ export async function pair(ctx: ServerContext, socket: SilkSocket, req: SessionR
       ctx.log.error({ err: errorSummary(err) }, "pairing follow-up failed"),
     );
   });
+}
+
+/**
+ * `placeByAudits` in this turn, for a request with no policy, needs or audit minimum when the
+ * audit standing is known and no provider is flagged, and the directory can reserve without a
+ * round trip; undefined (nothing reserved) otherwise.
+ */
+function placeNow(
+  ctx: ServerContext,
+  socket: SilkSocket,
+  req: SessionRequest,
+  attempt: Attempt,
+): Placed | SignalingError | undefined {
+  if (req.policy || req.needs?.length || (req.minAuditsPassed ?? 0) > 0 || !ctx.directory.reserveNow) return;
+  const standing = ctx.audits.standingNow?.();
+  if (!standing) return;
+  for (const key of standing.flagged) if (!attempt.exclude.has(key) && !standing.dropped.has(key)) return;
+  for (const key of standing.dropped) attempt.exclude.add(key);
+  while (attempt.offers < ctx.config.maxOfferAttempts) {
+    const pick = pickOf(ctx, req, attempt);
+    const result = ctx.directory.reserveNow(pick, draftOf(ctx, socket));
+    if (!result) return;
+    if (!result.ok || !quoteRunningOut(ctx, result.provider.models, req.model, pick.now))
+      return opened(ctx, socket, req, attempt, result);
+    // Excluded at once, so the next pick need not wait for the place to come back.
+    giveBack(ctx, attempt, result)?.catch((err: unknown) =>
+      ctx.log.warn({ err: errorSummary(err) }, "giving back a place failed"),
+    );
+  }
 }
 
 /**
@@ -129,25 +194,56 @@ async function place(
   req: SessionRequest,
   a: Attempt,
 ): Promise<Placed | SignalingError> {
-  const { failureWindowMs, maxOfferAttempts } = ctx.config;
-  if (a.offers < maxOfferAttempts) {
-    const pick = {
-      model: req.model,
-      maxPrice: req.maxPrice,
-      exclude: a.exclude,
-      now: Date.now(),
-      failureWindowMs,
-    };
-    const result = await ctx.directory.reserveBest(pick, {
-      requesterSocketId: socket.id,
-      requesterNode: ctx.nodeId,
-    });
-    if (result.ok) {
-      a.offers++;
-      return open(ctx, socket, req, result.sessionId, result);
+  while (a.offers < ctx.config.maxOfferAttempts) {
+    const pick = pickOf(ctx, req, a);
+    const result = await ctx.directory.reserveBest(pick, draftOf(ctx, socket));
+    if (result.ok && quoteRunningOut(ctx, result.provider.models, req.model, pick.now)) {
+      await giveBack(ctx, a, result);
+      continue;
     }
-    if (a.offers === 0 || result.code === "ALL_BUSY") return new SignalingError(result.code, result.message);
+    return opened(ctx, socket, req, a, result);
   }
+  return exhausted(req, a);
+}
+
+function pickOf(ctx: ServerContext, req: SessionRequest, a: Attempt): PickRequest {
+  const { failureWindowMs } = ctx.config;
+  return { model: req.model, maxPrice: req.maxPrice, exclude: a.exclude, now: Date.now(), failureWindowMs };
+}
+
+function draftOf(ctx: ServerContext, socket: SilkSocket): SessionDraft {
+  return { requesterSocketId: socket.id, requesterNode: ctx.nodeId };
+}
+
+/**
+ * A provider reserved although its quote runs out within the margin: its node's sweep removes it
+ * and has it register again; until then, nobody is offered it. Its place is given back (in this
+ * turn when the directory can; else the returned promise settles when it is).
+ */
+function giveBack(ctx: ServerContext, a: Attempt, reserved: Paired): Promise<unknown> | undefined {
+  a.exclude.add(reserved.provider.identityKey);
+  if (ctx.directory.closeNow?.(reserved.sessionId)) return undefined;
+  return ctx.directory.closeSession(reserved.sessionId);
+}
+
+/** The session opened with what the directory reserved, or why nobody (else) fits. */
+function opened(
+  ctx: ServerContext,
+  socket: SilkSocket,
+  req: SessionRequest,
+  a: Attempt,
+  result: Paired | Refused,
+): Placed | SignalingError {
+  if (result.ok) {
+    a.offers++;
+    return open(ctx, socket, req, result.sessionId, result);
+  }
+  if (a.offers === 0 || result.code === "ALL_BUSY") return new SignalingError(result.code, result.message);
+  return exhausted(req, a);
+}
+
+/** After offers that failed, "nobody else" is reported as why those failed. */
+function exhausted(req: SessionRequest, a: Attempt): SignalingError {
   if (a.unanswered > 0)
     return new SignalingError("NO_ANSWER", `${a.unanswered} provider(s) did not answer in time; retry`);
   return new SignalingError(
@@ -202,8 +298,7 @@ async function follow(
     ctx.metrics.offers.inc({ outcome });
     if (outcome === "accepted") return;
     const { sessionId, chosen } = current;
-    const room = sessionRoom(sessionId);
-    const wanted = () => socket.connected && socket.rooms.has(room) && !ctx.closing;
+    const wanted = () => socket.connected && isParty(socket, sessionId) && !ctx.closing;
     a.exclude.add(chosen.provider.identityKey);
     if (outcome === "no-answer") {
       a.unanswered++;
@@ -215,7 +310,7 @@ async function follow(
     if (next instanceof SignalingError) {
       if (moving) {
         ctx.metrics.rejections.inc({ reason: next.code });
-        socket.leave(room);
+        leaveSession(ctx, socket, sessionId);
         socket.emit("session:ended", {
           v: PROTOCOL_VERSION,
           sessionId,
@@ -225,7 +320,7 @@ async function follow(
       }
     } else if (next && moving) {
       ctx.metrics.moves.inc();
-      socket.leave(room);
+      leaveSession(ctx, socket, sessionId);
       socket.emit("session:moved", { v: PROTOCOL_VERSION, sessionId, to: granted(ctx, next, req.model) });
     } else if (next) {
       ctx.pendingOffers.delete(next.sessionId);
@@ -238,10 +333,16 @@ async function follow(
   }
 }
 
+/** A quote that runs out within the margin would reach the requester as forged (or soon after). */
+function quoteRunningOut(ctx: ServerContext, models: readonly ModelListing[], model: string, now: number) {
+  const quote = models.find((m) => m.model === model)?.quote;
+  return quote !== undefined && quote.expiresAt - ctx.config.quoteMarginMs <= now;
+}
+
 /** The provider's signed quote for the model, verbatim (the requester checks it, not us). */
 function quoteOf(models: readonly ModelListing[], model: string) {
   const quote = models.find((m) => m.model === model)?.quote;
-  return quote ? { quote: { expiresAt: quote.expiresAt, signature: quote.signature } } : {};
+  return quote ? { quote: quoteFields(quote) } : {};
 }
 
 function granted(ctx: ServerContext, placed: Placed, model: string) {
@@ -262,7 +363,7 @@ function granted(ctx: ServerContext, placed: Placed, model: string) {
 
 /**
  * Joins the parties of a session the directory opened with a reserved provider. The session
- * (record and room, both parties in it) exists before anyone hears of it, so a disconnect at any
+ * (record and both parties in it) exists before anyone hears of it, so a disconnect at any
  * moment frees the capacity exactly once, and the requester's signals reach the provider right
  * behind the offer.
  */
@@ -273,14 +374,10 @@ function open(
   sessionId: string,
   chosen: Candidate,
 ): Placed {
-  const room = sessionRoom(sessionId);
   const provider = chosen.provider;
-  socket.join(room);
-  // A provider on this node joins and is asked directly; one elsewhere through the adapter
-  // (broadcast with ack), its join published on the same Redis channel first, so it lands first.
-  const local = ctx.io.of("/").sockets.get(provider.socketId);
-  if (local) local.join(room);
-  else ctx.io.in(provider.socketId).socketsJoin(room);
+  // A provider on this node is asked directly; one elsewhere through the adapter (broadcast with
+  // ack), after its join to the session's room on the same Redis channel.
+  const local = joinSession(ctx, sessionId, socket, provider.socketId);
   ctx.pendingOffers.set(sessionId, provider.socketId);
 
   const payload = {

@@ -69,10 +69,16 @@ export function providerEvents(ctx: ServerContext, socket: SilkSocket): void {
     // blame the server (QUOTE_FORGED) and keep it, cheapest first, on offer.
     for (const m of reg.models) {
       const terms = { identityKey: reg.identityKey, payout: reg.payout, model: m.model, price: m.price };
-      const expiresAt = m.quote?.expiresAt ?? 0;
-      const fault = quoteFault({ ...terms, expiresAt }, m.quote, Date.now(), verifyEd25519);
+      const { expiresAt = 0, owner } = m.quote ?? {};
+      const fault = quoteFault({ ...terms, expiresAt, owner }, m.quote, Date.now(), verifyEd25519);
       if (fault)
         throw new SignalingError(m.quote ? "BAD_SIGNATURE" : "MALFORMED", `the offer of ${m.model} ${fault}`);
+      // The grant names the declared entry's owner beside the quote: both must say the same.
+      if (owner !== reg.entry?.owner)
+        throw new SignalingError(
+          "MALFORMED",
+          `the quote of ${m.model} names the Registry entry of ${owner ?? "nobody"}, the registration ${reg.entry?.owner ?? "none"}`,
+        );
     }
 
     const previous = socket.data.provider;
@@ -103,7 +109,11 @@ export function providerEvents(ctx: ServerContext, socket: SilkSocket): void {
       },
       now,
     );
-    socket.data.provider = { identityKey: reg.identityKey, lastHeartbeatAt: now };
+    socket.data.provider = {
+      identityKey: reg.identityKey,
+      lastHeartbeatAt: now,
+      quotesExpireAt: Math.min(...reg.models.map((m) => m.quote?.expiresAt ?? 0)),
+    };
     ctx.localProviders.set(socket.id, socket);
     ctx.onRegistered(socket);
     ctx.feed.changed();
@@ -164,14 +174,25 @@ export async function dropProvider(ctx: ServerContext, socket: SilkSocket): Prom
   ctx.feed.changed();
 }
 
-/** Removes local providers that missed their heartbeats and tells them, so they can register again. */
-export async function sweepSilentProviders(ctx: ServerContext): Promise<void> {
-  const deadline = Date.now() - ctx.config.heartbeatTimeoutMs;
+/**
+ * Removes local providers that missed their heartbeats, or whose signed quotes are about to run
+ * out, and tells them, so they can register again (with fresh quotes).
+ */
+export async function sweepProviders(ctx: ServerContext): Promise<void> {
+  const now = Date.now();
+  const deadline = now - ctx.config.heartbeatTimeoutMs;
   for (const socket of [...ctx.localProviders.values()]) {
     const provider = socket.data.provider;
-    if (!provider || provider.lastHeartbeatAt >= deadline) continue;
+    if (!provider) continue;
+    const reason =
+      provider.lastHeartbeatAt < deadline
+        ? "missed-heartbeats"
+        : provider.quotesExpireAt - ctx.config.quoteMarginMs <= now
+          ? "quote-expired"
+          : undefined;
+    if (!reason) continue;
     await dropProvider(ctx, socket);
-    socket.emit("provider:unregistered", { v: PROTOCOL_VERSION, reason: "missed-heartbeats" });
-    ctx.log.info({ socket: socket.id }, "provider removed: missed heartbeats");
+    socket.emit("provider:unregistered", { v: PROTOCOL_VERSION, reason });
+    ctx.log.info({ socket: socket.id, reason }, "provider removed");
   }
 }

@@ -19,7 +19,7 @@ import { type HttpMount, httpHandler } from "./http-routes";
 import { createLogger, type Logger } from "./logger";
 import { signalingMetrics } from "./metrics";
 import { livenessTick, NodeLiveness } from "./node-liveness";
-import { dropProvider, providerEvents, sweepSilentProviders } from "./provider-events";
+import { dropProvider, providerEvents, sweepProviders } from "./provider-events";
 import { KeyedBuckets, TokenBucket } from "./rate-limit";
 import { connectRedis, type RedisConnection } from "./redis-clients";
 import { fileSecret, ResumeTickets, type TicketClaim } from "./resume-tickets";
@@ -120,6 +120,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
       log,
     ),
     pendingOffers: new Map(),
+    inNode: new Map(),
     ...(entryCheck && { entryCheck: { read: entryCheck, timeoutMs: entryCheckTimeoutMs ?? 3_000 } }),
     closing: false,
     welcomeBackUntil: Date.now() + config.reconnectWindowMs,
@@ -197,8 +198,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     const sweepMs = Math.max(50, Math.min(config.heartbeatIntervalMs, config.heartbeatTimeoutMs) / 2);
     timers.push(
       setInterval(
-        () =>
-          void sweepSilentProviders(ctx).catch((err) => log.warn({ err: errorSummary(err) }, "sweep failed")),
+        () => void sweepProviders(ctx).catch((err) => log.warn({ err: errorSummary(err) }, "sweep failed")),
         sweepMs,
       ),
       setInterval(() => {
@@ -297,6 +297,7 @@ function onConnection(
     ip: clientIp(socket.request, config.trustProxy),
     events: new TokenBucket({ rate: config.eventsPerSecond, burst: config.eventBurst }, now),
     requests: new TokenBucket({ rate: config.requestsPerSecond, burst: config.requestBurst }, now),
+    sessions: new Set(),
     relay: new Map(),
     ...(ticket && { ticket }),
   };

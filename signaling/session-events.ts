@@ -1,18 +1,22 @@
 import { FrameRelay, jsonSize, MAX_FRAME_BYTES, SessionEnd, SessionRequest, SignalRelay } from "../protocol";
 import type { ServerContext, SilkSocket } from "./context";
-import { SESSION_ROOM_PREFIX, sessionIsLocal, sessionRoom } from "./context";
 import { SignalingError } from "./errors";
 import { guard } from "./event-guard";
+import { parseSessionEnd, parseSessionRequest } from "./hot-schemas";
 import { pair } from "./pairing";
 import { TokenBucket } from "./rate-limit";
-import { endSession } from "./sessions";
+import { isParty, sessionsOf, toOthers } from "./session-parties";
+import { endSession, endSessionNow } from "./sessions";
+
+const ENDED = { ok: true } as const;
 
 /**
- * Requester and session events. Relays go only to the other member of the session's room; a
- * socket that is not in the room is refused, whatever session id it names.
+ * Requester and session events. Relays go only to the session's other party; a socket that is not
+ * a party is refused, whatever session id it names.
  */
 export function sessionEvents(ctx: ServerContext, socket: SilkSocket): void {
-  guard(ctx, socket, "session:request", { schema: SessionRequest }, async (req) => {
+  const request = { schema: SessionRequest, parse: parseSessionRequest };
+  guard(ctx, socket, "session:request", request, (req) => {
     if (ctx.closing)
       throw new SignalingError("SHUTTING_DOWN", "server is shutting down; reconnect elsewhere");
     const now = Date.now();
@@ -23,8 +27,12 @@ export function sessionEvents(ctx: ServerContext, socket: SilkSocket): void {
   });
 
   guard(ctx, socket, "session:signal", { schema: SignalRelay }, async (msg) => {
-    const room = requireMember(socket, msg.sessionId);
-    relayTo(ctx, socket, room).emit("session:signal", { v: msg.v, sessionId: msg.sessionId, data: msg.data });
+    requireMember(socket, msg.sessionId);
+    toOthers(ctx, socket, msg.sessionId, "session:signal", {
+      v: msg.v,
+      sessionId: msg.sessionId,
+      data: msg.data,
+    });
     ctx.metrics.relayed.inc({ kind: "signal" });
     return { ok: true };
   });
@@ -35,13 +43,13 @@ export function sessionEvents(ctx: ServerContext, socket: SilkSocket): void {
     "session:frame",
     { schema: FrameRelay, sizeOf: frameSize, maxBytes: MAX_FRAME_BYTES, chargeRefusalsOnly: true },
     async (msg) => {
-      const room = requireMember(socket, msg.sessionId);
+      requireMember(socket, msg.sessionId);
       const budget = relayBudget(ctx, socket, msg.sessionId);
       const now = Date.now();
       if (!budget.frames.take(now) || !budget.bytes.take(now, msg.frame.byteLength)) {
         throw new SignalingError("RATE_LIMITED", "relay budget for this session exceeded; slow down");
       }
-      relayTo(ctx, socket, room).emit("session:frame", {
+      toOthers(ctx, socket, msg.sessionId, "session:frame", {
         v: msg.v,
         sessionId: msg.sessionId,
         frame: msg.frame,
@@ -51,11 +59,11 @@ export function sessionEvents(ctx: ServerContext, socket: SilkSocket): void {
     },
   );
 
-  guard(ctx, socket, "session:end", { schema: SessionEnd }, async (msg) => {
+  guard(ctx, socket, "session:end", { schema: SessionEnd, parse: parseSessionEnd }, (msg) => {
     requireMember(socket, msg.sessionId);
     socket.data.relay.delete(msg.sessionId);
-    await endSession(ctx, msg.sessionId, "ended", socket.id);
-    return { ok: true };
+    const done = endSessionNow(ctx, msg.sessionId, "ended", socket.id);
+    return done instanceof Promise ? done.then(() => ENDED) : ENDED;
   });
 }
 
@@ -65,32 +73,22 @@ export async function endSocketSessions(
   socket: SilkSocket,
   reason: "peer-disconnected" | "shutdown",
 ) {
-  const sessions = [...socket.rooms]
-    .filter((r) => r.startsWith(SESSION_ROOM_PREFIX))
-    .map((room) => room.slice(SESSION_ROOM_PREFIX.length))
+  const sessions = sessionsOf(socket)
     // A provider leaving mid-offer: the pairing loop withdraws the offer and moves the requester.
     .filter((id) => reason === "shutdown" || ctx.pendingOffers.get(id) !== socket.id);
   await Promise.all(sessions.map((id) => endSession(ctx, id, reason, socket.id)));
 }
 
-/** The other party: on this node alone when it is here (no Redis publish), else through the adapter. */
-function relayTo(ctx: ServerContext, socket: SilkSocket, room: string) {
-  return (sessionIsLocal(ctx, room) ? socket.local : socket).to(room);
-}
-
-function requireMember(socket: SilkSocket, sessionId: string): string {
-  const room = sessionRoom(sessionId);
-  if (!socket.rooms.has(room))
+function requireMember(socket: SilkSocket, sessionId: string): void {
+  if (!isParty(socket, sessionId))
     throw new SignalingError("NOT_IN_SESSION", "this socket is not a party to that session");
-  return room;
 }
 
 function relayBudget(ctx: ServerContext, socket: SilkSocket, sessionId: string) {
   let budget = socket.data.relay.get(sessionId);
   if (!budget) {
     // Forget budgets of sessions this socket has left (ended by the peer, perhaps on another node).
-    for (const id of socket.data.relay.keys())
-      if (!socket.rooms.has(sessionRoom(id))) socket.data.relay.delete(id);
+    for (const id of socket.data.relay.keys()) if (!isParty(socket, id)) socket.data.relay.delete(id);
     const now = Date.now();
     const { relayBytesPerSecond: bytes, relayFramesPerSecond: frames } = ctx.config;
     budget = {

@@ -1,6 +1,7 @@
 import { PROTOCOL_VERSION } from "../protocol";
 import type { ServerContext } from "./context";
-import { sessionIsLocal, sessionRoom } from "./context";
+import type { SessionRecord } from "./directory/directory";
+import { disband } from "./session-parties";
 
 export type EndReason = "ended" | "peer-disconnected" | "offer-withdrawn" | "shutdown" | "node-lost";
 
@@ -12,8 +13,9 @@ const END_ERRORS: Partial<Record<EndReason, { code: string; message: string }>> 
 
 /**
  * Ends a session once, whoever asks first: frees the provider's unit of capacity (in the same
- * directory step that removes the record), tells the
- * parties other than `exceptSocketId` why, and empties the room (on every node, via the adapter).
+ * directory step that removes the record), tells the parties other than `exceptSocketId` why, and
+ * empties the session (at once for an in-node one, so nothing more is relayed in it; a room on
+ * every node, via the adapter).
  */
 export async function endSession(
   ctx: ServerContext,
@@ -21,16 +23,25 @@ export async function endSession(
   reason: EndReason,
   exceptSocketId?: string,
 ): Promise<boolean> {
-  const room = sessionRoom(sessionId);
-  const record = await ctx.directory.closeSession(sessionId);
-  // Both parties here: no need to tell other nodes.
-  const nodes = sessionIsLocal(ctx, room) ? ctx.io.local : ctx.io;
-  const target = exceptSocketId ? nodes.to(room).except(exceptSocketId) : nodes.to(room);
-  const error = END_ERRORS[reason];
-  target.emit("session:ended", { v: PROTOCOL_VERSION, sessionId, reason, ...(error && { error }) });
-  nodes.in(room).socketsLeave(room);
-  if (!record) return false;
-  ctx.feed.changed();
-  ctx.log.debug({ session: sessionId, reason }, "session ended");
-  return true;
+  return endSessionNow(ctx, sessionId, reason, exceptSocketId);
+}
+
+/** `endSession`, done in this turn when the directory closes the session without a round trip. */
+export function endSessionNow(
+  ctx: ServerContext,
+  sessionId: string,
+  reason: EndReason,
+  exceptSocketId?: string,
+): boolean | Promise<boolean> {
+  const tell = disband(ctx, sessionId, exceptSocketId);
+  const ended = (record: SessionRecord | undefined): boolean => {
+    const error = END_ERRORS[reason];
+    tell("session:ended", { v: PROTOCOL_VERSION, sessionId, reason, ...(error && { error }) });
+    if (!record) return false;
+    ctx.feed.changed();
+    ctx.log.debug({ session: sessionId, reason }, "session ended");
+    return true;
+  };
+  const now = ctx.directory.closeNow?.(sessionId);
+  return now ? ended(now.record) : ctx.directory.closeSession(sessionId).then(ended);
 }

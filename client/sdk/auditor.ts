@@ -40,6 +40,12 @@ export interface AuditorOptions {
   /** Where reports go (the signaling server's `audit:report`); without it they are only kept. */
   readonly submit?: (report: AuditReport) => Promise<unknown>;
   readonly onAudit?: (record: AuditRecord) => void;
+  /**
+   * Runs each audit when the requester's key is free. The web client's tabs take turns on one key
+   * (client/web/tab-turns.ts): an audit sent outside its tab's turn would open a session that
+   * another tab's answer then loses. Without it, an audit runs beside its request at once.
+   */
+  readonly turn?: <T>(run: () => Promise<T>) => Promise<T>;
 }
 
 export interface AuditRecord {
@@ -92,7 +98,8 @@ export class Auditor {
     const challenge = this.challengeFor(model);
     let record: AuditRecord;
     try {
-      record = await this.run(challenge);
+      const turn = this.opts.turn;
+      record = await (turn ? turn(() => this.run(challenge)) : this.run(challenge));
     } catch (err) {
       record = { model, challenge, verdict: { result: "error", reason: reasonOf(err) } };
     }

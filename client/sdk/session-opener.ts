@@ -35,11 +35,14 @@ import {
 import type { ConnectOptions } from "./connect-options";
 import { HandshakeFailedError, NoProviderError, ProviderError } from "./errors";
 import type { PaymentAccount } from "./payment-account";
-import { checkProvider } from "./provider-trust";
+import { checkProvider, otherEntry } from "./provider-trust";
 import { RequesterSession } from "./requester-session";
 
-/** Account refusals about this provider, not the escrow: another provider may well serve. */
-const ONE_PROVIDERS_REFUSALS: ReadonlySet<string> = new Set([
+/**
+ * Account refusals about this provider, not the escrow: another provider may well serve. If none
+ * does, the refusal is the answer (the gateway's 403 `foreign_claims`, …), not "no such model".
+ */
+export const ONE_PROVIDERS_REFUSALS: ReadonlySet<string> = new Set([
   "ESCROW_UNREACHABLE",
   "UNPAID_TOKENS",
   "FOREIGN_CLAIMS",
@@ -110,8 +113,10 @@ export class SessionOpener {
    * meanwhile the channel is prepared (its offer and candidates held back until they have).
    */
   private prepare(grant: SessionGranted): Prepared {
+    // The entry the provider's own quote names (checked in `forgedQuote`), not just the server's word.
+    const { identityKey, payout, quote } = grant.provider;
     const trusted = this.opts.trust
-      ? checkProvider(grant.provider, this.opts.trust.registry, this.policy)
+      ? checkProvider({ identityKey, payout, owner: quote?.owner }, this.opts.trust.registry, this.policy)
       : undefined;
     trusted?.catch(() => undefined);
     const channel = connectPeer({
@@ -131,17 +136,19 @@ export class SessionOpener {
   /** The grant's terms checked against the provider's signed quote, before anything goes to it. */
   private forgedQuote(grant: SessionGranted, model: string): NoProviderError | undefined {
     const p = grant.provider;
-    const fault = quoteFault(
-      {
-        identityKey: p.identityKey,
-        payout: p.payout,
-        model,
-        price: p.price,
-        expiresAt: p.quote?.expiresAt ?? 0,
-      },
-      p.quote,
-      Date.now(),
-    );
+    const fault =
+      quoteFault(
+        {
+          identityKey: p.identityKey,
+          payout: p.payout,
+          model,
+          price: p.price,
+          expiresAt: p.quote?.expiresAt ?? 0,
+          owner: p.quote?.owner,
+        },
+        p.quote,
+        Date.now(),
+      ) ?? otherEntry(p);
     if (!fault) return undefined;
     return new NoProviderError(
       "QUOTE_FORGED",
@@ -403,8 +410,10 @@ export class SessionOpener {
         // No answer in time: the provider or the path between may be at fault; blame neither.
         if (err instanceof TimeoutError)
           throw new NoProviderError("TIMEOUT", err.message, undefined, { cause: err });
-        // Quoting more than its own signed quote: a bait; not paid, and said if nobody else answers.
-        if (err instanceof ProviderError && err.code === "PRICE") refused = err;
+        // Quoting more than its own signed quote (a bait), or refusing this escrow for what happened
+        // on its own stream: said if nobody else answers.
+        if (err instanceof ProviderError && (err.code === "PRICE" || ONE_PROVIDERS_REFUSALS.has(err.code)))
+          refused = err;
         // The server's word that the session ended, unchecked (it carries the signals, so it can
         // deny the session anyway): asked again, without blaming the provider.
         if (!(err instanceof SessionEndedNoticeError)) exclude.push(grant.provider.identityKey);

@@ -1,8 +1,8 @@
 import { encodePublicKey, missingNeed, type Need } from "../../protocol";
 import { type ConnectOptions, DEFAULT_QUEUE_TIMEOUT_MS } from "./connect-options";
-import { NoProviderError } from "./errors";
+import { NoProviderError, ProviderError } from "./errors";
 import type { RequesterSession } from "./requester-session";
-import type { SessionOpener } from "./session-opener";
+import { ONE_PROVIDERS_REFUSALS, type SessionOpener } from "./session-opener";
 import { SessionPool } from "./session-pool";
 
 /**
@@ -122,7 +122,11 @@ export class SessionSource {
           if (!skip.has(provider) && fits(session)) return { provider, session };
           continue;
         } catch (err) {
-          if (!(err instanceof NoProviderError && NO_OTHER_PROVIDER.has(err.code)) || !held) throw err;
+          // A refusal of one provider's own, nobody else on offer: the pool's may have room soon.
+          const noOther =
+            (err instanceof NoProviderError && NO_OTHER_PROVIDER.has(err.code)) ||
+            (err instanceof ProviderError && ONE_PROVIDERS_REFUSALS.has(err.code));
+          if (!noOther || !held) throw err;
           pool.noOtherUntil = Date.now() + NO_OTHER_RETRY_MS;
         } finally {
           if (pool.opening === opening) pool.opening = undefined;

@@ -23,6 +23,8 @@ import type { TrustStore } from "./trust-store.svelte";
 
 const WAITING_FOR_TAB =
   "Another Silk tab of this browser is answering with the same key. This question goes as soon as that answer ends; or stop that answer and ask here.";
+const WAITING_FOR_AUDIT =
+  "This tab is checking the last answer's provider (an audit). This question goes as soon as that check ends.";
 const TAKEN_OVER =
   "Stopped: another tab of this browser asked with the same key. What arrived is kept and paid.";
 
@@ -54,6 +56,7 @@ export class AnswerRunner {
   private registry: RegistryReader | undefined;
   private abort: AbortController | undefined;
   private readonly turns = new TabTurns();
+  private readonly closed = new AbortController();
 
   constructor(
     private readonly host: AnswerHost,
@@ -72,16 +75,28 @@ export class AnswerRunner {
 
   dispose(): void {
     this.abort?.abort();
+    this.closed.abort();
     this.turns.dispose();
+    this.storage.dispose();
     void this.client?.then((c) => c.close()).catch(() => undefined);
   }
 
-  /** Appends an answer to `conv` (keeping `versions` it replaces) and streams it; says how it ended. */
-  async answer(conv: Conversation, versions: AnswerVersion[] = []): Promise<"done" | "error" | "stopped"> {
+  /**
+   * Appends an answer to `conv` and streams it; says how it ended. `again` (Regenerate): the last
+   * answer becomes an earlier version of the new one (it was paid for).
+   */
+  async answer(conv: Conversation, again?: boolean): Promise<"done" | "error" | "stopped"> {
     const host = this.host;
-    const messages = promptMessages(conv);
-    conv.turns.push({ role: "assistant", content: "", ...(versions.length && { versions }) });
+    const versions = again ? retireAnswers(conv) : [];
+    conv.turns.push({ role: "assistant", content: "", at: Date.now(), ...(versions.length && { versions }) });
     const turn = conv.turns.at(-1) as ChatTurn;
+    // What the answer is asked with: the turns before it, read once this tab's turn comes, since
+    // another tab's exchange may have been merged in ahead of it meanwhile (conversation-sync.ts).
+    const asked = () => {
+      const at = conv.turns.indexOf(turn);
+      return promptMessages({ ...conv, turns: conv.turns.slice(0, at < 0 ? undefined : at) });
+    };
+    let messages = asked();
     host.streaming = true;
     host.status = "Finding a provider…";
     const abort = new AbortController();
@@ -134,14 +149,15 @@ export class AnswerRunner {
       await this.turns.hold(
         {
           signal: abort.signal,
-          waiting: () => {
-            host.waitingForTab = true;
-            host.status = WAITING_FOR_TAB;
+          waiting: (own) => {
+            host.waitingForTab = !own;
+            host.status = own ? WAITING_FOR_AUDIT : WAITING_FOR_TAB;
           },
         },
         async (taken) => {
           host.waitingForTab = false;
           host.status = "Finding a provider…";
+          messages = asked();
           const stopHere = () => {
             takenOver = true;
             abort.abort();
@@ -270,7 +286,13 @@ export class AnswerRunner {
         // This device, when it can run the model, is the reference: its verdicts are the requester's own.
         const device = this.host.localReference;
         const reference = device && engineReference(device, "this device");
-        return auditOver(client, this.opts.sessionKey, reference ? { reference } : {}).wrap();
+        return auditOver(client, this.opts.sessionKey, {
+          ...(reference && { reference }),
+          // A challenge runs on this browser's key like a question: in this tab's turn, after the
+          // question it came with, or it would open a session another tab's answer then loses.
+          turn: (run) =>
+            this.turns.hold({ signal: this.closed.signal, waiting: () => undefined }, () => run()),
+        }).wrap();
       });
       this.client.catch(() => {
         this.client = undefined;
@@ -278,4 +300,19 @@ export class AnswerRunner {
     }
     return this.client;
   }
+}
+
+/** Takes the last answers off `conv`, as the earlier versions the next answer keeps, oldest first. */
+function retireAnswers(conv: Conversation): AnswerVersion[] {
+  const versions: AnswerVersion[] = [];
+  while (conv.turns.at(-1)?.role === "assistant") {
+    const old = conv.turns.pop()!;
+    versions.unshift(...(old.versions ?? []), {
+      content: old.content,
+      ...(old.at !== undefined && { at: old.at }),
+      ...(old.stats && { stats: old.stats }),
+      ...(old.error !== undefined && { error: old.error }),
+    });
+  }
+  return versions;
 }

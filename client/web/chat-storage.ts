@@ -14,17 +14,25 @@ import type { PaymentAccount } from "../sdk/payment-account";
 import type { ChatSettings } from "./chat-settings";
 import type { Conversation } from "./conversation";
 import { type ConversationRecord, fromRecord, toRecord } from "./conversation-file";
+import { mergeConversation } from "./conversation-merge";
+import { type ConversationHost, ConversationSync } from "./conversation-sync";
 
 /** What the web client and the widget keep across reloads, in the origin's IndexedDB. */
 export class ChatStorage {
   readonly settings: KvEntry<ChatSettings>;
   private readonly sessionSecret: KvEntry<Uint8Array>;
   readonly account: IdbPaymentAccount;
+  private readonly sync: ConversationSync | undefined;
 
-  constructor(private readonly db: SilkDb) {
+  /** With `host`, what the tab shows follows what other tabs of this browser save (conversation-sync.ts). */
+  constructor(
+    private readonly db: SilkDb,
+    host?: ConversationHost,
+  ) {
     this.settings = new KvEntry(db, "client.settings");
     this.sessionSecret = new KvEntry(db, "client.session-key");
     this.account = new IdbPaymentAccount(db);
+    this.sync = host && new ConversationSync(host, (id) => this.conversation(id));
   }
 
   /** The Ed25519 key that signs receipts: made once in this browser, authorised in the escrow. */
@@ -41,12 +49,32 @@ export class ChatStorage {
     return rows.map(fromRecord).sort((a, b) => b.updatedAt - a.updatedAt);
   }
 
+  async conversation(id: string): Promise<Conversation | undefined> {
+    const row = await this.db.get("conversations", id);
+    return row && fromRecord(row as unknown as ConversationRecord);
+  }
+
+  /**
+   * Writes `c` merged with the stored copy, in one transaction: another tab may have added to the
+   * same conversation since this tab read it, and its messages must stay (conversation-merge.ts).
+   */
   async save(c: Conversation): Promise<void> {
-    await this.db.put("conversations", toRecord(c) as never);
+    const tx = this.db.transaction("conversations", "readwrite");
+    const row = await tx.store.get(c.id);
+    const kept = row ? mergeConversation(c, fromRecord(row as unknown as ConversationRecord)) : c;
+    await tx.store.put(toRecord(kept) as never);
+    await tx.done;
+    this.sync?.adopt(kept);
+    this.sync?.saved(c.id);
   }
 
   async remove(id: string): Promise<void> {
     await this.db.delete("conversations", id);
+    this.sync?.removed(id);
+  }
+
+  dispose(): void {
+    this.sync?.dispose();
   }
 }
 

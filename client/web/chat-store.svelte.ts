@@ -2,7 +2,6 @@ import type { AnswerRunner } from "./chat-answer";
 import { type ChatSettings, DEFAULT_CHAT_SETTINGS } from "./chat-settings";
 import type { ChatStorage } from "./chat-storage";
 import {
-  type AnswerVersion,
   type ChatOptions,
   type Conversation,
   conversationCost,
@@ -127,7 +126,7 @@ export class ChatStore {
       this.opts.twaReturnUrl ? { twaReturnUrl: this.opts.twaReturnUrl } : {},
     );
     this.money = money;
-    this.storage = new this.core.ChatStorage(db);
+    this.storage = new this.core.ChatStorage(db, this);
     const sessionKey = await this.storage.sessionKey();
     const trust = new this.core.TrustStore();
     this.trust = trust;
@@ -274,7 +273,7 @@ export class ChatStore {
       conv.title = titleFrom(question);
     }
     conv.model = model;
-    conv.turns.push({ role: "user", content: question });
+    conv.turns.push({ role: "user", content: question, at: Date.now() });
     await this.answer(conv);
   }
 
@@ -290,17 +289,7 @@ export class ChatStore {
   /** Asks again for the last answer; the answer it replaces stays as an earlier version. */
   async regenerate(): Promise<void> {
     const conv = this.active;
-    if (!conv || this.streaming) return;
-    const versions: AnswerVersion[] = [];
-    while (conv.turns.at(-1)?.role === "assistant") {
-      const old = conv.turns.pop()!;
-      versions.unshift(...(old.versions ?? []), {
-        content: old.content,
-        ...(old.stats && { stats: old.stats }),
-        ...(old.error !== undefined && { error: old.error }),
-      });
-    }
-    if (conv.turns.length > 0) await this.answer(conv, versions);
+    if (conv && !this.streaming && conv.turns.length > 0) await this.answer(conv, true);
   }
 
   /**
@@ -315,7 +304,7 @@ export class ChatStore {
       { from: index, turns: conv.turns.slice(index), at: Date.now() },
     ];
     conv.turns.splice(index);
-    conv.turns.push({ role: "user", content: text.trim() });
+    conv.turns.push({ role: "user", content: text.trim(), at: Date.now() });
     if (index === 0) conv.title = titleFrom(text);
     await this.answer(conv);
   }
@@ -336,10 +325,10 @@ export class ChatStore {
     return { added: ids.size - replaced, replaced };
   }
 
-  private async answer(conv: Conversation, versions: AnswerVersion[] = []): Promise<void> {
+  private async answer(conv: Conversation, again?: boolean): Promise<void> {
     let outcome: "done" | "error" | "stopped" = "error";
     try {
-      outcome = await this.runner.answer(conv, versions);
+      outcome = await this.runner.answer(conv, again);
     } finally {
       conv.updatedAt = Date.now();
       await this.storage.save($state.snapshot(conv) as Conversation);

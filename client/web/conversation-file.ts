@@ -19,14 +19,17 @@ const StatsWire = v.object({
 });
 const Content = v.pipe(v.string(), v.maxLength(1_000_000));
 const ErrorText = v.pipe(v.string(), v.maxLength(1_000));
+const Stamp = v.optional(v.pipe(v.number(), v.finite()));
 const VersionWire = v.object({
   content: Content,
+  at: Stamp,
   stats: v.optional(StatsWire),
   error: v.optional(ErrorText),
 });
 const TurnWire = v.object({
   role: v.picklist(["user", "assistant"]),
   content: Content,
+  at: Stamp,
   stats: v.optional(StatsWire),
   error: v.optional(ErrorText),
   versions: v.optional(v.pipe(v.array(VersionWire), v.maxLength(1_000))),
@@ -67,11 +70,13 @@ function turnOut(t: ChatTurn): TurnRecord {
   return {
     role: t.role,
     content: t.content,
+    ...(t.at !== undefined && { at: t.at }),
     ...(t.stats && { stats: statsOut(t.stats) }),
     ...(t.error !== undefined && { error: t.error }),
     ...(t.versions?.length && {
       versions: t.versions.map((x) => ({
         content: x.content,
+        ...(x.at !== undefined && { at: x.at }),
         ...(x.stats && { stats: statsOut(x.stats) }),
         ...(x.error !== undefined && { error: x.error }),
       })),
@@ -83,11 +88,13 @@ function turnIn(t: TurnRecord): ChatTurn {
   return {
     role: t.role,
     content: t.content,
+    ...(t.at !== undefined && { at: t.at }),
     ...(t.stats && { stats: statsIn(t.stats) }),
     ...(t.error !== undefined && { error: t.error }),
     ...(t.versions?.length && {
       versions: t.versions.map((x) => ({
         content: x.content,
+        ...(x.at !== undefined && { at: x.at }),
         ...(x.stats && { stats: statsIn(x.stats) }),
         ...(x.error !== undefined && { error: x.error }),
       })),

@@ -23,6 +23,8 @@ export interface AnswerStats {
 export interface ChatTurn {
   readonly role: "user" | "assistant";
   content: string;
+  /** When it was asked or answered (ms): who it is when two tabs merge their copies (conversation-merge.ts). */
+  readonly at?: number;
   stats?: AnswerStats;
   /** What went wrong with this answer, in words a user can act on. */
   error?: string;
@@ -33,6 +35,7 @@ export interface ChatTurn {
 /** An answer replaced by Regenerate, kept with what it cost. */
 export interface AnswerVersion {
   readonly content: string;
+  readonly at?: number;
   readonly stats?: AnswerStats;
   readonly error?: string;
 }

@@ -21,8 +21,11 @@ export class TabBusyError extends Error {
 }
 
 export interface TurnHooks {
-  /** Another tab holds the turn: the question waits (called at most once). */
-  readonly waiting: () => void;
+  /**
+   * The turn is held: the question waits (called at most once). `own`: by this tab itself (its
+   * audit of the last answer, which takes its turn like a question), not another tab.
+   */
+  readonly waiting: (own: boolean) => void;
   /** The user stopped: a wait ends with an AbortError. */
   readonly signal: AbortSignal;
   /** Test seam: the wait's deadline. */
@@ -33,6 +36,8 @@ export class TabTurns {
   private readonly channel = typeof BroadcastChannel === "function" ? new BroadcastChannel(NAME) : undefined;
   /** Aborts the answer this tab runs, when another tab asks for the turn. */
   private asked: AbortController | undefined;
+  /** Runs of this tab holding the turn now. */
+  private holding = 0;
 
   constructor() {
     this.channel?.addEventListener("message", (e: MessageEvent<unknown>) => {
@@ -51,9 +56,11 @@ export class TabTurns {
     const run = async (): Promise<T> => {
       const asked = new AbortController();
       this.asked = asked;
+      this.holding++;
       try {
         return await fn(asked.signal);
       } finally {
+        this.holding--;
         if (this.asked === asked) this.asked = undefined;
       }
     };
@@ -61,7 +68,7 @@ export class TabTurns {
       lock ? { value: await run() } : undefined,
     );
     if (free) return free.value;
-    hooks.waiting();
+    hooks.waiting(this.holding > 0);
     const waitMs = hooks.waitMs ?? TURN_WAIT_MS;
     const deadline = AbortSignal.timeout(waitMs);
     try {

@@ -38,8 +38,15 @@ export const ModelSupportFields = {
   contextWindow: v.optional(v.pipe(Count, v.minValue(1), v.maxValue(100_000_000))),
 };
 
-/** A provider's signed quote (../quote.ts): its key over its payout and this model's price, until `expiresAt` (Unix ms). */
-export const SignedQuote = v.object({ expiresAt: Count, signature: Hex64 });
+/**
+ * A provider's signed quote (../quote.ts): its key over its payout, its Registry entry's `owner`
+ * (when it has one) and this model's price, until `expiresAt` (Unix ms).
+ */
+export const SignedQuote = v.object({
+  expiresAt: Count,
+  owner: v.optional(TonAddressText),
+  signature: Hex64,
+});
 
 export const ModelOffer = v.object({
   model: ModelId,
@@ -55,7 +62,7 @@ export interface ServedModel extends ModelSupport {
 }
 
 /** Wire form of a served model: the price as decimal strings, support only where declared. */
-export function offerToWire(m: ServedModel, quote?: { expiresAt: number; signature: string }) {
+export function offerToWire(m: ServedModel, quote?: SignedQuote) {
   return {
     model: m.model,
     price: priceToWire(m.price),

@@ -8,13 +8,20 @@ export interface AuditCounts {
   readonly failed: number;
 }
 
+export interface Standing {
+  readonly flagged: ReadonlySet<string>;
+  readonly dropped: ReadonlySet<string>;
+}
+
 export interface AuditLedger {
   /** Counts one checked report, once per `reportKey`; false when it was counted already. */
   count(provider: string, model: string, verdict: "pass" | "fail", reportKey: string): Promise<boolean>;
   /** Model → counts, for one provider. */
   countsOf(provider: string): Promise<ReadonlyMap<string, AuditCounts>>;
   /** Providers with a failed audit on any model (ranked last), and those past the drop threshold. */
-  standing(): Promise<{ readonly flagged: ReadonlySet<string>; readonly dropped: ReadonlySet<string> }>;
+  standing(): Promise<Standing>;
+  /** `standing` when it is known in this turn (the pairing path then waits on no promise). */
+  standingNow?(): Standing | undefined;
   /** One more forged report from `reporter`; how many it has sent. */
   forged(reporter: string): Promise<number>;
   forgedBy(reporter: string): Promise<number>;
@@ -57,10 +64,11 @@ export class MemoryAuditLedger implements AuditLedger {
     return new Map(this.counts.get(provider) ?? []);
   }
 
-  async standing(): Promise<{
-    readonly flagged: ReadonlySet<string>;
-    readonly dropped: ReadonlySet<string>;
-  }> {
+  async standing(): Promise<Standing> {
+    return this.standingNow();
+  }
+
+  standingNow(): Standing {
     return { flagged: this.flagged, dropped: this.dropped };
   }
 

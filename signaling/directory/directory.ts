@@ -1,4 +1,11 @@
-import type { DeviceFacts, MaxPrice, ModelPrice, ModelSupport, RegistryEntryClaim } from "../../protocol";
+import type {
+  CarriedQuote,
+  DeviceFacts,
+  MaxPrice,
+  ModelPrice,
+  ModelSupport,
+  RegistryEntryClaim,
+} from "../../protocol";
 
 /**
  * The provider directory: who is registered, what they serve at what price, how loaded they are,
@@ -10,7 +17,7 @@ export interface ModelListing extends ModelSupport {
   readonly model: string;
   readonly price: ModelPrice;
   /** The provider's signed quote, carried verbatim to the requester in the grant. */
-  readonly quote?: { readonly expiresAt: number; readonly signature: string };
+  readonly quote?: CarriedQuote;
 }
 
 /** What a provider proved and claimed at registration; immutable until it registers again. */
@@ -118,12 +125,20 @@ export interface ProviderDirectory {
    * all busy) without ranking every provider either.
    */
   reserveBest(request: PickRequest, session: SessionDraft): Promise<Paired | Refused>;
+  /**
+   * `reserveBest` answered in this turn when this node can answer alone (in memory; with Redis,
+   * from its own lease or refusal memo): the pairing path then waits on no promise. Undefined,
+   * with nothing reserved, when the store must be asked.
+   */
+  reserveNow?(request: PickRequest, session: SessionDraft): Paired | Refused | undefined;
   recordFailure(identityKey: string, socketId: string, now: number): Promise<void>;
   /**
    * Removes and returns the session and gives its unit of capacity back (if the provider's entry
    * still belongs to the socket that took it), as one step; exactly one caller gets the record.
    */
   closeSession(sessionId: string): Promise<SessionRecord | undefined>;
+  /** `closeSession` done in this turn when no store round trip is needed; undefined when one is. */
+  closeNow?(sessionId: string): { readonly record: SessionRecord | undefined } | undefined;
   sessionCount(): Promise<number>;
   /**
    * Forgets a dead node: removes the providers it still holds (owner-checked, so one that has

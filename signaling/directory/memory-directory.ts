@@ -92,6 +92,10 @@ export class MemoryDirectory implements ProviderDirectory {
   }
 
   async reserveBest(request: PickRequest, draft: SessionDraft): Promise<Paired | Refused> {
+    return this.reserveNow(request, draft);
+  }
+
+  reserveNow(request: PickRequest, draft: SessionDraft): Paired | Refused {
     const { model, maxPrice, exclude } = request;
     const picked = this.index.pick(model, maxPrice, exclude, request.now, request.failureWindowMs);
     if (!picked) {
@@ -124,15 +128,19 @@ export class MemoryDirectory implements ProviderDirectory {
   }
 
   async closeSession(sessionId: string): Promise<SessionRecord | undefined> {
-    const session = this.sessions.get(sessionId);
-    if (!session) return undefined;
+    return this.closeNow(sessionId).record;
+  }
+
+  closeNow(sessionId: string): { record: SessionRecord | undefined } {
+    const record = this.sessions.get(sessionId);
+    if (!record) return { record };
     this.sessions.delete(sessionId);
-    const state = this.owned(session.identityKey, session.providerSocketId);
+    const state = this.owned(record.identityKey, record.providerSocketId);
     if (state && state.active > 0) {
       state.active -= 1;
       this.index.update(state.identityKey);
     }
-    return session;
+    return { record };
   }
 
   async sessionCount(): Promise<number> {

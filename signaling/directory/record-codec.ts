@@ -1,4 +1,10 @@
-import type { DeviceFacts, Feature, RegistryEntryClaim } from "../../protocol";
+import {
+  type CarriedQuote,
+  type DeviceFacts,
+  type Feature,
+  quoteFields,
+  type RegistryEntryClaim,
+} from "../../protocol";
 import type { ModelListing, ProviderRecord, ProviderState } from "./directory";
 
 /** Provider entries as flat string fields (Redis hashes); prices keep their exact bigint value. */
@@ -10,7 +16,7 @@ interface WireListing {
   cBps: number;
   f?: Feature[];
   ctx?: number;
-  q?: { expiresAt: number; signature: string };
+  q?: CarriedQuote;
 }
 
 const COST_DIGITS = 20;
@@ -41,7 +47,7 @@ export function recordToFields(r: ProviderRecord): Record<string, string> {
     cBps: m.price.completionMultiplierBps,
     ...(m.features?.length ? { f: [...m.features] } : {}),
     ...(m.contextWindow ? { ctx: m.contextWindow } : {}),
-    ...(m.quote ? { q: { expiresAt: m.quote.expiresAt, signature: m.quote.signature } } : {}),
+    ...(m.quote ? { q: quoteFields(m.quote) } : {}),
   }));
   const keys = Object.fromEntries(r.models.map((m) => [`k:${m.model}`, priceKey(m.price)]));
   return {

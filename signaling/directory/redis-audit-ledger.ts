@@ -1,4 +1,4 @@
-import { AUDIT_DROP_FAILURES, type AuditCounts, type AuditLedger } from "./audit-ledger";
+import { AUDIT_DROP_FAILURES, type AuditCounts, type AuditLedger, type Standing } from "./audit-ledger";
 
 /** The node-redis commands the ledger uses; a connected client or cluster satisfies it. */
 export interface AuditRedis {
@@ -28,6 +28,8 @@ export class RedisAuditLedger implements AuditLedger {
   private cached: { at: number; read: ReturnType<RedisAuditLedger["readStanding"]> } | undefined;
   /** The last read that has come back, answered while a newer one is in flight. */
   private settled: ReturnType<RedisAuditLedger["readStanding"]> | undefined;
+  /** What `settled` resolved to, for `standingNow`. */
+  private known: Standing | undefined;
 
   constructor(
     private readonly redis: AuditRedis,
@@ -53,14 +55,12 @@ export class RedisAuditLedger implements AuditLedger {
       1,
     );
     if (verdict === "fail") {
-      this.cached = undefined;
-      this.settled = undefined;
+      this.forget();
       const failed = await this.redis.hIncrBy(this.countsKey(provider), "*|failed", 1);
       await this.redis.sAdd(`${this.prefix}audit-flagged`, provider);
       if (failed >= AUDIT_DROP_FAILURES) await this.redis.sAdd(`${this.prefix}audit-dropped`, provider);
       // Again: a read that started before the sets were written must not answer for them.
-      this.cached = undefined;
-      this.settled = undefined;
+      this.forget();
     }
     return true;
   }
@@ -93,8 +93,10 @@ export class RedisAuditLedger implements AuditLedger {
       const read = this.readStanding();
       this.cached = { at: now, read };
       read.then(
-        () => {
-          if (this.cached?.read === read) this.settled = read;
+        (value) => {
+          if (this.cached?.read !== read) return;
+          this.settled = read;
+          this.known = value;
         },
         () => {
           if (this.cached?.read === read) this.cached = undefined;
@@ -105,7 +107,18 @@ export class RedisAuditLedger implements AuditLedger {
     return this.cached!.read;
   }
 
-  private async readStanding() {
+  /** The answer `standing` would give, when it has come back already. */
+  standingNow(): Standing | undefined {
+    return this.standing() === this.settled ? this.known : undefined;
+  }
+
+  private forget(): void {
+    this.cached = undefined;
+    this.settled = undefined;
+    this.known = undefined;
+  }
+
+  private async readStanding(): Promise<Standing> {
     const [flagged, dropped] = await Promise.all([
       this.redis.sMembers(`${this.prefix}audit-flagged`),
       this.redis.sMembers(`${this.prefix}audit-dropped`),

@@ -203,14 +203,20 @@ export class RedisDirectory implements ProviderDirectory {
     return marketFromReply(await runScript(this.via("read"), MARKET, this.spaces.prefix, ["providers"], []));
   }
 
-  async reserveBest(request: PickRequest, draft: SessionDraft): Promise<Paired | Refused> {
-    const tag = this.spaces.tagOf(request.model);
-    const sessionId = newSessionId(tag);
+  reserveNow(request: PickRequest, draft: SessionDraft): Paired | Refused | undefined {
+    if (!this.leases && !this.memo) return undefined;
+    const sessionId = newSessionId(this.spaces.tagOf(request.model));
     // Granted from this node's lease; the record follows in one command, not awaited.
     const unit = this.leases?.take(request, sessionId, draft);
     if (unit) return { ok: true, sessionId, provider: unit.provider, price: unit.price };
-    const known = this.memo?.answer(request);
-    if (known) return known;
+    return this.memo?.answer(request);
+  }
+
+  async reserveBest(request: PickRequest, draft: SessionDraft): Promise<Paired | Refused> {
+    const here = this.reserveNow(request, draft);
+    if (here) return here;
+    const tag = this.spaces.tagOf(request.model);
+    const sessionId = newSessionId(tag);
     const epoch = this.memo?.epoch() ?? 0;
     const reply = await runScript(
       this.via("pair"),
@@ -265,12 +271,17 @@ export class RedisDirectory implements ProviderDirectory {
     );
   }
 
-  async closeSession(sessionId: string): Promise<SessionRecord | undefined> {
+  closeNow(sessionId: string): { readonly record: SessionRecord | undefined } | undefined {
     // An in-node session (both parties here) has no record in Redis: its end sends nothing.
     const inNode = this.leases?.end(sessionId);
-    if (inNode) return inNode;
-    const space = this.spaces.sessionSpace(sessionId);
-    if (!space) return undefined;
+    if (inNode) return { record: inNode };
+    return this.spaces.sessionSpace(sessionId) ? undefined : { record: undefined };
+  }
+
+  async closeSession(sessionId: string): Promise<SessionRecord | undefined> {
+    const here = this.closeNow(sessionId);
+    if (here) return here.record;
+    const space = this.spaces.sessionSpace(sessionId)!;
     const reply = await runScript(this.via("end"), CLOSE, space, [`s:${sessionId}`], [sessionId]);
     return sessionFromReply(sessionId, reply);
   }

@@ -440,21 +440,120 @@ describe("the pages, walked by a new user", () => {
         "Stopped: another tab of this browser asked with the same key. What arrived is kept and paid.",
       );
       expect(squash((await last.getByTestId("answer-stats").textContent()) ?? "")).toMatch(/[\d.]+ TON/);
-      // The chats made here go, so the tests below count the conversations they had before.
-      await second
-        .getByRole("button", { name: /^Delete “/ })
-        .first()
-        .click();
-      const deletes = client.getByRole("button", { name: /^Delete “/ });
-      const before = await deletes.count();
-      for (const left of [before - 1, before - 2]) {
-        await deletes.first().click();
-        await expect.poll(() => deletes.count()).toBe(left);
+      // The chats made here go, so the tests below count the conversations they had before. A
+      // deletion in one tab leaves the other's list too.
+      for (const name of [/^Delete “a0 a1 /, /^Delete “b0 b1 /, "Delete “asked from the second tab”"]) {
+        await client.getByRole("button", { name }).click();
+        await second.getByRole("button", { name }).waitFor({ state: "detached" });
       }
     } finally {
       await second.close();
     }
   }, 120_000);
+
+  it("two tabs on one conversation: each shows the other's questions and answers in the order asked; a reload keeps all of them", async () => {
+    await settle(client);
+    const second = await client.context().newPage();
+    const questions = async (page: Page) =>
+      (await page.getByTestId("turn-user").locator(".user-text").allTextContents()).map(
+        (s) => s.split(" ")[0],
+      );
+    const answers = (page: Page) => page.getByTestId("turn-assistant");
+    try {
+      await client.getByRole("button", { name: "New chat" }).click();
+      await ask(client, "one-from-the-first-tab", 1);
+      await openReady(second, `${f.url}/`);
+      await second.getByRole("button", { name: "one-from-the-first-tab", exact: true }).click();
+      await ask(second, "two-from-the-second-tab", 2);
+      // The first tab, not reloaded, shows the second's question and answer.
+      await expect
+        .poll(() => questions(client))
+        .toEqual(["one-from-the-first-tab", "two-from-the-second-tab"]);
+      await expect
+        .poll(() => answers(client).last().textContent())
+        .toContain("Echo: two-from-the-second-tab");
+
+      // Both ask at once: the second tab's question waits for the first's answer, then comes after it.
+      const long = `three-from-the-first-tab ${Array.from({ length: 300 }, (_, i) => `w${i}`).join(" ")}`;
+      await question(client).fill(long);
+      await client.keyboard.press("Enter");
+      await answers(client)
+        .nth(2)
+        .getByText(/Echo: three-from-the-first-tab w0/)
+        .waitFor({ timeout: 30_000 });
+      await question(second).fill("four-from-the-second-tab");
+      await second.keyboard.press("Enter");
+      await client.getByTestId("answer-stats").nth(2).waitFor({ timeout: 60_000 });
+      await second.getByTestId("answer-stats").nth(3).waitFor({ timeout: 60_000 });
+      const all = [
+        "one-from-the-first-tab",
+        "two-from-the-second-tab",
+        "three-from-the-first-tab",
+        "four-from-the-second-tab",
+      ];
+      for (const page of [client, second]) {
+        await expect.poll(() => questions(page)).toEqual(all);
+        await expect.poll(() => answers(page).getByTestId("answer-stats").count()).toBe(4);
+      }
+      expect(await answers(second).nth(2).textContent()).toContain("w299");
+      expect(await answers(client).nth(3).textContent()).toContain("Echo: four-from-the-second-tab");
+      // What was saved is all of it, in the same order: neither tab's save dropped the other's turns.
+      await second.reload();
+      await second.waitForSelector("body[data-ready=true]", { state: "attached" });
+      await second.getByRole("button", { name: "one-from-the-first-tab", exact: true }).click();
+      await expect.poll(() => questions(second)).toEqual(all);
+      await noViolations(client);
+      // Deleted in one tab, it leaves the other's list too.
+      await second.getByRole("button", { name: "Delete “one-from-the-first-tab”" }).click();
+      await client
+        .getByRole("button", { name: "one-from-the-first-tab", exact: true })
+        .waitFor({ state: "detached" });
+    } finally {
+      await second.close();
+    }
+  }, 150_000);
+
+  it("an audit takes its tab's turn like a question: another tab's question waits for it; no answer is cut", async () => {
+    await settle(client);
+    // The provider's test engine holds each audit challenge (a request asking for logprobs) 3 s.
+    await provider.evaluate(() => localStorage.setItem("silk-test-logprobs-delay-ms", "3000"));
+    const auditing = await client.context().newPage();
+    // Every question of this tab brings a challenge along (the auditor's 1 in 20, drawn with Math.random).
+    await auditing.addInitScript(() => {
+      Math.random = () => 0;
+    });
+    const second = await client.context().newPage();
+    const audits = auditing.getByRole("checkbox", { name: /^Audit providers/ });
+    try {
+      await openReady(second, `${f.url}/`);
+      await openReady(auditing, `${f.url}/`);
+      await auditing.getByRole("button", { name: "New chat" }).click();
+      await auditing.getByText("Chat settings").click();
+      await audits.check();
+      await ask(auditing, "audited-question", 1);
+      await second.getByRole("button", { name: "New chat" }).click();
+      // The challenge goes once the question's answer has ended, in the same tab's turn.
+      await question(second).fill("after-the-audit");
+      await second.keyboard.press("Enter");
+      expect(await waitForText(second, "answer-status", (s) => s.startsWith("Another"))).toMatch(
+        /^Another Silk tab of this browser is answering with the same key\./,
+      );
+      const answer = second.getByTestId("turn-assistant").last();
+      await answer.getByTestId("answer-stats").waitFor({ timeout: 30_000 });
+      expect(await answer.textContent()).toContain("Echo: after-the-audit");
+      expect(await answer.getByRole("alert").count()).toBe(0);
+      expect(await auditing.getByTestId("turn-assistant").getByRole("alert").count()).toBe(0);
+    } finally {
+      await audits.uncheck().catch(() => undefined);
+      await provider.evaluate(() => localStorage.removeItem("silk-test-logprobs-delay-ms"));
+      for (const name of ["Delete “audited-question”", "Delete “after-the-audit”"]) {
+        await second.getByRole("button", { name }).click();
+        await client.getByRole("button", { name }).waitFor({ state: "detached" });
+      }
+      await auditing.close();
+      await second.close();
+    }
+  }, 90_000);
 
   it("Claim now says what happened and states the 0.01 TON minimum", async () => {
     expect(await text(provider, "claim-help")).toContain("at least 0.01 TON per requester");

@@ -11,6 +11,8 @@ import { HttpEngine } from "../../provider/engines/http-engine";
 import { ProviderRuntime } from "../../provider/runtime";
 import { type OpenAiBackend, startOpenAiBackend } from "../doubles/openai-backend";
 import { cleanup, flat, provider as refusingProvider, startServer } from "../signaling/helpers";
+import { rewrite } from "../support/mitm-behaviours";
+import { type Mitm, startMitm } from "../support/mitm-signaling";
 
 /**
  * What a program sees when the network refuses: the status of each refusal, streaming or not,
@@ -23,6 +25,9 @@ const clients: SilkClient[] = [];
 const gateways: Gateway[] = [];
 let openai: OpenAI;
 let cheap: OpenAI;
+/** Through a signaling server that strips the provider's signed quote from every grant. */
+let lied: OpenAI;
+let mitm: Mitm | undefined;
 
 async function provider(
   url: string,
@@ -60,7 +65,8 @@ async function gatewayFor(url: string, maxPrice: bigint): Promise<OpenAI> {
 
 beforeAll(async () => {
   backend = await startOpenAiBackend();
-  const { url } = await startServer();
+  // Room for every case's session requests (and the SDK's retries) on the gateways' sockets.
+  const { url } = await startServer({ requestBurst: 100 });
   await provider(url, "open-model", { capacity: 2 });
   // An escrow this provider will not serve: its account gate refuses the key.
   await provider(url, "gated-model", {
@@ -73,16 +79,39 @@ beforeAll(async () => {
       },
     },
   });
+  // Escrows the provider serves no more (provider/serving/escrow-book.ts): the only provider of
+  // the model refuses, so that refusal is the answer, not "no such model".
+  for (const [model, code] of [
+    ["foreign-model", "FOREIGN_CLAIMS"],
+    ["crowded-model", "ESCROW_CROWDED"],
+  ] as const)
+    await provider(url, model, {
+      gate: {
+        check: async () => {
+          throw new AccountRefusedError(code, `refused by the test's gate: ${code}`);
+        },
+      },
+    });
   // A registered provider that refuses every offer it is made.
   await refusingProvider(url, { answer: "refuse", models: [{ model: "refusing-model", price: flat(5n) }] });
   openai = await gatewayFor(url, 5n);
   cheap = await gatewayFor(url, 1n);
+  mitm = await startMitm(url, [
+    rewrite({ event: "session:request", kind: "ack", direction: "to-party" }, ([a]) => {
+      const grant = a as { ok?: boolean; provider?: Record<string, unknown> };
+      if (!grant.ok || !grant.provider) return [a];
+      const { quote: _stripped, ...provider } = grant.provider;
+      return [{ ...grant, provider }];
+    }),
+  ]);
+  lied = await gatewayFor(mitm.url, 5n);
 });
 
 afterAll(async () => {
   for (const g of gateways) await g.close();
   for (const c of clients) c.close();
   for (const r of runtimes) r.stop();
+  await mitm?.close();
   await backend?.close();
   await cleanup();
 });
@@ -94,6 +123,9 @@ describe("refusals keep their HTTP status, streaming or not", () => {
     ["unknown model", () => openai, "no-such-model", 404, "model_not_found"],
     ["price above the requester's maximum", () => cheap, "open-model", 402, "price_too_low"],
     ["escrow refused by the provider", () => openai, "gated-model", 403, "key_not_authorised"],
+    ["escrow claimed by others than the provider", () => openai, "foreign-model", 403, "foreign_claims"],
+    ["escrow's paid dictionary crowded", () => openai, "crowded-model", 403, "escrow_crowded"],
+    ["grant differing from the provider's signed quote", () => lied, "open-model", 502, "quote_forged"],
     ["nobody takes the session", () => openai, "refusing-model", 503, ""],
   ];
   for (const [what, client, model, status, code] of cases) {
@@ -110,7 +142,10 @@ describe("refusals keep their HTTP status, streaming or not", () => {
       expect((err as InstanceType<typeof OpenAI.APIError>).requestID).toMatch(/^req_/);
     });
     it(`${what}: ${status} without streaming`, async () => {
-      await expect(client().chat.completions.create(ask(model))).rejects.toMatchObject({ status });
+      await expect(client().chat.completions.create(ask(model))).rejects.toMatchObject({
+        status,
+        ...(code && { code }),
+      });
     });
   }
 

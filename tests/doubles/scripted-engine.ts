@@ -1,4 +1,4 @@
-import { contentText } from "../../protocol";
+import { contentText, type LogprobEntry } from "../../protocol";
 import type {
   ChunkSink,
   DeviceReport,
@@ -12,7 +12,8 @@ import { SerialQueue } from "../../web/engines/serial-queue";
 /**
  * TEST DOUBLE: stands in for a model's weights, which cannot be downloaded here. Deterministic:
  * it answers "Echo: <last user message>" one word per token (or `reply` when given), honours
- * max_tokens, stop and abort, and counts prompt tokens as a real tokenizer roughly would. Knobs
+ * max_tokens, stop and abort, counts prompt tokens as a real tokenizer roughly would, and reports
+ * a logprob for each token when asked (a made-up constant: no model stands behind it). Knobs
  * make it misbehave the ways the tests need (slow, over-reporting).
  */
 export interface ScriptedEngineOptions {
@@ -74,7 +75,11 @@ export class ScriptedEngine implements Engine {
         const tokens = this.options.tokensPerChunk ?? 1;
         completion += tokens;
         this.generatedTokens += 1;
-        await onChunk({ text: word, tokens });
+        await onChunk({
+          text: word,
+          tokens,
+          ...(request.logprobs && { logprobs: Array.from({ length: tokens }, () => logprobOf(word)) }),
+        });
       }
       return { finishReason: "stop", promptTokens, completionTokens: completion };
     } finally {
@@ -93,4 +98,11 @@ export class ScriptedEngine implements Engine {
   loadedModels(): readonly string[] {
     return [...this.loaded];
   }
+}
+
+/** The constant logprob the scripted engine reports for a token. */
+export const SCRIPTED_LOGPROB = -0.5;
+
+function logprobOf(token: string): LogprobEntry {
+  return { token, logprob: SCRIPTED_LOGPROB, bytes: [...new TextEncoder().encode(token)], top_logprobs: [] };
 }

@@ -159,6 +159,22 @@ const rows: Row[] = [
     [{ do: "register" }],
   ],
   [
+    "the quotes are halfway through their life: register again with fresh ones",
+    at("registered", { provider: true }),
+    { type: "renew" },
+    1,
+    { phase: "registering" },
+    [{ do: "register" }],
+  ],
+  [
+    "a renewal due while paused registers nothing",
+    at("connected", { provider: true, paused: true }),
+    { type: "renew" },
+    1,
+    { phase: "connected" },
+    [],
+  ],
+  [
     "a refused registration is retried after a backoff",
     at("registering", { provider: true, attempt: 2 }),
     { type: "register-failed" },

@@ -1,11 +1,6 @@
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { TonClient } from "@ton/ton";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { NoProviderError } from "../../client/sdk/errors";
 import { connect, type SilkClient } from "../../client/sdk/silk-client";
-import { type Devnet, startDevnet } from "../../contracts/devnet";
 import { tonRegistryReader } from "../../contracts/wrappers/registry-reader";
 import {
   encodePublicKey,
@@ -24,8 +19,8 @@ import { ProviderRuntime, type RuntimeEvent } from "../../provider/runtime";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import { cleanup, startServer } from "../signaling/helpers";
 import { type RegisteredProvider, registerOnDevnet } from "../support/devnet-registry";
-import { rewrite } from "../support/mitm-behaviours";
 import { type Mitm, type MitmMessage, type Stage, startMitm } from "../support/mitm-signaling";
+import { dropPolicy, type PastDevnet, rewriteGrants, startPastDevnet } from "../support/registry-fixture";
 
 /**
  * Issue 13: the real signaling server behind a man in the middle that lies about providers, the
@@ -37,11 +32,8 @@ const MODEL = "test-model";
 const ESCROW = `0:${"11".repeat(32)}`;
 const TON = 1_000_000_000n;
 
-const dataDir = mkdtempSync(join(tmpdir(), "silk-trust-"));
 // The chain starts two hours back so that one provider is old; then it follows the real clock.
-let offset = 7200;
-let devnet: Devnet;
-let ton: TonClient;
+let chain: PastDevnet;
 /** Registered two hours ago with 2 TON staked. */
 let veteran: RegisteredProvider;
 /** Registered now with 2 TON staked. */
@@ -50,17 +42,14 @@ let staked: RegisteredProvider;
 let unstaked: RegisteredProvider;
 
 beforeAll(async () => {
-  devnet = await startDevnet({ dataDir, clock: () => Math.floor(Date.now() / 1000) - offset });
-  ton = new TonClient({ endpoint: devnet.endpoint });
+  chain = await startPastDevnet(2);
+  const { devnet, ton } = chain;
   veteran = await registerOnDevnet(devnet, ton, { models: [MODEL], stake: 2n * TON });
-  offset = 0;
+  chain.now();
   staked = await registerOnDevnet(devnet, ton, { models: [MODEL], stake: 2n * TON });
   unstaked = await registerOnDevnet(devnet, ton, { models: [MODEL] });
 }, 120_000);
-afterAll(async () => {
-  await devnet?.close();
-  rmSync(dataDir, { recursive: true, force: true });
-});
+afterAll(() => chain?.close());
 
 const closers: (() => unknown)[] = [];
 afterEach(async () => {
@@ -104,7 +93,7 @@ async function requester(mitm: Mitm, policy: Partial<TrustPolicy> = {}, seen: Pr
     maxPrice: { promptNanoPerToken: 100n, completionNanoPerToken: 100n },
     escrow: ESCROW,
     forceRelay: true,
-    trust: { registry: tonRegistryReader(ton, devnet.chain.registry), policy },
+    trust: { registry: tonRegistryReader(chain.ton, chain.devnet.chain.registry), policy },
     onProvider: (p) => seen.push(p),
   });
   closers.push(() => client.close());
@@ -138,8 +127,9 @@ const framesTo = (mitm: Mitm, who: RegisteredProvider, signals = false) =>
  */
 function resigned(p: Record<string, unknown>, signer: KeyPair): Record<string, unknown> {
   const price = p.price as Record<string, string | number>;
-  const quote = p.quote as { expiresAt: number };
+  const quote = p.quote as { expiresAt: number; owner?: string };
   const signature = signQuote(signer.secretKey, {
+    owner: quote.owner,
     identityKey: p.identityKey as string,
     payout: p.payout as string,
     model: MODEL,
@@ -157,26 +147,11 @@ function forgeGrants(
   change: (provider: Record<string, unknown>) => Record<string, unknown>,
   signer: () => KeyPair,
 ): Stage[] {
-  const grant = (g: Record<string, unknown>) => ({
+  return rewriteGrants((g) => ({
     ...g,
     provider: resigned(change(g.provider as Record<string, unknown>), signer()),
-  });
-  return [
-    rewrite({ event: "session:request", kind: "ack", direction: "to-party" }, ([a]) => [
-      (a as { ok?: boolean }).ok ? grant(a as Record<string, unknown>) : a,
-    ]),
-    rewrite({ event: "session:moved", direction: "to-party" }, ([m]) => {
-      const moved = m as { to: Record<string, unknown> };
-      return [{ ...moved, to: grant(moved.to) }];
-    }),
-  ];
+  }));
 }
-
-/** A server that ignores the requester's policy: it never hears it. */
-const dropPolicy = rewrite({ event: "session:request", direction: "to-server" }, ([req]) => {
-  const { policy: _dropped, ...rest } = req as Record<string, unknown>;
-  return [rest];
-});
 
 async function refusal(p: Promise<unknown>): Promise<UntrustedProviderError> {
   const err = await p.then(
@@ -208,9 +183,11 @@ describe("a lying signaling server is refused before any prompt leaves", () => {
     const mitm = await proxy(
       ...forgeGrants(
         (p) => {
-          const { owner: _owner, ...rest } = p;
+          // No entry named, in the grant nor in the quote the forger signs.
+          const { owner: _owner, quote, ...rest } = p;
+          const { owner: _signed, ...unowned } = quote as Record<string, unknown>;
           invented = generateKeyPair();
-          return { ...rest, identityKey: encodePublicKey(invented.publicKey) };
+          return { ...rest, quote: unowned, identityKey: encodePublicKey(invented.publicKey) };
         },
         () => invented,
       ),

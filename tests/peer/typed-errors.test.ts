@@ -116,10 +116,15 @@ describe("typed errors end to end", () => {
     const mitm = await network([
       rewrite({ event: "session:request", kind: "ack", direction: "to-party" }, ([grant]) => {
         const g = grant as {
-          provider: { payout: string; price: Record<string, string | number>; quote: { expiresAt: number } };
+          provider: {
+            payout: string;
+            price: Record<string, string | number>;
+            quote: { expiresAt: number; owner?: string };
+          };
         };
         const { price, payout, quote } = g.provider;
         const signature = signQuote(forgedPair.secretKey, {
+          owner: quote.owner,
           identityKey: forged,
           payout,
           model: "test-model",

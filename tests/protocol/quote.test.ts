@@ -19,6 +19,8 @@ const terms: QuoteTerms = {
   expiresAt: NOW + 60_000,
 };
 const signature = signQuote(provider.secretKey, terms);
+const owned: QuoteTerms = { ...terms, owner: `0:${"22".repeat(32)}` };
+const ownedSignature = signQuote(provider.secretKey, owned);
 
 describe("a provider's signed quote, checked against a grant's terms", () => {
   it.each([
@@ -35,6 +37,15 @@ describe("a provider's signed quote, checked against a grant's terms", () => {
       "did not sign",
     ],
     ["a signature that is not hex", terms, { signature: "zz" }, "did not sign"],
+    ["the Registry entry it signed", owned, { signature: ownedSignature }, undefined],
+    [
+      "another Registry entry",
+      { ...owned, owner: `0:${"33".repeat(32)}` },
+      { signature: ownedSignature },
+      "did not sign",
+    ],
+    ["its Registry entry left out", terms, { signature: ownedSignature }, "did not sign"],
+    ["a Registry entry added", owned, { signature }, "did not sign"],
     [
       "an expired quote",
       { ...terms, expiresAt: NOW },

@@ -54,14 +54,17 @@ export function directorySuite(name: string, make: () => Promise<ProviderDirecto
       expect((await dir.all()).length).toBe(2);
     });
 
-    it("keeps what a provider declared of its Registry entry, stake as an exact bigint", async () => {
+    it("keeps what a provider declared of its Registry entry, stake as an exact bigint, and its quotes naming it", async () => {
       const entry = { owner: PAYOUT, stake: 10n ** 18n + 7n, registeredAt: 1_700_000_000 };
-      await dir.register({ ...rec("a", "s1"), entry }, 1);
+      const quote = { expiresAt: 9_000, owner: PAYOUT, signature: "ab".repeat(64) };
+      const quoted = rec("a", "s1").models.map((m) => ({ ...m, quote }));
+      await dir.register({ ...rec("a", "s1"), models: quoted, entry }, 1);
       await dir.register(rec("b", "s2"), 1);
       const [a, b] = [...(await dir.providersFor("m1"))].sort((x, y) =>
         x.identityKey.localeCompare(y.identityKey),
       );
       expect(a!.entry).toEqual(entry);
+      expect(a!.models[0]!.quote).toEqual(quote);
       expect(b!.entry).toBeUndefined();
     });
 

@@ -42,6 +42,13 @@ let models = 0;
 
 /** A provider declaring 5 TON of stake, registered 100 days ago; answers every offer. */
 async function staked(onChain: EntryStanding | undefined | "slow"): Promise<{ key: string; model: string }> {
+  const { ack, key, model } = await register(onChain, OWNER);
+  expect(ack.ok).toBe(true);
+  return { key, model };
+}
+
+/** `staked`'s registration, its quotes naming the entry of `quoteOwner`; the server's answer. */
+async function register(onChain: EntryStanding | undefined | "slow", quoteOwner: string | undefined) {
   const identity = generateKeyPair();
   const key = encodePublicKey(identity.publicKey);
   const model = `m${++models}`;
@@ -62,12 +69,14 @@ async function staked(onChain: EntryStanding | undefined | "slow"): Promise<{ ke
         price: priceToWire(price),
         quote: {
           expiresAt,
+          ...(quoteOwner && { owner: quoteOwner }),
           signature: signQuote(identity.secretKey, {
             identityKey: key,
             payout: PAYOUT,
             model,
             price,
             expiresAt,
+            owner: quoteOwner,
           }),
         },
       },
@@ -80,12 +89,12 @@ async function staked(onChain: EntryStanding | undefined | "slow"): Promise<{ ke
       registeredAt: Math.floor(Date.now() / 1000) - 100 * 86_400,
     },
   };
-  const ack = await call<{ ok: boolean }>(socket, "provider:register", {
-    ...body,
-    signature: signRegistration(identity.secretKey, challenge, body),
-  });
-  expect(ack.ok).toBe(true);
-  return { key, model };
+  const ack = await call<{ ok: boolean; error?: { code: string; message: string } }>(
+    socket,
+    "provider:register",
+    { ...body, signature: signRegistration(identity.secretKey, challenge, body) },
+  );
+  return { ack, key, model };
 }
 
 /** A requester demanding `minStake` of that provider (its policy's public part). */
@@ -116,6 +125,26 @@ describe("the server filters on the Registry's word, not the provider's", () => 
     expect((await ask(p.model, 0n)).ok).toBe(false);
     const socket = await connect(url);
     expect(await requestSession(socket, requestBody(p.model))).toMatchObject({ ok: true });
+  });
+
+  it.each([
+    ["another entry's owner", `0:${"ef".repeat(32)}`],
+    ["no entry at all", undefined],
+  ])(
+    "refuses quotes naming %s beside the declared entry (every requester would blame the server)",
+    async (_name, owner) => {
+      const { ack } = await register({ stake: 5n * TON, registeredAt: 1 }, owner);
+      expect(ack).toMatchObject({ ok: false, error: { code: "MALFORMED" } });
+      expect(ack.error?.message).toContain(`names the Registry entry of ${owner ?? "nobody"}`);
+    },
+  );
+
+  it("carries the quote's entry in the grant, beside the server's owner", async () => {
+    const p = await staked({ stake: 5n * TON, registeredAt: 1 });
+    expect(await ask(p.model, 0n)).toMatchObject({
+      ok: true,
+      provider: { owner: OWNER, quote: { owner: OWNER } },
+    });
   });
 
   it("lets the declared entry stand when the Registry does not answer in time", async () => {

@@ -88,6 +88,8 @@ export interface ProviderSpec {
   capacity?: number;
   /** How the provider answers offers: accept (default), refuse, or stay silent. */
   answer?: "accept" | "refuse" | "silent";
+  /** When its signed quotes run out (default: a day on). */
+  quoteExpiresAt?: number;
 }
 
 /** Builds a signed registration for `challenge`. */
@@ -98,6 +100,7 @@ export function signedRegistration(identity: KeyPair, challenge: string, spec: P
 
 /** A registration for `challenge`, still to be signed. */
 export function registrationBody(identity: KeyPair, challenge: string, spec: ProviderSpec = {}) {
+  const expiresAt = spec.quoteExpiresAt ?? QUOTE_EXPIRES_AT;
   return {
     v: 1 as const,
     identityKey: encodePublicKey(identity.publicKey),
@@ -108,13 +111,13 @@ export function registrationBody(identity: KeyPair, challenge: string, spec: Pro
       model: m.model,
       price: priceToWire(m.price),
       quote: {
-        expiresAt: QUOTE_EXPIRES_AT,
+        expiresAt,
         signature: signQuote(identity.secretKey, {
           identityKey: encodePublicKey(identity.publicKey),
           payout: PAYOUT,
           model: m.model,
           price: m.price,
-          expiresAt: QUOTE_EXPIRES_AT,
+          expiresAt,
         }),
       },
     })),

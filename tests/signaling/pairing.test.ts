@@ -206,10 +206,17 @@ describe("signaling: registration and pairing over real sockets", () => {
     await provider(url, { capacity: 1 });
     const r = await connect(url);
     const directory = server.directory;
-    const reserveBest = directory.reserveBest.bind(directory);
+    const { reserveBest, reserveNow } = directory;
+    // The store failing in the turn that reads the request, and after a round trip.
+    directory.reserveNow = () => {
+      throw new Error("store down");
+    };
+    expect(await requestSession(r)).toMatchObject({ ok: false, error: { code: "INTERNAL" } });
+    directory.reserveNow = undefined;
     directory.reserveBest = () => Promise.reject(new Error("store down"));
     expect(await requestSession(r)).toMatchObject({ ok: false, error: { code: "INTERNAL" } });
     directory.reserveBest = reserveBest;
+    directory.reserveNow = reserveNow;
     // Nothing was reserved: the only provider can be paired.
     expect(await requestSession(r)).toMatchObject({ ok: true });
   });

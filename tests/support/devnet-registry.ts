@@ -5,19 +5,23 @@ import type { Devnet } from "../../contracts/devnet";
 import { ProviderEntryContract, Registry } from "../../contracts/wrappers/registry";
 import { generateKeyPair, type KeyPair } from "../../protocol/identity";
 
-/** A provider registered in the devnet's Registry through its own wallet v5 (the owner, also its payout). */
+/** A provider registered in the devnet's Registry through its own wallet v5 (the owner, by default also its payout). */
 export interface RegisteredProvider {
   readonly identity: KeyPair;
   readonly owner: Address;
+  readonly payout: Address;
   /** What it tells the signaling server of its entry, as read back from the chain. */
   readonly entry: { owner: string; stake: bigint; registeredAt: number };
 }
 
-/** Funds a fresh wallet from the faucet, registers it for `models` and stakes `stake` (if any). */
+/**
+ * Funds a fresh wallet from the faucet, registers it for `models` and stakes `stake` (if any).
+ * `identity` and `payout` may be someone else's: the Registry publishes whatever an owner names.
+ */
 export async function registerOnDevnet(
   devnet: Devnet,
   client: TonClient,
-  opts: { models: readonly string[]; stake?: bigint },
+  opts: { models: readonly string[]; stake?: bigint; identity?: KeyPair; payout?: Address },
 ): Promise<RegisteredProvider> {
   const keys = await mnemonicToPrivateKey(await mnemonicNew());
   const wallet = client.open(WalletContractV5R1.create({ publicKey: keys.publicKey, workchain: 0 }));
@@ -27,13 +31,14 @@ export async function registerOnDevnet(
     body: JSON.stringify({ address: wallet.address.toString(), amount: (stake + toNano("5")).toString() }),
   });
   if (!funded.ok) throw new Error(`faucet: ${funded.status}`);
-  const identity = generateKeyPair();
+  const identity = opts.identity ?? generateKeyPair();
+  const payout = opts.payout ?? wallet.address;
   const sender = wallet.sender(keys.secretKey);
   const registry = client.open(Registry.createFromAddress(devnet.chain.registry));
   await registry.sendRegister(sender, {
     entry: {
       identityKey: identity.publicKey,
-      payout: wallet.address,
+      payout,
       models: opts.models.map((modelId) => ({
         modelId,
         price: { nanoPerToken: 10n, promptMultiplierBps: 10_000, completionMultiplierBps: 10_000 },
@@ -50,6 +55,7 @@ export async function registerOnDevnet(
   return {
     identity,
     owner: wallet.address,
+    payout,
     entry: { owner: wallet.address.toString(), stake: got.stake, registeredAt: got.registeredAt },
   };
 }

@@ -3,7 +3,7 @@
 // weights, which cannot be downloaded here; the fit of test-model is decided by the real check
 // (`modelFits`, web/engines/model-catalog.ts) against the GPU facts this double reports, which a
 // test sets with localStorage "silk-test-gpu-mb" (default 1024 MB).
-import type { LoadProgress } from "../../../web/engines/engine";
+import type { ChunkSink, EngineRequest, LoadProgress } from "../../../web/engines/engine";
 import { EngineError } from "../../../web/engines/engine";
 import type { EngineSource } from "../../../web/engines/engine-source-types";
 import { downloadFailure, modelFits, type SelfHostedModel } from "../../../web/engines/model-catalog";
@@ -35,6 +35,18 @@ class SelfHostingScriptedEngine extends ScriptedEngine {
       }
     }
     await super.load(model, onProgress);
+  }
+
+  /**
+   * Audit challenges (the only requests asking for logprobs) wait `silk-test-logprobs-delay-ms`
+   * (localStorage, set by a test) before they queue: a test can then see what runs meanwhile.
+   */
+  override async generate(request: EngineRequest, onChunk: ChunkSink, signal?: AbortSignal) {
+    const delay = Number(
+      typeof localStorage === "undefined" ? 0 : localStorage.getItem("silk-test-logprobs-delay-ms"),
+    );
+    if (request.logprobs && delay > 0) await new Promise((r) => setTimeout(r, delay));
+    return super.generate(request, onChunk, signal);
   }
 }
 
@@ -80,7 +92,14 @@ export const engineSource: EngineSource = {
   },
   async models(facts) {
     return [
-      { id: "test-model", vramMB: 512, fit: (await engineSource.fit("test-model", facts))!, cached: true },
+      {
+        id: "test-model",
+        vramMB: 512,
+        fit: (await engineSource.fit("test-model", facts))!,
+        cached: true,
+        // Its made-up logprobs let an auditor's challenge reach it (nothing can score them: no other model).
+        support: { features: ["logprobs"] },
+      },
       ...selfHosted.map((m) => ({
         id: m.modelId,
         selfHostedAt: m.modelUrl,

@@ -1,0 +1,92 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { SignalingClient } from "../../peer/signaling-client";
+import { flatPrice, generateKeyPair, quoteFault } from "../../protocol";
+import {
+  cleanup,
+  connect,
+  flat,
+  type Granted,
+  next,
+  PAYOUT,
+  provider,
+  requestBody,
+  requestSession,
+  startServer,
+} from "./helpers";
+
+/**
+ * A provider's quotes hold for a day (QUOTE_TTL_MS) and are signed at registration. One connected
+ * for longer must not keep being offered with a quote every requester reads as forged: the server
+ * offers nobody whose quote is running out, removes it and says why; a real provider registers
+ * again with fresh quotes halfway through their life, so it is never removed.
+ */
+const clients: SignalingClient[] = [];
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  await cleanup();
+});
+
+const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("signed quotes running out", () => {
+  it("offers the next provider, not one whose quote is about to run out", async () => {
+    const { url } = await startServer({ quoteMarginMs: 200 });
+    const cheap = await provider(url, {
+      models: [{ model: "m1", price: flat(5n) }],
+      capacity: 2,
+      quoteExpiresAt: Date.now() + 600,
+    });
+    const dear = await provider(url, { models: [{ model: "m1", price: flat(10n) }] });
+    const r = await connect(url);
+    const before = (await requestSession(r)) as Granted;
+    expect(before.provider.identityKey).toBe(cheap.identityKey);
+    await wait(500); // 100 ms left: inside the margin
+    const after = await requestSession(r, requestBody("m1", 100n));
+    expect(after).toMatchObject({ ok: true, provider: { identityKey: dear.identityKey } });
+    expect(cheap.offers).toHaveLength(1);
+  });
+
+  it("refuses NO_MODEL when every provider's quote ran out, and tells each to register again", async () => {
+    // The sweep runs at half the heartbeat interval: every 50 ms here.
+    const { url } = await startServer({ quoteMarginMs: 0, heartbeatIntervalMs: 100 });
+    const p = await provider(url, { quoteExpiresAt: Date.now() + 400 });
+    const r = await connect(url);
+    expect(await next(p.socket, "provider:unregistered")).toEqual({ v: 1, reason: "quote-expired" });
+    expect(await requestSession(r)).toMatchObject({ ok: false, error: { code: "NO_MODEL" } });
+  });
+
+  it("a provider renews its quotes halfway through, stays listed and is granted with a valid one", async () => {
+    const { url } = await startServer({ quoteMarginMs: 300, heartbeatIntervalMs: 1_000 });
+    const identity = generateKeyPair();
+    const states: string[] = [];
+    const client = await SignalingClient.connect(url, { onState: (s) => states.push(s.phase) });
+    clients.push(client);
+    const price = flatPrice(10n);
+    await client.register({
+      identity,
+      payout: PAYOUT,
+      models: [{ model: "m1", price }],
+      capacity: 1,
+      device: { adapter: "test", memoryMB: 1024 },
+      quoteTtlMs: 1_600,
+    });
+    client.onOffer(async () => true);
+    const r = await connect(url);
+    const first = (await requestSession(r)) as Granted & { provider: { quote: { expiresAt: number } } };
+    const firstExpiry = first.provider.quote.expiresAt;
+    await r.timeout(5_000).emitWithAck("session:end", { v: 1, sessionId: first.sessionId });
+    // Past the first quote's end and the server's margin before it: still listed, never removed.
+    await wait(firstExpiry - Date.now() + 200);
+    const later = (await requestSession(r)) as Granted & {
+      provider: { quote: { expiresAt: number; signature: string } };
+    };
+    expect(later.ok).toBe(true);
+    const quote = later.provider.quote;
+    expect(quote.expiresAt).toBeGreaterThan(firstExpiry);
+    const terms = { identityKey: later.provider.identityKey, payout: PAYOUT, model: "m1", price };
+    expect(quoteFault({ ...terms, expiresAt: quote.expiresAt }, quote, Date.now())).toBeUndefined();
+    expect(states.filter((s) => s === "registering").length).toBeGreaterThanOrEqual(1);
+    expect(client.state.phase).toBe("registered");
+  });
+});
