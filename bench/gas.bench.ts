@@ -10,6 +10,7 @@ import { EscrowParams } from "../contracts/generated/constants";
 import { Escrow } from "../contracts/wrappers/escrow";
 import { generateKeyPair } from "../protocol/identity";
 import { NETWORK_ID, signReceipt } from "../protocol/receipt";
+import { signReserve } from "../protocol/reserve";
 import { on, row, walletBaseline } from "./gas-rows";
 import { printTable } from "./table";
 
@@ -119,6 +120,55 @@ export default async function gasBench(): Promise<void> {
     ),
   );
   rows.push(...settled);
+
+  // Reserves: a raise is an external the escrow pays for; while any stream has a reserve left,
+  // every claim takes the reserve-aware path (it reads the claimed stream's reserve).
+  const raise = (reserved: bigint, payout: Address = provider.address) =>
+    signReserve(
+      {
+        network: NETWORK_ID.devnet,
+        escrow: escrow.address,
+        payout,
+        keyEpoch: 2,
+        validUntil: blockchain.now ?? Math.floor(Date.now() / 1000) + 600,
+        reserved,
+      },
+      key,
+    );
+  await blockchain.loadFrom(hot);
+  const reservedRows = [
+    row(
+      "reserve raise, first",
+      on(await escrow.sendReserve(raise(toNano("5"))), escrow.address),
+      "the hot stream",
+    ),
+    row(
+      "reserve raise, next",
+      on(await escrow.sendReserve(raise(toNano("6"))), escrow.address),
+      "same stream, cumulative",
+    ),
+    row(
+      "reserve raise, 2nd stream",
+      on(await escrow.sendReserve(raise(toNano("3"), other.address)), escrow.address),
+      "a stream not yet claimed",
+    ),
+    row(
+      "claim (external), reserved, hot",
+      on(await escrow.sendExternalClaim(receipt(201_000n)), escrow.address),
+      "next receipt of the hot stream, paid from its reserve",
+    ),
+    row(
+      "claim (external), reserved, 2nd",
+      on(await escrow.sendExternalClaim(receipt(100_000n, other.address)), escrow.address),
+      "first claim of a 2nd stream (dictionary), from its reserve",
+    ),
+    row(
+      "claim (external), reserved, 2nd again",
+      on(await escrow.sendExternalClaim(receipt(200_000n, other.address)), escrow.address),
+      "its next receipt, in the dictionary",
+    ),
+  ];
+  rows.push(...reservedRows);
   await blockchain.loadFrom(hot);
   await escrow.sendExternalClaim(receipt(101_000n));
   rows.push(
@@ -230,4 +280,53 @@ export default async function gasBench(): Promise<void> {
     }
   }
   printTable("Claim gas by number of streams already in the escrow (random payout addresses)", streams);
+
+  // The same with a reserve left somewhere (locked > 0): every claim reads its stream's reserve.
+  const bc3 = await Blockchain.create();
+  const o3 = await bc3.treasury("owner");
+  const payer3 = await bc3.treasury("payer");
+  const e3 = bc3.openContract(
+    Escrow.createFromConfig({ owner: o3.address, network: NETWORK_ID.devnet, closeDelay: 86_400 }, code),
+  );
+  await e3.sendAddKey(o3.getSender(), { key: key.publicKey, value: toNano("100000") });
+  const sign3 = (payout: Address, tokens = 1_000n) =>
+    signReceipt(
+      { network: NETWORK_ID.devnet, escrow: e3.address, payout, keyEpoch: 1, tokens, amount: tokens * PRICE },
+      key,
+    );
+  const keeper = await bc3.treasury("keeper");
+  await e3.sendReserve(
+    signReserve(
+      {
+        network: NETWORK_ID.devnet,
+        escrow: e3.address,
+        payout: keeper.address,
+        keyEpoch: 1,
+        validUntil: Math.floor(Date.now() / 1000) + 600,
+        reserved: toNano("1"),
+      },
+      key,
+    ),
+  );
+  const reservedStreams: Record<string, string | number>[] = [];
+  for (let n = 1; n <= 4096; n++) {
+    const p = await bc3.treasury(`r${n}`);
+    try {
+      const tx = on(await e3.sendExternalClaim(sign3(p.address)), e3.address);
+      if ((n & (n - 1)) === 0)
+        reservedStreams.push(
+          row(`claim (external), stream #${n}`, tx, `its first claim; ${n - 1} streams paid`),
+        );
+    } catch {
+      const tx = on(
+        await e3.sendClaim(payer3.getSender(), { signed: sign3(p.address), value: toNano("0.05") }),
+        e3.address,
+      );
+      reservedStreams.push(
+        row(`claim (internal), stream #${n}`, tx, "first external claim refused: over the gas credit"),
+      );
+      break;
+    }
+  }
+  printTable("The same, while another stream holds a reserve (every claim reads its own)", reservedStreams);
 }

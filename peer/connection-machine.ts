@@ -47,6 +47,8 @@ export type ConnEvent =
   | { readonly type: "lost"; readonly retryAfterMs?: number }
   /** `server:shutdown`, or a `SHUTTING_DOWN` refusal: this node is leaving. */
   | { readonly type: "server-shutdown" }
+  /** The owner caught this node lying (a grant that is not the provider's signed quote). */
+  | { readonly type: "distrusted" }
   /** A registration was accepted (the owner's first, or one the machine asked for). */
   | { readonly type: "registered" }
   /** A registration was refused or timed out: retried after a backoff. */
@@ -182,6 +184,16 @@ export function step(s: ConnState, e: ConnEvent, c: MachineConfig): { state: Con
         { do: "cancel-wait" },
         { do: "hang-up", why: "shutdown" },
         wait(1),
+      );
+    case "distrusted":
+      // Another node is dialled at once, as when one leaves; with one URL only, nothing changes
+      // (the owner decides). Sessions relayed through the liar end as when a connection drops.
+      if (c.urls <= 1 || !isUp(s.phase)) return next(s);
+      return next(
+        { ...s, phase: "moving", url: nextUrl, attempt: 0 },
+        { do: "cancel-wait" },
+        { do: "hang-up", why: "lost" },
+        { do: "dial", url: nextUrl },
       );
     case "registered":
       // A registration that was in flight when the owner paused: undone at once.

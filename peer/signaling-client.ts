@@ -109,6 +109,17 @@ export class SignalingClient {
     this.presence.reportLoad();
   }
 
+  /**
+   * The node we are connected to lied (a grant that is not the provider's signed quote): with
+   * other URLs configured, leave it for the next at once and return true; with one, stay and
+   * return false (the app decides).
+   */
+  moveOn(): boolean {
+    if (this.conn.urlCount <= 1) return false;
+    this.conn.dispatch({ type: "distrusted" });
+    return true;
+  }
+
   /** Where the connection stands (connecting, registered, reconnecting, …). */
   get state(): ConnState {
     return this.conn.current;

@@ -71,6 +71,11 @@ export class SignalingConnection {
     return isUp(this.state.phase) ? this.socket : undefined;
   }
 
+  /** How many signaling URLs are configured. */
+  get urlCount(): number {
+    return this.opts.urls.length;
+  }
+
   get url(): string {
     return this.opts.urls[this.state.url] ?? "";
   }

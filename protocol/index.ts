@@ -16,6 +16,7 @@ export * from "./pricing";
 export * from "./quote";
 export * from "./receipt";
 export * from "./registration";
+export * from "./reserve";
 export * from "./schemas/chat";
 export * from "./schemas/common";
 export * from "./schemas/embedding";

@@ -1,5 +1,6 @@
 import type { Address } from "@ton/core";
 import type { AccountRefusalCode, NetworkName, Receipt } from "../protocol";
+import { RESERVED_DEPTH_PENALTY } from "./claim-fee";
 
 /**
  * Before serving, is the requester's escrow good for what it signs? Without this check a
@@ -32,8 +33,13 @@ export interface EscrowFacts {
   /** When the owner may withdraw (unix seconds), 0 when not closing. */
   readonly unlockAt: number;
   readonly key: { epoch: number; active: boolean } | undefined;
-  /** What the escrow could still pay out: balance above its storage reserve. */
+  /**
+   * What the escrow could still pay this stream: its free balance (balance above the storage
+   * reserve and what all streams have reserved) plus this stream's own reserve left.
+   */
   readonly available: bigint;
+  /** Whether any stream has a reserve left: every claim then takes the dearer reserve-aware path. */
+  readonly reserving?: boolean;
   /** What this stream was already paid. */
   readonly paid: bigint;
   /** Small claims of this provider's receipts on the escrow that were someone else's (escrow-book.ts). */
@@ -115,7 +121,11 @@ export function judgeEscrow(base: Receipt, facts: EscrowFacts, rules: EscrowRule
   }
   const foreign = foreignClaimsRefusal(facts.foreignSmallClaims ?? 0);
   if (foreign) throw foreign;
-  const crowded = crowdedRefusal(facts.claimDepth ?? 0, rules.maxClaimDepth);
+  const max = rules.maxClaimDepth;
+  const crowded = crowdedRefusal(
+    facts.claimDepth ?? 0,
+    max !== undefined && facts.reserving ? Math.max(0, max - RESERVED_DEPTH_PENALTY) : max,
+  );
   if (crowded) throw crowded;
   const unpaid = base.amount > facts.paid ? base.amount - facts.paid : 0n;
   if (facts.available - unpaid < rules.minimum) {

@@ -20,20 +20,34 @@ import type { SignedReceipt } from "../protocol/receipt";
  */
 export const CLAIM_GAS = {
   /** The escrow's very first claim: the hot slot is empty. */
-  escrowFirst: 4_935n,
+  escrowFirst: 5_232n,
   /** The next receipt of the stream in the hot slot. */
-  hot: 4_782n,
+  hot: 4_989n,
   /** The first claim of a stream when another holds the slot. */
-  newStream: 6_109n,
+  newStream: 6_466n,
   /** A stream kept in the dictionary, or a key older than the newest (the dearest common path). */
-  cold: 6_641n,
+  cold: 6_998n,
 } as const;
+
+/**
+ * While any stream of the escrow has a reserve left (its `locked` above 0), every claim takes the
+ * reserve-aware path: about 2,400 gas more on each path (measured: hot 7,397, a new stream's
+ * first 8,714, its next 8,787; contracts/README.md, "Gas"). Rounded up: never an under-estimate.
+ */
+export const RESERVED_CLAIM_GAS = 2_500n;
+
+/**
+ * How many forks fewer a reserve-aware claim fits under the external gas credit: its extra gas
+ * over about 600 a fork (measured: with a reserve left, a new stream's first external claim is
+ * accepted up to the 8th random stream, refused at the 9th; 50 without).
+ */
+export const RESERVED_DEPTH_PENALTY = 4;
 
 export type ClaimPath = keyof typeof CLAIM_GAS;
 
 /**
  * Off the hot slot a claim walks the `paid` dictionary: about 700 gas more per doubling of its
- * entries (measured: the first claim of an escrow's 32nd stream, 30 entries, 9,609 = 6,109 + 5 × 700;
+ * entries (measured: the first claim of an escrow's 32nd stream, 30 entries, 9,966 = 6,466 + 5 × 700;
  * never less than the truth for fewer).
  */
 export const GAS_PER_DICTIONARY_DOUBLING = 700n;
@@ -54,8 +68,8 @@ export const MAX_EXTERNAL_CLAIM_DEPTH = 8;
  */
 export const CROWDED_CLAIM_DEPTH = MAX_EXTERNAL_CLAIM_DEPTH - 2;
 
-export function claimGas(path: ClaimPath, dictionaryEntries: number): bigint {
-  const base = CLAIM_GAS[path];
+export function claimGas(path: ClaimPath, dictionaryEntries: number, reserved = false): bigint {
+  const base = CLAIM_GAS[path] + (reserved ? RESERVED_CLAIM_GAS : 0n);
   if (path !== "newStream" && path !== "cold") return base;
   const depth = dictionaryEntries <= 1 ? 0 : Math.ceil(Math.log2(dictionaryEntries));
   return base + GAS_PER_DICTIONARY_DOUBLING * BigInt(depth);
@@ -80,8 +94,9 @@ export function claimFee(
   path: ClaimPath,
   prices: ChainPrices,
   dictionaryEntries = 1,
+  reserved = false,
 ): bigint {
-  const gas = computeGasPrices(claimGas(path, dictionaryEntries), {
+  const gas = computeGasPrices(claimGas(path, dictionaryEntries, reserved), {
     flatLimit: prices.gas.flatLimit,
     flatPrice: prices.gas.flatGasPrice,
     price: prices.gas.other.gasPrice,

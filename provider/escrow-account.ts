@@ -43,6 +43,19 @@ export function availableOf(balance: bigint): bigint {
   return available > 0n ? available : 0n;
 }
 
+/**
+ * What the escrow can still pay one stream: its free balance (above the storage reserve and every
+ * stream's reserve left) plus the stream's own reserve left (contracts/README.md, "Reserves").
+ */
+export function payableTo(account: EscrowAccount, stream: { keyEpoch: number; payout: Address }): bigint {
+  const s = account.state;
+  if (!s) return availableOf(account.balance);
+  const paid = s.paidOf(stream.keyEpoch, stream.payout);
+  const reserved = s.reservedOf(stream.keyEpoch, stream.payout);
+  const free = availableOf(account.balance) - s.locked;
+  return (free > 0n ? free : 0n) + (reserved > paid ? reserved - paid : 0n);
+}
+
 /** The gate's facts for one session: its key and its stream, from the account read. */
 export function escrowFacts(account: EscrowAccount, base: Receipt, sessionKey: Uint8Array): EscrowFacts {
   const s = account.state;
@@ -53,7 +66,8 @@ export function escrowFacts(account: EscrowAccount, base: Receipt, sessionKey: U
     closeDelay: s?.closeDelay ?? 0,
     unlockAt: s?.unlockAt ?? 0,
     key: record && { epoch: record.epoch, active: BigInt(record.validUntil) === EscrowParams.KEY_ACTIVE },
-    available: availableOf(account.balance),
+    available: payableTo(account, base),
+    reserving: (s?.locked ?? 0n) > 0n,
     paid: s ? s.paidOf(base.keyEpoch, base.payout) : 0n,
     claimDepth: s ? s.claimDepth(base.keyEpoch, base.payout) : 0,
   };

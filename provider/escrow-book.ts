@@ -2,7 +2,7 @@ import type { Address } from "@ton/core";
 import { EscrowParams } from "../contracts/generated/constants";
 import { type StreamKey, streamId } from "../protocol";
 import { type AccountRefusedError, crowdedRefusal } from "./account-gate";
-import { type ClaimPath, claimPath } from "./claim-fee";
+import { type ClaimPath, claimPath, RESERVED_DEPTH_PENALTY } from "./claim-fee";
 import { availableOf, type EscrowAccount } from "./escrow-account";
 
 /**
@@ -15,6 +15,15 @@ import { availableOf, type EscrowAccount } from "./escrow-account";
  * not yet paid. A stream may be owed at most its paid total plus the escrow's available balance
  * less what its other streams are owed: `limit`. Claims lower the balance and raise a paid total
  * by the same amount, so `paidChanged` moves both and the headroom stays right between reads.
+ *
+ * Reserves (contracts/README.md, "Reserves"): a stream's reserve left (reserved - paid) is money
+ * no other stream's claim can take, and the escrow's free balance (available - locked) is what
+ * every stream's claims share, first come, first served. So a stream may be owed its paid total,
+ * its reserve left, and what is free less what this provider's other streams are owed beyond
+ * their own reserves. With no reserves that is the old rule. A requester using several providers
+ * can sign each of them up to the free balance: only a reserve is safe from the others' claims.
+ * With `unreserved` set, the book trusts the free balance for no more than that per stream (the
+ * credit window's worth), so what this provider is owed beyond its reserves stays within it.
  *
  * A paid total that rises past what this provider claimed (and past any claim of its own still in
  * flight) was raised by someone else's claim of its receipts. Anyone holding a receipt may claim
@@ -38,10 +47,14 @@ interface StreamEntry {
   claiming: bigint;
   /** Forks of the escrow's `paid` dictionary a claim for it walks, as last read (0: hot or unread). */
   depth: number;
+  /** Its cumulative reserve, as last read: reserved - paid of it no other stream can take. */
+  reserved: bigint;
 }
 
 interface EscrowEntry {
   available: bigint;
+  /** What all streams (anyone's) have reserved and not been paid: not free for this provider's other streams. */
+  locked: bigint;
   unlockAt: number;
   closeDelay: number;
   /** When it was last read (ms), 0 before the first read. */
@@ -85,6 +98,11 @@ export class EscrowBook {
       readonly smallClaim?: bigint;
       /** How deep a stream may sit in an escrow's dictionary (account-gate.ts); absent: no limit. */
       readonly maxClaimDepth?: number;
+      /**
+       * The most a stream may be owed beyond its reserve (nanoTON: the credit window's worth);
+       * absent: the whole free balance, which other providers' claims may take first.
+       */
+      readonly unreserved?: bigint;
     } = {},
   ) {}
 
@@ -92,6 +110,7 @@ export class EscrowBook {
   update(escrow: Address, account: EscrowAccount): void {
     const e = this.entry(escrow);
     e.available = availableOf(account.balance);
+    e.locked = account.state?.locked ?? 0n;
     e.unlockAt = account.state?.unlockAt ?? 0;
     e.closeDelay = account.state?.closeDelay ?? 0;
     e.readAt = this.now();
@@ -100,6 +119,7 @@ export class EscrowBook {
     for (const s of e.streams.values()) {
       this.observe(e, s, account.state?.paidOf(s.key.keyEpoch, s.key.payout) ?? 0n);
       s.hot = account.state?.isHot(s.key.keyEpoch, s.key.payout) ?? false;
+      s.reserved = account.state?.reservedOf(s.key.keyEpoch, s.key.payout) ?? 0n;
       s.depth = account.state?.claimDepth(s.key.keyEpoch, s.key.payout) ?? 0;
       s.keyDeadline = 0;
       for (const k of account.state?.keys.values() ?? [])
@@ -127,12 +147,12 @@ export class EscrowBook {
    * Which claim path a stream's next claim takes and how many entries its dictionary walk meets,
    * as far as the last read shows (unread: the dearest path, over a dictionary of 8).
    */
-  claimPathOf(stream: StreamKey): { path: ClaimPath; dictionaryEntries: number } {
+  claimPathOf(stream: StreamKey): { path: ClaimPath; dictionaryEntries: number; reserved: boolean } {
     const e = this.entry(stream.escrow);
     const s = this.stream(stream);
-    if (e.readAt === 0) return { path: "cold", dictionaryEntries: 8 };
+    if (e.readAt === 0) return { path: "cold", dictionaryEntries: 8, reserved: true };
     const path = claimPath({ hot: s.hot, escrowEverClaimed: e.everClaimed, claimedBefore: s.paid > 0n });
-    return { path, dictionaryEntries: e.paidEntries };
+    return { path, dictionaryEntries: e.paidEntries, reserved: e.locked > 0n };
   }
 
   /** Reads the escrow again (one read, shared by everyone asking while it runs). */
@@ -161,9 +181,7 @@ export class EscrowBook {
     const s = this.stream(stream);
     s.known = true;
     if (paid <= s.paid) return;
-    e.available -= paid - s.paid;
-    if (e.available < 0n) e.available = 0n;
-    s.paid = paid;
+    spend(e, s, paid);
   }
 
   /**
@@ -176,8 +194,9 @@ export class EscrowBook {
     const before = s.paid;
     this.observe(e, s, paid);
     if (s.paid > before) {
-      e.available -= s.paid - before;
-      if (e.available < 0n) e.available = 0n;
+      const now = s.paid;
+      s.paid = before;
+      spend(e, s, now);
     }
   }
 
@@ -197,13 +216,21 @@ export class EscrowBook {
 
   /** The stream sits as deep as is served: what it holds is claimed at once (settlement-policy.ts). */
   crowding(stream: StreamKey): boolean {
-    const max = this.limits.maxClaimDepth;
+    const max = this.maxDepth(stream);
     return max !== undefined && this.claimDepth(stream) >= max;
   }
 
   /** The refusal of more on `stream` because its escrow's dictionary is too crowded along it, if so. */
   crowded(stream: StreamKey): AccountRefusedError | undefined {
-    return crowdedRefusal(this.claimDepth(stream), this.limits.maxClaimDepth);
+    return crowdedRefusal(this.claimDepth(stream), this.maxDepth(stream));
+  }
+
+  /** The deepest served: less while the escrow holds a reserve (a dearer claim path). */
+  private maxDepth(stream: StreamKey): number | undefined {
+    const max = this.limits.maxClaimDepth;
+    if (max === undefined) return undefined;
+    const locked = this.escrows.get(stream.escrow.toRawString())?.locked ?? 0n;
+    return locked > 0n ? Math.max(0, max - RESERVED_DEPTH_PENALTY) : max;
   }
 
   /** How many small claims of this provider's receipts on the escrow were someone else's. */
@@ -211,15 +238,26 @@ export class EscrowBook {
     return this.escrows.get(escrow.toRawString())?.foreignSmallClaims ?? 0;
   }
 
-  /** The most `stream` may be owed, cumulative: what the escrow can pay it given the others. */
+  /**
+   * The most `stream` may be owed, cumulative: its paid total, its reserve left, and the free
+   * balance less what this provider's other streams are owed beyond their reserves (capped at
+   * `unreserved` when set).
+   */
   limit(stream: StreamKey, except?: symbol): bigint {
     const e = this.entry(stream.escrow);
     const id = streamId(stream);
     const own = this.stream(stream);
     let others = 0n;
     for (const [sid, s] of e.streams)
-      if (sid !== id) others += unpaid(this.owedOn(e, sid, s, except), s.paid);
-    return own.paid + e.available - others;
+      if (sid !== id) others += unpaid(unpaid(this.owedOn(e, sid, s, except), s.paid), reserveLeft(s));
+    const fromFree = e.available - e.locked - others;
+    const trust = this.limits.unreserved;
+    return own.paid + reserveLeft(own) + (trust !== undefined && trust < fromFree ? trust : fromFree);
+  }
+
+  /** Whether the book trusts the free balance only up to `unreserved` (strict reserves). */
+  get reservesRequired(): boolean {
+    return this.limits.unreserved !== undefined;
   }
 
   /** Registers a live session on a stream; returns its handle. */
@@ -294,6 +332,7 @@ export class EscrowBook {
     if (!e) {
       e = {
         available: 0n,
+        locked: 0n,
         unlockAt: 0,
         closeDelay: 0,
         readAt: 0,
@@ -313,7 +352,17 @@ export class EscrowBook {
     const id = streamId(key);
     let s = e.streams.get(id);
     if (!s) {
-      s = { key, paid: 0n, held: 0n, hot: false, keyDeadline: 0, known: false, claiming: 0n, depth: 0 };
+      s = {
+        key,
+        paid: 0n,
+        held: 0n,
+        hot: false,
+        keyDeadline: 0,
+        known: false,
+        claiming: 0n,
+        depth: 0,
+        reserved: 0n,
+      };
       e.streams.set(id, s);
     }
     return s;
@@ -332,4 +381,22 @@ export interface SessionExposure {
 
 function unpaid(owed: bigint, paid: bigint): bigint {
   return owed > paid ? owed - paid : 0n;
+}
+
+function reserveLeft(s: StreamEntry): bigint {
+  return unpaid(s.reserved, s.paid);
+}
+
+/**
+ * The stream's paid total rose to `paid` (a claim): the balance went down by the same, and the
+ * escrow's locked total by the part its reserve covered (the contract pays from the reserve first).
+ */
+function spend(e: EscrowEntry, s: StreamEntry, paid: bigint): void {
+  const delta = paid - s.paid;
+  const left = reserveLeft(s);
+  e.locked -= unpaid(delta, unpaid(delta, left)); // the smaller of the two (bigints: no Math.min)
+  if (e.locked < 0n) e.locked = 0n;
+  e.available -= delta;
+  if (e.available < 0n) e.available = 0n;
+  s.paid = paid;
 }

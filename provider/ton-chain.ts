@@ -44,6 +44,13 @@ export function connectTon(o: {
   /** Shortest close delay served (seconds); see DEFAULT_MIN_CLOSE_DELAY. */
   minCloseDelay: number;
   policy?: Partial<SettlementPolicy>;
+  /**
+   * Require reserves: trust an escrow's free balance for at most this much per stream beyond the
+   * stream's reserve (the credit window's worth), so that what requesters sign to other providers
+   * can never leave this one owed what cannot be paid. Absent: the whole free balance is trusted
+   * (requesters that raise no reserve are served as before, and share that risk).
+   */
+  unreservedNano?: bigint;
   /** The clock settlement decides by (ms); tests move it. */
   now?: () => number;
 }): TonConnection {
@@ -52,7 +59,10 @@ export function connectTon(o: {
   const read = (address: Address): Promise<EscrowAccount> =>
     readEscrowAccount((a) => client.getContractState(a), address);
   // Claims are external only (no wallet here): an escrow too crowded along a stream is not served.
-  const book = new EscrowBook(read, Date.now, { maxClaimDepth: CROWDED_CLAIM_DEPTH });
+  const book = new EscrowBook(read, Date.now, {
+    maxClaimDepth: CROWDED_CLAIM_DEPTH,
+    ...(o.unreservedNano !== undefined && { unreserved: o.unreservedNano }),
+  });
   const prices = new ChainPriceSource(jsonRpcConfigReader(o.endpoint, o.apiKey));
   const chain = new EscrowClaimChain(open);
   const settlement = new Settlement({
@@ -67,8 +77,8 @@ export function connectTon(o: {
     watchMs: Math.min(5 * 60_000, Math.max(1_000, (o.minCloseDelay * 1_000) / 4)),
     fee: async (signed) => {
       const p = await prices.get();
-      const { path, dictionaryEntries } = book.claimPathOf(signed.receipt);
-      return p && claimFee(signed, path, p, dictionaryEntries);
+      const { path, dictionaryEntries, reserved } = book.claimPathOf(signed.receipt);
+      return p && claimFee(signed, path, p, dictionaryEntries, reserved);
     },
   });
   const gate = accountGate(

@@ -214,6 +214,8 @@ export class SessionOpener {
     prepared: Map<string, Prepared>,
   ): Promise<RequesterSession> {
     let moved: SessionGranted | undefined;
+    // Left a signaling server caught lying for the next configured one (at most once a request).
+    let movedOn = false;
     // A provider we refused: after it, "nobody else" is best explained by the refusal.
     let refused: UntrustedProviderError | ProviderError | undefined;
     // Each grant's channel is made in the turn the grant is read (and a move's in the turn the
@@ -278,9 +280,12 @@ export class SessionOpener {
           throw new NoProviderError("TIMEOUT", err.message, undefined, { cause: err });
         if (err instanceof NoProviderError && err.code === "QUOTE_FORGED") {
           // The server's word against the provider's signed one: nothing went to the provider,
-          // which is not excluded; the same server would lie again, so the app decides (retry, another server).
+          // which is not excluded. The same server would lie again: with another configured, the
+          // request goes there, once; with one, the app decides (retry later, another server).
           this.signaling.endSession(grant.sessionId, "grant differs from the provider's signed quote");
-          throw err;
+          if (movedOn || !this.signaling.moveOn()) throw err;
+          movedOn = true;
+          continue;
         }
         if (!(err instanceof UntrustedProviderError)) throw err;
         this.signaling.endSession(grant.sessionId, `provider refused: ${err.code}`);

@@ -17,11 +17,15 @@ export const EscrowError = {
   AlreadyClosing: 214,
   Closing: 215,
   BadReceipt: 216,
+  ReserveNotRaised: 217,
+  ReserveUnfunded: 218,
+  ReserveExpired: 219,
   UnknownOp: 65535,
 } as const;
 
 export const EscrowOp = {
   Receipt: 0x534c4b52,
+  Reserve: 0x534c4b4c,
   Deposit: 0x53450001,
   AddKey: 0x53450002,
   RevokeKey: 0x53450003,
@@ -38,6 +42,7 @@ export const EscrowParams = {
   KEY_ACTIVE: 4294967295n,
   CLAIM_TAIL_GAS: 1363n,
   SIGNED_RECEIPT_BITS: 768n,
+  RESERVE_GAS_LIMIT: 12000n,
 } as const;
 
 export const RegistryError = {

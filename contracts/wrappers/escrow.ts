@@ -14,6 +14,7 @@ import {
 } from "@ton/core";
 import { Buffer } from "buffer";
 import { type SignedReceipt, storeSignedReceipt } from "../../protocol/receipt";
+import { type SignedReserve, signedReserveBody } from "../../protocol/reserve";
 import { EscrowOp } from "../generated/constants";
 import { sendBody } from "./send-body";
 
@@ -43,6 +44,10 @@ export interface EscrowState extends EscrowConfig {
    * stream): its gas grows with them, whatever the dictionary's size (claim-fee.ts).
    */
   claimDepth(epoch: number, payout: Address): number;
+  /** The stream's cumulative reserve (0 when never raised); max(0, reserve - paid) of it is left. */
+  reservedOf(epoch: number, payout: Address): bigint;
+  /** What all streams still have reserved but unpaid: no claim of another stream can take it. */
+  readonly locked: bigint;
 }
 
 /** stream_key$_ payout:MsgAddressInt epoch:uint32 = StreamKey; (the receipt's own 299 bits) */
@@ -65,17 +70,20 @@ const keyRecordValue = {
 };
 
 /**
- * escrow_storage$_ hot_stream:bits299 hot_paid:Coins network:int32
+ * escrow_storage$_ hot_stream:bits299 hot_paid:Coins locked:Coins network:int32
  *   hot_key:bits256 hot_key_record:KeyRecord close_delay:uint32 unlock_at:uint32 next_epoch:uint32
- *   paid:(HashmapE 299 Coins) keys:(HashmapE 256 KeyRecord) owner:^MsgAddressInt = EscrowStorage;
+ *   paid:(HashmapE 299 Coins) keys:(HashmapE 256 KeyRecord) reserved:(HashmapE 299 Coins)
+ *   owner:^MsgAddressInt = EscrowStorage;
  * (contracts/escrow/storage.tolk: the stream claimed last and the key added last live in the
  * root, every other one in its dictionary.) The initial state: no stream (hot_stream all zeros,
- * hot_paid 0), no key (hot_key and hot_key_record all zeros), nothing closing, first epoch 1.
+ * hot_paid 0), nothing reserved, no key (hot_key and hot_key_record all zeros), nothing closing,
+ * first epoch 1.
  */
 export function storeEscrowInit(c: EscrowConfig): (b: Builder) => void {
   return (b) => {
     b.storeUint(0, 299)
       .storeCoins(0)
+      .storeCoins(0) // locked
       .storeInt(c.network, 32)
       .storeUint(0, 256)
       .storeUint(0, 32) // hot_key_record: epoch 0, valid_until 0
@@ -83,6 +91,7 @@ export function storeEscrowInit(c: EscrowConfig): (b: Builder) => void {
       .storeUint(c.closeDelay, 32)
       .storeUint(0, 32)
       .storeUint(1, 32)
+      .storeBit(false)
       .storeBit(false)
       .storeBit(false)
       .storeRef(beginCell().storeAddress(c.owner));
@@ -96,6 +105,7 @@ export function storeEscrowInit(c: EscrowConfig): (b: Builder) => void {
 export function loadEscrowState(s: Slice): EscrowState {
   const hotStream = s.loadBits(299);
   const hotPaid = s.loadCoins();
+  const locked = s.loadCoins();
   const network = s.loadInt(32);
   const hotKey = s.loadUintBig(256);
   const hotRecord = keyRecordValue.parse(s);
@@ -104,6 +114,7 @@ export function loadEscrowState(s: Slice): EscrowState {
   const nextEpoch = s.loadUint(32);
   const paid = s.loadDict(Dictionary.Keys.BitString(299), Dictionary.Values.BigVarUint(4));
   const keys = s.loadDict(Dictionary.Keys.BigUint(256), keyRecordValue);
+  const reserved = s.loadDict(Dictionary.Keys.BitString(299), Dictionary.Values.BigVarUint(4));
   if (hotRecord.epoch !== 0) keys.set(hotKey, hotRecord);
   const owner = s.loadRef().beginParse().loadAddress();
   s.endParse();
@@ -126,9 +137,13 @@ export function loadEscrowState(s: Slice): EscrowState {
     }
     return forks.size;
   };
+  const reservedOf = (epoch: number, payout: Address): bigint =>
+    reserved.get(streamKeyBits(epoch, payout)) ?? 0n;
   return {
     network,
     keys,
+    reservedOf,
+    locked,
     owner,
     closeDelay,
     unlockAt,
@@ -285,6 +300,14 @@ export class Escrow implements Contract {
     await provider.external(externalClaimBody(signed));
   }
 
+  /**
+   * Raises a stream's reserve: an external message signed by the session key, so no wallet is
+   * asked. The escrow pays its gas; a replayed or older raise is refused at no cost.
+   */
+  async sendReserve(provider: ContractProvider, signed: SignedReserve): Promise<void> {
+    await provider.external(signedReserveBody(signed));
+  }
+
   private async sendOp(
     provider: ContractProvider,
     via: Sender,
@@ -314,6 +337,22 @@ export class Escrow implements Contract {
     args.writeAddress(payout);
     const { stack } = await provider.get("get_paid", args.build());
     return stack.readBigNumber();
+  }
+
+  /**
+   * The stream's cumulative reserve (0 when never raised) and the escrow's `locked`: what all
+   * streams still have reserved but unpaid (the stream's share is max(0, reserved - paid)).
+   */
+  async getReserve(
+    provider: ContractProvider,
+    epoch: number,
+    payout: Address,
+  ): Promise<{ reserved: bigint; locked: bigint }> {
+    const args = new TupleBuilder();
+    args.writeNumber(epoch);
+    args.writeAddress(payout);
+    const { stack } = await provider.get("get_reserve", args.build());
+    return { reserved: stack.readBigNumber(), locked: stack.readBigNumber() };
   }
 
   /** The key's record, or undefined when it was never authorised. */

@@ -48,6 +48,7 @@ export async function startHeadlessProvider(
         escrowCode: (await compiled("escrow")).code,
         minCloseDelay: o.minCloseDelay,
         policy: { feeShareBps: o.feeShareBps, maxHoldMs: o.maxHoldHours * 3_600_000 },
+        ...(o.unreservedNano !== undefined && { unreservedNano: BigInt(o.unreservedNano) }),
         ...(o.tonApiKey ? { apiKey: o.tonApiKey } : {}),
       })
     : undefined;

@@ -39,6 +39,11 @@ export interface HeadlessOptions {
   readonly feeShareBps: number;
   /** Claim whatever has been held this long, hours, whatever the fee. */
   readonly maxHoldHours: number;
+  /**
+   * Require reserves: serve at most this many nanoTON per stream beyond its reserve (contracts'
+   * "Reserves"); absent: the escrow's whole free balance, which other providers may claim first.
+   */
+  readonly unreservedNano?: number;
   /** The wallet that registered this provider in the Registry (requesters check its entry). */
   readonly owner?: string;
   /** The Registry's address: with `tonEndpoint`, the stake and registration time are read from the entry. */
@@ -69,6 +74,9 @@ export const HEADLESS_USAGE = `Usage: npm run provider -- --backend URL --model 
                          (default 3600 on testnet/mainnet, 60 on devnet)          (SILK_MIN_CLOSE_DELAY)
   --fee-share-bps N      claim once the fee is at most N/10000 of the amount (default 100 = 1%)  (SILK_FEE_SHARE_BPS)
   --max-hold-hours N     claim what was held N hours whatever the fee (default 168)  (SILK_MAX_HOLD_HOURS)
+  --unreserved-nano N    require reserves: serve a stream at most N nanoTON beyond the reserve its
+                         requester raised (at least a prompt's bound); default: the escrow's whole
+                         free balance, which other providers may claim first  (SILK_UNRESERVED_NANO)
   --owner ADDRESS        wallet that registered this provider in the Registry, which
                          requesters check (default: --payout)                    (SILK_OWNER)
   --registry ADDRESS     the Registry: with --ton-endpoint, the entry's stake and
@@ -110,6 +118,7 @@ export function parseHeadlessOptions(
       "min-close-delay": { type: "string" },
       "fee-share-bps": { type: "string" },
       "max-hold-hours": { type: "string" },
+      "unreserved-nano": { type: "string" },
       owner: { type: "string" },
       registry: { type: "string" },
     },
@@ -233,6 +242,16 @@ export function parseHeadlessOptions(
       1,
       24 * 366,
     ),
+    ...(values["unreserved-nano"] !== undefined || env.SILK_UNRESERVED_NANO !== undefined
+      ? {
+          unreservedNano: integer(
+            opt("unreserved-nano", "SILK_UNRESERVED_NANO", "0"),
+            "--unreserved-nano",
+            0,
+            1e15,
+          ),
+        }
+      : {}),
     keyFile: opt("key-file", "SILK_KEY_FILE", ".silk/provider.key"),
     receiptsFile: opt("receipts-file", "SILK_RECEIPTS_FILE", ".silk/provider-receipts.log"),
     ...(apiKey ? { apiKey } : {}),

@@ -64,6 +64,16 @@ export class EscrowLimit {
     );
   }
 
+  /**
+   * Why no more can be owed, in words the requester can act on: with reserves required, what its
+   * stream's reserve does not cover is trusted only up to the credit window.
+   */
+  get cannotPayMessage(): string {
+    return this.book.reservesRequired
+      ? "the escrow's reserve for this provider is used up (beyond it only one credit window is served): raise the reserve, or top the escrow up"
+      : "the escrow cannot pay for more tokens; top it up";
+  }
+
   /** The escrow is closing (as last read): stream nothing more on it. */
   get closing(): boolean {
     return this.book.view(this.stream.escrow).unlockAt !== 0;

@@ -58,7 +58,7 @@ export async function admit(s: RequestServing, id: string, firstOwed: () => bigi
   if (s.cannotPay() || (exposure && !(await exposure.allows(firstOwed())))) {
     ledger.finish(id, 0);
     s.stopPaying();
-    const e = new EscrowCannotPayError();
+    const e = new EscrowCannotPayError(exposure?.cannotPayMessage);
     await s.refuse(e.code, e.message);
     return false;
   }

@@ -246,7 +246,7 @@ export class SessionServer {
   /** The escrow cannot pay for more: say so (typed), and take no more requests on this session. */
   private async stopServing(): Promise<void> {
     this.cannotPay = true;
-    const e = new EscrowCannotPayError();
+    const e = new EscrowCannotPayError(this.account.exposure?.cannotPayMessage);
     await this.refuse(e.code, e.message);
   }
 

@@ -32,6 +32,15 @@ describe("headless provider options", () => {
       );
     expect(parseHeadlessOptions([...base, "--features", "logprobs"], {}).features).toEqual(["logprobs"]);
   });
+  it("requires reserves only when told: --unreserved-nano, or SILK_UNRESERVED_NANO", () => {
+    expect(parseHeadlessOptions(base, {}).unreservedNano).toBeUndefined();
+    expect(parseHeadlessOptions([...base, "--unreserved-nano", "64000000"], {}).unreservedNano).toBe(
+      64_000_000,
+    );
+    expect(parseHeadlessOptions(base, { SILK_UNRESERVED_NANO: "0" }).unreservedNano).toBe(0);
+    expect(() => parseHeadlessOptions([...base, "--unreserved-nano", "-1"], {})).toThrow(/--unreserved-nano/);
+  });
+
   it("tells requesters the Registry entry's owner: the payout wallet unless --owner says otherwise", () => {
     const owner = `0:${"33".repeat(32)}`;
     expect(parseHeadlessOptions(base, {}).owner).toBe(PAYOUT);

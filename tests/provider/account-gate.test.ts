@@ -59,6 +59,20 @@ describe("the escrow check before serving", () => {
     expect(refusal({ key: { epoch: 2, active: true } })).toBe("KEY_EPOCH");
     expect(refusal({ available: 9_999n })).toBe("OUT_OF_FUNDS");
   });
+  it("serves an escrow holding reserves less deep: every claim on it takes a dearer path", () => {
+    const deep = { ...rules, maxClaimDepth: 6 };
+    const judge = (facts: Partial<EscrowFacts>) => {
+      try {
+        judgeEscrow(base, { ...good, ...facts }, deep);
+        return "accepted";
+      } catch (err) {
+        return err instanceof AccountRefusedError ? err.code : "crash";
+      }
+    };
+    expect(judge({ claimDepth: 6 })).toBe("accepted");
+    expect(judge({ claimDepth: 2, reserving: true })).toBe("accepted");
+    expect(judge({ claimDepth: 3, reserving: true })).toBe("ESCROW_CROWDED");
+  });
   it("counts what the base receipt already owes this stream against the balance", () => {
     // 5 000 owed and unpaid, 14 000 available: 9 000 left is below the 10 000 minimum.
     expect(refusal({ available: 14_000n })).toBe("OUT_OF_FUNDS");

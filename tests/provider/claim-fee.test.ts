@@ -1,10 +1,11 @@
-import { toNano } from "@ton/core";
+import { type Address, toNano } from "@ton/core";
 import type { BlockchainTransaction } from "@ton/sandbox";
 import { loadConfigParamById } from "@ton/ton";
 import { describe, expect, it } from "vitest";
 import { Escrow } from "../../contracts/wrappers/escrow";
 import { generateKeyPair } from "../../protocol/identity";
-import type { SignedReceipt } from "../../protocol/receipt";
+import { NETWORK_ID, type SignedReceipt } from "../../protocol/receipt";
+import { signReserve } from "../../protocol/reserve";
 import {
   type ChainPrices,
   CLAIM_GAS,
@@ -14,7 +15,7 @@ import {
   claimGas,
 } from "../../provider/claim-fee";
 import { EscrowBook } from "../../provider/escrow-book";
-import { type EscrowFixture, escrowAccountIn, freshEscrowForEachTest } from "../contracts/escrow-fixture";
+import { type EscrowFixture, escrowAccountIn, freshEscrowForEachTest, T0 } from "../contracts/escrow-fixture";
 import { computeOf, expectSuccess } from "../contracts/helpers";
 
 /**
@@ -72,6 +73,36 @@ describe("the expected fee of a claim, against the chain", () => {
     expect(paid.gas).toBeLessThanOrEqual(claimGas("cold", 2));
     expect(paid.fee).toBeLessThanOrEqual(expected);
     expect(expected - paid.fee).toBeLessThan(toNano("0.0003")); // within 100 gas of the truth
+  });
+
+  it("never under-estimates a claim while the escrow holds a reserve", async () => {
+    const reserve = (payout: Address, reserved: bigint) =>
+      f.escrow.sendReserve(
+        signReserve(
+          {
+            network: NETWORK_ID.devnet,
+            escrow: f.escrow.address,
+            payout,
+            keyEpoch: 1,
+            validUntil: T0 + 60,
+            reserved,
+          },
+          f.key,
+        ),
+      );
+    const other = (await f.blockchain.treasury("other-provider")).address;
+    await reserve(other, toNano("2"));
+    for (const [signed, path, entries] of [
+      [f.receipt(toNano("1")), "escrowFirst", 0],
+      [f.receipt(toNano("1.5")), "hot", 0],
+      [f.receipt(toNano("0.5"), { payout: other }), "newStream", 1],
+      [f.receipt(toNano("1"), { payout: other }), "cold", 1],
+    ] as const) {
+      const paid = await claim(signed);
+      expect(paid.gas, path).toBeGreaterThan(claimGas(path, entries));
+      expect(paid.gas, path).toBeLessThanOrEqual(claimGas(path, entries, true));
+      expect(paid.fee, path).toBeLessThanOrEqual(claimFee(signed, path, prices, entries, true));
+    }
   });
 
   it("picks the path from one read of the escrow's account", async () => {

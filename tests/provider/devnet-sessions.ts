@@ -126,7 +126,11 @@ export interface DevnetChain {
   now: number;
   requester(o: { deposit: bigint; closeDelay: number }): Promise<Requester>;
   /** A provider with a fresh payout that never held TON: its balance is exactly what claims paid it. */
-  provider(engine?: ScriptedEngine, policy?: Partial<SettlementPolicy>): ProviderSide;
+  provider(
+    engine?: ScriptedEngine,
+    policy?: Partial<SettlementPolicy>,
+    o?: { unreservedNano?: bigint },
+  ): ProviderSide;
 }
 
 export function useDevnetChain(): DevnetChain {
@@ -144,7 +148,7 @@ export function useDevnetChain(): DevnetChain {
     await chain.devnet?.close();
   });
   chain.requester = (o) => requester(chain.devnet, chain.client, { ...o, code: chain.code });
-  chain.provider = (engine = new ScriptedEngine(), policy) => {
+  chain.provider = (engine = new ScriptedEngine(), policy, o) => {
     const store = new MemoryReceiptStore();
     const ton = connectTon({
       endpoint: chain.devnet.endpoint,
@@ -152,6 +156,7 @@ export function useDevnetChain(): DevnetChain {
       escrowCode: chain.code,
       minCloseDelay: 30,
       ...(policy && { policy }),
+      ...(o?.unreservedNano !== undefined && { unreservedNano: o.unreservedNano }),
     });
     const payout = new Address(0, Buffer.from(generateKeyPair().publicKey));
     return { payout, ton, store, engine, price: DEVNET_PRICE, creditWindowTokens: DEVNET_WINDOW };

@@ -1,0 +1,124 @@
+import { toNano } from "@ton/core";
+import { describe, expect, it } from "vitest";
+import { ProviderError } from "../../client/sdk/errors";
+import { NETWORK_ID, type StreamKey, streamId } from "../../protocol";
+import { signReserve } from "../../protocol/reserve";
+import { latestReceipt } from "../../provider/receipt-store";
+import type { ServingEvent } from "../../provider/serving/session-server";
+import { ScriptedEngine } from "../doubles/scripted-engine";
+import {
+  ask,
+  openSession,
+  type ProviderSide,
+  type Requester,
+  until,
+  useDevnetChain,
+  words,
+} from "./devnet-sessions";
+
+/**
+ * One requester, two providers at once, on the devnet. Each provider checks its receipts against
+ * the escrow, but cannot see what the requester signed to the other, and the escrow pays whoever
+ * claims first: without reserves, both serve up to the whole balance and the second to claim is
+ * owed what cannot be paid. With reserves required, each serves its stream's reserve plus one
+ * credit window's worth on trust, so the two can never be owed more than the escrow holds, and
+ * each is paid everything it holds, read back from the chain.
+ */
+const chain = useDevnetChain();
+const TRUST = toNano("0.01"); // 10 tokens at DEVNET_PRICE: what a provider serves beyond a reserve
+const provider = (tokenDelayMs = 0) =>
+  chain.provider(
+    new ScriptedEngine({ tokenDelayMs, reply: () => words(400) }),
+    { retryBaseMs: 50 },
+    { unreservedNano: TRUST },
+  );
+
+const streamOf = (p: ProviderSide, r: Requester): StreamKey => ({
+  network: NETWORK_ID.devnet,
+  escrow: r.escrow.address,
+  payout: p.payout,
+  keyEpoch: 1,
+});
+
+/** The requester's session key moves `amount` of its escrow's free balance into the provider's stream. */
+async function reserve(r: Requester, p: ProviderSide, amount: bigint): Promise<void> {
+  const signed = signReserve(
+    { ...streamOf(p, r), validUntil: chain.now + 600, reserved: amount },
+    r.sessionKey,
+  );
+  await r.escrow.sendReserve(signed);
+  await until(async () => (await r.escrow.getReserve(1, p.payout)).reserved === amount);
+}
+
+/** Everything the provider holds on the stream, newest receipt: what it is owed. */
+async function owed(p: ProviderSide, r: Requester): Promise<bigint> {
+  const record = await p.store.get(streamId(streamOf(p, r)));
+  return record ? latestReceipt(record).receipt.amount : 0n;
+}
+
+describe("a requester signing to two providers at once, on the devnet", () => {
+  it("with reserves required, neither is ever owed what the escrow cannot pay", async () => {
+    // 0.13 TON: the reserves and both trusted windows fit (0.05 + 0.045 + 2 x 0.01, and the raises'
+    // fees), the two answers asked for (0.8 TON) do not.
+    const r = await chain.requester({ deposit: toNano("0.13"), closeDelay: 3_600 });
+    const a = provider();
+    const b = provider();
+    await reserve(r, a, toNano("0.05"));
+    await reserve(r, b, toNano("0.045")); // a prompt's bound (50 tokens) and a little more
+
+    const eventsA: ServingEvent[] = [];
+    const eventsB: ServingEvent[] = [];
+    const sa = await openSession(a, r, eventsA);
+    const sb = await openSession(b, r, eventsB);
+    // Both answers run at once, each asked for 400 tokens (0.4 TON: three times the escrow).
+    const [answerA, answerB] = await Promise.all([
+      sa.session.request(ask(2), () => undefined),
+      sb.session.request(ask(2), () => undefined),
+    ]);
+    // Each stopped where its reserve and the trusted window end...
+    expect(answerA.finishReason).toBe("length");
+    expect(answerB.finishReason).toBe("length");
+    // (Each counts its prompt at its bound, 50 tokens, until the answer ends, so it stops sooner.)
+    expect(answerA.cost).toBeLessThanOrEqual(toNano("0.05") + TRUST);
+    expect(answerB.cost).toBeLessThanOrEqual(toNano("0.045") + TRUST);
+    // ...and says why, by name, when asked for more.
+    for (const s of [sa, sb]) {
+      const refusal = await s.session.request(ask(2), () => undefined).catch((e: unknown) => e);
+      expect(refusal).toBeInstanceOf(ProviderError);
+      expect((refusal as ProviderError).code).toBe("ESCROW_CANNOT_PAY");
+      expect((refusal as ProviderError).message).toMatch(/reserve/);
+    }
+
+    await until(async () => (await owed(a, r)) === answerA.cost && (await owed(b, r)) === answerB.cost);
+    // B claims first, then A: whatever the order, each is paid all it holds.
+    await b.ton.settlement.claimNow();
+    await a.ton.settlement.claimNow();
+    await a.ton.settlement.idle();
+    await b.ton.settlement.idle();
+    expect(await r.escrow.getPaid(1, b.payout)).toBe(await owed(b, r));
+    expect(await r.escrow.getPaid(1, a.payout)).toBe(await owed(a, r));
+    sa.close();
+    sb.close();
+  });
+
+  it("a requester that raises a reserve as its answer grows is served past the window", async () => {
+    const r = await chain.requester({ deposit: toNano("0.5"), closeDelay: 3_600 });
+    const a = provider(10);
+    await reserve(r, a, toNano("0.1"));
+    const { session, close } = await openSession(a, r);
+    let streamed = 0;
+    let raised: Promise<void> | undefined;
+    const answer = await session.request(ask(2), (d) => {
+      streamed += d.tokens;
+      // Ahead of the trusted window, the requester raises the reserve again.
+      if (streamed >= 10 && !raised) raised = reserve(r, a, toNano("0.3"));
+    });
+    await raised;
+    expect(answer.cost).toBeGreaterThan(toNano("0.1") + TRUST); // past the first reserve and its window
+    await until(async () => (await owed(a, r)) === answer.cost);
+    await a.ton.settlement.claimNow();
+    await a.ton.settlement.idle();
+    expect(await r.escrow.getPaid(1, a.payout)).toBe(answer.cost);
+    close();
+  });
+});
