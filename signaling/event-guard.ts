@@ -79,8 +79,8 @@ function answer(
   ack: ((body: AckBody) => void) | undefined,
   result: AckBody | AckThen,
 ): void {
-  if (!(result instanceof AckThen)) return reply(ctx, socket, event, ack, result);
-  reply(ctx, socket, event, ack, result.body);
+  reply(ctx, socket, event, ack, result instanceof AckThen ? result.body : result);
+  if (!(result instanceof AckThen)) return;
   try {
     result.after();
   } catch (err) {
