@@ -39,6 +39,9 @@ if (network !== "devnet" && network !== "testnet" && network !== "mainnet")
 const closeDelay = Number(env.ESCROW_CLOSE_DELAY ?? (network === "devnet" ? 60 : 86_400));
 if (!Number.isInteger(closeDelay) || closeDelay < 1)
   fail("ESCROW_CLOSE_DELAY is a whole number of seconds ≥ 1");
+// The devnet's client pages pay from a dev wallet of their own unless a TON Connect wallet is pointed at it.
+const devnetWallet = env.DEVNET_WALLET ?? "dev";
+if (devnetWallet !== "dev" && devnetWallet !== "tonconnect") fail("DEVNET_WALLET must be dev or tonconnect");
 
 const devnet =
   network === "devnet"
@@ -49,7 +52,7 @@ const devnet =
       })
     : undefined;
 const pageConfig = devnet
-  ? devnetPageConfig(devnet.chain, closeDelay)
+  ? devnetPageConfig(devnet.chain, closeDelay, devnetWallet === "tonconnect" ? "tonconnect" : undefined)
   : await networkPageConfig(network as "testnet" | "mainnet", env.TON_ENDPOINT!, closeDelay);
 // The server filters providers on the stake and age their Registry entries show, read (and
 // cached a minute) from the chain rather than taken on their word; requesters check again themselves.

@@ -13,10 +13,15 @@ import type { DevnetChain } from "./devnet/chain";
 /** Where `npm start` mounts the devnet's API on the pages' origin. */
 export const DEVNET_MOUNT = "/ton";
 
-export function devnetPageConfig(chain: DevnetChain, closeDelay: number): PageConfig {
+export function devnetPageConfig(
+  chain: DevnetChain,
+  closeDelay: number,
+  wallet?: PageConfig["wallet"],
+): PageConfig {
   return checkPageConfig({
     v: 1,
     network: "devnet",
+    ...(wallet && { wallet }),
     globalId: NETWORK_ID.devnet,
     tonEndpoint: `${DEVNET_MOUNT}/jsonRPC`,
     faucetUrl: `${DEVNET_MOUNT}/faucet`,

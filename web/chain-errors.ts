@@ -1,5 +1,5 @@
 import { ChainTimeoutError } from "./chain-config";
-import { WalletNetworkError, WalletNotReadyError, WalletRejectedError } from "./wallet";
+import { WalletFailedError, WalletNetworkError, WalletNotReadyError, WalletRejectedError } from "./wallet";
 
 /**
  * A failed chain action in words a user can act on, for both pages. Node and wallet errors arrive
@@ -9,6 +9,8 @@ import { WalletNetworkError, WalletNotReadyError, WalletRejectedError } from "./
 export function chainErrorText(err: unknown, action: string): string {
   if (err instanceof WalletRejectedError)
     return `${action}: you declined it in the wallet; nothing was sent.`;
+  if (err instanceof WalletFailedError)
+    return `${action}: ${err.message}. Check the wallet's history before trying again.`;
   if (err instanceof WalletNotReadyError) return `${action}: connect a wallet first.`;
   if (err instanceof WalletNetworkError) return `${action}: ${err.message}.`;
   if (err instanceof ChainTimeoutError) {

@@ -1,8 +1,11 @@
+import { Address } from "@ton/core";
 import type { TonConnectUI } from "@tonconnect/ui";
 import {
   CHAIN_ID,
   type Wallet,
   type WalletConnector,
+  WalletFailedError,
+  type WalletNetwork,
   WalletNetworkError,
   WalletNotReadyError,
   WalletRejectedError,
@@ -10,7 +13,7 @@ import {
 } from "./wallet";
 
 export interface TonConnectOptions {
-  readonly network: "mainnet" | "testnet";
+  readonly network: WalletNetwork;
   /** Defaults to `${location.origin}/tonconnect-manifest.json`, which the signaling server serves. */
   readonly manifestUrl?: string;
   /** Inside a Telegram Mini App: where the wallet returns to, e.g. `https://t.me/your_bot/app`. */
@@ -26,6 +29,8 @@ export class TonConnectWallet implements WalletConnector {
   private current: Wallet | undefined;
   private readonly listeners = new Set<(w: Wallet | undefined) => void>();
   private preparing: Promise<void> | undefined;
+  /** Whether a failed request was the user's No in the wallet (TON Connect's error class, loaded with it). */
+  private declined: (cause: unknown) => boolean = () => false;
 
   constructor(private readonly opts: TonConnectOptions) {}
 
@@ -43,7 +48,8 @@ export class TonConnectWallet implements WalletConnector {
   }
 
   private async load(): Promise<void> {
-    const { TonConnectUI } = await import("@tonconnect/ui");
+    const { TonConnectUI, UserRejectsError } = await import("@tonconnect/ui");
+    this.declined = (cause) => cause instanceof UserRejectsError;
     const ui = new TonConnectUI({
       manifestUrl: this.opts.manifestUrl ?? `${location.origin}/tonconnect-manifest.json`,
       ...(this.opts.twaReturnUrl && { actionsConfiguration: { twaReturnUrl: this.opts.twaReturnUrl } }),
@@ -74,6 +80,7 @@ export class TonConnectWallet implements WalletConnector {
 
   private wrap(ui: TonConnectUI, address: string, chain: string): Wallet {
     const network = this.opts.network;
+    const declined = this.declined;
     return {
       address,
       network,
@@ -89,7 +96,7 @@ export class TonConnectWallet implements WalletConnector {
             validUntil: Math.floor(Date.now() / 1000) + (tx.validForSeconds ?? 300),
             network: CHAIN_ID[network] as never,
             messages: tx.messages.map((m) => ({
-              address: m.address,
+              address: friendly(m.address, network),
               amount: m.amount.toString(),
               ...(m.payload && { payload: m.payload }),
               ...(m.stateInit && { stateInit: m.stateInit }),
@@ -98,10 +105,21 @@ export class TonConnectWallet implements WalletConnector {
           .then(
             () => undefined, // what the wallet returns proves nothing: callers watch the chain
             (cause: unknown) => {
-              throw new WalletRejectedError("the wallet did not send the transaction", { cause });
+              if (declined(cause)) throw new WalletRejectedError("declined in the wallet", { cause });
+              const why = cause instanceof Error ? cause.message : String(cause);
+              throw new WalletFailedError(`the wallet did not send it: ${why.slice(0, 200)}`, { cause });
             },
           );
       },
     };
   }
+}
+
+/**
+ * TON Connect takes user-friendly addresses only: its SDK refuses a raw one before any wallet sees
+ * the request. Bounceable (a message a contract refuses comes back), test-only off mainnet.
+ */
+function friendly(address: string, network: WalletNetwork): string {
+  if (Address.isFriendly(address)) return address;
+  return Address.parse(address).toString({ bounceable: true, testOnly: network !== "mainnet" });
 }

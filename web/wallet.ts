@@ -1,15 +1,16 @@
 /**
  * What the pages need of a wallet: an address, the network it is on, and `sendTransaction`.
- * TON Connect implements it on testnet and mainnet; the devnet dev wallet arrives with the
- * devnet chain. Success of a transaction is judged from the chain's state by the caller (an
+ * TON Connect implements it on testnet and mainnet (and on the devnet when the server says so:
+ * a wallet pointed at it); the devnet dev wallet arrives with the devnet chain. Success of a transaction is judged from the chain's state by the caller (an
  * escrow's balance, a registry entry), never from what the wallet returns.
  */
 export type WalletNetwork = "mainnet" | "testnet" | "devnet";
 
-/** TON Connect's chain ids. */
-export const CHAIN_ID: Record<Exclude<WalletNetwork, "devnet">, string> = {
+/** TON Connect's chain ids: each network's global id (a wallet on the devnet names its -1000, NETWORK_ID.devnet). */
+export const CHAIN_ID: Record<WalletNetwork, string> = {
   mainnet: "-239",
   testnet: "-3",
+  devnet: "-1000",
 };
 
 export interface WalletMessage {
@@ -55,6 +56,12 @@ export class WalletNetworkError extends Error {
   override readonly name = "WalletNetworkError";
 }
 
+/** The user said no in the wallet. */
 export class WalletRejectedError extends Error {
   override readonly name = "WalletRejectedError";
+}
+
+/** The wallet (or TON Connect before it) refused or failed the request: not the user's No. */
+export class WalletFailedError extends Error {
+  override readonly name = "WalletFailedError";
 }

@@ -42,6 +42,8 @@ export class EscrowStore {
   notice = $state<string | undefined>();
 
   readonly network = $derived(this.config?.network);
+  /** The wallet is the devnet's dev wallet (made in this browser, funded by the faucet), not TON Connect. */
+  readonly devWallet = $derived(this.config?.network === "devnet" && this.config.wallet !== "tonconnect");
   readonly closing = $derived((this.facts?.unlockAt ?? 0) !== 0);
   /** This device's clock in seconds, ticking while the escrow is closing. */
   now = $state(Math.floor(Date.now() / 1000));
@@ -83,7 +85,7 @@ export class EscrowStore {
     }
     const saved = await this.owner.get();
     if (saved) this.useOwner(saved);
-    if (this.config.network === "devnet") await this.prepareWallet();
+    if (this.devWallet) await this.prepareWallet();
     await this.refresh();
     this.ticker = setInterval(() => {
       if (this.closing) this.now = Math.floor(Date.now() / 1000);
@@ -98,13 +100,12 @@ export class EscrowStore {
   async prepareWallet(): Promise<void> {
     if (!this.config || !this.chain || this.connector) return;
     try {
-      const connector =
-        this.config.network === "devnet"
-          ? this.chain.devWallet(new KvEntry(this.db, "devnet.wallet-seed"))
-          : new (await import("../../web/tonconnect-wallet")).TonConnectWallet({
-              network: this.config.network,
-              ...(this.opts.twaReturnUrl && { twaReturnUrl: this.opts.twaReturnUrl }),
-            });
+      const connector = this.devWallet
+        ? this.chain.devWallet(new KvEntry(this.db, "devnet.wallet-seed"))
+        : new (await import("../../web/tonconnect-wallet")).TonConnectWallet({
+            network: this.config.network,
+            ...(this.opts.twaReturnUrl && { twaReturnUrl: this.opts.twaReturnUrl }),
+          });
       this.connector = connector;
       connector.onChange((w) => {
         this.wallet = w;
@@ -130,7 +131,7 @@ export class EscrowStore {
   /** Devnet: test TON from the faucet into the dev wallet. */
   async fund(): Promise<void> {
     const dev = this.connector as DevWallet | undefined;
-    if (this.config?.network !== "devnet" || !dev) return;
+    if (!this.devWallet || !dev) return;
     await this.run(
       "Asking the faucet for test TON…",
       "Test TON",
@@ -184,8 +185,7 @@ export class EscrowStore {
   shortOf(amount: bigint): string | undefined {
     const have = this.walletBalance;
     if (have === undefined || have >= amount + NETWORK_FEE) return undefined;
-    const fix =
-      this.config?.network === "devnet" ? "Press “Get 100 test TON” first." : "Add TON to the wallet first.";
+    const fix = this.devWallet ? "Press “Get 100 test TON” first." : "Add TON to the wallet first.";
     return `the wallet holds ${formatTon(have)} TON, less than ${formatTon(amount)} TON and the network fee. ${fix}`;
   }
 
@@ -241,7 +241,7 @@ export class EscrowStore {
     if (!this.chain || !this.account) return;
     try {
       this.facts = await this.chain.read(this.account, this.sessionKey.publicKey);
-      const dev = this.config?.network === "devnet" ? (this.connector as DevWallet | undefined) : undefined;
+      const dev = this.devWallet ? (this.connector as DevWallet | undefined) : undefined;
       if (dev) this.walletBalance = await dev.balance();
     } catch {
       this.notice = "The escrow could not be read just now; retrying with the next action.";

@@ -19,6 +19,12 @@ export const PageConfigSchema = v.object({
   tonEndpoint: Endpoint,
   /** Devnet only: `POST {address, amount}` sends test TON. */
   faucetUrl: v.optional(Endpoint),
+  /**
+   * Devnet only: the wallet the client pages pay from: a dev wallet each browser makes (the
+   * default), or TON Connect, as on testnet and mainnet (a wallet pointed at this devnet, whose
+   * chain id is its global id; the tests' wallet double).
+   */
+  wallet: v.optional(v.picklist(["dev", "tonconnect"])),
   /** The Registry's address; absent when none is deployed on this network. */
   registry: v.optional(TonAddressText),
   /** Code of the Escrow (fixes every escrow's address) and of a Registry entry, base64 BOC. */

@@ -21,7 +21,8 @@ import {
   waitForText,
 } from "./chain-server";
 import { launchChromium } from "./chromium";
-import { screenshot, seriousA11yViolations } from "./page-checks";
+import { openReady, screenshot, seriousA11yViolations } from "./page-checks";
+import { installWalletDouble, WALLET_DOUBLE_NAME } from "./tonconnect-double";
 
 /**
  * The pages on chain: the real server with the devnet behind `/api/config` and `/ton`, a provider
@@ -34,9 +35,10 @@ let url: string;
 let devnet: Devnet;
 let chain: TonClient;
 let browser: Browser;
+let dir: string;
 
 beforeAll(async () => {
-  const dir = await buildPages({ testEngine: true });
+  dir = await buildPages({ testEngine: true });
   ({ url, devnet, client: chain } = await startChainServer(dir, 5));
   browser = await launchChromium();
 }, 180_000);
@@ -45,6 +47,16 @@ afterAll(async () => {
   await cleanup();
   await devnet?.close();
 });
+
+/** The client takes PRICE as its highest price, asks `question` and waits for the answer's stats. */
+async function askAtPrice(client: Page, question: string): Promise<void> {
+  await client.getByLabel("Answer tokens").fill(PRICE.toString());
+  await client.getByLabel("Prompt tokens").fill(PRICE.toString());
+  await client.getByRole("button", { name: "Save prices" }).click();
+  await client.getByRole("textbox", { name: "Your question" }).fill(question);
+  await client.keyboard.press("Enter");
+  await client.getByTestId("answer-stats").last().waitFor({ timeout: 30_000 });
+}
 
 describe("the pages on the devnet", () => {
   let provider: Page;
@@ -117,12 +129,7 @@ describe("the pages on the devnet", () => {
     await screenshot(client, "client-devnet-funded");
     expect(await seriousA11yViolations(client)).toEqual([]);
 
-    await client.getByLabel("Answer tokens").fill(PRICE.toString());
-    await client.getByLabel("Prompt tokens").fill(PRICE.toString());
-    await client.getByRole("button", { name: "Save prices" }).click();
-    await client.getByRole("textbox", { name: "Your question" }).fill("a question worth paying for");
-    await client.keyboard.press("Enter");
-    await client.getByTestId("answer-stats").last().waitFor({ timeout: 30_000 });
+    await askAtPrice(client, "a question worth paying for");
     const signed = tonOf(await waitForText(client, "meter", (s) => tonOf(s) > 0n));
     expect(signed).toBeGreaterThan(EscrowParams.MIN_CLAIM);
 
@@ -224,4 +231,71 @@ describe("the pages on the devnet", () => {
     await screenshot(provider, "provider-devnet-stake-unlocking");
     expect(await seriousA11yViolations(provider)).toEqual([]);
   }, 120_000);
+});
+
+describe("a newcomer with a TON Connect wallet (tests/browser/tonconnect-double.ts) on the devnet", () => {
+  it("connects it from TON Connect's picker, deposits through it, asks, and the provider is paid", async () => {
+    // A server of the same devnet whose client pages pay through TON Connect, as on testnet.
+    const { url: at } = await startChainServer(dir, 5, { devnet, wallet: "tonconnect" });
+    const provider = await openPage(browser, `${at}/provider`, "provider");
+    await serveFromProviderPage(provider, { price: PRICE, register: true });
+    const context = await browser.newContext();
+    const wallet = await installWalletDouble(context, at);
+    const client = await context.newPage();
+    client.on("pageerror", (e) => console.error("client page error:", e.message));
+    await openReady(client, `${at}/`);
+    expect((await text(client, "first-run"))?.replace(/\s+/g, " ")).toMatch(
+      /connect a TON wallet under Wallet first/,
+    );
+
+    await client.getByRole("button", { name: "Open Wallet to connect" }).click();
+    const connect = client.getByRole("button", { name: "Connect a TON wallet (devnet)" });
+    await expect.poll(() => connect.isEnabled(), { timeout: 30_000 }).toBe(true);
+    await connect.click();
+    const picker = client.locator("[data-tc-wallets-modal-container]");
+    await picker.getByText(WALLET_DOUBLE_NAME).first().click({ timeout: 30_000 });
+    await picker.waitFor({ state: "detached", timeout: 30_000 });
+    await expect
+      .poll(() => text(client, "wallet-address"), { timeout: 30_000 })
+      .toBe(wallet.address.toRawString());
+
+    // Deposit: one transaction, signed in the wallet, deploying the escrow with 5 TON.
+    const before = await wallet.balance();
+    await client.getByLabel("Amount, TON").fill("5");
+    await client.getByRole("button", { name: "Deposit", exact: true }).click();
+    await waitForText(client, "key-state", (s) => s.startsWith("authorised"), 60_000);
+    const escrowAddress = Address.parse((await text(client, "escrow-address"))!);
+    expect(wallet.requests).toHaveLength(1);
+    const [sent] = wallet.requests[0]!.messages;
+    expect(wallet.requests[0]!.network).toBe("-1000");
+    expect(Address.parse(sent!.address).equals(escrowAddress)).toBe(true);
+    expect(sent).toMatchObject({ amount: "5000000000", stateInit: expect.any(String) });
+    expect(before - (await wallet.balance())).toBeGreaterThanOrEqual(5_000_000_000n);
+    expect(tonOf(await text(client, "escrow-balance"))).toBe(await chain.getBalance(escrowAddress));
+    expect(await seriousA11yViolations(client)).toEqual([]);
+
+    // Declined in the wallet: the page says so in words, and nothing was sent.
+    wallet.answer = "reject";
+    await client.getByLabel("Amount, TON").fill("1");
+    await client.getByRole("button", { name: "Top up", exact: true }).click();
+    expect(await waitForText(client, "money-problem", (s) => s.length > 0)).toMatch(
+      /you declined it in the wallet; nothing was sent/,
+    );
+    wallet.answer = "sign";
+
+    // Ask, and the provider's claim pays exactly what the receipt says.
+    await askAtPrice(client, "paid through TON Connect");
+    expect(await client.getByTestId("turn-assistant").last().textContent()).toContain(
+      "Echo: paid through TON Connect",
+    );
+    const signed = tonOf(await waitForText(client, "meter", (s) => tonOf(s) > 0n));
+    const escrow = chain.open(Escrow.createFromAddress(escrowAddress));
+    const payout = Address.parse((await text(provider, "wallet-address"))!);
+    await waitForText(provider, "earned", (s) => tonOf(s) === signed);
+    await provider.getByRole("button", { name: "Claim now" }).click();
+    await waitForText(provider, "settled", (s) => tonOf(s) === signed);
+    const epoch = (await escrow.getKey(await sessionKeyOf(client)))!.epoch;
+    expect(await escrow.getPaid(epoch, payout)).toBe(signed);
+    await context.close();
+  }, 180_000);
 });

@@ -2,7 +2,7 @@ import { TonClient } from "@ton/ton";
 import type { Browser, Page } from "playwright-core";
 import { type Devnet, startDevnet } from "../../contracts/devnet";
 import { DEVNET_MOUNT, devnetPageConfig } from "../../contracts/page-config";
-import { keyPairFromSecret } from "../../protocol";
+import { keyPairFromSecret, type PageConfig } from "../../protocol";
 import { startServer } from "../signaling/helpers";
 import { openReady } from "./page-checks";
 
@@ -10,11 +10,16 @@ import { openReady } from "./page-checks";
  * The real signaling server with the devnet mounted at `/ton` and `/api/config` naming it, as
  * `npm start` runs them, in this process. The caller closes `devnet` (and `cleanup()` the server).
  */
-export async function startChainServer(staticDir: string, closeDelay = 5) {
-  const devnet: Devnet = await startDevnet({});
+export async function startChainServer(
+  staticDir: string,
+  closeDelay = 5,
+  /** Another server on a devnet already running; the client pages' wallet (the dev wallet by default). */
+  opts: { devnet?: Devnet; wallet?: PageConfig["wallet"] } = {},
+) {
+  const devnet: Devnet = opts.devnet ?? (await startDevnet({}));
   const { url, server } = await startServer({
     staticDir,
-    pageConfig: devnetPageConfig(devnet.chain, closeDelay),
+    pageConfig: devnetPageConfig(devnet.chain, closeDelay, opts.wallet),
     mounts: [{ prefix: DEVNET_MOUNT, handle: devnet.handle }],
   });
   return { url, server, devnet, client: new TonClient({ endpoint: devnet.endpoint }) };

@@ -10,7 +10,7 @@ import { exportConversations, importConversations } from "../../client/web/conve
 import { themeVariables } from "../../client/widget/telegram";
 import { ChainTimeoutError } from "../../web/chain-config";
 import { chainErrorText } from "../../web/chain-errors";
-import { WalletRejectedError } from "../../web/wallet";
+import { WalletFailedError, WalletRejectedError } from "../../web/wallet";
 
 const stats = (cost: bigint): AnswerStats => ({
   promptTokens: 10,
@@ -86,6 +86,10 @@ describe("chain errors in words", () => {
     expect(text).not.toContain("unpack");
     expect(chainErrorText(new WalletRejectedError("no"), "Registration")).toMatch(
       /declined it in the wallet/,
+    );
+    // A wallet that failed the request is not told as the user's No.
+    expect(chainErrorText(new WalletFailedError("the wallet did not send it: bad request"), "Deposit")).toBe(
+      "Deposit: the wallet did not send it: bad request. Check the wallet's history before trying again.",
     );
     expect(chainErrorText(new ChainTimeoutError("x"), "Withdraw")).toMatch(/may still land/);
     expect(chainErrorText(new Error("boom"), "Claim")).not.toContain("boom");
