@@ -358,6 +358,7 @@ export class SessionOpener {
           base,
           ...(this.opts.receiptEvery !== undefined && { receiptEvery: this.opts.receiptEvery }),
           ...(this.opts.requireSignedAnswers && { requireSignedAnswers: true }),
+          ...(this.opts.reserve && { reserve: this.opts.reserve }),
         });
         // The price it quotes in the session is what receipts pay: never above its own signed
         // quote (checked against the grant before the channel, and the handshake proved its key).
