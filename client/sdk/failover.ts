@@ -4,6 +4,7 @@ import type { RunResult } from "./completion-stream";
 import { type ConnectOptions, DEFAULT_QUEUE_TIMEOUT_MS } from "./connect-options";
 import { NoProviderError, ProviderError, ProviderLostError, StalledError, TamperedError } from "./errors";
 import type { AnswerDelta, RequesterSession, RequestInput } from "./requester-session";
+import { ONE_PROVIDERS_REFUSALS } from "./session-opener";
 import type { RoomWait, SessionSource } from "./session-source";
 
 /** How long a failover waits for a provider to be listed again (they re-register within seconds). */
@@ -33,6 +34,9 @@ export async function runWithFailover(
   let failovers = 0;
   let spentCompletion = 0;
   let spentCost = 0n;
+  // An open session's provider that refused this escrow for its own stream's history: the answer
+  // if no other provider can take the request.
+  let refused: ProviderError | undefined;
   for (;;) {
     let picked: { provider: string; session: RequesterSession };
     try {
@@ -41,7 +45,7 @@ export async function runWithFailover(
           ? await source.sessionFor(input.model, exclude, needs, { full, deadline, signal })
           : await resume(source, input.model, exclude, needs, { full, deadline, signal });
     } catch (err) {
-      if (failovers === 0) throw err;
+      if (failovers === 0) throw refused && noOther(err) ? refused : err;
       const why = err instanceof NoProviderError ? ` (${err.code})` : "";
       throw new ProviderLostError(
         partial,
@@ -80,6 +84,20 @@ export async function runWithFailover(
         full.add(provider);
         continue;
       }
+      // Refused before any token for what happened on that provider's own stream (FOREIGN_CLAIMS,
+      // ESCROW_CROWDED, …): it serves this escrow no more, another provider may.
+      if (
+        err instanceof ProviderError &&
+        ONE_PROVIDERS_REFUSALS.has(err.code) &&
+        failovers === 0 &&
+        !signal.aborted
+      ) {
+        pool.sessions.remove(provider);
+        session.close();
+        exclude.push(provider);
+        refused = err;
+        continue;
+      }
       // A stall or tampering cannot be pinned on the provider: end with it rather than blame one.
       if (!(err instanceof ProviderLostError) || err instanceof StalledError || err instanceof TamperedError)
         throw err;
@@ -97,6 +115,10 @@ export async function runWithFailover(
     }
   }
 }
+
+/** Signaling's word that nobody besides the excluded providers can take the request now. */
+const noOther = (err: unknown) =>
+  err instanceof NoProviderError && (err.code === "NO_MODEL" || err.code === "ALL_BUSY");
 
 /**
  * A session to continue an answer on. Right after signaling comes back, providers are still
