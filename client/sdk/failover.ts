@@ -3,8 +3,8 @@ import type { Need } from "../../protocol";
 import type { RunResult } from "./completion-stream";
 import { type ConnectOptions, DEFAULT_QUEUE_TIMEOUT_MS } from "./connect-options";
 import { NoProviderError, ProviderError, ProviderLostError, StalledError, TamperedError } from "./errors";
+import { isNoOtherProvider, isOneProvidersRefusal } from "./refusal-kinds";
 import type { AnswerDelta, RequesterSession, RequestInput } from "./requester-session";
-import { ONE_PROVIDERS_REFUSALS } from "./session-opener";
 import type { RoomWait, SessionSource } from "./session-source";
 
 /** How long a failover waits for a provider to be listed again (they re-register within seconds). */
@@ -45,7 +45,7 @@ export async function runWithFailover(
           ? await source.sessionFor(input.model, exclude, needs, { full, deadline, signal })
           : await resume(source, input.model, exclude, needs, { full, deadline, signal });
     } catch (err) {
-      if (failovers === 0) throw refused && noOther(err) ? refused : err;
+      if (failovers === 0) throw refused && isNoOtherProvider(err) ? refused : err;
       const why = err instanceof NoProviderError ? ` (${err.code})` : "";
       throw new ProviderLostError(
         partial,
@@ -86,12 +86,7 @@ export async function runWithFailover(
       }
       // Refused before any token for what happened on that provider's own stream (FOREIGN_CLAIMS,
       // ESCROW_CROWDED, …): it serves this escrow no more, another provider may.
-      if (
-        err instanceof ProviderError &&
-        ONE_PROVIDERS_REFUSALS.has(err.code) &&
-        failovers === 0 &&
-        !signal.aborted
-      ) {
+      if (isOneProvidersRefusal(err) && failovers === 0 && !signal.aborted) {
         pool.sessions.remove(provider);
         session.close();
         exclude.push(provider);
@@ -115,10 +110,6 @@ export async function runWithFailover(
     }
   }
 }
-
-/** Signaling's word that nobody besides the excluded providers can take the request now. */
-const noOther = (err: unknown) =>
-  err instanceof NoProviderError && (err.code === "NO_MODEL" || err.code === "ALL_BUSY");
 
 /**
  * A session to continue an answer on. Right after signaling comes back, providers are still
