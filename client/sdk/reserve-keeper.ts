@@ -29,7 +29,10 @@ export interface ReserveOptions {
   readonly ahead: bigint;
   /** How long a raise may take to be seen on chain (default 30 s). */
   readonly deadlineMs?: number;
-  /** How long a raise stays valid, seconds: less than the escrow's close delay (default 300). */
+  /**
+   * How long a raise stays valid, seconds: the escrow refuses one valid for its close delay or
+   * more (default 50: under the shortest close delay providers serve, 60 s on the devnet).
+   */
   readonly validForS?: number;
   /** How often the chain is read while a raise is awaited (default 500 ms). */
   readonly pollMs?: number;
@@ -95,7 +98,7 @@ export class ReserveKeeper {
     const now = this.o.now?.() ?? Math.floor(Date.now() / 1000);
     const deadline = Date.now() + (this.o.deadlineMs ?? 30_000);
     const signed = signReserve(
-      { ...this.stream, validUntil: now + (this.o.validForS ?? 300), reserved: target },
+      { ...this.stream, validUntil: now + (this.o.validForS ?? 50), reserved: target },
       this.sessionKey,
     );
     const payout = this.stream.payout.toString();

@@ -38,7 +38,7 @@ describe("the SDK's reserve keeper", () => {
     await keeper.ensure(0n);
     expect(sent.map((s) => s.reserve.reserved)).toEqual([2_000n]);
     const first = sent[0]!;
-    expect(first.reserve).toMatchObject({ keyEpoch: 2, validUntil: 1_300 });
+    expect(first.reserve).toMatchObject({ keyEpoch: 2, validUntil: 1_050 });
     expect(verify(key.publicKey, reserveCell(first.reserve).hash(), first.signature)).toBe(true);
     // Covered: 500 signed + 1,000 ahead is within 2,000.
     await keeper.ensure(500n);
