@@ -21,7 +21,10 @@ import { registerOnDevnet } from "../tests/support/devnet-registry";
 import { fmt, percentile, printTable } from "./table";
 
 const ROUNDS = 12;
-const ESCROW = `0:${"11".repeat(32)}`;
+// An escrow of its own for each session: one requester that leaves after the first token, again
+// and again on one escrow, is refused UNPAID_TOKENS by the provider (what it streamed is unpaid).
+let escrows = 0;
+const freshEscrow = () => `0:${(++escrows).toString(16).padStart(64, "0")}`;
 
 export default async function trustBench(): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), "silk-trust-bench-"));
@@ -46,7 +49,7 @@ export default async function trustBench(): Promise<void> {
       signalingUrl: url,
       sessionKey: generateKeyPair(),
       maxPrice: { promptNanoPerToken: 100n, completionNanoPerToken: 100n },
-      escrow: ESCROW,
+      escrow: freshEscrow(),
       wrtc,
       ...(registry && { trust: { registry, policy: { minStake: 1_000_000_000n } } }),
     });

@@ -41,7 +41,9 @@ export type ChoiceEffect =
   /** Fail the channel with the ending's error. */
   | "fail"
   /** Ask the peer over the session; the owner closes the channel only if it does not answer. */
-  | "probe";
+  | "probe"
+  /** The session goes on though the server no longer counts it (our signaling went away). */
+  | "outlived";
 
 export function choose(
   phase: ChoicePhase,
@@ -49,7 +51,7 @@ export function choose(
 ): { phase: ChoicePhase; effects: ChoiceEffect[] } {
   if (phase === "stopped") return { phase, effects: [] };
   if (event.type === "ended") {
-    if (phase === "direct" && event.bySignaling) return { phase, effects: [] };
+    if (phase === "direct" && event.bySignaling) return { phase, effects: ["outlived"] };
     if (phase === "direct" && event.probeable) return { phase, effects: ["probe"] };
     const effects: ChoiceEffect[] = ["end-relay", "close-link"];
     return { phase: "stopped", effects: phase === "trying" ? ["disarm", ...effects, "fail"] : effects };

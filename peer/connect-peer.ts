@@ -29,9 +29,10 @@ export interface PeerChannel {
    * so from now on the server's word that the session ended is checked by probing the peer over
    * `session`, and the channel closes with the server's reason only if no answer comes within
    * `timeoutMs`. A relayed session keeps believing the server, which carries it anyway.
-   * `alive` is called when the peer answered: the server has given the session's place back.
+   * `outlived` is called whenever the session goes on though the server no longer counts it (the
+   * peer answered a probe, or our signaling connection went away): its place was given back.
    */
-  probeEnds(session: SecureSession, timeoutMs: number, alive?: () => void): void;
+  probeEnds(session: SecureSession, timeoutMs: number, outlived?: () => void): void;
 }
 
 export interface ConnectPeerOptions {
@@ -92,6 +93,9 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
     const timeoutMs = o.directTimeoutMs ?? DEFAULT_DIRECT_TIMEOUT_MS;
     let link: WebRtcLink | undefined;
     let prober: ((notice: Error) => void) | undefined;
+    // Told once `probeEnds` names whom to tell; until then, remembered.
+    let outlived: (() => void) | undefined;
+    let outlivedEarly = false;
     const feed = (event: ChoiceEvent) => {
       const next = choose(phase, event);
       phase = next.phase;
@@ -104,6 +108,10 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
         else if (effect === "end-relay" && ending) relay.end(ending);
         else if (effect === "fail" && ending) reject(ending);
         else if (effect === "probe" && ending) prober?.(ending);
+        else if (effect === "outlived") {
+          outlivedEarly = outlived === undefined;
+          outlived?.();
+        }
       }
     };
     // The server ended the session, or (before the provider took it) moved it to another
@@ -152,8 +160,10 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
             path: "direct",
             requesterFingerprint: fp.requester,
             providerFingerprint: fp.provider,
-            probeEnds: (session, timeoutMs, alive) => {
-              prober = probeOnce(rtc, session, timeoutMs, alive);
+            probeEnds: (session, timeoutMs, told) => {
+              prober = probeOnce(rtc, session, timeoutMs, told);
+              outlived = told;
+              if (outlivedEarly) told?.();
             },
           };
         } catch {

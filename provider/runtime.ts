@@ -88,7 +88,7 @@ export class ProviderRuntime {
   private opening = 0;
   private stopSweep: (() => void) | undefined;
   private readonly sessions = new Map<string, SecureSession>();
-  /** Live sessions the server said ended (their peer answered the probe): it no longer counts them. */
+  /** Live sessions the server no longer counts (ended by its word or with our connection to it). */
   private readonly outlived = new Set<string>();
   /** One live session and one credit window per stream, across this provider's sessions. */
   private readonly tabs = new StreamTabs();
@@ -237,8 +237,9 @@ export class ProviderRuntime {
       );
       opened();
       life.send({ type: "secured" });
-      // A session the server said ended but whose peer answered goes on: the server hears at
-      // once that its place is still taken (see `load`).
+      // A session the server no longer counts (it said the session ended but the peer answered;
+      // or our signaling went away) goes on: the server hears its place is taken (see `load`),
+      // at once or on registering again.
       peer.probeEnds(session, life.deadlines.probe, () => {
         this.outlived.add(offer.sessionId);
         this.signaling.reportLoad();

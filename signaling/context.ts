@@ -28,8 +28,8 @@ export interface SocketState {
   ticket?: TicketClaim;
   /** When this socket's provider was last given a resume ticket. */
   ticketIssuedAt?: number;
-  /** The in-node sessions this socket is a party to (session-parties.ts). */
-  sessions: Set<string>;
+  /** The in-node sessions this socket is a party to (session-parties.ts); made with its first. */
+  sessions?: Set<string>;
   /** Relay budgets per session this socket sends frames into. */
   relay: Map<string, { bytes: TokenBucket; frames: TokenBucket }>;
 }

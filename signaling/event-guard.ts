@@ -59,21 +59,33 @@ export function guard<S extends v.GenericSchema>(
   socket.on(event, (...args: unknown[]) => {
     const ack =
       typeof args[args.length - 1] === "function" ? (args.pop() as (body: AckBody) => void) : undefined;
-    const answer = (result: AckBody | AckThen) => {
-      if (!(result instanceof AckThen)) return reply(ctx, socket, event, ack, result);
-      reply(ctx, socket, event, ack, result.body);
-      try {
-        result.after();
-      } catch (err) {
-        ctx.log.error({ err: errorSummary(err), event }, "follow-up failed");
-      }
-    };
     const result = run(ctx, socket, event, spec, handler, args[0], args.length);
-    if (!(result instanceof Promise)) return answer(result);
-    void result.then(answer, (err: unknown) =>
-      reply(ctx, socket, event, ack, failure(ctx, socket, event, err)),
+    if (!(result instanceof Promise)) return answer(ctx, socket, event, ack, result);
+    void result.then(
+      (body) => answer(ctx, socket, event, ack, body),
+      (err: unknown) => reply(ctx, socket, event, ack, failure(ctx, socket, event, err)),
     );
   });
+}
+
+/**
+ * Writes the ack, then runs an `AckThen`'s follow-up. Module-level, not a closure per event:
+ * under tsx (keepNames) every named closure costs a `defineProperty` each time it is made.
+ */
+function answer(
+  ctx: ServerContext,
+  socket: SilkSocket,
+  event: string,
+  ack: ((body: AckBody) => void) | undefined,
+  result: AckBody | AckThen,
+): void {
+  reply(ctx, socket, event, ack, result instanceof AckThen ? result.body : result);
+  if (!(result instanceof AckThen)) return;
+  try {
+    result.after();
+  } catch (err) {
+    ctx.log.error({ err: errorSummary(err), event }, "follow-up failed");
+  }
 }
 
 /** Checks, then the handler; a synchronous handler's answer is returned as it is, in this turn. */

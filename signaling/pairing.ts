@@ -179,7 +179,9 @@ type Outcome = "accepted" | "refused" | "no-answer";
 interface Placed {
   readonly sessionId: string;
   readonly chosen: Candidate;
-  readonly offer: () => Promise<Outcome>;
+  /** The provider's socket when it is on this node (asked directly); else asked through the adapter. */
+  readonly local: SilkSocket | undefined;
+  readonly payload: object;
 }
 
 /**
@@ -294,7 +296,7 @@ async function follow(
 ): Promise<void> {
   let current = first;
   for (;;) {
-    const outcome = await current.offer();
+    const outcome = await offer(ctx, current);
     ctx.metrics.offers.inc({ outcome });
     if (outcome === "accepted") return;
     const { sessionId, chosen } = current;
@@ -388,29 +390,32 @@ function open(
     price: wirePrice(chosen.price),
     iceServers: ctx.config.iceServers,
   };
-  const offer = (): Promise<Outcome> => {
-    const sent = performance.now();
-    const reply: Promise<unknown> = local
-      ? answerOrGone(local, ctx.config.offerTimeoutMs, payload)
-      : ctx.io
-          .to(provider.socketId)
-          .timeout(ctx.config.offerTimeoutMs)
-          .emitWithAck("session:offer", payload)
-          .then((replies: unknown[]) => replies[0]);
-    return reply
-      .then(
-        (r): Outcome => {
-          ctx.metrics.offerAnswerSeconds.observe((performance.now() - sent) / 1000);
-          // `{ ok: true }` is what OfferReply accepts as a yes; only other answers need the schema.
-          if (typeof r === "object" && r !== null && (r as { ok?: unknown }).ok === true) return "accepted";
-          // An explicit refusal is the provider's right; silence or junk counts as a failure.
-          return v.safeParse(OfferReply, r).success ? "refused" : "no-answer";
-        },
-        (): Outcome => "no-answer",
-      )
-      .finally(() => ctx.pendingOffers.delete(sessionId));
-  };
-  return { sessionId, chosen, offer };
+  return { sessionId, chosen, local, payload };
+}
+
+/** Sends the offer and settles with the provider's answer (module-level: no closure per pairing). */
+function offer(ctx: ServerContext, placed: Placed): Promise<Outcome> {
+  const { sessionId, local, payload } = placed;
+  const sent = performance.now();
+  const reply: Promise<unknown> = local
+    ? answerOrGone(local, ctx.config.offerTimeoutMs, payload)
+    : ctx.io
+        .to(placed.chosen.provider.socketId)
+        .timeout(ctx.config.offerTimeoutMs)
+        .emitWithAck("session:offer", payload)
+        .then((replies: unknown[]) => replies[0]);
+  return reply
+    .then(
+      (r): Outcome => {
+        ctx.metrics.offerAnswerSeconds.observe((performance.now() - sent) / 1000);
+        // `{ ok: true }` is what OfferReply accepts as a yes; only other answers need the schema.
+        if (typeof r === "object" && r !== null && (r as { ok?: unknown }).ok === true) return "accepted";
+        // An explicit refusal is the provider's right; silence or junk counts as a failure.
+        return v.safeParse(OfferReply, r).success ? "refused" : "no-answer";
+      },
+      (): Outcome => "no-answer",
+    )
+    .finally(() => ctx.pendingOffers.delete(sessionId));
 }
 
 /** The provider's ack, or undefined at once when its socket closes mid-offer (it never acks then). */

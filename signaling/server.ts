@@ -297,7 +297,6 @@ function onConnection(
     ip: clientIp(socket.request, config.trustProxy),
     events: new TokenBucket({ rate: config.eventsPerSecond, burst: config.eventBurst }, now),
     requests: new TokenBucket({ rate: config.requestsPerSecond, burst: config.requestBurst }, now),
-    sessions: new Set(),
     relay: new Map(),
     ...(ticket && { ticket }),
   };

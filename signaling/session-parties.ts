@@ -35,8 +35,8 @@ export function joinSession(
   const provider = ctx.io.of("/").sockets.get(providerSocketId);
   if (provider) {
     ctx.inNode.set(sessionId, { parties: [requester, provider] });
-    requester.data.sessions.add(sessionId);
-    provider.data.sessions.add(sessionId);
+    enter(requester, sessionId);
+    enter(provider, sessionId);
     return provider;
   }
   const room = sessionRoom(sessionId);
@@ -45,8 +45,14 @@ export function joinSession(
   return undefined;
 }
 
+/** Made with a socket's first in-node session, not at connection: 0.16 KB per idle provider. */
+function enter(socket: SilkSocket, sessionId: string): void {
+  socket.data.sessions ??= new Set();
+  socket.data.sessions.add(sessionId);
+}
+
 export function isParty(socket: SilkSocket, sessionId: string): boolean {
-  return socket.data.sessions.has(sessionId) || socket.rooms.has(sessionRoom(sessionId));
+  return socket.data.sessions?.has(sessionId) === true || socket.rooms.has(sessionRoom(sessionId));
 }
 
 /** Takes `socket` out of the session (a requester moving on); the others stay until it ends. */
@@ -56,14 +62,14 @@ export function leaveSession(ctx: ServerContext, socket: SilkSocket, sessionId: 
     socket.leave(sessionRoom(sessionId));
     return;
   }
-  socket.data.sessions.delete(sessionId);
+  socket.data.sessions?.delete(sessionId);
   const at = here.parties.indexOf(socket);
   if (at >= 0) here.parties.splice(at, 1);
 }
 
 /** The sessions `socket` is a party to on this node. */
 export function sessionsOf(socket: SilkSocket): string[] {
-  const ids = [...socket.data.sessions];
+  const ids = socket.data.sessions ? [...socket.data.sessions] : [];
   for (const room of socket.rooms)
     if (room.startsWith(SESSION_ROOM_PREFIX)) ids.push(room.slice(SESSION_ROOM_PREFIX.length));
   return ids;
@@ -98,7 +104,7 @@ export function disband(
   const here = ctx.inNode.get(sessionId);
   if (here) {
     ctx.inNode.delete(sessionId);
-    for (const party of here.parties) party.data.sessions.delete(sessionId);
+    for (const party of here.parties) party.data.sessions?.delete(sessionId);
     return (event, payload) => {
       for (const party of here.parties) if (party.id !== exceptSocketId) party.emit(event, payload);
     };

@@ -34,14 +34,23 @@ export function endSessionNow(
   exceptSocketId?: string,
 ): boolean | Promise<boolean> {
   const tell = disband(ctx, sessionId, exceptSocketId);
-  const ended = (record: SessionRecord | undefined): boolean => {
-    const error = END_ERRORS[reason];
-    tell("session:ended", { v: PROTOCOL_VERSION, sessionId, reason, ...(error && { error }) });
-    if (!record) return false;
-    ctx.feed.changed();
-    ctx.log.debug({ session: sessionId, reason }, "session ended");
-    return true;
-  };
   const now = ctx.directory.closeNow?.(sessionId);
-  return now ? ended(now.record) : ctx.directory.closeSession(sessionId).then(ended);
+  if (now) return ended(ctx, sessionId, reason, tell, now.record);
+  return ctx.directory.closeSession(sessionId).then((record) => ended(ctx, sessionId, reason, tell, record));
+}
+
+/** Tells the parties why the session ended; true when this call freed its place. */
+function ended(
+  ctx: ServerContext,
+  sessionId: string,
+  reason: EndReason,
+  tell: (event: string, payload: unknown) => void,
+  record: SessionRecord | undefined,
+): boolean {
+  const error = END_ERRORS[reason];
+  tell("session:ended", { v: PROTOCOL_VERSION, sessionId, reason, ...(error && { error }) });
+  if (!record) return false;
+  ctx.feed.changed();
+  ctx.log.debug({ session: sessionId, reason }, "session ended");
+  return true;
 }

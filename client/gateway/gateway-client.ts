@@ -2,6 +2,7 @@ import type { RegistryReader } from "../../contracts/wrappers/registry-reader";
 import type { Wrtc } from "../../peer/webrtc-link";
 import { type KeyPair, NETWORK_ID } from "../../protocol";
 import { type Auditor, auditOver } from "../sdk/auditor";
+import type { ReserveChain } from "../sdk/reserve-keeper";
 import { connect, type SilkClient } from "../sdk/silk-client";
 import type { GatewayConfig } from "./options";
 
@@ -13,7 +14,13 @@ import type { GatewayConfig } from "./options";
 export async function connectGateway(
   config: GatewayConfig,
   key: KeyPair,
-  io: { readonly wrtc?: Wrtc; readonly registry?: RegistryReader; readonly forceRelay?: boolean },
+  io: {
+    readonly wrtc?: Wrtc;
+    readonly registry?: RegistryReader;
+    readonly forceRelay?: boolean;
+    /** Where reserves are raised and read, when `reserveAheadNano` is set. */
+    readonly reserveChain?: ReserveChain;
+  },
 ): Promise<{ client: SilkClient; auditor?: Auditor }> {
   const { audits } = config;
   const client = await connect({
@@ -31,6 +38,8 @@ export async function connectGateway(
     ...(audits.minAuditsPassed && { minAuditsPassed: audits.minAuditsPassed }),
     // An audited answer must be signed to be evidence; unsigned ones are refused (BAD_STATEMENT).
     ...(audits.rate > 0 && { requireSignedAnswers: true }),
+    ...(config.reserveAheadNano !== undefined &&
+      io.reserveChain && { reserve: { chain: io.reserveChain, ahead: config.reserveAheadNano } }),
   });
   if (audits.rate === 0) return { client };
   const auditor = auditOver(client, key, { rate: audits.rate });

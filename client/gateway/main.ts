@@ -7,6 +7,7 @@ import { pino } from "pino";
 import { type RegistryReader, tonRegistryReader } from "../../contracts/wrappers/registry-reader";
 import { loadOrCreateKey } from "../../peer/key-file";
 import { parseTon } from "../../protocol";
+import { escrowReserveChain, type ReserveChain } from "../sdk/reserve-keeper";
 import { connectGateway } from "./gateway-client";
 import { initGateway } from "./gateway-init";
 import { startGateway } from "./gateway-server";
@@ -55,6 +56,7 @@ async function main(): Promise<void> {
   const { key } = loadOrCreateKey(config.keyFile);
   const { trust } = config;
   let registry: RegistryReader | undefined;
+  let reserveChain: ReserveChain | undefined;
   if (trust.tonEndpoint) {
     const ton = new TonClient({
       endpoint: trust.tonEndpoint,
@@ -62,8 +64,13 @@ async function main(): Promise<void> {
     });
     const address = trust.registry ?? (await devnetRegistry(trust.tonEndpoint));
     registry = tonRegistryReader(ton, Address.parse(address));
+    reserveChain = escrowReserveChain((a) => ton.provider(a));
   } else console.warn("--trust-server: providers are not checked against the Registry");
-  const { client, auditor } = await connectGateway(config, key, { wrtc, ...(registry && { registry }) });
+  const { client, auditor } = await connectGateway(config, key, {
+    wrtc,
+    ...(registry && { registry }),
+    ...(reserveChain && { reserveChain }),
+  });
   if (auditor) console.log(`audits on: ${auditor.rate * 100}% of requests bring a challenge along`);
   const gateway = await startGateway({
     client,

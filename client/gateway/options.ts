@@ -27,6 +27,11 @@ export interface GatewayConfig {
   readonly stallTimeoutMs: number;
   /** How long a request waits for room when every provider is busy before 503 `all_busy` (`queueTimeoutMs`). */
   readonly queueTimeoutMs: number;
+  /**
+   * Keep each provider's stream reserved this many nanoTON ahead of what is signed (the SDK's
+   * `reserve`, over --ton-endpoint), for providers that require reserves; absent: no reserves.
+   */
+  readonly reserveAheadNano?: bigint;
 }
 
 export const GATEWAY_USAGE = `Usage: npm run gateway -- init [--signaling URL] [--owner WALLET] [--deposit TON]
@@ -48,6 +53,9 @@ export const GATEWAY_USAGE = `Usage: npm run gateway -- init [--signaling URL] [
                        (default 20000)                                     (SILK_STALL_TIMEOUT_MS)
   --queue-timeout MS   how long a request waits for a busy provider before
                        503 all_busy (default 30000)                        (SILK_QUEUE_TIMEOUT_MS)
+  --reserve-ahead N    reserve each provider's stream N nanoTON ahead of what is signed (in
+                       the escrow, over --ton-endpoint; the escrow pays each raise's fee), for
+                       providers that require reserves; at least a prompt's bound  (SILK_RESERVE_AHEAD)
 ${TRUST_USAGE}
 ${AUDIT_USAGE}
   API key for callers: SILK_GATEWAY_API_KEY (environment only).`;
@@ -72,6 +80,7 @@ export function parseGatewayOptions(
       host: { type: "string" },
       "stall-timeout": { type: "string" },
       "queue-timeout": { type: "string" },
+      "reserve-ahead": { type: "string" },
       ...TRUST_FLAGS,
       ...AUDIT_FLAGS,
     },
@@ -112,6 +121,11 @@ export function parseGatewayOptions(
     return Number(text);
   };
   const apiKey = env.SILK_GATEWAY_API_KEY;
+  const trust = parseTrustOptions(values, env, network as NetworkName);
+  const aheadText = get("reserve-ahead", "SILK_RESERVE_AHEAD");
+  const reserveAheadNano = aheadText === undefined ? undefined : nano(aheadText, "--reserve-ahead");
+  if (reserveAheadNano !== undefined && !trust.tonEndpoint)
+    throw new Error("--reserve-ahead raises reserves on chain: it needs --ton-endpoint (not --trust-server)");
   return {
     signalingUrl: get("signaling", "SILK_SIGNALING_URL") ?? stored?.signalingUrl ?? "http://127.0.0.1:8787",
     keyFile: get("key-file", "SILK_KEY_FILE") ?? ".silk/gateway.key",
@@ -122,12 +136,13 @@ export function parseGatewayOptions(
     escrow,
     keyEpoch,
     network: network as NetworkName,
-    trust: parseTrustOptions(values, env, network as NetworkName),
+    trust,
     audits: parseAuditOptions(values, env),
     port,
     host: get("host", "SILK_GATEWAY_HOST") ?? "127.0.0.1",
     stallTimeoutMs: ms("stall-timeout", "SILK_STALL_TIMEOUT_MS", DEFAULT_DEADLINES.frame),
     queueTimeoutMs: ms("queue-timeout", "SILK_QUEUE_TIMEOUT_MS", DEFAULT_QUEUE_TIMEOUT_MS),
     ...(apiKey ? { apiKey } : {}),
+    ...(reserveAheadNano !== undefined && { reserveAheadNano }),
   };
 }

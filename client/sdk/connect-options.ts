@@ -5,6 +5,7 @@ import type { Wrtc } from "../../peer/webrtc-link";
 import type { KeyPair, MaxPrice, ProviderStanding, TrustPolicy } from "../../protocol";
 import { InvalidRequestError } from "./errors";
 import type { PaymentAccount } from "./payment-account";
+import type { ReserveOptions } from "./reserve-keeper";
 
 /** What `connect(...)` takes: where signaling is, what the requester pays with, and its limits. */
 /** How long a request waits for room when every provider is busy (`queueTimeoutMs`'s default). */
@@ -63,6 +64,12 @@ export interface ConnectOptions {
   readonly minAuditsPassed?: number;
   /** Refuse answers without the provider's signed statement (`BAD_STATEMENT`); auditors set it. */
   readonly requireSignedAnswers?: boolean;
+  /**
+   * Keep each provider's stream reserved in the escrow ahead of what is signed (reserve-keeper.ts,
+   * `escrowReserveChain(tonClient.provider)` for a TonClient): providers that require reserves
+   * serve only what a reserve covers plus one window, and no other provider can take it.
+   */
+  readonly reserve?: ReserveOptions;
   /** Told who answered: each provider a session opens with, as its Registry entry describes it. */
   readonly onProvider?: (p: ProviderStanding & { readonly model: string }) => void;
 }

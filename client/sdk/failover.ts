@@ -3,6 +3,7 @@ import type { Need } from "../../protocol";
 import type { RunResult } from "./completion-stream";
 import { type ConnectOptions, DEFAULT_QUEUE_TIMEOUT_MS } from "./connect-options";
 import { NoProviderError, ProviderError, ProviderLostError, StalledError, TamperedError } from "./errors";
+import { isNoOtherProvider, isOneProvidersRefusal } from "./refusal-kinds";
 import type { AnswerDelta, RequesterSession, RequestInput } from "./requester-session";
 import type { RoomWait, SessionSource } from "./session-source";
 
@@ -33,6 +34,9 @@ export async function runWithFailover(
   let failovers = 0;
   let spentCompletion = 0;
   let spentCost = 0n;
+  // An open session's provider that refused this escrow for its own stream's history: the answer
+  // if no other provider can take the request.
+  let refused: ProviderError | undefined;
   for (;;) {
     let picked: { provider: string; session: RequesterSession };
     try {
@@ -41,7 +45,7 @@ export async function runWithFailover(
           ? await source.sessionFor(input.model, exclude, needs, { full, deadline, signal })
           : await resume(source, input.model, exclude, needs, { full, deadline, signal });
     } catch (err) {
-      if (failovers === 0) throw err;
+      if (failovers === 0) throw refused && isNoOtherProvider(err) ? refused : err;
       const why = err instanceof NoProviderError ? ` (${err.code})` : "";
       throw new ProviderLostError(
         partial,
@@ -78,6 +82,15 @@ export async function runWithFailover(
       if (err instanceof ProviderError && err.code === "QUEUE_FULL" && !signal.aborted) {
         pool.sessions.full(provider, load.inflight);
         full.add(provider);
+        continue;
+      }
+      // Refused before any token for what happened on that provider's own stream (FOREIGN_CLAIMS,
+      // ESCROW_CROWDED, …): it serves this escrow no more, another provider may.
+      if (isOneProvidersRefusal(err) && failovers === 0 && !signal.aborted) {
+        pool.sessions.remove(provider);
+        session.close();
+        exclude.push(provider);
+        refused = err;
         continue;
       }
       // A stall or tampering cannot be pinned on the provider: end with it rather than blame one.

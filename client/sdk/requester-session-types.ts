@@ -13,6 +13,7 @@ import type {
   ToolCall,
 } from "../../protocol";
 import type { PaymentAccount } from "./payment-account";
+import type { ReserveOptions } from "./reserve-keeper";
 
 /** What a requester session is opened with and what each of its requests ends with. */
 export interface RequesterSessionOptions {
@@ -33,6 +34,11 @@ export interface RequesterSessionOptions {
   readonly deadlines?: Partial<Deadlines>;
   /** Refuse an answer that comes without the provider's signed statement (auditors do). */
   readonly requireSignedAnswers?: boolean;
+  /**
+   * Keep this provider's stream reserved in the escrow ahead of what is signed (reserve-keeper.ts):
+   * a provider that requires reserves serves only what its reserve covers plus one window.
+   */
+  readonly reserve?: ReserveOptions;
 }
 
 /** What the base receipt is made of: the stream, the key that signs it, and the last receipt kept. */

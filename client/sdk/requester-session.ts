@@ -41,6 +41,7 @@ import type {
   RequestInput,
   RequestResult,
 } from "./requester-session-types";
+import { ReserveKeeper } from "./reserve-keeper";
 import { codeOf, lostError } from "./session-lost";
 
 export type {
@@ -84,6 +85,7 @@ export class RequesterSession {
   private lastSigned: Receipt;
   private readonly receiptEvery: number;
   private readonly embeds: EmbedCalls;
+  private readonly reserve: ReserveKeeper | undefined;
 
   private constructor(
     private readonly session: SecureSession,
@@ -97,6 +99,7 @@ export class RequesterSession {
   ) {
     this.lastSigned = base;
     this.receiptEvery = opts.receiptEvery ?? 16;
+    this.reserve = opts.reserve && new ReserveKeeper(base, opts.sessionKey, opts.reserve);
     this.embeds = new EmbedCalls({
       session,
       ledger,
@@ -222,7 +225,11 @@ export class RequesterSession {
       });
       this.life.send({ type: "answer-start" });
       this.ledger.start(id, price);
-      this.session.send(sent).catch((err: Error) => this.settle(id, err));
+      const send = () => this.session.send(sent).catch((err: Error) => this.settle(id, err));
+      // With reserves: sent once the stream's reserve covers what is signed, and more ahead.
+      if (this.reserve)
+        this.reserve.ensure(this.ledger.totals().amount).then(send, (err: Error) => this.settle(id, err));
+      else void send();
     });
     const unlink = linkAbort(signal, () => {
       const p = this.pending.get(id);
@@ -409,6 +416,8 @@ export class RequesterSession {
     const receipt: Receipt = { ...this.lastSigned, tokens: totals.tokens, amount: totals.amount };
     this.lastSigned = receipt;
     const signed = signReceipt(receipt, this.opts.sessionKey);
+    // Ahead of what the provider trusts: a raise not seen in time fails the requests in flight.
+    this.reserve?.ensure(receipt.amount).catch((err: Error) => this.failAll(err));
     await this.opts.account.save(signed);
     if (this.session.isOpen)
       await this.session.send({ v: 1, t: "receipt", receipt: encodeSignedReceipt(signed) });

@@ -36,18 +36,8 @@ import type { ConnectOptions } from "./connect-options";
 import { HandshakeFailedError, NoProviderError, ProviderError } from "./errors";
 import type { PaymentAccount } from "./payment-account";
 import { checkProvider, otherEntry } from "./provider-trust";
+import { isOneProvidersRefusal } from "./refusal-kinds";
 import { RequesterSession } from "./requester-session";
-
-/**
- * Account refusals about this provider, not the escrow: another provider may well serve. If none
- * does, the refusal is the answer (the gateway's 403 `foreign_claims`, …), not "no such model".
- */
-export const ONE_PROVIDERS_REFUSALS: ReadonlySet<string> = new Set([
-  "ESCROW_UNREACHABLE",
-  "UNPAID_TOKENS",
-  "FOREIGN_CLAIMS",
-  "ESCROW_CROWDED",
-]);
 
 /**
  * Opens the SDK's sessions: asks signaling for a provider, checks it on chain, makes the channel,
@@ -358,6 +348,7 @@ export class SessionOpener {
           base,
           ...(this.opts.receiptEvery !== undefined && { receiptEvery: this.opts.receiptEvery }),
           ...(this.opts.requireSignedAnswers && { requireSignedAnswers: true }),
+          ...(this.opts.reserve && { reserve: this.opts.reserve }),
         });
         // The price it quotes in the session is what receipts pay: never above its own signed
         // quote (checked against the grant before the channel, and the handshake proved its key).
@@ -402,11 +393,7 @@ export class SessionOpener {
           );
         // The escrow itself is the problem (unfunded, key not authorised): every provider would say so.
         // Not so for a chain this provider cannot read, nor tokens only it streamed unpaid.
-        if (
-          err instanceof ProviderError &&
-          isAccountRefusal(err.code) &&
-          !ONE_PROVIDERS_REFUSALS.has(err.code)
-        )
+        if (err instanceof ProviderError && isAccountRefusal(err.code) && !isOneProvidersRefusal(err))
           throw err;
         // Someone is not who the server said, or the handshake was tampered with: an attack, not
         // an offline provider, and retrying through the same server would meet it again.
@@ -417,7 +404,7 @@ export class SessionOpener {
           throw new NoProviderError("TIMEOUT", err.message, undefined, { cause: err });
         // Quoting more than its own signed quote (a bait), or refusing this escrow for what happened
         // on its own stream: said if nobody else answers.
-        if (err instanceof ProviderError && (err.code === "PRICE" || ONE_PROVIDERS_REFUSALS.has(err.code)))
+        if ((err instanceof ProviderError && err.code === "PRICE") || isOneProvidersRefusal(err))
           refused = err;
         // The server's word that the session ended, unchecked (it carries the signals, so it can
         // deny the session anyway): asked again, without blaming the provider.

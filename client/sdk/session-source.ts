@@ -1,8 +1,9 @@
 import { encodePublicKey, missingNeed, type Need } from "../../protocol";
 import { type ConnectOptions, DEFAULT_QUEUE_TIMEOUT_MS } from "./connect-options";
-import { NoProviderError, ProviderError } from "./errors";
+import { NoProviderError } from "./errors";
+import { isNoOtherProvider, isOneProvidersRefusal } from "./refusal-kinds";
 import type { RequesterSession } from "./requester-session";
-import { ONE_PROVIDERS_REFUSALS, type SessionOpener } from "./session-opener";
+import type { SessionOpener } from "./session-opener";
 import { SessionPool } from "./session-pool";
 
 /**
@@ -11,8 +12,6 @@ import { SessionPool } from "./session-pool";
  * and each session closed once it has been idle for `idleCloseMs`.
  */
 
-/** Signaling's answers that mean no provider besides those excluded can take a session now. */
-const NO_OTHER_PROVIDER: ReadonlySet<string> = new Set(["ALL_BUSY", "NO_MODEL"]);
 /** How long a pool waits for room before asking signaling again for another provider. */
 const NO_OTHER_RETRY_MS = 2_000;
 
@@ -123,10 +122,7 @@ export class SessionSource {
           continue;
         } catch (err) {
           // A refusal of one provider's own, nobody else on offer: the pool's may have room soon.
-          const noOther =
-            (err instanceof NoProviderError && NO_OTHER_PROVIDER.has(err.code)) ||
-            (err instanceof ProviderError && ONE_PROVIDERS_REFUSALS.has(err.code));
-          if (!noOther || !held) throw err;
+          if (!(isNoOtherProvider(err) || isOneProvidersRefusal(err)) || !held) throw err;
           pool.noOtherUntil = Date.now() + NO_OTHER_RETRY_MS;
         } finally {
           if (pool.opening === opening) pool.opening = undefined;

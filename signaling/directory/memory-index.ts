@@ -50,6 +50,11 @@ function compareByPrice(a: Slot, b: Slot): number {
   return a.entry.registration - b.entry.registration;
 }
 
+/** 1 when the slot's prompt price is within the maximum and its provider is not excluded. */
+function fits(slot: Slot, maxPrompt: bigint, exclude: ReadonlySet<string>): 0 | 1 {
+  return slot.prompt > maxPrompt || exclude.has(slot.entry.state.identityKey) ? 0 : 1;
+}
+
 function compareSlots(a: Slot, b: Slot): number {
   if (a.penalty !== b.penalty) return a.penalty - b.penalty;
   if (a.completion !== b.completion) return a.completion < b.completion ? -1 : 1;
@@ -161,12 +166,10 @@ export class MatchIndex {
     if (!lists) return undefined;
     const maxCompletion = maxPrice.completionNanoPerToken * BPS;
     const maxPrompt = maxPrice.promptNanoPerToken * BPS;
-    const fits = (slot: Slot) =>
-      slot.prompt > maxPrompt || exclude.has(slot.entry.state.identityKey) ? 0 : 1;
     // Clean providers are sorted by completion price first: past the limit, none of the rest fit.
     const slot =
-      lists.clean.find((s) => (s.completion > maxCompletion ? -1 : fits(s))) ??
-      lists.penalised.find((s) => (s.completion > maxCompletion ? 0 : fits(s)));
+      lists.clean.find((s) => (s.completion > maxCompletion ? -1 : fits(s, maxPrompt, exclude))) ??
+      lists.penalised.find((s) => (s.completion > maxCompletion ? 0 : fits(s, maxPrompt, exclude)));
     return slot && { state: slot.entry.state, price: slot.price };
   }
 

@@ -65,6 +65,19 @@ describe("gateway options", () => {
     expect(() => parseGatewayOptions(["--escrow", PAYOUT, "--max-price=-1"], {})).toThrow(/nanoTON/);
   });
 
+  it("reserves: off unless --reserve-ahead, which needs a chain", () => {
+    const base = ["--escrow", PAYOUT, "--max-price", "9"];
+    expect(parseGatewayOptions(base, {}).reserveAheadNano).toBeUndefined();
+    expect(parseGatewayOptions([...base, "--reserve-ahead", "80000000"], {}).reserveAheadNano).toBe(
+      80_000_000n,
+    );
+    expect(parseGatewayOptions(base, { SILK_RESERVE_AHEAD: "5" }).reserveAheadNano).toBe(5n);
+    expect(() => parseGatewayOptions([...base, "--reserve-ahead", "0.5"], {})).toThrow(/--reserve-ahead/);
+    expect(() => parseGatewayOptions([...base, "--trust-server", "--reserve-ahead", "5"], {})).toThrow(
+      /needs --ton-endpoint/,
+    );
+  });
+
   it("stall and queue deadlines: the SDK's defaults, or whole milliseconds from flags and environment", () => {
     const base = ["--escrow", PAYOUT, "--max-price", "9"];
     expect(parseGatewayOptions(base, {})).toMatchObject({ stallTimeoutMs: 20_000, queueTimeoutMs: 30_000 });

@@ -1,8 +1,10 @@
+import { Address } from "@ton/core";
 import { afterEach, describe, expect, it } from "vitest";
-import { flatPrice } from "../../protocol";
+import { flatPrice, NETWORK_ID } from "../../protocol";
 import { type AccountGate, AccountRefusedError } from "../../provider/account-gate";
+import { EscrowBook } from "../../provider/escrow-book";
 import { cleanup, startServer } from "../signaling/helpers";
-import { ask, relayClient, relayProvider, stopAll } from "../support/silk-parties";
+import { ask, ESCROW, relayClient, relayProvider, stopAll } from "../support/silk-parties";
 
 /**
  * UNPAID_TOKENS and FOREIGN_CLAIMS are about one provider's stream (tokens it streamed to this key
@@ -43,6 +45,39 @@ describe("a provider that refuses a key for what happened on its own stream", ()
     },
     30_000,
   );
+});
+
+describe("an open session's provider that then refuses the escrow for its own stream", () => {
+  it("FOREIGN_CLAIMS at the next request: it goes to another provider; with none, FOREIGN_CLAIMS is the answer", async () => {
+    const { url } = await startServer();
+    // The provider's view of the escrow (a test's, not the chain's): funded, then claimed by others.
+    const escrow = Address.parse(ESCROW);
+    const book = new EscrowBook();
+    book.update(escrow, { codeHash: "", balance: 10n ** 12n, state: undefined });
+    const griefed = await relayProvider(url, {
+      book,
+      models: [{ model: "test-model", price: flatPrice(5n) }],
+      payout: `0:${"33".repeat(32)}`,
+    });
+    const other = await relayProvider(url);
+    const client = await relayClient(url);
+    expect((await ask(client, "first")).choices[0]?.message.content).toBe("Echo: first");
+    expect(griefed.events.filter((e) => e.type === "request-done")).toHaveLength(1);
+    // Someone else claims receipts on the escrow in small amounts, twice (escrow-book.ts).
+    const elsewhere = {
+      network: NETWORK_ID.devnet,
+      escrow,
+      payout: Address.parse(`0:${"44".repeat(32)}`),
+      keyEpoch: 0,
+    };
+    for (const paid of [1_000_000n, 2_000_000n, 3_000_000n]) book.paidRead(elsewhere, paid);
+    expect((await ask(client, "second")).choices[0]?.message.content).toBe("Echo: second");
+    expect(other.events.filter((e) => e.type === "request-done")).toHaveLength(1);
+    // Nobody else: the refusal is the answer (the gateway's 403 foreign_claims), not "no such model".
+    other.runtime.stop();
+    await expect(ask(client, "third")).rejects.toMatchObject({ code: "FOREIGN_CLAIMS" });
+    expect(griefed.events.filter((e) => e.type === "request-done")).toHaveLength(1);
+  }, 30_000);
 });
 
 describe("a provider that quotes more in its session than it offered through signaling", () => {

@@ -41,7 +41,13 @@ const rows: [string, ChoicePhase, ChoiceEvent, ChoicePhase, ChoiceEffect[]][] = 
     "stopped",
     ["disarm", "end-relay", "close-link", "fail"],
   ],
-  ["a direct channel outlives signaling", "direct", signalingGone, "direct", []],
+  [
+    "a direct channel outlives signaling, and its owner hears the server no longer counts it",
+    "direct",
+    signalingGone,
+    "direct",
+    ["outlived"],
+  ],
   ["the server ends a direct session", "direct", ended, "stopped", ["end-relay", "close-link"]],
   ["the server ends a secured direct session: the peer is asked", "direct", serverSays, "direct", ["probe"]],
   [

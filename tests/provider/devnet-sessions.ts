@@ -13,6 +13,7 @@ import { TonClient, WalletContractV5R1 } from "@ton/ton";
 import { afterAll, beforeAll } from "vitest";
 import { MemoryPaymentAccount } from "../../client/sdk/payment-account";
 import { RequesterSession } from "../../client/sdk/requester-session";
+import type { ReserveOptions } from "../../client/sdk/reserve-keeper";
 import { type Devnet, startDevnet } from "../../contracts/devnet";
 import { Escrow, storeEscrowInit } from "../../contracts/wrappers/escrow";
 import {
@@ -169,6 +170,7 @@ export async function openSession(
   p: ProviderSide,
   r: Requester,
   events: ServingEvent[] = [],
+  reserve?: ReserveOptions,
 ): Promise<{ session: RequesterSession; requester: SecureSession; close: () => void }> {
   const identity = generateKeyPair();
   const [a, b] = memoryPipe();
@@ -198,6 +200,7 @@ export async function openSession(
     maxPrice: { promptNanoPerToken: p.price.nanoPerToken, completionNanoPerToken: p.price.nanoPerToken },
     account: r.account,
     receiptEvery: 4,
+    ...(reserve && { reserve }),
   });
   return {
     session,

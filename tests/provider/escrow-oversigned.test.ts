@@ -1,6 +1,7 @@
 import { toNano } from "@ton/core";
 import { describe, expect, it } from "vitest";
 import { ProviderError } from "../../client/sdk/errors";
+import { escrowReserveChain, ReserveNotSeenError } from "../../client/sdk/reserve-keeper";
 import { NETWORK_ID, type StreamKey, streamId } from "../../protocol";
 import { signReserve } from "../../protocol/reserve";
 import { latestReceipt } from "../../provider/receipt-store";
@@ -101,24 +102,38 @@ describe("a requester signing to two providers at once, on the devnet", () => {
     sb.close();
   });
 
-  it("a requester that raises a reserve as its answer grows is served past the window", async () => {
+  it("the SDK keeps the reserve ahead of what it signs: served past the first window, all paid", async () => {
     const r = await chain.requester({ deposit: toNano("0.5"), closeDelay: 3_600 });
     const a = provider(10);
-    await reserve(r, a, toNano("0.1"));
-    const { session, close } = await openSession(a, r);
-    let streamed = 0;
-    let raised: Promise<void> | undefined;
-    const answer = await session.request(ask(2), (d) => {
-      streamed += d.tokens;
-      // Ahead of the trusted window, the requester raises the reserve again.
-      if (streamed >= 10 && !raised) raised = reserve(r, a, toNano("0.3"));
-    });
-    await raised;
-    expect(answer.cost).toBeGreaterThan(toNano("0.1") + TRUST); // past the first reserve and its window
+    const reserveChain = escrowReserveChain((address) => chain.client.provider(address));
+    // Ahead by a prompt's bound (50 tokens) and a little: the window the provider trusts comes on top.
+    const reserve = { chain: reserveChain, ahead: toNano("0.06"), pollMs: 50, now: () => chain.now };
+    const { session, close } = await openSession(a, r, [], reserve);
+    const answer = await session.request({ ...ask(2), max_tokens: 200 }, () => undefined);
+    // Without raises the provider would have stopped at TRUST; the SDK raised as the cost grew.
+    expect(answer.completionTokens).toBe(200);
+    expect(answer.cost).toBeGreaterThan(toNano("0.2"));
+    expect((await r.escrow.getReserve(1, a.payout)).reserved).toBeGreaterThanOrEqual(answer.cost);
     await until(async () => (await owed(a, r)) === answer.cost);
     await a.ton.settlement.claimNow();
     await a.ton.settlement.idle();
     expect(await r.escrow.getPaid(1, a.payout)).toBe(answer.cost);
+    close();
+  });
+
+  it("a raise not seen on chain in time fails the request with a typed error, after the window at most", async () => {
+    const r = await chain.requester({ deposit: toNano("0.5"), closeDelay: 3_600 });
+    const a = provider(10);
+    const real = escrowReserveChain((address) => chain.client.provider(address));
+    // A chain link that loses every raise (sent nowhere), so none is ever seen.
+    const lossy = { send: async () => undefined, reserved: real.reserved };
+    const reserve = { chain: lossy, ahead: toNano("0.06"), pollMs: 50, deadlineMs: 300 };
+    const { session, close } = await openSession(a, r, [], reserve);
+    const err = await session.request(ask(2), () => undefined).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ReserveNotSeenError);
+    expect((err as ReserveNotSeenError).code).toBe("TIMEOUT");
+    expect((err as Error).message).toMatch(/not seen on chain within 300 ms/);
+    expect(await owed(a, r)).toBe(0n); // nothing was asked of the provider, nothing is owed
     close();
   });
 });

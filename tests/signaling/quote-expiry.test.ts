@@ -31,17 +31,20 @@ const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("signed quotes running out", () => {
   it("offers the next provider, not one whose quote is about to run out", async () => {
-    const { url } = await startServer({ quoteMarginMs: 200 });
+    // Wide windows, so a loaded machine does not decide it: the quote is inside the margin from
+    // 1.5 s on; the first request comes well before that.
+    const { url } = await startServer({ quoteMarginMs: 3_000 });
+    const expiresAt = Date.now() + 4_500;
     const cheap = await provider(url, {
       models: [{ model: "m1", price: flat(5n) }],
       capacity: 2,
-      quoteExpiresAt: Date.now() + 600,
+      quoteExpiresAt: expiresAt,
     });
     const dear = await provider(url, { models: [{ model: "m1", price: flat(10n) }] });
     const r = await connect(url);
     const before = (await requestSession(r)) as Granted;
     expect(before.provider.identityKey).toBe(cheap.identityKey);
-    await wait(500); // 100 ms left: inside the margin
+    await wait(expiresAt - 3_000 - Date.now() + 50); // inside the margin now
     const after = await requestSession(r, requestBody("m1", 100n));
     expect(after).toMatchObject({ ok: true, provider: { identityKey: dear.identityKey } });
     expect(cheap.offers).toHaveLength(1);
@@ -50,14 +53,14 @@ describe("signed quotes running out", () => {
   it("refuses NO_MODEL when every provider's quote ran out, and tells each to register again", async () => {
     // The sweep runs at half the heartbeat interval: every 50 ms here.
     const { url } = await startServer({ quoteMarginMs: 0, heartbeatIntervalMs: 100 });
-    const p = await provider(url, { quoteExpiresAt: Date.now() + 400 });
+    const p = await provider(url, { quoteExpiresAt: Date.now() + 1_500 });
     const r = await connect(url);
     expect(await next(p.socket, "provider:unregistered")).toEqual({ v: 1, reason: "quote-expired" });
     expect(await requestSession(r)).toMatchObject({ ok: false, error: { code: "NO_MODEL" } });
   });
 
   it("a provider renews its quotes halfway through, stays listed and is granted with a valid one", async () => {
-    const { url } = await startServer({ quoteMarginMs: 300, heartbeatIntervalMs: 1_000 });
+    const { url } = await startServer({ quoteMarginMs: 500, heartbeatIntervalMs: 1_000 });
     const identity = generateKeyPair();
     const states: string[] = [];
     const client = await SignalingClient.connect(url, { onState: (s) => states.push(s.phase) });
@@ -69,7 +72,7 @@ describe("signed quotes running out", () => {
       models: [{ model: "m1", price }],
       capacity: 1,
       device: { adapter: "test", memoryMB: 1024 },
-      quoteTtlMs: 1_600,
+      quoteTtlMs: 3_000,
     });
     client.onOffer(async () => true);
     const r = await connect(url);

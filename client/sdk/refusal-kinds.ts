@@ -1,0 +1,28 @@
+import { NoProviderError, ProviderError } from "./errors";
+
+/**
+ * Which refusals say something about one provider, and which about everyone on offer: the opener,
+ * the pool and the failover read them alike.
+ */
+
+/**
+ * Account refusals about this provider, not the escrow: another provider may well serve. If none
+ * does, the refusal is the answer (the gateway's 403 `foreign_claims`, …), not "no such model".
+ */
+export const ONE_PROVIDERS_REFUSALS: ReadonlySet<string> = new Set([
+  "ESCROW_UNREACHABLE",
+  "UNPAID_TOKENS",
+  "FOREIGN_CLAIMS",
+  "ESCROW_CROWDED",
+]);
+
+export function isOneProvidersRefusal(err: unknown): err is ProviderError {
+  return err instanceof ProviderError && ONE_PROVIDERS_REFUSALS.has(err.code);
+}
+
+/** Signaling's answers that mean no provider besides those excluded can take a session now. */
+const NO_OTHER_PROVIDER: ReadonlySet<string> = new Set(["ALL_BUSY", "NO_MODEL"]);
+
+export function isNoOtherProvider(err: unknown): err is NoProviderError {
+  return err instanceof NoProviderError && NO_OTHER_PROVIDER.has(err.code);
+}

@@ -1,0 +1,141 @@
+import type { Address, ContractProvider } from "@ton/core";
+import { Escrow } from "../../contracts/wrappers/escrow";
+import type { StreamKey } from "../../protocol/receipt";
+import { type SignedReserve, signReserve } from "../../protocol/reserve";
+import { ProviderError } from "./errors";
+
+/**
+ * Keeps a provider's stream reserved ahead of what the requester signs (contracts/README.md,
+ * "Reserves"): a provider that requires reserves serves a stream only its reserve plus one
+ * trusted window, and a reserve is what no other provider's claim can take. Each raise is signed
+ * by the session key (no wallet prompt), sent to the escrow as an external message, and must be
+ * seen on chain within a deadline; when it is not, the requests that need it fail with
+ * `ReserveNotSeenError` rather than waiting on a provider that will not serve them.
+ */
+export interface ReserveChain {
+  /** Sends the signed raise to the escrow (an external message); rejects when the chain refuses it. */
+  send(signed: SignedReserve): Promise<void>;
+  /** The stream's cumulative reserve as the chain shows it now. */
+  reserved(stream: StreamKey): Promise<bigint>;
+}
+
+export interface ReserveOptions {
+  readonly chain: ReserveChain;
+  /**
+   * How far ahead of what is signed the reserve is kept, nanoTON: at least a prompt's bound at
+   * the provider's price plus the window it trusts. Each raise goes `2 x ahead` past what is
+   * signed, so one raise covers several receipts.
+   */
+  readonly ahead: bigint;
+  /** How long a raise may take to be seen on chain (default 30 s). */
+  readonly deadlineMs?: number;
+  /**
+   * How long a raise stays valid, seconds: the escrow refuses one valid for its close delay or
+   * more (default 50: under the shortest close delay providers serve, 60 s on the devnet).
+   */
+  readonly validForS?: number;
+  /** How often the chain is read while a raise is awaited (default 500 ms). */
+  readonly pollMs?: number;
+  /** Unix seconds (tests move it); default the local clock. */
+  readonly now?: () => number;
+}
+
+/** A reserve raise was refused by the chain, or not seen on it before its deadline. */
+export class ReserveNotSeenError extends ProviderError {
+  constructor(message: string, cause?: unknown) {
+    super("TIMEOUT", message, undefined, { ...(cause !== undefined && { cause }) });
+    this.name = "ReserveNotSeenError";
+  }
+}
+
+export class ReserveKeeper {
+  /** The highest reserve seen on chain. */
+  private seen = 0n;
+  /** The raise under way: its target and its outcome. */
+  private raising: { target: bigint; done: Promise<void> } | undefined;
+
+  private readonly stream: StreamKey;
+
+  constructor(
+    stream: StreamKey,
+    private readonly sessionKey: { publicKey: Uint8Array; secretKey: Uint8Array },
+    private readonly o: ReserveOptions,
+  ) {
+    this.stream = {
+      network: stream.network,
+      escrow: stream.escrow,
+      payout: stream.payout,
+      keyEpoch: stream.keyEpoch,
+    };
+  }
+
+  /** The highest reserve seen on chain so far. */
+  get reserved(): bigint {
+    return this.seen;
+  }
+
+  /**
+   * Resolves once the chain shows a reserve of at least `signed + ahead`; raises it (to
+   * `signed + 2 x ahead`) unless a raise that covers it is under way.
+   */
+  ensure(signed: bigint): Promise<void> {
+    const want = signed + this.o.ahead;
+    if (this.seen >= want) return Promise.resolve();
+    if (this.raising && this.raising.target >= want) return this.raising.done;
+    const target = signed + 2n * this.o.ahead;
+    const done = this.raise(want, target).finally(() => {
+      if (this.raising?.done === done) this.raising = undefined;
+    });
+    this.raising = { target, done };
+    return done;
+  }
+
+  private async raise(want: bigint, target: bigint): Promise<void> {
+    // Another session (or a restart) may have raised it already: a raise not above it is refused.
+    const current = await this.o.chain.reserved(this.stream).catch(() => 0n);
+    if (current > this.seen) this.seen = current;
+    if (this.seen >= want) return;
+    const now = this.o.now?.() ?? Math.floor(Date.now() / 1000);
+    const deadline = Date.now() + (this.o.deadlineMs ?? 30_000);
+    const signed = signReserve(
+      { ...this.stream, validUntil: now + (this.o.validForS ?? 50), reserved: target },
+      this.sessionKey,
+    );
+    const payout = this.stream.payout.toString();
+    try {
+      await this.o.chain.send(signed);
+    } catch (err) {
+      throw new ReserveNotSeenError(
+        `the escrow refused to reserve ${target} nanoTON for ${payout} (top it up, or ask for less)`,
+        err,
+      );
+    }
+    for (;;) {
+      const reserved = await this.o.chain.reserved(this.stream).catch(() => this.seen);
+      if (reserved > this.seen) this.seen = reserved;
+      if (this.seen >= target) return;
+      if (Date.now() >= deadline) {
+        throw new ReserveNotSeenError(
+          `the reserve of ${target} nanoTON for ${payout} was not seen on chain within ${this.o.deadlineMs ?? 30_000} ms`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, this.o.pollMs ?? 500));
+    }
+  }
+}
+
+/** The chain as an Escrow wrapper sees it through any ContractProvider (TonClient's `provider`). */
+export function escrowReserveChain(provider: (address: Address) => ContractProvider): ReserveChain {
+  return {
+    send: (signed) =>
+      Escrow.createFromAddress(signed.reserve.escrow).sendReserve(provider(signed.reserve.escrow), signed),
+    reserved: async (stream) =>
+      (
+        await Escrow.createFromAddress(stream.escrow).getReserve(
+          provider(stream.escrow),
+          stream.keyEpoch,
+          stream.payout,
+        )
+      ).reserved,
+  };
+}

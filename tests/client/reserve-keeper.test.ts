@@ -1,0 +1,76 @@
+import { Address } from "@ton/core";
+import { describe, expect, it } from "vitest";
+import { ReserveKeeper, ReserveNotSeenError } from "../../client/sdk/reserve-keeper";
+import { generateKeyPair, verify } from "../../protocol/identity";
+import { NETWORK_ID } from "../../protocol/receipt";
+import { reserveCell, type SignedReserve } from "../../protocol/reserve";
+
+const stream = {
+  network: NETWORK_ID.devnet,
+  escrow: Address.parse(`0:${"11".repeat(32)}`),
+  payout: Address.parse(`0:${"22".repeat(32)}`),
+  keyEpoch: 2,
+};
+const key = generateKeyPair();
+const AHEAD = 1_000n;
+
+/** A test double of the chain: raises land at once (or never, or are refused), as told. */
+function fakeChain(mode: "lands" | "lost" | "refused" = "lands", start = 0n) {
+  const sent: SignedReserve[] = [];
+  let reserved = start;
+  return {
+    sent,
+    chain: {
+      send: async (s: SignedReserve) => {
+        sent.push(s);
+        if (mode === "refused") throw new Error("exit code 218");
+        if (mode === "lands") reserved = s.reserve.reserved;
+      },
+      reserved: async () => reserved,
+    },
+  };
+}
+
+describe("the SDK's reserve keeper", () => {
+  it("raises ahead of what is signed, signed by the session key, once per two steps", async () => {
+    const { chain, sent } = fakeChain();
+    const keeper = new ReserveKeeper(stream, key, { chain, ahead: AHEAD, pollMs: 1, now: () => 1_000 });
+    await keeper.ensure(0n);
+    expect(sent.map((s) => s.reserve.reserved)).toEqual([2_000n]);
+    const first = sent[0]!;
+    expect(first.reserve).toMatchObject({ keyEpoch: 2, validUntil: 1_050 });
+    expect(verify(key.publicKey, reserveCell(first.reserve).hash(), first.signature)).toBe(true);
+    // Covered: 500 signed + 1,000 ahead is within 2,000.
+    await keeper.ensure(500n);
+    expect(sent).toHaveLength(1);
+    // Not covered any more: one raise, shared by everyone asking while it runs.
+    await Promise.all([keeper.ensure(1_500n), keeper.ensure(1_600n)]);
+    expect(sent.map((s) => s.reserve.reserved)).toEqual([2_000n, 3_500n]);
+    expect(keeper.reserved).toBe(3_500n);
+  });
+
+  it("sends nothing when the chain already shows enough (another session raised it)", async () => {
+    const { chain, sent } = fakeChain("lands", 5_000n);
+    const keeper = new ReserveKeeper(stream, key, { chain, ahead: AHEAD, pollMs: 1 });
+    await keeper.ensure(3_000n);
+    expect(sent).toHaveLength(0);
+  });
+
+  it("fails with a typed error when the raise is refused, or not seen before its deadline", async () => {
+    const refused = fakeChain("refused");
+    const a = new ReserveKeeper(stream, key, { chain: refused.chain, ahead: AHEAD, pollMs: 1 });
+    const e1 = await a.ensure(0n).catch((e: unknown) => e);
+    expect(e1).toBeInstanceOf(ReserveNotSeenError);
+    expect((e1 as ReserveNotSeenError).message).toMatch(/refused to reserve 2000 nanoTON/);
+
+    const lost = fakeChain("lost");
+    const b = new ReserveKeeper(stream, key, { chain: lost.chain, ahead: AHEAD, pollMs: 5, deadlineMs: 30 });
+    const e2 = await b.ensure(0n).catch((e: unknown) => e);
+    expect(e2).toBeInstanceOf(ReserveNotSeenError);
+    expect((e2 as ReserveNotSeenError).code).toBe("TIMEOUT");
+    expect((e2 as Error).message).toMatch(/not seen on chain within 30 ms/);
+    // A later call tries again rather than repeating the old failure.
+    expect(await b.ensure(0n).catch((e: unknown) => e)).toBeInstanceOf(ReserveNotSeenError);
+    expect(lost.sent).toHaveLength(2);
+  });
+});
