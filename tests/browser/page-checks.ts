@@ -153,3 +153,108 @@ export async function atTextSize(page: Page, percent: number): Promise<{ sideway
     });
   }
 }
+
+/**
+ * Walks the page by Tab alone, as a keyboard user does, up to `steps` stops (or until focus comes
+ * back round), and says what they would trip on at each stop, as "tag “name”: problem": focus
+ * that does not show (no outline, no shadow) or whose ring has under 3:1 contrast against what is
+ * behind it (WCAG 1.4.11), a stop off the screen's sides or hidden under
+ * something else (a sticky bar, a sheet), a stop without a name.
+ * Shadow roots (the widget) are walked into. Returns the stops' names in order too.
+ */
+export async function keyboardWalk(page: Page, steps = 60): Promise<{ stops: string[]; problems: string[] }> {
+  // Tab goes on from wherever focus was last: start it from the page's top instead.
+  await page.evaluate(() => {
+    const start = document.createElement("span");
+    start.tabIndex = -1;
+    start.id = "keyboard-walk-start";
+    document.body.prepend(start);
+    start.focus();
+  });
+  const stops: string[] = [];
+  const problems: string[] = [];
+  let first: string | undefined;
+  let lost: string | undefined;
+  for (let i = 0; i < steps; i++) {
+    await page.keyboard.press("Tab");
+    if (i === 0) await page.evaluate(() => document.getElementById("keyboard-walk-start")?.remove());
+    const stop = await page.evaluate(() => {
+      let el = document.activeElement as HTMLElement | null;
+      while (el?.shadowRoot?.activeElement) el = el.shadowRoot.activeElement as HTMLElement;
+      if (!el || el === document.body) return undefined;
+      const labelled = el.getAttribute("aria-labelledby");
+      const root = el.getRootNode() as Document | ShadowRoot;
+      const name = (
+        el.getAttribute("aria-label") ??
+        (labelled ? root.getElementById?.(labelled)?.textContent : undefined) ??
+        ((el as HTMLInputElement).labels?.[0]?.textContent || undefined) ??
+        (el.textContent?.trim() || undefined) ??
+        el.getAttribute("title") ??
+        el.getAttribute("placeholder") ??
+        ""
+      )
+        .replace(/\s+/g, " ")
+        .trim()
+        .slice(0, 60);
+      const style = getComputedStyle(el);
+      const outlined = style.outlineStyle !== "none" && Number.parseFloat(style.outlineWidth) >= 1;
+      const shows = outlined || style.boxShadow !== "none";
+      // The ring against what is behind it (the nearest painted background around the control).
+      const lum = (c: string) => {
+        const [r, g, b] = (c.match(/[\d.]+/g) ?? ["0", "0", "0"]).slice(0, 3).map((v) => {
+          const x = Number(v) / 255;
+          return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4;
+        });
+        return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+      };
+      let behind = "rgb(255, 255, 255)";
+      for (let e: Element | null = el.parentElement ?? (el.getRootNode() as ShadowRoot).host; e; ) {
+        const bg = getComputedStyle(e).backgroundColor;
+        if (bg && !/rgba\(.*, 0\)$|transparent/.test(bg)) {
+          behind = bg;
+          break;
+        }
+        e = e.parentElement ?? ((e.getRootNode() as ShadowRoot).host || null);
+      }
+      const [a, z] = [lum(style.outlineColor), lum(behind)];
+      const ring = outlined ? (Math.max(a, z) + 0.05) / (Math.min(a, z) + 0.05) : 21;
+      const box = el.getBoundingClientRect();
+      const cx = Math.min(Math.max(box.left + box.width / 2, 0), innerWidth - 1);
+      const cy = Math.min(Math.max(box.top + box.height / 2, 0), innerHeight - 1);
+      let top = root.elementFromPoint?.(cx, cy) ?? null;
+      while (top?.shadowRoot) {
+        const inner = top.shadowRoot.elementFromPoint(cx, cy);
+        if (!inner || inner === top) break;
+        top = inner;
+      }
+      const inView = box.bottom > 0 && box.top < innerHeight;
+      return {
+        id: `${el.tagName.toLowerCase()} “${name}”`,
+        named: name.length > 0,
+        shows,
+        ring: Math.round(ring * 10) / 10,
+        // Past a side, or the page itself scrolled sideways to show it.
+        sideways: box.left < -1 || box.right > innerWidth + 1 || scrollX > 0,
+        covered: inView && box.width > 1 && !!top && top !== el && !el.contains(top) && !top.contains(el),
+        coveredBy: top ? `${top.tagName.toLowerCase()}.${String(top.className)}` : "",
+      };
+    });
+    // Past the last stop focus leaves for the browser's own controls, then comes round to the
+    // first: the walk is done. Focus on the page itself anywhere else is focus lost mid-walk.
+    if (!stop) {
+      if (stops.length > 0) lost = stops.at(-1);
+      continue;
+    }
+    if (stop.id === first) break;
+    if (lost !== undefined) problems.push(`after ${lost}: focus went to the page itself, then to ${stop.id}`);
+    lost = undefined;
+    first ??= stop.id;
+    stops.push(stop.id);
+    if (!stop.named) problems.push(`${stop.id}: no name`);
+    if (!stop.shows) problems.push(`${stop.id}: focus does not show`);
+    else if (stop.ring < 3) problems.push(`${stop.id}: focus ring contrast ${stop.ring}:1, under 3:1`);
+    if (stop.sideways) problems.push(`${stop.id}: off the screen's side`);
+    if (stop.covered) problems.push(`${stop.id}: hidden under ${stop.coveredBy}`);
+  }
+  return { stops, problems };
+}

@@ -7,12 +7,14 @@ import { fundClientEscrow, openPage, serveFromProviderPage, text, tonOf, waitFor
 import {
   a11yViolations,
   atTextSize,
+  keyboardWalk,
   openReady,
   placeholderContrast,
   screenshot,
   smallTargets,
 } from "./page-checks";
 import { usePagesFixture } from "./pages-fixture";
+import { TELEGRAM_THEME, telegramDoubleScript } from "./telegram-double";
 
 /**
  * What a new user walking the pages would trip over (issue 15's items 1–8), each checked as they
@@ -215,6 +217,23 @@ describe("the pages, walked by a new user", () => {
       expect(await gap()).toBeGreaterThan(300);
       await jump.click();
       await expect.poll(gap, { timeout: 10_000 }).toBeLessThan(50);
+      await jump.waitFor({ state: "detached" });
+      // From the keyboard: Jump keeps the focus while it has it (the log reaching its bottom does not
+      // pull it away), and Enter takes the reader to the newest text and the question box.
+      await client.mouse.wheel(0, -600);
+      await jump.waitFor();
+      await question(client).focus();
+      for (let i = 0; i < 5 && !(await jump.evaluate((el) => el === document.activeElement)); i++)
+        await client.keyboard.press("Shift+Tab");
+      await log.evaluate((el) => el.scrollTo({ top: el.scrollHeight }));
+      await expect.poll(gap, { timeout: 10_000 }).toBeLessThan(50);
+      expect(await jump.evaluate((el) => el === document.activeElement)).toBe(true);
+      await log.evaluate((el) => el.scrollTo({ top: 0 }));
+      await expect.poll(gap).toBeGreaterThan(300);
+      await client.keyboard.press("Enter");
+      await expect.poll(gap, { timeout: 10_000 }).toBeLessThan(50);
+      expect(await question(client).evaluate((el) => el === document.activeElement)).toBe(true);
+      await jump.waitFor({ state: "detached" });
     } finally {
       await client.evaluate(() => {
         for (const el of document.querySelectorAll(".test-block")) el.remove();
@@ -719,6 +738,66 @@ describe("the pages, walked by a new user", () => {
     }
     await context.close();
   }, 60_000);
+
+  it("by keyboard alone at 360x740 in dark mode: every stop of the client (its answers, drawer and wallet), the provider page and the widget shows its focus, named, on screen, unhidden", async () => {
+    const walked: Record<string, string[]> = {};
+    for (const page of [client, provider]) {
+      await page.setViewportSize({ width: 360, height: 740 });
+      await page.emulateMedia({ colorScheme: "dark" });
+    }
+    const widgetContext = await browser().newContext({
+      viewport: { width: 360, height: 740 },
+      colorScheme: "dark",
+    });
+    try {
+      // The client mid-conversation, its chat settings open: each answer's own controls are stops too.
+      await client.getByText("Chat settings").click();
+      const chat = await keyboardWalk(client, 120);
+      await client.getByText("Chat settings").click();
+      walked.client = chat.problems;
+      expect(chat.stops).toEqual(
+        expect.arrayContaining([
+          "button “Chats”",
+          "button “Copy answer”",
+          "textarea “System prompt (sent before every question of this chat)”",
+          "textarea “Your question”",
+        ]),
+      );
+      await client.getByRole("button", { name: "Chats" }).click();
+      await client.getByRole("button", { name: "New chat" }).waitFor();
+      walked.drawer = (await keyboardWalk(client)).problems;
+      await client.keyboard.press("Escape");
+      await client.getByRole("button", { name: /^Wallet/ }).click();
+      await client.getByTestId("escrow").waitFor();
+      walked.wallet = (await keyboardWalk(client)).problems;
+      await client.keyboard.press("Escape");
+      walked.provider = (await keyboardWalk(provider, 120)).problems;
+      const widget = await widgetContext.newPage();
+      await widget.goto(`${f.url}/widget/`);
+      await widget.getByRole("textbox", { name: "Your question" }).waitFor({ timeout: 30_000 });
+      await widget
+        .locator("silk-chat select option", { hasText: "test-model" })
+        .waitFor({ state: "attached" });
+      walked.widget = (await keyboardWalk(widget)).problems;
+      // In Telegram, whose theme (its colours, not ours) the widget takes.
+      const telegram = await browser().newContext({ viewport: { width: 360, height: 740 } });
+      await telegram.addInitScript(telegramDoubleScript(TELEGRAM_THEME));
+      const mini = await telegram.newPage();
+      await mini.goto(`${f.url}/widget/`);
+      await mini
+        .locator("silk-chat select option", { hasText: "test-model" })
+        .waitFor({ state: "attached", timeout: 30_000 });
+      walked.telegram = (await keyboardWalk(mini)).problems;
+      await telegram.close();
+      expect(walked).toEqual({ client: [], drawer: [], wallet: [], provider: [], widget: [], telegram: [] });
+    } finally {
+      await widgetContext.close();
+      for (const page of [client, provider]) {
+        await page.emulateMedia({ colorScheme: "light" });
+        await page.setViewportSize({ width: 1280, height: 800 });
+      }
+    }
+  }, 120_000);
 
   it("the provider's Stop asks first while an answer streams; once stopped, no number is left stale", async () => {
     const long = Array.from({ length: 2000 }, (_, i) => `s${i}`).join(" ");
