@@ -14,6 +14,8 @@ export interface Child {
   /** The JSON line the process announced itself with. */
   ready: Record<string, unknown>;
   stop(): Promise<void>;
+  /** Has the process collect its garbage (bench/gc-on-signal.mjs) and waits a moment for it. */
+  collect(): Promise<void>;
 }
 
 /** A server script; resolves once it logs `listening` (with its port). */
@@ -28,7 +30,8 @@ export async function spawnScript(script: string, env: Record<string, string>, m
   const profile = process.env.BENCH_PROFILE
     ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
     : [];
-  const child: ChildProcess = spawn(process.execPath, [...profile, "--import", "tsx", script], {
+  const gcHook = ["--expose-gc", "--import", "./bench/gc-on-signal.mjs"];
+  const child: ChildProcess = spawn(process.execPath, [...profile, ...gcHook, "--import", "tsx", script], {
     cwd: root,
     env: { ...process.env, HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "inherit"],
@@ -53,6 +56,11 @@ export async function spawnScript(script: string, env: Record<string, string>, m
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
       await exited;
+    },
+    collect: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGUSR2");
+      await new Promise((r) => setTimeout(r, 300));
     },
   };
 }

@@ -89,6 +89,7 @@ export async function scaleRun(
   redisUrls: readonly string[],
 ): Promise<ScaleResult> {
   await new Promise((r) => setTimeout(r, 500));
+  await server.collect();
   const before = await serverMemory(server.url);
   const redisBefore = redisUrls.length ? await usedMemory(redisUrls) : 0;
   const providers = await spawnScript(
@@ -99,12 +100,13 @@ export async function scaleRun(
   const sockets: Socket[] = [];
   try {
     // Heap in use includes garbage not yet collected (registration and the feed's reads make
-    // plenty): the smallest of 10 samples over 5 s is the closest to what the providers hold.
+    // plenty, and swung this row by 5 KB between runs of the same code): each sample follows a
+    // forced collection, and the smallest of 3 is what the providers hold.
     await new Promise((r) => setTimeout(r, 2000));
     const samples: { rss: number; heap: number }[] = [];
-    for (let i = 0; i < 10; i++) {
+    for (let i = 0; i < 3; i++) {
+      await server.collect();
       samples.push(await serverMemory(server.url));
-      await new Promise((r) => setTimeout(r, 500));
     }
     const after = {
       rss: Math.min(...samples.map((x) => x.rss)),

@@ -126,6 +126,7 @@ async function interleaved(clients: Clients, count: number, each: number, into: 
 /** Providers registered on a signaling process, then ROUNDS rounds of interleaved measures. */
 async function pairingRun(bare: Child, server: Child, sockets: Socket[], children: Child[]) {
   await new Promise((r) => setTimeout(r, 500));
+  await server.collect();
   const before = await serverMemory(server.url);
   const providers = await spawnScript(
     "bench/signaling-providers.ts",
@@ -134,6 +135,7 @@ async function pairingRun(bare: Child, server: Child, sockets: Socket[], childre
   );
   children.push(providers);
   await new Promise((r) => setTimeout(r, 1000));
+  await server.collect();
   const after = await serverMemory(server.url);
   const clients: Clients = {
     requesters: await Promise.all(Array.from({ length: CONCURRENT }, () => connect(server.url))),
