@@ -50,6 +50,8 @@ export const SIGNALING_ERROR_CODES = [
   "BAD_CHALLENGE",
   // a connection admitted on one provider's resume ticket registering another
   "BAD_TICKET",
+  // a registration quote living no longer than the server's QUOTE_MARGIN_MS: it would be swept at once
+  "QUOTE_TOO_SHORT",
   "NOT_REGISTERED",
   "NOT_IN_SESSION",
   "SHUTTING_DOWN",

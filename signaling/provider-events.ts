@@ -73,6 +73,13 @@ export function providerEvents(ctx: ServerContext, socket: SilkSocket): void {
       const fault = quoteFault({ ...terms, expiresAt, owner }, m.quote, Date.now(), verifyEd25519);
       if (fault)
         throw new SignalingError(m.quote ? "BAD_SIGNATURE" : "MALFORMED", `the offer of ${m.model} ${fault}`);
+      // A quote inside the margin would never be offered and the sweep would drop it within seconds.
+      const ttlMs = expiresAt - Date.now();
+      if (ttlMs <= ctx.config.quoteMarginMs)
+        throw new SignalingError(
+          "QUOTE_TOO_SHORT",
+          `the quote of ${m.model} has ${ttlMs} ms left; this server needs more than its quote margin of ${ctx.config.quoteMarginMs} ms (QUOTE_MARGIN_MS): sign quotes that live longer`,
+        );
       // The grant names the declared entry's owner beside the quote: both must say the same.
       if (owner !== reg.entry?.owner)
         throw new SignalingError(

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { SignalingClient } from "../../peer/signaling-client";
+import { SignalingError } from "../../peer/signaling-errors";
 import { flatPrice, generateKeyPair, quoteFault } from "../../protocol";
 import {
   cleanup,
@@ -91,5 +92,35 @@ describe("signed quotes running out", () => {
     expect(quoteFault({ ...terms, expiresAt: quote.expiresAt }, quote, Date.now())).toBeUndefined();
     expect(states.filter((s) => s === "registering").length).toBeGreaterThanOrEqual(1);
     expect(client.state.phase).toBe("registered");
+  });
+
+  it("refuses, by name, a registration whose quotes live no longer than the server's margin", async () => {
+    // The default margin (60 s): a 30 s quote would never be offered and be swept within seconds.
+    const { url } = await startServer();
+    const register = async (quoteTtlMs: number) => {
+      const client = await SignalingClient.connect(url);
+      clients.push(client);
+      return client.register({
+        identity: generateKeyPair(),
+        payout: PAYOUT,
+        models: [{ model: "m1", price: flatPrice(10n) }],
+        capacity: 1,
+        device: { adapter: "test", memoryMB: 1024 },
+        quoteTtlMs,
+      });
+    };
+    const refused = await register(30_000).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(refused).toBeInstanceOf(SignalingError);
+    expect((refused as SignalingError).code).toBe("QUOTE_TOO_SHORT");
+    expect((refused as SignalingError).message).toMatch(/quote of m1 has \d+ ms left/);
+    expect((refused as SignalingError).message).toContain("margin of 60000 ms (QUOTE_MARGIN_MS)");
+    const r = await connect(url);
+    expect(await requestSession(r)).toMatchObject({ ok: false, error: { code: "NO_MODEL" } });
+    // Past the margin, the same registration is listed.
+    await register(90_000);
+    expect(await requestSession(r)).toMatchObject({ ok: true });
   });
 });
