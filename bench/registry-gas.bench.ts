@@ -6,7 +6,13 @@ import { toNano } from "@ton/core";
 import { Blockchain } from "@ton/sandbox";
 import { compiled } from "../contracts/compile";
 import { RegistryParams } from "../contracts/generated/constants";
-import { type ProviderEntry, ProviderEntryContract, Registry } from "../contracts/wrappers/registry";
+import {
+  type KeyProof,
+  type ProviderEntry,
+  ProviderEntryContract,
+  Registry,
+  signKeyProof,
+} from "../contracts/wrappers/registry";
 import { generateKeyPair } from "../protocol/identity";
 import { flatPrice } from "../protocol/pricing";
 import { on, row, walletBaseline } from "./gas-rows";
@@ -28,19 +34,30 @@ export default async function registryGasBench(): Promise<void> {
       ProviderEntryContract.addressFor(entryCode, registry.address, owner.address),
     ),
   );
-  const entry = (): ProviderEntry => ({
-    identityKey: generateKeyPair().publicKey,
-    payout: owner.address,
-    models: [{ modelId: "Llama-3.2-1B-Instruct-q4f16_1-MLC", price: flatPrice(2000n) }],
-  });
+  // An entry with a fresh identity key, and that key's proof that the owner may publish it here.
+  const entry = (): { entry: ProviderEntry; proof: KeyProof } => {
+    const key = generateKeyPair();
+    return {
+      entry: {
+        identityKey: key.publicKey,
+        payout: owner.address,
+        models: [{ modelId: "Llama-3.2-1B-Instruct-q4f16_1-MLC", price: flatPrice(2000n) }],
+      },
+      proof: signKeyProof(key.secretKey, {
+        registry: registry.address,
+        owner: owner.address,
+        validUntil: (blockchain.now ?? 0) + 3600,
+      }),
+    };
+  };
   const first = entry();
 
-  const reg = await registry.sendRegister(owner.getSender(), { entry: first, value: toNano("0.1") });
+  const reg = await registry.sendRegister(owner.getSender(), { ...first, value: toNano("0.1") });
   rows.push(row("register: registry", on(reg, registry.address), "validates, forwards"));
   rows.push(row("register: entry deployed", on(reg, mine.address), "records the registration time"));
-  const again = await registry.sendRegister(owner.getSender(), { entry: first, value: toNano("0.1") });
+  const again = await registry.sendRegister(owner.getSender(), { ...first, value: toNano("0.1") });
   rows.push(row("register again, same key: entry", on(again, mine.address), "keeps the registration time"));
-  const upd = await mine.sendUpdate(owner.getSender(), { entry: entry(), value: toNano("0.05") });
+  const upd = await mine.sendUpdate(owner.getSender(), { ...entry(), value: toNano("0.05") });
   rows.push(row("update, new identity key", on(upd, mine.address), "restarts the registration time"));
   const stake = await mine.sendAddStake(owner.getSender(), { amount: toNano("10"), value: toNano("10.05") });
   rows.push(row("add stake", on(stake, mine.address), "10 TON locked"));
@@ -49,7 +66,7 @@ export default async function registryGasBench(): Promise<void> {
   blockchain.now += Number(RegistryParams.UNLOCK_DELAY);
   const out = await mine.sendWithdrawStake(owner.getSender(), { value: toNano("0.05") });
   rows.push(row("withdraw stake", on(out, mine.address), "after the unlock delay; account deleted"));
-  await registry.sendRegister(owner.getSender(), { entry: entry(), value: toNano("0.1") });
+  await registry.sendRegister(owner.getSender(), { ...entry(), value: toNano("0.1") });
   const bare = await mine.sendRemove(owner.getSender(), { value: toNano("0.05") });
   rows.push(row("remove, without stake", on(bare, mine.address), "account deleted"));
   printTable("Registry gas (mainnet config; wallet v5 transfer as baseline)", rows);

@@ -55,6 +55,8 @@ export const RegistryError = {
   NotRegistered: 307,
   StakeLocked: 308,
   NoStake: 309,
+  BadKeyProof: 310,
+  KeyProofExpired: 311,
   UnknownOp: 65535,
 } as const;
 
@@ -72,6 +74,7 @@ export const RegistryParams = {
   MAX_MODELS: 32n,
   MAX_PRICE_NANO: 1000000000000n,
   MAX_MULTIPLIER_BPS: 1000000n,
+  KEY_PROOF_TAG: 1380384776n,
   MIN_REGISTER_VALUE: 50000000n,
   ENTRY_RESERVE: 20000000n,
   STAKE_FEE: 10000000n,

@@ -13,8 +13,9 @@ import {
   TupleBuilder,
 } from "@ton/core";
 import { Buffer } from "buffer";
+import { sign } from "../../protocol/identity";
 import { checkPrice, type ModelPrice } from "../../protocol/pricing";
-import { RegistryOp } from "../generated/constants";
+import { RegistryOp, RegistryParams } from "../generated/constants";
 import { sendBody } from "./send-body";
 
 export interface ModelOffer {
@@ -83,17 +84,57 @@ function entryCell(e: ProviderEntry): Cell {
   return beginCell().store(storeProviderEntry(e)).endCell();
 }
 
-/** op:uint32 query_id:uint64 entry:^ProviderEntry (register, update) */
-export function entryMessage(op: number, e: ProviderEntry, queryId: bigint | number = 0): Cell {
-  return beginCell().storeUint(op, 32).storeUint(queryId, 64).storeRef(entryCell(e)).endCell();
+/**
+ * The identity key's consent to be published by `owner` in `registry` until `validUntil` (unix
+ * time): its Ed25519 signature over the hash of
+ * `key_proof#52470008 registry:MsgAddressInt owner:MsgAddressInt valid_until:uint32`.
+ * The Registry refuses a registration or update without one (`BadKeyProof`, `KeyProofExpired`),
+ * so nobody publishes a key it does not hold.
+ */
+export interface KeyProof {
+  readonly signature: Uint8Array;
+  readonly validUntil: number;
+}
+
+export function keyProofBody(o: { registry: Address; owner: Address; validUntil: number }): Cell {
+  return beginCell()
+    .storeUint(RegistryParams.KEY_PROOF_TAG, 32)
+    .storeAddress(o.registry)
+    .storeAddress(o.owner)
+    .storeUint(o.validUntil, 32)
+    .endCell();
+}
+
+export function signKeyProof(
+  secretKey: Uint8Array,
+  o: { registry: Address; owner: Address; validUntil: number },
+): KeyProof {
+  return { signature: sign(secretKey, keyProofBody(o).hash()), validUntil: o.validUntil };
+}
+
+/** op:uint32 query_id:uint64 entry:^ProviderEntry signature:bits512 valid_until:uint32 (register, update) */
+export function entryMessage(
+  op: number,
+  e: ProviderEntry,
+  proof: KeyProof,
+  queryId: bigint | number = 0,
+): Cell {
+  if (proof.signature.length !== 64) throw new RangeError("a key proof's signature is 64 bytes");
+  return beginCell()
+    .storeUint(op, 32)
+    .storeUint(queryId, 64)
+    .storeRef(entryCell(e))
+    .storeBuffer(Buffer.from(proof.signature), 64)
+    .storeUint(proof.validUntil, 32)
+    .endCell();
 }
 
 /** Bodies for wallets that take a ready cell (TON Connect): what `sendRegister`/`sendUpdate`/`sendRemove` send. */
 export const registryBodies = {
-  register: (e: ProviderEntry, queryId?: bigint | number): Cell =>
-    entryMessage(RegistryOp.Register, e, queryId),
-  update: (e: ProviderEntry, queryId?: bigint | number): Cell =>
-    entryMessage(RegistryOp.UpdateEntry, e, queryId),
+  register: (e: ProviderEntry, proof: KeyProof, queryId?: bigint | number): Cell =>
+    entryMessage(RegistryOp.Register, e, proof, queryId),
+  update: (e: ProviderEntry, proof: KeyProof, queryId?: bigint | number): Cell =>
+    entryMessage(RegistryOp.UpdateEntry, e, proof, queryId),
   remove: (queryId?: bigint | number): Cell =>
     beginCell()
       .storeUint(RegistryOp.RemoveEntry, 32)
@@ -164,13 +205,16 @@ export class Registry implements Contract {
     await sendBody(provider, via, value, undefined, false);
   }
 
-  /** Creates or replaces the sender's entry. At least MIN_REGISTER_VALUE; the excess comes back. */
+  /**
+   * Creates or replaces the sender's entry. At least MIN_REGISTER_VALUE; the excess comes back.
+   * `proof`: the identity key's signature for this registry and the sender (`signKeyProof`).
+   */
   async sendRegister(
     provider: ContractProvider,
     via: Sender,
-    opts: { entry: ProviderEntry; value: bigint; queryId?: bigint | number },
+    opts: { entry: ProviderEntry; proof: KeyProof; value: bigint; queryId?: bigint | number },
   ): Promise<void> {
-    await sendBody(provider, via, opts.value, registryBodies.register(opts.entry, opts.queryId));
+    await sendBody(provider, via, opts.value, registryBodies.register(opts.entry, opts.proof, opts.queryId));
   }
 
   async getEntryAddress(provider: ContractProvider, owner: Address): Promise<Address> {
@@ -204,9 +248,9 @@ export class ProviderEntryContract implements Contract {
   async sendUpdate(
     provider: ContractProvider,
     via: Sender,
-    opts: { entry: ProviderEntry; value: bigint; queryId?: bigint | number },
+    opts: { entry: ProviderEntry; proof: KeyProof; value: bigint; queryId?: bigint | number },
   ): Promise<void> {
-    await sendBody(provider, via, opts.value, registryBodies.update(opts.entry, opts.queryId));
+    await sendBody(provider, via, opts.value, registryBodies.update(opts.entry, opts.proof, opts.queryId));
   }
 
   async sendRemove(

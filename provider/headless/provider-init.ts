@@ -5,6 +5,7 @@ import { fileSeed, loadOrCreateKey } from "../../peer/key-file";
 import { encodePublicKey, equalBytes, formatTon, type ModelPrice } from "../../protocol";
 import { type ChainConfig, fetchChainConfig } from "../../web/chain-config";
 import { type OwnerWallet, ownerWallet } from "../../web/owner-wallet";
+import { registerBody } from "../register-body";
 import { ENTRY_OP_VALUE, REGISTER_VALUE, STAKE_EXTRA } from "../registry-values";
 import { type ProviderState, writeProviderState } from "./provider-state";
 
@@ -50,7 +51,11 @@ export async function initProvider(o: ProviderInitOptions): Promise<ProviderStat
     models: [{ modelId: o.model, price: o.price }],
   };
   await wallet.send(
-    tx(chain.registry!, REGISTER_VALUE, registryBodies.register(published)),
+    tx(
+      chain.registry!,
+      REGISTER_VALUE,
+      registerBody(key.secretKey, published, { registry: chain.registry!, owner: wallet.owner }),
+    ),
     `register ${o.model} at ${o.price.nanoPerToken} nanoTON per token in the Registry`,
     async () => {
       const found = await entry.getEntry();

@@ -2,10 +2,12 @@ import { Address, Cell } from "@ton/core";
 import type { TonClient } from "@ton/ton";
 import { ProviderEntryContract, registryBodies } from "../../contracts/wrappers/registry";
 import { equalBytes } from "../../protocol/encoding";
+import type { KeyPair } from "../../protocol/identity";
 import { flatPrice } from "../../protocol/pricing";
 import type { ChainConfig } from "../../web/chain-config";
 import { DEFAULT_MIN_CLOSE_DELAY } from "../account-gate";
 import type { ReceiptStore } from "../receipt-store";
+import { registerBody } from "../register-body";
 import type { TonConnection } from "../ton-chain";
 
 /**
@@ -44,21 +46,24 @@ export async function openChain(config: ChainConfig, receipts: ReceiptStore): Pr
   };
 }
 
-/** The Registry message (base64 BOC) that deploys or replaces this provider's entry. */
+/**
+ * The Registry message (base64 BOC) that deploys or replaces this provider's entry, from `owner`'s
+ * wallet, signed by the identity key for that owner and `registry` (register-body.ts).
+ */
 export function registerPayload(o: {
-  identityKey: Uint8Array;
+  identity: KeyPair;
+  registry: string;
+  owner: string;
   payout: string;
   model: string;
   price: bigint;
 }): string {
-  return registryBodies
-    .register({
-      identityKey: o.identityKey,
-      payout: Address.parse(o.payout),
-      models: [{ modelId: o.model, price: flatPrice(o.price) }],
-    })
-    .toBoc()
-    .toString("base64");
+  const entry = {
+    identityKey: o.identity.publicKey,
+    payout: Address.parse(o.payout),
+    models: [{ modelId: o.model, price: flatPrice(o.price) }],
+  };
+  return registerBody(o.identity.secretKey, entry, o).toBoc().toString("base64");
 }
 
 /** The address of the entry `owner` holds in the Registry. */

@@ -155,7 +155,12 @@ export class ProviderChain {
     if (!wallet) return this.fail("connect a wallet first: it pays for the registration and owns the entry");
     const short = this.registerShortfall();
     if (short) return this.fail(short);
-    const payload = this.core.registerPayload({ identityKey: this.identity.publicKey, ...o });
+    const payload = this.core.registerPayload({
+      identity: this.identity,
+      registry: config.registry,
+      owner: wallet.address,
+      ...o,
+    });
     return this.sendAndConfirm(
       wallet,
       { address: config.registry, amount: REGISTER_VALUE, payload },

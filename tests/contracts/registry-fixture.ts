@@ -1,7 +1,14 @@
 import { type Address, type Cell, toNano } from "@ton/core";
 import { Blockchain, type SandboxContract, type TreasuryContract } from "@ton/sandbox";
 import { compiled } from "../../contracts/compile";
-import { type ProviderEntry, ProviderEntryContract, Registry } from "../../contracts/wrappers/registry";
+import {
+  type KeyProof,
+  type ProviderEntry,
+  ProviderEntryContract,
+  Registry,
+  signKeyProof,
+} from "../../contracts/wrappers/registry";
+import { toHex } from "../../protocol/encoding";
 import { generateKeyPair } from "../../protocol/identity";
 import { flatPrice } from "../../protocol/pricing";
 
@@ -13,16 +20,31 @@ export interface RegistryFixture {
   entryCode: Cell;
   alice: SandboxContract<TreasuryContract>;
   mallory: SandboxContract<TreasuryContract>;
+  /**
+   * `e` with its identity key's proof that `owner` may publish it here, valid for an hour of chain
+   * time (a key `entry()` did not make is signed by a stranger's key: a proof that does not verify).
+   */
+  signed(e: ProviderEntry, owner: Address): { entry: ProviderEntry; proof: KeyProof };
   /** The entry contract `owner` registers through this registry. */
   entryOf(owner: Address): SandboxContract<ProviderEntryContract>;
   balance(address: Address): Promise<bigint>;
 }
 
+/** The secret half of every identity key `entry()` made, by the public key's hex. */
+const secrets = new Map<string, Uint8Array>();
+
 /** An entry with a fresh identity key, paying `payout`, for one model unless told otherwise. */
 export const entry = (
   payout: Address,
   models = [{ modelId: "Llama-3.2-1B-Instruct-q4f16_1-MLC", price: flatPrice(2000n) }],
-): ProviderEntry => ({ identityKey: generateKeyPair().publicKey, payout, models });
+): ProviderEntry => {
+  const key = generateKeyPair();
+  secrets.set(toHex(key.publicKey), key.secretKey);
+  return { identityKey: key.publicKey, payout, models };
+};
+
+/** The secret key of an identity key `entry()` made. */
+export const secretOf = (e: ProviderEntry): Uint8Array | undefined => secrets.get(toHex(e.identityKey));
 
 /** A deployed Registry with two treasuries; `now` fixed at T0. */
 export async function registryFixture(): Promise<RegistryFixture> {
@@ -40,6 +62,14 @@ export async function registryFixture(): Promise<RegistryFixture> {
     entryCode,
     alice,
     mallory,
+    signed: (e, owner) => ({
+      entry: e,
+      proof: signKeyProof(secretOf(e) ?? generateKeyPair().secretKey, {
+        registry: registry.address,
+        owner,
+        validUntil: (blockchain.now ?? T0) + 3600,
+      }),
+    }),
     entryOf: (owner) =>
       blockchain.openContract(
         ProviderEntryContract.createFromAddress(

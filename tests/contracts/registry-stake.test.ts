@@ -23,7 +23,10 @@ beforeEach(async () => {
 /** Alice registered at T0 with STAKE locked in her entry. */
 async function staked() {
   const e = entry(f.alice.address);
-  await f.registry.sendRegister(f.alice.getSender(), { entry: e, value: toNano("0.1") });
+  await f.registry.sendRegister(f.alice.getSender(), {
+    ...f.signed(e, f.alice.address),
+    value: toNano("0.1"),
+  });
   const mine = f.entryOf(f.alice.address);
   const r = await mine.sendAddStake(f.alice.getSender(), { amount: STAKE, value: STAKE + toNano("0.05") });
   expectSuccess(r.transactions, mine.address);
@@ -89,7 +92,7 @@ describe("Registry stake: refusals, each leaving the entry's balance and stake u
 
   it("nothing to withdraw from an entry without stake", async () => {
     await f.registry.sendRegister(f.alice.getSender(), {
-      entry: entry(f.alice.address),
+      ...f.signed(entry(f.alice.address), f.alice.address),
       value: toNano("0.1"),
     });
     const mine = f.entryOf(f.alice.address);
@@ -102,24 +105,36 @@ describe("Registry stake: refusals, each leaving the entry's balance and stake u
 describe("Registry stake, registration time and their getters", () => {
   it("records when the identity key was registered: an update keeps it, a new key restarts it", async () => {
     const e = entry(f.alice.address);
-    await f.registry.sendRegister(f.alice.getSender(), { entry: e, value: toNano("0.1") });
+    await f.registry.sendRegister(f.alice.getSender(), {
+      ...f.signed(e, f.alice.address),
+      value: toNano("0.1"),
+    });
     const mine = f.entryOf(f.alice.address);
     expect(await mine.getRegisteredAt()).toBe(T0);
     expect((await mine.getEntry())?.registeredAt).toBe(T0);
 
     f.blockchain.now = T0 + 1000;
-    await mine.sendUpdate(f.alice.getSender(), { entry: { ...e, models: [] }, value: toNano("0.05") });
-    await f.registry.sendRegister(f.alice.getSender(), { entry: e, value: toNano("0.1") });
+    await mine.sendUpdate(f.alice.getSender(), {
+      ...f.signed({ ...e, models: [] }, f.alice.address),
+      value: toNano("0.05"),
+    });
+    await f.registry.sendRegister(f.alice.getSender(), {
+      ...f.signed(e, f.alice.address),
+      value: toNano("0.1"),
+    });
     expect(await mine.getRegisteredAt()).toBe(T0);
 
     f.blockchain.now = T0 + 2000;
-    await mine.sendUpdate(f.alice.getSender(), { entry: entry(f.alice.address), value: toNano("0.05") });
+    await mine.sendUpdate(f.alice.getSender(), {
+      ...f.signed(entry(f.alice.address), f.alice.address),
+      value: toNano("0.05"),
+    });
     expect(await mine.getRegisteredAt()).toBe(T0 + 2000);
   });
 
   it("a stake is locked in the entry, readable, and the excess comes back", async () => {
     await f.registry.sendRegister(f.alice.getSender(), {
-      entry: entry(f.alice.address),
+      ...f.signed(entry(f.alice.address), f.alice.address),
       value: toNano("0.1"),
     });
     const mine = f.entryOf(f.alice.address);
@@ -162,7 +177,7 @@ describe("Registry stake, registration time and their getters", () => {
     await mine.sendRemove(f.alice.getSender(), { value: toNano("0.05") });
     f.blockchain.now = T0 + 500;
     const r = await f.registry.sendRegister(f.alice.getSender(), {
-      entry: entry(f.alice.address),
+      ...f.signed(entry(f.alice.address), f.alice.address),
       value: toNano("0.1"),
     });
     expectSuccess(r.transactions, mine.address);

@@ -6,7 +6,7 @@ import { modelHash, ProviderEntryContract, storeEntryInit } from "../../contract
 import { generateKeyPair } from "../../protocol/identity";
 import { flatPrice } from "../../protocol/pricing";
 import { expectExit, expectSuccess, firstOutValue, txOn } from "./helpers";
-import { entry, type RegistryFixture, registryFixture } from "./registry-fixture";
+import { entry, type RegistryFixture, registryFixture, T0 } from "./registry-fixture";
 
 let f: RegistryFixture;
 let start: BlockchainSnapshot;
@@ -36,7 +36,10 @@ describe("Registry", () => {
         price: { nanoPerToken: 9000n, promptMultiplierBps: 5000, completionMultiplierBps: 20000 },
       },
     ]);
-    const r = await registry.sendRegister(alice.getSender(), { entry: e, value: toNano("1") });
+    const r = await registry.sendRegister(alice.getSender(), {
+      ...f.signed(e, alice.address),
+      value: toNano("1"),
+    });
     const address = await registry.getEntryAddress(alice.address);
     expect(address.equals(ProviderEntryContract.addressFor(entryCode, registry.address, alice.address))).toBe(
       true,
@@ -61,10 +64,13 @@ describe("Registry", () => {
   });
 
   it("only the owner updates or removes its entry", async () => {
-    await registry.sendRegister(alice.getSender(), { entry: entry(alice.address), value: toNano("0.1") });
+    await registry.sendRegister(alice.getSender(), {
+      ...f.signed(entry(alice.address), alice.address),
+      value: toNano("0.1"),
+    });
     const mine = entryOf(alice.address);
     let r = await mine.sendUpdate(mallory.getSender(), {
-      entry: entry(mallory.address),
+      ...f.signed(entry(mallory.address), mallory.address),
       value: toNano("0.05"),
     });
     expectExit(r.transactions, mine.address, RegistryError.NotOwner);
@@ -72,7 +78,10 @@ describe("Registry", () => {
     expectExit(r.transactions, mine.address, RegistryError.NotOwner);
 
     const updated = entry(mallory.address, [{ modelId: "Phi-3.5-mini", price: flatPrice(1n) }]);
-    r = await mine.sendUpdate(alice.getSender(), { entry: updated, value: toNano("0.05") });
+    r = await mine.sendUpdate(alice.getSender(), {
+      ...f.signed(updated, alice.address),
+      value: toNano("0.05"),
+    });
     expectSuccess(r.transactions, mine.address);
     expect((await mine.getEntry())?.entry.payout.equals(mallory.address)).toBe(true);
     expect(await mine.getModelPrice("Phi-3.5-mini")).toEqual(flatPrice(1n));
@@ -88,14 +97,17 @@ describe("Registry", () => {
       RegistryParams.ENTRY_RESERVE - toNano("0.01"),
     );
 
-    r = await registry.sendRegister(alice.getSender(), { entry: entry(alice.address), value: toNano("0.1") });
+    r = await registry.sendRegister(alice.getSender(), {
+      ...f.signed(entry(alice.address), alice.address),
+      value: toNano("0.1"),
+    });
     expectSuccess(r.transactions, mine.address);
     expect(await mine.getModelPrice("Llama-3.2-1B-Instruct-q4f16_1-MLC")).toEqual(flatPrice(2000n));
   });
 
   it("refuses registrations outside the limits, before deploying anything", async () => {
     let r = await registry.sendRegister(alice.getSender(), {
-      entry: entry(alice.address),
+      ...f.signed(entry(alice.address), alice.address),
       value: RegistryParams.MIN_REGISTER_VALUE - 1n,
     });
     expectExit(r.transactions, registry.address, RegistryError.NotEnoughValue);
@@ -104,12 +116,12 @@ describe("Registry", () => {
       price: flatPrice(1n),
     }));
     r = await registry.sendRegister(alice.getSender(), {
-      entry: entry(alice.address, many),
+      ...f.signed(entry(alice.address, many), alice.address),
       value: toNano("1"),
     });
     expectExit(r.transactions, registry.address, RegistryError.TooManyModels);
     r = await registry.sendRegister(alice.getSender(), {
-      entry: { ...entry(alice.address), identityKey: new Uint8Array(32) },
+      ...f.signed({ ...entry(alice.address), identityKey: new Uint8Array(32) }, alice.address),
       value: toNano("1"),
     });
     expectExit(r.transactions, registry.address, RegistryError.BadIdentityKey);
@@ -132,7 +144,13 @@ describe("Registry", () => {
     r = await alice.send({
       to: registry.address,
       value: toNano("1"),
-      body: beginCell().storeUint(RegistryOp.Register, 32).storeUint(0, 64).storeRef(raw.endCell()).endCell(),
+      body: beginCell()
+        .storeUint(RegistryOp.Register, 32)
+        .storeUint(0, 64)
+        .storeRef(raw.endCell())
+        .storeBuffer(Buffer.alloc(64))
+        .storeUint(T0 + 3600, 32)
+        .endCell(),
     });
     expectExit(r.transactions, registry.address, RegistryError.BadPrice);
     const untouched = await blockchain.getContract(entryOf(alice.address).address);
@@ -158,7 +176,10 @@ describe("Registry", () => {
     expectExit(r.transactions, target.address, RegistryError.NotRegistry);
     r = await mallory.send({ to: target.address, value: toNano("0.1"), init: { code: entryCode, data } });
     expectSuccess(r.transactions, target.address);
-    r = await target.sendUpdate(alice.getSender(), { entry: entry(alice.address), value: toNano("0.05") });
+    r = await target.sendUpdate(alice.getSender(), {
+      ...f.signed(entry(alice.address), alice.address),
+      value: toNano("0.05"),
+    });
     expectExit(r.transactions, target.address, RegistryError.NotRegistered);
   });
 
@@ -169,7 +190,7 @@ describe("Registry", () => {
     for (let i = 0; i < 5; i++) {
       const who = await blockchain.treasury(`p${i}`);
       const r = await registry.sendRegister(who.getSender(), {
-        entry: entry(who.address),
+        ...f.signed(entry(who.address), who.address),
         value: toNano("0.1"),
       });
       expectSuccess(r.transactions, entryOf(who.address).address);

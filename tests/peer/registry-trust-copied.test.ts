@@ -18,8 +18,11 @@ import { type Mitm, type Stage, startMitm } from "../support/mitm-signaling";
 import { dropPolicy, type PastDevnet, rewriteGrants, startPastDevnet } from "../support/registry-fixture";
 
 /**
- * Anyone can publish a Registry entry naming another provider's identity key, with a stake, age
- * and payout of its own. A lying signaling server naming such a copy in its grants must neither
+ * The Registry publishes an identity key only with its holder's signature for the entry's owner
+ * (tests/contracts/registry-key-proof.test.ts), but one key may still have several entries: an old
+ * wallet the provider left, an entry it once signed for someone else, each with a stake, age and
+ * payout of its own (registered here with the key, as its holder once did). A lying signaling
+ * server naming such another entry in its grants must neither
  * lend the honest provider the copy's stake and age, nor get it refused for the copy's payout: the
  * requester reads the entry the provider's own signed quote names, and a grant naming another is
  * the server's lie (`QUOTE_FORGED`), with the provider not blamed. Real devnet Registry, real
@@ -36,9 +39,9 @@ const KEY = encodePublicKey(identity.publicKey);
 let chain: PastDevnet;
 /** The provider's own entry: registered now, nothing staked. */
 let own: RegisteredProvider;
-/** Someone else's entry with the provider's key and payout: two hours old, 2 TON staked. */
+/** Another owner's entry with the provider's key and payout: two hours old, 2 TON staked. */
 let lender: RegisteredProvider;
-/** Someone else's entry with the provider's key and its own payout. */
+/** Another owner's entry with the provider's key and its own payout. */
 let thief: RegisteredProvider;
 
 beforeAll(async () => {

@@ -2,7 +2,7 @@ import { type Address, toNano } from "@ton/core";
 import { mnemonicNew, mnemonicToPrivateKey } from "@ton/crypto";
 import { type TonClient, WalletContractV5R1 } from "@ton/ton";
 import type { Devnet } from "../../contracts/devnet";
-import { ProviderEntryContract, Registry } from "../../contracts/wrappers/registry";
+import { ProviderEntryContract, Registry, signKeyProof } from "../../contracts/wrappers/registry";
 import { generateKeyPair, type KeyPair } from "../../protocol/identity";
 
 /** A provider registered in the devnet's Registry through its own wallet v5 (the owner, by default also its payout). */
@@ -16,7 +16,8 @@ export interface RegisteredProvider {
 
 /**
  * Funds a fresh wallet from the faucet, registers it for `models` and stakes `stake` (if any).
- * `identity` and `payout` may be someone else's: the Registry publishes whatever an owner names.
+ * `payout` may be anyone's; `identity` must be held here: the Registry publishes a key only with its
+ * holder's signature for this owner (a second entry with the same key is one its holder signed for).
  */
 export async function registerOnDevnet(
   devnet: Devnet,
@@ -44,6 +45,11 @@ export async function registerOnDevnet(
         price: { nanoPerToken: 10n, promptMultiplierBps: 10_000, completionMultiplierBps: 10_000 },
       })),
     },
+    proof: signKeyProof(identity.secretKey, {
+      registry: registry.address,
+      owner: wallet.address,
+      validUntil: Math.floor(Date.now() / 1000) + 3600,
+    }),
     value: toNano("0.1"),
   });
   const entry = client.open(

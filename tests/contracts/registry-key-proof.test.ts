@@ -1,0 +1,159 @@
+import { type Address, toNano } from "@ton/core";
+import type { BlockchainSnapshot } from "@ton/sandbox";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { RegistryError } from "../../contracts/generated/constants";
+import { type ProviderEntry, signKeyProof } from "../../contracts/wrappers/registry";
+import { generateKeyPair } from "../../protocol/identity";
+import { expectExit, expectSuccess } from "./helpers";
+import { entry, type RegistryFixture, registryFixture, secretOf, T0 } from "./registry-fixture";
+
+/**
+ * Only the holder of an identity key publishes it: a registration (and an update) carries the
+ * key's signature over (registry, owner, valid_until). A provider copying another's key into an
+ * entry of its own, or replaying the signature the honest provider gave its own wallet, is
+ * refused before anything is deployed.
+ */
+let f: RegistryFixture;
+let start: BlockchainSnapshot;
+
+beforeAll(async () => {
+  f = await registryFixture();
+  start = f.blockchain.snapshot();
+});
+beforeEach(async () => {
+  await f.blockchain.loadFrom(start);
+});
+
+/** Whether `owner` has an entry published (and with which identity key). */
+async function published(owner: Address): Promise<Uint8Array | undefined> {
+  return (await f.entryOf(owner).getEntry())?.entry.identityKey;
+}
+
+/** The key proof of `e`'s identity key for `owner` in `registry`, valid until `validUntil`. */
+function proofFor(e: ProviderEntry, o: { owner: Address; registry?: Address; validUntil?: number }) {
+  const secret = secretOf(e);
+  if (!secret) throw new Error("not a key entry() made");
+  return signKeyProof(secret, {
+    registry: o.registry ?? f.registry.address,
+    owner: o.owner,
+    validUntil: o.validUntil ?? T0 + 600,
+  });
+}
+
+describe("Registry: only an identity key's holder publishes it", () => {
+  it("an honest registration, signed by its key for this registry and owner, is published", async () => {
+    const honest = entry(f.alice.address);
+    const r = await f.registry.sendRegister(f.alice.getSender(), {
+      entry: honest,
+      proof: proofFor(honest, { owner: f.alice.address }),
+      value: toNano("0.1"),
+    });
+    expectSuccess(r.transactions, f.entryOf(f.alice.address).address);
+    expect(await published(f.alice.address)).toEqual(honest.identityKey);
+  });
+
+  it("a copy of another provider's key, signed by the copier, is refused BadKeyProof and nothing is deployed", async () => {
+    const honest = entry(f.alice.address);
+    await f.registry.sendRegister(f.alice.getSender(), {
+      entry: honest,
+      proof: proofFor(honest, { owner: f.alice.address }),
+      value: toNano("0.1"),
+    });
+    const copy: ProviderEntry = { ...honest, payout: f.mallory.address };
+    const before = await f.balance(f.mallory.address);
+    const r = await f.registry.sendRegister(f.mallory.getSender(), {
+      entry: copy,
+      proof: signKeyProof(generateKeyPair().secretKey, {
+        registry: f.registry.address,
+        owner: f.mallory.address,
+        validUntil: T0 + 600,
+      }),
+      value: toNano("0.1"),
+    });
+    expectExit(r.transactions, f.registry.address, RegistryError.BadKeyProof);
+    expect(await published(f.mallory.address)).toBeUndefined();
+    // The refused registration bounced its value back, less the fees.
+    expect(before - (await f.balance(f.mallory.address))).toBeLessThan(toNano("0.01"));
+  });
+
+  it("the honest provider's own signature replayed by another owner, or made for another registry, fails", async () => {
+    const honest = entry(f.alice.address);
+    const alicesProof = proofFor(honest, { owner: f.alice.address });
+    // Read off the chain from the honest registration, then sent by mallory for her own entry.
+    await f.registry.sendRegister(f.alice.getSender(), {
+      entry: honest,
+      proof: alicesProof,
+      value: toNano("0.1"),
+    });
+    let r = await f.registry.sendRegister(f.mallory.getSender(), {
+      entry: { ...honest, payout: f.mallory.address },
+      proof: alicesProof,
+      value: toNano("0.1"),
+    });
+    expectExit(r.transactions, f.registry.address, RegistryError.BadKeyProof);
+    expect(await published(f.mallory.address)).toBeUndefined();
+
+    // Signed for mallory, but for another registry (a testnet one, say): not valid here.
+    const other = entry(f.mallory.address);
+    r = await f.registry.sendRegister(f.mallory.getSender(), {
+      entry: other,
+      proof: proofFor(other, { owner: f.mallory.address, registry: f.alice.address }),
+      value: toNano("0.1"),
+    });
+    expectExit(r.transactions, f.registry.address, RegistryError.BadKeyProof);
+
+    // Any field of the proof changed after signing: valid_until pushed later.
+    r = await f.registry.sendRegister(f.alice.getSender(), {
+      entry: honest,
+      proof: { ...alicesProof, validUntil: alicesProof.validUntil + 1 },
+      value: toNano("0.1"),
+    });
+    expectExit(r.transactions, f.registry.address, RegistryError.BadKeyProof);
+  });
+
+  it("a proof past its valid_until is refused KeyProofExpired, even for the key's own owner", async () => {
+    const honest = entry(f.alice.address);
+    const proof = proofFor(honest, { owner: f.alice.address, validUntil: T0 + 60 });
+    f.blockchain.now = T0 + 61;
+    const r = await f.registry.sendRegister(f.alice.getSender(), {
+      entry: honest,
+      proof,
+      value: toNano("0.1"),
+    });
+    expectExit(r.transactions, f.registry.address, RegistryError.KeyProofExpired);
+    expect(await published(f.alice.address)).toBeUndefined();
+  });
+
+  it("an update to another provider's key is refused; to a key the owner holds, published", async () => {
+    const honest = entry(f.alice.address);
+    const alicesProof = proofFor(honest, { owner: f.alice.address });
+    await f.registry.sendRegister(f.alice.getSender(), {
+      entry: honest,
+      proof: alicesProof,
+      value: toNano("0.1"),
+    });
+    const own = entry(f.mallory.address);
+    await f.registry.sendRegister(f.mallory.getSender(), {
+      entry: own,
+      proof: proofFor(own, { owner: f.mallory.address }),
+      value: toNano("0.1"),
+    });
+    const hers = f.entryOf(f.mallory.address);
+    let r = await hers.sendUpdate(f.mallory.getSender(), {
+      entry: { ...honest, payout: f.mallory.address },
+      proof: alicesProof,
+      value: toNano("0.05"),
+    });
+    expectExit(r.transactions, hers.address, RegistryError.BadKeyProof);
+    expect(await published(f.mallory.address)).toEqual(own.identityKey);
+
+    const next = entry(f.mallory.address);
+    r = await hers.sendUpdate(f.mallory.getSender(), {
+      entry: next,
+      proof: proofFor(next, { owner: f.mallory.address }),
+      value: toNano("0.05"),
+    });
+    expectSuccess(r.transactions, hers.address);
+    expect(await published(f.mallory.address)).toEqual(next.identityKey);
+  });
+});
