@@ -16,6 +16,7 @@ interface WireListing {
   cBps: number;
   f?: Feature[];
   ctx?: number;
+  /** Only in entries written before quotes had a field of their own (`quotes`); read, never written. */
   q?: CarriedQuote;
 }
 
@@ -47,8 +48,10 @@ export function recordToFields(r: ProviderRecord): Record<string, string> {
     cBps: m.price.completionMultiplierBps,
     ...(m.features?.length ? { f: [...m.features] } : {}),
     ...(m.contextWindow ? { ctx: m.contextWindow } : {}),
-    ...(m.quote ? { q: quoteFields(m.quote) } : {}),
   }));
+  // Each provider's quotes are its own signatures: kept out of `listings`, so providers offering
+  // the same terms have the same `listings` text and the MARKET script sums them as one group.
+  const quoted = r.models.filter((m) => m.quote);
   const keys = Object.fromEntries(r.models.map((m) => [`k:${m.model}`, priceKey(m.price)]));
   return {
     ...keys,
@@ -56,6 +59,9 @@ export function recordToFields(r: ProviderRecord): Record<string, string> {
     socketId: r.socketId,
     payout: r.payout,
     listings: JSON.stringify(models),
+    ...(quoted.length > 0 && {
+      quotes: JSON.stringify(Object.fromEntries(quoted.map((m) => [m.model, quoteFields(m.quote!)]))),
+    }),
     // Space-separated too, for the Lua scripts (model ids never contain spaces).
     models: r.models.map((m) => m.model).join(" "),
     capacity: String(r.capacity),
@@ -68,23 +74,30 @@ export function recordToFields(r: ProviderRecord): Record<string, string> {
   };
 }
 
-/** The `listings` field as written by `recordToFields` (throws on anything else). */
-export function listingsFromField(text: string): ModelListing[] {
+/**
+ * The `listings` field as written by `recordToFields`, with each model's quote from the `quotes`
+ * field when there is one (throws on anything else).
+ */
+export function listingsFromField(text: string, quotesText?: string): ModelListing[] {
   const listings = JSON.parse(text) as WireListing[];
-  return listings.map((m) => ({
-    model: m.model,
-    price: { nanoPerToken: BigInt(m.nano), promptMultiplierBps: m.pBps, completionMultiplierBps: m.cBps },
-    ...(m.f ? { features: m.f } : {}),
-    ...(m.ctx ? { contextWindow: m.ctx } : {}),
-    ...(m.q ? { quote: m.q } : {}),
-  }));
+  const quotes = quotesText ? (JSON.parse(quotesText) as Record<string, CarriedQuote>) : undefined;
+  return listings.map((m) => {
+    const quote = quotes && Object.hasOwn(quotes, m.model) ? quotes[m.model] : m.q;
+    return {
+      model: m.model,
+      price: { nanoPerToken: BigInt(m.nano), promptMultiplierBps: m.pBps, completionMultiplierBps: m.cBps },
+      ...(m.f ? { features: m.f } : {}),
+      ...(m.ctx ? { contextWindow: m.ctx } : {}),
+      ...(quote ? { quote } : {}),
+    };
+  });
 }
 
 /** Undefined for a hash that is missing or was not written by `recordToFields`. */
 export function stateFromFields(f: Record<string, string>): ProviderState | undefined {
   if (!f.identityKey || !f.socketId || !f.listings || !f.capacity) return undefined;
   try {
-    const models = listingsFromField(f.listings);
+    const models = listingsFromField(f.listings, f.quotes);
     return {
       identityKey: f.identityKey,
       socketId: f.socketId,

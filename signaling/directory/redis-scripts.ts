@@ -274,7 +274,8 @@ return {dropped, sessions}`;
  * The market view summed inside Redis, so a node reads a few groups instead of every entry (a
  * read of 10,000 entries every half second once cost a node a tenth of its time, in long
  * stalls). KEYS[1] `P providers`, KEYS[2] `P`. Returns `{listings, providers, capacity, in use}`
- * per distinct `listings` field; ids whose entry expired are pruned from the set.
+ * per distinct `listings` field (quotes, each provider's own, are in `quotes`, so providers offering
+ * the same terms share one); ids whose entry expired are pruned from the set.
  */
 export const MARKET = `
 local P = KEYS[2]

@@ -116,6 +116,32 @@ describe("Redis directory scripts", () => {
     });
   });
 
+  it("sum providers offering the same terms as one market group, each keeping its own signed quote", async () => {
+    // Every real provider signs its own quotes: were they part of what the market groups by, the
+    // market view would read and decode every entry (2,000 a read at the bench's scale).
+    const dir = new RedisDirectory(redis.client, {
+      prefix: `q${randomBytes(4).toString("hex")}:`,
+      entryTtlMs: 60_000,
+    });
+    const quoteOf = (key: string) => ({ expiresAt: 9_000, owner: PAYOUT, signature: key.repeat(128) });
+    for (const key of ["a", "b", "c"])
+      await dir.register(
+        {
+          identityKey: key,
+          socketId: `s-${key}`,
+          payout: PAYOUT,
+          models: [{ model: "m1", price: flat(5n), quote: quoteOf(key) }],
+          capacity: 2,
+          device: {},
+          registeredAt: 1,
+        },
+        1,
+      );
+    expect(await dir.market()).toMatchObject([{ providers: 3, capacity: 6 }]);
+    const quotes = (await dir.providersFor("m1")).map((p) => [p.identityKey, p.models[0]!.quote]);
+    expect(quotes.sort()).toEqual(["a", "b", "c"].map((k) => [k, quoteOf(k)]));
+  });
+
   it("still work after Redis forgets its cached scripts (restart or SCRIPT FLUSH)", async () => {
     const dir = new RedisDirectory(redis.client, {
       prefix: `f${randomBytes(4).toString("hex")}:`,
