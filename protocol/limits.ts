@@ -26,3 +26,10 @@ export const MAX_LOGIT_BIAS_ENTRIES = 1024;
 export const MAX_EMBED_INPUTS = 2048;
 /** Dimensions of one embedding: above any text embedding model's (OpenAI's largest is 3072). */
 export const MAX_EMBED_DIMENSIONS = 8192;
+
+/**
+ * Completion tokens a provider streams past the last receipt by default (its credit window): what
+ * a requester's reserve is kept ahead of what it signs, and part of what a provider trusts beyond
+ * a reserve.
+ */
+export const DEFAULT_CREDIT_WINDOW_TOKENS = 64;

@@ -7,6 +7,7 @@ import type { Wrtc } from "../peer/webrtc-link";
 import {
   acceptSession,
   costOf,
+  DEFAULT_CREDIT_WINDOW_TOKENS,
   decodePublicKey,
   type FrameTransport,
   type KeyPair,
@@ -74,7 +75,7 @@ export type RuntimeEvent =
   | { type: "session-closed"; sessionId: string; reason?: string }
   | { type: "session-failed"; sessionId: string; reason: string };
 
-export const DEFAULT_CREDIT_WINDOW_TOKENS = 64;
+export { DEFAULT_CREDIT_WINDOW_TOKENS };
 
 /**
  * Sessions taken but not yet secured, beyond `capacity`: an honest server offers no more than the

@@ -23,6 +23,25 @@ export function providerError(body: { code: string; message: string }, param?: s
   return new ProviderError(e.code, e.message, e.code === "UNKNOWN_CODE" ? undefined : param);
 }
 
+/**
+ * A reserve raise (reserve-keeper.ts) was refused by the chain (`refused`: the escrow cannot set
+ * that much aside, or the network would not take the message), or not seen on it before its
+ * deadline (`not-seen`). Here, beside the other errors, so a page can tell it without loading the
+ * keeper.
+ */
+export class ReserveNotSeenError extends ProviderError {
+  constructor(
+    readonly reason: "refused" | "not-seen",
+    /** The cumulative reserve asked for, nanoTON. */
+    readonly target: bigint,
+    message: string,
+    cause?: unknown,
+  ) {
+    super("TIMEOUT", message, undefined, { ...(cause !== undefined && { cause }) });
+    this.name = "ReserveNotSeenError";
+  }
+}
+
 /** The provider claimed more tokens than the text it sent could hold: nothing more is signed. */
 export class OverReportError extends ProviderError {
   constructor(message: string) {

@@ -9,6 +9,7 @@ import {
   canonicalJson,
   chatOptionsOf,
   completionBytesOf,
+  costOf,
   decodeSignedReceipt,
   encodeSignedReceipt,
   equalBytes,
@@ -16,6 +17,7 @@ import {
   type ModelPrice,
   type ModelSupport,
   maxCompletionTokens,
+  maxPromptTokens,
   parseSessionMessage,
   priceFits,
   type Receipt,
@@ -226,9 +228,10 @@ export class RequesterSession {
       this.life.send({ type: "answer-start" });
       this.ledger.start(id, price);
       const send = () => this.session.send(sent).catch((err: Error) => this.settle(id, err));
-      // With reserves: sent once the stream's reserve covers what is signed, and more ahead.
+      // With reserves: sent once the stream's reserve covers what is signed and this prompt's
+      // bound (what the provider counts before the first token), and more ahead.
       if (this.reserve)
-        this.reserve.ensure(this.ledger.totals().amount).then(send, (err: Error) => this.settle(id, err));
+        this.reserve.ensure(this.owedAtMost()).then(send, (err: Error) => this.settle(id, err));
       else void send();
     });
     const unlink = linkAbort(signal, () => {
@@ -409,6 +412,18 @@ export class RequesterSession {
     return verifySignedAnswer(signed) ? signed : "bad";
   }
 
+  /**
+   * The most the provider may count as owed now: what the ledger holds, and each answer still
+   * open's prompt at its bound (billed only at its end, but counted by the provider before its
+   * first token). A reserve kept this far (plus a window) ahead leaves nothing owed beyond it.
+   */
+  private owedAtMost(): bigint {
+    let prompts = 0n;
+    for (const p of this.pending.values())
+      prompts += costOf({ promptTokens: maxPromptTokens(p.sent), completionTokens: 0 }, p.price);
+    return this.ledger.totals().amount + prompts;
+  }
+
   /** Signs and sends a receipt for everything verified so far, persisting it first. */
   private async signNow(): Promise<void> {
     const totals = this.ledger.totals();
@@ -417,7 +432,7 @@ export class RequesterSession {
     this.lastSigned = receipt;
     const signed = signReceipt(receipt, this.opts.sessionKey);
     // Ahead of what the provider trusts: a raise not seen in time fails the requests in flight.
-    this.reserve?.ensure(receipt.amount).catch((err: Error) => this.failAll(err));
+    this.reserve?.ensure(this.owedAtMost()).catch((err: Error) => this.failAll(err));
     await this.opts.account.save(signed);
     if (this.session.isOpen)
       await this.session.send({ v: 1, t: "receipt", receipt: encodeSignedReceipt(signed) });

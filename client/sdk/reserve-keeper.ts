@@ -2,7 +2,9 @@ import type { Address, ContractProvider } from "@ton/core";
 import { Escrow } from "../../contracts/wrappers/escrow";
 import type { StreamKey } from "../../protocol/receipt";
 import { type SignedReserve, signReserve } from "../../protocol/reserve";
-import { ProviderError } from "./errors";
+import { ReserveNotSeenError } from "./errors";
+
+export { ReserveNotSeenError };
 
 /**
  * Keeps a provider's stream reserved ahead of what the requester signs (contracts/README.md,
@@ -40,14 +42,6 @@ export interface ReserveOptions {
   readonly now?: () => number;
 }
 
-/** A reserve raise was refused by the chain, or not seen on it before its deadline. */
-export class ReserveNotSeenError extends ProviderError {
-  constructor(message: string, cause?: unknown) {
-    super("TIMEOUT", message, undefined, { ...(cause !== undefined && { cause }) });
-    this.name = "ReserveNotSeenError";
-  }
-}
-
 export class ReserveKeeper {
   /** The highest reserve seen on chain. */
   private seen = 0n;
@@ -76,7 +70,8 @@ export class ReserveKeeper {
 
   /**
    * Resolves once the chain shows a reserve of at least `signed + ahead`; raises it (to
-   * `signed + 2 x ahead`) unless a raise that covers it is under way.
+   * `signed + 2 x ahead`, or `signed + ahead` when the escrow cannot fund that) unless a raise
+   * that covers it is under way.
    */
   ensure(signed: bigint): Promise<void> {
     const want = signed + this.o.ahead;
@@ -97,26 +92,40 @@ export class ReserveKeeper {
     if (this.seen >= want) return;
     const now = this.o.now?.() ?? Math.floor(Date.now() / 1000);
     const deadline = Date.now() + (this.o.deadlineMs ?? 30_000);
-    const signed = signReserve(
-      { ...this.stream, validUntil: now + (this.o.validForS ?? 50), reserved: target },
-      this.sessionKey,
-    );
     const payout = this.stream.payout.toString();
+    const send = (reserved: bigint) =>
+      this.o.chain.send(
+        signReserve(
+          { ...this.stream, validUntil: now + (this.o.validForS ?? 50), reserved },
+          this.sessionKey,
+        ),
+      );
+    // The escrow refuses a raise its free balance cannot fund: a small escrow still gets what
+    // this request needs (`want`), raised more often.
+    let asked = target;
     try {
-      await this.o.chain.send(signed);
+      await send(target).catch((err: unknown) => {
+        if (want >= target) throw err;
+        asked = want;
+        return send(want);
+      });
     } catch (err) {
       throw new ReserveNotSeenError(
-        `the escrow refused to reserve ${target} nanoTON for ${payout} (top it up, or ask for less)`,
+        "refused",
+        asked,
+        `the escrow refused to reserve ${asked} nanoTON for ${payout} (top it up, or ask for less)`,
         err,
       );
     }
     for (;;) {
       const reserved = await this.o.chain.reserved(this.stream).catch(() => this.seen);
       if (reserved > this.seen) this.seen = reserved;
-      if (this.seen >= target) return;
+      if (this.seen >= asked) return;
       if (Date.now() >= deadline) {
         throw new ReserveNotSeenError(
-          `the reserve of ${target} nanoTON for ${payout} was not seen on chain within ${this.o.deadlineMs ?? 30_000} ms`,
+          "not-seen",
+          asked,
+          `the reserve of ${asked} nanoTON for ${payout} was not seen on chain within ${this.o.deadlineMs ?? 30_000} ms`,
         );
       }
       await new Promise((r) => setTimeout(r, this.o.pollMs ?? 500));

@@ -1,5 +1,6 @@
 import { PolicyRefusedError, UntrustedProviderError } from "../../protocol";
-import { NoProviderError, ProviderError, ProviderLostError } from "../sdk/errors";
+import { formatTon } from "../../protocol/ton-amount";
+import { NoProviderError, ProviderError, ProviderLostError, ReserveNotSeenError } from "../sdk/errors";
 import { EscrowNotReadyError } from "./escrow";
 import { TabBusyError } from "./tab-turns";
 
@@ -40,6 +41,7 @@ export function lostAnswer(err: unknown): { partial: string; tokens: number; cos
 /** Whether the fix is in the wallet panel (deposit, top up, reopen): the page then offers to open it. */
 export function needsWallet(err: unknown): boolean {
   if (err instanceof EscrowNotReadyError) return true;
+  if (err instanceof ReserveNotSeenError) return err.reason === "refused";
   return (
     err instanceof ProviderError &&
     ["OUT_OF_FUNDS", "KEY_NOT_AUTHORISED", "ESCROW_CLOSING", "ESCROW_CANNOT_PAY"].includes(err.code)
@@ -83,6 +85,11 @@ export function explainError(err: unknown): string {
     return err.code === "REGISTRY_UNAVAILABLE"
       ? "The TON Registry could not be read to check the provider, so nothing was sent. Try again in a moment."
       : "The server named a provider the TON Registry does not vouch for (unregistered, or another key or payout), so nothing was sent. Try again; if it repeats, this server is not honest.";
+  }
+  if (err instanceof ReserveNotSeenError) {
+    return err.reason === "refused"
+      ? `Your escrow could not set ${formatTon(err.target)} TON aside for this provider (a reserve, so no other provider's claim can take its pay), so nothing was sent. Top it up in Wallet, or lower your highest price, then ask again.`
+      : `The reserve for this provider (${formatTon(err.target)} TON of your escrow set aside for it) was not seen on the TON network in time, so nothing more was sent. Try again in a moment.`;
   }
   if (err instanceof ProviderError)
     return ESCROW_REFUSALS[err.code] ?? `The provider refused the request (${err.code}): ${err.message}`;

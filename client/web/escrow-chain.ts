@@ -3,6 +3,7 @@ import { EscrowParams } from "../../contracts/generated/constants";
 import type { ChainConfig } from "../../web/chain-config";
 import { DevWallet } from "../../web/dev-wallet";
 import type { KvEntry } from "../../web/page-db";
+import { escrowReserveChain, type ReserveChain } from "../sdk/reserve-keeper";
 import type { EscrowAccount } from "./escrow";
 
 /**
@@ -20,9 +21,13 @@ export interface EscrowFacts {
 
 export class EscrowChain {
   private readonly client: TonClient;
+  /** Where the chat raises its streams' reserves (signed by the session key: no wallet prompt). */
+  readonly reserves: ReserveChain;
 
   constructor(readonly config: ChainConfig) {
-    this.client = new TonClient({ endpoint: config.endpoint });
+    const client = new TonClient({ endpoint: config.endpoint });
+    this.client = client;
+    this.reserves = escrowReserveChain((a) => client.provider(a));
   }
 
   async read(account: EscrowAccount, sessionKey: Uint8Array): Promise<EscrowFacts> {

@@ -7,6 +7,7 @@ import { chainErrorText } from "../../web/chain-errors";
 import type { DevWallet } from "../../web/dev-wallet";
 import { KvEntry, type SilkDb } from "../../web/page-db";
 import type { Wallet, WalletConnector, WalletTransaction } from "../../web/wallet";
+import type { ReserveChain } from "../sdk/reserve-keeper";
 import { AmountError, EscrowAccount, EscrowNotReadyError, OWNER_OP_VALUE, parseTonAmount } from "./escrow";
 import type { EscrowChain, EscrowFacts } from "./escrow-chain";
 
@@ -15,11 +16,12 @@ export { EscrowNotReadyError };
 /** Kept free in the wallet beside a deposit: the network fee of one message, generously. */
 const NETWORK_FEE = OWNER_OP_VALUE;
 
-/** What the SDK needs to sign receipts on this escrow. */
+/** What the SDK needs to sign receipts on this escrow, and where it raises their streams' reserves. */
 export interface EscrowTerms {
   readonly escrow: string;
   readonly keyEpoch: number;
   readonly network: number;
+  readonly reserves: ReserveChain;
 }
 
 /**
@@ -234,7 +236,12 @@ export class EscrowStore {
       throw new EscrowNotReadyError(
         "Your escrow is closing, so providers no longer serve it: deposit again in Wallet to reopen it.",
       );
-    return { escrow: this.account.address, keyEpoch: f.keyEpoch, network: this.config.globalId };
+    return {
+      escrow: this.account.address,
+      keyEpoch: f.keyEpoch,
+      network: this.config.globalId,
+      reserves: this.chain!.reserves,
+    };
   }
 
   async refresh(): Promise<void> {

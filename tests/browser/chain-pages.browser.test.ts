@@ -137,6 +137,11 @@ describe("the pages on the devnet", () => {
     const payout = Address.parse((await text(provider, "wallet-address"))!);
     const epoch = (await escrow.getKey(await sessionKeyOf(client)))!.epoch;
     expect(await escrow.getPaid(epoch, payout)).toBe(0n);
+    // The page reserved this provider's stream before it asked (signed by its session key, no
+    // wallet): the chain holds more for it than was signed, and no other provider can take that.
+    const before = await escrow.getReserve(epoch, payout);
+    expect(before.reserved).toBeGreaterThan(signed);
+    expect(before.locked).toBe(before.reserved);
     const [escrowBefore, payoutBefore, payoutLt, escrowLt] = [
       await chain.getBalance(escrowAddress),
       await chain.getBalance(payout),
@@ -148,6 +153,8 @@ describe("the pages on the devnet", () => {
     await waitForText(provider, "settled", (s) => tonOf(s) === signed);
     expect(tonOf(await text(provider, "pending"))).toBe(0n);
     expect(await escrow.getPaid(epoch, payout)).toBe(signed);
+    // Paid from the reserve: what is still locked for this provider is the reserve less the claim.
+    expect((await escrow.getReserve(epoch, payout)).locked).toBe(before.reserved - signed);
     // Every money figure on the page tells the same story: earned = claimed, nothing left.
     await waitForText(provider, "claimed", (s) => tonOf(s) === signed);
     expect(tonOf(await text(provider, "unclaimed"))).toBe(0n);
@@ -177,6 +184,29 @@ describe("the pages on the devnet", () => {
     expect(tonOf(await text(provider, "fees-paid"))).toBe(claim!.claimFees);
     await screenshot(provider, "provider-devnet-claimed");
     expect(await seriousA11yViolations(provider)).toEqual([]);
+  }, 120_000);
+
+  it("an escrow that cannot fund the reserve a question needs is told so in words, and nothing is sent", async () => {
+    const small = await openPage(browser, `${url}/`, "small client");
+    await small.locator("select option", { hasText: "test-model" }).waitFor({ state: "attached" });
+    // The least deposit (0.1 TON) against a reserve of the prompt's bound and 0.1 TON ahead.
+    await fundClientEscrow(small, "0.1");
+    const earned = await text(provider, "earned");
+    await small.getByLabel("Answer tokens").fill(PRICE.toString());
+    await small.getByLabel("Prompt tokens").fill(PRICE.toString());
+    await small.getByRole("button", { name: "Save prices" }).click();
+    await small
+      .getByRole("textbox", { name: "Your question" })
+      .fill("a question its escrow cannot reserve for");
+    await small.keyboard.press("Enter");
+    const alert = small.getByRole("alert").filter({ hasText: /could not set/ });
+    await alert.waitFor({ timeout: 60_000 });
+    expect(await alert.textContent()).toMatch(
+      /^Your escrow could not set 0\.1\d+ TON aside for this provider \(a reserve, so no other provider's claim can take its pay\), so nothing was sent\. Top it up in Wallet/,
+    );
+    expect(await small.getByRole("button", { name: "Open Wallet to deposit" }).count()).toBeGreaterThan(0);
+    expect(await text(provider, "earned")).toBe(earned);
+    await small.context().close();
   }, 120_000);
 
   it("the client closes its escrow and, after the delay, withdraws the rest", async () => {
@@ -283,8 +313,11 @@ describe("a newcomer with a TON Connect wallet (tests/browser/tonconnect-double.
     );
     wallet.answer = "sign";
 
-    // Ask, and the provider's claim pays exactly what the receipt says.
+    // Ask, and the provider's claim pays exactly what the receipt says. The reserve it raises first
+    // is signed by the session key: the wallet is asked nothing more.
+    const asked = wallet.requests.length;
     await askAtPrice(client, "paid through TON Connect");
+    expect(wallet.requests).toHaveLength(asked);
     expect(await client.getByTestId("turn-assistant").last().textContent()).toContain(
       "Echo: paid through TON Connect",
     );
@@ -296,6 +329,7 @@ describe("a newcomer with a TON Connect wallet (tests/browser/tonconnect-double.
     await waitForText(provider, "settled", (s) => tonOf(s) === signed);
     const epoch = (await escrow.getKey(await sessionKeyOf(client)))!.epoch;
     expect(await escrow.getPaid(epoch, payout)).toBe(signed);
+    expect((await escrow.getReserve(epoch, payout)).reserved).toBeGreaterThan(signed);
     await context.close();
   }, 180_000);
 });

@@ -15,7 +15,7 @@ const key = generateKeyPair();
 const AHEAD = 1_000n;
 
 /** A test double of the chain: raises land at once (or never, or are refused), as told. */
-function fakeChain(mode: "lands" | "lost" | "refused" = "lands", start = 0n) {
+function fakeChain(mode: "lands" | "lost" | "refused" = "lands", start = 0n, funds?: bigint) {
   const sent: SignedReserve[] = [];
   let reserved = start;
   return {
@@ -23,7 +23,8 @@ function fakeChain(mode: "lands" | "lost" | "refused" = "lands", start = 0n) {
     chain: {
       send: async (s: SignedReserve) => {
         sent.push(s);
-        if (mode === "refused") throw new Error("exit code 218");
+        if (mode === "refused" || (funds !== undefined && s.reserve.reserved > funds))
+          throw new Error("exit code 218");
         if (mode === "lands") reserved = s.reserve.reserved;
       },
       reserved: async () => reserved,
@@ -61,16 +62,29 @@ describe("the SDK's reserve keeper", () => {
     const a = new ReserveKeeper(stream, key, { chain: refused.chain, ahead: AHEAD, pollMs: 1 });
     const e1 = await a.ensure(0n).catch((e: unknown) => e);
     expect(e1).toBeInstanceOf(ReserveNotSeenError);
-    expect((e1 as ReserveNotSeenError).message).toMatch(/refused to reserve 2000 nanoTON/);
+    // Refused at 2,000 and then at the 1,000 this call needs: the page says which.
+    expect(refused.sent.map((r) => r.reserve.reserved)).toEqual([2_000n, 1_000n]);
+    expect((e1 as ReserveNotSeenError).message).toMatch(/refused to reserve 1000 nanoTON/);
+    expect((e1 as ReserveNotSeenError).reason).toBe("refused");
+    expect((e1 as ReserveNotSeenError).target).toBe(1_000n);
 
     const lost = fakeChain("lost");
     const b = new ReserveKeeper(stream, key, { chain: lost.chain, ahead: AHEAD, pollMs: 5, deadlineMs: 30 });
     const e2 = await b.ensure(0n).catch((e: unknown) => e);
     expect(e2).toBeInstanceOf(ReserveNotSeenError);
     expect((e2 as ReserveNotSeenError).code).toBe("TIMEOUT");
+    expect((e2 as ReserveNotSeenError).reason).toBe("not-seen");
     expect((e2 as Error).message).toMatch(/not seen on chain within 30 ms/);
     // A later call tries again rather than repeating the old failure.
     expect(await b.ensure(0n).catch((e: unknown) => e)).toBeInstanceOf(ReserveNotSeenError);
     expect(lost.sent).toHaveLength(2);
+  });
+
+  it("raises only what is needed when the escrow cannot fund a raise two steps ahead", async () => {
+    const small = fakeChain("lands", 0n, 1_500n);
+    const keeper = new ReserveKeeper(stream, key, { chain: small.chain, ahead: AHEAD, pollMs: 1 });
+    await keeper.ensure(200n);
+    expect(small.sent.map((r) => r.reserve.reserved)).toEqual([2_200n, 1_200n]);
+    expect(keeper.reserved).toBe(1_200n);
   });
 });
