@@ -81,6 +81,12 @@ export interface MachineConfig {
   /** In [0, 1); the jitter. */
   readonly random: () => number;
   readonly backoff?: BackoffConfig;
+  /**
+   * URLs not to move to while another will do (a node caught lying, remembered for a while by the
+   * connection): the next URL is the first after the current one it does not avoid, else the
+   * current one again, else, when every URL is avoided, simply the next.
+   */
+  readonly avoid?: (url: number) => boolean;
 }
 
 export interface BackoffConfig {
@@ -122,6 +128,16 @@ export function dialTimeoutMs(attempt: number, baseMs: number): number {
   return Math.round(baseMs * Math.min(3, 1 + attempt / 2));
 }
 
+/** Where to dial after leaving `url`: round the URLs from the next, skipping those to avoid. */
+export function nextUrl(url: number, c: MachineConfig): number {
+  const n = Math.max(1, c.urls);
+  for (let i = 1; i <= n; i++) {
+    const u = (url + i) % n;
+    if (!c.avoid?.(u)) return u;
+  }
+  return (url + 1) % n;
+}
+
 export function initialState(provider = false): ConnState {
   return { phase: "connecting", url: 0, attempt: 0, provider, paused: false };
 }
@@ -140,7 +156,7 @@ export function step(s: ConnState, e: ConnEvent, c: MachineConfig): { state: Con
   const next = (state: ConnState, ...effects: Effect[]) => ({ state, effects });
   const backoffOf = (attempt: number) => backoffMs(attempt, c.random, c.backoff);
   const wait = (attempt: number): Effect => ({ do: "wait", ms: backoffOf(attempt) });
-  const nextUrl = (s.url + 1) % Math.max(1, c.urls);
+  const after = nextUrl(s.url, c);
   if (s.phase === "closed") return next(s);
   switch (e.type) {
     case "close":
@@ -164,7 +180,7 @@ export function step(s: ConnState, e: ConnEvent, c: MachineConfig): { state: Con
             }
           : wait(attempt);
       return next(
-        { ...s, phase: "reconnecting", url: nextUrl, attempt },
+        { ...s, phase: "reconnecting", url: after, attempt },
         { do: "hang-up", why: "lost" },
         asked,
       );
@@ -174,10 +190,10 @@ export function step(s: ConnState, e: ConnEvent, c: MachineConfig): { state: Con
       // Another node takes us at once; with one URL only, the same one once it is back.
       if (c.urls > 1)
         return next(
-          { ...s, phase: "moving", url: nextUrl, attempt: 0 },
+          { ...s, phase: "moving", url: after, attempt: 0 },
           { do: "cancel-wait" },
           { do: "hang-up", why: "shutdown" },
-          { do: "dial", url: nextUrl },
+          { do: "dial", url: after },
         );
       return next(
         { ...s, phase: "reconnecting", attempt: 0 },
@@ -186,14 +202,15 @@ export function step(s: ConnState, e: ConnEvent, c: MachineConfig): { state: Con
         wait(1),
       );
     case "distrusted":
-      // Another node is dialled at once, as when one leaves; with one URL only, nothing changes
-      // (the owner decides). Sessions relayed through the liar end as when a connection drops.
-      if (c.urls <= 1 || !isUp(s.phase)) return next(s);
+      // Another node is dialled at once, as when one leaves; with one URL only, or none left that
+      // is not avoided, nothing changes (the owner decides). Sessions relayed through the liar end
+      // as when a connection drops.
+      if (c.urls <= 1 || !isUp(s.phase) || after === s.url || c.avoid?.(after)) return next(s);
       return next(
-        { ...s, phase: "moving", url: nextUrl, attempt: 0 },
+        { ...s, phase: "moving", url: after, attempt: 0 },
         { do: "cancel-wait" },
         { do: "hang-up", why: "lost" },
-        { do: "dial", url: nextUrl },
+        { do: "dial", url: after },
       );
     case "registered":
       // A registration that was in flight when the owner paused: undone at once.

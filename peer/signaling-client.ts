@@ -110,14 +110,29 @@ export class SignalingClient {
   }
 
   /**
-   * The node we are connected to lied (a grant that is not the provider's signed quote): with
-   * other URLs configured, leave it for the next at once and return true; with one, stay and
+   * The node we are connected to lied (a grant that is not the provider's signed quote): it is
+   * remembered as a liar for `forMs`, so no later move or reconnect goes back to it meanwhile.
+   * With another URL not remembered so, leave for it at once and return true; otherwise stay and
    * return false (the app decides).
    */
-  moveOn(): boolean {
-    if (this.conn.urlCount <= 1) return false;
+  moveOn(forMs: number): boolean {
+    this.conn.distrustCurrent(Date.now() + forMs);
+    if (!this.conn.anyTrusted) return false;
     this.conn.dispatch({ type: "distrusted" });
     return true;
+  }
+
+  /**
+   * Nodes caught lying and still remembered, with when each is forgotten; `onLiar`: the one in use
+   * is among them (every other was too when the connection last moved).
+   */
+  get liars(): { onLiar: boolean; anyTrusted: boolean; servers: { url: string; until: number }[] } {
+    return { onLiar: this.conn.onLiar, anyTrusted: this.conn.anyTrusted, servers: this.conn.distrusted() };
+  }
+
+  /** Leaves a node remembered as a liar for one that is not (a no-op when none is left). */
+  leaveLiar(): void {
+    if (this.conn.onLiar && this.conn.anyTrusted) this.conn.dispatch({ type: "distrusted" });
   }
 
   /** Where the connection stands (connecting, registered, reconnecting, …). */

@@ -53,13 +53,50 @@ export class SignalingConnection {
   /** Once connected, every later dial says it is a reconnection, with the provider's ticket if it has one. */
   private returning = false;
   private readonly machine: MachineConfig;
+  /** Nodes caught lying, by URL index: not moved to again before this time (ms) while another will do. */
+  private readonly distrustedUntil = new Map<number, number>();
 
   constructor(
     private readonly opts: ConnectionOptions,
     private readonly hooks: ConnectionHooks,
   ) {
     if (opts.urls.length === 0) throw new Error("at least one signaling URL is needed");
-    this.machine = { urls: opts.urls.length, random: opts.random ?? Math.random, backoff: opts.backoff };
+    this.machine = {
+      urls: opts.urls.length,
+      random: opts.random ?? Math.random,
+      backoff: opts.backoff,
+      avoid: (url) => this.isDistrusted(url),
+    };
+  }
+
+  /** Remembers the node in use as a liar until `untilMs`: no move or reconnect goes back to it before. */
+  distrustCurrent(untilMs: number): void {
+    this.distrustedUntil.set(this.state.url, untilMs);
+  }
+
+  /** The URLs remembered as liars now, with when each is forgotten. */
+  distrusted(now: number = Date.now()): { url: string; until: number }[] {
+    return [...this.distrustedUntil]
+      .filter(([, until]) => until > now)
+      .map(([i, until]) => ({ url: this.opts.urls[i] ?? "", until }));
+  }
+
+  private isDistrusted(url: number, now: number = Date.now()): boolean {
+    const until = this.distrustedUntil.get(url);
+    if (until === undefined) return false;
+    if (until > now) return true;
+    this.distrustedUntil.delete(url);
+    return false;
+  }
+
+  /** Whether the node in use is remembered as a liar. */
+  get onLiar(): boolean {
+    return this.isDistrusted(this.state.url);
+  }
+
+  /** Whether some configured URL is not remembered as a liar. */
+  get anyTrusted(): boolean {
+    return this.opts.urls.some((_, i) => !this.isDistrusted(i));
   }
 
   get current(): ConnState {

@@ -10,6 +10,17 @@ import type { ReserveOptions } from "./reserve-keeper";
 /** What `connect(...)` takes: where signaling is, what the requester pays with, and its limits. */
 /** How long a request waits for room when every provider is busy (`queueTimeoutMs`'s default). */
 export const DEFAULT_QUEUE_TIMEOUT_MS = 30_000;
+/** How long a signaling server caught lying (`QUOTE_FORGED`) is avoided (`liarMemoryMs`'s default). */
+export const DEFAULT_LIAR_MEMORY_MS = 10 * 60_000;
+
+/** A signaling server the client caught lying, and until when it avoids it. */
+export interface DistrustedServer {
+  readonly url: string;
+  /** Unix time (ms) it is forgotten. */
+  readonly until: number;
+  /** What it lied about (the `QUOTE_FORGED` message). */
+  readonly reason: string;
+}
 
 export interface ConnectOptions {
   /**
@@ -46,6 +57,15 @@ export interface ConnectOptions {
    * "Deadlines"): the channel, the handshake, the account, the next frame of an answer.
    */
   readonly deadlines?: Partial<Deadlines>;
+  /**
+   * How long a signaling server caught lying (a grant that is not the provider's signed quote:
+   * `QUOTE_FORGED`) is avoided (default 10 minutes): no later request, move or reconnect goes back
+   * to it meanwhile while another configured server will do; when every one is remembered so, a
+   * request fails at once with `QUOTE_FORGED` naming them and until when.
+   */
+  readonly liarMemoryMs?: number;
+  /** Told each time a signaling server is caught lying and avoided (a page can say so). */
+  readonly onServerDistrusted?: (e: DistrustedServer) => void;
   /** Told when an answer moves to another provider (a page can say "failover in progress"). */
   readonly onFailover?: (e: { model: string; failovers: number }) => void;
   /**

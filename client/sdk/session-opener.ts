@@ -32,7 +32,7 @@ import {
   type TrustPolicy,
   UntrustedProviderError,
 } from "../../protocol";
-import type { ConnectOptions } from "./connect-options";
+import { type ConnectOptions, DEFAULT_LIAR_MEMORY_MS } from "./connect-options";
 import { HandshakeFailedError, NoProviderError, ProviderError } from "./errors";
 import type { PaymentAccount } from "./payment-account";
 import { checkProvider, otherEntry } from "./provider-trust";
@@ -178,6 +178,10 @@ export class SessionOpener {
    * provider (or say nobody took it) while we are already connecting: we follow it there.
    */
   private async open(model: string, exclude: string[], needs: readonly Need[]): Promise<RequesterSession> {
+    // A server caught lying is not asked again while remembered: another is, or none is.
+    const liars = this.signaling.liars;
+    if (liars.onLiar && !liars.anyTrusted) throw onlyLiars(liars.servers);
+    this.signaling.leaveLiar();
     const prepared = new Map<string, Prepared>();
     try {
       return await this.attempts(model, exclude, needs, prepared);
@@ -204,8 +208,6 @@ export class SessionOpener {
     prepared: Map<string, Prepared>,
   ): Promise<RequesterSession> {
     let moved: SessionGranted | undefined;
-    // Left a signaling server caught lying for the next configured one (at most once a request).
-    let movedOn = false;
     // A provider we refused: after it, "nobody else" is best explained by the refusal.
     let refused: UntrustedProviderError | ProviderError | undefined;
     // Each grant's channel is made in the turn the grant is read (and a move's in the turn the
@@ -270,11 +272,15 @@ export class SessionOpener {
           throw new NoProviderError("TIMEOUT", err.message, undefined, { cause: err });
         if (err instanceof NoProviderError && err.code === "QUOTE_FORGED") {
           // The server's word against the provider's signed one: nothing went to the provider,
-          // which is not excluded. The same server would lie again: with another configured, the
-          // request goes there, once; with one, the app decides (retry later, another server).
+          // which is not excluded. The same server would lie again: it is remembered as a liar for
+          // a while, and the request goes to another configured server not remembered so (each
+          // liar once: the hops are bounded by the URLs); with none left, the app decides.
           this.signaling.endSession(grant.sessionId, "grant differs from the provider's signed quote");
-          if (movedOn || !this.signaling.moveOn()) throw err;
-          movedOn = true;
+          const forMs = this.opts.liarMemoryMs ?? DEFAULT_LIAR_MEMORY_MS;
+          const url = this.signaling.url;
+          const movedOn = this.signaling.moveOn(forMs);
+          this.opts.onServerDistrusted?.({ url, until: Date.now() + forMs, reason: err.message });
+          if (!movedOn) throw onlyLiars(this.signaling.liars.servers, err);
           continue;
         }
         if (!(err instanceof UntrustedProviderError)) throw err;
@@ -452,4 +458,22 @@ function noProvider(
   if (code !== "UNSUPPORTED") return new NoProviderError(code, message, undefined, options);
   const need = needs.find((n) => message.includes(n.feature)) ?? needs[0];
   return new NoProviderError(code, need ? `${need.param}: ${message}` : message, need?.param, options);
+}
+
+/**
+ * Every configured signaling server was caught lying and is still remembered: the request is not
+ * asked of any (the last lie, when there is one, is the cause).
+ */
+function onlyLiars(
+  servers: readonly { url: string; until: number }[],
+  cause?: NoProviderError,
+): NoProviderError {
+  const list = servers.map((s) => `${s.url} (until ${new Date(s.until).toISOString()})`).join(", ");
+  const last = cause ? `${cause.message}. ` : "";
+  return new NoProviderError(
+    "QUOTE_FORGED",
+    `${last}Every configured signaling server was caught forging a grant and is avoided for a while: ${list}; configure an honest one or retry after that`,
+    undefined,
+    cause ? { cause } : undefined,
+  );
 }

@@ -30,7 +30,7 @@ import { SessionSource } from "./session-source";
  * model and reused (session-source.ts), opened with a checked provider (session-opener.ts), and an
  * answer whose provider vanishes continues on another (failover.ts).
  */
-export type { ConnectOptions } from "./connect-options";
+export type { ConnectOptions, DistrustedServer } from "./connect-options";
 
 /** A streamed answer: OpenAI's chunks, and the controller that stops it. */
 export type ChunkStream = AsyncIterable<ChatCompletionChunk> & { readonly controller: AbortController };

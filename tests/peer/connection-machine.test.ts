@@ -358,4 +358,21 @@ describe("connection machine", () => {
     for (const d of delays) buckets[Math.min(3, Math.floor((d - 2000) / 500))]++;
     for (const b of buckets) expect(b).toBeGreaterThan(2000);
   });
+
+  it("never moves or reconnects to a node it avoids (a liar) while another will do", () => {
+    // Nodes 0 and 2 lied; 1 is honest.
+    const avoid = (u: number) => u !== 1;
+    const c = { urls: 3, random: half, avoid };
+    expect(step(at("connected", { url: 1 }), { type: "lost" }, c).state.url).toBe(1);
+    expect(step(at("connected", { url: 1 }), { type: "server-shutdown" }, c).state.url).toBe(1);
+    expect(step(at("connected", { url: 0 }), { type: "distrusted" }, c).state).toMatchObject({
+      phase: "moving",
+      url: 1,
+    });
+    // On the honest node, a lie of another changes nothing; with every node avoided, round robin.
+    expect(step(at("connected", { url: 1 }), { type: "distrusted" }, c).effects).toEqual([]);
+    const none = { urls: 3, random: half, avoid: () => true };
+    expect(step(at("connected", { url: 2 }), { type: "lost" }, none).state.url).toBe(0);
+    expect(step(at("connected", { url: 2 }), { type: "distrusted" }, none).effects).toEqual([]);
+  });
 });

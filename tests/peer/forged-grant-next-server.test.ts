@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import type { DistrustedServer } from "../../client/sdk/connect-options";
 import { NoProviderError } from "../../client/sdk/errors";
 import { cleanup, startServer } from "../signaling/helpers";
 import { rewrite } from "../support/mitm-behaviours";
@@ -9,8 +10,10 @@ import { ask, labelled, relayClient, relayProvider, stopAll } from "../support/s
  * A signaling server caught lying (its grant is not the provider's signed quote: QUOTE_FORGED)
  * would lie again. An app that configured more than one server has the SDK leave it for the next
  * at once and ask there, within the same request; with one server only, the request ends
- * QUOTE_FORGED naming it, and the app decides. Real servers, one behind a man in the middle that
- * strips the quote from every grant.
+ * QUOTE_FORGED naming it, and the app decides. A liar is remembered for a while (`liarMemoryMs`):
+ * no later request or reconnect goes back to it while an honest server is configured, and with
+ * only liars left a request fails at once, QUOTE_FORGED naming them, asking none. Real servers,
+ * one behind a man in the middle that strips the quote from every grant.
  */
 const mitms: Mitm[] = [];
 afterEach(async () => {
@@ -18,6 +21,15 @@ afterEach(async () => {
   for (const m of mitms.splice(0)) await m.close();
   await cleanup();
 });
+
+/** Resolves once `cond` holds; fails naming `what` after 10 s. */
+async function until(cond: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 /** A server whose grants carry no signed quote, with one provider on it. */
 async function lyingServer() {
@@ -61,4 +73,66 @@ describe("after a forged grant", () => {
     expect((err as Error).message).toContain(liar.mitm.url);
     expect(liar.provider.events.filter((e) => e.type === "session-open")).toEqual([]);
   }, 30_000);
+
+  it("remembers the liar: after a reconnect the client goes back to the honest server, never the liar", async () => {
+    const liar = await lyingServer();
+    const { url } = await startServer();
+    // The honest server behind a man in the middle that only passes things on, so that the test
+    // can drop the client's connection there.
+    const honestPath = await startMitm(url);
+    mitms.push(honestPath);
+    const honest = await relayProvider(url);
+    const distrusted: DistrustedServer[] = [];
+    const client = await relayClient(
+      [labelled(liar.mitm.url, "requester"), labelled(honestPath.url, "requester")].join(","),
+      { onServerDistrusted: (e) => distrusted.push(e) },
+    );
+    expect((await ask(client, "first")).choices[0]?.message.content).toBe("Echo: first");
+
+    // The honest server's connection drops: the client dials again, and not the liar.
+    const dialled = () =>
+      [liar.mitm, honestPath].map((m) => m.parties.filter((p) => p.label === "requester").length);
+    expect(dialled()).toEqual([1, 1]);
+    for (const p of honestPath.parties) p.kill();
+    await until(() => dialled().reduce((a, b) => a + b) > 2, "the client to dial again");
+    expect((await ask(client, "after the drop")).choices[0]?.message.content).toBe("Echo: after the drop");
+    const liarRequesters = liar.mitm.parties.filter((p) => p.label === "requester");
+    expect(liarRequesters).toHaveLength(1);
+    const asked = liar.mitm.log.filter((m) => m.event === "session:request" && m.kind === "event");
+    expect(asked).toHaveLength(1);
+    expect(honestPath.parties.filter((p) => p.label === "requester").length).toBeGreaterThanOrEqual(2);
+    expect(honest.events.filter((e) => e.type === "session-open")).toHaveLength(2);
+    // Told once, naming the liar, for a bounded while.
+    expect(distrusted).toHaveLength(1);
+    expect(distrusted[0]?.url).toContain(liar.mitm.url);
+    expect(distrusted[0]?.reason).toContain("lied");
+    expect(distrusted[0]?.until).toBeGreaterThan(Date.now() + 60_000);
+    expect(distrusted[0]?.until).toBeLessThanOrEqual(Date.now() + 10 * 60_000);
+  }, 60_000);
+
+  it("with only liars left, a later request fails at once QUOTE_FORGED naming them, asking none", async () => {
+    const first = await lyingServer();
+    const second = await lyingServer();
+    const client = await relayClient(
+      [labelled(first.mitm.url, "requester"), labelled(second.mitm.url, "requester")].join(","),
+    );
+    const err = await ask(client).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NoProviderError);
+    expect((err as NoProviderError).code).toBe("QUOTE_FORGED");
+    expect((err as Error).message).toContain(first.mitm.url);
+    expect((err as Error).message).toContain(second.mitm.url);
+    const heard = () =>
+      [first, second].map(
+        (l) => l.mitm.log.filter((m) => m.event === "session:request" && m.kind === "event").length,
+      );
+    expect(heard()).toEqual([1, 1]);
+
+    const again = await ask(client, "again").catch((e: unknown) => e);
+    expect(again).toBeInstanceOf(NoProviderError);
+    expect((again as NoProviderError).code).toBe("QUOTE_FORGED");
+    expect((again as Error).message).toMatch(/Every configured signaling server was caught forging a grant/);
+    expect(heard()).toEqual([1, 1]);
+    expect(first.provider.events.filter((e) => e.type === "session-open")).toEqual([]);
+    expect(second.provider.events.filter((e) => e.type === "session-open")).toEqual([]);
+  }, 60_000);
 });
