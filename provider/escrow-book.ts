@@ -29,8 +29,10 @@ import { availableOf, type EscrowAccount } from "./escrow-account";
  * flight) was raised by someone else's claim of its receipts. Anyone holding a receipt may claim
  * it, and each claim's fee comes out of the provider's payout: a requester claiming every small
  * receipt it signs makes the provider pay a fee per 0.01 TON. Such rises below `smallClaim` are
- * counted per escrow (`foreignSmallClaims`), so the provider can stop serving that escrow. The
- * count is this process's own: a restart forgets it, as it forgets nothing it needs to be paid.
+ * counted per escrow (`foreignSmallClaims`), so the provider can stop serving that escrow. Each
+ * one is told to `onForeignClaim`, which keeps it with the stream's receipts (a claim record,
+ * `FOREIGN_CLAIM_REASON`), and `rememberForeignClaims` gives the count back after a restart: a
+ * griefer does not get its allowance again each time the provider restarts or its page reloads.
  */
 interface StreamEntry {
   readonly key: StreamKey;
@@ -103,8 +105,16 @@ export class EscrowBook {
        * absent: the whole free balance, which other providers' claims may take first.
        */
       readonly unreserved?: bigint;
+      /** Told each small rise counted as someone else's claim: `amount` more, `paid` in all. */
+      readonly onForeignClaim?: (stream: StreamKey, amount: bigint, paid: bigint) => void;
     } = {},
   ) {}
+
+  /** Counts, from what was persisted before a restart, `count` foreign small claims on the escrow at least. */
+  rememberForeignClaims(escrow: Address, count: number): void {
+    const e = this.entry(escrow);
+    if (count > e.foreignSmallClaims) e.foreignSmallClaims = count;
+  }
 
   /** Takes a fresh read of the escrow (what the gate read at a session's open, or `refresh`). */
   update(escrow: Address, account: EscrowAccount): void {
@@ -320,8 +330,10 @@ export class EscrowBook {
   private observe(e: EscrowEntry, s: StreamEntry, paid: bigint): void {
     let ours = s.paid;
     if (s.claiming > ours) ours = s.claiming; // bigints: no Math.max
-    if (s.known && paid > ours && paid - ours < (this.limits.smallClaim ?? SMALL_FOREIGN_CLAIM))
+    if (s.known && paid > ours && paid - ours < (this.limits.smallClaim ?? SMALL_FOREIGN_CLAIM)) {
       e.foreignSmallClaims++;
+      this.limits.onForeignClaim?.(s.key, paid - ours, paid);
+    }
     s.known = true;
     s.paid = paid;
   }

@@ -45,6 +45,24 @@ export interface ClaimRecord {
 
 export const MAX_CLAIM_RECORDS = 50;
 
+/**
+ * The reason of a claim record that is not this provider's: someone else claimed its receipt in a
+ * small amount, at its fee (escrow-book.ts). Its `fee` is 0: what it cost is not known here.
+ */
+export const FOREIGN_CLAIM_REASON = "claimed by someone else in a small amount, at this provider's fee";
+
+/** The foreign small claims each escrow's streams recorded, by escrow (raw address). */
+export function foreignClaimsByEscrow(records: readonly StreamRecord[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const r of records) {
+    const n = (r.claims ?? []).filter((c) => c.reason === FOREIGN_CLAIM_REASON).length;
+    if (n === 0) continue;
+    const escrow = latestReceipt(r).receipt.escrow.toRawString();
+    out.set(escrow, (out.get(escrow) ?? 0) + n);
+  }
+  return out;
+}
+
 export interface ReceiptStore {
   /**
    * Keeps the receipt if it is newer than the one held; throws ReceiptConflictError on a conflict.

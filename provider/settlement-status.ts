@@ -1,6 +1,6 @@
 import type { SignedReceipt } from "../protocol/receipt";
 import type { EscrowView } from "./escrow-book";
-import { type ClaimRecord, latestReceipt, type StreamRecord } from "./receipt-store";
+import { type ClaimRecord, FOREIGN_CLAIM_REASON, latestReceipt, type StreamRecord } from "./receipt-store";
 import { type ClaimDecision, shareBps } from "./settlement-policy";
 
 /**
@@ -90,7 +90,8 @@ export function statusOf(
     nowFee = nowFee === undefined || p.fee === undefined ? undefined : nowFee + p.fee;
   }
   const claimed = streams.reduce((t, s) => t + s.claimed, 0n);
-  const claims = streams.flatMap((s) => s.claims);
+  // Our own claims: someone else's (FOREIGN_CLAIM_REASON) cost a fee not known here.
+  const claims = streams.flatMap((s) => s.claims).filter((c) => c.reason !== FOREIGN_CLAIM_REASON);
   const feesPaid = claims.reduce((t, c) => t + c.fee, 0n);
   const claimedByClaims = claims.reduce((t, c) => t + c.amount, 0n);
   const pending = streams.reduce((t, s) => t + s.pending, 0n);

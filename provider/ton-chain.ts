@@ -1,15 +1,15 @@
-import type { Address, Cell } from "@ton/core";
+import { Address, type Cell } from "@ton/core";
 import { TonClient } from "@ton/ton";
 import { EscrowParams } from "../contracts/generated/constants";
 import { Escrow, externalClaimBody } from "../contracts/wrappers/escrow";
-import type { SignedReceipt } from "../protocol/receipt";
+import { type SignedReceipt, streamId } from "../protocol/receipt";
 import { type AccountGate, accountGate } from "./account-gate";
 import { ChainPriceSource, jsonRpcConfigReader } from "./chain-prices";
 import { type ClaimTransaction, EscrowClaimChain } from "./claim-chain";
 import { CROWDED_CLAIM_DEPTH, claimFee } from "./claim-fee";
 import { type EscrowAccount, escrowFacts, readEscrowAccount } from "./escrow-account";
 import { EscrowBook } from "./escrow-book";
-import type { ReceiptStore } from "./receipt-store";
+import { FOREIGN_CLAIM_REASON, foreignClaimsByEscrow, type ReceiptStore } from "./receipt-store";
 import { Settlement } from "./settlement";
 import type { SettlementPolicy } from "./settlement-policy";
 
@@ -62,7 +62,20 @@ export function connectTon(o: {
   const book = new EscrowBook(read, Date.now, {
     maxClaimDepth: CROWDED_CLAIM_DEPTH,
     ...(o.unreservedNano !== undefined && { unreserved: o.unreservedNano }),
+    // Kept with the stream's receipts, so a restart still knows (seeded below).
+    onForeignClaim: (stream, amount, paid) => {
+      const claim = { at: (o.now ?? Date.now)(), amount, fee: 0n, reason: FOREIGN_CLAIM_REASON };
+      o.store.setClaimed(streamId(stream), paid, claim).catch(() => undefined);
+    },
   });
+  // What earlier runs counted: every escrow's foreign small claims, before any session is let in.
+  const remembered = o.store.list().then(
+    (records) => {
+      for (const [escrow, n] of foreignClaimsByEscrow(records))
+        book.rememberForeignClaims(Address.parse(escrow), n);
+    },
+    () => undefined,
+  );
   const prices = new ChainPriceSource(jsonRpcConfigReader(o.endpoint, o.apiKey));
   const chain = new EscrowClaimChain(open);
   const settlement = new Settlement({
@@ -83,6 +96,7 @@ export function connectTon(o: {
   });
   const gate = accountGate(
     async (address, base, sessionKey) => {
+      await remembered;
       const account = await read(address);
       book.track(base);
       book.update(address, account);

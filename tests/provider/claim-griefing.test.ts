@@ -1,8 +1,12 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Address, toNano } from "@ton/core";
 import { describe, expect, it } from "vitest";
 import { type StreamKey, streamId } from "../../protocol";
 import { EscrowBook } from "../../provider/escrow-book";
-import { latestReceipt } from "../../provider/receipt-store";
+import { ReceiptLogStore } from "../../provider/headless/receipt-log-store";
+import { FOREIGN_CLAIM_REASON, latestReceipt } from "../../provider/receipt-store";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import {
   ask,
@@ -21,7 +25,8 @@ import {
  * wait until the fee is 1% of the claim. The provider sees its stream's paid total rise without a
  * claim of its own and, the second time, stops serving that escrow with `FOREIGN_CLAIMS`: at the
  * next session's account, and at the next request of a session already open. Its own claims, and
- * a read racing its own claim, never count.
+ * a read racing its own claim, never count. Each one counted is kept with the stream's receipts,
+ * so a restart does not give the griefer its allowance again.
  */
 const chain = useDevnetChain();
 
@@ -147,5 +152,40 @@ describe("a requester claiming the provider's small receipts itself (fee griefin
     const last = await openSession(p, r);
     await answered(p, r, last);
     last.close();
+  });
+
+  it("after a restart, still refuses FOREIGN_CLAIMS: the count is kept with the receipts", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "silk-griefing-"));
+    const path = join(dir, "receipts.log");
+    try {
+      const store = ReceiptLogStore.open(path, { warn: () => undefined });
+      const engine = new ScriptedEngine({ reply: () => words(40) });
+      const p = chain.provider(engine, undefined, { store });
+      const r = await chain.requester({ deposit: toNano("1"), closeDelay: 3_600 });
+      for (let i = 0; i < 2; i++) {
+        const s = await openSession(p, r);
+        await answered(p, r, s);
+        s.close();
+        await claimAsRequester(p, r);
+        await p.ton.book.refresh(r.escrow.address);
+      }
+      await expect(openSession(p, r)).rejects.toMatchObject({ code: "FOREIGN_CLAIMS" });
+      // Each is on the provider's own record of the stream, as a claim that was not its own.
+      const foreign = async () =>
+        ((await store.get(streamId(streamOf(p, r))))?.claims ?? []).filter(
+          (c) => c.reason === FOREIGN_CLAIM_REASON,
+        );
+      await until(async () => (await foreign()).length === 2);
+      await store.close();
+
+      // The process starts again: the same receipts log, a new book that never saw those claims.
+      const reopened = ReceiptLogStore.open(path, { warn: () => undefined });
+      const again = chain.provider(engine, undefined, { store: reopened, payout: p.payout });
+      expect(again.ton.book.foreignSmallClaims(r.escrow.address)).toBe(0);
+      await expect(openSession(again, r)).rejects.toMatchObject({ code: "FOREIGN_CLAIMS" });
+      await reopened.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -126,11 +126,14 @@ export interface DevnetChain {
   readonly code: Cell;
   now: number;
   requester(o: { deposit: bigint; closeDelay: number }): Promise<Requester>;
-  /** A provider with a fresh payout that never held TON: its balance is exactly what claims paid it. */
+  /**
+   * A provider with a fresh payout that never held TON: its balance is exactly what claims paid it.
+   * `store` and `payout`: an earlier provider's, as it starts again after a restart.
+   */
   provider(
     engine?: ScriptedEngine,
     policy?: Partial<SettlementPolicy>,
-    o?: { unreservedNano?: bigint },
+    o?: { unreservedNano?: bigint; store?: ReceiptStore; payout?: Address },
   ): ProviderSide;
 }
 
@@ -150,7 +153,7 @@ export function useDevnetChain(): DevnetChain {
   });
   chain.requester = (o) => requester(chain.devnet, chain.client, { ...o, code: chain.code });
   chain.provider = (engine = new ScriptedEngine(), policy, o) => {
-    const store = new MemoryReceiptStore();
+    const store = o?.store ?? new MemoryReceiptStore();
     const ton = connectTon({
       endpoint: chain.devnet.endpoint,
       store,
@@ -159,7 +162,7 @@ export function useDevnetChain(): DevnetChain {
       ...(policy && { policy }),
       ...(o?.unreservedNano !== undefined && { unreservedNano: o.unreservedNano }),
     });
-    const payout = new Address(0, Buffer.from(generateKeyPair().publicKey));
+    const payout = o?.payout ?? new Address(0, Buffer.from(generateKeyPair().publicKey));
     return { payout, ton, store, engine, price: DEVNET_PRICE, creditWindowTokens: DEVNET_WINDOW };
   };
   return chain;
