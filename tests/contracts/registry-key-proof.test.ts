@@ -1,8 +1,8 @@
 import { type Address, toNano } from "@ton/core";
-import type { BlockchainSnapshot } from "@ton/sandbox";
+import type { BlockchainSnapshot, SandboxContract, TreasuryContract } from "@ton/sandbox";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { RegistryError } from "../../contracts/generated/constants";
-import { type ProviderEntry, signKeyProof } from "../../contracts/wrappers/registry";
+import { type KeyProof, type ProviderEntry, signKeyProof } from "../../contracts/wrappers/registry";
 import { generateKeyPair } from "../../protocol/identity";
 import { expectExit, expectSuccess } from "./helpers";
 import { entry, type RegistryFixture, registryFixture, secretOf, T0 } from "./registry-fixture";
@@ -40,36 +40,37 @@ function proofFor(e: ProviderEntry, o: { owner: Address; registry?: Address; val
   });
 }
 
+/** `who` registers `e` with `proof` (by default its identity key's, for `who` in this registry). */
+function register(
+  who: SandboxContract<TreasuryContract>,
+  e: ProviderEntry,
+  proof: KeyProof = proofFor(e, { owner: who.address }),
+) {
+  return f.registry.sendRegister(who.getSender(), { entry: e, proof, value: toNano("0.1") });
+}
+
 describe("Registry: only an identity key's holder publishes it", () => {
   it("an honest registration, signed by its key for this registry and owner, is published", async () => {
     const honest = entry(f.alice.address);
-    const r = await f.registry.sendRegister(f.alice.getSender(), {
-      entry: honest,
-      proof: proofFor(honest, { owner: f.alice.address }),
-      value: toNano("0.1"),
-    });
+    const r = await register(f.alice, honest);
     expectSuccess(r.transactions, f.entryOf(f.alice.address).address);
     expect(await published(f.alice.address)).toEqual(honest.identityKey);
   });
 
   it("a copy of another provider's key, signed by the copier, is refused BadKeyProof and nothing is deployed", async () => {
     const honest = entry(f.alice.address);
-    await f.registry.sendRegister(f.alice.getSender(), {
-      entry: honest,
-      proof: proofFor(honest, { owner: f.alice.address }),
-      value: toNano("0.1"),
-    });
+    await register(f.alice, honest);
     const copy: ProviderEntry = { ...honest, payout: f.mallory.address };
     const before = await f.balance(f.mallory.address);
-    const r = await f.registry.sendRegister(f.mallory.getSender(), {
-      entry: copy,
-      proof: signKeyProof(generateKeyPair().secretKey, {
+    const r = await register(
+      f.mallory,
+      copy,
+      signKeyProof(generateKeyPair().secretKey, {
         registry: f.registry.address,
         owner: f.mallory.address,
         validUntil: T0 + 600,
       }),
-      value: toNano("0.1"),
-    });
+    );
     expectExit(r.transactions, f.registry.address, RegistryError.BadKeyProof);
     expect(await published(f.mallory.address)).toBeUndefined();
     // The refused registration bounced its value back, less the fees.
@@ -80,34 +81,22 @@ describe("Registry: only an identity key's holder publishes it", () => {
     const honest = entry(f.alice.address);
     const alicesProof = proofFor(honest, { owner: f.alice.address });
     // Read off the chain from the honest registration, then sent by mallory for her own entry.
-    await f.registry.sendRegister(f.alice.getSender(), {
-      entry: honest,
-      proof: alicesProof,
-      value: toNano("0.1"),
-    });
-    let r = await f.registry.sendRegister(f.mallory.getSender(), {
-      entry: { ...honest, payout: f.mallory.address },
-      proof: alicesProof,
-      value: toNano("0.1"),
-    });
+    await register(f.alice, honest, alicesProof);
+    let r = await register(f.mallory, { ...honest, payout: f.mallory.address }, alicesProof);
     expectExit(r.transactions, f.registry.address, RegistryError.BadKeyProof);
     expect(await published(f.mallory.address)).toBeUndefined();
 
     // Signed for mallory, but for another registry (a testnet one, say): not valid here.
     const other = entry(f.mallory.address);
-    r = await f.registry.sendRegister(f.mallory.getSender(), {
-      entry: other,
-      proof: proofFor(other, { owner: f.mallory.address, registry: f.alice.address }),
-      value: toNano("0.1"),
-    });
+    r = await register(
+      f.mallory,
+      other,
+      proofFor(other, { owner: f.mallory.address, registry: f.alice.address }),
+    );
     expectExit(r.transactions, f.registry.address, RegistryError.BadKeyProof);
 
     // Any field of the proof changed after signing: valid_until pushed later.
-    r = await f.registry.sendRegister(f.alice.getSender(), {
-      entry: honest,
-      proof: { ...alicesProof, validUntil: alicesProof.validUntil + 1 },
-      value: toNano("0.1"),
-    });
+    r = await register(f.alice, honest, { ...alicesProof, validUntil: alicesProof.validUntil + 1 });
     expectExit(r.transactions, f.registry.address, RegistryError.BadKeyProof);
   });
 
@@ -115,11 +104,7 @@ describe("Registry: only an identity key's holder publishes it", () => {
     const honest = entry(f.alice.address);
     const proof = proofFor(honest, { owner: f.alice.address, validUntil: T0 + 60 });
     f.blockchain.now = T0 + 61;
-    const r = await f.registry.sendRegister(f.alice.getSender(), {
-      entry: honest,
-      proof,
-      value: toNano("0.1"),
-    });
+    const r = await register(f.alice, honest, proof);
     expectExit(r.transactions, f.registry.address, RegistryError.KeyProofExpired);
     expect(await published(f.alice.address)).toBeUndefined();
   });
@@ -127,17 +112,9 @@ describe("Registry: only an identity key's holder publishes it", () => {
   it("an update to another provider's key is refused; to a key the owner holds, published", async () => {
     const honest = entry(f.alice.address);
     const alicesProof = proofFor(honest, { owner: f.alice.address });
-    await f.registry.sendRegister(f.alice.getSender(), {
-      entry: honest,
-      proof: alicesProof,
-      value: toNano("0.1"),
-    });
+    await register(f.alice, honest, alicesProof);
     const own = entry(f.mallory.address);
-    await f.registry.sendRegister(f.mallory.getSender(), {
-      entry: own,
-      proof: proofFor(own, { owner: f.mallory.address }),
-      value: toNano("0.1"),
-    });
+    await register(f.mallory, own);
     const hers = f.entryOf(f.mallory.address);
     let r = await hers.sendUpdate(f.mallory.getSender(), {
       entry: { ...honest, payout: f.mallory.address },
