@@ -24,7 +24,7 @@ export interface ProviderRegistration {
   readonly device: DeviceFacts;
   /** The provider's Registry entry: its owner wallet (which requesters check on chain), stake and registration time. */
   readonly entry?: { readonly owner: string; readonly stake: bigint; readonly registeredAt: number };
-  /** How long each signed quote holds (default `QUOTE_TTL_MS`); registered again halfway through. */
+  /** How long each signed quote holds (default `QUOTE_TTL_MS`); registered again halfway through the part the server offers it (`renewDelayMs`). */
   readonly quoteTtlMs?: number;
 }
 
@@ -32,10 +32,23 @@ const ChallengeAck = v.object({ challenge: v.pipe(v.string(), v.regex(/^[0-9a-f]
 const Ticket = v.optional(v.pipe(v.string(), v.maxLength(120)));
 const RegisterAck = v.object({
   heartbeatIntervalMs: v.optional(v.pipe(v.number(), v.minValue(1000))),
+  quoteMarginMs: v.optional(v.pipe(v.number(), v.minValue(0))),
   ticket: Ticket,
 });
 
 const DEFAULT_HEARTBEAT_MS = 20_000;
+/** Never sooner than this after signing, whatever margin a server names. */
+const MIN_RENEW_MS = 1_000;
+
+/**
+ * When to sign fresh quotes, after signing ones living `ttl`: halfway through the part of their
+ * life the server offers them in (all but its `margin`: inside it they are swept), so a quote
+ * living less than twice the margin is renewed before the sweep drops it. Halfway for an old
+ * server that names no margin.
+ */
+export function renewDelayMs(ttl: number, margin = 0): number {
+  return Math.max(MIN_RENEW_MS, Math.min(ttl / 2, (ttl - margin) / 2));
+}
 const LOAD_CHECK_MS = 1_000;
 
 /**
@@ -52,7 +65,7 @@ export class ProviderPresence {
   private reportedLoad = 0;
   /** The server's resume ticket for our registration. */
   private resumeTicket: string | undefined;
-  /** Registers again with fresh quotes halfway through their life, before any requester reads them as expired. */
+  /** Registers again with fresh quotes halfway through their offered life (`renewDelayMs`), before the server sweeps them. */
   private renewTimer: ReturnType<typeof setTimeout> | undefined;
   private renewAt = Number.POSITIVE_INFINITY;
 
@@ -125,7 +138,7 @@ export class ProviderPresence {
     }
     this.heartbeatMs = ack.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS;
     this.resumeTicket = ack.ticket;
-    this.renewAt = signedAt + ttl / 2;
+    this.renewAt = signedAt + renewDelayMs(ttl, ack.quoteMarginMs);
   }
 
   /** Unanswered, the server still drops the listing once heartbeats stop. */

@@ -130,6 +130,8 @@ export function providerEvents(ctx: ServerContext, socket: SilkSocket): void {
       ok: true,
       heartbeatIntervalMs: ctx.config.heartbeatIntervalMs,
       heartbeatTimeoutMs: ctx.config.heartbeatTimeoutMs,
+      // A quote inside this is no longer offered and is swept: the provider renews before it.
+      quoteMarginMs: ctx.config.quoteMarginMs,
       ticket: ctx.tickets.issue(reg.identityKey, now),
     };
   });

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { SignalingClient } from "../../peer/signaling-client";
 import { SignalingError } from "../../peer/signaling-errors";
 import { flatPrice, generateKeyPair, quoteFault } from "../../protocol";
+import { startMitm } from "../support/mitm-signaling";
 import {
   cleanup,
   connect,
@@ -122,5 +123,32 @@ describe("signed quotes running out", () => {
     // Past the margin, the same registration is listed.
     await register(90_000);
     expect(await requestSession(r)).toMatchObject({ ok: true });
+  });
+
+  it("a quote living less than twice the margin is renewed before the sweep would drop it", async () => {
+    // Halfway through an 8 s quote (4 s) is past the point the server's 5 s margin starts (3 s):
+    // renewing halfway, the provider would be swept and told `quote-expired` first.
+    const { url } = await startServer({ quoteMarginMs: 5_000, heartbeatIntervalMs: 1_000 });
+    const mitm = await startMitm(url);
+    const client = await SignalingClient.connect(mitm.url);
+    clients.push(client);
+    await client.register({
+      identity: generateKeyPair(),
+      payout: PAYOUT,
+      models: [{ model: "m1", price: flatPrice(10n) }],
+      capacity: 1,
+      device: { adapter: "test", memoryMB: 1024 },
+      quoteTtlMs: 8_000,
+    });
+    const registrations = () =>
+      mitm.log.filter(
+        (m) => m.event === "provider:register" && m.kind === "ack" && m.direction === "to-party",
+      );
+    // Past where the first quote would have been swept, and its renewal's.
+    await wait(6_000);
+    const swept = mitm.log.filter((m) => m.event === "provider:unregistered");
+    expect(swept.map((m) => m.args[0])).toEqual([]);
+    expect(registrations().length).toBeGreaterThanOrEqual(3);
+    await mitm.close();
   });
 });
