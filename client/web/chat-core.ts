@@ -9,7 +9,7 @@ export { openSilkDb } from "../../web/page-db";
 
 export { AnswerRunner } from "./chat-answer";
 export { ChatStorage } from "./chat-storage";
-export { exportConversations, importConversations } from "./conversation-file";
+export { exportConversations } from "./conversation-file";
 export { fetchDirectory } from "./directory";
 export { EscrowStore } from "./escrow-store.svelte";
 export { LocalDevice } from "./local-device";

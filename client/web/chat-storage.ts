@@ -13,7 +13,7 @@ import { KvEntry, type SilkDb } from "../../web/page-db";
 import type { PaymentAccount } from "../sdk/payment-account";
 import type { ChatSettings } from "./chat-settings";
 import type { Conversation } from "./conversation";
-import { type ConversationRecord, fromRecord, toRecord } from "./conversation-file";
+import { type ConversationRecord, fromRecord, importConversations, toRecord } from "./conversation-file";
 import { mergeConversation } from "./conversation-merge";
 import { type ConversationHost, ConversationSync } from "./conversation-sync";
 
@@ -66,6 +66,24 @@ export class ChatStorage {
     await tx.done;
     this.sync?.adopt(kept);
     this.sync?.saved(c.id);
+  }
+
+  /**
+   * Saves the conversations of an export file (replacing ones with the same id); returns `shown`
+   * with them in, newest first, and how many were added and replaced.
+   */
+  async importText(
+    text: string,
+    shown: readonly Conversation[],
+  ): Promise<{ conversations: Conversation[]; added: number; replaced: number }> {
+    const incoming = importConversations(text);
+    for (const c of incoming) await this.save(c);
+    const ids = new Set(incoming.map((c) => c.id));
+    const replaced = shown.filter((c) => ids.has(c.id)).length;
+    const conversations = [...incoming, ...shown.filter((c) => !ids.has(c.id))].sort(
+      (a, b) => b.updatedAt - a.updatedAt,
+    );
+    return { conversations, added: ids.size - replaced, replaced };
   }
 
   async remove(id: string): Promise<void> {

@@ -315,14 +315,9 @@ export class ChatStore {
 
   /** Adds the conversations of an export file (replacing ones with the same id). Says how many of each. */
   async importText(text: string): Promise<{ added: number; replaced: number }> {
-    const incoming = this.core.importConversations(text);
-    for (const c of incoming) await this.storage.save(c);
-    const ids = new Set(incoming.map((c) => c.id));
-    const replaced = this.conversations.filter((c) => ids.has(c.id)).length;
-    this.conversations = [...incoming, ...this.conversations.filter((c) => !ids.has(c.id))].sort(
-      (a, b) => b.updatedAt - a.updatedAt,
-    );
-    return { added: ids.size - replaced, replaced };
+    const done = await this.storage.importText(text, this.conversations);
+    this.conversations = done.conversations;
+    return done;
   }
 
   private async answer(conv: Conversation, again?: boolean): Promise<void> {
