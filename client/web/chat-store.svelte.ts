@@ -252,6 +252,7 @@ export class ChatStore {
     const t = title.trim().slice(0, 200);
     if (!c || !t) return;
     c.title = t;
+    c.titleAt = Date.now();
     void this.storage.save($state.snapshot(c) as Conversation);
   }
 

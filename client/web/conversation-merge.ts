@@ -14,7 +14,9 @@ import type { AnswerVersion, ChatTurn, Conversation } from "./conversation";
  *   with the versions of both;
  * - their questions I lack go in by time, each with its answers; an answer of theirs I lack to a
  *   question I hold goes after that question's answers;
- * - branches are the union of both; the settings are the newer copy's.
+ * - branches are the union of both; the settings are the newer copy's (`updatedAt`), but the
+ *   title is the later-set one (`titleAt`): a tab still streaming into an old copy must not undo
+ *   the other tab's rename.
  * Mine keeps its own turn objects wherever it wins, so a tab's streaming answer stays the one on screen.
  */
 export function mergeConversation(mine: Conversation, theirs: Conversation): Conversation {
@@ -72,9 +74,15 @@ export function mergeConversation(mine: Conversation, theirs: Conversation): Con
     (a, b) => a.at - b.at,
   );
   const newer = theirs.updatedAt > mine.updatedAt ? theirs : mine;
-  const { branches: _, ...settings } = newer;
+  const { branches: _, titleAt: __, ...settings } = newer;
+  const titled =
+    titleStamp(theirs) > titleStamp(mine) || (titleStamp(theirs) === titleStamp(mine) && newer === theirs)
+      ? theirs
+      : mine;
   return {
     ...settings,
+    title: titled.title,
+    ...(titled.titleAt !== undefined && { titleAt: titled.titleAt }),
     id: mine.id,
     createdAt: Math.min(mine.createdAt, theirs.createdAt),
     updatedAt: Math.max(mine.updatedAt, theirs.updatedAt),
@@ -82,6 +90,9 @@ export function mergeConversation(mine: Conversation, theirs: Conversation): Con
     ...(branches.length > 0 && { branches }),
   };
 }
+
+/** When a copy's title was set; a copy saved before titles had stamps counts as never. */
+const titleStamp = (c: Conversation): number => c.titleAt ?? Number.NEGATIVE_INFINITY;
 
 /** A turn's identity: its stamp, or its text for a turn kept before stamps existed. */
 function keyOf(t: { role: string; content: string; at?: number }): string {

@@ -50,6 +50,11 @@ export interface Branch {
 export interface Conversation {
   readonly id: string;
   title: string;
+  /**
+   * When the title was last set (ms): a rename, or the first question naming it. Two tabs' copies
+   * keep the later-set title (conversation-merge.ts), whichever copy was saved last.
+   */
+  titleAt?: number;
   model: string;
   turns: ChatTurn[];
   /** Earlier branches, left by editing a question (oldest first). */

@@ -132,4 +132,46 @@ describe("two tabs' copies of one conversation", () => {
     expect(merged).toMatchObject({ title: "renamed", system: "be brief", updatedAt: 9 });
     expect(merged.branches?.map((b) => b.at)).toEqual([3, 4]);
   });
+
+  /** Titles: the later-set one (`titleAt`), whichever copy was saved last (`updatedAt`). */
+  const titles: {
+    name: string;
+    mine: Partial<Conversation>;
+    theirs: Partial<Conversation>;
+    title: string;
+  }[] = [
+    {
+      name: "their rename stays, though my copy (an answer streamed into it since) was saved later",
+      mine: { title: "old", updatedAt: 9 },
+      theirs: { title: "renamed", titleAt: 5, updatedAt: 2 },
+      title: "renamed",
+    },
+    {
+      name: "my rename stays, though their copy was saved later",
+      mine: { title: "mine", titleAt: 5, updatedAt: 2 },
+      theirs: { title: "old", updatedAt: 9 },
+      title: "mine",
+    },
+    {
+      name: "both renamed: the later rename, not the later save",
+      mine: { title: "first rename", titleAt: 3, updatedAt: 9 },
+      theirs: { title: "second rename", titleAt: 6, updatedAt: 4 },
+      title: "second rename",
+    },
+    {
+      name: "neither stamped (kept before titles had stamps): the newer copy's",
+      mine: { title: "older copy", updatedAt: 2 },
+      theirs: { title: "newer copy", updatedAt: 9 },
+      title: "newer copy",
+    },
+  ];
+  it.each(titles)("title: $name", ({ mine, theirs, title }) => {
+    const m = conv([Q1, A1], mine);
+    const t = conv([Q1, A1], theirs);
+    // Both tabs end with it, whichever merges first, with its stamp for the next merge.
+    for (const merged of [mergeConversation(m, t), mergeConversation(t, m)]) {
+      expect(merged.title).toBe(title);
+      expect(merged.titleAt).toBe([mine, theirs].find((c) => c.title === title)?.titleAt);
+    }
+  });
 });

@@ -1,0 +1,66 @@
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { fundClientEscrow, openPage, serveFromProviderPage } from "./chain-server";
+import { openReady } from "./page-checks";
+import { usePagesFixture } from "./pages-fixture";
+
+/**
+ * Two tabs of one browser on one key and one IndexedDB, as a person with Silk open twice has them:
+ * on the test build (the provider page's engine is the scripted test engine), the real signaling
+ * server and the devnet.
+ */
+const f = usePagesFixture();
+
+const question = (page: Page) => page.getByRole("textbox", { name: "Your question" });
+async function ask(page: Page, q: string, answers: number) {
+  await question(page).fill(q);
+  await page.keyboard.press("Enter");
+  await page
+    .getByTestId("answer-stats")
+    .nth(answers - 1)
+    .waitFor({ timeout: 30_000 });
+}
+const chat = (page: Page, name: string) => page.getByRole("button", { name, exact: true });
+
+describe("two tabs of one browser", () => {
+  let provider: Page;
+  let client: Page;
+
+  it("the provider serves and the client funds its escrow", async () => {
+    provider = await openPage(f.browser, `${f.url}/provider`, "provider");
+    await serveFromProviderPage(provider, { register: true });
+    client = await openPage(f.browser, `${f.url}/`, "client");
+    await client.locator("select option", { hasText: "test-model" }).waitFor({ state: "attached" });
+    await fundClientEscrow(client, "5");
+    await client.keyboard.press("Escape");
+  }, 90_000);
+
+  it("a rename in one tab stays while the other tab, holding the old copy, answers in that conversation", async () => {
+    const second = await client.context().newPage();
+    try {
+      await client.getByRole("button", { name: "New chat" }).click();
+      await ask(client, "named-by-its-question", 1);
+      await openReady(second, `${f.url}/`);
+      await chat(second, "named-by-its-question").click();
+      await second.getByRole("button", { name: "Rename “named-by-its-question”" }).click();
+      await second.getByRole("textbox", { name: /^New name for “/ }).fill("Renamed in the second tab");
+      await second.keyboard.press("Enter");
+      await chat(second, "Renamed in the second tab").waitFor();
+      // The first tab, not reloaded, shows the new name; its next answer (a later save of its copy) keeps it.
+      await chat(client, "Renamed in the second tab").waitFor({ timeout: 10_000 });
+      await ask(client, "asked-after-the-rename", 2);
+      await second.getByTestId("answer-stats").nth(1).waitFor({ timeout: 30_000 });
+      for (const page of [client, second]) {
+        await chat(page, "Renamed in the second tab").waitFor();
+        expect(await chat(page, "named-by-its-question").count()).toBe(0);
+      }
+      await second.reload();
+      await second.waitForSelector("body[data-ready=true]", { state: "attached" });
+      await chat(second, "Renamed in the second tab").waitFor();
+      await second.getByRole("button", { name: "Delete “Renamed in the second tab”" }).click();
+      await chat(client, "Renamed in the second tab").waitFor({ state: "detached" });
+    } finally {
+      await second.close();
+    }
+  }, 90_000);
+});
