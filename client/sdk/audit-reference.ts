@@ -35,8 +35,13 @@ export interface ReferenceScores {
 
 export interface AuditReference {
   readonly name: string;
-  /** `suspect` (identity key hex) is never asked to be its own reference. */
-  score(challenge: AuditChallenge, tokens: readonly string[], suspect: string): Promise<ReferenceScores>;
+  /** `suspect` (identity key hex) is never asked to be its own reference; `signal` stops the asking. */
+  score(
+    challenge: AuditChallenge,
+    tokens: readonly string[],
+    suspect: string,
+    signal?: AbortSignal,
+  ): Promise<ReferenceScores>;
 }
 
 /** The auditor's own engine as the reference: anything that can score tokens. */
@@ -84,20 +89,20 @@ export function providerReference(
   const unplaced = new Map<string, { until: number; reason: string }>();
   return {
     name: "another provider",
-    async score(challenge, tokens, suspect) {
+    async score(challenge, tokens, suspect, signal) {
       const key = `${challenge.model} ${suspect}`;
       const memo = unplaced.get(key);
       if (memo && memo.until <= now()) unplaced.delete(key); // a long-running auditor keeps only live ones
       let why = memo && memo.until > now() ? memo.reason : await unlisted(client, challenge.model);
       if (why === undefined)
         try {
-          return await askProvider(client, challenge, tokens, suspect, true);
+          return await askProvider(client, challenge, tokens, suspect, true, signal);
         } catch (err) {
           why = reasonOf(err);
           if (err instanceof NoProviderError) unplaced.set(key, { until: now() + retryMs, reason: why });
         }
       return {
-        ...(await askProvider(client, challenge, tokens, suspect, false)),
+        ...(await askProvider(client, challenge, tokens, suspect, false, signal)),
         fallback: `no other provider forced the tokens: ${why}`,
       };
     },
@@ -121,6 +126,7 @@ async function askProvider(
   tokens: readonly string[],
   suspect: string,
   forced: boolean,
+  signal: AbortSignal | undefined,
 ): Promise<ReferenceScores> {
   const request: AuditChallenge = {
     ...challenge,
@@ -133,6 +139,7 @@ async function askProvider(
     score: [...tokens],
     avoid: [suspect],
     stream: false,
+    ...(signal && { signal }),
   })) as ChatCompletion;
   const signed: SignedAnswer | undefined = answer.usage.silk?.signed_answer;
   const logprobs = answer.choices[0]?.logprobs?.content ?? [];

@@ -43,9 +43,11 @@ export interface AuditorOptions {
   /**
    * Runs each audit when the requester's key is free. The web client's tabs take turns on one key
    * (client/web/tab-turns.ts): an audit sent outside its tab's turn would open a session that
-   * another tab's answer then loses. Without it, an audit runs beside its request at once.
+   * another tab's answer then loses. `run` is given a signal that aborts when the turn is taken
+   * from it (another tab asked to go now): the audit then stops, with no verdict on what it got.
+   * Without it, an audit runs beside its request at once.
    */
-  readonly turn?: <T>(run: () => Promise<T>) => Promise<T>;
+  readonly turn?: <T>(run: (taken: AbortSignal) => Promise<T>) => Promise<T>;
 }
 
 export interface AuditRecord {
@@ -63,6 +65,14 @@ export interface AuditRecord {
   readonly report?: AuditReport;
   /** Why submitting the report failed, if it did. */
   readonly submitError?: string;
+}
+
+/** The audit's turn on the requester's key was taken (another tab asked to go now): it stopped unjudged. */
+export class AuditStoppedError extends Error {
+  override readonly name = "AuditStoppedError";
+  constructor(readonly model: string) {
+    super(`the audit of ${model} stopped: another tab took this key's turn; nothing was judged`);
+  }
 }
 
 export class Auditor {
@@ -99,7 +109,7 @@ export class Auditor {
     let record: AuditRecord;
     try {
       const turn = this.opts.turn;
-      record = await (turn ? turn(() => this.run(challenge)) : this.run(challenge));
+      record = await (turn ? turn((taken) => this.run(challenge, taken)) : this.run(challenge));
     } catch (err) {
       record = { model, challenge, verdict: { result: "error", reason: reasonOf(err) } };
     }
@@ -108,12 +118,15 @@ export class Auditor {
     return record;
   }
 
-  private async run(challenge: AuditChallenge): Promise<AuditRecord> {
+  private async run(challenge: AuditChallenge, taken?: AbortSignal): Promise<AuditRecord> {
     const model = challenge.model;
     const answer = (await this.opts.client.chat.completions.create({
       ...(challenge as ChatCompletionCreateParams),
       stream: false,
+      ...(taken && { signal: taken }),
     })) as ChatCompletion;
+    // A cut answer says nothing about its provider: no verdict, no report.
+    if (taken?.aborted) throw new AuditStoppedError(model);
     const silk = answer.usage.silk;
     const provider = silk?.provider;
     const base = { model, challenge, ...(provider && { provider }) };
@@ -141,10 +154,12 @@ export class Auditor {
       );
     }
     const scores = await this.opts.reference
-      .score(challenge, parts.tokens, signed.statement.provider)
+      .score(challenge, parts.tokens, signed.statement.provider, taken)
       .catch((err: unknown) => {
+        if (taken?.aborted) throw new AuditStoppedError(model);
         throw new Error(`the reference (${this.opts.reference.name}) failed: ${reasonOf(err)}`);
       });
+    if (taken?.aborted) throw new AuditStoppedError(model);
     const judged = judgeAnswer(content, scores.logprobs, tolerance, generated);
     const verdict =
       judged.result === "inconclusive" && scores.method !== "teacher-forcing"

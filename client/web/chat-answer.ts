@@ -307,9 +307,9 @@ export class AnswerRunner {
         return auditOver(client, this.opts.sessionKey, {
           ...(reference && { reference }),
           // A challenge runs on this browser's key like a question: in this tab's turn, after the
-          // question it came with, or it would open a session another tab's answer then loses.
-          turn: (run) =>
-            this.turns.hold({ signal: this.closed.signal, waiting: () => undefined }, () => run()),
+          // question it came with, or it would open a session another tab's answer then loses. It
+          // stops, as an answer does, when another tab asks for the turn ("Stop the other tab's answer").
+          turn: (run) => this.turns.hold({ signal: this.closed.signal, waiting: () => undefined }, run),
         }).wrap();
       });
       this.client.catch(() => {

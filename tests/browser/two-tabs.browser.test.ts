@@ -1,6 +1,6 @@
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
-import { fundClientEscrow, openPage, serveFromProviderPage } from "./chain-server";
+import { fundClientEscrow, openPage, serveFromProviderPage, waitForText } from "./chain-server";
 import { openReady } from "./page-checks";
 import { usePagesFixture } from "./pages-fixture";
 
@@ -60,6 +60,50 @@ describe("two tabs of one browser", () => {
       await second.getByRole("button", { name: "Delete “Renamed in the second tab”" }).click();
       await chat(client, "Renamed in the second tab").waitFor({ state: "detached" });
     } finally {
+      await second.close();
+    }
+  }, 90_000);
+
+  it("“Stop the other tab's answer” stops an audit running there, and the question goes at once", async () => {
+    // The provider's test engine holds each audit challenge (a request asking for logprobs) far
+    // longer than this test runs: only being stopped ends it in time.
+    await provider.evaluate(() => localStorage.setItem("silk-test-logprobs-delay-ms", "600000"));
+    const auditing = await client.context().newPage();
+    // Every question of this tab brings a challenge along (the auditor's 1 in 20, drawn with Math.random).
+    await auditing.addInitScript(() => {
+      Math.random = () => 0;
+    });
+    const second = await client.context().newPage();
+    const audits = auditing.getByRole("checkbox", { name: /^Audit providers/ });
+    try {
+      await openReady(second, `${f.url}/`);
+      await openReady(auditing, `${f.url}/`);
+      await auditing.getByRole("button", { name: "New chat" }).click();
+      await auditing.getByText("Chat settings").click();
+      await audits.check();
+      // The challenge goes once the question's answer has ended, in the tab's turn, and is held.
+      await ask(auditing, "audited-question", 1);
+      await second.getByRole("button", { name: "New chat" }).click();
+      await question(second).fill("stop-the-audit");
+      await second.keyboard.press("Enter");
+      await waitForText(second, "answer-status", (s) => s.startsWith("Another"));
+      await second.getByRole("button", { name: "Stop the other tab's answer and ask here" }).click();
+      const answer = second.getByTestId("turn-assistant").last();
+      await answer.getByTestId("answer-stats").waitFor({ timeout: 30_000 });
+      expect(await answer.textContent()).toContain("Echo: stop-the-audit");
+      expect(await answer.getByRole("alert").count()).toBe(0);
+      // The audited question's answer, already whole, is untouched.
+      expect(await auditing.getByTestId("turn-assistant").getByRole("alert").count()).toBe(0);
+    } finally {
+      await provider.evaluate(() => localStorage.removeItem("silk-test-logprobs-delay-ms"));
+      await audits.uncheck().catch(() => undefined);
+      for (const name of ["Delete “audited-question”", "Delete “stop-the-audit”"]) {
+        await second
+          .getByRole("button", { name })
+          .click({ timeout: 5_000 })
+          .catch(() => undefined);
+      }
+      await auditing.close();
       await second.close();
     }
   }, 90_000);

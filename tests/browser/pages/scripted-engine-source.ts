@@ -39,13 +39,23 @@ class SelfHostingScriptedEngine extends ScriptedEngine {
 
   /**
    * Audit challenges (the only requests asking for logprobs) wait `silk-test-logprobs-delay-ms`
-   * (localStorage, set by a test) before they queue: a test can then see what runs meanwhile.
+   * (localStorage, set by a test) before they queue, or until stopped: a test can then see what
+   * runs meanwhile.
    */
   override async generate(request: EngineRequest, onChunk: ChunkSink, signal?: AbortSignal) {
     const delay = Number(
       typeof localStorage === "undefined" ? 0 : localStorage.getItem("silk-test-logprobs-delay-ms"),
     );
-    if (request.logprobs && delay > 0) await new Promise((r) => setTimeout(r, delay));
+    // Stopping ends the wait, as a real engine stops within a token or two.
+    if (request.logprobs && delay > 0)
+      await new Promise<void>((r) => {
+        const done = () => {
+          clearTimeout(timer);
+          r();
+        };
+        const timer = setTimeout(done, delay);
+        signal?.addEventListener("abort", done, { once: true });
+      });
     return super.generate(request, onChunk, signal);
   }
 }
