@@ -111,15 +111,15 @@ export class SignalingClient {
 
   /**
    * The node we are connected to lied (a grant that is not the provider's signed quote): it is
-   * remembered as a liar for `forMs`, so no later move or reconnect goes back to it meanwhile.
-   * With another URL not remembered so, leave for it at once and return true; otherwise stay and
-   * return false (the app decides).
+   * remembered as a liar for `forMs` (0: not at all), so no later move or reconnect goes back to it
+   * meanwhile. With another URL not remembered so, leave for it at once and return true;
+   * otherwise stay and return false (the app decides).
    */
   moveOn(forMs: number): boolean {
-    this.conn.distrustCurrent(Date.now() + forMs);
-    if (!this.conn.anyTrusted) return false;
+    if (forMs > 0) this.conn.distrustCurrent(Date.now() + forMs);
+    const before = this.conn.current;
     this.conn.dispatch({ type: "distrusted" });
-    return true;
+    return this.conn.current !== before;
   }
 
   /**

@@ -60,8 +60,17 @@ const HANDSHAKE_FAILURES: ReadonlySet<string> = new Set([
   "REPLAY",
 ]);
 
+/**
+ * A quote that ran out no longer ago than this may be our own clock running ahead (the server
+ * stops offering a quote `QUOTE_MARGIN_MS` before it runs out): refused, but the server is not
+ * remembered as a liar for it.
+ */
+export const CLOCK_SLACK_MS = 10 * 60_000;
+
 export class SessionOpener {
   private readonly byPayout = new Map<string, RequesterSession>();
+  /** QUOTE_FORGED refusals that are only a quote run out within CLOCK_SLACK_MS. */
+  private readonly maybeOurClock = new WeakSet<Error>();
   /** Sessions open one at a time, so two models served by one provider end up on one session. */
   private opening: Promise<unknown> = Promise.resolve();
 
@@ -126,24 +135,30 @@ export class SessionOpener {
   /** The grant's terms checked against the provider's signed quote, before anything goes to it. */
   private forgedQuote(grant: SessionGranted, model: string): NoProviderError | undefined {
     const p = grant.provider;
-    const fault =
-      quoteFault(
-        {
-          identityKey: p.identityKey,
-          payout: p.payout,
-          model,
-          price: p.price,
-          expiresAt: p.quote?.expiresAt ?? 0,
-          owner: p.quote?.owner,
-        },
-        p.quote,
-        Date.now(),
-      ) ?? otherEntry(p);
+    const expiresAt = p.quote?.expiresAt ?? 0;
+    const terms = {
+      identityKey: p.identityKey,
+      payout: p.payout,
+      model,
+      price: p.price,
+      expiresAt,
+      owner: p.quote?.owner,
+    };
+    const now = Date.now();
+    const fault = quoteFault(terms, p.quote, now) ?? otherEntry(p);
     if (!fault) return undefined;
-    return new NoProviderError(
+    const err = new NoProviderError(
       "QUOTE_FORGED",
       `the signaling server at ${this.signaling.url} lied: its grant of provider ${p.identityKey} for ${model} (payout ${p.payout}) ${fault}; the provider is not blamed, retry later or through another server`,
     );
+    // Only run out, and only just: by a clock a little behind ours the same grant would pass.
+    const justRunOut =
+      expiresAt <= now &&
+      now - expiresAt < CLOCK_SLACK_MS &&
+      !quoteFault(terms, p.quote, expiresAt - 1) &&
+      !otherEntry(p);
+    if (justRunOut) this.maybeOurClock.add(err);
+    return err;
   }
 
   /**
@@ -208,6 +223,8 @@ export class SessionOpener {
     prepared: Map<string, Prepared>,
   ): Promise<RequesterSession> {
     let moved: SessionGranted | undefined;
+    // Servers left for a quote that had only just run out (perhaps our clock): at most one.
+    let clockMoves = 0;
     // A provider we refused: after it, "nobody else" is best explained by the refusal.
     let refused: UntrustedProviderError | ProviderError | undefined;
     // Each grant's channel is made in the turn the grant is read (and a move's in the turn the
@@ -276,6 +293,11 @@ export class SessionOpener {
           // a while, and the request goes to another configured server not remembered so (each
           // liar once: the hops are bounded by the URLs); with none left, the app decides.
           this.signaling.endSession(grant.sessionId, "grant differs from the provider's signed quote");
+          if (this.maybeOurClock.has(err)) {
+            // Perhaps our clock, not a lie: not remembered; another server is asked, once.
+            if (clockMoves++ > 0 || !this.signaling.moveOn(0)) throw err;
+            continue;
+          }
           const forMs = this.opts.liarMemoryMs ?? DEFAULT_LIAR_MEMORY_MS;
           const url = this.signaling.url;
           const movedOn = this.signaling.moveOn(forMs);

@@ -135,4 +135,42 @@ describe("after a forged grant", () => {
     expect(first.provider.events.filter((e) => e.type === "session-open")).toEqual([]);
     expect(second.provider.events.filter((e) => e.type === "session-open")).toEqual([]);
   }, 60_000);
+
+  it("a quote that ran out moments ago may be our own clock: refused, but the server is not remembered", async () => {
+    // The server offers quotes to the end of their life (no margin); providers renew every second.
+    const { url } = await startServer({ quoteMarginMs: 0 });
+    let kept: unknown;
+    let replaying = false;
+    const mitm = await startMitm(url, [
+      rewrite({ event: "session:request", kind: "ack", direction: "to-party" }, ([a]) => {
+        const grant = a as { ok?: boolean; provider?: Record<string, unknown> };
+        if (!grant.ok || !grant.provider) return [a];
+        kept ??= grant.provider.quote;
+        return replaying ? [{ ...grant, provider: { ...grant.provider, quote: kept } }] : [a];
+      }),
+    ]);
+    mitms.push(mitm);
+    await relayProvider(labelled(mitm.url, "provider"), { quoteTtlMs: 2_000 });
+    const distrusted: DistrustedServer[] = [];
+    // Sessions close at once when idle, so each request asks the server for a grant.
+    const client = await relayClient(labelled(mitm.url, "requester"), {
+      idleCloseMs: 100,
+      onServerDistrusted: (e) => distrusted.push(e),
+    });
+    expect((await ask(client, "first")).choices[0]?.message.content).toBe("Echo: first");
+    // The first grant's quote, once it has run out, is what a requester whose clock runs ahead
+    // would see in a fresh grant.
+    await until(
+      () => Date.now() > (kept as { expiresAt: number }).expiresAt + 100,
+      "the first quote to run out",
+    );
+    replaying = true;
+    const err = await ask(client, "stale").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NoProviderError);
+    expect((err as NoProviderError).code).toBe("QUOTE_FORGED");
+    expect((err as Error).message).toContain("expired");
+    replaying = false;
+    expect((await ask(client, "later")).choices[0]?.message.content).toBe("Echo: later");
+    expect(distrusted).toEqual([]);
+  }, 60_000);
 });
