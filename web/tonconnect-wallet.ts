@@ -48,8 +48,9 @@ export class TonConnectWallet implements WalletConnector {
   }
 
   private async load(): Promise<void> {
-    const { TonConnectUI, UserRejectsError } = await import("@tonconnect/ui");
+    const { TonConnectUI, TonConnectError, UserRejectsError } = await import("@tonconnect/ui");
     this.declined = (cause) => cause instanceof UserRejectsError;
+    ignoreAbandonedBridgeConnects(TonConnectError);
     const ui = new TonConnectUI({
       manifestUrl: this.opts.manifestUrl ?? `${location.origin}/tonconnect-manifest.json`,
       ...(this.opts.twaReturnUrl && { actionsConfiguration: { twaReturnUrl: this.opts.twaReturnUrl } }),
@@ -122,4 +123,23 @@ export class TonConnectWallet implements WalletConnector {
 function friendly(address: string, network: WalletNetwork): string {
   if (Address.isFriendly(address)) return address;
   return Address.parse(address).toString({ bounceable: true, testOnly: network !== "mainnet" });
+}
+
+/**
+ * TON Connect's picker starts a connection over the HTTP bridges as it opens (its QR code, for
+ * wallets on another device), retrying every 2 s until it is aborted. Choosing another way (a
+ * wallet extension, say) aborts it, and when its first try had failed (a bridge not reachable, or
+ * no wallet of the list on a bridge) the SDK's retry loop rejects a promise nobody holds
+ * (`BridgeProvider.connect`, @tonconnect/sdk 3.4.1 and its source today; ton-connect/sdk#297):
+ * "[TON_CONNECT_SDK_ERROR] Aborted after attempts 1", uncaught in the page. Nothing failed that
+ * the user asked for, so that one rejection is marked handled; any other still shows.
+ */
+let ignoring = false;
+function ignoreAbandonedBridgeConnects(sdkError: abstract new (...args: never[]) => Error): void {
+  if (ignoring || typeof window === "undefined") return;
+  ignoring = true;
+  window.addEventListener("unhandledrejection", (e) => {
+    if (e.reason instanceof sdkError && /Aborted after attempts \d+$/.test(e.reason.message))
+      e.preventDefault();
+  });
 }

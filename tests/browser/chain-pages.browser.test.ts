@@ -272,7 +272,9 @@ describe("a newcomer with a TON Connect wallet (tests/browser/tonconnect-double.
     const context = await browser.newContext();
     const wallet = await installWalletDouble(context, at);
     const client = await context.newPage();
-    client.on("pageerror", (e) => console.error("client page error:", e.message));
+    // Nothing uncaught in the page, TON Connect's own promises included.
+    const uncaught: string[] = [];
+    client.on("pageerror", (e) => uncaught.push(e.message));
     await openReady(client, `${at}/`);
     expect((await text(client, "first-run"))?.replace(/\s+/g, " ")).toMatch(
       /connect a TON wallet under Wallet first/,
@@ -330,6 +332,7 @@ describe("a newcomer with a TON Connect wallet (tests/browser/tonconnect-double.
     const epoch = (await escrow.getKey(await sessionKeyOf(client)))!.epoch;
     expect(await escrow.getPaid(epoch, payout)).toBe(signed);
     expect((await escrow.getReserve(epoch, payout)).reserved).toBeGreaterThan(signed);
+    expect(uncaught).toEqual([]);
     await context.close();
   }, 180_000);
 });
