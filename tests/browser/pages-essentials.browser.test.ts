@@ -771,6 +771,26 @@ describe("the pages, walked by a new user", () => {
       await client.getByTestId("escrow").waitFor();
       walked.wallet = (await keyboardWalk(client)).problems;
       await client.keyboard.press("Escape");
+      // While an answer streams (each token 0.4 s apart, so that it outlasts the walk): the log grows
+      // under the reader and Stop stands where Send was.
+      await provider.evaluate(() => localStorage.setItem("silk-test-token-delay-ms", "400"));
+      const stop = client.getByRole("button", { name: "Stop", exact: true });
+      try {
+        await question(client).fill(Array.from({ length: 80 }, (_, i) => `streamed${i}`).join(" "));
+        await client.keyboard.press("Enter");
+        await client
+          .getByTestId("turn-assistant")
+          .last()
+          .getByText(/Echo: streamed0/)
+          .waitFor({ timeout: 30_000 });
+        const streaming = await keyboardWalk(client, 120);
+        walked.streaming = streaming.problems;
+        expect(streaming.stops).toEqual(expect.arrayContaining(["button “Stop”"]));
+        expect(await stop.count()).toBe(1); // still streaming: the whole walk saw it
+      } finally {
+        await provider.evaluate(() => localStorage.removeItem("silk-test-token-delay-ms"));
+        await settle(client);
+      }
       walked.provider = (await keyboardWalk(provider, 120)).problems;
       const widget = await widgetContext.newPage();
       await widget.goto(`${f.url}/widget/`);
@@ -789,7 +809,15 @@ describe("the pages, walked by a new user", () => {
         .waitFor({ state: "attached", timeout: 30_000 });
       walked.telegram = (await keyboardWalk(mini)).problems;
       await telegram.close();
-      expect(walked).toEqual({ client: [], drawer: [], wallet: [], provider: [], widget: [], telegram: [] });
+      expect(walked).toEqual({
+        client: [],
+        drawer: [],
+        wallet: [],
+        streaming: [],
+        provider: [],
+        widget: [],
+        telegram: [],
+      });
     } finally {
       await widgetContext.close();
       for (const page of [client, provider]) {

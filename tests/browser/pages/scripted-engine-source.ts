@@ -43,21 +43,37 @@ class SelfHostingScriptedEngine extends ScriptedEngine {
    * runs meanwhile.
    */
   override async generate(request: EngineRequest, onChunk: ChunkSink, signal?: AbortSignal) {
-    const delay = Number(
-      typeof localStorage === "undefined" ? 0 : localStorage.getItem("silk-test-logprobs-delay-ms"),
-    );
+    const delay = knob("silk-test-logprobs-delay-ms");
+    // `silk-test-token-delay-ms`: each token of an answer that long apart, so a test can walk the
+    // page while it streams.
+    const perToken = knob("silk-test-token-delay-ms");
+    if (perToken > 0) {
+      const sink = onChunk;
+      onChunk = async (chunk) => {
+        await held(perToken, signal);
+        return sink(chunk);
+      };
+    }
     // Stopping ends the wait, as a real engine stops within a token or two.
-    if (request.logprobs && delay > 0)
-      await new Promise<void>((r) => {
-        const done = () => {
-          clearTimeout(timer);
-          r();
-        };
-        const timer = setTimeout(done, delay);
-        signal?.addEventListener("abort", done, { once: true });
-      });
+    if (request.logprobs && delay > 0) await held(delay, signal);
     return super.generate(request, onChunk, signal);
   }
+}
+
+/** A number a test set in localStorage (0 when unset). */
+const knob = (key: string): number =>
+  Number(typeof localStorage === "undefined" ? 0 : localStorage.getItem(key));
+
+/** Waits `ms`, or until `signal` aborts. */
+function held(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((r) => {
+    const done = () => {
+      clearTimeout(timer);
+      r();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
 }
 
 async function ok(res: Response): Promise<Response> {
