@@ -1,5 +1,6 @@
 import { Address } from "@ton/core";
 import type { TonConnectUI } from "@tonconnect/ui";
+import { keepPickerAccessible } from "./tonconnect-picker";
 import {
   CHAIN_ID,
   type Wallet,
@@ -59,6 +60,7 @@ export class TonConnectWallet implements WalletConnector {
       this.current = w ? this.wrap(ui, w.account.address, w.account.chain) : undefined;
       for (const l of this.listeners) l(this.current);
     });
+    keepPickerAccessible(ui);
     this.ui = ui;
     await ui.connectionRestored;
   }

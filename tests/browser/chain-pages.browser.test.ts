@@ -21,7 +21,7 @@ import {
   waitForText,
 } from "./chain-server";
 import { launchChromium } from "./chromium";
-import { openReady, screenshot, seriousA11yViolations } from "./page-checks";
+import { keyboardWalk, openReady, screenshot, seriousA11yViolations } from "./page-checks";
 import { installWalletDouble, WALLET_DOUBLE_NAME } from "./tonconnect-double";
 
 /**
@@ -269,7 +269,8 @@ describe("a newcomer with a TON Connect wallet (tests/browser/tonconnect-double.
     const { url: at } = await startChainServer(dir, 5, { devnet, wallet: "tonconnect" });
     const provider = await openPage(browser, `${at}/provider`, "provider");
     await serveFromProviderPage(provider, { price: PRICE, register: true });
-    const context = await browser.newContext();
+    // On a phone, in dark mode, at first.
+    const context = await browser.newContext({ viewport: { width: 360, height: 740 }, colorScheme: "dark" });
     const wallet = await installWalletDouble(context, at);
     const client = await context.newPage();
     // Nothing uncaught in the page, TON Connect's own promises included.
@@ -285,6 +286,19 @@ describe("a newcomer with a TON Connect wallet (tests/browser/tonconnect-double.
     await expect.poll(() => connect.isEnabled(), { timeout: 30_000 }).toBe(true);
     await connect.click();
     const picker = client.locator("[data-tc-wallets-modal-container]");
+    // TON Connect's picker on a phone, by keyboard alone: Tab stays in it, each stop shows its focus,
+    // named, on screen, unhidden; Escape closes it and the focus is back on the button that opened it.
+    await client.getByRole("dialog", { name: "Connect a TON wallet" }).waitFor({ timeout: 30_000 });
+    const walk = await keyboardWalk(client);
+    expect(walk.problems).toEqual([]);
+    expect(walk.stops).toEqual(expect.arrayContaining(["button “Close”", "button “What is a wallet?”"]));
+    await screenshot(client, "tonconnect-picker-360-dark");
+    await client.keyboard.press("Escape");
+    await picker.waitFor({ state: "detached" });
+    expect(await connect.evaluate((el) => el === document.activeElement)).toBe(true);
+    // The double is a browser extension, which TON Connect lists on a computer's screen.
+    await client.setViewportSize({ width: 1280, height: 800 });
+    await connect.click();
     await picker.getByText(WALLET_DOUBLE_NAME).first().click({ timeout: 30_000 });
     await picker.waitFor({ state: "detached", timeout: 30_000 });
     await expect
