@@ -15,8 +15,22 @@ import { DEVNET_MOUNT, devnetPageConfig, networkPageConfig } from "./contracts/p
 import { registryEntryCheck, tonRegistryReader } from "./contracts/wrappers/registry-reader";
 import { ConfigError, loadConfig } from "./signaling/config";
 import { createSignalingServer } from "./signaling/server";
+import { asksHelp, signalingUsage } from "./signaling/usage";
 
 const env = process.env;
+if (asksHelp(process.argv.slice(2))) {
+  console.log(
+    signalingUsage(
+      "npm start --",
+      [
+        "The local TON devnet, environment only: DEVNET_PORT (8081), DEVNET_HOST (127.0.0.1), DEVNET_DIR",
+        "(.silk/devnet), DEVNET_WALLET (dev or tonconnect); a real network instead: TON_ENDPOINT with",
+        "TON_NETWORK=testnet|mainnet; ESCROW_CLOSE_DELAY (seconds: 60 on the devnet, a day elsewhere).",
+      ].join("\n"),
+    ),
+  );
+  process.exit(0);
+}
 let config: ReturnType<typeof loadConfig>;
 try {
   config = loadConfig(env, process.argv.slice(2));

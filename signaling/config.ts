@@ -151,9 +151,35 @@ export const DEFAULT_CONFIG: SignalingConfig = {
 
 type Key = keyof SignalingConfig;
 
-const NUMBER_KEYS = (Object.keys(DEFAULT_CONFIG) as Key[]).filter(
+export const NUMBER_KEYS = (Object.keys(DEFAULT_CONFIG) as Key[]).filter(
   (k) => typeof DEFAULT_CONFIG[k] === "number",
 );
+
+/** The settings that are not numbers, by their environment name, each read in `loadConfig`. */
+export const TEXT_SETTINGS = [
+  "HOST",
+  "REDIS_URL",
+  "REDIS_CLUSTER",
+  "REDIS_PREFIX",
+  "STATIC_DIR",
+  "LOG_LEVEL",
+  "RESUME_SECRET",
+  "RESUME_SECRET_FILE",
+  "TRUST_PROXY",
+  "ALLOWED_ORIGINS",
+  "TRANSPORTS",
+  "ICE_SERVERS",
+  "STUN_URLS",
+  "TURN_URLS",
+  "TURN_USERNAME",
+  "TURN_CREDENTIAL",
+] as const;
+
+/** Every setting a flag may name (`--redis-url` is `REDIS_URL`): another flag is refused by name. */
+const SETTINGS: ReadonlySet<string> = new Set([...NUMBER_KEYS.map(envName), ...TEXT_SETTINGS]);
+
+/** `REDIS_URL` → `--redis-url`. */
+export const flagName = (setting: string) => `--${setting.toLowerCase().replace(/_/g, "-")}`;
 
 /** `heartbeatTimeoutMs` → `HEARTBEAT_TIMEOUT_MS`; the flag is `--heartbeat-timeout-ms`. */
 export function envName(key: string): string {
@@ -243,9 +269,13 @@ function flagsToEnv(argv: readonly string[]): Record<string, string> {
       throw new ConfigError(`unexpected argument ${JSON.stringify(arg.slice(0, 40))}`);
     const eq = arg.indexOf("=");
     const name = (eq > 0 ? arg.slice(2, eq) : arg.slice(2)).replace(/-/g, "_").toUpperCase();
+    // A misspelt flag would otherwise be read as a setting nobody reads, and silently do nothing.
+    if (!SETTINGS.has(name))
+      throw new ConfigError(
+        `unknown flag ${JSON.stringify(arg.slice(0, eq > 0 ? eq : 60))}; --help lists them`,
+      );
     const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined)
-      throw new ConfigError(`--${name.toLowerCase().replace(/_/g, "-")} needs a value`);
+    if (value === undefined) throw new ConfigError(`${flagName(name)} needs a value`);
     out[name] = value;
   }
   return out;

@@ -4,7 +4,12 @@
  */
 import { ConfigError, loadConfig } from "./config";
 import { createSignalingServer } from "./server";
+import { asksHelp, signalingUsage } from "./usage";
 
+if (asksHelp(process.argv.slice(2))) {
+  console.log(signalingUsage("npm run signaling --"));
+  process.exit(0);
+}
 let config: ReturnType<typeof loadConfig>;
 try {
   config = loadConfig(process.env, process.argv.slice(2));

@@ -1,5 +1,6 @@
 // `npm run auditor -- --model M --escrow ADDRESS --max-price N`: audit the providers of a model.
 import wrtc from "@roamhq/wrtc";
+import { exitOnHelp } from "../../peer/cli-help";
 import { loadOrCreateKey } from "../../peer/key-file";
 import { providerReference } from "../sdk/audit-reference";
 import { Auditor, type AuditRecord, auditOver } from "../sdk/auditor";
@@ -7,6 +8,7 @@ import { connect } from "../sdk/silk-client";
 import { AUDITOR_USAGE, type AuditorCliOptions, parseAuditorOptions } from "./options";
 
 async function main(): Promise<void> {
+  exitOnHelp(process.argv.slice(2), AUDITOR_USAGE);
   let opts: AuditorCliOptions;
   try {
     opts = parseAuditorOptions(process.argv.slice(2), process.env);

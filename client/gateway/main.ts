@@ -5,6 +5,7 @@ import { Address } from "@ton/core";
 import { TonClient } from "@ton/ton";
 import { pino } from "pino";
 import { type RegistryReader, tonRegistryReader } from "../../contracts/wrappers/registry-reader";
+import { exitOnHelp } from "../../peer/cli-help";
 import { loadOrCreateKey } from "../../peer/key-file";
 import { parseTon } from "../../protocol";
 import { escrowReserveChain, type ReserveChain } from "../sdk/reserve-keeper";
@@ -45,6 +46,7 @@ async function init(argv: string[]): Promise<void> {
 const DRAIN_MS = 10_000;
 
 async function main(): Promise<void> {
+  exitOnHelp(process.argv.slice(2), GATEWAY_USAGE);
   if (process.argv[2] === "init") return init(process.argv.slice(3));
   let config: ReturnType<typeof parseGatewayOptions>;
   try {

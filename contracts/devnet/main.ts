@@ -4,6 +4,21 @@
  */
 import { startDevnet } from "./server";
 
+const USAGE = `Usage: npm run devnet
+
+The local TON chain with the contracts deployed and a faucet. Environment only:
+  DEVNET_PORT  (default 8081)
+  DEVNET_HOST  (default 127.0.0.1)
+  DEVNET_DIR   where its state is kept (default .silk/devnet)`;
+const args = process.argv.slice(2);
+if (args.length > 0) {
+  const help = args.includes("--help") || args.includes("-h");
+  (help ? console.log : console.error)(
+    help ? USAGE : `devnet: it takes no arguments (${args[0]})\n\n${USAGE}`,
+  );
+  process.exit(help ? 0 : 2);
+}
+
 const devnet = await startDevnet({
   port: Number(process.env.DEVNET_PORT ?? 8081),
   host: process.env.DEVNET_HOST ?? "127.0.0.1",

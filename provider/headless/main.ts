@@ -1,13 +1,18 @@
 // `npm run provider -- init --model NAME --price N`, then `npm run provider -- --backend URL --model NAME --price N`
+import { exitOnHelp } from "../../peer/cli-help";
 import { formatTon } from "../../protocol";
 import { statusReport } from "../settlement-view";
-import { PROVIDER_STATE_FILE, runChainCommand } from "./chain-commands";
+import { CHAIN_USAGE, PROVIDER_STATE_FILE, runChainCommand } from "./chain-commands";
 import { startHeadlessProvider } from "./headless-provider";
 import { HEADLESS_USAGE, OptionsError, parseHeadlessOptions } from "./options";
 import { readProviderState } from "./provider-state";
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
+  exitOnHelp(
+    argv,
+    argv[0] === "init" || argv[0] === "stake" ? CHAIN_USAGE : `${HEADLESS_USAGE}\n\n${CHAIN_USAGE}`,
+  );
   if (argv[0] === "init" || argv[0] === "stake") return runChainCommand(argv, (line) => console.log(line));
   let options: ReturnType<typeof parseHeadlessOptions>;
   try {

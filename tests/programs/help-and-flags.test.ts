@@ -1,0 +1,68 @@
+import { execFile } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../signaling/config";
+
+/**
+ * What a newcomer types first: `--help` of every program the README names prints its usage and
+ * exits 0 (not "Unknown option" and 2), and a misspelt flag of the server is refused by name
+ * (it used to be read as a setting nobody reads, and silently did nothing).
+ */
+function run(file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      ["--import", "tsx", file, ...args],
+      // A port nobody listens on, should a program start after all: it must not.
+      { timeout: 30_000, env: { ...process.env, PORT: "1", DEVNET_PORT: "1", SILK_GATEWAY_PORT: "1" } },
+      (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+    );
+    child.stdin?.end();
+  });
+}
+
+const PROGRAMS: [string, string, string][] = [
+  ["npm start", "silk.ts", "npm start --"],
+  ["npm run signaling", "signaling/main.ts", "npm run signaling --"],
+  ["npm run provider", "provider/headless/main.ts", "npm run provider -- --backend URL"],
+  ["npm run provider -- init", "provider/headless/main.ts init", "npm run provider -- init --model NAME"],
+  ["npm run gateway", "client/gateway/main.ts", "npm run gateway -- --max-price"],
+  ["npm run gateway -- init", "client/gateway/main.ts init", "npm run gateway -- init"],
+  ["npm run auditor", "client/auditor/main.ts", "npm run auditor -- --model MODEL"],
+  ["npm run devnet", "contracts/devnet/main.ts", "Usage: npm run devnet"],
+];
+
+describe("--help", () => {
+  for (const [name, command, usage] of PROGRAMS)
+    it(`${name} -- --help prints its usage and exits 0`, async () => {
+      const [file, ...sub] = command.split(" ");
+      const { code, stdout } = await run(file!, [...sub, "--help"]);
+      expect(stdout).toContain(usage);
+      expect(code).toBe(0);
+    });
+});
+
+describe("a misspelt flag", () => {
+  it("is refused by name by the signaling server and npm start, with exit status 2", async () => {
+    expect(() => loadConfig({}, ["--prot", "9000"])).toThrow(ConfigError);
+    expect(() => loadConfig({}, ["--prot=9000"])).toThrow(/unknown flag "--prot"/);
+    // Every documented setting is still a flag.
+    expect(
+      loadConfig({}, ["--port", "9000", "--redis-prefix=x:", "--heartbeat-timeout-ms", "5"]),
+    ).toMatchObject({
+      port: 9000,
+      redisPrefix: "x:",
+      heartbeatTimeoutMs: 5,
+    });
+    for (const file of ["signaling/main.ts", "silk.ts"]) {
+      const { code, stderr } = await run(file, ["--prot", "9000"]);
+      expect(stderr).toContain('unknown flag "--prot"');
+      expect(code).toBe(2);
+    }
+  });
+
+  it("is refused by npm run devnet, which takes none", async () => {
+    const { code, stderr } = await run("contracts/devnet/main.ts", ["--port", "9000"]);
+    expect(stderr).toContain("takes no arguments (--port)");
+    expect(code).toBe(2);
+  });
+});
