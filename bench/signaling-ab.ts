@@ -14,7 +14,7 @@
  * p50 and p99, then the per-round comparison of the last tree against the first.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { createWriteStream, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Socket } from "socket.io-client";
 import { type RedisProcess, startRedis } from "../tests/signaling/redis-server";
@@ -68,7 +68,10 @@ function start(cwd: string, script: string, env: Record<string, string>, msg: st
       const line = out.split("\n").find((l) => l.includes(`"msg":"${msg}"`));
       if (!line) return;
       child.stdout?.off("data", onData);
-      child.stdout?.resume();
+      // AB_STDOUT_DIR keeps each process's output after its ready line (e.g. with --trace-gc).
+      if (process.env.AB_STDOUT_DIR)
+        child.stdout?.pipe(createWriteStream(`${process.env.AB_STDOUT_DIR}/${child.pid}.out`));
+      else child.stdout?.resume();
       resolve({
         pid: child.pid!,
         ready: JSON.parse(line) as Record<string, unknown>,
