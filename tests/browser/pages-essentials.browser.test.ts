@@ -4,6 +4,7 @@ import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { EscrowParams } from "../../contracts/generated/constants";
 import { fundClientEscrow, openPage, serveFromProviderPage, text, tonOf, waitForText } from "./chain-server";
+import { ask, question } from "./chat-steps";
 import {
   a11yViolations,
   atTextSize,
@@ -24,15 +25,6 @@ import { TELEGRAM_THEME, telegramDoubleScript } from "./telegram-double";
 const f = usePagesFixture();
 const browser = () => f.browser;
 
-const question = (page: Page) => page.getByRole("textbox", { name: "Your question" });
-async function ask(page: Page, q: string, answers: number) {
-  await question(page).fill(q);
-  await page.keyboard.press("Enter");
-  await page
-    .getByTestId("answer-stats")
-    .nth(answers - 1)
-    .waitFor({ timeout: 30_000 });
-}
 /** No answer streaming (one a failed test left is stopped), so the next test starts from rest. */
 async function settle(page: Page) {
   const stop = page.getByRole("button", { name: "Stop", exact: true });
@@ -531,48 +523,6 @@ describe("the pages, walked by a new user", () => {
       await second.close();
     }
   }, 150_000);
-
-  it("an audit takes its tab's turn like a question: another tab's question waits for it; no answer is cut", async () => {
-    await settle(client);
-    // The provider's test engine holds each audit challenge (a request asking for logprobs) 3 s.
-    await provider.evaluate(() => localStorage.setItem("silk-test-logprobs-delay-ms", "3000"));
-    const auditing = await client.context().newPage();
-    // Every question of this tab brings a challenge along (the auditor's 1 in 20, drawn with Math.random).
-    await auditing.addInitScript(() => {
-      Math.random = () => 0;
-    });
-    const second = await client.context().newPage();
-    const audits = auditing.getByRole("checkbox", { name: /^Audit providers/ });
-    try {
-      await openReady(second, `${f.url}/`);
-      await openReady(auditing, `${f.url}/`);
-      await auditing.getByRole("button", { name: "New chat" }).click();
-      await auditing.getByText("Chat settings").click();
-      await audits.check();
-      await ask(auditing, "audited-question", 1);
-      await second.getByRole("button", { name: "New chat" }).click();
-      // The challenge goes once the question's answer has ended, in the same tab's turn.
-      await question(second).fill("after-the-audit");
-      await second.keyboard.press("Enter");
-      expect(await waitForText(second, "answer-status", (s) => s.startsWith("Another"))).toMatch(
-        /^Another Silk tab of this browser is answering with the same key\./,
-      );
-      const answer = second.getByTestId("turn-assistant").last();
-      await answer.getByTestId("answer-stats").waitFor({ timeout: 30_000 });
-      expect(await answer.textContent()).toContain("Echo: after-the-audit");
-      expect(await answer.getByRole("alert").count()).toBe(0);
-      expect(await auditing.getByTestId("turn-assistant").getByRole("alert").count()).toBe(0);
-    } finally {
-      await audits.uncheck().catch(() => undefined);
-      await provider.evaluate(() => localStorage.removeItem("silk-test-logprobs-delay-ms"));
-      for (const name of ["Delete “audited-question”", "Delete “after-the-audit”"]) {
-        await second.getByRole("button", { name }).click();
-        await client.getByRole("button", { name }).waitFor({ state: "detached" });
-      }
-      await auditing.close();
-      await second.close();
-    }
-  }, 90_000);
 
   it("Claim now says what happened and states the 0.01 TON minimum", async () => {
     expect(await text(provider, "claim-help")).toContain("at least 0.01 TON per requester");

@@ -1,6 +1,7 @@
-import type { Page } from "playwright-core";
+import type { Locator, Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { fundClientEscrow, openPage, serveFromProviderPage, waitForText } from "./chain-server";
+import { ask, question } from "./chat-steps";
 import { openReady } from "./page-checks";
 import { usePagesFixture } from "./pages-fixture";
 
@@ -11,16 +12,24 @@ import { usePagesFixture } from "./pages-fixture";
  */
 const f = usePagesFixture();
 
-const question = (page: Page) => page.getByRole("textbox", { name: "Your question" });
-async function ask(page: Page, q: string, answers: number) {
-  await question(page).fill(q);
-  await page.keyboard.press("Enter");
-  await page
-    .getByTestId("answer-stats")
-    .nth(answers - 1)
-    .waitFor({ timeout: 30_000 });
-}
 const chat = (page: Page, name: string) => page.getByRole("button", { name, exact: true });
+
+/**
+ * Another tab of `client`'s browser, in a new chat with "Audit providers" on, whose every question
+ * brings a challenge along (the auditor's 1 in 20, drawn with Math.random); `audits` is that option.
+ */
+async function auditingTab(client: Page): Promise<{ page: Page; audits: Locator }> {
+  const page = await client.context().newPage();
+  await page.addInitScript(() => {
+    Math.random = () => 0;
+  });
+  await openReady(page, `${f.url}/`);
+  await page.getByRole("button", { name: "New chat" }).click();
+  await page.getByText("Chat settings").click();
+  const audits = page.getByRole("checkbox", { name: /^Audit providers/ });
+  await audits.check();
+  return { page, audits };
+}
 
 describe("two tabs of one browser", () => {
   let provider: Page;
@@ -64,25 +73,41 @@ describe("two tabs of one browser", () => {
     }
   }, 90_000);
 
-  it("“Stop the other tab's answer” stops an audit running there, and the question goes at once", async () => {
-    // The provider's test engine holds each audit challenge (a request asking for logprobs) far
-    // longer than this test runs: only being stopped ends it in time.
-    await provider.evaluate(() => localStorage.setItem("silk-test-logprobs-delay-ms", "600000"));
-    const auditing = await client.context().newPage();
-    // Every question of this tab brings a challenge along (the auditor's 1 in 20, drawn with Math.random).
-    await auditing.addInitScript(() => {
-      Math.random = () => 0;
-    });
+  it("an audit takes its tab's turn like a question: another tab's question waits for it; no answer is cut", async () => {
+    // The provider's test engine holds each audit challenge (a request asking for logprobs) 3 s.
+    await provider.evaluate(() => localStorage.setItem("silk-test-logprobs-delay-ms", "3000"));
     const second = await client.context().newPage();
-    const audits = auditing.getByRole("checkbox", { name: /^Audit providers/ });
+    await openReady(second, `${f.url}/`);
+    const auditing = await auditingTab(client);
     try {
-      await openReady(second, `${f.url}/`);
-      await openReady(auditing, `${f.url}/`);
-      await auditing.getByRole("button", { name: "New chat" }).click();
-      await auditing.getByText("Chat settings").click();
-      await audits.check();
+      await ask(auditing.page, "audited-question", 1);
+      await second.getByRole("button", { name: "New chat" }).click();
+      // The challenge goes once the question's answer has ended, in the same tab's turn.
+      await question(second).fill("after-the-audit");
+      await second.keyboard.press("Enter");
+      expect(await waitForText(second, "answer-status", (s) => s.startsWith("Another"))).toMatch(
+        /^Another Silk tab of this browser is answering with the same key\./,
+      );
+      const answer = second.getByTestId("turn-assistant").last();
+      await answer.getByTestId("answer-stats").waitFor({ timeout: 30_000 });
+      expect(await answer.textContent()).toContain("Echo: after-the-audit");
+      expect(await answer.getByRole("alert").count()).toBe(0);
+      expect(await auditing.page.getByTestId("turn-assistant").getByRole("alert").count()).toBe(0);
+    } finally {
+      await cleanUp(second, auditing, ["Delete “audited-question”", "Delete “after-the-audit”"]);
+    }
+  }, 90_000);
+
+  it("“Stop the other tab's answer” stops an audit running there, and the question goes at once", async () => {
+    // The provider's test engine holds each audit challenge far longer than this test runs: only
+    // being stopped ends it in time.
+    await provider.evaluate(() => localStorage.setItem("silk-test-logprobs-delay-ms", "600000"));
+    const second = await client.context().newPage();
+    await openReady(second, `${f.url}/`);
+    const auditing = await auditingTab(client);
+    try {
       // The challenge goes once the question's answer has ended, in the tab's turn, and is held.
-      await ask(auditing, "audited-question", 1);
+      await ask(auditing.page, "audited-question", 1);
       await second.getByRole("button", { name: "New chat" }).click();
       await question(second).fill("stop-the-audit");
       await second.keyboard.press("Enter");
@@ -93,18 +118,22 @@ describe("two tabs of one browser", () => {
       expect(await answer.textContent()).toContain("Echo: stop-the-audit");
       expect(await answer.getByRole("alert").count()).toBe(0);
       // The audited question's answer, already whole, is untouched.
-      expect(await auditing.getByTestId("turn-assistant").getByRole("alert").count()).toBe(0);
+      expect(await auditing.page.getByTestId("turn-assistant").getByRole("alert").count()).toBe(0);
     } finally {
-      await provider.evaluate(() => localStorage.removeItem("silk-test-logprobs-delay-ms"));
-      await audits.uncheck().catch(() => undefined);
-      for (const name of ["Delete “audited-question”", "Delete “stop-the-audit”"]) {
-        await second
-          .getByRole("button", { name })
-          .click({ timeout: 5_000 })
-          .catch(() => undefined);
-      }
-      await auditing.close();
-      await second.close();
+      await cleanUp(second, auditing, ["Delete “audited-question”", "Delete “stop-the-audit”"]);
     }
   }, 90_000);
+
+  /** Audits off, the test engine's hold lifted, the chats made deleted, the tabs closed. */
+  async function cleanUp(second: Page, auditing: { page: Page; audits: Locator }, chats: string[]) {
+    await provider.evaluate(() => localStorage.removeItem("silk-test-logprobs-delay-ms"));
+    await auditing.audits.uncheck().catch(() => undefined);
+    for (const name of chats)
+      await second
+        .getByRole("button", { name })
+        .click({ timeout: 5_000 })
+        .catch(() => undefined);
+    await auditing.page.close();
+    await second.close();
+  }
 });
