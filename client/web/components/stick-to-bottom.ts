@@ -47,7 +47,8 @@ export function stickToBottom(node: HTMLElement, p: { growth: string; onAway: (a
     look();
   };
   const follow = () => {
-    if (stuck && !atBottom()) node.scrollTop = node.scrollHeight;
+    // A log with nothing in it but its first-run note (`.empty`) is read from the top.
+    if (stuck && !atBottom() && !node.querySelector(":scope>.empty")) node.scrollTop = node.scrollHeight;
     look();
   };
   const gesture = () => {
