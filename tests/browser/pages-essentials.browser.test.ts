@@ -396,9 +396,7 @@ describe("the pages, walked by a new user", () => {
     expect(await items.count()).toBe(4);
     await file.setInputFiles((await download.path())!);
     await client
-      .getByText(
-        "Imported 0 conversations new; 4 conversations already here were replaced by the file's copy.",
-      )
+      .getByText("No new conversations; 4 already here were replaced by the file's copy.")
       .waitFor();
     expect(await items.count()).toBe(4);
     await noViolations(client);
