@@ -89,7 +89,11 @@ function shareOf(fee: bigint, amount: bigint): number {
 /** What pressing "Claim now" would do, said before it is pressed. */
 export function claimNowText(s: SettlementStatus): string {
   const c = s.claimNow;
-  if (c.streams === 0) return "Nothing to claim now.";
+  // Beside an enabled "Claim now" (pressing it says what happened), say why nothing would go.
+  if (c.streams === 0)
+    return s.pending > 0n
+      ? `Nothing can be claimed yet: the ${formatTon(s.pending)} TON held waits (each requester's line under Claims says why).`
+      : "Nothing to claim now: every signed receipt is paid.";
   const fee =
     c.fee === undefined
       ? "an unknown fee"

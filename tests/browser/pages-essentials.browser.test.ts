@@ -525,6 +525,13 @@ describe("the pages, walked by a new user", () => {
   it("Claim now says what happened and states the 0.01 TON minimum", async () => {
     expect(await text(provider, "claim-help")).toContain("at least 0.01 TON per requester");
     const unclaimed = tonOf(await waitForText(provider, "unclaimed", (s) => tonOf(s) > 0n));
+    // Before pressing it: what it would claim, or why nothing would go yet (never a bare "nothing"
+    // beside what the page shows as unclaimed).
+    expect(await text(provider, "claim-now-cost")).toMatch(
+      unclaimed < EscrowParams.MIN_CLAIM
+        ? /^Nothing can be claimed yet: the [\d.]+ TON held waits \(each requester's line under Claims says why\)\.$/
+        : /^Claim now would claim [\d.]+ TON/,
+    );
     await provider.getByRole("button", { name: "Claim now" }).click();
     const result = await waitForText(provider, "claim-result", (s) => s.length > 0, 60_000);
     if (unclaimed < EscrowParams.MIN_CLAIM) {
@@ -680,6 +687,10 @@ describe("the pages, walked by a new user", () => {
         const box = (await widget.getByRole("textbox", { name: "Your question" }).boundingBox())!;
         const note = (await widget.locator("silk-chat .limit").boundingBox())!;
         expect(box.y + box.height).toBeLessThanOrEqual(note.y);
+        // A first visit's note reads from its first line, not scrolled to its last like a chat's log.
+        const firstRun = (await widget.getByTestId("first-run").boundingBox())!;
+        const log = (await widget.getByRole("log").boundingBox())!;
+        expect(firstRun.y).toBeGreaterThanOrEqual(log.y);
         if (width === 360) expect(await atTextSize(widget, 200)).toEqual({ sideways: 0, past: [] });
         await screenshot(widget, `essentials-widget-${width}-${scheme}`);
       }

@@ -92,8 +92,12 @@ describe("settlement in words, for the page and the headless provider", () => {
     expect(claimNowText(status)).toBe(
       "Claim now would claim 0.02 TON from 1 escrow stream for about 0.0033928 TON in fees (17.0%).",
     );
+    // Held but not claimable yet (below an escrow's minimum, say): not "nothing", and where to read why.
     expect(claimNowText({ ...status, claimNow: { streams: 0, amount: 0n, fee: 0n } })).toBe(
-      "Nothing to claim now.",
+      "Nothing can be claimed yet: the 0.02 TON held waits (each requester's line under Claims says why).",
+    );
+    expect(claimNowText({ ...status, pending: 0n, claimNow: { streams: 0, amount: 0n, fee: 0n } })).toBe(
+      "Nothing to claim now: every signed receipt is paid.",
     );
     expect(summaryText(status)).toBe(
       "earned 0.42 TON, claimed 0.4 TON, fees 0.0033928 TON (0.85%), held 0.02 TON [ababab…abab 0.02]",
