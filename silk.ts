@@ -15,6 +15,7 @@ import { DEVNET_MOUNT, devnetPageConfig, networkPageConfig } from "./contracts/p
 import { registryEntryCheck, tonRegistryReader } from "./contracts/wrappers/registry-reader";
 import { ConfigError, loadConfig } from "./signaling/config";
 import { createSignalingServer } from "./signaling/server";
+import { stopOnSignals } from "./signaling/stop-signals";
 import { asksHelp, signalingUsage } from "./signaling/usage";
 
 const env = process.env;
@@ -86,6 +87,8 @@ const signaling = createSignalingServer({
   mounts: devnet ? [{ prefix: DEVNET_MOUNT, handle: devnet.handle }] : [],
 });
 const { url } = await signaling.start();
+// Before "Ctrl-C to stop." is printed, so a Ctrl-C as soon as it shows finds the stop in place.
+stopOnSignals(() => Promise.all([signaling.close(), devnet?.close()]));
 
 console.log(`\nSilk is running.`);
 if (config.staticDir) {
@@ -102,15 +105,3 @@ console.log(
     : `  TON ${network.padEnd(13)} ${env.TON_ENDPOINT}`,
 );
 console.log(`  escrow close delay ${closeDelay} s\nCtrl-C to stop.\n`);
-
-let stopping = false;
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    void Promise.all([signaling.close(), devnet?.close()]).then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  });
-}

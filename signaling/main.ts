@@ -4,6 +4,7 @@
  */
 import { ConfigError, loadConfig } from "./config";
 import { createSignalingServer } from "./server";
+import { stopOnSignals } from "./stop-signals";
 import { asksHelp, signalingUsage } from "./usage";
 
 if (asksHelp(process.argv.slice(2))) {
@@ -22,14 +23,4 @@ try {
 const server = createSignalingServer(config);
 await server.start();
 
-let stopping = false;
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    void server.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  });
-}
+stopOnSignals(() => server.close());

@@ -81,7 +81,6 @@ async function main(): Promise<void> {
     ...(config.apiKey ? { apiKey: config.apiKey } : {}),
     log: pino({ base: { service: "silk-gateway" } }),
   });
-  console.log(`Silk gateway on ${gateway.url} (OpenAI-compatible); Ctrl-C to stop`);
   // Answers in flight get DRAIN_MS to finish; any left then end with 503 shutting_down.
   const stop = async () => {
     await gateway.close({ graceMs: DRAIN_MS });
@@ -89,8 +88,16 @@ async function main(): Promise<void> {
     client.close();
     process.exit(0);
   };
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
+  // `on`, not `once`: npm forwards the terminal's Ctrl-C to the gateway, which has it already, and
+  // a repeat would otherwise kill it mid-drain.
+  let stopping = false;
+  const once = () => {
+    if (!stopping) void stop();
+    stopping = true;
+  };
+  process.on("SIGINT", once);
+  process.on("SIGTERM", once);
+  console.log(`Silk gateway on ${gateway.url} (OpenAI-compatible); Ctrl-C to stop`);
 }
 
 main().catch((err: unknown) => {

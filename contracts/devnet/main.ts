@@ -30,7 +30,11 @@ console.log(`devnet: TonClient endpoint ${devnet.endpoint}`);
 console.log(`devnet: faucet POST ${devnet.url}/faucet {"address": "...", "amount": "nanoTON"}`);
 console.log(`devnet: registry ${result.registry}`);
 
+// Once: npm forwards the terminal's Ctrl-C to the devnet, which has it already.
+let stopping = false;
 const stop = async () => {
+  if (stopping) return;
+  stopping = true;
   await devnet.close();
   process.exit(0);
 };

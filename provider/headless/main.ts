@@ -56,8 +56,8 @@ async function main(): Promise<void> {
     runtime.stop();
     process.exit(0);
   };
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
 }
 
 main().catch((err: unknown) => {
