@@ -10,15 +10,25 @@
  *
  * AB_PHASE=stream: 20 requesters as an open-loop stream at 1,000 pairings/s (the bench's p99 row);
  * AB_PHASE=seq: 1 requester back to back (the bench's ratio row). AB_NODE_FLAGS adds node flags
- * to the servers (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`). Prints, per round, each measure's
- * p50 and p99, then the per-round comparison of the last tree against the first.
+ * to the servers (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`), AB_STDOUT_DIR keeps their output
+ * (e.g. with `--trace-gc-nvp`). Prints, per round, each measure's p50 and p99, then the per-round
+ * comparison of the last tree against the first, and each node's and its Redis's CPU per pairing.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { createWriteStream, readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { Socket } from "socket.io-client";
 import { type RedisProcess, startRedis } from "../tests/signaling/redis-server";
-import { barePairings, connect, type Pace, pairings, pings } from "./signaling-clients";
+import {
+  barePairings,
+  type Child,
+  connect,
+  LIMITS_OFF,
+  type Pace,
+  pairings,
+  pings,
+  spawnScript,
+} from "./signaling-clients";
 import { fmt, percentile } from "./table";
 
 const here = fileURLToPath(new URL("..", import.meta.url));
@@ -33,61 +43,6 @@ const RATE = PHASE === "stream" ? 1000 : 0;
 /** Per round and measure: EACH operations per client, in BATCHES batches rotating which goes first. */
 const EACH = Number(process.env.AB_EACH ?? (PHASE === "stream" ? 50 : 500));
 const BATCHES = 10;
-const unlimited = "1000000000";
-const LIMITS_OFF = Object.fromEntries(
-  [
-    "IP_CONNECTIONS_PER_MINUTE",
-    "IP_CONNECTION_BURST",
-    "IP_REQUESTS_PER_SECOND",
-    "IP_REQUEST_BURST",
-    "REQUESTS_PER_SECOND",
-    "REQUEST_BURST",
-    "EVENTS_PER_SECOND",
-    "EVENT_BURST",
-    "HEARTBEAT_TIMEOUT_MS",
-  ].map((k) => [k, unlimited]),
-);
-
-interface Proc {
-  pid: number;
-  ready: Record<string, unknown>;
-  stop(): Promise<void>;
-}
-
-function start(cwd: string, script: string, env: Record<string, string>, msg: string, flags: string[] = []) {
-  const child: ChildProcess = spawn(process.execPath, [...flags, "--import", "tsx", script], {
-    cwd,
-    env: { ...process.env, HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "warn", ...env },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  const exited = new Promise((r) => child.once("exit", r));
-  return new Promise<Proc>((resolve, reject) => {
-    let out = "";
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      const line = out.split("\n").find((l) => l.includes(`"msg":"${msg}"`));
-      if (!line) return;
-      child.stdout?.off("data", onData);
-      // AB_STDOUT_DIR keeps each process's output after its ready line (e.g. with --trace-gc).
-      if (process.env.AB_STDOUT_DIR)
-        child.stdout?.pipe(createWriteStream(`${process.env.AB_STDOUT_DIR}/${child.pid}.out`));
-      else child.stdout?.resume();
-      resolve({
-        pid: child.pid!,
-        ready: JSON.parse(line) as Record<string, unknown>,
-        stop: async () => {
-          if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-          await exited;
-        },
-      });
-    };
-    child.stdout?.on("data", onData);
-    child.once("exit", (code) =>
-      reject(new Error(`${cwd}/${script} exited with ${code}: ${out.slice(-400)}`)),
-    );
-  });
-}
-
 /** CPU seconds a process has used (user + system), from /proc. */
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
@@ -105,29 +60,33 @@ const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
 const median = (xs: number[]) => percentile(sorted(xs), 50);
 
 async function main() {
-  const procs: Proc[] = [];
+  const procs: Child[] = [];
   const redises: RedisProcess[] = [];
   const sockets: Socket[] = [];
   try {
-    // The server processes log at info level "listening"; LOG_LEVEL warn would hide it, so info.
-    const bare = await start(here, "bench/bare-echo-server.ts", {}, "listening");
+    const bare = await spawnScript("bench/bare-echo-server.ts", {}, "listening");
     procs.push(bare);
     const bareUrl = `http://127.0.0.1:${bare.ready.port as number}`;
     const nodes: { tree: string; url: string; requesters: Socket[]; pid: number; redisPort?: number }[] = [];
     for (const [i, tree] of TREES.entries()) {
-      const env: Record<string, string> = { ...LIMITS_OFF, LOG_LEVEL: "info" };
+      const env: Record<string, string> = { ...LIMITS_OFF };
       if (MODE === "redis") {
         const redis = await startRedis();
         redises.push(redis);
         env.REDIS_URL = redis.url;
       }
-      const server = await start(tree, "signaling/main.ts", env, "listening", NODE_FLAGS);
+      const output = process.env.AB_STDOUT_DIR && `${process.env.AB_STDOUT_DIR}/node-${i}.out`;
+      const server = await spawnScript("signaling/main.ts", env, "listening", {
+        cwd: tree,
+        flags: NODE_FLAGS,
+        ...(output && { output }),
+      });
       procs.push(server);
       const url = `http://127.0.0.1:${server.ready.port as number}`;
       // Relay targets on the bare server only once (the bare pairing messages need them).
       const providerEnv: Record<string, string> = { BENCH_PROVIDERS: String(PROVIDERS), SIGNALING_URL: url };
       if (i === 0) providerEnv.BARE_URL = bareUrl;
-      procs.push(await start(tree, "bench/signaling-providers.ts", providerEnv, "ready"));
+      procs.push(await spawnScript("bench/signaling-providers.ts", providerEnv, "ready", { cwd: tree }));
       const requesters = await Promise.all(Array.from({ length: CLIENTS }, () => connect(url)));
       sockets.push(...requesters);
       nodes.push({ tree, url, requesters, pid: server.pid, redisPort: redises.at(-1)?.port });

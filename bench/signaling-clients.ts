@@ -1,6 +1,7 @@
 /** The clients and processes of the signaling benchmark (signaling.bench.ts). */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { io as connectClient, type Socket } from "socket.io-client";
 import { flatPrice, generateKeyPair, maxPriceToWire } from "../protocol";
@@ -9,8 +10,26 @@ import { fmt, percentile } from "./table";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
+/** Every rate limit of the signaling server off (and no heartbeat deadline) for the benches. */
+const unlimited = "1000000000";
+export const LIMITS_OFF: Record<string, string> = Object.fromEntries(
+  [
+    "IP_CONNECTIONS_PER_MINUTE",
+    "IP_CONNECTION_BURST",
+    "IP_REQUESTS_PER_SECOND",
+    "IP_REQUEST_BURST",
+    "REQUESTS_PER_SECOND",
+    "REQUEST_BURST",
+    "EVENTS_PER_SECOND",
+    "EVENT_BURST",
+    // The bench's providers do not heartbeat: keep them listed for the whole run.
+    "HEARTBEAT_TIMEOUT_MS",
+  ].map((k) => [k, unlimited]),
+);
+
 export interface Child {
   url: string;
+  pid: number;
   /** The JSON line the process announced itself with. */
   ready: Record<string, unknown>;
   stop(): Promise<void>;
@@ -24,15 +43,25 @@ export async function spawnServer(script: string, env: Record<string, string> = 
   return { ...child, url: `http://127.0.0.1:${child.ready.port as number}` };
 }
 
-/** Any bench script, in its own process; resolves once it prints a JSON line with `msg`. */
-export async function spawnScript(script: string, env: Record<string, string>, msg: string): Promise<Child> {
+/**
+ * Any bench script, in its own process; resolves once it prints a JSON line with `msg`. `cwd` runs
+ * another checkout's script (signaling-ab.ts), `flags` go to node before the script, `output` is
+ * a file that gets the process's stdout after its ready line (for --trace-gc-nvp and the like).
+ */
+export async function spawnScript(
+  script: string,
+  env: Record<string, string>,
+  msg: string,
+  { cwd = root, flags = [], output }: { cwd?: string; flags?: string[]; output?: string } = {},
+): Promise<Child> {
   // BENCH_PROFILE=<dir> writes a CPU profile of each child process there.
   const profile = process.env.BENCH_PROFILE
     ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
     : [];
-  const gcHook = ["--expose-gc", "--import", "./bench/gc-on-signal.mjs"];
-  const child: ChildProcess = spawn(process.execPath, [...profile, ...gcHook, "--import", "tsx", script], {
-    cwd: root,
+  const gcHook = ["--expose-gc", "--import", `${root}bench/gc-on-signal.mjs`];
+  const args = [...profile, ...gcHook, ...flags, "--import", "tsx", script];
+  const child: ChildProcess = spawn(process.execPath, args, {
+    cwd,
     env: { ...process.env, HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -44,6 +73,7 @@ export async function spawnScript(script: string, env: Record<string, string>, m
       if (!line) return;
       child.stdout?.off("data", onData);
       forwardErrors(script, child);
+      if (output) child.stdout?.pipe(createWriteStream(output));
       resolve(JSON.parse(line) as Record<string, unknown>);
     };
     child.stdout?.on("data", onData);
@@ -52,6 +82,7 @@ export async function spawnScript(script: string, env: Record<string, string>, m
   const exited = new Promise((r) => child.once("exit", r));
   return {
     url: "",
+    pid: child.pid ?? 0,
     ready,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");

@@ -29,6 +29,7 @@ import {
   barePairings,
   type Child,
   connect,
+  LIMITS_OFF,
   pairings,
   pings,
   relays,
@@ -52,21 +53,6 @@ const CONCURRENT_EACH = 100;
 const STREAM_RATE = 1000;
 const STREAM_EACH = 50;
 const BATCHES = 10;
-const unlimited = "1000000000";
-const LIMITS_OFF = Object.fromEntries(
-  [
-    "IP_CONNECTIONS_PER_MINUTE",
-    "IP_CONNECTION_BURST",
-    "IP_REQUESTS_PER_SECOND",
-    "IP_REQUEST_BURST",
-    "REQUESTS_PER_SECOND",
-    "REQUEST_BURST",
-    "EVENTS_PER_SECOND",
-    "EVENT_BURST",
-    // The bench's providers do not heartbeat: keep them listed for the whole run.
-    "HEARTBEAT_TIMEOUT_MS",
-  ].map((k) => [k, unlimited]),
-);
 
 /** One client back to back; 20 at once, back to back (saturated); 20 as a paced open-loop stream. */
 const PHASES = [
