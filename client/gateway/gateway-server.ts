@@ -112,7 +112,7 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
   if (o.apiKey && !sameSecret(credential, `Bearer ${o.apiKey}`)) {
     throw new HttpError(401, "authentication_error", "invalid_api_key", "missing or wrong API key");
   }
-  const path = new URL(req.url ?? "/", "http://x").pathname.replace(/\/+$/, "");
+  const path = new URL(req.url ?? "/", "http://x").pathname.replace(/\/+$/, "") || "/";
   if (req.method === "GET" && path === "/v1/models") return sendJson(res, 200, await o.client.models.list());
   if (req.method === "GET" && path.startsWith("/v1/models/")) return model(o, path, res);
   if (req.method === "POST" && path === "/v1/chat/completions") return completions(ctx, req, res);
@@ -136,7 +136,11 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
       `${path} is not served by Silk's providers yet; use /v1/chat/completions, /v1/responses or /v1/embeddings`,
     );
   // A base URL set without its /v1 (OPENAI_BASE_URL=http://127.0.0.1:8788) is the commonest slip.
-  const meant = METHODS[`/v1${path}`] ? ` (did you mean /v1${path}? the base URL ends in /v1)` : "";
+  const meant = METHODS[`/v1${path}`]
+    ? ` (did you mean /v1${path}? the base URL ends in /v1)`
+    : path === "/" || path === "/v1"
+      ? ": this is Silk's OpenAI-compatible gateway; point an OpenAI client's base URL at /v1 (GET /v1/models lists the models)"
+      : "";
   throw new HttpError(
     404,
     "invalid_request_error",

@@ -286,6 +286,14 @@ describe("HTTP surface", () => {
     const noV1 = await fetch(`${root}/chat/completions`, { method: "POST", body: json });
     expect(noV1.status).toBe(404);
     expect((await noV1.json()).error.message).toMatch(/did you mean \/v1\/chat\/completions/);
+    // Someone opening the gateway's address in a browser, or its base URL itself, is told what it is.
+    for (const path of ["/", "/v1"]) {
+      const opened = await fetch(`${root}${path}`);
+      expect(opened.status).toBe(404);
+      expect((await opened.json()).error.message).toBe(
+        `no route for GET ${path}: this is Silk's OpenAI-compatible gateway; point an OpenAI client's base URL at /v1 (GET /v1/models lists the models)`,
+      );
+    }
   });
 
   it("gives every response an x-request-id", async () => {
