@@ -605,6 +605,14 @@ describe("the pages, walked by a new user", () => {
           // What axe leaves out: every control takes a finger (44 px), placeholders are readable (AA).
           expect(await smallTargets(page)).toEqual([]);
           expect(await placeholderContrast(page)).toBeGreaterThanOrEqual(4.5);
+          // A choice too long for the width (the model picker at 360 px) ends in "…", not cut mid-word.
+          expect(
+            new Set(
+              await page
+                .locator("select")
+                .evaluateAll((els) => els.map((e) => getComputedStyle(e).textOverflow)),
+            ),
+          ).toEqual(new Set(["ellipsis"]));
         }
         await screenshot(client, `essentials-client-${name}`);
         await screenshot(provider, `essentials-provider-${name}`);
@@ -684,6 +692,9 @@ describe("the pages, walked by a new user", () => {
         // few letters), and the privacy note sits below the question box, never over it.
         const picker = (await widget.locator("silk-chat select").boundingBox())!;
         expect(picker.width).toBeGreaterThan(250);
+        expect(
+          await widget.locator("silk-chat select").evaluate((e) => getComputedStyle(e).textOverflow),
+        ).toBe("ellipsis");
         const box = (await widget.getByRole("textbox", { name: "Your question" }).boundingBox())!;
         const note = (await widget.locator("silk-chat .limit").boundingBox())!;
         expect(box.y + box.height).toBeLessThanOrEqual(note.y);
