@@ -91,6 +91,8 @@ export const SMALL_FOREIGN_CLAIM = 100_000_000n;
 export class EscrowBook {
   private readonly escrows = new Map<string, EscrowEntry>();
   private readonly reading = new Map<string, Promise<void>>();
+  /** What the free balance is trusted for per stream beyond its reserve; undefined: all of it. */
+  private unreserved: bigint | undefined;
 
   constructor(
     private readonly read?: EscrowRead,
@@ -101,14 +103,27 @@ export class EscrowBook {
       /** How deep a stream may sit in an escrow's dictionary (account-gate.ts); absent: no limit. */
       readonly maxClaimDepth?: number;
       /**
-       * The most a stream may be owed beyond its reserve (nanoTON: the credit window's worth);
-       * absent: the whole free balance, which other providers' claims may take first.
+       * The most a stream may be owed beyond its reserve (nanoTON): a fixed amount, or "auto" (what
+       * connectTon uses by default) for the largest `trustUnreservedAtLeast` the serving loop
+       * asked for, a prompt's bound and a credit window at its prices. Absent: the whole free
+       * balance, which other providers' claims may take first.
        */
-      readonly unreserved?: bigint;
+      readonly unreserved?: bigint | "auto";
       /** Told each small rise counted as someone else's claim: `amount` more, `paid` in all. */
       readonly onForeignClaim?: (stream: StreamKey, amount: bigint, paid: bigint) => void;
     } = {},
-  ) {}
+  ) {
+    this.unreserved = limits.unreserved === "auto" ? 0n : limits.unreserved;
+  }
+
+  /**
+   * With `unreserved: "auto"`: trust at least `nano` of the free balance per stream, so a single
+   * request (its prompt's bound and one window) starts before its reserve is raised or seen.
+   */
+  trustUnreservedAtLeast(nano: bigint): void {
+    if (this.limits.unreserved === "auto" && this.unreserved !== undefined && nano > this.unreserved)
+      this.unreserved = nano;
+  }
 
   /** Counts, from what was persisted before a restart, `count` foreign small claims on the escrow at least. */
   rememberForeignClaims(escrow: Address, count: number): void {
@@ -261,13 +276,13 @@ export class EscrowBook {
     for (const [sid, s] of e.streams)
       if (sid !== id) others += unpaid(unpaid(this.owedOn(e, sid, s, except), s.paid), reserveLeft(s));
     const fromFree = e.available - e.locked - others;
-    const trust = this.limits.unreserved;
+    const trust = this.unreserved;
     return own.paid + reserveLeft(own) + (trust !== undefined && trust < fromFree ? trust : fromFree);
   }
 
   /** Whether the book trusts the free balance only up to `unreserved` (strict reserves). */
   get reservesRequired(): boolean {
-    return this.limits.unreserved !== undefined;
+    return this.unreserved !== undefined;
   }
 
   /** Registers a live session on a stream; returns its handle. */

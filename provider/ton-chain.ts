@@ -45,12 +45,14 @@ export function connectTon(o: {
   minCloseDelay: number;
   policy?: Partial<SettlementPolicy>;
   /**
-   * Require reserves: trust an escrow's free balance for at most this much per stream beyond the
-   * stream's reserve (the credit window's worth), so that what requesters sign to other providers
-   * can never leave this one owed what cannot be paid. Absent: the whole free balance is trusted
-   * (requesters that raise no reserve are served as before, and share that risk).
+   * Reserves are required: an escrow's free balance is trusted for at most this much per stream
+   * beyond the stream's reserve, so that what requesters sign to other providers can never leave
+   * this one owed more than that. Default: a prompt's bound and one credit window at the dearest
+   * model's prices (serving/unreserved-floor.ts), so a single request starts before its raise is
+   * seen. "whole-balance" opts out: the whole free balance is trusted (requesters that raise no
+   * reserve are served as before reserves, and the provider shares that risk).
    */
-  unreservedNano?: bigint;
+  unreservedNano?: bigint | "whole-balance";
   /** The clock settlement decides by (ms); tests move it. */
   now?: () => number;
 }): TonConnection {
@@ -61,7 +63,7 @@ export function connectTon(o: {
   // Claims are external only (no wallet here): an escrow too crowded along a stream is not served.
   const book = new EscrowBook(read, Date.now, {
     maxClaimDepth: CROWDED_CLAIM_DEPTH,
-    ...(o.unreservedNano !== undefined && { unreserved: o.unreservedNano }),
+    ...(o.unreservedNano !== "whole-balance" && { unreserved: o.unreservedNano ?? "auto" }),
     // Kept with the stream's receipts, so a restart still knows (seeded below).
     onForeignClaim: (stream, amount, paid) => {
       const claim = { at: (o.now ?? Date.now)(), amount, fee: 0n, reason: FOREIGN_CLAIM_REASON };

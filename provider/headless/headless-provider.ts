@@ -48,7 +48,9 @@ export async function startHeadlessProvider(
         escrowCode: (await compiled("escrow")).code,
         minCloseDelay: o.minCloseDelay,
         policy: { feeShareBps: o.feeShareBps, maxHoldMs: o.maxHoldHours * 3_600_000 },
-        ...(o.unreservedNano !== undefined && { unreservedNano: BigInt(o.unreservedNano) }),
+        ...(o.unreservedNano !== undefined && {
+          unreservedNano: o.unreservedNano === "whole-balance" ? o.unreservedNano : BigInt(o.unreservedNano),
+        }),
         ...(o.tonApiKey ? { apiKey: o.tonApiKey } : {}),
       })
     : undefined;

@@ -40,10 +40,11 @@ export interface HeadlessOptions {
   /** Claim whatever has been held this long, hours, whatever the fee. */
   readonly maxHoldHours: number;
   /**
-   * Require reserves: serve at most this many nanoTON per stream beyond its reserve (contracts'
-   * "Reserves"); absent: the escrow's whole free balance, which other providers may claim first.
+   * Reserves are required (contracts' "Reserves"): serve at most this many nanoTON per stream
+   * beyond its reserve; absent: a prompt's bound and one credit window at this provider's prices;
+   * "whole-balance": the escrow's whole free balance, which other providers may claim first.
    */
-  readonly unreservedNano?: number;
+  readonly unreservedNano?: number | "whole-balance";
   /** The wallet that registered this provider in the Registry (requesters check its entry). */
   readonly owner?: string;
   /** The Registry's address: with `tonEndpoint`, the stake and registration time are read from the entry. */
@@ -74,9 +75,11 @@ export const HEADLESS_USAGE = `Usage: npm run provider -- --backend URL --model 
                          (default 3600 on testnet/mainnet, 60 on devnet)          (SILK_MIN_CLOSE_DELAY)
   --fee-share-bps N      claim once the fee is at most N/10000 of the amount (default 100 = 1%)  (SILK_FEE_SHARE_BPS)
   --max-hold-hours N     claim what was held N hours whatever the fee (default 168)  (SILK_MAX_HOLD_HOURS)
-  --unreserved-nano N    require reserves: serve a stream at most N nanoTON beyond the reserve its
-                         requester raised (at least a prompt's bound); default: the escrow's whole
-                         free balance, which other providers may claim first  (SILK_UNRESERVED_NANO)
+  --unreserved-nano N    serve a stream at most N nanoTON beyond the reserve its requester raised
+                         (default: a prompt's bound, the context window or 8192 tokens, and one
+                         credit window at your prices); "whole-balance" opts out of reserves: the
+                         escrow's whole free balance, which other providers may claim first
+                         (SILK_UNRESERVED_NANO)
   --owner ADDRESS        wallet that registered this provider in the Registry, which
                          requesters check (default: --payout)                    (SILK_OWNER)
   --registry ADDRESS     the Registry: with --ton-endpoint, the entry's stake and
@@ -145,6 +148,9 @@ export function parseHeadlessOptions(
       throw new OptionsError(`${what} must be a whole number from ${min} to ${max}`);
     return n;
   };
+
+  const unreserved = (text: string) =>
+    text === "whole-balance" ? text : integer(text, "--unreserved-nano (or whole-balance)", 0, 1e15);
 
   const backend = need("backend", "SILK_BACKEND");
   try {
@@ -244,12 +250,7 @@ export function parseHeadlessOptions(
     ),
     ...(values["unreserved-nano"] !== undefined || env.SILK_UNRESERVED_NANO !== undefined
       ? {
-          unreservedNano: integer(
-            opt("unreserved-nano", "SILK_UNRESERVED_NANO", "0"),
-            "--unreserved-nano",
-            0,
-            1e15,
-          ),
+          unreservedNano: unreserved(opt("unreserved-nano", "SILK_UNRESERVED_NANO", "0")),
         }
       : {}),
     keyFile: opt("key-file", "SILK_KEY_FILE", ".silk/provider.key"),

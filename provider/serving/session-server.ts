@@ -27,6 +27,7 @@ import { ReceiptAccount } from "./receipt-account";
 import type { RequestServing } from "./request-serving";
 import type { Slots } from "./slots";
 import type { StreamTabs } from "./stream-tabs";
+import { unreservedFloor } from "./unreserved-floor";
 
 export interface ServingConfig {
   readonly engine: Engine;
@@ -91,6 +92,7 @@ export class SessionServer {
     private readonly config: ServingConfig,
   ) {
     this.served = new Map(config.models.map((m) => [m.model, m]));
+    config.book?.trustUnreservedAtLeast(unreservedFloor(config.models, config.creditWindowTokens));
     this.life = config.life ?? new SessionLife("provider", config.deadlines);
     this.account = new ReceiptAccount(session, config, this.life, {
       refuse: (code, message) => this.refuse(code, message),

@@ -32,8 +32,12 @@ describe("headless provider options", () => {
       );
     expect(parseHeadlessOptions([...base, "--features", "logprobs"], {}).features).toEqual(["logprobs"]);
   });
-  it("requires reserves only when told: --unreserved-nano, or SILK_UNRESERVED_NANO", () => {
+  it("requires reserves unless told otherwise: --unreserved-nano N or whole-balance, or SILK_UNRESERVED_NANO", () => {
+    // Absent: reserves required, trusting a prompt's bound and a window (connectTon's default).
     expect(parseHeadlessOptions(base, {}).unreservedNano).toBeUndefined();
+    expect(parseHeadlessOptions([...base, "--unreserved-nano", "whole-balance"], {}).unreservedNano).toBe(
+      "whole-balance",
+    );
     expect(parseHeadlessOptions([...base, "--unreserved-nano", "64000000"], {}).unreservedNano).toBe(
       64_000_000,
     );

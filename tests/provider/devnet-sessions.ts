@@ -113,6 +113,8 @@ export interface ProviderSide {
   readonly engine: Engine;
   readonly price: ModelPrice;
   readonly creditWindowTokens: number;
+  /** The model's declared context window: what a prompt's bound is by default (unreserved-floor.ts). */
+  readonly contextWindow?: number;
 }
 
 /** 0.001 TON a token: escrows run dry in tens of tokens. */
@@ -133,7 +135,12 @@ export interface DevnetChain {
   provider(
     engine?: ScriptedEngine,
     policy?: Partial<SettlementPolicy>,
-    o?: { unreservedNano?: bigint; store?: ReceiptStore; payout?: Address },
+    o?: {
+      unreservedNano?: bigint | "whole-balance";
+      contextWindow?: number;
+      store?: ReceiptStore;
+      payout?: Address;
+    },
   ): ProviderSide;
 }
 
@@ -163,7 +170,15 @@ export function useDevnetChain(): DevnetChain {
       ...(o?.unreservedNano !== undefined && { unreservedNano: o.unreservedNano }),
     });
     const payout = o?.payout ?? new Address(0, Buffer.from(generateKeyPair().publicKey));
-    return { payout, ton, store, engine, price: DEVNET_PRICE, creditWindowTokens: DEVNET_WINDOW };
+    return {
+      payout,
+      ton,
+      store,
+      engine,
+      price: DEVNET_PRICE,
+      creditWindowTokens: DEVNET_WINDOW,
+      ...(o?.contextWindow !== undefined && { contextWindow: o.contextWindow }),
+    };
   };
   return chain;
 }
@@ -184,7 +199,13 @@ export async function openSession(
   ]);
   const server = new SessionServer(providerSide, {
     engine: p.engine,
-    models: [{ model: "test-model", price: p.price }],
+    models: [
+      {
+        model: "test-model",
+        price: p.price,
+        ...(p.contextWindow !== undefined && { contextWindow: p.contextWindow }),
+      },
+    ],
     network: NETWORK_ID.devnet,
     payout: p.payout,
     receipts: heldIn(p.store, p.ton.settlement),

@@ -102,6 +102,50 @@ describe("a requester signing to two providers at once, on the devnet", () => {
     sb.close();
   });
 
+  it("by default (no option set) both require reserves: each trusts a prompt's bound and a window, and is paid all of it", async () => {
+    // 0.3 TON, no reserve raised (an old requester). Each provider's model holds 100 tokens, so each
+    // trusts 108 tokens (0.108 TON) beyond a reserve by default: together less than the escrow.
+    // Trusting the whole free balance instead, each would serve nearly 0.3 TON.
+    const r = await chain.requester({ deposit: toNano("0.3"), closeDelay: 3_600 });
+    const engine = () => new ScriptedEngine({ reply: () => words(400) });
+    const a = chain.provider(engine(), { retryBaseMs: 50 }, { contextWindow: 100 });
+    const b = chain.provider(engine(), { retryBaseMs: 50 }, { contextWindow: 100 });
+    const floor = toNano("0.108");
+    const sa = await openSession(a, r);
+    const sb = await openSession(b, r);
+    const [answerA, answerB] = await Promise.all([
+      sa.session.request(ask(2), () => undefined),
+      sb.session.request(ask(2), () => undefined),
+    ]);
+    expect(answerA.finishReason).toBe("length");
+    expect(answerB.finishReason).toBe("length");
+    expect(answerA.cost).toBeLessThanOrEqual(floor);
+    expect(answerB.cost).toBeLessThanOrEqual(floor);
+    await until(async () => (await owed(a, r)) === answerA.cost && (await owed(b, r)) === answerB.cost);
+    await b.ton.settlement.claimNow();
+    await a.ton.settlement.claimNow();
+    await a.ton.settlement.idle();
+    await b.ton.settlement.idle();
+    expect(await r.escrow.getPaid(1, b.payout)).toBe(await owed(b, r));
+    expect(await r.escrow.getPaid(1, a.payout)).toBe(await owed(a, r));
+    sa.close();
+    sb.close();
+  });
+
+  it("opting out (whole-balance) trusts the free balance as before reserves", async () => {
+    const r = await chain.requester({ deposit: toNano("0.3"), closeDelay: 3_600 });
+    const a = chain.provider(
+      new ScriptedEngine({ reply: () => words(400) }),
+      { retryBaseMs: 50 },
+      { contextWindow: 100, unreservedNano: "whole-balance" },
+    );
+    expect(a.ton.book.reservesRequired).toBe(false);
+    const { session, close } = await openSession(a, r);
+    const answer = await session.request(ask(2), () => undefined);
+    expect(answer.cost).toBeGreaterThan(toNano("0.2"));
+    close();
+  });
+
   it("the SDK keeps the reserve ahead of what it signs: served past the first window, all paid", async () => {
     const r = await chain.requester({ deposit: toNano("0.5"), closeDelay: 3_600 });
     const a = provider(10);

@@ -51,6 +51,9 @@ function providerOn(store: ReceiptLogStore, payout: Address, clock: () => number
     store,
     escrowCode: code,
     minCloseDelay: 60,
+    // These requesters raise no reserve, and a session's prompt (32,000 bytes, its bound) is more
+    // than the default trust beyond a reserve: this provider opts out, as one serving old clients.
+    unreservedNano: "whole-balance",
     policy: { retryBaseMs: 50, maxHoldMs: 3_600_000 },
     now: clock,
   });
