@@ -231,7 +231,11 @@ export class Settlement {
               continue;
             throw err;
           }
-          if (await this.confirmed(id, signed, before, reason, plan.fee)) return void this.errors.delete(id);
+          const seen = await this.confirmed(id, signed, before, reason, plan.fee);
+          if (seen === "paid") return void this.errors.delete(id);
+          // The escrow paid what it could (the reserve and the free balance): the rest waits for a
+          // top-up and a new trigger, not for more reads or a resend it would refuse.
+          if (seen === "in-part") return void this.errors.set(id, PAID_IN_PART);
           throw new Error("claim sent but not seen on chain yet");
         }
         return;
@@ -264,7 +268,9 @@ export class Settlement {
       const before = await this.opts.chain.paid(r.escrow, r.keyEpoch, r.payout);
       this.opts.book?.claiming(r, r.amount);
       await this.opts.chain.claimInternal?.(signed);
-      if (await this.confirmed(id, signed, before, reason, fee)) this.errors.delete(id);
+      const seen = await this.confirmed(id, signed, before, reason, fee);
+      if (seen === "paid") this.errors.delete(id);
+      else if (seen === "in-part") this.errors.set(id, PAID_IN_PART);
     } catch (err) {
       this.errors.set(id, `internal claim failed (exit code ${exitCodeOf(err) ?? "unknown"})`);
     }
@@ -275,14 +281,19 @@ export class Settlement {
     this.opts.book?.paidRead(signed.receipt, paid);
   }
 
-  /** Reads the paid total until it covers the receipt; records it, and the claim's fee, either way. */
+  /**
+   * Reads the paid total until the claim shows: `paid` when it covers the receipt, `in-part` when
+   * it rose short of it (a claim pays its stream's reserve and the free balance, and the receipt
+   * stays claimable for the rest: nothing more comes of reading again), `unseen` when it never
+   * rose. Records the paid total, and the claim's fee, once it rises.
+   */
   private async confirmed(
     id: string,
     signed: SignedReceipt,
     before: bigint,
     reason: string,
     expectedFee: bigint | undefined,
-  ): Promise<boolean> {
+  ): Promise<"paid" | "in-part" | "unseen"> {
     const r = signed.receipt;
     const polls = this.opts.confirmPolls ?? 10;
     let recorded = false;
@@ -301,12 +312,15 @@ export class Settlement {
         this.opts.book?.paidChanged(r, paid);
         this.opts.book?.claimed(r);
       }
-      if (paid >= r.amount) return true;
+      if (paid >= r.amount) return "paid";
+      if (recorded) return "in-part";
       if (i + 1 < polls) await this.sleep(this.opts.confirmIntervalMs ?? 2_000);
     }
-    return false;
+    return "unseen";
   }
 }
+
+const PAID_IN_PART = "paid in part: the escrow cannot pay the rest yet (claimed again after a top-up)";
 
 function describe(kind: string, err: unknown): string {
   const code =

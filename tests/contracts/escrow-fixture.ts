@@ -10,6 +10,7 @@ import { compiled } from "../../contracts/compile";
 import { Escrow } from "../../contracts/wrappers/escrow";
 import { generateKeyPair, type KeyPair } from "../../protocol/identity";
 import { NETWORK_ID, type Receipt, type SignedReceipt, signReceipt } from "../../protocol/receipt";
+import { type Reserve, type SignedReserve, signReserve } from "../../protocol/reserve";
 import { type EscrowAccount, escrowAccountOf } from "../../provider/escrow-account";
 import { expectSuccess } from "./helpers";
 
@@ -26,6 +27,8 @@ export interface EscrowFixture {
   key: KeyPair;
   /** A receipt from `key` (epoch 1) to the provider's wallet, bound to this escrow on devnet. */
   receipt(amount: bigint, over?: Partial<Receipt>, signer?: KeyPair): SignedReceipt;
+  /** A raise of the provider's stream (epoch 1) to `reserved`, from `key`, valid until T0 + 600. */
+  reserve(reserved: bigint, over?: Partial<Reserve>, signer?: KeyPair): SignedReserve;
   balance(address?: Address): Promise<bigint>;
 }
 
@@ -59,9 +62,22 @@ export async function escrowFixture(): Promise<EscrowFixture> {
       },
       signer,
     );
+  const reserve = (reserved: bigint, over: Partial<Reserve> = {}, signer: KeyPair = key): SignedReserve =>
+    signReserve(
+      {
+        network: NETWORK_ID.devnet,
+        escrow: escrow.address,
+        payout: provider.address,
+        keyEpoch: 1,
+        validUntil: T0 + 600,
+        reserved,
+        ...over,
+      },
+      signer,
+    );
   const balance = async (address: Address = escrow.address) =>
     (await blockchain.getContract(address)).balance;
-  return { blockchain, escrow, owner, provider, stranger, key, receipt, balance };
+  return { blockchain, escrow, owner, provider, stranger, key, receipt, reserve, balance };
 }
 
 /**

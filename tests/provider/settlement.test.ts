@@ -225,6 +225,51 @@ describe("provider settlement against the sandbox escrow", () => {
     expect(status).toMatchObject({ claimed: toNano("12"), pending: 0n });
   });
 
+  it("paid in part (the reserve and the free balance), stops reading the chain and waits for a top-up", async () => {
+    // 6 TON reserved for this provider, all but 1 TON of the free balance claimed by another.
+    await f.escrow.sendReserve(f.reserve(toNano("6")));
+    const other = (await f.blockchain.treasury("other-provider")).address;
+    const free = (await f.balance()) - EscrowParams.STORAGE_RESERVE - toNano("6");
+    await f.escrow.sendExternalClaim(f.receipt(free - toNano("1"), { payout: other }));
+    const real = sandboxChain();
+    let reads = 0;
+    let claims = 0;
+    const counting: ClaimChain = {
+      paid: (e, k, p) => {
+        reads++;
+        return real.paid(e, k, p);
+      },
+      claimExternal: (s) => {
+        claims++;
+        return real.claimExternal(s);
+      },
+    };
+    const store = new MemoryReceiptStore();
+    const settlement = new Settlement({
+      store,
+      chain: counting,
+      policy,
+      fee,
+      sleep: noSleep,
+      confirmPolls: 10,
+    });
+    const big = f.receipt(toNano("8"));
+    await settlement.accept(big); // 8 TON: its fee is well under 1%, so it is claimed at once
+    await settlement.idle();
+    // One claim paid 7 of the 8: one read before it, one that saw the rise, and no more.
+    expect(await f.escrow.getPaid(1, f.provider.address)).toBe(toNano("7"));
+    expect({ reads, claims }).toEqual({ reads: 2, claims: 1 });
+    let status = await settlement.status();
+    expect(status).toMatchObject({ claimed: toNano("7"), pending: toNano("1") });
+    expect(status.streams[0]?.lastError).toMatch(/paid in part/);
+    // The rest once the requester tops up.
+    await f.escrow.sendDeposit(f.owner.getSender(), toNano("2"));
+    await settlement.endSession([streamId(big.receipt)]);
+    await settlement.idle();
+    status = await settlement.status();
+    expect(status).toMatchObject({ claimed: toNano("8"), pending: 0n });
+  });
+
   it("a receipt another party already claimed is recorded as claimed from the chain", async () => {
     const signed = f.receipt(toNano("1.1"));
     await f.escrow.sendExternalClaim(signed);
