@@ -231,7 +231,7 @@ export class RequesterSession {
       // With reserves: sent once the stream's reserve covers what is signed and this prompt's
       // bound (what the provider counts before the first token), and more ahead.
       if (this.reserve)
-        this.reserve.ensure(this.owedAtMost()).then(send, (err: Error) => this.settle(id, err));
+        this.reserve.ensure(this.owedAtMost(), true).then(send, (err: Error) => this.settle(id, err));
       else void send();
     });
     const unlink = linkAbort(signal, () => {

@@ -36,6 +36,8 @@ export interface ReserveOptions {
    * more (default 50: under the shortest close delay providers serve, 60 s on the devnet).
    */
   readonly validForS?: number;
+  /** How old a read of the reserve may be when a new request starts before it is read again (default 10 s). */
+  readonly recheckMs?: number;
   /** How often the chain is read while a raise is awaited (default 500 ms). */
   readonly pollMs?: number;
   /** Unix seconds (tests move it); default the local clock. */
@@ -43,8 +45,10 @@ export interface ReserveOptions {
 }
 
 export class ReserveKeeper {
-  /** The highest reserve seen on chain. */
+  /** The reserve last seen on chain (the highest since it was last read). */
   private seen = 0n;
+  /** When the chain's reserve was last read (ms). */
+  private readAt = 0;
   /** The raise under way: its target and its outcome. */
   private raising: { target: bigint; done: Promise<void> } | undefined;
 
@@ -71,11 +75,14 @@ export class ReserveKeeper {
   /**
    * Resolves once the chain shows a reserve of at least `signed + ahead`; raises it (to
    * `signed + 2 x ahead`, or `signed + ahead` when the escrow cannot fund that) unless a raise
-   * that covers it is under way.
+   * that covers it is under way. With `recheck` (a new request), a reserve last read more than
+   * `recheckMs` ago is read again first: a withdraw ends every reserve, and an escrow reopened
+   * after it holds none, whatever was seen before.
    */
-  ensure(signed: bigint): Promise<void> {
+  ensure(signed: bigint, recheck = false): Promise<void> {
     const want = signed + this.o.ahead;
-    if (this.seen >= want) return Promise.resolve();
+    const stale = recheck && Date.now() - this.readAt >= (this.o.recheckMs ?? 10_000);
+    if (this.seen >= want && !stale) return Promise.resolve();
     if (this.raising && this.raising.target >= want) return this.raising.done;
     const target = signed + 2n * this.o.ahead;
     const done = this.raise(want, target).finally(() => {
@@ -87,8 +94,12 @@ export class ReserveKeeper {
 
   private async raise(want: bigint, target: bigint): Promise<void> {
     // Another session (or a restart) may have raised it already: a raise not above it is refused.
-    const current = await this.o.chain.reserved(this.stream).catch(() => 0n);
-    if (current > this.seen) this.seen = current;
+    // The chain's word is taken even when lower than what was seen: a withdraw ended it.
+    const current = await this.o.chain.reserved(this.stream).catch(() => undefined);
+    if (current !== undefined) {
+      this.seen = current;
+      this.readAt = Date.now();
+    }
     if (this.seen >= want) return;
     const now = this.o.now?.() ?? Math.floor(Date.now() / 1000);
     const deadline = Date.now() + (this.o.deadlineMs ?? 30_000);
@@ -120,6 +131,7 @@ export class ReserveKeeper {
     for (;;) {
       const reserved = await this.o.chain.reserved(this.stream).catch(() => this.seen);
       if (reserved > this.seen) this.seen = reserved;
+      this.readAt = Date.now();
       if (this.seen >= asked) return;
       if (Date.now() >= deadline) {
         throw new ReserveNotSeenError(

@@ -20,6 +20,10 @@ function fakeChain(mode: "lands" | "lost" | "refused" = "lands", start = 0n, fun
   let reserved = start;
   return {
     sent,
+    /** The owner withdrew after a close: every reserve ends. */
+    withdraw: () => {
+      reserved = 0n;
+    },
     chain: {
       send: async (s: SignedReserve) => {
         sent.push(s);
@@ -86,5 +90,20 @@ describe("the SDK's reserve keeper", () => {
     await keeper.ensure(200n);
     expect(small.sent.map((r) => r.reserve.reserved)).toEqual([2_200n, 1_200n]);
     expect(keeper.reserved).toBe(1_200n);
+  });
+
+  it("a new request reads the reserve again: after a withdraw ended it, it is raised anew", async () => {
+    const c = fakeChain();
+    const keeper = new ReserveKeeper(stream, key, { chain: c.chain, ahead: AHEAD, pollMs: 1, recheckMs: 0 });
+    await keeper.ensure(0n, true);
+    expect(keeper.reserved).toBe(2_000n);
+    c.withdraw();
+    // A receipt does not read the chain again (its raise would be one per receipt otherwise)...
+    await keeper.ensure(500n);
+    expect(c.sent).toHaveLength(1);
+    // ...a new request does, and raises what the withdraw ended.
+    await keeper.ensure(500n, true);
+    expect(c.sent.map((r) => r.reserve.reserved)).toEqual([2_000n, 2_500n]);
+    expect(keeper.reserved).toBe(2_500n);
   });
 });
