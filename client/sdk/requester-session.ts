@@ -87,7 +87,6 @@ export class RequesterSession {
   private lastSigned: Receipt;
   private readonly receiptEvery: number;
   private readonly embeds: EmbedCalls;
-  private readonly reserve: ReserveKeeper | undefined;
 
   private constructor(
     private readonly session: SecureSession,
@@ -98,10 +97,10 @@ export class RequesterSession {
     /** What the provider declared each model supports (its account message). */
     readonly support: ReadonlyMap<string, ModelSupport>,
     private readonly life: SessionLife,
+    private readonly reserve: ReserveKeeper | undefined,
   ) {
     this.lastSigned = base;
     this.receiptEvery = opts.receiptEvery ?? 16;
-    this.reserve = opts.reserve && new ReserveKeeper(base, opts.sessionKey, opts.reserve);
     this.embeds = new EmbedCalls({
       session,
       ledger,
@@ -163,6 +162,10 @@ export class RequesterSession {
     if (streamId(signed.receipt) !== streamId(opts))
       throw new Error("the base receipt is for another stream");
     let base: Receipt = signed.receipt;
+    // With reserves: what is already signed is covered (and more ahead) before the provider reads
+    // the escrow to open the account; after a withdraw ended the reserve, it would refuse otherwise.
+    const reserve = opts.reserve && new ReserveKeeper(base, opts.sessionKey, opts.reserve);
+    await reserve?.ensure(base.amount, true);
     let reply = await sendBase(session, signed, life);
     if (reply.refusal) throw providerError(reply.refusal);
     if (!reply.accepted && reply.receipt) {
@@ -178,7 +181,7 @@ export class RequesterSession {
     if (!reply.accepted) throw new ProviderError("ACCOUNT", "provider refused our base receipt");
     const prices = new Map(reply.prices.map((p) => [p.model, p.price] as const));
     const support = new Map(reply.prices.map((p) => [p.model, p] as const));
-    return new RequesterSession(session, opts, new Ledger(base), base, prices, support, life);
+    return new RequesterSession(session, opts, new Ledger(base), base, prices, support, life, reserve);
   }
 
   /** Streams one answer; `onDelta` sees each verified piece. Aborting `signal` cancels. */

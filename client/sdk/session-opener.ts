@@ -33,7 +33,7 @@ import {
   UntrustedProviderError,
 } from "../../protocol";
 import { type ConnectOptions, DEFAULT_LIAR_MEMORY_MS } from "./connect-options";
-import { HandshakeFailedError, NoProviderError, ProviderError } from "./errors";
+import { HandshakeFailedError, NoProviderError, ProviderError, ReserveNotSeenError } from "./errors";
 import type { PaymentAccount } from "./payment-account";
 import { checkProvider, otherEntry } from "./provider-trust";
 import { isOneProvidersRefusal } from "./refusal-kinds";
@@ -423,6 +423,8 @@ export class SessionOpener {
         // Not so for a chain this provider cannot read, nor tokens only it streamed unpaid.
         if (err instanceof ProviderError && isAccountRefusal(err.code) && !isOneProvidersRefusal(err))
           throw err;
+        // The escrow (or the chain) would not hold a reserve before the account opened: so for everyone.
+        if (err instanceof ReserveNotSeenError) throw err;
         // Someone is not who the server said, or the handshake was tampered with: an attack, not
         // an offline provider, and retrying through the same server would meet it again.
         if (err instanceof SilkError && HANDSHAKE_FAILURES.has(err.code))

@@ -189,7 +189,8 @@ describe("the pages on the devnet", () => {
   it("an escrow that cannot fund the reserve a question needs is told so in words, and nothing is sent", async () => {
     const small = await openPage(browser, `${url}/`, "small client");
     await small.locator("select option", { hasText: "test-model" }).waitFor({ state: "attached" });
-    // The least deposit (0.1 TON) against a reserve of the prompt's bound and 0.1 TON ahead.
+    // The least deposit (0.1 TON) against a reserve 0.1 TON ahead of what is signed, raised as
+    // the provider's session opens.
     await fundClientEscrow(small, "0.1");
     const earned = await text(provider, "earned");
     await small.getByLabel("Answer tokens").fill(PRICE.toString());
@@ -202,7 +203,7 @@ describe("the pages on the devnet", () => {
     const alert = small.getByRole("alert").filter({ hasText: /could not set/ });
     await alert.waitFor({ timeout: 60_000 });
     expect(await alert.textContent()).toMatch(
-      /^Your escrow could not set 0\.1\d+ TON aside for this provider \(a reserve, so no other provider's claim can take its pay\), so nothing was sent\. Top it up in Wallet/,
+      /^Your escrow could not set 0\.1\d* TON aside for this provider \(a reserve, so no other provider's claim can take its pay\), so nothing was sent\. Top it up in Wallet/,
     );
     expect(await small.getByRole("button", { name: "Open Wallet to deposit" }).count()).toBeGreaterThan(0);
     expect(await text(provider, "earned")).toBe(earned);
