@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { EscrowError, EscrowParams } from "../../contracts/generated/constants";
 import { generateKeyPair, type KeyPair } from "../../protocol/identity";
 import { NETWORK_ID } from "../../protocol/receipt";
-import { type Reserve, type SignedReserve, signReserve } from "../../protocol/reserve";
+import type { Reserve, SignedReserve } from "../../protocol/reserve";
 import {
   CLOSE_DELAY,
   type EscrowFixture,
@@ -29,20 +29,8 @@ freshEscrowForEachTest(
   },
 );
 
-function raise(reserved: bigint, over: Partial<Reserve> = {}, signer: KeyPair = f.key): SignedReserve {
-  return signReserve(
-    {
-      network: NETWORK_ID.devnet,
-      escrow: f.escrow.address,
-      payout: f.provider.address,
-      keyEpoch: 1,
-      validUntil: T0 + 600,
-      reserved,
-      ...over,
-    },
-    signer,
-  );
-}
+const raise = (reserved: bigint, over?: Partial<Reserve>, signer?: KeyPair): SignedReserve =>
+  f.reserve(reserved, over, signer);
 
 /** Asserts a raise is refused before acceptance: the escrow's balance does not move. */
 async function refused(signed: SignedReserve, code: number): Promise<void> {

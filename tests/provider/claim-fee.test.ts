@@ -4,8 +4,7 @@ import { loadConfigParamById } from "@ton/ton";
 import { describe, expect, it } from "vitest";
 import { Escrow } from "../../contracts/wrappers/escrow";
 import { generateKeyPair } from "../../protocol/identity";
-import { NETWORK_ID, type SignedReceipt } from "../../protocol/receipt";
-import { signReserve } from "../../protocol/reserve";
+import type { SignedReceipt } from "../../protocol/receipt";
 import {
   type ChainPrices,
   CLAIM_GAS,
@@ -15,7 +14,7 @@ import {
   claimGas,
 } from "../../provider/claim-fee";
 import { EscrowBook } from "../../provider/escrow-book";
-import { type EscrowFixture, escrowAccountIn, freshEscrowForEachTest, T0 } from "../contracts/escrow-fixture";
+import { type EscrowFixture, escrowAccountIn, freshEscrowForEachTest } from "../contracts/escrow-fixture";
 import { computeOf, expectSuccess } from "../contracts/helpers";
 
 /**
@@ -77,19 +76,7 @@ describe("the expected fee of a claim, against the chain", () => {
 
   it("never under-estimates a claim while the escrow holds a reserve", async () => {
     const reserve = (payout: Address, reserved: bigint) =>
-      f.escrow.sendReserve(
-        signReserve(
-          {
-            network: NETWORK_ID.devnet,
-            escrow: f.escrow.address,
-            payout,
-            keyEpoch: 1,
-            validUntil: T0 + 60,
-            reserved,
-          },
-          f.key,
-        ),
-      );
+      f.escrow.sendReserve(f.reserve(reserved, { payout }));
     const other = (await f.blockchain.treasury("other-provider")).address;
     await reserve(other, toNano("2"));
     for (const [signed, path, entries] of [

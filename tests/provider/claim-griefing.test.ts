@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Address, toNano } from "@ton/core";
 import { describe, expect, it } from "vitest";
-import { type StreamKey, streamId } from "../../protocol";
+import type { StreamKey } from "../../protocol";
 import { EscrowBook } from "../../provider/escrow-book";
 import { ReceiptLogStore } from "../../provider/headless/receipt-log-store";
 import { FOREIGN_CLAIM_REASON, latestReceipt } from "../../provider/receipt-store";
@@ -13,6 +13,7 @@ import {
   openSession,
   type ProviderSide,
   type Requester,
+  recordOf,
   until,
   useDevnetChain,
   words,
@@ -30,16 +31,9 @@ import {
  */
 const chain = useDevnetChain();
 
-const streamOf = (p: ProviderSide, r: Requester): StreamKey => ({
-  network: -1000,
-  escrow: r.escrow.address,
-  payout: p.payout,
-  keyEpoch: 1,
-});
-
 /** The requester claims the newest receipt it signed to `p`, as anyone holding it may. */
 async function claimAsRequester(p: ProviderSide, r: Requester): Promise<bigint> {
-  const record = (await p.store.get(streamId(streamOf(p, r))))!;
+  const record = (await recordOf(p, r))!;
   const signed = latestReceipt(record);
   await r.escrow.sendExternalClaim(signed);
   await until(async () => (await r.escrow.getPaid(1, p.payout)) === signed.receipt.amount);
@@ -49,7 +43,7 @@ async function claimAsRequester(p: ProviderSide, r: Requester): Promise<bigint> 
 async function answered(p: ProviderSide, r: Requester, session: Awaited<ReturnType<typeof openSession>>) {
   const answer = await session.session.request({ ...ask(4), max_tokens: 30 }, () => undefined);
   await until(async () => {
-    const record = await p.store.get(streamId(streamOf(p, r)));
+    const record = await recordOf(p, r);
     return record !== undefined && latestReceipt(record).receipt.amount >= answer.cost;
   });
   return answer;
@@ -64,7 +58,7 @@ describe("a requester claiming the provider's small receipts itself (fee griefin
     await answered(p, r, first);
     first.close();
     // Too small for the provider's own policy to claim (the fee would be ~10% of it): held.
-    expect((await p.store.get(streamId(streamOf(p, r))))!.claimed).toBe(0n);
+    expect((await recordOf(p, r))!.claimed).toBe(0n);
     const claimedOnce = await claimAsRequester(p, r);
     expect(claimedOnce).toBeGreaterThan(0n);
 
@@ -79,7 +73,7 @@ describe("a requester claiming the provider's small receipts itself (fee griefin
     // What it held is still its own to claim: nothing it streamed goes unpaid.
     await p.ton.settlement.claimNow();
     await p.ton.settlement.idle();
-    const record = (await p.store.get(streamId(streamOf(p, r))))!;
+    const record = (await recordOf(p, r))!;
     expect(await r.escrow.getPaid(1, p.payout)).toBe(latestReceipt(record).receipt.amount);
   });
 
@@ -172,9 +166,7 @@ describe("a requester claiming the provider's small receipts itself (fee griefin
       await expect(openSession(p, r)).rejects.toMatchObject({ code: "FOREIGN_CLAIMS" });
       // Each is on the provider's own record of the stream, as a claim that was not its own.
       const foreign = async () =>
-        ((await store.get(streamId(streamOf(p, r))))?.claims ?? []).filter(
-          (c) => c.reason === FOREIGN_CLAIM_REASON,
-        );
+        ((await recordOf(p, r))?.claims ?? []).filter((c) => c.reason === FOREIGN_CLAIM_REASON);
       await until(async () => (await foreign()).length === 2);
       await store.close();
 

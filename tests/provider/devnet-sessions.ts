@@ -26,8 +26,16 @@ import {
   memoryPipe,
   NETWORK_ID,
   type SecureSession,
+  type StreamKey,
+  streamId,
 } from "../../protocol";
-import { MemoryReceiptStore, type ReceiptStore } from "../../provider/receipt-store";
+import { signReserve } from "../../protocol/reserve";
+import {
+  latestReceipt,
+  MemoryReceiptStore,
+  type ReceiptStore,
+  type StreamRecord,
+} from "../../provider/receipt-store";
 import { heldIn } from "../../provider/serving/held-receipts";
 import { type ServingEvent, SessionServer } from "../../provider/serving/session-server";
 import { Slots } from "../../provider/serving/slots";
@@ -237,6 +245,8 @@ export async function openSession(
   };
 }
 
+export type DevnetSession = Awaited<ReturnType<typeof openSession>>;
+
 /** Every external claim the escrow took: what it paid for them (payout messages and the claims' fees) and those fees. */
 export async function claimsOn(
   client: TonClient,
@@ -278,3 +288,36 @@ export const ask = (n: number) => ({
   model: "test-model",
   messages: [{ role: "user" as const, content: words(n) }],
 });
+
+/** The stream from requester `r` to provider `p`: the devnet, `r`'s escrow, `p`'s payout, key epoch 1. */
+export const streamOf = (p: ProviderSide, r: Requester): StreamKey => ({
+  network: NETWORK_ID.devnet,
+  escrow: r.escrow.address,
+  payout: p.payout,
+  keyEpoch: 1,
+});
+
+/** What `p` holds on the stream from `r` (undefined before its first receipt). */
+export const recordOf = (p: ProviderSide, r: Requester): Promise<StreamRecord | undefined> =>
+  p.store.get(streamId(streamOf(p, r)));
+
+/** The newest receipt `p` holds from `r`: what it is owed (0 before any). */
+export async function owedTo(p: ProviderSide, r: Requester): Promise<bigint> {
+  const record = await recordOf(p, r);
+  return record ? latestReceipt(record).receipt.amount : 0n;
+}
+
+/**
+ * `r`'s session key raises its reserve for `p`'s stream to `amount` (valid until `now` + 600 s),
+ * and the raise is seen on chain.
+ */
+export async function raiseReserve(
+  r: Requester,
+  p: ProviderSide,
+  amount: bigint,
+  now: number,
+): Promise<void> {
+  const signed = signReserve({ ...streamOf(p, r), validUntil: now + 600, reserved: amount }, r.sessionKey);
+  await r.escrow.sendReserve(signed);
+  await until(async () => (await r.escrow.getReserve(1, p.payout)).reserved === amount);
+}

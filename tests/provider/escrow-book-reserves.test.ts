@@ -1,9 +1,8 @@
 import { type Address, toNano } from "@ton/core";
 import { describe, expect, it } from "vitest";
-import { signReserve } from "../../protocol/reserve";
 import { availableOf } from "../../provider/escrow-account";
 import { EscrowBook } from "../../provider/escrow-book";
-import { type EscrowFixture, escrowAccountIn, freshEscrowForEachTest, T0 } from "../contracts/escrow-fixture";
+import { type EscrowFixture, escrowAccountIn, freshEscrowForEachTest } from "../contracts/escrow-fixture";
 
 // What the provider's book counts as payable on an escrow that holds reserves, against a real
 // escrow in the sandbox: another stream's reserve is never payable to this one, its own reserve
@@ -21,18 +20,7 @@ freshEscrowForEachTest(
 );
 
 async function reserve(payout: Address, reserved: bigint): Promise<void> {
-  const signed = signReserve(
-    {
-      network: f.receipt(0n).receipt.network,
-      escrow: f.escrow.address,
-      payout,
-      keyEpoch: 1,
-      validUntil: T0 + 60,
-      reserved,
-    },
-    f.key,
-  );
-  await f.escrow.sendReserve(signed);
+  await f.escrow.sendReserve(f.reserve(reserved, { payout }));
 }
 
 async function bookOn(unreserved?: bigint) {

@@ -10,6 +10,7 @@ import {
   openSession,
   type ProviderSide,
   type Requester,
+  streamOf,
   until,
   useDevnetChain,
   words,
@@ -51,8 +52,7 @@ async function crowd(p: ProviderSide, r: Requester, forks: number): Promise<void
   for (let i = 0; i < forks; i++) await combClaim(p, r, i * 2);
 }
 
-const stream = (p: ProviderSide, r: Requester) =>
-  streamId({ network: NETWORK_ID.devnet, escrow: r.escrow.address, payout: p.payout, keyEpoch: 1 });
+const stream = (p: ProviderSide, r: Requester) => streamId(streamOf(p, r));
 
 describe("an escrow crowded along the provider's stream", () => {
   it(`past ${CROWDED_CLAIM_DEPTH} forks: refused ESCROW_CROWDED before anything is streamed`, async () => {

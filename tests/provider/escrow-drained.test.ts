@@ -1,7 +1,6 @@
 import { toNano } from "@ton/core";
 import { describe, expect, it } from "vitest";
 import { EscrowParams } from "../../contracts/generated/constants";
-import { NETWORK_ID, type StreamKey, streamId } from "../../protocol";
 import { latestReceipt, type StreamRecord } from "../../provider/receipt-store";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import {
@@ -11,6 +10,7 @@ import {
   openSession,
   type ProviderSide,
   type Requester,
+  recordOf,
   until,
   useDevnetChain,
   words,
@@ -29,17 +29,10 @@ const WINDOW = DEVNET_WINDOW;
 const chain = useDevnetChain();
 const provider = (engine: ScriptedEngine) => chain.provider(engine);
 
-const streamOf = (p: ProviderSide, r: Requester): StreamKey => ({
-  network: NETWORK_ID.devnet,
-  escrow: r.escrow.address,
-  payout: p.payout,
-  keyEpoch: 1,
-});
-const record = async (p: ProviderSide, r: Requester): Promise<StreamRecord> =>
-  (await p.store.get(streamId(streamOf(p, r))))!;
+const record = async (p: ProviderSide, r: Requester): Promise<StreamRecord> => (await recordOf(p, r))!;
 /** Everything held is claimed: the escrow paid the stream its newest receipt. */
 const allClaimed = async (p: ProviderSide, r: Requester) => {
-  const rec = await p.store.get(streamId(streamOf(p, r)));
+  const rec = await recordOf(p, r);
   return rec !== undefined && rec.claimed > 0n && rec.claimed === latestReceipt(rec).receipt.amount;
 };
 

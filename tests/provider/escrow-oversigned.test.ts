@@ -2,16 +2,16 @@ import { toNano } from "@ton/core";
 import { describe, expect, it } from "vitest";
 import { ProviderError } from "../../client/sdk/errors";
 import { escrowReserveChain, ReserveNotSeenError } from "../../client/sdk/reserve-keeper";
-import { NETWORK_ID, type StreamKey, streamId } from "../../protocol";
-import { signReserve } from "../../protocol/reserve";
-import { latestReceipt } from "../../provider/receipt-store";
 import type { ServingEvent } from "../../provider/serving/session-server";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import {
   ask,
+  type DevnetSession,
   openSession,
+  owedTo,
   type ProviderSide,
   type Requester,
+  raiseReserve,
   until,
   useDevnetChain,
   words,
@@ -34,27 +34,36 @@ const provider = (tokenDelayMs = 0) =>
     { unreservedNano: TRUST },
   );
 
-const streamOf = (p: ProviderSide, r: Requester): StreamKey => ({
-  network: NETWORK_ID.devnet,
-  escrow: r.escrow.address,
-  payout: p.payout,
-  keyEpoch: 1,
-});
+const reserve = (r: Requester, p: ProviderSide, amount: bigint) => raiseReserve(r, p, amount, chain.now);
 
-/** The requester's session key moves `amount` of its escrow's free balance into the provider's stream. */
-async function reserve(r: Requester, p: ProviderSide, amount: bigint): Promise<void> {
-  const signed = signReserve(
-    { ...streamOf(p, r), validUntil: chain.now + 600, reserved: amount },
-    r.sessionKey,
-  );
-  await r.escrow.sendReserve(signed);
-  await until(async () => (await r.escrow.getReserve(1, p.payout)).reserved === amount);
-}
-
-/** Everything the provider holds on the stream, newest receipt: what it is owed. */
-async function owed(p: ProviderSide, r: Requester): Promise<bigint> {
-  const record = await p.store.get(streamId(streamOf(p, r)));
-  return record ? latestReceipt(record).receipt.amount : 0n;
+/**
+ * `a` and `b` each answer a 400-token question at once, each stopping at what it trusts
+ * (`limitA`, `limitB`): then each is paid everything it holds, B claiming first.
+ */
+async function bothServedAndPaid(
+  r: Requester,
+  [a, sa]: [ProviderSide, DevnetSession],
+  [b, sb]: [ProviderSide, DevnetSession],
+  [limitA, limitB]: [bigint, bigint],
+): Promise<void> {
+  const [answerA, answerB] = await Promise.all([
+    sa.session.request(ask(2), () => undefined),
+    sb.session.request(ask(2), () => undefined),
+  ]);
+  // Each stopped where what it trusts ends (its prompt counted at its bound, 50 tokens, until the
+  // answer ends, so it stops sooner)...
+  expect(answerA.finishReason).toBe("length");
+  expect(answerB.finishReason).toBe("length");
+  expect(answerA.cost).toBeLessThanOrEqual(limitA);
+  expect(answerB.cost).toBeLessThanOrEqual(limitB);
+  await until(async () => (await owedTo(a, r)) === answerA.cost && (await owedTo(b, r)) === answerB.cost);
+  // ...and whatever the order they claim in, each is paid all it holds.
+  await b.ton.settlement.claimNow();
+  await a.ton.settlement.claimNow();
+  await a.ton.settlement.idle();
+  await b.ton.settlement.idle();
+  expect(await r.escrow.getPaid(1, b.payout)).toBe(await owedTo(b, r));
+  expect(await r.escrow.getPaid(1, a.payout)).toBe(await owedTo(a, r));
 }
 
 describe("a requester signing to two providers at once, on the devnet", () => {
@@ -72,32 +81,14 @@ describe("a requester signing to two providers at once, on the devnet", () => {
     const sa = await openSession(a, r, eventsA);
     const sb = await openSession(b, r, eventsB);
     // Both answers run at once, each asked for 400 tokens (0.4 TON: three times the escrow).
-    const [answerA, answerB] = await Promise.all([
-      sa.session.request(ask(2), () => undefined),
-      sb.session.request(ask(2), () => undefined),
-    ]);
-    // Each stopped where its reserve and the trusted window end...
-    expect(answerA.finishReason).toBe("length");
-    expect(answerB.finishReason).toBe("length");
-    // (Each counts its prompt at its bound, 50 tokens, until the answer ends, so it stops sooner.)
-    expect(answerA.cost).toBeLessThanOrEqual(toNano("0.05") + TRUST);
-    expect(answerB.cost).toBeLessThanOrEqual(toNano("0.045") + TRUST);
-    // ...and says why, by name, when asked for more.
+    await bothServedAndPaid(r, [a, sa], [b, sb], [toNano("0.05") + TRUST, toNano("0.045") + TRUST]);
+    // Each says why, by name, when asked for more.
     for (const s of [sa, sb]) {
       const refusal = await s.session.request(ask(2), () => undefined).catch((e: unknown) => e);
       expect(refusal).toBeInstanceOf(ProviderError);
       expect((refusal as ProviderError).code).toBe("ESCROW_CANNOT_PAY");
       expect((refusal as ProviderError).message).toMatch(/reserve/);
     }
-
-    await until(async () => (await owed(a, r)) === answerA.cost && (await owed(b, r)) === answerB.cost);
-    // B claims first, then A: whatever the order, each is paid all it holds.
-    await b.ton.settlement.claimNow();
-    await a.ton.settlement.claimNow();
-    await a.ton.settlement.idle();
-    await b.ton.settlement.idle();
-    expect(await r.escrow.getPaid(1, b.payout)).toBe(await owed(b, r));
-    expect(await r.escrow.getPaid(1, a.payout)).toBe(await owed(a, r));
     sa.close();
     sb.close();
   });
@@ -113,21 +104,7 @@ describe("a requester signing to two providers at once, on the devnet", () => {
     const floor = toNano("0.108");
     const sa = await openSession(a, r);
     const sb = await openSession(b, r);
-    const [answerA, answerB] = await Promise.all([
-      sa.session.request(ask(2), () => undefined),
-      sb.session.request(ask(2), () => undefined),
-    ]);
-    expect(answerA.finishReason).toBe("length");
-    expect(answerB.finishReason).toBe("length");
-    expect(answerA.cost).toBeLessThanOrEqual(floor);
-    expect(answerB.cost).toBeLessThanOrEqual(floor);
-    await until(async () => (await owed(a, r)) === answerA.cost && (await owed(b, r)) === answerB.cost);
-    await b.ton.settlement.claimNow();
-    await a.ton.settlement.claimNow();
-    await a.ton.settlement.idle();
-    await b.ton.settlement.idle();
-    expect(await r.escrow.getPaid(1, b.payout)).toBe(await owed(b, r));
-    expect(await r.escrow.getPaid(1, a.payout)).toBe(await owed(a, r));
+    await bothServedAndPaid(r, [a, sa], [b, sb], [floor, floor]);
     sa.close();
     sb.close();
   });
@@ -150,7 +127,7 @@ describe("a requester signing to two providers at once, on the devnet", () => {
     const r = await chain.requester({ deposit: toNano("0.5"), closeDelay: 3_600 });
     const a = provider(10);
     const reserveChain = escrowReserveChain((address) => chain.client.provider(address));
-    // Ahead by a prompt's bound (50 tokens) and a little: the window the provider trusts comes on top.
+    // 0.06 TON ahead of what is owed (the SDK counts each open answer's prompt bound in that).
     const reserve = { chain: reserveChain, ahead: toNano("0.06"), pollMs: 50, now: () => chain.now };
     const { session, close } = await openSession(a, r, [], reserve);
     const answer = await session.request({ ...ask(2), max_tokens: 200 }, () => undefined);
@@ -158,7 +135,7 @@ describe("a requester signing to two providers at once, on the devnet", () => {
     expect(answer.completionTokens).toBe(200);
     expect(answer.cost).toBeGreaterThan(toNano("0.2"));
     expect((await r.escrow.getReserve(1, a.payout)).reserved).toBeGreaterThanOrEqual(answer.cost);
-    await until(async () => (await owed(a, r)) === answer.cost);
+    await until(async () => (await owedTo(a, r)) === answer.cost);
     await a.ton.settlement.claimNow();
     await a.ton.settlement.idle();
     expect(await r.escrow.getPaid(1, a.payout)).toBe(answer.cost);
@@ -178,6 +155,6 @@ describe("a requester signing to two providers at once, on the devnet", () => {
     expect((err as ReserveNotSeenError).code).toBe("TIMEOUT");
     expect((err as ReserveNotSeenError).reason).toBe("not-seen");
     expect((err as Error).message).toMatch(/not seen on chain within 300 ms/);
-    expect(await owed(a, r)).toBe(0n); // nothing was asked of the provider, nothing is owed
+    expect(await owedTo(a, r)).toBe(0n); // nothing was asked of the provider, nothing is owed
   });
 });

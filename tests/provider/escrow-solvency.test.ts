@@ -21,6 +21,7 @@ import {
   openSession,
   type ProviderSide,
   type Requester,
+  streamOf,
   until,
   useDevnetChain,
   words,
@@ -55,7 +56,7 @@ describe("never owed more than the escrow can pay, on the devnet", () => {
     const events: ServingEvent[] = [];
     const { session, requester: raw } = await openSession(p, r, events);
     const honest = await session.request(ask(6), () => undefined);
-    const stream = { network: NETWORK_ID.devnet, escrow: r.escrow.address, payout: p.payout, keyEpoch: 1 };
+    const stream = streamOf(p, r);
     const id = streamId(stream);
     await until(
       async () =>
@@ -97,12 +98,7 @@ describe("never owed more than the escrow can pay, on the devnet", () => {
     // of the prompt's bound (reserved before the first token) that the prompt did not use.
     const unusedPromptBound = BigInt(maxPromptTokens(ask(2)) - answer.promptTokens);
     expect(available - answer.cost).toBeLessThan(PRICE.nanoPerToken * (unusedPromptBound + 1n));
-    const id = streamId({
-      network: NETWORK_ID.devnet,
-      escrow: r.escrow.address,
-      payout: p.payout,
-      keyEpoch: 1,
-    });
+    const id = streamId(streamOf(p, r));
     await until(async () => latestReceipt((await p.store.get(id))!).receipt.amount === answer.cost);
 
     // A new session on the dry escrow is refused before a token, saying why.
@@ -153,7 +149,7 @@ describe("never owed more than the escrow can pay, on the devnet", () => {
       })
       .catch((err: unknown) => err);
     const closingAt = chain.now;
-    const stream = { network: NETWORK_ID.devnet, escrow: r.escrow.address, payout: p.payout, keyEpoch: 1 };
+    const stream = streamOf(p, r);
     const id = streamId(stream);
     await until(async () => {
       const record = await p.store.get(id);
