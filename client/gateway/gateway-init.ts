@@ -61,6 +61,8 @@ export async function initGateway(o: InitOptions): Promise<GatewayState> {
     keyEpoch: facts.keyEpoch!,
     network: chain.network,
     signalingUrl: o.signalingUrl,
+    tonEndpoint: chain.endpoint,
+    ...(chain.registry && { registry: chain.registry }),
   };
   writeGatewayState(o.stateFile, state);
   o.say(`key authorised with epoch ${state.keyEpoch}; escrow holds ${formatNano(facts.balance)} TON`);

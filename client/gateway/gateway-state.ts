@@ -4,14 +4,18 @@ import { TonAddressText } from "../../protocol";
 
 /**
  * What `npm run gateway -- init` learned and the gateway then reads: which escrow its key draws
- * on, the epoch the escrow gave the key, and the network, so the gateway runs without
- * `--escrow` and `--key-epoch`. A JSON file beside the key (`.silk/gateway.json`).
+ * on, the epoch the escrow gave the key, the network, and the chain the server named (its TonClient
+ * endpoint and Registry), so the gateway runs without `--escrow`, `--key-epoch` and
+ * `--ton-endpoint`, and checks providers on the chain the server runs on, whatever its port. A
+ * JSON file beside the key (`.silk/gateway.json`); a file from before the chain was stored still reads.
  */
 const GatewayState = v.object({
   escrow: TonAddressText,
   keyEpoch: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(0xffffffff)),
   network: v.picklist(["devnet", "testnet", "mainnet"]),
   signalingUrl: v.pipe(v.string(), v.maxLength(2048)),
+  tonEndpoint: v.optional(v.pipe(v.string(), v.maxLength(2048))),
+  registry: v.optional(TonAddressText),
 });
 export type GatewayState = v.InferOutput<typeof GatewayState>;
 

@@ -121,7 +121,13 @@ export function parseGatewayOptions(
     return Number(text);
   };
   const apiKey = env.SILK_GATEWAY_API_KEY;
-  const trust = parseTrustOptions(values, env, network as NetworkName);
+  // The chain init stored, for init's network: the one the server named, whatever its port.
+  const trust = parseTrustOptions(
+    values,
+    env,
+    network as NetworkName,
+    stored?.network === network ? stored : undefined,
+  );
   const aheadText = get("reserve-ahead", "SILK_RESERVE_AHEAD");
   const reserveAheadNano = aheadText === undefined ? undefined : nano(aheadText, "--reserve-ahead");
   if (reserveAheadNano !== undefined && !trust.tonEndpoint)

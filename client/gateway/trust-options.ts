@@ -17,9 +17,10 @@ export interface GatewayTrust {
   readonly policy: Partial<TrustPolicy>;
 }
 
-export const TRUST_USAGE = `  --ton-endpoint URL   TON JSON-RPC endpoint for Registry checks (devnet default
-                       http://127.0.0.1:8081/jsonRPC)                     (SILK_TON_ENDPOINT)
-  --registry ADDRESS   the Registry (default: the devnet's, or contracts/deployments/<network>.json)  (SILK_REGISTRY)
+export const TRUST_USAGE = `  --ton-endpoint URL   TON JSON-RPC endpoint for Registry checks (default: init's, the
+                       server's chain; else http://127.0.0.1:8081/jsonRPC on devnet)  (SILK_TON_ENDPOINT)
+  --registry ADDRESS   the Registry (default: init's with its endpoint, the devnet's, or
+                       contracts/deployments/<network>.json)              (SILK_REGISTRY)
   --min-stake N        nanoTON a provider must stake (default: devnet 0, testnet/mainnet 1 TON)  (SILK_MIN_STAKE)
   --min-age SECONDS    how long a provider must have been registered (default 0)  (SILK_MIN_AGE)
   --allow KEY,...      only these provider identity keys (a private group)  (SILK_ALLOW)
@@ -42,6 +43,8 @@ export function parseTrustOptions(
   values: TrustValues,
   env: NodeJS.ProcessEnv,
   network: NetworkName,
+  /** The TonClient endpoint and Registry `init` read from the server's `/api/config`. */
+  stored?: { readonly tonEndpoint?: string; readonly registry?: string },
 ): GatewayTrust {
   const keys = (text: string | undefined, what: string): string[] | undefined => {
     if (text === undefined) return undefined;
@@ -70,12 +73,16 @@ export function parseTrustOptions(
     ...(block && { block }),
   };
   if (values["trust-server"]) return { policy };
+  const given = values["ton-endpoint"] ?? env.SILK_TON_ENDPOINT;
   const tonEndpoint =
-    values["ton-endpoint"] ??
-    env.SILK_TON_ENDPOINT ??
-    (network === "devnet" ? "http://127.0.0.1:8081/jsonRPC" : undefined);
+    given ?? stored?.tonEndpoint ?? (network === "devnet" ? "http://127.0.0.1:8081/jsonRPC" : undefined);
   if (!tonEndpoint) throw new Error(`--ton-endpoint is required on ${network} (or --trust-server)`);
-  const registry = values.registry ?? env.SILK_REGISTRY ?? deployedRegistry(network);
+  // The stored Registry goes with the stored endpoint only: another chain has its own.
+  const registry =
+    values.registry ??
+    env.SILK_REGISTRY ??
+    (given === undefined ? stored?.registry : undefined) ??
+    deployedRegistry(network);
   if (registry !== undefined) {
     try {
       Address.parse(registry);
@@ -100,7 +107,11 @@ function deployedRegistry(network: NetworkName): string | undefined {
 /** The devnet's Registry, asked of the devnet itself (`GET /devnet` beside `/jsonRPC`). */
 export async function devnetRegistry(tonEndpoint: string): Promise<string> {
   const base = tonEndpoint.replace(/\/jsonRPC\/?$/, "");
-  const res = await fetch(`${base}/devnet`, { signal: AbortSignal.timeout(10_000) });
+  const res = await fetch(`${base}/devnet`, { signal: AbortSignal.timeout(10_000) }).catch((err: unknown) => {
+    throw new Error(
+      `the devnet at ${base} cannot be reached to read its Registry (${err instanceof Error ? err.message : String(err)}): is \`npm start\` running there? Otherwise give --ton-endpoint, or run \`npm run gateway -- init\` against your server`,
+    );
+  });
   if (!res.ok) throw new Error(`the devnet at ${base} did not say where its Registry is (${res.status})`);
   const body = (await res.json()) as { result?: { registry?: string } };
   if (!body.result?.registry) throw new Error(`the devnet at ${base} has no Registry`);

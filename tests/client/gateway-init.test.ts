@@ -17,6 +17,7 @@ import { loadOrCreateKey } from "../../peer/key-file";
 import { flatPrice, NETWORK_ID } from "../../protocol";
 import { startHeadlessProvider } from "../../provider/headless/headless-provider";
 import type { ProviderRuntime } from "../../provider/runtime";
+import { fetchChainConfig } from "../../web/chain-config";
 import { transferLink } from "../../web/transfer-link";
 import { startChainServer } from "../browser/chain-server";
 import { type OpenAiBackend, startOpenAiBackend } from "../doubles/openai-backend";
@@ -82,6 +83,18 @@ describe("gateway init on the devnet", () => {
     // The gateway needs neither --escrow nor --key-epoch now.
     const config = parseGatewayOptions(["--max-price", "5"], {}, readGatewayState(files.stateFile));
     expect(config).toMatchObject({ escrow: state.escrow, keyEpoch: state.keyEpoch, signalingUrl: url });
+    // Nor --ton-endpoint: it checks providers on the chain the server named (this one is on no
+    // default port), not on a devnet it guesses at 127.0.0.1:8081.
+    const chain = (await fetchChainConfig(url))!;
+    expect(config.trust).toMatchObject({ tonEndpoint: chain.endpoint, registry: chain.registry });
+    // A chain given by hand is taken with its own Registry, not the stored one.
+    const other = parseGatewayOptions(
+      ["--max-price", "5", "--ton-endpoint", "http://127.0.0.1:1/jsonRPC"],
+      {},
+      readGatewayState(files.stateFile),
+    );
+    expect(other.trust.tonEndpoint).toBe("http://127.0.0.1:1/jsonRPC");
+    expect(other.trust.registry).toBeUndefined();
 
     // A provider that reads the escrow on chain serves it (and would refuse a wrong epoch).
     const provider = await startHeadlessProvider({
