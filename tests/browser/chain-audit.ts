@@ -1,6 +1,6 @@
 import type { Address, Transaction } from "@ton/core";
 import type { TonClient } from "@ton/ton";
-import { loadSignedReceipt, type Receipt } from "../../protocol";
+import { loadSignedReceipt, RESERVE_TAG, type Receipt } from "../../protocol";
 
 /**
  * Reading the chain as an auditor would: every amount from the transactions themselves. Shared by
@@ -57,10 +57,21 @@ export function feesOf(tx: Transaction): bigint {
   return tx.totalFees.coins + internalOut(tx).reduce((sum, m) => sum + m.forwardFee, 0n);
 }
 
+/**
+ * Whether the transaction is a reserve raise: an external message laid out as a signed receipt
+ * (signature, session key, a ref) whose ref is a reserve. It pays no one; the escrow pays its gas.
+ */
+export function isReserveRaise(tx: Transaction): boolean {
+  const msg = tx.inMessage;
+  if (msg?.info.type !== "external-in") return false;
+  const body = msg.body.beginParse();
+  return body.remainingRefs === 1 && body.loadRef().beginParse().preloadUint(32) === RESERVE_TAG;
+}
+
 /** The receipt an external claim carried (its body is exactly the signed receipt), or undefined. */
 export function claimedReceipt(tx: Transaction): Receipt | undefined {
   const msg = tx.inMessage;
-  if (msg?.info.type !== "external-in") return undefined;
+  if (msg?.info.type !== "external-in" || isReserveRaise(tx)) return undefined;
   return loadSignedReceipt(msg.body.beginParse()).receipt;
 }
 
