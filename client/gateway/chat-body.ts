@@ -1,6 +1,7 @@
 import * as v from "valibot";
 import { MAX_MESSAGES_PER_REQUEST } from "../../protocol";
 import { CARRIED_FIELDS, uncarriedField } from "../sdk/chat-fields";
+import { firstIssue } from "../sdk/chat-input";
 import type { ChatCompletionCreateParams, ChatCompletionMessageParam } from "../sdk/openai-shapes";
 import { invalidRequest } from "./http-errors";
 
@@ -29,9 +30,8 @@ export function parseChatBody(json: unknown): { params: ChatCompletionCreatePara
   if (uncarried) throw invalidRequest(uncarried.code, uncarried.message, uncarried.param);
   const parsed = v.safeParse(Body, body);
   if (!parsed.success) {
-    const issue = parsed.issues[0];
-    const param = issue?.path?.map((p) => String(p.key)).join(".") ?? null;
-    throw invalidRequest("invalid_value", `${param ?? "body"}: ${issue?.message}`, param);
+    const { param, message } = firstIssue(parsed.issues);
+    throw invalidRequest("invalid_value", message, param ?? null);
   }
   const carried: Record<string, unknown> = {};
   for (const key of CARRIED_FIELDS) if (body[key] != null) carried[key] = body[key];

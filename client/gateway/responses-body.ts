@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import { MAX_MESSAGES_PER_REQUEST } from "../../protocol";
+import { firstIssue } from "../sdk/chat-input";
 import type { ChatCompletionCreateParams } from "../sdk/openai-shapes";
 import { parseChatBody } from "./chat-body";
 import { HttpError, invalidRequest } from "./http-errors";
@@ -210,9 +211,8 @@ export function parseResponsesBody(json: unknown): {
   }
   const parsed = v.safeParse(Body, body);
   if (!parsed.success) {
-    const issue = parsed.issues[0];
-    const param = issue?.path?.map((p) => String(p.key)).join(".") ?? "input";
-    throw invalidRequest("invalid_value", `${param}: ${issue?.message}`, param);
+    const { param = "input", message } = firstIssue(parsed.issues);
+    throw invalidRequest("invalid_value", message, param);
   }
   const { input, instructions, text } = parsed.output;
   if (text) refuseExtra(text, "text", "text");

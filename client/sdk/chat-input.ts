@@ -52,9 +52,23 @@ export function toChatParams(p: ChatCompletionCreateParams): ChatParams {
 export function checkedAgainst<S extends v.GenericSchema>(schema: S, message: unknown): v.InferOutput<S> {
   const checked = v.safeParse(schema, message);
   if (checked.success) return checked.output;
-  const issue = checked.issues[0];
-  const param = issue?.path?.map((x) => String(x.key)).join(".") ?? "body";
-  throw new InvalidRequestError(`${param}: ${issue?.message ?? "invalid value"}`, param);
+  const { param, message: text } = firstIssue(checked.issues);
+  throw new InvalidRequestError(text, param ?? "body");
+}
+
+/**
+ * A schema's first complaint as a program reads it: the field's path (`messages.0.role`, none for
+ * the body itself) and a message naming it; a field left out is "required", not valibot's
+ * `Invalid key: Expected "model" but received undefined`. The gateway's bodies say it the same way.
+ */
+export function firstIssue(issues: readonly v.BaseIssue<unknown>[]): { param?: string; message: string } {
+  const issue = issues[0];
+  const param = issue?.path?.map((x) => String(x.key)).join(".") || undefined;
+  if (param !== undefined && issue?.input === undefined) return { param, message: `${param} is required` };
+  return {
+    ...(param !== undefined && { param }),
+    message: `${param ?? "body"}: ${issue?.message ?? "invalid value"}`,
+  };
 }
 
 function messagesOf(messages: readonly ChatCompletionMessageParam[]): ChatMessage[] {

@@ -296,6 +296,33 @@ describe("HTTP surface", () => {
     }
   });
 
+  it("says which required field a body left out, by name, on every route", async () => {
+    const base = gateways[0]!.url;
+    const cases: [string, unknown, string][] = [
+      ["/chat/completions", { messages: [{ role: "user", content: "hi" }] }, "model"],
+      ["/chat/completions", { model: "open-model" }, "messages"],
+      ["/chat/completions", { model: "open-model", messages: [{ content: "hi" }] }, "messages.0.role"],
+      ["/responses", { input: "hi" }, "model"],
+      ["/responses", { model: "open-model" }, "input"],
+    ];
+    for (const [path, body, param] of cases) {
+      const res = await fetch(`${base}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({
+        error: {
+          message: `${param} is required`,
+          type: "invalid_request_error",
+          param,
+          code: "invalid_value",
+        },
+      });
+    }
+  });
+
   it("gives every response an x-request-id", async () => {
     const { response } = await openai.models.list().withResponse();
     expect(response.headers.get("x-request-id")).toMatch(/^req_[0-9a-f]{24}$/);
