@@ -14,6 +14,7 @@ import { startDevnet } from "./contracts/devnet";
 import { DEVNET_MOUNT, devnetPageConfig, networkPageConfig } from "./contracts/page-config";
 import { registryEntryCheck, tonRegistryReader } from "./contracts/wrappers/registry-reader";
 import { ConfigError, loadConfig } from "./signaling/config";
+import { listenFailure } from "./signaling/listen-errors";
 import { createSignalingServer } from "./signaling/server";
 import { stopOnSignals } from "./signaling/stop-signals";
 import { asksHelp, signalingUsage } from "./signaling/usage";
@@ -47,6 +48,13 @@ function fail(message: string): never {
   console.error(`silk: ${message}`);
   process.exit(2);
 }
+/** A port taken or forbidden: one line saying which and what moves it (exit 1), not a stack trace. */
+function cannotListen(err: unknown, setting: string): never {
+  const said = listenFailure(err, setting);
+  if (!said) throw err;
+  console.error(`silk: ${said}`);
+  process.exit(1);
+}
 const network = env.TON_ENDPOINT ? (env.TON_NETWORK ?? "testnet") : "devnet";
 if (network !== "devnet" && network !== "testnet" && network !== "mainnet")
   fail("TON_NETWORK must be testnet or mainnet");
@@ -64,7 +72,7 @@ const devnet =
         port: Number(env.DEVNET_PORT ?? 8081),
         host: env.DEVNET_HOST ?? "127.0.0.1",
         dataDir: env.DEVNET_DIR ?? ".silk/devnet",
-      })
+      }).catch((err: unknown) => cannotListen(err, "DEVNET_PORT"))
     : undefined;
 const pageConfig = devnet
   ? devnetPageConfig(devnet.chain, closeDelay, devnetWallet === "tonconnect" ? "tonconnect" : undefined)
@@ -86,7 +94,10 @@ const signaling = createSignalingServer({
   ...(entryCheck && { entryCheck }),
   mounts: devnet ? [{ prefix: DEVNET_MOUNT, handle: devnet.handle }] : [],
 });
-const { url } = await signaling.start();
+const { url } = await signaling.start().catch(async (err: unknown) => {
+  await devnet?.close();
+  return cannotListen(err, "PORT");
+});
 // Before "Ctrl-C to stop." is printed, so a Ctrl-C as soon as it shows finds the stop in place.
 stopOnSignals(() => Promise.all([signaling.close(), devnet?.close()]));
 

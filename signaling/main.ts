@@ -3,6 +3,7 @@
  * the environment and flags (see README.md); SIGINT/SIGTERM shut down gracefully.
  */
 import { ConfigError, loadConfig } from "./config";
+import { listenFailure } from "./listen-errors";
 import { createSignalingServer } from "./server";
 import { stopOnSignals } from "./stop-signals";
 import { asksHelp, signalingUsage } from "./usage";
@@ -21,6 +22,11 @@ try {
 }
 
 const server = createSignalingServer(config);
-await server.start();
+await server.start().catch((err: unknown) => {
+  const said = listenFailure(err, "PORT (or --port)");
+  if (!said) throw err;
+  console.error(`silk-signaling: ${said}`);
+  process.exit(1);
+});
 
 stopOnSignals(() => server.close());

@@ -84,9 +84,14 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   server.headersTimeout = 66_000;
   // A deep accept queue: a burst of a thousand clients connecting at once is answered, not reset
   // (Node's default backlog is 511).
-  await new Promise<void>((resolve) =>
-    server.listen({ port: o.port ?? 0, host: o.host ?? "127.0.0.1", backlog: 4096 }, resolve),
-  );
+  // A port taken rejects here (the caller says so), rather than as an uncaught 'error' event.
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ port: o.port ?? 0, host: o.host ?? "127.0.0.1", backlog: 4096 }, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${o.host ?? "127.0.0.1"}:${port}/v1`,

@@ -101,6 +101,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  const { code, port } = err as { code?: unknown; port?: unknown };
+  if (code === "EADDRINUSE") {
+    console.error(`gateway failed: port ${port} is in use (is a gateway already running?): set --port`);
+    process.exit(1);
+  }
   console.error(`gateway failed: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });

@@ -23,6 +23,13 @@ const devnet = await startDevnet({
   port: Number(process.env.DEVNET_PORT ?? 8081),
   host: process.env.DEVNET_HOST ?? "127.0.0.1",
   dataDir: process.env.DEVNET_DIR ?? ".silk/devnet",
+}).catch((err: unknown) => {
+  // A port taken (`npm start` runs a devnet too) says so in a line, not a stack trace.
+  if ((err as { code?: unknown })?.code !== "EADDRINUSE") throw err;
+  console.error(
+    `devnet: port ${(err as { port?: unknown }).port} is in use (is Silk already running?): set DEVNET_PORT`,
+  );
+  process.exit(1);
 });
 const res = await fetch(`${devnet.url}/devnet`);
 const { result } = (await res.json()) as { result: { registry: string } };

@@ -1,24 +1,15 @@
-import { execFile } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../signaling/config";
+import { runProgram } from "../support/run-program";
 
 /**
  * What a newcomer types first: `--help` of every program the README names prints its usage and
  * exits 0 (not "Unknown option" and 2), and a misspelt flag of the server is refused by name
  * (it used to be read as a setting nobody reads, and silently did nothing).
  */
-function run(file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      ["--import", "tsx", file, ...args],
-      // A port nobody listens on, should a program start after all: it must not.
-      { timeout: 30_000, env: { ...process.env, PORT: "1", DEVNET_PORT: "1", SILK_GATEWAY_PORT: "1" } },
-      (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
-    );
-    child.stdin?.end();
-  });
-}
+// A port nobody listens on, should a program start after all: it must not.
+const NOWHERE = { PORT: "1", DEVNET_PORT: "1", SILK_GATEWAY_PORT: "1" };
+const run = (file: string, args: string[]) => runProgram(file, args, NOWHERE);
 
 const PROGRAMS: [string, string, string][] = [
   ["npm start", "silk.ts", "npm start --"],
