@@ -49,7 +49,14 @@ export class HttpEngine implements Engine {
     const res = await this.fetch("/models", { method: "GET" }).catch((cause: unknown) => {
       throw new EngineError("backend", `cannot reach the backend at ${this.baseUrl}`, { cause });
     });
-    if (!res.ok) throw new EngineError("backend", `backend answered ${res.status} to GET /models`);
+    if (!res.ok) {
+      // `--backend http://127.0.0.1:11434` for Ollama's `/v1`: the commonest slip, named.
+      const hint =
+        res.status === 404 && !/\/v1$/.test(this.baseUrl)
+          ? `: OpenAI-compatible servers answer under /v1 (--backend ${this.baseUrl}/v1)`
+          : "";
+      throw new EngineError("backend", `backend answered ${res.status} to GET ${this.baseUrl}/models${hint}`);
+    }
     const body = (await res.json()) as { data?: { id?: string }[] };
     const wanted = this.backendModel(model);
     const ids = (body.data ?? []).map((m) => m.id);

@@ -68,6 +68,11 @@ describe("HTTP engine in front of an OpenAI-compatible server", () => {
     await expect(new HttpEngine({ baseUrl: "http://127.0.0.1:1/v1" }).load("x")).rejects.toBeInstanceOf(
       EngineError,
     );
+    // A base URL without its /v1 (Ollama's http://127.0.0.1:11434) is told where the API is.
+    const root = backend.url.slice(0, -"/v1".length);
+    await expect(new HttpEngine({ baseUrl: root }).load("backend-model")).rejects.toThrow(
+      `backend answered 404 to GET ${root}/models: OpenAI-compatible servers answer under /v1 (--backend ${root}/v1)`,
+    );
   });
 });
 
