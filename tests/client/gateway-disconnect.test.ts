@@ -1,0 +1,68 @@
+import { request } from "node:http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type GatewayNetwork, heldTotal, startGatewayNetwork } from "../support/gateway-network";
+
+/**
+ * A program that goes away mid-answer (a closed tab behind a proxy, Ctrl-C in a script, the
+ * `openai` client's stream aborted): the gateway stops the provider's work, and what the
+ * provider is owed is what it streamed before that, not the whole answer it would have given.
+ * Real signaling, WebRTC and a headless provider; the OpenAI backend double as the model.
+ */
+let net: GatewayNetwork;
+const WORDS = 150;
+// "Echo: " and one word per chunk: the whole answer, had it run to its end.
+const ANSWER_TOKENS = WORDS + 1;
+
+beforeAll(async () => {
+  net = await startGatewayNetwork({
+    providers: [{ model: "slow", payout: "66" }],
+    backend: { tokenDelayMs: 100 },
+  });
+});
+
+afterAll(async () => {
+  await net?.close();
+});
+
+/** Streams a chat and hangs up after `chunks` content chunks; resolves with what it read. */
+function readThenHangUp(chunks: number, content: string): Promise<string> {
+  const url = new URL(`${net.gateway.url}/chat/completions`);
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: "POST", headers: { "content-type": "application/json" } }, (res) => {
+      let text = "";
+      res.on("data", (c: Buffer) => {
+        text += c.toString();
+        if ((text.match(/"content":"[^"]/g) ?? []).length >= chunks) {
+          req.destroy();
+          resolve(text);
+        }
+      });
+      res.on("end", () => reject(new Error(`the answer ended before ${chunks} chunks: ${text}`)));
+    });
+    req.on("error", () => undefined);
+    req.end(JSON.stringify({ model: "slow", messages: [{ role: "user", content }], stream: true }));
+  });
+}
+
+describe("a client that hangs up mid-stream", () => {
+  it("stops the provider's backend, owes only what was streamed, and the next request is served", async () => {
+    const content = Array.from({ length: WORDS }, () => "w").join(" ");
+    await readThenHangUp(5, content);
+    // The provider's backend stream is cut, long before its 15 s answer would end.
+    await expect.poll(() => net.backend.aborted, { timeout: 10_000 }).toBe(1);
+    const done = await fetch(`${net.gateway.url}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "slow", messages: [{ role: "user", content: "again" }] }),
+    });
+    expect(done.status).toBe(200);
+    const cost = BigInt((await done.json()).usage.silk.cost_nanoton);
+    // Receipts are cumulative: what the provider holds, less the second answer, is what the cut
+    // one is owed: the 5 chunks read and the few in flight when it hung up (5 nanoTON a token),
+    // not the 151 tokens (755 nanoTON) of the whole answer.
+    const cut = (await heldTotal(net.receipts[0]!)) - cost;
+    expect(cut).toBeGreaterThanOrEqual(5n * 5n);
+    expect(cut).toBeLessThanOrEqual(5n * 10n);
+    expect(cut).toBeLessThan(5n * BigInt(ANSWER_TOKENS));
+  }, 60_000);
+});
