@@ -221,7 +221,10 @@ export class ChatStore {
     const target = this.active ?? this.pending;
     if (value === undefined || value === "") delete target[key];
     else target[key] = value;
-    if (this.active) void this.storage.save($state.snapshot(this.active) as Conversation);
+    if (this.active) {
+      this.active.settingsAt = Date.now();
+      void this.storage.save($state.snapshot(this.active) as Conversation);
+    }
   }
 
   open(id: string): void {

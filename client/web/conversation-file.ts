@@ -44,6 +44,7 @@ const ConversationWire = v.object({
   id: v.pipe(v.string(), v.minLength(1), v.maxLength(64)),
   title: v.pipe(v.string(), v.maxLength(200)),
   titleAt: Stamp,
+  settingsAt: Stamp,
   model: v.pipe(v.string(), v.maxLength(200)),
   turns: Turns,
   branches: v.optional(v.pipe(v.array(BranchWire), v.maxLength(1_000))),

@@ -14,9 +14,10 @@ import type { AnswerVersion, ChatTurn, Conversation } from "./conversation";
  *   with the versions of both;
  * - their questions I lack go in by time, each with its answers; an answer of theirs I lack to a
  *   question I hold goes after that question's answers;
- * - branches are the union of both; the settings are the newer copy's (`updatedAt`), but the
- *   title is the later-set one (`titleAt`): a tab still streaming into an old copy must not undo
- *   the other tab's rename.
+ * - branches are the union of both; the model is the newer copy's (`updatedAt`), but the title
+ *   and the chat's settings (system prompt, temperature, longest answer) are the later-set ones
+ *   (`titleAt`, `settingsAt`): a tab still streaming into an old copy must not undo the other
+ *   tab's rename or its new system prompt.
  * Mine keeps its own turn objects wherever it wins, so a tab's streaming answer stays the one on screen.
  */
 export function mergeConversation(mine: Conversation, theirs: Conversation): Conversation {
@@ -74,15 +75,22 @@ export function mergeConversation(mine: Conversation, theirs: Conversation): Con
     (a, b) => a.at - b.at,
   );
   const newer = theirs.updatedAt > mine.updatedAt ? theirs : mine;
-  const { branches: _, titleAt: __, ...settings } = newer;
-  const titled =
-    titleStamp(theirs) > titleStamp(mine) || (titleStamp(theirs) === titleStamp(mine) && newer === theirs)
-      ? theirs
-      : mine;
+  const { branches: _, titleAt: _t, settingsAt: _s, system, temperature, maxTokens, ...rest } = newer;
+  // Each by its own stamp (a copy saved before stamps counts as never), the newer copy on a tie.
+  const later = (at: (c: Conversation) => number | undefined) => {
+    const [a, b] = [at(theirs) ?? Number.NEGATIVE_INFINITY, at(mine) ?? Number.NEGATIVE_INFINITY];
+    return a > b || (a === b && newer === theirs) ? theirs : mine;
+  };
+  const titled = later((c) => c.titleAt);
+  const tuned = later((c) => c.settingsAt);
   return {
-    ...settings,
+    ...rest,
     title: titled.title,
     ...(titled.titleAt !== undefined && { titleAt: titled.titleAt }),
+    ...(tuned.settingsAt !== undefined && { settingsAt: tuned.settingsAt }),
+    ...(tuned.system !== undefined && { system: tuned.system }),
+    ...(tuned.temperature !== undefined && { temperature: tuned.temperature }),
+    ...(tuned.maxTokens !== undefined && { maxTokens: tuned.maxTokens }),
     id: mine.id,
     createdAt: Math.min(mine.createdAt, theirs.createdAt),
     updatedAt: Math.max(mine.updatedAt, theirs.updatedAt),
@@ -90,9 +98,6 @@ export function mergeConversation(mine: Conversation, theirs: Conversation): Con
     ...(branches.length > 0 && { branches }),
   };
 }
-
-/** When a copy's title was set; a copy saved before titles had stamps counts as never. */
-const titleStamp = (c: Conversation): number => c.titleAt ?? Number.NEGATIVE_INFINITY;
 
 /** A turn's identity: its stamp, or its text for a turn kept before stamps existed. */
 function keyOf(t: { role: string; content: string; at?: number }): string {

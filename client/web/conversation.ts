@@ -55,6 +55,8 @@ export interface Conversation {
    * keep the later-set title (conversation-merge.ts), whichever copy was saved last.
    */
   titleAt?: number;
+  /** When its settings (system prompt, temperature, longest answer) were last set (ms): merged like the title. */
+  settingsAt?: number;
   model: string;
   turns: ChatTurn[];
   /** Earlier branches, left by editing a question (oldest first). */

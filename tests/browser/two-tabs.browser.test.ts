@@ -73,6 +73,39 @@ describe("two tabs of one browser", () => {
     }
   }, 90_000);
 
+  it("a system prompt set in one tab stays while the other tab, holding the old copy, answers in that conversation", async () => {
+    const second = await client.context().newPage();
+    const system = (page: Page) => page.getByRole("textbox", { name: /^System prompt/ });
+    try {
+      await client.getByRole("button", { name: "New chat" }).click();
+      await ask(client, "tuned-in-the-second-tab", 1);
+      await openReady(second, `${f.url}/`);
+      await chat(second, "tuned-in-the-second-tab").click();
+      await second.getByText("Chat settings").click();
+      await system(second).fill("Answer in one line.");
+      await system(second).blur();
+      // The first tab, not reloaded, shows it; its next answer (a later save of its copy) keeps it.
+      await client.getByText("Chat settings").click();
+      await expect.poll(() => system(client).inputValue(), { timeout: 10_000 }).toBe("Answer in one line.");
+      await ask(client, "asked-after-the-new-prompt", 2);
+      await second.getByTestId("answer-stats").nth(1).waitFor({ timeout: 30_000 });
+      for (const page of [client, second])
+        expect(await system(page).inputValue()).toBe("Answer in one line.");
+      await second.reload();
+      await second.waitForSelector("body[data-ready=true]", { state: "attached" });
+      await chat(second, "tuned-in-the-second-tab").click();
+      await second.getByText("Chat settings").click();
+      expect(await system(second).inputValue()).toBe("Answer in one line.");
+    } finally {
+      await client.getByText("Chat settings").click();
+      await second
+        .getByRole("button", { name: "Delete “tuned-in-the-second-tab”" })
+        .click({ timeout: 5_000 })
+        .catch(() => undefined);
+      await second.close();
+    }
+  }, 90_000);
+
   it("an audit takes its tab's turn like a question: another tab's question waits for it; no answer is cut", async () => {
     // The provider's test engine holds each audit challenge (a request asking for logprobs) 3 s.
     await provider.evaluate(() => localStorage.setItem("silk-test-logprobs-delay-ms", "3000"));

@@ -174,4 +174,38 @@ describe("two tabs' copies of one conversation", () => {
       expect(merged.titleAt).toBe([mine, theirs].find((c) => c.title === title)?.titleAt);
     }
   });
+
+  /** A chat's settings: the later-set ones (`settingsAt`), whichever copy was saved last; the model stays the newer copy's. */
+  const tunings: {
+    name: string;
+    mine: Partial<Conversation>;
+    theirs: Partial<Conversation>;
+    want: Partial<Conversation>;
+  }[] = [
+    {
+      name: "their new system prompt stays, though my copy (an answer streamed into it since) was saved later",
+      mine: { system: "old", model: "m2", updatedAt: 9 },
+      theirs: { system: "be brief", temperature: 0.2, settingsAt: 5, updatedAt: 2 },
+      want: { system: "be brief", temperature: 0.2, model: "m2" },
+    },
+    {
+      name: "their reset to the defaults stays: a setting they cleared is not brought back",
+      mine: { system: "old", temperature: 1.5, maxTokens: 50, settingsAt: 3, updatedAt: 9 },
+      theirs: { settingsAt: 6, updatedAt: 2 },
+      want: { system: undefined, temperature: undefined, maxTokens: undefined },
+    },
+    {
+      name: "neither stamped: the newer copy's",
+      mine: { system: "older copy", updatedAt: 2 },
+      theirs: { system: "newer copy", updatedAt: 9 },
+      want: { system: "newer copy" },
+    },
+  ];
+  it.each(tunings)("settings: $name", ({ mine, theirs, want }) => {
+    const m = conv([Q1, A1], mine);
+    const t = conv([Q1, A1], theirs);
+    for (const merged of [mergeConversation(m, t), mergeConversation(t, m)]) {
+      for (const [k, v] of Object.entries(want)) expect(merged[k as keyof Conversation], k).toEqual(v);
+    }
+  });
 });
