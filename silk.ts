@@ -66,10 +66,13 @@ if (!Number.isInteger(closeDelay) || closeDelay < 1)
 const devnetWallet = env.DEVNET_WALLET ?? "dev";
 if (devnetWallet !== "dev" && devnetWallet !== "tonconnect") fail("DEVNET_WALLET must be dev or tonconnect");
 
+const devnetPort = Number(env.DEVNET_PORT ?? 8081);
+if (!Number.isInteger(devnetPort) || devnetPort < 0 || devnetPort > 65_535)
+  fail("DEVNET_PORT must be a whole number from 0 to 65535");
 const devnet =
   network === "devnet"
     ? await startDevnet({
-        port: Number(env.DEVNET_PORT ?? 8081),
+        port: devnetPort,
         host: env.DEVNET_HOST ?? "127.0.0.1",
         dataDir: env.DEVNET_DIR ?? ".silk/devnet",
       }).catch((err: unknown) => cannotListen(err, "DEVNET_PORT"))

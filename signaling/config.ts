@@ -209,6 +209,8 @@ export function loadConfig(
     if (!Number.isFinite(n) || n < 0) throw new ConfigError(`${envName(key)} must be a non-negative number`);
     (config[key] as number) = n;
   }
+  if (!Number.isInteger(config.port) || config.port > 65_535)
+    throw new ConfigError("PORT must be a whole number from 0 to 65535");
   if (vars.HOST) config.host = vars.HOST;
   if (vars.REDIS_URL) config.redisUrl = vars.REDIS_URL;
   if (vars.REDIS_PREFIX) config.redisPrefix = vars.REDIS_PREFIX;

@@ -19,8 +19,13 @@ if (args.length > 0) {
   process.exit(help ? 0 : 2);
 }
 
+const port = Number(process.env.DEVNET_PORT ?? 8081);
+if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+  console.error("devnet: DEVNET_PORT must be a whole number from 0 to 65535");
+  process.exit(2);
+}
 const devnet = await startDevnet({
-  port: Number(process.env.DEVNET_PORT ?? 8081),
+  port,
   host: process.env.DEVNET_HOST ?? "127.0.0.1",
   dataDir: process.env.DEVNET_DIR ?? ".silk/devnet",
 }).catch((err: unknown) => {

@@ -51,6 +51,21 @@ describe("a misspelt flag", () => {
     }
   });
 
+  it("a port that is none is refused by name, not met with a stack trace", async () => {
+    expect(() => loadConfig({ PORT: "99999" })).toThrow("PORT must be a whole number from 0 to 65535");
+    expect(() => loadConfig({}, ["--port", "1.5"])).toThrow(ConfigError);
+    for (const [file, env, said] of [
+      ["signaling/main.ts", { PORT: "99999" }, "silk-signaling: PORT must be"],
+      ["silk.ts", { PORT: "0", DEVNET_PORT: "eighty" }, "silk: DEVNET_PORT must be"],
+      ["contracts/devnet/main.ts", { DEVNET_PORT: "70000" }, "devnet: DEVNET_PORT must be"],
+    ] as const) {
+      const { code, stderr } = await runProgram(file, [], env);
+      expect(stderr).toContain(said);
+      expect(stderr).not.toMatch(/\n\s+at /);
+      expect(code).toBe(2);
+    }
+  });
+
   it("is refused by npm run devnet, which takes none", async () => {
     const { code, stderr } = await run("contracts/devnet/main.ts", ["--port", "9000"]);
     expect(stderr).toContain("takes no arguments (--port)");
