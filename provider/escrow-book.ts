@@ -280,6 +280,20 @@ export class EscrowBook {
     return own.paid + reserveLeft(own) + (trust !== undefined && trust < fromFree ? trust : fromFree);
   }
 
+  /**
+   * Whether `stream` is owed half or more of what the free balance is trusted for beyond its
+   * reserve (strict reserves only): claimed now, the trust is whole again before its requester,
+   * raising no reserve, is refused for want of it.
+   */
+  trustSpent(stream: StreamKey): boolean {
+    const trust = this.unreserved;
+    const e = this.escrows.get(stream.escrow.toRawString());
+    const id = streamId(stream);
+    const s = e?.streams.get(id);
+    if (trust === undefined || trust === 0n || !e || !s) return false;
+    return unpaid(unpaid(this.owedOn(e, id, s), s.paid), reserveLeft(s)) * 2n >= trust;
+  }
+
   /** Whether the book trusts the free balance only up to `unreserved` (strict reserves). */
   get reservesRequired(): boolean {
     return this.unreserved !== undefined;

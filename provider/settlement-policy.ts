@@ -3,7 +3,8 @@
  * amount claimed, so a stream is claimed when the fee is at most a target share of what it pays
  * (1% by default), or at once when the money is at risk: the escrow is closing, the stream's key
  * was revoked (its receipts are paid only until a deadline, as a closing escrow's are), its
- * balance is near what it owes this provider, or a receipt has been held longer
+ * balance is near what it owes this provider, the stream has spent half of what it is trusted for
+ * beyond its reserve (its requester would soon be refused), or a receipt has been held longer
  * than the operator allows. Never below the escrow's minimum claim (it would refuse it), never for
  * less than the fee.
  */
@@ -44,6 +45,11 @@ export interface ClaimSituation {
   readonly headroom: bigint | undefined;
   /** The owner pressed "Claim now". */
   readonly asked?: boolean;
+  /**
+   * The stream is owed half or more of what the free balance is trusted for beyond its reserve:
+   * unclaimed, its requester (raising no reserve) is soon refused until it is.
+   */
+  readonly trustSpent?: boolean;
 }
 
 export type ClaimReason =
@@ -51,6 +57,7 @@ export type ClaimReason =
   | "escrow-closing"
   | "key-revoked"
   | "escrow-crowding"
+  | "trust-spent"
   | "escrow-low"
   | "held-too-long"
   | "worth-it";
@@ -83,6 +90,7 @@ export function decideClaim(s: ClaimSituation, policy: SettlementPolicy): ClaimD
   if (s.closing) return { action: "claim", reason: "escrow-closing" };
   if (s.keyRevoked) return { action: "claim", reason: "key-revoked" };
   if (s.crowding) return { action: "claim", reason: "escrow-crowding" };
+  if (s.trustSpent) return { action: "claim", reason: "trust-spent" };
   if (s.headroom !== undefined && s.headroom < policy.riskHeadroomNano)
     return { action: "claim", reason: "escrow-low" };
   if (deadline !== undefined && s.now >= deadline) return { action: "claim", reason: "held-too-long" };

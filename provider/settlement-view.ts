@@ -1,5 +1,5 @@
 import { formatTon } from "../protocol/ton-amount";
-import type { ClaimDecision } from "./settlement-policy";
+import type { ClaimDecision, ClaimReason } from "./settlement-policy";
 import type { SettlementStatus, StreamStatus } from "./settlement-status";
 
 /**
@@ -8,16 +8,18 @@ import type { SettlementStatus, StreamStatus } from "./settlement-status";
  * what every claim cost and its share, and what "Claim now" would cost. Pure: no DOM, no clock
  * but the one passed in.
  */
-const REASONS: Record<string, string> = {
+// Every claim reason has its words (stored claims name theirs as a string).
+const REASONS: Readonly<Record<string, string>> = {
   asked: "you pressed Claim now",
   "escrow-closing": "its escrow is closing",
   "key-revoked": "its session key was revoked, so the escrow pays it only for a while",
   "escrow-crowding":
     "the escrow pays so many other streams that a few more would leave no claim room for this one",
   "escrow-low": "its escrow is close to running out",
+  "trust-spent": "it has used half of what its requester is trusted for without a reserve",
   "held-too-long": "it was held as long as you allow",
   "worth-it": "the fee is within your target share",
-};
+} satisfies Record<ClaimReason, string>;
 
 export function percent(bps: number): string {
   return `${(bps / 100).toFixed(bps < 100 ? 2 : 1)}%`;

@@ -170,6 +170,7 @@ export class Settlement {
         closing: (read?.unlockAt ?? 0) !== 0,
         keyRevoked: read !== undefined && this.opts.book!.keyDeadline(r) !== 0,
         crowding: read !== undefined && this.opts.book!.crowding(r),
+        trustSpent: read !== undefined && this.opts.book!.trustSpent(r),
         headroom: read ? read.available - read.owed : undefined,
         asked,
       },

@@ -65,4 +65,21 @@ describe("the escrow book with reserves", () => {
     expect(fresh.book.limit(fresh.stream)).toBe(toNano("2.5"));
     expect((await escrowAccountIn(f)).state!.locked).toBe(toNano("4.5"));
   });
+
+  it("with reserves required, a stream owed half of its trust beyond its reserve is due a claim (trust-spent)", async () => {
+    await reserve(f.provider.address, toNano("2"));
+    const { book, stream } = await bookOn(toNano("0.5"));
+    book.held(stream, toNano("2.249"));
+    expect(book.trustSpent(stream)).toBe(false); // 0.249 beyond the reserve
+    book.held(stream, toNano("2.25"));
+    expect(book.trustSpent(stream)).toBe(true); // half of the 0.5 trusted
+    // Paid from its reserve and beyond: the trust is whole again.
+    await f.escrow.sendExternalClaim(f.receipt(toNano("2.25")));
+    book.paidChanged(stream, toNano("2.25"));
+    expect(book.trustSpent(stream)).toBe(false);
+    // Not required: the whole free balance is trusted, nothing is ever "spent".
+    const plain = await bookOn();
+    plain.book.held(plain.stream, toNano("3"));
+    expect(plain.book.trustSpent(plain.stream)).toBe(false);
+  });
 });

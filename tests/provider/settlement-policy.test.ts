@@ -54,6 +54,17 @@ const table: [string, Partial<ClaimSituation>, string][] = [
   ],
   ["key revoked, below the minimum", { unclaimed: 9_999_999n, keyRevoked: true }, "wait below-minimum"],
   ["escrow balance near what it owes", { unclaimed: 20_000_000n, headroom: 49_999_999n }, "claim escrow-low"],
+  [
+    "half the trust beyond a reserve spent, small amount",
+    { unclaimed: 20_000_000n, trustSpent: true },
+    "claim trust-spent",
+  ],
+  ["trust spent, below the minimum", { unclaimed: 9_999_999n, trustSpent: true }, "wait below-minimum"],
+  [
+    "trust spent, fee above the amount",
+    { unclaimed: 20_000_000n, fee: 20_000_000n, trustSpent: true },
+    "wait fee-exceeds-amount",
+  ],
   ["headroom exactly the margin", { unclaimed: 20_000_000n, headroom: 50_000_000n }, "wait fee-above-target"],
   [
     "headroom unknown (not read yet)",
