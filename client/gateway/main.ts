@@ -19,18 +19,23 @@ import { devnetRegistry } from "./trust-options";
 const STATE_FILE = process.env.SILK_GATEWAY_STATE ?? ".silk/gateway.json";
 
 async function init(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      signaling: { type: "string" },
-      "key-file": { type: "string" },
-      owner: { type: "string" },
-      deposit: { type: "string" },
-    },
-    strict: true,
+  const { values } = usageError(() =>
+    parseArgs({
+      args: argv,
+      options: {
+        signaling: { type: "string" },
+        "key-file": { type: "string" },
+        owner: { type: "string" },
+        deposit: { type: "string" },
+      },
+      strict: true,
+    }),
+  );
+  const deposit = usageError(() => {
+    const ton = parseTon(values.deposit ?? "5");
+    if (ton === undefined) throw new Error("--deposit is a number of TON, like 5 or 0.5");
+    return ton;
   });
-  const deposit = parseTon(values.deposit ?? "5");
-  if (deposit === undefined) throw new Error("--deposit is a number of TON, like 5 or 0.5");
   await initGateway({
     signalingUrl: values.signaling ?? process.env.SILK_SIGNALING_URL ?? "http://127.0.0.1:8787",
     keyFile: values["key-file"] ?? process.env.SILK_KEY_FILE ?? ".silk/gateway.key",
@@ -40,6 +45,18 @@ async function init(argv: string[]): Promise<void> {
     deposit,
     say: (line) => console.log(line),
   });
+}
+
+/** A command line that cannot be read: what is wrong, then the usage, exit status 2 (as the gateway's own). */
+function usageError<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    // Node's parseArgs adds a paragraph about positionals to an unknown option: its first sentence says it.
+    const said = (err instanceof Error ? err.message : String(err)).split(". To specify")[0];
+    console.error(`${said}\n\n${GATEWAY_USAGE}`);
+    process.exit(2);
+  }
 }
 
 /** How long a stopping gateway lets answers in flight finish. */

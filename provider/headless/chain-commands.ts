@@ -18,24 +18,37 @@ export const CHAIN_USAGE = `Usage: npm run provider -- init --model NAME --price
   --signaling URL        the Silk server whose network is used (default http://127.0.0.1:8787)
   --key-file PATH        identity key, created if missing (.silk/provider.key)`;
 
+/** parseArgs's refusal (an unknown option) as an OptionsError with the usage, its first sentence only. */
+function readArgs<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof OptionsError) throw err;
+    const said = (err instanceof Error ? err.message : String(err)).split(". To specify")[0];
+    throw new OptionsError(`${said}\n\n${CHAIN_USAGE}`);
+  }
+}
+
 export const PROVIDER_STATE_FILE = process.env.SILK_PROVIDER_STATE ?? ".silk/provider.json";
 
 export async function runChainCommand(argv: string[], say: (line: string) => void): Promise<void> {
   const [command, ...rest] = argv;
-  const { values, positionals } = parseArgs({
-    args: command === "stake" ? rest.slice(1) : rest,
-    options: {
-      model: { type: "string" },
-      price: { type: "string" },
-      stake: { type: "string" },
-      payout: { type: "string" },
-      owner: { type: "string" },
-      signaling: { type: "string" },
-      "key-file": { type: "string" },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
+  const { values, positionals } = readArgs(() =>
+    parseArgs({
+      args: command === "stake" ? rest.slice(1) : rest,
+      options: {
+        model: { type: "string" },
+        price: { type: "string" },
+        stake: { type: "string" },
+        payout: { type: "string" },
+        owner: { type: "string" },
+        signaling: { type: "string" },
+        "key-file": { type: "string" },
+      },
+      allowPositionals: true,
+      strict: true,
+    }),
+  );
   const common: StakeOptions = {
     signalingUrl: values.signaling ?? process.env.SILK_SIGNALING_URL ?? "http://127.0.0.1:8787",
     stateFile: PROVIDER_STATE_FILE,

@@ -66,5 +66,6 @@ main().catch((err: unknown) => {
       ? err.message
       : `headless provider failed: ${err instanceof Error ? err.message : String(err)}`,
   );
-  process.exit(1);
+  // A command line that cannot be read is status 2, as the provider's own options.
+  process.exit(err instanceof OptionsError ? 2 : 1);
 });

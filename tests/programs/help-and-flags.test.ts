@@ -66,6 +66,19 @@ describe("a misspelt flag", () => {
     }
   });
 
+  it("is refused by name by the init commands, with their usage and exit status 2", async () => {
+    for (const [file, usage] of [
+      ["provider/headless/main.ts", "Usage: npm run provider -- init"],
+      ["client/gateway/main.ts", "Usage: npm run gateway -- init"],
+    ] as const) {
+      const { code, stderr } = await runProgram(file, ["init", "--modle", "x"]);
+      expect(stderr).toContain("Unknown option '--modle'");
+      expect(stderr).not.toContain("To specify a positional argument");
+      expect(stderr).toContain(usage);
+      expect(code).toBe(2);
+    }
+  });
+
   it("is refused by npm run devnet, which takes none", async () => {
     const { code, stderr } = await run("contracts/devnet/main.ts", ["--port", "9000"]);
     expect(stderr).toContain("takes no arguments (--port)");
