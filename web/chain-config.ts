@@ -23,10 +23,13 @@ export async function fetchChainConfig(serverUrl: string): Promise<ChainConfig |
   try {
     res = await fetch(new URL("/api/config", serverUrl), { cache: "no-store" });
   } catch (cause) {
-    throw new ChainConfigError("cannot reach the Silk server to learn its TON network", { cause });
+    throw new ChainConfigError(`cannot reach the Silk server at ${serverUrl} to learn its TON network`, {
+      cause,
+    });
   }
   if (res.status === 404) return undefined;
-  if (!res.ok) throw new ChainConfigError(`the Silk server answered ${res.status} for its TON network`);
+  if (!res.ok)
+    throw new ChainConfigError(`the Silk server at ${serverUrl} answered ${res.status} for its TON network`);
   const config = checkPageConfig(await res.json());
   return {
     ...config,
