@@ -8,3 +8,11 @@ export function exitOnHelp(argv: readonly string[], usage: string): void {
   console.log(usage);
   process.exit(0);
 }
+
+/**
+ * What a command line that cannot be read says: the error's own message, and of Node's parseArgs
+ * refusal of an unknown option only its first sentence (not its paragraph about positionals).
+ */
+export function optionMessage(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split(". To specify")[0]!;
+}

@@ -5,7 +5,7 @@ import { Address } from "@ton/core";
 import { TonClient } from "@ton/ton";
 import { pino } from "pino";
 import { type RegistryReader, tonRegistryReader } from "../../contracts/wrappers/registry-reader";
-import { exitOnHelp } from "../../peer/cli-help";
+import { exitOnHelp, optionMessage } from "../../peer/cli-help";
 import { loadOrCreateKey } from "../../peer/key-file";
 import { parseTon } from "../../protocol";
 import { escrowReserveChain, type ReserveChain } from "../sdk/reserve-keeper";
@@ -52,9 +52,7 @@ function usageError<T>(read: () => T): T {
   try {
     return read();
   } catch (err) {
-    // Node's parseArgs adds a paragraph about positionals to an unknown option: its first sentence says it.
-    const said = (err instanceof Error ? err.message : String(err)).split(". To specify")[0];
-    console.error(`${said}\n\n${GATEWAY_USAGE}`);
+    console.error(`${optionMessage(err)}\n\n${GATEWAY_USAGE}`);
     process.exit(2);
   }
 }

@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { optionMessage } from "../../peer/cli-help";
 import { checkPrice, formatTon, parseTon } from "../../protocol";
 import { OptionsError } from "./options";
 import { initProvider, type StakeOptions, stakeMore, withdrawStake } from "./provider-init";
@@ -24,8 +25,7 @@ function readArgs<T>(read: () => T): T {
     return read();
   } catch (err) {
     if (err instanceof OptionsError) throw err;
-    const said = (err instanceof Error ? err.message : String(err)).split(". To specify")[0];
-    throw new OptionsError(`${said}\n\n${CHAIN_USAGE}`);
+    throw new OptionsError(`${optionMessage(err)}\n\n${CHAIN_USAGE}`);
   }
 }
 
