@@ -73,7 +73,7 @@ export function streamLine(s: StreamStatus, now: number): StreamLine {
     held: `${formatTon(s.pending)} TON${s.unpayable > 0n ? ` (+${formatTon(s.unpayable)} TON the escrow could not pay)` : ""}`,
     fee:
       s.fee !== undefined
-        ? `${formatTon(s.fee)} TON (${percent(s.feeShareBps ?? 0)} of what is held)`
+        ? `${formatTon(s.fee)} TON (${s.fee >= s.pending ? "more than what is held: not claimed until more is" : `${percent(s.feeShareBps ?? 0)} of what is held`})`
         : "unknown until the network's prices are read",
     next: nextClaimText(s.next, now),
     claims: s.claims.map((c) => ({

@@ -55,6 +55,10 @@ describe("settlement in words, for the page and the headless provider", () => {
     expect(line.escrow).toBe("ababab…abab");
     expect(line.held).toBe("0.02 TON (+49 TON the escrow could not pay)");
     expect(line.fee).toBe("0.0033928 TON (17.0% of what is held)");
+    // A fee above a tiny amount held is said as such, not as a share of thousands of percent.
+    expect(streamLine({ ...stream, pending: 1_000n, feeShareBps: 33_928_000 }, T).fee).toBe(
+      "0.0033928 TON (more than what is held: not claimed until more is)",
+    );
     expect(line.claims).toEqual([
       {
         text: `${new Date(T - HOUR).toISOString().slice(0, 16).replace("T", " ")}: 0.4 TON, fee 0.0033928 TON (0.85%), because the fee is within your target share`,
