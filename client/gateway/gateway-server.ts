@@ -115,7 +115,7 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
   // The scheme is case-insensitive (RFC 9110): `bearer KEY` is the same credential.
   const credential = (req.headers.authorization ?? "").replace(/^bearer /i, "Bearer ");
   if (o.apiKey && !sameSecret(credential, `Bearer ${o.apiKey}`)) {
-    throw new HttpError(401, "authentication_error", "invalid_api_key", "missing or wrong API key");
+    throw new HttpError(401, "invalid_request_error", "invalid_api_key", "missing or wrong API key");
   }
   const path = new URL(req.url ?? "/", "http://x").pathname.replace(/\/+$/, "") || "/";
   if (req.method === "GET" && path === "/v1/models") return sendJson(res, 200, await o.client.models.list());

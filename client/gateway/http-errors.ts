@@ -116,7 +116,7 @@ const STATUS_BY_CODE = {
 
 const TYPE_BY_STATUS: Readonly<Record<number, string>> = {
   400: "invalid_request_error",
-  401: "authentication_error",
+  401: "invalid_request_error", // OpenAI's type for a wrong or missing key (code invalid_api_key)
   402: "insufficient_funds",
   403: "permission_error",
   404: "invalid_request_error",

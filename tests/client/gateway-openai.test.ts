@@ -89,7 +89,12 @@ describe("headless provider → network → gateway, called with the official op
       } as never),
     ).rejects.toMatchObject({ status: 400, code: "invalid_value" });
     const wrongKey = new OpenAI({ baseURL: gateway.url, apiKey: "nope", maxRetries: 0 });
-    await expect(wrongKey.models.list()).rejects.toMatchObject({ status: 401 });
+    // As OpenAI answers a wrong key: 401, invalid_request_error, invalid_api_key.
+    await expect(wrongKey.models.list()).rejects.toMatchObject({
+      status: 401,
+      type: "invalid_request_error",
+      code: "invalid_api_key",
+    });
     // The auth scheme is case-insensitive: a client spelling it `bearer` is let in.
     const lower = await fetch(`${gateway.url}/models`, { headers: { authorization: "bearer local-secret" } });
     expect(lower.status).toBe(200);
