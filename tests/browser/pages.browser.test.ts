@@ -81,6 +81,12 @@ describe("the production pages", () => {
     const unfit = await page.getByTestId("unfit-models").textContent({ timeout: 5_000 });
     expect(unfit).toMatch(/q4f16_1-MLC.*needs shader-f16/s);
     expect(await page.getByRole("button", { name: /download and load|^load$/i }).count()).toBe(1);
+    // This server names no TON network: the setup steps read in the order a newcomer works, none
+    // ticked ahead of one still to do (a ticked "Fund the wallet" before "Load a model" was).
+    const steps = (await page.locator("ol.steps li").allTextContents()).map((s) =>
+      s.replace(/\s+/g, " ").trim(),
+    );
+    expect(steps).toEqual(["1 Load a model: to do", "2 Serve: to do"]);
     // On a 360 px phone the long model ids widen nothing past the screen, and each fact's value
     // keeps room for words, not a few letters a line.
     await page.setViewportSize({ width: 360, height: 740 });
