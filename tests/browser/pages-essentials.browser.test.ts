@@ -617,6 +617,20 @@ describe("the pages, walked by a new user", () => {
         await screenshot(client, `essentials-client-${name}`);
         await screenshot(provider, `essentials-provider-${name}`);
         if (width === 360) {
+          // The header is one row, as in chat apps (it was three, a quarter of the screen), and still
+          // holds every control: Chats, the model, Wallet, the theme.
+          const header = (await client.locator("header.top").boundingBox())!;
+          expect(header.height).toBeLessThanOrEqual(60);
+          for (const control of [
+            client.getByRole("button", { name: "Chats" }),
+            client.getByRole("combobox", { name: "Model" }),
+            client.getByRole("button", { name: /^Wallet/ }),
+            client.getByRole("button", { name: /^Theme:/ }),
+          ]) {
+            const box = (await control.boundingBox())!;
+            expect(box.y + box.height).toBeLessThanOrEqual(header.y + header.height);
+            expect(box.x + box.width).toBeLessThanOrEqual(width);
+          }
           // The phone's drawer holds the conversations; the composer is on screen without scrolling.
           const composer = (await question(client).boundingBox())!;
           expect(composer.y + composer.height).toBeLessThanOrEqual(height);
@@ -688,6 +702,8 @@ describe("the pages, walked by a new user", () => {
         expect(await a11yViolations(widget)).toEqual([]);
         expect(await smallTargets(widget)).toEqual([]);
         expect(await placeholderContrast(widget)).toBeGreaterThanOrEqual(4.5);
+        // An empty chat offers no greyed-out New chat (it said nothing of why it was off).
+        expect(await widget.getByRole("button", { name: "New chat" }).count()).toBe(0);
         // On a phone the model picker takes its own row (the model's name is readable, not cut to a
         // few letters), and the privacy note sits below the question box, never over it.
         const picker = (await widget.locator("silk-chat select").boundingBox())!;
