@@ -1,5 +1,11 @@
 import { type Address, type Cell, toNano } from "@ton/core";
-import { Blockchain, type SandboxContract, type TreasuryContract } from "@ton/sandbox";
+import {
+  Blockchain,
+  type BlockchainSnapshot,
+  type SandboxContract,
+  type TreasuryContract,
+} from "@ton/sandbox";
+import { beforeAll, beforeEach } from "vitest";
 import { compiled } from "../../contracts/compile";
 import {
   type KeyProof,
@@ -78,4 +84,22 @@ export async function registryFixture(): Promise<RegistryFixture> {
       ),
     balance: async (address) => (await blockchain.getContract(address)).balance,
   };
+}
+
+/**
+ * One registry for the file, back to its first state before each test (and the chain's clock to
+ * `o.now`, when given): `use` receives it once it is deployed.
+ */
+export function freshRegistryForEachTest(use: (f: RegistryFixture) => void, o: { now?: number } = {}): void {
+  let f: RegistryFixture;
+  let start: BlockchainSnapshot;
+  beforeAll(async () => {
+    f = await registryFixture();
+    start = f.blockchain.snapshot();
+    use(f);
+  });
+  beforeEach(async () => {
+    await f.blockchain.loadFrom(start);
+    if (o.now !== undefined) f.blockchain.now = o.now;
+  });
 }

@@ -1,11 +1,11 @@
 import { type Address, toNano } from "@ton/core";
-import type { BlockchainSnapshot, SandboxContract, TreasuryContract } from "@ton/sandbox";
-import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { SandboxContract, TreasuryContract } from "@ton/sandbox";
+import { describe, expect, it } from "vitest";
 import { RegistryError } from "../../contracts/generated/constants";
 import { type KeyProof, type ProviderEntry, signKeyProof } from "../../contracts/wrappers/registry";
 import { generateKeyPair } from "../../protocol/identity";
 import { expectExit, expectSuccess } from "./helpers";
-import { entry, type RegistryFixture, registryFixture, secretOf, T0 } from "./registry-fixture";
+import { entry, freshRegistryForEachTest, type RegistryFixture, secretOf, T0 } from "./registry-fixture";
 
 /**
  * Only the holder of an identity key publishes it: a registration (and an update) carries the
@@ -14,14 +14,8 @@ import { entry, type RegistryFixture, registryFixture, secretOf, T0 } from "./re
  * refused before anything is deployed.
  */
 let f: RegistryFixture;
-let start: BlockchainSnapshot;
-
-beforeAll(async () => {
-  f = await registryFixture();
-  start = f.blockchain.snapshot();
-});
-beforeEach(async () => {
-  await f.blockchain.loadFrom(start);
+freshRegistryForEachTest((fixture) => {
+  f = fixture;
 });
 
 /** Whether `owner` has an entry published (and with which identity key). */

@@ -1,24 +1,19 @@
 import { toNano } from "@ton/core";
-import type { BlockchainSnapshot } from "@ton/sandbox";
-import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { RegistryError, RegistryParams } from "../../contracts/generated/constants";
 import { expectExit, expectSuccess, firstOutValue } from "./helpers";
-import { entry, type RegistryFixture, registryFixture, T0 } from "./registry-fixture";
+import { entry, freshRegistryForEachTest, type RegistryFixture, T0 } from "./registry-fixture";
 
 const STAKE = toNano("5");
 const { ENTRY_RESERVE, STAKE_FEE, UNLOCK_DELAY } = RegistryParams;
 
 let f: RegistryFixture;
-let start: BlockchainSnapshot;
-
-beforeAll(async () => {
-  f = await registryFixture();
-  start = f.blockchain.snapshot();
-});
-beforeEach(async () => {
-  await f.blockchain.loadFrom(start);
-  f.blockchain.now = T0;
-});
+freshRegistryForEachTest(
+  (fixture) => {
+    f = fixture;
+  },
+  { now: T0 },
+);
 
 /** Alice registered at T0 with STAKE locked in her entry. */
 async function staked() {

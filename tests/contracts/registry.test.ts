@@ -1,28 +1,22 @@
 import { type Address, beginCell, Dictionary, toNano } from "@ton/core";
-import type { BlockchainSnapshot } from "@ton/sandbox";
-import { beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { RegistryError, RegistryOp, RegistryParams } from "../../contracts/generated/constants";
 import { modelHash, ProviderEntryContract, storeEntryInit } from "../../contracts/wrappers/registry";
 import { generateKeyPair } from "../../protocol/identity";
 import { flatPrice } from "../../protocol/pricing";
 import { expectExit, expectSuccess, firstOutValue, txOn } from "./helpers";
-import { entry, type RegistryFixture, registryFixture, T0 } from "./registry-fixture";
+import { entry, freshRegistryForEachTest, type RegistryFixture, T0 } from "./registry-fixture";
 
 let f: RegistryFixture;
-let start: BlockchainSnapshot;
 let blockchain: RegistryFixture["blockchain"];
 let registry: RegistryFixture["registry"];
 let alice: RegistryFixture["alice"];
 let mallory: RegistryFixture["mallory"];
 let entryCode: RegistryFixture["entryCode"];
 
-beforeAll(async () => {
-  f = await registryFixture();
+freshRegistryForEachTest((fixture) => {
+  f = fixture;
   ({ blockchain, registry, alice, mallory, entryCode } = f);
-  start = blockchain.snapshot();
-});
-beforeEach(async () => {
-  await blockchain.loadFrom(start);
 });
 
 const entryOf = (owner: Address) => f.entryOf(owner);
