@@ -95,22 +95,28 @@ export async function startRedisCluster(
     urls: ports.map((p) => `redis://127.0.0.1:${p}`),
     async shardOf(key) {
       const slot = await ask<number>(ports[0]!, ["CLUSTER", "KEYSLOT", key]);
-      const lines = String(await ask<string>(ports[0]!, ["CLUSTER", "NODES"]))
-        .trim()
-        .split("\n")
-        .map((l) => l.split(" "));
       const portOf = (fields: string[]) => Number(fields[1]!.split(":")[1]!.split("@")[0]);
-      const master = lines.find(
-        (f) =>
-          f[2]!.includes("master") &&
-          f.slice(8).some((range) => {
-            const [lo, hi] = range.split("-").map(Number);
-            return slot >= lo! && slot <= (hi ?? lo)!;
-          }),
-      );
-      const replica = master && lines.find((f) => f[3] === master[0]);
-      if (!master || !replica) throw new Error(`no master with a replica serves slot ${slot}`);
-      return { master: portOf(master), replica: portOf(replica) };
+      // Gossip may not yet have told this node which master a replica follows (a cluster just
+      // created reads ok before every replica is attached): ask again until it has.
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const lines = String(await ask<string>(ports[0]!, ["CLUSTER", "NODES"]))
+          .trim()
+          .split("\n")
+          .map((l) => l.split(" "));
+        const master = lines.find(
+          (f) =>
+            f[2]!.includes("master") &&
+            f.slice(8).some((range) => {
+              const [lo, hi] = range.split("-").map(Number);
+              return slot >= lo! && slot <= (hi ?? lo)!;
+            }),
+        );
+        const replica = master && lines.find((f) => f[3] === master[0]);
+        if (master && replica) return { master: portOf(master), replica: portOf(replica) };
+        if (Date.now() > deadline) throw new Error(`no master with a replica serves slot ${slot}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
     },
     async failover(replicaPort) {
       await ask(replicaPort, ["CLUSTER", "FAILOVER"]);
