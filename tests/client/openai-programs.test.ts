@@ -208,6 +208,50 @@ describe("the official openai client", () => {
     });
   });
 
+  it("carries sampling, stop, n: 1, tool choice and JSON mode to the backend, streaming or not", async () => {
+    for (const stream of [false, true]) {
+      const body = {
+        model: "llama-tools",
+        messages: [{ role: "user" as const, content: "fields" }],
+        temperature: 0.3,
+        top_p: 0.8,
+        stop: ["END", "\n\n"],
+        n: 1,
+        tools: [weatherTool],
+        tool_choice: { type: "function" as const, function: { name: "get_weather" } },
+        parallel_tool_calls: false,
+      };
+      if (stream) {
+        const chunks = await openai.chat.completions.create({
+          ...body,
+          stream: true,
+          stream_options: { include_usage: true },
+        });
+        let usage: OpenAI.CompletionUsage | undefined;
+        for await (const c of chunks) usage = c.usage ?? usage;
+        expect(usage?.completion_tokens).toBeGreaterThan(0);
+      } else await openai.chat.completions.create(body);
+      expect(backend.requests.at(-1)).toMatchObject({
+        temperature: 0.3,
+        top_p: 0.8,
+        stop: ["END", "\n\n"],
+        tool_choice: { type: "function", function: { name: "get_weather" } },
+        parallel_tool_calls: false,
+        tools: [{ function: { name: "get_weather", parameters: WEATHER_PARAMETERS } }],
+      });
+    }
+    // A single stop string, and JSON mode.
+    const json = await openai.chat.completions.create({
+      model: "llama-tools",
+      messages: [{ role: "user", content: "json please" }],
+      stop: "STOP",
+      response_format: { type: "json_object" },
+    });
+    expect(JSON.parse(json.choices[0]?.message.content ?? "")).toEqual({ echo: "json please" });
+    expect(backend.requests.at(-1)).toMatchObject({ response_format: { type: "json_object" } });
+    expect(backend.requests.at(-1)?.stop).toEqual(expect.arrayContaining(["STOP"]));
+  });
+
   it("refuses by name what nobody can honour or Silk does not carry", async () => {
     const refusal = (body: Record<string, unknown>, stream: boolean) =>
       openai.chat.completions
