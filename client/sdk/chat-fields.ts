@@ -62,6 +62,14 @@ const MESSAGE_FIELDS: Readonly<Record<string, readonly string[]>> = {
   tool: ["role", "content", "tool_call_id"],
 };
 
+/**
+ * `table[key]` when `table` has it as its own entry: a body's key or role may be any string, and
+ * `constructor`, `toString` or `__proto__` read through to Object.prototype (a field so named was
+ * dropped as if a harmless value, or failed the gateway with a 500).
+ */
+const own = <T>(table: Readonly<Record<string, T>>, key: string): T | undefined =>
+  Object.hasOwn(table, key) ? table[key] : undefined;
+
 export interface Uncarried {
   readonly param: string;
   readonly message: string;
@@ -79,9 +87,9 @@ export function uncarriedField(
   extra: readonly string[] = [],
 ): Uncarried | undefined {
   for (const [key, value] of Object.entries(body)) {
-    if (value == null || NO_OP[key]?.(value)) continue;
+    if (value == null || own(NO_OP, key)?.(value)) continue;
     if ((CARRIED_FIELDS as readonly string[]).includes(key) || extra.includes(key)) continue;
-    const why = REFUSED[key] ?? "Silk does not carry this field, and will not drop it silently";
+    const why = own(REFUSED, key) ?? "Silk does not carry this field, and will not drop it silently";
     return { param: key, message: `${key}: ${why}`, code: "unsupported_parameter" };
   }
   if (body.top_logprobs != null && body.top_logprobs !== 0 && body.logprobs !== true)
@@ -111,7 +119,7 @@ export function uncarriedField(
   for (const [i, m] of messages.entries()) {
     if (typeof m !== "object" || m === null) continue;
     const message = m as Record<string, unknown>;
-    const allowed = MESSAGE_FIELDS[String(message.role)];
+    const allowed = own(MESSAGE_FIELDS, String(message.role));
     if (!allowed) continue; // an unknown role is refused by the schema, naming the role
     for (const [key, value] of Object.entries(message))
       if (value != null && !allowed.includes(key))
@@ -149,7 +157,7 @@ function uncarriedPartField(parts: readonly unknown[]) {
   for (const [index, p] of parts.entries()) {
     if (typeof p !== "object" || p === null) continue;
     const part = p as Record<string, unknown>;
-    const allowed = PART_FIELDS[String(part.type)];
+    const allowed = own(PART_FIELDS, String(part.type));
     if (!allowed) continue;
     const key = Object.keys(part).find((k) => part[k] != null && !allowed.includes(k));
     if (key) return { index, key, type: String(part.type) };

@@ -328,6 +328,37 @@ describe("fields inside messages, and the SDK's own callers", () => {
     expect(backend.requests.length).toBe(before);
   });
 
+  it("a field, role or part type named like an Object.prototype member is refused by name, never dropped or a 500", async () => {
+    // These read through to Object.prototype: `constructor`, `toString`, `valueOf` were dropped
+    // (answered 200 without them), `__proto__` and such a role or part type failed with a 500.
+    const post = async (raw: string) => {
+      const res = await fetch(`${gateway.url}/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: raw,
+      });
+      return { status: res.status, error: ((await res.json()) as { error?: { param?: string } }).error };
+    };
+    const user = '"messages":[{"role":"user","content":"x"}]';
+    const before = backend.requests.length;
+    for (const key of ["constructor", "toString", "valueOf", "hasOwnProperty", "__proto__"]) {
+      expect([key, await post(`{"model":"llama-plain",${user},"${key}":{"a":1}}`)]).toMatchObject([
+        key,
+        { status: 400, error: { param: key, code: "unsupported_parameter" } },
+      ]);
+      expect([
+        key,
+        await post(`{"model":"llama-plain","messages":[{"role":"${key}","content":"x"}]}`),
+      ]).toMatchObject([key, { status: 400, error: { param: "messages.0.role", code: "invalid_value" } }]);
+      const part = `[{"type":"${key}","text":"x"}]`;
+      expect([
+        key,
+        await post(`{"model":"llama-plain","messages":[{"role":"user","content":${part}}]}`),
+      ]).toMatchObject([key, { status: 400, error: { param: "messages.0.content" } }]);
+    }
+    expect(backend.requests.length).toBe(before);
+  });
+
   it("a prompt over the context window is OpenAI's 400 context_length_exceeded on messages, not a provider's 502", async () => {
     // It was 502 `engine` ("backend answered 400"), which OpenAI's clients retry.
     const long = [{ role: "user", content: "word ".repeat(40_000) }];
