@@ -1,16 +1,15 @@
 import { BPS } from "../../protocol";
 import { type NoMatchCode, refusal } from "../matchmaking";
-import {
-  type MarketGroup,
-  marketOf,
-  type Paired,
-  type PickRequest,
-  type ProviderDirectory,
-  type ProviderRecord,
-  type ProviderState,
-  type Refused,
-  type SessionDraft,
-  type SessionRecord,
+import type {
+  MarketGroup,
+  Paired,
+  PickRequest,
+  ProviderDirectory,
+  ProviderRecord,
+  ProviderState,
+  Refused,
+  SessionDraft,
+  SessionRecord,
 } from "./directory";
 import { costKey, pairsToFields, recordToFields, stateFromFields } from "./record-codec";
 import {
@@ -21,18 +20,9 @@ import {
   type Subscribe,
 } from "./redis-commands";
 import { type LeaseEvents, type NodeLeaseOptions, NodeLeases } from "./redis-leases";
+import { MARKET } from "./redis-market-sums";
 import { droppedFromReplies, loadProviders, marketFromReply, sessionFromReply } from "./redis-reads";
-import {
-  CLOSE,
-  DROP_NODE,
-  FAILURE,
-  FORGET,
-  HEARTBEAT,
-  MARKET,
-  PAIR,
-  REGISTER,
-  UNREGISTER,
-} from "./redis-scripts";
+import { CLOSE, DROP_NODE, FAILURE, FORGET, HEARTBEAT, PAIR, REGISTER, UNREGISTER } from "./redis-scripts";
 import { KeySpaces } from "./redis-spaces";
 import { RefusalMemo } from "./refusal-memo";
 import { newSessionId } from "./session-id";
@@ -65,7 +55,8 @@ export interface RedisDirectoryOptions {
  * set of identity keys, the matchmaking index (`q:`, `f:`, `a:`, `fx`, `seq`; see
  * redis-scripts.ts), `s:<sessionId>` session hash, `sessions` sorted set (createdAt) for
  * counting, and per signaling node `n:<node>:p` (identity keys it registered) and `n:<node>:s`
- * (sessions with a party on it), so a dead node's leftovers are found without a scan. Set and
+ * (sessions with a party on it), so a dead node's leftovers are found without a scan; the market
+ * view's sums (`ms`, `ml`, `mx`, `mt`; redis-market-sums.ts). Set and
  * index members whose hash expired are pruned when read.
  */
 export class RedisDirectory implements ProviderDirectory {
@@ -128,7 +119,12 @@ export class RedisDirectory implements ProviderDirectory {
             models.join(" "),
             id,
             record.node ?? "",
-            ...Object.entries({ ...fields, models: models.join(" ") }).flat(),
+            // In a cluster only the entry in the first model's space counts in the market's sums.
+            ...Object.entries({
+              ...fields,
+              models: models.join(" "),
+              ...(tag !== spaces.tagOf(record.models[0]!.model) && { mo: "1" }),
+            }).flat(),
           ],
         ),
       ),
@@ -195,12 +191,18 @@ export class RedisDirectory implements ProviderDirectory {
   }
 
   /**
-   * Summed in Redis on one Redis (one command, a few groups back). In a cluster a provider has an
-   * entry per space, so the entries are read and counted once each, as `all` does.
+   * The sums each space keeps as its entries change (redis-market-sums.ts): one command per
+   * space, a few groups back, however many providers. In a cluster each provider counts in one
+   * space (its first model's), so the spaces' groups add up.
    */
   async market(): Promise<readonly MarketGroup[]> {
-    if (this.spaces.sharded) return marketOf(await this.all());
-    return marketFromReply(await runScript(this.via("read"), MARKET, this.spaces.prefix, ["providers"], []));
+    const redis = this.via("read");
+    const replies = await Promise.all(
+      (await this.spaces.all(redis)).map((tag) =>
+        runScript(redis, MARKET, this.spaces.space(tag), ["mt"], []),
+      ),
+    );
+    return replies.flatMap(marketFromReply);
   }
 
   reserveNow(request: PickRequest, draft: SessionDraft): Paired | Refused | undefined {

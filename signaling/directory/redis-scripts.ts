@@ -1,3 +1,5 @@
+import { MARKET_SUMS } from "./redis-market-sums";
+
 /**
  * Lua for the Redis directory: every read-check-write runs as one script, so two nodes can never
  * both take a provider's last unit of capacity or resurrect a removed entry, and a pairing or a
@@ -17,6 +19,7 @@
  */
 export const INDEX = `
 local P = KEYS[2]
+${MARKET_SUMS}
 local function unlist(h)
   local ix = redis.call('HGET', h, 'ix')
   if ix then
@@ -25,6 +28,7 @@ local function unlist(h)
 end
 local function reindex(h, id)
   unlist(h)
+  tally(h, id)
   local f = redis.call('HMGET', h, 'models', 'capacity', 'active', 'load', 'failures', 'pen', 'aseq', 'rseq')
   if not f[1] then return end
   local cap = tonumber(f[2]) or 0
@@ -63,6 +67,7 @@ local function forget(h, id)
   if f[2] then redis.call('SREM', P .. 'n:' .. f[2] .. ':p', id) end
   redis.call('ZREM', P .. 'fx', id)
   redis.call('DEL', h)
+  tally(h, id)
 end
 -- Walks one sorted set in order, calling visit(member, id) on members whose entry still holds
 -- them (holds(member, id)) and whose id is not in skip: visit returns a value to stop with, false
@@ -136,6 +141,7 @@ for m in string.gmatch(ARGV[2], '%S+') do
   redis.call('ZADD', P .. 'a:' .. m, 0, redis.call('HGET', h, 'k:' .. m) .. id)
 end
 reindex(h, id)
+mark(h, id, ARGV[1])
 return 1`;
 
 /** KEYS[1] the entry. ARGV: identityKey. Whoever owns it: for a re-registration that left this space. */
@@ -158,6 +164,7 @@ local before = redis.call('HGET', KEYS[1], 'load')
 redis.call('HSET', KEYS[1], 'load', ARGV[2], 'seenAt', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 if (tonumber(before) or 0) ~= tonumber(ARGV[2]) then reindex(KEYS[1], ARGV[5]) end
+mark(KEYS[1], ARGV[5], ARGV[4])
 return 1`;
 
 /** KEYS[1] the entry. ARGV: socketId, now, identityKey. */
@@ -269,33 +276,3 @@ local sset = P .. 'n:' .. node .. ':s'
 local sessions = redis.call('SMEMBERS', sset)
 redis.call('DEL', sset)
 return {dropped, sessions}`;
-
-/**
- * The market view summed inside Redis, so a node reads a few groups instead of every entry (a
- * read of 10,000 entries every half second once cost a node a tenth of its time, in long
- * stalls). KEYS[1] `P providers`, KEYS[2] `P`. Returns `{listings, providers, capacity, in use}`
- * per distinct `listings` field (quotes, each provider's own, are in `quotes`, so providers offering
- * the same terms share one); ids whose entry expired are pruned from the set.
- */
-export const MARKET = `
-local P = KEYS[2]
-local groups, out = {}, {}
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local f = redis.call('HMGET', P .. 'p:' .. id, 'listings', 'capacity', 'active', 'load', 'socketId')
-  if f[1] and f[2] and f[5] then
-    local cap = tonumber(f[2]) or 0
-    local used = math.min(math.max(tonumber(f[3]) or 0, tonumber(f[4]) or 0), cap)
-    local g = groups[f[1]]
-    if not g then
-      g = {f[1], 0, 0, 0}
-      groups[f[1]] = g
-      out[#out + 1] = g
-    end
-    g[2] = g[2] + 1
-    g[3] = g[3] + cap
-    g[4] = g[4] + used
-  else
-    redis.call('SREM', KEYS[1], id)
-  end
-end
-return out`;

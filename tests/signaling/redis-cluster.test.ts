@@ -21,8 +21,17 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
+interface Market {
+  providers: number;
+  models: { model: string; providers: number; capacity: number; inUse: number }[];
+}
+
+async function market(url: string): Promise<Market> {
+  return (await (await fetch(`${url}/api/models`)).json()) as Market;
+}
+
 async function providers(url: string): Promise<number> {
-  return ((await (await fetch(`${url}/api/models`)).json()) as { providers: number }).providers;
+  return (await market(url)).providers;
 }
 
 async function eventually(check: () => Promise<boolean>, what: string, ms = 15_000): Promise<void> {
@@ -76,6 +85,8 @@ describe("signaling on a Redis Cluster", () => {
     const held = [await requestSession(r), await requestSession(r)];
     expect(held.every((g) => g.ok)).toBe(true);
     expect(await requestSession(r)).toMatchObject({ ok: false, error: { code: "ALL_BUSY" } });
+    // The market view, summed in the model's shard as the entry changes, shows them in use.
+    await eventually(async () => (await market(b.url)).models[0]?.inUse === 2, "B's market: 2 of 2 in use");
     for (const g of held) if (g.ok) await call(r, "session:end", { v: 1, sessionId: g.sessionId });
 
     await cluster.failover(shard.replica);
@@ -91,5 +102,28 @@ describe("signaling on a Redis Cluster", () => {
     expect(tries).toBeLessThan(50);
     expect(await pairAndRelay("after")).not.toBe(before);
     expect(await providers(a.url)).toBe(1);
+
+    // A provider with models in two shards has an entry in each, and is counted once.
+    expect(modelTag("m2")).not.toBe(modelTag("m1"));
+    await provider(a.url, {
+      models: [
+        { model: "m2", price: flat(5n) },
+        { model: "m1", price: flat(5n) },
+      ],
+      capacity: 3,
+    });
+    const expected = {
+      providers: 2,
+      models: [
+        { model: "m1", providers: 2, capacity: 5, inUse: 0 },
+        { model: "m2", providers: 1, capacity: 3, inUse: 0 },
+      ],
+    };
+    let seen: Market | undefined;
+    await eventually(async () => {
+      seen = await market(b.url);
+      return seen.providers === 2 && seen.models.length === 2;
+    }, "B's market with both providers");
+    expect(seen).toMatchObject(expected);
   }, 60_000);
 });
