@@ -94,6 +94,35 @@ describe("the Responses API for text", () => {
     expect(JSON.parse(r.output_text)).toEqual({ city: "Lima" });
   });
 
+  it("carries sampling, user, max_output_tokens, a tool chosen by name, parallel_tool_calls and json_object to the backend", async () => {
+    await openai.responses.create({
+      model: "llama-tools",
+      input: "fields",
+      temperature: 0.4,
+      top_p: 0.7,
+      user: "user-9",
+      max_output_tokens: 7,
+      tools: [{ type: "function", name: "get_weather", parameters: WEATHER_PARAMETERS, strict: false }],
+      tool_choice: { type: "function", name: "get_weather" },
+      parallel_tool_calls: false,
+    });
+    expect(backend.requests.at(-1)).toMatchObject({
+      temperature: 0.4,
+      top_p: 0.7,
+      user: "user-9",
+      max_tokens: 7,
+      tool_choice: { type: "function", function: { name: "get_weather" } },
+      parallel_tool_calls: false,
+    });
+    const json = await openai.responses.create({
+      model: "llama-tools",
+      input: "as json",
+      text: { format: { type: "json_object" } },
+    });
+    expect(JSON.parse(json.output_text)).toEqual({ echo: "as json" });
+    expect(backend.requests.at(-1)).toMatchObject({ response_format: { type: "json_object" } });
+  });
+
   it("refuses by name what it cannot carry, in OpenAI's error shape", async () => {
     const refused = (body: Record<string, unknown>) =>
       openai.responses
