@@ -1,7 +1,7 @@
-import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
+import { open, stat } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { extname, join, normalize, resolve, sep } from "node:path";
+import { pipeline } from "node:stream";
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
@@ -52,16 +52,29 @@ export async function serveStatic(root: string, req: IncomingMessage, res: Serve
   for (const candidate of candidates) {
     const file = resolve(join(base, normalize(candidate)));
     if (file !== base && !file.startsWith(base + sep)) return false;
-    const info = await stat(file).catch(() => undefined);
-    if (!info?.isFile()) continue;
+    if (!(await stat(file).catch(() => undefined))?.isFile()) continue;
+    // Its size is read from the file opened, so a file gone since (a rebuild under a running
+    // server) is simply not found.
+    const handle = await open(file).catch(() => undefined);
+    const info = await handle?.stat().catch(() => undefined);
+    if (!handle || !info) {
+      await handle?.close();
+      continue;
+    }
     res.writeHead(200, {
       "content-type": TYPES[extname(file)] ?? "application/octet-stream",
       "content-length": info.size,
       "x-content-type-options": "nosniff",
       ...(EMBEDDABLE.test(candidate) && { "access-control-allow-origin": "*" }),
     });
-    if (req.method === "HEAD") res.end();
-    else createReadStream(file).pipe(res);
+    if (req.method === "HEAD") {
+      await handle.close();
+      res.end();
+    } else {
+      // A read that fails mid-file cuts this response short (its length unmet: the client sees
+      // it), not the server: an unhandled stream error would end every session on this node.
+      pipeline(handle.createReadStream(), res, () => undefined);
+    }
     return true;
   }
   return false;

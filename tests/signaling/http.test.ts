@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -64,6 +64,27 @@ describe("signaling over HTTP: health, metrics, models, static pages, shutdown",
       expect((await fetch(`${url}/app.js`)).headers.get("access-control-allow-origin")).toBeNull();
       expect((await fetch(`${url}/%2e%2e/%2e%2e/etc/passwd`)).status).toBe(404);
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a page file that fails as it is read cuts that response short, not the server", async () => {
+    // /proc/self/mem is a regular file that every read at offset 0 fails (EIO), even for root: a
+    // stand-in for a file that breaks once its response has begun. Its unhandled stream error
+    // used to end the process, and every session on the node with it.
+    const dir = mkdtempSync(join(tmpdir(), "silk-static-"));
+    try {
+      writeFileSync(join(dir, "index.html"), "<h1>client</h1>");
+      symlinkSync("/proc/self/mem", join(dir, "broken.js"));
+      const { url } = await startServer({ staticDir: dir });
+      const r = await connect(url);
+      await fetch(`${url}/broken.js`)
+        .then((res) => res.arrayBuffer())
+        .catch(() => undefined);
+      expect(await (await fetch(`${url}/healthz`)).json()).toMatchObject({ ok: true });
+      expect(await (await fetch(`${url}/`)).text()).toBe("<h1>client</h1>");
+      expect(r.connected).toBe(true);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
