@@ -66,3 +66,50 @@ describe("a client that hangs up mid-stream", () => {
     expect(cut).toBeLessThan(5n * BigInt(ANSWER_TOKENS));
   }, 60_000);
 });
+
+/** Posts `body` to `path` and hangs up once the backend has been asked and has streamed a while. */
+async function hangUpWhileAnswering(path: string, body: unknown): Promise<void> {
+  const asked = net.backend.requests.length;
+  const req = request(new URL(`${net.gateway.url}${path}`), {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+  });
+  req.on("error", () => undefined);
+  req.end(JSON.stringify(body));
+  await expect.poll(() => net.backend.requests.length, { timeout: 20_000 }).toBe(asked + 1);
+  // A second into a 15 s answer: the provider is mid-stream.
+  await new Promise((r) => setTimeout(r, 1_000));
+  req.destroy();
+}
+
+describe("a client that hangs up before a whole answer it did not stream", () => {
+  for (const [name, path, body] of [
+    [
+      "chat, not streamed",
+      "/chat/completions",
+      (content: string) => ({ model: "slow", messages: [{ role: "user", content }] }),
+    ],
+    [
+      "responses, streamed",
+      "/responses",
+      (content: string) => ({ model: "slow", input: content, stream: true }),
+    ],
+    ["responses, not streamed", "/responses", (content: string) => ({ model: "slow", input: content })],
+  ] as const) {
+    it(`${name}: the provider's backend stops, and it is owed less than the whole answer`, async () => {
+      const aborted = net.backend.aborted;
+      const before = await heldTotal(net.receipts[0]!);
+      await hangUpWhileAnswering(path, body(Array.from({ length: WORDS }, () => "w").join(" ")));
+      await expect.poll(() => net.backend.aborted, { timeout: 10_000 }).toBe(aborted + 1);
+      const done = await fetch(`${net.gateway.url}/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "slow", messages: [{ role: "user", content: "again" }] }),
+      });
+      expect(done.status).toBe(200);
+      const cost = BigInt((await done.json()).usage.silk.cost_nanoton);
+      const cut = (await heldTotal(net.receipts[0]!)) - before - cost;
+      expect(cut).toBeLessThan(5n * BigInt(ANSWER_TOKENS));
+    }, 60_000);
+  }
+});
