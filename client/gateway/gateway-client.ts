@@ -2,7 +2,7 @@ import type { RegistryReader } from "../../contracts/wrappers/registry-reader";
 import type { Wrtc } from "../../peer/webrtc-link";
 import { type KeyPair, NETWORK_ID } from "../../protocol";
 import { type Auditor, auditOver } from "../sdk/auditor";
-import type { ReserveChain } from "../sdk/reserve-keeper";
+import { defaultReserveAhead, type ReserveChain } from "../sdk/reserve-keeper";
 import { connect, type SilkClient } from "../sdk/silk-client";
 import type { GatewayConfig } from "./options";
 
@@ -18,7 +18,7 @@ export async function connectGateway(
     readonly wrtc?: Wrtc;
     readonly registry?: RegistryReader;
     readonly forceRelay?: boolean;
-    /** Where reserves are raised and read, when `reserveAheadNano` is set. */
+    /** Where reserves are raised and read: the chain is known, so they are, unless `reserveAheadNano` is "off". */
     readonly reserveChain?: ReserveChain;
   },
 ): Promise<{ client: SilkClient; auditor?: Auditor }> {
@@ -38,8 +38,13 @@ export async function connectGateway(
     ...(audits.minAuditsPassed && { minAuditsPassed: audits.minAuditsPassed }),
     // An audited answer must be signed to be evidence; unsigned ones are refused (BAD_STATEMENT).
     ...(audits.rate > 0 && { requireSignedAnswers: true }),
-    ...(config.reserveAheadNano !== undefined &&
-      io.reserveChain && { reserve: { chain: io.reserveChain, ahead: config.reserveAheadNano } }),
+    reserve:
+      config.reserveAheadNano !== "off" && io.reserveChain
+        ? {
+            chain: io.reserveChain,
+            ahead: config.reserveAheadNano ?? defaultReserveAhead(config.maxPrice.completionNanoPerToken),
+          }
+        : false,
   });
   if (audits.rate === 0) return { client };
   const auditor = auditOver(client, key, { rate: audits.rate });

@@ -82,7 +82,10 @@ async function main(): Promise<void> {
     const address = trust.registry ?? (await devnetRegistry(trust.tonEndpoint));
     registry = tonRegistryReader(ton, Address.parse(address));
     reserveChain = escrowReserveChain((a) => ton.provider(a));
-  } else console.warn("--trust-server: providers are not checked against the Registry");
+  } else
+    console.warn(
+      "--trust-server: providers are not checked against the Registry, and no reserves are raised (no chain)",
+    );
   const { client, auditor } = await connectGateway(config, key, {
     wrtc,
     ...(registry && { registry }),

@@ -29,9 +29,11 @@ export interface GatewayConfig {
   readonly queueTimeoutMs: number;
   /**
    * Keep each provider's stream reserved this many nanoTON ahead of what is signed (the SDK's
-   * `reserve`, over --ton-endpoint), for providers that require reserves; absent: no reserves.
+   * `reserve`, over the chain --ton-endpoint names), for providers that require reserves (their
+   * default). Absent: reserves are raised whenever the chain is known, `defaultReserveAhead` ahead;
+   * `"off"` (--reserve-ahead off): none.
    */
-  readonly reserveAheadNano?: bigint;
+  readonly reserveAheadNano?: bigint | "off";
 }
 
 export const GATEWAY_USAGE = `Usage: npm run gateway -- init [--signaling URL] [--owner WALLET] [--deposit TON]
@@ -54,8 +56,9 @@ export const GATEWAY_USAGE = `Usage: npm run gateway -- init [--signaling URL] [
   --queue-timeout MS   how long a request waits for a busy provider before
                        503 all_busy (default 30000)                        (SILK_QUEUE_TIMEOUT_MS)
   --reserve-ahead N    reserve each provider's stream N nanoTON ahead of what is signed (in
-                       the escrow, over --ton-endpoint; the escrow pays each raise's fee), for
-                       providers that require reserves; at least a prompt's bound  (SILK_RESERVE_AHEAD)
+                       the escrow, over --ton-endpoint; the escrow pays each raise's fee), as
+                       providers require by default (default: on whenever the chain is known,
+                       a credit window at --max-price and at least 0.1 TON; off: none)  (SILK_RESERVE_AHEAD)
 ${TRUST_USAGE}
 ${AUDIT_USAGE}
   API key for callers: SILK_GATEWAY_API_KEY (environment only).`;
@@ -129,8 +132,9 @@ export function parseGatewayOptions(
     stored?.network === network ? stored : undefined,
   );
   const aheadText = get("reserve-ahead", "SILK_RESERVE_AHEAD");
-  const reserveAheadNano = aheadText === undefined ? undefined : nano(aheadText, "--reserve-ahead");
-  if (reserveAheadNano !== undefined && !trust.tonEndpoint)
+  const reserveAheadNano =
+    aheadText === undefined || aheadText === "off" ? aheadText : nano(aheadText, "--reserve-ahead");
+  if (typeof reserveAheadNano === "bigint" && !trust.tonEndpoint)
     throw new Error("--reserve-ahead raises reserves on chain: it needs --ton-endpoint (not --trust-server)");
   return {
     signalingUrl: get("signaling", "SILK_SIGNALING_URL") ?? stored?.signalingUrl ?? "http://127.0.0.1:8787",

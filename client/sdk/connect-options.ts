@@ -1,11 +1,11 @@
-import { Address } from "@ton/core";
+import { Address, type ContractProvider } from "@ton/core";
 import type { RegistryReader } from "../../contracts/wrappers/registry-reader";
 import type { Deadlines } from "../../peer/session-machine";
 import type { Wrtc } from "../../peer/webrtc-link";
 import type { KeyPair, MaxPrice, ProviderStanding, TrustPolicy } from "../../protocol";
 import { InvalidRequestError } from "./errors";
 import type { PaymentAccount } from "./payment-account";
-import type { ReserveOptions } from "./reserve-keeper";
+import { defaultReserveAhead, escrowReserveChain, type ReserveOptions } from "./reserve-keeper";
 
 /** What `connect(...)` takes: where signaling is, what the requester pays with, and its limits. */
 /** How long a request waits for room when every provider is busy (`queueTimeoutMs`'s default). */
@@ -85,13 +85,32 @@ export interface ConnectOptions {
   /** Refuse answers without the provider's signed statement (`BAD_STATEMENT`); auditors set it. */
   readonly requireSignedAnswers?: boolean;
   /**
-   * Keep each provider's stream reserved in the escrow ahead of what is signed (reserve-keeper.ts,
-   * `escrowReserveChain(tonClient.provider)` for a TonClient): providers that require reserves
-   * serve only what a reserve covers plus one window, and no other provider can take it.
+   * The TON chain the escrow is on: a TonClient (`new TonClient({ endpoint })`), or anything with
+   * its `provider(address)`. Given, the SDK raises reserves by default (`reserve`).
    */
-  readonly reserve?: ReserveOptions;
+  readonly ton?: { provider(address: Address): ContractProvider };
+  /**
+   * Keep each provider's stream reserved in the escrow ahead of what is signed (reserve-keeper.ts):
+   * providers that require reserves (the default) serve only what a reserve covers plus one window,
+   * and no other provider can take it. By default, when `ton` is given: raised through it, a credit
+   * window at `maxPrice` ahead and at least 0.1 TON (`defaultReserveAhead`). Options of your own
+   * (`chain: escrowReserveChain(...)`, `ahead`, deadlines) replace that; `false` raises none.
+   */
+  readonly reserve?: ReserveOptions | false;
   /** Told who answered: each provider a session opens with, as its Registry entry describes it. */
   readonly onProvider?: (p: ProviderStanding & { readonly model: string }) => void;
+}
+
+/** The reserves `connect` keeps: those given, else the default over `ton`, else none (`reserve: false` or no chain). */
+export function reserveOf(o: ConnectOptions): ReserveOptions | undefined {
+  if (o.reserve === false) return undefined;
+  if (o.reserve) return o.reserve;
+  const ton = o.ton;
+  if (!ton) return undefined;
+  return {
+    chain: escrowReserveChain((address) => ton.provider(address)),
+    ahead: defaultReserveAhead(o.maxPrice.completionNanoPerToken),
+  };
 }
 
 /**

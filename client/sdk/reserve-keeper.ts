@@ -1,5 +1,6 @@
 import type { Address, ContractProvider } from "@ton/core";
 import { Escrow } from "../../contracts/wrappers/escrow";
+import { DEFAULT_CREDIT_WINDOW_TOKENS } from "../../protocol/limits";
 import type { StreamKey } from "../../protocol/receipt";
 import { type SignedReserve, signReserve } from "../../protocol/reserve";
 import { ReserveNotSeenError } from "./errors";
@@ -42,6 +43,22 @@ export interface ReserveOptions {
   readonly pollMs?: number;
   /** Unix seconds (tests move it); default the local clock. */
   readonly now?: () => number;
+}
+
+/**
+ * The least a reserve is kept ahead of what is owed by default (0.1 TON): a raise costs the escrow
+ * about 0.0035 TON in fees (contracts/README.md), under 4% of the step.
+ */
+export const RESERVE_STEP = 100_000_000n;
+
+/**
+ * How far ahead a reserve is kept when nobody says (`connect`'s default, the gateway's, the web
+ * client's): a credit window at the highest completion price accepted, and at least RESERVE_STEP.
+ * What each open answer's prompt may cost at its bound is counted on top (`ensure`).
+ */
+export function defaultReserveAhead(maxCompletionNanoPerToken: bigint): bigint {
+  const window = maxCompletionNanoPerToken * BigInt(DEFAULT_CREDIT_WINDOW_TOKENS);
+  return window > RESERVE_STEP ? window : RESERVE_STEP;
 }
 
 export class ReserveKeeper {

@@ -3,7 +3,12 @@ import { type AuditReport, NETWORK_ID, type NetworkName, needsOf, policyFor } fr
 import { linkAbort } from "./abort-link";
 import { toChatParams } from "./chat-input";
 import { completionFromResult, streamChunks } from "./completion-stream";
-import { type ConnectOptions, checkConnectOptions, DEFAULT_QUEUE_TIMEOUT_MS } from "./connect-options";
+import {
+  type ConnectOptions,
+  checkConnectOptions,
+  DEFAULT_QUEUE_TIMEOUT_MS,
+  reserveOf,
+} from "./connect-options";
 import {
   type CreateEmbeddingResponse,
   EMBED_NEEDS,
@@ -65,8 +70,9 @@ export interface AuditCounts {
 
 export async function connect(opts: ConnectOptions): Promise<SilkClient> {
   checkConnectOptions(opts);
+  const reserve = reserveOf(opts);
   const signaling = await SignalingClient.connect(opts.signalingUrl);
-  return new Client(signaling, opts);
+  return new Client(signaling, { ...opts, reserve: reserve ?? false });
 }
 
 class Client implements SilkClient {

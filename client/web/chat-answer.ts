@@ -1,8 +1,9 @@
 import type { RegistryReader } from "../../contracts/wrappers/registry-reader";
-import { DEFAULT_CREDIT_WINDOW_TOKENS, type KeyPair } from "../../protocol";
+import type { KeyPair } from "../../protocol";
 import { engineReference } from "../sdk/audit-reference";
 import { auditOver } from "../sdk/auditor";
 import type { CompletionUsage } from "../sdk/openai-shapes";
+import { defaultReserveAhead } from "../sdk/reserve-keeper";
 import { connect, type SilkClient } from "../sdk/silk-client";
 import type { ChatSettings } from "./chat-settings";
 import type { ChatStorage } from "./chat-storage";
@@ -27,15 +28,6 @@ const WAITING_FOR_AUDIT =
   "This tab is checking the last answer's provider (an audit). This question goes as soon as that check ends.";
 const TAKEN_OVER =
   "Stopped: another tab of this browser asked with the same key. What arrived is kept and paid.";
-
-/**
- * The least a reserve is kept ahead of what is owed (0.1 TON): a raise costs the escrow about
- * 0.0035 TON in fees (contracts/README.md), under 4% of the step. An escrow that cannot fund two
- * steps is raised by what each request needs (reserve-keeper.ts).
- */
-const RESERVE_STEP = 100_000_000n;
-
-const bigMax = (a: bigint, b: bigint) => (a > b ? a : b);
 
 /** The chat state an answer reads and writes while it streams (the ChatStore's own fields). */
 export interface AnswerHost {
@@ -285,10 +277,10 @@ export class AnswerRunner {
         account: this.storage.account,
         // Each provider's stream is reserved ahead of what is signed, by the session key (no wallet
         // prompt per provider): past each prompt's bound, a credit window at the highest price and
-        // at least RESERVE_STEP, so a raise's fee stays a small share of what it covers.
+        // at least RESERVE_STEP (defaultReserveAhead), so a raise's fee stays a small share of what it covers.
         reserve: {
           chain: terms.reserves,
-          ahead: bigMax(settings.maxCompletionNano * BigInt(DEFAULT_CREDIT_WINDOW_TOKENS), RESERVE_STEP),
+          ahead: defaultReserveAhead(settings.maxCompletionNano),
           // The escrow refuses a raise valid for its close delay or more (5 s on a test devnet).
           ...(config && { validForS: Math.max(1, Math.min(50, config.closeDelay - 1)) }),
         },

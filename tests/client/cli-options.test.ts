@@ -69,9 +69,14 @@ describe("gateway options", () => {
     expect(() => parseGatewayOptions(["--escrow", PAYOUT, "--max-price=-1"], {})).toThrow(/nanoTON/);
   });
 
-  it("reserves: off unless --reserve-ahead, which needs a chain", () => {
+  it("reserves: the default unless --reserve-ahead N (which needs a chain) or off", () => {
     const base = ["--escrow", PAYOUT, "--max-price", "9"];
+    // Undefined: raised by default over the chain (connectGateway, tests/client/gateway-reserves.test.ts).
     expect(parseGatewayOptions(base, {}).reserveAheadNano).toBeUndefined();
+    expect(parseGatewayOptions([...base, "--reserve-ahead", "off"], {}).reserveAheadNano).toBe("off");
+    expect(
+      parseGatewayOptions([...base, "--trust-server"], { SILK_RESERVE_AHEAD: "off" }).reserveAheadNano,
+    ).toBe("off");
     expect(parseGatewayOptions([...base, "--reserve-ahead", "80000000"], {}).reserveAheadNano).toBe(
       80_000_000n,
     );

@@ -10,7 +10,7 @@ import { ScriptedEngine } from "../doubles/scripted-engine";
 import { ask, DEVNET_PRICE, openSession, owedTo, useDevnetChain, words } from "./devnet-sessions";
 
 /**
- * A requester that raises no reserve (an SDK program, a gateway without --reserve-ahead) against a
+ * A requester that raises no reserve (an SDK program without `ton`, a gateway with --reserve-ahead off) against a
  * provider requiring reserves by default. It is trusted for a prompt's bound and a window beyond
  * what it has been paid; once half of that is spent the provider claims on its own, so the
  * requester keeps being served instead of refused until a week-long hold runs out.
