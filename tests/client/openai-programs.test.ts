@@ -2,7 +2,9 @@ import { createOpenAI } from "@ai-sdk/openai";
 import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import { generateText, jsonSchema, Output, stepCountIs, streamText, tool } from "ai";
 import OpenAI from "openai";
+import { zodFunction, zodResponseFormat } from "openai/helpers/zod";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { z } from "zod/v4";
 import type { Gateway } from "../../client/gateway/gateway-server";
 import type { OpenAiBackend } from "../doubles/openai-backend";
 import {
@@ -427,6 +429,83 @@ const weatherTools = (sky: string) => ({
     inputSchema: jsonSchema<{ city: string; days: number }>(weatherTool.function.parameters),
     execute: async ({ city, days }) => `${city}: ${sky} for ${days} days`,
   }),
+});
+
+describe("the official openai client's helpers", () => {
+  const city = z.object({ city: z.string() });
+  const runnable = (result: string) => ({
+    type: "function" as const,
+    function: {
+      name: "get_weather",
+      description: "Current weather in a city",
+      parameters: WEATHER_PARAMETERS,
+      function: (args: string) => `${result} in ${JSON.parse(args).city}`,
+    },
+  });
+
+  it("parse() with a zod response format and a zod function, each parsed", async () => {
+    const structured = await openai.chat.completions.parse({
+      model: "llama-tools",
+      messages: [{ role: "user", content: "Lima" }],
+      response_format: zodResponseFormat(city, "city"),
+    });
+    expect(structured.choices[0]?.message.parsed).toEqual({ city: "Lima" });
+    expect(backend.requests.at(-1)).toMatchObject({
+      response_format: { type: "json_schema", json_schema: { name: "city", strict: true } },
+    });
+    const called = await openai.chat.completions.parse({
+      model: "llama-tools",
+      messages: [{ role: "user", content: "Paris" }],
+      tools: [
+        zodFunction({ name: "get_weather", parameters: z.object({ city: z.string(), days: z.number() }) }),
+      ],
+    });
+    expect(called.choices[0]?.message.tool_calls?.[0]).toMatchObject({
+      function: { name: "get_weather", parsed_arguments: { city: "Paris", days: 42 } },
+    });
+  });
+
+  it("stream() assembles the final completion, with usage, a tool call or parsed JSON", async () => {
+    const tooled = await openai.chat.completions
+      .stream({
+        model: "llama-tools",
+        messages: [{ role: "user", content: "Oslo" }],
+        tools: [weatherTool],
+        stream_options: { include_usage: true },
+      })
+      .finalChatCompletion();
+    expect(tooled.choices[0]).toMatchObject({
+      finish_reason: "tool_calls",
+      message: {
+        tool_calls: [{ function: { name: "get_weather", arguments: '{"city":"Oslo","days":42}' } }],
+      },
+    });
+    expect(tooled.usage?.completion_tokens).toBeGreaterThan(0);
+    const parsed = await openai.chat.completions
+      .stream({
+        model: "llama-tools",
+        messages: [{ role: "user", content: "Rome" }],
+        response_format: zodResponseFormat(city, "city"),
+      })
+      .finalChatCompletion();
+    expect(parsed.choices[0]?.message.parsed).toEqual({ city: "Rome" });
+  });
+
+  it("runTools() calls the tool and answers with its result, streaming or not", async () => {
+    const plain = openai.chat.completions.runTools({
+      model: "llama-tools",
+      messages: [{ role: "user", content: "Paris" }],
+      tools: [runnable("sunny")],
+    });
+    expect(await plain.finalContent()).toBe("The tool said: sunny in Paris");
+    const streamed = openai.chat.completions.runTools({
+      model: "llama-tools",
+      stream: true,
+      messages: [{ role: "user", content: "Bern" }],
+      tools: [runnable("snow")],
+    });
+    expect(await streamed.finalContent()).toBe("The tool said: snow in Bern");
+  });
 });
 
 describe("the Vercel AI SDK", () => {
