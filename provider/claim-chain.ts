@@ -1,5 +1,8 @@
 import type { Address, Sender } from "@ton/core";
+import { exitCodeOf } from "../contracts/wrappers/exit-code";
 import type { SignedReceipt } from "../protocol/receipt";
+
+export { exitCodeOf };
 
 /**
  * The chain as settlement sees it: what an escrow has paid a stream, and sending a claim. The
@@ -32,15 +35,6 @@ export class ClaimRefusedError extends Error {
   ) {
     super(message, options);
   }
-}
-
-/** The exit code in a refusal, whichever client reported it (sandbox error, devnet or toncenter text). */
-export function exitCodeOf(err: unknown): number | undefined {
-  const direct = (err as { exitCode?: unknown } | null)?.exitCode;
-  if (typeof direct === "number") return direct;
-  const text = err instanceof Error ? err.message : String(err);
-  const m = /exit[ _]?code[^-\d]{0,4}(-?\d+)/i.exec(text);
-  return m ? Number(m[1]) : undefined;
 }
 
 /** The slice of the Escrow wrapper settlement uses, opened by TonClient or the sandbox alike. */

@@ -24,14 +24,15 @@ export function providerError(body: { code: string; message: string }, param?: s
 }
 
 /**
- * A reserve raise (reserve-keeper.ts) was refused by the chain (`refused`: the escrow cannot set
- * that much aside, or the network would not take the message), or not seen on it before its
- * deadline (`not-seen`). Here, beside the other errors, so a page can tell it without loading the
- * keeper.
+ * A reserve raise (reserve-keeper.ts) was refused by the escrow for want of free balance
+ * (`refused`: a top-up is the fix), failed to send for any other reason (`not-sent`: another
+ * refusal, its exit code in the message, or the network would not take the message), or was not
+ * seen on chain before its deadline (`not-seen`). Here, beside the other errors, so a page can
+ * tell it without loading the keeper.
  */
 export class ReserveNotSeenError extends ProviderError {
   constructor(
-    readonly reason: "refused" | "not-seen",
+    readonly reason: "refused" | "not-sent" | "not-seen",
     /** The cumulative reserve asked for, nanoTON. */
     readonly target: bigint,
     message: string,

@@ -1,5 +1,7 @@
 import type { Address, ContractProvider } from "@ton/core";
+import { EscrowError } from "../../contracts/generated/constants";
 import { Escrow } from "../../contracts/wrappers/escrow";
+import { exitCodeOf } from "../../contracts/wrappers/exit-code";
 import { DEFAULT_CREDIT_WINDOW_TOKENS } from "../../protocol/limits";
 import type { StreamKey } from "../../protocol/receipt";
 import { type SignedReserve, signReserve } from "../../protocol/reserve";
@@ -16,7 +18,10 @@ export { ReserveNotSeenError };
  * `ReserveNotSeenError` rather than waiting on a provider that will not serve them.
  */
 export interface ReserveChain {
-  /** Sends the signed raise to the escrow (an external message); rejects when the chain refuses it. */
+  /**
+   * Sends the signed raise to the escrow (an external message); rejects when the chain refuses it,
+   * with an error whose `exitCode` (or message, "exit code N") names the escrow's refusal.
+   */
   send(signed: SignedReserve): Promise<void>;
   /** The stream's cumulative reserve as the chain shows it now. */
   reserved(stream: StreamKey): Promise<bigint>;
@@ -91,7 +96,7 @@ export class ReserveKeeper {
 
   /**
    * Resolves once the chain shows a reserve of at least `signed + ahead`; raises it (to
-   * `signed + 2 x ahead`, or `signed + ahead` when the escrow cannot fund that) unless a raise
+   * `signed + 2 x ahead`, or `signed + ahead` when the escrow refuses that as unfunded) unless a raise
    * that covers it is under way. With `recheck` (a new request), a reserve last read more than
    * `recheckMs` ago is read again first: a withdraw ends every reserve, and an escrow reopened
    * after it holds none, whatever was seen before.
@@ -128,22 +133,18 @@ export class ReserveKeeper {
           this.sessionKey,
         ),
       );
-    // The escrow refuses a raise its free balance cannot fund: a small escrow still gets what
-    // this request needs (`want`), raised more often.
+    // The escrow refuses a raise its free balance cannot fund (ReserveUnfunded): a small escrow
+    // still gets what this request needs (`want`), raised more often. Any other failure (another
+    // refusal, the network) would fail the smaller raise alike: it is told at once.
     let asked = target;
     try {
       await send(target).catch((err: unknown) => {
-        if (want >= target) throw err;
+        if (want >= target || exitCodeOf(err) !== EscrowError.ReserveUnfunded) throw err;
         asked = want;
         return send(want);
       });
     } catch (err) {
-      throw new ReserveNotSeenError(
-        "refused",
-        asked,
-        `the escrow refused to reserve ${asked} nanoTON for ${payout} (top it up, or ask for less)`,
-        err,
-      );
+      throw notRaised(asked, payout, err);
     }
     for (;;) {
       const reserved = await this.o.chain.reserved(this.stream).catch(() => this.seen);
@@ -160,6 +161,30 @@ export class ReserveKeeper {
       await new Promise((r) => setTimeout(r, this.o.pollMs ?? 500));
     }
   }
+}
+
+/**
+ * Why a raise to `asked` failed to send, typed: `refused` when the escrow's free balance cannot
+ * fund it (the fix is a top-up), `not-sent` for any other refusal (its exit code named) or a
+ * network that would not take the message.
+ */
+function notRaised(asked: bigint, payout: string, err: unknown): ReserveNotSeenError {
+  const exit = exitCodeOf(err);
+  if (exit === EscrowError.ReserveUnfunded)
+    return new ReserveNotSeenError(
+      "refused",
+      asked,
+      `the escrow refused to reserve ${asked} nanoTON for ${payout}: its free balance cannot fund it (top it up, or ask for less)`,
+      err,
+    );
+  return new ReserveNotSeenError(
+    "not-sent",
+    asked,
+    exit === undefined
+      ? `the raise of the reserve to ${asked} nanoTON for ${payout} could not be sent (the network would not take it)`
+      : `the escrow refused to reserve ${asked} nanoTON for ${payout} (exit code ${exit})`,
+    err,
+  );
 }
 
 /** The chain as an Escrow wrapper sees it through any ContractProvider (TonClient's `provider`). */

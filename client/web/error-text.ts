@@ -87,8 +87,10 @@ export function explainError(err: unknown): string {
       : "The server named a provider the TON Registry does not vouch for (unregistered, or another key or payout), so nothing was sent. Try again; if it repeats, this server is not honest.";
   }
   if (err instanceof ReserveNotSeenError) {
-    return err.reason === "refused"
-      ? `Your escrow could not set ${formatTon(err.target)} TON aside for this provider (a reserve, so no other provider's claim can take its pay), so nothing was sent. Top it up in Wallet, or lower your highest price, then ask again.`
+    if (err.reason === "refused")
+      return `Your escrow could not set ${formatTon(err.target)} TON aside for this provider (a reserve, so no other provider's claim can take its pay), so nothing was sent. Top it up in Wallet, or lower your highest price, then ask again.`;
+    return err.reason === "not-sent"
+      ? `The reserve for this provider (${formatTon(err.target)} TON of your escrow set aside for it) could not be raised on the TON network, so nothing more was sent. Try again in a moment.`
       : `The reserve for this provider (${formatTon(err.target)} TON of your escrow set aside for it) was not seen on the TON network in time, so nothing more was sent. Try again in a moment.`;
   }
   if (err instanceof ProviderError)

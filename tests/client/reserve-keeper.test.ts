@@ -68,7 +68,7 @@ describe("the SDK's reserve keeper", () => {
     expect(e1).toBeInstanceOf(ReserveNotSeenError);
     // Refused at 2,000 and then at the 1,000 this call needs: the page says which.
     expect(refused.sent.map((r) => r.reserve.reserved)).toEqual([2_000n, 1_000n]);
-    expect((e1 as ReserveNotSeenError).message).toMatch(/refused to reserve 1000 nanoTON/);
+    expect((e1 as ReserveNotSeenError).message).toMatch(/refused to reserve 1000 nanoTON .*cannot fund it/);
     expect((e1 as ReserveNotSeenError).reason).toBe("refused");
     expect((e1 as ReserveNotSeenError).target).toBe(1_000n);
 
@@ -82,6 +82,42 @@ describe("the SDK's reserve keeper", () => {
     // A later call tries again rather than repeating the old failure.
     expect(await b.ensure(0n).catch((e: unknown) => e)).toBeInstanceOf(ReserveNotSeenError);
     expect(lost.sent).toHaveLength(2);
+  });
+
+  it("retries smaller only when the escrow refused for want of funds; any other failure is told at once", async () => {
+    // The devnet's words for a refusal, a sandbox-style error with its code, and a network failure.
+    const failures: [unknown, RegExp][] = [
+      [
+        new Error('Received error: {"ok":false,"error":"external message not accepted (exit code 207)"}'),
+        /refused to reserve 2000 nanoTON .* \(exit code 207\)/,
+      ],
+      [Object.assign(new Error("transaction aborted"), { exitCode: 219 }), /\(exit code 219\)/],
+      [new TypeError("fetch failed"), /could not be sent \(the network would not take it\)/],
+    ];
+    for (const [failure, message] of failures) {
+      const sent: bigint[] = [];
+      const chain = {
+        send: async (s: SignedReserve) => {
+          sent.push(s.reserve.reserved);
+          throw failure;
+        },
+        reserved: async () => 0n,
+      };
+      const keeper = new ReserveKeeper(stream, key, { chain, ahead: AHEAD, pollMs: 1 });
+      const err = await keeper.ensure(0n).catch((e: unknown) => e);
+      // One send, the full raise: a smaller one would fail the same way.
+      expect(sent).toEqual([2_000n]);
+      expect(err).toBeInstanceOf(ReserveNotSeenError);
+      expect((err as ReserveNotSeenError).reason).toBe("not-sent");
+      expect((err as ReserveNotSeenError).target).toBe(2_000n);
+      expect((err as Error).message).toMatch(message);
+      expect((err as Error).cause).toBe(failure);
+    }
+    // The escrow's own refusal for want of funds (exit code 218, ReserveUnfunded) asks for less.
+    const unfunded = fakeChain("lands", 0n, 1_500n);
+    const keeper = new ReserveKeeper(stream, key, { chain: unfunded.chain, ahead: AHEAD, pollMs: 1 });
+    await keeper.ensure(0n);
+    expect(unfunded.sent.map((r) => r.reserve.reserved)).toEqual([2_000n, 1_000n]);
   });
 
   it("raises only what is needed when the escrow cannot fund a raise two steps ahead", async () => {
