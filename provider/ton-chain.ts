@@ -55,7 +55,13 @@ export function connectTon(o: {
   unreservedNano?: bigint | "whole-balance";
   /** The clock settlement decides by (ms); tests move it. */
   now?: () => number;
+  /**
+   * The provider's log, where a failure it keeps going past is said, by code only (no amounts,
+   * addresses or keys): console.warn by default, as the receipts log's own.
+   */
+  warn?: (message: string) => void;
 }): TonConnection {
+  const warn = o.warn ?? ((m: string) => console.warn(m));
   const client = new TonClient({ endpoint: o.endpoint, ...(o.apiKey ? { apiKey: o.apiKey } : {}) });
   const open = (address: Address) => client.open(Escrow.createFromAddress(address));
   const read = (address: Address): Promise<EscrowAccount> =>
@@ -67,7 +73,13 @@ export function connectTon(o: {
     // Kept with the stream's receipts, so a restart still knows (seeded below).
     onForeignClaim: (stream, amount, paid) => {
       const claim = { at: (o.now ?? Date.now)(), amount, fee: 0n, reason: FOREIGN_CLAIM_REASON };
-      o.store.setClaimed(streamId(stream), paid, claim).catch(() => undefined);
+      // Not saved, the claim still counts for this run (the book holds it), but a restart would
+      // forget it: said, and serving goes on.
+      o.store.setClaimed(streamId(stream), paid, claim).catch((err: unknown) => {
+        warn(
+          `another party's claim on a stream could not be saved with its receipts (${failureCode(err)}): it counts until this provider restarts`,
+        );
+      });
     },
   });
   // What earlier runs counted: every escrow's foreign small claims, before any session is let in.
@@ -115,6 +127,13 @@ export function connectTon(o: {
     },
   );
   return { settlement, gate, book, prices };
+}
+
+/** What failed, by its code alone (an errno like ENOSPC, or the error's name): never its text, which may carry values. */
+function failureCode(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === "string" && /^[A-Z0-9_]{1,40}$/.test(code)) return code;
+  return err instanceof Error ? err.name : "unknown";
 }
 
 /**

@@ -6,7 +6,12 @@ import { describe, expect, it } from "vitest";
 import type { StreamKey } from "../../protocol";
 import { EscrowBook } from "../../provider/escrow-book";
 import { ReceiptLogStore } from "../../provider/headless/receipt-log-store";
-import { FOREIGN_CLAIM_REASON, latestReceipt } from "../../provider/receipt-store";
+import {
+  type ClaimRecord,
+  FOREIGN_CLAIM_REASON,
+  latestReceipt,
+  MemoryReceiptStore,
+} from "../../provider/receipt-store";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import {
   ask,
@@ -146,6 +151,46 @@ describe("a requester claiming the provider's small receipts itself (fee griefin
     const last = await openSession(p, r);
     await answered(p, r, last);
     last.close();
+  });
+
+  it("a foreign claim its store fails to save is logged by code alone, and serving goes on", async () => {
+    /** A store whose disk is full when a foreign claim is written (the claim's record only). */
+    class FullOnForeignClaims extends MemoryReceiptStore {
+      override async setClaimed(id: string, claimed: bigint, claim?: ClaimRecord): Promise<void> {
+        if (claim?.reason === FOREIGN_CLAIM_REASON)
+          throw Object.assign(new Error(`ENOSPC: no space left writing ${claimed} for ${id}`), {
+            code: "ENOSPC",
+          });
+        return super.setClaimed(id, claimed, claim);
+      }
+    }
+    const logged: string[] = [];
+    const p = chain.provider(new ScriptedEngine({ reply: () => words(40) }), undefined, {
+      store: new FullOnForeignClaims(),
+      warn: (m) => logged.push(m),
+    });
+    const r = await chain.requester({ deposit: toNano("1"), closeDelay: 3_600 });
+    const s = await openSession(p, r);
+    await answered(p, r, s);
+    const claimed = await claimAsRequester(p, r);
+    await p.ton.book.refresh(r.escrow.address);
+    await until(() => logged.length > 0);
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatch(/another party's claim .* could not be saved .*\(ENOSPC\)/);
+    // By code alone: neither the amount, nor the stream (its escrow and payout), nor the error's text.
+    for (const secret of [
+      String(claimed),
+      r.escrow.address.toRawString(),
+      r.escrow.address.toString(),
+      p.payout.toString(),
+      "no space left",
+    ])
+      expect(logged[0]).not.toContain(secret);
+    // Counted all the same for this run, and the session keeps being served.
+    expect(p.ton.book.foreignSmallClaims(r.escrow.address)).toBe(1);
+    const next = await answered(p, r, s);
+    expect(next.completionTokens).toBe(30);
+    s.close();
   });
 
   it("after a restart, still refuses FOREIGN_CLAIMS: the count is kept with the receipts", async () => {

@@ -148,6 +148,8 @@ export interface DevnetChain {
       contextWindow?: number;
       store?: ReceiptStore;
       payout?: Address;
+      /** The provider's log of failures it keeps going past (connectTon's `warn`). */
+      warn?: (message: string) => void;
     },
   ): ProviderSide;
 }
@@ -176,6 +178,7 @@ export function useDevnetChain(): DevnetChain {
       minCloseDelay: 30,
       ...(policy && { policy }),
       ...(o?.unreservedNano !== undefined && { unreservedNano: o.unreservedNano }),
+      ...(o?.warn && { warn: o.warn }),
     });
     const payout = o?.payout ?? new Address(0, Buffer.from(generateKeyPair().publicKey));
     return {
