@@ -113,3 +113,52 @@ describe("a client that hangs up before a whole answer it did not stream", () =>
     }, 60_000);
   }
 });
+
+describe("clients that hang up while waiting for room", () => {
+  it("are never asked of the provider once room frees: nothing runs or is paid for them", async () => {
+    const long = Array.from({ length: WORDS }, () => "w").join(" ");
+    const asked = net.backend.requests.length;
+    const before = await heldTotal(net.receipts[0]!);
+    // Two answers take the provider's two places…
+    const running = [0, 1].map(() => {
+      const req = request(new URL(`${net.gateway.url}/chat/completions`), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+      });
+      req.on("error", () => undefined);
+      req.end(JSON.stringify({ model: "slow", messages: [{ role: "user", content: long }], stream: true }));
+      return req;
+    });
+    await expect.poll(() => net.backend.requests.length, { timeout: 20_000 }).toBe(asked + 2);
+    // …five more wait for room, and their callers go away.
+    const waiting = [0, 1, 2, 3, 4].map((i) => {
+      const req = request(new URL(`${net.gateway.url}/chat/completions`), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+      });
+      req.on("error", () => undefined);
+      req.end(JSON.stringify({ model: "slow", messages: [{ role: "user", content: `queued ${i}` }] }));
+      return req;
+    });
+    await new Promise((r) => setTimeout(r, 1_500));
+    for (const req of waiting) req.destroy();
+    await new Promise((r) => setTimeout(r, 500));
+    for (const req of running) req.destroy();
+    await expect.poll(() => net.backend.aborted, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+    const done = await fetch(`${net.gateway.url}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: "slow", messages: [{ role: "user", content: "after" }] }),
+    });
+    expect(done.status).toBe(200);
+    expect(await done.json()).toMatchObject({ choices: [{ message: { content: "Echo: after" } }] });
+    // Only the two running answers and this one reached the backend; none of the queued ones.
+    const contents = net.backend.requests
+      .slice(asked)
+      .map((r) => (r.messages as { content: string }[]).at(-1)?.content.slice(0, 8));
+    expect(contents.filter((c) => c?.startsWith("queued"))).toEqual([]);
+    expect(net.backend.requests.length).toBe(asked + 3);
+    const cut = (await heldTotal(net.receipts[0]!)) - before;
+    expect(cut).toBeLessThan(2n * 5n * BigInt(ANSWER_TOKENS));
+  }, 90_000);
+});
