@@ -24,6 +24,31 @@ afterAll(async () => {
   await net?.close();
 });
 
+const LONG = Array.from({ length: WORDS }, () => "w").join(" ");
+
+/** Posts `body` to the gateway's `path` with a request it can hang up (`destroy`) at will. */
+function post(path: string, body: unknown) {
+  const req = request(new URL(`${net.gateway.url}${path}`), {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+  });
+  req.on("error", () => undefined);
+  req.end(JSON.stringify(body));
+  return req;
+}
+
+/** A short chat, answered whole: its text and what it cost. */
+async function askAgain(content: string): Promise<{ text: string; cost: bigint }> {
+  const done = await fetch(`${net.gateway.url}/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model: "slow", messages: [{ role: "user", content }] }),
+  });
+  expect(done.status).toBe(200);
+  const body = await done.json();
+  return { text: body.choices[0].message.content, cost: BigInt(body.usage.silk.cost_nanoton) };
+}
+
 /** Streams a chat and hangs up after `chunks` content chunks; resolves with what it read. */
 function readThenHangUp(chunks: number, content: string): Promise<string> {
   const url = new URL(`${net.gateway.url}/chat/completions`);
@@ -46,17 +71,10 @@ function readThenHangUp(chunks: number, content: string): Promise<string> {
 
 describe("a client that hangs up mid-stream", () => {
   it("stops the provider's backend, owes only what was streamed, and the next request is served", async () => {
-    const content = Array.from({ length: WORDS }, () => "w").join(" ");
-    await readThenHangUp(5, content);
+    await readThenHangUp(5, LONG);
     // The provider's backend stream is cut, long before its 15 s answer would end.
     await expect.poll(() => net.backend.aborted, { timeout: 10_000 }).toBe(1);
-    const done = await fetch(`${net.gateway.url}/chat/completions`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: "slow", messages: [{ role: "user", content: "again" }] }),
-    });
-    expect(done.status).toBe(200);
-    const cost = BigInt((await done.json()).usage.silk.cost_nanoton);
+    const { cost } = await askAgain("again");
     // Receipts are cumulative: what the provider holds, less the second answer, is what the cut
     // one is owed: the 5 chunks read and the few in flight when it hung up (5 nanoTON a token),
     // not the 151 tokens (755 nanoTON) of the whole answer.
@@ -70,12 +88,7 @@ describe("a client that hangs up mid-stream", () => {
 /** Posts `body` to `path` and hangs up once the backend has been asked and has streamed a while. */
 async function hangUpWhileAnswering(path: string, body: unknown): Promise<void> {
   const asked = net.backend.requests.length;
-  const req = request(new URL(`${net.gateway.url}${path}`), {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-  });
-  req.on("error", () => undefined);
-  req.end(JSON.stringify(body));
+  const req = post(path, body);
   await expect.poll(() => net.backend.requests.length, { timeout: 20_000 }).toBe(asked + 1);
   // A second into a 15 s answer: the provider is mid-stream.
   await new Promise((r) => setTimeout(r, 1_000));
@@ -99,15 +112,9 @@ describe("a client that hangs up before a whole answer it did not stream", () =>
     it(`${name}: the provider's backend stops, and it is owed less than the whole answer`, async () => {
       const aborted = net.backend.aborted;
       const before = await heldTotal(net.receipts[0]!);
-      await hangUpWhileAnswering(path, body(Array.from({ length: WORDS }, () => "w").join(" ")));
+      await hangUpWhileAnswering(path, body(LONG));
       await expect.poll(() => net.backend.aborted, { timeout: 10_000 }).toBe(aborted + 1);
-      const done = await fetch(`${net.gateway.url}/chat/completions`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ model: "slow", messages: [{ role: "user", content: "again" }] }),
-      });
-      expect(done.status).toBe(200);
-      const cost = BigInt((await done.json()).usage.silk.cost_nanoton);
+      const { cost } = await askAgain("again");
       const cut = (await heldTotal(net.receipts[0]!)) - before - cost;
       expect(cut).toBeLessThan(5n * BigInt(ANSWER_TOKENS));
     }, 60_000);
@@ -116,42 +123,23 @@ describe("a client that hangs up before a whole answer it did not stream", () =>
 
 describe("clients that hang up while waiting for room", () => {
   it("are never asked of the provider once room frees: nothing runs or is paid for them", async () => {
-    const long = Array.from({ length: WORDS }, () => "w").join(" ");
     const asked = net.backend.requests.length;
     const before = await heldTotal(net.receipts[0]!);
     // Two answers take the provider's two places…
-    const running = [0, 1].map(() => {
-      const req = request(new URL(`${net.gateway.url}/chat/completions`), {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-      });
-      req.on("error", () => undefined);
-      req.end(JSON.stringify({ model: "slow", messages: [{ role: "user", content: long }], stream: true }));
-      return req;
-    });
+    const running = [0, 1].map(() =>
+      post("/chat/completions", { model: "slow", messages: [{ role: "user", content: LONG }], stream: true }),
+    );
     await expect.poll(() => net.backend.requests.length, { timeout: 20_000 }).toBe(asked + 2);
     // …five more wait for room, and their callers go away.
-    const waiting = [0, 1, 2, 3, 4].map((i) => {
-      const req = request(new URL(`${net.gateway.url}/chat/completions`), {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-      });
-      req.on("error", () => undefined);
-      req.end(JSON.stringify({ model: "slow", messages: [{ role: "user", content: `queued ${i}` }] }));
-      return req;
-    });
+    const waiting = [0, 1, 2, 3, 4].map((i) =>
+      post("/chat/completions", { model: "slow", messages: [{ role: "user", content: `queued ${i}` }] }),
+    );
     await new Promise((r) => setTimeout(r, 1_500));
     for (const req of waiting) req.destroy();
     await new Promise((r) => setTimeout(r, 500));
     for (const req of running) req.destroy();
     await expect.poll(() => net.backend.aborted, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
-    const done = await fetch(`${net.gateway.url}/chat/completions`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: "slow", messages: [{ role: "user", content: "after" }] }),
-    });
-    expect(done.status).toBe(200);
-    expect(await done.json()).toMatchObject({ choices: [{ message: { content: "Echo: after" } }] });
+    expect((await askAgain("after")).text).toBe("Echo: after");
     // Only the two running answers and this one reached the backend; none of the queued ones.
     const contents = net.backend.requests
       .slice(asked)
