@@ -20,7 +20,7 @@ export function toChatParams(p: ChatCompletionCreateParams): ChatParams {
     throw new InvalidRequestError("score_method: it needs `score`, the tokens to score", "score_method");
   if (p.n != null && p.n !== 1)
     throw new InvalidRequestError("n: Silk answers one choice per request; send n requests instead", "n");
-  const maxTokens = [p.max_tokens, p.max_completion_tokens].filter((x): x is number => x != null);
+  const maxTokens = tokenLimits(p);
   const params = {
     ...chatOptionsOf({
       ...p,
@@ -43,6 +43,23 @@ export function toChatParams(p: ChatCompletionCreateParams): ChatParams {
     ...params,
   });
   return request;
+}
+
+/**
+ * `max_tokens` and `max_completion_tokens` as given, each checked alone: both become the session's
+ * `max_tokens` (the smaller), so a bad one checked after that was refused as `max_tokens`, a
+ * field a caller that sent `max_completion_tokens` never wrote.
+ */
+function tokenLimits(p: ChatCompletionCreateParams): number[] {
+  const limits: number[] = [];
+  for (const field of ["max_tokens", "max_completion_tokens"] as const) {
+    if (p[field] == null) continue;
+    const checked = v.safeParse(ChatRequest.entries.max_tokens, p[field]);
+    if (!checked.success || checked.output === undefined)
+      throw new InvalidRequestError(`${field}: ${checked.issues?.[0]?.message ?? "invalid value"}`, field);
+    limits.push(checked.output);
+  }
+  return limits;
 }
 
 /**

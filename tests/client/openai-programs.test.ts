@@ -273,6 +273,11 @@ describe("the official openai client", () => {
       expect(await refusal({ logprobs: true }, stream)).toMatchObject({ status: 400, param: "logprobs" });
       expect(await refusal({ n: 2 }, stream)).toMatchObject({ status: 400, param: "n" });
       expect(await refusal({ functions: [] }, stream)).toMatchObject({ status: 400, param: "functions" });
+      // Both token limits become the session's one; a bad one is named as the caller sent it.
+      expect(await refusal({ max_completion_tokens: 0 }, stream)).toMatchObject({
+        status: 400,
+        param: "max_completion_tokens",
+      });
       expect(await refusal({ top_logprobs: 99 }, stream)).toMatchObject({
         status: 400,
         param: "top_logprobs",
