@@ -1,12 +1,16 @@
-import { Address } from "@ton/core";
+import wrtc from "@roamhq/wrtc";
+import { Address, toNano } from "@ton/core";
 import type { TonClient } from "@ton/ton";
 import type { Browser, Page, Route } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect } from "../../client/sdk/silk-client";
 import type { Devnet } from "../../contracts/devnet";
 import { EscrowParams } from "../../contracts/generated/constants";
 import { Escrow } from "../../contracts/wrappers/escrow";
 import { ProviderEntryContract } from "../../contracts/wrappers/registry";
+import { NETWORK_ID } from "../../protocol";
 import { formatTon } from "../../protocol/ton-amount";
+import { devnetInfo, requester } from "../provider/devnet-sessions";
 import { cleanup } from "../signaling/helpers";
 import { buildPages } from "./build-pages";
 import { auditClaims, lastLt, transactionsSince } from "./chain-audit";
@@ -208,6 +212,53 @@ describe("the pages on the devnet", () => {
     expect(await small.getByRole("button", { name: "Open Wallet to deposit" }).count()).toBeGreaterThan(0);
     expect(await text(provider, "earned")).toBe(earned);
     await small.context().close();
+  }, 120_000);
+
+  it("a program raising no reserve is claimed from once it spends half its trust, and the claim list says so in words", async () => {
+    // An SDK program (no chain given, so no reserve) with its own escrow, asking the provider page.
+    const r = await requester(devnet, chain, {
+      deposit: toNano("10"),
+      closeDelay: 3_600,
+      code: (await devnetInfo(devnet)).escrowCode,
+    });
+    const program = await connect({
+      signalingUrl: url,
+      sessionKey: r.sessionKey,
+      maxPrice: { promptNanoPerToken: PRICE, completionNanoPerToken: PRICE },
+      escrow: r.escrow.address.toString(),
+      keyEpoch: 1,
+      network: NETWORK_ID.devnet,
+      wrtc,
+    });
+    try {
+      const payout = Address.parse((await text(provider, "wallet-address"))!);
+      // Far more than the page trusts a stream with no reserve (a prompt's bound and a window at
+      // its price): served all the same, the page claiming each time half of its trust is spent.
+      for (const n of [2_000, 1_000]) {
+        const done = await program.chat.completions.create({
+          model: "test-model",
+          messages: [{ role: "user", content: Array(n).fill("a").join(" ") }],
+        });
+        expect(done.choices[0]?.finish_reason).toBe("stop");
+      }
+      // The page claims on its own, with no Claim now, and its claim list says why in words.
+      const record = provider
+        .getByTestId("claim-record")
+        .filter({ hasText: "it has used half of what its requester is trusted for without a reserve" });
+      await record.first().waitFor({ timeout: 60_000 });
+      expect(await record.first().textContent()).toMatch(
+        /^\d{4}-\d\d-\d\d \d\d:\d\d: [\d.]+ TON, fee [\d.]+ TON \([\d.]+%\), because it has used half of what its requester is trusted for without a reserve\./,
+      );
+      // Each such claim paid on chain: what the list shows was claimed, the escrow paid.
+      const listed = await record.allTextContents();
+      const claimed = listed.reduce((sum, t) => sum + tonOf(t), 0n);
+      await expect
+        .poll(() => r.escrow.getPaid(1, payout), { timeout: 30_000 })
+        .toBeGreaterThanOrEqual(claimed);
+      expect(await seriousA11yViolations(provider)).toEqual([]);
+    } finally {
+      program.close();
+    }
   }, 120_000);
 
   it("the client closes its escrow and, after the delay, withdraws the rest", async () => {
