@@ -66,6 +66,8 @@ const Body = v.object({
       format: v.nullish(v.looseObject({ type: v.picklist(["text", "json_object", "json_schema"]) })),
     }),
   ),
+  // Checked here: without tools it is not carried (it asks nothing then), and was not checked.
+  parallel_tool_calls: v.nullish(v.boolean()),
 });
 
 const refuse = (param: string, why: string) =>

@@ -142,6 +142,11 @@ describe("the Responses API for text", () => {
       status: 400,
       param: "tool_choice",
     });
+    // Without tools it is not carried (it asks nothing), but a value that is not a boolean is refused.
+    expect(await refused({ parallel_tool_calls: "yes" })).toMatchObject({
+      status: 400,
+      param: "parallel_tool_calls",
+    });
     expect(await refused({ tools: [tool], max_tool_calls: 1 })).toMatchObject({
       status: 400,
       param: "max_tool_calls",

@@ -1,7 +1,8 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseChatBody } from "../../client/gateway/chat-body";
-import { HttpError } from "../../client/gateway/http-errors";
+import { HttpError, toHttpError } from "../../client/gateway/http-errors";
+import { asResponsesParam, parseResponsesBody } from "../../client/gateway/responses-body";
 import { CARRIED_FIELDS } from "../../client/sdk/chat-fields";
 import { toChatParams } from "../../client/sdk/chat-input";
 import { InvalidRequestError } from "../../client/sdk/errors";
@@ -98,6 +99,83 @@ describe("a chat body (property-based)", () => {
         for (const [i, m] of sent.entries())
           for (const [k, v] of Object.entries(m))
             if (v != null) expect([i, k, Object.hasOwn(carried[i] ?? {}, k)]).toEqual([i, k, true]);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});
+
+const RESPONSES_CARRIED = [
+  "model",
+  "input",
+  "instructions",
+  "stream",
+  "max_output_tokens",
+  "temperature",
+  "top_p",
+  "user",
+  "text",
+  "tools",
+  "tool_choice",
+  "parallel_tool_calls",
+];
+const responsesKey = fc.oneof(
+  fc.constantFrom(...RESPONSES_CARRIED, ...PROTOTYPE_NAMES),
+  fc.string({ maxLength: 12 }),
+);
+const item = fc
+  .tuple(role, fc.array(fc.tuple(responsesKey, value), { maxLength: 2 }))
+  .map(([r, extra]) => [["role", r], ["content", "hi"], ...extra] as [string, unknown][]);
+const responsesBody = fc
+  .tuple(
+    fc.oneof(fc.constant(undefined), fc.array(item, { minLength: 1, maxLength: 3 })),
+    fc.array(fc.tuple(responsesKey, value), { maxLength: 4 }),
+  )
+  .map(([items, fields]) => {
+    const input = items ? `[${items.map(objectText).join(",")}]` : '"hi"';
+    const rest = fields.map(([k, v]) => `,${JSON.stringify(k)}:${JSON.stringify(v)}`).join("");
+    return JSON.parse(`{"model":"m","input":${input}${rest}}`) as Record<string, unknown>;
+  });
+
+/** A Responses body as the gateway reads it: its own check, then the SDK's, the SDK's refusals renamed. */
+function responsesRead(b: Record<string, unknown>) {
+  const { params } = parseResponsesBody(b);
+  try {
+    return toChatParams(params) as unknown as Record<string, unknown>;
+  } catch (err) {
+    throw asResponsesParam(toHttpError(err));
+  }
+}
+
+const responsesAsksNothing = (k: string, v: unknown) =>
+  ((k === "store" || k === "background") && v === false) ||
+  (k === "service_tier" && (v === "auto" || v === "default")) ||
+  (k === "truncation" && v === "disabled") ||
+  (k === "top_logprobs" && v === 0);
+
+describe("a Responses body (property-based)", () => {
+  it("is carried field by field, or refused with a 400 naming a field it holds", () => {
+    fc.assert(
+      fc.property(responsesBody, (b) => {
+        let out: Record<string, unknown>;
+        try {
+          out = responsesRead(b);
+        } catch (err) {
+          expect(err).toBeInstanceOf(HttpError);
+          expect((err as HttpError).status).toBe(400);
+          const param = (err as HttpError).param ?? "";
+          const named = (k: string) => param === k || param.startsWith(`${k}.`);
+          expect([param, Object.keys(b).some(named)]).toEqual([param, true]);
+          return;
+        }
+        for (const [k, v] of Object.entries(b)) {
+          if (v == null || responsesAsksNothing(k, v)) continue;
+          expect([k, RESPONSES_CARRIED.includes(k)]).toEqual([k, true]);
+          if (["temperature", "top_p", "user"].includes(k)) expect([k, out[k]]).toEqual([k, v]);
+          // Carried with tools; without them it asks nothing, but is still a boolean or refused.
+          if (k === "parallel_tool_calls") expect([k, typeof v]).toEqual([k, "boolean"]);
+          if (k === "max_output_tokens") expect([k, out.max_tokens]).toEqual([k, v]);
+        }
       }),
       { numRuns: 3000 },
     );
