@@ -25,6 +25,8 @@ export interface ReserveChain {
   send(signed: SignedReserve): Promise<void>;
   /** The stream's cumulative reserve as the chain shows it now. */
   reserved(stream: StreamKey): Promise<bigint>;
+  /** The escrow's close delay, seconds: a raise must be valid for less (read once per keeper). */
+  closeDelay?(escrow: Address): Promise<number>;
 }
 
 export interface ReserveOptions {
@@ -39,7 +41,9 @@ export interface ReserveOptions {
   readonly deadlineMs?: number;
   /**
    * How long a raise stays valid, seconds: the escrow refuses one valid for its close delay or
-   * more (default 50: under the shortest close delay providers serve, 60 s on the devnet).
+   * more. Default: 50 s (under the shortest close delay providers serve, 60 s on the devnet), or
+   * half the escrow's close delay when the chain tells it (`closeDelay`) and that is shorter, so a
+   * chain clock a few seconds behind this one still takes it.
    */
   readonly validForS?: number;
   /** How old a read of the reserve may be when a new request starts before it is read again (default 10 s). */
@@ -66,11 +70,16 @@ export function defaultReserveAhead(maxCompletionNanoPerToken: bigint): bigint {
   return window > RESERVE_STEP ? window : RESERVE_STEP;
 }
 
+/** How long a raise stays valid by default, seconds (`validForS`). */
+const DEFAULT_VALID_FOR_S = 50;
+
 export class ReserveKeeper {
   /** The reserve last seen on chain (the highest since it was last read). */
   private seen = 0n;
   /** When the chain's reserve was last read (ms). */
   private readAt = 0;
+  /** How long a raise stays valid (seconds), once known. */
+  private validFor: Promise<number> | undefined;
   /** The raise under way: its target and its outcome. */
   private raising: { target: bigint; done: Promise<void> } | undefined;
 
@@ -123,15 +132,13 @@ export class ReserveKeeper {
       this.readAt = Date.now();
     }
     if (this.seen >= want) return;
+    const validFor = await this.validForS();
     const now = this.o.now?.() ?? Math.floor(Date.now() / 1000);
     const deadline = Date.now() + (this.o.deadlineMs ?? 30_000);
     const payout = this.stream.payout.toString();
     const send = (reserved: bigint) =>
       this.o.chain.send(
-        signReserve(
-          { ...this.stream, validUntil: now + (this.o.validForS ?? 50), reserved },
-          this.sessionKey,
-        ),
+        signReserve({ ...this.stream, validUntil: now + validFor, reserved }, this.sessionKey),
       );
     // The escrow refuses a raise its free balance cannot fund (ReserveUnfunded): a small escrow
     // still gets what this request needs (`want`), raised more often. Any other failure (another
@@ -160,6 +167,23 @@ export class ReserveKeeper {
       }
       await new Promise((r) => setTimeout(r, this.o.pollMs ?? 500));
     }
+  }
+
+  /**
+   * `validForS` as given; else the default, shortened to half the escrow's close delay when the
+   * chain tells it (read once; a failed read is asked again at the next raise).
+   */
+  private validForS(): Promise<number> {
+    if (this.o.validForS !== undefined) return Promise.resolve(this.o.validForS);
+    if (!this.o.chain.closeDelay) return Promise.resolve(DEFAULT_VALID_FOR_S);
+    this.validFor ??= this.o.chain.closeDelay(this.stream.escrow).then(
+      (delay) => Math.max(1, Math.min(DEFAULT_VALID_FOR_S, Math.floor(delay / 2))),
+      (err: unknown) => {
+        this.validFor = undefined;
+        throw err;
+      },
+    );
+    return this.validFor.catch(() => DEFAULT_VALID_FOR_S);
   }
 }
 
@@ -200,5 +224,7 @@ export function escrowReserveChain(provider: (address: Address) => ContractProvi
           stream.payout,
         )
       ).reserved,
+    closeDelay: async (escrow) =>
+      (await Escrow.createFromAddress(escrow).getEscrowData(provider(escrow))).closeDelay,
   };
 }

@@ -41,8 +41,8 @@ afterAll(async () => {
 });
 
 /** A requester with 1 TON in its escrow, and a provider requiring reserves serving it over signaling. */
-async function servedOnDevnet() {
-  const r = await chain.requester({ deposit: toNano("1"), closeDelay: 3_600 });
+async function servedOnDevnet(closeDelay = 3_600) {
+  const r = await chain.requester({ deposit: toNano("1"), closeDelay });
   const p = chain.provider(
     new ScriptedEngine({ reply: () => words(ANSWER_WORDS) }),
     { retryBaseMs: 50 },
@@ -149,6 +149,15 @@ describe("reserves raised by default when the chain is known", () => {
     const spent = await askedPastTrust(
       (q) => silk.chat.completions.create(q) as Promise<OpenAI.ChatCompletion>,
     );
+    await reservedAndPaid(r, p, spent);
+  });
+
+  it("an escrow closing in 30 s (under the raise's default 50 s of validity) is reserved for all the same", async () => {
+    // The devnet's clock, moved to now: a raise's validity is counted from this machine's clock.
+    chain.now = Math.floor(Date.now() / 1000);
+    const { r, p, url } = await servedOnDevnet(30);
+    const openai = await gatewayOnDevnet(r, url);
+    const spent = await askedPastTrust((q) => openai.chat.completions.create(q));
     await reservedAndPaid(r, p, spent);
   });
 

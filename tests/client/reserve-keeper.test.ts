@@ -120,6 +120,37 @@ describe("the SDK's reserve keeper", () => {
     expect(unfunded.sent.map((r) => r.reserve.reserved)).toEqual([2_000n, 1_000n]);
   });
 
+  it("a raise is valid for 50 s, or half the escrow's close delay when the chain tells a shorter one", async () => {
+    const validity = async (closeDelay?: () => Promise<number>) => {
+      const c = fakeChain();
+      const chain = closeDelay ? { ...c.chain, closeDelay } : c.chain;
+      const keeper = new ReserveKeeper(stream, key, { chain, ahead: AHEAD, pollMs: 1, now: () => 1_000 });
+      await keeper.ensure(0n);
+      await keeper.ensure(5_000n); // a second raise: the close delay is not read again
+      return c.sent.map((s) => s.reserve.validUntil - 1_000);
+    };
+    expect(await validity()).toEqual([50, 50]);
+    let reads = 0;
+    expect(
+      await validity(async () => {
+        reads++;
+        return 30;
+      }),
+    ).toEqual([15, 15]);
+    expect(reads).toBe(1);
+    expect(await validity(async () => 3_600)).toEqual([50, 50]);
+    expect(await validity(async () => 1)).toEqual([1, 1]);
+    // Unreadable: the default, and asked again at the next raise.
+    reads = 0;
+    expect(
+      await validity(async () => {
+        reads++;
+        throw new Error("unreachable");
+      }),
+    ).toEqual([50, 50]);
+    expect(reads).toBe(2);
+  });
+
   it("raises only what is needed when the escrow cannot fund a raise two steps ahead", async () => {
     const small = fakeChain("lands", 0n, 1_500n);
     const keeper = new ReserveKeeper(stream, key, { chain: small.chain, ahead: AHEAD, pollMs: 1 });
