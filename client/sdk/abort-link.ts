@@ -9,3 +9,12 @@ export function linkAbort(signal: AbortSignal | null | undefined, onAbort: () =>
   signal.addEventListener("abort", onAbort, { once: true });
   return () => signal.removeEventListener("abort", onAbort);
 }
+
+/**
+ * A call whose signal is already aborted is asked of nobody: an abort listener added now would
+ * never fire, and the call would be sent, answered and paid for. It rejects as `fetch` does.
+ */
+export function refuseIfAborted(signal: AbortSignal | null | undefined): void {
+  if (signal?.aborted)
+    throw new DOMException("the call's signal was aborted before it was sent", "AbortError");
+}

@@ -1,6 +1,6 @@
 import { SignalingClient } from "../../peer/signaling-client";
 import { type AuditReport, NETWORK_ID, type NetworkName, needsOf, policyFor } from "../../protocol";
-import { linkAbort } from "./abort-link";
+import { linkAbort, refuseIfAborted } from "./abort-link";
 import { toChatParams } from "./chat-input";
 import { completionFromResult, streamChunks } from "./completion-stream";
 import {
@@ -124,6 +124,7 @@ class Client implements SilkClient {
 
   private async create(params: ChatCompletionCreateParams): Promise<ChunkStream | ChatCompletion> {
     const input = toChatParams(params);
+    refuseIfAborted(params.signal);
     const needs = needsOf(input);
     const abort = new AbortController();
     const unlink = linkAbort(params.signal, () => abort.abort());
@@ -142,6 +143,7 @@ class Client implements SilkClient {
 
   private async embed(p: EmbeddingCreateParams): Promise<CreateEmbeddingResponse> {
     const params = toEmbedParams(p);
+    refuseIfAborted(p.signal);
     const abort = new AbortController();
     const unlink = linkAbort(p.signal, () => abort.abort());
     this.interrupts.add(abort);

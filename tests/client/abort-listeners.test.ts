@@ -65,4 +65,24 @@ describe("abort listeners", () => {
     const signed = events.flatMap((e) => (e.type === "receipt" ? [Number(e.receipt.receipt.tokens)] : []));
     expect(Math.max(0, ...signed)).toBeLessThan(40); // the prompt and a few tokens, never the 60
   }, 30_000);
+
+  it("a call whose signal is already aborted is refused at once with an AbortError: no provider asked, nothing paid", async () => {
+    // It was sent anyway, answered (after waiting for room when the provider was busy) and paid for.
+    const engine = new ScriptedEngine({ reply: () => "never", models: ["aborted-model"] });
+    const { events } = await relayProvider(url, {
+      engine,
+      models: [{ model: "aborted-model", price: flatPrice(10n) }],
+    });
+    const client = await relayClient(url);
+    const gone = AbortSignal.abort();
+    for (const stream of [false, true]) {
+      const refused = await client.chat.completions
+        .create({ model: "aborted-model", messages: [{ role: "user", content: "x" }], stream, signal: gone })
+        .catch((e: unknown) => e);
+      expect(refused).toMatchObject({ name: "AbortError" });
+    }
+    expect(engine.generatedTokens).toBe(0);
+    expect(events.filter((e) => e.type === "session-open" || e.type === "receipt")).toEqual([]);
+    expect(getEventListeners(gone, "abort")).toHaveLength(0);
+  }, 30_000);
 });
