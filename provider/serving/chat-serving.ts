@@ -18,6 +18,9 @@ export interface ChatServing extends RequestServing {
   onTokens(count: number): void;
 }
 
+/** What a request cancelled before it had a place made of the engine: nothing. */
+const NOTHING_RUN = { finishReason: "abort", promptTokens: 0, completionTokens: 0 } as const;
+
 /**
  * Serves one chat request on an open account: streams the engine's chunks within the credit
  * window, never past what the escrow can pay, then `done` with the usage billed and the signed
@@ -30,48 +33,56 @@ export async function serveChat(req: ChatRequest, s: ChatServing): Promise<void>
   s.life.send({ type: "answer-start" });
   let release: (() => void) | undefined;
   try {
-    release = await s.slots.acquire(s.signal);
-    if (!(await admit(s, req.id, () => owedAfter(1)))) return;
+    // Cancelled while it waited for a place: answered as a cancel is, `done` with "abort", with
+    // nothing run or billed (it was a provider's "error" INTERNAL the requester had not caused).
+    release = await s.slots.acquire(s.signal).catch((err: unknown) => {
+      if (s.signal.aborted) return undefined;
+      throw err;
+    });
+    if (!release) ledger.start(req.id, s.price);
+    else if (!(await admit(s, req.id, () => owedAfter(1)))) return;
     // The prompts already billed count against the window too: a requester a window behind gets
     // no prefill (the dear part of a long prompt) until it signs.
-    await waitForCredit(s, req.id);
+    if (release) await waitForCredit(s, req.id);
     let total = 0;
     const answer = new AnswerBuilder();
     let cut: "closing" | "cannot-pay" | undefined;
     // Cut short on its own signal, so a cut is told apart from the requester's cancel.
     const stop = new AbortController();
     const signal = AbortSignal.any([s.signal, stop.signal]);
-    const result = await runOnEngine(
-      s.engine,
-      req,
-      async (chunk) => {
-        await waitForCredit(s, req.id);
-        if (signal.aborted || !s.session.isOpen) return;
-        // Never owed more than the escrow can pay: stop before a chunk that would cross it.
-        if (exposure && (exposure.closing || !(await exposure.allows(owedAfter(total + chunk.tokens))))) {
-          cut = exposure.closing ? "closing" : "cannot-pay";
-          stop.abort();
-          return;
-        }
-        total += chunk.tokens;
-        ledger.addCompletion(req.id, chunk.tokens);
-        credit.record(ledger.totals());
-        exposure?.owe(owedAfter(total));
-        s.onTokens(chunk.tokens);
-        await s.session.send({
-          v: 1,
-          t: "tokens",
-          id: req.id,
-          text: chunk.text,
-          ...(chunk.toolCalls && { tool_calls: [...chunk.toolCalls] }),
-          ...(chunk.logprobs && { logprobs: [...chunk.logprobs] }),
-          count: chunk.tokens,
-          total,
-        });
-        answer.add(chunk);
-      },
-      signal,
-    );
+    const result = !release
+      ? NOTHING_RUN
+      : await runOnEngine(
+          s.engine,
+          req,
+          async (chunk) => {
+            await waitForCredit(s, req.id);
+            if (signal.aborted || !s.session.isOpen) return;
+            // Never owed more than the escrow can pay: stop before a chunk that would cross it.
+            if (exposure && (exposure.closing || !(await exposure.allows(owedAfter(total + chunk.tokens))))) {
+              cut = exposure.closing ? "closing" : "cannot-pay";
+              stop.abort();
+              return;
+            }
+            total += chunk.tokens;
+            ledger.addCompletion(req.id, chunk.tokens);
+            credit.record(ledger.totals());
+            exposure?.owe(owedAfter(total));
+            s.onTokens(chunk.tokens);
+            await s.session.send({
+              v: 1,
+              t: "tokens",
+              id: req.id,
+              text: chunk.text,
+              ...(chunk.toolCalls && { tool_calls: [...chunk.toolCalls] }),
+              ...(chunk.logprobs && { logprobs: [...chunk.logprobs] }),
+              count: chunk.tokens,
+              total,
+            });
+            answer.add(chunk);
+          },
+          signal,
+        );
     // Billing counts what was streamed and the full prompt, bounded by what the requester can check.
     const settled = ledger.finish(req.id, billablePromptTokens(result.promptTokens, req));
     credit.record(ledger.totals());

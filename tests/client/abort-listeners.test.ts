@@ -85,4 +85,37 @@ describe("abort listeners", () => {
     expect(events.filter((e) => e.type === "session-open" || e.type === "receipt")).toEqual([]);
     expect(getEventListeners(gone, "abort")).toHaveLength(0);
   }, 30_000);
+
+  it("a call cancelled while it waits for the provider's place ends as a cancel: finish_reason abort, nothing run or billed", async () => {
+    // It was the provider's error INTERNAL ("aborted while queued"): a failure the caller had not
+    // caused, a 502 logged as the provider's through the gateway.
+    const reply = Array.from({ length: 40 }, (_, i) => `w${i}`).join(" ");
+    const engine = new ScriptedEngine({ tokenDelayMs: 50, reply: () => reply, models: ["one-place"] });
+    await relayProvider(url, {
+      engine,
+      capacity: 1,
+      maxWaiting: 2,
+      models: [{ model: "one-place", price: flatPrice(10n) }],
+    });
+    const client = await relayClient(url);
+    const ask1 = (content: string, signal?: AbortSignal) =>
+      client.chat.completions.create({
+        model: "one-place",
+        messages: [{ role: "user", content }],
+        ...(signal && { signal }),
+      });
+    const first = ask1("first");
+    await expect.poll(() => engine.generatedTokens, { timeout: 10_000 }).toBeGreaterThan(0);
+    const stop = new AbortController();
+    const queued = ask1("queued", stop.signal);
+    // The provider has it in its queue behind the first answer (which runs for about 2 s).
+    await new Promise((r) => setTimeout(r, 500));
+    stop.abort();
+    expect(await queued).toMatchObject({
+      choices: [{ message: { content: "" }, finish_reason: "abort" }],
+      usage: { prompt_tokens: 0, completion_tokens: 0 },
+    });
+    expect((await first).choices[0]?.message.content).toBe(reply);
+    expect(engine.generatedTokens).toBe(40);
+  }, 30_000);
 });
