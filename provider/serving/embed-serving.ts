@@ -17,13 +17,30 @@ export async function serveEmbed(req: EmbedRequest, s: RequestServing): Promise<
   const bound = maxEmbedTokens(req.input);
   s.life.send({ type: "answer-start" });
   let release: (() => void) | undefined;
+  // A cancel before the engine has run is answered as one (the requester's AbortError), nothing
+  // billed: it was an INTERNAL error while queued, and no answer at all once admitted (the
+  // requester waited for its frame deadline, then read a stall).
+  const cancelled = async () => {
+    if (s.session.isOpen)
+      await s.session.send({
+        v: 1,
+        t: "done",
+        id: req.id,
+        finish_reason: "abort",
+        usage: { prompt_tokens: 0, completion_tokens: 0 },
+      });
+  };
   try {
-    release = await s.slots.acquire(s.signal);
+    release = await s.slots.acquire(s.signal).catch((err: unknown) => {
+      if (s.signal.aborted) return undefined;
+      throw err;
+    });
+    if (!release) return await cancelled();
     if (!(await admit(s, req.id, () => ledger.totalsIf(req.id, bound, 0).amount))) return;
     await waitForCredit(s, req.id);
     if (s.signal.aborted || !s.session.isOpen) {
       ledger.finish(req.id, 0);
-      return;
+      return await cancelled();
     }
     const result = await s.engine.embed({ ...req }, s.signal);
     if (result.vectors.length !== req.input.length)

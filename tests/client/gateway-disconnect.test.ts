@@ -15,7 +15,7 @@ const ANSWER_TOKENS = WORDS + 1;
 
 beforeAll(async () => {
   net = await startGatewayNetwork({
-    providers: [{ model: "slow", payout: "66" }],
+    providers: [{ model: "slow", payout: "66", features: ["embeddings"] }],
     backend: { tokenDelayMs: 100 },
   });
 });
@@ -148,5 +148,28 @@ describe("clients that hang up while waiting for room", () => {
     expect(net.backend.requests.length).toBe(asked + 3);
     const cut = (await heldTotal(net.receipts[0]!)) - before;
     expect(cut).toBeLessThan(2n * 5n * BigInt(ANSWER_TOKENS));
+  }, 90_000);
+});
+
+describe("an embeddings call cancelled while the provider's places are taken", () => {
+  it("rejects as the caller's own AbortError, not a provider failure, and never reaches the backend", async () => {
+    // It was the provider's error INTERNAL ("aborted while queued").
+    const asked = net.backend.requests.length;
+    const running = [0, 1].map(() =>
+      post("/chat/completions", { model: "slow", messages: [{ role: "user", content: LONG }], stream: true }),
+    );
+    await expect.poll(() => net.backend.requests.length, { timeout: 20_000 }).toBe(asked + 2);
+    const stop = new AbortController();
+    const embedded = net.client.embeddings
+      .create({ model: "slow", input: "queued", signal: stop.signal })
+      .catch((e: unknown) => e);
+    // The provider holds it in its queue behind the two answers (15 s each).
+    await new Promise((r) => setTimeout(r, 1_000));
+    stop.abort();
+    expect(await embedded).toMatchObject({ name: "AbortError" });
+    for (const req of running) req.destroy();
+    await expect.poll(() => net.backend.aborted, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+    // Nothing reached the backend's embeddings route.
+    expect(net.backend.requests.slice(asked).filter((r) => "input" in r)).toEqual([]);
   }, 90_000);
 });
