@@ -15,6 +15,7 @@ import {
 } from "../contracts/wrappers/registry";
 import { generateKeyPair } from "../protocol/identity";
 import { flatPrice } from "../protocol/pricing";
+import { NETWORK_ID } from "../protocol/receipt";
 import { on, row, walletBaseline } from "./gas-rows";
 import { printTable } from "./table";
 
@@ -44,6 +45,7 @@ export default async function registryGasBench(): Promise<void> {
         models: [{ modelId: "Llama-3.2-1B-Instruct-q4f16_1-MLC", price: flatPrice(2000n) }],
       },
       proof: signKeyProof(key.secretKey, {
+        globalId: NETWORK_ID.mainnet,
         registry: registry.address,
         owner: owner.address,
         validUntil: (blockchain.now ?? 0) + 3600,

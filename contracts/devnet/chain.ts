@@ -18,6 +18,7 @@ import {
 import { loadConfigParamById } from "@ton/ton";
 import { NETWORK_ID } from "../../protocol/receipt";
 import { compiled } from "../compile";
+import { setGlobalId } from "../sandbox-network";
 import { Registry } from "../wrappers/registry";
 
 type SerializableSnapshot = ReturnType<typeof snapshotToSerializable>;
@@ -73,6 +74,9 @@ export class DevnetChain {
       }
       if (saved) await blockchain.loadFrom(snapshotFromSerializable(saved.snapshot));
     }
+    // The devnet's own network: what contracts read as the chain's global id (config param 19),
+    // so a Registry key proof made for the devnet holds here and nowhere else.
+    setGlobalId(blockchain, DEVNET_GLOBAL_ID);
     // The chain's clock never goes back, not even across a restart.
     const startNow = Math.max(saved?.snapshot.time ?? 0, clock());
     blockchain.now = startNow;

@@ -57,6 +57,7 @@ export const RegistryError = {
   NoStake: 309,
   BadKeyProof: 310,
   KeyProofExpired: 311,
+  NoGlobalId: 312,
   UnknownOp: 65535,
 } as const;
 
@@ -75,6 +76,7 @@ export const RegistryParams = {
   MAX_PRICE_NANO: 1000000000000n,
   MAX_MULTIPLIER_BPS: 1000000n,
   KEY_PROOF_TAG: 1380384776n,
+  GLOBAL_ID_PARAM: 19n,
   MIN_REGISTER_VALUE: 50000000n,
   ENTRY_RESERVE: 20000000n,
   STAKE_FEE: 10000000n,

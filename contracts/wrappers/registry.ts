@@ -85,30 +85,39 @@ function entryCell(e: ProviderEntry): Cell {
 }
 
 /**
- * The identity key's consent to be published by `owner` in `registry` until `validUntil` (unix
- * time): its Ed25519 signature over the hash of
- * `key_proof#52470008 registry:MsgAddressInt owner:MsgAddressInt valid_until:uint32`.
+ * The identity key's consent to be published by `owner` in `registry` on the network `globalId`
+ * (TON's global id: -239 mainnet, -3 testnet, `NETWORK_ID`) until `validUntil` (unix time): its
+ * Ed25519 signature over the hash of
+ * `key_proof#52470008 global_id:int32 registry:MsgAddressInt owner:MsgAddressInt valid_until:uint32`.
  * The Registry refuses a registration or update without one (`BadKeyProof`, `KeyProofExpired`),
- * so nobody publishes a key it does not hold.
+ * so nobody publishes a key it does not hold; it reads the network from the chain's config (param
+ * 19), so a proof made on testnet is no good on mainnet, even at the same registry address.
  */
 export interface KeyProof {
   readonly signature: Uint8Array;
   readonly validUntil: number;
 }
 
-export function keyProofBody(o: { registry: Address; owner: Address; validUntil: number }): Cell {
+export interface KeyProofScope {
+  readonly globalId: number;
+  readonly registry: Address;
+  readonly owner: Address;
+  readonly validUntil: number;
+}
+
+export function keyProofBody(o: KeyProofScope): Cell {
+  if (!Number.isInteger(o.globalId) || o.globalId < -(2 ** 31) || o.globalId >= 2 ** 31)
+    throw new RangeError(`a network's global id is an int32, not ${o.globalId}`);
   return beginCell()
     .storeUint(RegistryParams.KEY_PROOF_TAG, 32)
+    .storeInt(o.globalId, 32)
     .storeAddress(o.registry)
     .storeAddress(o.owner)
     .storeUint(o.validUntil, 32)
     .endCell();
 }
 
-export function signKeyProof(
-  secretKey: Uint8Array,
-  o: { registry: Address; owner: Address; validUntil: number },
-): KeyProof {
+export function signKeyProof(secretKey: Uint8Array, o: KeyProofScope): KeyProof {
   return { signature: sign(secretKey, keyProofBody(o).hash()), validUntil: o.validUntil };
 }
 

@@ -54,7 +54,11 @@ export async function initProvider(o: ProviderInitOptions): Promise<ProviderStat
     tx(
       chain.registry!,
       REGISTER_VALUE,
-      registerBody(key.secretKey, published, { registry: chain.registry!, owner: wallet.owner }),
+      registerBody(key.secretKey, published, {
+        globalId: chain.globalId,
+        registry: chain.registry!,
+        owner: wallet.owner,
+      }),
     ),
     `register ${o.model} at ${o.price.nanoPerToken} nanoTON per token in the Registry`,
     async () => {

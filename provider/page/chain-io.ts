@@ -48,10 +48,11 @@ export async function openChain(config: ChainConfig, receipts: ReceiptStore): Pr
 
 /**
  * The Registry message (base64 BOC) that deploys or replaces this provider's entry, from `owner`'s
- * wallet, signed by the identity key for that owner and `registry` (register-body.ts).
+ * wallet, signed by the identity key for that owner, `registry` and network (register-body.ts).
  */
 export function registerPayload(o: {
   identity: KeyPair;
+  globalId: number;
   registry: string;
   owner: string;
   payout: string;

@@ -157,6 +157,7 @@ export class ProviderChain {
     if (short) return this.fail(short);
     const payload = this.core.registerPayload({
       identity: this.identity,
+      globalId: config.globalId,
       registry: config.registry,
       owner: wallet.address,
       ...o,

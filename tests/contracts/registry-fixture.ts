@@ -7,6 +7,7 @@ import {
 } from "@ton/sandbox";
 import { beforeAll, beforeEach } from "vitest";
 import { compiled } from "../../contracts/compile";
+import { globalIdOf, setGlobalId } from "../../contracts/sandbox-network";
 import {
   type KeyProof,
   type ProviderEntry,
@@ -52,11 +53,16 @@ export const entry = (
 /** The secret key of an identity key `entry()` made. */
 export const secretOf = (e: ProviderEntry): Uint8Array | undefined => secrets.get(toHex(e.identityKey));
 
-/** A deployed Registry with two treasuries; `now` fixed at T0. */
-export async function registryFixture(): Promise<RegistryFixture> {
+/**
+ * A deployed Registry with two treasuries; `now` fixed at T0. On mainnet (the sandbox's own
+ * config) unless `o.globalId` names another network.
+ */
+export async function registryFixture(o: { globalId?: number } = {}): Promise<RegistryFixture> {
   const entryCode = (await compiled("providerEntry")).code;
   const code = (await compiled("registry")).code;
   const blockchain = await Blockchain.create();
+  if (o.globalId !== undefined) setGlobalId(blockchain, o.globalId);
+  const globalId = globalIdOf(blockchain);
   blockchain.now = T0;
   const alice = await blockchain.treasury("alice");
   const mallory = await blockchain.treasury("mallory");
@@ -71,6 +77,7 @@ export async function registryFixture(): Promise<RegistryFixture> {
     signed: (e, owner) => ({
       entry: e,
       proof: signKeyProof(secretOf(e) ?? generateKeyPair().secretKey, {
+        globalId,
         registry: registry.address,
         owner,
         validUntil: (blockchain.now ?? T0) + 3600,

@@ -4,8 +4,16 @@ import { describe, expect, it } from "vitest";
 import { RegistryError } from "../../contracts/generated/constants";
 import { type KeyProof, type ProviderEntry, signKeyProof } from "../../contracts/wrappers/registry";
 import { generateKeyPair } from "../../protocol/identity";
+import { NETWORK_ID } from "../../protocol/receipt";
 import { expectExit, expectSuccess } from "./helpers";
-import { entry, freshRegistryForEachTest, type RegistryFixture, secretOf, T0 } from "./registry-fixture";
+import {
+  entry,
+  freshRegistryForEachTest,
+  type RegistryFixture,
+  registryFixture,
+  secretOf,
+  T0,
+} from "./registry-fixture";
 
 /**
  * Only the holder of an identity key publishes it: a registration (and an update) carries the
@@ -24,10 +32,14 @@ async function published(owner: Address): Promise<Uint8Array | undefined> {
 }
 
 /** The key proof of `e`'s identity key for `owner` in `registry`, valid until `validUntil`. */
-function proofFor(e: ProviderEntry, o: { owner: Address; registry?: Address; validUntil?: number }) {
+function proofFor(
+  e: ProviderEntry,
+  o: { owner: Address; registry?: Address; validUntil?: number; globalId?: number },
+) {
   const secret = secretOf(e);
   if (!secret) throw new Error("not a key entry() made");
   return signKeyProof(secret, {
+    globalId: o.globalId ?? NETWORK_ID.mainnet,
     registry: o.registry ?? f.registry.address,
     owner: o.owner,
     validUntil: o.validUntil ?? T0 + 600,
@@ -60,6 +72,7 @@ describe("Registry: only an identity key's holder publishes it", () => {
       f.mallory,
       copy,
       signKeyProof(generateKeyPair().secretKey, {
+        globalId: NETWORK_ID.mainnet,
         registry: f.registry.address,
         owner: f.mallory.address,
         validUntil: T0 + 600,
@@ -92,6 +105,36 @@ describe("Registry: only an identity key's holder publishes it", () => {
     // Any field of the proof changed after signing: valid_until pushed later.
     r = await register(f.alice, honest, { ...alicesProof, validUntil: alicesProof.validUntil + 1 });
     expectExit(r.transactions, f.registry.address, RegistryError.BadKeyProof);
+  });
+
+  it("a proof made for testnet, replayed on mainnet at the same registry address, is refused BadKeyProof", async () => {
+    // The same code and data deploy the Registry at the same address on both networks, and the
+    // same wallet seed is the same owner address: only the network tells the two apart.
+    const testnet = await registryFixture({ globalId: NETWORK_ID.testnet });
+    expect(testnet.registry.address.equals(f.registry.address)).toBe(true);
+    expect(testnet.alice.address.equals(f.alice.address)).toBe(true);
+    const honest = entry(f.alice.address);
+    const testnetProof = proofFor(honest, { owner: f.alice.address, globalId: NETWORK_ID.testnet });
+    let r = await testnet.registry.sendRegister(testnet.alice.getSender(), {
+      entry: honest,
+      proof: testnetProof,
+      value: toNano("0.1"),
+    });
+    expectSuccess(r.transactions, testnet.entryOf(f.alice.address).address);
+
+    // Read off testnet and sent on mainnet within its validity: the key never consented to that.
+    r = await register(f.alice, honest, testnetProof);
+    expectExit(r.transactions, f.registry.address, RegistryError.BadKeyProof);
+    expect(await published(f.alice.address)).toBeUndefined();
+
+    // Signed for mainnet, the same key and owner are published there.
+    r = await register(
+      f.alice,
+      honest,
+      proofFor(honest, { owner: f.alice.address, globalId: NETWORK_ID.mainnet }),
+    );
+    expectSuccess(r.transactions, f.entryOf(f.alice.address).address);
+    expect(await published(f.alice.address)).toEqual(honest.identityKey);
   });
 
   it("a proof past its valid_until is refused KeyProofExpired, even for the key's own owner", async () => {

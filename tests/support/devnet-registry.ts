@@ -1,7 +1,7 @@
 import { type Address, toNano } from "@ton/core";
 import { mnemonicNew, mnemonicToPrivateKey } from "@ton/crypto";
 import { type TonClient, WalletContractV5R1 } from "@ton/ton";
-import type { Devnet } from "../../contracts/devnet";
+import { DEVNET_GLOBAL_ID, type Devnet } from "../../contracts/devnet";
 import { ProviderEntryContract, Registry, signKeyProof } from "../../contracts/wrappers/registry";
 import { generateKeyPair, type KeyPair } from "../../protocol/identity";
 
@@ -46,6 +46,7 @@ export async function registerOnDevnet(
       })),
     },
     proof: signKeyProof(identity.secretKey, {
+      globalId: DEVNET_GLOBAL_ID,
       registry: registry.address,
       owner: wallet.address,
       validUntil: Math.floor(Date.now() / 1000) + 3600,
