@@ -15,6 +15,10 @@ export function linkAbort(signal: AbortSignal | null | undefined, onAbort: () =>
  * never fire, and the call would be sent, answered and paid for. It rejects as `fetch` does.
  */
 export function refuseIfAborted(signal: AbortSignal | null | undefined): void {
-  if (signal?.aborted)
-    throw new DOMException("the call's signal was aborted before it was sent", "AbortError");
+  if (signal?.aborted) throw abortedError();
+}
+
+/** What a call aborted before its request was sent rejects with, as `fetch` does. */
+export function abortedError(): DOMException {
+  return new DOMException("the call's signal was aborted before it was sent", "AbortError");
 }

@@ -32,7 +32,7 @@ import {
   verifySignedAnswer,
 } from "../../protocol";
 import type { EmbedParams } from "../../protocol/schemas/embedding";
-import { linkAbort } from "./abort-link";
+import { abortedError, linkAbort } from "./abort-link";
 import { sendBase } from "./base-receipt";
 import { EmbedCalls, type EmbedOutcome } from "./embed-call";
 import { OverReportError, ProviderError, ProviderLostError, providerError } from "./errors";
@@ -196,6 +196,8 @@ export class RequesterSession {
     if (!priceFits(price, this.opts.maxPrice)) {
       return Promise.reject(new ProviderError("PRICE_TOO_LOW", "the provider's price is above your maximum"));
     }
+    // Aborted while its session opened (a gateway's caller gone at once): nothing is sent.
+    if (signal?.aborted) return Promise.reject(abortedError());
     const id = `r${++nextId}`;
     let sent: ChatRequest;
     try {
@@ -230,7 +232,12 @@ export class RequesterSession {
       });
       this.life.send({ type: "answer-start" });
       this.ledger.start(id, price);
-      const send = () => this.session.send(sent).catch((err: Error) => this.settle(id, err));
+      // Aborted while the reserve was raised: a cancel sent then went ahead of the request, which
+      // the provider would then have run whole.
+      const send = () =>
+        signal?.aborted
+          ? this.settle(id, abortedError())
+          : this.session.send(sent).catch((err: Error) => this.settle(id, err));
       // With reserves: sent once the stream's reserve covers what is signed and this prompt's
       // bound (what the provider counts before the first token), and more ahead.
       if (this.reserve)

@@ -1,5 +1,6 @@
 import { getEventListeners } from "node:events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ReserveChain } from "../../client/sdk/reserve-keeper";
 import { flatPrice } from "../../protocol";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import { cleanup, startServer } from "../signaling/helpers";
@@ -117,5 +118,49 @@ describe("abort listeners", () => {
     });
     expect((await first).choices[0]?.message.content).toBe(reply);
     expect(engine.generatedTokens).toBe(40);
+  }, 30_000);
+
+  it("a call aborted while its reserve is read is never sent: it rejects with an AbortError and the provider runs nothing", async () => {
+    // The cancel went out at once, ahead of the request still waiting on the chain; the provider,
+    // knowing no such request, dropped it, then ran the request whole when it came.
+    const reply = Array.from({ length: 30 }, (_, i) => `r${i}`).join(" ");
+    const engine = new ScriptedEngine({ tokenDelayMs: 10, reply: () => reply, models: ["reserved-model"] });
+    await relayProvider(url, { engine, models: [{ model: "reserved-model", price: flatPrice(10n) }] });
+    let reserved = 0n;
+    let reads = 0;
+    let hold: Promise<void> | undefined;
+    const chain: ReserveChain = {
+      send: async (signed) => {
+        reserved = signed.reserve.reserved;
+      },
+      reserved: async () => {
+        reads++;
+        await hold;
+        return reserved;
+      },
+    };
+    const client = await relayClient(url, { reserve: { chain, ahead: 1_000n, recheckMs: 0, pollMs: 1 } });
+    const ask1 = (content: string, signal?: AbortSignal) =>
+      client.chat.completions.create({
+        model: "reserved-model",
+        messages: [{ role: "user", content }],
+        ...(signal && { signal }),
+      });
+    expect((await ask1("warm")).choices[0]?.message.content).toBe(reply);
+    const generated = engine.generatedTokens;
+    let release: () => void = () => undefined;
+    hold = new Promise<void>((r) => {
+      release = r;
+    });
+    const readsBefore = reads;
+    const stop = new AbortController();
+    const aborted = ask1("aborted", stop.signal).catch((e: unknown) => e);
+    await expect.poll(() => reads, { timeout: 10_000 }).toBeGreaterThan(readsBefore);
+    stop.abort();
+    release();
+    hold = undefined;
+    expect(await aborted).toMatchObject({ name: "AbortError" });
+    expect((await ask1("after")).choices[0]?.message.content).toBe(reply);
+    expect(engine.generatedTokens - generated).toBe(30);
   }, 30_000);
 });
