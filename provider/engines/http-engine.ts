@@ -29,11 +29,36 @@ export interface HttpEngineOptions {
   readonly backendModel?: (model: string) => string;
 }
 
-async function* parseEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<OpenAiChunkLike> {
-  for await (const data of sseData(body)) {
+/**
+ * The backend's chunks. What is not an answer's whole stream is the backend failing, never an
+ * answer: a body that is not events (a server that ignored `stream: true`, an HTML error page), an
+ * `error` event (vLLM's and llama.cpp's way to fail mid-answer), and a stream that ends with neither
+ * a finish reason nor `[DONE]` (a backend gone mid-answer). Each was an answer cut short, or
+ * empty, ending "stop" as if whole.
+ */
+async function* parseEvents(
+  res: Response & { body: ReadableStream<Uint8Array> },
+): AsyncGenerator<OpenAiChunkLike> {
+  const type = res.headers.get("content-type") ?? "";
+  if (!type.includes("text/event-stream"))
+    throw new EngineError(
+      "backend",
+      `backend answered ${type || "a body of no type"}, not an event stream: it did not stream the answer`,
+    );
+  let finished = false;
+  for await (const data of sseData(res.body)) {
     if (data === "[DONE]") return;
-    yield JSON.parse(data) as OpenAiChunkLike;
+    const chunk = JSON.parse(data) as OpenAiChunkLike & { error?: unknown };
+    if (chunk.error != null)
+      throw new EngineError("backend", `backend failed mid-answer: ${backendWords(chunk.error)}`);
+    if (chunk.choices?.some((c) => c.finish_reason)) finished = true;
+    yield chunk;
   }
+  if (!finished)
+    throw new EngineError(
+      "backend",
+      "backend stream ended before the answer did (no finish reason, no [DONE])",
+    );
 }
 
 export class HttpEngine implements Engine {
@@ -88,7 +113,11 @@ export class HttpEngine implements Engine {
         body: JSON.stringify({ model: this.backendModel(request.model), ...openAiParams(request) }),
       });
       if (!res.ok || !res.body) throw await refusal(res);
-      return await consumeChunks(parseEvents(res.body), counting, signal);
+      return await consumeChunks(
+        parseEvents(res as Response & { body: ReadableStream<Uint8Array> }),
+        counting,
+        signal,
+      );
     } catch (err) {
       // Cancelling aborts the HTTP stream itself, which is how the backend learns to stop.
       if (signal?.aborted) return { finishReason: "abort", promptTokens: 0, completionTokens: streamed };
@@ -147,9 +176,8 @@ async function refusal(res: Response): Promise<EngineError> {
   const text = (await res.text().catch(() => "")).slice(0, 4_000);
   let said = text;
   try {
-    const body = JSON.parse(text) as { error?: { message?: unknown } | string; message?: unknown };
-    const message = typeof body.error === "object" ? body.error?.message : (body.error ?? body.message);
-    if (typeof message === "string") said = message;
+    const body = JSON.parse(text) as { error?: unknown; message?: unknown };
+    said = backendWords(body.error ?? body.message, text);
   } catch {
     // not JSON: the text as it came
   }
@@ -160,4 +188,11 @@ async function refusal(res: Response): Promise<EngineError> {
       `messages: the prompt does not fit the model's context window (${said})`,
     );
   return new EngineError("backend", `backend answered ${res.status}${said ? `: ${said}` : ""}`);
+}
+
+/** A backend's error in its own words, trimmed: `{ message }`, or a string (`otherwise` else). */
+function backendWords(error: unknown, otherwise = "no reason given"): string {
+  const message =
+    typeof error === "object" && error !== null ? (error as { message?: unknown }).message : error;
+  return typeof message === "string" ? message.replace(/\s+/g, " ").trim().slice(0, 200) : otherwise;
 }

@@ -1,3 +1,5 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { HttpEngine } from "../../provider/engines/http-engine";
 import { EngineError } from "../../web/engines/engine";
@@ -104,5 +106,63 @@ describe("an engine's stream of one byte per chunk", () => {
     );
     expect(result.completionTokens).toBe(11);
     expect(counts).toEqual([...Array(10).fill(1), 1]);
+  });
+});
+
+describe("a backend that does not stream a whole answer", () => {
+  /** A backend that answers each chat with `body` under `type` (its model list as any server's). */
+  async function misbehaving(type: string, body: string) {
+    const server = createServer(async (req, res) => {
+      if (req.url === "/v1/models") return void res.end(JSON.stringify({ data: [{ id: "m" }] }));
+      for await (const _ of req);
+      res.writeHead(200, { "content-type": type });
+      res.end(body);
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const engine = new HttpEngine({
+      baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
+    });
+    await engine.load("m");
+    const streamed: string[] = [];
+    const outcome = await engine
+      .generate({ model: "m", messages: [{ role: "user", content: "x" }] }, (c) => {
+        streamed.push(c.text);
+      })
+      .catch((e: unknown) => e);
+    server.close();
+    return { outcome, streamed: streamed.join("") };
+  }
+  const piece = (content: string) =>
+    `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content }, finish_reason: null }] })}\n\n`;
+
+  it("is a typed backend failure, never an answer ending 'stop' with what came, or nothing", async () => {
+    // Each of these was a whole answer to the requester: empty, or cut short, finish "stop".
+    const cases: [string, string, string, RegExp][] = [
+      [
+        "ignored stream: true",
+        "application/json",
+        JSON.stringify({ choices: [{ message: { content: "hello" }, finish_reason: "stop" }] }),
+        /not an event stream/,
+      ],
+      ["gone mid-answer", "text/event-stream", piece("a "), /ended before the answer did/],
+      [
+        "failed mid-answer",
+        "text/event-stream",
+        `${piece("a ")}data: ${JSON.stringify({ error: { message: "out of memory" } })}\n\n`,
+        /failed mid-answer: out of memory/,
+      ],
+    ];
+    for (const [what, type, body, says] of cases) {
+      const { outcome } = await misbehaving(type, body);
+      expect([what, outcome]).toMatchObject([what, { name: "EngineError", reason: "backend" }]);
+      expect([what, (outcome as Error).message]).toEqual([what, expect.stringMatching(says)]);
+    }
+    // A whole stream that ends with its finish reason but no [DONE] is still an answer.
+    const whole = await misbehaving(
+      "text/event-stream",
+      `${piece("a ")}data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: "stop" }] })}\n\n`,
+    );
+    expect(whole.outcome).toMatchObject({ finishReason: "stop" });
+    expect(whole.streamed).toBe("a ");
   });
 });
