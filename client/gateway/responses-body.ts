@@ -15,7 +15,7 @@ import type { ResponseMeta } from "./responses-answer";
  */
 
 /** Fields taken as they are, or mapped onto the chat request. */
-const CARRIED = new Set([
+export const RESPONSES_CARRIED_FIELDS = [
   "model",
   "input",
   "instructions",
@@ -28,7 +28,8 @@ const CARRIED = new Set([
   "tools",
   "tool_choice",
   "parallel_tool_calls",
-]);
+] as const;
+const CARRIED: ReadonlySet<string> = new Set(RESPONSES_CARRIED_FIELDS);
 
 /** Fields refused with a reason; values that ask for nothing are let through. */
 const REFUSED: Readonly<Record<string, { why: string; noOp?: (v: unknown) => boolean }>> = {

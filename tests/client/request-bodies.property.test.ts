@@ -2,7 +2,11 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseChatBody } from "../../client/gateway/chat-body";
 import { HttpError, toHttpError } from "../../client/gateway/http-errors";
-import { asResponsesParam, parseResponsesBody } from "../../client/gateway/responses-body";
+import {
+  asResponsesParam,
+  parseResponsesBody,
+  RESPONSES_CARRIED_FIELDS,
+} from "../../client/gateway/responses-body";
 import { CARRIED_FIELDS } from "../../client/sdk/chat-fields";
 import { toChatParams } from "../../client/sdk/chat-input";
 import { InvalidRequestError } from "../../client/sdk/errors";
@@ -67,6 +71,14 @@ const AS_SENT = [
   "parallel_tool_calls",
 ];
 
+/** A 400 whose `param` names a field the body holds (or one inside it). */
+function expectRefusalOfAField(err: HttpError, b: Record<string, unknown>): void {
+  expect(err.status).toBe(400);
+  const param = err.param ?? "";
+  const named = (k: string) => param === k || param.startsWith(`${k}.`);
+  expect([param, Object.keys(b).some(named)]).toEqual([param, true]);
+}
+
 /** What the gateway does with a body: its own check, then the SDK's (chat-input.ts). */
 function gatewayReads(b: Record<string, unknown>) {
   const { params } = parseChatBody(b);
@@ -83,10 +95,7 @@ describe("a chat body (property-based)", () => {
         } catch (err) {
           // A 400 either way: the gateway's own, or the SDK's InvalidRequestError (400 INVALID_REQUEST).
           if (!(err instanceof HttpError)) expect(err).toBeInstanceOf(InvalidRequestError);
-          if (err instanceof HttpError) expect(err.status).toBe(400);
-          const param = (err as { param?: string | null }).param ?? "";
-          const named = (k: string) => param === k || param.startsWith(`${k}.`);
-          expect([param, Object.keys(b).some(named)]).toEqual([param, true]);
+          expectRefusalOfAField(toHttpError(err), b);
           return;
         }
         for (const [k, v] of Object.entries(b)) {
@@ -105,22 +114,8 @@ describe("a chat body (property-based)", () => {
   });
 });
 
-const RESPONSES_CARRIED = [
-  "model",
-  "input",
-  "instructions",
-  "stream",
-  "max_output_tokens",
-  "temperature",
-  "top_p",
-  "user",
-  "text",
-  "tools",
-  "tool_choice",
-  "parallel_tool_calls",
-];
 const responsesKey = fc.oneof(
-  fc.constantFrom(...RESPONSES_CARRIED, ...PROTOTYPE_NAMES),
+  fc.constantFrom(...RESPONSES_CARRIED_FIELDS, ...PROTOTYPE_NAMES),
   fc.string({ maxLength: 12 }),
 );
 const item = fc
@@ -162,15 +157,12 @@ describe("a Responses body (property-based)", () => {
           out = responsesRead(b);
         } catch (err) {
           expect(err).toBeInstanceOf(HttpError);
-          expect((err as HttpError).status).toBe(400);
-          const param = (err as HttpError).param ?? "";
-          const named = (k: string) => param === k || param.startsWith(`${k}.`);
-          expect([param, Object.keys(b).some(named)]).toEqual([param, true]);
+          expectRefusalOfAField(err as HttpError, b);
           return;
         }
         for (const [k, v] of Object.entries(b)) {
           if (v == null || responsesAsksNothing(k, v)) continue;
-          expect([k, RESPONSES_CARRIED.includes(k)]).toEqual([k, true]);
+          expect([k, (RESPONSES_CARRIED_FIELDS as readonly string[]).includes(k)]).toEqual([k, true]);
           if (["temperature", "top_p", "user"].includes(k)) expect([k, out[k]]).toEqual([k, v]);
           // Carried with tools; without them it asks nothing, but is still a boolean or refused.
           if (k === "parallel_tool_calls") expect([k, typeof v]).toEqual([k, "boolean"]);
