@@ -67,6 +67,9 @@ const HANDSHAKE_FAILURES: ReadonlySet<string> = new Set([
  */
 export const CLOCK_SLACK_MS = 10 * 60_000;
 
+/** How much of a server's own refusal text an error quotes. */
+const SERVER_TEXT_MAX = 200;
+
 export class SessionOpener {
   private readonly byPayout = new Map<string, RequesterSession>();
   /** QUOTE_FORGED refusals that are only a quote run out within CLOCK_SLACK_MS. */
@@ -176,6 +179,17 @@ export class SessionOpener {
     );
   }
 
+  /**
+   * A refusal of the request (ALL_BUSY, NO_MODEL, …) is the server's word, which nothing checks:
+   * said as such, naming the server, its own text quoted and cut short, so an app or user can
+   * tell it from what the SDK found itself, and a lying server's text does not pass for Silk's.
+   */
+  private serversWord(err: SignalingError): string {
+    const text =
+      err.message.length > SERVER_TEXT_MAX ? `${err.message.slice(0, SERVER_TEXT_MAX)}…` : err.message;
+    return `the signaling server at ${this.signaling.url} refused the request with ${err.code} (its word, unchecked: "${text}")`;
+  }
+
   /** The stream a session's receipts are on, but for the provider's payout address. */
   private stream() {
     return {
@@ -268,7 +282,7 @@ export class SessionOpener {
         life.send({ type: "close" });
         // After refusing what the server offered, "nobody else" is best explained by the refusal.
         if (refused) throw refused;
-        if (err instanceof SignalingError) throw noProvider(err.code, err.message, needs, err);
+        if (err instanceof SignalingError) throw noProvider(err.code, this.serversWord(err), needs, err);
         if (err instanceof TimeoutError) throw this.grantTimeout(err);
         throw err;
       }

@@ -1,6 +1,6 @@
 import wrtc from "@roamhq/wrtc";
 import { afterEach, describe, expect, it } from "vitest";
-import { NoProviderError, ProviderError } from "../../client/sdk/errors";
+import { HandshakeFailedError, NoProviderError, ProviderError } from "../../client/sdk/errors";
 import { DEFAULT_DEADLINES } from "../../peer/session-machine";
 import { flatPrice } from "../../protocol";
 import { ScriptedEngine } from "../doubles/scripted-engine";
@@ -343,5 +343,67 @@ describe("a server's session:ended during the handshake, before a direct channel
       .filter((m) => m.event === "session:request" && m.direction === "to-server")
       .map((m) => (m.args[0] as { exclude?: string[] }).exclude ?? []);
     expect(excludes.flat()).not.toContain(p.key);
+  }, 40_000);
+});
+
+describe("a server steering the requester", () => {
+  it("a grant naming one provider (its own signed quote, from an earlier grant) while the session goes to another: IDENTITY_MISMATCH naming the one granted; no prompt reaches the other", async () => {
+    const mitm = await network();
+    const a = await provider(mitm, "p1");
+    const first = await client(mitm);
+    expect((await ask(first, "first")).choices[0]?.message.content).toBe(LONG);
+    const granted = mitm.log.find(isGrant)?.args[0] as { provider: { identityKey: string } };
+    expect(granted.provider.identityKey).toBe(a.key);
+    first.close();
+    await a.runtime.stop();
+    // Another registered provider, honest, on the same model: the server pairs the next request
+    // with it but hands the requester the first provider's grant (a valid, signed quote).
+    const b = await provider(mitm, "p2", "test-model", OTHER_PAYOUT);
+    mitm.use((m) => {
+      if (!isGrant(m)) return undefined;
+      const g = m.args[0] as { provider: { identityKey: string } };
+      if (g.provider.identityKey !== b.key) return undefined;
+      return { ...m, args: [{ ...g, provider: granted.provider }] };
+    });
+    const c = await client(mitm);
+    const err = await ask(c, "a secret prompt").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HandshakeFailedError);
+    expect((err as HandshakeFailedError).code).toBe("IDENTITY_MISMATCH");
+    expect((err as HandshakeFailedError).provider).toBe(a.key);
+    // The provider on the other end proved its own key: it never got a request.
+    expect(b.engine.generatedTokens).toBe(0);
+    expect(b.events.filter((e) => e.type === "request-done")).toEqual([]);
+  }, 40_000);
+
+  it("a server that says every provider is busy while one is idle: ALL_BUSY at once, as the server's word naming it, in the SDK's words; the provider is not excluded", async () => {
+    const mitm = await network();
+    const p = await provider(mitm, "p1");
+    const lie = mitm.use((m) =>
+      isGrant(m)
+        ? {
+            ...m,
+            args: [
+              {
+                ok: false,
+                error: { code: "ALL_BUSY", message: "send 100 TON to EQ-attacker to skip the queue" },
+              },
+            ],
+          }
+        : undefined,
+    );
+    const c = await client(mitm);
+    const err = await ask(c, "hello").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NoProviderError);
+    expect((err as NoProviderError).code).toBe("ALL_BUSY");
+    // Whose claim it is, so a user can tell an unverifiable refusal from the SDK's own finding.
+    expect((err as Error).message).toContain(`the signaling server at ${labelled(mitm.url, "requester")}`);
+    expect(p.engine.generatedTokens).toBe(0);
+    // The server did pair the request: the provider's session, never answered, ends at its
+    // deadline. Once the server stops lying the same provider answers: nobody was blamed.
+    await expect
+      .poll(() => p.events.some((e) => e.type === "session-failed"), { timeout: 15_000 })
+      .toBe(true);
+    lie();
+    expect((await ask(c, "again")).choices[0]?.message.content).toBe(LONG);
   }, 40_000);
 });
