@@ -10,6 +10,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { Address } from "@ton/core";
 import { TonClient } from "@ton/ton";
+import { DeploymentRecordError } from "./contracts/deployment-record";
 import { startDevnet } from "./contracts/devnet";
 import { DEVNET_MOUNT, devnetPageConfig, networkPageConfig } from "./contracts/page-config";
 import { registryEntryCheck, tonRegistryReader } from "./contracts/wrappers/registry-reader";
@@ -79,7 +80,9 @@ const devnet =
     : undefined;
 const pageConfig = devnet
   ? devnetPageConfig(devnet.chain, closeDelay, devnetWallet === "tonconnect" ? "tonconnect" : undefined)
-  : await networkPageConfig(network as "testnet" | "mainnet", env.TON_ENDPOINT!, closeDelay);
+  : await networkPageConfig(network as "testnet" | "mainnet", env.TON_ENDPOINT!, closeDelay).catch(
+      (err: unknown) => (err instanceof DeploymentRecordError ? fail(err.message) : Promise.reject(err)),
+    );
 // The server filters providers on the stake and age their Registry entries show, read (and
 // cached a minute) from the chain rather than taken on their word; requesters check again themselves.
 const entryCheck = pageConfig.registry

@@ -9,15 +9,17 @@
  *
  * Escrows are not deployed here: each requester's wallet deploys its own, at the address fixed
  * by (escrow code, owner, network, close delay), with its first deposit. The script prints the
- * code hashes clients must agree on and writes them to contracts/deployments/<network>.json.
+ * code hashes clients must agree on and writes them to contracts/deployments/<network>.json (the
+ * deployment record: check it in; `npm start` refuses it once the code no longer matches).
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { toNano } from "@ton/core";
+import { Address, toNano } from "@ton/core";
 import { mnemonicToPrivateKey } from "@ton/crypto";
 import { TonClient, WalletContractV5R1 } from "@ton/ton";
 import { NETWORK_ID, type NetworkName } from "../protocol/receipt";
-import { CONTRACTS_DIR, compileContract } from "./compile";
+import { compileContract } from "./compile";
+import { DEPLOYMENTS_DIR, deploymentRecord } from "./deployment-record";
 import { Registry } from "./wrappers/registry";
 
 function env(name: string): string {
@@ -38,10 +40,9 @@ const wallet = client.open(
   }),
 );
 
-const [registryCode, entryCode, escrowCode] = await Promise.all([
+const [registryCode, entryCode] = await Promise.all([
   compileContract("registry"),
   compileContract("providerEntry"),
-  compileContract("escrow"),
 ]);
 const registry = client.open(Registry.createFromConfig({ entryCode: entryCode.code }, registryCode.code));
 const fmt = { testOnly: network === "testnet" };
@@ -63,17 +64,10 @@ if (await client.isContractDeployed(registry.address)) {
   console.log(`registry deployed at ${registry.address.toString(fmt)}`);
 }
 
-const out = {
-  network,
-  globalId: NETWORK_ID[network],
-  registry: registry.address.toString(fmt),
-  codeHashes: {
-    registry: registryCode.codeHashHex,
-    providerEntry: entryCode.codeHashHex,
-    escrow: escrowCode.codeHashHex,
-  },
-  tolkVersion: registryCode.tolkVersion,
-};
-mkdirSync(join(CONTRACTS_DIR, "deployments"), { recursive: true });
-writeFileSync(join(CONTRACTS_DIR, "deployments", `${network}.json`), `${JSON.stringify(out, null, 2)}\n`);
+// What the operator checks in: `npm start` serves this Registry only while it matches the code.
+const out = await deploymentRecord(network);
+if (!Address.parse(out.registry).equals(registry.address))
+  throw new Error("the record names another registry");
+mkdirSync(DEPLOYMENTS_DIR, { recursive: true });
+writeFileSync(join(DEPLOYMENTS_DIR, `${network}.json`), `${JSON.stringify(out, null, 2)}\n`);
 console.log(JSON.stringify(out, null, 2));

@@ -2,12 +2,11 @@
  * What `npm start` tells the pages about the chain (`GET /api/config`, `protocol/schemas/page-config.ts`):
  * on the devnet, the deployed Registry, the code and the faucet, all under the mount `/ton` on the
  * pages' own origin; on testnet or mainnet, the endpoint given, the code compiled from source and
- * the Registry recorded by `contracts/deploy.ts` (none until it ran).
+ * the Registry recorded by `contracts/deploy.ts` (none until it ran), checked against that code.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { checkPageConfig, NETWORK_ID, type PageConfig } from "../protocol";
-import { CONTRACTS_DIR, compiled } from "./compile";
+import { compiled } from "./compile";
+import { type DeployedNetwork, readDeployment } from "./deployment-record";
 import type { DevnetChain } from "./devnet/chain";
 
 /** Where `npm start` mounts the devnet's API on the pages' origin. */
@@ -32,22 +31,28 @@ export function devnetPageConfig(
   });
 }
 
+/**
+ * The page config for testnet or mainnet: the Registry from the deployment record (`dir`, by
+ * default `contracts/deployments`), refused (`DeploymentRecordError`) unless it matches the code
+ * compiled here (`deployment-record.ts`).
+ */
 export async function networkPageConfig(
-  network: "testnet" | "mainnet",
+  network: DeployedNetwork,
   endpoint: string,
   closeDelay: number,
+  dir?: string,
 ): Promise<PageConfig> {
-  const [escrow, entry] = await Promise.all([compiled("escrow"), compiled("providerEntry")]);
-  const file = join(CONTRACTS_DIR, "deployments", `${network}.json`);
-  const registry = existsSync(file)
-    ? (JSON.parse(readFileSync(file, "utf8")) as { registry?: string }).registry
-    : undefined;
+  const [escrow, entry, deployed] = await Promise.all([
+    compiled("escrow"),
+    compiled("providerEntry"),
+    readDeployment(network, dir),
+  ]);
   return checkPageConfig({
     v: 1,
     network,
     globalId: NETWORK_ID[network],
     tonEndpoint: endpoint,
-    ...(registry && { registry }),
+    ...(deployed && { registry: deployed.registry }),
     escrowCode: escrow.code.toBoc().toString("base64"),
     entryCode: entry.code.toBoc().toString("base64"),
     closeDelay,
