@@ -20,6 +20,13 @@ export interface DistrustedServer {
   readonly until: number;
   /** What it lied about (the `QUOTE_FORGED` message). */
   readonly reason: string;
+  /**
+   * Whether the grant came over TLS (an https or wss URL), so from the server itself. False: over
+   * plain http a man in the middle could have forged it, and an honest server be the one avoided
+   * for `liarMemoryMs`; the avoidance is right for this client either way (the path to it lies),
+   * but do not report the server as a liar on that alone.
+   */
+  readonly authenticated: boolean;
 }
 
 export interface ConnectOptions {

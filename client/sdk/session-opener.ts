@@ -150,9 +150,12 @@ export class SessionOpener {
     const now = Date.now();
     const fault = quoteFault(terms, p.quote, now) ?? otherEntry(p);
     if (!fault) return undefined;
+    const path = overTls(this.signaling.url)
+      ? ""
+      : ". It came without TLS, so it may have been forged by the server or by anyone on the unauthenticated path to it";
     const err = new NoProviderError(
       "QUOTE_FORGED",
-      `the signaling server at ${this.signaling.url} lied: its grant of provider ${p.identityKey} for ${model} (payout ${p.payout}) ${fault}; the provider is not blamed, retry later or through another server`,
+      `the signaling server at ${this.signaling.url} lied: its grant of provider ${p.identityKey} for ${model} (payout ${p.payout}) ${fault}; the provider is not blamed, retry later or through another server${path}`,
     );
     // Only run out, and only just: by a clock a little behind ours the same grant would pass.
     const justRunOut =
@@ -315,7 +318,12 @@ export class SessionOpener {
           const forMs = this.opts.liarMemoryMs ?? DEFAULT_LIAR_MEMORY_MS;
           const url = this.signaling.url;
           const movedOn = this.signaling.moveOn(forMs);
-          this.opts.onServerDistrusted?.({ url, until: Date.now() + forMs, reason: err.message });
+          this.opts.onServerDistrusted?.({
+            url,
+            until: Date.now() + forMs,
+            reason: err.message,
+            authenticated: overTls(url),
+          });
           if (!movedOn) throw onlyLiars(this.signaling.liars.servers, err);
           continue;
         }
@@ -457,6 +465,20 @@ export class SessionOpener {
       }
     }
     throw refused ?? new NoProviderError("NO_ANSWER", "no provider completed the handshake");
+  }
+}
+
+/**
+ * Whether the server's URL is TLS (https, wss): then what arrived on it came from whoever holds
+ * the server's certificate, and a forged grant is the server's own; otherwise anyone on the path
+ * could have written it.
+ */
+function overTls(url: string): boolean {
+  try {
+    const { protocol } = new URL(url);
+    return protocol === "https:" || protocol === "wss:";
+  } catch {
+    return false;
   }
 }
 

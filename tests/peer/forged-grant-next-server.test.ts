@@ -108,6 +108,10 @@ describe("after a forged grant", () => {
     expect(distrusted[0]?.reason).toContain("lied");
     expect(distrusted[0]?.until).toBeGreaterThan(Date.now() + 60_000);
     expect(distrusted[0]?.until).toBeLessThanOrEqual(Date.now() + 10 * 60_000);
+    // Over plain http nothing proves the grant came from the server: a man in the middle on the
+    // path could have forged it. Said, so an app does not report an honest server as a liar.
+    expect(distrusted[0]?.authenticated).toBe(false);
+    expect(distrusted[0]?.reason).toContain("or by anyone on the unauthenticated path to it");
   }, 60_000);
 
   it("with only liars left, a later request fails at once QUOTE_FORGED naming them, asking none", async () => {
