@@ -49,7 +49,7 @@ async function compiledCode(): Promise<{
 /** The record `contracts/deploy.ts` writes for the code compiled here. */
 export async function deploymentRecord(network: DeployedNetwork): Promise<DeploymentRecord> {
   const { registry, entry, escrow } = await compiledCode();
-  const address = Registry.createFromConfig({ entryCode: entry.code }, registry.code).address;
+  const address = await compiledRegistryAddress();
   return {
     network,
     globalId: NETWORK_ID[network],
@@ -111,4 +111,25 @@ export async function readDeployment(
       `registry ${record.registry} is not where the code compiled here deploys (${here.registry})`,
     );
   return record;
+}
+
+/** The address of the Registry this code deploys, on any network (code and data fix it). */
+export async function compiledRegistryAddress(): Promise<Address> {
+  const { registry, entry } = await compiledCode();
+  return Registry.createFromConfig({ entryCode: entry.code }, registry.code).address;
+}
+
+/**
+ * Refuses (`DeploymentRecordError`) a Registry address other than the one the code compiled here
+ * deploys to. An address commits to the contract's code and first data, and the Registry cannot
+ * change its code, so this is the code-hash check without a chain read: a Registry of other code
+ * (an older deployment, or a look-alike whose getter points at entries it wrote itself) is not
+ * read as this one.
+ */
+export async function checkRegistryAddress(registry: Address, what: string): Promise<void> {
+  const here = await compiledRegistryAddress();
+  if (!registry.equals(here))
+    throw new DeploymentRecordError(
+      `${what} ${registry.toString()} is not the Registry the contracts compiled here deploy (${here.toString()}): another code, whose entries this client cannot vouch for`,
+    );
 }

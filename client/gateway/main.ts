@@ -4,6 +4,7 @@ import wrtc from "@roamhq/wrtc";
 import { Address } from "@ton/core";
 import { TonClient } from "@ton/ton";
 import { pino } from "pino";
+import { checkRegistryAddress } from "../../contracts/deployment-record";
 import { type RegistryReader, tonRegistryReader } from "../../contracts/wrappers/registry-reader";
 import { exitOnHelp, optionMessage } from "../../peer/cli-help";
 import { loadOrCreateKey } from "../../peer/key-file";
@@ -79,8 +80,13 @@ async function main(): Promise<void> {
       endpoint: trust.tonEndpoint,
       ...(trust.tonApiKey && { apiKey: trust.tonApiKey }),
     });
-    const address = trust.registry ?? (await devnetRegistry(trust.tonEndpoint));
-    registry = tonRegistryReader(ton, Address.parse(address));
+    const address = Address.parse(trust.registry ?? (await devnetRegistry(trust.tonEndpoint)));
+    // Only a Registry of the code compiled here is read: its address commits to that code.
+    await checkRegistryAddress(address, "the Registry").catch((err: unknown) => {
+      console.error(err instanceof Error ? err.message : String(err));
+      process.exit(2);
+    });
+    registry = tonRegistryReader(ton, address);
     reserveChain = escrowReserveChain((a) => ton.provider(a));
   } else
     console.warn(
