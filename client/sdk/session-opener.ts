@@ -12,6 +12,7 @@ import {
   SignalingError,
 } from "../../peer/signaling-client";
 import {
+  ChannelClosedError,
   decodePublicKey,
   type ErrorCode,
   encodePublicKey,
@@ -459,8 +460,10 @@ export class SessionOpener {
         if ((err instanceof ProviderError && err.code === "PRICE") || isOneProvidersRefusal(err))
           refused = err;
         // The server's word that the session ended, unchecked (it carries the signals, so it can
-        // deny the session anyway): asked again, without blaming the provider.
-        if (!(err instanceof SessionEndedNoticeError)) exclude.push(grant.provider.identityKey);
+        // deny the session anyway), or its refusal to relay a session it granted (a grant of an
+        // ended session replayed): asked again, without blaming the provider.
+        if (!(err instanceof SessionEndedNoticeError) && !relayRefused(err))
+          exclude.push(grant.provider.identityKey);
         attempt++;
       }
     }
@@ -481,6 +484,10 @@ function overTls(url: string): boolean {
     return false;
   }
 }
+
+/** The server would not carry a frame of the session (its own refusal, not the provider's doing). */
+const relayRefused = (err: unknown) =>
+  err instanceof ChannelClosedError && err.cause instanceof SignalingError;
 
 const isExcluded = (grant: SessionGranted, exclude: readonly string[]) =>
   exclude.some((k) => k.toLowerCase() === grant.provider.identityKey.toLowerCase());

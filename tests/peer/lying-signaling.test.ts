@@ -375,6 +375,33 @@ describe("a server steering the requester", () => {
     expect(b.events.filter((e) => e.type === "request-done")).toEqual([]);
   }, 40_000);
 
+  it("a grant of an earlier, ended session replayed to a new requester: the server refuses to relay it, the request is asked again without excluding the provider, and ends with a typed error", async () => {
+    const mitm = await network();
+    const p = await provider(mitm, "p1");
+    const first = await client(mitm);
+    expect((await ask(first, "first")).choices[0]?.message.content).toBe(LONG);
+    const old = mitm.log.find(isGrant)?.args[0] as { sessionId: string };
+    first.close();
+    // The server counts the provider free again from its next heartbeat (load 0).
+    const freed = (m: MitmMessage) =>
+      matches(m, { event: "provider:heartbeat", direction: "to-server" }) &&
+      (m.args[0] as { load?: number }).load === 0;
+    await expect.poll(() => mitm.log.some(freed), { timeout: 40_000 }).toBe(true);
+    mitm.use((m) => (isGrant(m) ? { ...m, args: [old] } : undefined));
+    const c = await client(mitm);
+    const err = await ask(c, "a secret prompt").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NoProviderError);
+    // The server refused to relay the old session: the request is asked again, the provider not
+    // excluded for the server's replay (it was: "no provider other than the excluded ones",
+    // NO_MODEL). What ends it is the server's next word (ALL_BUSY while the provider waits on the
+    // session the server really paired) or, after three tries, NO_ANSWER.
+    expect((err as NoProviderError).code).not.toBe("NO_MODEL");
+    expect((err as Error).message).not.toContain("excluded");
+    expect(p.events.filter((e) => e.type === "request-done")).toHaveLength(1);
+    // The provider answered only the first requester: nothing of the replayed session reached it.
+    expect(p.events.filter((e) => e.type === "session-open")).toHaveLength(1);
+  }, 120_000);
+
   it("a server that says every provider is busy while one is idle: ALL_BUSY at once, as the server's word naming it, in the SDK's words; the provider is not excluded", async () => {
     const mitm = await network();
     const p = await provider(mitm, "p1");
