@@ -1,5 +1,6 @@
 import { Address, Cell } from "@ton/core";
 import { TonClient } from "@ton/ton";
+import { checkRegistryAddress } from "../../contracts/deployment-record";
 import { ProviderEntryContract, registryBodies } from "../../contracts/wrappers/registry";
 import { fileSeed, loadOrCreateKey } from "../../peer/key-file";
 import { encodePublicKey, equalBytes, formatTon, type ModelPrice } from "../../protocol";
@@ -169,6 +170,9 @@ async function entryOf(
   const chain = await fetchChainConfig(o.signalingUrl);
   if (!chain) throw new Error(`${o.signalingUrl} names no TON network (/api/config); is it a Silk server?`);
   if (!chain.registry || !chain.entryCode) throw new Error(`no Registry is deployed on ${chain.network} yet`);
+  // The server's word on the Registry is checked before a wallet is asked for anything: only the
+  // Registry of the code compiled here (its address commits to that code) is registered in.
+  await checkRegistryAddress(Address.parse(chain.registry), `the Registry ${o.signalingUrl} names,`);
   const wallet = await ownerWallet(chain, {
     seed: fileSeed(o.walletFile),
     ...(o.owner && { owner: o.owner }),

@@ -7,7 +7,9 @@ import { TonClient } from "@ton/ton";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initGateway } from "../../client/gateway/gateway-init";
 import { connect, type SilkClient } from "../../client/sdk/silk-client";
+import { DeploymentRecordError } from "../../contracts/deployment-record";
 import type { Devnet } from "../../contracts/devnet";
+import { DEVNET_MOUNT, devnetPageConfig } from "../../contracts/page-config";
 import { registryEntryCheck, tonRegistryReader } from "../../contracts/wrappers/registry-reader";
 import { loadOrCreateKey } from "../../peer/key-file";
 import { encodePublicKey, equalBytes, flatPrice, NETWORK_ID } from "../../protocol";
@@ -20,7 +22,7 @@ import type { ChainConfig } from "../../web/chain-config";
 import { ownerWallet } from "../../web/owner-wallet";
 import { startChainServer } from "../browser/chain-server";
 import { type OpenAiBackend, startOpenAiBackend } from "../doubles/openai-backend";
-import { cleanup } from "../signaling/helpers";
+import { cleanup, startServer } from "../signaling/helpers";
 
 /**
  * `npm run provider -- init` and `stake add/withdraw` on a real devnet (the emulator behind
@@ -51,6 +53,28 @@ afterAll(async () => {
 });
 
 describe("provider init on the devnet", () => {
+  it("refuses a Registry of other code named by the server, before any wallet is asked for anything", async () => {
+    const other = `0:${"ab".repeat(32)}`;
+    const lying = await startServer({
+      pageConfig: { ...devnetPageConfig(devnet.chain, 60), registry: other },
+      mounts: [{ prefix: DEVNET_MOUNT, handle: devnet.handle }],
+    });
+    const lines: string[] = [];
+    const err = await initProvider({
+      signalingUrl: lying.url,
+      keyFile: join(dir, "lied-to.key"),
+      stateFile: join(dir, "lied-to.json"),
+      walletFile: join(dir, "lied-to-wallet.seed"),
+      model: "test-model",
+      price: flatPrice(10n),
+      say: (line) => lines.push(line),
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DeploymentRecordError);
+    expect((err as Error).message).toContain(Address.parse(other).toString());
+    // Nothing was funded or sent: no wallet line, no registration.
+    expect(lines.join("\n")).not.toMatch(/faucet|wallet|register/i);
+  }, 60_000);
+
   it("registers the key with its payout and a stake, is served from what it stored, and leaves", async () => {
     const lines: string[] = [];
     const files = {
