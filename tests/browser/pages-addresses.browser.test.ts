@@ -1,0 +1,86 @@
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { openPage, text, waitForText } from "./chain-server";
+import { usePagesFixture } from "./pages-fixture";
+
+/**
+ * Addresses and greyed-out controls as a newcomer on a 360 px phone in dark mode meets them, by
+ * keyboard alone: an address shows short with the whole of it in its title, Copy copies the whole
+ * address and says so; a disabled Send says why; the balance is one keypress away.
+ */
+const f = usePagesFixture();
+
+async function phone(url: string, label: string): Promise<Page> {
+  const page = await openPage(f.browser, url, label);
+  await page.setViewportSize({ width: 360, height: 740 });
+  await page.emulateMedia({ colorScheme: "dark" });
+  await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: f.url });
+  return page;
+}
+
+/** The address as shown (its visible text and title), then Copy pressed by keyboard: the status and the clipboard. */
+async function copyByKeyboard(page: Page, testId: string) {
+  const full = (await text(page, testId))!;
+  const code = page.locator("code", { has: page.getByTestId(testId) }).last();
+  const shown = ((await code.locator("[aria-hidden=true]").textContent()) ?? "").trim();
+  const title = await code.getAttribute("title");
+  const copy = page
+    .locator("span.address", { has: page.getByTestId(testId) })
+    .last()
+    .getByRole("button", { name: "Copy address" });
+  await copy.focus();
+  await page.keyboard.press("Enter");
+  const status = await waitForText(page, `${testId}-copied`, (s) => s.length > 0);
+  const clipboard = await page.evaluate(() => navigator.clipboard.readText());
+  const sideways = await page.evaluate(() => document.documentElement.scrollWidth - innerWidth);
+  return { full, shown, title, status, clipboard, sideways };
+}
+
+const SHORT = /^\S{4}…\S{4}$/;
+
+describe("addresses and greyed-out controls at 360 px, dark, by keyboard", () => {
+  it("the web client: Send says why it is off; the wallet panel opened by keyboard shows the balance and a short address whose Copy copies it whole", async () => {
+    const client = await phone(`${f.url}/`, "client");
+    const send = client.getByRole("button", { name: "Send", exact: true });
+    expect(await send.isDisabled()).toBe(true);
+    const why = await send.evaluate((b) => {
+      const id = b.getAttribute("aria-describedby");
+      const el = id ? document.getElementById(id) : null;
+      return el && el.getBoundingClientRect().height > 0
+        ? (el.textContent ?? "").replace(/\s+/g, " ").trim()
+        : "";
+    });
+    expect(why).toMatch(/^Send is off/);
+
+    const wallet = client.getByRole("button", { name: /^Wallet/ });
+    await wallet.focus();
+    await client.keyboard.press("Enter");
+    await client.getByTestId("wallet-address").waitFor({ state: "attached" });
+    // A phone's header hides the balance: the panel shows it, on screen.
+    await waitForText(client, "escrow-balance", (s) => s !== "unknown");
+    expect(await client.getByTestId("escrow-balance").isVisible()).toBe(true);
+    const box = await client.getByTestId("escrow-balance").boundingBox();
+    expect(box && box.x >= 0 && box.x + box.width <= 360).toBe(true);
+
+    const r = await copyByKeyboard(client, "wallet-address");
+    expect(r.full.length).toBeGreaterThanOrEqual(48);
+    expect(r.shown).toMatch(SHORT);
+    expect(r.shown.slice(0, 4)).toBe(r.full.slice(0, 4));
+    expect(r.title).toBe(r.full);
+    expect(r.status).toBe("Copied");
+    expect(r.clipboard).toBe(r.full);
+    expect(r.sideways).toBe(0);
+  }, 120_000);
+
+  it("the provider page: its wallet address is short, titled in full, and Copy copies it whole", async () => {
+    const provider = await phone(`${f.url}/provider`, "provider");
+    await provider.getByTestId("wallet-address").waitFor({ state: "attached", timeout: 60_000 });
+    const r = await copyByKeyboard(provider, "wallet-address");
+    expect(r.full.length).toBeGreaterThanOrEqual(48);
+    expect(r.shown).toMatch(SHORT);
+    expect(r.title).toBe(r.full);
+    expect(r.status).toBe("Copied");
+    expect(r.clipboard).toBe(r.full);
+    expect(r.sideways).toBe(0);
+  }, 120_000);
+});
