@@ -1,6 +1,7 @@
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
-import { openPage, text, waitForText } from "./chain-server";
+import { fundClientEscrow, openPage, serveFromProviderPage, text, waitForText } from "./chain-server";
+import { ask } from "./chat-steps";
 import { usePagesFixture } from "./pages-fixture";
 
 /**
@@ -83,4 +84,29 @@ describe("addresses and greyed-out controls at 360 px, dark, by keyboard", () =>
     expect(r.clipboard).toBe(r.full);
     expect(r.sideways).toBe(0);
   }, 120_000);
+
+  it("a long conversation scrolls inside its log: the page itself stays one screen tall (it grew to 54,867 px)", async () => {
+    const provider = await openPage(f.browser, `${f.url}/provider`, "provider");
+    await serveFromProviderPage(provider, { register: true });
+    const client = await openPage(f.browser, `${f.url}/`, "client");
+    await client.locator("select option", { hasText: "test-model" }).waitFor({ state: "attached" });
+    await fundClientEscrow(client, "5");
+    await client.getByRole("button", { name: /^Wallet/ }).click();
+    // One word a token, each its own paragraph: a question and an answer thousands of pixels tall.
+    await ask(client, Array.from({ length: 300 }, (_, i) => `w${i}\n\n`).join(" "), 1);
+    const tall = () =>
+      client.evaluate(() => ({
+        page: Math.max(document.documentElement.scrollHeight, document.body.scrollHeight) - innerHeight,
+        log: document.querySelector("[role=log]")!.scrollHeight,
+      }));
+    for (const [width, height] of [
+      [1280, 500],
+      [360, 740],
+    ] as const) {
+      await client.setViewportSize({ width, height });
+      const t = await tall();
+      expect(t.log).toBeGreaterThan(5 * height);
+      expect(t.page).toBe(0);
+    }
+  }, 180_000);
 });
