@@ -3,6 +3,7 @@ import { fromUtf8, utf8 } from "./encoding";
 import {
   MalformedMessageError,
   OversizeMessageError,
+  UnknownFieldError,
   UnknownMessageTypeError,
   VersionMismatchError,
 } from "./errors";
@@ -22,6 +23,8 @@ export function parseWith<S extends v.GenericSchema>(
   if (result.success) return result.output;
   const issue = result.issues[0];
   const path = issue?.path?.map((p) => String(p.key)).join(".") || "(root)";
+  // A strict object's key it does not know: refused by name (the key is the sender's, not a value).
+  if (issue?.type === "strict_object") throw new UnknownFieldError(what, path);
   throw new MalformedMessageError(
     `${what}: invalid at ${path.slice(0, 80)}: ${issue?.expected ?? "valid value"} expected`,
   );

@@ -8,6 +8,8 @@
 /** A message, frame, key or receipt is wrong (the classes in errors.ts). */
 export const PROTOCOL_ERROR_CODES = [
   "MALFORMED",
+  // a request carries a field this version does not know (its path in `param`): refused, never dropped
+  "UNKNOWN_FIELD",
   "OVERSIZE",
   "UNKNOWN_TYPE",
   "VERSION",

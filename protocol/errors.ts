@@ -23,6 +23,20 @@ export class MalformedMessageError extends SilkError {
   }
 }
 
+/**
+ * A request carries a field this version does not know, at `param` (`temperature_2`,
+ * `messages.0.audio`): a newer sender's field, or a third party's. Refused by name, never dropped.
+ */
+export class UnknownFieldError extends SilkError {
+  readonly param: string;
+  constructor(what: string, path: string) {
+    // A key may be any string: the wire's `param` is word characters only, at most 80 of them.
+    const param = path.replace(/[^A-Za-z0-9_.-]/g, "_").slice(0, 80);
+    super("UNKNOWN_FIELD", `${what}: unknown field ${param}: this version does not carry it`);
+    this.param = param;
+  }
+}
+
 export class OversizeMessageError extends SilkError {
   readonly size: number;
   readonly limit: number;
@@ -189,7 +203,12 @@ export class RegistryUnavailableError extends UntrustedProviderError {
 }
 
 /** Wire form of an error, for sending back to a peer. Never carries a stack or a payload. */
-export function errorToWire(err: unknown): { code: SilkErrorCode | "INTERNAL"; message: string } {
+export function errorToWire(err: unknown): {
+  code: SilkErrorCode | "INTERNAL";
+  message: string;
+  param?: string;
+} {
+  if (err instanceof UnknownFieldError) return { code: err.code, message: err.message, param: err.param };
   if (err instanceof SilkError) return { code: err.code, message: err.message };
   return { code: "INTERNAL", message: "internal error" };
 }

@@ -35,6 +35,8 @@ export const invalidRequest = (code: string, message: string, param: string | nu
 const STATUS_BY_CODE = {
   // the request or its escrow
   MALFORMED: 400,
+  // a field the provider does not know (a newer SDK's, or a third party's): `param` names it
+  UNKNOWN_FIELD: 400,
   OVERSIZE: 400,
   UNKNOWN_TYPE: 400,
   VERSION: 400,
@@ -131,6 +133,7 @@ const TYPE_BY_STATUS: Readonly<Record<number, string>> = {
 const CODE_NAMES: Partial<Record<ErrorCode, string>> = {
   NO_MODEL: "model_not_found",
   INVALID_REQUEST: "invalid_value",
+  UNKNOWN_FIELD: "unknown_parameter",
   UNSUPPORTED: "unsupported_value",
   CONTEXT_LENGTH_EXCEEDED: "context_length_exceeded",
 };

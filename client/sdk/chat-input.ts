@@ -98,7 +98,12 @@ function messagesOf(messages: readonly ChatCompletionMessageParam[]): ChatMessag
   }
 }
 
-function toSessionMessage(m: ChatCompletionMessageParam, i: number): ChatMessage {
+function toSessionMessage(given: ChatCompletionMessageParam, i: number): ChatMessage {
+  // A null field asks for nothing (`refusal: null` on an echoed assistant message): left out, as
+  // the session's message is strict and the provider refuses any field it does not know.
+  const m = Object.fromEntries(
+    Object.entries(given).filter(([k, value]) => value != null || k === "content"),
+  ) as unknown as ChatCompletionMessageParam;
   const text = (content: string | { type: string; text?: string }[] | null | undefined) => {
     if (typeof content === "string" || content == null || !Array.isArray(content)) return content as string;
     return content

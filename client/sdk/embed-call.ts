@@ -81,7 +81,9 @@ export class EmbedCalls {
     if (m.t === "embedding") this.onVector(p, m.index, m.vector);
     else if (m.t === "done") void this.onDone(m.id, p, m.finish_reason, m.usage);
     else if (m.t === "error") {
-      const param = m.error.code === "UNSUPPORTED" ? /^([a-z_]+):/.exec(m.error.message)?.[1] : undefined;
+      const param =
+        m.error.param ??
+        (m.error.code === "UNSUPPORTED" ? /^([a-z_]+):/.exec(m.error.message)?.[1] : undefined);
       this.settle(m.id, providerError(m.error, param));
     } else if (m.t !== "credit-wait" && m.t !== "progress")
       this.parts.abandon(

@@ -284,7 +284,7 @@ export class RequesterSession {
     else if (m.t === "done") void this.onDone(m);
     else if (m.t === "credit-wait") this.signNow().catch((err) => this.failAll(err));
     else if (m.t === "error") {
-      const err = providerError(m.error);
+      const err = providerError(m.error, m.error.param);
       // Without an id the error is about the session (a receipt refused, …): it fails every request.
       if (m.id) this.settle(m.id, err);
       else this.abandon(err);

@@ -13,7 +13,8 @@ import {
  * The OpenAI chat completion request and answer parts that cross the encrypted session: messages
  * as programs send them (content parts, developer role, names, tool calls and tool results),
  * structured output, tools, logprobs, penalties. Every field here reaches the engine; anything
- * else is refused by the sender before it leaves (see features.ts for who can honour what).
+ * else is refused by the sender before it leaves (see features.ts for who can honour what), and
+ * by the provider if it still arrives (strict objects: UNKNOWN_FIELD naming its path, never dropped).
  */
 
 const Text = v.pipe(v.string(), v.maxLength(MAX_SESSION_MESSAGE_BYTES));
@@ -22,45 +23,45 @@ const CallId = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
 /** A JSON Schema or other free JSON object, bounded only by the message size. */
 const JsonObject = v.record(v.string(), v.unknown());
 
-export const TextPart = v.object({ type: v.literal("text"), text: Text });
-export const ImagePart = v.object({
+export const TextPart = v.strictObject({ type: v.literal("text"), text: Text });
+export const ImagePart = v.strictObject({
   type: v.literal("image_url"),
-  image_url: v.object({ url: Text, detail: v.optional(v.picklist(["auto", "low", "high"])) }),
+  image_url: v.strictObject({ url: Text, detail: v.optional(v.picklist(["auto", "low", "high"])) }),
 });
 export const ContentPart = v.variant("type", [TextPart, ImagePart]);
 const Parts = <T extends v.GenericSchema>(part: T) =>
   v.pipe(v.array(part), v.minLength(1), v.maxLength(MAX_CONTENT_PARTS));
 
-export const ToolCall = v.object({
+export const ToolCall = v.strictObject({
   id: CallId,
   type: v.literal("function"),
-  function: v.object({ name: Name, arguments: Text }),
+  function: v.strictObject({ name: Name, arguments: Text }),
 });
 
 /** System and developer text reach the engine as a string; only user content keeps image parts. */
 export const ChatMessage = v.variant("role", [
-  v.object({ role: v.literal("system"), content: Text, name: v.optional(Name) }),
-  v.object({ role: v.literal("developer"), content: Text, name: v.optional(Name) }),
-  v.object({
+  v.strictObject({ role: v.literal("system"), content: Text, name: v.optional(Name) }),
+  v.strictObject({ role: v.literal("developer"), content: Text, name: v.optional(Name) }),
+  v.strictObject({
     role: v.literal("user"),
     content: v.union([Text, Parts(ContentPart)]),
     name: v.optional(Name),
   }),
-  v.object({
+  v.strictObject({
     role: v.literal("assistant"),
     content: v.nullable(Text),
     name: v.optional(Name),
     tool_calls: v.optional(v.pipe(v.array(ToolCall), v.minLength(1), v.maxLength(MAX_TOOL_CALLS))),
   }),
-  v.object({ role: v.literal("tool"), content: Text, tool_call_id: CallId }),
+  v.strictObject({ role: v.literal("tool"), content: Text, tool_call_id: CallId }),
 ]);
 
 export const ResponseFormat = v.variant("type", [
-  v.object({ type: v.literal("text") }),
-  v.object({ type: v.literal("json_object") }),
-  v.object({
+  v.strictObject({ type: v.literal("text") }),
+  v.strictObject({ type: v.literal("json_object") }),
+  v.strictObject({
     type: v.literal("json_schema"),
-    json_schema: v.object({
+    json_schema: v.strictObject({
       name: Name,
       description: v.optional(Text),
       schema: v.optional(JsonObject),
@@ -69,9 +70,9 @@ export const ResponseFormat = v.variant("type", [
   }),
 ]);
 
-export const Tool = v.object({
+export const Tool = v.strictObject({
   type: v.literal("function"),
-  function: v.object({
+  function: v.strictObject({
     name: Name,
     description: v.optional(Text),
     parameters: v.optional(JsonObject),
@@ -81,7 +82,7 @@ export const Tool = v.object({
 
 export const ToolChoice = v.union([
   v.picklist(["none", "auto", "required"]),
-  v.object({ type: v.literal("function"), function: v.object({ name: Name }) }),
+  v.strictObject({ type: v.literal("function"), function: v.strictObject({ name: Name }) }),
 ]);
 
 const Penalty = v.pipe(v.number(), v.minValue(-2), v.maxValue(2));

@@ -46,6 +46,8 @@ export const TonAddressText = v.pipe(
 export const ErrorBody = v.object({
   code: v.pipe(v.string(), v.maxLength(40)),
   message: v.pipe(v.string(), v.maxLength(MAX_ERROR_MESSAGE_CHARS)),
+  /** The request field the error is about (UNKNOWN_FIELD's path), when there is one. */
+  param: v.optional(v.pipe(v.string(), v.maxLength(80), v.regex(/^[A-Za-z0-9_.-]+$/))),
 });
 
 /** Wire form of a price: bigints as decimal strings. */

@@ -10,7 +10,7 @@ import { Id, ModelId, Version } from "./common";
  * are what an embedding is billed for. Vectors travel as base64 of little-endian float32, as
  * OpenAI's `encoding_format: "base64"` does.
  */
-export const EmbedRequest = v.object({
+export const EmbedRequest = v.strictObject({
   v: Version,
   t: v.literal("embed"),
   id: Id,

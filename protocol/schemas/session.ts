@@ -23,9 +23,10 @@ import { EmbeddingMessage, EmbedRequest } from "./embedding";
 /**
  * Messages inside an established encrypted session (after the handshake). Requests follow the
  * OpenAI chat completions shape (chat.ts); answers stream as text, tool-call pieces and logprobs
- * with token counts; receipts flow back.
+ * with token counts; receipts flow back. A request (chat or embed) is a strict object: a field
+ * this version does not know is refused by name (UNKNOWN_FIELD), never dropped.
  */
-export const ChatRequest = v.object({
+export const ChatRequest = v.strictObject({
   v: Version,
   t: v.literal("request"),
   id: Id,

@@ -1,5 +1,6 @@
 import { Address } from "@ton/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { toHttpError } from "../../client/gateway/http-errors";
 import { OverReportError, ProviderError } from "../../client/sdk/errors";
 import { MemoryPaymentAccount } from "../../client/sdk/payment-account";
 import { RequesterSession } from "../../client/sdk/requester-session";
@@ -19,6 +20,7 @@ import {
   NETWORK_ID,
   type Receipt,
   type SessionMessage,
+  type SessionMessageInput,
   signReceipt,
 } from "../../protocol";
 import { MemoryReceiptStore } from "../../provider/receipt-store";
@@ -152,6 +154,59 @@ describe.each(Object.keys(TRANSPORTS))(
       const second = await requester.request(ask("again"), () => undefined);
       await until(async () => (await held.best(STREAM))?.receipt.amount === result.cost + second.cost);
       expect((await held.best(STREAM))?.receipt.amount).toBe(result.cost + second.cost);
+    });
+
+    it("refuses a request frame carrying a field it does not know, naming the field (UNKNOWN_FIELD)", async () => {
+      const { requesterSide, sessionKey } = await connect();
+      const replies: SessionMessage[] = [];
+      requesterSide.onMessage((m) => replies.push(m));
+      const base = signReceipt({ ...STREAM, tokens: 0n, amount: 0n }, sessionKey);
+      await requesterSide.send({ v: 1, t: "receipt", receipt: encodeSignedReceipt(base) });
+      // A third party speaking the wire protocol, or a newer SDK: a field this provider does not know.
+      const frames = [
+        { id: "top", extra: { future_field: 1 }, path: "future_field" },
+        {
+          id: "deep",
+          messages: [{ role: "user", content: "hi", audio: { id: "a" } }],
+          path: "messages.0.audio",
+        },
+      ];
+      for (const f of frames)
+        await requesterSide.send({
+          v: 1,
+          t: "request",
+          id: f.id,
+          ...ask("hi"),
+          ...(f.messages && { messages: f.messages }),
+          ...f.extra,
+        } as SessionMessageInput);
+      await until(() => replies.filter((m) => m.t === "error").length === 2);
+      for (const f of frames) {
+        const refusal = replies.find((m) => m.t === "error" && m.id === f.id);
+        expect(refusal).toMatchObject({ error: { code: "UNKNOWN_FIELD", param: f.path } });
+        expect(refusal?.t === "error" && refusal.error.message).toContain(f.path);
+      }
+      expect(replies.some((m) => m.t === "tokens")).toBe(false);
+    });
+
+    it("the SDK fails a request the provider refused for an unknown field with that field as param, a 400 at the gateway", async () => {
+      const { requesterSide, sessionKey } = await connect();
+      // A newer SDK, same code: its request frames carry one field this provider does not know.
+      const send = requesterSide.send.bind(requesterSide);
+      requesterSide.send = (m) =>
+        send(m.t === "request" ? ({ ...m, future_field: 1 } as SessionMessageInput) : m);
+      const requester = await RequesterSession.open(requesterSide, options(sessionKey));
+      const err = await requester.request(ask("hi"), () => undefined).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ProviderError);
+      expect(err).toMatchObject({ code: "UNKNOWN_FIELD", param: "future_field" });
+      expect(toHttpError(err).body().error).toMatchObject({
+        param: "future_field",
+        code: "unknown_parameter",
+      });
+      expect(toHttpError(err).status).toBe(400);
+      // The session goes on: the next request (no unknown field) is answered.
+      requesterSide.send = send;
+      expect((await requester.request(ask("again"), () => undefined)).finishReason).toBe("stop");
     });
 
     it("honours max_tokens and stop", async () => {
