@@ -271,7 +271,7 @@ async function responses({ o, shut }: Ctx, req: IncomingMessage, res: ServerResp
     for await (const chunk of shut.until(chunks)) send(events.chunk(chunk));
     send(events.end());
   } catch (err) {
-    send([events.error(fail(res, err).body())]);
+    send(events.error(fail(res, err).body()));
   }
   res.end();
 }

@@ -242,12 +242,21 @@ export class ResponseEvents {
     return events;
   }
 
-  /** An error after the first event: OpenAI's `error` event, then the stream ends. */
-  error(body: { error: { message: string; type: string; param: string | null; code: string } }): unknown {
-    return this.event("error", {
-      code: body.error.code,
-      message: body.error.message,
-      param: body.error.param,
-    });
+  /**
+   * An error after the first event: `response.failed`, the response as it stood (its message
+   * `incomplete`, `error` set), as OpenAI ends a response that failed, so a client waiting for a
+   * terminal response event gets one; then the `error` event, and the stream ends.
+   */
+  error(body: { error: { message: string; type: string; param: string | null; code: string } }): unknown[] {
+    // The text so far; a tool call cut short is left out (its arguments may not parse).
+    const output = this.messageAt === undefined ? [] : [message(this.meta, this.text, "incomplete")];
+    const failed = {
+      ...response(this.meta, "failed", output, this.text, null, usageOf(this.usage)),
+      error: { code: body.error.code, message: body.error.message },
+    };
+    return [
+      this.event("response.failed", { response: failed }),
+      this.event("error", { code: body.error.code, message: body.error.message, param: body.error.param }),
+    ];
   }
 }

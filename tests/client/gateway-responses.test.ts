@@ -79,6 +79,36 @@ describe("the Responses API for text", () => {
     expect(cut.output_text).toBe("Echo: one ");
   });
 
+  it("ends a stream whose provider fails mid-answer with response.failed, then the error event", async () => {
+    const stream = await openai.responses.create({
+      model: "llama-tools",
+      input: "fail midway through this answer",
+      stream: true,
+    });
+    const events: { type: string; [k: string]: unknown }[] = [];
+    let text = "";
+    const thrown = await (async () => {
+      for await (const e of stream) {
+        events.push(e as unknown as { type: string });
+        if (e.type === "response.output_text.delta") text += e.delta;
+      }
+    })().catch((err: unknown) => err);
+    const types = events.map((e) => e.type);
+    expect(types).not.toContain("response.completed");
+    const failed = events.find((e) => e.type === "response.failed") as
+      | { response: { status: string; error: { code: string; message: string }; output_text: string } }
+      | undefined;
+    expect(failed?.response).toMatchObject({ status: "failed", output_text: text });
+    expect(failed?.response.error.code).toEqual(expect.any(String));
+    expect(failed?.response.error.message).toMatch(/crashed|engine|failed/i);
+    // The client either reads the error event or throws on it; either way the stream says why.
+    const errorEvent = events.find((e) => e.type === "error");
+    expect(errorEvent ?? thrown).toBeTruthy();
+    expect(types.indexOf("response.failed")).toBeLessThan(
+      errorEvent ? types.indexOf("error") : Number.POSITIVE_INFINITY,
+    );
+  });
+
   it("carries text.format json_schema as structured output", async () => {
     const r = await openai.responses.create({
       model: "llama-tools",

@@ -14,6 +14,8 @@ import type { AddressInfo } from "node:net";
  * - `logprobs`/`top_logprobs`: one entry per streamed token, with that many alternatives;
  * - `contextTokens`: a prompt whose usage (below) is over it is refused as llama.cpp's server does
  *   (400 `exceed_context_size_error`);
+ * - a last user message starting "fail midway": two words stream, then an `error` event and the
+ *   stream ends, as a backend that crashes mid-answer does;
  * - POST /v1/embeddings: `embedVector(text, dimensions)` per input (8 dimensions unless asked),
  *   floats only, with `usage.prompt_tokens` of `embedTokens(text)` per input.
  */
@@ -199,8 +201,14 @@ export async function startOpenAiBackend(
             ],
           }
         : null;
+    const failMidway = last.startsWith("fail midway");
     for (const [i, word] of words.entries()) {
       if (closed) return;
+      if (failMidway && i === 2) {
+        send({ error: { message: "the backend crashed", type: "server_error" } });
+        res.end();
+        return;
+      }
       if (opts.tokenDelayMs) await new Promise((r) => setTimeout(r, opts.tokenDelayMs));
       const delta = call
         ? {
