@@ -8,7 +8,7 @@ import {
 } from "../../protocol";
 import { type EmbedParams, vectorFromBase64 } from "../../protocol/schemas/embedding";
 import { linkAbort } from "./abort-link";
-import { ProviderError, providerError } from "./errors";
+import { ProviderError, providerError, unsent } from "./errors";
 
 /** An embeddings answer as the requester verified and paid for it. */
 export interface EmbedOutcome {
@@ -61,9 +61,9 @@ export class EmbedCalls {
       this.pending.set(id, { params, price, vectors, resolve, reject, dimensions: params.dimensions });
       life.send({ type: "answer-start" });
       ledger.start(id, price);
-      session
-        .send({ v: 1, t: "embed", id, ...params, input: [...params.input] })
-        .catch((err: Error) => this.settle(id, err));
+      Promise.resolve()
+        .then(() => session.send({ v: 1, t: "embed", id, ...params, input: [...params.input] }))
+        .catch((err: Error) => this.settle(id, unsent(err, "input")));
     });
     const unlink = linkAbort(
       signal,

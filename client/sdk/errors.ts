@@ -1,4 +1,10 @@
-import { type ErrorCode, type SilkError, type TimeoutError, wireError } from "../../protocol";
+import {
+  type ErrorCode,
+  OversizeMessageError,
+  type SilkError,
+  type TimeoutError,
+  wireError,
+} from "../../protocol";
 
 /**
  * Errors the SDK raises to its callers. `code` is one of protocol/error-codes.ts (NO_MODEL,
@@ -132,4 +138,19 @@ export class NoProviderError extends ProviderError {
     super(code, message, param, options);
     this.name = "NoProviderError";
   }
+}
+
+/**
+ * A request too large to send as one session message, said as the caller's to fix and naming the
+ * field that carries its bulk (`param`); the message limit and the gateway's body limit are both
+ * 4 MiB, so a body the gateway took can still be over once framed. Any other send failure as is.
+ */
+export function unsent(err: Error, param: string): Error {
+  if (!(err instanceof OversizeMessageError)) return err;
+  return new ProviderError(
+    "OVERSIZE",
+    `the request is ${err.size} bytes as a session message, over the limit of ${err.limit} bytes: shorten ${param}`,
+    param,
+    { cause: err },
+  );
 }

@@ -35,7 +35,7 @@ import type { EmbedParams } from "../../protocol/schemas/embedding";
 import { abortedError, linkAbort } from "./abort-link";
 import { sendBase } from "./base-receipt";
 import { EmbedCalls, type EmbedOutcome } from "./embed-call";
-import { OverReportError, ProviderError, ProviderLostError, providerError } from "./errors";
+import { OverReportError, ProviderError, ProviderLostError, providerError, unsent } from "./errors";
 import type {
   AnswerDelta,
   BaseOptions,
@@ -234,10 +234,13 @@ export class RequesterSession {
       this.ledger.start(id, price);
       // Aborted while the reserve was raised: a cancel sent then went ahead of the request, which
       // the provider would then have run whole.
-      const send = () =>
-        signal?.aborted
-          ? this.settle(id, abortedError())
-          : this.session.send(sent).catch((err: Error) => this.settle(id, err));
+      // A message too large to frame throws before any promise exists: caught here all the same.
+      const send = async () => {
+        if (signal?.aborted) return this.settle(id, abortedError());
+        await Promise.resolve()
+          .then(() => this.session.send(sent))
+          .catch((err: Error) => this.settle(id, unsent(err, "messages")));
+      };
       // With reserves: sent once the stream's reserve covers what is signed and this prompt's
       // bound (what the provider counts before the first token), and more ahead.
       if (this.reserve)

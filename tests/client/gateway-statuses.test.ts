@@ -168,6 +168,22 @@ describe("HTTP surface", () => {
     expect(JSON.parse(res.body)).toMatchObject({ error: { code: "request_too_large" } });
   });
 
+  it("refuses a body under 4 MiB that is over a session message once framed, naming messages and the limit", async () => {
+    // Under the gateway's 4 MiB body limit by a few bytes; the session's request frame adds its
+    // own fields (v, t, id) and so goes over the 4 MiB message limit.
+    const body = JSON.stringify({ model: "open-model", messages: [{ role: "user", content: "" }] });
+    const big = JSON.stringify({
+      model: "open-model",
+      messages: [{ role: "user", content: "x".repeat((4 << 20) - body.length - 4) }],
+    });
+    expect(Buffer.byteLength(big)).toBeLessThan(4 << 20);
+    const res = await post(gateways[0]!.url, big);
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.body)).toMatchObject({
+      error: { code: "oversize", param: "messages", message: expect.stringContaining(`${4 << 20} bytes`) },
+    });
+  });
+
   it("serves GET /v1/models/{id}, and 404 for a model nobody serves", async () => {
     const m = await openai.models.retrieve("open-model");
     expect(m).toMatchObject({ id: "open-model", object: "model" });
