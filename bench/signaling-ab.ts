@@ -11,7 +11,8 @@
  * AB_PHASE=stream: 20 requesters as an open-loop stream at 1,000 pairings/s (the bench's p99 row);
  * AB_PHASE=seq: 1 requester back to back (the bench's ratio row). AB_NODE_FLAGS adds node flags
  * to the servers (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`), AB_STDOUT_DIR keeps their output
- * (e.g. with `--trace-gc-nvp`). Prints, per round, each measure's p50 and p99, then the per-round
+ * (e.g. with `--trace-gc-nvp`). AB_SATURATE=N has each requester pair N times back to back on every
+ * node before each round, as the bench's saturated phase does just before its stream. Prints, per round, each measure's p50 and p99, then the per-round
  * comparison of the last tree against the first, and each node's and its Redis's CPU per pairing.
  */
 import { execFileSync } from "node:child_process";
@@ -43,6 +44,8 @@ const RATE = PHASE === "stream" ? 1000 : 0;
 /** Per round and measure: EACH operations per client, in BATCHES batches rotating which goes first. */
 const EACH = Number(process.env.AB_EACH ?? (PHASE === "stream" ? 50 : 500));
 const BATCHES = 10;
+/** Pairings each requester runs back to back on every node before each round (as the bench's saturated phase does). */
+const SATURATE = Number(process.env.AB_SATURATE ?? 0);
 /** CPU seconds a process has used (user + system), from /proc. */
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
@@ -116,6 +119,8 @@ async function main() {
     const perRound: Record<string, { p50: number; p99: number }>[] = [];
     const pooled: Record<string, number[]> = Object.fromEntries(kinds.map((k) => [k, []]));
     for (let r = 0; r < ROUNDS; r++) {
+      if (SATURATE)
+        for (const node of nodes) await Promise.all(node.requesters.map((c) => pairings(c, SATURATE)));
       const lat: Record<string, number[]> = Object.fromEntries(kinds.map((k) => [k, []]));
       for (let b = 0; b < BATCHES; b++)
         for (let k = 0; k < kinds.length; k++) {

@@ -39,7 +39,12 @@ export interface Child {
 
 /** A server script; resolves once it logs `listening` (with its port). */
 export async function spawnServer(script: string, env: Record<string, string> = {}): Promise<Child> {
-  const child = await spawnScript(script, env, "listening");
+  // BENCH_SERVER_FLAGS (e.g. `--trace-gc`) go to each server's node; its output then goes to a file
+  // in BENCH_SERVER_OUT (a directory) when that is set.
+  const flags = (process.env.BENCH_SERVER_FLAGS ?? "").split(" ").filter(Boolean);
+  const dir = process.env.BENCH_SERVER_OUT;
+  const output = dir && `${dir}/${script.replaceAll("/", "_")}-${Date.now()}.out`;
+  const child = await spawnScript(script, env, "listening", { flags, ...(output && { output }) });
   return { ...child, url: `http://127.0.0.1:${child.ready.port as number}` };
 }
 

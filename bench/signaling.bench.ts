@@ -53,6 +53,8 @@ const CONCURRENT_EACH = 100;
 const STREAM_RATE = 1000;
 const STREAM_EACH = 50;
 const BATCHES = 10;
+/** BENCH_MODES=redis (say) runs only those modes' rows; BENCH_SCALE=0 skips the 10,000-provider runs. */
+const MODES = (process.env.BENCH_MODES ?? "memory,redis,cluster").split(",");
 
 /** One client back to back; 20 at once, back to back (saturated); 20 as a paced open-loop stream. */
 const PHASES = [
@@ -202,10 +204,12 @@ export default async function bench(): Promise<void> {
     const scales: [string, ScaleResult][] = [];
     /** The pairing run on one node, then the large run on a fresh node of the same kind. */
     const both = async (label: string, env: Record<string, string>, redisUrls: string[]) => {
+      if (!MODES.includes(label)) return;
       const server = await spawnServer("signaling/main.ts", { ...LIMITS_OFF, ...env });
       children.push(server);
       runs.push([label, await pairingRun(bare, server, sockets, children)]);
       await server.stop();
+      if (process.env.BENCH_SCALE === "0") return;
       const fresh = await spawnServer("signaling/main.ts", { ...LIMITS_OFF, ...env });
       children.push(fresh);
       scales.push([label, await scaleRun(bare.url, fresh, redisUrls)]);
