@@ -1,5 +1,6 @@
 import {
   AnswerBuilder,
+  type AnswerFinish,
   billablePromptTokens,
   buildStatement,
   type ChatRequest,
@@ -33,87 +34,60 @@ export async function serveChat(req: ChatRequest, s: ChatServing): Promise<void>
   s.life.send({ type: "answer-start" });
   let release: (() => void) | undefined;
   try {
-    // Cancelled while it waited for a place: answered as a cancel is, `done` with "abort", with
-    // nothing run or billed (it was a provider's "error" INTERNAL the requester had not caused).
     release = await s.slots.acquire(s.signal).catch((err: unknown) => {
       if (s.signal.aborted) return undefined;
       throw err;
     });
-    if (!release) ledger.start(req.id, s.price);
-    else if (!(await admit(s, req.id, () => owedAfter(1)))) return;
+    // Cancelled while it waited for a place: answered as a cancel is, `done` with "abort", with
+    // nothing run or billed (it was a provider's "error" INTERNAL the requester had not caused).
+    if (!release) {
+      ledger.start(req.id, s.price);
+      await finish(req, s, NOTHING_RUN, new AnswerBuilder(), "abort");
+      return;
+    }
+    if (!(await admit(s, req.id, () => owedAfter(1)))) return;
     // The prompts already billed count against the window too: a requester a window behind gets
     // no prefill (the dear part of a long prompt) until it signs.
-    if (release) await waitForCredit(s, req.id);
+    await waitForCredit(s, req.id);
     let total = 0;
     const answer = new AnswerBuilder();
     let cut: "closing" | "cannot-pay" | undefined;
     // Cut short on its own signal, so a cut is told apart from the requester's cancel.
     const stop = new AbortController();
     const signal = AbortSignal.any([s.signal, stop.signal]);
-    const result = !release
-      ? NOTHING_RUN
-      : await runOnEngine(
-          s.engine,
-          req,
-          async (chunk) => {
-            await waitForCredit(s, req.id);
-            if (signal.aborted || !s.session.isOpen) return;
-            // Never owed more than the escrow can pay: stop before a chunk that would cross it.
-            if (exposure && (exposure.closing || !(await exposure.allows(owedAfter(total + chunk.tokens))))) {
-              cut = exposure.closing ? "closing" : "cannot-pay";
-              stop.abort();
-              return;
-            }
-            total += chunk.tokens;
-            ledger.addCompletion(req.id, chunk.tokens);
-            credit.record(ledger.totals());
-            exposure?.owe(owedAfter(total));
-            s.onTokens(chunk.tokens);
-            await s.session.send({
-              v: 1,
-              t: "tokens",
-              id: req.id,
-              text: chunk.text,
-              ...(chunk.toolCalls && { tool_calls: [...chunk.toolCalls] }),
-              ...(chunk.logprobs && { logprobs: [...chunk.logprobs] }),
-              count: chunk.tokens,
-              total,
-            });
-            answer.add(chunk);
-          },
-          signal,
-        );
-    // Billing counts what was streamed and the full prompt, bounded by what the requester can check.
-    const settled = ledger.finish(req.id, billablePromptTokens(result.promptTokens, req));
-    credit.record(ledger.totals());
-    exposure?.owe(ledger.totals().amount);
+    const result = await runOnEngine(
+      s.engine,
+      req,
+      async (chunk) => {
+        await waitForCredit(s, req.id);
+        if (signal.aborted || !s.session.isOpen) return;
+        // Never owed more than the escrow can pay: stop before a chunk that would cross it.
+        if (exposure && (exposure.closing || !(await exposure.allows(owedAfter(total + chunk.tokens))))) {
+          cut = exposure.closing ? "closing" : "cannot-pay";
+          stop.abort();
+          return;
+        }
+        total += chunk.tokens;
+        ledger.addCompletion(req.id, chunk.tokens);
+        credit.record(ledger.totals());
+        exposure?.owe(owedAfter(total));
+        s.onTokens(chunk.tokens);
+        await s.session.send({
+          v: 1,
+          t: "tokens",
+          id: req.id,
+          text: chunk.text,
+          ...(chunk.toolCalls && { tool_calls: [...chunk.toolCalls] }),
+          ...(chunk.logprobs && { logprobs: [...chunk.logprobs] }),
+          count: chunk.tokens,
+          total,
+        });
+        answer.add(chunk);
+      },
+      signal,
+    );
     // Cut short because the escrow cannot pay for more: "length", then the reason, typed.
-    const finishReason = cut ? "length" : signal.aborted ? "abort" : result.finishReason;
-    s.onDone(settled, finishReason);
-    if (s.session.isOpen) {
-      await s.session.send({
-        v: 1,
-        t: "done",
-        id: req.id,
-        finish_reason: finishReason,
-        usage: { prompt_tokens: settled.promptTokens, completion_tokens: settled.completionTokens },
-        ...(s.identity && {
-          signature: signStatement(
-            s.identity,
-            buildStatement({
-              session: s.session.info.sessionId,
-              request: req.id,
-              provider: s.identity.publicKey,
-              params: req,
-              content: answer,
-              finishReason,
-              promptTokens: settled.promptTokens,
-              completionTokens: settled.completionTokens,
-            }),
-          ).signature,
-        }),
-      });
-    }
+    await finish(req, s, result, answer, cut ? "length" : signal.aborted ? "abort" : result.finishReason);
     // The answer ends as cut short ("length"), so the requester signs for all of it; the next
     // request on this session is refused with the reason, typed.
     if (cut === "cannot-pay") s.stopPaying();
@@ -127,4 +101,45 @@ export async function serveChat(req: ChatRequest, s: ChatServing): Promise<void>
     release?.();
     s.life.send({ type: "answer-end" });
   }
+}
+
+/**
+ * Bills what was streamed and the full prompt (bounded by what the requester can check), then
+ * ends the answer with `done`: the usage billed and, with an identity, the signed statement.
+ */
+async function finish(
+  req: ChatRequest,
+  s: ChatServing,
+  result: { promptTokens: number },
+  answer: AnswerBuilder,
+  finishReason: AnswerFinish,
+): Promise<void> {
+  const { ledger, credit, exposure } = s;
+  const settled = ledger.finish(req.id, billablePromptTokens(result.promptTokens, req));
+  credit.record(ledger.totals());
+  exposure?.owe(ledger.totals().amount);
+  s.onDone(settled, finishReason);
+  if (!s.session.isOpen) return;
+  await s.session.send({
+    v: 1,
+    t: "done",
+    id: req.id,
+    finish_reason: finishReason,
+    usage: { prompt_tokens: settled.promptTokens, completion_tokens: settled.completionTokens },
+    ...(s.identity && {
+      signature: signStatement(
+        s.identity,
+        buildStatement({
+          session: s.session.info.sessionId,
+          request: req.id,
+          provider: s.identity.publicKey,
+          params: req,
+          content: answer,
+          finishReason,
+          promptTokens: settled.promptTokens,
+          completionTokens: settled.completionTokens,
+        }),
+      ).signature,
+    }),
+  });
 }
