@@ -224,34 +224,52 @@ export class ResponseEvents {
         }),
       );
     }
-    const output = [
-      ...(this.messageAt !== undefined
-        ? [{ at: this.messageAt, item: message(this.meta, this.text, status) }]
-        : []),
-      ...this.calls.flatMap((e, n) =>
-        e ? [{ at: e.at, item: functionCall(this.meta, n, e.call, "completed") }] : [],
-      ),
-    ]
-      .sort((a, b) => a.at - b.at)
-      .map((o) => o.item);
     events.push(
       this.event(`response.${status}`, {
-        response: response(this.meta, status, output, this.text, this.finish, usageOf(this.usage)),
+        response: response(
+          this.meta,
+          status,
+          this.output(status, "completed"),
+          this.text,
+          this.finish,
+          usageOf(this.usage),
+        ),
       }),
     );
     return events;
   }
 
+  /** The output items opened so far, in the order they were added, with these statuses. */
+  private output(messageStatus: Status, callStatus: Status): unknown[] {
+    return [
+      ...(this.messageAt !== undefined
+        ? [{ at: this.messageAt, item: message(this.meta, this.text, messageStatus) }]
+        : []),
+      ...this.calls.flatMap((e, n) =>
+        e ? [{ at: e.at, item: functionCall(this.meta, n, e.call, callStatus) }] : [],
+      ),
+    ]
+      .sort((a, b) => a.at - b.at)
+      .map((o) => o.item);
+  }
+
   /**
-   * An error after the first event: `response.failed`, the response as it stood (its message
+   * An error after the first event: `response.failed`, the response as it stood (its items
    * `incomplete`, `error` set), as OpenAI ends a response that failed, so a client waiting for a
    * terminal response event gets one; then the `error` event, and the stream ends.
    */
   error(body: { error: { message: string; type: string; param: string | null; code: string } }): unknown[] {
-    // The text so far; a tool call cut short is left out (its arguments may not parse).
-    const output = this.messageAt === undefined ? [] : [message(this.meta, this.text, "incomplete")];
+    // Every item the client saw added, as it stood: the text so far, and a tool call cut short with
+    // the arguments streamed so far (`incomplete`: they may not parse).
     const failed = {
-      ...response(this.meta, "failed", output, this.text, null, usageOf(this.usage)),
+      ...response(
+        this.meta,
+        "failed",
+        this.output("incomplete", "incomplete"),
+        this.text,
+        null,
+        usageOf(this.usage),
+      ),
       error: { code: body.error.code, message: body.error.message },
     };
     return [

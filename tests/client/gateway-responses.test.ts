@@ -109,6 +109,42 @@ describe("the Responses API for text", () => {
     );
   });
 
+  it("keeps a tool call cut short by a failure in response.failed, incomplete, with the arguments streamed", async () => {
+    const stream = await openai.responses.create({
+      model: "llama-tools",
+      input: "fail midway through this call",
+      tools: [{ type: "function", name: "get_weather", parameters: WEATHER_PARAMETERS, strict: false }],
+      stream: true,
+    });
+    const events: { type: string; [k: string]: unknown }[] = [];
+    let streamed = "";
+    await (async () => {
+      for await (const e of stream) {
+        events.push(e as unknown as { type: string });
+        if (e.type === "response.function_call_arguments.delta") streamed += e.delta;
+      }
+    })().catch(() => undefined);
+    const added = events.find((e) => e.type === "response.output_item.added") as
+      | { item: { id: string; type: string } }
+      | undefined;
+    expect(added?.item.type).toBe("function_call");
+    expect(streamed.length).toBeGreaterThan(0);
+    const failed = events.find((e) => e.type === "response.failed") as
+      | { response: { status: string; output: { id: string; type: string; status: string; arguments: string }[] } }
+      | undefined;
+    expect(failed?.response.status).toBe("failed");
+    // The item the client saw added is there as it stood, not dropped.
+    expect(failed?.response.output).toEqual([
+      expect.objectContaining({
+        id: added?.item.id,
+        type: "function_call",
+        name: "get_weather",
+        status: "incomplete",
+        arguments: streamed,
+      }),
+    ]);
+  });
+
   it("carries text.format json_schema as structured output", async () => {
     const r = await openai.responses.create({
       model: "llama-tools",
