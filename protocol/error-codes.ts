@@ -61,6 +61,8 @@ export const SIGNALING_ERROR_CODES = [
   "OVERLOADED",
   // an audit report whose evidence does not check out (audit-report.ts), or from a banned reporter
   "REPORT_REFUSED",
+  // the node cannot reach its shared directory (Redis) now: retry shortly, or through another node
+  "DIRECTORY_UNAVAILABLE",
   "INTERNAL",
 ] as const;
 

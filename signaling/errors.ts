@@ -23,9 +23,26 @@ export interface WireError {
   message: string;
 }
 
-/** Protocol errors keep their code where signaling has one; anything else is INTERNAL, unexplained. */
+/**
+ * Redis did not answer a command (no reply within its deadline, or the connection down): the
+ * node cannot read or change the shared directory now. Its own class, so the refusal names that
+ * cause (`DIRECTORY_UNAVAILABLE`) rather than an unexplained `INTERNAL`.
+ */
+export class RedisUnavailableError extends Error {
+  override readonly name: string = "RedisUnavailableError";
+}
+
+/**
+ * Protocol errors keep their code where signaling has one; Redis away is DIRECTORY_UNAVAILABLE;
+ * anything else is INTERNAL, unexplained.
+ */
 export function toWireError(err: unknown): WireError {
   if (err instanceof SignalingError) return { code: err.code, message: err.message };
+  if (err instanceof RedisUnavailableError)
+    return {
+      code: "DIRECTORY_UNAVAILABLE",
+      message: "this signaling node cannot reach its shared directory (Redis) now; retry shortly",
+    };
   if (err instanceof SilkError) {
     switch (err.code) {
       case "OVERSIZE":

@@ -1,6 +1,19 @@
+import { ErrorReply } from "redis";
+import { RedisUnavailableError } from "./errors";
+
 /** A Redis command that got no reply within its deadline. */
-export class RedisTimeoutError extends Error {
+export class RedisTimeoutError extends RedisUnavailableError {
   override readonly name = "RedisTimeoutError";
+}
+
+/**
+ * Redis's own refusal of a command (`ErrorReply`: NOSCRIPT, a script's error) is the caller's to
+ * read; any other failure (the client closed, offline, its socket gone) is Redis unreachable.
+ */
+function unreachable(err: unknown): unknown {
+  if (err instanceof ErrorReply || err instanceof RedisUnavailableError || !(err instanceof Error))
+    return err;
+  return new RedisUnavailableError(`Redis unreachable: ${err.message}`, { cause: err });
 }
 
 interface Pending {
@@ -14,7 +27,8 @@ interface Pending {
  * }`): that one makes an `AbortSignal.timeout` and a listener per command, measured at 19 to 41 µs
  * each on this loaded VM (a bare socket.io ack is 33 to 100 µs), so a pairing's two commands cost
  * more than its own work. Here one timer sweeps the commands in flight a few times per deadline, so
- * a command waits at most `ms` and a fifth more. `stop` ends the sweep.
+ * a command waits at most `ms` and a fifth more. `stop` ends the sweep. A command failing for any
+ * reason but Redis's own reply rejects as `RedisUnavailableError` (its cause kept).
  */
 export function withDeadline<C extends object>(client: C, ms: number): { client: C; stop(): void } {
   const pending = new Set<Pending>();
@@ -47,7 +61,7 @@ export function withDeadline<C extends object>(client: C, ms: number): { client:
             },
             (err: unknown) => {
               pending.delete(entry);
-              reject(err);
+              reject(unreachable(err));
             },
           );
         });
