@@ -130,7 +130,12 @@ describe("the Responses API for text", () => {
     expect(added?.item.type).toBe("function_call");
     expect(streamed.length).toBeGreaterThan(0);
     const failed = events.find((e) => e.type === "response.failed") as
-      | { response: { status: string; output: { id: string; type: string; status: string; arguments: string }[] } }
+      | {
+          response: {
+            status: string;
+            output: { id: string; type: string; status: string; arguments: string }[];
+          };
+        }
       | undefined;
     expect(failed?.response.status).toBe("failed");
     // The item the client saw added is there as it stood, not dropped.
