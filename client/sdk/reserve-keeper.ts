@@ -136,10 +136,9 @@ export class ReserveKeeper {
     const now = this.o.now?.() ?? Math.floor(Date.now() / 1000);
     const deadline = Date.now() + (this.o.deadlineMs ?? 30_000);
     const payout = this.stream.payout.toString();
+    const validUntil = now + validFor;
     const send = (reserved: bigint) =>
-      this.o.chain.send(
-        signReserve({ ...this.stream, validUntil: now + validFor, reserved }, this.sessionKey),
-      );
+      this.o.chain.send(signReserve({ ...this.stream, validUntil, reserved }, this.sessionKey));
     // The escrow refuses a raise its free balance cannot fund (ReserveUnfunded): a small escrow
     // still gets what this request needs (`want`), raised more often. Any other failure (another
     // refusal, the network) would fail the smaller raise alike: it is told at once.
@@ -151,7 +150,7 @@ export class ReserveKeeper {
         return send(want);
       });
     } catch (err) {
-      throw notRaised(asked, payout, err);
+      throw notRaised(asked, payout, err, { validUntil, validFor });
     }
     for (;;) {
       const reserved = await this.o.chain.reserved(this.stream).catch(() => this.seen);
@@ -190,10 +189,24 @@ export class ReserveKeeper {
 /**
  * Why a raise to `asked` failed to send, typed: `refused` when the escrow's free balance cannot
  * fund it (the fix is a top-up), `not-sent` for any other refusal (its exit code named) or a
- * network that would not take the message.
+ * network that would not take the message. A raise refused as expired, or valid for too long, was
+ * dated by this machine's clock (`dated`): a few seconds off are absorbed by `validForS`, so the
+ * likely cause is that clock, which the message says with the date it gave.
  */
-function notRaised(asked: bigint, payout: string, err: unknown): ReserveNotSeenError {
+function notRaised(
+  asked: bigint,
+  payout: string,
+  err: unknown,
+  dated: { validUntil: number; validFor: number },
+): ReserveNotSeenError {
   const exit = exitCodeOf(err);
+  if (exit === EscrowError.ReserveExpired)
+    return new ReserveNotSeenError(
+      "not-sent",
+      asked,
+      `the escrow refused to reserve ${asked} nanoTON for ${payout} (exit code ${exit}): refused as expired or valid too long, the raise was dated by this machine's clock, valid for ${dated.validFor} s until ${new Date(dated.validUntil * 1000).toISOString()}, and the escrow takes one only from the chain's now until its close delay ahead; this machine's clock is likely off from the chain's, set it right`,
+      err,
+    );
   if (exit === EscrowError.ReserveUnfunded)
     return new ReserveNotSeenError(
       "refused",
