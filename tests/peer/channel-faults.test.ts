@@ -12,8 +12,9 @@ import { ask, relayClient, relayProvider, stopAll } from "../support/silk-partie
 /**
  * Faults on a direct WebRTC data channel (real @roamhq/wrtc, real signaling on loopback), done by
  * the provider's side of the link to the frames it sends once the answer is under way: frames
- * coalesced into one message, one split across two, one truncated, one over the size limit, the
- * channel closed without a word, and silence with the channel open. Each row: the request ends
+ * coalesced into one message, one split across two, one truncated, one sent twice, two swapped,
+ * one a byte over the size limit and one far over it, the channel closed without a word, and
+ * silence with the channel open. Each row: the request ends
  * within its deadline with the typed error that says what happened, the provider's engine and
  * place are freed, and no receipt signs for more than reached the requester.
  */
@@ -62,6 +63,34 @@ const ROWS: { fault: string; expected: new (...a: never[]) => ProviderError; cod
     expected: TamperedError,
     code: "TAMPERED",
     act: (_link, frame, send) => send(Uint8Array.from([...frame, ...new Uint8Array(MAX_FRAME_BYTES)])),
+  },
+  {
+    fault: "a frame sent twice",
+    expected: TamperedError,
+    code: "TAMPERED",
+    act: async (_link, frame, send) => {
+      await send(frame);
+      await send(frame);
+    },
+  },
+  {
+    fault: "two frames swapped",
+    expected: TamperedError,
+    code: "TAMPERED",
+    act: async (link, frame, send) => {
+      const first = held.get(link);
+      if (!first) return void held.set(link, frame);
+      held.delete(link);
+      await send(frame);
+      await send(first);
+    },
+  },
+  {
+    fault: "a frame one byte over the size limit",
+    expected: TamperedError,
+    code: "TAMPERED",
+    act: (_link, frame, send) =>
+      send(Uint8Array.from([...frame, ...new Uint8Array(MAX_FRAME_BYTES + 1 - frame.length)])),
   },
   {
     fault: "the channel closed without a word",
