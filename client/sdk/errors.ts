@@ -33,8 +33,9 @@ export function providerError(body: { code: string; message: string }, param?: s
  * A reserve raise (reserve-keeper.ts) was refused by the escrow for want of free balance
  * (`refused`: a top-up is the fix), failed to send for any other reason (`not-sent`: another
  * refusal, its exit code in the message, or the network would not take the message), or was not
- * seen on chain before its deadline (`not-seen`). Here, beside the other errors, so a page can
- * tell it without loading the keeper.
+ * seen on chain before its deadline (`not-seen`). Its code: `OUT_OF_FUNDS` when `refused` (a
+ * gateway's 402, which a client does not retry), else `TIMEOUT`. Here, beside the other errors,
+ * so a page can tell it without loading the keeper.
  */
 export class ReserveNotSeenError extends ProviderError {
   constructor(
@@ -44,7 +45,9 @@ export class ReserveNotSeenError extends ProviderError {
     message: string,
     cause?: unknown,
   ) {
-    super("TIMEOUT", message, undefined, { ...(cause !== undefined && { cause }) });
+    super(reason === "refused" ? "OUT_OF_FUNDS" : "TIMEOUT", message, undefined, {
+      ...(cause !== undefined && { cause }),
+    });
     this.name = "ReserveNotSeenError";
   }
 }

@@ -40,9 +40,9 @@ afterAll(async () => {
   await cleanup();
 });
 
-/** A requester with 1 TON in its escrow, and a provider requiring reserves serving it over signaling. */
-async function servedOnDevnet(closeDelay = 3_600) {
-  const r = await chain.requester({ deposit: toNano("1"), closeDelay });
+/** A requester with `deposit` (1 TON) in its escrow, and a provider requiring reserves serving it over signaling. */
+async function servedOnDevnet(closeDelay = 3_600, deposit = toNano("1")) {
+  const r = await chain.requester({ deposit, closeDelay });
   const p = chain.provider(
     new ScriptedEngine({ reply: () => words(ANSWER_WORDS) }),
     { retryBaseMs: 50 },
@@ -167,6 +167,21 @@ describe("reserves raised by default when the chain is known", () => {
     const refused = await openai.chat.completions.create(ask("first question here")).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(OpenAI.APIError);
     expect((refused as InstanceType<typeof OpenAI.APIError>).status).toBe(402);
+    expect((await r.escrow.getReserve(1, p.payout)).reserved).toBe(0n);
+  });
+
+  it("an escrow too small to fund the reserve a request needs: 402 insufficient_funds saying to top it up, nothing asked of the provider", async () => {
+    // 0.05 TON: under one raise's 0.1 TON step, so the escrow refuses even the smaller raise (exit 218).
+    const { r, p, url } = await servedOnDevnet(3_600, toNano("0.05"));
+    const openai = await gatewayOnDevnet(r, url);
+    const refused = await openai.chat.completions.create(ask("first question here")).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(OpenAI.APIError);
+    const e = refused as InstanceType<typeof OpenAI.APIError>;
+    expect(e.status).toBe(402);
+    expect(e.type).toBe("insufficient_funds");
+    expect(e.code).toBe("out_of_funds");
+    expect(e.message).toMatch(/cannot fund it \(top it up/);
+    expect((p.engine as ScriptedEngine).generatedTokens).toBe(0);
     expect((await r.escrow.getReserve(1, p.payout)).reserved).toBe(0n);
   });
 });
