@@ -3,7 +3,7 @@ import { keyPairFromSeed } from "@ton/crypto";
 import { TonClient, WalletContractV5R1 } from "@ton/ton";
 import { Buffer } from "buffer";
 import type { ChainConfig } from "./chain-config";
-import { waitForChain } from "./chain-config";
+import { chainClock, waitForChain } from "./chain-config";
 import type { KvEntry } from "./page-db";
 import type { Wallet, WalletConnector, WalletMessage, WalletTransaction } from "./wallet";
 
@@ -54,15 +54,18 @@ export class DevWallet implements WalletConnector {
       await this.seed.set(seed);
     }
     const keys = keyPairFromSeed(Buffer.from(seed));
-    const contract = this.client.open(WalletContractV5R1.create({ workchain: 0, publicKey: keys.publicKey }));
+    const client = this.client;
+    const contract = client.open(WalletContractV5R1.create({ workchain: 0, publicKey: keys.publicKey }));
     this.contract = contract;
     this.current = {
       address: contract.address.toRawString(),
       network: "devnet",
       async sendTransaction(tx: WalletTransaction): Promise<void> {
-        const seqno = await contract.getSeqno();
+        // Valid for a minute by the chain's clock: one of this machine's, hours off, is refused (exit 136).
+        const [seqno, now] = await Promise.all([contract.getSeqno(), chainClock(client, contract.address)]);
         await contract.sendTransfer({
           seqno,
+          timeout: now + 60,
           secretKey: keys.secretKey,
           sendMode: SendMode.PAY_GAS_SEPARATELY | SendMode.IGNORE_ERRORS,
           messages: tx.messages.map(toInternal),

@@ -4,7 +4,7 @@ import { checkRegistryAddress } from "../../contracts/deployment-record";
 import { ProviderEntryContract, registryBodies } from "../../contracts/wrappers/registry";
 import { fileSeed, loadOrCreateKey } from "../../peer/key-file";
 import { encodePublicKey, equalBytes, formatTon, type ModelPrice } from "../../protocol";
-import { type ChainConfig, fetchChainConfig } from "../../web/chain-config";
+import { type ChainConfig, chainClock, fetchChainConfig } from "../../web/chain-config";
 import { type OwnerWallet, ownerWallet } from "../../web/owner-wallet";
 import { registerBody } from "../register-body";
 import { ENTRY_OP_VALUE, REGISTER_VALUE, STAKE_EXTRA } from "../registry-values";
@@ -51,15 +51,23 @@ export async function initProvider(o: ProviderInitOptions): Promise<ProviderStat
     payout,
     models: [{ modelId: o.model, price: o.price }],
   };
+  // The key's proof is valid for an hour by the chain's clock: this machine's may be hours behind it.
+  const chainNowMs =
+    (await chainClock(new TonClient({ endpoint: chain.endpoint }), Address.parse(chain.registry!))) * 1000;
   await wallet.send(
     tx(
       chain.registry!,
       REGISTER_VALUE,
-      registerBody(key.secretKey, published, {
-        globalId: chain.globalId,
-        registry: chain.registry!,
-        owner: wallet.owner,
-      }),
+      registerBody(
+        key.secretKey,
+        published,
+        {
+          globalId: chain.globalId,
+          registry: chain.registry!,
+          owner: wallet.owner,
+        },
+        chainNowMs,
+      ),
     ),
     `register ${o.model} at ${o.price.nanoPerToken} nanoTON per token in the Registry`,
     async () => {
