@@ -1,8 +1,8 @@
 import { AuditReportEvent, checkReport, MAX_AUDIT_REPORT_BYTES, reportKey } from "../protocol";
-import type { ServerContext, SilkSocket } from "./context";
+import type { ServerContext } from "./context";
 import { MAX_FORGED_REPORTS } from "./directory/audit-ledger";
 import { SignalingError } from "./errors";
-import { guard } from "./event-guard";
+import { guarded, type Listeners } from "./event-guard";
 
 /**
  * `audit:report`: a report is counted only when its evidence checks out (protocol/audit-report.ts:
@@ -10,10 +10,9 @@ import { guard } from "./event-guard";
  * A report whose reporter signed evidence that does not hold counts against that reporter; past
  * `MAX_FORGED_REPORTS` it is not heard any more. One signed answer counts once.
  */
-export function auditEvents(ctx: ServerContext, socket: SilkSocket): void {
-  guard(
+export function auditEvents(ctx: ServerContext): Listeners {
+  const report = guarded(
     ctx,
-    socket,
     "audit:report",
     { schema: AuditReportEvent, maxBytes: MAX_AUDIT_REPORT_BYTES },
     async (msg) => {
@@ -35,6 +34,7 @@ export function auditEvents(ctx: ServerContext, socket: SilkSocket): void {
       return { ok: true, counted, provider: check.provider, model: check.model, ...counts };
     },
   );
+  return [report];
 }
 
 function reporterOf(report: unknown): string | undefined {

@@ -49,23 +49,38 @@ export type Handler<S extends v.GenericSchema> = (
   socket: SilkSocket,
 ) => AckBody | AckThen | Promise<AckBody | AckThen>;
 
-export function guard<S extends v.GenericSchema>(
+/** An event's listener, called by socket.io with the socket as `this`. */
+export type SocketListener = (this: SilkSocket, ...args: unknown[]) => void;
+export type Listeners = readonly (readonly [event: string, listener: SocketListener])[];
+
+/**
+ * The guarded listener of `event`, made once per server and shared by every socket: a closure
+ * per socket and event was some twenty objects per connection that every major collection marks.
+ */
+export function guarded<S extends v.GenericSchema>(
   ctx: ServerContext,
-  socket: SilkSocket,
   event: string,
   spec: EventSpec<S>,
   handler: Handler<S>,
-): void {
-  socket.on(event, (...args: unknown[]) => {
-    const ack =
-      typeof args[args.length - 1] === "function" ? (args.pop() as (body: AckBody) => void) : undefined;
-    const result = run(ctx, socket, event, spec, handler, args[0], args.length);
-    if (!(result instanceof Promise)) return answer(ctx, socket, event, ack, result);
-    void result.then(
-      (body) => answer(ctx, socket, event, ack, body),
-      (err: unknown) => reply(ctx, socket, event, ack, failure(ctx, socket, event, err)),
-    );
-  });
+): readonly [string, SocketListener] {
+  return [
+    event,
+    function (this: SilkSocket, ...args: unknown[]) {
+      const ack =
+        typeof args[args.length - 1] === "function" ? (args.pop() as (body: AckBody) => void) : undefined;
+      const result = run(ctx, this, event, spec, handler, args[0], args.length);
+      if (!(result instanceof Promise)) return answer(ctx, this, event, ack, result);
+      void result.then(
+        (body) => answer(ctx, this, event, ack, body),
+        (err: unknown) => reply(ctx, this, event, ack, failure(ctx, this, event, err)),
+      );
+    },
+  ];
+}
+
+/** Attaches a server's shared listeners to a new socket. */
+export function listen(socket: SilkSocket, listeners: Listeners): void {
+  for (const [event, listener] of listeners) socket.on(event, listener);
 }
 
 /**
@@ -183,25 +198,15 @@ export function errorSummary(err: unknown, depth = 0): ErrorSummary {
 }
 
 /** Events nobody registered for still cost the sender its rate budget and get an answer. */
-export function refuseUnknownEvents(
-  ctx: ServerContext,
-  socket: SilkSocket,
-  known: ReadonlySet<string>,
-): void {
-  socket.onAny((event: unknown, ...args: unknown[]) => {
+export function unknownEvents(ctx: ServerContext, known: ReadonlySet<string>) {
+  return function (this: SilkSocket, event: unknown, ...args: unknown[]): void {
     if (typeof event === "string" && known.has(event)) return;
-    socket.data.events.take(Date.now());
+    this.data.events.take(Date.now());
     const ack =
       typeof args[args.length - 1] === "function"
         ? (args[args.length - 1] as (b: AckBody) => void)
         : undefined;
     const name = typeof event === "string" ? event.slice(0, 40) : "?";
-    reply(
-      ctx,
-      socket,
-      name,
-      ack,
-      failure(ctx, socket, name, new SignalingError("MALFORMED", "unknown event")),
-    );
-  });
+    reply(ctx, this, name, ack, failure(ctx, this, name, new SignalingError("MALFORMED", "unknown event")));
+  };
 }

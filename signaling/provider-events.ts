@@ -17,8 +17,7 @@ import type { ServerContext, SilkSocket } from "./context";
 import { verifyEd25519 } from "./ed25519-native";
 import { checkedEntry } from "./entry-check";
 import { SignalingError } from "./errors";
-import type { AckBody } from "./event-guard";
-import { guard } from "./event-guard";
+import { type AckBody, guarded, type Listeners } from "./event-guard";
 
 /**
  * Provider lifecycle: challenge → register (signed) → heartbeats → gone (disconnect, unregister,
@@ -27,15 +26,20 @@ import { guard } from "./event-guard";
 
 const ProviderUnregister = v.object({ v: Version });
 
-export function providerEvents(ctx: ServerContext, socket: SilkSocket): void {
-  guard(ctx, socket, "provider:challenge", { schema: ProviderChallengeRequest }, async () => {
-    const bytes = new Uint8Array(randomBytes(32));
-    const hex = toHex(bytes);
-    socket.data.challenge = { bytes, hex, expiresAt: Date.now() + ctx.config.challengeTtlMs };
-    return { ok: true, challenge: hex, expiresInMs: ctx.config.challengeTtlMs };
-  });
+export function providerEvents(ctx: ServerContext): Listeners {
+  const challenge = guarded(
+    ctx,
+    "provider:challenge",
+    { schema: ProviderChallengeRequest },
+    async (_, socket) => {
+      const bytes = new Uint8Array(randomBytes(32));
+      const hex = toHex(bytes);
+      socket.data.challenge = { bytes, hex, expiresAt: Date.now() + ctx.config.challengeTtlMs };
+      return { ok: true, challenge: hex, expiresInMs: ctx.config.challengeTtlMs };
+    },
+  );
 
-  guard(ctx, socket, "provider:register", { schema: ProviderRegister }, async (reg) => {
+  const register = guarded(ctx, "provider:register", { schema: ProviderRegister }, async (reg, socket) => {
     if (ctx.closing)
       throw new SignalingError("SHUTTING_DOWN", "server is shutting down; reconnect elsewhere");
     const challenge = socket.data.challenge;
@@ -136,7 +140,7 @@ export function providerEvents(ctx: ServerContext, socket: SilkSocket): void {
     };
   });
 
-  guard(ctx, socket, "provider:heartbeat", { schema: ProviderHeartbeat }, async (hb) => {
+  const heartbeat = guarded(ctx, "provider:heartbeat", { schema: ProviderHeartbeat }, async (hb, socket) => {
     const provider = requireProvider(socket);
     const now = Date.now();
     if (!(await ctx.directory.heartbeat(provider.identityKey, socket.id, hb.load, now))) {
@@ -154,13 +158,19 @@ export function providerEvents(ctx: ServerContext, socket: SilkSocket): void {
     return { ok: true, ticket: ctx.tickets.issue(provider.identityKey, now) };
   });
 
-  guard(ctx, socket, "provider:unregister", { schema: ProviderUnregister }, async () => {
-    const provider = requireProvider(socket);
-    await ctx.directory.unregister(provider.identityKey, socket.id);
-    forget(ctx, socket);
-    ctx.feed.changed();
-    return { ok: true } satisfies AckBody;
-  });
+  const unregister = guarded(
+    ctx,
+    "provider:unregister",
+    { schema: ProviderUnregister },
+    async (_, socket) => {
+      const provider = requireProvider(socket);
+      await ctx.directory.unregister(provider.identityKey, socket.id);
+      forget(ctx, socket);
+      ctx.feed.changed();
+      return { ok: true } satisfies AckBody;
+    },
+  );
+  return [challenge, register, heartbeat, unregister];
 }
 
 function requireProvider(socket: SilkSocket): NonNullable<SilkSocket["data"]["provider"]> {

@@ -14,7 +14,7 @@ import { type AuditRedis, RedisAuditLedger } from "./directory/redis-audit-ledge
 import { RedisDirectory } from "./directory/redis-directory";
 import { DIRECTORY_ROOM, DirectoryFeed } from "./directory-feed";
 import type { EntryCheck } from "./entry-check";
-import { errorSummary, guard, refuseUnknownEvents } from "./event-guard";
+import { errorSummary, guarded, type Listeners, listen, unknownEvents } from "./event-guard";
 import { type HttpMount, httpHandler } from "./http-routes";
 import { createLogger, type Logger } from "./logger";
 import { signalingMetrics } from "./metrics";
@@ -133,10 +133,8 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
   ctx.onRegistered = (socket) => gatekeeper.settled(socket, true);
   httpServer.on("request", httpHandler(ctx, { pageConfig, mounts: mounts ?? [] }));
   io.use(gatekeeper.middleware);
-  io.on("connection", (socket) => {
-    socket.on("disconnecting", () => gatekeeper.settled(socket, false));
-    onConnection(ctx, socket, cleanups, gatekeeper.ticketOf(socket));
-  });
+  const wiring = socketWiring(ctx, cleanups, gatekeeper);
+  io.on("connection", (socket) => onConnection(ctx, socket, wiring, gatekeeper.ticketOf(socket)));
 
   const timers: NodeJS.Timeout[] = [];
   let port = 0;
@@ -285,10 +283,53 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
   };
 }
 
+/**
+ * What every socket gets, made once per server: its event listeners and disconnect handling are
+ * shared functions called with the socket as `this`, not closures made per connection.
+ */
+interface SocketWiring {
+  readonly listeners: Listeners;
+  readonly unknown: (this: SilkSocket, event: unknown, ...args: unknown[]) => void;
+  readonly disconnecting: (this: SilkSocket) => void;
+}
+
+function socketWiring(
+  ctx: ServerContext,
+  cleanups: Set<Promise<unknown>>,
+  gatekeeper: ReturnType<typeof admission>,
+): SocketWiring {
+  const subscribe = guarded(
+    ctx,
+    "directory:subscribe",
+    { schema: DirectorySubscribe },
+    async (msg, socket) => {
+      if (msg.subscribe === false) socket.leave(DIRECTORY_ROOM);
+      else socket.join(DIRECTORY_ROOM);
+      return { ok: true, directory: await ctx.feed.snapshot() };
+    },
+  );
+  return {
+    listeners: [...providerEvents(ctx), ...sessionEvents(ctx), ...auditEvents(ctx), subscribe],
+    unknown: unknownEvents(ctx, KNOWN_EVENTS),
+    disconnecting(this: SilkSocket) {
+      gatekeeper.settled(this, false);
+      // While the node shuts down, its clients leave to move elsewhere: their peers hear "shutdown"
+      // (a direct session goes on without us), not that the other party left.
+      const reason = ctx.closing ? "shutdown" : "peer-disconnected";
+      const cleanup = Promise.all([endSocketSessions(ctx, this, reason), dropProvider(ctx, this)])
+        .catch((err) =>
+          ctx.log.warn({ err: errorSummary(err), socket: this.id }, "disconnect cleanup failed"),
+        )
+        .finally(() => cleanups.delete(cleanup));
+      cleanups.add(cleanup);
+    },
+  };
+}
+
 function onConnection(
   ctx: ServerContext,
   socket: SilkSocket,
-  cleanups: Set<Promise<unknown>>,
+  wiring: SocketWiring,
   ticket: TicketClaim | undefined,
 ): void {
   const { config } = ctx;
@@ -300,26 +341,9 @@ function onConnection(
     relay: new Map(),
     ...(ticket && { ticket }),
   };
-  providerEvents(ctx, socket);
-  sessionEvents(ctx, socket);
-  auditEvents(ctx, socket);
-  guard(ctx, socket, "directory:subscribe", { schema: DirectorySubscribe }, async (msg) => {
-    if (msg.subscribe === false) socket.leave(DIRECTORY_ROOM);
-    else socket.join(DIRECTORY_ROOM);
-    return { ok: true, directory: await ctx.feed.snapshot() };
-  });
-  refuseUnknownEvents(ctx, socket, KNOWN_EVENTS);
-  socket.on("disconnecting", () => {
-    // While the node shuts down, its clients leave to move elsewhere: their peers hear "shutdown"
-    // (a direct session goes on without us), not that the other party left.
-    const reason = ctx.closing ? "shutdown" : "peer-disconnected";
-    const cleanup = Promise.all([endSocketSessions(ctx, socket, reason), dropProvider(ctx, socket)])
-      .catch((err) =>
-        ctx.log.warn({ err: errorSummary(err), socket: socket.id }, "disconnect cleanup failed"),
-      )
-      .finally(() => cleanups.delete(cleanup));
-    cleanups.add(cleanup);
-  });
+  listen(socket, wiring.listeners);
+  socket.onAny(wiring.unknown);
+  socket.on("disconnecting", wiring.disconnecting);
   ctx.log.debug({ socket: socket.id }, "connected");
 }
 

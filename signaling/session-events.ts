@@ -1,7 +1,7 @@
 import { FrameRelay, jsonSize, MAX_FRAME_BYTES, SessionEnd, SessionRequest, SignalRelay } from "../protocol";
 import type { ServerContext, SilkSocket } from "./context";
 import { SignalingError } from "./errors";
-import { guard } from "./event-guard";
+import { guarded, type Listeners } from "./event-guard";
 import { parseSessionEnd, parseSessionRequest } from "./hot-schemas";
 import { pair } from "./pairing";
 import { TokenBucket } from "./rate-limit";
@@ -14,9 +14,9 @@ const ENDED = { ok: true } as const;
  * Requester and session events. Relays go only to the session's other party; a socket that is not
  * a party is refused, whatever session id it names.
  */
-export function sessionEvents(ctx: ServerContext, socket: SilkSocket): void {
+export function sessionEvents(ctx: ServerContext): Listeners {
   const request = { schema: SessionRequest, parse: parseSessionRequest };
-  guard(ctx, socket, "session:request", request, (req) => {
+  const requested = guarded(ctx, "session:request", request, (req, socket) => {
     if (ctx.closing)
       throw new SignalingError("SHUTTING_DOWN", "server is shutting down; reconnect elsewhere");
     const now = Date.now();
@@ -26,7 +26,7 @@ export function sessionEvents(ctx: ServerContext, socket: SilkSocket): void {
     return pair(ctx, socket, req);
   });
 
-  guard(ctx, socket, "session:signal", { schema: SignalRelay }, async (msg) => {
+  const signal = guarded(ctx, "session:signal", { schema: SignalRelay }, async (msg, socket) => {
     requireMember(socket, msg.sessionId);
     toOthers(ctx, socket, msg.sessionId, "session:signal", {
       v: msg.v,
@@ -37,12 +37,11 @@ export function sessionEvents(ctx: ServerContext, socket: SilkSocket): void {
     return { ok: true };
   });
 
-  guard(
+  const frame = guarded(
     ctx,
-    socket,
     "session:frame",
     { schema: FrameRelay, sizeOf: frameSize, maxBytes: MAX_FRAME_BYTES, chargeRefusalsOnly: true },
-    async (msg) => {
+    async (msg, socket) => {
       requireMember(socket, msg.sessionId);
       const budget = relayBudget(ctx, socket, msg.sessionId);
       const now = Date.now();
@@ -59,12 +58,13 @@ export function sessionEvents(ctx: ServerContext, socket: SilkSocket): void {
     },
   );
 
-  guard(ctx, socket, "session:end", { schema: SessionEnd, parse: parseSessionEnd }, (msg) => {
+  const end = guarded(ctx, "session:end", { schema: SessionEnd, parse: parseSessionEnd }, (msg, socket) => {
     requireMember(socket, msg.sessionId);
     socket.data.relay.delete(msg.sessionId);
     const done = endSessionNow(ctx, msg.sessionId, "ended", socket.id);
     return done instanceof Promise ? done.then(() => ENDED) : ENDED;
   });
+  return [requested, signal, frame, end];
 }
 
 /** Ends every session the socket is part of and tells the other parties (who may fail over). */
