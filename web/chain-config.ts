@@ -1,4 +1,3 @@
-import type { Address } from "@ton/core";
 import { checkPageConfig, type PageConfig } from "../protocol";
 
 /**
@@ -59,17 +58,4 @@ export async function waitForChain(
       throw new ChainTimeoutError(`${what}: not seen on chain in time; check your wallet`);
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 1_000));
   }
-}
-
-/**
- * The chain's clock, Unix seconds: the time of the block the endpoint last synced, read with an
- * account's state (TonClient's `timestampt`, toncenter's `sync_utime`). What is signed with a
- * validity window the chain checks (a wallet's transfer, a key's proof) is dated by this clock,
- * not this machine's, which may be hours off.
- */
-export async function chainClock(
-  client: { getContractState(address: Address): Promise<{ timestampt: number }> },
-  at: Address,
-): Promise<number> {
-  return (await client.getContractState(at)).timestampt;
 }

@@ -2,8 +2,9 @@ import { Address, Cell, internal, loadStateInit, SendMode } from "@ton/core";
 import { keyPairFromSeed } from "@ton/crypto";
 import { TonClient, WalletContractV5R1 } from "@ton/ton";
 import { Buffer } from "buffer";
+import { chainClock } from "../contracts/wrappers/chain-clock";
 import type { ChainConfig } from "./chain-config";
-import { chainClock, waitForChain } from "./chain-config";
+import { waitForChain } from "./chain-config";
 import type { KvEntry } from "./page-db";
 import type { Wallet, WalletConnector, WalletMessage, WalletTransaction } from "./wallet";
 

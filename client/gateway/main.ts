@@ -9,7 +9,7 @@ import { type RegistryReader, tonRegistryReader } from "../../contracts/wrappers
 import { exitOnHelp, optionMessage } from "../../peer/cli-help";
 import { loadOrCreateKey } from "../../peer/key-file";
 import { parseTon } from "../../protocol";
-import { escrowReserveChain, type ReserveChain } from "../sdk/reserve-keeper";
+import { type ReserveChain, tonReserveChain } from "../sdk/reserve-keeper";
 import { connectGateway } from "./gateway-client";
 import { initGateway } from "./gateway-init";
 import { startGateway } from "./gateway-server";
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
       process.exit(2);
     });
     registry = tonRegistryReader(ton, address);
-    reserveChain = escrowReserveChain((a) => ton.provider(a));
+    reserveChain = tonReserveChain(ton);
   } else
     console.warn(
       "--trust-server: providers are not checked against the Registry, and no reserves are raised (no chain)",

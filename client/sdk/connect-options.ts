@@ -5,7 +5,12 @@ import type { Wrtc } from "../../peer/webrtc-link";
 import type { KeyPair, MaxPrice, ProviderStanding, TrustPolicy } from "../../protocol";
 import { InvalidRequestError } from "./errors";
 import type { PaymentAccount } from "./payment-account";
-import { defaultReserveAhead, escrowReserveChain, type ReserveOptions } from "./reserve-keeper";
+import {
+  defaultReserveAhead,
+  escrowReserveChain,
+  type ReserveOptions,
+  tonReserveChain,
+} from "./reserve-keeper";
 
 /** What `connect(...)` takes: where signaling is, what the requester pays with, and its limits. */
 /** How long a request waits for room when every provider is busy (`queueTimeoutMs`'s default). */
@@ -93,9 +98,13 @@ export interface ConnectOptions {
   readonly requireSignedAnswers?: boolean;
   /**
    * The TON chain the escrow is on: a TonClient (`new TonClient({ endpoint })`), or anything with
-   * its `provider(address)`. Given, the SDK raises reserves by default (`reserve`).
+   * its `provider(address)`. Given, the SDK raises reserves by default (`reserve`), dated by the
+   * chain's clock when it also has TonClient's `getContractState` (else by this machine's).
    */
-  readonly ton?: { provider(address: Address): ContractProvider };
+  readonly ton?: {
+    provider(address: Address): ContractProvider;
+    getContractState?(address: Address): Promise<{ timestampt: number }>;
+  };
   /**
    * Keep each provider's stream reserved in the escrow ahead of what is signed (reserve-keeper.ts):
    * providers that require reserves (the default) serve only what a reserve covers plus one window,
@@ -114,8 +123,14 @@ export function reserveOf(o: ConnectOptions): ReserveOptions | undefined {
   if (o.reserve) return o.reserve;
   const ton = o.ton;
   if (!ton) return undefined;
+  const { getContractState } = ton;
   return {
-    chain: escrowReserveChain((address) => ton.provider(address)),
+    chain: getContractState
+      ? tonReserveChain({
+          provider: (address) => ton.provider(address),
+          getContractState: (address) => getContractState.call(ton, address),
+        })
+      : escrowReserveChain((address) => ton.provider(address)),
     ahead: defaultReserveAhead(o.maxPrice.completionNanoPerToken),
   };
 }

@@ -1,5 +1,6 @@
 import type { Address, ContractProvider } from "@ton/core";
 import { EscrowError } from "../../contracts/generated/constants";
+import { chainClock } from "../../contracts/wrappers/chain-clock";
 import { Escrow } from "../../contracts/wrappers/escrow";
 import { exitCodeOf } from "../../contracts/wrappers/exit-code";
 import { DEFAULT_CREDIT_WINDOW_TOKENS } from "../../protocol/limits";
@@ -27,6 +28,11 @@ export interface ReserveChain {
   reserved(stream: StreamKey): Promise<bigint>;
   /** The escrow's close delay, seconds: a raise must be valid for less (read once per keeper). */
   closeDelay?(escrow: Address): Promise<number>;
+  /**
+   * The chain's clock, Unix seconds (`chainClock`): raises are dated by it rather than this
+   * machine's clock, which may be minutes off (read once per keeper; its offset is kept).
+   */
+  clock?(escrow: Address): Promise<number>;
 }
 
 export interface ReserveOptions {
@@ -50,7 +56,7 @@ export interface ReserveOptions {
   readonly recheckMs?: number;
   /** How often the chain is read while a raise is awaited (default 500 ms). */
   readonly pollMs?: number;
-  /** Unix seconds (tests move it); default the local clock. */
+  /** This machine's clock, Unix seconds (tests move it); default `Date.now`. */
   readonly now?: () => number;
 }
 
@@ -80,6 +86,8 @@ export class ReserveKeeper {
   private readAt = 0;
   /** How long a raise stays valid (seconds), once known. */
   private validFor: Promise<number> | undefined;
+  /** The chain's clock less this machine's (seconds), once read. */
+  private skew: Promise<number> | undefined;
   /** The raise under way: its target and its outcome. */
   private raising: { target: bigint; done: Promise<void> } | undefined;
 
@@ -133,7 +141,8 @@ export class ReserveKeeper {
     }
     if (this.seen >= want) return;
     const validFor = await this.validForS();
-    const now = this.o.now?.() ?? Math.floor(Date.now() / 1000);
+    const local = () => this.o.now?.() ?? Math.floor(Date.now() / 1000);
+    const now = local() + (await this.chainSkew(local));
     const deadline = Date.now() + (this.o.deadlineMs ?? 30_000);
     const payout = this.stream.payout.toString();
     const validUntil = now + validFor;
@@ -166,6 +175,23 @@ export class ReserveKeeper {
       }
       await new Promise((r) => setTimeout(r, this.o.pollMs ?? 500));
     }
+  }
+
+  /**
+   * How far the chain's clock is ahead of this machine's, read once (0 when the chain cannot tell:
+   * the raise is then dated by this machine's clock; a failed read is asked again at the next raise).
+   */
+  private chainSkew(local: () => number): Promise<number> {
+    const clock = this.o.chain.clock;
+    if (!clock) return Promise.resolve(0);
+    this.skew ??= clock(this.stream.escrow).then(
+      (chainNow) => chainNow - local(),
+      (err: unknown) => {
+        this.skew = undefined;
+        throw err;
+      },
+    );
+    return this.skew.catch(() => 0);
   }
 
   /**
@@ -222,6 +248,17 @@ function notRaised(
       : `the escrow refused to reserve ${asked} nanoTON for ${payout} (exit code ${exit})`,
     err,
   );
+}
+
+/**
+ * The chain through a TonClient (or anything with its `provider` and `getContractState`): the
+ * escrow as its wrapper sees it, and the chain's clock, so raises are dated by it.
+ */
+export function tonReserveChain(client: {
+  provider(address: Address): ContractProvider;
+  getContractState(address: Address): Promise<{ timestampt: number }>;
+}): ReserveChain {
+  return { ...escrowReserveChain((a) => client.provider(a)), clock: (escrow) => chainClock(client, escrow) };
 }
 
 /** The chain as an Escrow wrapper sees it through any ContractProvider (TonClient's `provider`). */

@@ -3,7 +3,7 @@ import { EscrowParams } from "../../contracts/generated/constants";
 import type { ChainConfig } from "../../web/chain-config";
 import { DevWallet } from "../../web/dev-wallet";
 import type { KvEntry } from "../../web/page-db";
-import { escrowReserveChain, type ReserveChain } from "../sdk/reserve-keeper";
+import { type ReserveChain, tonReserveChain } from "../sdk/reserve-keeper";
 import type { EscrowAccount } from "./escrow";
 
 /**
@@ -27,7 +27,7 @@ export class EscrowChain {
   constructor(readonly config: ChainConfig) {
     const client = new TonClient({ endpoint: config.endpoint });
     this.client = client;
-    this.reserves = escrowReserveChain((a) => client.provider(a));
+    this.reserves = tonReserveChain(client);
   }
 
   async read(account: EscrowAccount, sessionKey: Uint8Array): Promise<EscrowFacts> {

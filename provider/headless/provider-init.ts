@@ -1,10 +1,11 @@
 import { Address, Cell } from "@ton/core";
 import { TonClient } from "@ton/ton";
 import { checkRegistryAddress } from "../../contracts/deployment-record";
+import { chainClock } from "../../contracts/wrappers/chain-clock";
 import { ProviderEntryContract, registryBodies } from "../../contracts/wrappers/registry";
 import { fileSeed, loadOrCreateKey } from "../../peer/key-file";
 import { encodePublicKey, equalBytes, formatTon, type ModelPrice } from "../../protocol";
-import { type ChainConfig, chainClock, fetchChainConfig } from "../../web/chain-config";
+import { type ChainConfig, fetchChainConfig } from "../../web/chain-config";
 import { type OwnerWallet, ownerWallet } from "../../web/owner-wallet";
 import { registerBody } from "../register-body";
 import { ENTRY_OP_VALUE, REGISTER_VALUE, STAKE_EXTRA } from "../registry-values";

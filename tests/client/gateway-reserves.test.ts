@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { connectGateway } from "../../client/gateway/gateway-client";
 import { startGateway } from "../../client/gateway/gateway-server";
 import { parseGatewayOptions } from "../../client/gateway/options";
-import { escrowReserveChain } from "../../client/sdk/reserve-keeper";
+import { tonReserveChain } from "../../client/sdk/reserve-keeper";
 import { connect } from "../../client/sdk/silk-client";
 import { generateKeyPair, NETWORK_ID } from "../../protocol";
 import { ProviderRuntime } from "../../provider/runtime";
@@ -82,7 +82,7 @@ async function gatewayOnDevnet(r: Requester, url: string, flags: string[] = []):
   // registered, and the Registry has its own tests).
   const { client } = await connectGateway(config, r.sessionKey, {
     wrtc,
-    reserveChain: escrowReserveChain((a) => chain.client.provider(a)),
+    reserveChain: tonReserveChain(chain.client),
   });
   stops.push(() => client.close());
   const gateway = await startGateway({ client });
@@ -183,5 +183,15 @@ describe("reserves raised by default when the chain is known", () => {
     expect(e.message).toMatch(/cannot fund it \(top it up/);
     expect((p.engine as ScriptedEngine).generatedTokens).toBe(0);
     expect((await r.escrow.getReserve(1, p.payout)).reserved).toBe(0n);
+  });
+
+  it("this machine's clock 2 minutes behind the chain's: raises are dated by the chain's clock, and the answers arrive whole", async () => {
+    const { r, p, url } = await servedOnDevnet();
+    const openai = await gatewayOnDevnet(r, url);
+    // Once the escrow is deployed (its wallet dates its transfer by this machine's clock). Last in
+    // the file: the devnet's clock only moves forward.
+    chain.now = Math.floor(Date.now() / 1000) + 120;
+    const spent = await askedPastTrust((q) => openai.chat.completions.create(q));
+    await reservedAndPaid(r, p, spent);
   });
 });

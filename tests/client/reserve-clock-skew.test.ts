@@ -8,14 +8,15 @@ import { type EscrowFixture, freshEscrowForEachTest, T0 } from "../contracts/esc
  * The requester's clock is off from the chain's (the escrow compiled from source in @ton/sandbox,
  * its clock at T0). A raise of the reserve is dated by the requester's clock, and the escrow takes
  * one only while valid, for less than its close delay: a clock far enough off makes every raise
- * refused. What the user reads must say so (this machine's clock), not only an exit code.
+ * refused. With a chain that tells its clock (`tonReserveChain`), raises are dated by it and land;
+ * without, what the user reads must say so (this machine's clock), not only an exit code.
  */
 let f: EscrowFixture;
 freshEscrowForEachTest((fixture) => {
   f = fixture;
 });
 
-function keeper(clock: number) {
+function keeper(clock: number, chainClock = false) {
   const stream = {
     network: NETWORK_ID.devnet,
     escrow: f.escrow.address,
@@ -30,6 +31,8 @@ function keeper(clock: number) {
       },
       reserved: async () => (await f.escrow.getReserve(1, f.provider.address)).reserved,
       closeDelay: async () => (await f.escrow.getEscrowData()).closeDelay,
+      // The chain's clock, as `tonReserveChain` reads it (an account's sync time), when it is told.
+      ...(chainClock && { clock: async () => f.blockchain.now ?? 0 }),
     },
     ahead: 1_000_000n,
     pollMs: 1,
@@ -56,6 +59,15 @@ describe("a requester whose clock is off from the chain's", () => {
 
   it("a clock a few seconds off still raises", async () => {
     const k = keeper(T0 - 5);
+    await k.ensure(0n);
+    expect(k.reserved).toBe(2_000_000n);
+  });
+
+  it.each([
+    ["2 minutes behind", T0 - 120],
+    ["2 hours ahead", T0 + 7_200],
+  ])("%s, with a chain that tells its clock: the raise is dated by it and lands", async (_name, clock) => {
+    const k = keeper(clock, true);
     await k.ensure(0n);
     expect(k.reserved).toBe(2_000_000n);
   });
