@@ -79,6 +79,16 @@ export function defaultReserveAhead(maxCompletionNanoPerToken: bigint): bigint {
 /** How long a raise stays valid by default, seconds (`validForS`). */
 const DEFAULT_VALID_FOR_S = 50;
 
+/**
+ * How long a raise stays valid on an escrow closing in `closeDelayS` seconds: half that delay, at
+ * most 50 s and at least 1 s. The escrow refuses a raise valid for its close delay or more (exit
+ * 219); half leaves room for a chain clock a little behind the one that dated it. The one rule for
+ * the keeper (reading the delay from chain) and the web client (from its page config).
+ */
+export function raiseValidForS(closeDelayS: number): number {
+  return Math.max(1, Math.min(DEFAULT_VALID_FOR_S, Math.floor(closeDelayS / 2)));
+}
+
 export class ReserveKeeper {
   /** The reserve last seen on chain (the highest since it was last read). */
   private seen = 0n;
@@ -201,13 +211,10 @@ export class ReserveKeeper {
   private validForS(): Promise<number> {
     if (this.o.validForS !== undefined) return Promise.resolve(this.o.validForS);
     if (!this.o.chain.closeDelay) return Promise.resolve(DEFAULT_VALID_FOR_S);
-    this.validFor ??= this.o.chain.closeDelay(this.stream.escrow).then(
-      (delay) => Math.max(1, Math.min(DEFAULT_VALID_FOR_S, Math.floor(delay / 2))),
-      (err: unknown) => {
-        this.validFor = undefined;
-        throw err;
-      },
-    );
+    this.validFor ??= this.o.chain.closeDelay(this.stream.escrow).then(raiseValidForS, (err: unknown) => {
+      this.validFor = undefined;
+      throw err;
+    });
     return this.validFor.catch(() => DEFAULT_VALID_FOR_S);
   }
 }

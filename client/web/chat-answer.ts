@@ -3,7 +3,7 @@ import type { KeyPair } from "../../protocol";
 import { engineReference } from "../sdk/audit-reference";
 import { auditOver } from "../sdk/auditor";
 import type { CompletionUsage } from "../sdk/openai-shapes";
-import { defaultReserveAhead } from "../sdk/reserve-keeper";
+import { defaultReserveAhead, raiseValidForS } from "../sdk/reserve-keeper";
 import { connect, type SilkClient } from "../sdk/silk-client";
 import type { ChatSettings } from "./chat-settings";
 import type { ChatStorage } from "./chat-storage";
@@ -281,8 +281,8 @@ export class AnswerRunner {
         reserve: {
           chain: terms.reserves,
           ahead: defaultReserveAhead(settings.maxCompletionNano),
-          // The escrow refuses a raise valid for its close delay or more (5 s on a test devnet).
-          ...(config && { validForS: Math.max(1, Math.min(50, config.closeDelay - 1)) }),
+          // The keeper's own rule over the page's close delay, which saves it a chain read.
+          ...(config && { validForS: raiseValidForS(config.closeDelay) }),
         },
         onFailover: ({ failovers }) => {
           this.host.status = `The provider was lost: failover in progress (attempt ${failovers})…`;

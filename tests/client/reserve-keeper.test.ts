@@ -1,6 +1,6 @@
 import { Address } from "@ton/core";
 import { describe, expect, it } from "vitest";
-import { ReserveKeeper, ReserveNotSeenError } from "../../client/sdk/reserve-keeper";
+import { ReserveKeeper, ReserveNotSeenError, raiseValidForS } from "../../client/sdk/reserve-keeper";
 import { generateKeyPair, verify } from "../../protocol/identity";
 import { NETWORK_ID } from "../../protocol/receipt";
 import { reserveCell, type SignedReserve } from "../../protocol/reserve";
@@ -149,6 +149,30 @@ describe("the SDK's reserve keeper", () => {
       }),
     ).toEqual([50, 50]);
     expect(reads).toBe(2);
+  });
+
+  it("the web client's raises (validForS from its page config) are valid exactly as long as the keeper's own on that escrow", async () => {
+    const validity = async (o: { closeDelay: number } | { validForS: number }) => {
+      const c = fakeChain();
+      const chain = "closeDelay" in o ? { ...c.chain, closeDelay: async () => o.closeDelay } : c.chain;
+      const validForS = "validForS" in o ? { validForS: o.validForS } : {};
+      const keeper = new ReserveKeeper(stream, key, {
+        chain,
+        ahead: AHEAD,
+        pollMs: 1,
+        now: () => 1_000,
+        ...validForS,
+      });
+      await keeper.ensure(0n);
+      return c.sent.map((s) => s.reserve.validUntil - 1_000);
+    };
+    // 5 s is the browser tests' devnet; the page's own rule made 4 s of it, the keeper 2 s.
+    for (const closeDelay of [1, 2, 5, 30, 60, 101, 3_600]) {
+      expect(await validity({ validForS: raiseValidForS(closeDelay) })).toEqual(
+        await validity({ closeDelay }),
+      );
+    }
+    expect([5, 60, 3_600].map(raiseValidForS)).toEqual([2, 30, 50]);
   });
 
   it("raises only what is needed when the escrow cannot fund a raise two steps ahead", async () => {
