@@ -1,5 +1,6 @@
 import { Address, Cell } from "@ton/core";
 import type { TonClient } from "@ton/ton";
+import { chainClock } from "../../contracts/wrappers/chain-clock";
 import { ProviderEntryContract, registryBodies } from "../../contracts/wrappers/registry";
 import { equalBytes } from "../../protocol/encoding";
 import type { KeyPair } from "../../protocol/identity";
@@ -58,13 +59,24 @@ export function registerPayload(o: {
   payout: string;
   model: string;
   price: bigint;
+  /** The chain's time (ms; `chainSkewMs`): the key's proof is valid an hour from it. */
+  nowMs: number;
 }): string {
   const entry = {
     identityKey: o.identity.publicKey,
     payout: Address.parse(o.payout),
     models: [{ modelId: o.model, price: flatPrice(o.price) }],
   };
-  return registerBody(o.identity.secretKey, entry, o).toBoc().toString("base64");
+  return registerBody(o.identity.secretKey, entry, o, o.nowMs).toBoc().toString("base64");
+}
+
+/**
+ * How far the chain's clock is ahead of this browser's (ms), read from the Registry's account: a
+ * registration is handed to the wallet straight from the click, so it is read before (`chainClock`).
+ */
+export async function chainSkewMs(client: TonClient, config: ChainConfig): Promise<number> {
+  if (!config.registry) return 0;
+  return (await chainClock(client, Address.parse(config.registry))) * 1000 - Date.now();
 }
 
 /** The address of the entry `owner` holds in the Registry. */

@@ -54,6 +54,8 @@ export class ProviderChain {
   stake = $state<{ stake: bigint; unlockAt: number } | undefined>();
   /** @internal for `stake-flow.ts`. */
   client: TonClient | undefined;
+  /** The chain's clock less this browser's (ms), once read: a registration's key proof is dated by it. */
+  private skewMs = 0;
   private connector: WalletConnector | undefined;
   /** @internal for `stake-flow.ts`. */
   wallet: Wallet | undefined;
@@ -92,6 +94,13 @@ export class ProviderChain {
       gate: this.gate,
       book: this.book,
     } = await core.openChain(this.config, receipts));
+    if (this.client)
+      void core.chainSkewMs(this.client, this.config).then(
+        (ms) => {
+          this.skewMs = ms;
+        },
+        () => undefined,
+      );
     // The dev wallet is ready at once (a key in IndexedDB); TON Connect restores in the background.
     const wallet = this.prepareWallet(onWallet);
     if (this.config.network === "devnet") await wallet;
@@ -160,6 +169,7 @@ export class ProviderChain {
       globalId: config.globalId,
       registry: config.registry,
       owner: wallet.address,
+      nowMs: Date.now() + this.skewMs,
       ...o,
     });
     return this.sendAndConfirm(

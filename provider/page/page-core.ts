@@ -10,7 +10,15 @@ export { fetchModelsView } from "../../web/audit-counts";
 export { fetchChainConfig, waitForChain } from "../../web/chain-config";
 export { chainErrorText } from "../../web/chain-errors";
 export { KvEntry, openSilkDb } from "../../web/page-db";
-export { entryAddress, openChain, readEntry, readStake, registerPayload, stakePayloads } from "./chain-io";
+export {
+  chainSkewMs,
+  entryAddress,
+  openChain,
+  readEntry,
+  readStake,
+  registerPayload,
+  stakePayloads,
+} from "./chain-io";
 export { earningsFrom } from "./earnings";
 export { payoutProblem, rawAddress } from "./payout-address";
 export { ProviderStorage } from "./provider-storage";
