@@ -403,5 +403,24 @@ describe("forged receipts mid-session (in-memory pipe)", () => {
     expect((await held.best(STREAM))?.receipt).toMatchObject({ tokens, amount });
     expect(events.filter((e) => e.type === "receipt")).toHaveLength(1); // the honest one, and no forgery
     expect(requesterSide.isOpen).toBe(true);
+
+    // Replayed into other sessions of the same provider: under another session key it is refused
+    // RECEIPT_KEY; under the same key, the first receipt (older than the one held) opens no
+    // account, and the provider answers with the receipt it holds.
+    const honest = signed({ tokens, amount });
+    const zero = signed({ tokens: 0n, amount: 0n });
+    for (const [key, receipt, expected] of [
+      [generateKeyPair(), honest, { t: "error", error: { code: "RECEIPT_KEY" } }],
+      [sessionKey, zero, { t: "account", accepted: false, receipt: honest }],
+    ] as const) {
+      const other = await connect({ held, sessionKey: key });
+      const answers: SessionMessage[] = [];
+      other.requesterSide.onMessage((m) => answers.push(m));
+      await other.requesterSide.send({ v: 1, t: "receipt", receipt });
+      await until(() => answers.length > 0);
+      expect(answers[0]).toMatchObject(expected);
+      expect(other.events.filter((e) => e.type === "receipt")).toHaveLength(0);
+    }
+    expect((await held.best(STREAM))?.receipt).toMatchObject({ tokens, amount });
   });
 });
