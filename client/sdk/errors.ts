@@ -30,6 +30,22 @@ export function providerError(body: { code: string; message: string }, param?: s
 }
 
 /**
+ * A provider's ESCROW_CANNOT_PAY told to a session that raises no reserve of its own: the
+ * provider's words, and what would have raised one. The SDK never takes the chain from the
+ * server (its `/api/config` is that server's unchecked word), so a program raises reserves only
+ * when it names the chain itself. Any other error as is.
+ */
+export function withoutReserve(err: ProviderError): ProviderError {
+  if (err.code !== "ESCROW_CANNOT_PAY") return err;
+  return new ProviderError(
+    err.code,
+    `${err.message}. This session raises no reserve of its own: an SDK program raises them when given its escrow's chain, connect({ ton: new TonClient({ endpoint }) }) (the SDK never takes the chain from the server); the gateway does unless --reserve-ahead off`,
+    err.param,
+    { cause: err },
+  );
+}
+
+/**
  * A reserve raise (reserve-keeper.ts) was refused by the escrow for want of free balance
  * (`refused`: a top-up is the fix), failed to send for any other reason (`not-sent`: another
  * refusal, its exit code in the message, or the network would not take the message), or was not

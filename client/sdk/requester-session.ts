@@ -35,7 +35,14 @@ import type { EmbedParams } from "../../protocol/schemas/embedding";
 import { abortedError, linkAbort } from "./abort-link";
 import { sendBase } from "./base-receipt";
 import { EmbedCalls, type EmbedOutcome } from "./embed-call";
-import { OverReportError, ProviderError, ProviderLostError, providerError, unsent } from "./errors";
+import {
+  OverReportError,
+  ProviderError,
+  ProviderLostError,
+  providerError,
+  unsent,
+  withoutReserve,
+} from "./errors";
 import type {
   AnswerDelta,
   BaseOptions,
@@ -167,7 +174,8 @@ export class RequesterSession {
     const reserve = opts.reserve && new ReserveKeeper(base, opts.sessionKey, opts.reserve);
     await reserve?.ensure(base.amount, true);
     let reply = await sendBase(session, signed, life);
-    if (reply.refusal) throw providerError(reply.refusal);
+    if (reply.refusal)
+      throw reserve ? providerError(reply.refusal) : withoutReserve(providerError(reply.refusal));
     if (!reply.accepted && reply.receipt) {
       // The provider holds a newer receipt than ours (we lost state). Adopt it only if our own key
       // signed it for this escrow and payout: anything else could inflate what we would owe.
@@ -287,7 +295,8 @@ export class RequesterSession {
     else if (m.t === "done") void this.onDone(m);
     else if (m.t === "credit-wait") this.signNow().catch((err) => this.failAll(err));
     else if (m.t === "error") {
-      const err = providerError(m.error, m.error.param);
+      const told = providerError(m.error, m.error.param);
+      const err = this.reserve ? told : withoutReserve(told);
       // Without an id the error is about the session (a receipt refused, …): it fails every request.
       if (m.id) this.settle(m.id, err);
       else this.abandon(err);

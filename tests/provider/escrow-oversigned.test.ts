@@ -88,6 +88,10 @@ describe("a requester signing to two providers at once, on the devnet", () => {
       expect(refusal).toBeInstanceOf(ProviderError);
       expect((refusal as ProviderError).code).toBe("ESCROW_CANNOT_PAY");
       expect((refusal as ProviderError).message).toMatch(/reserve/);
+      // These sessions keep no reserve of their own (a program without `ton`): the error says what to pass.
+      expect((refusal as ProviderError).message).toMatch(
+        /raises no reserve of its own: .*connect\(\{ ton: new TonClient\(\{ endpoint \}\) \}\)/,
+      );
     }
     sa.close();
     sb.close();
