@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { io as connectClient, type Socket } from "socket.io-client";
-import { flatPrice, generateKeyPair, maxPriceToWire } from "../protocol";
+import { flatPrice, generateKeyPair, helloOffer, maxPriceToWire } from "../protocol";
 import { signedRegistration } from "../tests/signaling/helpers";
 import { fmt, percentile } from "./table";
 
@@ -178,15 +178,30 @@ export async function registerProvider(url: string, model = "bench-model"): Prom
 }
 
 /**
- * A session request. The session key is random bytes, not a generated key pair: the server only
- * checks its form, and keygen in this process would be timed as if it were the server's.
+ * A session request, with a nonce as the SDK sends (the grant's MAC covers it, see `greet`). The
+ * session key is random bytes, not a generated key pair: the server only checks its form, and
+ * keygen in this process would be timed as if it were the server's.
  */
 const request = (model = "bench-model") => ({
   v: 1,
   model,
   maxPrice: maxPriceToWire({ promptNanoPerToken: 100n, completionNanoPerToken: 100n }),
   sessionKey: randomBytes(32).toString("hex"),
+  nonce: randomBytes(16).toString("hex"),
 });
+
+const greeted = new WeakSet<Socket>();
+
+/**
+ * A requester's `server:hello`, once per connection as the SDK says it (protocol/server-grant.ts):
+ * every grant on the connection then carries the server's MAC, so pairings pay for it.
+ */
+async function greet(socket: Socket): Promise<void> {
+  if (greeted.has(socket)) return;
+  greeted.add(socket);
+  const offer = helloOffer();
+  await socket.emitWithAck("server:hello", { v: 1, nonce: offer.nonce, dh: offer.dh });
+}
 
 /**
  * Waits for the `i`-th slot of a paced client (one operation every `gapMs`, starting `offsetMs`
@@ -214,6 +229,7 @@ export async function pairings(
   models: readonly string[] = ["bench-model"],
 ): Promise<number[]> {
   const out: number[] = [];
+  await greet(socket);
   for (let i = 0; i < n; i++) {
     await slot(pace, i);
     const body = request(models[i % models.length]);

@@ -1,6 +1,7 @@
 import type { Socket } from "socket.io-client";
 import * as v from "valibot";
 import { SessionEnded, type SessionGranted, SessionMoved } from "../protocol";
+import type { GrantSeal } from "./server-pins";
 import type { HangUpWhy } from "./signaling-connection";
 import type { SessionEndNotice } from "./signaling-errors";
 
@@ -15,9 +16,13 @@ export interface SessionHandlers {
 
 /**
  * Makes a granted session's handlers (`SignalingClient.session`), called in the very turn the
- * grant (or a move to another provider) is read, before anything that follows it on the socket.
+ * grant (or a move to another provider) is read, before anything that follows it on the socket;
+ * `seal` says whether the server key vouches for it (server-pins.ts).
  */
-export type SessionOpener = (grant: SessionGranted) => void;
+export type SessionOpener = (grant: SessionGranted, seal: GrantSeal) => void;
+
+/** Checks a grant as it came off the wire against the server key, for the request's nonce. */
+export type GrantSealer = (raw: unknown, nonce: string) => GrantSeal;
 
 /** How many granted session ids are remembered to refuse replays (about 100 KB). */
 const GRANTS_KEPT = 4096;
@@ -42,13 +47,18 @@ type SessionEvent =
 export class SessionRouter {
   /** Set when the session is made: by the grant's opener (a requester) or the offer handler (a provider). */
   private readonly handlers = new Map<string, SessionHandlers>();
-  /** The opener of each session we asked for, to open where the server moves it, and the moves so far. */
-  private readonly openers = new Map<string, { open: SessionOpener; moves: number }>();
+  /**
+   * The opener of each session we asked for, to open where the server moves it, the moves so far,
+   * and its request's nonce (a move's grant is signed for it too).
+   */
+  private readonly openers = new Map<string, { open: SessionOpener; nonce: string; moves: number }>();
   /**
    * Session ids granted or offered to us (the newest GRANTS_KEPT): a grant, move or offer naming
    * one again is a replay.
    */
   private readonly granted = new Set<string>();
+
+  constructor(private readonly sealer: GrantSealer) {}
 
   /** Whether `sessionId` was never granted to us before; it counts as granted from now on. */
   fresh(sessionId: string): boolean {
@@ -63,10 +73,13 @@ export class SessionRouter {
     this.handlers.set(sessionId, { ...this.handlers.get(sessionId), ...handlers });
   }
 
-  /** A grant we asked for: its opener makes its handlers now, and again wherever it moves. */
-  opened(grant: SessionGranted, open: SessionOpener, moves = 0): void {
-    this.openers.set(grant.sessionId, { open, moves });
-    open(grant);
+  /**
+   * A grant we asked for (`raw` as it came off the wire) with `nonce`: its opener makes its
+   * handlers now, and again wherever it moves.
+   */
+  opened(grant: SessionGranted, raw: unknown, open: SessionOpener, nonce: string, moves = 0): void {
+    this.openers.set(grant.sessionId, { open, nonce, moves });
+    open(grant, this.sealer(raw, nonce));
   }
 
   forget(sessionId: string): void {
@@ -112,7 +125,7 @@ export class SessionRouter {
     });
     socket.on("session:moved", (msg: unknown) => {
       const r = v.safeParse(SessionMoved, msg);
-      if (r.success) this.moved(r.output.sessionId, r.output.to);
+      if (r.success) this.moved(r.output.sessionId, r.output.to, (msg as { to: unknown }).to);
     });
   }
 
@@ -131,11 +144,11 @@ export class SessionRouter {
    * moves once, and a request at most MAX_MOVES times: each move followed prepares a channel, so
    * a flood of moves must not open one each.
    */
-  private moved(sessionId: string, to: SessionGranted): void {
+  private moved(sessionId: string, to: SessionGranted, raw: unknown): void {
     const opener = this.openers.get(sessionId);
     if (!opener || opener.moves >= MAX_MOVES || !this.fresh(to.sessionId)) return;
     this.openers.delete(sessionId);
-    this.opened(to, opener.open, opener.moves + 1);
+    this.opened(to, raw, opener.open, opener.nonce, opener.moves + 1);
     this.route(sessionId, { kind: "moved", value: to });
   }
 }

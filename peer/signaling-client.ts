@@ -4,6 +4,8 @@ import {
   DirectorySnapshot,
   encodePublicKey,
   type Feature,
+  grantNonce,
+  helloOffer,
   type MaxPrice,
   maxPriceToWire,
   type PolicyHint,
@@ -13,12 +15,14 @@ import {
 } from "../protocol";
 import type { BackoffConfig, ConnState } from "./connection-machine";
 import { ProviderPresence, type ProviderRegistration } from "./provider-presence";
+import { type Hello, type ServerKeys, ServerPins } from "./server-pins";
 import { type SessionHandlers, type SessionOpener, SessionRouter, type SignalData } from "./session-router";
 import { ACK_TIMEOUT_MS, type AckBody, callOn } from "./signaling-ack";
 import { SignalingConnection } from "./signaling-connection";
 import { SignalingError } from "./signaling-errors";
 
 export type { ProviderRegistration } from "./provider-presence";
+export type { GrantSeal, ServerKeys } from "./server-pins";
 export type { SessionHandlers, SessionOpener, SignalData } from "./session-router";
 export {
   endedBySignaling,
@@ -32,6 +36,9 @@ export {
 } from "./signaling-errors";
 export type { DirectorySnapshot, SessionGranted, SessionOffer };
 
+/** How long a connection's `server:hello` may take before the server counts as keying nothing. */
+const HELLO_TIMEOUT_MS = 5_000;
+
 export interface SignalingClientOptions {
   /** How long `connect` waits for a first connection before it fails with `UNREACHABLE` (ms). */
   readonly timeoutMs?: number;
@@ -40,6 +47,11 @@ export interface SignalingClientOptions {
   readonly ackTimeoutMs?: number;
   /** Told of every connection state change (a page can show "reconnecting"). */
   readonly onState?: (state: ConnState) => void;
+  /**
+   * The servers' keys (hex), which every grant must be signed by (server-pins.ts): one for every
+   * URL, or one per URL. A URL without one pins the key of its first signed grant.
+   */
+  readonly serverKey?: ServerKeys;
 }
 
 /** Signaling URLs as given: one, several, or one comma-separated string of several. */
@@ -58,7 +70,11 @@ export function signalingUrls(given: string | readonly string[]): string[] {
 export class SignalingClient {
   private offerHandler: ((offer: SessionOffer) => Promise<boolean>) | undefined;
   private directoryListener: ((d: DirectorySnapshot) => void) | undefined;
-  private readonly sessions = new SessionRouter();
+  private readonly pins: ServerPins;
+  /** Each connection's `server:hello` (server-pins.ts), said before its first session request. */
+  private readonly hellos = new WeakMap<Socket, Promise<Hello>>();
+  private readonly greetedOn = new WeakMap<Socket, Hello>();
+  private readonly sessions: SessionRouter;
   private readonly conn: SignalingConnection;
   private readonly presence: ProviderPresence;
 
@@ -66,6 +82,11 @@ export class SignalingClient {
     urls: readonly string[],
     private readonly opts: SignalingClientOptions,
   ) {
+    this.pins = new ServerPins(opts.serverKey);
+    this.sessions = new SessionRouter((raw, nonce) => {
+      const socket = this.conn.live;
+      return this.pins.seal(this.url, socket && this.greetedOn.get(socket), raw, nonce);
+    });
     this.conn = new SignalingConnection(
       { urls, dialTimeoutMs: opts.timeoutMs, backoff: opts.backoff },
       {
@@ -140,6 +161,11 @@ export class SignalingClient {
     return this.conn.current;
   }
 
+  /** How many signaling URLs are configured. */
+  get urlCount(): number {
+    return this.conn.urlCount;
+  }
+
   /** The URL of the node in use (or being dialled). */
   get url(): string {
     return this.conn.url;
@@ -198,10 +224,13 @@ export class SignalingClient {
     open: SessionOpener,
   ): Promise<SessionGranted> {
     let grant: SessionGranted | undefined;
+    // Fresh per request: the server signs its grants (and moves) for it (protocol/server-grant.ts).
+    const nonce = grantNonce();
     const ack = await this.call(
       "session:request",
       {
         v: 1,
+        nonce,
         model: req.model,
         maxPrice: maxPriceToWire(req.maxPrice),
         sessionKey: encodePublicKey(req.sessionKey),
@@ -227,8 +256,9 @@ export class SignalingClient {
             `the signaling server at ${this.url} granted session ${r.output.sessionId} again: a replayed grant`,
           );
         grant = r.output;
-        this.sessions.opened(grant, open);
+        this.sessions.opened(grant, body, open, nonce);
       },
+      (socket, deadline) => this.greet(socket, deadline),
     );
     return grant ?? parseWith(SessionGranted, ack, "session grant");
   }
@@ -325,6 +355,32 @@ export class SignalingClient {
     });
   }
 
+  /**
+   * Says `server:hello` on `socket`, once: the server key's answer keys the MAC its grants carry
+   * (server-pins.ts). A server that does not answer (an older one, or a path that drops it) in
+   * HELLO_TIMEOUT_MS keys nothing: with a key pinned, its grants are then refused as tampered.
+   */
+  private greet(socket: Socket, deadline: number): Promise<Hello> {
+    let hello = this.hellos.get(socket);
+    if (!hello) {
+      const offer = helloOffer();
+      const url = this.url;
+      hello = callOn(
+        socket,
+        url,
+        "server:hello",
+        { v: 1, nonce: offer.nonce, dh: offer.dh },
+        Math.min(deadline, Date.now() + HELLO_TIMEOUT_MS),
+      ).then(
+        (answer) => this.pins.greeted(url, offer, answer),
+        (err: unknown) => this.pins.greeted(url, offer, undefined, (err as Error).message),
+      );
+      void hello.then((h) => this.greetedOn.set(socket, h));
+      this.hellos.set(socket, hello);
+    }
+    return hello;
+  }
+
   private async ready(event: string, deadline = Date.now() + ACK_TIMEOUT_MS): Promise<Socket> {
     try {
       return await this.conn.ready(deadline - Date.now());
@@ -346,10 +402,13 @@ export class SignalingClient {
     payload: unknown,
     retry: boolean,
     onOk?: (ack: AckBody) => void,
+    /** Runs on each connection before the request is sent on it. */
+    first?: (socket: Socket, deadline: number) => Promise<unknown>,
   ): Promise<AckBody> {
     const deadline = Date.now() + (this.opts.ackTimeoutMs ?? ACK_TIMEOUT_MS);
     for (;;) {
       const socket = await this.ready(event, deadline);
+      await first?.(socket, deadline);
       try {
         return await callOn(socket, this.url, event, payload, deadline, onOk);
       } catch (err) {

@@ -130,6 +130,9 @@ export const REQUESTER_ERROR_CODES = [
   "INVALID_REQUEST",
   // a peer sent a code this version does not know: a newer peer, or a hostile one (wireError)
   "UNKNOWN_CODE",
+  // a grant the signaling server's pinned key did not sign (server-grant.ts): written or altered on
+  // the path to the server (a man in the middle), so the server is not blamed
+  "GRANT_TAMPERED",
 ] as const;
 
 export type ProtocolErrorCode = (typeof PROTOCOL_ERROR_CODES)[number];

@@ -23,6 +23,7 @@ export * from "./schemas/embedding";
 export * from "./schemas/page-config";
 export * from "./schemas/session";
 export * from "./schemas/signaling";
+export * from "./server-grant";
 export * from "./session/fingerprint";
 export * from "./session/handshake";
 export * from "./session/secure-session";

@@ -57,6 +57,12 @@ export interface SignalingConfig {
   resumeSecret: string | undefined;
   /** Where a node without `resumeSecret` keeps its own (made on first start); unset: in memory only. */
   resumeSecretFile: string | undefined;
+  /**
+   * Where the server's Ed25519 key is kept (made on first start, mode 600): it signs every grant,
+   * and requesters pin its public key (`GET /api/server-key`). Give every node sharing a directory
+   * the same file. Unset: a fresh key per start, in memory (requesters then learn it on first use).
+   */
+  serverKeyFile: string | undefined;
   /** A resume ticket's life; a registered provider's is renewed through its heartbeat acks. */
   resumeTicketTtlMs: number;
   /**
@@ -129,6 +135,7 @@ export const DEFAULT_CONFIG: SignalingConfig = {
   ipReconnectBurst: 20_000,
   resumeSecret: undefined,
   resumeSecretFile: undefined,
+  serverKeyFile: undefined,
   resumeTicketTtlMs: 600_000,
   // Off: measured, the refusal reached a swamped node's clients later than their own deadlines
   // (README, "A swamped node says so").
@@ -165,6 +172,7 @@ export const TEXT_SETTINGS = [
   "LOG_LEVEL",
   "RESUME_SECRET",
   "RESUME_SECRET_FILE",
+  "SERVER_KEY_FILE",
   "TRUST_PROXY",
   "ALLOWED_ORIGINS",
   "TRANSPORTS",
@@ -223,6 +231,8 @@ export function loadConfig(
   }
   // A node run from the command line keeps its secret across restarts, so its tickets outlive them.
   config.resumeSecretFile = vars.RESUME_SECRET_FILE || ".silk/resume-secret";
+  // And its key, so a requester's pin outlives a restart.
+  config.serverKeyFile = vars.SERVER_KEY_FILE || ".silk/server-key";
   if (vars.TRUST_PROXY) config.trustProxy = vars.TRUST_PROXY === "true" || vars.TRUST_PROXY === "1";
   if (vars.REDIS_CLUSTER) config.redisCluster = vars.REDIS_CLUSTER === "true" || vars.REDIS_CLUSTER === "1";
   if (vars.ALLOWED_ORIGINS) config.allowedOrigins = list(vars.ALLOWED_ORIGINS);

@@ -8,6 +8,7 @@ import type { Logger } from "./logger";
 import type { SignalingMetrics } from "./metrics";
 import type { KeyedBuckets, TokenBucket } from "./rate-limit";
 import type { ResumeTickets, TicketClaim } from "./resume-tickets";
+import type { ServerKey } from "./server-key";
 import type { InNodeSession } from "./session-parties";
 
 /** Per-socket state, kept in `socket.data` on the node that owns the socket. */
@@ -30,6 +31,8 @@ export interface SocketState {
   ticketIssuedAt?: number;
   /** The in-node sessions this socket is a party to (session-parties.ts); made with its first. */
   sessions?: Set<string>;
+  /** The MAC key its `server:hello` agreed (protocol/server-grant.ts): its grants carry a MAC under it. */
+  grantMacKey?: Buffer;
   /** Relay budgets per session this socket sends frames into. */
   relay: Map<string, { bytes: TokenBucket; frames: TokenBucket }>;
 }
@@ -63,6 +66,8 @@ export interface ServerContext {
   closing: boolean;
   /** Until when clients with a resume ticket are admitted past the per-IP connection limit (see config). */
   welcomeBackUntil: number;
+  /** Answers `server:hello` (server-key.ts): each grant on such a connection then carries a MAC. */
+  readonly serverKey: ServerKey;
   /** Signs and checks resume tickets (replaced once Redis tells the shared secret). */
   tickets: ResumeTickets;
   /** Last cluster-wide session count read from the directory (for /metrics). */

@@ -2,6 +2,7 @@ import {
   MAX_ID_CHARS,
   MAX_MODEL_ID_CHARS,
   MAX_PRICE_NANO,
+  NONCE_HEX,
   parseWith,
   SessionEnd,
   SessionRequest,
@@ -55,11 +56,15 @@ export function quickSessionRequest(input: unknown): SessionRequest | undefined 
   if (!MODEL_ID.test(model) || typeof sessionKey !== "string" || !HEX32.test(sessionKey)) return undefined;
   const maxPrice = quickMaxPrice(o.maxPrice);
   if (!maxPrice) return undefined;
-  if (!("exclude" in o)) return { v: 1, model, maxPrice, sessionKey };
+  const nonce = "nonce" in o ? o.nonce : undefined;
+  if (nonce !== undefined && (typeof nonce !== "string" || !NONCE_HEX.test(nonce))) return undefined;
+  // As the schema: a `nonce` key present is kept, even one left undefined.
+  const base = { v: 1 as const, model, maxPrice, sessionKey, ...("nonce" in o && { nonce }) };
+  if (!("exclude" in o)) return base;
   const exclude = o.exclude;
   if (!Array.isArray(exclude) || exclude.length > MAX_EXCLUDE) return undefined;
   for (const key of exclude) if (typeof key !== "string" || !HEX32.test(key)) return undefined;
-  return { v: 1, model, maxPrice, sessionKey, exclude: [...exclude] as string[] };
+  return { ...base, exclude: [...exclude] as string[] };
 }
 
 function quickMaxPrice(input: unknown): SessionRequest["maxPrice"] | undefined {

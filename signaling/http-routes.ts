@@ -16,7 +16,7 @@ export interface HttpExtras {
 }
 
 /**
- * `/healthz`, `/metrics`, `/api/models`, `/api/config`, `/tonconnect-manifest.json`, the mounts,
+ * `/healthz`, `/metrics`, `/api/models`, `/api/server-key`, `/api/config`, `/tonconnect-manifest.json`, the mounts,
  * then the static pages if configured; socket.io owns `/socket.io/`.
  */
 export function httpHandler(ctx: ServerContext, extras: HttpExtras = { pageConfig: undefined, mounts: [] }) {
@@ -59,6 +59,14 @@ async function route(
     return send(res, 200, "application/json", JSON.stringify(body), {
       "access-control-allow-origin": "*",
       "cache-control": "no-store",
+    });
+  }
+  if (req.method === "GET" && path === "/api/server-key") {
+    // The key that signs this server's grants, for requesters to pin (pinned from here, it is only
+    // as trustworthy as the path it came over: https, or compare it with the operator's word).
+    return send(res, 200, "application/json", JSON.stringify({ v: 1, key: ctx.serverKey.key }), {
+      "access-control-allow-origin": "*",
+      "cache-control": "no-cache",
     });
   }
   if (req.method === "GET" && path === "/api/config") {

@@ -21,6 +21,7 @@ import type {
 import { SignalingError } from "./errors";
 import { AckThen, errorSummary } from "./event-guard";
 import type { Candidate } from "./matchmaking";
+import { ServerKey } from "./server-key";
 import { isParty, joinSession, leaveSession } from "./session-parties";
 import { endSession } from "./sessions";
 
@@ -82,7 +83,7 @@ function granting(
   ctx.metrics.pairings.inc();
   // The offer is written right after the grant, in the same turn of the event loop, so it still
   // reaches the provider before anything the requester sends once it has read its grant.
-  return new AckThen(granted(ctx, placed, req.model), () => {
+  return new AckThen(granted(ctx, socket, placed, req), () => {
     void follow(ctx, socket, req, attempt, placed).catch((err: unknown) =>
       ctx.log.error({ err: errorSummary(err) }, "pairing follow-up failed"),
     );
@@ -323,7 +324,7 @@ async function follow(
     } else if (next && moving) {
       ctx.metrics.moves.inc();
       leaveSession(ctx, socket, sessionId);
-      socket.emit("session:moved", { v: PROTOCOL_VERSION, sessionId, to: granted(ctx, next, req.model) });
+      socket.emit("session:moved", { v: PROTOCOL_VERSION, sessionId, to: granted(ctx, socket, next, req) });
     } else if (next) {
       ctx.pendingOffers.delete(next.sessionId);
       await endSession(ctx, next.sessionId, "peer-disconnected", socket.id);
@@ -347,9 +348,13 @@ function quoteOf(models: readonly ModelListing[], model: string) {
   return quote ? { quote: quoteFields(quote) } : {};
 }
 
-function granted(ctx: ServerContext, placed: Placed, model: string) {
+/**
+ * The grant for `placed`, with the connection's MAC over it and the request's nonce when both are
+ * there (protocol/server-grant.ts): the requester can then tell it from one altered on the path.
+ */
+function granted(ctx: ServerContext, socket: SilkSocket, placed: Placed, req: SessionRequest) {
   const provider = placed.chosen.provider;
-  return {
+  const grant = {
     ok: true as const,
     sessionId: placed.sessionId,
     provider: {
@@ -357,10 +362,12 @@ function granted(ctx: ServerContext, placed: Placed, model: string) {
       payout: provider.payout,
       price: wirePrice(placed.chosen.price),
       ...(provider.entry && { owner: provider.entry.owner }),
-      ...quoteOf(provider.models, model),
+      ...quoteOf(provider.models, req.model),
     },
     iceServers: ctx.config.iceServers,
   };
+  const macKey = socket.data.grantMacKey;
+  return req.nonce && macKey ? { ...grant, server: ServerKey.mac(macKey, req.nonce, grant) } : grant;
 }
 
 /**

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Server } from "socket.io";
-import { DirectorySubscribe, type PageConfig, PROTOCOL_VERSION } from "../protocol";
+import { DirectorySubscribe, type PageConfig, PROTOCOL_VERSION, ServerHello } from "../protocol";
 import { admission, clientIp } from "./admission";
 import { auditEvents } from "./audit-events";
 import { DEFAULT_CONFIG, type SignalingConfig } from "./config";
@@ -23,6 +23,7 @@ import { dropProvider, providerEvents, sweepProviders } from "./provider-events"
 import { KeyedBuckets, TokenBucket } from "./rate-limit";
 import { connectRedis, type RedisConnection } from "./redis-clients";
 import { fileSecret, ResumeTickets, type TicketClaim } from "./resume-tickets";
+import { loadServerKey } from "./server-key";
 import { endSocketSessions, sessionEvents } from "./session-events";
 
 export interface SignalingOptions extends Partial<SignalingConfig> {
@@ -36,6 +37,8 @@ export interface SignalingOptions extends Partial<SignalingConfig> {
   entryCheck?: EntryCheck;
   /** How long a registration waits for `entryCheck` before the declared entry stands (3 s). */
   entryCheckTimeoutMs?: number;
+  /** The server key's 32-byte secret (server-key.ts); unset, `serverKeyFile`'s, else a fresh one. */
+  serverKey?: Uint8Array;
 }
 
 export interface SignalingServer {
@@ -49,6 +52,8 @@ export interface SignalingServer {
   readonly httpServer: HttpServer;
   /** The provider directory in use (in memory, or Redis once started with `REDIS_URL`). */
   readonly directory: ProviderDirectory;
+  /** The public key (hex) that signs this server's grants, as `GET /api/server-key` publishes it. */
+  readonly serverKey: string;
 }
 
 const KNOWN_EVENTS = new Set([
@@ -62,10 +67,11 @@ const KNOWN_EVENTS = new Set([
   "session:end",
   "directory:subscribe",
   "audit:report",
+  "server:hello",
 ]);
 
 export function createSignalingServer(options: SignalingOptions = {}): SignalingServer {
-  const { logger, pageConfig, mounts, entryCheck, entryCheckTimeoutMs, ...overrides } = options;
+  const { logger, pageConfig, mounts, entryCheck, entryCheckTimeoutMs, serverKey, ...overrides } = options;
   const config: SignalingConfig = { ...DEFAULT_CONFIG, ...overrides };
   const nodeId = `${process.pid}-${randomBytes(3).toString("hex")}`;
   const log = (logger ?? createLogger(config.logLevel)).child({ node: nodeId });
@@ -73,6 +79,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
   const ownSecret =
     config.resumeSecret ??
     (config.resumeSecretFile ? fileSecret(config.resumeSecretFile) : randomBytes(32).toString("hex"));
+  const grantKey = loadServerKey(serverKey, config.serverKeyFile);
 
   const io: SilkServer = new Server(httpServer, {
     transports: config.transports,
@@ -125,6 +132,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     closing: false,
     welcomeBackUntil: Date.now() + config.reconnectWindowMs,
     tickets: new ResumeTickets(ownSecret, config.resumeTicketTtlMs),
+    serverKey: grantKey,
     sessionCount: 0,
     onRegistered: () => undefined,
   };
@@ -221,6 +229,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
         host: config.host,
         redis: redis ? (redis.cluster ? "cluster" : "one") : false,
         transports: config.transports,
+        serverKey: grantKey.key,
       },
       "listening",
     );
@@ -280,6 +289,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
     get directory() {
       return directory;
     },
+    serverKey: grantKey.key,
   };
 }
 
@@ -308,8 +318,14 @@ function socketWiring(
       return { ok: true, directory: await ctx.feed.snapshot() };
     },
   );
+  // Once per connection (a requester's): the server key vouches for the connection's MAC key.
+  const hello = guarded(ctx, "server:hello", { schema: ServerHello }, async (msg, socket) => {
+    const { answer, macKey } = ctx.serverKey.hello(msg);
+    socket.data.grantMacKey = macKey;
+    return answer;
+  });
   return {
-    listeners: [...providerEvents(ctx), ...sessionEvents(ctx), ...auditEvents(ctx), subscribe],
+    listeners: [...providerEvents(ctx), ...sessionEvents(ctx), ...auditEvents(ctx), subscribe, hello],
     unknown: unknownEvents(ctx, KNOWN_EVENTS),
     disconnecting(this: SilkSocket) {
       gatekeeper.settled(this, false);

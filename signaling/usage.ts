@@ -10,6 +10,8 @@ const TEXT_HELP: Record<(typeof TEXT_SETTINGS)[number], string> = {
   LOG_LEVEL: "pino's level (default info)",
   RESUME_SECRET: "signs resume tickets; the same on every node (16+ characters)",
   RESUME_SECRET_FILE: "where a node keeps its own secret (default .silk/resume-secret)",
+  SERVER_KEY_FILE:
+    "the Ed25519 key signing grants, made on first start; the same on every node (default .silk/server-key)",
   TRUST_PROXY: "true: take the client's address from X-Forwarded-For",
   ALLOWED_ORIGINS: "comma-separated browser origins allowed to connect (default any)",
   TRANSPORTS: "websocket and/or polling (default websocket)",

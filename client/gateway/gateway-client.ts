@@ -25,6 +25,7 @@ export async function connectGateway(
   const { audits } = config;
   const client = await connect({
     signalingUrl: config.signalingUrl,
+    ...(config.serverKey && { serverKey: config.serverKey }),
     sessionKey: key,
     maxPrice: config.maxPrice,
     escrow: config.escrow,

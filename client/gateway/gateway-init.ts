@@ -30,6 +30,9 @@ export interface InitOptions {
 export async function initGateway(o: InitOptions): Promise<GatewayState> {
   const chain = await fetchChainConfig(o.signalingUrl);
   if (!chain) throw new Error(`${o.signalingUrl} names no TON network (/api/config); is it a Silk server?`);
+  // Pinned from now on (trust on first use): compare it with the operator's word.
+  const serverKey = await fetchServerKey(o.signalingUrl);
+  if (serverKey) o.say(`signaling server key ${serverKey} (pinned in ${o.stateFile})`);
   const { key, created } = loadOrCreateKey(o.keyFile);
   o.say(`session key ${encodePublicKey(key.publicKey)} (${created ? "new" : "from"} ${o.keyFile})`);
   const escrowChain = new EscrowChain(chain);
@@ -63,11 +66,20 @@ export async function initGateway(o: InitOptions): Promise<GatewayState> {
     signalingUrl: o.signalingUrl,
     tonEndpoint: chain.endpoint,
     ...(chain.registry && { registry: chain.registry }),
+    ...(serverKey && { serverKey }),
   };
   writeGatewayState(o.stateFile, state);
   o.say(`key authorised with epoch ${state.keyEpoch}; escrow holds ${formatNano(facts.balance)} TON`);
   o.say(`saved to ${o.stateFile}: start the gateway with \`npm run gateway -- --max-price N\``);
   return state;
+}
+
+/** The key the server at `url` publishes (`GET /api/server-key`); undefined from a server without one. */
+async function fetchServerKey(url: string): Promise<string | undefined> {
+  const res = await fetch(new URL("/api/server-key", url), { cache: "no-store" }).catch(() => undefined);
+  if (!res?.ok) return undefined;
+  const body = (await res.json().catch(() => undefined)) as { key?: unknown } | undefined;
+  return typeof body?.key === "string" && /^[0-9a-f]{64}$/.test(body.key) ? body.key : undefined;
 }
 
 function formatNano(n: bigint): string {

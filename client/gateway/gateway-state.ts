@@ -16,6 +16,8 @@ const GatewayState = v.object({
   signalingUrl: v.pipe(v.string(), v.maxLength(2048)),
   tonEndpoint: v.optional(v.pipe(v.string(), v.maxLength(2048))),
   registry: v.optional(TonAddressText),
+  /** The signaling server's key, as `init` read it (trust on first use): grants must be signed by it. */
+  serverKey: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/))),
 });
 export type GatewayState = v.InferOutput<typeof GatewayState>;
 

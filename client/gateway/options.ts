@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { Address } from "@ton/core";
+import type { ServerKeys } from "../../peer/server-pins";
 import { DEFAULT_DEADLINES } from "../../peer/session-machine";
 import { type MaxPrice, NETWORK_ID, type NetworkName } from "../../protocol";
 import { DEFAULT_QUEUE_TIMEOUT_MS } from "../sdk/connect-options";
@@ -10,6 +11,12 @@ import { type GatewayTrust, parseTrustOptions, TRUST_FLAGS, TRUST_USAGE } from "
 /** Gateway configuration: flags, then environment, then defaults; each value checked here. */
 export interface GatewayConfig {
   readonly signalingUrl: string;
+  /**
+   * The signaling servers' keys every grant must be signed by (the SDK's `serverKey`): one for
+   * every URL, or URL=KEY pairs; else the one `init` pinned for its server; else each URL's first
+   * signed grant's key.
+   */
+  readonly serverKey?: ServerKeys;
   readonly keyFile: string;
   readonly maxPrice: MaxPrice;
   readonly escrow: string;
@@ -46,6 +53,10 @@ export const GATEWAY_USAGE = `Usage: npm run gateway -- init [--signaling URL] [
   --max-price N        highest nanoTON per token you accept                (SILK_MAX_PRICE)
   --max-prompt-price N highest nanoTON per prompt token (default: --max-price)  (SILK_MAX_PROMPT_PRICE)
   --signaling URL      signaling server (default http://127.0.0.1:8787)    (SILK_SIGNALING_URL)
+  --server-key KEY     the signaling server's key (its GET /api/server-key, or its log): a grant
+                       it did not sign is refused as altered on the path (GRANT_TAMPERED), the
+                       server not blamed; URL=KEY,... for several servers (default: the key init
+                       pinned, else the key of each server's first grant)  (SILK_SERVER_KEY)
   --key-file PATH      session key, created if missing (.silk/gateway.key) (SILK_KEY_FILE)
   --key-epoch N        the key's epoch in the escrow (default: init's)     (SILK_KEY_EPOCH)
   --network NAME       devnet, testnet or mainnet (default devnet)         (SILK_NETWORK)
@@ -76,6 +87,7 @@ export function parseGatewayOptions(
       "max-price": { type: "string" },
       "max-prompt-price": { type: "string" },
       signaling: { type: "string" },
+      "server-key": { type: "string" },
       "key-file": { type: "string" },
       "key-epoch": { type: "string" },
       network: { type: "string" },
@@ -136,8 +148,18 @@ export function parseGatewayOptions(
     aheadText === undefined || aheadText === "off" ? aheadText : nano(aheadText, "--reserve-ahead");
   if (typeof reserveAheadNano === "bigint" && !trust.tonEndpoint)
     throw new Error("--reserve-ahead raises reserves on chain: it needs --ton-endpoint (not --trust-server)");
+  const signalingUrl =
+    get("signaling", "SILK_SIGNALING_URL") ?? stored?.signalingUrl ?? "http://127.0.0.1:8787";
+  const keyText = get("server-key", "SILK_SERVER_KEY");
+  // init's pin only for init's server.
+  const serverKey = keyText
+    ? parseServerKey(keyText)
+    : stored?.serverKey && stored.signalingUrl === signalingUrl
+      ? stored.serverKey
+      : undefined;
   return {
-    signalingUrl: get("signaling", "SILK_SIGNALING_URL") ?? stored?.signalingUrl ?? "http://127.0.0.1:8787",
+    signalingUrl,
+    ...(serverKey && { serverKey }),
     keyFile: get("key-file", "SILK_KEY_FILE") ?? ".silk/gateway.key",
     maxPrice: {
       completionNanoPerToken: completion,
@@ -155,4 +177,21 @@ export function parseGatewayOptions(
     ...(apiKey ? { apiKey } : {}),
     ...(reserveAheadNano !== undefined && { reserveAheadNano }),
   };
+}
+
+const HEX_KEY = /^[0-9a-fA-F]{64}$/;
+
+/** `--server-key`: one key (64 hex characters) for every URL, or `URL=KEY` pairs, comma-separated. */
+function parseServerKey(text: string): ServerKeys {
+  if (HEX_KEY.test(text.trim())) return text.trim().toLowerCase();
+  const pairs = text.split(",").map((pair) => {
+    const at = pair.lastIndexOf("=");
+    const [url, key] = [pair.slice(0, at).trim(), pair.slice(at + 1).trim()];
+    if (at < 1 || !HEX_KEY.test(key))
+      throw new Error(
+        "--server-key is the server's key (64 hex characters), or URL=KEY pairs separated by commas",
+      );
+    return [url, key.toLowerCase()] as const;
+  });
+  return Object.fromEntries(pairs);
 }

@@ -1,5 +1,6 @@
 import { Address, type ContractProvider } from "@ton/core";
 import type { RegistryReader } from "../../contracts/wrappers/registry-reader";
+import type { ServerKeys } from "../../peer/server-pins";
 import type { Deadlines } from "../../peer/session-machine";
 import type { Wrtc } from "../../peer/webrtc-link";
 import type { KeyPair, MaxPrice, ProviderStanding, TrustPolicy } from "../../protocol";
@@ -26,10 +27,10 @@ export interface DistrustedServer {
   /** What it lied about (the `QUOTE_FORGED` message). */
   readonly reason: string;
   /**
-   * Whether the grant came over TLS (an https or wss URL), so from the server itself. False: over
-   * plain http a man in the middle could have forged it, and an honest server be the one avoided
-   * for `liarMemoryMs`; the avoidance is right for this client either way (the path to it lies),
-   * but do not report the server as a liar on that alone.
+   * Whether the grant is known to be the server's own: signed by its pinned server key
+   * (`serverKey`, or the key learned from its first grant), or received over TLS (an https or wss
+   * URL). False only for a server that signs nothing over plain http: a man in the middle could
+   * have forged it, so do not report the server as a liar on that alone.
    */
   readonly authenticated: boolean;
 }
@@ -40,6 +41,14 @@ export interface ConnectOptions {
    * the client moves to the next when one goes down or shuts down, and reconnects for good.
    */
   readonly signalingUrl: string | readonly string[];
+  /**
+   * The signaling servers' public keys (64 hex characters, as `GET /api/server-key` and the
+   * server's start-up log give them): one for every URL (nodes sharing one key file), or one per
+   * URL, `{ [url]: key }`. Every grant must then be signed by it: one that is not was altered on
+   * the path (`GRANT_TAMPERED`), and the server is neither blamed nor avoided. A URL without one
+   * pins the key of its first signed grant (trust on first use, for this client's life).
+   */
+  readonly serverKey?: ServerKeys;
   /** Signs receipts; authorised in the escrow. */
   readonly sessionKey: KeyPair;
   readonly maxPrice: MaxPrice;
@@ -155,6 +164,12 @@ export function checkConnectOptions(o: ConnectOptions): void {
     if (!protocol || !["http:", "https:", "ws:", "wss:"].includes(protocol))
       refuse("signalingUrl", `${JSON.stringify(url.slice(0, 80))} is not an http(s) URL`);
   }
+  for (const [url, k] of serverKeys(o.serverKey)) {
+    if (typeof k !== "string" || !/^[0-9a-fA-F]{64}$/.test(k))
+      refuse("serverKey", `${url ? `the key for ${url.slice(0, 80)}` : "the key"} is not 64 hex characters`);
+    if (url && !urls.some((u) => u.trim() === url))
+      refuse("serverKey", `${JSON.stringify(url.slice(0, 80))} is not one of signalingUrl`);
+  }
   const key = o.sessionKey;
   if (
     !(key?.publicKey instanceof Uint8Array) ||
@@ -170,4 +185,11 @@ export function checkConnectOptions(o: ConnectOptions): void {
     refuse("escrow", "your escrow contract's TON address");
   if (o.keyEpoch !== undefined && !(Number.isInteger(o.keyEpoch) && o.keyEpoch >= 0 && o.keyEpoch < 2 ** 32))
     refuse("keyEpoch", "the epoch your escrow gave the key, an integer from 0");
+}
+
+/** The `serverKey` option as (url, key) pairs; the url empty for a key given for every URL. */
+function serverKeys(given: ServerKeys | undefined): [string, unknown][] {
+  if (given === undefined) return [];
+  if (typeof given === "string") return [["", given]];
+  return typeof given === "object" && given !== null ? Object.entries(given) : [["", given]];
 }

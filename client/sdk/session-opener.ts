@@ -4,6 +4,7 @@ import { isUp } from "../../peer/connection-machine";
 import { endingError, SessionLife } from "../../peer/session-life";
 import { MAX_MOVES } from "../../peer/session-router";
 import {
+  type GrantSeal,
   SessionEndedNoticeError,
   type SessionGranted,
   SessionMovedError,
@@ -49,6 +50,8 @@ import { RequesterSession } from "./requester-session";
 interface Prepared {
   readonly trusted: Promise<ProviderStanding> | undefined;
   readonly channel: Promise<PeerChannel>;
+  /** Whether the server key vouches for the grant (peer/server-pins.ts). */
+  readonly seal: GrantSeal;
 }
 
 /** Handshake failures that mean the peer is not who the server said, or the handshake was altered. */
@@ -115,7 +118,7 @@ export class SessionOpener {
    * Before anything goes to the provider, not even a signal, the Registry and our policy decide;
    * meanwhile the channel is prepared (its offer and candidates held back until they have).
    */
-  private prepare(grant: SessionGranted): Prepared {
+  private prepare(grant: SessionGranted, seal: GrantSeal): Prepared {
     // The entry the provider's own quote names (checked in `forgedQuote`), not just the server's word.
     const { identityKey, payout, quote } = grant.provider;
     const trusted = this.opts.trust
@@ -133,11 +136,22 @@ export class SessionOpener {
       ...(trusted && { release: trusted }),
     });
     channel.catch(() => undefined);
-    return { trusted, channel };
+    return { trusted, channel, seal };
+  }
+
+  /**
+   * A grant that fails the server key pinned for its URL: altered or written on the path to the
+   * server (a man in the middle), or replayed. The server is not blamed, nor the provider.
+   */
+  private tamperedGrant(grant: SessionGranted, model: string, why: string): NoProviderError {
+    return new NoProviderError(
+      "GRANT_TAMPERED",
+      `a grant of provider ${grant.provider.identityKey} for ${model} from the signaling server at ${this.signaling.url} ${why}: a man in the middle on the path to the server wrote or altered it, the server and the provider are not blamed; use https, or another path`,
+    );
   }
 
   /** The grant's terms checked against the provider's signed quote, before anything goes to it. */
-  private forgedQuote(grant: SessionGranted, model: string): NoProviderError | undefined {
+  private forgedQuote(grant: SessionGranted, model: string, seal: GrantSeal): NoProviderError | undefined {
     const p = grant.provider;
     const expiresAt = p.quote?.expiresAt ?? 0;
     const terms = {
@@ -151,9 +165,11 @@ export class SessionOpener {
     const now = Date.now();
     const fault = quoteFault(terms, p.quote, now) ?? otherEntry(p);
     if (!fault) return undefined;
-    const path = overTls(this.signaling.url)
-      ? ""
-      : ". It came without TLS, so it may have been forged by the server or by anyone on the unauthenticated path to it";
+    const path = vouched(seal)
+      ? ". The server's own key signed that grant"
+      : overTls(this.signaling.url)
+        ? ""
+        : ". It came without TLS, so it may have been forged by the server or by anyone on the unauthenticated path to it";
     const err = new NoProviderError(
       "QUOTE_FORGED",
       `the signaling server at ${this.signaling.url} lied: its grant of provider ${p.identityKey} for ${model} (payout ${p.payout}) ${fault}; the provider is not blamed, retry later or through another server${path}`,
@@ -247,13 +263,18 @@ export class SessionOpener {
     let refused: UntrustedProviderError | ProviderError | undefined;
     // Each grant's channel is made in the turn the grant is read (and a move's in the turn the
     // move is), so the provider's first signals and frames find it there.
-    const prepare = (grant: SessionGranted): Prepared => {
-      const forged = this.forgedQuote(grant, model);
-      const made = forged
-        ? refusedGrant(forged)
+    // Paths to servers that altered a grant (GRANT_TAMPERED) left within this request, not remembered.
+    let pathMoves = 0;
+    const prepare = (grant: SessionGranted, seal: GrantSeal): Prepared => {
+      const refusal =
+        seal.kind === "tampered"
+          ? this.tamperedGrant(grant, model, seal.why)
+          : this.forgedQuote(grant, model, seal);
+      const made = refusal
+        ? refusedGrant(refusal, seal)
         : isExcluded(grant, exclude)
-          ? excludedGrant(grant)
-          : this.prepare(grant);
+          ? excludedGrant(grant, seal)
+          : this.prepare(grant, seal);
       prepared.set(grant.sessionId, made);
       return made;
     };
@@ -292,7 +313,9 @@ export class SessionOpener {
       }
       life.send({ type: "granted" });
       moved = undefined;
-      const { trusted, channel } = prepared.get(grant.sessionId) ?? prepare(grant);
+      // A grant always comes through `prepare` (the router opens it in the turn it is read).
+      const { trusted, channel, seal } =
+        prepared.get(grant.sessionId) ?? prepare(grant, { kind: "tampered", why: "was never opened" });
       prepared.delete(grant.sessionId);
       let standing: ProviderStanding | undefined;
       try {
@@ -305,6 +328,13 @@ export class SessionOpener {
         );
         if (err instanceof TimeoutError)
           throw new NoProviderError("TIMEOUT", err.message, undefined, { cause: err });
+        if (err instanceof NoProviderError && err.code === "GRANT_TAMPERED") {
+          // Not the server's word: the path to it lies. Nothing went to the provider, the server
+          // is not remembered as a liar; another configured server is asked (each path once).
+          this.signaling.endSession(grant.sessionId, "grant not signed by the server key");
+          if (pathMoves++ >= this.signaling.urlCount - 1 || !this.signaling.moveOn(0)) throw err;
+          continue;
+        }
         if (err instanceof NoProviderError && err.code === "QUOTE_FORGED") {
           // The server's word against the provider's signed one: nothing went to the provider,
           // which is not excluded. The same server would lie again: it is remembered as a liar for
@@ -323,7 +353,7 @@ export class SessionOpener {
             url,
             until: Date.now() + forMs,
             reason: err.message,
-            authenticated: overTls(url),
+            authenticated: overTls(url) || vouched(seal),
           });
           if (!movedOn) throw onlyLiars(this.signaling.liars.servers, err);
           continue;
@@ -485,6 +515,9 @@ function overTls(url: string): boolean {
   }
 }
 
+/** Signed by a server key the client held before this grant: the server's own word, whatever the path. */
+const vouched = (seal: GrantSeal) => seal.kind === "signed" && seal.pin !== "now";
+
 /** The server would not carry a frame of the session (its own refusal, not the provider's doing). */
 const relayRefused = (err: unknown) =>
   err instanceof ChannelClosedError && err.cause instanceof SignalingError;
@@ -496,22 +529,22 @@ const isExcluded = (grant: SessionGranted, exclude: readonly string[]) =>
  * The server offered a provider this request excludes (one it avoids or already left): the
  * requester decides who it talks to, so no channel is made and not a signal goes to it.
  */
-function excludedGrant(grant: SessionGranted): Prepared {
+function excludedGrant(grant: SessionGranted, seal: GrantSeal): Prepared {
   const refusal = new PolicyRefusedError(
     grant.provider.identityKey,
     "EXCLUDED",
     "the signaling server offered a provider this request excludes",
   );
-  return refusedGrant(refusal);
+  return refusedGrant(refusal, seal);
 }
 
 /** A grant refused before any channel is made: neither signal nor frame goes to its provider. */
-function refusedGrant(err: Error): Prepared {
+function refusedGrant(err: Error, seal: GrantSeal): Prepared {
   const trusted = Promise.reject(err);
   const channel = Promise.reject(err);
   trusted.catch(() => undefined);
   channel.catch(() => undefined);
-  return { trusted, channel };
+  return { trusted, channel, seal };
 }
 
 /** A refusal from signaling; one about a feature names the request field that needs it. */

@@ -71,7 +71,9 @@ export interface AuditCounts {
 export async function connect(opts: ConnectOptions): Promise<SilkClient> {
   checkConnectOptions(opts);
   const reserve = reserveOf(opts);
-  const signaling = await SignalingClient.connect(opts.signalingUrl);
+  const signaling = await SignalingClient.connect(opts.signalingUrl, {
+    ...(opts.serverKey !== undefined && { serverKey: opts.serverKey }),
+  });
   return new Client(signaling, { ...opts, reserve: reserve ?? false });
 }
 

@@ -5,6 +5,7 @@ import { sign } from "../identity";
 import { MAX_FRAME_BYTES, MAX_MODELS_PER_PROVIDER, MAX_SIGNALING_MESSAGE_BYTES } from "../limits";
 import type { ModelPrice } from "../pricing";
 import { registrationMessage } from "../registration";
+import { NONCE_HEX } from "../server-grant";
 import {
   Count,
   ErrorBody,
@@ -126,6 +127,12 @@ export const SessionRequest = v.object({
    * `policy`, which also asks for a Registry entry: this one holds with or without one.
    */
   minAuditsPassed: v.optional(Count),
+  /**
+   * 16 random bytes (hex), fresh per request: on a connection that said `server:hello`, each grant
+   * for it carries the connection's MAC over it and this nonce (server-grant.ts), so a grant cannot
+   * be altered on the path nor replayed to another request.
+   */
+  nonce: v.optional(v.pipe(v.string(), v.regex(NONCE_HEX))),
 });
 
 /** simple-peer signal data: an SDP offer/answer or an ICE candidate, opaque to the server but bounded. */
@@ -234,6 +241,18 @@ export const SessionGranted = v.object({
     quote: v.optional(SignedQuote),
   }),
   iceServers: v.pipe(v.array(IceServer), v.maxLength(16)),
+  /**
+   * The HMAC of this grant and the request's `nonce` under the connection's key (server-grant.ts):
+   * present when the request carried a nonce on a connection that said `server:hello`.
+   */
+  server: v.optional(v.object({ mac: Hex32 })),
+});
+
+/** Requester to server, once per connection: a fresh nonce and X25519 key (server-grant.ts). */
+export const ServerHello = v.object({
+  v: Version,
+  nonce: v.pipe(v.string(), v.regex(NONCE_HEX)),
+  dh: Hex32,
 });
 
 /**
@@ -326,6 +345,7 @@ export type OfferReply = v.InferOutput<typeof OfferReply>;
 export type IceServer = v.InferOutput<typeof IceServer>;
 export type SessionOffer = v.InferOutput<typeof SessionOffer>;
 export type SessionGranted = v.InferOutput<typeof SessionGranted>;
+export type ServerHello = v.InferOutput<typeof ServerHello>;
 export type SessionEnded = v.InferOutput<typeof SessionEnded>;
 export type SessionMoved = v.InferOutput<typeof SessionMoved>;
 export type RegistryEntryClaim = v.InferOutput<typeof RegistryEntryClaim>;

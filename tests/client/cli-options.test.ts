@@ -69,6 +69,31 @@ describe("gateway options", () => {
     expect(() => parseGatewayOptions(["--escrow", PAYOUT, "--max-price=-1"], {})).toThrow(/nanoTON/);
   });
 
+  it("the signaling server's key: --server-key (one, or URL=KEY pairs), SILK_SERVER_KEY, else init's pin for init's server", () => {
+    const base = ["--escrow", PAYOUT, "--max-price", "9"];
+    const key = "ab".repeat(32);
+    expect(parseGatewayOptions(base, {}).serverKey).toBeUndefined();
+    expect(parseGatewayOptions([...base, "--server-key", key.toUpperCase()], {}).serverKey).toBe(key);
+    expect(parseGatewayOptions(base, { SILK_SERVER_KEY: key }).serverKey).toBe(key);
+    expect(
+      parseGatewayOptions([...base, "--server-key", `http://a:1=${key},http://b:2=${"cd".repeat(32)}`], {})
+        .serverKey,
+    ).toEqual({ "http://a:1": key, "http://b:2": "cd".repeat(32) });
+    expect(() => parseGatewayOptions([...base, "--server-key", "abc"], {})).toThrow(/--server-key/);
+    const stored = {
+      escrow: PAYOUT,
+      keyEpoch: 1,
+      network: "devnet" as const,
+      signalingUrl: "http://s:8787",
+      serverKey: key,
+    };
+    expect(parseGatewayOptions(["--max-price", "9"], {}, stored).serverKey).toBe(key);
+    // Pinned for init's server only.
+    expect(
+      parseGatewayOptions(["--max-price", "9", "--signaling", "http://other:1"], {}, stored).serverKey,
+    ).toBeUndefined();
+  });
+
   it("reserves: the default unless --reserve-ahead N (which needs a chain) or off", () => {
     const base = ["--escrow", PAYOUT, "--max-price", "9"];
     // Undefined: raised by default over the chain (connectGateway, tests/client/gateway-reserves.test.ts).

@@ -27,7 +27,18 @@ let openai: OpenAI;
 let cheap: OpenAI;
 /** Through a signaling server that strips the provider's signed quote from every grant. */
 let lied: OpenAI;
+/** With the server's key pinned, through a man in the middle that strips the quote from every grant. */
+let tampered: OpenAI;
 let mitm: Mitm | undefined;
+let pathMitm: Mitm | undefined;
+
+/** Strips the provider's signed quote from every grant. */
+const stripQuote = rewrite({ event: "session:request", kind: "ack", direction: "to-party" }, ([a]) => {
+  const grant = a as { ok?: boolean; provider?: Record<string, unknown> };
+  if (!grant.ok || !grant.provider) return [a];
+  const { quote: _stripped, ...provider } = grant.provider;
+  return [{ ...grant, provider }];
+});
 
 async function provider(
   url: string,
@@ -49,8 +60,9 @@ async function provider(
   return runtime;
 }
 
-async function gatewayFor(url: string, maxPrice: bigint): Promise<OpenAI> {
+async function gatewayFor(url: string, maxPrice: bigint, serverKey?: string): Promise<OpenAI> {
   const client = await connect({
+    ...(serverKey && { serverKey }),
     signalingUrl: url,
     sessionKey: generateKeyPair(),
     maxPrice: { promptNanoPerToken: maxPrice, completionNanoPerToken: maxPrice },
@@ -66,7 +78,9 @@ async function gatewayFor(url: string, maxPrice: bigint): Promise<OpenAI> {
 beforeAll(async () => {
   backend = await startOpenAiBackend();
   // Room for every case's session requests (and the SDK's retries) on the gateways' sockets.
-  const { url } = await startServer({ requestBurst: 100 });
+  // The proxy below holds the server's key: it stands for the server itself lying.
+  const serverSecretKey = generateKeyPair().secretKey;
+  const { url, server } = await startServer({ requestBurst: 100, serverKey: serverSecretKey });
   await provider(url, "open-model", { capacity: 2 });
   // An escrow this provider will not serve: its account gate refuses the key.
   await provider(url, "gated-model", {
@@ -96,15 +110,10 @@ beforeAll(async () => {
   await refusingProvider(url, { answer: "refuse", models: [{ model: "refusing-model", price: flat(5n) }] });
   openai = await gatewayFor(url, 5n);
   cheap = await gatewayFor(url, 1n);
-  mitm = await startMitm(url, [
-    rewrite({ event: "session:request", kind: "ack", direction: "to-party" }, ([a]) => {
-      const grant = a as { ok?: boolean; provider?: Record<string, unknown> };
-      if (!grant.ok || !grant.provider) return [a];
-      const { quote: _stripped, ...provider } = grant.provider;
-      return [{ ...grant, provider }];
-    }),
-  ]);
+  mitm = await startMitm(url, [stripQuote], { serverSecretKey });
   lied = await gatewayFor(mitm.url, 5n);
+  pathMitm = await startMitm(url, [stripQuote]);
+  tampered = await gatewayFor(pathMitm.url, 5n, server.serverKey);
 });
 
 afterAll(async () => {
@@ -112,6 +121,7 @@ afterAll(async () => {
   for (const c of clients) c.close();
   for (const r of runtimes) r.stop();
   await mitm?.close();
+  await pathMitm?.close();
   await backend?.close();
   await cleanup();
 });
@@ -126,6 +136,7 @@ describe("refusals keep their HTTP status, streaming or not", () => {
     ["escrow claimed by others than the provider", () => openai, "foreign-model", 403, "foreign_claims"],
     ["escrow's paid dictionary crowded", () => openai, "crowded-model", 403, "escrow_crowded"],
     ["grant differing from the provider's signed quote", () => lied, "open-model", 502, "quote_forged"],
+    ["grant altered on the path (server key pinned)", () => tampered, "open-model", 502, "grant_tampered"],
     ["nobody takes the session", () => openai, "refusing-model", 503, ""],
   ];
   for (const [what, client, model, status, code] of cases) {

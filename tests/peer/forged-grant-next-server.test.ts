@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { DistrustedServer } from "../../client/sdk/connect-options";
 import { NoProviderError } from "../../client/sdk/errors";
+import { generateKeyPair } from "../../protocol";
 import { cleanup, startServer } from "../signaling/helpers";
 import { rewrite } from "../support/mitm-behaviours";
 import { type Mitm, startMitm } from "../support/mitm-signaling";
@@ -31,17 +32,22 @@ async function until(cond: () => boolean, what: string): Promise<void> {
   }
 }
 
-/** A server whose grants carry no signed quote, with one provider on it. */
+/** A server whose grants carry no signed quote (its own signed lie), with one provider on it. */
 async function lyingServer() {
-  const { url } = await startServer();
-  const mitm = await startMitm(url, [
-    rewrite({ event: "session:request", kind: "ack", direction: "to-party" }, ([a]) => {
-      const grant = a as { ok?: boolean; provider?: Record<string, unknown> };
-      if (!grant.ok || !grant.provider) return [a];
-      const { quote: _stripped, ...provider } = grant.provider;
-      return [{ ...grant, provider }];
-    }),
-  ]);
+  const serverSecretKey = generateKeyPair().secretKey;
+  const { url } = await startServer({ serverKey: serverSecretKey });
+  const mitm = await startMitm(
+    url,
+    [
+      rewrite({ event: "session:request", kind: "ack", direction: "to-party" }, ([a]) => {
+        const grant = a as { ok?: boolean; provider?: Record<string, unknown> };
+        if (!grant.ok || !grant.provider) return [a];
+        const { quote: _stripped, ...provider } = grant.provider;
+        return [{ ...grant, provider }];
+      }),
+    ],
+    { serverSecretKey },
+  );
   mitms.push(mitm);
   const provider = await relayProvider(labelled(mitm.url, "provider"));
   return { mitm, provider };
@@ -108,8 +114,9 @@ describe("after a forged grant", () => {
     expect(distrusted[0]?.reason).toContain("lied");
     expect(distrusted[0]?.until).toBeGreaterThan(Date.now() + 60_000);
     expect(distrusted[0]?.until).toBeLessThanOrEqual(Date.now() + 10 * 60_000);
-    // Over plain http nothing proves the grant came from the server: a man in the middle on the
-    // path could have forged it. Said, so an app does not report an honest server as a liar.
+    // Over plain http nothing proves the grant came from the server: its key was first seen on that
+    // very grant, and a man in the middle on the path could have forged both. Said, so an app does
+    // not report an honest server as a liar.
     expect(distrusted[0]?.authenticated).toBe(false);
     expect(distrusted[0]?.reason).toContain("or by anyone on the unauthenticated path to it");
   }, 60_000);
@@ -142,17 +149,22 @@ describe("after a forged grant", () => {
 
   it("a quote that ran out moments ago may be our own clock: refused, but the server is not remembered", async () => {
     // The server offers quotes to the end of their life (no margin); providers renew every second.
-    const { url } = await startServer({ quoteMarginMs: 0 });
+    const serverSecretKey = generateKeyPair().secretKey;
+    const { url } = await startServer({ quoteMarginMs: 0, serverKey: serverSecretKey });
     let kept: unknown;
     let replaying = false;
-    const mitm = await startMitm(url, [
-      rewrite({ event: "session:request", kind: "ack", direction: "to-party" }, ([a]) => {
-        const grant = a as { ok?: boolean; provider?: Record<string, unknown> };
-        if (!grant.ok || !grant.provider) return [a];
-        kept ??= grant.provider.quote;
-        return replaying ? [{ ...grant, provider: { ...grant.provider, quote: kept } }] : [a];
-      }),
-    ]);
+    const mitm = await startMitm(
+      url,
+      [
+        rewrite({ event: "session:request", kind: "ack", direction: "to-party" }, ([a]) => {
+          const grant = a as { ok?: boolean; provider?: Record<string, unknown> };
+          if (!grant.ok || !grant.provider) return [a];
+          kept ??= grant.provider.quote;
+          return replaying ? [{ ...grant, provider: { ...grant.provider, quote: kept } }] : [a];
+        }),
+      ],
+      { serverSecretKey },
+    );
     mitms.push(mitm);
     await relayProvider(labelled(mitm.url, "provider"), { quoteTtlMs: 2_000 });
     const distrusted: DistrustedServer[] = [];

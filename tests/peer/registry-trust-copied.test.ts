@@ -75,8 +75,10 @@ function naming(entry: () => string | undefined, forging: () => boolean = () => 
 
 /** The honest provider, behind `stages`, registered with its own entry; the prompts it was asked. */
 async function honest(...stages: Stage[]): Promise<{ mitm: Mitm; asked: string[] }> {
-  const { url } = await startServer();
-  const mitm = await startMitm(url, stages);
+  // The proxy holds the server's key: what it rewrites is the server's own (signed) lie.
+  const serverSecretKey = generateKeyPair().secretKey;
+  const { url } = await startServer({ serverKey: serverSecretKey });
+  const mitm = await startMitm(url, stages, { serverSecretKey });
   closers.push(() => mitm.close());
   const asked: string[] = [];
   const runtime = await ProviderRuntime.start({

@@ -101,8 +101,10 @@ async function requester(mitm: Mitm, policy: Partial<TrustPolicy> = {}, seen: Pr
 }
 
 async function proxy(...stages: Stage[]): Promise<Mitm> {
-  const { url } = await startServer();
-  const mitm = await startMitm(url, stages);
+  // The proxy holds the server's key: what it rewrites is the server's own (signed) lie.
+  const serverSecretKey = generateKeyPair().secretKey;
+  const { url } = await startServer({ serverKey: serverSecretKey });
+  const mitm = await startMitm(url, stages, { serverSecretKey });
   closers.push(() => mitm.close());
   return mitm;
 }

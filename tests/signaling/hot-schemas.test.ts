@@ -74,12 +74,17 @@ const fields = [
   "needs",
   "policy",
   "minAuditsPassed",
+  "nonce",
 ] as const;
 
 function corpus(): unknown[] {
   const out: unknown[] = [
     valid,
     { ...valid, exclude: [] },
+    { ...valid, nonce: "0f".repeat(16) },
+    { ...valid, nonce: "0f".repeat(16), exclude: [hex("b")] },
+    { ...valid, nonce: "0F".repeat(16) },
+    { ...valid, nonce: "0f".repeat(17) },
     { ...valid, exclude: Array.from({ length: 16 }, (_, i) => hex(String(i % 10))) },
     { ...valid, extra: "dropped", nested: { deep: [1, 2] } },
     { ...valid, model: "m".repeat(MAX_MODEL_ID_CHARS) },
@@ -153,6 +158,7 @@ describe("hand checks of the pairing path's events against their schemas", () =>
     // The shapes a requester sends (with and without `exclude`) do not fall through to valibot.
     expect(quickSessionRequest(valid)).toBeDefined();
     expect(quickSessionRequest({ ...valid, exclude: [hex("b")] })).toBeDefined();
+    expect(quickSessionRequest({ ...valid, nonce: "0f".repeat(16), exclude: [hex("b")] })).toBeDefined();
   });
 
   it("session:end likewise", () => {

@@ -2,6 +2,8 @@ import { createServer } from "node:http";
 import type { AddressInfo, Socket as NetSocket } from "node:net";
 import { type Socket as PartySocket, Server } from "socket.io";
 import { io as connectUpstream, type Socket as UpstreamSocket } from "socket.io-client";
+import { keyPairFromSecret, type ServerHello, unsealed } from "../../protocol";
+import { ServerKey } from "../../signaling/server-key";
 
 /**
  * A man in the middle between Silk parties and the real signaling server: every party connects
@@ -76,7 +78,22 @@ export interface Mitm {
   close(): Promise<void>;
 }
 
-export async function startMitm(upstreamUrl: string, stages: readonly Stage[] = []): Promise<Mitm> {
+export interface MitmOptions {
+  /**
+   * The server's own secret key (its `serverKey`): held, the proxy stands for the server itself
+   * lying, not a man in the middle. It answers each requester's `server:hello` as the server
+   * would, and gives every grant (a `session:request` ack, a `session:moved` target) the MAC of
+   * that connection after the stages, so what they wrote reaches the requester as the server's
+   * own word.
+   */
+  readonly serverSecretKey?: Uint8Array;
+}
+
+export async function startMitm(
+  upstreamUrl: string,
+  stages: readonly Stage[] = [],
+  opts: MitmOptions = {},
+): Promise<Mitm> {
   const pipeline = [...stages];
   const parties: Party[] = [];
   const log: MitmMessage[] = [];
@@ -109,6 +126,8 @@ export async function startMitm(upstreamUrl: string, stages: readonly Stage[] = 
           }
           out = next;
         }
+        const secretKey = opts.serverSecretKey;
+        if (secretKey) out = out.flatMap((each) => signedAsServer(each, party, secretKey) ?? []);
         for (const each of out) log.push(each);
         deliver(out);
       });
@@ -252,4 +271,41 @@ function inOneWrite(socket: PartySocket, emit: () => void): void {
     if (writable) conn.flush();
     tcp?.uncork();
   }
+}
+
+/** Per party, the last nonce its requests carried and the MAC key of its hello (see `MitmOptions`). */
+const asServer = new WeakMap<MitmParty, { nonce?: string; macKey?: Buffer }>();
+
+/**
+ * `m` as the server holding `secretKey` would have sent it (see `MitmOptions`): a hello is answered
+ * here (so the MAC key is the proxy's to use, and the server never hears it), and every grant to
+ * the party carries a MAC under that key for its request's nonce.
+ */
+function signedAsServer(m: MitmMessage, party: MitmParty, secretKey: Uint8Array): MitmMessage | null {
+  const state = asServer.get(party) ?? {};
+  asServer.set(party, state);
+  if (m.direction === "to-server" && m.kind === "event") {
+    if (m.event === "server:hello") {
+      const { answer, macKey } = new ServerKey(keyPairFromSecret(secretKey)).hello(m.args[0] as ServerHello);
+      state.macKey = macKey;
+      m.ack?.(answer);
+      return null;
+    }
+    const nonce = (m.args[0] as { nonce?: unknown } | undefined)?.nonce;
+    if (m.event === "session:request" && typeof nonce === "string") state.nonce = nonce;
+    return m;
+  }
+  const { nonce, macKey } = state;
+  if (m.direction !== "to-party" || !nonce || !macKey) return m;
+  const seal = (g: unknown): unknown => {
+    if (typeof g !== "object" || g === null || (g as { ok?: unknown }).ok !== true) return g;
+    const grant = unsealed(g as Record<string, unknown>);
+    return { ...grant, server: ServerKey.mac(macKey, nonce, grant) };
+  };
+  if (m.kind === "ack" && m.event === "session:request") return { ...m, args: [seal(m.args[0])] };
+  if (m.kind === "event" && m.event === "session:moved") {
+    const moved = m.args[0] as { to?: unknown } | undefined;
+    return moved && typeof moved === "object" ? { ...m, args: [{ ...moved, to: seal(moved.to) }] } : m;
+  }
+  return m;
 }
