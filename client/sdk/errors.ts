@@ -136,11 +136,40 @@ export class TamperedError extends ProviderLostError {
 export class HandshakeFailedError extends ProviderError {
   /** The identity key the server said the provider has. */
   readonly provider: string;
-  constructor(provider: string, cause: SilkError) {
-    super(cause.code, `the provider failed the handshake: ${cause.message}`, undefined, { cause });
+  /** The signaling server that named it, when known. */
+  readonly server: string | undefined;
+  /** Handshakes that failed before this one within the same request, each on another server. */
+  readonly earlier: readonly HandshakeFailure[];
+  constructor(
+    provider: string,
+    cause: SilkError,
+    on: { readonly server?: string; readonly earlier?: readonly HandshakeFailure[] } = {},
+  ) {
+    const where = on.server ? ` (named by the signaling server at ${on.server})` : "";
+    const before = (on.earlier ?? [])
+      .map(
+        (f) =>
+          `on the signaling server at ${f.server}, provider ${f.provider} failed it with ${f.cause.code}: ${f.cause.message}`,
+      )
+      .join("; ");
+    super(
+      cause.code,
+      `the provider failed the handshake${where}: ${cause.message}${before ? `. Before that, ${before}` : ""}`,
+      undefined,
+      { cause },
+    );
     this.name = "HandshakeFailedError";
     this.provider = provider;
+    this.server = on.server;
+    this.earlier = [...(on.earlier ?? [])];
   }
+}
+
+/** One failed handshake: where, with whom, and why. */
+export interface HandshakeFailure {
+  readonly server: string;
+  readonly provider: string;
+  readonly cause: SilkError;
 }
 
 /** The request itself is wrong (a field out of range, `n` above 1): `param` names the field. */

@@ -35,7 +35,13 @@ import {
   UntrustedProviderError,
 } from "../../protocol";
 import { type ConnectOptions, DEFAULT_LIAR_MEMORY_MS } from "./connect-options";
-import { HandshakeFailedError, NoProviderError, ProviderError, ReserveNotSeenError } from "./errors";
+import {
+  HandshakeFailedError,
+  type HandshakeFailure,
+  NoProviderError,
+  ProviderError,
+  ReserveNotSeenError,
+} from "./errors";
 import type { PaymentAccount } from "./payment-account";
 import { checkProvider, otherEntry } from "./provider-trust";
 import { isOneProvidersRefusal } from "./refusal-kinds";
@@ -70,6 +76,12 @@ const HANDSHAKE_FAILURES: ReadonlySet<string> = new Set([
  * remembered as a liar for it.
  */
 export const CLOCK_SLACK_MS = 10 * 60_000;
+
+/**
+ * How long after a request began a failed handshake (IDENTITY_MISMATCH, …) still moves it to
+ * another configured signaling server; later, the failure is the answer.
+ */
+export const HANDSHAKE_MOVES_MS = 60_000;
 
 /** How much of a server's own refusal text an error quotes. */
 const SERVER_TEXT_MAX = 200;
@@ -265,6 +277,9 @@ export class SessionOpener {
     // move is), so the provider's first signals and frames find it there.
     // Paths to servers that altered a grant (GRANT_TAMPERED) left within this request, not remembered.
     let pathMoves = 0;
+    // Handshakes failed within this request, one per server (each left for the next).
+    const handshakeFailures: HandshakeFailure[] = [];
+    const started = Date.now();
     const prepare = (grant: SessionGranted, seal: GrantSeal): Prepared => {
       const refusal =
         seal.kind === "tampered"
@@ -479,9 +494,26 @@ export class SessionOpener {
         // The escrow (or the chain) would not hold a reserve before the account opened: so for everyone.
         if (err instanceof ReserveNotSeenError) throw err;
         // Someone is not who the server said, or the handshake was tampered with: an attack, not
-        // an offline provider, and retrying through the same server would meet it again.
-        if (err instanceof SilkError && HANDSHAKE_FAILURES.has(err.code))
-          throw new HandshakeFailedError(grant.provider.identityKey, err);
+        // an offline provider, and retrying through the same server would meet it again. The
+        // server or the path to it lies (the signals are not the server key's to vouch for): the
+        // request goes on at another configured server not tried for this yet, while within
+        // HANDSHAKE_MOVES_MS of its start, the provider not excluded nor the server remembered;
+        // the last error says what happened on each.
+        if (err instanceof SilkError && HANDSHAKE_FAILURES.has(err.code)) {
+          const failed = new HandshakeFailedError(grant.provider.identityKey, err, {
+            server: this.signaling.url,
+            earlier: handshakeFailures,
+          });
+          handshakeFailures.push({
+            server: this.signaling.url,
+            provider: grant.provider.identityKey,
+            cause: err,
+          });
+          const inTime = Date.now() - started < HANDSHAKE_MOVES_MS;
+          if (handshakeFailures.length < this.signaling.urlCount && inTime && this.signaling.moveOn(0))
+            continue;
+          throw failed;
+        }
         // No answer in time: the provider or the path between may be at fault; blame neither.
         if (err instanceof TimeoutError)
           throw new NoProviderError("TIMEOUT", err.message, undefined, { cause: err });

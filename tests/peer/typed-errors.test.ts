@@ -2,16 +2,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import { HandshakeFailedError, ProviderError, TamperedError } from "../../client/sdk/errors";
 import { connect } from "../../client/sdk/silk-client";
 import { SignalingClient, SignalingError } from "../../peer/signaling-client";
-import {
-  DecryptError,
-  encodePublicKey,
-  generateKeyPair,
-  PeerRefusedFrameError,
-  signQuote,
-} from "../../protocol";
+import { DecryptError, encodePublicKey, generateKeyPair, PeerRefusedFrameError } from "../../protocol";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import { startServer } from "../signaling/helpers";
-import { dropAfter, frames, rewrite } from "../support/mitm-behaviours";
+import { dropAfter, forgedIdentity, frames } from "../support/mitm-behaviours";
 import { closeMitmNetworks, mitmNetwork } from "../support/mitm-network";
 import { type Mitm, type MitmMessage, matches, type Stage } from "../support/mitm-signaling";
 import { ask, labelled, relayClient, relayProvider, stopAll } from "../support/silk-parties";
@@ -113,31 +107,7 @@ describe("typed errors end to end", () => {
     // real provider answers with its own key, catches the lie.
     const forgedPair = generateKeyPair();
     const forged = encodePublicKey(forgedPair.publicKey);
-    const mitm = await network([
-      rewrite({ event: "session:request", kind: "ack", direction: "to-party" }, ([grant]) => {
-        const g = grant as {
-          provider: {
-            payout: string;
-            price: Record<string, string | number>;
-            quote: { expiresAt: number; owner?: string };
-          };
-        };
-        const { price, payout, quote } = g.provider;
-        const signature = signQuote(forgedPair.secretKey, {
-          owner: quote.owner,
-          identityKey: forged,
-          payout,
-          model: "test-model",
-          price: {
-            nanoPerToken: BigInt(price.nanoPerToken as string),
-            promptMultiplierBps: Number(price.promptMultiplierBps),
-            completionMultiplierBps: Number(price.completionMultiplierBps),
-          },
-          expiresAt: quote.expiresAt,
-        });
-        return [{ ...g, provider: { ...g.provider, identityKey: forged, quote: { ...quote, signature } } }];
-      }),
-    ]);
+    const mitm = await network([forgedIdentity(forgedPair)]);
     const { events } = await relayProvider(labelled(mitm.url, "provider"));
     const client = await relayClient(labelled(mitm.url, "requester"));
     const err = await ask(client).catch((e: unknown) => e);

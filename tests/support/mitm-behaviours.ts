@@ -1,3 +1,4 @@
+import { encodePublicKey, type KeyPair, signQuote } from "../../protocol";
 import { type Match, type MitmMessage, matches, type Stage } from "./mitm-signaling";
 
 /**
@@ -79,4 +80,38 @@ export function rewrite(
   change: (args: readonly unknown[], m: MitmMessage) => unknown[],
 ): Stage {
   return (m) => (matches(m, match) ? { ...m, args: change(m.args, m) } : undefined);
+}
+
+/**
+ * Names `forged` as every granted provider's identity key, with a quote that key signed for the
+ * grant's terms: the quote checks out, so only the handshake (the real provider proving its own
+ * key) catches it: IDENTITY_MISMATCH.
+ */
+export function forgedIdentity(forged: KeyPair): Stage {
+  const identityKey = encodePublicKey(forged.publicKey);
+  return rewrite({ event: "session:request", kind: "ack", direction: "to-party" }, ([grant]) => {
+    const g = grant as {
+      ok?: boolean;
+      provider?: {
+        payout: string;
+        price: Record<string, string | number>;
+        quote: { expiresAt: number; owner?: string };
+      };
+    };
+    if (!g.ok || !g.provider) return [grant];
+    const { price, payout, quote } = g.provider;
+    const signature = signQuote(forged.secretKey, {
+      owner: quote.owner,
+      identityKey,
+      payout,
+      model: "test-model",
+      price: {
+        nanoPerToken: BigInt(price.nanoPerToken as string),
+        promptMultiplierBps: Number(price.promptMultiplierBps),
+        completionMultiplierBps: Number(price.completionMultiplierBps),
+      },
+      expiresAt: quote.expiresAt,
+    });
+    return [{ ...g, provider: { ...g.provider, identityKey, quote: { ...quote, signature } } }];
+  });
 }
