@@ -129,3 +129,14 @@ export function promptMessages(c: Pick<Conversation, "turns" | "system">) {
 }
 
 export const costText = (nano: bigint): string => `${formatTon(nano)} TON`;
+
+/**
+ * An amount where a phone has little room (what the escrow holds, in the Wallet button at 360 px):
+ * three decimals at most, rounded down so it never shows more than there is; "<0.001 TON" for a
+ * smaller amount above zero. The exact amount stays beside it for screen readers.
+ */
+export function shortCostText(nano: bigint): string {
+  const milli = 1_000_000n;
+  if (nano > 0n && nano < milli) return "<0.001 TON";
+  return costText(nano - (nano % milli));
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { openPage } from "./chain-server";
+import { fundClientEscrow, openPage, text, tonOf } from "./chain-server";
 import { usePagesFixture } from "./pages-fixture";
 
 /**
@@ -33,4 +33,46 @@ describe("the phone header with no provider online", () => {
     expect(header.height).toBeLessThan(150);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
   }, 120_000);
+
+  it("keeps what the escrow holds in view on the Wallet button, before and after a deposit", async () => {
+    const page = await openPage(f.browser, `${f.url}/`, "client");
+    await page.setViewportSize({ width: 360, height: 740 });
+    await page.emulateMedia({ colorScheme: "dark" });
+    const wallet = page.getByRole("button", { name: /^Wallet/ });
+    // The exact amount is read out (the button's name); a short form of it is what the phone shows.
+    const exact = page.getByTestId("balance-top");
+    // ("not funded" is short already: shown as it is.)
+    let balance = exact;
+    // Shown, not only read out: a real box inside the button, on screen, in text a phone can read.
+    const shown = async () => {
+      const [b, w] = [(await balance.boundingBox())!, (await wallet.boundingBox())!];
+      expect(b.width).toBeGreaterThan(20);
+      expect(b.height).toBeGreaterThan(8);
+      expect(b.x).toBeGreaterThanOrEqual(w.x);
+      expect(b.x + b.width).toBeLessThanOrEqual(w.x + w.width + 0.5);
+      expect(b.y + b.height).toBeLessThanOrEqual(w.y + w.height + 0.5);
+      expect(await balance.evaluate((el) => parseFloat(getComputedStyle(el).fontSize))).toBeGreaterThanOrEqual(11);
+      return (await balance.innerText()).trim();
+    };
+    await expect.poll(() => balance.textContent(), { timeout: 30_000 }).toBe("not funded");
+    expect(await shown()).toBe("not funded");
+    await fundClientEscrow(page, "5");
+    const holds = tonOf(await text(page, "escrow-balance"));
+    await page.keyboard.press("Escape");
+    expect(await wallet.getAttribute("aria-expanded")).toBe("false");
+    await expect.poll(async () => tonOf(await exact.textContent()), { timeout: 30_000 }).toBe(holds);
+    // A screen reader hears the exact amount in the button's name, not the short form too.
+    const exactText = (await exact.textContent()) ?? "";
+    const name = new RegExp(`^Wallet\\s*·\\s*${exactText.replace(/\./g, "\\.")}$`);
+    expect(await page.getByRole("button", { name }).count()).toBe(1);
+    balance = page.getByTestId("balance-short");
+    // The short form: what is held, rounded down to 0.001 TON (never more than there is).
+    const short = tonOf(await shown());
+    expect(short).toBeLessThanOrEqual(holds);
+    expect(holds - short).toBeLessThan(1_000_000n);
+    // The header keeps its size (the notice row included) and nothing scrolls sideways.
+    expect((await page.locator("header.top").boundingBox())!.height).toBeLessThan(150);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+    await page.screenshot({ path: "test-results/phone-header-balance.png" });
+  }, 180_000);
 });

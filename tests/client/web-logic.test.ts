@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { NoProviderError, ProviderError, ProviderLostError } from "../../client/sdk/errors";
-import { conversationCost, newConversation, titleFrom } from "../../client/web/conversation";
+import { conversationCost, newConversation, shortCostText, titleFrom } from "../../client/web/conversation";
 import { exportConversations, importConversations } from "../../client/web/conversation-file";
 import { explainError } from "../../client/web/error-text";
 import { EscrowNotReadyError } from "../../client/web/escrow";
@@ -10,6 +10,15 @@ import { MalformedMessageError } from "../../protocol";
 import { TELEGRAM_LIGHT_THEME } from "../browser/telegram-double";
 
 describe("web client rules", () => {
+  it("a phone's short balance is rounded down to 0.001 TON, never showing more than is held", () => {
+    expect(shortCostText(4_998_503_600n)).toBe("4.998 TON");
+    expect(shortCostText(2_000_999_999n)).toBe("2 TON");
+    expect(shortCostText(5_000_000_000n)).toBe("5 TON");
+    expect(shortCostText(999_999n)).toBe("<0.001 TON");
+    expect(shortCostText(1_000_000n)).toBe("0.001 TON");
+    expect(shortCostText(0n)).toBe("0 TON");
+  });
+
   it("conversations round-trip through export and import with bigint costs intact", () => {
     const c = newConversation("m1", 1);
     c.title = titleFrom("  What is TON?\nsecond line");
