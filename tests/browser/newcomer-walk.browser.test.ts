@@ -1,0 +1,31 @@
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { openPage } from "./chain-server";
+import { usePagesFixture } from "./pages-fixture";
+
+/**
+ * What a newcomer trips on when walking the pages (client, provider, widget demo) at 360x740 and
+ * 1280x800, light and dark, by keyboard: each row here was found on such a walk and failed before
+ * its fix.
+ */
+const f = usePagesFixture();
+
+async function open(path: string, width: number, scheme: "light" | "dark"): Promise<Page> {
+  const page = await openPage(f.browser, `${f.url}${path}`, path);
+  await page.setViewportSize({ width, height: width === 360 ? 740 : 800 });
+  await page.emulateMedia({ colorScheme: scheme });
+  return page;
+}
+
+describe("a newcomer's walk through the pages", () => {
+  it("the theme button reads “Theme: system”, a word apart, wherever its prefix shows", async () => {
+    for (const path of ["/", "/provider"]) {
+      const page = await open(path, 1280, "dark");
+      const theme = page.getByRole("button", { name: /^Theme/ });
+      expect(await theme.innerText()).toBe("Theme: system");
+      await theme.click();
+      expect(await theme.innerText()).toBe("Theme: light");
+      await page.context().close();
+    }
+  }, 60_000);
+});
