@@ -28,4 +28,16 @@ describe("a newcomer's walk through the pages", () => {
       await page.context().close();
     }
   }, 60_000);
+
+  it("an empty conversation list says what it is for, in the phone's drawer and on a wide screen", async () => {
+    const phone = await open("/", 360, "dark");
+    await phone.getByRole("button", { name: "Chats" }).press("Enter");
+    const empty = phone.getByRole("navigation", { name: "Conversations" }).getByTestId("no-conversations");
+    await empty.waitFor();
+    expect(await empty.innerText()).toMatch(/^No conversations yet\. Each question you ask starts one here/);
+    await phone.context().close();
+    const wide = await open("/", 1280, "light");
+    expect(await wide.getByTestId("no-conversations").isVisible()).toBe(true);
+    await wide.context().close();
+  }, 60_000);
 });
