@@ -229,7 +229,7 @@ export class EscrowStore {
     const f = this.facts;
     if (f?.keyEpoch === undefined) {
       throw new EscrowNotReadyError(
-        "Your escrow has not authorised this browser yet: deposit in Wallet (it deploys the escrow and authorises this browser in one step).",
+        "Your escrow has not authorised this browser yet: deposit in Wallet (your first deposit creates the escrow and authorises this browser in one step).",
       );
     }
     if (f.unlockAt !== 0)

@@ -40,4 +40,18 @@ describe("a newcomer's walk through the pages", () => {
     expect(await wide.getByTestId("no-conversations").isVisible()).toBe(true);
     await wide.context().close();
   }, 60_000);
+
+  it("the wallet says what an escrow is before the first deposit, and no state reads as chain jargon", async () => {
+    const page = await open("/", 360, "dark");
+    await page.getByRole("button", { name: /^Wallet/ }).press("Enter");
+    const panel = page.locator("#wallet-panel");
+    await panel.getByTestId("escrow-balance").waitFor();
+    const explained = panel.getByTestId("escrow-explained");
+    expect(await explained.isVisible()).toBe(true);
+    expect(await explained.innerText()).toMatch(/^Your escrow is a small contract on TON that holds what you deposit/);
+    // "deployed" is the contract's word, not the reader's.
+    await expect.poll(() => panel.getByTestId("escrow-balance").innerText()).toBe("nothing yet: your first deposit creates it");
+    expect(await panel.innerText()).not.toMatch(/deploy/i);
+    await page.context().close();
+  }, 60_000);
 });
