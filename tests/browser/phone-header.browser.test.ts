@@ -51,8 +51,10 @@ describe("the phone header with no provider online", () => {
       expect(b.x).toBeGreaterThanOrEqual(w.x);
       expect(b.x + b.width).toBeLessThanOrEqual(w.x + w.width + 0.5);
       expect(b.y + b.height).toBeLessThanOrEqual(w.y + w.height + 0.5);
-      expect(await balance.evaluate((el) => parseFloat(getComputedStyle(el).fontSize))).toBeGreaterThanOrEqual(11);
-      return (await balance.innerText()).trim();
+      expect(
+        await balance.evaluate((el) => parseFloat(getComputedStyle(el).fontSize)),
+      ).toBeGreaterThanOrEqual(11);
+      return (await balance.textContent())?.trim() ?? "";
     };
     await expect.poll(() => balance.textContent(), { timeout: 30_000 }).toBe("not funded");
     expect(await shown()).toBe("not funded");
