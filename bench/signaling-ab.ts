@@ -10,7 +10,7 @@
  *
  * AB_PHASE=stream: 20 requesters as an open-loop stream at 1,000 pairings/s (the bench's p99 row);
  * AB_PHASE=seq: 1 requester back to back (the bench's ratio row). AB_NODE_FLAGS adds node flags
- * to the servers (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`), AB_STDOUT_DIR keeps their output
+ * to the servers (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`; `a|b` gives tree 0 flags a, tree 1 flags b), AB_STDOUT_DIR keeps their output
  * (e.g. with `--trace-gc-nvp`). AB_SATURATE=N has each requester pair N times back to back on every
  * node before each round, as the bench's saturated phase does just before its stream. Prints, per round, each measure's p50 and p99, then the per-round
  * comparison of the last tree against the first, and each node's and its Redis's CPU per pairing.
@@ -38,7 +38,8 @@ const MODE = process.env.AB_MODE ?? "redis";
 const PHASE = process.env.AB_PHASE ?? "stream";
 const ROUNDS = Number(process.env.AB_ROUNDS ?? 20);
 const PROVIDERS = Number(process.env.AB_PROVIDERS ?? 2000);
-const NODE_FLAGS = (process.env.AB_NODE_FLAGS ?? "").split(" ").filter(Boolean);
+/** Node flags for the servers; `|` separates each tree's own (the same tree twice compares flags). */
+const NODE_FLAGS = (process.env.AB_NODE_FLAGS ?? "").split("|").map((f) => f.split(" ").filter(Boolean));
 const CLIENTS = PHASE === "stream" ? 20 : 1;
 const RATE = PHASE === "stream" ? 1000 : 0;
 /** Per round and measure: EACH operations per client, in BATCHES batches rotating which goes first. */
@@ -81,7 +82,7 @@ async function main() {
       const output = process.env.AB_STDOUT_DIR && `${process.env.AB_STDOUT_DIR}/node-${i}.out`;
       const server = await spawnScript("signaling/main.ts", env, "listening", {
         cwd: tree,
-        flags: NODE_FLAGS,
+        flags: NODE_FLAGS[i] ?? NODE_FLAGS[0] ?? [],
         ...(output && { output }),
       });
       procs.push(server);
