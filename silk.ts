@@ -15,6 +15,7 @@ import { startDevnet } from "./contracts/devnet";
 import { DEVNET_MOUNT, devnetPageConfig, networkPageConfig } from "./contracts/page-config";
 import { registryEntryCheck, tonRegistryReader } from "./contracts/wrappers/registry-reader";
 import { ConfigError, loadConfig } from "./signaling/config";
+import { applyHeapGrowth } from "./signaling/heap-growth";
 import { listenFailure } from "./signaling/listen-errors";
 import { createSignalingServer } from "./signaling/server";
 import { stopOnSignals } from "./signaling/stop-signals";
@@ -42,6 +43,7 @@ try {
   console.error(`silk: ${err.message}`);
   process.exit(2);
 }
+applyHeapGrowth(config.heapGrowthPercent);
 const dist = resolve("dist");
 if (!config.staticDir && existsSync(dist)) config = { ...config, staticDir: dist };
 

@@ -3,6 +3,7 @@
  * the environment and flags (see README.md); SIGINT/SIGTERM shut down gracefully.
  */
 import { ConfigError, loadConfig } from "./config";
+import { applyHeapGrowth } from "./heap-growth";
 import { listenFailure } from "./listen-errors";
 import { createSignalingServer } from "./server";
 import { stopOnSignals } from "./stop-signals";
@@ -20,6 +21,7 @@ try {
   console.error(`silk-signaling: ${err.message}`);
   process.exit(2);
 }
+applyHeapGrowth(config.heapGrowthPercent);
 
 const server = createSignalingServer(config);
 await server.start().catch((err: unknown) => {

@@ -66,6 +66,20 @@ describe("a misspelt flag", () => {
     }
   });
 
+  it("a heap growth V8 cannot do is refused by name; the node's default lets it double", async () => {
+    expect(loadConfig({}).heapGrowthPercent).toBe(100);
+    expect(loadConfig({ HEAP_GROWTH_PERCENT: "0" }).heapGrowthPercent).toBe(0);
+    expect(loadConfig({}, ["--heap-growth-percent", "300"]).heapGrowthPercent).toBe(300);
+    for (const bad of ["301", "1.5", "-1"])
+      expect(() => loadConfig({ HEAP_GROWTH_PERCENT: bad })).toThrow(ConfigError);
+    const { code, stderr } = await runProgram("signaling/main.ts", [], {
+      PORT: "0",
+      HEAP_GROWTH_PERCENT: "500",
+    });
+    expect(stderr).toContain("silk-signaling: HEAP_GROWTH_PERCENT must be a whole number from 0 to 300");
+    expect(code).toBe(2);
+  });
+
   it("is refused by name by the init commands, with their usage and exit status 2", async () => {
     for (const [file, usage] of [
       ["provider/headless/main.ts", "Usage: npm run provider -- init"],
