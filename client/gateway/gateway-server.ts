@@ -7,6 +7,7 @@ import { type GatewayLogger, logExchange, silentLogger } from "./access-log";
 import { corsHeaders, preflightHeaders, refusedContentType, refusedOrigin } from "./browser-guard";
 import { parseChatBody } from "./chat-body";
 import { parseEmbedBody } from "./embed-body";
+import { KEEP_ALIVE_MS, keepAliveUntil, startEventStream } from "./event-stream";
 import { GatewayShutdown, shuttingDown } from "./gateway-shutdown";
 import { HttpError, invalidRequest, toHttpError } from "./http-errors";
 import { readBody } from "./read-body";
@@ -20,8 +21,11 @@ import { asResponsesParam, parseResponsesBody } from "./responses-body";
  * /v1/models/{id}, errors in OpenAI's shape with OpenAI's statuses, an `x-request-id` on every
  * response. It listens on loopback by default: whoever can reach it spends your escrow.
  *
- * Nothing is written until the network has answered (a provider took the request and sent its
- * first event), so every refusal before that carries its own status, streaming or not.
+ * A non-streamed answer is written whole once it is done, so every refusal carries its own status.
+ * A streamed one waits `keepAliveMs` for its first event (a refusal within it keeps its status);
+ * then the stream opens and says it is alive every `keepAliveMs` until that event comes
+ * (event-stream.ts), so a proxy's read timeout does not cut a slow first token. A failure after
+ * the stream opened is an `error` event in OpenAI's shape, never a stream that merely stops.
  */
 export interface GatewayOptions {
   readonly client: SilkClient;
@@ -31,6 +35,8 @@ export interface GatewayOptions {
   readonly apiKey?: string;
   /** One line per request (access-log.ts): pino's logger fits; silent when omitted. */
   readonly log?: GatewayLogger;
+  /** A streamed answer's keep-alive interval before its first event (default `KEEP_ALIVE_MS`, 15 s). */
+  readonly keepAliveMs?: number;
 }
 
 /** What went wrong with a response, recorded where it happened (before or after its headers). */
@@ -222,15 +228,37 @@ async function completions({ o, shut }: Ctx, req: IncomingMessage, res: ServerRe
   if (!stream)
     return sendJson(res, 200, await shut.race(o.client.chat.completions.create({ ...params, signal })));
 
-  // Resolves at the answer's first event: a refusal before it is still a status of its own.
-  const chunks = await shut.race(o.client.chat.completions.create({ ...params, signal, stream: true }));
-  startEventStream(res);
-  try {
+  // Headers are gone once the stream opened: OpenAI clients read an `error` object in it, then it ends.
+  const failed = (err: unknown) =>
+    res.write(`event: error\ndata: ${JSON.stringify(fail(res, err).body())}\n\n`);
+  await streamed(res, failed, async () => {
+    // Resolves at the answer's first event: a refusal before the stream opened is a status of its own.
+    const chunks = await keepAliveUntil(
+      res,
+      shut.race(o.client.chat.completions.create({ ...params, signal, stream: true })),
+      o.keepAliveMs ?? KEEP_ALIVE_MS,
+      () => startEventStream(res),
+    );
+    if (!res.headersSent) startEventStream(res);
     for await (const chunk of shut.until(chunks)) res.write(`data: ${JSON.stringify(chunk)}\n\n`);
     res.write("data: [DONE]\n\n");
+  });
+}
+
+/**
+ * Runs a streamed answer: an error before its stream opened is thrown (a status of its own), one
+ * after it is written into the stream by `failed`; the response ends either way.
+ */
+async function streamed(
+  res: ServerResponse,
+  failed: (err: unknown) => void,
+  run: () => Promise<void>,
+): Promise<void> {
+  try {
+    await run();
   } catch (err) {
-    // Headers are gone: OpenAI clients read an `error` object in the stream, then it ends.
-    res.write(`data: ${JSON.stringify(fail(res, err).body())}\n\n`);
+    if (!res.headersSent) throw err;
+    failed(err);
   }
   res.end();
 }
@@ -256,33 +284,34 @@ async function responses({ o, shut }: Ctx, req: IncomingMessage, res: ServerResp
     );
     return sendJson(res, 200, toResponse(meta, done));
   }
-  const chunks = await shut.race(
-    o.client.chat.completions
-      .create({ ...params, signal, stream: true, stream_options: { include_usage: true } })
-      .catch(renamed),
-  );
-  startEventStream(res);
   const events = new ResponseEvents(meta);
   const send = (list: readonly unknown[]) => {
     for (const e of list) res.write(`event: ${(e as { type: string }).type}\ndata: ${JSON.stringify(e)}\n\n`);
   };
-  send(events.start());
-  try {
-    for await (const chunk of shut.until(chunks)) send(events.chunk(chunk));
-    send(events.end());
-  } catch (err) {
-    send(events.error(fail(res, err).body()));
-  }
-  res.end();
-}
-
-/** Server-sent events: both streaming routes answer with them. */
-function startEventStream(res: ServerResponse): void {
-  res.writeHead(200, {
-    "content-type": "text/event-stream",
-    "cache-control": "no-cache",
-    connection: "keep-alive",
-  });
+  // The stream opens as OpenAI's does: its headers, then `response.created`.
+  const open = () => {
+    startEventStream(res);
+    send(events.start());
+  };
+  await streamed(
+    res,
+    (err) => send(events.error(fail(res, err).body())),
+    async () => {
+      const chunks = await keepAliveUntil(
+        res,
+        shut.race(
+          o.client.chat.completions
+            .create({ ...params, signal, stream: true, stream_options: { include_usage: true } })
+            .catch(renamed),
+        ),
+        o.keepAliveMs ?? KEEP_ALIVE_MS,
+        open,
+      );
+      if (!res.headersSent) open();
+      for await (const chunk of shut.until(chunks)) send(events.chunk(chunk));
+      send(events.end());
+    },
+  );
 }
 
 /** Compares in constant time, so the key cannot be guessed byte by byte from response times. */
