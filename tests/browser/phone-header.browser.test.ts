@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { fundClientEscrow, openPage, text, tonOf } from "./chain-server";
 import { usePagesFixture } from "./pages-fixture";
+import { backwardJumps, tabStops } from "./tab-order";
 
 /**
  * A newcomer's first screen on a 360 px phone, before any provider is online: the header keeps
@@ -32,6 +33,22 @@ describe("the phone header with no provider online", () => {
     const header = (await page.locator("header.top").boundingBox())!;
     expect(header.height).toBeLessThan(150);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+  }, 120_000);
+
+  it("takes Tab through the page in the order it shows: the bar, then the notice's link, then the chat", async () => {
+    const page = await openPage(f.browser, `${f.url}/`, "client");
+    await page.setViewportSize({ width: 360, height: 740 });
+    await page.emulateMedia({ colorScheme: "dark" });
+    await page.getByText("No provider is online yet").waitFor();
+    const stops = await tabStops(page);
+    expect(stops.map((s) => s.name)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^a “Serve from this browser/),
+        expect.stringMatching(/^textarea/),
+      ]),
+    );
+    // The notice's link sits under the bar: focus went to it between Chats and Wallet, then back up.
+    expect(backwardJumps(stops)).toEqual([]);
   }, 120_000);
 
   it("keeps what the escrow holds in view on the Wallet button, before and after a deposit", async () => {
