@@ -22,6 +22,7 @@
  * run is repeated `BENCH_ROUNDS` times, and the ratios are the median of the per-round ratios.
  * With redis-server on PATH, the same again against a node using Redis (directory and adapter).
  */
+import { availableParallelism, loadavg } from "node:os";
 import type { Socket } from "socket.io-client";
 import { type RedisCluster, startRedisCluster } from "../tests/signaling/redis-cluster";
 import { type RedisProcess, startRedis } from "../tests/signaling/redis-server";
@@ -139,6 +140,7 @@ async function pairingRun(bare: Child, server: Child, sockets: Socket[], childre
   let serverCount = 0;
   let answerSeconds = 0;
   let answerCount = 0;
+  const loadBefore = loadavg()[0]!;
   for (let r = 0; r < ROUNDS; r++) {
     const round = Object.fromEntries(PHASES.map((p) => [p.id, emptySamples()])) as Record<Phase, Samples>;
     const m0 = await serverPairing(server.url);
@@ -174,6 +176,7 @@ async function pairingRun(bare: Child, server: Child, sockets: Socket[], childre
     answerMs: (answerSeconds / answerCount) * 1000,
     rssKB: (after.rss - before.rss) / PROVIDERS / 1024,
     heapKB: (after.heap - before.heap) / PROVIDERS / 1024,
+    load: [loadBefore, loadavg()[0]!] as const,
   };
 }
 
@@ -305,6 +308,13 @@ export default async function bench(): Promise<void> {
           measure: `${label}: pairing p99 ms (bare ack p99), ${PHASES[2].requesters}`,
           "median of rounds (range)": `${fmt(percentile(stream, 99), 2)} (${fmt(percentile(streamAck, 99), 2)})`,
           target: label === "memory" ? "" : "<= 10",
+        },
+        {
+          // The p99 rows read the machine as much as the server: above one process per core,
+          // the others' work lands in the tail.
+          measure: `${label}: machine load (1-minute average) over the rounds, ${availableParallelism()} cores`,
+          "median of rounds (range)": `${fmt(run.load[0], 2)} → ${fmt(run.load[1], 2)}`,
+          target: "",
         },
         {
           measure: `${label}: server-side mean request → grant ms, 1 requester`,
