@@ -2,7 +2,9 @@ import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { contrastRatio as hexContrast } from "../../client/widget/telegram";
 import { openPage } from "./chain-server";
+import { seriousA11yViolations } from "./page-checks";
 import { usePagesFixture } from "./pages-fixture";
+import { backwardJumps, tabStops } from "./tab-order";
 
 /**
  * What a newcomer trips on when walking the pages (client, provider, widget demo) at 360x740 and
@@ -28,6 +30,34 @@ describe("a newcomer's walk through the pages", () => {
       expect(await theme.textContent()).toBe("Theme: light");
       await page.context().close();
     }
+  }, 60_000);
+
+  it("the provider page on a phone says first what it is for, whether it serves and what it earns; Tab follows the eye", async () => {
+    const page = await open("/provider", 360, "dark");
+    await page.getByRole("button", { name: "Start serving" }).waitFor();
+    const box = async (selector: string) => (await page.locator(selector).first().boundingBox())!;
+    // On the first screen (740 px): the purpose, the serving state and what was earned. Earnings
+    // were at ~2,600 px, under the GPU card, the model, the payout and the stake.
+    const purpose = page.getByText("Lend this GPU to the Silk network");
+    expect((await purpose.boundingBox())!.y).toBeLessThan(200);
+    const serving = await box("[data-testid=status-headline], [data-testid=serving-state]");
+    expect(serving.y + serving.height).toBeLessThanOrEqual(740);
+    const earned = page.locator("[data-testid=status-earned], [data-testid=earned]").first();
+    const earnedBox = (await earned.boundingBox())!;
+    expect(earnedBox.y + earnedBox.height).toBeLessThanOrEqual(740);
+    expect((await earned.textContent())?.replace(/\s+/g, " ")).toMatch(/Earned.*0 TON/);
+    // The details come after: this device's GPU (it was the first card), the model, the payout.
+    const device = await box("[data-testid=device-facts]");
+    for (const first of ["[data-testid=serving]", "[data-testid=model-picker]"])
+      expect(device.y, `${first} above the GPU card`).toBeGreaterThan((await box(first)).y);
+    // The whole page: ~3,600 px before, now a little over two thirds of that.
+    expect(await page.evaluate(() => document.documentElement.scrollHeight)).toBeLessThan(2_800);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+    const stops = await tabStops(page);
+    expect(stops.length).toBeGreaterThan(8);
+    expect(backwardJumps(stops)).toEqual([]);
+    expect(await seriousA11yViolations(page)).toEqual([]);
+    await page.context().close();
   }, 60_000);
 
   it("an empty conversation list says what it is for, in the phone's drawer and on a wide screen", async () => {

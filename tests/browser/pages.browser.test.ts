@@ -91,6 +91,8 @@ describe("the production pages", () => {
     // keeps room for words, not a few letters a line.
     await page.setViewportSize({ width: 360, height: 740 });
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+    // The facts are a detail, collapsed under the adapter's name: opened as a reader would.
+    await page.getByTestId("device-facts").locator("summary").click();
     const valueWidths = await page
       .getByTestId("device-facts")
       .locator("dd")
