@@ -83,6 +83,18 @@ export const CLOCK_SLACK_MS = 10 * 60_000;
  */
 export const HANDSHAKE_MOVES_MS = 60_000;
 
+/**
+ * A server's refusals that say the server itself cannot serve now (its directory, Redis, away),
+ * not that the network has nobody: another configured server is asked.
+ */
+const SERVER_OUTAGES: ReadonlySet<string> = new Set(["DIRECTORY_UNAVAILABLE"]);
+
+/** What each server that failed a request said (serversWord), in the order asked: one sentence. */
+function outagesWord(outages: readonly string[]): string {
+  if (outages.length === 1) return outages.join("");
+  return `every signaling server asked failed the request: ${outages.join("; ")}`;
+}
+
 /** How much of a server's own refusal text an error quotes. */
 const SERVER_TEXT_MAX = 200;
 
@@ -279,6 +291,8 @@ export class SessionOpener {
     let pathMoves = 0;
     // Handshakes failed within this request, one per server (each left for the next).
     const handshakeFailures: HandshakeFailure[] = [];
+    // Servers that could not serve this request at all (SERVER_OUTAGES), each left for the next.
+    const outages: string[] = [];
     const started = Date.now();
     const prepare = (grant: SessionGranted, seal: GrantSeal): Prepared => {
       const refusal =
@@ -322,6 +336,16 @@ export class SessionOpener {
         life.send({ type: "close" });
         // After refusing what the server offered, "nobody else" is best explained by the refusal.
         if (refused) throw refused;
+        // A node that cannot read its directory (its Redis away) fails the request, not the
+        // network: it goes on at another configured server not failed yet, within
+        // HANDSHAKE_MOVES_MS of its start (the server not remembered); the last error names each.
+        if (err instanceof SignalingError && SERVER_OUTAGES.has(err.code)) {
+          outages.push(this.serversWord(err));
+          const inTime = Date.now() - started < HANDSHAKE_MOVES_MS;
+          const failedServers = outages.length + handshakeFailures.length;
+          if (failedServers < this.signaling.urlCount && inTime && this.signaling.moveOn(0)) continue;
+          throw noProvider(err.code, outagesWord(outages), needs, err);
+        }
         if (err instanceof SignalingError) throw noProvider(err.code, this.serversWord(err), needs, err);
         if (err instanceof TimeoutError) throw this.grantTimeout(err);
         throw err;
