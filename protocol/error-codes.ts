@@ -133,6 +133,8 @@ export const REQUESTER_ERROR_CODES = [
   // a grant the signaling server's pinned key did not sign (server-grant.ts): written or altered on
   // the path to the server (a man in the middle), so the server is not blamed
   "GRANT_TAMPERED",
+  /** A reserve raise refused as expired, dated by this machine's clock: the chain's could not be read. */
+  "CLOCK_UNCHECKED",
 ] as const;
 
 export type ProtocolErrorCode = (typeof PROTOCOL_ERROR_CODES)[number];

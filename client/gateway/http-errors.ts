@@ -73,6 +73,8 @@ const STATUS_BY_CODE = {
   DIRECTORY_UNAVAILABLE: 503,
   UNREACHABLE: 503,
   REGISTRY_UNAVAILABLE: 503,
+  // a reserve raise dated by this machine's clock, the chain's unreadable: retry once it answers
+  CLOCK_UNCHECKED: 503,
   // a deadline ran out
   TIMEOUT: 504,
   STALLED: 504,

@@ -49,19 +49,28 @@ export function withoutReserve(err: ProviderError): ProviderError {
  * A reserve raise (reserve-keeper.ts) was refused by the escrow for want of free balance
  * (`refused`: a top-up is the fix), failed to send for any other reason (`not-sent`: another
  * refusal, its exit code in the message, or the network would not take the message), or was not
- * seen on chain before its deadline (`not-seen`). Its code: `OUT_OF_FUNDS` when `refused` (a
- * gateway's 402, which a client does not retry), else `TIMEOUT`. Here, beside the other errors,
+ * seen on chain before its deadline (`not-seen`), or was refused as expired while the chain's
+ * clock could not be checked, so this machine's dated it (`clock`). Its code: `OUT_OF_FUNDS` when
+ * `refused` (a gateway's 402, which a client does not retry), `CLOCK_UNCHECKED` when `clock`,
+ * else `TIMEOUT`. Here, beside the other errors,
  * so a page can tell it without loading the keeper.
  */
+const REASON_CODES = {
+  refused: "OUT_OF_FUNDS",
+  "not-sent": "TIMEOUT",
+  "not-seen": "TIMEOUT",
+  clock: "CLOCK_UNCHECKED",
+} as const;
+
 export class ReserveNotSeenError extends ProviderError {
   constructor(
-    readonly reason: "refused" | "not-sent" | "not-seen",
+    readonly reason: "refused" | "not-sent" | "not-seen" | "clock",
     /** The cumulative reserve asked for, nanoTON. */
     readonly target: bigint,
     message: string,
     cause?: unknown,
   ) {
-    super(reason === "refused" ? "OUT_OF_FUNDS" : "TIMEOUT", message, undefined, {
+    super(REASON_CODES[reason], message, undefined, {
       ...(cause !== undefined && { cause }),
     });
     this.name = "ReserveNotSeenError";

@@ -56,6 +56,8 @@ export interface ReserveOptions {
   readonly recheckMs?: number;
   /** How often the chain is read while a raise is awaited (default 500 ms). */
   readonly pollMs?: number;
+  /** How long the chain's clock may take to be read (`clock`) before a raise is dated without it (default 10 s). */
+  readonly clockMs?: number;
   /** This machine's clock, Unix seconds (tests move it); default `Date.now`. */
   readonly now?: () => number;
 }
@@ -75,6 +77,9 @@ export function defaultReserveAhead(maxCompletionNanoPerToken: bigint): bigint {
   const window = maxCompletionNanoPerToken * BigInt(DEFAULT_CREDIT_WINDOW_TOKENS);
   return window > RESERVE_STEP ? window : RESERVE_STEP;
 }
+
+/** How long the chain's clock may take to be read by default, ms (`clockMs`). */
+const CLOCK_READ_MS = 10_000;
 
 /** How long a raise stays valid by default, seconds (`validForS`). */
 const DEFAULT_VALID_FOR_S = 50;
@@ -152,7 +157,8 @@ export class ReserveKeeper {
     if (this.seen >= want) return;
     const validFor = await this.validForS();
     const local = () => this.o.now?.() ?? Math.floor(Date.now() / 1000);
-    const now = local() + (await this.chainSkew(local));
+    const skew = await this.chainSkew(local);
+    const now = local() + (typeof skew === "number" ? skew : 0);
     const deadline = Date.now() + (this.o.deadlineMs ?? 30_000);
     const payout = this.stream.payout.toString();
     const validUntil = now + validFor;
@@ -169,7 +175,11 @@ export class ReserveKeeper {
         return send(want);
       });
     } catch (err) {
-      throw notRaised(asked, payout, err, { validUntil, validFor });
+      throw notRaised(asked, payout, err, {
+        validUntil,
+        validFor,
+        ...(typeof skew !== "number" && { unchecked: skew.unchecked }),
+      });
     }
     for (;;) {
       const reserved = await this.o.chain.reserved(this.stream).catch(() => this.seen);
@@ -188,20 +198,27 @@ export class ReserveKeeper {
   }
 
   /**
-   * How far the chain's clock is ahead of this machine's, read once (0 when the chain cannot tell:
-   * the raise is then dated by this machine's clock; a failed read is asked again at the next raise).
+   * How far the chain's clock is ahead of this machine's, read once; when the chain cannot tell
+   * (no `clock`, a failed read, none within `clockMs`), why not: the raise is then dated by this
+   * machine's clock, and the read is asked again at the next raise.
    */
-  private chainSkew(local: () => number): Promise<number> {
+  private async chainSkew(local: () => number): Promise<number | { unchecked: string }> {
     const clock = this.o.chain.clock;
-    if (!clock) return Promise.resolve(0);
-    this.skew ??= clock(this.stream.escrow).then(
-      (chainNow) => chainNow - local(),
-      (err: unknown) => {
-        this.skew = undefined;
-        throw err;
-      },
-    );
-    return this.skew.catch(() => 0);
+    if (!clock) return { unchecked: "the chain offers no clock" };
+    const ms = this.o.clockMs ?? CLOCK_READ_MS;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    this.skew ??= Promise.race([
+      clock(this.stream.escrow).then((chainNow) => chainNow - local()),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    try {
+      return await this.skew;
+    } catch (err) {
+      this.skew = undefined;
+      return { unchecked: `reading it failed: ${err instanceof Error ? err.message : String(err)}` };
+    }
   }
 
   /**
@@ -224,15 +241,23 @@ export class ReserveKeeper {
  * fund it (the fix is a top-up), `not-sent` for any other refusal (its exit code named) or a
  * network that would not take the message. A raise refused as expired, or valid for too long, was
  * dated by this machine's clock (`dated`): a few seconds off are absorbed by `validForS`, so the
- * likely cause is that clock, which the message says with the date it gave.
+ * likely cause is that clock, which the message says with the date it gave; `clock` when the
+ * chain's clock could not be checked (`dated.unchecked` says why), so it dated the raise.
  */
 function notRaised(
   asked: bigint,
   payout: string,
   err: unknown,
-  dated: { validUntil: number; validFor: number },
+  dated: { validUntil: number; validFor: number; unchecked?: string },
 ): ReserveNotSeenError {
   const exit = exitCodeOf(err);
+  if (exit === EscrowError.ReserveExpired && dated.unchecked !== undefined)
+    return new ReserveNotSeenError(
+      "clock",
+      asked,
+      `the escrow refused to reserve ${asked} nanoTON for ${payout} (exit code ${exit}) as expired or valid too long, and the chain's clock could not be checked (${dated.unchecked}): the raise was dated by this machine's clock, valid for ${dated.validFor} s until ${new Date(dated.validUntil * 1000).toISOString()}, which is likely off from the chain's; set it right, or retry once the chain's endpoint answers`,
+      err,
+    );
   if (exit === EscrowError.ReserveExpired)
     return new ReserveNotSeenError(
       "not-sent",

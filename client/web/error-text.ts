@@ -89,6 +89,8 @@ export function explainError(err: unknown): string {
   if (err instanceof ReserveNotSeenError) {
     if (err.reason === "refused")
       return `Your escrow could not set ${formatTon(err.target)} TON aside for this provider (a reserve, so no other provider's claim can take its pay), so nothing was sent. Top it up in Wallet, or lower your highest price, then ask again.`;
+    if (err.reason === "clock")
+      return `The reserve for this provider (${formatTon(err.target)} TON of your escrow set aside for it) was refused as dated wrong, and the TON network's clock could not be read to date it, so this device's clock did and is likely off. Set this device's clock right, or try again in a moment.`;
     return err.reason === "not-sent"
       ? `The reserve for this provider (${formatTon(err.target)} TON of your escrow set aside for it) could not be raised on the TON network, so nothing more was sent. Try again in a moment.`
       : `The reserve for this provider (${formatTon(err.target)} TON of your escrow set aside for it) was not seen on the TON network in time, so nothing more was sent. Try again in a moment.`;

@@ -16,7 +16,10 @@ freshEscrowForEachTest((fixture) => {
   f = fixture;
 });
 
-function keeper(clock: number, chainClock = false) {
+/** The chain's clock as `keeper` is told it: read from the sandbox, failing, never answering, or not offered. */
+type Clock = boolean | "fails" | "silent";
+
+function keeper(clock: number, chainClock: Clock = false) {
   const stream = {
     network: NETWORK_ID.devnet,
     escrow: f.escrow.address,
@@ -32,11 +35,18 @@ function keeper(clock: number, chainClock = false) {
       reserved: async () => (await f.escrow.getReserve(1, f.provider.address)).reserved,
       closeDelay: async () => (await f.escrow.getEscrowData()).closeDelay,
       // The chain's clock, as `tonReserveChain` reads it (an account's sync time), when it is told.
-      ...(chainClock && { clock: async () => f.blockchain.now ?? 0 }),
+      ...(chainClock === true && { clock: async () => f.blockchain.now ?? 0 }),
+      ...(chainClock === "fails" && {
+        clock: async () => {
+          throw new Error("the endpoint answered 500");
+        },
+      }),
+      ...(chainClock === "silent" && { clock: () => new Promise<number>(() => undefined) }),
     },
     ahead: 1_000_000n,
     pollMs: 1,
     deadlineMs: 2_000,
+    clockMs: 1_000,
     now: () => clock,
   });
 }
@@ -50,7 +60,8 @@ describe("a requester whose clock is off from the chain's", () => {
       .ensure(0n)
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ReserveNotSeenError);
-    expect((err as ReserveNotSeenError).reason).toBe("not-sent");
+    // This chain offers no clock: the refusal says so (CLOCK_UNCHECKED), with the date it gave.
+    expect((err as ReserveNotSeenError).reason).toBe("clock");
     const message = (err as Error).message;
     expect(message).toMatch(/exit code 219/);
     expect(message).toMatch(/this machine's clock/);
@@ -71,4 +82,23 @@ describe("a requester whose clock is off from the chain's", () => {
     await k.ensure(0n);
     expect(k.reserved).toBe(2_000_000n);
   });
+
+  it.each([
+    ["offers no clock", false],
+    ["fails to tell its clock", "fails"],
+    ["never answers for its clock", "silent"],
+  ] as const)(
+    "2 hours ahead, with a chain that %s: the refusal says the clock could not be checked (CLOCK_UNCHECKED, not TIMEOUT)",
+    async (_name, chain) => {
+      const err = await keeper(T0 + 7_200, chain)
+        .ensure(0n)
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ReserveNotSeenError);
+      expect(err).toMatchObject({ reason: "clock", code: "CLOCK_UNCHECKED" });
+      const message = (err as Error).message;
+      expect(message).toMatch(/exit code 219/);
+      expect(message).toMatch(/the chain's clock could not be checked/);
+      expect(message).toMatch(/this machine's clock/);
+    },
+  );
 });
