@@ -25,6 +25,9 @@ class ClaimError extends Error {
 
 export { REGISTER_VALUE };
 
+/** How soon a failed read of the chain's clock is tried again, ms. */
+const CLOCK_RETRY_MS = 5_000;
+
 /**
  * The provider page's chain: the network the server names, the wallet (the devnet's dev wallet or
  * TON Connect), registration in the Registry, and settlement through the runtime's `Settlement`
@@ -54,8 +57,13 @@ export class ProviderChain {
   stake = $state<{ stake: bigint; unlockAt: number } | undefined>();
   /** @internal for `stake-flow.ts`. */
   client: TonClient | undefined;
-  /** The chain's clock less this browser's (ms), once read: a registration's key proof is dated by it. */
-  private skewMs = 0;
+  /**
+   * The chain's clock less this browser's (ms), once read: a registration's key proof is dated by
+   * it, so Register waits for it (`registerClockWait`); never this browser's clock instead.
+   */
+  private skewMs = $state<number | undefined>();
+  /** Why the last read of the chain's clock failed (it is read again every `CLOCK_RETRY_MS`). */
+  private clockProblem = $state<string | undefined>();
   private connector: WalletConnector | undefined;
   /** @internal for `stake-flow.ts`. */
   wallet: Wallet | undefined;
@@ -94,17 +102,37 @@ export class ProviderChain {
       gate: this.gate,
       book: this.book,
     } = await core.openChain(this.config, receipts));
-    if (this.client)
-      void core.chainSkewMs(this.client, this.config).then(
-        (ms) => {
-          this.skewMs = ms;
-        },
-        () => undefined,
-      );
+    this.readClock();
     // The dev wallet is ready at once (a key in IndexedDB); TON Connect restores in the background.
     const wallet = this.prepareWallet(onWallet);
     if (this.config.network === "devnet") await wallet;
     await this.refresh();
+  }
+
+  /** Reads the chain's clock, and again every `CLOCK_RETRY_MS` while a read fails. */
+  private readClock(): void {
+    const client = this.client;
+    const config = this.config;
+    if (!client || !config) return;
+    this.core.chainSkewMs(client, config).then(
+      (ms) => {
+        this.skewMs = ms;
+        this.clockProblem = undefined;
+      },
+      (err: unknown) => {
+        this.clockProblem = describeError(err);
+        setTimeout(() => this.readClock(), CLOCK_RETRY_MS);
+      },
+    );
+  }
+
+  /** Why Register must wait for the chain's clock, while it has not been read. */
+  registerClockWait(): string | undefined {
+    if (this.skewMs !== undefined) return undefined;
+    const why = "the registration's key proof is dated by the TON network's clock, not this browser's";
+    return this.clockProblem
+      ? `the TON network's clock could not be read (${this.clockProblem}); reading it again: ${why}`
+      : `reading the TON network's clock first: ${why}`;
   }
 
   private prepareWallet(onWallet: (address: string) => void): Promise<void> {
@@ -164,12 +192,14 @@ export class ProviderChain {
     if (!wallet) return this.fail("connect a wallet first: it pays for the registration and owns the entry");
     const short = this.registerShortfall();
     if (short) return this.fail(short);
+    const skewMs = this.skewMs;
+    if (skewMs === undefined) return this.fail(this.registerClockWait() ?? "");
     const payload = this.core.registerPayload({
       identity: this.identity,
       globalId: config.globalId,
       registry: config.registry,
       owner: wallet.address,
-      nowMs: Date.now() + this.skewMs,
+      nowMs: Date.now() + skewMs,
       ...o,
     });
     return this.sendAndConfirm(
