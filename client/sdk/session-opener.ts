@@ -209,12 +209,11 @@ export class SessionOpener {
   }
 
   /**
-   * No grant in time: while our connection to signaling is down (reconnecting), the request was
-   * never heard, so the answer is "signaling is unreachable, retry", not a server that timed out.
+   * No grant in time while our connection to signaling is down (reconnecting): the request was
+   * never heard, so the answer is "signaling is unreachable, retry", not a server that timed out
+   * (one connected that timed out is left for another, `attempts`).
    */
   private grantTimeout(err: TimeoutError): NoProviderError {
-    if (isUp(this.signaling.state.phase))
-      return new NoProviderError("TIMEOUT", err.message, undefined, { cause: err });
     return new NoProviderError(
       "UNREACHABLE",
       `no grant: the signaling server at ${this.signaling.url} cannot be reached (reconnecting); retry later`,
@@ -339,12 +338,19 @@ export class SessionOpener {
         // A node that cannot read its directory (its Redis away) fails the request, not the
         // network: it goes on at another configured server not failed yet, within
         // HANDSHAKE_MOVES_MS of its start (the server not remembered); the last error names each.
-        if (err instanceof SignalingError && SERVER_OUTAGES.has(err.code)) {
-          outages.push(this.serversWord(err));
+        // So does one connected that never grants (its handlers hung): the grant's deadline ran out.
+        const silent = err instanceof TimeoutError && isUp(this.signaling.state.phase);
+        if ((err instanceof SignalingError && SERVER_OUTAGES.has(err.code)) || silent) {
+          outages.push(
+            err instanceof SignalingError
+              ? this.serversWord(err)
+              : `the signaling server at ${this.signaling.url} did not answer: ${(err as Error).message}`,
+          );
           const inTime = Date.now() - started < HANDSHAKE_MOVES_MS;
           const failedServers = outages.length + handshakeFailures.length;
           if (failedServers < this.signaling.urlCount && inTime && this.signaling.moveOn(0)) continue;
-          throw noProvider(err.code, outagesWord(outages), needs, err);
+          const code = err instanceof SignalingError ? err.code : "TIMEOUT";
+          throw noProvider(code, outagesWord(outages), needs, err);
         }
         if (err instanceof SignalingError) throw noProvider(err.code, this.serversWord(err), needs, err);
         if (err instanceof TimeoutError) throw this.grantTimeout(err);
