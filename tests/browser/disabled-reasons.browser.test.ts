@@ -1,6 +1,6 @@
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
-import { openPage } from "./chain-server";
+import { fundClientEscrow, openPage, serveFromProviderPage } from "./chain-server";
 import { usePagesFixture } from "./pages-fixture";
 
 /**
@@ -33,6 +33,39 @@ function disabledReasons(page: Page): Promise<{ name: string; why: string }[]> {
   );
 }
 
+/**
+ * Every visible disabled control (buttons, fields, lists, checkboxes) inside `host`'s shadow root or
+ * the page: its name, and the visible text its aria-describedby points to ("" when none).
+ */
+function disabledControls(page: Page, host?: string): Promise<{ name: string; why: string }[]> {
+  return page.evaluate((hostSelector) => {
+    const root: Document | ShadowRoot = hostSelector
+      ? document.querySelector(hostSelector)!.shadowRoot!
+      : document;
+    const visible = (el: Element) => el.getClientRects().length > 0;
+    return [
+      ...root.querySelectorAll<
+        HTMLButtonElement | HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement
+      >("button:disabled, input:disabled, select:disabled, textarea:disabled"),
+    ]
+      .filter(visible)
+      .map((c) => {
+        const why = (c.getAttribute("aria-describedby") ?? "")
+          .split(/\s+/)
+          .map((id) => (id ? root.getElementById(id) : null))
+          .filter((el): el is HTMLElement => !!el && visible(el))
+          .map((el) => (el.textContent ?? "").replace(/\s+/g, " ").trim())
+          .join(" ");
+        const label = "labels" in c ? c.labels?.[0]?.textContent : undefined;
+        const name = c.getAttribute("aria-label") ?? label ?? c.textContent ?? c.tagName;
+        return { name: name.replace(/\s+/g, " ").trim().slice(0, 60), why };
+      });
+  }, host);
+}
+
+/** A reason says the control is off (or waits), not only what the control is for. */
+const SAYS_OFF = /\b(off|wait)\b/i;
+
 describe("every greyed-out button says why, at 360 px in dark mode", () => {
   it("the web client on arrival: Send and Export are off, and each says why", async () => {
     const client = await phone(`${f.url}/`, "client");
@@ -55,4 +88,43 @@ describe("every greyed-out button says why, at 360 px in dark mode", () => {
     for (const o of off)
       expect(o, `${o.name} says why it is off`).toMatchObject({ why: expect.stringMatching(/\w/) });
   }, 120_000);
+
+  it("the provider page while serving, and the widget while an answer streams: each locked control says why", async () => {
+    const provider = await phone(`${f.url}/provider`, "provider");
+    // Each token 300 ms apart: the widget's answer streams long enough to look around.
+    await provider.evaluate(() => localStorage.setItem("silk-test-token-delay-ms", "300"));
+    await serveFromProviderPage(provider, { register: true });
+    const serving = await disabledControls(provider);
+    // The model, Load, the price, the payout and the audit setting are locked while serving.
+    expect(serving.length).toBeGreaterThanOrEqual(5);
+    for (const o of serving)
+      expect(o, `${o.name} says why it is off`).toMatchObject({ why: expect.stringMatching(SAYS_OFF) });
+
+    const widget = await (
+      await f.browser.newContext({ viewport: { width: 360, height: 740 }, colorScheme: "dark" })
+    ).newPage();
+    widget.on("pageerror", (e) => console.error("widget page error:", e.message));
+    await widget.goto(`${f.url}/widget/`);
+    await widget.waitForSelector("silk-chat[data-ready=true]", { state: "attached", timeout: 30_000 });
+    await widget.locator("silk-chat select option", { hasText: "test-model" }).waitFor({ state: "attached" });
+    await fundClientEscrow(widget);
+    await widget.getByRole("button", { name: "Chat", exact: true }).click();
+    const words = Array.from({ length: 60 }, (_, i) => `w${i}`).join(" ");
+    await widget.getByRole("textbox", { name: "Your question" }).fill(words);
+    await widget.getByRole("button", { name: "Send", exact: true }).click();
+    // Streaming: Stop stands where Send was.
+    const stop = widget.getByRole("button", { name: "Stop", exact: true });
+    await stop.waitFor({ timeout: 30_000 });
+    await widget.getByTestId("chat-options").locator("summary").click();
+    await widget.screenshot({ path: "test-results/disabled-reasons-widget-streaming.png" });
+    const streaming = await disabledControls(widget, "silk-chat");
+    const names = streaming.map((o) => o.name);
+    expect(names).toEqual(
+      expect.arrayContaining(["New chat", "Model", expect.stringMatching(/^System prompt/)]),
+    );
+    for (const o of streaming)
+      expect(o, `${o.name} says why it is off`).toMatchObject({ why: expect.stringMatching(SAYS_OFF) });
+    await stop.click();
+    await provider.evaluate(() => localStorage.removeItem("silk-test-token-delay-ms"));
+  }, 180_000);
 });

@@ -108,7 +108,9 @@ describe("the production pages", () => {
         name: "Serve as an audit reference: check other providers' answers exactly; makes this device's answers slower",
       });
     expect(await reference().isChecked()).toBe(false);
-    expect(await reference().evaluate((e) => e.getAttribute("aria-describedby"))).toBe("reference-help");
+    expect(await reference().evaluate((e) => e.getAttribute("aria-describedby"))).toBe(
+      "reference-help reference-why",
+    );
     expect(await page.getByTestId("audit-reference").textContent()).toMatch(/teacher\s+forcing/);
     let focused = false;
     for (let i = 0; i < 40 && !focused; i++) {
