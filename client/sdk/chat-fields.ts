@@ -122,10 +122,13 @@ export function uncarriedField(
     const allowed = own(MESSAGE_FIELDS, String(message.role));
     if (!allowed) continue; // an unknown role is refused by the schema, naming the role
     for (const [key, value] of Object.entries(message))
-      if (value != null && !allowed.includes(key))
+      if (value != null && !allowed.includes(key) && !(key === "name" && namesItsCall(messages, i)))
         return {
           param: `messages.${i}.${key}`,
-          message: `messages.${i}.${key}: the ${message.role} message does not carry \`${key}\``,
+          message:
+            key === "name" && message.role === "tool"
+              ? `messages.${i}.name: a tool message's name must be that of the call it answers (its tool_call_id)`
+              : `messages.${i}.${key}: the ${message.role} message does not carry \`${key}\``,
           code: "unsupported_parameter",
         };
     const part = Array.isArray(message.content) ? uncarriedPartField(message.content) : undefined;
@@ -144,6 +147,26 @@ export function uncarriedField(
       };
   }
   return undefined;
+}
+
+/**
+ * A tool message's `name` (LangChain's ToolMessage sends it) when it is the name of the call it
+ * answers: an earlier assistant message's tool call with its `tool_call_id`. It says nothing the
+ * carried `tool_call_id` does not, so it is taken and left out (toSessionMessage); a name of
+ * another function, or of no call, is refused by name.
+ */
+export function namesItsCall(messages: readonly unknown[], i: number): boolean {
+  const m = messages[i] as { role?: unknown; name?: unknown; tool_call_id?: unknown };
+  if (m.role !== "tool" || typeof m.name !== "string") return false;
+  for (const earlier of messages.slice(0, i)) {
+    const calls = (earlier as { role?: unknown; tool_calls?: unknown } | null)?.tool_calls;
+    if (!Array.isArray(calls)) continue;
+    const call = calls.find((c) => (c as { id?: unknown } | null)?.id === m.tool_call_id) as
+      | { function?: { name?: unknown } }
+      | undefined;
+    if (call) return call.function?.name === m.name;
+  }
+  return false;
 }
 
 /** What each kind of content part may hold (others are refused by the schema, naming the kind). */

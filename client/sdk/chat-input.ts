@@ -124,6 +124,11 @@ function toSessionMessage(given: ChatCompletionMessageParam, i: number): ChatMes
     }
     case "assistant":
       return { ...m, content: text(m.content) ?? null };
+    case "tool": {
+      // Its `name` repeats the call's, checked in chat-fields.ts (namesItsCall): tool_call_id carries it.
+      const { name: _name, ...tool } = m as typeof m & { name?: string };
+      return { ...tool, content: text(tool.content) ?? "" };
+    }
     default:
       return { ...m, content: text(m.content) ?? "" } as ChatMessage;
   }
