@@ -228,9 +228,9 @@ async function completions({ o, shut }: Ctx, req: IncomingMessage, res: ServerRe
   if (!stream)
     return sendJson(res, 200, await shut.race(o.client.chat.completions.create({ ...params, signal })));
 
-  // Headers are gone once the stream opened: OpenAI clients read an `error` object in it, then it ends.
-  const failed = (err: unknown) =>
-    res.write(`event: error\ndata: ${JSON.stringify(fail(res, err).body())}\n\n`);
+  // Headers are gone once the stream opened: an `error` object in a `data:` line, as OpenAI's own
+  // chat stream sends it (no `event:` line, so a client reading only `data:` lines reads it too).
+  const failed = (err: unknown) => res.write(`data: ${JSON.stringify(fail(res, err).body())}\n\n`);
   await streamed(res, failed, async () => {
     // Resolves at the answer's first event: a refusal before the stream opened is a status of its own.
     const chunks = await keepAliveUntil(

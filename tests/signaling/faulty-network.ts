@@ -221,6 +221,8 @@ async function* gatewayChunks(base: string): AsyncGenerator<Chunk> {
     const events = buffered.split("\n\n");
     buffered = events.pop() ?? "";
     for (const e of events) {
+      // A comment (the gateway's `: keep-alive` while a first token is slow) carries no event.
+      if (e.startsWith(":")) continue;
       const data = e.replace(/^data: /, "");
       if (data === "[DONE]") return;
       const parsed = JSON.parse(data) as Chunk & { error?: unknown };
