@@ -143,7 +143,11 @@ const CODE_NAMES: Partial<Record<ErrorCode, string>> = {
 };
 
 /** The request field a code is about when the error itself does not name one. */
-const PARAMS: Partial<Record<ErrorCode, string>> = { CONTEXT_LENGTH_EXCEEDED: "messages" };
+const PARAMS: Partial<Record<ErrorCode, string>> = {
+  CONTEXT_LENGTH_EXCEEDED: "messages",
+  // as GET /v1/models/{id}'s: the field a program fixes (OpenAI's chat route leaves it null)
+  NO_MODEL: "model",
+};
 
 export function statusOf(code: ErrorCode): number {
   return STATUS_BY_CODE[code];
