@@ -63,6 +63,25 @@ function disabledControls(page: Page, host?: string): Promise<{ name: string; wh
   }, host);
 }
 
+/** The font sizes of the reasons the visible disabled controls point to (one each), in `host` or the page. */
+function reasonSizes(page: Page, host?: string): Promise<string[]> {
+  return page.evaluate((hostSelector) => {
+    const root: Document | ShadowRoot = hostSelector
+      ? document.querySelector(hostSelector)!.shadowRoot!
+      : document;
+    const visible = (el: Element) => el.getClientRects().length > 0;
+    const sizes = [
+      ...root.querySelectorAll("button:disabled, input:disabled, select:disabled, textarea:disabled"),
+    ]
+      .filter(visible)
+      .flatMap((c) => (c.getAttribute("aria-describedby") ?? "").split(/\s+/))
+      .map((id) => (id ? root.getElementById(id) : null))
+      .filter((el): el is HTMLElement => !!el && visible(el))
+      .map((el) => getComputedStyle(el).fontSize);
+    return [...new Set(sizes)];
+  }, host);
+}
+
 /** A reason says the control is off (or waits), not only what the control is for. */
 const SAYS_OFF = /\b(off|wait)\b/i;
 
@@ -78,6 +97,8 @@ describe("every greyed-out button says why, at 360 px in dark mode", () => {
     expect(off.map((o) => o.name)).toEqual(expect.arrayContaining(["Send", "Export"]));
     for (const o of off)
       expect(o, `${o.name} says why it is off`).toMatchObject({ why: expect.stringMatching(/\w/) });
+    // Every reason in one size (14 px), as the provider page's: Send's was 12.8 px.
+    expect(await reasonSizes(client)).toEqual(["14px"]);
   }, 120_000);
 
   it("the provider page on arrival: Start serving is off, and says why", async () => {
@@ -87,6 +108,8 @@ describe("every greyed-out button says why, at 360 px in dark mode", () => {
     expect(off.map((o) => o.name)).toContain("Start serving");
     for (const o of off)
       expect(o, `${o.name} says why it is off`).toMatchObject({ why: expect.stringMatching(/\w/) });
+    // Start serving's reason was 16 px, Register's beside it 14 px.
+    expect(await reasonSizes(provider)).toEqual(["14px"]);
   }, 120_000);
 
   it("the provider page while serving, and the widget while an answer streams: each locked control says why", async () => {
@@ -99,6 +122,7 @@ describe("every greyed-out button says why, at 360 px in dark mode", () => {
     expect(serving.length).toBeGreaterThanOrEqual(5);
     for (const o of serving)
       expect(o, `${o.name} says why it is off`).toMatchObject({ why: expect.stringMatching(SAYS_OFF) });
+    expect(await reasonSizes(provider)).toEqual(["14px"]);
 
     const widget = await (
       await f.browser.newContext({ viewport: { width: 360, height: 740 }, colorScheme: "dark" })
@@ -116,6 +140,7 @@ describe("every greyed-out button says why, at 360 px in dark mode", () => {
     const stop = widget.getByRole("button", { name: "Stop", exact: true });
     await stop.waitFor({ timeout: 30_000 });
     await widget.getByTestId("chat-options").locator("summary").click();
+    expect(await reasonSizes(widget, "silk-chat")).toEqual(["14px"]);
     await widget.screenshot({ path: "test-results/disabled-reasons-widget-streaming.png" });
     const streaming = await disabledControls(widget, "silk-chat");
     const names = streaming.map((o) => o.name);

@@ -123,4 +123,22 @@ describe("a newcomer's walk through the pages", () => {
     expect(contrastRatio(colours.text, colours.code)).toBeGreaterThanOrEqual(4.5);
     await page.context().close();
   }, 60_000);
+
+  it("the widget's first-run intro shows whole at 360 px, not cut off inside the chat's box", async () => {
+    const page = await (
+      await f.browser.newContext({ viewport: { width: 360, height: 740 }, colorScheme: "dark" })
+    ).newPage();
+    await page.goto(`${f.url}/widget/`);
+    await page.waitForSelector("silk-chat[data-ready=true]", { state: "attached", timeout: 30_000 });
+    const intro = page.getByTestId("first-run");
+    await intro.waitFor();
+    expect((await intro.textContent())?.replace(/\s+/g, " ")).toMatch(/from your escrow/);
+    // The conversation box holds all of it: it was ~120 px tall, the intro ~200 px, its end hidden.
+    const log = page.getByRole("log", { name: "Conversation" });
+    const clipped = await log.evaluate((el) => el.scrollHeight - el.clientHeight);
+    expect(clipped).toBeLessThanOrEqual(1);
+    const [a, b] = [(await intro.boundingBox())!, (await log.boundingBox())!];
+    expect(a.y + a.height).toBeLessThanOrEqual(b.y + b.height + 1);
+    await page.context().close();
+  }, 60_000);
 });

@@ -75,10 +75,12 @@ describe("the widget's first download", () => {
     expect(packages).not.toContain("client/sdk/silk-client.ts");
     expect(packages).not.toContain("peer/browser-globals.ts");
     // Issue 15's bound: no larger than the 27.9 kB gzip (summed per chunk) it was before the chat
-    // features; anything new in the shell loads lazily. Plus 14 bytes (measured: 28,564 -> 28,578):
-    // the model list and New chat point at why they are off while an answer streams
-    // (aria-describedby="streaming-why"); the reason itself is in the lazy chat settings.
-    expect(sizeOf(graph, first).gzip).toBeLessThanOrEqual(Math.round(27.9 * 1024) + 14);
+    // features; anything new in the shell loads lazily. Plus 35 bytes, measured (28,564 -> 28,599):
+    // 14 for the model list and New chat pointing at why they are off while an answer streams
+    // (aria-describedby="streaming-why"; the reason itself is in the lazy chat settings), 20 for the
+    // first-run intro's box growing to show it whole (one CSS rule), 1 for Send's reason in the
+    // reasons' one size.
+    expect(sizeOf(graph, first).gzip).toBeLessThanOrEqual(Math.round(27.9 * 1024) + 35);
   });
 
   it("loads the connection stack, Markdown, code highlighting, math and the wallet as lazy chunks of their own", () => {
