@@ -17,10 +17,16 @@ let backend: OpenAiBackend;
 beforeAll(async () => {
   net = await startGatewayNetwork({
     providers: [
-      { model: "llama-tools", payout: "b1", features: ["structured_output", "tools"], contextWindow: 8192 },
+      {
+        model: "llama-tools",
+        payout: "b1",
+        features: ["structured_output", "tools", "logprobs"],
+        contextWindow: 8192,
+      },
       { model: "llama-plain", payout: "b2", contextWindow: 8192 },
     ],
-    backend: { contextTokens: 8192 },
+    // One word per chunk, 20 ms apart: a long answer is still streaming when it is aborted.
+    backend: { contextTokens: 8192, tokenDelayMs: 20 },
   });
   ({ backend } = net);
 });
@@ -97,6 +103,59 @@ describe("LangChain's ChatOpenAI", () => {
       .invoke("x")
       .catch((e: unknown) => e);
     expect(err).toMatchObject({ status: 400, param: "tools" });
+  });
+});
+
+describe("LangChain's ChatOpenAI on the Responses API (useResponsesApi)", () => {
+  const responses = () => chat("llama-tools", { useResponsesApi: true });
+
+  it("invokes, streams, runs a tool round trip and parses structured output", async () => {
+    expect((await responses().invoke("hi there")).text).toBe("Echo: hi there");
+    let whole: AIMessageChunk | undefined;
+    for await (const chunk of await responses().stream("a b")) whole = whole ? whole.concat(chunk) : chunk;
+    expect(whole?.text).toBe("Echo: a b");
+    const model = responses().bindTools([getWeather]);
+    const ask = new HumanMessage("Riga");
+    const first = await model.invoke([ask]);
+    expect(first.tool_calls?.[0]).toMatchObject({ name: "get_weather", args: { city: "Riga", days: 42 } });
+    const second = await model.invoke([ask, first, await getWeather.invoke(first.tool_calls![0]!)]);
+    expect(second.text).toBe("The tool said: Riga: fog");
+    const person = z.object({ name: z.string(), age: z.number() });
+    expect(await responses().withStructuredOutput(person, { name: "p" }).invoke("Ada")).toEqual({
+      name: "Ada",
+      age: 42,
+    });
+  });
+});
+
+describe("LangChain's options and its abort", () => {
+  it("carries JSON mode, logprobs and a call's seed", async () => {
+    const json = chat("llama-tools").withStructuredOutput(z.object({ echo: z.string() }), {
+      method: "jsonMode",
+    });
+    expect(await json.invoke("json please")).toEqual({ echo: "json please" });
+    expect(backend.requests.at(-1)).toMatchObject({ response_format: { type: "json_object" } });
+    const answer = await chat("llama-tools", { logprobs: true, topLogprobs: 2 }).invoke("two words", {
+      seed: 5,
+    } as never);
+    expect(backend.requests.at(-1)).toMatchObject({ logprobs: true, top_logprobs: 2, seed: 5 });
+    expect(answer.response_metadata).toMatchObject({ logprobs: { content: [{}, {}, {}] } });
+  });
+
+  it("a stream aborted by its signal stops the provider's work", async () => {
+    const stop = new AbortController();
+    const aborted = backend.aborted;
+    const long = Array.from({ length: 200 }, (_, i) => `w${i}`).join(" ");
+    let text = "";
+    const ended = await (async () => {
+      for await (const chunk of await chat("llama-plain").stream(long, { signal: stop.signal })) {
+        text += chunk.text;
+        if (text.length > 10) stop.abort();
+      }
+    })().catch((e: unknown) => e);
+    expect(String(ended)).toMatch(/abort/i);
+    await expect.poll(() => backend.aborted, { timeout: 10_000 }).toBe(aborted + 1);
+    expect((await chat("llama-plain").invoke("after")).content).toBe("Echo: after");
   });
 });
 
