@@ -1,6 +1,7 @@
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { fundClientEscrow, openPage, serveFromProviderPage } from "./chain-server";
+import { openWidgetPhone } from "./page-checks";
 import { usePagesFixture } from "./pages-fixture";
 
 /**
@@ -14,23 +15,6 @@ async function phone(url: string, label: string): Promise<Page> {
   await page.setViewportSize({ width: 360, height: 740 });
   await page.emulateMedia({ colorScheme: "dark" });
   return page;
-}
-
-/** Every visible disabled button's name, with the visible text its aria-describedby points to ("" when none). */
-function disabledReasons(page: Page): Promise<{ name: string; why: string }[]> {
-  return page.evaluate(() =>
-    [...document.querySelectorAll<HTMLButtonElement>("button:disabled")]
-      .filter((b) => b.getClientRects().length > 0)
-      .map((b) => {
-        const why = (b.getAttribute("aria-describedby") ?? "")
-          .split(/\s+/)
-          .map((id) => (id ? document.getElementById(id) : null))
-          .filter((el): el is HTMLElement => !!el && el.getClientRects().length > 0)
-          .map((el) => (el.textContent ?? "").replace(/\s+/g, " ").trim())
-          .join(" ");
-        return { name: (b.getAttribute("aria-label") ?? b.textContent ?? "").trim(), why };
-      }),
-  );
 }
 
 /**
@@ -93,7 +77,7 @@ describe("every greyed-out button says why, at 360 px in dark mode", () => {
     await client.locator(".drawer-toggle").focus();
     await client.keyboard.press("Enter");
     await client.getByRole("button", { name: "Export" }).waitFor();
-    const off = await disabledReasons(client);
+    const off = await disabledControls(client);
     expect(off.map((o) => o.name)).toEqual(expect.arrayContaining(["Send", "Export"]));
     for (const o of off)
       expect(o, `${o.name} says why it is off`).toMatchObject({ why: expect.stringMatching(/\w/) });
@@ -104,7 +88,7 @@ describe("every greyed-out button says why, at 360 px in dark mode", () => {
   it("the provider page on arrival: Start serving is off, and says why", async () => {
     const provider = await phone(`${f.url}/provider`, "provider");
     await provider.getByRole("button", { name: "Start serving" }).waitFor();
-    const off = await disabledReasons(provider);
+    const off = await disabledControls(provider);
     expect(off.map((o) => o.name)).toContain("Start serving");
     for (const o of off)
       expect(o, `${o.name} says why it is off`).toMatchObject({ why: expect.stringMatching(/\w/) });
@@ -124,12 +108,7 @@ describe("every greyed-out button says why, at 360 px in dark mode", () => {
       expect(o, `${o.name} says why it is off`).toMatchObject({ why: expect.stringMatching(SAYS_OFF) });
     expect(await reasonSizes(provider)).toEqual(["14px"]);
 
-    const widget = await (
-      await f.browser.newContext({ viewport: { width: 360, height: 740 }, colorScheme: "dark" })
-    ).newPage();
-    widget.on("pageerror", (e) => console.error("widget page error:", e.message));
-    await widget.goto(`${f.url}/widget/`);
-    await widget.waitForSelector("silk-chat[data-ready=true]", { state: "attached", timeout: 30_000 });
+    const widget = await openWidgetPhone(f.browser, f.url);
     await widget.locator("silk-chat select option", { hasText: "test-model" }).waitFor({ state: "attached" });
     await fundClientEscrow(widget);
     await widget.getByRole("button", { name: "Chat", exact: true }).click();

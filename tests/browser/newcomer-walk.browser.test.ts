@@ -2,7 +2,7 @@ import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { contrastRatio as hexContrast } from "../../client/widget/telegram";
 import { openPage } from "./chain-server";
-import { seriousA11yViolations } from "./page-checks";
+import { openWidgetPhone, seriousA11yViolations } from "./page-checks";
 import { usePagesFixture } from "./pages-fixture";
 import { backwardJumps, tabStops } from "./tab-order";
 
@@ -93,11 +93,7 @@ describe("a newcomer's walk through the pages", () => {
   }, 60_000);
 
   it("the widget's demo page follows dark mode around the widget, its text readable (AA)", async () => {
-    const page = await (
-      await f.browser.newContext({ viewport: { width: 360, height: 740 }, colorScheme: "dark" })
-    ).newPage();
-    await page.goto(`${f.url}/widget/`);
-    await page.waitForSelector("silk-chat[data-ready=true]", { state: "attached", timeout: 30_000 });
+    const page = await openWidgetPhone(f.browser, f.url);
     const colours = await page.evaluate(() => {
       const body = getComputedStyle(document.body);
       return {
@@ -125,11 +121,7 @@ describe("a newcomer's walk through the pages", () => {
   }, 60_000);
 
   it("the widget's first-run intro shows whole at 360 px, not cut off inside the chat's box", async () => {
-    const page = await (
-      await f.browser.newContext({ viewport: { width: 360, height: 740 }, colorScheme: "dark" })
-    ).newPage();
-    await page.goto(`${f.url}/widget/`);
-    await page.waitForSelector("silk-chat[data-ready=true]", { state: "attached", timeout: 30_000 });
+    const page = await openWidgetPhone(f.browser, f.url);
     const intro = page.getByTestId("first-run");
     await intro.waitFor();
     expect((await intro.textContent())?.replace(/\s+/g, " ")).toMatch(/from your escrow/);

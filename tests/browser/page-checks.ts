@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** Screenshots land here (gitignored). */
@@ -44,6 +44,17 @@ export async function a11yViolations(page: Page): Promise<AxeViolation[]> {
     }));
   })) as AxeViolation[];
   return violations;
+}
+
+/** The widget's demo page (`url` is the server's) in a fresh 360x740 dark context, the widget ready. */
+export async function openWidgetPhone(browser: Browser, url: string): Promise<Page> {
+  const page = await (
+    await browser.newContext({ viewport: { width: 360, height: 740 }, colorScheme: "dark" })
+  ).newPage();
+  page.on("pageerror", (e) => console.error("widget page error:", e.message));
+  await page.goto(`${url}/widget/`);
+  await page.waitForSelector("silk-chat[data-ready=true]", { state: "attached", timeout: 30_000 });
+  return page;
 }
 
 export async function openReady(page: Page, url: string): Promise<void> {
