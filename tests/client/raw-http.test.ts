@@ -1,3 +1,5 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { OpenAiBackend } from "../doubles/openai-backend";
 import { type GatewayNetwork, startGatewayNetwork, WEATHER_PARAMETERS } from "../support/gateway-network";
@@ -76,6 +78,26 @@ describe("the SSE stream as curl sees it", () => {
     expect(last.usage).toMatchObject({ completion_tokens: 3 });
     expect(last.usage.total_tokens).toBe(last.usage.prompt_tokens + last.usage.completion_tokens);
     expect(chunks.slice(0, -1).some((c) => c.usage)).toBe(false);
+  });
+});
+
+describe("curl itself", () => {
+  const curl = (...args: string[]) =>
+    promisify(execFile)("curl", ["-sS", "-N", "--max-time", "30", "-w", "\n%{http_code}", ...args]);
+  const body = JSON.stringify({ ...hi(), stream: true, stream_options: { include_usage: true } });
+
+  it("streams with the headers OpenAI's curl examples send; a form body (curl's -d default) is a 415 saying what to send", async () => {
+    const { stdout } = await curl(
+      url("/chat/completions"),
+      ...["-H", "Content-Type: application/json", "-H", `Authorization: Bearer ${KEY}`, "-d", body],
+    );
+    expect(stdout.endsWith("data: [DONE]\n\n\n200")).toBe(true);
+    expect(stdout).toContain('"content":"Echo: "');
+    expect(stdout).toMatch(/"choices":\[\],.*"usage":\{/);
+    const form = await curl(url("/chat/completions"), "-H", `Authorization: Bearer ${KEY}`, "-d", body);
+    expect(form.stdout.endsWith("\n415")).toBe(true);
+    expect(openAiError(form.stdout.slice(0, -4))).toMatchObject({ code: "unsupported_media_type" });
+    expect(JSON.parse(form.stdout.slice(0, -4)).error.message).toContain("content-type: application/json");
   });
 });
 
