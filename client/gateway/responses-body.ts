@@ -50,7 +50,16 @@ const REFUSED: Readonly<Record<string, { why: string; noOp?: (v: unknown) => boo
   prompt: { why: "stored prompts are not served" },
   prompt_cache_key: { why: "prompts are never cached across requests" },
   safety_identifier: { why: "use `user`" },
-  stream_options: { why: "not carried on /v1/responses" },
+  // As on chat: `include_obfuscation: false` asks for what Silk's events already are (no padding).
+  stream_options: {
+    why: "only `include_obfuscation: false` is taken on /v1/responses (Silk's events carry no obfuscation padding)",
+    noOp: (x) =>
+      typeof x === "object" &&
+      x !== null &&
+      Object.entries(x).every(
+        ([k, value]) => value == null || (k === "include_obfuscation" && value === false),
+      ),
+  },
 };
 
 const Part = v.looseObject({ type: v.string() });

@@ -158,6 +158,29 @@ describe("errors in OpenAI's shape", () => {
 });
 
 describe("each field: carried to the provider, or refused by name", () => {
+  it("/v1/responses takes stream_options.include_obfuscation: false (what its events are), refuses true by name", async () => {
+    const respond = async (include_obfuscation: boolean) => {
+      const res = await fetch(url("/responses"), {
+        method: "POST",
+        headers,
+        body: JSON.stringify({
+          model: "llama-plain",
+          input: "obf",
+          stream: true,
+          stream_options: { include_obfuscation },
+        }),
+      });
+      return { status: res.status, text: await res.text() };
+    };
+    const taken = await respond(false);
+    expect(taken.status).toBe(200);
+    expect(taken.text).toContain("event: response.completed");
+    expect(taken.text).not.toContain('"obfuscation"');
+    const refused = await respond(true);
+    expect(refused.status).toBe(400);
+    expect(openAiError(refused.text)).toMatchObject({ param: "stream_options" });
+  });
+
   it("refuses n > 1, metadata, store: true, and logprobs from a model that has none, naming each", async () => {
     const before = backend.requests.length;
     for (const [field, value, model] of [
