@@ -78,11 +78,17 @@ describe("streamText", () => {
     const long = Array.from({ length: 200 }, (_, i) => `w${i}`).join(" ");
     const aborted = backend.aborted;
     // More aborted streams than the provider has places (2): a place kept by one would block the last call.
-    for (let round = 0; round < 3; round++) {
+    // Over chat completions (@ai-sdk/openai-compatible, @ai-sdk/openai's .chat) and the Responses API.
+    const models = [
+      compatible().chatModel("llama-plain"),
+      openai()("llama-plain"),
+      openai().chat("llama-plain"),
+    ];
+    for (const model of models) {
       const stop = new AbortController();
       let aborts = 0;
       const result = streamText({
-        model: compatible().chatModel("llama-plain"),
+        model,
         prompt: long,
         abortSignal: stop.signal,
         onAbort: () => {
