@@ -61,6 +61,13 @@ export function signalingUrls(given: string | readonly string[]): string[] {
 }
 
 /**
+ * Failures of `directory:subscribe` that are the node's, not the network's: another node is asked.
+ * Not DIRECTORY_UNAVAILABLE: moving the connection for the directory while a request waits on it
+ * for a grant loses the grant (the request itself moves on that refusal, session-opener.ts).
+ */
+const DIRECTORY_MOVES: ReadonlySet<string> = new Set(["TIMEOUT"]);
+
+/**
  * A typed client for the signaling server's events (signaling/README.md), shared by providers
  * and requesters. Everything the server sends is validated before use: the server is not
  * trusted with anything the handshake cannot check, but it must not crash us either.
@@ -273,11 +280,27 @@ export class SignalingClient {
     return { counted: ack.counted === true, passed: count(ack.passed), failed: count(ack.failed) };
   }
 
-  /** The market now; with `onUpdate`, every change after, kept up across reconnects. */
+  /**
+   * The market now; with `onUpdate`, every change after, kept up across reconnects. A node that
+   * does not answer within the ack deadline is left for the next configured URL not asked yet
+   * (`DIRECTORY_MOVES`); when every one failed, the error names each and what it said.
+   */
   async directory(onUpdate?: (d: DirectorySnapshot) => void): Promise<DirectorySnapshot> {
     if (onUpdate) this.directoryListener = onUpdate;
-    const ack = await this.call("directory:subscribe", { v: 1, subscribe: Boolean(onUpdate) }, true);
-    return parseWith(DirectorySnapshot, (ack as { directory?: unknown }).directory ?? ack, "directory");
+    const failed: string[] = [];
+    for (;;) {
+      try {
+        const ack = await this.call("directory:subscribe", { v: 1, subscribe: Boolean(onUpdate) }, true);
+        return parseWith(DirectorySnapshot, (ack as { directory?: unknown }).directory ?? ack, "directory");
+      } catch (err) {
+        if (!(err instanceof SignalingError) || !DIRECTORY_MOVES.has(err.code)) throw err;
+        failed.push(
+          err.code === "TIMEOUT" ? err.message : `the signaling server at ${this.url}: ${err.message}`,
+        );
+        if (failed.length >= this.urlCount || !this.moveOn(0))
+          throw failed.length === 1 ? err : new SignalingError(err.code, failed.join("; "));
+      }
+    }
   }
 
   /** A new connection knows nothing of our subscription: subscribe again, and pass on its snapshot. */

@@ -313,6 +313,8 @@ export class SessionOpener {
       let transport: FrameTransport | undefined;
       life.bind({ close: (ending) => transport?.close(endingError(ending)) });
       let grant: SessionGranted;
+      // The server asked (the connection may move while the grant is awaited).
+      const asked = this.signaling.url;
       try {
         grant =
           moved ??
@@ -344,7 +346,7 @@ export class SessionOpener {
           outages.push(
             err instanceof SignalingError
               ? this.serversWord(err)
-              : `the signaling server at ${this.signaling.url} did not answer: ${(err as Error).message}`,
+              : `the signaling server at ${asked} did not answer: ${(err as Error).message}`,
           );
           const inTime = Date.now() - started < HANDSHAKE_MOVES_MS;
           const failedServers = outages.length + handshakeFailures.length;

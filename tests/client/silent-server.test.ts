@@ -58,6 +58,14 @@ describe("a signaling server that accepts and never answers", () => {
     expect(answer.choices[0]?.message.content).toBe("Echo: anyone awake");
   }, 60_000);
 
+  it("with another server configured: models.list goes on there after the 15 s ack deadline", async () => {
+    const { url } = await startServer();
+    await relayProvider(url);
+    const client = await relayClient([silent, url].join(","), { deadlines });
+    const listed = await client.models.list();
+    expect(listed.data.map((m) => m.id)).toEqual(["test-model"]);
+  }, 60_000);
+
   it("with every server silent: the error names each", async () => {
     const { url: other, io: io2 } = await silentServer();
     const client = await relayClient([silent, other].join(","), { deadlines });
