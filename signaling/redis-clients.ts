@@ -51,7 +51,7 @@ export async function connectRedis(config: SignalingConfig, log: Logger): Promis
   // sent to that room (per-room channels would race the subscription the join starts).
   const adapter = cluster
     ? createShardedAdapter(pub, sub, { channelPrefix: key, subscriptionMode: "static" })
-    : createAdapter(quietPublisher(pub, log), sub, { key });
+    : createAdapter(quiet(pub, ["publish"], log), quiet(sub, ["unsubscribe", "pUnsubscribe"], log), { key });
   const timed = withDeadline(data, COMMAND_DEADLINE_MS);
   return {
     cluster,
@@ -60,25 +60,55 @@ export async function connectRedis(config: SignalingConfig, log: Logger): Promis
     subscribe: (channel, listener) => sub.subscribe(channel, listener),
     close: async () => {
       timed.stop();
-      await Promise.all(clients.map((c) => c.close().catch(() => c.destroy())));
+      await Promise.all(clients.map(closeClient));
     },
   };
 }
 
+/** How long a connected client may take to send what it has queued before it is cut. */
+const CLOSE_DEADLINE_MS = 2_000;
+
 /**
- * The classic adapter's publisher: the adapter sends without awaiting, so a publish that fails
- * (Redis away, or late work emitting after the node closed its clients) would be an unhandled
- * rejection. It is logged instead: a message to other nodes lost, as socket.io loses one whenever
- * Redis is away. (The sharded adapter catches its own.)
+ * Closes one client: gracefully when Redis is there (what is queued is sent first, within
+ * CLOSE_DEADLINE_MS), at once when it is not. node-redis's `close()` on a client still
+ * reconnecting waits for Redis to come back, so a node stopped while its Redis was away never
+ * finished closing. `destroy()` rejects what was queued; those callers handle their own errors.
  */
-function quietPublisher<C extends object>(client: C, log: Logger): C {
+async function closeClient(client: {
+  readonly isReady: boolean;
+  close(): Promise<unknown>;
+  destroy(): void;
+}) {
+  if (client.isReady) {
+    const closed = client.close().then(
+      () => true,
+      () => false,
+    );
+    const timer = new Promise<false>((r) => setTimeout(r, CLOSE_DEADLINE_MS, false).unref());
+    if (await Promise.race([closed, timer])) return;
+  }
+  try {
+    client.destroy();
+  } catch {
+    // Already closed.
+  }
+}
+
+/**
+ * The classic adapter's clients, where it sends without awaiting: a publish that fails (Redis
+ * away, or late work emitting after the node closed its clients) and the unsubscribes its close
+ * sends (still queued when a node stops with Redis away, and cut by `destroy()`) would be
+ * unhandled rejections. They are logged instead: a message to other nodes lost, as socket.io loses
+ * one whenever Redis is away. (The sharded adapter catches its own.)
+ */
+function quiet<C extends object>(client: C, methods: readonly string[], log: Logger): C {
   return new Proxy(client, {
     get(target, name, receiver) {
       const value: unknown = Reflect.get(target, name, receiver);
-      if (name !== "publish" || typeof value !== "function") return value;
+      if (typeof name !== "string" || !methods.includes(name) || typeof value !== "function") return value;
       return (...args: unknown[]) =>
         Promise.resolve((value as (...a: unknown[]) => unknown).apply(target, args)).catch((err: unknown) =>
-          log.debug({ err: errorSummary(err) }, "publish to other nodes failed"),
+          log.debug({ err: errorSummary(err) }, `${name} on Redis failed`),
         );
     },
   });

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { call, cleanup, connect, provider, requestSession, startServer } from "./helpers";
 import { useRedis } from "./redis-fixture";
+import { startRedis } from "./redis-server";
 
 /**
  * Shutting a Redis-backed node down while the directory feed still has an update to publish (a
@@ -43,6 +44,34 @@ describe("shutdown of a Redis-backed node", () => {
       process.off("unhandledRejection", onRejection);
     }
   }, 30_000);
+});
+
+describe("shutdown of a node whose Redis is away", () => {
+  it("finishes (each Redis step cut at its deadline) and leaves no rejection behind", async () => {
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown) => rejections.push(reason);
+    process.on("unhandledRejection", onRejection);
+    const own = await startRedis();
+    try {
+      const { server, url } = await startServer({ redisUrl: own.url });
+      await provider(url, { capacity: 2 });
+      const requester = await connect(url);
+      expect(await requestSession(requester)).toMatchObject({ ok: true });
+      await own.stop();
+      // node-redis's close() waited for Redis to come back: the node never finished closing, and
+      // cutting it instead left the adapter's unsubscribes rejected with no one to hear.
+      const closed = await Promise.race([
+        server.close().then(() => "closed"),
+        new Promise((r) => setTimeout(r, 40_000, "still closing after 40 s")),
+      ]);
+      expect(closed).toBe("closed");
+      await new Promise((r) => setTimeout(r, 500));
+      expect(rejections).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onRejection);
+      await own.stop();
+    }
+  }, 60_000);
 });
 
 async function clientCount(): Promise<number> {
