@@ -1,14 +1,20 @@
 /**
  * `npm run contracts:build`: compiles every contract from source into `contracts/build/`
- * (gitignored, regenerated) and regenerates `contracts/generated/constants.ts`.
+ * (gitignored, regenerated) and regenerates `contracts/generated/constants.ts` and
+ * `registry-address.ts`.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { renderConstants } from "./codegen";
+import { renderConstants, renderRegistryAddress } from "./codegen";
 import { CONTRACT_SOURCES, CONTRACTS_DIR, type ContractName, compileContract } from "./compile";
+import { compiledRegistryAddress } from "./deployment-record";
 
 mkdirSync(join(CONTRACTS_DIR, "generated"), { recursive: true });
 writeFileSync(join(CONTRACTS_DIR, "generated", "constants.ts"), renderConstants());
+writeFileSync(
+  join(CONTRACTS_DIR, "generated", "registry-address.ts"),
+  renderRegistryAddress(await compiledRegistryAddress()),
+);
 
 const outDir = join(CONTRACTS_DIR, "build");
 mkdirSync(outDir, { recursive: true });

@@ -118,18 +118,3 @@ export async function compiledRegistryAddress(): Promise<Address> {
   const { registry, entry } = await compiledCode();
   return Registry.createFromConfig({ entryCode: entry.code }, registry.code).address;
 }
-
-/**
- * Refuses (`DeploymentRecordError`) a Registry address other than the one the code compiled here
- * deploys to. An address commits to the contract's code and first data, and the Registry cannot
- * change its code, so this is the code-hash check without a chain read: a Registry of other code
- * (an older deployment, or a look-alike whose getter points at entries it wrote itself) is not
- * read as this one.
- */
-export async function checkRegistryAddress(registry: Address, what: string): Promise<void> {
-  const here = await compiledRegistryAddress();
-  if (!registry.equals(here))
-    throw new DeploymentRecordError(
-      `${what} ${registry.toString()} is not the Registry the contracts compiled here deploy (${here.toString()}): another code, whose entries this client cannot vouch for`,
-    );
-}

@@ -1,3 +1,4 @@
+import { checkNamedRegistry } from "../../contracts/registry-code";
 import { fileSeed, loadOrCreateKey } from "../../peer/key-file";
 import { encodePublicKey } from "../../protocol";
 import { fetchChainConfig } from "../../web/chain-config";
@@ -30,6 +31,7 @@ export interface InitOptions {
 export async function initGateway(o: InitOptions): Promise<GatewayState> {
   const chain = await fetchChainConfig(o.signalingUrl);
   if (!chain) throw new Error(`${o.signalingUrl} names no TON network (/api/config); is it a Silk server?`);
+  checkNamedRegistry(chain, o.signalingUrl);
   // Pinned from now on (trust on first use): compare it with the operator's word.
   const serverKey = await fetchServerKey(o.signalingUrl);
   if (serverKey) o.say(`signaling server key ${serverKey} (pinned in ${o.stateFile})`);

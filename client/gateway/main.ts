@@ -4,7 +4,7 @@ import wrtc from "@roamhq/wrtc";
 import { Address } from "@ton/core";
 import { TonClient } from "@ton/ton";
 import { pino } from "pino";
-import { checkRegistryAddress } from "../../contracts/deployment-record";
+import { checkRegistryCode } from "../../contracts/registry-code";
 import { type RegistryReader, tonRegistryReader } from "../../contracts/wrappers/registry-reader";
 import { exitOnHelp, optionMessage } from "../../peer/cli-help";
 import { loadOrCreateKey } from "../../peer/key-file";
@@ -82,10 +82,12 @@ async function main(): Promise<void> {
     });
     const address = Address.parse(trust.registry ?? (await devnetRegistry(trust.tonEndpoint)));
     // Only a Registry of the code compiled here is read: its address commits to that code.
-    await checkRegistryAddress(address, "the Registry").catch((err: unknown) => {
+    try {
+      checkRegistryCode(address, "the Registry");
+    } catch (err) {
       console.error(err instanceof Error ? err.message : String(err));
       process.exit(2);
-    });
+    }
     registry = tonRegistryReader(ton, address);
     reserveChain = tonReserveChain(ton);
   } else

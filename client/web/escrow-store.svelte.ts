@@ -78,7 +78,8 @@ export class EscrowStore {
         this.unavailable = "This Silk server names no TON network, so no escrow can pay for answers here.";
         return;
       }
-      const { EscrowChain } = await import("./escrow-chain");
+      const { EscrowChain, checkNamedRegistry } = await import("./escrow-chain");
+      checkNamedRegistry(config, serverUrl);
       this.chain = new EscrowChain(config);
       this.config = config;
     } catch (err) {

@@ -1,6 +1,7 @@
 import { Address } from "@ton/core";
 import type { TonClient } from "@ton/ton";
 import { toHex } from "../../protocol/encoding";
+import { checkRegistryCode } from "../registry-code";
 import { ProviderEntryContract, Registry } from "./registry";
 
 /** A provider's Registry entry as read on chain. */
@@ -27,13 +28,16 @@ export interface TonRegistryReaderOptions {
  * devnet's). The entry's address comes from the Registry's own getter, so an entry at it was
  * deployed by this Registry with the code it knows: nobody can place a look-alike there. That
  * address never changes (cached for good); the entry itself is cached for `ttlMs`. A failed read
- * is not cached.
+ * is not cached. Only the Registry of this code is read: another address (a server's config that
+ * names an older deployment, or a look-alike whose getter names entries it wrote itself) is
+ * refused at once with `RegistryCodeError` (registry-code.ts), naming both addresses.
  */
 export function tonRegistryReader(
   client: Pick<TonClient, "open">,
   registry: Address,
   opts: TonRegistryReaderOptions = {},
 ): RegistryReader {
+  checkRegistryCode(registry, "the Registry to read");
   const ttlMs = opts.ttlMs ?? 30_000;
   const now = opts.now ?? Date.now;
   const reg = client.open(Registry.createFromAddress(registry));

@@ -1,6 +1,6 @@
 import { Address, Cell } from "@ton/core";
 import { TonClient } from "@ton/ton";
-import { checkRegistryAddress } from "../../contracts/deployment-record";
+import { checkNamedRegistry } from "../../contracts/registry-code";
 import { chainClock } from "../../contracts/wrappers/chain-clock";
 import { ProviderEntryContract, registryBodies } from "../../contracts/wrappers/registry";
 import { fileSeed, loadOrCreateKey } from "../../peer/key-file";
@@ -181,7 +181,7 @@ async function entryOf(
   if (!chain.registry || !chain.entryCode) throw new Error(`no Registry is deployed on ${chain.network} yet`);
   // The server's word on the Registry is checked before a wallet is asked for anything: only the
   // Registry of the code compiled here (its address commits to that code) is registered in.
-  await checkRegistryAddress(Address.parse(chain.registry), `the Registry ${o.signalingUrl} names,`);
+  checkNamedRegistry(chain, o.signalingUrl);
   const wallet = await ownerWallet(chain, {
     seed: fileSeed(o.walletFile),
     ...(o.owner && { owner: o.owner }),

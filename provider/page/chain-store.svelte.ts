@@ -91,6 +91,7 @@ export class ProviderChain {
           "This Silk server names no TON network: receipts are kept here but cannot be claimed.";
         return;
       }
+      core.checkNamedRegistry(config, serverUrl);
       this.config = config;
     } catch (err) {
       this.unavailable = describeError(err);

@@ -1,8 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Address } from "@ton/core";
 import { afterEach, describe, expect, it } from "vitest";
-import { checkRegistryAddress, compiledRegistryAddress } from "../../contracts/deployment-record";
+import { compiledRegistryAddress } from "../../contracts/deployment-record";
+import { checkRegistryCode, RegistryCodeError, THIS_CODES_REGISTRY } from "../../contracts/registry-code";
 import { runProgram } from "../support/run-program";
 import { PAYOUT } from "../support/silk-parties";
 
@@ -37,8 +39,14 @@ describe("the gateway's Registry", () => {
   }, 60_000);
 
   it("of this code passes, on every network (the same code and data: the same address)", async () => {
-    await expect(
-      checkRegistryAddress(await compiledRegistryAddress(), "the Registry"),
-    ).resolves.toBeUndefined();
+    const here = await compiledRegistryAddress();
+    expect(() => checkRegistryCode(here, "the Registry")).not.toThrow();
+    expect(() => checkRegistryCode(Address.parse(`0:${"ab".repeat(32)}`), "the Registry")).toThrow(
+      RegistryCodeError,
+    );
+  });
+
+  it("the generated address is the one the code compiled from source deploys to (run npm run contracts:build)", async () => {
+    expect(THIS_CODES_REGISTRY.equals(await compiledRegistryAddress())).toBe(true);
   });
 });

@@ -7,9 +7,9 @@ import { TonClient } from "@ton/ton";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initGateway } from "../../client/gateway/gateway-init";
 import { connect, type SilkClient } from "../../client/sdk/silk-client";
-import { DeploymentRecordError } from "../../contracts/deployment-record";
 import type { Devnet } from "../../contracts/devnet";
 import { DEVNET_MOUNT, devnetPageConfig } from "../../contracts/page-config";
+import { RegistryCodeError } from "../../contracts/registry-code";
 import { registryEntryCheck, tonRegistryReader } from "../../contracts/wrappers/registry-reader";
 import { loadOrCreateKey } from "../../peer/key-file";
 import { encodePublicKey, equalBytes, flatPrice, NETWORK_ID } from "../../protocol";
@@ -69,7 +69,7 @@ describe("provider init on the devnet", () => {
       price: flatPrice(10n),
       say: (line) => lines.push(line),
     }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(DeploymentRecordError);
+    expect(err).toBeInstanceOf(RegistryCodeError);
     expect((err as Error).message).toContain(Address.parse(other).toString());
     // Nothing was funded or sent: no wallet line, no registration.
     expect(lines.join("\n")).not.toMatch(/faucet|wallet|register/i);

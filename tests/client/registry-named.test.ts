@@ -1,0 +1,73 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Address } from "@ton/core";
+import { TonClient } from "@ton/ton";
+import { afterEach, describe, expect, it } from "vitest";
+import { initGateway } from "../../client/gateway/gateway-init";
+import { RegistryCodeError, THIS_CODES_REGISTRY } from "../../contracts/registry-code";
+import { tonRegistryReader } from "../../contracts/wrappers/registry-reader";
+import { fetchChainConfig } from "../../web/chain-config";
+import { cleanup, startServer } from "../signaling/helpers";
+
+/**
+ * A program that learns the chain from a server's `/api/config` (as `gateway init` does, and as an
+ * SDK app may) is told the Registry by that server. The Registry reader the SDK's `trust` uses now
+ * refuses one that is not this code's Registry (`RegistryCodeError`, naming both addresses) at
+ * once, with no compile and no chain read; `gateway init` refuses it before any wallet is asked for
+ * money. They used to read it as given. A real signaling server on loopback serving the config.
+ */
+afterEach(cleanup);
+
+const OTHER = `0:${"ab".repeat(32)}`;
+
+async function serverNaming(registry: string): Promise<string> {
+  const { url } = await startServer({
+    pageConfig: {
+      v: 1,
+      network: "devnet",
+      globalId: -1000,
+      tonEndpoint: "/ton/jsonRPC",
+      registry,
+      escrowCode: "te6ccgEBAQEAAgAAAA==",
+      closeDelay: 60,
+    },
+  });
+  return url;
+}
+
+describe("a Registry named by the server's config", () => {
+  it("of other code: the SDK's Registry reader refuses it, naming both addresses", async () => {
+    const chain = await fetchChainConfig(await serverNaming(OTHER));
+    if (!chain?.registry) throw new Error("the server named no Registry");
+    const read = () =>
+      tonRegistryReader(new TonClient({ endpoint: chain.endpoint }), Address.parse(chain.registry!));
+    expect(read).toThrow(RegistryCodeError);
+    expect(read).toThrow(THIS_CODES_REGISTRY.toString());
+    expect(read).toThrow(Address.parse(OTHER).toString());
+  });
+
+  it("of other code: gateway init refuses it before any wallet is funded", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "silk-init-"));
+    const said: string[] = [];
+    const err = await initGateway({
+      signalingUrl: await serverNaming(OTHER),
+      keyFile: join(dir, "gateway.key"),
+      stateFile: join(dir, "gateway.json"),
+      walletFile: join(dir, "wallet.seed"),
+      deposit: 1n,
+      timeoutMs: 2_000,
+      say: (line) => said.push(line),
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RegistryCodeError);
+    expect((err as RegistryCodeError).expected).toBe(THIS_CODES_REGISTRY.toString());
+    expect(said.filter((l) => /wallet|deposit|faucet/i.test(l))).toEqual([]);
+  });
+
+  it("of this code: read as given", async () => {
+    const chain = await fetchChainConfig(await serverNaming(THIS_CODES_REGISTRY.toRawString()));
+    expect(() =>
+      tonRegistryReader(new TonClient({ endpoint: chain!.endpoint }), Address.parse(chain!.registry!)),
+    ).not.toThrow();
+  });
+});
