@@ -9,5 +9,7 @@ export default defineConfig({
     // on this machine makes them slower and flakier, not faster.
     fileParallelism: process.env.CI !== "true",
     maxWorkers: 2,
+    // A worker that dies natively leaves no file name behind; this one prints it.
+    reporters: ["default", "./tests/support/unfinished-files-reporter.ts"],
   },
 });
