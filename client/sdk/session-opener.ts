@@ -293,6 +293,12 @@ export class SessionOpener {
     // Servers that could not serve this request at all (SERVER_OUTAGES), each left for the next.
     const outages: string[] = [];
     const started = Date.now();
+    // Whether the request may go on at the next configured server, `failed` of them having
+    // failed it: some not failed yet, within HANDSHAKE_MOVES_MS of its start, and one to move to.
+    const canMoveOn = (failed: number): boolean =>
+      failed < this.signaling.urlCount &&
+      Date.now() - started < HANDSHAKE_MOVES_MS &&
+      this.signaling.moveOn(0);
     const prepare = (grant: SessionGranted, seal: GrantSeal): Prepared => {
       const refusal =
         seal.kind === "tampered"
@@ -348,9 +354,7 @@ export class SessionOpener {
               ? this.serversWord(err)
               : `the signaling server at ${asked} did not answer: ${(err as Error).message}`,
           );
-          const inTime = Date.now() - started < HANDSHAKE_MOVES_MS;
-          const failedServers = outages.length + handshakeFailures.length;
-          if (failedServers < this.signaling.urlCount && inTime && this.signaling.moveOn(0)) continue;
+          if (canMoveOn(outages.length + handshakeFailures.length)) continue;
           const code = err instanceof SignalingError ? err.code : "TIMEOUT";
           throw noProvider(code, outagesWord(outages), needs, err);
         }
@@ -541,9 +545,7 @@ export class SessionOpener {
             provider: grant.provider.identityKey,
             cause: err,
           });
-          const inTime = Date.now() - started < HANDSHAKE_MOVES_MS;
-          if (handshakeFailures.length < this.signaling.urlCount && inTime && this.signaling.moveOn(0))
-            continue;
+          if (canMoveOn(handshakeFailures.length)) continue;
           throw failed;
         }
         // No answer in time: the provider or the path between may be at fault; blame neither.
