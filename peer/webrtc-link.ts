@@ -1,6 +1,7 @@
 import SimplePeer from "simple-peer";
 import { ChannelClosedError, type FrameTransport, fingerprintFromSdp, TimeoutError } from "../protocol";
 import { FrameHub } from "./frame-hub";
+import { guardWrtc } from "./wrtc-guard";
 
 /**
  * The one module that knows simple-peer: a WebRTC data channel as a FrameTransport, with
@@ -42,7 +43,7 @@ export class WebRtcLink extends FrameHub implements FrameTransport {
       initiator: opts.initiator,
       trickle: true,
       config: { iceServers: [...opts.iceServers] },
-      ...(opts.wrtc ? { wrtc: opts.wrtc } : {}),
+      ...(opts.wrtc ? { wrtc: guardWrtc(opts.wrtc) } : {}),
     });
     this.peer.on("signal", (data: SignalData) => {
       if (typeof data.sdp === "string") this.localSdp = data.sdp;
