@@ -1,8 +1,9 @@
 /**
  * `npm test`'s runner: `vitest run` with the arguments given, and one second chance for a file
  * whose vitest worker died natively. @roamhq/wrtc (WebRTC for Node) segfaults now and then in
- * its own C++ when peer connections close (upstream issues: WonderInventions/node-webrtc#35,
- * node-webrtc#576); such a death ends the file without a failing test and vitest says only
+ * its own C++ (peer/wrtc-guard.ts keeps away the crash caught here; upstream lists others on
+ * close, WonderInventions/node-webrtc#35, node-webrtc#576); such a death ends the file without a
+ * failing test and vitest says only
  * "Worker exited unexpectedly". When that is the run's only fault (no test or file failed, and
  * every unhandled error is a worker's death), the files that never ended are named and run once
  * more, and their result is the run's. Anything else, or a second death, fails as it is.
