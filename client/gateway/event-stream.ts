@@ -8,6 +8,32 @@ import type { ServerResponse } from "node:http";
  */
 export const KEEP_ALIVE_MS = 15_000;
 
+/**
+ * The shortest keep-alive interval taken: below it (0, negative, NaN) the timer would write
+ * keep-alives in a tight loop.
+ */
+export const MIN_KEEP_ALIVE_MS = 100;
+
+/** The longest: Node runs a timer set beyond it (Infinity too) after 1 ms, a tight loop again. */
+export const MAX_KEEP_ALIVE_MS = 2 ** 31 - 1;
+
+/** A keep-alive interval from `MIN_KEEP_ALIVE_MS` to `MAX_KEEP_ALIVE_MS`, or a KeepAliveIntervalError. */
+export class KeepAliveIntervalError extends Error {
+  override readonly name = "KeepAliveIntervalError";
+  constructor(readonly keepAliveMs: number) {
+    super(
+      `keepAliveMs must be a number of milliseconds from ${MIN_KEEP_ALIVE_MS} to ${MAX_KEEP_ALIVE_MS}: got ${keepAliveMs}`,
+    );
+  }
+}
+
+/** `everyMs` if it is a keep-alive interval a timer can keep, else a KeepAliveIntervalError. */
+export function checkKeepAliveMs(everyMs: number): number {
+  if (!(everyMs >= MIN_KEEP_ALIVE_MS && everyMs <= MAX_KEEP_ALIVE_MS))
+    throw new KeepAliveIntervalError(everyMs);
+  return everyMs;
+}
+
 /** An SSE comment: every SSE client skips it, a proxy sees bytes. */
 export const KEEP_ALIVE = ": keep-alive\n\n";
 

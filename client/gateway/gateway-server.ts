@@ -7,7 +7,7 @@ import { type GatewayLogger, logExchange, silentLogger } from "./access-log";
 import { corsHeaders, preflightHeaders, refusedContentType, refusedOrigin } from "./browser-guard";
 import { parseChatBody } from "./chat-body";
 import { parseEmbedBody } from "./embed-body";
-import { KEEP_ALIVE_MS, keepAliveUntil, startEventStream } from "./event-stream";
+import { checkKeepAliveMs, KEEP_ALIVE_MS, keepAliveUntil, startEventStream } from "./event-stream";
 import { GatewayShutdown, shuttingDown } from "./gateway-shutdown";
 import { HttpError, invalidRequest, toHttpError } from "./http-errors";
 import { readBody } from "./read-body";
@@ -35,7 +35,11 @@ export interface GatewayOptions {
   readonly apiKey?: string;
   /** One line per request (access-log.ts): pino's logger fits; silent when omitted. */
   readonly log?: GatewayLogger;
-  /** A streamed answer's keep-alive interval before its first event (default `KEEP_ALIVE_MS`, 15 s). */
+  /**
+   * A streamed answer's keep-alive interval before its first event (default `KEEP_ALIVE_MS`, 15 s);
+   * outside 100 ms to 2^31 - 1 ms (a timer would spin: 0, NaN, Infinity), `startGateway` refuses
+   * it with a KeepAliveIntervalError.
+   */
   readonly keepAliveMs?: number;
 }
 
@@ -64,6 +68,7 @@ interface Ctx {
 }
 
 export async function startGateway(o: GatewayOptions): Promise<Gateway> {
+  if (o.keepAliveMs !== undefined) checkKeepAliveMs(o.keepAliveMs);
   const log = o.log ?? silentLogger;
   const shut = new GatewayShutdown();
   const server: Server = createServer((req, res) => {
