@@ -22,9 +22,13 @@ export function callOn(
   onOk?: (ack: AckBody) => void,
 ): Promise<AckBody> {
   const ms = Math.max(1, deadline - Date.now());
+  // socket.io keeps what is emitted on a socket that is not connected in a buffer it sends on
+  // reconnecting, which ours never do (one socket per connection): it would wait out `ms` there.
+  if (!socket.connected) return Promise.reject(droppedError(server, event, "before it was sent"));
   return new Promise((resolve, reject) => {
     socket.timeout(ms).emit(event, payload, (err: unknown, ack: unknown) => {
       try {
+        if (err && !socket.connected) throw droppedError(server, event, "before the server answered");
         if (err)
           throw new SignalingError(
             "TIMEOUT",
@@ -38,6 +42,17 @@ export function callOn(
       }
     });
   });
+}
+
+/**
+ * The connection a request was on closed (it moved to another server, or dropped) before its
+ * answer: never the server's word. `SignalingClient.call` asks it again on the next connection.
+ */
+function droppedError(server: string, event: string, when: string): SignalingError {
+  return new SignalingError(
+    "UNREACHABLE",
+    `the connection to the signaling server at ${server} closed ${when} (${event})`,
+  );
 }
 
 /** An ack that is an object and says ok; a refusal becomes its typed error. */

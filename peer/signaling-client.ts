@@ -67,6 +67,9 @@ export function signalingUrls(given: string | readonly string[]): string[] {
  */
 const DIRECTORY_MOVES: ReadonlySet<string> = new Set(["TIMEOUT"]);
 
+/** How a request fails when its connection is gone (callOn): asked again on the next one. */
+const LEFT_BEHIND: ReadonlySet<string> = new Set(["TIMEOUT", "UNREACHABLE"]);
+
 /**
  * A typed client for the signaling server's events (signaling/README.md), shared by providers
  * and requesters. Everything the server sends is validated before use: the server is not
@@ -431,13 +434,17 @@ export class SignalingClient {
     const deadline = Date.now() + (this.opts.ackTimeoutMs ?? ACK_TIMEOUT_MS);
     for (;;) {
       const socket = await this.ready(event, deadline);
+      // The server this socket is to: by the time it fails, `this.url` may name the next one.
+      const url = this.url;
       await first?.(socket, deadline);
       try {
-        return await callOn(socket, this.url, event, payload, deadline, onOk);
+        return await callOn(socket, url, event, payload, deadline, onOk);
       } catch (err) {
         if (!retry || !(err instanceof SignalingError) || Date.now() >= deadline) throw err;
         if (err.code === "SHUTTING_DOWN") this.conn.from(socket, { type: "server-shutdown" });
-        else if (err.code !== "TIMEOUT" || socket === this.conn.live) throw err;
+        // Its connection moved or dropped meanwhile (another request's move, an outage): asked
+        // again on the next one, not left on the old socket until the deadline.
+        else if (!LEFT_BEHIND.has(err.code) || socket === this.conn.live) throw err;
       }
     }
   }
