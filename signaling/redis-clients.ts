@@ -18,6 +18,11 @@ export interface RedisConnection {
   readonly data: RedisClient & LivenessClient;
   /** Classic pub/sub on the subscriber connection (in a cluster, PUBLISH reaches every node). */
   readonly subscribe: Subscribe;
+  /**
+   * The node is closing: from now on, while Redis is away (the data client not ready), its
+   * commands fail at once (RedisAwayError) instead of each waiting out its deadline.
+   */
+  closing(): void;
   /** Closes every client (after everything that uses them has finished). */
   close(): Promise<void>;
 }
@@ -58,6 +63,7 @@ export async function connectRedis(config: SignalingConfig, log: Logger): Promis
     adapter,
     data: timed.client as unknown as RedisClient & LivenessClient,
     subscribe: (channel, listener) => sub.subscribe(channel, listener),
+    closing: () => timed.cutWhile(() => !data.isReady),
     close: async () => {
       timed.stop();
       await Promise.all(clients.map(closeClient));

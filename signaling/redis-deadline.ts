@@ -16,6 +16,11 @@ function unreachable(err: unknown): unknown {
   return new RedisUnavailableError(`Redis unreachable: ${err.message}`, { cause: err });
 }
 
+/** A command not sent because Redis is away while the node closes (`cutWhile`). */
+export class RedisAwayError extends RedisUnavailableError {
+  override readonly name = "RedisAwayError";
+}
+
 interface Pending {
   readonly at: number;
   readonly reject: (err: Error) => void;
@@ -29,11 +34,25 @@ interface Pending {
  * more than its own work. Here one timer sweeps the commands in flight a few times per deadline, so
  * a command waits at most `ms` and a fifth more. `stop` ends the sweep. A command failing for any
  * reason but Redis's own reply rejects as `RedisUnavailableError` (its cause kept).
+ *
+ * `cutWhile(away)`: from then on, whenever `away()` says Redis is not there, a command rejects at
+ * once (`RedisAwayError`) and those in flight are cut (at once, then at each sweep) rather than
+ * waiting out `ms`: a node closing while its Redis is away does not wait a deadline per step.
  */
-export function withDeadline<C extends object>(client: C, ms: number): { client: C; stop(): void } {
+export function withDeadline<C extends object>(
+  client: C,
+  ms: number,
+): { client: C; stop(): void; cutWhile(away: () => boolean): void } {
   const pending = new Set<Pending>();
+  let away: (() => boolean) | undefined;
+  const awayError = () => new RedisAwayError("Redis is away and the node is closing: not waited for");
+  const cutAll = () => {
+    for (const p of pending) p.reject(awayError());
+    pending.clear();
+  };
   const sweep = setInterval(
     () => {
+      if (away?.()) return cutAll();
       const now = performance.now();
       for (const p of pending)
         if (p.at <= now) {
@@ -49,6 +68,7 @@ export function withDeadline<C extends object>(client: C, ms: number): { client:
       const value: unknown = Reflect.get(target, name, receiver);
       if (typeof value !== "function") return value;
       return (...args: unknown[]) => {
+        if (away?.()) return Promise.reject(awayError());
         const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
         if (!(result instanceof Promise)) return result;
         return new Promise((resolve, reject) => {
@@ -68,5 +88,12 @@ export function withDeadline<C extends object>(client: C, ms: number): { client:
       };
     },
   });
-  return { client: wrapped, stop: () => clearInterval(sweep) };
+  return {
+    client: wrapped,
+    stop: () => clearInterval(sweep),
+    cutWhile: (check) => {
+      away = check;
+      if (check()) cutAll();
+    },
+  };
 }

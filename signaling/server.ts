@@ -249,6 +249,8 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
    */
   async function shutdown() {
     ctx.closing = true;
+    // Each step below that uses Redis fails at once while Redis is away, rather than in 5 s.
+    redis?.closing();
     for (const t of timers) clearInterval(t);
     gatekeeper.stop();
     await ctx.feed.close();
