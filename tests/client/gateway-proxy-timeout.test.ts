@@ -5,6 +5,7 @@ import type { ChunkSink, EngineRequest, EngineResult } from "../../web/engines/e
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import { cleanup, startServer } from "../signaling/helpers";
 import { startIdleProxy } from "../support/idle-proxy";
+import { readResponseEvents } from "../support/responses-stream";
 import { relayClient, relayProvider, stopAll } from "../support/silk-parties";
 
 /**
@@ -76,12 +77,7 @@ describe("a first token slower than a proxy's read timeout", () => {
       input: "slow responses",
       stream: true,
     });
-    const types: string[] = [];
-    let text = "";
-    for await (const event of stream) {
-      types.push(event.type);
-      if (event.type === "response.output_text.delta") text += event.delta;
-    }
+    const { types, text } = await readResponseEvents(stream);
     expect(text).toBe("Echo: slow responses");
     expect(types[0]).toBe("response.created");
     expect(types.at(-1)).toBe("response.completed");

@@ -2,6 +2,7 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { OpenAiBackend } from "../doubles/openai-backend";
 import { type GatewayNetwork, startGatewayNetwork, WEATHER_PARAMETERS } from "../support/gateway-network";
+import { readResponseEvents } from "../support/responses-stream";
 
 /**
  * POST /v1/responses, as the official `openai` client's `responses` sends it (and the Vercel AI
@@ -56,13 +57,9 @@ describe("the Responses API for text", () => {
       input: "stream me please",
       stream: true,
     });
-    const types: string[] = [];
-    let text = "";
-    for await (const e of stream) {
-      types.push(e.type);
-      if (e.type === "response.output_text.delta") text += e.delta;
-      if (e.type === "response.completed") expect(e.response.usage?.output_tokens).toBe(4);
-    }
+    const { events, types, text } = await readResponseEvents(stream);
+    const completed = events.find((e) => e.type === "response.completed");
+    expect(completed?.type === "response.completed" && completed.response.usage?.output_tokens).toBe(4);
     expect(text).toBe("Echo: stream me please");
     expect(types.slice(0, 3)).toEqual([
       "response.created",

@@ -4,7 +4,7 @@ import { ChatOpenAI } from "@langchain/openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod/v4";
 import type { OpenAiBackend } from "../doubles/openai-backend";
-import { type GatewayNetwork, startGatewayNetwork } from "../support/gateway-network";
+import { type GatewayNetwork, startToolsAndPlainNetwork } from "../support/gateway-network";
 
 /**
  * LangChain JS (`@langchain/openai`'s ChatOpenAI) pointed at the gateway's base URL: real
@@ -15,19 +15,8 @@ let net: GatewayNetwork;
 let backend: OpenAiBackend;
 
 beforeAll(async () => {
-  net = await startGatewayNetwork({
-    providers: [
-      {
-        model: "llama-tools",
-        payout: "b1",
-        features: ["structured_output", "tools", "logprobs"],
-        contextWindow: 8192,
-      },
-      { model: "llama-plain", payout: "b2", contextWindow: 8192 },
-    ],
-    // One word per chunk, 20 ms apart: a long answer is still streaming when it is aborted.
-    backend: { contextTokens: 8192, tokenDelayMs: 20 },
-  });
+  // One word per chunk, 20 ms apart: a long answer is still streaming when it is aborted.
+  net = await startToolsAndPlainNetwork({ backend: { tokenDelayMs: 20 } });
   ({ backend } = net);
 });
 

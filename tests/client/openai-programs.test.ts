@@ -10,7 +10,7 @@ import type { OpenAiBackend } from "../doubles/openai-backend";
 import {
   type GatewayNetwork,
   heldTotal,
-  startGatewayNetwork,
+  startToolsAndPlainNetwork,
   WEATHER_PARAMETERS,
 } from "../support/gateway-network";
 
@@ -27,18 +27,7 @@ let signalingUrl: string;
 let receiptTotal: () => Promise<bigint>;
 
 beforeAll(async () => {
-  net = await startGatewayNetwork({
-    providers: [
-      {
-        model: "llama-tools",
-        payout: "22",
-        features: ["structured_output", "tools", "logprobs"],
-        contextWindow: 8192,
-      },
-      { model: "llama-plain", payout: "33", contextWindow: 8192 },
-    ],
-    backend: { contextTokens: 8192 },
-  });
+  net = await startToolsAndPlainNetwork();
   ({ backend, gateway, signalingUrl } = net);
   receiptTotal = () => heldTotal(net.receipts[0]!);
   openai = new OpenAI({ baseURL: gateway.url, apiKey: "unused", maxRetries: 0 });

@@ -2,7 +2,11 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { OpenAiBackend } from "../doubles/openai-backend";
-import { type GatewayNetwork, startGatewayNetwork, WEATHER_PARAMETERS } from "../support/gateway-network";
+import {
+  type GatewayNetwork,
+  startToolsAndPlainNetwork,
+  WEATHER_PARAMETERS,
+} from "../support/gateway-network";
 
 /**
  * The gateway as curl and a browser page call it: raw HTTP, the SSE stream read byte for byte,
@@ -16,19 +20,7 @@ const KEY = "sk-local-test";
 const APP = "http://localhost:5173";
 
 beforeAll(async () => {
-  net = await startGatewayNetwork({
-    providers: [
-      {
-        model: "llama-tools",
-        payout: "c1",
-        features: ["structured_output", "tools", "logprobs"],
-        contextWindow: 8192,
-      },
-      { model: "llama-plain", payout: "c2", contextWindow: 8192 },
-    ],
-    backend: { contextTokens: 8192 },
-    gateway: { apiKey: KEY },
-  });
+  net = await startToolsAndPlainNetwork({ gateway: { apiKey: KEY } });
   ({ backend } = net);
 });
 

@@ -108,3 +108,29 @@ export const WEATHER_PARAMETERS = {
   properties: { city: { type: "string" }, days: { type: "integer" } },
   required: ["city", "days"],
 };
+
+/**
+ * The network the program tests (raw HTTP, LangChain, openai and the Vercel AI SDK) talk to:
+ * `llama-tools` (structured output, tools, logprobs) and `llama-plain`, each with an 8,192-token
+ * context window, in front of the backend double with the same window (`backend` adds to it).
+ */
+export function startToolsAndPlainNetwork(
+  opts: {
+    backend?: Omit<NonNullable<Parameters<typeof startOpenAiBackend>[0]>, "contextTokens">;
+    gateway?: Omit<GatewayOptions, "client">;
+  } = {},
+): Promise<GatewayNetwork> {
+  return startGatewayNetwork({
+    providers: [
+      {
+        model: "llama-tools",
+        payout: "22",
+        features: ["structured_output", "tools", "logprobs"],
+        contextWindow: 8192,
+      },
+      { model: "llama-plain", payout: "33", contextWindow: 8192 },
+    ],
+    backend: { contextTokens: 8192, ...opts.backend },
+    ...(opts.gateway && { gateway: opts.gateway }),
+  });
+}
