@@ -6,6 +6,7 @@ export * from "./audit-report";
 export * from "./audit-stats";
 export * from "./codec";
 export * from "./encoding";
+export * from "./engine-failures";
 export * from "./error-codes";
 export * from "./errors";
 export * from "./features";

@@ -95,7 +95,7 @@ export async function serveChat(req: ChatRequest, s: ChatServing): Promise<void>
     if (ledger.has(req.id)) ledger.finish(req.id, 0);
     if (s.session.isOpen) {
       const failure = failureOf(err);
-      await s.refuse(failure.code, failure.message);
+      await s.refuse(failure.code, failure.message, failure.detail);
     }
   } finally {
     release?.();

@@ -1,6 +1,6 @@
 import { billableEmbedTokens, maxEmbedTokens } from "../../protocol";
 import { type EmbedRequest, vectorToBase64 } from "../../protocol/schemas/embedding";
-import { failureOf } from "./failure";
+import { failureOf, fromEngine } from "./failure";
 import { admit, type RequestServing, waitForCredit } from "./request-serving";
 
 /**
@@ -42,7 +42,9 @@ export async function serveEmbed(req: EmbedRequest, s: RequestServing): Promise<
       ledger.finish(req.id, 0);
       return await cancelled();
     }
-    const result = await s.engine.embed({ ...req }, s.signal);
+    const result = await s.engine.embed({ ...req }, s.signal).catch((err: unknown) => {
+      throw fromEngine(err);
+    });
     if (result.vectors.length !== req.input.length)
       throw new Error(`the engine made ${result.vectors.length} embeddings for ${req.input.length} inputs`);
     const settled = ledger.finish(req.id, billableEmbedTokens(result.promptTokens, req.input));
@@ -64,7 +66,7 @@ export async function serveEmbed(req: EmbedRequest, s: RequestServing): Promise<
     if (ledger.has(req.id)) ledger.finish(req.id, 0);
     if (!s.session.isOpen) return;
     const failure = failureOf(err);
-    await s.refuse(failure.code, failure.message);
+    await s.refuse(failure.code, failure.message, failure.detail);
   } finally {
     release?.();
     s.life.send({ type: "answer-end" });

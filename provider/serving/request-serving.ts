@@ -26,7 +26,8 @@ export interface RequestServing {
   readonly signal: AbortSignal;
   /** The escrow already could not pay (read when the request holds a slot): refuse at once. */
   cannotPay(): boolean;
-  refuse(code: ProviderErrorCode, message: string): Promise<void>;
+  /** `detail`: the provider's own words for a failure of its own, told its `onEvent`, never the requester. */
+  refuse(code: ProviderErrorCode, message: string, detail?: string): Promise<void>;
   /** This session takes no more requests: the escrow cannot pay for them. */
   stopPaying(): void;
   onDone(usage: { promptTokens: number; completionTokens: number; cost: bigint }, finishReason: string): void;

@@ -5,6 +5,7 @@ import {
   type EngineRequest,
   type EngineResult,
 } from "../../web/engines/engine";
+import { fromEngine } from "./failure";
 
 /**
  * Runs a request on the engine: a generation, or (a request with `score`, from an auditor) the
@@ -15,6 +16,29 @@ import {
  * answer states the method (it is in the request hash), so it must be true.
  */
 export async function runOnEngine(
+  engine: Engine,
+  request: EngineRequest,
+  onChunk: ChunkSink,
+  signal: AbortSignal,
+): Promise<EngineResult> {
+  // What `onChunk` throws (the session closed, …) is ours, not the engine's: passed on as it is.
+  const ours = new WeakSet<object>();
+  const sink: ChunkSink = async (chunk) => {
+    try {
+      await onChunk(chunk);
+    } catch (err) {
+      if (typeof err === "object" && err !== null) ours.add(err);
+      throw err;
+    }
+  };
+  try {
+    return await generateOrScore(engine, request, sink, signal);
+  } catch (err) {
+    throw typeof err === "object" && err !== null && ours.has(err) ? err : fromEngine(err);
+  }
+}
+
+async function generateOrScore(
   engine: Engine,
   request: EngineRequest,
   onChunk: ChunkSink,

@@ -70,7 +70,8 @@ export type ServingEvent =
     }
   | { type: "receipt"; receipt: SignedReceipt }
   | { type: "credit-wait" }
-  | { type: "refused"; code: ProviderErrorCode };
+  /** `detail`: what the engine (or the provider's own code) said, for an ENGINE or INTERNAL failure. */
+  | { type: "refused"; code: ProviderErrorCode; detail?: string };
 
 /**
  * Serves one encrypted session: establishes the account (base receipt), then runs requests as
@@ -209,7 +210,7 @@ export class SessionServer {
       slots: this.config.slots,
       life: this.life,
       cannotPay: () => this.cannotPay,
-      refuse: (code, message) => this.refuse(code, message, req.id),
+      refuse: (code, message, detail) => this.refuse(code, message, req.id, detail),
       stopPaying: () => {
         this.cannotPay = true;
       },
@@ -252,8 +253,13 @@ export class SessionServer {
     await this.refuse(e.code, e.message);
   }
 
-  private async refuse(code: ProviderErrorCode, message: string, id?: string): Promise<void> {
-    this.config.onEvent?.({ type: "refused", code });
+  private async refuse(
+    code: ProviderErrorCode,
+    message: string,
+    id?: string,
+    detail?: string,
+  ): Promise<void> {
+    this.config.onEvent?.({ type: "refused", code, ...(detail && { detail }) });
     if (!this.session.isOpen) return;
     await this.session
       .send({ v: 1, t: "error", ...(id ? { id } : {}), error: { code, message } })

@@ -14,7 +14,7 @@ import { SerialQueue } from "../../web/engines/serial-queue";
  * it answers "Echo: <last user message>" one word per token (or `reply` when given), honours
  * max_tokens, stop and abort, counts prompt tokens as a real tokenizer roughly would, and reports
  * a logprob for each token when asked (a made-up constant: no model stands behind it). Knobs
- * make it misbehave the ways the tests need (slow, over-reporting).
+ * make it misbehave the ways the tests need (slow, over-reporting, failing mid-generation).
  */
 export interface ScriptedEngineOptions {
   readonly models?: readonly string[];
@@ -25,6 +25,12 @@ export interface ScriptedEngineOptions {
   readonly tokensPerChunk?: number;
   /** Streams one byte per chunk instead of a word per chunk (text must be ASCII). */
   readonly bytePerChunk?: boolean;
+  /**
+   * Throws `error()` once `tokens` chunks have streamed (0: before the first), as an engine that
+   * fails mid-generation does (out of memory, its GPU lost, its model unloaded under it); in the
+   * first `times` generations only, when given.
+   */
+  readonly failAfter?: { readonly tokens: number; readonly error: () => unknown; readonly times?: number };
 }
 
 export class ScriptedEngine implements Engine {
@@ -33,6 +39,8 @@ export class ScriptedEngine implements Engine {
   /** Tokens generated so far, across requests: lets tests see that cancel stopped the "GPU". */
   generatedTokens = 0;
   activeGenerations = 0;
+  /** Generations `failAfter` failed so far. */
+  failures = 0;
   maxConcurrentGenerations = 0;
 
   constructor(private readonly options: ScriptedEngineOptions = {}) {
@@ -63,7 +71,13 @@ export class ScriptedEngine implements Engine {
       );
       let completion = 0;
       let produced = "";
-      for (const word of words) {
+      const fail = this.options.failAfter;
+      const failing = fail && (fail.times === undefined || this.failures < fail.times);
+      for (const [i, word] of words.entries()) {
+        if (failing && i === fail.tokens) {
+          this.failures++;
+          throw fail.error();
+        }
         if (signal?.aborted) return { finishReason: "abort", promptTokens, completionTokens: completion };
         if (request.max_tokens !== undefined && completion >= request.max_tokens) {
           return { finishReason: "length", promptTokens, completionTokens: completion };

@@ -94,7 +94,8 @@ export interface Engine {
 export class EngineError extends Error {
   /**
    * `download`: the weights or library could not be fetched (the network or the host, not the
-   * cache); `context`: the prompt does not fit the model's context window (the request's fault).
+   * cache); `context`: the prompt does not fit the model's context window (the request's fault);
+   * `backend`: generation failed for a reason not told apart (engine-failure.ts).
    */
   readonly reason:
     | "load"
@@ -103,6 +104,7 @@ export class EngineError extends Error {
     | "context"
     | "quota"
     | "device-lost"
+    | "out-of-memory"
     | "backend"
     | "not-loaded";
   constructor(reason: EngineError["reason"], message: string, options?: { cause?: unknown }) {
