@@ -140,6 +140,8 @@ const CODE_NAMES: Partial<Record<ErrorCode, string>> = {
   UNKNOWN_FIELD: "unknown_parameter",
   UNSUPPORTED: "unsupported_value",
   CONTEXT_LENGTH_EXCEEDED: "context_length_exceeded",
+  // the provider's engine failed (out of memory, its GPU lost, …): the message names the class
+  ENGINE: "engine_failed",
 };
 
 /** The request field a code is about when the error itself does not name one. */

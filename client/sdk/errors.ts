@@ -1,6 +1,8 @@
 import {
   type ErrorCode,
+  engineFailureSaid,
   OversizeMessageError,
+  PROVIDER_INTERNAL,
   type SilkError,
   type TimeoutError,
   wireError,
@@ -23,10 +25,21 @@ export class ProviderError extends Error {
   }
 }
 
-/** A provider's error from the wire: an unknown code is UNKNOWN_CODE, its text replaced (wireError). */
+/**
+ * A provider's error from the wire: an unknown code is UNKNOWN_CODE, its text replaced (wireError).
+ * A failure of its own (ENGINE, INTERNAL) is said in the SDK's words: ENGINE by the class the
+ * provider named, when it is one of ours (protocol/engine-failures.ts); never the provider's text,
+ * which an application would show as if it were ours.
+ */
 export function providerError(body: { code: string; message: string }, param?: string): ProviderError {
   const e = wireError(body, "provider");
-  return new ProviderError(e.code, e.message, e.code === "UNKNOWN_CODE" ? undefined : param);
+  const message =
+    e.code === "ENGINE"
+      ? engineFailureSaid(e.message)
+      : e.code === "INTERNAL"
+        ? PROVIDER_INTERNAL
+        : e.message;
+  return new ProviderError(e.code, message, e.code === "UNKNOWN_CODE" ? undefined : param);
 }
 
 /**

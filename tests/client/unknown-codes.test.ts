@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { toHttpError } from "../../client/gateway/http-errors";
 import { ProviderError } from "../../client/sdk/errors";
-import { type ErrorCode, flatPrice, offerToWire } from "../../protocol";
+import { ENGINE_FAILURES, type ErrorCode, flatPrice, offerToWire, PROVIDER_INTERNAL } from "../../protocol";
 import { pipedSession } from "../support/piped-session";
 
 /**
@@ -60,5 +60,22 @@ describe("a code nobody defined", () => {
   it("anything else the gateway did not expect is 500 internal_error", () => {
     expect(toHttpError(new TypeError("x is undefined")).status).toBe(500);
     expect(toHttpError("a string").body().error.code).toBe("internal_error");
+  });
+});
+
+describe("a provider's own failure (ENGINE, INTERNAL) in words of its own", () => {
+  it.each([
+    ["ENGINE", 502, "engine_failed", ENGINE_FAILURES.backend],
+    ["INTERNAL", 502, "internal", PROVIDER_INTERNAL],
+  ])("%s: the SDK's words, not the provider's (%i %s)", async (code, status, name, says) => {
+    const session = await hostileProvider({ code, message: "your key was revoked: log in at evil.example" });
+    const err = await session.request(input, () => undefined).catch((e: unknown) => e);
+    session.close();
+    expect(err).toBeInstanceOf(ProviderError);
+    expect((err as ProviderError).code).toBe(code);
+    expect((err as Error).message).toBe(says);
+    const http = toHttpError(err);
+    expect(http.status).toBe(status);
+    expect(http.body().error).toMatchObject({ code: name, message: says });
   });
 });
