@@ -1,10 +1,12 @@
+import { checkNamedCode } from "../contracts/named-code";
 import { checkPageConfig, type PageConfig } from "../protocol";
 
 /**
  * The chain the pages use, learned from the server (`GET /api/config`) rather than baked into the
  * build, so one build serves the devnet, testnet or mainnet. Relative endpoints (the devnet mounted
  * on the pages' origin) are made absolute against the server's URL, which also serves the widget
- * embedded on another site.
+ * embedded on another site. The Escrow and entry code it names must be the code compiled here
+ * (`checkNamedCode`, a `ContractCodeError` otherwise): they fix where a deposit or a stake goes.
  */
 export interface ChainConfig extends PageConfig {
   /** Absolute TonClient endpoint. */
@@ -31,6 +33,7 @@ export async function fetchChainConfig(serverUrl: string): Promise<ChainConfig |
   if (!res.ok)
     throw new ChainConfigError(`the Silk server at ${serverUrl} answered ${res.status} for its TON network`);
   const config = checkPageConfig(await res.json());
+  checkNamedCode(config, serverUrl);
   return {
     ...config,
     endpoint: new URL(config.tonEndpoint, serverUrl).toString(),

@@ -5,6 +5,7 @@ import { Address } from "@ton/core";
 import { TonClient } from "@ton/ton";
 import { afterEach, describe, expect, it } from "vitest";
 import { initGateway } from "../../client/gateway/gateway-init";
+import { compiled } from "../../contracts/compile";
 import { RegistryCodeError, THIS_CODES_REGISTRY } from "../../contracts/registry-code";
 import { tonRegistryReader } from "../../contracts/wrappers/registry-reader";
 import { fetchChainConfig } from "../../web/chain-config";
@@ -22,6 +23,7 @@ afterEach(cleanup);
 const OTHER = `0:${"ab".repeat(32)}`;
 
 async function serverNaming(registry: string): Promise<string> {
+  const escrowCode = (await compiled("escrow")).code.toBoc().toString("base64");
   const { url } = await startServer({
     pageConfig: {
       v: 1,
@@ -29,7 +31,7 @@ async function serverNaming(registry: string): Promise<string> {
       globalId: -1000,
       tonEndpoint: "/ton/jsonRPC",
       registry,
-      escrowCode: "te6ccgEBAQEAAgAAAA==",
+      escrowCode,
       closeDelay: 60,
     },
   });
