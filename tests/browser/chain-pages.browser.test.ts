@@ -25,7 +25,7 @@ import {
   waitForText,
 } from "./chain-server";
 import { launchChromium } from "./chromium";
-import { keyboardWalk, openReady, screenshot, seriousA11yViolations } from "./page-checks";
+import { keyboardWalk, offReason, openReady, screenshot, seriousA11yViolations } from "./page-checks";
 import { installWalletDouble, WALLET_DOUBLE_NAME } from "./tonconnect-double";
 
 /**
@@ -288,6 +288,10 @@ describe("the pages on the devnet", () => {
     expect(await text(provider, "stake-state")).toMatch(/^No stake locked/);
     await provider.getByLabel("Add stake, TON").fill("1.5");
     await provider.getByRole("button", { name: "Add stake" }).click();
+    // While the wallet's message is on its way, the stake's buttons are off and say why.
+    expect(await offReason(provider, "Add stake")).toEqual({
+      why: "The stake's buttons wait for the wallet's last step to end (Locking the stake).",
+    });
     const staked = await waitForText(provider, "stake-result", (s) => s.length > 0, 60_000);
     expect(staked).toBe("Staked 1.5 TON: your entry now holds 1.5 TON.");
     expect((await entry.getEntry())?.stake).toBe(1_500_000_000n);
@@ -310,6 +314,9 @@ describe("the pages on the devnet", () => {
     expect(locked.unlockAt).toBeGreaterThan(Date.now() / 1000);
     expect(await text(provider, "stake-state")).toMatch(/^1\.5 TON of stake unlocks in \d+ days/);
     expect(await provider.getByRole("button", { name: "Withdraw stake" }).isDisabled()).toBe(true);
+    expect((await offReason(provider, "Withdraw stake")).why).toMatch(
+      /^Withdraw is off until the stake unlocks in \d+ days \d+ h\.$/,
+    );
     await screenshot(provider, "provider-devnet-stake-unlocking");
     expect(await seriousA11yViolations(provider)).toEqual([]);
   }, 120_000);

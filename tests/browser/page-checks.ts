@@ -269,3 +269,28 @@ export async function keyboardWalk(page: Page, steps = 60): Promise<{ stops: str
   }
   return { stops, problems };
 }
+
+/**
+ * Waits (within `timeoutMs`, checking every frame) for the button named `name` to be greyed out,
+ * and says what it says then: the visible text its aria-describedby points to ("" when none).
+ */
+export async function offReason(page: Page, name: string, timeoutMs = 30_000): Promise<{ why: string }> {
+  const button = await page.getByRole("button", { name, exact: true }).elementHandle({ timeout: timeoutMs });
+  const off = await page.waitForFunction(
+    (el) => {
+      const b = el as HTMLButtonElement;
+      if (!b.isConnected || !b.disabled) return false;
+      const root = b.getRootNode() as Document | ShadowRoot;
+      const why = (b.getAttribute("aria-describedby") ?? "")
+        .split(/\s+/)
+        .map((id) => (id ? root.getElementById(id) : null))
+        .filter((r): r is HTMLElement => !!r && r.getClientRects().length > 0)
+        .map((r) => (r.textContent ?? "").replace(/\s+/g, " ").trim())
+        .join(" ");
+      return { why };
+    },
+    button,
+    { polling: "raf", timeout: timeoutMs },
+  );
+  return (await off.jsonValue()) as { why: string };
+}

@@ -9,6 +9,7 @@ import {
   a11yViolations,
   atTextSize,
   keyboardWalk,
+  offReason,
   openReady,
   placeholderContrast,
   screenshot,
@@ -966,6 +967,11 @@ describe("the pages, walked by a new user", () => {
       const said = async () => squash((await label.textContent({ timeout: 1000 }).catch(() => "")) ?? "");
       await page.getByRole("button", { name: "Download and load" }).click();
       await progress.waitFor();
+      // While it loads, the saved locations cannot change: Save and Remove are off and say why.
+      for (const off of ["Save location", "Remove Served-Model-q4f32_1-MLC"])
+        expect(await offReason(page, off), off).toEqual({
+          why: "Save and Remove are off while a model loads.",
+        });
       await expect
         .poll(said, { timeout: 15_000 })
         .toMatch(/^Loading Served-Model-q4f32_1-MLC: \d+% · \d+ MB of about \d+ MB/);
