@@ -66,8 +66,14 @@ export async function runWithFailover(
         }
       : input;
     const load = pool.sessions.begin(provider);
+    // Whether anything of the answer came from this provider (a failure before it may go elsewhere).
+    let streamed = false;
+    const delta = (d: AnswerDelta) => {
+      streamed = true;
+      onDelta(d);
+    };
     try {
-      const r = await source.tracked(session, () => session.request(attempt, onDelta, signal));
+      const r = await source.tracked(session, () => session.request(attempt, delta, signal));
       return {
         ...r,
         text: partial + r.text,
@@ -89,6 +95,15 @@ export async function runWithFailover(
       if (isOneProvidersRefusal(err) && failovers === 0 && !signal.aborted) {
         pool.sessions.remove(provider);
         session.close();
+        exclude.push(provider);
+        refused = err;
+        continue;
+      }
+      // Its engine failed before a token came (no model loaded, out of memory): another provider
+      // may serve, and this one is asked no more for the model until its session is pooled again;
+      // with nobody else, the failure is the answer.
+      if (err instanceof ProviderError && err.code === "ENGINE" && !streamed && !signal.aborted) {
+        pool.sessions.remove(provider);
         exclude.push(provider);
         refused = err;
         continue;

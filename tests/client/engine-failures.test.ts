@@ -102,4 +102,18 @@ describe("a provider's engine failing a request", () => {
     expect((err as Error).message).toBe(ENGINE_FAILURES["not-loaded"]);
     expect(signed().every((r) => r.tokens === 0n && r.amount === 0n)).toBe(true);
   }, 60_000);
+
+  it("no model loaded at one provider, another serves it: answered by the other", async () => {
+    const { url } = await startServer();
+    await relayProvider(url, { engine: new ScriptedEngine({ models: [] }) });
+    const client = await relayClient(url);
+    const alone = await ask(client, "anyone").catch((e: unknown) => e);
+    expect((alone as ProviderError).code).toBe("ENGINE");
+    expect((alone as Error).message).toBe(ENGINE_FAILURES["not-loaded"]);
+    // The broken provider's session is still open and pooled when another one comes.
+    const other = await relayProvider(url, { payout: `0:${"33".repeat(32)}` });
+    const answer = await ask(client, "anyone else");
+    expect(answer.choices[0]?.message.content).toBe("Echo: anyone else");
+    expect(other.events.filter((e) => e.type === "session-open")).toHaveLength(1);
+  }, 60_000);
 });
