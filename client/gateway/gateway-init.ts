@@ -1,7 +1,6 @@
-import { checkNamedRegistry } from "../../contracts/registry-code";
 import { fileSeed, loadOrCreateKey } from "../../peer/key-file";
-import { encodePublicKey } from "../../protocol";
-import { fetchChainConfig } from "../../web/chain-config";
+import { encodePublicKey, type NetworkName } from "../../protocol";
+import { serverChain } from "../../web/chosen-chain";
 import { ownerWallet } from "../../web/owner-wallet";
 import { EscrowAccount } from "../web/escrow";
 import { EscrowChain } from "../web/escrow-chain";
@@ -17,6 +16,10 @@ import { type GatewayState, writeGatewayState } from "./gateway-state";
  */
 export interface InitOptions {
   readonly signalingUrl: string;
+  /** The network the user chose (default devnet): a server naming another is refused. */
+  readonly network?: NetworkName;
+  /** The TON endpoint the user chose; else the server's on the devnet, or a public one (`chosenChain`). */
+  readonly tonEndpoint?: string;
   readonly keyFile: string;
   readonly stateFile: string;
   /** The devnet wallet's seed file (devnet only). */
@@ -29,9 +32,7 @@ export interface InitOptions {
 }
 
 export async function initGateway(o: InitOptions): Promise<GatewayState> {
-  const chain = await fetchChainConfig(o.signalingUrl);
-  if (!chain) throw new Error(`${o.signalingUrl} names no TON network (/api/config); is it a Silk server?`);
-  checkNamedRegistry(chain, o.signalingUrl);
+  const chain = await serverChain(o.signalingUrl, o);
   // Pinned from now on (trust on first use): compare it with the operator's word.
   const serverKey = await fetchServerKey(o.signalingUrl);
   if (serverKey) o.say(`signaling server key ${serverKey} (pinned in ${o.stateFile})`);

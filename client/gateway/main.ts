@@ -8,7 +8,7 @@ import { checkRegistryCode } from "../../contracts/registry-code";
 import { type RegistryReader, tonRegistryReader } from "../../contracts/wrappers/registry-reader";
 import { exitOnHelp, optionMessage } from "../../peer/cli-help";
 import { loadOrCreateKey } from "../../peer/key-file";
-import { parseTon } from "../../protocol";
+import { NETWORK_ID, type NetworkName, parseTon } from "../../protocol";
 import { type ReserveChain, tonReserveChain } from "../sdk/reserve-keeper";
 import { connectGateway } from "./gateway-client";
 import { initGateway } from "./gateway-init";
@@ -28,6 +28,8 @@ async function init(argv: string[]): Promise<void> {
         "key-file": { type: "string" },
         owner: { type: "string" },
         deposit: { type: "string" },
+        network: { type: "string" },
+        "ton-endpoint": { type: "string" },
       },
       strict: true,
     }),
@@ -37,8 +39,15 @@ async function init(argv: string[]): Promise<void> {
     if (ton === undefined) throw new Error("--deposit is a number of TON, like 5 or 0.5");
     return ton;
   });
+  const network = values.network ?? process.env.SILK_NETWORK ?? "devnet";
+  usageError(() => {
+    if (!(network in NETWORK_ID)) throw new Error("--network must be devnet, testnet or mainnet");
+  });
+  const tonEndpoint = values["ton-endpoint"] ?? process.env.SILK_TON_ENDPOINT;
   await initGateway({
     signalingUrl: values.signaling ?? process.env.SILK_SIGNALING_URL ?? "http://127.0.0.1:8787",
+    network: network as NetworkName,
+    ...(tonEndpoint && { tonEndpoint }),
     keyFile: values["key-file"] ?? process.env.SILK_KEY_FILE ?? ".silk/gateway.key",
     stateFile: STATE_FILE,
     walletFile: ".silk/gateway-wallet.seed",

@@ -43,12 +43,15 @@ export interface GatewayConfig {
   readonly reserveAheadNano?: bigint | "off";
 }
 
-export const GATEWAY_USAGE = `Usage: npm run gateway -- init [--signaling URL] [--owner WALLET] [--deposit TON]
+export const GATEWAY_USAGE = `Usage: npm run gateway -- init [--signaling URL] [--network NAME] [--ton-endpoint URL] [--owner WALLET] [--deposit TON]
        npm run gateway -- --max-price NANOTON [options]
 
   init                 make the key, the escrow and the key's authorisation (devnet: from the
                        faucet; testnet/mainnet: a ton://transfer link for --owner's wallet), and
-                       store the escrow and key epoch in .silk/gateway.json for the gateway
+                       store the escrow and key epoch in .silk/gateway.json for the gateway;
+                       refuses a server naming another network than --network (default devnet),
+                       and on testnet/mainnet reads the chain through --ton-endpoint or toncenter,
+                       never through an endpoint the server names
   --escrow ADDRESS     your escrow contract (default: the one init stored)  (SILK_ESCROW)
   --max-price N        highest nanoTON per token you accept                (SILK_MAX_PRICE)
   --max-prompt-price N highest nanoTON per prompt token (default: --max-price)  (SILK_MAX_PROMPT_PRICE)

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { optionMessage } from "../../peer/cli-help";
-import { checkPrice, formatTon, parseTon } from "../../protocol";
+import { checkPrice, formatTon, NETWORK_ID, type NetworkName, parseTon } from "../../protocol";
 import { OptionsError } from "./options";
 import { initProvider, type StakeOptions, stakeMore, withdrawStake } from "./provider-init";
 
@@ -16,7 +16,11 @@ export const CHAIN_USAGE = `Usage: npm run provider -- init --model NAME --price
   --payout ADDRESS       where receipts pay (default: the owner wallet)
   --owner ADDRESS        testnet/mainnet: your wallet, which pays and owns the entry; the
                          command prints ton:// links for it and waits for them on chain
-  --signaling URL        the Silk server whose network is used (default http://127.0.0.1:8787)
+  --signaling URL        the Silk server whose chain is used (default http://127.0.0.1:8787)
+  --network NAME         devnet, testnet or mainnet (default devnet); a server naming another
+                         is refused                                              (SILK_NETWORK)
+  --ton-endpoint URL     testnet/mainnet: read the chain here (default: toncenter's; an endpoint
+                         the server names is never used)                   (SILK_TON_ENDPOINT)
   --key-file PATH        identity key, created if missing (.silk/provider.key)`;
 
 /** parseArgs's refusal (an unknown option) as an OptionsError with the usage, its first sentence only. */
@@ -43,14 +47,22 @@ export async function runChainCommand(argv: string[], say: (line: string) => voi
         payout: { type: "string" },
         owner: { type: "string" },
         signaling: { type: "string" },
+        network: { type: "string" },
+        "ton-endpoint": { type: "string" },
         "key-file": { type: "string" },
       },
       allowPositionals: true,
       strict: true,
     }),
   );
+  const network = values.network ?? process.env.SILK_NETWORK ?? "devnet";
+  if (!(network in NETWORK_ID))
+    throw new OptionsError(`--network must be devnet, testnet or mainnet\n\n${CHAIN_USAGE}`);
+  const tonEndpoint = values["ton-endpoint"] ?? process.env.SILK_TON_ENDPOINT;
   const common: StakeOptions = {
     signalingUrl: values.signaling ?? process.env.SILK_SIGNALING_URL ?? "http://127.0.0.1:8787",
+    network: network as NetworkName,
+    ...(tonEndpoint && { tonEndpoint }),
     stateFile: PROVIDER_STATE_FILE,
     walletFile: ".silk/provider-wallet.seed",
     ...(values.owner && { owner: values.owner }),

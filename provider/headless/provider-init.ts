@@ -1,11 +1,11 @@
 import { Address, Cell } from "@ton/core";
 import { TonClient } from "@ton/ton";
-import { checkNamedRegistry } from "../../contracts/registry-code";
 import { chainClock } from "../../contracts/wrappers/chain-clock";
 import { ProviderEntryContract, registryBodies } from "../../contracts/wrappers/registry";
 import { fileSeed, loadOrCreateKey } from "../../peer/key-file";
-import { encodePublicKey, equalBytes, formatTon, type ModelPrice } from "../../protocol";
-import { type ChainConfig, fetchChainConfig } from "../../web/chain-config";
+import { encodePublicKey, equalBytes, formatTon, type ModelPrice, type NetworkName } from "../../protocol";
+import type { ChainConfig } from "../../web/chain-config";
+import { serverChain } from "../../web/chosen-chain";
 import { type OwnerWallet, ownerWallet } from "../../web/owner-wallet";
 import { registerBody } from "../register-body";
 import { ENTRY_OP_VALUE, REGISTER_VALUE, STAKE_EXTRA } from "../registry-values";
@@ -21,6 +21,10 @@ import { type ProviderState, writeProviderState } from "./provider-state";
  */
 export interface ProviderInitOptions {
   readonly signalingUrl: string;
+  /** The network the user chose (default devnet): a server naming another is refused. */
+  readonly network?: NetworkName;
+  /** The TON endpoint the user chose; else the server's on the devnet, or a public one (`chosenChain`). */
+  readonly tonEndpoint?: string;
   readonly keyFile: string;
   readonly stateFile: string;
   /** The devnet wallet's seed file (devnet only). */
@@ -176,12 +180,11 @@ function openEntry(client: TonClient, address: Address) {
 async function entryOf(
   o: StakeOptions,
 ): Promise<{ chain: ChainConfig; wallet: OwnerWallet; entry: OpenedEntry }> {
-  const chain = await fetchChainConfig(o.signalingUrl);
-  if (!chain) throw new Error(`${o.signalingUrl} names no TON network (/api/config); is it a Silk server?`);
+  // The server's word is checked before a wallet is asked for anything: only the Registry of the
+  // code compiled here is registered in, on the user's network, read through an endpoint the user
+  // (or this build) chose.
+  const chain = await serverChain(o.signalingUrl, o);
   if (!chain.registry || !chain.entryCode) throw new Error(`no Registry is deployed on ${chain.network} yet`);
-  // The server's word on the Registry is checked before a wallet is asked for anything: only the
-  // Registry of the code compiled here (its address commits to that code) is registered in.
-  checkNamedRegistry(chain, o.signalingUrl);
   const wallet = await ownerWallet(chain, {
     seed: fileSeed(o.walletFile),
     ...(o.owner && { owner: o.owner }),

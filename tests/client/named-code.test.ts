@@ -7,11 +7,12 @@ import { compiled } from "../../contracts/compile";
 import { type Devnet, startDevnet } from "../../contracts/devnet";
 import { ESCROW_CODE_HASH, PROVIDER_ENTRY_CODE_HASH } from "../../contracts/generated/code-hashes";
 import { ContractCodeError } from "../../contracts/named-code";
-import { DEVNET_MOUNT, devnetPageConfig } from "../../contracts/page-config";
+import { devnetPageConfig } from "../../contracts/page-config";
 import { flatPrice, type PageConfig } from "../../protocol";
 import { initProvider } from "../../provider/headless/provider-init";
 import { fetchChainConfig } from "../../web/chain-config";
-import { cleanup, startServer } from "../signaling/helpers";
+import { cleanup } from "../signaling/helpers";
+import { lyingConfigServer } from "../support/lying-config";
 
 /**
  * A lying signaling server (a real one on loopback, its devnet mounted as `npm start` does) whose
@@ -38,13 +39,7 @@ afterAll(async () => {
   await devnet?.close();
 });
 
-async function lyingServer(lie: Partial<PageConfig>): Promise<string> {
-  const { url } = await startServer({
-    pageConfig: { ...honest, ...lie },
-    mounts: [{ prefix: DEVNET_MOUNT, handle: devnet.handle }],
-  });
-  return url;
-}
+const lyingServer = (lie: Partial<PageConfig>) => lyingConfigServer(devnet, lie);
 
 describe("Escrow and entry code named by the server's config", () => {
   it("another Escrow code: gateway init refuses it before any wallet is made or funded", async () => {

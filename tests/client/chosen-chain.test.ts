@@ -1,0 +1,123 @@
+import { existsSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { initGateway } from "../../client/gateway/gateway-init";
+import { type Devnet, startDevnet } from "../../contracts/devnet";
+import { DEVNET_MOUNT } from "../../contracts/page-config";
+import { flatPrice, NETWORK_ID, type PageConfig } from "../../protocol";
+import { initProvider } from "../../provider/headless/provider-init";
+import { fetchChainConfig } from "../../web/chain-config";
+import {
+  chosenChain,
+  NetworkMismatchError,
+  PUBLIC_TON_ENDPOINTS,
+  TonEndpointError,
+} from "../../web/chosen-chain";
+import { cleanup } from "../signaling/helpers";
+import { lyingConfigServer } from "../support/lying-config";
+import { PAYOUT } from "../support/silk-parties";
+
+/**
+ * A lying signaling server (a real one on loopback, a devnet mounted on it as `npm start` does)
+ * whose `/api/config` picks the network or the TON endpoint: `gateway init` and `provider init`
+ * take the network from the user (`network`, `--network`) and, on testnet and mainnet, read the
+ * chain only through the user's endpoint or a public one this build knows. They used to follow the
+ * server: funding a wallet and depositing on the server's devnet when the user meant testnet, and
+ * printing a transfer link to pay, then waiting on (and storing) the server's own endpoint, which
+ * can report any escrow key, Registry entry or clock it likes.
+ */
+let devnet: Devnet;
+let dir: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "silk-chosen-chain-"));
+  devnet = await startDevnet({});
+}, 120_000);
+
+afterAll(async () => {
+  await cleanup();
+  await devnet?.close();
+});
+
+const lyingServer = (lie: Partial<PageConfig>) => lyingConfigServer(devnet, lie);
+
+/** Testnet by name, its chain read through the server's own endpoint (its devnet, `/ton/jsonRPC`). */
+const OWN_TESTNET: Partial<PageConfig> = { network: "testnet", globalId: NETWORK_ID.testnet };
+
+function gatewayFiles(name: string) {
+  return {
+    keyFile: join(dir, `${name}.key`),
+    stateFile: join(dir, `${name}.json`),
+    walletFile: join(dir, `${name}-wallet.seed`),
+  };
+}
+
+describe("the network and the TON endpoint a server names", () => {
+  it("gateway init for testnet refuses a server naming its devnet, before any faucet or deposit", async () => {
+    const url = await lyingServer({});
+    const said: string[] = [];
+    const files = gatewayFiles("switched");
+    const err = await initGateway({
+      signalingUrl: url,
+      network: "testnet",
+      owner: PAYOUT,
+      ...files,
+      deposit: 1_000_000_000n,
+      timeoutMs: 5_000,
+      say: (line) => said.push(line),
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NetworkMismatchError);
+    expect((err as Error).message).toContain("names devnet, not testnet");
+    expect(said.join("\n")).not.toMatch(/faucet|wallet|deposit|escrow/i);
+    expect(existsSync(files.stateFile)).toBe(false);
+  }, 60_000);
+
+  it("gateway init on testnet refuses the server's own endpoint: no transfer link to pay, nothing stored", async () => {
+    const url = await lyingServer(OWN_TESTNET);
+    const said: string[] = [];
+    const files = gatewayFiles("own-endpoint");
+    const err = await initGateway({
+      signalingUrl: url,
+      network: "testnet",
+      owner: PAYOUT,
+      ...files,
+      deposit: 1_000_000_000n,
+      timeoutMs: 3_000,
+      say: (line) => said.push(line),
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TonEndpointError);
+    expect((err as TonEndpointError).named).toBe(`${url}${DEVNET_MOUNT}/jsonRPC`);
+    expect(said.join("\n")).not.toMatch(/ton:\/\/transfer|escrow/i);
+    expect(existsSync(files.stateFile)).toBe(false);
+  }, 60_000);
+
+  it("provider init on testnet refuses the server's own endpoint before any registration is asked for", async () => {
+    const url = await lyingServer(OWN_TESTNET);
+    const said: string[] = [];
+    const err = await initProvider({
+      signalingUrl: url,
+      network: "testnet",
+      owner: PAYOUT,
+      ...gatewayFiles("provider"),
+      model: "test-model",
+      price: flatPrice(10n),
+      timeoutMs: 3_000,
+      say: (line) => said.push(line),
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TonEndpointError);
+    expect(said.join("\n")).not.toMatch(/ton:\/\/transfer|register|entry/i);
+  }, 60_000);
+
+  it("the user's endpoint replaces the server's; a public one the server names is used", async () => {
+    const named = await fetchChainConfig(await lyingServer(OWN_TESTNET));
+    if (!named) throw new Error("no config");
+    const mine = "https://ton.example/api/v2/jsonRPC";
+    expect(chosenChain(named, "s", { network: "testnet", tonEndpoint: mine }).endpoint).toBe(mine);
+    const publicOne = { ...named, endpoint: PUBLIC_TON_ENDPOINTS.testnet[0]! };
+    expect(chosenChain(publicOne, "s", { network: "testnet" }).endpoint).toBe(
+      PUBLIC_TON_ENDPOINTS.testnet[0],
+    );
+    expect(() => chosenChain(publicOne, "s", { network: "mainnet" })).toThrow(NetworkMismatchError);
+  });
+});

@@ -1,0 +1,80 @@
+import { checkNamedRegistry } from "../contracts/registry-code";
+import type { NetworkName } from "../protocol";
+import { type ChainConfig, fetchChainConfig } from "./chain-config";
+
+/**
+ * What a program (`gateway init`, `provider init`) takes from a server's `/api/config` only on its
+ * user's word: the network, and on testnet and mainnet the TON endpoint every chain read goes
+ * through (balances, escrow keys, Registry entries, the chain's clock). A server naming another
+ * network would have the user pay on a chain they did not choose (or move them to its own devnet,
+ * whose Registry it writes); an endpoint of its own could report any state it likes: entries for
+ * providers it runs, an escrow key that was never added, a clock that expires reserves.
+ */
+
+/** The public endpoints this build reads testnet and mainnet through unless told another. */
+export const PUBLIC_TON_ENDPOINTS: Readonly<Record<Exclude<NetworkName, "devnet">, readonly string[]>> = {
+  testnet: ["https://testnet.toncenter.com/api/v2/jsonRPC"],
+  mainnet: ["https://toncenter.com/api/v2/jsonRPC"],
+};
+
+export class NetworkMismatchError extends Error {
+  override readonly name = "NetworkMismatchError";
+  constructor(
+    /** The network the server named. */
+    readonly named: NetworkName,
+    /** The network the user chose (`--network`). */
+    readonly wanted: NetworkName,
+    server: string,
+  ) {
+    super(
+      `${server} names ${named}, not ${wanted} (--network): nothing is sent on a network you did not choose`,
+    );
+  }
+}
+
+export class TonEndpointError extends Error {
+  override readonly name = "TonEndpointError";
+  constructor(
+    /** The endpoint the server named. */
+    readonly named: string,
+    network: NetworkName,
+    server: string,
+  ) {
+    super(
+      `${server} names the ${network} endpoint ${named}, not a public one this build knows (${PUBLIC_TON_ENDPOINTS[network as Exclude<NetworkName, "devnet">]?.join(", ")}): the chain is not read through the server's word; give --ton-endpoint`,
+    );
+  }
+}
+
+/**
+ * The server's chain on the user's terms: refused (`NetworkMismatchError`) on another network than
+ * `want.network`; read through `want.tonEndpoint` when given, else through the server's endpoint
+ * only on the devnet (the server's own chain, test money) or when it is a known public one
+ * (`TonEndpointError` otherwise).
+ */
+export function chosenChain(
+  chain: ChainConfig,
+  server: string,
+  want: { readonly network: NetworkName; readonly tonEndpoint?: string | undefined },
+): ChainConfig {
+  if (chain.network !== want.network) throw new NetworkMismatchError(chain.network, want.network, server);
+  if (want.tonEndpoint !== undefined) return { ...chain, endpoint: want.tonEndpoint };
+  if (chain.network === "devnet" || PUBLIC_TON_ENDPOINTS[chain.network].includes(chain.endpoint))
+    return chain;
+  throw new TonEndpointError(chain.endpoint, chain.network, server);
+}
+
+/**
+ * The chain the server at `server` names (`/api/config`), checked as `gateway init` and `provider
+ * init` need it before any wallet is asked: its code and Registry this code's
+ * (`fetchChainConfig`, `checkNamedRegistry`), on the user's terms (`chosenChain`).
+ */
+export async function serverChain(
+  server: string,
+  want: { readonly network?: NetworkName | undefined; readonly tonEndpoint?: string | undefined },
+): Promise<ChainConfig> {
+  const named = await fetchChainConfig(server);
+  if (!named) throw new Error(`${server} names no TON network (/api/config); is it a Silk server?`);
+  checkNamedRegistry(named, server);
+  return chosenChain(named, server, { network: want.network ?? "devnet", tonEndpoint: want.tonEndpoint });
+}
