@@ -68,9 +68,13 @@ export function withDeadline<C extends object>(
       const value: unknown = Reflect.get(target, name, receiver);
       if (typeof value !== "function") return value;
       return (...args: unknown[]) => {
-        if (away?.()) return Promise.reject(awayError());
         const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
         if (!(result instanceof Promise)) return result;
+        if (away?.()) {
+          // Queued until Redis returns or the client is cut, whichever comes first: not waited for.
+          result.catch(() => undefined);
+          return Promise.reject(awayError());
+        }
         return new Promise((resolve, reject) => {
           const entry: Pending = { at: performance.now() + ms, reject };
           pending.add(entry);

@@ -3,10 +3,11 @@ import { createClient } from "redis";
 import { describe, expect, it } from "vitest";
 import { RedisDirectory } from "../../signaling/directory/redis-directory";
 import { summarize, summarizeMarket } from "../../signaling/directory-feed";
-import { RedisTimeoutError, withDeadline } from "../../signaling/redis-deadline";
+import { RedisAwayError, RedisTimeoutError, withDeadline } from "../../signaling/redis-deadline";
 import { directorySuite } from "./directory-suite";
 import { flat, PAYOUT } from "./helpers";
 import { useRedis } from "./redis-fixture";
+import { startRedis } from "./redis-server";
 
 const redis = useRedis();
 
@@ -195,6 +196,49 @@ describe("Redis command deadline (redis-deadline.ts)", () => {
     } finally {
       timed.stop();
       client.destroy();
+    }
+  });
+
+  it("cutWhile: with Redis away, a command waiting for it and one sent after fail at once with RedisAwayError", async () => {
+    const own = await startRedis();
+    const client = createClient({ url: own.url, commandOptions: { timeout: 0 } });
+    client.on("error", () => undefined);
+    await client.connect();
+    const timed = withDeadline(client, 5_000);
+    try {
+      timed.cutWhile(() => !client.isReady);
+      // Redis there: nothing is cut.
+      expect(await timed.client.ping()).toBe("PONG");
+      await own.stop();
+      await expect.poll(() => client.isReady, { timeout: 10_000 }).toBe(false);
+      // Sent while Redis is away: node-redis queues it until Redis is back; it is not waited for.
+      await expect(timed.client.ping()).rejects.toThrow(RedisAwayError);
+      await expect(timed.client.sMembers("anything")).rejects.toThrow(
+        "Redis is away and the node is closing: not waited for",
+      );
+    } finally {
+      timed.stop();
+      client.destroy();
+      await own.stop();
+    }
+  });
+
+  it("cutWhile: a command already waiting when Redis is found away is cut at once", async () => {
+    const own = await startRedis();
+    const client = createClient({ url: own.url, commandOptions: { timeout: 0 } });
+    client.on("error", () => undefined);
+    await client.connect();
+    const timed = withDeadline(client, 5_000);
+    try {
+      await own.stop();
+      await expect.poll(() => client.isReady, { timeout: 10_000 }).toBe(false);
+      const waiting = timed.client.ping();
+      timed.cutWhile(() => !client.isReady);
+      await expect(waiting).rejects.toThrow(RedisAwayError);
+    } finally {
+      timed.stop();
+      client.destroy();
+      await own.stop();
     }
   });
 });
