@@ -1,6 +1,6 @@
 import { fileSeed, loadOrCreateKey } from "../../peer/key-file";
 import { encodePublicKey, type NetworkName } from "../../protocol";
-import { serverChain } from "../../web/chosen-chain";
+import { checkCloseDelay, serverChain } from "../../web/chosen-chain";
 import { ownerWallet } from "../../web/owner-wallet";
 import { EscrowAccount } from "../web/escrow";
 import { EscrowChain } from "../web/escrow-chain";
@@ -33,6 +33,7 @@ export interface InitOptions {
 
 export async function initGateway(o: InitOptions): Promise<GatewayState> {
   const chain = await serverChain(o.signalingUrl, o);
+  checkCloseDelay(chain, o.signalingUrl);
   // Pinned from now on (trust on first use): compare it with the operator's word.
   const serverKey = await fetchServerKey(o.signalingUrl);
   if (serverKey) o.say(`signaling server key ${serverKey} (pinned in ${o.stateFile})`);
@@ -50,7 +51,7 @@ export async function initGateway(o: InitOptions): Promise<GatewayState> {
   const account = new EscrowAccount(chain, owner);
   const friendly = account.contract.address.toString({ testOnly: chain.network !== "mainnet" });
   o.say(
-    `escrow ${friendly} on ${chain.network}, owned by ${owner.toString({ testOnly: chain.network !== "mainnet" })}`,
+    `escrow ${friendly} on ${chain.network}, owned by ${owner.toString({ testOnly: chain.network !== "mainnet" })}, withdrawable ${chain.closeDelay} s after you close it`,
   );
 
   let facts = await escrowChain.read(account, key.publicKey);

@@ -9,7 +9,9 @@ import { flatPrice, NETWORK_ID, type PageConfig } from "../../protocol";
 import { initProvider } from "../../provider/headless/provider-init";
 import { fetchChainConfig } from "../../web/chain-config";
 import {
+  CloseDelayError,
   chosenChain,
+  MAX_CLOSE_DELAY_S,
   NetworkMismatchError,
   PUBLIC_TON_ENDPOINTS,
   TonEndpointError,
@@ -25,7 +27,8 @@ import { PAYOUT } from "../support/silk-parties";
  * chain only through the user's endpoint or a public one this build knows. They used to follow the
  * server: funding a wallet and depositing on the server's devnet when the user meant testnet, and
  * printing a transfer link to pay, then waiting on (and storing) the server's own endpoint, which
- * can report any escrow key, Registry entry or clock it likes.
+ * can report any escrow key, Registry entry or clock it likes. `gateway init` deposits only under a
+ * close delay of a week at most; it used to deposit under a year's.
  */
 let devnet: Devnet;
 let dir: string;
@@ -108,6 +111,32 @@ describe("the network and the TON endpoint a server names", () => {
     expect(err).toBeInstanceOf(TonEndpointError);
     expect(said.join("\n")).not.toMatch(/ton:\/\/transfer|register|entry/i);
   }, 60_000);
+
+  it("gateway init refuses a close delay beyond a week (a deposit locked that long), before any faucet or deposit", async () => {
+    const url = await lyingServer({ closeDelay: 366 * 86_400 });
+    const said: string[] = [];
+    const files = gatewayFiles("locked");
+    const err = await initGateway({
+      signalingUrl: url,
+      ...files,
+      deposit: 1_000_000_000n,
+      timeoutMs: 5_000,
+      say: (line) => said.push(line),
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CloseDelayError);
+    expect((err as CloseDelayError).named).toBe(366 * 86_400);
+    expect(said.join("\n")).not.toMatch(/faucet|wallet|deposit|escrow/i);
+    expect(existsSync(files.stateFile)).toBe(false);
+    // A week is deposited under, and said.
+    const week = await initGateway({
+      signalingUrl: await lyingServer({ closeDelay: MAX_CLOSE_DELAY_S }),
+      ...gatewayFiles("week"),
+      deposit: 1_000_000_000n,
+      say: (line) => said.push(line),
+    });
+    expect(week.network).toBe("devnet");
+    expect(said.join("\n")).toContain(`withdrawable ${MAX_CLOSE_DELAY_S} s after you close it`);
+  }, 90_000);
 
   it("the user's endpoint replaces the server's; a public one the server names is used", async () => {
     const named = await fetchChainConfig(await lyingServer(OWN_TESTNET));
