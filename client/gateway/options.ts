@@ -139,7 +139,8 @@ export function parseGatewayOptions(
     return Number(text);
   };
   const apiKey = env.SILK_GATEWAY_API_KEY;
-  // The chain init stored, for init's network: the one the server named, whatever its port.
+  // The chain init stored, for init's network: the endpoint it chose (yours, toncenter's, or on the
+  // devnet the server's own), whatever port the gateway runs on.
   const trust = parseTrustOptions(
     values,
     env,

@@ -17,8 +17,8 @@ export interface GatewayTrust {
   readonly policy: Partial<TrustPolicy>;
 }
 
-export const TRUST_USAGE = `  --ton-endpoint URL   TON JSON-RPC endpoint for Registry checks (default: init's, the
-                       server's chain; else http://127.0.0.1:8081/jsonRPC on devnet)  (SILK_TON_ENDPOINT)
+export const TRUST_USAGE = `  --ton-endpoint URL   TON JSON-RPC endpoint for Registry checks (default: the one init
+                       chose; else http://127.0.0.1:8081/jsonRPC on devnet)  (SILK_TON_ENDPOINT)
   --registry ADDRESS   the Registry (default: init's with its endpoint, the devnet's, or
                        contracts/deployments/<network>.json)              (SILK_REGISTRY)
   --min-stake N        nanoTON a provider must stake (default: devnet 0, testnet/mainnet 1 TON)  (SILK_MIN_STAKE)
@@ -43,7 +43,7 @@ export function parseTrustOptions(
   values: TrustValues,
   env: NodeJS.ProcessEnv,
   network: NetworkName,
-  /** The TonClient endpoint and Registry `init` read from the server's `/api/config`. */
+  /** The TonClient endpoint `init` chose (`chosenChain`) and the Registry the server named (checked). */
   stored?: { readonly tonEndpoint?: string; readonly registry?: string },
 ): GatewayTrust {
   const keys = (text: string | undefined, what: string): string[] | undefined => {
