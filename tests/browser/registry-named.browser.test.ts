@@ -1,7 +1,10 @@
 import { Address } from "@ton/core";
 import { describe, expect, it } from "vitest";
+import { compiled } from "../../contracts/compile";
+import { ESCROW_CODE_HASH, PROVIDER_ENTRY_CODE_HASH } from "../../contracts/generated/code-hashes";
 import { devnetPageConfig } from "../../contracts/page-config";
 import { THIS_CODES_REGISTRY } from "../../contracts/registry-code";
+import type { PageConfig } from "../../protocol";
 import { startServer } from "../signaling/helpers";
 import { openPage } from "./chain-server";
 import { usePagesFixture } from "./pages-fixture";
@@ -10,16 +13,18 @@ import { usePagesFixture } from "./pages-fixture";
  * The pages take the chain from the server's `/api/config`, Registry included; the widget reads
  * it from a server on another origin than its own code. The pages now check that Registry against
  * the one this code deploys (its address commits to the code) and refuse another, naming both
- * addresses, before anything is read from it or paid. It used to be read as given. A real
- * signaling server (socket.io on loopback) on the same devnet, whose config names another Registry.
+ * addresses, before anything is read from it or paid. It used to be read as given. Likewise an
+ * Escrow or entry code other than the code compiled here (the code fixes where a deposit or a
+ * stake goes): refused, naming the hashes; it used to be used as given. A real signaling server
+ * (socket.io on loopback) on the same devnet, whose config names another Registry or code.
  */
 const f = usePagesFixture();
 const OTHER = `0:${"ab".repeat(32)}`;
 
-async function lyingConfigServer(): Promise<string> {
+async function lyingConfigServer(lie: Partial<PageConfig> = { registry: OTHER }): Promise<string> {
   const { url } = await startServer({
     staticDir: f.dir,
-    pageConfig: { ...devnetPageConfig(f.devnet.chain, 5), registry: OTHER },
+    pageConfig: { ...devnetPageConfig(f.devnet.chain, 5), ...lie },
     mounts: [{ prefix: "/ton", handle: f.devnet.handle }],
   });
   return url;
@@ -48,5 +53,31 @@ describe("a Registry the server names that is not this code's", () => {
     if (!(await note.isVisible()) && (await wallet.isVisible())) await wallet.click();
     await note.waitFor({ timeout: 30_000 });
     expect((await note.textContent()) ?? "").toContain(THIS_CODES_REGISTRY.toString());
+  }, 120_000);
+});
+
+describe("Escrow or entry code the server names that is not this code's", () => {
+  const codeRefusal = /is not the code compiled here/;
+  const otherCode = async () => (await compiled("registry")).code.toBoc().toString("base64");
+
+  it("the client page refuses the chain (no deposit into a look-alike), naming the Escrow code's hash", async () => {
+    const url = await lyingConfigServer({ escrowCode: await otherCode() });
+    const page = await openPage(f.browser, `${url}/`, "client");
+    const wallet = page.getByRole("button", { name: /^Wallet/ });
+    if (await wallet.isVisible()) await wallet.click();
+    const note = page.getByRole("note").filter({ hasText: codeRefusal });
+    await note.waitFor({ timeout: 30_000 });
+    expect((await note.textContent()) ?? "").toContain(ESCROW_CODE_HASH);
+    expect(await page.getByRole("button", { name: /^Deposit/ }).count()).toBe(0);
+  }, 120_000);
+
+  it("the provider page refuses another entry code (no stake into a look-alike)", async () => {
+    const url = await lyingConfigServer({ entryCode: await otherCode() });
+    const page = await openPage(f.browser, `${url}/provider`, "provider");
+    const note = page.getByRole("note").filter({ hasText: codeRefusal });
+    const wallet = page.getByRole("button", { name: /wallet/i }).first();
+    if (!(await note.isVisible()) && (await wallet.isVisible())) await wallet.click();
+    await note.waitFor({ timeout: 30_000 });
+    expect((await note.textContent()) ?? "").toContain(PROVIDER_ENTRY_CODE_HASH);
   }, 120_000);
 });
