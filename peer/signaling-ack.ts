@@ -1,6 +1,6 @@
 import type { Socket } from "socket.io-client";
 import { wireError } from "../protocol";
-import { SignalingError } from "./signaling-errors";
+import { ServerRefusalError, SignalingError } from "./signaling-errors";
 
 /** What the server acks every request with: `ok`, and on a refusal its typed error. */
 export type AckBody = { ok: boolean; error?: { code: string; message: string }; [k: string]: unknown };
@@ -66,5 +66,5 @@ function checkedAck(event: string, ack: unknown): AckBody {
       : { code: "INTERNAL", message: `${event} refused` },
     "signaling server",
   );
-  throw new SignalingError(e.code, e.message);
+  throw new ServerRefusalError(e.code, e.message);
 }

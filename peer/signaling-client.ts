@@ -26,6 +26,7 @@ export type { GrantSeal, ServerKeys } from "./server-pins";
 export type { SessionHandlers, SessionOpener, SignalData } from "./session-router";
 export {
   endedBySignaling,
+  ServerRefusalError,
   SessionEndedNoticeError,
   type SessionEndNotice,
   SessionMovedError,

@@ -10,6 +10,13 @@ export class SignalingError extends Error {
   }
 }
 
+/**
+ * The server's own refusal of a request (its ack said `ok: false`): its word, which nothing
+ * checks. Every other `SignalingError` is the client's own finding (no answer by the deadline, the
+ * connection gone, a malformed or replayed answer). Its `name` stays "SignalingError".
+ */
+export class ServerRefusalError extends SignalingError {}
+
 /** A requester's session the server moved to another provider before the first one took it. */
 export class SessionMovedError extends ChannelClosedError {
   constructor(readonly to: SessionGranted) {

@@ -5,6 +5,7 @@ import { endingError, SessionLife } from "../../peer/session-life";
 import { MAX_MOVES } from "../../peer/session-router";
 import {
   type GrantSeal,
+  ServerRefusalError,
   SessionEndedNoticeError,
   type SessionGranted,
   SessionMovedError,
@@ -347,18 +348,32 @@ export class SessionOpener {
         // network: it goes on at another configured server not failed yet, within
         // HANDSHAKE_MOVES_MS of its start (the server not remembered); the last error names each.
         // So does one connected that never grants (its handlers hung): the grant's deadline ran out.
-        const silent = err instanceof TimeoutError && isUp(this.signaling.state.phase);
-        if ((err instanceof SignalingError && SERVER_OUTAGES.has(err.code)) || silent) {
+        // Also when the request's own ack deadline ran out first (a grant deadline set longer):
+        // no answer in time is what the client found, not a word of the server's.
+        const ours = err instanceof SignalingError && !(err instanceof ServerRefusalError);
+        const ackTimeout = ours && err.code === "TIMEOUT";
+        const silent = (err instanceof TimeoutError || ackTimeout) && isUp(this.signaling.state.phase);
+        const outage = err instanceof ServerRefusalError && SERVER_OUTAGES.has(err.code);
+        // Unanswered while the connection left the server asked (another request's move, an
+        // outage): asked again where the connection is now, that server counted as failed.
+        const leftBehind = ours && (ackTimeout || err.code === "UNREACHABLE") && this.signaling.url !== asked;
+        if (outage || silent || leftBehind) {
           outages.push(
-            err instanceof SignalingError
+            outage
               ? this.serversWord(err)
-              : `the signaling server at ${asked} did not answer: ${(err as Error).message}`,
+              : ours
+                ? err.message
+                : `the signaling server at ${asked} did not answer: ${(err as Error).message}`,
           );
-          if (canMoveOn(outages.length + handshakeFailures.length)) continue;
-          const code = err instanceof SignalingError ? err.code : "TIMEOUT";
+          const failed = outages.length + handshakeFailures.length;
+          const inTime = Date.now() - started < HANDSHAKE_MOVES_MS;
+          if (leftBehind ? failed < this.signaling.urlCount && inTime : canMoveOn(failed)) continue;
+          const code = outage ? err.code : "TIMEOUT";
           throw noProvider(code, outagesWord(outages), needs, err);
         }
-        if (err instanceof SignalingError) throw noProvider(err.code, this.serversWord(err), needs, err);
+        if (err instanceof ServerRefusalError) throw noProvider(err.code, this.serversWord(err), needs, err);
+        // The client's own finding (the server unreachable, an answer malformed or replayed).
+        if (err instanceof SignalingError) throw noProvider(err.code, err.message, needs, err);
         if (err instanceof TimeoutError) throw this.grantTimeout(err);
         throw err;
       }

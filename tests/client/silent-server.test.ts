@@ -58,6 +58,19 @@ describe("a signaling server that accepts and never answers", () => {
     expect(answer.choices[0]?.message.content).toBe("Echo: anyone awake");
   }, 60_000);
 
+  it("with a grant deadline longer than the 15 s ack deadline: goes on at the next server all the same", async () => {
+    const { url } = await startServer();
+    await relayProvider(url);
+    const client = await relayClient([silent, url].join(","), { deadlines: { requested: 40_000 } });
+    // At 15 s the request's own models lookup (directory:subscribe) moves the connection on while
+    // its session request waits unanswered on the first server: that ended the request there, the
+    // SDK's own finding told as the server's refusal ("its word, unchecked").
+    const answer = await ask(client, "still awake").catch((e: Error) => e);
+    expect(answer instanceof Error ? answer.message : answer.choices[0]?.message.content).toBe(
+      "Echo: still awake",
+    );
+  }, 60_000);
+
   it("with another server configured: models.list goes on there after the 15 s ack deadline", async () => {
     const { url } = await startServer();
     await relayProvider(url);
