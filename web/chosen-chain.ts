@@ -43,6 +43,11 @@ export function checkCloseDelay(chain: { readonly closeDelay: number }, server: 
   if (chain.closeDelay > MAX_CLOSE_DELAY_S) throw new CloseDelayError(chain.closeDelay, server);
 }
 
+/** Whether `endpoint` is one of the public endpoints this build knows for `network` (never on the devnet). */
+export function isPublicEndpoint(network: NetworkName, endpoint: string): boolean {
+  return network !== "devnet" && PUBLIC_TON_ENDPOINTS[network].includes(endpoint);
+}
+
 export class NetworkMismatchError extends Error {
   override readonly name = "NetworkMismatchError";
   constructor(
@@ -85,8 +90,7 @@ export function chosenChain(
 ): ChainConfig {
   if (chain.network !== want.network) throw new NetworkMismatchError(chain.network, want.network, server);
   if (want.tonEndpoint !== undefined) return { ...chain, endpoint: want.tonEndpoint };
-  if (chain.network === "devnet" || PUBLIC_TON_ENDPOINTS[chain.network].includes(chain.endpoint))
-    return chain;
+  if (chain.network === "devnet" || isPublicEndpoint(chain.network, chain.endpoint)) return chain;
   throw new TonEndpointError(chain.endpoint, chain.network, server);
 }
 

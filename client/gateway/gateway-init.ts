@@ -69,6 +69,7 @@ export async function initGateway(o: InitOptions): Promise<GatewayState> {
     network: chain.network,
     signalingUrl: o.signalingUrl,
     tonEndpoint: chain.endpoint,
+    ...(o.tonEndpoint && { tonEndpointGiven: true as const }),
     ...(chain.registry && { registry: chain.registry }),
     ...(serverKey && { serverKey }),
   };

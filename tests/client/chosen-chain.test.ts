@@ -3,8 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initGateway } from "../../client/gateway/gateway-init";
+import { parseGatewayOptions } from "../../client/gateway/options";
 import { type Devnet, startDevnet } from "../../contracts/devnet";
 import { DEVNET_MOUNT } from "../../contracts/page-config";
+import { THIS_CODES_REGISTRY } from "../../contracts/registry-code";
 import { flatPrice, NETWORK_ID, type PageConfig } from "../../protocol";
 import { initProvider } from "../../provider/headless/provider-init";
 import { fetchChainConfig } from "../../web/chain-config";
@@ -137,6 +139,24 @@ describe("the network and the TON endpoint a server names", () => {
     expect(week.network).toBe("devnet");
     expect(said.join("\n")).toContain(`withdrawable ${MAX_CLOSE_DELAY_S} s after you close it`);
   }, 90_000);
+
+  it("the gateway does not read a testnet endpoint an older init stored from the server; yours or toncenter's it does", () => {
+    const stored = {
+      escrow: PAYOUT,
+      keyEpoch: 1,
+      network: "testnet" as const,
+      signalingUrl: "http://lying:8787",
+      tonEndpoint: `http://lying:8787${DEVNET_MOUNT}/jsonRPC`,
+      registry: THIS_CODES_REGISTRY.toString(),
+    };
+    const start = (argv: string[], state: typeof stored & { tonEndpointGiven?: true }) =>
+      parseGatewayOptions(["--max-price", "9", ...argv], {}, state).trust.tonEndpoint;
+    expect(() => start([], stored)).toThrow(/was the signaling server's word, not yours/);
+    expect(start([], { ...stored, tonEndpointGiven: true })).toBe(stored.tonEndpoint);
+    const toncenter = PUBLIC_TON_ENDPOINTS.testnet[0]!;
+    expect(start([], { ...stored, tonEndpoint: toncenter })).toBe(toncenter);
+    expect(start(["--ton-endpoint", toncenter, "--registry", stored.registry], stored)).toBe(toncenter);
+  });
 
   it("the user's endpoint replaces the server's; a public one the server names is used", async () => {
     const named = await fetchChainConfig(await lyingServer(OWN_TESTNET));
