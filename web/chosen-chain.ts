@@ -48,6 +48,34 @@ export function isPublicEndpoint(network: NetworkName, endpoint: string): boolea
   return network !== "devnet" && PUBLIC_TON_ENDPOINTS[network].includes(endpoint);
 }
 
+export class StoredEndpointError extends Error {
+  override readonly name = "StoredEndpointError";
+  constructor(
+    /** The endpoint the state file holds. */
+    readonly stored: string,
+    command: string,
+  ) {
+    super(
+      `the TON endpoint ${command} stored, ${stored}, was the signaling server's word, not yours: give --ton-endpoint, or run \`${command}\` again`,
+    );
+  }
+}
+
+/**
+ * Refuses (`StoredEndpointError`) a testnet or mainnet endpoint a state file holds that an `init`
+ * from before `chosenChain` took from the server: read only if it was the user's (`given`) or is
+ * a public one. `command` is the init to run again.
+ */
+export function checkStoredEndpoint(
+  network: NetworkName,
+  stored: { readonly tonEndpoint: string; readonly tonEndpointGiven?: true | undefined },
+  command: string,
+): void {
+  if (network === "devnet" || stored.tonEndpointGiven || isPublicEndpoint(network, stored.tonEndpoint))
+    return;
+  throw new StoredEndpointError(stored.tonEndpoint, command);
+}
+
 export class NetworkMismatchError extends Error {
   override readonly name = "NetworkMismatchError";
   constructor(

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Address } from "@ton/core";
 import type { NetworkName, TrustPolicy } from "../../protocol";
-import { isPublicEndpoint } from "../../web/chosen-chain";
+import { checkStoredEndpoint } from "../../web/chosen-chain";
 
 /**
  * Where the gateway reads the Registry and what it demands of providers. The Registry's address
@@ -78,17 +78,9 @@ export function parseTrustOptions(
   const tonEndpoint =
     given ?? stored?.tonEndpoint ?? (network === "devnet" ? "http://127.0.0.1:8081/jsonRPC" : undefined);
   if (!tonEndpoint) throw new Error(`--ton-endpoint is required on ${network} (or --trust-server)`);
-  // A state file from an init before chosenChain may hold an endpoint the server named: on testnet
-  // and mainnet it is read only if it was the user's or is a public one.
-  if (
-    given === undefined &&
-    !stored?.tonEndpointGiven &&
-    network !== "devnet" &&
-    !isPublicEndpoint(network, tonEndpoint)
-  )
-    throw new Error(
-      `the TON endpoint init stored, ${tonEndpoint}, was the signaling server's word, not yours: give --ton-endpoint, or run \`npm run gateway -- init\` again`,
-    );
+  // A state file from an init before chosenChain may hold an endpoint the server named.
+  if (given === undefined && stored?.tonEndpoint)
+    checkStoredEndpoint(network, { ...stored, tonEndpoint: stored.tonEndpoint }, "npm run gateway -- init");
   // The stored Registry goes with the stored endpoint only: another chain has its own.
   const registry =
     values.registry ??

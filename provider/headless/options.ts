@@ -8,6 +8,7 @@ import {
   NETWORK_ID,
   type NetworkName,
 } from "../../protocol";
+import { checkStoredEndpoint } from "../../web/chosen-chain";
 import { DEFAULT_MIN_CLOSE_DELAY } from "../account-gate";
 import type { ProviderState } from "./provider-state";
 
@@ -216,7 +217,11 @@ export function parseHeadlessOptions(
   const network = opt("network", "SILK_NETWORK", "devnet");
   if (!(network in NETWORK_ID)) throw new OptionsError("--network must be devnet, testnet or mainnet");
   const apiKey = env.SILK_BACKEND_API_KEY;
-  const tonEndpoint = values["ton-endpoint"] ?? env.SILK_TON_ENDPOINT ?? saved["ton-endpoint"];
+  const givenEndpoint = values["ton-endpoint"] ?? env.SILK_TON_ENDPOINT;
+  // A state file from an init before chosenChain may hold an endpoint the server named.
+  if (givenEndpoint === undefined && stored)
+    checkStoredEndpoint(stored.network, stored, "npm run provider -- init");
+  const tonEndpoint = givenEndpoint ?? saved["ton-endpoint"];
   if (tonEndpoint) {
     try {
       new URL(tonEndpoint);

@@ -91,6 +91,7 @@ export async function initProvider(o: ProviderInitOptions): Promise<ProviderStat
     network: chain.network,
     signalingUrl: o.signalingUrl,
     tonEndpoint: chain.endpoint,
+    ...(o.tonEndpoint && { tonEndpointGiven: true as const }),
     registry: chain.registry!,
     owner: wallet.owner.toRawString(),
     payout: payout.toRawString(),

@@ -11,6 +11,8 @@ const ProviderState = v.object({
   network: v.picklist(["devnet", "testnet", "mainnet"]),
   signalingUrl: v.pipe(v.string(), v.maxLength(2048)),
   tonEndpoint: v.pipe(v.string(), v.maxLength(2048)),
+  /** The endpoint was the user's (`init --ton-endpoint`), not the server's word or a public one. */
+  tonEndpointGiven: v.optional(v.literal(true)),
   registry: TonAddressText,
   owner: TonAddressText,
   payout: TonAddressText,

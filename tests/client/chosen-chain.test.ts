@@ -8,6 +8,7 @@ import { type Devnet, startDevnet } from "../../contracts/devnet";
 import { DEVNET_MOUNT } from "../../contracts/page-config";
 import { THIS_CODES_REGISTRY } from "../../contracts/registry-code";
 import { flatPrice, NETWORK_ID, type PageConfig } from "../../protocol";
+import { parseHeadlessOptions } from "../../provider/headless/options";
 import { initProvider } from "../../provider/headless/provider-init";
 import { fetchChainConfig } from "../../web/chain-config";
 import {
@@ -16,6 +17,7 @@ import {
   MAX_CLOSE_DELAY_S,
   NetworkMismatchError,
   PUBLIC_TON_ENDPOINTS,
+  StoredEndpointError,
   TonEndpointError,
 } from "../../web/chosen-chain";
 import { cleanup } from "../signaling/helpers";
@@ -156,6 +158,24 @@ describe("the network and the TON endpoint a server names", () => {
     const toncenter = PUBLIC_TON_ENDPOINTS.testnet[0]!;
     expect(start([], { ...stored, tonEndpoint: toncenter })).toBe(toncenter);
     expect(start(["--ton-endpoint", toncenter, "--registry", stored.registry], stored)).toBe(toncenter);
+  });
+
+  it("the headless provider does not claim through a testnet endpoint an older init stored from the server", () => {
+    const stored = {
+      network: "testnet" as const,
+      signalingUrl: "http://lying:8787",
+      tonEndpoint: `http://lying:8787${DEVNET_MOUNT}/jsonRPC`,
+      registry: THIS_CODES_REGISTRY.toString(),
+      owner: PAYOUT,
+      payout: PAYOUT,
+    };
+    const argv = ["--backend", "http://127.0.0.1:1/v1", "--model", "m", "--price", "5"];
+    const start = (more: string[], state: typeof stored & { tonEndpointGiven?: true }) =>
+      parseHeadlessOptions([...argv, ...more], {}, state).tonEndpoint;
+    expect(() => start([], stored)).toThrow(StoredEndpointError);
+    expect(start([], { ...stored, tonEndpointGiven: true })).toBe(stored.tonEndpoint);
+    const toncenter = PUBLIC_TON_ENDPOINTS.testnet[0]!;
+    expect(start(["--ton-endpoint", toncenter], stored)).toBe(toncenter);
   });
 
   it("the user's endpoint replaces the server's; a public one the server names is used", async () => {
