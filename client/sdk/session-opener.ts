@@ -12,6 +12,7 @@ import {
   SessionNotTakenError,
   type SignalingClient,
   SignalingError,
+  SignalingLostError,
 } from "../../peer/signaling-client";
 import {
   ChannelClosedError,
@@ -571,9 +572,10 @@ export class SessionOpener {
         if ((err instanceof ProviderError && err.code === "PRICE") || isOneProvidersRefusal(err))
           refused = err;
         // The server's word that the session ended, unchecked (it carries the signals, so it can
-        // deny the session anyway), or its refusal to relay a session it granted (a grant of an
-        // ended session replayed): asked again, without blaming the provider.
-        if (!(err instanceof SessionEndedNoticeError) && !relayRefused(err))
+        // deny the session anyway), its refusal to relay a session it granted (a grant of an
+        // ended session replayed), or signaling gone from under it (our connection dropped or
+        // moved, a node leaving): asked again, without blaming the provider.
+        if (!(err instanceof SessionEndedNoticeError) && !relayRefused(err) && !signalingWentAway(err))
           exclude.push(grant.provider.identityKey);
         attempt++;
       }
@@ -602,6 +604,10 @@ const vouched = (seal: GrantSeal) => seal.kind === "signed" && seal.pin !== "now
 /** The server would not carry a frame of the session (its own refusal, not the provider's doing). */
 const relayRefused = (err: unknown) =>
   err instanceof ChannelClosedError && err.cause instanceof SignalingError;
+
+/** The session ended because signaling went away (SignalingLostError), not for its provider's doing. */
+const signalingWentAway = (err: unknown) =>
+  err instanceof SignalingLostError || (err instanceof Error && err.cause instanceof SignalingLostError);
 
 const isExcluded = (grant: SessionGranted, exclude: readonly string[]) =>
   exclude.some((k) => k.toLowerCase() === grant.provider.identityKey.toLowerCase());
