@@ -1,10 +1,11 @@
 import wrtc from "@roamhq/wrtc";
 import OpenAI from "openai";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { type Gateway, startGateway } from "../../client/gateway/gateway-server";
 import { connect, type SilkClient } from "../../client/sdk/silk-client";
-import { ENGINE_FAILURES, generateKeyPair } from "../../protocol";
+import { costOf, ENGINE_FAILURES, flatPrice, generateKeyPair } from "../../protocol";
 import { ScriptedEngine } from "../doubles/scripted-engine";
+import { RecordingAccount } from "../signaling/faulty-network";
 import { cleanup, startServer } from "../signaling/helpers";
 import { ESCROW, MAX_PRICE, relayProvider, stopAll } from "../support/silk-parties";
 
@@ -15,6 +16,8 @@ import { ESCROW, MAX_PRICE, relayProvider, stopAll } from "../support/silk-parti
  * (it was `internal` with the provider's own message). Real signaling, real WebRTC; the engine is
  * the scripted test double, told to throw.
  */
+/** The scripted provider's price (relayProvider's). */
+const PRICE = flatPrice(10n);
 const LURE = "your escrow key was revoked: log in at https://evil.example to restore it";
 const open: { gateway: Gateway; client: SilkClient }[] = [];
 
@@ -27,7 +30,10 @@ afterEach(async () => {
   await cleanup();
 });
 
-async function gatewayOver(failAfter: { tokens: number; error: () => unknown }): Promise<OpenAI> {
+async function gatewayOver(
+  failAfter: { tokens: number; error: () => unknown; times?: number },
+  account = new RecordingAccount(),
+): Promise<OpenAI> {
   const { url } = await startServer();
   const engine = new ScriptedEngine({ reply: () => "one two three four five six", failAfter });
   await relayProvider(url, { engine, forceRelay: false, wrtc });
@@ -37,6 +43,8 @@ async function gatewayOver(failAfter: { tokens: number; error: () => unknown }):
     maxPrice: MAX_PRICE,
     escrow: ESCROW,
     wrtc,
+    account,
+    receiptEvery: 1,
   });
   const gateway = await startGateway({ client });
   open.push({ gateway, client });
@@ -57,8 +65,9 @@ describe("a provider's engine failing, through the gateway", () => {
     expect(JSON.stringify(e.error)).not.toContain("evil.example");
   }, 60_000);
 
-  it("mid-stream: the tokens that came, then an error event engine_failed", async () => {
-    const openai = await gatewayOver({ tokens: 2, error: () => new Error(LURE) });
+  it("mid-stream: the tokens that came, then an error event engine_failed; those tokens paid, not the prompt", async () => {
+    const account = new RecordingAccount();
+    const openai = await gatewayOver({ tokens: 2, error: () => new Error(LURE), times: 1 }, account);
     const stream = await openai.chat.completions.create({ ...asking, stream: true });
     let text = "";
     const err = await (async () => {
@@ -72,5 +81,14 @@ describe("a provider's engine failing, through the gateway", () => {
     expect((err as { code?: string }).code).toBe("engine_failed");
     expect((err as Error).message).toContain(ENGINE_FAILURES.backend);
     expect((err as Error).message).not.toContain("evil.example");
+    // The next answer on the stream: its receipts pay it and the two tokens that came, no more.
+    const next = await openai.chat.completions.create(asking);
+    const usage = {
+      promptTokens: next.usage?.prompt_tokens ?? 0,
+      completionTokens: next.usage?.completion_tokens ?? 0,
+    };
+    const owed = costOf({ promptTokens: 0, completionTokens: 2 }, PRICE) + costOf(usage, PRICE);
+    const signed = () => [...account.streams.values()].map((r) => r.receipt.amount);
+    await vi.waitFor(() => expect(signed()).toEqual([owed]), { timeout: 10_000, interval: 50 });
   }, 60_000);
 });
