@@ -76,6 +76,22 @@ export function checkStoredEndpoint(
   throw new StoredEndpointError(stored.tonEndpoint, command);
 }
 
+/** A `--ton-endpoint` that is no http(s) URL. */
+export class TonEndpointUrlError extends Error {
+  override readonly name = "TonEndpointUrlError";
+  constructor(readonly given: string) {
+    super(`--ton-endpoint ${given} is not an http(s) URL`);
+  }
+}
+
+function isHttpUrl(text: string): boolean {
+  try {
+    return ["http:", "https:"].includes(new URL(text).protocol);
+  } catch {
+    return false;
+  }
+}
+
 export class NetworkMismatchError extends Error {
   override readonly name = "NetworkMismatchError";
   constructor(
@@ -117,7 +133,10 @@ export function chosenChain(
   want: { readonly network: NetworkName; readonly tonEndpoint?: string | undefined },
 ): ChainConfig {
   if (chain.network !== want.network) throw new NetworkMismatchError(chain.network, want.network, server);
-  if (want.tonEndpoint !== undefined) return { ...chain, endpoint: want.tonEndpoint };
+  if (want.tonEndpoint !== undefined) {
+    if (!isHttpUrl(want.tonEndpoint)) throw new TonEndpointUrlError(want.tonEndpoint);
+    return { ...chain, endpoint: want.tonEndpoint };
+  }
   if (chain.network === "devnet" || isPublicEndpoint(chain.network, chain.endpoint)) return chain;
   throw new TonEndpointError(chain.endpoint, chain.network, server);
 }

@@ -19,6 +19,7 @@ import {
   PUBLIC_TON_ENDPOINTS,
   StoredEndpointError,
   TonEndpointError,
+  TonEndpointUrlError,
 } from "../../web/chosen-chain";
 import { cleanup } from "../signaling/helpers";
 import { lyingConfigServer } from "../support/lying-config";
@@ -188,5 +189,8 @@ describe("the network and the TON endpoint a server names", () => {
       PUBLIC_TON_ENDPOINTS.testnet[0],
     );
     expect(() => chosenChain(publicOne, "s", { network: "mainnet" })).toThrow(NetworkMismatchError);
+    expect(() => chosenChain(named, "s", { network: "testnet", tonEndpoint: "toncenter.com" })).toThrow(
+      TonEndpointUrlError,
+    );
   });
 });
