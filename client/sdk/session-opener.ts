@@ -369,7 +369,8 @@ export class SessionOpener {
           const failed = outages.length + handshakeFailures.length;
           const inTime = Date.now() - started < HANDSHAKE_MOVES_MS;
           if (leftBehind ? failed < this.signaling.urlCount && inTime : canMoveOn(failed)) continue;
-          const code = outage ? err.code : "TIMEOUT";
+          // The last server's: its refusal, our finding (UNREACHABLE when the connection went), or TIMEOUT.
+          const code = outage || ours ? err.code : "TIMEOUT";
           throw noProvider(code, outagesWord(outages), needs, err);
         }
         if (err instanceof ServerRefusalError) throw noProvider(err.code, this.serversWord(err), needs, err);
