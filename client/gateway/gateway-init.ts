@@ -20,6 +20,8 @@ export interface InitOptions {
   readonly network?: NetworkName;
   /** The TON endpoint the user chose; else the server's on the devnet, or a public one (`chosenChain`). */
   readonly tonEndpoint?: string;
+  /** The signaling server's key as its operator gave it (64 hex): pinned, and a server publishing another refused. */
+  readonly serverKey?: string;
   readonly keyFile: string;
   readonly stateFile: string;
   /** The devnet wallet's seed file (devnet only). */
@@ -34,8 +36,12 @@ export interface InitOptions {
 export async function initGateway(o: InitOptions): Promise<GatewayState> {
   const chain = await serverChain(o.signalingUrl, o);
   checkCloseDelay(chain, o.signalingUrl);
-  // Pinned from now on (trust on first use): compare it with the operator's word.
-  const serverKey = await fetchServerKey(o.signalingUrl);
+  // Pinned from now on: the operator's word when given (a server publishing another is refused),
+  // else trust on first use (compare it with the operator's word).
+  const published = await fetchServerKey(o.signalingUrl);
+  if (o.serverKey && published && published !== o.serverKey)
+    throw new ServerKeyMismatchError(o.signalingUrl, published, o.serverKey);
+  const serverKey = o.serverKey ?? published;
   if (serverKey) o.say(`signaling server key ${serverKey} (pinned in ${o.stateFile})`);
   const { key, created } = loadOrCreateKey(o.keyFile);
   o.say(`session key ${encodePublicKey(key.publicKey)} (${created ? "new" : "from"} ${o.keyFile})`);
@@ -77,6 +83,22 @@ export async function initGateway(o: InitOptions): Promise<GatewayState> {
   o.say(`key authorised with epoch ${state.keyEpoch}; escrow holds ${formatNano(facts.balance)} TON`);
   o.say(`saved to ${o.stateFile}: start the gateway with \`npm run gateway -- --max-price N\``);
   return state;
+}
+
+/** The server publishes another key than the one its operator gave (`--server-key`): not this server, or a man in the middle. */
+export class ServerKeyMismatchError extends Error {
+  override readonly name = "ServerKeyMismatchError";
+  constructor(
+    server: string,
+    /** The key the server published (`/api/server-key`). */
+    readonly published: string,
+    /** The key given. */
+    readonly expected: string,
+  ) {
+    super(
+      `${server} publishes the server key ${published}, not ${expected} (--server-key): another server, or a man in the middle; nothing was pinned or paid`,
+    );
+  }
 }
 
 /** The key the server at `url` publishes (`GET /api/server-key`); undefined from a server without one. */

@@ -30,6 +30,7 @@ async function init(argv: string[]): Promise<void> {
         deposit: { type: "string" },
         network: { type: "string" },
         "ton-endpoint": { type: "string" },
+        "server-key": { type: "string" },
       },
       strict: true,
     }),
@@ -44,10 +45,17 @@ async function init(argv: string[]): Promise<void> {
     if (!(network in NETWORK_ID)) throw new Error("--network must be devnet, testnet or mainnet");
   });
   const tonEndpoint = values["ton-endpoint"] ?? process.env.SILK_TON_ENDPOINT;
+  // The flag only: SILK_SERVER_KEY may hold the run's URL=KEY pairs.
+  const serverKey = values["server-key"];
+  usageError(() => {
+    if (serverKey !== undefined && !/^[0-9a-f]{64}$/.test(serverKey))
+      throw new Error("--server-key is the server's key: 64 hex characters (its GET /api/server-key)");
+  });
   await initGateway({
     signalingUrl: values.signaling ?? process.env.SILK_SIGNALING_URL ?? "http://127.0.0.1:8787",
     network: network as NetworkName,
     ...(tonEndpoint && { tonEndpoint }),
+    ...(serverKey && { serverKey }),
     keyFile: values["key-file"] ?? process.env.SILK_KEY_FILE ?? ".silk/gateway.key",
     stateFile: STATE_FILE,
     walletFile: ".silk/gateway-wallet.seed",

@@ -43,7 +43,7 @@ export interface GatewayConfig {
   readonly reserveAheadNano?: bigint | "off";
 }
 
-export const GATEWAY_USAGE = `Usage: npm run gateway -- init [--signaling URL] [--network NAME] [--ton-endpoint URL] [--owner WALLET] [--deposit TON]
+export const GATEWAY_USAGE = `Usage: npm run gateway -- init [--signaling URL] [--network NAME] [--ton-endpoint URL] [--server-key KEY] [--owner WALLET] [--deposit TON]
        npm run gateway -- --max-price NANOTON [options]
 
   init                 make the key, the escrow and the key's authorisation (devnet: from the
@@ -51,7 +51,8 @@ export const GATEWAY_USAGE = `Usage: npm run gateway -- init [--signaling URL] [
                        store the escrow and key epoch in .silk/gateway.json for the gateway;
                        refuses a server naming another network than --network (default devnet),
                        and on testnet/mainnet reads the chain through --ton-endpoint or toncenter,
-                       never through an endpoint the server names
+                       never through an endpoint the server names; pins --server-key (the
+                       operator's word) and refuses a server publishing another
   --escrow ADDRESS     your escrow contract (default: the one init stored)  (SILK_ESCROW)
   --max-price N        highest nanoTON per token you accept                (SILK_MAX_PRICE)
   --max-prompt-price N highest nanoTON per prompt token (default: --max-price)  (SILK_MAX_PROMPT_PRICE)

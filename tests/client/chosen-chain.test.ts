@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { initGateway } from "../../client/gateway/gateway-init";
+import { initGateway, ServerKeyMismatchError } from "../../client/gateway/gateway-init";
 import { parseGatewayOptions } from "../../client/gateway/options";
 import { type Devnet, startDevnet } from "../../contracts/devnet";
 import { DEVNET_MOUNT } from "../../contracts/page-config";
@@ -178,6 +178,24 @@ describe("the network and the TON endpoint a server names", () => {
     const toncenter = PUBLIC_TON_ENDPOINTS.testnet[0]!;
     expect(start(["--ton-endpoint", toncenter], stored)).toBe(toncenter);
   });
+
+  it("gateway init given the operator's server key refuses a server publishing another, before any wallet", async () => {
+    const said: string[] = [];
+    const files = gatewayFiles("server-key");
+    const operators = "ab".repeat(32);
+    const err = await initGateway({
+      signalingUrl: await lyingServer({}),
+      serverKey: operators,
+      ...files,
+      deposit: 1_000_000_000n,
+      timeoutMs: 5_000,
+      say: (line) => said.push(line),
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ServerKeyMismatchError);
+    expect((err as ServerKeyMismatchError).expected).toBe(operators);
+    expect(said.join("\n")).not.toMatch(/pinned|faucet|wallet|deposit/i);
+    expect(existsSync(files.stateFile)).toBe(false);
+  }, 60_000);
 
   it("the user's endpoint replaces the server's; a public one the server names is used", async () => {
     const named = await fetchChainConfig(await lyingServer(OWN_TESTNET));
