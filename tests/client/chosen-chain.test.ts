@@ -1,8 +1,8 @@
-import { existsSync, mkdtempSync } from "node:fs";
+import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { initGateway, ServerKeyMismatchError } from "../../client/gateway/gateway-init";
+import { ServerKeyMismatchError } from "../../client/gateway/gateway-init";
 import { parseGatewayOptions } from "../../client/gateway/options";
 import { type Devnet, startDevnet } from "../../contracts/devnet";
 import { DEVNET_MOUNT } from "../../contracts/page-config";
@@ -22,7 +22,7 @@ import {
   TonEndpointUrlError,
 } from "../../web/chosen-chain";
 import { cleanup } from "../signaling/helpers";
-import { lyingConfigServer } from "../support/lying-config";
+import { gatewayInit, lyingConfigServer } from "../support/lying-config";
 import { PAYOUT } from "../support/silk-parties";
 
 /**
@@ -53,7 +53,7 @@ const lyingServer = (lie: Partial<PageConfig>) => lyingConfigServer(devnet, lie)
 /** Testnet by name, its chain read through the server's own endpoint (its devnet, `/ton/jsonRPC`). */
 const OWN_TESTNET: Partial<PageConfig> = { network: "testnet", globalId: NETWORK_ID.testnet };
 
-function gatewayFiles(name: string) {
+function providerFiles(name: string) {
   return {
     keyFile: join(dir, `${name}.key`),
     stateFile: join(dir, `${name}.json`),
@@ -63,41 +63,20 @@ function gatewayFiles(name: string) {
 
 describe("the network and the TON endpoint a server names", () => {
   it("gateway init for testnet refuses a server naming its devnet, before any faucet or deposit", async () => {
-    const url = await lyingServer({});
-    const said: string[] = [];
-    const files = gatewayFiles("switched");
-    const err = await initGateway({
-      signalingUrl: url,
-      network: "testnet",
-      owner: PAYOUT,
-      ...files,
-      deposit: 1_000_000_000n,
-      timeoutMs: 5_000,
-      say: (line) => said.push(line),
-    }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(NetworkMismatchError);
-    expect((err as Error).message).toContain("names devnet, not testnet");
-    expect(said.join("\n")).not.toMatch(/faucet|wallet|deposit|escrow/i);
-    expect(existsSync(files.stateFile)).toBe(false);
+    const init = await gatewayInit(dir, await lyingServer({}), { network: "testnet", owner: PAYOUT });
+    expect(init.result).toBeInstanceOf(NetworkMismatchError);
+    expect((init.result as Error).message).toContain("names devnet, not testnet");
+    expect(init.said).not.toMatch(/faucet|wallet|deposit|escrow/i);
+    expect(init.stored).toBe(false);
   }, 60_000);
 
   it("gateway init on testnet refuses the server's own endpoint: no transfer link to pay, nothing stored", async () => {
     const url = await lyingServer(OWN_TESTNET);
-    const said: string[] = [];
-    const files = gatewayFiles("own-endpoint");
-    const err = await initGateway({
-      signalingUrl: url,
-      network: "testnet",
-      owner: PAYOUT,
-      ...files,
-      deposit: 1_000_000_000n,
-      timeoutMs: 3_000,
-      say: (line) => said.push(line),
-    }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(TonEndpointError);
-    expect((err as TonEndpointError).named).toBe(`${url}${DEVNET_MOUNT}/jsonRPC`);
-    expect(said.join("\n")).not.toMatch(/ton:\/\/transfer|escrow/i);
-    expect(existsSync(files.stateFile)).toBe(false);
+    const init = await gatewayInit(dir, url, { network: "testnet", owner: PAYOUT, timeoutMs: 3_000 });
+    expect(init.result).toBeInstanceOf(TonEndpointError);
+    expect((init.result as TonEndpointError).named).toBe(`${url}${DEVNET_MOUNT}/jsonRPC`);
+    expect(init.said).not.toMatch(/ton:\/\/transfer|escrow/i);
+    expect(init.stored).toBe(false);
   }, 60_000);
 
   it("provider init on testnet refuses the server's own endpoint before any registration is asked for", async () => {
@@ -107,7 +86,7 @@ describe("the network and the TON endpoint a server names", () => {
       signalingUrl: url,
       network: "testnet",
       owner: PAYOUT,
-      ...gatewayFiles("provider"),
+      ...providerFiles("provider"),
       model: "test-model",
       price: flatPrice(10n),
       timeoutMs: 3_000,
@@ -118,29 +97,17 @@ describe("the network and the TON endpoint a server names", () => {
   }, 60_000);
 
   it("gateway init refuses a close delay beyond a week (a deposit locked that long), before any faucet or deposit", async () => {
-    const url = await lyingServer({ closeDelay: 366 * 86_400 });
-    const said: string[] = [];
-    const files = gatewayFiles("locked");
-    const err = await initGateway({
-      signalingUrl: url,
-      ...files,
-      deposit: 1_000_000_000n,
-      timeoutMs: 5_000,
-      say: (line) => said.push(line),
-    }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(CloseDelayError);
-    expect((err as CloseDelayError).named).toBe(366 * 86_400);
-    expect(said.join("\n")).not.toMatch(/faucet|wallet|deposit|escrow/i);
-    expect(existsSync(files.stateFile)).toBe(false);
+    const init = await gatewayInit(dir, await lyingServer({ closeDelay: 366 * 86_400 }));
+    expect(init.result).toBeInstanceOf(CloseDelayError);
+    expect((init.result as CloseDelayError).named).toBe(366 * 86_400);
+    expect(init.said).not.toMatch(/faucet|wallet|deposit|escrow/i);
+    expect(init.stored).toBe(false);
     // A week is deposited under, and said.
-    const week = await initGateway({
-      signalingUrl: await lyingServer({ closeDelay: MAX_CLOSE_DELAY_S }),
-      ...gatewayFiles("week"),
-      deposit: 1_000_000_000n,
-      say: (line) => said.push(line),
+    const week = await gatewayInit(dir, await lyingServer({ closeDelay: MAX_CLOSE_DELAY_S }), {
+      timeoutMs: 60_000,
     });
-    expect(week.network).toBe("devnet");
-    expect(said.join("\n")).toContain(`withdrawable ${MAX_CLOSE_DELAY_S} s after you close it`);
+    expect(week.stored).toBe(true);
+    expect(week.said).toContain(`withdrawable ${MAX_CLOSE_DELAY_S} s after you close it`);
   }, 90_000);
 
   it("the gateway does not read a testnet endpoint an older init stored from the server; yours or toncenter's it does", () => {
@@ -180,21 +147,12 @@ describe("the network and the TON endpoint a server names", () => {
   });
 
   it("gateway init given the operator's server key refuses a server publishing another, before any wallet", async () => {
-    const said: string[] = [];
-    const files = gatewayFiles("server-key");
     const operators = "ab".repeat(32);
-    const err = await initGateway({
-      signalingUrl: await lyingServer({}),
-      serverKey: operators,
-      ...files,
-      deposit: 1_000_000_000n,
-      timeoutMs: 5_000,
-      say: (line) => said.push(line),
-    }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ServerKeyMismatchError);
-    expect((err as ServerKeyMismatchError).expected).toBe(operators);
-    expect(said.join("\n")).not.toMatch(/pinned|faucet|wallet|deposit/i);
-    expect(existsSync(files.stateFile)).toBe(false);
+    const init = await gatewayInit(dir, await lyingServer({}), { serverKey: operators });
+    expect(init.result).toBeInstanceOf(ServerKeyMismatchError);
+    expect((init.result as ServerKeyMismatchError).expected).toBe(operators);
+    expect(init.said).not.toMatch(/pinned|faucet|wallet|deposit/i);
+    expect(init.stored).toBe(false);
   }, 60_000);
 
   it("the user's endpoint replaces the server's; a public one the server names is used", async () => {

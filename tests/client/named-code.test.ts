@@ -2,7 +2,6 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { initGateway } from "../../client/gateway/gateway-init";
 import { compiled } from "../../contracts/compile";
 import { type Devnet, startDevnet } from "../../contracts/devnet";
 import { ESCROW_CODE_HASH, PROVIDER_ENTRY_CODE_HASH } from "../../contracts/generated/code-hashes";
@@ -12,7 +11,7 @@ import { flatPrice, type PageConfig } from "../../protocol";
 import { initProvider } from "../../provider/headless/provider-init";
 import { fetchChainConfig } from "../../web/chain-config";
 import { cleanup } from "../signaling/helpers";
-import { lyingConfigServer } from "../support/lying-config";
+import { gatewayInit, lyingConfigServer } from "../support/lying-config";
 
 /**
  * A lying signaling server (a real one on loopback, its devnet mounted as `npm start` does) whose
@@ -44,20 +43,12 @@ const lyingServer = (lie: Partial<PageConfig>) => lyingConfigServer(devnet, lie)
 describe("Escrow and entry code named by the server's config", () => {
   it("another Escrow code: gateway init refuses it before any wallet is made or funded", async () => {
     const url = await lyingServer({ escrowCode: otherCode });
-    const said: string[] = [];
-    const err = await initGateway({
-      signalingUrl: url,
-      keyFile: join(dir, "gateway.key"),
-      stateFile: join(dir, "gateway.json"),
-      walletFile: join(dir, "gateway-wallet.seed"),
-      deposit: 1_000_000_000n,
-      timeoutMs: 5_000,
-      say: (line) => said.push(line),
-    }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(ContractCodeError);
-    expect((err as ContractCodeError).expected).toBe(ESCROW_CODE_HASH);
-    expect((err as Error).message).toContain(url);
-    expect(said.join("\n")).not.toMatch(/faucet|wallet|deposit|escrow/i);
+    const init = await gatewayInit(dir, url);
+    expect(init.result).toBeInstanceOf(ContractCodeError);
+    expect((init.result as ContractCodeError).expected).toBe(ESCROW_CODE_HASH);
+    expect((init.result as Error).message).toContain(url);
+    expect(init.said).not.toMatch(/faucet|wallet|deposit|escrow/i);
+    expect(init.stored).toBe(false);
   }, 60_000);
 
   it("another entry code: provider init refuses it before any wallet is made or funded", async () => {
