@@ -106,8 +106,8 @@ describe("a first token slower than a proxy's read timeout", () => {
       (e: unknown) => e,
     );
     expect(chatErr).toBeInstanceOf(OpenAI.APIError);
-    // The provider reports its engine's failure as INTERNAL (a 502 before the stream opened).
-    expect(chatErr).toMatchObject({ code: "internal" });
+    // The provider reports its engine's failure as ENGINE (a 502 engine_failed before the stream opened).
+    expect(chatErr).toMatchObject({ code: "engine_failed" });
 
     // The Responses API ends a failed stream with `response.failed`, then an `error` event the
     // openai client hands over as an event (as it does OpenAI's own).
@@ -119,6 +119,6 @@ describe("a first token slower than a proxy's read timeout", () => {
     const events: { type: string; code?: string | null }[] = [];
     for await (const event of resp) events.push(event);
     expect(events.map((e) => e.type)).toEqual(["response.created", "response.failed", "error"]);
-    expect(events.at(-1)).toMatchObject({ code: "internal" });
+    expect(events.at(-1)).toMatchObject({ code: "engine_failed" });
   }, 60_000);
 });
