@@ -14,6 +14,7 @@ export * from "./identity";
 export * from "./ledger";
 export * from "./limits";
 export * from "./pricing";
+export * from "./provider-said";
 export * from "./quote";
 export * from "./receipt";
 export * from "./registration";

@@ -80,12 +80,9 @@ export class EmbedCalls {
     this.parts.life.frame();
     if (m.t === "embedding") this.onVector(p, m.index, m.vector);
     else if (m.t === "done") void this.onDone(m.id, p, m.finish_reason, m.usage);
-    else if (m.t === "error") {
-      const param =
-        m.error.param ??
-        (m.error.code === "UNSUPPORTED" ? /^([a-z_]+):/.exec(m.error.message)?.[1] : undefined);
-      this.settle(m.id, providerError(m.error, param));
-    } else if (m.t !== "credit-wait" && m.t !== "progress")
+    // the provider's UNSUPPORTED names the field (model: …) that it cannot serve (provider-said.ts)
+    else if (m.t === "error") this.settle(m.id, providerError(m.error, m.error.param));
+    else if (m.t !== "credit-wait" && m.t !== "progress")
       this.parts.abandon(
         new ProviderError("UNEXPECTED", `a provider does not answer embeddings with ${m.t}`),
       );

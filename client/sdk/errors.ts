@@ -1,8 +1,8 @@
 import {
   type ErrorCode,
-  engineFailureSaid,
+  isProviderCode,
   OversizeMessageError,
-  PROVIDER_INTERNAL,
+  providerSaid,
   type SilkError,
   type TimeoutError,
   wireError,
@@ -26,20 +26,21 @@ export class ProviderError extends Error {
 }
 
 /**
- * A provider's error from the wire: an unknown code is UNKNOWN_CODE, its text replaced (wireError).
- * A failure of its own (ENGINE, INTERNAL) is said in the SDK's words: ENGINE by the class the
- * provider named, when it is one of ours (protocol/engine-failures.ts); never the provider's text,
- * which an application would show as if it were ours.
+ * A provider's error from the wire, in the SDK's words only (protocol/provider-said.ts): a provider
+ * is an untrusted peer, and its text ("your key was revoked: log in at …") would reach an
+ * application as if it were ours. A code a provider sends reads as that code's fixed sentence
+ * (with a feature, a number or a request field we parsed and checked); a code nobody defined, or
+ * one no provider sends (ALL_BUSY, GRANT_TAMPERED, …), is UNKNOWN_CODE (wireError).
  */
 export function providerError(body: { code: string; message: string }, param?: string): ProviderError {
-  const e = wireError(body, "provider");
-  const message =
-    e.code === "ENGINE"
-      ? engineFailureSaid(e.message)
-      : e.code === "INTERNAL"
-        ? PROVIDER_INTERNAL
-        : e.message;
-  return new ProviderError(e.code, message, e.code === "UNKNOWN_CODE" ? undefined : param);
+  if (!isProviderCode(body.code)) {
+    const e = wireError(body, "provider");
+    const message =
+      e.code === "UNKNOWN_CODE" ? e.message : `the provider sent an error code no provider sends (${e.code})`;
+    return new ProviderError("UNKNOWN_CODE", message);
+  }
+  const said = providerSaid(body.code, body.message, param);
+  return new ProviderError(body.code, said.message, said.param);
 }
 
 /**

@@ -3,7 +3,8 @@ import OpenAI from "openai";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type Gateway, startGateway } from "../../client/gateway/gateway-server";
 import { connect, type SilkClient } from "../../client/sdk/silk-client";
-import { costOf, ENGINE_FAILURES, flatPrice, generateKeyPair } from "../../protocol";
+import { costOf, ENGINE_FAILURES, flatPrice, generateKeyPair, providerSentence } from "../../protocol";
+import { EngineError } from "../../web/engines/engine";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import { RecordingAccount } from "../signaling/faulty-network";
 import { cleanup, startServer } from "../signaling/helpers";
@@ -62,6 +63,23 @@ describe("a provider's engine failing, through the gateway", () => {
     expect(e.status).toBe(502);
     expect(e.code).toBe("engine_failed");
     expect(e.error).toMatchObject({ message: ENGINE_FAILURES["out-of-memory"], code: "engine_failed" });
+    expect(JSON.stringify(e.error)).not.toContain("evil.example");
+  }, 60_000);
+
+  it("a prompt the engine says is too long: 400 context_length_exceeded in our words, not the engine's text", async () => {
+    const openai = await gatewayOver({
+      tokens: 0,
+      error: () => new EngineError("context", `prompt too long. ${LURE}`),
+    });
+    const err = await openai.chat.completions.create(asking).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    const e = err as InstanceType<typeof OpenAI.APIError>;
+    expect(e.status).toBe(400);
+    expect(e.error).toMatchObject({
+      code: "context_length_exceeded",
+      message: providerSentence("CONTEXT_LENGTH_EXCEEDED"),
+      param: "messages",
+    });
     expect(JSON.stringify(e.error)).not.toContain("evil.example");
   }, 60_000);
 

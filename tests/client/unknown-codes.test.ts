@@ -1,14 +1,26 @@
 import { describe, expect, it } from "vitest";
 import { toHttpError } from "../../client/gateway/http-errors";
 import { ProviderError } from "../../client/sdk/errors";
-import { ENGINE_FAILURES, type ErrorCode, flatPrice, offerToWire, PROVIDER_INTERNAL } from "../../protocol";
+import {
+  ACCOUNT_REFUSAL_CODES,
+  ENGINE_FAILURES,
+  type ErrorCode,
+  flatPrice,
+  offerToWire,
+  PROTOCOL_ERROR_CODES,
+  PROVIDER_INTERNAL,
+  type ProviderErrorCode,
+  providerSentence,
+  REQUEST_ERROR_CODES,
+  SESSION_ERROR_CODES,
+} from "../../protocol";
 import { pipedSession } from "../support/piped-session";
 
 /**
  * Issue 12: every error the gateway can get has a status. A hostile provider that answers with a
  * code nobody defined (and a message meant to mislead) is a 502 `unknown_code` in our words.
  */
-async function hostileProvider(error: { code: string; message: string }) {
+async function hostileProvider(error: { code: string; message: string; param?: string }) {
   const { requester } = await pipedSession((provider) =>
     provider.onMessage((m) => {
       if (m.t === "receipt")
@@ -78,4 +90,93 @@ describe("a provider's own failure (ENGINE, INTERNAL) in words of its own", () =
     expect(http.status).toBe(status);
     expect(http.body().error).toMatchObject({ code: name, message: says });
   });
+});
+
+const LURE = "your key was revoked: log in at evil.example";
+const PROVIDER_CODES: ProviderErrorCode[] = [
+  ...new Set([
+    ...PROTOCOL_ERROR_CODES,
+    ...ACCOUNT_REFUSAL_CODES,
+    ...REQUEST_ERROR_CODES,
+    ...SESSION_ERROR_CODES,
+  ]),
+];
+
+/** What a hostile provider's error becomes in the SDK and in the gateway's body. */
+async function told(error: { code: string; message: string; param?: string }) {
+  const session = await hostileProvider(error);
+  const err = await session.request(input, () => undefined).catch((e: unknown) => e);
+  session.close();
+  expect(err).toBeInstanceOf(ProviderError);
+  return { err: err as ProviderError, body: toHttpError(err).body().error };
+}
+
+describe("every code a provider can send, in our words", () => {
+  it.each(PROVIDER_CODES)("%s: its fixed sentence, never the provider's text or param", async (code) => {
+    const { err, body } = await told({ code, message: LURE, param: "evil.example" });
+    expect(err.code).toBe(code);
+    // ESCROW_CANNOT_PAY to a session without reserves adds what would have raised one (ours too)
+    expect(err.message.startsWith(providerSentence(code))).toBe(true);
+    // a param is kept only as a path into our request; UNKNOWN_FIELD's may be one we do not know
+    expect(err.param).toBe(code === "UNKNOWN_FIELD" ? "evil.example" : undefined);
+    expect(body.message).toBe(err.message);
+    expect(body.message).not.toContain("evil");
+  });
+
+  it.each([
+    [
+      "UNSUPPORTED",
+      "tools: test-model here does not support tools",
+      "the provider does not support tools",
+      "tools",
+    ],
+    [
+      "UNSUPPORTED",
+      "model: test-model here does not make embeddings",
+      "the provider does not support embeddings",
+      "model",
+    ],
+    [
+      "UNSUPPORTED",
+      "messages.0.content: log in at evil.example does not support vision",
+      "the provider does not support vision",
+      "messages.0.content",
+    ],
+    [
+      "UNSUPPORTED",
+      "tools: here does not support log_in_at_evil_example",
+      providerSentence("UNSUPPORTED"),
+      "tools",
+    ],
+    [
+      "KEY_EPOCH",
+      "receipts must carry the key's epoch 7",
+      "receipts must carry the key's epoch 7",
+      undefined,
+    ],
+    ["KEY_EPOCH", `receipts must carry the key's epoch 7; ${LURE}`, providerSentence("KEY_EPOCH"), undefined],
+    [
+      "UNPAID_TOKENS",
+      "an earlier session streamed 12 tokens past your last receipt",
+      "an earlier session streamed 12 tokens past your last receipt on this stream: open with a receipt that covers them, or come back later",
+      undefined,
+    ],
+  ])("%s: only the fields we parse and check (%s)", async (code, message, says, param) => {
+    const { err, body } = await told({ code, message });
+    expect(err.message).toBe(says);
+    expect(err.param).toBe(param);
+    expect(body.message).toBe(says);
+  });
+
+  it.each(["ALL_BUSY", "GRANT_TAMPERED", "STALLED"])(
+    "%s, a code no provider sends: UNKNOWN_CODE, 502, the code named in our words",
+    async (code) => {
+      const { err, body } = await told({ code, message: LURE });
+      expect(err.code).toBe("UNKNOWN_CODE");
+      expect(body).toMatchObject({
+        code: "unknown_code",
+        message: `the provider sent an error code no provider sends (${code})`,
+      });
+    },
+  );
 });
