@@ -20,6 +20,8 @@ export function toChatParams(p: ChatCompletionCreateParams): ChatParams {
     throw new InvalidRequestError("score_method: it needs `score`, the tokens to score", "score_method");
   if (p.n != null && p.n !== 1)
     throw new InvalidRequestError("n: Silk answers one choice per request; send n requests instead", "n");
+  const unchoosable = unchoosableTool(p);
+  if (unchoosable) throw new InvalidRequestError(unchoosable, "tool_choice");
   const maxTokens = tokenLimits(p);
   const params = {
     ...chatOptionsOf({
@@ -43,6 +45,25 @@ export function toChatParams(p: ChatCompletionCreateParams): ChatParams {
     ...params,
   });
   return request;
+}
+
+/**
+ * Why `tool_choice` cannot be honoured with the tools sent, or undefined: a call required or a
+ * function chosen with no tools, or a function none of them is (as OpenAI, a 400 on
+ * `tool_choice`). A backend asked for it would call another function, answer in text, or fail
+ * as the provider's 502. `none` and `auto` ask for no call, so they stand without tools.
+ */
+function unchoosableTool(p: ChatCompletionCreateParams): string | undefined {
+  const choice = p.tool_choice as unknown;
+  // `none` and `auto`, and a word the schema names as no mode.
+  if (choice == null || (typeof choice === "string" && choice !== "required")) return undefined;
+  const tools = Array.isArray(p.tools) ? (p.tools as unknown[]) : [];
+  const name = (choice as { function?: { name?: unknown } }).function?.name;
+  if (tools.length === 0)
+    return `tool_choice: ${typeof name === "string" ? `\`${name}\` is chosen` : "a call is required"} but no tools are given`;
+  if (typeof name !== "string") return undefined; // a mode, or a shape the schema names
+  const offered = tools.some((t) => (t as { function?: { name?: unknown } } | null)?.function?.name === name);
+  return offered ? undefined : `tool_choice: \`${name}\` is not among the tools given`;
 }
 
 /**

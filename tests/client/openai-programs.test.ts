@@ -275,6 +275,49 @@ describe("the official openai client", () => {
   });
 });
 
+describe("tool_choice and the tools it chooses among", () => {
+  it("refuses a choice its tools cannot honour, naming tool_choice, before any provider is asked", async () => {
+    const ask = (body: Record<string, unknown>, stream: boolean) =>
+      openai.chat.completions
+        .create({
+          model: "llama-tools",
+          messages: [{ role: "user", content: "weather?" }],
+          ...body,
+          stream,
+        } as OpenAI.ChatCompletionCreateParamsNonStreaming)
+        .catch((e: unknown) => e);
+    const asked = backend.requests.length;
+    for (const stream of [false, true]) {
+      // A function nobody offered: a backend would call another one (or fail as a 502).
+      const other = { type: "function", function: { name: "get_time" } };
+      expect(await ask({ tools: [weatherTool], tool_choice: other }, stream)).toMatchObject({
+        status: 400,
+        param: "tool_choice",
+        message: expect.stringContaining("get_time"),
+      });
+      // A call required, or a function chosen, with no tools to call.
+      expect(await ask({ tool_choice: "required" }, stream)).toMatchObject({
+        status: 400,
+        param: "tool_choice",
+      });
+      expect(
+        await ask({ tool_choice: { type: "function", function: { name: "get_weather" } } }, stream),
+      ).toMatchObject({ status: 400, param: "tool_choice" });
+    }
+    expect(backend.requests.length).toBe(asked);
+    // Choices that ask for no call are still taken without tools, and a listed function is chosen.
+    for (const tool_choice of ["none", "auto"] as const)
+      expect((await ask({ tool_choice }, false)) as OpenAI.ChatCompletion).toMatchObject({
+        choices: [{ message: { content: "Echo: weather?" } }],
+      });
+    const chosen = (await ask(
+      { tools: [weatherTool], tool_choice: { type: "function", function: { name: "get_weather" } } },
+      false,
+    )) as OpenAI.ChatCompletion;
+    expect(chosen.choices[0]?.message.tool_calls?.[0]).toMatchObject({ function: { name: "get_weather" } });
+  });
+});
+
 describe("fields inside messages, and the SDK's own callers", () => {
   const ask = (messages: unknown[], extra: Record<string, unknown> = {}) =>
     openai.chat.completions
