@@ -129,12 +129,20 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
     throw new HttpError(401, "invalid_request_error", "invalid_api_key", "missing or wrong API key");
   }
   const path = new URL(req.url ?? "/", "http://x").pathname.replace(/\/+$/, "") || "/";
-  if (req.method === "GET" && path === "/v1/models") return sendJson(res, 200, await o.client.models.list());
-  if (req.method === "GET" && path.startsWith("/v1/models/")) return model(o, path, res);
+  // HEAD is GET without the body (RFC 9110 §9.3.2; Node leaves the body out of a HEAD's answer).
+  const reading = req.method === "GET" || req.method === "HEAD";
+  if (reading && path === "/v1/models") return sendJson(res, 200, await o.client.models.list());
+  if (reading && path.startsWith("/v1/models/")) return model(o, path, res);
   if (req.method === "POST" && path === "/v1/chat/completions") return completions(ctx, req, res);
   if (req.method === "POST" && path === "/v1/embeddings") return embeddings(ctx, req, res);
   if (req.method === "POST" && path === "/v1/responses") return responses(ctx, req, res);
-  const allowed = path.startsWith("/v1/models/") ? "GET" : METHODS[path];
+  const allowed = path.startsWith("/v1/models/") ? READ : METHODS[path];
+  // OPTIONS that is no CORS preflight (answered above) asks which methods the route takes.
+  if (allowed && req.method === "OPTIONS") {
+    res.writeHead(204, { allow: allowed });
+    res.end();
+    return;
+  }
   if (allowed) {
     res.setHeader("allow", allowed);
     throw new HttpError(
@@ -165,9 +173,12 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
   );
 }
 
-/** The method each served route takes: another is 405 with `Allow`, not "no route". */
+/** What a route read with GET also takes: HEAD, the same answer without its body. */
+const READ = "GET, HEAD";
+
+/** The methods each served route takes: another is 405 with `Allow`, not "no route". */
 const METHODS: Readonly<Record<string, string>> = {
-  "/v1/models": "GET",
+  "/v1/models": READ,
   "/v1/chat/completions": "POST",
   "/v1/embeddings": "POST",
   "/v1/responses": "POST",

@@ -220,8 +220,33 @@ describe("HTTP surface", () => {
       error: { code: "method_not_allowed", type: "invalid_request_error" },
     });
     const post = await fetch(`${base}/models`, { method: "POST", body: "{}" });
-    expect([post.status, post.headers.get("allow")]).toEqual([405, "GET"]);
+    expect([post.status, post.headers.get("allow")]).toEqual([405, "GET, HEAD"]);
     expect((await fetch(`${base}/no-such-route`)).status).toBe(404);
+  });
+
+  it("answers HEAD as GET without the body (RFC 9110: every server takes GET and HEAD), and OPTIONS with Allow", async () => {
+    const base = gateways[0]!.url;
+    // A health check or a proxy probing the base URL: the status and headers a GET would have.
+    for (const path of ["/models", "/models/open-model"]) {
+      const [head, get] = [await fetch(`${base}${path}`, { method: "HEAD" }), await fetch(`${base}${path}`)];
+      expect(head.status).toBe(200);
+      expect(head.headers.get("content-type")).toBe("application/json");
+      expect(head.headers.get("x-request-id")).toMatch(/^req_/);
+      expect(await head.text()).toBe("");
+      expect(Number(head.headers.get("content-length"))).toBeGreaterThan(0);
+      expect(get.status).toBe(200);
+      await get.text();
+    }
+    const missing = await fetch(`${base}/models/nope`, { method: "HEAD" });
+    expect(missing.status).toBe(404);
+    const headPost = await fetch(`${base}/chat/completions`, { method: "HEAD" });
+    expect([headPost.status, headPost.headers.get("allow")]).toEqual([405, "POST"]);
+    // OPTIONS with no CORS preflight asks which methods a route takes.
+    const options = await fetch(`${base}/chat/completions`, { method: "OPTIONS" });
+    expect([options.status, options.headers.get("allow")]).toEqual([204, "POST"]);
+    const models = await fetch(`${base}/models/open-model`, { method: "OPTIONS" });
+    expect([models.status, models.headers.get("allow")]).toEqual([204, "GET, HEAD"]);
+    expect((await fetch(`${base}/no-such-route`, { method: "OPTIONS" })).status).toBe(404);
   });
 
   it("refuses a web page of another origin (no preflight needed for text/plain), and a body not sent as JSON", async () => {
