@@ -43,3 +43,14 @@ export function checkRegistryCode(registry: Address, what: string): void {
 export function checkNamedRegistry(config: { readonly registry?: string | undefined }, server: string): void {
   if (config.registry) checkRegistryCode(Address.parse(config.registry), `the Registry ${server} names,`);
 }
+
+/**
+ * The Registry a requester checks providers in under a chain config: this code's, whether the
+ * config names it or names none (a server's silence must not turn the check off: on a network
+ * where none is deployed, every provider is then refused by name, `RegistryUnavailableError` or
+ * `UnregisteredProviderError`). A config naming another is refused (`checkNamedRegistry`).
+ */
+export function registryOf(config: { readonly registry?: string | undefined }, server: string): Address {
+  checkNamedRegistry(config, server);
+  return THIS_CODES_REGISTRY;
+}

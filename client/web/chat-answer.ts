@@ -259,7 +259,7 @@ export class AnswerRunner {
     // closing again before refusing (EscrowLimit.closingNow), so a session survives the reopen.
     const key = `${settings.maxPromptNano}/${settings.maxCompletionNano}/${terms.escrow}/${terms.keyEpoch}/${trust.termsKey}/${settings.audits === true}/${this.host.localReference !== undefined}`;
     const config = money?.config;
-    this.registry ??= config && registryReaderFor(config);
+    this.registry ??= config && registryReaderFor(config, this.opts.signalingUrl);
     if (!this.client || key !== this.clientTerms) {
       void this.client?.then((c) => c.close()).catch(() => undefined);
       this.clientTerms = key;
