@@ -131,6 +131,13 @@ export function uncarriedField(
               : `messages.${i}.${key}: the ${message.role} message does not carry \`${key}\``,
           code: "unsupported_parameter",
         };
+    const kind = Array.isArray(message.content) ? uncarriedPartType(message.content) : undefined;
+    if (kind)
+      return {
+        param: `messages.${i}.content.${kind.index}.type`,
+        message: `messages.${i}.content.${kind.index}.type: \`${kind.type}\` parts are not carried (text, and image_url for models that declare vision)`,
+        code: "invalid_value",
+      };
     const part = Array.isArray(message.content) ? uncarriedPartField(message.content) : undefined;
     if (part)
       return {
@@ -174,6 +181,19 @@ const PART_FIELDS: Readonly<Record<string, readonly string[]>> = {
   text: ["type", "text"],
   image_url: ["type", "image_url"],
 };
+
+/**
+ * The first content part of a type Silk does not carry (`input_audio`, `file`, an assistant's
+ * `refusal`), named by its type: the schema's refusal was a union's ("Expected (string | Array)
+ * but received Array") on the whole content.
+ */
+function uncarriedPartType(parts: readonly unknown[]) {
+  for (const [index, p] of parts.entries()) {
+    const type = (p as { type?: unknown } | null)?.type;
+    if (typeof type === "string" && !own(PART_FIELDS, type)) return { index, type: type.slice(0, 40) };
+  }
+  return undefined;
+}
 
 /** The first field of a content part that Silk would otherwise drop (`cache_control`, …). */
 function uncarriedPartField(parts: readonly unknown[]) {

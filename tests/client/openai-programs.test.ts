@@ -367,6 +367,32 @@ describe("fields inside messages, and the SDK's own callers", () => {
     expect(backend.requests.length).toBe(before);
   });
 
+  it("names a content part of a type Silk does not carry (audio, a file) by its type, in words, on any role", async () => {
+    const before = backend.requests.length;
+    const audio = { type: "input_audio", input_audio: { data: "UklGRg==", format: "wav" } };
+    const file = { type: "file", file: { file_id: "file-abc" } };
+    for (const [role, part] of [
+      ["user", audio],
+      ["user", file],
+      ["system", audio],
+    ] as const) {
+      const refused = await ask([{ role, content: [{ type: "text", text: "hear this" }, part] }]);
+      expect(refused).toMatchObject({ status: 400, param: "messages.0.content.1.type" });
+      // Said as a program's author reads it, not as a schema's union of what it expected.
+      expect((refused as Error).message).toContain(`\`${part.type}\` parts are not carried`);
+      expect((refused as Error).message).not.toContain("Invalid type");
+    }
+    // An assistant's refusal part, echoed back, likewise.
+    const echoed = [{ type: "refusal", refusal: "I cannot" }];
+    expect(
+      await ask([
+        { role: "assistant", content: echoed },
+        { role: "user", content: "x" },
+      ]),
+    ).toMatchObject({ status: 400, param: "messages.0.content.0.type" });
+    expect(backend.requests.length).toBe(before);
+  });
+
   it("a field, role or part type named like an Object.prototype member is refused by name, never dropped or a 500", async () => {
     // These read through to Object.prototype: `constructor`, `toString`, `valueOf` were dropped
     // (answered 200 without them), `__proto__` and such a role or part type failed with a 500.
@@ -393,7 +419,7 @@ describe("fields inside messages, and the SDK's own callers", () => {
       expect([
         key,
         await post(`{"model":"llama-plain","messages":[{"role":"user","content":${part}}]}`),
-      ]).toMatchObject([key, { status: 400, error: { param: "messages.0.content" } }]);
+      ]).toMatchObject([key, { status: 400, error: { param: "messages.0.content.0.type" } }]);
     }
     expect(backend.requests.length).toBe(before);
   });
