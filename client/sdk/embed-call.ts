@@ -89,6 +89,15 @@ export class EmbedCalls {
     return m.t !== "credit-wait";
   }
 
+  has(id: string): boolean {
+    return this.pending.has(id);
+  }
+
+  /** One call in flight fails with `err` (a message about it that could not be read). */
+  fail(id: string, err: Error): void {
+    this.settle(id, err);
+  }
+
   /** The session ended: every call in flight fails with `err`, nothing signed for it. */
   failAll(err: Error): void {
     for (const id of [...this.pending.keys()]) this.settle(id, err);

@@ -91,6 +91,30 @@ export class ReserveNotSeenError extends ProviderError {
   }
 }
 
+/**
+ * The provider sent a message of this session that this version cannot read (a field of the wrong
+ * type or size, an error without its code): what it meant is unknown, so what waited on it ends
+ * now, not at its deadline. A provider's fault (502 at the gateway), in our words: the message
+ * names its type and the path that failed when both are plain names, never a value; `cause` is
+ * the schema's own error.
+ */
+export class UnreadableMessageError extends ProviderError {
+  constructor(t: string | undefined, cause: SilkError) {
+    const path = /invalid at ([a-z0-9_.]{1,80}):/.exec(cause.message)?.[1];
+    const what = [
+      ...(t && /^[a-z][a-z0-9-]{0,31}$/.test(t) ? [`type ${t}`] : []),
+      ...(path ? [`invalid at ${path}`] : []),
+    ].join(", ");
+    super(
+      "UNEXPECTED",
+      `the provider sent a message this version cannot read${what ? ` (${what})` : ""}`,
+      undefined,
+      { cause },
+    );
+    this.name = "UnreadableMessageError";
+  }
+}
+
 /** The provider claimed more tokens than the text it sent could hold: nothing more is signed. */
 export class OverReportError extends ProviderError {
   constructor(message: string) {

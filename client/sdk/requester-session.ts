@@ -21,6 +21,7 @@ import {
   parseSessionMessage,
   priceFits,
   type Receipt,
+  type RefusedMessage,
   type SecureSession,
   type SessionMessage,
   type SignedAnswer,
@@ -40,6 +41,7 @@ import {
   ProviderError,
   ProviderLostError,
   providerError,
+  UnreadableMessageError,
   unsent,
   withoutReserve,
 } from "./errors";
@@ -120,6 +122,7 @@ export class RequesterSession {
     life.bind({ close: (ending) => session.close(endingError(ending)) });
     life.send({ type: "account-open" });
     session.onMessage((m) => this.handle(m));
+    session.onRefused((r) => this.unreadable(r));
     session.onClose((reason) => {
       this.embeds.failAll(lostError(reason, "", 0, 0n, false));
       const lost: (() => void)[] = [];
@@ -301,6 +304,20 @@ export class RequesterSession {
       if (m.id) this.settle(m.id, err);
       else this.abandon(err);
     }
+  }
+
+  /**
+   * A message of the provider's the schema refused (it was told): the request it names fails now,
+   * and an error about the whole session (no id) ends it, rather than either waiting out its
+   * deadline. A type this version does not know, from a newer provider, is only told.
+   */
+  private unreadable(r: RefusedMessage): void {
+    if (r.error.code === "UNKNOWN_TYPE") return;
+    const err = new UnreadableMessageError(r.t, r.error);
+    if (r.id !== undefined && (this.pending.has(r.id) || this.embeds.has(r.id))) {
+      this.settle(r.id, err);
+      this.embeds.fail(r.id, err);
+    } else if (r.id === undefined && r.t === "error") this.abandon(err);
   }
 
   private onTokens(m: Extract<SessionMessage, { t: "tokens" }>): void {

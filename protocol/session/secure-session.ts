@@ -26,6 +26,13 @@ export interface SessionInfo {
 }
 
 type MessageHandler = (message: SessionMessage) => void;
+/** A message the schema refused: what it named (its request `id`, its type `t`) and why. */
+export interface RefusedMessage {
+  readonly id: string | undefined;
+  readonly t: string | undefined;
+  readonly error: SilkError;
+}
+type RefusedHandler = (refused: RefusedMessage) => void;
 
 /** How long a refused frame's notice may take to leave before the session closes anyway. */
 const REFUSAL_NOTICE_MS = 1_000;
@@ -48,6 +55,7 @@ export class SecureSession {
   private readonly reassembler = new Reassembler();
   private readonly messageHandlers: MessageHandler[] = [];
   private readonly closeHandlers: CloseHandler[] = [];
+  private readonly refusedHandlers: RefusedHandler[] = [];
   private sending: Promise<void> = Promise.resolve();
   private closedWith: Error | undefined;
   private closed = false;
@@ -87,6 +95,19 @@ export class SecureSession {
       if (i < 0) return;
       this.messageHandlers.splice(i, 1);
       if (this.messageHandlers.length === 0) this.transport.inbox.stop();
+    };
+  }
+
+  /**
+   * Told of each message that authenticated but that the schema refused, after the peer was told:
+   * an owner waiting on what it named (a request's answer) ends that wait now instead of at its
+   * deadline. Returns a function that removes the handler.
+   */
+  onRefused(handler: RefusedHandler): () => void {
+    this.refusedHandlers.push(handler);
+    return () => {
+      const i = this.refusedHandlers.indexOf(handler);
+      if (i >= 0) this.refusedHandlers.splice(i, 1);
     };
   }
 
@@ -198,6 +219,10 @@ export class SecureSession {
       // A refused request names its id, so the sender can fail that request and nothing else.
       const id = requestIdOf(decoded);
       this.send({ v: 1, t: "error", ...(id && { id }), error: errorToWire(err) }).catch(() => undefined);
+      const error = err instanceof SilkError ? err : new MalformedMessageError("unreadable message");
+      const t = (decoded as { t?: unknown } | null)?.t;
+      const refused = { id, t: typeof t === "string" ? t : undefined, error };
+      for (const h of [...this.refusedHandlers]) h(refused);
       return;
     }
     if (message.t === "error" && message.id !== undefined && this.probes.has(message.id)) {

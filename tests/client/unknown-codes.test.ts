@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { toHttpError } from "../../client/gateway/http-errors";
-import { ProviderError } from "../../client/sdk/errors";
+import { ProviderError, UnreadableMessageError } from "../../client/sdk/errors";
 import {
   ACCOUNT_REFUSAL_CODES,
   ENGINE_FAILURES,
@@ -179,4 +179,65 @@ describe("every code a provider can send, in our words", () => {
       });
     },
   );
+});
+
+/**
+ * A provider's message this version cannot read (its schema broken: an error's code too long or
+ * not a string) ends what waited on it at once, in our words: it used to be answered to the
+ * provider and dropped here, so the request waited out its frame deadline and ended STALLED.
+ */
+describe("a message the schema refuses", () => {
+  async function unreadable(error: unknown, withId: boolean) {
+    const { requester } = await pipedSession((provider) =>
+      provider.onMessage((m) => {
+        if (m.t === "receipt")
+          void provider.send({
+            v: 1,
+            t: "account",
+            accepted: true,
+            prices: [offerToWire({ model: "test-model", price: flatPrice(1n) })],
+          });
+        if (m.t === "request")
+          void provider.send({ v: 1, t: "error", ...(withId && { id: m.id }), error } as never);
+      }),
+    );
+    const err = await requester.request(input, () => undefined).catch((e: unknown) => e);
+    return { err: err as ProviderError, requester };
+  }
+
+  it("an error for the request with a code past 40 characters: that request fails now, UNEXPECTED, 502", async () => {
+    const { err, requester } = await unreadable({ code: `${"X".repeat(60)}`, message: LURE }, true);
+    expect(err).toBeInstanceOf(UnreadableMessageError);
+    expect(err.code).toBe("UNEXPECTED");
+    expect(err.message).toBe(
+      "the provider sent a message this version cannot read (type error, invalid at error.code)",
+    );
+    const http = toHttpError(err);
+    expect(http.status).toBe(502);
+    expect(http.message).not.toContain("evil");
+    // only that request: the session goes on
+    expect(requester.isOpen).toBe(true);
+    requester.close();
+  });
+
+  it("an error about the session (no id) whose code is no string: every request fails now, the session ends", async () => {
+    const { err, requester } = await unreadable({ code: 5, message: LURE }, false);
+    expect(err).toBeInstanceOf(UnreadableMessageError);
+    expect(err.code).toBe("UNEXPECTED");
+    expect(err.message).not.toContain("evil");
+    expect(requester.isOpen).toBe(false);
+  });
+
+  it("an account message that breaks the schema fails the open now, not at the account deadline", async () => {
+    const err = await pipedSession((provider) =>
+      provider.onMessage((m) => {
+        if (m.t === "receipt")
+          void provider.send({ v: 1, t: "account", accepted: "yes", prices: LURE } as never);
+      }),
+    ).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnreadableMessageError);
+    expect((err as Error).message).toBe(
+      "the provider sent a message this version cannot read (type account, invalid at accepted)",
+    );
+  });
 });

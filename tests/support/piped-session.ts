@@ -15,7 +15,9 @@ import { ESCROW, MAX_PRICE, PAYOUT } from "./silk-parties";
 /**
  * A requester's session with a scripted provider over an in-memory pipe (a real handshake, no
  * network): `script` answers the provider's side as a test needs, a liar or a hostile peer. The
- * provider side must answer the base receipt with an `account` for `open` to resolve.
+ * provider side must answer the base receipt with an `account` for `open` to resolve. A message
+ * the script sends that breaks the schema fails what waited on it at once (UnreadableMessageError,
+ * the schema's error as its `cause`), as it would from a real provider, not at a deadline.
  */
 export async function pipedSession(
   script: (provider: SecureSession) => void,
