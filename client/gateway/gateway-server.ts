@@ -126,6 +126,9 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
   // The scheme is case-insensitive (RFC 9110): `bearer KEY` is the same credential.
   const credential = (req.headers.authorization ?? "").replace(/^bearer /i, "Bearer ");
   if (o.apiKey && !sameSecret(credential, `Bearer ${o.apiKey}`)) {
+    // RFC 9110 §11.6.1 and RFC 6750 §3: a 401 names the scheme; `invalid_token` when one was sent.
+    const sent = credential.startsWith("Bearer ") ? ', error="invalid_token"' : "";
+    res.setHeader("www-authenticate", `Bearer realm="silk-gateway"${sent}`);
     throw new HttpError(401, "invalid_request_error", "invalid_api_key", "missing or wrong API key");
   }
   const path = new URL(req.url ?? "/", "http://x").pathname.replace(/\/+$/, "") || "/";

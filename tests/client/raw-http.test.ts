@@ -145,7 +145,18 @@ describe("errors in OpenAI's shape", () => {
       body: JSON.stringify(hi()),
     });
     expect(keyless.status).toBe(401);
+    // RFC 9110 §11.6.1: a 401 says which scheme it takes, so a client (curl --anyauth) knows.
+    expect(keyless.headers.get("www-authenticate")).toBe('Bearer realm="silk-gateway"');
     expect(openAiError(await keyless.text())).toMatchObject({ code: "invalid_api_key" });
+    const wrong = await fetch(url("/models"), { headers: { authorization: "Bearer sk-wrong" } });
+    expect([wrong.status, wrong.headers.get("www-authenticate")]).toEqual([
+      401,
+      'Bearer realm="silk-gateway", error="invalid_token"',
+    ]);
+    expect(openAiError(await wrong.text())).toMatchObject({
+      code: "invalid_api_key",
+      type: "invalid_request_error",
+    });
   });
 });
 
