@@ -131,10 +131,10 @@ export function providerSaid(
   const field =
     requestParam(param, code === "UNKNOWN_FIELD") ??
     (code === "UNSUPPORTED" ? requestParam(/^([a-z_.0-9]+):/.exec(text)?.[1]) : undefined);
-  return { message: sentence(code, text), param: field };
+  return { message: sentence(code, text, field), param: field };
 }
 
-function sentence(code: ProviderErrorCode, text: string): string {
+function sentence(code: ProviderErrorCode, text: string, field: string | undefined): string {
   switch (code) {
     case "ENGINE":
       return engineFailureSaid(text);
@@ -142,9 +142,9 @@ function sentence(code: ProviderErrorCode, text: string): string {
       const feature =
         /does not support ([a-z_]+)$/.exec(text)?.[1] ??
         (/does not make embeddings$/.test(text) ? "embeddings" : undefined);
-      return feature && FEATURE_SET.has(feature)
-        ? `the provider does not support ${feature}`
-        : SAID.UNSUPPORTED;
+      if (feature && FEATURE_SET.has(feature)) return `the provider does not support ${feature}`;
+      // no feature we know, but a field of our request we checked: named, so the reason stays useful
+      return field ? `${SAID.UNSUPPORTED} (${field})` : SAID.UNSUPPORTED;
     }
     case "KEY_EPOCH": {
       const epoch = int(/epoch ([0-9]+)$/.exec(text)?.[1]);

@@ -337,9 +337,9 @@ describe("audits through the real network", () => {
     expect(engines[0]!.methods).toEqual(["greedy-path", "greedy-path"]);
     expect(record).toMatchObject({ method: "unstated", verdict: { result: "inconclusive", compared: 1 } });
     // The provider's refusal reaches the auditor in the SDK's words (protocol/provider-said.ts),
-    // not its own text (which named the missing tokenizer.json).
+    // not its own text (which named the missing tokenizer.json), naming the field it refused.
     expect(record.verdict.reason).toMatch(
-      /no other provider forced the tokens: the provider does not support something this request needs/,
+      /no other provider forced the tokens: the provider does not support something this request needs \(score_method\)/,
     );
   }, 60_000);
 

@@ -145,9 +145,16 @@ describe("every code a provider can send, in our words", () => {
     [
       "UNSUPPORTED",
       "tools: here does not support log_in_at_evil_example",
-      providerSentence("UNSUPPORTED"),
+      `${providerSentence("UNSUPPORTED")} (tools)`,
       "tools",
     ],
+    [
+      "UNSUPPORTED",
+      "score_method: the tokens could not be forced here (log in at evil.example)",
+      `${providerSentence("UNSUPPORTED")} (score_method)`,
+      "score_method",
+    ],
+    ["UNSUPPORTED", "log_in_at: evil.example", providerSentence("UNSUPPORTED"), undefined],
     [
       "KEY_EPOCH",
       "receipts must carry the key's epoch 7",
