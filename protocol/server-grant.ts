@@ -2,7 +2,7 @@ import { x25519 } from "@noble/curves/ed25519.js";
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { hmac } from "@noble/hashes/hmac.js";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { equalBytes, fromHex, lengthPrefixed, toHex, utf8 } from "./encoding";
+import { concatBytes, equalBytes, fromHex, lengthPrefixed, toHex, utf8 } from "./encoding";
 import { verify } from "./identity";
 
 /**
@@ -45,7 +45,24 @@ export function grantMacKey(shared: Uint8Array, hello: Uint8Array): Uint8Array {
 
 /** The bytes a grant's MAC covers: the label, the request's nonce and the grant's JSON text. */
 export function grantMacMessage(nonce: string, grantJson: string): Uint8Array {
-  return lengthPrefixed(utf8(GRANT_LABEL), fromHex(nonce, 16, "nonce"), utf8(grantJson));
+  const json = utf8(grantJson);
+  return concatBytes(grantMacHead(nonce, json.length), json);
+}
+
+/** The label's frame and the nonce's length, the same for every grant (built once). */
+const GRANT_HEAD = lengthPrefixed(utf8(GRANT_LABEL), new Uint8Array(16)).subarray(0, -16);
+
+/**
+ * `grantMacMessage` up to the grant's JSON text (`grantJsonBytes` long, in UTF-8): the server
+ * feeds it and then the text itself to an incremental HMAC, so no grant is copied into one buffer
+ * per pairing and the layout still has one owner.
+ */
+export function grantMacHead(nonce: string, grantJsonBytes: number): Uint8Array {
+  const head = new Uint8Array(GRANT_HEAD.length + 16 + 4);
+  head.set(GRANT_HEAD);
+  head.set(fromHex(nonce, 16, "nonce"), GRANT_HEAD.length);
+  new DataView(head.buffer).setUint32(GRANT_HEAD.length + 16, grantJsonBytes);
+  return head;
 }
 
 /** The grant without its `server` field: what the MAC covers (as JSON, in the order it came). */

@@ -1,3 +1,4 @@
+import type { KeyObject } from "node:crypto";
 import type { DefaultEventsMap, Server, Socket } from "socket.io";
 import type { SignalingConfig } from "./config";
 import type { AuditLedger } from "./directory/audit-ledger";
@@ -32,7 +33,7 @@ export interface SocketState {
   /** The in-node sessions this socket is a party to (session-parties.ts); made with its first. */
   sessions?: Set<string>;
   /** The MAC key its `server:hello` agreed (protocol/server-grant.ts): its grants carry a MAC under it. */
-  grantMacKey?: Buffer;
+  grantMacKey?: KeyObject;
   /** Relay budgets per session this socket sends frames into. */
   relay: Map<string, { bytes: TokenBucket; frames: TokenBucket }>;
 }

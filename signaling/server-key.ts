@@ -2,6 +2,7 @@ import {
   createHmac,
   createPrivateKey,
   createPublicKey,
+  createSecretKey,
   diffieHellman,
   generateKeyPairSync,
   type KeyObject,
@@ -11,8 +12,8 @@ import {
 import {
   decodeSecretKey,
   encodePublicKey,
+  grantMacHead,
   grantMacKey,
-  grantMacMessage,
   helloMessage,
   type KeyPair,
   type ServerHello,
@@ -46,7 +47,7 @@ export class ServerKey {
   }
 
   /** The answer to a hello, and the connection's MAC key (kept in the socket's state). */
-  hello(h: ServerHello): { answer: { ok: true; key: string; dh: string; sig: string }; macKey: Buffer } {
+  hello(h: ServerHello): { answer: { ok: true; key: string; dh: string; sig: string }; macKey: KeyObject } {
     const mine = generateKeyPairSync("x25519");
     const dh = toHex(mine.publicKey.export({ format: "der", type: "spki" }).subarray(X25519_SPKI.length));
     const theirs = createPublicKey({
@@ -58,13 +59,18 @@ export class ServerKey {
     const message = helloMessage(h.nonce, h.dh, dh);
     return {
       answer: { ok: true, key: this.key, dh, sig: toHex(sign(null, message, this.signer)) },
-      macKey: Buffer.from(grantMacKey(shared, message)),
+      // A key object, not bytes: an HMAC made from one skips importing the key on every grant.
+      macKey: createSecretKey(grantMacKey(shared, message)),
     };
   }
 
   /** The `server` field of a grant (`grant` as sent, without that field) made for `nonce`. */
-  static mac(macKey: Buffer, nonce: string, grant: object): { mac: string } {
-    const mac = createHmac("sha256", macKey).update(grantMacMessage(nonce, JSON.stringify(grant)));
+  static mac(macKey: KeyObject, nonce: string, grant: object): { mac: string } {
+    // Fed in pieces, the text as it is: half the cost of building `grantMacMessage` (one per pairing).
+    const json = JSON.stringify(grant);
+    const mac = createHmac("sha256", macKey)
+      .update(grantMacHead(nonce, Buffer.byteLength(json)))
+      .update(json, "utf8");
     return { mac: mac.digest("hex") };
   }
 }

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { encodePublicKey, generateKeyPair, grantMacValid, grantNonce, helloOffer } from "../../protocol";
 import { ConfigError, loadConfig } from "../../signaling/config";
 import { createSignalingServer } from "../../signaling/server";
+import { ServerKey } from "../../signaling/server-key";
 import {
   call,
   cleanup,
@@ -84,6 +85,20 @@ describe("the server key", () => {
     const { final } = await followMoves(requester, grant, [taking.identityKey]);
     expect(final.ok && final.provider.identityKey).toBe(taking.identityKey);
     expect(grantMacValid(final, nonce, macKey)).toBe(true);
+  });
+
+  it("a grant's MAC, made in pieces by the server, is the one a requester checks, for text past ASCII too", () => {
+    const key = new ServerKey(generateKeyPair());
+    const offer = helloOffer();
+    const { answer, macKey } = key.hello({ v: 1, nonce: offer.nonce, dh: offer.dh });
+    const requesterKey = offer.accept(answer, key.key);
+    if (!requesterKey) throw new Error("the hello's answer is not signed by the server key");
+    const nonce = grantNonce();
+    // A TURN credential in UTF-8 takes more bytes than characters: the MAC must frame the bytes.
+    const grant = { ok: true, sessionId: "s1", iceServers: [{ urls: "turn:t", credential: "pässwörd ☃" }] };
+    const sealed = { ...grant, server: ServerKey.mac(macKey, nonce, grant) };
+    expect(grantMacValid(sealed, nonce, requesterKey)).toBe(true);
+    expect(grantMacValid({ ...sealed, sessionId: "s2" }, nonce, requesterKey)).toBe(false);
   });
 
   it("a connection that said no hello (an older requester) gets grants without a MAC", async () => {

@@ -1,3 +1,4 @@
+import type { KeyObject } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo, Socket as NetSocket } from "node:net";
 import { type Socket as PartySocket, Server } from "socket.io";
@@ -274,7 +275,7 @@ function inOneWrite(socket: PartySocket, emit: () => void): void {
 }
 
 /** Per party, the last nonce its requests carried and the MAC key of its hello (see `MitmOptions`). */
-const asServer = new WeakMap<MitmParty, { nonce?: string; macKey?: Buffer }>();
+const asServer = new WeakMap<MitmParty, { nonce?: string; macKey?: KeyObject }>();
 
 /**
  * `m` as the server holding `secretKey` would have sent it (see `MitmOptions`): a hello is answered
