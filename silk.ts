@@ -20,6 +20,7 @@ import { listenFailure } from "./signaling/listen-errors";
 import { createSignalingServer } from "./signaling/server";
 import { stopOnSignals } from "./signaling/stop-signals";
 import { asksHelp, signalingUsage } from "./signaling/usage";
+import { MAX_CLOSE_DELAY_S } from "./web/chain-config";
 
 const env = process.env;
 if (asksHelp(process.argv.slice(2))) {
@@ -63,8 +64,9 @@ if (network !== "devnet" && network !== "testnet" && network !== "mainnet")
   fail("TON_NETWORK must be testnet or mainnet");
 // Escrows are made for one close delay (it is part of their address): a short one on the devnet.
 const closeDelay = Number(env.ESCROW_CLOSE_DELAY ?? (network === "devnet" ? 60 : 86_400));
-if (!Number.isInteger(closeDelay) || closeDelay < 1)
-  fail("ESCROW_CLOSE_DELAY is a whole number of seconds ≥ 1");
+// The pages, the gateway and the SDK refuse a delay beyond a week (`checkCloseDelay`): say so here.
+if (!Number.isInteger(closeDelay) || closeDelay < 1 || closeDelay > MAX_CLOSE_DELAY_S)
+  fail(`ESCROW_CLOSE_DELAY is a whole number of seconds from 1 to ${MAX_CLOSE_DELAY_S} (a week)`);
 // The devnet's client pages pay from a dev wallet of their own unless a TON Connect wallet is pointed at it.
 const devnetWallet = env.DEVNET_WALLET ?? "dev";
 if (devnetWallet !== "dev" && devnetWallet !== "tonconnect") fail("DEVNET_WALLET must be dev or tonconnect");

@@ -8,8 +8,8 @@ import { type ChainConfig, fetchChainConfig } from "./chain-config";
  * through (balances, escrow keys, Registry entries, the chain's clock). A server naming another
  * network would have the user pay on a chain they did not choose (or move them to its own devnet,
  * whose Registry it writes); an endpoint of its own could report any state it likes: entries for
- * providers it runs, an escrow key that was never added, a clock that expires reserves. A deposit
- * is also made only under a bounded close delay (`checkCloseDelay`).
+ * providers it runs, an escrow key that was never added, a clock that expires reserves. (A deposit
+ * is made only under a bounded close delay: `checkCloseDelay` in `chain-config.ts`, for every reader.)
  */
 
 /** The public endpoints this build reads testnet and mainnet through unless told another. */
@@ -17,31 +17,6 @@ export const PUBLIC_TON_ENDPOINTS: Readonly<Record<Exclude<NetworkName, "devnet"
   testnet: ["https://testnet.toncenter.com/api/v2/jsonRPC"],
   mainnet: ["https://toncenter.com/api/v2/jsonRPC"],
 };
-
-/**
- * The longest close delay (seconds between an escrow's close and its withdraw) a deposit is made
- * under: the delay is part of the escrow's address, so a server naming a year would lock the
- * deposit for a year after the owner closes. Providers ask for an hour (testnet, mainnet).
- */
-export const MAX_CLOSE_DELAY_S = 7 * 86_400;
-
-export class CloseDelayError extends Error {
-  override readonly name = "CloseDelayError";
-  constructor(
-    /** The close delay the server named, seconds. */
-    readonly named: number,
-    server: string,
-  ) {
-    super(
-      `${server} names an escrow close delay of ${named} s, beyond the ${MAX_CLOSE_DELAY_S} s this client deposits under: a deposit would be locked that long after you close`,
-    );
-  }
-}
-
-/** Refuses (`CloseDelayError`) a chain whose escrows would lock a deposit beyond `MAX_CLOSE_DELAY_S`. */
-export function checkCloseDelay(chain: { readonly closeDelay: number }, server: string): void {
-  if (chain.closeDelay > MAX_CLOSE_DELAY_S) throw new CloseDelayError(chain.closeDelay, server);
-}
 
 /** Whether `endpoint` is one of the public endpoints this build knows for `network` (never on the devnet). */
 export function isPublicEndpoint(network: NetworkName, endpoint: string): boolean {

@@ -1,6 +1,6 @@
 import { fileSeed, loadOrCreateKey } from "../../peer/key-file";
 import { encodePublicKey, type NetworkName } from "../../protocol";
-import { checkCloseDelay, serverChain } from "../../web/chosen-chain";
+import { serverChain } from "../../web/chosen-chain";
 import { ownerWallet } from "../../web/owner-wallet";
 import { EscrowAccount } from "../web/escrow";
 import { EscrowChain } from "../web/escrow-chain";
@@ -35,7 +35,6 @@ export interface InitOptions {
 
 export async function initGateway(o: InitOptions): Promise<GatewayState> {
   const chain = await serverChain(o.signalingUrl, o);
-  checkCloseDelay(chain, o.signalingUrl);
   // Pinned from now on: the operator's word when given (a server publishing another is refused),
   // else trust on first use (compare it with the operator's word).
   const published = await fetchServerKey(o.signalingUrl);

@@ -15,7 +15,9 @@ import { usePagesFixture } from "./pages-fixture";
  * the one this code deploys (its address commits to the code) and refuse another, naming both
  * addresses, before anything is read from it or paid. It used to be read as given. Likewise an
  * Escrow or entry code other than the code compiled here (the code fixes where a deposit or a
- * stake goes): refused, naming the hashes; it used to be used as given. A real signaling server
+ * stake goes): refused, naming the hashes; it used to be used as given. And a close delay beyond a
+ * week (a deposit locked that long after the owner closes): refused, naming it; the client page
+ * used to deposit under it. A real signaling server
  * (socket.io on loopback) on the same devnet, whose config names another Registry or code.
  */
 const f = usePagesFixture();
@@ -79,5 +81,18 @@ describe("Escrow or entry code the server names that is not this code's", () => 
     if (!(await note.isVisible()) && (await wallet.isVisible())) await wallet.click();
     await note.waitFor({ timeout: 30_000 });
     expect((await note.textContent()) ?? "").toContain(PROVIDER_ENTRY_CODE_HASH);
+  }, 120_000);
+});
+
+describe("a close delay the server names beyond a week", () => {
+  it("the client page refuses the chain (no deposit locked a year after you close), naming the delay", async () => {
+    const url = await lyingConfigServer({ closeDelay: 366 * 86_400 });
+    const page = await openPage(f.browser, `${url}/`, "client");
+    const wallet = page.getByRole("button", { name: /^Wallet/ });
+    if (await wallet.isVisible()) await wallet.click();
+    const note = page.getByRole("note").filter({ hasText: /names an escrow close delay of/ });
+    await note.waitFor({ timeout: 30_000 });
+    expect((await note.textContent()) ?? "").toContain(String(366 * 86_400));
+    expect(await page.getByRole("button", { name: /^Deposit/ }).count()).toBe(0);
   }, 120_000);
 });

@@ -10,11 +10,14 @@ import { THIS_CODES_REGISTRY } from "../../contracts/registry-code";
 import { flatPrice, NETWORK_ID, type PageConfig } from "../../protocol";
 import { parseHeadlessOptions } from "../../provider/headless/options";
 import { initProvider } from "../../provider/headless/provider-init";
-import { fetchChainConfig } from "../../web/chain-config";
 import {
   CloseDelayError,
-  chosenChain,
+  checkCloseDelay,
+  fetchChainConfig,
   MAX_CLOSE_DELAY_S,
+} from "../../web/chain-config";
+import {
+  chosenChain,
   NetworkMismatchError,
   PUBLIC_TON_ENDPOINTS,
   StoredEndpointError,
@@ -109,6 +112,12 @@ describe("the network and the TON endpoint a server names", () => {
     expect(week.stored).toBe(true);
     expect(week.said).toContain(`withdrawable ${MAX_CLOSE_DELAY_S} s after you close it`);
   }, 90_000);
+
+  it("a close delay that is no whole number of seconds from 1 to a week is refused, NaN included", () => {
+    for (const closeDelay of [Number.NaN, Number.POSITIVE_INFINITY, 0, -60, 1.5, MAX_CLOSE_DELAY_S + 1])
+      expect(() => checkCloseDelay({ closeDelay }, "a server"), String(closeDelay)).toThrow(CloseDelayError);
+    for (const closeDelay of [1, 3_600, MAX_CLOSE_DELAY_S]) checkCloseDelay({ closeDelay }, "a server");
+  });
 
   it("the gateway does not read a testnet endpoint an older init stored from the server; yours or toncenter's it does", () => {
     const stored = {
