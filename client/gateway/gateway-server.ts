@@ -307,7 +307,7 @@ async function responses({ o, shut }: Ctx, req: IncomingMessage, res: ServerResp
   const send = (list: readonly unknown[]) => {
     for (const e of list) res.write(`event: ${(e as { type: string }).type}\ndata: ${JSON.stringify(e)}\n\n`);
   };
-  // The stream opens as OpenAI's does: its headers, then `response.created`.
+  // The stream opens as OpenAI's does: its headers, then `response.created` and `response.in_progress`.
   const open = () => {
     startEventStream(res);
     send(events.start());

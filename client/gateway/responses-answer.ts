@@ -3,7 +3,7 @@ import type { ChatCompletion, ChatCompletionChunk, CompletionUsage } from "../sd
 
 /**
  * A chat answer in the Responses API's shapes: the whole response object, or its stream of
- * events (`response.created`; per output item, its `output_item.added`, its deltas — text in a
+ * events (`response.created`, `response.in_progress`; per output item, its `output_item.added`, its deltas — text in a
  * message's `output_text` part, arguments of a `function_call` — and its closing events; then
  * `response.completed` with usage). Silk's `usage.silk` (cost, provider, signed answer) rides
  * along as on chat.
@@ -119,10 +119,10 @@ export class ResponseEvents {
     return { type, sequence_number: this.seq++, ...body };
   }
 
+  /** The stream's opening, as OpenAI's: `response.created`, then `response.in_progress`. */
   start(): unknown[] {
-    return [
-      this.event("response.created", { response: response(this.meta, "in_progress", [], "", null, null) }),
-    ];
+    const opened = () => ({ response: response(this.meta, "in_progress", [], "", null, null) });
+    return [this.event("response.created", opened()), this.event("response.in_progress", opened())];
   }
 
   private openMessage(): unknown[] {

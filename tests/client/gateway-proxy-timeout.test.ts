@@ -118,7 +118,12 @@ describe("a first token slower than a proxy's read timeout", () => {
     });
     const events: { type: string; code?: string | null }[] = [];
     for await (const event of resp) events.push(event);
-    expect(events.map((e) => e.type)).toEqual(["response.created", "response.failed", "error"]);
+    expect(events.map((e) => e.type)).toEqual([
+      "response.created",
+      "response.in_progress",
+      "response.failed",
+      "error",
+    ]);
     expect(events.at(-1)).toMatchObject({ code: "engine_failed" });
   }, 60_000);
 });

@@ -61,12 +61,16 @@ describe("the Responses API for text", () => {
     const completed = events.find((e) => e.type === "response.completed");
     expect(completed?.type === "response.completed" && completed.response.usage?.output_tokens).toBe(4);
     expect(text).toBe("Echo: stream me please");
-    expect(types.slice(0, 3)).toEqual([
+    // As OpenAI's own stream opens: created, then in_progress, each with the response as it stands.
+    expect(types.slice(0, 4)).toEqual([
       "response.created",
+      "response.in_progress",
       "response.output_item.added",
       "response.content_part.added",
     ]);
     expect(types.at(-1)).toBe("response.completed");
+    expect(events[1]).toMatchObject({ sequence_number: 1, response: { status: "in_progress", output: [] } });
+    expect(events.map((e) => e.sequence_number)).toEqual(events.map((_, i) => i));
     const cut = await openai.responses.create({
       model: "llama-tools",
       input: "one two three",
@@ -338,7 +342,7 @@ describe("function tools on the Responses API", () => {
     if (call?.type !== "function_call") throw new Error("no function call");
     expect(deltas).toBe(call.arguments);
     expect(JSON.parse(deltas)).toEqual({ city: "Oslo", days: 42 });
-    expect(types[0]).toBe("response.created");
+    expect(types.slice(0, 2)).toEqual(["response.created", "response.in_progress"]);
     expect(
       types.filter((t) => t.startsWith("response.function_call_arguments.delta")).length,
     ).toBeGreaterThan(1);
