@@ -89,7 +89,7 @@ describe("the pages on the devnet", () => {
     expect(
       (await waitForText(client, "first-run", (s) => s.includes("escrow"))).replace(/\s+/g, " "),
     ).toMatch(
-      /paid per token \(the price is beside the model\) from your escrow, which is empty: deposit under Wallet first\.$/,
+      /paid per token \(test-model: [\d.]+ TON a token, question and answer\) from your escrow, which is empty: deposit under Wallet first\.$/,
     );
     await client.getByRole("button", { name: "Open Wallet to deposit" }).waitFor();
     await client.getByRole("textbox", { name: "Your question" }).fill("hello before paying");

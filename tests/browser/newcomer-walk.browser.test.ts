@@ -1,7 +1,7 @@
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { contrastRatio as hexContrast } from "../../client/widget/telegram";
-import { openPage } from "./chain-server";
+import { openPage, serveFromProviderPage } from "./chain-server";
 import { openWidgetPhone, seriousA11yViolations } from "./page-checks";
 import { usePagesFixture } from "./pages-fixture";
 import { backwardJumps, tabStops } from "./tab-order";
@@ -133,4 +133,26 @@ describe("a newcomer's walk through the pages", () => {
     expect(a.y + a.height).toBeLessThanOrEqual(b.y + b.height + 1);
     await page.context().close();
   }, 60_000);
+
+  it("at 360 px the first-run note says what a token of the chosen model costs, which the cut-off picker does not show", async () => {
+    const provider = await open("/provider", 1280, "light");
+    await serveFromProviderPage(provider);
+    const page = await open("/", 360, "dark");
+    const picker = page.getByRole("combobox", { name: "Model" });
+    await page.locator("select option", { hasText: "test-model" }).waitFor({ state: "attached" });
+    // The picker names the price, but at 360 px it shows a few letters of the model's id.
+    const shown = await picker.evaluate((el) => el.scrollWidth > el.clientWidth || el.clientWidth < 200);
+    expect(shown).toBe(true);
+    // The note before the first question says it in words (it said "the price is beside the model").
+    const note = page.getByTestId("first-run");
+    await expect
+      .poll(async () => (await note.textContent())?.replace(/\s+/g, " "))
+      .toMatch(/paid per token \(test-model: 0\.000001 TON a token, question and answer\) from your escrow/);
+    const box = (await note.boundingBox())!;
+    expect(box.x + box.width).toBeLessThanOrEqual(360);
+    expect(box.y + box.height).toBeLessThanOrEqual(740);
+    await page.context().close();
+    await provider.getByRole("button", { name: "Stop" }).click();
+    await provider.context().close();
+  }, 90_000);
 });
