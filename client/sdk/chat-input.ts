@@ -57,6 +57,9 @@ function unchoosableTool(p: ChatCompletionCreateParams): string | undefined {
   const choice = p.tool_choice as unknown;
   // `none` and `auto`, and a word the schema names as no mode.
   if (choice == null || (typeof choice === "string" && choice !== "required")) return undefined;
+  const type = (choice as { type?: unknown }).type;
+  if (typeof type === "string" && type !== "function")
+    return `tool_choice: \`${type.slice(0, 40)}\` choices are not carried (\`none\`, \`auto\`, \`required\` or a function by name)`;
   const tools = Array.isArray(p.tools) ? (p.tools as unknown[]) : [];
   const name = (choice as { function?: { name?: unknown } }).function?.name;
   if (tools.length === 0)

@@ -304,6 +304,12 @@ describe("tool_choice and the tools it chooses among", () => {
         await ask({ tool_choice: { type: "function", function: { name: "get_weather" } } }, stream),
       ).toMatchObject({ status: 400, param: "tool_choice" });
     }
+    // OpenAI's newer choices (allowed_tools, custom) are named, not a schema's union of shapes.
+    for (const type of ["allowed_tools", "custom"]) {
+      const refused = await ask({ tools: [weatherTool], tool_choice: { type, [type]: {} } }, false);
+      expect(refused).toMatchObject({ status: 400, param: "tool_choice" });
+      expect((refused as Error).message).toContain(`\`${type}\` choices are not carried`);
+    }
     expect(backend.requests.length).toBe(asked);
     // Choices that ask for no call are still taken without tools, and a listed function is chosen.
     for (const tool_choice of ["none", "auto"] as const)
