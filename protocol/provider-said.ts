@@ -101,17 +101,33 @@ const REQUEST_FIELDS: ReadonlySet<string> = new Set([
 const SEGMENT = /^(?:[0-9]{1,6}|[a-z][a-z0-9_]{0,39})$/;
 
 /**
- * A `param` a provider named, if it is a path into a request this version sends (`tools`,
- * `messages.3.content`, `response_format.json_schema`): a known top-level field, then at most
- * seven short snake_case names or indexes. UNKNOWN_FIELD names a field the provider does not know,
- * which may be one this version does not know either (a newer SDK's, a wrapper's): for it any such
- * path of snake_case names. Anything else is dropped.
+ * A `param` a provider named, if it is a path into the request it answers (`tools`,
+ * `messages.3.content`, `response_format.json_schema`): at most eight short snake_case names or
+ * indexes that lead to a value of `sent`, the request as we sent it. Without the request (an error
+ * about the session, an account refusal), a known top-level field of the requests this version
+ * sends, except for UNKNOWN_FIELD, whose field can only be checked against what was sent.
+ * Anything else is dropped.
  */
-export function requestParam(param: string | undefined, unknownField = false): string | undefined {
+export function requestParam(
+  param: string | undefined,
+  sent?: unknown,
+  unknownField = false,
+): string | undefined {
   if (param === undefined || param.length > 80) return undefined;
   const segments = param.split(".");
   if (segments.length > 8 || !segments.every((s) => SEGMENT.test(s))) return undefined;
-  return unknownField || REQUEST_FIELDS.has(segments[0] ?? "") ? param : undefined;
+  if (sent !== undefined) return leadsTo(sent, segments) ? param : undefined;
+  return !unknownField && REQUEST_FIELDS.has(segments[0] ?? "") ? param : undefined;
+}
+
+/** Whether `segments` name a value inside `value` (own keys of objects, indexes of arrays). */
+function leadsTo(value: unknown, segments: readonly string[]): boolean {
+  let at = value;
+  for (const s of segments) {
+    if (typeof at !== "object" || at === null || !Object.hasOwn(at, s)) return false;
+    at = (at as Record<string, unknown>)[s];
+  }
+  return at !== undefined;
 }
 
 const FEATURE_SET: ReadonlySet<string> = new Set(FEATURES);
@@ -119,18 +135,20 @@ const int = (s: string | undefined) => (s && /^[0-9]{1,12}$/.test(s) ? s : undef
 
 /**
  * A provider's error as a requester passes it on: `code` must be one a provider sends (else the
- * caller reads it as UNKNOWN_CODE), `message` is ours for that code, `param` only a request field
- * we know (requestParam). The provider's own message is read only for the fields we check here.
+ * caller reads it as UNKNOWN_CODE), `message` is ours for that code, `param` only a path into
+ * `sent`, the request the error answers, when there is one (requestParam). The provider's own
+ * message is read only for the fields we check here.
  */
 export function providerSaid(
   code: ProviderErrorCode,
   message: string,
   param?: string,
+  sent?: unknown,
 ): { message: string; param: string | undefined } {
   const text = message.slice(0, 400);
   const field =
-    requestParam(param, code === "UNKNOWN_FIELD") ??
-    (code === "UNSUPPORTED" ? requestParam(/^([a-z_.0-9]+):/.exec(text)?.[1]) : undefined);
+    requestParam(param, sent, code === "UNKNOWN_FIELD") ??
+    (code === "UNSUPPORTED" ? requestParam(/^([a-z_.0-9]+):/.exec(text)?.[1], sent) : undefined);
   return { message: sentence(code, text, field), param: field };
 }
 

@@ -81,7 +81,7 @@ export class EmbedCalls {
     if (m.t === "embedding") this.onVector(p, m.index, m.vector);
     else if (m.t === "done") void this.onDone(m.id, p, m.finish_reason, m.usage);
     // the provider's UNSUPPORTED names the field (model: …) that it cannot serve (provider-said.ts)
-    else if (m.t === "error") this.settle(m.id, providerError(m.error, m.error.param));
+    else if (m.t === "error") this.settle(m.id, providerError(m.error, m.error.param, p.params));
     else if (m.t !== "credit-wait" && m.t !== "progress")
       this.parts.abandon(
         new ProviderError("UNEXPECTED", `a provider does not answer embeddings with ${m.t}`),

@@ -32,14 +32,18 @@ export class ProviderError extends Error {
  * (with a feature, a number or a request field we parsed and checked); a code nobody defined, or
  * one no provider sends (ALL_BUSY, GRANT_TAMPERED, …), is UNKNOWN_CODE (wireError).
  */
-export function providerError(body: { code: string; message: string }, param?: string): ProviderError {
+export function providerError(
+  body: { code: string; message: string },
+  param?: string,
+  sent?: unknown,
+): ProviderError {
   if (!isProviderCode(body.code)) {
     const e = wireError(body, "provider");
     const message =
       e.code === "UNKNOWN_CODE" ? e.message : `the provider sent an error code no provider sends (${e.code})`;
     return new ProviderError("UNKNOWN_CODE", message);
   }
-  const said = providerSaid(body.code, body.message, param);
+  const said = providerSaid(body.code, body.message, param, sent);
   return new ProviderError(body.code, said.message, said.param);
 }
 

@@ -298,7 +298,7 @@ export class RequesterSession {
     else if (m.t === "done") void this.onDone(m);
     else if (m.t === "credit-wait") this.signNow().catch((err) => this.failAll(err));
     else if (m.t === "error") {
-      const told = providerError(m.error, m.error.param);
+      const told = providerError(m.error, m.error.param, p?.sent);
       const err = this.reserve ? told : withoutReserve(told);
       // Without an id the error is about the session (a receipt refused, …): it fails every request.
       if (m.id) this.settle(m.id, err);

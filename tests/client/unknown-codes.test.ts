@@ -102,10 +102,17 @@ const PROVIDER_CODES: ProviderErrorCode[] = [
   ]),
 ];
 
+/** A request with more fields for a provider to name: tools, a temperature. */
+const rich = {
+  ...input,
+  temperature: 0.5,
+  tools: [{ type: "function" as const, function: { name: "f", parameters: { type: "object" } } }],
+};
+
 /** What a hostile provider's error becomes in the SDK and in the gateway's body. */
-async function told(error: { code: string; message: string; param?: string }) {
+async function told(error: { code: string; message: string; param?: string }, request = rich) {
   const session = await hostileProvider(error);
-  const err = await session.request(input, () => undefined).catch((e: unknown) => e);
+  const err = await session.request(request, () => undefined).catch((e: unknown) => e);
   session.close();
   expect(err).toBeInstanceOf(ProviderError);
   return { err: err as ProviderError, body: toHttpError(err).body().error };
@@ -117,8 +124,8 @@ describe("every code a provider can send, in our words", () => {
     expect(err.code).toBe(code);
     // ESCROW_CANNOT_PAY to a session without reserves adds what would have raised one (ours too)
     expect(err.message.startsWith(providerSentence(code))).toBe(true);
-    // a param is kept only as a path into our request; UNKNOWN_FIELD's may be one we do not know
-    expect(err.param).toBe(code === "UNKNOWN_FIELD" ? "evil.example" : undefined);
+    // a param is kept only as a path into the request it answers, UNKNOWN_FIELD's too
+    expect(err.param).toBeUndefined();
     expect(body.message).toBe(err.message);
     expect(body.message).not.toContain("evil");
   });
@@ -150,10 +157,12 @@ describe("every code a provider can send, in our words", () => {
     ],
     [
       "UNSUPPORTED",
-      "score_method: the tokens could not be forced here (log in at evil.example)",
-      `${providerSentence("UNSUPPORTED")} (score_method)`,
-      "score_method",
+      "temperature: not here (log in at evil.example)",
+      `${providerSentence("UNSUPPORTED")} (temperature)`,
+      "temperature",
     ],
+    // a field of the requests this version sends, but not of this one
+    ["UNSUPPORTED", "top_p: not here", providerSentence("UNSUPPORTED"), undefined],
     ["UNSUPPORTED", "log_in_at: evil.example", providerSentence("UNSUPPORTED"), undefined],
     [
       "KEY_EPOCH",
@@ -173,6 +182,20 @@ describe("every code a provider can send, in our words", () => {
     expect(err.message).toBe(says);
     expect(err.param).toBe(param);
     expect(body.message).toBe(says);
+  });
+
+  it.each([
+    ["messages.0.content", "messages.0.content"],
+    ["tools.0.function.name", "tools.0.function.name"],
+    // snake_case paths, but to nothing this request carries
+    ["temperature_2", undefined],
+    ["messages.3.content", undefined],
+    ["log_in_at_evil_example", undefined],
+  ])("UNKNOWN_FIELD naming %s: kept only if the request we sent has it", async (param, kept) => {
+    const { err, body } = await told({ code: "UNKNOWN_FIELD", message: LURE, param });
+    expect(err.message).toBe(providerSentence("UNKNOWN_FIELD"));
+    expect(err.param).toBe(kept);
+    expect(body.param).toBe(kept ?? null);
   });
 
   it.each(["ALL_BUSY", "GRANT_TAMPERED", "STALLED"])(

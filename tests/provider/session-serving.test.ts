@@ -191,10 +191,11 @@ describe.each(Object.keys(TRANSPORTS))(
 
     it("the SDK fails a request the provider refused for an unknown field with that field as param, a 400 at the gateway", async () => {
       const { requesterSide, sessionKey } = await connect();
-      // A newer SDK, same code: its request frames carry one field this provider does not know.
+      // A newer SDK, same code: its requests carry one field this provider does not know (added to
+      // the request as sent, which is what the SDK checks the provider's `param` against).
       const send = requesterSide.send.bind(requesterSide);
       requesterSide.send = (m) =>
-        send(m.t === "request" ? ({ ...m, future_field: 1 } as SessionMessageInput) : m);
+        send(m.t === "request" ? (Object.assign(m, { future_field: 1 }) as SessionMessageInput) : m);
       const requester = await RequesterSession.open(requesterSide, options(sessionKey));
       const err = await requester.request(ask("hi"), () => undefined).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ProviderError);
