@@ -55,16 +55,17 @@ export function toChatParams(p: ChatCompletionCreateParams): ChatParams {
  */
 function unchoosableTool(p: ChatCompletionCreateParams): string | undefined {
   const choice = p.tool_choice as unknown;
-  // `none` and `auto`, and a word the schema names as no mode.
-  if (choice == null || (typeof choice === "string" && choice !== "required")) return undefined;
+  const tools = Array.isArray(p.tools) ? (p.tools as unknown[]) : [];
+  if (choice === "required")
+    return tools.length === 0 ? "tool_choice: a call is required but no tools are given" : undefined;
+  // `none`, `auto`, and what is no choice at all (a number, another word), which the schema names.
+  if (typeof choice !== "object" || choice === null) return undefined;
   const type = (choice as { type?: unknown }).type;
   if (typeof type === "string" && type !== "function")
     return `tool_choice: \`${type.slice(0, 40)}\` choices are not carried (\`none\`, \`auto\`, \`required\` or a function by name)`;
-  const tools = Array.isArray(p.tools) ? (p.tools as unknown[]) : [];
-  const name = (choice as { function?: { name?: unknown } }).function?.name;
-  if (tools.length === 0)
-    return `tool_choice: ${typeof name === "string" ? `\`${name}\` is chosen` : "a call is required"} but no tools are given`;
-  if (typeof name !== "string") return undefined; // a mode, or a shape the schema names
+  const name = (choice as { function?: { name?: unknown } | null }).function?.name;
+  if (typeof name !== "string") return undefined; // a function choice without its name: the schema names it
+  if (tools.length === 0) return `tool_choice: \`${name}\` is chosen but no tools are given`;
   const offered = tools.some((t) => (t as { function?: { name?: unknown } } | null)?.function?.name === name);
   return offered ? undefined : `tool_choice: \`${name}\` is not among the tools given`;
 }

@@ -310,6 +310,13 @@ describe("tool_choice and the tools it chooses among", () => {
       expect(refused).toMatchObject({ status: 400, param: "tool_choice" });
       expect((refused as Error).message).toContain(`\`${type}\` choices are not carried`);
     }
+    // What is no choice at all is named by the schema's own words, not as a missing tool.
+    for (const bad of [5, { type: "function" }])
+      expect(await ask({ tool_choice: bad }, false)).toMatchObject({
+        status: 400,
+        param: expect.stringMatching(/^tool_choice/),
+        message: expect.not.stringContaining("no tools are given"),
+      });
     expect(backend.requests.length).toBe(asked);
     // Choices that ask for no call are still taken without tools, and a listed function is chosen.
     for (const tool_choice of ["none", "auto"] as const)
