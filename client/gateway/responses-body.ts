@@ -188,7 +188,7 @@ function messageOf(item: v.InferOutput<typeof Item>, i: number): ChatMessage {
   const role = item.role ?? "user";
   if (!["system", "developer", "user", "assistant"].includes(role))
     throw invalidRequest("invalid_value", `input.${i}.role: \`${role}\` is not a role`, `input.${i}.role`);
-  if (item.content === undefined)
+  if (item.content === undefined || (Array.isArray(item.content) && item.content.length === 0))
     throw invalidRequest(
       "missing_required_parameter",
       `input.${i}.content: needs content`,

@@ -145,8 +145,9 @@ export function uncarriedField(
         message: `messages.${i}.content.${part.index}.${part.key}: a ${part.type} part does not carry \`${part.key}\``,
         code: "unsupported_parameter",
       };
-    // Null is no content either: read as "" it would send an empty turn nobody wrote.
-    if (message.content == null && !(message.role === "assistant" && message.tool_calls != null))
+    // Null, or no parts, is no content either: read as "" it would send an empty turn nobody wrote.
+    const empty = message.content == null || (Array.isArray(message.content) && message.content.length === 0);
+    if (empty && !(message.role === "assistant" && message.tool_calls != null))
       return {
         param: `messages.${i}.content`,
         message: `messages.${i}.content: the ${message.role} message needs content`,

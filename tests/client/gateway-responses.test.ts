@@ -200,6 +200,12 @@ describe("the Responses API for text", () => {
       openai.responses
         .create({ model: "llama-tools", input: "x", ...body } as never)
         .catch((e: unknown) => e);
+    // A message of no parts is no content: it was sent as an empty turn nobody wrote.
+    expect(await refused({ input: [{ role: "user", content: [] }] })).toMatchObject({
+      status: 400,
+      param: "input.0.content",
+      code: "missing_required_parameter",
+    });
     expect(await refused({ tools: [{ type: "web_search" }] })).toMatchObject({
       status: 400,
       param: "tools.0.type",

@@ -354,6 +354,18 @@ describe("fields inside messages, and the SDK's own callers", () => {
       param: "messages.0.content",
       code: "missing_required_parameter",
     });
+    // No parts is no content either: it was sent as an empty turn nobody wrote.
+    for (const role of ["user", "system"])
+      expect(
+        await ask([
+          { role, content: [] },
+          { role: "user", content: "x" },
+        ]),
+      ).toMatchObject({
+        status: 400,
+        param: "messages.0.content",
+        code: "missing_required_parameter",
+      });
     expect(await ask([{ role: "user", content: "x" }], { top_logprobs: 2 })).toMatchObject({
       status: 400,
       param: "top_logprobs",
