@@ -4,6 +4,7 @@ import type { KeyPair } from "../../protocol";
 import { formatTon } from "../../protocol/ton-amount";
 import { type ChainConfig, fetchChainConfig, waitForChain } from "../../web/chain-config";
 import { chainErrorText } from "../../web/chain-errors";
+import { ChainChangedError, type ChainPin, chainPinKey, pinnedChain } from "../../web/chain-pin";
 import type { DevWallet } from "../../web/dev-wallet";
 import { KvEntry, type SilkDb } from "../../web/page-db";
 import type { Wallet, WalletConnector, WalletTransaction } from "../../web/wallet";
@@ -34,6 +35,8 @@ export class EscrowStore {
   config = $state<ChainConfig | undefined>();
   /** Set when the server names no chain or it cannot be read. */
   unavailable = $state<string | undefined>();
+  /** Set when the server names another network or endpoint than this browser used with it. */
+  chainChanged = $state<ChainChangedError | undefined>();
   walletReady = $state(false);
   walletAddress = $state<string | undefined>();
   walletBalance = $state<bigint | undefined>();
@@ -64,6 +67,7 @@ export class EscrowStore {
   private sessionKey!: KeyPair;
   private owner!: KvEntry<string>;
   private db!: SilkDb;
+  private serverUrl!: string;
   private ticker: ReturnType<typeof setInterval> | undefined;
 
   constructor(private readonly opts: { twaReturnUrl?: `${string}://${string}` } = {}) {}
@@ -71,6 +75,7 @@ export class EscrowStore {
   async init(serverUrl: string, db: SilkDb, sessionKey: KeyPair): Promise<void> {
     this.db = db;
     this.sessionKey = sessionKey;
+    this.serverUrl = serverUrl;
     this.owner = new KvEntry(db, "client.escrow-owner");
     try {
       const config = await fetchChainConfig(serverUrl);
@@ -80,9 +85,11 @@ export class EscrowStore {
       }
       const { EscrowChain, checkNamedRegistry } = await import("./escrow-chain");
       checkNamedRegistry(config, serverUrl);
+      await pinnedChain(config, serverUrl, this.chainPin());
       this.chain = new EscrowChain(config);
       this.config = config;
     } catch (err) {
+      if (err instanceof ChainChangedError) this.chainChanged = err;
       this.unavailable = err instanceof Error ? err.message : "the TON network could not be read";
       return;
     }
@@ -93,6 +100,20 @@ export class EscrowStore {
     this.ticker = setInterval(() => {
       if (this.closing) this.now = Math.floor(Date.now() / 1000);
     }, 1_000);
+  }
+
+  private chainPin(): KvEntry<ChainPin> {
+    return new KvEntry(this.db, chainPinKey(this.serverUrl));
+  }
+
+  /** The user accepts the chain the server now names (`chainChanged`): pinned, and read again. */
+  async acceptChainChange(): Promise<void> {
+    const changed = this.chainChanged;
+    if (!changed) return;
+    await this.chainPin().set(changed.named);
+    this.chainChanged = undefined;
+    this.unavailable = undefined;
+    await this.init(this.serverUrl, this.db, this.sessionKey);
   }
 
   dispose(): void {

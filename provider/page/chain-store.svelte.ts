@@ -2,6 +2,13 @@ import type { TonClient } from "@ton/ton";
 import type { KeyPair } from "../../protocol/identity";
 import { formatTon } from "../../protocol/ton-amount";
 import type { ChainConfig } from "../../web/chain-config";
+import {
+  ChainChangedError,
+  type ChainPin,
+  type ChainPinStore,
+  chainPinKey,
+  pinnedChain,
+} from "../../web/chain-pin";
 import type { DevWallet } from "../../web/dev-wallet";
 import type { SilkDb } from "../../web/page-db";
 import type { Wallet, WalletConnector } from "../../web/wallet";
@@ -36,6 +43,12 @@ const CLOCK_RETRY_MS = 5_000;
 export class ProviderChain {
   config = $state<ChainConfig | undefined>();
   unavailable = $state<string | undefined>();
+  /** Set when the server names another network or endpoint than this browser used with it. */
+  chainChanged = $state<ChainChangedError | undefined>();
+  /** Runs `init` again with its first arguments (after the user accepts a changed chain). */
+  private initAgain: (() => Promise<void>) | undefined;
+  /** The chain this browser used with the server (`web/chain-pin.ts`). */
+  private pin: ChainPinStore | undefined;
   walletReady = $state(false);
   walletAddress = $state<string | undefined>();
   walletBalance = $state<bigint | undefined>();
@@ -84,6 +97,8 @@ export class ProviderChain {
     this.core = core;
     this.db = db;
     this.identity = identity;
+    this.initAgain = () => this.init(core, serverUrl, db, identity, receipts, onWallet);
+    this.pin = new core.KvEntry<ChainPin>(db, chainPinKey(serverUrl));
     try {
       const config = await core.fetchChainConfig(serverUrl);
       if (!config) {
@@ -92,8 +107,10 @@ export class ProviderChain {
         return;
       }
       core.checkNamedRegistry(config, serverUrl);
+      await pinnedChain(config, serverUrl, this.pin);
       this.config = config;
     } catch (err) {
+      if (err instanceof ChainChangedError) this.chainChanged = err;
       this.unavailable = describeError(err);
       return;
     }
@@ -111,6 +128,16 @@ export class ProviderChain {
   }
 
   /** Reads the chain's clock, and again every `CLOCK_RETRY_MS` while a read fails. */
+  /** The user accepts the chain the server now names (`chainChanged`): pinned, and read again. */
+  async acceptChainChange(): Promise<void> {
+    const changed = this.chainChanged;
+    if (!changed || !this.pin) return;
+    await this.pin.set(changed.named);
+    this.chainChanged = undefined;
+    this.unavailable = undefined;
+    await this.initAgain?.();
+  }
+
   private readClock(): void {
     const client = this.client;
     const config = this.config;

@@ -1,12 +1,14 @@
 import { Address } from "@ton/core";
+import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { compiled } from "../../contracts/compile";
 import { ESCROW_CODE_HASH, PROVIDER_ENTRY_CODE_HASH } from "../../contracts/generated/code-hashes";
 import { devnetPageConfig } from "../../contracts/page-config";
 import { THIS_CODES_REGISTRY } from "../../contracts/registry-code";
-import type { PageConfig } from "../../protocol";
+import { NETWORK_ID, type PageConfig } from "../../protocol";
 import { startServer } from "../signaling/helpers";
 import { openPage } from "./chain-server";
+import { openReady } from "./page-checks";
 import { usePagesFixture } from "./pages-fixture";
 
 /**
@@ -95,4 +97,69 @@ describe("a close delay the server names beyond a week", () => {
     expect((await note.textContent()) ?? "").toContain(String(366 * 86_400));
     expect(await page.getByRole("button", { name: /^Deposit/ }).count()).toBe(0);
   }, 120_000);
+});
+
+describe("a returning browser, and a server that now names another chain", () => {
+  /** The server's config as a man in the middle of `/api/config` rewrites it from now on. */
+  async function rewriteConfig(page: Page, lie: Partial<PageConfig>) {
+    const honest = devnetPageConfig(f.devnet.chain, 5);
+    await page
+      .context()
+      .route("**/api/config", (route) =>
+        route.fulfill({ json: { ...honest, ...lie }, headers: { "access-control-allow-origin": "*" } }),
+      );
+  }
+  const changed = /now names .* this browser has used with it/;
+
+  it("the client page refuses another network, or another endpoint, until the user accepts it", async () => {
+    const url = await lyingConfigServer({});
+    const page = await openPage(f.browser, `${url}/`, "client");
+    const showWallet = async () => {
+      const wallet = page.getByRole("button", { name: /^Wallet/ });
+      if (await wallet.isVisible()) await wallet.click();
+    };
+    await showWallet();
+    await expect.poll(() => page.getByTestId("network").textContent(), { timeout: 30_000 }).toBe("devnet");
+
+    // Another endpoint on the same network: refused, naming both.
+    await rewriteConfig(page, { tonEndpoint: "http://127.0.0.1:9/jsonRPC" });
+    await openReady(page, `${url}/`);
+    await showWallet();
+    const note = page.getByRole("note").filter({ hasText: changed });
+    await note.waitFor({ timeout: 30_000 });
+    expect(await note.textContent()).toContain("http://127.0.0.1:9/jsonRPC");
+    expect(await note.textContent()).toContain(`${url}/ton/jsonRPC`);
+    expect(await page.getByRole("button", { name: /^Deposit/ }).count()).toBe(0);
+
+    // Another network: refused the same way; the user may accept it, and the page then uses it.
+    await page.context().unroute("**/api/config");
+    await rewriteConfig(page, { network: "testnet", globalId: NETWORK_ID.testnet });
+    await openReady(page, `${url}/`);
+    await showWallet();
+    await note.waitFor({ timeout: 30_000 });
+    expect(await note.textContent()).toMatch(/now names testnet .* not the devnet/);
+    expect(await page.getByTestId("network").count()).toBe(0);
+    await page.getByRole("button", { name: "Use testnet from now on" }).click();
+    await expect.poll(() => page.getByTestId("network").textContent(), { timeout: 30_000 }).toBe("testnet");
+  }, 180_000);
+
+  it("the provider page refuses another network until the user accepts it", async () => {
+    const url = await lyingConfigServer({});
+    const page = await openPage(f.browser, `${url}/provider`, "provider");
+    const showWallet = async () => {
+      const wallet = page.getByRole("button", { name: /wallet/i }).first();
+      if ((await page.getByTestId("network").count()) === 0 && (await wallet.isVisible()))
+        await wallet.click();
+    };
+    await showWallet();
+    await expect.poll(() => page.getByTestId("network").textContent(), { timeout: 30_000 }).toBe("devnet");
+    await rewriteConfig(page, { network: "testnet", globalId: NETWORK_ID.testnet });
+    await openReady(page, `${url}/provider`);
+    const note = page.getByRole("note").filter({ hasText: changed });
+    if (!(await note.isVisible())) await showWallet();
+    await note.waitFor({ timeout: 30_000 });
+    expect(await note.textContent()).toMatch(/now names testnet .* not the devnet/);
+    await page.getByRole("button", { name: "Use testnet from now on" }).click();
+    await expect.poll(() => page.getByTestId("network").textContent(), { timeout: 30_000 }).toBe("testnet");
+  }, 180_000);
 });
