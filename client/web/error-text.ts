@@ -95,12 +95,29 @@ export function explainError(err: unknown): string {
       ? `The reserve for this provider (${formatTon(err.target)} TON of your escrow set aside for it) could not be raised on the TON network, so nothing more was sent. Try again in a moment.`
       : `The reserve for this provider (${formatTon(err.target)} TON of your escrow set aside for it) was not seen on the TON network in time, so nothing more was sent. Try again in a moment.`;
   }
-  if (err instanceof ProviderError)
-    return ESCROW_REFUSALS[err.code] ?? `The provider refused the request (${err.code}): ${err.message}`;
+  if (err instanceof ProviderError) return ESCROW_REFUSALS[err.code] ?? providerFailed(err);
   if (err instanceof Error && err.name === "AbortError") return "Stopped.";
   if (err instanceof Error && err.name === "SignalingError") return UNREACHABLE;
   if (err instanceof Error && /connect|websocket|xhr poll|timeout|timed out|fetch/i.test(err.message)) {
     return UNREACHABLE;
   }
   return "Something went wrong with this answer. Try again.";
+}
+
+/**
+ * Any other refusal or failure of a provider's, and the way on. `err.message` is the SDK's own
+ * sentence for the provider's code (protocol/provider-said.ts), never the provider's text: a
+ * provider is an untrusted peer.
+ */
+function providerFailed(err: ProviderError): string {
+  const said = `${err.message} (${err.code})`;
+  switch (err.code) {
+    case "CONTEXT_LENGTH_EXCEEDED":
+      return `The provider could not answer: ${said}. Start a new chat, or shorten your question.`;
+    case "UNSUPPORTED":
+    case "UNKNOWN_FIELD":
+      return `The provider could not answer: ${said}. Change this chat's options, or pick another model.`;
+    default:
+      return `The provider could not answer: ${said}. Press Regenerate to ask again; another provider may answer.`;
+  }
 }

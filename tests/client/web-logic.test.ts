@@ -74,7 +74,9 @@ describe("web client rules", () => {
     expect(explainError(new ProviderError("ESCROW_CLOSING", "x"))).toMatch(
       /Deposit again in Wallet to reopen it/,
     );
-    expect(explainError(new ProviderError("ENGINE", "odd"))).toMatch(/ENGINE/);
+    expect(explainError(new ProviderError("ENGINE", "odd"))).toMatch(/ENGINE.*Press Regenerate/);
+    expect(explainError(new ProviderError("CONTEXT_LENGTH_EXCEEDED", "x"))).toMatch(/Start a new chat/);
+    expect(explainError(new ProviderError("UNSUPPORTED", "x"))).toMatch(/pick another model/);
     expect(explainError(new EscrowNotReadyError("Connect a TON wallet"))).toBe("Connect a TON wallet");
     expect(explainError(new Error("secret prompt text"))).not.toMatch(/secret/);
   });

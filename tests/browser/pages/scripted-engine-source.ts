@@ -3,6 +3,7 @@
 // weights, which cannot be downloaded here; the fit of test-model is decided by the real check
 // (`modelFits`, web/engines/model-catalog.ts) against the GPU facts this double reports, which a
 // test sets with localStorage "silk-test-gpu-mb" (default 1024 MB).
+import { SilkError, type SilkErrorCode } from "../../../protocol/errors";
 import type { ChunkSink, EngineRequest, LoadProgress } from "../../../web/engines/engine";
 import { EngineError } from "../../../web/engines/engine";
 import type { EngineSource } from "../../../web/engines/engine-source-types";
@@ -56,6 +57,15 @@ class SelfHostingScriptedEngine extends ScriptedEngine {
     }
     // Stopping ends the wait, as a real engine stops within a token or two.
     if (request.logprobs && delay > 0) await held(delay, signal);
+    // `silk-test-provider-error` ({ code, message }): the answer fails with that code and text as
+    // the provider's own words on the wire (a protocol error is served as it is): a provider that
+    // says what it likes.
+    const said =
+      typeof localStorage === "undefined" ? null : localStorage.getItem("silk-test-provider-error");
+    if (said) {
+      const { code, message } = JSON.parse(said) as { code: SilkErrorCode; message: string };
+      throw new SilkError(code, message); // any code: the wire takes what it is given
+    }
     return super.generate(request, onChunk, signal);
   }
 }
