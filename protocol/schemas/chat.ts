@@ -20,8 +20,19 @@ import {
 const Text = v.pipe(v.string(), v.maxLength(MAX_SESSION_MESSAGE_BYTES));
 const Name = v.pipe(v.string(), v.minLength(1), v.maxLength(64), v.regex(/^[A-Za-z0-9_.-]+$/));
 const CallId = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
+/**
+ * `schema`, a map, refusing a list by name: valibot's record takes one and outputs its indexes as
+ * keys (`logit_bias: [5]` became a bias of 5 on token 0).
+ */
+const MapOf = <S extends v.GenericSchema<object>>(schema: S, what: string) =>
+  v.pipe(
+    v.unknown(),
+    v.check((x) => !Array.isArray(x), `Invalid type: Expected ${what} but received Array`),
+    schema,
+  );
+
 /** A JSON Schema or other free JSON object, bounded only by the message size. */
-const JsonObject = v.record(v.string(), v.unknown());
+const JsonObject = MapOf(v.record(v.string(), v.unknown()), "Object");
 
 export const TextPart = v.strictObject({ type: v.literal("text"), text: Text });
 export const ImagePart = v.strictObject({
@@ -98,12 +109,15 @@ export const ChatOptions = {
   presence_penalty: v.optional(Penalty),
   frequency_penalty: v.optional(Penalty),
   logit_bias: v.optional(
-    v.pipe(
-      v.record(
-        v.pipe(v.string(), v.regex(/^[0-9]{1,9}$/)),
-        v.pipe(v.number(), v.minValue(-100), v.maxValue(100)),
+    MapOf(
+      v.pipe(
+        v.record(
+          v.pipe(v.string(), v.regex(/^[0-9]{1,9}$/)),
+          v.pipe(v.number(), v.minValue(-100), v.maxValue(100)),
+        ),
+        v.check((r) => Object.keys(r).length <= MAX_LOGIT_BIAS_ENTRIES, "too many logit_bias entries"),
       ),
-      v.check((r) => Object.keys(r).length <= MAX_LOGIT_BIAS_ENTRIES, "too many logit_bias entries"),
+      "an Object of token ids to biases",
     ),
   ),
   user: v.optional(v.pipe(v.string(), v.maxLength(256))),

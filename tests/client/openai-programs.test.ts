@@ -271,6 +271,15 @@ describe("the official openai client", () => {
         status: 400,
         param: "top_logprobs",
       });
+      // A list is no map of token ids: [5] was carried as it was (its index read as a token id).
+      for (const logit_bias of [[5], []])
+        expect(await refusal({ logit_bias }, stream)).toMatchObject({ status: 400, param: "logit_bias" });
+      // Nor is a list a JSON Schema, for a model that takes tools and schemas.
+      const listed = { type: "function", function: { name: "f", parameters: [] } };
+      expect(await refusal({ model: "llama-tools", tools: [listed] }, stream)).toMatchObject({
+        status: 400,
+        param: "tools.0.function.parameters",
+      });
     }
   });
 });
