@@ -212,6 +212,38 @@ describe("every code a provider can send, in our words", () => {
 });
 
 /**
+ * A provider ending the session in words of its own (an `error` without an id, as its SessionServer
+ * sends a session's ending before it closes): every request in flight fails with our sentence for
+ * the code, and the session is over. A guard: so since 47d7594.
+ */
+describe("a provider's ending of the session", () => {
+  it.each(SESSION_ERROR_CODES)(
+    "%s with the provider's own text: our sentence, the session closed",
+    async (code) => {
+      const { requester } = await pipedSession((provider) =>
+        provider.onMessage((m) => {
+          if (m.t === "receipt")
+            void provider.send({
+              v: 1,
+              t: "account",
+              accepted: true,
+              prices: [offerToWire({ model: "test-model", price: flatPrice(1n) })],
+            });
+          if (m.t === "request") void provider.send({ v: 1, t: "error", error: { code, message: LURE } });
+        }),
+      );
+      const both = [input, input].map((i) => requester.request(i, () => undefined).catch((e: unknown) => e));
+      for (const err of (await Promise.all(both)) as ProviderError[]) {
+        expect(err).toBeInstanceOf(ProviderError);
+        expect(err.code).toBe(code);
+        expect(err.message).toBe(providerSentence(code));
+      }
+      expect(requester.isOpen).toBe(false);
+    },
+  );
+});
+
+/**
  * A provider's message this version cannot read (its schema broken: an error's code too long or
  * not a string) ends what waited on it at once, in our words: it used to be answered to the
  * provider and dropped here, so the request waited out its frame deadline and ended STALLED.
