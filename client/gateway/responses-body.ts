@@ -68,8 +68,9 @@ const Item = v.looseObject({
   role: v.optional(v.string()),
   content: v.optional(v.union([v.string(), v.array(Part)])),
 });
+const Items = v.pipe(v.array(Item), v.minLength(1), v.maxLength(MAX_MESSAGES_PER_REQUEST));
 const Body = v.object({
-  input: v.union([v.string(), v.pipe(v.array(Item), v.minLength(1), v.maxLength(MAX_MESSAGES_PER_REQUEST))]),
+  input: v.union([v.string(), Items]),
   instructions: v.nullish(v.string()),
   text: v.nullish(
     v.looseObject({
@@ -221,7 +222,12 @@ export function parseResponsesBody(json: unknown): {
     if (refused?.noOp?.(value)) continue;
     throw refuse(key, refused?.why ?? "Silk does not carry this field, and will not drop it silently");
   }
-  const parsed = v.safeParse(Body, body);
+  // A list of items checked as one, so a bad item is named by its path (`input.1.content`), not
+  // as the union of a string and a list ("Expected (string | Array) but received Array").
+  const items = Array.isArray(body.input)
+    ? v.safeParse(v.object({ input: Items }), { input: body.input })
+    : undefined;
+  const parsed = items?.success === false ? items : v.safeParse(Body, body);
   if (!parsed.success) {
     const { param = "input", message } = firstIssue(parsed.issues);
     throw invalidRequest("invalid_value", message, param);
@@ -303,6 +309,16 @@ export function asResponsesParam(err: HttpError): HttpError {
       err.code,
       err.message.replace(".function.", "."),
       `${nested[1]}.${nested[2]}`,
+    );
+  // A json_schema format's own fields sit on `text.format` itself.
+  const schemaField = err.param?.match(/^response_format\.json_schema\.(.+)$/);
+  if (schemaField)
+    return new HttpError(
+      err.status,
+      err.type,
+      err.code,
+      err.message.replace("response_format.json_schema.", "text.format."),
+      `text.format.${schemaField[1]}`,
     );
   const param = err.param?.split(".")[0];
   const renamed = param ? RENAMED[param] : undefined;

@@ -248,6 +248,26 @@ describe("the Responses API for text", () => {
     expect(
       await refused({ input: [{ role: "user", content: [{ type: "input_image", image_url: "http://x" }] }] }),
     ).toMatchObject({ status: 400, param: "input.0.content.0.type" });
+    // A malformed item is named by its own path and in its own words, not as the input's union.
+    for (const [input, param] of [
+      [[5], "input.0"],
+      [["hi"], "input.0"],
+      [
+        [
+          { role: "user", content: "ok" },
+          { role: "user", content: 5 },
+        ],
+        "input.1.content",
+      ],
+    ] as const) {
+      const bad = await refused({ input });
+      expect(bad).toMatchObject({ status: 400, param });
+      expect((bad as Error).message.startsWith(`400 ${param}`)).toBe(true);
+    }
+    // A json_schema format's field is named where the Responses API has it: text.format.schema.
+    const listed = await refused({ text: { format: { type: "json_schema", name: "x", schema: [] } } });
+    expect(listed).toMatchObject({ status: 400, param: "text.format.schema" });
+    expect((listed as Error).message).toMatch(/^400 text\.format\.schema: /);
     // Fields inside the body's objects too: refused by name, not dropped.
     expect(await refused({ text: { verbosity: "low" } })).toMatchObject({
       status: 400,
