@@ -290,6 +290,28 @@ describe("a message the schema refuses", () => {
     expect(requester.isOpen).toBe(false);
   });
 
+  it("an embedding whose index is no number: that embeddings call fails now, UNEXPECTED", async () => {
+    const { requester } = await pipedSession((provider) =>
+      provider.onMessage((m) => {
+        if (m.t === "receipt")
+          void provider.send({
+            v: 1,
+            t: "account",
+            accepted: true,
+            prices: [offerToWire({ model: "test-model", price: flatPrice(1n) })],
+          });
+        if (m.t === "embed")
+          void provider.send({ v: 1, t: "embedding", id: m.id, index: LURE, vector: "AAAAAA==" } as never);
+      }),
+    );
+    const err = await requester.embed({ model: "test-model", input: ["hi"] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnreadableMessageError);
+    expect((err as Error).message).toBe(
+      "the provider sent a message this version cannot read (type embedding, invalid at index)",
+    );
+    requester.close();
+  });
+
   it("an account message that breaks the schema fails the open now, not at the account deadline", async () => {
     const err = await pipedSession((provider) =>
       provider.onMessage((m) => {
