@@ -2,7 +2,12 @@
  * `npm test`'s runner: `vitest run` with the arguments given, and one second chance for a file
  * whose vitest worker died natively. @roamhq/wrtc (WebRTC for Node) segfaults now and then in
  * its own C++ (peer/wrtc-guard.ts keeps away the crash caught here; upstream lists others on
- * close, WonderInventions/node-webrtc#35, node-webrtc#576); such a death ends the file without a
+ * close, WonderInventions/node-webrtc#35, node-webrtc#576, node-webrtc#435). One no JavaScript can
+ * keep away, caught in a core dump here: `RTCDataChannel::Send` checks its native channel, copies
+ * the bytes, then reads the channel again, while WebRTC's own thread, seeing the far side close,
+ * sets it to null (`CleanupInternals`); a send racing a remote close reads address 0. It killed
+ * tests/signaling/restart.test.ts's worker in 3 of 3 runs beside six other peer files at load ~10
+ * (one dumped core: this crash), never when run alone. Such a death ends the file without a
  * failing test and vitest says only
  * "Worker exited unexpectedly". When that is the run's only fault (no test or file failed, and
  * every unhandled error is a worker's death), the files that never ended are named and run once
