@@ -1,4 +1,7 @@
 import { execFile } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { OpenAiBackend } from "../doubles/openai-backend";
@@ -90,6 +93,49 @@ describe("curl itself", () => {
     expect(form.stdout.endsWith("\n415")).toBe(true);
     expect(openAiError(form.stdout.slice(0, -4))).toMatchObject({ code: "unsupported_media_type" });
     expect(JSON.parse(form.stdout.slice(0, -4)).error.message).toContain("content-type: application/json");
+  });
+});
+
+describe("curl, as people try a server", () => {
+  const curl = (...args: string[]) =>
+    promisify(execFile)("curl", ["-sS", "--max-time", "30", "-w", "\n%{http_code}", ...args], {
+      maxBuffer: 16 * 1024 * 1024,
+    });
+  const auth = ["-H", "Content-Type: application/json", "-H", `Authorization: Bearer ${KEY}`];
+
+  it("answers a chat whole, a Responses stream event by event, `curl -I` on the models, and a 5 MiB body with 413", async () => {
+    const whole = await curl(url("/chat/completions"), ...auth, "-d", JSON.stringify(hi()));
+    expect(whole.stdout.endsWith("\n200")).toBe(true);
+    expect(JSON.parse(whole.stdout.slice(0, -4)).choices[0].message.content).toBe("Echo: one two");
+
+    const events = await curl(
+      "-N",
+      url("/responses"),
+      ...auth,
+      "-d",
+      JSON.stringify({ model: "llama-plain", input: "one two", stream: true }),
+    );
+    expect(events.stdout.endsWith("\n200")).toBe(true);
+    const types = [...events.stdout.matchAll(/^event: (.+)$/gm)].map((m) => m[1]);
+    expect(types.slice(0, 2)).toEqual(["response.created", "response.in_progress"]);
+    expect(types.at(-1)).toBe("response.completed");
+
+    // `curl -I` (HEAD): the status and headers a GET has, no body.
+    const head = await curl("-I", url("/models"), "-H", `Authorization: Bearer ${KEY}`);
+    expect(head.stdout).toMatch(/^HTTP\/1\.1 200 /);
+    expect(head.stdout).toMatch(/content-type: application\/json/i);
+    expect(head.stdout.endsWith("\n200")).toBe(true);
+
+    // Past the limit, curl (which asks `Expect: 100-continue` first) reads the 413, not a reset.
+    const big = JSON.stringify({
+      ...hi(),
+      messages: [{ role: "user", content: "x".repeat(5 * 1024 * 1024) }],
+    });
+    const file = join(mkdtempSync(join(tmpdir(), "silk-curl-")), "big.json");
+    writeFileSync(file, big);
+    const refused = await curl(url("/chat/completions"), ...auth, "--data-binary", `@${file}`);
+    expect(refused.stdout.endsWith("\n413")).toBe(true);
+    expect(openAiError(refused.stdout.slice(0, -4))).toMatchObject({ code: "request_too_large" });
   });
 });
 
