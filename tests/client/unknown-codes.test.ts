@@ -13,6 +13,8 @@ import {
   providerSentence,
   REQUEST_ERROR_CODES,
   SESSION_ERROR_CODES,
+  type SecureSession,
+  type SessionMessage,
 } from "../../protocol";
 import { pipedSession } from "../support/piped-session";
 
@@ -21,6 +23,13 @@ import { pipedSession } from "../support/piped-session";
  * code nobody defined (and a message meant to mislead) is a 502 `unknown_code` in our words.
  */
 async function hostileProvider(error: { code: string; message: string; param?: string }) {
+  return scriptedProvider((provider, m) => {
+    if (m.t === "request") void provider.send({ v: 1, t: "error", id: m.id, error });
+  });
+}
+
+/** A piped session whose provider opens the account, then answers each other message with `answer`. */
+async function scriptedProvider(answer: (provider: SecureSession, m: SessionMessage) => void) {
   const { requester } = await pipedSession((provider) =>
     provider.onMessage((m) => {
       if (m.t === "receipt")
@@ -30,7 +39,7 @@ async function hostileProvider(error: { code: string; message: string; param?: s
           accepted: true,
           prices: [offerToWire({ model: "test-model", price: flatPrice(1n) })],
         });
-      if (m.t === "request") void provider.send({ v: 1, t: "error", id: m.id, error });
+      else answer(provider, m);
     }),
   );
   return requester;
@@ -220,18 +229,9 @@ describe("a provider's ending of the session", () => {
   it.each(SESSION_ERROR_CODES)(
     "%s with the provider's own text: our sentence, the session closed",
     async (code) => {
-      const { requester } = await pipedSession((provider) =>
-        provider.onMessage((m) => {
-          if (m.t === "receipt")
-            void provider.send({
-              v: 1,
-              t: "account",
-              accepted: true,
-              prices: [offerToWire({ model: "test-model", price: flatPrice(1n) })],
-            });
-          if (m.t === "request") void provider.send({ v: 1, t: "error", error: { code, message: LURE } });
-        }),
-      );
+      const requester = await scriptedProvider((provider, m) => {
+        if (m.t === "request") void provider.send({ v: 1, t: "error", error: { code, message: LURE } });
+      });
       const both = [input, input].map((i) => requester.request(i, () => undefined).catch((e: unknown) => e));
       for (const err of (await Promise.all(both)) as ProviderError[]) {
         expect(err).toBeInstanceOf(ProviderError);
@@ -250,19 +250,10 @@ describe("a provider's ending of the session", () => {
  */
 describe("a message the schema refuses", () => {
   async function unreadable(error: unknown, withId: boolean) {
-    const { requester } = await pipedSession((provider) =>
-      provider.onMessage((m) => {
-        if (m.t === "receipt")
-          void provider.send({
-            v: 1,
-            t: "account",
-            accepted: true,
-            prices: [offerToWire({ model: "test-model", price: flatPrice(1n) })],
-          });
-        if (m.t === "request")
-          void provider.send({ v: 1, t: "error", ...(withId && { id: m.id }), error } as never);
-      }),
-    );
+    const requester = await scriptedProvider((provider, m) => {
+      if (m.t === "request")
+        void provider.send({ v: 1, t: "error", ...(withId && { id: m.id }), error } as never);
+    });
     const err = await requester.request(input, () => undefined).catch((e: unknown) => e);
     return { err: err as ProviderError, requester };
   }
@@ -291,19 +282,10 @@ describe("a message the schema refuses", () => {
   });
 
   it("an embedding whose index is no number: that embeddings call fails now, UNEXPECTED", async () => {
-    const { requester } = await pipedSession((provider) =>
-      provider.onMessage((m) => {
-        if (m.t === "receipt")
-          void provider.send({
-            v: 1,
-            t: "account",
-            accepted: true,
-            prices: [offerToWire({ model: "test-model", price: flatPrice(1n) })],
-          });
-        if (m.t === "embed")
-          void provider.send({ v: 1, t: "embedding", id: m.id, index: LURE, vector: "AAAAAA==" } as never);
-      }),
-    );
+    const requester = await scriptedProvider((provider, m) => {
+      if (m.t === "embed")
+        void provider.send({ v: 1, t: "embedding", id: m.id, index: LURE, vector: "AAAAAA==" } as never);
+    });
     const err = await requester.embed({ model: "test-model", input: ["hi"] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(UnreadableMessageError);
     expect((err as Error).message).toBe(
