@@ -5,9 +5,9 @@ import { checkPageConfig, type PageConfig } from "../protocol";
  * The chain the pages use, learned from the server (`GET /api/config`) rather than baked into the
  * build, so one build serves the devnet, testnet or mainnet. Relative endpoints (the devnet mounted
  * on the pages' origin) are made absolute against the server's URL, which also serves the widget
- * embedded on another site. The Escrow and entry code it names must be the code compiled here
- * (`checkNamedCode`, a `ContractCodeError` otherwise): they fix where a deposit or a stake goes;
- * and its close delay at most a week (`checkCloseDelay`): the pages and `init` deposit under it.
+ * embedded on another site. The Escrow and entry code and the Registry it names must be this
+ * build's (`checkNamedCode`: `ContractCodeError`, `RegistryCodeError`): they fix where a deposit or
+ * a stake goes and whose entries vouch for a provider; and its close delay at most a week (`checkCloseDelay`): the pages and `init` deposit under it.
  */
 export interface ChainConfig extends PageConfig {
   /** Absolute TonClient endpoint. */

@@ -1,4 +1,3 @@
-import { checkNamedRegistry } from "../contracts/registry-code";
 import type { NetworkName } from "../protocol";
 import { type ChainConfig, fetchChainConfig } from "./chain-config";
 
@@ -119,7 +118,7 @@ export function chosenChain(
 /**
  * The chain the server at `server` names (`/api/config`), checked as `gateway init` and `provider
  * init` need it before any wallet is asked: its code and Registry this code's
- * (`fetchChainConfig`, `checkNamedRegistry`), on the user's terms (`chosenChain`).
+ * (`fetchChainConfig`, `checkNamedCode`), on the user's terms (`chosenChain`).
  */
 export async function serverChain(
   server: string,
@@ -127,6 +126,5 @@ export async function serverChain(
 ): Promise<ChainConfig> {
   const named = await fetchChainConfig(server);
   if (!named) throw new Error(`${server} names no TON network (/api/config); is it a Silk server?`);
-  checkNamedRegistry(named, server);
   return chosenChain(named, server, { network: want.network ?? "devnet", tonEndpoint: want.tonEndpoint });
 }

@@ -4,7 +4,7 @@ import wrtc from "@roamhq/wrtc";
 import { Address } from "@ton/core";
 import { TonClient } from "@ton/ton";
 import { pino } from "pino";
-import { checkRegistryCode } from "../../contracts/registry-code";
+import { checkRegistryCode } from "../../contracts/named-code";
 import { type RegistryReader, tonRegistryReader } from "../../contracts/wrappers/registry-reader";
 import { exitOnHelp, optionMessage } from "../../peer/cli-help";
 import { loadOrCreateKey } from "../../peer/key-file";

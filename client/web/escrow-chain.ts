@@ -1,8 +1,5 @@
 import { TonClient } from "@ton/ton";
 import { EscrowParams } from "../../contracts/generated/constants";
-
-export { checkNamedRegistry } from "../../contracts/registry-code";
-
 import type { ChainConfig } from "../../web/chain-config";
 import { DevWallet } from "../../web/dev-wallet";
 import type { KvEntry } from "../../web/page-db";

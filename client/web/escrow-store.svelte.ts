@@ -83,8 +83,7 @@ export class EscrowStore {
         this.unavailable = "This Silk server names no TON network, so no escrow can pay for answers here.";
         return;
       }
-      const { EscrowChain, checkNamedRegistry } = await import("./escrow-chain");
-      checkNamedRegistry(config, serverUrl);
+      const { EscrowChain } = await import("./escrow-chain");
       await pinnedChain(config, serverUrl, this.chainPin());
       this.chain = new EscrowChain(config);
       this.config = config;

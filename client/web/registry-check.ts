@@ -1,5 +1,5 @@
 import { TonClient } from "@ton/ton";
-import { registryOf } from "../../contracts/registry-code";
+import { registryOf } from "../../contracts/named-code";
 import { type RegistryReader, tonRegistryReader } from "../../contracts/wrappers/registry-reader";
 import type { ChainConfig } from "../../web/chain-config";
 

@@ -1,7 +1,7 @@
 import { Address } from "@ton/core";
 import type { TonClient } from "@ton/ton";
 import { toHex } from "../../protocol/encoding";
-import { checkRegistryCode } from "../registry-code";
+import { checkRegistryCode } from "../named-code";
 import { ProviderEntryContract, Registry } from "./registry";
 
 /** A provider's Registry entry as read on chain. */
@@ -30,7 +30,7 @@ export interface TonRegistryReaderOptions {
  * address never changes (cached for good); the entry itself is cached for `ttlMs`. A failed read
  * is not cached. Only the Registry of this code is read: another address (a server's config that
  * names an older deployment, or a look-alike whose getter names entries it wrote itself) is
- * refused at once with `RegistryCodeError` (registry-code.ts), naming both addresses.
+ * refused at once with `RegistryCodeError` (named-code.ts), naming both addresses.
  */
 export function tonRegistryReader(
   client: Pick<TonClient, "open">,

@@ -106,7 +106,6 @@ export class ProviderChain {
           "This Silk server names no TON network: receipts are kept here but cannot be claimed.";
         return;
       }
-      core.checkNamedRegistry(config, serverUrl);
       await pinnedChain(config, serverUrl, this.pin);
       this.config = config;
     } catch (err) {

@@ -5,7 +5,6 @@
 // arrives. browser-globals must come first: @ton/core expects Node's globals.
 import "../../peer/browser-globals";
 
-export { checkNamedRegistry } from "../../contracts/registry-code";
 export { encodePublicKey } from "../../protocol/identity";
 export { fetchModelsView } from "../../web/audit-counts";
 export { fetchChainConfig, waitForChain } from "../../web/chain-config";

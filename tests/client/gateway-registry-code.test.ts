@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { Address } from "@ton/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { compiledRegistryAddress } from "../../contracts/deployment-record";
-import { checkRegistryCode, RegistryCodeError, THIS_CODES_REGISTRY } from "../../contracts/registry-code";
+import { checkRegistryCode, RegistryCodeError, THIS_CODES_REGISTRY } from "../../contracts/named-code";
 import { runProgram } from "../support/run-program";
 import { PAYOUT } from "../support/silk-parties";
 
