@@ -131,7 +131,7 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
     res.setHeader("www-authenticate", `Bearer realm="silk-gateway"${sent}`);
     throw new HttpError(401, "invalid_request_error", "invalid_api_key", "missing or wrong API key");
   }
-  const path = new URL(req.url ?? "/", "http://x").pathname.replace(/\/+$/, "") || "/";
+  const path = routeOf(req.url);
   // HEAD is GET without the body (RFC 9110 §9.3.2; Node leaves the body out of a HEAD's answer).
   const reading = req.method === "GET" || req.method === "HEAD";
   if (reading && path === "/v1/models") return sendJson(res, 200, await o.client.models.list());
@@ -174,6 +174,18 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
     "not_found",
     `no route for ${req.method} ${path}${meant}`,
   );
+}
+
+/**
+ * The route a request's target names: repeated slashes merged (a base URL ending in "/" joined by
+ * hand, `…/v1/` + `/chat/completions`; nginx merges them too, and `//v1/…` was read as a URL's
+ * host), a trailing slash dropped, the query left out. An absolute target (from a proxy) by its path.
+ */
+function routeOf(target = "/"): string {
+  const merged = target.startsWith("/")
+    ? target.replace(/^[^?#]*/, (p) => p.replace(/\/{2,}/g, "/"))
+    : target;
+  return new URL(merged, "http://x").pathname.replace(/\/+$/, "") || "/";
 }
 
 /** What a route read with GET also takes: HEAD, the same answer without its body. */

@@ -338,6 +338,18 @@ describe("HTTP surface", () => {
     const noV1 = await fetch(`${root}/chat/completions`, { method: "POST", body: json });
     expect(noV1.status).toBe(404);
     expect((await noV1.json()).error.message).toMatch(/did you mean \/v1\/chat\/completions/);
+    // A base URL ending in "/" joined by hand (`${base}/chat/completions`) is the same route, as
+    // behind nginx (merge_slashes): answered, not "no route for POST /v1//chat/completions".
+    for (const doubled of [`${base}//chat/completions`, `${root}//v1/chat/completions`]) {
+      const res = await fetch(doubled, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: json,
+      });
+      expect([doubled, res.status]).toEqual([doubled, 200]);
+      expect((await res.json()).choices[0].message.content).toContain("hello there");
+    }
+    expect((await fetch(`${base}//models`)).status).toBe(200);
     // Someone opening the gateway's address in a browser, or its base URL itself, is told what it is.
     for (const path of ["/", "/v1"]) {
       const opened = await fetch(`${root}${path}`);
