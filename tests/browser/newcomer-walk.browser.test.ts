@@ -1,7 +1,8 @@
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { contrastRatio as hexContrast } from "../../client/widget/telegram";
-import { openPage, serveFromProviderPage } from "./chain-server";
+import { fundClientEscrow, openPage, serveFromProviderPage } from "./chain-server";
+import { ask, question } from "./chat-steps";
 import { openWidgetPhone, seriousA11yViolations } from "./page-checks";
 import { usePagesFixture } from "./pages-fixture";
 import { backwardJumps, tabStops } from "./tab-order";
@@ -155,4 +156,43 @@ describe("a newcomer's walk through the pages", () => {
     await provider.getByRole("button", { name: "Stop" }).click();
     await provider.context().close();
   }, 90_000);
+
+  it("on a phone, New chat is in the bar as chat apps keep it: one press from an answer to an empty chat, by keyboard too", async () => {
+    const provider = await open("/provider", 1280, "light");
+    await serveFromProviderPage(provider, { register: true });
+    const page = await open("/", 360, "dark");
+    await page.locator("select option", { hasText: "test-model" }).waitFor({ state: "attached" });
+    await fundClientEscrow(page);
+    await page.keyboard.press("Escape");
+    await ask(page, "hello", 1);
+    // Without opening the drawer (it was only there: Chats, then New chat, then back).
+    const fresh = page.getByRole("button", { name: "New chat", exact: true });
+    expect(await fresh.isVisible()).toBe(true);
+    await fresh.focus();
+    await page.keyboard.press("Enter");
+    await page.getByTestId("first-run").waitFor();
+    expect(await page.getByTestId("turn-user").count()).toBe(0);
+    expect(await question(page).evaluate((el) => el === document.activeElement)).toBe(true);
+    // Still one bar (Chats, New chat, the model, Wallet, the theme), the model as wide as before
+    // (~90 px: the theme is drawn as ◐, named "Theme: system" for screen readers), nothing sideways.
+    const bar = await Promise.all(
+      ["Chats", "New chat", /^Wallet/, /^Theme: system$/].map(
+        async (name) =>
+          (await page.getByRole("button", { name, exact: typeof name === "string" }).boundingBox())!,
+      ),
+    );
+    const picker = (await page.getByRole("combobox", { name: "Model" }).boundingBox())!;
+    for (const b of [...bar, picker])
+      expect(Math.abs(b.y + b.height / 2 - (bar[0]!.y + bar[0]!.height / 2))).toBeLessThan(8);
+    expect(picker.width).toBeGreaterThanOrEqual(85);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+    // The drawer has its own New chat; the bar's goes while it is open (one button of that name).
+    await page.getByRole("button", { name: "Chats" }).press("Enter");
+    await page.getByRole("button", { name: "Close chats" }).waitFor();
+    expect(await page.getByRole("button", { name: "New chat", exact: true }).count()).toBe(1);
+    expect(await seriousA11yViolations(page)).toEqual([]);
+    await page.context().close();
+    await provider.getByRole("button", { name: "Stop" }).click();
+    await provider.context().close();
+  }, 120_000);
 });
