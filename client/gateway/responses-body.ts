@@ -235,6 +235,15 @@ export function parseResponsesBody(json: unknown): {
   const { input, instructions, text } = parsed.output;
   if (text) refuseExtra(text, "text", "text");
   if (text?.format) refuseExtra(text.format, "text.format", "text.format");
+  // As OpenAI's: a json_schema format names its schema and gives it (chat's leaves both looser).
+  if (text?.format?.type === "json_schema")
+    for (const key of ["name", "schema"])
+      if (text.format[key] == null)
+        throw invalidRequest(
+          "missing_required_parameter",
+          `text.format.${key}: a json_schema format needs its ${key}`,
+          `text.format.${key}`,
+        );
   const messages = [
     ...(instructions ? [{ role: "system", content: instructions }] : []),
     ...(typeof input === "string" ? [{ role: "user", content: input }] : messagesOf(input)),
@@ -271,7 +280,7 @@ export function parseResponsesBody(json: unknown): {
             ? {
                 type: "json_schema",
                 json_schema: {
-                  name: schema?.name ?? "output",
+                  name: schema?.name,
                   schema: schema?.schema,
                   strict: schema?.strict,
                   ...(schema?.description != null && { description: schema.description }),

@@ -268,6 +268,17 @@ describe("the Responses API for text", () => {
     const listed = await refused({ text: { format: { type: "json_schema", name: "x", schema: [] } } });
     expect(listed).toMatchObject({ status: 400, param: "text.format.schema" });
     expect((listed as Error).message).toMatch(/^400 text\.format\.schema: /);
+    // The Responses API's json_schema format needs its name and schema: without the schema it
+    // was carried as "any JSON", the name made up as "output".
+    for (const [format, param] of [
+      [{ type: "json_schema", schema: { type: "object" } }, "text.format.name"],
+      [{ type: "json_schema", name: "x" }, "text.format.schema"],
+    ] as const)
+      expect(await refused({ text: { format } })).toMatchObject({
+        status: 400,
+        param,
+        code: "missing_required_parameter",
+      });
     // Fields inside the body's objects too: refused by name, not dropped.
     expect(await refused({ text: { verbosity: "low" } })).toMatchObject({
       status: 400,
