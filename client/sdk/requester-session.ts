@@ -307,17 +307,21 @@ export class RequesterSession {
   }
 
   /**
-   * A message of the provider's the schema refused (it was told): the request it names fails now,
-   * and an error about the whole session (no id) ends it, rather than either waiting out its
-   * deadline. A type this version does not know, from a newer provider, is only told.
+   * A message of the provider's the schema refused (it was told), rather than waiting out a
+   * deadline: an `error` about a request fails that request now (the provider ended it, billing
+   * none of its prompt); anything else about a request in flight (its tokens, its done) leaves the
+   * two sides' counts apart, and an `error` without an id was about the session: either ends the
+   * session, failing every request. A type this version does not know, from a newer provider, is
+   * only told.
    */
   private unreadable(r: RefusedMessage): void {
     if (r.error.code === "UNKNOWN_TYPE") return;
     const err = new UnreadableMessageError(r.t, r.error);
-    if (r.id !== undefined && (this.pending.has(r.id) || this.embeds.has(r.id))) {
+    const inFlight = r.id !== undefined && (this.pending.has(r.id) || this.embeds.has(r.id));
+    if (inFlight && r.t === "error" && r.id !== undefined) {
       this.settle(r.id, err);
       this.embeds.fail(r.id, err);
-    } else if (r.id === undefined && r.t === "error") this.abandon(err);
+    } else if (inFlight || (r.id === undefined && r.t === "error")) this.abandon(err);
   }
 
   private onTokens(m: Extract<SessionMessage, { t: "tokens" }>): void {

@@ -1,7 +1,7 @@
 import { Address } from "@ton/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { toHttpError } from "../../client/gateway/http-errors";
-import { OverReportError, ProviderError } from "../../client/sdk/errors";
+import { OverReportError, ProviderError, UnreadableMessageError } from "../../client/sdk/errors";
 import { MemoryPaymentAccount } from "../../client/sdk/payment-account";
 import { RequesterSession } from "../../client/sdk/requester-session";
 import type { WebRtcLink } from "../../peer/webrtc-link";
@@ -208,6 +208,28 @@ describe.each(Object.keys(TRANSPORTS))(
       // The session goes on: the next request (no unknown field) is answered.
       requesterSide.send = send;
       expect((await requester.request(ask("again"), () => undefined)).finishReason).toBe("stop");
+    });
+
+    it("a provider's message the schema refuses (a done whose usage is no number) fails the request at once as UnreadableMessageError and ends the session, whose counts may now differ", async () => {
+      const { requesterSide, providerSide, sessionKey } = await connect();
+      // A provider out of step with the schema: its `done` carries a count that is no number.
+      const send = providerSide.send.bind(providerSide);
+      providerSide.send = (m) =>
+        send(
+          m.t === "done"
+            ? ({ ...m, usage: { ...m.usage, completion_tokens: "seven" } } as unknown as SessionMessageInput)
+            : m,
+        );
+      const requester = await RequesterSession.open(requesterSide, options(sessionKey));
+      const err = await requester.request(ask("hi"), () => undefined).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(UnreadableMessageError);
+      expect(err).toMatchObject({
+        code: "UNEXPECTED",
+        message:
+          "the provider sent a message this version cannot read (type done, invalid at usage.completion_tokens)",
+      });
+      expect(toHttpError(err).status).toBe(502);
+      expect(requester.isOpen).toBe(false);
     });
 
     it("honours max_tokens and stop", async () => {
