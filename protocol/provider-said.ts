@@ -164,6 +164,9 @@ function sentence(code: ProviderErrorCode, text: string, field: string | undefin
       // no feature we know, but a field of our request we checked: named, so the reason stays useful
       return field ? `${SAID.UNSUPPORTED} (${field})` : SAID.UNSUPPORTED;
     }
+    case "UNKNOWN_FIELD":
+      // the field, checked against the request as sent (requestParam)
+      return field ? `${SAID.UNKNOWN_FIELD} (${field})` : SAID.UNKNOWN_FIELD;
     case "KEY_EPOCH": {
       const epoch = int(/epoch ([0-9]+)$/.exec(text)?.[1]);
       return epoch ? `receipts must carry the key's epoch ${epoch}` : SAID.KEY_EPOCH;

@@ -199,7 +199,11 @@ describe.each(Object.keys(TRANSPORTS))(
       const requester = await RequesterSession.open(requesterSide, options(sessionKey));
       const err = await requester.request(ask("hi"), () => undefined).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ProviderError);
-      expect(err).toMatchObject({ code: "UNKNOWN_FIELD", param: "future_field" });
+      expect(err).toMatchObject({
+        code: "UNKNOWN_FIELD",
+        param: "future_field",
+        message: "the provider does not know a field of the request (future_field)",
+      });
       expect(toHttpError(err).body().error).toMatchObject({
         param: "future_field",
         code: "unknown_parameter",
