@@ -274,7 +274,16 @@ export class ResponseEvents {
     };
     return [
       this.event("response.failed", { response: failed }),
-      this.event("error", { code: body.error.code, message: body.error.message, param: body.error.param }),
+      // OpenAI's fields, and the error object as chat's stream carries it: the `openai` clients
+      // throw on a data line with `error` (an APIError with its code) but hand OpenAI's bare event
+      // over as one more event, which LangChain's Responses stream skipped: the answer cut short
+      // ended as if whole.
+      this.event("error", {
+        code: body.error.code,
+        message: body.error.message,
+        param: body.error.param,
+        error: body.error,
+      }),
     ];
   }
 }

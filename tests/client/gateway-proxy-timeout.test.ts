@@ -109,21 +109,26 @@ describe("a first token slower than a proxy's read timeout", () => {
     // The provider reports its engine's failure as ENGINE (a 502 engine_failed before the stream opened).
     expect(chatErr).toMatchObject({ code: "engine_failed" });
 
-    // The Responses API ends a failed stream with `response.failed`, then an `error` event the
-    // openai client hands over as an event (as it does OpenAI's own).
+    // The Responses API ends a failed stream with `response.failed`, then an `error` event, which
+    // carries the error object as chat's does, so the openai client throws it as an APIError.
     const resp = await openai.responses.create({
       model: "test-model",
       input: "fail responses",
       stream: true,
     });
     const events: { type: string; code?: string | null }[] = [];
-    for await (const event of resp) events.push(event);
+    const respErr = await (async () => {
+      for await (const event of resp) events.push(event);
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(events.map((e) => e.type)).toEqual([
       "response.created",
       "response.in_progress",
       "response.failed",
-      "error",
     ]);
-    expect(events.at(-1)).toMatchObject({ code: "engine_failed" });
+    expect(respErr).toBeInstanceOf(OpenAI.APIError);
+    expect(respErr).toMatchObject({ code: "engine_failed" });
   }, 60_000);
 });

@@ -117,6 +117,25 @@ describe("LangChain's ChatOpenAI on the Responses API (useResponsesApi)", () => 
   });
 });
 
+describe("a provider failing mid-answer, as LangChain sees it", () => {
+  it("throws the gateway's code from a stream, chat or Responses, never ends it as if whole", async () => {
+    for (const extra of [{}, { useResponsesApi: true }]) {
+      let text = "";
+      const thrown = await (async () => {
+        for await (const chunk of await chat("llama-plain", extra).stream("fail midway through this"))
+          text += chunk.text;
+      })().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      // On the Responses API LangChain reads only `response.*` events: the stream stopped after
+      // "Echo: fail " and the answer looked whole.
+      expect([extra, thrown]).toMatchObject([extra, { code: "engine_failed" }]);
+      expect(text).toBe("Echo: fail ");
+    }
+  });
+});
+
 describe("LangChain's options and its abort", () => {
   it("carries JSON mode, logprobs and a call's seed", async () => {
     const json = chat("llama-tools").withStructuredOutput(z.object({ echo: z.string() }), {
