@@ -71,12 +71,12 @@ export class NetworkMismatchError extends Error {
   constructor(
     /** The network the server named. */
     readonly named: NetworkName,
-    /** The network the user chose (`--network`). */
+    /** The network the user chose (`--network`, the widget's `network`). */
     readonly wanted: NetworkName,
     server: string,
   ) {
     super(
-      `${server} names ${named}, not ${wanted} (--network): nothing is sent on a network you did not choose`,
+      `${server} names ${named}, not ${wanted}, the network you chose (--network, or the widget's network): nothing is sent on a network you did not choose`,
     );
   }
 }
@@ -90,9 +90,15 @@ export class TonEndpointError extends Error {
     server: string,
   ) {
     super(
-      `${server} names the ${network} endpoint ${named}, not a public one this build knows (${PUBLIC_TON_ENDPOINTS[network as Exclude<NetworkName, "devnet">]?.join(", ")}): the chain is not read through the server's word; give --ton-endpoint`,
+      `${server} names the ${network} endpoint ${named}, not a public one this build knows (${PUBLIC_TON_ENDPOINTS[network as Exclude<NetworkName, "devnet">]?.join(", ")}): the chain is not read through the server's word; give your own (--ton-endpoint, or the widget's ton-endpoint)`,
     );
   }
+}
+
+/** The chain a user chose: `--network` and `--ton-endpoint`, or a widget's `network` and `ton-endpoint`. */
+export interface ChainChoice {
+  readonly network: NetworkName;
+  readonly tonEndpoint?: string | undefined;
 }
 
 /**
@@ -101,11 +107,7 @@ export class TonEndpointError extends Error {
  * only on the devnet (the server's own chain, test money) or when it is a known public one
  * (`TonEndpointError` otherwise).
  */
-export function chosenChain(
-  chain: ChainConfig,
-  server: string,
-  want: { readonly network: NetworkName; readonly tonEndpoint?: string | undefined },
-): ChainConfig {
+export function chosenChain(chain: ChainConfig, server: string, want: ChainChoice): ChainConfig {
   if (chain.network !== want.network) throw new NetworkMismatchError(chain.network, want.network, server);
   if (want.tonEndpoint !== undefined) {
     if (!isHttpUrl(want.tonEndpoint)) throw new TonEndpointUrlError(want.tonEndpoint);

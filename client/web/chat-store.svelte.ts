@@ -1,3 +1,4 @@
+import type { ChainChoice } from "../../web/chosen-chain";
 import type { AnswerRunner } from "./chat-answer";
 import { type ChatSettings, DEFAULT_CHAT_SETTINGS } from "./chat-settings";
 import type { ChatStorage } from "./chat-storage";
@@ -34,6 +35,8 @@ export interface ChatStoreOptions {
   readonly onAnswer?: (outcome: "done" | "error" | "stopped") => void;
   /** Inside a Telegram Mini App: where the wallet returns to after signing. */
   readonly twaReturnUrl?: `${string}://${string}`;
+  /** The chain the embedding page chose (the widget's `network`, `ton-endpoint`): see `EscrowStore`. */
+  readonly chain?: ChainChoice;
 }
 
 /**
@@ -122,9 +125,10 @@ export class ChatStore {
     // Markdown too, so that no answer is ever shown before it can be rendered.
     [this.core] = await Promise.all([loadChatCore(), loadMarkdown()]);
     const db = await this.core.openSilkDb();
-    const money = new this.core.EscrowStore(
-      this.opts.twaReturnUrl ? { twaReturnUrl: this.opts.twaReturnUrl } : {},
-    );
+    const money = new this.core.EscrowStore({
+      ...(this.opts.twaReturnUrl && { twaReturnUrl: this.opts.twaReturnUrl }),
+      ...(this.opts.chain && { chain: this.opts.chain }),
+    });
     this.money = money;
     this.storage = new this.core.ChatStorage(db, this);
     const sessionKey = await this.storage.sessionKey();

@@ -5,6 +5,7 @@ import { formatTon } from "../../protocol/ton-amount";
 import { type ChainConfig, fetchChainConfig, waitForChain } from "../../web/chain-config";
 import { chainErrorText } from "../../web/chain-errors";
 import { ChainChangedError, type ChainPin, chainPinKey, pinnedChain } from "../../web/chain-pin";
+import { type ChainChoice, chosenChain } from "../../web/chosen-chain";
 import type { DevWallet } from "../../web/dev-wallet";
 import { KvEntry, type SilkDb } from "../../web/page-db";
 import type { Wallet, WalletConnector, WalletTransaction } from "../../web/wallet";
@@ -70,7 +71,18 @@ export class EscrowStore {
   private serverUrl!: string;
   private ticker: ReturnType<typeof setInterval> | undefined;
 
-  constructor(private readonly opts: { twaReturnUrl?: `${string}://${string}` } = {}) {}
+  constructor(
+    private readonly opts: {
+      twaReturnUrl?: `${string}://${string}`;
+      /**
+       * The chain the embedding page chose (the widget's `network` and `ton-endpoint`): the
+       * server's is refused on another network, and read through that endpoint, as `gateway init`
+       * does (`chosenChain`). Without it, the chain this browser first used with the server
+       * (`pinnedChain`).
+       */
+      chain?: ChainChoice;
+    } = {},
+  ) {}
 
   async init(serverUrl: string, db: SilkDb, sessionKey: KeyPair): Promise<void> {
     this.db = db;
@@ -84,9 +96,11 @@ export class EscrowStore {
         return;
       }
       const { EscrowChain } = await import("./escrow-chain");
-      await pinnedChain(config, serverUrl, this.chainPin());
-      this.chain = new EscrowChain(config);
-      this.config = config;
+      const chosen = this.opts.chain
+        ? chosenChain(config, serverUrl, this.opts.chain)
+        : await pinnedChain(config, serverUrl, this.chainPin());
+      this.chain = new EscrowChain(chosen);
+      this.config = chosen;
     } catch (err) {
       if (err instanceof ChainChangedError) this.chainChanged = err;
       this.unavailable = err instanceof Error ? err.message : "the TON network could not be read";

@@ -7,6 +7,7 @@
 // "Connecting to Silk…"; the wallet is another, fetched when the wallet panel first opens. Chunks
 // are imported relative to this module, so they come from wherever the script tag points.
 import { mount, unmount } from "svelte";
+import type { NetworkName } from "../../protocol/receipt";
 import baseCss from "../../web/base.css?inline";
 import { ChatStore, loadChatCore } from "../web/chat-store.svelte";
 import { loadMarkdown } from "../web/lazy-markdown.svelte";
@@ -28,7 +29,11 @@ a { color: var(--silk-link, var(--silk-accent)); }`;
 
 /**
  * `<silk-chat signaling="https://silk.example" twa-return-url="https://t.me/bot/app">`: the chat in
- * a shadow root, so the host page's styles and the widget's do not mix. Inside Telegram it follows
+ * a shadow root. `network="testnet"` (with `ton-endpoint="https://…"` to read the chain through
+ * your own node) makes the embedding page, not the signaling server, choose the chain: a server
+ * naming another network is refused, and on testnet and mainnet only a public endpoint of the
+ * server's is read (`chosenChain`); without it, the chain this browser first used with the server
+ * is held to (`pinnedChain`). so the host page's styles and the widget's do not mix. Inside Telegram it follows
  * the theme, the stable viewport height and the safe areas, and uses the Main and Back buttons.
  */
 export class SilkChatElement extends HTMLElement {
@@ -47,8 +52,16 @@ export class SilkChatElement extends HTMLElement {
 
     const tg = telegram();
     const returnUrl = this.getAttribute("twa-return-url");
+    const network = this.getAttribute("network");
+    const tonEndpoint = this.getAttribute("ton-endpoint") ?? undefined;
     const store = new ChatStore({
       signalingUrl: this.getAttribute("signaling") ?? location.origin,
+      // The embedding page's choice, held to as `gateway init` holds to --network: a value that is
+      // no network is refused by name there (NetworkMismatchError), never ignored.
+      // A ton-endpoint alone is for the devnet, as --ton-endpoint alone is.
+      ...((network !== null || tonEndpoint !== undefined) && {
+        chain: { network: (network ?? "devnet") as NetworkName, tonEndpoint },
+      }),
       onAnswer: (outcome) => haptic(tg, outcome),
       ...(returnUrl &&
         /^[a-z]+:\/\//i.test(returnUrl) && { twaReturnUrl: returnUrl as `${string}://${string}` }),

@@ -163,3 +163,33 @@ describe("a returning browser, and a server that now names another chain", () =>
     await expect.poll(() => page.getByTestId("network").textContent(), { timeout: 30_000 }).toBe("testnet");
   }, 180_000);
 });
+
+describe("a widget whose embedding page chose the network", () => {
+  /** A host page on the server's origin embedding the widget with `attributes`. */
+  async function embed(url: string, attributes: string): Promise<Page> {
+    const page = await (await f.browser.newContext()).newPage();
+    await page.route(`${url}/embed.html`, (route) =>
+      route.fulfill({
+        contentType: "text/html",
+        body: `<!doctype html><script type="module" src="/widget/silk-chat.js"></script><silk-chat ${attributes}></silk-chat>`,
+      }),
+    );
+    await page.goto(`${url}/embed.html`);
+    await page.locator("silk-chat[data-ready=true]").waitFor({ state: "attached", timeout: 30_000 });
+    await page.locator("silk-chat").getByRole("button", { name: "Wallet", exact: true }).click();
+    return page;
+  }
+
+  it("refuses a server naming another network, naming both; the network chosen is used", async () => {
+    const url = await lyingConfigServer({});
+    const refused = await embed(url, 'network="testnet"');
+    const note = refused
+      .getByRole("note")
+      .filter({ hasText: /names devnet, not testnet, the network you chose/ });
+    await note.waitFor({ timeout: 30_000 });
+    expect(await refused.getByRole("button", { name: /^Deposit/ }).count()).toBe(0);
+
+    const chosen = await embed(url, 'network="devnet"');
+    await expect.poll(() => chosen.getByTestId("network").textContent(), { timeout: 30_000 }).toBe("devnet");
+  }, 120_000);
+});
