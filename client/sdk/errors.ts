@@ -3,6 +3,7 @@ import {
   isProviderCode,
   OversizeMessageError,
   providerSaid,
+  SESSION_TYPES,
   type SilkError,
   type TimeoutError,
   wireError,
@@ -106,7 +107,8 @@ export class UnreadableMessageError extends ProviderError {
   constructor(t: string | undefined, cause: SilkError) {
     const path = /invalid at ([a-z0-9_.]{1,80}):/.exec(cause.message)?.[1];
     const what = [
-      ...(t && /^[a-z][a-z0-9-]{0,31}$/.test(t) ? [`type ${t}`] : []),
+      // a type is named only when it is one of ours (a message of another version may carry any)
+      ...(t && SESSION_TYPES.has(t) ? [`type ${t}`] : []),
       ...(path ? [`invalid at ${path}`] : []),
     ].join(", ");
     super(

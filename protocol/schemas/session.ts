@@ -200,7 +200,10 @@ export type SessionMessage = v.InferOutput<typeof SessionMessage>;
 export type SessionMessageInput = v.InferInput<typeof SessionMessage>;
 export type SessionMessageType = SessionMessage["t"];
 
-const SESSION_TYPES: ReadonlySet<string> = new Set(SessionMessage.options.map((o) => o.entries.t.literal));
+/** The types of session message this version knows. */
+export const SESSION_TYPES: ReadonlySet<string> = new Set(
+  SessionMessage.options.map((o) => o.entries.t.literal),
+);
 
 export function parseSessionMessage(input: unknown): SessionMessage {
   return parseTyped(SessionMessage, SESSION_TYPES, input, "session message");

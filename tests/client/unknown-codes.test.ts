@@ -294,6 +294,16 @@ describe("a message the schema refuses", () => {
     requester.close();
   });
 
+  it("a message of another version under a made-up type: the session ends now, the type not repeated", async () => {
+    const requester = await scriptedProvider((provider, m) => {
+      if (m.t === "request") void provider.send({ v: 9, t: "log-in-at-evil-example", id: m.id } as never);
+    });
+    const err = await requester.request(input, () => undefined).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnreadableMessageError);
+    expect((err as Error).message).toBe("the provider sent a message this version cannot read");
+    expect(requester.isOpen).toBe(false);
+  });
+
   it("an account message that breaks the schema fails the open now, not at the account deadline", async () => {
     const err = await pipedSession((provider) =>
       provider.onMessage((m) => {
