@@ -10,6 +10,7 @@ import { parseEmbedBody } from "./embed-body";
 import { checkKeepAliveMs, KEEP_ALIVE_MS, keepAliveUntil, startEventStream } from "./event-stream";
 import { GatewayShutdown, shuttingDown } from "./gateway-shutdown";
 import { HttpError, invalidRequest, toHttpError } from "./http-errors";
+import { notServed } from "./not-served";
 import { readBody } from "./read-body";
 import { ResponseEvents, toResponse } from "./responses-answer";
 import { asResponsesParam, parseResponsesBody } from "./responses-body";
@@ -155,13 +156,8 @@ async function handle(ctx: Ctx, req: IncomingMessage, res: ServerResponse): Prom
       `${req.method} ${path}: use ${allowed}`,
     );
   }
-  if (NOT_SERVED.has(path))
-    throw new HttpError(
-      404,
-      "invalid_request_error",
-      "unsupported_endpoint",
-      `${path} is not served by Silk's providers yet; use /v1/chat/completions, /v1/responses or /v1/embeddings`,
-    );
+  const unserved = notServed(path);
+  if (unserved) throw unserved;
   // A base URL set without its /v1 (OPENAI_BASE_URL=http://127.0.0.1:8788) is the commonest slip.
   const meant = METHODS[`/v1${path}`]
     ? ` (did you mean /v1${path}? the base URL ends in /v1)`
@@ -198,15 +194,6 @@ const METHODS: Readonly<Record<string, string>> = {
   "/v1/embeddings": "POST",
   "/v1/responses": "POST",
 };
-
-/** OpenAI endpoints a program may try, answered with a reason rather than "no route". */
-const NOT_SERVED: ReadonlySet<string> = new Set([
-  "/v1/completions",
-  "/v1/images/generations",
-  "/v1/audio/speech",
-  "/v1/audio/transcriptions",
-  "/v1/moderations",
-]);
 
 async function model(o: GatewayOptions, path: string, res: ServerResponse): Promise<void> {
   let id: string;

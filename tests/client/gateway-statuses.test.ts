@@ -209,6 +209,27 @@ describe("HTTP surface", () => {
       status: 404,
       code: "unsupported_endpoint",
     });
+    // The rest of OpenAI's API a program may call, each named as not served rather than "no route".
+    for (const call of [
+      () => openai.files.list(),
+      () => openai.batches.list(),
+      () => openai.images.generate({ prompt: "x" }),
+      () => openai.audio.translations.create({ file: new File(["x"], "a.wav"), model: "whisper-1" }),
+      () => openai.vectorStores.list(),
+    ])
+      await expect(call()).rejects.toMatchObject({ status: 404, code: "unsupported_endpoint" });
+    // Reading back what was stored: Silk stores nothing, and says so.
+    for (const call of [
+      () => openai.responses.retrieve("resp_abc"),
+      () => openai.responses.delete("resp_abc"),
+      () => openai.responses.cancel("resp_abc"),
+      () => openai.chat.completions.retrieve("chatcmpl-abc"),
+    ])
+      await expect(call()).rejects.toMatchObject({
+        status: 404,
+        code: "not_found",
+        message: expect.stringContaining("never stored"),
+      });
   });
 
   it("answers a served route asked with the wrong method with 405 and Allow", async () => {
