@@ -195,4 +195,34 @@ describe("a newcomer's walk through the pages", () => {
     await provider.getByRole("button", { name: "Stop" }).click();
     await provider.context().close();
   }, 120_000);
+
+  it("a tap beside the phone's drawer or the tablet's wallet sheet closes it, over a dimmed chat, as phone apps do", async () => {
+    const page = await open("/", 360, "dark");
+    const chats = page.getByRole("button", { name: "Chats" });
+    await chats.click();
+    const nav = page.getByRole("navigation", { name: "Conversations" });
+    await nav.waitFor();
+    // What the drawer covers is dimmed: the chat's background under the tap is darker than the page's.
+    const dim = await page.evaluate(() => {
+      const under = document.elementFromPoint(340, 400) as HTMLElement;
+      return { bg: getComputedStyle(under).backgroundColor, inDrawer: !!under.closest("#conversations") };
+    });
+    expect(dim.inDrawer).toBe(false);
+    expect(dim.bg).toMatch(/^rgba\(0, 0, 0, 0\.[1-9]/);
+    // A tap beside it closes it (it did nothing: the chat under it is inert), focus back on Chats.
+    await page.mouse.click(340, 400);
+    await expect.poll(() => nav.isVisible()).toBe(false);
+    expect(await chats.evaluate((el) => el === document.activeElement)).toBe(true);
+    await page.context().close();
+
+    const tablet = await open("/", 768, "light");
+    await tablet.getByRole("button", { name: /^Wallet/ }).click();
+    const panel = tablet.locator("#wallet-panel");
+    await panel.waitFor();
+    const sheet = (await panel.boundingBox())!;
+    expect(sheet.x).toBeGreaterThan(100);
+    await tablet.mouse.click(sheet.x / 2, 400);
+    await expect.poll(() => panel.isVisible()).toBe(false);
+    await tablet.context().close();
+  }, 60_000);
 });
