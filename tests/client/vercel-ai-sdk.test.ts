@@ -109,6 +109,31 @@ describe("streamText", () => {
   });
 });
 
+describe("a provider failing mid-answer", () => {
+  it("ends streamText with an error part naming the engine's failure and finish reason `error`, over chat and Responses", async () => {
+    for (const model of [
+      compatible()("llama-plain"),
+      openai()("llama-plain"),
+      openai().chat("llama-plain"),
+    ]) {
+      const errors: unknown[] = [];
+      const result = streamText({
+        model,
+        prompt: "fail midway through this",
+        onError: ({ error }) => {
+          errors.push(error);
+        },
+      });
+      let text = "";
+      for await (const part of result.fullStream) if (part.type === "text-delta") text += part.text;
+      expect(text).toBe("Echo: fail ");
+      expect(await result.finishReason).toBe("error");
+      expect(errors.length).toBeGreaterThan(0);
+      expect(String((errors[0] as Error).message)).toMatch(/engine failed/);
+    }
+  });
+});
+
 describe("structured output", () => {
   it("generateObject and streamObject with a zod schema carry it as response_format json_schema", async () => {
     for (const model of [compatible().chatModel("llama-tools"), openai().chat("llama-tools")]) {
