@@ -28,6 +28,10 @@ export function toChatParams(p: ChatCompletionCreateParams): ChatParams {
       ...p,
       ...(typeof p.stop === "string" && { stop: [p.stop] }),
       ...(p.response_format?.type === "text" && { response_format: undefined }),
+      // No call among no tools asks for nothing: not sent on, as vLLM refuses any tool_choice
+      // without tools (a provider's 502 for a request that asked nothing).
+      ...(!p.tools?.length &&
+        (p.tool_choice === "none" || p.tool_choice === "auto") && { tool_choice: undefined }),
     }),
     ...(maxTokens.length > 0 && { max_tokens: Math.min(...maxTokens) }),
     model: p.model,
