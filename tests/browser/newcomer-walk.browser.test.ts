@@ -225,4 +225,22 @@ describe("a newcomer's walk through the pages", () => {
     await expect.poll(() => panel.isVisible()).toBe(false);
     await tablet.context().close();
   }, 60_000);
+
+  it("on a wide screen the header's Wallet and theme buttons share one line, what was spent beside Wallet", async () => {
+    for (const width of [1280, 800]) {
+      const page = await open("/", width, "light");
+      await page.getByText("No provider is online yet").waitFor();
+      const centre = async (name: RegExp) => {
+        const b = (await page.getByRole("button", { name }).boundingBox())!;
+        return b.y + b.height / 2;
+      };
+      // "spent 0 TON" under Wallet lifted it 19 px above the theme button.
+      expect(
+        Math.abs((await centre(/^Wallet/)) - (await centre(/^Theme:/))),
+        `at ${width} px`,
+      ).toBeLessThanOrEqual(2);
+      expect(await page.getByTestId("meter").isVisible()).toBe(true);
+      await page.context().close();
+    }
+  }, 60_000);
 });
