@@ -1,7 +1,7 @@
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { contrastRatio as hexContrast } from "../../client/widget/telegram";
-import { fundClientEscrow, openPage, serveFromProviderPage } from "./chain-server";
+import { fundClientEscrow, openPage, serveFromProviderPage, text } from "./chain-server";
 import { ask, question } from "./chat-steps";
 import { openWidgetPhone, seriousA11yViolations } from "./page-checks";
 import { usePagesFixture } from "./pages-fixture";
@@ -243,4 +243,24 @@ describe("a newcomer's walk through the pages", () => {
       await page.context().close();
     }
   }, 60_000);
+
+  it("Close escrow's question, by keyboard: the focus lands on Keep it open, Escape keeps it open and the wallet", async () => {
+    const page = await open("/", 360, "dark");
+    await fundClientEscrow(page);
+    const close = page.getByRole("button", { name: "Close escrow" });
+    await close.focus();
+    await page.keyboard.press("Enter");
+    // The safe answer has the focus: Enter there never closes the escrow by accident (it was on "Yes").
+    const keep = page.getByRole("button", { name: "Keep it open" });
+    await keep.waitFor();
+    expect(await keep.evaluate((el) => el === document.activeElement)).toBe(true);
+    // Escape answers the question (it closed the whole wallet, the question left pending inside).
+    await page.keyboard.press("Escape");
+    await expect.poll(() => keep.count()).toBe(0);
+    expect(await page.locator("#wallet-panel").isVisible()).toBe(true);
+    expect(await close.evaluate((el) => el === document.activeElement)).toBe(true);
+    expect(await page.getByTestId("closing").count()).toBe(0);
+    expect(await text(page, "key-state")).toMatch(/^authorised/);
+    await page.context().close();
+  }, 90_000);
 });

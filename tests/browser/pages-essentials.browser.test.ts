@@ -836,6 +836,13 @@ describe("the pages, walked by a new user", () => {
     await keep.click();
     expect(await stop.evaluate((el) => el === document.activeElement)).toBe(true);
     expect(await text(provider, "serving-state")).toMatch(/^Serving/);
+    // Escape answers the question as Keep serving does, as a dialog's Escape would.
+    await stop.press("Enter");
+    await keep.waitFor();
+    await provider.keyboard.press("Escape");
+    await expect.poll(() => keep.count()).toBe(0);
+    expect(await stop.evaluate((el) => el === document.activeElement)).toBe(true);
+    expect(await text(provider, "serving-state")).toMatch(/^Serving/);
     // Still streaming: this time stop.
     await stop.click();
     await provider.getByRole("button", { name: "Stop now" }).click();
