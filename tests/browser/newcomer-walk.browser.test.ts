@@ -263,4 +263,27 @@ describe("a newcomer's walk through the pages", () => {
     expect(await text(page, "key-state")).toMatch(/^authorised/);
     await page.context().close();
   }, 90_000);
+
+  it("on a phone the theme toggle is a glyph on both pages, named “Theme: system”, never a bare “system”", async () => {
+    for (const path of ["/", "/provider"]) {
+      const page = await open(path, 360, "dark");
+      const theme = page.getByRole("button", { name: "Theme: system", exact: true });
+      await theme.waitFor();
+      const drawn = await theme.evaluate((el) => ({
+        glyph: getComputedStyle(el, "::before").content,
+        words: [...el.querySelectorAll("span")].map((s) => s.getBoundingClientRect().width),
+        width: el.getBoundingClientRect().width,
+      }));
+      expect(drawn.glyph, path).toMatch(/◐/);
+      for (const w of drawn.words) expect(w, `${path}: a word of the theme shows`).toBeLessThanOrEqual(1);
+      expect(drawn.width).toBeGreaterThanOrEqual(44);
+      await theme.click();
+      expect(
+        await page
+          .getByRole("button", { name: "Theme: light" })
+          .evaluate((el) => getComputedStyle(el, "::before").content),
+      ).toMatch(/☀/);
+      await page.context().close();
+    }
+  }, 60_000);
 });
