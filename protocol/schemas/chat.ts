@@ -8,6 +8,7 @@ import {
   MAX_TOOLS,
   MAX_TOP_LOGPROBS,
 } from "../limits";
+import { MapOf } from "./common";
 
 /**
  * The OpenAI chat completion request and answer parts that cross the encrypted session: messages
@@ -20,16 +21,6 @@ import {
 const Text = v.pipe(v.string(), v.maxLength(MAX_SESSION_MESSAGE_BYTES));
 const Name = v.pipe(v.string(), v.minLength(1), v.maxLength(64), v.regex(/^[A-Za-z0-9_.-]+$/));
 const CallId = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
-/**
- * `schema`, a map, refusing a list by name: valibot's record takes one and outputs its indexes as
- * keys (`logit_bias: [5]` became a bias of 5 on token 0).
- */
-const MapOf = <S extends v.GenericSchema<object>>(schema: S, what: string) =>
-  v.pipe(
-    v.unknown(),
-    v.check((x) => !Array.isArray(x), `Invalid type: Expected ${what} but received Array`),
-    schema,
-  );
 
 /** A JSON Schema or other free JSON object, bounded only by the message size. */
 const JsonObject = MapOf(v.record(v.string(), v.unknown()), "Object");

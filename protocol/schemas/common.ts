@@ -69,3 +69,14 @@ export function maxPriceToWire(p: { promptNanoPerToken: bigint; completionNanoPe
     completionNanoPerToken: p.completionNanoPerToken.toString(),
   };
 }
+
+/**
+ * `schema`, a map, refusing a list by name: valibot's record takes one and outputs its indexes as
+ * keys (`logit_bias: [5]` became a bias of 5 on token 0; a signal `[…]` was relayed as `{0: …}`).
+ */
+export const MapOf = <S extends v.GenericSchema<object>>(schema: S, what: string) =>
+  v.pipe(
+    v.unknown(),
+    v.check((x) => !Array.isArray(x), `Invalid type: Expected ${what} but received Array`),
+    schema,
+  );

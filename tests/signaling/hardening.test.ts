@@ -119,6 +119,12 @@ describe("signaling: spoofing and session isolation", () => {
     ).toMatchObject(refused);
     expect(await call(intruder, "session:end", { v: 1, sessionId })).toMatchObject(refused);
 
+    // A party's signal that is a list, not an object, is refused by name and never relayed.
+    expect(await call(r, "session:signal", { v: 1, sessionId, data: ["offer", "evil"] })).toMatchObject({
+      ok: false,
+      error: { code: "MALFORMED" },
+    });
+
     // What the provider receives next is the requester's signal; nothing from the intruder came first.
     const legit = next(p.socket, "session:signal");
     await call(r, "session:signal", { v: 1, sessionId, data: { type: "offer", sdp: "good" } });
