@@ -22,6 +22,8 @@ export function toChatParams(p: ChatCompletionCreateParams): ChatParams {
     throw new InvalidRequestError("n: Silk answers one choice per request; send n requests instead", "n");
   const unchoosable = unchoosableTool(p);
   if (unchoosable) throw new InvalidRequestError(unchoosable, "tool_choice");
+  const unpaired = unpairedToolTurn(p.messages);
+  if (unpaired) throw unpaired;
   const maxTokens = tokenLimits(p);
   const params = {
     ...chatOptionsOf({
@@ -72,6 +74,40 @@ function unchoosableTool(p: ChatCompletionCreateParams): string | undefined {
   if (tools.length === 0) return `tool_choice: \`${name}\` is chosen but no tools are given`;
   const offered = tools.some((t) => (t as { function?: { name?: unknown } } | null)?.function?.name === name);
   return offered ? undefined : `tool_choice: \`${name}\` is not among the tools given`;
+}
+
+/**
+ * A tool call left unanswered, or a tool message answering no call, refused as OpenAI refuses them
+ * (400 on that message): every call of an assistant message is answered by the tool messages right
+ * after it, each naming one of its calls. A model shown a call with no result, or a result from
+ * nowhere, guesses what happened; some backends refuse such a history outright.
+ */
+function unpairedToolTurn(messages: readonly ChatCompletionMessageParam[]): InvalidRequestError | undefined {
+  if (!Array.isArray(messages)) return undefined; // the schema names it
+  let open: { at: number; ids: Set<string> } | undefined;
+  const unanswered = ({ at, ids }: { at: number; ids: Set<string> }) =>
+    new InvalidRequestError(
+      `messages.${at}.tool_calls: every tool call needs a tool message answering it right after; ${[...ids]
+        .map((id) => `\`${id.slice(0, 64)}\``)
+        .join(", ")} ${ids.size === 1 ? "has" : "have"} none`,
+      `messages.${at}.tool_calls`,
+    );
+  for (const [i, m] of messages.entries()) {
+    const message = m as { role?: unknown; tool_call_id?: unknown; tool_calls?: unknown } | null;
+    if (message?.role === "tool") {
+      const id = String(message.tool_call_id);
+      if (open?.ids.delete(id)) continue;
+      return new InvalidRequestError(
+        `messages.${i}.tool_call_id: a tool message answers a call of the assistant message before it; \`${id.slice(0, 64)}\` is none of them (or was answered already)`,
+        `messages.${i}.tool_call_id`,
+      );
+    }
+    if (open && open.ids.size > 0) return unanswered(open);
+    const calls =
+      message?.role === "assistant" && Array.isArray(message.tool_calls) ? message.tool_calls : [];
+    open = { at: i, ids: new Set(calls.map((c) => String((c as { id?: unknown } | null)?.id))) };
+  }
+  return open && open.ids.size > 0 ? unanswered(open) : undefined;
 }
 
 /**

@@ -512,6 +512,51 @@ describe("fields inside messages, and the SDK's own callers", () => {
     expect(done.choices[0]?.message.content).toBe("Echo: second");
   });
 
+  it("refuses a tool call left unanswered and a tool message answering no call, naming the message, before any provider", async () => {
+    const before = backend.requests.length;
+    const call = (id: string) => ({ id, type: "function", function: { name: "f", arguments: "{}" } });
+    const user = { role: "user", content: "x" };
+    const asked = (messages: unknown[]) =>
+      openai.chat.completions
+        .create({ model: "llama-tools", messages, tools: [weatherTool] } as never)
+        .catch((e: unknown) => e);
+    // The second of two calls has no answer before the next user turn.
+    expect(
+      await asked([
+        user,
+        { role: "assistant", tool_calls: [call("call_a"), call("call_b")] },
+        { role: "tool", tool_call_id: "call_a", content: "sunny" },
+        user,
+      ]),
+    ).toMatchObject({
+      status: 400,
+      param: "messages.1.tool_calls",
+      message: expect.stringContaining("call_b"),
+    });
+    // A history that ends on the calls themselves.
+    expect(await asked([user, { role: "assistant", tool_calls: [call("call_a")] }])).toMatchObject({
+      status: 400,
+      param: "messages.1.tool_calls",
+    });
+    // An answer to a call nobody made, and an answer with no call before it at all.
+    expect(
+      await asked([
+        user,
+        { role: "assistant", tool_calls: [call("call_a")] },
+        { role: "tool", tool_call_id: "call_z", content: "sunny" },
+      ]),
+    ).toMatchObject({
+      status: 400,
+      param: "messages.2.tool_call_id",
+      message: expect.stringContaining("call_z"),
+    });
+    expect(await asked([user, { role: "tool", tool_call_id: "call_a", content: "sunny" }])).toMatchObject({
+      status: 400,
+      param: "messages.1.tool_call_id",
+    });
+    expect(backend.requests.length).toBe(before);
+  });
+
   it("refuses through the SDK too what the gateway refuses by name", async () => {
     const sdk = net.client.chat.completions.create;
     const call = (extra: Record<string, unknown>) =>
