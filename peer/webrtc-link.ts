@@ -64,9 +64,13 @@ export class WebRtcLink extends FrameHub implements FrameTransport {
     this.peer.on("close", () => this.finish(undefined));
   }
 
-  /** Feeds the other side's signal data, as relayed by signaling. */
+  /**
+   * Feeds the other side's signal data, as relayed by signaling. Only a description or a candidate
+   * is passed on: simple-peer destroys the link on anything else, so one forged `{}` from the
+   * server (or a peer) sent the session over the relay.
+   */
   signal(data: SignalData): void {
-    if (this.closed) return;
+    if (this.closed || !isSignal(data)) return;
     if (typeof data.sdp === "string") this.remoteSdp = data.sdp;
     this.peer.signal(data as unknown as SimplePeer.SignalData);
   }
@@ -127,4 +131,12 @@ export class WebRtcLink extends FrameHub implements FrameTransport {
     this.peer.destroy();
     this.finish(reason);
   }
+}
+
+/** What simple-peer sends and takes (Silk never renegotiates): an offer or answer, or a candidate. */
+function isSignal(data: SignalData): boolean {
+  if (data.sdp !== undefined)
+    return typeof data.sdp === "string" && (data.type === "offer" || data.type === "answer");
+  const candidate = data.candidate as { candidate?: unknown } | null | undefined;
+  return typeof candidate === "object" && candidate !== null && typeof candidate.candidate === "string";
 }

@@ -1,0 +1,60 @@
+import wrtc from "@roamhq/wrtc";
+import { afterEach, describe, expect, it } from "vitest";
+import { flatPrice } from "../../protocol";
+import { ScriptedEngine } from "../doubles/scripted-engine";
+import { closeMitmNetworks, mitmNetwork } from "../support/mitm-network";
+import { type MitmMessage, matches } from "../support/mitm-signaling";
+import { ask, labelled, relayClient, relayProvider, stopAll } from "../support/silk-parties";
+
+/**
+ * A signaling server that slips a junk signal in front of every signal it relays, to both sides,
+ * over real WebRTC (@roamhq/wrtc). simple-peer destroys its link on a signal it cannot read, so a
+ * forged `{}` used to send the session over the relay: the server then carried every frame. Now
+ * only a description or a candidate reaches simple-peer, and the channel is direct all the same.
+ */
+afterEach(async () => {
+  stopAll();
+  await closeMitmNetworks();
+});
+
+const JUNK: [string, unknown][] = [
+  ["an empty object", {}],
+  ["an offer without its SDP", { type: "offer" }],
+  ["an answer whose SDP is a number", { type: "answer", sdp: 42 }],
+  [
+    "a candidate libwebrtc cannot parse",
+    { type: "candidate", candidate: { candidate: "candidate:x", sdpMid: "0" } },
+  ],
+  ["a renegotiation Silk never asks for", { renegotiate: true }],
+];
+
+describe("junk signals from the signaling server", () => {
+  it.each(JUNK)(
+    "%s before every signal: the channel is direct, the answer whole",
+    async (_what, junk) => {
+      const mitm = await mitmNetwork([
+        (m: MitmMessage) =>
+          matches(m, { event: "session:signal", direction: "to-party" })
+            ? [{ ...m, args: [{ ...(m.args[0] as object), data: junk }] }, m]
+            : undefined,
+      ]);
+      const engine = new ScriptedEngine({
+        models: ["test-model"],
+        tokenDelayMs: 20,
+        reply: () => "one two three",
+      });
+      const p = await relayProvider(labelled(mitm.url, "provider"), {
+        engine,
+        models: [{ model: "test-model", price: flatPrice(10n) }],
+        forceRelay: false,
+        wrtc,
+      });
+      const c = await relayClient(labelled(mitm.url, "requester"), { forceRelay: false, wrtc });
+      const answer = await ask(c, "hello");
+      expect(answer.choices[0]?.message.content).toBe("one two three");
+      expect(answer.usage?.silk?.failovers ?? 0).toBe(0);
+      expect(p.events.find((e) => e.type === "session-open")).toMatchObject({ path: "direct" });
+    },
+    60_000,
+  );
+});
