@@ -157,7 +157,7 @@ describe("a newcomer's walk through the pages", () => {
     await provider.context().close();
   }, 90_000);
 
-  it("on a phone, New chat is in the bar as chat apps keep it: one press from an answer to an empty chat, by keyboard too", async () => {
+  it("on a phone, Copy answer says what happened (and what to do without a clipboard); New chat is in the bar as chat apps keep it: one press from an answer to an empty chat, by keyboard too", async () => {
     const provider = await open("/provider", 1280, "light");
     await serveFromProviderPage(provider, { register: true });
     const page = await open("/", 360, "dark");
@@ -165,6 +165,21 @@ describe("a newcomer's walk through the pages", () => {
     await fundClientEscrow(page);
     await page.keyboard.press("Escape");
     await ask(page, "hello", 1);
+    // Copy answer says what happened in a status that was there before the press (one added with its
+    // text is often not read out), and, on a page without a clipboard (http:// off localhost), that it
+    // failed and what to do: the press did nothing and said nothing.
+    const copy = page.getByRole("button", { name: "Copy answer" });
+    const copyStatus = page.getByTestId("copy-status");
+    expect(await copyStatus.getAttribute("role")).toBe("status");
+    await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: f.url });
+    await copy.press("Enter");
+    await expect.poll(() => copyStatus.textContent()).toBe("Copied");
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toContain("Echo: hello");
+    await page.evaluate(() => Object.defineProperty(navigator, "clipboard", { value: undefined }));
+    await copy.press("Enter");
+    await expect
+      .poll(() => copyStatus.textContent())
+      .toBe("Copy failed: this browser gives the page no clipboard; select the answer's text to copy it");
     // Without opening the drawer (it was only there: Chats, then New chat, then back).
     const fresh = page.getByRole("button", { name: "New chat", exact: true });
     expect(await fresh.isVisible()).toBe(true);
