@@ -13,8 +13,8 @@ import { connect, pairings, pings, registerProvider, spawnServer } from "./signa
 import { percentile } from "./table";
 
 const PER_MODEL = 10;
-const BATCHES = 6;
-const EACH = 30;
+const BATCHES = 20;
+const EACH = 50;
 
 export interface FailoverResult {
   models: number;
