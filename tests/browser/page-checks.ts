@@ -271,6 +271,58 @@ export async function keyboardWalk(page: Page, steps = 60): Promise<{ stops: str
 }
 
 /**
+ * Presses the button named `name` and says why it is greyed out right after: the text its
+ * aria-describedby points to while it is off. A watcher set before the press catches the off state
+ * however short it is (a devnet confirms a wallet's message at once), where polling after the press
+ * could miss it on a loaded machine. Throws when the button is not seen off within `timeoutMs`.
+ */
+export async function offReasonOnPress(
+  page: Page,
+  name: string,
+  timeoutMs = 30_000,
+): Promise<{ why: string }> {
+  const button = page.getByRole("button", { name, exact: true });
+  const handle = await button.elementHandle({ timeout: timeoutMs });
+  const watch = await handle.evaluateHandle((el) => {
+    const b = el as HTMLButtonElement;
+    const root = b.getRootNode() as Document | ShadowRoot;
+    const why = () =>
+      (b.getAttribute("aria-describedby") ?? "")
+        .split(/\s+/)
+        .map((id) => (id ? root.getElementById(id) : null))
+        .filter((r): r is HTMLElement => !!r && r.getClientRects().length > 0)
+        .map((r) => (r.textContent ?? "").replace(/\s+/g, " ").trim())
+        .join(" ");
+    const box: { seen: Promise<{ why: string }> } = { seen: Promise.resolve({ why: "" }) };
+    box.seen = new Promise((resolve) => {
+      let last: string | undefined;
+      const look = () => {
+        if (b.disabled) last = why();
+        // Off with its reason shown, or back on after being off (with whatever it said then).
+        if ((b.disabled && last) || (!b.disabled && last !== undefined)) {
+          observer.disconnect();
+          resolve({ why: last });
+        }
+      };
+      const observer = new MutationObserver(look);
+      observer.observe(root, { subtree: true, attributes: true, childList: true, characterData: true });
+    });
+    return box;
+  });
+  await button.click({ timeout: timeoutMs });
+  return await watch.evaluate(
+    (box, ms) =>
+      Promise.race([
+        box.seen,
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error(`the button was not seen off within ${ms} ms of its press`)), ms),
+        ),
+      ]),
+    timeoutMs,
+  );
+}
+
+/**
  * Waits (within `timeoutMs`, checking every frame) for the button named `name` to be greyed out,
  * and says what it says then: the visible text its aria-describedby points to ("" when none).
  */
