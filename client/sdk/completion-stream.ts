@@ -2,7 +2,8 @@ import type { ChatCompletion, ChatCompletionChunk, CompletionUsage } from "./ope
 import type { AnswerDelta, RequestResult } from "./requester-session";
 
 export type RunResult = RequestResult & { provider: string; failovers: number };
-type Run = (onDelta: (d: AnswerDelta) => void) => Promise<RunResult>;
+/** A request under way: `onDelta` is told each verified piece and the provider it came from. */
+type Run = (onDelta: (d: AnswerDelta, provider: string) => void) => Promise<RunResult>;
 
 let counter = 0;
 const newId = () => `chatcmpl-silk-${Date.now().toString(36)}-${(++counter).toString(36)}`;
@@ -27,8 +28,11 @@ export function usageOf(r: RunResult): CompletionUsage {
  * the model. An answer continued on another provider had two, so it has none.
  */
 export function fingerprintOf(r: RunResult): { system_fingerprint?: string } {
-  return r.failovers === 0 ? { system_fingerprint: `fp_${r.provider.slice(0, 16)}` } : {};
+  return r.failovers === 0 ? fingerprintOfProvider(r.provider) : {};
 }
+
+/** The fingerprint of one provider (its identity key's first 8 bytes): a stream chunk names the one that sent it. */
+const fingerprintOfProvider = (provider: string) => ({ system_fingerprint: `fp_${provider.slice(0, 16)}` });
 
 export function completionFromResult(model: string, r: RunResult): ChatCompletion {
   const calls = r.toolCalls.filter(Boolean);
@@ -59,7 +63,9 @@ export function completionFromResult(model: string, r: RunResult): ChatCompletio
 /**
  * Turns a running request into OpenAI stream chunks: the role first, then a chunk per verified
  * piece (text, tool-call pieces, their logprobs), then the finish reason, then (with
- * include_usage, as OpenAI and WebLLM do) a last chunk with empty choices and the usage.
+ * include_usage, as OpenAI and WebLLM do) a last chunk with empty choices and the usage. Every
+ * chunk carries `system_fingerprint`, as OpenAI's do: the provider whose piece it is (after a
+ * failover, the one that continued), so the role chunk waits for the first piece.
  *
  * It resolves only at the answer's first event (its first piece, or its end), as OpenAI's own
  * client resolves at the response's headers: a request nobody takes (no model, price too low,
@@ -69,6 +75,8 @@ export function completionFromResult(model: string, r: RunResult): ChatCompletio
  * Leaving the loop early (`break`, a throw) aborts the request through `controller`, as OpenAI's
  * own Stream does: the provider stops generating and nothing more is signed for.
  */
+const ROLE = { role: "assistant", content: "" } as const;
+
 export function streamChunks(
   model: string,
   run: Run,
@@ -78,6 +86,7 @@ export function streamChunks(
   const id = newId();
   const created = Math.floor(Date.now() / 1000);
   const chunk = (
+    provider: string,
     delta: ChatCompletionChunk["choices"][0]["delta"],
     finish: ChatCompletionChunk["choices"][0]["finish_reason"] = null,
     logprobs: ChatCompletionChunk["choices"][0]["logprobs"] = null,
@@ -87,10 +96,11 @@ export function streamChunks(
     created,
     model,
     choices: [{ index: 0, delta, finish_reason: finish, logprobs }],
+    ...fingerprintOfProvider(provider),
     // OpenAI's own stream, asked for usage, carries `usage: null` on every chunk but the last.
     ...(includeUsage && { usage: null }),
   });
-  const queue: ChatCompletionChunk[] = [chunk({ role: "assistant", content: "" })];
+  const queue: ChatCompletionChunk[] = [];
   let wake: (() => void) | undefined;
   let done = false;
   let failure: unknown;
@@ -100,14 +110,20 @@ export function streamChunks(
     started = resolve;
     refused = reject;
   });
+  let opened = false;
   const push = (c: ChatCompletionChunk) => {
+    // The role chunk, from the provider of the first piece (or of an answer with none).
+    if (!opened)
+      queue.push({ ...c, choices: [{ index: 0, delta: ROLE, finish_reason: null, logprobs: null }] });
+    opened = true;
     queue.push(c);
     started?.();
     wake?.();
   };
-  run((d) =>
+  run((d, provider) =>
     push(
       chunk(
+        provider,
         {
           ...((d.text || !d.toolCalls) && { content: d.text }),
           ...(d.toolCalls && { tool_calls: [...d.toolCalls] }),
@@ -118,17 +134,8 @@ export function streamChunks(
     ),
   ).then(
     (r) => {
-      push({ ...chunk({}, r.finishReason), ...fingerprintOf(r) });
-      if (includeUsage)
-        push({
-          id,
-          object: "chat.completion.chunk",
-          created,
-          model,
-          choices: [],
-          ...fingerprintOf(r),
-          usage: usageOf(r),
-        });
+      push(chunk(r.provider, {}, r.finishReason));
+      if (includeUsage) push({ ...chunk(r.provider, {}), choices: [], usage: usageOf(r) });
       done = true;
       wake?.();
     },

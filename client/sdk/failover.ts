@@ -21,7 +21,8 @@ export async function runWithFailover(
   opts: Pick<ConnectOptions, "queueTimeoutMs" | "maxFailovers" | "onFailover">,
   input: RequestInput,
   needs: readonly Need[],
-  onDelta: (d: AnswerDelta) => void,
+  /** Each verified piece, with the provider that sent it. */
+  onDelta: (d: AnswerDelta, provider: string) => void,
   signal: AbortSignal,
   /** Providers (identity keys) never to send this request to: `avoid` in the request. */
   avoid: readonly string[] = [],
@@ -70,7 +71,7 @@ export async function runWithFailover(
     let streamed = false;
     const delta = (d: AnswerDelta) => {
       streamed = true;
-      onDelta(d);
+      onDelta(d, provider);
     };
     try {
       const r = await source.tracked(session, () => session.request(attempt, delta, signal));

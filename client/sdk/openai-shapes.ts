@@ -94,7 +94,7 @@ export interface ChatCompletionChunk {
     finish_reason: FinishReason | null;
     logprobs: { content: LogprobEntry[] } | null;
   }[];
-  /** On the finish and usage chunks, once the provider that answered is known (completion-stream.ts). */
+  /** On every chunk, as OpenAI's: the provider that sent it (completion-stream.ts). */
   system_fingerprint?: string;
   /** With include_usage: null on every chunk but the last, which has it (and no choices). */
   usage?: CompletionUsage | null;

@@ -131,7 +131,7 @@ class Client implements SilkClient {
     const abort = new AbortController();
     const unlink = linkAbort(params.signal, () => abort.abort());
     this.interrupts.add(abort);
-    const run = (onDelta: (d: AnswerDelta) => void) =>
+    const run = (onDelta: (d: AnswerDelta, provider: string) => void) =>
       runWithFailover(this.source, this.opts, input, needs, onDelta, abort.signal, params.avoid).finally(
         () => {
           unlink();
