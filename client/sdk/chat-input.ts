@@ -1,5 +1,12 @@
 import * as v from "valibot";
-import { type ChatMessage, type ChatParams, ChatRequest, chatOptionsOf } from "../../protocol";
+import {
+  type ChatMessage,
+  type ChatParams,
+  ChatRequest,
+  chatOptionsOf,
+  MAX_STOP_SEQUENCE_CHARS,
+  MAX_STOP_SEQUENCES,
+} from "../../protocol";
 import { uncarriedField } from "./chat-fields";
 import { InvalidRequestError } from "./errors";
 import type { ChatCompletionCreateParams, ChatCompletionMessageParam } from "./openai-shapes";
@@ -18,8 +25,8 @@ export function toChatParams(p: ChatCompletionCreateParams): ChatParams {
   if (uncarried) throw new InvalidRequestError(uncarried.message, uncarried.param);
   if (p.score_method != null && !p.score?.length)
     throw new InvalidRequestError("score_method: it needs `score`, the tokens to score", "score_method");
-  if (p.n != null && p.n !== 1)
-    throw new InvalidRequestError("n: Silk answers one choice per request; send n requests instead", "n");
+  checkN(p.n);
+  const stop = stopList(p.stop);
   const unchoosable = unchoosableTool(p);
   if (unchoosable) throw new InvalidRequestError(unchoosable, "tool_choice");
   const unpaired = unpairedToolTurn(p.messages);
@@ -28,7 +35,7 @@ export function toChatParams(p: ChatCompletionCreateParams): ChatParams {
   const params = {
     ...chatOptionsOf({
       ...p,
-      ...(typeof p.stop === "string" && { stop: [p.stop] }),
+      stop,
       ...(p.response_format?.type === "text" && { response_format: undefined }),
       // No call among no tools asks for nothing: not sent on, as vLLM refuses any tool_choice
       // without tools (a provider's 502 for a request that asked nothing).
@@ -51,6 +58,58 @@ export function toChatParams(p: ChatCompletionCreateParams): ChatParams {
     ...params,
   });
   return request;
+}
+
+/** A value's JSON type as a sentence names it: "a string", "an array", "null". */
+function typeOf(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "number" && !Number.isInteger(value)) return "a decimal";
+  const type = typeof value === "number" ? "integer" : typeof value;
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+
+/** `n` as OpenAI takes it, an integer: Silk serves 1 (one choice per request). */
+function checkN(n: unknown): void {
+  if (n == null) return;
+  if (typeof n !== "number" || !Number.isInteger(n))
+    throw new InvalidRequestError(`n: expected an integer (1), but got ${typeOf(n)}`, "n");
+  if (n !== 1)
+    throw new InvalidRequestError("n: Silk answers one choice per request; send n requests instead", "n");
+}
+
+/**
+ * `stop` as the session carries it, a list: one sequence (a string) or up to
+ * `MAX_STOP_SEQUENCES` of them, each 1 to `MAX_STOP_SEQUENCE_CHARS` characters. A bad one is
+ * named as it was sent (`stop` for a string, `stop.N` in a list): the session's schema, checking
+ * the list, named an empty string `stop.0` and a number "Expected Array".
+ */
+function stopList(stop: unknown): string[] | undefined {
+  if (stop == null) return undefined;
+  const one = typeof stop === "string";
+  if (!one && !Array.isArray(stop))
+    throw new InvalidRequestError(
+      `stop: expected a string or an array of strings, but got ${typeOf(stop)}`,
+      "stop",
+    );
+  const list: unknown[] = one ? [stop] : (stop as unknown[]);
+  if (list.length > MAX_STOP_SEQUENCES)
+    throw new InvalidRequestError(
+      `stop: at most ${MAX_STOP_SEQUENCES} stop sequences, but got ${list.length}`,
+      "stop",
+    );
+  for (const [i, s] of list.entries()) {
+    const name = one ? "stop" : `stop.${i}`;
+    if (typeof s !== "string")
+      throw new InvalidRequestError(`${name}: expected a string, but got ${typeOf(s)}`, name);
+    if (s.length === 0) throw new InvalidRequestError(`${name}: a stop sequence cannot be empty`, name);
+    if (s.length > MAX_STOP_SEQUENCE_CHARS)
+      throw new InvalidRequestError(
+        `${name}: a stop sequence is at most ${MAX_STOP_SEQUENCE_CHARS} characters, but got ${s.length}`,
+        name,
+      );
+  }
+  return list as string[];
 }
 
 /**

@@ -282,6 +282,38 @@ describe("the official openai client", () => {
       });
     }
   });
+
+  it("names a stop or n of the wrong type or an empty stop sequence as sent, saying what it takes", async () => {
+    const refusal = (body: Record<string, unknown>) =>
+      openai.chat.completions
+        .create({
+          model: "llama-plain",
+          messages: [{ role: "user", content: "x" }],
+          ...body,
+        } as OpenAI.ChatCompletionCreateParamsNonStreaming)
+        .catch((e: unknown) => e);
+    const asked = backend.requests.length;
+    const cases: [Record<string, unknown>, string, string][] = [
+      // Was "stop.0: Invalid length: Expected >=1 but received 0": a list the caller never sent.
+      [{ stop: "" }, "stop", "stop: a stop sequence cannot be empty"],
+      [{ stop: ["END", ""] }, "stop.1", "stop.1: a stop sequence cannot be empty"],
+      // Was "Expected Array": a string is taken too.
+      [{ stop: 5 }, "stop", "stop: expected a string or an array of strings, but got an integer"],
+      [{ stop: ["END", 5] }, "stop.1", "stop.1: expected a string, but got an integer"],
+      // Was "Silk answers one choice per request": the type is what is wrong (OpenAI: "expected an integer").
+      [{ n: "1" }, "n", "n: expected an integer (1), but got a string"],
+      [{ n: 1.5 }, "n", "n: expected an integer (1), but got a decimal"],
+      [{ n: 2 }, "n", "n: Silk answers one choice per request; send n requests instead"],
+    ];
+    for (const [body, param, message] of cases)
+      expect(await refusal(body), JSON.stringify(body)).toMatchObject({
+        status: 400,
+        type: "invalid_request_error",
+        param,
+        error: { message },
+      });
+    expect(backend.requests.length).toBe(asked);
+  });
 });
 
 describe("tool_choice and the tools it chooses among", () => {
