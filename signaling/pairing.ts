@@ -113,9 +113,7 @@ function placeNow(
     if (!result.ok || !quoteRunningOut(ctx, result.provider.models, req.model, pick.now))
       return opened(ctx, socket, req, attempt, result);
     // Excluded at once, so the next pick need not wait for the place to come back.
-    giveBack(ctx, attempt, result)?.catch((err: unknown) =>
-      ctx.log.warn({ err: errorSummary(err) }, "giving back a place failed"),
-    );
+    giveBackSoon(ctx, attempt, result);
   }
 }
 
@@ -229,6 +227,13 @@ function giveBack(ctx: ServerContext, a: Attempt, reserved: Paired): Promise<unk
   return ctx.directory.closeSession(reserved.sessionId);
 }
 
+/** `giveBack` without waiting: a failure to give the place back is logged. */
+function giveBackSoon(ctx: ServerContext, a: Attempt, reserved: Paired): void {
+  giveBack(ctx, a, reserved)?.catch((err: unknown) =>
+    ctx.log.warn({ err: errorSummary(err) }, "giving back a place failed"),
+  );
+}
+
 /** The session opened with what the directory reserved, or why nobody (else) fits. */
 function opened(
   ctx: ServerContext,
@@ -238,11 +243,23 @@ function opened(
   result: Paired | Refused,
 ): Placed | SignalingError {
   if (result.ok) {
+    // The requester left while the store was asked (a round trip): its grant could reach nobody,
+    // and the place was held for nobody until the provider's own handshake deadline. Given back now.
+    if (!socket.connected) return requesterGone(ctx, a, result);
     a.offers++;
     return open(ctx, socket, req, result.sessionId, result);
   }
   if (a.offers === 0 || result.code === "ALL_BUSY") return new SignalingError(result.code, result.message);
   return exhausted(req, a);
+}
+
+/** Gives back a place reserved for a requester already disconnected (no offer, nobody joined). */
+function requesterGone(ctx: ServerContext, a: Attempt, reserved: Paired): SignalingError {
+  giveBackSoon(ctx, a, reserved);
+  return new SignalingError(
+    "NOT_IN_SESSION",
+    "the requester disconnected while its session was being placed",
+  );
 }
 
 /** After offers that failed, "nobody else" is reported as why those failed. */

@@ -221,6 +221,38 @@ describe("signaling: registration and pairing over real sockets", () => {
     expect(await requestSession(r)).toMatchObject({ ok: true });
   });
 
+  it("a requester gone while its request was being placed: the place is given back at once, no offer is sent", async () => {
+    // Its grant can never reach it, so the place used to be held for nobody: the provider was
+    // offered the session and sat in it until its own handshake deadline, refusing others ALL_BUSY.
+    const { url, server } = await startServer();
+    const p = await provider(url, { capacity: 1 });
+    const gone = await connect(url);
+    const directory = server.directory;
+    const { reserveBest, reserveNow } = directory;
+    // The store takes a round trip (as Redis does), and the requester's connection drops in it.
+    directory.reserveNow = undefined;
+    let placed: Promise<unknown> | undefined;
+    directory.reserveBest = async (pick, draft) => {
+      gone.disconnect();
+      const until = Date.now() + 10_000;
+      while (server.io.of("/").sockets.has(draft.requesterSocketId) && Date.now() < until)
+        await new Promise((r) => setTimeout(r, 10));
+      directory.reserveNow = reserveNow;
+      placed = reserveBest.call(directory, pick, draft);
+      return placed as ReturnType<typeof reserveBest>;
+    };
+    gone.emit("session:request", requestBody());
+    await expect.poll(() => placed, { timeout: 10_000 }).toBeDefined();
+    await placed;
+    directory.reserveBest = reserveBest;
+    const r = await connect(url);
+    const granted = await requestSession(r);
+    expect(granted).toMatchObject({ ok: true, provider: { identityKey: p.identityKey } });
+    // The only offer the provider ever hears is the live requester's.
+    await expect.poll(() => p.offers.length, { timeout: 5_000 }).toBe(1);
+    expect(p.offers[0]).toMatchObject({ sessionId: granted.ok ? granted.sessionId : "" });
+  });
+
   it("says why nothing fits: no such model, price too low, all busy", async () => {
     const { url } = await startServer();
     const p = await provider(url, { models: [{ model: "m1", price: flat(50n) }], capacity: 1 });
