@@ -332,7 +332,20 @@ describe("faults through a man in the middle", () => {
     expect(answer.choices[0]?.message.content).toBe(`one ${LONG}`);
     expect(answer.usage?.silk?.failovers).toBe(1);
     expect(ms).toBeLessThan(REQUESTER_DEADLINES.frame + 5_000);
-    expect(excluded(mitm)).toEqual([[], []]);
+    // Asked again after the drop, with nobody excluded; on a loaded machine more than once: the
+    // server frees the killed session's place at once, but the provider's last load report still
+    // counts it until the provider has heard the session ended, so ALL_BUSY may come first.
+    const lists = excluded(mitm);
+    expect(lists.length).toBeGreaterThanOrEqual(2);
+    for (const list of lists) expect(list).toEqual([]);
+    const refusals = mitm.log
+      .filter((m) => matches(m, { event: "session:request", kind: "ack", direction: "to-party" }))
+      .flatMap((m) => {
+        const ack = m.args[0] as { ok: boolean; error?: { code: string } };
+        return ack.ok ? [] : [ack.error?.code];
+      });
+    expect(refusals.filter((code) => code !== "ALL_BUSY")).toEqual([]);
+    expect(refusals).toHaveLength(lists.length - 2);
     const opened = p.events.filter((e) => e.type === "session-open");
     expect(opened).toHaveLength(2);
     expect(p.events).toContainEqual(
