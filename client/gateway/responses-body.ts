@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import { MAX_MESSAGES_PER_REQUEST } from "../../protocol";
-import { firstIssue } from "../sdk/chat-input";
+import { firstIssue, quotedId, unpairedToolTurn } from "../sdk/chat-input";
 import type { ChatCompletionCreateParams } from "../sdk/openai-shapes";
 import { parseChatBody } from "./chat-body";
 import { HttpError, invalidRequest } from "./http-errors";
@@ -122,9 +122,14 @@ function text(item: Record<string, unknown>, key: string, at: string): string {
 /**
  * The chat messages of the input items: a function call becomes a tool call of the assistant
  * message before it (consecutive calls, one message, as chat has them), its output a tool message.
+ * A call or an output left unpaired is refused naming its item as sent (`unpairedItem`).
  */
 function messagesOf(items: readonly v.InferOutput<typeof Item>[]): ChatMessage[] {
   const out: ChatMessage[] = [];
+  /** The input item each message came from (a function_call_output's tool message, one to one). */
+  const from: number[] = [];
+  /** The input item of each call, by its call_id. */
+  const callAt = new Map<string, number>();
   for (const [i, item] of items.entries()) {
     const at = `input.${i}`;
     if (item.type === "function_call") {
@@ -134,13 +139,39 @@ function messagesOf(items: readonly v.InferOutput<typeof Item>[]): ChatMessage[]
         type: "function",
         function: { name: text(item, "name", at), arguments: text(item, "arguments", at) },
       };
+      if (!callAt.has(call.id)) callAt.set(call.id, i);
       const last = out.at(-1);
       if (last?.role === "assistant") last.tool_calls = [...((last.tool_calls as unknown[]) ?? []), call];
-      else out.push({ role: "assistant", content: null, tool_calls: [call] });
+      else {
+        out.push({ role: "assistant", content: null, tool_calls: [call] });
+        from.push(i);
+      }
     } else if (item.type === "function_call_output") {
       refuseExtra(item, "function_call_output", at);
       out.push({ role: "tool", tool_call_id: text(item, "call_id", at), content: text(item, "output", at) });
-    } else out.push(messageOf(item, i));
+      from.push(i);
+    } else {
+      out.push(messageOf(item, i));
+      from.push(i);
+    }
+  }
+  const unpaired = unpairedToolTurn(out);
+  if (unpaired?.kind === "stray") {
+    const at = `input.${from[unpaired.at]}`;
+    throw invalidRequest(
+      "invalid_value",
+      `${at}.call_id: a function_call_output answers a function_call of the turn before it; ${quotedId(unpaired.id)} is none of them (or was answered already)`,
+      `${at}.call_id`,
+    );
+  }
+  if (unpaired) {
+    const [id = ""] = unpaired.ids;
+    const at = `input.${callAt.get(id) ?? from[unpaired.at]}`;
+    throw invalidRequest(
+      "invalid_value",
+      `${at}: every function_call needs a function_call_output answering it before the next message; ${quotedId(id)} has none`,
+      at,
+    );
   }
   return out;
 }

@@ -30,7 +30,7 @@ export function toChatParams(p: ChatCompletionCreateParams): ChatParams {
   const unchoosable = unchoosableTool(p);
   if (unchoosable) throw new InvalidRequestError(unchoosable, "tool_choice");
   const unpaired = unpairedToolTurn(p.messages);
-  if (unpaired) throw unpaired;
+  if (unpaired) throw unpairedRefusal(unpaired);
   const maxTokens = tokenLimits(p);
   const params = {
     ...chatOptionsOf({
@@ -135,31 +135,31 @@ function unchoosableTool(p: ChatCompletionCreateParams): string | undefined {
   return offered ? undefined : `tool_choice: \`${name}\` is not among the tools given`;
 }
 
+/** A break in the pairing of tool calls and their answers, by chat message index. */
+export type UnpairedToolTurn =
+  /** The assistant message at `at` has calls (`ids`) no tool message right after it answers. */
+  | { readonly kind: "unanswered"; readonly at: number; readonly ids: readonly string[] }
+  /** The tool message at `at` answers `id`, no call of the assistant message before it. */
+  | { readonly kind: "stray"; readonly at: number; readonly id: string };
+
 /**
- * A tool call left unanswered, or a tool message answering no call, refused as OpenAI refuses them
- * (400 on that message): every call of an assistant message is answered by the tool messages right
- * after it, each naming one of its calls. A model shown a call with no result, or a result from
- * nowhere, guesses what happened; some backends refuse such a history outright.
+ * A tool call left unanswered, or a tool message answering no call, which OpenAI refuses (400 on
+ * that message): every call of an assistant message is answered by the tool messages right after
+ * it, each naming one of its calls. A model shown a call with no result, or a result from
+ * nowhere, guesses what happened; some backends refuse such a history outright. The gateway's
+ * Responses route names the input item of each (responses-body.ts).
  */
-function unpairedToolTurn(messages: readonly ChatCompletionMessageParam[]): InvalidRequestError | undefined {
+export function unpairedToolTurn(messages: readonly unknown[]): UnpairedToolTurn | undefined {
   if (!Array.isArray(messages)) return undefined; // the schema names it
   let open: { at: number; ids: Set<string> } | undefined;
   const unanswered = ({ at, ids }: { at: number; ids: Set<string> }) =>
-    new InvalidRequestError(
-      `messages.${at}.tool_calls: every tool call needs a tool message answering it right after; ${[...ids]
-        .map((id) => `\`${id.slice(0, 64)}\``)
-        .join(", ")} ${ids.size === 1 ? "has" : "have"} none`,
-      `messages.${at}.tool_calls`,
-    );
+    ({ kind: "unanswered", at, ids: [...ids] }) as const;
   for (const [i, m] of messages.entries()) {
     const message = m as { role?: unknown; tool_call_id?: unknown; tool_calls?: unknown } | null;
     if (message?.role === "tool") {
       const id = String(message.tool_call_id);
       if (open?.ids.delete(id)) continue;
-      return new InvalidRequestError(
-        `messages.${i}.tool_call_id: a tool message answers a call of the assistant message before it; \`${id.slice(0, 64)}\` is none of them (or was answered already)`,
-        `messages.${i}.tool_call_id`,
-      );
+      return { kind: "stray", at: i, id };
     }
     if (open && open.ids.size > 0) return unanswered(open);
     const calls =
@@ -167,6 +167,24 @@ function unpairedToolTurn(messages: readonly ChatCompletionMessageParam[]): Inva
     open = { at: i, ids: new Set(calls.map((c) => String((c as { id?: unknown } | null)?.id))) };
   }
   return open && open.ids.size > 0 ? unanswered(open) : undefined;
+}
+
+/** An id in a refusal: quoted, and cut to 64 characters. */
+export const quotedId = (id: string) => `\`${id.slice(0, 64)}\``;
+
+/** A chat request's unpaired tool turn as its 400, naming the message (`messages.N.…`). */
+function unpairedRefusal(u: UnpairedToolTurn): InvalidRequestError {
+  if (u.kind === "stray")
+    return new InvalidRequestError(
+      `messages.${u.at}.tool_call_id: a tool message answers a call of the assistant message before it; ${quotedId(u.id)} is none of them (or was answered already)`,
+      `messages.${u.at}.tool_call_id`,
+    );
+  return new InvalidRequestError(
+    `messages.${u.at}.tool_calls: every tool call needs a tool message answering it right after; ${u.ids
+      .map(quotedId)
+      .join(", ")} ${u.ids.length === 1 ? "has" : "have"} none`,
+    `messages.${u.at}.tool_calls`,
+  );
 }
 
 /**

@@ -390,4 +390,55 @@ describe("function tools on the Responses API", () => {
     ]);
     expect(types).not.toContain("response.output_text.delta");
   });
+
+  it("refuses a call left unanswered or an output answering no call, naming the input item as sent, streaming or not", async () => {
+    const call = { type: "function_call" as const, call_id: "call_1", name: "get_weather", arguments: "{}" };
+    const output = (call_id: string) => ({ type: "function_call_output" as const, call_id, output: "sunny" });
+    const refusal = (
+      body: Omit<OpenAI.Responses.ResponseCreateParamsNonStreaming, "model">,
+      stream: boolean,
+    ) =>
+      openai.responses
+        .create({
+          model: "llama-tools",
+          tools: [weather],
+          ...body,
+          stream,
+        } as OpenAI.Responses.ResponseCreateParamsNonStreaming)
+        .catch((e: unknown) => e);
+    const asked = backend.requests.length;
+    const user = { role: "user" as const, content: "Paris" };
+    for (const stream of [false, true]) {
+      // `instructions` is the chat request's first message: the item's index is as sent, not shifted by it.
+      expect(await refusal({ instructions: "Be brief.", input: [user, call] }, stream)).toMatchObject({
+        status: 400,
+        param: "input.1",
+        error: {
+          message: expect.stringMatching(
+            /^input\.1: every function_call needs a function_call_output .*`call_1` has none$/,
+          ),
+        },
+      });
+      expect(
+        await refusal({ instructions: "Be brief.", input: [user, call, user, output("call_1")] }, stream),
+      ).toMatchObject({
+        status: 400,
+        param: "input.1",
+      });
+      // An output with no call: its own item (chat merged a message and the calls after it into one).
+      const answered = [user, { role: "assistant" as const, content: "Looking." }, call, output("call_1")];
+      expect(
+        await refusal({ instructions: "Be brief.", input: [...answered, output("call_9")] }, stream),
+      ).toMatchObject({
+        status: 400,
+        param: "input.4.call_id",
+        error: { message: expect.stringMatching(/^input\.4\.call_id: .*`call_9` is none of them/) },
+      });
+      expect(await refusal({ input: [user, output("call_9")] }, stream)).toMatchObject({
+        status: 400,
+        param: "input.1.call_id",
+      });
+    }
+    expect(backend.requests.length).toBe(asked);
+  });
 });
