@@ -9,50 +9,49 @@ import {
 } from "../../protocol";
 import { providerError, UnreadableMessageError } from "./errors";
 
+type Account = Extract<SessionMessage, { t: "account" }>;
+
 /**
  * Opens the account: sends the base receipt and waits, within the account deadline, for the
- * provider's `account` (or its refusal).
+ * provider's `account` (or its refusal). However the wait ends, its timer and every handler it
+ * put on the session go with it.
  */
-export function sendBase(session: SecureSession, signed: SignedReceipt, life: SessionLife) {
+export function sendBase(
+  session: SecureSession,
+  signed: SignedReceipt,
+  life: Pick<SessionLife, "deadlines">,
+): Promise<Account> {
   const timeoutMs = life.deadlines.account;
-  return new Promise<Extract<SessionMessage, { t: "account" }>>((resolve, reject) => {
-    // Handlers may run within the calls that add them (a message already waiting): removers first.
+  return new Promise<Account>((resolve, reject) => {
+    let over = false;
     const removers: (() => void)[] = [];
-    const off = () => {
+    const end = (settle: () => void) => {
+      if (over) return;
+      over = true;
       clearTimeout(timer);
       for (const remove of removers.splice(0)) remove();
+      settle();
     };
-    const timer = setTimeout(() => {
-      off();
-      reject(new TimeoutError("account", timeoutMs));
-    }, timeoutMs);
-    removers.push(
+    // A handler may run inside the call that adds it (an account already waiting): its remover,
+    // returned after, is called at once then.
+    const keep = (remove: () => void) => (over ? remove() : void removers.push(remove));
+    const timer = setTimeout(() => end(() => reject(new TimeoutError("account", timeoutMs))), timeoutMs);
+    keep(session.onClose((reason) => end(() => reject(reason ?? new ChannelClosedError()))));
+    keep(
       session.onRefused((r) => {
         // an account or a refusal this version cannot read: the provider's answer, unreadable
-        if (r.id !== undefined || r.error.code === "UNKNOWN_TYPE") return;
-        off();
-        reject(new UnreadableMessageError(r.t, r.error));
+        if (r.id === undefined && r.error.code !== "UNKNOWN_TYPE")
+          end(() => reject(new UnreadableMessageError(r.t, r.error)));
       }),
     );
-    let done = false;
-    const offMessage = session.onMessage((m) => {
-      if (done) return;
-      if (m.t === "error" && !m.id) {
-        done = true;
-        off();
-        reject(providerError(m.error));
-      }
-      if (m.t !== "account") return;
-      done = true;
-      off();
-      resolve(m);
+    keep(
+      session.onMessage((m) => {
+        if (m.t === "error" && !m.id) end(() => reject(providerError(m.error)));
+        else if (m.t === "account") end(() => resolve(m));
+      }),
+    );
+    session.send({ v: 1, t: "receipt", receipt: encodeSignedReceipt(signed) }).catch((err: unknown) => {
+      end(() => reject(err));
     });
-    if (done) offMessage();
-    else removers.push(offMessage);
-    session.onClose((reason) => {
-      clearTimeout(timer);
-      reject(reason ?? new ChannelClosedError());
-    });
-    session.send({ v: 1, t: "receipt", receipt: encodeSignedReceipt(signed) }).catch(reject);
   });
 }

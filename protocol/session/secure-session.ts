@@ -111,9 +111,34 @@ export class SecureSession {
     };
   }
 
-  onClose(handler: CloseHandler): void {
-    if (this.closed) queueMicrotask(() => handler(this.closedWith));
-    else this.closeHandlers.push(handler);
+  /**
+   * Told once when the session ends (at once, in a microtask, if it already has). Returns a
+   * function that removes the handler, so a wait that ended otherwise leaves nothing behind.
+   */
+  onClose(handler: CloseHandler): () => void {
+    if (this.closed) {
+      let removed = false;
+      queueMicrotask(() => {
+        if (!removed) handler(this.closedWith);
+      });
+      return () => {
+        removed = true;
+      };
+    }
+    this.closeHandlers.push(handler);
+    return () => {
+      const i = this.closeHandlers.indexOf(handler);
+      if (i >= 0) this.closeHandlers.splice(i, 1);
+    };
+  }
+
+  /** How many handlers are attached now, by kind: what a leak check counts. */
+  get listeners(): { message: number; refused: number; close: number } {
+    return {
+      message: this.messageHandlers.length,
+      refused: this.refusedHandlers.length,
+      close: this.closeHandlers.length,
+    };
   }
 
   /**

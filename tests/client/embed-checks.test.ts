@@ -3,19 +3,16 @@ import { describe, expect, it } from "vitest";
 import { MemoryPaymentAccount } from "../../client/sdk/payment-account";
 import { RequesterSession } from "../../client/sdk/requester-session";
 import {
-  acceptSession,
   decodeSignedReceipt,
   flatPrice,
-  generateKeyPair,
-  initiateSession,
   maxEmbedTokens,
-  memoryPipe,
   NETWORK_ID,
   offerToWire,
   type SecureSession,
   type SessionMessage,
   vectorToBase64,
 } from "../../protocol";
+import { securePair } from "../support/piped-session";
 
 /**
  * The requester's checks on an embeddings answer, against a provider that lies (the real serving
@@ -30,14 +27,7 @@ type Answer = (m: Extract<SessionMessage, { t: "embed" }>, send: SecureSession["
 
 /** A requester session with a provider that answers the account, then embeddings with `answer`. */
 async function lyingProvider(answer: Answer) {
-  const identity = generateKeyPair();
-  const sessionKey = generateKeyPair();
-  const [a, b] = memoryPipe();
-  const fp = { sessionId: "e", requesterFingerprint: "x", providerFingerprint: "y" };
-  const [requesterSide, providerSide] = await Promise.all([
-    initiateSession(a, { ...fp, providerIdentity: identity.publicKey, sessionKey }),
-    acceptSession(b, { ...fp, identity }),
-  ]);
+  const { sessionKey, requesterSide, providerSide } = await securePair("e");
   const signed: bigint[] = [];
   providerSide.onMessage((m) => {
     if (m.t === "receipt") {

@@ -23,14 +23,7 @@ export async function pipedSession(
   script: (provider: SecureSession) => void,
   account = new MemoryPaymentAccount(),
 ): Promise<{ requester: RequesterSession; identity: KeyPair }> {
-  const identity = generateKeyPair();
-  const sessionKey = generateKeyPair();
-  const [a, b] = memoryPipe();
-  const p = { sessionId: "piped", requesterFingerprint: "x", providerFingerprint: "y" };
-  const [requesterSide, providerSide] = await Promise.all([
-    initiateSession(a, { ...p, providerIdentity: identity.publicKey, sessionKey }),
-    acceptSession(b, { ...p, identity }),
-  ]);
+  const { identity, sessionKey, requesterSide, providerSide } = await securePair();
   script(providerSide);
   const requester = await RequesterSession.open(requesterSide, {
     sessionKey,
@@ -42,4 +35,17 @@ export async function pipedSession(
     account,
   });
   return { requester, identity };
+}
+
+/** Both ends of a secure session over an in-memory pipe, after a real handshake. */
+export async function securePair(sessionId = "piped") {
+  const identity = generateKeyPair();
+  const sessionKey = generateKeyPair();
+  const [a, b] = memoryPipe();
+  const p = { sessionId, requesterFingerprint: "x", providerFingerprint: "y" };
+  const [requesterSide, providerSide] = await Promise.all([
+    initiateSession(a, { ...p, providerIdentity: identity.publicKey, sessionKey }),
+    acceptSession(b, { ...p, identity }),
+  ]);
+  return { identity, sessionKey, requesterSide, providerSide };
 }
