@@ -1,0 +1,258 @@
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import OpenAI from "openai";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { OpenAiBackend } from "../doubles/openai-backend";
+import { type GatewayNetwork, startGatewayNetwork, WEATHER_PARAMETERS } from "../support/gateway-network";
+
+/**
+ * Every request parameter of the installed `openai` client's chat completions, Responses and
+ * embeddings (read from its own type declarations, so a newer client's parameter fails here until
+ * it is listed), sent with a representative value through that client to the gateway: each is
+ * carried to the provider's backend (the double records what it was asked) or refused with a 400
+ * naming it. Never dropped.
+ */
+let net: GatewayNetwork;
+let backend: OpenAiBackend;
+let openai: OpenAI;
+
+beforeAll(async () => {
+  net = await startGatewayNetwork({
+    providers: [
+      { model: "llama-tools", payout: "22", features: ["structured_output", "tools", "logprobs"] },
+      { model: "embed-small", payout: "44", features: ["embeddings"] },
+    ],
+  });
+  backend = net.backend;
+  openai = new OpenAI({ baseURL: net.gateway.url, apiKey: "unused", maxRetries: 0 });
+});
+
+afterAll(() => net?.close());
+
+/** The parameters an interface of the installed client's declarations lists (its own lines only). */
+function paramsOf(file: string, name: string): string[] {
+  const root = dirname(createRequire(import.meta.url).resolve("openai"));
+  const text = readFileSync(join(root, file), "utf8");
+  const body = text.match(new RegExp(`^export interface ${name} \\{\\n([\\s\\S]*?)^\\}`, "m"))?.[1];
+  if (!body) throw new Error(`${name} not found in ${file}`);
+  return [...body.matchAll(/^ {4}([a-z_]+)\??:/gm)].map((m) => m[1]!).sort();
+}
+
+/** A parameter's case: what is added to the base request, and what the backend must then have been asked. */
+interface Case {
+  readonly send: Record<string, unknown>;
+  /** Carried: a fragment of the backend's request. Absent: refused naming the parameter. */
+  readonly carried?: Record<string, unknown>;
+}
+
+const weatherChat = {
+  type: "function",
+  function: { name: "get_weather", description: "Current weather in a city", parameters: WEATHER_PARAMETERS },
+};
+const weatherResponses = {
+  type: "function",
+  name: "get_weather",
+  parameters: WEATHER_PARAMETERS,
+  strict: false,
+};
+const carriedTool = { tools: [{ type: "function", function: { name: "get_weather" } }] };
+
+const CHAT: Readonly<Record<string, Case>> = {
+  messages: { send: {}, carried: { messages: [{ role: "user", content: "sweep" }] } },
+  model: { send: {}, carried: { model: "backend-model" } },
+  audio: { send: { audio: { voice: "alloy", format: "wav" } } },
+  frequency_penalty: { send: { frequency_penalty: 0.5 }, carried: { frequency_penalty: 0.5 } },
+  function_call: { send: { function_call: "auto" } },
+  functions: { send: { functions: [{ name: "f", parameters: {} }] } },
+  logit_bias: { send: { logit_bias: { "42": -5 } }, carried: { logit_bias: { "42": -5 } } },
+  logprobs: { send: { logprobs: true }, carried: { logprobs: true } },
+  max_completion_tokens: { send: { max_completion_tokens: 7 }, carried: { max_tokens: 7 } },
+  max_tokens: { send: { max_tokens: 6 }, carried: { max_tokens: 6 } },
+  metadata: { send: { metadata: { team: "a" } } },
+  modalities: { send: { modalities: ["text", "audio"] } },
+  moderation: { send: { moderation: { model: "omni-moderation-latest" } } },
+  n: { send: { n: 2 } },
+  parallel_tool_calls: {
+    send: { tools: [weatherChat], parallel_tool_calls: false },
+    carried: { parallel_tool_calls: false, ...carriedTool },
+  },
+  prediction: { send: { prediction: { type: "content", content: "x" } } },
+  presence_penalty: { send: { presence_penalty: 0.25 }, carried: { presence_penalty: 0.25 } },
+  prompt_cache_key: { send: { prompt_cache_key: "k1" } },
+  prompt_cache_options: { send: { prompt_cache_options: { mode: "explicit" } } },
+  prompt_cache_retention: { send: { prompt_cache_retention: "24h" } },
+  reasoning_effort: { send: { reasoning_effort: "low" } },
+  response_format: {
+    send: { response_format: { type: "json_object" } },
+    carried: { response_format: { type: "json_object" } },
+  },
+  safety_identifier: { send: { safety_identifier: "user-1" } },
+  seed: { send: { seed: 7 }, carried: { seed: 7 } },
+  service_tier: { send: { service_tier: "flex" } },
+  stop: { send: { stop: ["END"] }, carried: { stop: ["END"] } },
+  store: { send: { store: true } },
+  // The backend is always asked to stream, with usage: what the caller gets of both is
+  // gateway-openai.test.ts's and raw-http.test.ts's.
+  stream: { send: { stream: true }, carried: { stream: true } },
+  stream_options: {
+    send: { stream: true, stream_options: { include_usage: true } },
+    carried: { stream_options: { include_usage: true } },
+  },
+  temperature: { send: { temperature: 0.3 }, carried: { temperature: 0.3 } },
+  tool_choice: {
+    send: { tools: [weatherChat], tool_choice: "required" },
+    carried: { tool_choice: "required", ...carriedTool },
+  },
+  tools: { send: { tools: [weatherChat] }, carried: carriedTool },
+  top_logprobs: { send: { logprobs: true, top_logprobs: 2 }, carried: { top_logprobs: 2 } },
+  top_p: { send: { top_p: 0.5 }, carried: { top_p: 0.5 } },
+  user: { send: { user: "user-1" }, carried: { user: "user-1" } },
+  verbosity: { send: { verbosity: "low" } },
+  web_search_options: { send: { web_search_options: {} } },
+};
+
+const RESPONSES: Readonly<Record<string, Case>> = {
+  input: { send: {}, carried: { messages: [{ role: "user", content: "sweep" }] } },
+  model: { send: {}, carried: { model: "backend-model" } },
+  background: { send: { background: true } },
+  context_management: { send: { context_management: [{ type: "compaction", compact_threshold: 1000 }] } },
+  conversation: { send: { conversation: "conv_1" } },
+  include: { send: { include: ["message.output_text.logprobs"] } },
+  instructions: {
+    send: { instructions: "Be brief." },
+    carried: {
+      messages: [
+        { role: "system", content: "Be brief." },
+        { role: "user", content: "sweep" },
+      ],
+    },
+  },
+  max_output_tokens: { send: { max_output_tokens: 16 }, carried: { max_tokens: 16 } },
+  metadata: { send: { metadata: { team: "a" } } },
+  moderation: { send: { moderation: { model: "omni-moderation-latest" } } },
+  parallel_tool_calls: {
+    send: { tools: [weatherResponses], parallel_tool_calls: false },
+    carried: { parallel_tool_calls: false, ...carriedTool },
+  },
+  previous_response_id: { send: { previous_response_id: "resp_1" } },
+  prompt: { send: { prompt: { id: "pmpt_1" } } },
+  prompt_cache_key: { send: { prompt_cache_key: "k1" } },
+  prompt_cache_options: { send: { prompt_cache_options: { mode: "explicit" } } },
+  prompt_cache_retention: { send: { prompt_cache_retention: "24h" } },
+  reasoning: { send: { reasoning: { effort: "low" } } },
+  safety_identifier: { send: { safety_identifier: "user-1" } },
+  service_tier: { send: { service_tier: "flex" } },
+  store: { send: { store: true } },
+  stream: { send: { stream: true }, carried: { stream: true } },
+  stream_options: { send: { stream: true, stream_options: { include_obfuscation: true } } },
+  temperature: { send: { temperature: 0.3 }, carried: { temperature: 0.3 } },
+  text: {
+    send: { text: { format: { type: "json_object" } } },
+    carried: { response_format: { type: "json_object" } },
+  },
+  tool_choice: {
+    send: { tools: [weatherResponses], tool_choice: "required" },
+    carried: { tool_choice: "required", ...carriedTool },
+  },
+  tools: { send: { tools: [weatherResponses] }, carried: carriedTool },
+  top_logprobs: { send: { top_logprobs: 2 } },
+  top_p: { send: { top_p: 0.5 }, carried: { top_p: 0.5 } },
+  truncation: { send: { truncation: "auto" } },
+  user: { send: { user: "user-1" }, carried: { user: "user-1" } },
+};
+
+const EMBEDDINGS: Readonly<Record<string, Case>> = {
+  input: { send: {}, carried: { input: ["sweep"] } },
+  model: { send: {}, carried: { model: "backend-model" } },
+  dimensions: { send: { dimensions: 4 }, carried: { dimensions: 4 } },
+  // The backend is always asked for floats; the gateway answers in the encoding asked for.
+  encoding_format: { send: { encoding_format: "float" }, carried: { encoding_format: "float" } },
+  user: { send: { user: "user-1" }, carried: { user: "user-1" } },
+};
+
+/** Runs a request to its end (a stream read whole), resolving with its error if it had one. */
+async function settle(run: () => Promise<unknown>): Promise<unknown> {
+  try {
+    const answer = await run();
+    if (answer && typeof answer === "object" && Symbol.asyncIterator in answer)
+      for await (const _ of answer as AsyncIterable<unknown>);
+    return undefined;
+  } catch (err) {
+    return err;
+  }
+}
+
+async function sweep(
+  table: Readonly<Record<string, Case>>,
+  send: (extra: Record<string, unknown>) => Promise<unknown>,
+) {
+  const wrong: string[] = [];
+  for (const [param, c] of Object.entries(table)) {
+    const asked = backend.requests.length;
+    const err = await settle(() => send(c.send));
+    if (c.carried) {
+      const seen = backend.requests.length > asked ? backend.requests.at(-1) : undefined;
+      if (err) wrong.push(`${param}: refused (${String(err)}), should be carried`);
+      else
+        try {
+          expect(seen).toMatchObject(c.carried);
+        } catch {
+          wrong.push(`${param}: the backend was asked ${JSON.stringify(seen)}`);
+        }
+      continue;
+    }
+    const named = err instanceof OpenAI.APIError && err.status === 400 && err.param !== undefined;
+    const p = named ? String(err.param) : "";
+    if (!(p === param || p.startsWith(`${param}.`)))
+      wrong.push(
+        `${param}: ${err ? `refused naming ${JSON.stringify(p)} (${String(err)})` : "taken"}, should be refused naming it`,
+      );
+    else if (backend.requests.length > asked) wrong.push(`${param}: refused, but the backend was asked`);
+  }
+  return wrong;
+}
+
+describe("every parameter of the installed openai client, carried or refused by name", () => {
+  it("chat.completions.create", async () => {
+    expect(paramsOf("resources/chat/completions/completions.d.ts", "ChatCompletionCreateParamsBase")).toEqual(
+      Object.keys(CHAT).sort(),
+    );
+    const base = { model: "llama-tools", messages: [{ role: "user", content: "sweep" }] };
+    const wrong = await sweep(CHAT, (extra) =>
+      openai.chat.completions.create({
+        ...base,
+        ...extra,
+      } as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming),
+    );
+    expect(wrong).toEqual([]);
+  });
+
+  it("responses.create", async () => {
+    expect(paramsOf("resources/responses/responses.d.ts", "ResponseCreateParamsBase")).toEqual(
+      Object.keys(RESPONSES).sort(),
+    );
+    const wrong = await sweep(RESPONSES, (extra) =>
+      openai.responses.create({
+        model: "llama-tools",
+        input: "sweep",
+        ...extra,
+      } as unknown as OpenAI.Responses.ResponseCreateParamsNonStreaming),
+    );
+    expect(wrong).toEqual([]);
+  });
+
+  it("embeddings.create", async () => {
+    expect(paramsOf("resources/embeddings.d.ts", "EmbeddingCreateParams")).toEqual(
+      Object.keys(EMBEDDINGS).sort(),
+    );
+    const wrong = await sweep(EMBEDDINGS, (extra) =>
+      openai.embeddings.create({
+        model: "embed-small",
+        input: "sweep",
+        ...extra,
+      } as OpenAI.EmbeddingCreateParams),
+    );
+    expect(wrong).toEqual([]);
+  });
+});
