@@ -25,7 +25,8 @@ export const PROTOCOL_ERROR_CODES = [
   "RECEIPT_BINDING",
   "RECEIPT_CONFLICT",
   "PRICE",
-  // a grant whose terms (price, payout) are not the provider's signed quote: the server lied (quote.ts)
+  // a grant whose terms (price, payout) are not the provider's signed quote, or priced above the
+  // request's maxPrice: the server lied (quote.ts, session-opener.ts)
   "QUOTE_FORGED",
   // the escrow cannot pay for more (a receipt above its means, or an answer cut at them)
   "ESCROW_CANNOT_PAY",

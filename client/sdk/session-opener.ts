@@ -22,6 +22,7 @@ import {
   type FrameTransport,
   initiateSession,
   isAccountRefusal,
+  type ModelPrice,
   missingNeed,
   NETWORK_ID,
   type Need,
@@ -189,7 +190,7 @@ export class SessionOpener {
       owner: p.quote?.owner,
     };
     const now = Date.now();
-    const fault = quoteFault(terms, p.quote, now) ?? otherEntry(p);
+    const fault = quoteFault(terms, p.quote, now) ?? otherEntry(p) ?? this.aboveMax(p.price);
     if (!fault) return undefined;
     const path = vouched(seal)
       ? ". The server's own key signed that grant"
@@ -205,9 +206,22 @@ export class SessionOpener {
       expiresAt <= now &&
       now - expiresAt < CLOCK_SLACK_MS &&
       !quoteFault(terms, p.quote, expiresAt - 1) &&
-      !otherEntry(p);
+      !otherEntry(p) &&
+      !this.aboveMax(p.price);
     if (justRunOut) this.maybeOurClock.add(err);
     return err;
+  }
+
+  /**
+   * A grant priced above the request's `maxPrice`: the server matches on that ceiling, so granting
+   * past it (the provider's own honest quote) is the server's word against the request, caught
+   * here before any signal, receipt or prompt goes to the provider.
+   */
+  private aboveMax(price: ModelPrice): string | undefined {
+    const max = this.opts.maxPrice;
+    if (priceFits(price, max)) return undefined;
+    const bps = (m: number) => (price.nanoPerToken * BigInt(m)) / 10_000n;
+    return `asks ${bps(price.promptMultiplierBps)} nanoTON a prompt token and ${bps(price.completionMultiplierBps)} a completion token, above the request's maximum (${max.promptNanoPerToken} and ${max.completionNanoPerToken})`;
   }
 
   /**

@@ -2,7 +2,7 @@ import wrtc from "@roamhq/wrtc";
 import { afterEach, describe, expect, it } from "vitest";
 import { HandshakeFailedError, NoProviderError, ProviderError } from "../../client/sdk/errors";
 import { DEFAULT_DEADLINES } from "../../peer/session-machine";
-import { flatPrice } from "../../protocol";
+import { flatPrice, maxPriceToWire } from "../../protocol";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import { rewrite } from "../support/mitm-behaviours";
 import { closeMitmNetworks, mitmNetwork } from "../support/mitm-network";
@@ -51,6 +51,12 @@ const client = (mitm: Mitm, direct = false, deadlines = {}) =>
 const isGrant = (m: MitmMessage) =>
   matches(m, { event: "session:request", kind: "ack", direction: "to-party" }) &&
   typeof (m.args[0] as { sessionId?: unknown })?.sessionId === "string";
+
+/** Rewrites every request on its way to the server: the server reading it so. */
+const readAs = (change: (req: Record<string, unknown>) => Record<string, unknown>) =>
+  rewrite({ event: "session:request", direction: "to-server" }, ([req]) => [
+    change(req as Record<string, unknown>),
+  ]);
 
 /** A message of the proxy's own to the same party, delivered right behind `m`. */
 const forged = (m: MitmMessage, event: string, payload: unknown): MitmMessage => ({
@@ -268,6 +274,28 @@ describe("a lying signaling server", () => {
     await expectForged(mitm, c, "the provider's key did not sign");
     expect(p.events.filter((e) => e.type === "request-done" || e.type === "receipt")).toEqual([]);
   }, 30_000);
+  it("a grant for another model than asked (the server read the request so; the provider's honest quote for it): QUOTE_FORGED naming the server, before any channel; the provider is not blamed", async () => {
+    const mitm = await network([readAs((req) => ({ ...req, model: "other-model" }))]);
+    const p = await provider(mitm, "p1", "other-model");
+    await expectForged(mitm, await client(mitm), "the provider's key did not sign");
+    expect(p.engine.generatedTokens).toBe(0);
+    expect(p.events.filter((e) => e.type === "session-open")).toEqual([]);
+  }, 30_000);
+  it("a grant above the requester's maximum (the server read a higher one; the provider's honest quote): QUOTE_FORGED naming the server, before any channel; the provider is not blamed", async () => {
+    // It used to open the channel, run the handshake and sign the base receipt to the provider,
+    // then end PRICE_TOO_LOW at the request.
+    const max = maxPriceToWire({ promptNanoPerToken: 10n ** 9n, completionNanoPerToken: 10n ** 9n });
+    const mitm = await network([readAs((req) => ({ ...req, maxPrice: max }))]);
+    const engine = new ScriptedEngine({ models: ["test-model"], reply: () => LONG });
+    const p = await relayProvider(labelled(mitm.url, "p1"), {
+      engine,
+      deadlines: PROVIDER_DEADLINES,
+      models: [{ model: "test-model", price: flatPrice(500n) }],
+    });
+    await expectForged(mitm, await client(mitm), "above the request's maximum (100 and 100)");
+    expect(engine.generatedTokens).toBe(0);
+    expect(p.events.filter((e) => e.type === "session-open")).toEqual([]);
+  }, 30_000);
   it("a grant whose signed quote the server stripped, or whose signature it altered: QUOTE_FORGED naming the server", async () => {
     for (const [why, change] of [
       ["carries no signed quote", (q: Record<string, unknown>) => ({ ...q, quote: undefined })],
@@ -323,6 +351,7 @@ async function expectForged(mitm: Mitm, c: Awaited<ReturnType<typeof client>>, d
   expect(requests).toHaveLength(1);
   expect((requests[0]?.args[0] as { exclude?: string[] } | undefined)?.exclude ?? []).toEqual([]);
   expect(mitm.log.filter((m) => m.event === "session:signal" && m.direction === "to-server")).toEqual([]);
+  expect(mitm.log.filter((m) => m.event === "session:frame" && m.direction === "to-server")).toEqual([]);
 }
 
 describe("a server's session:ended during the handshake, before a direct channel is proven", () => {
