@@ -317,11 +317,13 @@ export class RequesterSession {
   private unreadable(r: RefusedMessage): void {
     if (r.error.code === "UNKNOWN_TYPE") return;
     const err = new UnreadableMessageError(r.t, r.error);
-    const inFlight = r.id !== undefined && (this.pending.has(r.id) || this.embeds.has(r.id));
-    if (inFlight && r.t === "error" && r.id !== undefined) {
-      this.settle(r.id, err);
-      this.embeds.fail(r.id, err);
-    } else if (inFlight || (r.id === undefined && r.t === "error")) this.abandon(err);
+    const id = r.id;
+    // An `error` naming a request in flight fails it, by its one owner (a chat answer or an embedding).
+    const inFlight = id !== undefined && (this.pending.has(id) || this.embeds.has(id));
+    if (inFlight && r.t === "error") {
+      if (this.pending.has(id)) this.settle(id, err);
+      else this.embeds.fail(id, err);
+    } else if (inFlight || (id === undefined && r.t === "error")) this.abandon(err);
   }
 
   private onTokens(m: Extract<SessionMessage, { t: "tokens" }>): void {

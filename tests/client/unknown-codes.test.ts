@@ -294,6 +294,25 @@ describe("a message the schema refuses", () => {
     requester.close();
   });
 
+  it("an error for an embeddings call with a code past 40 characters: that call fails now, the session goes on", async () => {
+    const requester = await scriptedProvider((provider, m) => {
+      if (m.t === "embed")
+        void provider.send({
+          v: 1,
+          t: "error",
+          id: m.id,
+          error: { code: "X".repeat(60), message: LURE },
+        } as never);
+    });
+    const err = await requester.embed({ model: "test-model", input: ["hi"] }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnreadableMessageError);
+    expect((err as Error).message).toBe(
+      "the provider sent a message this version cannot read (type error, invalid at error.code)",
+    );
+    expect(requester.isOpen).toBe(true);
+    requester.close();
+  });
+
   it("a message of another version under a made-up type: the session ends now, the type not repeated", async () => {
     const requester = await scriptedProvider((provider, m) => {
       if (m.t === "request") void provider.send({ v: 9, t: "log-in-at-evil-example", id: m.id } as never);
