@@ -218,16 +218,37 @@ export function checkedAgainst<S extends v.GenericSchema>(schema: S, message: un
 /**
  * A schema's first complaint as a program reads it: the field's path (`messages.0.role`, none for
  * the body itself) and a message naming it; a field left out is "required", not valibot's
- * `Invalid key: Expected "model" but received undefined`. The gateway's bodies say it the same way.
+ * `Invalid key: Expected "model" but received undefined`, and a field no schema has is one Silk
+ * does not carry, not `Invalid key: Expected never`. Of a union's complaint (`Expected (string |
+ * Array) but received Array`), the one of the option that got furthest: it names the field that
+ * is wrong (`messages.0.content.0.image_url.detail`). The gateway's bodies say it the same way.
  */
 export function firstIssue(issues: readonly v.BaseIssue<unknown>[]): { param?: string; message: string } {
-  const issue = issues[0];
-  const param = issue?.path?.map((x) => String(x.key)).join(".") || undefined;
+  const found = issues[0] && furthest(issues[0], issues[0].path ?? []);
+  const issue = found?.issue;
+  const param = found?.path.map((x) => String(x.key)).join(".") || undefined;
   if (param !== undefined && issue?.input === undefined) return { param, message: `${param} is required` };
+  if (param !== undefined && issue?.expected === "never")
+    return { param, message: `${param}: Silk does not carry this field, and will not drop it silently` };
   return {
     ...(param !== undefined && { param }),
     message: `${param ?? "body"}: ${issue?.message ?? "invalid value"}`,
   };
+}
+
+type IssuePath = readonly { key: unknown }[];
+
+/**
+ * Of an issue and those of a union's options under it (their paths start at the union), the one
+ * with the longest path, with its path from the body; the first of them on a tie.
+ */
+function furthest(issue: v.BaseIssue<unknown>, path: IssuePath): { issue: v.BaseIssue<unknown>; path: IssuePath } {
+  let best = { issue, path };
+  for (const sub of issue.issues ?? []) {
+    const found = furthest(sub, [...path, ...(sub.path ?? [])]);
+    if (found.path.length > best.path.length) best = found;
+  }
+  return best;
 }
 
 function messagesOf(messages: readonly ChatCompletionMessageParam[]): ChatMessage[] {

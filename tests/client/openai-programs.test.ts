@@ -437,6 +437,53 @@ describe("fields inside messages, and the SDK's own callers", () => {
     expect(backend.requests.length).toBe(before);
   });
 
+  it("names a field deep inside a tool, a choice or an image part where it is, in words, not as a schema's union or `never`", async () => {
+    const before = backend.requests.length;
+    const image = (image_url: Record<string, unknown>) => [
+      {
+        role: "user",
+        content: [{ type: "image_url", image_url: { url: "data:image/png;base64,AAAA", ...image_url } }],
+      },
+    ];
+    const tool = { ...weatherTool, function: { ...weatherTool.function, name: "f" } };
+    const cases: [unknown[], Record<string, unknown>, string, string][] = [
+      // Were "Invalid key: Expected never but received \"cache_control\"".
+      [
+        [{ role: "user", content: "x" }],
+        { model: "llama-tools", tools: [{ ...tool, cache_control: { type: "ephemeral" } }] },
+        "tools.0.cache_control",
+        "tools.0.cache_control: Silk does not carry this field, and will not drop it silently",
+      ],
+      // Were "messages.0.content: Invalid type: Expected (string | Array) but received Array".
+      [
+        image({ extra: 1 }),
+        {},
+        "messages.0.content.0.image_url.extra",
+        "messages.0.content.0.image_url.extra: Silk does not carry this field, and will not drop it silently",
+      ],
+      [
+        image({ detail: "max" }),
+        {},
+        "messages.0.content.0.image_url.detail",
+        'messages.0.content.0.image_url.detail: Invalid type: Expected ("auto" | "low" | "high") but received "max"',
+      ],
+      // Was "tool_choice: Invalid type: Expected ((\"none\" | \"auto\" | \"required\") | Object) but received Object".
+      [
+        [{ role: "user", content: "x" }],
+        {
+          model: "llama-tools",
+          tools: [tool],
+          tool_choice: { type: "function", function: { name: "f", x: 1 } },
+        },
+        "tool_choice.function.x",
+        "tool_choice.function.x: Silk does not carry this field, and will not drop it silently",
+      ],
+    ];
+    for (const [messages, extra, param, message] of cases)
+      expect(await ask(messages, extra), param).toMatchObject({ status: 400, param, error: { message } });
+    expect(backend.requests.length).toBe(before);
+  });
+
   it("names a content part of a type Silk does not carry (audio, a file) by its type, in words, on any role", async () => {
     const before = backend.requests.length;
     const audio = { type: "input_audio", input_audio: { data: "UklGRg==", format: "wav" } };
