@@ -242,7 +242,10 @@ type IssuePath = readonly { key: unknown }[];
  * Of an issue and those of a union's options under it (their paths start at the union), the one
  * with the longest path, with its path from the body; the first of them on a tie.
  */
-function furthest(issue: v.BaseIssue<unknown>, path: IssuePath): { issue: v.BaseIssue<unknown>; path: IssuePath } {
+function furthest(
+  issue: v.BaseIssue<unknown>,
+  path: IssuePath,
+): { issue: v.BaseIssue<unknown>; path: IssuePath } {
   let best = { issue, path };
   for (const sub of issue.issues ?? []) {
     const found = furthest(sub, [...path, ...(sub.path ?? [])]);
