@@ -135,6 +135,45 @@ describe("a newcomer's walk through the pages", () => {
     await page.context().close();
   }, 60_000);
 
+  it("the widget on a 360x640 phone gives the conversation the room: a compact bar, composer and note, nothing scrolled away", async () => {
+    const provider = await open("/provider", 1280, "light");
+    await serveFromProviderPage(provider, { register: true });
+    const page = await openWidgetPhone(f.browser, f.url);
+    await page.setViewportSize({ width: 360, height: 640 });
+    await page.locator("silk-chat select option", { hasText: "test-model" }).waitFor({ state: "attached" });
+    await fundClientEscrow(page);
+    await page.getByRole("button", { name: "Chat", exact: true }).press("Enter");
+    await ask(page, "hello", 1);
+    await page.locator("silk-chat").evaluate((el) => el.scrollIntoView({ block: "start" }));
+    const log = (await page.getByRole("log", { name: "Conversation" }).boundingBox())!;
+    // It was ~128 px (its least) of a 34rem box: the picker's row, New chat and Wallet under it, and
+    // the answerer, the cost and the note each on two to four lines took the rest, and 26 px more.
+    expect(log.height).toBeGreaterThanOrEqual(200);
+    const widget = page.locator("silk-chat .widget");
+    expect(await widget.evaluate((el) => el.scrollHeight - el.clientHeight)).toBeLessThanOrEqual(1);
+    // One bar: the picker, New chat (a +, named for screen readers) and Wallet, each a finger's size.
+    const bar = await Promise.all(
+      [
+        page.getByRole("combobox", { name: "Model" }),
+        page.getByRole("button", { name: "New chat", exact: true }),
+        page.getByRole("button", { name: "Wallet", exact: true }),
+      ].map(async (c) => (await c.boundingBox())!),
+    );
+    for (const b of bar) {
+      expect(Math.abs(b.y - bar[0]!.y)).toBeLessThan(4);
+      expect(b.height).toBeGreaterThanOrEqual(44);
+    }
+    // The question box, under the conversation, is on screen with it.
+    const box = (await question(page).boundingBox())!;
+    expect(box.y).toBeGreaterThan(log.y + log.height);
+    expect(box.y + box.height).toBeLessThanOrEqual(640);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+    await page.screenshot({ path: "test-results/newcomer-widget-360x640.png" });
+    await page.context().close();
+    await provider.getByRole("button", { name: "Stop" }).click();
+    await provider.context().close();
+  }, 120_000);
+
   it("at 360 px the first-run note says what a token of the chosen model costs, which the cut-off picker does not show", async () => {
     const provider = await open("/provider", 1280, "light");
     await serveFromProviderPage(provider);

@@ -705,10 +705,13 @@ describe("the pages, walked by a new user", () => {
         expect(await placeholderContrast(widget)).toBeGreaterThanOrEqual(4.5);
         // An empty chat offers no greyed-out New chat (it said nothing of why it was off).
         expect(await widget.getByRole("button", { name: "New chat" }).count()).toBe(0);
-        // On a phone the model picker takes its own row (the model's name is readable, not cut to a
-        // few letters), and the privacy note sits below the question box, never over it.
+        // On a phone the model picker shares one bar with Wallet, the widest of it (the conversation
+        // gets the room; the model's full name is the picker's title), and the privacy note sits
+        // below the question box, never over it.
         const picker = (await widget.locator("silk-chat select").boundingBox())!;
-        expect(picker.width).toBeGreaterThan(250);
+        const wallet = (await widget.getByRole("button", { name: "Wallet", exact: true }).boundingBox())!;
+        expect(picker.width).toBeGreaterThan(width === 360 ? 180 : 250);
+        if (width === 360) expect(Math.abs(picker.y - wallet.y)).toBeLessThan(4);
         expect(
           await widget.locator("silk-chat select").evaluate((e) => getComputedStyle(e).textOverflow),
         ).toBe("ellipsis");
