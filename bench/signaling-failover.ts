@@ -9,7 +9,7 @@
 import type { Socket } from "socket.io-client";
 import { modelTag } from "../signaling/directory/redis-spaces";
 import { type RedisCluster, startRedisCluster } from "../tests/signaling/redis-cluster";
-import { connect, pairings, pings, registerProvider, spawnServer } from "./signaling-clients";
+import { connect, metric, pairings, pings, registerProvider, spawnServer } from "./signaling-clients";
 import { percentile } from "./table";
 
 const PER_MODEL = 10;
@@ -19,8 +19,8 @@ const EACH = 50;
 export interface FailoverResult {
   models: number;
   masters: number;
-  before: { pairing: number; ack: number };
-  after: { pairing: number; ack: number };
+  before: Measured;
+  after: Measured;
   /** From CLUSTER FAILOVER to the replica being master and the cluster ok. */
   failoverSeconds: number;
   /** From then to the first pairing granted on the moved shard. */
@@ -35,15 +35,32 @@ const p50 = (xs: number[]) =>
     50,
   );
 
-/** Interleaved batches of pairings round the models and bare acks: their p50s. */
-async function measure(requester: Socket, bare: Socket, models: string[]) {
+/** Their p50s, and the node's Redis commands per pairing (pairing, leasing and ending alike). */
+export interface Measured {
+  pairing: number;
+  ack: number;
+  redisPerPairing: number;
+}
+
+/** Every Redis command the node's directory sent so far, whatever for. */
+async function redisCommands(url: string): Promise<number> {
+  let sum = 0;
+  for (const op of ["pair", "lease", "end"])
+    sum += (await metric(url, `silk_redis_commands_total{op="${op}"}`)) || 0;
+  return sum;
+}
+
+/** Interleaved batches of pairings round the models and bare acks. */
+async function measure(url: string, requester: Socket, bare: Socket, models: string[]): Promise<Measured> {
   const pair: number[] = [];
   const ack: number[] = [];
+  const sent = await redisCommands(url);
   for (let b = 0; b < BATCHES; b++) {
     pair.push(...(await pairings(requester, EACH, undefined, models)));
     ack.push(...(await pings(bare, EACH)));
   }
-  return { pairing: p50(pair), ack: p50(ack) };
+  const redisPerPairing = ((await redisCommands(url)) - sent) / pair.length;
+  return { pairing: p50(pair), ack: p50(ack), redisPerPairing };
 }
 
 /** The key's master and replica, once gossip has told every node which replica follows whom. */
@@ -81,8 +98,8 @@ export async function failoverRun(bareUrl: string, env: Record<string, string>):
     const requester = await connect(server.url);
     const bare = await connect(bareUrl);
     sockets.push(requester, bare);
-    await measure(requester, bare, models); // warm-up: leases, scripts loaded on every shard
-    const before = await measure(requester, bare, models);
+    await measure(server.url, requester, bare, models); // warm-up: leases, scripts loaded on every shard
+    const before = await measure(server.url, requester, bare, models);
 
     const moved = chosen[0]!;
     const t0 = performance.now();
@@ -100,7 +117,7 @@ export async function failoverRun(bareUrl: string, env: Record<string, string>):
       await new Promise((r) => setTimeout(r, 50));
     }
     const recoverySeconds = (performance.now() - t1) / 1000;
-    const after = await measure(requester, bare, models);
+    const after = await measure(server.url, requester, bare, models);
     return {
       models: models.length,
       masters: byMaster.size,
