@@ -49,6 +49,10 @@ const REFUSED: Readonly<Record<string, { why: string; noOp?: (v: unknown) => boo
   max_tool_calls: { why: "providers' engines cannot bound the number of tool calls" },
   prompt: { why: "stored prompts are not served" },
   prompt_cache_key: { why: "prompts are never cached across requests" },
+  prompt_cache_options: { why: "prompts are never cached across requests" },
+  prompt_cache_retention: { why: "prompts are never cached across requests" },
+  moderation: { why: "moderation is not offered by providers" },
+  context_management: { why: "the context is never compacted or truncated" },
   safety_identifier: { why: "use `user`" },
   // As on chat: `include_obfuscation: false` asks for what Silk's events already are (no padding).
   stream_options: {

@@ -40,6 +40,12 @@ const REFUSED: Readonly<Record<string, string>> = {
   service_tier: "there is one service tier (`auto` or `default`)",
   store: "completions are never stored",
   metadata: "completions are never stored, so metadata has nowhere to go",
+  moderation: "moderation is not offered by providers",
+  prompt_cache_key: "prompts are never cached across requests",
+  prompt_cache_options: "prompts are never cached across requests",
+  prompt_cache_retention: "prompts are never cached across requests",
+  safety_identifier: "use `user`",
+  verbosity: "verbosity is not carried to providers",
 };
 
 /**
