@@ -408,7 +408,9 @@ export class RequesterSession {
     }
     this.pending.delete(id);
     this.life.send({ type: "answer-end" });
-    if (signed) await this.opts.account.keepAnswer?.(signed);
+    // Kept beside the receipts, but the answer does not wait on it: the statement goes back with
+    // the answer (usage.silk.signed_answer), so a store that fails or hangs loses the caller nothing.
+    if (signed) this.opts.account.keepAnswer?.(signed).catch(() => undefined);
     // Stopped by the provider (its operator stopped serving, a WebLLM interruptGenerate): a cut-short
     // answer, not a finished one; failover continues it elsewhere, and OpenAI's clients, which know no
     // "abort" finish, never see one they did not ask for.

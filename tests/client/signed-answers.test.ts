@@ -67,6 +67,30 @@ describe("signed answers through the network", () => {
     expect(account.answers).toContainEqual(signed);
   }, 30_000);
 
+  it("an account that cannot keep the statement (its store fails, or never answers) still gets the answer, the statement with it", async () => {
+    // The answer, verified and paid for, used to wait on keeping its statement: a store that
+    // failed left the request unanswered for ever (and its rejection unhandled), as did one that hung.
+    const failing = Object.assign(new MemoryPaymentAccount(), {
+      keepAnswer: () => Promise.reject(new Error("quota exceeded")),
+    });
+    const hanging = Object.assign(new MemoryPaymentAccount(), {
+      keepAnswer: () => new Promise<void>(() => {}),
+    });
+    for (const account of [failing, hanging]) {
+      // One provider each: the other client's session holds its place while it idles.
+      await relayProvider(url, { engine: new LogprobEngine({ model: { seed: 1 } }), models: LOGPROB_MODELS });
+      const client = await relayClient(url, { account });
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const unanswered = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("no answer in 15 s")), 15_000);
+      });
+      const answer = (await Promise.race([ask(client, "keep it", challenge), unanswered])) as ChatCompletion;
+      clearTimeout(timer);
+      expect(answer.usage.completion_tokens).toBe(12);
+      expect(verifySignedAnswer(answer.usage.silk!.signed_answer!)).toBe(true);
+    }
+  }, 60_000);
+
   it("a streamed answer's usage carries the signed statement too", async () => {
     await relayProvider(url, { engine: new LogprobEngine({ model: { seed: 1 } }), models: LOGPROB_MODELS });
     const client = await relayClient(url);
