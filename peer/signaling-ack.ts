@@ -34,7 +34,7 @@ export function callOn(
             "TIMEOUT",
             `the signaling server at ${server} did not answer ${event} within ${Math.ceil(ms / 1000)} s`,
           );
-        const body = checkedAck(event, ack);
+        const body = checkedAck(server, event, ack);
         onOk?.(body);
         resolve(body);
       } catch (e) {
@@ -55,9 +55,21 @@ function droppedError(server: string, event: string, when: string): SignalingErr
   );
 }
 
+/**
+ * The server's answer to `event` could not be read (`why`): the server is broken or lies, so it is
+ * named, and it is never read as the request's own fault (MALFORMED is the request's).
+ */
+export function serverMalformed(server: string, event: string, why: string): SignalingError {
+  return new SignalingError(
+    "SERVER_MALFORMED",
+    `the signaling server at ${server} answered ${event} with what cannot be read (${why.slice(0, 200)})`,
+  );
+}
+
 /** An ack that is an object and says ok; a refusal becomes its typed error. */
-function checkedAck(event: string, ack: unknown): AckBody {
-  if (!ack || typeof ack !== "object") throw new SignalingError("MALFORMED", `bad answer to ${event}`);
+function checkedAck(server: string, event: string, ack: unknown): AckBody {
+  if (!ack || typeof ack !== "object")
+    throw serverMalformed(server, event, `${ack === null ? "null" : typeof ack} where an object belongs`);
   const body = ack as AckBody;
   if (body.ok) return body;
   const e = wireError(

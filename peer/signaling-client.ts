@@ -17,7 +17,7 @@ import type { BackoffConfig, ConnState } from "./connection-machine";
 import { ProviderPresence, type ProviderRegistration } from "./provider-presence";
 import { type Hello, type ServerKeys, ServerPins } from "./server-pins";
 import { type SessionHandlers, type SessionOpener, SessionRouter, type SignalData } from "./session-router";
-import { ACK_TIMEOUT_MS, type AckBody, callOn } from "./signaling-ack";
+import { ACK_TIMEOUT_MS, type AckBody, callOn, serverMalformed } from "./signaling-ack";
 import { SignalingConnection } from "./signaling-connection";
 import { SignalingError } from "./signaling-errors";
 
@@ -271,7 +271,7 @@ export class SignalingClient {
       },
       (socket, deadline) => this.greet(socket, deadline),
     );
-    return grant ?? parseWith(SessionGranted, ack, "session grant");
+    return grant ?? this.readable(SessionGranted, ack, "session:request", "grant");
   }
 
   /**
@@ -295,7 +295,12 @@ export class SignalingClient {
     for (;;) {
       try {
         const ack = await this.call("directory:subscribe", { v: 1, subscribe: Boolean(onUpdate) }, true);
-        return parseWith(DirectorySnapshot, (ack as { directory?: unknown }).directory ?? ack, "directory");
+        return this.readable(
+          DirectorySnapshot,
+          (ack as { directory?: unknown }).directory ?? ack,
+          "directory:subscribe",
+          "directory",
+        );
       } catch (err) {
         if (!(err instanceof SignalingError) || !DIRECTORY_MOVES.has(err.code)) throw err;
         failed.push(
@@ -304,6 +309,20 @@ export class SignalingClient {
         if (failed.length >= this.urlCount || !this.moveOn(0))
           throw failed.length === 1 ? err : new SignalingError(err.code, failed.join("; "));
       }
+    }
+  }
+
+  /** The server's answer to `event` parsed, or SERVER_MALFORMED naming the server and the field. */
+  private readable<S extends v.GenericSchema>(
+    schema: S,
+    body: unknown,
+    event: string,
+    what: string,
+  ): v.InferOutput<S> {
+    try {
+      return parseWith(schema, body, what);
+    } catch (err) {
+      throw serverMalformed(this.url, event, (err as Error).message);
     }
   }
 

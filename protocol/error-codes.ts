@@ -134,6 +134,9 @@ export const REQUESTER_ERROR_CODES = [
   // a grant the signaling server's pinned key did not sign (server-grant.ts): written or altered on
   // the path to the server (a man in the middle), so the server is not blamed
   "GRANT_TAMPERED",
+  // the signaling server answered with what the SDK cannot read (an ack that is no object, a grant
+  // or directory off its schema): a broken or lying server, never the request's fault
+  "SERVER_MALFORMED",
   /** A reserve raise refused as expired, dated by this machine's clock: the chain's could not be read. */
   "CLOCK_UNCHECKED",
 ] as const;

@@ -362,17 +362,20 @@ export class SessionOpener {
         // A node that cannot read its directory (its Redis away) fails the request, not the
         // network: it goes on at another configured server not failed yet, within
         // HANDSHAKE_MOVES_MS of its start (the server not remembered); the last error names each.
-        // So does one connected that never grants (its handlers hung): the grant's deadline ran out.
+        // So does one connected that never grants (its handlers hung): the grant's deadline ran out,
+        // and one whose grant cannot be read (SERVER_MALFORMED).
         // Also when the request's own ack deadline ran out first (a grant deadline set longer):
         // no answer in time is what the client found, not a word of the server's.
         const ours = err instanceof SignalingError && !(err instanceof ServerRefusalError);
         const ackTimeout = ours && err.code === "TIMEOUT";
         const silent = (err instanceof TimeoutError || ackTimeout) && isUp(this.signaling.state.phase);
         const outage = err instanceof ServerRefusalError && SERVER_OUTAGES.has(err.code);
+        // A grant (or ack) that cannot be read: that server is broken or lies, so another is asked.
+        const unreadable = ours && err.code === "SERVER_MALFORMED";
         // Unanswered while the connection left the server asked (another request's move, an
         // outage): asked again where the connection is now, that server counted as failed.
         const leftBehind = ours && (ackTimeout || err.code === "UNREACHABLE") && this.signaling.url !== asked;
-        if (outage || silent || leftBehind) {
+        if (outage || silent || leftBehind || unreadable) {
           outages.push(
             outage
               ? this.serversWord(err)
