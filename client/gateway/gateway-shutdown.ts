@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import type { Server, ServerResponse } from "node:http";
 import { HttpError } from "./http-errors";
 
@@ -21,15 +22,11 @@ export class GatewayShutdown {
   private readonly inflight = new Set<ServerResponse>();
   /** Called when the last request in flight closes (set while `settled` waits). */
   private onEmpty: (() => void) | undefined;
-  /** Rejects once in-flight requests are cut; handled here, so an idle one is never unhandled. */
-  private readonly cut: Promise<never>;
   private stopping = false;
 
   constructor() {
-    this.cut = new Promise<never>((_, reject) =>
-      this.cutter.signal.addEventListener("abort", () => reject(shuttingDown()), { once: true }),
-    );
-    this.cut.catch(() => undefined);
+    // One listener per race in flight (a request each): hundreds at once are no leak.
+    setMaxListeners(0, this.cutter.signal);
   }
 
   /** Aborted when the requests in flight are cut: the SDK call's signal follows it. */
@@ -49,9 +46,19 @@ export class GatewayShutdown {
     });
   }
 
-  /** `work`, unless the gateway cuts it first. */
+  /**
+   * `work`, unless the gateway cuts it first. Not `Promise.race` with one promise of the cut: each
+   * race left a reaction on it holding what `work` resolved to, so every answer and every chunk the
+   * gateway ever sent stayed in memory until it stopped.
+   */
   race<T>(work: Promise<T>): Promise<T> {
-    return Promise.race([work, this.cut]);
+    const signal = this.cutter.signal;
+    return new Promise<T>((resolve, reject) => {
+      const cut = () => reject(shuttingDown());
+      if (signal.aborted) cut();
+      else signal.addEventListener("abort", cut, { once: true });
+      work.then(resolve, reject).finally(() => signal.removeEventListener("abort", cut));
+    });
   }
 
   /** The items of `source` until the gateway cuts it: then its shutdown error is thrown. */
