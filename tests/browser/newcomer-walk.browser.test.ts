@@ -196,6 +196,31 @@ describe("a newcomer's walk through the pages", () => {
     await provider.context().close();
   }, 90_000);
 
+  it("at 360 px the model's whole name is in reach, on the chat settings' line under the cut-off picker", async () => {
+    const provider = await open("/provider", 1280, "light");
+    await serveFromProviderPage(provider);
+    for (const path of ["/", "/widget/"]) {
+      const page = path === "/" ? await open(path, 360, "dark") : await openWidgetPhone(f.browser, f.url);
+      const picker = page.getByRole("combobox", { name: "Model" });
+      await page.locator("select option", { hasText: "test-model" }).waitFor({ state: "attached" });
+      // The picker shows a few letters of "test-model · 0.000001 TON/token · 1 provider".
+      expect(await picker.evaluate((el) => el.scrollWidth > el.clientWidth || el.clientWidth < 250)).toBe(
+        true,
+      );
+      // On screen, without a tap or a hover: the line under the bar names the chat's model, all of it
+      // (it said "Chat settings"; the model's name was nowhere whole once the chat had begun).
+      const summary = page.getByTestId("chat-options").locator("summary");
+      await expect.poll(() => summary.textContent(), { timeout: 30_000 }).toBe("Chat settings · test-model");
+      const name = (await page.getByTestId("chat-model").boundingBox())!;
+      expect(name.x).toBeGreaterThanOrEqual(0);
+      expect(name.x + name.width, path).toBeLessThanOrEqual(360);
+      expect(await summary.evaluate((el) => el.scrollWidth - el.clientWidth)).toBeLessThanOrEqual(0);
+      await page.context().close();
+    }
+    await provider.getByRole("button", { name: "Stop" }).click();
+    await provider.context().close();
+  }, 90_000);
+
   it("on a phone, Copy answer says what happened (and what to do without a clipboard); New chat is in the bar as chat apps keep it: one press from an answer to an empty chat, by keyboard too", async () => {
     const provider = await open("/provider", 1280, "light");
     await serveFromProviderPage(provider, { register: true });

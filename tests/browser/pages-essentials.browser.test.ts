@@ -364,10 +364,12 @@ describe("the pages, walked by a new user", () => {
     await temperature.fill("0.3");
     await temperature.dispatchEvent("change");
     expect(await options.getByRole("alert").count()).toBe(0);
-    expect(await options.locator("summary").textContent()).toBe("Chat settings · system prompt set");
+    expect(await options.locator("summary").textContent()).toBe(
+      "Chat settings · test-model · system prompt set",
+    );
     await client.getByRole("button", { name: "New chat" }).click();
     await ask(client, "a fourth conversation", 1);
-    expect(await options.locator("summary").textContent()).toBe("Chat settings");
+    expect(await options.locator("summary").textContent()).toBe("Chat settings · test-model");
     expect(await client.getByLabel("Temperature (0–2)").inputValue()).toBe("");
 
     // Four conversations: the list can be searched.
@@ -376,7 +378,9 @@ describe("the pages, walked by a new user", () => {
     const items = client.locator("#conversations [data-conversation]");
     await expect.poll(() => items.count()).toBe(1);
     await items.first().click();
-    expect(await options.locator("summary").textContent()).toBe("Chat settings · system prompt set");
+    expect(await options.locator("summary").textContent()).toBe(
+      "Chat settings · test-model · system prompt set",
+    );
     expect(await client.getByLabel("Temperature (0–2)").inputValue()).toBe("0.3");
     await search.fill("");
     await expect.poll(() => items.count()).toBe(4);
@@ -1075,7 +1079,9 @@ describe("the pages, walked by a new user", () => {
     await ask(fits.page, "answer me here", 1);
     // Once the chat has turns the offer steps into the chat settings: the conversation keeps the room.
     const settings = fits.page.getByTestId("chat-options");
-    expect(await settings.locator("summary").textContent()).toBe("Chat settings · answered on this device");
+    expect(await settings.locator("summary").textContent()).toBe(
+      "Chat settings · test-model · answered on this device",
+    );
     expect(await offer.isVisible()).toBe(false);
     await settings.locator("summary").click();
     expect(await settings.getByTestId("local-offer").getByRole("checkbox").isChecked()).toBe(true);
