@@ -506,16 +506,21 @@ export class SessionOpener {
         peer.probeEnds(secure, life.deadlines.probe);
         life.bind({ close: (ending) => secure.close(endingError(ending)) });
         secure.onClose(() => this.signaling.endSession(grant.sessionId, "closed"));
-        const session = await RequesterSession.open(secure, {
-          ...this.stream(),
-          payout: Address.parse(grant.provider.payout),
-          maxPrice: this.opts.maxPrice,
-          life,
-          base,
-          ...(this.opts.receiptEvery !== undefined && { receiptEvery: this.opts.receiptEvery }),
-          ...(this.opts.requireSignedAnswers && { requireSignedAnswers: true }),
-          ...(this.opts.reserve && { reserve: this.opts.reserve }),
-        });
+        // Within the account deadline, the receipt store's read (the base) and the reserve included:
+        // a store that never answers ends the open with TIMEOUT, not the client's opens for ever.
+        const session = await life.race(
+          RequesterSession.open(secure, {
+            ...this.stream(),
+            payout: Address.parse(grant.provider.payout),
+            maxPrice: this.opts.maxPrice,
+            life,
+            base,
+            ...(this.opts.receiptEvery !== undefined && { receiptEvery: this.opts.receiptEvery }),
+            ...(this.opts.requireSignedAnswers && { requireSignedAnswers: true }),
+            ...(this.opts.reserve && { reserve: this.opts.reserve }),
+          }),
+          (late) => late.close(),
+        );
         // The price it quotes in the session is what receipts pay: never above its own signed
         // quote (checked against the grant before the channel, and the handshake proved its key).
         const quoted = session.prices.get(model);

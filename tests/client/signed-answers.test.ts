@@ -16,6 +16,7 @@ import {
 } from "../../protocol";
 import { LogprobEngine } from "../doubles/logprob-engine";
 import { cleanup, startServer } from "../signaling/helpers";
+import { endsWithin } from "../support/hang-guard";
 import { pipedSession } from "../support/piped-session";
 import { ask, relayClient, relayProvider, stopAll } from "../support/silk-parties";
 
@@ -80,12 +81,7 @@ describe("signed answers through the network", () => {
       // One provider each: the other client's session holds its place while it idles.
       await relayProvider(url, { engine: new LogprobEngine({ model: { seed: 1 } }), models: LOGPROB_MODELS });
       const client = await relayClient(url, { account });
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const unanswered = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error("no answer in 15 s")), 15_000);
-      });
-      const answer = (await Promise.race([ask(client, "keep it", challenge), unanswered])) as ChatCompletion;
-      clearTimeout(timer);
+      const answer = (await endsWithin(ask(client, "keep it", challenge), 15_000)) as ChatCompletion;
       expect(answer.usage.completion_tokens).toBe(12);
       expect(verifySignedAnswer(answer.usage.silk!.signed_answer!)).toBe(true);
     }

@@ -1,0 +1,48 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { NoProviderError } from "../../client/sdk/errors";
+import { MemoryPaymentAccount } from "../../client/sdk/payment-account";
+import { cleanup, startServer } from "../signaling/helpers";
+import { endsWithin } from "../support/hang-guard";
+import { ask, relayClient, relayProvider, stopAll } from "../support/silk-parties";
+
+/**
+ * The requester's receipt store (`PaymentAccount`, IndexedDB in a page) is read before a session's
+ * account opens: the last receipt of the stream is where the base receipt starts. A store that
+ * never answers (IndexedDB blocked by another tab's upgrade, say) ends the request at the session's
+ * `account` deadline with a typed error; the next request, once the store answers, is served.
+ */
+let url: string;
+beforeAll(async () => {
+  ({ url } = await startServer());
+});
+afterAll(async () => {
+  stopAll();
+  await cleanup();
+});
+
+/** A memory account whose reads hang until `answer()` is called. */
+class StuckAccount extends MemoryPaymentAccount {
+  private stuck = true;
+  answer(): void {
+    this.stuck = false;
+  }
+  override last(...args: Parameters<MemoryPaymentAccount["last"]>) {
+    return this.stuck ? new Promise<never>(() => {}) : super.last(...args);
+  }
+}
+
+describe("a receipt store that never answers", () => {
+  it("ends the request at the account deadline with TIMEOUT, and the next request is served", async () => {
+    // It used to wait for ever: the opening session awaited the read outside its deadlines, and
+    // every later open of the client queued behind it.
+    await relayProvider(url);
+    const account = new StuckAccount();
+    const client = await relayClient(url, { account, deadlines: { account: 1_500 } });
+    const err = await endsWithin(ask(client, "first"), 20_000).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NoProviderError);
+    expect((err as NoProviderError).code).toBe("TIMEOUT");
+    account.answer();
+    await relayProvider(url);
+    expect((await ask(client, "second")).choices[0]?.message.content).toBe("Echo: second");
+  }, 60_000);
+});
