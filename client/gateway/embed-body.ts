@@ -1,3 +1,4 @@
+import { typeOf } from "../sdk/chat-input";
 import type { EmbeddingCreateParams } from "../sdk/embeddings";
 import { invalidRequest } from "./http-errors";
 
@@ -18,8 +19,14 @@ export function parseEmbedBody(json: unknown): EmbeddingCreateParams {
         `${key}: Silk does not carry this field, and will not drop it silently`,
         key,
       );
-  if (typeof body.model !== "string" || body.model === "")
+  if (body.model === undefined || body.model === "")
     throw invalidRequest("invalid_value", "model: a model id is required", "model");
+  if (typeof body.model !== "string")
+    throw invalidRequest(
+      "invalid_value",
+      `model: expected a string (a model id), but got ${typeOf(body.model)}`,
+      "model",
+    );
   if (body.input === undefined || body.input === null)
     throw invalidRequest("invalid_value", "input: a string or a list of strings is required", "input");
   return {

@@ -61,7 +61,7 @@ export function toChatParams(p: ChatCompletionCreateParams): ChatParams {
 }
 
 /** A value's JSON type as a sentence names it: "a string", "an array", "null". */
-function typeOf(value: unknown): string {
+export function typeOf(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
   if (typeof value === "number" && !Number.isInteger(value)) return "a decimal";

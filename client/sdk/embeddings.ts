@@ -43,16 +43,33 @@ export function toEmbedParams(p: EmbeddingCreateParams): EmbedParams {
     t: _t,
     id: _id,
     ...params
-  } = checkedAgainst(EmbedRequest, {
-    v: 1,
-    t: "embed",
-    id: "check",
-    model: p.model,
-    input,
-    ...(p.dimensions != null && { dimensions: p.dimensions }),
-    ...(p.user != null && { user: p.user }),
-  });
+  } = asSent(p.input, () =>
+    checkedAgainst(EmbedRequest, {
+      v: 1,
+      t: "embed",
+      id: "check",
+      model: p.model,
+      input,
+      ...(p.dimensions != null && { dimensions: p.dimensions }),
+      ...(p.user != null && { user: p.user }),
+    }),
+  );
   return params;
+}
+
+/**
+ * `check`, with a refusal of a string input named as it was sent (`input`), not as the one-item
+ * list the session carries (`input.0`: a list the caller never wrote).
+ */
+function asSent<T>(given: unknown, check: () => T): T {
+  try {
+    return check();
+  } catch (err) {
+    const param = err instanceof InvalidRequestError ? err.param : undefined;
+    if (typeof given !== "string" || !param?.startsWith("input.0")) throw err;
+    const renamed = param.replace(/^input\.0/, "input");
+    throw new InvalidRequestError((err as Error).message.replace(/^input\.0/, "input"), renamed);
+  }
 }
 
 /** What one attempt at embeddings needs of the client: a session that fits, and running on it. */

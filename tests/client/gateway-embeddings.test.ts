@@ -109,9 +109,23 @@ describe("refusals", () => {
     await expect(
       openai.embeddings.create({ model: "embed-small", input: "x", extra: 1 } as never),
     ).rejects.toMatchObject({ status: 400, code: "unsupported_parameter", param: "extra" });
+    // Named as sent: a string is `input` (it was `input.0`, a list the caller never wrote), a list's item by its index.
     await expect(openai.embeddings.create({ model: "embed-small", input: "" })).rejects.toMatchObject({
       status: 400,
-      param: "input.0",
+      param: "input",
+      error: { message: "input: Invalid length: Expected >=1 but received 0" },
+    });
+    await expect(openai.embeddings.create({ model: "embed-small", input: ["a", ""] })).rejects.toMatchObject({
+      status: 400,
+      param: "input.1",
+    });
+    // A model of the wrong type says what it takes (it said "a model id is required", as if none were sent).
+    await expect(
+      openai.embeddings.create({ model: 5 as unknown as string, input: "x" }),
+    ).rejects.toMatchObject({
+      status: 400,
+      param: "model",
+      error: { message: "model: expected a string (a model id), but got an integer" },
     });
   });
 });
