@@ -308,6 +308,8 @@ export class SessionOpener {
     const handshakeFailures: HandshakeFailure[] = [];
     // Servers that could not serve this request at all (SERVER_OUTAGES), each left for the next.
     const outages: string[] = [];
+    // What ended the last attempt asked again (said if no attempt succeeds).
+    let lastFailure: Error | undefined;
     const started = Date.now();
     // Whether the request may go on at the next configured server, `failed` of them having
     // failed it: some not failed yet, within HANDSHAKE_MOVES_MS of its start, and one to move to.
@@ -600,10 +602,19 @@ export class SessionOpener {
         // moved, a node leaving): asked again, without blaming the provider.
         if (!(err instanceof SessionEndedNoticeError) && !relayRefused(err) && !signalingWentAway(err))
           exclude.push(grant.provider.identityKey);
+        if (err instanceof Error) lastFailure = err;
         attempt++;
       }
     }
-    throw refused ?? new NoProviderError("NO_ANSWER", "no provider completed the handshake");
+    throw (
+      refused ??
+      new NoProviderError(
+        "NO_ANSWER",
+        `no provider completed the handshake through the signaling server at ${this.signaling.url}${lastFailure ? `; the last attempt ended: ${lastFailure.message}` : ""}`,
+        undefined,
+        lastFailure && { cause: lastFailure },
+      )
+    );
   }
 }
 

@@ -2,7 +2,7 @@ import wrtc from "@roamhq/wrtc";
 import { afterEach, describe, expect, it } from "vitest";
 import { HandshakeFailedError, NoProviderError, ProviderError } from "../../client/sdk/errors";
 import { DEFAULT_DEADLINES } from "../../peer/session-machine";
-import { flatPrice, maxPriceToWire } from "../../protocol";
+import { encodePublicKey, flatPrice, generateKeyPair, maxPriceToWire } from "../../protocol";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import { rewrite } from "../support/mitm-behaviours";
 import { closeMitmNetworks, mitmNetwork } from "../support/mitm-network";
@@ -295,6 +295,28 @@ describe("a lying signaling server", () => {
     await expectForged(mitm, await client(mitm), "above the request's maximum (100 and 100)");
     expect(engine.generatedTokens).toBe(0);
     expect(p.events.filter((e) => e.type === "session-open")).toEqual([]);
+  }, 30_000);
+  it("an offer naming the provider another requester's session key: the provider refuses the handshake, serves nothing; the request ends NO_ANSWER naming the server and what ended it, nobody excluded", async () => {
+    // It ended "no provider completed the handshake", naming neither the server nor what happened.
+    const other = encodePublicKey(generateKeyPair().publicKey);
+    const mitm = await network([
+      rewrite({ event: "session:offer", direction: "to-party" }, ([o]) => [
+        { ...(o as object), sessionKey: other },
+      ]),
+    ]);
+    const p = await provider(mitm, "p1");
+    const err = await ask(await client(mitm)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NoProviderError);
+    expect((err as NoProviderError).code).toBe("NO_ANSWER");
+    expect((err as Error).message).toContain(mitm.url);
+    expect((err as Error).message).toContain("the last attempt ended: session ended");
+    expect(p.events.filter((e) => e.type === "session-failed").map((e) => e.reason)).toContain("HANDSHAKE");
+    expect(p.events.filter((e) => e.type === "session-open")).toEqual([]);
+    expect(p.engine.generatedTokens).toBe(0);
+    const excludes = mitm.log
+      .filter((m) => m.event === "session:request" && m.direction === "to-server" && m.kind === "event")
+      .map((m) => (m.args[0] as { exclude?: string[] }).exclude ?? []);
+    expect(excludes.flat()).toEqual([]);
   }, 30_000);
   it("a grant whose signed quote the server stripped, or whose signature it altered: QUOTE_FORGED naming the server", async () => {
     for (const [why, change] of [
