@@ -283,7 +283,7 @@ async function streamed(
 
 /** The Responses API for text (responses-body.ts): the same chat request, in its shapes and events. */
 async function responses({ o, shut }: Ctx, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { params, stream, echo } = parseResponsesBody(await jsonBody(req));
+  const { params, stream, echo, sources } = parseResponsesBody(await jsonBody(req));
   const signal = callerGone(res, shut);
   const meta = {
     id: `resp_${randomBytes(12).toString("hex")}`,
@@ -294,7 +294,7 @@ async function responses({ o, shut }: Ctx, req: IncomingMessage, res: ServerResp
   // A refusal naming a chat field names it as the Responses API does; others keep their cause.
   const renamed = (err: unknown) => {
     const http = toHttpError(err);
-    throw http.param ? asResponsesParam(http) : err;
+    throw http.param ? asResponsesParam(http, sources) : err;
   };
   if (!stream) {
     const done = await shut.race(

@@ -124,16 +124,26 @@ function text(item: Record<string, unknown>, key: string, at: string): string {
 }
 
 /**
- * The chat messages of the input items: a function call becomes a tool call of the assistant
- * message before it (consecutive calls, one message, as chat has them), its output a tool message.
- * A call or an output left unpaired is refused naming its item as sent (`unpairedItem`).
+ * Where a chat message came from: `instructions`, `input` itself (a string), or an input item
+ * (`item`), with the items of its tool calls in order; `output` for a function_call_output's.
  */
-function messagesOf(items: readonly v.InferOutput<typeof Item>[]): ChatMessage[] {
+export interface MessageSource {
+  readonly item: number | "instructions" | "input";
+  readonly calls: number[];
+  readonly output?: boolean;
+}
+
+/**
+ * The chat messages of the input items, with where each came from: a function call becomes a tool
+ * call of the assistant message before it (consecutive calls, one message, as chat has them), its
+ * output a tool message. A call or an output left unpaired is refused naming its item as sent.
+ */
+function messagesOf(items: readonly v.InferOutput<typeof Item>[]): {
+  messages: ChatMessage[];
+  sources: MessageSource[];
+} {
   const out: ChatMessage[] = [];
-  /** The input item each message came from (a function_call_output's tool message, one to one). */
-  const from: number[] = [];
-  /** The input item of each call, by its call_id. */
-  const callAt = new Map<string, number>();
+  const sources: MessageSource[] = [];
   for (const [i, item] of items.entries()) {
     const at = `input.${i}`;
     if (item.type === "function_call") {
@@ -143,25 +153,26 @@ function messagesOf(items: readonly v.InferOutput<typeof Item>[]): ChatMessage[]
         type: "function",
         function: { name: text(item, "name", at), arguments: text(item, "arguments", at) },
       };
-      if (!callAt.has(call.id)) callAt.set(call.id, i);
       const last = out.at(-1);
-      if (last?.role === "assistant") last.tool_calls = [...((last.tool_calls as unknown[]) ?? []), call];
-      else {
+      if (last?.role === "assistant") {
+        last.tool_calls = [...((last.tool_calls as unknown[]) ?? []), call];
+        sources.at(-1)?.calls.push(i);
+      } else {
         out.push({ role: "assistant", content: null, tool_calls: [call] });
-        from.push(i);
+        sources.push({ item: i, calls: [i] });
       }
     } else if (item.type === "function_call_output") {
       refuseExtra(item, "function_call_output", at);
       out.push({ role: "tool", tool_call_id: text(item, "call_id", at), content: text(item, "output", at) });
-      from.push(i);
+      sources.push({ item: i, calls: [], output: true });
     } else {
       out.push(messageOf(item, i));
-      from.push(i);
+      sources.push({ item: i, calls: [] });
     }
   }
   const unpaired = unpairedToolTurn(out);
   if (unpaired?.kind === "stray") {
-    const at = `input.${from[unpaired.at]}`;
+    const at = `input.${sources[unpaired.at]?.item}`;
     throw invalidRequest(
       "invalid_value",
       `${at}.call_id: a function_call_output answers a function_call of the turn before it; ${quotedId(unpaired.id)} is none of them (or was answered already)`,
@@ -170,14 +181,39 @@ function messagesOf(items: readonly v.InferOutput<typeof Item>[]): ChatMessage[]
   }
   if (unpaired) {
     const [id = ""] = unpaired.ids;
-    const at = `input.${callAt.get(id) ?? from[unpaired.at]}`;
+    const calls = (out[unpaired.at]?.tool_calls ?? []) as { id: string }[];
+    const source = sources[unpaired.at];
+    const at = `input.${source?.calls[calls.findIndex((c) => c.id === id)] ?? source?.item}`;
     throw invalidRequest(
       "invalid_value",
       `${at}: every function_call needs a function_call_output answering it before the next message; ${quotedId(id)} has none`,
       at,
     );
   }
-  return out;
+  return { messages: out, sources };
+}
+
+/**
+ * A chat message's field (`messages.N.…`, as the SDK's checks name it) as the Responses request
+ * sent it: the input item it came from, a call's fields on its function_call item
+ * (`tool_calls.M.function.name` → `input.K.name`, `id` → `call_id`), a tool message's on its
+ * function_call_output (`content` → `output`); undefined for any other field.
+ */
+function inputPath(param: string, sources: readonly MessageSource[]): string | undefined {
+  const m = param.match(/^messages\.(\d+)(?:\.(.+))?$/);
+  const source = m ? sources[Number(m[1])] : undefined;
+  if (!m || !source) return undefined;
+  if (source.item === "instructions" || source.item === "input") return source.item;
+  const rest = m[2];
+  const call = rest?.match(/^tool_calls\.(\d+)(?:\.(.+))?$/);
+  const callItem = call ? source.calls[Number(call[1])] : undefined;
+  if (call && callItem !== undefined) {
+    const field = call[2] === "id" ? "call_id" : call[2]?.replace(/^function\./, "");
+    return `input.${callItem}${field ? `.${field}` : ""}`;
+  }
+  if (rest === "tool_call_id") return `input.${source.item}.call_id`;
+  if (rest?.startsWith("content")) return `input.${source.item}.${source.output ? "output" : "content"}`;
+  return `input.${source.item}`;
 }
 
 /** Function tools in chat's shape; hosted tools (web search, files, MCP, …) are refused by name. */
@@ -247,6 +283,8 @@ export function parseResponsesBody(json: unknown): {
   stream: boolean;
   /** What the response object echoes of the request's tools. */
   echo: Pick<ResponseMeta, "tools" | "toolChoice" | "parallelToolCalls">;
+  /** Where each chat message came from, for `asResponsesParam`. */
+  sources: readonly MessageSource[];
 } {
   if (typeof json !== "object" || json === null || Array.isArray(json))
     throw invalidRequest("invalid_value", "the body must be a JSON object");
@@ -279,10 +317,12 @@ export function parseResponsesBody(json: unknown): {
           `text.format.${key}: a json_schema format needs its ${key}`,
           `text.format.${key}`,
         );
-  const messages = [
-    ...(instructions ? [{ role: "system", content: instructions }] : []),
-    ...(typeof input === "string" ? [{ role: "user", content: input }] : messagesOf(input)),
-  ];
+  const given =
+    typeof input === "string"
+      ? { messages: [{ role: "user", content: input }], sources: [{ item: "input" as const, calls: [] }] }
+      : messagesOf(input);
+  const messages = [...(instructions ? [{ role: "system", content: instructions }] : []), ...given.messages];
+  const sources = [...(instructions ? [{ item: "instructions" as const, calls: [] }] : []), ...given.sources];
   // No tools asks for none: an empty list, and a choice or parallelism among none, are nothing.
   const tools = Array.isArray(body.tools) && body.tools.length === 0 ? undefined : body.tools;
   const format = text?.format;
@@ -330,9 +370,9 @@ export function parseResponsesBody(json: unknown): {
     ...(typeof body.parallel_tool_calls === "boolean" && { parallelToolCalls: body.parallel_tool_calls }),
   };
   try {
-    return { ...parseChatBody(chat), echo };
+    return { ...parseChatBody(chat), echo, sources };
   } catch (err) {
-    throw err instanceof HttpError ? asResponsesParam(err) : err;
+    throw err instanceof HttpError ? asResponsesParam(err, sources) : err;
   }
 }
 
@@ -343,7 +383,20 @@ const RENAMED: Readonly<Record<string, string>> = {
   response_format: "text.format",
 };
 
-export function asResponsesParam(err: HttpError): HttpError {
+/**
+ * A refusal of the chat request as the Responses request named it: a message's field by the item
+ * it came from (`sources`, from parseResponsesBody), the others by the Responses API's names.
+ */
+export function asResponsesParam(err: HttpError, sources: readonly MessageSource[] = []): HttpError {
+  const item = err.param ? inputPath(err.param, sources) : undefined;
+  if (item && err.param)
+    return new HttpError(
+      err.status,
+      err.type,
+      err.code,
+      err.message.startsWith(err.param) ? item + err.message.slice(err.param.length) : err.message,
+      item,
+    );
   // A function tool's fields sit on the tool itself in the Responses API.
   const nested = err.param?.match(/^(tools\.\d+|tool_choice)\.function\.(.+)$/);
   if (nested)

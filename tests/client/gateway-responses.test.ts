@@ -441,4 +441,35 @@ describe("function tools on the Responses API", () => {
     }
     expect(backend.requests.length).toBe(asked);
   });
+
+  it("names a bad call's field on its function_call item as sent, not on the chat message it became", async () => {
+    const call = (call_id: string, name = "get_weather") => ({
+      type: "function_call" as const,
+      call_id,
+      name,
+      arguments: "{}",
+    });
+    const output = (call_id: string) => ({ type: "function_call_output" as const, call_id, output: "sunny" });
+    const user = { role: "user" as const, content: "Paris" };
+    const asked = backend.requests.length;
+    const cases: [OpenAI.Responses.ResponseInput, string, RegExp][] = [
+      // Was param "input", message "input.2.tool_calls.0.function.name: …" (the chat message, instructions first).
+      [[user, call("c1", "bad name!"), output("c1")], "input.1.name", /^input\.1\.name: Invalid format/],
+      // The second of two calls merged into one chat message is its own item.
+      [
+        [user, call("c1"), call("c2", "bad name!"), output("c1"), output("c2")],
+        "input.2.name",
+        /^input\.2\.name: /,
+      ],
+      [[user, call("c".repeat(300)), output("c".repeat(300))], "input.1.call_id", /^input\.1\.call_id: /],
+    ];
+    for (const [input, param, message] of cases)
+      expect(
+        await openai.responses
+          .create({ model: "llama-tools", instructions: "Be brief.", tools: [weather], input })
+          .catch((e: unknown) => e),
+        param,
+      ).toMatchObject({ status: 400, param, error: { message: expect.stringMatching(message) } });
+    expect(backend.requests.length).toBe(asked);
+  });
 });

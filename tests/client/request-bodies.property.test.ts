@@ -134,11 +134,11 @@ const responsesBody = fc
 
 /** A Responses body as the gateway reads it: its own check, then the SDK's, the SDK's refusals renamed. */
 function responsesRead(b: Record<string, unknown>) {
-  const { params } = parseResponsesBody(b);
+  const { params, sources } = parseResponsesBody(b);
   try {
     return toChatParams(params) as unknown as Record<string, unknown>;
   } catch (err) {
-    throw asResponsesParam(toHttpError(err));
+    throw asResponsesParam(toHttpError(err), sources);
   }
 }
 
