@@ -22,3 +22,15 @@ export function refuseIfAborted(signal: AbortSignal | null | undefined): void {
 export function abortedError(): DOMException {
   return new DOMException("the call's signal was aborted before it was sent", "AbortError");
 }
+
+/**
+ * `work`, or an AbortError once `signal` aborts first (`work` goes on: what it makes is its
+ * owner's to keep). The listener goes when either ends.
+ */
+export function unlessAborted<T>(work: Promise<T>, signal: AbortSignal, what: string): Promise<T> {
+  if (signal.aborted) return Promise.reject(new DOMException(`cancelled ${what}`, "AbortError"));
+  return new Promise<T>((resolve, reject) => {
+    const unlink = linkAbort(signal, () => reject(new DOMException(`cancelled ${what}`, "AbortError")));
+    work.then(resolve, reject).finally(unlink);
+  });
+}

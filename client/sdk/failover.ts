@@ -46,6 +46,8 @@ export async function runWithFailover(
           ? await source.sessionFor(input.model, exclude, needs, { full, deadline, signal })
           : await resume(source, input.model, exclude, needs, { full, deadline, signal });
     } catch (err) {
+      // Cancelled by its caller (an AbortError, as fetch's): not a provider lost.
+      if (signal.aborted) throw err;
       if (failovers === 0) throw refused && isNoOtherProvider(err) ? refused : err;
       const why = err instanceof NoProviderError ? ` (${err.code})` : "";
       throw new ProviderLostError(

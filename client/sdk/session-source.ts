@@ -1,4 +1,5 @@
 import { encodePublicKey, missingNeed, type Need } from "../../protocol";
+import { unlessAborted } from "./abort-link";
 import { type ConnectOptions, DEFAULT_QUEUE_TIMEOUT_MS } from "./connect-options";
 import { NoProviderError } from "./errors";
 import { isNoOtherProvider, isOneProvidersRefusal } from "./refusal-kinds";
@@ -14,6 +15,9 @@ import { SessionPool } from "./session-pool";
 
 /** How long a pool waits for room before asking signaling again for another provider. */
 const NO_OTHER_RETRY_MS = 2_000;
+
+/** What a request cancelled while its session opened was doing (its AbortError's message). */
+const WAITING = "while waiting for a session with a provider";
 
 /** What a request waits for room with: providers that refused it as full, until when, and its abort. */
 export interface RoomWait {
@@ -69,6 +73,29 @@ export class SessionSource {
     }
   }
 
+  /**
+   * The pool's open in flight: the session it opens joins the pool whoever still waits for it (a
+   * caller that cancelled leaves it to the next request, and its idle close).
+   */
+  private pooled(pool: ModelPool, open: Promise<RequesterSession>): Promise<RequesterSession> {
+    const opening: Promise<RequesterSession> = open.then(
+      (session) => {
+        if (pool.opening === opening) pool.opening = undefined;
+        pool.sessions.add(encodePublicKey(session.providerKey), session);
+        // Its idle clock starts now, so one nobody came back for closes too.
+        void this.tracked(session, () => Promise.resolve());
+        return session;
+      },
+      (err: unknown) => {
+        if (pool.opening === opening) pool.opening = undefined;
+        throw err;
+      },
+    );
+    pool.opening = opening;
+    opening.catch(() => undefined);
+    return opening;
+  }
+
   poolOf(model: string): ModelPool {
     let pool = this.pools.get(model);
     if (!pool) {
@@ -106,26 +133,30 @@ export class SessionSource {
         pool.sessions.add(connected.provider, connected.session);
         return connected;
       }
+      // A caller that cancels stops waiting for an open at once; the open goes on for the pool.
       if (pool.opening) {
-        await pool.opening.catch(() => undefined);
+        await unlessAborted(
+          pool.opening.catch(() => undefined),
+          signal,
+          WAITING,
+        );
         continue;
       }
       const held = pool.sessions.count(fits) > 0;
       if (Date.now() >= pool.noOtherUntil || !held) {
-        const opening = this.opener.openFresh(model, [...exclude, ...pool.sessions.providers(fits)], needs);
-        pool.opening = opening;
+        const opening = this.pooled(
+          pool,
+          this.opener.openFresh(model, [...exclude, ...pool.sessions.providers(fits)], needs),
+        );
         try {
-          const session = await opening;
+          const session = await unlessAborted(opening, signal, WAITING);
           const provider = encodePublicKey(session.providerKey);
-          pool.sessions.add(provider, session);
           if (!skip.has(provider) && fits(session)) return { provider, session };
           continue;
         } catch (err) {
           // A refusal of one provider's own, nobody else on offer: the pool's may have room soon.
-          if (!(isNoOtherProvider(err) || isOneProvidersRefusal(err)) || !held) throw err;
+          if (signal.aborted || !(isNoOtherProvider(err) || isOneProvidersRefusal(err)) || !held) throw err;
           pool.noOtherUntil = Date.now() + NO_OTHER_RETRY_MS;
-        } finally {
-          if (pool.opening === opening) pool.opening = undefined;
         }
       }
       // Every provider that serves the model is in the pool and full: wait for one to have room.

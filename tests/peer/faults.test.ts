@@ -85,6 +85,25 @@ describe("faults through a man in the middle", () => {
     expect(ms).toBeLessThan(8_000);
   });
 
+  it("no grant, and the caller aborts while it waits: AbortError, not the grant's TIMEOUT", async () => {
+    // The open under way did not heed the caller's signal: the call ended when the grant's
+    // deadline did, as NoProviderError TIMEOUT, for a request its caller had already cancelled.
+    const mitm = await network([
+      dropAfter(0, { event: "session:request", kind: "ack", direction: "to-party" }),
+    ]);
+    await provider(mitm);
+    const c = await client(mitm, { deadlines: { ...REQUESTER_DEADLINES, requested: 8_000 } });
+    const caller = new AbortController();
+    const call = timed(() => ask(c, "hello", { signal: caller.signal }));
+    await expect
+      .poll(() => mitm.log.filter((m) => matches(m, { event: "session:request", direction: "to-server" })))
+      .toHaveLength(1);
+    caller.abort();
+    const { value: err } = await call;
+    expect(err).toBeInstanceOf(DOMException);
+    expect((err as DOMException).name).toBe("AbortError");
+  }, 30_000);
+
   it("stall mid-answer: StalledError within the frame deadline; provider not blamed, engine freed", async () => {
     const stall = stallAfter(3, frames("requester")); // REPLY, account, the first tokens
     const mitm = await network([stall]);
