@@ -228,7 +228,7 @@ describe("a newcomer's walk through the pages", () => {
     await page.locator("select option", { hasText: "test-model" }).waitFor({ state: "attached" });
     await fundClientEscrow(page);
     await page.keyboard.press("Escape");
-    await ask(page, "hello", 1);
+    await ask(page, "hello\n\n```\nx = 1\n```", 1);
     // Copy answer says what happened in a status that was there before the press (one added with its
     // text is often not read out), and, on a page without a clipboard (http:// off localhost), that it
     // failed and what to do: the press did nothing and said nothing.
@@ -239,11 +239,22 @@ describe("a newcomer's walk through the pages", () => {
     await copy.press("Enter");
     await expect.poll(() => copyStatus.textContent()).toBe("Copied");
     expect(await page.evaluate(() => navigator.clipboard.readText())).toContain("Echo: hello");
+    // "Copied" goes, as chat apps' copy buttons revert after a moment (it stayed for good); so does
+    // a code block's "Copied", back to "Copy code".
+    await expect.poll(() => copyStatus.textContent(), { timeout: 15_000 }).toBe("");
+    const copyCode = page.getByRole("button", { name: /^Copy code$|^Copied$/ });
+    await copyCode.press("Enter");
+    await expect.poll(() => copyCode.textContent()).toBe("Copied");
+    expect(await page.evaluate(() => navigator.clipboard.readText())).toContain("x = 1");
+    await expect.poll(() => copyCode.textContent(), { timeout: 15_000 }).toBe("Copy code");
     await page.evaluate(() => Object.defineProperty(navigator, "clipboard", { value: undefined }));
     await copy.press("Enter");
     await expect
       .poll(() => copyStatus.textContent())
       .toBe("Copy failed: this browser gives the page no clipboard; select the answer's text to copy it");
+    // A failure stays: it says what to do.
+    await page.waitForTimeout(3_000);
+    expect(await copyStatus.textContent()).toMatch(/^Copy failed/);
     // Without opening the drawer (it was only there: Chats, then New chat, then back).
     const fresh = page.getByRole("button", { name: "New chat", exact: true });
     expect(await fresh.isVisible()).toBe(true);

@@ -16,7 +16,11 @@ export function copyButtons(node: HTMLElement, html: { html: string; live: boole
         const code = pre.querySelector("code")?.textContent ?? "";
         void navigator.clipboard?.writeText(code).then(
           () => {
+            // Back to "Copy code" after 2 s, as chat apps' copy buttons revert (a failure stays).
             button.textContent = "Copied";
+            setTimeout(() => {
+              if (button.textContent === "Copied") button.textContent = "Copy code";
+            }, 2000);
           },
           () => {
             button.textContent = "Copy failed";
