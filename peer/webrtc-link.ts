@@ -66,12 +66,19 @@ export class WebRtcLink extends FrameHub implements FrameTransport {
 
   /**
    * Feeds the other side's signal data, as relayed by signaling. Only a description or a candidate
-   * is passed on: simple-peer destroys the link on anything else, so one forged `{}` from the
-   * server (or a peer) sent the session over the relay.
+   * is passed on, and only the first description of the kind the other side sends: simple-peer
+   * destroys the link on anything else, so one forged `{}` from the server (or a peer), or an answer
+   * it sent twice, sent the session over the relay.
    */
   signal(data: SignalData): void {
     if (this.closed || !isSignal(data)) return;
-    if (typeof data.sdp === "string") this.remoteSdp = data.sdp;
+    if (typeof data.sdp === "string") {
+      // One description from the other side, of the kind its role sends (Silk never renegotiates):
+      // simple-peer destroys the link on a second one (the server sending the answer twice) or on
+      // an offer to the offerer, and the session went over the relay.
+      if (this.remoteSdp !== undefined || data.type !== (this.opts.initiator ? "answer" : "offer")) return;
+      this.remoteSdp = data.sdp;
+    }
     this.peer.signal(data as unknown as SimplePeer.SignalData);
   }
 

@@ -58,3 +58,45 @@ describe("junk signals from the signaling server", () => {
     60_000,
   );
 });
+
+type SignalMessage = MitmMessage & { args: [{ data: { type?: unknown; sdp?: unknown } }] };
+const isDescription = (m: MitmMessage) => typeof (m as SignalMessage).args[0]?.data?.sdp === "string";
+
+const REPEATS: [string, (m: MitmMessage) => MitmMessage[] | undefined][] = [
+  ["every signal twice", (m) => [m, m]],
+  ["each description twice", (m) => (isDescription(m) ? [m, m] : undefined)],
+  [
+    "each description first as the other kind (an offer to the offerer, an answer to the answerer)",
+    (m) => {
+      if (!isDescription(m)) return undefined;
+      const { data } = (m as SignalMessage).args[0];
+      const flipped = { ...data, type: data.type === "offer" ? "answer" : "offer" };
+      return [{ ...m, args: [{ ...(m.args[0] as object), data: flipped }] }, m];
+    },
+  ],
+];
+
+describe("signals the signaling server repeats or mislabels", () => {
+  it.each(REPEATS)(
+    "%s, to both sides: the channel is direct, the answer whole",
+    async (_what, stage) => {
+      const mitm = await mitmNetwork([
+        (m: MitmMessage) =>
+          matches(m, { event: "session:signal", direction: "to-party" }) ? stage(m) : undefined,
+      ]);
+      const engine = new ScriptedEngine({ models: ["test-model"], reply: () => "one two three" });
+      const p = await relayProvider(labelled(mitm.url, "provider"), {
+        engine,
+        models: [{ model: "test-model", price: flatPrice(10n) }],
+        forceRelay: false,
+        wrtc,
+      });
+      const c = await relayClient(labelled(mitm.url, "requester"), { forceRelay: false, wrtc });
+      const answer = await ask(c, "hello");
+      expect(answer.choices[0]?.message.content).toBe("one two three");
+      expect(answer.usage?.silk?.failovers ?? 0).toBe(0);
+      expect(p.events.find((e) => e.type === "session-open")).toMatchObject({ path: "direct" });
+    },
+    60_000,
+  );
+});
