@@ -305,6 +305,24 @@ describe("the pages on the devnet", () => {
     expect(await seriousA11yViolations(provider)).toEqual([]);
 
     // Withdrawing asks first: it takes the provider out of the Registry; the stake unlocks later.
+    // By keyboard the question is a dialog: the focus lands on its safe answer, so Enter keeps the
+    // stake (the focus was left on the page), Escape keeps it too (it did nothing), and either way the
+    // focus goes back to Withdraw stake….
+    const ask = provider.getByRole("button", { name: "Withdraw stake…" });
+    const keep = provider.getByRole("button", { name: "Keep my stake" });
+    const focused = (l: typeof ask) => l.evaluate((el) => el === document.activeElement);
+    for (const answer of ["Enter", "Escape"]) {
+      await ask.focus();
+      await provider.keyboard.press("Enter");
+      await keep.waitFor();
+      expect(await focused(keep), answer).toBe(true);
+      await provider.keyboard.press(answer);
+      await expect.poll(() => keep.count()).toBe(0);
+      await expect.poll(() => focused(ask)).toBe(true);
+      expect(await provider.getByRole("button", { name: "Leave the Registry" }).count()).toBe(0);
+    }
+    expect(await entry.getEntry()).toBeDefined();
+    expect(await text(provider, "stake-state")).toMatch(/^1\.5 TON staked/);
     await provider.getByRole("button", { name: "Withdraw stake…" }).click();
     await provider.getByRole("button", { name: "Keep my stake" }).click();
     expect(await entry.getEntry()).toBeDefined();
