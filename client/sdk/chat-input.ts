@@ -218,8 +218,9 @@ export function checkedAgainst<S extends v.GenericSchema>(schema: S, message: un
 /**
  * A schema's first complaint as a program reads it: the field's path (`messages.0.role`, none for
  * the body itself) and a message naming it; a field left out is "required", not valibot's
- * `Invalid key: Expected "model" but received undefined`, and a field no schema has is one Silk
- * does not carry, not `Invalid key: Expected never`. Of a union's complaint (`Expected (string |
+ * `Invalid key: Expected "model" but received undefined`, an empty one "cannot be empty" (not
+ * `Invalid length: Expected >=1 but received 0`), and a field no schema has is one Silk does not
+ * carry, not `Invalid key: Expected never`. Of a union's complaint (`Expected (string |
  * Array) but received Array`), the one of the option that got furthest: it names the field that
  * is wrong (`messages.0.content.0.image_url.detail`). The gateway's bodies say it the same way.
  */
@@ -228,6 +229,11 @@ export function firstIssue(issues: readonly v.BaseIssue<unknown>[]): { param?: s
   const issue = found?.issue;
   const param = found?.path.map((x) => String(x.key)).join(".") || undefined;
   if (param !== undefined && issue?.input === undefined) return { param, message: `${param} is required` };
+  if (param !== undefined && issue?.type === "min_length" && issue.requirement === 1)
+    return {
+      param,
+      message: `${param}: ${typeof issue.input === "string" ? "cannot be empty" : "needs at least one item"}`,
+    };
   if (param !== undefined && issue?.expected === "never")
     return { param, message: `${param}: Silk does not carry this field, and will not drop it silently` };
   return {

@@ -113,7 +113,8 @@ describe("refusals", () => {
     await expect(openai.embeddings.create({ model: "embed-small", input: "" })).rejects.toMatchObject({
       status: 400,
       param: "input",
-      error: { message: "input: Invalid length: Expected >=1 but received 0" },
+      // Was "Invalid length: Expected >=1 but received 0".
+      error: { message: "input: cannot be empty" },
     });
     await expect(openai.embeddings.create({ model: "embed-small", input: ["a", ""] })).rejects.toMatchObject({
       status: 400,

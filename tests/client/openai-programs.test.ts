@@ -283,7 +283,7 @@ describe("the official openai client", () => {
     }
   });
 
-  it("names a stop or n of the wrong type or an empty stop sequence as sent, saying what it takes", async () => {
+  it("names a stop or n of the wrong type or an empty value as sent, saying what it takes", async () => {
     const refusal = (body: Record<string, unknown>) =>
       openai.chat.completions
         .create({
@@ -304,6 +304,13 @@ describe("the official openai client", () => {
       [{ n: "1" }, "n", "n: expected an integer (1), but got a string"],
       [{ n: 1.5 }, "n", "n: expected an integer (1), but got a decimal"],
       [{ n: 2 }, "n", "n: Silk answers one choice per request; send n requests instead"],
+      // Were "Invalid length: Expected >=1 but received 0".
+      [{ messages: [] }, "messages", "messages: needs at least one item"],
+      [
+        { model: "llama-tools", tools: [{ type: "function", function: { name: "" } }] },
+        "tools.0.function.name",
+        "tools.0.function.name: cannot be empty",
+      ],
     ];
     for (const [body, param, message] of cases)
       expect(await refusal(body), JSON.stringify(body)).toMatchObject({
