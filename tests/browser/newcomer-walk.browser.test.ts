@@ -334,6 +334,29 @@ describe("a newcomer's walk through the pages", () => {
     }
   }, 60_000);
 
+  it("on a wide screen the wallet's amounts read on one line, beside labels that wrap instead", async () => {
+    const page = await open("/", 1280, "dark");
+    await fundClientEscrow(page);
+    /** How many lines an element's text takes. */
+    const lines = (testId: string) =>
+      page.getByTestId(testId).evaluate((el) => {
+        const range = document.createRange();
+        range.selectNodeContents(el);
+        return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+      });
+    for (const width of [1280, 800]) {
+      await page.setViewportSize({ width, height: 800 });
+      // The side panel (a sheet at 800 px) gave its longest label ("Signed to providers so far") all it
+      // wanted, the amounts ~110 px: "4.9985036 / TON" and "authorised: it signs / this browser's /
+      // payments" broke over two and four lines (it takes three now).
+      expect(await lines("escrow-balance"), `balance at ${width} px`).toBe(1);
+      expect(await lines("total-signed"), `signed at ${width} px`).toBe(1);
+      expect(await lines("key-state"), `key at ${width} px`).toBeLessThanOrEqual(3);
+    }
+    await page.screenshot({ path: "test-results/newcomer-wallet-800.png" });
+    await page.context().close();
+  }, 90_000);
+
   it("Close escrow's question, by keyboard: the focus lands on Keep it open, Escape keeps it open and the wallet", async () => {
     const page = await open("/", 360, "dark");
     await fundClientEscrow(page);
