@@ -137,13 +137,15 @@ export class EmbedCalls {
         new ProviderError("UNEXPECTED", "embeddings: the answer ended without every vector"),
       );
     const settled = this.parts.ledger.finish(id, billableEmbedTokens(usage.prompt_tokens, p.params.input));
+    // Whole and checked: a close while it is signed for is not a provider lost mid-answer (as chat).
+    this.pending.delete(id);
     try {
       await this.parts.signNow();
     } catch (err) {
-      return this.settle(id, err as Error);
+      return p.reject(err as Error);
+    } finally {
+      this.parts.life.send({ type: "answer-end" });
     }
-    this.pending.delete(id);
-    this.parts.life.send({ type: "answer-end" });
     if (finish === "abort") p.reject(new DOMException("the embeddings request was cancelled", "AbortError"));
     else
       p.resolve({

@@ -401,13 +401,17 @@ export class RequesterSession {
       await this.signNow().catch(() => undefined);
       return this.abandon(new ProviderError("BAD_STATEMENT", "the provider did not sign its answer"));
     }
+    // Whole and checked: no longer in flight, so the session closing while it is signed for (the
+    // provider gone right after its `done`) does not read as the provider lost mid-answer. Still
+    // an answer to the life until then, so a receipt that cannot leave meets the frame deadline.
+    this.pending.delete(id);
     try {
       await this.signNow();
     } catch (err) {
-      return this.settle(id, err as Error);
+      return p.reject(err as Error);
+    } finally {
+      this.life.send({ type: "answer-end" });
     }
-    this.pending.delete(id);
-    this.life.send({ type: "answer-end" });
     // Kept beside the receipts, but the answer does not wait on it: the statement goes back with
     // the answer (usage.silk.signed_answer), so a store that fails or hangs loses the caller nothing.
     if (signed) this.opts.account.keepAnswer?.(signed).catch(() => undefined);
@@ -481,8 +485,14 @@ export class RequesterSession {
     // Ahead of what the provider trusts: a raise not seen in time fails the requests in flight.
     this.reserve?.ensure(this.owedAtMost()).catch((err: Error) => this.failAll(err));
     await this.opts.account.save(signed);
-    if (this.session.isOpen)
-      await this.session.send({ v: 1, t: "receipt", receipt: encodeSignedReceipt(signed) });
+    if (!this.session.isOpen) return;
+    // A session closed under the send is not this receipt's failure: it is kept, and the stream's
+    // next session opens with it (what went wrong with the session, its close says).
+    await this.session
+      .send({ v: 1, t: "receipt", receipt: encodeSignedReceipt(signed) })
+      .catch((err: unknown) => {
+        if (this.session.isOpen) throw err;
+      });
   }
 
   private settle(id: string, err: Error): void {
