@@ -203,9 +203,11 @@ describe("one question through the real signaling server and WebRTC (Node, wrtc)
     let text = "";
     let usage: ChatCompletionChunk["usage"];
     let killed = false;
+    const fingerprints: (string | undefined)[] = [];
     for await (const c of stream) {
       text += c.choices[0]?.delta.content ?? "";
       usage = c.usage ?? usage;
+      fingerprints.push(c.system_fingerprint);
       if (!killed && text.split(" ").length > 5) {
         killed = true;
         // A second provider comes up, then the first one's tab is closed.
@@ -218,6 +220,13 @@ describe("one question through the real signaling server and WebRTC (Node, wrtc)
     expect(text.endsWith("continued.")).toBe(true);
     expect(usage?.silk?.failovers).toBe(1);
     expect(failovers).toEqual([{ model: "test-model", failovers: 1 }]); // the page's "failover in progress"
+    // Every chunk names the provider that sent it: the first's until the failover, then the one
+    // that continued (the last chunk, with the usage, names it).
+    const seen = [...new Set(fingerprints)];
+    expect(seen).toHaveLength(2);
+    expect(seen.every((f) => f?.startsWith("fp_"))).toBe(true);
+    expect(fingerprints[0]).toBe(seen[0]);
+    expect(fingerprints.at(-1)).toBe(`fp_${usage?.silk?.provider.slice(0, 16)}`);
   });
 
   it("says clearly that it cannot continue when no other provider is left", async () => {
