@@ -22,6 +22,13 @@ export interface WebRtcLinkOptions {
 /** Above this many queued bytes, `send` waits for the channel to drain. */
 const HIGH_WATER_BYTES = 1024 * 1024;
 const DRAIN_POLL_MS = 5;
+/**
+ * The most candidates taken from the other side. A browser or @roamhq/wrtc sends a few per network
+ * interface (host, server-reflexive, relayed); each one taken is a pair libwebrtc checks, so a
+ * flood the server slipped in (thousands of unreachable addresses) kept the channel from opening
+ * and the session went over the relay late.
+ */
+export const MAX_REMOTE_CANDIDATES = 64;
 
 export class WebRtcLink extends FrameHub implements FrameTransport {
   private readonly peer: SimplePeer.Instance;
@@ -36,6 +43,7 @@ export class WebRtcLink extends FrameHub implements FrameTransport {
    * the channel might be past the high-water mark.
    */
   private queuedBound = 0;
+  private remoteCandidates = 0;
 
   constructor(private readonly opts: WebRtcLinkOptions) {
     super();
@@ -78,7 +86,7 @@ export class WebRtcLink extends FrameHub implements FrameTransport {
       // an offer to the offerer, and the session went over the relay.
       if (this.remoteSdp !== undefined || data.type !== (this.opts.initiator ? "answer" : "offer")) return;
       this.remoteSdp = data.sdp;
-    }
+    } else if (++this.remoteCandidates > MAX_REMOTE_CANDIDATES) return;
     this.peer.signal(data as unknown as SimplePeer.SignalData);
   }
 
