@@ -80,8 +80,23 @@ const unreachable = (m: MitmMessage, i: number): MitmMessage => ({
   ],
 });
 
-const REPEATS: [string, (m: MitmMessage) => MitmMessage[] | undefined][] = [
+/** Descriptions held back, per party, until the next signal to it has passed. */
+const heldBack = new WeakMap<object, MitmMessage>();
+
+const REPEATS: [string, (m: MitmMessage) => MitmMessage[] | null | undefined][] = [
   ["every signal twice", (m) => [m, m]],
+  [
+    "each description delivered after the candidate behind it",
+    (m) => {
+      if (isDescription(m)) {
+        heldBack.set(m.party, m);
+        return null;
+      }
+      const held = heldBack.get(m.party);
+      heldBack.delete(m.party);
+      return held ? [m, held] : undefined;
+    },
+  ],
   ["each description twice", (m) => (isDescription(m) ? [m, m] : undefined)],
   [
     "each description first as the other kind (an offer to the offerer, an answer to the answerer)",
@@ -94,7 +109,7 @@ const REPEATS: [string, (m: MitmMessage) => MitmMessage[] | undefined][] = [
   ],
 ];
 
-describe("signals the signaling server repeats or mislabels", () => {
+describe("signals the signaling server repeats, reorders or mislabels", () => {
   it.each(REPEATS)(
     "%s, to both sides: the channel is direct, the answer whole",
     async (_what, stage) => {
