@@ -286,6 +286,42 @@ describe("a newcomer's walk through the pages", () => {
     await provider.context().close();
   }, 120_000);
 
+  it("a code block's header names its language beside Copy code, as chat apps' do; the band was blank", async () => {
+    const provider = await open("/provider", 1280, "light");
+    await serveFromProviderPage(provider, { register: true });
+    const page = await open("/", 360, "dark");
+    await page.locator("select option", { hasText: "test-model" }).waitFor({ state: "attached" });
+    await fundClientEscrow(page);
+    await page.keyboard.press("Escape");
+    await ask(page, "code:\n\n```ts\nconst x = 1;\n```\n\n```\nplain\n```", 1);
+    const answer = page.getByTestId("turn-assistant");
+    const [typed, plain] = [answer.locator("pre").first(), answer.locator("pre").nth(1)];
+    await typed.getByRole("button", { name: "Copy code" }).waitFor();
+    const label = typed.locator(".lang");
+    expect(await label.textContent()).toBe("ts");
+    // In the band above the code, at its left, on Copy code's line and clear of it; readable.
+    const box = async (x: typeof label) => (await x.boundingBox())!;
+    const [l, b, code] = [
+      await box(label),
+      await box(typed.getByRole("button", { name: "Copy code" })),
+      await box(typed.locator("code")),
+    ];
+    expect(Math.abs(l.y + l.height / 2 - (b.y + b.height / 2))).toBeLessThan(4);
+    expect(l.x + l.width).toBeLessThan(b.x);
+    expect(l.y + l.height).toBeLessThanOrEqual(code.y + 1);
+    expect(await label.evaluate((el) => parseFloat(getComputedStyle(el).fontSize))).toBeGreaterThanOrEqual(
+      12,
+    );
+    // A fence without a language gets no label; each block keeps one Copy code.
+    expect(await plain.locator(".lang").count()).toBe(0);
+    expect(await answer.getByRole("button", { name: "Copy code" }).count()).toBe(2);
+    expect(await seriousA11yViolations(page)).toEqual([]);
+    await page.screenshot({ path: "test-results/newcomer-code-header.png" });
+    await page.context().close();
+    await provider.getByRole("button", { name: "Stop" }).click();
+    await provider.context().close();
+  }, 120_000);
+
   it("a tap beside the phone's drawer or the tablet's wallet sheet closes it, over a dimmed chat, as phone apps do", async () => {
     const page = await open("/", 360, "dark");
     const chats = page.getByRole("button", { name: "Chats" });

@@ -1,6 +1,7 @@
 /**
- * Svelte action: gives every code block in the rendered answer a "Copy" button. Re-run when the
- * HTML changes (its parameter); skipped while the answer still streams.
+ * Svelte action: gives every code block in the rendered answer a header, as chat apps do: its
+ * language ("ts", from the fence; the band above the code was blank) and a "Copy" button. Re-run when
+ * the HTML changes (its parameter); skipped while the answer still streams.
  */
 export function copyButtons(node: HTMLElement, html: { html: string; live: boolean }) {
   const apply = (p: { live: boolean }) => {
@@ -28,6 +29,14 @@ export function copyButtons(node: HTMLElement, html: { html: string; live: boole
         );
       });
       pre.prepend(button);
+      // `markdown.ts` names the fence's language in the code's class (`language-ts`); text, never HTML.
+      const language = /(?:^|\s)language-(\S+)/.exec(pre.querySelector("code")?.className ?? "")?.[1];
+      if (language) {
+        const label = document.createElement("span");
+        label.className = "lang";
+        label.textContent = language;
+        pre.prepend(label);
+      }
     }
   };
   queueMicrotask(() => apply(html));
