@@ -83,8 +83,11 @@ describe("the widget's first download", () => {
     // layout (a container query in the shell: one bar, New chat as +, the cost and the empty question
     // box on one line each), which gives a 360x640 phone's conversation ~230 px instead of 128. Plus 28
     // (28,731 -> 28,759): Copy answer's "Copied" going after 2 s, as chat apps' copy buttons revert.
-    // Plus 1 (28,759 -> 28,760): the error codes 9c6f5dd added (protocol/error-codes.ts is in the shell).
-    expect(sizeOf(graph, first).gzip).toBeLessThanOrEqual(Math.round(27.9 * 1024) + 35 + 126 + 28 + 1);
+    // Plus 1 (28,759 -> 28,760) after 9c6f5dd, and 28,761 after 781fc7d and 502d54b, which changed only
+    // lazy chunks (the wallet's, Markdown's): the shell imports them by their hashed names, so a lazy
+    // chunk's change moves the shell's gzip by a byte or so. Plus 8 for that noise, so the bound
+    // catches what the shell adds, not a renamed chunk.
+    expect(sizeOf(graph, first).gzip).toBeLessThanOrEqual(Math.round(27.9 * 1024) + 35 + 126 + 28 + 1 + 8);
   });
 
   it("loads the connection stack, Markdown, code highlighting, math and the wallet as lazy chunks of their own", () => {
