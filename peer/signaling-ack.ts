@@ -66,6 +66,26 @@ export function serverMalformed(server: string, event: string, why: string): Sig
   );
 }
 
+/**
+ * Codes by which a server blames the request itself. Said of a request this SDK's own schema
+ * accepted (the server's schema too, if honest), they are the server's fault, not the request's.
+ */
+const REQUEST_FAULTS: ReadonlySet<string> = new Set(["MALFORMED", "UNKNOWN_FIELD", "UNKNOWN_TYPE"]);
+
+/**
+ * The server at `server` refused `event` as the request's own fault (`err`), though the request
+ * passed this SDK's schema for it: SERVER_MALFORMED naming the server (a 502, another server may
+ * be asked), never MALFORMED (the gateway's 400 "your request is wrong"). Other refusals as they are.
+ */
+export function blameServer(server: string, event: string, err: unknown): unknown {
+  if (!(err instanceof ServerRefusalError) || !REQUEST_FAULTS.has(err.code)) return err;
+  return new SignalingError(
+    "SERVER_MALFORMED",
+    `the signaling server at ${server} refused ${event} as ${err.code} (${err.message.slice(0, 200)}), ` +
+      "though the request is well-formed by this SDK's schema: the server is broken or lies",
+  );
+}
+
 /** An ack that is an object and says ok; a refusal becomes its typed error. */
 function checkedAck(server: string, event: string, ack: unknown): AckBody {
   if (!ack || typeof ack !== "object")

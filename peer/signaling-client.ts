@@ -12,12 +12,14 @@ import {
   parseWith,
   SessionGranted,
   SessionOffer,
+  SessionRequest,
+  SilkError,
 } from "../protocol";
 import type { BackoffConfig, ConnState } from "./connection-machine";
 import { ProviderPresence, type ProviderRegistration } from "./provider-presence";
 import { type Hello, type ServerKeys, ServerPins } from "./server-pins";
 import { type SessionHandlers, type SessionOpener, SessionRouter, type SignalData } from "./session-router";
-import { ACK_TIMEOUT_MS, type AckBody, callOn, serverMalformed } from "./signaling-ack";
+import { ACK_TIMEOUT_MS, type AckBody, blameServer, callOn, serverMalformed } from "./signaling-ack";
 import { SignalingConnection } from "./signaling-connection";
 import { SignalingError } from "./signaling-errors";
 
@@ -237,25 +239,34 @@ export class SignalingClient {
     let grant: SessionGranted | undefined;
     // Fresh per request: the server signs its grants (and moves) for it (protocol/server-grant.ts).
     const nonce = grantNonce();
+    const payload = {
+      v: 1,
+      nonce,
+      model: req.model,
+      maxPrice: maxPriceToWire(req.maxPrice),
+      sessionKey: encodePublicKey(req.sessionKey),
+      ...(req.exclude && req.exclude.length > 0 ? { exclude: [...req.exclude] } : {}),
+      ...(req.needs && req.needs.length > 0 ? { needs: [...req.needs] } : {}),
+      ...(req.policy && {
+        policy: {
+          minStake: req.policy.minStake.toString(),
+          minAgeSeconds: req.policy.minAgeSeconds,
+          ...(req.policy.allow && { allow: [...req.policy.allow] }),
+        },
+      }),
+      ...(req.minAuditsPassed && { minAuditsPassed: req.minAuditsPassed }),
+    };
+    // Checked here first: a request our own schema refuses is ours (MALFORMED, never sent), so the
+    // server refusing one it accepts is the server's fault (blameServer in `call`).
+    try {
+      parseWith(SessionRequest, payload, "session request");
+    } catch (err) {
+      if (err instanceof SilkError) throw new SignalingError(err.code, err.message);
+      throw err;
+    }
     const ack = await this.call(
       "session:request",
-      {
-        v: 1,
-        nonce,
-        model: req.model,
-        maxPrice: maxPriceToWire(req.maxPrice),
-        sessionKey: encodePublicKey(req.sessionKey),
-        ...(req.exclude && req.exclude.length > 0 ? { exclude: [...req.exclude] } : {}),
-        ...(req.needs && req.needs.length > 0 ? { needs: [...req.needs] } : {}),
-        ...(req.policy && {
-          policy: {
-            minStake: req.policy.minStake.toString(),
-            minAgeSeconds: req.policy.minAgeSeconds,
-            ...(req.policy.allow && { allow: [...req.policy.allow] }),
-          },
-        }),
-        ...(req.minAuditsPassed && { minAuditsPassed: req.minAuditsPassed }),
-      },
+      payload,
       true,
       (body) => {
         const r = v.safeParse(SessionGranted, body);
@@ -270,6 +281,7 @@ export class SignalingClient {
         this.sessions.opened(grant, body, open, nonce);
       },
       (socket, deadline) => this.greet(socket, deadline),
+      true,
     );
     return grant ?? this.readable(SessionGranted, ack, "session:request", "grant");
   }
@@ -450,6 +462,8 @@ export class SignalingClient {
     onOk?: (ack: AckBody) => void,
     /** Runs on each connection before the request is sent on it. */
     first?: (socket: Socket, deadline: number) => Promise<unknown>,
+    /** `payload` passed its own schema here: refusals that blame it are the server's (blameServer). */
+    checked = false,
   ): Promise<AckBody> {
     const deadline = Date.now() + (this.opts.ackTimeoutMs ?? ACK_TIMEOUT_MS);
     for (;;) {
@@ -459,7 +473,9 @@ export class SignalingClient {
       await first?.(socket, deadline);
       try {
         return await callOn(socket, url, event, payload, deadline, onOk);
-      } catch (err) {
+      } catch (caught) {
+        // A payload checked against its schema before sending: a refusal blaming it is the server's.
+        const err = checked ? blameServer(url, event, caught) : caught;
         if (!retry || !(err instanceof SignalingError) || Date.now() >= deadline) throw err;
         if (err.code === "SHUTTING_DOWN") this.conn.from(socket, { type: "server-shutdown" });
         // Its connection moved or dropped meanwhile (another request's move, an outage): asked
