@@ -481,6 +481,8 @@ export class SessionOpener {
         this.signaling.endSession(grant.sessionId, "already connected to this provider");
         return existing;
       }
+      // Whether the provider proved itself over the channel (a reply came from it through the server).
+      let secured = false;
       try {
         // Signed while ICE runs (the channel is made off this thread), not after the handshake.
         const base = RequesterSession.signBase({
@@ -503,6 +505,7 @@ export class SessionOpener {
           (late) => late.close(),
         );
         life.send({ type: "secured" });
+        secured = true;
         // The provider proved itself, so it took the offer: the server may no longer move this session.
         this.signaling.settled(grant.sessionId);
         peer.probeEnds(secure, life.deadlines.probe);
@@ -590,8 +593,17 @@ export class SessionOpener {
           throw failed;
         }
         // No answer in time: the provider or the path between may be at fault; blame neither.
+        // Before the handshake, the server granted a session and nothing from the provider came
+        // through it: that server is named, as the grant's and NO_ANSWER's errors name it.
         if (err instanceof TimeoutError)
-          throw new NoProviderError("TIMEOUT", err.message, undefined, { cause: err });
+          throw new NoProviderError(
+            "TIMEOUT",
+            secured
+              ? err.message
+              : `the signaling server at ${this.signaling.url} granted a session with the provider ${grant.provider.identityKey}, and no answer from the provider came through it: ${err.message}; neither the server nor the provider is blamed, the provider is not excluded`,
+            undefined,
+            { cause: err },
+          );
         // Quoting more than its own signed quote (a bait), or refusing this escrow for what happened
         // on its own stream: said if nobody else answers.
         if ((err instanceof ProviderError && err.code === "PRICE") || isOneProvidersRefusal(err))
