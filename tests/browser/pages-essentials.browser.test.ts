@@ -610,14 +610,15 @@ describe("the pages, walked by a new user", () => {
           // What axe leaves out: every control takes a finger (44 px), placeholders are readable (AA).
           expect(await smallTargets(page)).toEqual([]);
           expect(await placeholderContrast(page)).toBeGreaterThanOrEqual(4.5);
-          // A choice too long for the width (the model picker at 360 px) ends in "…", not cut mid-word.
+          // A choice too long for the width (the client's model picker at 360 px) ends in "…", not
+          // cut mid-word. The provider's models are a list whose names wrap (checked on their own).
           expect(
             new Set(
               await page
                 .locator("select")
                 .evaluateAll((els) => els.map((e) => getComputedStyle(e).textOverflow)),
             ),
-          ).toEqual(new Set(["ellipsis"]));
+          ).toEqual(page === provider ? new Set() : new Set(["ellipsis"]));
         }
         await screenshot(client, `essentials-client-${name}`);
         await screenshot(provider, `essentials-provider-${name}`);
@@ -918,9 +919,11 @@ describe("the pages, walked by a new user", () => {
     await waitForText(page, "self-hosted-saved", (s) =>
       s.startsWith("Saved: Own-Model-q4f32_1-MLC loads from 127.0.0.1:1"),
     );
-    const select = page.getByLabel(/^Models that fit this device/);
-    expect(await select.inputValue()).toBe("Own-Model-q4f32_1-MLC");
-    expect(await select.locator("option:checked").textContent()).toContain("self-hosted at 127.0.0.1:1");
+    const chosen = page
+      .getByRole("group", { name: /^Models that fit this device/ })
+      .getByRole("radio", { checked: true });
+    expect(await chosen.inputValue()).toBe("Own-Model-q4f32_1-MLC");
+    expect(await chosen.locator("xpath=..").textContent()).toContain("self-hosted at 127.0.0.1:1");
     await page.getByRole("button", { name: "Download and load" }).click();
     const error = await waitForText(page, "provider-error", (s) => s.length > 0);
     expect(error).toMatch(/could not be downloaded from 127\.0\.0\.1:1/);
@@ -933,13 +936,55 @@ describe("the pages, walked by a new user", () => {
 
     // Remembered across a reload, and removable.
     await page.reload();
-    await page
-      .getByLabel(/^Models that fit this device/)
-      .locator("option", { hasText: "Own-Model" })
-      .waitFor({ state: "attached" });
+    await page.getByRole("radio", { name: /^Own-Model/ }).waitFor();
     await page.getByText("Self-hosted model: load weights from your own host").click();
     await page.getByRole("button", { name: "Remove Own-Model-q4f32_1-MLC" }).click();
-    await page.locator("option", { hasText: "Own-Model" }).waitFor({ state: "detached" });
+    await page.getByRole("radio", { name: /^Own-Model/ }).waitFor({ state: "detached" });
+    await page.context().close();
+  }, 60_000);
+
+  it("at 360x640, light and dark, the provider's model list shows every model's whole name and size", async () => {
+    const page = await openPage(browser(), `${f.url}/provider`, "provider (360 px)");
+    await page.setViewportSize({ width: 360, height: 640 });
+    await page.getByTestId("model-picker").waitFor();
+    for (const scheme of ["light", "dark"] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      // Each model's words as laid out on the screen: a closed drop-down lays out none but the
+      // chosen one's, and cut that at "test-model (512 MB) · downlo…".
+      const shown = await page.getByTestId("model-picker").evaluate((picker) => {
+        const walker = document.createTreeWalker(picker, NodeFilter.SHOW_TEXT);
+        const found: { text: string; laidOut: boolean; whole: boolean }[] = [];
+        for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+          const words = n.textContent ?? "";
+          if (!/^test-model \(/.test(words)) continue;
+          const range = document.createRange();
+          range.selectNodeContents(n);
+          const rects = [...range.getClientRects()];
+          const holder = n.parentElement!;
+          const within = (r: DOMRect) => {
+            for (let el: Element | null = holder; el; el = el.parentElement) {
+              if (getComputedStyle(el).overflowX === "visible") continue;
+              const box = el.getBoundingClientRect();
+              if (r.left < box.left - 0.5 || r.right > box.right + 0.5) return false;
+            }
+            return r.left >= 0 && r.right <= window.innerWidth;
+          };
+          found.push({
+            text: words,
+            laidOut: rects.length > 0,
+            whole: rects.every(within) && holder.scrollWidth <= holder.clientWidth,
+          });
+        }
+        return found;
+      });
+      expect(shown.map((s) => s.text)).toEqual([expect.stringMatching(/^test-model \(512 MB\)/)]);
+      expect(shown.map(({ laidOut, whole }) => ({ laidOut, whole }))).toEqual([
+        { laidOut: true, whole: true },
+      ]);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(360);
+      await noViolations(page);
+      await screenshot(page, `provider-models-360-${scheme}`);
+    }
     await page.context().close();
   }, 60_000);
 

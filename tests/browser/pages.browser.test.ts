@@ -75,7 +75,10 @@ describe("the production pages", () => {
     expect((await page.getByTestId("adapter").textContent())?.trim().length).toBeGreaterThan(0);
     const facts = await page.getByTestId("device-facts").textContent();
     expect(facts).toMatch(/shader-f16\)no: only f32 models fit/);
-    const options = await page.locator("#model-select option").allTextContents();
+    const options = await page
+      .getByRole("group", { name: /^Models that fit this device/ })
+      .locator("label")
+      .allTextContents();
     expect(options.length).toBeGreaterThan(0);
     expect(options.every((o) => !/q\d+f16/.test(o))).toBe(true); // SwiftShader has no shader-f16
     const unfit = await page.getByTestId("unfit-models").textContent({ timeout: 5_000 });
