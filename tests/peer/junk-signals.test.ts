@@ -17,6 +17,29 @@ afterEach(async () => {
   await closeMitmNetworks();
 });
 
+/**
+ * A provider and a requester meeting through `mitm` on real WebRTC: the answer arrives whole, with
+ * no failover, over a direct channel (not the server's relay).
+ */
+async function answersDirect(mitm: { url: string }, tokenDelayMs?: number): Promise<void> {
+  const engine = new ScriptedEngine({
+    models: ["test-model"],
+    ...(tokenDelayMs !== undefined && { tokenDelayMs }),
+    reply: () => "one two three",
+  });
+  const p = await relayProvider(labelled(mitm.url, "provider"), {
+    engine,
+    models: [{ model: "test-model", price: flatPrice(10n) }],
+    forceRelay: false,
+    wrtc,
+  });
+  const c = await relayClient(labelled(mitm.url, "requester"), { forceRelay: false, wrtc });
+  const answer = await ask(c, "hello");
+  expect(answer.choices[0]?.message.content).toBe("one two three");
+  expect(answer.usage?.silk?.failovers ?? 0).toBe(0);
+  expect(p.events.find((e) => e.type === "session-open")).toMatchObject({ path: "direct" });
+}
+
 const JUNK: [string, unknown][] = [
   ["an empty object", {}],
   ["an offer without its SDP", { type: "offer" }],
@@ -38,22 +61,7 @@ describe("junk signals from the signaling server", () => {
             ? [{ ...m, args: [{ ...(m.args[0] as object), data: junk }] }, m]
             : undefined,
       ]);
-      const engine = new ScriptedEngine({
-        models: ["test-model"],
-        tokenDelayMs: 20,
-        reply: () => "one two three",
-      });
-      const p = await relayProvider(labelled(mitm.url, "provider"), {
-        engine,
-        models: [{ model: "test-model", price: flatPrice(10n) }],
-        forceRelay: false,
-        wrtc,
-      });
-      const c = await relayClient(labelled(mitm.url, "requester"), { forceRelay: false, wrtc });
-      const answer = await ask(c, "hello");
-      expect(answer.choices[0]?.message.content).toBe("one two three");
-      expect(answer.usage?.silk?.failovers ?? 0).toBe(0);
-      expect(p.events.find((e) => e.type === "session-open")).toMatchObject({ path: "direct" });
+      await answersDirect(mitm, 20);
     },
     60_000,
   );
@@ -117,18 +125,7 @@ describe("signals the signaling server repeats, reorders or mislabels", () => {
         (m: MitmMessage) =>
           matches(m, { event: "session:signal", direction: "to-party" }) ? stage(m) : undefined,
       ]);
-      const engine = new ScriptedEngine({ models: ["test-model"], reply: () => "one two three" });
-      const p = await relayProvider(labelled(mitm.url, "provider"), {
-        engine,
-        models: [{ model: "test-model", price: flatPrice(10n) }],
-        forceRelay: false,
-        wrtc,
-      });
-      const c = await relayClient(labelled(mitm.url, "requester"), { forceRelay: false, wrtc });
-      const answer = await ask(c, "hello");
-      expect(answer.choices[0]?.message.content).toBe("one two three");
-      expect(answer.usage?.silk?.failovers ?? 0).toBe(0);
-      expect(p.events.find((e) => e.type === "session-open")).toMatchObject({ path: "direct" });
+      await answersDirect(mitm);
     },
     60_000,
   );
@@ -144,16 +141,6 @@ describe("a flood of candidates from the signaling server", () => {
           ? [m, ...Array.from({ length: 3_000 }, (_, i) => unreachable(m, i))]
           : undefined,
     ]);
-    const engine = new ScriptedEngine({ models: ["test-model"], reply: () => "one two three" });
-    const p = await relayProvider(labelled(mitm.url, "provider"), {
-      engine,
-      models: [{ model: "test-model", price: flatPrice(10n) }],
-      forceRelay: false,
-      wrtc,
-    });
-    const c = await relayClient(labelled(mitm.url, "requester"), { forceRelay: false, wrtc });
-    const answer = await ask(c, "hello");
-    expect(answer.choices[0]?.message.content).toBe("one two three");
-    expect(p.events.find((e) => e.type === "session-open")).toMatchObject({ path: "direct" });
+    await answersDirect(mitm);
   }, 90_000);
 });
