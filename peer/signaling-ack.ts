@@ -1,5 +1,5 @@
 import type { Socket } from "socket.io-client";
-import { wireError } from "../protocol";
+import { PROTOCOL_VERSION, wireError } from "../protocol";
 import { ServerRefusalError, SignalingError } from "./signaling-errors";
 
 /** What the server acks every request with: `ok`, and on a refusal its typed error. */
@@ -73,16 +73,26 @@ export function serverMalformed(server: string, event: string, why: string): Sig
 const REQUEST_FAULTS: ReadonlySet<string> = new Set(["MALFORMED", "UNKNOWN_FIELD", "UNKNOWN_TYPE"]);
 
 /**
- * The server at `server` refused `event` as the request's own fault (`err`), though the request
- * passed this SDK's schema for it: SERVER_MALFORMED naming the server (a 502, another server may
- * be asked), never MALFORMED (the gateway's 400 "your request is wrong"). Other refusals as they are.
+ * The server at `server` refused `event` (`err`) in words that blame the request, though the
+ * request is not at fault: SERVER_MALFORMED naming the server (a 502, another server may be
+ * asked), never the request's code (the gateway's 400 "your request is wrong"). `VERSION` always
+ * (every payload this SDK sends carries its own `PROTOCOL_VERSION`: the server speaks another);
+ * `MALFORMED`, `UNKNOWN_FIELD` and `UNKNOWN_TYPE` when the payload passed this SDK's schema for it
+ * (`checked`). Other refusals as they are.
  */
-export function blameServer(server: string, event: string, err: unknown): unknown {
-  if (!(err instanceof ServerRefusalError) || !REQUEST_FAULTS.has(err.code)) return err;
+export function blameServer(server: string, event: string, err: unknown, checked: boolean): unknown {
+  if (!(err instanceof ServerRefusalError)) return err;
+  const said = `the signaling server at ${server} refused ${event} as ${err.code} (${err.message.slice(0, 200)})`;
+  if (err.code === "VERSION")
+    return new SignalingError(
+      "SERVER_MALFORMED",
+      `${said}, though this SDK sent it in protocol version ${PROTOCOL_VERSION}: ` +
+        "the server speaks another protocol version",
+    );
+  if (!checked || !REQUEST_FAULTS.has(err.code)) return err;
   return new SignalingError(
     "SERVER_MALFORMED",
-    `the signaling server at ${server} refused ${event} as ${err.code} (${err.message.slice(0, 200)}), ` +
-      "though the request is well-formed by this SDK's schema: the server is broken or lies",
+    `${said}, though the request is well-formed by this SDK's schema: the server is broken or lies`,
   );
 }
 

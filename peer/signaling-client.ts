@@ -474,8 +474,8 @@ export class SignalingClient {
       try {
         return await callOn(socket, url, event, payload, deadline, onOk);
       } catch (caught) {
-        // A payload checked against its schema before sending: a refusal blaming it is the server's.
-        const err = checked ? blameServer(url, event, caught) : caught;
+        // VERSION, or a refusal blaming a payload checked against its schema here: the server's.
+        const err = blameServer(url, event, caught, checked);
         if (!retry || !(err instanceof SignalingError) || Date.now() >= deadline) throw err;
         if (err.code === "SHUTTING_DOWN") this.conn.from(socket, { type: "server-shutdown" });
         // Its connection moved or dropped meanwhile (another request's move, an outage): asked

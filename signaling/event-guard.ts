@@ -125,7 +125,7 @@ function run<S extends v.GenericSchema>(
     if (typeof payload === "object" && payload !== null && "v" in payload && payload.v !== PROTOCOL_VERSION) {
       throw new SignalingError(
         "VERSION",
-        `protocol version ${String(payload.v).slice(0, 12)} is not supported`,
+        `protocol version ${String(payload.v).slice(0, 12)} is not supported (this node speaks ${PROTOCOL_VERSION})`,
       );
     }
     const msg = spec.parse ? spec.parse(payload, event) : parseWith(spec.schema, payload, event);

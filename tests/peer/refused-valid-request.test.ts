@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { type Gateway, startGateway } from "../../client/gateway/gateway-server";
+import type { Gateway } from "../../client/gateway/gateway-server";
 import { generateKeyPair } from "../../protocol";
 import { cleanup, startServer } from "../signaling/helpers";
+import { chatViaGateway } from "../support/gateway-chat";
 import { rewrite } from "../support/mitm-behaviours";
 import { type Mitm, startMitm } from "../support/mitm-signaling";
-import { labelled, relayClient, relayProvider, stopAll } from "../support/silk-parties";
+import { labelled, relayProvider, stopAll } from "../support/silk-parties";
 
 /**
  * A signaling server refusing a session request as the request's own fault (MALFORMED,
@@ -42,29 +43,12 @@ async function blamingServer(code: string) {
   return { mitm, provider };
 }
 
-/** POSTs a chat completion to a gateway over `signaling`: its status and OpenAI error body. */
-async function viaGateway(signaling: string, model = "test-model") {
-  const client = await relayClient(signaling);
-  const gateway = await startGateway({ client });
-  gateways.push(gateway);
-  const res = await fetch(`${gateway.url}/chat/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ model, messages: [{ role: "user", content: "hello" }] }),
-  });
-  const body = (await res.json()) as {
-    error?: { code: string; message: string };
-    choices?: { message: { content: string } }[];
-  };
-  return { status: res.status, body };
-}
-
 describe("a server refusing a well-formed session request as malformed", () => {
   it.each(["MALFORMED", "UNKNOWN_FIELD"])(
     "%s, one server: a 502 SERVER_MALFORMED naming the server, not a 400",
     async (code) => {
       const lying = await blamingServer(code);
-      const { status, body } = await viaGateway(labelled(lying.mitm.url, "requester"));
+      const { status, body } = await chatViaGateway(labelled(lying.mitm.url, "requester"), gateways);
       expect(status).toBe(502);
       expect(body.error?.code).toBe("server_malformed");
       expect(body.error?.message).toContain(lying.mitm.url);
@@ -77,7 +61,10 @@ describe("a server refusing a well-formed session request as malformed", () => {
     const lying = await blamingServer("MALFORMED");
     const { url } = await startServer();
     const honest = await relayProvider(url);
-    const { status, body } = await viaGateway([labelled(lying.mitm.url, "requester"), url].join(","));
+    const { status, body } = await chatViaGateway(
+      [labelled(lying.mitm.url, "requester"), url].join(","),
+      gateways,
+    );
     expect(status).toBe(200);
     expect(body.choices?.[0]?.message.content).toBe("Echo: hello");
     expect(honest.events.filter((e) => e.type === "session-open")).toHaveLength(1);
@@ -86,7 +73,11 @@ describe("a server refusing a well-formed session request as malformed", () => {
 
   it("an honest refusal keeps its meaning: a model nobody serves is a 404 model_not_found", async () => {
     const lying = await blamingServer("MALFORMED");
-    const { status, body } = await viaGateway(labelled(lying.mitm.url, "requester"), "no-such-model");
+    const { status, body } = await chatViaGateway(
+      labelled(lying.mitm.url, "requester"),
+      gateways,
+      "no-such-model",
+    );
     expect(status).toBe(404);
     expect(body.error?.code).toBe("model_not_found");
   }, 30_000);

@@ -164,8 +164,12 @@ describe("signaling: junk, oversize and floods", () => {
         expect(["MALFORMED", "VERSION", "NOT_REGISTERED"]).toContain(res.error.code);
       }
     }
+    // Names both versions, so a requester can tell the skew (peer/version-skew-server).
     expect(await call(j, "session:request", { ...requestBody(), v: 99 })).toMatchObject({
-      error: { code: "VERSION" },
+      error: {
+        code: "VERSION",
+        message: expect.stringContaining("99 is not supported (this node speaks 1)"),
+      },
     });
     expect(await call(j, "no:such-event", { v: 1 })).toMatchObject({
       ok: false,
