@@ -13,13 +13,17 @@ export function copyButtons(node: HTMLElement, html: { html: string; live: boole
       button.className = "copy secondary";
       // The visible text is the accessible name (WCAG 2.5.3).
       button.textContent = "Copy code";
+      // Each press restarts the 2 s: an earlier press's reset would clear a later "Copied" early.
+      let reset: ReturnType<typeof setTimeout> | undefined;
       button.addEventListener("click", () => {
+        clearTimeout(reset);
         const code = pre.querySelector("code")?.textContent ?? "";
         void navigator.clipboard?.writeText(code).then(
           () => {
             // Back to "Copy code" after 2 s, as chat apps' copy buttons revert (a failure stays).
             button.textContent = "Copied";
-            setTimeout(() => {
+            clearTimeout(reset);
+            reset = setTimeout(() => {
               if (button.textContent === "Copied") button.textContent = "Copy code";
             }, 2000);
           },
