@@ -68,16 +68,23 @@ export function serverMalformed(server: string, event: string, why: string): Sig
 
 /**
  * Codes by which a server blames the request itself. Said of a request this SDK's own schema
- * accepted (the server's schema too, if honest), they are the server's fault, not the request's.
+ * accepted (the server's schema too, if honest), they are the server's fault, not the request's:
+ * OVERSIZE too, as the schema's bounds keep every request it accepts far under the server's limit
+ * (tests/protocol/session-request-size.test.ts).
  */
-const REQUEST_FAULTS: ReadonlySet<string> = new Set(["MALFORMED", "UNKNOWN_FIELD", "UNKNOWN_TYPE"]);
+const REQUEST_FAULTS: ReadonlySet<string> = new Set([
+  "MALFORMED",
+  "UNKNOWN_FIELD",
+  "UNKNOWN_TYPE",
+  "OVERSIZE",
+]);
 
 /**
  * The server at `server` refused `event` (`err`) in words that blame the request, though the
  * request is not at fault: SERVER_MALFORMED naming the server (a 502, another server may be
  * asked), never the request's code (the gateway's 400 "your request is wrong"). `VERSION` always
  * (every payload this SDK sends carries its own `PROTOCOL_VERSION`: the server speaks another);
- * `MALFORMED`, `UNKNOWN_FIELD` and `UNKNOWN_TYPE` when the payload passed this SDK's schema for it
+ * `MALFORMED`, `UNKNOWN_FIELD`, `UNKNOWN_TYPE` and `OVERSIZE` when the payload passed this SDK's schema for it
  * (`checked`). Other refusals as they are.
  */
 export function blameServer(server: string, event: string, err: unknown, checked: boolean): unknown {

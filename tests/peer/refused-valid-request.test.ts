@@ -9,8 +9,8 @@ import { labelled, relayProvider, stopAll } from "../support/silk-parties";
 
 /**
  * A signaling server refusing a session request as the request's own fault (MALFORMED,
- * UNKNOWN_FIELD) though the SDK checked it against the same schema before sending: the server is
- * broken or lies. Through the gateway that is a 502 naming the server (it was a 400 "your request
+ * UNKNOWN_FIELD, OVERSIZE) though the SDK checked it against the same schema before sending (whose
+ * bounds keep it far under the server's size limit): the server is broken or lies. Through the gateway that is a 502 naming the server (it was a 400 "your request
  * is wrong", naming none), and with another server configured the request is answered there.
  * An honest refusal (NO_MODEL) keeps its meaning.
  */
@@ -44,7 +44,7 @@ async function blamingServer(code: string) {
 }
 
 describe("a server refusing a well-formed session request as malformed", () => {
-  it.each(["MALFORMED", "UNKNOWN_FIELD"])(
+  it.each(["MALFORMED", "UNKNOWN_FIELD", "OVERSIZE"])(
     "%s, one server: a 502 SERVER_MALFORMED naming the server, not a 400",
     async (code) => {
       const lying = await blamingServer(code);
