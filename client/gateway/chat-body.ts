@@ -30,8 +30,8 @@ export function parseChatBody(json: unknown): { params: ChatCompletionCreatePara
   if (uncarried) throw invalidRequest(uncarried.code, uncarried.message, uncarried.param);
   const parsed = v.safeParse(Body, body);
   if (!parsed.success) {
-    const { param, message } = firstIssue(parsed.issues);
-    throw invalidRequest("invalid_value", message, param ?? null);
+    const { param, message, code } = firstIssue(parsed.issues);
+    throw invalidRequest(code, message, param ?? null);
   }
   const carried: Record<string, unknown> = {};
   for (const key of CARRIED_FIELDS) if (body[key] != null) carried[key] = body[key];

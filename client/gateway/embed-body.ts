@@ -1,4 +1,4 @@
-import { typeOf } from "../sdk/chat-input";
+import { wrongTypeMessage } from "../sdk/chat-input";
 import type { EmbeddingCreateParams } from "../sdk/embeddings";
 import { invalidRequest } from "./http-errors";
 
@@ -22,11 +22,7 @@ export function parseEmbedBody(json: unknown): EmbeddingCreateParams {
   if (body.model === undefined || body.model === "")
     throw invalidRequest("invalid_value", "model: a model id is required", "model");
   if (typeof body.model !== "string")
-    throw invalidRequest(
-      "invalid_value",
-      `model: expected a string (a model id), but got ${typeOf(body.model)}`,
-      "model",
-    );
+    throw invalidRequest("invalid_type", wrongTypeMessage("model", "a string", body.model), "model");
   if (body.input === undefined || body.input === null)
     throw invalidRequest("invalid_value", "input: a string or a list of strings is required", "input");
   return {

@@ -1,6 +1,6 @@
 import { SignalingError } from "../../peer/signaling-client";
 import { type ErrorCode, isErrorCode, SilkError } from "../../protocol";
-import { ProviderError } from "../sdk/errors";
+import { InvalidRequestError, ProviderError } from "../sdk/errors";
 
 /**
  * Errors as OpenAI sends them: an HTTP status and `{ error: { message, type, param, code } }`.
@@ -167,7 +167,8 @@ export function toHttpError(err: unknown): HttpError {
         new ProviderError("UNKNOWN_CODE", "a party failed with an error code the gateway does not know"),
       );
     const status = statusOf(err.code);
-    const code = CODE_NAMES[err.code] ?? err.code.toLowerCase();
+    const wrongType = err instanceof InvalidRequestError && err.kind === "type";
+    const code = wrongType ? "invalid_type" : (CODE_NAMES[err.code] ?? err.code.toLowerCase());
     const param = (err instanceof ProviderError ? err.param : undefined) ?? PARAMS[err.code] ?? null;
     return new HttpError(status, TYPE_BY_STATUS[status] ?? "api_error", code, err.message, param);
   }

@@ -302,8 +302,8 @@ export function parseResponsesBody(json: unknown): {
     : undefined;
   const parsed = items?.success === false ? items : v.safeParse(Body, body);
   if (!parsed.success) {
-    const { param = "input", message } = firstIssue(parsed.issues);
-    throw invalidRequest("invalid_value", message, param);
+    const { param = "input", message, code } = firstIssue(parsed.issues);
+    throw invalidRequest(code, message, param);
   }
   const { input, instructions, text } = parsed.output;
   if (text) refuseExtra(text, "text", "text");

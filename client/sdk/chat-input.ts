@@ -60,6 +60,19 @@ export function toChatParams(p: ChatCompletionCreateParams): ChatParams {
   return request;
 }
 
+/**
+ * The one wording of a field of the wrong JSON type, OpenAI's: `Invalid type for 'temperature':
+ * expected a number, but got a string instead.` (`expected` as a sentence names it).
+ */
+export function wrongTypeMessage(param: string | undefined, expected: string, value: unknown): string {
+  const field = param === undefined ? "the body" : `'${param}'`;
+  return `Invalid type for ${field}: expected ${expected}, but got ${typeOf(value)} instead.`;
+}
+
+/** A field of the wrong JSON type, refused with OpenAI's code (`invalid_type`) and wording. */
+export const wrongType = (param: string, expected: string, value: unknown) =>
+  new InvalidRequestError(wrongTypeMessage(param, expected, value), param, "type");
+
 /** A value's JSON type as a sentence names it: "a string", "an array", "null". */
 export function typeOf(value: unknown): string {
   if (value === null) return "null";
@@ -72,8 +85,7 @@ export function typeOf(value: unknown): string {
 /** `n` as OpenAI takes it, an integer: Silk serves 1 (one choice per request). */
 function checkN(n: unknown): void {
   if (n == null) return;
-  if (typeof n !== "number" || !Number.isInteger(n))
-    throw new InvalidRequestError(`n: expected an integer (1), but got ${typeOf(n)}`, "n");
+  if (typeof n !== "number" || !Number.isInteger(n)) throw wrongType("n", "an integer (1)", n);
   if (n !== 1)
     throw new InvalidRequestError("n: Silk answers one choice per request; send n requests instead", "n");
 }
@@ -87,11 +99,7 @@ function checkN(n: unknown): void {
 function stopList(stop: unknown): string[] | undefined {
   if (stop == null) return undefined;
   const one = typeof stop === "string";
-  if (!one && !Array.isArray(stop))
-    throw new InvalidRequestError(
-      `stop: expected a string or an array of strings, but got ${typeOf(stop)}`,
-      "stop",
-    );
+  if (!one && !Array.isArray(stop)) throw wrongType("stop", "a string or an array of strings", stop);
   const list: unknown[] = one ? [stop] : (stop as unknown[]);
   if (list.length > MAX_STOP_SEQUENCES)
     throw new InvalidRequestError(
@@ -100,8 +108,7 @@ function stopList(stop: unknown): string[] | undefined {
     );
   for (const [i, s] of list.entries()) {
     const name = one ? "stop" : `stop.${i}`;
-    if (typeof s !== "string")
-      throw new InvalidRequestError(`${name}: expected a string, but got ${typeOf(s)}`, name);
+    if (typeof s !== "string") throw wrongType(name, "a string", s);
     if (s.length === 0) throw new InvalidRequestError(`${name}: a stop sequence cannot be empty`, name);
     if (s.length > MAX_STOP_SEQUENCE_CHARS)
       throw new InvalidRequestError(
@@ -196,10 +203,10 @@ function tokenLimits(p: ChatCompletionCreateParams): number[] {
   const limits: number[] = [];
   for (const field of ["max_tokens", "max_completion_tokens"] as const) {
     if (p[field] == null) continue;
-    const checked = v.safeParse(ChatRequest.entries.max_tokens, p[field]);
-    if (!checked.success || checked.output === undefined)
-      throw new InvalidRequestError(`${field}: ${checked.issues?.[0]?.message ?? "invalid value"}`, field);
-    limits.push(checked.output);
+    const limit = checkedAgainst(v.object({ [field]: ChatRequest.entries.max_tokens }), {
+      [field]: p[field],
+    })[field];
+    if (limit !== undefined) limits.push(limit);
   }
   return limits;
 }
@@ -211,8 +218,8 @@ function tokenLimits(p: ChatCompletionCreateParams): number[] {
 export function checkedAgainst<S extends v.GenericSchema>(schema: S, message: unknown): v.InferOutput<S> {
   const checked = v.safeParse(schema, message);
   if (checked.success) return checked.output;
-  const { param, message: text } = firstIssue(checked.issues);
-  throw new InvalidRequestError(text, param ?? "body");
+  const { param, message: text, code } = firstIssue(checked.issues);
+  throw new InvalidRequestError(text, param ?? "body", code === "invalid_type" ? "type" : "value");
 }
 
 /**
@@ -224,10 +231,25 @@ export function checkedAgainst<S extends v.GenericSchema>(schema: S, message: un
  * Array) but received Array`), the one of the option that got furthest: it names the field that
  * is wrong (`messages.0.content.0.image_url.detail`). The gateway's bodies say it the same way.
  */
-export function firstIssue(issues: readonly v.BaseIssue<unknown>[]): { param?: string; message: string } {
+export function firstIssue(issues: readonly v.BaseIssue<unknown>[]): {
+  param?: string;
+  message: string;
+  code: "invalid_value" | "invalid_type";
+} {
   const found = issues[0] && furthest(issues[0], issues[0].path ?? []);
   const issue = found?.issue;
   const param = found?.path.map((x) => String(x.key)).join(".") || undefined;
+  const expected = issue && issue.input !== undefined ? typeExpected(issue) : undefined;
+  if (expected)
+    return { param, message: wrongTypeMessage(param, expected, issue?.input), code: "invalid_type" };
+  return { ...firstValueIssue(issue, param), code: "invalid_value" };
+}
+
+/** A value's complaint (not its type's): a missing field, an empty one, one Silk does not carry. */
+function firstValueIssue(
+  issue: v.BaseIssue<unknown> | undefined,
+  param: string | undefined,
+): { param?: string; message: string } {
   if (param !== undefined && issue?.input === undefined) return { param, message: `${param} is required` };
   if (param !== undefined && issue?.type === "min_length" && issue.requirement === 1)
     return {
@@ -240,6 +262,30 @@ export function firstIssue(issues: readonly v.BaseIssue<unknown>[]): { param?: s
     ...(param !== undefined && { param }),
     message: `${param ?? "body"}: ${issue?.message ?? "invalid value"}`,
   };
+}
+
+/** A JSON type as valibot names it (`Expected number`), as a sentence names it. */
+const TYPE_WORDS: Readonly<Record<string, string>> = {
+  number: "a number",
+  string: "a string",
+  boolean: "a boolean",
+  Array: "an array",
+  Object: "an object",
+  null: "null",
+};
+
+/**
+ * What an issue of the wrong JSON type expected, in words ("a string or an array"); none for an
+ * issue of a value (a picklist's `"auto" | "low"`, a literal, a length). An integer's check
+ * (`v.integer()`) is one of type, as OpenAI's "expected an integer, but got a decimal".
+ */
+function typeExpected(issue: v.BaseIssue<unknown>): string | undefined {
+  if (issue.type === "integer") return "an integer";
+  if (issue.kind !== "schema" || !issue.expected) return undefined;
+  const names = issue.expected.replace(/^\((.*)\)$/, "$1").split(" | ");
+  const words = names.map((name) => TYPE_WORDS[name]);
+  if (words.some((w) => w === undefined)) return undefined;
+  return words.length === 1 ? words[0] : `${words.slice(0, -1).join(", ")} or ${words.at(-1)}`;
 }
 
 type IssuePath = readonly { key: unknown }[];

@@ -225,9 +225,17 @@ export interface HandshakeFailure {
   readonly cause: SilkError;
 }
 
-/** The request itself is wrong (a field out of range, `n` above 1): `param` names the field. */
+/**
+ * The request itself is wrong (a field out of range, `n` above 1): `param` names the field. `kind`
+ * is "type" when the field is of the wrong JSON type (a string for a number), as OpenAI tells that
+ * apart (code `invalid_type`) from a value out of range (`invalid_value`).
+ */
 export class InvalidRequestError extends ProviderError {
-  constructor(message: string, param: string) {
+  constructor(
+    message: string,
+    param: string,
+    readonly kind: "value" | "type" = "value",
+  ) {
     super("INVALID_REQUEST", message, param);
     this.name = "InvalidRequestError";
   }

@@ -126,7 +126,7 @@ describe("refusals", () => {
     ).rejects.toMatchObject({
       status: 400,
       param: "model",
-      error: { message: "model: expected a string (a model id), but got an integer" },
+      error: { message: "Invalid type for 'model': expected a string, but got an integer instead." },
     });
   });
 });

@@ -259,3 +259,105 @@ describe("every parameter of the installed openai client, carried or refused by 
     expect(wrong).toEqual([]);
   });
 });
+
+/**
+ * A field of the wrong type is refused as OpenAI refuses it: 400, code `invalid_type`, `param`
+ * naming the field, and a message saying in words what was expected and what was got
+ * (`Invalid type for 'temperature': expected a number, but got a string instead.`), not a schema
+ * library's `Invalid type: Expected number but received "5"`. Nothing reaches the backend.
+ */
+describe("a field of the wrong type is refused as OpenAI refuses it: what was expected, what was got", () => {
+  const wrongType = (param: string, expected: string, got: string) => ({
+    status: 400,
+    code: "invalid_type",
+    param,
+    message: `Invalid type for '${param}': expected ${expected}, but got ${got} instead.`,
+  });
+  type Refusal = ReturnType<typeof wrongType>;
+
+  /** Each case sent through the client, and the refusals it got. */
+  async function refusals(
+    cases: readonly (readonly [Record<string, unknown>, Refusal])[],
+    send: (extra: Record<string, unknown>) => Promise<unknown>,
+  ): Promise<void> {
+    const asked = backend.requests.length;
+    for (const [extra, expected] of cases) {
+      const err = await send(extra).then(
+        () => new Error("answered"),
+        (e: unknown) => e,
+      );
+      expect(err, JSON.stringify(extra)).toBeInstanceOf(OpenAI.APIError);
+      const { status, code, param, error } = err as InstanceType<typeof OpenAI.APIError> & {
+        error: { message: string };
+      };
+      expect({ status, code, param, message: error.message }, JSON.stringify(extra)).toEqual(expected);
+    }
+    expect(backend.requests.length).toBe(asked);
+  }
+
+  it("chat.completions.create", async () => {
+    await refusals(
+      [
+        [{ temperature: "5" }, wrongType("temperature", "a number", "a string")],
+        [{ max_tokens: 2.5 }, wrongType("max_tokens", "an integer", "a decimal")],
+        [{ max_completion_tokens: "7" }, wrongType("max_completion_tokens", "a number", "a string")],
+        [{ messages: { role: "user", content: "hi" } }, wrongType("messages", "an array", "an object")],
+        [
+          { tools: { type: "function", function: { name: "f" } } },
+          wrongType("tools", "an array", "an object"),
+        ],
+        [{ model: 7 }, wrongType("model", "a string", "an integer")],
+        [{ stream: "yes" }, wrongType("stream", "a boolean", "a string")],
+        [
+          { messages: [{ role: "user", content: 5 }] },
+          wrongType("messages.0.content", "a string or an array", "an integer"),
+        ],
+        [{ top_p: [] }, wrongType("top_p", "a number", "an array")],
+      ],
+      (extra) =>
+        openai.chat.completions.create({
+          model: "llama-tools",
+          messages: [{ role: "user", content: "hi" }],
+          ...extra,
+        } as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming),
+    );
+  });
+
+  it("responses.create", async () => {
+    await refusals(
+      [
+        [{ temperature: "5" }, wrongType("temperature", "a number", "a string")],
+        [{ max_output_tokens: 2.5 }, wrongType("max_output_tokens", "an integer", "a decimal")],
+        [{ tools: { type: "function", name: "f" } }, wrongType("tools", "an array", "an object")],
+        [{ instructions: 5 }, wrongType("instructions", "a string", "an integer")],
+        [
+          { input: [{ role: "user", content: 5 }] },
+          wrongType("input.0.content", "a string or an array", "an integer"),
+        ],
+      ],
+      (extra) =>
+        openai.responses.create({
+          model: "llama-tools",
+          input: "hi",
+          ...extra,
+        } as unknown as OpenAI.Responses.ResponseCreateParamsNonStreaming),
+    );
+  });
+
+  it("embeddings.create", async () => {
+    await refusals(
+      [
+        [{ dimensions: "8" }, wrongType("dimensions", "a number", "a string")],
+        [{ dimensions: 8.5 }, wrongType("dimensions", "an integer", "a decimal")],
+        [{ model: 7 }, wrongType("model", "a string", "an integer")],
+        [{ user: 5 }, wrongType("user", "a string", "an integer")],
+      ],
+      (extra) =>
+        openai.embeddings.create({
+          model: "embed-small",
+          input: "hi",
+          ...extra,
+        } as OpenAI.EmbeddingCreateParams),
+    );
+  });
+});

@@ -298,11 +298,19 @@ describe("the official openai client", () => {
       [{ stop: "" }, "stop", "stop: a stop sequence cannot be empty"],
       [{ stop: ["END", ""] }, "stop.1", "stop.1: a stop sequence cannot be empty"],
       // Was "Expected Array": a string is taken too.
-      [{ stop: 5 }, "stop", "stop: expected a string or an array of strings, but got an integer"],
-      [{ stop: ["END", 5] }, "stop.1", "stop.1: expected a string, but got an integer"],
+      [
+        { stop: 5 },
+        "stop",
+        "Invalid type for 'stop': expected a string or an array of strings, but got an integer instead.",
+      ],
+      [
+        { stop: ["END", 5] },
+        "stop.1",
+        "Invalid type for 'stop.1': expected a string, but got an integer instead.",
+      ],
       // Was "Silk answers one choice per request": the type is what is wrong (OpenAI: "expected an integer").
-      [{ n: "1" }, "n", "n: expected an integer (1), but got a string"],
-      [{ n: 1.5 }, "n", "n: expected an integer (1), but got a decimal"],
+      [{ n: "1" }, "n", "Invalid type for 'n': expected an integer (1), but got a string instead."],
+      [{ n: 1.5 }, "n", "Invalid type for 'n': expected an integer (1), but got a decimal instead."],
       [{ n: 2 }, "n", "n: Silk answers one choice per request; send n requests instead"],
       // Were "Invalid length: Expected >=1 but received 0".
       [{ messages: [] }, "messages", "messages: needs at least one item"],
