@@ -21,7 +21,7 @@ import { type Hello, type ServerKeys, ServerPins } from "./server-pins";
 import { type SessionHandlers, type SessionOpener, SessionRouter, type SignalData } from "./session-router";
 import { ACK_TIMEOUT_MS, type AckBody, blameServer, callOn, serverMalformed } from "./signaling-ack";
 import { SignalingConnection } from "./signaling-connection";
-import { SignalingError } from "./signaling-errors";
+import { ServerRefusalError, SignalingError } from "./signaling-errors";
 
 export type { ProviderRegistration } from "./provider-presence";
 export type { GrantSeal, ServerKeys } from "./server-pins";
@@ -65,10 +65,12 @@ export function signalingUrls(given: string | readonly string[]): string[] {
 
 /**
  * Failures of `directory:subscribe` that are the node's, not the network's: another node is asked.
+ * TIMEOUT (no answer in time) and SERVER_MALFORMED (an answer that cannot be read, a VERSION
+ * refusal: a broken, lying or other-version node, as for a session request, session-opener.ts).
  * Not DIRECTORY_UNAVAILABLE: moving the connection for the directory while a request waits on it
  * for a grant loses the grant (the request itself moves on that refusal, session-opener.ts).
  */
-const DIRECTORY_MOVES: ReadonlySet<string> = new Set(["TIMEOUT"]);
+const DIRECTORY_MOVES: ReadonlySet<string> = new Set(["TIMEOUT", "SERVER_MALFORMED"]);
 
 /** How a request fails when its connection is gone (callOn): asked again on the next one. */
 const LEFT_BEHIND: ReadonlySet<string> = new Set(["TIMEOUT", "UNREACHABLE"]);
@@ -298,8 +300,9 @@ export class SignalingClient {
 
   /**
    * The market now; with `onUpdate`, every change after, kept up across reconnects. A node that
-   * does not answer within the ack deadline is left for the next configured URL not asked yet
-   * (`DIRECTORY_MOVES`); when every one failed, the error names each and what it said.
+   * does not answer within the ack deadline, or answers what cannot be read, is left for the next
+   * configured URL not asked yet (`DIRECTORY_MOVES`); when every one failed, the error names each
+   * and what it said.
    */
   async directory(onUpdate?: (d: DirectorySnapshot) => void): Promise<DirectorySnapshot> {
     if (onUpdate) this.directoryListener = onUpdate;
@@ -315,8 +318,11 @@ export class SignalingClient {
         );
       } catch (err) {
         if (!(err instanceof SignalingError) || !DIRECTORY_MOVES.has(err.code)) throw err;
+        // Our own findings name the server already (callOn, serverMalformed, blameServer).
         failed.push(
-          err.code === "TIMEOUT" ? err.message : `the signaling server at ${this.url}: ${err.message}`,
+          err instanceof ServerRefusalError
+            ? `the signaling server at ${this.url}: ${err.message}`
+            : err.message,
         );
         if (failed.length >= this.urlCount || !this.moveOn(0))
           throw failed.length === 1 ? err : new SignalingError(err.code, failed.join("; "));

@@ -6,14 +6,14 @@ import type { Gateway } from "../../client/gateway/gateway-server";
 import { PROTOCOL_VERSION } from "../../protocol";
 import { cleanup, startServer } from "../signaling/helpers";
 import { chatViaGateway } from "../support/gateway-chat";
-import { relayProvider, stopAll } from "../support/silk-parties";
+import { relayClient, relayProvider, stopAll } from "../support/silk-parties";
 
 /**
  * A signaling server speaking another protocol version: a real socket.io server on loopback that
  * refuses every event with `VERSION`, as a node of version 2 refuses our version-1 payloads. That
  * is not the request's fault (the SDK sent it in its own version): through the gateway it is a 502
  * naming the server and the version sent (it was a 400 blaming the request, naming no server), and
- * with another server configured the request is answered there.
+ * with another server configured the request (and models.list) is answered there.
  */
 async function skewedServer(): Promise<{ url: string; io: Server }> {
   const io = new Server();
@@ -62,5 +62,13 @@ describe("a signaling server speaking another protocol version", () => {
     expect(status).toBe(200);
     expect(body.choices?.[0]?.message.content).toBe("Echo: hello");
     expect(honest.events.filter((e) => e.type === "session-open")).toHaveLength(1);
+  }, 60_000);
+
+  it("with another server configured: models.list goes on there", async () => {
+    const { url } = await startServer();
+    await relayProvider(url);
+    const client = await relayClient([skewed, url].join(","));
+    const listed = await client.models.list();
+    expect(listed.data.map((m) => m.id)).toEqual(["test-model"]);
   }, 60_000);
 });
