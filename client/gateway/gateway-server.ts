@@ -222,13 +222,22 @@ async function jsonBody(req: IncomingMessage): Promise<unknown> {
   }
 }
 
-/** Aborted when the caller goes away before the answer is written, or the gateway cuts it. */
+/**
+ * Aborted when the caller goes away before the answer is written, or the gateway cuts it. Not
+ * `AbortSignal.any` with the gateway's stop: Node keeps a WeakRef to each such signal on the stop's
+ * signal for as long as that lives, one a request for the gateway's life. The listener on the stop
+ * goes when the response closes.
+ */
 function callerGone(res: ServerResponse, shut: GatewayShutdown): AbortSignal {
   const abort = new AbortController();
+  const cut = () => abort.abort(shut.signal.reason);
+  if (shut.signal.aborted) cut();
+  else shut.signal.addEventListener("abort", cut, { once: true });
   res.on("close", () => {
+    shut.signal.removeEventListener("abort", cut);
     if (!res.writableFinished) abort.abort();
   });
-  return AbortSignal.any([abort.signal, shut.signal]);
+  return abort.signal;
 }
 
 async function embeddings({ o, shut }: Ctx, req: IncomingMessage, res: ServerResponse): Promise<void> {

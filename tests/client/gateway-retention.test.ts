@@ -3,7 +3,7 @@ import { runInNewContext } from "node:vm";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ChatCompletion, ChatCompletionChunk } from "../../client/sdk/openai-shapes";
-import { type GatewayNetwork, startGatewayNetwork } from "../support/gateway-network";
+import { type GatewayNetwork, oneOfEachRoute, startGatewayNetwork } from "../support/gateway-network";
 
 /**
  * A gateway runs for weeks: what it sent is not kept. Every answer and every chunk of a stream the
@@ -47,21 +47,7 @@ afterAll(() => net?.close());
 
 describe("what the gateway sent", () => {
   it("is not held once written: answers and chunks, over chat and the Responses API, streamed or not", async () => {
-    const messages = [{ role: "user" as const, content: "one two three four" }];
-    for (let i = 0; i < 3; i++) {
-      await openai.chat.completions.create({ model: "llama-local", messages });
-      for await (const _ of await openai.chat.completions.create({
-        model: "llama-local",
-        messages,
-        stream: true,
-      }));
-      await openai.responses.create({ model: "llama-local", input: "one two" });
-      for await (const _ of await openai.responses.create({
-        model: "llama-local",
-        input: "one two",
-        stream: true,
-      }));
-    }
+    for (let i = 0; i < 3; i++) await oneOfEachRoute(openai, "llama-local");
     // 3 answers and 3 streams of chunks over chat, the same over Responses.
     expect(sent.length).toBeGreaterThan(20);
     // A WeakRef's target is kept to the end of the job that read it: collected on a later one.

@@ -2,6 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import wrtc from "@roamhq/wrtc";
+import type OpenAI from "openai";
 import { type Gateway, type GatewayOptions, startGateway } from "../../client/gateway/gateway-server";
 import { type ConnectOptions, connect, type SilkClient } from "../../client/sdk/silk-client";
 import { type Feature, flatPrice, generateKeyPair, type ModelPrice } from "../../protocol";
@@ -133,4 +134,16 @@ export function startToolsAndPlainNetwork(
     backend: { contextTokens: 8192, ...opts.backend },
     ...(opts.gateway && { gateway: opts.gateway }),
   });
+}
+
+/**
+ * One request of each kind the gateway answers for `model`, through the `openai` client: chat and
+ * Responses, each whole and streamed (read to its end).
+ */
+export async function oneOfEachRoute(openai: OpenAI, model: string): Promise<void> {
+  const messages = [{ role: "user" as const, content: "one two three four" }];
+  await openai.chat.completions.create({ model, messages });
+  for await (const _ of await openai.chat.completions.create({ model, messages, stream: true }));
+  await openai.responses.create({ model, input: "one two" });
+  for await (const _ of await openai.responses.create({ model, input: "one two", stream: true }));
 }
