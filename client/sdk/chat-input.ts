@@ -258,6 +258,15 @@ function firstValueIssue(
     };
   if (param !== undefined && issue?.expected === "never")
     return { param, message: `${param}: Silk does not carry this field, and will not drop it silently` };
+  const choices = issue && typeof issue.input === "string" ? literalChoices(issue) : undefined;
+  if (param !== undefined && choices)
+    return {
+      param,
+      message: `Invalid value for '${param}': '${String(issue?.input).slice(0, 64)}'. Supported values are: ${inWords(
+        choices.map((c) => `'${c}'`),
+        "and",
+      )}.`,
+    };
   return {
     ...(param !== undefined && { param }),
     message: `${param ?? "body"}: ${issue?.message ?? "invalid value"}`,
@@ -282,11 +291,32 @@ const TYPE_WORDS: Readonly<Record<string, string>> = {
 function typeExpected(issue: v.BaseIssue<unknown>): string | undefined {
   if (issue.type === "integer") return "an integer";
   if (issue.kind !== "schema" || !issue.expected) return undefined;
-  const names = issue.expected.replace(/^\((.*)\)$/, "$1").split(" | ");
-  const words = names.map((name) => TYPE_WORDS[name]);
+  if (typeof issue.input === "string" && literalChoices(issue)) return undefined;
+  const words = expectedNames(issue).map((name) => (isLiteral(name) ? "a string" : TYPE_WORDS[name]));
   if (words.some((w) => w === undefined)) return undefined;
-  return words.length === 1 ? words[0] : `${words.slice(0, -1).join(", ")} or ${words.at(-1)}`;
+  return inWords([...new Set(words as string[])], "or");
 }
+
+/** The names an issue expected: `(("none" | "auto") | Object)` is "none", "auto" and Object. */
+const expectedNames = (issue: v.BaseIssue<unknown>) =>
+  (issue.expected ?? "").replace(/[()]/g, "").split(" | ");
+const isLiteral = (name: string) => /^"[^"]*"$/.test(name);
+
+/**
+ * The strings a picklist or a union with literals takes (`("auto" | "low")`, tool_choice's
+ * `(("none" | "auto" | "required") | Object)`); none where any string would do, or for any other issue.
+ */
+function literalChoices(issue: v.BaseIssue<unknown>): string[] | undefined {
+  if (issue.kind !== "schema" || !issue.expected) return undefined;
+  const names = expectedNames(issue);
+  const literals = names.filter(isLiteral);
+  if (literals.length === 0 || names.includes("string")) return undefined;
+  return literals.map((name) => name.slice(1, -1));
+}
+
+/** A list as a sentence says it: "a, b or c". */
+const inWords = (items: readonly string[], last: "or" | "and") =>
+  items.length === 1 ? String(items[0]) : `${items.slice(0, -1).join(", ")} ${last} ${items.at(-1)}`;
 
 type IssuePath = readonly { key: unknown }[];
 

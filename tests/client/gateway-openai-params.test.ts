@@ -267,6 +267,26 @@ describe("every parameter of the installed openai client, carried or refused by 
  * library's `Invalid type: Expected number but received "5"`. Nothing reaches the backend.
  */
 describe("a field of the wrong type is refused as OpenAI refuses it: what was expected, what was got", () => {
+  it("a string none of those a field takes is its value that is wrong: the values it takes, named", async () => {
+    const refused = await openai.chat.completions
+      .create({
+        model: "llama-tools",
+        messages: [{ role: "user", content: "hi" }],
+        tools: [weatherChat],
+        tool_choice: "sometimes",
+      } as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming)
+      .catch((e: unknown) => e);
+    expect(refused).toMatchObject({
+      status: 400,
+      code: "invalid_value",
+      param: "tool_choice",
+      error: {
+        message:
+          "Invalid value for 'tool_choice': 'sometimes'. Supported values are: 'none', 'auto' and 'required'.",
+      },
+    });
+  });
+
   const wrongType = (param: string, expected: string, got: string) => ({
     status: 400,
     code: "invalid_type",
@@ -313,6 +333,7 @@ describe("a field of the wrong type is refused as OpenAI refuses it: what was ex
           wrongType("messages.0.content", "a string or an array", "an integer"),
         ],
         [{ top_p: [] }, wrongType("top_p", "a number", "an array")],
+        [{ tool_choice: 5 }, wrongType("tool_choice", "a string or an object", "an integer")],
       ],
       (extra) =>
         openai.chat.completions.create({

@@ -480,7 +480,7 @@ describe("fields inside messages, and the SDK's own callers", () => {
         image({ detail: "max" }),
         {},
         "messages.0.content.0.image_url.detail",
-        'messages.0.content.0.image_url.detail: Invalid type: Expected ("auto" | "low" | "high") but received "max"',
+        "Invalid value for 'messages.0.content.0.image_url.detail': 'max'. Supported values are: 'auto', 'low' and 'high'.",
       ],
       // Was "tool_choice: Invalid type: Expected ((\"none\" | \"auto\" | \"required\") | Object) but received Object".
       [
