@@ -1,6 +1,6 @@
 import type { Need } from "../../protocol";
 import { type EmbedParams, EmbedRequest, vectorToBase64 } from "../../protocol/schemas/embedding";
-import { checkedAgainst } from "./chat-input";
+import { checkedAgainst, wrongType } from "./chat-input";
 import type { EmbedOutcome } from "./embed-call";
 import { InvalidRequestError, ProviderError, ProviderLostError, StalledError, TamperedError } from "./errors";
 import type { SilkUsage } from "./openai-shapes";
@@ -31,7 +31,8 @@ export const EMBED_NEEDS: readonly Need[] = [{ feature: "embeddings", param: "mo
 /** An OpenAI embeddings request as the session carries it, checked against the session's own schema. */
 export function toEmbedParams(p: EmbeddingCreateParams): EmbedParams {
   const input = typeof p.input === "string" ? [p.input] : p.input;
-  if (!Array.isArray(input) || input.some((x) => typeof x !== "string"))
+  if (!Array.isArray(input)) throw wrongType("input", "a string or an array of strings", input);
+  if (input.some((x) => typeof x !== "string"))
     throw new InvalidRequestError(
       "input: a string or a list of strings (token ids are not carried)",
       "input",

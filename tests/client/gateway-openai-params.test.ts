@@ -372,6 +372,8 @@ describe("a field of the wrong type is refused as OpenAI refuses it: what was ex
         [{ dimensions: 8.5 }, wrongType("dimensions", "an integer", "a decimal")],
         [{ model: 7 }, wrongType("model", "a string", "an integer")],
         [{ user: 5 }, wrongType("user", "a string", "an integer")],
+        [{ input: 5 }, wrongType("input", "a string or an array of strings", "an integer")],
+        [{ input: { text: "hi" } }, wrongType("input", "a string or an array of strings", "an object")],
       ],
       (extra) =>
         openai.embeddings.create({
