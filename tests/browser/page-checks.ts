@@ -92,6 +92,33 @@ export function smallTargets(page: Page): Promise<string[]> {
   });
 }
 
+/**
+ * Punctuation left alone at the start of a line ("." under an address that wrapped), as the text of
+ * the block it is in: a reader sees a stray mark. Text nodes of only punctuation are checked.
+ */
+export function strandedPunctuation(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const found: string[] = [];
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const mark = (node.textContent ?? "").trim();
+      if (!/^[.,;:!?)]+$/.test(mark)) continue;
+      const range = document.createRange();
+      range.selectNodeContents(node);
+      const rect = [...range.getClientRects()].find((r) => r.width > 0);
+      if (!rect) continue;
+      let block = node.parentElement;
+      while (block && getComputedStyle(block).display.startsWith("inline")) block = block.parentElement;
+      if (!block) continue;
+      const left =
+        block.getBoundingClientRect().left + Number.parseFloat(getComputedStyle(block).paddingLeft);
+      if (rect.left <= left + 2)
+        found.push((block.textContent ?? "").replace(/\s+/g, " ").trim().slice(0, 80));
+    }
+    return found;
+  });
+}
+
 /** The lowest contrast ratio (WCAG) of any text field's placeholder against the field's background; axe does not check placeholders. */
 export function placeholderContrast(page: Page): Promise<number> {
   return page.evaluate(() => {

@@ -14,6 +14,7 @@ import {
   placeholderContrast,
   screenshot,
   smallTargets,
+  strandedPunctuation,
 } from "./page-checks";
 import { usePagesFixture } from "./pages-fixture";
 import { TELEGRAM_THEME, telegramDoubleScript } from "./telegram-double";
@@ -610,6 +611,8 @@ describe("the pages, walked by a new user", () => {
           // What axe leaves out: every control takes a finger (44 px), placeholders are readable (AA).
           expect(await smallTargets(page)).toEqual([]);
           expect(await placeholderContrast(page)).toBeGreaterThanOrEqual(4.5);
+          // No "." alone on a line (it followed the registered payout address, which wrapped).
+          expect(await strandedPunctuation(page)).toEqual([]);
           // A choice too long for the width (the client's model picker at 360 px) ends in "…", not
           // cut mid-word. The provider's models are a list whose names wrap (checked on their own).
           expect(
