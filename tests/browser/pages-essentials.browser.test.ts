@@ -835,6 +835,11 @@ describe("the pages, walked by a new user", () => {
       .getByText(/Echo: s0 s1 s2/)
       .waitFor({ timeout: 30_000 });
     await waitForText(provider, "tokens-per-second", (s) => Number(s) > 0);
+    // While serving, the status says who is connected and what was served, not only in the
+    // collapsed Traffic: the session count was nowhere else a newcomer looks.
+    expect(squash(await waitForText(provider, "status-traffic", (s) => !s.startsWith("0 ")))).toMatch(
+      /^[1-9]\d* requester sessions? open now · served [1-9]\d* requests?, [1-9]\d* tokens$/,
+    );
     expect(squash(await waitForText(provider, "per-hour", (s) => s.length > 0))).toMatch(
       /^At [\d.]+ tokens\/s and 1000 nanoTON a token: up to [\d.]+ TON an hour while busy\.$/,
     );
