@@ -883,6 +883,20 @@ describe("the pages, walked by a new user", () => {
     const providers = async () =>
       ((await (await fetch(`${f.url}/api/models`)).json()) as { providers: number }).providers;
     const option = client.locator("select option", { hasText: "test-model" });
+    // Pause and Stop say, to the eye and to a screen reader, what each does to the requesters.
+    const description = (name: string) =>
+      provider.getByRole("button", { name, exact: true }).evaluate((b) =>
+        (b.getAttribute("aria-describedby") ?? "")
+          .split(" ")
+          .map((id) => document.getElementById(id)?.textContent ?? "")
+          .join(" ")
+          .replace(/\s+/g, " ")
+          .trim(),
+      );
+    for (const name of ["Pause", "Stop"])
+      expect(await description(name)).toBe(
+        "Pause takes this provider off Silk's list: no new requester finds it, and the sessions open now go on. Stop ends every session and serving.",
+      );
     await provider.getByRole("button", { name: "Pause" }).click();
     await waitForText(provider, "serving-state", (s) =>
       s.startsWith("Paused test-model: not listed on Silk"),
@@ -891,6 +905,9 @@ describe("the pages, walked by a new user", () => {
     await expect.poll(providers, { timeout: 15_000 }).toBe(0);
     await option.waitFor({ state: "detached", timeout: 15_000 });
     await noViolations(provider);
+    expect(await description("Resume")).toBe(
+      "Resume lists this provider on Silk again. Stop ends every session and serving.",
+    );
     await provider.getByRole("button", { name: "Resume" }).click();
     await waitForText(provider, "serving-state", (s) => s.startsWith("Serving test-model: connected"));
     await expect.poll(providers, { timeout: 15_000 }).toBe(1);
