@@ -90,8 +90,9 @@ local now = now_ms()
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, ${SWEEP})) do
   local h = P .. 'p:' .. id
   local ttl = redis.call('PTTL', h)
-  if ttl > 0 then
-    redis.call('ZADD', KEYS[1], now + ttl, id)
+  -- 0: the key's last millisecond, still there (Redis deletes it only once its time is past).
+  if ttl >= 0 then
+    redis.call('ZADD', KEYS[1], now + math.max(ttl, 1), id)
   else
     tally(h, id)
     redis.call('ZREM', KEYS[1], id)

@@ -229,3 +229,29 @@ describe("the market view's cost in Redis", () => {
     }
   });
 });
+
+describe("the market view read in the very millisecond an entry expires", () => {
+  it("still takes the entry out once it is gone (Redis keeps a key through its last millisecond)", async () => {
+    const prefix = `x${randomBytes(4).toString("hex")}:`;
+    const dir = new RedisDirectory(redis.client, { prefix, entryTtlMs: 60_000 });
+    await dir.register(record("a", ["m1"], 5n, 2, "n1"), 1);
+    const redisNow = async () => {
+      const [s, us] = await redis.client.time().then((t) => [Number(t[0]), Number(t[1])]);
+      return s! * 1000 + Math.floor(us! / 1000);
+    };
+    for (const id of ["e1", "e2", "e3"]) {
+      await dir.register(record(id, ["m1"], 5n, 1, "n1"), 1);
+      // The entry and its noted expiry at one millisecond; reads as fast as they come around it,
+      // so some read runs in that millisecond (where PTTL answers 0 and the key is still there).
+      const at = (await redisNow()) + 40;
+      await redis.client.pExpireAt(`${prefix}p:${id}`, at);
+      await redis.client.zAdd(`${prefix}mt`, { score: at, value: id });
+      while ((await redisNow()) <= at + 5) await dir.market();
+      await until(async () => (await redis.client.exists(`${prefix}p:${id}`)) === 0, `${id} gone`);
+      expect(summarizeMarket(await dir.market()), `${id} expired`).toMatchObject({
+        providers: 1,
+        models: [{ model: "m1", capacity: 2 }],
+      });
+    }
+  });
+});
