@@ -45,30 +45,48 @@ export function flatPrice(nanoPerToken: bigint): ModelPrice {
   return checkPrice({ nanoPerToken, promptMultiplierBps: 10_000, completionMultiplierBps: 10_000 });
 }
 
+/**
+ * One token of each kind at `price`, in nanoTON × BPS: exact, so comparing two prices, or a price
+ * with a maximum, never rounds. The one owner of the per-token price; everything else reads it.
+ */
+export function scaledCosts(price: ModelPrice): { readonly prompt: bigint; readonly completion: bigint } {
+  return {
+    prompt: price.nanoPerToken * BigInt(price.promptMultiplierBps),
+    completion: price.nanoPerToken * BigInt(price.completionMultiplierBps),
+  };
+}
+
+/**
+ * The effective nanoTON per token of each kind, rounded up: the lowest maximum `priceFits`
+ * accepts for `price`, so a price shown to a person can be given back as their `maxPrice`.
+ */
+export function perTokenPrice(price: ModelPrice): MaxPrice {
+  const c = scaledCosts(price);
+  return {
+    promptNanoPerToken: (c.prompt + BPS - 1n) / BPS,
+    completionNanoPerToken: (c.completion + BPS - 1n) / BPS,
+  };
+}
+
 /** True when every kind of token is priced at or below what the requester accepts. */
 export function priceFits(price: ModelPrice, max: MaxPrice): boolean {
-  return (
-    price.nanoPerToken * BigInt(price.promptMultiplierBps) <= max.promptNanoPerToken * BPS &&
-    price.nanoPerToken * BigInt(price.completionMultiplierBps) <= max.completionNanoPerToken * BPS
-  );
+  const c = scaledCosts(price);
+  return c.prompt <= max.promptNanoPerToken * BPS && c.completion <= max.completionNanoPerToken * BPS;
 }
 
 /** True when `a` prices either kind of token above `b` (a quote above an offer). */
 export function priceExceeds(a: ModelPrice, b: ModelPrice): boolean {
-  return (
-    a.nanoPerToken * BigInt(a.promptMultiplierBps) > b.nanoPerToken * BigInt(b.promptMultiplierBps) ||
-    a.nanoPerToken * BigInt(a.completionMultiplierBps) > b.nanoPerToken * BigInt(b.completionMultiplierBps)
-  );
+  const ca = scaledCosts(a);
+  const cb = scaledCosts(b);
+  return ca.prompt > cb.prompt || ca.completion > cb.completion;
 }
 
 /** Orders offers cheapest first by the completion price, then the prompt price. */
 export function comparePrices(a: ModelPrice, b: ModelPrice): number {
-  const ac = a.nanoPerToken * BigInt(a.completionMultiplierBps);
-  const bc = b.nanoPerToken * BigInt(b.completionMultiplierBps);
-  if (ac !== bc) return ac < bc ? -1 : 1;
-  const ap = a.nanoPerToken * BigInt(a.promptMultiplierBps);
-  const bp = b.nanoPerToken * BigInt(b.promptMultiplierBps);
-  return ap === bp ? 0 : ap < bp ? -1 : 1;
+  const ca = scaledCosts(a);
+  const cb = scaledCosts(b);
+  if (ca.completion !== cb.completion) return ca.completion < cb.completion ? -1 : 1;
+  return ca.prompt === cb.prompt ? 0 : ca.prompt < cb.prompt ? -1 : 1;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { MaxPrice, ModelPrice } from "../protocol";
-import { BPS } from "../protocol";
+import { BPS, scaledCosts } from "../protocol";
 import type { Candidate, ProviderState } from "./directory/directory";
 import { usedCapacity } from "./directory/directory";
 
@@ -140,10 +140,7 @@ const costCache = new WeakMap<ModelPrice, { completion: bigint; prompt: bigint }
 function costs(p: ModelPrice): { completion: bigint; prompt: bigint } {
   let c = costCache.get(p);
   if (!c) {
-    c = {
-      completion: p.nanoPerToken * BigInt(p.completionMultiplierBps),
-      prompt: p.nanoPerToken * BigInt(p.promptMultiplierBps),
-    };
+    c = scaledCosts(p);
     costCache.set(p, c);
   }
   return c;

@@ -1,4 +1,4 @@
-import type { DirectorySnapshot } from "../../protocol";
+import { type DirectorySnapshot, perTokenPrice } from "../../protocol";
 import type { ModelEntry } from "./openai-shapes";
 
 /**
@@ -79,14 +79,8 @@ export function toModelEntries(dir: DirectorySnapshot, nowMs: number): ModelEntr
       context_window: m.contextWindow ?? null,
       price: cheapest
         ? {
-            prompt_nanoton: (
-              (cheapest.nanoPerToken * BigInt(cheapest.promptMultiplierBps)) /
-              10_000n
-            ).toString(),
-            completion_nanoton: (
-              (cheapest.nanoPerToken * BigInt(cheapest.completionMultiplierBps)) /
-              10_000n
-            ).toString(),
+            prompt_nanoton: perTokenPrice(cheapest).promptNanoPerToken.toString(),
+            completion_nanoton: perTokenPrice(cheapest).completionNanoPerToken.toString(),
           }
         : null,
     };

@@ -28,6 +28,7 @@ import {
   type Need,
   PolicyRefusedError,
   type ProviderStanding,
+  perTokenPrice,
   policyHint,
   priceExceeds,
   priceFits,
@@ -220,8 +221,8 @@ export class SessionOpener {
   private aboveMax(price: ModelPrice): string | undefined {
     const max = this.opts.maxPrice;
     if (priceFits(price, max)) return undefined;
-    const bps = (m: number) => (price.nanoPerToken * BigInt(m)) / 10_000n;
-    return `asks ${bps(price.promptMultiplierBps)} nanoTON a prompt token and ${bps(price.completionMultiplierBps)} a completion token, above the request's maximum (${max.promptNanoPerToken} and ${max.completionNanoPerToken})`;
+    const asks = perTokenPrice(price);
+    return `asks ${asks.promptNanoPerToken} nanoTON a prompt token and ${asks.completionNanoPerToken} a completion token, above the request's maximum (${max.promptNanoPerToken} and ${max.completionNanoPerToken})`;
   }
 
   /**

@@ -1,3 +1,4 @@
+import { perTokenPrice } from "../../protocol";
 import { fetchModelsView } from "../../web/audit-counts";
 import { type AuditTotals, auditTotals } from "../../web/audit-text";
 
@@ -17,13 +18,13 @@ export async function fetchDirectory(signalingUrl: string, signal?: AbortSignal)
   const view = await fetchModelsView(signalingUrl, signal);
   return view.models.map((m) => {
     const cheapest = m.prices[0]?.price;
-    const eff = (bps: number) => (cheapest ? (cheapest.nanoPerToken * BigInt(bps)) / 10_000n : 0n);
+    const asks = cheapest ? perTokenPrice(cheapest) : undefined;
     return {
       id: m.model,
       providers: m.providers,
       free: Math.max(0, m.capacity - m.inUse),
-      promptNano: eff(cheapest?.promptMultiplierBps ?? 0),
-      completionNano: eff(cheapest?.completionMultiplierBps ?? 0),
+      promptNano: asks?.promptNanoPerToken ?? 0n,
+      completionNano: asks?.completionNanoPerToken ?? 0n,
       audits: auditTotals(view.audits, (r) => r.model === m.model),
     };
   });

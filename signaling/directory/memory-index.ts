@@ -1,4 +1,4 @@
-import { BPS, type MaxPrice, type ModelPrice } from "../../protocol";
+import { BPS, type MaxPrice, type ModelPrice, scaledCosts } from "../../protocol";
 import type { ProviderState } from "./directory";
 import { usedCapacity } from "./directory";
 import { SortedList } from "./sorted-list";
@@ -97,8 +97,7 @@ export class MatchIndex {
       const slot: Slot = {
         entry,
         price,
-        completion: price.nanoPerToken * BigInt(price.completionMultiplierBps),
-        prompt: price.nanoPerToken * BigInt(price.promptMultiplierBps),
+        ...scaledCosts(price),
         list,
         penalty: 0,
         utilisation: 0,

@@ -4,6 +4,7 @@ import {
   type Feature,
   quoteFields,
   type RegistryEntryClaim,
+  scaledCosts,
 } from "../../protocol";
 import type { ModelListing, ProviderRecord, ProviderState } from "./directory";
 
@@ -34,10 +35,8 @@ export function costKey(cost: bigint): string {
 
 /** A listing's index key: completion cost then prompt cost (the matchmaking price order). */
 function priceKey(p: ModelListing["price"]): string {
-  return (
-    costKey(p.nanoPerToken * BigInt(p.completionMultiplierBps)) +
-    costKey(p.nanoPerToken * BigInt(p.promptMultiplierBps))
-  );
+  const c = scaledCosts(p);
+  return costKey(c.completion) + costKey(c.prompt);
 }
 
 export function recordToFields(r: ProviderRecord): Record<string, string> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ModelDirectory } from "../../client/sdk/model-directory";
-import { type DirectorySnapshot, flatPrice } from "../../protocol";
+import { ModelDirectory, toModelEntries } from "../../client/sdk/model-directory";
+import { type DirectorySnapshot, flatPrice, priceFits } from "../../protocol";
 
 const snapshot = (providers: number): DirectorySnapshot => ({
   v: 1,
@@ -41,6 +41,23 @@ describe("the SDK's model list from a subscribed directory", () => {
       price: { completion_nanoton: "5" },
     });
     expect(src.calls).toBe(1);
+  });
+
+  it("names a fractional price rounded up, so the price it shows, given back as maxPrice, is accepted", () => {
+    // 3 nanoTON at 1.5x and 0.5x: 4.5 a completion token, 1.5 a prompt token.
+    const price = { nanoPerToken: 3n, promptMultiplierBps: 5_000, completionMultiplierBps: 15_000 };
+    const dir: DirectorySnapshot = {
+      v: 1,
+      providers: 1,
+      models: [{ model: "m", providers: 1, capacity: 1, inUse: 0, prices: [{ price, providers: 1 }] }],
+    };
+    const shown = toModelEntries(dir, 0)[0]?.price;
+    expect(shown).toEqual({ prompt_nanoton: "2", completion_nanoton: "5" });
+    const asked = {
+      promptNanoPerToken: BigInt(shown?.prompt_nanoton ?? 0),
+      completionNanoPerToken: BigInt(shown?.completion_nanoton ?? 0),
+    };
+    expect(priceFits(price, asked)).toBe(true);
   });
 
   it("refetches a stale snapshot once, and serves the stale one if that fails", async () => {

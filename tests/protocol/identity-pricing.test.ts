@@ -17,6 +17,7 @@ import {
   maxCompletionTokens,
   maxPromptTokens,
   PriceError,
+  perTokenPrice,
   priceFits,
   SPECIAL_TOKENS_PER_ANSWER,
   sign,
@@ -61,6 +62,27 @@ describe("prices", () => {
     expect(priceFits(price, { promptNanoPerToken: 50n, completionNanoPerToken: 199n })).toBe(false);
     expect(comparePrices(flatPrice(1n), flatPrice(2n))).toBe(-1);
     expect(comparePrices(price, price)).toBe(0);
+  });
+
+  it("names the effective price per token rounded up: the lowest maxPrice that fits (property-based)", () => {
+    fc.assert(
+      fc.property(
+        fc.bigInt({ min: 0n, max: 10n ** 12n }),
+        fc.integer({ min: 0, max: 1_000_000 }),
+        fc.integer({ min: 0, max: 1_000_000 }),
+        (nanoPerToken, promptMultiplierBps, completionMultiplierBps) => {
+          const p = { nanoPerToken, promptMultiplierBps, completionMultiplierBps };
+          const least = perTokenPrice(p);
+          expect(priceFits(p, least)).toBe(true);
+          if (least.promptNanoPerToken > 0n)
+            expect(priceFits(p, { ...least, promptNanoPerToken: least.promptNanoPerToken - 1n })).toBe(false);
+          if (least.completionNanoPerToken > 0n)
+            expect(
+              priceFits(p, { ...least, completionNanoPerToken: least.completionNanoPerToken - 1n }),
+            ).toBe(false);
+        },
+      ),
+    );
   });
 
   it("costs a usage once, rounded down, never by float", () => {
