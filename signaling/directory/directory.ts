@@ -154,6 +154,17 @@ export function usedCapacity(p: Pick<ProviderState, "active" | "load">): number 
   return Math.max(p.active, p.load);
 }
 
+/**
+ * The provider's reported load once a session it holds has ended: one less when a heartbeat was
+ * heard since the session opened (`beatAtOpen` < `beats`), since that report may count it; the
+ * same otherwise (a report from before the session cannot). The next heartbeat replaces it either
+ * way, so a provider still busy (its direct sessions outliving the server's word) says so again.
+ * Both stores apply it (redis-scripts.ts `CLOSE` in Lua).
+ */
+export function endedLoad(load: number, beatAtOpen: number, beats: number): number {
+  return beats > beatAtOpen ? Math.max(0, load - 1) : load;
+}
+
 /** Each provider as a group of one (for stores without a `market` of their own). */
 export function marketOf(providers: readonly ProviderState[]): MarketGroup[] {
   return providers.map((p) => ({

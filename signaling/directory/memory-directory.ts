@@ -1,24 +1,32 @@
 import { refusal } from "../matchmaking";
-import type {
-  Paired,
-  PickRequest,
-  ProviderDirectory,
-  ProviderRecord,
-  ProviderState,
-  Refused,
-  SessionDraft,
-  SessionRecord,
+import {
+  endedLoad,
+  type Paired,
+  type PickRequest,
+  type ProviderDirectory,
+  type ProviderRecord,
+  type ProviderState,
+  type Refused,
+  type SessionDraft,
+  type SessionRecord,
 } from "./directory";
 import { MatchIndex } from "./memory-index";
 import { newSessionId } from "./session-id";
 
-type MutableState = { -readonly [K in keyof ProviderState]: ProviderState[K] };
+/** `beats`: heartbeats heard since it registered (see `closeNow`). */
+type MutableState = { -readonly [K in keyof ProviderState]: ProviderState[K] } & { beats: number };
+
+/** A session with the provider's `beats` when it was opened. */
+interface OpenSession {
+  readonly record: SessionRecord;
+  readonly beat: number;
+}
 
 /** The embedded default: one process, no Redis. Same semantics as the Redis store. */
 export class MemoryDirectory implements ProviderDirectory {
   private readonly providers = new Map<string, MutableState>();
   private readonly byModel = new Map<string, Set<string>>();
-  private readonly sessions = new Map<string, SessionRecord>();
+  private readonly sessions = new Map<string, OpenSession>();
   /** Per-model lists, rebuilt only when membership changes: pairing reads them on every request. */
   private readonly lists = new Map<string, ProviderState[]>();
   private readonly index = new MatchIndex();
@@ -44,6 +52,7 @@ export class MemoryDirectory implements ProviderDirectory {
       lastFailureAt: 0,
       lastAssignedAt: 0,
       seenAt: now,
+      beats: 0,
     };
     this.providers.set(record.identityKey, state);
     for (const { model } of record.models) {
@@ -70,6 +79,7 @@ export class MemoryDirectory implements ProviderDirectory {
     const changed = state.load !== load;
     state.load = load;
     state.seenAt = now;
+    state.beats += 1;
     if (changed) this.index.update(identityKey);
     return true;
   }
@@ -106,14 +116,17 @@ export class MemoryDirectory implements ProviderDirectory {
     this.take(state, request.now);
     const sessionId = newSessionId();
     this.sessions.set(sessionId, {
-      sessionId,
-      identityKey: state.identityKey,
-      providerSocketId: state.socketId,
-      requesterSocketId: draft.requesterSocketId,
-      model,
-      createdAt: request.now,
-      ...(draft.requesterNode && { requesterNode: draft.requesterNode }),
-      ...(state.node && { providerNode: state.node }),
+      record: {
+        sessionId,
+        identityKey: state.identityKey,
+        providerSocketId: state.socketId,
+        requesterSocketId: draft.requesterSocketId,
+        model,
+        createdAt: request.now,
+        ...(draft.requesterNode && { requesterNode: draft.requesterNode }),
+        ...(state.node && { providerNode: state.node }),
+      },
+      beat: state.beats,
     });
     return { ok: true, sessionId, provider: state, price: picked.price };
   }
@@ -132,12 +145,16 @@ export class MemoryDirectory implements ProviderDirectory {
   }
 
   closeNow(sessionId: string): { record: SessionRecord | undefined } {
-    const record = this.sessions.get(sessionId);
-    if (!record) return { record };
+    const open = this.sessions.get(sessionId);
+    if (!open) return { record: undefined };
     this.sessions.delete(sessionId);
+    const { record } = open;
     const state = this.owned(record.identityKey, record.providerSocketId);
     if (state && state.active > 0) {
       state.active -= 1;
+      // A load heard after the session opened may count it: the server knows it ended, so its
+      // place is not held until the provider's next heartbeat (`endedLoad`).
+      state.load = endedLoad(state.load, open.beat, state.beats);
       this.index.update(state.identityKey);
     }
     return { record };
@@ -152,8 +169,8 @@ export class MemoryDirectory implements ProviderDirectory {
     for (const p of [...this.providers.values()])
       if (p.node === node && (await this.unregister(p.identityKey, p.socketId))) providers++;
     const sessions = [...this.sessions.values()]
-      .filter((s) => s.requesterNode === node || s.providerNode === node)
-      .map((s) => s.sessionId);
+      .filter(({ record: s }) => s.requesterNode === node || s.providerNode === node)
+      .map(({ record: s }) => s.sessionId);
     return { providers, sessions };
   }
 

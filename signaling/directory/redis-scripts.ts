@@ -97,12 +97,12 @@ local function listed(member, id)
   local ix = redis.call('HGET', P .. 'p:' .. id, 'ix')
   return ix and string.find(ix, member, 1, true) ~= nil
 end
--- Records a session holding a unit of h's capacity already taken: the s:<sid> hash, the count,
--- and the session in each party's node set.
+-- Records a session holding a unit of h's capacity already taken: the s:<sid> hash (with the
+-- entry's heartbeat count 'hb', read by CLOSE), the count, and the session in each party's node set.
 local function open_session(h, id, sid, model, rsocket, rnode, now, ttl)
-  local f = redis.call('HMGET', h, 'socketId', 'node')
+  local f = redis.call('HMGET', h, 'socketId', 'node', 'hb')
   local s = P .. 's:' .. sid
-  redis.call('HSET', s, 'identityKey', id, 'providerSocketId', f[1], 'requesterSocketId', rsocket, 'model', model, 'createdAt', now)
+  redis.call('HSET', s, 'identityKey', id, 'providerSocketId', f[1], 'requesterSocketId', rsocket, 'model', model, 'createdAt', now, 'hb', f[3] or '0')
   if rnode ~= '' then
     redis.call('HSET', s, 'requesterNode', rnode)
     redis.call('SADD', P .. 'n:' .. rnode .. ':s', sid)
@@ -157,11 +157,12 @@ forget(KEYS[1], ARGV[2])
 redis.call('SREM', P .. 'providers', ARGV[2])
 return 1`;
 
-/** KEYS[1] the entry. ARGV: socketId, load, now, ttl, identityKey. */
+/** KEYS[1] the entry. ARGV: socketId, load, now, ttl, identityKey. Counts heartbeats in 'hb' (see CLOSE). */
 export const HEARTBEAT = `${INDEX}
 if not owned(KEYS[1], ARGV[1]) then return 0 end
 local before = redis.call('HGET', KEYS[1], 'load')
 redis.call('HSET', KEYS[1], 'load', ARGV[2], 'seenAt', ARGV[3])
+redis.call('HINCRBY', KEYS[1], 'hb', 1)
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 if (tonumber(before) or 0) ~= tonumber(ARGV[2]) then reindex(KEYS[1], ARGV[5]) end
 mark(KEYS[1], ARGV[5], ARGV[4])
@@ -234,8 +235,9 @@ return {1, redis.call('HGETALL', h)}`;
 /**
  * Ends a session in one round trip: removes its record (exactly one caller gets it), its place in
  * the count and in each party's node set, and gives its unit of capacity back (if the entry still
- * belongs to the socket that took it). KEYS[1] the session hash. ARGV: sessionId. Returns the
- * record as a flat list, or nil.
+ * belongs to the socket that took it), counting it out of the provider's reported load when a
+ * heartbeat came since it opened (`endedLoad` in directory.ts). KEYS[1] the session hash. ARGV:
+ * sessionId. Returns the record as a flat list, or nil.
  */
 export const CLOSE = `${INDEX}
 local f = redis.call('HGETALL', KEYS[1])
@@ -249,6 +251,10 @@ if r.providerNode then redis.call('SREM', P .. 'n:' .. r.providerNode .. ':s', A
 local h = P .. 'p:' .. (r.identityKey or '')
 if r.identityKey and owned(h, r.providerSocketId) and (tonumber(redis.call('HGET', h, 'active')) or 0) > 0 then
   redis.call('HINCRBY', h, 'active', -1)
+  -- endedLoad (directory.ts): a load heard since the session opened may count it.
+  local e = redis.call('HMGET', h, 'hb', 'load')
+  local load = tonumber(e[2]) or 0
+  if (tonumber(e[1]) or 0) > (tonumber(r.hb) or 0) and load > 0 then redis.call('HSET', h, 'load', load - 1) end
   reindex(h, r.identityKey)
 end
 return f`;

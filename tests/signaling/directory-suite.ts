@@ -119,6 +119,30 @@ export function directorySuite(name: string, make: () => Promise<ProviderDirecto
       expect(await dir.providersFor("m1")).toMatchObject([{ active: 0 }]);
     });
 
+    it("counts an ended session out of the load heard since it opened, until the next heartbeat", async () => {
+      await dir.register(rec("a", "s1", ["m1"], 1), 1);
+      const first = await reserve(2);
+      // The provider reports the session it serves; then the server ends it.
+      await dir.heartbeat("a", "s1", 1, 3);
+      await dir.closeSession(first!);
+      expect(await dir.providersFor("m1")).toMatchObject([{ active: 0, load: 0 }]);
+      const second = await reserve(4);
+      expect(second).toBeDefined();
+      await dir.closeSession(second!);
+      // A heartbeat after the end says the provider is still busy: it is believed.
+      await dir.heartbeat("a", "s1", 1, 5);
+      expect(await reserve(6)).toBeUndefined();
+    });
+
+    it("keeps a load heard before a session opened when that session ends (the report cannot count it)", async () => {
+      await dir.register(rec("a", "s1", ["m1"], 2), 1);
+      await dir.heartbeat("a", "s1", 1, 2);
+      const session = await reserve(3);
+      expect(session).toBeDefined();
+      await dir.closeSession(session!);
+      expect(await dir.providersFor("m1")).toMatchObject([{ active: 0, load: 1 }]);
+    });
+
     it("never hands out more than capacity under concurrent reservations", async () => {
       await dir.register(rec("a", "s1", ["m1"], 3), 1);
       const results = await Promise.all(Array.from({ length: 20 }, (_, i) => reserve(i)));
