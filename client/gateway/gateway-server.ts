@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { MAX_SESSION_MESSAGE_BYTES } from "../../protocol";
+import { followAbort } from "../sdk/abort-link";
 import type { SilkClient } from "../sdk/silk-client";
 import { type GatewayLogger, logExchange, silentLogger } from "./access-log";
 import { corsHeaders, preflightHeaders, refusedContentType, refusedOrigin } from "./browser-guard";
@@ -230,11 +231,9 @@ async function jsonBody(req: IncomingMessage): Promise<unknown> {
  */
 function callerGone(res: ServerResponse, shut: GatewayShutdown): AbortSignal {
   const abort = new AbortController();
-  const cut = () => abort.abort(shut.signal.reason);
-  if (shut.signal.aborted) cut();
-  else shut.signal.addEventListener("abort", cut, { once: true });
+  const unlink = followAbort(shut.signal, () => abort.abort(shut.signal.reason));
   res.on("close", () => {
-    shut.signal.removeEventListener("abort", cut);
+    unlink();
     if (!res.writableFinished) abort.abort();
   });
   return abort.signal;

@@ -1,5 +1,6 @@
 import { setMaxListeners } from "node:events";
 import type { Server, ServerResponse } from "node:http";
+import { raceAbort } from "../sdk/abort-link";
 import { HttpError } from "./http-errors";
 
 /** The error every request still in flight when the gateway stops ends with: 503, retry elsewhere. */
@@ -47,18 +48,12 @@ export class GatewayShutdown {
   }
 
   /**
-   * `work`, unless the gateway cuts it first. Not `Promise.race` with one promise of the cut: each
-   * race left a reaction on it holding what `work` resolved to, so every answer and every chunk the
-   * gateway ever sent stayed in memory until it stopped.
+   * `work`, unless the gateway cuts it first. `raceAbort`, not `Promise.race` with one promise of
+   * the cut: each race left a reaction on it holding what `work` resolved to, so every answer and
+   * every chunk the gateway ever sent stayed in memory until it stopped.
    */
   race<T>(work: Promise<T>): Promise<T> {
-    const signal = this.cutter.signal;
-    return new Promise<T>((resolve, reject) => {
-      const cut = () => reject(shuttingDown());
-      if (signal.aborted) cut();
-      else signal.addEventListener("abort", cut, { once: true });
-      work.then(resolve, reject).finally(() => signal.removeEventListener("abort", cut));
-    });
+    return raceAbort(work, this.cutter.signal, shuttingDown);
   }
 
   /** The items of `source` until the gateway cuts it: then its shutdown error is thrown. */

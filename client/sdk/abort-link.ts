@@ -24,13 +24,29 @@ export function abortedError(): DOMException {
 }
 
 /**
- * `work`, or an AbortError once `signal` aborts first (`work` goes on: what it makes is its
- * owner's to keep). The listener goes when either ends.
+ * As `linkAbort`, but a signal that has already aborted calls `onAbort` at once (a listener added
+ * now would never fire).
  */
-export function unlessAborted<T>(work: Promise<T>, signal: AbortSignal, what: string): Promise<T> {
-  if (signal.aborted) return Promise.reject(new DOMException(`cancelled ${what}`, "AbortError"));
+export function followAbort(signal: AbortSignal, onAbort: () => void): () => void {
+  if (!signal.aborted) return linkAbort(signal, onAbort);
+  onAbort();
+  return () => undefined;
+}
+
+/**
+ * `work`, or `error()` once `signal` aborts first (`work` goes on: what it makes is its owner's to
+ * keep). Not `Promise.race` with a promise of the abort: each race would leave a reaction on that
+ * promise holding what `work` resolved to, for as long as the signal lives. The listener goes when
+ * either ends.
+ */
+export function raceAbort<T>(work: Promise<T>, signal: AbortSignal, error: () => unknown): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const unlink = linkAbort(signal, () => reject(new DOMException(`cancelled ${what}`, "AbortError")));
+    const unlink = followAbort(signal, () => reject(error()));
     work.then(resolve, reject).finally(unlink);
   });
+}
+
+/** `work`, or an AbortError naming `what` was cancelled once `signal` aborts first. */
+export function unlessAborted<T>(work: Promise<T>, signal: AbortSignal, what: string): Promise<T> {
+  return raceAbort(work, signal, () => new DOMException(`cancelled ${what}`, "AbortError"));
 }
