@@ -168,7 +168,9 @@ export class RedisDirectory implements ProviderDirectory {
     const r = await Promise.all(
       tags.map((tag) => runScript(redis, HEARTBEAT, this.spaces.space(tag), [`p:${identityKey}`], args)),
     );
-    return r.length > 0 && r.every((x) => x === 1);
+    // 2: the load left no room for the units leased of it, given back; this node's pool forgets them.
+    if (r.includes(2)) this.leases?.forget(identityKey);
+    return r.length > 0 && r.every((x) => x === 1 || x === 2);
   }
 
   async providersFor(model: string): Promise<readonly ProviderState[]> {

@@ -157,16 +157,39 @@ forget(KEYS[1], ARGV[2])
 redis.call('SREM', P .. 'providers', ARGV[2])
 return 1`;
 
-/** KEYS[1] the entry. ARGV: socketId, load, now, ttl, identityKey. Counts heartbeats in 'hb' (see CLOSE). */
+/**
+ * KEYS[1] the entry. ARGV: socketId, load, now, ttl, identityKey. Counts heartbeats in 'hb' (see
+ * CLOSE). A load that leaves no room for the units nodes hold leased (redis-lease-scripts.ts:
+ * load plus leased units over the capacity) gives every lease on the entry back, so no node's
+ * pool grants a place the provider says it does not have. Returns 0 (not the owner), 1, or 2
+ * (leases given back: the caller forgets its own pool's units of the provider at once; other
+ * nodes learn it from their next RENEW).
+ */
 export const HEARTBEAT = `${INDEX}
 if not owned(KEYS[1], ARGV[1]) then return 0 end
-local before = redis.call('HGET', KEYS[1], 'load')
-redis.call('HSET', KEYS[1], 'load', ARGV[2], 'seenAt', ARGV[3])
-redis.call('HINCRBY', KEYS[1], 'hb', 1)
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-if (tonumber(before) or 0) ~= tonumber(ARGV[2]) then reindex(KEYS[1], ARGV[5]) end
-mark(KEYS[1], ARGV[5], ARGV[4])
-return 1`;
+local h, load = KEYS[1], tonumber(ARGV[2])
+local before = redis.call('HGET', h, 'load')
+redis.call('HSET', h, 'load', ARGV[2], 'seenAt', ARGV[3])
+redis.call('HINCRBY', h, 'hb', 1)
+redis.call('PEXPIRE', h, ARGV[4])
+local gave = 0
+if (tonumber(before) or 0) ~= load then
+  local leased, nodes = 0, {}
+  local f = redis.call('HGETALL', h)
+  for i = 1, #f, 2 do
+    if string.sub(f[i], 1, 2) == 'l:' then
+      leased = leased + (tonumber(f[i + 1]) or 0)
+      nodes[#nodes + 1] = string.sub(f[i], 3)
+    end
+  end
+  if leased > 0 and load + leased > (tonumber(redis.call('HGET', h, 'capacity')) or 0) then
+    for _, node in ipairs(nodes) do release(node, ARGV[5]) end
+    gave = 1
+  end
+  reindex(h, ARGV[5])
+end
+mark(h, ARGV[5], ARGV[4])
+return 1 + gave`;
 
 /** KEYS[1] the entry. ARGV: socketId, now, identityKey. */
 export const FAILURE = `${INDEX}

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
+import type { RedisDirectory } from "../../signaling/directory/redis-directory";
 import { call, cleanup, connect, next, provider, requestSession, startServer } from "./helpers";
 import { useRedis } from "./redis-fixture";
 
@@ -60,4 +61,26 @@ describe("a provider's place after a session ends", () => {
     },
     30_000,
   );
+
+  it("with Redis leases: a provider whose heartbeat leaves no room for a node's leased unit is refused, not granted from the pool", async () => {
+    const { url, server } = await startServer({
+      redisUrl: redis.url,
+      redisPrefix: `t${randomBytes(4).toString("hex")}:`,
+    });
+    const p = await provider(url, { capacity: 3 });
+    const r = await connect(url);
+    // The first grant leases this node one more unit of the provider (two were free).
+    expect((await requestSession(r)).ok).toBe(true);
+    await (server.directory as RedisDirectory).settled();
+    expect(await server.directory.all()).toMatchObject([{ active: 2 }]);
+
+    // Busy with three (say two direct sessions outlived the server's word): no place is left.
+    expect(await call(p.socket, "provider:heartbeat", { v: 1, load: 3 })).toEqual({ ok: true });
+    expect(await requestSession(r)).toMatchObject({ ok: false, error: { code: "ALL_BUSY" } });
+    expect(p.offers).toHaveLength(1);
+
+    // Busy with two: one place, granted.
+    expect(await call(p.socket, "provider:heartbeat", { v: 1, load: 2 })).toEqual({ ok: true });
+    expect(await requestSession(r)).toMatchObject({ ok: true, provider: { identityKey: p.identityKey } });
+  }, 30_000);
 });
