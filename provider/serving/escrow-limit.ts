@@ -7,8 +7,9 @@ import type { EscrowBook, SessionExposure } from "../escrow-book";
  * token. The escrow is read when the session opens (by the gate); again in the background once
  * what is owed has used half the headroom that read showed (another provider, or the owner
  * closing, may have drained it meanwhile); and once more, awaited, before refusing anything, in
- * case it was topped up. A closing escrow still pays what was streamed (receipts are taken up to
- * the limit), but nothing more is streamed on it: it is claimed instead.
+ * case it was topped up. A closing escrow, or one that revoked the session's key, still pays what
+ * was streamed (receipts are taken up to the limit), but nothing more is streamed on it: it is
+ * claimed instead.
  */
 export class EscrowLimit {
   private readonly handle: SessionExposure;
@@ -74,9 +75,18 @@ export class EscrowLimit {
       : "the escrow cannot pay for more tokens; top it up";
   }
 
-  /** The escrow is closing (as last read): stream nothing more on it. */
+  /**
+   * Stream nothing more on this session, as the last read shows: the escrow is closing, or the
+   * session's key was revoked (`keyRevoked`). Either way what was streamed is paid only until a
+   * deadline, and is claimed at once (settlement-policy.ts).
+   */
   get closing(): boolean {
-    return this.book.view(this.stream.escrow).unlockAt !== 0;
+    return this.book.view(this.stream.escrow).unlockAt !== 0 || this.keyRevoked;
+  }
+
+  /** The session's key was revoked (as last read): the escrow pays its receipts only until its grace ends. */
+  get keyRevoked(): boolean {
+    return this.book.keyDeadline(this.stream) !== 0;
   }
 
   /**

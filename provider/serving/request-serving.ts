@@ -37,9 +37,12 @@ export interface RequestServing {
 export const CLOSING_MESSAGE =
   "the escrow started closing: no more is served on it; what was streamed is claimed";
 
+export const KEY_REVOKED_MESSAGE =
+  "the session key was revoked in the escrow, which pays its receipts only until its grace ends: no more is served on it; what was streamed is claimed";
+
 /**
  * Opens the request on the ledger once it holds an engine slot, or refuses it (typed) when the
- * escrow is closing or cannot pay `firstOwed()`, what the session would be owed once the request
+ * escrow is closing, the session's key was revoked, or the escrow cannot pay `firstOwed()`, what the session would be owed once the request
  * starts. Returns false when refused: the caller stops, the slot is its to release.
  */
 export async function admit(s: RequestServing, id: string, firstOwed: () => bigint): Promise<boolean> {
@@ -47,7 +50,8 @@ export async function admit(s: RequestServing, id: string, firstOwed: () => bigi
   ledger.start(id, s.price);
   if (exposure && (await exposure.closingNow())) {
     ledger.finish(id, 0);
-    await s.refuse("ESCROW_CLOSING", CLOSING_MESSAGE);
+    if (exposure.keyRevoked) await s.refuse("KEY_NOT_AUTHORISED", KEY_REVOKED_MESSAGE);
+    else await s.refuse("ESCROW_CLOSING", CLOSING_MESSAGE);
     return false;
   }
   const refusal = exposure?.refusal;

@@ -132,4 +132,26 @@ describe("an escrow drained under a waiting provider, on the devnet", () => {
     expect(chain.now).toBeLessThan(revokedAt + 40);
     await paidOnChain(p, r, answer.cost);
   });
+
+  it("a session whose key was revoked serves nothing more: the next request is refused KEY_NOT_AUTHORISED, nothing streamed", async () => {
+    const p = provider(new ScriptedEngine());
+    const r = await chain.requester({ deposit: toNano("1"), closeDelay: 40 });
+    const stop = p.ton.settlement.sweepEvery(100);
+    const { session, close } = await openSession(p, r);
+    const answer = await session.request(ask(6), () => undefined);
+    await until(async () => latestReceipt(await record(p, r)).receipt.amount === answer.cost);
+
+    await r.escrow.sendRevokeKey(r.send, { key: r.sessionKey.publicKey, value: toNano("0.05") });
+    await until(() => allClaimed(p, r)); // the provider has read the revocation
+    // Its receipts are paid only until the key's grace ends: it streams nothing more on them.
+    let streamed = 0;
+    const after = session.request(ask(6), (d) => {
+      streamed += d.tokens;
+    });
+    await expect(after).rejects.toMatchObject({ code: "KEY_NOT_AUTHORISED" });
+    expect(streamed).toBe(0);
+    stop();
+    close();
+    await paidOnChain(p, r, answer.cost);
+  });
 });
