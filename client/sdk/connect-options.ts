@@ -4,7 +4,7 @@ import type { ServerKeys } from "../../peer/server-pins";
 import type { Deadlines } from "../../peer/session-machine";
 import type { Wrtc } from "../../peer/webrtc-link";
 import type { KeyPair, MaxPrice, ProviderStanding, TrustPolicy } from "../../protocol";
-import { InvalidRequestError } from "./errors";
+import { type AccountStoreError, InvalidRequestError } from "./errors";
 import type { PaymentAccount } from "./payment-account";
 import {
   defaultReserveAhead,
@@ -87,6 +87,13 @@ export interface ConnectOptions {
   readonly liarMemoryMs?: number;
   /** Told each time a signaling server is caught lying and avoided (a page can say so). */
   readonly onServerDistrusted?: (e: DistrustedServer) => void;
+  /**
+   * Told when `account` fails to keep an answer's signed statement (`keepAnswer` threw or
+   * rejected: `FAILED`; or did not settle within `deadlines.account`: `TIMEOUT`). The answer is
+   * not held back by it (its statement is in `usage.silk.signed_answer`), so this is the only
+   * word an app gets that its store is failing.
+   */
+  readonly onAccountError?: (e: AccountStoreError) => void;
   /** Told when an answer moves to another provider (a page can say "failover in progress"). */
   readonly onFailover?: (e: { model: string; failovers: number }) => void;
   /**

@@ -263,3 +263,21 @@ export function unsent(err: Error, param: string): Error {
     { cause: err },
   );
 }
+
+/**
+ * The app's payment account (`PaymentAccount`) failed a write the answer does not wait on
+ * (`keepAnswer`, the provider's signed statement kept for audits): it threw or rejected
+ * (`FAILED`, the store's error as `cause`), or did not settle within `deadlines.account`
+ * (`TIMEOUT`). Told to `ConnectOptions.onAccountError`; the answer itself was delivered.
+ */
+export class AccountStoreError extends Error {
+  override readonly name = "AccountStoreError";
+  readonly operation = "keepAnswer";
+  constructor(
+    readonly code: "FAILED" | "TIMEOUT",
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

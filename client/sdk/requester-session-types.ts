@@ -12,6 +12,7 @@ import type {
   SignedAnswer,
   ToolCall,
 } from "../../protocol";
+import type { AccountStoreError } from "./errors";
 import type { PaymentAccount } from "./payment-account";
 import type { ReserveOptions } from "./reserve-keeper";
 
@@ -39,6 +40,8 @@ export interface RequesterSessionOptions {
    * a provider that requires reserves serves only what its reserve covers plus one window.
    */
   readonly reserve?: ReserveOptions;
+  /** Told when the account fails to keep an answer's signed statement (kept-answers.ts). */
+  readonly onAccountError?: (e: AccountStoreError) => void;
 }
 
 /** What the base receipt is made of: the stream, the key that signs it, and the last receipt kept. */

@@ -45,6 +45,7 @@ import {
   unsent,
   withoutReserve,
 } from "./errors";
+import { keepAnswerAside } from "./kept-answers";
 import type {
   AnswerDelta,
   BaseOptions,
@@ -413,8 +414,10 @@ export class RequesterSession {
       this.life.send({ type: "answer-end" });
     }
     // Kept beside the receipts, but the answer does not wait on it: the statement goes back with
-    // the answer (usage.silk.signed_answer), so a store that fails or hangs loses the caller nothing.
-    if (signed) this.opts.account.keepAnswer?.(signed).catch(() => undefined);
+    // the answer (usage.silk.signed_answer), so a store that fails or hangs loses the caller
+    // nothing; the app hears of it through `onAccountError`.
+    if (signed)
+      keepAnswerAside(this.opts.account, signed, this.life.deadlines.account, this.opts.onAccountError);
     // Stopped by the provider (its operator stopped serving, a WebLLM interruptGenerate): a cut-short
     // answer, not a finished one; failover continues it elsewhere, and OpenAI's clients, which know no
     // "abort" finish, never see one they did not ask for.

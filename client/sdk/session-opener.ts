@@ -524,6 +524,7 @@ export class SessionOpener {
             ...(this.opts.receiptEvery !== undefined && { receiptEvery: this.opts.receiptEvery }),
             ...(this.opts.requireSignedAnswers && { requireSignedAnswers: true }),
             ...(this.opts.reserve && { reserve: this.opts.reserve }),
+            ...(this.opts.onAccountError && { onAccountError: this.opts.onAccountError }),
           }),
           (late) => late.close(),
         );

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ProviderError } from "../../client/sdk/errors";
+import { AccountStoreError, ProviderError } from "../../client/sdk/errors";
 import type { ChatCompletion } from "../../client/sdk/openai-shapes";
 import { MemoryPaymentAccount } from "../../client/sdk/payment-account";
 import {
@@ -77,15 +77,46 @@ describe("signed answers through the network", () => {
     const hanging = Object.assign(new MemoryPaymentAccount(), {
       keepAnswer: () => new Promise<void>(() => {}),
     });
-    for (const account of [failing, hanging]) {
+    const cases = [
+      { account: failing, code: "FAILED", says: /keepAnswer failed \(quota exceeded\)/ },
+      { account: hanging, code: "TIMEOUT", says: /keepAnswer did not settle within 2000 ms/ },
+    ] as const;
+    for (const { account, code, says } of cases) {
       // One provider each: the other client's session holds its place while it idles.
       await relayProvider(url, { engine: new LogprobEngine({ model: { seed: 1 } }), models: LOGPROB_MODELS });
-      const client = await relayClient(url, { account });
+      // The app hears that its store failed: the answer alone would never tell it.
+      const told: AccountStoreError[] = [];
+      const client = await relayClient(url, {
+        account,
+        deadlines: { account: 2_000 },
+        onAccountError: (e) => told.push(e),
+      });
       const answer = (await endsWithin(ask(client, "keep it", challenge), 15_000)) as ChatCompletion;
       expect(answer.usage.completion_tokens).toBe(12);
       expect(verifySignedAnswer(answer.usage.silk!.signed_answer!)).toBe(true);
+      await expect.poll(() => told.length, { timeout: 10_000 }).toBe(1);
+      expect(told[0]).toBeInstanceOf(AccountStoreError);
+      expect(told[0]).toMatchObject({ name: "AccountStoreError", code, operation: "keepAnswer" });
+      expect(told[0]!.message).toMatch(says);
+      if (code === "FAILED") expect((told[0]!.cause as Error).message).toBe("quota exceeded");
     }
   }, 60_000);
+
+  it("a store that keeps the statement tells onAccountError nothing", async () => {
+    await relayProvider(url, { engine: new LogprobEngine({ model: { seed: 1 } }), models: LOGPROB_MODELS });
+    const account = new MemoryPaymentAccount();
+    const told: AccountStoreError[] = [];
+    const client = await relayClient(url, {
+      account,
+      deadlines: { account: 2_000 },
+      onAccountError: (e) => told.push(e),
+    });
+    await ask(client, "kept", challenge);
+    await expect.poll(() => account.answers.length, { timeout: 10_000 }).toBe(1);
+    // Past the deadline a hanging store would have been told at: nothing for a store that kept it.
+    await new Promise((r) => setTimeout(r, 2_500));
+    expect(told).toEqual([]);
+  }, 30_000);
 
   it("a streamed answer's usage carries the signed statement too", async () => {
     await relayProvider(url, { engine: new LogprobEngine({ model: { seed: 1 } }), models: LOGPROB_MODELS });
