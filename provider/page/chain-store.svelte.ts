@@ -234,7 +234,8 @@ export class ProviderChain {
       { address: config.registry, amount: REGISTER_VALUE, payload },
       { busy: "Registering in the Registry…", action: "Registration", what: "registration" },
       async () => (await this.readEntry())?.models.includes(o.model) === true,
-      "Registered: requesters can find this provider in the on-chain Registry.",
+      // No notice: the Registry line by Register (a live region) says it, once.
+      "",
     );
   }
 

@@ -28,10 +28,18 @@ export function servingHeadline(o: {
   now: number;
   /** The Registry was read and has no entry for this provider: requesters' apps refuse it. */
   unregistered?: boolean;
+  /** Whether a payout address is set (Start serving needs one). */
+  payout?: boolean;
 }): { text: string; tone: "ok" | "warn" | "idle" } {
   const m = o.model ? ` ${o.model}` : "";
+  // Idle, the headline names the next step: "Not serving" alone left a newcomer looking for it.
   if (o.serving === "off")
-    return { text: `Not serving${o.model ? `: ${o.model} is loaded` : ""}`, tone: "idle" };
+    return {
+      text: !o.model
+        ? "Not serving: load a model, then press Start serving"
+        : `Not serving: ${o.model} is loaded; ${o.payout ? "press Start serving" : "set a payout address, then press Start serving"}`,
+      tone: "idle",
+    };
   if (o.serving === "starting") return { text: "Joining the network…", tone: "idle" };
   if (o.link === "reconnecting") {
     const secs = o.downSince === undefined ? 0 : Math.max(0, Math.round((o.now - o.downSince) / 1000));

@@ -8,7 +8,7 @@ import { type AwakeState, KeepAwake } from "../../web/keep-awake";
 import type { ProviderRuntime, RuntimeEvent } from "../runtime";
 import { ProviderChain } from "./chain-store.svelte";
 import type { EarningSample } from "./earnings-chart";
-import { type Link, linkOf } from "./link-state";
+import { type Link, linkOf, servingHeadline } from "./link-state";
 import { describeError, downloadedText, parseNanoTon, servedSupport, timeLeft } from "./page-rules";
 import { DEFAULT_SETTINGS, type ProviderSettings } from "./provider-settings";
 import type { ProviderStorage } from "./provider-storage";
@@ -72,6 +72,18 @@ export class ProviderStore {
   readonly earnedText = $derived(formatTon(this.earnings.earned));
   readonly unclaimedText = $derived(formatTon(this.earnings.unclaimed));
   readonly claimedText = $derived(formatTon(this.earnings.claimed));
+  /** The page's one line on what this tab is doing and what to do next (the status and Serving show it). */
+  readonly headline = $derived(
+    servingHeadline({
+      serving: this.serving,
+      link: this.link,
+      model: this.loaded,
+      downSince: this.downSince,
+      now: this.now,
+      unregistered: this.chain.unregistered,
+      payout: !!this.settings.payout,
+    }),
+  );
 
   private core!: PageCore;
   private storage!: ProviderStorage;

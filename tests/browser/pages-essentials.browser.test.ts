@@ -864,7 +864,7 @@ describe("the pages, walked by a new user", () => {
     await provider.getByRole("button", { name: "Stop now" }).click();
     await waitForText(provider, "serving-state", (s) => !s.startsWith("Serving"));
     expect(await text(provider, "tokens-per-second")).toBe("0");
-    expect(squash((await text(provider, "running-waiting")) ?? "")).toBe("0 / 0");
+    expect(squash((await text(provider, "running-waiting")) ?? "")).toBe("0 running, 0 waiting");
     expect(await text(provider, "open-sessions")).toBe("0");
     // The client's answer ends (cut off, what arrived is kept); then the provider serves again.
     await client.getByRole("button", { name: "Stop" }).waitFor({ state: "detached", timeout: 60_000 });
@@ -919,7 +919,7 @@ describe("the pages, walked by a new user", () => {
     // A fresh provider: the status and the setup checklist head the page, and what is off says why.
     await page.getByTestId("step-1").waitFor();
     expect(await page.locator("main > section").first().getAttribute("aria-labelledby")).toBe("status-title");
-    expect(await text(page, "status-headline")).toBe("Not serving");
+    expect(await text(page, "status-headline")).toBe("Not serving: load a model, then press Start serving");
     expect(await page.getByTestId("step-1").getAttribute("data-done")).toBe("false");
     expect(squash((await page.getByTestId("step-4").textContent()) ?? "")).toBe("4 Serve: to do");
     expect(await page.getByRole("button", { name: "Start serving" }).isDisabled()).toBe(true);

@@ -130,8 +130,15 @@ describe("the provider page's status and claims", () => {
     );
     // Still listed (the server has not heard yet): not called paused.
     expect(servingHeadline({ ...base, serving: "paused", link: "connected" }).text).toMatch(/^Pausing/);
+    // Idle: the next step, named.
     expect(servingHeadline({ ...base, serving: "off", link: "reconnecting" }).text).toBe(
-      "Not serving: m is loaded",
+      "Not serving: m is loaded; set a payout address, then press Start serving",
+    );
+    expect(servingHeadline({ ...base, serving: "off", link: "connected", payout: true }).text).toBe(
+      "Not serving: m is loaded; press Start serving",
+    );
+    expect(servingHeadline({ ...base, model: undefined, serving: "off", link: "connected" }).text).toBe(
+      "Not serving: load a model, then press Start serving",
     );
   });
 });

@@ -1,0 +1,127 @@
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { openPage, serveFromProviderPage, text, tonOf, waitForText } from "./chain-server";
+import { usePagesFixture } from "./pages-fixture";
+
+/**
+ * The provider page walked as a newcomer at 360 px in dark mode, by keyboard and with what a screen
+ * reader announces (its live regions): each row was found on such a walk and failed before its fix.
+ * The scripted test engine stands in for model weights; the signaling server and devnet are real.
+ */
+const f = usePagesFixture();
+
+async function phone(): Promise<Page> {
+  const page = await openPage(f.browser, `${f.url}/provider`, "provider");
+  await page.setViewportSize({ width: 360, height: 740 });
+  await page.emulateMedia({ colorScheme: "dark" });
+  await page.getByTestId("step-1").waitFor();
+  return page;
+}
+
+/** The text of every visible live region (status, alert, aria-live), spaces squashed. */
+const liveTexts = (page: Page) =>
+  page.evaluate(() =>
+    [...document.querySelectorAll<HTMLElement>("[role=status], [role=alert], [aria-live]")]
+      .filter((el) => el.getClientRects().length > 0)
+      .map((el) => (el.textContent ?? "").replace(/\s+/g, " ").trim())
+      .filter((t) => t.length > 0),
+  );
+
+/** The live regions' texts said more than once: a screen reader hears each of those twice. */
+async function saidTwice(page: Page): Promise<string[]> {
+  const seen = await liveTexts(page);
+  return seen.filter((t, i) => seen.indexOf(t) !== i);
+}
+
+const squash = (s: string | null) => (s ?? "").replace(/\s+/g, " ").trim();
+
+describe("the provider page, a newcomer's walk at 360 px in dark mode", () => {
+  it("idle, the headline names the next step, and says it once to a screen reader", async () => {
+    const page = await phone();
+    expect(await text(page, "status-headline")).toBe("Not serving: load a model, then press Start serving");
+    expect(await saidTwice(page)).toEqual([]);
+    await page.getByRole("button", { name: "Load", exact: true }).click();
+    await page.getByTestId("loaded-model").waitFor();
+    // The dev wallet's address fills the payout address: what is left is Start serving.
+    await waitForText(
+      page,
+      "status-headline",
+      (s) => s === "Not serving: test-model is loaded; press Start serving",
+    );
+    expect(await saidTwice(page)).toEqual([]);
+    await page.context().close();
+  }, 90_000);
+
+  it("what “not claimed yet” means is said beside it, on the first screen, not only inside Earnings", async () => {
+    const page = await phone();
+    const earned = page.getByTestId("status-earned");
+    expect(squash(await earned.textContent())).toMatch(/not claimed yet/);
+    const help = page.getByTestId("status-claims-help");
+    expect(await help.isVisible()).toBe(true);
+    expect(squash(await help.textContent())).toMatch(/^Not claimed yet: .*escrow.*payout address/);
+    const box = (await help.boundingBox())!;
+    expect(box.y + box.height).toBeLessThanOrEqual(740);
+    // Earnings and claims is still collapsed on a fresh page: the words must not hide in it.
+    expect(await page.locator("details.earnings").getAttribute("open")).toBeNull();
+    await page.context().close();
+  }, 90_000);
+
+  it("a registration is said once, in the Registry line, and the page says it once to a screen reader while serving", async () => {
+    const page = await phone();
+    await serveFromProviderPage(page, { register: true });
+    expect(tonOf(await text(page, "wallet-balance"))).toBeGreaterThan(0n);
+    const told = await page.evaluate(() =>
+      [...document.querySelectorAll("p")]
+        .map((p) => (p.textContent ?? "").trim())
+        .filter((t) => /^Registered\b/.test(t)),
+    );
+    expect(told).toHaveLength(1);
+    expect(await page.getByTestId("registry-state").getAttribute("role")).toBe("status");
+    expect(await text(page, "status-headline")).toBe("Serving test-model: connected to Silk");
+    expect(await saidTwice(page)).toEqual([]);
+    // The queue's figures name their unit: “0 / 0” read as a score.
+    await page.getByText(/^Traffic:/).click();
+    expect(squash(await text(page, "running-waiting"))).toBe("0 running, 0 waiting");
+    await page.getByRole("button", { name: "Stop" }).click();
+    await waitForText(page, "status-headline", (s) => s.startsWith("Not serving"));
+    expect(await saidTwice(page)).toEqual([]);
+    await page.context().close();
+  }, 120_000);
+
+  it("a long model list scrolls by keyboard while serving, its radios off, and says why they are off", async () => {
+    const page = await phone();
+    await page.getByText("Self-hosted model: load weights from your own host").click();
+    for (let i = 1; i <= 12; i++) {
+      await page.getByLabel("Model id").fill(`Own-Model-${i}-q4f32_1-MLC`);
+      await page.getByLabel("Weights URL").fill(`https://weights.example.org/own-${i}/`);
+      await page.getByLabel("Library URL").fill(`https://weights.example.org/own-${i}.wasm`);
+      await page.getByRole("button", { name: "Save location" }).click();
+      await waitForText(page, "self-hosted-saved", (s) => s.startsWith(`Saved: Own-Model-${i}-`));
+    }
+    await page.getByRole("radio", { name: /^test-model/ }).check();
+    await serveFromProviderPage(page);
+    const box = page.getByTestId("model-choices");
+    const sizes = await box.evaluate((el) => ({ scroll: el.scrollHeight, client: el.clientHeight }));
+    expect(sizes.scroll).toBeGreaterThan(sizes.client);
+    expect(await page.getByRole("radio").first().isDisabled()).toBe(true);
+    // Tab reaches the box; the arrow keys then scroll it.
+    await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+    let reached = false;
+    for (let i = 0; i < 60 && !reached; i++) {
+      await page.keyboard.press("Tab");
+      reached = await box.evaluate((el) => el === document.activeElement);
+    }
+    expect(reached).toBe(true);
+    await page.keyboard.press("End");
+    await expect.poll(() => box.evaluate((el) => el.scrollTop)).toBeGreaterThan(0);
+    // Its name and why its radios are off, for a screen reader landing on it.
+    expect(await box.getAttribute("aria-label")).toMatch(/^Models that fit this device/);
+    const why = await box.getAttribute("aria-describedby");
+    expect(squash(await page.locator(`#${why}`).textContent())).toMatch(/off while serving/);
+    await page.getByRole("button", { name: "Stop" }).click();
+    await page.getByRole("button", { name: "Start serving" }).waitFor();
+    // Not serving, the radios take the focus (arrows move it): the box is no extra Tab stop.
+    expect(await box.getAttribute("tabindex")).toBeNull();
+    await page.context().close();
+  }, 180_000);
+});
