@@ -45,8 +45,21 @@ export interface SignedReceipt {
   readonly signature: Uint8Array;
 }
 
+/**
+ * The binding a receipt and a reserve raise share, checked before either is written: a network
+ * that is no 32-bit integer or a key epoch that is no 32-bit unsigned one is refused by name,
+ * not left to the cell builder's untyped error.
+ */
+export function checkStreamFields(r: { readonly network: number; readonly keyEpoch: number }): void {
+  if (!Number.isInteger(r.network) || r.network < -(2 ** 31) || r.network >= 2 ** 31)
+    throw new MalformedMessageError(`network ${r.network} is not a 32-bit integer`);
+  if (!Number.isInteger(r.keyEpoch) || r.keyEpoch < 0 || r.keyEpoch > 0xffffffff)
+    throw new MalformedMessageError(`key epoch ${r.keyEpoch} is not a 32-bit unsigned integer`);
+}
+
 export function storeReceipt(r: Receipt): (b: Builder) => void {
   return (b) => {
+    checkStreamFields(r);
     if (r.tokens < 0n || r.tokens > MAX_RECEIPT_TOKENS)
       throw new MalformedMessageError("receipt tokens out of range");
     if (r.amount < 0n || r.amount > MAX_COINS) throw new MalformedMessageError("receipt amount out of range");

@@ -2,7 +2,7 @@ import { type Address, type Builder, beginCell, type Cell } from "@ton/core";
 import { Buffer } from "buffer";
 import { MalformedMessageError } from "./errors";
 import { sign } from "./identity";
-import { MAX_COINS } from "./receipt";
+import { checkStreamFields, MAX_COINS } from "./receipt";
 
 /**
  * A reserve raise: the requester's session key moving money of its escrow's free balance into
@@ -39,6 +39,7 @@ export interface SignedReserve {
 
 export function storeReserve(r: Reserve): (b: Builder) => void {
   return (b) => {
+    checkStreamFields(r);
     if (r.reserved <= 0n || r.reserved > MAX_COINS) throw new MalformedMessageError("reserve out of range");
     if (!Number.isInteger(r.validUntil) || r.validUntil < 0 || r.validUntil > 0xffffffff)
       throw new MalformedMessageError("reserve valid_until out of range");

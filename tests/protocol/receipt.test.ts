@@ -20,6 +20,7 @@ import {
   toHex,
   verifyReceiptSignature,
 } from "../../protocol";
+import { reserveCell } from "../../protocol/reserve";
 
 const ESCROW = Address.parse(`0:${"11".repeat(32)}`);
 const PAYOUT = Address.parse(`0:${"22".repeat(32)}`);
@@ -98,6 +99,28 @@ describe("receipt layout", () => {
   it("refuses out-of-range amounts and tokens", () => {
     expect(() => receiptCell({ ...BASE, amount: -1n })).toThrow(MalformedMessageError);
     expect(() => receiptCell({ ...BASE, tokens: 2n ** 64n })).toThrow(MalformedMessageError);
+  });
+
+  it("refuses a network or key epoch its cell cannot carry with a typed error naming it, for a receipt and a raise", () => {
+    const cases: [Partial<Receipt>, RegExp][] = [
+      [{ keyEpoch: -1 }, /key epoch/],
+      [{ keyEpoch: 2 ** 32 }, /key epoch/],
+      [{ keyEpoch: 1.5 }, /key epoch/],
+      [{ keyEpoch: Number.NaN }, /key epoch/],
+      [{ network: 2 ** 31 }, /network/],
+      [{ network: -(2 ** 31) - 1 }, /network/],
+      [{ network: 0.5 }, /network/],
+    ];
+    for (const [bad, named] of cases) {
+      const r = { ...BASE, ...bad };
+      expect(() => signReceipt(r, KEY), JSON.stringify(bad)).toThrow(MalformedMessageError);
+      expect(() => signReceipt(r, KEY), JSON.stringify(bad)).toThrow(named);
+      const raise = { ...r, validUntil: 1_000, reserved: 1n };
+      expect(() => reserveCell(raise), JSON.stringify(bad)).toThrow(MalformedMessageError);
+      expect(() => reserveCell(raise), JSON.stringify(bad)).toThrow(named);
+    }
+    // The edges themselves are carried.
+    expect(() => signReceipt({ ...BASE, keyEpoch: 2 ** 32 - 1, network: -(2 ** 31) }, KEY)).not.toThrow();
   });
 
   it("refuses random strings and random cells with a typed error (property-based)", () => {
