@@ -57,6 +57,17 @@ export function checkStreamFields(r: { readonly network: number; readonly keyEpo
     throw new MalformedMessageError(`key epoch ${r.keyEpoch} is not a 32-bit unsigned integer`);
 }
 
+/**
+ * Whether one receipt can carry these totals (tokens within 64 bits, the amount within Coins): a
+ * provider streams nothing past them, since no receipt could ever pay for it.
+ */
+export function receiptCanCarry(t: { readonly tokens: bigint; readonly amount: bigint }): boolean {
+  return t.tokens <= MAX_RECEIPT_TOKENS && t.amount <= MAX_COINS;
+}
+
+/** Why nothing more is served on a stream whose totals no receipt could carry. */
+export const STREAM_FULL_MESSAGE = `a receipt counts at most ${MAX_RECEIPT_TOKENS} tokens and ${MAX_COINS} nanoTON on one stream, and more would pass that: authorise a new session key (its stream starts at zero)`;
+
 export function storeReceipt(r: Receipt): (b: Builder) => void {
   return (b) => {
     checkStreamFields(r);

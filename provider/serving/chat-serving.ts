@@ -6,6 +6,7 @@ import {
   type ChatRequest,
   type KeyPair,
   maxPromptTokens,
+  receiptCanCarry,
   signStatement,
 } from "../../protocol";
 import { failureOf } from "./failure";
@@ -30,7 +31,7 @@ const NOTHING_RUN = { finishReason: "abort", promptTokens: 0, completionTokens: 
 export async function serveChat(req: ChatRequest, s: ChatServing): Promise<void> {
   const { ledger, credit, exposure } = s;
   const promptBound = maxPromptTokens(req);
-  const owedAfter = (completion: number) => ledger.totalsIf(req.id, promptBound, completion).amount;
+  const owedAfter = (completion: number) => ledger.totalsIf(req.id, promptBound, completion);
   s.life.send({ type: "answer-start" });
   let release: (() => void) | undefined;
   try {
@@ -61,16 +62,20 @@ export async function serveChat(req: ChatRequest, s: ChatServing): Promise<void>
       async (chunk) => {
         await waitForCredit(s, req.id);
         if (signal.aborted || !s.session.isOpen) return;
-        // Never owed more than the escrow can pay: stop before a chunk that would cross it.
-        if (exposure && (exposure.closing || !(await exposure.allows(owedAfter(total + chunk.tokens))))) {
-          cut = exposure.closing ? "closing" : "cannot-pay";
+        // Never owed more than the escrow, or a receipt, can pay: stop before a chunk that would cross it.
+        const after = owedAfter(total + chunk.tokens);
+        if (
+          !receiptCanCarry(after) ||
+          (exposure && (exposure.closing || !(await exposure.allows(after.amount))))
+        ) {
+          cut = exposure?.closing ? "closing" : "cannot-pay";
           stop.abort();
           return;
         }
         total += chunk.tokens;
         ledger.addCompletion(req.id, chunk.tokens);
         credit.record(ledger.totals());
-        exposure?.owe(owedAfter(total));
+        exposure?.owe(owedAfter(total).amount);
         s.onTokens(chunk.tokens);
         await s.session.send({
           v: 1,

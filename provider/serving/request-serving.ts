@@ -4,8 +4,11 @@ import {
   type Ledger,
   type ModelPrice,
   type ProviderErrorCode,
+  receiptCanCarry,
   type SecureSession,
   type ServedModel,
+  STREAM_FULL_MESSAGE,
+  type Totals,
 } from "../../protocol";
 import type { Engine } from "../../web/engines/engine";
 import type { CreditWindow } from "./credit";
@@ -42,10 +45,10 @@ export const KEY_REVOKED_MESSAGE =
 
 /**
  * Opens the request on the ledger once it holds an engine slot, or refuses it (typed) when the
- * escrow is closing, the session's key was revoked, or the escrow cannot pay `firstOwed()`, what the session would be owed once the request
+ * escrow is closing, the session's key was revoked, or the escrow (or a receipt: `receiptCanCarry`) cannot pay `firstOwed()`, what the session would be owed once the request
  * starts. Returns false when refused: the caller stops, the slot is its to release.
  */
-export async function admit(s: RequestServing, id: string, firstOwed: () => bigint): Promise<boolean> {
+export async function admit(s: RequestServing, id: string, firstOwed: () => Totals): Promise<boolean> {
   const { ledger, exposure } = s;
   ledger.start(id, s.price);
   if (exposure && (await exposure.closingNow())) {
@@ -60,10 +63,12 @@ export async function admit(s: RequestServing, id: string, firstOwed: () => bigi
     await s.refuse(refusal.code, refusal.message);
     return false;
   }
-  if (s.cannotPay() || (exposure && !(await exposure.allows(firstOwed())))) {
+  const first = firstOwed();
+  const carried = receiptCanCarry(first);
+  if (!carried || s.cannotPay() || (exposure && !(await exposure.allows(first.amount)))) {
     ledger.finish(id, 0);
     s.stopPaying();
-    const e = new EscrowCannotPayError(exposure?.cannotPayMessage);
+    const e = new EscrowCannotPayError(carried ? exposure?.cannotPayMessage : STREAM_FULL_MESSAGE);
     await s.refuse(e.code, e.message);
     return false;
   }

@@ -13,6 +13,7 @@ import {
   generateKeyPair,
   initiateSession,
   type KeyPair,
+  MAX_RECEIPT_TOKENS,
   type ModelPrice,
   type ModelSupport,
   maxPromptTokens,
@@ -449,5 +450,42 @@ describe("forged receipts mid-session (in-memory pipe)", () => {
       expect(other.events.filter((e) => e.type === "receipt")).toHaveLength(0);
     }
     expect((await held.best(STREAM))?.receipt).toMatchObject({ tokens, amount });
+  });
+});
+
+describe("a stream at the end of what a receipt can count (in-memory pipe)", () => {
+  it("streams no token a receipt could not carry: the answer ends at 2^64-1 tokens (length), the next is refused ESCROW_CANNOT_PAY", async () => {
+    makeLink = TRANSPORTS["in-memory pipe"]!;
+    const engine = new ScriptedEngine({ reply: () => "one two three four five six seven" });
+    const { requesterSide, sessionKey } = await connect({ engine });
+    const replies: SessionMessage[] = [];
+    requesterSide.onMessage((m) => replies.push(m));
+    const request = { v: 1 as const, t: "request" as const, id: "r1", ...ask("hi") };
+    // Room for the prompt's bound and three completion tokens, no more.
+    const base = MAX_RECEIPT_TOKENS - BigInt(maxPromptTokens(request)) - 3n;
+    const receipt = encodeSignedReceipt(signReceipt({ ...STREAM, tokens: base, amount: 0n }, sessionKey));
+    await requesterSide.send({ v: 1, t: "receipt", receipt });
+    await until(() => replies.some((m) => m.t === "account"));
+    expect(replies.find((m) => m.t === "account")).toMatchObject({ accepted: true });
+
+    await requesterSide.send(request);
+    await until(() => replies.some((m) => m.t === "done" || m.t === "error"));
+    const done = replies.find((m) => m.t === "done") as Extract<SessionMessage, { t: "done" }>;
+    expect(done).toMatchObject({ finish_reason: "length" });
+    const streamed = replies
+      .filter((m) => m.t === "tokens")
+      .reduce((n, m) => n + (m.t === "tokens" ? m.count : 0), 0);
+    expect(streamed).toBe(3);
+    // Everything it streamed can be signed for: the requester's receipt for it fits the cell.
+    const owed = base + BigInt(done.usage.prompt_tokens + done.usage.completion_tokens);
+    expect(owed).toBeLessThanOrEqual(MAX_RECEIPT_TOKENS);
+    expect(() => signReceipt({ ...STREAM, tokens: owed, amount: 1n }, sessionKey)).not.toThrow();
+
+    await requesterSide.send({ ...request, id: "r2" });
+    await until(() => replies.some((m) => m.t === "error"));
+    expect(replies.find((m) => m.t === "error")).toMatchObject({
+      id: "r2",
+      error: { code: "ESCROW_CANNOT_PAY" },
+    });
   });
 });
