@@ -8,6 +8,7 @@ import {
   type ChatRequest,
   canonicalJson,
   chatOptionsOf,
+  checkBinding,
   completionBytesOf,
   costOf,
   decodeSignedReceipt,
@@ -21,6 +22,7 @@ import {
   parseSessionMessage,
   priceFits,
   type Receipt,
+  ReceiptBindingError,
   type RefusedMessage,
   type SecureSession,
   type SessionMessage,
@@ -170,8 +172,9 @@ export class RequesterSession {
   ): Promise<RequesterSession> {
     const life = opts.life ?? ownLife(opts.deadlines);
     const signed = await (opts.base ?? RequesterSession.signBase(opts));
-    if (streamId(signed.receipt) !== streamId(opts))
-      throw new Error("the base receipt is for another stream");
+    // Signed for this session's stream, or it is sent to nobody (ReceiptBindingError naming the field).
+    checkBinding(signed.receipt, opts);
+    if (signed.receipt.keyEpoch !== opts.keyEpoch) throw new ReceiptBindingError("key epoch");
     let base: Receipt = signed.receipt;
     // With reserves: what is already signed is covered (and more ahead) before the provider reads
     // the escrow to open the account; after a withdraw ended the reserve, it would refuse otherwise.

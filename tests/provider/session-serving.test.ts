@@ -489,3 +489,22 @@ describe("a stream at the end of what a receipt can count (in-memory pipe)", () 
     });
   });
 });
+
+describe("the requester's base receipt (in-memory pipe)", () => {
+  it("one signed for another stream (payout, escrow or key epoch) is refused before it is sent: RECEIPT_BINDING naming it", async () => {
+    makeLink = TRANSPORTS["in-memory pipe"]!;
+    const other = Address.parse(`0:${"44".repeat(32)}`);
+    for (const [bad, field] of [
+      [{ payout: other }, "payout"],
+      [{ escrow: other }, "escrow"],
+      [{ keyEpoch: 3 }, "key epoch"],
+    ] as const) {
+      const { requesterSide, sessionKey, events } = await connect();
+      const base = Promise.resolve(signReceipt({ ...STREAM, ...bad, tokens: 0n, amount: 0n }, sessionKey));
+      const opened = RequesterSession.open(requesterSide, { ...options(sessionKey), base });
+      await expect(opened).rejects.toMatchObject({ code: "RECEIPT_BINDING" });
+      await expect(opened).rejects.toThrow(field);
+      expect(events.filter((e) => e.type === "receipt" || e.type === "refused")).toEqual([]);
+    }
+  });
+});
