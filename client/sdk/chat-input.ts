@@ -276,6 +276,7 @@ function firstValueIssue(
 /** A JSON type as valibot names it (`Expected number`), as a sentence names it. */
 const TYPE_WORDS: Readonly<Record<string, string>> = {
   number: "a number",
+  integer: "an integer",
   string: "a string",
   boolean: "a boolean",
   Array: "an array",
@@ -286,7 +287,8 @@ const TYPE_WORDS: Readonly<Record<string, string>> = {
 /**
  * What an issue of the wrong JSON type expected, in words ("a string or an array"); none for an
  * issue of a value (a picklist's `"auto" | "low"`, a literal, a length). An integer's check
- * (`v.integer()`) is one of type, as OpenAI's "expected an integer, but got a decimal".
+ * (`v.integer()`) is one of type, as OpenAI's "expected an integer, but got a decimal", and an
+ * integer field's schema (`IntegerIn`) expects `integer`: "expected an integer, but got a string".
  */
 function typeExpected(issue: v.BaseIssue<unknown>): string | undefined {
   if (issue.type === "integer") return "an integer";

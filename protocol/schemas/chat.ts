@@ -8,7 +8,7 @@ import {
   MAX_TOOLS,
   MAX_TOP_LOGPROBS,
 } from "../limits";
-import { MapOf } from "./common";
+import { IntegerIn, MapOf } from "./common";
 
 /**
  * The OpenAI chat completion request and answer parts that cross the encrypted session: messages
@@ -96,7 +96,7 @@ export const ChatOptions = {
   tool_choice: v.optional(ToolChoice),
   parallel_tool_calls: v.optional(v.boolean()),
   logprobs: v.optional(v.boolean()),
-  top_logprobs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(MAX_TOP_LOGPROBS))),
+  top_logprobs: v.optional(IntegerIn(0, MAX_TOP_LOGPROBS)),
   presence_penalty: v.optional(Penalty),
   frequency_penalty: v.optional(Penalty),
   logit_bias: v.optional(

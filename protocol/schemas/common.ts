@@ -12,6 +12,13 @@ export const ModelId = v.pipe(
   v.maxLength(MAX_MODEL_ID_CHARS),
   v.regex(/^[A-Za-z0-9._:/@+-]+$/),
 );
+/**
+ * A JSON integer from `min` to `max`, as a request field takes one. Of another JSON type its issue
+ * expects `integer`, not valibot's `number`, so a string sent for one is refused as OpenAI refuses
+ * it ("expected an integer, but got a string"); a decimal is refused by `v.integer()` after it.
+ */
+export const IntegerIn = (min: number, max: number) =>
+  v.pipe(Object.assign(v.number(), { expects: "integer" }), v.integer(), v.minValue(min), v.maxValue(max));
 export const Count = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER));
 
 /** nanoTON travel as decimal strings (JSON has no bigint) and become bigint on parse. */

@@ -1,7 +1,7 @@
 import * as v from "valibot";
 import { MalformedMessageError } from "../errors";
 import { MAX_EMBED_DIMENSIONS, MAX_EMBED_INPUTS, MAX_SESSION_MESSAGE_BYTES } from "../limits";
-import { Id, ModelId, Version } from "./common";
+import { Id, IntegerIn, ModelId, Version } from "./common";
 
 /**
  * Embeddings inside an encrypted session: a request kind of its own, served only by providers
@@ -20,7 +20,7 @@ export const EmbedRequest = v.strictObject({
     v.minLength(1),
     v.maxLength(MAX_EMBED_INPUTS),
   ),
-  dimensions: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_EMBED_DIMENSIONS))),
+  dimensions: v.optional(IntegerIn(1, MAX_EMBED_DIMENSIONS)),
   user: v.optional(v.pipe(v.string(), v.maxLength(256))),
 });
 

@@ -17,7 +17,7 @@ import {
   ToolCallDelta,
   type ToolChoice,
 } from "./chat";
-import { Count, ErrorBody, Hex64, Id, ModelId, ModelPriceSchema, Version } from "./common";
+import { Count, ErrorBody, Hex64, Id, IntegerIn, ModelId, ModelPriceSchema, Version } from "./common";
 import { EmbeddingMessage, EmbedRequest } from "./embedding";
 
 /**
@@ -32,10 +32,10 @@ export const ChatRequest = v.strictObject({
   id: Id,
   model: ModelId,
   messages: v.pipe(v.array(ChatMessage), v.minLength(1), v.maxLength(MAX_MESSAGES_PER_REQUEST)),
-  max_tokens: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(MAX_COMPLETION_TOKENS))),
+  max_tokens: v.optional(IntegerIn(1, MAX_COMPLETION_TOKENS)),
   temperature: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(2))),
   top_p: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(1))),
-  seed: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(2 ** 32 - 1))),
+  seed: v.optional(IntegerIn(0, 2 ** 32 - 1)),
   stop: v.optional(
     v.pipe(
       v.array(v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_STOP_SEQUENCE_CHARS))),

@@ -263,7 +263,8 @@ describe("every parameter of the installed openai client, carried or refused by 
 /**
  * A field of the wrong type is refused as OpenAI refuses it: 400, code `invalid_type`, `param`
  * naming the field, and a message saying in words what was expected and what was got
- * (`Invalid type for 'temperature': expected a number, but got a string instead.`), not a schema
+ * (`Invalid type for 'temperature': expected a number, but got a string instead.`; an integer
+ * field's "expected an integer", whatever it got), not a schema
  * library's `Invalid type: Expected number but received "5"`. Nothing reaches the backend.
  */
 describe("a field of the wrong type is refused as OpenAI refuses it: what was expected, what was got", () => {
@@ -320,7 +321,14 @@ describe("a field of the wrong type is refused as OpenAI refuses it: what was ex
       [
         [{ temperature: "5" }, wrongType("temperature", "a number", "a string")],
         [{ max_tokens: 2.5 }, wrongType("max_tokens", "an integer", "a decimal")],
-        [{ max_completion_tokens: "7" }, wrongType("max_completion_tokens", "a number", "a string")],
+        // An integer field says so, as OpenAI does: was "expected a number" for a string.
+        [{ max_completion_tokens: "7" }, wrongType("max_completion_tokens", "an integer", "a string")],
+        [{ max_tokens: "5" }, wrongType("max_tokens", "an integer", "a string")],
+        [{ seed: "1" }, wrongType("seed", "an integer", "a string")],
+        [{ seed: 1.5 }, wrongType("seed", "an integer", "a decimal")],
+        [{ logprobs: true, top_logprobs: "2" }, wrongType("top_logprobs", "an integer", "a string")],
+        [{ logprobs: true, top_logprobs: 2.5 }, wrongType("top_logprobs", "an integer", "a decimal")],
+        [{ max_tokens: true }, wrongType("max_tokens", "an integer", "a boolean")],
         [{ messages: { role: "user", content: "hi" } }, wrongType("messages", "an array", "an object")],
         [
           { tools: { type: "function", function: { name: "f" } } },
@@ -349,6 +357,7 @@ describe("a field of the wrong type is refused as OpenAI refuses it: what was ex
       [
         [{ temperature: "5" }, wrongType("temperature", "a number", "a string")],
         [{ max_output_tokens: 2.5 }, wrongType("max_output_tokens", "an integer", "a decimal")],
+        [{ max_output_tokens: "5" }, wrongType("max_output_tokens", "an integer", "a string")],
         [{ tools: { type: "function", name: "f" } }, wrongType("tools", "an array", "an object")],
         [{ instructions: 5 }, wrongType("instructions", "a string", "an integer")],
         [
@@ -368,7 +377,7 @@ describe("a field of the wrong type is refused as OpenAI refuses it: what was ex
   it("embeddings.create", async () => {
     await refusals(
       [
-        [{ dimensions: "8" }, wrongType("dimensions", "a number", "a string")],
+        [{ dimensions: "8" }, wrongType("dimensions", "an integer", "a string")],
         [{ dimensions: 8.5 }, wrongType("dimensions", "an integer", "a decimal")],
         [{ model: 7 }, wrongType("model", "a string", "an integer")],
         [{ user: 5 }, wrongType("user", "a string", "an integer")],
