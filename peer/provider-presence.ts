@@ -12,7 +12,7 @@ import {
   signRegistration,
 } from "../protocol";
 import type { ConnState } from "./connection-machine";
-import { ACK_TIMEOUT_MS, type AckBody, callOn } from "./signaling-ack";
+import { ACK_TIMEOUT_MS, type AckBody, blameServer, callOn, serverMalformed } from "./signaling-ack";
 import type { SignalingConnection } from "./signaling-connection";
 import { SignalingError } from "./signaling-errors";
 
@@ -69,7 +69,11 @@ export class ProviderPresence {
   private renewTimer: ReturnType<typeof setTimeout> | undefined;
   private renewAt = Number.POSITIVE_INFINITY;
 
-  constructor(private readonly conn: SignalingConnection) {}
+  constructor(
+    private readonly conn: SignalingConnection,
+    /** Told of a heartbeat the server refused (but `NOT_REGISTERED`): no caller awaits one. */
+    private readonly refused: (e: SignalingError) => void = () => undefined,
+  ) {}
 
   get ticket(): string | undefined {
     return this.resumeTicket;
@@ -86,10 +90,9 @@ export class ProviderPresence {
     const r = this.registration;
     if (!r) throw new SignalingError("NOT_REGISTERED", "nothing to register");
     const { reg } = r;
-    const challenge = parseWith(
-      ChallengeAck,
-      await callOn(socket, this.conn.url, "provider:challenge", { v: 1 }),
-      "challenge",
+    const url = this.conn.url;
+    const challenge = await answerOf(url, "provider:challenge", ChallengeAck, "challenge", () =>
+      callOn(socket, url, "provider:challenge", { v: 1 }),
     );
     const identityKey = encodePublicKey(reg.identity.publicKey);
     // Each model's terms signed anew at every registration, so the requester can check the grant.
@@ -121,15 +124,13 @@ export class ProviderPresence {
     };
     let ack: v.InferOutput<typeof RegisterAck>;
     try {
-      ack = parseWith(
-        RegisterAck,
-        await callOn(socket, this.conn.url, "provider:register", {
+      ack = await answerOf(url, "provider:register", RegisterAck, "registration", () =>
+        callOn(socket, url, "provider:register", {
           v: 1,
           ...body,
           challenge: challenge.challenge,
           signature: signRegistration(reg.identity.secretKey, challenge.challenge, body),
         }),
-        "registration",
       );
     } catch (err) {
       // A refused ticket (another identity's, say) must not be presented again and again.
@@ -190,17 +191,47 @@ export class ProviderPresence {
     const wait = Math.min(ACK_TIMEOUT_MS, this.heartbeatMs);
     const load = r.load();
     this.reportedLoad = load;
-    socket
-      .timeout(wait)
-      .emitWithAck("provider:heartbeat", { v: 1, load: Math.min(64, load) })
-      .then(
-        (ack: AckBody) => {
-          if (ack?.ok === false && ack.error?.code === "NOT_REGISTERED")
-            this.conn.from(socket, { type: "unregistered" });
-          const renewed = v.safeParse(Ticket, ack?.ticket);
-          if (ack?.ok === true && renewed.success && renewed.output) this.resumeTicket = renewed.output;
-        },
-        () => this.conn.from(socket, { type: "lost" }),
-      );
+    const url = this.conn.url;
+    const event = "provider:heartbeat";
+    callOn(socket, url, event, { v: 1, load: Math.min(64, load) }, Date.now() + wait).then(
+      (ack: AckBody) => {
+        const renewed = v.safeParse(Ticket, ack.ticket);
+        if (renewed.success && renewed.output) this.resumeTicket = renewed.output;
+      },
+      (err: unknown) => {
+        const code = err instanceof SignalingError ? err.code : undefined;
+        if (code === "NOT_REGISTERED") this.conn.from(socket, { type: "unregistered" });
+        else if (code === "TIMEOUT" || code === "UNREACHABLE") this.conn.from(socket, { type: "lost" });
+        else {
+          const named = blameServer(url, event, err, false);
+          this.refused(named instanceof SignalingError ? named : serverMalformed(url, event, String(err)));
+        }
+      },
+    );
+  }
+}
+
+/**
+ * The server's answer to one of the provider's own requests, read with `schema`: a refusal in
+ * another protocol version (`VERSION`) or an answer that cannot be read is SERVER_MALFORMED
+ * naming the server (signaling-ack.ts), never a bare code the operator cannot place.
+ */
+async function answerOf<S extends v.GenericSchema>(
+  url: string,
+  event: string,
+  schema: S,
+  what: string,
+  ask: () => Promise<AckBody>,
+): Promise<v.InferOutput<S>> {
+  let ack: AckBody;
+  try {
+    ack = await ask();
+  } catch (err) {
+    throw blameServer(url, event, err, false);
+  }
+  try {
+    return parseWith(schema, ack, what);
+  } catch (err) {
+    throw serverMalformed(url, event, (err as Error).message);
   }
 }

@@ -51,6 +51,14 @@ export interface SignalingClientOptions {
   /** Told of every connection state change (a page can show "reconnecting"). */
   readonly onState?: (state: ConnState) => void;
   /**
+   * Told of failures of what the client does by itself, which no caller awaits: registering again
+   * after a reconnect (or to renew its quotes), a heartbeat the server refused, subscribing to the
+   * directory again after a reconnect. Each a `SignalingError` naming the server: `SERVER_MALFORMED`
+   * for an answer that cannot be read or a refusal in another protocol version (`VERSION`). Not
+   * told: a connection that dropped or a node leaving (the client moves on by itself).
+   */
+  readonly onError?: (e: SignalingError) => void;
+  /**
    * The servers' keys (hex), which every grant must be signed by (server-pins.ts): one for every
    * URL, or one per URL. A URL without one pins the key of its first signed grant.
    */
@@ -71,6 +79,9 @@ export function signalingUrls(given: string | readonly string[]): string[] {
  * for a grant loses the grant (the request itself moves on that refusal, session-opener.ts).
  */
 const DIRECTORY_MOVES: ReadonlySet<string> = new Set(["TIMEOUT", "SERVER_MALFORMED"]);
+
+/** Failures of the client's own work that `onError` is not told: the client moves on by itself. */
+const QUIET: ReadonlySet<string> = new Set(["UNREACHABLE", "SHUTTING_DOWN"]);
 
 /** How a request fails when its connection is gone (callOn): asked again on the next one. */
 const LEFT_BEHIND: ReadonlySet<string> = new Set(["TIMEOUT", "UNREACHABLE"]);
@@ -106,14 +117,23 @@ export class SignalingClient {
       { urls, dialTimeoutMs: opts.timeoutMs, backoff: opts.backoff },
       {
         attach: (socket) => this.attach(socket),
-        register: (socket) => this.presence.registerOn(socket),
+        register: (socket) =>
+          this.presence.registerOn(socket).catch((err: unknown) => {
+            this.tell(err);
+            throw err;
+          }),
         unregister: (socket) => this.presence.unregisterOn(socket),
         hungUp: (why) => this.sessions.hungUp(why),
         changed: (state) => this.changed(state),
         ticket: () => this.presence.ticket,
       },
     );
-    this.presence = new ProviderPresence(this.conn);
+    this.presence = new ProviderPresence(this.conn, (e) => this.opts.onError?.(e));
+  }
+
+  /** A failure of the client's own work, told to `onError` (not a dropped link or a node leaving). */
+  private tell(err: unknown): void {
+    if (err instanceof SignalingError && !QUIET.has(err.code)) this.opts.onError?.(err);
   }
 
   /**
@@ -309,12 +329,8 @@ export class SignalingClient {
     const failed: string[] = [];
     for (;;) {
       try {
-        const ack = await this.call("directory:subscribe", { v: 1, subscribe: Boolean(onUpdate) }, true);
-        return this.readable(
-          DirectorySnapshot,
-          (ack as { directory?: unknown }).directory ?? ack,
-          "directory:subscribe",
-          "directory",
+        return this.snapshotOf(
+          await this.call("directory:subscribe", { v: 1, subscribe: Boolean(onUpdate) }, true),
         );
       } catch (err) {
         if (!(err instanceof SignalingError) || !DIRECTORY_MOVES.has(err.code)) throw err;
@@ -328,6 +344,16 @@ export class SignalingClient {
           throw failed.length === 1 ? err : new SignalingError(err.code, failed.join("; "));
       }
     }
+  }
+
+  /** The directory in a `directory:subscribe` answer, or SERVER_MALFORMED naming the server. */
+  private snapshotOf(ack: AckBody): DirectorySnapshot {
+    return this.readable(
+      DirectorySnapshot,
+      (ack as { directory?: unknown }).directory ?? ack,
+      "directory:subscribe",
+      "directory",
+    );
   }
 
   /** The server's answer to `event` parsed, or SERVER_MALFORMED naming the server and the field. */
@@ -349,11 +375,10 @@ export class SignalingClient {
     const listener = this.directoryListener;
     if (!listener) return;
     try {
-      const ack = await this.call("directory:subscribe", { v: 1, subscribe: true }, true);
-      const r = v.safeParse(DirectorySnapshot, (ack as { directory?: unknown }).directory);
-      if (r.success) listener(r.output);
-    } catch {
-      // The next connection tries again.
+      listener(this.snapshotOf(await this.call("directory:subscribe", { v: 1, subscribe: true }, true)));
+    } catch (err) {
+      // Told (an unreadable answer names the server); the next connection tries again.
+      this.tell(err);
     }
   }
 

@@ -73,7 +73,12 @@ export type RuntimeEvent =
   | ServingEvent
   | { type: "session-open"; sessionId: string; path: "direct" | "relay" }
   | { type: "session-closed"; sessionId: string; reason?: string }
-  | { type: "session-failed"; sessionId: string; reason: string };
+  | { type: "session-failed"; sessionId: string; reason: string }
+  /**
+   * What the provider's signaling client did by itself failed: registering again after a
+   * reconnect, a heartbeat refused (SignalingClientOptions.onError). `message` names the server.
+   */
+  | { type: "signaling-error"; code: string; message: string };
 
 export { DEFAULT_CREDIT_WINDOW_TOKENS };
 
@@ -104,7 +109,9 @@ export class ProviderRuntime {
   static async start(opts: ProviderRuntimeOptions): Promise<ProviderRuntime> {
     Address.parse(opts.payout); // a typo here would bind every receipt to a wrong address
     const capacity = opts.capacity ?? 1;
-    const signaling = await SignalingClient.connect(opts.signalingUrl);
+    const signaling = await SignalingClient.connect(opts.signalingUrl, {
+      onError: (e) => opts.onEvent?.({ type: "signaling-error", code: e.code, message: e.message }),
+    });
     const runtime = new ProviderRuntime(
       signaling,
       opts,

@@ -2,6 +2,7 @@ import { Address, type ContractProvider } from "@ton/core";
 import type { RegistryReader } from "../../contracts/wrappers/registry-reader";
 import type { ServerKeys } from "../../peer/server-pins";
 import type { Deadlines } from "../../peer/session-machine";
+import type { SignalingError } from "../../peer/signaling-errors";
 import type { Wrtc } from "../../peer/webrtc-link";
 import type { KeyPair, MaxPrice, ProviderStanding, TrustPolicy } from "../../protocol";
 import { type AccountStoreError, InvalidRequestError } from "./errors";
@@ -94,6 +95,13 @@ export interface ConnectOptions {
    * word an app gets that its store is failing.
    */
   readonly onAccountError?: (e: AccountStoreError) => void;
+  /**
+   * Told when what the client does by itself fails, which no call awaits: subscribing to the
+   * directory again after a reconnect (what `models.list` is kept fresh by). A `SignalingError`
+   * naming the server: `SERVER_MALFORMED` for an answer that cannot be read or a refusal in
+   * another protocol version. The next reconnect tries again.
+   */
+  readonly onSignalingError?: (e: SignalingError) => void;
   /** Told when an answer moves to another provider (a page can say "failover in progress"). */
   readonly onFailover?: (e: { model: string; failovers: number }) => void;
   /**

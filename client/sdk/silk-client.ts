@@ -73,6 +73,7 @@ export async function connect(opts: ConnectOptions): Promise<SilkClient> {
   const reserve = reserveOf(opts);
   const signaling = await SignalingClient.connect(opts.signalingUrl, {
     ...(opts.serverKey !== undefined && { serverKey: opts.serverKey }),
+    ...(opts.onSignalingError && { onError: opts.onSignalingError }),
   });
   return new Client(signaling, { ...opts, reserve: reserve ?? false });
 }

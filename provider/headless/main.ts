@@ -31,6 +31,7 @@ async function main(): Promise<void> {
         `served request ${served}: ${e.promptTokens}+${e.completionTokens} tokens, ${formatTon(earned)} TON so far`,
       );
     } else if (e.type === "session-failed") console.log(`a session failed: ${e.reason}`);
+    else if (e.type === "signaling-error") console.error(`signaling: ${e.code}: ${e.message}`);
   });
   console.log(
     `headless provider ${identityKey.slice(0, 16)}… serving ${options.model} via ${options.backend}`,

@@ -1,12 +1,10 @@
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
-import { Server } from "socket.io";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import type { Gateway } from "../../client/gateway/gateway-server";
 import { PROTOCOL_VERSION } from "../../protocol";
 import { cleanup, startServer } from "../signaling/helpers";
 import { chatViaGateway } from "../support/gateway-chat";
 import { relayClient, relayProvider, stopAll } from "../support/silk-parties";
+import { versionSkewedServer } from "../support/version-skewed-server";
 
 /**
  * A signaling server speaking another protocol version: a real socket.io server on loopback that
@@ -15,24 +13,7 @@ import { relayClient, relayProvider, stopAll } from "../support/silk-parties";
  * naming the server and the version sent (it was a 400 blaming the request, naming no server), and
  * with another server configured the request (and models.list) is answered there.
  */
-async function skewedServer(): Promise<{ url: string; io: Server }> {
-  const io = new Server();
-  const http = createServer();
-  io.attach(http);
-  io.on("connection", (socket) => {
-    socket.onAny((...args: unknown[]) => {
-      const ack = args.at(-1);
-      if (typeof ack === "function")
-        ack({
-          ok: false,
-          error: { code: "VERSION", message: "protocol version 1 is not supported (this node speaks 2)" },
-        });
-    });
-  });
-  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
-  return { url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`, io };
-}
-const { url: skewed, io } = await skewedServer();
+const { url: skewed, io } = await versionSkewedServer();
 
 const gateways: Gateway[] = [];
 afterEach(async () => {
