@@ -6,6 +6,8 @@ import {
   chatOptionsOf,
   MAX_STOP_SEQUENCE_CHARS,
   MAX_STOP_SEQUENCES,
+  type OutOfRangeCode,
+  outOfRangeCode,
 } from "../../protocol";
 import { uncarriedField } from "./chat-fields";
 import { InvalidRequestError } from "./errors";
@@ -219,7 +221,8 @@ export function checkedAgainst<S extends v.GenericSchema>(schema: S, message: un
   const checked = v.safeParse(schema, message);
   if (checked.success) return checked.output;
   const { param, message: text, code } = firstIssue(checked.issues);
-  throw new InvalidRequestError(text, param ?? "body", code === "invalid_type" ? "type" : "value");
+  const kind = code === "invalid_type" ? "type" : code === "invalid_value" ? "value" : code;
+  throw new InvalidRequestError(text, param ?? "body", kind);
 }
 
 /**
@@ -234,7 +237,7 @@ export function checkedAgainst<S extends v.GenericSchema>(schema: S, message: un
 export function firstIssue(issues: readonly v.BaseIssue<unknown>[]): {
   param?: string;
   message: string;
-  code: "invalid_value" | "invalid_type";
+  code: "invalid_value" | "invalid_type" | OutOfRangeCode;
 } {
   const found = issues[0] && furthest(issues[0], issues[0].path ?? []);
   const issue = found?.issue;
@@ -242,6 +245,9 @@ export function firstIssue(issues: readonly v.BaseIssue<unknown>[]): {
   const expected = issue && issue.input !== undefined ? typeExpected(issue) : undefined;
   if (expected)
     return { param, message: wrongTypeMessage(param, expected, issue?.input), code: "invalid_type" };
+  // A number out of its field's range, worded by its schema as OpenAI words it (less the name).
+  const range = issue && param !== undefined ? outOfRangeCode(issue.message) : undefined;
+  if (range) return { param, message: `Invalid '${param}': ${issue?.message}`, code: range };
   return { ...firstValueIssue(issue, param), code: "invalid_value" };
 }
 

@@ -1,6 +1,7 @@
 import {
   type ErrorCode,
   isProviderCode,
+  type OutOfRangeCode,
   OversizeMessageError,
   providerSaid,
   SESSION_TYPES,
@@ -228,13 +229,14 @@ export interface HandshakeFailure {
 /**
  * The request itself is wrong (a field out of range, `n` above 1): `param` names the field. `kind`
  * is "type" when the field is of the wrong JSON type (a string for a number), as OpenAI tells that
- * apart (code `invalid_type`) from a value out of range (`invalid_value`).
+ * apart (code `invalid_type`) from a wrong value (`invalid_value`), and a number out of its
+ * field's range is OpenAI's code for that (`integer_below_min_value`, `decimal_above_max_value`).
  */
 export class InvalidRequestError extends ProviderError {
   constructor(
     message: string,
     param: string,
-    readonly kind: "value" | "type" = "value",
+    readonly kind: "value" | "type" | OutOfRangeCode = "value",
   ) {
     super("INVALID_REQUEST", message, param);
     this.name = "InvalidRequestError";

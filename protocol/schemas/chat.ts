@@ -8,7 +8,7 @@ import {
   MAX_TOOLS,
   MAX_TOP_LOGPROBS,
 } from "../limits";
-import { IntegerIn, MapOf } from "./common";
+import { DecimalIn, IntegerIn, MapOf } from "./common";
 
 /**
  * The OpenAI chat completion request and answer parts that cross the encrypted session: messages
@@ -87,7 +87,7 @@ export const ToolChoice = v.union([
   v.strictObject({ type: v.literal("function"), function: v.strictObject({ name: Name }) }),
 ]);
 
-const Penalty = v.pipe(v.number(), v.minValue(-2), v.maxValue(2));
+const Penalty = DecimalIn(-2, 2);
 
 /** The request fields beyond messages and sampling basics, each carried to the engine. */
 export const ChatOptions = {
@@ -102,10 +102,7 @@ export const ChatOptions = {
   logit_bias: v.optional(
     MapOf(
       v.pipe(
-        v.record(
-          v.pipe(v.string(), v.regex(/^[0-9]{1,9}$/)),
-          v.pipe(v.number(), v.minValue(-100), v.maxValue(100)),
-        ),
+        v.record(v.pipe(v.string(), v.regex(/^[0-9]{1,9}$/)), DecimalIn(-100, 100)),
         v.check((r) => Object.keys(r).length <= MAX_LOGIT_BIAS_ENTRIES, "too many logit_bias entries"),
       ),
       "an Object of token ids to biases",

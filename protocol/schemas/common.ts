@@ -12,13 +12,46 @@ export const ModelId = v.pipe(
   v.maxLength(MAX_MODEL_ID_CHARS),
   v.regex(/^[A-Za-z0-9._:/@+-]+$/),
 );
+/** What a number field takes, as OpenAI's refusals name it: an integer or any number, a decimal. */
+type NumberKind = "integer" | "decimal";
+
+/**
+ * A number out of its field's range in OpenAI's words, less the field's name (the path is not the
+ * issue's to know): `integer below minimum value. Expected a value >= 1, but got 0 instead.`
+ */
+const outOfRange =
+  (kind: NumberKind) =>
+  (issue: v.MinValueIssue<number, number> | v.MaxValueIssue<number, number>): string => {
+    const below = issue.type === "min_value";
+    return `${kind} ${below ? "below minimum" : "above maximum"} value. Expected a value ${below ? ">=" : "<="} ${issue.requirement}, but got ${issue.input} instead.`;
+  };
+
+/** OpenAI's code for a number out of its field's range. */
+export type OutOfRangeCode = `${NumberKind}_${"below_min" | "above_max"}_value`;
+
+/** OpenAI's code for a refusal `outOfRange` worded (`integer_below_min_value`), or undefined. */
+export function outOfRangeCode(message: string): OutOfRangeCode | undefined {
+  const m = /^(integer|decimal) (below min|above max)imum value\. /.exec(message);
+  return m ? (`${m[1]}_${m[2]?.replace(" ", "_")}_value` as OutOfRangeCode) : undefined;
+}
+
 /**
  * A JSON integer from `min` to `max`, as a request field takes one. Of another JSON type its issue
  * expects `integer`, not valibot's `number`, so a string sent for one is refused as OpenAI refuses
- * it ("expected an integer, but got a string"); a decimal is refused by `v.integer()` after it.
+ * it ("expected an integer, but got a string"); a decimal is refused by `v.integer()` after it, and
+ * one out of range in OpenAI's words (`outOfRange`).
  */
 export const IntegerIn = (min: number, max: number) =>
-  v.pipe(Object.assign(v.number(), { expects: "integer" }), v.integer(), v.minValue(min), v.maxValue(max));
+  v.pipe(
+    Object.assign(v.number(), { expects: "integer" }),
+    v.integer(),
+    v.minValue(min, outOfRange("integer")),
+    v.maxValue(max, outOfRange("integer")),
+  );
+
+/** A JSON number from `min` to `max` (`temperature`), one out of range refused in OpenAI's words. */
+export const DecimalIn = (min: number, max: number) =>
+  v.pipe(v.number(), v.minValue(min, outOfRange("decimal")), v.maxValue(max, outOfRange("decimal")));
 export const Count = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER));
 
 /** nanoTON travel as decimal strings (JSON has no bigint) and become bigint on parse. */

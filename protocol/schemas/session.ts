@@ -17,7 +17,17 @@ import {
   ToolCallDelta,
   type ToolChoice,
 } from "./chat";
-import { Count, ErrorBody, Hex64, Id, IntegerIn, ModelId, ModelPriceSchema, Version } from "./common";
+import {
+  Count,
+  DecimalIn,
+  ErrorBody,
+  Hex64,
+  Id,
+  IntegerIn,
+  ModelId,
+  ModelPriceSchema,
+  Version,
+} from "./common";
 import { EmbeddingMessage, EmbedRequest } from "./embedding";
 
 /**
@@ -33,8 +43,8 @@ export const ChatRequest = v.strictObject({
   model: ModelId,
   messages: v.pipe(v.array(ChatMessage), v.minLength(1), v.maxLength(MAX_MESSAGES_PER_REQUEST)),
   max_tokens: v.optional(IntegerIn(1, MAX_COMPLETION_TOKENS)),
-  temperature: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(2))),
-  top_p: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(1))),
+  temperature: v.optional(DecimalIn(0, 2)),
+  top_p: v.optional(DecimalIn(0, 1)),
   seed: v.optional(IntegerIn(0, 2 ** 32 - 1)),
   stop: v.optional(
     v.pipe(

@@ -260,6 +260,43 @@ describe("every parameter of the installed openai client, carried or refused by 
   });
 });
 
+/** A refusal as a program reads it off the `openai` client's `APIError`. */
+interface Refusal {
+  readonly status: number;
+  readonly type: string;
+  readonly code: string;
+  readonly param: string;
+  readonly message: string;
+}
+
+/** A Responses request of `extra` sent through the client. */
+const responsesWith = (extra: Record<string, unknown>) =>
+  openai.responses.create({
+    model: "llama-tools",
+    input: "hi",
+    ...extra,
+  } as unknown as OpenAI.Responses.ResponseCreateParamsNonStreaming);
+
+/** Each case sent through the client, and the refusal it got; none of them reaches the backend. */
+async function refusals(
+  cases: readonly (readonly [Record<string, unknown>, Refusal])[],
+  send: (extra: Record<string, unknown>) => Promise<unknown>,
+): Promise<void> {
+  const asked = backend.requests.length;
+  for (const [extra, expected] of cases) {
+    const err = await send(extra).then(
+      () => new Error("answered"),
+      (e: unknown) => e,
+    );
+    expect(err, JSON.stringify(extra)).toBeInstanceOf(OpenAI.APIError);
+    const { status, type, code, param, error } = err as InstanceType<typeof OpenAI.APIError> & {
+      error: { message: string };
+    };
+    expect({ status, type, code, param, message: error.message }, JSON.stringify(extra)).toEqual(expected);
+  }
+  expect(backend.requests.length).toBe(asked);
+}
+
 /**
  * A field of the wrong type is refused as OpenAI refuses it: 400, code `invalid_type`, `param`
  * naming the field, and a message saying in words what was expected and what was got
@@ -290,32 +327,11 @@ describe("a field of the wrong type is refused as OpenAI refuses it: what was ex
 
   const wrongType = (param: string, expected: string, got: string) => ({
     status: 400,
+    type: "invalid_request_error",
     code: "invalid_type",
     param,
     message: `Invalid type for '${param}': expected ${expected}, but got ${got} instead.`,
   });
-  type Refusal = ReturnType<typeof wrongType>;
-
-  /** Each case sent through the client, and the refusals it got. */
-  async function refusals(
-    cases: readonly (readonly [Record<string, unknown>, Refusal])[],
-    send: (extra: Record<string, unknown>) => Promise<unknown>,
-  ): Promise<void> {
-    const asked = backend.requests.length;
-    for (const [extra, expected] of cases) {
-      const err = await send(extra).then(
-        () => new Error("answered"),
-        (e: unknown) => e,
-      );
-      expect(err, JSON.stringify(extra)).toBeInstanceOf(OpenAI.APIError);
-      const { status, code, param, error } = err as InstanceType<typeof OpenAI.APIError> & {
-        error: { message: string };
-      };
-      expect({ status, code, param, message: error.message }, JSON.stringify(extra)).toEqual(expected);
-    }
-    expect(backend.requests.length).toBe(asked);
-  }
-
   it("chat.completions.create", async () => {
     await refusals(
       [
@@ -365,12 +381,7 @@ describe("a field of the wrong type is refused as OpenAI refuses it: what was ex
           wrongType("input.0.content", "a string or an array", "an integer"),
         ],
       ],
-      (extra) =>
-        openai.responses.create({
-          model: "llama-tools",
-          input: "hi",
-          ...extra,
-        } as unknown as OpenAI.Responses.ResponseCreateParamsNonStreaming),
+      responsesWith,
     );
   });
 
@@ -390,6 +401,73 @@ describe("a field of the wrong type is refused as OpenAI refuses it: what was ex
           input: "hi",
           ...extra,
         } as OpenAI.EmbeddingCreateParams),
+    );
+  });
+});
+
+/**
+ * A number out of its field's range is refused as OpenAI refuses it: 400, OpenAI's code for it
+ * (`integer_below_min_value`, `decimal_above_max_value`, …), `param` naming the field, and its
+ * words (`Invalid 'max_tokens': integer below minimum value. Expected a value >= 1, but got 0
+ * instead.`), not a schema library's `max_tokens: Invalid value: Expected >=1 but received 0`
+ * under `invalid_value`. An integer field says "integer", any other number field "decimal", as
+ * OpenAI does whatever was sent (`temperature: 3` is a decimal above its maximum). Nothing reaches
+ * the backend.
+ */
+describe("a number out of its field's range is refused in OpenAI's words and code", () => {
+  const outOfRange = (param: string, kind: "integer" | "decimal", bound: string, got: number) => {
+    const below = bound.startsWith(">=");
+    return {
+      status: 400,
+      type: "invalid_request_error",
+      code: `${kind}_${below ? "below_min" : "above_max"}_value`,
+      param,
+      message: `Invalid '${param}': ${kind} ${below ? "below minimum" : "above maximum"} value. Expected a value ${bound}, but got ${got} instead.`,
+    };
+  };
+
+  it("chat.completions.create, streamed or not", async () => {
+    for (const stream of [false, true])
+      await refusals(
+        [
+          [{ max_tokens: 0 }, outOfRange("max_tokens", "integer", ">= 1", 0)],
+          [{ max_completion_tokens: -5 }, outOfRange("max_completion_tokens", "integer", ">= 1", -5)],
+          [{ seed: -1 }, outOfRange("seed", "integer", ">= 0", -1)],
+          [{ logprobs: true, top_logprobs: 50 }, outOfRange("top_logprobs", "integer", "<= 20", 50)],
+          [{ temperature: 3 }, outOfRange("temperature", "decimal", "<= 2", 3)],
+          [{ temperature: -0.5 }, outOfRange("temperature", "decimal", ">= 0", -0.5)],
+          [{ top_p: 1.5 }, outOfRange("top_p", "decimal", "<= 1", 1.5)],
+          [{ presence_penalty: -3 }, outOfRange("presence_penalty", "decimal", ">= -2", -3)],
+          [{ frequency_penalty: 2.5 }, outOfRange("frequency_penalty", "decimal", "<= 2", 2.5)],
+        ],
+        (extra) =>
+          openai.chat.completions.create({
+            model: "llama-tools",
+            messages: [{ role: "user", content: "hi" }],
+            stream,
+            ...extra,
+          } as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming),
+      );
+  });
+
+  it("responses.create", async () => {
+    await refusals(
+      [
+        [{ max_output_tokens: 0 }, outOfRange("max_output_tokens", "integer", ">= 1", 0)],
+        [{ temperature: 2.5 }, outOfRange("temperature", "decimal", "<= 2", 2.5)],
+        [{ top_p: -1 }, outOfRange("top_p", "decimal", ">= 0", -1)],
+      ],
+      responsesWith,
+    );
+  });
+
+  it("embeddings.create", async () => {
+    await refusals([[{ dimensions: 0 }, outOfRange("dimensions", "integer", ">= 1", 0)]], (extra) =>
+      openai.embeddings.create({
+        model: "embed-small",
+        input: "hi",
+        ...extra,
+      } as OpenAI.EmbeddingCreateParams),
     );
   });
 });
