@@ -16,6 +16,8 @@ export interface Totals {
 
 interface Open {
   readonly price: ModelPrice;
+  /** The most its prompt can be billed (0 when not given): `totalsIf` counts it for the others. */
+  readonly promptBound: number;
   completion: number;
 }
 
@@ -29,9 +31,10 @@ export class Ledger {
     this.settledAmount = base.amount;
   }
 
-  start(id: string, price: ModelPrice): void {
+  /** Opens request `id` at `price`; `promptBound`, the most its prompt can be billed at its end. */
+  start(id: string, price: ModelPrice, promptBound = 0): void {
     if (this.open.has(id)) throw new MalformedMessageError("request id already in use");
-    this.open.set(id, { price, completion: 0 });
+    this.open.set(id, { price, promptBound, completion: 0 });
   }
 
   has(id: string): boolean {
@@ -68,18 +71,24 @@ export class Ledger {
   }
 
   /**
-   * The totals if request `id` stood at these counts, its prompt billed: what would be owed after
-   * streaming more, checked before streaming it (the provider never streams what cannot be paid).
+   * The totals if request `id` stood at these counts, its prompt billed, and every other open
+   * request ended where it stands, its prompt billed at the bound it was started with: the most
+   * that can be owed after streaming more, checked before streaming it (the provider never streams
+   * what cannot be paid, even when the answers open beside it end and bill their prompts later).
    */
   totalsIf(id: string, promptTokens: number, completionTokens: number): Totals {
-    const r = this.get(id);
-    const now = this.totals();
-    const current = costOf({ promptTokens: 0, completionTokens: r.completion }, r.price);
-    const then = costOf({ promptTokens, completionTokens }, r.price);
-    return {
-      tokens: now.tokens + BigInt(promptTokens + completionTokens - r.completion),
-      amount: now.amount - current + then,
-    };
+    this.get(id);
+    let tokens = this.settledTokens;
+    let amount = this.settledAmount;
+    for (const [key, r] of this.open) {
+      const usage =
+        key === id
+          ? { promptTokens, completionTokens }
+          : { promptTokens: r.promptBound, completionTokens: r.completion };
+      tokens += BigInt(usage.promptTokens + usage.completionTokens);
+      amount += costOf(usage, r.price);
+    }
+    return { tokens, amount };
   }
 
   private get(id: string): Open {

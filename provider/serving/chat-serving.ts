@@ -46,7 +46,7 @@ export async function serveChat(req: ChatRequest, s: ChatServing): Promise<void>
       await finish(req, s, NOTHING_RUN, new AnswerBuilder(), "abort");
       return;
     }
-    if (!(await admit(s, req.id, () => owedAfter(1)))) return;
+    if (!(await admit(s, req.id, promptBound, 1))) return;
     // The prompts already billed count against the window too: a requester a window behind gets
     // no prefill (the dear part of a long prompt) until it signs.
     await waitForCredit(s, req.id);

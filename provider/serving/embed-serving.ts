@@ -36,7 +36,7 @@ export async function serveEmbed(req: EmbedRequest, s: RequestServing): Promise<
       throw err;
     });
     if (!release) return await cancelled();
-    if (!(await admit(s, req.id, () => ledger.totalsIf(req.id, bound, 0)))) return;
+    if (!(await admit(s, req.id, bound, 0))) return;
     await waitForCredit(s, req.id);
     if (s.signal.aborted || !s.session.isOpen) {
       ledger.finish(req.id, 0);

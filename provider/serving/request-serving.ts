@@ -8,7 +8,6 @@ import {
   type SecureSession,
   type ServedModel,
   STREAM_FULL_MESSAGE,
-  type Totals,
 } from "../../protocol";
 import type { Engine } from "../../web/engines/engine";
 import type { CreditWindow } from "./credit";
@@ -44,13 +43,20 @@ export const KEY_REVOKED_MESSAGE =
   "the session key was revoked in the escrow, which pays its receipts only until its grace ends: no more is served on it; what was streamed is claimed";
 
 /**
- * Opens the request on the ledger once it holds an engine slot, or refuses it (typed) when the
- * escrow is closing, the session's key was revoked, or the escrow (or a receipt: `receiptCanCarry`) cannot pay `firstOwed()`, what the session would be owed once the request
- * starts. Returns false when refused: the caller stops, the slot is its to release.
+ * Opens the request on the ledger (its prompt at most `promptBound` tokens) once it holds an
+ * engine slot, or refuses it (typed) when the escrow is closing, the session's key was revoked, or
+ * the escrow (or a receipt: `receiptCanCarry`) cannot pay what the session would be owed once the
+ * request starts (`firstCompletion` tokens, its prompt and every open one's at their bounds).
+ * Returns false when refused: the caller stops, the slot is its to release.
  */
-export async function admit(s: RequestServing, id: string, firstOwed: () => Totals): Promise<boolean> {
+export async function admit(
+  s: RequestServing,
+  id: string,
+  promptBound: number,
+  firstCompletion: number,
+): Promise<boolean> {
   const { ledger, exposure } = s;
-  ledger.start(id, s.price);
+  ledger.start(id, s.price, promptBound);
   if (exposure && (await exposure.closingNow())) {
     ledger.finish(id, 0);
     if (exposure.keyRevoked) await s.refuse("KEY_NOT_AUTHORISED", KEY_REVOKED_MESSAGE);
@@ -63,7 +69,7 @@ export async function admit(s: RequestServing, id: string, firstOwed: () => Tota
     await s.refuse(refusal.code, refusal.message);
     return false;
   }
-  const first = firstOwed();
+  const first = ledger.totalsIf(id, promptBound, firstCompletion);
   const carried = receiptCanCarry(first);
   if (!carried || s.cannotPay() || (exposure && !(await exposure.allows(first.amount)))) {
     ledger.finish(id, 0);

@@ -23,6 +23,8 @@ export interface ScriptedEngineOptions {
   readonly tokenDelayMs?: number;
   /** Claims this many tokens per chunk instead of 1 (a dishonest provider). */
   readonly tokensPerChunk?: number;
+  /** Reports this many prompt tokens instead of its rough count (a prompt billed at its bound, say). */
+  readonly promptTokens?: number;
   /** Streams one byte per chunk instead of a word per chunk (text must be ASCII). */
   readonly bytePerChunk?: boolean;
   /**
@@ -65,10 +67,9 @@ export class ScriptedEngine implements Engine {
       const last = contentText([...request.messages].reverse().find((m) => m.role === "user")?.content ?? "");
       const text = this.options.reply ? this.options.reply(request) : `Echo: ${last}`;
       const words = this.options.bytePerChunk ? [...text] : text.split(/(?<= )/);
-      const promptTokens = request.messages.reduce(
-        (n, m) => n + Math.ceil(contentText(m.content).length / 4) + 4,
-        8,
-      );
+      const promptTokens =
+        this.options.promptTokens ??
+        request.messages.reduce((n, m) => n + Math.ceil(contentText(m.content).length / 4) + 4, 8);
       let completion = 0;
       let produced = "";
       const fail = this.options.failAfter;

@@ -110,6 +110,29 @@ describe("never owed more than the escrow can pay, on the devnet", () => {
     await paidExactly(p, r, answer.cost);
   });
 
+  it("two answers at once: each counts the other's prompt at its bound, so both together stay within the escrow", async () => {
+    // Each prompt is billed at its bound (the most a requester signs for), each answer long.
+    const bound = maxPromptTokens(ask(2));
+    const p = provider(new ScriptedEngine({ tokenDelayMs: 5, promptTokens: bound, reply: () => words(400) }));
+    const r = await chain.requester({ deposit: toNano("0.2"), closeDelay: 3_600 });
+    const available = (await chain.client.getBalance(r.escrow.address)) - EscrowParams.STORAGE_RESERVE;
+    const events: ServingEvent[] = [];
+    const { session } = await openSession(p, r, events);
+    const [a, b] = await Promise.all([
+      session.request(ask(2), () => undefined),
+      session.request(ask(2), () => undefined),
+    ]);
+    expect([a.finishReason, b.finishReason]).toEqual(["length", "length"]);
+    expect(a.promptTokens + b.promptTokens).toBe(2 * bound);
+    // Never owed more than the escrow can pay: the second prompt was counted while the first streamed.
+    expect(a.cost + b.cost).toBeLessThanOrEqual(available);
+    const id = streamId(streamOf(p, r));
+    await until(async () => latestReceipt((await p.store.get(id))!).receipt.amount === a.cost + b.cost);
+    expect(events.filter((e) => e.type === "refused")).toEqual([]);
+    await p.ton.settlement.claimNow();
+    await paidExactly(p, r, a.cost + b.cost);
+  });
+
   it("refuses an escrow whose close delay leaves no time to claim", async () => {
     const p = provider();
     const r = await chain.requester({ deposit: toNano("1"), closeDelay: 5 });
