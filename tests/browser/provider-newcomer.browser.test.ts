@@ -1,6 +1,7 @@
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { openPage, serveFromProviderPage, text, tonOf, waitForText } from "./chain-server";
+import { openWidgetPhone } from "./page-checks";
 import { usePagesFixture } from "./pages-fixture";
 
 /**
@@ -79,6 +80,33 @@ describe("the provider page, a newcomer's walk at 360 px in dark mode", () => {
     expect(await page.getByTestId("registry-state").getAttribute("role")).toBe("status");
     expect(await text(page, "status-headline")).toBe("Serving test-model: connected to Silk");
     expect(await saidTwice(page)).toEqual([]);
+    // Price and payout are off while serving, and look it: they looked like fields to type in.
+    const look = (label: string) =>
+      page.getByLabel(label).evaluate((el) => {
+        const css = getComputedStyle(el);
+        return `${css.backgroundColor} ${css.borderStyle}`;
+      });
+    const offLook = await look("Price, nanoTON per token");
+    expect(await page.getByLabel("Price, nanoTON per token").isDisabled()).toBe(true);
+    expect(offLook).toMatch(/dashed$/);
+    expect(await look("Add stake, TON")).not.toBe(offLook);
+    // The wallet is connected and is the payout address: nothing left to “connect”.
+    expect(squash(await page.locator("#payout-help").textContent())).toBe(
+      "Receipts are bound to this address and claims pay it.",
+    );
+    // A phone's widget (one line for the question box): its placeholder shows whole, not “Ask anything (Enter sends”.
+    const widget = await openWidgetPhone(f.browser, f.url);
+    const box = widget.locator("silk-chat").getByRole("textbox", { name: "Your question" });
+    await expect.poll(() => box.getAttribute("placeholder"), { timeout: 30_000 }).not.toMatch(/model/);
+    const fits = await box.evaluate((el) => {
+      const css = getComputedStyle(el);
+      const ctx = document.createElement("canvas").getContext("2d")!;
+      ctx.font = `${css.fontSize} ${css.fontFamily}`;
+      const room = el.clientWidth - Number.parseFloat(css.paddingLeft) - Number.parseFloat(css.paddingRight);
+      return ctx.measureText(el.getAttribute("placeholder") ?? "").width <= room;
+    });
+    expect(fits).toBe(true);
+    await widget.context().close();
     // The queue's figures name their unit: “0 / 0” read as a score.
     await page.getByText(/^Traffic:/).click();
     expect(squash(await text(page, "running-waiting"))).toBe("0 running, 0 waiting");
