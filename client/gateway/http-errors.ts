@@ -167,13 +167,8 @@ export function toHttpError(err: unknown): HttpError {
         new ProviderError("UNKNOWN_CODE", "a party failed with an error code the gateway does not know"),
       );
     const status = statusOf(err.code);
-    const kind = err instanceof InvalidRequestError ? err.kind : "value";
     const code =
-      kind === "type"
-        ? "invalid_type"
-        : kind !== "value"
-          ? kind
-          : (CODE_NAMES[err.code] ?? err.code.toLowerCase());
+      err instanceof InvalidRequestError ? err.openaiCode : (CODE_NAMES[err.code] ?? err.code.toLowerCase());
     const param = (err instanceof ProviderError ? err.param : undefined) ?? PARAMS[err.code] ?? null;
     return new HttpError(status, TYPE_BY_STATUS[status] ?? "api_error", code, err.message, param);
   }

@@ -6,11 +6,10 @@ import {
   chatOptionsOf,
   MAX_STOP_SEQUENCE_CHARS,
   MAX_STOP_SEQUENCES,
-  type OutOfRangeCode,
   outOfRangeCode,
 } from "../../protocol";
 import { uncarriedField } from "./chat-fields";
-import { InvalidRequestError } from "./errors";
+import { InvalidRequestError, type RefusalCode } from "./errors";
 import type { ChatCompletionCreateParams, ChatCompletionMessageParam } from "./openai-shapes";
 
 /** The SDK's own request fields beside OpenAI's (openai-shapes.ts). */
@@ -24,7 +23,7 @@ const SDK_FIELDS = ["signal", "score", "score_method", "avoid"];
  */
 export function toChatParams(p: ChatCompletionCreateParams): ChatParams {
   const uncarried = uncarriedField(p as unknown as Record<string, unknown>, SDK_FIELDS);
-  if (uncarried) throw new InvalidRequestError(uncarried.message, uncarried.param);
+  if (uncarried) throw new InvalidRequestError(uncarried.message, uncarried.param, uncarried.code);
   if (p.score_method != null && !p.score?.length)
     throw new InvalidRequestError("score_method: it needs `score`, the tokens to score", "score_method");
   checkN(p.n);
@@ -73,7 +72,7 @@ export function wrongTypeMessage(param: string | undefined, expected: string, va
 
 /** A field of the wrong JSON type, refused with OpenAI's code (`invalid_type`) and wording. */
 export const wrongType = (param: string, expected: string, value: unknown) =>
-  new InvalidRequestError(wrongTypeMessage(param, expected, value), param, "type");
+  new InvalidRequestError(wrongTypeMessage(param, expected, value), param, "invalid_type");
 
 /** A value's JSON type as a sentence names it: "a string", "an array", "null". */
 export function typeOf(value: unknown): string {
@@ -221,8 +220,7 @@ export function checkedAgainst<S extends v.GenericSchema>(schema: S, message: un
   const checked = v.safeParse(schema, message);
   if (checked.success) return checked.output;
   const { param, message: text, code } = firstIssue(checked.issues);
-  const kind = code === "invalid_type" ? "type" : code === "invalid_value" ? "value" : code;
-  throw new InvalidRequestError(text, param ?? "body", kind);
+  throw new InvalidRequestError(text, param ?? "body", code);
 }
 
 /**
@@ -237,7 +235,7 @@ export function checkedAgainst<S extends v.GenericSchema>(schema: S, message: un
 export function firstIssue(issues: readonly v.BaseIssue<unknown>[]): {
   param?: string;
   message: string;
-  code: "invalid_value" | "invalid_type" | OutOfRangeCode;
+  code: RefusalCode;
 } {
   const found = issues[0] && furthest(issues[0], issues[0].path ?? []);
   const issue = found?.issue;
@@ -248,7 +246,9 @@ export function firstIssue(issues: readonly v.BaseIssue<unknown>[]): {
   // A number out of its field's range, worded by its schema as OpenAI words it (less the name).
   const range = issue && param !== undefined ? outOfRangeCode(issue.message) : undefined;
   if (range) return { param, message: `Invalid '${param}': ${issue?.message}`, code: range };
-  return { ...firstValueIssue(issue, param), code: "invalid_value" };
+  // A field no schema has: refused as the body's own fields Silk does not carry are (chat-fields.ts).
+  const uncarried = param !== undefined && issue?.expected === "never";
+  return { ...firstValueIssue(issue, param), code: uncarried ? "unsupported_parameter" : "invalid_value" };
 }
 
 /** A value's complaint (not its type's): a missing field, an empty one, one Silk does not carry. */

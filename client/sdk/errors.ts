@@ -227,16 +227,26 @@ export interface HandshakeFailure {
 }
 
 /**
- * The request itself is wrong (a field out of range, `n` above 1): `param` names the field. `kind`
- * is "type" when the field is of the wrong JSON type (a string for a number), as OpenAI tells that
- * apart (code `invalid_type`) from a wrong value (`invalid_value`), and a number out of its
- * field's range is OpenAI's code for that (`integer_below_min_value`, `decimal_above_max_value`).
+ * OpenAI's code for a request it refuses: a wrong value, a field of the wrong JSON type (a string
+ * for a number), a field not carried (Silk's own refusal of a field it will not drop) or left out,
+ * a number out of its field's range (`integer_below_min_value`, `decimal_above_max_value`, …).
+ */
+export type RefusalCode =
+  | "invalid_value"
+  | "invalid_type"
+  | "unsupported_parameter"
+  | "missing_required_parameter"
+  | OutOfRangeCode;
+
+/**
+ * The request itself is wrong (a field out of range, `n` above 1): `param` names the field,
+ * `openaiCode` says what is wrong with it as OpenAI's code does (the gateway's `code`).
  */
 export class InvalidRequestError extends ProviderError {
   constructor(
     message: string,
     param: string,
-    readonly kind: "value" | "type" | OutOfRangeCode = "value",
+    readonly openaiCode: RefusalCode = "invalid_value",
   ) {
     super("INVALID_REQUEST", message, param);
     this.name = "InvalidRequestError";

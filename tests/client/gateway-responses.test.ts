@@ -212,9 +212,11 @@ describe("the Responses API for text", () => {
       code: "unsupported_parameter",
     });
     const tool = { type: "function", name: "f", parameters: { type: "object", properties: {} } };
+    // A field of a tool Silk does not carry is refused as one at the top of the body is (as chat's).
     expect(await refused({ tools: [{ ...tool, cache_control: {} }] })).toMatchObject({
       status: 400,
       param: "tools.0.cache_control",
+      code: "unsupported_parameter",
     });
     expect(await refused({ tools: [tool], tool_choice: { type: "web_search" } })).toMatchObject({
       status: 400,

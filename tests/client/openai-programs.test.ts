@@ -461,13 +461,17 @@ describe("fields inside messages, and the SDK's own callers", () => {
       },
     ];
     const tool = { ...weatherTool, function: { ...weatherTool.function, name: "f" } };
-    const cases: [unknown[], Record<string, unknown>, string, string][] = [
+    // A field Silk does not carry is `unsupported_parameter` wherever it is, as at the top of the
+    // body (`frobnicate`): it was `invalid_value` inside a tool, a choice or a part.
+    const uncarried = "unsupported_parameter";
+    const cases: [unknown[], Record<string, unknown>, string, string, string][] = [
       // Were "Invalid key: Expected never but received \"cache_control\"".
       [
         [{ role: "user", content: "x" }],
         { model: "llama-tools", tools: [{ ...tool, cache_control: { type: "ephemeral" } }] },
         "tools.0.cache_control",
         "tools.0.cache_control: Silk does not carry this field, and will not drop it silently",
+        uncarried,
       ],
       // Were "messages.0.content: Invalid type: Expected (string | Array) but received Array".
       [
@@ -475,12 +479,14 @@ describe("fields inside messages, and the SDK's own callers", () => {
         {},
         "messages.0.content.0.image_url.extra",
         "messages.0.content.0.image_url.extra: Silk does not carry this field, and will not drop it silently",
+        uncarried,
       ],
       [
         image({ detail: "max" }),
         {},
         "messages.0.content.0.image_url.detail",
         "Invalid value for 'messages.0.content.0.image_url.detail': 'max'. Supported values are: 'auto', 'low' and 'high'.",
+        "invalid_value",
       ],
       // Was "tool_choice: Invalid type: Expected ((\"none\" | \"auto\" | \"required\") | Object) but received Object".
       [
@@ -492,10 +498,16 @@ describe("fields inside messages, and the SDK's own callers", () => {
         },
         "tool_choice.function.x",
         "tool_choice.function.x: Silk does not carry this field, and will not drop it silently",
+        uncarried,
       ],
     ];
-    for (const [messages, extra, param, message] of cases)
-      expect(await ask(messages, extra), param).toMatchObject({ status: 400, param, error: { message } });
+    for (const [messages, extra, param, message, code] of cases)
+      expect(await ask(messages, extra), param).toMatchObject({
+        status: 400,
+        param,
+        code,
+        error: { message },
+      });
     expect(backend.requests.length).toBe(before);
   });
 
