@@ -146,10 +146,7 @@ export class EscrowBook {
       s.hot = account.state?.isHot(s.key.keyEpoch, s.key.payout) ?? false;
       s.reserved = account.state?.reservedOf(s.key.keyEpoch, s.key.payout) ?? 0n;
       s.depth = account.state?.claimDepth(s.key.keyEpoch, s.key.payout) ?? 0;
-      s.keyDeadline = 0;
-      for (const k of account.state?.keys.values() ?? [])
-        if (k.epoch === s.key.keyEpoch && BigInt(k.validUntil) !== EscrowParams.KEY_ACTIVE)
-          s.keyDeadline = k.validUntil;
+      s.keyDeadline = keyDeadlineOf(account, s.key.keyEpoch);
     }
   }
 
@@ -418,6 +415,19 @@ export interface SessionExposure {
   /** When the escrow was last read (ms). */
   readAt(): number;
   close(): void;
+}
+
+/**
+ * When the escrow stops paying a key epoch's receipts (unix seconds): 0 while its key is active,
+ * the end of its grace once revoked. No key holding the epoch (read from a whole state) means the
+ * key was added again after its grace, under a new epoch: its old receipts are refused already
+ * (WrongEpoch), so the deadline is long past (1).
+ */
+function keyDeadlineOf(account: EscrowAccount, epoch: number): number {
+  if (!account.state) return 0;
+  for (const k of account.state.keys.values())
+    if (k.epoch === epoch) return BigInt(k.validUntil) === EscrowParams.KEY_ACTIVE ? 0 : k.validUntil;
+  return 1;
 }
 
 function unpaid(owed: bigint, paid: bigint): bigint {
