@@ -103,6 +103,8 @@ export class SignalingClient {
   private readonly sessions: SessionRouter;
   private readonly conn: SignalingConnection;
   private readonly presence: ProviderPresence;
+  /** Connections dialled so far (`links`). */
+  private dialled = 0;
 
   private constructor(
     urls: readonly string[],
@@ -194,6 +196,15 @@ export class SignalingClient {
   /** Where the connection stands (connecting, registered, reconnecting, …). */
   get state(): ConnState {
     return this.conn.current;
+  }
+
+  /**
+   * How many connections the client has dialled: a request that sees it change lived through a
+   * dropped (or moved) link, so a fresh node's "nobody serves it" may only mean its providers are
+   * still registering again.
+   */
+  get links(): number {
+    return this.dialled;
   }
 
   /** How many signaling URLs are configured. */
@@ -420,6 +431,7 @@ export class SignalingClient {
   }
 
   private attach(socket: Socket): void {
+    this.dialled++;
     this.sessions.attach(socket);
     socket.on("directory:update", (msg: unknown) => {
       const r = v.safeParse(DirectorySnapshot, msg);

@@ -9,7 +9,8 @@ import type { RoomWait, SessionSource } from "./session-source";
 
 /** How long a failover waits for a provider to be listed again (they re-register within seconds). */
 const RESUME_MS = 8_000;
-const RESUMABLE = new Set(["NO_MODEL", "ALL_BUSY", "NO_ANSWER", "UNREACHABLE", "TIMEOUT"]);
+const ANSWERED_NOBODY = new Set(["NO_MODEL", "ALL_BUSY", "NO_ANSWER"]);
+const RESUMABLE = new Set([...ANSWERED_NOBODY, "UNREACHABLE", "TIMEOUT"]);
 
 /**
  * Runs the request on the model's pool of sessions, moving to another provider (with the partial
@@ -38,13 +39,21 @@ export async function runWithFailover(
   // An open session's provider that refused this escrow for its own stream's history: the answer
   // if no other provider can take the request.
   let refused: ProviderError | undefined;
+  const links = source.links;
   for (;;) {
     let picked: { provider: string; session: RequesterSession };
+    const room = { full, deadline, signal };
     try {
       picked =
         failovers === 0
-          ? await source.sessionFor(input.model, exclude, needs, { full, deadline, signal })
-          : await resume(source, input.model, exclude, needs, { full, deadline, signal });
+          ? await source.sessionFor(input.model, exclude, needs, room).catch((err: unknown) => {
+              // The link to signaling dropped while this request was being placed (a node that
+              // died and came back, say): its providers are still registering again, so "nobody
+              // serves it" is asked again for a few seconds, as for a failover.
+              if (source.links === links || !isAnsweredNobody(err) || signal.aborted) throw err;
+              return resume(source, input.model, exclude, needs, room);
+            })
+          : await resume(source, input.model, exclude, needs, room);
     } catch (err) {
       // Cancelled by its caller (an AbortError, as fetch's): not a provider lost.
       if (signal.aborted) throw err;
@@ -145,9 +154,22 @@ async function resume(
     try {
       return await source.sessionFor(model, exclude, needs, room);
     } catch (err) {
-      const retry = err instanceof NoProviderError && RESUMABLE.has(err.code);
+      const retry = isResumable(err);
       if (!retry || room.signal.aborted || Date.now() + wait > deadline) throw err;
       await new Promise((r) => setTimeout(r, wait));
     }
   }
+}
+
+/**
+ * A node that answered "nobody to take it" (not one that could not be reached: the request has
+ * waited out its deadline for that already), which providers registering again would undo.
+ */
+function isAnsweredNobody(err: unknown): boolean {
+  return err instanceof NoProviderError && ANSWERED_NOBODY.has(err.code);
+}
+
+/** "Nobody to take it" in a way that providers registering again would undo. */
+function isResumable(err: unknown): boolean {
+  return err instanceof NoProviderError && RESUMABLE.has(err.code);
 }

@@ -120,6 +120,11 @@ export class SessionOpener {
     for (const s of this.byPayout.values()) s.close();
   }
 
+  /** Signaling connections dialled so far (SignalingClient.links). */
+  get links(): number {
+    return this.signaling.links;
+  }
+
   /** A session we already hold with a provider that serves this model too: same receipt stream. */
   connectedFor(
     model: string,

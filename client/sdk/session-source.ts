@@ -48,6 +48,11 @@ export class SessionSource {
     this.opener.closeAll();
   }
 
+  /** Signaling connections dialled so far: a change means the link dropped meanwhile. */
+  get links(): number {
+    return this.opener.links;
+  }
+
   private readonly busy = new Map<
     RequesterSession,
     { inflight: number; timer?: ReturnType<typeof setTimeout> }
