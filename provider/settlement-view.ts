@@ -1,5 +1,5 @@
 import { formatTon } from "../protocol/ton-amount";
-import type { ClaimDecision, ClaimReason } from "./settlement-policy";
+import { type ClaimDecision, type ClaimReason, shareBps } from "./settlement-policy";
 import type { SettlementStatus, StreamStatus } from "./settlement-status";
 
 /**
@@ -77,15 +77,11 @@ export function streamLine(s: StreamStatus, now: number): StreamLine {
         : "unknown until the network's prices are read",
     next: nextClaimText(s.next, now),
     claims: s.claims.map((c) => ({
-      text: `${new Date(c.at).toISOString().slice(0, 16).replace("T", " ")}: ${formatTon(c.amount)} TON, fee ${formatTon(c.fee)} TON (${percent(shareOf(c.fee, c.amount))}), because ${REASONS[c.reason] ?? c.reason}`,
+      text: `${new Date(c.at).toISOString().slice(0, 16).replace("T", " ")}: ${formatTon(c.amount)} TON, fee ${formatTon(c.fee)} TON (${percent(shareBps(c.fee, c.amount))}), because ${REASONS[c.reason] ?? c.reason}`,
       ...(c.tx && { tx: c.tx }),
     })),
     ...(s.lastError ? { problem: s.lastError } : {}),
   };
-}
-
-function shareOf(fee: bigint, amount: bigint): number {
-  return amount > 0n ? Number((fee * 10_000n + amount - 1n) / amount) : 0;
 }
 
 /** What pressing "Claim now" would do, said before it is pressed. */
@@ -99,7 +95,7 @@ export function claimNowText(s: SettlementStatus): string {
   const fee =
     c.fee === undefined
       ? "an unknown fee"
-      : `about ${formatTon(c.fee)} TON in fees (${percent(shareOf(c.fee, c.amount))})`;
+      : `about ${formatTon(c.fee)} TON in fees (${percent(shareBps(c.fee, c.amount))})`;
   return `Claim now would claim ${formatTon(c.amount)} TON from ${c.streams} ${c.streams === 1 ? "escrow stream" : "escrow streams"} for ${fee}.`;
 }
 
