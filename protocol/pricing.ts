@@ -62,10 +62,12 @@ export function scaledCosts(price: ModelPrice): { readonly prompt: bigint; reado
  */
 export function perTokenPrice(price: ModelPrice): MaxPrice {
   const c = scaledCosts(price);
-  return {
-    promptNanoPerToken: (c.prompt + BPS - 1n) / BPS,
-    completionNanoPerToken: (c.completion + BPS - 1n) / BPS,
-  };
+  return { promptNanoPerToken: lowestMaxFor(c.prompt), completionNanoPerToken: lowestMaxFor(c.completion) };
+}
+
+/** A `scaledCosts` cost as whole nanoTON per token, rounded up: the lowest maximum that accepts it. */
+export function lowestMaxFor(scaled: bigint): bigint {
+  return (scaled + BPS - 1n) / BPS;
 }
 
 /** True when every kind of token is priced at or below what the requester accepts. */

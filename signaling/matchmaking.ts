@@ -1,5 +1,5 @@
 import type { MaxPrice, ModelPrice } from "../protocol";
-import { BPS, scaledCosts } from "../protocol";
+import { BPS, lowestMaxFor, scaledCosts } from "../protocol";
 import type { Candidate, ProviderState } from "./directory/directory";
 import { usedCapacity } from "./directory/directory";
 
@@ -110,7 +110,7 @@ export function refusal(
     const floor =
       cheapestCompletion === undefined
         ? ""
-        : `; the cheapest asks ${perToken(cheapestCompletion)} nanoTON per completion token`;
+        : `; the cheapest asks ${lowestMaxFor(cheapestCompletion)} nanoTON per completion token`;
     return { ok: false, code, message: `no provider of ${model} accepts that price${floor}` };
   }
   return { ok: false, code, message: `every provider of ${model} at that price is busy; retry shortly` };
@@ -144,9 +144,4 @@ function costs(p: ModelPrice): { completion: bigint; prompt: bigint } {
     costCache.set(p, c);
   }
   return c;
-}
-
-function perToken(scaled: bigint): string {
-  const whole = scaled / BPS;
-  return scaled % BPS === 0n ? whole.toString() : `${whole}+`;
 }

@@ -28,6 +28,19 @@ describe("matchmaking policy", () => {
     );
   });
 
+  it("names a fractional cheapest price as the lowest maximum that is then granted", () => {
+    // 3 nanoTON at 1.5x: 4.5 a completion token.
+    const price: ModelPrice = {
+      nanoPerToken: 3n,
+      promptMultiplierBps: 10_000,
+      completionMultiplierBps: 15_000,
+    };
+    const low = rankProviders([p("a", { price })], req(4n), opts);
+    expect(low).toMatchObject({ ok: false, code: "PRICE_TOO_LOW" });
+    if (!low.ok) expect(low.message).toMatch(/the cheapest asks 5 nanoTON per completion token$/);
+    expect(rankProviders([p("a", { price })], req(5n), opts)).toMatchObject({ ok: true });
+  });
+
   it("treats excluded providers as absent", () => {
     expect(order(rankProviders([p("a")], req(100n, ["a"]), opts))).toBe("NO_MODEL");
     expect(order(rankProviders([p("a"), p("b")], req(100n, ["a"]), opts))).toEqual(["b"]);
