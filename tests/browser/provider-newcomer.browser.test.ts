@@ -80,6 +80,15 @@ describe("the provider page, a newcomer's walk at 360 px in dark mode", () => {
     expect(await page.getByTestId("registry-state").getAttribute("role")).toBe("status");
     expect(await text(page, "status-headline")).toBe("Serving test-model: connected to Silk");
     expect(await saidTwice(page)).toEqual([]);
+    // Registered, “Update the registration” is optional: not a full-width primary button like a step left.
+    const update = page.getByRole("button", { name: "Update the registration" });
+    const [looks, width, room] = await update.evaluate((el) => [
+      getComputedStyle(el).backgroundColor === getComputedStyle(document.body).backgroundColor,
+      el.getBoundingClientRect().width,
+      el.parentElement!.getBoundingClientRect().width,
+    ]);
+    expect(looks, "a secondary button, the page's background").toBe(true);
+    expect(width).toBeLessThan(Number(room) * 0.8);
     // Price and payout are off while serving, and look it: they looked like fields to type in.
     const look = (label: string) =>
       page.getByLabel(label).evaluate((el) => {
@@ -152,4 +161,27 @@ describe("the provider page, a newcomer's walk at 360 px in dark mode", () => {
     expect(await box.getAttribute("tabindex")).toBeNull();
     await page.context().close();
   }, 180_000);
+});
+
+describe("the widget on a phone, by keyboard", () => {
+  it("Escape leaves the wallet panel for the chat, the focus back on Wallet, as Telegram's Back button does", async () => {
+    const page = await openWidgetPhone(f.browser, f.url);
+    const widget = page.locator("silk-chat");
+    const wallet = widget.getByRole("button", { name: "Wallet", exact: true });
+    await wallet.focus();
+    await page.keyboard.press("Enter");
+    await widget.getByRole("button", { name: "Chat", exact: true }).waitFor();
+    await widget.getByText("Escrow").first().waitFor({ timeout: 30_000 });
+    await page.keyboard.press("Escape");
+    await widget.getByRole("textbox", { name: "Your question" }).waitFor();
+    await expect
+      .poll(() =>
+        wallet.evaluate(
+          (el) =>
+            el.getRootNode() instanceof ShadowRoot && (el.getRootNode() as ShadowRoot).activeElement === el,
+        ),
+      )
+      .toBe(true);
+    await page.context().close();
+  }, 90_000);
 });
