@@ -276,17 +276,21 @@ export function unsent(err: Error, param: string): Error {
   );
 }
 
+/** The `PaymentAccount` calls the SDK makes: the stream's last receipt, saving one, keeping a signed answer. */
+export type AccountOperation = "last" | "save" | "keepAnswer";
+
 /**
- * The app's payment account (`PaymentAccount`) failed a write the answer does not wait on
- * (`keepAnswer`, the provider's signed statement kept for audits): it threw or rejected
- * (`FAILED`, the store's error as `cause`), or did not settle within `deadlines.account`
- * (`TIMEOUT`). Told to `ConnectOptions.onAccountError`; the answer itself was delivered.
+ * The app's payment account (`PaymentAccount`) failed `operation`: it threw or rejected (`FAILED`,
+ * the store's error as `cause`), or did not settle within `deadlines.account` (`TIMEOUT`, told for
+ * `keepAnswer`, which the answer does not wait on). A failed `last` or `save` ends the request
+ * with it (every provider would meet the same store, so none is blamed or tried); a failed
+ * `keepAnswer` is told to `ConnectOptions.onAccountError`, the answer delivered all the same.
  */
 export class AccountStoreError extends Error {
   override readonly name = "AccountStoreError";
-  readonly operation = "keepAnswer";
   constructor(
     readonly code: "FAILED" | "TIMEOUT",
+    readonly operation: AccountOperation,
     message: string,
     options?: { cause?: unknown },
   ) {

@@ -40,7 +40,7 @@ export interface RequesterSessionOptions {
    * a provider that requires reserves serves only what its reserve covers plus one window.
    */
   readonly reserve?: ReserveOptions;
-  /** Told when the account fails to keep an answer's signed statement (kept-answers.ts). */
+  /** Told when the account fails to keep an answer's signed statement (account-calls.ts). */
   readonly onAccountError?: (e: AccountStoreError) => void;
 }
 

@@ -36,6 +36,7 @@ import {
 } from "../../protocol";
 import type { EmbedParams } from "../../protocol/schemas/embedding";
 import { abortedError, linkAbort } from "./abort-link";
+import { fromAccount, keepAnswerAside } from "./account-calls";
 import { sendBase } from "./base-receipt";
 import { EmbedCalls, type EmbedOutcome } from "./embed-call";
 import {
@@ -47,7 +48,6 @@ import {
   unsent,
   withoutReserve,
 } from "./errors";
-import { keepAnswerAside } from "./kept-answers";
 import type {
   AnswerDelta,
   BaseOptions,
@@ -162,7 +162,11 @@ export class RequesterSession {
       payout: opts.payout,
       keyEpoch: opts.keyEpoch,
     };
-    const base = (await opts.account.last(stream))?.receipt ?? { ...stream, tokens: 0n, amount: 0n };
+    const base = (await fromAccount("last", () => opts.account.last(stream)))?.receipt ?? {
+      ...stream,
+      tokens: 0n,
+      amount: 0n,
+    };
     return signReceipt(base, opts.sessionKey);
   }
 
@@ -189,7 +193,7 @@ export class RequesterSession {
       const held = decodeSignedReceipt(reply.receipt);
       if (!ownReceipt(held, opts))
         throw new ProviderError("ACCOUNT", "provider holds a receipt we did not sign");
-      await opts.account.save(held);
+      await fromAccount("save", () => opts.account.save(held));
       base = held.receipt;
       reply = await sendBase(session, signReceipt(base, opts.sessionKey), life);
     }
@@ -490,7 +494,7 @@ export class RequesterSession {
     const signed = signReceipt(receipt, this.opts.sessionKey);
     // Ahead of what the provider trusts: a raise not seen in time fails the requests in flight.
     this.reserve?.ensure(this.owedAtMost()).catch((err: Error) => this.failAll(err));
-    await this.opts.account.save(signed);
+    await fromAccount("save", () => this.opts.account.save(signed));
     if (!this.session.isOpen) return;
     // A session closed under the send is not this receipt's failure: it is kept, and the stream's
     // next session opens with it (what went wrong with the session, its close says).

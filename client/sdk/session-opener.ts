@@ -40,6 +40,7 @@ import {
 } from "../../protocol";
 import { type ConnectOptions, DEFAULT_LIAR_MEMORY_MS } from "./connect-options";
 import {
+  AccountStoreError,
   HandshakeFailedError,
   type HandshakeFailure,
   NoProviderError,
@@ -564,6 +565,8 @@ export class SessionOpener {
           throw noProvider(err.why, err.message, needs);
         }
         this.signaling.endSession(grant.sessionId, "handshake failed");
+        // Our own receipt store failed: every provider would meet it, so none is blamed or tried.
+        if (err instanceof AccountStoreError) throw err;
         // The provider refused receipts bound to the payout address the server named: not its own.
         // The grant was altered (or is stale); the provider is not at fault, and retrying through
         // the same server would meet the same lie.

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { NoProviderError } from "../../client/sdk/errors";
+import { AccountStoreError, NoProviderError } from "../../client/sdk/errors";
 import { MemoryPaymentAccount } from "../../client/sdk/payment-account";
 import { cleanup, startServer } from "../signaling/helpers";
 import { endsWithin } from "../support/hang-guard";
@@ -45,4 +45,34 @@ describe("a receipt store that never answers", () => {
     await relayProvider(url);
     expect((await ask(client, "second")).choices[0]?.message.content).toBe("Echo: second");
   }, 60_000);
+});
+
+describe("a receipt store that fails", () => {
+  it.each([
+    ["last", "reading the stream's last receipt (the base) rejects", "db closed"],
+    ["save", "saving a signed receipt rejects", "quota exceeded"],
+  ] as const)(
+    "%s: %s: an AccountStoreError naming it, the store's error as cause; the next request served",
+    async (operation, _what, said) => {
+      // It reached the caller as the store's own untyped Error (save), or as ALL_BUSY after the
+      // SDK blamed the provider and tried others (last).
+      let failing = true;
+      const account = new MemoryPaymentAccount();
+      const real = account[operation].bind(account) as (x: never) => Promise<unknown>;
+      Object.assign(account, {
+        [operation]: (x: never) => (failing ? Promise.reject(new Error(said)) : real(x)),
+      });
+      await relayProvider(url);
+      const client = await relayClient(url, { account, deadlines: { account: 2_000 } });
+      const err = await endsWithin(ask(client, "first"), 20_000).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AccountStoreError);
+      expect(err).toMatchObject({ name: "AccountStoreError", code: "FAILED", operation });
+      expect((err as Error).message).toContain(`payment account's ${operation} failed (${said})`);
+      expect(((err as Error).cause as Error).message).toBe(said);
+      failing = false;
+      const answer = await ask(client, "second");
+      expect(answer.choices[0]?.message.content).toBe("Echo: second");
+    },
+    60_000,
+  );
 });

@@ -1,6 +1,31 @@
 import type { SignedAnswer } from "../../protocol";
-import { AccountStoreError } from "./errors";
+import { type AccountOperation, AccountStoreError } from "./errors";
 import type { PaymentAccount } from "./payment-account";
+
+/**
+ * The app's payment account is called through here, so that a store that fails says so in the
+ * SDK's words: an `AccountStoreError` naming the operation, the store's own error as its `cause`.
+ */
+
+/** What a store's failure of `operation` reads as. */
+function storeFailed(operation: AccountOperation, err: unknown): AccountStoreError {
+  const said = err instanceof Error ? err.message : String(err);
+  return new AccountStoreError(
+    "FAILED",
+    operation,
+    `the payment account's ${operation} failed (${said.slice(0, 200)})${operation === "keepAnswer" ? "; the answer's signed statement is not kept" : ""}`,
+    { cause: err },
+  );
+}
+
+/** `run` (one call of the account's `operation`), a rejection or a throw read as `storeFailed`. */
+export async function fromAccount<T>(operation: AccountOperation, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    throw storeFailed(operation, err);
+  }
+}
 
 /**
  * Keeps a provider's signed answer in the account (`keepAnswer`) without holding the answer up:
@@ -27,6 +52,7 @@ export function keepAnswerAside(
       tell(
         new AccountStoreError(
           "TIMEOUT",
+          "keepAnswer",
           `the payment account's keepAnswer did not settle within ${deadlineMs} ms; the answer's signed statement may not be kept`,
         ),
       ),
@@ -43,13 +69,7 @@ export function keepAnswerAside(
       },
       (err: unknown) => {
         clearTimeout(timer);
-        tell(
-          new AccountStoreError(
-            "FAILED",
-            `the payment account's keepAnswer failed (${err instanceof Error ? err.message : String(err)}); the answer's signed statement is not kept`,
-            { cause: err },
-          ),
-        );
+        tell(storeFailed("keepAnswer", err));
       },
     );
 }
