@@ -394,7 +394,8 @@ export function asResponsesParam(err: HttpError, sources: readonly MessageSource
       err.status,
       err.type,
       err.code,
-      err.message.startsWith(err.param) ? item + err.message.slice(err.param.length) : err.message,
+      // Where the message names it: first (`messages.2.content: …`) or quoted (`Invalid 'messages.2.name': …`).
+      err.message.replace(err.param, item),
       item,
     );
   // A function tool's fields sit on the tool itself in the Responses API.

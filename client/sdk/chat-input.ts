@@ -246,9 +246,38 @@ export function firstIssue(issues: readonly v.BaseIssue<unknown>[]): {
   // A number out of its field's range, worded by its schema as OpenAI words it (less the name).
   const range = issue && param !== undefined ? outOfRangeCode(issue.message) : undefined;
   if (range) return { param, message: `Invalid '${param}': ${issue?.message}`, code: range };
+  const shape = issue && param !== undefined ? lengthOrPattern(issue, param) : undefined;
+  if (shape) return { param, ...shape };
   // A field no schema has: refused as the body's own fields Silk does not carry are (chat-fields.ts).
   const uncarried = param !== undefined && issue?.expected === "never";
   return { ...firstValueIssue(issue, param), code: uncarried ? "unsupported_parameter" : "invalid_value" };
+}
+
+/**
+ * A string or a list too long, or a string not of its pattern, in OpenAI's words and code (`Invalid
+ * 'user': string too long. Expected a string with maximum length 256, but got a string with length
+ * 300 instead.`, `string_above_max_length`), not valibot's `Invalid length: Expected <=256 but
+ * received 300`.
+ */
+function lengthOrPattern(
+  issue: v.BaseIssue<unknown>,
+  param: string,
+): { message: string; code: RefusalCode } | undefined {
+  const input = issue.input;
+  if (issue.type === "max_length" && (typeof input === "string" || Array.isArray(input))) {
+    const [what, a] =
+      typeof input === "string" ? (["string", "a string"] as const) : (["array", "an array"] as const);
+    return {
+      message: `Invalid '${param}': ${what} too long. Expected ${a} with maximum length ${String(issue.requirement)}, but got ${a} with length ${input.length} instead.`,
+      code: `${what}_above_max_length`,
+    };
+  }
+  if (issue.type === "regex" && typeof input === "string" && issue.requirement instanceof RegExp)
+    return {
+      message: `Invalid '${param}': string does not match pattern. Expected a string that matches the pattern '${issue.requirement.source}'.`,
+      code: "invalid_value",
+    };
+  return undefined;
 }
 
 /** A value's complaint (not its type's): a missing field, an empty one, one Silk does not carry. */

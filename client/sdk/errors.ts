@@ -229,13 +229,15 @@ export interface HandshakeFailure {
 /**
  * OpenAI's code for a request it refuses: a wrong value, a field of the wrong JSON type (a string
  * for a number), a field not carried (Silk's own refusal of a field it will not drop) or left out,
- * a number out of its field's range (`integer_below_min_value`, `decimal_above_max_value`, …).
+ * a string or a list too long, a number out of its field's range (`integer_below_min_value`, `decimal_above_max_value`, …).
  */
 export type RefusalCode =
   | "invalid_value"
   | "invalid_type"
   | "unsupported_parameter"
   | "missing_required_parameter"
+  | "string_above_max_length"
+  | "array_above_max_length"
   | OutOfRangeCode;
 
 /**

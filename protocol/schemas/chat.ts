@@ -23,7 +23,7 @@ const Name = v.pipe(v.string(), v.minLength(1), v.maxLength(64), v.regex(/^[A-Za
 const CallId = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
 
 /** A JSON Schema or other free JSON object, bounded only by the message size. */
-const JsonObject = MapOf(v.record(v.string(), v.unknown()), "Object");
+const JsonObject = MapOf(v.record(v.string(), v.unknown()));
 
 export const TextPart = v.strictObject({ type: v.literal("text"), text: Text });
 export const ImagePart = v.strictObject({
@@ -105,7 +105,6 @@ export const ChatOptions = {
         v.record(v.pipe(v.string(), v.regex(/^[0-9]{1,9}$/)), DecimalIn(-100, 100)),
         v.check((r) => Object.keys(r).length <= MAX_LOGIT_BIAS_ENTRIES, "too many logit_bias entries"),
       ),
-      "an Object of token ids to biases",
     ),
   ),
   user: v.optional(v.pipe(v.string(), v.maxLength(256))),

@@ -111,12 +111,15 @@ export function maxPriceToWire(p: { promptNanoPerToken: bigint; completionNanoPe
 }
 
 /**
- * `schema`, a map, refusing a list by name: valibot's record takes one and outputs its indexes as
- * keys (`logit_bias: [5]` became a bias of 5 on token 0; a signal `[…]` was relayed as `{0: …}`).
+ * `schema`, a map, refusing a list as of the wrong type (an issue expecting `Object`, as the
+ * record's own for a string): valibot's record takes one and outputs its indexes as keys
+ * (`logit_bias: [5]` became a bias of 5 on token 0; a signal `[…]` was relayed as `{0: …}`).
  */
-export const MapOf = <S extends v.GenericSchema<object>>(schema: S, what: string) =>
+export const MapOf = <S extends v.GenericSchema<object>>(schema: S) =>
   v.pipe(
-    v.unknown(),
-    v.check((x) => !Array.isArray(x), `Invalid type: Expected ${what} but received Array`),
+    Object.assign(
+      v.custom<unknown>((x) => !Array.isArray(x)),
+      { expects: "Object" },
+    ),
     schema,
   );

@@ -138,7 +138,7 @@ export const SessionRequest = v.object({
 
 /** simple-peer signal data: an SDP offer/answer or an ICE candidate, opaque to the server but bounded. */
 export const SignalData = v.pipe(
-  MapOf(v.record(v.string(), v.unknown()), "Object"),
+  MapOf(v.record(v.string(), v.unknown())),
   v.check((d) => JSON.stringify(d).length <= MAX_SIGNALING_MESSAGE_BYTES, "signal too large"),
 );
 

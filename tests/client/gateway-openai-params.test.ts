@@ -269,6 +269,15 @@ interface Refusal {
   readonly message: string;
 }
 
+/** A chat request of `extra` sent through the client, streamed or not. */
+const chatWith = (stream: boolean) => (extra: Record<string, unknown>) =>
+  openai.chat.completions.create({
+    model: "llama-tools",
+    messages: [{ role: "user", content: "hi" }],
+    stream,
+    ...extra,
+  } as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming);
+
 /** A Responses request of `extra` sent through the client. */
 const responsesWith = (extra: Record<string, unknown>) =>
   openai.responses.create({
@@ -440,13 +449,7 @@ describe("a number out of its field's range is refused in OpenAI's words and cod
           [{ presence_penalty: -3 }, outOfRange("presence_penalty", "decimal", ">= -2", -3)],
           [{ frequency_penalty: 2.5 }, outOfRange("frequency_penalty", "decimal", "<= 2", 2.5)],
         ],
-        (extra) =>
-          openai.chat.completions.create({
-            model: "llama-tools",
-            messages: [{ role: "user", content: "hi" }],
-            stream,
-            ...extra,
-          } as unknown as OpenAI.ChatCompletionCreateParamsNonStreaming),
+        chatWith(stream),
       );
   });
 
@@ -469,5 +472,79 @@ describe("a number out of its field's range is refused in OpenAI's words and cod
         ...extra,
       } as OpenAI.EmbeddingCreateParams),
     );
+  });
+});
+
+/**
+ * A string or a list too long, or a string not of its pattern, is refused in OpenAI's words and
+ * code (`Invalid 'user': string too long. Expected a string with maximum length 256, but got a
+ * string with length 300 instead.`, `string_above_max_length`), not a schema library's `user:
+ * Invalid length: Expected <=256 but received 300` under `invalid_value`; a list for a map
+ * (`logit_bias: [1]`) is of the wrong type, `invalid_type`, as a string for it is.
+ */
+describe("a string or list too long, or not of its pattern, is refused in OpenAI's words and code", () => {
+  const refusal = (param: string, code: string, message: string) => ({
+    status: 400,
+    type: "invalid_request_error",
+    code,
+    param,
+    message: `Invalid '${param}': ${message}`,
+  });
+  const tool = (name: string) => ({ type: "function", function: { name, parameters: { type: "object" } } });
+  const longUser = [
+    { user: "u".repeat(300) },
+    refusal(
+      "user",
+      "string_above_max_length",
+      "string too long. Expected a string with maximum length 256, but got a string with length 300 instead.",
+    ),
+  ] as const;
+
+  it("chat.completions.create, streamed or not", async () => {
+    for (const stream of [false, true])
+      await refusals(
+        [
+          longUser,
+          [
+            { tools: Array.from({ length: 129 }, (_, i) => tool(`f${i}`)) },
+            refusal(
+              "tools",
+              "array_above_max_length",
+              "array too long. Expected an array with maximum length 128, but got an array with length 129 instead.",
+            ),
+          ],
+          [
+            { tools: [tool("get weather!")] },
+            refusal(
+              "tools.0.function.name",
+              "invalid_value",
+              "string does not match pattern. Expected a string that matches the pattern '^[A-Za-z0-9_.-]+$'.",
+            ),
+          ],
+          [
+            { logit_bias: { a: 1 } },
+            refusal(
+              "logit_bias.a",
+              "invalid_value",
+              "string does not match pattern. Expected a string that matches the pattern '^[0-9]{1,9}$'.",
+            ),
+          ],
+          [
+            { logit_bias: [1] },
+            {
+              status: 400,
+              type: "invalid_request_error",
+              code: "invalid_type",
+              param: "logit_bias",
+              message: "Invalid type for 'logit_bias': expected an object, but got an array instead.",
+            },
+          ],
+        ],
+        chatWith(stream),
+      );
+  });
+
+  it("responses.create", async () => {
+    await refusals([longUser], responsesWith);
   });
 });

@@ -273,7 +273,9 @@ describe("the Responses API for text", () => {
     // A json_schema format's field is named where the Responses API has it: text.format.schema.
     const listed = await refused({ text: { format: { type: "json_schema", name: "x", schema: [] } } });
     expect(listed).toMatchObject({ status: 400, param: "text.format.schema" });
-    expect((listed as Error).message).toMatch(/^400 text\.format\.schema: /);
+    expect((listed as Error).message).toBe(
+      "400 Invalid type for 'text.format.schema': expected an object, but got an array instead.",
+    );
     // The Responses API's json_schema format needs its name and schema: without the schema it
     // was carried as "any JSON", the name made up as "output".
     for (const [format, param] of [
@@ -460,14 +462,22 @@ describe("function tools on the Responses API", () => {
     const asked = backend.requests.length;
     const cases: [OpenAI.Responses.ResponseInput, string, RegExp][] = [
       // Was param "input", message "input.2.tool_calls.0.function.name: …" (the chat message, instructions first).
-      [[user, call("c1", "bad name!"), output("c1")], "input.1.name", /^input\.1\.name: Invalid format/],
+      [
+        [user, call("c1", "bad name!"), output("c1")],
+        "input.1.name",
+        /^Invalid 'input\.1\.name': string does not match pattern\./,
+      ],
       // The second of two calls merged into one chat message is its own item.
       [
         [user, call("c1"), call("c2", "bad name!"), output("c1"), output("c2")],
         "input.2.name",
-        /^input\.2\.name: /,
+        /^Invalid 'input\.2\.name': /,
       ],
-      [[user, call("c".repeat(300)), output("c".repeat(300))], "input.1.call_id", /^input\.1\.call_id: /],
+      [
+        [user, call("c".repeat(300)), output("c".repeat(300))],
+        "input.1.call_id",
+        /^Invalid 'input\.1\.call_id': string too long\. Expected a string with maximum length 128, but got a string with length 300 instead\.$/,
+      ],
     ];
     for (const [input, param, message] of cases)
       expect(
