@@ -1,4 +1,4 @@
-import { wrongTypeMessage } from "../sdk/chat-input";
+import { missingMessage, wrongTypeMessage } from "../sdk/chat-input";
 import type { EmbeddingCreateParams } from "../sdk/embeddings";
 import { invalidRequest } from "./http-errors";
 
@@ -19,12 +19,13 @@ export function parseEmbedBody(json: unknown): EmbeddingCreateParams {
         `${key}: Silk does not carry this field, and will not drop it silently`,
         key,
       );
-  if (body.model === undefined || body.model === "")
-    throw invalidRequest("invalid_value", "model: a model id is required", "model");
+  if (body.model === undefined)
+    throw invalidRequest("missing_required_parameter", missingMessage("model"), "model");
+  if (body.model === "") throw invalidRequest("invalid_value", "model: cannot be empty", "model");
   if (typeof body.model !== "string")
     throw invalidRequest("invalid_type", wrongTypeMessage("model", "a string", body.model), "model");
   if (body.input === undefined || body.input === null)
-    throw invalidRequest("invalid_value", "input: a string or a list of strings is required", "input");
+    throw invalidRequest("missing_required_parameter", missingMessage("input"), "input");
   return {
     model: body.model,
     input: body.input as EmbeddingCreateParams["input"],

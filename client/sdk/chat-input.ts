@@ -70,6 +70,9 @@ export function wrongTypeMessage(param: string | undefined, expected: string, va
   return `Invalid type for ${field}: expected ${expected}, but got ${typeOf(value)} instead.`;
 }
 
+/** The one wording of a required field left out, OpenAI's: `Missing required parameter: 'messages.0.role'.` */
+export const missingMessage = (param: string) => `Missing required parameter: '${param}'.`;
+
 /** A field of the wrong JSON type, refused with OpenAI's code (`invalid_type`) and wording. */
 export const wrongType = (param: string, expected: string, value: unknown) =>
   new InvalidRequestError(wrongTypeMessage(param, expected, value), param, "invalid_type");
@@ -248,6 +251,8 @@ export function firstIssue(issues: readonly v.BaseIssue<unknown>[]): {
   if (range) return { param, message: `Invalid '${param}': ${issue?.message}`, code: range };
   const shape = issue && param !== undefined ? lengthOrPattern(issue, param) : undefined;
   if (shape) return { param, ...shape };
+  if (param !== undefined && issue?.input === undefined)
+    return { param, message: missingMessage(param), code: "missing_required_parameter" };
   // A field no schema has: refused as the body's own fields Silk does not carry are (chat-fields.ts).
   const uncarried = param !== undefined && issue?.expected === "never";
   return { ...firstValueIssue(issue, param), code: uncarried ? "unsupported_parameter" : "invalid_value" };
@@ -280,12 +285,11 @@ function lengthOrPattern(
   return undefined;
 }
 
-/** A value's complaint (not its type's): a missing field, an empty one, one Silk does not carry. */
+/** A value's complaint (not its type's): an empty field, one Silk does not carry, a value not taken. */
 function firstValueIssue(
   issue: v.BaseIssue<unknown> | undefined,
   param: string | undefined,
 ): { param?: string; message: string } {
-  if (param !== undefined && issue?.input === undefined) return { param, message: `${param} is required` };
   if (param !== undefined && issue?.type === "min_length" && issue.requirement === 1)
     return {
       param,

@@ -389,6 +389,8 @@ describe("HTTP surface", () => {
       ["/chat/completions", { model: "open-model", messages: [{ content: "hi" }] }, "messages.0.role"],
       ["/responses", { input: "hi" }, "model"],
       ["/responses", { model: "open-model" }, "input"],
+      ["/embeddings", { input: "hi" }, "model"],
+      ["/embeddings", { model: "open-model" }, "input"],
     ];
     for (const [path, body, param] of cases) {
       const res = await fetch(`${base}${path}`, {
@@ -399,10 +401,11 @@ describe("HTTP surface", () => {
       expect(res.status).toBe(400);
       expect(await res.json()).toEqual({
         error: {
-          message: `${param} is required`,
+          // OpenAI's words and code; was "model is required", `invalid_value`.
+          message: `Missing required parameter: '${param}'.`,
           type: "invalid_request_error",
           param,
-          code: "invalid_value",
+          code: "missing_required_parameter",
         },
       });
     }
