@@ -30,7 +30,12 @@ export function servingHeadline(o: {
   unregistered?: boolean;
   /** Whether a payout address is set (Start serving needs one). */
   payout?: boolean;
-}): { text: string; tone: "ok" | "warn" | "idle" } {
+}): {
+  text: string;
+  tone: "ok" | "warn" | "idle";
+  /** What a screen reader is told, when it differs: no second counter announced every second. */
+  spoken?: string;
+} {
   const m = o.model ? ` ${o.model}` : "";
   // Idle, the headline names the next step: "Not serving" alone left a newcomer looking for it.
   if (o.serving === "off")
@@ -43,9 +48,11 @@ export function servingHeadline(o: {
   if (o.serving === "starting") return { text: "Joining the network…", tone: "idle" };
   if (o.link === "reconnecting") {
     const secs = o.downSince === undefined ? 0 : Math.max(0, Math.round((o.now - o.downSince) / 1000));
+    const why = "requesters cannot reach this tab until it is back";
     return {
-      text: `Reconnecting to Silk (lost ${secs} s ago): requesters cannot reach this tab until it is back`,
+      text: `Reconnecting to Silk (lost ${secs} s ago): ${why}`,
       tone: "warn",
+      spoken: `Reconnecting to Silk: ${why}`,
     };
   }
   if (o.serving === "paused")

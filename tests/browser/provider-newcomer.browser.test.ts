@@ -185,3 +185,21 @@ describe("the widget on a phone, by keyboard", () => {
     await page.context().close();
   }, 90_000);
 });
+
+// Last in this file: it closes the signaling server.
+describe("the provider page when the server goes away", () => {
+  it("says “Reconnecting” to a screen reader once, not again with every second its counter ticks", async () => {
+    const page = await phone();
+    await serveFromProviderPage(page);
+    await f.server.close();
+    await waitForText(page, "status-headline", (s) => s.startsWith("Reconnecting to Silk (lost"), 30_000);
+    // The seen line counts the seconds; what the live regions say stays put while it does.
+    const before = await liveTexts(page);
+    const seen = await text(page, "status-headline");
+    await waitForText(page, "status-headline", (s) => s !== seen, 10_000);
+    expect(await liveTexts(page)).toEqual(before);
+    expect(before).toContain("Reconnecting to Silk: requesters cannot reach this tab until it is back");
+    expect(await saidTwice(page)).toEqual([]);
+    await page.context().close();
+  }, 90_000);
+});

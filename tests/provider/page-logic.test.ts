@@ -125,6 +125,10 @@ describe("the provider page's status and claims", () => {
     expect(
       servingHeadline({ ...base, serving: "serving", link: "reconnecting", downSince: 4_000 }).text,
     ).toBe("Reconnecting to Silk (lost 6 s ago): requesters cannot reach this tab until it is back");
+    // Said to a screen reader without the counter, so the live region does not change every second.
+    expect(
+      servingHeadline({ ...base, serving: "serving", link: "reconnecting", downSince: 4_000 }).spoken,
+    ).toBe("Reconnecting to Silk: requesters cannot reach this tab until it is back");
     expect(servingHeadline({ ...base, serving: "paused", link: "paused" }).text).toMatch(
       /^Paused m: not listed on Silk/,
     );
