@@ -105,6 +105,9 @@ export class SignalingClient {
   private readonly presence: ProviderPresence;
   /** Connections dialled so far (`links`). */
   private dialled = 0;
+  /** A re-subscription in flight, and whether another connection came meanwhile (`resubscribe`). */
+  private resubscribing = false;
+  private resubscribeAgain = false;
 
   private constructor(
     urls: readonly string[],
@@ -381,15 +384,32 @@ export class SignalingClient {
     }
   }
 
-  /** A new connection knows nothing of our subscription: subscribe again, and pass on its snapshot. */
+  /**
+   * A new connection knows nothing of our subscription: subscribe again, and pass on its snapshot.
+   * One at a time: connections that come and go while one is in flight (a node accepting and
+   * dropping each dial during an outage) ask once more after it, not once each, so a recovering
+   * node is not sent a subscription per flap by every client.
+   */
   private async resubscribe(): Promise<void> {
-    const listener = this.directoryListener;
-    if (!listener) return;
+    if (this.resubscribing) {
+      this.resubscribeAgain = true;
+      return;
+    }
+    this.resubscribing = true;
     try {
-      listener(this.snapshotOf(await this.call("directory:subscribe", { v: 1, subscribe: true }, true)));
-    } catch (err) {
-      // Told (an unreadable answer names the server); the next connection tries again.
-      this.tell(err);
+      do {
+        this.resubscribeAgain = false;
+        const listener = this.directoryListener;
+        if (!listener) return;
+        try {
+          listener(this.snapshotOf(await this.call("directory:subscribe", { v: 1, subscribe: true }, true)));
+        } catch (err) {
+          // Told (an unreadable answer names the server); the next connection tries again.
+          this.tell(err);
+        }
+      } while (this.resubscribeAgain);
+    } finally {
+      this.resubscribing = false;
     }
   }
 

@@ -86,6 +86,14 @@ describe("the signaling server killed at each step of a relayed request", () => 
       expect(killed()).toBe(true);
       // Mid-answer it moves on with what came so far (the scripted double starts its reply again).
       expect(answer.choices[0]?.message.content?.endsWith(LONG)).toBe(true);
+      // Each dial the proxy took while the node was down came and went: the client subscribed to
+      // the directory again once after them (twice at most), not once per dial on the connection
+      // that stayed (up to a dozen, on the old code).
+      const subscribes = new Map<number, number>();
+      for (const m of mitm?.log ?? [])
+        if (m.party.label === "requester" && m.event === "directory:subscribe" && m.kind === "event")
+          subscribes.set(m.party.id, (subscribes.get(m.party.id) ?? 0) + 1);
+      expect(Math.max(...subscribes.values())).toBeLessThanOrEqual(2);
     },
     90_000,
   );
