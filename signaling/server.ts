@@ -172,7 +172,7 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
           onExpired: (count) => log.warn({ count }, "expired leases given back"),
         },
       });
-      if (config.refusalMemoMs > 0) await shared.listen(connection.subscribe, config.refusalMemoMs);
+      await shared.listen(connection.subscribe, config.refusalMemoMs);
       directory = shared;
       audits = new RedisAuditLedger(connection.data as unknown as AuditRedis, config.redisPrefix);
       // Nodes sharing a Redis share a secret, so a provider moving to another node keeps its ticket.

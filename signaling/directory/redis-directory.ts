@@ -65,6 +65,7 @@ export class RedisDirectory implements ProviderDirectory {
   private readonly spaces: KeySpaces;
   private readonly clients: CountedClients;
   private readonly leases: NodeLeases | undefined;
+  private readonly leaseEvents: LeaseEvents | undefined;
   /** Set once `listen` has subscribed to registrations' announcements (refusal-memo.ts). */
   private memo: RefusalMemo | undefined;
 
@@ -74,6 +75,7 @@ export class RedisDirectory implements ProviderDirectory {
     this.spaces = new KeySpaces(options.prefix ?? "silk:", options.shardByModel ?? false);
     this.clients = new CountedClients(client, options.onCommand);
     const lease = options.lease;
+    this.leaseEvents = lease;
     if (lease && lease.units > 0)
       this.leases = new NodeLeases(
         {
@@ -135,17 +137,26 @@ export class RedisDirectory implements ProviderDirectory {
   }
 
   /**
-   * Refusals answered from memory (refusal-memo.ts), kept for `ttlMs` at most: subscribes (with
-   * the node's subscriber connection) to the announcements every node's registrations make.
+   * Subscribes (with the node's subscriber connection) to what other nodes announce: with leases,
+   * the providers whose leases a heartbeat gave back (their units leave this node's pool at once,
+   * not at its next RENEW); with `memoMs` > 0, refusals answered from memory (refusal-memo.ts),
+   * kept for `memoMs` at most, forgotten on every node's registrations' announcements.
    */
-  async listen(subscribe: Subscribe, ttlMs: number): Promise<void> {
-    const memo = new RefusalMemo(ttlMs);
+  async listen(subscribe: Subscribe, memoMs: number): Promise<void> {
+    const leases = this.leases;
+    if (leases) await subscribe(this.releasedChannel(), (identityKey) => leases.forget(identityKey));
+    if (memoMs <= 0) return;
+    const memo = new RefusalMemo(memoMs);
     await subscribe(this.listedChannel(), (message) => memo.hear(message));
     this.memo = memo;
   }
 
   private listedChannel(): string {
     return `${this.spaces.prefix}listed`;
+  }
+
+  private releasedChannel(): string {
+    return `${this.spaces.prefix}released`;
   }
 
   async unregister(identityKey: string, socketId: string): Promise<boolean> {
@@ -168,8 +179,14 @@ export class RedisDirectory implements ProviderDirectory {
     const r = await Promise.all(
       tags.map((tag) => runScript(redis, HEARTBEAT, this.spaces.space(tag), [`p:${identityKey}`], args)),
     );
-    // 2: the load left no room for the units leased of it, given back; this node's pool forgets them.
-    if (r.includes(2)) this.leases?.forget(identityKey);
+    // 2: the load left no room for the units leased of it, given back; this node's pool forgets
+    // them, and every other node's on the announcement (or at its next RENEW, if that is lost).
+    if (r.includes(2) && this.leases) {
+      this.leases.forget(identityKey);
+      await redis
+        .publish(this.releasedChannel(), identityKey)
+        .catch((err: unknown) => this.leaseEvents?.onLeaseError?.("announce", err, undefined));
+    }
     return r.length > 0 && r.every((x) => x === 1 || x === 2);
   }
 

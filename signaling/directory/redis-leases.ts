@@ -26,8 +26,12 @@ export interface NodeLeaseOptions extends LeaseSettings {
 export interface LeaseEvents {
   /** A pooled pairing whose record could not be written (its provider left or filled up meanwhile). */
   onClaimMissed?: (sessionId: string) => void;
-  /** A lease command failed: its units come back when the lease expires (`ttlMs`). */
-  onLeaseError?: (what: "release" | "renew", err: unknown, model: string | undefined) => void;
+  /**
+   * A lease command failed: its units come back when the lease expires (`ttlMs`). `announce`: the
+   * word that a heartbeat gave a provider's leases back did not go out; other nodes drop its units
+   * at their next RENEW instead.
+   */
+  onLeaseError?: (what: "release" | "renew" | "announce", err: unknown, model: string | undefined) => void;
   /** Expired leases (another node's or this node's lost ones) given back by this node's sweep. */
   onExpired?: (count: number) => void;
 }

@@ -83,4 +83,21 @@ describe("a provider's place after a session ends", () => {
     expect(await call(p.socket, "provider:heartbeat", { v: 1, load: 2 })).toEqual({ ok: true });
     expect(await requestSession(r)).toMatchObject({ ok: true, provider: { identityKey: p.identityKey } });
   }, 30_000);
+
+  it("with Redis leases on two nodes: the busy heartbeat heard on the provider's node empties the other node's pool too", async () => {
+    const env = { redisUrl: redis.url, redisPrefix: `t${randomBytes(4).toString("hex")}:` };
+    const a = await startServer(env);
+    const b = await startServer(env);
+    const p = await provider(a.url, { capacity: 3 });
+    const r = await connect(b.url);
+    // Granted on B, which leases one more unit of the provider (two were free).
+    expect((await requestSession(r)).ok).toBe(true);
+    await (b.server.directory as RedisDirectory).settled();
+    expect(await a.server.directory.all()).toMatchObject([{ active: 2 }]);
+
+    // The provider, on A, says it is busy with three: B grants nobody from its pool.
+    expect(await call(p.socket, "provider:heartbeat", { v: 1, load: 3 })).toEqual({ ok: true });
+    expect(await requestSession(r)).toMatchObject({ ok: false, error: { code: "ALL_BUSY" } });
+    expect(p.offers).toHaveLength(1);
+  }, 30_000);
 });
