@@ -22,6 +22,12 @@ export const MAX_TOOLS = 128;
 export const MAX_TOOL_CALLS = 128;
 export const MAX_TOP_LOGPROBS = 20;
 export const MAX_LOGIT_BIAS_ENTRIES = 1024;
+/**
+ * Deepest nesting of a free JSON object in a request (a tool's `parameters`, a `json_schema`):
+ * far above any real schema's, and far below what a recursive walk of it (the request's canonical
+ * JSON) takes before the stack runs out, which 5,000 levels did (the gateway's 500).
+ */
+export const MAX_JSON_DEPTH = 64;
 /** Inputs in one embeddings request (OpenAI's own limit). */
 export const MAX_EMBED_INPUTS = 2048;
 /** Dimensions of one embedding: above any text embedding model's (OpenAI's largest is 3072). */

@@ -2,13 +2,14 @@ import * as v from "valibot";
 import {
   MAX_COMPLETION_TOKENS,
   MAX_CONTENT_PARTS,
+  MAX_JSON_DEPTH,
   MAX_LOGIT_BIAS_ENTRIES,
   MAX_SESSION_MESSAGE_BYTES,
   MAX_TOOL_CALLS,
   MAX_TOOLS,
   MAX_TOP_LOGPROBS,
 } from "../limits";
-import { DecimalIn, IntegerIn, MapOf } from "./common";
+import { DecimalIn, IntegerIn, MapOf, nestedDeeperThan } from "./common";
 
 /**
  * The OpenAI chat completion request and answer parts that cross the encrypted session: messages
@@ -23,7 +24,13 @@ const Name = v.pipe(v.string(), v.minLength(1), v.maxLength(64), v.regex(/^[A-Za
 const CallId = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
 
 /** A JSON Schema or other free JSON object, bounded only by the message size. */
-const JsonObject = MapOf(v.record(v.string(), v.unknown()));
+const JsonObject = v.pipe(
+  MapOf(v.record(v.string(), v.unknown())),
+  v.check(
+    (x) => !nestedDeeperThan(x, MAX_JSON_DEPTH),
+    `nested more than ${MAX_JSON_DEPTH} levels deep; a schema needs far fewer`,
+  ),
+);
 
 export const TextPart = v.strictObject({ type: v.literal("text"), text: Text });
 export const ImagePart = v.strictObject({

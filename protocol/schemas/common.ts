@@ -111,6 +111,21 @@ export function maxPriceToWire(p: { promptNanoPerToken: bigint; completionNanoPe
 }
 
 /**
+ * Whether a JSON value nests objects and lists more than `depth` levels deep, walked without
+ * recursion (a recursive walk of one nested deep enough is what runs out of stack).
+ */
+export function nestedDeeperThan(value: unknown, depth: number): boolean {
+  const pending: [unknown, number][] = [[value, 1]];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const [x, level] = next;
+    if (typeof x !== "object" || x === null) continue;
+    if (level > depth) return true;
+    for (const child of Object.values(x)) pending.push([child, level + 1]);
+  }
+  return false;
+}
+
+/**
  * `schema`, a map, refusing a list as of the wrong type (an issue expecting `Object`, as the
  * record's own for a string): valibot's record takes one and outputs its indexes as keys
  * (`logit_bias: [5]` became a bias of 5 on token 0; a signal `[…]` was relayed as `{0: …}`).

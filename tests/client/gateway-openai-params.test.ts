@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAX_JSON_DEPTH } from "../../protocol";
 import type { OpenAiBackend } from "../doubles/openai-backend";
 import { type GatewayNetwork, startGatewayNetwork, WEATHER_PARAMETERS } from "../support/gateway-network";
 
@@ -546,5 +547,73 @@ describe("a string or list too long, or not of its pattern, is refused in OpenAI
 
   it("responses.create", async () => {
     await refusals([longUser], responsesWith);
+  });
+});
+
+/**
+ * A JSON Schema nested deeper than any real one (a tool's `parameters`, a `json_schema` format) is
+ * refused by name, 400 `invalid_value`, before any provider is asked: 5,000 levels ran the
+ * request's canonical JSON out of stack, the gateway's 500 `internal_error`. Sent as raw JSON text,
+ * as curl would (a client's own JSON.stringify of so deep an object may run out of stack first).
+ * One as deep as the limit is carried whole.
+ */
+describe("a schema nested deeper than any real one is refused by name, not the gateway's 500", () => {
+  /** JSON text of an object `depth` levels deep. */
+  const nested = (depth: number) => `${'{"a":'.repeat(depth - 1)}{}${"}".repeat(depth - 1)}`;
+  const deep = nested(5000);
+  const cases: [string, string, string][] = [
+    [
+      "chat/completions",
+      `{"model":"llama-tools","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f","parameters":${deep}}}]`,
+      "tools.0.function.parameters",
+    ],
+    [
+      "chat/completions",
+      `{"model":"llama-tools","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":${deep}}}`,
+      "response_format.json_schema.schema",
+    ],
+    [
+      "responses",
+      `{"model":"llama-tools","input":"hi","tools":[{"type":"function","name":"f","parameters":${deep}}]`,
+      "tools.0.parameters",
+    ],
+    [
+      "responses",
+      `{"model":"llama-tools","input":"hi","text":{"format":{"type":"json_schema","name":"x","schema":${deep}}}`,
+      "text.format.schema",
+    ],
+  ];
+
+  it("chat.completions and responses, streamed or not", async () => {
+    const asked = backend.requests.length;
+    for (const [route, body, param] of cases)
+      for (const stream of ["", ',"stream":true']) {
+        const sent = `${body}${stream}}`;
+        const res = await fetch(`${net.gateway.url}/${route}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: sent,
+        });
+        expect([param, stream, res.status, await res.json()]).toEqual([
+          param,
+          stream,
+          400,
+          {
+            error: {
+              message: `${param}: nested more than ${MAX_JSON_DEPTH} levels deep; a schema needs far fewer`,
+              type: "invalid_request_error",
+              param,
+              code: "invalid_value",
+            },
+          },
+        ]);
+      }
+    expect(backend.requests.length).toBe(asked);
+  });
+
+  it("carries one as deep as the limit", async () => {
+    const parameters = JSON.parse(nested(MAX_JSON_DEPTH)) as Record<string, unknown>;
+    await chatWith(false)({ tools: [{ type: "function", function: { name: "f", parameters } }] });
+    expect(backend.requests.at(-1)).toMatchObject({ tools: [{ function: { name: "f", parameters } }] });
   });
 });
