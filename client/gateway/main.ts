@@ -111,8 +111,10 @@ async function main(): Promise<void> {
     console.warn(
       "--trust-server: providers are not checked against the Registry, and no reserves are raised (no chain)",
     );
+  const log = pino({ base: { service: "silk-gateway" } });
   const { client, auditor } = await connectGateway(config, key, {
     wrtc,
+    log,
     ...(registry && { registry }),
     ...(reserveChain && { reserveChain }),
   });
@@ -122,7 +124,7 @@ async function main(): Promise<void> {
     port: config.port,
     host: config.host,
     ...(config.apiKey ? { apiKey: config.apiKey } : {}),
-    log: pino({ base: { service: "silk-gateway" } }),
+    log,
   });
   // Answers in flight get DRAIN_MS to finish; any left then end with 503 shutting_down.
   const stop = async () => {
