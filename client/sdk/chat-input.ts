@@ -105,20 +105,12 @@ function stopList(stop: unknown): string[] | undefined {
   const one = typeof stop === "string";
   if (!one && !Array.isArray(stop)) throw wrongType("stop", "a string or an array of strings", stop);
   const list: unknown[] = one ? [stop] : (stop as unknown[]);
-  if (list.length > MAX_STOP_SEQUENCES)
-    throw new InvalidRequestError(
-      `stop: at most ${MAX_STOP_SEQUENCES} stop sequences, but got ${list.length}`,
-      "stop",
-    );
+  if (list.length > MAX_STOP_SEQUENCES) throw tooLongRefusal("stop", list, MAX_STOP_SEQUENCES);
   for (const [i, s] of list.entries()) {
     const name = one ? "stop" : `stop.${i}`;
     if (typeof s !== "string") throw wrongType(name, "a string", s);
     if (s.length === 0) throw new InvalidRequestError(`${name}: a stop sequence cannot be empty`, name);
-    if (s.length > MAX_STOP_SEQUENCE_CHARS)
-      throw new InvalidRequestError(
-        `${name}: a stop sequence is at most ${MAX_STOP_SEQUENCE_CHARS} characters, but got ${s.length}`,
-        name,
-      );
+    if (s.length > MAX_STOP_SEQUENCE_CHARS) throw tooLongRefusal(name, s, MAX_STOP_SEQUENCE_CHARS);
   }
   return list as string[];
 }
@@ -269,14 +261,8 @@ function lengthOrPattern(
   param: string,
 ): { message: string; code: RefusalCode } | undefined {
   const input = issue.input;
-  if (issue.type === "max_length" && (typeof input === "string" || Array.isArray(input))) {
-    const [what, a] =
-      typeof input === "string" ? (["string", "a string"] as const) : (["array", "an array"] as const);
-    return {
-      message: `Invalid '${param}': ${what} too long. Expected ${a} with maximum length ${String(issue.requirement)}, but got ${a} with length ${input.length} instead.`,
-      code: `${what}_above_max_length`,
-    };
-  }
+  if (issue.type === "max_length" && (typeof input === "string" || Array.isArray(input)))
+    return tooLong(param, input, Number(issue.requirement));
   if (issue.type === "regex" && typeof input === "string" && issue.requirement instanceof RegExp)
     return {
       message: `Invalid '${param}': string does not match pattern. Expected a string that matches the pattern '${issue.requirement.source}'.`,
@@ -284,6 +270,26 @@ function lengthOrPattern(
     };
   return undefined;
 }
+
+/** A string or a list longer than `max`, in OpenAI's words and code (`string_above_max_length`). */
+function tooLong(
+  param: string,
+  input: string | readonly unknown[],
+  max: number,
+): { message: string; code: "string_above_max_length" | "array_above_max_length" } {
+  const [what, a] =
+    typeof input === "string" ? (["string", "a string"] as const) : (["array", "an array"] as const);
+  return {
+    message: `Invalid '${param}': ${what} too long. Expected ${a} with maximum length ${max}, but got ${a} with length ${input.length} instead.`,
+    code: `${what}_above_max_length`,
+  };
+}
+
+/** `tooLong` as the SDK's refusal. */
+const tooLongRefusal = (param: string, input: string | readonly unknown[], max: number) => {
+  const { message, code } = tooLong(param, input, max);
+  return new InvalidRequestError(message, param, code);
+};
 
 /** A value's complaint (not its type's): an empty field, one Silk does not carry, a value not taken. */
 function firstValueIssue(

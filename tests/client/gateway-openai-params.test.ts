@@ -514,6 +514,31 @@ describe("a string or list too long, or not of its pattern, is refused in OpenAI
               "array too long. Expected an array with maximum length 128, but got an array with length 129 instead.",
             ),
           ],
+          // Were "stop: at most 4 stop sequences, but got 5" and "stop.0: a stop sequence is at most 64 characters, but got 65".
+          [
+            { stop: ["a", "b", "c", "d", "e"] },
+            refusal(
+              "stop",
+              "array_above_max_length",
+              "array too long. Expected an array with maximum length 4, but got an array with length 5 instead.",
+            ),
+          ],
+          [
+            { stop: ["s".repeat(65)] },
+            refusal(
+              "stop.0",
+              "string_above_max_length",
+              "string too long. Expected a string with maximum length 64, but got a string with length 65 instead.",
+            ),
+          ],
+          [
+            { stop: "s".repeat(65) },
+            refusal(
+              "stop",
+              "string_above_max_length",
+              "string too long. Expected a string with maximum length 64, but got a string with length 65 instead.",
+            ),
+          ],
           [
             { tools: [tool("get weather!")] },
             refusal(
