@@ -188,9 +188,12 @@ describe("the widget on a phone, by keyboard", () => {
 
 // Last in this file: it closes the signaling server.
 describe("the provider page when the server goes away", () => {
-  it("says “Reconnecting” to a screen reader once, not again with every second its counter ticks", async () => {
+  it("says “Reconnecting” to a screen reader once, not again with every second its counter ticks; the chat page’s Send says why it is off", async () => {
     const page = await phone();
     await serveFromProviderPage(page);
+    const client = await openPage(f.browser, `${f.url}/`, "client");
+    await client.setViewportSize({ width: 360, height: 740 });
+    await client.locator("select option", { hasText: "test-model" }).waitFor({ state: "attached" });
     await f.server.close();
     await waitForText(page, "status-headline", (s) => s.startsWith("Reconnecting to Silk (lost"), 30_000);
     // The seen line counts the seconds; what the live regions say stays put while it does.
@@ -201,5 +204,15 @@ describe("the provider page when the server goes away", () => {
     expect(before).toContain("Reconnecting to Silk: requesters cannot reach this tab until it is back");
     expect(await saidTwice(page)).toEqual([]);
     await page.context().close();
+    // The chat page's Send gives the same reason as its bar, not “no model yet”, which sent one looking for a model.
+    await client
+      .getByText(/^Cannot reach Silk/)
+      .first()
+      .waitFor({ timeout: 30_000 });
+    await client.getByRole("textbox", { name: "Your question" }).fill("hello");
+    expect(squash(await text(client, "estimate"))).toBe(
+      "Send is off: Silk cannot be reached; it retries by itself.",
+    );
+    await client.context().close();
   }, 90_000);
 });

@@ -90,9 +90,11 @@ describe("the widget's first download", () => {
     // answer restarts the 2 s (an earlier press's reset cleared a later "Copied" early). Plus 34
     // (28,780 -> 28,814): a field that is off looks off (base.css, the panel's grey and a dashed
     // edge), less the question box's placeholder "(Enter sends)", cut at 360 px. Plus 7 (28,816 ->
-    // 28,823): Escape leaves the wallet panel for the chat, as Telegram's Back button does.
+    // 28,823): Escape leaves the wallet panel for the chat, as Telegram's Back button does. Plus 26
+    // (28,824 -> 28,850): Send's reason while Silk cannot be reached says so ("no model yet" sent a
+    // newcomer looking for one).
     expect(sizeOf(graph, first).gzip).toBeLessThanOrEqual(
-      Math.round(27.9 * 1024) + 35 + 126 + 28 + 1 + 8 + 27 + 34 + 7,
+      Math.round(27.9 * 1024) + 35 + 126 + 28 + 1 + 8 + 27 + 34 + 7 + 26,
     );
   });
 
