@@ -1,4 +1,4 @@
-import { missingMessage, wrongTypeMessage } from "../sdk/chat-input";
+import { emptyValue, missingMessage, wrongTypeMessage } from "../sdk/chat-input";
 import type { EmbeddingCreateParams } from "../sdk/embeddings";
 import { invalidRequest } from "./http-errors";
 
@@ -21,7 +21,10 @@ export function parseEmbedBody(json: unknown): EmbeddingCreateParams {
       );
   if (body.model === undefined)
     throw invalidRequest("missing_required_parameter", missingMessage("model"), "model");
-  if (body.model === "") throw invalidRequest("invalid_value", "model: cannot be empty", "model");
+  if (body.model === "") {
+    const { message, code } = emptyValue("model", body.model);
+    throw invalidRequest(code, message, "model");
+  }
   if (typeof body.model !== "string")
     throw invalidRequest("invalid_type", wrongTypeMessage("model", "a string", body.model), "model");
   if (body.input === undefined || body.input === null)

@@ -105,12 +105,12 @@ function stopList(stop: unknown): string[] | undefined {
   const one = typeof stop === "string";
   if (!one && !Array.isArray(stop)) throw wrongType("stop", "a string or an array of strings", stop);
   const list: unknown[] = one ? [stop] : (stop as unknown[]);
-  if (list.length > MAX_STOP_SEQUENCES) throw tooLongRefusal("stop", list, MAX_STOP_SEQUENCES);
+  if (list.length > MAX_STOP_SEQUENCES) throw refusal("stop", tooLong("stop", list, MAX_STOP_SEQUENCES));
   for (const [i, s] of list.entries()) {
     const name = one ? "stop" : `stop.${i}`;
     if (typeof s !== "string") throw wrongType(name, "a string", s);
-    if (s.length === 0) throw new InvalidRequestError(`${name}: a stop sequence cannot be empty`, name);
-    if (s.length > MAX_STOP_SEQUENCE_CHARS) throw tooLongRefusal(name, s, MAX_STOP_SEQUENCE_CHARS);
+    if (s.length === 0) throw refusal(name, emptyValue(name, s));
+    if (s.length > MAX_STOP_SEQUENCE_CHARS) throw refusal(name, tooLong(name, s, MAX_STOP_SEQUENCE_CHARS));
   }
   return list as string[];
 }
@@ -220,9 +220,9 @@ export function checkedAgainst<S extends v.GenericSchema>(schema: S, message: un
 
 /**
  * A schema's first complaint as a program reads it: the field's path (`messages.0.role`, none for
- * the body itself) and a message naming it; a field left out is "required", not valibot's
- * `Invalid key: Expected "model" but received undefined`, an empty one "cannot be empty" (not
- * `Invalid length: Expected >=1 but received 0`), and a field no schema has is one Silk does not
+ * the body itself) and a message naming it; a field left out is "Missing required parameter", not valibot's
+ * `Invalid key: Expected "model" but received undefined`, an empty one "empty string" (not
+ * `Invalid length: Expected >=1 but received 0`), each in OpenAI's words and code, and a field no schema has is one Silk does not
  * carry, not `Invalid key: Expected never`. Of a union's complaint (`Expected (string |
  * Array) but received Array`), the one of the option that got furthest: it names the field that
  * is wrong (`messages.0.content.0.image_url.detail`). The gateway's bodies say it the same way.
@@ -263,6 +263,12 @@ function lengthOrPattern(
   const input = issue.input;
   if (issue.type === "max_length" && (typeof input === "string" || Array.isArray(input)))
     return tooLong(param, input, Number(issue.requirement));
+  if (
+    issue.type === "min_length" &&
+    issue.requirement === 1 &&
+    (typeof input === "string" || Array.isArray(input))
+  )
+    return emptyValue(param, input);
   if (issue.type === "regex" && typeof input === "string" && issue.requirement instanceof RegExp)
     return {
       message: `Invalid '${param}': string does not match pattern. Expected a string that matches the pattern '${issue.requirement.source}'.`,
@@ -285,22 +291,31 @@ function tooLong(
   };
 }
 
-/** `tooLong` as the SDK's refusal. */
-const tooLongRefusal = (param: string, input: string | readonly unknown[], max: number) => {
-  const { message, code } = tooLong(param, input, max);
-  return new InvalidRequestError(message, param, code);
-};
+/**
+ * An empty string or list where one is needed, in OpenAI's words and code (`Invalid 'messages':
+ * empty array. Expected an array with minimum length 1, but got an empty array instead.`, `empty_array`).
+ */
+export function emptyValue(
+  param: string,
+  input: string | readonly unknown[],
+): { message: string; code: "empty_string" | "empty_array" } {
+  const [what, a] =
+    typeof input === "string" ? (["string", "a string"] as const) : (["array", "an array"] as const);
+  return {
+    message: `Invalid '${param}': empty ${what}. Expected ${a} with minimum length 1, but got an empty ${what} instead.`,
+    code: `empty_${what}`,
+  };
+}
+
+/** A refusal worded by `tooLong` or `emptyValue`, as the SDK's error. */
+const refusal = (param: string, { message, code }: { message: string; code: RefusalCode }) =>
+  new InvalidRequestError(message, param, code);
 
 /** A value's complaint (not its type's): an empty field, one Silk does not carry, a value not taken. */
 function firstValueIssue(
   issue: v.BaseIssue<unknown> | undefined,
   param: string | undefined,
 ): { param?: string; message: string } {
-  if (param !== undefined && issue?.type === "min_length" && issue.requirement === 1)
-    return {
-      param,
-      message: `${param}: ${typeof issue.input === "string" ? "cannot be empty" : "needs at least one item"}`,
-    };
   if (param !== undefined && issue?.expected === "never")
     return { param, message: `${param}: Silk does not carry this field, and will not drop it silently` };
   const choices = issue && typeof issue.input === "string" ? literalChoices(issue) : undefined;

@@ -69,7 +69,9 @@ function asSent<T>(given: unknown, check: () => T): T {
     const param = err instanceof InvalidRequestError ? err.param : undefined;
     if (typeof given !== "string" || !param?.startsWith("input.0")) throw err;
     const renamed = param.replace(/^input\.0/, "input");
-    throw new InvalidRequestError((err as Error).message.replace(/^input\.0/, "input"), renamed);
+    // Where the message names it: first (`input.0: …`) or quoted (`Invalid 'input.0': …`); its code kept.
+    const { message, openaiCode } = err as InvalidRequestError;
+    throw new InvalidRequestError(message.replace(param, renamed), renamed, openaiCode);
   }
 }
 

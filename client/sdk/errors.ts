@@ -238,6 +238,8 @@ export type RefusalCode =
   | "missing_required_parameter"
   | "string_above_max_length"
   | "array_above_max_length"
+  | "empty_string"
+  | "empty_array"
   | OutOfRangeCode;
 
 /**

@@ -113,8 +113,12 @@ describe("refusals", () => {
     await expect(openai.embeddings.create({ model: "embed-small", input: "" })).rejects.toMatchObject({
       status: 400,
       param: "input",
-      // Was "Invalid length: Expected >=1 but received 0".
-      error: { message: "input: cannot be empty" },
+      // Was "Invalid length: Expected >=1 but received 0", then "input: cannot be empty"; OpenAI's words and code.
+      code: "empty_string",
+      error: {
+        message:
+          "Invalid 'input': empty string. Expected a string with minimum length 1, but got an empty string instead.",
+      },
     });
     await expect(openai.embeddings.create({ model: "embed-small", input: ["a", ""] })).rejects.toMatchObject({
       status: 400,

@@ -295,8 +295,17 @@ describe("the official openai client", () => {
     const asked = backend.requests.length;
     const cases: [Record<string, unknown>, string, string][] = [
       // Was "stop.0: Invalid length: Expected >=1 but received 0": a list the caller never sent.
-      [{ stop: "" }, "stop", "stop: a stop sequence cannot be empty"],
-      [{ stop: ["END", ""] }, "stop.1", "stop.1: a stop sequence cannot be empty"],
+      // Were "stop: a stop sequence cannot be empty": OpenAI's words now, as every empty value.
+      [
+        { stop: "" },
+        "stop",
+        "Invalid 'stop': empty string. Expected a string with minimum length 1, but got an empty string instead.",
+      ],
+      [
+        { stop: ["END", ""] },
+        "stop.1",
+        "Invalid 'stop.1': empty string. Expected a string with minimum length 1, but got an empty string instead.",
+      ],
       // Was "Expected Array": a string is taken too.
       [
         { stop: 5 },
@@ -313,11 +322,15 @@ describe("the official openai client", () => {
       [{ n: 1.5 }, "n", "Invalid type for 'n': expected an integer (1), but got a decimal instead."],
       [{ n: 2 }, "n", "n: Silk answers one choice per request; send n requests instead"],
       // Were "Invalid length: Expected >=1 but received 0".
-      [{ messages: [] }, "messages", "messages: needs at least one item"],
+      [
+        { messages: [] },
+        "messages",
+        "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+      ],
       [
         { model: "llama-tools", tools: [{ type: "function", function: { name: "" } }] },
         "tools.0.function.name",
-        "tools.0.function.name: cannot be empty",
+        "Invalid 'tools.0.function.name': empty string. Expected a string with minimum length 1, but got an empty string instead.",
       ],
     ];
     for (const [body, param, message] of cases)
