@@ -3,6 +3,7 @@ import { connectPeer, type PeerChannel } from "../../peer/connect-peer";
 import { isUp } from "../../peer/connection-machine";
 import { endingError, SessionLife } from "../../peer/session-life";
 import { MAX_MOVES } from "../../peer/session-router";
+import { blameServer } from "../../peer/signaling-ack";
 import {
   type GrantSeal,
   ServerRefusalError,
@@ -254,6 +255,18 @@ export class SessionOpener {
     const text =
       err.message.length > SERVER_TEXT_MAX ? `${err.message.slice(0, SERVER_TEXT_MAX)}…` : err.message;
     return `the signaling server at ${this.signaling.url} refused the request with ${err.code} (its word, unchecked: "${text}")`;
+  }
+
+  /**
+   * The server's word that nobody took a session it granted (`session:ended` `no-provider`): as its
+   * refusal of the request would be (`blameServer`, `serversWord`), never the SDK's own text, nor
+   * the request's fault for a request this SDK's schema checked.
+   */
+  private notTaken(err: SessionNotTakenError, needs: readonly Need[]): NoProviderError {
+    const refusal = new ServerRefusalError(err.why, err.message);
+    const said = blameServer(this.signaling.url, "session:request", refusal, true) as SignalingError;
+    if (said instanceof ServerRefusalError) return noProvider(said.code, this.serversWord(said), needs, err);
+    return noProvider(said.code, said.message, needs, err);
   }
 
   /** The stream a session's receipts are on, but for the provider's payout address. */
@@ -559,10 +572,11 @@ export class SessionOpener {
           moves++;
           continue;
         }
-        // Nobody took the session after the server's own failover: say why, as a refused request would.
+        // Nobody took the session after the server's own failover: said as a refused request is
+        // (the server's word, unchecked, naming it; one blaming our checked request is its fault).
         if (err instanceof SessionNotTakenError) {
           this.signaling.forget(grant.sessionId);
-          throw noProvider(err.why, err.message, needs);
+          throw this.notTaken(err, needs);
         }
         this.signaling.endSession(grant.sessionId, "handshake failed");
         // Our own receipt store failed: every provider would meet it, so none is blamed or tried.
