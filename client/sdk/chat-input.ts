@@ -4,6 +4,7 @@ import {
   type ChatParams,
   ChatRequest,
   chatOptionsOf,
+  IntegerIn,
   MAX_STOP_SEQUENCE_CHARS,
   MAX_STOP_SEQUENCES,
   outOfRangeCode,
@@ -11,6 +12,9 @@ import {
 import { uncarriedField } from "./chat-fields";
 import { InvalidRequestError, type RefusalCode } from "./errors";
 import type { ChatCompletionCreateParams, ChatCompletionMessageParam } from "./openai-shapes";
+
+/** The most choices OpenAI takes in one request (`n`); Silk serves one. */
+const MAX_OPENAI_N = 128;
 
 /** The SDK's own request fields beside OpenAI's (openai-shapes.ts). */
 const SDK_FIELDS = ["signal", "score", "score_method", "avoid"];
@@ -86,10 +90,14 @@ export function typeOf(value: unknown): string {
   return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
 }
 
-/** `n` as OpenAI takes it, an integer: Silk serves 1 (one choice per request). */
+/**
+ * `n` as OpenAI takes it, an integer from 1 to 128, refused in its words when it is not one
+ * (`Invalid type for 'n': expected an integer, …`, `integer below minimum value`): Silk serves 1
+ * (one choice per request).
+ */
 function checkN(n: unknown): void {
   if (n == null) return;
-  if (typeof n !== "number" || !Number.isInteger(n)) throw wrongType("n", "an integer (1)", n);
+  checkedAgainst(v.object({ n: IntegerIn(1, MAX_OPENAI_N) }), { n });
   if (n !== 1)
     throw new InvalidRequestError("n: Silk answers one choice per request; send n requests instead", "n");
 }

@@ -317,9 +317,11 @@ describe("the official openai client", () => {
         "stop.1",
         "Invalid type for 'stop.1': expected a string, but got an integer instead.",
       ],
-      // Was "Silk answers one choice per request": the type is what is wrong (OpenAI: "expected an integer").
-      [{ n: "1" }, "n", "Invalid type for 'n': expected an integer (1), but got a string instead."],
-      [{ n: 1.5 }, "n", "Invalid type for 'n': expected an integer (1), but got a decimal instead."],
+      // Was "Silk answers one choice per request": the type is what is wrong, in OpenAI's words (it
+      // said "expected an integer (1)"), and below 1 as OpenAI says it.
+      [{ n: "1" }, "n", "Invalid type for 'n': expected an integer, but got a string instead."],
+      [{ n: 1.5 }, "n", "Invalid type for 'n': expected an integer, but got a decimal instead."],
+      [{ n: 0 }, "n", "Invalid 'n': integer below minimum value. Expected a value >= 1, but got 0 instead."],
       [{ n: 2 }, "n", "n: Silk answers one choice per request; send n requests instead"],
       // Were "Invalid length: Expected >=1 but received 0".
       [
