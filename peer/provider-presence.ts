@@ -30,8 +30,14 @@ export interface ProviderRegistration {
 
 const ChallengeAck = v.object({ challenge: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)) });
 const Ticket = v.optional(v.pipe(v.string(), v.maxLength(120)));
+/**
+ * The longest delay a timer holds (Node and browsers alike): one past it runs after 1 ms, so a
+ * server naming a longer heartbeat interval had the provider send a heartbeat every millisecond.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 const RegisterAck = v.object({
-  heartbeatIntervalMs: v.optional(v.pipe(v.number(), v.minValue(1000))),
+  heartbeatIntervalMs: v.optional(v.pipe(v.number(), v.minValue(1000), v.maxValue(MAX_TIMER_MS))),
   quoteMarginMs: v.optional(v.pipe(v.number(), v.minValue(0))),
   ticket: Ticket,
 });
