@@ -28,7 +28,10 @@ export function refusedOrigin(headers: IncomingHttpHeaders): HttpError | undefin
   );
 }
 
-/** A body that is not declared JSON (a form, `text/plain`), or compressed: 415, saying what to send. */
+/**
+ * A body that is not declared JSON (a form, `text/plain`), declared in a charset other than UTF-8,
+ * or compressed: 415, saying what to send.
+ */
 export function refusedContentType(headers: IncomingHttpHeaders): HttpError | undefined {
   const encoding = headers["content-encoding"];
   if (encoding !== undefined && !/^\s*identity\s*$/i.test(encoding))
@@ -40,6 +43,17 @@ export function refusedContentType(headers: IncomingHttpHeaders): HttpError | un
       "content-encoding",
     );
   const type = headers["content-type"];
+  // JSON is UTF-8 (RFC 8259 §8.1) and read as UTF-8: a body declared in another charset would be
+  // misread where its bytes happen to be UTF-8 too ("cafÃ©" for latin-1's "café").
+  const charset = type === undefined ? undefined : /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(type)?.[1];
+  if (charset !== undefined && !/^(utf-?8|us-ascii)$/i.test(charset))
+    return new HttpError(
+      415,
+      "invalid_request_error",
+      "unsupported_media_type",
+      `charset=${charset.slice(0, 40)}: JSON is read as UTF-8 only; send the body as UTF-8`,
+      "content-type",
+    );
   if (type === undefined || /^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type)) return undefined;
   return new HttpError(
     415,

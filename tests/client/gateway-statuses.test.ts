@@ -354,7 +354,37 @@ describe("HTTP surface", () => {
     });
     expect(gzipped.status).toBe(415);
     expect(await gzipped.json()).toMatchObject({ error: { param: "content-encoding" } });
+    // Declared in another charset, it was read as UTF-8 all the same: latin-1's "café" would have
+    // reached the model as "cafÃ©" had it been sent so. UTF-8 and ASCII, any case, are read.
+    for (const charset of ["ISO-8859-1", "latin1", "utf-16"]) {
+      const declared = await fetch(`${base}/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": `application/json; charset=${charset}` },
+        body: json,
+      });
+      expect([charset, declared.status, await declared.json()]).toEqual([
+        charset,
+        415,
+        {
+          error: {
+            message: `charset=${charset}: JSON is read as UTF-8 only; send the body as UTF-8`,
+            type: "invalid_request_error",
+            param: "content-type",
+            code: "unsupported_media_type",
+          },
+        },
+      ]);
+    }
     expect(backend.requests.length).toBe(served);
+    for (const charset of ["UTF-8", "utf8", '"utf-8"', "us-ascii"]) {
+      const read = await fetch(`${base}/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": `application/json; charset=${charset}` },
+        body: json,
+      });
+      expect([charset, read.status]).toEqual([charset, 200]);
+      await read.json();
+    }
     const root = base.slice(0, -"/v1".length);
     const noV1 = await fetch(`${root}/chat/completions`, { method: "POST", body: json });
     expect(noV1.status).toBe(404);
