@@ -173,11 +173,22 @@ export class StalledError extends ProviderLostError {
 /**
  * A frame of the session failed authentication or came out of order: someone between the parties
  * altered, dropped or replayed it. The session is closed; `cause` is the DecryptError or
- * ReplayError. Not failed over, and no provider is blamed: the path, not the provider, may be at fault.
+ * ReplayError. Not failed over, and no provider is blamed: the path, not the provider, may be at
+ * fault, and the message names who carried the frames (`carrier`: a relaying signaling server).
  */
 export class TamperedError extends ProviderLostError {
-  constructor(partial: string, tokens: number, cost: bigint, cause: SilkError) {
-    super(partial, tokens, cost, cause, "the session was tampered with in flight and was closed", "TAMPERED");
+  constructor(partial: string, tokens: number, cost: bigint, cause: SilkError, carrier?: string) {
+    const by = carrier
+      ? ` (its frames were ${carrier}: it, or the path to it, altered, dropped or replayed one; the provider is not blamed)`
+      : "";
+    super(
+      partial,
+      tokens,
+      cost,
+      cause,
+      `the session was tampered with in flight and was closed${by}`,
+      "TAMPERED",
+    );
     this.name = "TamperedError";
   }
 }

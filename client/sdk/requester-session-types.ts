@@ -42,6 +42,11 @@ export interface RequesterSessionOptions {
   readonly reserve?: ReserveOptions;
   /** Told when the account fails to keep an answer's signed statement (account-calls.ts). */
   readonly onAccountError?: (e: AccountStoreError) => void;
+  /**
+   * Who carried the session's frames, as a TamperedError names it ("relayed by the signaling
+   * server at URL"): whoever carries them is who could alter, drop or replay one.
+   */
+  readonly carrier?: string;
 }
 
 /** What the base receipt is made of: the stream, the key that signs it, and the last receipt kept. */

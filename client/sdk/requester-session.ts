@@ -127,13 +127,14 @@ export class RequesterSession {
     session.onMessage((m) => this.handle(m));
     session.onRefused((r) => this.unreadable(r));
     session.onClose((reason) => {
-      this.embeds.failAll(lostError(reason, "", 0, 0n, false));
+      const carrier = this.opts.carrier;
+      this.embeds.failAll(lostError(reason, "", 0, 0n, false, carrier));
       const lost: (() => void)[] = [];
       for (const [id, p] of this.pending) {
         this.pending.delete(id);
         const cost = this.ledger.has(id) ? this.ledger.finish(id, 0).cost : 0n;
         lost.push(() =>
-          p.reject(lostError(reason, p.answer.text, p.counted, cost, p.answer.toolCalls.length > 0)),
+          p.reject(lostError(reason, p.answer.text, p.counted, cost, p.answer.toolCalls.length > 0, carrier)),
         );
       }
       // What arrived since the last receipt is owed too: signed and saved (nothing can be sent now)

@@ -8,10 +8,12 @@ export function lostError(
   tokens: number,
   cost: bigint,
   midToolCall: boolean,
+  /** Who carried the session's frames (`RequesterSessionOptions.carrier`), named when one was tampered with. */
+  carrier?: string,
 ): ProviderLostError {
   if (reason instanceof TimeoutError) return new StalledError(partial, tokens, cost, reason);
   if (reason instanceof SilkError && TAMPERING.has(reason.code))
-    return new TamperedError(partial, tokens, cost, reason);
+    return new TamperedError(partial, tokens, cost, reason, carrier);
   return new ProviderLostError(
     partial,
     tokens,

@@ -544,6 +544,10 @@ export class SessionOpener {
             ...(this.opts.requireSignedAnswers && { requireSignedAnswers: true }),
             ...(this.opts.reserve && { reserve: this.opts.reserve }),
             ...(this.opts.onAccountError && { onAccountError: this.opts.onAccountError }),
+            carrier:
+              peer.path === "relay"
+                ? `relayed by the signaling server at ${this.signaling.url}`
+                : "sent over a direct WebRTC channel",
           }),
           (late) => late.close(),
         );
