@@ -121,7 +121,12 @@ function run<S extends v.GenericSchema>(
     const limit = spec.maxBytes ?? MAX_SIGNALING_MESSAGE_BYTES;
     const size = (spec.sizeOf ?? jsonSize)(payload);
     if (size > limit)
-      throw new SignalingError("OVERSIZE", `${event} payload of ${size} bytes exceeds ${limit}`);
+      throw new SignalingError(
+        "OVERSIZE",
+        Number.isFinite(size)
+          ? `${event} payload of ${size} bytes exceeds ${limit}`
+          : `${event} payload cannot be measured as JSON (nested too deeply, or not a JSON value); the limit is ${limit} bytes`,
+      );
     if (typeof payload === "object" && payload !== null && "v" in payload && payload.v !== PROTOCOL_VERSION) {
       throw new SignalingError(
         "VERSION",

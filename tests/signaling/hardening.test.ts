@@ -1,5 +1,6 @@
 import { io as connectClient } from "socket.io-client";
 import { afterEach, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { encodePublicKey, generateKeyPair, signRegistration } from "../../protocol";
 import {
   call,
@@ -208,6 +209,33 @@ describe("signaling: junk, oversize and floods", () => {
 
     const r = await connect(url);
     expect((await requestSession(r)).ok).toBe(true);
+  });
+
+  it("answers a payload nested too deeply to measure (sent raw: a socket.io client cannot encode it) with a typed OVERSIZE", async () => {
+    const { url } = await startServer();
+    const ws = new WebSocket(`${url.replace("http", "ws")}/socket.io/?EIO=4&transport=websocket`);
+    const got: string[] = [];
+    ws.on("message", (data) => {
+      got.push(data.toString());
+      if (data.toString() === "2") ws.send("3");
+    });
+    await new Promise((opened) => ws.once("open", opened));
+    ws.send("40");
+    await expect.poll(() => got.some((t) => t.startsWith("40"))).toBe(true);
+    ws.send(`421["session:request",${"[".repeat(50_000)}${"]".repeat(50_000)}]`);
+    await expect.poll(() => got.find((t) => t.startsWith("431")), { timeout: 10_000 }).toBeDefined();
+    const [ack] = JSON.parse(got.find((t) => t.startsWith("431"))!.slice(3)) as [
+      { error: { message: string } },
+    ];
+    expect(ack).toMatchObject({ ok: false, error: { code: "OVERSIZE" } });
+    expect(ack.error.message).toMatch(/nested too deeply/);
+    ws.close();
+    // The node is still up and pairs.
+    const j = await connect(url);
+    expect(await call(j, "session:request", requestBody())).toMatchObject({
+      ok: false,
+      error: { code: "NO_MODEL" },
+    });
   });
 
   it("rate-limits events per socket, session requests per socket and per IP, and relay per session", async () => {
