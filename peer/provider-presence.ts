@@ -143,6 +143,15 @@ export class ProviderPresence {
       if (err instanceof SignalingError && err.code === "BAD_TICKET") this.resumeTicket = undefined;
       throw err;
     }
+    // It refuses (QUOTE_TOO_SHORT) quotes with no more than its margin left, so accepting ours
+    // while naming a margin as long as their life contradicts itself: obeyed, the provider
+    // registered again every MIN_RENEW_MS for as long as it stayed up.
+    if (ack.quoteMarginMs !== undefined && ack.quoteMarginMs >= ttl)
+      throw serverMalformed(
+        url,
+        "provider:register",
+        `a quote margin of ${ack.quoteMarginMs} ms for quotes living ${ttl} ms, which it accepted`,
+      );
     this.heartbeatMs = ack.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_MS;
     this.resumeTicket = ack.ticket;
     this.renewAt = signedAt + renewDelayMs(ttl, ack.quoteMarginMs);
