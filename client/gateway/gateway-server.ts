@@ -10,7 +10,7 @@ import { parseChatBody } from "./chat-body";
 import { parseEmbedBody } from "./embed-body";
 import { checkKeepAliveMs, KEEP_ALIVE_MS, keepAliveUntil, startEventStream } from "./event-stream";
 import { GatewayShutdown, shuttingDown } from "./gateway-shutdown";
-import { HttpError, invalidRequest, toHttpError } from "./http-errors";
+import { forModel, HttpError, invalidRequest, modelNotFound, toHttpError } from "./http-errors";
 import { notServed } from "./not-served";
 import { readBody } from "./read-body";
 import { ResponseEvents, toResponse } from "./responses-answer";
@@ -204,8 +204,7 @@ async function model(o: GatewayOptions, path: string, res: ServerResponse): Prom
     throw invalidRequest("invalid_value", "the model id is not valid URL encoding", "model");
   }
   const found = (await o.client.models.list()).data.find((m) => m.id === id);
-  if (!found)
-    throw new HttpError(404, "invalid_request_error", "model_not_found", `no provider serves ${id}`, "model");
+  if (!found) throw modelNotFound(id, `no provider serves ${id}`);
   sendJson(res, 200, found);
 }
 
@@ -241,18 +240,24 @@ function callerGone(res: ServerResponse, shut: GatewayShutdown): AbortSignal {
 
 async function embeddings({ o, shut }: Ctx, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const params = parseEmbedBody(await jsonBody(req));
+  const named = (err: unknown) => Promise.reject(forModel(params.model, err));
   sendJson(
     res,
     200,
-    await shut.race(o.client.embeddings.create({ ...params, signal: callerGone(res, shut) })),
+    await shut.race(o.client.embeddings.create({ ...params, signal: callerGone(res, shut) }).catch(named)),
   );
 }
 
 async function completions({ o, shut }: Ctx, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const { params, stream } = parseChatBody(await jsonBody(req));
   const signal = callerGone(res, shut);
+  const named = (err: unknown) => Promise.reject(forModel(params.model, err));
   if (!stream)
-    return sendJson(res, 200, await shut.race(o.client.chat.completions.create({ ...params, signal })));
+    return sendJson(
+      res,
+      200,
+      await shut.race(o.client.chat.completions.create({ ...params, signal }).catch(named)),
+    );
 
   // Headers are gone once the stream opened: an `error` object in a `data:` line, as OpenAI's own
   // chat stream sends it (no `event:` line, so a client reading only `data:` lines reads it too).
@@ -261,7 +266,7 @@ async function completions({ o, shut }: Ctx, req: IncomingMessage, res: ServerRe
     // Resolves at the answer's first event: a refusal before the stream opened is a status of its own.
     const chunks = await keepAliveUntil(
       res,
-      shut.race(o.client.chat.completions.create({ ...params, signal, stream: true })),
+      shut.race(o.client.chat.completions.create({ ...params, signal, stream: true }).catch(named)),
       o.keepAliveMs ?? KEEP_ALIVE_MS,
       () => startEventStream(res),
     );
@@ -301,7 +306,7 @@ async function responses({ o, shut }: Ctx, req: IncomingMessage, res: ServerResp
   };
   // A refusal naming a chat field names it as the Responses API does; others keep their cause.
   const renamed = (err: unknown) => {
-    const http = toHttpError(err);
+    const http = forModel(params.model, err);
     throw http.param ? asResponsesParam(http, sources) : err;
   };
   if (!stream) {

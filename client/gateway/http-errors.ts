@@ -14,14 +14,41 @@ export class HttpError extends Error {
     readonly code: string,
     message: string,
     readonly param: string | null = null,
+    /** Silk's own account (which server said what), apart from OpenAI's `message`: `silk_detail`. */
+    readonly detail?: string,
   ) {
     super(message);
     this.name = "HttpError";
   }
 
-  body(): { error: { message: string; type: string; param: string | null; code: string } } {
-    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  body(): {
+    error: { message: string; type: string; param: string | null; code: string; silk_detail?: string };
+  } {
+    const error = { message: this.message, type: this.type, param: this.param, code: this.code };
+    return { error: this.detail === undefined ? error : { ...error, silk_detail: this.detail } };
   }
+}
+
+/**
+ * A model nobody serves, in OpenAI's own words (a program matching on them keeps working); what
+ * Silk found out (the signaling server's words, its URL) goes in `silk_detail`.
+ */
+export const modelNotFound = (model: string, detail?: string) =>
+  new HttpError(
+    404,
+    "invalid_request_error",
+    "model_not_found",
+    `The model \`${model}\` does not exist or you do not have access to it.`,
+    "model",
+    detail,
+  );
+
+/** `err` as an HttpError, a model nobody serves said as OpenAI says it for `model`. */
+export function forModel(model: string, err: unknown): HttpError {
+  const http = toHttpError(err);
+  return http.code === "model_not_found" && http.detail === undefined
+    ? modelNotFound(model, http.message)
+    : http;
 }
 
 export const invalidRequest = (code: string, message: string, param: string | null = null) =>

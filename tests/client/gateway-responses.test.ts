@@ -320,6 +320,7 @@ describe("the Responses API for text", () => {
     await expect(openai.responses.create({ model: "nope", input: "x" })).rejects.toMatchObject({
       status: 404,
       code: "model_not_found",
+      error: { message: "The model `nope` does not exist or you do not have access to it." },
     });
   });
 });

@@ -201,6 +201,7 @@ describe("HTTP surface", () => {
     await expect(openai.models.retrieve("nope")).rejects.toMatchObject({
       status: 404,
       code: "model_not_found",
+      error: { message: "The model `nope` does not exist or you do not have access to it." },
     });
   });
 
