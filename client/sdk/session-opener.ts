@@ -95,6 +95,17 @@ export const HANDSHAKE_MOVES_MS = 60_000;
  */
 const SERVER_OUTAGES: ReadonlySet<string> = new Set(["DIRECTORY_UNAVAILABLE"]);
 
+/**
+ * The one owner of which server words move a request on to the next configured server, whether
+ * said as a refusal of `session:request` or as `session:ended` `no-provider` after a grant: an
+ * outage (SERVER_OUTAGES), or an answer that shows the server broken or lying (SERVER_MALFORMED,
+ * the client's own finding).
+ */
+function serverFailed(err: unknown): err is SignalingError {
+  if (err instanceof ServerRefusalError) return SERVER_OUTAGES.has(err.code);
+  return err instanceof SignalingError && err.code === "SERVER_MALFORMED";
+}
+
 /** What each server that failed a request said (serversWord), in the order asked: one sentence. */
 function outagesWord(outages: readonly string[]): string {
   if (outages.length === 1) return outages.join("");
@@ -262,11 +273,15 @@ export class SessionOpener {
    * refusal of the request would be (`blameServer`, `serversWord`), never the SDK's own text, nor
    * the request's fault for a request this SDK's schema checked.
    */
-  private notTaken(err: SessionNotTakenError, needs: readonly Need[]): NoProviderError {
-    const refusal = new ServerRefusalError(err.why, err.message);
-    const said = blameServer(this.signaling.url, "session:request", refusal, true) as SignalingError;
+  private notTaken(said: SignalingError, err: SessionNotTakenError, needs: readonly Need[]): NoProviderError {
     if (said instanceof ServerRefusalError) return noProvider(said.code, this.serversWord(said), needs, err);
     return noProvider(said.code, said.message, needs, err);
+  }
+
+  /** The server's word that nobody took the session, read as its refusal of the request would be. */
+  private notTakenWord(err: SessionNotTakenError): SignalingError {
+    const refusal = new ServerRefusalError(err.why, err.message);
+    return blameServer(this.signaling.url, "session:request", refusal, true) as SignalingError;
   }
 
   /** The stream a session's receipts are on, but for the provider's payout address. */
@@ -391,13 +406,13 @@ export class SessionOpener {
         const ours = err instanceof SignalingError && !(err instanceof ServerRefusalError);
         const ackTimeout = ours && err.code === "TIMEOUT";
         const silent = (err instanceof TimeoutError || ackTimeout) && isUp(this.signaling.state.phase);
-        const outage = err instanceof ServerRefusalError && SERVER_OUTAGES.has(err.code);
-        // A grant (or ack) that cannot be read: that server is broken or lies, so another is asked.
-        const unreadable = ours && err.code === "SERVER_MALFORMED";
+        // An outage, or a grant (or ack) that cannot be read (that server is broken or lies).
+        const failed = serverFailed(err);
+        const outage = failed && err instanceof ServerRefusalError;
         // Unanswered while the connection left the server asked (another request's move, an
         // outage): asked again where the connection is now, that server counted as failed.
         const leftBehind = ours && (ackTimeout || err.code === "UNREACHABLE") && this.signaling.url !== asked;
-        if (outage || silent || leftBehind || unreadable) {
+        if (failed || silent || leftBehind) {
           outages.push(
             outage
               ? this.serversWord(err)
@@ -405,9 +420,9 @@ export class SessionOpener {
                 ? err.message
                 : `the signaling server at ${asked} did not answer: ${(err as Error).message}`,
           );
-          const failed = outages.length + handshakeFailures.length;
+          const count = outages.length + handshakeFailures.length;
           const inTime = Date.now() - started < HANDSHAKE_MOVES_MS;
-          if (leftBehind ? failed < this.signaling.urlCount && inTime : canMoveOn(failed)) continue;
+          if (leftBehind ? count < this.signaling.urlCount && inTime : canMoveOn(count)) continue;
           // The last server's: its refusal, our finding (UNREACHABLE when the connection went), or TIMEOUT.
           const code = outage || ours ? err.code : "TIMEOUT";
           throw noProvider(code, outagesWord(outages), needs, err);
@@ -578,9 +593,15 @@ export class SessionOpener {
         }
         // Nobody took the session after the server's own failover: said as a refused request is
         // (the server's word, unchecked, naming it; one blaming our checked request is its fault).
+        // One that the server could not serve (an outage, or a word that shows it broken) goes on
+        // at the next configured server, as the same word refusing the request outright does.
         if (err instanceof SessionNotTakenError) {
           this.signaling.forget(grant.sessionId);
-          throw this.notTaken(err, needs);
+          const said = this.notTakenWord(err);
+          if (!serverFailed(said)) throw this.notTaken(said, err, needs);
+          outages.push(said instanceof ServerRefusalError ? this.serversWord(said) : said.message);
+          if (canMoveOn(outages.length + handshakeFailures.length)) continue;
+          throw noProvider(said.code, outagesWord(outages), needs, err);
         }
         this.signaling.endSession(grant.sessionId, "handshake failed");
         // Our own receipt store failed: every provider would meet it, so none is blamed or tried.

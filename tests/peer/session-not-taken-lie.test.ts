@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { NoProviderError } from "../../client/sdk/errors";
 import { flatPrice } from "../../protocol";
 import { ScriptedEngine } from "../doubles/scripted-engine";
+import { startServer } from "../signaling/helpers";
 import { closeMitmNetworks, mitmNetwork } from "../support/mitm-network";
 import { type Mitm, type MitmMessage, matches, type Stage } from "../support/mitm-signaling";
 import { ask, labelled, relayClient, relayProvider, stopAll } from "../support/silk-parties";
@@ -64,6 +65,26 @@ describe("a lying server's word that nobody took the session", () => {
     const mitm = await network("ALL_BUSY");
     const err = await failure(mitm);
     expect(err.code).toBe("ALL_BUSY");
+    expect(err.message).toContain(`the signaling server at ${mitm.url}`);
+    expect(err.message).toContain("its word, unchecked");
+  }, 30_000);
+
+  it("an outage (DIRECTORY_UNAVAILABLE) with a second server configured: the request goes on there and is answered, as the same refusal of the request does", async () => {
+    // It ended the request with DIRECTORY_UNAVAILABLE, the second server never asked.
+    const mitm = await network("DIRECTORY_UNAVAILABLE");
+    const { url } = await startServer();
+    const honest = await relayProvider(url, {
+      engine: new ScriptedEngine({ models: ["test-model"], reply: () => "from the second server" }),
+    });
+    const c = await relayClient([labelled(mitm.url, "requester"), url].join(","));
+    const answer = await ask(c);
+    expect(answer.choices[0]?.message.content).toBe("from the second server");
+    expect(honest.events.filter((e) => e.type === "session-open")).toHaveLength(1);
+  }, 60_000);
+  it("an outage with only that server: its code kept, its text quoted as the server's word", async () => {
+    const mitm = await network("DIRECTORY_UNAVAILABLE");
+    const err = await failure(mitm);
+    expect(err.code).toBe("DIRECTORY_UNAVAILABLE");
     expect(err.message).toContain(`the signaling server at ${mitm.url}`);
     expect(err.message).toContain("its word, unchecked");
   }, 30_000);
