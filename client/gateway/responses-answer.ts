@@ -216,6 +216,7 @@ export class ResponseEvents {
         this.event("response.function_call_arguments.done", {
           item_id: callItemId(this.meta, n),
           output_index: at,
+          name: call.function.name,
           arguments: call.function.arguments,
         }),
         this.event("response.output_item.done", {

@@ -379,14 +379,27 @@ describe("function tools on the Responses API", () => {
     const stream = openai.responses.stream({ model: "llama-tools", input: "Oslo", tools: [weather] });
     const types: string[] = [];
     let deltas = "";
+    const argumentsDone: OpenAI.Responses.ResponseFunctionCallArgumentsDoneEvent[] = [];
     for await (const e of stream) {
       types.push(e.type);
       if (e.type === "response.function_call_arguments.delta") deltas += e.delta;
+      if (e.type === "response.function_call_arguments.done") argumentsDone.push(e);
     }
     const final = await stream.finalResponse();
     const call = final.output.find((o) => o.type === "function_call");
     if (call?.type !== "function_call") throw new Error("no function call");
     expect(deltas).toBe(call.arguments);
+    // Every field of OpenAI's event (its `name` too, which a client dispatching on it reads).
+    expect(argumentsDone).toEqual([
+      {
+        type: "response.function_call_arguments.done",
+        sequence_number: expect.any(Number),
+        item_id: call.id,
+        output_index: final.output.indexOf(call),
+        name: "get_weather",
+        arguments: call.arguments,
+      },
+    ]);
     expect(JSON.parse(deltas)).toEqual({ city: "Oslo", days: 42 });
     expect(types.slice(0, 2)).toEqual(["response.created", "response.in_progress"]);
     expect(
