@@ -16,6 +16,11 @@ export interface ResponseMeta {
   readonly tools?: readonly unknown[];
   readonly toolChoice?: unknown;
   readonly parallelToolCalls?: boolean;
+  /** What the request asked of the answer, echoed (null when not asked) as OpenAI's Response does. */
+  readonly instructions?: string;
+  readonly temperature?: number;
+  readonly topP?: number;
+  readonly maxOutputTokens?: number;
 }
 
 type Finish = ChatCompletion["choices"][number]["finish_reason"] | null | undefined;
@@ -84,6 +89,10 @@ function response(
     output_text: text,
     error: null,
     incomplete_details: finish === "length" ? { reason: "max_output_tokens" } : null,
+    instructions: meta.instructions ?? null,
+    temperature: meta.temperature ?? null,
+    top_p: meta.topP ?? null,
+    max_output_tokens: meta.maxOutputTokens ?? null,
     usage,
     parallel_tool_calls: meta.parallelToolCalls ?? true,
     tool_choice: meta.toolChoice ?? "auto",

@@ -282,7 +282,10 @@ export function parseResponsesBody(json: unknown): {
   params: ChatCompletionCreateParams;
   stream: boolean;
   /** What the response object echoes of the request's tools. */
-  echo: Pick<ResponseMeta, "tools" | "toolChoice" | "parallelToolCalls">;
+  echo: Pick<
+    ResponseMeta,
+    "tools" | "toolChoice" | "parallelToolCalls" | "instructions" | "temperature" | "topP" | "maxOutputTokens"
+  >;
   /** Where each chat message came from, for `asResponsesParam`. */
   sources: readonly MessageSource[];
 } {
@@ -370,7 +373,15 @@ export function parseResponsesBody(json: unknown): {
     ...(typeof body.parallel_tool_calls === "boolean" && { parallelToolCalls: body.parallel_tool_calls }),
   };
   try {
-    return { ...parseChatBody(chat), echo, sources };
+    const parsedChat = parseChatBody(chat);
+    const { temperature, top_p, max_tokens } = parsedChat.params;
+    const asked = {
+      ...(instructions != null && { instructions }),
+      ...(temperature != null && { temperature }),
+      ...(top_p != null && { topP: top_p }),
+      ...(max_tokens != null && { maxOutputTokens: max_tokens }),
+    };
+    return { ...parsedChat, echo: { ...echo, ...asked }, sources };
   } catch (err) {
     throw err instanceof HttpError ? asResponsesParam(err, sources) : err;
   }

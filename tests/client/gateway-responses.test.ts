@@ -51,6 +51,36 @@ describe("the Responses API for text", () => {
     ]);
   });
 
+  it("echoes instructions, temperature, top_p and max_output_tokens in the response, as OpenAI's does, streamed or not", async () => {
+    const asked = {
+      model: "llama-tools",
+      instructions: "Answer briefly.",
+      input: "hello there",
+      temperature: 0.5,
+      top_p: 0.9,
+      max_output_tokens: 50,
+    };
+    const plain = await openai.responses.create(asked);
+    const streamed = await openai.responses.stream(asked).finalResponse();
+    const created = (await readResponseEvents(await openai.responses.create({ ...asked, stream: true })))
+      .events[0];
+    for (const r of [plain, streamed, created?.type === "response.created" ? created.response : undefined])
+      expect(r).toMatchObject({
+        instructions: "Answer briefly.",
+        temperature: 0.5,
+        top_p: 0.9,
+        max_output_tokens: 50,
+      });
+    // Not asked: the keys OpenAI's Response always has are there, null.
+    const bare = await openai.responses.create({ model: "llama-tools", input: "hi" });
+    expect(bare).toMatchObject({
+      instructions: null,
+      temperature: null,
+      top_p: null,
+      max_output_tokens: null,
+    });
+  });
+
   it("streams the events OpenAI's clients read, and ends incomplete at max_output_tokens", async () => {
     const stream = await openai.responses.create({
       model: "llama-tools",
