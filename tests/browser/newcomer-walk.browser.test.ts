@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { contrastRatio as hexContrast } from "../../client/widget/telegram";
 import { fundClientEscrow, openPage, serveFromProviderPage, text } from "./chain-server";
 import { ask, question } from "./chat-steps";
-import { openWidgetPhone, seriousA11yViolations } from "./page-checks";
+import { openWidgetPhone, seriousA11yViolations, smallTargets } from "./page-checks";
 import { usePagesFixture } from "./pages-fixture";
 import { backwardJumps, tabStops } from "./tab-order";
 
@@ -59,6 +59,23 @@ describe("a newcomer's walk through the pages", () => {
     expect(backwardJumps(stops)).toEqual([]);
     expect(await seriousA11yViolations(page)).toEqual([]);
     await page.context().close();
+  }, 60_000);
+
+  it("at 360 px the dev wallet's label wraps at its text's own line spacing: the Copy button's 44 px did not push its lines apart", async () => {
+    const page = await open("/provider", 360, "light");
+    await page.getByTestId("wallet-address").waitFor({ state: "attached", timeout: 30_000 });
+    const lines = await page.evaluate(() => {
+      const p = document.querySelector("[data-testid=wallet-address]")!.closest("p")!;
+      const label = p.firstChild!;
+      const range = document.createRange();
+      range.selectNodeContents(label);
+      const tops = [...new Set([...range.getClientRects()].map((r) => Math.round(r.top)))];
+      return { tops, lineHeight: Number.parseFloat(getComputedStyle(p).lineHeight) };
+    });
+    expect(lines.tops.length, "the label wraps at 360 px").toBeGreaterThan(1);
+    // Before: 32 px from its first line to its second (the line holding Copy address), for 21 px text lines.
+    expect(lines.tops[1]! - lines.tops[0]!).toBeLessThanOrEqual(Math.ceil(lines.lineHeight) + 1);
+    expect(await smallTargets(page)).toEqual([]);
   }, 60_000);
 
   it("an empty conversation list says what it is for, in the phone's drawer and on a wide screen", async () => {
