@@ -111,21 +111,38 @@ export function toResponse(meta: ResponseMeta, done: ChatCompletion) {
   return response(meta, status, output, text, finish, usageOf(done.usage));
 }
 
-/** The events of one streamed answer, fed chunk by chunk; `end` gives the closing events. */
+/** An output item of a streamed answer, at its output index: a message, or a tool call (by its chat index). */
+type Item =
+  | { readonly kind: "message"; readonly at: number; readonly id: string; text: string }
+  | { readonly kind: "call"; readonly at: number; readonly n: number; readonly call: ToolCall };
+
+/**
+ * The events of one streamed answer, fed chunk by chunk; `end` gives the closing events. As
+ * OpenAI's stream, one output item is open at a time: the next one's `output_item.added` comes
+ * after the last one's `output_item.done` (text and then a call, or calls one after another).
+ */
 export class ResponseEvents {
   private seq = 0;
-  private text = "";
   private finish: Finish;
   private usage: CompletionUsage | null | undefined;
-  /** Output indexes as items open: the message's, and each tool call's (by its chat index). */
-  private messageAt: number | undefined;
-  private readonly calls: { at: number; call: ToolCall }[] = [];
-  private opened = 0;
+  /** The output items as they opened, and the one open now. */
+  private readonly items: Item[] = [];
+  private readonly callsByIndex: (Item & { kind: "call" })[] = [];
+  private open: Item | undefined;
 
   constructor(private readonly meta: ResponseMeta) {}
 
   private event(type: string, body: Record<string, unknown>) {
     return { type, sequence_number: this.seq++, ...body };
+  }
+
+  private get text(): string {
+    return this.items.map((i) => (i.kind === "message" ? i.text : "")).join("");
+  }
+
+  private itemOf(i: Item, status: Status) {
+    if (i.kind === "call") return functionCall(this.meta, i.n, i.call, status);
+    return { ...message(this.meta, i.text, status), id: i.id };
   }
 
   /** The stream's opening, as OpenAI's: `response.created`, then `response.in_progress`. */
@@ -134,19 +151,61 @@ export class ResponseEvents {
     return [this.event("response.created", opened()), this.event("response.in_progress", opened())];
   }
 
-  private openMessage(): unknown[] {
-    this.messageAt = this.opened++;
-    return [
+  /** Closes the open item (if any) and opens `item`: the events saying so. */
+  private add(item: Item): unknown[] {
+    const events = this.closeOpen("completed");
+    this.items.push(item);
+    this.open = item;
+    events.push(
       this.event("response.output_item.added", {
-        output_index: this.messageAt,
-        item: message(this.meta, "", "in_progress"),
+        output_index: item.at,
+        item: this.itemOf(item, "in_progress"),
       }),
-      this.event("response.content_part.added", {
-        item_id: messageId(this.meta),
-        output_index: this.messageAt,
-        content_index: 0,
-        part: { type: "output_text", text: "", annotations: [], logprobs: [] },
-      }),
+    );
+    if (item.kind === "message")
+      events.push(
+        this.event("response.content_part.added", {
+          item_id: item.id,
+          output_index: item.at,
+          content_index: 0,
+          part: { type: "output_text", text: "", annotations: [], logprobs: [] },
+        }),
+      );
+    return events;
+  }
+
+  private openMessage(): unknown[] {
+    const at = this.items.length;
+    const first = !this.items.some((i) => i.kind === "message");
+    // The first message keeps the id a non-streamed answer's has; a later one (text after a call) its own.
+    const id = first ? messageId(this.meta) : `${messageId(this.meta)}_${at}`;
+    return this.add({ kind: "message", at, id, text: "" });
+  }
+
+  /** The open item's closing events, with `status` as its final status. */
+  private closeOpen(status: Status): unknown[] {
+    const item = this.open;
+    this.open = undefined;
+    if (!item) return [];
+    if (item.kind === "call")
+      return [
+        this.event("response.function_call_arguments.done", {
+          item_id: callItemId(this.meta, item.n),
+          output_index: item.at,
+          name: item.call.function.name,
+          arguments: item.call.function.arguments,
+        }),
+        this.event("response.output_item.done", {
+          output_index: item.at,
+          item: this.itemOf(item, "completed"),
+        }),
+      ];
+    const ids = { item_id: item.id, output_index: item.at, content_index: 0 };
+    const part = { type: "output_text", text: item.text, annotations: [], logprobs: [] };
+    return [
+      this.event("response.output_text.done", { ...ids, text: item.text, logprobs: [] }),
+      this.event("response.content_part.done", { ...ids, part }),
+      this.event("response.output_item.done", { output_index: item.at, item: this.itemOf(item, status) }),
     ];
   }
 
@@ -157,12 +216,13 @@ export class ResponseEvents {
     const events: unknown[] = [];
     const delta = choice?.delta.content;
     if (delta) {
-      if (this.messageAt === undefined) events.push(...this.openMessage());
-      this.text += delta;
+      if (this.open?.kind !== "message") events.push(...this.openMessage());
+      const item = this.open as Item & { kind: "message" };
+      item.text += delta;
       events.push(
         this.event("response.output_text.delta", {
-          item_id: messageId(this.meta),
-          output_index: this.messageAt,
+          item_id: item.id,
+          output_index: item.at,
           content_index: 0,
           delta,
           logprobs: [],
@@ -170,21 +230,16 @@ export class ResponseEvents {
       );
     }
     for (const d of choice?.delta.tool_calls ?? []) {
-      let entry = this.calls[d.index];
+      let entry = this.callsByIndex[d.index];
       if (!entry) {
         const call: ToolCall = {
           id: d.id ?? `call_${suffix(this.meta)}_${d.index}`,
           type: "function",
           function: { name: d.function?.name ?? "", arguments: "" },
         };
-        entry = { at: this.opened++, call };
-        this.calls[d.index] = entry;
-        events.push(
-          this.event("response.output_item.added", {
-            output_index: entry.at,
-            item: functionCall(this.meta, d.index, call, "in_progress"),
-          }),
-        );
+        entry = { kind: "call", at: this.items.length, n: d.index, call };
+        this.callsByIndex[d.index] = entry;
+        events.push(...this.add(entry));
       }
       const piece = d.function?.arguments;
       if (piece) {
@@ -203,43 +258,15 @@ export class ResponseEvents {
 
   end(): unknown[] {
     const status = this.finish === "length" ? "incomplete" : "completed";
-    const calls = this.calls.filter(Boolean);
     const events: unknown[] = [];
-    if (this.messageAt === undefined && calls.length === 0) events.push(...this.openMessage());
-    if (this.messageAt !== undefined) {
-      const ids = { item_id: messageId(this.meta), output_index: this.messageAt, content_index: 0 };
-      const part = { type: "output_text", text: this.text, annotations: [], logprobs: [] };
-      events.push(
-        this.event("response.output_text.done", { ...ids, text: this.text, logprobs: [] }),
-        this.event("response.content_part.done", { ...ids, part }),
-        this.event("response.output_item.done", {
-          output_index: this.messageAt,
-          item: message(this.meta, this.text, status),
-        }),
-      );
-    }
-    for (const [n, entry] of this.calls.entries()) {
-      if (!entry) continue;
-      const { at, call } = entry;
-      events.push(
-        this.event("response.function_call_arguments.done", {
-          item_id: callItemId(this.meta, n),
-          output_index: at,
-          name: call.function.name,
-          arguments: call.function.arguments,
-        }),
-        this.event("response.output_item.done", {
-          output_index: at,
-          item: functionCall(this.meta, n, call, "completed"),
-        }),
-      );
-    }
+    if (this.items.length === 0) events.push(...this.openMessage());
+    events.push(...this.closeOpen(status));
     events.push(
       this.event(`response.${status}`, {
         response: response(
           this.meta,
           status,
-          this.output(status, "completed"),
+          this.items.map((i) => this.itemOf(i, i.kind === "message" ? status : "completed")),
           this.text,
           this.finish,
           usageOf(this.usage),
@@ -247,20 +274,6 @@ export class ResponseEvents {
       }),
     );
     return events;
-  }
-
-  /** The output items opened so far, in the order they were added, with these statuses. */
-  private output(messageStatus: Status, callStatus: Status): unknown[] {
-    return [
-      ...(this.messageAt !== undefined
-        ? [{ at: this.messageAt, item: message(this.meta, this.text, messageStatus) }]
-        : []),
-      ...this.calls.flatMap((e, n) =>
-        e ? [{ at: e.at, item: functionCall(this.meta, n, e.call, callStatus) }] : [],
-      ),
-    ]
-      .sort((a, b) => a.at - b.at)
-      .map((o) => o.item);
   }
 
   /**
@@ -275,7 +288,7 @@ export class ResponseEvents {
       ...response(
         this.meta,
         "failed",
-        this.output("incomplete", "incomplete"),
+        this.items.map((i) => this.itemOf(i, "incomplete")),
         this.text,
         null,
         usageOf(this.usage),
