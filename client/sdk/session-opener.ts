@@ -2,6 +2,7 @@ import { Address } from "@ton/core";
 import { connectPeer, type PeerChannel } from "../../peer/connect-peer";
 import { isUp } from "../../peer/connection-machine";
 import { endingError, SessionLife } from "../../peer/session-life";
+import { DEFAULT_DEADLINES } from "../../peer/session-machine";
 import { MAX_MOVES } from "../../peer/session-router";
 import { blameServer } from "../../peer/signaling-ack";
 import {
@@ -88,6 +89,15 @@ export const CLOCK_SLACK_MS = 10 * 60_000;
  * another configured signaling server; later, the failure is the answer.
  */
 export const HANDSHAKE_MOVES_MS = 60_000;
+
+/**
+ * How many connecting deadlines (`deadlines.connecting`) the connecting stage of one request may
+ * last, from the first grant across the server's moves of it: each move starts a channel afresh,
+ * but not the stage's clock. An honest server's own failover (3 offers, each withdrawn after 10 s
+ * unanswered) fits within 3 x 15 s; a server moving the session just before each deadline held a
+ * request 9 x 15 s (MAX_MOVES + 1 channels).
+ */
+export const CONNECTING_WINDOWS = 3;
 
 /**
  * A server's refusals that say the server itself cannot serve now (its directory, Redis, away),
@@ -365,10 +375,21 @@ export class SessionOpener {
       prepared.set(grant.sessionId, made);
       return made;
     };
+    // The connecting stage's bound across the server's moves of one grant (CONNECTING_WINDOWS),
+    // from when that grant came; and how many moves of it were followed.
+    const connectingMs =
+      CONNECTING_WINDOWS * (this.opts.deadlines?.connecting ?? DEFAULT_DEADLINES.connecting);
+    let connectingUntil = 0;
+    let chainMoves = 0;
     for (let attempt = 0, moves = 0; attempt < 3 && moves <= MAX_MOVES; ) {
       // The one owner of this session's life from the request on: each phase below, the
-      // server's grant among them, has its deadline there.
-      const life = new SessionLife("requester", this.opts.deadlines);
+      // server's grant among them, has its deadline there. A move's channel has what is left of
+      // the connecting stage's bound, not a deadline of its own.
+      const left = Math.max(1, connectingUntil - Date.now());
+      const life = new SessionLife(
+        "requester",
+        moved ? { ...this.opts.deadlines, connecting: Math.min(left, connectingMs) } : this.opts.deadlines,
+      );
       let transport: FrameTransport | undefined;
       life.bind({ close: (ending) => transport?.close(endingError(ending)) });
       let grant: SessionGranted;
@@ -434,6 +455,10 @@ export class SessionOpener {
         throw err;
       }
       life.send({ type: "granted" });
+      if (!moved) {
+        connectingUntil = Date.now() + connectingMs;
+        chainMoves = 0;
+      }
       moved = undefined;
       // A grant always comes through `prepare` (the router opens it in the turn it is read).
       const { trusted, channel, seal } =
@@ -589,6 +614,7 @@ export class SessionOpener {
           this.signaling.forget(grant.sessionId);
           moved = err.to;
           moves++;
+          chainMoves++;
           continue;
         }
         // Nobody took the session after the server's own failover: said as a refused request is
@@ -649,7 +675,7 @@ export class SessionOpener {
             "TIMEOUT",
             secured
               ? err.message
-              : `the signaling server at ${this.signaling.url} granted a session with the provider ${grant.provider.identityKey}, and no answer from the provider came through it: ${err.message}; neither the server nor the provider is blamed, the provider is not excluded`,
+              : `the signaling server at ${this.signaling.url} granted a session with the provider ${grant.provider.identityKey}, and no answer from the provider came through it: ${err.message}${chainMoves > 0 ? ` (the server moved the session ${chainMoves} times; connecting is bounded at ${connectingMs} ms across its moves)` : ""}; neither the server nor the provider is blamed, the provider is not excluded`,
             undefined,
             { cause: err },
           );
