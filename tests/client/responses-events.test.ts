@@ -91,4 +91,27 @@ describe("the Responses stream of an answer with text and two tool calls", () =>
       },
     ]);
   });
+
+  it("gives text after a call a message item of its own, so no item reopens once done", () => {
+    const events = new ResponseEvents({ id: "resp_abc", model: "m", createdAt: 0 });
+    const all = [
+      ...events.start(),
+      ...[
+        chunk({ content: "First." }),
+        ...call(0, "call_a", "f", "{}xyz"),
+        chunk({ content: " Then." }),
+      ].flatMap((c) => events.chunk(c)),
+      ...events.end(),
+    ] as { type: string; output_index?: number; item?: { id: string; type: string } }[];
+    const added = all.filter((e) => e.type === "response.output_item.added");
+    expect(added.map((e) => [e.output_index, e.item?.type])).toEqual([
+      [0, "message"],
+      [1, "function_call"],
+      [2, "message"],
+    ]);
+    expect(new Set(added.map((e) => e.item?.id)).size).toBe(3);
+    const completed = all.at(-1) as unknown as { response: { output_text: string; output: unknown[] } };
+    expect(completed.response.output_text).toBe("First. Then.");
+    expect(completed.response.output).toHaveLength(3);
+  });
 });
