@@ -61,6 +61,24 @@ describe("a newcomer's walk through the pages", () => {
     await page.context().close();
   }, 60_000);
 
+  it("at 360 px the provider page shows its headline once: the Serving card names just the state beside its buttons", async () => {
+    const page = await open("/provider", 360, "dark");
+    await page.getByRole("button", { name: "Start serving" }).waitFor();
+    const headline = "Not serving: load a model, then press Start serving";
+    expect(await text(page, "status-headline")).toBe(headline);
+    // Seen on screen (drawn, not the visually hidden live region): the status card and the Serving card
+    // both said the whole sentence, ~250 px apart.
+    const shown = await page.evaluate(
+      (words) =>
+        [...document.querySelectorAll<HTMLElement>("body *")].filter(
+          (el) => el.textContent?.trim() === words && el.offsetWidth > 1,
+        ).length,
+      headline,
+    );
+    expect(shown).toBe(1);
+    expect((await text(page, "serving-state"))?.trim()).toBe("Not serving");
+  }, 60_000);
+
   it("at 360 px the dev wallet's label wraps at its text's own line spacing: the Copy button's 44 px did not push its lines apart", async () => {
     const page = await open("/provider", 360, "light");
     await page.getByTestId("wallet-address").waitFor({ state: "attached", timeout: 30_000 });

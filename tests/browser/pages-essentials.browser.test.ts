@@ -70,7 +70,8 @@ describe("the pages, walked by a new user", () => {
         await waitForText(provider, "serving-state", (s) => s.startsWith("Not serving"));
       },
     });
-    expect(await text(provider, "serving-state")).toMatch(/^Serving test-model: connected to Silk/);
+    expect(await text(provider, "status-headline")).toMatch(/^Serving test-model: connected to Silk/);
+    expect((await text(provider, "serving-state"))?.trim()).toBe("Serving test-model");
     // Its audit counts, as the signaling server keeps them: nobody has audited it yet.
     expect(await waitForText(provider, "provider-audits", (s) => s.length > 0)).toMatch(
       /^Audits of this provider: none yet\./,
@@ -898,10 +899,10 @@ describe("the pages, walked by a new user", () => {
         "Pause takes this provider off Silk's list: no new requester finds it, and the sessions open now go on. Stop ends every session and serving.",
       );
     await provider.getByRole("button", { name: "Pause" }).click();
-    await waitForText(provider, "serving-state", (s) =>
+    await waitForText(provider, "status-headline", (s) =>
       s.startsWith("Paused test-model: not listed on Silk"),
     );
-    await waitForText(provider, "status-headline", (s) => s.startsWith("Paused"));
+    expect((await text(provider, "serving-state"))?.trim()).toBe("Paused test-model");
     await expect.poll(providers, { timeout: 15_000 }).toBe(0);
     await option.waitFor({ state: "detached", timeout: 15_000 });
     await noViolations(provider);
@@ -909,7 +910,7 @@ describe("the pages, walked by a new user", () => {
       "Resume lists this provider on Silk again. Stop ends every session and serving.",
     );
     await provider.getByRole("button", { name: "Resume" }).click();
-    await waitForText(provider, "serving-state", (s) => s.startsWith("Serving test-model: connected"));
+    await waitForText(provider, "status-headline", (s) => s.startsWith("Serving test-model: connected"));
     await expect.poll(providers, { timeout: 15_000 }).toBe(1);
     await option.waitFor({ state: "attached", timeout: 15_000 });
   }, 60_000);
