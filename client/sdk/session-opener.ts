@@ -675,7 +675,7 @@ export class SessionOpener {
             "TIMEOUT",
             secured
               ? err.message
-              : `the signaling server at ${this.signaling.url} granted a session with the provider ${grant.provider.identityKey}, and no answer from the provider came through it: ${err.message}${chainMoves > 0 ? ` (the server moved the session ${chainMoves} times; connecting is bounded at ${connectingMs} ms across its moves)` : ""}; neither the server nor the provider is blamed, the provider is not excluded`,
+              : `the signaling server at ${this.signaling.url} granted a session with the provider ${grant.provider.identityKey}, and no answer from the provider came through it: ${err.message}${chainMoves > 0 ? ` (the server moved the session ${chainMoves === 1 ? "once" : `${chainMoves} times`}; connecting is bounded at ${connectingMs} ms across its moves)` : ""}; neither the server nor the provider is blamed, the provider is not excluded`,
             undefined,
             { cause: err },
           );

@@ -2,6 +2,7 @@ import wrtc from "@roamhq/wrtc";
 import { afterEach, describe, expect, it } from "vitest";
 import { NoProviderError } from "../../client/sdk/errors";
 import { CONNECTING_WINDOWS } from "../../client/sdk/session-opener";
+import { flat, provider as rawProvider, startServer } from "../signaling/helpers";
 import { closeMitmNetworks, mitmNetwork } from "../support/mitm-network";
 import { type MitmMessage, matches } from "../support/mitm-signaling";
 import { ask, labelled, relayClient, relayProvider, stopAll } from "../support/silk-parties";
@@ -81,5 +82,22 @@ describe("a server that moves the session just before each connecting deadline",
     expect((err as Error).message).toContain(
       `bounded at ${CONNECTING_WINDOWS * CONNECTING_MS} ms across its moves`,
     );
+  }, 60_000);
+
+  it("an honest server's own failover (two offers unanswered, the third taken) still fits the bound", async () => {
+    // The first move comes after two thirds of the connecting deadline, the second after four
+    // thirds: past one deadline, within CONNECTING_WINDOWS of them.
+    const { url } = await startServer({ offerTimeoutMs: MOVE_AFTER_MS });
+    const silent = await Promise.all(
+      [1n, 2n].map((nano) =>
+        rawProvider(url, { models: [{ model: "test-model", price: flat(nano) }], answer: "silent" }),
+      ),
+    );
+    const taker = await relayProvider(url, direct);
+    const c = await relayClient(url, { ...direct, deadlines: { connecting: CONNECTING_MS } });
+    const answer = await ask(c, "who takes it?");
+    expect(answer.choices[0]?.message.content).toBe("Echo: who takes it?");
+    expect(silent.map((p) => p.offers.length)).toEqual([1, 1]);
+    expect(taker.events.filter((e) => e.type === "session-open")).toHaveLength(1);
   }, 60_000);
 });
