@@ -100,10 +100,11 @@ export const HANDSHAKE_MOVES_MS = 60_000;
 export const CONNECTING_WINDOWS = 3;
 
 /**
- * A server's refusals that say the server itself cannot serve now (its directory, Redis, away),
- * not that the network has nobody: another configured server is asked.
+ * A server's refusals that say the server itself cannot serve now (its directory, Redis, away; the
+ * node leaving, which a refusal of `session:request` moves the connection on for in
+ * signaling-client.ts), not that the network has nobody: another configured server is asked.
  */
-const SERVER_OUTAGES: ReadonlySet<string> = new Set(["DIRECTORY_UNAVAILABLE"]);
+const SERVER_OUTAGES: ReadonlySet<string> = new Set(["DIRECTORY_UNAVAILABLE", "SHUTTING_DOWN"]);
 
 /**
  * The one owner of which server words move a request on to the next configured server, whether

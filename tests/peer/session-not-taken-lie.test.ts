@@ -69,18 +69,22 @@ describe("a lying server's word that nobody took the session", () => {
     expect(err.message).toContain("its word, unchecked");
   }, 30_000);
 
-  it("an outage (DIRECTORY_UNAVAILABLE) with a second server configured: the request goes on there and is answered, as the same refusal of the request does", async () => {
-    // It ended the request with DIRECTORY_UNAVAILABLE, the second server never asked.
-    const mitm = await network("DIRECTORY_UNAVAILABLE");
-    const { url } = await startServer();
-    const honest = await relayProvider(url, {
-      engine: new ScriptedEngine({ models: ["test-model"], reply: () => "from the second server" }),
-    });
-    const c = await relayClient([labelled(mitm.url, "requester"), url].join(","));
-    const answer = await ask(c);
-    expect(answer.choices[0]?.message.content).toBe("from the second server");
-    expect(honest.events.filter((e) => e.type === "session-open")).toHaveLength(1);
-  }, 60_000);
+  it.each(["DIRECTORY_UNAVAILABLE", "SHUTTING_DOWN"])(
+    "an outage (%s) with a second server configured: the request goes on there and is answered, as the same refusal of the request does",
+    async (code) => {
+      // It ended the request with that code, the second server never asked.
+      const mitm = await network(code);
+      const { url } = await startServer();
+      const honest = await relayProvider(url, {
+        engine: new ScriptedEngine({ models: ["test-model"], reply: () => "from the second server" }),
+      });
+      const c = await relayClient([labelled(mitm.url, "requester"), url].join(","));
+      const answer = await ask(c);
+      expect(answer.choices[0]?.message.content).toBe("from the second server");
+      expect(honest.events.filter((e) => e.type === "session-open")).toHaveLength(1);
+    },
+    60_000,
+  );
   it("an outage with only that server: its code kept, its text quoted as the server's word", async () => {
     const mitm = await network("DIRECTORY_UNAVAILABLE");
     const err = await failure(mitm);
