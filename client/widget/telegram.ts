@@ -172,6 +172,8 @@ export function followTelegram(app: TelegramWebApp, host: HTMLElement): () => vo
     for (const side of ["top", "bottom", "left", "right"] as const) {
       host.style.setProperty(`--tg-inset-${side}`, `${safe[side] + content[side]}px`);
     }
+    // The keyboard opening shrinks the viewport: what has the focus (the field being typed in) stays on screen.
+    host.shadowRoot?.activeElement?.scrollIntoView({ block: "nearest" });
     host.dataset.telegram = app.colorScheme;
     // Telegram's scheme, not the system's, decides the colours Silk does not take from the theme.
     host.dataset.theme = app.colorScheme;

@@ -6,6 +6,7 @@ import { ask, question } from "./chat-steps";
 import { openWidgetPhone, seriousA11yViolations, smallTargets } from "./page-checks";
 import { usePagesFixture } from "./pages-fixture";
 import { backwardJumps, tabStops } from "./tab-order";
+import { TELEGRAM_THEME, telegramDoubleScript } from "./telegram-double";
 
 /**
  * What a newcomer trips on when walking the pages (client, provider, widget demo) at 360x740 and
@@ -59,6 +60,39 @@ describe("a newcomer's walk through the pages", () => {
     expect(backwardJumps(stops)).toEqual([]);
     expect(await seriousA11yViolations(page)).toEqual([]);
     await page.context().close();
+  }, 60_000);
+
+  it("inside Telegram at 360 px, the keyboard opening (a shorter viewport) keeps the question box being typed in on screen", async () => {
+    const context = await f.browser.newContext({ viewport: { width: 360, height: 640 } });
+    await context.addInitScript(telegramDoubleScript(TELEGRAM_THEME));
+    await context.addInitScript("window.Telegram.WebApp.viewportStableHeight = 640;");
+    const page = await context.newPage();
+    await page.goto(`${f.url}/widget/`);
+    await page.waitForSelector("silk-chat[data-ready=true]", { state: "attached", timeout: 30_000 });
+    const box = page.getByRole("textbox", { name: "Your question" });
+    await box.focus();
+    // The keyboard takes the lower half: Telegram's webview shrinks, and its stable height follows.
+    await page.setViewportSize({ width: 360, height: 330 });
+    await page.evaluate(() => {
+      const w = window as unknown as {
+        Telegram: { WebApp: { viewportStableHeight: number } };
+        tgDouble: { fire(e: string): void };
+      };
+      w.Telegram.WebApp.viewportStableHeight = 330;
+      w.tgDouble.fire("viewportChanged");
+    });
+    // Before: the widget took the 330 px but left the focused box scrolled above its top (-49 to 9 px).
+    await expect
+      .poll(
+        async () => {
+          const r = (await box.boundingBox())!;
+          return r.y >= 0 && r.y + r.height <= 330;
+        },
+        { timeout: 10_000 },
+      )
+      .toBe(true);
+    expect(await box.evaluate((el) => el === (el.getRootNode() as ShadowRoot).activeElement)).toBe(true);
+    await context.close();
   }, 60_000);
 
   it("at 360 px the provider page shows its headline once: the Serving card names just the state beside its buttons", async () => {

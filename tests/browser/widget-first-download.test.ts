@@ -92,9 +92,10 @@ describe("the widget's first download", () => {
     // edge), less the question box's placeholder "(Enter sends)", cut at 360 px. Plus 7 (28,816 ->
     // 28,823): Escape leaves the wallet panel for the chat, as Telegram's Back button does. Plus 26
     // (28,824 -> 28,850): Send's reason while Silk cannot be reached says so ("no model yet" sent a
-    // newcomer looking for one).
+    // newcomer looking for one). Plus 33 (28,850 -> 28,883): inside Telegram, the keyboard opening (a
+    // shorter viewport) keeps the focused question box on screen.
     expect(sizeOf(graph, first).gzip).toBeLessThanOrEqual(
-      Math.round(27.9 * 1024) + 35 + 126 + 28 + 1 + 8 + 27 + 34 + 7 + 26,
+      Math.round(27.9 * 1024) + 35 + 126 + 28 + 1 + 8 + 27 + 34 + 7 + 26 + 33,
     );
   });
 
