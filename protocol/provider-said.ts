@@ -7,6 +7,7 @@ import {
   SESSION_ERROR_CODES,
 } from "./error-codes";
 import { FEATURES } from "./features";
+import { STREAM_FULL_MESSAGE } from "./receipt";
 import { EmbedRequest } from "./schemas/embedding";
 import { ChatRequest } from "./schemas/session";
 
@@ -185,11 +186,22 @@ function sentence(code: ProviderErrorCode, text: string, field: string | undefin
         : SAID.UNPAID_TOKENS;
     }
     case "ESCROW_CANNOT_PAY":
-      // the provider's two sentences (provider/serving/escrow-limit.ts): a reserve used up, or none
-      return /^the escrow's reserve for this provider is used up/.test(text)
-        ? "the escrow's reserve for this provider is used up (beyond it only one credit window is served): raise the reserve, or top the escrow up"
-        : SAID.ESCROW_CANNOT_PAY;
+      return escrowLimitSaid(text);
     default:
       return SAID[code];
   }
+}
+
+/**
+ * ESCROW_CANNOT_PAY has three causes, each fixed differently, told by which of the provider's
+ * sentences it sent (provider/serving/request-serving.ts, escrow-limit.ts): the stream's totals
+ * reached what a receipt can count (a new session key starts a new stream: no top-up helps), the
+ * reserve for this provider is used up (raise it), or the escrow's balance (top it up). Only the
+ * start of its text picks one of our sentences; nothing of it is repeated.
+ */
+function escrowLimitSaid(text: string): string {
+  if (text.startsWith("a receipt counts at most ")) return STREAM_FULL_MESSAGE;
+  if (text.startsWith("the escrow's reserve for this provider is used up"))
+    return "the escrow's reserve for this provider is used up (beyond it only one credit window is served): raise the reserve, or top the escrow up";
+  return SAID.ESCROW_CANNOT_PAY;
 }

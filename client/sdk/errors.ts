@@ -6,6 +6,7 @@ import {
   providerSaid,
   SESSION_TYPES,
   type SilkError,
+  STREAM_FULL_MESSAGE,
   type TimeoutError,
   wireError,
 } from "../../protocol";
@@ -56,7 +57,8 @@ export function providerError(
  * when it names the chain itself. Any other error as is.
  */
 export function withoutReserve(err: ProviderError): ProviderError {
-  if (err.code !== "ESCROW_CANNOT_PAY") return err;
+  // A stream no receipt can carry more on is not a reserve's doing: a new session key is the fix.
+  if (err.code !== "ESCROW_CANNOT_PAY" || err.message === STREAM_FULL_MESSAGE) return err;
   return new ProviderError(
     err.code,
     `${err.message}. This session raises no reserve of its own: an SDK program raises them when given its escrow's chain, connect({ ton: new TonClient({ endpoint }) }) (the SDK never takes the chain from the server); the gateway does unless --reserve-ahead off`,

@@ -15,6 +15,7 @@ import {
   SESSION_ERROR_CODES,
   type SecureSession,
   type SessionMessage,
+  STREAM_FULL_MESSAGE,
 } from "../../protocol";
 import { pipedSession } from "../support/piped-session";
 
@@ -218,6 +219,37 @@ describe("every code a provider can send, in our words", () => {
       });
     },
   );
+});
+
+/**
+ * ESCROW_CANNOT_PAY has three causes a requester fixes differently: the stream's receipts reached
+ * what one can count (a new session key), the reserve for this provider is used up (raise it), the
+ * escrow's balance (top it up). Each is our own sentence, picked by the provider's; the stream's
+ * was told as the balance's, "top it up", which cannot help.
+ */
+describe("ESCROW_CANNOT_PAY says which limit", () => {
+  const RESERVE =
+    "the escrow's reserve for this provider is used up (beyond it only one credit window is served): raise the reserve, or top the escrow up";
+  it.each([
+    ["a stream a receipt cannot carry more on", STREAM_FULL_MESSAGE, STREAM_FULL_MESSAGE, true],
+    ["the same, with a lure after it", `${STREAM_FULL_MESSAGE}; ${LURE}`, STREAM_FULL_MESSAGE, true],
+    ["a reserve used up", RESERVE, RESERVE, false],
+    [
+      "the balance",
+      "the escrow cannot pay for more tokens; top it up",
+      providerSentence("ESCROW_CANNOT_PAY"),
+      false,
+    ],
+    ["anything else", LURE, providerSentence("ESCROW_CANNOT_PAY"), false],
+  ])("%s: our sentence for it, 402 escrow_cannot_pay", async (_, message, says, exact) => {
+    const { err, body } = await told({ code: "ESCROW_CANNOT_PAY", message });
+    // a session raising no reserve hears what would raise one, unless no reserve could help
+    if (exact) expect(err.message).toBe(says);
+    else expect(err.message.startsWith(`${says}. This session raises no reserve`)).toBe(true);
+    expect(toHttpError(err).status).toBe(402);
+    expect(body).toMatchObject({ code: "escrow_cannot_pay", message: err.message });
+    expect(body.message).not.toContain("evil");
+  });
 });
 
 /**
