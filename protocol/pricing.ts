@@ -42,7 +42,7 @@ export function checkPrice(price: ModelPrice): ModelPrice {
 
 /** A flat price: the same for prompt and completion tokens. */
 export function flatPrice(nanoPerToken: bigint): ModelPrice {
-  return checkPrice({ nanoPerToken, promptMultiplierBps: 10_000, completionMultiplierBps: 10_000 });
+  return checkPrice({ nanoPerToken, promptMultiplierBps: Number(BPS), completionMultiplierBps: Number(BPS) });
 }
 
 /**

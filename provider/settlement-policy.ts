@@ -1,3 +1,5 @@
+import { BPS } from "../protocol/pricing";
+
 /**
  * When to claim, as pure functions: no chain, no clock, no store. A claim costs its fee out of the
  * amount claimed, so a stream is claimed when the fee is at most a target share of what it pays
@@ -9,7 +11,7 @@
  * less than the fee.
  */
 export interface SettlementPolicy {
-  /** Claim once the expected fee is at most this share of the amount, in basis points (100 = 1%). */
+  /** Claim once the expected fee is at most this share of the amount, in basis points (100 = 1%; BPS is 100%). */
   readonly feeShareBps: number;
   /** Claim what has been held unclaimed this long (ms), whatever the fee. */
   readonly maxHoldMs: number;
@@ -95,21 +97,20 @@ export function decideClaim(s: ClaimSituation, policy: SettlementPolicy): ClaimD
     return { action: "claim", reason: "escrow-low" };
   if (deadline !== undefined && s.now >= deadline) return { action: "claim", reason: "held-too-long" };
   if (s.fee === undefined) return wait("fee-unknown");
-  if (s.fee * 10_000n <= s.unclaimed * BigInt(policy.feeShareBps))
-    return { action: "claim", reason: "worth-it" };
+  if (s.fee * BPS <= s.unclaimed * BigInt(policy.feeShareBps)) return { action: "claim", reason: "worth-it" };
   return wait("fee-above-target", { worthAt: worthAt(s.fee, policy) });
 }
 
 /** The smallest amount whose claim costs at most the target share in fees. */
 export function worthAt(fee: bigint, policy: SettlementPolicy): bigint {
   const bps = BigInt(policy.feeShareBps);
-  return (fee * 10_000n + bps - 1n) / bps;
+  return (fee * BPS + bps - 1n) / bps;
 }
 
 /** A fee as a share of an amount, in basis points (rounded up: never reported below the truth). */
 export function shareBps(fee: bigint, amount: bigint): number {
   if (amount <= 0n) return 0;
-  return Number((fee * 10_000n + amount - 1n) / amount);
+  return Number((fee * BPS + amount - 1n) / amount);
 }
 
 export function retryDelayMs(attempt: number, policy: SettlementPolicy): number {

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { optionMessage } from "../../peer/cli-help";
-import { checkPrice, formatTon, NETWORK_ID, type NetworkName, parseTon } from "../../protocol";
+import { flatPrice, formatTon, NETWORK_ID, type NetworkName, parseTon } from "../../protocol";
 import { OptionsError } from "./options";
 import { initProvider, type StakeOptions, stakeMore, withdrawStake } from "./provider-init";
 
@@ -80,11 +80,7 @@ export async function runChainCommand(argv: string[], say: (line: string) => voi
       ...common,
       keyFile: values["key-file"] ?? process.env.SILK_KEY_FILE ?? ".silk/provider.key",
       model: values.model,
-      price: checkPrice({
-        nanoPerToken: BigInt(values.price),
-        promptMultiplierBps: 10_000,
-        completionMultiplierBps: 10_000,
-      }),
+      price: flatPrice(BigInt(values.price)),
       ...(values.payout && { payout: values.payout }),
       ...(values.stake !== undefined && { stake: ton(values.stake, "--stake") }),
     });

@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { Address } from "@ton/core";
 import {
+  BPS,
   checkPrice,
   FEATURES,
   type Feature,
@@ -246,7 +247,12 @@ export function parseHeadlessOptions(
       1,
       366 * 86_400,
     ),
-    feeShareBps: integer(opt("fee-share-bps", "SILK_FEE_SHARE_BPS", "100"), "--fee-share-bps", 1, 10_000),
+    feeShareBps: integer(
+      opt("fee-share-bps", "SILK_FEE_SHARE_BPS", "100"),
+      "--fee-share-bps",
+      1,
+      Number(BPS),
+    ),
     maxHoldHours: integer(
       opt("max-hold-hours", "SILK_MAX_HOLD_HOURS", "168"),
       "--max-hold-hours",
