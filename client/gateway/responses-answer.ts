@@ -63,11 +63,17 @@ function functionCall(meta: ResponseMeta, n: number, call: ToolCall, status: Sta
   };
 }
 
-/** The output items: the message (unless the answer only calls tools), then each call. */
+/**
+ * The output items: the message (unless the answer only calls tools), then each call. An answer
+ * cut at its token limit was cut in its last item, which is `incomplete`; the others were done.
+ */
 function outputOf(meta: ResponseMeta, text: string, calls: readonly ToolCall[], status: Status) {
+  const items = text || calls.length === 0 ? 1 + calls.length : calls.length;
+  const statusAt = (i: number): Status => (i === items - 1 ? status : "completed");
+  const hasMessage = items > calls.length;
   return [
-    ...(text || calls.length === 0 ? [message(meta, text, status)] : []),
-    ...calls.map((c, n) => functionCall(meta, n, c, "completed")),
+    ...(hasMessage ? [message(meta, text, statusAt(0))] : []),
+    ...calls.map((c, n) => functionCall(meta, n, c, statusAt(n + (hasMessage ? 1 : 0)))),
   ];
 }
 
@@ -113,20 +119,28 @@ export function toResponse(meta: ResponseMeta, done: ChatCompletion) {
 
 /** An output item of a streamed answer, at its output index: a message, or a tool call (by its chat index). */
 type Item =
-  | { readonly kind: "message"; readonly at: number; readonly id: string; text: string }
-  | { readonly kind: "call"; readonly at: number; readonly n: number; readonly call: ToolCall };
+  | { readonly kind: "message"; at: number; readonly id: string; text: string }
+  | { readonly kind: "call"; at: number; readonly n: number; readonly call: ToolCall };
 
 /**
  * The events of one streamed answer, fed chunk by chunk; `end` gives the closing events. As
- * OpenAI's stream, one output item is open at a time: the next one's `output_item.added` comes
- * after the last one's `output_item.done` (text and then a call, or calls one after another).
+ * OpenAI's stream, one output item is open at a time, and nothing is said of an item after its
+ * `output_item.done`. Text streams live until a tool call begins; that call's arguments stream
+ * live, and whatever comes while it is open (another call, text after it) is held, whole, until
+ * the answer ends: a chat stream may interleave calls' pieces (`index` 0, 1, then 0 again), which
+ * the Responses API's events cannot say once call 0 is done. Each item's `done` carries its final
+ * status and content, as the terminal event's response does: only the last item of an answer cut
+ * at its token limit is `incomplete`.
  */
 export class ResponseEvents {
   private seq = 0;
   private finish: Finish;
   private usage: CompletionUsage | null | undefined;
-  /** The output items as they opened, and the one open now. */
+  /** The output items the client was told of (added), in order, with their status once done. */
   private readonly items: Item[] = [];
+  private readonly statuses = new Map<Item, Status>();
+  /** Items begun while a call was open, not yet added: said whole at the end. */
+  private readonly held: Item[] = [];
   private readonly callsByIndex: (Item & { kind: "call" })[] = [];
   private open: Item | undefined;
 
@@ -137,7 +151,7 @@ export class ResponseEvents {
   }
 
   private get text(): string {
-    return this.items.map((i) => (i.kind === "message" ? i.text : "")).join("");
+    return [...this.items, ...this.held].map((i) => (i.kind === "message" ? i.text : "")).join("");
   }
 
   private itemOf(i: Item, status: Status) {
@@ -151,9 +165,10 @@ export class ResponseEvents {
     return [this.event("response.created", opened()), this.event("response.in_progress", opened())];
   }
 
-  /** Closes the open item (if any) and opens `item`: the events saying so. */
+  /** Opens `item` (the open one, if any, closed as done first): the events saying so. */
   private add(item: Item): unknown[] {
     const events = this.closeOpen("completed");
+    item.at = this.items.length;
     this.items.push(item);
     this.open = item;
     events.push(
@@ -174,12 +189,34 @@ export class ResponseEvents {
     return events;
   }
 
-  private openMessage(): unknown[] {
-    const at = this.items.length;
-    const first = !this.items.some((i) => i.kind === "message");
+  private newMessage(): Item & { kind: "message" } {
+    const at = this.items.length + this.held.length;
+    const first = ![...this.items, ...this.held].some((i) => i.kind === "message");
     // The first message keeps the id a non-streamed answer's has; a later one (text after a call) its own.
-    const id = first ? messageId(this.meta) : `${messageId(this.meta)}_${at}`;
-    return this.add({ kind: "message", at, id, text: "" });
+    return {
+      kind: "message",
+      at,
+      id: first ? messageId(this.meta) : `${messageId(this.meta)}_${at}`,
+      text: "",
+    };
+  }
+
+  private textDelta(item: Item & { kind: "message" }, delta: string) {
+    return this.event("response.output_text.delta", {
+      item_id: item.id,
+      output_index: item.at,
+      content_index: 0,
+      delta,
+      logprobs: [],
+    });
+  }
+
+  private argumentsDelta(item: Item & { kind: "call" }, delta: string) {
+    return this.event("response.function_call_arguments.delta", {
+      item_id: callItemId(this.meta, item.n),
+      output_index: item.at,
+      delta,
+    });
   }
 
   /** The open item's closing events, with `status` as its final status. */
@@ -187,6 +224,7 @@ export class ResponseEvents {
     const item = this.open;
     this.open = undefined;
     if (!item) return [];
+    this.statuses.set(item, status);
     if (item.kind === "call")
       return [
         this.event("response.function_call_arguments.done", {
@@ -195,10 +233,7 @@ export class ResponseEvents {
           name: item.call.function.name,
           arguments: item.call.function.arguments,
         }),
-        this.event("response.output_item.done", {
-          output_index: item.at,
-          item: this.itemOf(item, "completed"),
-        }),
+        this.event("response.output_item.done", { output_index: item.at, item: this.itemOf(item, status) }),
       ];
     const ids = { item_id: item.id, output_index: item.at, content_index: 0 };
     const part = { type: "output_text", text: item.text, annotations: [], logprobs: [] };
@@ -216,18 +251,18 @@ export class ResponseEvents {
     const events: unknown[] = [];
     const delta = choice?.delta.content;
     if (delta) {
-      if (this.open?.kind !== "message") events.push(...this.openMessage());
-      const item = this.open as Item & { kind: "message" };
-      item.text += delta;
-      events.push(
-        this.event("response.output_text.delta", {
-          item_id: item.id,
-          output_index: item.at,
-          content_index: 0,
-          delta,
-          logprobs: [],
-        }),
-      );
+      if (this.open?.kind === "call") {
+        // Text after a call began: held, in a message of its own after it.
+        const last = this.held.at(-1);
+        const item = last?.kind === "message" ? last : this.newMessage();
+        if (item !== last) this.held.push(item);
+        item.text += delta;
+      } else {
+        if (!this.open) events.push(...this.add(this.newMessage()));
+        const item = this.open as Item & { kind: "message" };
+        item.text += delta;
+        events.push(this.textDelta(item, delta));
+      }
     }
     for (const d of choice?.delta.tool_calls ?? []) {
       let entry = this.callsByIndex[d.index];
@@ -237,20 +272,16 @@ export class ResponseEvents {
           type: "function",
           function: { name: d.function?.name ?? "", arguments: "" },
         };
-        entry = { kind: "call", at: this.items.length, n: d.index, call };
+        entry = { kind: "call", at: this.items.length + this.held.length, n: d.index, call };
         this.callsByIndex[d.index] = entry;
-        events.push(...this.add(entry));
+        // The first call opens now (the text before it done); any later one waits for the end.
+        if (this.open?.kind === "call") this.held.push(entry);
+        else events.push(...this.add(entry));
       }
       const piece = d.function?.arguments;
       if (piece) {
         entry.call.function.arguments += piece;
-        events.push(
-          this.event("response.function_call_arguments.delta", {
-            item_id: callItemId(this.meta, d.index),
-            output_index: entry.at,
-            delta: piece,
-          }),
-        );
+        if (entry === this.open) events.push(this.argumentsDelta(entry, piece));
       }
     }
     return events;
@@ -259,14 +290,21 @@ export class ResponseEvents {
   end(): unknown[] {
     const status = this.finish === "length" ? "incomplete" : "completed";
     const events: unknown[] = [];
-    if (this.items.length === 0) events.push(...this.openMessage());
+    if (this.items.length === 0 && this.held.length === 0) events.push(...this.add(this.newMessage()));
+    // Each held item whole, in the order it began: the answer was cut (if it was) in the last one.
+    for (const item of this.held.splice(0)) {
+      events.push(...this.add(item));
+      if (item.kind === "message") events.push(this.textDelta(item, item.text));
+      else if (item.call.function.arguments)
+        events.push(this.argumentsDelta(item, item.call.function.arguments));
+    }
     events.push(...this.closeOpen(status));
     events.push(
       this.event(`response.${status}`, {
         response: response(
           this.meta,
           status,
-          this.items.map((i) => this.itemOf(i, i.kind === "message" ? status : "completed")),
+          this.items.map((i) => this.itemOf(i, this.statuses.get(i) ?? status)),
           this.text,
           this.finish,
           usageOf(this.usage),
@@ -282,13 +320,13 @@ export class ResponseEvents {
    * terminal response event gets one; then the `error` event, and the stream ends.
    */
   error(body: { error: { message: string; type: string; param: string | null; code: string } }): unknown[] {
-    // Every item the client saw added, as it stood: the text so far, and a tool call cut short with
-    // the arguments streamed so far (`incomplete`: they may not parse).
+    // Every item as it stood: one done as it was said; the open one and those held (never added)
+    // `incomplete`, the text so far, a tool call with the arguments so far (they may not parse).
     const failed = {
       ...response(
         this.meta,
         "failed",
-        this.items.map((i) => this.itemOf(i, "incomplete")),
+        [...this.items, ...this.held].map((i) => this.itemOf(i, this.statuses.get(i) ?? "incomplete")),
         this.text,
         null,
         usageOf(this.usage),
