@@ -11,6 +11,9 @@ const RATE_LIMIT_PATIENCE_MS = 10_000;
  * lost when one side changes over a moment before the other (the link's inbox exists from the start).
  */
 export class RelayLink extends FrameHub implements FrameTransport {
+  /** Sends awaiting the server's ack, each failed at once when the link ends. */
+  private readonly inFlight = new Set<(reason: Error) => void>();
+
   constructor(
     private readonly signaling: SignalingClient,
     private readonly sessionId: string,
@@ -25,21 +28,54 @@ export class RelayLink extends FrameHub implements FrameTransport {
   }
 
   async send(frame: Uint8Array): Promise<void> {
-    if (this.closed)
-      throw this.closeReason instanceof ChannelClosedError ? this.closeReason : new ChannelClosedError();
+    if (this.closed) throw this.ending();
     // A frame the server refuses for its relay budget is sent again, in place, once the budget
     // refills: frames go one at a time (SecureSession awaits each), so order holds, and dropping
     // it would leave a hole the other side can only read as a stall.
     const giveUp = Date.now() + RATE_LIMIT_PATIENCE_MS;
     for (let wait = 5; ; wait = Math.min(wait * 2, 250)) {
       try {
-        return await this.signaling.sendFrame(this.sessionId, frame);
+        return await this.carried(frame);
       } catch (err) {
         const limited = err instanceof SignalingError && err.code === "RATE_LIMITED";
         if (!limited || this.closed || Date.now() + wait > giveUp) throw this.refused(err);
         await new Promise((resolve) => setTimeout(resolve, wait));
+        if (this.closed) throw this.ending();
       }
     }
+  }
+
+  /**
+   * One frame to the server, until its ack or the link's end, whichever comes first: the end (the
+   * server moved or ended the session, the opener gave up) cuts a send still awaiting the ack. A
+   * path that never acked held the handshake's hello through every move of the session, until
+   * the handshake's own deadline.
+   */
+  private carried(frame: Uint8Array): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.inFlight.add(reject);
+      this.signaling
+        .sendFrame(this.sessionId, frame)
+        .then(resolve, reject)
+        .finally(() => this.inFlight.delete(reject));
+    });
+  }
+
+  protected override finish(reason: Error | undefined): void {
+    if (this.closed) return;
+    super.finish(reason);
+    const ending = this.ending();
+    for (const fail of [...this.inFlight]) fail(ending);
+    this.inFlight.clear();
+  }
+
+  /** Why a send fails once the link has ended: always a closed channel (a move says it moved). */
+  private ending(): ChannelClosedError {
+    const reason = this.closeReason;
+    if (reason instanceof ChannelClosedError) return reason;
+    return new ChannelClosedError(reason ? `channel closed: ${reason.message}` : undefined, {
+      cause: reason,
+    });
   }
 
   /**
