@@ -246,9 +246,10 @@ describe("a whole Responses answer cut at max_output_tokens", () => {
       ],
     } as never);
     expect(r.status).toBe("incomplete");
-    expect(r.output.map((o) => [o.type, o.status])).toEqual([
-      ["message", "completed"],
-      ["function_call", "incomplete"],
+    expect(r.output).toMatchObject([
+      { type: "message", status: "completed" },
+      { type: "function_call", status: "incomplete" },
     ]);
+    expect(r.output).toHaveLength(2);
   });
 });
