@@ -25,6 +25,12 @@ export interface PeerChannel {
   readonly requesterFingerprint: string;
   readonly providerFingerprint: string;
   /**
+   * Settles once the peer has been heard over the channel: at once for a direct channel (it opened
+   * with the peer at its other end), with the first frame for the relay (which the server carries
+   * from the grant on, before the provider has taken the session).
+   */
+  readonly heard: Promise<void>;
+  /**
    * Once `session` is secured on this channel: a direct channel does not run through the server,
    * so from now on the server's word that the session ended is checked by probing the peer over
    * `session`, and the channel closes with the server's reason only if no answer comes within
@@ -70,6 +76,7 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
     path: "relay",
     requesterFingerprint: RELAY_FINGERPRINT,
     providerFingerprint: RELAY_FINGERPRINT,
+    heard: relay.heard,
     probeEnds: () => undefined,
   });
   const hasWebRtc = Boolean(o.wrtc) || typeof globalThis.RTCPeerConnection === "function";
@@ -160,6 +167,7 @@ export function connectPeer(o: ConnectPeerOptions): Promise<PeerChannel> {
             path: "direct",
             requesterFingerprint: fp.requester,
             providerFingerprint: fp.provider,
+            heard: Promise.resolve(),
             probeEnds: (session, timeoutMs, told) => {
               prober = probeOnce(rtc, session, timeoutMs, told);
               outlived = told;

@@ -22,6 +22,21 @@ export class RelayLink extends FrameHub implements FrameTransport {
     signaling.session(sessionId, { frame: (frame) => this.deliver(frame) });
   }
 
+  private hear: (() => void) | undefined;
+  /**
+   * Settles with the first frame from the other side. The relay carries frames from the grant on,
+   * before the provider has taken the session: only its first frame says it is there.
+   */
+  readonly heard = new Promise<void>((resolve) => {
+    this.hear = resolve;
+  });
+
+  protected override deliver(frame: Uint8Array): void {
+    this.hear?.();
+    this.hear = undefined;
+    super.deliver(frame);
+  }
+
   /** The server ended (or moved) the session: close without telling it. */
   end(reason: Error): void {
     this.finish(reason);

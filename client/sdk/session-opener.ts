@@ -553,7 +553,15 @@ export class SessionOpener {
         base.catch(() => undefined);
         const peer = await life.race(channel, (late) => late.transport.close());
         transport = peer.transport;
-        life.send({ type: "connected" });
+        // Connected once the provider is heard: a direct channel opens with it there, but the
+        // relay is up from the grant, and the provider's first frame (its handshake reply) is
+        // the first sign it took the session. Until then the relay is still connecting, bounded
+        // across the server's moves as a direct channel is: it was the handshake's deadline, a
+        // fresh one per move, which an honest server's offer timeout (as long) could outrun.
+        const connected = () => {
+          if (life.state.phase === "connecting") life.send({ type: "connected" });
+        };
+        void peer.heard.then(connected);
         const secure = await life.race(
           initiateSession(peer.transport, {
             sessionId: grant.sessionId,
@@ -561,10 +569,15 @@ export class SessionOpener {
             providerFingerprint: peer.providerFingerprint,
             providerIdentity: decodePublicKey(grant.provider.identityKey),
             sessionKey: this.opts.sessionKey,
-            timeoutMs: life.deadlines.handshaking,
+            // The life's deadlines end it first; on the relay the reply's wait spans both stages.
+            timeoutMs:
+              peer.path === "relay"
+                ? life.deadlines.connecting + life.deadlines.handshaking
+                : life.deadlines.handshaking,
           }),
           (late) => late.close(),
         );
+        connected();
         life.send({ type: "secured" });
         secured = true;
         // The provider proved itself, so it took the offer: the server may no longer move this session.
