@@ -1,6 +1,6 @@
 import { SignalingError } from "../../peer/signaling-client";
 import { type ErrorCode, isErrorCode, SilkError } from "../../protocol";
-import { InvalidRequestError, ProviderError } from "../sdk/errors";
+import { InvalidRequestError, NoProviderError, ProviderError } from "../sdk/errors";
 
 /**
  * Errors as OpenAI sends them: an HTTP status and `{ error: { message, type, param, code } }`.
@@ -14,7 +14,10 @@ export class HttpError extends Error {
     readonly code: string,
     message: string,
     readonly param: string | null = null,
-    /** Silk's own account (which server said what), apart from OpenAI's `message`: `silk_detail`. */
+    /**
+     * Silk's whole account (which server said what, its unchecked words quoted), apart from
+     * `message`, which is OpenAI's fixed sentence (model_not_found) or Silk's own: `silk_detail`.
+     */
     readonly detail?: string,
   ) {
     super(message);
@@ -46,9 +49,7 @@ export const modelNotFound = (model: string, detail?: string) =>
 /** `err` as an HttpError, a model nobody serves said as OpenAI says it for `model`. */
 export function forModel(model: string, err: unknown): HttpError {
   const http = toHttpError(err);
-  return http.code === "model_not_found" && http.detail === undefined
-    ? modelNotFound(model, http.message)
-    : http;
+  return http.code === "model_not_found" ? modelNotFound(model, http.detail ?? http.message) : http;
 }
 
 export const invalidRequest = (code: string, message: string, param: string | null = null) =>
@@ -197,7 +198,17 @@ export function toHttpError(err: unknown): HttpError {
     const code =
       err instanceof InvalidRequestError ? err.openaiCode : (CODE_NAMES[err.code] ?? err.code.toLowerCase());
     const param = (err instanceof ProviderError ? err.param : undefined) ?? PARAMS[err.code] ?? null;
-    return new HttpError(status, TYPE_BY_STATUS[status] ?? "api_error", code, err.message, param);
+    // A signaling server's refusal: Silk's own sentence (which server, which code), and the whole
+    // account with that server's unchecked text apart in `silk_detail`, as model_not_found keeps it.
+    const own = err instanceof NoProviderError ? err.ownWords : undefined;
+    return new HttpError(
+      status,
+      TYPE_BY_STATUS[status] ?? "api_error",
+      code,
+      own ?? err.message,
+      param,
+      own === undefined ? undefined : err.message,
+    );
   }
   // The caller went away (nginx's 499): nobody reads this answer, but the log says what happened.
   if (err instanceof Error && err.name === "AbortError")

@@ -408,6 +408,7 @@ export function asResponsesParam(err: HttpError, sources: readonly MessageSource
       // Where the message names it: first (`messages.2.content: …`) or quoted (`Invalid 'messages.2.name': …`).
       err.message.replace(err.param, item),
       item,
+      err.detail,
     );
   // A function tool's fields sit on the tool itself in the Responses API.
   const nested = err.param?.match(/^(tools\.\d+|tool_choice)\.function\.(.+)$/);
@@ -418,6 +419,7 @@ export function asResponsesParam(err: HttpError, sources: readonly MessageSource
       err.code,
       err.message.replace(".function.", "."),
       `${nested[1]}.${nested[2]}`,
+      err.detail,
     );
   // A json_schema format's own fields sit on `text.format` itself.
   const schemaField = err.param?.match(/^response_format\.json_schema\.(.+)$/);
@@ -428,6 +430,7 @@ export function asResponsesParam(err: HttpError, sources: readonly MessageSource
       err.code,
       err.message.replace("response_format.json_schema.", "text.format."),
       `text.format.${schemaField[1]}`,
+      err.detail,
     );
   const param = err.param?.split(".")[0];
   const renamed = param ? RENAMED[param] : undefined;
@@ -438,5 +441,6 @@ export function asResponsesParam(err: HttpError, sources: readonly MessageSource
     err.code,
     err.message.replace(param as string, renamed),
     renamed,
+    err.detail,
   );
 }

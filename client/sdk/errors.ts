@@ -272,9 +272,21 @@ export class InvalidRequestError extends ProviderError {
 
 /** Nothing on the network can serve this request: no provider, price too low, all busy. */
 export class NoProviderError extends ProviderError {
-  constructor(code: ErrorCode, message: string, param?: string, options?: { cause?: unknown }) {
-    super(code, message, param, options);
+  /**
+   * The message in the SDK's own words only, when `message` quotes a signaling server's unchecked
+   * text (its refusal's, "its word, unchecked: …"): the gateway says this, and keeps the whole
+   * account apart in `silk_detail`, so a server's text never passes for Silk's message.
+   */
+  readonly ownWords: string | undefined;
+  constructor(
+    code: ErrorCode,
+    message: string,
+    param?: string,
+    options?: { cause?: unknown; ownWords?: string },
+  ) {
+    super(code, message, param, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = "NoProviderError";
+    this.ownWords = options?.ownWords === message ? undefined : options?.ownWords;
   }
 }
 

@@ -117,10 +117,23 @@ function serverFailed(err: unknown): err is SignalingError {
   return err instanceof SignalingError && err.code === "SERVER_MALFORMED";
 }
 
+/**
+ * An account of what happened: `said` whole, `ours` the same without any server's unchecked text
+ * (the same string when it quotes none).
+ */
+interface Word {
+  readonly said: string;
+  readonly ours: string;
+}
+const ourWord = (said: string): Word => ({ said, ours: said });
+
 /** What each server that failed a request said (serversWord), in the order asked: one sentence. */
-function outagesWord(outages: readonly string[]): string {
-  if (outages.length === 1) return outages.join("");
-  return `every signaling server asked failed the request: ${outages.join("; ")}`;
+function outagesWord(outages: readonly Word[]): Word {
+  const join = (k: keyof Word) =>
+    outages.length === 1
+      ? outages.map((o) => o[k]).join("")
+      : `every signaling server asked failed the request: ${outages.map((o) => o[k]).join("; ")}`;
+  return { said: join("said"), ours: join("ours") };
 }
 
 /** How much of a server's own refusal text an error quotes. */
@@ -273,10 +286,11 @@ export class SessionOpener {
    * said as such, naming the server, its own text quoted and cut short, so an app or user can
    * tell it from what the SDK found itself, and a lying server's text does not pass for Silk's.
    */
-  private serversWord(err: SignalingError): string {
+  private serversWord(err: SignalingError): Word {
     const text =
       err.message.length > SERVER_TEXT_MAX ? `${err.message.slice(0, SERVER_TEXT_MAX)}…` : err.message;
-    return `the signaling server at ${this.signaling.url} refused the request with ${err.code} (its word, unchecked: "${text}")`;
+    const ours = `the signaling server at ${this.signaling.url} refused the request with ${err.code}`;
+    return { said: `${ours} (its word, unchecked: "${text}")`, ours };
   }
 
   /**
@@ -286,7 +300,7 @@ export class SessionOpener {
    */
   private notTaken(said: SignalingError, err: SessionNotTakenError, needs: readonly Need[]): NoProviderError {
     if (said instanceof ServerRefusalError) return noProvider(said.code, this.serversWord(said), needs, err);
-    return noProvider(said.code, said.message, needs, err);
+    return noProvider(said.code, ourWord(said.message), needs, err);
   }
 
   /** The server's word that nobody took the session, read as its refusal of the request would be. */
@@ -353,7 +367,7 @@ export class SessionOpener {
     // Handshakes failed within this request, one per server (each left for the next).
     const handshakeFailures: HandshakeFailure[] = [];
     // Servers that could not serve this request at all (SERVER_OUTAGES), each left for the next.
-    const outages: string[] = [];
+    const outages: Word[] = [];
     // What ended the last attempt asked again (said if no attempt succeeds).
     let lastFailure: Error | undefined;
     const started = Date.now();
@@ -438,9 +452,11 @@ export class SessionOpener {
           outages.push(
             outage
               ? this.serversWord(err)
-              : ours
-                ? err.message
-                : `the signaling server at ${asked} did not answer: ${(err as Error).message}`,
+              : ourWord(
+                  ours
+                    ? err.message
+                    : `the signaling server at ${asked} did not answer: ${(err as Error).message}`,
+                ),
           );
           const count = outages.length + handshakeFailures.length;
           const inTime = Date.now() - started < HANDSHAKE_MOVES_MS;
@@ -451,7 +467,7 @@ export class SessionOpener {
         }
         if (err instanceof ServerRefusalError) throw noProvider(err.code, this.serversWord(err), needs, err);
         // The client's own finding (the server unreachable, an answer malformed or replayed).
-        if (err instanceof SignalingError) throw noProvider(err.code, err.message, needs, err);
+        if (err instanceof SignalingError) throw noProvider(err.code, ourWord(err.message), needs, err);
         if (err instanceof TimeoutError) throw this.grantTimeout(err);
         throw err;
       }
@@ -639,7 +655,7 @@ export class SessionOpener {
           this.signaling.forget(grant.sessionId);
           const said = this.notTakenWord(err);
           if (!serverFailed(said)) throw this.notTaken(said, err, needs);
-          outages.push(said instanceof ServerRefusalError ? this.serversWord(said) : said.message);
+          outages.push(said instanceof ServerRefusalError ? this.serversWord(said) : ourWord(said.message));
           if (canMoveOn(outages.length + handshakeFailures.length)) continue;
           throw noProvider(said.code, outagesWord(outages), needs, err);
         }
@@ -770,16 +786,12 @@ function refusedGrant(err: Error, seal: GrantSeal): Prepared {
 }
 
 /** A refusal from signaling; one about a feature names the request field that needs it. */
-function noProvider(
-  code: ErrorCode,
-  message: string,
-  needs: readonly Need[],
-  cause?: unknown,
-): NoProviderError {
-  const options = cause === undefined ? undefined : { cause };
-  if (code !== "UNSUPPORTED") return new NoProviderError(code, message, undefined, options);
-  const need = needs.find((n) => message.includes(n.feature)) ?? needs[0];
-  return new NoProviderError(code, need ? `${need.param}: ${message}` : message, need?.param, options);
+function noProvider(code: ErrorCode, word: Word, needs: readonly Need[], cause?: unknown): NoProviderError {
+  const { said, ours } = word;
+  if (code !== "UNSUPPORTED") return new NoProviderError(code, said, undefined, { cause, ownWords: ours });
+  const need = needs.find((n) => said.includes(n.feature)) ?? needs[0];
+  const field = (m: string) => (need ? `${need.param}: ${m}` : m);
+  return new NoProviderError(code, field(said), need?.param, { cause, ownWords: field(ours) });
 }
 
 /**

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { toHttpError } from "../../client/gateway/http-errors";
 import { NoProviderError } from "../../client/sdk/errors";
 import { flatPrice } from "../../protocol";
 import { ScriptedEngine } from "../doubles/scripted-engine";
@@ -67,6 +68,7 @@ describe("a lying server's word that nobody took the session", () => {
     expect(err.code).toBe("ALL_BUSY");
     expect(err.message).toContain(`the signaling server at ${mitm.url}`);
     expect(err.message).toContain("its word, unchecked");
+    expectGatewaySaysOwnWords(err, labelled(mitm.url, "requester"), "ALL_BUSY");
   }, 30_000);
 
   it.each(["DIRECTORY_UNAVAILABLE", "SHUTTING_DOWN"])(
@@ -91,5 +93,18 @@ describe("a lying server's word that nobody took the session", () => {
     expect(err.code).toBe("DIRECTORY_UNAVAILABLE");
     expect(err.message).toContain(`the signaling server at ${mitm.url}`);
     expect(err.message).toContain("its word, unchecked");
+    expectGatewaySaysOwnWords(err, labelled(mitm.url, "requester"), "DIRECTORY_UNAVAILABLE");
   }, 30_000);
 });
+
+/**
+ * The gateway's body for such an error: its `message` Silk's own sentence (which server, which
+ * code), never the server's text, which is kept apart with the whole account in `silk_detail`, as
+ * model_not_found keeps it. The lie was the gateway's message, quoted but whole.
+ */
+function expectGatewaySaysOwnWords(err: NoProviderError, server: string, code: string): void {
+  const body = toHttpError(err).body().error;
+  expect(body.message).toBe(`the signaling server at ${server} refused the request with ${code}`);
+  expect(body.silk_detail).toBe(err.message);
+  expect(body.silk_detail).toContain(LIE);
+}
