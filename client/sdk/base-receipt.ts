@@ -4,12 +4,15 @@ import {
   encodeSignedReceipt,
   type SecureSession,
   type SessionMessage,
+  type SessionMessageInput,
   type SignedReceipt,
   TimeoutError,
 } from "../../protocol";
 import { providerError, UnreadableMessageError } from "./errors";
 
 type Account = Extract<SessionMessage, { t: "account" }>;
+/** The grant's quote as the base receipt shows it (ShownQuote's wire form). */
+export type QuoteShown = NonNullable<Extract<SessionMessageInput, { t: "receipt" }>["quote"]>;
 
 /**
  * Opens the account: sends the base receipt and waits, within the account deadline, for the
@@ -20,6 +23,8 @@ export function sendBase(
   session: SecureSession,
   signed: SignedReceipt,
   life: Pick<SessionLife, "deadlines">,
+  /** The provider's quote the grant carried: the provider honours its own word while it holds. */
+  quote?: QuoteShown,
 ): Promise<Account> {
   const timeoutMs = life.deadlines.account;
   return new Promise<Account>((resolve, reject) => {
@@ -50,7 +55,8 @@ export function sendBase(
         else if (m.t === "account") end(() => resolve(m));
       }),
     );
-    session.send({ v: 1, t: "receipt", receipt: encodeSignedReceipt(signed) }).catch((err: unknown) => {
+    const receipt = encodeSignedReceipt(signed);
+    session.send({ v: 1, t: "receipt", receipt, ...(quote && { quote }) }).catch((err: unknown) => {
       end(() => reject(err));
     });
   });

@@ -12,6 +12,7 @@ import type {
   SignedAnswer,
   ToolCall,
 } from "../../protocol";
+import type { QuoteShown } from "./base-receipt";
 import type { AccountStoreError } from "./errors";
 import type { PaymentAccount } from "./payment-account";
 import type { ReserveOptions } from "./reserve-keeper";
@@ -47,6 +48,12 @@ export interface RequesterSessionOptions {
    * server at URL"): whoever carries them is who could alter, drop or replay one.
    */
   readonly carrier?: string;
+  /**
+   * The provider's signed quote the grant carried, shown with the base receipt: a provider that
+   * has raised its price since honours its own unexpired word (provider/serving/honoured-quote.ts),
+   * rather than asking more than the requester was granted.
+   */
+  readonly quote?: QuoteShown;
 }
 
 /** What the base receipt is made of: the stream, the key that signs it, and the last receipt kept. */

@@ -185,7 +185,7 @@ export class RequesterSession {
     // the escrow to open the account; after a withdraw ended the reserve, it would refuse otherwise.
     const reserve = opts.reserve && new ReserveKeeper(base, opts.sessionKey, opts.reserve);
     await reserve?.ensure(base.amount, true);
-    let reply = await sendBase(session, signed, life);
+    let reply = await sendBase(session, signed, life, opts.quote);
     if (reply.refusal)
       throw reserve ? providerError(reply.refusal) : withoutReserve(providerError(reply.refusal));
     if (!reply.accepted && reply.receipt) {
@@ -196,7 +196,7 @@ export class RequesterSession {
         throw new ProviderError("ACCOUNT", "provider holds a receipt we did not sign");
       await fromAccount("save", () => opts.account.save(held));
       base = held.receipt;
-      reply = await sendBase(session, signReceipt(base, opts.sessionKey), life);
+      reply = await sendBase(session, signReceipt(base, opts.sessionKey), life, opts.quote);
     }
     if (!reply.accepted) throw new ProviderError("ACCOUNT", "provider refused our base receipt");
     const prices = new Map(reply.prices.map((p) => [p.model, p.price] as const));

@@ -34,12 +34,14 @@ import {
   policyHint,
   priceExceeds,
   priceFits,
+  priceToWire,
   quoteFault,
   SilkError,
   TimeoutError,
   type TrustPolicy,
   UntrustedProviderError,
 } from "../../protocol";
+import type { QuoteShown } from "./base-receipt";
 import { type ConnectOptions, DEFAULT_LIAR_MEMORY_MS } from "./connect-options";
 import {
   AccountStoreError,
@@ -614,6 +616,7 @@ export class SessionOpener {
             ...(this.opts.requireSignedAnswers && { requireSignedAnswers: true }),
             ...(this.opts.reserve && { reserve: this.opts.reserve }),
             ...(this.opts.onAccountError && { onAccountError: this.opts.onAccountError }),
+            quote: shownQuote(grant, model),
             carrier:
               peer.path === "relay"
                 ? `relayed by the signaling server at ${this.signaling.url}`
@@ -747,6 +750,24 @@ function overTls(url: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The grant's quote (checked in `forgedQuote`) as the base receipt shows it to the provider, which
+ * honours its own unexpired word if it has raised its price since (a server granting with an old
+ * quote would otherwise make an honest provider look like a bait).
+ */
+function shownQuote(grant: SessionGranted, model: string): QuoteShown | undefined {
+  const p = grant.provider;
+  if (!p.quote) return undefined;
+  return {
+    model,
+    price: priceToWire(p.price),
+    payout: p.payout,
+    expiresAt: p.quote.expiresAt,
+    ...(p.quote.owner && { owner: p.quote.owner }),
+    signature: p.quote.signature,
+  };
 }
 
 /** Signed by a server key the client held before this grant: the server's own word, whatever the path. */

@@ -26,6 +26,7 @@ import {
   IntegerIn,
   ModelId,
   ModelPriceSchema,
+  TonAddressText,
   Version,
 } from "./common";
 import { EmbeddingMessage, EmbedRequest } from "./embedding";
@@ -87,11 +88,28 @@ export const DoneMessage = v.object({
 
 export const CancelMessage = v.object({ v: Version, t: v.literal("cancel"), id: Id });
 
-/** A signed cumulative receipt as base64 BOC (see receipt.ts). */
+/**
+ * The provider's signed quote the requester was granted (quote.ts), shown with the base receipt.
+ * A quote is the provider's word until it expires, and a server may grant with one the provider
+ * has since replaced (a raised price): the provider, which signed it, honours it for the session
+ * (provider/serving/honoured-quote.ts), so the requester never has to tell a replay from a bait.
+ */
+export const ShownQuote = v.object({
+  model: ModelId,
+  price: ModelPriceSchema,
+  payout: TonAddressText,
+  expiresAt: Count,
+  owner: v.optional(TonAddressText),
+  signature: Hex64,
+});
+export type ShownQuote = v.InferOutput<typeof ShownQuote>;
+
+/** A signed cumulative receipt as base64 BOC (see receipt.ts); the base one may show the grant's quote. */
 export const ReceiptMessage = v.object({
   v: Version,
   t: v.literal("receipt"),
   receipt: v.pipe(v.string(), v.maxLength(512)),
+  quote: v.optional(ShownQuote),
 });
 
 /** The provider is waiting for a receipt before it streams more (credit window exhausted). */

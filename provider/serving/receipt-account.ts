@@ -6,9 +6,12 @@ import {
   encodeSignedReceipt,
   equalBytes,
   Ledger,
+  type ModelPrice,
   offerToWire,
   type ProviderErrorCode,
   type SecureSession,
+  type ServedModel,
+  type ShownQuote,
   type SignedReceipt,
   streamId,
   verifyReceiptSignature,
@@ -16,12 +19,22 @@ import {
 import { AccountRefusedError } from "../account-gate";
 import { CreditWindow } from "./credit";
 import { EscrowLimit } from "./escrow-limit";
+import { honouredPrice } from "./honoured-quote";
 import type { ServingConfig } from "./session-server";
 import type { StreamTab } from "./stream-tabs";
 
 type AccountConfig = Pick<
   ServingConfig,
-  "models" | "network" | "payout" | "receipts" | "creditWindowTokens" | "onEvent" | "gate" | "book" | "tabs"
+  | "models"
+  | "network"
+  | "payout"
+  | "receipts"
+  | "creditWindowTokens"
+  | "onEvent"
+  | "gate"
+  | "book"
+  | "tabs"
+  | "identity"
 >;
 
 export interface AccountHooks {
@@ -45,6 +58,8 @@ export class ReceiptAccount {
   stream: string | undefined;
   exposure: EscrowLimit | undefined;
   private tab: StreamTab | undefined;
+  /** Models this session is served below the provider's price: its own quote, shown and honoured. */
+  private readonly honoured = new Map<string, ModelPrice>();
 
   constructor(
     private readonly session: SecureSession,
@@ -59,7 +74,12 @@ export class ReceiptAccount {
     this.tab?.close();
   }
 
-  async onReceipt(text: string): Promise<void> {
+  /** What `m` costs on this session: the provider's price, or the lower one of its own quote shown at the base. */
+  priceOf(m: ServedModel): ModelPrice {
+    return this.honoured.get(m.model) ?? m.price;
+  }
+
+  async onReceipt(text: string, quote?: ShownQuote): Promise<void> {
     const signed = decodeSignedReceipt(text);
     if (!equalBytes(signed.sessionKey, this.session.info.peerKey)) {
       return this.hooks.refuse("RECEIPT_KEY", "receipt is not signed by this session's key");
@@ -83,7 +103,7 @@ export class ReceiptAccount {
     gated?.catch(() => undefined);
     if (!verifyReceiptSignature(signed))
       return this.hooks.refuse("BAD_SIGNATURE", "receipt signature is invalid");
-    if (!this.ledger) return this.openAccount(signed, gated);
+    if (!this.ledger) return this.openAccount(signed, gated, quote);
 
     const r = signed.receipt;
     const owed = this.ledger.totals();
@@ -108,8 +128,20 @@ export class ReceiptAccount {
   }
 
   /** The first receipt sets the base: the requester's cumulative totals with this payout address. */
-  private async openAccount(signed: SignedReceipt, gated: Promise<unknown> | undefined): Promise<void> {
-    const prices = this.config.models.map((m) => offerToWire(m));
+  private async openAccount(
+    signed: SignedReceipt,
+    gated: Promise<unknown> | undefined,
+    quote: ShownQuote | undefined,
+  ): Promise<void> {
+    const identity = this.config.identity;
+    if (quote && identity) {
+      const own = { identityKey: identity.publicKey, payout: this.config.payout };
+      for (const m of this.config.models) {
+        const price = honouredPrice(m, quote, own, Date.now());
+        if (price !== m.price) this.honoured.set(m.model, price);
+      }
+    }
+    const prices = this.config.models.map((m) => offerToWire({ ...m, price: this.priceOf(m) }));
     try {
       await gated;
       if (this.config.book) {

@@ -145,7 +145,7 @@ export class SessionServer {
   private async handle(m: SessionMessage): Promise<void> {
     switch (m.t) {
       case "receipt":
-        return this.receiptQueue.run(() => this.account.onReceipt(m.receipt));
+        return this.receiptQueue.run(() => this.account.onReceipt(m.receipt, m.quote));
       case "request":
         return this.onRequest(m);
       case "embed":
@@ -203,7 +203,7 @@ export class SessionServer {
       session: this.session,
       engine: this.config.engine,
       served,
-      price: served.price,
+      price: this.account.priceOf(served),
       ledger,
       credit,
       exposure,

@@ -1,8 +1,9 @@
 import { Address } from "@ton/core";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { flatPrice, NETWORK_ID } from "../../protocol";
 import { type AccountGate, AccountRefusedError } from "../../provider/account-gate";
 import { EscrowBook } from "../../provider/escrow-book";
+import { ReceiptAccount } from "../../provider/serving/receipt-account";
 import { cleanup, startServer } from "../signaling/helpers";
 import { ask, ESCROW, relayClient, relayProvider, stopAll } from "../support/silk-parties";
 
@@ -12,6 +13,7 @@ import { ask, ESCROW, relayClient, relayProvider, stopAll } from "../support/sil
  * it must for the escrow's own refusals (OUT_OF_FUNDS, …), which every provider would repeat.
  */
 afterEach(async () => {
+  vi.restoreAllMocks();
   stopAll();
   await cleanup();
 });
@@ -84,7 +86,9 @@ describe("a provider that quotes more in its session than it offered through sig
   it("is left for one that keeps its offer; nothing is sent to it", async () => {
     const { url } = await startServer();
     // Registered (and signed) at 5 nanoTON a token, so the server offers it first; then, as a
-    // hostile provider may, it quotes 90 (still under the requester's highest, 100) in the session.
+    // hostile provider may, it quotes 90 (still under the requester's highest, 100) in the session,
+    // running code that ignores the quote the requester shows it (Silk's honours it, honoured-quote.ts).
+    vi.spyOn(ReceiptAccount.prototype, "priceOf").mockImplementation((m) => m.price);
     const models = [{ model: "test-model", price: flatPrice(5n) }];
     const baiting = await relayProvider(url, { models, payout: `0:${"33".repeat(32)}` });
     models[0] = { model: "test-model", price: flatPrice(90n) };

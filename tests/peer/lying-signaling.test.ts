@@ -1,8 +1,9 @@
 import wrtc from "@roamhq/wrtc";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { HandshakeFailedError, NoProviderError, ProviderError } from "../../client/sdk/errors";
 import { DEFAULT_DEADLINES } from "../../peer/session-machine";
 import { encodePublicKey, flatPrice, generateKeyPair, maxPriceToWire } from "../../protocol";
+import { ReceiptAccount } from "../../provider/serving/receipt-account";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import { rewrite } from "../support/mitm-behaviours";
 import { closeMitmNetworks, mitmNetwork } from "../support/mitm-network";
@@ -25,6 +26,7 @@ const OTHER_PAYOUT = `0:${"33".repeat(32)}`;
 
 const network = mitmNetwork;
 afterEach(async () => {
+  vi.restoreAllMocks();
   killProviderProcesses();
   stopAll();
   await closeMitmNetworks();
@@ -342,6 +344,9 @@ describe("a lying signaling server", () => {
     }
   }, 40_000);
   it("a bait provider (signs a low quote, asks more in the session) through an honest server: PRICE naming the provider, which is excluded", async () => {
+    // Silk's own runtime honours its quote when the requester shows it (honoured-quote.ts); a bait
+    // runs code that does not, which this stands for.
+    vi.spyOn(ReceiptAccount.prototype, "priceOf").mockImplementation((m) => m.price);
     const mitm = await network();
     const models = [{ model: "test-model", price: flatPrice(5n) }];
     const bait = await relayProvider(labelled(mitm.url, "bait"), { models, deadlines: PROVIDER_DEADLINES });
