@@ -198,7 +198,10 @@ export class ProviderPresence {
     this.renewTimer = undefined;
   }
 
-  /** A heartbeat is answered: `NOT_REGISTERED` means register again, silence means the node is gone. */
+  /**
+   * A heartbeat is answered: `NOT_REGISTERED` means register again, silence means the node is gone,
+   * `SHUTTING_DOWN` that it is leaving.
+   */
   private heartbeat(): void {
     const socket = this.conn.live;
     const r = this.registration;
@@ -217,6 +220,8 @@ export class ProviderPresence {
         const code = err instanceof SignalingError ? err.code : undefined;
         if (code === "NOT_REGISTERED") this.conn.from(socket, { type: "unregistered" });
         else if (code === "TIMEOUT" || code === "UNREACHABLE") this.conn.from(socket, { type: "lost" });
+        // The node is leaving: registered elsewhere (or here once it is back), as a refused request moves.
+        else if (code === "SHUTTING_DOWN") this.conn.from(socket, { type: "server-shutdown" });
         else {
           const named = blameServer(url, event, err, false);
           this.refused(named instanceof SignalingError ? named : serverMalformed(url, event, String(err)));

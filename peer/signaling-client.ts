@@ -133,7 +133,8 @@ export class SignalingClient {
         ticket: () => this.presence.ticket,
       },
     );
-    this.presence = new ProviderPresence(this.conn, (e) => this.opts.onError?.(e));
+    // Through `tell`, as every failure of the client's own work: a node leaving is not told.
+    this.presence = new ProviderPresence(this.conn, (e) => this.tell(e));
   }
 
   /** A failure of the client's own work, told to `onError` (not a dropped link or a node leaving). */

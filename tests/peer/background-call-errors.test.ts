@@ -102,4 +102,27 @@ describe("failures of the signaling client's own calls, named", () => {
     expect(message).toContain(mitm.url);
     expect(message).toContain("provider:heartbeat");
   }, 30_000);
+
+  it("a provider's heartbeat refused SHUTTING_DOWN: not an error to tell (the node is leaving), the provider registers again", async () => {
+    // The presence's refusals went to onError past its QUIET filter: a signaling-error event
+    // SHUTTING_DOWN, and the provider stayed on the leaving node.
+    const mitm = await proxied();
+    const p = await relayProvider(labelled(mitm.url, "provider"));
+    let refused = 0;
+    mitm.use((m) =>
+      matches(m, { event: "provider:heartbeat", kind: "ack", direction: "to-party" }) && refused++ === 0
+        ? {
+            ...m,
+            args: [{ ok: false, error: { code: "SHUTTING_DOWN", message: "server is shutting down" } }],
+          }
+        : undefined,
+    );
+    const registrations = () =>
+      mitm.log.filter((m) => matches(m, { event: "provider:register", direction: "to-server" })).length;
+    expect(registrations()).toBe(1);
+    p.runtime.signaling.reportLoad();
+    await expect.poll(registrations, { timeout: 15_000 }).toBeGreaterThan(1);
+    expect(refused).toBeGreaterThan(0);
+    expect(p.events.filter((e) => e.type === "signaling-error")).toEqual([]);
+  }, 30_000);
 });
