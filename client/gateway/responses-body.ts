@@ -124,6 +124,36 @@ function text(item: Record<string, unknown>, key: string, at: string): string {
 }
 
 /**
+ * A function_call_output's `output`: a string, or (the Responses API's other form) a list of
+ * `input_text` parts, carried as their text a line each, as a message's parts are; an image or a
+ * file part is refused naming it, never dropped.
+ */
+function outputOf(item: Record<string, unknown>, at: string): string {
+  const output = item.output;
+  if (typeof output === "string") return output;
+  if (!Array.isArray(output))
+    throw invalidRequest(
+      "invalid_value",
+      `${at}.output: must be a string or a list of input_text parts`,
+      `${at}.output`,
+    );
+  if (output.length === 0)
+    throw invalidRequest("missing_required_parameter", `${at}.output: needs content`, `${at}.output`);
+  return output
+    .map((part: unknown, j) => {
+      const p = (typeof part === "object" && part !== null ? part : {}) as Record<string, unknown>;
+      if (p.type !== "input_text" || typeof p.text !== "string")
+        throw refuse(
+          `${at}.output.${j}.type`,
+          `\`${String(p.type)}\` parts are not carried (input_text only)`,
+        );
+      refuseExtra(p, "part", `${at}.output.${j}`);
+      return p.text;
+    })
+    .join("\n");
+}
+
+/**
  * Where a chat message came from: `instructions`, `input` itself (a string), or an input item
  * (`item`), with the items of its tool calls in order; `output` for a function_call_output's.
  */
@@ -163,7 +193,7 @@ function messagesOf(items: readonly v.InferOutput<typeof Item>[]): {
       }
     } else if (item.type === "function_call_output") {
       refuseExtra(item, "function_call_output", at);
-      out.push({ role: "tool", tool_call_id: text(item, "call_id", at), content: text(item, "output", at) });
+      out.push({ role: "tool", tool_call_id: text(item, "call_id", at), content: outputOf(item, at) });
       sources.push({ item: i, calls: [], output: true });
     } else {
       out.push(messageOf(item, i));

@@ -405,6 +405,47 @@ describe("function tools on the Responses API", () => {
     });
   });
 
+  it("takes a call's output as a list of input_text parts (the Responses API's other form), as its text; another part refused naming it", async () => {
+    const call = {
+      type: "function_call" as const,
+      call_id: "call_9",
+      name: "get_weather",
+      arguments: '{"city":"Oslo","days":1}',
+    };
+    const ask = (output: unknown) =>
+      openai.responses.create({
+        model: "llama-tools",
+        tools: [weather],
+        input: [
+          { role: "user", content: "Oslo" },
+          call,
+          { type: "function_call_output", call_id: "call_9", output } as never,
+        ],
+      });
+    const r = await ask([
+      { type: "input_text", text: "sunny" },
+      { type: "input_text", text: "24 C" },
+    ]);
+    expect(r.output_text).toBe("The tool said: sunny\n24 C");
+    expect((backend.requests.at(-1) as { messages: unknown[] }).messages.at(-1)).toEqual({
+      role: "tool",
+      tool_call_id: "call_9",
+      content: "sunny\n24 C",
+    });
+    const asked = backend.requests.length;
+    for (const [output, param] of [
+      [[{ type: "input_image", image_url: "https://example.com/a.png" }], "input.2.output.0.type"],
+      [[{ type: "input_text", text: "x", cache_control: {} }], "input.2.output.0.cache_control"],
+      [[], "input.2.output"],
+      [42, "input.2.output"],
+    ] as const) {
+      const err = await ask(output).catch((e: unknown) => e);
+      expect(err, JSON.stringify(output)).toBeInstanceOf(OpenAI.BadRequestError);
+      expect((err as InstanceType<typeof OpenAI.BadRequestError>).param).toBe(param);
+    }
+    expect(backend.requests.length).toBe(asked);
+  });
+
   it("streams a call as OpenAI does: the item added, argument deltas that add up, done, and the call in the completed response", async () => {
     const stream = openai.responses.stream({ model: "llama-tools", input: "Oslo", tools: [weather] });
     const types: string[] = [];
