@@ -26,6 +26,14 @@ export interface ResponseMeta {
 type Finish = ChatCompletion["choices"][number]["finish_reason"] | null | undefined;
 type Status = "in_progress" | "completed" | "incomplete";
 
+/** Why an answer is incomplete, in the Responses API's words: its token limit, or its backend's content filter. */
+const INCOMPLETE: Partial<Record<NonNullable<Finish>, string>> = {
+  length: "max_output_tokens",
+  content_filter: "content_filter",
+};
+const statusOf = (finish: Finish): "completed" | "incomplete" =>
+  finish && INCOMPLETE[finish] ? "incomplete" : "completed";
+
 function usageOf(u: CompletionUsage | null | undefined) {
   if (!u) return null;
   return {
@@ -94,7 +102,7 @@ function response(
     output,
     output_text: text,
     error: null,
-    incomplete_details: finish === "length" ? { reason: "max_output_tokens" } : null,
+    incomplete_details: finish && INCOMPLETE[finish] ? { reason: INCOMPLETE[finish] } : null,
     instructions: meta.instructions ?? null,
     temperature: meta.temperature ?? null,
     top_p: meta.topP ?? null,
@@ -112,7 +120,7 @@ export function toResponse(meta: ResponseMeta, done: ChatCompletion) {
   const choice = done.choices[0];
   const finish = choice?.finish_reason;
   const text = choice?.message.content ?? "";
-  const status = finish === "length" ? "incomplete" : "completed";
+  const status = statusOf(finish);
   const output = outputOf(meta, text, choice?.message.tool_calls ?? [], status);
   return response(meta, status, output, text, finish, usageOf(done.usage));
 }
@@ -288,7 +296,7 @@ export class ResponseEvents {
   }
 
   end(): unknown[] {
-    const status = this.finish === "length" ? "incomplete" : "completed";
+    const status = statusOf(this.finish);
     const events: unknown[] = [];
     if (this.items.length === 0 && this.held.length === 0) events.push(...this.add(this.newMessage()));
     // Each held item whole, in the order it began: the answer was cut (if it was) in the last one.

@@ -253,3 +253,31 @@ describe("a whole Responses answer cut at max_output_tokens", () => {
     expect(r.output).toHaveLength(2);
   });
 });
+
+describe("an answer its backend cut for content (finish_reason content_filter)", () => {
+  it("is incomplete with reason content_filter, streamed and whole, as OpenAI's Response says it", async () => {
+    const { seen, final } = await throughOpenAi([chunk({ content: "Some" }), chunk({}, "content_filter")]);
+    expect(final).toMatchObject({ status: "incomplete", incomplete_details: { reason: "content_filter" } });
+    expect(final.output).toMatchObject([{ type: "message", status: "incomplete" }]);
+    expect(seen.at(-1)?.type).toBe("response.incomplete");
+    const whole = toResponse({ id: "resp_abc", model: "m", createdAt: 0 }, {
+      id: "chatcmpl-1",
+      object: "chat.completion",
+      created: 0,
+      model: "m",
+      choices: [
+        {
+          index: 0,
+          finish_reason: "content_filter",
+          logprobs: null,
+          message: { role: "assistant", content: "Some", refusal: null },
+        },
+      ],
+    } as never);
+    expect(whole).toMatchObject({
+      status: "incomplete",
+      incomplete_details: { reason: "content_filter" },
+      output: [{ type: "message", status: "incomplete" }],
+    });
+  });
+});
