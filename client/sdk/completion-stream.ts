@@ -1,3 +1,4 @@
+import type { ToolCallDelta } from "../../protocol";
 import type { ChatCompletion, ChatCompletionChunk, CompletionUsage } from "./openai-shapes";
 import type { AnswerDelta, RequestResult } from "./requester-session";
 
@@ -110,6 +111,20 @@ export function streamChunks(
     started = resolve;
     refused = reject;
   });
+  // A call's first piece as the whole answer has the call (mergeToolCall): its id (`call_<index>`
+  // when the provider gave none), `type`, name and arguments, so a client's accumulation of the
+  // chunks (the openai package's stream helper needs all four) is the non-streamed answer's.
+  const begun = new Set<number>();
+  const callPiece = (d: ToolCallDelta): ToolCallDelta => {
+    if (begun.has(d.index)) return d;
+    begun.add(d.index);
+    return {
+      index: d.index,
+      id: d.id ?? `call_${d.index}`,
+      type: "function",
+      function: { name: d.function?.name ?? "", arguments: d.function?.arguments ?? "" },
+    };
+  };
   let opened = false;
   const push = (c: ChatCompletionChunk) => {
     // The role chunk, from the provider of the first piece (or of an answer with none).
@@ -126,7 +141,7 @@ export function streamChunks(
         provider,
         {
           ...((d.text || !d.toolCalls) && { content: d.text }),
-          ...(d.toolCalls && { tool_calls: [...d.toolCalls] }),
+          ...(d.toolCalls && { tool_calls: d.toolCalls.map(callPiece) }),
         },
         null,
         d.logprobs ? { content: [...d.logprobs] } : null,
