@@ -1,4 +1,4 @@
-import type { ToolCall } from "../../protocol";
+import type { LogprobEntry, ToolCall } from "../../protocol";
 import type { ChatCompletion, ChatCompletionChunk, CompletionUsage } from "../sdk/openai-shapes";
 
 /**
@@ -21,6 +21,33 @@ export interface ResponseMeta {
   readonly temperature?: number;
   readonly topP?: number;
   readonly maxOutputTokens?: number;
+  /** The answer's logprobs were asked for (`include`), with this many alternatives each. */
+  readonly logprobs?: boolean;
+  readonly topLogprobs?: number;
+}
+
+/** A token's logprob as the Responses API has it: its bytes always given (chat's may be null). */
+type Logprob = {
+  token: string;
+  logprob: number;
+  bytes: number[];
+  top_logprobs: { token: string; logprob: number; bytes: number[] }[];
+};
+
+const bytesOf = (token: string, bytes: readonly number[] | null | undefined) =>
+  bytes ? [...bytes] : [...new TextEncoder().encode(token)];
+
+function logprobsOf(entries: readonly LogprobEntry[] | null | undefined): Logprob[] {
+  return (entries ?? []).map((e) => ({
+    token: e.token,
+    logprob: e.logprob,
+    bytes: bytesOf(e.token, e.bytes),
+    top_logprobs: e.top_logprobs.map((t) => ({
+      token: t.token,
+      logprob: t.logprob,
+      bytes: bytesOf(t.token, t.bytes),
+    })),
+  }));
 }
 
 type Finish = ChatCompletion["choices"][number]["finish_reason"] | null | undefined;
@@ -50,13 +77,13 @@ const suffix = (meta: ResponseMeta) => meta.id.slice("resp_".length);
 const messageId = (meta: ResponseMeta) => `msg_${suffix(meta)}`;
 const callItemId = (meta: ResponseMeta, n: number) => `fc_${suffix(meta)}_${n}`;
 
-function message(meta: ResponseMeta, text: string, status: Status) {
+function message(meta: ResponseMeta, text: string, status: Status, logprobs: Logprob[] = []) {
   return {
     type: "message",
     id: messageId(meta),
     status,
     role: "assistant",
-    content: status === "in_progress" ? [] : [{ type: "output_text", text, annotations: [], logprobs: [] }],
+    content: status === "in_progress" ? [] : [{ type: "output_text", text, annotations: [], logprobs }],
   };
 }
 
@@ -75,12 +102,18 @@ function functionCall(meta: ResponseMeta, n: number, call: ToolCall, status: Sta
  * The output items: the message (unless the answer only calls tools), then each call. An answer
  * cut at its token limit was cut in its last item, which is `incomplete`; the others were done.
  */
-function outputOf(meta: ResponseMeta, text: string, calls: readonly ToolCall[], status: Status) {
+function outputOf(
+  meta: ResponseMeta,
+  text: string,
+  calls: readonly ToolCall[],
+  status: Status,
+  logprobs: Logprob[] = [],
+) {
   const items = text || calls.length === 0 ? 1 + calls.length : calls.length;
   const statusAt = (i: number): Status => (i === items - 1 ? status : "completed");
   const hasMessage = items > calls.length;
   return [
-    ...(hasMessage ? [message(meta, text, statusAt(0))] : []),
+    ...(hasMessage ? [message(meta, text, statusAt(0), logprobs)] : []),
     ...calls.map((c, n) => functionCall(meta, n, c, statusAt(n + (hasMessage ? 1 : 0)))),
   ];
 }
@@ -107,6 +140,7 @@ function response(
     temperature: meta.temperature ?? null,
     top_p: meta.topP ?? null,
     max_output_tokens: meta.maxOutputTokens ?? null,
+    top_logprobs: meta.topLogprobs ?? null,
     usage,
     parallel_tool_calls: meta.parallelToolCalls ?? true,
     tool_choice: meta.toolChoice ?? "auto",
@@ -121,13 +155,14 @@ export function toResponse(meta: ResponseMeta, done: ChatCompletion) {
   const finish = choice?.finish_reason;
   const text = choice?.message.content ?? "";
   const status = statusOf(finish);
-  const output = outputOf(meta, text, choice?.message.tool_calls ?? [], status);
+  const calls = choice?.message.tool_calls ?? [];
+  const output = outputOf(meta, text, calls, status, logprobsOf(choice?.logprobs?.content));
   return response(meta, status, output, text, finish, usageOf(done.usage));
 }
 
 /** An output item of a streamed answer, at its output index: a message, or a tool call (by its chat index). */
 type Item =
-  | { readonly kind: "message"; at: number; readonly id: string; text: string }
+  | { readonly kind: "message"; at: number; readonly id: string; text: string; readonly logprobs: Logprob[] }
   | { readonly kind: "call"; at: number; readonly n: number; readonly call: ToolCall };
 
 /**
@@ -164,7 +199,7 @@ export class ResponseEvents {
 
   private itemOf(i: Item, status: Status) {
     if (i.kind === "call") return functionCall(this.meta, i.n, i.call, status);
-    return { ...message(this.meta, i.text, status), id: i.id };
+    return { ...message(this.meta, i.text, status, i.logprobs), id: i.id };
   }
 
   /** The stream's opening, as OpenAI's: `response.created`, then `response.in_progress`. */
@@ -206,16 +241,17 @@ export class ResponseEvents {
       at,
       id: first ? messageId(this.meta) : `${messageId(this.meta)}_${at}`,
       text: "",
+      logprobs: [],
     };
   }
 
-  private textDelta(item: Item & { kind: "message" }, delta: string) {
+  private textDelta(item: Item & { kind: "message" }, delta: string, logprobs: Logprob[]) {
     return this.event("response.output_text.delta", {
       item_id: item.id,
       output_index: item.at,
       content_index: 0,
       delta,
-      logprobs: [],
+      logprobs,
     });
   }
 
@@ -244,9 +280,9 @@ export class ResponseEvents {
         this.event("response.output_item.done", { output_index: item.at, item: this.itemOf(item, status) }),
       ];
     const ids = { item_id: item.id, output_index: item.at, content_index: 0 };
-    const part = { type: "output_text", text: item.text, annotations: [], logprobs: [] };
+    const part = { type: "output_text", text: item.text, annotations: [], logprobs: item.logprobs };
     return [
-      this.event("response.output_text.done", { ...ids, text: item.text, logprobs: [] }),
+      this.event("response.output_text.done", { ...ids, text: item.text, logprobs: item.logprobs }),
       this.event("response.content_part.done", { ...ids, part }),
       this.event("response.output_item.done", { output_index: item.at, item: this.itemOf(item, status) }),
     ];
@@ -259,17 +295,21 @@ export class ResponseEvents {
     const events: unknown[] = [];
     const delta = choice?.delta.content;
     if (delta) {
+      // The logprobs of the text's tokens, when asked for (a tool call's pieces have none here).
+      const logprobs = this.meta.logprobs ? logprobsOf(choice?.logprobs?.content) : [];
       if (this.open?.kind === "call") {
         // Text after a call began: held, in a message of its own after it.
         const last = this.held.at(-1);
         const item = last?.kind === "message" ? last : this.newMessage();
         if (item !== last) this.held.push(item);
         item.text += delta;
+        item.logprobs.push(...logprobs);
       } else {
         if (!this.open) events.push(...this.add(this.newMessage()));
         const item = this.open as Item & { kind: "message" };
         item.text += delta;
-        events.push(this.textDelta(item, delta));
+        item.logprobs.push(...logprobs);
+        events.push(this.textDelta(item, delta, logprobs));
       }
     }
     for (const d of choice?.delta.tool_calls ?? []) {
@@ -302,7 +342,7 @@ export class ResponseEvents {
     // Each held item whole, in the order it began: the answer was cut (if it was) in the last one.
     for (const item of this.held.splice(0)) {
       events.push(...this.add(item));
-      if (item.kind === "message") events.push(this.textDelta(item, item.text));
+      if (item.kind === "message") events.push(this.textDelta(item, item.text, item.logprobs));
       else if (item.call.function.arguments)
         events.push(this.argumentsDelta(item, item.call.function.arguments));
     }

@@ -28,6 +28,8 @@ export const RESPONSES_CARRIED_FIELDS = [
   "tools",
   "tool_choice",
   "parallel_tool_calls",
+  "include",
+  "top_logprobs",
 ] as const;
 const CARRIED: ReadonlySet<string> = new Set(RESPONSES_CARRIED_FIELDS);
 
@@ -39,13 +41,11 @@ const REFUSED: Readonly<Record<string, { why: string; noOp?: (v: unknown) => boo
   metadata: { why: "responses are never stored, so metadata has nowhere to go" },
   background: { why: "responses run in the foreground only", noOp: (x) => x === false },
   reasoning: { why: "reasoning options are not carried to providers" },
-  include: { why: "nothing extra can be included", noOp: (x) => Array.isArray(x) && x.length === 0 },
   truncation: { why: "the context is never truncated", noOp: (x) => x === "disabled" },
   service_tier: {
     why: "there is one service tier (`auto` or `default`)",
     noOp: (x) => x === "auto" || x === "default",
   },
-  top_logprobs: { why: "logprobs are served on /v1/chat/completions only", noOp: (x) => x === 0 },
   max_tool_calls: { why: "providers' engines cannot bound the number of tool calls" },
   prompt: { why: "stored prompts are not served" },
   prompt_cache_key: { why: "prompts are never cached across requests" },
@@ -246,6 +246,34 @@ function inputPath(param: string, sources: readonly MessageSource[]): string | u
   return `input.${source.item}`;
 }
 
+/** What `include` may ask for: the answer's logprobs, nothing else (no hosted tools, nothing stored). */
+const LOGPROBS = "message.output_text.logprobs";
+
+/**
+ * `include` and `top_logprobs` as chat's `logprobs` and `top_logprobs`: `include` may name only the
+ * answer's logprobs (anything else refused naming its entry); `top_logprobs` alternatives come
+ * with them, so without them, more than 0 is refused (OpenAI answers it with empty logprobs).
+ */
+function logprobsOf(include: unknown, top: unknown): { logprobs?: boolean; top_logprobs?: unknown } {
+  if (include != null && !Array.isArray(include))
+    throw invalidRequest("invalid_type", "include: must be a list", "include");
+  for (const [i, entry] of (include ?? []).entries())
+    if (entry !== LOGPROBS)
+      throw refuse(
+        `include.${i}`,
+        `only \`${LOGPROBS}\` can be included (nothing is stored, no hosted tools run)`,
+      );
+  const asked = Array.isArray(include) && include.length > 0;
+  if (!asked && top != null && top !== 0)
+    throw invalidRequest(
+      "invalid_value",
+      `top_logprobs: comes with the answer's logprobs; add \`include: ["${LOGPROBS}"]\``,
+      "top_logprobs",
+    );
+  // The value itself is checked as chat's (an integer, 0 to 20).
+  return asked ? { logprobs: true, ...(top != null && { top_logprobs: top }) } : {};
+}
+
 /** Function tools in chat's shape; hosted tools (web search, files, MCP, …) are refused by name. */
 function toolsOf(tools: unknown): unknown {
   if (!Array.isArray(tools)) return tools; // the SDK's schema names what is wrong
@@ -314,7 +342,15 @@ export function parseResponsesBody(json: unknown): {
   /** What the response object echoes of the request's tools. */
   echo: Pick<
     ResponseMeta,
-    "tools" | "toolChoice" | "parallelToolCalls" | "instructions" | "temperature" | "topP" | "maxOutputTokens"
+    | "tools"
+    | "toolChoice"
+    | "parallelToolCalls"
+    | "instructions"
+    | "temperature"
+    | "topP"
+    | "maxOutputTokens"
+    | "logprobs"
+    | "topLogprobs"
   >;
   /** Where each chat message came from, for `asResponsesParam`. */
   sources: readonly MessageSource[];
@@ -350,6 +386,7 @@ export function parseResponsesBody(json: unknown): {
           `text.format.${key}: a json_schema format needs its ${key}`,
           `text.format.${key}`,
         );
+  const logprobs = logprobsOf(body.include, body.top_logprobs);
   const given =
     typeof input === "string"
       ? { messages: [{ role: "user", content: input }], sources: [{ item: "input" as const, calls: [] }] }
@@ -371,6 +408,7 @@ export function parseResponsesBody(json: unknown): {
     temperature: body.temperature,
     top_p: body.top_p,
     user: body.user,
+    ...logprobs,
     ...(tools != null && {
       tools: toolsOf(tools),
       tool_choice: toolChoiceOf(body.tool_choice),
@@ -404,8 +442,9 @@ export function parseResponsesBody(json: unknown): {
   };
   try {
     const parsedChat = parseChatBody(chat);
-    const { temperature, top_p, max_tokens } = parsedChat.params;
+    const { temperature, top_p, max_tokens, logprobs: withLogprobs, top_logprobs } = parsedChat.params;
     const asked = {
+      ...(withLogprobs && { logprobs: true, topLogprobs: top_logprobs ?? 0 }),
       ...(instructions != null && { instructions }),
       ...(temperature != null && { temperature }),
       ...(top_p != null && { topP: top_p }),
@@ -420,6 +459,7 @@ export function parseResponsesBody(json: unknown): {
 /** A chat field's name in a refusal, as the Responses API calls it. */
 const RENAMED: Readonly<Record<string, string>> = {
   max_tokens: "max_output_tokens",
+  logprobs: "include",
   messages: "input",
   response_format: "text.format",
 };

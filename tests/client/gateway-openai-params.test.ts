@@ -119,7 +119,10 @@ const RESPONSES: Readonly<Record<string, Case>> = {
   background: { send: { background: true } },
   context_management: { send: { context_management: [{ type: "compaction", compact_threshold: 1000 }] } },
   conversation: { send: { conversation: "conv_1" } },
-  include: { send: { include: ["message.output_text.logprobs"] } },
+  include: {
+    send: { include: ["message.output_text.logprobs"], top_logprobs: 2 },
+    carried: { logprobs: true, top_logprobs: 2 },
+  },
   instructions: {
     send: { instructions: "Be brief." },
     carried: {
@@ -258,6 +261,62 @@ describe("every parameter of the installed openai client, carried or refused by 
       } as OpenAI.EmbeddingCreateParams),
     );
     expect(wrong).toEqual([]);
+  });
+});
+
+describe("logprobs on the Responses API (include message.output_text.logprobs, top_logprobs)", () => {
+  it("are the answer's, per token with their alternatives: on each text delta and in the message, streamed or not, as chat's", async () => {
+    const ask = {
+      model: "llama-tools",
+      input: "one two three",
+      include: ["message.output_text.logprobs" as const],
+      top_logprobs: 2,
+    };
+    const chat = await openai.chat.completions.create({
+      model: "llama-tools",
+      messages: [{ role: "user", content: "one two three" }],
+      logprobs: true,
+      top_logprobs: 2,
+    });
+    const expected = chat.choices[0]?.logprobs?.content?.map((e) => ({
+      token: e.token,
+      logprob: e.logprob,
+      bytes: e.bytes,
+      top_logprobs: e.top_logprobs.map((t) => ({ token: t.token, logprob: t.logprob })),
+    }));
+    expect(expected).toHaveLength(4);
+    const whole = await openai.responses.create(ask);
+    const stream = openai.responses.stream(ask);
+    const fromDeltas: unknown[] = [];
+    for await (const e of stream) if (e.type === "response.output_text.delta") fromDeltas.push(...e.logprobs);
+    const streamed = await stream.finalResponse();
+    for (const r of [whole, streamed]) {
+      expect(r.top_logprobs).toBe(2);
+      const part = r.output[0]?.type === "message" ? r.output[0].content[0] : undefined;
+      expect(part?.type === "output_text" && part.logprobs).toMatchObject(expected ?? []);
+    }
+    expect(fromDeltas).toMatchObject(expected ?? []);
+    // Each alternative's bytes are given (chat's may be null): the token's UTF-8.
+    const first = fromDeltas[0] as { top_logprobs: { token: string; bytes: number[] }[] };
+    for (const t of first.top_logprobs) expect(t.bytes).toEqual([...Buffer.from(t.token)]);
+  });
+
+  it("refuses what it cannot include, and alternatives without the logprobs, by name", async () => {
+    const asked = backend.requests.length;
+    for (const [extra, param] of [
+      [{ include: ["message.output_text.logprobs", "reasoning.encrypted_content"] }, "include.1"],
+      [{ include: ["file_search_call.results"] }, "include.0"],
+      [{ top_logprobs: 3 }, "top_logprobs"],
+      [{ include: ["message.output_text.logprobs"], top_logprobs: 50 }, "top_logprobs"],
+    ] as const) {
+      const err = await responsesWith(extra).catch((e: unknown) => e);
+      expect(err, JSON.stringify(extra)).toBeInstanceOf(OpenAI.BadRequestError);
+      expect((err as InstanceType<typeof OpenAI.BadRequestError>).param, JSON.stringify(extra)).toBe(param);
+    }
+    expect(backend.requests.length).toBe(asked);
+    // Asking for none is nothing asked.
+    await responsesWith({ include: [], top_logprobs: 0 });
+    expect(backend.requests.at(-1)).not.toHaveProperty("logprobs");
   });
 });
 

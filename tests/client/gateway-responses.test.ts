@@ -363,6 +363,16 @@ const weather = {
   strict: false,
 };
 
+describe("logprobs asked of a model whose providers do not serve them", () => {
+  it("are refused naming include, the field that asked, not chat's logprobs", async () => {
+    const err = await openai.responses
+      .create({ model: "llama-tools", input: "hi", include: ["message.output_text.logprobs"] })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((err as InstanceType<typeof OpenAI.BadRequestError>).param).toBe("include");
+  });
+});
+
 describe("function tools on the Responses API", () => {
   it("carries function tools to the provider, answers with a function_call item, and takes its output back", async () => {
     const first = await openai.responses.create({
