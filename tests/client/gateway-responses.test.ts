@@ -494,6 +494,21 @@ describe("function tools on the Responses API", () => {
     expect(types).not.toContain("response.output_text.delta");
   });
 
+  it("a call cut at max_output_tokens is incomplete in its done, in the end and whole, the response incomplete", async () => {
+    const asked = { model: "llama-tools", input: "Oslo", tools: [weather], max_output_tokens: 2 };
+    const stream = openai.responses.stream(asked);
+    const dones: OpenAI.Responses.ResponseOutputItemDoneEvent[] = [];
+    for await (const e of stream) if (e.type === "response.output_item.done") dones.push(e);
+    const streamed = await stream.finalResponse();
+    const whole = await openai.responses.create(asked);
+    for (const r of [streamed, whole]) {
+      expect(r).toMatchObject({ status: "incomplete", incomplete_details: { reason: "max_output_tokens" } });
+      expect(r.output).toMatchObject([{ type: "function_call", name: "get_weather", status: "incomplete" }]);
+    }
+    // (the helper adds parsed_arguments to the final response)
+    expect(streamed.output).toMatchObject(dones.map((d) => d.item));
+  });
+
   it("refuses a call left unanswered or an output answering no call, naming the input item as sent, streaming or not", async () => {
     const call = { type: "function_call" as const, call_id: "call_1", name: "get_weather", arguments: "{}" };
     const output = (call_id: string) => ({ type: "function_call_output" as const, call_id, output: "sunny" });
