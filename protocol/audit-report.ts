@@ -84,6 +84,11 @@ export type ReportCheck =
       readonly provider: string;
       readonly model: string;
       readonly verdict: "pass" | "fail";
+      /**
+       * The reference provider's key, when the verdict rests on its scores: anyone can make a key,
+       * so whoever counts the report checks it is a provider of the model (signaling/audit-events.ts).
+       */
+      readonly reference?: string;
     }
   /** `reporter` is set when its signature verified: the forgery is then its own. */
   | { readonly ok: false; readonly reason: string; readonly reporter?: string };
@@ -123,6 +128,7 @@ function checkBody(body: AuditReportBody, tol: AuditTolerance): ReportCheck {
   const generated = body.answer.signed.statement.completion_tokens;
   const parts = answerTokens(content, tol, generated);
   let verdict: AuditResult;
+  let reference: string | undefined;
   if (typeof parts === "string") verdict = "fail";
   else {
     const ref = body.reference;
@@ -144,10 +150,17 @@ function checkBody(body: AuditReportBody, tol: AuditTolerance): ReportCheck {
     if (scored.length > parts.tokens.length || scored.some((l, i) => l.token !== parts.tokens[i]))
       return { ok: false, reason: "the reference scored other tokens than the suspect's" };
     const scores = scored.map((l) => l.logprob);
+    reference = ref.signed.statement.provider;
     verdict = judgeAnswer(content, scores, tol, generated).result;
   }
   if (verdict !== body.verdict)
     return { ok: false, reason: `the evidence says ${verdict}, the report says ${body.verdict}` };
   const s = body.answer.signed.statement;
-  return { ok: true, provider: s.provider, model: s.model, verdict: body.verdict };
+  return {
+    ok: true,
+    provider: s.provider,
+    model: s.model,
+    verdict: body.verdict,
+    ...(reference && { reference }),
+  };
 }

@@ -24,6 +24,12 @@ export function auditEvents(ctx: ServerContext): Listeners {
         if (check.reporter) await ctx.audits.forged(check.reporter);
         throw new SignalingError("REPORT_REFUSED", check.reason);
       }
+      // Not held against the reporter: an honest reference may have left since it scored.
+      if (check.reference && !(await scoresHere(ctx, check.reference, check.model)))
+        throw new SignalingError(
+          "REPORT_REFUSED",
+          `the reference ${check.reference} is no provider of ${check.model} registered here that scores tokens: a key anyone can make vouches for no scores`,
+        );
       const counted = await ctx.audits.count(
         check.provider,
         check.model,
@@ -35,6 +41,25 @@ export function auditEvents(ctx: ServerContext): Listeners {
     },
   );
   return [report];
+}
+
+/**
+ * Whether `key` is a provider registered now that serves `model` and declares scoring (plain or
+ * forced), as a reference the auditor asked through signaling is. A report's verdict rests on its
+ * reference's signed scores, and any key can sign some: without this, anyone could have an honest
+ * provider flagged, and dropped after AUDIT_DROP_FAILURES paid requests, or pump a cheat's passes.
+ * A provider the reporter runs itself is still possible (protocol/README.md: the attack left).
+ */
+async function scoresHere(ctx: ServerContext, key: string, model: string): Promise<boolean> {
+  const providers = await ctx.directory.providersFor(model);
+  return providers.some(
+    (p) =>
+      p.identityKey.toLowerCase() === key.toLowerCase() &&
+      p.models.some(
+        (m) =>
+          m.model === model && (m.features?.includes("scoring") || m.features?.includes("forced_scoring")),
+      ),
+  );
 }
 
 function reporterOf(report: unknown): string | undefined {

@@ -4,7 +4,15 @@ import { providerReference } from "../../client/sdk/audit-reference";
 import { Auditor } from "../../client/sdk/auditor";
 import type { ChatCompletion } from "../../client/sdk/openai-shapes";
 import { SignalingClient } from "../../peer/signaling-client";
-import { type AuditReport, flatPrice, generateKeyPair, signReport } from "../../protocol";
+import {
+  type AuditReport,
+  flatPrice,
+  generateKeyPair,
+  logprobsHash,
+  signReport,
+  signStatement,
+  toHex,
+} from "../../protocol";
 import { AUDIT_DROP_FAILURES, MAX_FORGED_REPORTS } from "../../signaling/directory/audit-ledger";
 import { LogprobEngine } from "../doubles/logprob-engine";
 import { seededRandom, type ToyModelSpec } from "../doubles/toy-model";
@@ -37,7 +45,7 @@ const served = (price: bigint) => [
   { model: "test-model", price: flatPrice(price), features: ["logprobs" as const, "scoring" as const] },
 ];
 
-async function market(suspect: ToyModelSpec) {
+async function market(suspect: ToyModelSpec, submit = true) {
   const reference = await relayProvider(url, {
     engine: new LogprobEngine({ model: { seed: 1 } }),
     models: served(20n),
@@ -62,7 +70,7 @@ async function market(suspect: ToyModelSpec) {
     reporter,
     random: seededRandom(4),
     maxTokens: 20,
-    submit: (r) => signaling.reportAudit(r),
+    ...(submit && { submit: (r: AuditReport) => signaling.reportAudit(r) }),
   });
   return { reference, accused, auditor, reporter };
 }
@@ -124,6 +132,43 @@ describe("audit reports at the signaling server", () => {
     expect(honest.report!.reporter).toBe(Buffer.from(reporter.publicKey).toString("hex"));
     const row = (await modelsAudits()).find((r) => r.provider === honest.provider);
     expect(row).toMatchObject({ passed: 1, failed: 0 });
+  }, 60_000);
+
+  it("a report whose reference is a key of the reporter's own (no provider registered here) is refused: nobody framed, nothing counted", async () => {
+    // It counted: any key could sign "reference scores" that fail an honest answer, so anyone
+    // could have any provider flagged and, with three paid requests, dropped (or pump a cheat's
+    // passes past a policy's minimum).
+    // An audit kept back (not submitted): its signed answer is counted by nobody yet.
+    const { auditor, accused, reference } = await market({ seed: 1 }, false);
+    const honest = await auditor.audit("test-model");
+    expect(honest.verdict.result).toBe("pass");
+    const body = honest.report!.body;
+    const ref = body.reference!;
+    expect(ref.signed.statement.provider).toBe(reference.key);
+    // The same scoring request, answered by a key made up for it, with scores far from the suspect's.
+    const made = generateKeyPair();
+    const content = { ...ref.content, logprobs: ref.content.logprobs!.map((l) => ({ ...l, logprob: -30 })) };
+    const statement = {
+      ...ref.signed.statement,
+      provider: toHex(made.publicKey),
+      logprobs_hash: logprobsHash(content.logprobs),
+    };
+    const framing = signReport(generateKeyPair(), {
+      ...body,
+      verdict: "fail",
+      reference: { ...ref, content, signed: signStatement(made, statement) },
+    });
+    await expect(signaling.reportAudit(framing)).rejects.toMatchObject({
+      code: "REPORT_REFUSED",
+      message: expect.stringContaining(`the reference ${toHex(made.publicKey)} is no provider of test-model`),
+    });
+    expect((await modelsAudits()).find((r) => r.provider === accused.key)).toBeUndefined();
+    // The honest report of the same answer still counts.
+    expect(await signaling.reportAudit(honest.report!)).toMatchObject({
+      counted: true,
+      passed: 1,
+      failed: 0,
+    });
   }, 60_000);
 
   it("a requester's minimum of audits passed offers only providers with that many, without a Registry policy", async () => {
