@@ -1,5 +1,6 @@
 import type { RegistryReader } from "../../contracts/wrappers/registry-reader";
 import type { KeyPair } from "../../protocol";
+import type { BackgroundNotice } from "../../web/background-notice.svelte";
 import { engineReference } from "../sdk/audit-reference";
 import { auditOver } from "../sdk/auditor";
 import type { CompletionUsage } from "../sdk/openai-shapes";
@@ -26,6 +27,8 @@ const WAITING_FOR_TAB =
   "Another Silk tab of this browser is answering with the same key. This question goes as soon as that answer ends; or stop that answer and ask here.";
 const WAITING_FOR_AUDIT =
   "This tab is checking the last answer's provider (an audit). This question goes as soon as that check ends.";
+const DIRECTORY_TROUBLE =
+  "The Silk server garbled its answer when this page reconnected, so the models and prices shown may be out of date. The page tries again the next time it reconnects; if this stays, the server may run another version of Silk.";
 const TAKEN_OVER =
   "Stopped: another tab of this browser asked with the same key. What arrived is kept and paid.";
 
@@ -44,6 +47,8 @@ export interface AnswerHost {
   readonly local: LocalDevice | undefined;
   /** This device as the audit reference, when it can run the model. */
   readonly localReference: LocalDevice | undefined;
+  /** Where what the SDK failed at by itself is said. */
+  readonly background: BackgroundNotice | undefined;
 }
 
 /**
@@ -262,6 +267,8 @@ export class AnswerRunner {
     this.registry ??= config && registryReaderFor(config, this.opts.signalingUrl);
     if (!this.client || key !== this.clientTerms) {
       void this.client?.then((c) => c.close()).catch(() => undefined);
+      // What the last client failed at by itself ends with it.
+      this.host.background?.clear();
       this.clientTerms = key;
       const audits = settings.audits === true;
       this.client = connect({
@@ -289,6 +296,8 @@ export class AnswerRunner {
         },
         ...(this.registry && { trust: { registry: this.registry, policy: trust.policy() } }),
         onProvider: (p) => trust.seen(p),
+        onSignalingError: (e) =>
+          this.host.background?.tell({ key: e.code, text: DIRECTORY_TROUBLE, detail: e.message }),
         // An audited answer must be signed to be evidence.
         ...(audits && { requireSignedAnswers: true }),
       }).then((client) => {

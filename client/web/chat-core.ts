@@ -5,6 +5,7 @@
 // first: @ton/core and simple-peer expect Node's globals.
 import "../../peer/browser-globals";
 
+export { BackgroundNotice } from "../../web/background-notice.svelte";
 export { openSilkDb } from "../../web/page-db";
 
 export { AnswerRunner } from "./chat-answer";

@@ -1,3 +1,4 @@
+import type { BackgroundNotice } from "../../web/background-notice.svelte";
 import type { ChainChoice } from "../../web/chosen-chain";
 import type { AnswerRunner } from "./chat-answer";
 import { type ChatSettings, DEFAULT_CHAT_SETTINGS } from "./chat-settings";
@@ -49,6 +50,11 @@ export class ChatStore {
   activeId = $state<string | undefined>();
   models = $state<ModelChoice[]>([]);
   directoryProblem = $state<string | undefined>();
+  /**
+   * What the SDK failed at by itself, which no question awaits (its directory after a reconnect);
+   * there once the heavy half has loaded (the widget's first download stays the shell).
+   */
+  background = $state.raw<BackgroundNotice | undefined>();
   settings = $state<ChatSettings>({ ...DEFAULT_CHAT_SETTINGS });
   draft = $state("");
   streaming = $state(false);
@@ -134,6 +140,7 @@ export class ChatStore {
     const sessionKey = await this.storage.sessionKey();
     const trust = new this.core.TrustStore();
     this.trust = trust;
+    this.background = new this.core.BackgroundNotice();
     this.runner = new this.core.AnswerRunner(this, this.storage, {
       signalingUrl: this.opts.signalingUrl,
       sessionKey,

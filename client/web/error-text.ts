@@ -1,6 +1,12 @@
 import { PolicyRefusedError, UntrustedProviderError } from "../../protocol";
 import { formatTon } from "../../protocol/ton-amount";
-import { NoProviderError, ProviderError, ProviderLostError, ReserveNotSeenError } from "../sdk/errors";
+import {
+  AccountStoreError,
+  NoProviderError,
+  ProviderError,
+  ProviderLostError,
+  ReserveNotSeenError,
+} from "../sdk/errors";
 import { EscrowNotReadyError } from "./escrow";
 import { TabBusyError } from "./tab-turns";
 
@@ -75,6 +81,10 @@ export function explainError(err: unknown): string {
     }
   }
   if (err instanceof EscrowNotReadyError) return err.message;
+  // This browser's own store, not the provider or the network: it said only "Something went wrong".
+  if (err instanceof AccountStoreError) {
+    return `This browser's storage ${err.code === "TIMEOUT" ? "did not answer in time" : "failed"} while keeping what this answer costs, so the answer stopped: Silk signs for nothing it cannot remember. Free some disk space or leave private browsing, then press Regenerate.`;
+  }
   if (err instanceof TabBusyError) {
     return `Another tab of this browser kept answering with the same key for ${Math.round(err.waitedMs / 60_000)} minutes, so this question was not sent. Stop that answer or close that tab, then ask again.`;
   }

@@ -2,6 +2,7 @@ import type { KeyPair } from "../../protocol/identity";
 import { flatPrice } from "../../protocol/pricing";
 import { formatTon } from "../../protocol/ton-amount";
 import { type AuditTotals, auditTotals } from "../../web/audit-text";
+import { BackgroundNotice } from "../../web/background-notice.svelte";
 import { type Engine, EngineError } from "../../web/engines/engine";
 import type { EngineSource, GpuCheck, ModelOption } from "../../web/engines/engine-source-types";
 import { type AwakeState, KeepAwake } from "../../web/keep-awake";
@@ -16,6 +17,14 @@ import { RateMeter } from "./rate-meter";
 import { parseSelfHosted, type SelfHostedInput, withSelfHosted } from "./self-hosted";
 
 const SESSION_CAPACITY = 4;
+/**
+ * A refused heartbeat leaves the tab listed: its notice goes once no failure came for this long
+ * (heartbeats go every 20 s, so three passed unrefused). A failed registration's goes at once
+ * when the tab is listed again.
+ */
+const TROUBLE_QUIET_MS = 60_000;
+const SIGNALING_TROUBLE =
+  "The Silk server refused or garbled this tab's calls to stay listed, so requesters may not be sent here. This tab keeps trying by itself; if this stays, the server may run another version of Silk: tell whoever runs it.";
 
 /** The page's heavy half (storage, chain, `@ton/core`): one lazy chunk, fetched right after mount. */
 type PageCore = typeof import("./page-core");
@@ -66,6 +75,8 @@ export class ProviderStore {
   audits = $state<AuditTotals | undefined>();
   /** The network, the wallet, the Registry and claims. */
   readonly chain = new ProviderChain();
+  /** What the signaling client failed at by itself while serving (re-registering, heartbeats). */
+  readonly background = new BackgroundNotice();
 
   readonly fitting = $derived(this.models.filter((m) => m.fit.fits));
   readonly unfit = $derived(this.models.filter((m) => !m.fit.fits));
@@ -96,6 +107,8 @@ export class ProviderStore {
   /** The engine the loaded model runs on: the plain one, or the reference one (forcing processor). */
   private loadedOn: Engine | undefined;
   private ticks = 0;
+  /** The tab was seen unlisted since the last background failure: listed again, that failure is over. */
+  private unlistedSinceTrouble = false;
   /** When the engine last streamed a token (ms): read on Stop, never rendered per token. */
   private lastTokenAt = 0;
 
@@ -340,6 +353,7 @@ export class ProviderStore {
     this.stats = { ...this.stats, queue: 0, active: 0, sessions: 0, tokensPerSecond: 0 };
     this.link = "connected";
     this.downSince = undefined;
+    this.background.clear();
     this.serving = "off";
     this.settings.serving = false;
     await this.saveSettings();
@@ -360,6 +374,10 @@ export class ProviderStore {
       case "receipt":
         void this.refreshEarnings(true);
         return;
+      case "signaling-error":
+        this.background.tell({ key: e.code, text: SIGNALING_TROUBLE, detail: e.message });
+        this.unlistedSinceTrouble = !this.listed();
+        return;
       default:
         return;
     }
@@ -371,6 +389,7 @@ export class ProviderStore {
       this.link = linkOf(this.runtime.signaling);
       if (this.link !== "reconnecting") this.downSince = undefined;
       else this.downSince ??= this.now;
+      this.troubleOver();
     }
     const slots = this.runtime?.slots;
     this.stats.tokensPerSecond = Math.round(this.meter.rate(Date.now()) * 10) / 10;
@@ -379,6 +398,20 @@ export class ProviderStore {
     this.stats.sessions = this.runtime?.activeSessions ?? 0;
     // Claims also happen by themselves (at a session's end): show them within a few seconds.
     if (++this.ticks % 5 === 0) void this.refreshClaims();
+  }
+
+  private listed(): boolean {
+    return this.runtime?.signaling.state.phase === "registered";
+  }
+
+  /** A background failure's notice goes when its condition ended: listed again, or nothing refused for a while. */
+  private troubleOver(): void {
+    if (!this.background.active) return;
+    if (!this.listed()) this.unlistedSinceTrouble = true;
+    else if (this.unlistedSinceTrouble || this.now - this.background.toldAt >= TROUBLE_QUIET_MS) {
+      this.unlistedSinceTrouble = false;
+      this.background.clear();
+    }
   }
 
   /** Publishes this provider in the Registry. Straight from the click: the wallet is called first. */
