@@ -6,7 +6,7 @@ import { ask, question } from "./chat-steps";
 import { openWidgetPhone, seriousA11yViolations, smallTargets } from "./page-checks";
 import { usePagesFixture } from "./pages-fixture";
 import { backwardJumps, tabStops } from "./tab-order";
-import { TELEGRAM_THEME, telegramDoubleScript } from "./telegram-double";
+import { TELEGRAM_LIGHT_THEME, TELEGRAM_THEME, telegramDoubleScript } from "./telegram-double";
 
 /**
  * What a newcomer trips on when walking the pages (client, provider, widget demo) at 360x740 and
@@ -188,6 +188,49 @@ describe("a newcomer's walk through the pages", () => {
     expect(contrastRatio(colours.text, colours.body)).toBeGreaterThanOrEqual(4.5);
     expect(contrastRatio(colours.text, colours.code)).toBeGreaterThanOrEqual(4.5);
     await page.context().close();
+  }, 60_000);
+
+  it("inside Telegram, the widget's demo page takes Telegram's colours around the widget, not the system's, and follows a theme change", async () => {
+    // The phone is in dark mode, Telegram in its light theme: the page was the system's near-black.
+    const context = await f.browser.newContext({
+      viewport: { width: 360, height: 640 },
+      colorScheme: "dark",
+    });
+    await context.addInitScript(telegramDoubleScript(TELEGRAM_LIGHT_THEME));
+    await context.addInitScript("window.Telegram.WebApp.colorScheme = 'light';");
+    const page = await context.newPage();
+    await page.goto(`${f.url}/widget/`);
+    await page.waitForSelector("silk-chat[data-ready=true]", { state: "attached", timeout: 30_000 });
+    const colours = () =>
+      page.evaluate(() => ({
+        body: getComputedStyle(document.body).backgroundColor,
+        text: getComputedStyle(document.body).color,
+        code: getComputedStyle(document.querySelector("code")!).backgroundColor,
+        scheme: getComputedStyle(document.documentElement).colorScheme,
+      }));
+    expect(await colours()).toEqual({
+      body: "rgb(255, 255, 255)",
+      text: "rgb(0, 0, 0)",
+      code: "rgb(239, 239, 243)",
+      scheme: "light",
+    });
+    // Telegram switches to its dark theme (the system stays as it was): the page follows at once.
+    await page.evaluate((theme) => {
+      const w = window as unknown as {
+        Telegram: { WebApp: { themeParams: Record<string, string>; colorScheme: string } };
+        tgDouble: { fire(e: string): void };
+      };
+      w.Telegram.WebApp.themeParams = theme;
+      w.Telegram.WebApp.colorScheme = "dark";
+      w.tgDouble.fire("themeChanged");
+    }, TELEGRAM_THEME);
+    expect(await colours()).toEqual({
+      body: "rgb(23, 33, 43)",
+      text: "rgb(245, 245, 245)",
+      code: "rgb(35, 46, 60)",
+      scheme: "dark",
+    });
+    await context.close();
   }, 60_000);
 
   it("the widget's first-run intro shows whole at 360 px, not cut off inside the chat's box", async () => {
