@@ -812,7 +812,9 @@ function noProvider(code: ErrorCode, word: Word, needs: readonly Need[], cause?:
   if (code !== "UNSUPPORTED") return new NoProviderError(code, said, undefined, { cause, ownWords: ours });
   const need = needs.find((n) => said.includes(n.feature)) ?? needs[0];
   const field = (m: string) => (need ? `${need.param}: ${m}` : m);
-  return new NoProviderError(code, field(said), need?.param, { cause, ownWords: field(ours) });
+  // Our own words say what the request needs (a fact of ours), where the server's said why.
+  const needed = need && ours !== said ? `${ours} (this request needs ${need.feature})` : ours;
+  return new NoProviderError(code, field(said), need?.param, { cause, ownWords: field(needed) });
 }
 
 /**

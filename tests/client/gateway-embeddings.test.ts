@@ -90,11 +90,17 @@ describe("POST /v1/embeddings", () => {
 
 describe("refusals", () => {
   it("refuses a chat-only model with 400 naming model, and an unknown one with 404", async () => {
-    await expect(openai.embeddings.create({ model: "chat-only", input: "x" })).rejects.toMatchObject({
-      status: 400,
-      code: "unsupported_value",
-      param: "model",
-    });
+    const refused = await openai.embeddings
+      .create({ model: "chat-only", input: "x" })
+      .catch((e: unknown) => e);
+    expect(refused).toMatchObject({ status: 400, code: "unsupported_value", param: "model" });
+    // Silk's own words say what was refused and what the request needs; the server's text (its
+    // word, unchecked) is apart, in silk_detail.
+    const { error } = refused as { error: { message: string; silk_detail?: string } };
+    expect(error.message).toMatch(
+      /^model: the signaling server at \S+ refused the request with UNSUPPORTED \(this request needs embeddings\)$/,
+    );
+    expect(error.silk_detail).toMatch(/its word, unchecked: ".*embeddings.*"/);
     await expect(openai.embeddings.create({ model: "nobody-serves", input: "x" })).rejects.toMatchObject({
       status: 404,
       code: "model_not_found",
