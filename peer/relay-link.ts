@@ -1,6 +1,6 @@
 import { ChannelClosedError, type FrameTransport } from "../protocol";
 import { FrameHub } from "./frame-hub";
-import { type SignalingClient, SignalingError } from "./signaling-client";
+import { RelayRefusedError, type SignalingClient, SignalingError } from "./signaling-client";
 
 /** How long one frame may wait for the server's relay budget before the send fails. */
 const RATE_LIMIT_PATIENCE_MS = 10_000;
@@ -103,8 +103,9 @@ export class RelayLink extends FrameHub implements FrameTransport {
     // The server moved or ended the session while the frame was on its way: its refusal is that
     // ending's echo, and the ending (a move the opener follows) is what the send reports.
     if (this.closeReason instanceof ChannelClosedError) return this.closeReason;
-    const why = err instanceof SignalingError ? `${err.code}: ${err.message}` : String(err);
-    const closed = new ChannelClosedError(`the relay did not carry a frame (${why})`, { cause: err });
+    // Typed, so the session's end carries it (a bare ChannelClosedError reads as an ordinary
+    // close, and the provider was blamed for it as for leaving).
+    const closed = new RelayRefusedError(this.signaling.url, err);
     this.close(closed);
     return closed;
   }

@@ -28,6 +28,7 @@ export type { GrantSeal, ServerKeys } from "./server-pins";
 export type { SessionHandlers, SessionOpener, SignalData } from "./session-router";
 export {
   endedBySignaling,
+  RelayRefusedError,
   ServerRefusalError,
   SessionEndedNoticeError,
   type SessionEndNotice,

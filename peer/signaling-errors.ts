@@ -24,6 +24,19 @@ export class SessionMovedError extends ChannelClosedError {
   }
 }
 
+/**
+ * The signaling server would not carry a frame of a relayed session (its relay budget ran dry for
+ * longer than the link waits, the session unknown to it, no answer): the session ends for the
+ * server's doing, not the peer's. `cause` is the server's refusal or the client's finding.
+ */
+export class RelayRefusedError extends ChannelClosedError {
+  constructor(server: string, cause: unknown) {
+    const why = cause instanceof SignalingError ? `${cause.code}: ${cause.message}` : String(cause);
+    super(`the signaling server at ${server} did not carry a frame of the session (${why})`, { cause });
+    this.name = "RelayRefusedError";
+  }
+}
+
 /** Why the server ended a session: its `reason`, and for `no-provider` why nobody took it. */
 export interface SessionEndNotice {
   readonly reason: string;

@@ -1,4 +1,4 @@
-import { SignalingLostError } from "../../peer/signaling-client";
+import { RelayRefusedError, SignalingLostError } from "../../peer/signaling-client";
 import type { Need } from "../../protocol";
 import type { RunResult } from "./completion-stream";
 import { type ConnectOptions, DEFAULT_QUEUE_TIMEOUT_MS } from "./connect-options";
@@ -36,6 +36,8 @@ export async function runWithFailover(
   let failovers = 0;
   let spentCompletion = 0;
   let spentCost = 0n;
+  // How the last session was lost, as the error naming it says when nobody can continue.
+  let lostHow = "the provider disconnected mid-answer";
   // An open session's provider that refused this escrow for its own stream's history: the answer
   // if no other provider can take the request.
   let refused: ProviderError | undefined;
@@ -64,7 +66,7 @@ export async function runWithFailover(
         spentCompletion,
         spentCost,
         err,
-        `the provider disconnected mid-answer and no other provider could continue it${why}`,
+        `${lostHow} and no other provider could continue it${why}`,
       );
     }
     const { provider, session } = picked;
@@ -126,7 +128,13 @@ export async function runWithFailover(
       if (signal.aborted || err.midToolCall) throw err;
       pool.sessions.remove(provider);
       // Signaling went away, not the provider: it registers again in a moment and may continue.
-      if (!(err.cause instanceof SignalingLostError)) exclude.push(provider);
+      // So for a relay that would not carry the session's frames: the server's doing.
+      if (!(err.cause instanceof SignalingLostError || err.cause instanceof RelayRefusedError))
+        exclude.push(provider);
+      lostHow =
+        err.cause instanceof RelayRefusedError
+          ? `${err.cause.message} mid-answer (the provider is not blamed),`
+          : "the provider disconnected mid-answer";
       if (++failovers > (opts.maxFailovers ?? 2)) throw err;
       opts.onFailover?.({ model: input.model, failovers });
       partial += err.partial;

@@ -1,3 +1,4 @@
+import { RelayRefusedError } from "../../peer/signaling-client";
 import { ChannelClosedError, type ErrorCode, SilkError, TimeoutError } from "../../protocol";
 import { ProviderLostError, StalledError, TamperedError } from "./errors";
 
@@ -14,6 +15,17 @@ export function lostError(
   if (reason instanceof TimeoutError) return new StalledError(partial, tokens, cost, reason);
   if (reason instanceof SilkError && TAMPERING.has(reason.code))
     return new TamperedError(partial, tokens, cost, reason, carrier);
+  // The server would not carry the session's frames: its doing, said as such (the provider did not leave).
+  if (reason instanceof RelayRefusedError)
+    return new ProviderLostError(
+      partial,
+      tokens,
+      cost,
+      reason,
+      `the session was lost: ${reason.message}; the provider is not blamed`,
+      "PROVIDER_LOST",
+      midToolCall,
+    );
   return new ProviderLostError(
     partial,
     tokens,

@@ -7,6 +7,7 @@ import { MAX_MOVES } from "../../peer/session-router";
 import { blameServer } from "../../peer/signaling-ack";
 import {
   type GrantSeal,
+  RelayRefusedError,
   ServerRefusalError,
   SessionEndedNoticeError,
   type SessionGranted,
@@ -775,7 +776,9 @@ const vouched = (seal: GrantSeal) => seal.kind === "signed" && seal.pin !== "now
 
 /** The server would not carry a frame of the session (its own refusal, not the provider's doing). */
 const relayRefused = (err: unknown) =>
-  err instanceof ChannelClosedError && err.cause instanceof SignalingError;
+  err instanceof RelayRefusedError ||
+  (err instanceof Error && err.cause instanceof RelayRefusedError) ||
+  (err instanceof ChannelClosedError && err.cause instanceof SignalingError);
 
 /** The session ended because signaling went away (SignalingLostError), not for its provider's doing. */
 const signalingWentAway = (err: unknown) =>

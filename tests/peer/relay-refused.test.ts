@@ -1,0 +1,82 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { closeMitmNetworks, mitmNetwork } from "../support/mitm-network";
+import { type Mitm, type MitmMessage, matches } from "../support/mitm-signaling";
+import { ask, labelled, relayClient, relayProvider, stopAll } from "../support/silk-parties";
+
+/**
+ * The signaling server refuses to carry the requester's frames of a relayed session (its relay
+ * budget, RATE_LIMITED, for longer than the link waits for it to refill): the session ends, and
+ * that is the server's doing. It read as an ordinary close ("channel closed"), so the provider
+ * was excluded as if it had left: the request ended NO_MODEL ("no provider other than the
+ * excluded ones"), or PROVIDER_LOST "the provider disconnected mid-answer", naming neither the
+ * server nor its refusal. The refusal is now typed (RelayRefusedError): the provider is not
+ * blamed, the request goes on on a fresh session, and what cannot go on says what happened.
+ */
+afterEach(async () => {
+  stopAll();
+  await closeMitmNetworks();
+});
+
+const RATE_LIMITED = {
+  ok: false,
+  error: { code: "RATE_LIMITED", message: "relay budget for this session exceeded; slow down" },
+};
+
+/**
+ * The requester's frames after its first `n` on the first session it was granted (or on every
+ * session, with `all`) are refused RATE_LIMITED and not carried.
+ */
+function refuseFrames(mitm: Mitm, n: number, all = false): void {
+  let first: unknown;
+  let seen = 0;
+  mitm.use((m: MitmMessage) => {
+    const sessionId = (m.args[0] as { sessionId?: unknown } | undefined)?.sessionId;
+    if (matches(m, { event: "session:request", kind: "ack", direction: "to-party" }) && first === undefined)
+      first = sessionId;
+    if (!matches(m, { event: "session:frame", direction: "to-server", label: "requester" })) return undefined;
+    if ((!all && sessionId !== first) || ++seen <= n) return undefined;
+    m.ack?.(RATE_LIMITED);
+    return null;
+  });
+}
+
+const excluded = (mitm: Mitm) =>
+  mitm.log
+    .filter((m) => matches(m, { event: "session:request", direction: "to-server" }))
+    .flatMap((m) => (m.args[0] as { exclude?: string[] }).exclude ?? []);
+
+describe("a relay that will not carry the requester's frames", () => {
+  for (const [stage, n] of [
+    ["the base receipt", 2],
+    ["the request", 3],
+  ] as const) {
+    it(`refused at ${stage}: the provider is not blamed, and answers on a fresh session`, async () => {
+      const mitm = await mitmNetwork();
+      const p = await relayProvider(labelled(mitm.url, "provider"));
+      const c = await relayClient(labelled(mitm.url, "requester"));
+      refuseFrames(mitm, n);
+      const answer = await ask(c, "carried at last").catch((e: Error) => e);
+      expect(
+        answer instanceof Error
+          ? `${(answer as { code?: string }).code}: ${answer.message}`
+          : answer.choices[0]?.message.content,
+      ).toBe("Echo: carried at last");
+      expect(excluded(mitm)).toEqual([]);
+      expect(p.events.filter((e) => e.type === "session-open").length).toBe(2);
+    }, 60_000);
+  }
+
+  it("refused on every session from the request on: the error names the server and its refusal, the provider not blamed", async () => {
+    const mitm = await mitmNetwork();
+    await relayProvider(labelled(mitm.url, "provider"));
+    const url = labelled(mitm.url, "requester");
+    const c = await relayClient(url);
+    refuseFrames(mitm, 3, true);
+    const err = await ask(c, "never carried").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    const message = (err as Error).message;
+    expect(message).toContain(`the signaling server at ${url}`);
+    expect(message).toContain("RATE_LIMITED");
+    expect(excluded(mitm)).toEqual([]);
+  }, 90_000);
+});
