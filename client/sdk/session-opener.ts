@@ -666,16 +666,21 @@ export class SessionOpener {
         this.signaling.endSession(grant.sessionId, "handshake failed");
         // Our own receipt store failed: every provider would meet it, so none is blamed or tried.
         if (err instanceof AccountStoreError) throw err;
-        // The provider refused receipts bound to the payout address the server named: not its own.
-        // The grant was altered (or is stale); the provider is not at fault, and retrying through
-        // the same server would meet the same lie.
-        if (err instanceof ProviderError && err.code === "RECEIPT_BINDING")
-          throw new NoProviderError(
+        // The provider refused the receipts this requester signs: bound to our network and to the
+        // payout address its own signed quote names (checked before the channel), so nobody lied
+        // about the payout. It takes receipts on another network (the grant does not say which), or
+        // to an address it has moved to since it signed that quote: it cannot serve this requester,
+        // and another provider may. Said if nobody else answers.
+        if (err instanceof ProviderError && err.code === "RECEIPT_BINDING") {
+          const network = this.stream().network;
+          const named = Object.entries(NETWORK_ID).find(([, id]) => id === network)?.[0];
+          refused = new NoProviderError(
             "RECEIPT_BINDING",
-            `the provider ${grant.provider.identityKey} refused receipts bound to the payout address the signaling server at ${this.signaling.url} named (${grant.provider.payout}): ${err.message}`,
+            `the provider ${grant.provider.identityKey} refused receipts bound to network ${network}${named ? ` (${named})` : ""} and to the payout address its own signed quote names (${grant.provider.payout}): it takes receipts on another network or to another address, so it cannot serve this requester; it is excluded for this request`,
             undefined,
             { cause: err },
           );
+        }
         // The escrow itself is the problem (unfunded, key not authorised): every provider would say so.
         // Not so for a chain this provider cannot read, nor tokens only it streamed unpaid.
         if (err instanceof ProviderError && isAccountRefusal(err.code) && !isOneProvidersRefusal(err))
