@@ -11,6 +11,9 @@ import { NoProviderError, ProviderError } from "./errors";
  */
 export const ONE_PROVIDERS_REFUSALS: ReadonlySet<string> = new Set([
   "ESCROW_UNREACHABLE",
+  // the provider's own shortest close delay (`--min-close-delay`, an hour by default on testnet
+  // and mainnet): another provider may claim in less
+  "ESCROW_CLOSE_DELAY",
   "UNPAID_TOKENS",
   "FOREIGN_CLAIMS",
   "ESCROW_CROWDED",

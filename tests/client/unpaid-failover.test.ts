@@ -22,6 +22,12 @@ describe("a provider that refuses a key for what happened on its own stream", ()
   it.each([
     ["UNPAID_TOKENS", "an earlier session streamed 64 tokens past your last receipt"],
     ["FOREIGN_CLAIMS", "this provider's receipts on the escrow were claimed by someone else 2 times"],
+    // Its own rule (--min-close-delay), not the escrow's fault: it ended the request, though a
+    // provider content with the escrow's close delay was there.
+    [
+      "ESCROW_CLOSE_DELAY",
+      "the escrow's close delay is 3600 s; this provider needs at least 86400 s to claim",
+    ],
   ] as const)(
     "%s: the request goes to another provider",
     async (code, message) => {
