@@ -11,6 +11,7 @@ import { parseEmbedBody } from "./embed-body";
 import { checkKeepAliveMs, KEEP_ALIVE_MS, keepAliveUntil, startEventStream } from "./event-stream";
 import { GatewayShutdown, shuttingDown } from "./gateway-shutdown";
 import { forModel, HttpError, invalidRequest, modelNotFound, toHttpError } from "./http-errors";
+import { ItemMemory } from "./item-memory";
 import { notServed } from "./not-served";
 import { readBody } from "./read-body";
 import { ResponseEvents, toResponse } from "./responses-answer";
@@ -67,12 +68,15 @@ export interface Gateway {
 interface Ctx {
   readonly o: GatewayOptions;
   readonly shut: GatewayShutdown;
+  /** Its own Responses answers' items, for a later request's `item_reference`. */
+  readonly items: ItemMemory;
 }
 
 export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   if (o.keepAliveMs !== undefined) checkKeepAliveMs(o.keepAliveMs);
   const log = o.log ?? silentLogger;
   const shut = new GatewayShutdown();
+  const items = new ItemMemory();
   const server: Server = createServer((req, res) => {
     const requestId = `req_${randomBytes(12).toString("hex")}`;
     const startedAt = performance.now();
@@ -89,7 +93,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
       res.setHeader("connection", "close");
       return sendError(res, fail(res, shuttingDown()));
     }
-    handle({ o, shut }, req, res).catch((err: unknown) => sendError(res, fail(res, err)));
+    handle({ o, shut, items }, req, res).catch((err: unknown) => sendError(res, fail(res, err)));
   });
   // Idle keep-alive connections outlive clients' own idle timeouts (undici's 4 s, Python's longer),
   // so the server never closes one just as a client sends on it (a reset, not an answer).
@@ -295,8 +299,8 @@ async function streamed(
 }
 
 /** The Responses API for text (responses-body.ts): the same chat request, in its shapes and events. */
-async function responses({ o, shut }: Ctx, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { params, stream, echo, sources } = parseResponsesBody(await jsonBody(req));
+async function responses({ o, shut, items }: Ctx, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { params, stream, echo, sources } = parseResponsesBody(await jsonBody(req), items.recall);
   const signal = callerGone(res, shut);
   const meta = {
     id: `resp_${randomBytes(12).toString("hex")}`,
@@ -313,11 +317,18 @@ async function responses({ o, shut }: Ctx, req: IncomingMessage, res: ServerResp
     const done = await shut.race(
       o.client.chat.completions.create({ ...params, signal, stream: false }).catch(renamed),
     );
-    return sendJson(res, 200, toResponse(meta, done));
+    const response = toResponse(meta, done);
+    items.remember(response.output);
+    return sendJson(res, 200, response);
   }
   const events = new ResponseEvents(meta);
   const send = (list: readonly unknown[]) => {
-    for (const e of list) res.write(`event: ${(e as { type: string }).type}\ndata: ${JSON.stringify(e)}\n\n`);
+    for (const e of list) {
+      const { type, response } = e as { type: string; response?: { output?: unknown[] } };
+      if ((type === "response.completed" || type === "response.incomplete") && response?.output)
+        items.remember(response.output);
+      res.write(`event: ${type}\ndata: ${JSON.stringify(e)}\n\n`);
+    }
   };
   // The stream opens as OpenAI's does: its headers, then `response.created` and `response.in_progress`.
   const open = () => {

@@ -4,6 +4,7 @@ import { firstIssue, quotedId, unpairedToolTurn } from "../sdk/chat-input";
 import type { ChatCompletionCreateParams } from "../sdk/openai-shapes";
 import { parseChatBody } from "./chat-body";
 import { HttpError, invalidRequest } from "./http-errors";
+import { REMEMBERED_ITEMS, type RecallItem } from "./item-memory";
 import type { ResponseMeta } from "./responses-answer";
 
 /**
@@ -101,6 +102,7 @@ const NESTED: Readonly<Record<string, readonly string[]>> = {
   function_call: ["type", "call_id", "name", "arguments", "id", "status"],
   function_call_output: ["type", "call_id", "output", "id", "status"],
   tool: ["type", "name", "description", "parameters", "strict"],
+  item_reference: ["type", "id"],
 };
 
 function refuseExtra(object: Record<string, unknown>, kind: keyof typeof NESTED, at: string): void {
@@ -114,6 +116,27 @@ function refuseExtra(object: Record<string, unknown>, kind: keyof typeof NESTED,
 }
 
 type ChatMessage = Record<string, unknown> & { role: string };
+
+/**
+ * The item an `item_reference` names: one this gateway answered with lately (item-memory.ts), as
+ * if sent whole; any other is 400 naming its id, saying what to send instead.
+ */
+function referenced(
+  ref: Record<string, unknown>,
+  at: string,
+  recall: RecallItem,
+): v.InferOutput<typeof Item> {
+  refuseExtra(ref, "item_reference", at);
+  const id = text(ref, "id", at);
+  const item = recall(id);
+  if (!item)
+    throw invalidRequest(
+      "invalid_value",
+      `${at}.id: ${quotedId(id)} is no item this gateway answered with in the last hour (responses are never stored; it keeps its own answers' items in memory to resolve references, the last ${REMEMBERED_ITEMS}): send the item itself (the Vercel AI SDK does with providerOptions: { openai: { store: false } })`,
+      `${at}.id`,
+    );
+  return item as v.InferOutput<typeof Item>;
+}
 
 /** A string field of an input item, or a 400 naming it. */
 function text(item: Record<string, unknown>, key: string, at: string): string {
@@ -168,14 +191,18 @@ export interface MessageSource {
  * call of the assistant message before it (consecutive calls, one message, as chat has them), its
  * output a tool message. A call or an output left unpaired is refused naming its item as sent.
  */
-function messagesOf(items: readonly v.InferOutput<typeof Item>[]): {
+function messagesOf(
+  items: readonly v.InferOutput<typeof Item>[],
+  recall: RecallItem,
+): {
   messages: ChatMessage[];
   sources: MessageSource[];
 } {
   const out: ChatMessage[] = [];
   const sources: MessageSource[] = [];
-  for (const [i, item] of items.entries()) {
+  for (const [i, sent] of items.entries()) {
     const at = `input.${i}`;
+    const item = sent.type === "item_reference" ? referenced(sent, at, recall) : sent;
     if (item.type === "function_call") {
       refuseExtra(item, "function_call", at);
       const call = {
@@ -336,7 +363,10 @@ function messageOf(item: v.InferOutput<typeof Item>, i: number): ChatMessage {
 }
 
 /** The chat request a Responses body asks for, or a 400 naming the field. */
-export function parseResponsesBody(json: unknown): {
+export function parseResponsesBody(
+  json: unknown,
+  recall: RecallItem = () => undefined,
+): {
   params: ChatCompletionCreateParams;
   stream: boolean;
   /** What the response object echoes of the request's tools. */
@@ -390,7 +420,7 @@ export function parseResponsesBody(json: unknown): {
   const given =
     typeof input === "string"
       ? { messages: [{ role: "user", content: input }], sources: [{ item: "input" as const, calls: [] }] }
-      : messagesOf(input);
+      : messagesOf(input, recall);
   const messages = [...(instructions ? [{ role: "system", content: instructions }] : []), ...given.messages];
   const sources = [...(instructions ? [{ item: "instructions" as const, calls: [] }] : []), ...given.sources];
   // No tools asks for none: an empty list, and a choice or parallelism among none, are nothing.

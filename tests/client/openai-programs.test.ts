@@ -855,6 +855,55 @@ describe("the Vercel AI SDK's own OpenAI provider (the Responses API by default)
   });
 });
 
+describe("the Vercel AI SDK's OpenAI provider over several turns (it sends an earlier answer back as an item_reference)", () => {
+  it("answers the next turn with the earlier one resolved from the gateway's own answers, streamed or not; an unknown reference is 400 naming it", async () => {
+    const openaiProvider = createOpenAI({ baseURL: gateway.url, apiKey: "unused" });
+    const model = openaiProvider("llama-tools");
+    const first = await generateText({ model, prompt: "hello" });
+    // The earlier answer, by the id the gateway gave it: OpenAI's default store: true assumed.
+    expect(JSON.stringify(first.response.messages)).toContain('"itemId":"msg_');
+    const streamed = streamText({ model, prompt: "hi there" });
+    for await (const _ of streamed.textStream);
+    const earlier = [...first.response.messages, ...(await streamed.response).messages];
+    const second = await generateText({
+      model,
+      messages: [
+        { role: "user", content: "hello" },
+        earlier[0]!,
+        { role: "user", content: "hi there" },
+        earlier[1]!,
+        { role: "user", content: "again" },
+      ],
+    });
+    expect(second.text).toBe("Echo: again");
+    expect((backend.requests.at(-1) as { messages: unknown[] }).messages).toEqual([
+      { role: "user", content: "hello" },
+      { role: "assistant", content: "Echo: hello" },
+      { role: "user", content: "hi there" },
+      { role: "assistant", content: "Echo: hi there" },
+      { role: "user", content: "again" },
+    ]);
+    const asked = backend.requests.length;
+    const unknown = await fetch(`${gateway.url}/responses`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "llama-tools",
+        input: [
+          { role: "user", content: "hello" },
+          { type: "item_reference", id: "msg_nobody" },
+          { role: "user", content: "again" },
+        ],
+      }),
+    });
+    expect(unknown.status).toBe(400);
+    const { error } = (await unknown.json()) as { error: { param: string; message: string } };
+    expect(error.param).toBe("input.1.id");
+    expect(error.message).toContain("store: false");
+    expect(backend.requests.length).toBe(asked);
+  });
+});
+
 async function until(check: () => Promise<boolean>, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await check())) {

@@ -1,0 +1,63 @@
+/**
+ * The output items this gateway answered with lately (messages and function calls, by their ids),
+ * so a later request may send one back as an `item_reference`, as the Vercel AI SDK's OpenAI
+ * provider does for an earlier turn's text (it assumes OpenAI's default `store: true`). Responses
+ * are still never stored: this is the gateway's own memory of its own answers, in this process
+ * only, never written anywhere, the last `max` items for `ttlMs` at most.
+ */
+export type RememberedItem = Readonly<Record<string, unknown>> & { readonly type: string };
+
+/** What a request that references items may recall. */
+export type RecallItem = (id: string) => RememberedItem | undefined;
+
+export const REMEMBERED_ITEMS = 1_000;
+export const REMEMBERED_FOR_MS = 60 * 60_000;
+
+export class ItemMemory {
+  private readonly items = new Map<string, { readonly item: RememberedItem; readonly at: number }>();
+
+  constructor(
+    private readonly max = REMEMBERED_ITEMS,
+    private readonly ttlMs = REMEMBERED_FOR_MS,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** A response's output items, as a later request would send them whole. */
+  remember(output: readonly unknown[]): void {
+    for (const o of output) {
+      const item = asInput(o);
+      if (!item) continue;
+      this.items.delete(item.id);
+      this.items.set(item.id, { item: item.input, at: this.now() });
+    }
+    for (const id of this.items.keys()) {
+      if (this.items.size <= this.max) break;
+      this.items.delete(id);
+    }
+  }
+
+  recall: RecallItem = (id) => {
+    const entry = this.items.get(id);
+    if (!entry) return undefined;
+    if (this.now() - entry.at > this.ttlMs) {
+      this.items.delete(id);
+      return undefined;
+    }
+    return entry.item;
+  };
+}
+
+/** An output item as an input item: an assistant message's text, or a function call. */
+function asInput(o: unknown): { id: string; input: RememberedItem } | undefined {
+  if (typeof o !== "object" || o === null) return undefined;
+  const item = o as Record<string, unknown>;
+  if (typeof item.id !== "string") return undefined;
+  if (item.type === "function_call")
+    return {
+      id: item.id,
+      input: { type: "function_call", call_id: item.call_id, name: item.name, arguments: item.arguments },
+    };
+  if (item.type !== "message" || !Array.isArray(item.content)) return undefined;
+  const content = item.content.map((p: { text?: unknown }) => ({ type: "output_text", text: p.text }));
+  return { id: item.id, input: { type: "message", role: "assistant", content } };
+}

@@ -1,0 +1,47 @@
+import { describe, expect, it } from "vitest";
+import { ItemMemory } from "../../client/gateway/item-memory";
+
+/** The gateway's memory of its own Responses answers' items (item_reference): bounded in count and age. */
+const message = (id: string, text: string) => ({
+  type: "message",
+  id,
+  status: "completed",
+  role: "assistant",
+  content: [{ type: "output_text", text, annotations: [], logprobs: [] }],
+});
+
+describe("the gateway's memory of its own answers' items", () => {
+  it("recalls a message as its text and a call as itself, as a request sends them whole", () => {
+    const memory = new ItemMemory();
+    memory.remember([
+      message("msg_1", "hi"),
+      { type: "function_call", id: "fc_1", call_id: "c1", name: "f", arguments: "{}", status: "completed" },
+    ]);
+    expect(memory.recall("msg_1")).toEqual({
+      type: "message",
+      role: "assistant",
+      content: [{ type: "output_text", text: "hi" }],
+    });
+    expect(memory.recall("fc_1")).toEqual({
+      type: "function_call",
+      call_id: "c1",
+      name: "f",
+      arguments: "{}",
+    });
+    expect(memory.recall("msg_2")).toBeUndefined();
+  });
+
+  it("keeps the last `max` items, for `ttlMs` at most", () => {
+    let now = 0;
+    const memory = new ItemMemory(2, 1_000, () => now);
+    memory.remember([message("a", "1"), message("b", "2")]);
+    now = 500;
+    memory.remember([message("c", "3")]);
+    expect(memory.recall("a")).toBeUndefined();
+    expect(memory.recall("b")).toBeDefined();
+    now = 1_200;
+    // b was remembered at 0: past its hour (here 1 s); c at 500 is not.
+    expect(memory.recall("b")).toBeUndefined();
+    expect(memory.recall("c")).toBeDefined();
+  });
+});
