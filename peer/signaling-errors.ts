@@ -31,7 +31,14 @@ export class SessionMovedError extends ChannelClosedError {
  */
 export class RelayRefusedError extends ChannelClosedError {
   constructor(server: string, cause: unknown) {
-    const why = cause instanceof SignalingError ? `${cause.code}: ${cause.message}` : String(cause);
+    // The server's refusal by its code (checked: wireError); its own text stays on `cause`, never
+    // in our message, since a lying server writes it as it likes. The client's own finding whole.
+    const why =
+      cause instanceof ServerRefusalError
+        ? cause.code
+        : cause instanceof SignalingError
+          ? `${cause.code}: ${cause.message}`
+          : String(cause);
     super(`the signaling server at ${server} did not carry a frame of the session (${why})`, { cause });
     this.name = "RelayRefusedError";
   }
