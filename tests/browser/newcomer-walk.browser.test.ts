@@ -1,7 +1,7 @@
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { contrastRatio as hexContrast } from "../../client/widget/telegram";
-import { fundClientEscrow, openPage, serveFromProviderPage, text } from "./chain-server";
+import { fundClientEscrow, openPage, serveFromProviderPage, text, tonOf, waitForText } from "./chain-server";
 import { ask, question } from "./chat-steps";
 import { openWidgetPhone, seriousA11yViolations, smallTargets } from "./page-checks";
 import { usePagesFixture } from "./pages-fixture";
@@ -232,6 +232,46 @@ describe("a newcomer's walk through the pages", () => {
     });
     await context.close();
   }, 60_000);
+
+  it("by keyboard, a wallet button that goes off while it works (Get 100 test TON, Deposit, Register) keeps the focus: it fell to the page itself", async () => {
+    /** The focused control's text, into the widget's shadow root; "BODY" when the focus is on the page itself. */
+    const focused = (page: Page) =>
+      page.evaluate(() => {
+        let el = document.activeElement as HTMLElement | null;
+        while (el?.shadowRoot?.activeElement) el = el.shadowRoot.activeElement as HTMLElement;
+        return !el || el === document.body ? "BODY" : (el.textContent ?? "").trim();
+      });
+    const press = async (page: Page, name: string | RegExp) => {
+      await page.getByRole("button", { name, exact: true }).focus();
+      await page.keyboard.press("Enter");
+    };
+    const provider = await open("/provider", 360, "dark");
+    await serveFromProviderPage(provider);
+    await press(provider, "Get 100 test TON");
+    await waitForText(provider, "wallet-balance", (s) => tonOf(s) === 100_000_000_000n);
+    await expect.poll(() => focused(provider)).toBe("Get 100 test TON");
+    await press(provider, "Register in the Registry");
+    await waitForText(provider, "registry-state", (s) => s.startsWith("Registered"));
+    await expect.poll(() => focused(provider)).toBe("Update the registration");
+    for (const path of ["/", "/widget/"]) {
+      const page = path === "/" ? await open(path, 360, "dark") : await openWidgetPhone(f.browser, f.url);
+      await page.setViewportSize({ width: 360, height: 640 });
+      await page.locator("select option", { hasText: "test-model" }).waitFor({ state: "attached" });
+      await press(page, /^Wallet/);
+      await press(page, "Get 100 test TON");
+      await waitForText(page, "wallet-balance", (s) => tonOf(s) >= 100_000_000_000n);
+      await expect.poll(() => focused(page), { message: path }).toBe("Get 100 test TON");
+      await page.getByLabel("Amount, TON").fill("5");
+      await press(page, "Deposit");
+      await waitForText(page, "key-state", (s) => s.startsWith("authorised"));
+      await expect.poll(() => focused(page), { message: path }).toBe("Top up");
+      // So Escape, pressed where the focus is, leaves the wallet for the chat (the widget's did nothing).
+      await page.keyboard.press("Escape");
+      await expect.poll(() => page.getByTestId("key-state").count(), { message: path }).toBe(0);
+      await page.context().close();
+    }
+    await provider.context().close();
+  }, 120_000);
 
   it("the widget's first-run intro shows whole at 360 px, not cut off inside the chat's box", async () => {
     const page = await openWidgetPhone(f.browser, f.url);

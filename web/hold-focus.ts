@@ -1,0 +1,43 @@
+/**
+ * A Svelte action for a button that goes off (`disabled`) while the work it started runs: a
+ * disabled button cannot hold the focus, so the browser drops it to the page itself, and a
+ * keyboard user pressing Get 100 test TON or Deposit found the next Tab starting over from the
+ * top (in the widget, Escape no longer left the wallet). When it is on again and the focus is
+ * still nowhere (on the page itself, or nothing in the widget's shadow root), the focus comes back.
+ */
+export function holdFocus(button: HTMLButtonElement): { destroy(): void } {
+  let held = false;
+  const root = () => button.getRootNode() as Document | ShadowRoot;
+  /** The focus is on nothing a user chose: the page itself, or the widget's host with nothing inside it. */
+  const nowhere = () => {
+    const r = root();
+    const active = document.activeElement;
+    if (active === null || active === document.body || active === document.documentElement) return true;
+    return r instanceof ShadowRoot && active === r.host && r.activeElement === null;
+  };
+  const focused = () => {
+    held = false;
+  };
+  const left = (e: FocusEvent) => {
+    // Off because it went disabled, not because the user moved on (to another control, another tab).
+    held = button.disabled && e.relatedTarget === null;
+  };
+  const watch = new MutationObserver(() => {
+    if (button.disabled) {
+      if (root().activeElement === button) held = true;
+      return;
+    }
+    if (held && nowhere() && document.hasFocus()) button.focus();
+    held = false;
+  });
+  button.addEventListener("focus", focused);
+  button.addEventListener("blur", left);
+  watch.observe(button, { attributes: true, attributeFilter: ["disabled"] });
+  return {
+    destroy() {
+      watch.disconnect();
+      button.removeEventListener("focus", focused);
+      button.removeEventListener("blur", left);
+    },
+  };
+}
