@@ -70,7 +70,8 @@ const SAID: Record<ProviderErrorCode, string> = {
   RECEIPT_STREAM: "the provider refused a receipt for another stream",
   RECEIPT_AHEAD: "the provider refused a receipt covering tokens never streamed",
   RECEIPT_UNDERPAID: "the provider refused a receipt below its price",
-  RECEIPT_STALE: "the provider refused a receipt not newer than the one it holds",
+  RECEIPT_STALE:
+    "the provider refused a receipt not newer than the one it holds, or than what the escrow already paid its stream",
   UNEXPECTED: "the provider got a message it does not expect",
   CREDIT_TIMEOUT: "the provider waited too long for a receipt",
   SESSION_REPLACED: "another session with this provider opened on the same session key; this one ends",

@@ -16,7 +16,7 @@ import {
   streamId,
   verifyReceiptSignature,
 } from "../../protocol";
-import { AccountRefusedError } from "../account-gate";
+import { AccountRefusedError, type EscrowFacts } from "../account-gate";
 import { CreditWindow } from "./credit";
 import { EscrowLimit } from "./escrow-limit";
 import { honouredPrice } from "./honoured-quote";
@@ -130,7 +130,7 @@ export class ReceiptAccount {
   /** The first receipt sets the base: the requester's cumulative totals with this payout address. */
   private async openAccount(
     signed: SignedReceipt,
-    gated: Promise<unknown> | undefined,
+    gated: Promise<EscrowFacts> | undefined,
     quote: ShownQuote | undefined,
   ): Promise<void> {
     const identity = this.config.identity;
@@ -142,8 +142,9 @@ export class ReceiptAccount {
       }
     }
     const prices = this.config.models.map((m) => offerToWire({ ...m, price: this.priceOf(m) }));
+    let facts: EscrowFacts | undefined;
     try {
-      await gated;
+      facts = await gated;
       if (this.config.book) {
         this.exposure = new EscrowLimit(this.config.book, signed.receipt);
         // The gate checked this stream; the book also counts what the provider's other streams are owed.
@@ -168,6 +169,17 @@ export class ReceiptAccount {
     const held = await this.config.receipts.best(signed.receipt);
     const order = held ? compareReceipts(signed.receipt, held.receipt) : "newer";
     const accepted = order === "newer" || order === "same";
+    // The escrow pays a stream its newest receipt less what it already paid: on a base below that
+    // (an old receipt replayed, or none, to a provider that holds no newer one: another machine of
+    // this payout, a store lost), every receipt up to the paid total would be worth nothing.
+    if (accepted && facts && signed.receipt.amount < facts.paid) {
+      this.exposure?.close();
+      this.exposure = undefined;
+      return this.hooks.refuse(
+        "RECEIPT_STALE",
+        `the escrow already paid this stream ${facts.paid} nanoTON, more than the ${signed.receipt.amount} of your base receipt: open with your newest receipt on it`,
+      );
+    }
     if (accepted) {
       if (order === "newer") await this.config.receipts.keep(signed);
       const tab = this.config.tabs?.open(
