@@ -22,6 +22,9 @@ const NOT_OFFERED = [
   "/v1/containers",
   "/v1/evals",
   "/v1/videos",
+  // Under /v1/responses but storing nothing: counting a prompt's tokens, compacting a conversation.
+  "/v1/responses/input_tokens",
+  "/v1/responses/compact",
 ];
 
 /** Routes under a served one that read or change what was stored: the reason each is empty. */

@@ -217,6 +217,9 @@ describe("HTTP surface", () => {
       () => openai.images.generate({ prompt: "x" }),
       () => openai.audio.translations.create({ file: new File(["x"], "a.wav"), model: "whisper-1" }),
       () => openai.vectorStores.list(),
+      // under /v1/responses, but nothing stored to read back: not "never stored"
+      () => openai.responses.inputTokens.count({ model: "open-model", input: "x" }),
+      () => openai.responses.compact({ model: "open-model", input: "x" }),
     ])
       await expect(call()).rejects.toMatchObject({ status: 404, code: "unsupported_endpoint" });
     // Reading back what was stored: Silk stores nothing, and says so.
