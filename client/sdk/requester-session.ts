@@ -4,6 +4,7 @@ import {
   AnswerBuilder,
   billablePromptTokens,
   buildStatement,
+  ChannelClosedError,
   type ChatParams,
   type ChatRequest,
   canonicalJson,
@@ -85,6 +86,11 @@ interface Pending {
    * answer it asked for, and past them only TOKENS_AFTER_CANCEL are paid.
    */
   cancelledAt?: number;
+  /**
+   * Tokens counted when the cancel had left (its send resolved: on the relay, the server took it):
+   * only from then could the provider have heard it, so only from then is it blamed for streaming on.
+   */
+  cancelCarriedAt?: number;
 }
 
 let nextId = 0;
@@ -270,7 +276,12 @@ export class RequesterSession {
     const unlink = linkAbort(signal, () => {
       const p = this.pending.get(id);
       if (p) p.cancelledAt ??= p.counted;
-      void this.session.send({ v: 1, t: "cancel", id }).catch(() => undefined);
+      void this.session.send({ v: 1, t: "cancel", id }).then(
+        () => {
+          if (p) p.cancelCarriedAt ??= p.counted;
+        },
+        () => undefined,
+      );
     });
     return answer.finally(unlink);
   }
@@ -354,13 +365,13 @@ export class RequesterSession {
     }
     if (p.cancelledAt !== undefined && p.counted + count - p.cancelledAt > TOKENS_AFTER_CANCEL) {
       // Paid for what came before and just after the cancel, signed before the provider is dropped.
-      const err = new OverReportError(
-        `provider streamed more than ${TOKENS_AFTER_CANCEL} tokens after the request was cancelled`,
-      );
+      const err = this.streamedOn(p, count);
       this.settle(id, err);
-      void this.signNow()
-        .catch(() => undefined)
-        .finally(() => this.abandon(err));
+      const signed = this.signNow().catch(() => undefined);
+      // A cancel that did not get through: neither would the receipt, so the session closes at
+      // once (the receipt is saved first, and opens the stream's next session).
+      if (!(err instanceof OverReportError)) this.abandon(new ChannelClosedError(err.message));
+      else void signed.finally(() => this.abandon(err));
       return;
     }
     p.counted += count;
@@ -504,6 +515,24 @@ export class RequesterSession {
       .catch((err: unknown) => {
         if (this.session.isOpen) throw err;
       });
+  }
+
+  /**
+   * A cancelled answer streamed past what a cancel pays for. The provider is at fault only if it
+   * streamed that much after our cancel left; a cancel still unsent (a relay that does not take our
+   * frames, a queue behind a stalled receipt) never reached it: the request ends as the caller's
+   * cancel, saying so, and the session is closed so the provider stops.
+   */
+  private streamedOn(p: Pending, count: number): Error {
+    const carried = p.cancelCarriedAt;
+    if (carried !== undefined && p.counted + count - carried > TOKENS_AFTER_CANCEL)
+      return new OverReportError(
+        `provider streamed more than ${TOKENS_AFTER_CANCEL} tokens after the request was cancelled`,
+      );
+    return new DOMException(
+      `cancelled: the cancel had not reached the provider (${carried === undefined ? "not yet carried" : "carried late"}) when ${TOKENS_AFTER_CANCEL} more tokens came, so the session was closed to stop it; paid for those tokens, the provider not blamed`,
+      "AbortError",
+    );
   }
 
   private settle(id: string, err: Error): void {
