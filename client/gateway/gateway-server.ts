@@ -11,7 +11,7 @@ import { parseEmbedBody } from "./embed-body";
 import { checkKeepAliveMs, KEEP_ALIVE_MS, keepAliveUntil, startEventStream } from "./event-stream";
 import { GatewayShutdown, shuttingDown } from "./gateway-shutdown";
 import { forModel, HttpError, invalidRequest, modelNotFound, toHttpError } from "./http-errors";
-import { ItemMemory } from "./item-memory";
+import { ItemMemory, REMEMBERED_ITEMS } from "./item-memory";
 import { notServed } from "./not-served";
 import { readBody } from "./read-body";
 import { ResponseEvents, toResponse } from "./responses-answer";
@@ -44,6 +44,11 @@ export interface GatewayOptions {
    * it with a KeepAliveIntervalError.
    */
   readonly keepAliveMs?: number;
+  /**
+   * How many of its own Responses answers' output items it keeps in memory (for an hour at most)
+   * to resolve a later request's `item_reference` (item-memory.ts); default `REMEMBERED_ITEMS`, 1,000.
+   */
+  readonly rememberedItems?: number;
 }
 
 /** What went wrong with a response, recorded where it happened (before or after its headers). */
@@ -76,7 +81,7 @@ export async function startGateway(o: GatewayOptions): Promise<Gateway> {
   if (o.keepAliveMs !== undefined) checkKeepAliveMs(o.keepAliveMs);
   const log = o.log ?? silentLogger;
   const shut = new GatewayShutdown();
-  const items = new ItemMemory();
+  const items = new ItemMemory(o.rememberedItems ?? REMEMBERED_ITEMS);
   const server: Server = createServer((req, res) => {
     const requestId = `req_${randomBytes(12).toString("hex")}`;
     const startedAt = performance.now();

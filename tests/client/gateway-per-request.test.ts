@@ -12,8 +12,10 @@ import { type GatewayNetwork, oneOfEachRoute, startGatewayNetwork } from "../sup
  * request. (Each request's signal was `AbortSignal.any` with the gateway's stop, and Node keeps a
  * WeakRef to every such signal on the stop's signal while that lives: one a request, forever.)
  * Left out of the count: the backend double's log of every request (emptied before each count),
- * and two windows bounded by design: the account keeps no signed answers here (a memory account
- * keeps the newest 256), and Node's resource timing buffer (250 fetches) is cleared.
+ * and windows bounded by design: the account keeps no signed answers here (a memory account
+ * keeps the newest 256), Node's resource timing buffer (250 fetches) is cleared, and the gateway
+ * remembers 8 of its own Responses items here (1,000 by default, item-memory.ts), full before the
+ * first count, so its bound is what is checked.
  */
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
@@ -26,6 +28,7 @@ beforeAll(async () => {
   net = await startGatewayNetwork({
     providers: [{ model: "llama-local", payout: "22" }],
     client: { account: { last: (s) => kept.last(s), save: (r) => kept.save(r) } },
+    gateway: { rememberedItems: 8 },
   });
   openai = new OpenAI({ baseURL: net.gateway.url, apiKey: "unused", maxRetries: 0 });
 });
