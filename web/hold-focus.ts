@@ -41,3 +41,50 @@ export function holdFocus(button: HTMLButtonElement): { destroy(): void } {
     },
   };
 }
+
+/**
+ * A Svelte action for a group of buttons that replace one another (Start serving → Pause and Stop
+ * → Resume): the pressed one leaves the page, and with it the focus, to the page itself. While the
+ * focus was in the group and is now nowhere, it goes to the group's first button that is on.
+ */
+export function keepFocusIn(group: HTMLElement): { destroy(): void } {
+  let within = false;
+  const entered = () => {
+    within = true;
+  };
+  const left = (e: FocusEvent) => {
+    // Moved on by the user (to a control outside the group, or a click on the page): not ours to
+    // bring back. A button that left the page or went off did not move the focus by the user's will.
+    if (e.relatedTarget instanceof Node) {
+      if (!group.contains(e.relatedTarget)) within = false;
+      return;
+    }
+    const from = e.target as HTMLButtonElement;
+    setTimeout(() => {
+      if (from.isConnected && !from.disabled) within = false;
+    });
+  };
+  const nowhere = () => {
+    const active = document.activeElement;
+    return active === null || active === document.body || active === document.documentElement;
+  };
+  const watch = new MutationObserver(() => {
+    if (!within || group.contains(document.activeElement)) return;
+    if (!nowhere()) {
+      within = false;
+      return;
+    }
+    const next = group.querySelector<HTMLButtonElement>("button:not([disabled])");
+    if (next && document.hasFocus()) next.focus();
+  });
+  group.addEventListener("focusin", entered);
+  group.addEventListener("focusout", left);
+  watch.observe(group, { childList: true, subtree: true, attributes: true, attributeFilter: ["disabled"] });
+  return {
+    destroy() {
+      watch.disconnect();
+      group.removeEventListener("focusin", entered);
+      group.removeEventListener("focusout", left);
+    },
+  };
+}

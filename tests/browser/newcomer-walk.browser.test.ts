@@ -273,6 +273,32 @@ describe("a newcomer's walk through the pages", () => {
     await provider.context().close();
   }, 120_000);
 
+  it("by keyboard, Start serving, Pause, Resume and Stop hand the focus to the button that takes their place: it fell to the page itself", async () => {
+    const page = await open("/provider", 360, "dark");
+    const focused = () => page.evaluate(() => (document.activeElement?.textContent ?? "").trim() || "BODY");
+    const press = async (name: string) => {
+      await page.getByRole("button", { name, exact: true }).focus();
+      await page.keyboard.press("Enter");
+    };
+    await press("Load");
+    await page.getByTestId("loaded-model").waitFor();
+    await press("Start serving");
+    await waitForText(page, "serving-state", (s) => s.startsWith("Serving"));
+    await expect.poll(focused).toBe("Pause");
+    await page.keyboard.press("Enter");
+    await waitForText(page, "serving-state", (s) => s.startsWith("Paused"));
+    await expect.poll(focused).toBe("Resume");
+    await page.keyboard.press("Enter");
+    await waitForText(page, "serving-state", (s) => s.startsWith("Serving"));
+    await expect.poll(focused).toBe("Pause");
+    await page.keyboard.press("Tab");
+    expect(await focused()).toBe("Stop");
+    await page.keyboard.press("Enter");
+    await waitForText(page, "serving-state", (s) => s.startsWith("Not serving"));
+    await expect.poll(focused).toBe("Start serving");
+    await page.context().close();
+  }, 90_000);
+
   it("the widget's first-run intro shows whole at 360 px, not cut off inside the chat's box", async () => {
     const page = await openWidgetPhone(f.browser, f.url);
     const intro = page.getByTestId("first-run");
