@@ -273,7 +273,7 @@ describe("a newcomer's walk through the pages", () => {
     await provider.context().close();
   }, 120_000);
 
-  it("by keyboard, Start serving, Pause, Resume and Stop hand the focus to the button that takes their place: it fell to the page itself", async () => {
+  it("by keyboard, Load, Start serving, Pause, Resume and Stop hand the focus to the next step or the button that takes their place: it fell to the page itself", async () => {
     const page = await open("/provider", 360, "dark");
     const focused = () => page.evaluate(() => (document.activeElement?.textContent ?? "").trim() || "BODY");
     const press = async (name: string) => {
@@ -282,7 +282,9 @@ describe("a newcomer's walk through the pages", () => {
     };
     await press("Load");
     await page.getByTestId("loaded-model").waitFor();
-    await press("Start serving");
+    // Load stays off once its model is loaded: the focus goes on to the next step, which the status names.
+    await expect.poll(focused).toBe("Start serving");
+    await page.keyboard.press("Enter");
     await waitForText(page, "serving-state", (s) => s.startsWith("Serving"));
     await expect.poll(focused).toBe("Pause");
     await page.keyboard.press("Enter");
