@@ -10,12 +10,20 @@ export class AnswerBuilder implements AnswerContent {
   text = "";
   readonly toolCalls: ToolCall[] = [];
   readonly logprobs: LogprobEntry[] = [];
+  /**
+   * The indices of the calls the provider gave no id: both sides sign and check them as
+   * `call_<index>`, which repeats every turn, so a requester shows its program an id of its own.
+   */
+  readonly unnamedCalls: number[] = [];
   tokens = 0;
 
   add(piece: AnswerPiece): void {
     this.text += piece.text;
     this.tokens += piece.tokens;
-    for (const d of piece.toolCalls ?? []) mergeToolCall(this.toolCalls, d);
+    for (const d of piece.toolCalls ?? []) {
+      if (!this.toolCalls[d.index] && d.id === undefined) this.unnamedCalls.push(d.index);
+      mergeToolCall(this.toolCalls, d);
+    }
     if (piece.logprobs) this.logprobs.push(...piece.logprobs);
   }
 }

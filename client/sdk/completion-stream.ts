@@ -35,8 +35,24 @@ export function fingerprintOf(r: RunResult): { system_fingerprint?: string } {
 /** The fingerprint of one provider (its identity key's first 8 bytes): a stream chunk names the one that sent it. */
 const fingerprintOfProvider = (provider: string) => ({ system_fingerprint: `fp_${provider.slice(0, 16)}` });
 
+/**
+ * A call id of this answer's own for a call the provider named none, as OpenAI's `call_` and a
+ * random tail: the signed statement holds such a call as `call_<index>` (answer-content.ts),
+ * the same every turn, and programs that match tool results to calls by id across a
+ * conversation (the Vercel AI SDK, LangChain agents) would take one turn's call for another's.
+ * The index stays at the end, so `call_<index>` is what the statement was signed over.
+ */
+function callIdsOfAnswer(): (index: number) => string {
+  const tail = Array.from(crypto.getRandomValues(new Uint8Array(9)), (b) =>
+    b.toString(16).padStart(2, "0"),
+  ).join("");
+  return (index) => `call_${tail}_${index}`;
+}
+
 export function completionFromResult(model: string, r: RunResult): ChatCompletion {
-  const calls = r.toolCalls.filter(Boolean);
+  const unnamed = new Set(r.unnamedCalls ?? []);
+  const idOf = callIdsOfAnswer();
+  const calls = r.toolCalls.map((c, i) => (unnamed.has(i) ? { ...c, id: idOf(i) } : c)).filter(Boolean);
   return {
     id: newId(),
     object: "chat.completion",
@@ -111,16 +127,18 @@ export function streamChunks(
     started = resolve;
     refused = reject;
   });
-  // A call's first piece as the whole answer has the call (mergeToolCall): its id (`call_<index>`
-  // when the provider gave none), `type`, name and arguments, so a client's accumulation of the
-  // chunks (the openai package's stream helper needs all four) is the non-streamed answer's.
+  // A call's first piece as the whole answer has the call (mergeToolCall): its id (one of this
+  // answer's own when the provider gave none), `type`, name and arguments, so a client's
+  // accumulation of the chunks (the openai package's stream helper needs all four) is the
+  // non-streamed answer's.
   const begun = new Set<number>();
+  const idOf = callIdsOfAnswer();
   const callPiece = (d: ToolCallDelta): ToolCallDelta => {
     if (begun.has(d.index)) return d;
     begun.add(d.index);
     return {
       index: d.index,
-      id: d.id ?? `call_${d.index}`,
+      id: d.id ?? idOf(d.index),
       type: "function",
       function: { name: d.function?.name ?? "", arguments: d.function?.arguments ?? "" },
     };

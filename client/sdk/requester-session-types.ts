@@ -72,6 +72,11 @@ export interface RequestResult {
   readonly text: string;
   /** The tool calls the answer made, assembled from their streamed pieces. */
   readonly toolCalls: readonly ToolCall[];
+  /**
+   * The indices of the calls the provider named no id; `toolCalls` has them as `call_<index>`,
+   * the id the signed statement holds (answer-content.ts).
+   */
+  readonly unnamedCalls?: readonly number[];
   /** Per token, when the request asked for logprobs. */
   readonly logprobs?: readonly LogprobEntry[];
   readonly finishReason: FinishReason;

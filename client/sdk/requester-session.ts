@@ -456,6 +456,7 @@ export class RequesterSession {
     p.resolve({
       text: p.answer.text,
       toolCalls: p.answer.toolCalls,
+      ...(p.answer.unnamedCalls.length > 0 && { unnamedCalls: p.answer.unnamedCalls }),
       ...(p.input.logprobs && { logprobs: p.answer.logprobs }),
       finishReason,
       ...settled,

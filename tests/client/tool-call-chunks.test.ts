@@ -8,8 +8,9 @@ import { AnswerBuilder, flatPrice } from "../../protocol";
  * A streamed answer's tool calls as the `openai` package's own stream helper reads them
  * (`chat.completions.stream`, whose `finalChatCompletion` needs each call's id, type, name and
  * arguments). A provider may send a call's first piece bare, as the wire allows (no id, no type,
- * no arguments yet): the SDK's non-streamed answer fills them in (`call_<index>`, `function`, ""),
- * and its chunks must say the same, or the helper throws and the two forms disagree.
+ * no arguments yet): the SDK's non-streamed answer fills them in (an id of the answer's own,
+ * `call_<random>_<index>`, `function`, ""), and its chunks must say the same, or the helper throws
+ * and the two forms disagree.
  */
 const pieces: AnswerDelta[] = [
   { text: "", tokens: 1, toolCalls: [{ index: 0, function: { name: "get_weather" } }] },
@@ -28,6 +29,7 @@ function result(): RunResult {
   return {
     text: answer.text,
     toolCalls: answer.toolCalls,
+    unnamedCalls: answer.unnamedCalls,
     finishReason: "tool_calls",
     promptTokens: 5,
     completionTokens: 4,
@@ -67,10 +69,15 @@ describe("a call's first piece sent bare by the provider", () => {
   it("streams with the id, type and arguments the whole answer has: the openai helper's final completion is it", async () => {
     const final = await throughOpenAi();
     const whole = completionFromResult("m", result());
-    expect(final.choices[0]?.message.tool_calls).toEqual(whole.choices[0]?.message.tool_calls);
-    expect(whole.choices[0]?.message.tool_calls).toEqual([
-      { id: "call_0", type: "function", function: { name: "get_weather", arguments: '{"city":"Oslo"}' } },
+    // Each answer draws its own id for the nameless call; the rest is the same.
+    const own = expect.stringMatching(/^call_[0-9a-f]{18}_0$/);
+    const expected = [
+      { id: own, type: "function", function: { name: "get_weather", arguments: '{"city":"Oslo"}' } },
       { id: "call_x", type: "function", function: { name: "now", arguments: "" } },
-    ]);
+    ];
+    expect(final.choices[0]?.message.tool_calls).toEqual(expected);
+    expect(whole.choices[0]?.message.tool_calls).toEqual(expected);
+    // The signed statement holds the call as `call_0` (both sides' AnswerBuilder), not as shown.
+    expect(result().toolCalls[0]?.id).toBe("call_0");
   });
 });

@@ -16,6 +16,7 @@ import type { AddressInfo } from "node:net";
  *   (400 `exceed_context_size_error`);
  * - a last user message starting "fail midway": two words stream, then an `error` event and the
  *   stream ends, as a backend that crashes mid-answer does;
+ * - `namelessCalls`: its tool calls carry no `id`, as some llama.cpp and Ollama builds send them;
  * - POST /v1/embeddings: `embedVector(text, dimensions)` per input (8 dimensions unless asked),
  *   floats only, with `usage.prompt_tokens` of `embedTokens(text)` per input.
  */
@@ -81,7 +82,7 @@ function sample(schema: JsonSchema | undefined, text: string): unknown {
 const pieces = (text: string, size: number) => text.match(new RegExp(`[\\s\\S]{1,${size}}`, "g")) ?? [];
 
 export async function startOpenAiBackend(
-  opts: { model?: string; tokenDelayMs?: number; contextTokens?: number } = {},
+  opts: { model?: string; tokenDelayMs?: number; contextTokens?: number; namelessCalls?: boolean } = {},
 ): Promise<OpenAiBackend> {
   const model = opts.model ?? "backend-model";
   const state: OpenAiBackend = {
@@ -214,7 +215,12 @@ export async function startOpenAiBackend(
         ? {
             tool_calls: [
               i === 0
-                ? { index: 0, id: "call_7", type: "function", function: { name: call.name, arguments: word } }
+                ? {
+                    index: 0,
+                    ...(!opts.namelessCalls && { id: "call_7" }),
+                    type: "function",
+                    function: { name: call.name, arguments: word },
+                  }
                 : { index: 0, function: { arguments: word } },
             ],
           }
