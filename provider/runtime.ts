@@ -263,6 +263,10 @@ export class ProviderRuntime {
         slots: this.slots,
         creditWindowTokens: this.opts.creditWindowTokens ?? DEFAULT_CREDIT_WINDOW_TOKENS,
         identity: this.opts.identity,
+        quoteTerms: {
+          payout: this.opts.payout,
+          ...(this.opts.entry && { owner: this.opts.entry.owner }),
+        },
         onEvent: emit,
         life,
         tabs: this.tabs,

@@ -38,6 +38,7 @@ import {
 import type { EmbedParams } from "../../protocol/schemas/embedding";
 import { abortedError, linkAbort } from "./abort-link";
 import { fromAccount, keepAnswerAside } from "./account-calls";
+import { accountPrices, unquotedError } from "./account-quotes";
 import { sendBase } from "./base-receipt";
 import { EmbedCalls, type EmbedOutcome } from "./embed-call";
 import {
@@ -111,7 +112,10 @@ export class RequesterSession {
     private readonly opts: RequesterSessionOptions,
     private readonly ledger: Ledger,
     base: Receipt,
+    /** What each model costs on this session: only prices the provider signed (account-quotes.ts). */
     readonly prices: ReadonlyMap<string, ModelPrice>,
+    /** Models the account prices at terms the provider did not sign: never used here, with why. */
+    readonly unquoted: ReadonlyMap<string, string>,
     /** What the provider declared each model supports (its account message). */
     readonly support: ReadonlyMap<string, ModelSupport>,
     private readonly life: SessionLife,
@@ -205,9 +209,19 @@ export class RequesterSession {
       reply = await sendBase(session, signReceipt(base, opts.sessionKey), life, opts.quote);
     }
     if (!reply.accepted) throw new ProviderError("ACCOUNT", "provider refused our base receipt");
-    const prices = new Map(reply.prices.map((p) => [p.model, p.price] as const));
+    const { prices, unquoted } = accountPrices(reply.prices, opts.quote, session.info.peerKey, Date.now());
     const support = new Map(reply.prices.map((p) => [p.model, p] as const));
-    return new RequesterSession(session, opts, new Ledger(base), base, prices, support, life, reserve);
+    return new RequesterSession(
+      session,
+      opts,
+      new Ledger(base),
+      base,
+      prices,
+      unquoted,
+      support,
+      life,
+      reserve,
+    );
   }
 
   /** Streams one answer; `onDelta` sees each verified piece. Aborting `signal` cancels. */
@@ -217,8 +231,7 @@ export class RequesterSession {
     signal?: AbortSignal,
   ): Promise<RequestResult> {
     const price = this.prices.get(input.model);
-    if (!price)
-      return Promise.reject(new ProviderError("NO_MODEL", `this provider does not serve ${input.model}`));
+    if (!price) return Promise.reject(this.notPriced(input.model));
     if (!priceFits(price, this.opts.maxPrice)) {
       return Promise.reject(new ProviderError("PRICE_TOO_LOW", "the provider's price is above your maximum"));
     }
@@ -289,8 +302,7 @@ export class RequesterSession {
   /** Embeds each input with the model; what arrives is checked, then signed for per input token. */
   embed(params: EmbedParams, signal?: AbortSignal): Promise<EmbedOutcome> {
     const price = this.prices.get(params.model);
-    if (!price)
-      return Promise.reject(new ProviderError("NO_MODEL", `this provider does not serve ${params.model}`));
+    if (!price) return Promise.reject(this.notPriced(params.model));
     if (!priceFits(price, this.opts.maxPrice))
       return Promise.reject(new ProviderError("PRICE_TOO_LOW", "the provider's price is above your maximum"));
     return this.embeds.request(params, price, signal);
@@ -302,6 +314,14 @@ export class RequesterSession {
 
   get providerKey(): Uint8Array {
     return this.session.info.peerKey;
+  }
+
+  /** Why a model without a price here is not served: not offered, or offered at terms not signed. */
+  notPriced(model: string): ProviderError {
+    const why = this.unquoted.get(model);
+    return why
+      ? unquotedError(this.providerKey, model, why)
+      : new ProviderError("NO_MODEL", `this provider does not serve ${model}`);
   }
 
   close(): void {

@@ -180,6 +180,21 @@ export class SessionOpener {
     return undefined;
   }
 
+  /**
+   * Providers whose open session prices `model` at terms they did not sign (account-quotes.ts):
+   * excluded for it (a second session with one would sign rival receipts on its stream, and it
+   * priced the model falsely); the first such refusal, said if nobody else serves the model.
+   */
+  private unsignedFor(model: string, exclude: string[]): ProviderError | undefined {
+    let refusal: ProviderError | undefined;
+    for (const session of this.byPayout.values()) {
+      if (!session.isOpen || !session.unquoted.has(model)) continue;
+      exclude.push(encodePublicKey(session.providerKey));
+      refusal ??= session.notPriced(model);
+    }
+    return refusal;
+  }
+
   /** Opens one at a time across models, so two models served by one provider share its session. */
   openFresh(model: string, exclude: readonly string[], needs: readonly Need[]): Promise<RequesterSession> {
     const opening = this.opening.then(() => this.open(model, [...exclude], needs));
@@ -362,7 +377,7 @@ export class SessionOpener {
     // Servers left for a quote that had only just run out (perhaps our clock): at most one.
     let clockMoves = 0;
     // A provider we refused: after it, "nobody else" is best explained by the refusal.
-    let refused: UntrustedProviderError | ProviderError | undefined;
+    let refused: UntrustedProviderError | ProviderError | undefined = this.unsignedFor(model, exclude);
     // Each grant's channel is made in the turn the grant is read (and a move's in the turn the
     // move is), so the provider's first signals and frames find it there.
     // Paths to servers that altered a grant (GRANT_TAMPERED) left within this request, not remembered.

@@ -30,6 +30,7 @@ import {
   Version,
 } from "./common";
 import { EmbeddingMessage, EmbedRequest } from "./embedding";
+import { SignedQuote } from "./signaling";
 
 /**
  * Messages inside an established encrypted session (after the handshake). Requests follow the
@@ -124,7 +125,10 @@ export const ProgressMessage = v.object({ v: Version, t: v.literal("progress"), 
 
 /**
  * The provider's answer to a requester's base receipt: the receipt it now holds for that escrow
- * (the requester's own if accepted, or a newer one it already had) and its prices.
+ * (the requester's own if accepted, or a newer one it already had) and its prices, each with the
+ * provider's signed quote for that price (quote.ts: its key over its payout, its entry's owner,
+ * the model and this price). The session was granted for one model, checked against the grant's
+ * quote; another model is used on it only at a price its quote here signs (account-quotes.ts).
  */
 export const AccountMessage = v.object({
   v: Version,
@@ -140,6 +144,7 @@ export const AccountMessage = v.object({
         price: ModelPriceSchema,
         features: v.optional(v.pipe(v.array(FeatureSchema), v.maxLength(8))),
         contextWindow: v.optional(v.pipe(Count, v.minValue(1))),
+        quote: v.optional(SignedQuote),
       }),
     ),
     v.maxLength(MAX_MODELS_PER_PROVIDER),

@@ -3,16 +3,21 @@ import {
   checkBinding,
   compareReceipts,
   decodeSignedReceipt,
+  encodePublicKey,
   encodeSignedReceipt,
   equalBytes,
   Ledger,
   type ModelPrice,
   offerToWire,
   type ProviderErrorCode,
+  QUOTE_TTL_MS,
+  quoteFields,
   type SecureSession,
   type ServedModel,
   type ShownQuote,
+  type SignedQuote,
   type SignedReceipt,
+  signQuote,
   streamId,
   verifyReceiptSignature,
 } from "../../protocol";
@@ -35,6 +40,7 @@ type AccountConfig = Pick<
   | "book"
   | "tabs"
   | "identity"
+  | "quoteTerms"
 >;
 
 export interface AccountHooks {
@@ -141,7 +147,9 @@ export class ReceiptAccount {
         if (price !== m.price) this.honoured.set(m.model, price);
       }
     }
-    const prices = this.config.models.map((m) => offerToWire({ ...m, price: this.priceOf(m) }));
+    const prices = this.config.models.map((m) =>
+      offerToWire({ ...m, price: this.priceOf(m) }, this.quoteOf(m, quote)),
+    );
     let facts: EscrowFacts | undefined;
     try {
       facts = await gated;
@@ -207,6 +215,31 @@ export class ReceiptAccount {
       ...(held || accepted ? { receipt: encodeSignedReceipt(accepted ? signed : held!) } : {}),
       prices,
     });
+  }
+
+  /**
+   * Its signed word for the price `m` is served at on this session: the requester uses a model it
+   * was not granted for only at a price this signs (client/sdk/account-quotes.ts). The quote the
+   * requester showed, when that is the price honoured; else signed now, on the registration's terms.
+   */
+  private quoteOf(m: ServedModel, shown: ShownQuote | undefined): SignedQuote | undefined {
+    if (shown && this.honoured.has(m.model) && shown.model === m.model) return quoteFields(shown);
+    const { identity, quoteTerms } = this.config;
+    if (!identity || !quoteTerms) return undefined;
+    const expiresAt = Date.now() + QUOTE_TTL_MS;
+    const { owner } = quoteTerms;
+    return {
+      expiresAt,
+      ...(owner && { owner }),
+      signature: signQuote(identity.secretKey, {
+        identityKey: encodePublicKey(identity.publicKey),
+        payout: quoteTerms.payout,
+        model: m.model,
+        price: this.priceOf(m),
+        expiresAt,
+        owner,
+      }),
+    };
   }
 
   /** An earlier session of the stream streamed a whole window past the base: nothing more on credit. */

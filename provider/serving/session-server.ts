@@ -53,6 +53,12 @@ export interface ServingConfig {
   /** Signs a statement of every answer (answer-statement.ts); without it answers go unsigned. */
   readonly identity?: KeyPair;
   /**
+   * The terms its registration signs each quote with (the payout as registered, its Registry
+   * entry's owner): with `identity`, the account signs each model's price on them, so a requester
+   * may use this session for a model it was not granted for. Without it, only the granted model.
+   */
+  readonly quoteTerms?: { readonly payout: string; readonly owner?: string };
+  /**
    * The provider's sessions by stream (stream-tabs.ts): one live session per stream, and one credit
    * window per stream across reconnects. Without it each session has its own window.
    */

@@ -101,35 +101,47 @@ describe("one question through the real signaling server and WebRTC (Node, wrtc)
     expect(whole.object).toBe("chat.completion");
   });
 
-  it("keeps one session (one receipt stream) per provider when asking it for two models", async () => {
-    const { url } = await startServer();
-    const events: RuntimeEvent[] = [];
-    const receipts = new MemoryReceiptStore();
-    const runtime = await ProviderRuntime.start({
-      signalingUrl: url,
-      identity: generateKeyPair(),
-      engine: new ScriptedEngine({ models: ["model-a", "model-b"] }),
-      models: [
-        { model: "model-a", price: flatPrice(10n) },
-        { model: "model-b", price: flatPrice(20n) },
-      ],
-      payout: PAYOUT,
-      receipts,
-      wrtc,
-      onEvent: (e) => events.push(e),
-    });
-    runtimes.push(runtime);
-    const client = await requester(url);
-    let spent = 0n;
-    for (const model of ["model-a", "model-b", "model-a"]) {
-      const r = await client.chat.completions.create({ model, messages: [{ role: "user", content: model }] });
-      spent += BigInt(r.usage.silk!.cost_nanoton);
-    }
-    expect(events.filter((e) => e.type === "session-open")).toHaveLength(1);
-    const streams = await receipts.list();
-    expect(streams).toHaveLength(1);
-    await expect.poll(async () => latestReceipt((await receipts.list())[0]!).receipt.amount).toBe(spent);
-  });
+  // With a Registry entry, each model's quote in the session's account names the entry's owner,
+  // as the grant's quote does: the second model is used on the session only at a price so signed.
+  it.each([
+    ["", undefined],
+    [" (a provider with a Registry entry)", { owner: `0:${"33".repeat(32)}`, stake: 0n, registeredAt: 1 }],
+  ])(
+    "keeps one session (one receipt stream) per provider when asking it for two models%s",
+    async (_, entry) => {
+      const { url } = await startServer();
+      const events: RuntimeEvent[] = [];
+      const receipts = new MemoryReceiptStore();
+      const runtime = await ProviderRuntime.start({
+        signalingUrl: url,
+        identity: generateKeyPair(),
+        engine: new ScriptedEngine({ models: ["model-a", "model-b"] }),
+        models: [
+          { model: "model-a", price: flatPrice(10n) },
+          { model: "model-b", price: flatPrice(20n) },
+        ],
+        payout: PAYOUT,
+        receipts,
+        wrtc,
+        ...(entry && { entry }),
+        onEvent: (e) => events.push(e),
+      });
+      runtimes.push(runtime);
+      const client = await requester(url);
+      let spent = 0n;
+      for (const model of ["model-a", "model-b", "model-a"]) {
+        const r = await client.chat.completions.create({
+          model,
+          messages: [{ role: "user", content: model }],
+        });
+        spent += BigInt(r.usage.silk!.cost_nanoton);
+      }
+      expect(events.filter((e) => e.type === "session-open")).toHaveLength(1);
+      const streams = await receipts.list();
+      expect(streams).toHaveLength(1);
+      await expect.poll(async () => latestReceipt((await receipts.list())[0]!).receipt.amount).toBe(spent);
+    },
+  );
 
   it("closes an idle session, so a provider's places free up for the next requester", async () => {
     const { url } = await startServer();

@@ -1,4 +1,5 @@
 import { Address } from "@ton/core";
+import type { QuoteShown } from "../../client/sdk/base-receipt";
 import { MemoryPaymentAccount } from "../../client/sdk/payment-account";
 import { RequesterSession } from "../../client/sdk/requester-session";
 import {
@@ -22,8 +23,10 @@ import { ESCROW, MAX_PRICE, PAYOUT } from "./silk-parties";
 export async function pipedSession(
   script: (provider: SecureSession) => void,
   account = new MemoryPaymentAccount(),
+  /** The grant's quote the opener shows (absent: a session opened by hand) and the provider's key. */
+  granted?: { quote: QuoteShown; identity: KeyPair },
 ): Promise<{ requester: RequesterSession; identity: KeyPair }> {
-  const { identity, sessionKey, requesterSide, providerSide } = await securePair();
+  const { identity, sessionKey, requesterSide, providerSide } = await securePair("piped", granted?.identity);
   script(providerSide);
   const requester = await RequesterSession.open(requesterSide, {
     sessionKey,
@@ -33,13 +36,13 @@ export async function pipedSession(
     payout: Address.parse(PAYOUT),
     maxPrice: MAX_PRICE,
     account,
+    ...(granted && { quote: granted.quote }),
   });
   return { requester, identity };
 }
 
 /** Both ends of a secure session over an in-memory pipe, after a real handshake. */
-export async function securePair(sessionId = "piped") {
-  const identity = generateKeyPair();
+export async function securePair(sessionId = "piped", identity = generateKeyPair()) {
   const sessionKey = generateKeyPair();
   const [a, b] = memoryPipe();
   const p = { sessionId, requesterFingerprint: "x", providerFingerprint: "y" };
