@@ -1,4 +1,5 @@
 import type { AnswerContent } from "./answer-statement";
+import { toHex } from "./encoding";
 import type { AnswerPiece, LogprobEntry, ToolCall, ToolCallDelta } from "./schemas/chat";
 
 /**
@@ -45,4 +46,15 @@ export function mergeToolCall(calls: ToolCall[], d: ToolCallDelta): void {
       arguments: call.function.arguments + (d.function?.arguments ?? ""),
     },
   };
+}
+
+/**
+ * Call ids for one answer, as OpenAI's: `call_`, a random tail drawn once per answer, and the
+ * call's index, so no two answers' calls share one (`call_<index>` alone makes every turn's
+ * first call `call_0`, and programs that key tool results by id across a conversation, the
+ * Vercel AI SDK and LangChain agents, would take one turn's call for another's).
+ */
+export function callIdsOfAnswer(): (index: number) => string {
+  const tail = toHex(crypto.getRandomValues(new Uint8Array(9)));
+  return (index) => `call_${tail}_${index}`;
 }

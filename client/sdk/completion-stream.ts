@@ -1,4 +1,4 @@
-import type { ToolCallDelta } from "../../protocol";
+import { callIdsOfAnswer, type ToolCallDelta } from "../../protocol";
 import type { ChatCompletion, ChatCompletionChunk, CompletionUsage } from "./openai-shapes";
 import type { AnswerDelta, RequestResult } from "./requester-session";
 
@@ -35,21 +35,9 @@ export function fingerprintOf(r: RunResult): { system_fingerprint?: string } {
 /** The fingerprint of one provider (its identity key's first 8 bytes): a stream chunk names the one that sent it. */
 const fingerprintOfProvider = (provider: string) => ({ system_fingerprint: `fp_${provider.slice(0, 16)}` });
 
-/**
- * A call id of this answer's own for a call the provider named none, as OpenAI's `call_` and a
- * random tail: the signed statement holds such a call as `call_<index>` (answer-content.ts),
- * the same every turn, and programs that match tool results to calls by id across a
- * conversation (the Vercel AI SDK, LangChain agents) would take one turn's call for another's.
- * The index stays at the end, so `call_<index>` is what the statement was signed over.
- */
-function callIdsOfAnswer(): (index: number) => string {
-  const tail = Array.from(crypto.getRandomValues(new Uint8Array(9)), (b) =>
-    b.toString(16).padStart(2, "0"),
-  ).join("");
-  return (index) => `call_${tail}_${index}`;
-}
-
 export function completionFromResult(model: string, r: RunResult): ChatCompletion {
+  // A call the provider named none is `call_<index>` in the signed statement (AnswerBuilder);
+  // the program is shown an id of this answer's own (callIdsOfAnswer says why).
   const unnamed = new Set(r.unnamedCalls ?? []);
   const idOf = callIdsOfAnswer();
   const calls = r.toolCalls.map((c, i) => (unnamed.has(i) ? { ...c, id: idOf(i) } : c)).filter(Boolean);

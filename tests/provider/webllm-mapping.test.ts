@@ -83,7 +83,8 @@ describe("WebLLM request mapping", () => {
     expect(calls).toEqual([
       {
         index: 0,
-        id: "call_0",
+        // An id of the answer's own, as OpenAI's: `call_0` would repeat every turn.
+        id: expect.stringMatching(/^call_[0-9a-f]{18}_0$/),
         type: "function",
         function: {
           name: "get_weather",
@@ -91,6 +92,14 @@ describe("WebLLM request mapping", () => {
         },
       },
     ]);
+    // The next answer's call has another id: programs keying tool results by id keep turns apart.
+    const again = await run(new MlcEngineDouble(HERMES), {
+      messages: [{ role: "user", content: "Oslo" }],
+      tools: [{ type: "function", function: { name: "get_weather", parameters: { type: "object" } } }],
+    });
+    const next = again.chunks.flatMap((c) => c.toolCalls ?? [])[0];
+    expect(next?.id).toMatch(/^call_[0-9a-f]{18}_0$/);
+    expect(next?.id).not.toBe(calls[0]?.id);
     expect(chunks.every((c) => c.text === "")).toBe(true);
     expect(result.finishReason).toBe("tool_calls");
     // Every generated token is billed, held back while WebLLM streamed the raw call.

@@ -1,4 +1,5 @@
 import type * as webllm from "@mlc-ai/web-llm";
+import { callIdsOfAnswer } from "../../protocol/answer-content";
 import type { ChunkSink, EngineRequest, EngineResult } from "./engine";
 import { consumeChunks, type OpenAiChunkLike } from "./openai-chunks";
 import { readsAs } from "./token-text";
@@ -112,14 +113,16 @@ export function spelledEntries(
 /**
  * With tools, WebLLM streams the raw function-call JSON as content and only in its last chunk
  * gives the parsed `tool_calls` (without ids). The raw text is held back and counted; the calls go
- * out as one piece carrying those tokens, with ids made here. If the answer ends without calls
- * (cut by length, or aborted), the held text goes out as text instead.
+ * out as one piece carrying those tokens, with ids made here, the answer's own (callIdsOfAnswer).
+ * If the answer ends without calls (cut by length, or aborted), the held text goes out as text
+ * instead.
  */
 export async function* toolCallChunks(
   stream: AsyncIterable<webllm.ChatCompletionChunk>,
 ): AsyncGenerator<OpenAiChunkLike> {
   let held = "";
   let heldTokens = 0;
+  const idOf = callIdsOfAnswer();
   for await (const chunk of stream as AsyncIterable<OpenAiChunkLike>) {
     const choice = chunk.choices?.[0];
     const calls = choice?.delta?.tool_calls;
@@ -132,7 +135,11 @@ export async function* toolCallChunks(
         choices: [
           {
             delta: {
-              tool_calls: calls.map((c, i) => ({ ...c, index: c.index ?? i, id: c.id ?? `call_${i}` })),
+              tool_calls: calls.map((c, i) => ({
+                ...c,
+                index: c.index ?? i,
+                id: c.id ?? idOf(i),
+              })),
             },
             finish_reason: choice?.finish_reason ?? "tool_calls",
           },
