@@ -1,0 +1,82 @@
+import wrtc from "@roamhq/wrtc";
+import { afterEach, describe, expect, it } from "vitest";
+import { ProviderError } from "../../client/sdk/errors";
+import { connect, type SilkClient } from "../../client/sdk/silk-client";
+import { encodePublicKey, flatPrice, generateKeyPair } from "../../protocol";
+import { ProviderRuntime, type ProviderRuntimeOptions, type RuntimeEvent } from "../../provider/runtime";
+import { ScriptedEngine } from "../doubles/scripted-engine";
+import { cleanup, startServer } from "../signaling/helpers";
+
+/**
+ * One session per provider: a session granted for model-a is used for model-b too, at the price
+ * the provider's `account` names. That price must be the provider's signed word for model-b, on
+ * the terms the grant's quote was signed on. A provider whose sessions sign their quotes for
+ * another Registry entry than it registered with (here: its entry changed under a running runtime)
+ * prices model-b at terms nobody granted: model-b is not asked of it. With nobody else serving
+ * model-b the request ends PRICE naming it, nothing sent; once an honest provider serves model-b,
+ * the request goes there, and the first provider's model-a session stays in use.
+ */
+const ESCROW = `0:${"11".repeat(32)}`;
+const MAX = { promptNanoPerToken: 100n, completionNanoPerToken: 100n };
+
+const runtimes: ProviderRuntime[] = [];
+const clients: SilkClient[] = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  for (const r of runtimes.splice(0)) r.stop();
+  await cleanup();
+});
+
+async function provider(url: string, payout: string, models: string[], events: RuntimeEvent[]) {
+  const identity = generateKeyPair();
+  const runtime = await ProviderRuntime.start({
+    signalingUrl: url,
+    identity,
+    engine: new ScriptedEngine({ models }),
+    models: models.map((model) => ({ model, price: flatPrice(10n) })),
+    payout,
+    wrtc,
+    entry: { owner: `0:${"33".repeat(32)}`, stake: 0n, registeredAt: 1 },
+    onEvent: (e) => events.push(e),
+  });
+  runtimes.push(runtime);
+  return { runtime, key: encodePublicKey(identity.publicKey) };
+}
+
+describe("a second model on a provider's session", () => {
+  it("is not asked of a provider whose account prices it at terms it did not sign: PRICE naming it, or another provider", async () => {
+    const { url } = await startServer();
+    const firstEvents: RuntimeEvent[] = [];
+    const first = await provider(url, `0:${"22".repeat(32)}`, ["model-a", "model-b"], firstEvents);
+    // Registered (and quoted in grants) with one entry; its sessions now sign for another.
+    const held = first.runtime as unknown as { opts: ProviderRuntimeOptions };
+    held.opts = { ...held.opts, entry: { owner: `0:${"44".repeat(32)}`, stake: 0n, registeredAt: 1 } };
+    const client = await connect({
+      signalingUrl: url,
+      sessionKey: generateKeyPair(),
+      keyEpoch: 0,
+      maxPrice: MAX,
+      escrow: ESCROW,
+      wrtc,
+    });
+    clients.push(client);
+    const ask = (model: string) =>
+      client.chat.completions.create({ model, messages: [{ role: "user", content: model }] });
+
+    expect((await ask("model-a")).choices[0]?.message.content).toBe("Echo: model-a");
+    const err = await ask("model-b").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ProviderError);
+    expect((err as ProviderError).code).toBe("PRICE");
+    expect((err as ProviderError).message).toContain(first.key);
+    expect((err as ProviderError).message).toContain("model-b");
+    expect(firstEvents.filter((e) => e.type === "request-done")).toHaveLength(1);
+
+    const secondEvents: RuntimeEvent[] = [];
+    await provider(url, `0:${"55".repeat(32)}`, ["model-b"], secondEvents);
+    expect((await ask("model-b")).choices[0]?.message.content).toBe("Echo: model-b");
+    expect(secondEvents.filter((e) => e.type === "request-done")).toHaveLength(1);
+    expect((await ask("model-a")).choices[0]?.message.content).toBe("Echo: model-a");
+    expect(firstEvents.filter((e) => e.type === "session-open")).toHaveLength(1);
+    expect(firstEvents.filter((e) => e.type === "request-done")).toHaveLength(2);
+  }, 40_000);
+});
