@@ -301,6 +301,31 @@ describe("a newcomer's walk through the pages", () => {
     await page.context().close();
   }, 90_000);
 
+  it("by keyboard, Regenerate (web client and widget) and the widget's New chat leave the focus in the question box: it fell to the page itself", async () => {
+    const provider = await open("/provider", 1280, "light");
+    await serveFromProviderPage(provider, { register: true });
+    for (const path of ["/", "/widget/"]) {
+      const page = path === "/" ? await open(path, 360, "dark") : await openWidgetPhone(f.browser, f.url);
+      await page.setViewportSize({ width: 360, height: 640 });
+      await page.locator("select option", { hasText: "test-model" }).waitFor({ state: "attached" });
+      await fundClientEscrow(page);
+      if (path === "/") await page.keyboard.press("Escape");
+      else await page.getByRole("button", { name: "Chat", exact: true }).press("Enter");
+      await ask(page, "hello", 1);
+      const inQuestion = () =>
+        question(page).evaluate((el) => el === (el.getRootNode() as Document | ShadowRoot).activeElement);
+      await page.getByRole("button", { name: "Regenerate" }).press("Enter");
+      await expect.poll(inQuestion, { message: `${path} Regenerate` }).toBe(true);
+      await page.getByRole("button", { name: "Regenerate" }).waitFor();
+      if (path === "/widget/") {
+        await page.getByRole("button", { name: "New chat" }).press("Enter");
+        await expect.poll(inQuestion, { message: `${path} New chat` }).toBe(true);
+      }
+      await page.context().close();
+    }
+    await provider.context().close();
+  }, 120_000);
+
   it("the widget's first-run intro shows whole at 360 px, not cut off inside the chat's box", async () => {
     const page = await openWidgetPhone(f.browser, f.url);
     const intro = page.getByTestId("first-run");

@@ -95,9 +95,11 @@ describe("the widget's first download", () => {
     // newcomer looking for one). Plus 33 (28,850 -> 28,883): inside Telegram, the keyboard opening (a
     // shorter viewport) keeps the focused question box on screen. Plus 107 (28,881 -> 28,988): the
     // chat's background failures (the SDK's onSignalingError) said in the chat, the notice itself and
-    // its state a lazy chunk, only its import and the store's field in the shell.
+    // its state a lazy chunk, only its import and the store's field in the shell. Plus 76 (28,988 ->
+    // 29,064): from the keyboard, Regenerate and New chat leave the focus in the question box (it fell
+    // to the page itself).
     expect(sizeOf(graph, first).gzip).toBeLessThanOrEqual(
-      Math.round(27.9 * 1024) + 35 + 126 + 28 + 1 + 8 + 27 + 34 + 7 + 26 + 33 + 107,
+      Math.round(27.9 * 1024) + 35 + 126 + 28 + 1 + 8 + 27 + 34 + 7 + 26 + 33 + 107 + 76,
     );
   });
 
