@@ -1,5 +1,6 @@
 import * as v from "valibot";
 import { MAX_MESSAGES_PER_REQUEST } from "../../protocol";
+import { isEmptyMetadata } from "../sdk/chat-fields";
 import { firstIssue, quotedId, unpairedToolTurn } from "../sdk/chat-input";
 import type { ChatCompletionCreateParams } from "../sdk/openai-shapes";
 import { parseChatBody } from "./chat-body";
@@ -39,7 +40,7 @@ const REFUSED: Readonly<Record<string, { why: string; noOp?: (v: unknown) => boo
   previous_response_id: { why: "responses are never stored, so there is none to continue" },
   conversation: { why: "responses are never stored, so there is no conversation to continue" },
   store: { why: "responses are never stored", noOp: (x) => x === false },
-  metadata: { why: "responses are never stored, so metadata has nowhere to go" },
+  metadata: { why: "responses are never stored, so metadata has nowhere to go", noOp: isEmptyMetadata },
   background: { why: "responses run in the foreground only", noOp: (x) => x === false },
   reasoning: { why: "reasoning options are not carried to providers" },
   truncation: { why: "the context is never truncated", noOp: (x) => x === "disabled" },

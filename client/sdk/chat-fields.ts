@@ -49,12 +49,21 @@ const REFUSED: Readonly<Record<string, string>> = {
 };
 
 /**
+ * An empty `metadata` object: it tags the stored completion with nothing, so there is nothing to
+ * store and nothing dropped (programs send `{}` by default). Any key in it is refused: its tags
+ * would be lost, since nothing is stored.
+ */
+export const isEmptyMetadata = (v: unknown): boolean =>
+  typeof v === "object" && v !== null && !Array.isArray(v) && Object.keys(v).length === 0;
+
+/**
  * Harmless values of refused fields that ask for nothing (clients send them by default):
  * `service_tier` "default" is OpenAI's standard processing, which is all Silk has; `modalities`
- * `["text"]` asks for the only output there is.
+ * `["text"]` asks for the only output there is; `metadata` `{}` tags with nothing.
  */
 const NO_OP: Readonly<Record<string, (value: unknown) => boolean>> = {
   store: (v) => v === false,
+  metadata: isEmptyMetadata,
   service_tier: (v) => v === "auto" || v === "default",
   modalities: (v) => Array.isArray(v) && v.length === 1 && v[0] === "text",
 };

@@ -344,9 +344,11 @@ describe("the Responses API for text", () => {
       { role: "user", content: "z" },
     ];
     expect(await refused({ input: echoed })).toMatchObject({ status: "completed" });
-    expect(await refused({ store: false, tools: [], include: [], truncation: "disabled" })).toMatchObject({
-      status: "completed",
-    });
+    expect(
+      await refused({ store: false, tools: [], include: [], truncation: "disabled", metadata: {} }),
+    ).toMatchObject({ status: "completed" });
+    // Metadata with a tag in it would be lost (nothing is stored): refused by name.
+    expect(await refused({ metadata: { team: "a" } })).toMatchObject({ status: 400, param: "metadata" });
     await expect(openai.responses.create({ model: "nope", input: "x" })).rejects.toMatchObject({
       status: 404,
       code: "model_not_found",

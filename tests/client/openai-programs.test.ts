@@ -596,16 +596,22 @@ describe("fields inside messages, and the SDK's own callers", () => {
     expect(hi).toMatchObject({ choices: [{ message: { content: "Echo: short" } }] });
   });
 
-  it("takes the values that ask for nothing (store false, service_tier auto or default, text-only modalities), refuses the rest by name", async () => {
+  it("takes the values that ask for nothing (store false, service_tier auto or default, text-only modalities, empty metadata), refuses the rest by name", async () => {
     const hi = [{ role: "user", content: "tiers" }];
     const noOps = [
       { store: false },
       { service_tier: "auto" },
       { service_tier: "default" },
       { modalities: ["text"] },
+      { metadata: {} },
     ];
-    for (const extra of noOps)
+    for (const extra of noOps) {
       expect(await ask(hi, extra)).toMatchObject({ choices: [{ message: { content: "Echo: tiers" } }] });
+      // Taken as nothing: none of them reaches the provider.
+      expect(Object.keys(extra).filter((k) => k in (backend.requests.at(-1) ?? {}))).toEqual([]);
+    }
+    // Metadata with a tag in it would be lost (nothing is stored): refused by name.
+    expect(await ask(hi, { metadata: { team: "a" } })).toMatchObject({ status: 400, param: "metadata" });
     expect(await ask(hi, { service_tier: "flex" })).toMatchObject({ status: 400, param: "service_tier" });
     expect(await ask(hi, { store: true })).toMatchObject({ status: 400, param: "store" });
     expect(await ask(hi, { modalities: ["text", "audio"] })).toMatchObject({
