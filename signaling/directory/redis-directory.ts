@@ -334,6 +334,11 @@ export class RedisDirectory implements ProviderDirectory {
     await this.leases?.settled();
   }
 
+  /** The providers whose leased units of `model` this node's pool holds (what it can grant without Redis). */
+  pooled(model: string): readonly string[] {
+    return this.leases?.pooled(model) ?? [];
+  }
+
   /** Gives this node's leased units back; the client belongs to the caller, who closes it. */
   async close(): Promise<void> {
     await this.leases?.close();

@@ -152,6 +152,11 @@ export class NodeLeases {
     await Promise.all([...models].map((model) => this.release(model, [identityKey])));
   }
 
+  /** The providers whose units of `model` the pool holds (one key per unit). */
+  pooled(model: string): readonly string[] {
+    return this.pool.held(model);
+  }
+
   /** Resolves once the lease commands in flight (records of pooled pairings, top-ups) have settled. */
   async settled(): Promise<void> {
     while (this.inFlight.size > 0) await Promise.all(this.inFlight);
