@@ -23,6 +23,14 @@ export function isOneProvidersRefusal(err: unknown): err is ProviderError {
   return err instanceof ProviderError && ONE_PROVIDERS_REFUSALS.has(err.code);
 }
 
+/**
+ * A provider pricing a model at terms it did not sign (a bait above its grant's quote, or another
+ * model on its session unquoted, account-quotes.ts): that provider alone is refused, as above.
+ */
+export function isPriceRefusal(err: unknown): err is ProviderError {
+  return err instanceof ProviderError && err.code === "PRICE";
+}
+
 /** Signaling's answers that mean no provider besides those excluded can take a session now. */
 const NO_OTHER_PROVIDER: ReadonlySet<string> = new Set(["ALL_BUSY", "NO_MODEL"]);
 

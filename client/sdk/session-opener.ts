@@ -54,7 +54,7 @@ import {
 } from "./errors";
 import type { PaymentAccount } from "./payment-account";
 import { checkProvider, otherEntry } from "./provider-trust";
-import { isOneProvidersRefusal } from "./refusal-kinds";
+import { isOneProvidersRefusal, isPriceRefusal } from "./refusal-kinds";
 import { RequesterSession } from "./requester-session";
 
 /**
@@ -735,7 +735,7 @@ export class SessionOpener {
           );
         // Quoting more than its own signed quote (a bait), or refusing this escrow for what happened
         // on its own stream: said if nobody else answers.
-        if ((err instanceof ProviderError && err.code === "PRICE") || isOneProvidersRefusal(err))
+        if (isPriceRefusal(err) || isOneProvidersRefusal(err))
           refused = err;
         // The server's word that the session ended, unchecked (it carries the signals, so it can
         // deny the session anyway), its refusal to relay a session it granted (a grant of an

@@ -2,7 +2,7 @@ import { encodePublicKey, missingNeed, type Need } from "../../protocol";
 import { unlessAborted } from "./abort-link";
 import { type ConnectOptions, DEFAULT_QUEUE_TIMEOUT_MS } from "./connect-options";
 import { NoProviderError } from "./errors";
-import { isNoOtherProvider, isOneProvidersRefusal } from "./refusal-kinds";
+import { isNoOtherProvider, isOneProvidersRefusal, isPriceRefusal } from "./refusal-kinds";
 import type { RequesterSession } from "./requester-session";
 import type { SessionOpener } from "./session-opener";
 import { SessionPool } from "./session-pool";
@@ -159,8 +159,10 @@ export class SessionSource {
           if (!skip.has(provider) && fits(session)) return { provider, session };
           continue;
         } catch (err) {
-          // A refusal of one provider's own, nobody else on offer: the pool's may have room soon.
-          if (signal.aborted || !(isNoOtherProvider(err) || isOneProvidersRefusal(err)) || !held) throw err;
+          // A refusal of one provider's own (its escrow terms, a price it did not sign), nobody else
+          // on offer: the pool's may have room soon.
+          const onlyThat = isNoOtherProvider(err) || isOneProvidersRefusal(err) || isPriceRefusal(err);
+          if (signal.aborted || !onlyThat || !held) throw err;
           pool.noOtherUntil = Date.now() + NO_OTHER_RETRY_MS;
         }
       }

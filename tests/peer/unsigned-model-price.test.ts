@@ -27,12 +27,19 @@ afterEach(async () => {
   await cleanup();
 });
 
-async function provider(url: string, payout: string, models: string[], events: RuntimeEvent[]) {
+async function provider(
+  url: string,
+  payout: string,
+  models: string[],
+  events: RuntimeEvent[],
+  more: Partial<ProviderRuntimeOptions> = {},
+) {
   const identity = generateKeyPair();
   const runtime = await ProviderRuntime.start({
     signalingUrl: url,
     identity,
     engine: new ScriptedEngine({ models }),
+    ...more,
     models: models.map((model) => ({ model, price: flatPrice(10n) })),
     payout,
     wrtc,
@@ -43,25 +50,34 @@ async function provider(url: string, payout: string, models: string[], events: R
   return { runtime, key: encodePublicKey(identity.publicKey) };
 }
 
+/** A provider whose running sessions sign their quotes for another entry than it registered with. */
+function signsForAnotherEntry(runtime: ProviderRuntime): void {
+  const held = runtime as unknown as { opts: ProviderRuntimeOptions };
+  held.opts = { ...held.opts, entry: { owner: `0:${"44".repeat(32)}`, stake: 0n, registeredAt: 1 } };
+}
+
+async function requester(url: string) {
+  const client = await connect({
+    signalingUrl: url,
+    sessionKey: generateKeyPair(),
+    keyEpoch: 0,
+    maxPrice: MAX,
+    escrow: ESCROW,
+    wrtc,
+  });
+  clients.push(client);
+  return (model: string) =>
+    client.chat.completions.create({ model, messages: [{ role: "user", content: model }] });
+}
+
 describe("a second model on a provider's session", () => {
   it("is not asked of a provider whose account prices it at terms it did not sign: PRICE naming it, or another provider", async () => {
     const { url } = await startServer();
     const firstEvents: RuntimeEvent[] = [];
     const first = await provider(url, `0:${"22".repeat(32)}`, ["model-a", "model-b"], firstEvents);
     // Registered (and quoted in grants) with one entry; its sessions now sign for another.
-    const held = first.runtime as unknown as { opts: ProviderRuntimeOptions };
-    held.opts = { ...held.opts, entry: { owner: `0:${"44".repeat(32)}`, stake: 0n, registeredAt: 1 } };
-    const client = await connect({
-      signalingUrl: url,
-      sessionKey: generateKeyPair(),
-      keyEpoch: 0,
-      maxPrice: MAX,
-      escrow: ESCROW,
-      wrtc,
-    });
-    clients.push(client);
-    const ask = (model: string) =>
-      client.chat.completions.create({ model, messages: [{ role: "user", content: model }] });
+    signsForAnotherEntry(first.runtime);
+    const ask = await requester(url);
 
     expect((await ask("model-a")).choices[0]?.message.content).toBe("Echo: model-a");
     const err = await ask("model-b").catch((e: unknown) => e);
@@ -78,5 +94,33 @@ describe("a second model on a provider's session", () => {
     expect((await ask("model-a")).choices[0]?.message.content).toBe("Echo: model-a");
     expect(firstEvents.filter((e) => e.type === "session-open")).toHaveLength(1);
     expect(firstEvents.filter((e) => e.type === "request-done")).toHaveLength(2);
+  }, 40_000);
+
+  it("waits for room at the honest provider of that model when it is full, rather than ending PRICE", async () => {
+    const { url } = await startServer();
+    const first = await provider(url, `0:${"22".repeat(32)}`, ["model-a", "model-b"], []);
+    signsForAnotherEntry(first.runtime);
+    // One place and no queue: a second request while it answers is refused QUEUE_FULL.
+    const busyEvents: RuntimeEvent[] = [];
+    await provider(url, `0:${"55".repeat(32)}`, ["model-b"], busyEvents, {
+      engine: new ScriptedEngine({
+        models: ["model-b"],
+        tokenDelayMs: 40,
+        reply: () => "one two three four five six seven eight",
+      }),
+      capacity: 1,
+      maxWaiting: 0,
+    });
+    const ask = await requester(url);
+    await ask("model-a");
+    const long = ask("model-b");
+    await expect.poll(() => busyEvents.filter((e) => e.type === "tokens").length).toBeGreaterThan(0);
+    const waited = await ask("model-b");
+    expect(waited.choices[0]?.message.content).toBe("one two three four five six seven eight");
+    expect((await long).choices[0]?.message.content).toBe("one two three four five six seven eight");
+    expect(busyEvents.filter((e) => e.type === "refused" && e.code === "QUEUE_FULL").length).toBeGreaterThan(
+      0,
+    );
+    expect(busyEvents.filter((e) => e.type === "request-done")).toHaveLength(2);
   }, 40_000);
 });
