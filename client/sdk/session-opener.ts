@@ -735,8 +735,7 @@ export class SessionOpener {
           );
         // Quoting more than its own signed quote (a bait), or refusing this escrow for what happened
         // on its own stream: said if nobody else answers.
-        if (isPriceRefusal(err) || isOneProvidersRefusal(err))
-          refused = err;
+        if (isPriceRefusal(err) || isOneProvidersRefusal(err)) refused = err;
         // The server's word that the session ended, unchecked (it carries the signals, so it can
         // deny the session anyway), its refusal to relay a session it granted (a grant of an
         // ended session replayed), or signaling gone from under it (our connection dropped or
