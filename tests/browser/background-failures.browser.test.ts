@@ -86,6 +86,23 @@ describe("background failures, said where they are looked for", () => {
       await expect.poll(() => noticeText(page), { timeout: 30_000 }).toBe("");
       expect(await page.getByRole("button", { name: "Dismiss" }).count()).toBe(0);
       expect(await text(page, "status-headline")).toMatch(/^Serving/);
+
+      // Refused again, and dismissed by keyboard: the focus goes on to the Serving buttons, and the
+      // retries failing meanwhile do not bring it back until the tab is listed again.
+      fault.answer("provider:register", VERSION_REFUSAL);
+      fault.kick("provider");
+      await expect
+        .poll(() => noticeText(page), { timeout: 20_000 })
+        .toMatch(/^The Silk server refused or garbled/);
+      await page.getByRole("button", { name: "Dismiss" }).press("Enter");
+      expect(await noticeText(page)).toBe("");
+      expect(await page.evaluate(() => document.activeElement?.textContent?.trim())).toBe("Pause");
+      const before = fault.faulted("provider:register");
+      await expect
+        .poll(() => fault.faulted("provider:register"), { timeout: 30_000 })
+        .toBeGreaterThan(before + 1);
+      expect(await noticeText(page)).toBe("");
+      fault.answer("provider:register", undefined);
       await page.context().close();
     });
   }, 120_000);
