@@ -14,7 +14,7 @@ import { forModel, HttpError, invalidRequest, modelNotFound, toHttpError } from 
 import { ItemMemory, REMEMBERED_ITEMS } from "./item-memory";
 import { notServed } from "./not-served";
 import { readBody } from "./read-body";
-import { ResponseEvents, toResponse } from "./responses-answer";
+import { ResponseEvents, wholeResponse } from "./responses-answer";
 import { asResponsesParam, parseResponsesBody } from "./responses-body";
 
 /**
@@ -318,11 +318,15 @@ async function responses({ o, shut, items }: Ctx, req: IncomingMessage, res: Ser
     const http = forModel(params.model, err);
     throw http.param ? asResponsesParam(http, sources) : err;
   };
-  if (!stream) {
-    const done = await shut.race(
-      o.client.chat.completions.create({ ...params, signal, stream: false }).catch(renamed),
+  // The chat answer is streamed either way: a whole response is what the streamed one ends with.
+  const chat = () =>
+    shut.race(
+      o.client.chat.completions
+        .create({ ...params, signal, stream: true, stream_options: { include_usage: true } })
+        .catch(renamed),
     );
-    const response = toResponse(meta, done);
+  if (!stream) {
+    const response = await wholeResponse(meta, shut.until(await chat()));
     items.remember(response.output);
     return sendJson(res, 200, response);
   }
@@ -344,16 +348,7 @@ async function responses({ o, shut, items }: Ctx, req: IncomingMessage, res: Ser
     res,
     (err) => send(events.error(fail(res, err).body())),
     async () => {
-      const chunks = await keepAliveUntil(
-        res,
-        shut.race(
-          o.client.chat.completions
-            .create({ ...params, signal, stream: true, stream_options: { include_usage: true } })
-            .catch(renamed),
-        ),
-        o.keepAliveMs ?? KEEP_ALIVE_MS,
-        open,
-      );
+      const chunks = await keepAliveUntil(res, chat(), o.keepAliveMs ?? KEEP_ALIVE_MS, open);
       if (!res.headersSent) open();
       for await (const chunk of shut.until(chunks)) send(events.chunk(chunk));
       send(events.end());

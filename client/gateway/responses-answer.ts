@@ -98,26 +98,6 @@ function functionCall(meta: ResponseMeta, n: number, call: ToolCall, status: Sta
   };
 }
 
-/**
- * The output items: the message (unless the answer only calls tools), then each call. An answer
- * cut at its token limit was cut in its last item, which is `incomplete`; the others were done.
- */
-function outputOf(
-  meta: ResponseMeta,
-  text: string,
-  calls: readonly ToolCall[],
-  status: Status,
-  logprobs: Logprob[] = [],
-) {
-  const items = text || calls.length === 0 ? 1 + calls.length : calls.length;
-  const statusAt = (i: number): Status => (i === items - 1 ? status : "completed");
-  const hasMessage = items > calls.length;
-  return [
-    ...(hasMessage ? [message(meta, text, statusAt(0), logprobs)] : []),
-    ...calls.map((c, n) => functionCall(meta, n, c, statusAt(n + (hasMessage ? 1 : 0)))),
-  ];
-}
-
 function response(
   meta: ResponseMeta,
   status: string,
@@ -150,14 +130,17 @@ function response(
   };
 }
 
-export function toResponse(meta: ResponseMeta, done: ChatCompletion) {
-  const choice = done.choices[0];
-  const finish = choice?.finish_reason;
-  const text = choice?.message.content ?? "";
-  const status = statusOf(finish);
-  const calls = choice?.message.tool_calls ?? [];
-  const output = outputOf(meta, text, calls, status, logprobsOf(choice?.logprobs?.content));
-  return response(meta, status, output, text, finish, usageOf(done.usage));
+/**
+ * A whole (non-streamed) answer: the response the same answer streamed ends with, built from the
+ * chat stream's chunks by the same ResponseEvents. A whole chat completion could not say it: its
+ * logprobs are one list for the text's tokens and the tool calls' alike (the message's must be the
+ * text's only, as a streamed one's are), and its text is one string where a stream holds text
+ * that came after a call in a message of its own.
+ */
+export async function wholeResponse(meta: ResponseMeta, chunks: AsyncIterable<ChatCompletionChunk>) {
+  const events = new ResponseEvents(meta);
+  for await (const c of chunks) events.chunk(c);
+  return events.whole();
 }
 
 /** An output item of a streamed answer, at its output index: a message, or a tool call (by its chat index). */
@@ -333,6 +316,12 @@ export class ResponseEvents {
       }
     }
     return events;
+  }
+
+  /** The answer whole, as the terminal event of `end` carries it (wholeResponse). */
+  whole(): ReturnType<typeof response> {
+    const last = this.end().at(-1) as { response: ReturnType<typeof response> };
+    return last.response;
   }
 
   end(): unknown[] {

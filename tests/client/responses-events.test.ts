@@ -1,6 +1,6 @@
 import OpenAI from "openai";
 import { describe, expect, it } from "vitest";
-import { ResponseEvents, toResponse } from "../../client/gateway/responses-answer";
+import { ResponseEvents, wholeResponse } from "../../client/gateway/responses-answer";
 import type { ChatCompletionChunk } from "../../client/sdk/openai-shapes";
 
 /**
@@ -17,6 +17,10 @@ const chunk = (
   model: "m",
   choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
 });
+
+async function* chunksOf(list: readonly ChatCompletionChunk[]): AsyncGenerator<ChatCompletionChunk> {
+  yield* list;
+}
 
 const call = (index: number, id: string, name: string, args: string) => [
   chunk({ tool_calls: [{ index, id, type: "function", function: { name, arguments: "" } }] }),
@@ -225,26 +229,19 @@ describe("the Responses stream's edge cases, read by the openai package's stream
 });
 
 describe("a whole Responses answer cut at max_output_tokens", () => {
-  it("is incomplete in its last item only, as the streamed one's end says", () => {
-    const r = toResponse({ id: "resp_abc", model: "m", createdAt: 0 }, {
-      id: "chatcmpl-1",
-      object: "chat.completion",
-      created: 0,
-      model: "m",
-      choices: [
-        {
-          index: 0,
-          finish_reason: "length",
-          logprobs: null,
-          message: {
-            role: "assistant",
-            content: "Let me check.",
-            refusal: null,
-            tool_calls: [{ id: "call_a", type: "function", function: { name: "f", arguments: '{"ci' } }],
-          },
-        },
-      ],
-    } as never);
+  it("is incomplete in its last item only, as the streamed one's end says", async () => {
+    const r = await wholeResponse(
+      { id: "resp_abc", model: "m", createdAt: 0 },
+      chunksOf([
+        chunk({ content: "Let me check." }),
+        chunk({
+          tool_calls: [
+            { index: 0, id: "call_a", type: "function", function: { name: "f", arguments: '{"ci' } },
+          ],
+        }),
+        chunk({}, "length"),
+      ]),
+    );
     expect(r.status).toBe("incomplete");
     expect(r.output).toMatchObject([
       { type: "message", status: "completed" },
@@ -260,20 +257,10 @@ describe("an answer its backend cut for content (finish_reason content_filter)",
     expect(final).toMatchObject({ status: "incomplete", incomplete_details: { reason: "content_filter" } });
     expect(final.output).toMatchObject([{ type: "message", status: "incomplete" }]);
     expect(seen.at(-1)?.type).toBe("response.incomplete");
-    const whole = toResponse({ id: "resp_abc", model: "m", createdAt: 0 }, {
-      id: "chatcmpl-1",
-      object: "chat.completion",
-      created: 0,
-      model: "m",
-      choices: [
-        {
-          index: 0,
-          finish_reason: "content_filter",
-          logprobs: null,
-          message: { role: "assistant", content: "Some", refusal: null },
-        },
-      ],
-    } as never);
+    const whole = await wholeResponse(
+      { id: "resp_abc", model: "m", createdAt: 0 },
+      chunksOf([chunk({ content: "Some" }), chunk({}, "content_filter")]),
+    );
     expect(whole).toMatchObject({
       status: "incomplete",
       incomplete_details: { reason: "content_filter" },

@@ -8,7 +8,8 @@ import type { AddressInfo } from "node:net";
  * and honours what programs ask of such servers:
  * - `tools`: to a user message it answers with a call of the first tool (arguments made from the
  *   tool's JSON schema, streamed in pieces, `finish_reason: "tool_calls"`); to a `tool` message it
- *   answers "The tool said: <result>";
+ *   answers "The tool said: <result>"; a last user message starting "say first" has the call
+ *   preceded by the text "Let me check. " (two content chunks), as models that talk before calling;
  * - `response_format`: a JSON object matching `json_schema.schema` (strings are the last user
  *   message), or `{"echo": …}` for `json_object`;
  * - `logprobs`/`top_logprobs`: one entry per streamed token, with that many alternatives;
@@ -139,10 +140,12 @@ export async function startOpenAiBackend(
 
     let words: string[];
     let call: { name: string; arguments: string } | undefined;
+    let preface: string[] = [];
     const tool = body.tool_choice === "none" ? undefined : body.tools?.[0];
     if (tool && lastMessage?.role === "user") {
       call = { name: tool.function.name, arguments: JSON.stringify(sample(tool.function.parameters, last)) };
-      words = pieces(call.arguments, 6);
+      if (last.startsWith("say first")) preface = ["Let ", "me ", "check. "];
+      words = [...preface, ...pieces(call.arguments, 6)];
     } else if (lastMessage?.role === "tool") {
       words = `The tool said: ${lastMessage.content}`.split(/(?<= )/);
     } else if (body.response_format?.type === "json_schema") {
@@ -211,20 +214,21 @@ export async function startOpenAiBackend(
         return;
       }
       if (opts.tokenDelayMs) await new Promise((r) => setTimeout(r, opts.tokenDelayMs));
-      const delta = call
-        ? {
-            tool_calls: [
-              i === 0
-                ? {
-                    index: 0,
-                    ...(!opts.namelessCalls && { id: "call_7" }),
-                    type: "function",
-                    function: { name: call.name, arguments: word },
-                  }
-                : { index: 0, function: { arguments: word } },
-            ],
-          }
-        : { content: word };
+      const delta =
+        call && i >= preface.length
+          ? {
+              tool_calls: [
+                i === preface.length
+                  ? {
+                      index: 0,
+                      ...(!opts.namelessCalls && { id: "call_7" }),
+                      type: "function",
+                      function: { name: call.name, arguments: word },
+                    }
+                  : { index: 0, function: { arguments: word } },
+              ],
+            }
+          : { content: word };
       send({
         id: "c",
         object: "chat.completion.chunk",
