@@ -157,6 +157,13 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
         entryTtlMs: config.heartbeatTimeoutMs,
         shardByModel: connection.cluster,
         onCommand: (op) => ctx.metrics.redisCommands.inc({ op }),
+        onLateEnd: (session) => {
+          log.warn(
+            { session },
+            "a session Redis did not answer for was ended late; its place was given back",
+          );
+          ctx.feed.changed();
+        },
         lease: {
           node: nodeId,
           units: config.leaseUnits,

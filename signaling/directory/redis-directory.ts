@@ -1,4 +1,5 @@
 import { BPS } from "../../protocol";
+import { RedisUnavailableError } from "../errors";
 import { type NoMatchCode, refusal } from "../matchmaking";
 import type {
   MarketGroup,
@@ -27,6 +28,10 @@ import { KeySpaces } from "./redis-spaces";
 import { RefusalMemo } from "./refusal-memo";
 import { newSessionId } from "./session-id";
 
+/** How often, and how far apart, a session's end is sent again while Redis does not answer (`endLate`). */
+const LATE_END_TRIES = 60;
+const LATE_END_RETRY_MS = 1_000;
+
 export interface RedisDirectoryOptions {
   /** Namespace for every key, so several deployments (or tests) can share one Redis. */
   prefix?: string;
@@ -42,6 +47,8 @@ export interface RedisDirectoryOptions {
   shardByModel?: boolean;
   /** Called for every command sent, with what it was for: the Redis cost of each operation. */
   onCommand?: (op: DirectoryOp) => void;
+  /** A session whose pairing or end got no reply was ended by a later try: its place is given back. */
+  onLateEnd?: (sessionId: string) => void;
   /**
    * Lease capacity to this node (redis-leases.ts): pairings reserve from the node's pool with no
    * Redis round trip before the grant. `node` is this node's id (its leases go when it dies).
@@ -66,6 +73,8 @@ export class RedisDirectory implements ProviderDirectory {
   private readonly clients: CountedClients;
   private readonly leases: NodeLeases | undefined;
   private readonly leaseEvents: LeaseEvents | undefined;
+  private readonly onLateEnd: ((sessionId: string) => void) | undefined;
+  private closed = false;
   /** Set once `listen` has subscribed to registrations' announcements (refusal-memo.ts). */
   private memo: RefusalMemo | undefined;
 
@@ -74,6 +83,7 @@ export class RedisDirectory implements ProviderDirectory {
     this.sessionTtlMs = options.sessionTtlMs ?? 24 * 3600_000;
     this.spaces = new KeySpaces(options.prefix ?? "silk:", options.shardByModel ?? false);
     this.clients = new CountedClients(client, options.onCommand);
+    this.onLateEnd = options.onLateEnd;
     const lease = options.lease;
     this.leaseEvents = lease;
     if (lease && lease.units > 0)
@@ -239,10 +249,11 @@ export class RedisDirectory implements ProviderDirectory {
     const tag = this.spaces.tagOf(request.model);
     const sessionId = newSessionId(tag);
     const epoch = this.memo?.epoch() ?? 0;
+    const space = this.spaces.space(tag);
     const reply = await runScript(
       this.via("pair"),
       PAIR,
-      this.spaces.space(tag),
+      space,
       ["fx"],
       [
         request.model,
@@ -256,7 +267,10 @@ export class RedisDirectory implements ProviderDirectory {
         String(this.sessionTtlMs),
         ...request.exclude,
       ],
-    );
+    ).catch((err: unknown) => {
+      if (err instanceof RedisUnavailableError) this.endLate(space, sessionId);
+      throw err;
+    });
     const [ok, body, cheapest] = Array.isArray(reply) ? reply : [];
     // Only a model granted here gets a pool (after its grant, which takes the best pick first):
     // refusals, for models nobody serves, say, lease nothing.
@@ -272,6 +286,28 @@ export class RedisDirectory implements ProviderDirectory {
     // The script read the entry it reserved: unreadable only if something else wrote that hash.
     if (!provider || !listing) throw new Error("reserved a provider entry that does not decode");
     return { ok: true, sessionId, provider, price: listing.price };
+  }
+
+  /**
+   * Ends a session whose pairing or end got no reply from Redis, until Redis answers. A pairing
+   * may still run (a paused Redis, a slow network: it reads the command once it moves again, after
+   * the requester was told DIRECTORY_UNAVAILABLE), and an end may never have (an EVALSHA that timed
+   * out and then came back NOSCRIPT, on a Redis that restarted or failed over, is not sent again as
+   * EVAL): either way the session would hold a unit of the provider's capacity for nobody until the
+   * session TTL. CLOSE is idempotent and runs after what was sent before it on the connection, so
+   * it is sent again, a second apart, until Redis answers (a bounded number of times).
+   */
+  private endLate(space: string, sessionId: string, tries = LATE_END_TRIES): void {
+    if (this.closed || tries <= 0) return;
+    runScript(this.via("end"), CLOSE, space, [`s:${sessionId}`], [sessionId]).then(
+      (reply) => {
+        if (reply !== null) this.onLateEnd?.(sessionId);
+      },
+      (err: unknown) => {
+        if (!(err instanceof RedisUnavailableError)) return;
+        setTimeout(() => this.endLate(space, sessionId, tries - 1), LATE_END_RETRY_MS).unref();
+      },
+    );
   }
 
   async recordFailure(identityKey: string, socketId: string, now: number): Promise<void> {
@@ -303,7 +339,14 @@ export class RedisDirectory implements ProviderDirectory {
     const here = this.closeNow(sessionId);
     if (here) return here.record;
     const space = this.spaces.sessionSpace(sessionId)!;
-    const reply = await runScript(this.via("end"), CLOSE, space, [`s:${sessionId}`], [sessionId]);
+    const reply = await runScript(this.via("end"), CLOSE, space, [`s:${sessionId}`], [sessionId]).catch(
+      (err: unknown) => {
+        // The caller hears DIRECTORY_UNAVAILABLE; the place is still given back once Redis answers.
+        if (err instanceof RedisUnavailableError)
+          setTimeout(() => this.endLate(space, sessionId), LATE_END_RETRY_MS).unref();
+        throw err;
+      },
+    );
     return sessionFromReply(sessionId, reply);
   }
 
@@ -341,6 +384,7 @@ export class RedisDirectory implements ProviderDirectory {
 
   /** Gives this node's leased units back; the client belongs to the caller, who closes it. */
   async close(): Promise<void> {
+    this.closed = true;
     await this.leases?.close();
   }
 

@@ -20,6 +20,10 @@ export interface RedisProcess {
   url: string;
   port: number;
   stop(): Promise<void>;
+  /** SIGSTOP: the process holds its connections open and answers nothing until `resume`. */
+  pause(): void;
+  /** SIGCONT: what was sent meanwhile is read and run, in order. */
+  resume(): void;
 }
 
 /**
@@ -58,8 +62,12 @@ export async function startRedis(at?: number, extra: string[] = []): Promise<Red
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    pause: () => child.kill("SIGSTOP"),
+    resume: () => child.kill("SIGCONT"),
     stop: async () => {
       if (child.exitCode === null) {
+        // A paused process would not act on SIGTERM.
+        child.kill("SIGCONT");
         const exited = new Promise((r) => child.once("exit", r));
         child.kill("SIGTERM");
         await exited;
