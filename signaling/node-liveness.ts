@@ -28,6 +28,12 @@ export interface LivenessClient {
  */
 export class NodeLiveness {
   private renewed = false;
+  /**
+   * Dead nodes this node claimed (took off `nodes`) but has not yet forgotten: the claim is made
+   * once, so if forgetting fails (Redis refused or did not answer the drop), nobody else will; the
+   * drop is tried again at every tick until it goes through.
+   */
+  private readonly owed = new Set<string>();
 
   constructor(
     private readonly client: LivenessClient,
@@ -57,7 +63,13 @@ export class NodeLiveness {
     const alive = await Promise.all(others.map((n) => this.client.exists(this.key(n))));
     const gone = others.filter((_, i) => alive[i] === 0);
     const claimed = await Promise.all(gone.map((n) => this.client.sRem(`${this.prefix}nodes`, n)));
-    return { stateLost, dead: gone.filter((_, i) => claimed[i] === 1), nodeLeft: left === 1 };
+    for (const [i, n] of gone.entries()) if (claimed[i] === 1) this.owed.add(n);
+    return { stateLost, dead: [...this.owed], nodeLeft: left === 1 };
+  }
+
+  /** A claimed dead node's state is forgotten: no more drops owed for it. */
+  forgotten(node: string): void {
+    this.owed.delete(node);
   }
 
   /** A clean exit: nobody needs to notice this node's death; the others expect its clients for `welcomeMs`. */
@@ -102,7 +114,16 @@ export async function livenessTick(ctx: ServerContext, liveness: NodeLiveness): 
       Date.now() + (dead.length > 0 ? ctx.config.reconnectWindowMs : 1_000),
     );
   for (const node of dead) {
-    const { providers, sessions } = await ctx.directory.dropNode(node);
+    const dropped = await ctx.directory.dropNode(node).catch((err: unknown) => {
+      ctx.log.warn(
+        { err: errorSummary(err), dead: node },
+        "forgetting a dead node failed; trying again next tick",
+      );
+      return undefined;
+    });
+    if (!dropped) continue;
+    liveness.forgotten(node);
+    const { providers, sessions } = dropped;
     const ended = await Promise.all(
       sessions.map((id) =>
         endSession(ctx, id, "node-lost").catch((err: unknown) => {
