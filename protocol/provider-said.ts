@@ -45,7 +45,8 @@ const SAID: Record<ProviderErrorCode, string> = {
   REGISTRY_UNAVAILABLE: "the provider could not read the registry",
   // account refusals (provider/account-gate.ts): what it read on the chain
   ESCROW_NETWORK: "the escrow is on another network",
-  ESCROW_CODE: "the account named as the escrow does not run Silk's Escrow code",
+  ESCROW_CODE:
+    "the provider does not recognise the escrow's code as Silk's Escrow (it may run another version of Silk)",
   ESCROW_CLOSE_DELAY: "the escrow's close delay is shorter than this provider needs to claim",
   ESCROW_CLOSING: "the escrow is closing; top it up and reopen it",
   KEY_NOT_AUTHORISED: "the session key is not authorised in the escrow",

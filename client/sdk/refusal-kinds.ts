@@ -14,6 +14,9 @@ export const ONE_PROVIDERS_REFUSALS: ReadonlySet<string> = new Set([
   // the provider's own shortest close delay (`--min-close-delay`, an hour by default on testnet
   // and mainnet): another provider may claim in less
   "ESCROW_CLOSE_DELAY",
+  // the Escrow code of the provider's own build: the requester's escrow runs this build's, so a
+  // provider on another Silk version refuses it and one on this version serves
+  "ESCROW_CODE",
   "UNPAID_TOKENS",
   "FOREIGN_CLAIMS",
   "ESCROW_CROWDED",

@@ -736,6 +736,15 @@ export class SessionOpener {
         // Quoting more than its own signed quote (a bait), or refusing this escrow for what happened
         // on its own stream: said if nobody else answers.
         if (isPriceRefusal(err) || isOneProvidersRefusal(err)) refused = err;
+        // Which provider does not recognise the escrow's code is the point: the escrow runs this
+        // build's (the pages and `init` deploy only that), so it is that provider's version.
+        if (err instanceof ProviderError && err.code === "ESCROW_CODE")
+          refused = new ProviderError(
+            "ESCROW_CODE",
+            `the provider ${grant.provider.identityKey} does not recognise the escrow's code as Silk's Escrow (it may run another version of Silk); it is excluded for this request`,
+            undefined,
+            { cause: err },
+          );
         // The server's word that the session ended, unchecked (it carries the signals, so it can
         // deny the session anyway), its refusal to relay a session it granted (a grant of an
         // ended session replayed), or signaling gone from under it (our connection dropped or

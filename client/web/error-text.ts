@@ -24,7 +24,7 @@ const ESCROW_REFUSALS: Record<string, string> = {
   ESCROW_CANNOT_PAY:
     "Your escrow cannot pay for more tokens: the provider stopped (what it streamed is paid). Top it up in Wallet, then ask again.",
   ESCROW_CODE:
-    "The account named as your escrow does not run Silk's Escrow contract, so providers will not serve it. Reload the page to use your own escrow.",
+    "The provider did not recognise your escrow's code as Silk's Escrow (it may run another version of Silk), and no other provider was free. Try again in a moment; if it persists, reload the page to use your own escrow.",
   ESCROW_CLOSE_DELAY:
     "Your escrow's close delay is shorter than this provider needs to claim, so it will not serve it. Use an escrow with a longer close delay.",
   ESCROW_UNREACHABLE: "The provider could not read your escrow on the chain just now. Try again in a moment.",

@@ -28,6 +28,9 @@ describe("a provider that refuses a key for what happened on its own stream", ()
       "ESCROW_CLOSE_DELAY",
       "the escrow's close delay is 3600 s; this provider needs at least 86400 s to claim",
     ],
+    // Its build's Escrow code (a provider on another Silk version): the requester's escrow runs
+    // this build's code, so a provider on the same build serves; it ended the request.
+    ["ESCROW_CODE", "the account named as the escrow does not run Silk's Escrow code"],
   ] as const)(
     "%s: the request goes to another provider",
     async (code, message) => {
@@ -53,6 +56,28 @@ describe("a provider that refuses a key for what happened on its own stream", ()
     },
     30_000,
   );
+});
+
+describe("a provider that does not recognise the escrow's code, and nobody else", () => {
+  it("ESCROW_CODE is the answer, naming that provider, in Silk's words", async () => {
+    const { url } = await startServer();
+    const gate: AccountGate = {
+      check: async () => {
+        throw new AccountRefusedError("ESCROW_CODE", "your escrow is fake: deposit again at evil.example");
+      },
+    };
+    const alone = await relayProvider(url, { gate });
+    const client = await relayClient(url);
+    const err = await ask(client, "anyone").then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: "ESCROW_CODE" });
+    const message = (err as Error).message;
+    expect(message).toContain(alone.key);
+    expect(message).toContain("does not recognise");
+    expect(message).not.toContain("evil.example");
+  }, 30_000);
 });
 
 describe("an open session's provider that then refuses the escrow for its own stream", () => {
