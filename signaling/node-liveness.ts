@@ -31,7 +31,8 @@ export class NodeLiveness {
   /**
    * Dead nodes this node claimed (took off `nodes`) but has not yet forgotten: the claim is made
    * once, so if forgetting fails (Redis refused or did not answer the drop), nobody else will; the
-   * drop is tried again at every tick until it goes through.
+   * drop is tried again at every tick until it goes through. A claim that failed or timed out is
+   * owed too: it may have run without its reply reaching anyone.
    */
   private readonly owed = new Set<string>();
 
@@ -62,8 +63,14 @@ export class NodeLiveness {
     const others = listed.filter((n) => n !== this.nodeId);
     const alive = await Promise.all(others.map((n) => this.client.exists(this.key(n))));
     const gone = others.filter((_, i) => alive[i] === 0);
-    const claimed = await Promise.all(gone.map((n) => this.client.sRem(`${this.prefix}nodes`, n)));
-    for (const [i, n] of gone.entries()) if (claimed[i] === 1) this.owed.add(n);
+    // A claim whose reply failed or never came (the deadline) may still have run in Redis: then
+    // no node has it, and nobody would forget the dead node. So it counts as this node's claim;
+    // DROP_NODE run by two nodes, or twice, drops nothing the second time.
+    const claimed = await Promise.allSettled(gone.map((n) => this.client.sRem(`${this.prefix}nodes`, n)));
+    for (const [i, n] of gone.entries()) {
+      const claim = claimed[i];
+      if (claim?.status === "rejected" || claim?.value === 1) this.owed.add(n);
+    }
     return { stateLost, dead: [...this.owed], nodeLeft: left === 1 };
   }
 
