@@ -78,11 +78,15 @@ describe("the widget's first download", () => {
     // features; anything new in the shell loads lazily. Sessions had raised it by 508 bytes in small
     // stated steps (to 29,078; the shell was 29,065); a turn's view (MessageView, with its edit,
     // stats and versions imports and its styles) is now a chunk ChatView fetches as it mounts (the
-    // first paint has no turns: a stored chat comes with the connection stack), 29,065 -> 27,961.
-    expect(sizeOf(graph, first).gzip).toBeLessThanOrEqual(Math.round(27.9 * 1024));
+    // first paint has no turns: a stored chat comes with the connection stack), 29,065 -> 27,961;
+    // the model list (ModelSelect: the <select>, its labels and Svelte's select binding) is a chunk
+    // ModelPicker fetches as it mounts (there are models only once the connection stack has read
+    // the directory), 27,961 -> 27,706. The bound is 27,900 bytes, so both readings of issue 15's
+    // 27.9 kB are met: 27,900 bytes, and 27.9 × 1,024 = 28,570 bytes.
+    expect(sizeOf(graph, first).gzip).toBeLessThanOrEqual(27_900);
   });
 
-  it("loads the connection stack, Markdown, code highlighting, math, the wallet and a turn's view as lazy chunks of their own", () => {
+  it("loads the connection stack, Markdown, code highlighting, math, the wallet, a turn's view and the model list as lazy chunks of their own", () => {
     const first = staticClosure(graph, "silk-chat.js");
     for (const lazy of [
       "client/web/chat-core.ts",
@@ -91,6 +95,7 @@ describe("the widget's first download", () => {
       "client/web/math-render.ts",
       "web/tonconnect-wallet.ts",
       "client/web/components/MessageView.svelte",
+      "client/web/components/ModelSelect.svelte",
     ]) {
       const chunk = [...graph.values()].find((c) => c.facadeModuleId?.endsWith(lazy));
       expect(chunk, lazy).toBeDefined();
