@@ -388,6 +388,8 @@ export class SessionOpener {
     const outages: Word[] = [];
     // What ended the last attempt asked again (said if no attempt succeeds).
     let lastFailure: Error | undefined;
+    // Sessions the server would not relay within this request (RelayRefusedError).
+    let relayRefusals = 0;
     const started = Date.now();
     // Whether the request may go on at the next configured server, `failed` of them having
     // failed it: some not failed yet, within HANDSHAKE_MOVES_MS of its start, and one to move to.
@@ -752,6 +754,16 @@ export class SessionOpener {
         if (!(err instanceof SessionEndedNoticeError) && !relayRefused(err) && !signalingWentAway(err))
           exclude.push(grant.provider.identityKey);
         if (err instanceof Error) lastFailure = err;
+        // A server that would not carry a session's frames is asked once more, on a fresh session
+        // (its relay budget is a session's); refusing that one too, it failed the request, not the
+        // network: asking it again met the same refusal, each after the link's patience (a request
+        // refused on every session took 41 s to end). The request goes on at another configured
+        // server not failed yet (as for an outage), or ends now with the refusal.
+        if (relayRefused(err) && !signalingWentAway(err) && err instanceof Error && relayRefusals++ > 0) {
+          outages.push(ourWord(err.message));
+          if (canMoveOn(outages.length + handshakeFailures.length)) continue;
+          break;
+        }
         attempt++;
       }
     }

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { startServer } from "../signaling/helpers";
 import { closeMitmNetworks, mitmNetwork } from "../support/mitm-network";
 import { type Mitm, type MitmMessage, matches } from "../support/mitm-signaling";
 import { ask, labelled, relayClient, relayProvider, stopAll } from "../support/silk-parties";
@@ -74,11 +75,30 @@ describe("a relay that will not carry the requester's frames", () => {
     refuseFrames(mitm, 3, true);
     const err = await ask(c, "never carried").catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Error);
+    // Refused on the first session and on one fresh session asked again, the refusal is that
+    // server's failure, and the request ends (no other server to go on at). It was asked for three
+    // more sessions, each refused after the link's 10 s patience: 41 s in all.
+    const requests = mitm.log.filter((m) => matches(m, { event: "session:request", direction: "to-server" }));
+    expect(requests).toHaveLength(3);
     const message = (err as Error).message;
     expect(message).toContain(`the signaling server at ${url}`);
     expect(message).toContain("RATE_LIMITED");
     // Its code, checked; never its own text, which a lying server writes as it likes.
     expect(message).not.toContain(RATE_LIMITED.error.message);
+    expect(excluded(mitm)).toEqual([]);
+  }, 90_000);
+
+  it("refused on every session, with another server configured: the request goes on there and is answered", async () => {
+    const mitm = await mitmNetwork();
+    const onRefuser = await relayProvider(labelled(mitm.url, "provider"));
+    const { url: up } = await startServer();
+    const onUp = await relayProvider(up);
+    const c = await relayClient([labelled(mitm.url, "requester"), up].join(","));
+    refuseFrames(mitm, 0, true);
+    const answer = await ask(c, "carried elsewhere");
+    expect(answer.choices[0]?.message.content).toBe("Echo: carried elsewhere");
+    expect(onUp.events.filter((e) => e.type === "request-done")).toHaveLength(1);
+    expect(onRefuser.events.filter((e) => e.type === "request-done")).toHaveLength(0);
     expect(excluded(mitm)).toEqual([]);
   }, 90_000);
 });
