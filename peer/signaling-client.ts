@@ -60,6 +60,11 @@ export interface SignalingClientOptions {
    */
   readonly onError?: (e: SignalingError) => void;
   /**
+   * Told when the directory is subscribed again after a re-subscription that failed (told to
+   * `onError`): once per failure, not at every good one, so a page can take its word down.
+   */
+  readonly onRecovered?: () => void;
+  /**
    * The servers' keys (hex), which every grant must be signed by (server-pins.ts): one for every
    * URL, or one per URL. A URL without one pins the key of its first signed grant.
    */
@@ -109,6 +114,8 @@ export class SignalingClient {
   /** A re-subscription in flight, and whether another connection came meanwhile (`resubscribe`). */
   private resubscribing = false;
   private resubscribeAgain = false;
+  /** The last re-subscription failed and was told: the next good one is told as a recovery. */
+  private resubscribeFailed = false;
 
   private constructor(
     urls: readonly string[],
@@ -139,8 +146,10 @@ export class SignalingClient {
   }
 
   /** A failure of the client's own work, told to `onError` (not a dropped link or a node leaving). */
-  private tell(err: unknown): void {
-    if (err instanceof SignalingError && !QUIET.has(err.code)) this.opts.onError?.(err);
+  private tell(err: unknown): boolean {
+    if (!(err instanceof SignalingError) || QUIET.has(err.code)) return false;
+    this.opts.onError?.(err);
+    return true;
   }
 
   /**
@@ -405,9 +414,13 @@ export class SignalingClient {
         if (!listener) return;
         try {
           listener(this.snapshotOf(await this.call("directory:subscribe", { v: 1, subscribe: true }, true)));
+          if (this.resubscribeFailed) {
+            this.resubscribeFailed = false;
+            this.opts.onRecovered?.();
+          }
         } catch (err) {
           // Told (an unreadable answer names the server); the next connection tries again.
-          this.tell(err);
+          if (this.tell(err)) this.resubscribeFailed = true;
         }
       } while (this.resubscribeAgain);
     } finally {

@@ -102,6 +102,12 @@ export interface ConnectOptions {
    * another protocol version. The next reconnect tries again.
    */
   readonly onSignalingError?: (e: SignalingError) => void;
+  /**
+   * Told when what `onSignalingError` was told of works again: the directory subscribed again
+   * after a re-subscription that failed. Once per failure (not at every good re-subscription), so
+   * an app can take down what it showed.
+   */
+  readonly onSignalingRecovered?: () => void;
   /** Told when an answer moves to another provider (a page can say "failover in progress"). */
   readonly onFailover?: (e: { model: string; failovers: number }) => void;
   /**

@@ -74,6 +74,7 @@ export async function connect(opts: ConnectOptions): Promise<SilkClient> {
   const signaling = await SignalingClient.connect(opts.signalingUrl, {
     ...(opts.serverKey !== undefined && { serverKey: opts.serverKey }),
     ...(opts.onSignalingError && { onError: opts.onSignalingError }),
+    ...(opts.onSignalingRecovered && { onRecovered: opts.onSignalingRecovered }),
   });
   return new Client(signaling, { ...opts, reserve: reserve ?? false });
 }

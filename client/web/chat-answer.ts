@@ -29,6 +29,7 @@ const WAITING_FOR_AUDIT =
   "This tab is checking the last answer's provider (an audit). This question goes as soon as that check ends.";
 const DIRECTORY_TROUBLE =
   "The Silk server garbled its answer when this page reconnected, so the models and prices shown may be out of date. The page tries again the next time it reconnects; if this stays, the server may run another version of Silk.";
+const DIRECTORY_BACK = "The Silk server answers well again: the models and prices shown are up to date.";
 const TAKEN_OVER =
   "Stopped: another tab of this browser asked with the same key. What arrived is kept and paid.";
 
@@ -298,6 +299,7 @@ export class AnswerRunner {
         onProvider: (p) => trust.seen(p),
         onSignalingError: (e) =>
           this.host.background?.tell({ key: e.code, text: DIRECTORY_TROUBLE, detail: e.message }),
+        onSignalingRecovered: () => this.host.background?.ended(DIRECTORY_BACK),
         // An audited answer must be signed to be evidence.
         ...(audits && { requireSignedAnswers: true }),
       }).then((client) => {

@@ -24,18 +24,22 @@ async function open(path: string, width: number, scheme: "light" | "dark"): Prom
   return page;
 }
 
-/** Counts every text the background notice's alert is given, from now on (each one is announced). */
-async function countAnnouncements(page: Page): Promise<() => Promise<string[]>> {
-  await page.getByTestId("background-notice-text").evaluate((alert) => {
+/** Counts every text the live region `testId` is given, from now on (each one is announced). */
+async function countTexts(page: Page, testId: string): Promise<() => Promise<string[]>> {
+  const name = `said-${testId}`;
+  await page.getByTestId(testId).evaluate((region, name) => {
     const said: string[] = [];
-    (window as unknown as { said: string[] }).said = said;
+    (window as unknown as Record<string, string[]>)[name] = said;
     new MutationObserver(() => {
-      const t = (alert.textContent ?? "").trim();
+      const t = (region.textContent ?? "").trim();
       if (t) said.push(t);
-    }).observe(alert, { childList: true, characterData: true, subtree: true });
-  });
-  return () => page.evaluate(() => (window as unknown as { said: string[] }).said);
+    }).observe(region, { childList: true, characterData: true, subtree: true });
+  }, name);
+  return () => page.evaluate((name) => (window as unknown as Record<string, string[]>)[name] ?? [], name);
 }
+
+/** Counts every text the background notice's alert is given, from now on (each one is announced). */
+const countAnnouncements = (page: Page) => countTexts(page, "background-notice-text");
 
 const noticeText = (page: Page) => page.getByTestId("background-notice-text").textContent();
 
@@ -111,7 +115,7 @@ describe("background failures, said where they are looked for", () => {
     ["web client", "/"],
     ["widget", "/widget/"],
   ])(
-    "the %s: a directory garbled after a reconnect is said once; Dismiss (keyboard) keeps it quiet and returns to the question",
+    "the %s: a directory garbled after a reconnect is said once, goes by itself when answered well again; Dismiss (keyboard) keeps it quiet and returns to the question",
     async (_, path) => {
       await withFaults(async (fault) => {
         const provider = await open("/provider", 1280, "light");
@@ -139,6 +143,32 @@ describe("background failures, said where they are looked for", () => {
           .poll(() => fault.faulted("directory:subscribe"), { timeout: 20_000 })
           .toBeGreaterThanOrEqual(2);
         expect(await said()).toHaveLength(1);
+
+        // The server answers well at the next re-subscription: the notice goes by itself, and a
+        // screen reader is told politely, once, that it is over (not the alert, which stays empty).
+        fault.answer("directory:subscribe", undefined);
+        fault.kick("requester");
+        await expect.poll(() => noticeText(page), { timeout: 20_000 }).toBe("");
+        const back = page.getByTestId("background-notice-over");
+        expect(await back.getAttribute("role")).toBe("status");
+        expect(await back.getAttribute("aria-live")).toBe("polite");
+        expect(await page.getByRole("button", { name: "Dismiss" }).count()).toBe(0);
+        expect(await back.textContent()).toMatch(/^The Silk server answers well again/);
+        // A good re-subscription again says nothing new.
+        const overSaid = await countTexts(page, "background-notice-over");
+        fault.kick("requester");
+        await page.waitForTimeout(3_000);
+        expect(await overSaid()).toHaveLength(0);
+        expect(await noticeText(page)).toBe("");
+
+        // Garbled again: said again (a new failure), and the word of recovery is gone.
+        fault.answer("directory:subscribe", GARBLED_DIRECTORY);
+        fault.kick("requester");
+        await expect
+          .poll(() => noticeText(page), { timeout: 20_000 })
+          .toMatch(/^The Silk server garbled its answer/);
+        expect(await back.textContent()).toBe("");
+        expect(await said()).toHaveLength(2);
 
         const dismiss = page.getByRole("button", { name: "Dismiss" });
         await dismiss.focus();

@@ -34,9 +34,9 @@ async function proxied(): Promise<Mitm> {
   return mitm;
 }
 
-/** From now on, the server's answer to `event` (to the party labelled `label`) becomes `answer`. */
-function answerWith(mitm: Mitm, label: string, event: string, answer: unknown): void {
-  mitm.use((m) =>
+/** From now on (until the returned call), the server's answer to `event` (to `label`) becomes `answer`. */
+function answerWith(mitm: Mitm, label: string, event: string, answer: unknown): () => void {
+  return mitm.use((m) =>
     matches(m, { event, kind: "ack", direction: "to-party", label }) ? { ...m, args: [answer] } : undefined,
   );
 }
@@ -72,6 +72,37 @@ describe("failures of the signaling client's own calls, named", () => {
     expect(err.message).toContain(mitm.url);
     expect(err.message).toContain("directory:subscribe");
   }, 30_000);
+
+  it("a re-subscription answered well after one that failed: onSignalingRecovered is told once, not at every good one", async () => {
+    const mitm = await proxied();
+    await relayProvider(labelled(mitm.url, "provider"));
+    const told: string[] = [];
+    const client = await relayClient(labelled(mitm.url, "requester"), {
+      onSignalingError: (e) => told.push(e.code),
+      onSignalingRecovered: () => told.push("recovered"),
+    });
+    expect((await client.models.list()).data.map((m) => m.id)).toEqual(["test-model"]);
+    const requester = () => mitm.parties.find((p) => p.label === "requester" && !p.killed);
+    // A good re-subscription with nothing failed before is no recovery.
+    requester()?.kill();
+    await expect.poll(() => requester() !== undefined, { timeout: 15_000 }).toBe(true);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(told).toEqual([]);
+
+    const stop = answerWith(mitm, "requester", "directory:subscribe", {
+      ok: true,
+      directory: { v: 1, providers: "many" },
+    });
+    requester()?.kill();
+    await expect.poll(() => told, { timeout: 15_000 }).toEqual(["SERVER_MALFORMED"]);
+    stop();
+    requester()?.kill();
+    await expect.poll(() => told, { timeout: 15_000 }).toEqual(["SERVER_MALFORMED", "recovered"]);
+    requester()?.kill();
+    await expect.poll(() => requester() !== undefined, { timeout: 15_000 }).toBe(true);
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect(told).toEqual(["SERVER_MALFORMED", "recovered"]);
+  }, 60_000);
 
   it("a provider registering with a server of another protocol version: SERVER_MALFORMED naming it and the version", async () => {
     const err = await relayProvider(skewed.url).catch((e: unknown) => e);
