@@ -30,10 +30,17 @@ export class ItemMemory {
       this.items.delete(item.id);
       this.items.set(item.id, { item: item.input, at: this.now() });
     }
-    for (const id of this.items.keys()) {
-      if (this.items.size <= this.max) break;
+    // Oldest first (each is set anew when remembered): past the count or the hour, it goes.
+    const now = this.now();
+    for (const [id, entry] of this.items) {
+      if (this.items.size <= this.max && now - entry.at <= this.ttlMs) break;
       this.items.delete(id);
     }
+  }
+
+  /** Items held now (what the gateway's memory of its answers costs). */
+  get size(): number {
+    return this.items.size;
   }
 
   recall: RecallItem = (id) => {

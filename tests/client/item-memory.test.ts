@@ -44,4 +44,14 @@ describe("the gateway's memory of its own answers' items", () => {
     expect(memory.recall("b")).toBeUndefined();
     expect(memory.recall("c")).toBeDefined();
   });
+
+  it("lets go of items past their hour at the next answer, recalled or not", () => {
+    let now = 0;
+    const memory = new ItemMemory(1_000, 1_000, () => now);
+    memory.remember([message("a", "1"), message("b", "2")]);
+    now = 1_500;
+    memory.remember([message("c", "3")]);
+    expect(memory.size).toBe(1);
+    expect(memory.recall("c")).toBeDefined();
+  });
 });
