@@ -31,10 +31,17 @@ export class NodeLiveness {
   /**
    * Dead nodes this node claimed (took off `nodes`) but has not yet forgotten: the claim is made
    * once, so if forgetting fails (Redis refused or did not answer the drop), nobody else will; the
-   * drop is tried again at every tick until it goes through. A claim that failed or timed out is
-   * owed too: it may have run without its reply reaching anyone.
+   * drop is tried again at every tick until it goes through.
    */
   private readonly owed = new Set<string>();
+  /**
+   * Dead nodes whose claim failed or timed out: it may have run without its reply reaching anyone
+   * (then no node has it), or not at all (then the node, if it was only slow, is still listed and
+   * would never hear it was dropped). The claim is sent again each tick until Redis answers; once
+   * it does, the node is off `nodes` either way (a living one learns it lost its state at its next
+   * beat) and its drop is owed.
+   */
+  private readonly unconfirmed = new Set<string>();
 
   constructor(
     private readonly client: LivenessClient,
@@ -63,13 +70,18 @@ export class NodeLiveness {
     const others = listed.filter((n) => n !== this.nodeId);
     const alive = await Promise.all(others.map((n) => this.client.exists(this.key(n))));
     const gone = others.filter((_, i) => alive[i] === 0);
-    // A claim whose reply failed or never came (the deadline) may still have run in Redis: then
-    // no node has it, and nobody would forget the dead node. So it counts as this node's claim;
-    // DROP_NODE run by two nodes, or twice, drops nothing the second time.
-    const claimed = await Promise.allSettled(gone.map((n) => this.client.sRem(`${this.prefix}nodes`, n)));
-    for (const [i, n] of gone.entries()) {
+    // A claim sent again after one that failed answers 0 if the first ran: it is still this node's
+    // (DROP_NODE run by two nodes, or twice, drops nothing the second time).
+    const claims = [...new Set([...gone, ...this.unconfirmed])];
+    const claimed = await Promise.allSettled(claims.map((n) => this.client.sRem(`${this.prefix}nodes`, n)));
+    for (const [i, n] of claims.entries()) {
       const claim = claimed[i];
-      if (claim?.status === "rejected" || claim?.value === 1) this.owed.add(n);
+      if (claim?.status === "rejected") {
+        this.unconfirmed.add(n);
+        continue;
+      }
+      if (claim?.value === 1 || this.unconfirmed.has(n)) this.owed.add(n);
+      this.unconfirmed.delete(n);
     }
     return { stateLost, dead: [...this.owed], nodeLeft: left === 1 };
   }
