@@ -389,8 +389,9 @@ export class RequesterSession {
       this.settle(id, err);
       const signed = this.signNow().catch(() => undefined);
       // A cancel that did not get through: neither would the receipt, so the session closes at
-      // once (the receipt is saved first, and opens the stream's next session).
-      if (!(err instanceof OverReportError)) this.abandon(new ChannelClosedError(err.message));
+      // once (the receipt is saved first, and opens the stream's next session). Only this request
+      // is settled: the others on the session read the close as a lost session and fail over.
+      if (!(err instanceof OverReportError)) this.session.close(new ChannelClosedError(err.message));
       else void signed.finally(() => this.abandon(err));
       return;
     }
