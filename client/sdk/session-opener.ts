@@ -761,7 +761,10 @@ export class SessionOpener {
         // server not failed yet (as for an outage), or ends now with the refusal.
         if (relayRefused(err) && !signalingWentAway(err) && err instanceof Error && relayRefusals++ > 0) {
           outages.push(ourWord(err.message));
-          if (canMoveOn(outages.length + handshakeFailures.length)) continue;
+          if (canMoveOn(outages.length + handshakeFailures.length)) {
+            relayRefusals = 0; // the next server is asked once more too
+            continue;
+          }
           break;
         }
         attempt++;
