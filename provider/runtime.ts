@@ -266,6 +266,7 @@ export class ProviderRuntime {
         quoteTerms: {
           payout: this.opts.payout,
           ...(this.opts.entry && { owner: this.opts.entry.owner }),
+          ...(this.opts.quoteTtlMs !== undefined && { ttlMs: this.opts.quoteTtlMs }),
         },
         onEvent: emit,
         life,

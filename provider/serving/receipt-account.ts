@@ -226,7 +226,8 @@ export class ReceiptAccount {
     if (shown && this.honoured.has(m.model) && shown.model === m.model) return quoteFields(shown);
     const { identity, quoteTerms } = this.config;
     if (!identity || !quoteTerms) return undefined;
-    const expiresAt = Date.now() + QUOTE_TTL_MS;
+    // The operator's quote life, as its registration's quotes have (a shown quote is honoured until it expires).
+    const expiresAt = Date.now() + (quoteTerms.ttlMs ?? QUOTE_TTL_MS);
     const { owner } = quoteTerms;
     return {
       expiresAt,

@@ -57,7 +57,7 @@ export interface ServingConfig {
    * entry's owner): with `identity`, the account signs each model's price on them, so a requester
    * may use this session for a model it was not granted for. Without it, only the granted model.
    */
-  readonly quoteTerms?: { readonly payout: string; readonly owner?: string };
+  readonly quoteTerms?: { readonly payout: string; readonly owner?: string; readonly ttlMs?: number };
   /**
    * The provider's sessions by stream (stream-tabs.ts): one live session per stream, and one credit
    * window per stream across reconnects. Without it each session has its own window.
