@@ -313,17 +313,21 @@ async function responses({ o, shut, items }: Ctx, req: IncomingMessage, res: Ser
     createdAt: Math.floor(Date.now() / 1000),
     ...echo,
   };
-  // A refusal naming a chat field names it as the Responses API does; others keep their cause.
-  const renamed = (err: unknown) => {
+  // A refusal naming a chat field names it as the Responses API does, before the answer's first
+  // chunk or after it, whole or streamed; others keep their cause.
+  const renamed = (err: unknown): unknown => {
     const http = forModel(params.model, err);
-    throw http.param ? asResponsesParam(http, sources) : err;
+    return http.param ? asResponsesParam(http, sources) : err;
   };
   // The chat answer is streamed either way: a whole response is what the streamed one ends with.
   const chat = () =>
     shut.race(
       o.client.chat.completions
         .create({ ...params, signal, stream: true, stream_options: { include_usage: true } })
-        .catch(renamed),
+        .then(
+          (chunks) => failingAs(renamed, chunks),
+          (err: unknown) => Promise.reject(renamed(err)),
+        ),
     );
   if (!stream) {
     const response = await wholeResponse(meta, shut.until(await chat()));
@@ -354,6 +358,15 @@ async function responses({ o, shut, items }: Ctx, req: IncomingMessage, res: Ser
       send(events.end());
     },
   );
+}
+
+/** `chunks`, an error while they are read thrown as `as` says it. */
+async function* failingAs<T>(as: (err: unknown) => unknown, chunks: AsyncIterable<T>): AsyncGenerator<T> {
+  try {
+    yield* chunks;
+  } catch (err) {
+    throw as(err);
+  }
 }
 
 /** Compares in constant time, so the key cannot be guessed byte by byte from response times. */

@@ -110,3 +110,35 @@ describe("a provider's engine failing, through the gateway", () => {
     await vi.waitFor(() => expect(signed()).toEqual([owed]), { timeout: 10_000, interval: 50 });
   }, 60_000);
 });
+
+describe("an engine failing after the first tokens, on /v1/responses", () => {
+  // A refusal naming a chat field names it as the Responses API does, however late it comes: the
+  // prompt as `input`, never chat's `messages`, whole or streamed.
+  const tooLong = { tokens: 2, error: () => new EngineError("context", `prompt too long. ${LURE}`) };
+  const asked = { model: "test-model", input: "count" };
+
+  it("whole: 400 context_length_exceeded naming `input`", async () => {
+    const openai = await gatewayOver(tooLong);
+    const err = await openai.responses.create(asked).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    const e = err as InstanceType<typeof OpenAI.APIError>;
+    expect(e.status).toBe(400);
+    expect(e.error).toMatchObject({ code: "context_length_exceeded", param: "input" });
+  }, 60_000);
+
+  it("streamed: the error event names `input`", async () => {
+    const openai = await gatewayOver(tooLong);
+    const stream = await openai.responses.create({ ...asked, stream: true });
+    const err = await (async () => {
+      for await (const _ of stream);
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect((err as InstanceType<typeof OpenAI.APIError>).error).toMatchObject({
+      code: "context_length_exceeded",
+      param: "input",
+    });
+  }, 60_000);
+});
