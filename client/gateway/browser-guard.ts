@@ -46,21 +46,14 @@ export function refusedContentType(headers: IncomingHttpHeaders): HttpError | un
   // JSON is UTF-8 (RFC 8259 §8.1) and read as UTF-8: a body declared in another charset would be
   // misread where its bytes happen to be UTF-8 too ("cafÃ©" for latin-1's "café").
   const charset = type === undefined ? undefined : /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(type)?.[1];
-  if (charset !== undefined && !/^(utf-?8|us-ascii)$/i.test(charset))
-    return new HttpError(
-      415,
-      "invalid_request_error",
-      "unsupported_media_type",
-      `charset=${charset.slice(0, 40)}: JSON is read as UTF-8 only; send the body as UTF-8`,
-      "content-type",
-    );
-  if (type === undefined || /^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type)) return undefined;
-  return new HttpError(
-    415,
-    "invalid_request_error",
-    "unsupported_media_type",
-    `the body must be JSON sent with content-type: application/json, not ${type.slice(0, 60)}`,
-  );
+  const notUtf8 = charset !== undefined && !/^(utf-?8|us-ascii)$/i.test(charset);
+  const json = type === undefined || /^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type);
+  if (json && !notUtf8) return undefined;
+  // What to send first, as OpenAI's own refusal says it expects JSON: then the charset, if that is wrong too.
+  const message = json
+    ? `charset=${charset?.slice(0, 40)}: JSON is read as UTF-8 only; send the body as UTF-8`
+    : `the body must be JSON sent with content-type: application/json, not ${type?.slice(0, 60)}${notUtf8 ? " (and in UTF-8: JSON is read as UTF-8 only)" : ""}`;
+  return new HttpError(415, "invalid_request_error", "unsupported_media_type", message, "content-type");
 }
 
 /**

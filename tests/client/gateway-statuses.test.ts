@@ -379,6 +379,24 @@ describe("HTTP surface", () => {
         },
       ]);
     }
+    // Neither JSON nor UTF-8: the type is named first (what to send), then the charset.
+    const plain = await fetch(`${base}/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "text/plain; charset=latin1" },
+      body: json,
+    });
+    expect([plain.status, await plain.json()]).toEqual([
+      415,
+      {
+        error: {
+          message:
+            "the body must be JSON sent with content-type: application/json, not text/plain; charset=latin1 (and in UTF-8: JSON is read as UTF-8 only)",
+          type: "invalid_request_error",
+          param: "content-type",
+          code: "unsupported_media_type",
+        },
+      },
+    ]);
     expect(backend.requests.length).toBe(served);
     for (const charset of ["UTF-8", "utf8", '"utf-8"', "us-ascii"]) {
       const read = await fetch(`${base}/chat/completions`, {
