@@ -115,11 +115,13 @@ describe("the provider page's status and claims", () => {
     const base = { model: "m", now: 10_000, downSince: undefined };
     expect(servingHeadline({ ...base, serving: "serving", link: "connected" })).toEqual({
       text: "Serving m: connected to Silk",
+      short: "Serving m",
       tone: "ok",
     });
     // Serving but missing from the Registry: requesters' apps refuse it, and the headline says so.
     expect(servingHeadline({ ...base, serving: "serving", link: "connected", unregistered: true })).toEqual({
       text: "Serving m, but no question will come: requesters ask only providers in the TON Registry. Register under “Price and payout”.",
+      short: "Serving m",
       tone: "warn",
     });
     expect(
@@ -144,6 +146,20 @@ describe("the provider page's status and claims", () => {
     expect(servingHeadline({ ...base, model: undefined, serving: "off", link: "connected" }).text).toBe(
       "Not serving: load a model, then press Start serving",
     );
+  });
+
+  it("names the state alone for the Serving card with the whole model id, colons and all", () => {
+    // Ollama-style ids carry a colon: the Serving card cut the headline at it ("Serving llama3.2").
+    const base = { model: "llama3.2:1b", now: 10_000, downSince: undefined };
+    const short = (o: Partial<Parameters<typeof servingHeadline>[0]>) =>
+      servingHeadline({ ...base, serving: "serving", link: "connected", ...o }).short;
+    expect(short({})).toBe("Serving llama3.2:1b");
+    expect(short({ unregistered: true })).toBe("Serving llama3.2:1b");
+    expect(short({ serving: "paused", link: "paused" })).toBe("Paused llama3.2:1b");
+    expect(short({ serving: "paused" })).toBe("Pausing");
+    expect(short({ link: "reconnecting", downSince: 7_000 })).toBe("Reconnecting to Silk (lost 3 s ago)");
+    expect(short({ serving: "off" })).toBe("Not serving");
+    expect(short({ serving: "starting" })).toBe("Joining the network…");
   });
 });
 
