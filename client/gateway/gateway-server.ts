@@ -305,7 +305,7 @@ async function streamed(
 
 /** The Responses API for text (responses-body.ts): the same chat request, in its shapes and events. */
 async function responses({ o, shut, items }: Ctx, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const { params, stream, echo, sources } = parseResponsesBody(await jsonBody(req), items.recall);
+  const { params, stream, echo, sources } = parseResponsesBody(await jsonBody(req), items);
   const signal = callerGone(res, shut);
   const meta = {
     id: `resp_${randomBytes(12).toString("hex")}`,

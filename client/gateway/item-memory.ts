@@ -10,14 +10,23 @@ export type RememberedItem = Readonly<Record<string, unknown>> & { readonly type
 /** What a request that references items may recall. */
 export type RecallItem = (id: string) => RememberedItem | undefined;
 
+/** Recalls items, and says how many it keeps (a refused reference names that bound). */
+export interface ItemRecall {
+  readonly recall: RecallItem;
+  readonly max: number;
+}
+
+/** Nothing to recall: a request checked apart from any gateway's memory. */
+export const NO_ITEMS: ItemRecall = { recall: () => undefined, max: 0 };
+
 export const REMEMBERED_ITEMS = 1_000;
 export const REMEMBERED_FOR_MS = 60 * 60_000;
 
-export class ItemMemory {
+export class ItemMemory implements ItemRecall {
   private readonly items = new Map<string, { readonly item: RememberedItem; readonly at: number }>();
 
   constructor(
-    private readonly max = REMEMBERED_ITEMS,
+    readonly max = REMEMBERED_ITEMS,
     private readonly ttlMs = REMEMBERED_FOR_MS,
     private readonly now: () => number = Date.now,
   ) {}

@@ -5,7 +5,7 @@ import { firstIssue, quotedId, unpairedToolTurn } from "../sdk/chat-input";
 import type { ChatCompletionCreateParams } from "../sdk/openai-shapes";
 import { parseChatBody } from "./chat-body";
 import { HttpError, invalidRequest } from "./http-errors";
-import { REMEMBERED_ITEMS, type RecallItem } from "./item-memory";
+import { type ItemRecall, NO_ITEMS } from "./item-memory";
 import type { ResponseMeta } from "./responses-answer";
 
 /**
@@ -125,15 +125,15 @@ type ChatMessage = Record<string, unknown> & { role: string };
 function referenced(
   ref: Record<string, unknown>,
   at: string,
-  recall: RecallItem,
+  memory: ItemRecall,
 ): v.InferOutput<typeof Item> {
   refuseExtra(ref, "item_reference", at);
   const id = text(ref, "id", at);
-  const item = recall(id);
+  const item = memory.recall(id);
   if (!item)
     throw invalidRequest(
       "invalid_value",
-      `${at}.id: ${quotedId(id)} is no item this gateway answered with in the last hour (responses are never stored; it keeps its own answers' items in memory to resolve references, the last ${REMEMBERED_ITEMS}): send the item itself (the Vercel AI SDK does with providerOptions: { openai: { store: false } })`,
+      `${at}.id: ${quotedId(id)} is no item this gateway answered with in the last hour (responses are never stored; it keeps its own answers' items in memory to resolve references, the last ${memory.max}): send the item itself (the Vercel AI SDK does with providerOptions: { openai: { store: false } })`,
       `${at}.id`,
     );
   return item as v.InferOutput<typeof Item>;
@@ -194,7 +194,7 @@ export interface MessageSource {
  */
 function messagesOf(
   items: readonly v.InferOutput<typeof Item>[],
-  recall: RecallItem,
+  memory: ItemRecall,
 ): {
   messages: ChatMessage[];
   sources: MessageSource[];
@@ -203,7 +203,7 @@ function messagesOf(
   const sources: MessageSource[] = [];
   for (const [i, sent] of items.entries()) {
     const at = `input.${i}`;
-    const item = sent.type === "item_reference" ? referenced(sent, at, recall) : sent;
+    const item = sent.type === "item_reference" ? referenced(sent, at, memory) : sent;
     if (item.type === "function_call") {
       refuseExtra(item, "function_call", at);
       const call = {
@@ -366,7 +366,7 @@ function messageOf(item: v.InferOutput<typeof Item>, i: number): ChatMessage {
 /** The chat request a Responses body asks for, or a 400 naming the field. */
 export function parseResponsesBody(
   json: unknown,
-  recall: RecallItem = () => undefined,
+  memory: ItemRecall = NO_ITEMS,
 ): {
   params: ChatCompletionCreateParams;
   stream: boolean;
@@ -421,7 +421,7 @@ export function parseResponsesBody(
   const given =
     typeof input === "string"
       ? { messages: [{ role: "user", content: input }], sources: [{ item: "input" as const, calls: [] }] }
-      : messagesOf(input, recall);
+      : messagesOf(input, memory);
   const messages = [...(instructions ? [{ role: "system", content: instructions }] : []), ...given.messages];
   const sources = [...(instructions ? [{ item: "instructions" as const, calls: [] }] : []), ...given.sources];
   // No tools asks for none: an empty list, and a choice or parallelism among none, are nothing.

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { HttpError } from "../../client/gateway/http-errors";
 import { ItemMemory } from "../../client/gateway/item-memory";
+import { parseResponsesBody } from "../../client/gateway/responses-body";
 
 /** The gateway's memory of its own Responses answers' items (item_reference): bounded in count and age. */
 const message = (id: string, text: string) => ({
@@ -53,5 +55,20 @@ describe("the gateway's memory of its own answers' items", () => {
     memory.remember([message("c", "3")]);
     expect(memory.size).toBe(1);
     expect(memory.recall("c")).toBeDefined();
+  });
+
+  it("a reference to no item it holds is refused saying how many it keeps, as configured", () => {
+    const memory = new ItemMemory(8);
+    const body = { model: "m", input: [{ type: "item_reference", id: "msg_gone" }] };
+    const err = (() => {
+      try {
+        parseResponsesBody(body, memory);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(HttpError);
+    expect(err).toMatchObject({ status: 400, param: "input.0.id" });
+    expect((err as Error).message).toContain("the last 8)");
   });
 });
