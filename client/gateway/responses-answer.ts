@@ -1,4 +1,4 @@
-import type { LogprobEntry, ToolCall } from "../../protocol";
+import { type LogprobEntry, type ToolCall, utf8 } from "../../protocol";
 import type { ChatCompletion, ChatCompletionChunk, CompletionUsage } from "../sdk/openai-shapes";
 
 /**
@@ -35,7 +35,7 @@ type Logprob = {
 };
 
 const bytesOf = (token: string, bytes: readonly number[] | null | undefined) =>
-  bytes ? [...bytes] : [...new TextEncoder().encode(token)];
+  bytes ? [...bytes] : [...utf8(token)];
 
 function logprobsOf(entries: readonly LogprobEntry[] | null | undefined): Logprob[] {
   return (entries ?? []).map((e) => ({
