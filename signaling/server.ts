@@ -164,6 +164,11 @@ export function createSignalingServer(options: SignalingOptions = {}): Signaling
           );
           ctx.feed.changed();
         },
+        onLateEndGivenUp: (session, why) =>
+          log.warn(
+            { session, why },
+            "a session's late end was given up; its place stays taken until its record expires",
+          ),
         lease: {
           node: nodeId,
           units: config.leaseUnits,

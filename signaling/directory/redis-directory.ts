@@ -12,6 +12,7 @@ import type {
   SessionDraft,
   SessionRecord,
 } from "./directory";
+import { type LateEndEvents, type LateEndOptions, LateEnds } from "./late-ends";
 import { costKey, pairsToFields, recordToFields, stateFromFields } from "./record-codec";
 import {
   CountedClients,
@@ -28,11 +29,7 @@ import { KeySpaces } from "./redis-spaces";
 import { RefusalMemo } from "./refusal-memo";
 import { newSessionId } from "./session-id";
 
-/** How often, and how far apart, a session's end is sent again while Redis does not answer (`endLate`). */
-const LATE_END_TRIES = 60;
-const LATE_END_RETRY_MS = 1_000;
-
-export interface RedisDirectoryOptions {
+export interface RedisDirectoryOptions extends LateEndEvents {
   /** Namespace for every key, so several deployments (or tests) can share one Redis. */
   prefix?: string;
   /** An entry not refreshed by a heartbeat within this vanishes (a node that died takes its providers with it). */
@@ -47,8 +44,8 @@ export interface RedisDirectoryOptions {
   shardByModel?: boolean;
   /** Called for every command sent, with what it was for: the Redis cost of each operation. */
   onCommand?: (op: DirectoryOp) => void;
-  /** A session whose pairing or end got no reply was ended by a later try: its place is given back. */
-  onLateEnd?: (sessionId: string) => void;
+  /** How ends owed to Redis are retried (late-ends.ts); the defaults: every second, 60 unanswered tries. */
+  lateEnd?: LateEndOptions;
   /**
    * Lease capacity to this node (redis-leases.ts): pairings reserve from the node's pool with no
    * Redis round trip before the grant. `node` is this node's id (its leases go when it dies).
@@ -73,8 +70,7 @@ export class RedisDirectory implements ProviderDirectory {
   private readonly clients: CountedClients;
   private readonly leases: NodeLeases | undefined;
   private readonly leaseEvents: LeaseEvents | undefined;
-  private readonly onLateEnd: ((sessionId: string) => void) | undefined;
-  private closed = false;
+  private readonly lateEnds: LateEnds;
   /** Set once `listen` has subscribed to registrations' announcements (refusal-memo.ts). */
   private memo: RefusalMemo | undefined;
 
@@ -83,7 +79,13 @@ export class RedisDirectory implements ProviderDirectory {
     this.sessionTtlMs = options.sessionTtlMs ?? 24 * 3600_000;
     this.spaces = new KeySpaces(options.prefix ?? "silk:", options.shardByModel ?? false);
     this.clients = new CountedClients(client, options.onCommand);
-    this.onLateEnd = options.onLateEnd;
+    this.lateEnds = new LateEnds(
+      (space, sessionId) => runScript(this.via("end"), CLOSE, space, [`s:${sessionId}`], [sessionId]),
+      // node-redis's clients say whether they are connected; a client that cannot is taken as ready.
+      () => (client as { readonly isReady?: boolean }).isReady !== false,
+      { maxAgeMs: this.sessionTtlMs, ...options.lateEnd },
+      options,
+    );
     const lease = options.lease;
     this.leaseEvents = lease;
     if (lease && lease.units > 0)
@@ -268,7 +270,7 @@ export class RedisDirectory implements ProviderDirectory {
         ...request.exclude,
       ],
     ).catch((err: unknown) => {
-      if (err instanceof RedisUnavailableError) this.endLate(space, sessionId);
+      if (err instanceof RedisUnavailableError) this.lateEnds.owe(space, sessionId);
       throw err;
     });
     const [ok, body, cheapest] = Array.isArray(reply) ? reply : [];
@@ -289,25 +291,16 @@ export class RedisDirectory implements ProviderDirectory {
   }
 
   /**
-   * Ends a session whose pairing or end got no reply from Redis, until Redis answers. A pairing
-   * may still run (a paused Redis, a slow network: it reads the command once it moves again, after
-   * the requester was told DIRECTORY_UNAVAILABLE), and an end may never have (an EVALSHA that timed
-   * out and then came back NOSCRIPT, on a Redis that restarted or failed over, is not sent again as
-   * EVAL): either way the session would hold a unit of the provider's capacity for nobody until the
-   * session TTL. CLOSE is idempotent and runs after what was sent before it on the connection, so
-   * it is sent again, a second apart, until Redis answers (a bounded number of times).
+   * A session whose pairing or end got no reply from Redis is owed an end, sent until Redis
+   * answers (late-ends.ts). A pairing may still run (a paused Redis, a slow network: it reads the
+   * command once it moves again, after the requester was told DIRECTORY_UNAVAILABLE), and an end
+   * may never have (an EVALSHA that timed out and then came back NOSCRIPT, on a Redis that
+   * restarted or failed over, is not sent again as EVAL): either way the session would hold a unit
+   * of the provider's capacity for nobody until the session TTL. CLOSE is idempotent and runs after
+   * what was sent before it on the connection.
    */
-  private endLate(space: string, sessionId: string, tries = LATE_END_TRIES): void {
-    if (this.closed || tries <= 0) return;
-    runScript(this.via("end"), CLOSE, space, [`s:${sessionId}`], [sessionId]).then(
-      (reply) => {
-        if (reply !== null) this.onLateEnd?.(sessionId);
-      },
-      (err: unknown) => {
-        if (!(err instanceof RedisUnavailableError)) return;
-        setTimeout(() => this.endLate(space, sessionId, tries - 1), LATE_END_RETRY_MS).unref();
-      },
-    );
+  get owedEnds(): number {
+    return this.lateEnds.size;
   }
 
   async recordFailure(identityKey: string, socketId: string, now: number): Promise<void> {
@@ -342,8 +335,7 @@ export class RedisDirectory implements ProviderDirectory {
     const reply = await runScript(this.via("end"), CLOSE, space, [`s:${sessionId}`], [sessionId]).catch(
       (err: unknown) => {
         // The caller hears DIRECTORY_UNAVAILABLE; the place is still given back once Redis answers.
-        if (err instanceof RedisUnavailableError)
-          setTimeout(() => this.endLate(space, sessionId), LATE_END_RETRY_MS).unref();
+        if (err instanceof RedisUnavailableError) this.lateEnds.owe(space, sessionId);
         throw err;
       },
     );
@@ -384,7 +376,7 @@ export class RedisDirectory implements ProviderDirectory {
 
   /** Gives this node's leased units back; the client belongs to the caller, who closes it. */
   async close(): Promise<void> {
-    this.closed = true;
+    this.lateEnds.close();
     await this.leases?.close();
   }
 

@@ -1,0 +1,132 @@
+import { randomBytes } from "node:crypto";
+import { createClient } from "redis";
+import { afterEach, describe, expect, it } from "vitest";
+import { RedisDirectory } from "../../signaling/directory/redis-directory";
+import { RedisUnavailableError } from "../../signaling/errors";
+import { withDeadline } from "../../signaling/redis-deadline";
+import { flat, PAYOUT } from "./helpers";
+import { type RedisProcess, startRedis } from "./redis-server";
+
+/**
+ * Ends owed to Redis (a pairing or an end that got no reply): one swept map, one CLOSE per owed
+ * session per sweep, none while the client is offline (node-redis would only queue it, and send
+ * the whole queue at once on recovery), and a word when one is given up.
+ */
+const started: RedisProcess[] = [];
+const cleanups: (() => void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) c();
+  await Promise.all(started.splice(0).map((r) => r.stop()));
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const pick = {
+  model: "m1",
+  maxPrice: { promptNanoPerToken: 9n, completionNanoPerToken: 9n },
+  exclude: new Set<string>(),
+  now: 2,
+  failureWindowMs: 1000,
+};
+const draft = { requesterSocketId: "r", requesterNode: "n2" };
+
+async function scene(deadlineMs: number, tries: number) {
+  const redis = await startRedis();
+  started.push(redis);
+  const client = createClient({ url: redis.url, commandOptions: { timeout: 0 } });
+  client.on("error", () => undefined);
+  await client.connect();
+  const timed = withDeadline(client, deadlineMs);
+  const ends = { sent: 0 };
+  const givenUp: { session: string; why: string }[] = [];
+  const endedLate: string[] = [];
+  const dir = new RedisDirectory(timed.client, {
+    prefix: `e${randomBytes(4).toString("hex")}:`,
+    entryTtlMs: 60_000,
+    onCommand: (op) => {
+      if (op === "end") ends.sent++;
+    },
+    lateEnd: { retryMs: 100, tries },
+    onLateEnd: (session) => endedLate.push(session),
+    onLateEndGivenUp: (session, why) => givenUp.push({ session, why }),
+  });
+  cleanups.push(() => {
+    void dir.close();
+    timed.stop();
+    client.destroy();
+  });
+  await dir.register(
+    {
+      identityKey: "a",
+      socketId: "s-a",
+      payout: PAYOUT,
+      models: [{ model: "m1", price: flat(5n) }],
+      capacity: 8,
+      device: {},
+      registeredAt: 1,
+      node: "n1",
+    },
+    1,
+  );
+  // Warm the script cache.
+  const warm = await dir.reserveBest(pick, draft);
+  if (!warm.ok) throw new Error(warm.message);
+  await dir.closeSession(warm.sessionId);
+  ends.sent = 0;
+  return { redis, client, dir, ends, givenUp, endedLate };
+}
+
+describe("ends owed to Redis", () => {
+  it("are not sent while the client is offline, however long, and each is sent once when Redis is back", async () => {
+    const { redis, client, dir, ends, givenUp } = await scene(300, 3);
+    const port = redis.port;
+    await redis.stop();
+    await expect.poll(() => client.isReady, { timeout: 10_000 }).toBe(false);
+    const failed = await Promise.allSettled([1, 2, 3, 4].map(() => dir.reserveBest(pick, draft)));
+    for (const f of failed) {
+      expect(f.status).toBe("rejected");
+      expect((f as PromiseRejectedResult).reason).toBeInstanceOf(RedisUnavailableError);
+    }
+    expect(dir.owedEnds).toBe(4);
+    // Twenty sweeps' worth of outage: nothing queued behind the outage, no try spent, none given up.
+    await sleep(2_000);
+    expect(ends.sent).toBe(0);
+    expect(givenUp).toEqual([]);
+    expect(dir.owedEnds).toBe(4);
+
+    started.push(await startRedis(port));
+    await expect.poll(() => dir.owedEnds, { timeout: 10_000 }).toBe(0);
+    // One CLOSE each: an EVALSHA, and its EVAL as the restarted Redis forgot the script.
+    expect(ends.sent).toBeLessThanOrEqual(8);
+    await sleep(500);
+    expect(ends.sent).toBeLessThanOrEqual(8);
+    expect(givenUp).toEqual([]);
+  }, 30_000);
+
+  it("are given up, and said so, after their tries go unanswered; a pairing Redis ran late is still ended by the tries sent", async () => {
+    const { redis, dir, ends, givenUp, endedLate } = await scene(200, 3);
+    redis.pause();
+    let resumed = false;
+    try {
+      const err = await dir.reserveBest(pick, draft).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RedisUnavailableError);
+      expect(dir.owedEnds).toBe(1);
+      await expect.poll(() => givenUp.length, { timeout: 10_000 }).toBe(1);
+      expect(givenUp[0]!.why).toBe("no reply from Redis to 3 tries");
+      expect(givenUp[0]!.session).toMatch(/^[\w-]+$/);
+      expect(ends.sent).toBe(3);
+      expect(dir.owedEnds).toBe(0);
+      await sleep(500);
+      expect(ends.sent).toBe(3);
+      redis.resume();
+      resumed = true;
+    } finally {
+      if (!resumed) redis.resume();
+    }
+    // What was sent meanwhile runs in order: the pairing, then the CLOSEs; the place is free.
+    await expect
+      .poll(async () => (await dir.providersFor("m1")).map((p) => p.active), { timeout: 10_000 })
+      .toEqual([0]);
+    expect(endedLate).toEqual([]);
+  }, 30_000);
+});
