@@ -199,11 +199,24 @@ function sentence(code: ProviderErrorCode, text: string, field: string | undefin
  * sentences it sent (provider/serving/request-serving.ts, escrow-limit.ts): the stream's totals
  * reached what a receipt can count (a new session key starts a new stream: no top-up helps), the
  * reserve for this provider is used up (raise it), or the escrow's balance (top it up). Only the
- * start of its text picks one of our sentences; nothing of it is repeated.
+ * start of its text picks one; nothing of it is repeated. The code on the wire is the same for
+ * all three, so the cause is read here once and callers branch on it, never on our sentence.
  */
+export type EscrowLimit = "stream" | "reserve" | "balance";
+
+export function escrowLimitOf(text: string): EscrowLimit {
+  if (text.startsWith("a receipt counts at most ")) return "stream";
+  if (text.startsWith("the escrow's reserve for this provider is used up")) return "reserve";
+  return "balance";
+}
+
+const ESCROW_LIMIT_SAID: Readonly<Record<EscrowLimit, string>> = {
+  stream: STREAM_FULL_MESSAGE,
+  reserve:
+    "the escrow's reserve for this provider is used up (beyond it only one credit window is served): raise the reserve, or top the escrow up",
+  balance: SAID.ESCROW_CANNOT_PAY,
+};
+
 function escrowLimitSaid(text: string): string {
-  if (text.startsWith("a receipt counts at most ")) return STREAM_FULL_MESSAGE;
-  if (text.startsWith("the escrow's reserve for this provider is used up"))
-    return "the escrow's reserve for this provider is used up (beyond it only one credit window is served): raise the reserve, or top the escrow up";
-  return SAID.ESCROW_CANNOT_PAY;
+  return ESCROW_LIMIT_SAID[escrowLimitOf(text)];
 }

@@ -1,5 +1,6 @@
 import {
   type ErrorCode,
+  escrowLimitOf,
   isProviderCode,
   type OutOfRangeCode,
   OversizeMessageError,
@@ -46,8 +47,21 @@ export function providerError(
       e.code === "UNKNOWN_CODE" ? e.message : `the provider sent an error code no provider sends (${e.code})`;
     return new ProviderError("UNKNOWN_CODE", message);
   }
+  if (body.code === "ESCROW_CANNOT_PAY" && escrowLimitOf(body.message) === "stream")
+    return new StreamFullError();
   const said = providerSaid(body.code, body.message, param, sent);
   return new ProviderError(body.code, said.message, said.param);
+}
+
+/**
+ * ESCROW_CANNOT_PAY for a stream whose totals no receipt can carry more of: a new session key
+ * (its stream starts at zero) is the fix, never a reserve or a top-up.
+ */
+export class StreamFullError extends ProviderError {
+  constructor() {
+    super("ESCROW_CANNOT_PAY", STREAM_FULL_MESSAGE);
+    this.name = "StreamFullError";
+  }
 }
 
 /**
@@ -58,7 +72,7 @@ export function providerError(
  */
 export function withoutReserve(err: ProviderError): ProviderError {
   // A stream no receipt can carry more on is not a reserve's doing: a new session key is the fix.
-  if (err.code !== "ESCROW_CANNOT_PAY" || err.message === STREAM_FULL_MESSAGE) return err;
+  if (err.code !== "ESCROW_CANNOT_PAY" || err instanceof StreamFullError) return err;
   return new ProviderError(
     err.code,
     `${err.message}. This session raises no reserve of its own: an SDK program raises them when given its escrow's chain, connect({ ton: new TonClient({ endpoint }) }) (the SDK never takes the chain from the server); the gateway does unless --reserve-ahead off`,

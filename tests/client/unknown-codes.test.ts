@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { toHttpError } from "../../client/gateway/http-errors";
-import { ProviderError, UnreadableMessageError } from "../../client/sdk/errors";
+import { ProviderError, StreamFullError, UnreadableMessageError } from "../../client/sdk/errors";
 import {
   ACCOUNT_REFUSAL_CODES,
   ENGINE_FAILURES,
@@ -244,7 +244,7 @@ describe("ESCROW_CANNOT_PAY says which limit", () => {
   ])("%s: our sentence for it, 402 escrow_cannot_pay", async (_, message, says, exact) => {
     const { err, body } = await told({ code: "ESCROW_CANNOT_PAY", message });
     // a session raising no reserve hears what would raise one, unless no reserve could help
-    if (exact) expect(err.message).toBe(says);
+    if (exact) expect([err.message, err instanceof StreamFullError]).toEqual([says, true]);
     else expect(err.message.startsWith(`${says}. This session raises no reserve`)).toBe(true);
     expect(toHttpError(err).status).toBe(402);
     expect(body).toMatchObject({ code: "escrow_cannot_pay", message: err.message });
