@@ -75,7 +75,13 @@ export const ACCOUNT_REFUSAL_CODES = [
   "ESCROW_CLOSING",
   "KEY_NOT_AUTHORISED",
   "KEY_EPOCH",
+  // the escrow itself cannot pay a claim: a top-up is the fix, and every provider would say so
   "OUT_OF_FUNDS",
+  // the escrow could pay, but this provider holds that back: it is owed as much on its other
+  // streams of the escrow, or it serves beyond the escrow's reserve for it only so much
+  // (`--unreserved-nano`). Another provider may serve; a reserve for this one would. A newer code:
+  // sent only to a requester that declares it (OLDER_CODE), else as OUT_OF_FUNDS
+  "ESCROW_HELD_BACK",
   "ESCROW_UNREACHABLE",
   // an earlier session on this stream streamed tokens no receipt covers: sign for them, or wait
   "UNPAID_TOKENS",
@@ -188,6 +194,28 @@ export function wireError(
     code: "UNKNOWN_CODE",
     message: `the ${from} sent an error code this version does not know${named}`,
   };
+}
+
+/**
+ * Codes added to `v: 1` after its first peers, each with the older code a peer that does not
+ * declare it is sent instead: a requester lists what it reads in its base receipt's `knows`
+ * (`NEWER_CODES`), and a provider sends one of these only to a requester that listed it
+ * (`codeFor`). An older SDK reads the older code (its own fixed sentence for it), as it always
+ * did; an older provider ignores `knows` and sends the older code.
+ */
+export const OLDER_CODE = {
+  ESCROW_HELD_BACK: "OUT_OF_FUNDS",
+} as const satisfies Partial<Record<ErrorCode, ErrorCode>>;
+
+export type NewerCode = keyof typeof OLDER_CODE;
+
+/** What a requester of this version reads beyond the first codes: its base receipt's `knows`. */
+export const NEWER_CODES: readonly NewerCode[] = Object.keys(OLDER_CODE) as NewerCode[];
+
+/** `code` as sent to a peer that declared it reads `knows`, else the older code it stands in for. */
+export function codeFor<C extends ErrorCode>(code: C, knows: readonly string[] | undefined): C | ErrorCode {
+  if (!Object.hasOwn(OLDER_CODE, code)) return code;
+  return knows?.includes(code) ? code : OLDER_CODE[code as unknown as NewerCode];
 }
 
 export function isAccountRefusal(code: string): code is AccountRefusalCode {

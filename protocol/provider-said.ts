@@ -18,6 +18,15 @@ import { ChatRequest } from "./schemas/session";
  * carry a field we parsed from the provider's text and checked ourselves (a feature of FEATURES, a
  * number, a request field this version has); anything that does not parse is simply left out.
  */
+/**
+ * ESCROW_HELD_BACK's two causes, as the provider says them (provider/account-gate.ts
+ * `heldBackRefusal`) and as a requester repeats them: the provider's own words, fixed here.
+ */
+export const HELD_BACK_FOR_RESERVE =
+  "this provider serves beyond the escrow's reserve for it only a set amount (its --unreserved-nano), and that does not cover this session: raise a reserve for this provider (the SDK raises them when given the escrow's chain), or another provider may serve";
+export const HELD_BACK_FOR_OTHERS =
+  "the escrow could pay, but what it can pay is owed already to this provider on its other streams of the escrow (other session keys or key epochs), not yet claimed: another provider may serve, or top the escrow up";
+
 const SAID: Record<ProviderErrorCode, string> = {
   // protocol/errors.ts: something the provider found wrong with what we sent, or its own state
   MALFORMED: "the provider could not read a message of this session",
@@ -52,6 +61,7 @@ const SAID: Record<ProviderErrorCode, string> = {
   KEY_NOT_AUTHORISED: "the session key is not authorised in the escrow",
   KEY_EPOCH: "receipts carry another key epoch than the escrow's",
   OUT_OF_FUNDS: "the escrow cannot cover more answers; top it up",
+  ESCROW_HELD_BACK: HELD_BACK_FOR_OTHERS,
   ESCROW_UNREACHABLE: "the provider could not read the escrow",
   UNPAID_TOKENS:
     "an earlier session streamed tokens past your last receipt on this stream: open with a receipt that covers them, or come back later",
@@ -189,6 +199,10 @@ function sentence(code: ProviderErrorCode, text: string, field: string | undefin
     }
     case "ESCROW_CANNOT_PAY":
       return escrowLimitSaid(text);
+    case "ESCROW_HELD_BACK":
+      return text.startsWith(HELD_BACK_FOR_RESERVE.slice(0, 60))
+        ? HELD_BACK_FOR_RESERVE
+        : HELD_BACK_FOR_OTHERS;
     default:
       return SAID[code];
   }

@@ -1,5 +1,11 @@
 import type { Address } from "@ton/core";
-import type { AccountRefusalCode, NetworkName, Receipt } from "../protocol";
+import {
+  type AccountRefusalCode,
+  HELD_BACK_FOR_OTHERS,
+  HELD_BACK_FOR_RESERVE,
+  type NetworkName,
+  type Receipt,
+} from "../protocol";
 import { RESERVED_DEPTH_PENALTY } from "./claim-fee";
 
 /**
@@ -84,6 +90,21 @@ export function foreignClaimsRefusal(count: number): AccountRefusedError | undef
   return new AccountRefusedError(
     "FOREIGN_CLAIMS",
     `this provider's receipts on the escrow were claimed by someone else in small amounts ${count} times, each at the provider's fee; it no longer serves this escrow`,
+  );
+}
+
+/**
+ * A session the book will not let be owed more (escrow-book.ts `heldBack`): ESCROW_HELD_BACK
+ * naming why, when the escrow could pay and this provider holds it back; else the escrow's own
+ * OUT_OF_FUNDS. The two are fixed otherwise: another provider, or a reserve for this one, serves
+ * the first; only a top-up the second.
+ */
+export function heldBackRefusal(why: "reserve" | "others" | undefined): AccountRefusedError {
+  if (why === undefined)
+    return new AccountRefusedError("OUT_OF_FUNDS", "the escrow cannot cover more answers; top it up");
+  return new AccountRefusedError(
+    "ESCROW_HELD_BACK",
+    why === "reserve" ? HELD_BACK_FOR_RESERVE : HELD_BACK_FOR_OTHERS,
   );
 }
 

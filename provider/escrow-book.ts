@@ -278,6 +278,21 @@ export class EscrowBook {
   }
 
   /**
+   * Why `stream` may not be owed `amount` when the escrow itself could pay it (what its free
+   * balance and the stream's own paid total and reserve come to): this provider holds it back,
+   * for the `reserve` it requires beyond `unreserved`, or for what its `others` streams are owed.
+   * Undefined when the escrow itself cannot pay `amount` (or it fits).
+   */
+  heldBack(stream: StreamKey, amount: bigint, except?: symbol): "reserve" | "others" | undefined {
+    const e = this.entry(stream.escrow);
+    const own = this.stream(stream);
+    const escrowCould = own.paid + reserveLeft(own) + (e.available - e.locked);
+    if (amount <= this.limit(stream, except) || amount > escrowCould) return undefined;
+    const trust = this.unreserved;
+    return trust !== undefined && own.paid + reserveLeft(own) + trust < amount ? "reserve" : "others";
+  }
+
+  /**
    * Whether `stream` is owed half or more of what the free balance is trusted for beyond its
    * reserve (strict reserves only): claimed now, the trust is whole again before its requester,
    * raising no reserve, is refused for want of it.
@@ -308,6 +323,7 @@ export class EscrowBook {
         if (l && amount > l.owed) l.owed = amount;
       },
       limit: () => this.limit(stream, token),
+      heldBack: (amount) => this.heldBack(stream, amount, token),
       readAt: () => e.readAt,
       // What was streamed and never receipted is lost with the session: it no longer counts.
       close: () => e.live.delete(token),
@@ -412,6 +428,8 @@ export interface SessionExposure {
   owe(amount: bigint): void;
   /** The most it may be owed now. */
   limit(): bigint;
+  /** Why it may not be owed `amount` though the escrow could pay it (EscrowBook.heldBack). */
+  heldBack(amount: bigint): "reserve" | "others" | undefined;
   /** When the escrow was last read (ms). */
   readAt(): number;
   close(): void;

@@ -73,6 +73,9 @@ const STATUS_BY_CODE = {
   CONTEXT_LENGTH_EXCEEDED: 400,
   PRICE_TOO_LOW: 402,
   OUT_OF_FUNDS: 402,
+  // the provider holds back what the escrow could pay (its other streams, its reserve rule): a
+  // reserve for it, or a top-up, pays; another provider was asked first
+  ESCROW_HELD_BACK: 402,
   ESCROW_CANNOT_PAY: 402,
   UNPAID_TOKENS: 402,
   KEY_NOT_AUTHORISED: 403,

@@ -2,6 +2,7 @@ import type { SessionLife } from "../../peer/session-life";
 import {
   ChannelClosedError,
   encodeSignedReceipt,
+  NEWER_CODES,
   type SecureSession,
   type SessionMessage,
   type SessionMessageInput,
@@ -56,8 +57,11 @@ export function sendBase(
       }),
     );
     const receipt = encodeSignedReceipt(signed);
-    session.send({ v: 1, t: "receipt", receipt, ...(quote && { quote }) }).catch((err: unknown) => {
-      end(() => reject(err));
-    });
+    // `knows`: the codes newer than the first version this SDK reads (ESCROW_HELD_BACK, …).
+    session
+      .send({ v: 1, t: "receipt", receipt, knows: [...NEWER_CODES], ...(quote && { quote }) })
+      .catch((err: unknown) => {
+        end(() => reject(err));
+      });
   });
 }

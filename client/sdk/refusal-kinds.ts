@@ -20,6 +20,9 @@ export const ONE_PROVIDERS_REFUSALS: ReadonlySet<string> = new Set([
   "UNPAID_TOKENS",
   "FOREIGN_CLAIMS",
   "ESCROW_CROWDED",
+  // the escrow could pay, but this provider holds it back (its other streams of the escrow are
+  // owed as much, or it serves beyond a reserve for it only a credit window): another may serve
+  "ESCROW_HELD_BACK",
 ]);
 
 export function isOneProvidersRefusal(err: unknown): err is ProviderError {

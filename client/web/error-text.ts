@@ -14,6 +14,8 @@ import { TabBusyError } from "./tab-turns";
 const ESCROW_REFUSALS: Record<string, string> = {
   OUT_OF_FUNDS:
     "Your escrow cannot pay for more answers: the provider refused to start. Top it up in Wallet, then ask again.",
+  ESCROW_HELD_BACK:
+    "Your escrow could pay, but the only provider on offer holds that back: it is owed as much on your other keys' streams, or it serves only what a reserve for it covers. Ask again later, when another provider may be on offer, or top up in Wallet.",
   KEY_NOT_AUTHORISED:
     "Your escrow has not authorised this browser's session key (or revoked it): the provider refused. Deposit in Wallet to authorise it, then ask again.",
   KEY_EPOCH:

@@ -111,6 +111,12 @@ export const ReceiptMessage = v.object({
   t: v.literal("receipt"),
   receipt: v.pipe(v.string(), v.maxLength(512)),
   quote: v.optional(ShownQuote),
+  /**
+   * The codes added since the first version that this requester reads (error-codes.ts:
+   * NEWER_CODES); a provider sends any other as the older code it stands in for. An older
+   * provider strips the field (an open object) and sends the older codes.
+   */
+  knows: v.optional(v.pipe(v.array(v.pipe(v.string(), v.maxLength(40))), v.maxLength(16))),
 });
 
 /** The provider is waiting for a receipt before it streams more (credit window exhausted). */

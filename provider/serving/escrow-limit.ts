@@ -1,5 +1,5 @@
 import type { StreamKey } from "../../protocol";
-import { type AccountRefusedError, foreignClaimsRefusal } from "../account-gate";
+import { type AccountRefusedError, foreignClaimsRefusal, heldBackRefusal } from "../account-gate";
 import type { EscrowBook, SessionExposure } from "../escrow-book";
 
 /**
@@ -63,6 +63,15 @@ export class EscrowLimit {
     return (
       foreignClaimsRefusal(this.book.foreignSmallClaims(this.stream.escrow)) ?? this.book.crowded(this.stream)
     );
+  }
+
+  /**
+   * The account refusal of a session that may not be owed `amount`: ESCROW_HELD_BACK when the
+   * escrow could pay it and this provider holds it back (its other streams, its reserve rule),
+   * OUT_OF_FUNDS when the escrow itself cannot.
+   */
+  refusalFor(amount: bigint): AccountRefusedError {
+    return heldBackRefusal(this.handle.heldBack(amount));
   }
 
   /**

@@ -1,6 +1,7 @@
 import type { SessionLife } from "../../peer/session-life";
 import {
   checkBinding,
+  codeFor,
   compareReceipts,
   decodeSignedReceipt,
   encodePublicKey,
@@ -85,7 +86,7 @@ export class ReceiptAccount {
     return this.honoured.get(m.model) ?? m.price;
   }
 
-  async onReceipt(text: string, quote?: ShownQuote): Promise<void> {
+  async onReceipt(text: string, quote?: ShownQuote, knows?: readonly string[]): Promise<void> {
     const signed = decodeSignedReceipt(text);
     if (!equalBytes(signed.sessionKey, this.session.info.peerKey)) {
       return this.hooks.refuse("RECEIPT_KEY", "receipt is not signed by this session's key");
@@ -109,7 +110,7 @@ export class ReceiptAccount {
     gated?.catch(() => undefined);
     if (!verifyReceiptSignature(signed))
       return this.hooks.refuse("BAD_SIGNATURE", "receipt signature is invalid");
-    if (!this.ledger) return this.openAccount(signed, gated, quote);
+    if (!this.ledger) return this.openAccount(signed, gated, quote, knows);
 
     const r = signed.receipt;
     const owed = this.ledger.totals();
@@ -138,6 +139,7 @@ export class ReceiptAccount {
     signed: SignedReceipt,
     gated: Promise<EscrowFacts> | undefined,
     quote: ShownQuote | undefined,
+    knows: readonly string[] | undefined,
   ): Promise<void> {
     const identity = this.config.identity;
     if (quote && identity) {
@@ -157,9 +159,10 @@ export class ReceiptAccount {
         this.exposure = new EscrowLimit(this.config.book, signed.receipt);
         // The gate checked this stream; the book also counts what the provider's other streams are owed.
         if (!(await this.exposure.allows(signed.receipt.amount + 1n))) {
+          const refusal = this.exposure.refusalFor(signed.receipt.amount + 1n);
           this.exposure.close();
           this.exposure = undefined;
-          throw new AccountRefusedError("OUT_OF_FUNDS", "the escrow cannot cover more answers; top it up");
+          throw refusal;
         }
       }
     } catch (err) {
@@ -169,7 +172,8 @@ export class ReceiptAccount {
         v: 1,
         t: "account",
         accepted: false,
-        refusal: { code: err.code, message: err.message },
+        // A code newer than the requester reads goes as the older one it stands in for (OLDER_CODE).
+        refusal: { code: codeFor(err.code, knows), message: err.message },
         prices,
       });
       return;

@@ -151,7 +151,7 @@ export class SessionServer {
   private async handle(m: SessionMessage): Promise<void> {
     switch (m.t) {
       case "receipt":
-        return this.receiptQueue.run(() => this.account.onReceipt(m.receipt, m.quote));
+        return this.receiptQueue.run(() => this.account.onReceipt(m.receipt, m.quote, m.knows));
       case "request":
         return this.onRequest(m);
       case "embed":

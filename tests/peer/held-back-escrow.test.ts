@@ -1,0 +1,153 @@
+import wrtc from "@roamhq/wrtc";
+import { Address } from "@ton/core";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { connect, type SilkClient } from "../../client/sdk/silk-client";
+import {
+  flatPrice,
+  generateKeyPair,
+  NETWORK_ID,
+  SecureSession,
+  type SessionMessageInput,
+} from "../../protocol";
+import { EscrowBook } from "../../provider/escrow-book";
+import { ProviderRuntime, type ProviderRuntimeOptions, type RuntimeEvent } from "../../provider/runtime";
+import { ScriptedEngine } from "../doubles/scripted-engine";
+import { cleanup, startServer } from "../signaling/helpers";
+
+/**
+ * A provider's own ledger refusing a session whose escrow could pay: it requires a reserve for
+ * itself beyond a credit window (`--unreserved-nano`), or what the escrow can pay is owed to it
+ * already on the requester's other streams. That is not the escrow's "out of funds" (a top-up is
+ * not what helps, and every provider would not say it): ESCROW_HELD_BACK, in words that say why,
+ * and the request goes to another provider. An older SDK, which does not list the code in its
+ * base receipt's `knows`, is sent OUT_OF_FUNDS, as before. Real WebRTC, real signaling.
+ */
+const ESCROW = `0:${"11".repeat(32)}`;
+const MAX = { promptNanoPerToken: 100n, completionNanoPerToken: 100n };
+
+const runtimes: ProviderRuntime[] = [];
+const clients: SilkClient[] = [];
+afterEach(async () => {
+  vi.restoreAllMocks();
+  for (const c of clients.splice(0)) c.close();
+  for (const r of runtimes.splice(0)) r.stop();
+  await cleanup();
+});
+
+/** A book that has read the escrow funded with 1,000 TON; `unreserved` as `--unreserved-nano`. */
+function fundedBook(unreserved?: bigint): EscrowBook {
+  const book = new EscrowBook(undefined, Date.now, unreserved !== undefined ? { unreserved } : {});
+  book.update(Address.parse(ESCROW), { codeHash: "", balance: 10n ** 12n, state: undefined });
+  return book;
+}
+
+async function provider(url: string, more: Partial<ProviderRuntimeOptions> & { payout: string }) {
+  const events: RuntimeEvent[] = [];
+  const engine = new ScriptedEngine();
+  const runtime = await ProviderRuntime.start({
+    signalingUrl: url,
+    identity: generateKeyPair(),
+    engine,
+    models: [{ model: "test-model", price: flatPrice(10n) }],
+    wrtc,
+    ...more,
+    onEvent: (e) => events.push(e),
+  });
+  runtimes.push(runtime);
+  return { runtime, engine, events };
+}
+
+async function ask(url: string, content: string) {
+  const client = await connect({
+    signalingUrl: url,
+    sessionKey: generateKeyPair(),
+    keyEpoch: 0,
+    maxPrice: MAX,
+    escrow: ESCROW,
+    wrtc,
+  });
+  clients.push(client);
+  return client.chat.completions.create({ model: "test-model", messages: [{ role: "user", content }] }).then(
+    (answer) => ({ answer, err: undefined }),
+    (err: unknown) => ({ answer: undefined, err: err as Error & { code?: string } }),
+  );
+}
+
+const refusedWith = (events: RuntimeEvent[]) => events.flatMap((e) => (e.type === "refused" ? [e.code] : []));
+
+describe("a provider that requires a reserve for itself, and no reserve for it on the escrow", () => {
+  it("alone: ESCROW_HELD_BACK saying a reserve for it helps, not 'top it up'; nothing streamed", async () => {
+    const { url } = await startServer();
+    const strict = await provider(url, { book: fundedBook(0n), payout: `0:${"33".repeat(32)}` });
+    const { err } = await ask(url, "held back");
+    expect(err?.code).toBe("ESCROW_HELD_BACK");
+    expect(err?.message).toContain("raise a reserve for this provider");
+    expect(err?.message).not.toContain("top it up");
+    expect(refusedWith(strict.events)).toEqual(["ESCROW_HELD_BACK"]);
+    expect(strict.engine.generatedTokens).toBe(0);
+  }, 30_000);
+
+  it("with another provider on offer: the request goes there and is answered", async () => {
+    const { url } = await startServer();
+    // The cheaper one, so the server offers it first.
+    const strict = await provider(url, {
+      book: fundedBook(0n),
+      payout: `0:${"33".repeat(32)}`,
+      models: [{ model: "test-model", price: flatPrice(5n) }],
+    });
+    await provider(url, { payout: `0:${"22".repeat(32)}` });
+    const { answer, err } = await ask(url, "anyone else");
+    expect(err).toBeUndefined();
+    expect(answer?.choices[0]?.message.content).toBe("Echo: anyone else");
+    expect(refusedWith(strict.events)).toEqual(["ESCROW_HELD_BACK"]);
+  }, 30_000);
+
+  it("to an older SDK (no `knows` in its base receipt): OUT_OF_FUNDS, the code it reads", async () => {
+    const { url } = await startServer();
+    const strict = await provider(url, { book: fundedBook(0n), payout: `0:${"33".repeat(32)}` });
+    // An SDK from before ESCROW_HELD_BACK: its base receipt lists no newer codes.
+    const send = SecureSession.prototype.send;
+    vi.spyOn(SecureSession.prototype, "send").mockImplementation(function (
+      this: SecureSession,
+      m: SessionMessageInput,
+    ) {
+      if (m.t !== "receipt") return send.call(this, m);
+      const { knows: _, ...older } = m;
+      return send.call(this, older);
+    });
+    const { err } = await ask(url, "older");
+    expect(err?.code).toBe("OUT_OF_FUNDS");
+    expect(refusedWith(strict.events)).toEqual(["ESCROW_HELD_BACK"]);
+  }, 30_000);
+});
+
+describe("a provider owed on the requester's other streams what the escrow can pay", () => {
+  it("ESCROW_HELD_BACK saying what its other streams are owed; the escrow's own shortage stays OUT_OF_FUNDS", async () => {
+    const { url } = await startServer();
+    const book = fundedBook();
+    const payout = `0:${"33".repeat(32)}`;
+    // Another of the requester's keys (epoch 1) was served all the escrow can pay, not yet claimed.
+    const other = {
+      network: NETWORK_ID.devnet,
+      escrow: Address.parse(ESCROW),
+      payout: Address.parse(payout),
+      keyEpoch: 1,
+    };
+    book.track(other);
+    book.held(other, book.view(Address.parse(ESCROW)).available);
+    const owed = await provider(url, { book, payout });
+    const { err } = await ask(url, "owed elsewhere");
+    expect(err?.code).toBe("ESCROW_HELD_BACK");
+    expect(err?.message).toContain("owed already to this provider on its other streams");
+    expect(refusedWith(owed.events)).toEqual(["ESCROW_HELD_BACK"]);
+
+    // An escrow with nothing it could pay: the escrow's own refusal, as any provider would say.
+    const empty = new EscrowBook();
+    empty.update(Address.parse(ESCROW), { codeHash: "", balance: 0n, state: undefined });
+    const broke = await provider(url, { book: empty, payout: `0:${"44".repeat(32)}` });
+    owed.runtime.stop();
+    const second = await ask(url, "empty escrow");
+    expect(second.err?.code).toBe("OUT_OF_FUNDS");
+    expect(refusedWith(broke.events)).toEqual(["OUT_OF_FUNDS"]);
+  }, 30_000);
+});
