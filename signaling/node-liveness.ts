@@ -51,10 +51,11 @@ export class NodeLiveness {
   ) {}
 
   /**
-   * Renews this node; says whether Redis had forgotten it, which dead nodes this one claimed, and
-   * whether a node left lately (its clients are moving to the others).
+   * Renews this node; says whether Redis had forgotten it, which dead nodes this one owes a drop
+   * (`dead`) and which of them it claimed at this beat (`claimed`), and whether a node left lately
+   * (its clients are moving to the others).
    */
-  async beat(): Promise<{ stateLost: boolean; dead: string[]; nodeLeft: boolean }> {
+  async beat(): Promise<{ stateLost: boolean; dead: string[]; claimed: string[]; nodeLeft: boolean }> {
     const [epoch, , added, left] = await Promise.all([
       this.client.set(`${this.prefix}epoch`, "1", { condition: "NX", GET: true }),
       this.client.set(this.key(this.nodeId), "1", {
@@ -73,17 +74,21 @@ export class NodeLiveness {
     // A claim sent again after one that failed answers 0 if the first ran: it is still this node's
     // (DROP_NODE run by two nodes, or twice, drops nothing the second time).
     const claims = [...new Set([...gone, ...this.unconfirmed])];
-    const claimed = await Promise.allSettled(claims.map((n) => this.client.sRem(`${this.prefix}nodes`, n)));
+    const replies = await Promise.allSettled(claims.map((n) => this.client.sRem(`${this.prefix}nodes`, n)));
+    const claimed: string[] = [];
     for (const [i, n] of claims.entries()) {
-      const claim = claimed[i];
+      const claim = replies[i];
       if (claim?.status === "rejected") {
         this.unconfirmed.add(n);
         continue;
       }
-      if (claim?.value === 1 || this.unconfirmed.has(n)) this.owed.add(n);
+      if ((claim?.value === 1 || this.unconfirmed.has(n)) && !this.owed.has(n)) {
+        this.owed.add(n);
+        claimed.push(n);
+      }
       this.unconfirmed.delete(n);
     }
-    return { stateLost, dead: [...this.owed], nodeLeft: left === 1 };
+    return { stateLost, dead: [...this.owed], claimed, nodeLeft: left === 1 };
   }
 
   /** A claimed dead node's state is forgotten: no more drops owed for it. */
@@ -114,7 +119,7 @@ export class NodeLiveness {
  * the dead node) and, if Redis lost everything, asks every local provider to register again.
  */
 export async function livenessTick(ctx: ServerContext, liveness: NodeLiveness): Promise<void> {
-  const { stateLost, dead, nodeLeft } = await liveness.beat();
+  const { stateLost, dead, claimed, nodeLeft } = await liveness.beat();
   if (stateLost) {
     ctx.log.warn(
       { providers: ctx.localProviders.size },
@@ -126,11 +131,14 @@ export async function livenessTick(ctx: ServerContext, liveness: NodeLiveness): 
       socket.emit("provider:unregistered", { v: PROTOCOL_VERSION, reason: "directory-lost" });
     }
   }
-  // A dead or departed node's clients are on their way here.
-  if (dead.length > 0 || nodeLeft)
+  // A dead or departed node's clients are on their way here: the window opens once per death, at
+  // its claim. A drop still owed (Redis refusing or not answering it) is no new death; reopening
+  // the window at every tick kept the per-IP limit off for tickets for as long as Redis failed.
+  // (Returning clients keep it open themselves, each valid ticket extending it; admission.ts.)
+  if (claimed.length > 0 || nodeLeft)
     ctx.welcomeBackUntil = Math.max(
       ctx.welcomeBackUntil,
-      Date.now() + (dead.length > 0 ? ctx.config.reconnectWindowMs : 1_000),
+      Date.now() + (claimed.length > 0 ? ctx.config.reconnectWindowMs : 1_000),
     );
   for (const node of dead) {
     const dropped = await ctx.directory.dropNode(node).catch((err: unknown) => {
