@@ -4,7 +4,7 @@ import type { Wrtc } from "../../peer/webrtc-link";
 import { type KeyPair, NETWORK_ID } from "../../protocol";
 import { type Auditor, auditOver } from "../sdk/auditor";
 import { defaultReserveAhead, type ReserveChain } from "../sdk/reserve-keeper";
-import { connect, type SilkClient } from "../sdk/silk-client";
+import { type ConnectOptions, connect, type SilkClient } from "../sdk/silk-client";
 import type { GatewayConfig } from "./options";
 
 /** Where the gateway tells its operator what went wrong with nothing waiting on it (pino's shape). */
@@ -17,17 +17,18 @@ export interface GatewayWarnLog {
  * failed to keep an answer's statement, a signaling server's unreadable answer to a background
  * call, a server caught lying and avoided. Each names what failed; none carries a prompt or a key.
  */
-function backgroundWarnings(log: GatewayWarnLog) {
+function backgroundWarnings(
+  log: GatewayWarnLog,
+): Pick<ConnectOptions, "onAccountError" | "onSignalingError" | "onServerDistrusted"> {
   // A server's refusal is its own unchecked text: logged by code only, as the access log does.
   const fields = (e: Error & { code?: string }) => ({
     err: { name: e.name, code: e.code, ...(!(e instanceof ServerRefusalError) && { message: e.message }) },
   });
   return {
-    onAccountError: (e: Error & { code?: string }) =>
+    onAccountError: (e) =>
       log.warn(fields(e), "the receipt store failed to keep an answer's signed statement"),
-    onSignalingError: (e: Error & { code?: string }) =>
-      log.warn(fields(e), "a signaling server's answer to a background call failed"),
-    onServerDistrusted: (e: { url: string; until: number; reason: string; authenticated: boolean }) =>
+    onSignalingError: (e) => log.warn(fields(e), "a signaling server's answer to a background call failed"),
+    onServerDistrusted: (e) =>
       log.warn(
         {
           server: e.url,
