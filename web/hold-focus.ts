@@ -1,4 +1,16 @@
 /**
+ * The focus is on nothing a user chose: nothing, the page itself, or the host of `near`'s shadow
+ * root (the widget's) with nothing inside it. Where a button that left the page or went off drops
+ * it; the one test of it for every page (a control may then take the focus back).
+ */
+export function focusIsNowhere(near?: Node): boolean {
+  const active = document.activeElement;
+  if (active === null || active === document.body || active === document.documentElement) return true;
+  const r = near?.getRootNode();
+  return r instanceof ShadowRoot && active === r.host && r.activeElement === null;
+}
+
+/**
  * A Svelte action for a button that goes off (`disabled`) while the work it started runs: a
  * disabled button cannot hold the focus, so the browser drops it to the page itself, and a
  * keyboard user pressing Get 100 test TON or Deposit found the next Tab starting over from the
@@ -8,13 +20,6 @@
 export function holdFocus(button: HTMLButtonElement): { destroy(): void } {
   let held = false;
   const root = () => button.getRootNode() as Document | ShadowRoot;
-  /** The focus is on nothing a user chose: the page itself, or the widget's host with nothing inside it. */
-  const nowhere = () => {
-    const r = root();
-    const active = document.activeElement;
-    if (active === null || active === document.body || active === document.documentElement) return true;
-    return r instanceof ShadowRoot && active === r.host && r.activeElement === null;
-  };
   const focused = () => {
     held = false;
   };
@@ -27,7 +32,7 @@ export function holdFocus(button: HTMLButtonElement): { destroy(): void } {
       if (root().activeElement === button) held = true;
       return;
     }
-    if (held && nowhere() && document.hasFocus()) button.focus();
+    if (held && focusIsNowhere(button) && document.hasFocus()) button.focus();
     held = false;
   });
   button.addEventListener("focus", focused);
@@ -64,13 +69,9 @@ export function keepFocusIn(group: HTMLElement): { destroy(): void } {
       if (from.isConnected && !from.disabled) within = false;
     });
   };
-  const nowhere = () => {
-    const active = document.activeElement;
-    return active === null || active === document.body || active === document.documentElement;
-  };
   const watch = new MutationObserver(() => {
     if (!within || group.contains(document.activeElement)) return;
-    if (!nowhere()) {
+    if (!focusIsNowhere(group)) {
       within = false;
       return;
     }
