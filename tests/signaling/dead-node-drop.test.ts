@@ -1,8 +1,8 @@
 import { execFileSync } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
-import { FaultNodes } from "./fault-nodes";
+import { FaultNodes, sessionAcross } from "./fault-nodes";
 import { directory, placesInUse, until, within } from "./faulty-network";
-import { connect, flat, type Granted, next, provider, requestBody, requestSession } from "./helpers";
+import { next } from "./helpers";
 
 /**
  * A node dies, and the node that claims it (takes it off `nodes`, which one node does once) cannot
@@ -24,12 +24,7 @@ describe("a dead node claimed while Redis refuses the drop", () => {
     scene = new FaultNodes();
     const { a, b } = await scene.two({ NODE_TTL_MS: String(NODE_TTL_MS) });
     const port = scene.redis!.port;
-    const onB = await provider(b.url, { models: [{ model: "m2", price: flat(5n) }], capacity: 2 });
-    const requesterOnA = await connect(a.url);
-    await until(async () => (await directory(b.url)).providers === 1, "listed", 10_000);
-    const granted = (await requestSession(requesterOnA, requestBody("m2"))) as Granted;
-    expect(granted.ok).toBe(true);
-    await until(async () => placesInUse(await directory(b.url)) === 1, "the place taken", 5_000);
+    const { onB, granted } = await sessionAcross(a, b);
     const prefix = redisCli(port, "--scan", "--pattern", "*nodes")
       .trim()
       .replace(/nodes$/, "");

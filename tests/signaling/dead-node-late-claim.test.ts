@@ -2,9 +2,9 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { FaultNodes } from "./fault-nodes";
+import { FaultNodes, sessionAcross } from "./fault-nodes";
 import { directory, placesInUse, until, within } from "./faulty-network";
-import { connect, flat, type Granted, next, provider, requestBody, requestSession } from "./helpers";
+import { next } from "./helpers";
 import { startNode } from "./node-process";
 import { startRedis } from "./redis-server";
 
@@ -75,12 +75,7 @@ describe("a dead node claimed by a SREM whose reply comes too late", () => {
       startNode({ ...env, REDIS_URL: `redis://127.0.0.1:${through.port}` }),
     ]);
     scene.nodes.push(a, b);
-    const onB = await provider(b.url, { models: [{ model: "m2", price: flat(5n) }], capacity: 2 });
-    const requesterOnA = await connect(a.url);
-    await until(async () => (await directory(b.url)).providers === 1, "listed", 10_000);
-    const granted = (await requestSession(requesterOnA, requestBody("m2"))) as Granted;
-    expect(granted.ok).toBe(true);
-    await until(async () => placesInUse(await directory(b.url)) === 1, "the place taken", 5_000);
+    const { onB, granted } = await sessionAcross(a, b);
 
     const providerTold = next(onB.socket, "session:ended");
     await a.kill();

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { FaultyNetwork } from "./faulty-network";
-import { cleanup } from "./helpers";
+import { expect } from "vitest";
+import { directory, FaultyNetwork, placesInUse, until } from "./faulty-network";
+import { cleanup, connect, flat, type Granted, provider, requestBody, requestSession } from "./helpers";
 import { type NodeProcess, startNode } from "./node-process";
 import { type RedisProcess, startRedis } from "./redis-server";
 
@@ -40,4 +41,18 @@ export class FaultNodes {
 /** A node's own view: providers registered through its sockets, and its sockets. */
 export async function health(url: string): Promise<{ providers: number; sockets: number }> {
   return (await (await fetch(`${url}/healthz`)).json()) as { providers: number; sockets: number };
+}
+
+/**
+ * A provider on `b` (model m2) and a requester on `a` holding one of its places: the session a
+ * node's death must end, once both nodes list the provider and `b` counts the place taken.
+ */
+export async function sessionAcross(a: NodeProcess, b: NodeProcess) {
+  const onB = await provider(b.url, { models: [{ model: "m2", price: flat(5n) }], capacity: 2 });
+  const requesterOnA = await connect(a.url);
+  await until(async () => (await directory(b.url)).providers === 1, "listed", 10_000);
+  const granted = (await requestSession(requesterOnA, requestBody("m2"))) as Granted;
+  expect(granted.ok).toBe(true);
+  await until(async () => placesInUse(await directory(b.url)) === 1, "the place taken", 5_000);
+  return { onB, requesterOnA, granted };
 }
