@@ -18,7 +18,6 @@ import {
   SignalingLostError,
 } from "../../peer/signaling-client";
 import {
-  ChannelClosedError,
   decodePublicKey,
   type ErrorCode,
   encodePublicKey,
@@ -819,9 +818,7 @@ const vouched = (seal: GrantSeal) => seal.kind === "signed" && seal.pin !== "now
 
 /** The server would not carry a frame of the session (its own refusal, not the provider's doing). */
 const relayRefused = (err: unknown) =>
-  err instanceof RelayRefusedError ||
-  (err instanceof Error && err.cause instanceof RelayRefusedError) ||
-  (err instanceof ChannelClosedError && err.cause instanceof SignalingError);
+  err instanceof RelayRefusedError || (err instanceof Error && err.cause instanceof RelayRefusedError);
 
 /** The session ended because signaling went away (SignalingLostError), not for its provider's doing. */
 const signalingWentAway = (err: unknown) =>
