@@ -54,8 +54,7 @@ const SAID: Record<ProviderErrorCode, string> = {
   REGISTRY_UNAVAILABLE: "the provider could not read the registry",
   // account refusals (provider/account-gate.ts): what it read on the chain
   ESCROW_NETWORK: "the escrow is on another network",
-  ESCROW_CODE:
-    "the provider does not recognise the escrow's code as Silk's Escrow (it may run another version of Silk)",
+  ESCROW_CODE: escrowCodeSaid(),
   ESCROW_CLOSE_DELAY: "the escrow's close delay is shorter than this provider needs to claim",
   ESCROW_CLOSING: "the escrow is closing; top it up and reopen it",
   KEY_NOT_AUTHORISED: "the session key is not authorised in the escrow",
@@ -103,6 +102,14 @@ export function isProviderCode(code: string): code is ProviderErrorCode {
 /** The fixed sentence for a provider's code, with nothing of its text. */
 export function providerSentence(code: ProviderErrorCode): string {
   return SAID[code];
+}
+
+/**
+ * ESCROW_CODE's sentence, naming the provider when the requester knows which one it is (the
+ * opener does: which provider runs another version is the point).
+ */
+export function escrowCodeSaid(provider?: string): string {
+  return `the provider${provider ? ` ${provider}` : ""} does not recognise the escrow's code as Silk's Escrow (it may run another version of Silk)`;
 }
 
 /** The top-level fields of a request this version sends (chat and embeddings). */

@@ -21,6 +21,7 @@ import {
   decodePublicKey,
   type ErrorCode,
   encodePublicKey,
+  escrowCodeSaid,
   type FrameTransport,
   initiateSession,
   isAccountRefusal,
@@ -742,7 +743,7 @@ export class SessionOpener {
         if (err instanceof ProviderError && err.code === "ESCROW_CODE")
           refused = new ProviderError(
             "ESCROW_CODE",
-            `the provider ${grant.provider.identityKey} does not recognise the escrow's code as Silk's Escrow (it may run another version of Silk); it is excluded for this request`,
+            `${escrowCodeSaid(grant.provider.identityKey)}; it is excluded for this request`,
             undefined,
             { cause: err },
           );
