@@ -51,14 +51,13 @@ export function auditEvents(ctx: ServerContext): Listeners {
  * A provider the reporter runs itself is still possible (protocol/README.md: the attack left).
  */
 async function scoresHere(ctx: ServerContext, key: string, model: string): Promise<boolean> {
-  const providers = await ctx.directory.providersFor(model);
-  return providers.some(
-    (p) =>
-      p.identityKey.toLowerCase() === key.toLowerCase() &&
-      p.models.some(
-        (m) =>
-          m.model === model && (m.features?.includes("scoring") || m.features?.includes("forced_scoring")),
-      ),
+  // One entry read, not every provider of the model (a report cost O(providers) Redis reads).
+  // Registered keys are lowercase hex (Hex32).
+  const p = await ctx.directory.providerOf(key.toLowerCase(), model);
+  return (
+    p?.models.some(
+      (m) => m.model === model && (m.features?.includes("scoring") || m.features?.includes("forced_scoring")),
+    ) ?? false
   );
 }
 

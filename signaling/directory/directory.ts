@@ -114,6 +114,8 @@ export interface ProviderDirectory {
   /** Refreshes the entry; false when `socketId` no longer owns it (the provider must register). */
   heartbeat(identityKey: string, socketId: string, load: number, now: number): Promise<boolean>;
   providersFor(model: string): Promise<readonly ProviderState[]>;
+  /** One provider's entry where `model`'s providers are kept (one read, whoever else serves it); undefined if none. */
+  providerOf(identityKey: string, model: string): Promise<ProviderState | undefined>;
   all(): Promise<readonly ProviderState[]>;
   /** The market summed in the store where that is cheaper than reading every entry (`all`). */
   market?(): Promise<readonly MarketGroup[]>;

@@ -97,6 +97,10 @@ export class MemoryDirectory implements ProviderDirectory {
     return list;
   }
 
+  async providerOf(identityKey: string, model: string): Promise<ProviderState | undefined> {
+    return this.byModel.get(model)?.has(identityKey) ? this.providers.get(identityKey) : undefined;
+  }
+
   async all(): Promise<readonly ProviderState[]> {
     return [...this.providers.values()];
   }

@@ -207,6 +207,14 @@ export class RedisDirectory implements ProviderDirectory {
     return loadProviders(this.via("read"), space, `${space}m:${model}`);
   }
 
+  async providerOf(identityKey: string, model: string): Promise<ProviderState | undefined> {
+    const space = this.spaces.spaceOfModel(model);
+    // An entry expires whole (PEXPIRE'd): gone, it reads as no fields. A space holds every model
+    // of its tag: the entry may be the provider's for other models only.
+    const state = stateFromFields(await this.via("read").hGetAll(`${space}p:${identityKey}`));
+    return state?.models.some((m) => m.model === model) ? state : undefined;
+  }
+
   /** Every provider once (in a cluster, the entry of its first space: counters are per space). */
   async all(): Promise<readonly ProviderState[]> {
     const redis = this.via("read");

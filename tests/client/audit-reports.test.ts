@@ -16,7 +16,8 @@ import {
 import { AUDIT_DROP_FAILURES, MAX_FORGED_REPORTS } from "../../signaling/directory/audit-ledger";
 import { LogprobEngine } from "../doubles/logprob-engine";
 import { seededRandom, type ToyModelSpec } from "../doubles/toy-model";
-import { cleanup, startServer } from "../signaling/helpers";
+import { cleanup, provider, startServer } from "../signaling/helpers";
+import { startRedis } from "../signaling/redis-server";
 import { ask, PAYOUT, relayClient, relayProvider, stopAll } from "../support/silk-parties";
 
 /**
@@ -45,24 +46,24 @@ const served = (price: bigint) => [
   { model: "test-model", price: flatPrice(price), features: ["logprobs" as const, "scoring" as const] },
 ];
 
-async function market(suspect: ToyModelSpec, submit = true) {
-  const reference = await relayProvider(url, {
+async function market(suspect: ToyModelSpec, submit = true, at = url) {
+  const reference = await relayProvider(at, {
     engine: new LogprobEngine({ model: { seed: 1 } }),
     models: served(20n),
     capacity: 4,
     entry,
     ...direct,
   });
-  const accused = await relayProvider(url, {
+  const accused = await relayProvider(at, {
     engine: new LogprobEngine({ model: suspect }),
     models: served(10n),
     capacity: 4,
     entry,
     ...direct,
   });
-  const client = await relayClient(url, { requireSignedAnswers: true, ...direct });
-  const referenceClient = await relayClient(url, { escrow: `0:${"33".repeat(32)}`, ...direct });
-  signaling = await SignalingClient.connect(url);
+  const client = await relayClient(at, { requireSignedAnswers: true, ...direct });
+  const referenceClient = await relayClient(at, { escrow: `0:${"33".repeat(32)}`, ...direct });
+  signaling = await SignalingClient.connect(at);
   const reporter = generateKeyPair();
   const auditor = new Auditor({
     client,
@@ -184,4 +185,34 @@ describe("audit reports at the signaling server", () => {
       name: "NoProviderError",
     });
   }, 60_000);
+
+  it("checks a report's reference with one Redis read, however many providers serve the model", async () => {
+    // It read every provider of the model (SMEMBERS and one HGETALL each) to find one key.
+    const redis = await startRedis();
+    try {
+      const { server, url: shared } = await startServer({ redisUrl: redis.url, redisPrefix: "audit:" });
+      const { auditor } = await market({ seed: 1 }, false, shared);
+      const honest = await auditor.audit("test-model");
+      expect(honest.verdict.result).toBe("pass");
+      // Forty more providers of the model, registered after the audit (they answer nobody).
+      for (let i = 0; i < 40; i++)
+        await provider(shared, { models: [{ model: "test-model", price: flatPrice(1_000n) }] });
+      const reads = async () => {
+        const text = await (await fetch(`${shared}/metrics`)).text();
+        return Number(/^silk_redis_commands_total\{op="read"\} (\d+)$/m.exec(text)?.[1] ?? 0);
+      };
+      // What reading /metrics itself costs (the session count), measured with nothing between.
+      await new Promise((r) => setTimeout(r, 1_000));
+      const first = await reads();
+      const before = await reads();
+      const own = before - first;
+      expect(await signaling.reportAudit(honest.report!)).toMatchObject({ counted: true, passed: 1 });
+      expect((await reads()) - before - own).toBeLessThanOrEqual(2);
+      stopAll();
+      signaling.close();
+      await server.close();
+    } finally {
+      await redis.stop();
+    }
+  }, 90_000);
 });

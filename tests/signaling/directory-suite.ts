@@ -36,6 +36,19 @@ export function directorySuite(name: string, make: () => Promise<ProviderDirecto
       registeredAt: 1000,
     });
 
+    it("reads one provider of a model by its key, as the model's list has it", async () => {
+      await dir.register(rec("a", "s1", ["m1", "m2"]), 5);
+      await dir.register(rec("b", "s2", ["m2"]), 5);
+      expect((await dir.providerOf("a", "m2"))?.models.map((m) => m.model)).toEqual(
+        (await dir.providersFor("m2")).find((p) => p.identityKey === "a")?.models.map((m) => m.model),
+      );
+      expect((await dir.providerOf("b", "m2"))?.identityKey).toBe("b");
+      expect(await dir.providerOf("b", "m1")).toBeUndefined();
+      expect(await dir.providerOf("c", "m1")).toBeUndefined();
+      await dir.unregister("a", "s1");
+      expect(await dir.providerOf("a", "m1")).toBeUndefined();
+    });
+
     it("registers, lists by model and in full, with exact bigint prices", async () => {
       await dir.register(rec("a", "s1", ["m1", "m2"]), 5);
       await dir.register(rec("b", "s2", ["m2"]), 6);
