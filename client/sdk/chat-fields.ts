@@ -68,6 +68,14 @@ const NO_OP: Readonly<Record<string, (value: unknown) => boolean>> = {
   modalities: (v) => Array.isArray(v) && v.length === 1 && v[0] === "text",
 };
 
+/**
+ * A message field that asks for nothing: an assistant message's empty `annotations`. OpenAI's
+ * answers carry `annotations: []`, and a program sends the message back whole as the next turn's;
+ * an annotation that says something (a citation) is refused by name, as on /v1/responses.
+ */
+export const isNoOpMessageField = (role: unknown, key: string, value: unknown): boolean =>
+  role === "assistant" && key === "annotations" && Array.isArray(value) && value.length === 0;
+
 /** What each role's message may hold (OpenAI refuses other properties too). */
 const MESSAGE_FIELDS: Readonly<Record<string, readonly string[]>> = {
   system: ["role", "content", "name"],
@@ -137,7 +145,12 @@ export function uncarriedField(
     const allowed = own(MESSAGE_FIELDS, String(message.role));
     if (!allowed) continue; // an unknown role is refused by the schema, naming the role
     for (const [key, value] of Object.entries(message))
-      if (value != null && !allowed.includes(key) && !(key === "name" && namesItsCall(messages, i)))
+      if (
+        value != null &&
+        !allowed.includes(key) &&
+        !(key === "name" && namesItsCall(messages, i)) &&
+        !isNoOpMessageField(message.role, key, value)
+      )
         return {
           param: `messages.${i}.${key}`,
           message:

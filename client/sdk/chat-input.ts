@@ -9,7 +9,7 @@ import {
   MAX_STOP_SEQUENCES,
   outOfRangeCode,
 } from "../../protocol";
-import { uncarriedField } from "./chat-fields";
+import { isNoOpMessageField, uncarriedField } from "./chat-fields";
 import { InvalidRequestError, type RefusalCode } from "./errors";
 import type { ChatCompletionCreateParams, ChatCompletionMessageParam } from "./openai-shapes";
 
@@ -417,10 +417,13 @@ function messagesOf(messages: readonly ChatCompletionMessageParam[]): ChatMessag
 }
 
 function toSessionMessage(given: ChatCompletionMessageParam, i: number): ChatMessage {
-  // A null field asks for nothing (`refusal: null` on an echoed assistant message): left out, as
-  // the session's message is strict and the provider refuses any field it does not know.
+  // A null field asks for nothing (`refusal: null` on an echoed assistant message), nor does an
+  // empty `annotations` (chat-fields.ts): left out, as the session's message is strict and the
+  // provider refuses any field it does not know.
   const m = Object.fromEntries(
-    Object.entries(given).filter(([k, value]) => value != null || k === "content"),
+    Object.entries(given).filter(
+      ([k, value]) => (value != null && !isNoOpMessageField(given.role, k, value)) || k === "content",
+    ),
   ) as unknown as ChatCompletionMessageParam;
   const text = (content: string | { type: string; text?: string }[] | null | undefined) => {
     if (typeof content === "string" || content == null || !Array.isArray(content)) return content as string;

@@ -701,3 +701,50 @@ describe("a schema nested deeper than any real one is refused by name, not the g
     expect(backend.requests.at(-1)).toMatchObject({ tools: [{ function: { name: "f", parameters } }] });
   });
 });
+
+/**
+ * A program appends the answer's message to its conversation as it came (`messages.push(
+ * completion.choices[0].message)`): OpenAI's carry `refusal: null` and `annotations: []`, so a
+ * conversation begun there and continued here sends both back. Neither asks for anything; an
+ * annotation that says something (a citation) is refused by name, as on /v1/responses.
+ */
+describe("an assistant message sent back as OpenAI answered it", () => {
+  const asOpenAiAnswered = (annotations: unknown[]) => ({
+    role: "assistant",
+    content: "Echo: hello",
+    refusal: null,
+    annotations,
+  });
+  const turns = (earlier: Record<string, unknown>) => [
+    { role: "user", content: "hello" },
+    earlier,
+    { role: "user", content: "again" },
+  ];
+
+  it("is carried as the conversation's turn, its empty annotations and null refusal asking for nothing", async () => {
+    const answer = await openai.chat.completions.create({
+      model: "llama-tools",
+      messages: turns(asOpenAiAnswered([])) as unknown as OpenAI.ChatCompletionMessageParam[],
+    });
+    expect(answer.choices[0]?.message.content).toBe("Echo: again");
+    expect((backend.requests.at(-1) as { messages: unknown[] }).messages).toEqual([
+      { role: "user", content: "hello" },
+      { role: "assistant", content: "Echo: hello" },
+      { role: "user", content: "again" },
+    ]);
+  });
+
+  it("with an annotation in it: refused naming it, nothing asked of the backend", async () => {
+    const asked = backend.requests.length;
+    const cited = { type: "url_citation", url_citation: { url: "https://example.com", title: "x" } };
+    const err = await openai.chat.completions
+      .create({
+        model: "llama-tools",
+        messages: turns(asOpenAiAnswered([cited])) as unknown as OpenAI.ChatCompletionMessageParam[],
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.APIError);
+    expect(err).toMatchObject({ status: 400, param: "messages.1.annotations" });
+    expect(backend.requests.length).toBe(asked);
+  });
+});
