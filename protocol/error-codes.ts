@@ -103,6 +103,10 @@ export const REQUEST_ERROR_CODES = [
   "ENGINE",
   /** The prompt does not fit the model's context window (the engine or its backend said so). */
   "CONTEXT_LENGTH_EXCEEDED",
+  // the signed quote this session's price for the model rests on has expired: the provider's word
+  // on that price is over, so it starts nothing more at it; a fresh session gets its current quote.
+  // A newer code: sent as PRICE to a requester that does not declare it (OLDER_CODE)
+  "QUOTE_EXPIRED",
 ] as const;
 
 /**
@@ -205,6 +209,7 @@ export function wireError(
  */
 export const OLDER_CODE = {
   ESCROW_HELD_BACK: "OUT_OF_FUNDS",
+  QUOTE_EXPIRED: "PRICE",
 } as const satisfies Partial<Record<ErrorCode, ErrorCode>>;
 
 export type NewerCode = keyof typeof OLDER_CODE;
@@ -213,7 +218,10 @@ export type NewerCode = keyof typeof OLDER_CODE;
 export const NEWER_CODES: readonly NewerCode[] = Object.keys(OLDER_CODE) as NewerCode[];
 
 /** `code` as sent to a peer that declared it reads `knows`, else the older code it stands in for. */
-export function codeFor<C extends ErrorCode>(code: C, knows: readonly string[] | undefined): C | ErrorCode {
+export function codeFor<C extends ErrorCode>(
+  code: C,
+  knows: readonly string[] | undefined,
+): C | (typeof OLDER_CODE)[NewerCode] {
   if (!Object.hasOwn(OLDER_CODE, code)) return code;
   return knows?.includes(code) ? code : OLDER_CODE[code as unknown as NewerCode];
 }

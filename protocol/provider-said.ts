@@ -75,6 +75,8 @@ const SAID: Record<ProviderErrorCode, string> = {
   UNSUPPORTED: "the provider does not support something this request needs",
   ENGINE: "the provider's engine failed",
   CONTEXT_LENGTH_EXCEEDED: "the prompt does not fit the model's context window",
+  QUOTE_EXPIRED:
+    "the provider's signed quote for this session's price has expired, so it starts nothing more at that price: a fresh session gets its current quote",
   // the session's errors
   RECEIPT_KEY: "the provider refused a receipt not signed by this session's key",
   RECEIPT_STREAM: "the provider refused a receipt for another stream",

@@ -97,6 +97,8 @@ const STATUS_BY_CODE = {
   // nobody can take it now
   ALL_BUSY: 503,
   QUEUE_FULL: 503,
+  // the session's quote ran out and the SDK's fresh session met it again (a provider's clock ahead)
+  QUOTE_EXPIRED: 503,
   NO_ANSWER: 503,
   ESCROW_UNREACHABLE: 503,
   SHUTTING_DOWN: 503,

@@ -41,6 +41,8 @@ export async function runWithFailover(
   // An open session's provider that refused this escrow for its own stream's history: the answer
   // if no other provider can take the request.
   let refused: ProviderError | undefined;
+  // Sessions renewed for this request after a provider said their quote ran out.
+  let renewed = 0;
   const links = source.links;
   for (;;) {
     let picked: { provider: string; session: RequesterSession };
@@ -102,6 +104,18 @@ export async function runWithFailover(
       if (err instanceof ProviderError && err.code === "QUEUE_FULL" && !signal.aborted) {
         pool.sessions.full(provider, load.inflight);
         full.add(provider);
+        continue;
+      }
+      // The session's quote ran out at the provider before ours said so (clocks differ by more than
+      // QUOTE_RENEW_MS): nothing was started; the request goes on a fresh session, with the
+      // provider's current quote, checked against the highest price asked. A provider refusing its
+      // fresh session's quote too (its clock far ahead) is left for this request.
+      if (err instanceof ProviderError && err.code === "QUOTE_EXPIRED" && !signal.aborted) {
+        source.retire(session);
+        if (++renewed > 1) {
+          exclude.push(provider);
+          refused = err;
+        }
         continue;
       }
       // Refused before any token for what happened on that provider's own stream (FOREIGN_CLAIMS,

@@ -97,12 +97,22 @@ interface Pending {
 let nextId = 0;
 
 /**
+ * How long before a session's quote expires the SDK starts nothing more on it: a request sent
+ * then could reach the provider after the expiry, and be refused QUOTE_EXPIRED.
+ */
+export const QUOTE_RENEW_MS = 2_000;
+
+/**
  * The requester's side of one session: opens the account with a base receipt, sends requests,
  * counts every token it is sent against what the text can hold, and signs cumulative receipts
  * for what it has verified, never more.
  */
 export class RequesterSession {
   private readonly pending = new Map<string, Pending>();
+  /** When each model's quote in the account expires (ms): its price is the provider's word until then. */
+  private quoteEnds: ReadonlyMap<string, number> = new Map();
+  /** Nothing more is started here (its quote ran out): it closes once what is under way ends. */
+  retired = false;
   private lastSigned: Receipt;
   private readonly receiptEvery: number;
   private readonly embeds: EmbedCalls;
@@ -211,7 +221,7 @@ export class RequesterSession {
     if (!reply.accepted) throw new ProviderError("ACCOUNT", "provider refused our base receipt");
     const { prices, unquoted } = accountPrices(reply.prices, opts.quote, session.info.peerKey, Date.now());
     const support = new Map(reply.prices.map((p) => [p.model, p] as const));
-    return new RequesterSession(
+    const opened = new RequesterSession(
       session,
       opts,
       new Ledger(base),
@@ -222,6 +232,15 @@ export class RequesterSession {
       life,
       reserve,
     );
+    // Each price holds as long as its quote: the account's own, or the grant's for a model the
+    // provider signed none for in the account (an older provider).
+    opened.quoteEnds = new Map(
+      reply.prices.flatMap((p) => {
+        const end = p.quote?.expiresAt ?? (p.model === opts.quote?.model ? opts.quote.expiresAt : undefined);
+        return end === undefined ? [] : [[p.model, end] as const];
+      }),
+    );
+    return opened;
   }
 
   /** Streams one answer; `onDelta` sees each verified piece. Aborting `signal` cancels. */
@@ -310,6 +329,27 @@ export class RequesterSession {
 
   get isOpen(): boolean {
     return this.session.isOpen;
+  }
+
+  /**
+   * Whether `model`'s price here is still the provider's signed word, with QUOTE_RENEW_MS to
+   * spare: past it the SDK starts nothing more here and opens a fresh session, whose quote is the
+   * provider's current one, checked against the highest price asked (the requester decides anew).
+   */
+  quoteLive(model: string, now = Date.now()): boolean {
+    const end = this.quoteEnds.get(model);
+    return end === undefined || now < end - QUOTE_RENEW_MS;
+  }
+
+  /** Any model's quote here no longer live: the session is renewed as a whole (one per stream). */
+  quoteRunOut(now = Date.now()): boolean {
+    for (const model of this.quoteEnds.keys()) if (!this.quoteLive(model, now)) return true;
+    return false;
+  }
+
+  /** Resolves once the session has closed. */
+  whenClosed(): Promise<void> {
+    return new Promise((resolve) => this.session.onClose(() => resolve()));
   }
 
   get providerKey(): Uint8Array {

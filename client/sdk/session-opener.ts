@@ -160,6 +160,11 @@ export class SessionOpener {
     for (const s of this.byPayout.values()) s.close();
   }
 
+  /** The sessions held, one per payout address. */
+  sessions(): RequesterSession[] {
+    return [...this.byPayout.values()];
+  }
+
   /** Signaling connections dialled so far (SignalingClient.links). */
   get links(): number {
     return this.signaling.links;
@@ -567,6 +572,7 @@ export class SessionOpener {
       }
       if (
         existing?.isOpen &&
+        !existing.retired &&
         existing.prices.has(model) &&
         !missingNeed(needs, existing.support.get(model))
       ) {

@@ -68,13 +68,55 @@ export class SessionSource {
       return await run();
     } finally {
       entry.inflight--;
-      if (entry.inflight === 0) {
+      if (entry.inflight === 0 && session.retired) {
+        this.busy.delete(session);
+        session.close();
+      } else if (entry.inflight === 0) {
         entry.timer = setTimeout(() => {
           this.busy.delete(session);
           session.close();
         }, this.opts.idleCloseMs ?? 20_000);
         entry.timer.unref?.();
       }
+    }
+  }
+
+  /**
+   * Starts nothing more on `session` (its quote ran out, or the provider said so) and closes it
+   * once no answer is under way on it: a fresh session with the provider would end it at once
+   * (one session per stream), cutting those answers.
+   */
+  retire(session: RequesterSession): void {
+    session.retired = true;
+    for (const pool of this.pools.values())
+      for (const provider of pool.sessions.providers((s) => s === session)) pool.sessions.remove(provider);
+    if ((this.busy.get(session)?.inflight ?? 0) > 0) return;
+    const entry = this.busy.get(session);
+    if (entry) clearTimeout(entry.timer);
+    this.busy.delete(session);
+    session.close();
+  }
+
+  /**
+   * Sessions whose quote ran out are retired; the answers still under way on those serving
+   * `model` are waited for (each bounded by the session's own deadlines), so a fresh session with
+   * that provider does not replace one still streaming. Bounded by the request's deadline and abort.
+   */
+  private async renewQuotes(model: string, deadline: number, signal: AbortSignal): Promise<void> {
+    const draining: Promise<void>[] = [];
+    for (const session of this.opener.sessions()) {
+      if (!session.retired && session.quoteRunOut()) this.retire(session);
+      if (session.retired && session.isOpen && session.prices.has(model)) draining.push(session.whenClosed());
+    }
+    if (draining.length === 0) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+    });
+    try {
+      await unlessAborted(Promise.race([Promise.all(draining).then(() => undefined), late]), signal, WAITING);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -123,9 +165,12 @@ export class SessionSource {
     { full, deadline, signal }: RoomWait,
   ): Promise<{ provider: string; session: RequesterSession }> {
     const pool = this.poolOf(model);
-    // A session whose provider declared every feature this request needs (tools, schema, …).
-    const fits = (s: RequesterSession) => !missingNeed(needs, s.support.get(model));
+    // A session whose provider declared every feature this request needs (tools, schema, …), and
+    // whose price for the model is still the provider's signed word (its quote has not run out).
+    const fits = (s: RequesterSession) =>
+      !s.retired && s.quoteLive(model) && !missingNeed(needs, s.support.get(model));
     for (;;) {
+      await this.renewQuotes(model, deadline, signal);
       const skip = new Set([...exclude, ...full]);
       const pooled = pool.sessions.pick(skip, fits);
       if (pooled) return pooled;

@@ -67,6 +67,13 @@ export class ReceiptAccount {
   private tab: StreamTab | undefined;
   /** Models this session is served below the provider's price: its own quote, shown and honoured. */
   private readonly honoured = new Map<string, ModelPrice>();
+  /**
+   * When each model's quote in this session's account expires (ms): the price the session bills
+   * is the provider's word only until then (a shown quote it honours, or one signed at the account).
+   */
+  private readonly quoteEnds = new Map<string, number>();
+  /** The newer codes the requester declared it reads (its base receipt's `knows`). */
+  knows: readonly string[] | undefined;
 
   constructor(
     private readonly session: SecureSession,
@@ -79,6 +86,11 @@ export class ReceiptAccount {
   close(): void {
     this.exposure?.close();
     this.tab?.close();
+  }
+
+  /** When the quote this session's price for `model` rests on expires (ms); undefined: none signed. */
+  quoteEndsAt(model: string): number | undefined {
+    return this.quoteEnds.get(model);
   }
 
   /** What `m` costs on this session: the provider's price, or the lower one of its own quote shown at the base. */
@@ -149,9 +161,13 @@ export class ReceiptAccount {
         if (price !== m.price) this.honoured.set(m.model, price);
       }
     }
-    const prices = this.config.models.map((m) =>
-      offerToWire({ ...m, price: this.priceOf(m) }, this.quoteOf(m, quote)),
-    );
+    this.knows = knows;
+    const prices = this.config.models.map((m) => {
+      const signed = this.quoteOf(m, quote);
+      if (signed) this.quoteEnds.set(m.model, signed.expiresAt);
+      else this.quoteEnds.delete(m.model);
+      return offerToWire({ ...m, price: this.priceOf(m) }, signed);
+    });
     let facts: EscrowFacts | undefined;
     try {
       facts = await gated;

@@ -3,6 +3,7 @@ import { endingError, SessionEndedError, SessionLife } from "../../peer/session-
 import type { Deadlines, Ending } from "../../peer/session-machine";
 import {
   type ChatRequest,
+  codeFor,
   type EmbedRequest,
   EscrowCannotPayError,
   errorToWire,
@@ -204,6 +205,15 @@ export class SessionServer {
     if (!served) return refuse("NO_MODEL", `model ${req.model} is not served here`);
     const lacking = unsupported?.(served);
     if (lacking) return refuse("UNSUPPORTED", lacking);
+    // The session bills at a price its quote promised until then: after it, nothing more starts at
+    // it (answers under way finish). A requester that reads QUOTE_EXPIRED opens a fresh session,
+    // with the current quote, which it checks against its highest price; others read PRICE.
+    const quoteEnds = this.account.quoteEndsAt(req.model);
+    if (quoteEnds !== undefined && Date.now() >= quoteEnds)
+      return refuse(
+        codeFor("QUOTE_EXPIRED", this.account.knows),
+        `the quote for ${req.model} on this session expired at ${new Date(quoteEnds).toISOString()}: open a new session for a fresh quote`,
+      );
     if (this.inflight.has(req.id) || ledger.has(req.id)) return refuse("DUPLICATE_ID", "request id in use");
     return {
       session: this.session,

@@ -1,0 +1,142 @@
+import wrtc from "@roamhq/wrtc";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { RequesterSession } from "../../client/sdk/requester-session";
+import { connect, type SilkClient } from "../../client/sdk/silk-client";
+import {
+  flatPrice,
+  generateKeyPair,
+  type ModelPrice,
+  SecureSession,
+  type SessionMessageInput,
+} from "../../protocol";
+import { ProviderRuntime, type RuntimeEvent } from "../../provider/runtime";
+import { ScriptedEngine } from "../doubles/scripted-engine";
+import { cleanup, startServer } from "../signaling/helpers";
+
+/**
+ * A session's prices are the provider's signed word until its quotes expire (quoteTtlMs here 4 s,
+ * a day by default). A session kept busy past that went on billing at them: after the operator
+ * raised the price, at the old one for as long as the requester kept the session open; after a
+ * cut, at the old, dearer one. Now the SDK starts nothing more on a session whose quote runs out
+ * and opens a fresh one, with the provider's current quote, checked against its highest price
+ * (the requester decides anew); and the provider starts nothing under an expired quote
+ * (QUOTE_EXPIRED, which the SDK meets when its clock is behind and answers with a fresh session;
+ * PRICE to an older SDK that does not declare the code). Real WebRTC, real signaling.
+ */
+const ESCROW = `0:${"11".repeat(32)}`;
+const MAX = { promptNanoPerToken: 100n, completionNanoPerToken: 100n };
+const TTL_MS = 4_000;
+
+const runtimes: ProviderRuntime[] = [];
+const clients: SilkClient[] = [];
+afterEach(async () => {
+  vi.restoreAllMocks();
+  for (const c of clients.splice(0)) c.close();
+  for (const r of runtimes.splice(0)) r.stop();
+  await cleanup();
+});
+
+const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A provider whose quotes live TTL_MS; `models` is its live price list (the operator edits it). */
+async function provider(url: string, models: { model: string; price: ModelPrice }[]) {
+  const events: RuntimeEvent[] = [];
+  const runtime = await ProviderRuntime.start({
+    signalingUrl: url,
+    identity: generateKeyPair(),
+    engine: new ScriptedEngine({ reply: () => "one two three four five" }),
+    models,
+    payout: `0:${"22".repeat(32)}`,
+    quoteTtlMs: TTL_MS,
+    wrtc,
+    onEvent: (e) => events.push(e),
+  });
+  runtimes.push(runtime);
+  return { runtime, events };
+}
+
+async function requester(url: string): Promise<(content: string) => Promise<bigint>> {
+  const client = await connect({
+    signalingUrl: url,
+    sessionKey: generateKeyPair(),
+    keyEpoch: 0,
+    maxPrice: MAX,
+    escrow: ESCROW,
+    wrtc,
+  });
+  clients.push(client);
+  return async (content) => {
+    const answer = await client.chat.completions.create({
+      model: "test-model",
+      messages: [{ role: "user", content }],
+    });
+    expect(answer.choices[0]?.message.content).toBe("one two three four five");
+    return BigInt((answer.usage as unknown as { silk: { cost_nanoton: string } }).silk.cost_nanoton);
+  };
+}
+
+const opened = (events: RuntimeEvent[]) => events.filter((e) => e.type === "session-open").length;
+const refusedWith = (events: RuntimeEvent[]) => events.flatMap((e) => (e.type === "refused" ? [e.code] : []));
+
+/** Until the first session's quotes (signed at its account, just after `since`) have run out. */
+const pastQuotes = (since: number) => wait(since + TTL_MS + 300 - Date.now());
+
+describe("a session kept past its quotes' expiry", () => {
+  it("the SDK opens a fresh session with the provider's current quote: a raised price is billed after it", async () => {
+    const { url } = await startServer({ quoteMarginMs: 500 });
+    const models = [{ model: "test-model", price: flatPrice(10n) }];
+    const p = await provider(url, models);
+    const ask = await requester(url);
+    const since = Date.now();
+    const first = await ask("same question");
+    // The operator raises the price; the running session's quote still promises 10 until it expires.
+    models[0] = { model: "test-model", price: flatPrice(20n) };
+    const within = await ask("same question");
+    expect(within).toBe(first);
+    expect(opened(p.events)).toBe(1);
+    await pastQuotes(since);
+    const after = await ask("same question");
+    // The same answer and prompt size at twice the price, on a second session.
+    expect(after).toBe(first * 2n);
+    expect(opened(p.events)).toBe(2);
+    expect(refusedWith(p.events)).toEqual([]);
+  }, 40_000);
+
+  it("a provider whose clock says the quote ran out first: QUOTE_EXPIRED, nothing started, the request answered on a fresh session", async () => {
+    const { url } = await startServer({ quoteMarginMs: 500 });
+    const p = await provider(url, [{ model: "test-model", price: flatPrice(10n) }]);
+    // The requester's clock is behind: its own check never finds the quote run out.
+    vi.spyOn(RequesterSession.prototype, "quoteLive").mockReturnValue(true);
+    vi.spyOn(RequesterSession.prototype, "quoteRunOut").mockReturnValue(false);
+    const ask = await requester(url);
+    const since = Date.now();
+    const first = await ask("same question");
+    await pastQuotes(since);
+    expect(await ask("same question")).toBe(first);
+    expect(refusedWith(p.events)).toEqual(["QUOTE_EXPIRED"]);
+    expect(opened(p.events)).toBe(2);
+  }, 40_000);
+
+  it("to an older SDK (no `knows`): refused PRICE, a code it reads, rather than served at the expired quote", async () => {
+    const { url } = await startServer({ quoteMarginMs: 500 });
+    const p = await provider(url, [{ model: "test-model", price: flatPrice(10n) }]);
+    vi.spyOn(RequesterSession.prototype, "quoteLive").mockReturnValue(true);
+    vi.spyOn(RequesterSession.prototype, "quoteRunOut").mockReturnValue(false);
+    const send = SecureSession.prototype.send;
+    vi.spyOn(SecureSession.prototype, "send").mockImplementation(function (
+      this: SecureSession,
+      m: SessionMessageInput,
+    ) {
+      if (m.t !== "receipt") return send.call(this, m);
+      const { knows: _, ...older } = m;
+      return send.call(this, older);
+    });
+    const ask = await requester(url);
+    const since = Date.now();
+    await ask("same question");
+    await pastQuotes(since);
+    await expect(ask("same question")).rejects.toMatchObject({ code: "PRICE" });
+    expect(refusedWith(p.events)).toEqual(["PRICE"]);
+    expect(opened(p.events)).toBe(1);
+  }, 40_000);
+});
