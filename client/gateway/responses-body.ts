@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import { MAX_MESSAGES_PER_REQUEST } from "../../protocol";
-import { isEmptyMetadata } from "../sdk/chat-fields";
+import { isEmptyMetadata, whyRefused } from "../sdk/chat-fields";
 import { firstIssue, quotedId, unpairedToolTurn } from "../sdk/chat-input";
 import type { ChatCompletionCreateParams } from "../sdk/openai-shapes";
 import { parseChatBody } from "./chat-body";
@@ -109,7 +109,9 @@ const NESTED: Readonly<Record<string, readonly string[]>> = {
 function refuseExtra(object: Record<string, unknown>, kind: keyof typeof NESTED, at: string): void {
   for (const [key, value] of Object.entries(object)) {
     if (value == null || NESTED[kind]!.includes(key)) continue;
-    throw refuse(`${at}.${key}`, "Silk does not carry this field, and will not drop it silently");
+    // `text.verbosity` is chat's `verbosity`: refused with the same reason.
+    const why = kind === "text" && key === "verbosity" ? whyRefused(key) : undefined;
+    throw refuse(`${at}.${key}`, why ?? "Silk does not carry this field, and will not drop it silently");
   }
   const annotations = object.annotations;
   if (kind === "part" && Array.isArray(annotations) && annotations.length > 0)

@@ -48,6 +48,9 @@ const REFUSED: Readonly<Record<string, string>> = {
   verbosity: "verbosity is not carried to providers",
 };
 
+/** Why Silk refuses a chat field of OpenAI's own, when it says more than "not supported". */
+export const whyRefused = (key: string): string | undefined => own(REFUSED, key);
+
 /**
  * An empty `metadata` object: it tags the stored completion with nothing, so there is nothing to
  * store and nothing dropped (programs send `{}` by default). Any key in it is refused: its tags

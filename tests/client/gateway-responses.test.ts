@@ -317,10 +317,12 @@ describe("the Responses API for text", () => {
         param,
         code: "missing_required_parameter",
       });
-    // Fields inside the body's objects too: refused by name, not dropped.
+    // Fields inside the body's objects too: refused by name, not dropped; one of OpenAI's own
+    // with why, as chat's `verbosity` is.
     expect(await refused({ text: { verbosity: "low" } })).toMatchObject({
       status: 400,
       param: "text.verbosity",
+      message: "400 text.verbosity: verbosity is not carried to providers",
     });
     expect(
       await refused({
