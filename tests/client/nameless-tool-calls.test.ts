@@ -3,6 +3,7 @@ import { createOpenAICompatible } from "@ai-sdk/openai-compatible";
 import { generateText, jsonSchema, type ModelMessage, stepCountIs, tool } from "ai";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type SignedAnswer, tokensHash, verifySignedAnswer } from "../../protocol";
 import { type GatewayNetwork, startGatewayNetwork, WEATHER_PARAMETERS } from "../support/gateway-network";
 
 /**
@@ -90,8 +91,21 @@ describe("tool calls the provider named no id", () => {
       const call = whole.choices[0]?.message.tool_calls?.[0];
       expect(call?.id).toMatch(OWN_ID);
       expect(call).toMatchObject({ type: "function", function: { name: "get_weather" } });
-      const silk = (whole.usage as { silk?: { signed_answer?: unknown } } | undefined)?.silk;
+      const silk = (whole.usage as { silk?: { signed_answer?: SignedAnswer } } | undefined)?.silk;
       expect(silk?.signed_answer).toBeDefined();
+      // The mapping the READMEs give: the statement holds the call as `call_<index>`, so the
+      // answer as shown, each such id put back, hashes to the statement's tokens_hash.
+      const signed = silk?.signed_answer as SignedAnswer;
+      expect(verifySignedAnswer(signed)).toBe(true);
+      const message = whole.choices[0]?.message;
+      const shown = (message?.tool_calls ?? []).filter((c) => c.type === "function");
+      const text = message?.content ?? "";
+      expect(tokensHash({ text, toolCalls: shown })).not.toBe(signed.statement.tokens_hash);
+      const signedIds = shown.map((c) => ({
+        ...c,
+        id: c.id.replace(/^call_[0-9a-f]{18}_([0-9]+)$/, "call_$1"),
+      }));
+      expect(tokensHash({ text, toolCalls: signedIds })).toBe(signed.statement.tokens_hash);
       ids.push(call?.id ?? "");
       const streamed = await openai.chat.completions.stream(ask).finalChatCompletion();
       const piece = streamed.choices[0]?.message.tool_calls?.[0];
