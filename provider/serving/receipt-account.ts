@@ -153,6 +153,9 @@ export class ReceiptAccount {
     quote: ShownQuote | undefined,
     knows: readonly string[] | undefined,
   ): Promise<void> {
+    // Honoured at the base that shows it, and only there: a base not taken (an older receipt)
+    // left its quote's price for the next, which then signed a fresh quote at that old price.
+    this.honoured.clear();
     const identity = this.config.identity;
     if (quote && identity) {
       const own = { identityKey: identity.publicKey, payout: this.config.payout };
@@ -240,10 +243,11 @@ export class ReceiptAccount {
   /**
    * Its signed word for the price `m` is served at on this session: the requester uses a model it
    * was not granted for only at a price this signs (client/sdk/account-quotes.ts). The quote the
-   * requester showed, when that is the price honoured; else signed now, on the registration's terms.
+   * requester showed, when that is the price honoured (`honoured` holds only the model that quote
+   * names: it is cleared at each base); else signed now, on the registration's terms.
    */
   private quoteOf(m: ServedModel, shown: ShownQuote | undefined): SignedQuote | undefined {
-    if (shown && this.honoured.has(m.model) && shown.model === m.model) return quoteFields(shown);
+    if (shown && this.honoured.has(m.model)) return quoteFields(shown);
     const { identity, quoteTerms } = this.config;
     if (!identity || !quoteTerms) return undefined;
     // The operator's quote life, as its registration's quotes have (a shown quote is honoured until it expires).
