@@ -100,6 +100,8 @@ export async function runEmbeddings(
 ): Promise<CreateEmbeddingResponse> {
   const exclude: string[] = [];
   const full = new Set<string>();
+  // Sessions renewed after a provider said their quote ran out (failover.ts does the same for chat).
+  let renewed = 0;
   for (let failovers = 0; ; ) {
     const { provider, embed } = await route.session(exclude, full);
     try {
@@ -123,6 +125,10 @@ export async function runEmbeddings(
         full.add(provider);
         continue;
       }
+      // The session was retired (silk-client.ts): asked again once, on a fresh one; a fresh
+      // session refused so too (the provider's clock far ahead) is the answer.
+      if (err instanceof ProviderError && err.code === "QUOTE_EXPIRED" && !signal.aborted && renewed++ === 0)
+        continue;
       const lost =
         err instanceof ProviderLostError && !(err instanceof StalledError || err instanceof TamperedError);
       if (!lost || signal.aborted || ++failovers > route.maxFailovers) throw err;

@@ -173,6 +173,8 @@ class Client implements SilkClient {
               } catch (err) {
                 if (err instanceof ProviderError && err.code === "QUEUE_FULL")
                   pool.sessions.full(provider, load.inflight);
+                // Its quote ran out at the provider first: the next attempt opens a fresh session.
+                if (err instanceof ProviderError && err.code === "QUOTE_EXPIRED") this.source.retire(session);
                 throw err;
               } finally {
                 load.end();

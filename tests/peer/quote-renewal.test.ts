@@ -9,7 +9,9 @@ import {
   SecureSession,
   type SessionMessageInput,
 } from "../../protocol";
+import { HttpEngine } from "../../provider/engines/http-engine";
 import { ProviderRuntime, type RuntimeEvent } from "../../provider/runtime";
+import { startOpenAiBackend } from "../doubles/openai-backend";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import { cleanup, startServer } from "../signaling/helpers";
 
@@ -78,7 +80,7 @@ async function requester(url: string): Promise<(content: string) => Promise<bigi
 const opened = (events: RuntimeEvent[]) => events.filter((e) => e.type === "session-open").length;
 const refusedWith = (events: RuntimeEvent[]) => events.flatMap((e) => (e.type === "refused" ? [e.code] : []));
 
-/** Until the first session's quotes (signed at its account, just after `since`) have run out. */
+/** Until the first session's quotes (signed at its account, before `since`: its first answer's end) have run out. */
 const pastQuotes = (since: number) => wait(since + TTL_MS + 300 - Date.now());
 
 describe("a session kept past its quotes' expiry", () => {
@@ -87,8 +89,8 @@ describe("a session kept past its quotes' expiry", () => {
     const models = [{ model: "test-model", price: flatPrice(10n) }];
     const p = await provider(url, models);
     const ask = await requester(url);
-    const since = Date.now();
     const first = await ask("same question");
+    const since = Date.now();
     // The operator raises the price; the running session's quote still promises 10 until it expires.
     models[0] = { model: "test-model", price: flatPrice(20n) };
     const within = await ask("same question");
@@ -109,12 +111,52 @@ describe("a session kept past its quotes' expiry", () => {
     vi.spyOn(RequesterSession.prototype, "quoteLive").mockReturnValue(true);
     vi.spyOn(RequesterSession.prototype, "quoteRunOut").mockReturnValue(false);
     const ask = await requester(url);
-    const since = Date.now();
     const first = await ask("same question");
+    const since = Date.now();
     await pastQuotes(since);
     expect(await ask("same question")).toBe(first);
     expect(refusedWith(p.events)).toEqual(["QUOTE_EXPIRED"]);
     expect(opened(p.events)).toBe(2);
+  }, 40_000);
+
+  it("embeddings: QUOTE_EXPIRED met with the SDK's clock behind is answered on a fresh session", async () => {
+    const { url } = await startServer({ quoteMarginMs: 500 });
+    const backend = await startOpenAiBackend();
+    const engine = new HttpEngine({ baseUrl: backend.url, backendModel: () => "backend-model" });
+    await engine.load("embed-model");
+    const events: RuntimeEvent[] = [];
+    runtimes.push(
+      await ProviderRuntime.start({
+        signalingUrl: url,
+        identity: generateKeyPair(),
+        engine,
+        models: [{ model: "embed-model", price: flatPrice(10n), features: ["embeddings"] }],
+        payout: `0:${"22".repeat(32)}`,
+        quoteTtlMs: TTL_MS,
+        wrtc,
+        onEvent: (e) => events.push(e),
+      }),
+    );
+    vi.spyOn(RequesterSession.prototype, "quoteLive").mockReturnValue(true);
+    vi.spyOn(RequesterSession.prototype, "quoteRunOut").mockReturnValue(false);
+    const client = await connect({
+      signalingUrl: url,
+      sessionKey: generateKeyPair(),
+      keyEpoch: 0,
+      maxPrice: MAX,
+      escrow: ESCROW,
+      wrtc,
+    });
+    clients.push(client);
+    const embed = () => client.embeddings.create({ model: "embed-model", input: "the same words" });
+    const first = await embed();
+    const since = Date.now();
+    await pastQuotes(since);
+    const after = await embed();
+    expect(after.data[0]?.embedding).toEqual(first.data[0]?.embedding);
+    expect(refusedWith(events)).toEqual(["QUOTE_EXPIRED"]);
+    expect(opened(events)).toBe(2);
+    await backend.close();
   }, 40_000);
 
   it("to an older SDK (no `knows`): refused PRICE, a code it reads, rather than served at the expired quote", async () => {
@@ -132,8 +174,8 @@ describe("a session kept past its quotes' expiry", () => {
       return send.call(this, older);
     });
     const ask = await requester(url);
-    const since = Date.now();
     await ask("same question");
+    const since = Date.now();
     await pastQuotes(since);
     await expect(ask("same question")).rejects.toMatchObject({ code: "PRICE" });
     expect(refusedWith(p.events)).toEqual(["PRICE"]);
