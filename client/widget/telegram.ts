@@ -159,21 +159,27 @@ function luminance(hex: string): number {
  * area insets, as CSS variables on `host`. Returns a function that stops following.
  */
 export function followTelegram(app: TelegramWebApp, host: HTMLElement): () => void {
+  let was = 0;
   const apply = () => {
+    const tall = app.viewportStableHeight;
     for (const [name, value] of Object.entries(themeVariables(app.themeParams)))
       host.style.setProperty(name, value);
     host.style.setProperty("color-scheme", app.colorScheme);
-    host.style.setProperty("--tg-stable-height", `${app.viewportStableHeight}px`);
+    host.style.setProperty("--tg-stable-height", `${tall}px`);
     // Inside a Mini App the chat is the app: it takes the stable viewport height, whatever the page says.
     host.style.setProperty("box-sizing", "border-box");
-    host.style.setProperty("height", `${app.viewportStableHeight}px`);
+    host.style.setProperty("height", `${tall}px`);
     const safe = app.safeAreaInset ?? { top: 0, bottom: 0, left: 0, right: 0 };
     const content = app.contentSafeAreaInset ?? { top: 0, bottom: 0, left: 0, right: 0 };
     for (const side of ["top", "bottom", "left", "right"] as const) {
       host.style.setProperty(`--tg-inset-${side}`, `${safe[side] + content[side]}px`);
     }
-    // The keyboard opening shrinks the viewport: what has the focus (the field being typed in) stays on screen.
-    host.shadowRoot?.activeElement?.scrollIntoView({ block: "nearest" });
+    // The keyboard opening shrinks the viewport: the field being typed in stays on screen. Only then:
+    // scrolled to at every event (a button shown, the keyboard closing, a theme change), a focused
+    // button or the conversation the reader had scrolled away from pulled the page back to it.
+    const field = host.shadowRoot?.activeElement;
+    if (tall < was && field?.matches("input,textarea")) field.scrollIntoView({ block: "nearest" });
+    was = tall;
     host.dataset.telegram = app.colorScheme;
     // Telegram's scheme, not the system's, decides the colours Silk does not take from the theme.
     host.dataset.theme = app.colorScheme;

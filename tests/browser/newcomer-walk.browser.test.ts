@@ -95,6 +95,39 @@ describe("a newcomer's walk through the pages", () => {
     await context.close();
   }, 60_000);
 
+  it("inside Telegram, a viewport event that does not hide the field being typed in leaves the page where the reader scrolled it", async () => {
+    const context = await f.browser.newContext({ viewport: { width: 360, height: 640 } });
+    await context.addInitScript(telegramDoubleScript(TELEGRAM_THEME));
+    await context.addInitScript("window.Telegram.WebApp.viewportStableHeight = 640;");
+    const page = await context.newPage();
+    await page.goto(`${f.url}/widget/`);
+    await page.waitForSelector("silk-chat[data-ready=true]", { state: "attached", timeout: 30_000 });
+    // The conversation holds the focus (pressed, or reached by Tab), and the reader has scrolled back
+    // up the page to its heading: the conversation's lower part is below the screen.
+    const log = page.getByRole("log", { name: "Conversation" });
+    await log.focus();
+    await page.evaluate(() => window.scrollTo(0, 0));
+    const r = (await log.boundingBox())!;
+    expect(r.y + r.height).toBeGreaterThan(640);
+    const fire = (height: number) =>
+      page.evaluate((height) => {
+        const w = window as unknown as {
+          Telegram: { WebApp: { viewportStableHeight: number } };
+          tgDouble: { fire(e: string): void };
+        };
+        w.Telegram.WebApp.viewportStableHeight = height;
+        w.tgDouble.fire("viewportChanged");
+      }, height);
+    // Telegram's own buttons coming and going, the keyboard closing: each a viewport event. Before,
+    // each scrolled to what had the focus, and the page jumped down under the reader.
+    await fire(640);
+    await fire(600);
+    await fire(640);
+    await page.evaluate(() => new Promise(requestAnimationFrame));
+    expect(await page.evaluate(() => window.scrollY)).toBe(0);
+    await context.close();
+  }, 60_000);
+
   it("at 360 px the provider page shows its headline once: the Serving card names just the state beside its buttons", async () => {
     const page = await open("/provider", 360, "dark");
     await page.getByRole("button", { name: "Start serving" }).waitFor();
