@@ -467,25 +467,28 @@ export class RequesterSession {
       );
     }
     const settled = this.ledger.finish(id, billablePromptTokens(m.usage.prompt_tokens, p.input));
-    const signed = this.signedAnswer(m, p);
-    // Paid for what was verified either way; a statement that does not hold fails the answer.
-    if (signed === "bad") {
-      await this.signNow().catch(() => undefined);
-      return this.abandon(
-        new ProviderError(
-          "BAD_STATEMENT",
-          "the provider's signed answer statement does not match its answer",
-        ),
-      );
-    }
-    if (!signed && this.opts.requireSignedAnswers) {
-      await this.signNow().catch(() => undefined);
-      return this.abandon(new ProviderError("BAD_STATEMENT", "the provider did not sign its answer"));
-    }
-    // Whole and checked: no longer in flight, so the session closing while it is signed for (the
-    // provider gone right after its `done`) does not read as the provider lost mid-answer. Still
-    // an answer to the life until then, so a receipt that cannot leave meets the frame deadline.
+    // Ended: no longer in flight, so what the provider sends on about it while its receipt is saved
+    // (a second `done`, tokens after this one) finds nothing to count, rather than a ledger entry
+    // already finished (which threw into the void), and the session closing while it is signed for
+    // (the provider gone right after its `done`) does not read as the provider lost mid-answer.
+    // Still an answer to the life until then, so a receipt that cannot leave meets the frame deadline.
     this.pending.delete(id);
+    const checked = this.signedAnswer(m, p);
+    // Paid for what was verified either way; a statement that does not hold fails the answer.
+    const bad =
+      checked === "bad"
+        ? "the provider's signed answer statement does not match its answer"
+        : !checked && this.opts.requireSignedAnswers
+          ? "the provider did not sign its answer"
+          : undefined;
+    if (bad) {
+      await this.signNow().catch(() => undefined);
+      this.life.send({ type: "answer-end" });
+      const err = new ProviderError("BAD_STATEMENT", bad);
+      p.reject(err);
+      return this.abandon(err);
+    }
+    const signed = checked === "bad" ? undefined : checked;
     try {
       await this.signNow();
     } catch (err) {
