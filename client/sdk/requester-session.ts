@@ -98,7 +98,9 @@ let nextId = 0;
 
 /**
  * How long before a session's quote expires the SDK starts nothing more on it: a request sent
- * then could reach the provider after the expiry, and be refused QUOTE_EXPIRED.
+ * then could reach the provider after the expiry, and be refused QUOTE_EXPIRED. At most a quarter
+ * of the quote's life left at the open, so a session with short quotes (an operator's 2 s
+ * quoteTtlMs) is still used for three quarters of it rather than renewed at once, for ever.
  */
 export const QUOTE_RENEW_MS = 2_000;
 
@@ -110,7 +112,7 @@ export const QUOTE_RENEW_MS = 2_000;
 export class RequesterSession {
   private readonly pending = new Map<string, Pending>();
   /** When each model's quote in the account expires (ms): its price is the provider's word until then. */
-  private quoteEnds: ReadonlyMap<string, number> = new Map();
+  private quoteEnds: ReadonlyMap<string, { end: number; margin: number }> = new Map();
   /** Nothing more is started here (its quote ran out): it closes once what is under way ends. */
   retired = false;
   private lastSigned: Receipt;
@@ -233,11 +235,15 @@ export class RequesterSession {
       reserve,
     );
     // Each price holds as long as its quote: the account's own, or the grant's for a model the
-    // provider signed none for in the account (an older provider).
+    // provider signed none for in the account (an older provider). One already run out at the open
+    // (only a provider's doing: ours are checked unexpired) is left to the provider to refuse, or
+    // every fresh session would be renewed at once.
+    const now = Date.now();
     opened.quoteEnds = new Map(
       reply.prices.flatMap((p) => {
         const end = p.quote?.expiresAt ?? (p.model === opts.quote?.model ? opts.quote.expiresAt : undefined);
-        return end === undefined ? [] : [[p.model, end] as const];
+        if (end === undefined || end <= now) return [];
+        return [[p.model, { end, margin: Math.min(QUOTE_RENEW_MS, (end - now) / 4) }] as const];
       }),
     );
     return opened;
@@ -337,8 +343,8 @@ export class RequesterSession {
    * provider's current one, checked against the highest price asked (the requester decides anew).
    */
   quoteLive(model: string, now = Date.now()): boolean {
-    const end = this.quoteEnds.get(model);
-    return end === undefined || now < end - QUOTE_RENEW_MS;
+    const quote = this.quoteEnds.get(model);
+    return quote === undefined || now < quote.end - quote.margin;
   }
 
   /** Any model's quote here no longer live: the session is renewed as a whole (one per stream). */
