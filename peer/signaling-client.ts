@@ -29,6 +29,7 @@ export type { SessionHandlers, SessionOpener, SignalData } from "./session-route
 export {
   endedBySignaling,
   RelayRefusedError,
+  relayRefusedEnd,
   ServerRefusalError,
   SessionEndedNoticeError,
   type SessionEndNotice,

@@ -30,7 +30,9 @@ export class SessionMovedError extends ChannelClosedError {
  * server's doing, not the peer's. `cause` is the server's refusal or the client's finding.
  */
 export class RelayRefusedError extends ChannelClosedError {
-  constructor(server: string, cause: unknown) {
+  /** The servers that refused, in the order they were asked (one, but for `relayRefusedEnd`'s). */
+  readonly servers: readonly string[];
+  constructor(server: string, cause: unknown, said?: { servers: readonly string[]; message: string }) {
     // The server's refusal by its code (checked: wireError); its own text stays on `cause`, never
     // in our message, since a lying server writes it as it likes. The client's own finding whole.
     const why =
@@ -39,9 +41,36 @@ export class RelayRefusedError extends ChannelClosedError {
         : cause instanceof SignalingError
           ? `${cause.code}: ${cause.message}`
           : String(cause);
-    super(`the signaling server at ${server} did not carry a frame of the session (${why})`, { cause });
+    super(
+      said?.message ?? `the signaling server at ${server} did not carry a frame of the session (${why})`,
+      {
+        cause,
+      },
+    );
     this.name = "RelayRefusedError";
+    this.servers = said?.servers ?? [server];
   }
+}
+
+/**
+ * What ends a request every server asked of which refused to carry its sessions: one error naming
+ * each server tried, how many sessions it refused and why (each refusal's own words), the last
+ * refusal its cause.
+ */
+export function relayRefusedEnd(refusals: readonly RelayRefusedError[]): RelayRefusedError {
+  const byServer = new Map<string, RelayRefusedError[]>();
+  for (const r of refusals) for (const s of r.servers) byServer.set(s, [...(byServer.get(s) ?? []), r]);
+  const last = refusals[refusals.length - 1];
+  const servers = [...byServer.keys()];
+  const each = [...byServer.values()].map((rs) => {
+    const words = [...new Set(rs.map((r) => r.message))].join("; ");
+    return rs.length > 1 ? `${words} (on ${rs.length} sessions)` : words;
+  });
+  const ending =
+    servers.length > 1
+      ? `every signaling server asked refused to relay the request's sessions: ${each.join("; ")}`
+      : `${each[0]}; the request ends`;
+  return new RelayRefusedError(servers[0] ?? "", last?.cause, { servers, message: ending });
 }
 
 /** Why the server ended a session: its `reason`, and for `no-provider` why nobody took it. */

@@ -44,9 +44,11 @@ export async function runWithFailover(
   // Sessions renewed for this request after a provider said their quote ran out.
   let renewed = 0;
   const links = source.links;
+  // Sessions the signaling servers would not relay, mid-answer or opening: two at one server fail it.
+  const refusals: RelayRefusedError[] = [];
   for (;;) {
     let picked: { provider: string; session: RequesterSession };
-    const room = { full, deadline, signal };
+    const room = { full, deadline, signal, refusals };
     try {
       picked =
         failovers === 0
@@ -62,6 +64,18 @@ export async function runWithFailover(
       // Cancelled by its caller (an AbortError, as fetch's): not a provider lost.
       if (signal.aborted) throw err;
       if (failovers === 0) throw refused && isNoOtherProvider(err) ? refused : err;
+      // Every server asked refused to relay the request's sessions (session-opener.ts): that is
+      // the answer, whole when nothing of the answer came; else it says what came before.
+      if (err instanceof RelayRefusedError) {
+        if (!partial && spentCompletion === 0) throw err;
+        throw new ProviderLostError(
+          partial,
+          spentCompletion,
+          spentCost,
+          err,
+          `the answer was cut: ${err.message}`,
+        );
+      }
       const why = err instanceof NoProviderError ? ` (${err.code})` : "";
       throw new ProviderLostError(
         partial,
@@ -145,6 +159,7 @@ export async function runWithFailover(
       // So for a relay that would not carry the session's frames: the server's doing.
       if (!(err.cause instanceof SignalingLostError || err.cause instanceof RelayRefusedError))
         exclude.push(provider);
+      if (err.cause instanceof RelayRefusedError) refusals.push(err.cause);
       lostHow =
         err.cause instanceof RelayRefusedError
           ? `${err.cause.message} mid-answer (the provider is not blamed),`

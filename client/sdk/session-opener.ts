@@ -8,6 +8,7 @@ import { blameServer } from "../../peer/signaling-ack";
 import {
   type GrantSeal,
   RelayRefusedError,
+  relayRefusedEnd,
   ServerRefusalError,
   SessionEndedNoticeError,
   type SessionGranted,
@@ -201,8 +202,14 @@ export class SessionOpener {
   }
 
   /** Opens one at a time across models, so two models served by one provider share its session. */
-  openFresh(model: string, exclude: readonly string[], needs: readonly Need[]): Promise<RequesterSession> {
-    const opening = this.opening.then(() => this.open(model, [...exclude], needs));
+  openFresh(
+    model: string,
+    exclude: readonly string[],
+    needs: readonly Need[],
+    /** The request's relay refusals so far (mid-answer ones too); those met here are added. */
+    refusals: RelayRefusedError[] = [],
+  ): Promise<RequesterSession> {
+    const opening = this.opening.then(() => this.open(model, [...exclude], needs, refusals));
     this.opening = opening.catch(() => undefined);
     return opening;
   }
@@ -348,14 +355,19 @@ export class SessionOpener {
    * grant comes before the provider has taken the session, so the server may move it to another
    * provider (or say nobody took it) while we are already connecting: we follow it there.
    */
-  private async open(model: string, exclude: string[], needs: readonly Need[]): Promise<RequesterSession> {
+  private async open(
+    model: string,
+    exclude: string[],
+    needs: readonly Need[],
+    refusals: RelayRefusedError[],
+  ): Promise<RequesterSession> {
     // A server caught lying is not asked again while remembered: another is, or none is.
     const liars = this.signaling.liars;
     if (liars.onLiar && !liars.anyTrusted) throw onlyLiars(liars.servers);
     this.signaling.leaveLiar();
     const prepared = new Map<string, Prepared>();
     try {
-      return await this.attempts(model, exclude, needs, prepared);
+      return await this.attempts(model, exclude, needs, prepared, refusals);
     } finally {
       // Grants made ready but never used (a move that came as we gave up): closed and ended.
       for (const sessionId of [...prepared.keys()]) this.abandon(sessionId, prepared);
@@ -377,6 +389,7 @@ export class SessionOpener {
     exclude: string[],
     needs: readonly Need[],
     prepared: Map<string, Prepared>,
+    refusals: RelayRefusedError[],
   ): Promise<RequesterSession> {
     let moved: SessionGranted | undefined;
     // Servers left for a quote that had only just run out (perhaps our clock): at most one.
@@ -393,8 +406,6 @@ export class SessionOpener {
     const outages: Word[] = [];
     // What ended the last attempt asked again (said if no attempt succeeds).
     let lastFailure: Error | undefined;
-    // Sessions the server would not relay within this request (RelayRefusedError).
-    let relayRefusals = 0;
     const started = Date.now();
     // Whether the request may go on at the next configured server, `failed` of them having
     // failed it: some not failed yet, within HANDSHAKE_MOVES_MS of its start, and one to move to.
@@ -421,6 +432,21 @@ export class SessionOpener {
       CONNECTING_WINDOWS * (this.opts.deadlines?.connecting ?? DEFAULT_DEADLINES.connecting);
     let connectingUntil = 0;
     let chainMoves = 0;
+    // A server that would not carry two of this request's sessions (RelayRefusedError: here, or
+    // mid-answer before this open) has failed it: the request goes on at another configured server
+    // not failed yet (as for an outage), or ends now with the refusals, each server named. Asking it
+    // again met the same refusal, each after the link's patience (10 s): a request refused on every
+    // session took 41 s to end, and with one server still 30 s once a mid-answer refusal's fresh
+    // session was not counted.
+    const refusedHere = () => refusals.filter((r) => r.servers.includes(this.signaling.url));
+    const relayFailed = (): boolean => {
+      const here = refusedHere();
+      if (here.length < 2) return false;
+      outages.push(ourWord(here[here.length - 1]!.message));
+      if (canMoveOn(outages.length + handshakeFailures.length)) return true;
+      throw relayRefusedEnd(refusals);
+    };
+    relayFailed();
     for (let attempt = 0, moves = 0; attempt < 3 && moves <= MAX_MOVES; ) {
       // The one owner of this session's life from the request on: each phase below, the
       // server's grant among them, has its deadline there. A move's channel has what is left of
@@ -761,17 +787,11 @@ export class SessionOpener {
           exclude.push(grant.provider.identityKey);
         if (err instanceof Error) lastFailure = err;
         // A server that would not carry a session's frames is asked once more, on a fresh session
-        // (its relay budget is a session's); refusing that one too, it failed the request, not the
-        // network: asking it again met the same refusal, each after the link's patience (a request
-        // refused on every session took 41 s to end). The request goes on at another configured
-        // server not failed yet (as for an outage), or ends now with the refusal.
-        if (relayRefused(err) && !signalingWentAway(err) && err instanceof Error && relayRefusals++ > 0) {
-          outages.push(ourWord(err.message));
-          if (canMoveOn(outages.length + handshakeFailures.length)) {
-            relayRefusals = 0; // the next server is asked once more too
-            continue;
-          }
-          break;
+        // (its relay budget is a session's); refusing that one too, it failed the request (above).
+        const refusal = relayRefusalOf(err);
+        if (refusal && !signalingWentAway(err)) {
+          refusals.push(refusal);
+          if (relayFailed()) continue;
         }
         attempt++;
       }
@@ -822,6 +842,14 @@ function shownQuote(grant: SessionGranted, model: string): QuoteShown | undefine
 
 /** Signed by a server key the client held before this grant: the server's own word, whatever the path. */
 const vouched = (seal: GrantSeal) => seal.kind === "signed" && seal.pin !== "now";
+
+/** The server's refusal to carry a frame of the session, if that is what `err` is or was caused by. */
+const relayRefusalOf = (err: unknown): RelayRefusedError | undefined =>
+  err instanceof RelayRefusedError
+    ? err
+    : err instanceof Error && err.cause instanceof RelayRefusedError
+      ? err.cause
+      : undefined;
 
 /** The server would not carry a frame of the session (its own refusal, not the provider's doing). */
 const relayRefused = (err: unknown) =>

@@ -1,3 +1,4 @@
+import type { RelayRefusedError } from "../../peer/signaling-client";
 import { encodePublicKey, missingNeed, type Need } from "../../protocol";
 import { unlessAborted } from "./abort-link";
 import { type ConnectOptions, DEFAULT_QUEUE_TIMEOUT_MS } from "./connect-options";
@@ -24,6 +25,8 @@ export interface RoomWait {
   readonly full: Set<string>;
   readonly deadline: number;
   readonly signal: AbortSignal;
+  /** The request's relay refusals so far (session-opener.ts counts them per server). */
+  readonly refusals?: RelayRefusedError[];
 }
 
 export interface ModelPool {
@@ -162,7 +165,7 @@ export class SessionSource {
     model: string,
     exclude: readonly string[],
     needs: readonly Need[],
-    { full, deadline, signal }: RoomWait,
+    { full, deadline, signal, refusals }: RoomWait,
   ): Promise<{ provider: string; session: RequesterSession }> {
     const pool = this.poolOf(model);
     // A session whose provider declared every feature this request needs (tools, schema, …), and
@@ -196,7 +199,7 @@ export class SessionSource {
       if (Date.now() >= pool.noOtherUntil || !held) {
         const opening = this.pooled(
           pool,
-          this.opener.openFresh(model, [...exclude, ...pool.sessions.providers(fits)], needs),
+          this.opener.openFresh(model, [...exclude, ...pool.sessions.providers(fits)], needs, refusals),
         );
         try {
           const session = await unlessAborted(opening, signal, WAITING);
