@@ -233,7 +233,7 @@ export function loadConfig(
   if (!Number.isInteger(config.heapGrowthPercent) || config.heapGrowthPercent > 300)
     throw new ConfigError("HEAP_GROWTH_PERCENT must be a whole number from 0 to 300");
   if (vars.HOST) config.host = vars.HOST;
-  if (vars.REDIS_URL) config.redisUrl = vars.REDIS_URL;
+  if (vars.REDIS_URL) config.redisUrl = checkedRedisUrl(vars.REDIS_URL);
   if (vars.REDIS_PREFIX) config.redisPrefix = vars.REDIS_PREFIX;
   if (vars.STATIC_DIR) config.staticDir = vars.STATIC_DIR;
   if (vars.LOG_LEVEL) config.logLevel = vars.LOG_LEVEL;
@@ -258,6 +258,37 @@ export function loadConfig(
   }
   config.iceServers = iceServers(vars);
   return config;
+}
+
+/**
+ * REDIS_URL as node-redis will read it (one URL, or several for a cluster), checked here: a URL it
+ * cannot parse threw a TypeError whose `input`, the whole URL with its password, Node printed on
+ * stderr. Refused by the place it stands in the list, its text never repeated.
+ */
+function checkedRedisUrl(text: string): string {
+  const urls = text
+    .split(",")
+    .map((u) => u.trim())
+    .filter(Boolean);
+  if (urls.length === 0) throw new ConfigError("REDIS_URL names no URL");
+  urls.forEach((u, i) => {
+    const which = urls.length > 1 ? `REDIS_URL's URL ${i + 1} of ${urls.length}` : "REDIS_URL";
+    if (u.startsWith("unix:")) return;
+    let url: URL | undefined;
+    try {
+      url = new URL(u);
+      // node-redis decodes both: a malformed escape would throw there, with no setting named.
+      decodeURIComponent(url.username);
+      decodeURIComponent(url.password);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== "redis:" && url.protocol !== "rediss:"))
+      throw new ConfigError(
+        `${which} is not a redis://, rediss:// or unix:// URL (not repeated here: it may hold a password)`,
+      );
+  });
+  return text;
 }
 
 function iceServers(vars: Record<string, string | undefined>): IceServer[] {
