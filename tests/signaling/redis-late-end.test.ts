@@ -4,7 +4,16 @@ import { afterEach, describe, expect, it } from "vitest";
 import { RedisDirectory } from "../../signaling/directory/redis-directory";
 import { RedisUnavailableError } from "../../signaling/errors";
 import { withDeadline } from "../../signaling/redis-deadline";
-import { flat, PAYOUT } from "./helpers";
+import {
+  captureLogger,
+  connect,
+  flat,
+  PAYOUT,
+  provider,
+  requestBody,
+  requestSession,
+  startServer,
+} from "./helpers";
 import { type RedisProcess, startRedis } from "./redis-server";
 
 /**
@@ -128,5 +137,34 @@ describe("ends owed to Redis", () => {
       .poll(async () => (await dir.providersFor("m1")).map((p) => p.active), { timeout: 10_000 })
       .toEqual([0]);
     expect(endedLate).toEqual([]);
+  }, 30_000);
+});
+
+describe("a node closing with ends still owed", () => {
+  it("logs each one it gives up, by session id and cause, no key", async () => {
+    const redis = await startRedis();
+    started.push(redis);
+    const { logger, lines } = captureLogger("info");
+    // No leases: the pairing goes to Redis.
+    const { server, url } = await startServer({ redisUrl: redis.url, leaseUnits: 0, logger });
+    const p = await provider(url, { capacity: 2 });
+    const requester = await connect(url);
+    // A pairing before the outage: the audit standing it reads first is then answered from memory.
+    expect(await requestSession(requester)).toMatchObject({ ok: true });
+    await redis.stop();
+    // Answered once the node's Redis deadline (5 s) runs out: longer than `call` waits.
+    const refused = (await requester
+      .timeout(20_000)
+      .emitWithAck("session:request", requestBody())) as unknown;
+    expect(refused).toMatchObject({ ok: false, error: { code: "DIRECTORY_UNAVAILABLE" } });
+    await server.close();
+    const given = lines
+      .map((l) => JSON.parse(l) as { msg?: string; session?: string; why?: string })
+      .filter((l) => l.msg?.includes("late end was given up"));
+    // The failed pairing's, and the granted session's, ended at shutdown with Redis away.
+    expect(given).toHaveLength(2);
+    for (const g of given)
+      expect(g).toMatchObject({ session: expect.stringMatching(/^[\w-]+$/), why: "the node closed first" });
+    expect(JSON.stringify(given)).not.toContain(p.identityKey);
   }, 30_000);
 });
