@@ -42,8 +42,9 @@ export interface Deadlines {
    */
   readonly probe: number;
   /**
-   * Requester: how long `progress` alone (no token) keeps an answer alive. A provider's engine
-   * that hangs still says "working" every `keepalive`; past this, only a token resets `frame`.
+   * Requester: how long `progress` or `credit-wait` alone (no token, no vector) keeps an answer
+   * alive. A provider's engine that hangs still says "working" every `keepalive`, and a lying one
+   * can say it waits for credit when all it sent is signed for; past this, only a token resets `frame`.
    */
   readonly progress: number;
 }

@@ -27,6 +27,8 @@ interface Pending {
   readonly resolve: (r: EmbedOutcome) => void;
   readonly reject: (e: Error) => void;
   dimensions: number | undefined;
+  /** When the last vector came (or the request was sent): `progress` alone counts only so long after it. */
+  lastVector: number;
 }
 
 /** What an embeddings call needs of its session (requester-session.ts owns them). */
@@ -58,7 +60,15 @@ export class EmbedCalls {
     const { session, ledger, life } = this.parts;
     const outcome = new Promise<EmbedOutcome>((resolve, reject) => {
       const vectors = Array.from(params.input, () => undefined);
-      this.pending.set(id, { params, price, vectors, resolve, reject, dimensions: params.dimensions });
+      this.pending.set(id, {
+        params,
+        price,
+        vectors,
+        resolve,
+        reject,
+        dimensions: params.dimensions,
+        lastVector: Date.now(),
+      });
       life.send({ type: "answer-start" });
       ledger.start(id, price);
       Promise.resolve()
@@ -77,7 +87,10 @@ export class EmbedCalls {
     if (!("id" in m) || m.id === undefined) return false;
     const p = this.pending.get(m.id);
     if (!p) return false;
-    this.parts.life.frame();
+    // As a chat answer's (requester-session.ts): "working" alone keeps it alive only for
+    // `progress` after the last vector; it used to reset `frame` without end.
+    const { life } = this.parts;
+    if (m.t !== "progress" || Date.now() - p.lastVector < life.deadlines.progress) life.frame();
     if (m.t === "embedding") this.onVector(p, m.index, m.vector);
     else if (m.t === "done") void this.onDone(m.id, p, m.finish_reason, m.usage);
     // the provider's UNSUPPORTED names the field (model: …) that it cannot serve (provider-said.ts)
@@ -122,6 +135,7 @@ export class EmbedCalls {
       return `a vector of ${vector.length} dimensions, not ${p.dimensions}`;
     p.dimensions = vector.length;
     p.vectors[index] = vector;
+    p.lastVector = Date.now();
     return undefined;
   }
 

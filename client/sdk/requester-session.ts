@@ -377,9 +377,11 @@ export class RequesterSession {
   private handle(m: SessionMessage): void {
     if (this.embeds.handle(m)) return;
     const p = "id" in m && m.id !== undefined ? this.pending.get(m.id) : undefined;
-    // A provider that only says "working" for longer than `progress` is stalled all the same.
-    if (p && (m.t !== "progress" || Date.now() - p.lastToken < this.life.deadlines.progress))
-      this.life.frame();
+    // A provider that only says "working" for longer than `progress` is stalled all the same; so
+    // is one that only says it waits for credit (a receipt for all it sent has gone; an honest one
+    // streams again or ends at its own credit deadline): each used to reset `frame` without end.
+    const saysOnly = m.t === "progress" || m.t === "credit-wait";
+    if (p && (!saysOnly || Date.now() - p.lastToken < this.life.deadlines.progress)) this.life.frame();
     if (m.t === "tokens") this.onTokens(m);
     else if (m.t === "done") void this.onDone(m);
     else if (m.t === "credit-wait") this.signNow().catch((err) => this.failAll(err));
