@@ -1,11 +1,11 @@
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { VERSION_REFUSAL } from "../support/version-skewed-server";
-import { fundClientEscrow, openPage, serveFromProviderPage, text } from "./chain-server";
+import { fundClientEscrow, serveFromProviderPage, text } from "./chain-server";
 import { ask, question } from "./chat-steps";
 import { type FaultyServer, faultyServer } from "./faulty-server";
 import { openWidgetPhone } from "./page-checks";
-import { usePagesFixture } from "./pages-fixture";
+import { openAt, usePagesFixture } from "./pages-fixture";
 
 /**
  * What fails in the background, which no click awaits, said where the operator or the user looks:
@@ -17,12 +17,7 @@ import { usePagesFixture } from "./pages-fixture";
  */
 const f = usePagesFixture();
 
-async function open(path: string, width: number, scheme: "light" | "dark"): Promise<Page> {
-  const page = await openPage(f.browser, `${f.url}${path}`, path);
-  await page.setViewportSize({ width, height: width === 360 ? 740 : 800 });
-  await page.emulateMedia({ colorScheme: scheme });
-  return page;
-}
+const open = (path: string, width: number, scheme: "light" | "dark") => openAt(f, path, width, scheme);
 
 /** Counts every text the live region `testId` is given, from now on (each one is announced). */
 async function countTexts(page: Page, testId: string): Promise<() => Promise<string[]>> {

@@ -1,10 +1,10 @@
 import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { contrastRatio as hexContrast } from "../../client/widget/telegram";
-import { fundClientEscrow, openPage, serveFromProviderPage, text, tonOf, waitForText } from "./chain-server";
+import { fundClientEscrow, serveFromProviderPage, text, tonOf, waitForText } from "./chain-server";
 import { ask, question } from "./chat-steps";
 import { openWidgetPhone, seriousA11yViolations, smallTargets } from "./page-checks";
-import { usePagesFixture } from "./pages-fixture";
+import { openAt, usePagesFixture } from "./pages-fixture";
 import { backwardJumps, tabStops } from "./tab-order";
 import { TELEGRAM_LIGHT_THEME, TELEGRAM_THEME, telegramDoubleScript } from "./telegram-double";
 
@@ -15,12 +15,7 @@ import { TELEGRAM_LIGHT_THEME, TELEGRAM_THEME, telegramDoubleScript } from "./te
  */
 const f = usePagesFixture();
 
-async function open(path: string, width: number, scheme: "light" | "dark"): Promise<Page> {
-  const page = await openPage(f.browser, `${f.url}${path}`, path);
-  await page.setViewportSize({ width, height: width === 360 ? 740 : 800 });
-  await page.emulateMedia({ colorScheme: scheme });
-  return page;
-}
+const open = (path: string, width: number, scheme: "light" | "dark") => openAt(f, path, width, scheme);
 
 describe("a newcomer's walk through the pages", () => {
   it("the theme button reads “Theme: system”, a word apart, wherever its prefix shows", async () => {

@@ -1,10 +1,10 @@
-import type { Browser } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll } from "vitest";
 import type { Devnet } from "../../contracts/devnet";
 import type { createSignalingServer } from "../../signaling/server";
 import { cleanup } from "../signaling/helpers";
 import { buildPages } from "./build-pages";
-import { startChainServer } from "./chain-server";
+import { openPage, startChainServer } from "./chain-server";
 import { launchChromium } from "./chromium";
 
 /** The pages built with the scripted test engine, served with a devnet, and one Chromium. */
@@ -35,4 +35,17 @@ export function usePagesFixture(opts: { closeDelay?: number } = {}): PagesFixtur
     await f.devnet?.close();
   });
   return f;
+}
+
+/** `path` of the fixture's pages in a new tab `width` px wide (a phone's 740 px high at 360), in `scheme`. */
+export async function openAt(
+  f: PagesFixture,
+  path: string,
+  width: number,
+  scheme: "light" | "dark",
+): Promise<Page> {
+  const page = await openPage(f.browser, `${f.url}${path}`, path);
+  await page.setViewportSize({ width, height: width === 360 ? 740 : 800 });
+  await page.emulateMedia({ colorScheme: scheme });
+  return page;
 }
