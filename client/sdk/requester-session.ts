@@ -379,8 +379,9 @@ export class RequesterSession {
     const p = "id" in m && m.id !== undefined ? this.pending.get(m.id) : undefined;
     // A provider that only says "working" for longer than `progress` is stalled all the same; so
     // is one that only says it waits for credit (a receipt for all it sent has gone; an honest one
-    // streams again or ends at its own credit deadline): each used to reset `frame` without end.
-    const saysOnly = m.t === "progress" || m.t === "credit-wait";
+    // streams again or ends at its own credit deadline), or only sends `tokens` that carry none:
+    // each used to reset `frame` without end.
+    const saysOnly = m.t === "progress" || m.t === "credit-wait" || (m.t === "tokens" && carriesNothing(m));
     if (p && (!saysOnly || Date.now() - p.lastToken < this.life.deadlines.progress)) this.life.frame();
     if (m.t === "tokens") this.onTokens(m);
     else if (m.t === "done") void this.onDone(m);
@@ -445,7 +446,7 @@ export class RequesterSession {
     }
     p.counted += count;
     p.bytes = bytes;
-    p.lastToken = Date.now();
+    if (!carriesNothing(m)) p.lastToken = Date.now();
     p.answer.add({
       text,
       tokens: count,
@@ -626,6 +627,11 @@ export class RequesterSession {
     this.embeds.failAll(err);
     for (const id of [...this.pending.keys()]) this.settle(id, err);
   }
+}
+
+/** A `tokens` message with no token, no text and no tool call in it: a "working" by another name. */
+function carriesNothing(m: Extract<SessionMessage, { t: "tokens" }>): boolean {
+  return m.count === 0 && m.text === "" && !m.tool_calls;
 }
 
 function ownReceipt(held: SignedReceipt, opts: RequesterSessionOptions): boolean {

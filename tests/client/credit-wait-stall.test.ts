@@ -13,7 +13,8 @@ import { ESCROW, MAX_PRICE, PAYOUT } from "../support/silk-parties";
  * token it sent is signed for: each one reset the requester's frame deadline, so the request waited
  * for ever (a `progress` is believed only for `deadlines.progress` after the last token; a
  * `credit-wait` was believed without end). An embeddings request believed every `progress` without
- * end too. Now each is believed as long as `progress` after the last piece, then STALLED.
+ * end too, and so did a chat answer every `tokens` message carrying no token (count 0, no text).
+ * Now each is believed as long as `progress` after the last piece, then STALLED.
  */
 const stream = {
   keyEpoch: 0,
@@ -22,7 +23,7 @@ const stream = {
   payout: Address.parse(PAYOUT),
 };
 
-async function liar(says: "credit-wait" | "progress", tokensFirst: number) {
+async function liar(says: "credit-wait" | "progress" | "empty tokens", tokensFirst: number) {
   const { sessionKey, requesterSide, providerSide } = await securePair("stall-liar");
   const timers: NodeJS.Timeout[] = [];
   providerSide.onMessage((m) => {
@@ -43,7 +44,14 @@ async function liar(says: "credit-wait" | "progress", tokensFirst: number) {
         count: tokensFirst,
         total: tokensFirst,
       });
-    const say = () => void providerSide.send({ v: 1, t: says, id: m.id }).catch(() => undefined);
+    const say = () =>
+      void providerSide
+        .send(
+          says === "empty tokens"
+            ? { v: 1, t: "tokens", id: m.id, text: "", count: 0, total: tokensFirst }
+            : { v: 1, t: says, id: m.id },
+        )
+        .catch(() => undefined);
     timers.push(setInterval(say, 100));
   });
   const account = new MemoryPaymentAccount();
@@ -63,26 +71,27 @@ async function liar(says: "credit-wait" | "progress", tokensFirst: number) {
 
 describe("a provider that only ever says it is waiting or working", () => {
   const messages = [{ role: "user" as const, content: "hi" }];
-  for (const tokensFirst of [0, 3])
-    it(`credit-wait on a chat answer: STALLED once \`progress\` runs out (${tokensFirst} tokens first), paid for what came`, async () => {
-      const { requester, account, stop } = await liar("credit-wait", tokensFirst);
-      try {
-        const started = Date.now();
-        const err = await endsWithin(
-          requester.request({ model: "test-model", messages }, () => undefined).catch((e: unknown) => e),
-          8_000,
-        );
-        expect(err).toBeInstanceOf(StalledError);
-        expect((err as StalledError).tokens).toBe(tokensFirst);
-        // Believed for `progress` (1.5 s), then at most one frame deadline more.
-        expect(Date.now() - started).toBeLessThan(4_000);
-        await expect
-          .poll(async () => (await account.last(stream))?.receipt.tokens ?? 0n)
-          .toBe(BigInt(tokensFirst));
-      } finally {
-        stop();
-      }
-    }, 15_000);
+  for (const says of ["credit-wait", "empty tokens"] as const)
+    for (const tokensFirst of [0, 3])
+      it(`${says} on a chat answer: STALLED once \`progress\` runs out (${tokensFirst} tokens first), paid for what came`, async () => {
+        const { requester, account, stop } = await liar(says, tokensFirst);
+        try {
+          const started = Date.now();
+          const err = await endsWithin(
+            requester.request({ model: "test-model", messages }, () => undefined).catch((e: unknown) => e),
+            8_000,
+          );
+          expect(err).toBeInstanceOf(StalledError);
+          expect((err as StalledError).tokens).toBe(tokensFirst);
+          // Believed for `progress` (1.5 s), then at most one frame deadline more.
+          expect(Date.now() - started).toBeLessThan(4_000);
+          await expect
+            .poll(async () => (await account.last(stream))?.receipt.tokens ?? 0n)
+            .toBe(BigInt(tokensFirst));
+        } finally {
+          stop();
+        }
+      }, 15_000);
 
   it("progress on an embeddings request: STALLED once `progress` runs out", async () => {
     const { requester, stop } = await liar("progress", 0);
