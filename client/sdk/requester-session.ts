@@ -428,6 +428,16 @@ export class RequesterSession {
       );
       return;
     }
+    // Asked for at most max_tokens: a token past them was refused before it was made, and is not paid.
+    const cap = p.sent.max_tokens;
+    if (cap !== undefined && p.counted + count > cap) {
+      this.abandon(
+        new OverReportError(
+          `provider streamed ${p.counted + count} tokens, past the request's max_tokens ${cap}`,
+        ),
+      );
+      return;
+    }
     if (m.tool_calls && !p.input.tools) {
       this.abandon(new OverReportError("provider sent tool calls to a request without tools"));
       return;
