@@ -52,7 +52,7 @@ export async function serveChat(req: ChatRequest, s: ChatServing): Promise<void>
     await waitForCredit(s, req.id);
     let total = 0;
     const answer = new AnswerBuilder();
-    let cut: "closing" | "cannot-pay" | undefined;
+    let cut: "closing" | "cannot-pay" | "max-tokens" | undefined;
     // Cut short on its own signal, so a cut is told apart from the requester's cancel.
     const stop = new AbortController();
     const signal = AbortSignal.any([s.signal, stop.signal]);
@@ -62,6 +62,13 @@ export async function serveChat(req: ChatRequest, s: ChatServing): Promise<void>
       async (chunk) => {
         await waitForCredit(s, req.id);
         if (signal.aborted || !s.session.isOpen) return;
+        // An engine that does not read max_tokens (an HTTP backend) is stopped at it here: the
+        // requester pays no token past the cap it asked for, and drops a session that streams one.
+        if (req.max_tokens !== undefined && total + chunk.tokens > req.max_tokens) {
+          cut = "max-tokens";
+          stop.abort();
+          return;
+        }
         // Never owed more than the escrow, or a receipt, can pay: stop before a chunk that would cross it.
         const after = owedAfter(total + chunk.tokens);
         if (
