@@ -87,10 +87,11 @@ export class EmbedCalls {
     if (!("id" in m) || m.id === undefined) return false;
     const p = this.pending.get(m.id);
     if (!p) return false;
-    // As a chat answer's (requester-session.ts): "working" alone keeps it alive only for
-    // `progress` after the last vector; it used to reset `frame` without end.
+    // As a chat answer's (requester-session.ts): "working" or "waiting for credit" alone keeps
+    // it alive only for `progress` after the last vector; either used to reset `frame` without end.
     const { life } = this.parts;
-    if (m.t !== "progress" || Date.now() - p.lastVector < life.deadlines.progress) life.frame();
+    const mereWord = m.t === "progress" || m.t === "credit-wait";
+    if (!mereWord || Date.now() - p.lastVector < life.deadlines.progress) life.frame();
     if (m.t === "embedding") this.onVector(p, m.index, m.vector);
     else if (m.t === "done") void this.onDone(m.id, p, m.finish_reason, m.usage);
     // the provider's UNSUPPORTED names the field (model: …) that it cannot serve (provider-said.ts)

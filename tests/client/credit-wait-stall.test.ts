@@ -12,8 +12,9 @@ import { ESCROW, MAX_PRICE, PAYOUT } from "../support/silk-parties";
  * A lying provider that answers with `credit-wait` and nothing else, over and over, though every
  * token it sent is signed for: each one reset the requester's frame deadline, so the request waited
  * for ever (a `progress` is believed only for `deadlines.progress` after the last token; a
- * `credit-wait` was believed without end). An embeddings request believed every `progress` without
- * end too, and so did a chat answer every `tokens` message carrying no token (count 0, no text).
+ * `credit-wait` was believed without end). An embeddings request believed every `progress` or
+ * `credit-wait` without end too, and so did a chat answer every `tokens` message carrying no token
+ * (count 0, no text).
  * Now each is believed as long as `progress` after the last piece, then STALLED.
  */
 const stream = {
@@ -93,18 +94,19 @@ describe("a provider that only ever says it is waiting or working", () => {
         }
       }, 15_000);
 
-  it("progress on an embeddings request: STALLED once `progress` runs out", async () => {
-    const { requester, stop } = await liar("progress", 0);
-    try {
-      const started = Date.now();
-      const err = await endsWithin(
-        requester.embed({ model: "test-model", input: ["hi"] }).catch((e: unknown) => e),
-        8_000,
-      );
-      expect(err).toBeInstanceOf(StalledError);
-      expect(Date.now() - started).toBeLessThan(4_000);
-    } finally {
-      stop();
-    }
-  }, 15_000);
+  for (const says of ["progress", "credit-wait"] as const)
+    it(`${says} on an embeddings request: STALLED once \`progress\` runs out`, async () => {
+      const { requester, stop } = await liar(says, 0);
+      try {
+        const started = Date.now();
+        const err = await endsWithin(
+          requester.embed({ model: "test-model", input: ["hi"] }).catch((e: unknown) => e),
+          8_000,
+        );
+        expect(err).toBeInstanceOf(StalledError);
+        expect(Date.now() - started).toBeLessThan(4_000);
+      } finally {
+        stop();
+      }
+    }, 15_000);
 });
