@@ -123,8 +123,10 @@ export async function runWithFailover(
       // The session's quote ran out at the provider before ours said so (clocks differ by more than
       // QUOTE_RENEW_MS): nothing was started; the request goes on a fresh session, with the
       // provider's current quote, checked against the highest price asked. A provider refusing its
-      // fresh session's quote too (its clock far ahead) is left for this request.
-      if (err instanceof ProviderError && err.code === "QUOTE_EXPIRED" && !signal.aborted) {
+      // fresh session's quote too (its clock far ahead) is left for this request. After a token it
+      // is no refusal (the provider started, so its quote was live): the answer ends there, typed,
+      // as ENGINE does, its tokens paid; asked again from scratch, it was shown twice, billed once.
+      if (err instanceof ProviderError && err.code === "QUOTE_EXPIRED" && !streamed && !signal.aborted) {
         source.retire(session);
         if (++renewed > 1) {
           exclude.push(provider);

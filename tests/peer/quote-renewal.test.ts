@@ -41,12 +41,16 @@ afterEach(async () => {
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A provider whose quotes live TTL_MS; `models` is its live price list (the operator edits it). */
-async function provider(url: string, models: { model: string; price: ModelPrice }[]) {
+async function provider(
+  url: string,
+  models: { model: string; price: ModelPrice }[],
+  engine = new ScriptedEngine({ reply: () => "one two three four five" }),
+) {
   const events: RuntimeEvent[] = [];
   const runtime = await ProviderRuntime.start({
     signalingUrl: url,
     identity: generateKeyPair(),
-    engine: new ScriptedEngine({ reply: () => "one two three four five" }),
+    engine,
     models,
     payout: `0:${"22".repeat(32)}`,
     quoteTtlMs: TTL_MS,
@@ -179,6 +183,50 @@ describe("a session kept past its quotes' expiry", () => {
     await pastQuotes(since);
     await expect(ask("same question")).rejects.toMatchObject({ code: "PRICE" });
     expect(refusedWith(p.events)).toEqual(["PRICE"]);
+    expect(opened(p.events)).toBe(1);
+  }, 40_000);
+
+  it("a lying provider's QUOTE_EXPIRED after tokens ends the answer there (typed, the tokens shown once), never runs it again", async () => {
+    const { url } = await startServer({ quoteMarginMs: 500 });
+    // Its engine fails after 3 tokens, once; the provider says QUOTE_EXPIRED rather than ENGINE.
+    const engine = new ScriptedEngine({
+      reply: () => "one two three four five",
+      failAfter: { tokens: 3, error: () => new Error("gone"), times: 1 },
+    });
+    const p = await provider(url, [{ model: "test-model", price: flatPrice(10n) }], engine);
+    const send = SecureSession.prototype.send;
+    vi.spyOn(SecureSession.prototype, "send").mockImplementation(function (
+      this: SecureSession,
+      m: SessionMessageInput,
+    ) {
+      if (m.t !== "error" || m.error.code !== "ENGINE") return send.call(this, m);
+      return send.call(this, { ...m, error: { ...m.error, code: "QUOTE_EXPIRED" } });
+    });
+    const client = await connect({
+      signalingUrl: url,
+      sessionKey: generateKeyPair(),
+      keyEpoch: 0,
+      maxPrice: MAX,
+      escrow: ESCROW,
+      wrtc,
+    });
+    clients.push(client);
+    let text = "";
+    const err = await (async () => {
+      const stream = await client.chat.completions.create({
+        model: "test-model",
+        messages: [{ role: "user", content: "count" }],
+        stream: true,
+      });
+      for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? "";
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    // Shown once, not again from the start on a fresh session.
+    expect(text).toBe("one two three ");
+    expect(err).toMatchObject({ code: "QUOTE_EXPIRED" });
+    expect(engine.failures).toBe(1);
     expect(opened(p.events)).toBe(1);
   }, 40_000);
 });
