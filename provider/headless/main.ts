@@ -1,5 +1,6 @@
 // `npm run provider -- init --model NAME --price N`, then `npm run provider -- --backend URL --model NAME --price N`
 import { exitOnHelp } from "../../peer/cli-help";
+import { shownUrl } from "../../peer/shown-url";
 import { formatTon } from "../../protocol";
 import { statusReport } from "../settlement-view";
 import { CHAIN_USAGE, PROVIDER_STATE_FILE, runChainCommand } from "./chain-commands";
@@ -34,11 +35,13 @@ async function main(): Promise<void> {
     else if (e.type === "signaling-error") console.error(`signaling: ${e.code}: ${e.message}`);
   });
   console.log(
-    `headless provider ${identityKey.slice(0, 16)}… serving ${options.model} via ${options.backend}`,
+    `headless provider ${identityKey.slice(0, 16)}… serving ${options.model} via ${shownUrl(options.backend)}`,
   );
-  console.log(`registered with ${options.signalingUrl}; Ctrl-C to stop`);
+  console.log(`registered with ${shownUrl(options.signalingUrl)}; Ctrl-C to stop`);
   console.log(
-    settlement ? `claiming on ${options.tonEndpoint}` : "no --ton-endpoint: receipts are kept, not claimed",
+    settlement
+      ? `claiming on ${shownUrl(options.tonEndpoint ?? "")}`
+      : "no --ton-endpoint: receipts are kept, not claimed",
   );
   if (settlement) {
     // Every minute, when something changed: earned, held per escrow, each claim made with its fee

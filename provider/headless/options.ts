@@ -158,7 +158,7 @@ export function parseHeadlessOptions(
   try {
     new URL(backend);
   } catch {
-    throw new OptionsError(`--backend ${backend} is not a URL`);
+    throw new OptionsError("--backend is not a URL (such as http://127.0.0.1:11434/v1)");
   }
   const model = need("model", "SILK_MODEL");
   const priceText = need("price", "SILK_PRICE");
@@ -227,7 +227,9 @@ export function parseHeadlessOptions(
     try {
       new URL(tonEndpoint);
     } catch {
-      throw new OptionsError(`--ton-endpoint ${tonEndpoint} is not a URL`);
+      throw new OptionsError(
+        "--ton-endpoint is not a URL (such as https://testnet.toncenter.com/api/v2/jsonRPC)",
+      );
     }
   }
   return {
