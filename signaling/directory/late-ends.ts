@@ -1,10 +1,11 @@
 import { RedisUnavailableError } from "../errors";
+import { isTransientReply } from "../redis-deadline";
 
 /** How late ends are retried; the defaults suit production, tests shorten them. */
 export interface LateEndOptions {
   /** How far apart the owed ends are sent again (one timer for all of them). */
   retryMs?: number;
-  /** Sends with no reply from Redis after which an end is given up (sends skipped while offline do not count). */
+  /** Sends with no reply from Redis (or a "not now" one: `isTransientReply`) after which an end is given up (sends skipped while offline do not count). */
   tries?: number;
   /** An owed end older than this is given up whatever its tries: the session record has expired by then. */
   maxAgeMs?: number;
@@ -15,6 +16,15 @@ export interface LateEndEvents {
   onLateEnd?: (sessionId: string) => void;
   /** An owed end was given up (`why` names the cause; no key, no secret): the place stays taken until the record expires. */
   onLateEndGivenUp?: (sessionId: string, why: string) => void;
+}
+
+/**
+ * Whether a pairing or an end that failed with `err` may still run, or never ran and must be sent
+ * again: no reply (`RedisUnavailableError`), or a "not now" reply (`isTransientReply`: LOADING
+ * while a restarted Redis reads its data, BUSY, ...). Any other reply is Redis's answer.
+ */
+export function owesEnd(err: unknown): boolean {
+  return err instanceof RedisUnavailableError || isTransientReply(err);
 }
 
 interface Owed {
@@ -100,7 +110,7 @@ export class LateEnds {
       if (this.owed.delete(id) && reply !== null) this.events.onLateEnd?.(id);
     } catch (err) {
       if (!this.owed.has(id)) return;
-      if (!(err instanceof RedisUnavailableError))
+      if (!owesEnd(err))
         return this.giveUp(id, `Redis refused it (${err instanceof Error ? err.name : typeof err})`);
       owed.triesLeft -= 1;
       if (owed.triesLeft <= 0) this.giveUp(id, `no reply from Redis to ${this.tries} tries`);

@@ -1,5 +1,4 @@
 import { BPS } from "../../protocol";
-import { RedisUnavailableError } from "../errors";
 import { type NoMatchCode, refusal } from "../matchmaking";
 import type {
   MarketGroup,
@@ -12,7 +11,7 @@ import type {
   SessionDraft,
   SessionRecord,
 } from "./directory";
-import { type LateEndEvents, type LateEndOptions, LateEnds } from "./late-ends";
+import { type LateEndEvents, type LateEndOptions, LateEnds, owesEnd } from "./late-ends";
 import { costKey, pairsToFields, recordToFields, stateFromFields } from "./record-codec";
 import {
   CountedClients,
@@ -278,7 +277,7 @@ export class RedisDirectory implements ProviderDirectory {
         ...request.exclude,
       ],
     ).catch((err: unknown) => {
-      if (err instanceof RedisUnavailableError) this.lateEnds.owe(space, sessionId);
+      if (owesEnd(err)) this.lateEnds.owe(space, sessionId);
       throw err;
     });
     const [ok, body, cheapest] = Array.isArray(reply) ? reply : [];
@@ -299,8 +298,9 @@ export class RedisDirectory implements ProviderDirectory {
   }
 
   /**
-   * A session whose pairing or end got no reply from Redis is owed an end, sent until Redis
-   * answers (late-ends.ts). A pairing may still run (a paused Redis, a slow network: it reads the
+   * A session whose pairing or end got no reply from Redis, or a "not now" one (LOADING while a
+   * restarted Redis reads its data, BUSY, READONLY...: `owesEnd`), is owed an end, sent until
+   * Redis answers (late-ends.ts). A pairing may still run (a paused Redis, a slow network: it reads the
    * command once it moves again, after the requester was told DIRECTORY_UNAVAILABLE), and an end
    * may never have (an EVALSHA that timed out and then came back NOSCRIPT, on a Redis that
    * restarted or failed over, is not sent again as EVAL): either way the session would hold a unit
@@ -343,7 +343,7 @@ export class RedisDirectory implements ProviderDirectory {
     const reply = await runScript(this.via("end"), CLOSE, space, [`s:${sessionId}`], [sessionId]).catch(
       (err: unknown) => {
         // The caller hears DIRECTORY_UNAVAILABLE; the place is still given back once Redis answers.
-        if (err instanceof RedisUnavailableError) this.lateEnds.owe(space, sessionId);
+        if (owesEnd(err)) this.lateEnds.owe(space, sessionId);
         throw err;
       },
     );

@@ -39,8 +39,8 @@ const pick = {
 };
 const draft = { requesterSocketId: "r", requesterNode: "n2" };
 
-async function scene(deadlineMs: number, tries: number) {
-  const redis = await startRedis();
+async function scene(deadlineMs: number, tries: number, redisArgs: string[] = []) {
+  const redis = await startRedis(undefined, redisArgs);
   started.push(redis);
   const client = createClient({ url: redis.url, commandOptions: { timeout: 0 } });
   client.on("error", () => undefined);
@@ -137,6 +137,50 @@ describe("ends owed to Redis", () => {
       .poll(async () => (await dir.providersFor("m1")).map((p) => p.active), { timeout: 10_000 })
       .toEqual([0]);
     expect(endedLate).toEqual([]);
+  }, 30_000);
+});
+
+describe('ends answered "not now" by Redis', () => {
+  it("are owed, and kept through their tries while Redis answers BUSY, then sent once it answers", async () => {
+    // A script running past 100 ms makes Redis answer BUSY to everyone else until SCRIPT KILL:
+    // a real "not now" reply, as LOADING is from a Redis reading its data after a restart.
+    const { redis, dir, ends, givenUp, endedLate } = await scene(2_000, 5, ["--busy-reply-threshold", "100"]);
+    const granted = await dir.reserveBest(pick, draft);
+    if (!granted.ok) throw new Error(granted.message);
+    const blocker = createClient({ url: redis.url });
+    const killer = createClient({ url: redis.url });
+    for (const c of [blocker, killer]) {
+      c.on("error", () => undefined);
+      await c.connect();
+    }
+    cleanups.push(() => {
+      blocker.destroy();
+      killer.destroy();
+    });
+    const looping = blocker.eval("while true do end", { keys: [], arguments: [] }).catch((e: unknown) => e);
+    let killed = false;
+    try {
+      await sleep(300);
+      const err = await dir.closeSession(granted.sessionId).catch((e: unknown) => e);
+      expect((err as Error).message).toMatch(/^BUSY /);
+      // A pairing answered BUSY never ran: still owed an end (a CLOSE of nothing is harmless).
+      const refused = await dir.reserveBest(pick, draft).catch((e: unknown) => e);
+      expect((refused as Error).message).toMatch(/^BUSY /);
+      expect(dir.owedEnds).toBe(2);
+      // Three sweeps answered BUSY: tries spent, nothing given up.
+      await expect.poll(() => ends.sent, { timeout: 5_000 }).toBeGreaterThanOrEqual(6);
+      expect(givenUp).toEqual([]);
+      expect(dir.owedEnds).toBe(2);
+      await killer.sendCommand(["SCRIPT", "KILL"]);
+      killed = true;
+    } finally {
+      if (!killed) await killer.sendCommand(["SCRIPT", "KILL"]).catch(() => undefined);
+      await looping;
+    }
+    await expect.poll(() => dir.owedEnds, { timeout: 5_000 }).toBe(0);
+    expect(givenUp).toEqual([]);
+    expect(endedLate).toEqual([granted.sessionId]);
+    expect((await dir.providersFor("m1")).map((p) => p.active)).toEqual([0]);
   }, 30_000);
 });
 
