@@ -379,9 +379,9 @@ export class RequesterSession {
     const p = "id" in m && m.id !== undefined ? this.pending.get(m.id) : undefined;
     // A provider that only says "working" for longer than `progress` is stalled all the same; so
     // is one that only says it waits for credit (a receipt for all it sent has gone; an honest one
-    // streams again or ends at its own credit deadline), or only sends `tokens` that carry none:
-    // each used to reset `frame` without end.
-    const saysOnly = m.t === "progress" || m.t === "credit-wait" || (m.t === "tokens" && carriesNothing(m));
+    // streams again or ends at its own credit deadline), or only sends `tokens` that count none
+    // (even with text in them): each used to reset `frame` without end.
+    const saysOnly = m.t === "progress" || m.t === "credit-wait" || (m.t === "tokens" && countsNone(m));
     if (p && (!saysOnly || Date.now() - p.lastToken < this.life.deadlines.progress)) this.life.frame();
     if (m.t === "tokens") this.onTokens(m);
     else if (m.t === "done") void this.onDone(m);
@@ -456,7 +456,7 @@ export class RequesterSession {
     }
     p.counted += count;
     p.bytes = bytes;
-    if (!carriesNothing(m)) p.lastToken = Date.now();
+    if (!countsNone(m)) p.lastToken = Date.now();
     p.answer.add({
       text,
       tokens: count,
@@ -639,9 +639,15 @@ export class RequesterSession {
   }
 }
 
-/** A `tokens` message with no token, no text and no tool call in it: a "working" by another name. */
-function carriesNothing(m: Extract<SessionMessage, { t: "tokens" }>): boolean {
-  return m.count === 0 && m.text === "" && !m.tool_calls;
+/**
+ * A `tokens` message that counts no token: believed as a "working" is, for `progress` after the
+ * last counted token, whatever text it carries (a liar sending `{count: 0, text: " "}` kept an
+ * answer alive for ever, billing nothing). An honest engine never streams for long so: any chunk
+ * with a byte of text or tool call counts at least one token (openai-chunks.ts), so count 0 comes
+ * only with a tool-call piece of no bytes (an id, a type), between counted ones.
+ */
+function countsNone(m: Extract<SessionMessage, { t: "tokens" }>): boolean {
+  return m.count === 0;
 }
 
 function ownReceipt(held: SignedReceipt, opts: RequesterSessionOptions): boolean {

@@ -14,7 +14,7 @@ import { ESCROW, MAX_PRICE, PAYOUT } from "../support/silk-parties";
  * for ever (a `progress` is believed only for `deadlines.progress` after the last token; a
  * `credit-wait` was believed without end). An embeddings request believed every `progress` or
  * `credit-wait` without end too, and so did a chat answer every `tokens` message carrying no token
- * (count 0, no text).
+ * (count 0, no text), or carrying only text it counted no token for (count 0, text " ").
  * Now each is believed as long as `progress` after the last piece, then STALLED.
  */
 const stream = {
@@ -24,7 +24,7 @@ const stream = {
   payout: Address.parse(PAYOUT),
 };
 
-async function liar(says: "credit-wait" | "progress" | "empty tokens", tokensFirst: number) {
+async function liar(says: "credit-wait" | "progress" | "empty tokens" | "blank tokens", tokensFirst: number) {
   const { sessionKey, requesterSide, providerSide } = await securePair("stall-liar");
   const timers: NodeJS.Timeout[] = [];
   providerSide.onMessage((m) => {
@@ -48,8 +48,15 @@ async function liar(says: "credit-wait" | "progress" | "empty tokens", tokensFir
     const say = () =>
       void providerSide
         .send(
-          says === "empty tokens"
-            ? { v: 1, t: "tokens", id: m.id, text: "", count: 0, total: tokensFirst }
+          says === "empty tokens" || says === "blank tokens"
+            ? {
+                v: 1,
+                t: "tokens",
+                id: m.id,
+                text: says === "blank tokens" ? " " : "",
+                count: 0,
+                total: tokensFirst,
+              }
             : { v: 1, t: says, id: m.id },
         )
         .catch(() => undefined);
@@ -72,7 +79,7 @@ async function liar(says: "credit-wait" | "progress" | "empty tokens", tokensFir
 
 describe("a provider that only ever says it is waiting or working", () => {
   const messages = [{ role: "user" as const, content: "hi" }];
-  for (const says of ["credit-wait", "empty tokens"] as const)
+  for (const says of ["credit-wait", "empty tokens", "blank tokens"] as const)
     for (const tokensFirst of [0, 3])
       it(`${says} on a chat answer: STALLED once \`progress\` runs out (${tokensFirst} tokens first), paid for what came`, async () => {
         const { requester, account, stop } = await liar(says, tokensFirst);
