@@ -227,16 +227,20 @@ function sentence(code: ProviderErrorCode, text: string, field: string | undefin
  */
 export type EscrowLimit = "stream" | "reserve" | "balance";
 
+/** How the provider's "reserve used up" sentence starts: what tells that cause from the others. */
+const RESERVE_USED_UP = "the escrow's reserve for this provider is used up";
+/** The provider's sentence when the reserve for it is used up (provider/serving/escrow-limit.ts). */
+export const RESERVE_USED_UP_MESSAGE = `${RESERVE_USED_UP} (beyond it only one credit window is served): raise the reserve, or top the escrow up`;
+
 export function escrowLimitOf(text: string): EscrowLimit {
   if (text.startsWith("a receipt counts at most ")) return "stream";
-  if (text.startsWith("the escrow's reserve for this provider is used up")) return "reserve";
+  if (text.startsWith(RESERVE_USED_UP)) return "reserve";
   return "balance";
 }
 
 const ESCROW_LIMIT_SAID: Readonly<Record<EscrowLimit, string>> = {
   stream: STREAM_FULL_MESSAGE,
-  reserve:
-    "the escrow's reserve for this provider is used up (beyond it only one credit window is served): raise the reserve, or top the escrow up",
+  reserve: RESERVE_USED_UP_MESSAGE,
   balance: SAID.ESCROW_CANNOT_PAY,
 };
 

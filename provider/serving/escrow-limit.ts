@@ -1,4 +1,4 @@
-import type { StreamKey } from "../../protocol";
+import { RESERVE_USED_UP_MESSAGE, type StreamKey } from "../../protocol";
 import { type AccountRefusedError, foreignClaimsRefusal, heldBackRefusal } from "../account-gate";
 import type { EscrowBook, SessionExposure } from "../escrow-book";
 
@@ -80,7 +80,7 @@ export class EscrowLimit {
    */
   get cannotPayMessage(): string {
     return this.book.reservesRequired
-      ? "the escrow's reserve for this provider is used up (beyond it only one credit window is served): raise the reserve, or top the escrow up"
+      ? RESERVE_USED_UP_MESSAGE
       : "the escrow cannot pay for more tokens; top it up";
   }
 
