@@ -3,7 +3,6 @@ import { endingError, SessionEndedError, SessionLife } from "../../peer/session-
 import type { Deadlines, Ending } from "../../peer/session-machine";
 import {
   type ChatRequest,
-  codeFor,
   type EmbedRequest,
   EscrowCannotPayError,
   errorToWire,
@@ -207,11 +206,13 @@ export class SessionServer {
     if (lacking) return refuse("UNSUPPORTED", lacking);
     // The session bills at a price its quote promised until then: after it, nothing more starts at
     // it (answers under way finish). A requester that reads QUOTE_EXPIRED opens a fresh session,
-    // with the current quote, which it checks against its highest price; others read PRICE.
+    // with the current quote, which it checks against its highest price. An older one never
+    // retires a session, so it would be refused (PRICE) every request on a busy one for ever: it
+    // is served as before, at the session's price, which it accepted and its receipts pay.
     const quoteEnds = this.account.quoteEndsAt(req.model);
-    if (quoteEnds !== undefined && Date.now() >= quoteEnds)
+    if (quoteEnds !== undefined && Date.now() >= quoteEnds && this.account.knows?.includes("QUOTE_EXPIRED"))
       return refuse(
-        codeFor("QUOTE_EXPIRED", this.account.knows),
+        "QUOTE_EXPIRED",
         `the quote for ${req.model} on this session expired at ${new Date(quoteEnds).toISOString()}: open a new session for a fresh quote`,
       );
     if (this.inflight.has(req.id) || ledger.has(req.id)) return refuse("DUPLICATE_ID", "request id in use");
