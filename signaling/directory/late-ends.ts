@@ -68,7 +68,13 @@ export class LateEnds {
   }
 
   owe(space: string, sessionId: string): void {
-    if (this.closed || this.owed.has(sessionId)) return;
+    // An end owed after close (a CLOSE in flight when the node closed) is given up as those owed
+    // then were: said so, not dropped unsaid.
+    if (this.closed) {
+      this.events.onLateEndGivenUp?.(sessionId, "the node closed first");
+      return;
+    }
+    if (this.owed.has(sessionId)) return;
     this.owed.set(sessionId, { space, since: Date.now(), triesLeft: this.tries });
     if (!this.timer) {
       this.timer = setInterval(() => void this.sweep(), this.retryMs);

@@ -185,6 +185,23 @@ describe('ends answered "not now" by Redis', () => {
 });
 
 describe("a node closing with ends still owed", () => {
+  it("gives up, and says so, an end owed after it closed (a CLOSE in flight when the node closes)", async () => {
+    const { redis, dir, givenUp } = await scene(300, 3);
+    const granted = await dir.reserveBest(pick, draft);
+    if (!granted.ok) throw new Error(granted.message);
+    redis.pause();
+    try {
+      const ending = dir.closeSession(granted.sessionId).catch((e: unknown) => e);
+      await dir.close();
+      expect(givenUp).toEqual([]);
+      expect(await ending).toBeInstanceOf(RedisUnavailableError);
+      expect(givenUp).toEqual([{ session: granted.sessionId, why: "the node closed first" }]);
+      expect(dir.owedEnds).toBe(0);
+    } finally {
+      redis.resume();
+    }
+  }, 30_000);
+
   it("logs each one it gives up, by session id and cause, no key", async () => {
     const redis = await startRedis();
     started.push(redis);
