@@ -18,12 +18,36 @@ function storeFailed(operation: AccountOperation, err: unknown): AccountStoreErr
   );
 }
 
-/** `run` (one call of the account's `operation`), a rejection or a throw read as `storeFailed`. */
-export async function fromAccount<T>(operation: AccountOperation, run: () => Promise<T>): Promise<T> {
+/**
+ * `run` (one call of the account's `operation`), a rejection or a throw read as `storeFailed`;
+ * with `deadlineMs`, a call that has not settled by then is a TIMEOUT (its result is then ignored).
+ */
+export async function fromAccount<T>(
+  operation: AccountOperation,
+  run: () => Promise<T>,
+  deadlineMs?: number,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    return await run();
+    if (deadlineMs === undefined) return await run();
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new AccountStoreError(
+              "TIMEOUT",
+              operation,
+              `the payment account's ${operation} did not settle within ${deadlineMs} ms`,
+            ),
+          ),
+        deadlineMs,
+      );
+    });
+    return await Promise.race([run(), late]);
   } catch (err) {
-    throw storeFailed(operation, err);
+    throw err instanceof AccountStoreError ? err : storeFailed(operation, err);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

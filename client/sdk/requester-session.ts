@@ -590,7 +590,8 @@ export class RequesterSession {
     const signed = signReceipt(receipt, this.opts.sessionKey);
     // Ahead of what the provider trusts: a raise not seen in time fails the requests in flight.
     this.reserve?.ensure(this.owedAtMost()).catch((err: Error) => this.failAll(err));
-    await fromAccount("save", () => this.opts.account.save(signed));
+    // Bounded: the request it closes has left `pending`, so a store that never answers would hold it for ever.
+    await fromAccount("save", () => this.opts.account.save(signed), this.life.deadlines.account);
     if (!this.session.isOpen) return;
     // A session closed under the send is not this receipt's failure: it is kept, and the stream's
     // next session opens with it (what went wrong with the session, its close says).

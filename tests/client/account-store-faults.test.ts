@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AccountStoreError, NoProviderError } from "../../client/sdk/errors";
 import { MemoryPaymentAccount } from "../../client/sdk/payment-account";
+import type { SignedReceipt } from "../../protocol";
 import { cleanup, startServer } from "../signaling/helpers";
 import { endsWithin } from "../support/hang-guard";
 import { ask, relayClient, relayProvider, stopAll } from "../support/silk-parties";
@@ -44,6 +45,24 @@ describe("a receipt store that never answers", () => {
     account.answer();
     await relayProvider(url);
     expect((await ask(client, "second")).choices[0]?.message.content).toBe("Echo: second");
+  }, 60_000);
+});
+
+describe("a receipt store whose saves stop answering once tokens are owed", () => {
+  it("ends the answer at the account deadline with an AccountStoreError TIMEOUT naming save", async () => {
+    // The answer's closing receipt awaited the save with no deadline; since 229b6a6 the request
+    // has left the session's in-flight list by then, so nothing ended it: it waited for ever.
+    const account = new MemoryPaymentAccount();
+    const real = account.save.bind(account);
+    Object.assign(account, {
+      save: (r: SignedReceipt) => (r.receipt.tokens > 0n ? new Promise<never>(() => {}) : real(r)),
+    });
+    await relayProvider(url);
+    const client = await relayClient(url, { account, deadlines: { account: 1_500 } });
+    const err = await endsWithin(ask(client, "first"), 20_000).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AccountStoreError);
+    expect(err).toMatchObject({ code: "TIMEOUT", operation: "save" });
+    expect((err as Error).message).toContain("did not settle within 1500 ms");
   }, 60_000);
 });
 
