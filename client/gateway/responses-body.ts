@@ -1,6 +1,6 @@
 import * as v from "valibot";
 import { MAX_MESSAGES_PER_REQUEST } from "../../protocol";
-import { isEmptyMetadata, whyRefused } from "../sdk/chat-fields";
+import { isEmptyMetadata, isNoOpMessageField, whyRefused } from "../sdk/chat-fields";
 import { firstIssue, quotedId, unpairedToolTurn } from "../sdk/chat-input";
 import type { ChatCompletionCreateParams } from "../sdk/openai-shapes";
 import { parseChatBody } from "./chat-body";
@@ -113,8 +113,9 @@ function refuseExtra(object: Record<string, unknown>, kind: keyof typeof NESTED,
     const why = kind === "text" && key === "verbosity" ? whyRefused(key) : undefined;
     throw refuse(`${at}.${key}`, why ?? "Silk does not carry this field, and will not drop it silently");
   }
+  // An earlier answer's text part: only its empty `annotations` ask for nothing, as on chat's messages.
   const annotations = object.annotations;
-  if (kind === "part" && Array.isArray(annotations) && annotations.length > 0)
+  if (kind === "part" && annotations != null && !isNoOpMessageField("assistant", "annotations", annotations))
     throw refuse(`${at}.annotations`, "annotations of an earlier answer are not carried");
 }
 

@@ -346,6 +346,16 @@ describe("the Responses API for text", () => {
       { role: "user", content: "z" },
     ];
     expect(await refused({ input: echoed })).toMatchObject({ status: "completed" });
+    // Annotations that say something (a citation, or anything not an empty list) are refused by name.
+    for (const annotations of [[{ type: "url_citation", url: "https://a.example" }], "cited"]) {
+      const withNotes = echoed.map((m) =>
+        m.role === "assistant" ? { ...m, content: [{ type: "output_text", text: "y", annotations }] } : m,
+      );
+      expect(await refused({ input: withNotes })).toMatchObject({
+        status: 400,
+        param: "input.1.content.0.annotations",
+      });
+    }
     expect(
       await refused({ store: false, tools: [], include: [], truncation: "disabled", metadata: {} }),
     ).toMatchObject({ status: "completed" });
