@@ -1,3 +1,4 @@
+import { RedisClient } from "redis";
 import * as v from "valibot";
 import type { IceServer } from "../protocol";
 import { IceServer as IceServerSchema, parseWith } from "../protocol";
@@ -260,32 +261,39 @@ export function loadConfig(
   return config;
 }
 
-/**
- * REDIS_URL as node-redis will read it (one URL, or several for a cluster), checked here: a URL it
- * cannot parse threw a TypeError whose `input`, the whole URL with its password, Node printed on
- * stderr. Refused by the place it stands in the list, its text never repeated.
- */
-function checkedRedisUrl(text: string): string {
-  const urls = text
+/** The URLs REDIS_URL lists (one, or several for a cluster): comma-separated, blanks dropped. */
+export function redisUrls(text: string): string[] {
+  return text
     .split(",")
     .map((u) => u.trim())
     .filter(Boolean);
+}
+
+/**
+ * REDIS_URL as node-redis will read it (one URL, or several for a cluster), checked here with
+ * node-redis's own parser (`RedisClient.parseURL`, which `createClient` and `createCluster` call):
+ * a URL it refuses threw a TypeError (an `Invalid URL` whose `input`, the whole URL with its
+ * password, Node printed on stderr; or `Invalid unix URL`, `Invalid pathname`, `Invalid db query
+ * parameter`, `URI malformed`) that ended the program with a stack trace. A database (the redis:
+ * path, the unix: `?db=`) must also be a whole number: node-redis takes `1.5` and SELECT refuses
+ * it at every connect. Refused by the place it stands in the list, its text never repeated.
+ */
+function checkedRedisUrl(text: string): string {
+  const urls = redisUrls(text);
   if (urls.length === 0) throw new ConfigError("REDIS_URL names no URL");
   urls.forEach((u, i) => {
     const which = urls.length > 1 ? `REDIS_URL's URL ${i + 1} of ${urls.length}` : "REDIS_URL";
-    if (u.startsWith("unix:")) return;
-    let url: URL | undefined;
+    let database: number | undefined;
     try {
-      url = new URL(u);
-      // node-redis decodes both: a malformed escape would throw there, with no setting named.
-      decodeURIComponent(url.username);
-      decodeURIComponent(url.password);
+      ({ database } = RedisClient.parseURL(u));
     } catch {
-      url = undefined;
-    }
-    if (!url || (url.protocol !== "redis:" && url.protocol !== "rediss:"))
       throw new ConfigError(
-        `${which} is not a redis://, rediss:// or unix:// URL (not repeated here: it may hold a password)`,
+        `${which} is not a redis://, rediss:// or unix:/// URL as node-redis reads them (not repeated here: it may hold a password)`,
+      );
+    }
+    if (database !== undefined && !(Number.isSafeInteger(database) && database >= 0))
+      throw new ConfigError(
+        `${which} names a database that is not a whole number (the URL is not repeated here)`,
       );
   });
   return text;

@@ -1,6 +1,6 @@
 import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
 import { createClient, createCluster } from "redis";
-import type { SignalingConfig } from "./config";
+import { redisUrls, type SignalingConfig } from "./config";
 import type { RedisClient, Subscribe } from "./directory/redis-commands";
 import { errorSummary } from "./event-guard";
 import type { Logger } from "./logger";
@@ -34,10 +34,7 @@ export interface RedisConnection {
  * subscribe, data.
  */
 export async function connectRedis(config: SignalingConfig, log: Logger): Promise<RedisConnection> {
-  const urls = (config.redisUrl ?? "")
-    .split(",")
-    .map((u) => u.trim())
-    .filter(Boolean);
+  const urls = redisUrls(config.redisUrl ?? "");
   const cluster = config.redisCluster || urls.length > 1;
   const pub = cluster
     ? createCluster({ rootNodes: urls.map((url) => ({ url })) })
