@@ -2,7 +2,7 @@ import type { RelayRefusedError } from "../../peer/signaling-client";
 import { encodePublicKey, missingNeed, type Need } from "../../protocol";
 import { unlessAborted } from "./abort-link";
 import { type ConnectOptions, DEFAULT_QUEUE_TIMEOUT_MS } from "./connect-options";
-import { NoProviderError } from "./errors";
+import { NoProviderError, ProviderError } from "./errors";
 import { isNoOtherProvider, isOneProvidersRefusal, isPriceRefusal } from "./refusal-kinds";
 import type { RequesterSession } from "./requester-session";
 import type { SessionOpener } from "./session-opener";
@@ -172,9 +172,14 @@ export class SessionSource {
     // whose price for the model is still the provider's signed word (its quote has not run out).
     const fits = (s: RequesterSession) =>
       !s.retired && s.quoteLive(model) && !missingNeed(needs, s.support.get(model));
+    // A provider whose fresh session's quote was not live at once is not opened again for this
+    // request (each open would be the same, until signaling's rate limit): the answer when nobody
+    // else serves.
+    let stale: ProviderError | undefined;
+    const staleProviders: string[] = [];
     for (;;) {
       await this.renewQuotes(model, deadline, signal);
-      const skip = new Set([...exclude, ...full]);
+      const skip = new Set([...exclude, ...full, ...staleProviders]);
       const pooled = pool.sessions.pick(skip, fits);
       if (pooled) return pooled;
       const connected = this.opener.connectedFor(
@@ -199,14 +204,28 @@ export class SessionSource {
       if (Date.now() >= pool.noOtherUntil || !held) {
         const opening = this.pooled(
           pool,
-          this.opener.openFresh(model, [...exclude, ...pool.sessions.providers(fits)], needs, refusals),
+          this.opener.openFresh(
+            model,
+            [...exclude, ...staleProviders, ...pool.sessions.providers(fits)],
+            needs,
+            refusals,
+          ),
         );
         try {
           const session = await unlessAborted(opening, signal, WAITING);
           const provider = encodePublicKey(session.providerKey);
           if (!skip.has(provider) && fits(session)) return { provider, session };
+          if (!session.retired && !session.quoteLive(model)) {
+            this.retire(session);
+            staleProviders.push(provider);
+            stale = new ProviderError(
+              "QUOTE_EXPIRED",
+              `provider ${provider}'s quote for ${model} ran out as its session opened; retry shortly`,
+            );
+          }
           continue;
         } catch (err) {
+          if (stale && isNoOtherProvider(err) && !signal.aborted) throw stale;
           // A refusal of one provider's own (its escrow terms, a price it did not sign), nobody else
           // on offer: the pool's may have room soon.
           const onlyThat = isNoOtherProvider(err) || isOneProvidersRefusal(err) || isPriceRefusal(err);

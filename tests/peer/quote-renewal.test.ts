@@ -232,4 +232,22 @@ describe("a session kept past its quotes' expiry", () => {
     expect(engine.failures).toBe(1);
     expect(opened(p.events)).toBe(1);
   }, 40_000);
+
+  it("a fresh session whose quote is not live from the start: the request ends typed, no session opened again and again", async () => {
+    const { url } = await startServer({ quoteMarginMs: 500 });
+    const p = await provider(url, [{ model: "test-model", price: flatPrice(10n) }]);
+    // Its quote runs out before the open ends (a clock gone forward mid-open, as here for good).
+    vi.spyOn(RequesterSession.prototype, "quoteLive").mockReturnValue(false);
+    vi.spyOn(RequesterSession.prototype, "quoteRunOut").mockReturnValue(false);
+    const ask = await requester(url);
+    const outcome = await Promise.race([
+      ask("same question").then(
+        () => "answered",
+        (e: unknown) => e,
+      ),
+      wait(15_000).then(() => "still opening"),
+    ]);
+    expect(outcome).toMatchObject({ code: "QUOTE_EXPIRED" });
+    expect(opened(p.events)).toBe(1);
+  }, 40_000);
 });
