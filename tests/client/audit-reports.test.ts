@@ -189,8 +189,11 @@ describe("audit reports at the signaling server", () => {
   it("checks a report's reference with one Redis read, however many providers serve the model", async () => {
     // It read every provider of the model (SMEMBERS and one HGETALL each) to find one key.
     const redis = await startRedis();
+    let server: Awaited<ReturnType<typeof startServer>>["server"] | undefined;
     try {
-      const { server, url: shared } = await startServer({ redisUrl: redis.url, redisPrefix: "audit:" });
+      const started = await startServer({ redisUrl: redis.url, redisPrefix: "audit:" });
+      server = started.server;
+      const shared = started.url;
       const { auditor } = await market({ seed: 1 }, false, shared);
       const honest = await auditor.audit("test-model");
       expect(honest.verdict.result).toBe("pass");
@@ -208,10 +211,11 @@ describe("audit reports at the signaling server", () => {
       const own = before - first;
       expect(await signaling.reportAudit(honest.report!)).toMatchObject({ counted: true, passed: 1 });
       expect((await reads()) - before - own).toBeLessThanOrEqual(2);
+    } finally {
+      // Closed before its Redis stops, whether or not an assertion above failed.
       stopAll();
       signaling.close();
-      await server.close();
-    } finally {
+      await server?.close();
       await redis.stop();
     }
   }, 90_000);

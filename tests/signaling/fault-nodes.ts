@@ -45,7 +45,8 @@ export async function health(url: string): Promise<{ providers: number; sockets:
 
 /**
  * A provider on `b` (model m2) and a requester on `a` holding one of its places: the session a
- * node's death must end, once both nodes list the provider and `b` counts the place taken.
+ * node's death must end. Waits on `b` only: once it lists the provider (the directory is the
+ * shared Redis, so `a`'s pairing reads the same), and once it counts the place taken.
  */
 export async function sessionAcross(a: NodeProcess, b: NodeProcess) {
   const onB = await provider(b.url, { models: [{ model: "m2", price: flat(5n) }], capacity: 2 });

@@ -6,6 +6,7 @@ import { RedisUnavailableError } from "../../signaling/errors";
 import { withDeadline } from "../../signaling/redis-deadline";
 import {
   captureLogger,
+  cleanup,
   connect,
   flat,
   PAYOUT,
@@ -25,6 +26,8 @@ const started: RedisProcess[] = [];
 const cleanups: (() => void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0)) c();
+  // The servers and sockets a case started, closed (close is idempotent) whether or not it failed.
+  await cleanup();
   await Promise.all(started.splice(0).map((r) => r.stop()));
 });
 

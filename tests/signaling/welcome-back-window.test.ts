@@ -81,10 +81,8 @@ describe("the welcome-back window after a node dies", () => {
       expect(await dial(b.url)).toBe(true);
       expect(await dial(b.url)).toBe(false);
       expect(await dial(b.url, { resume: "1", ticket: ticket() })).toBe(true);
-      const lastTicketAt = Date.now();
       // A window with no ticket arriving, the drop failing at every tick meanwhile: it has closed.
       await sleep(WINDOW_MS + 1_000);
-      expect(Date.now() - lastTicketAt).toBeGreaterThan(WINDOW_MS + 500);
       expect(redisCli(port, "SMEMBERS", `${prefix}nodes`).trim().split("\n")).toHaveLength(1);
       expect(await dial(b.url, { resume: "1", ticket: ticket() })).toBe(false);
     } finally {
