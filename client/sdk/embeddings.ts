@@ -1,9 +1,11 @@
+import { RelayRefusedError } from "../../peer/signaling-client";
 import type { Need } from "../../protocol";
 import { type EmbedParams, EmbedRequest, vectorToBase64 } from "../../protocol/schemas/embedding";
 import { checkedAgainst, wrongType } from "./chat-input";
 import type { EmbedOutcome } from "./embed-call";
 import { InvalidRequestError, ProviderError, ProviderLostError, StalledError, TamperedError } from "./errors";
 import type { SilkUsage } from "./openai-shapes";
+import { providerBlamed } from "./session-lost";
 
 /** OpenAI's embeddings request, as the SDK (and through it the gateway) takes it. */
 export interface EmbeddingCreateParams {
@@ -77,10 +79,14 @@ function asSent<T>(given: unknown, check: () => T): T {
 
 /** What one attempt at embeddings needs of the client: a session that fits, and running on it. */
 export interface EmbedRoute {
-  /** A session whose provider declares `embeddings` for the model, skipping `exclude` and `full`. */
+  /**
+   * A session whose provider declares `embeddings` for the model, skipping `exclude` and `full`;
+   * `refusals` are the request's relay refusals so far (two at one server fail it there).
+   */
   session(
     exclude: readonly string[],
     full: Set<string>,
+    refusals: RelayRefusedError[],
   ): Promise<{ provider: string; embed(p: EmbedParams, signal: AbortSignal): Promise<EmbedOutcome> }>;
   /** The provider's session broke: not offered again to this request. */
   lost(provider: string): void;
@@ -100,10 +106,12 @@ export async function runEmbeddings(
 ): Promise<CreateEmbeddingResponse> {
   const exclude: string[] = [];
   const full = new Set<string>();
+  // Sessions the signaling servers would not relay, as failover.ts keeps them for chat.
+  const refusals: RelayRefusedError[] = [];
   // Sessions renewed after a provider said their quote ran out (failover.ts does the same for chat).
   let renewed = 0;
   for (let failovers = 0; ; ) {
-    const { provider, embed } = await route.session(exclude, full);
+    const { provider, embed } = await route.session(exclude, full, refusals);
     try {
       const r = await embed(params, signal);
       return {
@@ -133,7 +141,9 @@ export async function runEmbeddings(
         err instanceof ProviderLostError && !(err instanceof StalledError || err instanceof TamperedError);
       if (!lost || signal.aborted || ++failovers > route.maxFailovers) throw err;
       route.lost(provider);
-      exclude.push(provider);
+      // As for chat (failover.ts): a relay's refusal or signaling gone is not the provider's doing.
+      if (providerBlamed(err)) exclude.push(provider);
+      if (err.cause instanceof RelayRefusedError) refusals.push(err.cause);
     }
   }
 }

@@ -1,10 +1,11 @@
-import { RelayRefusedError, SignalingLostError } from "../../peer/signaling-client";
+import { RelayRefusedError } from "../../peer/signaling-client";
 import type { Need } from "../../protocol";
 import type { RunResult } from "./completion-stream";
 import { type ConnectOptions, DEFAULT_QUEUE_TIMEOUT_MS } from "./connect-options";
 import { NoProviderError, ProviderError, ProviderLostError, StalledError, TamperedError } from "./errors";
 import { isNoOtherProvider, isOneProvidersRefusal } from "./refusal-kinds";
 import type { AnswerDelta, RequesterSession, RequestInput } from "./requester-session";
+import { providerBlamed } from "./session-lost";
 import type { RoomWait, SessionSource } from "./session-source";
 
 /** How long a failover waits for a provider to be listed again (they re-register within seconds). */
@@ -157,10 +158,8 @@ export async function runWithFailover(
         throw err;
       if (signal.aborted || err.midToolCall) throw err;
       pool.sessions.remove(provider);
-      // Signaling went away, not the provider: it registers again in a moment and may continue.
-      // So for a relay that would not carry the session's frames: the server's doing.
-      if (!(err.cause instanceof SignalingLostError || err.cause instanceof RelayRefusedError))
-        exclude.push(provider);
+      // Signaling went away, or a relay would not carry the session's frames: not the provider.
+      if (providerBlamed(err)) exclude.push(provider);
       if (err.cause instanceof RelayRefusedError) refusals.push(err.cause);
       lostHow =
         err.cause instanceof RelayRefusedError

@@ -1,4 +1,4 @@
-import { RelayRefusedError } from "../../peer/signaling-client";
+import { RelayRefusedError, SignalingLostError } from "../../peer/signaling-client";
 import { ChannelClosedError, type ErrorCode, SilkError, TimeoutError } from "../../protocol";
 import { ProviderLostError, StalledError, TamperedError } from "./errors";
 
@@ -35,6 +35,16 @@ export function lostError(
     "PROVIDER_LOST",
     midToolCall,
   );
+}
+
+/**
+ * Whether a request's lost session is its provider's doing, so the request asks it no more: not
+ * when signaling went away (the provider registers again) nor when a server would not relay the
+ * session's frames (the server's doing, counted in the request's refusals). Chat and embeddings
+ * both ask here.
+ */
+export function providerBlamed(err: ProviderLostError): boolean {
+  return !(err.cause instanceof SignalingLostError || err.cause instanceof RelayRefusedError);
 }
 
 /** Codes a session closes with when a frame in flight was altered, dropped, replayed or re-cut. */

@@ -1,4 +1,4 @@
-import { SignalingClient } from "../../peer/signaling-client";
+import { type RelayRefusedError, SignalingClient } from "../../peer/signaling-client";
 import { type AuditReport, NETWORK_ID, type NetworkName, needsOf, policyFor } from "../../protocol";
 import { linkAbort, refuseIfAborted } from "./abort-link";
 import { toChatParams } from "./chat-input";
@@ -153,18 +153,23 @@ class Client implements SilkClient {
     this.interrupts.add(abort);
     const pool = this.source.poolOf(params.model);
     const deadline = Date.now() + (this.opts.queueTimeoutMs ?? DEFAULT_QUEUE_TIMEOUT_MS);
-    const room = (full: Set<string>) => ({ full, deadline, signal: abort.signal });
+    const room = (full: Set<string>, refusals: RelayRefusedError[]) => ({
+      full,
+      deadline,
+      signal: abort.signal,
+      refusals,
+    });
     try {
       return await runEmbeddings(
         params,
         p.encoding_format ?? "float",
         {
-          session: async (exclude, full) => {
+          session: async (exclude, full, refusals) => {
             const { provider, session } = await this.source.sessionFor(
               params.model,
               exclude,
               EMBED_NEEDS,
-              room(full),
+              room(full, refusals),
             );
             const embed: typeof session.embed = async (x, signal) => {
               const load = pool.sessions.begin(provider);

@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { RelayRefusedError } from "../../peer/signaling-client";
+import { flatPrice } from "../../protocol";
+import { HttpEngine } from "../../provider/engines/http-engine";
+import { embedVector, type OpenAiBackend, startOpenAiBackend } from "../doubles/openai-backend";
 import { startServer } from "../signaling/helpers";
 import { closeMitmNetworks, mitmNetwork } from "../support/mitm-network";
 import { type Mitm, type MitmMessage, matches } from "../support/mitm-signaling";
@@ -14,8 +17,12 @@ import { ask, labelled, relayClient, relayProvider, stopAll } from "../support/s
  * server nor its refusal. The refusal is now typed (RelayRefusedError): the provider is not
  * blamed, the request goes on on a fresh session, and what cannot go on says what happened.
  */
+let backend: OpenAiBackend | undefined;
+
 afterEach(async () => {
   stopAll();
+  await backend?.close();
+  backend = undefined;
   await closeMitmNetworks();
 });
 
@@ -133,4 +140,48 @@ describe("a relay that will not carry the requester's frames", () => {
       expect(excluded(m)).toEqual([]);
     }
   }, 120_000);
+
+  /**
+   * Embeddings: a refusal ended the call as its provider's fault (excluded), so the only
+   * provider was asked no more (NO_MODEL); and the request's refusals were not counted.
+   */
+  async function embedProvider(url: string) {
+    backend = await startOpenAiBackend();
+    const engine = new HttpEngine({ baseUrl: backend.url, backendModel: () => "backend-model" });
+    await engine.load("embed-model");
+    return relayProvider(url, {
+      engine,
+      models: [{ model: "embed-model", price: flatPrice(10n), features: ["embeddings"] }],
+    });
+  }
+  const embed = (c: Awaited<ReturnType<typeof relayClient>>) =>
+    c.embeddings.create({ model: "embed-model", input: "carried at last", encoding_format: "float" });
+
+  it("embeddings refused at the request: the provider is not blamed, and answers on a fresh session", async () => {
+    const mitm = await mitmNetwork();
+    const p = await embedProvider(labelled(mitm.url, "provider"));
+    const c = await relayClient(labelled(mitm.url, "requester"));
+    refuseFrames(mitm, 3);
+    const res = await embed(c).catch((e: Error) => e);
+    expect(
+      res instanceof Error ? `${(res as { code?: string }).code}: ${res.message}` : res.data[0]?.embedding,
+    ).toEqual(Array.from(new Float32Array(embedVector("carried at last"))));
+    expect(excluded(mitm)).toEqual([]);
+    expect(p.events.filter((e) => e.type === "session-open").length).toBe(2);
+  }, 60_000);
+
+  it("embeddings refused on every session: two refusals end it naming the server, the provider not blamed", async () => {
+    const mitm = await mitmNetwork();
+    await embedProvider(labelled(mitm.url, "provider"));
+    const url = labelled(mitm.url, "requester");
+    const c = await relayClient(url);
+    refuseFrames(mitm, 3, true);
+    const err = await embed(c).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RelayRefusedError);
+    expect((err as RelayRefusedError).servers).toEqual([url]);
+    expect(
+      mitm.log.filter((m) => matches(m, { event: "session:request", direction: "to-server" })),
+    ).toHaveLength(2);
+    expect(excluded(mitm)).toEqual([]);
+  }, 90_000);
 });
