@@ -1,3 +1,4 @@
+import { ErrorReply } from "redis";
 import type { SignalingErrorCode } from "../protocol";
 import { SilkError } from "../protocol";
 
@@ -33,12 +34,25 @@ export class RedisUnavailableError extends Error {
 }
 
 /**
- * Protocol errors keep their code where signaling has one; Redis away is DIRECTORY_UNAVAILABLE;
- * anything else is INTERNAL, unexplained.
+ * Redis's replies that say "not now" rather than "no": still loading its data after a restart
+ * (LOADING), a replica not yet promoted (READONLY, MASTERDOWN), a script running past its time
+ * (BUSY), a cluster mid-failover or mid-resharding (TRYAGAIN, CLUSTERDOWN). A command so answered
+ * did not run, as one that got no reply may not have: what is owed is sent again, not given up.
+ */
+const TRANSIENT_REPLIES = ["LOADING", "READONLY", "BUSY ", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN"];
+
+export function isTransientReply(err: unknown): boolean {
+  return err instanceof ErrorReply && TRANSIENT_REPLIES.some((code) => err.message.startsWith(code));
+}
+
+/**
+ * Protocol errors keep their code where signaling has one; Redis away, or answering "not now"
+ * (`isTransientReply`: LOADING, BUSY...), is DIRECTORY_UNAVAILABLE, which requesters take to
+ * another node; anything else is INTERNAL, unexplained.
  */
 export function toWireError(err: unknown): WireError {
   if (err instanceof SignalingError) return { code: err.code, message: err.message };
-  if (err instanceof RedisUnavailableError)
+  if (err instanceof RedisUnavailableError || isTransientReply(err))
     return {
       code: "DIRECTORY_UNAVAILABLE",
       message: "this signaling node cannot reach its shared directory (Redis) now; retry shortly",

@@ -16,18 +16,6 @@ function unreachable(err: unknown): unknown {
   return new RedisUnavailableError(`Redis unreachable: ${err.message}`, { cause: err });
 }
 
-/**
- * Redis's replies that say "not now" rather than "no": still loading its data after a restart
- * (LOADING), a replica not yet promoted (READONLY, MASTERDOWN), a script running past its time
- * (BUSY), a cluster mid-failover or mid-resharding (TRYAGAIN, CLUSTERDOWN). A command so answered
- * did not run, as one that got no reply may not have: what is owed is sent again, not given up.
- */
-const TRANSIENT_REPLIES = ["LOADING", "READONLY", "BUSY ", "TRYAGAIN", "CLUSTERDOWN", "MASTERDOWN"];
-
-export function isTransientReply(err: unknown): boolean {
-  return err instanceof ErrorReply && TRANSIENT_REPLIES.some((code) => err.message.startsWith(code));
-}
-
 /** A command not sent because Redis is away while the node closes (`cutWhile`). */
 export class RedisAwayError extends RedisUnavailableError {
   override readonly name = "RedisAwayError";

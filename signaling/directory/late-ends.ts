@@ -1,5 +1,4 @@
-import { RedisUnavailableError } from "../errors";
-import { isTransientReply } from "../redis-deadline";
+import { isTransientReply, RedisUnavailableError } from "../errors";
 
 /** How late ends are retried; the defaults suit production, tests shorten them. */
 export interface LateEndOptions {

@@ -187,6 +187,39 @@ describe('ends answered "not now" by Redis', () => {
   }, 30_000);
 });
 
+describe('a pairing Redis answers "not now"', () => {
+  it("is refused DIRECTORY_UNAVAILABLE, as Redis away is (not INTERNAL), so the requester tries another node", async () => {
+    const redis = await startRedis(undefined, ["--busy-reply-threshold", "100"]);
+    started.push(redis);
+    // No leases: the pairing goes to Redis.
+    const { url } = await startServer({ redisUrl: redis.url, leaseUnits: 0 });
+    await provider(url, { capacity: 2 });
+    const requester = await connect(url);
+    expect(await requestSession(requester)).toMatchObject({ ok: true });
+    const blocker = createClient({ url: redis.url });
+    const killer = createClient({ url: redis.url });
+    for (const c of [blocker, killer]) {
+      c.on("error", () => undefined);
+      await c.connect();
+    }
+    cleanups.push(() => {
+      blocker.destroy();
+      killer.destroy();
+    });
+    const looping = blocker.eval("while true do end", { keys: [], arguments: [] }).catch((e: unknown) => e);
+    try {
+      await sleep(300);
+      expect(await requestSession(requester)).toMatchObject({
+        ok: false,
+        error: { code: "DIRECTORY_UNAVAILABLE" },
+      });
+    } finally {
+      await killer.sendCommand(["SCRIPT", "KILL"]).catch(() => undefined);
+      await looping;
+    }
+  }, 30_000);
+});
+
 describe("a node closing with ends still owed", () => {
   it("gives up, and says so, an end owed after it closed (a CLOSE in flight when the node closes)", async () => {
     const { redis, dir, givenUp } = await scene(300, 3);
