@@ -5,7 +5,8 @@ import type { PolicyRefusal } from "./trust-policy";
  * Every way a message, frame, key or receipt can be wrong has its own class, so callers branch on
  * `instanceof` or `code`, never on message text. Messages never contain keys or payloads.
  */
-export type SilkErrorCode = ProtocolErrorCode;
+/** And INTERNAL: a fault of this party's own (a listener of a session's messages threw), that session ended. */
+export type SilkErrorCode = ProtocolErrorCode | "INTERNAL";
 
 export class SilkError extends Error {
   readonly code: SilkErrorCode;

@@ -263,8 +263,14 @@ export class SecureSession {
       }
     }
     const handlers = this.messageHandlers;
-    if (handlers.length === 1) handlers[0]!(message);
-    else for (const h of [...handlers]) h(message);
+    try {
+      if (handlers.length === 1) handlers[0]!(message);
+      else for (const h of [...handlers]) h(message);
+    } catch (err) {
+      // A listener's bug, thrown inside the transport's delivery where nothing catches it, would
+      // end the process (a gateway, for every user): it ends this session instead, saying so.
+      this.close(new SilkError("INTERNAL", "listener threw", { cause: err }));
+    }
   }
 }
 
