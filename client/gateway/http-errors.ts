@@ -1,4 +1,4 @@
-import { SignalingError } from "../../peer/signaling-client";
+import { RelayRefusedError, SignalingError } from "../../peer/signaling-client";
 import { type ErrorCode, isErrorCode, SilkError } from "../../protocol";
 import { InvalidRequestError, NoProviderError, ProviderError } from "../sdk/errors";
 
@@ -191,6 +191,11 @@ export function statusOf(code: ErrorCode): number {
 
 export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
+  // Every server asked would not relay the request's sessions (relayRefusedEnd), nothing of the
+  // answer came: nobody could carry it now, worth retrying (503, Retry-After), not a party's
+  // failure as CHANNEL_CLOSED's 502 says. It ended NO_ANSWER (503) before relay refusals were typed.
+  if (err instanceof RelayRefusedError)
+    return new HttpError(503, "service_unavailable", "relay_refused", err.message);
   // The SDK's errors, protocol errors that reach it unwrapped (a trust policy's refusal), and the
   // server's refusals (RATE_LIMITED, …): each keeps its code, a 429 is not the gateway's fault.
   if (err instanceof ProviderError || err instanceof SilkError || err instanceof SignalingError) {

@@ -1,3 +1,4 @@
+import { RelayRefusedError } from "../../peer/signaling-errors";
 import { PolicyRefusedError, UntrustedProviderError } from "../../protocol";
 import { formatTon } from "../../protocol/ton-amount";
 import {
@@ -56,12 +57,19 @@ export function needsWallet(err: unknown): boolean {
   );
 }
 
+const ANOTHER_SERVER = "Try again in a moment; if it repeats, use another Silk server.";
+
 const UNREACHABLE =
   "Cannot reach Silk: the server does not answer. Check the connection; sending again retries.";
 
 /** What went wrong, said so a user knows what to do. Never includes a prompt or a key. */
 export function explainError(err: unknown): string {
+  // The signaling server would not carry the session's frames (its relay budget): not the provider.
+  if (err instanceof RelayRefusedError)
+    return `The Silk server would not carry the connection to the provider, so nothing was answered. ${ANOTHER_SERVER}`;
   if (err instanceof ProviderLostError) {
+    if (err.cause instanceof RelayRefusedError)
+      return `The Silk server stopped carrying the connection to the provider before the answer was complete. The partial answer is kept; press Regenerate. ${ANOTHER_SERVER}`;
     return "The provider disconnected before the answer was complete and no other provider could continue it. The partial answer is kept; press Regenerate to try again.";
   }
   if (err instanceof NoProviderError) {

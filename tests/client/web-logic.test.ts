@@ -6,6 +6,7 @@ import { explainError } from "../../client/web/error-text";
 import { EscrowNotReadyError } from "../../client/web/escrow";
 import { startProblem } from "../../client/web/start-problem";
 import { contrastRatio, themeVariables } from "../../client/widget/telegram";
+import { RelayRefusedError } from "../../peer/signaling-errors";
 import { MalformedMessageError } from "../../protocol";
 import { TELEGRAM_LIGHT_THEME } from "../browser/telegram-double";
 
@@ -67,6 +68,12 @@ describe("web client rules", () => {
     );
     expect(explainError(new NoProviderError("ALL_BUSY", "x"))).toMatch(/busy/);
     expect(explainError(new ProviderLostError("partial", 1, 1n))).toMatch(/partial answer is kept/);
+    // A request no server would relay said "Something went wrong with this answer".
+    const refused = new RelayRefusedError("http://silk.example", new Error("RATE_LIMITED"));
+    expect(explainError(refused)).toMatch(/would not carry the connection.*use another Silk server/);
+    expect(explainError(new ProviderLostError("partial", 1, 1n, refused))).toMatch(
+      /stopped carrying.*partial answer is kept.*use another Silk server/,
+    );
     expect(explainError(new ProviderError("OUT_OF_FUNDS", "x"))).toMatch(/Top it up in Wallet/);
     expect(explainError(new ProviderError("KEY_NOT_AUTHORISED", "x"))).toMatch(
       /Deposit in Wallet to authorise/,
