@@ -852,8 +852,7 @@ const relayRefusalOf = (err: unknown): RelayRefusedError | undefined =>
       : undefined;
 
 /** The server would not carry a frame of the session (its own refusal, not the provider's doing). */
-const relayRefused = (err: unknown) =>
-  err instanceof RelayRefusedError || (err instanceof Error && err.cause instanceof RelayRefusedError);
+const relayRefused = (err: unknown) => relayRefusalOf(err) !== undefined;
 
 /** The session ended because signaling went away (SignalingLostError), not for its provider's doing. */
 const signalingWentAway = (err: unknown) =>
