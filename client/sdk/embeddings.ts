@@ -5,6 +5,9 @@ import { checkedAgainst, wrongType } from "./chat-input";
 import type { EmbedOutcome } from "./embed-call";
 import { InvalidRequestError, ProviderError, ProviderLostError, StalledError, TamperedError } from "./errors";
 import type { SilkUsage } from "./openai-shapes";
+import { QuoteRefusals } from "./quote-refusal";
+import { isNoOtherProvider } from "./refusal-kinds";
+import type { RequesterSession } from "./requester-session";
 import { providerBlamed } from "./session-lost";
 
 /** OpenAI's embeddings request, as the SDK (and through it the gateway) takes it. */
@@ -87,9 +90,15 @@ export interface EmbedRoute {
     exclude: readonly string[],
     full: Set<string>,
     refusals: RelayRefusedError[],
-  ): Promise<{ provider: string; embed(p: EmbedParams, signal: AbortSignal): Promise<EmbedOutcome> }>;
+  ): Promise<{
+    provider: string;
+    session: RequesterSession;
+    embed(p: EmbedParams, signal: AbortSignal): Promise<EmbedOutcome>;
+  }>;
   /** The provider's session broke: not offered again to this request. */
   lost(provider: string): void;
+  /** Starts nothing more on the session (its quote ran out at the provider: session-source.ts). */
+  retire(session: RequesterSession): void;
   readonly maxFailovers: number;
 }
 
@@ -108,10 +117,16 @@ export async function runEmbeddings(
   const full = new Set<string>();
   // Sessions the signaling servers would not relay, as failover.ts keeps them for chat.
   const refusals: RelayRefusedError[] = [];
-  // Sessions renewed after a provider said their quote ran out (failover.ts does the same for chat).
-  let renewed = 0;
+  // Sessions renewed after a provider said their quote ran out (quote-refusal.ts, as for chat).
+  const quoteRefusals = new QuoteRefusals(route.retire);
+  // A provider left for refusing its fresh session's quote too: the answer if nobody else serves.
+  let refused: ProviderError | undefined;
   for (let failovers = 0; ; ) {
-    const { provider, embed } = await route.session(exclude, full, refusals);
+    const { provider, session, embed } = await route
+      .session(exclude, full, refusals)
+      .catch((err: unknown) => {
+        throw refused && isNoOtherProvider(err) && !signal.aborted ? refused : err;
+      });
     try {
       const r = await embed(params, signal);
       return {
@@ -133,10 +148,13 @@ export async function runEmbeddings(
         full.add(provider);
         continue;
       }
-      // The session was retired (silk-client.ts): asked again once, on a fresh one; a fresh
-      // session refused so too (the provider's clock far ahead) is the answer.
-      if (err instanceof ProviderError && err.code === "QUOTE_EXPIRED" && !signal.aborted && renewed++ === 0)
-        continue;
+      // An embedding streams nothing before it is whole: a refusal is always before the answer.
+      const quote = quoteRefusals.met(err, session, false, signal);
+      if (quote === "leave") {
+        exclude.push(provider);
+        refused = err as ProviderError;
+      }
+      if (quote) continue;
       const lost =
         err instanceof ProviderLostError && !(err instanceof StalledError || err instanceof TamperedError);
       if (!lost || signal.aborted || ++failovers > route.maxFailovers) throw err;

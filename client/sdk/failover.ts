@@ -3,6 +3,7 @@ import type { Need } from "../../protocol";
 import type { RunResult } from "./completion-stream";
 import { type ConnectOptions, DEFAULT_QUEUE_TIMEOUT_MS } from "./connect-options";
 import { NoProviderError, ProviderError, ProviderLostError, StalledError, TamperedError } from "./errors";
+import { QuoteRefusals } from "./quote-refusal";
 import { isNoOtherProvider, isOneProvidersRefusal } from "./refusal-kinds";
 import type { AnswerDelta, RequesterSession, RequestInput } from "./requester-session";
 import { providerBlamed } from "./session-lost";
@@ -43,7 +44,7 @@ export async function runWithFailover(
   // if no other provider can take the request.
   let refused: ProviderError | undefined;
   // Sessions renewed for this request after a provider said their quote ran out.
-  let renewed = 0;
+  const quoteRefusals = new QuoteRefusals((s) => source.retire(s));
   const links = source.links;
   // Sessions the signaling servers would not relay, mid-answer or opening: two at one server fail it.
   const refusals: RelayRefusedError[] = [];
@@ -121,20 +122,13 @@ export async function runWithFailover(
         full.add(provider);
         continue;
       }
-      // The session's quote ran out at the provider before ours said so (clocks differ by more than
-      // QUOTE_RENEW_MS): nothing was started; the request goes on a fresh session, with the
-      // provider's current quote, checked against the highest price asked. A provider refusing its
-      // fresh session's quote too (its clock far ahead) is left for this request. After a token it
-      // is no refusal (the provider started, so its quote was live): the answer ends there, typed,
-      // as ENGINE does, its tokens paid; asked again from scratch, it was shown twice, billed once.
-      if (err instanceof ProviderError && err.code === "QUOTE_EXPIRED" && !streamed && !signal.aborted) {
-        source.retire(session);
-        if (++renewed > 1) {
-          exclude.push(provider);
-          refused = err;
-        }
-        continue;
+      // The session's quote ran out at the provider before ours said so (quote-refusal.ts).
+      const quote = quoteRefusals.met(err, session, streamed, signal);
+      if (quote === "leave") {
+        exclude.push(provider);
+        refused = err as ProviderError;
       }
+      if (quote) continue;
       // Refused before any token for what happened on that provider's own stream (FOREIGN_CLAIMS,
       // ESCROW_CROWDED, …): it serves this escrow no more, another provider may.
       if (isOneProvidersRefusal(err) && failovers === 0 && !signal.aborted) {

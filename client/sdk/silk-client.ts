@@ -178,16 +178,15 @@ class Client implements SilkClient {
               } catch (err) {
                 if (err instanceof ProviderError && err.code === "QUEUE_FULL")
                   pool.sessions.full(provider, load.inflight);
-                // Its quote ran out at the provider first: the next attempt opens a fresh session.
-                if (err instanceof ProviderError && err.code === "QUOTE_EXPIRED") this.source.retire(session);
                 throw err;
               } finally {
                 load.end();
               }
             };
-            return { provider, embed };
+            return { provider, session, embed };
           },
           lost: (provider) => pool.sessions.remove(provider),
+          retire: (session) => this.source.retire(session),
           maxFailovers: this.opts.maxFailovers ?? 2,
         },
         abort.signal,

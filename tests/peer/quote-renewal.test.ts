@@ -11,6 +11,7 @@ import {
 } from "../../protocol";
 import { HttpEngine } from "../../provider/engines/http-engine";
 import { ProviderRuntime, type RuntimeEvent } from "../../provider/runtime";
+import { ReceiptAccount } from "../../provider/serving/receipt-account";
 import { startOpenAiBackend } from "../doubles/openai-backend";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import { cleanup, startServer } from "../signaling/helpers";
@@ -249,5 +250,53 @@ describe("a session kept past its quotes' expiry", () => {
     ]);
     expect(outcome).toMatchObject({ code: "QUOTE_EXPIRED" });
     expect(opened(p.events)).toBe(1);
+  }, 40_000);
+
+  it("embeddings as chat: a provider refusing its fresh session's quote too is left, another serves", async () => {
+    const { url } = await startServer({ quoteMarginMs: 500 });
+    const backend = await startOpenAiBackend();
+    const engine = new HttpEngine({ baseUrl: backend.url, backendModel: () => "backend-model" });
+    await engine.load("embed-model");
+    // The cheaper provider (asked first) has its clock far ahead: every session's quote has run out there.
+    const AHEAD = `0:${"33".repeat(32)}`;
+    const quoteEndsAt = ReceiptAccount.prototype.quoteEndsAt;
+    vi.spyOn(ReceiptAccount.prototype, "quoteEndsAt").mockImplementation(function (
+      this: ReceiptAccount,
+      model,
+    ) {
+      const payout = (this as unknown as { config: { payout: { toRawString(): string } } }).config.payout;
+      return payout.toRawString() === AHEAD ? Date.now() - 1 : quoteEndsAt.call(this, model);
+    });
+    const start = async (payout: string, price: bigint, events: RuntimeEvent[]) =>
+      runtimes.push(
+        await ProviderRuntime.start({
+          signalingUrl: url,
+          identity: generateKeyPair(),
+          engine,
+          models: [{ model: "embed-model", price: flatPrice(price), features: ["embeddings"] }],
+          payout,
+          quoteTtlMs: TTL_MS,
+          wrtc,
+          onEvent: (e) => events.push(e),
+        }),
+      );
+    const ahead: RuntimeEvent[] = [];
+    const other: RuntimeEvent[] = [];
+    await start(AHEAD, 5n, ahead);
+    await start(`0:${"22".repeat(32)}`, 10n, other);
+    const client = await connect({
+      signalingUrl: url,
+      sessionKey: generateKeyPair(),
+      keyEpoch: 0,
+      maxPrice: MAX,
+      escrow: ESCROW,
+      wrtc,
+    });
+    clients.push(client);
+    const r = await client.embeddings.create({ model: "embed-model", input: "the same words" });
+    expect(r.data[0]?.embedding.length).toBeGreaterThan(0);
+    expect(refusedWith(ahead)).toEqual(["QUOTE_EXPIRED", "QUOTE_EXPIRED"]);
+    expect(opened(other)).toBe(1);
+    await backend.close();
   }, 40_000);
 });
