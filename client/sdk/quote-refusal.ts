@@ -1,3 +1,4 @@
+import { toHex } from "../../protocol";
 import { ProviderError } from "./errors";
 import type { RequesterSession } from "./requester-session";
 
@@ -7,11 +8,12 @@ import type { RequesterSession } from "./requester-session";
  * (embeddings.ts). Only a refusal before any of the answer came counts: after a token the
  * provider had started, so the error is the answer (its tokens paid), never a reason to ask again
  * from the start. The session is retired and the request runs again on a fresh one, with the
- * provider's current quote; met again (that provider's clock far ahead), the provider is left for
- * the request, its refusal the answer when nobody else serves.
+ * provider's current quote; met again from that provider (its clock far ahead), it is left for
+ * the request, its refusal the answer when nobody else serves. Counted per provider: another's
+ * first refusal still gets its fresh session.
  */
 export class QuoteRefusals {
-  private renewed = 0;
+  private readonly renewed = new Set<string>();
 
   constructor(private readonly retire: (session: RequesterSession) => void) {}
 
@@ -25,6 +27,9 @@ export class QuoteRefusals {
     if (!(err instanceof ProviderError) || err.code !== "QUOTE_EXPIRED" || streamed || signal.aborted)
       return undefined;
     this.retire(session);
-    return ++this.renewed > 1 ? "leave" : "again";
+    const provider = toHex(session.providerKey);
+    if (this.renewed.has(provider)) return "leave";
+    this.renewed.add(provider);
+    return "again";
   }
 }
