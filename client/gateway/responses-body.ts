@@ -106,6 +106,9 @@ const NESTED: Readonly<Record<string, readonly string[]>> = {
   item_reference: ["type", "id"],
 };
 
+/** The fields of `text.format` only a json_schema format has (NESTED lists them for every type). */
+const SCHEMA_FORMAT_FIELDS = ["name", "schema", "strict", "description"] as const;
+
 function refuseExtra(object: Record<string, unknown>, kind: keyof typeof NESTED, at: string): void {
   for (const [key, value] of Object.entries(object)) {
     if (value == null || NESTED[kind]!.includes(key)) continue;
@@ -411,6 +414,12 @@ export function parseResponsesBody(
   const { input, instructions, text } = parsed.output;
   if (text) refuseExtra(text, "text", "text");
   if (text?.format) refuseExtra(text.format, "text.format", "text.format");
+  // A json_schema format's own fields on `text` or `json_object` have nowhere to go: a schema
+  // given there would be dropped, the answer unschematised as if it had been taken.
+  if (text?.format && text.format.type !== "json_schema")
+    for (const key of SCHEMA_FORMAT_FIELDS)
+      if (text.format[key] != null)
+        throw refuse(`text.format.${key}`, `only a json_schema format takes \`${key}\``);
   // As OpenAI's: a json_schema format names its schema and gives it (chat's leaves both looser).
   if (text?.format?.type === "json_schema")
     for (const key of ["name", "schema"])

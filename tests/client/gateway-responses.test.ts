@@ -317,6 +317,19 @@ describe("the Responses API for text", () => {
         param,
         code: "missing_required_parameter",
       });
+    // A json_schema format's own fields on another format were dropped: json_object given a
+    // schema answered unschematised JSON, as if the schema had been taken.
+    for (const [format, param] of [
+      [{ type: "json_object", schema: { type: "object" } }, "text.format.schema"],
+      [{ type: "json_object", name: "x" }, "text.format.name"],
+      [{ type: "text", strict: true }, "text.format.strict"],
+      [{ type: "text", description: "short" }, "text.format.description"],
+    ] as const)
+      expect(await refused({ text: { format } })).toMatchObject({
+        status: 400,
+        param,
+        code: "unsupported_parameter",
+      });
     // Fields inside the body's objects too: refused by name, not dropped; one of OpenAI's own
     // with why, as chat's `verbosity` is.
     expect(await refused({ text: { verbosity: "low" } })).toMatchObject({
