@@ -55,6 +55,17 @@ export function connect(
   });
 }
 
+/** Dials once and hangs up: whether the node admitted the connection (closed by `cleanup` too). */
+export function admitted(url: string, query?: Record<string, string>): Promise<boolean> {
+  return connect(url, query && { query }).then(
+    (socket) => {
+      socket.close();
+      return true;
+    },
+    () => false,
+  );
+}
+
 /** Closes every socket and server the test opened. */
 export async function cleanup(): Promise<void> {
   for (const s of open.sockets.splice(0)) s.disconnect();

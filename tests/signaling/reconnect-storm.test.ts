@@ -1,10 +1,18 @@
-import { io, type Socket } from "socket.io-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { SignalingClient } from "../../peer/signaling-client";
 import { encodePublicKey, flatPrice, generateKeyPair, type KeyPair } from "../../protocol";
 import { ADMISSIONS_PER_TICKET, ResumeTickets } from "../../signaling/resume-tickets";
 import { directory, until } from "./faulty-network";
-import { call, cleanup, connect, PAYOUT, register, signedRegistration, startServer } from "./helpers";
+import {
+  admitted,
+  call,
+  cleanup,
+  connect,
+  PAYOUT,
+  register,
+  signedRegistration,
+  startServer,
+} from "./helpers";
 import { type NodeProcess, startNode } from "./node-process";
 import { freePort } from "./redis-server";
 
@@ -17,32 +25,12 @@ import { freePort } from "./redis-server";
 let node: NodeProcess | undefined;
 const clients: SignalingClient[] = [];
 const SECRET = "reconnect-storm-test-secret";
-const opened: Socket[] = [];
 
 afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
-  for (const s of opened.splice(0)) s.close();
   await node?.kill();
   await cleanup();
 });
-
-/** Dials once and hangs up. */
-function dial(url: string, query?: Record<string, string>): Promise<boolean> {
-  const socket = io(url, {
-    transports: ["websocket"],
-    forceNew: true,
-    reconnection: false,
-    ...(query && { query }),
-  });
-  opened.push(socket);
-  return new Promise((resolve) => {
-    socket.once("connect", () => {
-      socket.close();
-      resolve(true);
-    });
-    socket.once("connect_error", () => resolve(false));
-  });
-}
 
 /** What the node signs into a registration ack, made here with the node's secret. */
 function ticketFor(identity: KeyPair, ttlMs = 60_000): string {
@@ -63,8 +51,8 @@ describe("reconnect storm", () => {
       signedRegistration(identity, challenge),
     );
     expect(ack.ticket).toEqual(expect.any(String));
-    expect(await dial(url)).toBe(true); // the address's whole budget is spent
-    expect(await dial(url)).toBe(false);
+    expect(await admitted(url)).toBe(true); // the address's whole budget is spent
+    expect(await admitted(url)).toBe(false);
 
     const other = generateKeyPair();
     const forged = `${ack.ticket.slice(0, -4)}AAAA`;
@@ -74,19 +62,19 @@ describe("reconnect storm", () => {
     );
     const renamed = ack.ticket.replace(encodePublicKey(identity.publicKey), encodePublicKey(other.publicKey));
     const refused = [
-      await dial(url, { resume: "1" }), // a bare claim
-      await dial(url, { resume: "1", ticket: forged }),
-      await dial(url, { resume: "1", ticket: otherSecret }),
-      await dial(url, { resume: "1", ticket: renamed }),
-      await dial(url, { resume: "1", ticket: ticketFor(identity, -1_000) }), // expired
-      await dial(url, { resume: "1", ticket: "x".repeat(100) }),
+      await admitted(url, { resume: "1" }), // a bare claim
+      await admitted(url, { resume: "1", ticket: forged }),
+      await admitted(url, { resume: "1", ticket: otherSecret }),
+      await admitted(url, { resume: "1", ticket: renamed }),
+      await admitted(url, { resume: "1", ticket: ticketFor(identity, -1_000) }), // expired
+      await admitted(url, { resume: "1", ticket: "x".repeat(100) }),
     ];
     expect(refused).toEqual([false, false, false, false, false, false]);
 
     // The real ticket admits a few connections (retries of a handshake that timed out), no more.
     const copies = [];
     for (let i = 0; i <= ADMISSIONS_PER_TICKET; i++)
-      copies.push(await dial(url, { resume: "1", ticket: ack.ticket }));
+      copies.push(await admitted(url, { resume: "1", ticket: ack.ticket }));
     expect(copies.filter(Boolean)).toHaveLength(ADMISSIONS_PER_TICKET);
 
     // Fifty honest returning providers from the same address: all admitted, and each registers.
@@ -107,8 +95,8 @@ describe("reconnect storm", () => {
 
     // Outside the window a ticket is no pass.
     const closed = await startServer({ ...limits, reconnectWindowMs: 0 });
-    expect([await dial(closed.url), await dial(closed.url)]).toEqual([true, true]);
-    expect(await dial(closed.url, { resume: "1", ticket: ticketFor(identity) })).toBe(false);
+    expect([await admitted(closed.url), await admitted(closed.url)]).toEqual([true, true]);
+    expect(await admitted(closed.url, { resume: "1", ticket: ticketFor(identity) })).toBe(false);
   });
 
   it("keeps the window open while returning providers keep arriving with tickets, not for a bare claim", async () => {
@@ -121,7 +109,7 @@ describe("reconnect storm", () => {
     };
     const { url } = await startServer(limits);
     const startedAt = Date.now();
-    expect(await dial(url)).toBe(true); // the address's whole budget
+    expect(await admitted(url)).toBe(true); // the address's whole budget
     await new Promise((r) => setTimeout(r, 1_500));
     // A returning provider with its ticket (signed at a registration, not a claim) within the window...
     const identity = generateKeyPair();
@@ -129,12 +117,12 @@ describe("reconnect storm", () => {
     expect(await register(socket, identity)).toMatchObject({ ok: true });
     // ...so a storm still arriving is admitted past where the window would have closed, claims are not.
     await new Promise((r) => setTimeout(r, Math.max(0, startedAt + windowMs + 300 - Date.now())));
-    expect(await dial(url, { resume: "1" })).toBe(false);
-    expect(await dial(url, { resume: "1", ticket: ticketFor(generateKeyPair()) })).toBe(true);
+    expect(await admitted(url, { resume: "1" })).toBe(false);
+    expect(await admitted(url, { resume: "1", ticket: ticketFor(generateKeyPair()) })).toBe(true);
     const lastTicketAt = Date.now();
     // Once no ticket arrives for a whole window, it closes, for tickets too.
     await new Promise((r) => setTimeout(r, Math.max(0, lastTicketAt + windowMs + 500 - Date.now())));
-    expect(await dial(url, { resume: "1", ticket: ticketFor(generateKeyPair()) })).toBe(false);
+    expect(await admitted(url, { resume: "1", ticket: ticketFor(generateKeyPair()) })).toBe(false);
   });
 
   it("turns returning providers past its backlog away at once with OVERLOADED and when to come back, spending nothing", async () => {
@@ -156,7 +144,7 @@ describe("reconnect storm", () => {
     expect(refusal?.data).toMatchObject({ code: "OVERLOADED", retryAfterMs: expect.any(Number) });
     expect(refusal?.data?.retryAfterMs).toBeGreaterThanOrEqual(500);
     // A connection not returning on a ticket (a requester) does not wait for the registrations.
-    expect(await dial(url)).toBe(true);
+    expect(await admitted(url)).toBe(true);
     // One registers, and the refused provider comes in on the same ticket: its refusal spent none
     // of the ticket's admissions, and all of them are still there.
     expect(await register(waiting[0]!, ids[0]!)).toMatchObject({ ok: true });

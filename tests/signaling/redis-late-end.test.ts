@@ -42,6 +42,34 @@ const pick = {
 };
 const draft = { requesterSocketId: "r", requesterNode: "n2" };
 
+/**
+ * Makes a Redis started with `--busy-reply-threshold` answer BUSY ("not now") to everyone else:
+ * a script loops until `end` kills it (SCRIPT KILL), as LOADING is answered after a restart.
+ */
+async function busyRedis(url: string): Promise<{ end: () => Promise<void> }> {
+  const blocker = createClient({ url });
+  const killer = createClient({ url });
+  for (const c of [blocker, killer]) {
+    c.on("error", () => undefined);
+    await c.connect();
+  }
+  cleanups.push(() => {
+    blocker.destroy();
+    killer.destroy();
+  });
+  const looping = blocker.eval("while true do end", { keys: [], arguments: [] }).catch((e: unknown) => e);
+  await sleep(300);
+  let ended = false;
+  return {
+    async end() {
+      if (ended) return;
+      ended = true;
+      await killer.sendCommand(["SCRIPT", "KILL"]).catch(() => undefined);
+      await looping;
+    },
+  };
+}
+
 async function scene(deadlineMs: number, tries: number, redisArgs: string[] = []) {
   const redis = await startRedis(undefined, redisArgs);
   started.push(redis);
@@ -150,20 +178,8 @@ describe('ends answered "not now" by Redis', () => {
     const { redis, dir, ends, givenUp, endedLate } = await scene(2_000, 5, ["--busy-reply-threshold", "100"]);
     const granted = await dir.reserveBest(pick, draft);
     if (!granted.ok) throw new Error(granted.message);
-    const blocker = createClient({ url: redis.url });
-    const killer = createClient({ url: redis.url });
-    for (const c of [blocker, killer]) {
-      c.on("error", () => undefined);
-      await c.connect();
-    }
-    cleanups.push(() => {
-      blocker.destroy();
-      killer.destroy();
-    });
-    const looping = blocker.eval("while true do end", { keys: [], arguments: [] }).catch((e: unknown) => e);
-    let killed = false;
+    const busy = await busyRedis(redis.url);
     try {
-      await sleep(300);
       const err = await dir.closeSession(granted.sessionId).catch((e: unknown) => e);
       expect((err as Error).message).toMatch(/^BUSY /);
       // A pairing answered BUSY never ran: still owed an end (a CLOSE of nothing is harmless).
@@ -174,11 +190,8 @@ describe('ends answered "not now" by Redis', () => {
       await expect.poll(() => ends.sent, { timeout: 5_000 }).toBeGreaterThanOrEqual(6);
       expect(givenUp).toEqual([]);
       expect(dir.owedEnds).toBe(2);
-      await killer.sendCommand(["SCRIPT", "KILL"]);
-      killed = true;
     } finally {
-      if (!killed) await killer.sendCommand(["SCRIPT", "KILL"]).catch(() => undefined);
-      await looping;
+      await busy.end();
     }
     await expect.poll(() => dir.owedEnds, { timeout: 5_000 }).toBe(0);
     expect(givenUp).toEqual([]);
@@ -196,26 +209,14 @@ describe('a pairing Redis answers "not now"', () => {
     await provider(url, { capacity: 2 });
     const requester = await connect(url);
     expect(await requestSession(requester)).toMatchObject({ ok: true });
-    const blocker = createClient({ url: redis.url });
-    const killer = createClient({ url: redis.url });
-    for (const c of [blocker, killer]) {
-      c.on("error", () => undefined);
-      await c.connect();
-    }
-    cleanups.push(() => {
-      blocker.destroy();
-      killer.destroy();
-    });
-    const looping = blocker.eval("while true do end", { keys: [], arguments: [] }).catch((e: unknown) => e);
+    const busy = await busyRedis(redis.url);
     try {
-      await sleep(300);
       expect(await requestSession(requester)).toMatchObject({
         ok: false,
         error: { code: "DIRECTORY_UNAVAILABLE" },
       });
     } finally {
-      await killer.sendCommand(["SCRIPT", "KILL"]).catch(() => undefined);
-      await looping;
+      await busy.end();
     }
   }, 30_000);
 });

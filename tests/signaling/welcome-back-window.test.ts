@@ -1,10 +1,10 @@
 import { execFileSync } from "node:child_process";
-import { io, type Socket } from "socket.io-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { encodePublicKey, generateKeyPair } from "../../protocol";
 import { ResumeTickets } from "../../signaling/resume-tickets";
 import { FaultNodes } from "./fault-nodes";
 import { until } from "./faulty-network";
+import { admitted, cleanup } from "./helpers";
 
 /**
  * When a node sees another die, it admits the dead node's returning clients (a valid resume
@@ -14,9 +14,8 @@ import { until } from "./faulty-network";
  * each tick, and must not keep the limit off for tickets as long as Redis fails.
  */
 let scene: FaultNodes;
-const opened: Socket[] = [];
 afterEach(async () => {
-  for (const s of opened.splice(0)) s.close();
+  await cleanup();
   await scene.close();
 });
 
@@ -32,24 +31,6 @@ function redisCli(port: number, ...args: string[]): string {
 
 function ticket(): string {
   return new ResumeTickets(SECRET, 60_000).issue(encodePublicKey(generateKeyPair().publicKey), Date.now());
-}
-
-/** Dials once and hangs up: whether the node admitted the connection. */
-function dial(url: string, query?: Record<string, string>): Promise<boolean> {
-  const socket = io(url, {
-    transports: ["websocket"],
-    forceNew: true,
-    reconnection: false,
-    ...(query && { query }),
-  });
-  opened.push(socket);
-  return new Promise((resolve) => {
-    socket.once("connect", () => {
-      socket.close();
-      resolve(true);
-    });
-    socket.once("connect_error", () => resolve(false));
-  });
 }
 
 describe("the welcome-back window after a node dies", () => {
@@ -78,13 +59,13 @@ describe("the welcome-back window after a node dies", () => {
         15_000,
       );
       // Opened by the claim: the address's budget spent, a ticket still gets in.
-      expect(await dial(b.url)).toBe(true);
-      expect(await dial(b.url)).toBe(false);
-      expect(await dial(b.url, { resume: "1", ticket: ticket() })).toBe(true);
+      expect(await admitted(b.url)).toBe(true);
+      expect(await admitted(b.url)).toBe(false);
+      expect(await admitted(b.url, { resume: "1", ticket: ticket() })).toBe(true);
       // A window with no ticket arriving, the drop failing at every tick meanwhile: it has closed.
       await sleep(WINDOW_MS + 1_000);
       expect(redisCli(port, "SMEMBERS", `${prefix}nodes`).trim().split("\n")).toHaveLength(1);
-      expect(await dial(b.url, { resume: "1", ticket: ticket() })).toBe(false);
+      expect(await admitted(b.url, { resume: "1", ticket: ticket() })).toBe(false);
     } finally {
       redisCli(port, "ACL", "SETUSER", "default", "+eval", "+evalsha");
     }
