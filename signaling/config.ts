@@ -15,6 +15,11 @@ export interface SignalingConfig {
   /** A Redis Cluster even when `redisUrl` names one node. */
   redisCluster: boolean;
   redisPrefix: string;
+  /**
+   * With Redis: how long a node's start waits for Redis to answer before it gives up
+   * (`RedisStartError`, naming the host); node-redis alone retries for ever.
+   */
+  redisConnectTimeoutMs: number;
   iceServers: IceServer[];
   /** Browser origins allowed to connect; empty allows any. Clients without an Origin header are always allowed. */
   allowedOrigins: string[];
@@ -120,6 +125,7 @@ export const DEFAULT_CONFIG: SignalingConfig = {
   redisUrl: undefined,
   redisCluster: false,
   redisPrefix: "silk:",
+  redisConnectTimeoutMs: 10_000,
   iceServers: [],
   allowedOrigins: [],
   transports: ["websocket"],

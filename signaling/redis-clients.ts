@@ -1,7 +1,8 @@
 import { createAdapter, createShardedAdapter } from "@socket.io/redis-adapter";
-import { createClient, createCluster } from "redis";
+import { createClient, createCluster, RedisClient as NodeRedisClient } from "redis";
 import { redisUrls, type SignalingConfig } from "./config";
 import type { RedisClient, Subscribe } from "./directory/redis-commands";
+import { RedisUnavailableError } from "./errors";
 import { errorSummary } from "./event-guard";
 import type { Logger } from "./logger";
 import type { LivenessClient } from "./node-liveness";
@@ -44,9 +45,18 @@ export async function connectRedis(config: SignalingConfig, log: Logger): Promis
   // client, on every pairing's path, gets one shared sweep instead.
   const data = pub.duplicate({ commandOptions: { timeout: 0 } });
   const clients = [pub, sub, data];
+  let lastError: unknown;
   for (const c of clients)
-    c.on("error", (err: unknown) => log.warn({ err: errorSummary(err) }, "redis error"));
-  await Promise.all(clients.map((c) => c.connect()));
+    c.on("error", (err: unknown) => {
+      lastError = err;
+      log.warn({ err: errorSummary(err) }, "redis error");
+    });
+  await connectWithin(clients, config.redisConnectTimeoutMs, () => {
+    const said = lastError instanceof Error ? `; last error: ${lastError.message}` : "";
+    return new RedisStartError(
+      `Redis at ${redisHosts(urls)} did not answer within ${config.redisConnectTimeoutMs} ms (REDIS_CONNECT_TIMEOUT_MS)${said}`,
+    );
+  });
   const key = `${config.redisPrefix}io`;
   // Sharded pub/sub (SPUBLISH, Redis 7) in a cluster, so adapter traffic is not copied to every
   // shard. "static": one channel per namespace, so a room join always lands before the messages
@@ -66,6 +76,64 @@ export async function connectRedis(config: SignalingConfig, log: Logger): Promis
       await Promise.all(clients.map(closeClient));
     },
   };
+}
+
+/**
+ * Redis did not answer the node's start within `REDIS_CONNECT_TIMEOUT_MS` (a closed port, an
+ * address nothing answers from, a server that takes the connection and says nothing): node-redis
+ * retries for ever, so a node started against such a Redis waited with no end and no word. Its
+ * message names where Redis was looked for (host and port, or the socket path), never the URL's
+ * password.
+ */
+export class RedisStartError extends RedisUnavailableError {
+  override readonly name = "RedisStartError";
+}
+
+/** Where `urls` point, as `host:port` (or a unix socket's path): nothing of their credentials. */
+export function redisHosts(urls: readonly string[]): string {
+  return urls
+    .map((url) => {
+      try {
+        const { socket } = NodeRedisClient.parseURL(url);
+        const s = (socket ?? {}) as { host?: string; port?: number; path?: string };
+        if (s.path) return s.path;
+        return `${s.host ?? "localhost"}:${s.port ?? 6379}`;
+      } catch {
+        return "(an unreadable URL)";
+      }
+    })
+    .join(", ");
+}
+
+/**
+ * Connects every client, or gives up after `ms`: then each is destroyed (its reconnecting
+ * stopped, so nothing keeps the process alive) and `failure()` is thrown.
+ */
+async function connectWithin(
+  clients: readonly { connect(): Promise<unknown>; destroy(): void }[],
+  ms: number,
+  failure: () => Error,
+): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  // Destroying a client rejects its pending connect: the outcome is read here, once.
+  const connected = Promise.all(clients.map((c) => c.connect())).then(
+    () => ({ ok: true as const }),
+    (err: unknown) => ({ ok: false as const, err }),
+  );
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(resolve, ms, undefined);
+  });
+  const outcome = await Promise.race([connected, late]);
+  clearTimeout(timer);
+  if (outcome?.ok) return;
+  for (const c of clients) {
+    try {
+      c.destroy();
+    } catch {
+      // Never opened, or already closed.
+    }
+  }
+  throw outcome ? outcome.err : failure();
 }
 
 /** How long a connected client may take to send what it has queued before it is cut. */
