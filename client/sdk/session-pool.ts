@@ -77,8 +77,11 @@ export class SessionPool<S extends PooledSession> {
     if (e) e.limit = Math.max(1, Math.min(e.limit, inflight - 1));
   }
 
-  /** Resolves true when a request ends or a session joins (there may be room), false at the deadline or abort. */
-  waitForRoom(deadline: number, signal?: AbortSignal): Promise<boolean> {
+  /**
+   * Resolves true when a request ends or a session joins (there may be room), or `also` settles
+   * (a provider that was full for another reason is free); false at the deadline or abort.
+   */
+  waitForRoom(deadline: number, signal?: AbortSignal, also?: Promise<unknown>): Promise<boolean> {
     if (signal?.aborted) return Promise.resolve(false);
     return new Promise((resolve) => {
       const done = (room: boolean) => {
@@ -92,6 +95,7 @@ export class SessionPool<S extends PooledSession> {
       const timer = setTimeout(() => done(false), Math.max(0, deadline - Date.now()));
       signal?.addEventListener("abort", onAbort, { once: true });
       this.waiters.push(wake);
+      also?.then(wake, wake);
     });
   }
 

@@ -93,34 +93,27 @@ export class SessionSource {
     session.retired = true;
     for (const pool of this.pools.values())
       for (const provider of pool.sessions.providers((s) => s === session)) pool.sessions.remove(provider);
-    if ((this.busy.get(session)?.inflight ?? 0) > 0) return;
     const entry = this.busy.get(session);
+    if ((entry?.inflight ?? 0) > 0) return;
     if (entry) clearTimeout(entry.timer);
     this.busy.delete(session);
     session.close();
   }
 
   /**
-   * Sessions whose quote ran out are retired; the answers still under way on those serving
-   * `model` are waited for (each bounded by the session's own deadlines), so a fresh session with
-   * that provider does not replace one still streaming. Bounded by the request's deadline and abort.
+   * Retires the sessions whose quote ran out, and returns the providers whose retired session is
+   * still draining (open: an answer still streams on it), by identity key. Such a provider is full
+   * for now: a fresh session with it would end the draining one (one session per stream,
+   * SESSION_REPLACED) and cut its answers. It is asked again once that session has closed, and
+   * waited for only when nobody else can serve (sessionFor).
    */
-  private async renewQuotes(model: string, deadline: number, signal: AbortSignal): Promise<void> {
-    const draining: Promise<void>[] = [];
+  private renewQuotes(): Map<string, RequesterSession> {
+    const draining = new Map<string, RequesterSession>();
     for (const session of this.opener.sessions()) {
       if (!session.retired && session.quoteRunOut()) this.retire(session);
-      if (session.retired && session.isOpen && session.prices.has(model)) draining.push(session.whenClosed());
+      if (session.retired && session.isOpen) draining.set(encodePublicKey(session.providerKey), session);
     }
-    if (draining.length === 0) return;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-    });
-    try {
-      await unlessAborted(Promise.race([Promise.all(draining).then(() => undefined), late]), signal, WAITING);
-    } finally {
-      clearTimeout(timer);
-    }
+    return draining;
   }
 
   /**
@@ -160,6 +153,8 @@ export class SessionSource {
    * (a session we hold for another model, or a new one); else, when signaling has no other
    * provider (ALL_BUSY, or none besides those pooled), room in the pool, waited for until
    * `deadline`. One open per model at a time: requests that arrive meanwhile wait for it.
+   * A provider whose retired session still streams (renewQuotes) is full until that session
+   * closes.
    */
   async sessionFor(
     model: string,
@@ -178,8 +173,8 @@ export class SessionSource {
     let stale: ProviderError | undefined;
     const staleProviders: string[] = [];
     for (;;) {
-      await this.renewQuotes(model, deadline, signal);
-      const skip = new Set([...exclude, ...full, ...staleProviders]);
+      const draining = this.renewQuotes();
+      const skip = new Set([...exclude, ...full, ...staleProviders, ...draining.keys()]);
       const pooled = pool.sessions.pick(skip, fits);
       if (pooled) return pooled;
       const connected = this.opener.connectedFor(
@@ -200,13 +195,14 @@ export class SessionSource {
         );
         continue;
       }
-      const held = pool.sessions.count(fits) > 0;
+      // Room may come: a pooled session's answers end, or a draining one closes.
+      const held = pool.sessions.count(fits) > 0 || draining.size > 0;
       if (Date.now() >= pool.noOtherUntil || !held) {
         const opening = this.pooled(
           pool,
           this.opener.openFresh(
             model,
-            [...exclude, ...staleProviders, ...pool.sessions.providers(fits)],
+            [...exclude, ...staleProviders, ...draining.keys(), ...pool.sessions.providers(fits)],
             needs,
             refusals,
           ),
@@ -233,9 +229,16 @@ export class SessionSource {
           pool.noOtherUntil = Date.now() + NO_OTHER_RETRY_MS;
         }
       }
-      // Every provider that serves the model is in the pool and full: wait for one to have room.
+      // Every provider that serves the model is in the pool and full, or draining: wait for room,
+      // or for a draining session to close (its provider is then asked at once).
       const wakeAt = Math.min(deadline, pool.noOtherUntil);
-      if (!(await pool.sessions.waitForRoom(wakeAt, signal))) {
+      const drained =
+        draining.size > 0
+          ? Promise.race([...draining.values()].map((s) => s.whenClosed())).then(() => {
+              pool.noOtherUntil = 0;
+            })
+          : undefined;
+      if (!(await pool.sessions.waitForRoom(wakeAt, signal, drained))) {
         // As fetch does: the caller cancelled, and nothing was sent to any provider.
         if (signal.aborted) throw new DOMException("cancelled while waiting for a provider", "AbortError");
         if (Date.now() >= deadline)

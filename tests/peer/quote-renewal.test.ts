@@ -1,5 +1,6 @@
 import wrtc from "@roamhq/wrtc";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import type { ConnectOptions } from "../../client/sdk/connect-options";
 import { RequesterSession } from "../../client/sdk/requester-session";
 import { connect, type SilkClient } from "../../client/sdk/silk-client";
 import {
@@ -10,7 +11,7 @@ import {
   type SessionMessageInput,
 } from "../../protocol";
 import { HttpEngine } from "../../provider/engines/http-engine";
-import { ProviderRuntime, type RuntimeEvent } from "../../provider/runtime";
+import { ProviderRuntime, type ProviderRuntimeOptions, type RuntimeEvent } from "../../provider/runtime";
 import { ReceiptAccount } from "../../provider/serving/receipt-account";
 import { startOpenAiBackend } from "../doubles/openai-backend";
 import { ScriptedEngine } from "../doubles/scripted-engine";
@@ -47,6 +48,7 @@ async function provider(
   url: string,
   models: { model: string; price: ModelPrice }[],
   engine = new ScriptedEngine({ reply: () => "one two three four five" }),
+  more: Partial<ProviderRuntimeOptions> = {},
 ) {
   const events: RuntimeEvent[] = [];
   const runtime = await ProviderRuntime.start({
@@ -57,13 +59,17 @@ async function provider(
     payout: `0:${"22".repeat(32)}`,
     quoteTtlMs: TTL_MS,
     wrtc,
+    ...more,
     onEvent: (e) => events.push(e),
   });
   runtimes.push(runtime);
   return { runtime, events };
 }
 
-async function requester(url: string): Promise<(content: string) => Promise<bigint>> {
+async function requester(
+  url: string,
+  more: Partial<ConnectOptions> = {},
+): Promise<(content: string) => Promise<bigint>> {
   const client = await connect({
     signalingUrl: url,
     sessionKey: generateKeyPair(),
@@ -71,6 +77,7 @@ async function requester(url: string): Promise<(content: string) => Promise<bigi
     maxPrice: MAX,
     escrow: ESCROW,
     wrtc,
+    ...more,
   });
   clients.push(client);
   return async (content) => {
@@ -298,5 +305,88 @@ describe("a session kept past its quotes' expiry", () => {
     expect(refusedWith(ahead)).toEqual(["QUOTE_EXPIRED", "QUOTE_EXPIRED"]);
     expect(opened(other)).toBe(1);
     await backend.close();
+  }, 40_000);
+});
+
+/** A client of its own, and one chat on it: the answer's text, who served it and how often it moved. */
+async function sdk(url: string, more: Partial<ConnectOptions> = {}) {
+  const client = await connect({
+    signalingUrl: url,
+    sessionKey: generateKeyPair(),
+    keyEpoch: 0,
+    maxPrice: MAX,
+    escrow: ESCROW,
+    wrtc,
+    ...more,
+  });
+  clients.push(client);
+  return async (content: string) => {
+    const answer = await client.chat.completions.create({
+      model: "test-model",
+      messages: [{ role: "user", content }],
+    });
+    const { provider, failovers } = (
+      answer.usage as unknown as { silk: { provider: string; failovers: number } }
+    ).silk;
+    return { text: answer.choices[0]?.message.content, provider, failovers, at: Date.now() };
+  };
+}
+
+describe("a provider whose session is draining (its quote ran out, an answer still streaming on it)", () => {
+  // 60 tokens at 150 ms: about 9 s, well past the session's quote (TTL_MS).
+  const LONG = Array.from({ length: 60 }, (_, i) => `w${i}`).join(" ");
+  const slow = () => new ScriptedEngine({ reply: () => LONG, tokenDelayMs: 150 });
+  const tokens = (events: RuntimeEvent[]) => events.filter((e) => e.type === "tokens").length;
+
+  it("is treated as full: a live session with room at another provider answers at once, not after the drain", async () => {
+    const { url } = await startServer({ quoteMarginMs: 500 });
+    // The cheaper one (asked first): one place, no queue.
+    const a = await provider(url, [{ model: "test-model", price: flatPrice(5n) }], slow(), {
+      capacity: 1,
+      maxWaiting: 0,
+      payout: `0:${"33".repeat(32)}`,
+    });
+    // The other's quotes live a day.
+    const b = await provider(url, [{ model: "test-model", price: flatPrice(10n) }], undefined, {
+      quoteTtlMs: 24 * 3_600_000,
+    });
+    const ask = await sdk(url);
+    const long = ask("long");
+    await expect.poll(() => tokens(a.events), { timeout: 10_000 }).toBeGreaterThan(0);
+    const started = Date.now();
+    // A is full (QUEUE_FULL): this one opens a session with B, which joins the pool.
+    const viaB = await ask("short");
+    expect(viaB.text).toBe("one two three four five");
+    expect(opened(b.events)).toBe(1);
+    // A's session quote (signed before its first token) has run out by our clock; its answer streams on.
+    await wait(started + TTL_MS - Date.now());
+    const again = await ask("short");
+    const whole = await long;
+    // Answered on B's live session while A's answer still streamed: it waited for nothing.
+    expect(again.provider).toBe(viaB.provider);
+    expect(again.at).toBeLessThan(whole.at - 2_000);
+    expect(whole.text).toBe(LONG);
+    expect(whole.failovers).toBe(0);
+    expect(opened(a.events)).toBe(1);
+  }, 40_000);
+
+  it("alone: a request waits for it within its own deadline, and a fresh session never cuts the answer", async () => {
+    const { url } = await startServer({ quoteMarginMs: 500 });
+    // Two places: signaling would grant a second session with it (which ends the first, one per stream).
+    const a = await provider(url, [{ model: "test-model", price: flatPrice(10n) }], slow(), { capacity: 2 });
+    const ask = await sdk(url, { queueTimeoutMs: 2_000 });
+    const long = ask("long");
+    await expect.poll(() => tokens(a.events), { timeout: 10_000 }).toBeGreaterThan(0);
+    await wait(TTL_MS);
+    // Nobody else serves it and the answer outlasts this request's deadline: it ends typed, the answer whole.
+    const err = await ask("again").catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "ALL_BUSY" });
+    const whole = await long;
+    expect(whole.text).toBe(LONG);
+    expect(whole.failovers).toBe(0);
+    expect(opened(a.events)).toBe(1);
+    // Once it drained, the next request gets a fresh session with the provider's current quote.
+    expect((await ask("after")).text).toBe(LONG);
+    expect(opened(a.events)).toBe(2);
   }, 40_000);
 });
