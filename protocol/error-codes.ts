@@ -130,6 +130,10 @@ export const SESSION_ERROR_CODES = [
 /** What the requester's SDK itself concludes about a provider or a session. */
 export const REQUESTER_ERROR_CODES = [
   "OVER_REPORT",
+  // text (or a tool call's bytes) the provider counted no token for: every token an engine makes
+  // carries its text, so a piece of it is at least one token; a count of 0 bills nothing and kept
+  // the answer alive as a "working" would
+  "UNDER_REPORT",
   "PROVIDER_LOST",
   "STALLED",
   "TAMPERED",

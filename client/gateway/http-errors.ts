@@ -117,6 +117,7 @@ const STATUS_BY_CODE = {
   // a peer's code this version does not know: the peer failed, whatever it meant (wireError)
   UNKNOWN_CODE: 502,
   OVER_REPORT: 502,
+  UNDER_REPORT: 502,
   TAMPERED: 502,
   BAD_STATEMENT: 502,
   REPORT_REFUSED: 400,

@@ -146,6 +146,18 @@ export class OverReportError extends ProviderError {
   }
 }
 
+/**
+ * The provider streamed text (or a tool call's name or arguments) it counted no token for: a
+ * token carries its text, so every honest piece counts at least one (openai-chunks.ts). Such
+ * pieces bill nothing and, believed, kept an answer going until `deadlines.progress` (5 minutes).
+ */
+export class UnderReportError extends ProviderError {
+  constructor(message: string) {
+    super("UNDER_REPORT", message);
+    this.name = "UnderReportError";
+  }
+}
+
 /** The provider went away mid-answer; `partial` is what had arrived. */
 export class ProviderLostError extends ProviderError {
   readonly partial: string;

@@ -46,6 +46,7 @@ import {
   ProviderError,
   ProviderLostError,
   providerError,
+  UnderReportError,
   UnreadableMessageError,
   unsent,
   withoutReserve,
@@ -421,7 +422,17 @@ export class RequesterSession {
     if (!p) return;
     // Tool-call names and arguments are generated tokens too: they count toward the bound.
     // Bounded on the whole answer, not per chunk: one-byte chunks cannot bill two tokens a byte.
-    const bytes = p.bytes + completionBytesOf(text, m.tool_calls);
+    const pieceBytes = completionBytesOf(text, m.tool_calls);
+    const bytes = p.bytes + pieceBytes;
+    // And from below, per piece: text comes from tokens, so a piece with any counts at least one.
+    if (count === 0 && pieceBytes > 0) {
+      this.abandon(
+        new UnderReportError(
+          `provider streamed ${pieceBytes} bytes of answer counted as 0 tokens (a piece of text is at least one)`,
+        ),
+      );
+      return;
+    }
     if (p.counted + count > maxCompletionTokens(bytes) || total !== p.counted + count) {
       this.abandon(
         new OverReportError(`provider claimed ${p.counted + count} tokens for an answer of ${bytes} bytes`),
@@ -642,10 +653,10 @@ export class RequesterSession {
 
 /**
  * A `tokens` message that counts no token: believed as a "working" is, for `progress` after the
- * last counted token, whatever text it carries (a liar sending `{count: 0, text: " "}` kept an
- * answer alive for ever, billing nothing). An honest engine never streams for long so: any chunk
- * with a byte of text or tool call counts at least one token (openai-chunks.ts), so count 0 comes
- * only with a tool-call piece of no bytes (an id, a type), between counted ones.
+ * last counted token (a liar sending `{count: 0, text: ""}` kept an answer alive for ever, billing
+ * nothing). One with text or a tool call's bytes and count 0 is refused at once (UNDER_REPORT):
+ * any chunk with a byte of text or tool call counts at least one token (openai-chunks.ts), so an
+ * honest count 0 comes only with a tool-call piece of no bytes (an id, a type), between counted ones.
  */
 function countsNone(m: Extract<SessionMessage, { t: "tokens" }>): boolean {
   return m.count === 0;

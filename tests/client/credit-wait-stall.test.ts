@@ -1,6 +1,6 @@
 import { Address } from "@ton/core";
 import { describe, expect, it } from "vitest";
-import { StalledError } from "../../client/sdk/errors";
+import { StalledError, UnderReportError } from "../../client/sdk/errors";
 import { MemoryPaymentAccount } from "../../client/sdk/payment-account";
 import { RequesterSession } from "../../client/sdk/requester-session";
 import { flatPrice, NETWORK_ID, offerToWire } from "../../protocol";
@@ -15,7 +15,9 @@ import { ESCROW, MAX_PRICE, PAYOUT } from "../support/silk-parties";
  * `credit-wait` was believed without end). An embeddings request believed every `progress` or
  * `credit-wait` without end too, and so did a chat answer every `tokens` message carrying no token
  * (count 0, no text), or carrying only text it counted no token for (count 0, text " ").
- * Now each is believed as long as `progress` after the last piece, then STALLED.
+ * Now each is believed as long as `progress` after the last piece, then STALLED; and text counted
+ * as no token is not believed at all: a token carries its text, so that is a lie (UNDER_REPORT),
+ * named at the first such piece rather than after `progress` (5 minutes by default).
  */
 const stream = {
   keyEpoch: 0,
@@ -79,7 +81,7 @@ async function liar(says: "credit-wait" | "progress" | "empty tokens" | "blank t
 
 describe("a provider that only ever says it is waiting or working", () => {
   const messages = [{ role: "user" as const, content: "hi" }];
-  for (const says of ["credit-wait", "empty tokens", "blank tokens"] as const)
+  for (const says of ["credit-wait", "empty tokens"] as const)
     for (const tokensFirst of [0, 3])
       it(`${says} on a chat answer: STALLED once \`progress\` runs out (${tokensFirst} tokens first), paid for what came`, async () => {
         const { requester, account, stop } = await liar(says, tokensFirst);
@@ -100,6 +102,31 @@ describe("a provider that only ever says it is waiting or working", () => {
           stop();
         }
       }, 15_000);
+
+  for (const tokensFirst of [0, 3])
+    it(`text counted as no token on a chat answer: UNDER_REPORT at the first such piece (${tokensFirst} tokens first), paid for what came`, async () => {
+      const { requester, account, stop } = await liar("blank tokens", tokensFirst);
+      try {
+        const started = Date.now();
+        const err = await endsWithin(
+          requester.request({ model: "test-model", messages }, () => undefined).catch((e: unknown) => e),
+          8_000,
+        );
+        expect(err).toBeInstanceOf(UnderReportError);
+        expect((err as UnderReportError).code).toBe("UNDER_REPORT");
+        expect((err as Error).message).toBe(
+          "provider streamed 1 bytes of answer counted as 0 tokens (a piece of text is at least one)",
+        );
+        // The first piece comes 100 ms in: refused then, not once `progress` (1.5 s) runs out.
+        expect(Date.now() - started).toBeLessThan(1_200);
+        expect(requester.isOpen).toBe(false);
+        await expect
+          .poll(async () => (await account.last(stream))?.receipt.tokens ?? 0n)
+          .toBe(BigInt(tokensFirst));
+      } finally {
+        stop();
+      }
+    }, 15_000);
 
   for (const says of ["progress", "credit-wait"] as const)
     it(`${says} on an embeddings request: STALLED once \`progress\` runs out`, async () => {

@@ -166,3 +166,26 @@ describe("a backend that does not stream a whole answer", () => {
     expect(whole.streamed).toBe("a ");
   });
 });
+
+describe("a merged chunk counting no token", () => {
+  it("still bills one token for a piece with bytes: a count of 0 with text is refused (UNDER_REPORT)", async () => {
+    async function* merged(): AsyncGenerator<OpenAiChunkLike> {
+      yield { choices: [{ delta: { content: "ab" } }], silkTokens: 2 };
+      // A tool call no text was held before (toolCallChunks' heldTokens 0), and text likewise.
+      yield {
+        choices: [
+          { delta: { tool_calls: [{ index: 0, id: "c1", function: { name: "f", arguments: "{}" } }] } },
+        ],
+        silkTokens: 0,
+      };
+      yield { choices: [{ delta: { content: "c" } }], silkTokens: 0 };
+      // A piece of no bytes (an id alone) honestly counts none.
+      yield { choices: [{ delta: { tool_calls: [{ index: 1, id: "c2" }] } }], silkTokens: 0 };
+      yield { choices: [{ delta: {}, finish_reason: "tool_calls" }] };
+    }
+    const counts: number[] = [];
+    const result = await consumeChunks(merged(), (c) => void counts.push(c.tokens), undefined);
+    expect(counts).toEqual([2, 1, 1, 0]);
+    expect(result.completionTokens).toBe(4);
+  });
+});

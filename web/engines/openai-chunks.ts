@@ -39,7 +39,8 @@ const FINISH: ReadonlySet<string> = new Set(["stop", "length", "tool_calls", "co
  * Reads a chunk stream to its end: each chunk with text or a tool-call piece is handed to
  * `onChunk` (and awaited, so a paused consumer pauses the stream); usage comes in the last chunk.
  * A chunk counts as one token, or as many as the logprobs it carries (one entry per token), never
- * more than the answer's text so far can hold (`maxCompletionTokens`). Tokens the usage counts
+ * more than the answer's text so far can hold (`maxCompletionTokens`), and never 0 when it has a
+ * byte of text or tool call. Tokens the usage counts
  * beyond those are then billed as pieces without text (`unstreamedPieces`). After an abort the stream is still drained, without handing on.
  */
 export async function consumeChunks(
@@ -60,9 +61,16 @@ export async function consumeChunks(
       : undefined;
     const logprobs = choice?.logprobs?.content ?? undefined;
     if ((text || toolCalls) && !signal?.aborted) {
-      const claimed = chunk.silkTokens ?? Math.max(1, logprobs?.length ?? 1);
-      bytes += completionBytesOf(text, toolCalls);
-      // Never past what the requester can check on the whole answer, or it drops the provider.
+      const pieceBytes = completionBytesOf(text, toolCalls);
+      // A piece with any bytes is at least one token (the requester refuses it as UNDER_REPORT
+      // otherwise): a merged chunk's count (silkTokens) of 0 (a tool call no text came before) too.
+      const claimed = Math.max(
+        pieceBytes > 0 ? 1 : 0,
+        chunk.silkTokens ?? Math.max(1, logprobs?.length ?? 1),
+      );
+      bytes += pieceBytes;
+      // Never past what the requester can check on the whole answer, or it drops the provider; the
+      // piece's own bytes always leave room for its one token.
       const tokens = Math.max(0, Math.min(claimed, maxCompletionTokens(bytes) - completion));
       completion += tokens;
       await onChunk({
