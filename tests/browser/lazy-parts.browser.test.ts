@@ -12,7 +12,8 @@ import { usePagesFixture } from "./pages-fixture";
  */
 const f = usePagesFixture();
 
-const MESSAGE_VIEW = /\/MessageView-[^/]*\.js$/;
+/** The turns' view: TurnList.svelte, with MessageView in its chunk. */
+const MESSAGE_VIEW = /\/TurnList-[^/]*\.js$/;
 const MODEL_SELECT = /\/ModelSelect-[^/]*\.js$/;
 
 /** Fails every fetch of the chunks `urls` name until the returned function is called. */
