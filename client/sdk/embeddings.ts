@@ -5,7 +5,7 @@ import { checkedAgainst, wrongType } from "./chat-input";
 import type { EmbedOutcome } from "./embed-call";
 import { InvalidRequestError, ProviderError, ProviderLostError, StalledError, TamperedError } from "./errors";
 import type { SilkUsage } from "./openai-shapes";
-import { QuoteRefusals } from "./quote-refusal";
+import { QuoteRefusals, type QuoteRefusedLately } from "./quote-refusal";
 import { isNoOtherProvider } from "./refusal-kinds";
 import type { RequesterSession } from "./requester-session";
 import { providerBlamed } from "./session-lost";
@@ -99,6 +99,8 @@ export interface EmbedRoute {
   lost(provider: string): void;
   /** Starts nothing more on the session (its quote ran out at the provider: session-source.ts). */
   retire(session: RequesterSession): void;
+  /** Providers that lately refused a fresh session's quote too (the session source's memory). */
+  readonly quoteRefused?: QuoteRefusedLately;
   readonly maxFailovers: number;
 }
 
@@ -118,7 +120,7 @@ export async function runEmbeddings(
   // Sessions the signaling servers would not relay, as failover.ts keeps them for chat.
   const refusals: RelayRefusedError[] = [];
   // Sessions renewed after a provider said their quote ran out (quote-refusal.ts, as for chat).
-  const quoteRefusals = new QuoteRefusals(route.retire);
+  const quoteRefusals = new QuoteRefusals(route.retire, route.quoteRefused);
   // A provider left for refusing its fresh session's quote too: the answer if nobody else serves.
   let refused: ProviderError | undefined;
   for (let failovers = 0; ; ) {

@@ -44,7 +44,7 @@ export async function runWithFailover(
   // if no other provider can take the request.
   let refused: ProviderError | undefined;
   // Sessions renewed for this request after a provider said their quote ran out.
-  const quoteRefusals = new QuoteRefusals((s) => source.retire(s));
+  const quoteRefusals = new QuoteRefusals((s) => source.retire(s), source.quoteRefused);
   const links = source.links;
   // Sessions the signaling servers would not relay, mid-answer or opening: two at one server fail it.
   const refusals: RelayRefusedError[] = [];

@@ -3,6 +3,7 @@ import { encodePublicKey, missingNeed, type Need } from "../../protocol";
 import { unlessAborted } from "./abort-link";
 import { type ConnectOptions, DEFAULT_QUEUE_TIMEOUT_MS } from "./connect-options";
 import { NoProviderError, ProviderError } from "./errors";
+import { QuoteRefusedLately } from "./quote-refusal";
 import { isNoOtherProvider, isOneProvidersRefusal, isPriceRefusal } from "./refusal-kinds";
 import type { RequesterSession } from "./requester-session";
 import type { SessionOpener } from "./session-opener";
@@ -40,6 +41,8 @@ export interface ModelPool {
 export class SessionSource {
   /** Per model: the open sessions that serve it, one per provider. */
   private readonly pools = new Map<string, ModelPool>();
+  /** Providers that lately refused a fresh session's quote too: asked last (quote-refusal.ts). */
+  readonly quoteRefused = new QuoteRefusedLately();
 
   constructor(
     private readonly opener: SessionOpener,
@@ -154,7 +157,8 @@ export class SessionSource {
    * provider (ALL_BUSY, or none besides those pooled), room in the pool, waited for until
    * `deadline`. One open per model at a time: requests that arrive meanwhile wait for it.
    * A provider whose retired session still streams (renewQuotes) is full until that session
-   * closes.
+   * closes, and one that lately refused fresh quotes (quote-refusal.ts) is asked only when
+   * signaling has nobody else.
    */
   async sessionFor(
     model: string,
@@ -172,9 +176,11 @@ export class SessionSource {
     // else serves.
     let stale: ProviderError | undefined;
     const staleProviders: string[] = [];
+    // Asked last: lifted once signaling has nobody else.
+    let last = this.quoteRefused.providers();
     for (;;) {
       const draining = this.renewQuotes();
-      const skip = new Set([...exclude, ...full, ...staleProviders, ...draining.keys()]);
+      const skip = new Set([...exclude, ...full, ...staleProviders, ...draining.keys(), ...last]);
       const pooled = pool.sessions.pick(skip, fits);
       if (pooled) return pooled;
       const connected = this.opener.connectedFor(
@@ -202,7 +208,7 @@ export class SessionSource {
           pool,
           this.opener.openFresh(
             model,
-            [...exclude, ...staleProviders, ...draining.keys(), ...pool.sessions.providers(fits)],
+            [...exclude, ...staleProviders, ...draining.keys(), ...last, ...pool.sessions.providers(fits)],
             needs,
             refusals,
           ),
@@ -221,6 +227,11 @@ export class SessionSource {
           }
           continue;
         } catch (err) {
+          // Nobody else on offer: those asked last are asked now (their clock may be right again).
+          if (isNoOtherProvider(err) && last.length > 0 && !signal.aborted) {
+            last = [];
+            continue;
+          }
           if (stale && isNoOtherProvider(err) && !signal.aborted) throw stale;
           // A refusal of one provider's own (its escrow terms, a price it did not sign), nobody else
           // on offer: the pool's may have room soon.

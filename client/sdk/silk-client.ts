@@ -187,6 +187,7 @@ class Client implements SilkClient {
           },
           lost: (provider) => pool.sessions.remove(provider),
           retire: (session) => this.source.retire(session),
+          quoteRefused: this.source.quoteRefused,
           maxFailovers: this.opts.maxFailovers ?? 2,
         },
         abort.signal,

@@ -390,3 +390,39 @@ describe("a provider whose session is draining (its quote ran out, an answer sti
     expect(opened(a.events)).toBe(2);
   }, 40_000);
 });
+
+describe("a provider that refused QUOTE_EXPIRED twice (its clock far ahead)", () => {
+  it("is not the first asked by the next request while another serves: no two more wasted opens", async () => {
+    const { url } = await startServer({ quoteMarginMs: 500 });
+    const AHEAD = `0:${"33".repeat(32)}`;
+    const quoteEndsAt = ReceiptAccount.prototype.quoteEndsAt;
+    vi.spyOn(ReceiptAccount.prototype, "quoteEndsAt").mockImplementation(function (
+      this: ReceiptAccount,
+      model,
+    ) {
+      const payout = (this as unknown as { config: { payout: { toRawString(): string } } }).config.payout;
+      return payout.toRawString() === AHEAD ? Date.now() - 1 : quoteEndsAt.call(this, model);
+    });
+    // The cheaper one is offered first every time signaling is asked.
+    const ahead = await provider(url, [{ model: "test-model", price: flatPrice(5n) }], undefined, {
+      payout: AHEAD,
+    });
+    const other = await provider(url, [{ model: "test-model", price: flatPrice(10n) }]);
+    // Sessions idle for 300 ms close, so the second request asks signaling again.
+    const ask = await sdk(url, { idleCloseMs: 300 });
+    expect((await ask("first")).text).toBe("one two three four five");
+    expect(refusedWith(ahead.events)).toEqual(["QUOTE_EXPIRED", "QUOTE_EXPIRED"]);
+    await expect
+      .poll(() => other.events.filter((e) => e.type === "session-closed").length, { timeout: 5_000 })
+      .toBe(1);
+    expect((await ask("second")).text).toBe("one two three four five");
+    expect(refusedWith(ahead.events)).toEqual(["QUOTE_EXPIRED", "QUOTE_EXPIRED"]);
+    expect(opened(ahead.events)).toBe(2);
+    expect(opened(other.events)).toBe(2);
+    // Asked last, not never: with nobody else, it is asked again (and its refusal is the answer).
+    other.runtime.stop();
+    await wait(1_000);
+    await expect(ask("third")).rejects.toMatchObject({ code: "QUOTE_EXPIRED" });
+    expect(opened(ahead.events)).toBe(4);
+  }, 40_000);
+});
