@@ -130,8 +130,10 @@ export async function runWithFailover(
       }
       if (quote) continue;
       // Refused before any token for what happened on that provider's own stream (FOREIGN_CLAIMS,
-      // ESCROW_CROWDED, …): it serves this escrow no more, another provider may.
-      if (isOneProvidersRefusal(err) && failovers === 0 && !signal.aborted) {
+      // ESCROW_CROWDED, …): it serves this escrow no more, another provider may. After a token the
+      // provider had started: the error is the answer (its tokens paid), never asked again from
+      // the start elsewhere, where they would be paid twice.
+      if (isOneProvidersRefusal(err) && !streamed && failovers === 0 && !signal.aborted) {
         pool.sessions.remove(provider);
         session.close();
         exclude.push(provider);

@@ -5,6 +5,7 @@ import { connect, type SilkClient } from "../../client/sdk/silk-client";
 import {
   flatPrice,
   generateKeyPair,
+  HELD_BACK_FOR_OTHERS,
   NETWORK_ID,
   SecureSession,
   type SessionMessageInput,
@@ -149,5 +150,56 @@ describe("a provider owed on the requester's other streams what the escrow can p
     const second = await ask(url, "empty escrow");
     expect(second.err?.code).toBe("OUT_OF_FUNDS");
     expect(refusedWith(broke.events)).toEqual(["OUT_OF_FUNDS"]);
+  }, 30_000);
+});
+
+describe("a provider's refusal about itself after tokens of the answer came", () => {
+  it("ends the answer there, typed, never asked again from the start of another provider", async () => {
+    const { url } = await startServer();
+    // Its engine fails after 3 tokens, once; a lying provider says ESCROW_HELD_BACK rather than ENGINE.
+    const engine = new ScriptedEngine({
+      reply: () => "one two three four five",
+      failAfter: { tokens: 3, error: () => new Error("gone"), times: 1 },
+    });
+    // The cheaper one, asked first.
+    await provider(url, {
+      engine,
+      payout: `0:${"33".repeat(32)}`,
+      models: [{ model: "test-model", price: flatPrice(5n) }],
+    });
+    const other = await provider(url, { payout: `0:${"22".repeat(32)}` });
+    const send = SecureSession.prototype.send;
+    vi.spyOn(SecureSession.prototype, "send").mockImplementation(function (
+      this: SecureSession,
+      m: SessionMessageInput,
+    ) {
+      if (m.t !== "error" || m.error.code !== "ENGINE") return send.call(this, m);
+      return send.call(this, { ...m, error: { code: "ESCROW_HELD_BACK", message: HELD_BACK_FOR_OTHERS } });
+    });
+    const client = await connect({
+      signalingUrl: url,
+      sessionKey: generateKeyPair(),
+      keyEpoch: 0,
+      maxPrice: MAX,
+      escrow: ESCROW,
+      wrtc,
+    });
+    clients.push(client);
+    let text = "";
+    const err = await (async () => {
+      const stream = await client.chat.completions.create({
+        model: "test-model",
+        messages: [{ role: "user", content: "count" }],
+        stream: true,
+      });
+      for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? "";
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    // Shown once, not again from the start by the other provider (whose tokens would be paid too).
+    expect(text).toBe("one two three ");
+    expect(err).toMatchObject({ code: "ESCROW_HELD_BACK" });
+    expect(other.events.filter((e) => e.type === "request-done")).toHaveLength(0);
   }, 30_000);
 });
