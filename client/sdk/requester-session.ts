@@ -98,6 +98,19 @@ interface Pending {
 let nextId = 0;
 
 /**
+ * The stop sequence `text` completes, streamed after `before` (one split across pieces too), if
+ * any. Only the end of `before` can be part of one: a sequence it held whole was found already.
+ */
+function stopCompleted(
+  stops: readonly string[] | undefined,
+  before: string,
+  text: string,
+): string | undefined {
+  if (!stops || text === "") return undefined;
+  return stops.find((s) => `${s.length > 1 ? before.slice(1 - s.length) : ""}${text}`.includes(s));
+}
+
+/**
  * How long before a session's quote expires the SDK starts nothing more on it: a request sent
  * then could reach the provider after the expiry, and be refused QUOTE_EXPIRED. At most a quarter
  * of the quote's life left at the open, so a session with short quotes (an operator's 2 s
@@ -445,6 +458,17 @@ export class RequesterSession {
       this.abandon(
         new OverReportError(
           `provider streamed ${p.counted + count} tokens, past the request's max_tokens ${cap}`,
+        ),
+      );
+      return;
+    }
+    // Asked to stop at a sequence: an engine that honours `stop` ends the answer before it and never
+    // streams one whole, so text that completes one was not asked for, and is not paid.
+    const stop = stopCompleted(p.sent.stop, p.answer.text, text);
+    if (stop !== undefined) {
+      this.abandon(
+        new OverReportError(
+          `provider streamed the stop sequence ${JSON.stringify(stop)}, which the request asked it to stop before`,
         ),
       );
       return;
