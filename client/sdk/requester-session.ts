@@ -32,6 +32,7 @@ import {
   signReceipt,
   streamId,
   TOKENS_AFTER_CANCEL,
+  type ToolCallDelta,
   verifyReceiptSignature,
   verifySignedAnswer,
 } from "../../protocol";
@@ -108,6 +109,33 @@ function stopCompleted(
 ): string | undefined {
   if (!stops || text === "") return undefined;
   return stops.find((s) => `${s.length > 1 ? before.slice(1 - s.length) : ""}${text}`.includes(s));
+}
+
+/**
+ * Why `deltas` are tool calls the request ruled out, if they are: it gave no tools, its
+ * `tool_choice` was "none", or it named a function and a call names another (checked as the name
+ * streams: the call's name so far must begin the one named). Honest engines honour all three.
+ */
+function unaskedCall(
+  tools: unknown,
+  choice: ChatRequest["tool_choice"],
+  answer: AnswerBuilder,
+  deltas: readonly ToolCallDelta[],
+): string | undefined {
+  if (!tools) return "provider sent tool calls to a request without tools";
+  if (choice === "none")
+    return 'provider sent tool calls to a request whose tool_choice "none" asked for none';
+  if (typeof choice !== "object") return undefined;
+  const wanted = choice.function.name;
+  const names = new Map<number, string>();
+  for (const d of deltas) {
+    const name =
+      (names.get(d.index) ?? answer.toolCalls[d.index]?.function.name ?? "") + (d.function?.name ?? "");
+    names.set(d.index, name);
+    if (!wanted.startsWith(name))
+      return `provider called ${JSON.stringify(name)} where the request's tool_choice named ${JSON.stringify(wanted)}`;
+  }
+  return undefined;
 }
 
 /**
@@ -473,8 +501,9 @@ export class RequesterSession {
       );
       return;
     }
-    if (m.tool_calls && !p.input.tools) {
-      this.abandon(new OverReportError("provider sent tool calls to a request without tools"));
+    const unasked = m.tool_calls && unaskedCall(p.input.tools, p.sent.tool_choice, p.answer, m.tool_calls);
+    if (unasked) {
+      this.abandon(new OverReportError(unasked));
       return;
     }
     if (p.cancelledAt !== undefined && p.counted + count - p.cancelledAt > TOKENS_AFTER_CANCEL) {
