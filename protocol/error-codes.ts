@@ -221,13 +221,19 @@ export type NewerCode = keyof typeof OLDER_CODE;
 /** What a requester of this version reads beyond the first codes: its base receipt's `knows`. */
 export const NEWER_CODES: readonly NewerCode[] = Object.keys(OLDER_CODE) as NewerCode[];
 
+/** Whether a peer whose base receipt declared `knows` reads the newer `code`. */
+export function reads(code: NewerCode, knows: readonly string[] | undefined): boolean {
+  return knows?.includes(code) ?? false;
+}
+
 /** `code` as sent to a peer that declared it reads `knows`, else the older code it stands in for. */
 export function codeFor<C extends ErrorCode>(
   code: C,
   knows: readonly string[] | undefined,
 ): C | (typeof OLDER_CODE)[NewerCode] {
   if (!Object.hasOwn(OLDER_CODE, code)) return code;
-  return knows?.includes(code) ? code : OLDER_CODE[code as unknown as NewerCode];
+  const newer = code as unknown as NewerCode;
+  return reads(newer, knows) ? code : OLDER_CODE[newer];
 }
 
 export function isAccountRefusal(code: string): code is AccountRefusalCode {

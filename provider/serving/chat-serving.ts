@@ -53,6 +53,8 @@ export async function serveChat(req: ChatRequest, s: ChatServing): Promise<void>
     let total = 0;
     const answer = new AnswerBuilder();
     let cut: "closing" | "cannot-pay" | "max-tokens" | undefined;
+    // What the session could not be owed, when cut for it: the next request's refusal says why.
+    let unpayable: bigint | "stream" = "stream";
     // Cut short on its own signal, so a cut is told apart from the requester's cancel.
     const stop = new AbortController();
     const signal = AbortSignal.any([s.signal, stop.signal]);
@@ -76,6 +78,7 @@ export async function serveChat(req: ChatRequest, s: ChatServing): Promise<void>
           (exposure && (exposure.closing || !(await exposure.allows(after.amount))))
         ) {
           cut = exposure?.closing ? "closing" : "cannot-pay";
+          if (receiptCanCarry(after)) unpayable = after.amount;
           stop.abort();
           return;
         }
@@ -102,7 +105,7 @@ export async function serveChat(req: ChatRequest, s: ChatServing): Promise<void>
     await finish(req, s, result, answer, cut ? "length" : signal.aborted ? "abort" : result.finishReason);
     // The answer ends as cut short ("length"), so the requester signs for all of it; the next
     // request on this session is refused with the reason, typed.
-    if (cut === "cannot-pay") s.stopPaying();
+    if (cut === "cannot-pay") s.stopPaying(unpayable);
   } catch (err) {
     if (ledger.has(req.id)) ledger.finish(req.id, 0);
     if (s.session.isOpen) {

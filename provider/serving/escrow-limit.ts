@@ -1,6 +1,19 @@
-import { RESERVE_USED_UP_MESSAGE, type StreamKey } from "../../protocol";
+import {
+  EscrowCannotPayError,
+  HELD_BACK_FOR_OTHERS,
+  type ProviderErrorCode,
+  RESERVE_USED_UP_MESSAGE,
+  reads,
+  type StreamKey,
+} from "../../protocol";
 import { type AccountRefusedError, foreignClaimsRefusal, heldBackRefusal } from "../account-gate";
 import type { EscrowBook, SessionExposure } from "../escrow-book";
+
+/** A refusal an open session sends its requests: the code and the provider's words. */
+export interface MidSessionRefusal {
+  readonly code: ProviderErrorCode;
+  readonly message: string;
+}
 
 /**
  * One session's share of its escrow: the most it may be owed, kept fresh without a read per
@@ -75,13 +88,20 @@ export class EscrowLimit {
   }
 
   /**
-   * Why no more can be owed, in words the requester can act on: with reserves required, what its
-   * stream's reserve does not cover is trusted only up to the credit window.
+   * What an open session says when it may not be owed `amount` (a request refused, or the next
+   * after an answer cut short), in words the requester can act on. When the escrow could pay it
+   * and what this provider's other streams of it are owed is the cause (EscrowBook.heldBack), a
+   * top-up is not what helps, another provider is: ESCROW_HELD_BACK saying so, as the account's
+   * refusal at the open does, to a requester that reads the code (`knows`); any other is sent
+   * ESCROW_CANNOT_PAY in the words it always read. Otherwise ESCROW_CANNOT_PAY: with reserves
+   * required, what the stream's reserve does not cover is trusted only up to the credit window
+   * (raise it); else the balance (top it up).
    */
-  get cannotPayMessage(): string {
-    return this.book.reservesRequired
-      ? RESERVE_USED_UP_MESSAGE
-      : "the escrow cannot pay for more tokens; top it up";
+  cannotPay(amount: bigint, knows: readonly string[] | undefined): MidSessionRefusal {
+    if (this.handle.heldBack(amount) === "others" && reads("ESCROW_HELD_BACK", knows))
+      return { code: "ESCROW_HELD_BACK", message: HELD_BACK_FOR_OTHERS };
+    const e = new EscrowCannotPayError(this.book.reservesRequired ? RESERVE_USED_UP_MESSAGE : undefined);
+    return { code: "ESCROW_CANNOT_PAY", message: e.message };
   }
 
   /**

@@ -47,7 +47,7 @@ type AccountConfig = Pick<
 export interface AccountHooks {
   refuse(code: ProviderErrorCode, message: string): Promise<void>;
   /** The escrow cannot pay for more: no more requests on this session. */
-  stopServing(): Promise<void>;
+  stopServing(amount: bigint): Promise<void>;
   /** Another session opened this one's stream (stream-tabs.ts): this one ends. */
   replaced(): void;
 }
@@ -138,7 +138,7 @@ export class ReceiptAccount {
     if (this.exposure && !(await this.exposure.allows(r.amount))) {
       // Kept beside the last payable receipt (a top-up may make it good), but it earns no credit.
       await this.config.receipts.keep(signed, false);
-      return this.hooks.stopServing();
+      return this.hooks.stopServing(r.amount);
     }
     await this.config.receipts.keep(signed); // persisted before any token is streamed on its credit
     this.exposure?.held(r.amount);

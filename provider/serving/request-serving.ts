@@ -1,17 +1,15 @@
 import type { SessionLife } from "../../peer/session-life";
 import {
-  EscrowCannotPayError,
   type Ledger,
   type ModelPrice,
   type ProviderErrorCode,
   receiptCanCarry,
   type SecureSession,
   type ServedModel,
-  STREAM_FULL_MESSAGE,
 } from "../../protocol";
 import type { Engine } from "../../web/engines/engine";
 import type { CreditWindow } from "./credit";
-import type { EscrowLimit } from "./escrow-limit";
+import type { EscrowLimit, MidSessionRefusal } from "./escrow-limit";
 import type { Slots } from "./slots";
 
 /** What serving one request on an open account needs from its session (chat or embeddings). */
@@ -26,12 +24,15 @@ export interface RequestServing {
   readonly slots: Slots;
   readonly life: SessionLife;
   readonly signal: AbortSignal;
-  /** The escrow already could not pay (read when the request holds a slot): refuse at once. */
-  cannotPay(): boolean;
+  /** Why this session takes no more requests, if it does not (read when the request holds a slot): refused at once. */
+  cannotPay(): MidSessionRefusal | undefined;
   /** `detail`: the provider's own words for a failure of its own, told its `onEvent`, never the requester. */
   refuse(code: ProviderErrorCode, message: string, detail?: string): Promise<void>;
-  /** This session takes no more requests: the escrow cannot pay for them. */
-  stopPaying(): void;
+  /**
+   * This session takes no more requests: the session may not be owed `amount` (cumulative), or
+   * more than a receipt can count ("stream"). Returns what it says to them (the first cause stands).
+   */
+  stopPaying(amount: bigint | "stream"): MidSessionRefusal;
   onDone(usage: { promptTokens: number; completionTokens: number; cost: bigint }, finishReason: string): void;
   onCreditWait(): void;
 }
@@ -71,11 +72,11 @@ export async function admit(
   }
   const first = ledger.totalsIf(id, promptBound, firstCompletion);
   const carried = receiptCanCarry(first);
-  if (!carried || s.cannotPay() || (exposure && !(await exposure.allows(first.amount)))) {
+  const stopped = s.cannotPay();
+  if (stopped || !carried || (exposure && !(await exposure.allows(first.amount)))) {
     ledger.finish(id, 0);
-    s.stopPaying();
-    const e = new EscrowCannotPayError(carried ? exposure?.cannotPayMessage : STREAM_FULL_MESSAGE);
-    await s.refuse(e.code, e.message);
+    const said = stopped ?? s.stopPaying(carried ? first.amount : "stream");
+    await s.refuse(said.code, said.message);
     return false;
   }
   return true;

@@ -15,6 +15,7 @@ import {
   type SessionMessage,
   type SignedReceipt,
   SilkError,
+  STREAM_FULL_MESSAGE,
 } from "../../protocol";
 import type { Engine } from "../../web/engines/engine";
 import { SerialQueue } from "../../web/engines/serial-queue";
@@ -22,6 +23,7 @@ import type { AccountGate } from "../account-gate";
 import type { EscrowBook } from "../escrow-book";
 import { serveChat } from "./chat-serving";
 import { serveEmbed } from "./embed-serving";
+import type { MidSessionRefusal } from "./escrow-limit";
 import type { HeldReceipts } from "./held-receipts";
 import { ReceiptAccount } from "./receipt-account";
 import type { RequestServing } from "./request-serving";
@@ -85,8 +87,8 @@ export type ServingEvent =
  */
 export class SessionServer {
   private readonly account: ReceiptAccount;
-  /** The escrow could not pay for more: no more requests on this session. */
-  private cannotPay = false;
+  /** Why no more requests are taken on this session (the escrow could not pay for more), if so. */
+  private cannotPay: MidSessionRefusal | undefined;
   private readonly inflight = new Map<string, AbortController>();
   /** Receipts are checked and stored one at a time, so two cannot race past each other. */
   private readonly receiptQueue = new SerialQueue();
@@ -103,7 +105,7 @@ export class SessionServer {
     this.life = config.life ?? new SessionLife("provider", config.deadlines);
     this.account = new ReceiptAccount(session, config, this.life, {
       refuse: (code, message) => this.refuse(code, message),
-      stopServing: () => this.stopServing(),
+      stopServing: (amount) => this.stopServing(amount),
       replaced: () => this.replaced(),
     });
     if (!config.life) {
@@ -228,9 +230,7 @@ export class SessionServer {
       life: this.life,
       cannotPay: () => this.cannotPay,
       refuse: (code, message, detail) => this.refuse(code, message, req.id, detail),
-      stopPaying: () => {
-        this.cannotPay = true;
-      },
+      stopPaying: (amount) => this.stopPaying(amount),
       onDone: (usage, finishReason) =>
         this.config.onEvent?.({ type: "request-done", ...usage, finishReason }),
       onCreditWait: () => this.config.onEvent?.({ type: "credit-wait" }),
@@ -254,20 +254,35 @@ export class SessionServer {
 
   /** Another session opened this session's stream: stop streaming at once, say why, and end. */
   private replaced(): void {
-    this.cannotPay = true;
-    for (const c of this.inflight.values()) c.abort();
-    this.account.credit?.release();
-    this.endWith({
+    const ending = {
       code: "SESSION_REPLACED",
       message: "another session with this provider opened on the same session key; this one ends",
-    });
+    } as const;
+    this.cannotPay = ending;
+    for (const c of this.inflight.values()) c.abort();
+    this.account.credit?.release();
+    this.endWith(ending);
   }
 
-  /** The escrow cannot pay for more: say so (typed), and take no more requests on this session. */
-  private async stopServing(): Promise<void> {
-    this.cannotPay = true;
-    const e = new EscrowCannotPayError(this.account.exposure?.cannotPayMessage);
-    await this.refuse(e.code, e.message);
+  /**
+   * No more requests on this session: it may not be owed `amount` (escrow-limit.ts says why, in
+   * the codes the requester reads), or more than a receipt can count. The first cause stands.
+   */
+  private stopPaying(amount: bigint | "stream"): MidSessionRefusal {
+    this.cannotPay ??=
+      amount === "stream"
+        ? { code: "ESCROW_CANNOT_PAY", message: STREAM_FULL_MESSAGE }
+        : (this.account.exposure?.cannotPay(amount, this.account.knows) ?? {
+            code: "ESCROW_CANNOT_PAY",
+            message: new EscrowCannotPayError().message,
+          });
+    return this.cannotPay;
+  }
+
+  /** A receipt for `amount` the escrow cannot pay: say so (typed), and take no more requests on this session. */
+  private async stopServing(amount: bigint): Promise<void> {
+    const said = this.stopPaying(amount);
+    await this.refuse(said.code, said.message);
   }
 
   private async refuse(

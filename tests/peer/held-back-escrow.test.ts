@@ -203,3 +203,91 @@ describe("a provider's refusal about itself after tokens of the answer came", ()
     expect(other.events.filter((e) => e.type === "request-done")).toHaveLength(0);
   }, 30_000);
 });
+
+describe("mid-session: the provider's other streams of the escrow came to be owed what it can pay", () => {
+  /** A provider with a funded book, and a way to have its other stream (key epoch 1) owed all the escrow can pay. */
+  async function owedLater(url: string, payout: string, price = 10n) {
+    const book = fundedBook();
+    const p = await provider(url, {
+      book,
+      payout,
+      models: [{ model: "test-model", price: flatPrice(price) }],
+    });
+    const oweElsewhere = () => {
+      const other = {
+        network: NETWORK_ID.devnet,
+        escrow: Address.parse(ESCROW),
+        payout: Address.parse(payout),
+        keyEpoch: 1,
+      };
+      book.track(other);
+      book.held(other, book.view(Address.parse(ESCROW)).available);
+    };
+    return { ...p, oweElsewhere };
+  }
+
+  async function asker(url: string) {
+    const client = await connect({
+      signalingUrl: url,
+      sessionKey: generateKeyPair(),
+      keyEpoch: 0,
+      maxPrice: MAX,
+      escrow: ESCROW,
+      wrtc,
+    });
+    clients.push(client);
+    return (content: string) =>
+      client.chat.completions.create({ model: "test-model", messages: [{ role: "user", content }] }).then(
+        (answer) => ({ answer, err: undefined }),
+        (err: unknown) => ({ answer: undefined, err: err as Error & { code?: string } }),
+      );
+  }
+
+  it("alone: ESCROW_HELD_BACK saying so, not 'top it up'", async () => {
+    const { url } = await startServer();
+    const owed = await owedLater(url, `0:${"33".repeat(32)}`);
+    const ask = await asker(url);
+    expect((await ask("first")).answer?.choices[0]?.message.content).toBe("Echo: first");
+    owed.oweElsewhere();
+    const { err } = await ask("second");
+    expect(err?.code).toBe("ESCROW_HELD_BACK");
+    expect(err?.message).toContain("owed already to this provider on its other streams");
+    expect(err?.message).not.toContain("top it up;");
+    // The request, and the receipt for the first answer the SDK signs after it: both say why.
+    expect(new Set(refusedWith(owed.events))).toEqual(new Set(["ESCROW_HELD_BACK"]));
+  }, 30_000);
+
+  it("with another provider on offer: the request goes there and is answered", async () => {
+    const { url } = await startServer();
+    // The cheaper one, asked first.
+    const owed = await owedLater(url, `0:${"33".repeat(32)}`, 5n);
+    const ask = await asker(url);
+    expect((await ask("first")).answer?.choices[0]?.message.content).toBe("Echo: first");
+    await provider(url, { payout: `0:${"22".repeat(32)}` });
+    owed.oweElsewhere();
+    const { answer, err } = await ask("elsewhere");
+    expect(err).toBeUndefined();
+    expect(answer?.choices[0]?.message.content).toBe("Echo: elsewhere");
+    expect(refusedWith(owed.events)).toEqual(["ESCROW_HELD_BACK"]);
+  }, 30_000);
+
+  it("to an older SDK (no `knows`): ESCROW_CANNOT_PAY, as before", async () => {
+    const { url } = await startServer();
+    const owed = await owedLater(url, `0:${"33".repeat(32)}`);
+    const send = SecureSession.prototype.send;
+    vi.spyOn(SecureSession.prototype, "send").mockImplementation(function (
+      this: SecureSession,
+      m: SessionMessageInput,
+    ) {
+      if (m.t !== "receipt") return send.call(this, m);
+      const { knows: _, ...older } = m;
+      return send.call(this, older);
+    });
+    const ask = await asker(url);
+    expect((await ask("first")).answer?.choices[0]?.message.content).toBe("Echo: first");
+    owed.oweElsewhere();
+    const { err } = await ask("second");
+    expect(err?.code).toBe("ESCROW_CANNOT_PAY");
+    expect(new Set(refusedWith(owed.events))).toEqual(new Set(["ESCROW_CANNOT_PAY"]));
+  }, 30_000);
+});
