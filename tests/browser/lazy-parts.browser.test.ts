@@ -92,4 +92,57 @@ describe("a lazy part of the chat that fails to load", () => {
     await expect.poll(() => focused(page)).toBe("div[log]");
     await page.context().close();
   }, 120_000);
+
+  it("a slow Try again leaves the focus where the reader has since put it, and its sentence reads as one line of words beside the button", async () => {
+    const page = await (
+      await f.browser.newContext({ viewport: { width: 360, height: 740 }, colorScheme: "dark" })
+    ).newPage();
+    const heal = await failChunks(page, [MESSAGE_VIEW]);
+    await page.goto(`${f.url}/`);
+    const turns = page.getByRole("alert").filter({ hasText: "The conversation could not load" });
+    await turns.waitFor({ timeout: 30_000 });
+
+    // The sentence's lines are spaced as words are: the 44 px button is beside them, not inside a line
+    // of them (it stretched the line it sat on, so the words around it stood apart).
+    const layout = await turns.evaluate((p) => {
+      const button = p.querySelector("button")!.getBoundingClientRect();
+      const range = document.createRange();
+      const words = [...p.childNodes].flatMap((n) => (n.nodeName === "BUTTON" ? [] : [n]));
+      const lines = words.flatMap((n) => {
+        range.selectNodeContents(n);
+        return [...range.getClientRects()].filter((r) => r.width > 0);
+      });
+      const tops = [...new Set(lines.map((r) => Math.round(r.top)))].sort((a, b) => a - b);
+      return {
+        gaps: tops.slice(1).map((t, i) => t - tops[i]!),
+        lineHeight: Number.parseFloat(getComputedStyle(p).lineHeight),
+        overlaps: lines.some(
+          (r) =>
+            r.right > button.left && r.left < button.right && r.bottom > button.top && r.top < button.bottom,
+        ),
+      };
+    });
+    expect(layout.overlaps).toBe(false);
+    for (const gap of layout.gaps) expect(gap).toBeLessThanOrEqual(Math.ceil(layout.lineHeight) + 1);
+
+    // The chunk is back, slowly: Try again, then the reader goes on to the question box before it arrives.
+    await heal();
+    let release = () => {};
+    const held = new Promise<void>((r) => (release = r));
+    await page.route(MESSAGE_VIEW, async (route) => {
+      await held;
+      await route.continue();
+    });
+    await turns.getByRole("button", { name: "Try again" }).press("Enter");
+    // Still there while it tries, and says it is busy.
+    expect(await turns.getByRole("button", { name: "Try again" }).getAttribute("aria-busy")).toBe("true");
+    await question(page).focus();
+    await page.keyboard.type("still typing");
+    release();
+    await expect.poll(() => turns.count()).toBe(0);
+    await page.waitForTimeout(300);
+    expect(await focused(page)).toBe("textarea");
+    expect(await question(page).inputValue()).toBe("still typing");
+    await page.context().close();
+  }, 120_000);
 });

@@ -88,8 +88,10 @@ describe("the widget's first download", () => {
     // only when the keyboard's opening may hide a text field, 27,871 -> 27,900; bound unchanged.
     // Svelte's runtime modules are marked free of load-time effects (vite.config.ts), so its list
     // block leaves with the only shell component that used it, the turns' loop (now TurnList.svelte,
-    // lazy with MessageView): 27,898 -> 26,420, and the bound follows what is measured.
-    expect(sizeOf(graph, first).gzip).toBeLessThanOrEqual(26_420);
+    // lazy with MessageView): 27,898 -> 26,420, and the bound follows what is measured. Try again
+    // keeps its sentence (busy) until the fetch settles and moves the focus only if the reader left
+    // it there (lazy-focus.ts), the sentence and button laid out side by side: 26,420 -> 26,797.
+    expect(sizeOf(graph, first).gzip).toBeLessThanOrEqual(26_797);
   });
 
   it("loads the connection stack, Markdown, code highlighting, math, the wallet, the turns' view and the model list as lazy chunks of their own", () => {
