@@ -125,6 +125,14 @@ export function judgeEscrow(base: Receipt, facts: EscrowFacts, rules: EscrowRule
       "ESCROW_CODE",
       "the account named as the escrow does not run Silk's Escrow code",
     );
+  // The Escrow prices a claim's gas and import fee at basechain rates, and its balance pays the
+  // rest: in another workchain (the masterchain, many times dearer) an accepted claim can leave
+  // too little to send the payout, its paid total committed all the same. The address says it.
+  if (base.escrow.workChain !== 0)
+    throw new AccountRefusedError(
+      "ESCROW_CODE",
+      `the escrow is in workchain ${base.escrow.workChain}: Silk's Escrow pays claims only in the basechain (0), where its fees are priced`,
+    );
   if (facts.network !== base.network)
     throw new AccountRefusedError("ESCROW_NETWORK", "the escrow is on another network");
   if (facts.closeDelay < rules.minCloseDelay) {
