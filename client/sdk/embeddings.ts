@@ -6,7 +6,7 @@ import type { EmbedOutcome } from "./embed-call";
 import { InvalidRequestError, ProviderError, ProviderLostError, StalledError, TamperedError } from "./errors";
 import type { SilkUsage } from "./openai-shapes";
 import { QuoteRefusals, type QuoteRefusedLately } from "./quote-refusal";
-import { isNoOtherProvider } from "./refusal-kinds";
+import { isNoOtherProvider, isOneProvidersRefusal } from "./refusal-kinds";
 import type { RequesterSession } from "./requester-session";
 import { providerBlamed } from "./session-lost";
 
@@ -121,7 +121,7 @@ export async function runEmbeddings(
   const refusals: RelayRefusedError[] = [];
   // Sessions renewed after a provider said their quote ran out (quote-refusal.ts, as for chat).
   const quoteRefusals = new QuoteRefusals(route.retire, route.quoteRefused);
-  // A provider left for refusing its fresh session's quote too: the answer if nobody else serves.
+  // A provider left for refusing its fresh session's quote too, or this escrow: the answer if nobody else serves.
   let refused: ProviderError | undefined;
   for (let failovers = 0; ; ) {
     const { provider, session, embed } = await route
@@ -157,6 +157,16 @@ export async function runEmbeddings(
         refused = err as ProviderError;
       }
       if (quote) continue;
+      // Refused for what happened on that provider's own stream (ESCROW_HELD_BACK, FOREIGN_CLAIMS,
+      // …), as chat is (failover.ts): it serves this escrow no more, another provider may; the
+      // refusal is the answer when none does.
+      if (isOneProvidersRefusal(err) && !signal.aborted) {
+        route.lost(provider);
+        session.close();
+        exclude.push(provider);
+        refused = err;
+        continue;
+      }
       const lost =
         err instanceof ProviderLostError && !(err instanceof StalledError || err instanceof TamperedError);
       if (!lost || signal.aborted || ++failovers > route.maxFailovers) throw err;

@@ -10,8 +10,10 @@ import {
   SecureSession,
   type SessionMessageInput,
 } from "../../protocol";
+import { HttpEngine } from "../../provider/engines/http-engine";
 import { EscrowBook } from "../../provider/escrow-book";
 import { ProviderRuntime, type ProviderRuntimeOptions, type RuntimeEvent } from "../../provider/runtime";
+import { startOpenAiBackend } from "../doubles/openai-backend";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import { cleanup, startServer } from "../signaling/helpers";
 
@@ -289,5 +291,47 @@ describe("mid-session: the provider's other streams of the escrow came to be owe
     const { err } = await ask("second");
     expect(err?.code).toBe("ESCROW_CANNOT_PAY");
     expect(new Set(refusedWith(owed.events))).toEqual(new Set(["ESCROW_CANNOT_PAY"]));
+  }, 30_000);
+});
+
+describe("embeddings, as chat: refused mid-session by a provider holding the escrow back", () => {
+  it("go to another provider and are answered", async () => {
+    const { url } = await startServer();
+    const backend = await startOpenAiBackend();
+    const engine = new HttpEngine({ baseUrl: backend.url, backendModel: () => "backend-model" });
+    await engine.load("embed-model");
+    const models = (price: bigint) => [
+      { model: "embed-model", price: flatPrice(price), features: ["embeddings" as const] },
+    ];
+    const book = fundedBook();
+    const payout = `0:${"33".repeat(32)}`;
+    // The cheaper one, asked first.
+    const held = await provider(url, { book, payout, engine, models: models(5n) });
+    const client = await connect({
+      signalingUrl: url,
+      sessionKey: generateKeyPair(),
+      keyEpoch: 0,
+      maxPrice: MAX,
+      escrow: ESCROW,
+      wrtc,
+    });
+    clients.push(client);
+    const embed = () => client.embeddings.create({ model: "embed-model", input: "the same words" });
+    const first = await embed();
+    const other = await provider(url, { engine, payout: `0:${"22".repeat(32)}`, models: models(10n) });
+    // Another of the requester's keys (epoch 1) is now owed all the escrow can pay there.
+    const elsewhere = {
+      network: NETWORK_ID.devnet,
+      escrow: Address.parse(ESCROW),
+      payout: Address.parse(payout),
+      keyEpoch: 1,
+    };
+    book.track(elsewhere);
+    book.held(elsewhere, book.view(Address.parse(ESCROW)).available);
+    const again = await embed();
+    expect(again.data[0]?.embedding).toEqual(first.data[0]?.embedding);
+    expect(refusedWith(held.events)).toContain("ESCROW_HELD_BACK");
+    expect(other.events.filter((e) => e.type === "session-open")).toHaveLength(1);
+    await backend.close();
   }, 30_000);
 });
