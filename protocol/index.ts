@@ -30,4 +30,5 @@ export * from "./session/fingerprint";
 export * from "./session/handshake";
 export * from "./session/secure-session";
 export * from "./session/transport";
+export * from "./stop-sequences";
 export * from "./trust-policy";

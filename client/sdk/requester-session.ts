@@ -30,6 +30,7 @@ import {
   type SignedAnswer,
   type SignedReceipt,
   signReceipt,
+  stopSequenceIn,
   streamId,
   TOKENS_AFTER_CANCEL,
   type ToolCallDelta,
@@ -97,19 +98,6 @@ interface Pending {
 }
 
 let nextId = 0;
-
-/**
- * The stop sequence `text` completes, streamed after `before` (one split across pieces too), if
- * any. Only the end of `before` can be part of one: a sequence it held whole was found already.
- */
-function stopCompleted(
-  stops: readonly string[] | undefined,
-  before: string,
-  text: string,
-): string | undefined {
-  if (!stops || text === "") return undefined;
-  return stops.find((s) => `${s.length > 1 ? before.slice(1 - s.length) : ""}${text}`.includes(s));
-}
 
 /**
  * Why `deltas` are tool calls the request ruled out, if they are: it gave no tools, its
@@ -492,7 +480,7 @@ export class RequesterSession {
     }
     // Asked to stop at a sequence: an engine that honours `stop` ends the answer before it and never
     // streams one whole, so text that completes one was not asked for, and is not paid.
-    const stop = stopCompleted(p.sent.stop, p.answer.text, text);
+    const stop = stopSequenceIn(p.sent.stop, p.answer.text, text)?.stop;
     if (stop !== undefined) {
       this.abandon(
         new OverReportError(

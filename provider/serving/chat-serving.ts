@@ -1,13 +1,17 @@
 import {
   AnswerBuilder,
   type AnswerFinish,
+  type AnswerPiece,
   billablePromptTokens,
   buildStatement,
   type ChatRequest,
+  endsInStopStart,
   type KeyPair,
   maxPromptTokens,
   receiptCanCarry,
   signStatement,
+  stopSequenceIn,
+  utf8,
 } from "../../protocol";
 import { failureOf } from "./failure";
 import { admit, type RequestServing, waitForCredit } from "./request-serving";
@@ -58,51 +62,77 @@ export async function serveChat(req: ChatRequest, s: ChatServing): Promise<void>
     // Cut short on its own signal, so a cut is told apart from the requester's cancel.
     const stop = new AbortController();
     const signal = AbortSignal.any([s.signal, stop.signal]);
+    // A backend that does not honour `stop` is held to it here: the requester refuses, and pays
+    // nothing from, a piece that streams a stop sequence (held back while it could be one).
+    const stops = req.score ? undefined : req.stop;
+    let held: AnswerPiece | undefined;
+    let stopped = false;
+    const send = async (chunk: AnswerPiece) => {
+      await waitForCredit(s, req.id);
+      if (signal.aborted || !s.session.isOpen) return;
+      // An engine that does not read max_tokens (an HTTP backend) is stopped at it here: the
+      // requester pays no token past the cap it asked for, and drops a session that streams one.
+      if (req.max_tokens !== undefined && total + chunk.tokens > req.max_tokens) {
+        cut = "max-tokens";
+        stop.abort();
+        return;
+      }
+      // Never owed more than the escrow, or a receipt, can pay: stop before a chunk that would cross it.
+      const after = owedAfter(total + chunk.tokens);
+      if (
+        !receiptCanCarry(after) ||
+        (exposure && (exposure.closing || !(await exposure.allows(after.amount))))
+      ) {
+        cut = exposure?.closing ? "closing" : "cannot-pay";
+        if (receiptCanCarry(after)) unpayable = after.amount;
+        stop.abort();
+        return;
+      }
+      total += chunk.tokens;
+      ledger.addCompletion(req.id, chunk.tokens);
+      credit.record(ledger.totals());
+      exposure?.owe(owedAfter(total).amount);
+      s.onTokens(chunk.tokens);
+      await s.session.send({
+        v: 1,
+        t: "tokens",
+        id: req.id,
+        text: chunk.text,
+        ...(chunk.toolCalls && { tool_calls: [...chunk.toolCalls] }),
+        ...(chunk.logprobs && { logprobs: [...chunk.logprobs] }),
+        count: chunk.tokens,
+        total,
+      });
+      answer.add(chunk);
+    };
     const result = await runOnEngine(
       s.engine,
       req,
       async (chunk) => {
-        await waitForCredit(s, req.id);
-        if (signal.aborted || !s.session.isOpen) return;
-        // An engine that does not read max_tokens (an HTTP backend) is stopped at it here: the
-        // requester pays no token past the cap it asked for, and drops a session that streams one.
-        if (req.max_tokens !== undefined && total + chunk.tokens > req.max_tokens) {
-          cut = "max-tokens";
+        if (!stops || (chunk.toolCalls && !held)) return send(chunk);
+        const piece: AnswerPiece = held ? joined(held, chunk) : chunk;
+        held = undefined;
+        const hit = stopSequenceIn(stops, answer.text, piece.text);
+        if (hit) {
+          const before = piece.text.slice(0, Math.max(0, hit.at));
+          if (before !== "") await send(beforeStop(piece, before));
+          stopped = true;
           stop.abort();
-          return;
-        }
-        // Never owed more than the escrow, or a receipt, can pay: stop before a chunk that would cross it.
-        const after = owedAfter(total + chunk.tokens);
-        if (
-          !receiptCanCarry(after) ||
-          (exposure && (exposure.closing || !(await exposure.allows(after.amount))))
-        ) {
-          cut = exposure?.closing ? "closing" : "cannot-pay";
-          if (receiptCanCarry(after)) unpayable = after.amount;
-          stop.abort();
-          return;
-        }
-        total += chunk.tokens;
-        ledger.addCompletion(req.id, chunk.tokens);
-        credit.record(ledger.totals());
-        exposure?.owe(owedAfter(total).amount);
-        s.onTokens(chunk.tokens);
-        await s.session.send({
-          v: 1,
-          t: "tokens",
-          id: req.id,
-          text: chunk.text,
-          ...(chunk.toolCalls && { tool_calls: [...chunk.toolCalls] }),
-          ...(chunk.logprobs && { logprobs: [...chunk.logprobs] }),
-          count: chunk.tokens,
-          total,
-        });
-        answer.add(chunk);
+        } else if (!piece.toolCalls && endsInStopStart(stops, piece.text)) held = piece;
+        else await send(piece);
       },
       signal,
     );
+    // Text held back that no stop sequence followed (the engine ended): it is the answer's end.
+    if (held && !signal.aborted) await send(held);
     // Cut short because the escrow cannot pay for more: "length", then the reason, typed.
-    await finish(req, s, result, answer, cut ? "length" : signal.aborted ? "abort" : result.finishReason);
+    await finish(
+      req,
+      s,
+      result,
+      answer,
+      cut ? "length" : stopped ? "stop" : signal.aborted ? "abort" : result.finishReason,
+    );
     // The answer ends as cut short ("length"), so the requester signs for all of it; the next
     // request on this session is refused with the reason, typed.
     if (cut === "cannot-pay") s.stopPaying(unpayable);
@@ -157,4 +187,24 @@ async function finish(
       ).signature,
     }),
   });
+}
+
+/** Two pieces streamed as one (the first held back): text, counts and logprobs in order. */
+function joined(a: AnswerPiece, b: AnswerPiece): AnswerPiece {
+  const logprobs = a.logprobs || b.logprobs ? [...(a.logprobs ?? []), ...(b.logprobs ?? [])] : undefined;
+  return {
+    text: a.text + b.text,
+    tokens: a.tokens + b.tokens,
+    ...(b.toolCalls && { toolCalls: b.toolCalls }),
+    ...(logprobs && { logprobs }),
+  };
+}
+
+/**
+ * The part of `piece` before a stop sequence: at least one token, never more than its bytes can
+ * have cost (the stop's own tokens are not billed), its logprobs cut to match.
+ */
+function beforeStop(piece: AnswerPiece, text: string): AnswerPiece {
+  const tokens = Math.max(1, Math.min(piece.tokens, utf8(text).length));
+  return { text, tokens, ...(piece.logprobs && { logprobs: piece.logprobs.slice(0, tokens) }) };
 }
