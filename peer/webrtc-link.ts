@@ -137,7 +137,17 @@ export class WebRtcLink extends FrameHub implements FrameTransport {
       }
       this.queuedBound = this.peer.bufferSize;
     }
-    this.peer.send(frame);
+    try {
+      this.peer.send(frame);
+    } catch (err) {
+      // The data channel is closing or closed (the peer went) before its close event reached us:
+      // libwebrtc throws a bare InvalidStateError, which reached a request's caller as is, and
+      // the session stayed up. The link ends now, said as a closed channel, so the session's
+      // requests read it as a session lost (another provider may take them) and this send too.
+      const closed = new ChannelClosedError("the data channel closed", { cause: err });
+      this.close(closed);
+      throw closed;
+    }
     this.queuedBound += frame.byteLength;
   }
 
