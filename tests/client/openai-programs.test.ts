@@ -403,6 +403,18 @@ describe("tool_choice and the tools it chooses among", () => {
       false,
     )) as OpenAI.ChatCompletion;
     expect(chosen.choices[0]?.message.tool_calls?.[0]).toMatchObject({ function: { name: "get_weather" } });
+    // A function chosen that is not the first listed is the one called: the backend double calls
+    // the one named, as llama.cpp's server does by grammar (it called the first, and the
+    // requester drops a provider that calls another than the one named: OVER_REPORT).
+    const timeTool = {
+      type: "function" as const,
+      function: { name: "get_time", parameters: WEATHER_PARAMETERS },
+    };
+    const second = (await ask(
+      { tools: [weatherTool, timeTool], tool_choice: { type: "function", function: { name: "get_time" } } },
+      false,
+    )) as OpenAI.ChatCompletion;
+    expect(second.choices?.[0]?.message.tool_calls?.[0]).toMatchObject({ function: { name: "get_time" } });
   });
 });
 

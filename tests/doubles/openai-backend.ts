@@ -6,7 +6,8 @@ import type { AddressInfo } from "node:net";
  * or vLLM (no model weights here). It answers "Echo: <last user message>" a word per SSE chunk,
  * with usage in the last chunk when `stream_options.include_usage` is set, as those servers do,
  * and honours what programs ask of such servers:
- * - `tools`: to a user message it answers with a call of the first tool (arguments made from the
+ * - `tools`: to a user message it answers with a call of the first tool, or of the one
+ *   `tool_choice` names, none for `tool_choice: "none"` (arguments made from the
  *   tool's JSON schema, streamed in pieces, `finish_reason: "tool_calls"`); to a `tool` message it
  *   answers "The tool said: <result>"; a last user message starting "say first" has the call
  *   preceded by the text "Let me check. " (two content chunks), as models that talk before calling;
@@ -141,7 +142,12 @@ export async function startOpenAiBackend(
     let words: string[];
     let call: { name: string; arguments: string } | undefined;
     let preface: string[] = [];
-    const tool = body.tool_choice === "none" ? undefined : body.tools?.[0];
+    // The function named by tool_choice (as llama.cpp's server forces it by grammar), else the first.
+    const named = (body.tool_choice as { function?: { name?: unknown } } | undefined)?.function?.name;
+    const tool =
+      body.tool_choice === "none"
+        ? undefined
+        : (body.tools?.find((t) => t.function.name === named) ?? body.tools?.[0]);
     if (tool && lastMessage?.role === "user") {
       call = { name: tool.function.name, arguments: JSON.stringify(sample(tool.function.parameters, last)) };
       if (last.startsWith("say first")) preface = ["Let ", "me ", "check. "];
