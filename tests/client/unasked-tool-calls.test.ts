@@ -31,7 +31,11 @@ const fn = (name: string) => ({
 const TOOLS = [fn("get_weather"), fn("delete_files")];
 
 /** Two text tokens, then the call's pieces, each a token, then `done`. */
-async function asked(choice: RequestInput["tool_choice"], calls: readonly ToolCallDelta[]) {
+async function asked(
+  choice: RequestInput["tool_choice"],
+  calls: readonly ToolCallDelta[],
+  more: Partial<RequestInput> = {},
+) {
   const account = new MemoryPaymentAccount();
   const pieces = [
     { text: "Let ", tool_calls: undefined },
@@ -74,6 +78,7 @@ async function asked(choice: RequestInput["tool_choice"], calls: readonly ToolCa
     messages: [{ role: "user", content: "weather?" }],
     tools: TOOLS,
     ...(choice !== undefined && { tool_choice: choice }),
+    ...more,
   };
   const result = await endsWithin(
     requester
@@ -113,6 +118,15 @@ describe("a provider that calls a function the request's tool_choice ruled out",
     await expect.poll(async () => (await account.last(stream))?.receipt.tokens).toBe(3n);
   });
 
+  it("told parallel_tool_calls false: a second call is OVER_REPORT, the first paid", async () => {
+    const { err, account } = await asked("auto", [call(0, "get_weather"), call(1, "delete_files")], {
+      parallel_tool_calls: false,
+    });
+    expect(err).toBeInstanceOf(OverReportError);
+    expect((err as Error).message).toMatch(/parallel_tool_calls false/);
+    await expect.poll(async () => (await account.last(stream))?.receipt.tokens).toBe(3n);
+  });
+
   it("takes the function named (its name streamed in pieces), and any declared one for auto", async () => {
     const named = await asked({ type: "function", function: { name: "get_weather" } }, [
       { index: 0, id: "call_0", type: "function", function: { name: "get_" } },
@@ -121,5 +135,10 @@ describe("a provider that calls a function the request's tool_choice ruled out",
     expect(named).toMatchObject({ err: undefined, calls: ["get_weather"] });
     const auto = await asked("auto", [call(0, "delete_files")]);
     expect(auto).toMatchObject({ err: undefined, calls: ["delete_files"] });
+    // One call is what parallel_tool_calls false allows; two without it.
+    const one = await asked("auto", [call(0, "get_weather")], { parallel_tool_calls: false });
+    expect(one).toMatchObject({ err: undefined, calls: ["get_weather"] });
+    const two = await asked("auto", [call(0, "get_weather"), call(1, "delete_files")]);
+    expect(two).toMatchObject({ err: undefined, calls: ["get_weather", "delete_files"] });
   });
 });
