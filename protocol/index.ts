@@ -31,4 +31,5 @@ export * from "./session/handshake";
 export * from "./session/secure-session";
 export * from "./session/transport";
 export * from "./stop-sequences";
+export * from "./tool-choice";
 export * from "./trust-policy";

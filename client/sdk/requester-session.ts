@@ -33,7 +33,7 @@ import {
   stopSequenceIn,
   streamId,
   TOKENS_AFTER_CANCEL,
-  type ToolCallDelta,
+  unaskedCall,
   verifyReceiptSignature,
   verifySignedAnswer,
 } from "../../protocol";
@@ -98,37 +98,6 @@ interface Pending {
 }
 
 let nextId = 0;
-
-/**
- * Why `deltas` are tool calls the request ruled out, if they are: it gave no tools, its
- * `tool_choice` was "none", it asked for one call at most (`parallel_tool_calls: false`) and a
- * second begins, or it named a function and a call names another (checked as the name streams:
- * the call's name so far must begin the one named). Honest engines honour all four.
- */
-function unaskedCall(
-  tools: unknown,
-  sent: Pick<ChatRequest, "tool_choice" | "parallel_tool_calls">,
-  answer: AnswerBuilder,
-  deltas: readonly ToolCallDelta[],
-): string | undefined {
-  if (!tools) return "provider sent tool calls to a request without tools";
-  const choice = sent.tool_choice;
-  if (choice === "none")
-    return 'provider sent tool calls to a request whose tool_choice "none" asked for none';
-  if (sent.parallel_tool_calls === false && deltas.some((d) => d.index > 0))
-    return "provider began a second tool call where parallel_tool_calls false asked for one at most";
-  if (typeof choice !== "object") return undefined;
-  const wanted = choice.function.name;
-  const names = new Map<number, string>();
-  for (const d of deltas) {
-    const name =
-      (names.get(d.index) ?? answer.toolCalls[d.index]?.function.name ?? "") + (d.function?.name ?? "");
-    names.set(d.index, name);
-    if (!wanted.startsWith(name))
-      return `provider called ${JSON.stringify(name)} where the request's tool_choice named ${JSON.stringify(wanted)}`;
-  }
-  return undefined;
-}
 
 /**
  * How long before a session's quote expires the SDK starts nothing more on it: a request sent
@@ -493,9 +462,9 @@ export class RequesterSession {
       );
       return;
     }
-    const unasked = m.tool_calls && unaskedCall(p.input.tools, p.sent, p.answer, m.tool_calls);
+    const unasked = m.tool_calls && unaskedCall(p.input.tools, p.sent, p.answer.toolCalls, m.tool_calls);
     if (unasked) {
-      this.abandon(new OverReportError(unasked));
+      this.abandon(new OverReportError(`provider ${unasked.why}`));
       return;
     }
     if (p.cancelledAt !== undefined && p.counted + count - p.cancelledAt > TOKENS_AFTER_CANCEL) {

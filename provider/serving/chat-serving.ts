@@ -11,8 +11,10 @@ import {
   receiptCanCarry,
   signStatement,
   stopSequenceIn,
+  unaskedCall,
   utf8,
 } from "../../protocol";
+import { EngineError } from "../../web/engines/engine";
 import { failureOf } from "./failure";
 import { admit, type RequestServing, waitForCredit } from "./request-serving";
 import { runOnEngine } from "./scoring";
@@ -109,6 +111,14 @@ export async function serveChat(req: ChatRequest, s: ChatServing): Promise<void>
       s.engine,
       req,
       async (chunk) => {
+        // A backend that does not honour `tool_choice` (Ollama reads none) is held to it here: the
+        // requester drops, as a liar, a provider that streams a call the request ruled out.
+        const unasked = chunk.toolCalls && unaskedCall(req.tools, req, answer.toolCalls, chunk.toolCalls);
+        if (unasked)
+          throw new EngineError(
+            "unsupported",
+            `${unasked.param}: this provider's engine did not honour it (it ${unasked.why})`,
+          );
         if (!stops || (chunk.toolCalls && !held)) return send(chunk);
         const piece: AnswerPiece = held ? joined(held, chunk) : chunk;
         held = undefined;
