@@ -1,6 +1,6 @@
 import { RelayRefusedError, SignalingError } from "../../peer/signaling-client";
 import { type ErrorCode, isErrorCode, SilkError } from "../../protocol";
-import { InvalidRequestError, NoProviderError, ProviderError } from "../sdk/errors";
+import { InvalidRequestError, NoProviderError, ProviderError, ProviderLostError } from "../sdk/errors";
 
 /**
  * Errors as OpenAI sends them: an HTTP status and `{ error: { message, type, param, code } }`.
@@ -195,7 +195,13 @@ export function toHttpError(err: unknown): HttpError {
   // Every server asked would not relay the request's sessions (relayRefusedEnd), nothing of the
   // answer came: nobody could carry it now, worth retrying (503, Retry-After), not a party's
   // failure as CHANNEL_CLOSED's 502 says. It ended NO_ANSWER (503) before relay refusals were typed.
-  if (err instanceof RelayRefusedError)
+  // So is one cut by such a refusal after part of the answer came (a ProviderLostError the refusal
+  // caused): it was 502 provider_lost, blaming the provider the SDK does not blame. Its message says
+  // the answer was cut and by whom; a stream's `error` event after the partial content is this one.
+  if (
+    err instanceof RelayRefusedError ||
+    (err instanceof ProviderLostError && err.cause instanceof RelayRefusedError)
+  )
     return new HttpError(503, "service_unavailable", "relay_refused", err.message);
   // The SDK's errors, protocol errors that reach it unwrapped (a trust policy's refusal), and the
   // server's refusals (RATE_LIMITED, …): each keeps its code, a 429 is not the gateway's fault.
