@@ -1,6 +1,7 @@
-import { ChannelClosedError, type FrameTransport } from "../protocol";
+import { ChannelClosedError, type FrameTransport, TimeoutError } from "../protocol";
 import { FrameHub } from "./frame-hub";
 import { RelayRefusedError, type SignalingClient, SignalingError } from "./signaling-client";
+import { SessionEndedNoticeError } from "./signaling-errors";
 
 /** How long one frame may wait for the server's relay budget before the send fails. */
 const RATE_LIMIT_PATIENCE_MS = 10_000;
@@ -37,9 +38,29 @@ export class RelayLink extends FrameHub implements FrameTransport {
     super.deliver(frame);
   }
 
+  /**
+   * The server's refusal of a frame that is still waiting for the relay budget (cleared once the
+   * frame is carried or given up on).
+   */
+  private heldBack: unknown;
+
   /** The server ended (or moved) the session: close without telling it. */
   end(reason: Error): void {
-    this.finish(reason);
+    this.finish(this.refusedFirst(reason));
+  }
+
+  /**
+   * An end that came while a frame waited out the server's refusal is that refusal's doing: the
+   * peer gave up waiting for the frame (its handshake deadline, 10 s, races the link's patience,
+   * 10 s from a later start), or our own deadline ran out. It read as the server's word that the
+   * session ended (or a timeout), not as a relay refusal: the request did not count it, and asked
+   * the refusing server for a third session (seen under load in relay-refused's cases).
+   * A move is followed and signaling gone is its own cause: those stay as they are.
+   */
+  private refusedFirst<E extends Error | undefined>(reason: E): E | RelayRefusedError {
+    if (this.heldBack === undefined) return reason;
+    if (!(reason instanceof SessionEndedNoticeError || reason instanceof TimeoutError)) return reason;
+    return new RelayRefusedError(this.signaling.url, this.heldBack);
   }
 
   async send(frame: Uint8Array): Promise<void> {
@@ -48,15 +69,20 @@ export class RelayLink extends FrameHub implements FrameTransport {
     // refills: frames go one at a time (SecureSession awaits each), so order holds, and dropping
     // it would leave a hole the other side can only read as a stall.
     const giveUp = Date.now() + RATE_LIMIT_PATIENCE_MS;
-    for (let wait = 5; ; wait = Math.min(wait * 2, 250)) {
-      try {
-        return await this.carried(frame);
-      } catch (err) {
-        const limited = err instanceof SignalingError && err.code === "RATE_LIMITED";
-        if (!limited || this.closed || Date.now() + wait > giveUp) throw this.refused(err);
-        await new Promise((resolve) => setTimeout(resolve, wait));
-        if (this.closed) throw this.ending();
+    try {
+      for (let wait = 5; ; wait = Math.min(wait * 2, 250)) {
+        try {
+          return await this.carried(frame);
+        } catch (err) {
+          const limited = err instanceof SignalingError && err.code === "RATE_LIMITED";
+          if (!limited || this.closed || Date.now() + wait > giveUp) throw this.refused(err);
+          this.heldBack = err;
+          await new Promise((resolve) => setTimeout(resolve, wait));
+          if (this.closed) throw this.ending();
+        }
       }
+    } finally {
+      this.heldBack = undefined;
     }
   }
 
@@ -113,6 +139,6 @@ export class RelayLink extends FrameHub implements FrameTransport {
   close(reason?: Error): void {
     if (this.closed) return;
     this.signaling.endSession(this.sessionId, reason ? "closed with error" : "closed");
-    this.finish(reason);
+    this.finish(this.refusedFirst(reason));
   }
 }

@@ -141,6 +141,26 @@ describe("a relay that will not carry the requester's frames", () => {
     }
   }, 120_000);
 
+  it("refused on every session, the provider giving up on the handshake first: still two refusals, then the end names the server", async () => {
+    const mitm = await mitmNetwork();
+    // The provider waits 2 s for the requester's hello, which the server will not carry: it ends
+    // each session before the link's 10 s patience runs out. That end read as the server's word
+    // that the session ended, not as the refusal behind it, so the server was asked a third time.
+    await relayProvider(labelled(mitm.url, "provider"), { deadlines: { handshaking: 2_000 } });
+    const url = labelled(mitm.url, "requester");
+    const c = await relayClient(url);
+    refuseFrames(mitm, 0, true);
+    const err = await ask(c, "never carried").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RelayRefusedError);
+    expect((err as Error).message).toBe(
+      `the signaling server at ${url} did not carry a frame of the session (RATE_LIMITED) (on 2 sessions); the request ends`,
+    );
+    expect(
+      mitm.log.filter((m) => matches(m, { event: "session:request", direction: "to-server" })),
+    ).toHaveLength(2);
+    expect(excluded(mitm)).toEqual([]);
+  }, 90_000);
+
   /**
    * Embeddings: a refusal ended the call as its provider's fault (excluded), so the only
    * provider was asked no more (NO_MODEL); and the request's refusals were not counted.
