@@ -30,7 +30,10 @@ export class SessionMovedError extends ChannelClosedError {
  * server's doing, not the peer's. `cause` is the server's refusal or the client's finding.
  */
 export class RelayRefusedError extends ChannelClosedError {
-  /** The servers that refused, in the order they were asked (one, but for `relayRefusedEnd`'s). */
+  /**
+   * The servers that refused, in the order they were asked (one, but for `relayRefusedEnd`'s: every
+   * server the request tried, those that failed it otherwise first).
+   */
   readonly servers: readonly string[];
   constructor(server: string, cause: unknown, said?: { servers: readonly string[]; message: string }) {
     // The server's refusal by its code (checked: wireError); its own text stays on `cause`, never
@@ -53,23 +56,30 @@ export class RelayRefusedError extends ChannelClosedError {
 }
 
 /**
- * What ends a request every server asked of which refused to carry its sessions: one error naming
- * each server tried, how many sessions it refused and why (each refusal's own words), the last
- * refusal its cause.
+ * What ends a request every server asked of which refused to carry its sessions or failed it
+ * otherwise: one error naming each server tried and why, in the order asked — `earlier`, the SDK's
+ * own words for servers that failed it before the relays refused (its directory unavailable, no
+ * answer; a server's unchecked text never among them), then each server that refused to relay,
+ * how many sessions it refused and why (each refusal's own words), the last refusal its cause.
  */
-export function relayRefusedEnd(refusals: readonly RelayRefusedError[]): RelayRefusedError {
+export function relayRefusedEnd(
+  refusals: readonly RelayRefusedError[],
+  earlier: readonly { readonly server: string; readonly why: string }[] = [],
+): RelayRefusedError {
   const byServer = new Map<string, RelayRefusedError[]>();
   for (const r of refusals) for (const s of r.servers) byServer.set(s, [...(byServer.get(s) ?? []), r]);
   const last = refusals[refusals.length - 1];
-  const servers = [...byServer.keys()];
+  const servers = [...new Set([...earlier.map((e) => e.server), ...byServer.keys()])];
   const each = [...byServer.values()].map((rs) => {
     const words = [...new Set(rs.map((r) => r.message))].join("; ");
     return rs.length > 1 ? `${words} (on ${rs.length} sessions)` : words;
   });
   const ending =
-    servers.length > 1
-      ? `every signaling server asked refused to relay the request's sessions: ${each.join("; ")}`
-      : `${each[0]}; the request ends`;
+    earlier.length > 0
+      ? `every signaling server asked failed the request: ${[...earlier.map((e) => e.why), ...each].join("; ")}`
+      : servers.length > 1
+        ? `every signaling server asked refused to relay the request's sessions: ${each.join("; ")}`
+        : `${each[0]}; the request ends`;
   return new RelayRefusedError(servers[0] ?? "", last?.cause, { servers, message: ending });
 }
 

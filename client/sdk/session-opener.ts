@@ -128,6 +128,8 @@ function serverFailed(err: unknown): err is SignalingError {
 interface Word {
   readonly said: string;
   readonly ours: string;
+  /** The server it is about, where a request's end lists the servers it tried (relayRefusedEnd). */
+  readonly server?: string;
 }
 const ourWord = (said: string): Word => ({ said, ours: said });
 
@@ -438,16 +440,32 @@ export class SessionOpener {
     // again met the same refusal, each after the link's patience (10 s): a request refused on every
     // session took 41 s to end, and with one server still 30 s once a mid-answer refusal's fresh
     // session was not counted.
+    // Checked before each server is asked, not only when this open starts: a move (for another
+    // server's refusals, or its outage) could land on one that had already refused twice (within an
+    // earlier open of the request), which was then asked once more.
     const refusedHere = () => refusals.filter((r) => r.servers.includes(this.signaling.url));
+    const relayWords = new Set<Word>();
     const relayFailed = (): boolean => {
       const here = refusedHere();
       if (here.length < 2) return false;
-      outages.push(ourWord(here[here.length - 1]!.message));
+      const word = ourWord(here[here.length - 1]!.message);
+      relayWords.add(word);
+      outages.push(word);
       if (canMoveOn(outages.length + handshakeFailures.length)) return true;
-      throw relayRefusedEnd(refusals);
+      // Every server tried named, and why: those that failed the request otherwise too (an outage,
+      // a handshake that failed there), which the relays' refusals alone left out.
+      throw relayRefusedEnd(refusals, [
+        ...outages
+          .filter((o) => !relayWords.has(o))
+          .map((o) => ({ server: o.server ?? this.signaling.url, why: o.ours })),
+        ...handshakeFailures.map((f) => ({
+          server: f.server,
+          why: `on the signaling server at ${f.server}, provider ${f.provider} failed the handshake with ${f.cause.code}`,
+        })),
+      ]);
     };
-    relayFailed();
     for (let attempt = 0, moves = 0; attempt < 3 && moves <= MAX_MOVES; ) {
+      if (!moved && relayFailed()) continue;
       // The one owner of this session's life from the request on: each phase below, the
       // server's grant among them, has its deadline there. A move's channel has what is left of
       // the connecting stage's bound, not a deadline of its own.
@@ -500,15 +518,16 @@ export class SessionOpener {
         // outage): asked again where the connection is now, that server counted as failed.
         const leftBehind = ours && (ackTimeout || err.code === "UNREACHABLE") && this.signaling.url !== asked;
         if (failed || silent || leftBehind) {
-          outages.push(
-            outage
+          outages.push({
+            ...(outage
               ? this.serversWord(err)
               : ourWord(
                   ours
                     ? err.message
                     : `the signaling server at ${asked} did not answer: ${(err as Error).message}`,
-                ),
-          );
+                )),
+            server: asked,
+          });
           const count = outages.length + handshakeFailures.length;
           const inTime = Date.now() - started < HANDSHAKE_MOVES_MS;
           if (leftBehind ? count < this.signaling.urlCount && inTime : canMoveOn(count)) continue;
@@ -708,7 +727,10 @@ export class SessionOpener {
           this.signaling.forget(grant.sessionId);
           const said = this.notTakenWord(err);
           if (!serverFailed(said)) throw this.notTaken(said, err, needs);
-          outages.push(said instanceof ServerRefusalError ? this.serversWord(said) : ourWord(said.message));
+          outages.push({
+            ...(said instanceof ServerRefusalError ? this.serversWord(said) : ourWord(said.message)),
+            server: this.signaling.url,
+          });
           if (canMoveOn(outages.length + handshakeFailures.length)) continue;
           throw noProvider(said.code, outagesWord(outages), needs, err);
         }

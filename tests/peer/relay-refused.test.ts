@@ -161,6 +161,52 @@ describe("a relay that will not carry the requester's frames", () => {
     expect(excluded(mitm)).toEqual([]);
   }, 90_000);
 
+  it("one server out (DIRECTORY_UNAVAILABLE), the next refusing every session: the end names both, and why", async () => {
+    const [one, two] = [await mitmNetwork(), await mitmNetwork()];
+    await relayProvider(labelled(one.url, "provider"));
+    await relayProvider(labelled(two.url, "provider"));
+    const urls = [labelled(one.url, "requester"), labelled(two.url, "requester")];
+    const c = await relayClient(urls.join(","));
+    one.use((m: MitmMessage) => {
+      if (!matches(m, { event: "session:request", direction: "to-server", label: "requester" }))
+        return undefined;
+      m.ack?.({ ok: false, error: { code: "DIRECTORY_UNAVAILABLE", message: "Redis unreachable" } });
+      return null;
+    });
+    refuseFrames(two, 0, true);
+    const err = await ask(c, "carried nowhere").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RelayRefusedError);
+    // It named only the server that refused to relay: the one out before it was left out.
+    expect((err as RelayRefusedError).servers).toEqual(urls);
+    expect((err as Error).message).toBe(
+      `every signaling server asked failed the request: the signaling server at ${urls[0]} refused the request with DIRECTORY_UNAVAILABLE; the signaling server at ${urls[1]} did not carry a frame of the session (RATE_LIMITED) (on 2 sessions)`,
+    );
+    expect((err as Error).message).not.toContain("Redis unreachable");
+  }, 90_000);
+
+  it("a server that refused twice is not asked again after the request moved on and back", async () => {
+    const [one, two] = [await mitmNetwork(), await mitmNetwork()];
+    await relayProvider(labelled(one.url, "provider"));
+    await relayProvider(labelled(two.url, "provider"));
+    const urls = [labelled(one.url, "requester"), labelled(two.url, "requester")];
+    const c = await relayClient(urls.join(","));
+    // The first refuses every session; the second carries the first session up to the request
+    // (which it refuses, mid-answer: the request fails over) and then refuses every session.
+    refuseFrames(one, 0, true);
+    refuseFrames(two, 3, true);
+    const err = await ask(c, "carried nowhere").catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RelayRefusedError);
+    expect((err as RelayRefusedError).servers).toEqual(urls);
+    const asked = (m: Mitm) =>
+      m.log.filter((x) => matches(x, { event: "session:request", direction: "to-server" })).length;
+    // The first was asked a third time (refused again, after the link's 10 s) once the second's
+    // refusals moved the request back to it.
+    expect([asked(one), asked(two)]).toEqual([2, 2]);
+    expect((err as Error).message).toBe(
+      `every signaling server asked refused to relay the request's sessions: ${urls.map((u) => `the signaling server at ${u} did not carry a frame of the session (RATE_LIMITED) (on 2 sessions)`).join("; ")}`,
+    );
+  }, 120_000);
+
   /**
    * Embeddings: a refusal ended the call as its provider's fault (excluded), so the only
    * provider was asked no more (NO_MODEL); and the request's refusals were not counted.
