@@ -452,8 +452,9 @@ export class RequesterSession {
       return;
     }
     // Asked to stop at a sequence: an engine that honours `stop` ends the answer before it and never
-    // streams one whole, so text that completes one was not asked for, and is not paid.
-    const stop = stopSequenceIn(p.sent.stop, p.answer.text, text)?.stop;
+    // streams one whole, so text that completes one was not asked for, and is not paid. Tokens
+    // given to score are the caller's own, streamed back as they are, whatever they hold.
+    const stop = p.sent.score ? undefined : stopSequenceIn(p.sent.stop, p.answer.text, text)?.stop;
     if (stop !== undefined) {
       this.abandon(
         new OverReportError(
