@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { PageConfig } from "../protocol";
 import type { ServerContext } from "./context";
+import { isTransientReply, RedisUnavailableError, toWireError } from "./errors";
 import { serveStatic } from "./static-files";
 import { requestOrigin, tonConnectManifest } from "./tonconnect-manifest";
 
@@ -27,9 +28,15 @@ export function httpHandler(ctx: ServerContext, extras: HttpExtras = { pageConfi
       mount.handle(req, res);
       return;
     }
-    void route(ctx, extras, req, res).catch(() => {
-      if (!res.headersSent) send(res, 500, "application/json", JSON.stringify({ error: "internal error" }));
-      else res.destroy();
+    void route(ctx, extras, req, res).catch((err: unknown) => {
+      if (res.headersSent) return void res.destroy();
+      // Redis away (or "not now"): said so, as a socket's refusal says it, and worth retrying;
+      // it was an unexplained 500 "internal error".
+      if (redisAway(err))
+        return send(res, 503, "application/json", JSON.stringify({ error: toWireError(err) }), {
+          "retry-after": "1",
+        });
+      send(res, 500, "application/json", JSON.stringify({ error: "internal error" }));
     });
   };
 }
@@ -51,7 +58,12 @@ async function route(
     return send(res, ctx.closing ? 503 : 200, "application/json", JSON.stringify(body));
   }
   if (req.method === "GET" && path === "/metrics") {
-    ctx.sessionCount = await ctx.directory.sessionCount();
+    // Served while Redis is away too (the count last read): what an operator watches then. It
+    // answered 500 after the command deadline, so monitoring lost the node just when it mattered.
+    ctx.sessionCount = await ctx.directory.sessionCount().catch((err: unknown) => {
+      if (redisAway(err)) return ctx.sessionCount;
+      throw err;
+    });
     return send(res, 200, "text/plain; version=0.0.4; charset=utf-8", ctx.metrics.registry.render());
   }
   if (req.method === "GET" && path === "/api/models") {
@@ -90,6 +102,8 @@ async function route(
   if (ctx.config.staticDir && (await serveStatic(ctx.config.staticDir, req, res))) return;
   send(res, 404, "application/json", JSON.stringify({ error: "not found" }));
 }
+
+const redisAway = (err: unknown) => err instanceof RedisUnavailableError || isTransientReply(err);
 
 function send(
   res: ServerResponse,
