@@ -69,6 +69,7 @@ export async function serveChat(req: ChatRequest, s: ChatServing): Promise<void>
     const stops = req.score ? undefined : req.stop;
     let held: AnswerPiece | undefined;
     let stopped = false;
+    let oneCall = false;
     const send = async (chunk: AnswerPiece) => {
       await waitForCredit(s, req.id);
       if (signal.aborted || !s.session.isOpen) return;
@@ -114,11 +115,21 @@ export async function serveChat(req: ChatRequest, s: ChatServing): Promise<void>
         // A backend that does not honour `tool_choice` (Ollama reads none) is held to it here: the
         // requester drops, as a liar, a provider that streams a call the request ruled out.
         const unasked = chunk.toolCalls && unaskedCall(req.tools, req, answer.toolCalls, chunk.toolCalls);
-        if (unasked)
-          throw new EngineError(
-            "unsupported",
-            `${unasked.param}: this provider's engine did not honour it (it ${unasked.why})`,
-          );
+        if (unasked) {
+          // Text held back (a possible stop sequence's start) came before the call: it is answer.
+          if (held && !signal.aborted) await send(held);
+          held = undefined;
+          if (unasked.param !== "parallel_tool_calls")
+            throw new EngineError(
+              "unsupported",
+              `${unasked.param}: this provider's engine did not honour it (it ${unasked.why})`,
+            );
+          // A second call where one was asked for: the first is whole, so the answer ends with it,
+          // as a backend that honours parallel_tool_calls would have ended it.
+          oneCall = true;
+          stop.abort();
+          return;
+        }
         if (!stops || (chunk.toolCalls && !held)) return send(chunk);
         const piece: AnswerPiece = held ? joined(held, chunk) : chunk;
         held = undefined;
@@ -141,7 +152,15 @@ export async function serveChat(req: ChatRequest, s: ChatServing): Promise<void>
       s,
       result,
       answer,
-      cut ? "length" : stopped ? "stop" : signal.aborted ? "abort" : result.finishReason,
+      cut
+        ? "length"
+        : stopped
+          ? "stop"
+          : oneCall
+            ? "tool_calls"
+            : signal.aborted
+              ? "abort"
+              : result.finishReason,
     );
     // The answer ends as cut short ("length"), so the requester signs for all of it; the next
     // request on this session is refused with the reason, typed.
