@@ -1,10 +1,7 @@
-import wrtc from "@roamhq/wrtc";
 import { afterEach, describe, expect, it } from "vitest";
-import { connect, type SilkClient } from "../../client/sdk/silk-client";
-import { flatPrice, generateKeyPair } from "../../protocol";
-import { ProviderRuntime } from "../../provider/runtime";
-import { ScriptedEngine } from "../doubles/scripted-engine";
+import { flatPrice } from "../../protocol";
 import { cleanup, startServer } from "../signaling/helpers";
+import { stopAll, wrtcClient, wrtcProvider } from "../support/silk-parties";
 
 /**
  * A request sent on a session whose provider has just gone (its data channel closing, the close
@@ -13,37 +10,16 @@ import { cleanup, startServer } from "../signaling/helpers";
  * answered. Now the link ends as a closed channel: the session is lost, the request moves on, or
  * ends typed. Real WebRTC, real signaling.
  */
-const runtimes: ProviderRuntime[] = [];
-const clients: SilkClient[] = [];
 afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  for (const r of runtimes.splice(0)) r.stop();
+  stopAll();
   await cleanup();
 });
 
-async function provider(url: string, payout: string, price: bigint): Promise<ProviderRuntime> {
-  const runtime = await ProviderRuntime.start({
-    signalingUrl: url,
-    identity: generateKeyPair(),
-    engine: new ScriptedEngine(),
-    models: [{ model: "test-model", price: flatPrice(price) }],
-    payout,
-    wrtc,
-  });
-  runtimes.push(runtime);
-  return runtime;
-}
+const provider = async (url: string, payout: string, price: bigint) =>
+  (await wrtcProvider(url, { payout, models: [{ model: "test-model", price: flatPrice(price) }] })).runtime;
 
 async function requester(url: string) {
-  const client = await connect({
-    signalingUrl: url,
-    sessionKey: generateKeyPair(),
-    keyEpoch: 0,
-    maxPrice: { promptNanoPerToken: 100n, completionNanoPerToken: 100n },
-    escrow: `0:${"11".repeat(32)}`,
-    wrtc,
-  });
-  clients.push(client);
+  const client = await wrtcClient(url);
   return (content: string) =>
     client.chat.completions.create({ model: "test-model", messages: [{ role: "user", content }] });
 }

@@ -1,10 +1,7 @@
-import wrtc from "@roamhq/wrtc";
 import { Address } from "@ton/core";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { connect, type SilkClient } from "../../client/sdk/silk-client";
 import {
   flatPrice,
-  generateKeyPair,
   HELD_BACK_FOR_OTHERS,
   NETWORK_ID,
   SecureSession,
@@ -12,10 +9,10 @@ import {
 } from "../../protocol";
 import { HttpEngine } from "../../provider/engines/http-engine";
 import { EscrowBook } from "../../provider/escrow-book";
-import { ProviderRuntime, type ProviderRuntimeOptions, type RuntimeEvent } from "../../provider/runtime";
 import { startOpenAiBackend } from "../doubles/openai-backend";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import { cleanup, startServer } from "../signaling/helpers";
+import { ESCROW, refusedWith, stopAll, wrtcClient, wrtcProvider } from "../support/silk-parties";
 
 /**
  * A provider's own ledger refusing a session whose escrow could pay: it requires a reserve for
@@ -25,15 +22,9 @@ import { cleanup, startServer } from "../signaling/helpers";
  * and the request goes to another provider. An older SDK, which does not list the code in its
  * base receipt's `knows`, is sent OUT_OF_FUNDS, as before. Real WebRTC, real signaling.
  */
-const ESCROW = `0:${"11".repeat(32)}`;
-const MAX = { promptNanoPerToken: 100n, completionNanoPerToken: 100n };
-
-const runtimes: ProviderRuntime[] = [];
-const clients: SilkClient[] = [];
 afterEach(async () => {
   vi.restoreAllMocks();
-  for (const c of clients.splice(0)) c.close();
-  for (const r of runtimes.splice(0)) r.stop();
+  stopAll();
   await cleanup();
 });
 
@@ -44,44 +35,18 @@ function fundedBook(unreserved?: bigint): EscrowBook {
   return book;
 }
 
-async function provider(url: string, more: Partial<ProviderRuntimeOptions> & { payout: string }) {
-  const events: RuntimeEvent[] = [];
-  const engine = new ScriptedEngine();
-  const runtime = await ProviderRuntime.start({
-    signalingUrl: url,
-    identity: generateKeyPair(),
-    engine,
-    models: [{ model: "test-model", price: flatPrice(10n) }],
-    wrtc,
-    ...more,
-    onEvent: (e) => events.push(e),
-  });
-  runtimes.push(runtime);
-  return { runtime, engine, events };
-}
-
 async function ask(url: string, content: string) {
-  const client = await connect({
-    signalingUrl: url,
-    sessionKey: generateKeyPair(),
-    keyEpoch: 0,
-    maxPrice: MAX,
-    escrow: ESCROW,
-    wrtc,
-  });
-  clients.push(client);
+  const client = await wrtcClient(url);
   return client.chat.completions.create({ model: "test-model", messages: [{ role: "user", content }] }).then(
     (answer) => ({ answer, err: undefined }),
     (err: unknown) => ({ answer: undefined, err: err as Error & { code?: string } }),
   );
 }
 
-const refusedWith = (events: RuntimeEvent[]) => events.flatMap((e) => (e.type === "refused" ? [e.code] : []));
-
 describe("a provider that requires a reserve for itself, and no reserve for it on the escrow", () => {
   it("alone: ESCROW_HELD_BACK saying a reserve for it helps, not 'top it up'; nothing streamed", async () => {
     const { url } = await startServer();
-    const strict = await provider(url, { book: fundedBook(0n), payout: `0:${"33".repeat(32)}` });
+    const strict = await wrtcProvider(url, { book: fundedBook(0n), payout: `0:${"33".repeat(32)}` });
     const { err } = await ask(url, "held back");
     expect(err?.code).toBe("ESCROW_HELD_BACK");
     expect(err?.message).toContain("raise a reserve for this provider");
@@ -93,12 +58,12 @@ describe("a provider that requires a reserve for itself, and no reserve for it o
   it("with another provider on offer: the request goes there and is answered", async () => {
     const { url } = await startServer();
     // The cheaper one, so the server offers it first.
-    const strict = await provider(url, {
+    const strict = await wrtcProvider(url, {
       book: fundedBook(0n),
       payout: `0:${"33".repeat(32)}`,
       models: [{ model: "test-model", price: flatPrice(5n) }],
     });
-    await provider(url, { payout: `0:${"22".repeat(32)}` });
+    await wrtcProvider(url, { payout: `0:${"22".repeat(32)}` });
     const { answer, err } = await ask(url, "anyone else");
     expect(err).toBeUndefined();
     expect(answer?.choices[0]?.message.content).toBe("Echo: anyone else");
@@ -107,7 +72,7 @@ describe("a provider that requires a reserve for itself, and no reserve for it o
 
   it("to an older SDK (no `knows` in its base receipt): OUT_OF_FUNDS, the code it reads", async () => {
     const { url } = await startServer();
-    const strict = await provider(url, { book: fundedBook(0n), payout: `0:${"33".repeat(32)}` });
+    const strict = await wrtcProvider(url, { book: fundedBook(0n), payout: `0:${"33".repeat(32)}` });
     // An SDK from before ESCROW_HELD_BACK: its base receipt lists no newer codes.
     const send = SecureSession.prototype.send;
     vi.spyOn(SecureSession.prototype, "send").mockImplementation(function (
@@ -138,7 +103,7 @@ describe("a provider owed on the requester's other streams what the escrow can p
     };
     book.track(other);
     book.held(other, book.view(Address.parse(ESCROW)).available);
-    const owed = await provider(url, { book, payout });
+    const owed = await wrtcProvider(url, { book, payout });
     const { err } = await ask(url, "owed elsewhere");
     expect(err?.code).toBe("ESCROW_HELD_BACK");
     expect(err?.message).toContain("owed already to this provider on its other streams");
@@ -147,7 +112,7 @@ describe("a provider owed on the requester's other streams what the escrow can p
     // An escrow with nothing it could pay: the escrow's own refusal, as any provider would say.
     const empty = new EscrowBook();
     empty.update(Address.parse(ESCROW), { codeHash: "", balance: 0n, state: undefined });
-    const broke = await provider(url, { book: empty, payout: `0:${"44".repeat(32)}` });
+    const broke = await wrtcProvider(url, { book: empty, payout: `0:${"44".repeat(32)}` });
     owed.runtime.stop();
     const second = await ask(url, "empty escrow");
     expect(second.err?.code).toBe("OUT_OF_FUNDS");
@@ -164,12 +129,12 @@ describe("a provider's refusal about itself after tokens of the answer came", ()
       failAfter: { tokens: 3, error: () => new Error("gone"), times: 1 },
     });
     // The cheaper one, asked first.
-    await provider(url, {
+    await wrtcProvider(url, {
       engine,
       payout: `0:${"33".repeat(32)}`,
       models: [{ model: "test-model", price: flatPrice(5n) }],
     });
-    const other = await provider(url, { payout: `0:${"22".repeat(32)}` });
+    const other = await wrtcProvider(url, { payout: `0:${"22".repeat(32)}` });
     const send = SecureSession.prototype.send;
     vi.spyOn(SecureSession.prototype, "send").mockImplementation(function (
       this: SecureSession,
@@ -178,15 +143,7 @@ describe("a provider's refusal about itself after tokens of the answer came", ()
       if (m.t !== "error" || m.error.code !== "ENGINE") return send.call(this, m);
       return send.call(this, { ...m, error: { code: "ESCROW_HELD_BACK", message: HELD_BACK_FOR_OTHERS } });
     });
-    const client = await connect({
-      signalingUrl: url,
-      sessionKey: generateKeyPair(),
-      keyEpoch: 0,
-      maxPrice: MAX,
-      escrow: ESCROW,
-      wrtc,
-    });
-    clients.push(client);
+    const client = await wrtcClient(url);
     let text = "";
     const err = await (async () => {
       const stream = await client.chat.completions.create({
@@ -210,7 +167,7 @@ describe("mid-session: the provider's other streams of the escrow came to be owe
   /** A provider with a funded book, and a way to have its other stream (key epoch 1) owed all the escrow can pay. */
   async function owedLater(url: string, payout: string, price = 10n) {
     const book = fundedBook();
-    const p = await provider(url, {
+    const p = await wrtcProvider(url, {
       book,
       payout,
       models: [{ model: "test-model", price: flatPrice(price) }],
@@ -229,15 +186,7 @@ describe("mid-session: the provider's other streams of the escrow came to be owe
   }
 
   async function asker(url: string) {
-    const client = await connect({
-      signalingUrl: url,
-      sessionKey: generateKeyPair(),
-      keyEpoch: 0,
-      maxPrice: MAX,
-      escrow: ESCROW,
-      wrtc,
-    });
-    clients.push(client);
+    const client = await wrtcClient(url);
     return (content: string) =>
       client.chat.completions.create({ model: "test-model", messages: [{ role: "user", content }] }).then(
         (answer) => ({ answer, err: undefined }),
@@ -265,7 +214,7 @@ describe("mid-session: the provider's other streams of the escrow came to be owe
     const owed = await owedLater(url, `0:${"33".repeat(32)}`, 5n);
     const ask = await asker(url);
     expect((await ask("first")).answer?.choices[0]?.message.content).toBe("Echo: first");
-    await provider(url, { payout: `0:${"22".repeat(32)}` });
+    await wrtcProvider(url, { payout: `0:${"22".repeat(32)}` });
     owed.oweElsewhere();
     const { answer, err } = await ask("elsewhere");
     expect(err).toBeUndefined();
@@ -306,19 +255,11 @@ describe("embeddings, as chat: refused mid-session by a provider holding the esc
     const book = fundedBook();
     const payout = `0:${"33".repeat(32)}`;
     // The cheaper one, asked first.
-    const held = await provider(url, { book, payout, engine, models: models(5n) });
-    const client = await connect({
-      signalingUrl: url,
-      sessionKey: generateKeyPair(),
-      keyEpoch: 0,
-      maxPrice: MAX,
-      escrow: ESCROW,
-      wrtc,
-    });
-    clients.push(client);
+    const held = await wrtcProvider(url, { book, payout, engine, models: models(5n) });
+    const client = await wrtcClient(url);
     const embed = () => client.embeddings.create({ model: "embed-model", input: "the same words" });
     const first = await embed();
-    const other = await provider(url, { engine, payout: `0:${"22".repeat(32)}`, models: models(10n) });
+    const other = await wrtcProvider(url, { engine, payout: `0:${"22".repeat(32)}`, models: models(10n) });
     // Another of the requester's keys (epoch 1) is now owed all the escrow can pay there.
     const elsewhere = {
       network: NETWORK_ID.devnet,

@@ -1,21 +1,19 @@
-import wrtc from "@roamhq/wrtc";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { ConnectOptions } from "../../client/sdk/connect-options";
 import { RequesterSession } from "../../client/sdk/requester-session";
-import { connect, type SilkClient } from "../../client/sdk/silk-client";
 import {
   flatPrice,
-  generateKeyPair,
   type ModelPrice,
   SecureSession,
   type SessionMessageInput,
 } from "../../protocol";
 import { HttpEngine } from "../../provider/engines/http-engine";
-import { ProviderRuntime, type ProviderRuntimeOptions, type RuntimeEvent } from "../../provider/runtime";
+import type { ProviderRuntimeOptions, RuntimeEvent } from "../../provider/runtime";
 import { ReceiptAccount } from "../../provider/serving/receipt-account";
 import { startOpenAiBackend } from "../doubles/openai-backend";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import { cleanup, startServer } from "../signaling/helpers";
+import { opened, refusedWith, stopAll, wrtcClient, wrtcProvider } from "../support/silk-parties";
 
 /**
  * A session's prices are the provider's signed word until its quotes expire (quoteTtlMs here 4 s,
@@ -28,16 +26,11 @@ import { cleanup, startServer } from "../signaling/helpers";
  * an older SDK that does not declare the code, and never retires a session, is served as before at
  * the session's price). Real WebRTC, real signaling.
  */
-const ESCROW = `0:${"11".repeat(32)}`;
-const MAX = { promptNanoPerToken: 100n, completionNanoPerToken: 100n };
 const TTL_MS = 4_000;
 
-const runtimes: ProviderRuntime[] = [];
-const clients: SilkClient[] = [];
 afterEach(async () => {
   vi.restoreAllMocks();
-  for (const c of clients.splice(0)) c.close();
-  for (const r of runtimes.splice(0)) r.stop();
+  stopAll();
   await cleanup();
 });
 
@@ -50,19 +43,7 @@ async function provider(
   engine = new ScriptedEngine({ reply: () => "one two three four five" }),
   more: Partial<ProviderRuntimeOptions> = {},
 ) {
-  const events: RuntimeEvent[] = [];
-  const runtime = await ProviderRuntime.start({
-    signalingUrl: url,
-    identity: generateKeyPair(),
-    engine,
-    models,
-    payout: `0:${"22".repeat(32)}`,
-    quoteTtlMs: TTL_MS,
-    wrtc,
-    ...more,
-    onEvent: (e) => events.push(e),
-  });
-  runtimes.push(runtime);
+  const { runtime, events } = await wrtcProvider(url, { engine, models, quoteTtlMs: TTL_MS, ...more });
   return { runtime, events };
 }
 
@@ -70,16 +51,7 @@ async function requester(
   url: string,
   more: Partial<ConnectOptions> = {},
 ): Promise<(content: string) => Promise<bigint>> {
-  const client = await connect({
-    signalingUrl: url,
-    sessionKey: generateKeyPair(),
-    keyEpoch: 0,
-    maxPrice: MAX,
-    escrow: ESCROW,
-    wrtc,
-    ...more,
-  });
-  clients.push(client);
+  const client = await wrtcClient(url, more);
   return async (content) => {
     const answer = await client.chat.completions.create({
       model: "test-model",
@@ -89,9 +61,6 @@ async function requester(
     return BigInt((answer.usage as unknown as { silk: { cost_nanoton: string } }).silk.cost_nanoton);
   };
 }
-
-const opened = (events: RuntimeEvent[]) => events.filter((e) => e.type === "session-open").length;
-const refusedWith = (events: RuntimeEvent[]) => events.flatMap((e) => (e.type === "refused" ? [e.code] : []));
 
 /** Until the first session's quotes (signed at its account, before `since`: its first answer's end) have run out. */
 const pastQuotes = (since: number) => wait(since + TTL_MS + 300 - Date.now());
@@ -137,30 +106,14 @@ describe("a session kept past its quotes' expiry", () => {
     const backend = await startOpenAiBackend();
     const engine = new HttpEngine({ baseUrl: backend.url, backendModel: () => "backend-model" });
     await engine.load("embed-model");
-    const events: RuntimeEvent[] = [];
-    runtimes.push(
-      await ProviderRuntime.start({
-        signalingUrl: url,
-        identity: generateKeyPair(),
-        engine,
-        models: [{ model: "embed-model", price: flatPrice(10n), features: ["embeddings"] }],
-        payout: `0:${"22".repeat(32)}`,
-        quoteTtlMs: TTL_MS,
-        wrtc,
-        onEvent: (e) => events.push(e),
-      }),
-    );
+    const { events } = await wrtcProvider(url, {
+      engine,
+      models: [{ model: "embed-model", price: flatPrice(10n), features: ["embeddings"] }],
+      quoteTtlMs: TTL_MS,
+    });
     vi.spyOn(RequesterSession.prototype, "quoteLive").mockReturnValue(true);
     vi.spyOn(RequesterSession.prototype, "quoteRunOut").mockReturnValue(false);
-    const client = await connect({
-      signalingUrl: url,
-      sessionKey: generateKeyPair(),
-      keyEpoch: 0,
-      maxPrice: MAX,
-      escrow: ESCROW,
-      wrtc,
-    });
-    clients.push(client);
+    const client = await wrtcClient(url);
     const embed = () => client.embeddings.create({ model: "embed-model", input: "the same words" });
     const first = await embed();
     const since = Date.now();
@@ -213,15 +166,7 @@ describe("a session kept past its quotes' expiry", () => {
       if (m.t !== "error" || m.error.code !== "ENGINE") return send.call(this, m);
       return send.call(this, { ...m, error: { ...m.error, code: "QUOTE_EXPIRED" } });
     });
-    const client = await connect({
-      signalingUrl: url,
-      sessionKey: generateKeyPair(),
-      keyEpoch: 0,
-      maxPrice: MAX,
-      escrow: ESCROW,
-      wrtc,
-    });
-    clients.push(client);
+    const client = await wrtcClient(url);
     let text = "";
     const err = await (async () => {
       const stream = await client.chat.completions.create({
@@ -274,32 +219,18 @@ describe("a session kept past its quotes' expiry", () => {
       const payout = (this as unknown as { config: { payout: { toRawString(): string } } }).config.payout;
       return payout.toRawString() === AHEAD ? Date.now() - 1 : quoteEndsAt.call(this, model);
     });
-    const start = async (payout: string, price: bigint, events: RuntimeEvent[]) =>
-      runtimes.push(
-        await ProviderRuntime.start({
-          signalingUrl: url,
-          identity: generateKeyPair(),
+    const start = async (payout: string, price: bigint) =>
+      (
+        await wrtcProvider(url, {
           engine,
           models: [{ model: "embed-model", price: flatPrice(price), features: ["embeddings"] }],
           payout,
           quoteTtlMs: TTL_MS,
-          wrtc,
-          onEvent: (e) => events.push(e),
-        }),
-      );
-    const ahead: RuntimeEvent[] = [];
-    const other: RuntimeEvent[] = [];
-    await start(AHEAD, 5n, ahead);
-    await start(`0:${"22".repeat(32)}`, 10n, other);
-    const client = await connect({
-      signalingUrl: url,
-      sessionKey: generateKeyPair(),
-      keyEpoch: 0,
-      maxPrice: MAX,
-      escrow: ESCROW,
-      wrtc,
-    });
-    clients.push(client);
+        })
+      ).events;
+    const ahead = await start(AHEAD, 5n);
+    const other = await start(`0:${"22".repeat(32)}`, 10n);
+    const client = await wrtcClient(url);
     const r = await client.embeddings.create({ model: "embed-model", input: "the same words" });
     expect(r.data[0]?.embedding.length).toBeGreaterThan(0);
     expect(refusedWith(ahead)).toEqual(["QUOTE_EXPIRED", "QUOTE_EXPIRED"]);
@@ -310,16 +241,7 @@ describe("a session kept past its quotes' expiry", () => {
 
 /** A client of its own, and one chat on it: the answer's text, who served it and how often it moved. */
 async function sdk(url: string, more: Partial<ConnectOptions> = {}) {
-  const client = await connect({
-    signalingUrl: url,
-    sessionKey: generateKeyPair(),
-    keyEpoch: 0,
-    maxPrice: MAX,
-    escrow: ESCROW,
-    wrtc,
-    ...more,
-  });
-  clients.push(client);
+  const client = await wrtcClient(url, more);
   return async (content: string) => {
     const answer = await client.chat.completions.create({
       model: "test-model",

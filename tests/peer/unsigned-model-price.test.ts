@@ -1,11 +1,10 @@
-import wrtc from "@roamhq/wrtc";
 import { afterEach, describe, expect, it } from "vitest";
 import { ProviderError } from "../../client/sdk/errors";
-import { connect, type SilkClient } from "../../client/sdk/silk-client";
-import { encodePublicKey, flatPrice, generateKeyPair } from "../../protocol";
-import { ProviderRuntime, type ProviderRuntimeOptions, type RuntimeEvent } from "../../provider/runtime";
+import { flatPrice } from "../../protocol";
+import type { ProviderRuntime, ProviderRuntimeOptions, RuntimeEvent } from "../../provider/runtime";
 import { ScriptedEngine } from "../doubles/scripted-engine";
 import { cleanup, startServer } from "../signaling/helpers";
+import { stopAll, wrtcClient, wrtcProvider } from "../support/silk-parties";
 
 /**
  * One session per provider: a session granted for model-a is used for model-b too, at the price
@@ -16,14 +15,8 @@ import { cleanup, startServer } from "../signaling/helpers";
  * model-b the request ends PRICE naming it, nothing sent; once an honest provider serves model-b,
  * the request goes there, and the first provider's model-a session stays in use.
  */
-const ESCROW = `0:${"11".repeat(32)}`;
-const MAX = { promptNanoPerToken: 100n, completionNanoPerToken: 100n };
-
-const runtimes: ProviderRuntime[] = [];
-const clients: SilkClient[] = [];
 afterEach(async () => {
-  for (const c of clients.splice(0)) c.close();
-  for (const r of runtimes.splice(0)) r.stop();
+  stopAll();
   await cleanup();
 });
 
@@ -34,20 +27,15 @@ async function provider(
   events: RuntimeEvent[],
   more: Partial<ProviderRuntimeOptions> = {},
 ) {
-  const identity = generateKeyPair();
-  const runtime = await ProviderRuntime.start({
-    signalingUrl: url,
-    identity,
+  const { runtime, key } = await wrtcProvider(url, {
     engine: new ScriptedEngine({ models }),
     ...more,
     models: models.map((model) => ({ model, price: flatPrice(10n) })),
     payout,
-    wrtc,
     entry: { owner: `0:${"33".repeat(32)}`, stake: 0n, registeredAt: 1 },
     onEvent: (e) => events.push(e),
   });
-  runtimes.push(runtime);
-  return { runtime, key: encodePublicKey(identity.publicKey) };
+  return { runtime, key };
 }
 
 /** A provider whose running sessions sign their quotes for another entry than it registered with. */
@@ -57,15 +45,7 @@ function signsForAnotherEntry(runtime: ProviderRuntime): void {
 }
 
 async function requester(url: string) {
-  const client = await connect({
-    signalingUrl: url,
-    sessionKey: generateKeyPair(),
-    keyEpoch: 0,
-    maxPrice: MAX,
-    escrow: ESCROW,
-    wrtc,
-  });
-  clients.push(client);
+  const client = await wrtcClient(url);
   return (model: string) =>
     client.chat.completions.create({ model, messages: [{ role: "user", content: model }] });
 }
