@@ -201,8 +201,10 @@ export class SessionSource {
         );
         continue;
       }
-      // Room may come: a pooled session's answers end, or a draining one closes.
-      const held = pool.sessions.count(fits) > 0 || draining.size > 0;
+      // Room may come: a pooled session's answers end, or a draining one of a provider that serves
+      // the model closes (one that does not is left out, never waited for).
+      const serving = [...draining.values()].filter((s) => s.prices.has(model));
+      const held = pool.sessions.count(fits) > 0 || serving.length > 0;
       if (Date.now() >= pool.noOtherUntil || !held) {
         const opening = this.pooled(
           pool,
@@ -244,8 +246,8 @@ export class SessionSource {
       // or for a draining session to close (its provider is then asked at once).
       const wakeAt = Math.min(deadline, pool.noOtherUntil);
       const drained =
-        draining.size > 0
-          ? Promise.race([...draining.values()].map((s) => s.whenClosed())).then(() => {
+        serving.length > 0
+          ? Promise.race(serving.map((s) => s.whenClosed())).then(() => {
               pool.noOtherUntil = 0;
             })
           : undefined;

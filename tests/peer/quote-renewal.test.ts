@@ -311,6 +311,35 @@ describe("a provider whose session is draining (its quote ran out, an answer sti
     expect((await ask("after")).text).toBe(LONG);
     expect(opened(a.events)).toBe(2);
   }, 40_000);
+  it("draining does not hold a request for a model it does not serve: nobody serves that one, said at once", async () => {
+    const { url } = await startServer({ quoteMarginMs: 500 });
+    const a = await provider(url, [{ model: "test-model", price: flatPrice(10n) }], slow(), { capacity: 2 });
+    const client = await connect({
+      signalingUrl: url,
+      sessionKey: generateKeyPair(),
+      keyEpoch: 0,
+      maxPrice: MAX,
+      escrow: ESCROW,
+      wrtc,
+      queueTimeoutMs: 5_000,
+    });
+    clients.push(client);
+    const long = client.chat.completions.create({
+      model: "test-model",
+      messages: [{ role: "user", content: "long" }],
+    });
+    await expect.poll(() => tokens(a.events), { timeout: 10_000 }).toBeGreaterThan(0);
+    await wait(TTL_MS);
+    // A's session is draining, and A serves only test-model: nothing to wait for.
+    const started = Date.now();
+    const err = await client.chat.completions
+      .create({ model: "other-model", messages: [{ role: "user", content: "hi" }] })
+      .catch((e: unknown) => e);
+    const took = Date.now() - started;
+    expect(err).toMatchObject({ code: "NO_MODEL" });
+    expect(took).toBeLessThan(2_000);
+    expect((await long).choices[0]?.message.content).toBe(LONG);
+  }, 40_000);
 });
 
 describe("a provider that refused QUOTE_EXPIRED twice (its clock far ahead)", () => {
