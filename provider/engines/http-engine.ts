@@ -27,7 +27,16 @@ export interface HttpEngineOptions {
   readonly apiKey?: string;
   /** Name the model by on the backend, when it differs from the network's model id. */
   readonly backendModel?: (model: string) => string;
+  /**
+   * How long `load` waits for the backend's model list (`GET /models`, its body included); default
+   * `LOAD_TIMEOUT_MS`. Without it a backend that takes the connection and never answers held the
+   * provider's start for fetch's own 300 s, saying nothing.
+   */
+  readonly loadTimeoutMs?: number;
 }
+
+/** A model list is one small JSON body: a backend up answers it at once, even mid-generation. */
+export const LOAD_TIMEOUT_MS = 10_000;
 
 /**
  * The backend's chunks. What is not an answer's whole stream is the backend failing, never an
@@ -71,8 +80,22 @@ export class HttpEngine implements Engine {
 
   async load(model: string, onProgress?: (p: { progress: number; text: string }) => void): Promise<void> {
     onProgress?.({ progress: 0, text: `asking ${this.baseUrl} for ${model}` });
-    const res = await this.fetch("/models", { method: "GET" }).catch((cause: unknown) => {
-      throw new EngineError("backend", `cannot reach the backend at ${this.baseUrl}`, { cause });
+    const ms = this.opts.loadTimeoutMs ?? LOAD_TIMEOUT_MS;
+    const deadline = AbortSignal.timeout(ms);
+    const late = (cause: unknown) =>
+      deadline.aborted
+        ? new EngineError(
+            "backend",
+            `the backend at ${this.baseUrl} did not answer GET /models within ${ms} ms`,
+            {
+              cause,
+            },
+          )
+        : undefined;
+    const res = await this.fetch("/models", { method: "GET", signal: deadline }).catch((cause: unknown) => {
+      throw (
+        late(cause) ?? new EngineError("backend", `cannot reach the backend at ${this.baseUrl}`, { cause })
+      );
     });
     if (!res.ok) {
       // `--backend http://127.0.0.1:11434` for Ollama's `/v1`: the commonest slip, named.
@@ -82,7 +105,9 @@ export class HttpEngine implements Engine {
           : "";
       throw new EngineError("backend", `backend answered ${res.status} to GET ${this.baseUrl}/models${hint}`);
     }
-    const body = (await res.json()) as { data?: { id?: string }[] };
+    const body = (await res.json().catch((cause: unknown) => {
+      throw late(cause) ?? cause;
+    })) as { data?: { id?: string }[] };
     const wanted = this.backendModel(model);
     const ids = (body.data ?? []).map((m) => m.id);
     if (!ids.includes(wanted)) {

@@ -1,10 +1,11 @@
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, createServer as createNetServer, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { HttpEngine } from "../../provider/engines/http-engine";
 import { EngineError } from "../../web/engines/engine";
 import { consumeChunks, type OpenAiChunkLike } from "../../web/engines/openai-chunks";
 import { type OpenAiBackend, startOpenAiBackend } from "../doubles/openai-backend";
+import { endsWithin } from "../support/hang-guard";
 
 let backend: OpenAiBackend;
 beforeAll(async () => {
@@ -188,4 +189,38 @@ describe("a merged chunk counting no token", () => {
     expect(counts).toEqual([2, 1, 1, 0]);
     expect(result.completionTokens).toBe(4);
   });
+});
+
+describe("a backend that takes the connection and never answers", () => {
+  it("load gives up after its deadline naming the backend, headers or body never coming", async () => {
+    const held: Socket[] = [];
+    // One says nothing at all; the other sends its headers and the start of a body, then nothing.
+    const silent = createNetServer((socket) => void held.push(socket));
+    const halfway = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write('{"data":[');
+    });
+    try {
+      for (const server of [silent, halfway]) {
+        await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+        const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+        const engine = new HttpEngine({ baseUrl, loadTimeoutMs: 1_000 });
+        const started = Date.now();
+        // Without a deadline of its own, fetch's 300 s.
+        const err = await endsWithin(
+          engine.load("m").catch((e: unknown) => e),
+          15_000,
+        );
+        expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+        expect(err).toBeInstanceOf(EngineError);
+        expect((err as Error).message).toBe(
+          `the backend at ${baseUrl} did not answer GET /models within 1000 ms`,
+        );
+      }
+    } finally {
+      for (const s of held) s.destroy();
+      halfway.closeAllConnections();
+      await Promise.all([silent, halfway].map((s) => new Promise((r) => s.close(r))));
+    }
+  }, 40_000);
 });
