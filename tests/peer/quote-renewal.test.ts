@@ -1,12 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { ConnectOptions } from "../../client/sdk/connect-options";
 import { RequesterSession } from "../../client/sdk/requester-session";
-import {
-  flatPrice,
-  type ModelPrice,
-  SecureSession,
-  type SessionMessageInput,
-} from "../../protocol";
+import { flatPrice, type ModelPrice, SecureSession, type SessionMessageInput } from "../../protocol";
 import { HttpEngine } from "../../provider/engines/http-engine";
 import type { ProviderRuntimeOptions, RuntimeEvent } from "../../provider/runtime";
 import { ReceiptAccount } from "../../provider/serving/receipt-account";
@@ -314,16 +309,7 @@ describe("a provider whose session is draining (its quote ran out, an answer sti
   it("draining does not hold a request for a model it does not serve: nobody serves that one, said at once", async () => {
     const { url } = await startServer({ quoteMarginMs: 500 });
     const a = await provider(url, [{ model: "test-model", price: flatPrice(10n) }], slow(), { capacity: 2 });
-    const client = await connect({
-      signalingUrl: url,
-      sessionKey: generateKeyPair(),
-      keyEpoch: 0,
-      maxPrice: MAX,
-      escrow: ESCROW,
-      wrtc,
-      queueTimeoutMs: 5_000,
-    });
-    clients.push(client);
+    const client = await wrtcClient(url, { queueTimeoutMs: 5_000 });
     const long = client.chat.completions.create({
       model: "test-model",
       messages: [{ role: "user", content: "long" }],
