@@ -5,6 +5,7 @@ import {
   billablePromptTokens,
   buildStatement,
   type ChatRequest,
+  completionBytesOf,
   endsInStopStart,
   type KeyPair,
   maxPromptTokens,
@@ -125,7 +126,10 @@ export async function serveChat(req: ChatRequest, s: ChatServing): Promise<void>
               `${unasked.param}: this provider's engine did not honour it (it ${unasked.why})`,
             );
           // A second call where one was asked for: the first is whole, so the answer ends with it,
-          // as a backend that honours parallel_tool_calls would have ended it.
+          // as a backend that honours parallel_tool_calls would have ended it. What of the first
+          // came in the same piece (a backend that streams every call at once, as Ollama) is sent.
+          const first = firstCallOf(chunk);
+          if (first && !signal.aborted) await send(first);
           oneCall = true;
           stop.abort();
           return;
@@ -226,6 +230,24 @@ function joined(a: AnswerPiece, b: AnswerPiece): AnswerPiece {
     tokens: a.tokens + b.tokens,
     ...(b.toolCalls && { toolCalls: b.toolCalls }),
     ...(logprobs && { logprobs }),
+  };
+}
+
+/**
+ * `piece` without its deltas of any call but the first (index 0), or undefined when nothing is
+ * left: its tokens shared by bytes (at least one, never more than it had), its logprobs cut to match.
+ */
+function firstCallOf(piece: AnswerPiece): AnswerPiece | undefined {
+  const calls = piece.toolCalls?.filter((d) => d.index === 0) ?? [];
+  const kept = completionBytesOf(piece.text, calls);
+  if (kept === 0 && calls.length === 0) return undefined;
+  const all = Math.max(1, completionBytesOf(piece.text, piece.toolCalls));
+  const tokens = Math.min(piece.tokens, Math.max(1, Math.round((piece.tokens * kept) / all)));
+  return {
+    text: piece.text,
+    tokens,
+    ...(calls.length > 0 && { toolCalls: calls }),
+    ...(piece.logprobs && { logprobs: piece.logprobs.slice(0, tokens) }),
   };
 }
 

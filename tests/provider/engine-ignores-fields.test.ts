@@ -96,17 +96,22 @@ describe("an engine that ignores stop", () => {
  * (A call tool_choice ruled out: engine-ignores-tool-choice.test.ts.)
  */
 class ChoiceBlindEngine extends ScriptedEngine {
+  /** `together`: both calls in one chunk, as Ollama streams every call of an answer at once. */
+  constructor(private readonly together = false) {
+    super();
+  }
   override async generate(request: EngineRequest, onChunk: ChunkSink): Promise<EngineResult> {
     const name = request.tools?.[0]?.function.name ?? "none";
-    for (const index of [0, 1]) {
-      const call: ToolCallDelta = {
+    const calls = [0, 1].map(
+      (index): ToolCallDelta => ({
         index,
         id: `c${index}`,
         type: "function",
         function: { name, arguments: "{}" },
-      };
-      await onChunk({ text: "", tokens: 2, toolCalls: [call] });
-    }
+      }),
+    );
+    if (this.together) await onChunk({ text: "", tokens: 4, toolCalls: calls });
+    else for (const call of calls) await onChunk({ text: "", tokens: 2, toolCalls: [call] });
     return { finishReason: "tool_calls", promptTokens: 10, completionTokens: 4 };
   }
 }
@@ -129,5 +134,20 @@ describe("a backend that ignores parallel_tool_calls", () => {
     const again = (await ask(client, "weather?", { tools })) as ChatCompletion;
     expect(again.choices[0]?.message.tool_calls).toHaveLength(2);
     expect(again.usage.silk?.failovers).toBe(0);
+  }, 30_000);
+
+  it("both calls in one chunk (Ollama's way): the first kept, the answer ended with it", async () => {
+    await relayProvider(url, {
+      engine: new ChoiceBlindEngine(true),
+      models: [{ model: "test-model", price: flatPrice(10n), features: ["tools"] }],
+    });
+    const client = await relayClient(url);
+    const tools = [tool("get_weather"), tool("delete_files")];
+    const one = (await ask(client, "weather?", { tools, parallel_tool_calls: false })) as ChatCompletion;
+    expect(one.choices[0]?.message.tool_calls?.map((c) => c.function.name)).toEqual(["get_weather"]);
+    expect(one.choices[0]?.finish_reason).toBe("tool_calls");
+    // The piece's 4 tokens shared by bytes: half of them for the call kept.
+    expect(one.usage.completion_tokens).toBe(2);
+    expect(one.usage.silk?.failovers).toBe(0);
   }, 30_000);
 });
