@@ -92,4 +92,42 @@ describe("every lazy part of the chat that fails to load says so", () => {
     await page.context().close();
     await provider.context().close();
   }, 240_000);
+
+  it("the widget at 360 px, dark: parts that fail together are told apart, shown whole, and one Try again fetches them all", async () => {
+    const page = await (
+      await f.browser.newContext({ viewport: { width: 360, height: 740 }, colorScheme: "dark" })
+    ).newPage();
+    // All that fails when the server is gone before the chat's parts arrive.
+    const parts = ["ChatOptions", "FirstRun", "TurnList", "BackgroundNotice", "ProviderBadge"];
+    await fail(page, parts);
+    await page.goto(`${f.url}/widget/`);
+    const failures = page.getByRole("alert").filter({ hasText: "could not load" });
+    await expect.poll(() => failures.count(), { timeout: 30_000 }).toBe(5);
+
+    // A screen reader hears which part each Try again is for (they were five alike "Try again").
+    const described = await page.getByRole("button", { name: "Try again" }).evaluateAll((buttons) =>
+      buttons.map((b) => {
+        const id = b.getAttribute("aria-describedby");
+        return id ? ((b.getRootNode() as ShadowRoot).getElementById(id)?.textContent ?? "") : "";
+      }),
+    );
+    expect(described).toEqual([
+      "The chat settings could not load. Check the connection, then",
+      "The introduction could not load. Check the connection, then",
+      "The conversation could not load. Check the connection, then",
+      "The notice of a problem in the background could not load. Check the connection, then",
+      "Who answered could not load. Check the connection, then",
+    ]);
+    // The conversation's box shows its two sentences whole: it kept its fixed least height (8rem)
+    // and clipped them, the second Try again half hidden.
+    const log = page.getByRole("log", { name: "Conversation" });
+    expect(await log.evaluate((l) => l.scrollHeight - l.clientHeight)).toBeLessThanOrEqual(1);
+
+    await heal(page, parts);
+    await page.getByRole("button", { name: "Try again" }).first().press("Enter");
+    await page.getByTestId("chat-options").waitFor();
+    await page.getByTestId("first-run").waitFor();
+    await expect.poll(() => failures.count()).toBe(0);
+    await page.context().close();
+  }, 120_000);
 });

@@ -93,8 +93,9 @@ describe("the widget's first download", () => {
     // it there (lazy-focus.ts), the sentence and button laid out side by side: 26,420 -> 26,797.
     // Every other lazy part (chat settings, introduction, background notice, wallet panel, who
     // answered) goes through LazyPart too, so the shell no longer has Svelte's {#await} block:
-    // 26,797 -> 26,475.
-    expect(sizeOf(graph, first).gzip).toBeLessThanOrEqual(26_475);
+    // 26,797 -> 26,475. Parts failing together (the server gone) are told apart (each Try again
+    // described by its sentence) and one Try again fetches them all: 26,475 -> 26,562 (+87).
+    expect(sizeOf(graph, first).gzip).toBeLessThanOrEqual(26_562);
   });
 
   it("loads the connection stack, Markdown, code highlighting, math, the wallet, the turns' view and the model list as lazy chunks of their own", () => {
