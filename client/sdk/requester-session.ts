@@ -356,6 +356,13 @@ export class RequesterSession {
     return false;
   }
 
+  /** When the first of its quotes stops being live (quoteLive), ms; Infinity when none runs out. */
+  quoteRunsOutAt(): number {
+    let at = Infinity;
+    for (const { end, margin } of this.quoteEnds.values()) at = Math.min(at, end - margin);
+    return at;
+  }
+
   /** Resolves once the session has closed. */
   whenClosed(): Promise<void> {
     return new Promise((resolve) => this.session.onClose(() => resolve()));

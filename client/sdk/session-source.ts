@@ -63,6 +63,10 @@ export class SessionSource {
     RequesterSession,
     { inflight: number; timer?: ReturnType<typeof setTimeout> }
   >();
+  /** Retired sessions with answers still under way (closed when the last ends). */
+  private readonly retiredBusy = new Set<RequesterSession>();
+  /** Before then no session held has a quote run out: renewQuotes does not look at them. */
+  private renewAt = 0;
 
   /** Counts answers in flight per session and closes a session once it has been idle long enough. */
   async tracked<T>(session: RequesterSession, run: () => Promise<T>): Promise<T> {
@@ -76,6 +80,7 @@ export class SessionSource {
       entry.inflight--;
       if (entry.inflight === 0 && session.retired) {
         this.busy.delete(session);
+        this.retiredBusy.delete(session);
         session.close();
       } else if (entry.inflight === 0) {
         entry.timer = setTimeout(() => {
@@ -97,7 +102,10 @@ export class SessionSource {
     for (const pool of this.pools.values())
       for (const provider of pool.sessions.providers((s) => s === session)) pool.sessions.remove(provider);
     const entry = this.busy.get(session);
-    if ((entry?.inflight ?? 0) > 0) return;
+    if ((entry?.inflight ?? 0) > 0) {
+      this.retiredBusy.add(session);
+      return;
+    }
     if (entry) clearTimeout(entry.timer);
     this.busy.delete(session);
     session.close();
@@ -111,10 +119,20 @@ export class SessionSource {
    * waited for only when nobody else can serve (sessionFor).
    */
   private renewQuotes(): Map<string, RequesterSession> {
+    // The sessions are walked only once the soonest quote among them may have run out (or one
+    // opened since), not on every pass of sessionFor's loop.
+    if (Date.now() >= this.renewAt) {
+      let next = Infinity;
+      for (const session of this.opener.sessions()) {
+        if (!session.retired && session.quoteRunOut()) this.retire(session);
+        else if (!session.retired) next = Math.min(next, session.quoteRunsOutAt());
+      }
+      this.renewAt = next;
+    }
     const draining = new Map<string, RequesterSession>();
-    for (const session of this.opener.sessions()) {
-      if (!session.retired && session.quoteRunOut()) this.retire(session);
-      if (session.retired && session.isOpen) draining.set(encodePublicKey(session.providerKey), session);
+    for (const session of this.retiredBusy) {
+      if (session.isOpen) draining.set(encodePublicKey(session.providerKey), session);
+      else this.retiredBusy.delete(session);
     }
     return draining;
   }
@@ -127,6 +145,8 @@ export class SessionSource {
     const opening: Promise<RequesterSession> = open.then(
       (session) => {
         if (pool.opening === opening) pool.opening = undefined;
+        // Its quotes are looked at on the next pass.
+        this.renewAt = 0;
         pool.sessions.add(encodePublicKey(session.providerKey), session);
         // Its idle clock starts now, so one nobody came back for closes too.
         void this.tracked(session, () => Promise.resolve());
