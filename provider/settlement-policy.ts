@@ -117,8 +117,12 @@ export function retryDelayMs(attempt: number, policy: SettlementPolicy): number 
   return policy.retryBaseMs * 2 ** Math.max(0, attempt - 1);
 }
 
-/** Exit codes after which retrying the same receipt cannot succeed. */
-export type RefusalKind = "paid" | "invalid" | "underfunded" | "too-costly" | "transient";
+/**
+ * What an escrow's refusal of a claim means: only "transient" is retried. "below-minimum": the
+ * stream holds less than the minimum claim (ClaimTooSmall, as when another claim of an older
+ * receipt left less than 0.01 TON): nothing to claim until its receipts grow.
+ */
+export type RefusalKind = "paid" | "invalid" | "underfunded" | "below-minimum" | "too-costly" | "transient";
 
 export function classifyRefusal(
   exitCode: number | undefined,
@@ -127,7 +131,7 @@ export function classifyRefusal(
   if (exitCode === undefined) return "transient";
   if (exitCode === codes.NothingNew) return "paid";
   if (exitCode === codes.InsufficientBalance) return "underfunded";
-  if (exitCode === codes.ClaimTooSmall) return "transient";
+  if (exitCode === codes.ClaimTooSmall) return "below-minimum";
   // -14 / 13: out of the external gas credit (a very large escrow); an internal claim works.
   if (exitCode === -14 || exitCode === 13) return "too-costly";
   return "invalid";

@@ -1,5 +1,6 @@
-import { EscrowError } from "../contracts/generated/constants";
+import { EscrowError, EscrowParams } from "../contracts/generated/constants";
 import type { SignedReceipt } from "../protocol/receipt";
+import { formatTon } from "../protocol/ton-amount";
 import { type ClaimChain, ClaimRefusedError, exitCodeOf } from "./claim-chain";
 import type { EscrowBook } from "./escrow-book";
 import {
@@ -252,7 +253,8 @@ export class Settlement {
           await this.claimInternal(id, plan.target, reason, plan.fee);
           return;
         }
-        if (kind !== "transient") return; // invalid, underfunded, too costly: wait for a new trigger
+        // invalid, underfunded, below the minimum, too costly: wait for a new trigger
+        if (kind !== "transient") return;
         if (attempt < policy.maxAttempts) await this.sleep(retryDelayMs(attempt, policy));
       }
     }
@@ -331,6 +333,8 @@ function describe(kind: string, err: unknown): string {
       return "already paid on chain";
     case "underfunded":
       return `escrow cannot pay this yet${code}`;
+    case "below-minimum":
+      return `nothing to claim yet: the stream holds less than the escrow's minimum claim of ${formatTon(EscrowParams.MIN_CLAIM)} TON${code}`;
     case "invalid":
       return `escrow refuses this receipt${code}`;
     case "too-costly":

@@ -116,6 +116,7 @@ describe("settlement policy: claim when worth it or at risk, never otherwise", (
   it("tells refusals that retrying cannot fix from those it can", () => {
     expect(classifyRefusal(EscrowError.NothingNew, EscrowError)).toBe("paid");
     expect(classifyRefusal(EscrowError.InsufficientBalance, EscrowError)).toBe("underfunded");
+    expect(classifyRefusal(EscrowError.ClaimTooSmall, EscrowError)).toBe("below-minimum");
     expect(classifyRefusal(EscrowError.BadSignature, EscrowError)).toBe("invalid");
     expect(classifyRefusal(EscrowError.WrongEscrow, EscrowError)).toBe("invalid");
     expect(classifyRefusal(-14, EscrowError)).toBe("too-costly");

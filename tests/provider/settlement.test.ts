@@ -270,6 +270,31 @@ describe("provider settlement against the sandbox escrow", () => {
     expect(status).toMatchObject({ claimed: toNano("8"), pending: 0n });
   });
 
+  it("a stream another claim left under the 0.01 TON minimum is not retried: it says what it holds", async () => {
+    // Anyone holding a receipt can claim it: an older one claimed first leaves 0.005 TON.
+    await f.escrow.sendExternalClaim(f.receipt(toNano("1.995"), { tokens: 1n }));
+    const real = sandboxChain();
+    let claims = 0;
+    const counting: ClaimChain = {
+      paid: (e, k, p) => real.paid(e, k, p),
+      claimExternal: (s) => {
+        claims++;
+        return real.claimExternal(s);
+      },
+    };
+    const { settlement } = setup(counting);
+    const newest = f.receipt(toNano("2"), { tokens: 2n });
+    await settlement.accept(newest); // ClaimTooSmall (209): nothing a retry can change
+    await settlement.idle();
+    expect(claims).toBe(1);
+    const status = await settlement.status();
+    expect(status).toMatchObject({ claimed: toNano("1.995"), pending: toNano("0.005") });
+    expect(status.streams[0]?.lastError).toBe(
+      "nothing to claim yet: the stream holds less than the escrow's minimum claim of 0.01 TON (exit code 209)",
+    );
+    expect(status.streams[0]?.next).toMatchObject({ action: "wait", reason: "below-minimum" });
+  });
+
   it("a receipt another party already claimed is recorded as claimed from the chain", async () => {
     const signed = f.receipt(toNano("1.1"));
     await f.escrow.sendExternalClaim(signed);
