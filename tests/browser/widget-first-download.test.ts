@@ -95,7 +95,11 @@ describe("the widget's first download", () => {
     // answered) goes through LazyPart too, so the shell no longer has Svelte's {#await} block:
     // 26,797 -> 26,475. Parts failing together (the server gone) are told apart (each Try again
     // described by its sentence) and one Try again fetches them all: 26,475 -> 26,562 (+87).
-    expect(sizeOf(graph, first).gzip).toBeLessThanOrEqual(26_562);
+    // The shell names its lazy chunks by their content hashes, so a change in any of them (the SDK
+    // alone, b0685bc) moves the shell's gzip by a few bytes: 26,562 -> 26,566 with no shell change.
+    // A bound at exactly the measure failed for changes outside the shell; it leaves 34 bytes for
+    // that noise (26,566 measured), so a real addition still shows at once.
+    expect(sizeOf(graph, first).gzip).toBeLessThanOrEqual(26_600);
   });
 
   it("loads the connection stack, Markdown, code highlighting, math, the wallet, the turns' view and the model list as lazy chunks of their own", () => {
