@@ -13,6 +13,7 @@ export * from "./features";
 export * from "./identity";
 export * from "./ledger";
 export * from "./limits";
+export * from "./payout";
 export * from "./pricing";
 export * from "./provider-said";
 export * from "./quote";

@@ -40,8 +40,11 @@ export interface ProviderStanding {
   readonly registeredAt: number;
 }
 
-/** `EXCLUDED`: a provider this request avoids (`avoid`, or one it left), offered anyway. */
-export type PolicyRefusal = "BLOCKED" | "NOT_ALLOWED" | "STAKE" | "AGE" | "EXCLUDED";
+/**
+ * `EXCLUDED`: a provider this request avoids (`avoid`, or one it left), offered anyway.
+ * `PAYOUT_WORKCHAIN`: its payout is outside the basechain, where the Escrow cannot pay it (payout.ts).
+ */
+export type PolicyRefusal = "BLOCKED" | "NOT_ALLOWED" | "STAKE" | "AGE" | "EXCLUDED" | "PAYOUT_WORKCHAIN";
 
 export const NO_POLICY: TrustPolicy = { minStake: 0n, minAgeSeconds: 0, allow: [], block: [] };
 

@@ -16,6 +16,7 @@ import {
   type ServedModel,
   SilkError,
 } from "../protocol";
+import { basechainPayout } from "../protocol/payout";
 import type { Engine } from "../web/engines/engine";
 import type { AccountGate } from "./account-gate";
 import type { EscrowBook } from "./escrow-book";
@@ -107,7 +108,8 @@ export class ProviderRuntime {
   ) {}
 
   static async start(opts: ProviderRuntimeOptions): Promise<ProviderRuntime> {
-    Address.parse(opts.payout); // a typo here would bind every receipt to a wrong address
+    // A typo here would bind every receipt to a wrong address; a masterchain one to an unpaid one.
+    basechainPayout(opts.payout);
     const capacity = opts.capacity ?? 1;
     const signaling = await SignalingClient.connect(opts.signalingUrl, {
       onError: (e) => opts.onEvent?.({ type: "signaling-error", code: e.code, message: e.message }),

@@ -7,6 +7,7 @@ import {
   ProviderChallengeRequest,
   ProviderHeartbeat,
   ProviderRegister,
+  payoutWorkchainProblem,
   quoteFault,
   registrationClaims,
   registrationMessage,
@@ -66,6 +67,9 @@ export function providerEvents(ctx: ServerContext): Listeners {
         "this connection was admitted on another provider's resume ticket",
       );
     }
+    // Receipts to a payout outside the basechain are paid nothing (protocol/payout.ts): never offered.
+    const outside = payoutWorkchainProblem(reg.payout);
+    if (outside) throw new SignalingError("MALFORMED", outside.message);
     const models = new Set(reg.models.map((m) => m.model));
     if (models.size !== reg.models.length) throw new SignalingError("MALFORMED", "a model is listed twice");
     // Every quote checked here, so a grant whose quote fails the requester's check is the server's

@@ -4,6 +4,7 @@ import {
   encodePublicKey,
   PolicyRefusedError,
   type ProviderStanding,
+  payoutWorkchainProblem,
   policyRefusal,
   RegistryMismatchError,
   RegistryUnavailableError,
@@ -40,6 +41,9 @@ export async function checkProvider(
     0,
   );
   if (listed) throw new PolicyRefusedError(key, listed.reason, listed.message);
+  // Whatever the Registry says: receipts to a payout outside the basechain are paid nothing.
+  const outside = payoutWorkchainProblem(named.payout);
+  if (outside) throw new PolicyRefusedError(key, "PAYOUT_WORKCHAIN", outside.message);
   const owner = parseOwner(named.owner);
   if (!owner) throw new UnregisteredProviderError(key, "the provider's signed quote names no Registry entry");
   let record: Awaited<ReturnType<RegistryReader["read"]>>;

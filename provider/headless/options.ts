@@ -9,6 +9,7 @@ import {
   NETWORK_ID,
   type NetworkName,
 } from "../../protocol";
+import { payoutWorkchainProblem } from "../../protocol/payout";
 import { checkStoredEndpoint } from "../../web/chosen-chain";
 import { DEFAULT_MIN_CLOSE_DELAY } from "../account-gate";
 import type { ProviderState } from "./provider-state";
@@ -203,6 +204,8 @@ export function parseHeadlessOptions(
   } catch {
     throw new OptionsError(`--payout ${payout} is not a TON address`);
   }
+  const outside = payoutWorkchainProblem(Address.parse(payout));
+  if (outside) throw new OptionsError(`--payout: ${outside.message}`);
   const owner = opt("owner", "SILK_OWNER", payout);
   const registry = values.registry ?? env.SILK_REGISTRY ?? saved.registry;
   for (const [flag, text] of [

@@ -3,7 +3,14 @@ import { TonClient } from "@ton/ton";
 import { chainClock } from "../../contracts/wrappers/chain-clock";
 import { ProviderEntryContract, registryBodies } from "../../contracts/wrappers/registry";
 import { fileSeed, loadOrCreateKey } from "../../peer/key-file";
-import { encodePublicKey, equalBytes, formatTon, type ModelPrice, type NetworkName } from "../../protocol";
+import {
+  basechainPayout,
+  encodePublicKey,
+  equalBytes,
+  formatTon,
+  type ModelPrice,
+  type NetworkName,
+} from "../../protocol";
 import type { ChainConfig } from "../../web/chain-config";
 import { serverChain } from "../../web/chosen-chain";
 import { type OwnerWallet, ownerWallet } from "../../web/owner-wallet";
@@ -42,10 +49,12 @@ export interface ProviderInitOptions {
 }
 
 export async function initProvider(o: ProviderInitOptions): Promise<ProviderState> {
+  // Before any key, file or chain read: a payout the Escrow cannot pay is never registered.
+  if (o.payout) basechainPayout(o.payout);
   const { key, created } = loadOrCreateKey(o.keyFile);
   o.say(`identity key ${encodePublicKey(key.publicKey)} (${created ? "new" : "from"} ${o.keyFile})`);
   const { chain, entry, wallet } = await entryOf(o);
-  const payout = o.payout ? Address.parse(o.payout) : wallet.owner;
+  const payout = basechainPayout(o.payout ?? wallet.owner);
   const show = (a: Address) => a.toString({ testOnly: chain.network !== "mainnet" });
   o.say(
     `payout ${show(payout)}; entry ${show(entry.address)} owned by ${show(wallet.owner)} on ${chain.network}`,

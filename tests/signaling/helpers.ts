@@ -101,6 +101,8 @@ export interface ProviderSpec {
   answer?: "accept" | "refuse" | "silent";
   /** When its signed quotes run out (default: a day on). */
   quoteExpiresAt?: number;
+  /** Where its receipts pay (default: PAYOUT). */
+  payout?: string;
 }
 
 /** Builds a signed registration for `challenge`. */
@@ -112,11 +114,12 @@ export function signedRegistration(identity: KeyPair, challenge: string, spec: P
 /** A registration for `challenge`, still to be signed. */
 export function registrationBody(identity: KeyPair, challenge: string, spec: ProviderSpec = {}) {
   const expiresAt = spec.quoteExpiresAt ?? QUOTE_EXPIRES_AT;
+  const payout = spec.payout ?? PAYOUT;
   return {
     v: 1 as const,
     identityKey: encodePublicKey(identity.publicKey),
     challenge,
-    payout: PAYOUT,
+    payout,
     // Each model's quote signed as a real provider signs it, so an SDK requester takes the grant.
     models: (spec.models ?? [{ model: "m1", price: flat(10n) }]).map((m) => ({
       model: m.model,
@@ -125,7 +128,7 @@ export function registrationBody(identity: KeyPair, challenge: string, spec: Pro
         expiresAt,
         signature: signQuote(identity.secretKey, {
           identityKey: encodePublicKey(identity.publicKey),
-          payout: PAYOUT,
+          payout,
           model: m.model,
           price: m.price,
           expiresAt,
