@@ -149,6 +149,15 @@ export async function runWithFailover(
         refused = err;
         continue;
       }
+      // Its engine cannot honour a field of this request (WebLLM a named tool_choice, a backend
+      // that ignores tool_choice): another provider's may. Out of the pool as for ENGINE, so the
+      // request does not wait for room on it; with nobody else, the refusal is the answer.
+      if (err instanceof ProviderError && err.code === "UNSUPPORTED" && !streamed && !signal.aborted) {
+        pool.sessions.remove(provider);
+        exclude.push(provider);
+        refused = err;
+        continue;
+      }
       // A stall or tampering cannot be pinned on the provider: end with it rather than blame one.
       if (!(err instanceof ProviderLostError) || err instanceof StalledError || err instanceof TamperedError)
         throw err;

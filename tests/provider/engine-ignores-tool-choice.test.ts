@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProviderError } from "../../client/sdk/errors";
+import type { ChatCompletion } from "../../client/sdk/openai-shapes";
 import { flatPrice } from "../../protocol";
 import { HttpEngine } from "../../provider/engines/http-engine";
 import type { ChunkSink, EngineRequest, EngineResult } from "../../web/engines/engine";
@@ -80,5 +81,29 @@ describe("a backend that ignores tool_choice", () => {
     const { err } = (await refusal("say first Paris")) as { err: { code?: string; message?: string } };
     expect(err.code).toBe("UNSUPPORTED");
     expect(err.message).toMatch(/tool_choice/);
+  }, 30_000);
+
+  it("is left for another provider whose backend honours it, the same request answered there", async () => {
+    stopAll();
+    const blind = new ChoiceBlindEngine({ baseUrl: backend.url, backendModel: () => "backend-model" });
+    const honest = new HttpEngine({ baseUrl: backend.url, backendModel: () => "backend-model" });
+    for (const engine of [blind, honest]) await engine.load("test-model");
+    // The blind one is cheaper, so it is asked first; each is paid at an address of its own.
+    await relayProvider(url, {
+      engine: blind,
+      models: [{ model: "test-model", price: flatPrice(10n), features: ["tools"] }],
+    });
+    const { key } = await relayProvider(url, {
+      engine: honest,
+      payout: `0:${"cd".repeat(32)}`,
+      models: [{ model: "test-model", price: flatPrice(20n), features: ["tools"] }],
+    });
+    const client = await relayClient(url);
+    const answer = (await ask(client, "Paris", {
+      tools: TOOLS,
+      tool_choice: { type: "function", function: { name: "delete_files" } },
+    })) as ChatCompletion;
+    expect(answer.choices[0]?.message.tool_calls?.map((c) => c.function.name)).toEqual(["delete_files"]);
+    expect(answer.usage.silk?.provider).toBe(key);
   }, 30_000);
 });
