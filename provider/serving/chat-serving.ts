@@ -68,7 +68,7 @@ export async function serveChat(req: ChatRequest, s: ChatServing): Promise<void>
     // A backend that does not honour `stop` is held to it here: the requester refuses, and pays
     // nothing from, a piece that streams a stop sequence (held back while it could be one).
     const stops = req.score ? undefined : req.stop;
-    let held: AnswerPiece | undefined;
+    const held: AnswerPiece[] = [];
     let stopped = false;
     let oneCall = false;
     const send = async (chunk: AnswerPiece) => {
@@ -115,41 +115,52 @@ export async function serveChat(req: ChatRequest, s: ChatServing): Promise<void>
       async (chunk) => {
         // A backend that does not honour `tool_choice` (Ollama reads none) is held to it here: the
         // requester drops, as a liar, a provider that streams a call the request ruled out.
-        const unasked = chunk.toolCalls && unaskedCall(req.tools, req, answer.toolCalls, chunk.toolCalls);
+        let unasked = chunk.toolCalls && unaskedCall(req.tools, req, answer.toolCalls, chunk.toolCalls);
+        // A second call where one was asked for: the first is whole, so the answer ends with it, as
+        // a backend that honours parallel_tool_calls would have ended it. What of the first came in
+        // the same piece (a backend that streams every call at once, as Ollama) is sent, once it
+        // too is a call the request allows.
+        const first = unasked?.param === "parallel_tool_calls" ? firstCallOf(chunk) : undefined;
+        if (first?.toolCalls)
+          unasked = unaskedCall(req.tools, req, answer.toolCalls, first.toolCalls) ?? unasked;
         if (unasked) {
-          // Text held back (a possible stop sequence's start) came before the call: it is answer.
-          if (held && !signal.aborted) await send(held);
-          held = undefined;
+          // Refused before any of the answer, the request may go to another provider: held text
+          // is not sent first.
           if (unasked.param !== "parallel_tool_calls")
             throw new EngineError(
               "unsupported",
               `${unasked.param}: this provider's engine did not honour it (it ${unasked.why})`,
             );
-          // A second call where one was asked for: the first is whole, so the answer ends with it,
-          // as a backend that honours parallel_tool_calls would have ended it. What of the first
-          // came in the same piece (a backend that streams every call at once, as Ollama) is sent.
-          const first = firstCallOf(chunk);
+          // Text held back (a possible stop sequence's start) came before the call: it is answer.
+          for (const piece of held.splice(0)) if (!signal.aborted) await send(piece);
           if (first && !signal.aborted) await send(first);
           oneCall = true;
           stop.abort();
           return;
         }
-        if (!stops || (chunk.toolCalls && !held)) return send(chunk);
-        const piece: AnswerPiece = held ? joined(held, chunk) : chunk;
-        held = undefined;
-        const hit = stopSequenceIn(stops, answer.text, piece.text);
+        if (!stops) return send(chunk);
+        // The pieces are sent as the engine gave them (so each meets the caps on its own); only
+        // the text is read across them.
+        const pieces = [...held.splice(0), chunk];
+        const text = pieces.map((p) => p.text).join("");
+        const hit = stopSequenceIn(stops, answer.text, text);
         if (hit) {
-          const before = piece.text.slice(0, Math.max(0, hit.at));
-          if (before !== "") await send(beforeStop(piece, before));
+          let left = Math.max(0, hit.at);
+          for (const piece of pieces) {
+            if (left === 0 || signal.aborted) break;
+            if (piece.text.length <= left) await send(piece);
+            else await send(beforeStop(piece, piece.text.slice(0, left)));
+            left -= Math.min(left, piece.text.length);
+          }
           stopped = true;
           stop.abort();
-        } else if (!piece.toolCalls && endsInStopStart(stops, piece.text)) held = piece;
-        else await send(piece);
+        } else if (!chunk.toolCalls && endsInStopStart(stops, text)) held.push(...pieces);
+        else for (const piece of pieces) if (!signal.aborted) await send(piece);
       },
       signal,
     );
     // Text held back that no stop sequence followed (the engine ended): it is the answer's end.
-    if (held && !signal.aborted) await send(held);
+    for (const piece of held) if (!signal.aborted) await send(piece);
     // Cut short because the escrow cannot pay for more: "length", then the reason, typed.
     await finish(
       req,
@@ -220,17 +231,6 @@ async function finish(
       ).signature,
     }),
   });
-}
-
-/** Two pieces streamed as one (the first held back): text, counts and logprobs in order. */
-function joined(a: AnswerPiece, b: AnswerPiece): AnswerPiece {
-  const logprobs = a.logprobs || b.logprobs ? [...(a.logprobs ?? []), ...(b.logprobs ?? [])] : undefined;
-  return {
-    text: a.text + b.text,
-    tokens: a.tokens + b.tokens,
-    ...(b.toolCalls && { toolCalls: b.toolCalls }),
-    ...(logprobs && { logprobs }),
-  };
 }
 
 /**

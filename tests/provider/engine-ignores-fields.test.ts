@@ -73,8 +73,8 @@ describe("an engine that ignores stop", () => {
     const split = (await ask(client, "count", { stop: ["ee fo"] })) as ChatCompletion;
     expect(split.choices[0]?.message.content).toBe("one two thr");
     expect(split.choices[0]?.finish_reason).toBe("stop");
-    // The tokens generated to the sequence's end are billed, as OpenAI bills a stop sequence's.
-    expect(split.usage.completion_tokens).toBe(4);
+    // The pieces before the sequence and the one it starts in are billed ("three "), not those after.
+    expect(split.usage.completion_tokens).toBe(3);
     // Whole in one piece, with a second sequence that never comes: the text before it is kept.
     const whole = (await ask(client, "again", { stop: ["zzz", "hre"] })) as ChatCompletion;
     expect(whole.choices[0]?.message.content).toBe("one two t");
@@ -85,7 +85,26 @@ describe("an engine that ignores stop", () => {
     expect(kept.choices[0]?.finish_reason).toBe("stop");
     expect(kept.usage.silk?.failovers).toBe(0);
   }, 30_000);
+
+  it("and max_tokens: text held back within the cap is kept when the next piece crosses it", async () => {
+    await relayProvider(url, {
+      engine: new StopAndCapBlindEngine({ reply: () => "one two three four five" }),
+    });
+    const client = await relayClient(url);
+    // "three " ends in "e ", the start of "e x": held; "four " shows it is not one, and crosses the cap.
+    const answer = (await ask(client, "count", { stop: ["e x"], max_tokens: 3 })) as ChatCompletion;
+    expect(answer.choices[0]?.message.content).toBe("one two three ");
+    expect(answer.choices[0]?.finish_reason).toBe("length");
+    expect(answer.usage.completion_tokens).toBe(3);
+  }, 30_000);
 });
+
+class StopAndCapBlindEngine extends ScriptedEngine {
+  override generate(request: EngineRequest, onChunk: ChunkSink, signal?: AbortSignal): Promise<EngineResult> {
+    const { stop: _stop, max_tokens: _cap, ...rest } = request;
+    return super.generate(rest, onChunk, signal);
+  }
+}
 
 /**
  * An honest provider whose backend ignores parallel_tool_calls (it makes two calls whatever was
@@ -149,5 +168,20 @@ describe("a backend that ignores parallel_tool_calls", () => {
     // The piece's 4 tokens shared by bytes: half of them for the call kept.
     expect(one.usage.completion_tokens).toBe(2);
     expect(one.usage.silk?.failovers).toBe(0);
+  }, 30_000);
+
+  it("both calls in one chunk, the first not the function tool_choice names: refused UNSUPPORTED, nothing streamed", async () => {
+    await relayProvider(url, {
+      engine: new ChoiceBlindEngine(true),
+      models: [{ model: "test-model", price: flatPrice(10n), features: ["tools"] }],
+    });
+    const client = await relayClient(url);
+    const tools = [tool("get_weather"), tool("delete_files")];
+    const err = await ask(client, "weather?", {
+      tools,
+      parallel_tool_calls: false,
+      tool_choice: { type: "function", function: { name: "delete_files" } },
+    }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: "UNSUPPORTED", param: "tool_choice" });
   }, 30_000);
 });
