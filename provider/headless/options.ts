@@ -205,7 +205,15 @@ export function parseHeadlessOptions(
     throw new OptionsError(`--payout ${payout} is not a TON address`);
   }
   const outside = payoutWorkchainProblem(Address.parse(payout));
-  if (outside) throw new OptionsError(`--payout: ${outside.message}`);
+  if (outside) {
+    // Named where it came from: a payout an older init stored is fixed by running init again.
+    const given = (values as Record<string, string | undefined>).payout ?? env.SILK_PAYOUT;
+    throw new OptionsError(
+      given !== undefined
+        ? `--payout: ${outside.message}`
+        : `the payout init stored: ${outside.message}; run \`npm run provider -- init --payout <0:…>\` again, or give --payout`,
+    );
+  }
   const owner = opt("owner", "SILK_OWNER", payout);
   const registry = values.registry ?? env.SILK_REGISTRY ?? saved.registry;
   for (const [flag, text] of [

@@ -45,6 +45,18 @@ describe("a payout address in the masterchain", () => {
   it("is refused by the headless provider's flags and by npm run provider -- init, before any chain read", async () => {
     const argv = ["--backend", "http://127.0.0.1:1", "--model", "m", "--price", "1", `--payout=${MASTER}`];
     expect(() => parseHeadlessOptions(argv, {})).toThrow(BASECHAIN);
+    // One an older init stored: named as such, with how to fix it (the user gave no --payout).
+    const stored = {
+      network: "devnet" as const,
+      signalingUrl: "http://127.0.0.1:1",
+      tonEndpoint: "http://127.0.0.1:1",
+      registry: BASE,
+      owner: BASE,
+      payout: MASTER,
+    };
+    const fromState = () => parseHeadlessOptions(argv.slice(0, -1), {}, stored);
+    expect(fromState).toThrow(BASECHAIN);
+    expect(fromState).toThrow(/the payout init stored: .*run `npm run provider -- init --payout/);
     const dir = mkdtempSync(join(tmpdir(), "silk-mc-payout-"));
     await expect(
       initProvider({
