@@ -223,10 +223,8 @@ export class SessionSource {
       }
       // Room may come: a pooled session's answers end, or a draining one of a provider that serves
       // the model closes (one that does not is left out, never waited for).
-      // Only providers this request may still use: one it left (a refusal, `avoid`) never makes room.
-      const usable = (provider: string) => !exclude.includes(provider) && !staleProviders.includes(provider);
-      const serving = [...draining].filter(([p, s]) => usable(p) && s.prices.has(model)).map(([, s]) => s);
-      const held = pool.sessions.providers(fits).some(usable) || serving.length > 0;
+      const serving = [...draining.values()].filter((s) => s.prices.has(model));
+      const held = pool.sessions.count(fits) > 0 || serving.length > 0;
       if (Date.now() >= pool.noOtherUntil || !held) {
         const opening = this.pooled(
           pool,
